@@ -1,0 +1,1 @@
+"""portax's built-in backends; each registers through the ``portax`` entry-point group like any plugin."""

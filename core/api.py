@@ -1,0 +1,793 @@
+"""The transformations users call: jit, grad, vjp, jvp, linearize, jacfwd/jacrev/hessian, vmap,
+make_jaxpr, eval_shape, checkpoint, and device placement."""
+from __future__ import annotations
+
+import functools
+import inspect
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from . import dtypes, trace as core
+from .ad_util import Zero, instantiate
+from .array import Array, make_array, to_device
+from .backend import Device, get_backend, registry
+from .errors import ConcretizationTypeError
+from .interpreters import batching
+from .interpreters.jvp import jvp_flat
+from .interpreters.partial_eval import linearize_flat
+from .interpreters.staging import convert_constvars, trace_to_jaxpr
+from .interpreters.evaluation import eval_jaxpr
+from .interpreters.transpose import UndefinedPrimal, backward_pass
+from .ir import ClosedJaxpr, ShapedArray
+from .pytree import PyTreeDef, tree_flatten, tree_map, tree_structure, tree_unflatten
+from .primitives import call as call_prims
+from .primitives.elementwise import asarray
+
+
+# ============================================ jit ==========================================================
+def _argnums_tuple(x, n: int | None = None) -> tuple:
+    if x is None:
+        return ()
+    t = (x,) if isinstance(x, int) else tuple(x)
+    return tuple(i % n if n is not None and i < 0 else i for i in t)
+
+
+class ShapeDtypeStruct:
+    """A shape and dtype standing in for an array (``jax.ShapeDtypeStruct``)."""
+
+    __slots__ = ("shape", "dtype", "weak_type", "sharding")
+
+    def __init__(self, shape: Sequence[int], dtype, weak_type: bool = False, sharding: Any = None):
+        self.shape = tuple(shape)
+        self.dtype = np.dtype(dtype)
+        self.weak_type = weak_type
+        self.sharding = sharding
+
+    @property
+    def aval(self) -> ShapedArray:
+        return ShapedArray(self.shape, dtypes.canonicalize(self.dtype), self.weak_type)
+
+    ndim = property(lambda self: len(self.shape))
+    size = property(lambda self: int(np.prod(self.shape, dtype=np.int64)))
+
+    def __repr__(self) -> str:
+        return f"ShapeDtypeStruct(shape={self.shape}, dtype={self.dtype.name})"
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, ShapeDtypeStruct) and (self.shape, self.dtype) == (other.shape, other.dtype)
+
+    def __hash__(self) -> int:
+        return hash((self.shape, self.dtype))
+
+
+class _CacheEntry:
+    __slots__ = ("closed", "consts", "out_tree", "compiled", "const_arrays")
+
+    def __init__(self, closed, consts, out_tree):
+        self.closed = closed
+        self.consts = consts
+        self.out_tree = out_tree
+        self.compiled = {}
+        self.const_arrays = {}
+
+
+def _hashable_static(v: Any) -> Any:
+    try:
+        hash(v)
+    except TypeError as e:
+        raise ValueError(f"Non-hashable static arguments are not supported. An error occurred while trying to hash "
+                         f"an object of type {type(v)}, {v!r:.80}. The error was:\n{e}") from None
+    return v
+
+
+class JitFunction:
+    """A function compiled on first call per abstract signature (shapes, dtypes, weak types, static args)."""
+
+    def __init__(self, fun: Callable, static_argnums=None, static_argnames=None, backend: str | None = None,
+                 device: Device | None = None, donate_argnums=None, inline: bool = False):
+        functools.update_wrapper(self, fun)
+        self.fun = fun
+        try:
+            self._sig = inspect.signature(fun)
+        except (TypeError, ValueError):
+            self._sig = None
+        static_argnames = (static_argnames,) if isinstance(static_argnames, str) else tuple(static_argnames or ())
+        static_argnums = _argnums_tuple(static_argnums)
+        if self._sig is not None:
+            params = list(self._sig.parameters)
+            static_argnums = tuple(sorted(set(static_argnums) | {params.index(n) for n in static_argnames if n in params}))
+            static_argnames = tuple(sorted(set(static_argnames) | {params[i] for i in static_argnums if i < len(params)
+                                    and self._sig.parameters[params[i]].kind != inspect.Parameter.VAR_POSITIONAL}))
+        self.static_argnums = static_argnums
+        self.static_argnames = static_argnames
+        self.backend = backend
+        self.device = device
+        self._cache: dict = {}
+
+    def __get__(self, obj, objtype=None):
+        return self if obj is None else functools.partial(self, obj)
+
+    def _device(self, leaves) -> Device:
+        if self.device is not None:
+            return self.device
+        if self.backend is not None:
+            return get_backend(self.backend).devices()[0]
+        for x in leaves:
+            if type(x) is Array:
+                return x._device
+        return get_backend().devices()[0]
+
+    def _split(self, args: tuple, kwargs: dict):
+        sn = self.static_argnums
+        if sn:
+            static = tuple(_hashable_static(args[i]) for i in sn if i < len(args))
+            dyn_args = tuple(a for i, a in enumerate(args) if i not in sn)
+        else:
+            static, dyn_args = (), args
+        if kwargs:
+            skw = tuple(sorted((k, _hashable_static(v)) for k, v in kwargs.items() if k in self.static_argnames))
+            dkw = {k: v for k, v in kwargs.items() if k not in self.static_argnames}
+        else:
+            skw, dkw = (), kwargs
+        return (static, skw), dyn_args, dkw
+
+    def _call_fun(self, static_key, dyn_args, dyn_kwargs):
+        (static, skw) = static_key
+        if static:
+            it_s, it_d = iter(static), iter(dyn_args)
+            n = len(static) + len(dyn_args)
+            present = [i for i in self.static_argnums if i < n]
+            args = [next(it_s) if i in present else next(it_d) for i in range(n)]
+        else:
+            args = list(dyn_args)
+        return self.fun(*args, **dict(skw), **dyn_kwargs)
+
+    def _trace(self, static_key, in_tree: PyTreeDef, avals: list) -> _CacheEntry:
+        out_tree_box: list = []
+
+        def flat(*leaves):
+            dyn_args, dyn_kwargs = tree_unflatten(in_tree, leaves)
+            out = self._call_fun(static_key, dyn_args, dyn_kwargs)
+            ol, ot = tree_flatten(out)
+            out_tree_box[:] = [ot]
+            return [asarray(o) if not core.is_tracer(o) else o for o in ol]
+
+        try:
+            jaxpr, consts = trace_to_jaxpr(flat, avals)
+        except ConcretizationTypeError as e:
+            raise type(e)(e.tracer, f"{e.context}\nThe error occurred while tracing the function "
+                          f"{_fun_name(self.fun)} for jit. Its traced arguments are: "
+                          f"{self._arg_names(in_tree, avals)}.") from None
+        return _CacheEntry(ClosedJaxpr(convert_constvars(jaxpr), []), consts, out_tree_box[0])
+
+    def _arg_names(self, in_tree, avals) -> str:
+        names = []
+        params = list(self._sig.parameters) if self._sig is not None else []
+        dyn_pos = [p for i, p in enumerate(params) if i not in self.static_argnums]
+        try:
+            (args_tree, kw_tree) = in_tree.children
+            n = 0
+            for i, sub in enumerate(args_tree.children):
+                for _ in range(sub.num_leaves):
+                    names.append(f"{dyn_pos[i] if i < len(dyn_pos) else f'args[{i}]'}: {avals[n].str_short()}")
+                    n += 1
+        except (ValueError, AttributeError, IndexError):
+            names = [a.str_short() for a in avals]
+        return ", ".join(names)
+
+    def _entry(self, static_key, in_tree, avals) -> _CacheEntry:
+        key = (static_key, in_tree, tuple(avals))
+        entry = self._cache.get(key)
+        if entry is None:
+            entry = self._trace(static_key, in_tree, avals)
+            if not any(core.is_tracer(c) for c in entry.consts):
+                self._cache[key] = entry
+        return entry
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        static_key, dyn_args, dyn_kwargs = self._split(args, kwargs)
+        leaves, in_tree = tree_flatten((dyn_args, dyn_kwargs))
+        if len(core.trace_stack) == 1 and core.dynamic_trace is None and not any(core.is_tracer(l) for l in leaves):
+            device = self._device(leaves)
+            leaves = [x if type(x) is Array else _to_array(x, device) for x in leaves]
+            avals = [x.aval for x in leaves]
+            entry = self._entry(static_key, in_tree, avals)
+            call = entry.compiled.get(device)
+            if call is None:
+                call = self._compile(entry, device)
+            consts = entry.const_arrays[device]
+            outs = call([*consts, *[x if x._device is device else to_device(x, device) for x in leaves]])
+            return tree_unflatten(entry.out_tree, outs)
+        leaves = [asarray(x) if not core.is_tracer(x) else x for x in leaves]
+        avals = [core.get_aval(x) for x in leaves]
+        entry = self._entry(static_key, in_tree, avals)
+        outs = call_prims.pjit_p.bind(*entry.consts, *leaves, jaxpr=entry.closed, name=_fun_name(self.fun),
+                                      backend=self.backend)
+        return tree_unflatten(entry.out_tree, outs)
+
+    def _compile(self, entry: _CacheEntry, device: Device):
+        from .dispatch import compile_jaxpr
+        call = entry.compiled[device] = compile_jaxpr(entry.closed, device)
+        entry.const_arrays[device] = [to_device(c, device) if type(c) is Array else make_array(c, device=device)
+                                      for c in entry.consts]
+        return call
+
+    def lower(self, *args: Any, **kwargs: Any) -> "Lowered":
+        """Trace for these arguments; ``.as_text()`` shows the jaxpr, ``.compile()`` the backend's program."""
+        static_key, dyn_args, dyn_kwargs = self._split(args, kwargs)
+        leaves, in_tree = tree_flatten((dyn_args, dyn_kwargs))
+        device = self._device(leaves)
+        avals = [core.get_aval(x) for x in leaves]
+        return Lowered(self, self._entry(static_key, in_tree, avals), device)
+
+    def eval_shape(self, *args, **kwargs):
+        return eval_shape(self, *args, **kwargs)
+
+    def clear_cache(self) -> None:
+        self._cache.clear()
+
+    def _cache_size(self) -> int:
+        return len(self._cache)
+
+
+class Lowered:
+    def __init__(self, fun: JitFunction, entry: _CacheEntry, device: Device):
+        self.fun, self.entry, self.device = fun, entry, device
+
+    def as_text(self) -> str:
+        return str(self.entry.closed)
+
+    @property
+    def jaxpr(self) -> ClosedJaxpr:
+        return self.entry.closed
+
+    def compile(self) -> "Compiled":
+        call = self.entry.compiled.get(self.device) or self.fun._compile(self.entry, self.device)
+        return Compiled(call, self.entry)
+
+
+class Compiled:
+    """A compiled executable; ``kernels`` lists the backend's generated kernels where it exposes them."""
+
+    def __init__(self, call, entry: _CacheEntry):
+        self.call, self.entry = call, entry
+
+    @property
+    def executable(self):
+        return self.call.executable
+
+    @property
+    def kernels(self) -> list:
+        return list(getattr(self.call.executable, "kernels", []))
+
+    @property
+    def kernel_count(self) -> int:
+        return len(self.kernels)
+
+    def as_text(self) -> str:
+        text = getattr(self.call.executable, "as_text", None)
+        return text() if text is not None else str(self.entry.closed)
+
+    def __call__(self, *args):
+        leaves, _ = tree_flatten((args, {}))
+        d = self.call.device
+        leaves = [x if type(x) is Array else _to_array(x, d) for x in leaves]
+        consts = self.entry.const_arrays[d]
+        return tree_unflatten(self.entry.out_tree, self.call([*consts, *leaves]))
+
+
+def _to_array(x: Any, device: Device) -> Array:
+    aval = core.get_aval(x)
+    if isinstance(x, ShapeDtypeStruct):
+        raise TypeError("ShapeDtypeStruct values cannot be passed to a compiled function; use lower() or eval_shape")
+    return make_array(x, weak_type=aval.weak_type, device=device, dtype=aval.dtype)
+
+
+def _fun_name(f: Callable) -> str:
+    return getattr(f, "__name__", None) or getattr(getattr(f, "func", None), "__name__", None) or type(f).__name__
+
+
+def jit(fun: Callable | None = None, *, static_argnums=None, static_argnames=None, backend: str | None = None,
+        device: Device | None = None, donate_argnums=None, inline: bool = False, in_shardings=None,
+        out_shardings=None, keep_unused: bool = False, abstracted_axes=None) -> Any:
+    """Compile ``fun`` with the backend; retraced per new abstract signature, cached per device."""
+    if fun is None:
+        return lambda f: jit(f, static_argnums=static_argnums, static_argnames=static_argnames, backend=backend,
+                             device=device, donate_argnums=donate_argnums, inline=inline)
+    return JitFunction(fun, static_argnums, static_argnames, backend, device, donate_argnums, inline)
+
+
+# ========================================= autodiff ======================================================
+def _flatten_fun(f: Callable, in_tree: PyTreeDef, out_tree_box: list, has_aux: bool = False, aux_box: list | None = None):
+    def flat(*leaves):
+        args = tree_unflatten(in_tree, leaves)
+        out = f(*args)
+        if has_aux:
+            if not (isinstance(out, (tuple, list)) and len(out) == 2):
+                raise ValueError("has_aux=True requires the function to return a pair (output, aux)")
+            out, aux = out
+            aux_box[:] = [tree_map(lambda x: x, aux)]
+        ol, ot = tree_flatten(out)
+        out_tree_box[:] = [ot]
+        return [asarray(o) if not core.is_tracer(o) else o for o in ol]
+    return flat
+
+
+def jvp(fun: Callable, primals: Sequence, tangents: Sequence, has_aux: bool = False) -> tuple:
+    """Forward-mode: ``(fun(*primals), J @ tangents)``."""
+    if not isinstance(primals, (tuple, list)) or not isinstance(tangents, (tuple, list)):
+        raise TypeError(f"primal and tangent arguments to jax.jvp must be tuples or lists; found "
+                        f"{type(primals).__name__} and {type(tangents).__name__}.")
+    p_leaves, p_tree = tree_flatten(tuple(primals))
+    t_leaves, t_tree = tree_flatten(tuple(tangents))
+    if p_tree != t_tree:
+        raise TypeError(f"primal and tangent arguments to jax.jvp must have the same tree structure; primals have "
+                        f"tree structure {p_tree} whereas tangents have tree structure {t_tree}.")
+    p_leaves = [asarray(p) for p in p_leaves]
+    ts = []
+    for p, t in zip(p_leaves, t_leaves):
+        pa, ta = core.get_aval(p), core.get_aval(t) if not isinstance(t, np.ndarray) or t.dtype != dtypes.float0 else None
+        if ta is None or pa.dtype.kind not in "f":
+            ts.append(Zero(pa.at_least_vspace()))
+            continue
+        if pa.shape != ta.shape:
+            raise ValueError(f"jvp called with different primal and tangent shapes;Got primal shape {pa.shape} and "
+                             f"tangent shape as {ta.shape}")
+        if ta.dtype != pa.dtype:
+            raise TypeError(f"primal and tangent arguments to jax.jvp do not match; dtypes must be equal, or in case "
+                            f"of int/bool primal dtype the tangent dtype must be float0.Got primal dtype {pa.dtype.name} "
+                            f"and so expected tangent dtype {pa.dtype.name}, but got tangent dtype {ta.dtype.name} instead.")
+        ts.append(asarray(t))
+    out_tree_box: list = []
+    aux_box: list = []
+    flat = _flatten_fun(fun, p_tree, out_tree_box, has_aux, aux_box)
+    outs, t_outs = jvp_flat(flat, p_leaves, ts, instantiate_zeros=False)
+    t_outs = [_zero_out(t) if type(t) is Zero else t for t in t_outs]
+    res = (tree_unflatten(out_tree_box[0], outs), tree_unflatten(out_tree_box[0], t_outs))
+    return res + (aux_box[0],) if has_aux else res
+
+
+def _zero_out(z: Zero) -> Any:
+    if z.aval.dtype == dtypes.float0:
+        return np.zeros(z.aval.shape, dtypes.float0)
+    return instantiate(z)
+
+
+def linearize(fun: Callable, *primals: Any, has_aux: bool = False) -> tuple:
+    """``(fun(*primals), f_jvp)`` with ``f_jvp(*tangents)`` evaluating the linearized function."""
+    p_leaves, p_tree = tree_flatten(primals)
+    p_leaves = [asarray(p) for p in p_leaves]
+    out_tree_box: list = []
+    aux_box: list = []
+    mask = [core.get_aval(p).dtype.kind == "f" for p in p_leaves]
+    flat = _flatten_fun(fun, p_tree, out_tree_box, has_aux, aux_box)
+    outs, jaxpr, consts, out_mask = linearize_flat(flat, p_leaves, mask)
+    out_tree = out_tree_box[0]
+    out_avals = [core.get_aval(o) for o in outs]
+
+    def f_jvp(*tangents):
+        t_leaves, t_tree = tree_flatten(tangents)
+        if t_tree != p_tree:
+            raise TypeError(f"linearized function called on tangent values inconsistent with the original function's "
+                            f"input structure: expected {p_tree}, got {t_tree}")
+        ts = [asarray(t) for t, m in zip(t_leaves, mask) if m]
+        res = iter(eval_jaxpr(jaxpr, consts, *ts))
+        return tree_unflatten(out_tree, [next(res) if m else _zero_out(Zero(a.at_least_vspace()))
+                                         for m, a in zip(out_mask, out_avals)])
+
+    out = tree_unflatten(out_tree, outs)
+    return (out, f_jvp, aux_box[0]) if has_aux else (out, f_jvp)
+
+
+def vjp(fun: Callable, *primals: Any, has_aux: bool = False) -> tuple:
+    """Reverse-mode: ``(fun(*primals), vjp_fn)`` with ``vjp_fn(cotangent) -> cotangents of primals``."""
+    p_leaves, p_tree = tree_flatten(primals)
+    p_leaves = [asarray(p) for p in p_leaves]
+    p_avals = [core.get_aval(p) for p in p_leaves]
+    mask = [a.dtype.kind == "f" for a in p_avals]
+    out_tree_box: list = []
+    aux_box: list = []
+    flat = _flatten_fun(fun, p_tree, out_tree_box, has_aux, aux_box)
+    outs, jaxpr, consts, out_mask = linearize_flat(flat, p_leaves, mask)
+    out_tree = out_tree_box[0]
+    out_avals = [core.get_aval(o) for o in outs]
+
+    def vjp_fn(ct: Any) -> tuple:
+        ct_leaves, ct_tree = tree_flatten(ct)
+        if ct_tree != out_tree:
+            raise TypeError(f"Tree structure of cotangent input {ct_tree}, does not match structure of primal output "
+                            f"{out_tree}.")
+        for c, a in zip(ct_leaves, out_avals):
+            ca = core.get_aval(c) if not (isinstance(c, np.ndarray) and c.dtype == dtypes.float0) else None
+            if ca is not None and a.dtype.kind == "f" and (ca.shape != a.shape):
+                raise ValueError(f"vjp: cotangent shape {ca.shape} does not match primal output shape {a.shape}")
+        cts = [asarray(c) for c, m in zip(ct_leaves, out_mask) if m]
+        undefined = [UndefinedPrimal(a.at_least_vspace()) for a, m in zip(p_avals, mask) if m]
+        cts_in = iter(backward_pass(jaxpr, consts, undefined, cts))
+        res = [_zero_out(c) if type(c) is Zero else c for c in
+               (next(cts_in) if m else Zero(a.at_least_vspace()) for a, m in zip(p_avals, mask))]
+        return tree_unflatten(p_tree, res)
+
+    out = tree_unflatten(out_tree, outs)
+    return (out, vjp_fn, aux_box[0]) if has_aux else (out, vjp_fn)
+
+
+def value_and_grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False, holomorphic: bool = False,
+                   allow_int: bool = False, reduce_axes: Sequence = ()) -> Callable:
+    """``(fun(*args), grad of fun with respect to args[argnums])`` for scalar-output ``fun``."""
+    multiple = not isinstance(argnums, int)
+    nums = _argnums_tuple(argnums)
+
+    @functools.wraps(fun)
+    def vg(*args, **kwargs):
+        if any(i >= len(args) for i in nums):
+            raise TypeError(f"differentiating with respect to argnums={argnums} requires at least {max(nums) + 1} "
+                            f"positional arguments to be passed by the caller, but got only {len(args)} positional "
+                            "arguments.")
+        dyn = [args[i] for i in nums]
+        for leaf in tree_flatten(dyn)[0]:
+            a = core.get_aval(asarray(leaf))
+            if a.dtype.kind != "f" and not allow_int:
+                raise TypeError(f"grad requires real- or complex-valued inputs (input dtype that is a sub-dtype of "
+                                f"np.inexact), but got {a.dtype.name}. If you want to use Boolean- or integer-valued "
+                                "inputs, use vjp or set allow_int to True.")
+
+        def f_part(*d):
+            full = list(args)
+            for i, v in zip(nums, d):
+                full[i] = v
+            return fun(*full, **kwargs)
+
+        if has_aux:
+            out, vjp_fn, aux = vjp(f_part, *dyn, has_aux=True)
+        else:
+            out, vjp_fn = vjp(f_part, *dyn)
+        leaves = tree_flatten(out)[0]
+        if len(leaves) != 1 or core.get_aval(leaves[0]).shape != ():
+            shape = core.get_aval(leaves[0]).shape if len(leaves) == 1 else f"a pytree of {len(leaves)} leaves"
+            raise TypeError(f"Gradient only defined for scalar-output functions. Output had shape: {shape}.")
+        oa = core.get_aval(leaves[0])
+        if oa.dtype.kind != "f":
+            raise TypeError(f"grad requires real-valued outputs (output dtype that is a sub-dtype of np.floating), "
+                            f"but got {oa.dtype.name}. For holomorphic differentiation, pass holomorphic=True.")
+        from .primitives.structural import full
+        g = vjp_fn(tree_unflatten(tree_structure(out), [full((), 1, oa.dtype)]))
+        g = g if multiple else g[0]
+        return ((out, aux), g) if has_aux else (out, g)
+
+    return vg
+
+
+def grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False, holomorphic: bool = False,
+         allow_int: bool = False, reduce_axes: Sequence = ()) -> Callable:
+    """The gradient of scalar-output ``fun`` with respect to ``args[argnums]``."""
+    return _make_grad(value_and_grad(fun, argnums, has_aux, holomorphic, allow_int), has_aux, fun)
+
+
+def _make_grad(vg, has_aux, fun):
+    @functools.wraps(fun)
+    def g(*args, **kwargs):
+        out = vg(*args, **kwargs)
+        if has_aux:
+            (_, aux), gr = out
+            return gr, aux
+        return out[1]
+    return g
+
+
+def _std_basis(leaves: list) -> Any:
+    """Identity matrix over the concatenated flattened leaves, split back per leaf: (N, *leaf.shape)."""
+    from .primitives import elementwise as ew, structural as st
+    sizes = [core.get_aval(x).size for x in leaves]
+    n = sum(sizes)
+    dt = dtypes.result_type(*leaves) if leaves else dtypes.default_float()
+    eye = ew.convert_element_type(ew.eq(st.broadcasted_iota(dtypes.int32, (n, n), 0),
+                                        st.broadcasted_iota(dtypes.int32, (n, n), 1)), dt)
+    outs, start = [], 0
+    for x, s in zip(leaves, sizes):
+        a = core.get_aval(x)
+        piece = st.slice(eye, (0, start), (n, start + s))
+        outs.append(st.reshape(ew.convert_element_type(piece, a.dtype), (n,) + a.shape))
+        start += s
+    return outs
+
+
+def jacfwd(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False, holomorphic: bool = False) -> Callable:
+    """Jacobian by forward mode: vmap of jvp over the input basis; shape ``out.shape + in.shape``."""
+    multiple = not isinstance(argnums, int)
+    nums = _argnums_tuple(argnums)
+
+    def jacfun(*args, **kwargs):
+        dyn = tuple(args[i] for i in nums)
+        leaves, tree = tree_flatten(dyn)
+        leaves = [asarray(x) for x in leaves]
+        for x in leaves:
+            if core.get_aval(x).dtype.kind != "f":
+                raise TypeError(f"jacfwd requires real-valued inputs (input dtype that is a sub-dtype of np.floating), "
+                                f"but got {core.get_aval(x).dtype.name}.")
+
+        def f_part(*d):
+            full = list(args)
+            for i, v in zip(nums, d):
+                full[i] = v
+            return fun(*full, **kwargs)
+
+        basis = _std_basis(leaves)
+        primals = tree_unflatten(tree, leaves)
+
+        def push(*t_leaves):
+            r = jvp(f_part, primals, tree_unflatten(tree, t_leaves), has_aux=has_aux)
+            return (r[1], r[2]) if has_aux else r[1]
+
+        out = vmap(push, in_axes=0, out_axes=(-1, None) if has_aux else -1)(*basis)
+        jac, aux = out if has_aux else (out, None)
+        jac = tree_map(lambda j: _split_last(j, leaves, multiple, tree), jac)
+        return (jac, aux) if has_aux else jac
+
+    return jacfun
+
+
+def _split_last(j, in_leaves: list, multiple: bool, in_tree: PyTreeDef):
+    from .primitives import structural as st
+    a = core.get_aval(j)
+    out_shape = a.shape[:-1]
+    pieces, start = [], 0
+    for x in in_leaves:
+        xa = core.get_aval(x)
+        piece = st.slice_in_dim(j, start, start + xa.size, 1, a.ndim - 1)
+        pieces.append(st.reshape(piece, out_shape + xa.shape))
+        start += xa.size
+    res = tree_unflatten(in_tree, pieces)
+    return res if multiple else res[0]
+
+
+def jacrev(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False, holomorphic: bool = False,
+           allow_int: bool = False) -> Callable:
+    """Jacobian by reverse mode: vmap of vjp over the output basis; shape ``out.shape + in.shape``."""
+    multiple = not isinstance(argnums, int)
+    nums = _argnums_tuple(argnums)
+
+    def jacfun(*args, **kwargs):
+        dyn = tuple(args[i] for i in nums)
+
+        def f_part(*d):
+            full = list(args)
+            for i, v in zip(nums, d):
+                full[i] = v
+            return fun(*full, **kwargs)
+
+        if has_aux:
+            y, pullback, aux = vjp(f_part, *dyn, has_aux=True)
+        else:
+            y, pullback = vjp(f_part, *dyn)
+        y_leaves, y_tree = tree_flatten(y)
+        basis = _std_basis(y_leaves)
+        in_leaves = [asarray(x) for x in tree_flatten(dyn)[0]]
+
+        def pull(*ct_leaves):
+            return tree_flatten(pullback(tree_unflatten(y_tree, ct_leaves)))[0]
+
+        cols = vmap(pull)(*basis)  # each: (N_out_total, *in_shape)
+        from .primitives import structural as st
+        per_out, start = [], 0
+        for yl in y_leaves:
+            ya = core.get_aval(yl)
+            pieces = [st.reshape(st.slice_in_dim(c, start, start + ya.size, 1, 0), ya.shape + core.get_aval(x).shape)
+                      for c, x in zip(cols, in_leaves)]
+            start += ya.size
+            tree = tree_structure(dyn)
+            r = tree_unflatten(tree, pieces)
+            per_out.append(r if multiple else r[0])
+        jac = tree_unflatten(y_tree, per_out)
+        return (jac, aux) if has_aux else jac
+
+    return jacfun
+
+
+def hessian(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False, holomorphic: bool = False) -> Callable:
+    """``jacfwd(jacrev(fun))``."""
+    return jacfwd(jacrev(fun, argnums, has_aux=has_aux), argnums, has_aux=has_aux)
+
+
+# =========================================== vmap ============================================================
+def _flatten_axes(what: str, tree: PyTreeDef, axes: Any) -> list:
+    """Broadcast a prefix tree of axis specs (ints/None) to the leaves of ``tree``."""
+    proxy = tree_unflatten(tree, [0] * tree.num_leaves)
+    out: list = []
+
+    def go(ax, sub):
+        if ax is None or isinstance(ax, int):
+            out.extend([ax] * tree_structure(sub).num_leaves)
+        elif isinstance(ax, (tuple, list)) and isinstance(sub, (tuple, list)) and len(ax) == len(sub):
+            for a, s in zip(ax, sub):
+                go(a, s)
+        elif isinstance(ax, dict) and isinstance(sub, dict) and set(ax) == set(sub):
+            for k in sorted(sub):
+                go(ax[k], sub[k])
+        else:
+            raise ValueError(f"{what} specification must be a tree prefix of the corresponding value, got "
+                             f"specification {axes} for value tree {tree}.")
+
+    go(axes, proxy)
+    return out
+
+
+def vmap(fun: Callable, in_axes: Any = 0, out_axes: Any = 0, axis_name: Any = None, axis_size: int | None = None,
+         spmd_axis_name: Any = None) -> Callable:
+    """Vectorise ``fun`` over the axes ``in_axes`` of its arguments; outputs stack along ``out_axes``."""
+    if isinstance(in_axes, list):
+        in_axes = tuple(in_axes)
+
+    @functools.wraps(fun)
+    def vmapped(*args, **kwargs):
+        leaves, in_tree = tree_flatten(args)
+        ia = in_axes
+        if isinstance(ia, tuple) and len(ia) != len(args):
+            raise ValueError(f"vmap in_axes must be an int, None, or a tuple of entries corresponding to the "
+                             f"positional arguments passed to the function, but got len(in_axes)={len(ia)}, "
+                             f"len(args)={len(args)}")
+        axes = _flatten_axes("vmap in_axes", in_tree, ia if isinstance(ia, tuple) or ia is None or isinstance(ia, int) else (ia,))
+        leaves = [asarray(x) for x in leaves]
+        sizes = set()
+        norm = []
+        for x, a in zip(leaves, axes):
+            if a is None:
+                norm.append(None)
+                continue
+            nd = core.get_aval(x).ndim
+            if not -nd <= a < nd:
+                raise ValueError(f"vmap was requested to map its argument along axis {a}, which implies that its "
+                                 f"rank should be at least {a + 1 if a >= 0 else -a}, but is only {nd} (its shape is "
+                                 f"{core.get_aval(x).shape})")
+            a = a % nd
+            norm.append(a)
+            sizes.add(core.get_aval(x).shape[a])
+        if axis_size is not None:
+            sizes.add(axis_size)
+        if len(sizes) > 1:
+            desc = "; ".join(f"arg with shape {core.get_aval(x).shape} mapped along axis {a}"
+                             for x, a in zip(leaves, norm) if a is not None)
+            raise ValueError(f"vmap got inconsistent sizes for array axes to be mapped:\n{desc}")
+        if not sizes:
+            raise ValueError("vmap must have at least one non-None value in in_axes (or pass axis_size)")
+        size = sizes.pop()
+        out_tree_box: list = []
+
+        def flat(*xs):
+            out = fun(*tree_unflatten(in_tree, xs), **kwargs)
+            ol, ot = tree_flatten(out)
+            out_tree_box[:] = [ot]
+            return ol
+
+        outs = batching.vmap_flat(flat, size, axis_name, norm, leaves,
+                                  lambda n: _flatten_axes("vmap out_axes", out_tree_box[0], out_axes))
+        return tree_unflatten(out_tree_box[0], outs)
+
+    return vmapped
+
+
+# ====================================== staging helpers ======================================================
+def make_jaxpr(fun: Callable, static_argnums: int | Sequence[int] = (), axis_env=None, return_shape: bool = False,
+               abstracted_axes=None) -> Callable:
+    """``make_jaxpr(f)(*args)`` returns the ClosedJaxpr that ``f`` stages for those arguments."""
+    sn = _argnums_tuple(static_argnums)
+
+    def mk(*args, **kwargs):
+        dyn = tuple(a for i, a in enumerate(args) if i not in sn)
+        leaves, in_tree = tree_flatten((dyn, kwargs))
+        avals = [core.get_aval(x) for x in leaves]
+        out_tree_box: list = []
+
+        def flat(*xs):
+            d, kw = tree_unflatten(in_tree, xs)
+            it = iter(d)
+            full = [args[i] if i in sn else next(it) for i in range(len(args))]
+            ol, ot = tree_flatten(fun(*full, **kw))
+            out_tree_box[:] = [ot]
+            return ol
+
+        jaxpr, consts = trace_to_jaxpr(flat, avals)
+        closed = ClosedJaxpr(jaxpr, consts)
+        if return_shape:
+            shapes = tree_unflatten(out_tree_box[0], [ShapeDtypeStruct(a.shape, a.dtype, a.weak_type) for a in jaxpr.out_avals])
+            return closed, shapes
+        return closed
+
+    return mk
+
+
+def eval_shape(fun: Callable, *args: Any, **kwargs: Any) -> Any:
+    """The output shapes/dtypes of ``fun`` for these (possibly abstract) arguments, without computing."""
+    leaves, in_tree = tree_flatten((args, kwargs))
+    avals = [core.get_aval(x) for x in leaves]
+    out_tree_box: list = []
+
+    def flat(*xs):
+        a, kw = tree_unflatten(in_tree, xs)
+        ol, ot = tree_flatten(fun(*a, **kw))
+        out_tree_box[:] = [ot]
+        return ol
+
+    jaxpr, _ = trace_to_jaxpr(flat, avals)
+    return tree_unflatten(out_tree_box[0], [ShapeDtypeStruct(a.shape, a.dtype, a.weak_type) for a in jaxpr.out_avals])
+
+
+def checkpoint(fun: Callable, *, prevent_cse: bool = True, policy: Callable | None = None,
+               static_argnums: int | Sequence[int] = ()) -> Callable:
+    """Rematerialisation: the backward pass recomputes ``fun``'s intermediates instead of storing them."""
+    sn = _argnums_tuple(static_argnums)
+
+    @functools.wraps(fun)
+    def wrapped(*args, **kwargs):
+        dyn = tuple(a for i, a in enumerate(args) if i not in sn)
+        leaves, in_tree = tree_flatten((dyn, kwargs))
+        leaves = [asarray(x) for x in leaves]
+        out_tree_box: list = []
+
+        def flat(*xs):
+            d, kw = tree_unflatten(in_tree, xs)
+            it = iter(d)
+            full = [args[i] if i in sn else next(it) for i in range(len(args))]
+            ol, ot = tree_flatten(fun(*full, **kw))
+            out_tree_box[:] = [ot]
+            return ol
+
+        closed, consts = call_prims._trace_closed(flat, [core.get_aval(x) for x in leaves])
+        outs = call_prims.checkpoint_p.bind(*consts, *leaves, jaxpr=closed, prevent_cse=prevent_cse)
+        return tree_unflatten(out_tree_box[0], outs)
+
+    return wrapped
+
+
+remat = checkpoint
+
+
+# ====================================== devices =============================================================
+def devices(backend: str | None = None) -> list[Device]:
+    return list(get_backend(backend).devices())
+
+
+local_devices = devices
+
+
+def device_count(backend: str | None = None) -> int:
+    return len(devices(backend))
+
+
+local_device_count = device_count
+
+
+def default_backend() -> str:
+    return get_backend().name
+
+
+def device_put(x: Any, device: Device | None = None) -> Any:
+    """Place every leaf of ``x`` on ``device`` (default: the default backend's first device)."""
+    if device is None:
+        device = get_backend().devices()[0]
+    elif isinstance(device, str):
+        device = get_backend(device).devices()[0]
+
+    def put(v):
+        if type(v) is Array:
+            return to_device(v, device)
+        if core.is_tracer(v):
+            return v
+        aval = core.get_aval(v)
+        return make_array(v, weak_type=aval.weak_type, device=device, dtype=aval.dtype)
+
+    return tree_map(put, x)
+
+
+def block_until_ready(x: Any) -> Any:
+    return tree_map(lambda v: v.block_until_ready() if type(v) is Array else v, x)
+
+
+def backends() -> list[str]:
+    return registry.names()
+
+
+def pure_callback(*args, **kwargs):
+    raise NotImplementedError("pure_callback is not supported by portax: every computation in a jitted function "
+                              "runs in the backend's generated code.")

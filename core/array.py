@@ -1,0 +1,160 @@
+"""``Array``: a value living in a backend buffer on one device (``jax.Array``'s counterpart)."""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from . import dtypes
+from .array_methods import ArrayMethods
+from .backend import Device, get_backend
+from .errors import ConcretizationTypeError  # noqa: F401  (re-exported for error messages)
+from .ir import ShapedArray
+
+
+class Array(ArrayMethods):
+    """An immutable array on a device. Results of portax operations are Arrays."""
+
+    __slots__ = ("_buf", "aval", "_device", "_host", "__weakref__")
+    __array_priority__ = 100
+
+    def __init__(self, buf: Any, aval: ShapedArray, device: Device):
+        self._buf = buf
+        self.aval = aval
+        self._device = device
+        self._host = None
+
+    shape = property(lambda self: self.aval.shape)
+    dtype = property(lambda self: self.aval.dtype)
+    ndim = property(lambda self: len(self.aval.shape))
+    size = property(lambda self: self.aval.size)
+    weak_type = property(lambda self: self.aval.weak_type)
+    nbytes = property(lambda self: self.aval.size * self.aval.dtype.itemsize)
+
+    @property
+    def device(self) -> Device:
+        return self._device
+
+    def devices(self) -> set:
+        return {self._device}
+
+    def _value(self) -> np.ndarray:
+        if self._host is None:
+            host = np.asarray(self._device.backend.get(self._buf))
+            if host.shape != self.aval.shape:
+                host = host.reshape(self.aval.shape)
+            host = host.view()
+            host.flags.writeable = False
+            self._host = host
+        return self._host
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        v = self._value()
+        if dtype is not None and np.dtype(dtype) != v.dtype:
+            return v.astype(dtype)
+        return v.copy() if copy else v
+
+    def block_until_ready(self) -> "Array":
+        block = getattr(self._device.backend, "block_until_ready", None)
+        if block is not None:
+            block(self._buf)
+        return self
+
+    def copy_to_host_async(self) -> None:
+        self._value()
+
+    def item(self, *args):
+        return self._value().item(*args)
+
+    def tolist(self):
+        return self._value().tolist()
+
+    def __bool__(self) -> bool:
+        return bool(self._value())
+
+    def __int__(self) -> int:
+        return int(self._value())
+
+    def __float__(self) -> float:
+        return float(self._value())
+
+    def __index__(self) -> int:
+        if self.dtype.kind not in "iub":
+            raise TypeError(f"only integer scalar arrays can be converted to a scalar index, got {self.dtype.name}")
+        return int(self._value())
+
+    def __complex__(self) -> complex:
+        return complex(self._value())
+
+    def __len__(self) -> int:
+        if not self.shape:
+            raise TypeError("len() of unsized object")
+        return self.shape[0]
+
+    def __hash__(self):
+        raise TypeError("unhashable type: 'Array'")
+
+    def __format__(self, spec: str) -> str:
+        return format(self._value(), spec) if self.ndim == 0 else str(self)
+
+    def __dlpack__(self, *args, **kwargs):
+        return np.ascontiguousarray(self._value()).__dlpack__(*args, **kwargs)
+
+    def __dlpack_device__(self):
+        return np.asarray(self._value()).__dlpack_device__()
+
+    def __repr__(self) -> str:
+        v = self._value()
+        body = np.array2string(v, separator=", ", prefix="Array(")
+        extra = ", weak_type=True" if self.weak_type else ""
+        return f"Array({body}, dtype={self.dtype.name}{extra})"
+
+    def __str__(self) -> str:
+        return str(self._value())
+
+    def __reduce__(self):
+        return (make_array, (np.array(self._value()),))
+
+    def __getstate__(self):
+        return np.array(self._value())
+
+    @property
+    def is_fully_replicated(self) -> bool:
+        return True
+
+
+def make_array(value: Any, weak_type: bool | None = None, device: Device | None = None, dtype=None) -> Array:
+    """Place a Python/numpy value on ``device`` (default device) as an Array with canonical dtype."""
+    if weak_type is None:
+        weak_type = type(value) in (int, float)
+    if dtype is None:
+        dtype = dtypes.python_scalar_dtype(value) if type(value) in (bool, int, float) else dtypes.canonicalize(np.asarray(value).dtype)
+    else:
+        dtype = dtypes.canonicalize(dtype)
+    host = np.asarray(value, dtype=dtype)
+    if device is None:
+        device = get_backend().devices()[0]
+    buf = device.backend.put(host, device)
+    return Array(buf, ShapedArray(host.shape, dtype, weak_type), device)
+
+
+def to_device(x: Array, device: Device) -> Array:
+    """Copy an Array to another device (through the host when backends differ)."""
+    if x._device is device:
+        return x
+    backend = device.backend
+    move = getattr(backend, "transfer", None)
+    if move is not None and x._device.backend is backend:
+        return Array(move(x._buf, device), x.aval, device)
+    return Array(backend.put(np.asarray(x._value()), device), x.aval, device)
+
+
+def is_array(x: Any) -> bool:
+    return isinstance(x, Array)
+
+
+def devices_of(args) -> Device | None:
+    for a in args:
+        if type(a) is Array:
+            return a._device
+    return None

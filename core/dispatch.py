@@ -1,0 +1,103 @@
+"""Eager dispatch: each primitive applied to concrete arrays runs as a cached one-equation program
+on the arguments' device (or the default backend's first device)."""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+
+from . import trace as core
+from .array import Array, make_array, to_device
+from .backend import Device, get_backend
+from .ir import ClosedJaxpr, Jaxpr, JaxprEqn, Var
+from .trace import abstract_eval_rules, get_aval
+
+_eqn_cache: dict = {}
+_jaxpr_cache: dict = {}
+
+
+def _params_key(params: dict) -> tuple:
+    return tuple(sorted(params.items())) if params else ()
+
+
+def pick_device(args: Sequence) -> Device:
+    for a in args:
+        if type(a) is Array:
+            return a._device
+    return get_backend().devices()[0]
+
+
+def as_arrays(args: Sequence, device: Device) -> list[Array]:
+    out = []
+    for a in args:
+        if type(a) is Array:
+            out.append(a if a._device is device else to_device(a, device))
+        else:
+            aval = get_aval(a)
+            out.append(make_array(a, weak_type=aval.weak_type, device=device, dtype=aval.dtype))
+    return out
+
+
+class CompiledCall:
+    """An executable with the avals of its outputs; calling it wraps buffers into Arrays."""
+
+    __slots__ = ("executable", "out_avals", "device", "jaxpr")
+
+    def __init__(self, executable, out_avals, device, jaxpr):
+        self.executable = executable
+        self.out_avals = out_avals
+        self.device = device
+        self.jaxpr = jaxpr
+
+    def __call__(self, arrays: Sequence[Array]) -> list[Array]:
+        bufs = self.executable(*[a._buf for a in arrays])
+        d = self.device
+        return [Array(b, aval, d) for b, aval in zip(bufs, self.out_avals)]
+
+
+def apply_primitive(primitive: core.Primitive, *args: Any, **params: Any) -> Any:
+    device = pick_device(args)
+    arrays = as_arrays(args, device)
+    key = (primitive, tuple(a.aval for a in arrays), _params_key(params), device)
+    call = _eqn_cache.get(key)
+    if call is None:
+        call = _eqn_cache[key] = _compile_eqn(primitive, [a.aval for a in arrays], params, device)
+    outs = call(arrays)
+    return outs if primitive.multiple_results else outs[0]
+
+
+def _compile_eqn(primitive, avals, params, device) -> CompiledCall:
+    out = abstract_eval_rules[primitive](*avals, **params)
+    out_avals = out if primitive.multiple_results else [out]
+    ins = [Var(a) for a in avals]
+    outs = [Var(a) for a in out_avals]
+    closed = ClosedJaxpr(Jaxpr([], ins, [JaxprEqn(primitive, ins, params, outs)], outs), [])
+    return CompiledCall(device.backend.compile(closed, device), out_avals, device, closed)
+
+
+def compile_jaxpr(closed: ClosedJaxpr, device: Device) -> CompiledCall:
+    """Compile (once per jaxpr and device) a closed jaxpr whose consts are concrete."""
+    key = (closed, device)
+    call = _jaxpr_cache.get(key)
+    if call is None:
+        consts = [c if type(c) is Array else make_array(np.asarray(c), device=device) for c in closed.consts]
+        exe = device.backend.compile(closed, device) if not consts else device.backend.compile(
+            ClosedJaxpr(Jaxpr([], closed.jaxpr.constvars + closed.jaxpr.in_binders, closed.jaxpr.eqns,
+                              closed.jaxpr.outs), []), device)
+        call = _jaxpr_cache[key] = CompiledCall(_bind_consts(exe, consts, device), closed.out_avals, device, closed)
+    return call
+
+
+def _bind_consts(exe, consts: list[Array], device: Device):
+    if not consts:
+        return exe
+    bufs = [to_device(c, device)._buf for c in consts]
+    return lambda *args: exe(*bufs, *args)
+
+
+def clear_caches() -> None:
+    _eqn_cache.clear()
+    _jaxpr_cache.clear()
+
+
+core._dispatcher = apply_primitive

@@ -1,0 +1,182 @@
+"""dtypes: the supported set, x64 canonicalisation, weak types and JAX's type-promotion lattice."""
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import numpy as np
+
+from .config import config
+
+bool_ = np.dtype(np.bool_)
+int8, int16, int32, int64 = (np.dtype(t) for t in (np.int8, np.int16, np.int32, np.int64))
+uint8, uint16, uint32, uint64 = (np.dtype(t) for t in (np.uint8, np.uint16, np.uint32, np.uint64))
+float16, float32, float64 = (np.dtype(t) for t in (np.float16, np.float32, np.float64))
+# numpy has no bfloat16; float0 is the dtype of tangents of integer values, as in JAX.
+float0 = np.dtype([("float0", np.void, 0)])
+
+SUPPORTED = (bool_, int8, int16, int32, int64, uint8, uint16, uint32, uint64, float16, float32, float64)
+_SUPPORTED_SET = frozenset(SUPPORTED)
+_X64_NARROW = {int64: int32, uint64: uint32, float64: float32}
+
+
+def is_float(dtype) -> bool:
+    return np.dtype(dtype).kind == "f"
+
+
+def is_int(dtype) -> bool:
+    return np.dtype(dtype).kind in "iu"
+
+
+def is_unsigned(dtype) -> bool:
+    return np.dtype(dtype).kind == "u"
+
+
+def is_bool(dtype) -> bool:
+    return np.dtype(dtype).kind == "b"
+
+
+def issubdtype(a, b) -> bool:
+    return np.issubdtype(a, b)
+
+
+def canonicalize(dtype) -> np.dtype:
+    """Map a requested dtype to the one portax computes in (64-bit types narrow unless x64 is on)."""
+    d = np.dtype(dtype)
+    if d not in _SUPPORTED_SET:
+        if d.kind == "c":
+            raise TypeError(f"portax does not support complex dtypes yet (got {d.name})")
+        raise TypeError(f"portax does not support dtype {d}")
+    if not config.enable_x64:
+        return _X64_NARROW.get(d, d)
+    return d
+
+
+def default_int() -> np.dtype:
+    return int64 if config.enable_x64 else int32
+
+
+def default_uint() -> np.dtype:
+    return uint64 if config.enable_x64 else uint32
+
+
+def default_float() -> np.dtype:
+    return float64 if config.enable_x64 else float32
+
+
+def python_scalar_dtype(x: Any) -> np.dtype:
+    """The (weak) dtype a Python scalar gets."""
+    if isinstance(x, bool):
+        return bool_
+    if isinstance(x, int):
+        return default_int()
+    if isinstance(x, float):
+        return default_float()
+    if isinstance(x, complex):
+        raise TypeError("portax does not support complex numbers yet")
+    raise TypeError(f"not a Python scalar: {type(x).__name__}")
+
+
+def dtype_of(x: Any) -> np.dtype:
+    """The canonical dtype of an array-like or scalar, as portax would store it."""
+    if isinstance(x, (bool, int, float, complex)):
+        return python_scalar_dtype(x)
+    dt = getattr(x, "dtype", None)
+    if dt is None:
+        dt = np.asarray(x).dtype
+    return canonicalize(dt)
+
+
+def is_weakly_typed(x: Any) -> bool:
+    if type(x) in (bool, int, float, complex):
+        return True
+    aval = getattr(x, "aval", None)
+    return bool(aval is not None and aval.weak_type)
+
+
+# --- type promotion: the least upper bound in JAX's lattice ---------------------------------------
+# Nodes are dtypes plus the weak kinds 'i*' (Python int) and 'f*' (Python float).
+_LATTICE = {
+    "b": ["i*"],
+    "i*": ["u8", "i8"],
+    "u8": ["i16", "u16"], "u16": ["i32", "u32"], "u32": ["i64", "u64"], "u64": ["f*"],
+    "i8": ["i16"], "i16": ["i32"], "i32": ["i64"], "i64": ["f*"],
+    "f*": ["f16"], "f16": ["f32"], "f32": ["f64"], "f64": [],
+}
+_NODE_OF = {bool_: "b", uint8: "u8", uint16: "u16", uint32: "u32", uint64: "u64", int8: "i8",
+            int16: "i16", int32: "i32", int64: "i64", float16: "f16", float32: "f32", float64: "f64"}
+_DTYPE_OF = {v: k for k, v in _NODE_OF.items()}
+
+
+@functools.lru_cache(None)
+def _upper(node: str) -> frozenset:
+    out = {node}
+    for n in _LATTICE[node]:
+        out |= _upper(n)
+    return frozenset(out)
+
+
+def _node(dtype: np.dtype, weak: bool) -> str:
+    if weak and dtype.kind in "iu":
+        return "i*"
+    if weak and dtype.kind == "f":
+        return "f*"
+    return _NODE_OF[dtype]
+
+
+@functools.lru_cache(None)
+def _lub(a: str, b: str) -> str:
+    common = _upper(a) & _upper(b)
+    (least,) = [n for n in common if all(m in _upper(n) for m in common)]
+    return least
+
+
+@functools.lru_cache(4096)
+def _promote(pairs: tuple, x64: bool) -> tuple:
+    node = _node(*pairs[0])
+    for p in pairs[1:]:
+        node = _lub(node, _node(*p))
+    if node == "i*":
+        return default_int(), True
+    if node == "f*":
+        return default_float(), True
+    return canonicalize(_DTYPE_OF[node]), False
+
+
+def promote_types(a, b) -> np.dtype:
+    """``jnp.promote_types``: promotion of two (strong) dtypes."""
+    return _promote(((np.dtype(a), False), (np.dtype(b), False)), config.enable_x64)[0]
+
+
+def result_type_weak(*args: Any) -> tuple[np.dtype, bool]:
+    """Promote values (arrays, tracers, scalars, dtypes) to a common (dtype, weak_type)."""
+    pairs = []
+    for x in args:
+        if isinstance(x, (np.dtype, type)) or (isinstance(x, str)):
+            pairs.append((np.dtype(x), False))
+        else:
+            pairs.append((dtype_of(x), is_weakly_typed(x)))
+    if not pairs:
+        return default_float(), True
+    return _promote(tuple(pairs), config.enable_x64)
+
+
+def result_type(*args: Any) -> np.dtype:
+    return result_type_weak(*args)[0]
+
+
+def finfo(dtype) -> np.finfo:
+    return np.finfo(canonicalize(dtype))
+
+
+def iinfo(dtype) -> np.iinfo:
+    return np.iinfo(canonicalize(dtype))
+
+
+def short_name(dtype: np.dtype) -> str:
+    """JAX's short dtype names used in printed IR (f32, i32, bool, ...)."""
+    if dtype == bool_:
+        return "bool"
+    if dtype == float0:
+        return "float0"
+    return {"f": "f", "i": "i", "u": "u"}[dtype.kind] + str(dtype.itemsize * 8)

@@ -1,0 +1,1 @@
+"""One module per interpreter: evaluation, staging, jvp, partial evaluation, transpose, batching."""

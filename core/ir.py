@@ -1,0 +1,232 @@
+"""The IR: abstract values, variables, equations and jaxprs, with a printer JAX users recognise."""
+from __future__ import annotations
+
+import itertools
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from . import dtypes
+
+
+class ShapedArray:
+    """The abstract value of an array: shape, dtype and whether its type is weak (a Python scalar's)."""
+
+    __slots__ = ("shape", "dtype", "weak_type", "_hash")
+    array_abstraction_level = 1
+
+    def __init__(self, shape: tuple, dtype, weak_type: bool = False):
+        self.shape = tuple(shape)
+        self.dtype = np.dtype(dtype)
+        self.weak_type = bool(weak_type)
+        self._hash = hash((self.shape, self.dtype, self.weak_type))
+
+    ndim = property(lambda self: len(self.shape))
+    size = property(lambda self: int(np.prod(self.shape, dtype=np.int64)))
+
+    def update(self, shape=None, dtype=None, weak_type=None) -> "ShapedArray":
+        return ShapedArray(self.shape if shape is None else shape, self.dtype if dtype is None else dtype,
+                           self.weak_type if weak_type is None else weak_type)
+
+    def strip_weak_type(self) -> "ShapedArray":
+        return self.update(weak_type=False) if self.weak_type else self
+
+    def __eq__(self, other) -> bool:
+        return (type(other) is ShapedArray and self.shape == other.shape and self.dtype == other.dtype
+                and self.weak_type == other.weak_type)
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def str_short(self) -> str:
+        return f"{dtypes.short_name(self.dtype)}[{','.join(map(str, self.shape))}]"
+
+    def __repr__(self) -> str:
+        weak = ", weak_type=True" if self.weak_type else ""
+        return f"ShapedArray({self.str_short()}{weak})"
+
+    def at_least_vspace(self) -> "ShapedArray":
+        """The aval of this value's tangents (float0 for integers, as in JAX)."""
+        if self.dtype.kind in "biu":
+            return ShapedArray(self.shape, dtypes.float0)
+        return self
+
+
+def raise_to_shaped(aval: ShapedArray, weak_type: bool | None = None) -> ShapedArray:
+    return aval if weak_type is None else aval.update(weak_type=weak_type)
+
+
+class Var:
+    """A variable of the IR, bound once by a jaxpr input or an equation output."""
+
+    __slots__ = ("aval", "count")
+    _counter = itertools.count()
+
+    def __init__(self, aval: ShapedArray):
+        self.aval = aval
+        self.count = next(Var._counter)
+
+    def __repr__(self) -> str:
+        return f"Var({self.count}:{self.aval.str_short()})"
+
+
+class Literal:
+    """A scalar constant inlined in an equation."""
+
+    __slots__ = ("val", "aval")
+
+    def __init__(self, val: Any, aval: ShapedArray):
+        self.val = val
+        self.aval = aval
+
+    def __repr__(self) -> str:
+        return f"Literal({self.val})"
+
+
+Atom = Var | Literal
+
+
+class DropVar(Var):
+    """An output nobody reads (printed as ``_``)."""
+
+
+class JaxprEqn(NamedTuple):
+    primitive: Any
+    inputs: list
+    params: dict
+    out_binders: list
+
+    @property
+    def invars(self) -> list:
+        return self.inputs
+
+    @property
+    def outvars(self) -> list:
+        return self.out_binders
+
+
+class Jaxpr:
+    """A typed, first-order program: ``{ lambda consts ; inputs . let eqns in (outs) }``."""
+
+    __slots__ = ("constvars", "in_binders", "eqns", "outs", "effects")
+
+    def __init__(self, constvars: list, in_binders: list, eqns: list, outs: list):
+        self.constvars = list(constvars)
+        self.in_binders = list(in_binders)
+        self.eqns = list(eqns)
+        self.outs = list(outs)
+
+    invars = property(lambda self: self.in_binders)
+    outvars = property(lambda self: self.outs)
+    in_avals = property(lambda self: [v.aval for v in self.in_binders])
+    out_avals = property(lambda self: [v.aval for v in self.outs])
+
+    def __repr__(self) -> str:
+        return pp_jaxpr(self)
+
+    def __hash__(self) -> int:
+        return id(self)
+
+    def __eq__(self, other) -> bool:
+        return self is other
+
+
+class ClosedJaxpr:
+    """A jaxpr together with the values of its constvars."""
+
+    __slots__ = ("jaxpr", "consts", "__weakref__")
+
+    def __init__(self, jaxpr: Jaxpr, consts: list):
+        assert len(jaxpr.constvars) == len(consts)
+        self.jaxpr = jaxpr
+        self.consts = list(consts)
+
+    in_avals = property(lambda self: self.jaxpr.in_avals)
+    out_avals = property(lambda self: self.jaxpr.out_avals)
+    eqns = property(lambda self: self.jaxpr.eqns)
+
+    def __repr__(self) -> str:
+        return pp_jaxpr(self.jaxpr)
+
+    def __hash__(self) -> int:
+        return id(self)
+
+    def __eq__(self, other) -> bool:
+        return self is other
+
+    _repr_pretty_ = lambda self, p, cycle: p.text(repr(self))
+
+
+# --- printing -----------------------------------------------------------------------------------------
+def _names():
+    for n in itertools.count():
+        s, n2 = "", n
+        while True:
+            s = chr(ord("a") + n2 % 26) + s
+            n2 = n2 // 26 - 1
+            if n2 < 0:
+                break
+        yield s
+
+
+class _Namer:
+    def __init__(self):
+        self.names: dict[int, str] = {}
+        self.gen = _names()
+
+    def __call__(self, v) -> str:
+        if isinstance(v, Literal):
+            return _pp_literal(v)
+        if isinstance(v, DropVar):
+            return "_"
+        if id(v) not in self.names:
+            self.names[id(v)] = next(self.gen)
+        return self.names[id(v)]
+
+
+def _pp_literal(lit: Literal) -> str:
+    val = np.asarray(lit.val)
+    if val.dtype == np.bool_:
+        s = str(bool(val))
+    elif val.dtype.kind == "f":
+        s = repr(float(val))
+    else:
+        s = str(int(val))
+    return f"{s}:{lit.aval.str_short()}"
+
+
+def _pp_param(v: Any, namer_indent: int) -> str:
+    if isinstance(v, ClosedJaxpr):
+        v = v.jaxpr
+    if isinstance(v, Jaxpr):
+        body = pp_jaxpr(v, indent=namer_indent + 4)
+        return "\n" + body
+    if isinstance(v, tuple) and v and all(isinstance(x, (Jaxpr, ClosedJaxpr)) for x in v):
+        return "(" + ", ".join(_pp_param(x, namer_indent) for x in v) + ")"
+    if callable(v) and not isinstance(v, (np.dtype, type)):
+        return getattr(v, "__name__", type(v).__name__)
+    if isinstance(v, np.dtype):
+        return dtypes.short_name(v) if v != dtypes.bool_ else "bool"
+    return str(v)
+
+
+def pp_jaxpr(jaxpr: Jaxpr, indent: int = 0) -> str:
+    namer = _Namer()
+    pad = " " * indent
+
+    def binder(v):
+        return f"{namer(v)}:{v.aval.str_short()}"
+
+    consts = " ".join(binder(v) for v in jaxpr.constvars)
+    ins = " ".join(binder(v) for v in jaxpr.in_binders)
+    lines = [f"{pad}{{ lambda {consts}; {ins}. let"]
+    for eqn in jaxpr.eqns:
+        outs = " ".join(binder(v) if not isinstance(v, DropVar) else "_" for v in eqn.out_binders)
+        params = " ".join(f"{k}={_pp_param(val, indent + 4)}" for k, val in sorted(eqn.params.items())
+                          if not k.startswith("_"))
+        args = " ".join(namer(x) for x in eqn.inputs)
+        pstr = f"[{params}]" if params else ""
+        lines.append(f"{pad}    {outs} = {eqn.primitive.name}{pstr} {args}".rstrip())
+    outs = " ".join(namer(v) for v in jaxpr.outs)
+    lines.append(f"{pad}  in ({outs}{',' if len(jaxpr.outs) == 1 else ''}) }}")
+    return "\n".join(lines)

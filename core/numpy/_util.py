@@ -1,0 +1,107 @@
+"""Argument handling shared by portax.numpy: conversion, dtype promotion and shape broadcasting."""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+
+from .. import dtypes
+from ..array import make_array
+from ..primitives import elementwise as ew, structural as st
+from ..trace import get_aval, is_tracer
+
+
+def asarray_any(x: Any, dtype=None) -> Any:
+    """Arrays/tracers pass through; scalars become weak arrays; sequences are stacked."""
+    if is_tracer(x) or hasattr(x, "_buf"):
+        return x if dtype is None else ew.convert_element_type(x, dtype)
+    if isinstance(x, (list, tuple)):
+        if any(is_tracer(e) or hasattr(e, "_buf") or isinstance(e, (list, tuple)) for e in x):
+            from .shape import stack
+            return stack([asarray_any(e, dtype) for e in x]) if x else make_array(np.zeros((0,), dtype or dtypes.default_float()))
+        x = np.asarray(x)
+        if x.dtype == np.float64 and dtype is None:
+            dtype = dtypes.default_float()
+        elif x.dtype == np.int64 and dtype is None:
+            dtype = dtypes.default_int()
+    if hasattr(x, "__jax_array__"):
+        return asarray_any(x.__jax_array__(), dtype)
+    if type(x) in (bool, int, float):
+        if dtype is not None:
+            return make_array(np.asarray(x, dtypes.canonicalize(dtype)))
+        return make_array(x)
+    return make_array(np.asarray(x), dtype=dtype)
+
+
+def promote_dtypes(*args: Any) -> list:
+    """Convert arguments to their common (weak-aware) result dtype, as jnp's binary ops do."""
+    args = [asarray_any(a) for a in args]
+    dt, weak = dtypes.result_type_weak(*args)
+    return [a if get_aval(a).dtype == dt and get_aval(a).weak_type == weak else
+            ew.convert_element_type(a, dt, weak_type=weak) for a in args]
+
+
+def promote_to_inexact(*args: Any) -> list:
+    args = promote_dtypes(*args)
+    out = []
+    for a in args:
+        aval = get_aval(a)
+        if aval.dtype.kind != "f":
+            a = ew.convert_element_type(a, dtypes.default_float(), weak_type=aval.weak_type)
+        out.append(a)
+    return out
+
+
+def broadcast_shapes(*shapes: Sequence[int]) -> tuple:
+    try:
+        return tuple(np.broadcast_shapes(*[tuple(s) for s in shapes]))
+    except ValueError:
+        raise ValueError(f"Incompatible shapes for broadcasting: shapes={[tuple(s) for s in shapes]}") from None
+
+
+def broadcast_to(x: Any, shape: Sequence[int]) -> Any:
+    x = asarray_any(x)
+    aval = get_aval(x)
+    shape = tuple(int(s) for s in shape)
+    if aval.shape == shape:
+        return x
+    nd = len(shape)
+    if aval.ndim > nd:
+        raise ValueError(f"Cannot broadcast to shape with fewer dimensions: arr_shape={aval.shape} shape={shape}")
+    lead = nd - aval.ndim
+    for i, s in enumerate(aval.shape):
+        if s not in (1, shape[lead + i]):
+            raise ValueError(f"Incompatible shapes for broadcasting: {aval.shape} and requested shape {shape}")
+    return st.broadcast_in_dim(x, shape, tuple(range(lead, nd)))
+
+
+def promote_shapes(*args: Any) -> list:
+    shapes = [get_aval(a).shape for a in args]
+    if all(s == shapes[0] for s in shapes):
+        return list(args)
+    shape = broadcast_shapes(*shapes)
+    return [broadcast_to(a, shape) for a in args]
+
+
+def promote_args(name: str, *args: Any) -> list:
+    return promote_shapes(*promote_dtypes(*args))
+
+
+def promote_args_inexact(name: str, *args: Any) -> list:
+    return promote_shapes(*promote_to_inexact(*args))
+
+
+def canonicalize_axis(axis: int, ndim: int) -> int:
+    if not -ndim <= axis < max(ndim, 1) or (ndim == 0 and axis not in (0, -1)):
+        raise ValueError(f"axis {axis} is out of bounds for array of dimension {ndim}")
+    return axis % ndim if ndim else 0
+
+
+def check_arraylike(name: str, *args: Any) -> None:
+    for a in args:
+        if not (is_tracer(a) or hasattr(a, "_buf") or isinstance(a, (np.ndarray, np.generic, bool, int, float))
+                or hasattr(a, "__jax_array__")):
+            if isinstance(a, (list, tuple)):
+                raise TypeError(f"{name} requires ndarray or scalar arguments, got {type(a).__name__} at position "
+                                f"{args.index(a)}.")
+            raise TypeError(f"{name} requires ndarray or scalar arguments, got {type(a).__name__}.")

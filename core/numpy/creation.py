@@ -1,0 +1,188 @@
+"""Array creation: array/asarray, zeros/ones/full/empty (and *_like), arange, linspace, eye, ..."""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+
+from .. import dtypes
+from ..primitives import elementwise as ew, structural as st
+from ..trace import concrete_or_error, get_aval
+from ._util import asarray_any
+
+
+def _dtype(dtype, default=None):
+    if dtype is None:
+        return default
+    return dtypes.canonicalize(dtype)
+
+
+def _shape(shape) -> tuple:
+    if isinstance(shape, int) or (hasattr(shape, "__index__") and not isinstance(shape, (tuple, list))):
+        return (int(shape),)
+    return tuple(int(concrete_or_error(s, "The shape of an array must be concrete.")) for s in shape)
+
+
+def array(object: Any, dtype=None, copy: bool = True, order: str | None = None, ndmin: int = 0) -> Any:
+    """``jnp.array``: lists, numpy arrays and scalars become device arrays (a Python scalar stays weakly typed)."""
+    out = asarray_any(object, _dtype(dtype))
+    aval = get_aval(out)
+    if ndmin > aval.ndim:
+        out = st.reshape(out, (1,) * (ndmin - aval.ndim) + aval.shape)
+    return out
+
+
+def asarray(a: Any, dtype=None, order: str | None = None, *, copy: bool | None = None) -> Any:
+    return array(a, dtype=dtype, copy=bool(copy), order=order)
+
+
+def zeros(shape: Any, dtype=None) -> Any:
+    return st.full(_shape(shape), 0, _dtype(dtype, dtypes.default_float()))
+
+
+def ones(shape: Any, dtype=None) -> Any:
+    return st.full(_shape(shape), 1, _dtype(dtype, dtypes.default_float()))
+
+
+def empty(shape: Any, dtype=None) -> Any:
+    return zeros(shape, dtype)
+
+
+def full(shape: Any, fill_value: Any, dtype=None) -> Any:
+    fill = asarray_any(fill_value)
+    dt = _dtype(dtype, get_aval(fill).dtype)
+    shape = _shape(shape)
+    if get_aval(fill).ndim:
+        from ._util import broadcast_to
+        return broadcast_to(ew.convert_element_type(fill, dt), shape)
+    return st.broadcast_in_dim(ew.convert_element_type(fill, dt), shape, ())
+
+
+def _like(a, dtype, shape):
+    aval = get_aval(asarray_any(a))
+    return (aval.shape if shape is None else _shape(shape)), _dtype(dtype, aval.dtype)
+
+
+def zeros_like(a: Any, dtype=None, shape=None) -> Any:
+    s, d = _like(a, dtype, shape)
+    return st.full(s, 0, d)
+
+
+def ones_like(a: Any, dtype=None, shape=None) -> Any:
+    s, d = _like(a, dtype, shape)
+    return st.full(s, 1, d)
+
+
+def empty_like(a: Any, dtype=None, shape=None) -> Any:
+    return zeros_like(a, dtype, shape)
+
+
+def full_like(a: Any, fill_value: Any, dtype=None, shape=None) -> Any:
+    s, d = _like(a, dtype, shape)
+    return full(s, fill_value, d)
+
+
+def arange(start: Any, stop: Any = None, step: Any = None, dtype=None) -> Any:
+    """``jnp.arange`` with concrete bounds (its length is part of the shape)."""
+    ctx = "It arose in jnp.arange: its arguments must be concrete, since they set the output shape."
+    start_v = concrete_or_error(start, ctx)
+    stop_v = None if stop is None else concrete_or_error(stop, ctx)
+    step_v = None if step is None else concrete_or_error(step, ctx)
+    ref = np.arange(start_v, stop_v, step_v) if stop is not None or step is not None else np.arange(start_v)
+    if dtype is None:
+        dtype = dtypes.default_float() if ref.dtype.kind == "f" else dtypes.default_int()
+    dt = dtypes.canonicalize(dtype)
+    if stop is None and step is None:
+        return st.iota(dt, int(start_v))
+    n = len(ref)
+    s0 = start_v
+    stp = 1 if step_v is None else step_v
+    if dt.kind in "iu" and float(s0) == int(s0) and float(stp) == int(stp):
+        io = st.iota(dt, n)
+        return ew.add(ew.mul(io, ew.convert_element_type(int(stp), dt)), ew.convert_element_type(int(s0), dt)) if n else io
+    return asarray_any(np.arange(start_v, stop_v, step_v).astype(dt))
+
+
+def linspace(start: Any, stop: Any, num: int = 50, endpoint: bool = True, retstep: bool = False, dtype=None,
+             axis: int = 0) -> Any:
+    num = int(num)
+    if num < 0:
+        raise ValueError(f"Number of samples, {num}, must be non-negative.")
+    start, stop = asarray_any(start), asarray_any(stop)
+    dt = _dtype(dtype, dtypes.default_float() if get_aval(start).dtype.kind != "f" else
+                dtypes.result_type(start, stop))
+    ct = dt if dt.kind == "f" else dtypes.default_float()
+    start, stop = ew.convert_element_type(start, ct), ew.convert_element_type(stop, ct)
+    div = (num - 1) if endpoint else num
+    step = ew.div(ew.sub(stop, start), ew.convert_element_type(max(div, 1), ct))
+    io = ew.convert_element_type(st.iota(dtypes.int32, num), ct)
+    out = ew.add(ew.convert_element_type(start, ct), ew.mul(io, step))
+    if endpoint and num > 1:
+        out = st.concatenate([st.slice(out, (0,), (num - 1,)), st.reshape(stop, (1,))], 0)
+    out = ew.convert_element_type(out, dt) if dt != ct else out
+    return (out, step) if retstep else out
+
+
+def logspace(start: Any, stop: Any, num: int = 50, endpoint: bool = True, base: float = 10.0, dtype=None,
+             axis: int = 0) -> Any:
+    from .ufuncs import power
+    lin = linspace(start, stop, num, endpoint)
+    out = power(asarray_any(float(base)), lin)
+    return out if dtype is None else ew.convert_element_type(out, dtypes.canonicalize(dtype))
+
+
+def eye(N: int, M: int | None = None, k: int = 0, dtype=None) -> Any:
+    M = N if M is None else M
+    dt = _dtype(dtype, dtypes.default_float())
+    r = st.broadcasted_iota(dtypes.int32, (N, M), 0)
+    c = st.broadcasted_iota(dtypes.int32, (N, M), 1)
+    return ew.convert_element_type(ew.eq(ew.add(r, ew.convert_element_type(int(k), dtypes.int32)), c), dt)
+
+
+def identity(n: int, dtype=None) -> Any:
+    return eye(n, dtype=dtype)
+
+
+def tri(N: int, M: int | None = None, k: int = 0, dtype=None) -> Any:
+    M = N if M is None else M
+    dt = _dtype(dtype, dtypes.default_float())
+    r = st.broadcasted_iota(dtypes.int32, (N, M), 0)
+    c = st.broadcasted_iota(dtypes.int32, (N, M), 1)
+    return ew.convert_element_type(ew.le(c, ew.add(r, ew.convert_element_type(int(k), dtypes.int32))), dt)
+
+
+def meshgrid(*xi: Any, copy: bool = True, sparse: bool = False, indexing: str = "xy") -> list:
+    from ._util import broadcast_to
+    arrays = [st.reshape(asarray_any(x), (-1,)) if get_aval(asarray_any(x)).ndim != 1 else asarray_any(x) for x in xi]
+    n = len(arrays)
+    shapes = [get_aval(a).shape[0] for a in arrays]
+    if indexing == "xy" and n >= 2:
+        shapes[0], shapes[1] = shapes[1], shapes[0]
+    out = []
+    for i, a in enumerate(arrays):
+        pos = i
+        if indexing == "xy" and n >= 2 and i < 2:
+            pos = 1 - i
+        shape = [1] * n
+        shape[pos] = get_aval(a).shape[0]
+        r = st.reshape(a, tuple(shape))
+        out.append(r if sparse else broadcast_to(r, tuple(shapes)))
+    return out
+
+
+def indices(dimensions: Sequence[int], dtype=None, sparse: bool = False) -> Any:
+    dt = _dtype(dtype, dtypes.default_int())
+    dims = tuple(int(d) for d in dimensions)
+    outs = []
+    for i, d in enumerate(dims):
+        if sparse:
+            shape = [1] * len(dims)
+            shape[i] = d
+            outs.append(st.broadcasted_iota(dt, tuple(shape), i))
+        else:
+            outs.append(st.broadcasted_iota(dt, dims, i))
+    if sparse:
+        return tuple(outs)
+    from .shape import stack
+    return stack(outs) if outs else zeros((0,), dt)
+

@@ -1,0 +1,260 @@
+"""numpy indexing over lax: basic indexing becomes slices, advanced indexing one gather; ``.at[]``
+updates scatter into the flattened array at the positions that indexing an iota selects."""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .. import dtypes
+from ..primitives import elementwise as ew, indexing as ix, structural as st
+from ..trace import concrete_or_none, get_aval, is_tracer
+from ._util import asarray_any, broadcast_shapes, broadcast_to, canonicalize_axis
+
+
+def _is_array_index(i: Any) -> bool:
+    if isinstance(i, (list, np.ndarray)) or is_tracer(i) or hasattr(i, "_buf"):
+        return get_aval(asarray_any(i)).ndim > 0 or get_aval(asarray_any(i)).dtype == dtypes.bool_
+    return False
+
+
+def _expand(idx: Any, ndim: int) -> list:
+    if not isinstance(idx, tuple):
+        idx = (idx,)
+    idx = list(idx)
+    n_ell = sum(1 for i in idx if i is Ellipsis)
+    if n_ell > 1:
+        raise IndexError("an index can only have a single ellipsis ('...')")
+    consumed = 0
+    for i in idx:
+        if i is None or i is Ellipsis:
+            continue
+        if _is_array_index(i) and get_aval(asarray_any(i)).dtype == dtypes.bool_:
+            consumed += get_aval(asarray_any(i)).ndim
+        else:
+            consumed += 1
+    if consumed > ndim:
+        raise IndexError(f"Too many indices: array is {ndim}-dimensional, but {consumed} were indexed")
+    if n_ell:
+        k = idx.index(Ellipsis)
+        idx[k:k + 1] = [slice(None)] * (ndim - consumed)
+    else:
+        idx += [slice(None)] * (ndim - consumed)
+    # boolean masks (concrete) become integer index arrays, one per masked dimension
+    out = []
+    for i in idx:
+        if _is_array_index(i) and get_aval(asarray_any(i)).dtype == dtypes.bool_:
+            mask = concrete_or_none(i)
+            if mask is None:
+                from ..errors import NonConcreteBooleanIndexError
+                raise NonConcreteBooleanIndexError(get_aval(asarray_any(i)))
+            out.extend(asarray_any(n.astype(np.int32)) for n in np.nonzero(np.asarray(mask)))
+        elif isinstance(i, (bool, np.bool_)):
+            raise IndexError("boolean scalar indices are not supported")
+        else:
+            out.append(i)
+    return out
+
+
+def _normalize_int(i: Any, n: int) -> Any:
+    i = asarray_any(i)
+    if get_aval(i).dtype.kind not in "iu":
+        raise IndexError(f"Indexer must have integer or boolean type, got indexer with type {get_aval(i).dtype.name}")
+    if get_aval(i).dtype.kind == "u":
+        return i
+    return ew.select(ew.lt(i, ew._const(i, 0)), ew.add(i, ew._const(i, n)), i)
+
+
+def getitem(x: Any, idx: Any, mode: str | None = None, fill_value: Any = None) -> Any:
+    """``x[idx]``: ints, slices, None, Ellipsis, integer arrays and concrete boolean masks."""
+    x = asarray_any(x)
+    shape = get_aval(x).shape
+    items = _expand(idx, len(shape))
+    advanced = any(_is_array_index(i) for i in items)
+    # pass 1: basic indices (and, with advanced indexing, scalar ints join the advanced set)
+    y, dim = x, 0
+    adv: list[tuple[int, Any]] = []  # (dim of y, index array)
+    squeeze_dims, adv_positions, kept = [], [], 0
+    for pos, i in enumerate(items):
+        if i is None:
+            y = st.expand_dims(y, (dim,))
+            dim += 1
+            kept += 1
+            continue
+        n = get_aval(y).shape[dim]
+        if isinstance(i, slice):
+            y = _apply_slice(y, dim, i, n)
+            dim += 1
+            kept += 1
+        elif advanced and (_is_array_index(i) or isinstance(i, (int, np.integer)) or is_tracer(i) or hasattr(i, "_buf")):
+            adv.append((dim, i))
+            adv_positions.append(pos)
+            dim += 1
+        else:
+            c = concrete_or_none(i) if not isinstance(i, (int, np.integer)) else i
+            if c is not None and not is_tracer(i):
+                k = int(c)
+                if not -n <= k < n:
+                    raise IndexError(f"index {k} is out of bounds for axis {pos} with size {n}")
+                k %= n
+                y = st.slice_in_dim(y, k, k + 1, 1, dim)
+            else:
+                i = _normalize_int(i, n)
+                y = st.dynamic_slice_in_dim(y, i, 1, dim)
+            squeeze_dims.append(dim)
+            dim += 1
+    if not adv:
+        return st.squeeze(y, tuple(squeeze_dims)) if squeeze_dims else y
+    # pass 2: one gather over the advanced dimensions of y
+    y_shape = get_aval(y).shape
+    arrays = [_normalize_int(i, y_shape[d]) for d, i in adv]
+    bshape = broadcast_shapes(*[get_aval(a).shape for a in arrays])
+    arrays = [ew.convert_element_type(broadcast_to(a, bshape), dtypes.int32) for a in arrays]
+    indices = st.concatenate([st.expand_dims(a, (len(bshape),)) for a in arrays], len(bshape))
+    adv_dims = tuple(d for d, _ in adv)
+    window_dims = [d for d in range(len(y_shape)) if d not in adv_dims and d not in squeeze_dims]
+    contiguous = adv_positions == list(range(adv_positions[0], adv_positions[0] + len(adv_positions)))
+    first = sum(1 for d in window_dims if d < adv_dims[0]) if contiguous else 0
+    out_nd = len(bshape) + len(window_dims)
+    batch_pos = set(range(first, first + len(bshape)))
+    offset_dims = tuple(p for p in range(out_nd) if p not in batch_pos)
+    collapsed = tuple(sorted(adv_dims + tuple(squeeze_dims)))
+    slice_sizes = tuple(1 if d in collapsed else s for d, s in enumerate(y_shape))
+    dn = ix.GatherDimensionNumbers(offset_dims=offset_dims, collapsed_slice_dims=collapsed, start_index_map=adv_dims)
+    if squeeze_dims:  # scalar basic indices already sliced to size 1: collapse them via a zero start
+        zero_idx = st.full(bshape + (len(squeeze_dims),), 0, dtypes.int32)
+        indices = st.concatenate([indices, zero_idx], len(bshape))
+        dn = dn._replace(start_index_map=adv_dims + tuple(squeeze_dims))
+    return ix.gather(y, indices, dn, slice_sizes, mode="clip" if mode is None else mode, fill_value=fill_value)
+
+
+def _apply_slice(y: Any, dim: int, s: slice, n: int) -> Any:
+    start, stop, step = (concrete_or_none(v) if v is not None else None for v in (s.start, s.stop, s.step))
+    if any(v is None and orig is not None for v, orig in zip((start, stop, step), (s.start, s.stop, s.step))):
+        raise IndexError("Array slice indices must have static start/stop/step to be used with NumPy indexing syntax. "
+                         "Try lax.dynamic_slice/dynamic_update_slice instead.")
+    start, stop, step = (None if v is None else int(v) for v in (start, stop, step))
+    start, stop, step = slice(start, stop, step).indices(n)
+    if step > 0:
+        return st.slice_in_dim(y, start, max(start, stop), step, dim) if (start, stop, step) != (0, n, 1) else y
+    # negative step: reverse, then a forward slice
+    length = len(range(start, stop, step))
+    y = st.rev(y, (dim,))
+    s0 = n - 1 - start
+    return st.slice_in_dim(y, s0, s0 + (length - 1) * (-step) + 1 if length else s0, -step, dim)
+
+
+# --- take / take_along_axis ------------------------------------------------------------------------------
+def take(a: Any, indices: Any, axis: int | None = None, out: None = None, mode: str | None = None,
+         unique_indices: bool = False, indices_are_sorted: bool = False, fill_value: Any = None) -> Any:
+    a = asarray_any(a)
+    if axis is None:
+        a, axis = st.reshape(a, (get_aval(a).size,)), 0
+    nd = get_aval(a).ndim
+    axis = canonicalize_axis(axis, nd)
+    idx = (slice(None),) * axis + (asarray_any(indices),)
+    return getitem(a, idx, mode="fill" if mode is None else ix.GatherScatterMode.from_any(mode), fill_value=fill_value)
+
+
+def take_along_axis(arr: Any, indices: Any, axis: int | None, mode: str | None = None, fill_value: Any = None) -> Any:
+    arr, indices = asarray_any(arr), asarray_any(indices)
+    if axis is None:
+        arr, axis = st.reshape(arr, (get_aval(arr).size,)), 0
+    a_shape, i_shape = get_aval(arr).shape, get_aval(indices).shape
+    nd = len(a_shape)
+    if len(i_shape) != nd:
+        raise ValueError(f"indices and arr must have the same number of dimensions; {len(i_shape)} vs. {nd}")
+    axis = canonicalize_axis(axis, nd)
+    out_shape = broadcast_shapes(tuple(1 if i == axis else s for i, s in enumerate(a_shape)),
+                                 tuple(1 if i == axis else s for i, s in enumerate(i_shape)))
+    out_shape = out_shape[:axis] + (i_shape[axis],) + out_shape[axis + 1:]
+    indices = broadcast_to(_normalize_int(indices, a_shape[axis]), out_shape)
+    arr = broadcast_to(arr, out_shape[:axis] + (a_shape[axis],) + out_shape[axis + 1:])
+    others = tuple(d for d in range(nd) if d != axis)
+    dn = ix.GatherDimensionNumbers(offset_dims=(), collapsed_slice_dims=(axis,), start_index_map=(axis,),
+                                   operand_batching_dims=others, start_indices_batching_dims=others)
+    idx = st.expand_dims(ew.convert_element_type(indices, dtypes.int32), (nd,))
+    return ix.gather(arr, idx, dn, (1,) * nd, mode="fill" if mode is None else ix.GatherScatterMode.from_any(mode),
+                     fill_value=fill_value)
+
+
+# --- .at[] updates -------------------------------------------------------------------------------------------
+def _flat_positions(shape: tuple, idx: Any) -> Any:
+    """Linear positions selected by ``idx``; out-of-bounds array entries become -1 (dropped by scatter)."""
+    n = int(np.prod(shape, dtype=np.int64))
+    iota = st.reshape(st.iota(dtypes.int32, n), shape)
+    return getitem(iota, idx, mode="fill", fill_value=-1)
+
+
+def scatter_update(x: Any, idx: Any, values: Any, kind: str, mode: str | None = None) -> Any:
+    """``x.at[idx].<kind>(values)`` for kind in set/add/mul/min/max."""
+    x = asarray_any(x)
+    aval = get_aval(x)
+    pos = _flat_positions(aval.shape, idx)
+    pshape = get_aval(pos).shape
+    v = asarray_any(values)
+    if get_aval(v).dtype != aval.dtype:
+        v = ew.convert_element_type(v, aval.dtype)
+    v = broadcast_to(v, pshape)
+    flat = st.reshape(x, (aval.size,))
+    indices = st.reshape(pos, (int(np.prod(pshape, dtype=np.int64)), 1))
+    updates = st.reshape(v, (int(np.prod(pshape, dtype=np.int64)),))
+    dn = ix.ScatterDimensionNumbers(update_window_dims=(), inserted_window_dims=(0,), scatter_dims_to_operand_dims=(0,))
+    fn = {"set": ix.scatter, "add": ix.scatter_add, "mul": ix.scatter_mul, "min": ix.scatter_min,
+          "max": ix.scatter_max}[kind]
+    out = fn(flat, indices, updates, dn, mode="fill" if mode is None else mode,
+             unique_indices=kind == "set")
+    return st.reshape(out, aval.shape)
+
+
+class _IndexUpdateRef:
+    def __init__(self, array: Any, index: Any):
+        self.array, self.index = array, index
+
+    def get(self, *, mode: str | None = None, fill_value: Any = None, indices_are_sorted: bool = False,
+            unique_indices: bool = False) -> Any:
+        return getitem(self.array, self.index, mode=None if mode is None else ix.GatherScatterMode.from_any(mode),
+                       fill_value=fill_value)
+
+    def set(self, values: Any, **kw) -> Any:
+        return scatter_update(self.array, self.index, values, "set", kw.get("mode"))
+
+    def add(self, values: Any, **kw) -> Any:
+        return scatter_update(self.array, self.index, values, "add", kw.get("mode"))
+
+    def subtract(self, values: Any, **kw) -> Any:
+        return scatter_update(self.array, self.index, ew.neg(asarray_any(values)), "add", kw.get("mode"))
+
+    def multiply(self, values: Any, **kw) -> Any:
+        return scatter_update(self.array, self.index, values, "mul", kw.get("mode"))
+
+    mul = multiply
+
+    def divide(self, values: Any, **kw) -> Any:
+        from .ufuncs import reciprocal
+        return scatter_update(self.array, self.index, reciprocal(values), "mul", kw.get("mode"))
+
+    def power(self, values: Any, **kw) -> Any:
+        from .ufuncs import power
+        return self.set(power(self.get(), values))
+
+    def min(self, values: Any, **kw) -> Any:
+        return scatter_update(self.array, self.index, values, "min", kw.get("mode"))
+
+    def max(self, values: Any, **kw) -> Any:
+        return scatter_update(self.array, self.index, values, "max", kw.get("mode"))
+
+    def apply(self, func, **kw) -> Any:
+        return self.set(func(self.get()))
+
+
+class _IndexUpdateHelper:
+    """``x.at[idx]``: functional in-place-style updates, as ``jax.Array.at``."""
+
+    __slots__ = ("array",)
+
+    def __init__(self, array: Any):
+        self.array = array
+
+    def __getitem__(self, index: Any) -> _IndexUpdateRef:
+        return _IndexUpdateRef(self.array, index)

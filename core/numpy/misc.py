@@ -1,0 +1,237 @@
+"""where/select/clip, diagonal helpers, sorting, and other numpy functions over lax."""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+
+from .. import dtypes
+from ..primitives import elementwise as ew, reductions as red, sorting as so, structural as st
+from ..trace import get_aval
+from ._util import asarray_any, broadcast_to, canonicalize_axis, promote_args, promote_dtypes, promote_shapes
+
+
+def where(condition: Any, x: Any = None, y: Any = None, *, size: int | None = None, fill_value: Any = None) -> Any:
+    """``jnp.where(c, x, y)`` elementwise; ``jnp.where(c)`` is ``nonzero(c)`` (needs ``size`` under jit)."""
+    if x is None and y is None:
+        return nonzero(condition, size=size, fill_value=fill_value)
+    if x is None or y is None:
+        raise ValueError("Either both or neither of the x and y arguments should be provided to jax.numpy.where")
+    c = asarray_any(condition)
+    if get_aval(c).dtype != dtypes.bool_:
+        c = ew.ne(c, ew._const(c, 0))
+    x, y = promote_dtypes(x, y)
+    c, x, y = promote_shapes(c, x, y)
+    return ew.select(c, x, y)
+
+
+def select(condlist: Sequence[Any], choicelist: Sequence[Any], default: Any = 0) -> Any:
+    if len(condlist) != len(choicelist):
+        raise ValueError("condlist and choicelist must have the same length")
+    out = asarray_any(default)
+    for c, v in reversed(list(zip(condlist, choicelist))):
+        out = where(c, v, out)
+    return out
+
+
+def clip(arr: Any = None, min: Any = None, max: Any = None, *, a: Any = None, a_min: Any = None,
+         a_max: Any = None) -> Any:
+    from .ufuncs import maximum, minimum
+    x = arr if arr is not None else a
+    lo = min if min is not None else a_min
+    hi = max if max is not None else a_max
+    x = asarray_any(x)
+    if lo is not None:
+        x = maximum(x, lo)
+    if hi is not None:
+        x = minimum(x, hi)
+    return x
+
+
+def nonzero(a: Any, *, size: int | None = None, fill_value: Any = None) -> tuple:
+    from ..trace import concrete_or_none
+    a = asarray_any(a)
+    c = concrete_or_none(a)
+    if size is None:
+        if c is None:
+            from ..errors import ConcretizationTypeError
+            raise ConcretizationTypeError(a, "The size argument of jnp.nonzero must be statically specified to use "
+                                             "jnp.nonzero within JAX transformations.")
+        return tuple(asarray_any(i.astype(np.int32)) for i in np.nonzero(np.asarray(c)))
+    shape = get_aval(a).shape
+    mask = ew.ne(a, ew._const(a, 0)) if get_aval(a).dtype != dtypes.bool_ else a
+    flat = st.reshape(mask, (get_aval(a).size,))
+    n = get_aval(a).size
+    # positions of true entries first (stable), padded with fill values
+    key = ew.convert_element_type(ew.bitwise_not(flat), dtypes.int32)
+    _, order = so.sort((key, st.iota(dtypes.int32, n)), num_keys=1)
+    count = red.reduce_sum(ew.convert_element_type(flat, dtypes.int32), (0,))
+    take = order[:size] if size <= n else st.concatenate([order, st.full((size - n,), 0, dtypes.int32)], 0)
+    valid = ew.lt(st.iota(dtypes.int32, size), count)
+    outs = []
+    rem = take
+    strides = np.cumprod((1,) + shape[::-1])[::-1][1:]
+    fills = fill_value if isinstance(fill_value, (tuple, list)) else [0 if fill_value is None else fill_value] * len(shape)
+    for s, f in zip(strides, fills):
+        coord = ew.div(rem, ew._const(rem, int(s)))
+        rem = ew.rem(rem, ew._const(rem, int(s)))
+        outs.append(ew.select(valid, coord, st.full((size,), f, dtypes.int32)))
+    return tuple(outs)
+
+
+def argwhere(a: Any, *, size: int | None = None, fill_value: Any = None) -> Any:
+    from .shape import stack
+    nz = nonzero(a, size=size, fill_value=fill_value)
+    return stack(nz, axis=1) if nz else st.full((0, 0), 0, dtypes.int32)
+
+
+def flatnonzero(a: Any, *, size: int | None = None, fill_value: Any = None) -> Any:
+    return nonzero(st.reshape(asarray_any(a), (get_aval(asarray_any(a)).size,)), size=size, fill_value=fill_value)[0]
+
+
+def diagonal(a: Any, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Any:
+    """The diagonal over (axis1, axis2), as a trailing axis (a gather-free mask-and-sum)."""
+    a = asarray_any(a)
+    s = get_aval(a).shape
+    nd = len(s)
+    a1, a2 = canonicalize_axis(axis1, nd), canonicalize_axis(axis2, nd)
+    perm = [i for i in range(nd) if i not in (a1, a2)] + [a1, a2]
+    x = st.transpose(a, tuple(perm))
+    n, m = s[a1], s[a2]
+    k = max(0, min(n, m - offset) if offset >= 0 else min(n + offset, m))
+    rows = np.arange(k) + max(0, -offset)
+    cols = np.arange(k) + max(0, offset)
+    from .indexing import getitem
+    lead = (slice(None),) * (nd - 2)
+    return getitem(x, lead + (asarray_any(rows.astype(np.int32)), asarray_any(cols.astype(np.int32))))
+
+
+def diag(v: Any, k: int = 0) -> Any:
+    v = asarray_any(v)
+    s = get_aval(v).shape
+    if len(s) == 1:
+        n = s[0] + abs(k)
+        from .creation import eye
+        e = eye(n, k=k, dtype=dtypes.bool_)
+        padded = st.pad(v, ew._const(v, 0), [(0, abs(k), 0)])
+        src = st.broadcast_in_dim(padded, (n, n), (0,) if k >= 0 else (1,))
+        return ew.select(e, src, st.full((n, n), 0, get_aval(v).dtype))
+    if len(s) == 2:
+        return diagonal(v, k)
+    raise ValueError("diag input must be 1d or 2d")
+
+
+def diagflat(v: Any, k: int = 0) -> Any:
+    v = asarray_any(v)
+    return diag(st.reshape(v, (get_aval(v).size,)), k)
+
+
+def tril(m: Any, k: int = 0) -> Any:
+    m = asarray_any(m)
+    s = get_aval(m).shape
+    r = st.broadcasted_iota(dtypes.int32, s[-2:], 0)
+    c = st.broadcasted_iota(dtypes.int32, s[-2:], 1)
+    mask = broadcast_to(ew.le(c, ew.add(r, ew._const(r, k))), s)
+    return ew.select(mask, m, st.full(s, 0, get_aval(m).dtype))
+
+
+def triu(m: Any, k: int = 0) -> Any:
+    m = asarray_any(m)
+    s = get_aval(m).shape
+    r = st.broadcasted_iota(dtypes.int32, s[-2:], 0)
+    c = st.broadcasted_iota(dtypes.int32, s[-2:], 1)
+    mask = broadcast_to(ew.ge(c, ew.add(r, ew._const(r, k))), s)
+    return ew.select(mask, m, st.full(s, 0, get_aval(m).dtype))
+
+
+def sort(a: Any, axis: int | None = -1, *, kind: str | None = None, order: None = None, stable: bool = True,
+         descending: bool = False) -> Any:
+    a = asarray_any(a)
+    if axis is None:
+        a, axis = st.reshape(a, (get_aval(a).size,)), 0
+    ax = canonicalize_axis(axis, get_aval(a).ndim)
+    out = so.sort(a, ax)
+    return st.rev(out, (ax,)) if descending else out
+
+
+def argsort(a: Any, axis: int | None = -1, *, kind: str | None = None, order: None = None, stable: bool = True,
+            descending: bool = False) -> Any:
+    a = asarray_any(a)
+    if axis is None:
+        a, axis = st.reshape(a, (get_aval(a).size,)), 0
+    s = get_aval(a).shape
+    ax = canonicalize_axis(axis, len(s))
+    io = st.broadcasted_iota(dtypes.default_int(), s, ax)
+    key = a
+    if descending:
+        key = ew.neg(a) if get_aval(a).dtype.kind in "fi" else ew.bitwise_not(a)
+    _, idx = so.sort((key, io), ax, num_keys=1)
+    return idx
+
+
+def astype(x: Any, dtype, /, *, copy: bool = False, device: Any = None) -> Any:
+    return ew.convert_element_type(asarray_any(x), dtypes.canonicalize(dtype))
+
+
+def isclose(a: Any, b: Any, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False) -> Any:
+    from .ufuncs import isinf, isnan, logical_and, logical_or
+    a, b = promote_args("isclose", a, b)
+    if get_aval(a).dtype.kind != "f":
+        return ew.eq(a, b)
+    diff = ew.abs(ew.sub(a, b))
+    tol = ew.add(ew._const(a, atol), ew.mul(ew._const(a, rtol), ew.abs(b)))
+    close = ew.le(diff, tol)
+    both_inf = logical_and(ew.eq(a, b), logical_or(isinf(a), isinf(b)))
+    out = logical_or(logical_and(close, ew.is_finite(diff)), both_inf)
+    if equal_nan:
+        out = logical_or(out, logical_and(isnan(a), isnan(b)))
+    return out
+
+
+def allclose(a: Any, b: Any, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False) -> Any:
+    from .reductions import all
+    return all(isclose(a, b, rtol, atol, equal_nan))
+
+
+def array_equal(a1: Any, a2: Any, equal_nan: bool = False) -> Any:
+    from .reductions import all
+    a1, a2 = asarray_any(a1), asarray_any(a2)
+    if get_aval(a1).shape != get_aval(a2).shape:
+        return asarray_any(False)
+    a1, a2 = promote_dtypes(a1, a2)
+    eq = ew.eq(a1, a2)
+    if equal_nan and get_aval(a1).dtype.kind == "f":
+        eq = ew.bitwise_or(eq, ew.bitwise_and(ew.ne(a1, a1), ew.ne(a2, a2)))
+    return all(eq)
+
+
+def array_equiv(a1: Any, a2: Any) -> Any:
+    from .reductions import all
+    a1, a2 = promote_args("array_equiv", a1, a2)
+    return all(ew.eq(a1, a2))
+
+
+def nan_to_num(x: Any, copy: bool = True, nan: float = 0.0, posinf: float | None = None, neginf: float | None = None) -> Any:
+    x = asarray_any(x)
+    dt = get_aval(x).dtype
+    if dt.kind != "f":
+        return x
+    info = np.finfo(dt)
+    x = ew.select(ew.ne(x, x), st.full_like(x, nan), x)
+    x = ew.select(ew.eq(x, ew._const(x, np.inf)), st.full_like(x, info.max if posinf is None else posinf), x)
+    return ew.select(ew.eq(x, ew._const(x, -np.inf)), st.full_like(x, info.min if neginf is None else neginf), x)
+
+
+def searchsorted(a: Any, v: Any, side: str = "left", sorter: Any = None, *, method: str = "scan") -> Any:
+    """Insertion points by comparison counting (exact for sorted ``a``; O(len(a)·len(v)))."""
+    from .reductions import sum
+    a, v = promote_dtypes(a, v)
+    if sorter is not None:
+        from .indexing import take
+        a = take(a, sorter)
+    cmp = ew.le if side == "right" else ew.lt
+    va = get_aval(v)
+    n = get_aval(a).shape[0]
+    a_b = st.broadcast_in_dim(a, va.shape + (n,), (va.ndim,))
+    v_b = st.broadcast_in_dim(v, va.shape + (n,), tuple(range(va.ndim)))
+    return sum(ew.convert_element_type(cmp(a_b, v_b), dtypes.int32), -1, dtype=dtypes.default_int())

@@ -1,0 +1,361 @@
+"""Reshaping, joining and splitting: reshape, transpose, concatenate, stack, split, tile, repeat, ..."""
+from __future__ import annotations
+
+import builtins
+from typing import Any, Sequence
+
+import numpy as np
+
+from ..primitives import structural as st
+from ..trace import concrete_or_error, get_aval
+from ._util import asarray_any, broadcast_shapes, broadcast_to, canonicalize_axis, promote_dtypes
+
+
+def shape(a: Any) -> tuple:
+    return get_aval(asarray_any(a)).shape
+
+
+def ndim(a: Any) -> int:
+    return get_aval(asarray_any(a)).ndim
+
+
+def size(a: Any, axis: int | None = None) -> int:
+    s = shape(a)
+    return int(np.prod(s, dtype=np.int64)) if axis is None else s[axis]
+
+
+def reshape(a: Any, shape: Any = None, order: str = "C", *, newshape: Any = None) -> Any:
+    """``jnp.reshape`` (row-major); one dimension may be -1."""
+    a = asarray_any(a)
+    shape = newshape if shape is None else shape
+    shape = (shape,) if isinstance(shape, int) else tuple(int(s) for s in shape)
+    n = get_aval(a).size
+    if shape.count(-1) > 1:
+        raise ValueError("can only specify one unknown dimension")
+    if -1 in shape:
+        known = int(np.prod([s for s in shape if s != -1], dtype=np.int64))
+        if known == 0 or n % known:
+            raise TypeError(f"cannot reshape array of shape {get_aval(a).shape} (size {n}) into shape {shape}")
+        shape = tuple(n // known if s == -1 else s for s in shape)
+    if int(np.prod(shape, dtype=np.int64)) != n:
+        raise TypeError(f"cannot reshape array of shape {get_aval(a).shape} (size {n}) into shape {shape}")
+    if order == "F":
+        a = st.transpose(a, tuple(range(get_aval(a).ndim))[::-1])
+        return st.transpose(st.reshape(a, shape[::-1]), tuple(range(len(shape)))[::-1])
+    return st.reshape(a, shape)
+
+
+def ravel(a: Any, order: str = "C") -> Any:
+    return reshape(a, (-1,), order)
+
+
+def transpose(a: Any, axes: Sequence[int] | None = None) -> Any:
+    a = asarray_any(a)
+    nd = get_aval(a).ndim
+    axes = tuple(range(nd))[::-1] if axes is None else tuple(canonicalize_axis(int(x), nd) for x in axes)
+    return st.transpose(a, axes)
+
+
+def permute_dims(a: Any, axes: Sequence[int]) -> Any:
+    return transpose(a, axes)
+
+
+def matrix_transpose(x: Any) -> Any:
+    nd = ndim(x)
+    return transpose(x, tuple(range(nd - 2)) + (nd - 1, nd - 2))
+
+
+def moveaxis(a: Any, source: int | Sequence[int], destination: int | Sequence[int]) -> Any:
+    a = asarray_any(a)
+    nd = get_aval(a).ndim
+    src = [canonicalize_axis(s, nd) for s in ((source,) if isinstance(source, int) else source)]
+    dst = [canonicalize_axis(d, nd) for d in ((destination,) if isinstance(destination, int) else destination)]
+    if len(src) != len(dst):
+        raise ValueError("moveaxis: source and destination must have the same number of elements")
+    order = [i for i in range(nd) if i not in src]
+    for d, s in sorted(zip(dst, src)):
+        order.insert(d, s)
+    return st.transpose(a, tuple(order))
+
+
+def swapaxes(a: Any, axis1: int, axis2: int) -> Any:
+    a = asarray_any(a)
+    nd = get_aval(a).ndim
+    perm = list(range(nd))
+    i, j = canonicalize_axis(axis1, nd), canonicalize_axis(axis2, nd)
+    perm[i], perm[j] = perm[j], perm[i]
+    return st.transpose(a, tuple(perm))
+
+
+def expand_dims(a: Any, axis: int | Sequence[int]) -> Any:
+    a = asarray_any(a)
+    axes = (axis,) if isinstance(axis, int) else tuple(axis)
+    return st.expand_dims(a, axes)
+
+
+def squeeze(a: Any, axis: int | Sequence[int] | None = None) -> Any:
+    a = asarray_any(a)
+    s = get_aval(a).shape
+    if axis is None:
+        axes = tuple(i for i, d in enumerate(s) if d == 1)
+    else:
+        axes = tuple(canonicalize_axis(x, len(s)) for x in ((axis,) if isinstance(axis, int) else axis))
+    return st.squeeze(a, axes)
+
+
+def atleast_1d(*arys: Any) -> Any:
+    out = [reshape(x, (1,)) if ndim(x) == 0 else asarray_any(x) for x in arys]
+    return out[0] if len(out) == 1 else out
+
+
+def atleast_2d(*arys: Any) -> Any:
+    out = []
+    for x in arys:
+        x = asarray_any(x)
+        nd = get_aval(x).ndim
+        out.append(reshape(x, (1, 1)) if nd == 0 else reshape(x, (1,) + get_aval(x).shape) if nd == 1 else x)
+    return out[0] if len(out) == 1 else out
+
+
+def atleast_3d(*arys: Any) -> Any:
+    out = []
+    for x in arys:
+        x = asarray_any(x)
+        s = get_aval(x).shape
+        out.append(reshape(x, (1, 1, 1)) if len(s) == 0 else reshape(x, (1,) + s + (1,)) if len(s) == 1 else
+                   reshape(x, s + (1,)) if len(s) == 2 else x)
+    return out[0] if len(out) == 1 else out
+
+
+def concatenate(arrays: Sequence[Any], axis: int | None = 0, dtype=None) -> Any:
+    if not len(arrays):
+        raise ValueError("Need at least one array to concatenate.")
+    arrays = promote_dtypes(*arrays)
+    if axis is None:
+        arrays = [ravel(a) for a in arrays]
+        axis = 0
+    nd = get_aval(arrays[0]).ndim
+    if nd == 0:
+        raise ValueError("Zero-dimensional arrays cannot be concatenated.")
+    out = st.concatenate(arrays, canonicalize_axis(axis, nd))
+    from ..primitives import elementwise as ew
+    return out if dtype is None else ew.convert_element_type(out, dtype)
+
+
+concat = concatenate
+
+
+def stack(arrays: Sequence[Any], axis: int = 0, dtype=None) -> Any:
+    if not len(arrays):
+        raise ValueError("Need at least one array to stack.")
+    arrays = promote_dtypes(*arrays)
+    shapes = {get_aval(a).shape for a in arrays}
+    if len(shapes) != 1:
+        raise ValueError("All input arrays must have the same shape.")
+    nd = get_aval(arrays[0]).ndim + 1
+    axis = canonicalize_axis(axis, nd)
+    return concatenate([st.expand_dims(a, (axis,)) for a in arrays], axis, dtype)
+
+
+def hstack(tup: Sequence[Any], dtype=None) -> Any:
+    arrs = [atleast_1d(t) for t in tup]
+    return concatenate(arrs, 0 if ndim(arrs[0]) == 1 else 1, dtype)
+
+
+def vstack(tup: Sequence[Any], dtype=None) -> Any:
+    return concatenate([atleast_2d(t) for t in tup], 0, dtype)
+
+
+row_stack = vstack
+
+
+def dstack(tup: Sequence[Any], dtype=None) -> Any:
+    return concatenate([atleast_3d(t) for t in tup], 2, dtype)
+
+
+def column_stack(tup: Sequence[Any]) -> Any:
+    return concatenate([reshape(t, (-1, 1)) if ndim(t) < 2 else asarray_any(t) for t in tup], 1)
+
+
+def split(ary: Any, indices_or_sections: Any, axis: int = 0) -> list:
+    return _split("split", ary, indices_or_sections, axis)
+
+
+def array_split(ary: Any, indices_or_sections: Any, axis: int = 0) -> list:
+    return _split("array_split", ary, indices_or_sections, axis)
+
+
+def _split(name: str, ary: Any, sections: Any, axis: int) -> list:
+    ary = asarray_any(ary)
+    s = get_aval(ary).shape
+    axis = canonicalize_axis(axis, len(s))
+    n = s[axis]
+    if isinstance(sections, int) or (hasattr(sections, "__index__") and np.ndim(sections) == 0):
+        k = int(sections)
+        if name == "split" and n % k:
+            raise ValueError(f"array split does not result in an equal division: {n} into {k}")
+        q, r = divmod(n, k)
+        sizes = [q + 1] * r + [q] * (k - r)
+        points = np.cumsum([0] + sizes)
+    else:
+        idx = [int(concrete_or_error(i, "split indices must be concrete")) for i in sections]
+        points = [0] + [min(max(i + n if i < 0 else i, 0), n) for i in idx] + [n]
+    return [st.slice_in_dim(ary, int(a), int(builtins.max(a, b)), 1, axis) for a, b in zip(points[:-1], points[1:])]
+
+
+def hsplit(ary: Any, sections: Any) -> list:
+    return split(ary, sections, 1 if ndim(ary) > 1 else 0)
+
+
+def vsplit(ary: Any, sections: Any) -> list:
+    return split(ary, sections, 0)
+
+
+def dsplit(ary: Any, sections: Any) -> list:
+    return split(ary, sections, 2)
+
+
+def tile(A: Any, reps: int | Sequence[int]) -> Any:
+    A = asarray_any(A)
+    reps = (reps,) if isinstance(reps, int) else tuple(int(r) for r in reps)
+    s = get_aval(A).shape
+    nd = builtins.max(len(s), len(reps))
+    s = (1,) * (nd - len(s)) + s
+    reps = (1,) * (nd - len(reps)) + reps
+    A = st.reshape(A, s)
+    big = tuple(x for r, d in zip(reps, s) for x in (r, d))
+    b = st.broadcast_in_dim(A, big, tuple(range(1, 2 * nd, 2)))
+    return st.reshape(b, tuple(r * d for r, d in zip(reps, s)))
+
+
+def repeat(a: Any, repeats: Any, axis: int | None = None, *, total_repeat_length: int | None = None) -> Any:
+    a = asarray_any(a)
+    if axis is None:
+        a, axis = ravel(a), 0
+    s = get_aval(a).shape
+    axis = canonicalize_axis(axis, len(s))
+    if isinstance(repeats, int) or np.ndim(concrete_or_error(repeats, "jnp.repeat needs concrete repeats")) == 0:
+        r = int(concrete_or_error(repeats, "jnp.repeat needs concrete repeats"))
+        b = st.broadcast_in_dim(a, s[:axis + 1] + (r,) + s[axis + 1:], tuple(i if i <= axis else i + 1 for i in range(len(s))))
+        return st.reshape(b, s[:axis] + (s[axis] * r,) + s[axis + 1:])
+    reps = np.asarray(concrete_or_error(repeats, "jnp.repeat needs concrete repeats")).astype(np.int64)
+    from .indexing import take
+    idx = np.repeat(np.arange(s[axis]), reps)
+    return take(a, asarray_any(idx.astype(np.int32)), axis=axis)
+
+
+def flip(m: Any, axis: int | Sequence[int] | None = None) -> Any:
+    m = asarray_any(m)
+    nd = get_aval(m).ndim
+    axes = tuple(range(nd)) if axis is None else tuple(canonicalize_axis(a, nd) for a in ((axis,) if isinstance(axis, int) else axis))
+    return st.rev(m, axes)
+
+
+def fliplr(m: Any) -> Any:
+    return flip(m, 1)
+
+
+def flipud(m: Any) -> Any:
+    return flip(m, 0)
+
+
+def rot90(m: Any, k: int = 1, axes: tuple = (0, 1)) -> Any:
+    m = asarray_any(m)
+    k %= 4
+    a0, a1 = axes
+    if k == 0:
+        return m
+    if k == 2:
+        return flip(flip(m, a0), a1)
+    m = swapaxes(m, a0, a1)
+    return flip(m, a1) if k == 1 else flip(m, a0)
+
+
+def roll(a: Any, shift: Any, axis: int | Sequence[int] | None = None) -> Any:
+    a = asarray_any(a)
+    if axis is None:
+        return reshape(roll(ravel(a), shift, 0), get_aval(a).shape)
+    shifts = (shift,) if isinstance(shift, int) or np.ndim(shift) == 0 else tuple(shift)
+    axes = (axis,) if isinstance(axis, int) else tuple(axis)
+    if len(shifts) == 1:
+        shifts = shifts * len(axes)
+    for sh, ax in zip(shifts, axes):
+        ax = canonicalize_axis(ax, get_aval(a).ndim)
+        n = get_aval(a).shape[ax]
+        if n == 0:
+            continue
+        sh_c = concrete_or_error(sh, "jnp.roll: dynamic shifts are not supported yet; pass a concrete shift")
+        k = int(sh_c) % n
+        if k:
+            a = st.concatenate([st.slice_in_dim(a, n - k, n, 1, ax), st.slice_in_dim(a, 0, n - k, 1, ax)], ax)
+    return a
+
+
+def broadcast_arrays(*args: Any) -> list:
+    args = [asarray_any(a) for a in args]
+    shp = broadcast_shapes(*[get_aval(a).shape for a in args])
+    return [broadcast_to(a, shp) for a in args]
+
+
+def pad(array: Any, pad_width: Any, mode: str = "constant", constant_values: Any = 0, **kwargs) -> Any:
+    """``jnp.pad`` (modes: constant, edge, reflect, symmetric, wrap)."""
+    from ..primitives import elementwise as ew
+    a = asarray_any(array)
+    nd = get_aval(a).ndim
+    pw = np.asarray(pad_width, dtype=np.int64)
+    pw = np.broadcast_to(pw, (nd, 2)) if pw.ndim < 2 else pw
+    if (pw < 0).any():
+        raise ValueError("index can't contain negative values")
+    if mode == "constant":
+        cv = np.asarray(constant_values)
+        if cv.size != 1:
+            cvs = np.broadcast_to(cv, (nd, 2))
+            for ax in range(nd):
+                for side in range(2):
+                    cfg = [(0, 0, 0)] * nd
+                    cfg[ax] = (int(pw[ax, 0]), 0, 0) if side == 0 else (0, int(pw[ax, 1]), 0)
+                    a = st.pad(a, ew.convert_element_type(cvs[ax, side].item(), get_aval(a).dtype), cfg)
+            return a
+        return st.pad(a, ew.convert_element_type(cv.item(), get_aval(a).dtype), [(int(lo), int(hi), 0) for lo, hi in pw])
+    for ax in range(nd):
+        lo, hi = int(pw[ax, 0]), int(pw[ax, 1])
+        n = get_aval(a).shape[ax]
+        parts = []
+        if lo:
+            parts.append(_pad_side(a, ax, n, lo, mode, True))
+        parts.append(a)
+        if hi:
+            parts.append(_pad_side(a, ax, n, hi, mode, False))
+        a = st.concatenate(parts, ax) if len(parts) > 1 else a
+    return a
+
+
+def _pad_side(a, ax, n, k, mode, left):
+    """The k elements padded on one side of axis ``ax``, gathered from the array."""
+    pos = np.arange(-k, 0) if left else np.arange(n, n + k)
+    if mode == "edge":
+        src = np.clip(pos, 0, n - 1)
+    elif mode == "wrap":
+        src = pos % n
+    elif mode in ("reflect", "symmetric"):
+        src = np.array([_reflect(int(p), n, mode) for p in pos], dtype=np.int64)
+    else:
+        raise NotImplementedError(f"jnp.pad mode {mode!r} is not supported")
+    from .indexing import take
+    return take(a, asarray_any(src.astype(np.int32)), axis=ax)
+
+
+def _reflect(p: int, n: int, mode: str) -> int:
+    """Index of position ``p`` mirrored into [0, n): 'reflect' excludes the edge, 'symmetric' repeats it."""
+    if n == 1:
+        return 0
+    period = 2 * (n - 1) if mode == "reflect" else 2 * n
+    j = p % period
+    if j < n:
+        return j
+    return period - j if mode == "reflect" else period - 1 - j
+
+
+__all__ = [n for n in dir() if not n.startswith("_") and n not in (
+    "Any", "Sequence", "np", "st", "builtins", "annotations", "asarray_any", "broadcast_shapes", "canonicalize_axis",
+    "promote_dtypes", "concrete_or_error", "get_aval")]

@@ -1,0 +1,410 @@
+"""Elementwise functions of portax.numpy: numpy's promotion and broadcasting over lax primitives."""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .. import dtypes
+from ..primitives import elementwise as ew
+from ..trace import get_aval
+from ._util import asarray_any, promote_args, promote_args_inexact, promote_shapes, promote_dtypes
+
+
+def _unary_inexact(lax_fn, name: str):
+    def fn(x: Any, /) -> Any:
+        (x,) = promote_args_inexact(name, x)
+        return lax_fn(x)
+    fn.__name__ = name
+    fn.__doc__ = f"Elementwise ``{name}`` (``numpy.{name}``); integers promote to the default float."
+    return fn
+
+
+def _unary_same(lax_fn, name: str):
+    def fn(x: Any, /) -> Any:
+        return lax_fn(asarray_any(x))
+    fn.__name__ = name
+    fn.__doc__ = f"Elementwise ``{name}`` (``numpy.{name}``)."
+    return fn
+
+
+def _binary(lax_fn, name: str, inexact: bool = False):
+    promote = promote_args_inexact if inexact else promote_args
+
+    def fn(x: Any, y: Any, /) -> Any:
+        x, y = promote(name, x, y)
+        return lax_fn(x, y)
+    fn.__name__ = name
+    fn.__doc__ = f"Elementwise ``{name}`` (``numpy.{name}``) with numpy broadcasting and JAX type promotion."
+    return fn
+
+
+exp = _unary_inexact(ew.exp, "exp")
+exp2 = _unary_inexact(ew.exp2, "exp2")
+log = _unary_inexact(ew.log, "log")
+log1p = _unary_inexact(ew.log1p, "log1p")
+expm1 = _unary_inexact(ew.expm1, "expm1")
+tanh = _unary_inexact(ew.tanh, "tanh")
+sin = _unary_inexact(ew.sin, "sin")
+cos = _unary_inexact(ew.cos, "cos")
+tan = _unary_inexact(ew.tan, "tan")
+arcsin = _unary_inexact(ew.asin, "arcsin")
+arccos = _unary_inexact(ew.acos, "arccos")
+arctan = _unary_inexact(ew.atan, "arctan")
+sinh = _unary_inexact(ew.sinh, "sinh")
+cosh = _unary_inexact(ew.cosh, "cosh")
+arcsinh = _unary_inexact(ew.asinh, "arcsinh")
+arccosh = _unary_inexact(ew.acosh, "arccosh")
+arctanh = _unary_inexact(ew.atanh, "arctanh")
+sqrt = _unary_inexact(ew.sqrt, "sqrt")
+cbrt = _unary_inexact(ew.cbrt, "cbrt")
+asin, acos, atan, asinh, acosh, atanh = arcsin, arccos, arctan, arcsinh, arccosh, arctanh
+
+negative = _unary_same(ew.neg, "negative")
+sign = _unary_same(ew.sign, "sign")
+square = _unary_same(ew.square, "square")
+absolute = _unary_same(lambda x: x if get_aval(x).dtype.kind in "ub" else ew.abs(x), "absolute")
+abs = absolute
+
+
+def positive(x: Any, /) -> Any:
+    return asarray_any(x)
+
+
+def floor(x: Any, /) -> Any:
+    x = asarray_any(x)
+    return x if get_aval(x).dtype.kind in "iub" else ew.floor(x)
+
+
+def ceil(x: Any, /) -> Any:
+    x = asarray_any(x)
+    return x if get_aval(x).dtype.kind in "iub" else ew.ceil(x)
+
+
+def trunc(x: Any, /) -> Any:
+    x = asarray_any(x)
+    if get_aval(x).dtype.kind in "iub":
+        return x
+    return ew.select(ew.lt(x, ew._const(x, 0)), ew.ceil(x), ew.floor(x))
+
+
+fix = trunc
+
+
+def rint(x: Any, /) -> Any:
+    (x,) = promote_args_inexact("rint", x)
+    return ew.round(x, ew.RoundingMethod.TO_NEAREST_EVEN)
+
+
+def round(a: Any, decimals: int = 0, out: None = None) -> Any:
+    """Round half to even, as ``numpy.round``."""
+    a = asarray_any(a)
+    if get_aval(a).dtype.kind in "iub":
+        return a
+    if decimals == 0:
+        return ew.round(a, ew.RoundingMethod.TO_NEAREST_EVEN)
+    f = ew._const(a, 10.0 ** decimals)
+    return ew.div(ew.round(ew.mul(a, f), ew.RoundingMethod.TO_NEAREST_EVEN), f)
+
+
+around = round
+
+
+def reciprocal(x: Any, /) -> Any:
+    (x,) = promote_args_inexact("reciprocal", x)
+    return ew.div(ew._const(x, 1), x)
+
+
+add = _binary(ew.add, "add")
+subtract = _binary(ew.sub, "subtract")
+multiply = _binary(ew.mul, "multiply")
+maximum = _binary(ew.max, "maximum")
+minimum = _binary(ew.min, "minimum")
+arctan2 = _binary(ew.atan2, "arctan2", inexact=True)
+atan2 = arctan2
+nextafter = _binary(ew.nextafter, "nextafter", inexact=True)
+equal = _binary(ew.eq, "equal")
+not_equal = _binary(ew.ne, "not_equal")
+less = _binary(ew.lt, "less")
+less_equal = _binary(ew.le, "less_equal")
+greater = _binary(ew.gt, "greater")
+greater_equal = _binary(ew.ge, "greater_equal")
+bitwise_and = _binary(ew.bitwise_and, "bitwise_and")
+bitwise_or = _binary(ew.bitwise_or, "bitwise_or")
+bitwise_xor = _binary(ew.bitwise_xor, "bitwise_xor")
+left_shift = _binary(ew.shift_left, "left_shift")
+
+
+def right_shift(x: Any, y: Any, /) -> Any:
+    x, y = promote_args("right_shift", x, y)
+    return (ew.shift_right_logical if get_aval(x).dtype.kind == "u" else ew.shift_right_arithmetic)(x, y)
+
+
+def invert(x: Any, /) -> Any:
+    return ew.bitwise_not(asarray_any(x))
+
+
+bitwise_not = bitwise_invert = invert
+bitwise_left_shift, bitwise_right_shift = left_shift, right_shift
+
+
+def logical_and(x: Any, y: Any, /) -> Any:
+    return ew.bitwise_and(*promote_shapes(_as_bool(x), _as_bool(y)))
+
+
+def logical_or(x: Any, y: Any, /) -> Any:
+    return ew.bitwise_or(*promote_shapes(_as_bool(x), _as_bool(y)))
+
+
+def logical_xor(x: Any, y: Any, /) -> Any:
+    return ew.bitwise_xor(*promote_shapes(_as_bool(x), _as_bool(y)))
+
+
+def logical_not(x: Any, /) -> Any:
+    return ew.bitwise_not(_as_bool(x))
+
+
+def _as_bool(x: Any) -> Any:
+    x = asarray_any(x)
+    return x if get_aval(x).dtype == dtypes.bool_ else ew.ne(x, ew._const(x, 0))
+
+
+def true_divide(x: Any, y: Any, /) -> Any:
+    x, y = promote_args_inexact("true_divide", x, y)
+    return ew.div(x, y)
+
+
+divide = true_divide
+
+
+def floor_divide(x: Any, y: Any, /) -> Any:
+    x, y = promote_args("floor_divide", x, y)
+    dt = get_aval(x).dtype
+    if dt.kind == "f":
+        return ew.floor(ew.div(x, y))
+    if dt.kind == "b":
+        return ew.bitwise_and(x, y)
+    q = ew.div(x, y)
+    if dt.kind == "u":
+        return q
+    # round toward -inf where signs differ and the division is inexact
+    r = ew.rem(x, y)
+    fix_ = ew.bitwise_and(ew.ne(r, ew._const(r, 0)), ew.ne(ew.lt(x, ew._const(x, 0)), ew.lt(y, ew._const(y, 0))))
+    return ew.select(fix_, ew.sub(q, ew._const(q, 1)), q)
+
+
+def remainder(x: Any, y: Any, /) -> Any:
+    """numpy's ``%``: the result takes the sign of the divisor."""
+    x, y = promote_args("remainder", x, y)
+    r = ew.rem(x, y)
+    if get_aval(x).dtype.kind == "u":
+        return r
+    zero = ew._const(r, 0)
+    fix_ = ew.bitwise_and(ew.ne(r, zero), ew.ne(ew.lt(r, zero), ew.lt(y, zero)))
+    return ew.select(fix_, ew.add(r, y), r)
+
+
+mod = remainder
+
+
+def fmod(x: Any, y: Any, /) -> Any:
+    x, y = promote_args("fmod", x, y)
+    return ew.rem(x, y)
+
+
+def divmod(x: Any, y: Any, /) -> tuple:
+    return floor_divide(x, y), remainder(x, y)
+
+
+def power(x: Any, y: Any, /) -> Any:
+    """``x ** y``: integer exponents that are Python ints use repeated multiplication (exact)."""
+    if type(y) is int and not isinstance(y, bool):
+        x = asarray_any(x)
+        if get_aval(x).dtype.kind in "iu" and y < 0:
+            raise ValueError("Integers to negative integer powers are not allowed.")
+        return ew.integer_pow(x, y)
+    x, y = promote_args("power", x, y)
+    if get_aval(x).dtype.kind in "iub":
+        return _int_power(x, y)
+    return ew.pow(x, y)
+
+
+pow = power
+
+
+def _int_power(x: Any, y: Any) -> Any:
+    """Integer power by squaring over the bits of ``y`` (negative exponents give 0, as numpy's C loop)."""
+    from ..primitives.control_flow import fori_loop
+    from ..primitives.structural import full_like
+    acc = full_like(x, 1)
+    bits = get_aval(y).dtype.itemsize * 8
+
+    def body(i, c):
+        acc, base, e = c
+        acc = ew.select(ew.ne(ew.bitwise_and(e, ew._const(e, 1)), ew._const(e, 0)), ew.mul(acc, base), acc)
+        return acc, ew.mul(base, base), ew.shift_right_logical(e, ew._const(e, 1))
+
+    acc, _, _ = fori_loop(0, bits, body, (acc, x, y))
+    return ew.select(ew.lt(y, ew._const(y, 0)), ew.mul(acc, ew._const(acc, 0)), acc)
+
+
+def float_power(x: Any, y: Any, /) -> Any:
+    x, y = promote_args_inexact("float_power", x, y)
+    return ew.pow(x, y)
+
+
+def logaddexp(x: Any, y: Any, /) -> Any:
+    x, y = promote_args_inexact("logaddexp", x, y)
+    amax = ew.max(x, y)
+    delta = ew.sub(x, y)
+    return ew.select(ew.ne(delta, delta), ew.add(x, y), ew.add(amax, ew.log1p(ew.exp(ew.neg(ew.abs(delta))))))
+
+
+def logaddexp2(x: Any, y: Any, /) -> Any:
+    x, y = promote_args_inexact("logaddexp2", x, y)
+    ln2 = ew._const(x, np.log(2))
+    return ew.div(logaddexp(ew.mul(x, ln2), ew.mul(y, ln2)), ln2)
+
+
+def log2(x: Any, /) -> Any:
+    (x,) = promote_args_inexact("log2", x)
+    return ew.div(ew.log(x), ew._const(x, np.log(2)))
+
+
+def log10(x: Any, /) -> Any:
+    (x,) = promote_args_inexact("log10", x)
+    return ew.div(ew.log(x), ew._const(x, np.log(10)))
+
+
+def deg2rad(x: Any, /) -> Any:
+    (x,) = promote_args_inexact("deg2rad", x)
+    return ew.mul(x, ew._const(x, np.pi / 180))
+
+
+def rad2deg(x: Any, /) -> Any:
+    (x,) = promote_args_inexact("rad2deg", x)
+    return ew.mul(x, ew._const(x, 180 / np.pi))
+
+
+radians, degrees = deg2rad, rad2deg
+
+
+def hypot(x: Any, y: Any, /) -> Any:
+    x, y = promote_args_inexact("hypot", x, y)
+    return ew.sqrt(ew.add(ew.square(x), ew.square(y)))
+
+
+def copysign(x: Any, y: Any, /) -> Any:
+    x, y = promote_args_inexact("copysign", x, y)
+    neg = signbit(y)
+    ax = ew.abs(x)
+    return ew.select(neg, ew.neg(ax), ax)
+
+
+def signbit(x: Any, /) -> Any:
+    x = asarray_any(x)
+    dt = get_aval(x).dtype
+    if dt.kind == "f":
+        ibits = np.dtype(f"i{dt.itemsize}")
+        return ew.lt(ew.bitcast_convert_type(x, ibits), ew._const(ew.bitcast_convert_type(x, ibits), 0))
+    if dt.kind == "i":
+        return ew.lt(x, ew._const(x, 0))
+    return ew.ne(x, x) if dt.kind != "b" else ew.bitwise_and(x, ew.bitwise_not(x))
+
+
+def isnan(x: Any, /) -> Any:
+    x = asarray_any(x)
+    return ew.ne(x, x) if get_aval(x).dtype.kind == "f" else _false_like(x)
+
+
+def isinf(x: Any, /) -> Any:
+    x = asarray_any(x)
+    if get_aval(x).dtype.kind != "f":
+        return _false_like(x)
+    return ew.eq(ew.abs(x), ew._const(x, np.inf))
+
+
+def isposinf(x: Any, /) -> Any:
+    x = asarray_any(x)
+    return ew.eq(x, ew._const(x, np.inf)) if get_aval(x).dtype.kind == "f" else _false_like(x)
+
+
+def isneginf(x: Any, /) -> Any:
+    x = asarray_any(x)
+    return ew.eq(x, ew._const(x, -np.inf)) if get_aval(x).dtype.kind == "f" else _false_like(x)
+
+
+def isfinite(x: Any, /) -> Any:
+    x = asarray_any(x)
+    return ew.is_finite(x) if get_aval(x).dtype.kind == "f" else ew.eq(x, x)
+
+
+def _false_like(x):
+    return ew.ne(x, x) if get_aval(x).dtype.kind != "b" else ew.bitwise_and(x, ew.bitwise_not(x))
+
+
+def heaviside(x1: Any, x2: Any, /) -> Any:
+    x1, x2 = promote_args_inexact("heaviside", x1, x2)
+    zero = ew._const(x1, 0)
+    return ew.select(ew.lt(x1, zero), zero, ew.select(ew.gt(x1, zero), ew._const(x1, 1), x2))
+
+
+def sinc(x: Any, /) -> Any:
+    (x,) = promote_args_inexact("sinc", x)
+    pix = ew.mul(x, ew._const(x, np.pi))
+    safe = ew.select(ew.eq(x, ew._const(x, 0)), ew._const(x, 1), pix)
+    return ew.select(ew.eq(x, ew._const(x, 0)), ew._const(x, 1), ew.div(ew.sin(safe), safe))
+
+
+def conjugate(x: Any, /) -> Any:
+    return asarray_any(x)
+
+
+conj = conjugate
+
+
+def real(x: Any, /) -> Any:
+    return asarray_any(x)
+
+
+def imag(x: Any, /) -> Any:
+    x = asarray_any(x)
+    return ew.mul(x, ew._const(x, 0))
+
+
+def gcd(x1: Any, x2: Any, /) -> Any:
+    from ..primitives.control_flow import while_loop
+    x1, x2 = promote_args("gcd", x1, x2)
+    a, b = ew.abs(x1) if get_aval(x1).dtype.kind == "i" else x1, ew.abs(x2) if get_aval(x2).dtype.kind == "i" else x2
+
+    def cond(c):
+        return ew_any(ew.ne(c[1], ew._const(c[1], 0)))
+
+    def body(c):
+        a, b = c
+        nz = ew.ne(b, ew._const(b, 0))
+        safe_b = ew.select(nz, b, ew._const(b, 1))
+        return ew.select(nz, b, a), ew.select(nz, ew.rem(a, safe_b), b)
+
+    return while_loop(cond, body, (a, b))[0]
+
+
+def lcm(x1: Any, x2: Any, /) -> Any:
+    x1, x2 = promote_args("lcm", x1, x2)
+    g = gcd(x1, x2)
+    zero = ew._const(g, 0)
+    safe = ew.select(ew.eq(g, zero), ew._const(g, 1), g)
+    return ew.select(ew.eq(g, zero), zero, ew.abs(ew.mul(x1, ew.div(x2, safe))) if get_aval(x1).dtype.kind == "i"
+                     else ew.mul(x1, ew.div(x2, safe)))
+
+
+def ew_any(x):
+    from ..primitives.reductions import reduce_or
+    return reduce_or(x, tuple(range(get_aval(x).ndim)))
+
+
+__all__ = [n for n in dir() if not n.startswith("_") and n not in ("Any", "np", "dtypes", "ew", "get_aval",
+                                                                     "asarray_any", "promote_args",
+                                                                     "promote_args_inexact", "promote_shapes",
+                                                                     "promote_dtypes", "annotations", "ew_any")]
+del promote_dtypes

@@ -1,0 +1,110 @@
+"""Call primitives: ``pjit`` (a nested jit call) and ``checkpoint`` (a call whose residuals are
+recomputed in the backward pass). Both carry a closed jaxpr and have the full rule set."""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from ..ad_util import Zero, instantiate
+from ..interpreters import batching
+from ..interpreters.jvp import jvp_jaxpr
+from ..interpreters.partial_eval import partial_eval_jaxpr, split_call
+from ..interpreters.staging import trace_to_jaxpr
+from ..interpreters.transpose import is_undefined, transpose_jaxpr
+from ..interpreters.evaluation import eval_jaxpr
+from ..ir import ClosedJaxpr
+from ..trace import (Primitive, abstract_eval_rules, batching_rules, higher_order_primitives, impl_rules, jvp_rules,
+                     partial_eval_jaxpr_rules, transpose_rules)
+
+
+def _call_rules(p: Primitive) -> None:
+    """jvp, batching and transpose of a call primitive: transform the body, bind the primitive again."""
+    abstract_eval_rules[p] = lambda *avals, jaxpr, **_: list(jaxpr.out_avals)
+
+    def jvp(primals, tangents, *, jaxpr, **params):
+        nonzeros = [type(t) is not Zero for t in tangents]
+        new, out_nz = jvp_jaxpr(jaxpr, nonzeros, instantiate_out=False)
+        outs = p.bind(*primals, *[t for t in tangents if type(t) is not Zero], jaxpr=new, **params)
+        n = len(jaxpr.out_avals)
+        primal_out, nz_t = outs[:n], iter(outs[n:])
+        return primal_out, [next(nz_t) if nz else Zero(a.at_least_vspace()) for nz, a in zip(out_nz, jaxpr.out_avals)]
+
+    def batch(axis, vals, dims, *, jaxpr, **params):
+        vals = [batching.moveaxis(v, d, 0) if d is not None else v for v, d in zip(vals, dims)]
+        new, out_batched = batching.batch_jaxpr(jaxpr, axis, [d is not None for d in dims], instantiate=False)
+        return p.bind(*vals, jaxpr=new, **params), [0 if b else None for b in out_batched]
+
+    def transpose(cts, *args, jaxpr, **params):
+        linear = [is_undefined(a) for a in args]
+        t = transpose_jaxpr(jaxpr, linear)
+        res = [a for a in args if not is_undefined(a)]
+        cts = [instantiate(c) for c, a in zip(cts, jaxpr.out_avals) if a.dtype.kind == "f"]
+        outs = iter(p.bind(*res, *cts, jaxpr=t, **params))
+        return [next(outs) if l else None for l in linear]
+
+    jvp_rules[p] = jvp
+    batching_rules[p] = batch
+    transpose_rules[p] = transpose
+    higher_order_primitives.add(p)
+
+
+# --- pjit --------------------------------------------------------------------------------------------------
+pjit_p = Primitive("pjit", multiple_results=True)
+_call_rules(pjit_p)
+
+
+def _pjit_impl(*args, jaxpr: ClosedJaxpr, name: str, backend: Any = None):
+    from ..dispatch import as_arrays, compile_jaxpr, pick_device
+    from ..backend import get_backend
+    device = get_backend(backend).devices()[0] if backend is not None else pick_device(args)
+    return compile_jaxpr(jaxpr, device)(as_arrays(args, device))
+
+
+impl_rules[pjit_p] = _pjit_impl
+partial_eval_jaxpr_rules[pjit_p] = lambda trace, tracers, *, jaxpr, **params: split_call(
+    trace, pjit_p, tracers, jaxpr, lambda j: dict(params, jaxpr=j))
+
+
+def closed_call(fun: Callable, args: list, name: str = "call") -> list:
+    """Stage ``fun`` (flat in, flat out) and bind it as one pjit: how ``jit`` nests inside a trace."""
+    from ..trace import get_aval
+    closed, consts = _trace_closed(fun, [get_aval(a) for a in args])
+    return pjit_p.bind(*consts, *args, jaxpr=closed, name=name)
+
+
+def _trace_closed(fun: Callable, avals: list) -> tuple[ClosedJaxpr, list]:
+    from ..interpreters.staging import convert_constvars
+    jaxpr, consts = trace_to_jaxpr(fun, avals)
+    return ClosedJaxpr(convert_constvars(jaxpr), []), consts
+
+
+# --- checkpoint (remat) ------------------------------------------------------------------------------------------
+checkpoint_p = Primitive("checkpoint", multiple_results=True)
+_call_rules(checkpoint_p)
+impl_rules[checkpoint_p] = lambda *args, jaxpr, **_: _pjit_impl(*args, jaxpr=jaxpr, name="checkpoint")
+
+
+def _checkpoint_partial_eval(trace, tracers, *, jaxpr, **params):
+    """Save only the inputs: the unknown half recomputes the known half's residuals from them."""
+    unknowns = [not t.pval.is_known for t in tracers]
+    known, unknown, out_unknowns, num_res = partial_eval_jaxpr(jaxpr, unknowns, False)
+    known_vals = [t.pval.const for t in tracers if t.pval.is_known]
+    n_known_out = len(known.out_avals) - num_res
+    known_outs = checkpoint_p.bind(*known_vals, jaxpr=known, **params)[:n_known_out]
+
+    def recompute(*args):
+        kv, uv = args[:len(known_vals)], args[len(known_vals):]
+        res = eval_jaxpr(known.jaxpr, known.consts, *kv)[n_known_out:]
+        return eval_jaxpr(unknown.jaxpr, unknown.consts, *res, *uv)
+
+    avals = [t.aval for t in tracers if t.pval.is_known] + [t.aval for t in tracers if not t.pval.is_known]
+    body, consts = _trace_closed(recompute, avals)
+    ins = [trace.instantiate_const(trace.pure(c)) for c in consts]
+    ins += [trace.instantiate_const(t) for t in tracers if t.pval.is_known]
+    ins += [t for t in tracers if not t.pval.is_known]
+    staged = trace.stage(checkpoint_p, ins, dict(params, jaxpr=body))
+    known_it, staged_it = iter(known_outs), iter(staged)
+    return [next(staged_it) if u else trace.pure(next(known_it)) for u in out_unknowns]
+
+
+partial_eval_jaxpr_rules[checkpoint_p] = _checkpoint_partial_eval
+CALLS = (pjit_p, checkpoint_p)

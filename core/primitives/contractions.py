@@ -1,0 +1,124 @@
+"""dot_general: batched tensor contraction, bilinear, with XLA's dimension numbers."""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+
+from .. import dtypes
+from ..interpreters import batching, jvp as ad
+from ..interpreters.transpose import is_undefined
+from ..ir import ShapedArray
+from ..trace import Primitive, abstract_eval_rules, batching_rules, get_aval, transpose_rules
+from . import elementwise as ew
+from . import structural as st
+
+
+def _free(ndim: int, *used: Sequence[int]) -> list[int]:
+    taken = {d for u in used for d in u}
+    return [i for i in range(ndim) if i not in taken]
+
+
+def _dot_abstract(lhs: ShapedArray, rhs: ShapedArray, *, dimension_numbers, precision, preferred_element_type):
+    (lc, rc), (lb, rb) = dimension_numbers
+    if lhs.dtype != rhs.dtype:
+        raise TypeError(f"dot_general requires operands of the same dtype, got {lhs.dtype.name} and {rhs.dtype.name}. "
+                        "(Tip: jnp.dot/jnp.matmul promote types.)")
+    if lhs.dtype.kind not in "fiub":
+        raise TypeError(f"dot_general does not accept dtype {lhs.dtype.name}")
+    if len(lc) != len(rc) or len(lb) != len(rb):
+        raise TypeError(f"dot_general requires equal numbers of lhs and rhs contracting/batch dimensions, got "
+                        f"{dimension_numbers}")
+    for a, b in zip(lc, rc):
+        if not (0 <= a < lhs.ndim and 0 <= b < rhs.ndim) or lhs.shape[a] != rhs.shape[b]:
+            raise TypeError(f"dot_general requires contracting dimensions to have the same shape, got "
+                            f"{[lhs.shape[i] for i in lc if 0 <= i < lhs.ndim]} and "
+                            f"{[rhs.shape[i] for i in rc if 0 <= i < rhs.ndim]} (lhs {lhs.shape}, rhs {rhs.shape}, "
+                            f"dimension_numbers {dimension_numbers}).")
+    for a, b in zip(lb, rb):
+        if not (0 <= a < lhs.ndim and 0 <= b < rhs.ndim) or lhs.shape[a] != rhs.shape[b]:
+            raise TypeError(f"dot_general requires lhs batch dimensions and rhs batch dimensions to have the same "
+                            f"shape, got lhs {lhs.shape}, rhs {rhs.shape}, dimension_numbers {dimension_numbers}.")
+    shape = tuple(lhs.shape[i] for i in lb) + tuple(lhs.shape[i] for i in _free(lhs.ndim, lc, lb)) + \
+        tuple(rhs.shape[i] for i in _free(rhs.ndim, rc, rb))
+    out_dtype = lhs.dtype if preferred_element_type is None else preferred_element_type
+    return ShapedArray(shape, out_dtype, lhs.weak_type and rhs.weak_type)
+
+
+def _transpose_lhs(g, x_aval, y, dimension_numbers, swap_ans: bool = False):
+    """Cotangent of the lhs: contract g with y over y's free dims, then permute into x's layout."""
+    (xc, yc), (xb, yb) = dimension_numbers
+    y_ndim = get_aval(y).ndim if not is_undefined(y) else y.aval.ndim
+    x_kept = _free(x_aval.ndim, xc, xb)
+    y_kept = _free(y_ndim, yc, yb)
+    nb = len(xb)
+    if swap_ans:
+        ans_y = list(range(nb, nb + len(y_kept)))
+    else:
+        ans_y = list(range(nb + len(x_kept), nb + len(x_kept) + len(y_kept)))
+    ans_batch = list(range(nb))
+    dims = ((tuple(ans_y), tuple(y_kept)), (tuple(ans_batch), tuple(yb)))
+    xc_by_y = [xc[i] for i in np.argsort(yc)] if len(yc) else []
+    out_axes = np.argsort(list(xb) + x_kept + xc_by_y)
+    res = dot_general_p.bind(g, y, dimension_numbers=dims, precision=None, preferred_element_type=None)
+    res = ew.convert_element_type(res, x_aval.dtype) if get_aval(res).dtype != x_aval.dtype else res
+    return st.transpose(res, tuple(int(a) for a in out_axes))
+
+
+def _dot_transpose(ct, lhs, rhs, *, dimension_numbers, precision, preferred_element_type):
+    (lc, rc), (lb, rb) = dimension_numbers
+    ct_l = _transpose_lhs(ct, lhs.aval, rhs, dimension_numbers) if is_undefined(lhs) else None
+    ct_r = None
+    if is_undefined(rhs):
+        swapped = ((rc, lc), (rb, lb))
+        ct_r = _transpose_lhs(ct, rhs.aval, lhs, swapped, swap_ans=True)
+    return [ct_l, ct_r]
+
+
+def _dot_batch(axis, vals, dims, *, dimension_numbers, **params):
+    (lhs, rhs), (dl, dr) = vals, dims
+    (lc, rc), (lb, rb) = dimension_numbers
+    up = lambda ds: tuple(d + 1 for d in ds)
+    if dl is not None and dr is not None:
+        lhs, rhs = batching.moveaxis(lhs, dl, 0), batching.moveaxis(rhs, dr, 0)
+        dn = ((up(lc), up(rc)), ((0,) + up(lb), (0,) + up(rb)))
+        return dot_general_p.bind(lhs, rhs, dimension_numbers=dn, **params), 0
+    if dl is not None:
+        lhs = batching.moveaxis(lhs, dl, 0)
+        dn = ((up(lc), rc), (up(lb), rb))
+        return dot_general_p.bind(lhs, rhs, dimension_numbers=dn, **params), len(lb)
+    rhs = batching.moveaxis(rhs, dr, 0)
+    dn = ((lc, up(rc)), (lb, up(rb)))
+    n_lhs_free = get_aval(lhs).ndim - len(lc) - len(lb)
+    return dot_general_p.bind(lhs, rhs, dimension_numbers=dn, **params), len(lb) + n_lhs_free
+
+
+dot_general_p = Primitive("dot_general")
+abstract_eval_rules[dot_general_p] = _dot_abstract
+ad.defjvp(dot_general_p, lambda g, x, y, **p: dot_general_p.bind(g, y, **p),
+          lambda g, x, y, **p: dot_general_p.bind(x, g, **p))
+transpose_rules[dot_general_p] = _dot_transpose
+batching_rules[dot_general_p] = _dot_batch
+
+
+def dot_general(lhs: Any, rhs: Any, dimension_numbers, precision: Any = None, preferred_element_type: Any = None) -> Any:
+    """``lax.dot_general``: ``dimension_numbers = ((lhs_contract, rhs_contract), (lhs_batch, rhs_batch))``."""
+    (lc, rc), (lb, rb) = dimension_numbers
+    dn = ((tuple(int(i) for i in lc), tuple(int(i) for i in rc)), (tuple(int(i) for i in lb), tuple(int(i) for i in rb)))
+    pet = None if preferred_element_type is None else dtypes.canonicalize(preferred_element_type)
+    lhs, rhs = ew.asarray(lhs), ew.asarray(rhs)
+    if pet is not None and pet != get_aval(lhs).dtype:
+        lhs, rhs = ew.convert_element_type(lhs, pet), ew.convert_element_type(rhs, pet)
+        pet = None
+    return dot_general_p.bind(lhs, rhs, dimension_numbers=dn, precision=None, preferred_element_type=pet)
+
+
+def dot(lhs: Any, rhs: Any, precision: Any = None, preferred_element_type: Any = None) -> Any:
+    """``lax.dot``: vector/matrix products contracting lhs's last and rhs's first dimension."""
+    nl, nr = get_aval(lhs).ndim, get_aval(rhs).ndim
+    if nl not in (1, 2) or nr not in (1, 2):
+        raise TypeError(f"lax.dot requires 1-D or 2-D operands, got shapes {get_aval(lhs).shape} and {get_aval(rhs).shape}")
+    return dot_general(lhs, rhs, (((nl - 1,), (0,)), ((), ())), precision, preferred_element_type)
+
+
+CONTRACTIONS = (dot_general_p,)

@@ -1,0 +1,74 @@
+"""sort: sorts several operands along one dimension by the first ``num_keys`` of them (lexicographic)."""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from .. import dtypes
+from ..ad_util import Zero
+from ..interpreters import batching
+from ..ir import ShapedArray
+from ..trace import Primitive, abstract_eval_rules, batching_rules, get_aval, jvp_rules
+from . import elementwise as ew
+from . import structural as st
+
+
+def _sort_abstract(*operands: ShapedArray, dimension, is_stable, num_keys):
+    if not operands:
+        raise TypeError("sort requires at least one operand")
+    s0 = operands[0].shape
+    if any(o.shape != s0 for o in operands):
+        raise TypeError(f"sort operands must all have the same shape, got {[o.shape for o in operands]}")
+    if not 0 <= dimension < max(len(s0), 1) or not s0:
+        raise ValueError(f"sort dimension {dimension} is out of bounds for operand shape {s0}")
+    if not 1 <= num_keys <= len(operands):
+        raise ValueError(f"sort num_keys={num_keys} must be between 1 and the number of operands {len(operands)}")
+    return list(operands)
+
+
+def _sort_jvp(primals, tangents, *, dimension, is_stable, num_keys):
+    """Sort an iota alongside to learn the permutation, then apply it to the tangents."""
+    shape = get_aval(primals[0]).shape
+    iota = st.broadcasted_iota(dtypes.int32, shape, dimension)
+    *outs, perm = sort_p.bind(*primals, iota, dimension=dimension, is_stable=is_stable, num_keys=num_keys)
+    t_outs = [t if type(t) is Zero else take_along_axis(t, perm, dimension) for t in tangents]
+    return outs, t_outs
+
+
+def take_along_axis(x: Any, idx: Any, axis: int) -> Any:
+    """``out[..., i, ...] = x[..., idx[..., i, ...], ...]`` along ``axis`` for same-shape ``idx`` (a gather)."""
+    from .indexing import GatherDimensionNumbers, gather_p
+    shape = get_aval(x).shape
+    nd = len(shape)
+    others = [d for d in range(nd) if d != axis]
+    idx = st.reshape(idx, shape + (1,))
+    dn = GatherDimensionNumbers(offset_dims=(), collapsed_slice_dims=(axis,), start_index_map=(axis,),
+                                operand_batching_dims=tuple(others), start_indices_batching_dims=tuple(others))
+    return gather_p.bind(x, idx, dimension_numbers=dn, slice_sizes=(1,) * nd, mode="clip", fill_value=None)
+
+
+def _sort_batch(axis, vals, dims, *, dimension, **params):
+    first = next(d for d in dims if d is not None)
+    vals = [batching.matchaxis(axis.size, d, first, v) for v, d in zip(vals, dims)]
+    return sort_p.bind(*vals, dimension=dimension + (dimension >= first), **params), [first] * len(vals)
+
+
+sort_p = Primitive("sort", multiple_results=True)
+abstract_eval_rules[sort_p] = _sort_abstract
+jvp_rules[sort_p] = _sort_jvp
+batching_rules[sort_p] = _sort_batch
+
+
+def sort(operand: Any | Sequence[Any], dimension: int = -1, is_stable: bool = True, num_keys: int = 1) -> Any:
+    """``lax.sort``: one array, or a sequence sorted together by the first ``num_keys``. NaNs sort last."""
+    single = not isinstance(operand, (list, tuple))
+    ops = [ew.asarray(operand)] if single else [ew.asarray(o) for o in operand]
+    nd = get_aval(ops[0]).ndim
+    out = sort_p.bind(*ops, dimension=int(dimension) % max(nd, 1), is_stable=bool(is_stable), num_keys=int(num_keys))
+    return out[0] if single else tuple(out)
+
+
+def sort_key_val(keys: Any, values: Any, dimension: int = -1, is_stable: bool = True) -> tuple:
+    return sort((keys, values), dimension, is_stable, 1)
+
+
+SORTING = (sort_p,)

@@ -1,0 +1,335 @@
+"""Pytrees: nested containers flattened to leaves plus a hashable structure, as in ``jax.tree_util``."""
+from __future__ import annotations
+
+import collections
+import dataclasses
+import functools
+from typing import Any, Callable, Iterable, NamedTuple
+
+
+class _NodeType(NamedTuple):
+    to_iterable: Callable[[Any], tuple[Iterable, Any]]
+    from_iterable: Callable[[Any, Iterable], Any]
+    keys: Callable[[Any, Any], list] | None = None
+
+
+_registry: dict[type, _NodeType] = {}
+
+
+def register_pytree_node(nodetype: type, flatten_func: Callable, unflatten_func: Callable,
+                         flatten_with_keys_func: Callable | None = None) -> None:
+    """Register a container type: ``flatten(x) -> (children, aux)``, ``unflatten(aux, children) -> x``."""
+    if nodetype in _registry:
+        raise ValueError(f"Duplicate custom PyTreeDef type registration for {nodetype}.")
+    keys = None
+    if flatten_with_keys_func is not None:
+        keys = lambda x, aux: [k for k, _ in flatten_with_keys_func(x)[0]]
+    _registry[nodetype] = _NodeType(flatten_func, unflatten_func, keys)
+
+
+def register_pytree_node_class(cls: type) -> type:
+    """Class decorator: the class provides ``tree_flatten`` and classmethod ``tree_unflatten``."""
+    register_pytree_node(cls, lambda x: x.tree_flatten(), cls.tree_unflatten)
+    return cls
+
+
+def register_dataclass(nodetype: type, data_fields: list[str] | None = None,
+                       meta_fields: list[str] | None = None) -> type:
+    """Register a dataclass; ``data_fields`` are children, ``meta_fields`` are static aux data."""
+    if data_fields is None:
+        fields = [f for f in dataclasses.fields(nodetype)]
+        meta_fields = [f.name for f in fields if f.metadata.get("static", False)]
+        data_fields = [f.name for f in fields if not f.metadata.get("static", False)]
+    meta_fields = list(meta_fields or [])
+    data_fields = list(data_fields)
+
+    def flatten(x):
+        return [getattr(x, n) for n in data_fields], tuple(getattr(x, n) for n in meta_fields)
+
+    def unflatten(meta, children):
+        kw = dict(zip(data_fields, children))
+        kw.update(zip(meta_fields, meta))
+        return nodetype(**kw)
+
+    _registry[nodetype] = _NodeType(flatten, unflatten,
+                                    lambda x, aux: [GetAttrKey(n) for n in data_fields])
+    return nodetype
+
+
+def _sorted_dict_keys(d: dict) -> list:
+    try:
+        return sorted(d)
+    except TypeError:
+        return sorted(d, key=repr)
+
+
+register_pytree_node(tuple, lambda x: (x, None), lambda _, c: tuple(c))
+register_pytree_node(list, lambda x: (x, None), lambda _, c: list(c))
+register_pytree_node(dict, lambda x: (lambda ks: ([x[k] for k in ks], tuple(ks)))(_sorted_dict_keys(x)),
+                     lambda ks, c: dict(zip(ks, c)))
+register_pytree_node(collections.OrderedDict, lambda x: (list(x.values()), tuple(x.keys())),
+                     lambda ks, c: collections.OrderedDict(zip(ks, c)))
+register_pytree_node(collections.defaultdict,
+                     lambda x: (lambda ks: ([x[k] for k in ks], (x.default_factory, tuple(ks))))(_sorted_dict_keys(x)),
+                     lambda aux, c: collections.defaultdict(aux[0], zip(aux[1], c)))
+register_pytree_node(type(None), lambda x: ((), None), lambda _, c: None)
+
+
+def _is_namedtuple(x: Any) -> bool:
+    return isinstance(x, tuple) and hasattr(type(x), "_fields")
+
+
+class PyTreeDef:
+    """The structure of a pytree: node type, aux data and children structures. Hashable."""
+
+    __slots__ = ("node_type", "aux", "children", "num_leaves", "_hash")
+
+    def __init__(self, node_type, aux, children: tuple):
+        self.node_type = node_type
+        self.aux = aux
+        self.children = children
+        self.num_leaves = 1 if node_type is None else sum(c.num_leaves for c in children)
+        self._hash = None
+
+    @property
+    def num_nodes(self) -> int:
+        return 1 + sum(c.num_nodes for c in self.children)
+
+    def __eq__(self, other) -> bool:
+        return (isinstance(other, PyTreeDef) and self.node_type is other.node_type
+                and self.aux == other.aux and self.children == other.children)
+
+    def __hash__(self) -> int:
+        if self._hash is None:
+            try:
+                aux_h = hash(self.aux)
+            except TypeError:
+                aux_h = hash(repr(self.aux))
+            self._hash = hash((self.node_type, aux_h, self.children))
+        return self._hash
+
+    def unflatten(self, leaves: Iterable) -> Any:
+        return tree_unflatten(self, leaves)
+
+    def flatten_up_to(self, tree: Any) -> list:
+        return _flatten_up_to(self, tree)
+
+    def __repr__(self) -> str:
+        return f"PyTreeDef({_repr_def(self)})"
+
+
+def _repr_def(t: PyTreeDef) -> str:
+    if t.node_type is None:
+        return "*"
+    inner = ", ".join(_repr_def(c) for c in t.children)
+    if t.node_type is tuple:
+        return f"({inner}{',' if len(t.children) == 1 else ''})"
+    if t.node_type is list:
+        return f"[{inner}]"
+    if t.node_type is dict:
+        return "{" + ", ".join(f"{k!r}: {_repr_def(c)}" for k, c in zip(t.aux, t.children)) + "}"
+    if t.node_type is type(None):
+        return "None"
+    return f"CustomNode({t.node_type.__name__}[{t.aux!r}], [{inner}])"
+
+
+_LEAF = PyTreeDef(None, None, ())
+
+
+def _node_of(x: Any):
+    t = type(x)
+    nt = _registry.get(t)
+    if nt is not None:
+        return t, nt
+    if _is_namedtuple(x):
+        return t, None
+    return None, None
+
+
+def _flatten(x: Any, leaves: list, is_leaf) -> PyTreeDef:
+    if is_leaf is not None and is_leaf(x):
+        leaves.append(x)
+        return _LEAF
+    t, nt = _node_of(x)
+    if t is None:
+        leaves.append(x)
+        return _LEAF
+    if nt is None:  # namedtuple
+        children, aux = tuple(x), None
+    else:
+        children, aux = nt.to_iterable(x)
+    return PyTreeDef(t, aux, tuple(_flatten(c, leaves, is_leaf) for c in children))
+
+
+def tree_flatten(tree: Any, is_leaf: Callable[[Any], bool] | None = None) -> tuple[list, PyTreeDef]:
+    leaves: list = []
+    return leaves, _flatten(tree, leaves, is_leaf)
+
+
+def tree_unflatten(treedef: PyTreeDef, leaves: Iterable) -> Any:
+    it = iter(leaves)
+    out = _unflatten(treedef, it)
+    if next(it, _sentinel) is not _sentinel:
+        raise ValueError(f"Too many leaves for PyTreeDef; expected {treedef.num_leaves}.")
+    return out
+
+
+_sentinel = object()
+
+
+def _unflatten(t: PyTreeDef, it) -> Any:
+    if t.node_type is None:
+        x = next(it, _sentinel)
+        if x is _sentinel:
+            raise ValueError("Too few leaves for PyTreeDef.")
+        return x
+    children = [_unflatten(c, it) for c in t.children]
+    nt = _registry.get(t.node_type)
+    if nt is None:  # namedtuple
+        return t.node_type(*children)
+    return nt.from_iterable(t.aux, children)
+
+
+def _flatten_up_to(t: PyTreeDef, tree: Any) -> list:
+    if t.node_type is None:
+        return [tree]
+    node_t, nt = _node_of(tree)
+    if node_t is not t.node_type:
+        raise ValueError(f"Tree structure mismatch: expected {t.node_type.__name__}, got {type(tree).__name__}: {tree!r:.200}")
+    children, aux = (tuple(tree), None) if nt is None else nt.to_iterable(tree)
+    children = list(children)
+    if len(children) != len(t.children) or aux != t.aux:
+        raise ValueError(f"Tree structure mismatch: {tree!r:.200} does not match {t!r:.200}")
+    return [x for c, sub in zip(children, t.children) for x in _flatten_up_to(sub, c)]
+
+
+def tree_leaves(tree: Any, is_leaf: Callable | None = None) -> list:
+    return tree_flatten(tree, is_leaf)[0]
+
+
+def tree_structure(tree: Any, is_leaf: Callable | None = None) -> PyTreeDef:
+    return tree_flatten(tree, is_leaf)[1]
+
+
+def tree_map(f: Callable, tree: Any, *rest: Any, is_leaf: Callable | None = None) -> Any:
+    leaves, treedef = tree_flatten(tree, is_leaf)
+    all_leaves = [leaves] + [treedef.flatten_up_to(r) for r in rest]
+    return treedef.unflatten(f(*xs) for xs in zip(*all_leaves))
+
+
+def tree_reduce(function: Callable, tree: Any, initializer: Any = _sentinel, is_leaf: Callable | None = None) -> Any:
+    leaves = tree_leaves(tree, is_leaf)
+    if initializer is _sentinel:
+        return functools.reduce(function, leaves)
+    return functools.reduce(function, leaves, initializer)
+
+
+def tree_all(tree: Any) -> bool:
+    return all(tree_leaves(tree))
+
+
+def treedef_is_leaf(treedef: PyTreeDef) -> bool:
+    return treedef.node_type is None
+
+
+def treedef_children(treedef: PyTreeDef) -> list[PyTreeDef]:
+    return list(treedef.children)
+
+
+def tree_transpose(outer: PyTreeDef, inner: PyTreeDef, tree: Any) -> Any:
+    flat = outer.flatten_up_to(tree)
+    inner_flat = [inner.flatten_up_to(x) for x in flat]
+    return inner.unflatten(outer.unflatten(col) for col in zip(*inner_flat))
+
+
+# --- key paths --------------------------------------------------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class SequenceKey:
+    idx: int
+
+    def __str__(self) -> str:
+        return f"[{self.idx}]"
+
+
+@dataclasses.dataclass(frozen=True)
+class DictKey:
+    key: Any
+
+    def __str__(self) -> str:
+        return f"[{self.key!r}]"
+
+
+@dataclasses.dataclass(frozen=True)
+class GetAttrKey:
+    name: str
+
+    def __str__(self) -> str:
+        return f".{self.name}"
+
+
+@dataclasses.dataclass(frozen=True)
+class FlattenedIndexKey:
+    key: int
+
+    def __str__(self) -> str:
+        return f"[<flat index {self.key}>]"
+
+
+def _child_keys(x: Any, t: type, nt: _NodeType | None, aux: Any, n: int) -> list:
+    if nt is None:
+        return [GetAttrKey(f) for f in type(x)._fields]
+    if t in (dict, collections.OrderedDict):
+        return [DictKey(k) for k in aux]
+    if t is collections.defaultdict:
+        return [DictKey(k) for k in aux[1]]
+    if nt.keys is not None:
+        return nt.keys(x, aux)
+    if t in (tuple, list):
+        return [SequenceKey(i) for i in range(n)]
+    return [FlattenedIndexKey(i) for i in range(n)]
+
+
+def tree_flatten_with_path(tree: Any, is_leaf: Callable | None = None) -> tuple[list, PyTreeDef]:
+    out: list = []
+
+    def go(x, path):
+        if is_leaf is not None and is_leaf(x):
+            out.append((path, x))
+            return
+        t, nt = _node_of(x)
+        if t is None:
+            out.append((path, x))
+            return
+        children, aux = (tuple(x), None) if nt is None else nt.to_iterable(x)
+        children = list(children)
+        for k, c in zip(_child_keys(x, t, nt, aux, len(children)), children):
+            go(c, path + (k,))
+
+    go(tree, ())
+    return out, tree_structure(tree, is_leaf)
+
+
+def tree_map_with_path(f: Callable, tree: Any, *rest: Any, is_leaf: Callable | None = None) -> Any:
+    with_path, treedef = tree_flatten_with_path(tree, is_leaf)
+    rest_leaves = [treedef.flatten_up_to(r) for r in rest]
+    return treedef.unflatten(f(p, x, *xs) for (p, x), *xs in zip(with_path, *rest_leaves))
+
+
+def keystr(path: tuple) -> str:
+    return "".join(str(k) for k in path)
+
+
+class Partial(functools.partial):
+    """A ``functools.partial`` that is a pytree: its bound arguments are leaves."""
+
+    def __new__(klass, func, *args, **kw):
+        if isinstance(func, functools.partial):
+            original = func
+            func = func.func
+            args = original.args + args
+            kw = {**original.keywords, **kw}
+        return super().__new__(klass, func, *args, **kw)
+
+
+register_pytree_node(Partial, lambda p: ((p.args, p.keywords), p.func),
+                     lambda func, xs: Partial(func, *xs[0], **xs[1]))

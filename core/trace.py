@@ -1,0 +1,270 @@
+"""Primitives, the trace stack and ``bind``: how every operation reaches the innermost transformation.
+
+As in autodidax: each transformation is a ``Trace`` type with a ``MainTrace`` on a stack; ``bind`` finds
+the highest-level trace among its arguments (or the dynamic staging trace) and lets it process the
+primitive. Level 0 is evaluation, which dispatches to the default backend.
+"""
+from __future__ import annotations
+
+import contextlib
+from typing import Any, Callable
+
+import numpy as np
+
+from . import dtypes
+from .errors import (ConcretizationTypeError, TracerArrayConversionError, TracerBoolConversionError,
+                     TracerIntegerConversionError, UnexpectedTracerError)
+from .ir import ShapedArray
+from .array_methods import ArrayMethods
+
+
+class Primitive:
+    """An operation of the IR. All its semantics live in the rule tables keyed by it."""
+
+    multiple_results = False
+
+    def __init__(self, name: str, multiple_results: bool = False):
+        self.name = name
+        self.multiple_results = multiple_results
+
+    def bind(self, *args: Any, **params: Any) -> Any:
+        return bind(self, *args, **params)
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+class MainTrace:
+    __slots__ = ("level", "trace_type", "global_data", "active")
+
+    def __init__(self, level: int, trace_type: type, global_data: Any):
+        self.level = level
+        self.trace_type = trace_type
+        self.global_data = global_data
+        self.active = True
+
+    def __repr__(self) -> str:
+        return f"MainTrace({self.level}, {self.trace_type.__name__})"
+
+
+class Trace:
+    """Base of the interpreters: ``pure``/``lift`` box values, ``process_primitive`` applies a rule."""
+
+    __slots__ = ("main",)
+
+    def __init__(self, main: MainTrace):
+        self.main = main
+
+    def pure(self, val: Any) -> Any:
+        raise NotImplementedError
+
+    def lift(self, val: Any) -> Any:
+        return self.pure(val)
+
+    def process_primitive(self, primitive: Primitive, tracers: list, params: dict) -> Any:
+        raise NotImplementedError
+
+
+class EvalTrace(Trace):
+    """Level 0: apply primitives to concrete arrays through the default backend."""
+
+    pure = lift = lambda self, x: x
+
+    def process_primitive(self, primitive, tracers, params):
+        return impl_rules.get(primitive, _dispatch_impl)(primitive, *tracers, **params)
+
+
+def _dispatch_impl(primitive, *args, **params):
+    return _dispatcher(primitive, *args, **params)
+
+
+_dispatcher: Callable = None  # set by core.dispatch
+impl_rules: dict[Primitive, Callable] = {}  # primitives evaluated in Python rather than compiled
+
+trace_stack: list[MainTrace] = [MainTrace(0, EvalTrace, None)]
+_eval_trace = EvalTrace(trace_stack[0])
+dynamic_trace: MainTrace | None = None
+
+
+@contextlib.contextmanager
+def new_main(trace_type: type, global_data: Any = None):
+    level = len(trace_stack)
+    main = MainTrace(level, trace_type, global_data)
+    trace_stack.append(main)
+    try:
+        yield main
+    finally:
+        trace_stack.pop()
+        main.active = False
+
+
+@contextlib.contextmanager
+def new_dynamic(main: MainTrace):
+    global dynamic_trace
+    prev, dynamic_trace = dynamic_trace, main
+    try:
+        yield
+    finally:
+        dynamic_trace = prev
+
+
+@contextlib.contextmanager
+def new_base_main(trace_type: type, global_data: Any = None):
+    """A staging trace that captures every bind, even of constants (jit's omnistaging)."""
+    with new_main(trace_type, global_data) as main, new_dynamic(main):
+        yield main
+
+
+class Tracer(ArrayMethods):
+    """A value being traced by a transformation; behaves like an array."""
+
+    __slots__ = ("_trace",)
+    __array_priority__ = 1000
+
+    @property
+    def aval(self) -> ShapedArray:
+        raise NotImplementedError
+
+    def full_lower(self) -> Any:
+        return self
+
+    def to_concrete_value(self) -> np.ndarray | None:
+        """The concrete value behind this tracer if the transformation knows it, else None."""
+        return None
+
+    shape = property(lambda self: self.aval.shape)
+    dtype = property(lambda self: self.aval.dtype)
+    ndim = property(lambda self: self.aval.ndim)
+    size = property(lambda self: self.aval.size)
+    weak_type = property(lambda self: self.aval.weak_type)
+
+    def _concrete(self, err_type: type, context: str) -> np.ndarray:
+        val = self.to_concrete_value()
+        if val is None:
+            raise err_type(self, context)
+        return val
+
+    def __bool__(self) -> bool:
+        return bool(self._concrete(TracerBoolConversionError,
+                                   f"The truth value of an array was needed (`if`, `while`, `and`/`or`, `bool()`) for {self.aval.str_short()}."))
+
+    def __int__(self) -> int:
+        return int(self._concrete(TracerIntegerConversionError, f"int() was called on {self.aval.str_short()}."))
+
+    def __index__(self) -> int:
+        return int(self._concrete(TracerIntegerConversionError, f"An index (__index__) was needed for {self.aval.str_short()}."))
+
+    def __float__(self) -> float:
+        return float(self._concrete(ConcretizationTypeError, f"float() was called on {self.aval.str_short()}."))
+
+    def __array__(self, dtype=None, copy=None):
+        val = self.to_concrete_value()
+        if val is None:
+            raise TracerArrayConversionError(self)
+        return np.asarray(val, dtype=dtype)
+
+    def item(self):
+        return self._concrete(ConcretizationTypeError, "item() was called on a traced value.").item()
+
+    def tolist(self):
+        return self._concrete(ConcretizationTypeError, "tolist() was called on a traced value.").tolist()
+
+    def __hash__(self):
+        raise TypeError(f"unhashable type: {type(self).__name__}")
+
+    def __repr__(self) -> str:
+        return f"Traced<{self.aval}>with<{type(self._trace).__name__}(level={self._trace.main.level})>"
+
+    __str__ = __repr__
+
+
+def get_aval(x: Any) -> ShapedArray:
+    """The abstract value of any array-like: tracer, portax Array, numpy array or Python scalar."""
+    aval = getattr(x, "aval", None)
+    if aval is not None:
+        return aval
+    t = type(x)
+    if t in (bool, int, float):
+        return ShapedArray((), dtypes.python_scalar_dtype(x), weak_type=t is not bool)
+    if isinstance(x, (np.ndarray, np.generic)):
+        return ShapedArray(x.shape, dtypes.canonicalize(x.dtype))
+    if hasattr(x, "__jax_array__"):
+        return get_aval(x.__jax_array__())
+    if isinstance(x, (list, tuple)):
+        raise TypeError(f"Value {x!r:.100} of type {t.__name__} is not a valid array; use jnp.asarray to convert sequences.")
+    raise TypeError(f"Value {x!r:.100} with type {t.__name__} is not a valid JAX type")
+
+
+def is_tracer(x: Any) -> bool:
+    return isinstance(x, Tracer)
+
+
+def concrete_or_none(x: Any) -> np.ndarray | None:
+    """A numpy value for ``x`` when it is known at trace time, else None."""
+    if isinstance(x, Tracer):
+        return x.to_concrete_value()
+    return np.asarray(x)
+
+
+def concrete_or_error(x: Any, context: str = "") -> np.ndarray:
+    val = concrete_or_none(x)
+    if val is None:
+        raise ConcretizationTypeError(x, context)
+    return val
+
+
+def find_top_trace(xs) -> Trace:
+    top_main = trace_stack[0]
+    for x in xs:
+        if isinstance(x, Tracer):
+            main = x._trace.main
+            if not main.active:
+                raise UnexpectedTracerError(
+                    f"Encountered an unexpected tracer: {x!r}. A function transformed by portax (jit, grad, "
+                    "vmap, ...) leaked a traced value out of its scope (e.g. stored it in a global or a "
+                    "closure and used it after the transformation returned).")
+            if main.level > top_main.level:
+                top_main = main
+    if dynamic_trace is not None and dynamic_trace.level > top_main.level:
+        top_main = dynamic_trace
+    if top_main.level == 0:
+        return _eval_trace
+    return top_main.trace_type(top_main)
+
+
+def full_raise(trace: Trace, val: Any) -> Any:
+    if not isinstance(val, Tracer):
+        return trace.pure(val)
+    level = trace.main.level
+    vmain = val._trace.main
+    if vmain is trace.main:
+        return val
+    if vmain.level < level:
+        return trace.lift(val)
+    raise UnexpectedTracerError(f"Can't lift a tracer of level {vmain.level} to level {level}: {val!r}. "
+                                "This usually means a traced value leaked out of a transformation.")
+
+
+def full_lower(val: Any) -> Any:
+    return val.full_lower() if isinstance(val, Tracer) else val
+
+
+def bind(primitive: Primitive, *args: Any, **params: Any) -> Any:
+    trace = find_top_trace(args)
+    if trace is _eval_trace:
+        return trace.process_primitive(primitive, args, params)
+    tracers = [full_raise(trace, a) for a in args]
+    outs = trace.process_primitive(primitive, tracers, params)
+    if primitive.multiple_results:
+        return [full_lower(o) for o in outs]
+    return full_lower(outs)
+
+
+# --- rule tables shared by every interpreter ------------------------------------------------------------
+abstract_eval_rules: dict[Primitive, Callable] = {}
+jvp_rules: dict[Primitive, Callable] = {}
+transpose_rules: dict[Primitive, Callable] = {}
+batching_rules: dict[Primitive, Callable] = {}
+partial_eval_jaxpr_rules: dict[Primitive, Callable] = {}
+# Primitives whose jaxpr params need recursive handling by passes (fusion, DCE, lowering).
+higher_order_primitives: set[Primitive] = set()

@@ -1,0 +1,25 @@
+"""``portax.lax``: the primitive-level API (``jax.lax``)."""
+from portax.core.primitives.elementwise import (RoundingMethod, abs, acos, acosh, add, asin, asinh, atan, atan2,  # noqa: F401
+                                                atanh, bitcast_convert_type, bitwise_and, bitwise_not, bitwise_or,
+                                                bitwise_xor, cbrt, ceil, clamp, clz, convert_element_type, cos, cosh,
+                                                digamma, div, eq, erf, erf_inv, erfc, exp, exp2, expm1, floor, ge, gt,
+                                                integer_pow, is_finite, le, lgamma, log, log1p, logistic, lt, max, min,
+                                                mul, ne, neg, nextafter, population_count, pow, reciprocal, rem, round,
+                                                rsqrt, select, select_n, shift_left, shift_right_arithmetic,
+                                                shift_right_logical, sign, sin, sinh, sqrt, square, stop_gradient, sub,
+                                                tan, tanh)
+from portax.core.primitives.elementwise import bitwise_and as bitwise_and_, bitwise_not as not_  # noqa: F401
+from portax.core.primitives.structural import (broadcast, broadcast_in_dim, broadcasted_iota, concatenate,  # noqa: F401
+                                               dynamic_index_in_dim, dynamic_slice, dynamic_slice_in_dim,
+                                               dynamic_update_index_in_dim, dynamic_update_slice,
+                                               dynamic_update_slice_in_dim, expand_dims, full, full_like,
+                                               index_in_dim, iota, pad, reshape, rev, slice, slice_in_dim, squeeze,
+                                               transpose)
+from portax.core.primitives.reductions import (argmax, argmin, associative_scan, cummax, cummin, cumprod, cumsum,  # noqa: F401
+                                               reduce_and, reduce_max, reduce_min, reduce_or, reduce_prod, reduce_sum,
+                                               reduce_xor)
+from portax.core.primitives.indexing import (GatherDimensionNumbers, GatherScatterMode, ScatterDimensionNumbers,  # noqa: F401
+                                             gather, scatter, scatter_add, scatter_max, scatter_min, scatter_mul)
+from portax.core.primitives.contractions import dot, dot_general  # noqa: F401
+from portax.core.primitives.sorting import sort, sort_key_val  # noqa: F401
+from portax.core.primitives.control_flow import cond, fori_loop, map, scan, switch, while_loop  # noqa: F401

@@ -1,0 +1,5 @@
+"""``portax.tree``: the short names of ``jax.tree`` (map, leaves, structure, flatten, unflatten, reduce)."""
+from portax.core.pytree import (tree_all as all, tree_flatten as flatten, tree_flatten_with_path as flatten_with_path,  # noqa: F401
+                                tree_leaves as leaves, tree_map as map, tree_map_with_path as map_with_path,
+                                tree_reduce as reduce, tree_structure as structure, tree_transpose as transpose,
+                                tree_unflatten as unflatten)

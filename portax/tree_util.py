@@ -1,0 +1,6 @@
+"""``portax.tree_util``: pytrees, as ``jax.tree_util``."""
+from portax.core.pytree import (DictKey, FlattenedIndexKey, GetAttrKey, Partial, PyTreeDef, SequenceKey,  # noqa: F401
+                                keystr, register_dataclass, register_pytree_node, register_pytree_node_class,
+                                tree_all, tree_flatten, tree_flatten_with_path, tree_leaves, tree_map,
+                                tree_map_with_path, tree_reduce, tree_structure, tree_transpose, tree_unflatten,
+                                treedef_children, treedef_is_leaf)
