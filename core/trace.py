@@ -71,11 +71,10 @@ class EvalTrace(Trace):
     pure = lift = lambda self, x: x
 
     def process_primitive(self, primitive, tracers, params):
-        return impl_rules.get(primitive, _dispatch_impl)(primitive, *tracers, **params)
-
-
-def _dispatch_impl(primitive, *args, **params):
-    return _dispatcher(primitive, *args, **params)
+        rule = impl_rules.get(primitive)
+        if rule is not None:
+            return rule(*tracers, **params)
+        return _dispatcher(primitive, *tracers, **params)
 
 
 _dispatcher: Callable = None  # set by core.dispatch

@@ -1,0 +1,34 @@
+# The two commands a newcomer types: `make demo` and `make test` (both set up .venv themselves).
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PYTEST_ARGS ?= -q
+
+.PHONY: demo test test-fast bench install vulkan clean
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+# Editable install of portax (which registers cpu_llvm and wgpu) and the numpy reference plugin.
+$(VENV)/.installed: $(BIN)/python pyproject.toml plugins/reference/pyproject.toml
+	$(BIN)/python -m pip install -q -e ".[test]" -e plugins/reference
+	touch $@
+
+install: $(VENV)/.installed
+
+# Mesa's software Vulkan driver (lavapipe) when no Vulkan adapter exists and apt is usable.
+vulkan: install
+	@bash .ci/ensure_vulkan.sh $(BIN)/python
+
+demo: install
+	$(BIN)/python examples/mlp_demo.py
+
+test: install vulkan
+	$(BIN)/python -m pytest $(PYTEST_ARGS) tests
+
+test-fast: install
+	$(BIN)/python -m pytest $(PYTEST_ARGS) -x tests
+
+clean:
+	rm -rf $(VENV) build *.egg-info plugins/*/*.egg-info
