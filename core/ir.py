@@ -189,7 +189,7 @@ def _pp_literal(lit: Literal) -> str:
     if val.dtype == np.bool_:
         s = str(bool(val))
     elif val.dtype.kind == "f":
-        s = repr(float(val))
+        s = str(val[()])  # shortest repr that round-trips in the literal's own dtype
     else:
         s = str(int(val))
     return f"{s}:{lit.aval.str_short()}"

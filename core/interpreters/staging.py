@@ -71,7 +71,7 @@ def _literalable(val: Any) -> bool:
         return False
     if type(val) in (bool, int, float):
         return True
-    return isinstance(val, (np.ndarray, np.generic)) and val.shape == ()
+    return getattr(val, "shape", None) == () and (isinstance(val, (np.ndarray, np.generic)) or hasattr(val, "_buf"))
 
 
 def _inline_literals(jaxpr: Jaxpr, consts: list) -> tuple[Jaxpr, list]:
@@ -126,6 +126,9 @@ class DynamicJaxprTrace(Trace):
     lift = pure
 
     def process_primitive(self, primitive, tracers, params):
+        folded = self._fold_constant(primitive, tracers, params)
+        if folded is not None:
+            return folded
         avals_in = [t.aval for t in tracers]
         out = abstract_eval_rules[primitive](*avals_in, **params)
         avals_out = out if primitive.multiple_results else [out]
@@ -135,6 +138,24 @@ class DynamicJaxprTrace(Trace):
         outvars = [b.add_var(t) for t in out_tracers]
         b.eqns.append(JaxprEqn(primitive, inputs, params, outvars))
         return out_tracers if primitive.multiple_results else out_tracers[0]
+
+
+    def _fold_constant(self, primitive, tracers, params):
+        """Scalar dtype conversions of constants are done now, not staged (JAX folds them too)."""
+        if primitive.name != "convert_element_type" or len(tracers) != 1:
+            return None
+        b = self.builder
+        var = b.tracer_to_var.get(id(tracers[0]))
+        if var is None or var not in b.constvar_to_val or tracers[0].aval.shape != ():
+            return None
+        val = b.constvar_to_val[var]
+        if isinstance(val, Tracer) or not _literalable(val):
+            return None
+        new = np.asarray(np.asarray(val).astype(params["new_dtype"]))
+        t = b.new_tracer(self, ShapedArray((), params["new_dtype"], params["weak_type"]))
+        b.add_const(t, new)
+        b.tracers.append(new)
+        return t
 
 
 def trace_to_jaxpr(fun: Callable[..., Sequence], in_avals: Sequence[ShapedArray]) -> tuple[Jaxpr, list]:

@@ -339,6 +339,8 @@ def test_two_logical_devices(monkeypatch):
     np.testing.assert_array_equal(d1.download(y1, (8,), np.float32), -np.arange(8) * 10)
     with d0.batch() as b, pytest.raises(ValueError, match="another device"):
         b.dispatch(src, [x0, y1], 1, params=n)
+    with d0.batch() as b, pytest.raises(ValueError, match="another device"):
+        b.dispatch(d1.pipeline(src), [x0, y0], 1, params=n)
     d0.destroy()
     np.testing.assert_array_equal(d1.download(y1, (8,), np.float32), -np.arange(8) * 10)
     d1.destroy()
