@@ -52,7 +52,7 @@ class CompiledCall:
     def __call__(self, arrays: Sequence[Array]) -> list[Array]:
         bufs = self.executable(*[a._buf for a in arrays])
         d = self.device
-        return [Array(b, aval, d) for b, aval in zip(bufs, self.out_avals)]
+        return list(map(Array, bufs, self.out_avals, [d] * len(bufs)))
 
 
 def apply_primitive(primitive: core.Primitive, *args: Any, **params: Any) -> Any:
