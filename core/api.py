@@ -330,6 +330,15 @@ def _flatten_fun(f: Callable, in_tree: PyTreeDef, out_tree_box: list, has_aux: b
     return flat
 
 
+def _lower_aux(aux: Any) -> Any:
+    """Auxiliary outputs leave a transformation as primal values: tracers of finished traces are unwrapped."""
+    def lower(x):
+        while core.is_tracer(x) and not x._trace.main.active:
+            x = x.primal_value()
+        return x
+    return tree_map(lower, aux)
+
+
 def jvp(fun: Callable, primals: Sequence, tangents: Sequence, has_aux: bool = False) -> tuple:
     """Forward-mode: ``(fun(*primals), J @ tangents)``."""
     if not isinstance(primals, (tuple, list)) or not isinstance(tangents, (tuple, list)):
@@ -361,7 +370,7 @@ def jvp(fun: Callable, primals: Sequence, tangents: Sequence, has_aux: bool = Fa
     outs, t_outs = jvp_flat(flat, p_leaves, ts, instantiate_zeros=False)
     t_outs = [_zero_out(t) if type(t) is Zero else t for t in t_outs]
     res = (tree_unflatten(out_tree_box[0], outs), tree_unflatten(out_tree_box[0], t_outs))
-    return res + (aux_box[0],) if has_aux else res
+    return res + (_lower_aux(aux_box[0]),) if has_aux else res
 
 
 def _zero_out(z: Zero) -> Any:
@@ -393,7 +402,7 @@ def linearize(fun: Callable, *primals: Any, has_aux: bool = False) -> tuple:
                                          for m, a in zip(out_mask, out_avals)])
 
     out = tree_unflatten(out_tree, outs)
-    return (out, f_jvp, aux_box[0]) if has_aux else (out, f_jvp)
+    return (out, f_jvp, _lower_aux(aux_box[0])) if has_aux else (out, f_jvp)
 
 
 def vjp(fun: Callable, *primals: Any, has_aux: bool = False) -> tuple:
@@ -426,7 +435,7 @@ def vjp(fun: Callable, *primals: Any, has_aux: bool = False) -> tuple:
         return tree_unflatten(p_tree, res)
 
     out = tree_unflatten(out_tree, outs)
-    return (out, vjp_fn, aux_box[0]) if has_aux else (out, vjp_fn)
+    return (out, vjp_fn, _lower_aux(aux_box[0])) if has_aux else (out, vjp_fn)
 
 
 def value_and_grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False, holomorphic: bool = False,

@@ -227,6 +227,6 @@ def pp_jaxpr(jaxpr: Jaxpr, indent: int = 0) -> str:
         args = " ".join(namer(x) for x in eqn.inputs)
         pstr = f"[{params}]" if params else ""
         lines.append(f"{pad}    {outs} = {eqn.primitive.name}{pstr} {args}".rstrip())
-    outs = " ".join(namer(v) for v in jaxpr.outs)
+    outs = ", ".join(namer(v) for v in jaxpr.outs)
     lines.append(f"{pad}  in ({outs}{',' if len(jaxpr.outs) == 1 else ''}) }}")
     return "\n".join(lines)

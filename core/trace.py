@@ -131,6 +131,11 @@ class Tracer(ArrayMethods):
         """The concrete value behind this tracer if the transformation knows it, else None."""
         return None
 
+    def primal_value(self) -> Any:
+        """The value this tracer stands for one level down (its primal), once its transformation is done."""
+        raise UnexpectedTracerError(f"Encountered an unexpected tracer {self!r}: a traced value escaped the "
+                                    "transformation that created it.")
+
     shape = property(lambda self: self.aval.shape)
     dtype = property(lambda self: self.aval.dtype)
     ndim = property(lambda self: self.aval.ndim)

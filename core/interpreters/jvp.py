@@ -24,6 +24,9 @@ class JVPTracer(Tracer):
     def to_concrete_value(self):
         return concrete_or_none(self.primal)
 
+    def primal_value(self):
+        return self.primal
+
 
 class JVPTrace(Trace):
     def pure(self, val: Any) -> JVPTracer:

@@ -68,6 +68,9 @@ class JaxprTracer(Tracer):
     def to_concrete_value(self):
         return concrete_or_none(self.pval.const) if self.pval.is_known else None
 
+    def primal_value(self):
+        return self.pval.const if self.pval.is_known else super().primal_value()
+
 
 class JaxprTrace(Trace):
     def new_arg(self, pval: PartialVal) -> JaxprTracer:

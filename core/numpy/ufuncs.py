@@ -398,6 +398,112 @@ def lcm(x1: Any, x2: Any, /) -> Any:
                      else ew.mul(x1, ew.div(x2, safe)))
 
 
+def fabs(x: Any, /) -> Any:
+    (x,) = promote_args_inexact("fabs", x)
+    return ew.abs(x)
+
+
+def fmax(x1: Any, x2: Any, /) -> Any:
+    """Elementwise maximum that ignores NaNs (a NaN only when both are NaN)."""
+    x1, x2 = promote_args("fmax", x1, x2)
+    return _nan_ignoring(ew.max, x1, x2)
+
+
+def fmin(x1: Any, x2: Any, /) -> Any:
+    x1, x2 = promote_args("fmin", x1, x2)
+    return _nan_ignoring(ew.min, x1, x2)
+
+
+def _nan_ignoring(op, x1: Any, x2: Any) -> Any:
+    if get_aval(x1).dtype.kind != "f":
+        return op(x1, x2)
+    return ew.select(isnan(x2), x1, ew.select(isnan(x1), x2, op(x1, x2)))
+
+
+def modf(x: Any, /) -> tuple:
+    """``(fractional part, integral part)``, both with the sign of ``x``."""
+    (x,) = promote_args_inexact("modf", x)
+    whole = trunc(x)
+    return ew.sub(x, whole), whole
+
+
+def ldexp(x1: Any, x2: Any, /) -> Any:
+    """``x1 * 2**x2`` for integer ``x2``, in two half steps so that intermediate powers do not overflow."""
+    (x1,) = promote_args_inexact("ldexp", x1)
+    x2 = asarray_any(x2)
+    if get_aval(x2).dtype.kind not in "iub":
+        raise ValueError(f"ldexp: exponent must be an integer, got {get_aval(x2).dtype.name}")
+    x1, x2 = promote_shapes(x1, ew.convert_element_type(x2, dtypes.int32))
+    dt = get_aval(x1).dtype
+    half = floor_divide(x2, 2)
+    p1 = ew.exp2(ew.convert_element_type(half, dt))
+    p2 = ew.exp2(ew.convert_element_type(ew.sub(x2, half), dt))
+    return ew.mul(ew.mul(x1, p1), p2)
+
+
+def _full_like(x: Any, v: float) -> Any:
+    from ..primitives.structural import full_like
+    return full_like(x, v)
+
+
+def frexp(x: Any, /) -> tuple:
+    """``(mantissa, exponent)`` with ``x = mantissa * 2**exponent`` and ``0.5 <= |mantissa| < 1`` (exact, by
+    reading the exponent bits; subnormals are rescaled first)."""
+    (x,) = promote_args_inexact("frexp", x)
+    dt = get_aval(x).dtype
+    info = np.finfo(dt)
+    ibits = np.dtype(f"i{dt.itemsize}")
+    nmant = info.nmant
+    bias = -info.minexp + 1
+    tiny = ew.lt(ew.abs(x), ew._const(x, info.tiny))
+    scale_exp = nmant + 1
+    xs = ew.select(tiny, ew.mul(x, ew._const(x, 2.0 ** scale_exp)), x)
+    bits = ew.bitcast_convert_type(xs, ibits)
+    exp_mask = ((1 << (dt.itemsize * 8 - 1 - nmant)) - 1) << nmant
+    raw_exp = ew.shift_right_logical(ew.bitwise_and(bits, ew._const(bits, exp_mask)), ew._const(bits, nmant))
+    e = ew.sub(raw_exp, ew._const(raw_exp, bias - 1))
+    e = ew.select(tiny, ew.sub(e, ew._const(e, scale_exp)), e)
+    mant_bits = ew.bitwise_or(ew.bitwise_and(bits, ew._const(bits, ~exp_mask)), ew._const(bits, (bias - 1) << nmant))
+    m = ew.bitcast_convert_type(mant_bits, dt)
+    special = ew.bitwise_or(ew.eq(x, ew._const(x, 0)), ew.bitwise_not(ew.is_finite(x)))
+    m = ew.select(special, x, m)
+    e = ew.select(special, ew.mul(e, ew._const(e, 0)), e)
+    return m, ew.convert_element_type(e, dtypes.int32)
+
+
+def spacing(x: Any, /) -> Any:
+    """Distance from ``x`` to the next representable value away from zero."""
+    (x,) = promote_args_inexact("spacing", x)
+    away = ew.select(signbit(x), _full_like(x, -np.inf), _full_like(x, np.inf))
+    return ew.sub(ew.nextafter(x, away), x)
+
+
+def bitwise_count(x: Any, /) -> Any:
+    """Number of 1 bits in ``|x|`` (uint8, as numpy)."""
+    x = asarray_any(x)
+    dt = get_aval(x).dtype
+    if dt.kind not in "iub":
+        raise TypeError(f"bitwise_count requires integer or boolean input, got {dt.name}")
+    if dt.kind == "b":
+        return ew.convert_element_type(x, dtypes.uint8)
+    v = ew.abs(x) if dt.kind == "i" else x
+    return ew.convert_element_type(ew.population_count(v), dtypes.uint8)
+
+
+def i0(x: Any, /) -> Any:
+    """Modified Bessel function of the first kind of order 0."""
+    from ..scipy.special import i0 as _i0
+    return _i0(x)
+
+
+def iscomplex(x: Any, /) -> Any:
+    return _false_like(asarray_any(x))
+
+
+def isreal(x: Any, /) -> Any:
+    return ew.bitwise_not(_false_like(asarray_any(x)))
+
+
 def ew_any(x):
     from ..primitives.reductions import reduce_or
     return reduce_or(x, tuple(range(get_aval(x).ndim)))

@@ -69,6 +69,17 @@ def _check_same_avals(what: str, a: Sequence[ShapedArray], b: Sequence[ShapedArr
         raise TypeError(f"{what} must have identical types, got\n{fmt(a)}\nand\n{fmt(b)}.")
 
 
+def _promote_weak_carry(init: list, out_avals: Sequence[ShapedArray]) -> list | None:
+    """A weakly typed initial carry that the body turns strong or retypes is promoted to the join of both
+    types, as in JAX (the body is then traced again and must match); None when nothing changes."""
+    avals = [get_aval(x) for x in init]
+    change = [a.weak_type and (not b.weak_type or a.dtype != b.dtype) for a, b in zip(avals, out_avals)]
+    if not any(change):
+        return None
+    return [ew.convert_element_type(x, dtypes.result_type(x, b)) if c else x
+            for x, b, c in zip(init, out_avals, change)]
+
+
 def _select_tree(pred, on_true: list, on_false: list) -> list:
     out = []
     for t, f in zip(on_true, on_false):
@@ -353,10 +364,9 @@ def while_loop(cond_fun: Callable, body_fun: Callable, init_val: Any) -> Any:
         return out_leaves
 
     body, bconsts = _trace(body_flat, avals)
-    # A weakly typed init whose body output is strong gets promoted, as in JAX.
-    if any(a.weak_type and not b.weak_type for a, b in zip(avals, body.out_avals)):
-        leaves = [ew.convert_element_type(x, b.dtype, weak_type=b.weak_type) if a.weak_type else x
-                  for x, a, b in zip(leaves, avals, body.out_avals)]
+    promoted = _promote_weak_carry(leaves, body.out_avals)
+    if promoted is not None:
+        leaves = promoted
         avals = [get_aval(x) for x in leaves]
         body, bconsts = _trace(body_flat, avals)
     _check_same_avals("body_fun output and input", avals, body.out_avals)
@@ -584,11 +594,9 @@ def scan(f: Callable, init: Any, xs: Any = None, length: int | None = None, reve
         return _trace(body_flat, avals)
 
     body, consts = trace_body(c_leaves)
-    carry_avals = [get_aval(c) for c in c_leaves]
-    out_c = body.out_avals[:len(c_leaves)]
-    if any(a.weak_type and not b.weak_type for a, b in zip(carry_avals, out_c)):
-        c_leaves = [ew.convert_element_type(c, b.dtype, weak_type=b.weak_type) if a.weak_type else c
-                    for c, a, b in zip(c_leaves, carry_avals, out_c)]
+    promoted = _promote_weak_carry(c_leaves, body.out_avals[:len(c_leaves)])
+    if promoted is not None:
+        c_leaves = promoted
         body, consts = trace_body(c_leaves)
     outs = scan_p.bind(*consts, *c_leaves, *x_leaves, jaxpr=body, length=n, reverse=bool(reverse),
                        num_consts=len(consts), num_carry=len(c_leaves), unroll=int(unroll))

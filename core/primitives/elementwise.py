@@ -240,9 +240,9 @@ ad.defjvp(rem_p, lambda g, x, y: g,
 
 def _balanced_select(pick, x, y):
     """1 where ``pick`` is strictly preferred, 1/2 on ties (JAX's convention for max/min derivatives)."""
-    one, half = _const(x, 1), _const(x, 0.5)
-    zero = _const(x, 0)
-    return add(select(pick(x, y), one, zero), select(eq(x, y), half, zero))
+    dt = get_aval(x).dtype
+    ties = convert_element_type(eq(x, y), dt)
+    return add(convert_element_type(pick(x, y), dt), mul(ties, _const(x, 0.5)))
 
 
 ad.defjvp(max_p, lambda g, x, y: mul(g, _balanced_select(gt, x, y)),
@@ -404,26 +404,41 @@ def _zeros_like(x):
     return zeros_like_aval(get_aval(x))
 
 
+def _clamp_tangent(pick):
+    """The tangent ``g`` of one clamp argument where ``pick(lo, x, hi)`` says it is the output, else 0
+    (a scalar bound's tangent is broadcast to the operand's shape)."""
+    def fn(g, lo, x, hi):
+        shape = get_aval(x).shape
+        if get_aval(g).shape != shape:
+            from .structural import broadcast_in_dim
+            g = broadcast_in_dim(g, shape, ())
+        return select(pick(lo, x, hi), g, _zeros_like(g))
+    return fn
+
+
 ad.defjvp(clamp_p,
-          lambda g, lo, x, hi: select(gt(lo, x), g, _zeros_like(g)),
-          lambda g, lo, x, hi: select(bitwise_and(gt(x, lo), lt(x, hi)), g, _zeros_like(g)),
-          lambda g, lo, x, hi: select(lt(hi, x), g, _zeros_like(g)))
+          _clamp_tangent(lambda lo, x, hi: gt(lo, x)),
+          _clamp_tangent(lambda lo, x, hi: bitwise_and(gt(x, lo), lt(x, hi))),
+          _clamp_tangent(lambda lo, x, hi: lt(hi, x)))
 abstract_eval_rules[clamp_p] = _clamp_abstract
 
 
 def _clamp_batch(axis, vals, dims):
+    """Batch the operand at the front; bounds stay scalar if unbatched scalars, else match the operand."""
     lo, x, hi = vals
-    x_shape = get_aval(x).shape if dims[1] is None else None
-    vals = [batching.bdim_at_front(v, d, axis.size) for v, d in zip(vals, dims)]
-    shape = get_aval(vals[1]).shape if x_shape is None else (axis.size,) + x_shape
+    dlo, dx, dhi = dims
+    if dlo is None and dhi is None and get_aval(lo).shape == () and get_aval(hi).shape == ():
+        return clamp_p.bind(lo, x, hi), dx
+    x = batching.bdim_at_front(x, dx, axis.size)
+    shape = get_aval(x).shape
     from .structural import broadcast_in_dim
-    out = []
-    for v, d in zip(vals, dims):
-        a = get_aval(v)
-        if a.shape != shape:
-            v = broadcast_in_dim(v, shape, (0,) if a.ndim == 1 and d is not None else tuple(range(len(shape) - a.ndim, len(shape))))
-        out.append(v)
-    return clamp_p.bind(*out), 0
+
+    def bound(v, d):
+        if d is None:
+            return v if get_aval(v).shape == () else batching.broadcast_batched(v, axis.size, 0)
+        v = batching.moveaxis(v, d, 0)
+        return v if get_aval(v).shape == shape else broadcast_in_dim(v, shape, (0,))
+    return clamp_p.bind(bound(lo, dlo), x, bound(hi, dhi)), 0
 
 
 batching_rules[clamp_p] = _clamp_batch

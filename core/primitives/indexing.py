@@ -110,10 +110,20 @@ def _gather_batch(axis, vals, dims, *, dimension_numbers, slice_sizes, mode, fil
                          fill_value=fill_value), 0
 
 
+def _gather_jvp(primals, tangents, *, dimension_numbers, slice_sizes, mode, fill_value):
+    """Linear in the operand; out-of-bounds windows of the tangent are 0 whatever the primal's fill (as JAX)."""
+    (operand, indices), (t, _) = primals, tangents
+    params = dict(dimension_numbers=dimension_numbers, slice_sizes=slice_sizes, mode=mode)
+    out = gather_p.bind(operand, indices, fill_value=fill_value, **params)
+    if type(t) is Zero:
+        return out, Zero(get_aval(out).at_least_vspace())
+    return out, gather_p.bind(t, indices, fill_value=0, **params)
+
+
 gather_p = Primitive("gather")
 abstract_eval_rules[gather_p] = _gather_abstract
 batching_rules[gather_p] = _gather_batch
-ad.linear_jvp(gather_p, 0)
+jvp_rules[gather_p] = _gather_jvp
 transpose_rules[gather_p] = _gather_transpose
 
 
@@ -235,7 +245,16 @@ def _scatter_mul_jvp(primals, tangents, **params):
     return out, t
 
 
+def _scatter_mul_transpose(ct, operand, indices, updates, **params):
+    """Linear in the operand only: its cotangent is the cotangent scaled by the same updates."""
+    if is_undefined(updates):
+        raise NotImplementedError("scatter_mul transpose is only implemented where updates is a constant")
+    ct_op = scatter_mul_p.bind(ct, indices, updates, **params) if is_undefined(operand) else None
+    return [ct_op, None, None]
+
+
 jvp_rules[scatter_mul_p] = _scatter_mul_jvp
+transpose_rules[scatter_mul_p] = _scatter_mul_transpose
 
 
 def _scatter_chooser_jvp(p):

@@ -582,3 +582,7 @@ def _scan(*args, jaxpr, length, reverse, num_consts, num_carry, unroll):
         for y, v in zip(ys, outs[num_carry:]):
             y[i] = v
     return carry + ys
+
+
+from . import rules_conv  # noqa: E402,F401  (registers conv, window-reduction and top_k rules into RULES)
+from . import rules_linalg  # noqa: E402,F401  (registers decomposition, triangular_solve and fft rules into RULES)

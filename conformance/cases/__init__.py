@@ -1,0 +1,2 @@
+"""Case generators for the core's primitives, grouped by kind; importing this package registers them."""
+from . import contractions, control_flow, elementwise, indexing, prng, reductions, sorting, structural  # noqa: F401

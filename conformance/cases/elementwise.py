@@ -1,0 +1,147 @@
+"""Elementwise primitives. One generic generator per arity covers every primitive in the core's
+``ELEMENTWISE_UNARY``/``ELEMENTWISE_BINARY`` groups: its dtypes are the ones the primitive's shape rule
+accepts, so a new elementwise primitive is covered without editing the suite (give it a domain below if
+random values in [-3, 3] are outside it). Conversions, select_n and clamp have their own generators."""
+from __future__ import annotations
+
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+
+from portax.core.dtypes import short_name
+from portax.core.primitives import elementwise as ew
+
+from ..inputs import cross, edge_values, values
+from ..registry import Case, GenContext, describe, register_cases
+from .common import EVAL_JIT, SHAPES, TRANSFORM_SHAPES, accepted_dtypes, transforms_for
+
+# primitive name -> the value domain of each operand (see inputs.FLOAT_DOMAINS); "real" otherwise
+DOMAINS = {
+    "log": ("positive",), "log1p": ("positive",), "sqrt": ("positive",), "rsqrt": ("positive",),
+    "acosh": ("ge1",), "atanh": ("unit",), "asin": ("unit",), "acos": ("unit",), "erf_inv": ("unit",),
+    "lgamma": ("positive",), "digamma": ("positive",), "tan": ("tan",),
+    "pow": ("positive", "real"), "div": ("real", "nonzero"), "rem": ("real", "nonzero"),
+    "shift_left": ("real", "shift"), "shift_right_logical": ("real", "shift"),
+    "shift_right_arithmetic": ("real", "shift"),
+}
+# The numpy reference evaluates these element by element in Python: no case past the dispatch limit.
+SLOW_REFERENCE = frozenset({"erf", "erfc", "erf_inv", "lgamma", "digamma"})
+
+
+def elementwise_cases(primitive: Any, arity: int, domains: Sequence[str] | None = None,
+                      params_list: Sequence[dict] = ({},), kinds: str = "biuf"):
+    """A generator for an elementwise primitive: every accepted dtype (of ``kinds``) x the representative
+    shapes, special values (NaN/Inf/-0 or integer extremes, all pairs for binary ops) and, when the backend
+    has a single-dispatch limit, one operand size past it."""
+    def generate(ctx: GenContext) -> Iterable[Case]:
+        doms = tuple(domains or DOMAINS.get(primitive.name, ("real",) * arity))
+        for params in params_list:
+            for dt in accepted_dtypes(primitive, ctx, arity, params):
+                if dt.kind not in kinds:
+                    continue
+                for shape in SHAPES:
+                    args = [values(ctx.rng, shape, dt, d) for d in doms]
+                    yield Case(primitive, dt, args, params, transforms=transforms_for(shape))
+                if ctx.large_size and primitive.name not in SLOW_REFERENCE:
+                    args = [values(ctx.rng, (ctx.large_size,), dt, d) for d in doms]
+                    yield Case(primitive, dt, args, params, transforms=("eval",),
+                               label=f"{describe(args, params)} (past max_dispatch_elements)")
+                if dt.kind != "f" or ctx.ieee_specials:
+                    args = cross(*[edge_values(dt)] * arity)
+                    yield Case(primitive, dt, args, params, transforms=EVAL_JIT,
+                               label=f"special values {describe(args, params)}")
+    return generate
+
+
+_OWN_GENERATORS = (ew.round_p, ew.integer_pow_p, ew.convert_element_type_p)
+for _p in ew.ELEMENTWISE_UNARY:
+    if _p not in _OWN_GENERATORS:
+        register_cases(_p, elementwise_cases(_p, 1))
+for _p in ew.ELEMENTWISE_BINARY:
+    register_cases(_p, elementwise_cases(_p, 2))
+register_cases(ew.round_p, elementwise_cases(ew.round_p, 1, params_list=(
+    {"rounding_method": ew.RoundingMethod.AWAY_FROM_ZERO}, {"rounding_method": ew.RoundingMethod.TO_NEAREST_EVEN})))
+register_cases(ew.integer_pow_p, elementwise_cases(ew.integer_pow_p, 1, params_list=(
+    {"y": 0}, {"y": 1}, {"y": 2}, {"y": 3})))
+register_cases(ew.integer_pow_p, elementwise_cases(ew.integer_pow_p, 1, params_list=({"y": -1}, {"y": -2}), kinds="f"))
+
+
+def _convert_cases(ctx: GenContext) -> Iterable[Case]:
+    """Every claimed dtype to every claimed dtype; out-of-range values saturate, NaN converts to 0."""
+    p = ew.convert_element_type_p
+    for src in ctx.dtypes:
+        for dst in ctx.dtypes:
+            params = {"new_dtype": dst, "weak_type": False}
+            arrow = f" -> {short_name(dst)}"
+            for shape in TRANSFORM_SHAPES + ((0,),):
+                x = values(ctx.rng, shape, src, "positive" if dst.kind == "u" else "real")
+                yield Case(p, src, [x], params, transforms=transforms_for(shape), label=describe([x]) + arrow)
+            if src.kind != "f" or ctx.ieee_specials:
+                x = edge_values(src)
+                yield Case(p, src, [x], params, transforms=EVAL_JIT, label="special values " + describe([x]) + arrow)
+
+
+register_cases(ew.convert_element_type_p, _convert_cases)
+
+
+def _bitcast_operand(rng: np.random.RandomState, src: np.dtype, dst: np.dtype, in_shape: tuple,
+                     out_shape: tuple) -> np.ndarray:
+    """Operand bits that are finite, normal floats on whichever side is a float type."""
+    if dst.kind == "f":
+        return values(rng, out_shape, dst).view(src).reshape(in_shape)
+    if src.kind == "f":
+        return values(rng, in_shape, src)
+    info = np.iinfo(src)
+    return rng.randint(info.min, int(info.max) + 1, size=in_shape, dtype=src)
+
+
+def _bitcast_cases(ctx: GenContext) -> Iterable[Case]:
+    """Same-width reinterpretation, and narrowing/widening through a trailing axis, compared bit for bit."""
+    p = ew.bitcast_convert_type_p
+    numeric = [d for d in ctx.dtypes if d.kind != "b"]
+    for src in numeric:
+        for dst in numeric:
+            if src.kind == "f" and dst.kind == "f" and src != dst:
+                continue
+            if src.itemsize == dst.itemsize:
+                shapes = [((7,), (7,)), ((3, 5), (3, 5))]
+            elif src.itemsize > dst.itemsize:
+                shapes = [((5,), (5, src.itemsize // dst.itemsize))]
+            else:
+                shapes = [((5, dst.itemsize // src.itemsize), (5,))]
+            for in_shape, out_shape in shapes:
+                x = _bitcast_operand(ctx.rng, src, dst, in_shape, out_shape)
+                yield Case(p, src, [x], {"new_dtype": dst}, transforms=("eval", "jit", "vmap"),
+                           label=describe([x]) + f" -> {short_name(dst)}")
+
+
+register_cases(ew.bitcast_convert_type_p, _bitcast_cases)
+
+
+def _select_n_cases(ctx: GenContext) -> Iterable[Case]:
+    p = ew.select_n_p
+    for dt in ctx.dtypes:
+        for shape in TRANSFORM_SHAPES + ((0,), (2, 3, 4)):
+            cases = [values(ctx.rng, shape, dt) for _ in range(3)]
+            which = ctx.rng.rand(*shape) < 0.5
+            yield Case(p, dt, [np.asarray(which)] + cases[:2], transforms=transforms_for(shape))
+            which3 = ctx.rng.randint(0, 3, size=shape).astype(np.int32)
+            yield Case(p, dt, [which3] + cases, transforms=transforms_for(shape))
+        cases = [values(ctx.rng, (3, 5), dt) for _ in range(2)]
+        yield Case(p, dt, [np.asarray(True)] + cases, label="scalar predicate " + describe(cases))
+
+
+register_cases(ew.select_n_p, _select_n_cases)
+
+
+def _clamp_cases(ctx: GenContext) -> Iterable[Case]:
+    p = ew.clamp_p
+    for dt in ctx.dtypes_of("fiu"):
+        for shape, bound_shape in (((7,), ()), ((3, 5), (3, 5)), ((), ()), ((2, 3, 4), ()), ((0,), ())):
+            x = values(ctx.rng, shape, dt)
+            lo = (values(ctx.rng, bound_shape, dt) - np.asarray(2, dt)) if dt.kind != "u" else np.full(bound_shape, 2, dt)
+            hi = lo + np.asarray(3, dt)
+            yield Case(p, dt, [lo.astype(dt), x, hi.astype(dt)], transforms=transforms_for(shape))
+
+
+register_cases(ew.clamp_p, _clamp_cases)

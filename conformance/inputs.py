@@ -1,0 +1,73 @@
+"""Operand values: random arrays inside an op's domain, IEEE special values, integer edge values."""
+from __future__ import annotations
+
+import numpy as np
+
+# name -> (low, high) for floats; values are drawn uniformly (then cast), keeping results finite in float16.
+FLOAT_DOMAINS = {
+    "real": (-3.0, 3.0),
+    "positive": (0.1, 4.0),
+    "unit": (-0.95, 0.95),
+    "ge1": (1.05, 4.0),
+    "tan": (-1.2, 1.2),
+    "near1": (0.5, 1.5),
+}
+
+
+def values(rng: np.random.RandomState, shape: tuple, dtype, domain: str = "real") -> np.ndarray:
+    """Random values of ``dtype`` and ``shape``; ``domain`` names a float range (integers stay small)."""
+    dtype = np.dtype(dtype)
+    shape = tuple(shape)
+    if dtype.kind == "b":
+        return np.asarray(rng.rand(*shape) < 0.5)
+    if dtype.kind == "f":
+        if domain == "nonzero":
+            sign = np.where(rng.rand(*shape) < 0.5, -1.0, 1.0)
+            return (sign * rng.uniform(0.25, 3.0, size=shape)).astype(dtype)
+        lo, hi = FLOAT_DOMAINS.get(domain, FLOAT_DOMAINS["real"])
+        return np.asarray(rng.uniform(lo, hi, size=shape)).astype(dtype)
+    return np.asarray(_ints(rng, shape, dtype, domain), dtype=dtype)
+
+
+def _ints(rng: np.random.RandomState, shape: tuple, dtype: np.dtype, domain: str) -> np.ndarray:
+    if domain == "shift":
+        return rng.randint(0, dtype.itemsize * 8, size=shape)
+    if domain == "nonzero":
+        v = rng.randint(1, 9, size=shape)
+        if dtype.kind == "i":
+            v = np.where(rng.rand(*shape) < 0.5, -v, v)
+        return v
+    lo = 0 if dtype.kind == "u" or domain in ("positive", "ge1", "near1") else -9
+    return rng.randint(lo, 10, size=shape)
+
+
+def float_specials(dtype) -> np.ndarray:
+    """NaN, infinities, signed zeros, extremes and ordinary values of a float dtype (no subnormals)."""
+    fi = np.finfo(dtype)
+    return np.array([np.nan, np.inf, -np.inf, 0.0, -0.0, 1.0, -1.0, 0.5, -0.5, 1.5, 2.5, -2.5, fi.max, -fi.max, fi.tiny, -fi.tiny],
+                    dtype=dtype)
+
+
+def int_edges(dtype) -> np.ndarray:
+    """The extremes of an integer dtype and the values around zero."""
+    ii = np.iinfo(dtype)
+    vals = [ii.min, ii.min + 1, ii.max, ii.max - 1, 0, 1, 2, 7]
+    if dtype.kind == "i":
+        vals += [-1, -2, -7]
+    return np.array(vals, dtype=dtype)
+
+
+def edge_values(dtype) -> np.ndarray | None:
+    """Special operands for a dtype: IEEE specials for floats, extremes for integers, both bools."""
+    dtype = np.dtype(dtype)
+    if dtype.kind == "f":
+        return float_specials(dtype)
+    if dtype.kind in "iu":
+        return int_edges(dtype)
+    return np.array([False, True])
+
+
+def cross(*columns: np.ndarray) -> list[np.ndarray]:
+    """Every combination of the given value lists, as flat arrays (n-ary ops on all pairs of specials)."""
+    grids = np.meshgrid(*columns, indexing="ij")
+    return [g.ravel() for g in grids]

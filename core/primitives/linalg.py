@@ -1,0 +1,439 @@
+"""Matrix decompositions and triangular solves (``jax.lax.linalg``): cholesky, qr, svd, eigh, lu and
+triangular_solve. Each acts on the trailing two axes; leading axes are batch axes.
+
+The derivative rules are JAX's (they come from the matrix-calculus literature cited at each rule);
+``triangular_solve`` is linear in its right-hand side and has a transpose rule for it.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from .. import dtypes
+from ..ad_util import Zero
+from ..interpreters import batching
+from ..interpreters.transpose import is_undefined
+from ..ir import ShapedArray
+from ..trace import Primitive, abstract_eval_rules, batching_rules, get_aval, jvp_rules, transpose_rules
+from . import contractions as ct, elementwise as ew, reductions as red, structural as st
+from .sorting import take_along_axis
+
+
+# --- small matrix helpers over lax (all act on the trailing two axes) -------------------------------------
+def _T(x: Any) -> Any:
+    nd = get_aval(x).ndim
+    return st.transpose(x, tuple(range(nd - 2)) + (nd - 1, nd - 2))
+
+
+def _matmul(a: Any, b: Any) -> Any:
+    """Batched matrix product of operands with equal batch shapes."""
+    nb = get_aval(a).ndim - 2
+    batch = tuple(range(nb))
+    return ct.dot_general(a, b, (((nb + 1,), (nb,)), (batch, batch)))
+
+
+def _tri_mask(shape: tuple, k: int, lower: bool) -> Any:
+    """Boolean mask of the lower (``col <= row + k``) or upper (``col >= row + k``) triangle."""
+    r = st.broadcasted_iota(dtypes.int32, shape[-2:], 0)
+    c = st.broadcasted_iota(dtypes.int32, shape[-2:], 1)
+    r = ew.add(r, ew._const(r, k))
+    mask = ew.le(c, r) if lower else ew.ge(c, r)
+    return st.broadcast_in_dim(mask, shape, (len(shape) - 2, len(shape) - 1))
+
+
+def _tril(x: Any, k: int = 0) -> Any:
+    return ew.select(_tri_mask(get_aval(x).shape, k, True), x, st.zeros_like_array(x))
+
+
+def _triu(x: Any, k: int = 0) -> Any:
+    return ew.select(_tri_mask(get_aval(x).shape, k, False), x, st.zeros_like_array(x))
+
+
+def _eye(dtype, shape: tuple) -> Any:
+    """Identity matrices of ``shape`` (``[..., m, n]``)."""
+    r = st.broadcasted_iota(dtypes.int32, shape[-2:], 0)
+    c = st.broadcasted_iota(dtypes.int32, shape[-2:], 1)
+    e = ew.convert_element_type(ew.eq(r, c), dtype)
+    return st.broadcast_in_dim(e, shape, (len(shape) - 2, len(shape) - 1))
+
+
+def _diagonal(x: Any) -> Any:
+    """Main diagonal of square matrices ``[..., n, n]`` -> ``[..., n]``."""
+    aval = get_aval(x)
+    return red.reduce_sum(ew.mul(x, _eye(aval.dtype, aval.shape)), (aval.ndim - 1,))
+
+
+def _diag_matrix(d: Any) -> Any:
+    """``[..., n]`` -> diagonal matrices ``[..., n, n]``."""
+    aval = get_aval(d)
+    shape = aval.shape + aval.shape[-1:]
+    return ew.mul(st.broadcast_in_dim(d, shape, tuple(range(aval.ndim - 1)) + (aval.ndim,)), _eye(aval.dtype, shape))
+
+
+def _row(v: Any) -> Any:
+    """``[..., n]`` broadcast as rows of ``[..., 1, n]``."""
+    s = get_aval(v).shape
+    return st.reshape(v, s[:-1] + (1, s[-1]))
+
+
+def symmetrize(x: Any) -> Any:
+    """``(x + x^T) / 2`` over the trailing two axes."""
+    return ew.div(ew.add(x, _T(x)), ew._const(x, 2))
+
+
+def _from_triangle(x: Any, lower: bool = True) -> Any:
+    """The symmetric matrix whose stored triangle is that of ``x`` (what LAPACK reads of a symmetric input)."""
+    if lower:
+        return ew.add(_tril(x), _T(_tril(x, -1)))
+    return ew.add(_triu(x), _T(_triu(x, 1)))
+
+
+def _check_matrix(name: str, x: ShapedArray, square: bool = False) -> None:
+    if x.dtype not in (dtypes.float32, dtypes.float64):
+        raise TypeError(f"{name} requires a float32 or float64 operand, got {x.dtype.name} (complex dtypes are "
+                        "not supported by portax)")
+    if x.ndim < 2:
+        raise ValueError(f"{name} requires an operand with at least 2 dimensions, got shape {x.shape}")
+    if square and x.shape[-1] != x.shape[-2]:
+        raise ValueError(f"{name} requires square matrices in the trailing two axes, got shape {x.shape}")
+
+
+def _batch_front(p: Primitive):
+    """Batching rule of an op on trailing matrices: the batch axis joins the leading batch axes."""
+    def rule(axis, vals, dims, **params):
+        vals = [batching.bdim_at_front(v, d, axis.size) for v, d in zip(vals, dims)]
+        out = p.bind(*vals, **params)
+        return out, ([0] * len(out) if p.multiple_results else 0)
+    batching_rules[p] = rule
+
+
+def _zero_tangents(outs: list) -> list:
+    return [Zero(get_aval(o).at_least_vspace()) for o in outs]
+
+
+# --- cholesky ------------------------------------------------------------------------------------------------
+def _cholesky_abstract(x: ShapedArray) -> ShapedArray:
+    _check_matrix("cholesky", x, square=True)
+    return ShapedArray(x.shape, x.dtype)
+
+
+def _cholesky_jvp(primals, tangents):
+    """Murray (2016), arXiv:1602.07527: dL = L phi(L^-1 dA L^-T), phi = lower triangle with halved diagonal."""
+    (x,), (sigma_dot,) = primals, tangents
+    L = _tril(cholesky_p.bind(x))
+    if type(sigma_dot) is Zero:
+        return L, Zero(get_aval(L).at_least_vspace())
+    shape = get_aval(x).shape
+    sigma_dot = _from_triangle(sigma_dot)
+    tmp = triangular_solve(L, sigma_dot, left_side=False, transpose_a=True, lower=True)
+    inner = triangular_solve(L, tmp, left_side=True, transpose_a=False, lower=True)
+    phi = ew.div(_tril(inner), ew.add(_eye(get_aval(x).dtype, shape), ew._const(inner, 1)))
+    return L, _matmul(L, phi)
+
+
+cholesky_p = Primitive("cholesky")
+abstract_eval_rules[cholesky_p] = _cholesky_abstract
+jvp_rules[cholesky_p] = _cholesky_jvp
+_batch_front(cholesky_p)
+
+
+def cholesky(x: Any, *, symmetrize_input: bool = True) -> Any:
+    """Lower Cholesky factor ``L`` with ``x = L L^T``; NaNs where a matrix is not positive definite."""
+    x = ew.asarray(x)
+    if symmetrize_input:
+        x = symmetrize(x)
+    return _tril(cholesky_p.bind(x))
+
+
+# --- triangular_solve -------------------------------------------------------------------------------------------
+def _ts_abstract(a: ShapedArray, b: ShapedArray, *, left_side, lower, transpose_a, conjugate_a, unit_diagonal):
+    _check_matrix("triangular_solve", a, square=True)
+    if b.dtype != a.dtype:
+        raise TypeError(f"triangular_solve requires a and b of the same dtype, got {a.dtype.name} and {b.dtype.name}")
+    if b.ndim != a.ndim or b.shape[:-2] != a.shape[:-2]:
+        raise ValueError(f"triangular_solve requires a and b with the same batch dimensions, got shapes {a.shape} "
+                         f"and {b.shape}")
+    k = b.shape[-2] if left_side else b.shape[-1]
+    if k != a.shape[-1]:
+        side = "b.shape[-2]" if left_side else "b.shape[-1]"
+        raise ValueError(f"triangular_solve: {side} = {k} must equal a.shape[-1] = {a.shape[-1]} "
+                         f"(a {a.shape}, b {b.shape}, left_side={left_side})")
+    return ShapedArray(b.shape, b.dtype)
+
+
+def _ts_jvp_a(g_a, ans, a, b, *, left_side, lower, transpose_a, conjugate_a, unit_diagonal):
+    """d(op(A)^-1 B) = -op(A)^-1 op(dA) X (left side), ordered so the cheaper product comes first."""
+    m, n = get_aval(b).shape[-2:]
+    k = 1 if unit_diagonal else 0
+    g_a = _tril(g_a, -k) if lower else _triu(g_a, k)
+    g_a = ew.neg(g_a)
+    g_a = _T(g_a) if transpose_a else g_a
+    params = dict(left_side=left_side, lower=lower, transpose_a=transpose_a, conjugate_a=conjugate_a,
+                  unit_diagonal=unit_diagonal)
+    a_inverse = lambda rhs: triangular_solve_p.bind(a, rhs, **params)
+    if left_side:
+        return a_inverse(_matmul(g_a, ans)) if m > n else _matmul(a_inverse(g_a), ans)
+    return a_inverse(_matmul(ans, g_a)) if m < n else _matmul(ans, a_inverse(g_a))
+
+
+def _ts_jvp(primals, tangents, **params):
+    a, b = primals
+    t_a, t_b = tangents
+    out = triangular_solve_p.bind(a, b, **params)
+    t = Zero(get_aval(out).at_least_vspace())
+    if type(t_b) is not Zero:
+        t = triangular_solve_p.bind(a, t_b, **params)
+    if type(t_a) is not Zero:
+        d = _ts_jvp_a(t_a, out, a, b, **params)
+        t = d if type(t) is Zero else ew.add(t, d)
+    return out, t
+
+
+def _ts_transpose(ct_, a, b, *, left_side, lower, transpose_a, conjugate_a, unit_diagonal):
+    if is_undefined(a):
+        raise ValueError("triangular_solve is not linear in its matrix argument `a`")
+    if type(ct_) is Zero:
+        return [None, Zero(b.aval)]
+    ct_b = triangular_solve_p.bind(a, ct_, left_side=left_side, lower=lower, transpose_a=not transpose_a,
+                                   conjugate_a=conjugate_a, unit_diagonal=unit_diagonal)
+    return [None, ct_b]
+
+
+def _ts_batch(axis, vals, dims, **params):
+    a, b = [batching.bdim_at_front(v, d, axis.size) for v, d in zip(vals, dims)]
+    return triangular_solve_p.bind(a, b, **params), 0
+
+
+triangular_solve_p = Primitive("triangular_solve")
+abstract_eval_rules[triangular_solve_p] = _ts_abstract
+jvp_rules[triangular_solve_p] = _ts_jvp
+transpose_rules[triangular_solve_p] = _ts_transpose
+batching_rules[triangular_solve_p] = _ts_batch
+
+
+def triangular_solve(a: Any, b: Any, *, left_side: bool = False, lower: bool = False, transpose_a: bool = False,
+                     conjugate_a: bool = False, unit_diagonal: bool = False) -> Any:
+    """Solve ``op(a) @ x = b`` (``left_side``) or ``x @ op(a) = b`` for triangular ``a``; op transposes if
+    ``transpose_a``. Only the selected triangle of ``a`` is read. A 1-D ``b`` is not accepted (as in JAX)."""
+    a, b = ew.asarray(a), ew.asarray(b)
+    return triangular_solve_p.bind(a, b, left_side=bool(left_side), lower=bool(lower), transpose_a=bool(transpose_a),
+                                   conjugate_a=bool(conjugate_a), unit_diagonal=bool(unit_diagonal))
+
+
+# --- qr --------------------------------------------------------------------------------------------------------
+def _qr_abstract(x: ShapedArray, *, full_matrices):
+    _check_matrix("qr", x)
+    *batch, m, n = x.shape
+    k = m if full_matrices else min(m, n)
+    return [ShapedArray((*batch, m, k), x.dtype), ShapedArray((*batch, k, n), x.dtype)]
+
+
+def _qr_jvp(primals, tangents, *, full_matrices):
+    """Townsend, "Differentiating the QR decomposition" (2018); defined for m >= n and reduced factors."""
+    (x,), (dx,) = primals, tangents
+    q, r = qr_p.bind(x, full_matrices=full_matrices)
+    if type(dx) is Zero:
+        return [q, r], _zero_tangents([q, r])
+    *_, m, n = get_aval(x).shape
+    if m < n or (full_matrices and m != n):
+        raise NotImplementedError("Unimplemented case of QR decomposition derivative (needs m >= n and, for "
+                                  "full_matrices=True, a square input)")
+    dx_rinv = triangular_solve(r, dx)
+    qt_dx_rinv = _matmul(_T(q), dx_rinv)
+    lower = _tril(qt_dx_rinv, -1)
+    do = ew.sub(lower, _T(lower))
+    dq = ew.add(_matmul(q, ew.sub(do, qt_dx_rinv)), dx_rinv)
+    dr = _matmul(ew.sub(qt_dx_rinv, do), r)
+    return [q, r], [dq, dr]
+
+
+qr_p = Primitive("qr", multiple_results=True)
+abstract_eval_rules[qr_p] = _qr_abstract
+jvp_rules[qr_p] = _qr_jvp
+_batch_front(qr_p)
+
+
+def qr(x: Any, *, full_matrices: bool = True) -> tuple:
+    """``(q, r)`` with orthonormal columns in ``q`` and upper-triangular ``r`` (Householder, LAPACK's signs)."""
+    q, r = qr_p.bind(ew.asarray(x), full_matrices=bool(full_matrices))
+    return q, r
+
+
+# --- svd -----------------------------------------------------------------------------------------------------------
+def _svd_abstract(x: ShapedArray, *, full_matrices, compute_uv):
+    _check_matrix("svd", x)
+    *batch, m, n = x.shape
+    k = min(m, n)
+    s = ShapedArray((*batch, k), x.dtype)
+    if not compute_uv:
+        return [s]
+    return [s, ShapedArray((*batch, m, m if full_matrices else k), x.dtype),
+            ShapedArray((*batch, n if full_matrices else k, n), x.dtype)]
+
+
+def _svd_jvp(primals, tangents, *, full_matrices, compute_uv):
+    """Townsend, "Differentiating the singular value decomposition" (2016), as JAX implements it."""
+    (A,), (dA,) = primals, tangents
+    outs = svd_p.bind(A, full_matrices=full_matrices, compute_uv=compute_uv)
+    if type(dA) is Zero:
+        return outs, _zero_tangents(outs)
+    if compute_uv and full_matrices:
+        raise NotImplementedError("Singular value decomposition JVP not implemented for full matrices")
+    s, U, Vt = svd_p.bind(A, full_matrices=False, compute_uv=True)
+    Ut, V = _T(U), _T(Vt)
+    s_dim = _row(s)
+    dS = _matmul(_matmul(Ut, dA), V)
+    ds = _diagonal(dS)
+    if not compute_uv:
+        return outs, [ds]
+    kk = get_aval(dS).shape
+    s_b = st.broadcast_in_dim(s_dim, kk, tuple(range(len(kk))))
+    s_diffs = ew.mul(ew.add(s_b, _T(s_b)), ew.sub(s_b, _T(s_b)))
+    eye = _eye(get_aval(s).dtype, kk)
+    F = ew.sub(ew.div(ew._const(s, 1), ew.add(s_diffs, eye)), eye)
+    dSS = ew.mul(s_b, dS)
+    SdS = ew.mul(_T(s_b), dS)
+    s_zeros = ew.convert_element_type(ew.eq(s, ew._const(s, 0)), get_aval(s).dtype)
+    s_inv = ew.sub(ew.div(ew._const(s, 1), ew.add(s, s_zeros)), s_zeros)
+    dUdV_diag = ew.mul(ew.mul(ew._const(dS, 0.5), ew.sub(dS, _T(dS))), _diag_matrix(s_inv))
+    dU = _matmul(U, ew.add(ew.mul(F, ew.add(dSS, _T(dSS))), dUdV_diag))
+    dV = _matmul(V, ew.mul(F, ew.add(SdS, _T(SdS))))
+    m, n = get_aval(A).shape[-2:]
+    if m > n:
+        dAV = _matmul(dA, V)
+        s_cols = st.broadcast_in_dim(s_dim, get_aval(dAV).shape, tuple(range(get_aval(dAV).ndim)))
+        dU = ew.add(dU, ew.div(ew.sub(dAV, _matmul(U, _matmul(Ut, dAV))), s_cols))
+    if n > m:
+        dAHU = _matmul(_T(dA), U)
+        s_cols = st.broadcast_in_dim(s_dim, get_aval(dAHU).shape, tuple(range(get_aval(dAHU).ndim)))
+        dV = ew.add(dV, ew.div(ew.sub(dAHU, _matmul(V, _matmul(Vt, dAHU))), s_cols))
+    return outs, [ds, dU, _T(dV)]
+
+
+svd_p = Primitive("svd", multiple_results=True)
+abstract_eval_rules[svd_p] = _svd_abstract
+jvp_rules[svd_p] = _svd_jvp
+_batch_front(svd_p)
+
+
+def svd(x: Any, *, full_matrices: bool = True, compute_uv: bool = True) -> Any:
+    """``(u, s, vh)`` (or ``s`` alone) with singular values in descending order, as ``lax.linalg.svd``."""
+    outs = svd_p.bind(ew.asarray(x), full_matrices=bool(full_matrices), compute_uv=bool(compute_uv))
+    if not compute_uv:
+        return outs[0]
+    s, u, vt = outs
+    return u, s, vt
+
+
+# --- eigh -------------------------------------------------------------------------------------------------------------
+def _eigh_abstract(x: ShapedArray, *, lower):
+    _check_matrix("eigh", x, square=True)
+    return [ShapedArray(x.shape, x.dtype), ShapedArray(x.shape[:-1], x.dtype)]
+
+
+def _eigh_jvp(primals, tangents, *, lower):
+    """dw = diag(V^T dA V), dV = V (F * (V^T dA V)) with F_ij = 1 / (w_j - w_i) off the diagonal."""
+    (a,), (a_dot,) = primals, tangents
+    v, w = eigh_p.bind(a, lower=lower)
+    if type(a_dot) is Zero:
+        return [v, w], _zero_tangents([v, w])
+    shape = get_aval(a).shape
+    eye = _eye(get_aval(a).dtype, shape)
+    w_row = st.broadcast_in_dim(_row(w), shape, tuple(range(len(shape))))
+    Fmat = ew.sub(ew.integer_pow(ew.add(eye, ew.sub(w_row, _T(w_row))), -1), eye)
+    a_dot = _from_triangle(a_dot, lower)
+    vdag_adot_v = _matmul(_matmul(_T(v), a_dot), v)
+    dv = _matmul(v, ew.mul(Fmat, vdag_adot_v))
+    dw = _diagonal(vdag_adot_v)
+    return [v, w], [dv, dw]
+
+
+eigh_p = Primitive("eigh", multiple_results=True)
+abstract_eval_rules[eigh_p] = _eigh_abstract
+jvp_rules[eigh_p] = _eigh_jvp
+_batch_front(eigh_p)
+
+
+def eigh(x: Any, *, lower: bool = True, symmetrize_input: bool = True, sort_eigenvalues: bool = True) -> tuple:
+    """``(v, w)``: eigenvectors (columns) and ascending eigenvalues of symmetric matrices, as
+    ``lax.linalg.eigh``. Eigenvalues are always sorted."""
+    x = ew.asarray(x)
+    if symmetrize_input:
+        x = symmetrize(x)
+    v, w = eigh_p.bind(x, lower=bool(lower))
+    return v, w
+
+
+# --- lu ------------------------------------------------------------------------------------------------------------
+def _lu_abstract(x: ShapedArray):
+    _check_matrix("lu", x)
+    *batch, m, n = x.shape
+    return [ShapedArray(x.shape, x.dtype), ShapedArray((*batch, min(m, n)), dtypes.int32),
+            ShapedArray((*batch, m), dtypes.int32)]
+
+
+def _lu_jvp(primals, tangents):
+    """De Hoog, Anderssen & Lukas: with F = L^-1 P dA U^-1, dL = L tril(F, -1) and dU = triu(F) U."""
+    (a,), (a_dot,) = primals, tangents
+    lu_, pivots, perm = lu_p.bind(a)
+    outs = [lu_, pivots, perm]
+    if type(a_dot) is Zero:
+        return outs, _zero_tangents(outs)
+    shape = get_aval(a).shape
+    nd = len(shape)
+    m, n = shape[-2:]
+    k = min(m, n)
+    dtype = get_aval(a).dtype
+    perm_b = st.broadcast_in_dim(perm, shape, tuple(range(nd - 1)))
+    x = take_along_axis(a_dot, perm_b, nd - 2)
+    zero = ew._const(lu_, 0)
+    l_pad = [(0, 0, 0)] * nd
+    l_pad[-1] = (0, m - k, 0)
+    l = st.pad(_tril(st.slice_in_dim(lu_, 0, k, 1, nd - 1), -1), zero, l_pad)
+    l = ew.add(l, _eye(dtype, shape[:-2] + (m, m)))
+    u_pad = [(0, 0, 0)] * nd
+    u_pad[-2] = (0, n - k, 0)
+    u = st.pad(_triu(st.slice_in_dim(lu_, 0, k, 1, nd - 2)), zero, u_pad)
+    if n > k:
+        u_eye = st.pad(_eye(dtype, (n - k, n - k)), zero, ((k, 0, 0), (k, 0, 0)))
+        u = ew.add(u, st.broadcast_in_dim(u_eye, shape[:-2] + (n, n), (nd - 2, nd - 1)))
+    la = triangular_solve(l, x, left_side=True, transpose_a=False, lower=True, unit_diagonal=True)
+    lau = triangular_solve(u, la, left_side=False, transpose_a=False, lower=False)
+    lu_dot = ew.add(_matmul(l, _tril(lau, -1)), _matmul(_triu(lau), u))
+    return outs, [lu_dot, Zero(get_aval(pivots).at_least_vspace()), Zero(get_aval(perm).at_least_vspace())]
+
+
+lu_p = Primitive("lu", multiple_results=True)
+abstract_eval_rules[lu_p] = _lu_abstract
+jvp_rules[lu_p] = _lu_jvp
+_batch_front(lu_p)
+
+
+def lu(x: Any) -> tuple:
+    """``(lu, pivots, permutation)``: LU with partial pivoting, ``x[perm] = L @ U`` with unit-diagonal L
+    below the diagonal of ``lu`` and U on and above it (int32 pivots and permutation, as in JAX)."""
+    lu_, pivots, perm = lu_p.bind(ew.asarray(x))
+    return lu_, pivots, perm
+
+
+def lu_pivots_to_permutation(pivots: Any, permutation_size: int) -> Any:
+    """The permutation that applying the row swaps ``i <-> pivots[..., i]`` in order makes of ``arange``."""
+    pivots = ew.asarray(pivots)
+    shape = get_aval(pivots).shape
+    batch, k = shape[:-1], shape[-1]
+    nd = len(shape)
+    iota = st.broadcasted_iota(dtypes.int32, batch + (permutation_size,), nd - 1)
+    pivots = ew.convert_element_type(pivots, dtypes.int32)
+    perm = iota
+    for i in range(k):
+        j = st.index_in_dim(pivots, i, nd - 1, keepdims=True)
+        j_b = st.broadcast_in_dim(j, batch + (permutation_size,), tuple(range(nd)))
+        p_i = st.broadcast_in_dim(st.index_in_dim(perm, i, nd - 1, keepdims=True), batch + (permutation_size,),
+                                  tuple(range(nd)))
+        p_j = take_along_axis(perm, j_b, nd - 1)
+        is_i = ew.eq(iota, ew._const(iota, i))
+        perm = ew.select(is_i, p_j, ew.select(ew.eq(iota, j_b), p_i, perm))
+    return perm
+
+
+LINALG = (cholesky_p, triangular_solve_p, qr_p, svd_p, eigh_p, lu_p)
+__all__ = ["cholesky", "eigh", "lu", "lu_pivots_to_permutation", "qr", "svd", "symmetrize", "triangular_solve"]

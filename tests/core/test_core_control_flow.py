@@ -1,0 +1,363 @@
+"""Control flow (the cond, while and scan primitives through lax.cond/switch/while_loop/fori_loop/scan/map)
+under jit, vmap (including batched predicates), jvp, grad and their compositions; Python control flow on
+concrete values; concretization and leaked-tracer errors."""
+import numpy as np
+import pytest
+
+import portax as jax
+import portax.numpy as jnp
+from portax import lax
+from portax.errors import ConcretizationTypeError, UnexpectedTracerError
+
+from core_helpers import x64_enabled
+
+
+def _x(*shape, seed=0):
+    return np.random.RandomState(seed).uniform(-1, 1, shape).astype(np.float32)
+
+
+def _allclose(a, b, tol=1e-5):
+    np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=tol, atol=tol)
+
+
+def _fd_grad(f, x, *rest, eps=1e-6):
+    """Central finite differences of ``f(x, *rest)`` in ``x``, evaluated in float64."""
+    x = np.asarray(x, np.float64)
+    rest = [np.asarray(r, np.float64) if np.asarray(r).dtype.kind == "f" else r for r in rest]
+    g = np.zeros_like(x)
+    with x64_enabled():
+        for i in np.ndindex(x.shape):
+            e = np.zeros_like(x)
+            e[i] = eps
+            g[i] = (float(f(x + e, *rest)) - float(f(x - e, *rest))) / (2 * eps)
+    return g
+
+
+# ============================================= cond / switch ====================================================
+def branchy(p, x, y):
+    return lax.cond(p, lambda a, b: (jnp.sin(a) * b, a + b), lambda a, b: (a * b, a - b), x, y)
+
+
+def test_cond_selects_branch_with_pytrees():
+    x, y = _x(3), _x(3, seed=1)
+    t = branchy(True, x, y)
+    f = branchy(False, x, y)
+    _allclose(t[0], np.sin(x) * y)
+    _allclose(f[1], x - y)
+    d = lax.cond(1, lambda d: {"s": d["a"] * 2}, lambda d: {"s": d["a"]}, {"a": x})
+    _allclose(d["s"], 2 * x)
+    assert float(lax.cond(np.float32(0.0), lambda: 1.0, lambda: 2.0)) == 2.0
+
+
+def test_switch_clamps_index():
+    branches = [lambda x: x, lambda x: x * 2, lambda x: x * 3]
+    assert [float(lax.switch(i, branches, 1.0)) for i in (-5, 0, 1, 2, 7)] == [1, 1, 2, 3, 3]
+    jitted = jax.jit(lambda i, x: lax.switch(i, branches, x))
+    assert [float(jitted(i, 1.0)) for i in (-1, 1, 9)] == [1, 2, 3]
+
+
+def test_cond_under_jit_with_traced_predicate():
+    f = jax.jit(lambda x: lax.cond(x.sum() > 0, lambda v: v * 2, lambda v: -v, x))
+    _allclose(f(np.ones(3, np.float32)), 2 * np.ones(3))
+    _allclose(f(-np.ones(3, np.float32)), np.ones(3))
+
+
+@pytest.mark.parametrize("batched", ["pred", "operand", "both"])
+def test_vmap_of_cond(batched):
+    ps = np.array([True, False, True, False])
+    xs = _x(4, 3)
+    f = lambda p, x: lax.cond(p, lambda v: jnp.sin(v), lambda v: v * 3.0, x)
+    in_axes = {"pred": (0, None), "operand": (None, 0), "both": (0, 0)}[batched]
+    p_args = ps if in_axes[0] == 0 else ps[0]
+    x_args = xs if in_axes[1] == 0 else xs[0]
+    out = jax.vmap(f, in_axes=in_axes)(p_args, x_args)
+    expected = [f(ps[i] if in_axes[0] == 0 else ps[0], xs[i] if in_axes[1] == 0 else xs[0]) for i in range(4)]
+    _allclose(out, np.stack([np.asarray(e) for e in expected]))
+
+
+def test_vmap_of_switch_with_batched_index():
+    idx = np.array([0, 2, 1, 5], np.int32)
+    branches = [lambda x: x + 1, lambda x: x * 10, lambda x: -x]
+    out = jax.vmap(lambda i, x: lax.switch(i, branches, x))(idx, np.arange(4, dtype=np.float32))
+    _allclose(out, [1, -1, 20, -3])
+
+
+def test_jvp_and_grad_of_cond():
+    x, y = _x(3), _x(3, seed=1)
+    f = lambda x: jnp.sum(branchy(x[0] > 0, x, y)[0])
+    for xv in (np.abs(x), -np.abs(x)):
+        _allclose(jax.grad(f)(xv), _fd_grad(f, xv), 1e-3)
+    t = _x(3, seed=2)
+    _, tan = jax.jvp(lambda x: branchy(True, x, y)[0], (x,), (t,))
+    _allclose(tan, np.cos(x) * y * t)
+
+
+def test_grad_of_cond_with_traced_predicate_under_jit():
+    f = jax.jit(jax.grad(lambda x: lax.cond(x > 0, lambda v: v ** 3, lambda v: jnp.sin(v), x)))
+    assert float(f(2.0)) == pytest.approx(12.0)
+    assert float(f(-1.0)) == pytest.approx(np.cos(-1.0), rel=1e-6)
+
+
+def test_grad_of_vmap_of_cond_with_batched_predicate():
+    xs = _x(5)
+    loss = lambda xs: jnp.sum(jax.vmap(lambda x: lax.cond(x > 0, lambda v: v ** 2, lambda v: -v, x))(xs))
+    _allclose(jax.grad(loss)(xs), np.where(xs > 0, 2 * xs, -1))
+
+
+def test_grad_wrt_value_closed_over_by_cond_branch():
+    def f(w):
+        return lax.cond(True, lambda x: x * w, lambda x: x, 3.0)
+    assert float(jax.grad(f)(2.0)) == 3.0
+
+
+def test_cond_errors():
+    with pytest.raises(TypeError, match="true_fun and false_fun output must have identical types"):
+        lax.cond(True, lambda x: x, lambda x: x.astype(jnp.int32), 1.0)
+    with pytest.raises(TypeError, match="identical output structure"):
+        lax.cond(True, lambda x: (x, x), lambda x: x, 1.0)
+    with pytest.raises(TypeError, match="Pred must be a scalar"):
+        lax.cond(np.array([True, False]), lambda: 1.0, lambda: 2.0)
+
+
+# ============================================= while_loop / fori_loop ============================================
+def collatz_steps(n):
+    def body(c):
+        n, k = c
+        return lax.select(n % 2 == 0, n // 2, 3 * n + 1), k + 1
+    return lax.while_loop(lambda c: c[0] != 1, body, (n, 0))[1]
+
+
+def test_while_loop_eager_and_jit():
+    assert int(collatz_steps(np.int32(6))) == 8
+    assert int(jax.jit(collatz_steps)(np.int32(27))) == 111
+
+
+def test_while_loop_pytree_carry():
+    out = lax.while_loop(lambda c: c["i"] < 4, lambda c: {"i": c["i"] + 1, "x": c["x"] * 2.0},
+                         {"i": 0, "x": np.ones(2, np.float32)})
+    assert int(out["i"]) == 4
+    _allclose(out["x"], [16, 16])
+
+
+def test_vmap_of_while_with_batched_predicate():
+    ns = np.array([6, 1, 27, 7], np.int32)
+    out = jax.vmap(collatz_steps)(ns)
+    assert list(np.asarray(out)) == [int(collatz_steps(n)) for n in ns]
+    out = jax.jit(jax.vmap(collatz_steps))(ns)
+    assert list(np.asarray(out)) == [8, 0, 111, 16]
+
+
+def test_vmap_of_while_with_unbatched_predicate_and_batched_carry():
+    f = lambda x: lax.while_loop(lambda c: c[0] < 3, lambda c: (c[0] + 1, c[1] * 2.0), (0, x))[1]
+    _allclose(jax.vmap(f)(_x(4)), 8 * _x(4))
+
+
+def test_vmap_of_while_with_batched_bound_in_cond_consts():
+    f = lambda x, limit: lax.while_loop(lambda c: c[0] < limit, lambda c: (c[0] + 1, c[1] + x), (0, 0.0))[1]
+    out = jax.vmap(f)(np.ones(3, np.float32), np.array([1, 3, 0], np.int32))
+    _allclose(out, [1, 3, 0])
+
+
+def test_jvp_of_while_loop():
+    f = lambda x: lax.while_loop(lambda c: c[0] < 3, lambda c: (c[0] + 1, jnp.sin(c[1])), (0, x))[1]
+    x, t = np.float32(0.7), np.float32(1.0)
+    y, ty = jax.jvp(f, (x,), (t,))
+    expected = np.cos(x) * np.cos(np.sin(x)) * np.cos(np.sin(np.sin(x)))
+    assert float(ty) == pytest.approx(float(expected), rel=1e-5)
+    _allclose(jax.jacfwd(f)(x), expected)
+
+
+def test_reverse_mode_of_while_loop_raises_jax_error():
+    f = lambda x: lax.while_loop(lambda c: c[0] < 3, lambda c: (c[0] + 1, c[1] * x), (0, 1.0))[1]
+    with pytest.raises(ValueError, match="Reverse-mode differentiation does not work for lax.while_loop"):
+        jax.grad(f)(2.0)
+    assert float(jax.jacfwd(f)(2.0)) == pytest.approx(12.0)
+
+
+def test_fori_loop_static_bounds_is_reverse_differentiable():
+    f = lambda x: lax.fori_loop(0, 4, lambda i, v: v * x + i, 1.0)
+    x = 1.5
+    # v0 = 1; v_{i+1} = v_i x + i  ->  x^4 + x^2 + 2x + 3
+    assert float(f(x)) == pytest.approx(x ** 4 + x ** 2 + 2 * x + 3)
+    assert float(jax.grad(f)(x)) == pytest.approx(4 * x ** 3 + 2 * x + 2)
+    assert float(jax.jit(jax.grad(f))(x)) == pytest.approx(4 * x ** 3 + 2 * x + 2)
+
+
+def test_fori_loop_dynamic_bounds():
+    f = jax.jit(lambda n, x: lax.fori_loop(0, n, lambda i, v: v + x, 0.0))
+    assert float(f(5, 2.0)) == 10.0
+    assert float(jax.jvp(lambda x: f(3, x), (2.0,), (1.0,))[1]) == 3.0
+    with pytest.raises(ValueError, match="Reverse-mode differentiation does not work"):
+        jax.grad(lambda x: f(3, x))(2.0)
+
+
+def test_fori_loop_empty_range_returns_init():
+    assert float(lax.fori_loop(3, 1, lambda i, v: v + 1.0, 5.0)) == 5.0
+
+
+def test_while_loop_errors():
+    with pytest.raises(TypeError, match="body_fun output and input must have identical types"):
+        lax.while_loop(lambda c: c < 3, lambda c: jnp.zeros(2), 0.0)
+    with pytest.raises(TypeError, match="cond_fun must return a boolean scalar"):
+        lax.while_loop(lambda c: c, lambda c: c + 1.0, 0.0)
+
+
+# ============================================= scan / map ==========================================================
+def cumsum_scan(xs, reverse=False):
+    return lax.scan(lambda c, x: (c + x, c + x), 0.0, xs, reverse=reverse)
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+def test_scan_matches_cumsum(reverse):
+    xs = _x(6)
+    carry, ys = cumsum_scan(xs, reverse)
+    expected = np.cumsum(xs[::-1])[::-1] if reverse else np.cumsum(xs)
+    _allclose(ys, expected)
+    _allclose(carry, xs.sum())
+    carry_j, ys_j = jax.jit(lambda xs: cumsum_scan(xs, reverse))(xs)
+    _allclose(ys_j, expected)
+
+
+def test_scan_pytrees_length_and_none():
+    xs = {"a": _x(4, 2), "b": (_x(4), np.arange(4, dtype=np.int32))}
+
+    def body(c, x):
+        s, k = c
+        return (s + x["a"] * x["b"][0], k + x["b"][1]), {"y": x["a"].sum()}
+    (s, k), ys = lax.scan(body, (np.zeros(2, np.float32), 0), xs)
+    _allclose(s, (xs["a"] * xs["b"][0][:, None]).sum(0))
+    assert int(k) == 6
+    _allclose(ys["y"], xs["a"].sum(1))
+    c, ys = lax.scan(lambda c, _: (c * 2, None), 1.0, None, length=5)
+    assert float(c) == 32.0 and ys is None
+
+
+def test_scan_errors():
+    with pytest.raises(ValueError, match="different leading axis sizes"):
+        lax.scan(lambda c, x: (c, x), 0.0, (np.ones(3), np.ones(4)))
+    with pytest.raises(TypeError, match="carry"):
+        lax.scan(lambda c, x: (c.astype(jnp.int32), x), 0.0, np.ones(3, np.float32))
+
+
+def rnn(w, h0, xs):
+    def step(h, x):
+        h = jnp.tanh(w * h + x)
+        return h, h * 2.0
+    return lax.scan(step, h0, xs)
+
+
+def test_grad_of_scan_matches_finite_differences():
+    xs = _x(5, 3)
+    h0 = _x(3, seed=1)
+    w = np.float32(0.7)
+    loss = lambda w, h0, xs: jnp.sum(rnn(w, h0, xs)[1]) + jnp.sum(rnn(w, h0, xs)[0] ** 2)
+    assert float(jax.grad(loss)(w, h0, xs)) == pytest.approx(float(_fd_grad(loss, w, h0, xs)), rel=1e-4)
+    g_xs = jax.grad(loss, argnums=2)(w, h0, xs)
+    _allclose(g_xs, _fd_grad(lambda xs, w, h0: loss(w, h0, xs), xs, w, h0), 1e-4)
+
+
+def test_grad_of_reverse_scan_and_jit_of_grad():
+    xs = _x(4)
+    loss = lambda xs: jnp.sum(lax.scan(lambda c, x: (c * x + 1.0, c), 1.0, xs, reverse=True)[1])
+    _allclose(jax.grad(loss)(xs), _fd_grad(loss, xs), 1e-4)
+    _allclose(jax.jit(jax.grad(loss))(xs), jax.grad(loss)(xs))
+
+
+def test_grad_of_scan_of_cond():
+    def loss(w, xs):
+        def step(c, x):
+            c = lax.cond(x > 0, lambda c: c * w, lambda c: c + w, c)
+            return c, c
+        return jnp.sum(lax.scan(step, 1.0, xs)[1])
+    xs = np.array([0.5, -0.2, 0.3, -0.1], np.float32)
+    w = np.float32(1.3)
+    assert float(jax.grad(loss)(w, xs)) == pytest.approx(float(_fd_grad(loss, w, xs)), rel=1e-5)
+    assert float(jax.jit(jax.grad(loss))(w, xs)) == pytest.approx(float(jax.grad(loss)(w, xs)), rel=1e-5)
+
+
+def test_jacfwd_and_jacrev_of_scan():
+    xs = _x(4, 2)
+    f = lambda h0: rnn(np.float32(0.5), h0, xs)[1].ravel()
+    h0 = _x(2, seed=3)
+    J = jax.jacfwd(f)(h0)
+    assert J.shape == (8, 2)
+    _allclose(J, jax.jacrev(f)(h0), 1e-5)
+    eps = 1e-3
+    fd = np.stack([(np.asarray(f(h0 + eps * e)) - np.asarray(f(h0 - eps * e))) / (2 * eps)
+                   for e in np.eye(2, dtype=np.float32)], 1)
+    _allclose(J, fd, 2e-3)
+
+
+@pytest.mark.parametrize("batched", ["xs", "init", "consts"])
+def test_vmap_of_scan(batched):
+    ws = np.array([0.1, 0.5, 0.9], np.float32)
+    h0s, xss = _x(3, 2, seed=1), _x(3, 4, 2, seed=2)
+    in_axes = {"xs": (None, None, 0), "init": (None, 0, None), "consts": (0, None, None)}[batched]
+    args = [a if ax == 0 else a[0] for a, ax in zip((ws, h0s, xss), in_axes)]
+    out = jax.vmap(rnn, in_axes=in_axes)(*args)
+    for i in range(3):
+        ref = rnn(*[a[i] if ax == 0 else a for a, ax in zip(args, in_axes)])
+        _allclose(out[0][i], ref[0])
+        _allclose(out[1][i], ref[1])
+
+
+def test_vmap_of_grad_of_scan_and_scan_over_non_leading_batch():
+    xss = _x(3, 4, 2)
+    loss = lambda w, xs: jnp.sum(rnn(w, np.zeros(2, np.float32), xs)[1])
+    per_ex = jax.vmap(jax.grad(loss), in_axes=(None, 0))(np.float32(0.4), xss)
+    _allclose(per_ex, [jax.grad(loss)(np.float32(0.4), x) for x in xss])
+    out = jax.vmap(lambda xs: cumsum_scan(xs)[1], in_axes=1, out_axes=1)(_x(5, 3))
+    _allclose(out, np.cumsum(_x(5, 3), 0))
+
+
+def test_lax_map_and_batch_size():
+    xs = _x(6, 2)
+    f = lambda x: jnp.sum(x ** 2)
+    _allclose(lax.map(f, xs), (xs ** 2).sum(1))
+    _allclose(lax.map(f, xs, batch_size=3), (xs ** 2).sum(1))
+    _allclose(jax.grad(lambda xs: jnp.sum(lax.map(f, xs)))(xs), 2 * xs)
+
+
+# ============================================= Python control flow and errors ======================================
+def absolute_value(x):
+    if x > 0:
+        return x
+    return -x
+
+
+def test_python_control_flow_under_grad_and_vmap_error():
+    assert float(jax.grad(absolute_value)(-2.0)) == -1.0
+    with pytest.raises(TypeError):
+        jax.vmap(absolute_value)(np.ones(2, np.float32))
+
+
+def test_concretization_error_under_jit_names_function_and_argument():
+    with pytest.raises(ConcretizationTypeError) as info:
+        jax.jit(absolute_value)(1.0)
+    assert isinstance(info.value, TypeError)
+    msg = str(info.value)
+    assert "absolute_value" in msg and "x" in msg
+    assert "static_argnums" in msg
+
+
+def test_jit_static_argument_allows_python_control_flow():
+    f = jax.jit(lambda x, flag: x * 2 if flag else x, static_argnums=1)
+    assert float(f(3.0, True)) == 6.0 and float(f(3.0, False)) == 3.0
+
+
+def test_leaked_tracer_raises_unexpected_tracer_error():
+    leaked = []
+
+    @jax.jit
+    def f(x):
+        leaked.append(x)
+        return x + 1
+    f(1.0)
+    with pytest.raises(UnexpectedTracerError):
+        jnp.sin(leaked[0])
+    with pytest.raises(UnexpectedTracerError):
+        jax.jit(lambda y: y + leaked[0])(1.0)
+    grads = []
+    jax.grad(lambda x: grads.append(x) or x * 2)(1.0)
+    with pytest.raises(UnexpectedTracerError):
+        jnp.cos(grads[0])
