@@ -166,7 +166,8 @@ DIGAMMA = {
     ),
 }
 
-# exp(x^2) erfc(x) = P(v) piecewise: (upper bound of x, variable, centre, coefficients)
+# exp(x^2) erfc(x) = P(v), v = x - c or 1/x - c piecewise:
+# (upper bound of x, variable, centre, coefficients)
 ERFCX = {
     "f32": (
         (2.0, "x", 1.25, (
@@ -202,7 +203,8 @@ ERFCX = {
     ),
 }
 
-# erfinv(x)/x = P(v), w = -log(1-x^2), v = w - c or sqrt(w) - c piecewise: (upper bound of w, variable, centre, coefficients)
+# erfinv(x)/x = P(v), w = -log(1-x^2), v = w - c or sqrt(w) - c piecewise:
+# (upper bound of w, variable, centre, coefficients)
 ERFINV = {
     "f32": (
         (5.0, "w", 2.5, (

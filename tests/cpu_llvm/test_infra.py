@@ -62,6 +62,14 @@ class Kernels:
         return out
 
 
+@pytest.fixture(scope="module", autouse=True)
+def private_cache_dir(tmp_path_factory):
+    """Keep this module's compilations out of the user's cache."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("PORTAX_CACHE_DIR", str(tmp_path_factory.mktemp("portax-cache")))
+        yield
+
+
 @pytest.fixture(scope="module")
 def kernels():
     return {dt: Kernels(dt) for dt in (np.float32, np.float64)}
@@ -70,7 +78,7 @@ def kernels():
 # ------------------------------------------------------------------ accuracy
 
 RNG = np.random.default_rng(1234)
-N = 40_000
+N = 150_000
 
 
 def lin(a, b, n=N):
@@ -131,8 +139,8 @@ def f64_tolerance(name, x, ref):
     tol = F64_REL * np.abs(ref)
     if name == "lgamma":  # gammaln is only absolutely accurate near its zeros (1e-11 relative at x=2-3e-5)
         tol += 1e-15
-    elif name == "digamma":  # psi: absolute near the negative roots, ~|x|/dist ulps near the poles
-        tol += 2e-15 + 1e-15 * np.abs(ref) * np.where(x < 0, np.abs(x) / np.abs(x - np.rint(x)), 0.0)
+    elif name == "digamma":  # psi: ~2.5e-15 absolute near the negative roots, ~|x|/dist ulps near poles
+        tol += 4e-15 + 1e-15 * np.abs(ref) * np.where(x < 0, np.abs(x) / np.abs(x - np.rint(x)), 0.0)
     elif name == "erfc":  # erfc: up to 6e-14 relative for x > 20, flushes subnormal results to 0
         tol = 1e-13 * np.abs(ref) + 1e-305
     return tol
@@ -183,16 +191,18 @@ def test_accuracy(kernels, name, dtype):
             worst = 1.0
     i = int(np.argmax(err))
     at = [x[fin][i] for x in xs]
-    assert err[i] <= worst, f"{name} {np.dtype(dtype)}: error {err[i]:.3g} at {at}: got {ours[fin][i]!r} want {exact[fin][i]!r}"
+    assert err[i] <= worst, f"{name} {np.dtype(dtype)}: err {err[i]:.3g} at {at}: {ours[fin][i]!r} != {exact[fin][i]!r}"
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
 def test_nextafter_exact(kernels, dtype):
-    special = np.array(SPECIALS + [np.finfo(dtype).max, -np.finfo(dtype).tiny], dtype)
+    with np.errstate(over="ignore"):
+        special = np.array(SPECIALS + [np.finfo(dtype).max, -np.finfo(dtype).tiny], dtype)
     a, b = np.meshgrid(special, special)
     x = cat(mag(1e-40, 1e30), lin(-2, 2), a.ravel()).astype(dtype)
     y = cat(mag(1e-40, 1e30)[::-1], lin(-2, 2)[::-1], b.ravel()).astype(dtype)
-    ours, want = kernels[dtype]("nextafter", x, y), np.nextafter(x, y)
+    with np.errstate(over="ignore"):
+        ours, want = kernels[dtype]("nextafter", x, y), np.nextafter(x, y)
     np.testing.assert_array_equal(ours, want)
     assert not bad_specials(ours, want).any()
 
