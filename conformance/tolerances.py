@@ -44,6 +44,7 @@ _ROUNDED = {"float16": Tolerance(1, 1), "float32": Tolerance(1, 1), "float64": T
 _TRANSCENDENTAL = {"float16": Tolerance(2, 2), "float32": Tolerance(4, 4), "float64": Tolerance(4, 4)}
 _SPECIAL_FN = {"float16": Tolerance(4, 4), "float32": Tolerance(16, 16), "float64": Tolerance(16, 16)}
 _ACCUMULATE = {"float16": Tolerance(2, 2), "float32": Tolerance(2, 2), "float64": Tolerance(2, 2)}
+_FACTORIZE = {"float16": Tolerance(16, 16), "float32": Tolerance(64, 64), "float64": Tolerance(64, 64)}
 
 # primitive name -> {float dtype name -> Tolerance}. Names absent here are exact (structural ops, comparisons,
 # bitwise and integer ops, conversions, selection, rounding to integers).
@@ -53,7 +54,9 @@ for _names, _tol in (
         (("rsqrt", "cbrt", "exp", "exp2", "expm1", "log", "log1p", "sin", "cos", "tan", "tanh", "logistic",
           "asin", "acos", "atan", "atan2", "sinh", "cosh", "asinh", "acosh", "atanh", "pow"), _TRANSCENDENTAL),
         (("erf", "erfc", "erf_inv", "lgamma", "digamma"), _SPECIAL_FN),
-        (("reduce_sum", "reduce_prod", "cumsum", "cumprod", "dot_general", "scatter_add", "scatter_mul"), _ACCUMULATE),
+        (("reduce_sum", "reduce_prod", "cumsum", "cumprod", "dot_general", "scatter_add", "scatter_mul",
+          "conv_general_dilated", "reduce_window_sum", "fft"), _ACCUMULATE),
+        (("cholesky", "triangular_solve", "qr", "svd", "eigh", "lu"), _FACTORIZE),
         (("bitcast_convert_type", "threefry2x32"), {}),
 ):
     for _n in _names:

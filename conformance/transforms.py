@@ -174,7 +174,10 @@ def _vjp(case: Case, layout: str, backend_name: str) -> list[np.ndarray]:
     out_shape = portax.eval_shape(f, *primals)
     leaves, tree = tree_flatten(out_shape)
     cts = tree.unflatten(_like(leaves, 2))
-    g = portax.jit(lambda p, ct: portax.vjp(f, *p)[1](ct), backend=backend_name)
+    def primal_and_cotangents(p, ct):
+        out, pullback = portax.vjp(f, *p)
+        return out, pullback(ct)
+    g = portax.jit(primal_and_cotangents, backend=backend_name)
     return _host(g(tuple(primals), cts))
 
 

@@ -12,6 +12,7 @@ from . import dtypes, trace as core
 from .ad_util import Zero, instantiate
 from .array import Array, make_array, to_device
 from .backend import Device, get_backend, registry
+from .config import config
 from .errors import ConcretizationTypeError
 from .interpreters import batching
 from .interpreters.jvp import jvp_flat
@@ -180,7 +181,7 @@ class JitFunction:
         return ", ".join(names)
 
     def _entry(self, static_key, in_tree, avals) -> _CacheEntry:
-        key = (static_key, in_tree, tuple(avals))
+        key = (static_key, in_tree, tuple(avals), config.enable_x64)  # x64 changes what tracing produces
         entry = self._cache.get(key)
         if entry is None:
             entry = self._trace(static_key, in_tree, avals)
@@ -192,7 +193,7 @@ class JitFunction:
         # Fast path: positional Arrays only, no trace active, signature seen before.
         if not kwargs and core.dynamic_trace is None and len(core.trace_stack) == 1 and \
                 all(type(a) is Array for a in args):
-            hit = self._fast.get(tuple([a.aval for a in args] + [a._device for a in args]))
+            hit = self._fast.get(tuple([a.aval for a in args] + [a._device for a in args] + [config.enable_x64]))
             if hit is not None:
                 call, consts, out_tree = hit
                 outs = call([*consts, *args])
@@ -211,7 +212,8 @@ class JitFunction:
             moved = [x if x._device is device else to_device(x, device) for x in leaves]
             if not kwargs and not self.static_argnums and all(type(a) is Array for a in args) and \
                     not any(core.is_tracer(c) for c in entry.consts):
-                self._fast[tuple([a.aval for a in args] + [a._device for a in args])] = (call, consts, entry.out_tree)
+                self._fast[tuple([a.aval for a in args] + [a._device for a in args] + [config.enable_x64])] = \
+                    (call, consts, entry.out_tree)
             outs = call([*consts, *moved])
             return tree_unflatten(entry.out_tree, outs)
         leaves = [asarray(x) if not core.is_tracer(x) else x for x in leaves]
@@ -621,20 +623,16 @@ def _flatten_axes(what: str, tree: PyTreeDef, axes: Any) -> list:
     proxy = tree_unflatten(tree, [0] * tree.num_leaves)
     out: list = []
 
-    def go(ax, sub):
-        if ax is None or isinstance(ax, int):
-            out.extend([ax] * tree_structure(sub).num_leaves)
-        elif isinstance(ax, (tuple, list)) and isinstance(sub, (tuple, list)) and len(ax) == len(sub):
-            for a, s in zip(ax, sub):
-                go(a, s)
-        elif isinstance(ax, dict) and isinstance(sub, dict) and set(ax) == set(sub):
-            for k in sorted(sub):
-                go(ax[k], sub[k])
-        else:
-            raise ValueError(f"{what} specification must be a tree prefix of the corresponding value, got "
-                             f"specification {axes} for value tree {tree}.")
+    def add(ax, sub):
+        if ax is not None and not isinstance(ax, int):
+            raise ValueError(f"{what} entries must be ints or None, got {ax!r}")
+        out.extend([ax] * tree_structure(sub).num_leaves)
 
-    go(axes, proxy)
+    try:
+        tree_map(add, axes, proxy, is_leaf=lambda a: a is None)
+    except ValueError as e:
+        raise ValueError(f"{what} specification must be a tree prefix of the corresponding value, got "
+                         f"specification {axes} for value tree {tree}. ({e})") from None
     return out
 
 
@@ -646,14 +644,17 @@ def vmap(fun: Callable, in_axes: Any = 0, out_axes: Any = 0, axis_name: Any = No
 
     @functools.wraps(fun)
     def vmapped(*args, **kwargs):
-        leaves, in_tree = tree_flatten(args)
+        leaves, in_tree = tree_flatten((args, kwargs))
         ia = in_axes
         if isinstance(ia, tuple) and len(ia) != len(args):
             raise ValueError(f"vmap in_axes must be an int, None, or a tuple of entries corresponding to the "
                              f"positional arguments passed to the function, but got len(in_axes)={len(ia)}, "
                              f"len(args)={len(args)}")
-        axes = _flatten_axes("vmap in_axes", in_tree, ia if isinstance(ia, tuple) or ia is None or isinstance(ia, int) else (ia,))
-        leaves = [asarray(x) for x in leaves]
+        arg_axes = ia if isinstance(ia, tuple) or ia is None or isinstance(ia, int) else (ia,)
+        # Keyword arguments are always mapped over their leading axis, as in JAX.
+        axes = _flatten_axes("vmap in_axes", in_tree, (arg_axes, 0))
+        # Unmapped values reach the function as they are (a Python scalar stays one, e.g. for jit's static args).
+        leaves = [x if a is None else asarray(x) for x, a in zip(leaves, axes)]
         sizes = set()
         norm = []
         for x, a in zip(leaves, axes):
@@ -680,7 +681,8 @@ def vmap(fun: Callable, in_axes: Any = 0, out_axes: Any = 0, axis_name: Any = No
         out_tree_box: list = []
 
         def flat(*xs):
-            out = fun(*tree_unflatten(in_tree, xs), **kwargs)
+            a, kw = tree_unflatten(in_tree, xs)
+            out = fun(*a, **kw)
             ol, ot = tree_flatten(out)
             out_tree_box[:] = [ot]
             return ol

@@ -128,7 +128,13 @@ def make_array(value: Any, weak_type: bool | None = None, device: Device | None 
     if weak_type is None:
         weak_type = type(value) in (int, float)
     if dtype is None:
-        dtype = dtypes.python_scalar_dtype(value) if type(value) in (bool, int, float) else dtypes.canonicalize(np.asarray(value).dtype)
+        if type(value) in (bool, int, float):
+            dtype = dtypes.python_scalar_dtype(value)
+        else:
+            dtype = np.asarray(value).dtype
+            if dtype.kind in "OUSV":
+                raise TypeError(f"Value {value!r:.100} with type {type(value).__name__} is not a valid JAX type")
+            dtype = dtypes.canonicalize(dtype)
     else:
         dtype = dtypes.canonicalize(dtype)
     host = np.asarray(value, dtype=dtype)

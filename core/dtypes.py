@@ -165,6 +165,20 @@ def result_type(*args: Any) -> np.dtype:
     return result_type_weak(*args)[0]
 
 
+def convert_host(value: Any, dtype) -> np.ndarray:
+    """``convert_element_type`` on a host value, with the primitive's semantics: float to integer truncates
+    and saturates (NaN becomes 0), anything to bool tests ``!= 0``."""
+    x = np.asarray(value)
+    dtype = np.dtype(dtype)
+    if dtype.kind == "b":
+        return np.asarray(x != 0)
+    if dtype.kind in "iu" and x.dtype.kind == "f":
+        info = np.iinfo(dtype)
+        with np.errstate(invalid="ignore"):
+            x = np.clip(np.trunc(np.where(np.isnan(x), 0, x).astype(np.float64)), info.min, info.max)
+    return np.asarray(x.astype(dtype))
+
+
 def finfo(dtype) -> np.finfo:
     return np.finfo(canonicalize(dtype))
 

@@ -158,3 +158,115 @@ def one_hot(x: Any, num_classes: int, *, dtype: Any = None, axis: int = -1) -> A
 
 
 tanh = jnp.tanh
+
+
+def identity(x: Any) -> Any:
+    return jnp.asarray(x)
+
+
+def squareplus(x: Any, b: Any = 4) -> Any:
+    """``(x + sqrt(x**2 + b)) / 2``."""
+    x = _inexact(x)
+    return (x + jnp.sqrt(jnp.square(x) + b)) / 2
+
+
+def sparse_plus(x: Any) -> Any:
+    """0 for x <= -1, (x + 1)**2 / 4 in between, x for x >= 1."""
+    x = _inexact(x)
+    return jnp.where(x <= -1.0, 0.0, jnp.where(x >= 1.0, x, (x + 1.0) ** 2 / 4))
+
+
+def sparse_sigmoid(x: Any) -> Any:
+    """The derivative of sparse_plus: ``clip((x + 1) / 2, 0, 1)``."""
+    return 0.5 * jnp.clip(_inexact(x) + 1.0, 0.0, 2.0)
+
+
+def mish(x: Any) -> Any:
+    """``x * tanh(softplus(x))``."""
+    x = _inexact(x)
+    return x * jnp.tanh(softplus(x))
+
+
+@custom_jvp
+def log1mexp(x: Any) -> Any:
+    """``log(1 - exp(-x))`` for x >= 0, accurate near 0 and for large x (Mächler 2012)."""
+    x = _inexact(x)
+    return jnp.where(x < math.log(2.0), jnp.log(-jnp.expm1(-x)), jnp.log1p(-jnp.exp(-x)))
+
+
+log1mexp.defjvps(lambda g, ans, x: g / jnp.expm1(x))
+
+
+def logmeanexp(x: Any, axis: Any = None, where: Any = None, keepdims: bool = False) -> Any:
+    """``logsumexp(x) - log(n)`` over the reduced (or ``where``-selected) entries."""
+    x = _inexact(x)
+    lse = logsumexp(x, axis=axis, where=where, keepdims=keepdims)
+    if where is None:
+        axes = range(x.ndim) if axis is None else ((axis,) if isinstance(axis, int) else axis)
+        count = float(math.prod(x.shape[a] for a in axes))
+    else:
+        count = jnp.sum(jnp.broadcast_to(where, x.shape), axis=axis, keepdims=keepdims, dtype=lse.dtype)
+    return lse - jnp.log(count)
+
+
+def _attention_mask(T: int, S: int, is_causal: bool, q_lengths: Any, kv_lengths: Any,
+                    local_window_size: Any) -> Any:
+    """Boolean mask ``[B or 1, 1, T, S]`` combining causality, sequence lengths and a local window."""
+    rows = jnp.arange(T)[:, None]
+    cols = jnp.arange(S)[None, :]
+    mask = jnp.ones((T, S), dtypes.bool_)
+    if is_causal:
+        mask = mask & (cols <= rows)
+    if local_window_size is not None:
+        left, right = (local_window_size, local_window_size) if isinstance(local_window_size, int) else local_window_size
+        mask = mask & (cols >= rows - left) & (cols <= rows + right)
+    mask = mask[None, None]
+    if q_lengths is not None:
+        mask = mask & (jnp.arange(T)[None, None, :, None] < jnp.asarray(q_lengths)[:, None, None, None])
+    if kv_lengths is not None:
+        mask = mask & (jnp.arange(S)[None, None, None, :] < jnp.asarray(kv_lengths)[:, None, None, None])
+    return mask
+
+
+def dot_product_attention(query: Any, key: Any, value: Any, bias: Any = None, mask: Any = None, *,
+                          scale: float | None = None, is_causal: bool = False, query_seq_lengths: Any = None,
+                          key_value_seq_lengths: Any = None, local_window_size: Any = None,
+                          implementation: str | None = None, return_residual: bool = False) -> Any:
+    """Scaled dot-product attention ``softmax(q k^T * scale + bias, masked) v`` on ``[B, T, N, H]`` queries and
+    ``[B, S, K, H]`` keys/values (grouped-query attention when K divides N; the batch axis is optional)."""
+    if implementation not in (None, "xla"):
+        raise NotImplementedError(f"dot_product_attention implementation={implementation!r} is not available in "
+                                  "portax; use None or 'xla'")
+    query, key, value = jnp.asarray(query), jnp.asarray(key), jnp.asarray(value)
+    unbatched = query.ndim == 3
+    if unbatched:
+        query, key, value = query[None], key[None], value[None]
+        bias = None if bias is None else jnp.asarray(bias)[None] if jnp.ndim(bias) == 3 else bias
+        mask = None if mask is None else jnp.asarray(mask)[None] if jnp.ndim(mask) == 3 else mask
+    if query.ndim != 4 or key.ndim != 4 or value.ndim != 4:
+        raise ValueError(f"dot_product_attention expects [B, T, N, H] inputs (or [T, N, H]); got query {query.shape}, "
+                         f"key {key.shape}, value {value.shape}")
+    B, T, N, H = query.shape
+    S, K = key.shape[1], key.shape[2]
+    if N % K:
+        raise ValueError(f"The number of query heads ({N}) must be a multiple of the number of key/value heads ({K})")
+    if K != N:
+        key, value = jnp.repeat(key, N // K, axis=2), jnp.repeat(value, N // K, axis=2)
+    scale = 1.0 / math.sqrt(H) if scale is None else scale
+    logits_dtype = jnp.promote_types(query.dtype, jnp.float32)
+    logits = jnp.einsum("BTNH,BSNH->BNTS", query, key).astype(logits_dtype) * scale
+    if bias is not None:
+        logits = (logits + bias).astype(logits_dtype)
+    combined = _attention_mask(T, S, is_causal, query_seq_lengths, key_value_seq_lengths, local_window_size)
+    if mask is not None:
+        combined = combined & jnp.asarray(mask, dtype=dtypes.bool_)
+    large_negative = 0.7 * float(jnp.finfo(logits_dtype).min)
+    logits = jnp.where(combined, logits, large_negative)
+    probs = softmax(logits.astype(jnp.float32), axis=-1).astype(key.dtype)
+    out = jnp.einsum("BNTS,BSNH->BTNH", probs, value)
+    if unbatched:
+        out = out[0]
+    return (out, logits) if return_residual else out
+
+
+from . import initializers  # noqa: E402,F401  (jax.nn.initializers)

@@ -5,14 +5,17 @@ algorithms so that values agree to float rounding.
 """
 from __future__ import annotations
 
+import functools
 from typing import Any, Sequence
 
 import numpy as np
 
 from . import dtypes
+from . import numpy as jnp
 from .numpy import _util
-from .primitives import elementwise as ew, prng, reductions as red, sorting as so, structural as st
-from .trace import get_aval
+from .primitives import elementwise as ew, prng, sorting as so, structural as st
+from .primitives.custom_derivatives import custom_jvp
+from .trace import concrete_or_error, get_aval
 
 _U32 = dtypes.uint32
 
@@ -242,266 +245,576 @@ def randint(key: Any, shape: Sequence[int], minval: Any, maxval: Any, dtype: Any
     return ew.add(minval, ew.convert_element_type(offset, dt))
 
 
-def bernoulli(key: Any, p: Any = 0.5, shape: Sequence[int] | None = None) -> Any:
+def bernoulli(key: Any, p: Any = 0.5, shape: Sequence[int] | None = None, mode: str = "low") -> Any:
+    """Booleans that are True with probability ``p`` (``mode='high'`` uses two draws for tiny ``p``)."""
+    key = _check_key("bernoulli", key)
+    if mode not in ("high", "low"):
+        raise ValueError(f"got mode={mode!r}, expected 'high' or 'low'")
     p = _util.asarray_any(p)
     if get_aval(p).dtype.kind != "f":
-        p = ew.convert_element_type(p, dtypes.default_float())
+        raise TypeError(f"bernoulli probability `p` must have a floating dtype, got {get_aval(p).dtype}.")
     shape = get_aval(p).shape if shape is None else tuple(shape)
-    u = uniform(key, shape, get_aval(p).dtype)
-    return ew.lt(u, _util.broadcast_to(p, shape))
+    dt = get_aval(p).dtype
+    if mode == "high":
+        u = uniform(key, (2,) + shape, dt)
+        u1, u2 = u[0], u[1] * (2.0 ** -np.finfo(dt).nmant)
+        return u2 < p - u1
+    return ew.lt(uniform(key, shape, dt), _util.broadcast_to(p, shape))
 
 
 def _shuffle(key: Any, x: Any, axis: int) -> Any:
     """JAX's shuffle: ceil(3 * log(n) / log(2**32 - 1)) rounds of sorting by random 32-bit keys."""
-    n = get_aval(x).shape[axis]
-    exponent = 3
-    uint32max = np.iinfo(np.uint32).max
-    num_rounds = int(np.ceil(exponent * np.log(max(1, n)) / np.log(uint32max)))
+    size = int(np.prod(get_aval(x).shape, dtype=np.int64))
+    num_rounds = int(np.ceil(3 * np.log(max(1, size)) / np.log(np.iinfo(np.uint32).max)))
     for _ in range(num_rounds):
-        key, subkey = split(key)
+        key, subkey = _split2(key)
         sort_keys = _random_bits(subkey, 32, get_aval(x).shape)
         _, x = so.sort((sort_keys, x), axis, num_keys=1)
     return x
 
 
+def _split2(key: Any) -> tuple:
+    keys = split(key)
+    return keys[0], keys[1]
+
+
 def permutation(key: Any, x: Any, axis: int = 0, independent: bool = False) -> Any:
+    """A random permutation of ``arange(x)`` (integer ``x``) or of ``x`` along ``axis``."""
     key = _check_key("permutation", key)
-    if isinstance(x, int) or (np.ndim(x) == 0 and not hasattr(x, "aval")):
-        r = int(x)
-        return _shuffle(key, st.iota(dtypes.default_int(), r), 0)
+    if isinstance(x, (int, np.integer)) or (np.ndim(x) == 0 and not hasattr(x, "aval")):
+        return _shuffle(key, st.iota(dtypes.default_int(), int(x)), 0)
     x = _util.asarray_any(x)
     if get_aval(x).ndim == 0:
-        r = int(x)
-        return _shuffle(key, st.iota(dtypes.default_int(), r), 0)
+        raise TypeError("x must be an integer or at least 1-dimensional")
     axis = _util.canonicalize_axis(axis, get_aval(x).ndim)
     if independent or get_aval(x).ndim == 1:
         return _shuffle(key, x, axis)
     ind = _shuffle(key, st.iota(dtypes.default_int(), get_aval(x).shape[axis]), 0)
-    from .numpy.indexing import take
-    return take(x, ind, axis=axis, mode="clip")
+    return jnp.take(x, ind, axis=axis, mode="clip")
 
 
-def choice(key: Any, a: Any, shape: Sequence[int] = (), replace: bool = True, p: Any = None, axis: int = 0) -> Any:
+def _top_k_indices(x: Any, k: int) -> Any:
+    """Indices of the k largest entries along the last axis (ties: lower index first), as lax.top_k."""
+    return jnp.argsort(x, axis=-1, descending=True, stable=True)[..., :k]
+
+
+def choice(key: Any, a: Any, shape: Sequence[int] = (), replace: bool = True, p: Any = None, axis: int = 0,
+           mode: str | None = None) -> Any:
+    """Random samples from ``a`` (or ``arange(a)``), uniformly or with probabilities ``p``."""
     key = _check_key("choice", key)
+    if not isinstance(shape, (tuple, list)):
+        raise TypeError(f"shape argument of jax.random.choice must be a sequence, got {shape}")
     shape = tuple(shape)
-    if isinstance(a, int) or (np.ndim(a) == 0 and not hasattr(a, "aval")):
-        n_inputs = int(a)
-        arr = None
+    arr = _util.asarray_any(a)
+    if get_aval(arr).ndim == 0:
+        n_inputs = int(concrete_or_error(a, "The error occurred in jax.random.choice()"))
     else:
-        arr = _util.asarray_any(a)
+        axis = _util.canonicalize_axis(axis, get_aval(arr).ndim)
         n_inputs = get_aval(arr).shape[axis]
     n_draws = int(np.prod(shape, dtype=np.int64))
     if n_draws == 0:
-        return st.full(shape, 0, dtypes.default_int()) if arr is None else st.full(shape, 0, get_aval(arr).dtype)
+        return jnp.zeros(shape, dtype=get_aval(arr).dtype)
     if n_inputs <= 0:
         raise ValueError("a must be greater than 0 unless no samples are taken")
     if not replace and n_draws > n_inputs:
         raise ValueError(f"Cannot take a larger sample (size {n_draws}) than population (size {n_inputs}) when "
                          "'replace=False'")
-    from .numpy.indexing import take
+    scalar = get_aval(arr).ndim == 0
     if p is None:
         if replace:
             ind = randint(key, shape, 0, n_inputs)
+            result = ind if scalar else jnp.take(arr, ind, axis=axis, mode="clip")
         else:
-            ind = st.reshape(st.slice(permutation(key, n_inputs), (0,), (n_draws,)), shape)
+            perm = permutation(key, n_inputs if scalar else arr, axis)
+            result = perm[(slice(None),) * (0 if scalar else axis) + (slice(n_draws),)]
     else:
-        p = _util.asarray_any(p)
+        (p_arr,) = _util.promote_to_inexact(p)
+        if get_aval(p_arr).shape != (n_inputs,):
+            raise ValueError(f"p must be None or a 1D vector with the same size as a.shape[axis]. p has shape "
+                             f"{get_aval(p_arr).shape} and a.shape[axis] is {n_inputs}.")
         if replace:
-            p_cuml = red.cumsum(p, 0)
-            r = ew.mul(p_cuml[-1], ew.sub(ew._const(p_cuml, 1), uniform(key, shape, get_aval(p).dtype)))
-            from .numpy.misc import searchsorted
-            ind = searchsorted(p_cuml, r, side="right")
+            p_cuml = jnp.cumsum(p_arr)
+            r = p_cuml[-1] * (1 - uniform(key, shape, get_aval(p_cuml).dtype))
+            ind = jnp.searchsorted(p_cuml, r)
         else:
-            g = ew.neg(gumbel(key, (n_inputs,), get_aval(p).dtype))
-            g = ew.sub(g, ew.log(p))
-            ind = st.reshape(st.slice(so.sort((g, st.iota(dtypes.default_int(), n_inputs)), 0, num_keys=1)[1],
-                                      (0,), (n_draws,)), shape)
-    if arr is None:
-        return ind
-    return take(arr, ind, axis=axis, mode="clip")
+            g = gumbel(key, (n_inputs,), get_aval(p_arr).dtype, mode=mode) + jnp.log(p_arr)
+            ind = _top_k_indices(g, n_draws)
+        result = ind if scalar else jnp.take(arr, ind, axis=axis, mode="clip")
+    out_shape = shape if scalar else get_aval(arr).shape[:axis] + shape + get_aval(arr).shape[axis + 1:]
+    return jnp.reshape(result, out_shape)
 
 
-def gumbel(key: Any, shape: Sequence[int] = (), dtype: Any = None) -> Any:
+def gumbel(key: Any, shape: Sequence[int] = (), dtype: Any = None, mode: str | None = None) -> Any:
+    """Standard Gumbel samples; ``mode='high'`` spends a second draw on the small-probability tail."""
+    key = _check_key("gumbel", key)
     dt = _float_dtype("gumbel", dtype)
-    tiny = np.finfo(dt).tiny
-    u = uniform(key, shape, dt, tiny, 1.0)
-    return ew.neg(ew.log(ew.neg(ew.log(u))))
+    shape = tuple(shape)
+    info = np.finfo(dt)
+    if mode in (None, "low"):
+        return -jnp.log(-jnp.log(uniform(key, shape, dt, info.tiny, 1.0)))
+    if mode == "high":
+        u = uniform(key, (2,) + shape, dt, 0.0, 1.0)
+        high, low = u[0], u[1]
+        x = jnp.where(high >= 0.5, high, high + 2.0 ** -info.nmant * low + info.tiny)
+        return -jnp.log(-jnp.log1p(-x))
+    raise ValueError(f"gumbel mode must be 'low' or 'high', got {mode!r}")
 
 
-def categorical(key: Any, logits: Any, axis: int = -1, shape: Sequence[int] | None = None) -> Any:
+def categorical(key: Any, logits: Any, axis: int = -1, shape: Sequence[int] | None = None, replace: bool = True,
+                mode: str | None = None) -> Any:
+    """Samples from categorical distributions given by ``logits`` along ``axis`` (Gumbel-max, or Gumbel
+    top-k without replacement)."""
+    key = _check_key("categorical", key)
     logits = _util.asarray_any(logits)
     lshape = get_aval(logits).shape
-    axis = _util.canonicalize_axis(axis, len(lshape))
-    batch = lshape[:axis] + lshape[axis + 1:]
-    shape = batch if shape is None else tuple(shape)
-    shape_prefix = shape[:len(shape) - len(batch)]
-    full = shape_prefix + lshape
-    g = gumbel(key, full, get_aval(logits).dtype)
-    x = ew.add(g, _util.broadcast_to(logits, full))
-    return red.argmax(x, axis + len(shape_prefix), dtypes.default_int())
+    nd = len(lshape)
+    axis_pos = _util.canonicalize_axis(axis, nd)
+    batch_shape = lshape[:axis_pos] + lshape[axis_pos + 1:]
+    shape = batch_shape if shape is None else tuple(shape)
+    if tuple(_util.broadcast_shapes(shape[len(shape) - len(batch_shape):], batch_shape)) != \
+            tuple(shape[len(shape) - len(batch_shape):]) or len(shape) < len(batch_shape):
+        raise ValueError(f"categorical: shape {shape} is not broadcast-compatible with the batch shape {batch_shape}")
+    prefix = shape[:len(shape) - len(batch_shape)]
+    dt = get_aval(logits).dtype
+    if replace:
+        neg_axis = axis_pos - nd
+        logits_shape = list(shape[len(shape) - len(batch_shape):])
+        logits_shape.insert(axis_pos, lshape[axis_pos])
+        g = gumbel(key, prefix + tuple(logits_shape), dt, mode=mode)
+        return jnp.argmax(g + jnp.reshape(logits, (1,) * len(prefix) + lshape), axis=neg_axis)
+    noisy = logits + gumbel(key, lshape, dt, mode=mode)
+    k = int(np.prod(prefix, dtype=np.int64))
+    if k > lshape[axis_pos]:
+        raise ValueError(f"Number of samples without replacement ({k}) cannot exceed number of categories "
+                         f"({lshape[axis_pos]}).")
+    idx = _top_k_indices(jnp.moveaxis(noisy, axis_pos, -1), k)
+    return jnp.reshape(jnp.moveaxis(idx, -1, 0), shape)
 
 
 def exponential(key: Any, shape: Sequence[int] = (), dtype: Any = None) -> Any:
-    dt = _float_dtype("exponential", dtype)
-    u = uniform(key, shape, dt)
+    key = _check_key("exponential", key)
+    u = uniform(key, shape, _float_dtype("exponential", dtype))
     return ew.neg(ew.log1p(ew.neg(u)))
 
 
 def laplace(key: Any, shape: Sequence[int] = (), dtype: Any = None) -> Any:
+    key = _check_key("laplace", key)
     dt = _float_dtype("laplace", dtype)
-    u = uniform(key, shape, dt, np.nextafter(np.array(-1.0, dt), np.array(0.0, dt)), 1.0)
-    from .numpy.ufuncs import sign
-    return ew.mul(sign(u), ew.neg(ew.log1p(ew.neg(ew.abs(u)))))
+    u = uniform(key, shape, dt, -1.0 + np.finfo(dt).epsneg, 1.0)
+    return ew.mul(ew.sign(u), ew.log1p(ew.neg(ew.abs(u))))
 
 
 def logistic(key: Any, shape: Sequence[int] = (), dtype: Any = None) -> Any:
+    key = _check_key("logistic", key)
     dt = _float_dtype("logistic", dtype)
     u = uniform(key, shape, dt, np.finfo(dt).tiny, 1.0)
     return ew.sub(ew.log(u), ew.log1p(ew.neg(u)))
 
 
-def gamma(key: Any, a: Any, shape: Sequence[int] | None = None, dtype: Any = None) -> Any:
-    """Marsaglia–Tsang sampling with a boost for a < 1 (per-element while loop)."""
-    dt = _float_dtype("gamma", dtype)
-    a = ew.convert_element_type(_util.asarray_any(a), dt)
-    shape = get_aval(a).shape if shape is None else tuple(shape)
-    a = _util.broadcast_to(a, shape)
-    n = int(np.prod(shape, dtype=np.int64))
-    keys = split(key, max(n, 1))
-    from .api import vmap
-    flat_a = st.reshape(a, (n,))
-    out = vmap(lambda k, av: _gamma_one(k, av, dt))(st.slice(keys, (0, 0), (n, 2)), flat_a)
-    return st.reshape(out, shape)
+def cauchy(key: Any, shape: Sequence[int] = (), dtype: Any = None) -> Any:
+    key = _check_key("cauchy", key)
+    dt = _float_dtype("cauchy", dtype)
+    u = uniform(key, shape, dt, np.finfo(dt).eps, 1.0)
+    return jnp.tan(np.pi * (u - 0.5))
 
 
-def _gamma_one(key, alpha, dt):
+# --- gamma and the distributions built on it ----------------------------------------------------------------
+def _gamma_one(key: Any, alpha: Any, log_space: bool) -> Any:
+    """Marsaglia & Tsang (2000) for one scalar ``alpha``, with the ``alpha < 1`` boost, exactly as JAX draws it."""
     from .primitives.control_flow import while_loop
-    one = ew._const(alpha, 1.0)
+    dt = get_aval(alpha).dtype
+    zero, one = ew._const(alpha, 0.0), ew._const(alpha, 1.0)
     boost_mask = ew.ge(alpha, one)
     alpha_orig = alpha
     alpha = ew.select(boost_mask, alpha, ew.add(alpha, one))
     d = ew.sub(alpha, ew._const(alpha, 1.0 / 3.0))
     c = ew.div(ew._const(alpha, 1.0 / 3.0), ew.sqrt(d))
 
-    def cond(state):
-        _, _, x, v, u = state
-        xsq = ew.mul(x, x)
-        accept1 = ew.lt(u, ew.sub(one, ew.mul(ew._const(u, 0.0331), ew.mul(xsq, xsq))))
-        accept2 = ew.lt(ew.log(u), ew.add(ew.mul(ew._const(u, 0.5), xsq),
-                                          ew.mul(d, ew.add(ew.sub(one, v), ew.log(v)))))
-        return ew.bitwise_not(ew.bitwise_or(accept1, accept2))
+    def cond_fn(state):
+        _, X, V, U = state
+        reject_squeeze = ew.ge(U, ew.sub(one, ew.mul(ew._const(U, 0.0331), ew.mul(X, X))))
+        reject_log = ew.ge(ew.log(U), ew.add(ew.mul(X, ew._const(X, 0.5)),
+                                             ew.mul(d, ew.add(ew.sub(one, V), ew.log(V)))))
+        return ew.bitwise_and(reject_squeeze, reject_log)
 
-    def body(state):
-        k, _, _, _, _ = state
-        k, xk, uk = split(k, 3)
-        x = normal(xk, (), dt)
-        v = ew.add(one, ew.mul(x, c))
+    def next_xv(state):
+        k, _, _ = state
+        k, sub = _split2(k)
+        x = normal(sub, (), dt)
+        return k, x, ew.add(one, ew.mul(x, c))
 
-        def inner_cond(s):
-            return ew.le(s[2], ew._const(s[2], 0.0))
+    def body_fn(state):
+        k = state[0]
+        ks = split(k, 3)
+        k, x_key, u_key = ks[0], ks[1], ks[2]
+        _, x, v = while_loop(lambda s: ew.le(s[2], zero), next_xv, (x_key, zero, ew._const(alpha, -1.0)))
+        X = ew.mul(x, x)
+        V = ew.mul(ew.mul(v, v), v)
+        return k, X, V, uniform(u_key, (), dt)
 
-        def inner_body(s):
-            kk, _, _ = s
-            kk, sk = split(kk)
-            xx = normal(sk, (), dt)
-            return kk, xx, ew.add(one, ew.mul(xx, c))
+    key, subkey = _split2(key)
+    _, _, V, _ = while_loop(cond_fn, body_fn, (key, zero, one, ew._const(alpha, 2.0)))
+    if log_space:
+        log_samples = ew.neg(exponential(subkey, (), dt))
+        log_boost = ew.select(ew.bitwise_or(boost_mask, ew.eq(log_samples, zero)), zero,
+                              ew.mul(log_samples, ew.div(one, alpha_orig)))
+        return ew.add(ew.add(ew.log(d), ew.log(V)), log_boost)
+    samples = ew.sub(one, uniform(subkey, (), dt))
+    boost = ew.select(boost_mask, one, ew.pow(samples, ew.div(one, alpha_orig)))
+    return ew.mul(ew.mul(d, V), boost)
 
-        xk2, x, v = while_loop(inner_cond, inner_body, (xk, x, v))
-        v = ew.mul(ew.mul(v, v), v)
-        u = uniform(uk, (), dt)
-        return k, xk2, x, v, u
 
-    init = (key, key, ew._const(alpha, 0.0), ew._const(alpha, -1.0), ew._const(alpha, 2.0))
-    k, _, _, v, _ = while_loop(cond, body, body(init))
-    z = ew.mul(d, v)
-    k, bk = split(k)
-    boost = ew.select(boost_mask, one, ew.pow(uniform(bk, (), dt), ew.div(one, alpha_orig)))
-    return ew.mul(z, boost)
+def _gamma_impl(key: Any, a: Any, log_space: bool) -> Any:
+    """One key per element (``split(key, a.size)``), each sampled by its own rejection loop."""
+    from .api import vmap
+    shape = get_aval(a).shape
+    n = int(np.prod(shape, dtype=np.int64))
+    if n == 0:
+        return a
+    keys = split(key, n)
+    flat = vmap(lambda k, alpha: _gamma_one(k, alpha, log_space))(keys, jnp.reshape(a, (n,)))
+    return jnp.reshape(flat, shape)
+
+
+@functools.partial(custom_jvp, nondiff_argnums=(2,))
+def _gamma_sample(key: Any, a: Any, log_space: bool) -> Any:
+    return _gamma_impl(key, a, log_space)
+
+
+@_gamma_sample.defjvp
+def _gamma_sample_jvp(log_space, primals, tangents):
+    raise NotImplementedError("Differentiating random.gamma (and beta, dirichlet, t, chisquare, loggamma) with "
+                              "respect to its shape parameter needs random_gamma_grad, which portax does not "
+                              "implement yet.")
+
+
+def _gamma_args(name: str, key: Any, a: Any, shape: Sequence[int] | None, dtype: Any) -> tuple:
+    key = _check_key(name, key)
+    dt = _float_dtype(name, dtype)
+    a = ew.convert_element_type(_util.asarray_any(a), dt)
+    shape = get_aval(a).shape if shape is None else tuple(shape)
+    return key, _util.broadcast_to(a, shape)
+
+
+def gamma(key: Any, a: Any, shape: Sequence[int] | None = None, dtype: Any = None) -> Any:
+    """Gamma(a, 1) samples (Marsaglia–Tsang), the same values as ``jax.random.gamma``."""
+    key, a = _gamma_args("gamma", key, a, shape, dtype)
+    return _gamma_sample(key, a, False)
+
+
+def loggamma(key: Any, a: Any, shape: Sequence[int] | None = None, dtype: Any = None) -> Any:
+    """log of Gamma(a, 1) samples, accurate for small ``a`` where the samples underflow."""
+    key, a = _gamma_args("loggamma", key, a, shape, dtype)
+    return _gamma_sample(key, a, True)
 
 
 def beta(key: Any, a: Any, b: Any, shape: Sequence[int] | None = None, dtype: Any = None) -> Any:
+    key = _check_key("beta", key)
     dt = _float_dtype("beta", dtype)
     a, b = (ew.convert_element_type(_util.asarray_any(v), dt) for v in (a, b))
-    if shape is None:
-        shape = _util.broadcast_shapes(get_aval(a).shape, get_aval(b).shape)
-    ka, kb = split(key)
-    ga = gamma(ka, _util.broadcast_to(a, tuple(shape)), None, dt)
-    gb = gamma(kb, _util.broadcast_to(b, tuple(shape)), None, dt)
-    return ew.div(ga, ew.add(ga, gb))
+    shape = tuple(_util.broadcast_shapes(get_aval(a).shape, get_aval(b).shape)) if shape is None else tuple(shape)
+    key_a, key_b = _split2(key)
+    log_a = loggamma(key_a, _util.broadcast_to(a, shape), shape, dt)
+    log_b = loggamma(key_b, _util.broadcast_to(b, shape), shape, dt)
+    log_max = jnp.maximum(log_a, log_b)
+    ga, gb = jnp.exp(log_a - log_max), jnp.exp(log_b - log_max)
+    return ga / (ga + gb)
 
 
 def dirichlet(key: Any, alpha: Any, shape: Sequence[int] | None = None, dtype: Any = None) -> Any:
+    from .nn import softmax
+    key = _check_key("dirichlet", key)
     dt = _float_dtype("dirichlet", dtype)
     alpha = ew.convert_element_type(_util.asarray_any(alpha), dt)
     ash = get_aval(alpha).shape
+    if not ash:
+        raise ValueError("dirichlet requires alpha.ndim >= 1, got alpha.ndim == 0")
     shape = ash[:-1] if shape is None else tuple(shape)
-    g = gamma(key, _util.broadcast_to(alpha, tuple(shape) + ash[-1:]), None, dt)
-    s = red.reduce_sum(g, (len(shape),))
-    return ew.div(g, st.broadcast_in_dim(s, get_aval(g).shape, tuple(range(len(shape)))))
+    log_g = loggamma(key, _util.broadcast_to(alpha, shape + ash[-1:]), shape + ash[-1:], dt)
+    return softmax(log_g, -1)
 
 
-def poisson(key: Any, lam: Any, shape: Sequence[int] | None = None, dtype: Any = None) -> Any:
-    """Knuth's multiplication method per element (exact; cost grows with lam)."""
-    from .api import vmap
-    from .primitives.control_flow import while_loop
-    dt = dtypes.canonicalize(dtype or dtypes.default_int())
-    lam = ew.convert_element_type(_util.asarray_any(lam), dtypes.default_float())
-    shape = get_aval(lam).shape if shape is None else tuple(shape)
-    lam = _util.broadcast_to(lam, shape)
-    n = int(np.prod(shape, dtype=np.int64))
-    keys = split(key, max(n, 1))
-
-    def one(k, l):
-        limit = ew.exp(ew.neg(l))
-
-        def cond(s):
-            return ew.gt(s[2], limit)
-
-        def body(s):
-            kk, count, prod_ = s
-            kk, sk = split(kk)
-            return kk, ew.add(count, ew._const(count, 1)), ew.mul(prod_, uniform(sk, (), get_aval(l).dtype))
-
-        k0, s0 = split(k)
-        _, count, _ = while_loop(cond, body, (k0, st.full((), 0, dt), uniform(s0, (), get_aval(l).dtype)))
-        return count
-
-    out = vmap(one)(st.slice(keys, (0, 0), (n, 2)), st.reshape(lam, (n,)))
-    return st.reshape(out, shape)
+def t(key: Any, df: Any, shape: Sequence[int] | None = None, dtype: Any = None) -> Any:
+    """Student's t samples: ``normal * sqrt(df/2 / gamma(df/2))``."""
+    key = _check_key("t", key)
+    dt = _float_dtype("t", dtype)
+    df = ew.convert_element_type(_util.asarray_any(df), dt)
+    shape = get_aval(df).shape if shape is None else tuple(shape)
+    key_n, key_g = _split2(key)
+    n = normal(key_n, shape, dt)
+    half_df = df / 2
+    g = gamma(key_g, half_df, shape, dt)
+    return n * jnp.sqrt(half_df / g)
 
 
-def multivariate_normal(key: Any, mean: Any, cov: Any, shape: Sequence[int] | None = None, dtype: Any = None,
-                        method: str = "cholesky") -> Any:
-    from .numpy.linalg_ops import matmul
-    from .linalg import cholesky
-    dt = _float_dtype("multivariate_normal", dtype)
-    mean = ew.convert_element_type(_util.asarray_any(mean), dt)
-    cov = ew.convert_element_type(_util.asarray_any(cov), dt)
-    n = get_aval(mean).shape[-1]
-    shape = get_aval(mean).shape[:-1] if shape is None else tuple(shape)
-    factor = cholesky(cov)
-    z = normal(key, shape + (n,), dt)
-    return ew.add(matmul(z, st.transpose(factor, (1, 0))), _util.broadcast_to(mean, shape + (n,)))
+def chisquare(key: Any, df: Any, shape: Sequence[int] | None = None, dtype: Any = None) -> Any:
+    key = _check_key("chisquare", key)
+    dt = _float_dtype("chisquare", dtype)
+    df = ew.convert_element_type(_util.asarray_any(df), dt)
+    shape = get_aval(df).shape if shape is None else tuple(shape)
+    return jnp.exp(loggamma(key, df / 2, shape, dt)) * 2
 
 
-def orthogonal(key: Any, n: int, shape: Sequence[int] = (), dtype: Any = None) -> Any:
-    from .linalg import qr
-    dt = _float_dtype("orthogonal", dtype)
-    z = normal(key, tuple(shape) + (n, n), dt)
-    q, r = qr(z)
-    from .numpy.misc import diagonal
-    from .numpy.ufuncs import sign
-    d = sign(diagonal(r, 0, -2, -1))
-    return ew.mul(q, st.broadcast_in_dim(d, get_aval(q).shape, tuple(range(len(shape))) + (len(shape) + 1,)))
+def f(key: Any, dfnum: Any, dfden: Any, shape: Sequence[int] | None = None, dtype: Any = None) -> Any:
+    key = _check_key("f", key)
+    dt = _float_dtype("f", dtype)
+    dfnum, dfden = (ew.convert_element_type(_util.asarray_any(v), dt) for v in (dfnum, dfden))
+    if shape is None:
+        shape = tuple(_util.broadcast_shapes(get_aval(dfnum).shape, get_aval(dfden).shape))
+    key_dfd, key_dfn = _split2(key)
+    chi_n = chisquare(key_dfn, dfnum, shape, dt)
+    chi_d = chisquare(key_dfd, dfden, shape, dt)
+    return (chi_n / dfnum) / (chi_d / dfden)
+
+
+def generalized_normal(key: Any, p: float, shape: Sequence[int] = (), dtype: Any = None) -> Any:
+    key = _check_key("generalized_normal", key)
+    dt = _float_dtype("generalized_normal", dtype)
+    keys = split(key)
+    g = gamma(keys[0], 1 / p, shape, dt)
+    r = rademacher(keys[1], shape, dt)
+    return r * g ** (1 / p)
+
+
+def ball(key: Any, d: int, p: float = 2, shape: Sequence[int] = (), dtype: Any = None) -> Any:
+    """Uniform samples from the unit p-norm ball in d dimensions."""
+    key = _check_key("ball", key)
+    dt = _float_dtype("ball", dtype)
+    k1, k2 = split(key)
+    g = generalized_normal(k1, p, tuple(shape) + (d,), dt)
+    e = exponential(k2, shape, dt)
+    return g / (((jnp.abs(g) ** p).sum(-1) + e) ** (1 / p))[..., None]
+
+
+# --- samplers from one uniform or normal draw ---------------------------------------------------------------
+def pareto(key: Any, b: Any, shape: Sequence[int] | None = None, dtype: Any = None) -> Any:
+    key = _check_key("pareto", key)
+    dt = _float_dtype("pareto", dtype)
+    b = ew.convert_element_type(_util.asarray_any(b), dt)
+    shape = get_aval(b).shape if shape is None else tuple(shape)
+    return jnp.exp(exponential(key, shape, dt) / b)
+
+
+def lognormal(key: Any, sigma: Any = np.float32(1), shape: Sequence[int] | None = None, dtype: Any = None) -> Any:
+    key = _check_key("lognormal", key)
+    dt = _float_dtype("lognormal", dtype)
+    sigma = ew.convert_element_type(_util.asarray_any(sigma), dt)
+    shape = get_aval(sigma).shape if shape is None else tuple(shape)
+    return jnp.exp(normal(key, shape, dt) * sigma)
 
 
 def rademacher(key: Any, shape: Sequence[int] = (), dtype: Any = None) -> Any:
+    """Uniform samples from {-1, +1}."""
+    key = _check_key("rademacher", key)
     dt = dtypes.canonicalize(dtype or dtypes.default_int())
-    b = bernoulli(key, 0.5, shape)
-    return ew.convert_element_type(ew.sub(ew.mul(ew.convert_element_type(b, dt), ew._const(ew.convert_element_type(b, dt), 2)), ew._const(ew.convert_element_type(b, dt), 1)), dt)
+    b = bernoulli(key, 0.5, shape).astype(dt)
+    return (2 * b - 1).astype(dt)
 
 
-__all__ = ["PRNGKey", "key", "key_data", "wrap_key_data", "split", "fold_in", "bits", "uniform", "normal",
-           "truncated_normal", "randint", "bernoulli", "permutation", "choice", "gumbel", "categorical",
-           "exponential", "laplace", "logistic", "gamma", "beta", "dirichlet", "poisson", "multivariate_normal",
-           "orthogonal", "rademacher"]
+def maxwell(key: Any, shape: Sequence[int] = (), dtype: Any = None) -> Any:
+    key = _check_key("maxwell", key)
+    dt = _float_dtype("maxwell", dtype)
+    return jnp.linalg.norm(normal(key, tuple(shape) + (3,), dt), axis=-1)
+
+
+def double_sided_maxwell(key: Any, loc: Any, scale: Any, shape: Sequence[int] = (), dtype: Any = None) -> Any:
+    key = _check_key("double_sided_maxwell", key)
+    dt = _float_dtype("double_sided_maxwell", dtype)
+    params = tuple(_util.broadcast_shapes(np.shape(loc), np.shape(scale)))
+    shape = (tuple(shape) if shape else params) + params
+    maxwell_key, sign_key = _split2(key)
+    return rademacher(sign_key, shape, dt) * maxwell(maxwell_key, shape, dt) * scale + loc
+
+
+def weibull_min(key: Any, scale: Any, concentration: Any, shape: Sequence[int] = (), dtype: Any = None) -> Any:
+    key = _check_key("weibull_min", key)
+    dt = _float_dtype("weibull_min", dtype)
+    u = uniform(key, shape, dt, 0, 1)
+    return jnp.power(-jnp.log1p(-u), 1.0 / concentration) * scale
+
+
+def rayleigh(key: Any, scale: Any, shape: Sequence[int] | None = None, dtype: Any = None) -> Any:
+    key = _check_key("rayleigh", key)
+    dt = _float_dtype("rayleigh", dtype)
+    scale = ew.convert_element_type(_util.asarray_any(scale), dt)
+    shape = get_aval(scale).shape if shape is None else tuple(shape)
+    u = uniform(key, shape, dt)
+    return _util.broadcast_to(scale, shape) * jnp.sqrt(jnp.log(u) * -2)
+
+
+def wald(key: Any, mean: Any, shape: Sequence[int] | None = None, dtype: Any = None) -> Any:
+    key = _check_key("wald", key)
+    dt = _float_dtype("wald", dtype)
+    mean = ew.convert_element_type(_util.asarray_any(mean), dt)
+    shape = get_aval(mean).shape if shape is None else tuple(shape)
+    k1, k2 = _split2(key)
+    mean = _util.broadcast_to(mean, shape)
+    v = normal(k1, shape, dt)
+    z = uniform(k2, shape, dt)
+    y = v ** 2
+    y_sq = y ** 2
+    mean_sq = mean ** 2
+    sqrt_term = jnp.sqrt(4 * mean * y + mean_sq * y_sq)
+    x = mean + mean_sq * y / 2 - mean / 2 * sqrt_term
+    return jnp.where(z <= mean / (mean + x), x, mean_sq / x)
+
+
+def geometric(key: Any, p: Any, shape: Sequence[int] | None = None, dtype: Any = None) -> Any:
+    """Number of Bernoulli(p) trials up to and including the first success."""
+    key = _check_key("geometric", key)
+    dt = dtypes.canonicalize(dtype or dtypes.default_int())
+    (p,) = _util.promote_to_inexact(p)
+    shape = get_aval(p).shape if shape is None else tuple(shape)
+    u = uniform(key, shape, get_aval(p).dtype)
+    u = jnp.where(u == 0, 1, u)
+    g = jnp.floor(jnp.log(u) / _util.broadcast_to(jnp.log1p(-p), shape)) + 1
+    return g.astype(dt)
+
+
+def triangular(key: Any, left: Any, mode: Any, right: Any, shape: Sequence[int] | None = None,
+               dtype: Any = None) -> Any:
+    key = _check_key("triangular", key)
+    dt = _float_dtype("triangular", dtype)
+    left, mode, right = (ew.convert_element_type(_util.asarray_any(v), dt) for v in (left, mode, right))
+    if shape is None:
+        shape = tuple(_util.broadcast_shapes(get_aval(left).shape, get_aval(mode).shape, get_aval(right).shape))
+    left, mode, right = (_util.broadcast_to(v, tuple(shape)) for v in (left, mode, right))
+    fc = (mode - left) / (right - left)
+    u = uniform(key, shape, dt)
+    out1 = left + jnp.sqrt(u * (right - left) * (mode - left))
+    out2 = right - jnp.sqrt((1 - u) * (right - left) * (right - mode))
+    return jnp.where(u < fc, out1, out2)
+
+
+# --- poisson ----------------------------------------------------------------------------------------------------
+def _poisson_knuth(key: Any, lam: Any, shape: tuple, dtype, max_iters: int) -> Any:
+    """Multiply uniforms until their product drops below exp(-lam) (one key stream for the whole array)."""
+    from .primitives.control_flow import while_loop
+
+    def body_fn(carry):
+        i, k, rng, log_prod = carry
+        rng, subkey = _split2(rng)
+        k = jnp.where(log_prod > -lam, k + 1, k)
+        u = uniform(subkey, shape, dtypes.float32)
+        return i + 1, k, rng, log_prod + jnp.log(u)
+
+    def cond_fn(carry):
+        i, log_prod = carry[0], carry[3]
+        return jnp.any(log_prod > -lam) & (i < max_iters)
+
+    init = (jnp.zeros((), dtypes.int32), jnp.zeros(shape, dtype), key, jnp.zeros(shape, dtypes.float32))
+    k = while_loop(cond_fn, body_fn, init)[1]
+    return (k - 1).astype(dtype)
+
+
+def _poisson_rejection(key: Any, lam: Any, shape: tuple, dtype, max_iters: int) -> Any:
+    """Hörmann's transformed rejection with squeeze (PTRS) for lam >= 10."""
+    from .primitives.control_flow import while_loop
+    from .scipy.special import gammaln
+    log_lam = jnp.log(lam)
+    b = 0.931 + 2.53 * jnp.sqrt(lam)
+    a = -0.059 + 0.02483 * b
+    inv_alpha = 1.1239 + 1.1328 / (b - 3.4)
+    v_r = 0.9277 - 3.6224 / (b - 2)
+
+    def body_fn(carry):
+        i, k_out, accepted, key = carry
+        keys = split(key, 3)
+        key, sub0, sub1 = keys[0], keys[1], keys[2]
+        u = uniform(sub0, shape, lam.dtype) - 0.5
+        v = uniform(sub1, shape, lam.dtype)
+        u_shifted = 0.5 - jnp.abs(u)
+        k = jnp.floor((2 * a / u_shifted + b) * u + lam + 0.43)
+        s = jnp.log(v * inv_alpha / (a / (u_shifted * u_shifted) + b))
+        t_ = -lam + k * log_lam - gammaln(k + 1)
+        accept1 = (u_shifted >= 0.07) & (v <= v_r)
+        reject = (k < 0) | ((u_shifted < 0.013) & (v > u_shifted))
+        accept = accept1 | (~reject & (s <= t_))
+        return i + 1, jnp.where(accept, k, k_out), accepted | accept, key
+
+    def cond_fn(carry):
+        i, _, accepted, _ = carry
+        return jnp.any(~accepted) & (i < max_iters)
+
+    init = (jnp.zeros((), dtypes.int32), jnp.full(shape, -1, lam.dtype), jnp.zeros(shape, dtypes.bool_), key)
+    return while_loop(cond_fn, body_fn, init)[1].astype(dtype)
+
+
+def poisson(key: Any, lam: Any, shape: Sequence[int] | None = None, dtype: Any = None) -> Any:
+    """Poisson samples: Knuth's method for lam < 10, transformed rejection above (JAX's algorithms)."""
+    key = _check_key("poisson", key)
+    dt = dtypes.canonicalize(dtype or dtypes.default_int())
+    lam = _util.asarray_any(lam)
+    shape = get_aval(lam).shape if shape is None else tuple(shape)
+    lam = ew.convert_element_type(_util.broadcast_to(lam, shape), dtypes.float32)
+    use_knuth = jnp.isnan(lam) | (lam < 10)
+    lam_knuth = jnp.where(use_knuth, lam, 0.0)
+    lam_rejection = jnp.where(use_knuth, 1e5, lam)
+    max_iters = int(np.iinfo(dt).max)
+    result = jnp.where(use_knuth, _poisson_knuth(key, lam_knuth, shape, dt, max_iters),
+                       _poisson_rejection(key, lam_rejection, shape, dt, max_iters))
+    return jnp.where(lam == 0, jnp.zeros_like(result), result)
+
+
+# --- multivariate samplers ----------------------------------------------------------------------------------------
+def multivariate_normal(key: Any, mean: Any, cov: Any, shape: Sequence[int] | None = None, dtype: Any = None,
+                        method: str = "cholesky") -> Any:
+    """``mean + factor @ z`` with ``factor`` from a Cholesky ('cholesky'), SVD ('svd') or eigh ('eigh') of cov."""
+    key = _check_key("multivariate_normal", key)
+    if method not in ("svd", "eigh", "cholesky"):
+        raise ValueError("method must be one of {'svd', 'eigh', 'cholesky'}")
+    dt = _float_dtype("multivariate_normal", dtype)
+    mean = ew.convert_element_type(_util.asarray_any(mean), dt)
+    cov = ew.convert_element_type(_util.asarray_any(cov), dt)
+    if get_aval(mean).ndim < 1:
+        raise ValueError(f"multivariate_normal requires mean.ndim >= 1, got mean.ndim == {get_aval(mean).ndim}")
+    if get_aval(cov).ndim < 2:
+        raise ValueError(f"multivariate_normal requires cov.ndim >= 2, got cov.ndim == {get_aval(cov).ndim}")
+    n = get_aval(mean).shape[-1]
+    if get_aval(cov).shape[-2:] != (n, n):
+        raise ValueError(f"multivariate_normal requires cov.shape == (..., n, n) for n={n}, but got cov.shape == "
+                         f"{get_aval(cov).shape}.")
+    if shape is None:
+        shape = tuple(_util.broadcast_shapes(get_aval(mean).shape[:-1], get_aval(cov).shape[:-2]))
+    shape = tuple(shape)
+    if method == "svd":
+        u, s, _ = jnp.linalg.svd(cov)
+        factor = u * jnp.sqrt(s[..., None, :])
+    elif method == "eigh":
+        w, v = jnp.linalg.eigh(cov)
+        factor = v * jnp.sqrt(w[..., None, :])
+    else:
+        factor = jnp.linalg.cholesky(cov)
+    z = normal(key, shape + (n,), dt)
+    return mean + jnp.einsum("...ij,...j->...i", factor, z)
+
+
+def orthogonal(key: Any, n: int, shape: Sequence[int] = (), dtype: Any = None, m: int | None = None) -> Any:
+    """Haar-random orthogonal (``m is None``) or semi-orthogonal ``n x m`` matrices (Mezzadri 2007)."""
+    key = _check_key("orthogonal", key)
+    dt = _float_dtype("orthogonal", dtype)
+    n = int(concrete_or_error(n, "The error occurred in jax.random.orthogonal()"))
+    m_ = n if m is None else int(m)
+    z = normal(key, tuple(shape) + (max(n, m_), min(n, m_)), dt)
+    q, r = jnp.linalg.qr(z)
+    d = jnp.linalg.diagonal(r)
+    x = q * jnp.expand_dims(jnp.sign(d), -2)
+    return jnp.swapaxes(x, -1, -2) if n < m_ else x
+
+
+def clone(key: Any) -> Any:
+    """Keys are immutable values in portax: cloning returns the key itself."""
+    return _check_key("clone", key)
+
+
+def key_impl(keys: Any) -> str:
+    _check_key("key_impl", keys)
+    return "threefry2x32"
+
+
+__all__ = ["PRNGKey", "ball", "bernoulli", "beta", "bits", "categorical", "cauchy", "chisquare", "choice", "clone",
+           "dirichlet", "double_sided_maxwell", "exponential", "f", "fold_in", "gamma", "generalized_normal",
+           "geometric", "gumbel", "key", "key_data", "key_impl", "laplace", "loggamma", "logistic", "lognormal",
+           "maxwell", "multivariate_normal", "normal", "orthogonal", "pareto", "permutation", "poisson", "rademacher",
+           "randint", "rayleigh", "split", "t", "triangular", "truncated_normal", "uniform", "wald", "weibull_min",
+           "wrap_key_data"]

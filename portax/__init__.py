@@ -11,7 +11,7 @@ from portax.core.array import Array
 from portax.core.backend import Device
 from portax.core.config import config
 from portax.core.primitives.custom_derivatives import custom_jvp, custom_vjp
-from portax import errors, lax, nn, numpy, random, tree, tree_util  # noqa: F401
+from portax import errors, lax, nn, numpy, random, scipy, tree, tree_util  # noqa: F401
 
 __version__ = "0.1.0"
 
@@ -25,5 +25,5 @@ def pmap(fun, axis_name=None, *, in_axes=0, out_axes=0, static_broadcasted_argnu
 __all__ = ["jit", "grad", "value_and_grad", "vmap", "pmap", "jvp", "vjp", "linearize", "jacfwd", "jacrev", "hessian",
            "make_jaxpr", "eval_shape", "checkpoint", "remat", "custom_jvp", "custom_vjp", "device_put", "devices",
            "device_count", "local_devices", "local_device_count", "default_backend", "block_until_ready", "Array",
-           "Device", "ShapeDtypeStruct", "Lowered", "config", "numpy", "lax", "random", "nn", "tree_util", "tree",
+           "Device", "ShapeDtypeStruct", "Lowered", "config", "numpy", "lax", "random", "nn", "scipy", "tree_util", "tree",
            "errors"]

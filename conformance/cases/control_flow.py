@@ -12,7 +12,7 @@ from portax import lax
 from portax.core.primitives import call, control_flow as cf, custom_derivatives as cd
 
 from ..inputs import values
-from ..registry import Case, GenContext, register_cases
+from ..registry import TRANSFORMS, Case, GenContext, register_cases
 from .common import int32
 
 NO_VJP = ("eval", "jit", "vmap", "jvp")  # while loops are not reverse-differentiable (as in JAX)
@@ -73,14 +73,14 @@ def _scan_cases(ctx: GenContext) -> Iterable[Case]:
                            label=f"scan over {dt.name}[{length},3] reverse={reverse}")
 
 
-def _call_cases(primitive, wrap: Callable[[Callable], Callable], kinds: str = "biuf"):
+def _call_cases(primitive, wrap: Callable[[Callable], Callable], kinds: str = "biuf", transforms: tuple = TRANSFORMS):
     """Cases ``wrap(body)(x, y)`` for a call-like primitive (the wrapper stages ``primitive``)."""
     def generate(ctx: GenContext) -> Iterable[Case]:
         for dt in ctx.dtypes_of(kinds):
             f, _ = bodies(dt)
             for shape in ((), (7,), (3, 5)):
                 args = [values(ctx.rng, shape, dt), values(ctx.rng, shape, dt)]
-                yield Case(primitive, dt, args, fn=lambda a, b, f=f: wrap(f)(a, b))
+                yield Case(primitive, dt, args, fn=lambda a, b, f=f: wrap(f)(a, b), transforms=transforms)
     return generate
 
 
@@ -113,5 +113,6 @@ register_cases(cf.scan_p, _scan_cases)
 register_cases(call.pjit_p, _call_cases(call.pjit_p, portax.jit))
 register_cases(call.checkpoint_p, _call_cases(call.checkpoint_p, portax.checkpoint))
 register_cases(cd.custom_jvp_call_p, _call_cases(cd.custom_jvp_call_p, _custom_jvp, "f"))
-register_cases(cd.custom_vjp_call_p, _call_cases(cd.custom_vjp_call_p, _custom_vjp, "f"))
+# forward-mode AD of a custom_vjp function is an error in JAX too
+register_cases(cd.custom_vjp_call_p, _call_cases(cd.custom_vjp_call_p, _custom_vjp, "f", ("eval", "jit", "vmap", "vjp")))
 register_cases(cd.custom_lin_p, _custom_lin_cases)

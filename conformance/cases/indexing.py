@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from typing import Iterable
 
-import numpy as np
-
 from portax.core.primitives import indexing as ix
 
 from ..inputs import values

@@ -6,12 +6,12 @@ from typing import Iterable
 
 import numpy as np
 
+from portax.core.ir import ShapedArray
 from portax.core.primitives import reductions as rd
 
 from ..inputs import edge_values, values
 from ..registry import Case, GenContext, register_cases
 from .common import EVAL_JIT, accepts
-from portax.core.ir import ShapedArray
 
 # (shape, axes): full and partial reductions, an empty operand (the identity) and a size-1 axis
 REDUCE_CONFIGS = (((7,), (0,)), ((3, 5), (1,)), ((3, 5), (0, 1)), ((2, 3, 4), (0, 2)), ((0, 3), (0,)),
@@ -28,7 +28,7 @@ def _reduce_cases(primitive):
             for shape, axes in REDUCE_CONFIGS:
                 accum = int(np.prod([shape[a] for a in axes], dtype=np.int64))
                 yield Case(primitive, dt, [values(ctx.rng, shape, dt, domain)], {"axes": axes}, accum=accum)
-            if ctx.large_size:
+            if ctx.large_size and primitive in (rd.reduce_sum_p, rd.reduce_max_p):
                 yield Case(primitive, dt, [values(ctx.rng, (ctx.large_size,), dt, domain)], {"axes": (0,)},
                            accum=ctx.large_size, transforms=("eval",))
             if primitive in (rd.reduce_max_p, rd.reduce_min_p) and (dt.kind != "f" or ctx.ieee_specials):

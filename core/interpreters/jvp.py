@@ -5,7 +5,7 @@ from typing import Any, Callable, Sequence
 
 from ..ad_util import Zero, add_tangents, instantiate
 from ..ir import ClosedJaxpr, ShapedArray
-from ..trace import (Primitive, Trace, Tracer, bind, concrete_or_none, full_raise, get_aval, jvp_rules,
+from ..trace import (Primitive, Trace, Tracer, concrete_or_none, full_raise, get_aval, jvp_rules,
                      new_main, transpose_rules)
 
 

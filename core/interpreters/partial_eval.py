@@ -11,7 +11,7 @@ import weakref
 from typing import Any, Callable, NamedTuple, Sequence
 
 from ..ad_util import Zero
-from ..ir import ClosedJaxpr, Jaxpr, JaxprEqn, Literal, ShapedArray, Var
+from ..ir import ClosedJaxpr, Jaxpr, JaxprEqn, ShapedArray, Var
 from ..trace import (Trace, Tracer, abstract_eval_rules, bind, concrete_or_none, full_lower, full_raise,
                      get_aval, new_main, partial_eval_jaxpr_rules)
 from .evaluation import dce_jaxpr, eval_jaxpr

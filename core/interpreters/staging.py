@@ -5,6 +5,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from .. import dtypes
 from ..ir import ClosedJaxpr, Jaxpr, JaxprEqn, Literal, ShapedArray, Var
 from ..trace import (Trace, Tracer, abstract_eval_rules, full_raise, get_aval, new_base_main)
 
@@ -151,7 +152,7 @@ class DynamicJaxprTrace(Trace):
         val = b.constvar_to_val[var]
         if isinstance(val, Tracer) or not _literalable(val):
             return None
-        new = np.asarray(np.asarray(val).astype(params["new_dtype"]))
+        new = dtypes.convert_host(val, params["new_dtype"])
         t = b.new_tracer(self, ShapedArray((), params["new_dtype"], params["weak_type"]))
         b.add_const(t, new)
         b.tracers.append(new)

@@ -1,27 +1,36 @@
 """The implementation of ``portax.numpy``: numpy's API as composition over lax primitives."""
 from __future__ import annotations
 
+import builtins as _builtins
+
 import numpy as _np
 
 from .. import dtypes as _dtypes
 from ..array_methods import ArrayMethods as _ArrayMethods
 from ..primitives import elementwise as _ew
+from . import fft, linalg  # noqa: F401  (jnp.fft and jnp.linalg)
 from ._util import asarray_any as _asarray_any, broadcast_shapes, broadcast_to
 from .creation import *  # noqa: F401,F403
 from .creation import (arange, array, asarray, empty, empty_like, eye, full, full_like, identity, indices,  # noqa: F401
                        linspace, logspace, meshgrid, ones, ones_like, tri, zeros, zeros_like)
+from .index_tricks import *  # noqa: F401,F403
 from .indexing import _IndexUpdateHelper, getitem as _getitem, take, take_along_axis
-from .linalg_ops import dot, einsum, inner, kron, matmul, outer, tensordot, trace, vdot, vecdot
-from .misc import (allclose, argsort, argwhere, array_equal, array_equiv, astype, clip, diag, diagflat, diagonal,
-                   flatnonzero, isclose, nan_to_num, nonzero, searchsorted, select, sort, tril, triu, where)
+from .linalg_ops import dot, einsum, einsum_path, inner, kron, matmul, matvec, outer, tensordot, trace, vdot, vecdot, vecmat
+from .misc import (allclose, argsort, argwhere, array_equal, array_equiv, astype, clip, cross, diag, diagflat, diagonal,
+                   flatnonzero, isclose, nan_to_num, nonzero, packbits, searchsorted, select, sort, tril, triu,
+                   unpackbits, unwrap, where)
+from .polynomial import *  # noqa: F401,F403
 from .reductions import *  # noqa: F401,F403
 from .reductions import (all, any, argmax, argmin, cumprod, cumsum, max, mean, min, prod, std, sum, var)
+from .setops import *  # noqa: F401,F403
 from .shape import *  # noqa: F401,F403
 from .shape import (ravel, reshape, squeeze, swapaxes, transpose)
+from .statistics import *  # noqa: F401,F403
 from .ufuncs import *  # noqa: F401,F403
 from .ufuncs import (add, bitwise_and, bitwise_or, bitwise_xor, divmod, equal, floor_divide, greater, greater_equal,
                      invert, left_shift, less, less_equal, multiply, negative, not_equal, positive, power, remainder,
                      right_shift, subtract, true_divide, absolute)
+from .vectorize import vectorize
 
 
 class _ScalarType:
@@ -137,4 +146,48 @@ _ArrayMethods.install({
     "take": take, "conj": lambda self: self, "conjugate": lambda self: self, "diagonal": diagonal, "trace": trace,
     "nonzero": nonzero, "repeat": repeat, "copy": lambda self: _ew.asarray(self), "view": lambda self, dtype=None: (
         self if dtype is None else _ew.bitcast_convert_type(self, dtype)),
+    "argpartition": argpartition, "choose": lambda self, choices, out=None, mode="raise": choose(self, choices, out, mode),
+    "compress": lambda self, condition, axis=None, **kw: compress(condition, self, axis, **kw),
+    "searchsorted": searchsorted, "ptp": ptp, "itemsize": property(lambda self: self.dtype.itemsize),
+    "__round__": lambda self, ndigits=None: round(self, ndigits or 0),
+    "__array_namespace__": lambda self, api_version=None: _portax_numpy(),
 })
+
+
+def _portax_numpy():
+    import portax.numpy
+    return portax.numpy
+
+
+# --- more dtype names and numpy helpers -------------------------------------------------------------------------
+double, single = float64, float32
+object_, character, flexible, complexfloating = _np.object_, _np.character, _np.flexible, _np.complexfloating
+ComplexWarning = _np.exceptions.ComplexWarning
+get_printoptions, set_printoptions, printoptions = _np.get_printoptions, _np.set_printoptions, _np.printoptions
+
+
+def isdtype(dtype, kind) -> bool:
+    """Array API ``isdtype``: whether ``dtype`` belongs to ``kind`` (a dtype, a kind name, or a tuple)."""
+    d = dtype.dtype if isinstance(dtype, _ScalarType) else _np.dtype(dtype)
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    return _builtins.any(_np.isdtype(d, k.dtype if isinstance(k, _ScalarType) else k) for k in kinds)
+
+
+def iterable(y) -> bool:
+    return _np.iterable(y)
+
+
+def array_repr(arr, max_line_width=None, precision=None, suppress_small=None) -> str:
+    return repr(arr) if hasattr(arr, "aval") else _np.array_repr(arr, max_line_width, precision, suppress_small)
+
+
+def array_str(a, max_line_width=None, precision=None, suppress_small=None) -> str:
+    return _np.array_str(_np.asarray(a), max_line_width, precision, suppress_small)
+
+
+def sort_complex(a):
+    raise NotImplementedError("jnp.sort_complex returns complex values, and portax has no complex dtype")
+
+
+__all__ = [_n for _n, _v in list(globals().items()) if not _n.startswith("_") and _n != "annotations" and
+           not isinstance(_v, type(_np))]

@@ -186,3 +186,58 @@ def indices(dimensions: Sequence[int], dtype=None, sparse: bool = False) -> Any:
     from .shape import stack
     return stack(outs) if outs else zeros((0,), dt)
 
+
+
+def geomspace(start: Any, stop: Any, num: int = 50, endpoint: bool = True, dtype=None, axis: int = 0) -> Any:
+    """Numbers spaced evenly on a log scale between ``start`` and ``stop`` (same signs)."""
+    from .ufuncs import exp, log, sign, absolute
+    start, stop = asarray_any(start), asarray_any(stop)
+    s = sign(start)
+    out = s * exp(linspace(log(absolute(start)), log(absolute(stop)), num, endpoint=endpoint))
+    if num > 0:
+        out = out.at[0].set(start.astype(out.dtype))
+    if num > 1 and endpoint:
+        out = out.at[-1].set(stop.astype(out.dtype))
+    return out if dtype is None else out.astype(dtypes.canonicalize(dtype))
+
+
+def copy(a: Any, order: str | None = None) -> Any:
+    return array(a, copy=True)
+
+
+def from_dlpack(x: Any, /, *, device: Any = None, copy: bool | None = None) -> Any:
+    """An array from any object implementing ``__dlpack__`` (through the host)."""
+    return asarray_any(np.from_dlpack(x))
+
+
+def frombuffer(buffer: Any, dtype=float, count: int = -1, offset: int = 0) -> Any:
+    return asarray_any(np.frombuffer(buffer, dtype=dtype, count=count, offset=offset))
+
+
+def fromstring(string: str, dtype=float, count: int = -1, *, sep: str) -> Any:
+    return asarray_any(np.fromstring(string, dtype=dtype, count=count, sep=sep))
+
+
+def fromiter(iterable: Any, dtype, count: int = -1) -> Any:
+    return asarray_any(np.fromiter(iterable, dtype=dtype, count=count))
+
+
+def fromfile(*args: Any, **kwargs: Any) -> Any:
+    raise NotImplementedError("jnp.fromfile() is not implemented because it may be non-pure and thus unsafe for use "
+                              "with JIT and other JAX transformations. Consider using jnp.asarray(np.fromfile(...)) "
+                              "instead, although care should be taken if np.fromfile is used within jax "
+                              "transformations.")
+
+
+def load(file: Any, *args: Any, **kwargs: Any) -> Any:
+    """``numpy.load``, with arrays converted to portax arrays."""
+    out = np.load(file, *args, **kwargs)
+    return asarray_any(out) if isinstance(out, np.ndarray) and out.dtype != object else out
+
+
+save, savez = np.save, np.savez
+
+
+__all__ = ["arange", "array", "asarray", "copy", "empty", "empty_like", "eye", "from_dlpack", "frombuffer",
+           "fromfile", "fromiter", "fromstring", "full", "full_like", "geomspace", "identity", "indices", "linspace",
+           "load", "logspace", "meshgrid", "ones", "ones_like", "save", "savez", "tri", "zeros", "zeros_like"]

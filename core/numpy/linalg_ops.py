@@ -193,3 +193,21 @@ def _expand_ellipsis(subscripts: str, ndims: list[int]) -> str:
             s = s.replace("...", ell[n_ell - k:])
         new_specs.append(s)
     return ",".join(new_specs) + "->" + out.replace("...", ell)
+
+
+def matvec(x1: Any, x2: Any, /) -> Any:
+    """Batched matrix-vector product ``x1 @ x2[..., None]`` (array API)."""
+    x1, x2 = promote_dtypes(x1, x2)
+    return matmul(x1, st.expand_dims(x2, (get_aval(x2).ndim,)))[..., 0]
+
+
+def vecmat(x1: Any, x2: Any, /) -> Any:
+    """Batched vector-matrix product ``x1[..., None, :] @ x2``."""
+    x1, x2 = promote_dtypes(x1, x2)
+    return matmul(st.expand_dims(x1, (get_aval(x1).ndim - 1,)), x2)[..., 0, :]
+
+
+def einsum_path(subscripts: str, *operands: Any, optimize: Any = "greedy") -> tuple:
+    """The contraction order einsum would use (numpy's ``einsum_path`` on the operand shapes)."""
+    shapes = [np.empty(get_aval(asarray_any(o)).shape, dtype=np.bool_) for o in operands]
+    return np.einsum_path(subscripts, *shapes, optimize=optimize)

@@ -235,3 +235,86 @@ def searchsorted(a: Any, v: Any, side: str = "left", sorter: Any = None, *, meth
     a_b = st.broadcast_in_dim(a, va.shape + (n,), (va.ndim,))
     v_b = st.broadcast_in_dim(v, va.shape + (n,), tuple(range(va.ndim)))
     return sum(ew.convert_element_type(cmp(a_b, v_b), dtypes.int32), -1, dtype=dtypes.default_int())
+
+
+def cross(a: Any, b: Any, axisa: int = -1, axisb: int = -1, axisc: int = -1, axis: int | None = None) -> Any:
+    """Cross product of 2- or 3-vectors along the given axes (2-vectors have an implicit zero z)."""
+    from .shape import moveaxis, stack
+    if axis is not None:
+        axisa = axisb = axisc = axis
+    a, b = promote_dtypes(a, b)
+    a = moveaxis(a, axisa, -1)
+    b = moveaxis(b, axisb, -1)
+    if a.shape[-1] not in (2, 3) or b.shape[-1] not in (2, 3):
+        raise ValueError("Dimension must be either 2 or 3 for cross product")
+    if a.shape[-1] == 2 and b.shape[-1] == 2:
+        return a[..., 0] * b[..., 1] - a[..., 1] * b[..., 0]
+    a0, a1 = a[..., 0], a[..., 1]
+    a2 = a[..., 2] if a.shape[-1] == 3 else a0 * 0
+    b0, b1 = b[..., 0], b[..., 1]
+    b2 = b[..., 2] if b.shape[-1] == 3 else b0 * 0
+    c = stack([a1 * b2 - a2 * b1, a2 * b0 - a0 * b2, a0 * b1 - a1 * b0], axis=-1)
+    return moveaxis(c, -1, axisc)
+
+
+def unwrap(p: Any, discont: Any = None, axis: int = -1, period: Any = 2 * np.pi) -> Any:
+    """Unwrap phases by adding multiples of ``period`` where consecutive values jump by more than ``discont``."""
+    from ._util import promote_to_inexact
+    from .reductions import cumsum
+    from .shape import concatenate, moveaxis
+    from .ufuncs import absolute, remainder
+    (p,) = promote_to_inexact(asarray_any(p))
+    if p.shape[axis] == 0:
+        return p
+    x = moveaxis(p, axis, -1)
+    discont = period / 2 if discont is None else discont
+    dd = x[..., 1:] - x[..., :-1]
+    high = period / 2
+    ddmod = remainder(dd + high, period) - high
+    ddmod = where((ddmod == -high) & (dd > 0), high, ddmod)
+    correction = where(absolute(dd) < discont, 0.0, ddmod - dd)
+    out = concatenate([x[..., :1], x[..., 1:] + cumsum(correction, axis=-1).astype(x.dtype)], axis=-1)
+    return moveaxis(out, -1, axis)
+
+
+def packbits(a: Any, axis: int | None = None, bitorder: str = "big") -> Any:
+    """Pack booleans (nonzero values) into uint8 bytes along ``axis`` (flattened if None), zero-padded."""
+    from .shape import concatenate, moveaxis, ravel, reshape
+    from .reductions import sum as _sum
+    if bitorder not in ("big", "little"):
+        raise ValueError("'order' must be either 'little' or 'big'")
+    a = asarray_any(a)
+    if a.dtype.kind not in "iub":
+        raise TypeError(f"Expected an input array of integer or boolean data type, got {a.dtype.name}")
+    bits = (a != 0).astype(dtypes.uint8)
+    if axis is None:
+        bits, axis = ravel(bits), 0
+    bits = moveaxis(bits, axis, -1)
+    n = bits.shape[-1]
+    pad = (-n) % 8
+    if pad:
+        bits = concatenate([bits, st.full(bits.shape[:-1] + (pad,), 0, dtypes.uint8)], axis=-1)
+    bits = reshape(bits, bits.shape[:-1] + (-1, 8))
+    shifts = np.arange(8)[::-1] if bitorder == "big" else np.arange(8)
+    weights = asarray_any((1 << shifts).astype(np.uint8))
+    packed = _sum(bits * weights, axis=-1, dtype=dtypes.uint8)
+    return moveaxis(packed, -1, axis)
+
+
+def unpackbits(a: Any, axis: int | None = None, count: int | None = None, bitorder: str = "big") -> Any:
+    """Unpack uint8 bytes into bits (0/1 as uint8) along ``axis`` (flattened if None)."""
+    from .shape import moveaxis, ravel, reshape
+    if bitorder not in ("big", "little"):
+        raise ValueError("'order' must be either 'little' or 'big'")
+    a = asarray_any(a)
+    if a.dtype != dtypes.uint8:
+        raise TypeError(f"Expected an input array of unsigned byte data type, got {a.dtype.name}")
+    if axis is None:
+        a, axis = ravel(a), 0
+    a = moveaxis(a, axis, -1)
+    shifts = np.arange(8)[::-1] if bitorder == "big" else np.arange(8)
+    bits = (a[..., None] >> asarray_any(shifts.astype(np.uint8))) & np.uint8(1)
+    bits = reshape(bits, a.shape[:-1] + (-1,))
+    if count is not None:
+        bits = bits[..., :count] if count >= 0 else bits[..., :count]
+    return moveaxis(bits, -1, axis)

@@ -2,6 +2,7 @@
 cumulative ops, and the nan-variants."""
 from __future__ import annotations
 
+import builtins
 from typing import Any, Sequence
 
 import numpy as np
@@ -48,7 +49,7 @@ def _reduction(name: str, lax_reduce, identity, upcast_bool_int: bool = False, b
         if bool_op is not None and dt == dtypes.bool_:
             r = bool_op(a, axes)
         else:
-            if identity is None and any(aval.shape[i] == 0 for i in axes) and initial is None:
+            if identity is None and initial is None and builtins.any(aval.shape[i] == 0 for i in axes):
                 raise ValueError(f"zero-size array to reduction operation {name} which has no identity")
             r = lax_reduce(a, axes)
         if initial is not None:
@@ -261,5 +262,5 @@ def average(a: Any, axis: Any = None, weights: Any = None, returned: bool = Fals
 
 
 __all__ = [n for n in dir() if not n.startswith("_") and n not in (
-    "Any", "Sequence", "np", "st", "ew", "red", "dtypes", "annotations", "asarray_any", "broadcast_to",
+    "Any", "Sequence", "builtins", "np", "st", "ew", "red", "dtypes", "annotations", "asarray_any", "broadcast_to",
     "canonicalize_axis", "get_aval")]

@@ -356,6 +356,83 @@ def _reflect(p: int, n: int, mode: str) -> int:
     return period - j if mode == "reflect" else period - 1 - j
 
 
+def rollaxis(a: Any, axis: int, start: int = 0) -> Any:
+    """Roll ``axis`` backwards until it lies before ``start`` (numpy's legacy moveaxis)."""
+    a = asarray_any(a)
+    nd = get_aval(a).ndim
+    axis = canonicalize_axis(axis, nd)
+    if not -nd <= start <= nd:
+        raise ValueError(f"start={start} must satisfy {-nd} <= start <= {nd}")
+    start = start + nd if start < 0 else start
+    if start > axis:
+        start -= 1
+    return moveaxis(a, axis, start)
+
+
+def append(arr: Any, values: Any, axis: int | None = None) -> Any:
+    if axis is None:
+        return concatenate([ravel(asarray_any(arr)), ravel(asarray_any(values))], 0)
+    return concatenate([arr, values], axis)
+
+
+def resize(a: Any, new_shape: Any) -> Any:
+    """A new array of ``new_shape`` filled with the flattened ``a`` repeated cyclically."""
+    a = ravel(asarray_any(a))
+    new_shape = (new_shape,) if isinstance(new_shape, int) else tuple(int(s) for s in new_shape)
+    if any(s < 0 for s in new_shape):
+        raise ValueError("all elements of `new_shape` must be non-negative")
+    total = int(np.prod(new_shape, dtype=np.int64))
+    n = get_aval(a).shape[0]
+    if n == 0:
+        from .creation import zeros
+        return zeros(new_shape, get_aval(a).dtype)
+    reps = -(-total // n)
+    return reshape(tile(a, reps)[:total], new_shape)
+
+
+def block(arrays: Any) -> Any:
+    """Assemble an array from nested lists of blocks (the innermost list joins along the last axis)."""
+    def depth(x):
+        return 1 + depth(x[0]) if isinstance(x, list) and x else (1 if isinstance(x, list) else 0)
+
+    def nd_of(x):
+        return max(nd_of(e) for e in x) if isinstance(x, list) else ndim(x)
+
+    d = depth(arrays)
+    target = builtins.max(d, nd_of(arrays))
+
+    def assemble(x, level):
+        if not isinstance(x, list):
+            x = asarray_any(x)
+            return reshape(x, (1,) * (target - get_aval(x).ndim) + get_aval(x).shape)
+        if not x:
+            raise ValueError("Lists cannot be empty")
+        return concatenate([assemble(e, level + 1) for e in x], axis=-(d - level))
+
+    if not isinstance(arrays, list):
+        return asarray_any(arrays)
+    return assemble(arrays, 0)
+
+
+def trim_zeros(filt: Any, trim: str = "fb") -> Any:
+    """Strip leading ('f') and/or trailing ('b') zeros of a concrete 1-D array."""
+    f = np.asarray(concrete_or_error(filt, "jnp.trim_zeros needs a concrete array: its output size depends on the "
+                                           "data."))
+    nz = np.flatnonzero(f)
+    start = int(nz[0]) if len(nz) and "f" in trim.lower() else (len(f) if not len(nz) else 0)
+    stop = int(nz[-1]) + 1 if len(nz) and "b" in trim.lower() else len(f)
+    return asarray_any(filt)[start:builtins.max(start, stop)]
+
+
+def unstack(x: Any, /, *, axis: int = 0) -> tuple:
+    x = asarray_any(x)
+    nd = get_aval(x).ndim
+    if nd == 0:
+        raise ValueError("Unstack requires arrays with rank > 0, however a scalar array was passed.")
+    axis = canonicalize_axis(axis, nd)
+    return tuple(st.index_in_dim(x, i, axis, keepdims=False) for i in range(get_aval(x).shape[axis]))
+
+
 __all__ = [n for n in dir() if not n.startswith("_") and n not in (
     "Any", "Sequence", "np", "st", "builtins", "annotations", "asarray_any", "broadcast_shapes", "canonicalize_axis",
     "promote_dtypes", "concrete_or_error", "get_aval")]

@@ -11,7 +11,7 @@ from ..ad_util import Zero, add_tangents, instantiate, zeros_like_aval
 from ..interpreters import batching
 from ..interpreters.evaluation import eval_jaxpr
 from ..interpreters.jvp import jvp_jaxpr
-from ..interpreters.partial_eval import partial_eval_jaxpr
+from ..interpreters.partial_eval import dce_closed, partial_eval_jaxpr
 from ..interpreters.staging import convert_constvars, trace_to_jaxpr
 from ..interpreters.transpose import UndefinedPrimal, backward_pass, is_undefined, transpose_jaxpr
 from ..ir import ClosedJaxpr, Jaxpr, ShapedArray, Var
@@ -339,6 +339,32 @@ def _while_batch(axis, vals, dims, *, cond_jaxpr, body_jaxpr, cond_nconsts, body
     return outs, [0] * len(outs)
 
 
+def _while_partial_eval(trace, tracers, *, cond_jaxpr, body_jaxpr, cond_nconsts, body_nconsts):
+    """Carries that depend only on known values are computed now by a loop over the known parts; the whole
+    loop is staged for the others (reverse mode then reaches while's transpose rule and its error)."""
+    nc, nb = cond_nconsts, body_nconsts
+    params = dict(cond_jaxpr=cond_jaxpr, body_jaxpr=body_jaxpr, cond_nconsts=nc, body_nconsts=nb)
+    uk = [not t.pval.is_known for t in tracers]
+    cc_uk, bc_uk, carry_uk = uk[:nc], uk[nc:nc + nb], uk[nc + nb:]
+    while True:
+        body_known, _, out_uk, _ = partial_eval_jaxpr(body_jaxpr, bc_uk + carry_uk, instantiate=carry_uk)
+        new = [a or b for a, b in zip(carry_uk, out_uk)]
+        if new == carry_uk:
+            break
+        carry_uk = new
+    cond_known, _, (pred_uk,), _ = partial_eval_jaxpr(cond_jaxpr, cc_uk + carry_uk, instantiate=False)
+    if pred_uk or all(carry_uk):
+        return trace.stage(while_p, tracers, params)
+    n_known = sum(not u for u in carry_uk)
+    known_vals = [t.pval.const for t, u in zip(tracers, cc_uk + bc_uk + carry_uk) if not u]
+    known_outs = iter(while_p.bind(
+        *known_vals, cond_jaxpr=dce_closed(_permute_outputs(cond_known, [0]))[0],
+        body_jaxpr=dce_closed(_permute_outputs(body_known, list(range(n_known))))[0],
+        cond_nconsts=sum(not u for u in cc_uk), body_nconsts=sum(not u for u in bc_uk)))
+    staged = trace.stage(while_p, tracers, params) if any(carry_uk) else [None] * len(carry_uk)
+    return [s if u else trace.pure(next(known_outs)) for s, u in zip(staged, carry_uk)]
+
+
 def _while_transpose(*args, **params):
     raise ValueError("Reverse-mode differentiation does not work for lax.while_loop or lax.fori_loop with dynamic "
                      "start/stop values. Try using lax.scan, or using fori_loop with static start/stop.")
@@ -347,6 +373,7 @@ def _while_transpose(*args, **params):
 abstract_eval_rules[while_p] = _while_abstract
 jvp_rules[while_p] = _while_jvp
 batching_rules[while_p] = _while_batch
+partial_eval_jaxpr_rules[while_p] = _while_partial_eval
 transpose_rules[while_p] = _while_transpose
 
 

@@ -7,7 +7,6 @@ from typing import Any, Callable, Sequence
 
 from ..ad_util import Zero, instantiate
 from ..interpreters import batching
-from ..interpreters.transpose import is_undefined
 from ..pytree import tree_flatten, tree_map, tree_unflatten
 from ..trace import (Primitive, abstract_eval_rules, batching_rules, get_aval, higher_order_primitives, impl_rules,
                      jvp_rules, transpose_rules)

@@ -485,7 +485,7 @@ def convert_element_type(x: Any, new_dtype, weak_type: bool = False) -> Any:
     new_dtype = dtypes.canonicalize(new_dtype)
     if not is_tracer(x) and not hasattr(x, "_buf"):
         from ..array import make_array
-        return make_array(np.asarray(x).astype(new_dtype), weak_type=weak_type)
+        return make_array(dtypes.convert_host(x, new_dtype), weak_type=weak_type)
     aval = get_aval(x)
     if aval.dtype == new_dtype and aval.weak_type == weak_type:
         return x
@@ -537,4 +537,4 @@ ELEMENTWISE_UNARY = (neg_p, sign_p, floor_p, ceil_p, round_p, is_finite_p, abs_p
 ELEMENTWISE_BINARY = (add_p, sub_p, mul_p, div_p, rem_p, pow_p, max_p, min_p, atan2_p, nextafter_p, and_p, or_p,
                       xor_p, shift_left_p, shift_right_logical_p, shift_right_arithmetic_p, eq_p, ne_p, lt_p, le_p,
                       gt_p, ge_p)
-ELEMENTWISE = ELEMENTWISE_UNARY + ELEMENTWISE_BINARY + (select_n_p, clamp_p)
+ELEMENTWISE = ELEMENTWISE_UNARY + ELEMENTWISE_BINARY + (select_n_p, clamp_p, bitcast_convert_type_p)

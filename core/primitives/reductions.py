@@ -19,7 +19,7 @@ _REDUCE_KINDS = {"reduce_sum": "fiu", "reduce_prod": "fiu", "reduce_max": "fiub"
 
 
 def _canon_axes(axes, ndim: int) -> tuple:
-    return tuple(sorted(int(a) % ndim for a in axes)) if ndim else ()
+    return tuple(sorted(st.canonicalize_axis(a, ndim) for a in axes))
 
 
 def _reduce_abstract(name):
@@ -150,12 +150,12 @@ for _p in (argmax_p, argmin_p):
 def argmax(x: Any, axis: int, index_dtype) -> Any:
     """Index of the first maximum along ``axis`` (NaN counts as the maximum, as in numpy)."""
     x = ew.asarray(x)
-    return argmax_p.bind(x, axes=(int(axis) % get_aval(x).ndim,), index_dtype=dtypes.canonicalize(index_dtype))
+    return argmax_p.bind(x, axes=(st.canonicalize_axis(axis, get_aval(x).ndim),), index_dtype=dtypes.canonicalize(index_dtype))
 
 
 def argmin(x: Any, axis: int, index_dtype) -> Any:
     x = ew.asarray(x)
-    return argmin_p.bind(x, axes=(int(axis) % get_aval(x).ndim,), index_dtype=dtypes.canonicalize(index_dtype))
+    return argmin_p.bind(x, axes=(st.canonicalize_axis(axis, get_aval(x).ndim),), index_dtype=dtypes.canonicalize(index_dtype))
 
 
 # --- cumulative ops -----------------------------------------------------------------------------------------
@@ -212,7 +212,7 @@ jvp_rules[cummin_p] = _cumulative_jvp(ew.min)
 def _cum(p):
     def fn(x: Any, axis: int = 0, reverse: bool = False) -> Any:
         x = ew.asarray(x)
-        return p.bind(x, axis=int(axis) % max(get_aval(x).ndim, 1), reverse=bool(reverse))
+        return p.bind(x, axis=st.canonicalize_axis(axis, get_aval(x).ndim), reverse=bool(reverse))
     fn.__name__ = p.name
     fn.__doc__ = f"``lax.{p.name}`` along ``axis`` (from the end if ``reverse``)."
     return fn
@@ -231,7 +231,7 @@ def associative_scan(fn: Callable, elems: Any, reverse: bool = False, axis: int 
     if not leaves:
         return elems
     ndim = get_aval(leaves[0]).ndim
-    axis = axis % ndim
+    axis = st.canonicalize_axis(axis, ndim)
     n = get_aval(leaves[0]).shape[axis]
     if any(get_aval(x).shape[axis] != n for x in leaves):
         raise ValueError("associative_scan: all leaves need the same length along the scan axis")

@@ -63,7 +63,8 @@ def sort(operand: Any | Sequence[Any], dimension: int = -1, is_stable: bool = Tr
     single = not isinstance(operand, (list, tuple))
     ops = [ew.asarray(operand)] if single else [ew.asarray(o) for o in operand]
     nd = get_aval(ops[0]).ndim
-    out = sort_p.bind(*ops, dimension=int(dimension) % max(nd, 1), is_stable=bool(is_stable), num_keys=int(num_keys))
+    out = sort_p.bind(*ops, dimension=st.canonicalize_axis(dimension, nd), is_stable=bool(is_stable),
+                      num_keys=int(num_keys))
     return out[0] if single else tuple(out)
 
 

@@ -28,6 +28,14 @@ def _prim(name: str, abstract, batch, transpose=None, linear_args: tuple | None 
     return p
 
 
+def canonicalize_axis(axis: int, ndim: int) -> int:
+    """``axis`` as an index into ``range(ndim)`` (negative counts from the end); out of range is an error."""
+    axis = int(axis)
+    if not -ndim <= axis < ndim:
+        raise ValueError(f"axis {axis} is out of bounds for array of dimension {ndim}")
+    return axis % ndim
+
+
 def _shape_tuple(shape) -> tuple:
     try:
         return tuple(int(d) for d in (shape if isinstance(shape, (tuple, list)) else (shape,)))
@@ -178,7 +186,7 @@ squeeze_p = _prim("squeeze", _squeeze_abstract, _squeeze_batch,
 def squeeze(x: Any, dimensions: Sequence[int]) -> Any:
     x = asarray(x)
     nd = get_aval(x).ndim
-    dims = tuple(sorted(int(d) % nd for d in dimensions)) if nd else ()
+    dims = tuple(sorted(canonicalize_axis(d, nd) for d in dimensions))
     return squeeze_p.bind(x, dimensions=dims) if dims else x
 
 
@@ -187,7 +195,7 @@ def expand_dims(x: Any, dimensions: Sequence[int]) -> Any:
     x = asarray(x)
     aval = get_aval(x)
     ndim_out = aval.ndim + len(dimensions)
-    dims = sorted(int(d) % ndim_out for d in dimensions)
+    dims = sorted(canonicalize_axis(d, ndim_out) for d in dimensions)
     shape = list(aval.shape)
     for d in dims:
         shape.insert(d, 1)
@@ -398,7 +406,7 @@ def slice(x: Any, start_indices: Sequence[int], limit_indices: Sequence[int], st
 
 def slice_in_dim(x: Any, start_index: int | None, limit_index: int | None, stride: int = 1, axis: int = 0) -> Any:
     shape = get_aval(x).shape
-    axis = axis % len(shape)
+    axis = canonicalize_axis(axis, len(shape))
     start = [0] * len(shape)
     limit = list(shape)
     strides = [1] * len(shape)

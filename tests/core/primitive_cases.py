@@ -8,15 +8,17 @@ rules); a case with ``diff=()`` is checked to have zero (or float0) tangents.
 from __future__ import annotations
 
 import dataclasses
-import math
 from typing import Any, Callable
 
 import numpy as np
+import scipy.linalg as sla
 import scipy.special as sp
+from numpy.lib.stride_tricks import sliding_window_view
 
 from portax.core import dtypes
 from portax.core.ir import ShapedArray
 from portax.core.primitives import call, contractions as ct, control_flow as cf, custom_derivatives as cd
+from portax.core.primitives import convolution as cv, fft as ff, linalg as la, windowed as wd
 from portax.core.primitives import elementwise as ew, indexing as ix, prng, reductions as rd, sorting as so
 from portax.core.primitives import structural as st
 
@@ -102,6 +104,12 @@ def WithZero(gen):
 # --- references that numpy lacks -------------------------------------------------------------------------------
 def ref_round_away(x):
     return (np.sign(x) * np.floor(np.abs(x) + 0.5)).astype(x.dtype)
+
+
+def ref_saturating_int32(x):
+    """XLA's float to int conversion: truncate toward zero, saturate, NaN to 0."""
+    x = np.where(np.isnan(x), 0, x).astype(f64)
+    return np.trunc(np.clip(x, -2 ** 31, 2 ** 31 - 1)).astype(i32)
 
 
 def ref_int_div(x, y):
@@ -219,6 +227,120 @@ def ref_threefry2x32(k1, k2, x1, x2):
     return [out1, out2]
 
 
+def ref_conv(lhs, rhs, strides, padding, lhs_dilation=None, rhs_dilation=None, groups=1):
+    """N C spatial... / O I spatial... cross-correlation: dilate and pad, then contract every strided window."""
+    nsp = lhs.ndim - 2
+    lhs_dilation, rhs_dilation = lhs_dilation or (1,) * nsp, rhs_dilation or (1,) * nsp
+    x = ref_pad(lhs, 0, [(0, 0, 0)] * 2 + [(lo, hi, d - 1) for (lo, hi), d in zip(padding, lhs_dilation)])
+    w = ref_pad(rhs, 0, [(0, 0, 0)] * 2 + [(0, 0, d - 1) for d in rhs_dilation])
+    win = sliding_window_view(x, w.shape[2:], axis=tuple(range(2, 2 + nsp)))
+    win = win[(slice(None), slice(None)) + tuple(slice(None, None, s) for s in strides)]
+    sp, ks = "abc"[:nsp], "xyz"[:nsp]
+    o, cg = w.shape[0] // groups, w.shape[1]
+    outs = [np.einsum(f"nc{sp}{ks},oc{ks}->no{sp}", win[:, g * cg:(g + 1) * cg], w[g * o:(g + 1) * o])
+            for g in range(groups)]
+    return np.concatenate(outs, 1).astype(lhs.dtype)
+
+
+def ref_reduce_window(reducer, identity, x, window, strides, padding, base_dilation, window_dilation):
+    x = ref_pad(x, identity, [(lo, hi, b - 1) for (lo, hi), b in zip(padding, base_dilation)])
+    span = [(w - 1) * d + 1 for w, d in zip(window, window_dilation)]
+    win = sliding_window_view(x, span)
+    win = win[tuple(slice(None, None, s) for s in strides) + tuple(slice(None, None, d) for d in window_dilation)]
+    return reducer(win, axis=tuple(range(x.ndim, 2 * x.ndim))).astype(x.dtype)
+
+
+def _rw(p, reducer, identity, **params):
+    return Case(bind(p, **params), (F(4, 5),),
+                lambda x: ref_reduce_window(reducer, identity, x, params["window_dimensions"],
+                                            params["window_strides"], params["padding"], params["base_dilation"],
+                                            params["window_dilation"]), (0,))
+
+
+def ref_top_k(x, k, axis):
+    order = np.argsort(-x, axis=axis, kind="stable")
+    idx = np.take(order, np.arange(k), axis=axis)
+    return [np.take_along_axis(x, idx, axis), idx.astype(i32)]
+
+
+def _scale(x, s, axis):
+    """``x`` times the vector ``s`` along ``axis`` (1: scale columns, 0: scale rows)."""
+    return ew.mul(x, st.broadcast_in_dim(s, ew.asarray(x).shape, (axis,)))
+
+
+def _first_row_signs(x):
+    return ew.sign(st.index_in_dim(x, 0, 0, keepdims=False))
+
+
+def qr_unique(a):
+    """Reduced QR with diag(r) > 0 (unique, whatever sign convention the backend's factorisation has)."""
+    q, r = la.qr(a, full_matrices=False)
+    eye = ew.convert_element_type(ew.eq(st.broadcasted_iota(np.int32, r.shape, 0),
+                                        st.broadcasted_iota(np.int32, r.shape, 1)), r.dtype)
+    d = ew.sign(rd.reduce_sum(ew.mul(r, eye), (1,)))
+    return [_scale(q, d, 1), _scale(r, d, 0)]
+
+
+def svd_unique(a):
+    u, s, vt = la.svd(a, full_matrices=False)
+    sg = _first_row_signs(u)
+    return [s, _scale(u, sg, 1), _scale(vt, sg, 0)]
+
+
+def eigh_unique(a):
+    v, w = la.eigh(a)
+    return [_scale(v, _first_row_signs(v), 1), w]
+
+
+def ref_qr(a):
+    q, r = np.linalg.qr(a)
+    s = np.sign(np.diag(r))
+    return [q * s, r * s[:, None]]
+
+
+def ref_svd(a):
+    u, s, vt = np.linalg.svd(a, full_matrices=False)
+    sg = np.sign(u[0])
+    return [s, u * sg, vt * sg[:, None]]
+
+
+def ref_eigh(a):
+    w, v = np.linalg.eigh((a + a.T) / 2)
+    return [v * np.sign(v[0]), w]
+
+
+def ref_lu(a):
+    lu, piv = sla.lu_factor(a)
+    perm = np.arange(a.shape[0])
+    for i, p in enumerate(piv):
+        perm[[i, p]] = perm[[p, i]]
+    return [lu.astype(a.dtype), piv.astype(i32), perm.astype(i32)]
+
+
+def ref_fft(kind, lengths):
+    axes = tuple(range(-len(lengths), 0))
+
+    def ref(*parts):
+        z = parts[0] + 1j * parts[1] if len(parts) == 2 else parts[0]
+        out = {"FFT": lambda: np.fft.fftn(z, axes=axes), "IFFT": lambda: np.fft.ifftn(z, axes=axes),
+               "RFFT": lambda: np.fft.rfftn(z, axes=axes),
+               "IRFFT": lambda: np.fft.irfftn(z, lengths, axes=axes)}[kind]()
+        dt = parts[0].dtype
+        return [out.astype(dt)] if kind == "IRFFT" else [out.real.astype(dt), out.imag.astype(dt)]
+    return ref
+
+
+def SPD(n):
+    def g(r):
+        m = r.uniform(-1, 1, (n, n))
+        return (m @ m.T + n * np.eye(n)).astype(f32)
+    return g
+
+
+def LowerTri(n):
+    return lambda r: (np.tril(r.uniform(-1, 1, (n, n))) + 3 * np.eye(n) + np.triu(r.uniform(-1, 1, (n, n)), 1)).astype(f32)
+
+
 # --- the table -------------------------------------------------------------------------------------------------
 def _unary(p, gen, ref, diff=True, **kw) -> Case:
     return Case(bind(p), (gen,), ref, (0,) if diff else (), **kw)
@@ -282,6 +404,8 @@ TABLE: dict[Any, list[Case]] = {
     ew.convert_element_type_p: [
         Case(bind(ew.convert_element_type_p, new_dtype=dtypes.int32, weak_type=False), (F(*X, lo=-5, hi=5),),
              lambda x: np.trunc(x).astype(i32), name="f32_to_i32"),
+        Case(bind(ew.convert_element_type_p, new_dtype=dtypes.int32, weak_type=False),
+             (WithSpecials(F(*X, lo=-3e9, hi=3e9)),), ref_saturating_int32, name="f32_to_i32_saturating"),
         Case(bind(ew.convert_element_type_p, new_dtype=dtypes.float32, weak_type=False), (I(*X),),
              lambda x: x.astype(f32), name="i32_to_f32"),
         Case(bind(ew.convert_element_type_p, new_dtype=dtypes.bool_, weak_type=False), (Q(*X),),
@@ -456,6 +580,57 @@ TABLE: dict[Any, list[Case]] = {
              lambda k, v: ref_stable_sort_by_key(k, v, 1), (1,), name="key_value_ties")],
 
     prng.threefry2x32_p: [Case(bind(prng.threefry2x32_p), (U32(4), U32(4), U32(4), U32(4)), ref_threefry2x32)],
+
+    cv.conv_general_dilated_p: [
+        Case(lambda x, w: cv.conv_general_dilated(x, w, (2,), ((1, 2),)), (F(2, 3, 7), F(4, 3, 3)),
+             lambda x, w: ref_conv(x, w, (2,), ((1, 2),)), (0, 1), tol=1e-4, name="1d_strided_padded"),
+        Case(lambda x, w: cv.conv_general_dilated(x, w, (1, 1), ((1, 0), (0, 1)), lhs_dilation=(2, 1),
+                                                  rhs_dilation=(1, 2)),
+             (F(1, 2, 4, 5), F(3, 2, 2, 2)),
+             lambda x, w: ref_conv(x, w, (1, 1), ((1, 0), (0, 1)), (2, 1), (1, 2)), (0, 1), tol=1e-4,
+             name="2d_dilated"),
+        Case(lambda x, w: cv.conv_general_dilated(x, w, (1, 1), ((1, 1), (1, 1)), feature_group_count=2),
+             (F(1, 4, 4, 4), F(6, 2, 3, 3)),
+             lambda x, w: ref_conv(x, w, (1, 1), ((1, 1), (1, 1)), groups=2), (0, 1), tol=1e-4, name="groups"),
+        Case(lambda x, w: cv.conv_general_dilated(x, w, (1, 2), ((0, 0), (1, 1)),
+                                                  dimension_numbers=("NHWC", "HWIO", "NHWC")),
+             (F(2, 5, 4, 3), F(2, 3, 3, 2)),
+             lambda x, w: np.transpose(ref_conv(np.transpose(x, (0, 3, 1, 2)), np.transpose(w, (3, 2, 0, 1)),
+                                                (1, 2), ((0, 0), (1, 1))), (0, 2, 3, 1)), (0, 1), tol=1e-4,
+             name="nhwc")],
+    wd.reduce_window_sum_p: [_rw(wd.reduce_window_sum_p, np.sum, 0, window_dimensions=(2, 3), window_strides=(1, 2),
+                                 padding=((1, 0), (0, 1)), base_dilation=(1, 1), window_dilation=(1, 1))],
+    wd.reduce_window_max_p: [_rw(wd.reduce_window_max_p, np.max, -np.inf, window_dimensions=(2, 2),
+                                 window_strides=(1, 1), padding=((0, 1), (1, 1)), base_dilation=(2, 1),
+                                 window_dilation=(1, 2))],
+    wd.reduce_window_min_p: [_rw(wd.reduce_window_min_p, np.min, np.inf, window_dimensions=(3, 2),
+                                 window_strides=(2, 1), padding=((0, 0), (0, 0)), base_dilation=(1, 1),
+                                 window_dilation=(1, 1))],
+    wd.top_k_p: [Case(bind(wd.top_k_p, k=2, axis=1, is_stable=True), (F(3, 5),), lambda x: ref_top_k(x, 2, 1), (0,)),
+                 Case(bind(wd.top_k_p, k=3, axis=0, is_stable=True), (Q(4, 3),), lambda x: ref_top_k(x, 3, 0),
+                      check_derivatives=False, name="ties_axis0")],
+
+    la.cholesky_p: [Case(la.cholesky, (SPD(3),), lambda a: np.linalg.cholesky((a + a.T) / 2), (0,), tol=1e-4)],
+    la.triangular_solve_p: [
+        Case(lambda a, b: la.triangular_solve(a, b, left_side=True, lower=True), (LowerTri(3), F(3, 2)),
+             lambda a, b: sla.solve_triangular(a, b, lower=True).astype(b.dtype), (0, 1), tol=1e-4, name="left_lower"),
+        Case(lambda a, b: la.triangular_solve(a, b, left_side=False, lower=False, transpose_a=True),
+             (lambda r: LowerTri(3)(r).T.copy(), F(2, 3)),
+             lambda a, b: (b @ np.linalg.inv(np.triu(a).T)).astype(b.dtype), (0, 1), tol=1e-4,
+             name="right_upper_transposed")],
+    la.qr_p: [Case(qr_unique, (F(4, 3),), ref_qr, (0,), tol=1e-4)],
+    la.svd_p: [Case(svd_unique, (F(4, 3),), ref_svd, (0,), tol=1e-4)],
+    la.eigh_p: [Case(eigh_unique, (F(3, 3),), ref_eigh, (0,), tol=1e-4)],
+    la.lu_p: [Case(la.lu, (F(4, 4),), ref_lu, (0,), tol=1e-4)],
+
+    ff.fft_p: [Case(lambda re, im: ff.fft_split((re, im), "FFT", (8,)), (F(3, 8), F(3, 8)), ref_fft("FFT", (8,)),
+                    (0, 1), tol=1e-4, name="fft"),
+               Case(lambda re, im: ff.fft_split((re, im), "IFFT", (8,)), (F(3, 8), F(3, 8)), ref_fft("IFFT", (8,)),
+                    (0, 1), tol=1e-4, name="ifft"),
+               Case(lambda x: ff.fft_split((x,), "RFFT", (4, 6)), (F(2, 4, 6),), ref_fft("RFFT", (4, 6)), (0,),
+                    tol=1e-4, name="rfft2"),
+               Case(lambda re, im: ff.fft_split((re, im), "IRFFT", (7,)), (F(3, 4), F(3, 4)), ref_fft("IRFFT", (7,)),
+                    (0, 1), tol=1e-4, name="irfft_odd")],
 }
 
 # Primitives that carry jaxprs or user rules: tested through their wrappers under every transformation.
@@ -552,6 +727,29 @@ BAD_INPUTS: dict[Any, list] = {
                 ([_F34], dict(dimension=0, is_stable=True, num_keys=2), ValueError, "num_keys")],
     prng.threefry2x32_p: [([sds((2,), u32)] * 3 + [sds((2,), i32)], {}, TypeError, "uint32")],
 }
+
+_CONV = dict(window_strides=(1,), padding=((0, 0),), lhs_dilation=(1,), rhs_dilation=(1,),
+             dimension_numbers=cv.conv_dimension_numbers((1, 3, 5), (4, 3, 2), None), feature_group_count=1,
+             batch_group_count=1, precision=None, preferred_element_type=None)
+_WINDOW = dict(window_dimensions=(2,), window_strides=(1,), padding=((0, 0),), base_dilation=(1,), window_dilation=(1,))
+_TS = dict(left_side=True, lower=True, transpose_a=False, conjugate_a=False, unit_diagonal=False)
+BAD_INPUTS.update({
+    cv.conv_general_dilated_p: [([sds((1, 3, 5), f32), sds((4, 3, 2), i32)], _CONV, TypeError, "float32, int32"),
+                                ([sds((1, 2, 5), f32), sds((4, 3, 2), f32)], _CONV, ValueError, "feature")],
+    wd.reduce_window_sum_p: [([_F34], _WINDOW, TypeError, "window_dimensions")],
+    wd.reduce_window_max_p: [([sds((5,), np.float16), ], dict(_WINDOW, window_strides=(0,)), TypeError, "positive")],
+    wd.reduce_window_min_p: [([sds((5,), np.float16), ], dict(_WINDOW, padding=((0, 0), (0, 0))), TypeError,
+                              "inconsistent padding")],
+    wd.top_k_p: [([_F34], dict(k=5, axis=1, is_stable=True), ValueError, "no larger than size")],
+    la.cholesky_p: [([_F34], {}, ValueError, "square"), ([sds((3, 3), i32)], {}, TypeError, "int32")],
+    la.triangular_solve_p: [([sds((3, 3), f32), sds((4, 2), f32)], _TS, ValueError, "must equal a.shape")],
+    la.qr_p: [([sds((3,), f32)], dict(full_matrices=False), ValueError, "at least 2 dimensions")],
+    la.svd_p: [([sds((3, 3), np.float16)], dict(full_matrices=False, compute_uv=True), TypeError, "float16")],
+    la.eigh_p: [([_F34], dict(lower=True), ValueError, "square")],
+    la.lu_p: [([sds((3,), f32)], {}, ValueError, "at least 2 dimensions")],
+    ff.fft_p: [([_I34, _I34], dict(fft_type=ff.FftType.FFT, fft_lengths=(4,)), TypeError, "float32 or float64"),
+               ([_F34, _F34], dict(fft_type=ff.FftType.FFT, fft_lengths=(3,)), ValueError, "fft_lengths")],
+})
 
 # Abstract rules with nothing to reject for well-formed params (any dtype and shape is valid).
 ACCEPTS_ANY_INPUT = {ew.stop_gradient_p, ew.convert_element_type_p}

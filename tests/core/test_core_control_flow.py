@@ -174,6 +174,17 @@ def test_reverse_mode_of_while_loop_raises_jax_error():
     assert float(jax.jacfwd(f)(2.0)) == pytest.approx(12.0)
 
 
+def test_linearize_of_while_loop_and_grad_through_its_integer_result():
+    f = lambda x: lax.while_loop(lambda c: c[0] < 3, lambda c: (c[0] + 1, c[1] * x), (0, 1.0))[1]
+    y, f_jvp = jax.linearize(f, 2.0)
+    assert float(y) == 8.0 and float(f_jvp(1.0)) == pytest.approx(12.0)
+    steps = lambda x: x * lax.while_loop(lambda k: k < 4, lambda k: k + 1, 0)
+    assert float(jax.grad(steps)(3.0)) == 4.0
+    assert float(jax.grad(jax.jit(steps))(3.0)) == 4.0
+    with pytest.raises(ValueError, match="Reverse-mode differentiation does not work"):
+        jax.grad(jax.jit(f))(2.0)
+
+
 def test_fori_loop_static_bounds_is_reverse_differentiable():
     f = lambda x: lax.fori_loop(0, 4, lambda i, v: v * x + i, 1.0)
     x = 1.5
@@ -336,7 +347,7 @@ def test_concretization_error_under_jit_names_function_and_argument():
         jax.jit(absolute_value)(1.0)
     assert isinstance(info.value, TypeError)
     msg = str(info.value)
-    assert "absolute_value" in msg and "x" in msg
+    assert "absolute_value" in msg and "x: f32[]" in msg
     assert "static_argnums" in msg
 
 
@@ -361,3 +372,56 @@ def test_leaked_tracer_raises_unexpected_tracer_error():
     jax.grad(lambda x: grads.append(x) or x * 2)(1.0)
     with pytest.raises(UnexpectedTracerError):
         jnp.cos(grads[0])
+
+
+# ============================================= every control-flow form under every transformation ===============
+PROGRAMS = {
+    "cond": (lambda x: lax.cond(x[0] > 0, lambda v: jnp.sin(v) * 2.0, lambda v: v ** 3, x), True),
+    "switch": (lambda x: lax.switch(lax.argmax(x, 0, np.int32), [jnp.sin, jnp.cos, lambda v: v * v], x), True),
+    "while_fixed_trips": (lambda x: lax.while_loop(lambda c: c[0] < 3, lambda c: (c[0] + 1, jnp.sin(c[1]) + x),
+                                                   (0, x))[1], False),
+    "while_data_dependent": (lambda x: lax.while_loop(lambda c: jnp.sum(c) < 10.0, lambda c: c * 1.5 + 1.0, x), False),
+    "fori_static": (lambda x: lax.fori_loop(0, 3, lambda i, v: v * x + i, x), True),
+    "scan": (lambda x: lax.scan(lambda c, xi: (c * xi + jnp.sin(c), c ** 2), 1.0, x), True),
+    "scan_reverse_pytree": (lambda x: lax.scan(lambda c, xi: ((c[0] + xi, c[1] * xi), {"y": c[0] * c[1]}),
+                                               (0.5, 1.0), x, reverse=True), True),
+    "map": (lambda x: lax.map(lambda v: jnp.sin(v) * v, x), True),
+}
+
+
+def _total(prog):
+    return lambda x: sum(jnp.sum(leaf ** 2) for leaf in jax.tree.leaves(prog(x)))
+
+
+XS = np.array([[0.3, -0.5, 0.8], [-0.4, 0.9, 0.1], [0.7, 0.2, -0.6]], np.float32)
+
+
+@pytest.mark.parametrize("name", list(PROGRAMS))
+def test_control_flow_under_jit_and_vmap(name):
+    prog, _ = PROGRAMS[name]
+    for x in XS:
+        jax.tree.map(_allclose, jax.jit(prog)(x), prog(x))
+    batched = jax.vmap(prog)(XS)
+    for i, x in enumerate(XS):
+        jax.tree.map(lambda b, e: _allclose(np.asarray(b)[i], e), batched, prog(x))
+
+
+@pytest.mark.parametrize("name", list(PROGRAMS))
+def test_control_flow_under_jvp_and_grad(name):
+    prog, reversible = PROGRAMS[name]
+    total = _total(prog)
+    for x in XS:
+        fd = _fd_grad(total, x)
+        t = np.float32([1.0, -2.0, 0.5])
+        _, tan = jax.jvp(total, (x,), (t,))
+        assert float(tan) == pytest.approx(float(fd @ t), rel=1e-4, abs=1e-5)
+        if not reversible:
+            with pytest.raises(ValueError, match="Reverse-mode differentiation does not work"):
+                jax.grad(total)(x)
+            continue
+        _allclose(jax.grad(total)(x), fd, 1e-4)
+        _allclose(jax.jit(jax.grad(total))(x), fd, 1e-4)
+    if reversible:
+        per_ex = jax.vmap(jax.grad(total))(XS)
+        for i, x in enumerate(XS):
+            _allclose(per_ex[i], jax.grad(total)(x))

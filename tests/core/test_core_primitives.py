@@ -2,17 +2,21 @@
 JVP against central finite differences, transposition (the VJP/JVP inner-product identity), and
 batching over leading, trailing and partially batched arguments against a Python loop."""
 import contextlib
+import importlib
+import pkgutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 import portax as jax
+from portax import lax
 from portax.core import dtypes, trace
 from portax.core.ir import ShapedArray
+from portax.core import primitives
 from portax.core.primitives import all_primitives
 from portax.core.primitives import elementwise as ew, indexing as ix, prng, structural as st
-from portax.core.test_util import check_jvp, check_vjp
+from portax.core.test_util import check_grads, check_jvp, check_vjp
 from portax_reference.rules import RULES as REFERENCE_RULES
 
 from core_helpers import assert_close, leaves, x64_enabled
@@ -42,7 +46,14 @@ def _x64_if(case):
 # --- coverage of the table ---------------------------------------------------------------------------------------
 @pytest.mark.parametrize("prim", all_primitives(), ids=str)
 def test_every_primitive_has_examples(prim):
-    assert prim in TABLE or prim in COVERED_ELSEWHERE, f"no example inputs for primitive {prim}"
+    if prim not in TABLE and prim not in COVERED_ELSEWHERE:
+        pytest.fail(f"no example inputs for primitive {prim} (add a Case to primitive_cases.TABLE)")
+
+
+def test_all_primitives_lists_every_primitive_the_modules_define():
+    modules = [importlib.import_module(f"{primitives.__name__}.{m.name}") for m in pkgutil.iter_modules(primitives.__path__)]
+    defined = {v for m in modules for v in vars(m).values() if isinstance(v, trace.Primitive)}
+    assert not defined - set(all_primitives()), "primitives missing from all_primitives()"
 
 
 @pytest.mark.parametrize("prim", all_primitives(), ids=str)
@@ -117,6 +128,13 @@ def test_evaluation_matches_numpy(prim, case, rng):
             assert not o.weak_type
 
 
+@pytest.mark.parametrize("prim,case", _params(lambda c: c.diff and c.upcast))
+def test_evaluation_in_float64(prim, case, rng, x64):
+    args = [a.astype(np.float64) if a.dtype == np.float32 else a for a in case.args(rng)]
+    for o, e in zip(leaves(case.fn(*args)), leaves(case.ref(*args)), strict=True):
+        assert_close(o, np.asarray(e), 1e-8)
+
+
 # --- differentiation ------------------------------------------------------------------------------------------------
 def _restricted(case, rng):
     """``f(*diff_args) -> float outputs`` with the other arguments fixed, and the differentiated arguments."""
@@ -142,6 +160,15 @@ def test_jvp_matches_finite_differences(prim, case, rng, x64):
 def test_vjp_is_transpose_of_jvp(prim, case, rng, x64):
     f, d = _restricted(case, rng)
     check_vjp(f, d)
+    out, pullback = jax.vjp(f, *d)
+    cts = pullback([np.ones(np.shape(o), np.asarray(o).dtype) for o in out])
+    assert all(np.isfinite(np.asarray(c)).all() for c in cts), "finite inputs must give finite cotangents"
+
+
+@pytest.mark.parametrize("prim,case", DIFF)
+def test_second_order_derivatives(prim, case, rng, x64):
+    f, d = _restricted(case, rng)
+    check_grads(f, d, order=2)
 
 
 @pytest.mark.parametrize("prim,case", NON_DIFF)
@@ -201,7 +228,42 @@ def test_batching_matches_loop(prim, case, variant, rng):
                     assert_close(got, e, case.tol)
 
 
+@pytest.mark.parametrize("prim,case", DIFF)
+def test_batched_jvp_and_vjp_match_loop(prim, case, rng, x64):
+    """vmap of the derivative: batching rules of the ops that JVP and transpose rules emit."""
+    f, d = _restricted(case, rng)
+    batch = [np.stack([a] + [np.asarray(case.gens[i](rng), a.dtype) for _ in range(B - 1)])
+             for i, a in zip(case.diff, d)]
+    out = f(*d)
+    cts = [rng.standard_normal(np.shape(o)).astype(np.asarray(o).dtype) for o in out]
+    tangents = [rng.standard_normal(a.shape).astype(a.dtype) for a in d]
+    derivatives = {"vjp": lambda *x: jax.vjp(f, *x)[1](cts),
+                   "jvp": lambda *x: jax.jvp(f, x, tuple(tangents))[1]}
+    for g in derivatives.values():
+        got = jax.vmap(g)(*batch)
+        for b in range(B):
+            for gl, el in zip(leaves(got), leaves(g(*[x[b] for x in batch])), strict=True):
+                assert_close(np.asarray(gl)[b], el, 1e-9)
+
+
 # --- primitive-specific facts -------------------------------------------------------------------------------------
+def test_constant_folded_conversions_match_the_primitive():
+    """lax.convert_element_type folds numpy scalars on the host and jit folds scalar constants while tracing;
+    both must agree with the primitive (saturating, NaN to 0)."""
+    vals = np.array([np.nan, 1e10, -1e10, 2.7, -2.7], np.float32)
+    expected = [0, 2 ** 31 - 1, -2 ** 31, 2, -2]
+    assert [int(lax.convert_element_type(v, np.int32)) for v in vals] == expected
+    assert [int(jax.jit(lambda: lax.convert_element_type(v, np.int32))()) for v in vals] == expected
+    assert np.asarray(jax.jit(lambda x: lax.convert_element_type(x, np.int32))(vals)).tolist() == expected
+    assert np.asarray(lax.convert_element_type(vals, np.uint8)).tolist() == [0, 255, 0, 2, 0]
+
+
+@pytest.mark.xfail(strict=True, reason="reference plugin's bitcast_convert_type rule returns shape (1,) for a 0-d "
+                                       "operand (np.ascontiguousarray makes 0-d arrays 1-d)")
+def test_bitcast_of_a_scalar():
+    assert int(lax.bitcast_convert_type(np.float32(1), np.int32)) == 0x3F800000
+
+
 def test_threefry_known_answer():
     """The Random123 known-answer vector for Threefry-2x32 with 20 rounds (also JAX's test)."""
     k = [np.array([v], np.uint32) for v in (0x13198A2E, 0x03707344, 0x243F6A88, 0x85A308D3)]

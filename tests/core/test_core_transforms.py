@@ -9,7 +9,7 @@ import portax.numpy as jnp
 from portax import lax
 from portax.core import dtypes
 
-from core_helpers import assert_close
+from core_helpers import assert_close, x64_enabled
 
 
 def f_scalar(x, y):
@@ -225,6 +225,32 @@ def test_vmap_unbatched_output_with_out_axes_none():
         jax.vmap(lambda x: x, out_axes=None)(_x(3))
 
 
+def test_vmap_maps_keyword_arguments_over_axis_0():
+    x, y = _x(3), _x(3, seed=1)
+    _allclose(jax.vmap(lambda a, b: a * b)(x, b=y), x * y)
+    _allclose(jax.vmap(lambda a, b: a * b, in_axes=(None,))(np.float32(2), b=y), 2 * y)
+
+
+def test_vmap_passes_unmapped_values_through_unchanged():
+    seen = []
+    out = jax.vmap(lambda a, n, s: seen.append((type(n), s)) or a * n, in_axes=(0, None, None))(_x(3), 3, "tag")
+    assert seen == [(int, "tag")]
+    _allclose(out, 3 * _x(3))
+    scaled = jax.jit(lambda a, n: a * n, static_argnums=1)
+    _allclose(jax.vmap(scaled, in_axes=(0, None))(_x(3), 2), 2 * _x(3))
+
+
+def test_vmap_in_axes_as_custom_pytree_prefix():
+    from typing import NamedTuple
+
+    class Pair(NamedTuple):
+        a: object
+        b: object
+    p = Pair(_x(4, 2), _x(2))
+    out = jax.vmap(lambda p: p.a + p.b, in_axes=(Pair(0, None),))(p)
+    _allclose(out, p.a + p.b)
+
+
 def test_nested_vmap_outer_product():
     x, y = _x(3), _x(4)
     out = jax.vmap(jax.vmap(lambda a, b: a * b, in_axes=(None, 0)), in_axes=(0, None))(x, y)
@@ -287,6 +313,15 @@ def test_jit_retraces_on_new_shapes_and_weak_types():
     assert not r.weak_type and jf(1.0).weak_type
     jf(np.ones(3, np.int32))
     assert jf._cache_size() == 5 and len(traces) == 5
+
+
+def test_jit_retraces_when_x64_changes():
+    f = jax.jit(lambda x: x + jnp.ones(()))
+    x = jnp.asarray(np.float32(1))
+    assert f(x).dtype == np.float32 and f(x).dtype == np.float32
+    with x64_enabled(True):
+        assert f(x).dtype == np.float64 and f(np.float32(1)).dtype == np.float64
+    assert f(x).dtype == np.float32
 
 
 def test_jit_lower_as_text_and_compile():

@@ -1,0 +1,235 @@
+"""dot_general: any dimension numbers, in the canonical form ``out[b, m, n] = sum_k lhs[b, m, k] rhs[b, k, n]``.
+
+Each operand is read through three strides (batch, free, contracting group), so transposed operands
+cost nothing; a group whose dimensions cannot merge into one stride is first copied into canonical
+order. Two kernels, chosen from the adapter type:
+
+* ``blocked`` (CPU adapters such as lavapipe): each invocation computes 4x4 outputs in registers, with
+  vec4 loads where the layout allows, and no barriers (which are costly on CPUs);
+* ``tiled`` (GPUs): 64x64 output tiles per workgroup of 16x16 invocations (4x4 outputs each), with
+  16-deep slices of both operands staged in workgroup memory.
+
+Accumulation: f32 for f16/f32, f64 for f64, the integer type for integers (wrapping, like the
+reference), a u32 count for bool. ``PORTAX_WGPU_MATMUL=blocked|tiled`` overrides the choice.
+"""
+from __future__ import annotations
+
+import math
+import os
+from typing import Sequence
+
+import numpy as np
+
+from portax.core.ir import JaxprEqn
+from portax.core.primitives import contractions as ct
+
+from .kernel_writer import KernelWriter, coord_exprs, strides, u32, workgroups_for
+from .lowering import lowering
+from .program import LoweringContext, context_of
+from .renderer import WORKGROUP
+from .wgsl_ops import convert
+from .wgsl_types import WType, load, round_reg, store, wtype
+
+MATMUL_ENV = "PORTAX_WGPU_MATMUL"
+
+
+def _group_stride(shape: Sequence[int], st: Sequence[int], dims: Sequence[int]) -> int | None:
+    """The single stride addressing the linearised ``dims`` group, or None if they do not merge."""
+    live = [d for d in dims if shape[d] != 1]
+    if not live:
+        return 0
+    for a, b in zip(live, live[1:]):
+        if st[a] != st[b] * shape[b]:
+            return None
+    return st[live[-1]]
+
+
+def operand_view(ctx: LoweringContext, var, groups: Sequence[Sequence[int]], context: str):
+    """(buffer slot, stride per group) reading ``var`` as a 3-D array over ``groups`` of its dims;
+    copies it into canonical order when a group does not merge."""
+    shape = var.aval.shape
+    st = strides(shape)
+    found = [_group_stride(shape, st, g) for g in groups]
+    if all(s is not None for s in found):
+        return var, found
+    order = [d for g in groups for d in g]
+    new_shape = [shape[d] for d in order]
+    scratch = ctx.scratch(new_shape, var.aval.dtype, "canonical operand")
+    n = math.prod(new_shape)
+    w = KernelWriter(f"dot-canonicalize:{var.aval.str_short()}", WORKGROUP)
+    w.line(f"if (gid >= {u32(n)}) {{ return; }}")
+    coords = coord_exprs("gid", new_shape)
+    index = " + ".join(f"({c}) * {u32(st[d])}" for c, d in zip(coords, order) if shape[d] != 1) or "0u"
+    t = wtype(var.aval.dtype)
+    w.line(f"{w.buffer(scratch, t.dtype, write=True)}[gid] = {w.buffer(var, t.dtype)}[{index}];")
+    ctx.launch(w, workgroups_for(n, WORKGROUP), context=context)
+    sizes = [math.prod(shape[d] for d in g) for g in groups]
+    canon = strides(sizes)
+    return scratch, [c if s != 1 else 0 for c, s in zip(canon, sizes)]
+
+
+def _acc_type(t: WType) -> str:
+    if t.kind == "b":
+        return "u32"
+    return t.reg
+
+
+def _value(t: WType, expr: str) -> str:
+    """An operand element as an accumulator-type value."""
+    return f"select(0u, 1u, {expr})" if t.kind == "b" else expr
+
+
+@lowering(ct.dot_general_p)
+def _dot_general(ctx: LoweringContext, eqn: JaxprEqn) -> None:
+    lhs, rhs = eqn.inputs
+    out = eqn.out_binders[0]
+    (lc, rc), (lb, rb) = eqn.params["dimension_numbers"]
+    lfree = [d for d in range(lhs.aval.ndim) if d not in lc and d not in lb]
+    rfree = [d for d in range(rhs.aval.ndim) if d not in rc and d not in rb]
+    size = lambda var, dims: math.prod(var.aval.shape[d] for d in dims)
+    B, M, K, N = size(lhs, lb), size(lhs, lfree), size(lhs, lc), size(rhs, rfree)
+    if B * M * N == 0:
+        return
+    context = context_of(eqn)
+    a, (sab, sam, sak) = operand_view(ctx, lhs, [lb, lfree, lc], context)
+    b, (sbb, sbk, sbn) = operand_view(ctx, rhs, [rb, rc, rfree], context)
+    variant = os.environ.get(MATMUL_ENV) or ("blocked" if ctx.caps.is_cpu else "tiled")
+    if variant not in ("blocked", "tiled"):
+        raise ValueError(f"{MATMUL_ENV} must be 'blocked' or 'tiled', got {variant!r}")
+    spec = _MatmulSpec(a, b, out, B, M, K, N, (sab, sam, sak), (sbb, sbk, sbn), wtype(lhs.aval.dtype),
+                       wtype(out.aval.dtype))
+    w, groups = (_blocked if variant == "blocked" else _tiled)(spec)
+    ctx.launch(w, groups, context=f"{context} [{variant}]")
+
+
+class _MatmulSpec:
+    def __init__(self, a, b, out, B, M, K, N, sa, sb, t: WType, out_t: WType):
+        self.a, self.b, self.out = a, b, out
+        self.B, self.M, self.K, self.N = B, M, K, N
+        self.sa, self.sb = sa, sb
+        self.t, self.out_t = t, out_t
+        self.acc = _acc_type(t)
+
+    def store(self, w: KernelWriter, acc: str, m: str, n: str) -> str:
+        """The statement storing accumulator ``acc`` at output (b, m, n)."""
+        acc_t = wtype("uint32") if self.t.kind == "b" else self.t
+        value = convert(acc_t, self.out_t, acc)
+        dest = w.buffer(self.out, self.out_t.dtype, write=True)
+        return f"{dest}[(bb * {u32(self.M)} + {m}) * {u32(self.N)} + {n}] = {store(self.out_t, round_reg(self.out_t, value))};"
+
+    def vec4_ok(self, strides_: Sequence[int], contiguous: int) -> bool:
+        """Whether an operand can be read as vec4 along its group ``contiguous`` (stride 1)."""
+        return (self.t.storage in ("f32", "i32", "u32") and self.t.kind != "b" and strides_[contiguous] == 1
+                and all(s % 4 == 0 for i, s in enumerate(strides_) if i != contiguous))
+
+
+def _blocked(s: _MatmulSpec) -> tuple[KernelWriter, int]:
+    """4x4 outputs per invocation, operands streamed along k; vec4 loads where aligned."""
+    tm, tn = -(-s.M // 4), -(-s.N // 4)
+    total = s.B * tm * tn
+    w = KernelWriter(f"dot:blocked:{s.B}x{s.M}x{s.K}x{s.N}", 64)
+    t, acc = s.t, s.acc
+    vec = f"vec4<{acc}>"
+    a_vec = s.vec4_ok(s.sa, 2) and s.K % 4 == 0
+    b_vec = s.vec4_ok(s.sb, 2) and s.N % 4 == 0
+    a = w.buffer(s.a, t.dtype, element=f"vec4<{t.storage}>" if a_vec else None)
+    b = w.buffer(s.b, t.dtype, element=f"vec4<{t.storage}>" if b_vec else None)
+    (sab, sam, sak), (sbb, sbk, sbn) = s.sa, s.sb
+    w.line(f"if (gid >= {u32(total)}) {{ return; }}")
+    w.line(f"let nt = gid % {u32(tn)};")
+    w.line(f"let mt = (gid / {u32(tn)}) % {u32(tm)};")
+    w.line(f"let bb = gid / {u32(tn * tm)};")
+    w.line("let m0 = mt * 4u;")
+    w.line("let n0 = nt * 4u;")
+    for i in range(4):
+        w.line(f"let ar{i} = bb * {u32(sab)} + min(m0 + {i}u, {u32(s.M - 1)}) * {u32(sam)};")
+        w.line(f"var acc{i} = {vec}();")
+    w.line(f"let bbase = bb * {u32(sbb)};")
+    if not b_vec:
+        for j in range(4):
+            w.line(f"let bc{j} = min(n0 + {j}u, {u32(s.N - 1)}) * {u32(sbn)};")
+
+    def a_elem(i: int, k: str) -> str:
+        return _value(t, load(t, f"{a}[ar{i} + ({k}) * {u32(sak)}]"))
+
+    def b_row(k: str) -> str:
+        if b_vec:
+            return f"{vec}({b}[(bbase + ({k}) * {u32(sbk)} + n0) / 4u])"
+        return f"{vec}(" + ", ".join(_value(t, load(t, f"{b}[bbase + ({k}) * {u32(sbk)} + bc{j}]"))
+                                     for j in range(4)) + ")"
+
+    if a_vec:
+        w.line(f"for (var k = 0u; k < {u32(s.K)}; k = k + 4u) {{")
+        for kk in range(4):
+            w.line(f"  let br{kk} = {b_row(f'k + {kk}u')};")
+        for i in range(4):
+            w.line(f"  let av{i} = {vec}({a}[(ar{i} + k) / 4u]);")
+            w.line(f"  acc{i} = acc{i} + av{i}.x * br0 + av{i}.y * br1 + av{i}.z * br2 + av{i}.w * br3;")
+        w.line("}")
+    else:
+        w.line(f"for (var k = 0u; k < {u32(s.K)}; k = k + 1u) {{")
+        w.line(f"  let br = {b_row('k')};")
+        for i in range(4):
+            w.line(f"  acc{i} = acc{i} + {a_elem(i, 'k')} * br;")
+        w.line("}")
+    for i in range(4):
+        w.line(f"if (m0 + {i}u < {u32(s.M)}) {{")
+        for j, comp in enumerate("xyzw"):
+            w.line(f"  if (n0 + {j}u < {u32(s.N)}) {{ {s.store(w, f'acc{i}.{comp}', f'm0 + {i}u', f'n0 + {j}u')} }}")
+        w.line("}")
+    return w, workgroups_for(total, 64)
+
+
+TILE, KTILE = 64, 16
+
+
+def _tiled(s: _MatmulSpec) -> tuple[KernelWriter, int]:
+    """64x64 output tile per workgroup; 16x16 invocations with 4x4 outputs each; operands staged in
+    workgroup memory 16 deep along k."""
+    tm, tn = -(-s.M // TILE), -(-s.N // TILE)
+    w = KernelWriter(f"dot:tiled:{s.B}x{s.M}x{s.K}x{s.N}", 256)
+    t, acc = s.t, s.acc
+    a = w.buffer(s.a, t.dtype)
+    b = w.buffer(s.b, t.dtype)
+    (sab, sam, sak), (sbb, sbk, sbn) = s.sa, s.sb
+    w.shared.append(f"var<workgroup> tile_a: array<{acc}, {TILE * KTILE}>;")
+    w.shared.append(f"var<workgroup> tile_b: array<{acc}, {TILE * KTILE}>;")
+    zero = "0u" if acc == "u32" else f"{acc}(0)"
+    w.line(f"let nt = wg % {u32(tn)};")
+    w.line(f"let mt = (wg / {u32(tn)}) % {u32(tm)};")
+    w.line(f"let bb = wg / {u32(tn * tm)};")
+    w.line(f"if (bb >= {u32(s.B)}) {{ return; }}")
+    w.line(f"let m0 = mt * {TILE}u;")
+    w.line(f"let n0 = nt * {TILE}u;")
+    w.line("let tx = lid % 16u;")
+    w.line("let ty = lid / 16u;")
+    for i in range(4):
+        w.line(f"var acc{i} = vec4<{acc}>();")
+    w.line(f"for (var k0 = 0u; k0 < {u32(s.K)}; k0 = k0 + {KTILE}u) {{")
+    for q in range(TILE * KTILE // 256):
+        w.line(f"  let ia{q} = lid + {256 * q}u;")
+        w.line(f"  let am{q} = m0 + ia{q} / {KTILE}u;")
+        w.line(f"  let ak{q} = k0 + ia{q} % {KTILE}u;")
+        a_val = _value(t, load(t, f"{a}[bb * {u32(sab)} + am{q} * {u32(sam)} + ak{q} * {u32(sak)}]"))
+        w.line(f"  tile_a[ia{q}] = select({zero}, {a_val}, am{q} < {u32(s.M)} && ak{q} < {u32(s.K)});")
+        w.line(f"  let bk{q} = k0 + ia{q} / {TILE}u;")
+        w.line(f"  let bn{q} = n0 + ia{q} % {TILE}u;")
+        b_val = _value(t, load(t, f"{b}[bb * {u32(sbb)} + bk{q} * {u32(sbk)} + bn{q} * {u32(sbn)}]"))
+        w.line(f"  tile_b[ia{q}] = select({zero}, {b_val}, bk{q} < {u32(s.K)} && bn{q} < {u32(s.N)});")
+    w.line("  workgroupBarrier();")
+    w.line(f"  for (var kk = 0u; kk < {KTILE}u; kk = kk + 1u) {{")
+    w.line(f"    let bv = vec4<{acc}>(tile_b[kk * {TILE}u + tx * 4u], tile_b[kk * {TILE}u + tx * 4u + 1u], "
+           f"tile_b[kk * {TILE}u + tx * 4u + 2u], tile_b[kk * {TILE}u + tx * 4u + 3u]);")
+    for i in range(4):
+        w.line(f"    acc{i} = acc{i} + tile_a[(ty * 4u + {i}u) * {KTILE}u + kk] * bv;")
+    w.line("  }")
+    w.line("  workgroupBarrier();")
+    w.line("}")
+    for i in range(4):
+        w.line(f"let row{i} = m0 + ty * 4u + {i}u;")
+        w.line(f"if (row{i} < {u32(s.M)}) {{")
+        for j, comp in enumerate("xyzw"):
+            w.line(f"  if (n0 + tx * 4u + {j}u < {u32(s.N)}) {{ "
+                   f"{s.store(w, f'acc{i}.{comp}', f'row{i}', f'n0 + tx * 4u + {j}u')} }}")
+        w.line("}")
+    return w, s.B * tm * tn

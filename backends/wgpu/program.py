@@ -1,0 +1,275 @@
+"""A compiled jaxpr as a list of steps, and the recorder that runs them into command batches.
+
+``Program`` lowers a jaxpr once: ``core.fusion`` decides the kernels, loop/reduce kernels go through
+the renderer, opaque ones through the lowering rules (``lowering.LOWERINGS``). ``Program.record``
+records every step of one call into the ``Recorder``'s current command batch; only data-dependent
+control flow (``while``, ``cond`` with expensive branches) submits early to read a predicate back.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any, Sequence
+
+import numpy as np
+
+from portax.core import fusion
+from portax.core.ir import ClosedJaxpr, Jaxpr, JaxprEqn, Literal, Var
+
+from .buffers import DeviceBuffer
+from .kernel_writer import KernelWriter, check_size, u32, workgroups_for
+from .renderer import WORKGROUP, Scratch, render_loop, render_reduce
+from .runtime import CommandBatch, Pipeline, WgpuDevice
+
+
+@dataclasses.dataclass(frozen=True)
+class GeneratedKernel:
+    """One shader of a compiled program, as ``Compiled.kernels`` lists it."""
+
+    name: str
+    wgsl: str
+    workgroups: Any
+    context: str
+
+    def __repr__(self) -> str:
+        return f"GeneratedKernel({self.name})"
+
+
+class Launch:
+    """One dispatch: a pipeline over slots (jaxpr variables or scratch buffers)."""
+
+    __slots__ = ("pipeline", "slots", "grid", "params", "context", "name")
+
+    def __init__(self, pipeline: Pipeline, slots: tuple, grid, params: bytes | None, context: str, name: str):
+        self.pipeline, self.slots, self.grid, self.params = pipeline, slots, grid, params
+        self.context, self.name = context, name
+
+    def record(self, rec: "Recorder", env: dict) -> None:
+        rec.dispatch(self.pipeline, [rec.buffer(env, s) for s in self.slots], self.grid, self.params, self.context)
+
+    def kernels(self) -> list[GeneratedKernel]:
+        return [GeneratedKernel(self.name, self.pipeline.wgsl, self.grid, self.context)]
+
+
+class Recorder:
+    """Buffers and the current command batch of one call of a program."""
+
+    def __init__(self, device: WgpuDevice, context: str = ""):
+        self.device = device
+        self.context = context
+        self.batch: CommandBatch = device.batch(context)
+        self.dispatches = 0
+        self.submits = 0
+
+    def buffer(self, env: dict, slot) -> DeviceBuffer:
+        """The buffer of ``slot`` in ``env``, allocated on first use."""
+        buf = env.get(slot)
+        if buf is None:
+            shape, dtype = (slot.aval.shape, slot.aval.dtype) if isinstance(slot, Var) else (slot.shape, slot.dtype)
+            buf = env[slot] = self.device.empty(shape, dtype, self.context)
+        return buf
+
+    def dispatch(self, pipeline: Pipeline, buffers: Sequence[DeviceBuffer], grid, params, context: str) -> None:
+        self.batch.dispatch(pipeline, buffers, grid, params, context)
+        self.dispatches += 1
+
+    def flush(self) -> None:
+        """Submit what is recorded so far and start a new batch."""
+        if len(self.batch):
+            self.batch.submit()
+            self.submits += 1
+            self.batch = self.device.batch(self.context)
+
+    def read(self, buf: DeviceBuffer, shape: tuple, dtype) -> np.ndarray:
+        """Read a value back (submits the recorded work first: a host round trip)."""
+        self.flush()
+        return self.device.download(buf, shape, dtype, self.context)
+
+    def finish(self) -> None:
+        if len(self.batch):
+            self.batch.submit()
+            self.submits += 1
+        else:
+            self.batch.abandon()
+
+    def abandon(self) -> None:
+        self.batch.abandon()
+
+    def constant(self, value, dtype) -> DeviceBuffer:
+        return self.device.upload(np.asarray(value, dtype), self.context)
+
+
+class Step:
+    """A custom step of a program (control flow): records itself given the environment."""
+
+    def record(self, rec: Recorder, env: dict) -> None:
+        raise NotImplementedError
+
+    def kernels(self) -> list[GeneratedKernel]:
+        return []
+
+
+def context_of(eqn: JaxprEqn) -> str:
+    """``name in_avals -> out_avals``: how errors name an operation."""
+    ins = ", ".join(x.aval.str_short() for x in eqn.inputs)
+    outs = ", ".join(v.aval.str_short() for v in eqn.out_binders)
+    return f"{eqn.primitive.name} {ins} -> {outs}"
+
+
+class LoweringContext:
+    """What a lowering rule uses: the device and its capabilities, scratch buffers, launches."""
+
+    def __init__(self, device: WgpuDevice):
+        self.device = device
+        self.caps = device.capabilities
+        self.limits = device.limits
+        self.steps: list = []
+
+    def launch(self, writer: KernelWriter, workgroups, params: bytes | None = None, context: str = "") -> None:
+        """Compile ``writer``'s shader and append a dispatch of it over its declared buffers."""
+        pipe = self.device.pipeline(writer.source(), context=context or writer.name)
+        self.steps.append(Launch(pipe, tuple(writer.keys), workgroups, params, context or writer.name, writer.name))
+
+    def scratch(self, shape: Sequence[int], dtype, label: str = "scratch") -> Scratch:
+        return Scratch(shape, np.dtype(dtype), label)
+
+    def add(self, step: Step) -> None:
+        self.steps.append(step)
+
+    def program(self, closed: ClosedJaxpr, name: str) -> "Program":
+        return Program(self.device, closed, name)
+
+    def check_dtypes(self, eqn: JaxprEqn) -> None:
+        """Refuse dtypes the adapter cannot compute, naming the op and the missing feature."""
+        for a in [x.aval for x in eqn.inputs] + [v.aval for v in eqn.out_binders]:
+            if a.dtype not in self.caps.dtypes:
+                feature = _FEATURE_OF.get(a.dtype.name, "a WGSL type")
+                raise NotImplementedError(
+                    f"wgpu backend: {context_of(eqn)}: dtype {a.dtype.name} is unsupported on "
+                    f"{self.caps.adapter_name} via {self.caps.backend_type} (needs {feature})")
+
+
+_FEATURE_OF = {"float16": "the shader-f16 feature", "float64": "the shader-f64 feature",
+               "int64": "the shader-int64 feature", "uint64": "the shader-int64 feature"}
+
+
+def lower_jaxpr(ctx: LoweringContext, jaxpr: Jaxpr) -> None:
+    """Append the steps computing ``jaxpr`` to ``ctx``."""
+    from .lowering import LOWERINGS, can_fuse, lower_opaque_as_fused
+    policy = fusion.FusionPolicy(can_fuse=can_fuse, max_buffers=ctx.limits.max_storage_buffers_per_shader_stage)
+    for kernel in fusion.fuse(jaxpr, policy):
+        for e in kernel.eqns:
+            ctx.check_dtypes(e)
+            for v in e.out_binders:
+                check_size(v.aval.shape, context_of(e))
+        if kernel.kind == "opaque":
+            eqn = kernel.root
+            if lower_opaque_as_fused(ctx, kernel):
+                continue
+            rule = LOWERINGS.get(eqn.primitive)
+            if rule is None:
+                raise NotImplementedError(f"wgpu backend: no lowering for primitive {eqn.primitive.name} "
+                                          f"({context_of(eqn)})")
+            rule(ctx, eqn)
+        else:
+            lower_fused(ctx, kernel)
+
+
+def lower_fused(ctx: LoweringContext, kernel: fusion.Kernel) -> None:
+    """A loop or reduce kernel of ``core.fusion`` as one or two dispatches (none for empty shapes)."""
+    if kernel.kind == "loop" and math.prod(kernel.shape) == 0:
+        return
+    if kernel.kind == "reduce" and math.prod(kernel.root.out_binders[0].aval.shape) == 0:
+        return
+    context = "fused " + kernel.describe()
+    if kernel.kind == "loop":
+        w, groups = render_loop(kernel, ctx.caps)
+        ctx.launch(w, groups, context=context)
+        return
+    n_out = math.prod(kernel.root.out_binders[0].aval.shape)
+
+    def partials(dtypes, groups):
+        return [ctx.scratch((n_out * groups,), d, "partials") for d in dtypes]
+    for w, groups in render_reduce(kernel, ctx.caps, partials):
+        ctx.launch(w, groups, context=context)
+
+
+class Program:
+    """A jaxpr lowered for one device: consts uploaded, steps ready to record."""
+
+    def __init__(self, device: WgpuDevice, closed: ClosedJaxpr, name: str = "jit"):
+        jaxpr = fusion.inline_calls(closed.jaxpr)
+        self.name = name
+        self.device = device
+        self.in_vars = list(jaxpr.in_binders)
+        self.outs = list(jaxpr.outs)
+        self.const_env = {v: device.upload(np.asarray(c), f"{name}: constant")
+                          for v, c in zip(jaxpr.constvars, closed.consts)}
+        ctx = LoweringContext(device)
+        lower_jaxpr(ctx, jaxpr)
+        self.steps = ctx.steps
+        defined = {v for e in jaxpr.eqns for v in e.out_binders}
+        self._produced = [type(o) is Var and o in defined for o in self.outs]
+
+    @property
+    def kernels(self) -> list[GeneratedKernel]:
+        return [k for s in self.steps for k in s.kernels()]
+
+    def record(self, rec: Recorder, args: Sequence[DeviceBuffer],
+               dests: Sequence[DeviceBuffer] | None = None) -> list[DeviceBuffer]:
+        """Record one evaluation; results go to ``dests`` when given (else to new buffers)."""
+        env = dict(self.const_env)
+        env.update(zip(self.in_vars, args))
+        if dests is not None:
+            for out, dest, produced in zip(self.outs, dests, self._produced):
+                if produced and out not in env:
+                    env[out] = dest
+        for step in self.steps:
+            step.record(rec, env)
+        results = []
+        for i, out in enumerate(self.outs):
+            aval = out.aval
+            buf = rec.constant(out.val, aval.dtype) if type(out) is Literal else rec.buffer(env, out)
+            if dests is not None and buf is not dests[i]:
+                record_copy(rec, buf, dests[i], aval.size, aval.dtype)
+                buf = dests[i]
+            results.append(buf)
+        return results
+
+
+def bind_result(rec: Recorder, env: dict, var: Var, buf: DeviceBuffer) -> None:
+    """Make ``buf`` the value of ``var`` (copied when ``var`` already has a destination)."""
+    dest = env.get(var)
+    if dest is None:
+        env[var] = buf
+    elif dest is not buf:
+        record_copy(rec, buf, dest, var.aval.size, var.aval.dtype)
+
+
+def copy_kernel(dtype, n: int) -> KernelWriter:
+    """``dst[dst_offset + i] = src[src_offset + i]`` for i < n (offsets are dispatch parameters)."""
+    w = KernelWriter(f"copy:{np.dtype(dtype).name}[{n}]", WORKGROUP)
+    src = w.buffer("src", dtype)
+    dst = w.buffer("dst", dtype, write=True)
+    w.line(f"if (gid >= {u32(n)}) {{ return; }}")
+    w.line(f"{dst}[{w.param('dst_offset')} + gid] = {src}[{w.param('src_offset')} + gid];")
+    return w
+
+
+_COPY_PIPELINES: dict = {}
+
+
+def record_copy(rec: Recorder, src: DeviceBuffer, dst: DeviceBuffer, n: int, dtype,
+                src_offset: int = 0, dst_offset: int = 0) -> None:
+    """Record a copy of ``n`` elements (no dispatch when ``n`` is 0)."""
+    if n == 0:
+        return
+    key = (rec.device, np.dtype(dtype), n)
+    entry = _COPY_PIPELINES.get(key)
+    if entry is None:
+        w = copy_kernel(dtype, n)
+        entry = _COPY_PIPELINES[key] = (w, rec.device.pipeline(w.source(), context=w.name))
+    w, pipe = entry
+    params = w.pack_params({"src_offset": src_offset, "dst_offset": dst_offset})
+    rec.dispatch(pipe, [src, dst], workgroups_for(n, WORKGROUP), params, f"copy {np.dtype(dtype).name}[{n}]")
+

@@ -1,0 +1,682 @@
+"""The op table of the WGSL renderer: each elementwise primitive as a WGSL expression.
+
+``OPS[primitive](ctx, *args) -> str`` builds the expression from the operands' register
+expressions; ``ctx`` carries the operand and result types and the equation's params. Math that WGSL
+lacks (erf, lgamma, log1p, NaN-propagating max...) is a helper function from ``HELPERS``; the renderer
+includes the helpers a kernel mentions. Semantics follow the numpy reference backend (integer division
+by zero, shifts past the bit width, float->int clamping, NaN detection from the bits).
+"""
+from __future__ import annotations
+
+import dataclasses
+import re
+from typing import Callable
+
+import numpy as np
+
+from portax.core.primitives import elementwise as ew, prng
+
+from .wgsl_types import BIT_HELPERS, WType, is_nan, literal, special_float
+
+# float64 math the drivers do not provide (SPIR-V's GLSL.std.450 exp/log/sin... are 16/32-bit only;
+# naga compiles them for f64 and the result is garbage): refused rather than computed wrongly.
+F64_MISSING = frozenset({
+    ew.exp_p, ew.exp2_p, ew.log_p, ew.log1p_p, ew.expm1_p, ew.tanh_p, ew.logistic_p, ew.sin_p, ew.cos_p,
+    ew.tan_p, ew.acos_p, ew.sinh_p, ew.cosh_p, ew.asinh_p, ew.acosh_p, ew.atanh_p, ew.cbrt_p, ew.erf_p,
+    ew.erfc_p, ew.erf_inv_p, ew.lgamma_p, ew.digamma_p, ew.pow_p})
+
+
+@dataclasses.dataclass(frozen=True)
+class OpContext:
+    t: WType  # type of the (first) operand
+    out: WType  # type of the result
+    params: dict
+    nan_comparisons: bool  # the device's x != x is reliable for NaN
+    name: str  # primitive name, for errors
+
+
+def _fsuffix(t: WType) -> str:
+    return "f64" if t.is_64 else "f32"
+
+
+def _helper(name: str, t: WType) -> str:
+    """Name of the type-specialised helper ``name`` (f32 also serves f16, computed in f32)."""
+    return f"{name}_{_fsuffix(t)}"
+
+
+def _nan(t: WType) -> str:
+    return special_float(t, float("nan"))
+
+
+def _lit(t: WType, v) -> str:
+    return literal(t, v)
+
+
+def _unsupported_f64(ctx: OpContext) -> None:
+    raise NotImplementedError(
+        f"wgpu backend: {ctx.name} on float64 is unsupported: the adapter's shaders have no 64-bit "
+        f"{ctx.name} (SPIR-V GLSL.std.450 transcendentals are 16/32-bit only); compute it in float32")
+
+
+def _call(name: str) -> Callable:
+    """An op that calls the float helper ``name``."""
+    def op(ctx: OpContext, *args: str) -> str:
+        return f"{_helper(name, ctx.t)}({', '.join(args)})"
+    return op
+
+
+def _builtin(name: str) -> Callable:
+    def op(ctx: OpContext, x: str) -> str:
+        return f"{name}({x})"
+    return op
+
+
+# --- unary -------------------------------------------------------------------------------------------------
+def _neg(ctx, x):
+    return f"({_lit(ctx.t, 0)} - {x})" if ctx.t.kind == "u" else f"(-{x})"
+
+
+def _sign(ctx, x):
+    t = ctx.t
+    if t.kind == "b":
+        return x
+    if t.kind == "u":
+        return f"select({_lit(t, 0)}, {_lit(t, 1)}, {x} != {_lit(t, 0)})"
+    if t.kind == "i":
+        return f"select(select({_lit(t, 0)}, {_lit(t, -1)}, {x} < {_lit(t, 0)}), {_lit(t, 1)}, {x} > {_lit(t, 0)})"
+    return f"select(sign({x}), {x}, {is_nan(t, x)})"
+
+
+def _round(ctx, x):
+    if ctx.params["rounding_method"] == ew.RoundingMethod.TO_NEAREST_EVEN:
+        return f"round({x})"
+    return f"{_helper('round_away', ctx.t)}({x})"
+
+
+def _is_finite(ctx, x):
+    if ctx.t.is_64:
+        return f"((bitcast<u64>({x}) & 0x7ff0000000000000lu) != 0x7ff0000000000000lu)"
+    return f"((bitcast<u32>({x}) & 0x7f800000u) != 0x7f800000u)"
+
+
+def _abs(ctx, x):
+    return x if ctx.t.kind in "ub" else f"abs({x})"
+
+
+def _guarded(cond: str):
+    """A builtin that is NaN where ``cond`` holds (drivers leave out-of-domain results undefined)."""
+    def make(name):
+        def op(ctx, x):
+            return f"select({name}({x}), {_nan(ctx.t)}, {cond.format(x=x)})"
+        return op
+    return make
+
+
+def _rsqrt(ctx, x):
+    return f"({_lit(ctx.t, 1)} / {_guarded('{x} < 0.0')('sqrt')(ctx, x)})"
+
+
+def _sqrt(ctx, x):
+    return f"select(sqrt({x}), {_nan(ctx.t)}, {x} < 0.0)"
+
+
+def _square(ctx, x):
+    return f"({x} * {x})"
+
+
+def _integer_pow(ctx, x):
+    y = ctx.params["y"]
+    t = ctx.t
+    if y == 0:
+        return _lit(t, 1)
+    if y > 0:
+        return f"ipow_{t.reg}_{y}({x})"
+    if t.kind == "f":
+        return f"({_lit(t, 1)} / ipow_{t.reg}_{-y}({x}))"
+    # an integer to a negative power is 0 unless |x| == 1 (0 for x == 0, where the reference overflows)
+    one = f"select({_lit(t, 0)}, {_lit(t, 1)}, {x} == {_lit(t, 1)})"
+    if t.kind == "u":
+        return one
+    minus_one = _lit(t, -1 if -y % 2 else 1)
+    return f"select({one}, {minus_one}, {x} == {_lit(t, -1)})"
+
+
+def _not(ctx, x):
+    return f"(!{x})" if ctx.t.kind == "b" else f"(~{x})"
+
+
+def _popcount(ctx, x):
+    return f"countOneBits({x})"
+
+
+def _clz(ctx, x):
+    if ctx.t.is_64:
+        return f"clz64_{ctx.t.reg}({x})"
+    return f"countLeadingZeros({x})"
+
+
+def _identity(ctx, x):
+    return x
+
+
+def _f64_checked(op: Callable, prim) -> Callable:
+    def checked(ctx, *args):
+        if ctx.t.is_64 and ctx.t.kind == "f" and prim in F64_MISSING:
+            _unsupported_f64(ctx)
+        return op(ctx, *args)
+    return checked
+
+
+# --- conversions -------------------------------------------------------------------------------------------
+def convert(src: WType, dst: WType, x: str) -> str:
+    """``x`` (a register value of ``src``) as a register value of ``dst``, numpy's astype semantics with
+    float->int clamping and NaN -> 0 (the reference's)."""
+    if src.dtype == dst.dtype:
+        return x
+    if dst.kind == "b":
+        if src.kind == "f":
+            mask = "0x7fffffffffffffff" + "lu" if src.is_64 else "0x7fffffffu"
+            return f"((bitcast<{src.uint}>({x}) & {mask}) != {'0lu' if src.is_64 else '0u'})"
+        return f"({x} != {_lit(src, 0)})"
+    if src.kind == "b":
+        return f"select({_lit(dst, 0)}, {_lit(dst, 1)}, {x})"
+    if dst.kind == "f":
+        return f"{dst.reg}({x})"
+    if src.kind == "f":
+        return f"{_helper('to_' + dst.reg, src)}({x})"
+    if dst.is_64 == src.is_64:
+        return f"bitcast<{dst.reg}>({x})"
+    return f"{dst.reg}({x})"
+
+
+def _convert(ctx, x):
+    return convert(ctx.t, ctx.out, x)
+
+
+def _bitcast(ctx, x):
+    """Same-width bitcasts only (width-changing ones are not fused: see ``lowering.can_fuse``)."""
+    if ctx.t.kind == "b" or ctx.out.kind == "b" or "f16" in (ctx.t.storage, ctx.out.storage):
+        raise NotImplementedError(f"wgpu backend: bitcast_convert_type of {ctx.t.dtype.name} to "
+                                  f"{ctx.out.dtype.name} is unsupported (bool and float16 bitcasts)")
+    return f"bitcast<{ctx.out.reg}>({x})"
+
+
+# --- binary ------------------------------------------------------------------------------------------------
+def _infix(sym: str) -> Callable:
+    def op(ctx, a, b):
+        return f"({a} {sym} {b})"
+    return op
+
+
+def _div(ctx, a, b):
+    t = ctx.t
+    if t.kind == "f":
+        return f"({a} / {b})"
+    if t.kind == "b":
+        return a
+    zero = _lit(t, 0)
+    on_zero = _lit(t, -1) if t.kind == "i" else _lit(t, np.iinfo(t.dtype).max)
+    return f"select({a} / select({b}, {_lit(t, 1)}, {b} == {zero}), {on_zero}, {b} == {zero})"
+
+
+def _rem(ctx, a, b):
+    t = ctx.t
+    if t.kind == "f":
+        return f"{_helper('fmod', t)}({a}, {b})"
+    zero = _lit(t, 0)
+    return f"select({a} % select({b}, {_lit(t, 1)}, {b} == {zero}), {a}, {b} == {zero})"
+
+
+def _minmax(which: str) -> Callable:
+    def op(ctx, a, b):
+        t = ctx.t
+        if t.kind == "b":
+            return f"({a} {'||' if which == 'max' else '&&'} {b})"
+        if t.kind == "f":
+            return f"{_helper('f' + which, t)}({a}, {b})"
+        return f"{which}({a}, {b})"
+    return op
+
+
+def _bitwise(sym: str, bool_sym: str) -> Callable:
+    def op(ctx, a, b):
+        return f"({a} {bool_sym if ctx.t.kind == 'b' else sym} {b})"
+    return op
+
+
+def _shift_ok(t: WType, b: str) -> str:
+    in_range = f"{b} < {_lit(t, t.bits)}"
+    return f"({b} >= {_lit(t, 0)} && {in_range})" if t.kind == "i" else f"({in_range})"
+
+
+def _shift_left(ctx, a, b):
+    t = ctx.t
+    return f"select({_lit(t, 0)}, {a} << u32({b}), {_shift_ok(t, b)})"
+
+
+def _shift_right_logical(ctx, a, b):
+    t = ctx.t
+    shifted = f"({a} >> u32({b}))" if t.kind == "u" else f"bitcast<{t.reg}>(bitcast<{t.uint}>({a}) >> u32({b}))"
+    return f"select({_lit(t, 0)}, {shifted}, {_shift_ok(t, b)})"
+
+
+def _shift_right_arithmetic(ctx, a, b):
+    t = ctx.t
+    amount = f"select(u32({t.bits - 1}), u32({b}), {_shift_ok(t, b)})"
+    if t.kind == "i":
+        return f"({a} >> {amount})"
+    return f"bitcast<{t.reg}>(bitcast<{t.sint}>({a}) >> {amount})"
+
+
+_CMP = {"eq": "==", "ne": "!=", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}
+_BOOL_CMP = {"eq": "({a} == {b})", "ne": "({a} != {b})", "lt": "(!{a} && {b})", "le": "(!{a} || {b})",
+             "gt": "({a} && !{b})", "ge": "({a} || !{b})"}
+
+
+def _compare(name: str) -> Callable:
+    def op(ctx, a, b):
+        t = ctx.t
+        if t.kind == "b":
+            return _BOOL_CMP[name].format(a=a, b=b)
+        plain = f"({a} {_CMP[name]} {b})"
+        if t.kind != "f" or ctx.nan_comparisons:
+            return plain
+        ordered = f"!({is_nan(t, a)} || {is_nan(t, b)})"
+        if name == "ne":
+            return f"(!(({a} == {b}) && {ordered}))"
+        return f"({plain} && {ordered})"
+    return op
+
+
+def _atan2(ctx, a, b):
+    return f"atan2({a}, {b})"
+
+
+def _select_n(ctx, which, *cases):
+    """``ctx.t`` is the type of ``which`` (bool, or an integer: out-of-range picks the nearest case)."""
+    if len(cases) == 1:
+        return cases[0]
+    if ctx.t.kind == "b":
+        return f"select({cases[0]}, {cases[1]}, {which})"
+    out = cases[0]
+    for i, c in enumerate(cases[1:], 1):
+        out = f"select({out}, {c}, {which} >= {_lit(ctx.t, i)})"
+    return out
+
+
+def _clamp(ctx, lo, x, hi):
+    mx, mn = _minmax("max"), _minmax("min")
+    return mn(ctx, mx(ctx, x, lo), hi)
+
+
+def _nextafter(ctx, a, b):
+    if ctx.t.storage == "f16":  # step in float16's bit pattern, not float32's
+        return f"nextafter_f16({a}, {b})"
+    return f"{_helper('nextafter', ctx.t)}({a}, {b})"
+
+
+def _threefry(ctx, k1, k2, x1, x2):
+    return f"threefry2x32({k1}, {k2}, {x1}, {x2})"
+
+
+_FLOAT_CALLS = {
+    ew.log1p_p: "log1p", ew.expm1_p: "expm1", ew.tanh_p: "tanh_", ew.logistic_p: "logistic", ew.sinh_p: "sinh_",
+    ew.asinh_p: "asinh_", ew.acosh_p: "acosh_", ew.atanh_p: "atanh_", ew.cbrt_p: "cbrt", ew.erf_p: "erf",
+    ew.erfc_p: "erfc", ew.erf_inv_p: "erf_inv", ew.lgamma_p: "lgamma", ew.digamma_p: "digamma",
+    ew.pow_p: "pow_", ew.tan_p: "tan_",
+}
+
+OPS: dict = {
+    ew.neg_p: _neg, ew.sign_p: _sign, ew.floor_p: _builtin("floor"), ew.ceil_p: _builtin("ceil"), ew.round_p: _round,
+    ew.is_finite_p: _is_finite, ew.abs_p: _abs, ew.exp_p: _builtin("exp"), ew.exp2_p: _builtin("exp2"),
+    ew.log_p: _guarded("{x} < 0.0")("log"), ew.sin_p: _builtin("sin"), ew.cos_p: _builtin("cos"),
+    ew.asin_p: _guarded("abs({x}) > 1.0")("asin"), ew.acos_p: _guarded("abs({x}) > 1.0")("acos"),
+    ew.atan_p: _builtin("atan"), ew.cosh_p: _builtin("cosh"), ew.sqrt_p: _sqrt, ew.rsqrt_p: _rsqrt,
+    ew.square_p: _square, ew.integer_pow_p: _integer_pow, ew.not_p: _not, ew.population_count_p: _popcount,
+    ew.clz_p: _clz, ew.stop_gradient_p: _identity, ew.convert_element_type_p: _convert,
+    ew.bitcast_convert_type_p: _bitcast,
+    ew.add_p: _infix("+"), ew.sub_p: _infix("-"), ew.mul_p: _infix("*"), ew.div_p: _div, ew.rem_p: _rem,
+    ew.max_p: _minmax("max"), ew.min_p: _minmax("min"), ew.atan2_p: _atan2,
+    ew.and_p: _bitwise("&", "&&"), ew.or_p: _bitwise("|", "||"), ew.xor_p: _bitwise("^", "!="),
+    ew.shift_left_p: _shift_left, ew.shift_right_logical_p: _shift_right_logical,
+    ew.shift_right_arithmetic_p: _shift_right_arithmetic,
+    ew.eq_p: _compare("eq"), ew.ne_p: _compare("ne"), ew.lt_p: _compare("lt"), ew.le_p: _compare("le"),
+    ew.gt_p: _compare("gt"), ew.ge_p: _compare("ge"), ew.select_n_p: _select_n, ew.clamp_p: _clamp,
+    ew.nextafter_p: _nextafter, prng.threefry2x32_p: _threefry,
+}
+OPS.update({p: _call(name) for p, name in _FLOAT_CALLS.items()})
+OPS = {p: _f64_checked(op, p) for p, op in OPS.items()}
+
+# ---- helper functions (templates over T = f32 | f64; U = the unsigned type of the same width) ----------------
+_FLOAT_HELPERS = {
+    "round_away": """fn round_away_T(x: T) -> T {
+  let t = trunc(x);
+  return select(t, t + sign(x), abs(x - t) >= T(0.5));
+}""",
+    "fmax": """fn fmax_T(a: T, b: T) -> T {
+  return select(max(a, b), select(b, a, ISNAN_A), ISNAN_A || ISNAN_B);
+}""",
+    "fmin": """fn fmin_T(a: T, b: T) -> T {
+  return select(min(a, b), select(b, a, ISNAN_A), ISNAN_A || ISNAN_B);
+}""",
+    "fmod": """fn fmod_T(x: T, y: T) -> T {
+  let ax = abs(x);
+  let ay = abs(y);
+  if (ISNAN_X || ISNAN_Y || ay == T(0.0) || !FINITE_X) { return NAN; }
+  if (!FINITE_Y || ax < ay) { return x; }
+  // exact: subtract the largest ay * 2^k <= r until r < ay (each subtraction is exact)
+  var r = ax;
+  for (var i = 0; i < 2100 && r >= ay; i = i + 1) {
+    var s = ldexp(frexp(ay).fract, frexp(r).exp);
+    if (s > r) { s = ldexp(frexp(ay).fract, frexp(r).exp - 1); }
+    r = r - s;
+  }
+  return select(r, -r, x < T(0.0));
+}""",
+    "to_i32": """fn to_i32_T(x: T) -> i32 {
+  if (ISNAN_X) { return 0; }
+  if (x >= T(2147483648.0)) { return 2147483647; }
+  if (x <= T(-2147483648.0)) { return i32(-2147483647 - 1); }
+  return i32(x);
+}""",
+    "to_u32": """fn to_u32_T(x: T) -> u32 {
+  if (ISNAN_X || x <= T(0.0)) { return 0u; }
+  if (x >= T(4294967296.0)) { return 4294967295u; }
+  return u32(x);
+}""",
+    "to_i64": """fn to_i64_T(x: T) -> i64 {
+  if (ISNAN_X) { return 0li; }
+  if (x >= T(9223372036854775808.0)) { return 9223372036854775807li; }
+  if (x <= T(-9223372036854775808.0)) { return -9223372036854775807li - 1li; }
+  return i64(x);
+}""",
+    "to_u64": """fn to_u64_T(x: T) -> u64 {
+  if (ISNAN_X || x <= T(0.0)) { return 0lu; }
+  if (x >= T(18446744073709551616.0)) { return 18446744073709551615lu; }
+  return u64(x);
+}""",
+    "nextafter": """fn nextafter_T(x: T, y: T) -> T {
+  if (ISNAN_X || ISNAN_Y) { return NAN; }
+  if (x == y) { return y; }
+  let bits = bitcast<U>(x);
+  if ((bits & ~SIGN) == ZERO_U) {
+    return bitcast<T>((bitcast<U>(y) & SIGN) | ONE_U);
+  }
+  let away = (x < y) == (x > T(0.0));
+  return bitcast<T>(select(bits - ONE_U, bits + ONE_U, away));
+}""",
+    "log1p": """fn log1p_T(x: T) -> T {
+  if (x < T(-1.0)) { return NAN; }
+  let u = T(1.0) + x;
+  if (u == T(1.0)) { return x; }
+  return log(u) * x / (u - T(1.0));
+}""",
+    "expm1": """fn expm1_T(x: T) -> T {
+  if (abs(x) < T(1e-5)) { return x + T(0.5) * x * x; }
+  if (x > T(88.0)) { return exp(x); }
+  let u = exp(x);
+  if (u == T(1.0)) { return x; }
+  let um1 = u - T(1.0);
+  if (um1 == T(-1.0)) { return T(-1.0); }
+  return um1 * x / log(u);
+}""",
+    "tanh_": """fn tanh__T(x: T) -> T {
+  if (ISNAN_X) { return x; }
+  if (abs(x) > T(9.0)) { return sign(x); }
+  if (abs(x) < T(0.0004)) { return x; }
+  let e = expm1_T(T(2.0) * abs(x));
+  return sign(x) * e / (e + T(2.0));
+}""",
+    "tan_": """fn tan__T(x: T) -> T { return sin(x) / cos(x); }""",
+    "logistic": """fn logistic_T(x: T) -> T {
+  let e = exp(-abs(x));
+  return select(e / (T(1.0) + e), T(1.0) / (T(1.0) + e), x >= T(0.0));
+}""",
+    "sinh_": """fn sinh__T(x: T) -> T {
+  if (abs(x) < T(1.0)) { return T(0.5) * (expm1_T(x) - expm1_T(-x)); }
+  return sinh(x);
+}""",
+    "asinh_": """fn asinh__T(x: T) -> T {
+  let a = abs(x);
+  if (a > T(1e18)) { return sign(x) * (log(a) + T(0.6931471805599453)); }
+  return sign(x) * log1p_T(a + a * a / (T(1.0) + sqrt(T(1.0) + a * a)));
+}""",
+    "acosh_": """fn acosh__T(x: T) -> T {
+  if (x < T(1.0)) { return NAN; }
+  if (x > T(1e18)) { return log(x) + T(0.6931471805599453); }
+  let t = x - T(1.0);
+  return log1p_T(t + sqrt(T(2.0) * t + t * t));
+}""",
+    "atanh_": """fn atanh__T(x: T) -> T {
+  let a = abs(x);
+  if (a > T(1.0)) { return NAN; }
+  return sign(x) * T(0.5) * log1p_T(T(2.0) * a / (T(1.0) - a));
+}""",
+    "cbrt": """fn cbrt_T(x: T) -> T {
+  let a = abs(x);
+  if (a == T(0.0) || !FINITE_X) { return x; }
+  var y = exp2(log2(a) / T(3.0));
+  y = y - (y * y * y - a) / (T(3.0) * y * y);
+  return select(y, -y, x < T(0.0));
+}""",
+    "erf": """fn erf_T(x0: T) -> T {
+  // rational approximation (Eigen's float erf): |error| < 1e-7
+  let x = clamp(x0, T(-4.0), T(4.0));
+  let x2 = x * x;
+  var p = T(-2.72614225801306e-10);
+  p = p * x2 + T(2.77068142495902e-08);
+  p = p * x2 + T(-2.10102402082508e-06);
+  p = p * x2 + T(-5.69250639462346e-05);
+  p = p * x2 + T(-7.34990630326855e-04);
+  p = p * x2 + T(-2.95459980854025e-03);
+  p = p * x2 + T(-1.60960333262415e-02);
+  var q = T(-1.45660718464996e-05);
+  q = q * x2 + T(-2.13374055278905e-04);
+  q = q * x2 + T(-1.68282697438203e-03);
+  q = q * x2 + T(-7.37332916720468e-03);
+  q = q * x2 + T(-1.42647390514189e-02);
+  return select(x * p / q, x0, ISNAN_X0);
+}""",
+    "erfc": """fn erfc_T(x: T) -> T {
+  // Chebyshev fit (Numerical Recipes erfcc): relative error < 1.2e-7 everywhere
+  if (ISNAN_X) { return x; }
+  let z = abs(x);
+  let t = T(1.0) / (T(1.0) + T(0.5) * z);
+  let r = t * exp(-z * z - T(1.26551223) + t * (T(1.00002368) + t * (T(0.37409196) + t * (T(0.09678418) +
+      t * (T(-0.18628806) + t * (T(0.27886807) + t * (T(-1.13520398) + t * (T(1.48851587) +
+      t * (T(-0.82215223) + t * T(0.17087277))))))))));
+  return select(T(2.0) - r, r, x >= T(0.0));
+}""",
+    "erf_inv": """fn erf_inv_T(x: T) -> T {
+  // Giles' single-precision approximation
+  let a = abs(x);
+  if (ISNAN_X || a > T(1.0)) { return NAN; }
+  if (a == T(1.0)) { return x * INF; }
+  var w = -log((T(1.0) - x) * (T(1.0) + x));
+  var p: T;
+  if (w < T(5.0)) {
+    w = w - T(2.5);
+    p = T(2.81022636e-08);
+    p = T(3.43273939e-07) + p * w;
+    p = T(-3.5233877e-06) + p * w;
+    p = T(-4.39150654e-06) + p * w;
+    p = T(0.00021858087) + p * w;
+    p = T(-0.00125372503) + p * w;
+    p = T(-0.00417768164) + p * w;
+    p = T(0.246640727) + p * w;
+    p = T(1.50140941) + p * w;
+  } else {
+    w = sqrt(w) - T(3.0);
+    p = T(-0.000200214257);
+    p = T(0.000100950558) + p * w;
+    p = T(0.00134934322) + p * w;
+    p = T(-0.00367342844) + p * w;
+    p = T(0.00573950773) + p * w;
+    p = T(-0.0076224613) + p * w;
+    p = T(0.00943887047) + p * w;
+    p = T(1.00167406) + p * w;
+    p = T(2.83297682) + p * w;
+  }
+  return p * x;
+}""",
+    "lgamma": """fn lgamma_pos_T(x0: T) -> T {
+  // Lanczos approximation (g = 7, n = 9) for x >= 0.5
+  let x = x0 - T(1.0);
+  var a = T(0.99999999999980993);
+  a = a + T(676.5203681218851) / (x + T(1.0));
+  a = a + T(-1259.1392167224028) / (x + T(2.0));
+  a = a + T(771.32342877765313) / (x + T(3.0));
+  a = a + T(-176.61502916214059) / (x + T(4.0));
+  a = a + T(12.507343278686905) / (x + T(5.0));
+  a = a + T(-0.13857109526572012) / (x + T(6.0));
+  a = a + T(9.9843695780195716e-6) / (x + T(7.0));
+  a = a + T(1.5056327351493116e-7) / (x + T(8.0));
+  let t = x + T(7.5);
+  return T(0.91893853320467274) + (x + T(0.5)) * log(t) - t + log(a);
+}
+fn lgamma_T(x: T) -> T {
+  if (ISNAN_X) { return x; }
+  if (!FINITE_X) { return INF; }
+  if (x >= T(0.5)) { return lgamma_pos_T(x); }
+  if (x == floor(x)) { return INF; }
+  let s = abs(sin(T(3.141592653589793) * (x - T(2.0) * floor(x * T(0.5)))));
+  return log(T(3.141592653589793) / s) - lgamma_pos_T(T(1.0) - x);
+}""",
+    "digamma": """fn digamma_pos_T(x0: T) -> T {
+  var x = x0;
+  var acc = T(0.0);
+  for (var i = 0; i < 16 && x < T(10.0); i = i + 1) { acc = acc - T(1.0) / x; x = x + T(1.0); }
+  let inv2 = T(1.0) / (x * x);
+  let series = inv2 * (T(1.0) / T(12.0) - inv2 * (T(1.0) / T(120.0) - inv2 * (T(1.0) / T(252.0) -
+      inv2 * (T(1.0) / T(240.0) - inv2 / T(132.0)))));
+  return acc + log(x) - T(0.5) / x - series;
+}
+fn digamma_T(x: T) -> T {
+  if (ISNAN_X) { return x; }
+  if (!FINITE_X) { return select(NAN, INF, x > T(0.0)); }
+  if (x <= T(0.0) && x == floor(x)) { return NAN; }
+  if (x > T(0.0)) { return digamma_pos_T(x); }
+  let r = x - T(2.0) * floor(x * T(0.5));
+  return digamma_pos_T(T(1.0) - x) - T(3.141592653589793) / tan(T(3.141592653589793) * r);
+}""",
+    "pow_": """fn pow__T(x: T, y: T) -> T {
+  if (y == T(0.0) || x == T(1.0)) { return T(1.0); }
+  if (ISNAN_X || ISNAN_Y) { return NAN; }
+  let ax = abs(x);
+  if (ax == T(0.0)) {
+    let odd = y == floor(y) && abs(y - T(2.0) * floor(y * T(0.5))) == T(1.0);
+    let mag = select(T(0.0), INF, y < T(0.0));
+    return select(mag, -mag, odd && SIGNBIT_X);
+  }
+  let r = exp2(y * log2(ax));
+  if (x > T(0.0)) { return r; }
+  if (y != floor(y)) { return NAN; }
+  let odd = abs(y - T(2.0) * floor(y * T(0.5))) == T(1.0);
+  return select(r, -r, odd);
+}""",
+}
+
+_SPECIAL_HELPERS = {
+    "nextafter_f16": """fn nextafter_f16(x: f32, y: f32) -> f32 {
+  if ((bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u || (bitcast<u32>(y) & 0x7fffffffu) > 0x7f800000u) {
+    return f32_from_bits(0x7fc00000u);
+  }
+  if (x == y) { return y; }
+  let bits = pack2x16float(vec2<f32>(x, 0.0)) & 0xffffu;
+  if ((bits & 0x7fffu) == 0u) {
+    return unpack2x16float((pack2x16float(vec2<f32>(y, 0.0)) & 0x8000u) | 1u).x;
+  }
+  let away = (x < y) == (x > 0.0);
+  return unpack2x16float(select(bits - 1u, bits + 1u, away)).x;
+}""",
+    "clz64_u64": """fn clz64_u64(x: u64) -> u64 {
+  let hi = u32(x >> 32u);
+  return select(u64(countLeadingZeros(hi)), 32lu + u64(countLeadingZeros(u32(x & 0xfffffffflu))), hi == 0u);
+}""",
+    "clz64_i64": """fn clz64_i64(x: i64) -> i64 { return bitcast<i64>(clz64_u64(bitcast<u64>(x))); }""",
+    "threefry2x32": """fn rotl32(v: u32, r: u32) -> u32 { return (v << r) | (v >> (32u - r)); }
+fn threefry2x32(k1: u32, k2: u32, c1: u32, c2: u32) -> vec2<u32> {
+  let ks = array<u32, 3>(k1, k2, k1 ^ k2 ^ 0x1BD11BDAu);
+  let rot = array<u32, 8>(13u, 15u, 26u, 6u, 17u, 29u, 16u, 24u);
+  var x0 = c1 + ks[0];
+  var x1 = c2 + ks[1];
+  for (var i = 0u; i < 5u; i = i + 1u) {
+    for (var j = 0u; j < 4u; j = j + 1u) {
+      x0 = x0 + x1;
+      x1 = rotl32(x1, rot[(i % 2u) * 4u + j]);
+      x1 = x0 ^ x1;
+    }
+    x0 = x0 + ks[(i + 1u) % 3u];
+    x1 = x1 + ks[(i + 2u) % 3u] + i + 1u;
+  }
+  return vec2<u32>(x0, x1);
+}""",
+}
+
+
+def _instantiate(template: str, ftype: str) -> str:
+    is64 = ftype == "f64"
+    u = "u64" if is64 else "u32"
+    sign = "0x8000000000000000lu" if is64 else "0x80000000u"
+    one_u, zero_u = ("1lu", "0lu") if is64 else ("1u", "0u")
+    t = WType(np.dtype(np.float64 if is64 else np.float32), ftype, ftype, "f", 64 if is64 else 32)
+    text = template
+    for var in ("X0", "X", "Y", "A", "B"):
+        name = var.lower()
+        text = text.replace(f"ISNAN_{var}", is_nan(t, name))
+        text = text.replace(f"FINITE_{var}", f"((bitcast<{u}>({name}) & {special_bits_mask(is64)}) != "
+                                             f"{special_bits_mask(is64)})")
+        text = text.replace(f"SIGNBIT_{var}", f"((bitcast<{u}>({name}) & {sign}) != {zero_u})")
+    text = text.replace("NAN", special_float(t, float("nan"))).replace("INF", special_float(t, float("inf")))
+    text = text.replace("SIGN", sign).replace("ONE_U", one_u).replace("ZERO_U", zero_u)
+    text = re.sub(r"\bU\b", u, text)
+    text = re.sub(r"_T\b", "_" + ftype, text)
+    text = re.sub(r"\bT\(", f"{ftype}(", text)
+    return re.sub(r"\bT\b", ftype, text)
+
+
+def special_bits_mask(is64: bool) -> str:
+    return "0x7ff0000000000000lu" if is64 else "0x7f800000u"
+
+
+HELPERS: dict[str, str] = dict(BIT_HELPERS)
+for _name, _template in _FLOAT_HELPERS.items():
+    for _ft in ("f32", "f64"):
+        HELPERS[f"{_name}_{_ft}"] = _instantiate(_template, _ft)
+HELPERS.update(_SPECIAL_HELPERS)
+
+
+def ipow_helper(reg: str, y: int) -> str:
+    """``x ** y`` by repeated multiplication in order (bit-identical with the reference's loop)."""
+    return (f"fn ipow_{reg}_{y}(x: {reg}) -> {reg} {{\n  var acc = x;\n"
+            f"  for (var i = 1; i < {y}; i = i + 1) {{ acc = acc * x; }}\n  return acc;\n}}")
+
+
+_CALL_RE = re.compile(r"\b([A-Za-z_][A-Za-z0-9_]*)\s*\(")
+_IPOW_RE = re.compile(r"^ipow_(\w+?)_(\d+)$")
+
+
+def helpers_for(source: str) -> str:
+    """The helper functions ``source`` calls (transitively), in dependency order."""
+    done: list[str] = []
+    seen: set[str] = set()
+
+    def visit(text: str) -> None:
+        for name in _CALL_RE.findall(text):
+            if name in seen:
+                continue
+            code = HELPERS.get(name)
+            if code is None:
+                m = _IPOW_RE.match(name)
+                if m is None:
+                    continue
+                code = ipow_helper(m.group(1), int(m.group(2)))
+            seen.add(name)
+            for part_name in _CALL_RE.findall(code):  # a helper block may define several functions
+                if part_name != name and f"fn {part_name}(" in code:
+                    seen.add(part_name)
+            visit(code)
+            done.append(code)
+
+    visit(source)
+    return "\n".join(dict.fromkeys(done))

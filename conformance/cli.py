@@ -1,0 +1,102 @@
+"""``python -m portax.conformance``: certify one backend, every available backend, or list them."""
+from __future__ import annotations
+
+import argparse
+import os
+import warnings
+from typing import Sequence
+
+from .registry import TRANSFORMS
+from .report import Cell
+from .runner import GROUPS, Options, run_suite
+
+
+def _names(values: Sequence[str] | None) -> tuple | None:
+    """Accept ``--x a b`` and ``--x a,b``."""
+    if not values:
+        return None
+    return tuple(v for item in values for v in item.split(",") if v)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m portax.conformance",
+                                description="Run the portax conformance suite on a backend and print its report card.")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--backend", help="backend to certify (default: PORTAX_BACKEND or the default backend)")
+    which.add_argument("--all-available", action="store_true", help="certify every backend available on this machine")
+    which.add_argument("--list-backends", action="store_true", help="list the backends found through entry points")
+    p.add_argument("--devices", type=int, help="devices the multi-device (pmap) cases may use")
+    p.add_argument("--dtypes", nargs="+", help="dtypes to test (default: all the backend claims), e.g. f32 int8")
+    p.add_argument("--report", action="append", default=[],
+                   help="write the report card to FILE.md, FILE.json or FILE.xml (JUnit); any other FILE is a "
+                        "stem for all three. Repeatable. With --all-available the backend name is appended.")
+    p.add_argument("--strict", action="store_true", help="unsupported and no-cases cells fail too")
+    p.add_argument("--primitives", nargs="+", help="only these primitives (default: all)")
+    p.add_argument("--transforms", nargs="+", choices=TRANSFORMS, help="only these transforms")
+    p.add_argument("--groups", nargs="+", choices=GROUPS, help="only these groups of checks")
+    p.add_argument("--leak-calls", type=int, default=10_000, help="calls of the leak check (default 10000)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the random operands")
+    p.add_argument("-q", "--quiet", action="store_true", help="print only the summary lines")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    warnings.filterwarnings("ignore", message="portax: backend plugin")
+    from portax.core.backend import registry
+    if args.list_backends:
+        return list_backends()
+    if args.all_available:
+        names = [n for n in registry.names() if _available(n)]
+    else:
+        names = [args.backend or os.environ.get("PORTAX_BACKEND") or registry.default_name()]
+    cards = []
+    for name in names:
+        options = Options(name, dtypes=_names(args.dtypes), devices=args.devices, strict=args.strict,
+                          primitives=_names(args.primitives), transforms=tuple(args.transforms or TRANSFORMS),
+                          groups=tuple(args.groups or GROUPS), leak_calls=args.leak_calls, seed=args.seed)
+        card = run_suite(options, on_cell=None if args.quiet else _print_cell(args.strict))
+        for report in args.report:
+            for path in card.write(_per_backend(report, name) if args.all_available else report):
+                print(f"report card written to {path}")
+        print(card.summary_line())
+        cards.append(card)
+    return max((c.exit_code() for c in cards), default=0)
+
+
+def _print_cell(strict: bool):
+    def show(cell: Cell) -> None:
+        if cell.fails(strict):
+            print(f"FAIL {cell.group} {cell.title}: {cell.message}", flush=True)
+    return show
+
+
+def _per_backend(path: str, backend: str) -> str:
+    for ext in (".md", ".json", ".xml"):
+        if path.endswith(ext):
+            return f"{path[:-len(ext)]}-{backend}{ext}"
+    return f"{path}-{backend}"
+
+
+def _available(name: str) -> bool:
+    from portax.core.backend import registry
+    if registry.available(name):
+        return True
+    print(f"backend '{name}' is not available on this machine; not certified")
+    return False
+
+
+def list_backends() -> int:
+    """Every backend offered through the ``portax`` entry points, with availability and what it declares."""
+    from portax.core.backend import BackendUnavailableError, registry
+    from portax.core.dtypes import SUPPORTED, short_name
+    for name, spec in registry.specs().items():
+        try:
+            b = registry.get(name)
+        except (BackendUnavailableError, RuntimeError) as e:
+            print(f"{name}: unavailable ({e})")
+            continue
+        dts = " ".join(short_name(d) for d in SUPPORTED if d in b.capabilities.dtypes)
+        print(f"{name}: {spec.description or b.platform} [platform {b.platform}, {len(b.devices())} device(s), "
+              f"priority {spec.priority}, dtypes {dts}]")
+    return 0

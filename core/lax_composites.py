@@ -1,0 +1,155 @@
+"""``jax.lax`` functions that are compositions of primitives rather than primitives of their own:
+batch_matmul, broadcast_shapes, broadcast_to_rank, collapse, cumlogsumexp, split, tile, reduce,
+scatter_sub and optimization_barrier."""
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from .numpy._util import broadcast_shapes as _broadcast_shapes
+from .primitives import contractions as ct, elementwise as ew, indexing as ix, reductions as red, structural as st
+from .pytree import tree_flatten, tree_map, tree_unflatten
+from .trace import get_aval
+
+
+def batch_matmul(lhs: Any, rhs: Any, precision: Any = None) -> Any:
+    """Batched matrix multiplication of ``[..., m, k]`` and ``[..., k, n]`` with equal batch dimensions."""
+    lhs, rhs = ew.asarray(lhs), ew.asarray(rhs)
+    la, ra = get_aval(lhs), get_aval(rhs)
+    if la.ndim < 2 or la.ndim != ra.ndim or la.shape[:-2] != ra.shape[:-2]:
+        raise ValueError(f"batch_matmul requires operands of equal rank >= 2 and equal batch dimensions, got "
+                         f"{la.shape} and {ra.shape}")
+    nb = la.ndim - 2
+    batch = tuple(range(nb))
+    return ct.dot_general(lhs, rhs, (((nb + 1,), (nb,)), (batch, batch)), precision)
+
+
+def broadcast_shapes(*shapes: Sequence[int]) -> tuple:
+    """The numpy broadcast of the shapes (a ValueError when they are incompatible)."""
+    return _broadcast_shapes(*shapes)
+
+
+def broadcast_to_rank(x: Any, rank: int) -> Any:
+    """Prepend size-1 dimensions until ``x`` has ``rank`` dimensions."""
+    x = ew.asarray(x)
+    nd = get_aval(x).ndim
+    if nd >= rank:
+        return x
+    return st.broadcast(x, (1,) * (rank - nd))
+
+
+def collapse(operand: Any, start_dimension: int, stop_dimension: int | None = None) -> Any:
+    """Merge dimensions ``[start_dimension, stop_dimension)`` into one."""
+    operand = ew.asarray(operand)
+    shape = get_aval(operand).shape
+    nd = len(shape)
+    lo = start_dimension % nd if nd else 0
+    hi = nd if stop_dimension is None else (stop_dimension % (nd + 1) if stop_dimension < 0 else stop_dimension)
+    if lo > hi:
+        raise ValueError(f"collapse: start_dimension {start_dimension} must not exceed stop_dimension {stop_dimension}")
+    size = int(np.prod(shape[lo:hi], dtype=np.int64))
+    return st.reshape(operand, shape[:lo] + (size,) + shape[hi:])
+
+
+def cumlogsumexp(operand: Any, axis: int = 0, reverse: bool = False) -> Any:
+    """``log(cumsum(exp(operand)))`` along ``axis``, computed stably by a logaddexp scan."""
+    def logaddexp(a, b):
+        amax = ew.max(a, b)
+        delta = ew.neg(ew.abs(ew.sub(a, b)))
+        finite = ew.is_finite(amax)
+        safe = ew.select(finite, ew.add(amax, ew.log1p(ew.exp(delta))), amax)
+        return safe
+    return red.associative_scan(logaddexp, ew.asarray(operand), reverse=reverse, axis=axis)
+
+
+def split(operand: Any, sizes: Sequence[int], axis: int = 0) -> list:
+    """Split ``operand`` along ``axis`` into pieces of the given sizes (which must add up to its length)."""
+    operand = ew.asarray(operand)
+    shape = get_aval(operand).shape
+    axis = axis % len(shape)
+    sizes = [int(s) for s in sizes]
+    if sum(sizes) != shape[axis] or any(s < 0 for s in sizes):
+        raise ValueError(f"split: sizes {sizes} must be non-negative and sum to the size {shape[axis]} of axis {axis}")
+    out, start = [], 0
+    for s in sizes:
+        out.append(st.slice_in_dim(operand, start, start + s, 1, axis))
+        start += s
+    return out
+
+
+def tile(operand: Any, multiples: Sequence[int]) -> Any:
+    """Repeat ``operand`` ``multiples[i]`` times along each dimension i."""
+    operand = ew.asarray(operand)
+    shape = get_aval(operand).shape
+    multiples = tuple(int(m) for m in multiples)
+    if len(multiples) != len(shape):
+        raise ValueError(f"tile: len(multiples) = {len(multiples)} must equal the operand rank {len(shape)}")
+    big = tuple(v for m, d in zip(multiples, shape) for v in (m, d))
+    b = st.broadcast_in_dim(operand, big, tuple(range(1, 2 * len(shape), 2)))
+    return st.reshape(b, tuple(m * d for m, d in zip(multiples, shape)))
+
+
+_MONOIDS = {ew.add: red.reduce_sum, ew.mul: red.reduce_prod, ew.max: red.reduce_max, ew.min: red.reduce_min,
+            ew.bitwise_and: red.reduce_and, ew.bitwise_or: red.reduce_or, ew.bitwise_xor: red.reduce_xor}
+
+
+def reduce(operands: Any, init_values: Any, computation: Callable, dimensions: Sequence[int]) -> Any:
+    """``lax.reduce``: fold ``computation`` over ``dimensions`` starting from ``init_values`` (pytrees of equal
+    structure). Known monoids use the reduction primitives; any other associative computation is reduced
+    by pairwise halving."""
+    flat_ops, tree = tree_flatten(operands)
+    flat_init, init_tree = tree_flatten(init_values)
+    if init_tree != tree:
+        raise ValueError(f"reduce: operands and init_values must have the same structure, got {tree} and {init_tree}")
+    flat_ops = [ew.asarray(x) for x in flat_ops]
+    nd = get_aval(flat_ops[0]).ndim
+    dims = tuple(sorted(int(d) % nd for d in dimensions)) if nd else ()
+    if len(flat_ops) == 1 and computation in _MONOIDS:
+        out = _MONOIDS[computation](flat_ops[0], dims)
+        return tree_unflatten(tree, [computation(out, ew.convert_element_type(flat_init[0], get_aval(out).dtype))])
+
+    def combine(a, b):
+        return tree_flatten(computation(tree_unflatten(tree, a), tree_unflatten(tree, b)))[0]
+
+    out_shape = tuple(s for i, s in enumerate(get_aval(flat_ops[0]).shape) if i not in dims)
+    inits = [st.broadcast_in_dim(ew.convert_element_type(v, get_aval(x).dtype), out_shape, ())
+             for x, v in zip(flat_ops, flat_init)]
+    if any(get_aval(flat_ops[0]).shape[d] == 0 for d in dims):
+        return tree_unflatten(tree, inits)
+    xs = flat_ops
+    for d in reversed(dims):
+        while get_aval(xs[0]).shape[d] > 1:
+            n = get_aval(xs[0]).shape[d]
+            half = n // 2
+            lo = [st.slice_in_dim(x, 0, half, 1, d) for x in xs]
+            hi = [st.slice_in_dim(x, half, 2 * half, 1, d) for x in xs]
+            merged = combine(lo, hi)
+            if n % 2:
+                merged = [st.concatenate([m, st.slice_in_dim(x, n - 1, n, 1, d)], d) for m, x in zip(merged, xs)]
+            xs = merged
+    xs = [st.squeeze(x, dims) for x in xs]
+    return tree_unflatten(tree, combine(xs, inits))
+
+
+def scatter_sub(operand: Any, scatter_indices: Any, updates: Any, dimension_numbers: Any, *,
+                indices_are_sorted: bool = False, unique_indices: bool = False, mode: Any = None) -> Any:
+    """``lax.scatter_sub``: scatter-add of the negated updates."""
+    return ix.scatter_add(operand, scatter_indices, ew.neg(ew.asarray(updates)), dimension_numbers,
+                          indices_are_sorted=indices_are_sorted, unique_indices=unique_indices, mode=mode)
+
+
+def optimization_barrier(operand: Any) -> Any:
+    """Returns its (pytree) argument unchanged; portax's compilers do not reorder across Python calls."""
+    return tree_map(ew.asarray, operand)
+
+
+class Precision:
+    """``lax.Precision`` names; portax computes every dot in the operands' own precision."""
+    DEFAULT = "DEFAULT"
+    HIGH = "HIGH"
+    HIGHEST = "HIGHEST"
+
+
+__all__ = ["Precision", "batch_matmul", "broadcast_shapes", "broadcast_to_rank", "collapse", "cumlogsumexp",
+           "optimization_barrier", "reduce", "scatter_sub", "split", "tile"]

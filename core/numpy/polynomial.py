@@ -1,0 +1,186 @@
+"""Polynomials as coefficient arrays, highest degree first (numpy's legacy ``poly*`` API), and window
+functions (bartlett, blackman, hamming, hanning, kaiser)."""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .. import dtypes
+from ..trace import concrete_or_error
+from . import ufuncs as uf
+from ._util import asarray_any, promote_dtypes, promote_to_inexact
+from .creation import arange, ones, zeros
+from .shape import concatenate, ravel
+from .statistics import convolve
+
+
+def _coeffs(*ps: Any) -> list:
+    out = promote_dtypes(*[ravel(asarray_any(p)) for p in ps])
+    return out
+
+
+def _trim_leading_zeros(p: Any) -> Any:
+    """Drop leading zero coefficients of a concrete polynomial (keeping at least one)."""
+    c = np.asarray(concrete_or_error(p, "Leading zeros can only be trimmed from concrete coefficients "
+                                        "(pass trim_leading_zeros=False under jit)."))
+    nz = np.flatnonzero(c)
+    return p[int(nz[0]):] if len(nz) else p[-1:]
+
+
+def polyadd(a1: Any, a2: Any) -> Any:
+    a1, a2 = _coeffs(a1, a2)
+    n = max(a1.shape[0], a2.shape[0])
+    pad = lambda p: concatenate([zeros((n - p.shape[0],), p.dtype), p])
+    return pad(a1) + pad(a2)
+
+
+def polysub(a1: Any, a2: Any) -> Any:
+    a1, a2 = _coeffs(a1, a2)
+    return polyadd(a1, -a2)
+
+
+def polymul(a1: Any, a2: Any, *, trim_leading_zeros: bool = False) -> Any:
+    a1, a2 = _coeffs(a1, a2)
+    if trim_leading_zeros:
+        a1, a2 = _trim_leading_zeros(a1), _trim_leading_zeros(a2)
+    if a1.shape[0] == 0 or a2.shape[0] == 0:
+        return zeros((1,), a1.dtype)
+    return convolve(a1, a2)
+
+
+def polyval(p: Any, x: Any, *, unroll: int = 16) -> Any:
+    """``p[0] * x**(n-1) + ... + p[n-1]`` by Horner's scheme."""
+    p, x = promote_dtypes(asarray_any(p), asarray_any(x))
+    y = uf.multiply(x, 0)
+    for i in range(p.shape[0]):
+        y = y * x + p[i]
+    return y
+
+
+def polyder(p: Any, m: int = 1) -> Any:
+    """The m-th derivative's coefficients."""
+    (p,) = _coeffs(p)
+    if m < 0:
+        raise ValueError("Order of derivative must be positive")
+    for _ in range(m):
+        n = p.shape[0]
+        if n <= 1:
+            return zeros((0,), p.dtype)
+        p = p[:-1] * arange(n - 1, 0, -1).astype(p.dtype)
+    return p
+
+
+def polyint(p: Any, m: int = 1, k: Any = None) -> Any:
+    """The m-th antiderivative's coefficients, with integration constants ``k`` (default 0)."""
+    (p,) = promote_to_inexact(ravel(asarray_any(p)))
+    if m < 0:
+        raise ValueError("Order of integral must be positive")
+    ks = np.zeros(m) if k is None else np.broadcast_to(np.asarray(k, dtype=float).ravel(), (m,))
+    for i in range(m):
+        n = p.shape[0]
+        p = concatenate([p / arange(n, 0, -1).astype(p.dtype), asarray_any(ks[i]).astype(p.dtype)[None]])
+    return p
+
+
+def polydiv(u: Any, v: Any, *, trim_leading_zeros: bool = False) -> tuple:
+    """Quotient and remainder of polynomial division (synthetic division, static lengths)."""
+    u, v = promote_to_inexact(ravel(asarray_any(u)), ravel(asarray_any(v)))
+    if trim_leading_zeros:
+        u, v = _trim_leading_zeros(u), _trim_leading_zeros(v)
+    m, n = u.shape[0] - 1, v.shape[0] - 1
+    scale = 1.0 / v[0]
+    q = zeros((max(m - n + 1, 1),), u.dtype)
+    r = u
+    for k in range(0, m - n + 1):
+        d = scale * r[k]
+        q = q.at[k].set(d)
+        r = r.at[k:k + n + 1].add(-d * v)
+    return q, r[max(m - n + 1, 0):] if m >= n else r
+
+
+def poly(seq_of_zeros: Any) -> Any:
+    """Coefficients of the monic polynomial with the given (real) roots, or of a matrix's characteristic
+    polynomial (via its eigenvalues, for symmetric matrices)."""
+    a = asarray_any(seq_of_zeros)
+    if a.ndim == 2 and a.shape[0] == a.shape[1] and a.shape[0] > 0:
+        from .linalg import eigvalsh
+        a = eigvalsh(a)
+    elif a.ndim != 1:
+        raise ValueError("input must be 1d or non-empty square 2d array.")
+    (a,) = promote_to_inexact(a)
+    c = ones((1,), a.dtype)
+    for i in range(a.shape[0]):
+        c = convolve(c, concatenate([ones((1,), a.dtype), -a[i:i + 1]]))
+    return c
+
+
+def polyfit(x: Any, y: Any, deg: int, rcond: float | None = None, full: bool = False, w: Any = None,
+            cov: bool = False) -> Any:
+    """Least-squares polynomial fit of degree ``deg`` (highest degree first)."""
+    from .linalg import lstsq
+    x, y = promote_to_inexact(asarray_any(x), asarray_any(y))
+    if cov:
+        raise NotImplementedError("polyfit(cov=True) is not supported by portax")
+    deg = int(deg)
+    order = deg + 1
+    lhs = vander(x, order)
+    rhs = y
+    if w is not None:
+        w = asarray_any(w).astype(x.dtype)
+        lhs = lhs * w[:, None]
+        rhs = rhs * (w[:, None] if rhs.ndim == 2 else w)
+    rcond = x.shape[0] * float(np.finfo(x.dtype).eps) if rcond is None else rcond
+    scale = uf.sqrt((lhs * lhs).sum(axis=0))
+    c, resids, rank, s = lstsq(lhs / scale, rhs, rcond)
+    c = (c.T / scale).T
+    return (c, resids, rank, s, asarray_any(rcond)) if full else c
+
+
+def vander(x: Any, N: int | None = None, increasing: bool = False) -> Any:
+    """Vandermonde matrix: columns are powers of ``x`` (decreasing unless ``increasing``)."""
+    x = asarray_any(x)
+    if x.ndim != 1:
+        raise ValueError("x must be a one-dimensional array")
+    N = x.shape[0] if N is None else int(N)
+    powers = arange(N) if increasing else arange(N - 1, -1, -1)
+    return uf.power(x[:, None], powers[None, :].astype(x.dtype) if x.dtype.kind == "f" else powers[None, :])
+
+
+def roots(p: Any, *, strip_zeros: bool = True) -> Any:
+    raise NotImplementedError("jnp.roots returns complex roots in general, and portax has no complex dtype")
+
+
+def _window(M: int, fn) -> Any:
+    M = int(M)
+    if M <= 0:
+        return zeros((0,), dtypes.default_float())
+    if M == 1:
+        return ones((1,), dtypes.default_float())
+    n = arange(M, dtype=dtypes.default_float())
+    return fn(n, M)
+
+
+def bartlett(M: int) -> Any:
+    return _window(M, lambda n, M: 1 - uf.absolute(2 * n / (M - 1) - 1))
+
+
+def blackman(M: int) -> Any:
+    return _window(M, lambda n, M: 0.42 - 0.5 * uf.cos(2 * np.pi * n / (M - 1)) + 0.08 * uf.cos(4 * np.pi * n / (M - 1)))
+
+
+def hamming(M: int) -> Any:
+    return _window(M, lambda n, M: 0.54 - 0.46 * uf.cos(2 * np.pi * n / (M - 1)))
+
+
+def hanning(M: int) -> Any:
+    return _window(M, lambda n, M: 0.5 - 0.5 * uf.cos(2 * np.pi * n / (M - 1)))
+
+
+def kaiser(M: int, beta: float) -> Any:
+    from ..scipy.special import i0
+    return _window(M, lambda n, M: i0(beta * uf.sqrt(1 - (2 * n / (M - 1) - 1) ** 2)) / i0(float(beta)))
+
+
+__all__ = ["bartlett", "blackman", "hamming", "hanning", "kaiser", "poly", "polyadd", "polyder", "polydiv",
+           "polyfit", "polyint", "polymul", "polysub", "polyval", "roots", "vander"]

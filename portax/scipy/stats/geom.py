@@ -1,0 +1,2 @@
+"""``portax.scipy.stats.geom`` (``jax.scipy.stats.geom``)."""
+from portax.core.scipy.stats.geom import logpmf, pmf  # noqa: F401

@@ -1,0 +1,2 @@
+"""``portax.scipy.stats.norm`` (``jax.scipy.stats.norm``)."""
+from portax.core.scipy.stats.norm import logpdf, pdf, cdf, logcdf, sf, logsf, ppf, isf  # noqa: F401

@@ -1,0 +1,87 @@
+"""The report card formats, the command line and the pytest plugin."""
+import json
+import os
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from conformance_backends import installed
+from portax.conformance.cli import main
+from portax.conformance.report import Cell, ReportCard
+
+CELLS = [Cell("primitive", "add", "f32", "eval", "pass", "", 3),
+         Cell("primitive", "add", "f16", "eval", "fail", "add f16 under eval (...): 1 of 3 elements out of tolerance", 3),
+         Cell("primitive", "cbrt", "f32", "jit", "unsupported", "no lowering for cbrt", 1),
+         Cell("primitive", "lu", "f32", "eval", "runtime-call", "LAPACK getrf for lu", 1),
+         Cell("primitive", "new_op", "-", "-", "no-cases", "no case generator", 0),
+         Cell("pmap", "psum", "f32", "4 devices", "skip", "needs 4 devices", 0)]
+
+
+def test_report_card_formats_and_strictness(tmp_path):
+    card = ReportCard("demo", list(CELLS), info={"seconds": 1.5})
+    assert [c.name for c in card.failures()] == ["add"] and card.exit_code() == 1
+    strict = ReportCard("demo", [c for c in CELLS if c.status != "fail"], strict=True)
+    assert {c.name for c in strict.failures()} == {"cbrt", "new_op"}
+    assert ReportCard("demo", [c for c in CELLS if c.status != "fail"]).exit_code() == 0
+    assert card.summary_line() == "portax conformance [demo]: FAILED: 1 pass, 1 runtime-call, 1 unsupported, " \
+                                  "1 no-cases, 1 skip, 1 fail in 1.5s"
+    md = card.to_markdown()
+    assert "| add | ✗ f16 |" in md and "## Failures" in md and "LAPACK getrf for lu" in md
+    data = json.loads(card.to_json())
+    assert data["summary"]["fail"] == 1 and data["cells"][1]["dtype"] == "f16" and not data["passed"]
+    suite = ET.fromstring(card.to_junit())
+    assert suite.get("tests") == "6" and suite.get("failures") == "1" and suite.get("skipped") == "3"
+    failure = suite.find("testcase[@name='f16-eval']/failure")
+    assert "out of tolerance" in failure.get("message")
+    assert card.write(str(tmp_path / "card.json")) == [str(tmp_path / "card.json")]
+    assert sorted(os.listdir(tmp_path)) == ["card.json"]
+    card.write(str(tmp_path / "all"))
+    assert sorted(os.listdir(tmp_path)) == ["all.json", "all.md", "all.xml", "card.json"]
+
+
+def test_cli_certifies_a_backend_and_writes_reports(tmp_path, capsys):
+    code = main(["--backend", "reference", "--primitives", "add", "mul", "--dtypes", "f32,i8", "--groups", "primitives",
+                 "--report", str(tmp_path / "card.md"), "--report", str(tmp_path / "card.xml")])
+    out = capsys.readouterr().out
+    assert code == 0 and "portax conformance [reference]: PASSED" in out
+    assert (tmp_path / "card.md").read_text().startswith("# portax conformance report: `reference`")
+    assert ET.parse(tmp_path / "card.xml").getroot().get("failures") == "0"
+
+
+def test_cli_exit_code_and_messages_for_a_broken_backend(capsys):
+    import numpy as np
+    from portax.core.primitives import elementwise as ew
+    with installed("broken-cli", rules={ew.neg_p: lambda x: np.negative(x) + np.ones((), x.dtype)}):
+        code = main(["--backend", "broken-cli", "--primitives", "neg", "--dtypes", "i32", "--groups", "primitives"])
+    out = capsys.readouterr().out
+    assert code == 1 and "FAIL primitive neg i32 eval: neg i32 under eval" in out and "FAILED" in out
+
+
+def test_cli_lists_backends_and_runs_all_available(tmp_path, capsys):
+    assert main(["--list-backends"]) == 0
+    assert "reference: numpy interpreter of the IR" in capsys.readouterr().out
+    code = main(["--all-available", "--primitives", "sub", "--dtypes", "f32", "--groups", "primitives",
+                 "--report", str(tmp_path / "card.json"), "-q"])
+    out = capsys.readouterr().out
+    assert code == 0 and "portax conformance [reference]: PASSED" in out
+    assert (tmp_path / "card-reference.json").exists()
+
+
+def test_cli_rejects_unknown_dtypes():
+    with pytest.raises(ValueError, match="Unknown dtype 'complex64'"):
+        main(["--backend", "reference", "--dtypes", "complex64", "--groups", "primitives"])
+
+
+def test_pytest_plugin_runs_the_suite(tmp_path):
+    report = tmp_path / "card.xml"
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--pyargs",
+                           "portax.conformance", "--portax-backend", "reference", "--portax-primitives", "add,rev",
+                           "--portax-dtypes", "f32,bool", "--portax-leak-calls", "500", f"--portax-report={report}"],
+                          capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "portax conformance [reference]: PASSED" in proc.stdout
+    assert "test_primitive[add-f32-eval]" not in proc.stdout  # quiet run; the cells are in the report
+    names = {tc.get("classname") for tc in ET.parse(report).getroot()}
+    assert {"reference.primitive.add", "reference.primitive.rev", "reference.prng.random.uniform"} <= names
