@@ -15,7 +15,7 @@ from . import numpy as jnp
 from .numpy import _util
 from .primitives import elementwise as ew, prng, sorting as so, structural as st
 from .primitives.custom_derivatives import custom_jvp
-from .trace import concrete_or_error, get_aval
+from .trace import concrete_or_error, concrete_or_none, get_aval
 
 _U32 = dtypes.uint32
 
@@ -34,28 +34,41 @@ def _key_parts(key):
 
 
 def PRNGKey(seed: Any) -> Any:
-    """A key from an integer seed: ``[seed >> 32, seed & 0xFFFFFFFF]`` (uint32[2])."""
-    from .trace import concrete_or_none
-    c = concrete_or_none(seed) if not isinstance(seed, int) else seed
-    if c is not None:
-        s = int(np.asarray(c))
-        if not dtypes.config.enable_x64 and not -2**63 <= s < 2**64:
-            raise OverflowError(f"seed {s} does not fit in 64 bits")
-        s64 = np.array(s).astype(np.int64) if s < 2**63 else np.array(s, dtype=np.uint64).astype(np.int64)
-        if not dtypes.config.enable_x64:
-            s64 = np.int64(np.int32(np.int64(s64) & 0xFFFFFFFF if s >= 2**31 or s < -2**31 else s64))
-        hi = np.uint32((int(s64) >> 32) & 0xFFFFFFFF)
-        lo = np.uint32(int(s64) & 0xFFFFFFFF)
-        return _util.asarray_any(np.array([hi, lo], dtype=np.uint32))
-    seed = _util.asarray_any(seed)
-    if get_aval(seed).dtype.kind not in "iu":
-        raise TypeError(f"PRNGKey seed must be an integer, got {get_aval(seed).dtype.name}")
+    """A key ``[hi, lo]`` (uint32[2]) from an integer seed, as JAX's threefry_seed: the seed first takes its
+    canonical integer dtype (a Python int is int64, i.e. int32 without x64, wrapping); ``hi`` holds bits 32-63
+    of 64-bit seeds and is 0 otherwise, ``lo`` the low 32 bits."""
+    if isinstance(seed, (bool, np.bool_)):
+        raise TypeError("PRNGKey seed must be an integer, got bool")
+    if isinstance(seed, int):
+        value, dt = int(np.int64(seed)), dtypes.canonicalize(np.int64)
+    else:
+        c = concrete_or_none(seed)
+        if c is None:
+            return _traced_seed_to_key(_util.asarray_any(seed))
+        c = np.asarray(c)
+        if c.shape != () or c.dtype.kind not in "iu":
+            raise TypeError(f"PRNGKey seed must be an integer scalar, got {c.dtype.name}{list(c.shape)}")
+        value, dt = int(c), dtypes.canonicalize(c.dtype)
+    bits_ = 8 * dt.itemsize
+    if bits_ < 64:
+        value &= (1 << bits_) - 1
+        if dt.kind == "i" and value >> (bits_ - 1):
+            value -= 1 << bits_
+        hi = 0
+    else:
+        hi = (value % (1 << 64)) >> 32
+    return _util.asarray_any(np.array([hi, value % (1 << 32)], dtype=np.uint32))
+
+
+def _traced_seed_to_key(seed: Any) -> Any:
+    aval = get_aval(seed)
+    if aval.dtype.kind not in "iu" or aval.shape != ():
+        raise TypeError(f"PRNGKey seed must be an integer scalar, got {aval.str_short()}")
     lo = ew.convert_element_type(seed, _U32)
-    if get_aval(seed).dtype.itemsize == 8:
+    if aval.dtype.itemsize == 8:
         hi = ew.convert_element_type(ew.shift_right_logical(seed, ew._const(seed, 32)), _U32)
     else:
-        hi = ew.convert_element_type(ew.shift_right_arithmetic(seed, ew._const(seed, 31)), _U32) \
-            if get_aval(seed).dtype.kind == "i" else st.full((), 0, _U32)
+        hi = st.full((), 0, _U32)
     return st.concatenate([st.reshape(hi, (1,)), st.reshape(lo, (1,))], 0)
 
 
@@ -124,16 +137,26 @@ def _hash_count(key: Any, count: Any) -> Any:
 
 
 def fold_in(key: Any, data: Any) -> Any:
-    """A new key derived from ``key`` and an integer ``data``."""
+    """A new key: the hash of the counts ``[0, uint32(data)]`` under ``key`` (Python ints must lie in
+    [0, 2**32); integer arrays wrap modulo 2**32)."""
     key = _check_key("fold_in", key)
-    seed = PRNGKey(data)
-    return _hash_count(key, seed)
+    if isinstance(data, int) and not isinstance(data, bool):
+        if not 0 <= data < 2 ** 32:
+            raise OverflowError(f"Python integer {data} out of bounds for uint32")
+        d = _util.asarray_any(np.uint32(data))
+    else:
+        c = concrete_or_none(data)
+        d = _util.asarray_any(np.asarray(c).astype(np.int64).astype(np.uint32) if c is not None and
+                              np.asarray(c).dtype.kind == "i" else c) if c is not None else \
+            ew.convert_element_type(_util.asarray_any(data), _U32)
+    count = st.concatenate([st.full((1,), 0, _U32), st.reshape(ew.convert_element_type(d, _U32), (1,))], 0)
+    return _hash_count(key, count)
 
 
 def bits(key: Any, shape: Sequence[int] = (), dtype: Any = None) -> Any:
-    """Uniform random bits of an unsigned integer dtype (uint32 by default)."""
+    """Uniform random bits of an unsigned integer dtype (the default unsigned integer by default)."""
     key = _check_key("bits", key)
-    dtype = dtypes.canonicalize(dtype or dtypes.uint32)
+    dtype = dtypes.canonicalize(dtype or dtypes.default_uint())
     if dtype.kind != "u":
         raise ValueError(f"dtype argument to `bits` must be an unsigned int dtype, got {dtype}")
     return _random_bits(key, dtype.itemsize * 8, tuple(shape))
@@ -173,8 +196,58 @@ def uniform(key: Any, shape: Sequence[int] = (), dtype: Any = None, minval: Any 
     one_bits = np.array(1.0, dt).view(ut)
     fb = ew.bitwise_or(ew.shift_right_logical(b, ew._const(b, nbits - nmant)), ew._const(b, int(one_bits)))
     floats = ew.sub(ew.bitcast_convert_type(fb, dt), ew._const(minval, 1.0))
-    out = ew.add(ew.mul(floats, ew.sub(maxval, minval)), minval)
+    span = ew.sub(maxval, minval)
+    if nbits < 32 or _exact_product(span):
+        out = ew.add(ew.mul(floats, span), minval)
+    else:
+        out = _fma(floats, span, minval)
     return ew.max(minval, out)
+
+
+def _exact_product(span: Any) -> bool:
+    """Whether ``floats * span`` is exact (a concrete power-of-two or zero span), so that the affine map has a
+    single rounding without a fused multiply-add."""
+    c = concrete_or_none(span)
+    if c is None:
+        return False
+    m, _ = np.frexp(np.abs(np.asarray(c, np.float64)))
+    return bool(np.all((m == 0.5) | (m == 0)))
+
+
+def _two_sum(a: Any, b: Any) -> tuple:
+    """Knuth's TwoSum: ``s + e == a + b`` exactly, ``s = fl(a + b)``."""
+    s = ew.add(a, b)
+    bb = ew.sub(s, a)
+    return s, ew.add(ew.sub(a, ew.sub(s, bb)), ew.sub(b, bb))
+
+
+def _two_prod(a: Any, b: Any) -> tuple:
+    """Dekker's TwoProduct with Veltkamp splitting: ``p + e == a * b`` exactly, ``p = fl(a * b)``."""
+    factor = float(2 ** ((np.finfo(get_aval(a).dtype).nmant + 2) // 2) + 1)
+
+    def split_(x):
+        t = ew.mul(ew._const(x, factor), x)
+        hi = ew.sub(t, ew.sub(t, x))
+        return hi, ew.sub(x, hi)
+
+    (ah, al), (bh, bl) = split_(a), split_(b)
+    p = ew.mul(a, b)
+    e = ew.add(ew.add(ew.add(ew.sub(ew.mul(ah, bh), p), ew.mul(ah, bl)), ew.mul(al, bh)), ew.mul(al, bl))
+    return p, e
+
+
+def _fma(a: Any, b: Any, c: Any) -> Any:
+    """``a * b + c`` with one rounding, as XLA:CPU's fused multiply-add (Boldo & Melquiond 2008: error-free
+    product and sum, the low parts added with rounding to odd, then one rounding to nearest)."""
+    uh, ul = _two_prod(a, b)
+    th, tl = _two_sum(c, uh)
+    v, err = _two_sum(tl, ul)
+    ibits = np.dtype(f"uint{get_aval(v).dtype.itemsize * 8}")
+    even = ew.eq(ew.bitwise_and(ew.bitcast_convert_type(v, ibits), ew._const(ew.bitcast_convert_type(v, ibits), 1)),
+                 ew._const(ew.bitcast_convert_type(v, ibits), 0))
+    toward = ew.select(ew.gt(err, ew._const(err, 0)), st.full_like(v, np.inf), st.full_like(v, -np.inf))
+    v_odd = ew.select(ew.bitwise_and(ew.ne(err, ew._const(err, 0)), even), ew.nextafter(v, toward), v)
+    return ew.add(th, v_odd)
 
 
 def normal(key: Any, shape: Sequence[int] = (), dtype: Any = None) -> Any:
@@ -223,6 +296,23 @@ def randint(key: Any, shape: Sequence[int], minval: Any, maxval: Any, dtype: Any
     if dt.kind not in "iu":
         raise TypeError(f"randint only accepts integer dtypes, got {dt}")
     shape = tuple(shape)
+    info = np.iinfo(dt)
+    if info.bits >= 32:
+        return _randint(key, shape, minval, maxval, dt)
+    # narrow dtypes sample in int32 with bounds clipped to the dtype's range (maxval up to max + 1)
+    lo = ew.clamp(info.min, _to_int32(minval), info.max)
+    hi = ew.clamp(info.min, _to_int32(maxval), info.max + 1)
+    return ew.convert_element_type(_randint(key, shape, lo, hi, dtypes.int32), dt)
+
+
+def _to_int32(v: Any) -> Any:
+    v = _util.asarray_any(v)
+    if get_aval(v).dtype.kind not in "iu":
+        v = ew.convert_element_type(v, dtypes.default_int())
+    return ew.convert_element_type(v, dtypes.int32)
+
+
+def _randint(key: Any, shape: tuple, minval: Any, maxval: Any, dt: np.dtype) -> Any:
     nbits = dt.itemsize * 8
     udt = np.dtype(f"uint{nbits}")
     maxval = _util.asarray_any(maxval)

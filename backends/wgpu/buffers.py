@@ -54,6 +54,10 @@ class BufferPool:
         self._device = device
         self.max_buffer_size = max_buffer_size
         self._free: dict[tuple[int, int], list[wgpu.GPUBuffer]] = collections.defaultdict(list)
+        # Every buffer the pool created and has not destroyed. Holding them keeps a GPUBuffer out of
+        # cyclic garbage: otherwise the collector finalizes it (releasing the native buffer) together
+        # with a DeviceBuffer whose __del__ then hands the dead buffer back to the pool.
+        self._owned: set[wgpu.GPUBuffer] = set()
 
     def acquire(self, nbytes: int, usage: int, context: str = "") -> wgpu.GPUBuffer:
         """A buffer of at least ``nbytes`` (a bucket size) with exactly ``usage``."""
@@ -68,11 +72,13 @@ class BufferPool:
             return free.pop()
         try:
             with translate_errors(context):
-                return self._device.create_buffer(size=size, usage=usage)
+                buffer = self._device.create_buffer(size=size, usage=usage)
         except OutOfDeviceMemoryError:
             self.trim()
             with translate_errors(context):
-                return self._device.create_buffer(size=size, usage=usage)
+                buffer = self._device.create_buffer(size=size, usage=usage)
+        self._owned.add(buffer)
+        return buffer
 
     def give_back(self, buffer: wgpu.GPUBuffer) -> None:
         """Return a buffer for reuse; the caller must not use it afterwards."""
@@ -83,6 +89,7 @@ class BufferPool:
         for buffers in self._free.values():
             for b in buffers:
                 b.destroy()
+                self._owned.discard(b)
         self._free.clear()
 
     @property

@@ -54,7 +54,7 @@ def lower_opaque_as_fused(ctx, kernel: fusion.Kernel) -> bool:
 def load_rules() -> None:
     """Import the rule modules (each registers its primitives)."""
     import importlib
-    for name in ("lower_structural", "lower_dot"):
+    for name in ("lower_structural", "lower_dot", "lower_cumulative"):
         try:
             importlib.import_module(f"{__package__}.{name}")
         except ModuleNotFoundError:

@@ -246,11 +246,11 @@ def bind_result(rec: Recorder, env: dict, var: Var, buf: DeviceBuffer) -> None:
         record_copy(rec, buf, dest, var.aval.size, var.aval.dtype)
 
 
-def copy_kernel(dtype, n: int) -> KernelWriter:
+def copy_kernel(dtype, n: int, src_key="src", dst_key="dst") -> KernelWriter:
     """``dst[dst_offset + i] = src[src_offset + i]`` for i < n (offsets are dispatch parameters)."""
     w = KernelWriter(f"copy:{np.dtype(dtype).name}[{n}]", WORKGROUP)
-    src = w.buffer("src", dtype)
-    dst = w.buffer("dst", dtype, write=True)
+    src = w.buffer(src_key, dtype)
+    dst = w.buffer(dst_key, dtype, write=True)
     w.line(f"if (gid >= {u32(n)}) {{ return; }}")
     w.line(f"{dst}[{w.param('dst_offset')} + gid] = {src}[{w.param('src_offset')} + gid];")
     return w

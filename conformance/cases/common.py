@@ -15,6 +15,9 @@ SHAPES = ((), (0,), (1,), (7,), (3, 5), (2, 3, 4))
 # the subset that the transforms beyond eval/jit run on (enough to exercise every batching/AD path)
 TRANSFORM_SHAPES = ((), (7,), (3, 5))
 EVAL_JIT = ("eval", "jit")
+# Operands past a backend's single-dispatch limit can have ~16M elements: they are made for these dtypes
+# only, contiguous, under eval (splitting work into dispatches depends on sizes, not on the op).
+LARGE_DTYPES = (np.dtype(np.float32), np.dtype(np.int32))
 
 
 def accepts(primitive: Any, avals: Sequence[ShapedArray], params: dict | None = None) -> bool:

@@ -13,7 +13,7 @@ from portax.core.primitives import elementwise as ew
 
 from ..inputs import cross, edge_values, values
 from ..registry import Case, GenContext, describe, register_cases
-from .common import EVAL_JIT, SHAPES, TRANSFORM_SHAPES, accepted_dtypes, transforms_for
+from .common import EVAL_JIT, LARGE_DTYPES, SHAPES, TRANSFORM_SHAPES, accepted_dtypes, transforms_for
 
 # primitive name -> the value domain of each operand (see inputs.FLOAT_DOMAINS); "real" otherwise
 DOMAINS = {
@@ -43,9 +43,9 @@ def elementwise_cases(primitive: Any, arity: int, domains: Sequence[str] | None 
                 for shape in SHAPES if n == 0 else TRANSFORM_SHAPES:  # further params: the main shapes
                     args = [values(ctx.rng, shape, dt, d) for d in doms]
                     yield Case(primitive, dt, args, params, transforms=transforms_for(shape))
-                if ctx.large_size and n == 0 and primitive.name in LARGE_OPS:
+                if ctx.large_size and n == 0 and primitive.name in LARGE_OPS and dt in LARGE_DTYPES:
                     args = [values(ctx.rng, (ctx.large_size,), dt, d) for d in doms]
-                    yield Case(primitive, dt, args, params, transforms=("eval",),
+                    yield Case(primitive, dt, args, params, transforms=("eval",), layout_args=(),
                                label=f"{describe(args, params)} (past max_dispatch_elements)")
                 if dt.kind != "f" or ctx.ieee_specials:
                     args = cross(*[edge_values(dt)] * arity)

@@ -22,6 +22,7 @@ GATHERS = (
     ((3, 5), [[4], [0], [2]], GDN((), (1,), (1,), (0,), (0,)), (1, 1), "clip"),  # batched: take_along_axis
     ((5, 3), [[7], [-2], [1]], GDN((1,), (0,), (0,)), (1, 3), "clip"),  # out of bounds, clamped
     ((5, 3), [[7], [-2], [1]], GDN((1,), (0,), (0,)), (1, 3), "fill"),  # out of bounds, filled
+    ((5,), [2], GDN((), (0,), (0,)), (1,), "clip"),  # one element: a 0-d result (x[i])
 )
 # (operand shape, indices, updates shape, dimension numbers, mode); the indices are unique
 SCATTERS = (

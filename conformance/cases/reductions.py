@@ -11,7 +11,7 @@ from portax.core.primitives import reductions as rd
 
 from ..inputs import edge_values, values
 from ..registry import Case, GenContext, register_cases
-from .common import EVAL_JIT, accepts
+from .common import EVAL_JIT, LARGE_DTYPES, accepts
 
 # (shape, axes): full and partial reductions, an empty operand (the identity) and a size-1 axis
 REDUCE_CONFIGS = (((7,), (0,)), ((3, 5), (1,)), ((3, 5), (0, 1)), ((2, 3, 4), (0, 2)), ((0, 3), (0,)),
@@ -28,9 +28,9 @@ def _reduce_cases(primitive):
             for shape, axes in REDUCE_CONFIGS:
                 accum = int(np.prod([shape[a] for a in axes], dtype=np.int64))
                 yield Case(primitive, dt, [values(ctx.rng, shape, dt, domain)], {"axes": axes}, accum=accum)
-            if ctx.large_size and primitive in (rd.reduce_sum_p, rd.reduce_max_p):
+            if ctx.large_size and primitive in (rd.reduce_sum_p, rd.reduce_max_p) and dt in LARGE_DTYPES:
                 yield Case(primitive, dt, [values(ctx.rng, (ctx.large_size,), dt, domain)], {"axes": (0,)},
-                           accum=ctx.large_size, transforms=("eval",))
+                           accum=ctx.large_size, transforms=("eval",), layout_args=())
             if primitive in (rd.reduce_max_p, rd.reduce_min_p) and (dt.kind != "f" or ctx.ieee_specials):
                 x = edge_values(dt)
                 yield Case(primitive, dt, [x], {"axes": (0,)}, transforms=EVAL_JIT,

@@ -150,12 +150,14 @@ for _p in (argmax_p, argmin_p):
 def argmax(x: Any, axis: int, index_dtype) -> Any:
     """Index of the first maximum along ``axis`` (NaN counts as the maximum, as in numpy)."""
     x = ew.asarray(x)
-    return argmax_p.bind(x, axes=(st.canonicalize_axis(axis, get_aval(x).ndim),), index_dtype=dtypes.canonicalize(index_dtype))
+    return argmax_p.bind(x, axes=(st.canonicalize_axis(axis, get_aval(x).ndim),),
+                         index_dtype=dtypes.canonicalize(index_dtype))
 
 
 def argmin(x: Any, axis: int, index_dtype) -> Any:
     x = ew.asarray(x)
-    return argmin_p.bind(x, axes=(st.canonicalize_axis(axis, get_aval(x).ndim),), index_dtype=dtypes.canonicalize(index_dtype))
+    return argmin_p.bind(x, axes=(st.canonicalize_axis(axis, get_aval(x).ndim),),
+                         index_dtype=dtypes.canonicalize(index_dtype))
 
 
 # --- cumulative ops -----------------------------------------------------------------------------------------

@@ -11,8 +11,8 @@ from typing import Any, Callable
 
 import portax.numpy as jnp
 from portax import lax, random
-from portax.nn import (elu, gelu, leaky_relu, log_softmax, logsumexp, relu, selu, sigmoid, softmax,  # noqa: F401
-                       softplus, standardize)
+from portax.nn import (elu, gelu, leaky_relu, log_softmax, relu, selu, sigmoid, softmax, softplus,
+                       standardize)
 from portax.nn.initializers import glorot_normal, normal, ones, zeros
 
 
@@ -42,9 +42,7 @@ def GeneralConv(dimension_numbers: tuple, out_chan: int, filter_shape: tuple, st
         filter_shape_iter = iter(filter_shape)
         kernel_shape = [out_chan if c == "O" else input_shape[lhs_spec.index("C")] if c == "I" else
                         next(filter_shape_iter) for c in rhs_spec]
-        output_shape = lax.conv_general_shape_tuple(input_shape, kernel_shape, strides, padding, dimension_numbers) \
-            if hasattr(lax, "conv_general_shape_tuple") else _conv_output_shape(input_shape, kernel_shape, strides,
-                                                                                padding, dimension_numbers)
+        output_shape = _conv_output_shape(input_shape, kernel_shape, strides, padding, dimension_numbers)
         bias_shape = [out_chan if c == "C" else 1 for c in out_spec]
         k1, k2 = random.split(rng)
         W, b = W_init(k1, kernel_shape), b_init(k2, bias_shape)
@@ -169,14 +167,10 @@ AvgPool = _pooling_layer(lax.add, 0., _normalize_by_window_size)
 def Flatten() -> tuple:
     """Flatten all but the leading (batch) dimension."""
     def init_fun(rng, input_shape):
-        return input_shape[0], functools.reduce(op.mul, input_shape[1:], 1)
-
-    def init_with_shape(rng, input_shape):
         return (input_shape[0], functools.reduce(op.mul, input_shape[1:], 1)), ()
 
     apply_fun = lambda params, inputs, **kwargs: jnp.reshape(inputs, (inputs.shape[0], -1))
-    del init_fun
-    return init_with_shape, apply_fun
+    return init_fun, apply_fun
 
 
 Flatten = Flatten()

@@ -25,9 +25,8 @@ from primitive_cases import ACCEPTS_ANY_INPUT, BAD_INPUTS, COVERED_ELSEWHERE, TA
 B = 3  # batch size of the vmap tests
 
 
-def _params(select=lambda case: True, eval_bugs: bool = False):
-    return [pytest.param(p, c, id=f"{p.name}-{c.name or i}",
-                         marks=[pytest.mark.xfail(reason=c.eval_bug, strict=True)] if eval_bugs and c.eval_bug else [])
+def _params(select=lambda case: True):
+    return [pytest.param(p, c, id=f"{p.name}-{c.name or i}")
             for p, cases in TABLE.items() for i, c in enumerate(cases) if select(c)]
 
 
@@ -51,7 +50,8 @@ def test_every_primitive_has_examples(prim):
 
 
 def test_all_primitives_lists_every_primitive_the_modules_define():
-    modules = [importlib.import_module(f"{primitives.__name__}.{m.name}") for m in pkgutil.iter_modules(primitives.__path__)]
+    modules = [importlib.import_module(f"{primitives.__name__}.{m.name}")
+               for m in pkgutil.iter_modules(primitives.__path__)]
     defined = {v for m in modules for v in vars(m).values() if isinstance(v, trace.Primitive)}
     assert not defined - set(all_primitives()), "primitives missing from all_primitives()"
 
@@ -116,7 +116,7 @@ def test_elementwise_weak_type_propagation(prim, rng):
 
 
 # --- evaluation --------------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("prim,case", _params(eval_bugs=True))
+@pytest.mark.parametrize("prim,case", _params())
 def test_evaluation_matches_numpy(prim, case, rng):
     with _x64_if(case):
         args = case.args(rng)
@@ -258,8 +258,6 @@ def test_constant_folded_conversions_match_the_primitive():
     assert np.asarray(lax.convert_element_type(vals, np.uint8)).tolist() == [0, 255, 0, 2, 0]
 
 
-@pytest.mark.xfail(strict=True, reason="reference plugin's bitcast_convert_type rule returns shape (1,) for a 0-d "
-                                       "operand (np.ascontiguousarray makes 0-d arrays 1-d)")
 def test_bitcast_of_a_scalar():
     assert int(lax.bitcast_convert_type(np.float32(1), np.int32)) == 0x3F800000
 

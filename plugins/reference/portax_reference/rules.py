@@ -158,7 +158,8 @@ def _not(x):
 
 @rule(ew.population_count_p)
 def _popcount(x):
-    return np.bitwise_count(x).astype(x.dtype)
+    """Bits set in the two's-complement representation (numpy's bitwise_count counts |x|)."""
+    return np.bitwise_count(x.view(np.dtype(f"u{x.dtype.itemsize}"))).astype(x.dtype)
 
 
 @rule(ew.clz_p)
@@ -270,7 +271,7 @@ def _convert(x, *, new_dtype, weak_type):
 @rule(ew.bitcast_convert_type_p)
 def _bitcast(x, *, new_dtype):
     old, new = x.dtype.itemsize, new_dtype.itemsize
-    x = np.ascontiguousarray(x)
+    x = np.array(x, order="C", copy=True)
     if old == new:
         return x.view(new_dtype)
     if old > new:
