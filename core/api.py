@@ -440,6 +440,16 @@ def vjp(fun: Callable, *primals: Any, has_aux: bool = False) -> tuple:
     return (out, vjp_fn, _lower_aux(aux_box[0])) if has_aux else (out, vjp_fn)
 
 
+def _partial_in(fun: Callable, args: tuple, kwargs: dict, nums: tuple) -> Callable:
+    """``fun`` as a function of only the arguments at positions ``nums`` (the others fixed)."""
+    def f_part(*d):
+        full = list(args)
+        for i, v in zip(nums, d):
+            full[i] = v
+        return fun(*full, **kwargs)
+    return f_part
+
+
 def value_and_grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False, holomorphic: bool = False,
                    allow_int: bool = False, reduce_axes: Sequence = ()) -> Callable:
     """``(fun(*args), grad of fun with respect to args[argnums])`` for scalar-output ``fun``."""
@@ -460,11 +470,7 @@ def value_and_grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: boo
                                 f"np.inexact), but got {a.dtype.name}. If you want to use Boolean- or integer-valued "
                                 "inputs, use vjp or set allow_int to True.")
 
-        def f_part(*d):
-            full = list(args)
-            for i, v in zip(nums, d):
-                full[i] = v
-            return fun(*full, **kwargs)
+        f_part = _partial_in(fun, args, kwargs, nums)
 
         if has_aux:
             out, vjp_fn, aux = vjp(f_part, *dyn, has_aux=True)
@@ -534,11 +540,7 @@ def jacfwd(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = Fals
                 raise TypeError(f"jacfwd requires real-valued inputs (input dtype that is a sub-dtype of np.floating), "
                                 f"but got {core.get_aval(x).dtype.name}.")
 
-        def f_part(*d):
-            full = list(args)
-            for i, v in zip(nums, d):
-                full[i] = v
-            return fun(*full, **kwargs)
+        f_part = _partial_in(fun, args, kwargs, nums)
 
         basis = _std_basis(leaves)
         primals = tree_unflatten(tree, leaves)
@@ -578,11 +580,7 @@ def jacrev(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = Fals
     def jacfun(*args, **kwargs):
         dyn = tuple(args[i] for i in nums)
 
-        def f_part(*d):
-            full = list(args)
-            for i, v in zip(nums, d):
-                full[i] = v
-            return fun(*full, **kwargs)
+        f_part = _partial_in(fun, args, kwargs, nums)
 
         if has_aux:
             y, pullback, aux = vjp(f_part, *dyn, has_aux=True)

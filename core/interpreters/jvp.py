@@ -83,28 +83,26 @@ def jvp_jaxpr(closed: ClosedJaxpr, nonzeros: Sequence[bool], instantiate_out: bo
 
 
 # --- helpers for the common shapes of rule --------------------------------------------------------------
-def defjvp(primitive: Primitive, *jvp_fns: Callable | None) -> None:
-    """``jvp_fns[i](tangent_i, *primals, **params)`` is the contribution of input i (None: not differentiable)."""
+def _sum_of_contributions(primitive: Primitive, jvp_fns, with_ans: bool) -> None:
     def rule(primals, tangents, **params):
         out = primitive.bind(*primals, **params)
         t_out = Zero(get_aval(out).at_least_vspace())
+        extra = (out,) if with_ans else ()
         for fn, t in zip(jvp_fns, tangents):
             if fn is not None and type(t) is not Zero:
-                t_out = add_tangents(t_out, fn(t, *primals, **params))
+                t_out = add_tangents(t_out, fn(t, *extra, *primals, **params))
         return out, t_out
     jvp_rules[primitive] = rule
+
+
+def defjvp(primitive: Primitive, *jvp_fns: Callable | None) -> None:
+    """``jvp_fns[i](tangent_i, *primals, **params)`` is the contribution of input i (None: not differentiable)."""
+    _sum_of_contributions(primitive, jvp_fns, with_ans=False)
 
 
 def defjvp2(primitive: Primitive, *jvp_fns: Callable | None) -> None:
     """Like defjvp, with the primal output as second argument: ``fn(tangent, ans, *primals, **params)``."""
-    def rule(primals, tangents, **params):
-        out = primitive.bind(*primals, **params)
-        t_out = Zero(get_aval(out).at_least_vspace())
-        for fn, t in zip(jvp_fns, tangents):
-            if fn is not None and type(t) is not Zero:
-                t_out = add_tangents(t_out, fn(t, out, *primals, **params))
-        return out, t_out
-    jvp_rules[primitive] = rule
+    _sum_of_contributions(primitive, jvp_fns, with_ans=True)
 
 
 def defjvp_zero(primitive: Primitive) -> None:
