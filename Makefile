@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?= -q
 
-.PHONY: demo test test-fast bench install vulkan clean
+.PHONY: demo test test-fast conformance bench install vulkan clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -26,6 +26,11 @@ demo: install
 
 test: install vulkan
 	$(BIN)/python -m pytest $(PYTEST_ARGS) tests
+	$(BIN)/python -m portax.conformance --all-available --report conformance-report
+
+# The conformance suite on every backend available here; report cards in conformance-report-<backend>.{md,json,xml}.
+conformance: install vulkan
+	$(BIN)/python -m portax.conformance --all-available --report conformance-report
 
 test-fast: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS) -x tests

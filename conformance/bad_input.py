@@ -52,7 +52,8 @@ def run(backend_name: str) -> Iterator[Cell]:
     device = registry.get(backend_name).devices()[0]
     for name, fn, args in CHECKS:
         dtype = short_name(np.dtype(args[0].dtype))
-        yield _expect_error(name, dtype, "eager", lambda fn=fn, args=args: fn(*[portax.device_put(a, device) for a in args]))
+        yield _expect_error(name, dtype, "eager",
+                            lambda fn=fn, args=args: fn(*[portax.device_put(a, device) for a in args]))
         yield _expect_error(name, dtype, "jit", lambda fn=fn, args=args: portax.jit(fn, backend=backend_name)(*args))
 
 

@@ -44,8 +44,8 @@ def _ints(rng: np.random.RandomState, shape: tuple, dtype: np.dtype, domain: str
 def float_specials(dtype) -> np.ndarray:
     """NaN, infinities, signed zeros, extremes and ordinary values of a float dtype (no subnormals)."""
     fi = np.finfo(dtype)
-    return np.array([np.nan, np.inf, -np.inf, 0.0, -0.0, 1.0, -1.0, 0.5, -0.5, 1.5, 2.5, -2.5, fi.max, -fi.max, fi.tiny, -fi.tiny],
-                    dtype=dtype)
+    return np.array([np.nan, np.inf, -np.inf, 0.0, -0.0, 1.0, -1.0, 0.5, -0.5, 1.5, 2.5, -2.5, fi.max, -fi.max,
+                     fi.tiny, -fi.tiny], dtype=dtype)
 
 
 def int_edges(dtype) -> np.ndarray:

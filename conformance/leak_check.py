@@ -34,7 +34,8 @@ def run(backend_name: str, calls: int = 10_000) -> Iterator[Cell]:
         for _ in range(WARMUP):
             f(x).block_until_ready()
     except Exception as e:
-        yield Cell("leak", NAME, "f32", f"{calls} calls", FAIL, f"the leak-check function failed: {type(e).__name__}: {e}")
+        yield Cell("leak", NAME, "f32", f"{calls} calls", FAIL,
+                   f"the leak-check function failed: {type(e).__name__}: {e}")
         return
     stats = _device_stats(backend, device)
     gc.collect()

@@ -67,7 +67,8 @@ def _expect(name: str, dtype: str, transform: str, compute: Callable, expected: 
     except NotImplementedError as e:
         return Cell("prng", name, dtype, transform, UNSUPPORTED, str(e), 1)
     except Exception as e:
-        return Cell("prng", name, dtype, transform, FAIL, f"{name} under {transform}: raised {type(e).__name__}: {e}", 1)
+        return Cell("prng", name, dtype, transform, FAIL,
+                    f"{name} under {transform}: raised {type(e).__name__}: {e}", 1)
     for g, w in zip(got, expected):
         mismatch = compare(g, w, tol)
         if mismatch is not None:

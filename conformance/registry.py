@@ -13,6 +13,8 @@ from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
+from portax.core.dtypes import short_name
+
 TRANSFORMS = ("eval", "jit", "vmap", "jvp", "vjp")
 
 
@@ -70,7 +72,6 @@ class Case:
 
 def describe(args: Sequence[np.ndarray], params: dict | None = None) -> str:
     """``f32[3,5], i32[]`` plus the params that are short enough to read."""
-    from portax.core.dtypes import short_name
     text = ", ".join(f"{short_name(a.dtype)}[{','.join(map(str, a.shape))}]" for a in args) or "no operands"
     shown = {k: v for k, v in (params or {}).items() if len(repr(v)) <= 60 and not callable(v)}
     if shown:
@@ -80,7 +81,6 @@ def describe(args: Sequence[np.ndarray], params: dict | None = None) -> str:
 
 def _short(v: Any) -> str:
     if isinstance(v, np.dtype):
-        from portax.core.dtypes import short_name
         return short_name(v)
     return repr(v)
 

@@ -102,7 +102,8 @@ def ulp_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.where(same_side, np.abs(np.where(same_side, ka - kb, 0)).astype(np.float64), across)
 
 
-def compare(got: np.ndarray, want: np.ndarray, tol: Tolerance, ieee_specials: bool = True, accum: int = 1) -> Mismatch | None:
+def compare(got: np.ndarray, want: np.ndarray, tol: Tolerance, ieee_specials: bool = True,
+            accum: int = 1) -> Mismatch | None:
     """None if ``got`` conforms to ``want`` under ``tol``; otherwise what differs and by how much."""
     got, want = np.asarray(got), np.asarray(want)
     if got.shape != want.shape or got.dtype != want.dtype:

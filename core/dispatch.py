@@ -9,7 +9,7 @@ import numpy as np
 from . import trace as core
 from .array import Array, make_array, to_device
 from .backend import Device, get_backend
-from .ir import ClosedJaxpr, Jaxpr, JaxprEqn, Var
+from .ir import ClosedJaxpr, Jaxpr, JaxprEqn, Var, iter_eqns
 from .trace import abstract_eval_rules, get_aval
 
 _eqn_cache: dict = {}
@@ -75,11 +75,19 @@ def _compile_eqn(primitive, avals, params, device) -> CompiledCall:
     return CompiledCall(device.backend.compile(closed, device), out_avals, device, closed)
 
 
+def _check_compilable(jaxpr: Jaxpr) -> None:
+    """Equations that only exist to be transposed must not reach a backend."""
+    for eqn in iter_eqns(jaxpr):
+        if eqn.primitive.name == "custom_lin":
+            raise TypeError("can't apply forward-mode autodiff (jvp) to a custom_vjp function.")
+
+
 def compile_jaxpr(closed: ClosedJaxpr, device: Device) -> CompiledCall:
     """Compile (once per jaxpr and device) a closed jaxpr whose consts are concrete."""
     key = (closed, device)
     call = _jaxpr_cache.get(key)
     if call is None:
+        _check_compilable(closed.jaxpr)
         consts = [c if type(c) is Array else make_array(np.asarray(c), device=device) for c in closed.consts]
         exe = device.backend.compile(closed, device) if not consts else device.backend.compile(
             ClosedJaxpr(Jaxpr([], closed.jaxpr.constvars + closed.jaxpr.in_binders, closed.jaxpr.eqns,

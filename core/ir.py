@@ -157,6 +157,24 @@ class ClosedJaxpr:
     _repr_pretty_ = lambda self, p, cycle: p.text(repr(self))
 
 
+def subjaxprs(params: dict):
+    """The jaxprs held in an equation's params (bodies of jit, cond branches, loop bodies, ...)."""
+    for v in params.values():
+        for x in (v if isinstance(v, tuple) else (v,)):
+            if isinstance(x, ClosedJaxpr):
+                yield x.jaxpr
+            elif isinstance(x, Jaxpr):
+                yield x
+
+
+def iter_eqns(jaxpr: Jaxpr):
+    """Every equation of ``jaxpr`` and of the jaxprs nested in it."""
+    for eqn in jaxpr.eqns:
+        yield eqn
+        for sub in subjaxprs(eqn.params):
+            yield from iter_eqns(sub)
+
+
 # --- printing -----------------------------------------------------------------------------------------
 def _names():
     for n in itertools.count():

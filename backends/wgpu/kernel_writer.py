@@ -3,6 +3,7 @@ parameters, workgroup memory, helper functions and ``main`` over a tiled 1-D gri
 from __future__ import annotations
 
 import math
+import re
 from typing import Hashable, Sequence
 
 import numpy as np
@@ -64,8 +65,7 @@ class KernelWriter:
         self.lines.append(text)
 
     def source(self) -> str:
-        header = "".join(sorted({f"enable {e};\n" for e in _enables(self.dtypes)}))
-        parts = [header] + self._decls
+        parts = list(self._decls)
         if self.params:
             fields = "".join(f"  {f}: {t},\n" for f, t in self.params)
             parts.append(f"struct Params {{\n{fields}}}")
@@ -80,7 +80,8 @@ class KernelWriter:
                 f"  let gid = wg * {self.workgroup_size}u + lid;\n"
                 f"{body}\n}}")
         helpers = helpers_for("\n".join(parts) + main)
-        return "\n".join(p for p in parts if p) + "\n" + (helpers + "\n" if helpers else "") + main + "\n"
+        text = "\n".join(parts) + "\n" + (helpers + "\n" if helpers else "") + main + "\n"
+        return ("enable f16;\n" if _F16_RE.search(text) else "") + text
 
     def pack_params(self, values: dict) -> bytes | None:
         """The uniform block's bytes for ``values`` (field -> number)."""
@@ -90,8 +91,7 @@ class KernelWriter:
         return b"".join(np.asarray(values[f], fmt[t]).tobytes() for f, t in self.params)
 
 
-def _enables(dtypes) -> set:
-    return {"f16"} if any(wtype(d).storage == "f16" for d in dtypes) else set()
+_F16_RE = re.compile(r"\bf16\b")
 
 
 def workgroups_for(n: int, workgroup_size: int) -> int:

@@ -54,7 +54,8 @@ def lower_opaque_as_fused(ctx, kernel: fusion.Kernel) -> bool:
 def load_rules() -> None:
     """Import the rule modules (each registers its primitives)."""
     import importlib
-    for name in ("lower_structural", "lower_dot", "lower_cumulative"):
+    for name in ("lower_structural", "lower_dot", "lower_cumulative", "lower_sort", "lower_indexing",
+                 "lower_control"):
         try:
             importlib.import_module(f"{__package__}.{name}")
         except ModuleNotFoundError:

@@ -16,9 +16,11 @@ import numpy as np
 from portax.core import fusion
 from portax.core.ir import ClosedJaxpr, Jaxpr, JaxprEqn, Literal, Var
 
-from .buffers import DeviceBuffer
+from .buffers import DeviceBuffer, storage_nbytes
+from .errors import LimitExceededError
 from .kernel_writer import KernelWriter, check_size, u32, workgroups_for
 from .renderer import WORKGROUP, Scratch, render_loop, render_reduce
+from .simplify import compose_broadcasts
 from .runtime import CommandBatch, Pipeline, WgpuDevice
 
 
@@ -149,6 +151,17 @@ class LoweringContext:
                     f"{self.caps.adapter_name} via {self.caps.backend_type} (needs {feature})")
 
 
+    def check_sizes(self, eqn: JaxprEqn) -> None:
+        """Refuse arrays past u32 indexing or the device's largest storage binding."""
+        limit = self.limits.max_storage_buffer_binding_size
+        for a in [x.aval for x in eqn.inputs] + [v.aval for v in eqn.out_binders]:
+            check_size(a.shape, context_of(eqn))
+            nbytes = storage_nbytes(a.shape, a.dtype)
+            if nbytes > limit:
+                raise LimitExceededError(f"{a.str_short()} takes {nbytes} bytes, more than this device's "
+                                         f"max_storage_buffer_binding_size={limit}", context_of(eqn))
+
+
 _FEATURE_OF = {"float16": "the shader-f16 feature", "float64": "the shader-f64 feature",
                "int64": "the shader-int64 feature", "uint64": "the shader-int64 feature"}
 
@@ -160,8 +173,7 @@ def lower_jaxpr(ctx: LoweringContext, jaxpr: Jaxpr) -> None:
     for kernel in fusion.fuse(jaxpr, policy):
         for e in kernel.eqns:
             ctx.check_dtypes(e)
-            for v in e.out_binders:
-                check_size(v.aval.shape, context_of(e))
+            ctx.check_sizes(e)
         if kernel.kind == "opaque":
             eqn = kernel.root
             if lower_opaque_as_fused(ctx, kernel):
@@ -198,13 +210,16 @@ class Program:
     """A jaxpr lowered for one device: consts uploaded, steps ready to record."""
 
     def __init__(self, device: WgpuDevice, closed: ClosedJaxpr, name: str = "jit"):
+        from .lower_control import inline_cheap_conds
         jaxpr = fusion.inline_calls(closed.jaxpr)
+        jaxpr, cond_consts = inline_cheap_conds(jaxpr)
+        jaxpr = compose_broadcasts(jaxpr)
         self.name = name
         self.device = device
         self.in_vars = list(jaxpr.in_binders)
         self.outs = list(jaxpr.outs)
-        self.const_env = {v: device.upload(np.asarray(c), f"{name}: constant")
-                          for v, c in zip(jaxpr.constvars, closed.consts)}
+        consts = list(zip(closed.jaxpr.constvars, closed.consts)) + cond_consts
+        self.const_env = {v: device.upload(np.asarray(c), f"{name}: constant") for v, c in consts}
         ctx = LoweringContext(device)
         lower_jaxpr(ctx, jaxpr)
         self.steps = ctx.steps

@@ -44,7 +44,8 @@ class ElementEmitter:
         self.w = w
         self.shape = tuple(shape)
         self.caps = caps
-        self.env: dict = {}
+        self.env: dict = {}  # atom -> register holding its value at this element
+        self.computed: set = set()  # variables defined by the kernel's equations (not loaded)
         self._n = 0
         self._flat_expr = flat
         self._flat: str | None = None
@@ -88,6 +89,7 @@ class ElementEmitter:
         return load(t, f"{self.w.buffer(var, t.dtype)}[{index}]")
 
     def emit(self, eqn: JaxprEqn) -> None:
+        self.computed.update(eqn.out_binders)
         p = eqn.primitive
         outs = eqn.out_binders
         if p in OPS:
@@ -110,7 +112,7 @@ class ElementEmitter:
             if type(x) is Literal:
                 self.env[outs[0]] = self.value(x)
                 return
-            if x in self.env:
+            if x in self.computed:
                 raise AssertionError(f"{p.name} of a value computed in the same kernel cannot be fused")
             index = INDEX_MAPS[p](x.aval.shape, self.shape, self, eqn.params)
             self.env[outs[0]] = self.let(self.load(x, index), "x")

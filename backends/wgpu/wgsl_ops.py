@@ -22,7 +22,7 @@ from .wgsl_types import BIT_HELPERS, WType, is_nan, literal, special_float
 # naga compiles them for f64 and the result is garbage): refused rather than computed wrongly.
 F64_MISSING = frozenset({
     ew.exp_p, ew.exp2_p, ew.log_p, ew.log1p_p, ew.expm1_p, ew.tanh_p, ew.logistic_p, ew.sin_p, ew.cos_p,
-    ew.tan_p, ew.acos_p, ew.sinh_p, ew.cosh_p, ew.asinh_p, ew.acosh_p, ew.atanh_p, ew.cbrt_p, ew.erf_p,
+    ew.tan_p, ew.asin_p, ew.acos_p, ew.atan_p, ew.atan2_p, ew.sinh_p, ew.cosh_p, ew.asinh_p, ew.acosh_p, ew.atanh_p, ew.cbrt_p, ew.erf_p,
     ew.erfc_p, ew.erf_inv_p, ew.lgamma_p, ew.digamma_p, ew.pow_p})
 
 
@@ -186,7 +186,10 @@ def convert(src: WType, dst: WType, x: str) -> str:
         return f"{_helper('to_' + dst.reg, src)}({x})"
     if dst.is_64 == src.is_64:
         return f"bitcast<{dst.reg}>({x})"
-    return f"{dst.reg}({x})"
+    if dst.is_64:  # widen: sign-extend signed sources, zero-extend unsigned ones (numpy's astype)
+        wide = f"i64({x})" if src.kind == "i" else f"u64({x})"
+        return wide if wide.startswith(dst.reg) else f"bitcast<{dst.reg}>({wide})"
+    return f"bitcast<{dst.reg}>(u32(bitcast<u64>({x}) & 0xfffffffflu))"  # narrow: keep the low 32 bits
 
 
 def _convert(ctx, x):
@@ -249,20 +252,26 @@ def _shift_ok(t: WType, b: str) -> str:
     return f"({b} >= {_lit(t, 0)} && {in_range})" if t.kind == "i" else f"({in_range})"
 
 
+def _amount(t: WType, b: str) -> str:
+    """A shift amount as u32 (64-bit amounts through a function: naga cannot fold u32(<i64 literal>))."""
+    return f"shift_amount_{t.reg}({b})" if t.is_64 else f"u32({b})"
+
+
 def _shift_left(ctx, a, b):
     t = ctx.t
-    return f"select({_lit(t, 0)}, {a} << u32({b}), {_shift_ok(t, b)})"
+    return f"select({_lit(t, 0)}, {a} << {_amount(t, b)}, {_shift_ok(t, b)})"
 
 
 def _shift_right_logical(ctx, a, b):
     t = ctx.t
-    shifted = f"({a} >> u32({b}))" if t.kind == "u" else f"bitcast<{t.reg}>(bitcast<{t.uint}>({a}) >> u32({b}))"
+    n = _amount(t, b)
+    shifted = f"({a} >> {n})" if t.kind == "u" else f"bitcast<{t.reg}>(bitcast<{t.uint}>({a}) >> {n})"
     return f"select({_lit(t, 0)}, {shifted}, {_shift_ok(t, b)})"
 
 
 def _shift_right_arithmetic(ctx, a, b):
     t = ctx.t
-    amount = f"select(u32({t.bits - 1}), u32({b}), {_shift_ok(t, b)})"
+    amount = f"select({t.bits - 1}u, {_amount(t, b)}, {_shift_ok(t, b)})"
     if t.kind == "i":
         return f"({a} >> {amount})"
     return f"bitcast<{t.reg}>(bitcast<{t.sint}>({a}) >> {amount})"
@@ -286,10 +295,6 @@ def _compare(name: str) -> Callable:
             return f"(!(({a} == {b}) && {ordered}))"
         return f"({plain} && {ordered})"
     return op
-
-
-def _atan2(ctx, a, b):
-    return f"atan2({a}, {b})"
 
 
 def _select_n(ctx, which, *cases):
@@ -323,20 +328,21 @@ _FLOAT_CALLS = {
     ew.log1p_p: "log1p", ew.expm1_p: "expm1", ew.tanh_p: "tanh_", ew.logistic_p: "logistic", ew.sinh_p: "sinh_",
     ew.asinh_p: "asinh_", ew.acosh_p: "acosh_", ew.atanh_p: "atanh_", ew.cbrt_p: "cbrt", ew.erf_p: "erf",
     ew.erfc_p: "erfc", ew.erf_inv_p: "erf_inv", ew.lgamma_p: "lgamma", ew.digamma_p: "digamma",
-    ew.pow_p: "pow_", ew.tan_p: "tan_",
+    ew.pow_p: "pow_", ew.tan_p: "tan_", ew.asin_p: "asin_", ew.acos_p: "acos_", ew.atan_p: "atan_",
+    ew.atan2_p: "atan2_",
 }
 
 OPS: dict = {
     ew.neg_p: _neg, ew.sign_p: _sign, ew.floor_p: _builtin("floor"), ew.ceil_p: _builtin("ceil"), ew.round_p: _round,
     ew.is_finite_p: _is_finite, ew.abs_p: _abs, ew.exp_p: _builtin("exp"), ew.exp2_p: _builtin("exp2"),
     ew.log_p: _guarded("{x} < 0.0")("log"), ew.sin_p: _builtin("sin"), ew.cos_p: _builtin("cos"),
-    ew.asin_p: _guarded("abs({x}) > 1.0")("asin"), ew.acos_p: _guarded("abs({x}) > 1.0")("acos"),
-    ew.atan_p: _builtin("atan"), ew.cosh_p: _builtin("cosh"), ew.sqrt_p: _sqrt, ew.rsqrt_p: _rsqrt,
+
+    ew.cosh_p: _builtin("cosh"), ew.sqrt_p: _sqrt, ew.rsqrt_p: _rsqrt,
     ew.square_p: _square, ew.integer_pow_p: _integer_pow, ew.not_p: _not, ew.population_count_p: _popcount,
     ew.clz_p: _clz, ew.stop_gradient_p: _identity, ew.convert_element_type_p: _convert,
     ew.bitcast_convert_type_p: _bitcast,
     ew.add_p: _infix("+"), ew.sub_p: _infix("-"), ew.mul_p: _infix("*"), ew.div_p: _div, ew.rem_p: _rem,
-    ew.max_p: _minmax("max"), ew.min_p: _minmax("min"), ew.atan2_p: _atan2,
+    ew.max_p: _minmax("max"), ew.min_p: _minmax("min"),
     ew.and_p: _bitwise("&", "&&"), ew.or_p: _bitwise("|", "||"), ew.xor_p: _bitwise("^", "!="),
     ew.shift_left_p: _shift_left, ew.shift_right_logical_p: _shift_right_logical,
     ew.shift_right_arithmetic_p: _shift_right_arithmetic,
@@ -367,8 +373,8 @@ _FLOAT_HELPERS = {
   // exact: subtract the largest ay * 2^k <= r until r < ay (each subtraction is exact)
   var r = ax;
   for (var i = 0; i < 2100 && r >= ay; i = i + 1) {
-    var s = ldexp(frexp(ay).fract, frexp(r).exp);
-    if (s > r) { s = ldexp(frexp(ay).fract, frexp(r).exp - 1); }
+    var s = ldexp(frexp(ay).fract, i32(frexp(r).exp));
+    if (s > r) { s = ldexp(frexp(ay).fract, i32(frexp(r).exp) - 1); }
     r = r - s;
   }
   return select(r, -r, x < T(0.0));
@@ -428,6 +434,56 @@ _FLOAT_HELPERS = {
   return sign(x) * e / (e + T(2.0));
 }""",
     "tan_": """fn tan__T(x: T) -> T { return sin(x) / cos(x); }""",
+    "atan_": """fn atan__T(x0: T) -> T {
+  // Cephes atanf: two range reductions and a degree-9 odd polynomial (2 ulp)
+  var x = abs(x0);
+  var y = T(0.0);
+  if (x > T(2.414213562373095)) {
+    y = T(1.5707963267948966);
+    x = T(-1.0) / x;
+  } else if (x > T(0.41421356237309503)) {
+    y = T(0.7853981633974483);
+    x = (x - T(1.0)) / (x + T(1.0));
+  }
+  let z = x * x;
+  y = y + ((((T(8.05374449538e-2) * z - T(1.38776856032e-1)) * z + T(1.99777106478e-1)) * z -
+      T(3.33329491539e-1)) * z * x + x);
+  return select(y, -y, x0 < T(0.0));
+}""",
+    "atan2_": """fn atan2__T(y: T, x: T) -> T {
+  if (ISNAN_X || ISNAN_Y) { return NAN; }
+  if (x == T(0.0)) {
+    if (y == T(0.0)) { return select(select(T(0.0), T(3.141592653589793), SIGNBIT_X), select(T(0.0), T(-3.141592653589793), SIGNBIT_X), SIGNBIT_Y); }
+    return select(T(1.5707963267948966), T(-1.5707963267948966), y < T(0.0));
+  }
+  if (y == T(0.0)) {
+    return select(select(T(0.0), T(3.141592653589793), x < T(0.0)), select(T(-0.0), T(-3.141592653589793), x < T(0.0)), SIGNBIT_Y);
+  }
+  var w = T(0.0);
+  if (x < T(0.0)) { w = select(T(3.141592653589793), T(-3.141592653589793), y < T(0.0)); }
+  return w + atan__T(y / x);
+}""",
+    "asin_": """fn asin_core_T(a: T) -> T {
+  // Cephes asinf on [0, 1] (2 ulp): the drivers' asin can be off by 4e-4
+  var z: T;
+  var s: T;
+  let big = a > T(0.5);
+  if (big) { z = T(0.5) * (T(1.0) - a); s = sqrt(z); } else { z = a * a; s = a; }
+  let p = ((((T(4.2163199048e-2) * z + T(2.4181311049e-2)) * z + T(4.5470025998e-2)) * z +
+      T(7.4953002686e-2)) * z + T(1.6666752422e-1)) * z * s + s;
+  return select(p, T(1.5707963267948966) - (p + p), big);
+}
+fn asin__T(x: T) -> T {
+  if (ISNAN_X || abs(x) > T(1.0)) { return NAN; }
+  let r = asin_core_T(abs(x));
+  return select(r, -r, x < T(0.0));
+}""",
+    "acos_": """fn acos__T(x: T) -> T {
+  if (ISNAN_X || abs(x) > T(1.0)) { return NAN; }
+  if (x < T(-0.5)) { return T(3.141592653589793) - T(2.0) * asin_core_T(sqrt(T(0.5) * (T(1.0) + x))); }
+  if (x > T(0.5)) { return T(2.0) * asin_core_T(sqrt(T(0.5) * (T(1.0) - x))); }
+  return T(1.5707963267948966) - asin__T(x);
+}""",
     "logistic": """fn logistic_T(x: T) -> T {
   let e = exp(-abs(x));
   return select(e / (T(1.0) + e), T(1.0) / (T(1.0) + e), x >= T(0.0));
@@ -593,6 +649,8 @@ _SPECIAL_HELPERS = {
   let hi = u32(x >> 32u);
   return select(u64(countLeadingZeros(hi)), 32lu + u64(countLeadingZeros(u32(x & 0xfffffffflu))), hi == 0u);
 }""",
+    "shift_amount_i64": "fn shift_amount_i64(b: i64) -> u32 { return u32(b & 63li); }",
+    "shift_amount_u64": "fn shift_amount_u64(b: u64) -> u32 { return u32(b & 63lu); }",
     "clz64_i64": """fn clz64_i64(x: i64) -> i64 { return bitcast<i64>(clz64_u64(bitcast<u64>(x))); }""",
     "threefry2x32": """fn rotl32(v: u32, r: u32) -> u32 { return (v << r) | (v >> (32u - r)); }
 fn threefry2x32(k1: u32, k2: u32, c1: u32, c2: u32) -> vec2<u32> {
@@ -656,27 +714,27 @@ _CALL_RE = re.compile(r"\b([A-Za-z_][A-Za-z0-9_]*)\s*\(")
 _IPOW_RE = re.compile(r"^ipow_(\w+?)_(\d+)$")
 
 
+_FN_RE = re.compile(r"\bfn\s+([A-Za-z_][A-Za-z0-9_]*)\s*\(")
+_BLOCK_OF = {fn: key for key, code in HELPERS.items() for fn in _FN_RE.findall(code)}
+
+
 def helpers_for(source: str) -> str:
-    """The helper functions ``source`` calls (transitively), in dependency order."""
-    done: list[str] = []
-    seen: set[str] = set()
+    """The helper blocks ``source`` calls (transitively); WGSL declarations may come in any order."""
+    blocks: dict[str, str] = {}
 
     def visit(text: str) -> None:
         for name in _CALL_RE.findall(text):
-            if name in seen:
+            key = _BLOCK_OF.get(name, name)
+            if key in blocks:
                 continue
-            code = HELPERS.get(name)
+            code = HELPERS.get(key)
             if code is None:
                 m = _IPOW_RE.match(name)
                 if m is None:
                     continue
                 code = ipow_helper(m.group(1), int(m.group(2)))
-            seen.add(name)
-            for part_name in _CALL_RE.findall(code):  # a helper block may define several functions
-                if part_name != name and f"fn {part_name}(" in code:
-                    seen.add(part_name)
+            blocks[key] = code
             visit(code)
-            done.append(code)
 
     visit(source)
-    return "\n".join(dict.fromkeys(done))
+    return "\n".join(blocks.values())

@@ -93,6 +93,8 @@ def literal(t: WType, value) -> str:
     if t.kind in "iu":
         iv = int(v)
         if t.is_64:
+            if iv == -2 ** 63:
+                return "(-9223372036854775807li - 1li)"
             return f"{iv}li" if t.kind == "i" else f"{iv}lu"
         if t.kind == "i":
             return f"i32({iv})" if iv != -2 ** 31 else "i32(-2147483647 - 1)"

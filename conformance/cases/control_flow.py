@@ -13,10 +13,16 @@ from portax.core.primitives import call, control_flow as cf, custom_derivatives 
 
 from ..inputs import values
 from ..registry import TRANSFORMS, Case, GenContext, register_cases
+from ..tolerances import Tolerance, tolerance_for
 from .common import int32
 
 NO_VJP = ("eval", "jit", "vmap", "jvp")  # while loops are not reverse-differentiable (as in JAX)
 NO_AD = ("eval", "jit", "vmap")
+
+
+def program_tolerance(dtype: np.dtype) -> Tolerance | None:
+    """The bodies below call sin: their float results get the transcendental tolerance."""
+    return tolerance_for("sin", dtype) if dtype.kind == "f" else None
 
 
 def bodies(dtype: np.dtype) -> tuple[Callable, Callable]:
@@ -42,11 +48,11 @@ def _cond_cases(ctx: GenContext) -> Iterable[Case]:
         x, y = values(ctx.rng, (5,), dt), values(ctx.rng, (5,), dt)
         for pred in (True, False):
             yield Case(cf.cond_p, dt, [np.asarray(pred), x, y], fn=lambda p, a, b, f=f, g=g: lax.cond(p, f, g, a, b),
-                       label=f"cond(pred={pred}) on {dt.name}[5]")
+                       label=f"cond(pred={pred}) on {dt.name}[5]", tolerance=program_tolerance(dt))
         for index in (-1, 1, 5):
             yield Case(cf.cond_p, dt, [int32(index), x, y],
                        fn=lambda i, a, b, f=f, g=g: lax.switch(i, [f, g, lambda u, v: u], a, b),
-                       label=f"switch(index={index}, 3 branches) on {dt.name}[5]")
+                       label=f"switch(index={index}, 3 branches) on {dt.name}[5]", tolerance=program_tolerance(dt))
 
 
 def _while_cases(ctx: GenContext) -> Iterable[Case]:
@@ -69,8 +75,9 @@ def _scan_cases(ctx: GenContext) -> Iterable[Case]:
             for reverse in (False, True):
                 args = [values(ctx.rng, (3,), dt), values(ctx.rng, (length, 3), dt)]
                 yield Case(cf.scan_p, dt, args,
-                           fn=lambda c, xs, f=f, g=g, r=reverse: lax.scan(lambda c, x: (f(c, x), g(c, x)), c, xs, reverse=r),
-                           label=f"scan over {dt.name}[{length},3] reverse={reverse}")
+                           fn=lambda c, xs, f=f, g=g, r=reverse: lax.scan(
+                               lambda c, x: (f(c, x), g(c, x)), c, xs, reverse=r),
+                           label=f"scan over {dt.name}[{length},3] reverse={reverse}", tolerance=program_tolerance(dt))
 
 
 def _call_cases(primitive, wrap: Callable[[Callable], Callable], kinds: str = "biuf", transforms: tuple = TRANSFORMS):
@@ -80,7 +87,8 @@ def _call_cases(primitive, wrap: Callable[[Callable], Callable], kinds: str = "b
             f, _ = bodies(dt)
             for shape in ((), (7,), (3, 5)):
                 args = [values(ctx.rng, shape, dt), values(ctx.rng, shape, dt)]
-                yield Case(primitive, dt, args, fn=lambda a, b, f=f: wrap(f)(a, b), transforms=transforms)
+                yield Case(primitive, dt, args, fn=lambda a, b, f=f: wrap(f)(a, b), transforms=transforms,
+                           tolerance=program_tolerance(dt))
     return generate
 
 
@@ -104,7 +112,7 @@ def _custom_lin_cases(ctx: GenContext) -> Iterable[Case]:
             args = [values(ctx.rng, shape, dt) for _ in range(3)]
             yield Case(cd.custom_lin_p, dt, args, transforms=NO_AD, diff_argnums=(),
                        fn=lambda a, b, ct, f=f: portax.vjp(_custom_vjp(f), a, b)[1](ct),
-                       label=f"vjp of a custom_vjp function on {dt.name}{list(shape)}")
+                       label=f"vjp of a custom_vjp function on {dt.name}{list(shape)}", tolerance=program_tolerance(dt))
 
 
 register_cases(cf.cond_p, _cond_cases)
@@ -114,5 +122,6 @@ register_cases(call.pjit_p, _call_cases(call.pjit_p, portax.jit))
 register_cases(call.checkpoint_p, _call_cases(call.checkpoint_p, portax.checkpoint))
 register_cases(cd.custom_jvp_call_p, _call_cases(cd.custom_jvp_call_p, _custom_jvp, "f"))
 # forward-mode AD of a custom_vjp function is an error in JAX too
-register_cases(cd.custom_vjp_call_p, _call_cases(cd.custom_vjp_call_p, _custom_vjp, "f", ("eval", "jit", "vmap", "vjp")))
+register_cases(cd.custom_vjp_call_p,
+               _call_cases(cd.custom_vjp_call_p, _custom_vjp, "f", ("eval", "jit", "vmap", "vjp")))
 register_cases(cd.custom_lin_p, _custom_lin_cases)

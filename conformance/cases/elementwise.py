@@ -140,7 +140,8 @@ def _clamp_cases(ctx: GenContext) -> Iterable[Case]:
     for dt in ctx.dtypes_of("fiu"):
         for shape, bound_shape in (((7,), ()), ((3, 5), (3, 5)), ((), ()), ((2, 3, 4), ()), ((0,), ())):
             x = values(ctx.rng, shape, dt)
-            lo = (values(ctx.rng, bound_shape, dt) - np.asarray(2, dt)) if dt.kind != "u" else np.full(bound_shape, 2, dt)
+            lo = values(ctx.rng, bound_shape, dt) - np.asarray(2, dt) if dt.kind != "u" else \
+                np.full(bound_shape, 2, dt)
             hi = lo + np.asarray(3, dt)
             yield Case(p, dt, [lo.astype(dt), x, hi.astype(dt)], transforms=transforms_for(shape))
 

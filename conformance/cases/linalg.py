@@ -76,7 +76,8 @@ def _fft_cases(ctx: GenContext) -> Iterable[Case]:
 
 register_cases(la.cholesky_p, _matrix_cases(la.cholesky_p, la.cholesky, SQUARE, _spd))
 register_cases(la.triangular_solve_p, _triangular_solve_cases)
-register_cases(la.qr_p, _matrix_cases(la.qr_p, _qr_unique, ((4, 3), (3, 3), (2, 4, 3))))  # JAX differentiates tall QR only
+# JAX differentiates tall QR only
+register_cases(la.qr_p, _matrix_cases(la.qr_p, _qr_unique, ((4, 3), (3, 3), (2, 4, 3))))
 register_cases(la.svd_p, _matrix_cases(la.svd_p, _svd_unique, RECT))
 register_cases(la.eigh_p, _matrix_cases(la.eigh_p, _eigh_unique, SQUARE, _spd))
 register_cases(la.lu_p, _matrix_cases(la.lu_p, la.lu, SQUARE + ((3, 4),)))

@@ -42,7 +42,8 @@ def _arg_cases(primitive):
     def generate(ctx: GenContext) -> Iterable[Case]:
         for dt in ctx.dtypes_of("fiu"):
             for shape, axis in (((7,), 0), ((3, 5), 1), ((2, 3, 4), 0), ((1, 4), 0)):
-                yield Case(primitive, dt, [values(ctx.rng, shape, dt)], {"axes": (axis,), "index_dtype": np.dtype(np.int32)})
+                params = {"axes": (axis,), "index_dtype": np.dtype(np.int32)}
+                yield Case(primitive, dt, [values(ctx.rng, shape, dt)], params)
             if dt.kind != "f" or ctx.ieee_specials:
                 yield Case(primitive, dt, [edge_values(dt)], {"axes": (0,), "index_dtype": np.dtype(np.int32)},
                            transforms=EVAL_JIT, label="special values (NaN is the maximum)")

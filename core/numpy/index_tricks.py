@@ -325,16 +325,14 @@ def insert(arr: Any, obj: Any, values: Any, axis: int | None = None) -> Any:
     pos = np.where(pos < 0, pos + n, pos)
     if ((pos < 0) | (pos > n)).any():
         raise IndexError(f"index out of bounds for axis {axis} with size {n}")
-    am = moveaxis(a, axis, 0)
     v = asarray_any(values).astype(a.dtype)
+    v = reshape(v, (1,) * max(0, a.ndim - v.ndim) + v.shape)
     if scalar_obj:
-        v = moveaxis(v, axis, 0) if v.ndim == a.ndim else expand_dims(v, 0) if v.ndim == a.ndim - 1 else v
-        k = v.shape[0] if v.ndim == a.ndim else 1
-        pos = np.repeat(pos, k)
-    else:
-        k = len(pos)
-        v = moveaxis(v, axis, 0) if v.ndim == a.ndim else v
-    v = broadcast_to(v, (len(pos),) + am.shape[1:])
+        v = moveaxis(v, 0, axis)
+        pos = np.repeat(pos, v.shape[axis])
+    target = a.shape[:axis] + (len(pos),) + a.shape[axis + 1:]
+    v = moveaxis(broadcast_to(v, target), axis, 0)
+    am = moveaxis(a, axis, 0)
     order = np.argsort(np.concatenate([np.arange(n), pos]) + np.concatenate([np.zeros(n), np.full(len(pos), -0.5)]),
                        kind="stable")
     combined = concatenate([am, v], axis=0)[_int_array(order)]

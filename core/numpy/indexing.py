@@ -18,6 +18,16 @@ def _is_array_index(i: Any) -> bool:
     return False
 
 
+_EMPTY_NEWAXIS = object()  # what a False scalar index becomes: a new axis of length 0
+
+
+def _is_bool_scalar(i: Any) -> bool:
+    if isinstance(i, (bool, np.bool_)):
+        return True
+    return (isinstance(i, np.ndarray) or is_tracer(i) or hasattr(i, "_buf")) and \
+        get_aval(asarray_any(i)).dtype == dtypes.bool_ and get_aval(asarray_any(i)).ndim == 0
+
+
 def _expand(idx: Any, ndim: int) -> list:
     if not isinstance(idx, tuple):
         idx = (idx,)
@@ -27,7 +37,7 @@ def _expand(idx: Any, ndim: int) -> list:
         raise IndexError("an index can only have a single ellipsis ('...')")
     consumed = 0
     for i in idx:
-        if i is None or i is Ellipsis:
+        if i is None or i is Ellipsis or _is_bool_scalar(i):
             continue
         if _is_array_index(i) and get_aval(asarray_any(i)).dtype == dtypes.bool_:
             consumed += get_aval(asarray_any(i)).ndim
@@ -43,14 +53,18 @@ def _expand(idx: Any, ndim: int) -> list:
     # boolean masks (concrete) become integer index arrays, one per masked dimension
     out = []
     for i in idx:
-        if _is_array_index(i) and get_aval(asarray_any(i)).dtype == dtypes.bool_:
+        if _is_bool_scalar(i):
+            value = concrete_or_none(i)
+            if value is None:
+                from ..errors import NonConcreteBooleanIndexError
+                raise NonConcreteBooleanIndexError(get_aval(asarray_any(i)))
+            out.append(None if bool(value) else _EMPTY_NEWAXIS)
+        elif _is_array_index(i) and get_aval(asarray_any(i)).dtype == dtypes.bool_:
             mask = concrete_or_none(i)
             if mask is None:
                 from ..errors import NonConcreteBooleanIndexError
                 raise NonConcreteBooleanIndexError(get_aval(asarray_any(i)))
             out.extend(asarray_any(n.astype(np.int32)) for n in np.nonzero(np.asarray(mask)))
-        elif isinstance(i, (bool, np.bool_)):
-            raise IndexError("boolean scalar indices are not supported")
         else:
             out.append(i)
     return out
@@ -66,7 +80,8 @@ def _normalize_int(i: Any, n: int) -> Any:
 
 
 def getitem(x: Any, idx: Any, mode: str | None = None, fill_value: Any = None) -> Any:
-    """``x[idx]``: ints, slices, None, Ellipsis, integer arrays and concrete boolean masks."""
+    """``x[idx]``: ints, slices, None, Ellipsis, integer arrays and concrete boolean masks. Out-of-bounds indices
+    are clamped (JAX's gather semantics), or read ``fill_value`` with ``mode='fill'``."""
     x = asarray_any(x)
     shape = get_aval(x).shape
     items = _expand(idx, len(shape))
@@ -75,8 +90,11 @@ def getitem(x: Any, idx: Any, mode: str | None = None, fill_value: Any = None) -
     y, dim = x, 0
     adv: list[tuple[int, Any]] = []  # (dim of y, index array)
     squeeze_dims, adv_positions, kept = [], [], 0
+    empty_dims, out_of_bounds = [], False
     for pos, i in enumerate(items):
-        if i is None:
+        if i is None or i is _EMPTY_NEWAXIS:
+            if i is _EMPTY_NEWAXIS:
+                empty_dims.append(dim)
             y = st.expand_dims(y, (dim,))
             dim += 1
             kept += 1
@@ -94,17 +112,26 @@ def getitem(x: Any, idx: Any, mode: str | None = None, fill_value: Any = None) -
             c = concrete_or_none(i) if not isinstance(i, (int, np.integer)) else i
             if c is not None and not is_tracer(i):
                 k = int(c)
-                if not -n <= k < n:
-                    raise IndexError(f"index {k} is out of bounds for axis {pos} with size {n}")
-                k %= n
+                if n == 0:
+                    raise IndexError(f"index {k} is out of bounds for axis {pos} with size 0")
+                out_of_bounds |= not -n <= k < n
+                k = min(max(k + n if k < 0 else k, 0), n - 1)
                 y = st.slice_in_dim(y, k, k + 1, 1, dim)
             else:
                 i = _normalize_int(i, n)
                 y = st.dynamic_slice_in_dim(y, i, 1, dim)
             squeeze_dims.append(dim)
             dim += 1
+    if empty_dims and adv:
+        raise NotImplementedError("a False boolean scalar index combined with advanced (array) indices is not "
+                                  "supported")
     if not adv:
-        return st.squeeze(y, tuple(squeeze_dims)) if squeeze_dims else y
+        y = st.squeeze(y, tuple(squeeze_dims)) if squeeze_dims else y
+        for d in empty_dims:
+            y = st.slice_in_dim(y, 0, 0, 1, d - sum(1 for s in squeeze_dims if s < d))
+        if out_of_bounds and mode == "fill":
+            y = st.full_like(y, _fill_value(get_aval(y).dtype, fill_value))
+        return y
     # pass 2: one gather over the advanced dimensions of y
     y_shape = get_aval(y).shape
     arrays = [_normalize_int(i, y_shape[d]) for d, i in adv]
@@ -125,7 +152,22 @@ def getitem(x: Any, idx: Any, mode: str | None = None, fill_value: Any = None) -
         zero_idx = st.full(bshape + (len(squeeze_dims),), 0, dtypes.int32)
         indices = st.concatenate([indices, zero_idx], len(bshape))
         dn = dn._replace(start_index_map=adv_dims + tuple(squeeze_dims))
-    return ix.gather(y, indices, dn, slice_sizes, mode="clip" if mode is None else mode, fill_value=fill_value)
+    out = ix.gather(y, indices, dn, slice_sizes, mode="clip" if mode is None else mode, fill_value=fill_value)
+    if out_of_bounds and mode == "fill":
+        out = st.full_like(out, _fill_value(get_aval(out).dtype, fill_value))
+    return out
+
+
+def _fill_value(dtype: np.dtype, fill_value: Any) -> Any:
+    """JAX's default fill for out-of-bounds reads: NaN for floats, the minimum (signed) or maximum (unsigned)
+    integer, True for booleans."""
+    if fill_value is not None:
+        return fill_value
+    if dtype.kind == "f":
+        return np.nan
+    if dtype.kind == "b":
+        return True
+    return np.iinfo(dtype).min if dtype.kind == "i" else np.iinfo(dtype).max
 
 
 def _apply_slice(y: Any, dim: int, s: slice, n: int) -> Any:

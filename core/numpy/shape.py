@@ -260,15 +260,22 @@ def flipud(m: Any) -> Any:
 
 
 def rot90(m: Any, k: int = 1, axes: tuple = (0, 1)) -> Any:
+    """Rotate by 90 degrees ``k`` times in the plane of ``axes`` (from the first axis towards the second)."""
     m = asarray_any(m)
+    nd = get_aval(m).ndim
+    a0, a1 = (canonicalize_axis(a, nd) for a in axes)
+    if a0 == a1:
+        raise ValueError("rot90: axes must be different")
     k %= 4
-    a0, a1 = axes
     if k == 0:
         return m
     if k == 2:
         return flip(flip(m, a0), a1)
-    m = swapaxes(m, a0, a1)
-    return flip(m, a1) if k == 1 else flip(m, a0)
+    perm = list(range(nd))
+    perm[a0], perm[a1] = perm[a1], perm[a0]
+    if k == 1:
+        return transpose(flip(m, a1), perm)
+    return flip(transpose(m, perm), a1)
 
 
 def roll(a: Any, shift: Any, axis: int | Sequence[int] | None = None) -> Any:

@@ -218,7 +218,7 @@ def digitize(x: Any, bins: Any, right: bool = False, *, method: str | None = Non
         return zeros(get_aval(x).shape, dtypes.default_int())
     side = "left" if right else "right"
     inc = searchsorted(bins, x, side=side)
-    dec = get_aval(bins).shape[0] - searchsorted(bins[::-1], x, side="right" if right else "left")
+    dec = get_aval(bins).shape[0] - searchsorted(bins[::-1], x, side=side)
     return where(bins[-1] >= bins[0], inc, dec)
 
 
@@ -268,7 +268,6 @@ def diff(a: Any, n: int = 1, axis: int = -1, prepend: Any = None, append: Any = 
         if get_aval(e).ndim == 0:
             shape = list(get_aval(a).shape)
             shape[axis] = 1
-            from ._util import broadcast_to
             e = broadcast_to(e, tuple(shape))
         parts.append(e)
     a = concatenate(parts, axis) if len(parts) > 1 else a

@@ -139,6 +139,7 @@ _batch_front(cholesky_p)
 def cholesky(x: Any, *, symmetrize_input: bool = True) -> Any:
     """Lower Cholesky factor ``L`` with ``x = L L^T``; NaNs where a matrix is not positive definite."""
     x = ew.asarray(x)
+    _check_matrix("cholesky", get_aval(x), square=True)
     if symmetrize_input:
         x = symmetrize(x)
     return _tril(cholesky_p.bind(x))
@@ -357,6 +358,7 @@ def eigh(x: Any, *, lower: bool = True, symmetrize_input: bool = True, sort_eige
     """``(v, w)``: eigenvectors (columns) and ascending eigenvalues of symmetric matrices, as
     ``lax.linalg.eigh``. Eigenvalues are always sorted."""
     x = ew.asarray(x)
+    _check_matrix("eigh", get_aval(x), square=True)
     if symmetrize_input:
         x = symmetrize(x)
     v, w = eigh_p.bind(x, lower=bool(lower))

@@ -89,6 +89,8 @@ def _reduce_prod_jvp(g, x, *, axes):
     gt = st.transpose(g, kept + list(axes))
     kept_shape = tuple(aval.shape[i] for i in kept)
     n = int(np.prod([aval.shape[a] for a in axes], dtype=np.int64))
+    if n == 0:  # the empty product is the constant 1
+        return st.full(kept_shape, 0, get_aval(g).dtype)
     xr = st.reshape(xt, kept_shape + (n,))
     gr = st.reshape(gt, kept_shape + (n,))
     last = len(kept_shape)

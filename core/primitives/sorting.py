@@ -28,6 +28,8 @@ def _sort_abstract(*operands: ShapedArray, dimension, is_stable, num_keys):
 def _sort_jvp(primals, tangents, *, dimension, is_stable, num_keys):
     """Sort an iota alongside to learn the permutation, then apply it to the tangents."""
     shape = get_aval(primals[0]).shape
+    if 0 in shape:  # nothing to permute
+        return sort_p.bind(*primals, dimension=dimension, is_stable=is_stable, num_keys=num_keys), list(tangents)
     iota = st.broadcasted_iota(dtypes.int32, shape, dimension)
     *outs, perm = sort_p.bind(*primals, iota, dimension=dimension, is_stable=is_stable, num_keys=num_keys)
     t_outs = [t if type(t) is Zero else take_along_axis(t, perm, dimension) for t in tangents]

@@ -266,7 +266,7 @@ def _pad_abstract(x: ShapedArray, pv: ShapedArray, *, padding_config):
 
 def _pad_transpose(ct, x, pv, *, padding_config):
     from .reductions import reduce_sum
-    lo, hi, interior = zip(*padding_config)
+    lo, hi, interior = (tuple(c[i] for c in padding_config) for i in range(3))
     t_x = None
     if is_undefined(x):
         unpadded = pad(ct, _const(ct, 0), tuple((-l, -h, 0) for l, h in zip(lo, hi)))

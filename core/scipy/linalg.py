@@ -134,7 +134,7 @@ def qr(a: Any, overwrite_a: bool = False, lwork: Any = None, mode: str = "full",
         raise NotImplementedError("qr(pivoting=True) is not supported by portax")
     if mode not in ("full", "economic", "r"):
         raise ValueError(f"Unsupported QR decomposition mode '{mode}'")
-    q, r = la.qr(nla._matrix("qr", a), full_matrices=mode == "full")
+    q, r = la.qr(nla._matrix("qr", a), full_matrices=mode != "economic")
     return (r,) if mode == "r" else (q, r)
 
 

@@ -205,8 +205,9 @@ def log_ndtr(x: Any, series_order: int = 3) -> Any:
     lower, upper = (-20.0, 8.0) if x.dtype == dtypes.float64 else (-10.0, 5.0)
     safe_mid = jnp.clip(x, lower, upper)
     safe_low = jnp.minimum(x, lower)
+    mid = jnp.where(safe_mid > 0, jnp.log1p(-ndtr(-safe_mid)), jnp.log(ndtr(safe_mid)))
     return jnp.where(x > upper, -ndtr(-jnp.maximum(x, upper)),
-                     jnp.where(x > lower, jnp.log(ndtr(safe_mid)), _log_ndtr_asymptotic(safe_low, series_order)))
+                     jnp.where(x > lower, mid, _log_ndtr_asymptotic(safe_low, series_order)))
 
 
 @custom_jvp

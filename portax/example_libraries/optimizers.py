@@ -239,7 +239,7 @@ def sm3(step_size: float | Schedule, momentum: float = 0.9) -> tuple:
         return x[tuple(idx)]
 
     def init(x0):
-        x_shape = x0.shape
+        x_shape = _Static(x0.shape)
         x0 = jnp.atleast_1d(x0)
         vs = [jnp.zeros(sz, dtype=x0.dtype) for sz in x0.shape]
         return x0, jnp.zeros_like(x0), vs, x_shape
@@ -256,8 +256,18 @@ def sm3(step_size: float | Schedule, momentum: float = 0.9) -> tuple:
 
     def get_params(state):
         x, _, _, x_shape = state
-        return x.reshape(x_shape)
+        return x.reshape(x_shape.value)
     return init, update, get_params
+
+
+class _Static:
+    """A value kept in a pytree's structure rather than its leaves (so jit does not trace it)."""
+
+    def __init__(self, value: Any):
+        self.value = value
+
+
+register_pytree_node(_Static, lambda s: ((), s.value), lambda value, _: _Static(value))
 
 
 # --- learning-rate schedules --------------------------------------------------------------------------------

@@ -26,21 +26,15 @@ def _evaluate(call: str):
 
 
 @pytest.fixture
-def x64(request):
+def set_x64():
     previous = portax.config.enable_x64
     yield lambda on: portax.config.update("jax_enable_x64", on)
     portax.config.update("jax_enable_x64", previous)
 
 
-_SCALAR_BITCAST = pytest.mark.xfail(strict=True, reason="reference backend: bitcast_convert_type of a 0-d array "
-                                    "returns shape (1,) (rules.py _bitcast uses np.ascontiguousarray)")
-_PARAMS = [pytest.param(c, marks=_SCALAR_BITCAST) if c["shape"] == [] and c["dtype"].startswith("float") else c
-           for c in _CASES]
-
-
-@pytest.mark.parametrize("case", _PARAMS, ids=[c["call"][11:70] for c in _CASES])
-def test_matches_jax(case, x64):
-    x64(case["x64"])
+@pytest.mark.parametrize("case", _CASES, ids=[c["call"][11:70] for c in _CASES])
+def test_matches_jax(case, set_x64):
+    set_x64(case["x64"])
     out = np.asarray(_evaluate(case["call"]))
     expected = np.asarray(case["value"], dtype=case["dtype"]).reshape(case["shape"])
     assert out.dtype == expected.dtype, (out.dtype, expected.dtype)

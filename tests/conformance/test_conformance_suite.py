@@ -10,7 +10,7 @@ from portax.conformance.report import FAIL, PASS, RUNTIME_CALL, UNSUPPORTED
 from portax.core.primitives import elementwise as ew
 
 SUBSET = ("add", "sin", "convert_element_type", "broadcast_in_dim", "transpose", "reduce_max", "dot_general",
-          "gather", "scatter_add", "cond", "while", "scan", "pjit", "threefry2x32")
+          "dynamic_slice", "scatter_add", "cond", "while", "scan", "pjit", "threefry2x32")
 DTYPES = ("f32", "i32", "u32", "bool")
 
 

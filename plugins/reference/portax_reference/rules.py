@@ -81,7 +81,7 @@ rule(ew.erfc_p)(_f64(math.erfc))
 def _lgamma(v: float) -> float:
     try:
         return math.lgamma(v)
-    except ValueError:  # poles
+    except (ValueError, OverflowError):  # poles, and overflow to +inf
         return math.inf
 
 
@@ -298,7 +298,7 @@ def _bid(x, *, shape, broadcast_dimensions):
 
 rule(st.reshape_p)(lambda x, *, new_sizes: x.reshape(new_sizes).copy())
 rule(st.squeeze_p)(lambda x, *, dimensions: np.squeeze(x, tuple(dimensions)) if dimensions else x.copy())
-rule(st.transpose_p)(lambda x, *, permutation: np.ascontiguousarray(np.transpose(x, permutation)))
+rule(st.transpose_p)(lambda x, *, permutation: np.array(np.transpose(x, permutation), order="C"))
 rule(st.rev_p)(lambda x, *, dimensions: np.flip(x, tuple(dimensions)).copy() if dimensions else x.copy())
 rule(st.concatenate_p)(lambda *xs, dimension: np.concatenate(xs, axis=dimension))
 
@@ -464,7 +464,7 @@ def _gather(operand, indices, *, dimension_numbers, slice_sizes, mode, fill_valu
     perm, b_it, w_it = [], iter(range(nb)), iter(range(nb, nb + len(keep)))
     for i in range(nb + len(keep)):
         perm.append(next(w_it) if i in dn.offset_dims else next(b_it))
-    return np.ascontiguousarray(np.transpose(vals, perm))
+    return np.array(np.transpose(vals, perm), order="C")
 
 
 def _scatter_with(combine):

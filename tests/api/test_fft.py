@@ -1,0 +1,99 @@
+"""The fft primitive (split-complex) against numpy.fft, its transforms and batching; jnp.fft's real-valued
+functions, and the clear errors of the complex-valued ones."""
+import numpy as np
+import pytest
+
+import portax
+import portax.numpy as jnp
+from portax import lax
+from portax.test_util import check_grads
+
+RNG = np.random.RandomState(0)
+
+
+def _split(c):
+    return np.real(c).astype(np.float32), np.imag(c).astype(np.float32)
+
+
+@pytest.mark.parametrize("lengths", [(8,), (7,), (3, 4), (2, 3, 5)])
+@pytest.mark.parametrize("fft_type", ["FFT", "IFFT", "RFFT", "IRFFT"])
+def test_fft_primitive_matches_numpy(fft_type, lengths):
+    k = len(lengths)
+    axes = tuple(range(-k, 0))
+    if fft_type == "RFFT":
+        x = RNG.randn(2, *lengths).astype(np.float32)
+        re, im = lax.fft_split((x,), fft_type, lengths)
+        ref = np.fft.rfftn(x, axes=axes)
+    elif fft_type == "IRFFT":
+        half = lengths[:-1] + (lengths[-1] // 2 + 1,)
+        c = RNG.randn(2, *half) + 1j * RNG.randn(2, *half)
+        (out,) = lax.fft_split(_split(c), fft_type, lengths)
+        np.testing.assert_allclose(out, np.fft.irfftn(c, s=lengths, axes=axes), rtol=1e-4, atol=1e-5)
+        return
+    else:
+        c = RNG.randn(2, *lengths) + 1j * RNG.randn(2, *lengths)
+        re, im = lax.fft_split(_split(c), fft_type, lengths)
+        ref = (np.fft.fftn if fft_type == "FFT" else np.fft.ifftn)(c, axes=axes)
+    np.testing.assert_allclose(re, ref.real, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(im, ref.imag, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("fft_type,n", [("FFT", 6), ("IFFT", 5), ("RFFT", 6), ("RFFT", 5), ("IRFFT", 6),
+                                        ("IRFFT", 7)])
+def test_fft_derivatives(fft_type, n, x64):
+    """The transpose rules are the real adjoints of the split-complex maps (checked through vjp == jvp^T)."""
+    if fft_type == "RFFT":
+        args = (RNG.randn(3, n),)
+    else:
+        m = n // 2 + 1 if fft_type == "IRFFT" else n
+        args = (RNG.randn(3, m), RNG.randn(3, m))
+    check_grads(lambda *p: lax.fft_split(p, fft_type, (n,)), args, order=2)
+    check_grads(lambda *p: lax.fft_split(p, fft_type, (2, n)), tuple(np.stack([a, a[::-1]], 1) for a in args),
+                order=1)
+
+
+def test_fft_batching_and_jit():
+    x = RNG.randn(4, 3, 8).astype(np.float32)
+    direct = lax.fft_split((x,), "RFFT", (8,))
+    mapped = portax.vmap(lambda v: lax.fft_split((v,), "RFFT", (8,)), in_axes=1, out_axes=1)(x)
+    jitted = portax.jit(lambda v: lax.fft_split((v,), "RFFT", (8,)))(x)
+    for a, b, c in zip(direct, mapped, jitted):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
+        np.testing.assert_allclose(a, c, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("norm", [None, "backward", "ortho", "forward"])
+def test_real_valued_jnp_fft(norm):
+    h = RNG.randn(3, 5).astype(np.float32)
+    np.testing.assert_allclose(jnp.fft.irfft(h, norm=norm), np.fft.irfft(h, norm=norm), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(jnp.fft.irfft(h, n=7, axis=0, norm=norm), np.fft.irfft(h, n=7, axis=0, norm=norm),
+                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(jnp.fft.irfft2(h, norm=norm), np.fft.irfft2(h, norm=norm), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(jnp.fft.irfftn(h, s=(4, 6), norm=norm), np.fft.irfftn(h, s=(4, 6), norm=norm),
+                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(jnp.fft.hfft(h, norm=norm), np.fft.hfft(h, norm=norm), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(jnp.fft.hfft(h, n=9, norm=norm), np.fft.hfft(h, n=9, norm=norm), rtol=1e-5, atol=1e-5)
+
+
+def test_fft_helpers():
+    for n, d in ((8, 1.0), (7, 0.1)):
+        np.testing.assert_allclose(jnp.fft.fftfreq(n, d), np.fft.fftfreq(n, d), rtol=1e-6)
+        np.testing.assert_allclose(jnp.fft.rfftfreq(n, d), np.fft.rfftfreq(n, d), rtol=1e-6)
+    x = np.arange(15.0).reshape(3, 5)
+    np.testing.assert_array_equal(jnp.fft.fftshift(x), np.fft.fftshift(x))
+    np.testing.assert_array_equal(jnp.fft.ifftshift(x, axes=1), np.fft.ifftshift(x, axes=1))
+
+
+@pytest.mark.parametrize("name", ["fft", "ifft", "rfft", "ihfft", "fft2", "ifft2", "rfft2", "fftn", "ifftn", "rfftn"])
+def test_complex_valued_transforms_raise(name):
+    with pytest.raises(NotImplementedError, match="complex"):
+        getattr(jnp.fft, name)(np.ones(4))
+
+
+def test_lax_fft_real_input():
+    h = RNG.randn(5).astype(np.float32)
+    np.testing.assert_allclose(lax.fft(h, lax.FftType.IRFFT, (8,)), np.fft.irfft(h, 8), rtol=1e-5, atol=1e-6)
+    with pytest.raises(NotImplementedError, match="complex"):
+        lax.fft(h, "FFT", (5,))
+    with pytest.raises(ValueError, match="trailing shape"):
+        lax.fft_split((h, h), "IRFFT", (12,))

@@ -1,0 +1,158 @@
+"""Elementwise portax.numpy functions against numpy (values, dtypes, promotion) and their derivatives."""
+import numpy as np
+import pytest
+
+import portax
+import portax.numpy as jnp
+from portax.test_util import check_grads
+
+RNG = np.random.RandomState(0)
+ANY = RNG.uniform(-3, 3, (3, 4)).astype(np.float32)
+POS = RNG.uniform(0.1, 3, (3, 4)).astype(np.float32)
+UNIT = RNG.uniform(-0.95, 0.95, (3, 4)).astype(np.float32)
+GT1 = RNG.uniform(1.1, 4, (3, 4)).astype(np.float32)
+INT = RNG.randint(-20, 20, (3, 4)).astype(np.int32)
+NZ_INT = np.where(INT == 0, 3, INT).astype(np.int32)
+
+UNARY = [  # name, domain
+    ("exp", ANY), ("exp2", ANY), ("expm1", ANY), ("log", POS), ("log1p", POS), ("log2", POS), ("log10", POS),
+    ("sqrt", POS), ("cbrt", ANY), ("sin", ANY), ("cos", ANY), ("tan", UNIT), ("arcsin", UNIT), ("arccos", UNIT),
+    ("arctan", ANY), ("sinh", ANY), ("cosh", ANY), ("tanh", ANY), ("arcsinh", ANY), ("arccosh", GT1),
+    ("arctanh", UNIT), ("abs", ANY), ("absolute", INT), ("fabs", ANY), ("negative", INT), ("positive", ANY),
+    ("sign", ANY), ("sign", INT), ("square", INT), ("reciprocal", POS), ("floor", ANY), ("ceil", ANY),
+    ("trunc", ANY), ("fix", ANY), ("rint", ANY), ("round", ANY), ("around", ANY), ("deg2rad", ANY),
+    ("rad2deg", ANY), ("degrees", ANY), ("radians", ANY), ("sinc", ANY), ("signbit", ANY), ("isnan", ANY),
+    ("isinf", ANY), ("isfinite", INT), ("invert", INT), ("bitwise_not", INT), ("logical_not", INT),
+    ("spacing", ANY), ("i0", ANY), ("conjugate", ANY), ("real", ANY), ("imag", ANY),
+]
+
+
+@pytest.mark.parametrize("name,x", UNARY, ids=[f"{n}-{x.dtype}" for n, x in UNARY])
+def test_unary_matches_numpy(name, x):
+    out = getattr(jnp, name)(x)
+    ref = getattr(np, name)(x)
+    if ref.dtype == np.float64 and x.dtype.kind in "iu":
+        ref = ref.astype(np.float32)
+    assert np.asarray(out).dtype == ref.dtype, (out.dtype, ref.dtype)
+    np.testing.assert_allclose(out, ref, rtol=2e-6, atol=1e-6)
+
+
+BINARY = [
+    ("add", ANY, POS), ("subtract", INT, INT), ("multiply", ANY, UNIT), ("divide", ANY, POS),
+    ("true_divide", INT, NZ_INT), ("floor_divide", INT, NZ_INT), ("floor_divide", ANY, POS),
+    ("remainder", INT, NZ_INT), ("mod", ANY, UNIT), ("fmod", INT, NZ_INT), ("fmod", ANY, POS), ("power", POS, ANY),
+    ("float_power", POS, UNIT), ("maximum", ANY, UNIT), ("minimum", INT, INT), ("fmax", ANY, UNIT),
+    ("fmin", ANY, UNIT), ("arctan2", ANY, UNIT), ("hypot", ANY, UNIT), ("copysign", POS, ANY),
+    ("nextafter", ANY, UNIT), ("logaddexp", ANY, UNIT), ("logaddexp2", ANY, UNIT), ("heaviside", ANY, UNIT),
+    ("equal", INT, INT), ("not_equal", ANY, UNIT), ("less", ANY, UNIT), ("less_equal", INT, INT),
+    ("greater", ANY, UNIT), ("greater_equal", INT, INT), ("bitwise_and", INT, NZ_INT), ("bitwise_or", INT, NZ_INT),
+    ("bitwise_xor", INT, NZ_INT), ("logical_and", INT, NZ_INT), ("logical_or", ANY, INT), ("logical_xor", INT, INT),
+    ("gcd", INT, NZ_INT), ("lcm", INT, NZ_INT),
+]
+
+
+@pytest.mark.parametrize("name,x,y", BINARY, ids=[f"{n}-{x.dtype}" for n, x, y in BINARY])
+def test_binary_matches_numpy(name, x, y):
+    out = getattr(jnp, name)(x, y)
+    ref = getattr(np, name)(x, y)
+    if ref.dtype == np.float64:
+        ref = ref.astype(np.float32)
+    assert np.asarray(out).dtype == ref.dtype, (out.dtype, ref.dtype)
+    np.testing.assert_allclose(out, ref, rtol=2e-6, atol=1e-6)
+
+
+def test_shifts_power_and_divmod():
+    x = np.array([1, 7, -8, 100], np.int32)
+    s = np.array([0, 1, 2, 3], np.int32)
+    np.testing.assert_array_equal(jnp.left_shift(x, s), np.left_shift(x, s))
+    np.testing.assert_array_equal(jnp.right_shift(x, s), np.right_shift(x, s))
+    np.testing.assert_array_equal(jnp.right_shift(x.astype(np.uint32), s.astype(np.uint32)),
+                                  np.right_shift(x.astype(np.uint32), s.astype(np.uint32)))
+    np.testing.assert_array_equal(jnp.power(x, 3), x ** 3)
+    np.testing.assert_array_equal(jnp.power(x, s), x ** s)
+    q, r = jnp.divmod(x, np.int32(3))
+    np.testing.assert_array_equal(q, x // 3)
+    np.testing.assert_array_equal(r, x % 3)
+    np.testing.assert_array_equal(jnp.bitwise_count(x), np.bitwise_count(x))
+    with pytest.raises(ValueError, match="negative integer powers"):
+        jnp.power(x, -2)
+
+
+def test_frexp_ldexp_modf_exact():
+    x = np.array([0.0, -0.0, 1.0, -3.75, 1e-40, 6.5e37, np.inf, np.nan, 2.0 ** -130], np.float32)
+    m, e = jnp.frexp(x)
+    rm, re = np.frexp(x)
+    np.testing.assert_array_equal(m, rm)
+    np.testing.assert_array_equal(e, re)
+    np.testing.assert_array_equal(jnp.ldexp(rm, re), np.ldexp(rm, re))
+    np.testing.assert_array_equal(jnp.ldexp(np.float32(1.5), np.int32(-140)), np.ldexp(np.float32(1.5), -140))
+    frac, whole = jnp.modf(x[:6])
+    rf, rw = np.modf(x[:6])
+    np.testing.assert_array_equal(frac, rf)
+    np.testing.assert_array_equal(whole, rw)
+
+
+@pytest.mark.parametrize("a,b,expected", [
+    (np.int8(1), np.uint8(1), jnp.int16), (np.int32(1), np.float16(1), jnp.float16),
+    (np.float32(1), 2.0, jnp.float32), (np.int8(1), 2, jnp.int8), (np.uint32(1), np.int32(1), jnp.int32),
+    (np.bool_(True), np.int8(1), jnp.int8), (np.float16(1), np.uint16(1), jnp.float16),
+])
+def test_jax_type_promotion(a, b, expected):
+    assert jnp.add(jnp.asarray(a), b).dtype == expected
+    assert jnp.result_type(jnp.asarray(a), b) == expected
+
+
+def test_python_scalars_are_weak():
+    x = jnp.arange(3, dtype=jnp.int8)
+    assert (x + 1).dtype == jnp.int8
+    assert (x * 2.5).dtype == jnp.float32
+    assert (jnp.ones(2, jnp.float16) + 1.0).dtype == jnp.float16
+
+
+def test_classification_and_closeness():
+    a = np.array([1.0, np.nan, np.inf, -np.inf, 1e-9, 2.0], np.float32)
+    b = np.array([1.0 + 1e-7, np.nan, np.inf, np.inf, 0.0, 2.1], np.float32)
+    np.testing.assert_array_equal(jnp.isclose(a, b), np.isclose(a, b))
+    np.testing.assert_array_equal(jnp.isclose(a, b, equal_nan=True), np.isclose(a, b, equal_nan=True))
+    np.testing.assert_array_equal(jnp.isposinf(a), np.isposinf(a))
+    np.testing.assert_array_equal(jnp.isneginf(a), np.isneginf(a))
+    assert not bool(jnp.allclose(a, b)) and bool(jnp.allclose(a[:1], b[:1]))
+    assert bool(jnp.array_equal(a[:1], a[:1])) and not bool(jnp.array_equal(a, a))
+    assert bool(jnp.array_equal(a, a, equal_nan=True))
+    assert not bool(jnp.array_equal(a, a[:2]))
+    assert bool(jnp.array_equiv(np.ones(3), np.ones((2, 3))))
+    np.testing.assert_array_equal(jnp.nan_to_num(a), np.nan_to_num(a))
+    np.testing.assert_array_equal(jnp.iscomplex(a), np.iscomplex(a))
+    np.testing.assert_array_equal(jnp.isreal(a), np.isreal(a))
+
+
+def test_clip_where_select_piecewise():
+    x = np.linspace(-2, 2, 9).astype(np.float32)
+    np.testing.assert_array_equal(jnp.clip(x, -1, 0.5), np.clip(x, -1, 0.5))
+    np.testing.assert_array_equal(jnp.where(x > 0, x, -x), np.where(x > 0, x, -x))
+    np.testing.assert_array_equal(jnp.select([x < -1, x > 1], [x * 2, x * 3], 7.0),
+                                  np.select([x < -1, x > 1], [x * 2, x * 3], 7.0))
+    np.testing.assert_allclose(jnp.piecewise(x, [x < 0, x >= 0], [lambda v: -v, lambda v: v ** 2]),
+                               np.piecewise(x, [x < 0, x >= 0], [lambda v: -v, lambda v: v ** 2]))
+
+
+GRAD_UNARY = ["exp", "log", "sin", "tanh", "arctan", "sqrt", "cbrt", "log1p", "expm1", "sinc", "arcsinh", "cosh",
+              "log2", "reciprocal", "square", "logaddexp", "hypot", "arctan2", "power", "copysign"]
+
+
+@pytest.mark.parametrize("name", GRAD_UNARY)
+def test_elementwise_gradients(name, x64):
+    fn = getattr(jnp, name)
+    x = np.array([0.4, 1.3, 2.2])
+    y = np.array([0.7, -1.1, 1.6])
+    if name in ("logaddexp", "hypot", "arctan2", "power", "copysign"):
+        check_grads(fn, (x, y) if name != "power" else (x, np.abs(y)), order=2)
+    else:
+        check_grads(fn, (x,), order=2)
+
+
+def test_where_gradient_and_vmap(x64):
+    f = lambda x: jnp.sum(jnp.where(x > 0, jnp.sqrt(jnp.abs(x) + 1.0), x ** 3))
+    check_grads(f, (np.array([-1.2, 0.5, 2.0]),), order=2)
+    out = portax.vmap(lambda v: jnp.logaddexp(v, 1.0))(np.arange(3.0))
+    np.testing.assert_allclose(out, np.logaddexp(np.arange(3.0), 1.0))

@@ -1,0 +1,193 @@
+"""Reductions (axis/keepdims/where/initial), nan-variants, order statistics and data-analysis functions of
+portax.numpy against numpy, with derivative checks."""
+import numpy as np
+import pytest
+
+import portax
+import portax.numpy as jnp
+from portax.test_util import check_grads
+
+RNG = np.random.RandomState(0)
+X = RNG.randn(3, 4, 5).astype(np.float32)
+XI = RNG.randint(-5, 6, (3, 4, 5)).astype(np.int32)
+XN = X.copy()
+XN[0, 1, 2] = XN[2, 3, 0] = XN[1, :, 4] = np.nan
+WHERE = RNG.rand(3, 4, 5) > 0.3
+
+AXES = [None, 0, -1, (0, 2), (1,)]
+REDUCTIONS = ["sum", "prod", "mean", "var", "std", "min", "max", "all", "any"]
+
+
+@pytest.mark.parametrize("axis", AXES, ids=str)
+@pytest.mark.parametrize("name", REDUCTIONS)
+@pytest.mark.parametrize("keepdims", [False, True])
+def test_reductions_match_numpy(name, axis, keepdims):
+    out = getattr(jnp, name)(X, axis=axis, keepdims=keepdims)
+    ref = getattr(np, name)(X, axis=axis, keepdims=keepdims)
+    assert out.shape == ref.shape
+    np.testing.assert_allclose(out, ref, rtol=2e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", ["sum", "prod", "max", "min", "mean", "var", "std", "all", "any"])
+def test_reductions_with_where(name):
+    kw = {"initial": 0.0} if name in ("max", "min") else {}
+    out = getattr(jnp, name)(X, axis=1, where=WHERE, **kw)
+    ref = getattr(np, name)(X, axis=1, where=WHERE, **kw)
+    np.testing.assert_allclose(out, ref, rtol=2e-5, atol=1e-5)
+
+
+def test_integer_reductions_and_dtypes():
+    assert jnp.sum(XI.astype(np.int8)).dtype == jnp.int32
+    assert jnp.sum(np.ones(3, np.uint8)).dtype == jnp.uint32
+    assert jnp.mean(XI).dtype == jnp.float32
+    assert jnp.sum(X, dtype=jnp.float16).dtype == jnp.float16
+    np.testing.assert_array_equal(jnp.sum(XI, axis=2), XI.sum(axis=2))
+    np.testing.assert_array_equal(jnp.max(XI, axis=0, initial=3), np.max(XI, axis=0, initial=3))
+    np.testing.assert_array_equal(jnp.argmax(X, axis=1), X.argmax(axis=1))
+    np.testing.assert_array_equal(jnp.argmin(X), X.argmin())
+    np.testing.assert_array_equal(jnp.argmax(X, axis=-1, keepdims=True), X.argmax(axis=-1, keepdims=True))
+    np.testing.assert_allclose(jnp.var(X, axis=0, ddof=1), X.var(axis=0, ddof=1), rtol=1e-5)
+    np.testing.assert_allclose(jnp.std(X, correction=1), X.std(ddof=1), rtol=1e-5)
+    np.testing.assert_array_equal(jnp.count_nonzero(XI, axis=1), np.count_nonzero(XI, axis=1))
+    np.testing.assert_allclose(jnp.ptp(X, axis=2), np.ptp(X, axis=2))
+    with pytest.raises(ValueError, match="zero-size array"):
+        jnp.max(np.zeros((0, 3)), axis=0)
+
+
+@pytest.mark.parametrize("name", ["cumsum", "cumprod", "nancumsum", "nancumprod"])
+@pytest.mark.parametrize("axis", [None, 0, 2])
+def test_cumulative(name, axis):
+    src = XN * 0.5 if name.startswith("nan") else X * 0.5
+    np.testing.assert_allclose(getattr(jnp, name)(src, axis=axis), getattr(np, name)(src, axis=axis), rtol=1e-5,
+                               atol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["nansum", "nanprod", "nanmean", "nanvar", "nanstd", "nanmax", "nanmin",
+                                  "nanargmax", "nanargmin", "nanmedian"])
+@pytest.mark.parametrize("axis", [None, 1])
+def test_nan_reductions(name, axis):
+    src = XN if "arg" not in name else np.where(np.isnan(XN).all(axis=1, keepdims=True), 0.0, XN)
+    with np.errstate(all="ignore"):
+        ref = getattr(np, name)(src, axis=axis)
+    np.testing.assert_allclose(getattr(jnp, name)(src, axis=axis), ref, rtol=2e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("method", ["linear", "lower", "higher", "midpoint", "nearest"])
+@pytest.mark.parametrize("axis,q", [(None, 0.3), (1, [0.0, 0.25, 0.5, 1.0]), ((0, 2), np.array([[0.1], [0.9]])),
+                                    (-1, 0.75)])
+def test_quantile_methods(method, axis, q):
+    np.testing.assert_allclose(jnp.quantile(X, q, axis=axis, method=method),
+                               np.quantile(X, q, axis=axis, method=method), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(jnp.percentile(X, np.asarray(q) * 100, axis=axis, method=method, keepdims=True),
+                               np.percentile(X, np.asarray(q) * 100, axis=axis, method=method, keepdims=True),
+                               rtol=1e-4, atol=1e-5)
+
+
+def test_median_and_nan_quantiles():
+    np.testing.assert_allclose(jnp.median(X, axis=1), np.median(X, axis=1), rtol=1e-6)
+    np.testing.assert_allclose(jnp.median(X, axis=(0, 1), keepdims=True), np.median(X, axis=(0, 1), keepdims=True))
+    assert np.isnan(jnp.median(XN))
+    np.testing.assert_allclose(jnp.nanquantile(XN, [0.2, 0.8], axis=2), np.nanquantile(XN, [0.2, 0.8], axis=2),
+                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(jnp.nanpercentile(XN, 40.0), np.nanpercentile(XN, 40.0), rtol=1e-5)
+
+
+def test_average():
+    w = RNG.rand(5).astype(np.float32)
+    np.testing.assert_allclose(jnp.average(X, axis=2, weights=w), np.average(X, axis=2, weights=w), rtol=1e-5)
+    avg, total = jnp.average(X, axis=0, weights=np.abs(X), returned=True)
+    ref_avg, ref_total = np.average(X, axis=0, weights=np.abs(X), returned=True)
+    np.testing.assert_allclose(avg, ref_avg, rtol=1e-5)
+    np.testing.assert_allclose(total, ref_total, rtol=1e-5)
+
+
+def test_cov_corrcoef():
+    m = RNG.randn(3, 10).astype(np.float32)
+    y = RNG.randn(10).astype(np.float32)
+    np.testing.assert_allclose(jnp.cov(m), np.cov(m), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(jnp.cov(m, y, bias=True), np.cov(m, y, bias=True), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(jnp.cov(m.T, rowvar=False, ddof=0), np.cov(m.T, rowvar=False, ddof=0), rtol=1e-5,
+                               atol=1e-6)
+    fw, aw = np.array([1, 2, 1, 3, 1, 1, 2, 1, 1, 1]), RNG.rand(10)
+    np.testing.assert_allclose(jnp.cov(m, fweights=fw, aweights=aw), np.cov(m, fweights=fw, aweights=aw),
+                               rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(jnp.corrcoef(m), np.corrcoef(m), rtol=1e-5, atol=1e-6)
+
+
+def test_histograms_and_binning():
+    data = RNG.randn(50).astype(np.float32)
+    for bins in (5, np.array([-2.0, -0.5, 0.0, 0.3, 2.5])):
+        h, e = jnp.histogram(data, bins=bins)
+        rh, re = np.histogram(data, bins=bins)
+        np.testing.assert_array_equal(h, rh)
+        np.testing.assert_allclose(e, re, rtol=1e-6)
+    h, _ = jnp.histogram(data, bins=4, range=(-1, 1), density=True)
+    np.testing.assert_allclose(h, np.histogram(data, bins=4, range=(-1, 1), density=True)[0], rtol=1e-5)
+    np.testing.assert_allclose(jnp.histogram_bin_edges(data, 6), np.histogram_bin_edges(data, 6), rtol=1e-6)
+    counts = np.array([0, 3, 1, 3, 7, 1])
+    np.testing.assert_array_equal(jnp.bincount(counts), np.bincount(counts))
+    np.testing.assert_allclose(jnp.bincount(counts, weights=np.arange(6.0), length=9),
+                               np.bincount(counts, weights=np.arange(6.0), minlength=9))
+    bins = np.array([0.0, 1.0, 2.5, 4.0])
+    x = np.array([-1.0, 0.0, 0.5, 2.5, 3.9, 4.0, 7.0])
+    for right in (False, True):
+        np.testing.assert_array_equal(jnp.digitize(x, bins, right=right), np.digitize(x, bins, right=right))
+        np.testing.assert_array_equal(jnp.digitize(x, bins[::-1], right=right), np.digitize(x, bins[::-1],
+                                                                                             right=right))
+
+
+def test_interp_gradient_diff_trapezoid():
+    xp = np.array([0.0, 1.0, 1.5, 4.0])
+    fp = np.array([1.0, -1.0, 2.0, 0.5])
+    x = np.linspace(-1, 5, 13)
+    np.testing.assert_allclose(jnp.interp(x, xp, fp), np.interp(x, xp, fp), rtol=1e-6)
+    np.testing.assert_allclose(jnp.interp(x, xp, fp, left=-9, right=9), np.interp(x, xp, fp, left=-9, right=9))
+    np.testing.assert_allclose(jnp.interp(x, xp, fp, period=4.5), np.interp(x, xp, fp, period=4.5), rtol=1e-5)
+    f = X[0] ** 2
+    np.testing.assert_allclose(jnp.gradient(f), np.gradient(f), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(jnp.gradient(f, 0.5, axis=1), np.gradient(f, 0.5, axis=1), rtol=1e-5, atol=1e-6)
+    coords = np.array([0.0, 0.5, 1.5, 1.7, 3.0])
+    np.testing.assert_allclose(jnp.gradient(f, coords, axis=1), np.gradient(f, coords, axis=1), rtol=1e-4, atol=1e-5)
+    for n in (1, 2):
+        np.testing.assert_allclose(jnp.diff(X, n=n, axis=1), np.diff(X, n=n, axis=1), rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(jnp.diff(X[0, 0], prepend=0.0, append=[1.0, 2.0]),
+                               np.diff(X[0, 0], prepend=0.0, append=[1.0, 2.0]), rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(jnp.ediff1d(X[0], to_begin=[7.0], to_end=8.0),
+                               np.ediff1d(X[0], to_begin=[7.0], to_end=8.0), rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(jnp.trapezoid(X, axis=1), np.trapezoid(X, axis=1), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(jnp.trapezoid(X[0, 0], x=coords), np.trapezoid(X[0, 0], x=coords), rtol=1e-5)
+
+
+@pytest.mark.parametrize("mode", ["full", "same", "valid"])
+@pytest.mark.parametrize("n,m", [(6, 3), (3, 6), (5, 5), (1, 4)])
+def test_convolve_correlate(mode, n, m):
+    a, v = RNG.randn(n).astype(np.float32), RNG.randn(m).astype(np.float32)
+    np.testing.assert_allclose(jnp.convolve(a, v, mode), np.convolve(a, v, mode), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(jnp.correlate(a, v, mode), np.correlate(a, v, mode), rtol=1e-5, atol=1e-6)
+
+
+def test_reduction_gradients(x64):
+    x = RNG.randn(3, 4)
+    w = RNG.rand(3, 4) > 0.4
+    check_grads(lambda v: jnp.sum(v * v, axis=1), (x,), order=2)
+    check_grads(lambda v: jnp.prod(v, axis=0), (x,), order=2)
+    check_grads(lambda v: jnp.var(v, axis=1, ddof=1), (x,), order=2)
+    check_grads(lambda v: jnp.std(v), (x,), order=1)
+    check_grads(lambda v: jnp.mean(v, where=w), (x,), order=1)
+    check_grads(lambda v: jnp.max(v, axis=1), (x,), order=1)
+    check_grads(lambda v: jnp.cumsum(v, axis=1), (x,), order=1)
+    check_grads(lambda v: jnp.cumprod(v, axis=0), (x,), order=1)
+    check_grads(lambda v: jnp.quantile(v, 0.3, axis=1), (x,), order=1)
+    check_grads(lambda v: jnp.median(v), (x,), order=1)
+    check_grads(lambda v: jnp.interp(np.array([0.2, 1.7]), np.array([0.0, 1.0, 2.0]), v[0, :3]), (x,), order=1)
+    check_grads(lambda v: jnp.convolve(v[0], v[1, :2]), (x,), order=1)
+
+
+def test_reductions_under_jit_and_vmap():
+    f = portax.jit(lambda v: (jnp.quantile(v, 0.5, axis=0), jnp.var(v, axis=1), jnp.nanmean(v)))
+    q, var, nm = f(X[0])
+    np.testing.assert_allclose(q, np.quantile(X[0], 0.5, axis=0), rtol=1e-6)
+    np.testing.assert_allclose(var, X[0].var(axis=1), rtol=1e-5)
+    np.testing.assert_allclose(nm, X[0].mean(), rtol=1e-5)
+    out = portax.vmap(lambda v: jnp.median(v))(X.reshape(3, 20))
+    np.testing.assert_allclose(out, np.median(X.reshape(3, 20), axis=1), rtol=1e-6)

@@ -1,0 +1,88 @@
+"""Portability: WebGPU's default limits, the OpenGL adapter, grid tiling, size limits, clear errors."""
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import portax
+import portax.numpy as jnp
+from portax import jit, lax
+from portax.backends.wgpu import adapters
+from portax.backends.wgpu.errors import LimitExceededError, ShaderCompileError
+from portax.core.ir import ShapedArray
+from portax.core.trace import Primitive, abstract_eval_rules
+
+from wgpu_helpers import check, needs_dtype, wgpu_backend
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def _run_checks(**env):
+    wgpu_backend()
+    out = subprocess.run([sys.executable, os.path.join(HERE, "portability_checks.py")],
+                         env=dict(os.environ, **env), capture_output=True, text=True, timeout=600, cwd=HERE)
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-4000:]
+    return out.stdout
+
+
+def test_webgpu_default_limits():
+    assert "storage buffers per stage: 8" in _run_checks(PORTAX_WGPU_DEFAULT_LIMITS="1")
+
+
+def test_opengl_adapter():
+    if not any(a.backend_type == "OpenGL" for a in adapters.list_adapters()):
+        pytest.skip("no OpenGL adapter")
+    assert "via OpenGL" in _run_checks(PORTAX_WGPU_ADAPTER="opengl")
+
+
+def test_more_than_65535_workgroups_are_tiled():
+    x = np.random.RandomState(8).randn(70000, 2).astype(np.float32)
+    check(lambda v: jnp.sort(v, axis=1), x)  # one workgroup per row
+
+
+def test_arrays_past_u32_indexing_are_refused():
+    wgpu_backend()
+    big = portax.ShapeDtypeStruct((2 ** 16, 2 ** 16), jnp.bool_)
+    with pytest.raises(LimitExceededError, match=r"and bool\[65536,65536\].*2\*\*31"):
+        jit(lambda v: v & v, backend="wgpu").lower(big).compile()
+
+
+def test_binding_size_limit_is_a_clear_error():
+    limit = wgpu_backend().runtime_device(wgpu_backend().devices()[0]).limits.max_storage_buffer_binding_size
+    big = portax.ShapeDtypeStruct((limit // 4 + 1024,), jnp.float32)
+    with pytest.raises(LimitExceededError, match="max_storage_buffer_binding_size"):
+        jit(lambda v: v + 1, backend="wgpu").lower(big).compile()
+
+
+def test_shader_errors_name_the_operation():
+    backend = wgpu_backend()
+    broken = Primitive("broken_op")
+    abstract_eval_rules[broken] = lambda x: ShapedArray(x.shape, x.dtype)
+
+    def rule(ctx, eqn):
+        from portax.backends.wgpu.kernel_writer import KernelWriter
+        from portax.backends.wgpu.program import context_of
+        w = KernelWriter("broken")
+        w.line(f"{w.buffer(eqn.out_binders[0], np.float32, write=True)}[gid] = undefined_thing;")
+        ctx.launch(w, 1, context=context_of(eqn))
+    backend.add_lowerings({broken: rule})
+    try:
+        with pytest.raises(ShaderCompileError, match=r"broken_op f32\[3\] -> f32\[3\]"):
+            jit(lambda v: broken.bind(v), backend="wgpu")(np.ones(3, np.float32))
+    finally:
+        backend.rules.pop(broken)
+
+
+def test_unsupported_dtype_names_the_missing_feature():
+    backend = wgpu_backend()
+    if np.dtype(np.float16) in backend.capabilities.dtypes:
+        needs_dtype(np.float64)
+        with pytest.raises(NotImplementedError, match="sin on float64"):
+            from wgpu_helpers import x64_enabled
+            with x64_enabled():
+                jit(lax.sin, backend="wgpu")(np.ones(3))
+    else:
+        with pytest.raises(TypeError, match="float16"):
+            jit(lambda v: v + 1, backend="wgpu")(np.ones(3, np.float16))
