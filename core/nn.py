@@ -218,7 +218,8 @@ def _attention_mask(T: int, S: int, is_causal: bool, q_lengths: Any, kv_lengths:
     if is_causal:
         mask = mask & (cols <= rows)
     if local_window_size is not None:
-        left, right = (local_window_size, local_window_size) if isinstance(local_window_size, int) else local_window_size
+        window = local_window_size
+        left, right = (window, window) if isinstance(window, int) else window
         mask = mask & (cols >= rows - left) & (cols <= rows + right)
     mask = mask[None, None]
     if q_lengths is not None:
@@ -269,4 +270,4 @@ def dot_product_attention(query: Any, key: Any, value: Any, bias: Any = None, ma
     return (out, logits) if return_residual else out
 
 
-from . import initializers  # noqa: E402,F401  (jax.nn.initializers)
+from . import initializers  # noqa: E402,F401  (nn.initializers, as jax.nn.initializers)

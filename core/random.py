@@ -99,7 +99,8 @@ def _iota_2x32(shape: Sequence[int]):
         # high word of io * s_lo (io < 2**32): split into 16-bit halves to keep uint32 arithmetic exact
         io_l, io_h = ew.bitwise_and(io, ew._const(io, 0xFFFF)), ew.shift_right_logical(io, ew._const(io, 16))
         sl_l, sl_h = s_lo & 0xFFFF, s_lo >> 16
-        mid = ew.add(ew.mul(io_h, ew._const(io, sl_l)), ew.shift_right_logical(ew.mul(io_l, ew._const(io, sl_l)), ew._const(io, 16)))
+        low_carry = ew.shift_right_logical(ew.mul(io_l, ew._const(io, sl_l)), ew._const(io, 16))
+        mid = ew.add(ew.mul(io_h, ew._const(io, sl_l)), low_carry)
         mid2 = ew.add(ew.bitwise_and(mid, ew._const(io, 0xFFFF)), ew.mul(io_l, ew._const(io, sl_h)))
         carry_hi = ew.add(ew.add(ew.mul(io_h, ew._const(io, sl_h)), ew.shift_right_logical(mid, ew._const(io, 16))),
                           ew.shift_right_logical(mid2, ew._const(io, 16)))

@@ -35,7 +35,9 @@ def _assert_close(name: str, a, b, tol: float) -> None:
 
 
 def _dtype_of(args) -> np.dtype:
-    floats = [_np(x).dtype for x in tree_flatten(args)[0] if _np(x).dtype.kind == "f"]
+    """The widest float dtype the computation runs in (float64 inputs narrow to float32 without x64)."""
+    from .dtypes import canonicalize
+    floats = [canonicalize(_np(x).dtype) for x in tree_flatten(args)[0] if _np(x).dtype.kind == "f"]
     return max(floats, key=lambda d: d.itemsize) if floats else np.dtype(np.float32)
 
 

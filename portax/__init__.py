@@ -25,5 +25,5 @@ def pmap(fun, axis_name=None, *, in_axes=0, out_axes=0, static_broadcasted_argnu
 __all__ = ["jit", "grad", "value_and_grad", "vmap", "pmap", "jvp", "vjp", "linearize", "jacfwd", "jacrev", "hessian",
            "make_jaxpr", "eval_shape", "checkpoint", "remat", "custom_jvp", "custom_vjp", "device_put", "devices",
            "device_count", "local_devices", "local_device_count", "default_backend", "block_until_ready", "Array",
-           "Device", "ShapeDtypeStruct", "Lowered", "config", "numpy", "lax", "random", "nn", "scipy", "tree_util", "tree",
-           "errors"]
+           "Device", "ShapeDtypeStruct", "Lowered", "config", "numpy", "lax", "random", "nn", "scipy", "tree_util",
+           "tree", "errors"]

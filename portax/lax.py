@@ -36,3 +36,5 @@ from portax.core.scipy.special import i0e as bessel_i0e, i1e as bessel_i1e, poly
 from portax.core.primitives import all_primitives as _all_primitives  # noqa: E402
 
 globals().update({f"{_p.name}_p": _p for _p in _all_primitives()})  # lax.add_p, lax.cholesky_p, ... as in JAX
+from portax.core.scipy.special import (betainc as regularized_incomplete_beta, gammainc as igamma,  # noqa: F401,E402
+                                       gammaincc as igammac)

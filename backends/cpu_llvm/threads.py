@@ -13,7 +13,7 @@ import os
 import threading
 
 DEFAULT_MIN_WORK = 1 << 20
-_ALIGN = 64  # chunk boundaries in elements, so chunks start on whole cache lines / vector blocks
+_ALIGN = 64  # boundaries of big chunks in elements, so they start on whole cache lines / vector blocks
 
 
 def num_cores() -> int:
@@ -78,7 +78,9 @@ class _Pool:
         try:
             while len(self._workers) < self.size - 1:
                 self._workers.append(_Worker())
-            step = -(-n // self.size // _ALIGN) * _ALIGN
+            step = -(-n // self.size)
+            if step >= 4 * _ALIGN:  # big chunks start on whole cache lines / vector blocks
+                step = -(-step // _ALIGN) * _ALIGN
             bounds = [min(i * step, n) for i in range(self.size + 1)]
             active = []
             for w, lo, hi in zip(self._workers, bounds[1:], bounds[2:]):

@@ -1,8 +1,9 @@
 """Pooled device memory: size buckets, reuse on release, and the host storage convention.
 
 Storage convention (what a WGSL kernel sees):
-  * ``bool`` is one ``u32`` per element (0 or 1); every other dtype is stored as itself
-    (``f16`` as ``array<f16>``, which needs ``enable f16;`` and the shader-f16 feature).
+  * ``bool`` is one ``u32`` per element (0 or 1); 8- and 16-bit integers are widened to one
+    ``i32``/``u32`` per element (WGSL has no narrower integers); every other dtype is stored as
+    itself (``f16`` as ``array<f16>``, which needs ``enable f16;`` and the shader-f16 feature).
   * Element counts are passed to kernels as parameters: a binding is the data rounded up to
     4 bytes (at least 16), so ``arrayLength`` may exceed the logical size.
 """
@@ -36,10 +37,15 @@ def bucket_size(nbytes: int) -> int:
     return round_up(nbytes, 1 << (nbytes.bit_length() - 3))
 
 
+_WIDENED = {np.dtype(np.bool_): np.dtype(np.uint32), np.dtype(np.uint8): np.dtype(np.uint32),
+            np.dtype(np.uint16): np.dtype(np.uint32), np.dtype(np.int8): np.dtype(np.int32),
+            np.dtype(np.int16): np.dtype(np.int32)}
+
+
 def storage_dtype(dtype: np.dtype | type) -> np.dtype:
-    """The dtype of the device representation (``bool`` -> ``uint32``)."""
+    """The dtype of the device representation (``bool`` and 8/16-bit integers are widened to 32 bits)."""
     dtype = np.dtype(dtype)
-    return np.dtype(np.uint32) if dtype == np.bool_ else dtype
+    return _WIDENED.get(dtype, dtype)
 
 
 def storage_nbytes(shape: Sequence[int], dtype: np.dtype | type) -> int:

@@ -5,8 +5,9 @@ or checked for 'fill'). scatter: the operand is copied to the output, then one i
 element combines it into its target:
 
 * add/mul/min/max: atomics on the 32-bit word holding the target: native atomicAdd/Min/Max for
-  i32/u32, atomicOr/And for bool, a compare-exchange loop for floats (f16 halves share a word).
-  64-bit dtypes have no WGSL atomics: refused unless the indices are declared unique.
+  i32/u32, atomicOr/And for bool, a compare-exchange loop for floats and narrow integers (f16 halves
+  share a word). 64-bit dtypes have no WGSL atomics: their updates are sorted by (target, order) and
+  each target folds its run of updates in order (deterministic, as the reference).
 * set: deterministic as the reference (the last update in order wins): an atomicMax pass elects the
   last update of every target, a second pass writes the winners.
 """
@@ -21,12 +22,13 @@ from portax.core.ir import JaxprEqn, Literal, Var
 from portax.core.primitives import elementwise as ew, indexing as ix
 
 from .kernel_writer import KernelWriter, coord_exprs, linear_expr, u32, workgroups_for
+from .lower_sort import Rows, bitonic
 from .lower_structural import saturate_i32
 from .lowering import lowering
 from .program import LoweringContext, context_of, copy_kernel
 from .renderer import WORKGROUP
 from .wgsl_ops import OPS, OpContext
-from .wgsl_types import WType, literal, load, store, wtype
+from .wgsl_types import WType, literal, load, round_reg, store, wtype
 
 
 def _fill_value(t: WType, fill_value) -> str:
@@ -187,13 +189,13 @@ def _scatter(ctx: LoweringContext, eqn: JaxprEqn) -> None:
         value = _update_value(w, eqn)
         if eqn.primitive is not ix.scatter_p:
             old = load(t, f"{w.buffer(out, t.dtype, write=True)}[{target}]")
-            value = _combine_expr(t, _COMBINE[eqn.primitive], old, value)
+            value = round_reg(t, _combine_expr(t, _COMBINE[eqn.primitive], old, value))
         w.line(f"{w.buffer(out, t.dtype, write=True)}[{target}] = {store(t, value)};")
         ctx.launch(w, groups, context=context)
         return
     if t.is_64:
-        raise NotImplementedError(f"wgpu backend: {context}: {eqn.primitive.name} on {t.dtype.name} needs 64-bit "
-                                  "atomics, which WGSL does not have (declare unique_indices=True to avoid them)")
+        _sorted_segments(ctx, eqn, _COMBINE[eqn.primitive], context)
+        return
     w, _, target = _scatter_kernel(eqn, f"{eqn.primitive.name}:atomic")
     _atomic_combine(w, eqn, t, _COMBINE[eqn.primitive], target)
     ctx.launch(w, groups, context=context)
@@ -215,7 +217,7 @@ def _atomic_combine(w: KernelWriter, eqn: JaxprEqn, t: WType, how: str, target: 
         buf = w.buffer(out, t.dtype, atomic=True, element="u32")
         w.line(f"{_BOOL_ATOMIC[how]}(&{buf}[{target}], select(0u, 1u, {value}));")
         return
-    if t.kind in "iu" and how in _INT_ATOMIC:
+    if t.kind in "iu" and how in _INT_ATOMIC and not t.is_narrow:
         buf = w.buffer(out, t.dtype, atomic=True, element=t.storage)
         w.line(f"{_INT_ATOMIC[how]}(&{buf}[{target}], {value});")
         return
@@ -234,7 +236,7 @@ def _atomic_combine(w: KernelWriter, eqn: JaxprEqn, t: WType, how: str, target: 
         w.line(f"var old = atomicLoad(&{buf}[{target}]);")
         w.line("loop {")
         w.line(f"  let cur = bitcast<{t.reg}>(old);")
-        w.line(f"  let nv = bitcast<u32>({_combine_expr(t, how, 'cur', 'v')});")
+        w.line(f"  let nv = bitcast<u32>({round_reg(t, _combine_expr(t, how, 'cur', 'v'))});")
         cas = f"atomicCompareExchangeWeak(&{buf}[{target}], old, nv)"
     w.line(f"  let r = {cas};")
     w.line("  if (r.exchanged) { break; }")
@@ -259,3 +261,41 @@ def _elect_last(ctx: LoweringContext, eqn: JaxprEqn, groups: int, context: str) 
     w.line(f"if ({w.buffer(winners, np.uint32)}[{target}] != order + 1u) {{ return; }}")
     w.line(f"{w.buffer(out, t.dtype, write=True)}[{target}] = {store(t, _update_value(w, eqn))};")
     ctx.launch(w, groups, context=f"{context} (write)")
+
+
+def _sorted_segments(ctx: LoweringContext, eqn: JaxprEqn, how: str, context: str) -> None:
+    """Combine without atomics: sort the updates by (target, order), then every operand element binary-
+    searches its run of updates and folds them in order."""
+    out, updates = eqn.out_binders[0], eqn.inputs[2]
+    t = wtype(out.aval.dtype)
+    rows = Rows((updates.aval.size,), 0)
+    n_pad = rows.padded
+    targets = ctx.scratch((n_pad,), np.uint32, "scatter targets")
+    orders = ctx.scratch((n_pad,), np.uint32, "scatter order")
+    positions = ctx.scratch((n_pad,), np.uint32, "scatter positions")
+    layout = _ScatterLayout(eqn)
+    w = KernelWriter(f"{eqn.primitive.name}:keys", WORKGROUP)
+    w.line(f"if (gid >= {u32(n_pad)}) {{ return; }}")
+    w.line(f"var key = 0xffffffffu;\n  var order_key = 0xffffffffu;")
+    w.line(f"if (gid < {u32(updates.aval.size)}) {{")
+    target, valid = layout.emit(w, eqn)
+    w.line(f"  if ({valid}) {{ key = {target}; order_key = order; }}")
+    w.line("}")
+    for slot, value in ((targets, "key"), (orders, "order_key"), (positions, "gid")):
+        w.line(f"{w.buffer(slot, np.uint32, write=True)}[gid] = {value};")
+    ctx.launch(w, workgroups_for(n_pad, WORKGROUP), context=f"{context} (sort keys)")
+    bitonic(ctx, [targets, orders, positions], rows, context)
+    n = out.aval.size
+    f = KernelWriter(f"{eqn.primitive.name}:fold", WORKGROUP)
+    keys, pos = f.buffer(targets, np.uint32), f.buffer(positions, np.uint32)
+    dst, src = f.buffer(out, t.dtype, write=True), f.buffer(updates, t.dtype)
+    f.line(f"if (gid >= {u32(n)}) {{ return; }}")
+    f.line(f"var lo = 0u;\n  var hi = {u32(n_pad)};")
+    f.line("loop {\n    if (lo >= hi) { break; }\n    let mid = (lo + hi) / 2u;")
+    f.line(f"  if ({keys}[mid] < gid) {{ lo = mid + 1u; }} else {{ hi = mid; }}\n  }}")
+    f.line(f"var acc = {load(t, f'{dst}[gid]')};")
+    f.line(f"for (var k = lo; k < {u32(n_pad)} && {keys}[k] == gid; k = k + 1u) {{")
+    f.line(f"  acc = {round_reg(t, _combine_expr(t, how, 'acc', load(t, f'{src}[{pos}[k]]')))};")
+    f.line("}")
+    f.line(f"{dst}[gid] = {store(t, 'acc')};")
+    ctx.launch(f, workgroups_for(n, WORKGROUP), context=f"{context} (fold)")

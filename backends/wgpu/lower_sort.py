@@ -26,7 +26,7 @@ from .renderer import WORKGROUP
 from .wgsl_types import WType, is_nan, load, store, wtype
 
 
-class _Rows:
+class Rows:
     """The rows along ``axis`` of an array of ``shape``: element (r, i) is at ``base(r) + i * inner``."""
 
     def __init__(self, shape: Sequence[int], axis: int):
@@ -45,7 +45,7 @@ def key_words(t: WType, v: str, descending_total: bool) -> list[str]:
     if t.kind == "b":
         words = [f"select(0u, 1u, {v})"]
     elif t.kind in "iu":
-        flip = (1 << (t.bits - 1)) if t.kind == "i" else 0
+        flip = (1 << (63 if t.is_64 else 31)) if t.kind == "i" else 0  # narrow ints are sign-extended words
         bits = f"bitcast<{t.uint}>({v})"
         if t.is_64:
             key = f"({bits} ^ {flip:#x}lu)" if flip else bits
@@ -69,7 +69,7 @@ def _float_words(t: WType, v: str, bits_total: bool) -> list[str]:
     return [key]
 
 
-def _sort_keys(ctx, keys: Sequence[Var], rows: _Rows, descending_total: bool, context: str) -> list:
+def _sort_keys(ctx, keys: Sequence[Var], rows: Rows, descending_total: bool, context: str) -> list:
     """Scratch arrays (rows x padded) of the key words and of the positions."""
     n = rows.count * rows.padded
     w = KernelWriter("sort-keys", WORKGROUP)
@@ -114,7 +114,7 @@ def _compare_exchange(w: KernelWriter, arrays: list[str], i: str, l: str, up: st
     w.line(f"{indent}}}")
 
 
-def _bitonic(ctx, slots: list, rows: _Rows, context: str) -> None:
+def bitonic(ctx, slots: list, rows: Rows, context: str) -> None:
     p = rows.padded
     if p == 1:
         return
@@ -145,7 +145,7 @@ def _bitonic(ctx, slots: list, rows: _Rows, context: str) -> None:
         k *= 2
 
 
-def _bitonic_local(ctx, slots: list, rows: _Rows, context: str) -> None:
+def _bitonic_local(ctx, slots: list, rows: Rows, context: str) -> None:
     """One workgroup per row sorts it entirely in workgroup memory."""
     p = rows.padded
     threads = min(WORKGROUP, p // 2)
@@ -178,7 +178,7 @@ def _bitonic_local(ctx, slots: list, rows: _Rows, context: str) -> None:
     ctx.launch(w, rows.count, context=f"{context} (bitonic)")
 
 
-def _permute(ctx, operands: Sequence[Var], outputs: Sequence[Var], positions, rows: _Rows, out_len: int,
+def _permute(ctx, operands: Sequence[Var], outputs: Sequence[Var], positions, rows: Rows, out_len: int,
              context: str, indices: Var | None = None) -> None:
     """outputs[r, i] = operands[r, positions[r, i]] for i < out_len; ``indices`` gets the positions."""
     n = rows.count * out_len
@@ -206,12 +206,12 @@ def _permute(ctx, operands: Sequence[Var], outputs: Sequence[Var], positions, ro
 @lowering(so.sort_p)
 def _sort(ctx: LoweringContext, eqn: JaxprEqn) -> None:
     dim, num_keys = eqn.params["dimension"], eqn.params["num_keys"]
-    rows = _Rows(eqn.inputs[0].aval.shape, dim)
+    rows = Rows(eqn.inputs[0].aval.shape, dim)
     if rows.count == 0:
         return
     context = context_of(eqn)
     slots = _sort_keys(ctx, eqn.inputs[:num_keys], rows, False, context)
-    _bitonic(ctx, slots, rows, context)
+    bitonic(ctx, slots, rows, context)
     _permute(ctx, eqn.inputs, eqn.out_binders, slots[-1], rows, rows.length, context)
 
 
@@ -219,11 +219,11 @@ def _sort(ctx: LoweringContext, eqn: JaxprEqn) -> None:
 def _top_k(ctx: LoweringContext, eqn: JaxprEqn) -> None:
     x = eqn.inputs[0]
     values, indices = eqn.out_binders
-    rows = _Rows(x.aval.shape, eqn.params["axis"])
+    rows = Rows(x.aval.shape, eqn.params["axis"])
     k = eqn.params["k"]
     if rows.count == 0 or k == 0:
         return
     context = context_of(eqn)
     slots = _sort_keys(ctx, [x], rows, True, context)
-    _bitonic(ctx, slots, rows, context)
+    bitonic(ctx, slots, rows, context)
     _permute(ctx, [x], [values], slots[-1], rows, k, context, indices=indices)

@@ -15,6 +15,7 @@ from .kernel_writer import KernelWriter, coord_exprs, linear_expr, strides, u32,
 from .lowering import lowering
 from .program import LoweringContext, context_of
 from .renderer import WORKGROUP
+from .wgsl_ops import from_bits, to_bits
 from .wgsl_types import WType, literal, load, store, wtype
 
 
@@ -189,24 +190,30 @@ def _dynamic_update_slice(ctx: LoweringContext, eqn: JaxprEqn) -> None:
 
 @lowering(ew.bitcast_convert_type_p)
 def _bitcast(ctx: LoweringContext, eqn: JaxprEqn) -> None:
-    """Same width: a WGSL bitcast. 64 <-> 2 x 32 bits: split or join unsigned words (little-endian)."""
+    """Width-changing bitcasts: split each element's bit pattern into narrower ones (little-endian: the
+    low bits first, along a new trailing axis) or join the trailing axis into one wider pattern."""
     x = eqn.inputs[0]
     out = eqn.out_binders[0]
     src, dst = wtype(x.aval.dtype), wtype(out.aval.dtype)
-    if "b" in (src.kind, dst.kind) or src.storage == "f16" or dst.storage == "f16":
-        raise NotImplementedError(f"wgpu backend: {context_of(eqn)}: bitcast of {src.dtype.name} to "
-                                  f"{dst.dtype.name} is unsupported (bool and float16 bitcasts)")
+    if "b" in (src.kind, dst.kind):
+        raise NotImplementedError(f"wgpu backend: {context_of(eqn)}: bool has no bit pattern to reinterpret")
     w, coords, n = output_kernel("bitcast_convert_type", out)
     if n == 0:
         return
     if src.bits == dst.bits:
-        value = f"bitcast<{dst.reg}>({read_atom(w, x, 'gid')})"
-    elif src.bits == 64:
-        word = f"bitcast<u64>({read_atom(w, x, f'gid / 2u')})"
-        value = f"bitcast<{dst.reg}>(u32(({word} >> (32u * (gid % 2u))) & 0xfffffffflu))"
+        value = from_bits(dst, to_bits(src, read_atom(w, x, "gid")))
+    elif src.bits > dst.bits:
+        r = src.bits // dst.bits
+        word = to_bits(src, read_atom(w, x, f"gid / {r}u"))
+        piece = f"(({word}) >> ({dst.bits}u * (gid % {r}u)))"
+        mask = f"{(1 << dst.bits) - 1:#x}{'lu' if src.is_64 else 'u'}"
+        piece = f"({piece} & {mask})"
+        value = from_bits(dst, f"u32({piece})" if src.is_64 else piece)
     else:
-        lo = f"u64(bitcast<u32>({read_atom(w, x, 'gid * 2u')}))"
-        hi = f"u64(bitcast<u32>({read_atom(w, x, 'gid * 2u + 1u')}))"
-        value = f"bitcast<{dst.reg}>({lo} | ({hi} << 32u))"
+        r = dst.bits // src.bits
+        wide = "u64" if dst.is_64 else "u32"
+        parts = [f"({wide}({to_bits(src, read_atom(w, x, f'gid * {r}u + {j}u'))}) << {src.bits * j}u)"
+                 for j in range(r)]
+        value = from_bits(dst, " | ".join(parts))
     store_out(w, out, value)
     ctx.launch(w, workgroups_for(n, WORKGROUP), context=context_of(eqn))

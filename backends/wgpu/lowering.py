@@ -55,7 +55,7 @@ def load_rules() -> None:
     """Import the rule modules (each registers its primitives)."""
     import importlib
     for name in ("lower_structural", "lower_dot", "lower_cumulative", "lower_sort", "lower_indexing",
-                 "lower_control"):
+                 "lower_control", "lower_windowed"):
         try:
             importlib.import_module(f"{__package__}.{name}")
         except ModuleNotFoundError:

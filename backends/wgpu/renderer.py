@@ -105,7 +105,7 @@ class ElementEmitter:
             return
         if p is st.iota_p:
             t = wtype(eqn.params["dtype"])
-            self.env[outs[0]] = self.let(convert(wtype("uint32"), t, self.coord(eqn.params["dimension"])))
+            self.env[outs[0]] = self.let(round_reg(t, convert(wtype("uint32"), t, self.coord(eqn.params["dimension"]))))
             return
         if p in INDEX_MAPS:
             x = eqn.inputs[0]

@@ -63,6 +63,10 @@ WGSL_TYPES = {
     np.dtype(np.int32): ("i32", None, None),
     np.dtype(np.uint32): ("u32", None, None),
     np.dtype(np.bool_): ("u32", None, None),
+    np.dtype(np.int8): ("i32", None, None),  # 8/16-bit integers live in 32-bit words (see buffers)
+    np.dtype(np.int16): ("i32", None, None),
+    np.dtype(np.uint8): ("u32", None, None),
+    np.dtype(np.uint16): ("u32", None, None),
     np.dtype(np.float16): ("f16", "shader-f16", "f16"),
     np.dtype(np.float64): ("f64", "shader-f64", None),
     np.dtype(np.int64): ("i64", "shader-int64", None),
@@ -267,10 +271,11 @@ class WgpuDevice:
 
     def upload(self, array: np.ndarray, context: str = "") -> DeviceBuffer:
         """Copy ``array`` to a new device buffer; contiguous arrays are written straight from
-        their memory (bool is converted to u32 first)."""
+        their memory (bool and 8/16-bit integers are widened to 32 bits first)."""
         array = np.asarray(array)
         self._check_dtype(array.dtype, context)
-        data = array.astype(np.uint32) if array.dtype == np.bool_ else np.ascontiguousarray(array)
+        sdtype = storage_dtype(array.dtype)
+        data = array.astype(sdtype) if sdtype != array.dtype else np.ascontiguousarray(array)
         raw = data.reshape(-1).view(np.uint8)
         nbytes = raw.nbytes
         head = nbytes - nbytes % 4  # queue writes are in multiples of 4 bytes
@@ -299,7 +304,9 @@ class WgpuDevice:
             return np.empty(shape, dtype)
         data = self._read(buf.buffer, count * sdtype.itemsize, context)
         out = np.frombuffer(data, sdtype, count=count).reshape(shape)
-        return out != 0 if dtype == np.bool_ else out
+        if dtype == np.bool_:
+            return out != 0
+        return out.astype(dtype) if sdtype != dtype else out
 
     def _read(self, buffer: wgpu.GPUBuffer, nbytes: int, context: str) -> memoryview:
         size = round_up(nbytes, 4)
@@ -555,7 +562,7 @@ def _verified_dtypes(device: WgpuDevice) -> frozenset:
     """The device's dtypes whose probe kernel (y = 3x + 1) compiles and computes exactly."""
     ok = set()
     for dtype in device.capabilities.dtypes:
-        if dtype == np.bool_:
+        if storage_dtype(dtype) != dtype:  # widened dtypes are verified through their 32-bit word type
             continue
         x = np.arange(4).astype(dtype) + (np.array(2**40, dtype) if dtype.itemsize == 8 else 0)
         wgsl = _DTYPE_PROBE.format(header=device.capabilities.wgsl_header([dtype]), t=WGSL_TYPES[dtype][0])
@@ -566,8 +573,7 @@ def _verified_dtypes(device: WgpuDevice) -> frozenset:
                 ok.add(dtype)
         except WgpuBackendError:
             pass
-    if np.dtype(np.uint32) in ok:
-        ok.add(np.dtype(np.bool_))
+    ok |= {d for d in device.capabilities.dtypes if storage_dtype(d) in ok and storage_dtype(d) != d}
     return frozenset(ok)
 
 

@@ -16,7 +16,7 @@ import numpy as np
 
 from portax.core.primitives import elementwise as ew, prng
 
-from .wgsl_types import BIT_HELPERS, WType, is_nan, literal, special_float
+from .wgsl_types import BIT_HELPERS, WType, is_nan, literal, round_reg, special_float
 
 # float64 math the drivers do not provide (SPIR-V's GLSL.std.450 exp/log/sin... are 16/32-bit only;
 # naga compiles them for f64 and the result is garbage): refused rather than computed wrongly.
@@ -145,13 +145,24 @@ def _not(ctx, x):
     return f"(!{x})" if ctx.t.kind == "b" else f"(~{x})"
 
 
+def _bits(t: WType, x: str) -> str:
+    """The u32 bit pattern of a narrow integer register value."""
+    return f"(bitcast<u32>({x}) & {t.mask})"
+
+
 def _popcount(ctx, x):
+    t = ctx.t
+    if t.is_narrow:
+        return f"{t.reg}(countOneBits({_bits(t, x)}))"
     return f"countOneBits({x})"
 
 
 def _clz(ctx, x):
-    if ctx.t.is_64:
-        return f"clz64_{ctx.t.reg}({x})"
+    t = ctx.t
+    if t.is_64:
+        return f"clz64_{t.reg}({x})"
+    if t.is_narrow:
+        return f"{t.reg}(countLeadingZeros({_bits(t, x)}) - {32 - t.bits}u)"
     return f"countLeadingZeros({x})"
 
 
@@ -183,7 +194,11 @@ def convert(src: WType, dst: WType, x: str) -> str:
     if dst.kind == "f":
         return f"{dst.reg}({x})"
     if src.kind == "f":
-        return f"{_helper('to_' + dst.reg, src)}({x})"
+        value = f"{_helper('to_' + dst.reg, src)}({x})"
+        if dst.is_narrow:  # saturate to the narrow range (then nothing is left to wrap)
+            info = np.iinfo(dst.dtype)
+            return f"clamp({value}, {_lit(dst, info.min)}, {_lit(dst, info.max)})"
+        return value
     if dst.is_64 == src.is_64:
         return f"bitcast<{dst.reg}>({x})"
     if dst.is_64:  # widen: sign-extend signed sources, zero-extend unsigned ones (numpy's astype)
@@ -196,12 +211,30 @@ def _convert(ctx, x):
     return convert(ctx.t, ctx.out, x)
 
 
+def to_bits(t: WType, v: str) -> str:
+    """The bit pattern of a register value: u64 for 64-bit types, else u32 (high bits zero)."""
+    if t.storage == "f16":
+        return f"(pack2x16float(vec2<f32>({v}, 0.0)) & 0xffffu)"
+    if t.is_narrow:
+        return _bits(t, v)
+    return f"bitcast<{t.uint}>({v})"
+
+
+def from_bits(t: WType, bits: str) -> str:
+    """The register value whose bit pattern is ``bits`` (u32 or u64, as ``to_bits`` gives)."""
+    if t.storage == "f16":
+        return f"unpack2x16float({bits}).x"
+    if t.is_narrow:
+        return round_reg(t, f"bitcast<{t.reg}>({bits})")
+    return f"bitcast<{t.reg}>({bits})"
+
+
 def _bitcast(ctx, x):
-    """Same-width bitcasts only (width-changing ones are not fused: see ``lowering.can_fuse``)."""
-    if ctx.t.kind == "b" or ctx.out.kind == "b" or "f16" in (ctx.t.storage, ctx.out.storage):
+    """Same-width bitcasts (width-changing ones are not fused: see ``lowering.can_fuse``)."""
+    if ctx.t.kind == "b" or ctx.out.kind == "b":
         raise NotImplementedError(f"wgpu backend: bitcast_convert_type of {ctx.t.dtype.name} to "
-                                  f"{ctx.out.dtype.name} is unsupported (bool and float16 bitcasts)")
-    return f"bitcast<{ctx.out.reg}>({x})"
+                                  f"{ctx.out.dtype.name}: bool has no bit pattern to reinterpret")
+    return from_bits(ctx.out, to_bits(ctx.t, x))
 
 
 # --- binary ------------------------------------------------------------------------------------------------
@@ -265,7 +298,11 @@ def _shift_left(ctx, a, b):
 def _shift_right_logical(ctx, a, b):
     t = ctx.t
     n = _amount(t, b)
-    shifted = f"({a} >> {n})" if t.kind == "u" else f"bitcast<{t.reg}>(bitcast<{t.uint}>({a}) >> {n})"
+    if t.kind == "u":
+        shifted = f"({a} >> {n})"
+    else:
+        bits = _bits(t, a) if t.is_narrow else f"bitcast<{t.uint}>({a})"
+        shifted = f"bitcast<{t.reg}>({bits} >> {n})"
     return f"select({_lit(t, 0)}, {shifted}, {_shift_ok(t, b)})"
 
 
@@ -274,7 +311,10 @@ def _shift_right_arithmetic(ctx, a, b):
     amount = f"select({t.bits - 1}u, {_amount(t, b)}, {_shift_ok(t, b)})"
     if t.kind == "i":
         return f"({a} >> {amount})"
-    return f"bitcast<{t.reg}>(bitcast<{t.sint}>({a}) >> {amount})"
+    signed = f"bitcast<{t.sint}>({a})"
+    if t.is_narrow:  # sign-extend the narrow pattern first
+        signed = f"((bitcast<i32>({a}) << {32 - t.bits}u) >> {32 - t.bits}u)"
+    return f"bitcast<{t.reg}>({signed} >> {amount})"
 
 
 _CMP = {"eq": "==", "ne": "!=", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}

@@ -1,8 +1,9 @@
 """The dtype table of the WGSL renderer: storage types, register types, loads, stores and literals.
 
-A value lives in a buffer as its *storage* type (bool as one u32 per element, see ``buffers``) and in
-registers as its *register* type: ``f16`` is computed in ``f32`` and rounded to ``f16`` after every
-operation (what numpy does for float16), ``bool`` is a WGSL ``bool``.
+A value lives in a buffer as its *storage* type (bool and 8/16-bit integers as one 32-bit word per
+element, see ``buffers``) and in registers as its *register* type: ``f16`` is computed in ``f32`` and
+rounded to ``f16`` after every operation (what numpy does for float16), 8/16-bit integers are computed
+in ``i32``/``u32`` and wrapped to their width after every operation, ``bool`` is a WGSL ``bool``.
 """
 from __future__ import annotations
 
@@ -34,6 +35,16 @@ class WType:
     @property
     def is_64(self) -> bool:
         return self.bits == 64
+
+    @property
+    def is_narrow(self) -> bool:
+        """An 8/16-bit integer kept in a 32-bit register."""
+        return self.kind in "iu" and self.bits < 32
+
+    @property
+    def mask(self) -> str:
+        """The u32 mask of a narrow integer's bits."""
+        return f"{(1 << self.bits) - 1:#x}u"
 
     @property
     def uint(self) -> str:
@@ -77,8 +88,16 @@ def store(t: WType, value: str) -> str:
 
 
 def round_reg(t: WType, value: str) -> str:
-    """Round a freshly computed register value to the dtype (f16 values are computed in f32)."""
-    return f"f32(f16({value}))" if t.storage == "f16" else value
+    """Fit a freshly computed register value to the dtype: f16 values (computed in f32) are rounded,
+    8/16-bit integers wrapped to their width (sign-extended for signed ones)."""
+    if t.storage == "f16":
+        return f"f32(f16({value}))"
+    if t.is_narrow:
+        if t.kind == "u":
+            return f"(({value}) & {t.mask})"
+        shift = f"{32 - t.bits}u"
+        return f"((({value}) << {shift}) >> {shift})"
+    return value
 
 
 def bits_literal(bits: int, width: int) -> str:

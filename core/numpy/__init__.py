@@ -15,7 +15,8 @@ from .creation import (arange, array, asarray, empty, empty_like, eye, full, ful
                        linspace, logspace, meshgrid, ones, ones_like, tri, zeros, zeros_like)
 from .index_tricks import *  # noqa: F401,F403
 from .indexing import _IndexUpdateHelper, getitem as _getitem, take, take_along_axis
-from .linalg_ops import dot, einsum, einsum_path, inner, kron, matmul, matvec, outer, tensordot, trace, vdot, vecdot, vecmat
+from .linalg_ops import (dot, einsum, einsum_path, inner, kron, matmul, matvec, outer, tensordot, trace, vdot, vecdot,
+                         vecmat)
 from .misc import (allclose, argsort, argwhere, array_equal, array_equiv, astype, clip, cross, diag, diagflat, diagonal,
                    flatnonzero, isclose, nan_to_num, nonzero, packbits, searchsorted, select, sort, tril, triu,
                    unpackbits, unwrap, where)
@@ -146,7 +147,8 @@ _ArrayMethods.install({
     "take": take, "conj": lambda self: self, "conjugate": lambda self: self, "diagonal": diagonal, "trace": trace,
     "nonzero": nonzero, "repeat": repeat, "copy": lambda self: _ew.asarray(self), "view": lambda self, dtype=None: (
         self if dtype is None else _ew.bitcast_convert_type(self, dtype)),
-    "argpartition": argpartition, "choose": lambda self, choices, out=None, mode="raise": choose(self, choices, out, mode),
+    "argpartition": argpartition,
+    "choose": lambda self, choices, out=None, mode="raise": choose(self, choices, out, mode),
     "compress": lambda self, condition, axis=None, **kw: compress(condition, self, axis, **kw),
     "searchsorted": searchsorted, "ptp": ptp, "itemsize": property(lambda self: self.dtype.itemsize),
     "__round__": lambda self, ndigits=None: round(self, ndigits or 0),

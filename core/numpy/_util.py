@@ -18,7 +18,9 @@ def asarray_any(x: Any, dtype=None) -> Any:
     if isinstance(x, (list, tuple)):
         if any(is_tracer(e) or hasattr(e, "_buf") or isinstance(e, (list, tuple)) for e in x):
             from .shape import stack
-            return stack([asarray_any(e, dtype) for e in x]) if x else make_array(np.zeros((0,), dtype or dtypes.default_float()))
+            if not x:
+                return make_array(np.zeros((0,), dtype or dtypes.default_float()))
+            return stack([asarray_any(e, dtype) for e in x])
         x = np.asarray(x)
         if x.dtype == np.float64 and dtype is None:
             dtype = dtypes.default_float()

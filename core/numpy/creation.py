@@ -99,7 +99,9 @@ def arange(start: Any, stop: Any = None, step: Any = None, dtype=None) -> Any:
     stp = 1 if step_v is None else step_v
     if dt.kind in "iu" and float(s0) == int(s0) and float(stp) == int(stp):
         io = st.iota(dt, n)
-        return ew.add(ew.mul(io, ew.convert_element_type(int(stp), dt)), ew.convert_element_type(int(s0), dt)) if n else io
+        if not n:
+            return io
+        return ew.add(ew.mul(io, ew.convert_element_type(int(stp), dt)), ew.convert_element_type(int(s0), dt))
     return asarray_any(np.arange(start_v, stop_v, step_v).astype(dt))
 
 
@@ -185,7 +187,6 @@ def indices(dimensions: Sequence[int], dtype=None, sparse: bool = False) -> Any:
         return tuple(outs)
     from .shape import stack
     return stack(outs) if outs else zeros((0,), dt)
-
 
 
 def geomspace(start: Any, stop: Any, num: int = 50, endpoint: bool = True, dtype=None, axis: int = 0) -> Any:

@@ -84,8 +84,8 @@ def ravel_multi_index(multi_index: Sequence[Any], dims: Sequence[int], mode: str
     if len(idx) != len(dims):
         raise ValueError(f"parameter multi_index must be a sequence of length {len(dims)}")
     if mode == "raise":
-        vals = [np.asarray(concrete_or_error(i, "The error occurred in jnp.ravel_multi_index with mode='raise': "
-                                                 "use mode='clip' or 'wrap' under jit.")) for i in idx]
+        context = "The error occurred in jnp.ravel_multi_index with mode='raise': use mode='clip' or 'wrap' under jit."
+        vals = [np.asarray(concrete_or_error(i, context)) for i in idx]
         if any(((v < 0) | (v >= d)).any() for v, d in zip(vals, dims)):
             raise ValueError("invalid entry in coordinates array")
     elif mode == "wrap":
@@ -429,6 +429,6 @@ def fromfunction(function: Callable, shape: Sequence[int], *, dtype: Any = float
 
 
 __all__ = ["apply_along_axis", "apply_over_axes", "c_", "choose", "compress", "delete", "diag_indices",
-           "diag_indices_from", "extract", "fill_diagonal", "fromfunction", "index_exp", "insert", "ix_", "mask_indices",
-           "mgrid", "ogrid", "piecewise", "place", "put", "put_along_axis", "r_", "ravel_multi_index", "s_",
-           "tril_indices", "tril_indices_from", "triu_indices", "triu_indices_from", "unravel_index"]
+           "diag_indices_from", "extract", "fill_diagonal", "fromfunction", "index_exp", "insert", "ix_",
+           "mask_indices", "mgrid", "ogrid", "piecewise", "place", "put", "put_along_axis", "r_", "ravel_multi_index",
+           "s_", "tril_indices", "tril_indices_from", "triu_indices", "triu_indices_from", "unravel_index"]

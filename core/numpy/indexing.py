@@ -104,7 +104,8 @@ def getitem(x: Any, idx: Any, mode: str | None = None, fill_value: Any = None) -
             y = _apply_slice(y, dim, i, n)
             dim += 1
             kept += 1
-        elif advanced and (_is_array_index(i) or isinstance(i, (int, np.integer)) or is_tracer(i) or hasattr(i, "_buf")):
+        elif advanced and (_is_array_index(i) or isinstance(i, (int, np.integer)) or is_tracer(i) or
+                           hasattr(i, "_buf")):
             adv.append((dim, i))
             adv_positions.append(pos)
             dim += 1

@@ -59,11 +59,8 @@ def diagonal(x: Any, /, *, offset: int = 0) -> Any:
 
 
 def _swap(x: Any) -> Any:
+    """Transpose of the trailing matrices (the conjugate transpose, for real dtypes)."""
     return matrix_transpose(x)
-
-
-def _h(x: Any) -> Any:
-    return _swap(x)
 
 
 # --- decompositions -------------------------------------------------------------------------------------------
@@ -302,12 +299,12 @@ def _pinv_jvp(rtol, primals, tangents):
     p = _pinv(a, rtol)
     m, n = get_aval(a).shape[-2:]
     if m >= n:
-        s = matmul(matmul(p, _h(p)), _h(a_dot))
-        t = matmul(matmul(_h(a_dot), _h(p)), p)
+        s = matmul(matmul(p, _swap(p)), _swap(a_dot))
+        t = matmul(matmul(_swap(a_dot), _swap(p)), p)
         p_dot = -matmul(matmul(p, a_dot), p) + s - matmul(matmul(s, a), p) + t - matmul(matmul(p, a), t)
     else:
-        s = matmul(p, matmul(_h(p), _h(a_dot)))
-        t = matmul(_h(a_dot), matmul(_h(p), p))
+        s = matmul(p, matmul(_swap(p), _swap(a_dot)))
+        t = matmul(_swap(a_dot), matmul(_swap(p), p))
         p_dot = -matmul(p, matmul(a_dot, p)) + s - matmul(s, matmul(a, p)) + t - matmul(p, matmul(a, t))
     return p, p_dot
 
@@ -341,7 +338,8 @@ def lstsq(a: Any, b: Any, rcond: float | None = None, *, numpy_resid: bool = Fal
     mask = ew.ge(s, ew.mul(ew._const(s, rcond), st.index_in_dim(s, 0, 0, keepdims=False)))
     rank = red.sum(mask)
     safe_s = ew.select(mask, s, st.full_like(s, 1))
-    s_inv = st.reshape(ew.select(mask, ew.div(ew._const(s, 1), safe_s), st.zeros_like_array(s)), (get_aval(s).shape[0], 1))
+    s_inv = ew.select(mask, ew.div(ew._const(s, 1), safe_s), st.zeros_like_array(s))
+    s_inv = st.reshape(s_inv, (get_aval(s).shape[0], 1))
     uTb = matmul(_swap(u), b)
     x = matmul(_swap(vh), ew.mul(broadcast_to(s_inv, get_aval(uTb).shape), uTb))
     if numpy_resid and (int(rank) < n or m <= n):
@@ -389,8 +387,8 @@ def tensorinv(a: Any, ind: int = 2) -> Any:
     n = int(np.prod(shape[ind:], dtype=np.int64))
     m = int(np.prod(shape[:ind], dtype=np.int64))
     if n != m:
-        raise ValueError(f"tensorinv: product of the first {ind} dimensions {shape[:ind]} must equal the product of the "
-                         f"rest {shape[ind:]}")
+        raise ValueError(f"tensorinv: product of the first {ind} dimensions {shape[:ind]} must equal the product of "
+                         f"the rest {shape[ind:]}")
     return reshape(inv(reshape(a, (m, n))), out_shape)
 
 

@@ -131,7 +131,9 @@ def einsum(subscripts: str, *operands: Any, optimize: Any = "optimal", precision
         subscripts = lhs + "->" + out
     if "..." in subscripts:
         subscripts = _expand_ellipsis(subscripts, [get_aval(o).ndim for o in ops])
-    path, _ = np.einsum_path(subscripts, *shapes, optimize="optimal" if optimize in (True, "optimal", "greedy") or optimize is None else optimize)
+    # an explicit pairwise path is used as given; otherwise the optimal order (greedy for many operands)
+    strategy = optimize if isinstance(optimize, (list, tuple)) else ("optimal" if len(ops) <= 6 else "greedy")
+    path, _ = np.einsum_path(subscripts, *shapes, optimize=strategy)
     lhs, out_spec = subscripts.split("->")
     specs = lhs.split(",")
     ops = list(ops)

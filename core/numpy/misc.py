@@ -71,7 +71,10 @@ def nonzero(a: Any, *, size: int | None = None, fill_value: Any = None) -> tuple
     outs = []
     rem = take
     strides = np.cumprod((1,) + shape[::-1])[::-1][1:]
-    fills = fill_value if isinstance(fill_value, (tuple, list)) else [0 if fill_value is None else fill_value] * len(shape)
+    if isinstance(fill_value, (tuple, list)):
+        fills = fill_value
+    else:
+        fills = [0 if fill_value is None else fill_value] * len(shape)
     for s, f in zip(strides, fills):
         coord = ew.div(rem, ew._const(rem, int(s)))
         rem = ew.rem(rem, ew._const(rem, int(s)))
@@ -211,7 +214,8 @@ def array_equiv(a1: Any, a2: Any) -> Any:
     return all(ew.eq(a1, a2))
 
 
-def nan_to_num(x: Any, copy: bool = True, nan: float = 0.0, posinf: float | None = None, neginf: float | None = None) -> Any:
+def nan_to_num(x: Any, copy: bool = True, nan: float = 0.0, posinf: float | None = None,
+               neginf: float | None = None) -> Any:
     x = asarray_any(x)
     dt = get_aval(x).dtype
     if dt.kind != "f":

@@ -166,7 +166,8 @@ def bartlett(M: int) -> Any:
 
 
 def blackman(M: int) -> Any:
-    return _window(M, lambda n, M: 0.42 - 0.5 * uf.cos(2 * np.pi * n / (M - 1)) + 0.08 * uf.cos(4 * np.pi * n / (M - 1)))
+    return _window(M, lambda n, M: 0.42 - 0.5 * uf.cos(2 * np.pi * n / (M - 1)) +
+                   0.08 * uf.cos(4 * np.pi * n / (M - 1)))
 
 
 def hamming(M: int) -> Any:

@@ -3,7 +3,7 @@ cumulative ops, and the nan-variants."""
 from __future__ import annotations
 
 import builtins
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -83,6 +83,13 @@ def any(a: Any, axis: Any = None, out: None = None, keepdims: bool = False, *, w
     return _reduction("any", red.reduce_or, lambda d: False)(b, axis, keepdims=keepdims, where=where)
 
 
+def _inexact_dtype(aval, dtype) -> np.dtype:
+    """The dtype of a mean/variance: ``dtype`` if given, else the input's float type or the default float."""
+    if dtype is not None:
+        return dtypes.canonicalize(dtype)
+    return aval.dtype if aval.dtype.kind == "f" else dtypes.default_float()
+
+
 def _count(aval, axes, where):
     if where is None:
         return int(np.prod([aval.shape[i] for i in axes], dtype=np.int64))
@@ -94,7 +101,7 @@ def mean(a: Any, axis: Any = None, dtype=None, out: None = None, keepdims: bool 
     a = asarray_any(a)
     aval = get_aval(a)
     axes = _axes(axis, aval.ndim)
-    dt = dtypes.canonicalize(dtype) if dtype is not None else (aval.dtype if aval.dtype.kind == "f" else dtypes.default_float())
+    dt = _inexact_dtype(aval, dtype)
     s = sum(ew.convert_element_type(a, dt) if aval.dtype != dt else a, axis, keepdims=keepdims, where=where)
     n = _count(aval, axes, where)
     if isinstance(n, int):
@@ -109,7 +116,7 @@ def var(a: Any, axis: Any = None, dtype=None, out: None = None, ddof: int = 0, k
         ddof = correction
     a = asarray_any(a)
     aval = get_aval(a)
-    dt = dtypes.canonicalize(dtype) if dtype is not None else (aval.dtype if aval.dtype.kind == "f" else dtypes.default_float())
+    dt = _inexact_dtype(aval, dtype)
     a = ew.convert_element_type(a, dt) if aval.dtype != dt else a
     axes = _axes(axis, aval.ndim)
     m = mean(a, axis, keepdims=True, where=where)
@@ -154,9 +161,14 @@ def _cumulative(lax_fn, name, upcast: bool):
         if axis is None:
             a, axis = st.reshape(a, (get_aval(a).size,)), 0
         aval = get_aval(a)
-        dt = dtypes.canonicalize(dtype) if dtype is not None else (
-            dtypes.default_int() if upcast and aval.dtype.kind in "bi" and aval.dtype.itemsize <= dtypes.default_int().itemsize
-            else dtypes.default_uint() if upcast and aval.dtype.kind == "u" and aval.dtype.itemsize <= 4 else aval.dtype)
+        if dtype is not None:
+            dt = dtypes.canonicalize(dtype)
+        elif upcast and aval.dtype.kind in "bi" and aval.dtype.itemsize <= dtypes.default_int().itemsize:
+            dt = dtypes.default_int()
+        elif upcast and aval.dtype.kind == "u" and aval.dtype.itemsize <= 4:
+            dt = dtypes.default_uint()
+        else:
+            dt = aval.dtype
         if dt != aval.dtype:
             a = ew.convert_element_type(a, dt)
         if aval.ndim == 0:
@@ -262,5 +274,5 @@ def average(a: Any, axis: Any = None, weights: Any = None, returned: bool = Fals
 
 
 __all__ = [n for n in dir() if not n.startswith("_") and n not in (
-    "Any", "Sequence", "builtins", "np", "st", "ew", "red", "dtypes", "annotations", "asarray_any", "broadcast_to",
+    "Any", "builtins", "np", "st", "ew", "red", "dtypes", "annotations", "asarray_any", "broadcast_to",
     "canonicalize_axis", "get_aval")]

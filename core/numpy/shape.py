@@ -236,7 +236,8 @@ def repeat(a: Any, repeats: Any, axis: int | None = None, *, total_repeat_length
     axis = canonicalize_axis(axis, len(s))
     if isinstance(repeats, int) or np.ndim(concrete_or_error(repeats, "jnp.repeat needs concrete repeats")) == 0:
         r = int(concrete_or_error(repeats, "jnp.repeat needs concrete repeats"))
-        b = st.broadcast_in_dim(a, s[:axis + 1] + (r,) + s[axis + 1:], tuple(i if i <= axis else i + 1 for i in range(len(s))))
+        dims = tuple(i if i <= axis else i + 1 for i in range(len(s)))
+        b = st.broadcast_in_dim(a, s[:axis + 1] + (r,) + s[axis + 1:], dims)
         return st.reshape(b, s[:axis] + (s[axis] * r,) + s[axis + 1:])
     reps = np.asarray(concrete_or_error(repeats, "jnp.repeat needs concrete repeats")).astype(np.int64)
     from .indexing import take
@@ -247,7 +248,10 @@ def repeat(a: Any, repeats: Any, axis: int | None = None, *, total_repeat_length
 def flip(m: Any, axis: int | Sequence[int] | None = None) -> Any:
     m = asarray_any(m)
     nd = get_aval(m).ndim
-    axes = tuple(range(nd)) if axis is None else tuple(canonicalize_axis(a, nd) for a in ((axis,) if isinstance(axis, int) else axis))
+    if axis is None:
+        axes = tuple(range(nd))
+    else:
+        axes = tuple(canonicalize_axis(a, nd) for a in ((axis,) if isinstance(axis, int) else axis))
     return st.rev(m, axes)
 
 
@@ -323,7 +327,8 @@ def pad(array: Any, pad_width: Any, mode: str = "constant", constant_values: Any
                     cfg[ax] = (int(pw[ax, 0]), 0, 0) if side == 0 else (0, int(pw[ax, 1]), 0)
                     a = st.pad(a, ew.convert_element_type(cvs[ax, side].item(), get_aval(a).dtype), cfg)
             return a
-        return st.pad(a, ew.convert_element_type(cv.item(), get_aval(a).dtype), [(int(lo), int(hi), 0) for lo, hi in pw])
+        pad_value = ew.convert_element_type(cv.item(), get_aval(a).dtype)
+        return st.pad(a, pad_value, [(int(lo), int(hi), 0) for lo, hi in pw])
     for ax in range(nd):
         lo, hi = int(pw[ax, 0]), int(pw[ax, 1])
         n = get_aval(a).shape[ax]

@@ -14,7 +14,7 @@ from .creation import arange, linspace, zeros
 from .indexing import take, take_along_axis
 from .linalg_ops import dot
 from .misc import clip, searchsorted, sort, where
-from .shape import concatenate, expand_dims, moveaxis, ravel, reshape
+from .shape import concatenate, moveaxis, ravel, reshape
 
 _METHODS = ("linear", "lower", "higher", "midpoint", "nearest")
 
@@ -209,6 +209,49 @@ def histogram(a: Any, bins: Any = 10, range: Sequence | None = None, weights: An
     return counts, edges
 
 
+def histogramdd(sample: Any, bins: Any = 10, range: Sequence | None = None, weights: Any = None,
+                density: bool | None = None) -> tuple:
+    """``(hist, edges)`` of ``N`` points in ``D`` dimensions (``sample`` of shape ``(N, D)``)."""
+    (sample,) = promote_to_inexact(asarray_any(sample))
+    if sample.ndim != 2:
+        raise ValueError(f"histogramdd: sample must be a 2-D array of shape (N, D), got {sample.shape}")
+    d = sample.shape[1]
+    bins_per_dim = [bins] * d if isinstance(bins, int) else list(bins)
+    if len(bins_per_dim) != d:
+        raise ValueError(f"histogramdd: got {len(bins_per_dim)} bin specifications for {d} dimensions")
+    ranges = [None] * d if range is None else list(range)
+    edges = [histogram_bin_edges(sample[:, i], b, r) for i, (b, r) in enumerate(zip(bins_per_dim, ranges))]
+    indices = []
+    for i, e in enumerate(edges):
+        idx = searchsorted(e, sample[:, i], side="right")
+        indices.append(where(sample[:, i] == e[-1], idx - 1, idx))
+    shape = tuple(e.shape[0] + 1 for e in edges)
+    from .index_tricks import ravel_multi_index
+    flat = ravel_multi_index(indices, shape, mode="clip")
+    w = None if weights is None else ravel(asarray_any(weights)).astype(sample.dtype)
+    total = int(np.prod(shape))
+    hist = bincount(flat, w, length=total).astype(sample.dtype)
+    hist = reshape(hist, shape)[(slice(1, -1),) * d]
+    if density:
+        hist = hist / red.sum(hist)
+        for i, e in enumerate(edges):
+            width_shape = [1] * d
+            width_shape[i] = e.shape[0] - 1
+            hist = hist / reshape(e[1:] - e[:-1], tuple(width_shape))
+    return hist, edges
+
+
+def histogram2d(x: Any, y: Any, bins: Any = 10, range: Sequence | None = None, weights: Any = None,
+                density: bool | None = None) -> tuple:
+    """``(hist, xedges, yedges)`` of points ``(x[i], y[i])``."""
+    from .shape import stack
+    x, y = promote_to_inexact(asarray_any(x), asarray_any(y))
+    if not isinstance(bins, int) and np.ndim(bins) == 1 and not isinstance(bins, (list, tuple)):
+        bins = [bins, bins]
+    hist, (ex, ey) = histogramdd(stack([x, y], axis=1), bins, range, weights, density)
+    return hist, ex, ey
+
+
 def digitize(x: Any, bins: Any, right: bool = False, *, method: str | None = None) -> Any:
     """Indices of the bins to which each value belongs (bins increasing or decreasing)."""
     x, bins = asarray_any(x), asarray_any(bins)
@@ -395,5 +438,5 @@ def correlate(a: Any, v: Any, mode: str = "valid", *, precision: Any = None, pre
 
 
 __all__ = ["bincount", "convolve", "corrcoef", "correlate", "cov", "diff", "digitize", "ediff1d", "gradient",
-           "histogram", "histogram_bin_edges", "interp", "median", "nanmedian", "nanpercentile", "nanquantile",
-           "percentile", "quantile", "trapezoid"]
+           "histogram", "histogram2d", "histogram_bin_edges", "histogramdd", "interp", "median", "nanmedian",
+           "nanpercentile", "nanquantile", "percentile", "quantile", "trapezoid"]

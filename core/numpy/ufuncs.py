@@ -372,6 +372,13 @@ def imag(x: Any, /) -> Any:
     return ew.mul(x, ew._const(x, 0))
 
 
+def angle(z: Any, deg: bool = False) -> Any:
+    """The argument of ``z``: 0 for non-negative reals, pi for negative ones (portax has no complex dtype)."""
+    (z,) = promote_args_inexact("angle", z)
+    out = ew.atan2(_full_like(z, 0.0), z)
+    return ew.mul(out, ew._const(out, 180 / np.pi)) if deg else out
+
+
 def gcd(x1: Any, x2: Any, /) -> Any:
     from ..primitives.control_flow import while_loop
     x1, x2 = promote_args("gcd", x1, x2)
@@ -510,8 +517,7 @@ def ew_any(x):
     return reduce_or(x, tuple(range(get_aval(x).ndim)))
 
 
-__all__ = [n for n in dir() if not n.startswith("_") and n not in ("Any", "np", "dtypes", "ew", "get_aval",
-                                                                     "asarray_any", "promote_args",
-                                                                     "promote_args_inexact", "promote_shapes",
-                                                                     "promote_dtypes", "annotations", "ew_any")]
+_HELPERS = ("Any", "np", "dtypes", "ew", "get_aval", "asarray_any", "promote_args", "promote_args_inexact",
+            "promote_shapes", "promote_dtypes", "annotations", "ew_any")
+__all__ = [n for n in dir() if not n.startswith("_") and n not in _HELPERS]
 del promote_dtypes

@@ -4,6 +4,7 @@ from . import custom_derivatives, prng  # noqa: F401
 from . import convolution, windowed  # noqa: F401
 from . import linalg  # noqa: F401
 from . import fft  # noqa: F401
+from . import collectives  # noqa: F401
 
 
 def all_primitives() -> list:
@@ -12,4 +13,4 @@ def all_primitives() -> list:
                 contractions.CONTRACTIONS + sorting.SORTING + call.CALLS + control_flow.CONTROL_FLOW +
                 custom_derivatives.CUSTOM + prng.PRNG + convolution.CONVOLUTION + windowed.WINDOWED +
                 linalg.LINALG +
-                fft.FFT)
+                fft.FFT + collectives.COLLECTIVES)

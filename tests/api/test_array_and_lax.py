@@ -55,8 +55,8 @@ def test_array_methods():
     s = jnp.sort(x[0])
     np.testing.assert_array_equal(s.searchsorted(0.0), np.searchsorted(np.sort(X[0]), 0.0))
     np.testing.assert_array_equal(x.compress([True, False, True], axis=0), X.compress([True, False, True], axis=0))
-    np.testing.assert_array_equal(jnp.asarray([0, 1, 0]).choose([[1, 2, 3], [4, 5, 6]]), np.choose([0, 1, 0], [[1, 2, 3],
-                                                                                                             [4, 5, 6]]))
+    choices = [[1, 2, 3], [4, 5, 6]]
+    np.testing.assert_array_equal(jnp.asarray([0, 1, 0]).choose(choices), np.choose([0, 1, 0], choices))
     np.testing.assert_array_equal(x.view(jnp.int32), X.view(np.int32))
     assert round(jnp.asarray(2.6)) == 3.0
 
@@ -171,3 +171,31 @@ def test_public_surface(module):
     mod = importlib.import_module(f"portax.{module}")
     missing = [n for n in PUBLIC[module].split() if not hasattr(mod, n)]
     assert not missing, f"portax.{module} lacks {missing}"
+
+
+def test_tree_util_extras():
+    from portax import tree, tree_util as tu
+    assert tu.tree_broadcast((1, 2), ([3, 4], {"a": 5})) == ([1, 1], {"a": 2})
+    assert tu.treedef_tuple([tu.tree_structure([1, 2]), tu.tree_structure({"a": 1})]) == \
+        tu.tree_structure(([0, 0], {"a": 0}))
+    assert tu.flatten_one_level({"a": [1], "b": 2}) == ([[1], 2], ("a", "b"))
+    assert tu.tree_reduce_associative(lambda a, b: a + b, [1, [2, 3], (4, 5)]) == 15
+    assert tu.all_leaves([1, 2.0]) and not tu.all_leaves([[1]])
+    assert tree.leaves_with_path({"a": 1}) == [((tu.DictKey("a"),), 1)]
+
+    @tu.register_static
+    class Config:
+        pass
+
+    cfg = Config()
+    assert tu.tree_leaves([cfg, 1.0]) == [1.0] and tu.tree_structure([cfg]) == tu.tree_structure([cfg])
+
+    class Pair:
+        def __init__(self, a, b):
+            self.a, self.b = a, b
+
+    tu.register_pytree_with_keys(Pair, lambda p: (((tu.GetAttrKey("a"), p.a), (tu.GetAttrKey("b"), p.b)), None),
+                                 lambda _, children: Pair(*children))
+    (path_a, leaf_a), _ = tu.tree_flatten_with_path(Pair(1, 2))[0]
+    assert leaf_a == 1 and tu.keystr(path_a) == ".a"
+    assert tu.tree_map(lambda v: v * 10, Pair(1, 2)).b == 20

@@ -36,7 +36,8 @@ def test_conv_flatten_pooling_shapes():
     assert shape == (1, 2, 2, 1)
     img = np.arange(9.0, dtype=np.float32).reshape(1, 3, 3, 1)
     k = np.asarray(w)[:, :, 0, 0]
-    ref = np.array([[(img[0, i:i + 2, j:j + 2, 0] * k).sum() for j in range(2)] for i in range(2)]) + float(b.ravel()[0])
+    ref = np.array([[(img[0, i:i + 2, j:j + 2, 0] * k).sum() for j in range(2)] for i in range(2)])
+    ref = ref + float(b.ravel()[0])
     np.testing.assert_allclose(conv_apply((w, b), img)[0, :, :, 0], ref, rtol=1e-5)
     _, sum_apply = stax.SumPool((2, 2), (1, 1))
     np.testing.assert_allclose(sum_apply((), img)[0, :, :, 0], [[8, 12], [20, 24]])

@@ -55,6 +55,7 @@ def test_like_meshgrid_mgrid():
     _eq(jnp.fromfunction(lambda i, j: i * 10 + j, (2, 3)), np.fromfunction(lambda i, j: i * 10 + j, (2, 3)))
 
 
+PAD_MODES = ("constant", "edge", "reflect", "symmetric", "wrap")
 SHAPES = [
     ("reshape", lambda m: (m.reshape(6, -1),), lambda x: x.reshape(6, -1)),
     ("reshape_F", lambda m: (jnp.reshape(m, (4, 3), order="F"),), lambda x: np.reshape(x, (4, 3), order="F")),
@@ -65,8 +66,8 @@ SHAPES = [
     ("rollaxis", lambda m: (jnp.rollaxis(m[None], 2),), lambda x: np.rollaxis(x[None], 2)),
     ("expand_dims", lambda m: (jnp.expand_dims(m, (0, 3)),), lambda x: np.expand_dims(x, (0, 3))),
     ("squeeze", lambda m: (jnp.squeeze(m[None, :, None]),), lambda x: np.squeeze(x[None, :, None])),
-    ("flip", lambda m: (jnp.flip(m, 1), jnp.fliplr(m), jnp.flipud(m)), lambda x: (np.flip(x, 1), np.fliplr(x),
-                                                                               np.flipud(x))),
+    ("flip", lambda m: (jnp.flip(m, 1), jnp.fliplr(m), jnp.flipud(m)),
+     lambda x: (np.flip(x, 1), np.fliplr(x), np.flipud(x))),
     ("rot90", lambda m: (jnp.rot90(m), jnp.rot90(m, 3)), lambda x: (np.rot90(x), np.rot90(x, 3))),
     ("roll", lambda m: (jnp.roll(m, 2), jnp.roll(m, (1, -1), (0, 1))), lambda x: (np.roll(x, 2),
                                                                                   np.roll(x, (1, -1), (0, 1)))),
@@ -85,16 +86,15 @@ SHAPES = [
                 np.column_stack([x[0], x[1]]))),
     ("split", lambda m: tuple(jnp.split(m, 2, axis=1)) + tuple(jnp.array_split(m, 3, axis=1)) +
      tuple(jnp.split(m, [1, 3], axis=1)),
-     lambda x: tuple(np.split(x, 2, axis=1)) + tuple(np.array_split(x, 3, axis=1)) + tuple(np.split(x, [1, 3], axis=1))),
+     lambda x: tuple(np.split(x, 2, axis=1)) + tuple(np.array_split(x, 3, axis=1)) +
+     tuple(np.split(x, [1, 3], axis=1))),
     ("hsplit", lambda m: tuple(jnp.hsplit(m, 2)) + tuple(jnp.vsplit(m, 3)), lambda x: tuple(np.hsplit(x, 2)) +
      tuple(np.vsplit(x, 3))),
     ("append", lambda m: (jnp.append(m, m[:1], axis=0), jnp.append(m, 5.0)),
      lambda x: (np.append(x, x[:1], axis=0), np.append(x, 5.0))),
     ("block", lambda m: (jnp.block([[m, m], [m, m]]),), lambda x: np.block([[x, x], [x, x]])),
-    ("pad", lambda m: tuple(jnp.pad(m, ((1, 2), (0, 3)), mode=mode) for mode in ("constant", "edge", "reflect",
-                                                                                  "symmetric", "wrap")),
-     lambda x: tuple(np.pad(x, ((1, 2), (0, 3)), mode=mode) for mode in ("constant", "edge", "reflect", "symmetric",
-                                                                         "wrap"))),
+    ("pad", lambda m: tuple(jnp.pad(m, ((1, 2), (0, 3)), mode=mode) for mode in PAD_MODES),
+     lambda x: tuple(np.pad(x, ((1, 2), (0, 3)), mode=mode) for mode in PAD_MODES)),
     ("unstack", lambda m: jnp.unstack(m, axis=1), lambda x: tuple(np.moveaxis(x, 1, 0))),
     ("insert_delete", lambda m: (jnp.insert(m, 1, 9.0, axis=1), jnp.insert(m, [0, 2], np.array([7.0, 8.0]), axis=1),
                                  jnp.delete(m, [0, 2], axis=1), jnp.delete(m, slice(None, None, 2))),
@@ -244,8 +244,8 @@ def test_searchsorted_lexsort_partition():
     for side in ("left", "right"):
         _eq(jnp.searchsorted(a, v, side=side), np.searchsorted(a, v, side=side))
     perm = np.array([4, 0, 2, 1, 3])
-    _eq(jnp.searchsorted(a[perm], v, sorter=np.argsort(a[perm])), np.searchsorted(a[perm], v,
-                                                                                 sorter=np.argsort(a[perm])))
+    sorter = np.argsort(a[perm])
+    _eq(jnp.searchsorted(a[perm], v, sorter=sorter), np.searchsorted(a[perm], v, sorter=sorter))
     k1, k2 = np.array([1, 0, 1, 0, 2]), np.array([3.0, 1.0, 2.0, 1.0, 0.0])
     _eq(jnp.lexsort((k2, k1)), np.lexsort((k2, k1)))
     x = RNG.randn(10).astype(np.float32)

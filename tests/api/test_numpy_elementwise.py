@@ -23,7 +23,7 @@ UNARY = [  # name, domain
     ("trunc", ANY), ("fix", ANY), ("rint", ANY), ("round", ANY), ("around", ANY), ("deg2rad", ANY),
     ("rad2deg", ANY), ("degrees", ANY), ("radians", ANY), ("sinc", ANY), ("signbit", ANY), ("isnan", ANY),
     ("isinf", ANY), ("isfinite", INT), ("invert", INT), ("bitwise_not", INT), ("logical_not", INT),
-    ("spacing", ANY), ("i0", ANY), ("conjugate", ANY), ("real", ANY), ("imag", ANY),
+    ("spacing", ANY), ("i0", ANY), ("angle", ANY), ("conjugate", ANY), ("real", ANY), ("imag", ANY),
 ]
 
 

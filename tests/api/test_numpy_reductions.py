@@ -124,6 +124,16 @@ def test_histograms_and_binning():
     h, _ = jnp.histogram(data, bins=4, range=(-1, 1), density=True)
     np.testing.assert_allclose(h, np.histogram(data, bins=4, range=(-1, 1), density=True)[0], rtol=1e-5)
     np.testing.assert_allclose(jnp.histogram_bin_edges(data, 6), np.histogram_bin_edges(data, 6), rtol=1e-6)
+    pts = RNG.randn(40, 3).astype(np.float32)
+    hist, edges = jnp.histogramdd(pts, bins=(3, 4, 2))
+    rhist, redges = np.histogramdd(pts, bins=(3, 4, 2))
+    np.testing.assert_array_equal(hist, rhist)
+    for e, re_ in zip(edges, redges):
+        np.testing.assert_allclose(e, re_, rtol=1e-5, atol=1e-6)
+    h2, ex, ey = jnp.histogram2d(pts[:, 0], pts[:, 1], bins=3, range=[(-1, 1), (-2, 2)], density=True)
+    rh2, rex, rey = np.histogram2d(pts[:, 0], pts[:, 1], bins=3, range=[(-1, 1), (-2, 2)], density=True)
+    np.testing.assert_allclose(h2, rh2, rtol=1e-5)
+    np.testing.assert_allclose(ey, rey, rtol=1e-6)
     counts = np.array([0, 3, 1, 3, 7, 1])
     np.testing.assert_array_equal(jnp.bincount(counts), np.bincount(counts))
     np.testing.assert_allclose(jnp.bincount(counts, weights=np.arange(6.0), length=9),
@@ -132,8 +142,9 @@ def test_histograms_and_binning():
     x = np.array([-1.0, 0.0, 0.5, 2.5, 3.9, 4.0, 7.0])
     for right in (False, True):
         np.testing.assert_array_equal(jnp.digitize(x, bins, right=right), np.digitize(x, bins, right=right))
-        np.testing.assert_array_equal(jnp.digitize(x, bins[::-1], right=right), np.digitize(x, bins[::-1],
-                                                                                             right=right))
+        decreasing = bins[::-1]
+        np.testing.assert_array_equal(jnp.digitize(x, decreasing, right=right),
+                                      np.digitize(x, decreasing, right=right))
 
 
 def test_interp_gradient_diff_trapezoid():

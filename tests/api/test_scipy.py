@@ -52,6 +52,24 @@ def test_special_binary(name, a, b, x64):
     np.testing.assert_allclose(getattr(special, name)(a, b), getattr(ss, name)(a, b), rtol=1e-9, atol=1e-300)
 
 
+@pytest.mark.parametrize("a,x", [(0.1, 0.05), (0.5, 0.7), (1.0, 3.0), (3.0, 2.0), (10.0, 12.0), (50.0, 45.0),
+                                 (200.0, 210.0), (2.0, 0.0), (0.7, 40.0)])
+def test_incomplete_gamma(a, x, x64):
+    np.testing.assert_allclose(special.gammainc(a, x), ss.gammainc(a, x), rtol=1e-11, atol=1e-300)
+    np.testing.assert_allclose(special.gammaincc(a, x), ss.gammaincc(a, x), rtol=1e-11, atol=1e-300)
+
+
+@pytest.mark.parametrize("a,b,x", [(0.3, 0.3, 0.1), (2.0, 5.0, 0.5), (5.0, 1.0, 0.9), (1.0, 1.0, 0.99),
+                                   (10.0, 7.0, 0.3), (50.0, 30.0, 0.6), (0.5, 0.5, 0.0), (2.0, 3.0, 1.0)])
+def test_incomplete_beta(a, b, x, x64):
+    np.testing.assert_allclose(special.betainc(a, b, x), ss.betainc(a, b, x), rtol=1e-11, atol=1e-300)
+
+
+def test_incomplete_function_gradients(x64):
+    check_grads(lambda a, x: special.gammainc(a, x), (np.array([0.8, 3.0, 6.0]), np.array([0.5, 4.5, 5.0])), order=1)
+    check_grads(lambda b, x: special.betainc(2.5, b, x), (np.array([0.8, 3.0]), np.array([0.2, 0.7])), order=1)
+
+
 def test_special_misc(x64):
     for n in (1, 2, 3):
         np.testing.assert_allclose(special.polygamma(n, POS), ss.polygamma(n, POS), rtol=1e-9)
@@ -88,10 +106,10 @@ DISTRIBUTIONS = [  # module, scipy, functions, extra args
     ("laplace", sst.laplace, ["logpdf", "pdf", "cdf"], (0.1, 0.7)),
     ("cauchy", sst.cauchy, ["logpdf", "pdf", "cdf"], (1.0, 0.5)),
     ("uniform", sst.uniform, ["logpdf", "pdf", "cdf"], (-1.0, 3.0)),
-    ("t", sst.t, ["logpdf", "pdf"], (3.5, 0.2, 1.3)),
-    ("beta", sst.beta, ["logpdf", "pdf"], (2.0, 3.0, -3.0, 7.0)),
-    ("gamma", sst.gamma, ["logpdf", "pdf"], (2.5, -1.0, 1.5)),
-    ("chi2", sst.chi2, ["logpdf", "pdf"], (4.0, -2.0, 1.0)),
+    ("t", sst.t, ["logpdf", "pdf", "cdf"], (3.5, 0.2, 1.3)),
+    ("beta", sst.beta, ["logpdf", "pdf", "cdf"], (2.0, 3.0, -3.0, 7.0)),
+    ("gamma", sst.gamma, ["logpdf", "pdf", "cdf", "sf"], (2.5, -1.0, 1.5)),
+    ("chi2", sst.chi2, ["logpdf", "pdf", "cdf", "sf"], (4.0, -2.0, 1.0)),
 ]
 
 
@@ -119,6 +137,7 @@ def test_discrete_distributions(x64):
     k = np.arange(-1.0, 9.0)
     np.testing.assert_allclose(stats.poisson.logpmf(k, 3.5), sst.poisson.logpmf(k, 3.5), rtol=1e-12)
     np.testing.assert_allclose(stats.poisson.pmf(k, 3.5, 1), sst.poisson.pmf(k, 3.5, 1), rtol=1e-12)
+    np.testing.assert_allclose(stats.poisson.cdf(k + 0.5, 3.5), sst.poisson.cdf(k + 0.5, 3.5), rtol=1e-12)
     np.testing.assert_allclose(stats.geom.logpmf(k, 0.3), sst.geom.logpmf(k, 0.3), rtol=1e-12)
     b = np.array([-1.0, 0.0, 1.0, 2.0])
     np.testing.assert_allclose(stats.bernoulli.logpmf(b, 0.3), sst.bernoulli.logpmf(b, 0.3), rtol=1e-12)
@@ -175,8 +194,8 @@ def test_scipy_linalg_solvers(x64):
     np.testing.assert_allclose(lu_piv[0], ref_lu, rtol=1e-10)
     np.testing.assert_array_equal(lu_piv[1], ref_piv)
     for trans in (0, 1):
-        np.testing.assert_allclose(linalg.lu_solve(lu_piv, b, trans=trans), sla.lu_solve((ref_lu, ref_piv), b,
-                                                                                        trans=trans), rtol=1e-10)
+        np.testing.assert_allclose(linalg.lu_solve(lu_piv, b, trans=trans),
+                                   sla.lu_solve((ref_lu, ref_piv), b, trans=trans), rtol=1e-10)
 
 
 def test_scipy_linalg_decompositions(x64):

@@ -108,3 +108,15 @@ def test_scatter_add_float16():
     x = np.zeros(5, np.float16)
     check(lambda v, i, w: v.at[i].add(w), x, np.array([1, 1, 3, 1], np.int32),
           np.array([0.5, 0.25, 2, 1], np.float16))
+
+
+@pytest.mark.parametrize("how", ["add", "mul", "min", "max"])
+def test_scatter_64bit_sorts_updates_instead_of_atomics(how):
+    from wgpu_helpers import needs_dtype, x64_enabled
+    needs_dtype(np.float64)
+    with x64_enabled():
+        x = R.randn(6, 3)
+        idx = np.array([0, 3, 0, 5, 3, 0, 9], np.int64)
+        u = R.randn(7, 3)
+        check(lambda v, i, w: getattr(v.at[i], how)(w, mode="drop"), x, idx, u)
+        check(lambda v, i, w: getattr(v.at[i], how)(w), (x * 100).astype(np.int64), idx % 6, (u * 100).astype(np.int64))

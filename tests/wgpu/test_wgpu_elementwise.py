@@ -191,3 +191,30 @@ def test_float64_transcendentals_are_refused():
 def test_driver_capabilities_are_reported():
     c = caps()
     assert np.dtype(np.float32) in c.dtypes and np.dtype(np.bool_) in c.dtypes
+
+
+NARROW = [np.int8, np.uint8, np.int16, np.uint16]
+
+
+@pytest.mark.parametrize("dtype", NARROW, ids=lambda d: np.dtype(d).name)
+def test_narrow_integers_wrap_like_numpy(dtype):
+    """8/16-bit integers live in 32-bit words and are wrapped after every operation."""
+    info = np.iinfo(dtype)
+    x = R.randint(info.min, info.max + 1, N).astype(dtype)
+    y = R.randint(info.min, info.max + 1, N).astype(dtype)
+    y[:2] = 0
+    check(lambda a, b: (a + b, a * b, a - b, lax.div(a, b), lax.rem(a, b), -a, lax.bitwise_not(a)), x, y)
+    s = R.randint(0, info.bits + 3, N).astype(dtype)
+    check(lambda a, b: (lax.shift_left(a, b), lax.shift_right_logical(a, b), lax.shift_right_arithmetic(a, b),
+                        lax.population_count(a), lax.clz(a)), x, s)
+    check(lambda a: (jnp.sum(a, axis=0), jnp.cumsum(a), jnp.sort(a), jnp.max(a), a.astype(jnp.float32),
+                     (a.astype(jnp.float32) * 3.7).astype(dtype)), x)
+
+
+def test_bitcast_through_float16_and_bytes():
+    needs_dtype(np.float16)
+    x = np.array([1.0, -2.5, 65504, 1e-3], np.float16)
+    check(lambda v: lax.bitcast_convert_type(v, jnp.uint16), x)
+    check(lambda v: lax.bitcast_convert_type(v, jnp.float16), np.array([[0x3c00, 0xc000], [1, 0x7bff]], np.uint16).view(np.uint32).reshape(2))
+    check(lambda v: lax.bitcast_convert_type(v, jnp.uint8), np.array([0x01020304, 0xfffefdfc], np.uint32))
+    check(lambda v: lax.bitcast_convert_type(v, jnp.int32), np.arange(-4, 4, dtype=np.int8).reshape(2, 4))

@@ -17,3 +17,8 @@ def logpdf(x: Any, a: Any, b: Any, loc: Any = 0, scale: Any = 1) -> Any:
 
 def pdf(x: Any, a: Any, b: Any, loc: Any = 0, scale: Any = 1) -> Any:
     return jnp.exp(logpdf(x, a, b, loc, scale))
+
+
+def cdf(x: Any, a: Any, b: Any, loc: Any = 0, scale: Any = 1) -> Any:
+    x, a, b, loc, scale = floats(x, a, b, loc, scale)
+    return special.betainc(a, b, jnp.clip((x - loc) / scale, 0.0, 1.0))

@@ -20,3 +20,13 @@ def logpdf(x: Any, df: Any, loc: Any = 0, scale: Any = 1) -> Any:
 
 def pdf(x: Any, df: Any, loc: Any = 0, scale: Any = 1) -> Any:
     return jnp.exp(logpdf(x, df, loc, scale))
+
+
+def cdf(x: Any, df: Any, loc: Any = 0, scale: Any = 1) -> Any:
+    x, df, loc, scale = floats(x, df, loc, scale)
+    return special.gammainc(df / 2, jnp.maximum((x - loc) / scale, 0.0) / 2)
+
+
+def sf(x: Any, df: Any, loc: Any = 0, scale: Any = 1) -> Any:
+    x, df, loc, scale = floats(x, df, loc, scale)
+    return special.gammaincc(df / 2, jnp.maximum((x - loc) / scale, 0.0) / 2)

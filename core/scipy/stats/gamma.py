@@ -17,3 +17,13 @@ def logpdf(x: Any, a: Any, loc: Any = 0, scale: Any = 1) -> Any:
 
 def pdf(x: Any, a: Any, loc: Any = 0, scale: Any = 1) -> Any:
     return jnp.exp(logpdf(x, a, loc, scale))
+
+
+def cdf(x: Any, a: Any, loc: Any = 0, scale: Any = 1) -> Any:
+    x, a, loc, scale = floats(x, a, loc, scale)
+    return special.gammainc(a, jnp.maximum((x - loc) / scale, 0.0))
+
+
+def sf(x: Any, a: Any, loc: Any = 0, scale: Any = 1) -> Any:
+    x, a, loc, scale = floats(x, a, loc, scale)
+    return special.gammaincc(a, jnp.maximum((x - loc) / scale, 0.0))

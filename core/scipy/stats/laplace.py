@@ -21,5 +21,3 @@ def cdf(x: Any, loc: Any = 0, scale: Any = 1) -> Any:
     x, loc, scale = floats(x, loc, scale)
     z = (x - loc) / scale
     return jnp.where(z < 0, 0.5 * jnp.exp(jnp.minimum(z, 0.0)), 1 - 0.5 * jnp.exp(-jnp.maximum(z, 0.0)))
-
-

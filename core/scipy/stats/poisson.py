@@ -17,3 +17,10 @@ def logpmf(k: Any, mu: Any, loc: Any = 0) -> Any:
 
 def pmf(k: Any, mu: Any, loc: Any = 0) -> Any:
     return jnp.exp(logpmf(k, mu, loc))
+
+
+def cdf(k: Any, mu: Any, loc: Any = 0) -> Any:
+    """P(X <= k) = Q(floor(k - loc) + 1, mu)."""
+    k, mu, loc = floats(k, mu, loc)
+    x = jnp.floor(k - loc)
+    return jnp.where(x < 0, 0.0, special.gammaincc(jnp.maximum(x, 0.0) + 1, mu))

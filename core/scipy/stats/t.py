@@ -20,3 +20,11 @@ def logpdf(x: Any, df: Any, loc: Any = 0, scale: Any = 1) -> Any:
 
 def pdf(x: Any, df: Any, loc: Any = 0, scale: Any = 1) -> Any:
     return jnp.exp(logpdf(x, df, loc, scale))
+
+
+def cdf(x: Any, df: Any, loc: Any = 0, scale: Any = 1) -> Any:
+    """Through the incomplete beta function: tail = I_{df / (df + z^2)}(df / 2, 1 / 2) / 2."""
+    x, df, loc, scale = floats(x, df, loc, scale)
+    z = (x - loc) / scale
+    tail = 0.5 * special.betainc(df / 2, 0.5, df / (df + z * z))
+    return jnp.where(z > 0, 1.0 - tail, tail)

@@ -1,2 +1,2 @@
 """``portax.scipy.stats.chi2`` (``jax.scipy.stats.chi2``)."""
-from portax.core.scipy.stats.chi2 import logpdf, pdf  # noqa: F401
+from portax.core.scipy.stats.chi2 import logpdf, pdf, cdf, sf  # noqa: F401

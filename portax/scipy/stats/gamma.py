@@ -1,2 +1,2 @@
 """``portax.scipy.stats.gamma`` (``jax.scipy.stats.gamma``)."""
-from portax.core.scipy.stats.gamma import logpdf, pdf  # noqa: F401
+from portax.core.scipy.stats.gamma import logpdf, pdf, cdf, sf  # noqa: F401

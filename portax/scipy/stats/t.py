@@ -1,2 +1,2 @@
 """``portax.scipy.stats.t`` (``jax.scipy.stats.t``)."""
-from portax.core.scipy.stats.t import logpdf, pdf  # noqa: F401
+from portax.core.scipy.stats.t import logpdf, pdf, cdf  # noqa: F401

@@ -1,0 +1,111 @@
+"""Calling a compiled program with as little Python as possible.
+
+Per call: take a prepared argv (a ctypes pointer array whose constant slots are already filled), write the
+input and output addresses, take an arena, make one ctypes call (which releases the GIL), and hand back the
+outputs. Output buffers of 256 KiB and more come from the caching allocator.
+"""
+from __future__ import annotations
+
+import ctypes
+import itertools
+
+import numpy as np
+
+from . import allocator, runtime
+from .program import ProgramSpec
+
+_MAIN = ctypes.CFUNCTYPE(None, ctypes.c_void_p)
+_from_buffer = ctypes.c_char.from_buffer
+_addressof = ctypes.addressof
+_ids = itertools.count(1)
+
+
+def address(a: np.ndarray) -> int:
+    """The data address of a C-contiguous array (fast path for writable ones)."""
+    try:
+        return _addressof(_from_buffer(a))
+    except (TypeError, ValueError, BufferError):
+        return a.ctypes.data
+
+
+def _empty(shape: tuple, dtype: np.dtype, nbytes: int) -> np.ndarray:
+    if nbytes >= allocator.MIN_CACHED_BYTES:
+        return allocator.alloc(shape, dtype)
+    return np.empty(shape, dtype)
+
+
+class Executable:
+    """A compiled jaxpr: ``executable(*buffers) -> list of buffers``; ``kernels`` lists the generated kernels
+    and ``runtime_calls`` the documented host calls it may make; ``as_text()`` is its LLVM IR."""
+
+    def __init__(self, spec: ProgramSpec, address_: int, ir_text: str):
+        mb = spec.mb
+        self.kernels = list(mb.kernels)
+        self.runtime_calls = list(mb.runtime_calls)
+        self._ir = ir_text
+        self._fn = _MAIN(address_)
+        self._n_in = spec.n_inputs
+        self._outs = [(a.shape, a.dtype, a.size * a.dtype.itemsize) for a in spec.out_avals]
+        self._assemble = spec.outputs
+        self._simple = all(kind == "buf" and j == k for k, (kind, j) in enumerate(spec.outputs))
+        self._arena_bytes = spec.arena_bytes
+        self._arena_slot = spec.n_inputs + len(spec.out_avals)
+        self._consts = list(mb.consts)
+        n_slots = spec.const_base + len(self._consts)
+        self._template = (ctypes.c_void_p * n_slots)()
+        self._ctx = next(_ids)
+        self._template[self._arena_slot + 1] = self._ctx
+        for k, c in enumerate(self._consts):
+            self._template[spec.const_base + k] = c.ctypes.data if c.size else 0
+        self._argvs: list = []
+        self._arenas: list = []
+        if self.runtime_calls:
+            runtime.register(self._ctx, self)
+
+    def as_text(self) -> str:
+        return self._ir
+
+    def _new_argv(self):
+        return type(self._template).from_buffer_copy(self._template)
+
+    def _arena(self):
+        n = self._arena_bytes
+        if n >= allocator.MIN_CACHED_BYTES:
+            return allocator.alloc(n, np.uint8)
+        return self._arenas.pop() if self._arenas else allocator.alloc(n, np.uint8)
+
+    def __call__(self, *buffers) -> list:
+        argv = self._argvs.pop() if self._argvs else self._new_argv()
+        for i, buf in enumerate(buffers):
+            argv[i] = address(buf)
+        outs = [_empty(shape, dtype, nbytes) for shape, dtype, nbytes in self._outs]
+        j = self._n_in
+        for o in outs:
+            argv[j] = address(o)
+            j += 1
+        arena = None
+        if self._arena_bytes:
+            arena = self._arena()
+            argv[self._arena_slot] = arena.ctypes.data
+        self._fn(argv)
+        self._argvs.append(argv)
+        if arena is not None and self._arena_bytes < allocator.MIN_CACHED_BYTES:
+            self._arenas.append(arena)
+        if self.runtime_calls:
+            runtime.raise_pending()
+        if self._simple:
+            return outs
+        return self._assemble_outputs(buffers, outs)
+
+    def _assemble_outputs(self, buffers: tuple, outs: list) -> list:
+        result: list = []
+        for kind, j in self._assemble:
+            if kind == "buf":
+                result.append(outs[j])
+            elif kind == "input":
+                result.append(buffers[j])
+            elif kind == "const":
+                result.append(j)
+            else:
+                result.append(result[j])
+        return result

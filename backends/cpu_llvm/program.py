@@ -1,0 +1,250 @@
+"""A jaxpr as one generated program: ``void main(ptr argv)`` running its kernels in order.
+
+argv holds, in this order: the input buffers, the output buffers (one per distinct computed output), the
+arena (scratch memory for intermediates), the executable's context (for runtime calls), then bound
+constants. Intermediates get arena offsets from a liveness-based planner; control-flow bodies are lowered
+into the same function (branches and loops in the generated code) and share the planner.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Callable
+
+import numpy as np
+from llvmlite import ir
+
+from portax.core import fusion
+from portax.core.ir import ClosedJaxpr, Jaxpr, JaxprEqn, Literal, ShapedArray, Var
+from portax.core.primitives import structural as st
+
+from . import lltypes as T
+from .codegen import Buf, ModuleBuilder
+from .irutil import gep, i64, memcpy
+from .lower_fused import REDUCE_OPS, emit_fused
+
+ALIGN = 64
+OPAQUE: dict = {}  # primitive -> rule(lowering, eqn, inputs: list[Buf], outputs: list[Buf])
+
+
+def opaque(*prims):
+    """Register the lowering of primitives that get a kernel of their own."""
+    def register(fn: Callable) -> Callable:
+        for p in prims:
+            OPAQUE[p] = fn
+        return fn
+    return register
+
+
+def _can_fuse(eqn) -> bool:
+    p = eqn.primitive
+    if p.name == "bitcast_convert_type":
+        return eqn.inputs[0].aval.dtype.itemsize == eqn.params["new_dtype"].itemsize
+    return True
+
+
+POLICY = fusion.FusionPolicy(can_fuse=_can_fuse)
+
+
+class Arena:
+    """First-fit offsets in one scratch block; ``size`` is the peak."""
+
+    def __init__(self) -> None:
+        self.free_list: list[tuple[int, int]] = []  # (offset, size), sorted by offset
+        self.size = 0
+
+    def alloc(self, nbytes: int) -> int:
+        nbytes = -(-max(nbytes, 1) // ALIGN) * ALIGN
+        for k, (off, size) in enumerate(self.free_list):
+            if size >= nbytes:
+                if size == nbytes:
+                    del self.free_list[k]
+                else:
+                    self.free_list[k] = (off + nbytes, size - nbytes)
+                return off
+        if self.free_list and self.free_list[-1][0] + self.free_list[-1][1] == self.size:
+            off, _ = self.free_list.pop()
+        else:
+            off = self.size
+        self.size = off + nbytes
+        return off
+
+    def free(self, off: int, nbytes: int) -> None:
+        nbytes = -(-max(nbytes, 1) // ALIGN) * ALIGN
+        blocks = sorted(self.free_list + [(off, nbytes)])
+        merged: list[tuple[int, int]] = []
+        for o, s in blocks:
+            if merged and merged[-1][0] + merged[-1][1] == o:
+                merged[-1] = (merged[-1][0], merged[-1][1] + s)
+            else:
+                merged.append((o, s))
+        self.free_list = merged
+
+
+@dataclasses.dataclass
+class ProgramSpec:
+    """What the executor needs: the module, argv layout and how to assemble the outputs."""
+
+    mb: ModuleBuilder
+    n_inputs: int
+    out_avals: list[ShapedArray]  # of the output buffers the program writes
+    outputs: list[tuple]  # per jaxpr output: ("buf", j) | ("input", i) | ("const", array) | ("same", k)
+    arena_bytes: int
+    const_base: int
+
+
+class Lowering:
+    """Lowers jaxprs into the entry function being built at ``b``."""
+
+    def __init__(self, mb: ModuleBuilder, b: ir.IRBuilder, argv: ir.Value, rules: dict, const_base: int,
+                 arena_slot: int, ctx_slot: int):
+        self.mb, self.b, self.argv, self.rules = mb, b, argv, rules
+        self.const_base = const_base
+        self.arena = Arena()
+        self.arena_ptr = self.slot(arena_slot)
+        self.ctx_ptr = self.slot(ctx_slot)
+
+    def slot(self, k: int) -> ir.Value:
+        """The pointer in argv slot ``k``."""
+        return self.b.load(gep(self.b, self.argv, k, T.PTR), typ=T.PTR)
+
+    # --- buffers ---------------------------------------------------------------------------------------
+    def scratch(self, aval: ShapedArray) -> tuple[Buf, int]:
+        """An arena buffer for ``aval`` and its offset (to ``release`` later)."""
+        nbytes = aval.size * aval.dtype.itemsize
+        off = self.arena.alloc(nbytes)
+        return Buf(gep(self.b, self.arena_ptr, off), aval), off
+
+    def release(self, off: int, aval: ShapedArray) -> None:
+        self.arena.free(off, aval.size * aval.dtype.itemsize)
+
+    def literal(self, x: Literal) -> Buf:
+        g = self.mb.constant(np.asarray(x.val, dtype=x.aval.dtype))
+        return Buf(self.b.bitcast(g, T.PTR), x.aval)
+
+    def const(self, value) -> Buf:
+        """A concrete array (a sub-jaxpr's constant) bound to an argv slot."""
+        value = np.asarray(value)
+        k = self.mb.add_const(value)
+        return Buf(self.slot(self.const_base + k), ShapedArray(value.shape, value.dtype))
+
+    def copy(self, dst: Buf, src: Buf) -> None:
+        if src.nbytes:
+            memcpy(self.b, dst.ptr, src.ptr, src.nbytes)
+
+    # --- jaxprs --------------------------------------------------------------------------------------------
+    def closed_call(self, closed: ClosedJaxpr, args: list, dests: list) -> list:
+        """Lower a closed sub-jaxpr (its consts bound through argv) on ``args``."""
+        consts = [self.const(c) for c in closed.consts]
+        return self.jaxpr(closed.jaxpr, consts + list(args), dests)
+
+    def jaxpr(self, jaxpr: Jaxpr, args: list, dests: list) -> list:
+        """Lower ``jaxpr`` with its constvars then in_binders bound to ``args`` (Bufs or Literals).
+
+        ``dests[k]`` (a Buf or None) is where output k must end up; outputs without a destination are
+        returned as the Bufs/Literals holding them (valid until the caller's next allocation)."""
+        jaxpr = fusion.inline_calls(jaxpr)
+        env: dict = dict(zip(list(jaxpr.constvars) + list(jaxpr.in_binders), args))
+        kernels = fusion.fuse(jaxpr, POLICY)
+        last: dict = {}
+        for k, kern in enumerate(kernels):
+            for x in kern.inputs:
+                last[x] = k
+        for x in jaxpr.outs:
+            if type(x) is Var:
+                last[x] = len(kernels)
+        preassigned: dict = {}
+        for x, d in zip(jaxpr.outs, dests):
+            if d is not None and type(x) is Var and x not in env and x not in preassigned:
+                preassigned[x] = d
+        owned: dict = {}
+        for k, kern in enumerate(kernels):
+            for v in kern.outputs:
+                if v in preassigned:
+                    env[v] = Buf(preassigned[v].ptr, v.aval)
+                else:
+                    env[v], owned[v] = self.scratch(v.aval)
+            self.kernel(kern, env)
+            for v in list(kern.inputs) + list(kern.outputs):
+                if v in owned and last.get(v, -1) <= k:
+                    self.release(owned.pop(v), v.aval)
+        results = []
+        for x, d in zip(jaxpr.outs, dests):
+            src = x if type(x) is Literal else env[x]
+            if d is not None:
+                if type(src) is Literal:
+                    self.fill(d, src)
+                elif src.ptr is not d.ptr:
+                    self.copy(d, src)
+                results.append(d)
+            else:
+                results.append(src)
+        for v, off in owned.items():
+            self.release(off, v.aval)
+        return results
+
+    def fill(self, dst: Buf, lit: Literal) -> None:
+        """Every element of ``dst`` set to a literal (lowered as a broadcast kernel)."""
+        src = self.literal(lit)
+        self.copy_broadcast(dst, src)
+
+    def copy_broadcast(self, dst: Buf, src: Buf) -> None:
+        """``dst`` filled with the scalar ``src`` (or copied, when shapes match)."""
+        if src.shape == dst.shape:
+            self.copy(dst, src)
+            return
+        x, out = Var(src.aval), Var(dst.aval)
+        eqn = JaxprEqn(st.broadcast_in_dim_p, [x], {"shape": dst.shape, "broadcast_dimensions": ()}, [out])
+        emit_fused(self.mb, self.b, fusion.Kernel("loop", [eqn], dst.shape, [x], [out]),
+                   {x: src, out: dst}.__getitem__)
+
+    def kernel(self, kern: fusion.Kernel, env: dict) -> None:
+        look = env.__getitem__
+        if kern.kind != "opaque" or kern.root.primitive in REDUCE_OPS:
+            emit_fused(self.mb, self.b, kern, look)
+            return
+        eqn = kern.root
+        rule = self.rules.get(eqn.primitive)
+        if rule is None:
+            raise NotImplementedError(f"cpu_llvm backend: no lowering for primitive {eqn.primitive.name}")
+        ins = [self.literal(x) if type(x) is Literal else env[x] for x in eqn.inputs]
+        outs = [env[v] for v in eqn.out_binders]
+        rule(self, eqn, ins, outs)
+
+
+def build(closed: ClosedJaxpr, rules: dict, name: str = "portax") -> ProgramSpec:
+    """Lower ``closed`` into a module with ``main`` and describe its argv and outputs."""
+    mb = ModuleBuilder(name)
+    main = ir.Function(mb.module, ir.FunctionType(T.VOID, [T.PTR]), "main")
+    main.args[0].add_attribute("noalias")
+    b = ir.IRBuilder(main.append_basic_block("entry"))
+    jaxpr = closed.jaxpr
+    n_in = len(jaxpr.in_binders)
+    outputs: list[tuple] = []
+    out_vars: list = []
+    first: dict = {}  # var -> the first output position returning it
+    inputs = {v: i for i, v in enumerate(jaxpr.in_binders)}
+    consts = dict(zip(jaxpr.constvars, closed.consts))
+    for k, x in enumerate(jaxpr.outs):
+        if type(x) is Literal:
+            outputs.append(("const", np.asarray(x.val, dtype=x.aval.dtype)))
+            continue
+        if x in first:
+            outputs.append(("same", first[x]))
+            continue
+        first[x] = k
+        if x in inputs:
+            outputs.append(("input", inputs[x]))
+        elif x in consts:
+            outputs.append(("const", np.asarray(consts[x])))
+        else:
+            outputs.append(("buf", len(out_vars)))
+            out_vars.append(x)
+    n_out = len(out_vars)
+    arena_slot, ctx_slot, const_base = n_in + n_out, n_in + n_out + 1, n_in + n_out + 2
+    lw = Lowering(mb, b, main.args[0], rules, const_base, arena_slot, ctx_slot)
+    args = [lw.const(c) for c in closed.consts] + [Buf(lw.slot(i), v.aval) for i, v in enumerate(jaxpr.in_binders)]
+    out_bufs = {v: Buf(lw.slot(n_in + j), v.aval) for j, v in enumerate(out_vars)}
+    dests = [out_bufs.get(x) if type(x) is Var and first[x] == k else None for k, x in enumerate(jaxpr.outs)]
+    lw.jaxpr(jaxpr, args, dests)
+    b.ret_void()
+    return ProgramSpec(mb, n_in, [v.aval for v in out_vars], outputs, lw.arena.size, const_base)

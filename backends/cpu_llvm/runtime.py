@@ -1,0 +1,80 @@
+"""The two host symbols generated code may call, registered with LLVM once per process.
+
+- ``portax_parallel_for(task, n, argv)``: run ``task(start, end, argv)`` over [0, n) split across the worker
+  threads of ``threads`` (each chunk is a call into generated code; no computation happens here).
+- ``portax_runtime_call(ctx, id, argv)``: the documented runtime calls of an executable (LAPACK-backed
+  decompositions through numpy.linalg, FFTs), looked up by executable and index.
+"""
+from __future__ import annotations
+
+import ctypes
+import functools
+import threading
+import weakref
+
+import llvmlite.binding as llvm
+import numpy as np
+
+from . import threads
+from .codegen import PARALLEL_FOR, RUNTIME_CALL
+
+_TASK = ctypes.CFUNCTYPE(None, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p)
+_PARALLEL_FOR = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p)
+_RUNTIME_CALL = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p)
+
+_executables: "weakref.WeakValueDictionary[int, object]" = weakref.WeakValueDictionary()
+_errors = threading.local()
+
+
+@functools.lru_cache(maxsize=4096)
+def _task(address: int):
+    return _TASK(address)
+
+
+def _parallel_for(task: int, n: int, argv: int) -> None:
+    try:
+        threads._pool.run(_task(task), n, (argv,))
+    except BaseException as e:  # surfaced by the executor after the program returns
+        _errors.pending = e
+
+
+def _runtime_call(ctx: int, index: int, argv: int) -> None:
+    try:
+        exe = _executables[ctx]
+        call = exe.runtime_calls[index]
+        ptrs = (ctypes.c_void_p * len(call.avals)).from_address(argv)
+        arrays = [view(p or 0, aval) for p, aval in zip(ptrs, call.avals)]
+        call.fn(arrays[:call.n_inputs], arrays[call.n_inputs:])
+    except BaseException as e:
+        _errors.pending = e
+
+
+def view(address: int, aval) -> np.ndarray:
+    """A numpy array over ``aval.size`` elements at ``address`` (no copy)."""
+    nbytes = aval.size * aval.dtype.itemsize
+    if nbytes == 0:
+        return np.empty(aval.shape, aval.dtype)
+    raw = (ctypes.c_char * nbytes).from_address(address)
+    return np.frombuffer(raw, dtype=aval.dtype).reshape(aval.shape)
+
+
+_callbacks = (_PARALLEL_FOR(_parallel_for), _RUNTIME_CALL(_runtime_call))
+
+
+@functools.cache
+def install() -> None:
+    """Make the runtime symbols visible to code loaded into the engine (idempotent)."""
+    for name, cb in zip((PARALLEL_FOR, RUNTIME_CALL), _callbacks):
+        llvm.add_symbol(name, ctypes.cast(cb, ctypes.c_void_p).value)
+
+
+def register(ctx: int, executable: object) -> None:
+    _executables[ctx] = executable
+
+
+def raise_pending() -> None:
+    """Raise the error a runtime call or a worker hit during the last program run on this thread."""
+    e = getattr(_errors, "pending", None)
+    if e is not None:
+        _errors.pending = None
+        raise e

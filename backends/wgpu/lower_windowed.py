@@ -1,0 +1,138 @@
+"""conv_general_dilated and the window reductions, as direct kernels: one invocation per output element
+loops over its window (and, for convolutions, over the input features of its group).
+
+Positions are computed in the dilated, padded operand: ``p = out * stride + offset * window_dilation - pad_lo``
+addresses operand element ``p / base_dilation`` when ``p`` is in range and a multiple of the dilation;
+elsewhere the window covers padding (the reduction's identity, or 0 for convolutions).
+"""
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import numpy as np
+
+from portax.core.ir import JaxprEqn
+from portax.core.primitives import convolution as cv, elementwise as ew, windowed as wd
+
+from .kernel_writer import KernelWriter, strides, u32, workgroups_for
+from .lower_structural import output_kernel, store_out
+from .lowering import lowering
+from .program import LoweringContext, context_of
+from .renderer import WORKGROUP
+from .wgsl_ops import OPS, OpContext, convert
+from .wgsl_types import highest, literal, load, lowest, round_reg, wtype
+
+
+def _window_position(w: KernelWriter, name: str, out_coord: str, offset: str, stride: int, dilation: int,
+                     pad_lo: int, base_dilation: int, size: int) -> tuple[str, str]:
+    """(operand index, validity) of the window element at ``offset`` of output position ``out_coord``."""
+    w.line(f"let {name}p = i32({out_coord}) * {stride} + i32({offset}) * {dilation} - {pad_lo};")
+    ok = [f"{name}p >= 0", f"{name}p < {size * base_dilation - (base_dilation - 1)}"]
+    if base_dilation > 1:
+        ok.append(f"{name}p % {base_dilation} == 0")
+    return f"u32({name}p / {base_dilation})", " && ".join(ok)
+
+
+def _offset_coords(w: KernelWriter, k: str, window: Sequence[int], prefix: str) -> list[str]:
+    out = []
+    for j, (n, s) in enumerate(zip(window, strides(window))):
+        e = f"({k} / {u32(s)}) % {u32(n)}" if s > 1 else f"{k} % {u32(n)}"
+        w.line(f"let {prefix}{j} = {e if len(window) > 1 else k};")
+        out.append(f"{prefix}{j}")
+    return out
+
+
+def _reduce_window(name: str):
+    def rule(ctx: LoweringContext, eqn: JaxprEqn) -> None:
+        x = eqn.inputs[0]
+        out = eqn.out_binders[0]
+        p = eqn.params
+        t = wtype(x.aval.dtype)
+        w, coords, n = output_kernel(eqn.primitive.name, out)
+        if n == 0:
+            return
+        init = literal(t, 0) if name == "sum" else lowest(t) if name == "max" else highest(t)
+        w.line(f"var acc: {t.reg} = {init};")
+        window = p["window_dimensions"]
+        count = math.prod(window)
+        w.line(f"for (var k = 0u; k < {u32(count)}; k = k + 1u) {{")
+        offs = _offset_coords(w, "k", window, "o")
+        index, valid = [], []
+        for d in range(x.aval.ndim):
+            i, ok = _window_position(w, f"d{d}", coords[d], offs[d], p["window_strides"][d], p["window_dilation"][d],
+                                     p["padding"][d][0], p["base_dilation"][d], x.aval.shape[d])
+            index.append(i)
+            valid.append(ok)
+        w.line(f"  if (!({' && '.join(valid) or 'true'})) {{ continue; }}")
+        st = strides(x.aval.shape)
+        flat = " + ".join(f"{i} * {u32(s)}" for i, s, dim in zip(index, st, x.aval.shape) if dim != 1) or "0u"
+        v = load(t, f"{w.buffer(x, t.dtype)}[{flat}]")
+        if name == "sum":
+            combined = f"(acc + {v})"
+        else:
+            combined = OPS[ew.max_p if name == "max" else ew.min_p](OpContext(t, t, {}, True, name), "acc", v)
+        w.line(f"  acc = {combined};")
+        w.line("}")
+        store_out(w, out, round_reg(t, "acc"))  # sums accumulate unrounded (the reference sums in 64 bits)
+        ctx.launch(w, workgroups_for(n, WORKGROUP), context=context_of(eqn))
+    return rule
+
+
+lowering(wd.reduce_window_sum_p)(_reduce_window("sum"))
+lowering(wd.reduce_window_max_p)(_reduce_window("max"))
+lowering(wd.reduce_window_min_p)(_reduce_window("min"))
+
+
+@lowering(cv.conv_general_dilated_p)
+def _conv(ctx: LoweringContext, eqn: JaxprEqn) -> None:
+    lhs, rhs = eqn.inputs
+    out = eqn.out_binders[0]
+    p = eqn.params
+    lhs_spec, rhs_spec, out_spec = p["dimension_numbers"]
+    t, out_t = wtype(lhs.aval.dtype), wtype(out.aval.dtype)
+    acc = wtype(np.uint32) if t.kind == "b" else t
+    ls, rs, oshape = lhs.aval.shape, rhs.aval.shape, out.aval.shape
+    lst, rst = strides(ls), strides(rs)
+    n_spatial = len(lhs_spec) - 2
+    b, g = p["batch_group_count"], p["feature_group_count"]
+    n_out_feat = rs[rhs_spec[0]]
+    in_per_group = rs[rhs_spec[1]]
+    o_per_group = n_out_feat // (b * g)
+    batch_per_group = ls[lhs_spec[0]] // b
+    window = [rs[rhs_spec[2 + i]] for i in range(n_spatial)]
+    w, coords, n = output_kernel("conv_general_dilated", out)
+    if n == 0:
+        return
+    nb, o = coords[out_spec[0]], coords[out_spec[1]]
+    w.line(f"let bg = {o} / {u32(g * o_per_group)};")
+    w.line(f"let fg = ({o} / {u32(o_per_group)}) % {u32(g)};")
+    w.line(f"let lhs_b = bg * {u32(batch_per_group)} + {nb};")
+    w.line(f"var acc: {acc.reg} = {literal(acc, 0)};")
+    count = math.prod(window) * in_per_group
+    w.line(f"for (var k = 0u; k < {u32(count)}; k = k + 1u) {{")
+    w.line(f"  let c = k / {u32(max(math.prod(window), 1))};")
+    w.line(f"  let kw = k % {u32(max(math.prod(window), 1))};")
+    offs = _offset_coords(w, "kw", window, "o") if window else []
+    lhs_index = [f"lhs_b * {u32(lst[lhs_spec[0]])}", f"(fg * {u32(in_per_group)} + c) * {u32(lst[lhs_spec[1]])}"]
+    rhs_index = [f"{o} * {u32(rst[rhs_spec[0]])}", f"c * {u32(rst[rhs_spec[1]])}"]
+    valid = []
+    for i in range(n_spatial):
+        ld, rd, od = lhs_spec[2 + i], rhs_spec[2 + i], out_spec[2 + i]
+        idx, ok = _window_position(w, f"s{i}", coords[od], offs[i], p["window_strides"][i], p["rhs_dilation"][i],
+                                   p["padding"][i][0], p["lhs_dilation"][i], ls[ld])
+        lhs_index.append(f"{idx} * {u32(lst[ld])}")
+        rhs_index.append(f"{offs[i]} * {u32(rst[rd])}")
+        valid.append(ok)
+    if valid:
+        w.line(f"  if (!({' && '.join(valid)})) {{ continue; }}")
+    a = load(t, f"{w.buffer(lhs, t.dtype)}[{' + '.join(lhs_index)}]")
+    r = load(t, f"{w.buffer(rhs, t.dtype)}[{' + '.join(rhs_index)}]")
+    if t.kind == "b":
+        w.line(f"  acc = acc + select(0u, 1u, {a} && {r});")
+    else:
+        w.line(f"  acc = acc + {a} * {r};")
+    w.line("}")
+    store_out(w, out, round_reg(out_t, convert(acc, out_t, "acc")))
+    ctx.launch(w, workgroups_for(n, WORKGROUP), context=context_of(eqn))
+

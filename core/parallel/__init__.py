@@ -1,0 +1,3 @@
+"""Multi-device parallelism: named axes (``axis_env``), the ``xla_pmap`` primitive and ``pmap``
+(``pmap``), and the SPMD runner that executes a per-device program on every device of a mesh with the
+backend's collectives (``spmd``). Sharded results are ``core.sharded.ShardedArray``."""

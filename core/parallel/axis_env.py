@@ -1,0 +1,89 @@
+"""Named axes: which ``vmap(..., axis_name=)`` or ``pmap`` an axis name refers to.
+
+A vmap's named axis is its ``BatchTrace`` on the trace stack; a pmap's axis is a frame pushed while its
+per-device body is traced (and while its rules re-trace that body). ``AxisPrimitive.bind`` processes a
+primitive that uses named axes at the innermost trace among its arguments' traces and the vmaps naming
+those axes, so a collective over a vmapped axis reaches the vmap even when its operand is not batched
+(as JAX's ``AxisPrimitive``).
+"""
+from __future__ import annotations
+
+import contextlib
+from typing import Any, Callable, Iterable, Iterator, NamedTuple
+
+from ..interpreters.batching import BatchTrace
+from ..trace import MainTrace, Primitive, find_top_trace, full_lower, full_raise, trace_stack
+
+
+class AxisFrame(NamedTuple):
+    name: Any
+    size: int
+    position: float  # place in the trace stack: the innermost frame has the largest position
+    main: MainTrace | None  # the vmap's BatchTrace; None for a pmap axis (its collectives are staged)
+
+
+_pmap_frames: list[AxisFrame] = []
+
+
+@contextlib.contextmanager
+def extend_axis_env(name: Any, size: int) -> Iterator[None]:
+    """Make the pmap axis ``name`` of ``size`` devices visible to collectives traced in this block."""
+    if name is None:
+        yield
+        return
+    _pmap_frames.append(AxisFrame(name, int(size), len(trace_stack), None))
+    try:
+        yield
+    finally:
+        _pmap_frames.pop()
+
+
+def _frames() -> list[AxisFrame]:
+    vmaps = [AxisFrame(m.global_data.name, m.global_data.size, m.level + 0.5, m) for m in trace_stack
+             if m.trace_type is BatchTrace and m.global_data.name is not None]
+    return vmaps + _pmap_frames
+
+
+def lookup_axis(name: Any) -> AxisFrame:
+    """The innermost frame naming ``name``; an unbound name is JAX's ``NameError``."""
+    best = None
+    for f in _frames():
+        if f.name == name and (best is None or f.position > best.position):
+            best = f
+    if best is None:
+        bound = sorted({repr(f.name) for f in _frames()})
+        raise NameError(f"unbound axis name: {name}. The following axis names (e.g. defined by pmap) are "
+                        f"available to collective operations: [{', '.join(bound)}]")
+    return best
+
+
+def axis_names_tuple(axis_name: Any) -> tuple:
+    """``axis_name`` as a tuple of names (collectives accept one name or a tuple of names)."""
+    return tuple(axis_name) if isinstance(axis_name, (tuple, list)) else (axis_name,)
+
+
+def axis_size(axis_name: Any) -> int:
+    """``lax.axis_size``: the number of devices (or vmapped instances) along the named axis or axes."""
+    size = 1
+    for name in axis_names_tuple(axis_name):
+        size *= lookup_axis(name).size
+    return size
+
+
+class AxisPrimitive(Primitive):
+    """A primitive using named axes, listed by ``axis_names_of(params)``."""
+
+    def __init__(self, name: str, axis_names_of: Callable[[dict], Iterable], multiple_results: bool = False):
+        super().__init__(name, multiple_results)
+        self.axis_names_of = axis_names_of
+
+    def bind(self, *args: Any, **params: Any) -> Any:
+        trace = find_top_trace(args)
+        mains = [f.main for f in map(lookup_axis, self.axis_names_of(params)) if f.main is not None]
+        named = max(mains, key=lambda m: m.level, default=None)
+        if named is not None and named.level > trace.main.level:
+            trace = named.trace_type(named)
+        if trace.main.level == 0:
+            return trace.process_primitive(self, args, params)
+        outs = trace.process_primitive(self, [full_raise(trace, a) for a in args], params)
+        return [full_lower(o) for o in outs] if self.multiple_results else full_lower(outs)

@@ -1,0 +1,386 @@
+"""Collective primitives over named axes (``jax.lax``'s parallel operators): psum, pmax, pmin,
+all_gather, reduce_scatter (``psum_scatter``), ppermute, all_to_all and axis_index; ``pmean``,
+``pshuffle`` and ``axis_size`` are built on them.
+
+Inside ``pmap`` a collective combines the values of the devices along its axis (the SPMD runner hands
+the per-device buffers to the backend's ``collective``). Inside ``vmap(..., axis_name=)`` its batching
+rule computes the same result over the vmapped axis. The rules follow JAX: psum transposes to psum
+(cotangents are per device), all_gather and reduce_scatter transpose to each other, ppermute to the
+inverse permutation and all_to_all to the all_to_all with split and concat axes swapped.
+"""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from .. import dtypes
+from ..ad_util import Zero
+from ..interpreters import jvp as ad
+from ..interpreters.batching import bdim_at_front, moveaxis
+from ..ir import ShapedArray
+from ..parallel.axis_env import AxisPrimitive, axis_names_tuple, axis_size, lookup_axis
+from ..pytree import tree_map
+from ..trace import abstract_eval_rules, batching_rules, get_aval, impl_rules, jvp_rules
+from . import structural as st
+from .elementwise import _const, asarray, convert_element_type, div, eq, mul
+from .reductions import reduce_max, reduce_min, reduce_sum
+
+__all__ = ["psum", "pmean", "pmax", "pmin", "all_gather", "psum_scatter", "ppermute", "pshuffle", "all_to_all",
+           "axis_index", "axis_size"]
+
+
+def _named(axis, name: Any) -> bool:
+    """Whether the vmap of ``axis`` is the axis a collective names."""
+    return axis.name is not None and axis.name == name
+
+
+def _outside_axis_impl(p):
+    def impl(*args, **params):
+        names = ", ".join(map(repr, p.axis_names_of(params)))
+        raise NameError(f"{p.name} over axis {names} was evaluated outside the pmap or vmap defining that axis; "
+                        "collectives only run inside pmap(..., axis_name=) or vmap(..., axis_name=).")
+    impl_rules[p] = impl
+
+
+def _single_name(axis_name: Any, op: str) -> Any:
+    names = axis_names_tuple(axis_name)
+    if len(names) != 1:
+        raise NotImplementedError(f"{op} over several axes {names} is not supported; apply it once per axis.")
+    return names[0]
+
+
+def _no_groups(axis_index_groups: Any, op: str) -> None:
+    if axis_index_groups is not None:
+        raise NotImplementedError(f"{op}: axis_index_groups is not supported by portax.")
+
+
+# --- psum / pmax / pmin ------------------------------------------------------------------------------------------
+def _reduction_prim(name: str) -> AxisPrimitive:
+    p = AxisPrimitive(name, lambda params: params["axes"])
+
+    def abstract(x: ShapedArray, *, axes):
+        if x.dtype.kind not in "iuf":
+            raise TypeError(f"{name} does not accept dtype {x.dtype.name} (operand {x.str_short()})")
+        return x
+    abstract_eval_rules[p] = abstract
+    _outside_axis_impl(p)
+    return p
+
+
+psum_p = _reduction_prim("psum")
+pmax_p = _reduction_prim("pmax")
+pmin_p = _reduction_prim("pmin")
+
+
+def _reduction_batch(p, reduce, if_unmapped):
+    """Over the vmapped axis: reduce its batch dimension (the result is the same for every instance)."""
+    def rule(axis, vals, dims, *, axes):
+        (x,), (d,) = vals, dims
+        if axis.name is None or axis.name not in axes:
+            return p.bind(x, axes=axes), d
+        rest = tuple(a for a in axes if a != axis.name)
+        out = if_unmapped(x, axis.size) if d is None else reduce(x, (d,))
+        return (p.bind(out, axes=rest) if rest else out), None
+    batching_rules[p] = rule
+
+
+_reduction_batch(psum_p, reduce_sum, lambda x, n: mul(x, _const(x, n)))
+_reduction_batch(pmax_p, reduce_max, lambda x, n: x)
+_reduction_batch(pmin_p, reduce_min, lambda x, n: x)
+ad.deflinear(psum_p, lambda ct, x, *, axes: [psum_p.bind(ct, axes=axes)])
+
+
+def _chooser_jvp(p):
+    """The tangent of the devices holding the extreme value, averaged over ties (like reduce_max's)."""
+    def rule(primals, tangents, *, axes):
+        (x,), (t,) = primals, tangents
+        ans = p.bind(x, axes=axes)
+        if type(t) is Zero:
+            return ans, Zero(get_aval(ans).at_least_vspace())
+        mask = convert_element_type(eq(x, ans), get_aval(t).dtype)
+        return ans, div(psum_p.bind(mul(t, mask), axes=axes), psum_p.bind(mask, axes=axes))
+    jvp_rules[p] = rule
+
+
+_chooser_jvp(pmax_p)
+_chooser_jvp(pmin_p)
+
+
+def _reducer(p, op: str):
+    def fn(x: Any, axis_name: Any, *, axis_index_groups: Any = None) -> Any:
+        _no_groups(axis_index_groups, op)
+        axes = axis_names_tuple(axis_name)
+
+        def one(leaf):
+            leaf = asarray(leaf)
+            if get_aval(leaf).dtype == dtypes.bool_:
+                leaf = convert_element_type(leaf, dtypes.int32)
+            return p.bind(leaf, axes=axes)
+        return tree_map(one, x)
+    fn.__name__ = op
+    fn.__doc__ = f"``lax.{op}``: the {op[1:]} of ``x`` (a pytree) over the named axis or axes."
+    return fn
+
+
+psum = _reducer(psum_p, "psum")
+pmax = _reducer(pmax_p, "pmax")
+pmin = _reducer(pmin_p, "pmin")
+
+
+def pmean(x: Any, axis_name: Any, *, axis_index_groups: Any = None) -> Any:
+    """``lax.pmean``: the mean of ``x`` (a pytree) over the named axis or axes."""
+    n = axis_size(axis_name)
+
+    def one(s):
+        if get_aval(s).dtype.kind not in "fc":
+            s = convert_element_type(s, dtypes.default_float())
+        return div(s, _const(s, n))
+    return tree_map(one, psum(x, axis_name, axis_index_groups=axis_index_groups))
+
+
+# --- all_gather / reduce_scatter -----------------------------------------------------------------------------------
+def _one_axis(params: dict) -> tuple:
+    return (params["axis_name"],)
+
+
+def _gather_abstract(x: ShapedArray, *, all_gather_dimension, axis_name, axis_size, tiled):
+    d = all_gather_dimension
+    if tiled:
+        if not 0 <= d < x.ndim:
+            raise ValueError(f"all_gather: tiled axis {d} is out of range for operand {x.str_short()}")
+        shape = x.shape[:d] + (x.shape[d] * axis_size,) + x.shape[d + 1:]
+    else:
+        if not 0 <= d <= x.ndim:
+            raise ValueError(f"all_gather: axis {d} is out of range for operand {x.str_short()}")
+        shape = x.shape[:d] + (axis_size,) + x.shape[d:]
+    return x.update(shape=shape)
+
+
+def _scatter_abstract(x: ShapedArray, *, scatter_dimension, axis_name, axis_size, tiled):
+    d = scatter_dimension
+    if not 0 <= d < x.ndim:
+        raise ValueError(f"psum_scatter: scatter_dimension {d} is out of range for operand {x.str_short()}")
+    n = x.shape[d]
+    if tiled:
+        if n % axis_size:
+            raise ValueError(f"psum_scatter: the size of scatter_dimension {d} of operand {x.str_short()} ({n}) must "
+                             f"be divisible by the axis size {axis_size}")
+        return x.update(shape=x.shape[:d] + (n // axis_size,) + x.shape[d + 1:])
+    if n != axis_size:
+        raise ValueError(f"psum_scatter: the size of scatter_dimension {d} of operand {x.str_short()} ({n}) must "
+                         f"equal the axis size {axis_size} (or pass tiled=True)")
+    return x.update(shape=x.shape[:d] + x.shape[d + 1:])
+
+
+all_gather_p = AxisPrimitive("all_gather", _one_axis)
+reduce_scatter_p = AxisPrimitive("reduce_scatter", _one_axis)
+psum_scatter_p = reduce_scatter_p
+abstract_eval_rules[all_gather_p] = _gather_abstract
+abstract_eval_rules[reduce_scatter_p] = _scatter_abstract
+for _p in (all_gather_p, reduce_scatter_p):
+    _outside_axis_impl(_p)
+ad.deflinear(all_gather_p, lambda ct, x, *, all_gather_dimension, axis_name, axis_size, tiled: [
+    reduce_scatter_p.bind(ct, scatter_dimension=all_gather_dimension, axis_name=axis_name, axis_size=axis_size,
+                          tiled=tiled)])
+ad.deflinear(reduce_scatter_p, lambda ct, x, *, scatter_dimension, axis_name, axis_size, tiled: [
+    all_gather_p.bind(ct, all_gather_dimension=scatter_dimension, axis_name=axis_name, axis_size=axis_size,
+                      tiled=tiled)])
+
+
+def _merge_dims(x: Any, d: int) -> Any:
+    """Merge dimensions ``d`` and ``d + 1`` (row-major)."""
+    s = get_aval(x).shape
+    return st.reshape(x, s[:d] + (s[d] * s[d + 1],) + s[d + 2:])
+
+
+def _split_dim(x: Any, d: int, n: int) -> Any:
+    """Split dimension ``d`` into ``(n, size // n)`` (row-major)."""
+    s = get_aval(x).shape
+    return st.reshape(x, s[:d] + (n, s[d] // n) + s[d + 1:])
+
+
+def _gather_batch(axis, vals, dims, *, all_gather_dimension, axis_name, axis_size, tiled):
+    (x,), (d,) = vals, dims
+    if not _named(axis, axis_name):
+        x = moveaxis(x, d, 0)
+        return all_gather_p.bind(x, all_gather_dimension=all_gather_dimension + 1, axis_name=axis_name,
+                                 axis_size=axis_size, tiled=tiled), 0
+    out = moveaxis(bdim_at_front(x, d, axis.size), 0, all_gather_dimension)
+    return (_merge_dims(out, all_gather_dimension) if tiled else out), None
+
+
+def _scatter_batch(axis, vals, dims, *, scatter_dimension, axis_name, axis_size, tiled):
+    (x,), (d,) = vals, dims
+    if not _named(axis, axis_name):
+        x = moveaxis(x, d, 0)
+        return reduce_scatter_p.bind(x, scatter_dimension=scatter_dimension + 1, axis_name=axis_name,
+                                     axis_size=axis_size, tiled=tiled), 0
+    total = mul(x, _const(x, axis.size)) if d is None else reduce_sum(x, (d,))
+    if tiled:
+        total = _split_dim(total, scatter_dimension, axis.size)
+    return moveaxis(total, scatter_dimension, 0), 0
+
+
+batching_rules[all_gather_p] = _gather_batch
+batching_rules[reduce_scatter_p] = _scatter_batch
+
+
+def all_gather(x: Any, axis_name: Any, *, axis_index_groups: Any = None, axis: int = 0, tiled: bool = False) -> Any:
+    """``lax.all_gather``: every device gets the values of all devices, stacked along ``axis`` (or
+    concatenated along it if ``tiled``)."""
+    _no_groups(axis_index_groups, "all_gather")
+    name = _single_name(axis_name, "all_gather")
+    n = lookup_axis(name).size
+
+    def one(leaf):
+        leaf = asarray(leaf)
+        nd = get_aval(leaf).ndim
+        d = st.canonicalize_axis(axis, nd if tiled else nd + 1)
+        return all_gather_p.bind(leaf, all_gather_dimension=d, axis_name=name, axis_size=n, tiled=bool(tiled))
+    return tree_map(one, x)
+
+
+def psum_scatter(x: Any, axis_name: Any, *, scatter_dimension: int = 0, axis_index_groups: Any = None,
+                 tiled: bool = False) -> Any:
+    """``lax.psum_scatter``: the psum of ``x``, of which device ``i`` keeps block ``i`` along
+    ``scatter_dimension`` (whose size must equal the axis size, or be a multiple of it if ``tiled``)."""
+    _no_groups(axis_index_groups, "psum_scatter")
+    name = _single_name(axis_name, "psum_scatter")
+    n = lookup_axis(name).size
+
+    def one(leaf):
+        leaf = asarray(leaf)
+        d = st.canonicalize_axis(scatter_dimension, get_aval(leaf).ndim)
+        return reduce_scatter_p.bind(leaf, scatter_dimension=d, axis_name=name, axis_size=n, tiled=bool(tiled))
+    return tree_map(one, x)
+
+
+# --- ppermute ------------------------------------------------------------------------------------------------
+ppermute_p = AxisPrimitive("ppermute", _one_axis)
+abstract_eval_rules[ppermute_p] = lambda x, *, axis_name, perm: x
+_outside_axis_impl(ppermute_p)
+ad.deflinear(ppermute_p, lambda ct, x, *, axis_name, perm: [
+    ppermute_p.bind(ct, axis_name=axis_name, perm=tuple((d, s) for s, d in perm))])
+
+
+def _ppermute_batch(axis, vals, dims, *, axis_name, perm):
+    (x,), (d,) = vals, dims
+    if not _named(axis, axis_name):
+        return ppermute_p.bind(x, axis_name=axis_name, perm=perm), d
+    x = bdim_at_front(x, d, axis.size)
+    source = {dst: src for src, dst in perm}
+    aval = get_aval(x)
+    zeros = st.full((1,) + aval.shape[1:], 0, aval.dtype)
+    pieces = [st.index_in_dim(x, source[i], 0) if i in source else zeros for i in range(axis.size)]
+    return st.concatenate(pieces, 0), 0
+
+
+batching_rules[ppermute_p] = _ppermute_batch
+
+
+def ppermute(x: Any, axis_name: Any, perm: Sequence[tuple[int, int]]) -> Any:
+    """``lax.ppermute``: device ``dst`` receives the value of device ``src`` for each ``(src, dst)`` in
+    ``perm``; devices that are no destination receive zeros."""
+    name = _single_name(axis_name, "ppermute")
+    n = lookup_axis(name).size
+    perm = tuple((int(s), int(d)) for s, d in perm)
+    srcs, dsts = [s for s, _ in perm], [d for _, d in perm]
+    if len(set(srcs)) != len(srcs) or len(set(dsts)) != len(dsts):
+        raise ValueError(f"ppermute sources and destinations must be unique, got {perm}.")
+    if any(not 0 <= i < n for i in srcs + dsts):
+        raise ValueError(f"ppermute permutation {perm} refers to devices outside the axis '{name}' of size {n}.")
+    return tree_map(lambda leaf: ppermute_p.bind(asarray(leaf), axis_name=name, perm=perm), x)
+
+
+def pshuffle(x: Any, axis_name: Any, perm: Sequence[int]) -> Any:
+    """``lax.pshuffle``: device ``i`` receives the value of device ``perm[i]``."""
+    if sorted(perm) != list(range(len(perm))):
+        raise ValueError(f"`perm` does not represent a permutation: {perm}")
+    return ppermute(x, axis_name, [(src, dst) for dst, src in enumerate(perm)])
+
+
+# --- all_to_all ---------------------------------------------------------------------------------------------------
+def _all_to_all_abstract(x: ShapedArray, *, split_axis, concat_axis, axis_name, axis_size):
+    if not (0 <= split_axis < x.ndim and 0 <= concat_axis < x.ndim):
+        raise ValueError(f"all_to_all: split_axis {split_axis} or concat_axis {concat_axis} is out of range for "
+                         f"operand {x.str_short()}")
+    if x.shape[split_axis] % axis_size:
+        raise ValueError(f"all_to_all: the size of split_axis {split_axis} of operand {x.str_short()} "
+                         f"({x.shape[split_axis]}) must be divisible by the axis size {axis_size}")
+    shape = list(x.shape)
+    shape[split_axis] //= axis_size
+    shape[concat_axis] *= axis_size
+    return x.update(shape=tuple(shape))
+
+
+all_to_all_p = AxisPrimitive("all_to_all", _one_axis)
+abstract_eval_rules[all_to_all_p] = _all_to_all_abstract
+_outside_axis_impl(all_to_all_p)
+ad.deflinear(all_to_all_p, lambda ct, x, *, split_axis, concat_axis, axis_name, axis_size: [
+    all_to_all_p.bind(ct, split_axis=concat_axis, concat_axis=split_axis, axis_name=axis_name, axis_size=axis_size)])
+
+
+def _all_to_all_batch(axis, vals, dims, *, split_axis, concat_axis, axis_name, axis_size):
+    (x,), (d,) = vals, dims
+    if not _named(axis, axis_name):
+        x = moveaxis(x, d, 0)
+        return all_to_all_p.bind(x, split_axis=split_axis + 1, concat_axis=concat_axis + 1, axis_name=axis_name,
+                                 axis_size=axis_size), 0
+    # Instance j holds x_j; instance i receives block i (along split) of every x_j, concatenated along concat.
+    n = axis.size
+    x = _split_dim(bdim_at_front(x, d, n), split_axis + 1, n)  # dims: j, t[:split], i, t[split:]
+    rank = get_aval(x).ndim - 2
+    pos = [1 + k if k < split_axis else 2 + k for k in range(rank)]
+    perm = [1 + split_axis]
+    for k in range(rank):
+        perm += [0, pos[k]] if k == concat_axis else [pos[k]]
+    return _merge_dims(st.transpose(x, perm), 1 + concat_axis), 0
+
+
+batching_rules[all_to_all_p] = _all_to_all_batch
+
+
+def all_to_all(x: Any, axis_name: Any, split_axis: int, concat_axis: int, *, axis_index_groups: Any = None,
+               tiled: bool = False) -> Any:
+    """``lax.all_to_all``: split ``x`` along ``split_axis`` into one block per device, send block ``i`` to
+    device ``i``, and concatenate the received blocks along ``concat_axis``. Without ``tiled`` the split
+    axis (of size equal to the axis size) is removed and a new axis is inserted at ``concat_axis``."""
+    _no_groups(axis_index_groups, "all_to_all")
+    name = _single_name(axis_name, "all_to_all")
+    n = lookup_axis(name).size
+
+    def one(leaf):
+        leaf = asarray(leaf)
+        nd = get_aval(leaf).ndim
+        split, concat = st.canonicalize_axis(split_axis, nd), st.canonicalize_axis(concat_axis, nd)
+        if not tiled:
+            if get_aval(leaf).shape[split] != n:
+                raise ValueError(f"all_to_all: the size of split_axis {split} of operand {get_aval(leaf).str_short()} "
+                                 f"must equal the axis size {n} (or pass tiled=True)")
+            if split < concat:
+                concat += 1
+                leaf = st.expand_dims(leaf, (concat,))
+            elif concat < split:
+                leaf = st.expand_dims(leaf, (concat,))
+                split += 1
+        out = all_to_all_p.bind(leaf, split_axis=split, concat_axis=concat, axis_name=name, axis_size=n)
+        return st.squeeze(out, (split,)) if not tiled and split != concat else out
+    return tree_map(one, x)
+
+
+# --- axis_index ---------------------------------------------------------------------------------------------------
+axis_index_p = AxisPrimitive("axis_index", _one_axis)
+abstract_eval_rules[axis_index_p] = lambda *, axis_name: ShapedArray((), dtypes.int32)
+_outside_axis_impl(axis_index_p)
+ad.defjvp_zero(axis_index_p)
+
+
+# AxisPrimitive.bind hands axis_index to a BatchTrace only when that vmap is the axis it names.
+batching_rules[axis_index_p] = lambda axis, vals, dims, *, axis_name: (st.iota(dtypes.int32, axis.size), 0)
+
+
+def axis_index(axis_name: Any) -> Any:
+    """``lax.axis_index``: this device's (or vmapped instance's) position along the named axis (int32)."""
+    return axis_index_p.bind(axis_name=_single_name(axis_name, "axis_index"))
+
+
+COLLECTIVES = (psum_p, pmax_p, pmin_p, all_gather_p, reduce_scatter_p, ppermute_p, all_to_all_p, axis_index_p)
