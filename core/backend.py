@@ -75,6 +75,31 @@ class Backend(Protocol):
     def add_lowerings(self, rules: dict) -> None: ...
 
 
+@runtime_checkable
+class SupportsCollectives(Protocol):
+    """The optional Backend method pmap needs for collectives (without it, pmap bodies that use a
+    collective raise NotImplementedError naming the backend; pmap without collectives still works).
+
+    ``collective(name, buffers, devices, **params)`` receives one buffer per device of a group (ordered by
+    their index along the axis; ``buffers[k]`` lives on ``devices[k]``) and returns one result buffer per
+    device, on that device. It runs inside the backend (device-to-device copies or its own staging).
+    ``name`` and ``params`` (``n = len(buffers)``; result for device ``i``):
+
+    - ``psum`` / ``pmax`` / ``pmin``: the elementwise sum / max / min of all buffers.
+    - ``all_gather`` (``all_gather_dimension``, ``tiled``): the buffers stacked along a new axis at
+      ``all_gather_dimension`` (concatenated along it if ``tiled``).
+    - ``reduce_scatter`` (``scatter_dimension``, ``tiled``): block ``i`` of the sum along
+      ``scatter_dimension`` (index ``i`` of that axis, removing it, unless ``tiled``: the i-th of n
+      equal blocks).
+    - ``ppermute`` (``perm``: pairs ``(src, dst)``): device ``dst`` gets buffer ``src``; devices that
+      are no destination get zeros.
+    - ``all_to_all`` (``split_axis``, ``concat_axis``): the i-th of n equal blocks along ``split_axis``
+      of every buffer ``j``, concatenated in order of ``j`` along ``concat_axis``.
+    """
+
+    def collective(self, name: str, buffers: list, devices: list, **params: Any) -> list: ...
+
+
 @dataclasses.dataclass
 class BackendSpec:
     """A plugin's offer of a backend: created lazily, the first time it is asked for."""

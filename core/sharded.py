@@ -145,3 +145,13 @@ def device_put_replicated(x: Any, devices: Sequence[Device]) -> Any:
     if not isinstance(devices, (list, tuple)) or not devices:
         raise ValueError("`devices` argument to `device_put_replicated must be a non-empty sequence.")
     return tree_map(lambda leaf: ShardedArray([_put(leaf, d) for d in devices], 0), x)
+
+
+def local_devices(process_index: int | None = None, backend: str | None = None, host_id: int | None = None
+                  ) -> list[Device]:
+    """``jax.local_devices``: the devices of ``backend`` (portax runs in one process, index 0)."""
+    from .backend import get_backend
+    index = process_index if process_index is not None else host_id
+    if index not in (None, 0):
+        raise ValueError(f"Unknown process_index {index}: portax runs in a single process (index 0)")
+    return list(get_backend(backend).devices())

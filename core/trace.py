@@ -30,6 +30,10 @@ class Primitive:
     def bind(self, *args: Any, **params: Any) -> Any:
         return bind(self, *args, **params)
 
+    def top_trace(self, args: tuple, params: dict) -> "Trace":
+        """The trace that processes this primitive: its arguments' innermost (collectives extend this)."""
+        return find_top_trace(args)
+
     def __repr__(self) -> str:
         return self.name
 
@@ -254,7 +258,7 @@ def full_lower(val: Any) -> Any:
 
 
 def bind(primitive: Primitive, *args: Any, **params: Any) -> Any:
-    trace = find_top_trace(args)
+    trace = primitive.top_trace(args, params)
     if trace is _eval_trace:
         return trace.process_primitive(primitive, args, params)
     tracers = [full_raise(trace, a) for a in args]

@@ -33,6 +33,8 @@ from portax.core.lax_composites import (Precision, batch_matmul, broadcast_shape
 from portax.core.primitives import linalg  # noqa: F401,E402  (lax.linalg: cholesky, qr, svd, eigh, lu, ...)
 from portax.core.primitives.fft import FftType, fft, fft_split  # noqa: F401,E402
 from portax.core.scipy.special import i0e as bessel_i0e, i1e as bessel_i1e, polygamma, zeta  # noqa: F401,E402
+from portax.core.primitives.collectives import (all_gather, all_to_all, axis_index, axis_size, pmax, pmean,  # noqa: F401,E402
+                                                pmin, ppermute, pshuffle, psum, psum_scatter)
 from portax.core.primitives import all_primitives as _all_primitives  # noqa: E402
 
 globals().update({f"{_p.name}_p": _p for _p in _all_primitives()})  # lax.add_p, lax.cholesky_p, ... as in JAX

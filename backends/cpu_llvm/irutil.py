@@ -105,3 +105,21 @@ def to_i64(b: ir.IRBuilder, v: ir.Value, signed: bool) -> ir.Value:
     if w == 64:
         return v
     return b.sext(v, I64) if signed else b.zext(v, I64)
+
+
+def while_loop(b: ir.IRBuilder, cond: Callable[[], ir.Value], body: Callable[[], None], name: str = "w") -> None:
+    """``while cond(): body()`` (both emit code at ``b``)."""
+    head = b.append_basic_block(f"{name}.head")
+    loop = b.append_basic_block(f"{name}.body")
+    done = b.append_basic_block(f"{name}.done")
+    b.branch(head)
+    b.position_at_end(head)
+    b.cbranch(cond(), loop, done)
+    b.position_at_end(loop)
+    body()
+    b.branch(head)
+    b.position_at_end(done)
+
+
+def imin(b: ir.IRBuilder, x: ir.Value, y: ir.Value) -> ir.Value:
+    return b.select(b.icmp_signed("<", x, y), x, y)

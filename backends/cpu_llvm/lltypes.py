@@ -103,6 +103,18 @@ def to_memory(b: ir.IRBuilder, v: ir.Value, dtype: np.dtype) -> ir.Value:
     return v
 
 
+def double_to_half(b: ir.IRBuilder, x: ir.Value) -> ir.Value:
+    """f64 -> f16 correctly rounded without the ``__truncdfhf2`` libcall LLVM would emit: round to odd into
+    f32 (exact enough that the second rounding cannot double-round), then f32 -> f16."""
+    t = b.fptrunc(x, F32)
+    inexact = b.fcmp_ordered("!=", b.fpext(t, F64), x)
+    bits = b.bitcast(t, I32)
+    too_big = b.fcmp_ordered(">", call_intrinsic(b, "fabs", b.fpext(t, F64)), call_intrinsic(b, "fabs", x))
+    toward_zero = b.select(too_big, b.sub(bits, ir.Constant(I32, 1)), bits)
+    odd = b.or_(toward_zero, ir.Constant(I32, 1))
+    return b.fptrunc(b.bitcast(b.select(inexact, odd, bits), F32), F16)
+
+
 def round_f16(b: ir.IRBuilder, v: ir.Value, dtype: np.dtype) -> ir.Value:
     """For float16 values computed in float: round to half precision (a no-op for other dtypes)."""
     if np.dtype(dtype) == np.float16:

@@ -370,7 +370,9 @@ def convert(b, x, src: np.dtype, dst: np.dtype):
         return b.icmp_unsigned("!=", x, ir.Constant(sty, 0))
     if dst.kind == "f":
         target = T.F16 if dst == np.float16 else dty
-        if src.kind == "f":
+        if src.kind == "f" and sty == T.F64 and target == T.F16:
+            v = T.double_to_half(b, x)
+        elif src.kind == "f":
             v = x if sty == target else (b.fptrunc(x, target) if _width(sty) > _width(target) else b.fpext(x, target))
         elif src.kind == "i":
             v = b.sitofp(x, target)

@@ -85,10 +85,12 @@ class _Plan:
         self.steps: list[tuple] = []
         self.iota_dims: list[int] = []
         self.cost = 0.0
-        self.red = fk.eqns[-1] if fk.eqns[-1].primitive in REDUCE_OPS else None
+        ends_in_reduction = fk.eqns[-1].primitive in REDUCE_OPS
+        body = fk.eqns[:-1] if ends_in_reduction else fk.eqns
+        # a reduction whose result nobody reads is dropped
+        self.red = fk.eqns[-1] if ends_in_reduction and fk.eqns[-1].out_binders[0] in fk.outputs else None
         defined: set = set()
         rs = row_major_strides(self.shape)
-        body = fk.eqns[:-1] if self.red is not None else fk.eqns
         for eqn in body:
             p = eqn.primitive
             if p in fusion.INDEX_MAPPED and type(eqn.inputs[0]) is Literal:

@@ -15,11 +15,11 @@ from llvmlite import ir
 
 from portax.core import fusion
 from portax.core.ir import ClosedJaxpr, Jaxpr, JaxprEqn, Literal, ShapedArray, Var
-from portax.core.primitives import structural as st
+from portax.core.primitives import elementwise as ew, structural as st
 
 from . import lltypes as T
-from .codegen import Buf, ModuleBuilder
-from .irutil import gep, i64, memcpy
+from .codegen import RUNTIME_CALL, Buf, ModuleBuilder, RuntimeCall
+from .irutil import entry_alloca, gep, i64, memcpy
 from .lower_fused import REDUCE_OPS, emit_fused
 
 ALIGN = 64
@@ -182,6 +182,18 @@ class Lowering:
             self.release(off, v.aval)
         return results
 
+    def runtime_call(self, name: str, eqn, fn: Callable, ins: list[Buf], outs: list[Buf]) -> None:
+        """A documented call into the host: ``fn(input arrays, output arrays)`` runs (under the GIL) when the
+        generated code reaches this point; it must write every output."""
+        avals = tuple(x.aval for x in list(ins) + list(outs))
+        k = self.mb.add_runtime_call(RuntimeCall(name, eqn.primitive.name, fn, avals, len(ins)))
+        b = self.b
+        argv = entry_alloca(b, T.PTR, len(avals))
+        for j, x in enumerate(list(ins) + list(outs)):
+            b.store(x.ptr, gep(b, argv, j, T.PTR))
+        call = T.intrinsic(self.mb.module, RUNTIME_CALL, T.VOID, [T.PTR, T.I64, T.PTR])
+        b.call(call, [self.ctx_ptr, i64(k), argv])
+
     def fill(self, dst: Buf, lit: Literal) -> None:
         """Every element of ``dst`` set to a literal (lowered as a broadcast kernel)."""
         src = self.literal(lit)
@@ -192,8 +204,19 @@ class Lowering:
         if src.shape == dst.shape:
             self.copy(dst, src)
             return
+        self.loop_eqn(st.broadcast_in_dim_p, {"shape": dst.shape, "broadcast_dimensions": ()}, src, dst)
+
+    def convert(self, dst: Buf, src: Buf) -> None:
+        """``dst`` = ``src`` converted to ``dst``'s dtype (convert_element_type's semantics)."""
+        if src.dtype == dst.dtype:
+            self.copy(dst, src)
+            return
+        self.loop_eqn(ew.convert_element_type_p, {"new_dtype": dst.dtype, "weak_type": False}, src, dst)
+
+    def loop_eqn(self, prim, params: dict, src: Buf, dst: Buf) -> None:
+        """One fusible equation ``dst = prim(src)`` as a loop kernel."""
         x, out = Var(src.aval), Var(dst.aval)
-        eqn = JaxprEqn(st.broadcast_in_dim_p, [x], {"shape": dst.shape, "broadcast_dimensions": ()}, [out])
+        eqn = JaxprEqn(prim, [x], params, [out])
         emit_fused(self.mb, self.b, fusion.Kernel("loop", [eqn], dst.shape, [x], [out]),
                    {x: src, out: dst}.__getitem__)
 

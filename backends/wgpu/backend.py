@@ -11,7 +11,7 @@ import numpy as np
 from portax.core.backend import Capabilities, Device
 from portax.core.ir import ClosedJaxpr
 
-from . import runtime
+from . import collectives, runtime
 from .buffers import DeviceBuffer
 from .errors import WgpuBackendError
 from .kernel_writer import MAX_INDEX
@@ -109,6 +109,14 @@ class WgpuBackend:
     def transfer(self, buffer: WgpuArray, device: Device) -> WgpuArray:
         """Copy to another device of this backend (through the host)."""
         return self.put(self.get(buffer), device)
+
+    def collective(self, name: str, buffers: list, devices: list, **params) -> list:
+        """pmap's collectives (``core.backend.SupportsCollectives``). wgpu devices share no memory, so the
+        runtime stages the data through host memory (reductions themselves run in WGSL)."""
+        def host_of(b: WgpuArray) -> np.ndarray:
+            return b.device.download(b.buf, b.shape, b.dtype, f"collective {name}")
+        return collectives.collective(name, host_of, lambda array, k: self.put(np.asarray(array), devices[k]),
+                                      buffers, devices, **params)
 
     def add_lowerings(self, rules: dict) -> None:
         """Add or replace lowering rules ``rule(ctx, eqn)`` (see ``lowering``)."""

@@ -17,14 +17,23 @@ import numpy as np
 
 from portax.core import fusion
 from portax.core.ir import ClosedJaxpr, Jaxpr, JaxprEqn, Literal, ShapedArray, Var
-from portax.core.primitives import call, control_flow as cf, custom_derivatives as cd, elementwise as ew, structural as st
+from portax.core.primitives import (call, control_flow as cf, custom_derivatives as cd, elementwise as ew,
+                                    structural as st)
 
 from .buffers import DeviceBuffer
 from .lowering import lowering
-from .program import LoweringContext, Program, Recorder, Step, bind_result, context_of, record_copy
+from .program import (WORKSPACE, LoweringContext, Program, Recorder, Step, bind_result, context_of, record_copy,
+                      workspace_buffer)
 
 CHEAP_COND_ELEMENTS = 1 << 16  # elements all branches of a select-lowered cond may compute together
 _FUSIBLE = fusion.ELEMENTWISE | fusion.INDEX_MAPPED | fusion.GENERATORS | fusion.REDUCTIONS
+
+
+def _workspace(env: dict, step: Step, part) -> dict:
+    """The workspace of a nested program of ``step``: kept in the enclosing loop's workspace (reused by
+    every iteration of that loop), or new for this call."""
+    outer = env.get(WORKSPACE)
+    return {} if outer is None else outer.setdefault((id(step), part), {})
 
 
 def _atom_buffer(rec: Recorder, env: dict, atom) -> DeviceBuffer:
@@ -122,8 +131,9 @@ class CondStep(Step):
             i = int(self.index.val)
         else:
             i = int(rec.read(rec.buffer(env, self.index), (), self.index.aval.dtype))
-        branch = self.branches[min(max(i, 0), len(self.branches) - 1)]
-        results = branch.record(rec, [_atom_buffer(rec, env, a) for a in self.operands])
+        k = min(max(i, 0), len(self.branches) - 1)
+        results = self.branches[k].record(rec, [_atom_buffer(rec, env, a) for a in self.operands],
+                                          workspace=_workspace(env, self, k))
         for v, buf in zip(self.outs, results):
             bind_result(rec, env, v, buf)
 
@@ -154,11 +164,12 @@ class WhileStep(Step):
         cc = [_atom_buffer(rec, env, a) for a in self.cond_consts]
         bc = [_atom_buffer(rec, env, a) for a in self.body_consts]
         carry = [_atom_buffer(rec, env, a) for a in self.init]
+        cond_ws, body_ws = _workspace(env, self, "cond"), _workspace(env, self, "body")
         while True:
-            pred = self.cond.record(rec, cc + carry)[0]
+            pred = self.cond.record(rec, cc + carry, workspace=cond_ws)[0]
             if not bool(rec.read(pred, (), np.bool_)):
                 break
-            carry = self.body.record(rec, bc + carry)
+            carry = self.body.record(rec, bc + carry, workspace=body_ws)
         for v, buf in zip(self.outs, carry):
             bind_result(rec, env, v, buf)
 
@@ -196,15 +207,16 @@ class ScanStep(Step):
         xs = [_atom_buffer(rec, env, a) for a in self.xs]
         ys = [rec.buffer(env, v) for v in self.ys]
         if self.length:
-            alloc = lambda avals: [rec.device.empty(a.shape, a.dtype, rec.context) for a in avals]
-            sets = [alloc(self.carry_avals), alloc(self.carry_avals)]
-            x_slices, y_slices = alloc(self.x_avals), alloc(self.y_avals)
+            ws = _workspace(env, self, "body")
+            alloc = lambda name, avals: [workspace_buffer(rec, ws, (name, i), a) for i, a in enumerate(avals)]
+            sets = [alloc("carry a", self.carry_avals), alloc("carry b", self.carry_avals)]
+            x_slices, y_slices = alloc("x", self.x_avals), alloc("y", self.y_avals)
             for step in range(self.length):
                 i = self.length - 1 - step if self.reverse else step
                 for src, dst, a in zip(xs, x_slices, self.x_avals):
                     record_copy(rec, src, dst, a.size, a.dtype, src_offset=i * a.size)
                 nxt = sets[step % 2]
-                self.body.record(rec, consts + carry + x_slices, dests=nxt + y_slices)
+                self.body.record(rec, consts + carry + x_slices, dests=nxt + y_slices, workspace=ws)
                 for src, dst, a in zip(y_slices, ys, self.y_avals):
                     record_copy(rec, src, dst, a.size, a.dtype, dst_offset=i * a.size)
                 carry = nxt
@@ -226,7 +238,8 @@ class CallStep(Step):
         self.inputs, self.outs, self.body = eqn.inputs, eqn.out_binders, body
 
     def record(self, rec: Recorder, env: dict) -> None:
-        results = self.body.record(rec, [_atom_buffer(rec, env, a) for a in self.inputs])
+        results = self.body.record(rec, [_atom_buffer(rec, env, a) for a in self.inputs],
+                                   workspace=_workspace(env, self, "body"))
         for v, buf in zip(self.outs, results):
             bind_result(rec, env, v, buf)
 

@@ -18,8 +18,6 @@ import math
 import os
 from typing import Sequence
 
-import numpy as np
-
 from portax.core.ir import JaxprEqn
 from portax.core.primitives import contractions as ct
 

@@ -276,7 +276,7 @@ def _sorted_segments(ctx: LoweringContext, eqn: JaxprEqn, how: str, context: str
     layout = _ScatterLayout(eqn)
     w = KernelWriter(f"{eqn.primitive.name}:keys", WORKGROUP)
     w.line(f"if (gid >= {u32(n_pad)}) {{ return; }}")
-    w.line(f"var key = 0xffffffffu;\n  var order_key = 0xffffffffu;")
+    w.line("var key = 0xffffffffu;\n  var order_key = 0xffffffffu;")
     w.line(f"if (gid < {u32(updates.aval.size)}) {{")
     target, valid = layout.emit(w, eqn)
     w.line(f"  if ({valid}) {{ key = {target}; order_key = order; }}")

@@ -92,7 +92,7 @@ def _conv(ctx: LoweringContext, eqn: JaxprEqn) -> None:
     lhs_spec, rhs_spec, out_spec = p["dimension_numbers"]
     t, out_t = wtype(lhs.aval.dtype), wtype(out.aval.dtype)
     acc = wtype(np.uint32) if t.kind == "b" else t
-    ls, rs, oshape = lhs.aval.shape, rhs.aval.shape, out.aval.shape
+    ls, rs = lhs.aval.shape, rhs.aval.shape
     lst, rst = strides(ls), strides(rs)
     n_spatial = len(lhs_spec) - 2
     b, g = p["batch_group_count"], p["feature_group_count"]

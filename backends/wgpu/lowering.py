@@ -53,10 +53,5 @@ def lower_opaque_as_fused(ctx, kernel: fusion.Kernel) -> bool:
 
 def load_rules() -> None:
     """Import the rule modules (each registers its primitives)."""
-    import importlib
-    for name in ("lower_structural", "lower_dot", "lower_cumulative", "lower_sort", "lower_indexing",
-                 "lower_control", "lower_windowed"):
-        try:
-            importlib.import_module(f"{__package__}.{name}")
-        except ModuleNotFoundError:
-            pass
+    from . import (lower_control, lower_cumulative, lower_dot, lower_fft, lower_indexing,  # noqa: F401  (registration)
+                   lower_linalg, lower_sort, lower_structural, lower_windowed)

@@ -20,7 +20,7 @@ from .buffers import DeviceBuffer, storage_nbytes
 from .errors import LimitExceededError
 from .kernel_writer import KernelWriter, check_size, u32, workgroups_for
 from .renderer import WORKGROUP, Scratch, render_loop, render_reduce
-from .simplify import compose_broadcasts
+from .simplify import compose_broadcasts, sink_scalar_broadcasts
 from .runtime import CommandBatch, Pipeline, WgpuDevice
 
 
@@ -53,8 +53,16 @@ class Launch:
         return [GeneratedKernel(self.name, self.pipeline.wgsl, self.grid, self.context)]
 
 
+WORKSPACE = "__workspace__"  # env key of the buffers a loop body reuses from one iteration to the next
+
+
 class Recorder:
-    """Buffers and the current command batch of one call of a program."""
+    """Buffers and the current command batch of one call of a program.
+
+    ``buffer`` allocates a slot's buffer on first use. In an environment holding a ``WORKSPACE`` dict
+    (a loop body), buffers are taken from and kept in it, so every iteration reuses the same
+    intermediates: dispatches of one batch run in order, so this is safe, and memory stays bounded
+    although nothing returns to the pool before the batch is submitted."""
 
     def __init__(self, device: WgpuDevice, context: str = ""):
         self.device = device
@@ -64,11 +72,18 @@ class Recorder:
         self.submits = 0
 
     def buffer(self, env: dict, slot) -> DeviceBuffer:
-        """The buffer of ``slot`` in ``env``, allocated on first use."""
+        """The buffer of ``slot`` in ``env``, allocated on first use (or reused from the workspace)."""
         buf = env.get(slot)
         if buf is None:
-            shape, dtype = (slot.aval.shape, slot.aval.dtype) if isinstance(slot, Var) else (slot.shape, slot.dtype)
-            buf = env[slot] = self.device.empty(shape, dtype, self.context)
+            workspace = env.get(WORKSPACE)
+            buf = workspace.get(slot) if workspace is not None else None
+            if buf is None:
+                shape, dtype = (slot.aval.shape, slot.aval.dtype) if isinstance(slot, Var) else \
+                    (slot.shape, slot.dtype)
+                buf = self.device.empty(shape, dtype, self.context)
+                if workspace is not None:
+                    workspace[slot] = buf
+            env[slot] = buf
         return buf
 
     def dispatch(self, pipeline: Pipeline, buffers: Sequence[DeviceBuffer], grid, params, context: str) -> None:
@@ -150,7 +165,6 @@ class LoweringContext:
                     f"wgpu backend: {context_of(eqn)}: dtype {a.dtype.name} is unsupported on "
                     f"{self.caps.adapter_name} via {self.caps.backend_type} (needs {feature})")
 
-
     def check_sizes(self, eqn: JaxprEqn) -> None:
         """Refuse arrays past u32 indexing or the device's largest storage binding."""
         limit = self.limits.max_storage_buffer_binding_size
@@ -213,7 +227,7 @@ class Program:
         from .lower_control import inline_cheap_conds
         jaxpr = fusion.inline_calls(closed.jaxpr)
         jaxpr, cond_consts = inline_cheap_conds(jaxpr)
-        jaxpr = compose_broadcasts(jaxpr)
+        jaxpr = compose_broadcasts(sink_scalar_broadcasts(jaxpr))
         self.name = name
         self.device = device
         self.in_vars = list(jaxpr.in_binders)
@@ -230,15 +244,19 @@ class Program:
     def kernels(self) -> list[GeneratedKernel]:
         return [k for s in self.steps for k in s.kernels()]
 
-    def record(self, rec: Recorder, args: Sequence[DeviceBuffer],
-               dests: Sequence[DeviceBuffer] | None = None) -> list[DeviceBuffer]:
-        """Record one evaluation; results go to ``dests`` when given (else to new buffers)."""
+    def record(self, rec: Recorder, args: Sequence[DeviceBuffer], dests: Sequence[DeviceBuffer] | None = None,
+               workspace: dict | None = None) -> list[DeviceBuffer]:
+        """Record one evaluation; results go to ``dests`` when given (else to new buffers). A loop passes
+        the same ``workspace`` every iteration to reuse the intermediates' buffers."""
         env = dict(self.const_env)
         env.update(zip(self.in_vars, args))
-        if dests is not None:
-            for out, dest, produced in zip(self.outs, dests, self._produced):
-                if produced and out not in env:
-                    env[out] = dest
+        if dests is not None or workspace is not None:
+            for i, (out, produced) in enumerate(zip(self.outs, self._produced)):
+                if produced and out not in env:  # results never come from the workspace: callers keep them
+                    env[out] = dests[i] if dests is not None else rec.device.empty(
+                        out.aval.shape, out.aval.dtype, rec.context)
+        if workspace is not None:
+            env[WORKSPACE] = workspace
         for step in self.steps:
             step.record(rec, env)
         results = []
@@ -250,6 +268,14 @@ class Program:
                 buf = dests[i]
             results.append(buf)
         return results
+
+
+def workspace_buffer(rec: Recorder, workspace: dict, key, aval) -> DeviceBuffer:
+    """The buffer ``workspace`` keeps under ``key`` for an array of ``aval`` (allocated once)."""
+    buf = workspace.get(key)
+    if buf is None:
+        buf = workspace[key] = rec.device.empty(aval.shape, aval.dtype, rec.context)
+    return buf
 
 
 def bind_result(rec: Recorder, env: dict, var: Var, buf: DeviceBuffer) -> None:

@@ -13,11 +13,11 @@ from typing import Callable, Sequence
 
 from portax.core.fusion import Kernel
 from portax.core.ir import JaxprEqn, Literal, Var
-from portax.core.primitives import reductions as red, structural as st
+from portax.core.primitives import elementwise as ew, reductions as red, structural as st
 
 from .kernel_writer import KernelWriter, coord_exprs, linear_expr, strides, u32, workgroups_for
 from .wgsl_ops import OPS, OpContext, convert
-from .wgsl_types import WType, highest, is_nan, literal, load, lowest, round_reg, store, wtype
+from .wgsl_types import highest, is_nan, literal, load, lowest, round_reg, store, wtype
 
 WORKGROUP = 256
 
@@ -258,9 +258,8 @@ class Reducer:
         if p is red.reduce_prod_p:
             return [f"{a} = {a} * {b};"]
         if p in (red.reduce_max_p, red.reduce_min_p):
-            which = "max" if p is red.reduce_max_p else "min"
-            ctx = OpContext(t, t, {}, True, which)
-            return [f"{a} = {OPS[_MINMAX[which]](ctx, a, b)};"]
+            op = ew.max_p if p is red.reduce_max_p else ew.min_p
+            return [f"{a} = {OPS[op](OpContext(t, t, {}, True, op.name), a, b)};"]
         op = {red.reduce_and_p: "&", red.reduce_or_p: "|", red.reduce_xor_p: "^"}[p]
         return [f"{a} = {a} {op} {b};"]
 
@@ -270,11 +269,6 @@ class Reducer:
         if self.t.kind == "b":
             return f"({acc[0]} != 0u)"
         return round_reg(self.out, acc[0])
-
-
-from portax.core.primitives import elementwise as _ew  # noqa: E402
-
-_MINMAX = {"max": _ew.max_p, "min": _ew.min_p}
 
 
 def reduce_plan(kernel: Kernel) -> tuple:

@@ -252,7 +252,9 @@ def _div(ctx, a, b):
         return a
     zero = _lit(t, 0)
     on_zero = _lit(t, -1) if t.kind == "i" else _lit(t, np.iinfo(t.dtype).max)
-    return f"select({a} / select({b}, {_lit(t, 1)}, {b} == {zero}), {on_zero}, {b} == {zero})"
+    safe = f"select({b}, {_lit(t, 1)}, {b} == {zero})"
+    quotient = f"sdiv_{t.reg}({a}, {safe})" if t.kind == "i" else f"({a} / {safe})"
+    return f"select({quotient}, {on_zero}, {b} == {zero})"
 
 
 def _rem(ctx, a, b):
@@ -260,7 +262,9 @@ def _rem(ctx, a, b):
     if t.kind == "f":
         return f"{_helper('fmod', t)}({a}, {b})"
     zero = _lit(t, 0)
-    return f"select({a} % select({b}, {_lit(t, 1)}, {b} == {zero}), {a}, {b} == {zero})"
+    safe = f"select({b}, {_lit(t, 1)}, {b} == {zero})"
+    remainder = f"srem_{t.reg}({a}, {safe})" if t.kind == "i" else f"({a} % {safe})"
+    return f"select({remainder}, {a}, {b} == {zero})"
 
 
 def _minmax(which: str) -> Callable:
@@ -672,7 +676,20 @@ fn digamma_T(x: T) -> T {
 }""",
 }
 
+# Signed division and remainder through unsigned magnitudes: GLSL leaves / and % of negative operands
+# undefined (the OpenGL path shows it), WGSL truncates toward zero; INT_MIN / -1 wraps like numpy's.
+_SIGNED_DIV = """fn sdiv_I(a: I, b: I) -> I {
+  let q = bitcast<I>(bitcast<U>(select(a, -a, a < ZERO)) / bitcast<U>(select(b, -b, b < ZERO)));
+  return select(q, -q, (a < ZERO) != (b < ZERO));
+}
+fn srem_I(a: I, b: I) -> I {
+  let r = bitcast<I>(bitcast<U>(select(a, -a, a < ZERO)) % bitcast<U>(select(b, -b, b < ZERO)));
+  return select(r, -r, a < ZERO);
+}"""
+
 _SPECIAL_HELPERS = {
+    "sdiv_i32": _SIGNED_DIV.replace("I", "i32").replace("U", "u32").replace("ZERO", "0"),
+    "sdiv_i64": _SIGNED_DIV.replace("I", "i64").replace("U", "u64").replace("ZERO", "0li"),
     "nextafter_f16": """fn nextafter_f16(x: f32, y: f32) -> f32 {
   if ((bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u || (bitcast<u32>(y) & 0x7fffffffu) > 0x7f800000u) {
     return f32_from_bits(0x7fc00000u);

@@ -168,7 +168,7 @@ def one(t: WType) -> str:
 def is_nan(t: WType, x: str) -> str:
     """NaN test from the bit pattern (``x != x`` is folded to false by some drivers)."""
     if t.is_64:
-        return f"((bitcast<u64>({x}) & 0x7fffffffffffffff" + f"lu) > 0x7ff0000000000000lu)"
+        return f"((bitcast<u64>({x}) & 0x7ffffffffffffffflu) > 0x7ff0000000000000lu)"
     return f"((bitcast<u32>({x}) & 0x7fffffffu) > 0x7f800000u)"
 
 

@@ -1,10 +1,10 @@
 """Named axes: which ``vmap(..., axis_name=)`` or ``pmap`` an axis name refers to.
 
 A vmap's named axis is its ``BatchTrace`` on the trace stack; a pmap's axis is a frame pushed while its
-per-device body is traced (and while its rules re-trace that body). ``AxisPrimitive.bind`` processes a
-primitive that uses named axes at the innermost trace among its arguments' traces and the vmaps naming
-those axes, so a collective over a vmapped axis reaches the vmap even when its operand is not batched
-(as JAX's ``AxisPrimitive``).
+per-device body is traced (and while its rules re-trace that body). An ``AxisPrimitive`` is processed
+by the innermost trace among its arguments' traces and the vmaps naming the axes it uses, so a
+collective over a vmapped axis reaches the vmap even when its operand is not batched
+(as JAX's ``AxisPrimitive``, through the ``Primitive.top_trace`` hook of ``bind``).
 """
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import contextlib
 from typing import Any, Callable, Iterable, Iterator, NamedTuple
 
 from ..interpreters.batching import BatchTrace
-from ..trace import MainTrace, Primitive, find_top_trace, full_lower, full_raise, trace_stack
+from ..trace import MainTrace, Primitive, Trace, find_top_trace, trace_stack
 
 
 class AxisFrame(NamedTuple):
@@ -71,19 +71,15 @@ def axis_size(axis_name: Any) -> int:
 
 
 class AxisPrimitive(Primitive):
-    """A primitive using named axes, listed by ``axis_names_of(params)``."""
+    """A primitive using named axes, listed by ``axis_names_of(params)``: processed by the innermost of
+    its arguments' traces and the vmaps naming those axes."""
 
     def __init__(self, name: str, axis_names_of: Callable[[dict], Iterable], multiple_results: bool = False):
         super().__init__(name, multiple_results)
         self.axis_names_of = axis_names_of
 
-    def bind(self, *args: Any, **params: Any) -> Any:
+    def top_trace(self, args: tuple, params: dict) -> Trace:
         trace = find_top_trace(args)
         mains = [f.main for f in map(lookup_axis, self.axis_names_of(params)) if f.main is not None]
         named = max(mains, key=lambda m: m.level, default=None)
-        if named is not None and named.level > trace.main.level:
-            trace = named.trace_type(named)
-        if trace.main.level == 0:
-            return trace.process_primitive(self, args, params)
-        outs = trace.process_primitive(self, [full_raise(trace, a) for a in args], params)
-        return [full_lower(o) for o in outs] if self.multiple_results else full_lower(outs)
+        return named.trace_type(named) if named is not None and named.level > trace.main.level else trace

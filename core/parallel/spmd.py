@@ -1,15 +1,17 @@
 """The SPMD runner: pmap's per-device program executed on every device of a mesh, concurrently.
 
-1. ``flatten`` re-traces the body so that every collective is a top-level equation: calls (jit,
-   checkpoint, custom derivatives) holding collectives are inlined, and a nested pmap becomes a further
-   mesh axis (each device takes its slice of the inner inputs with ``axis_index``; inner outputs are
-   ``all_gather``-ed). Axis names become ``MeshAxis`` objects, so nothing can shadow them. Collectives
-   inside control flow (cond, while, scan) are not supported.
-2. ``SpmdProgram`` groups the equations into segments: segment ``k`` holds every equation computable
-   after ``k`` rounds of collectives. Each segment is compiled once per device with ``backend.compile``;
-   a call runs a segment on all devices at once on a thread pool, then hands the per-device buffers of
-   each collective to ``backend.collective`` (the optional Backend method documented in core.backend).
-   ``axis_index`` is a per-device input holding the device's coordinate.
+1. ``flatten`` re-traces the body so that collectives sit at the top level or in cond/while bodies:
+   calls (jit, checkpoint, custom derivatives) holding collectives are inlined, a scan holding them
+   becomes a while loop, and a nested pmap becomes a further mesh axis (each device takes its slice of
+   the inner inputs with ``axis_index``; inner outputs are ``all_gather``-ed). Axis names become
+   ``MeshAxis`` objects, so nothing can shadow them.
+2. ``SpmdProgram`` cuts the equations at barriers (collectives, and cond/while whose bodies use them):
+   segment ``k`` holds every equation computable after ``k`` rounds of barriers and is compiled once per
+   device with ``backend.compile``. A call runs a segment on all devices at once on a thread pool, then
+   hands each collective's per-device buffers to ``backend.collective`` (the optional Backend method
+   documented in core.backend); a cond or while with collectives is stepped through by the host, its
+   bodies being SpmdPrograms themselves (all devices must agree on the branch or predicate).
+   ``axis_index`` is a per-device constant holding the device's coordinate.
 """
 from __future__ import annotations
 
@@ -22,8 +24,9 @@ import numpy as np
 
 from ..array import Array, make_array, to_device
 from ..backend import Device, get_backend
+from ..interpreters.evaluation import dce_jaxpr
 from ..interpreters.staging import trace_to_jaxpr
-from ..ir import ClosedJaxpr, Jaxpr, Literal, ShapedArray, Var
+from ..ir import ClosedJaxpr, Jaxpr, Literal, Var
 from ..sharded import ShardedArray
 from ..trace import get_aval
 from .axis_env import AxisPrimitive, extend_axis_env
@@ -99,19 +102,52 @@ def _eval(jaxpr: Jaxpr, consts: Sequence, args: Sequence, rename: dict, axes: li
         elif isinstance(p, AxisPrimitive):
             outs = p.bind(*ins, **_renamed(eqn.params, rename))
         elif any(map(uses_axes, sub_jaxprs(eqn.params))):
-            key = CALL_BODIES.get(p.name)
-            if key is None:
-                raise NotImplementedError(
-                    f"pmap: a collective (or pmap) inside '{p.name}' is not supported: the per-device program is "
-                    f"cut at top-level collectives, which cannot happen inside control flow. Move the collective "
-                    f"out of the {p.name}, or use vmap(..., axis_name=) for this part.")
-            body = eqn.params[key]
-            outs = _eval(body.jaxpr, body.consts, ins, rename, axes)
+            if p.name in CALL_BODIES:
+                body = eqn.params[CALL_BODIES[p.name]]
+                outs = _eval(body.jaxpr, body.consts, ins, rename, axes)
+            elif p.name == "scan":
+                outs = _scan_as_while(eqn.params, ins, rename, axes)
+            elif p.name in _BARRIERS:  # cond, while: the runner steps through them
+                params = {k: _flatten_sub(v, rename, axes) for k, v in eqn.params.items()}
+                outs = p.bind(*ins, **params)
+            else:
+                raise NotImplementedError(f"pmap: a collective (or pmap) inside '{p.name}' is not supported.")
         else:
             outs = p.bind(*ins, **eqn.params)
         outs = outs if p.multiple_results else [outs]
         env.update(zip(eqn.out_binders, outs))
     return [read(x) for x in jaxpr.outs]
+
+
+def _flatten_sub(value: Any, rename: dict, axes: list[MeshAxis]) -> Any:
+    """A control-flow parameter with its jaxprs flattened (tuples of branches too)."""
+    if isinstance(value, tuple):
+        return tuple(_flatten_sub(v, rename, axes) for v in value)
+    if not isinstance(value, ClosedJaxpr):
+        return value
+    jaxpr, consts = trace_to_jaxpr(lambda *a: _eval(value.jaxpr, value.consts, a, rename, axes), value.in_avals)
+    return ClosedJaxpr(jaxpr, consts)
+
+
+def _scan_as_while(params: dict, ins: list, rename: dict, axes: list[MeshAxis]) -> list:
+    """A scan whose body uses collectives, as a while loop (the runner steps through while loops)."""
+    from ..primitives import elementwise as ew
+    from ..primitives.control_flow import while_loop
+    from ..primitives.structural import dynamic_index_in_dim, dynamic_update_index_in_dim, full
+    body, length, nc, nk = params["jaxpr"], params["length"], params["num_consts"], params["num_carry"]
+    consts, init, xs = ins[:nc], ins[nc:nc + nk], ins[nc + nk:]
+    ys = [full((length,) + a.shape, 0, a.dtype) for a in body.out_avals[nk:]]
+
+    def step(state):
+        i, carry, ys = state
+        idx = ew.sub(np.int32(length - 1), i) if params["reverse"] else i
+        x = [dynamic_index_in_dim(v, idx, 0, keepdims=False) for v in xs]
+        outs = _eval(body.jaxpr, body.consts, [*consts, *carry, *x], rename, axes)
+        ys = [dynamic_update_index_in_dim(acc, y, idx, 0) for acc, y in zip(ys, outs[nk:])]
+        return ew.add(i, np.int32(1)), outs[:nk], ys
+
+    _, carry, ys = while_loop(lambda state: ew.lt(state[0], np.int32(length)), step, (np.int32(0), init, ys))
+    return [*carry, *ys]
 
 
 def _inline_pmap(params: dict, ins: list, rename: dict, axes: list[MeshAxis]) -> list:
@@ -143,14 +179,17 @@ _pools_lock = threading.Lock()
 
 
 def run_on_devices(fn: Callable[[int], Any], n: int) -> list:
-    """``[fn(0), ..., fn(n-1)]`` with the calls running concurrently (one thread per device)."""
+    """``[fn(0), ..., fn(n-1)]`` with the calls running concurrently: device 0 on the calling thread,
+    the others on a pool of ``n - 1`` threads."""
     if n == 1:
         return [fn(0)]
     with _pools_lock:
         pool = _pools.get(n)
         if pool is None:
-            pool = _pools[n] = ThreadPoolExecutor(max_workers=n, thread_name_prefix=f"portax-pmap{n}")
-    return list(pool.map(fn, range(n)))
+            pool = _pools[n] = ThreadPoolExecutor(max_workers=n - 1, thread_name_prefix=f"portax-pmap{n}")
+    futures = [pool.submit(fn, k) for k in range(1, n)]
+    first = fn(0)
+    return [first] + [f.result() for f in futures]
 
 
 class _Segment:
@@ -171,8 +210,10 @@ class _Segment:
 class _Collective:
     """One collective equation: the backend combines the buffers of each group of devices."""
 
-    def __init__(self, eqn, groups: list[list[int]], devices: Sequence[Device], collective: Callable):
-        self.eqn, self.groups, self.devices, self.collective = eqn, groups, devices, collective
+    def __init__(self, eqn, prog: "SpmdProgram"):
+        self.eqn, self.devices = eqn, prog.devices
+        self.collective = collective_method(prog.devices[0].backend, eqn.primitive.name)
+        self.groups = _groups(prog.coords, [prog.axis_pos[id(a)] for a in eqn.primitive.axis_names_of(eqn.params)])
         self.params = {k: v for k, v in eqn.params.items() if k not in ("axes", "axis_name", "axis_size")}
 
     def run(self, env: dict) -> None:
@@ -189,11 +230,60 @@ class _Collective:
 def _groups(coords: np.ndarray, axes_pos: Sequence[int]) -> list[list[int]]:
     """Devices that differ only in their coordinates along ``axes_pos``, ordered by those coordinates."""
     groups: dict = {}
-    order = sorted(range(len(coords)), key=lambda k: tuple(coords[k][list(axes_pos)]))
-    for k in order:
-        key = tuple(np.delete(coords[k], list(axes_pos)))
-        groups.setdefault(key, []).append(k)
+    for k in sorted(range(len(coords)), key=lambda k: tuple(coords[k][list(axes_pos)])):
+        groups.setdefault(tuple(np.delete(coords[k], list(axes_pos))), []).append(k)
     return list(groups.values())
+
+
+def _agreed(buffers: list, devices: Sequence[Device], what: str) -> int:
+    """The value of a per-device scalar (a branch index or loop predicate) that every device must share."""
+    values = {np.asarray(d.backend.get(b)).item() for b, d in zip(buffers, devices)}
+    if len(values) > 1:
+        raise RuntimeError(f"pmap: the devices disagree on the {what} ({sorted(values)}) but its body uses collectives, "
+                           "which every device must reach together.")
+    return int(values.pop())
+
+
+class _Cond:
+    """A cond whose branches use collectives: every device takes the same branch, run as a program."""
+
+    def __init__(self, eqn, prog: "SpmdProgram"):
+        self.eqn, self.devices = eqn, prog.devices
+        self.branches = [SpmdProgram(b, prog.axes, prog.devices) for b in eqn.params["branches"]]
+
+    def run(self, env: dict) -> None:
+        ins = [env[x] for x in self.eqn.inputs]
+        outs = self.branches[_agreed(ins[0], self.devices, "branch index of a cond")](ins[1:])
+        env.update(zip(self.eqn.out_binders, outs))
+
+
+class _While:
+    """A while loop whose body uses collectives: the host steps through it, reading the predicate."""
+
+    def __init__(self, eqn, prog: "SpmdProgram"):
+        self.eqn, self.devices = eqn, prog.devices
+        self.cond = SpmdProgram(eqn.params["cond_jaxpr"], prog.axes, prog.devices)
+        self.body = SpmdProgram(eqn.params["body_jaxpr"], prog.axes, prog.devices)
+        self.nc, self.nb = eqn.params["cond_nconsts"], eqn.params["body_nconsts"]
+
+    def run(self, env: dict) -> None:
+        ins = [env[x] for x in self.eqn.inputs]
+        cconsts, bconsts, carry = ins[:self.nc], ins[self.nc:self.nc + self.nb], ins[self.nc + self.nb:]
+        while _agreed(self.cond([*cconsts, *carry])[0], self.devices, "predicate of a while_loop"):
+            carry = self.body([*bconsts, *carry])
+        env.update(zip(self.eqn.out_binders, carry))
+
+
+_BARRIERS = {"cond": _Cond, "while": _While}
+
+
+def _barrier(eqn) -> type | None:
+    """The step type of an equation that ends a segment (a collective, or control flow using one)."""
+    if isinstance(eqn.primitive, AxisPrimitive):
+        return _Collective
+    if eqn.primitive.name in _BARRIERS and any(map(uses_axes, sub_jaxprs(eqn.params))):
+        return _BARRIERS[eqn.primitive.name]
+    return None
 
 
 class SpmdProgram:
@@ -201,76 +291,72 @@ class SpmdProgram:
 
     def __init__(self, closed: ClosedJaxpr, axes: list[MeshAxis], devices: Sequence[Device]):
         from ..primitives.collectives import axis_index_p
-        self.devices = list(devices)
-        self.axes = axes
-        sizes = tuple(a.size for a in axes)
-        n = len(self.devices)
-        self.coords = np.stack(np.unravel_index(np.arange(n), sizes), axis=1)
-        jaxpr = closed.jaxpr
+        self.devices, self.axes = list(devices), axes
+        self.axis_pos = {id(a): i for i, a in enumerate(axes)}
+        self.coords = np.stack(np.unravel_index(np.arange(len(self.devices)), tuple(a.size for a in axes)), axis=1)
+        jaxpr = dce_jaxpr(closed.jaxpr)[0]
         self.in_binders, self.outs = jaxpr.in_binders, jaxpr.outs
-        pos = {id(a): i for i, a in enumerate(axes)}
         # Values known before the call: constants, and each device's coordinate for axis_index.
         self.static_env: dict = {v: [_buffer(c, d) for d in self.devices] for v, c in zip(jaxpr.constvars, closed.consts)}
         eqns = []
         for e in jaxpr.eqns:
             if e.primitive is axis_index_p:
-                i = pos[id(e.params["axis_name"])]
-                self.static_env[e.out_binders[0]] = [_buffer(np.int32(self.coords[k][i]), d)
-                                                     for k, d in enumerate(self.devices)]
+                i = self.axis_pos[id(e.params["axis_name"])]
+                self.static_env[e.out_binders[0]] = [_buffer(np.int32(c[i]), d) for c, d in zip(self.coords, self.devices)]
             else:
                 eqns.append(e)
-        self.steps = self._schedule(eqns, pos)
+        self.steps = self._schedule(eqns)
 
-    def _schedule(self, eqns: list, pos: dict) -> list:
-        """Segment k: equations needing k rounds of collectives; then the collectives of round k."""
+    def _without_literals(self, eqn):
+        """A barrier equation reads its inputs from the environment: literals become per-device buffers."""
+        inputs = []
+        for x in eqn.inputs:
+            if type(x) is Literal:
+                v = Var(x.aval)
+                self.static_env[v] = [_buffer(np.asarray(x.val, x.aval.dtype), d) for d in self.devices]
+                x = v
+            inputs.append(x)
+        return eqn._replace(inputs=inputs)
+
+    def _schedule(self, eqns: list) -> list:
+        """Segment k: the equations that need k rounds of barriers; then the barriers of round k."""
         depth: dict = {}
         segments: dict[int, list] = {}
-        collectives: dict[int, list] = {}
+        barriers: dict[int, list] = {}
         for e in eqns:
             d = max((depth.get(x, 0) for x in e.inputs if type(x) is not Literal), default=0)
-            collective = isinstance(e.primitive, AxisPrimitive)
-            (collectives if collective else segments).setdefault(d, []).append(e)
+            step = _barrier(e)
+            if step is None:
+                segments.setdefault(d, []).append(e)
+            else:
+                barriers.setdefault(d, []).append((step, self._without_literals(e)))
             for v in e.out_binders:
-                depth[v] = d + collective
-        stages = sorted(set(segments) | set(collectives))
+                depth[v] = d + (step is not None)
+        stages = sorted(set(segments) | set(barriers))
         produced_in: dict = {v: s for s, es in segments.items() for e in es for v in e.out_binders}
         needed: dict[int, dict] = {s: {} for s in segments}  # ordered sets of each segment's outputs
 
-        def need(v, consumer_stage):
-            s = produced_in.get(v)
-            if s is not None and s != consumer_stage:
-                needed[s][v] = None
+        def need(xs, consumer_stage):
+            for x in xs:
+                s = produced_in.get(x) if type(x) is not Literal else None
+                if s is not None and s != consumer_stage:
+                    needed[s][x] = None
 
-        for s in stages:
-            for e in segments.get(s, []):
-                for x in e.inputs:
-                    if type(x) is not Literal:
-                        need(x, s)
-            for e in collectives.get(s, []):
-                for x in e.inputs:
-                    if type(x) is not Literal:
-                        need(x, None)
-        for v in self.outs:
-            need(v, None)
+        for s, es in segments.items():
+            for e in es:
+                need(e.inputs, s)
+        for bs in barriers.values():
+            for _, e in bs:
+                need(e.inputs, None)
+        need(self.outs, None)
         steps: list = []
-        collective_fn = None
         for s in stages:
             if s in segments:
                 es = segments[s]
                 defined = {v for e in es for v in e.out_binders}
                 ins = list(dict.fromkeys(x for e in es for x in e.inputs if type(x) is not Literal and x not in defined))
                 steps.append(_Segment(es, ins, list(needed[s]), self.devices))
-            for e in collectives.get(s, []):
-                if collective_fn is None:
-                    collective_fn = collective_method(self.devices[0].backend, e.primitive.name)
-                if type(e.inputs[0]) is Literal:
-                    lit = e.inputs[0]
-                    v = Var(lit.aval)
-                    self.static_env[v] = [_buffer(np.asarray(lit.val, lit.aval.dtype), d) for d in self.devices]
-                    e = e._replace(inputs=[v])
-                names = e.primitive.axis_names_of(e.params)
-                steps.append(_Collective(e, _groups(self.coords, [pos[id(a)] for a in names]), self.devices,
-                                         collective_fn))
+            steps += [step(e, self) for step, e in barriers.get(s, [])]
         return steps
 
     def __call__(self, inputs: Sequence[list]) -> list[list]:
@@ -316,10 +402,11 @@ def _mesh_devices(axes: list[MeshAxis], devices: tuple | None, backend: str | No
     b = get_backend(backend)
     available = b.devices()
     if total > len(available):
-        nested = f" ({' x '.join(str(a.size) for a in axes)} for nested pmaps)" if len(axes) > 1 else ""
-        raise ValueError(f"pmap: the mapped axis needs {total} devices{nested} but only {len(available)} "
-                         f"{'is' if len(available) == 1 else 'are'} available on backend '{b.name}'. "
-                         f"Map over at most {len(available)} entries (reshape the data), or start with more devices.")
+        need = (f"the mapped axis has size {outer}" if len(axes) == 1 else
+                f"the nested pmaps need {' x '.join(str(a.size) for a in axes)} = {total} devices")
+        raise ValueError(f"pmap: {need}, but only {len(available)} device{'s are' if len(available) > 1 else ' is'} "
+                         f"available on backend '{b.name}'. Map over at most {len(available)} entries (reshape "
+                         f"the data), or start with more devices (e.g. PORTAX_CPU_DEVICES / PORTAX_WGPU_DEVICES).")
     return list(available[:total])
 
 
@@ -360,7 +447,7 @@ def _shard_arg(x: Any, axis: int | None, prog: SpmdProgram) -> list:
 
 
 def execute(args: Sequence, *, jaxpr: ClosedJaxpr, axis_name: Any, axis_size: int, in_axes: tuple, out_axes: tuple,
-            devices: tuple | None, backend: str | None, name: str) -> list:
+            devices: tuple | None, backend: str | None, **_: Any) -> list:
     """Evaluate ``xla_pmap``: shard the arguments, run the program, return sharded results."""
     prog = _program(jaxpr, axis_name, axis_size, devices, backend)
     outs = prog([_shard_arg(x, a, prog) for x, a in zip(args, in_axes)])

@@ -5,7 +5,7 @@ import sys
 import numpy as np
 
 import portax.numpy as jnp
-from portax import grad, jit, lax
+from portax import grad, lax
 
 from wgpu_helpers import check, compiled, wgpu_backend
 

@@ -89,3 +89,20 @@ def test_call_with_constants_and_custom_derivatives():
 
 def jax_sigmoid(x):
     return 1 / (1 + jnp.exp(-x))
+
+
+def test_long_loops_reuse_their_intermediates():
+    """Nothing returns to the pool before the single submit, so every iteration must reuse the buffers of
+    the previous one: memory does not grow with the trip count."""
+    from wgpu_helpers import wgpu_backend
+    backend = wgpu_backend()
+    pool = backend.runtime_device(backend.devices()[0]).pool
+    x = R.randn(64, 64).astype(np.float32)
+    f = lambda v, n: lax.fori_loop(0, n, lambda i, c: jnp.tanh(c @ v * 0.05) + jnp.sin(c) * 0.5, v)  # contracting
+    sizes = []
+    for n in (20, 200):
+        g = jit(lambda v: f(v, n), backend="wgpu")
+        g(x).block_until_ready()
+        sizes.append(sum(b.size for b in pool._owned))
+    assert sizes[1] <= sizes[0] + 64 * 64 * 4 * 8
+    check(lambda v: f(v, 30), x, tol=1e-4)

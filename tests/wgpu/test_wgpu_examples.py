@@ -7,7 +7,7 @@ import numpy as np
 
 import portax
 import portax.numpy as jnp
-from portax import grad, jacfwd, jacrev, jit, random, vmap
+from portax import grad, jacfwd, jacrev, random, vmap
 
 from wgpu_helpers import check, wgpu_backend
 

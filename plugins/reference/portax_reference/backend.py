@@ -15,6 +15,7 @@ from portax.core.backend import Capabilities, Device
 from portax.core.ir import ClosedJaxpr, Literal
 
 from .rules import RULES
+from .rules_collectives import collective
 
 
 class ReferenceExecutable:
@@ -93,3 +94,5 @@ class ReferenceBackend:
 
     def add_lowerings(self, rules: dict) -> None:
         self.rules.update(rules)
+
+    collective = staticmethod(collective)  # the optional Backend.collective (see portax.core.backend)

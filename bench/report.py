@@ -1,0 +1,257 @@
+"""The results as Markdown: the side-by-side table, wgpu's kernels and launch costs, the issues' targets.
+
+A cell is a worker's JSON result (``seconds`` per call, or ``na``/``error``/``unavailable``/``timeout``/
+``skipped`` with a reason). Ratios are speed ratios within this run: ``t_other / t_portax``, so above
+1.0x the portax column is faster, whatever the unit.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+from .workloads import BY_KEY, SIZES, WORKLOADS, Sizes, Workload
+
+LABELS = {"numpy": "NumPy", "jax": "JAX"}
+FAILURES = {  # result field -> short form shown in a cell
+    "unavailable": "n/a (backend unavailable)",
+    "na": "n/a (not implemented)",
+    "skipped": "n/a",
+    "timeout": "n/a (timeout)",
+    "error": "error",
+}
+
+
+def label(column: str) -> str:
+    return LABELS.get(column, f"portax {column}")
+
+
+def seconds(cell: dict | None) -> float | None:
+    return cell.get("seconds") if cell else None
+
+
+def number(v: float) -> str:
+    if v >= 100:
+        return f"{v:,.0f}"
+    return f"{v:.1f}" if v >= 10 else f"{v:.2f}" if v >= 0.1 else f"{v:.3g}"
+
+
+def failure(cell: dict | None) -> str | None:
+    """The cell's short failure text, or None if it has a measurement."""
+    if cell is None:
+        return "n/a (not run)"
+    for field, text in FAILURES.items():
+        if field in cell:
+            if field == "skipped":
+                return f"n/a ({cell[field]})"
+            if field == "error":
+                return f"error ({cell[field].split(':')[0]})"
+            return text
+    return None
+
+
+def value_text(w: Workload, cell: dict | None, sizes: Sizes, membw: dict | None) -> str:
+    bad = failure(cell)
+    if bad is not None:
+        return bad
+    v = w.value(cell["seconds"], sizes)
+    text = number(v)
+    if w.memory_bound and membw:
+        text += f" ({100 * v / membw[f'{w.memory_bound}_GBps']:.0f}% BW)"
+    return text
+
+
+def ratio(fast: dict | None, slow: dict | None) -> float | None:
+    a, b = seconds(fast), seconds(slow)
+    return b / a if a and b else None
+
+
+def ratio_text(r: float | None) -> str:
+    return "—" if r is None else f"{r:.2f}x"
+
+
+def ratio_columns(columns: list[str]) -> list[tuple[str, str]]:
+    """(portax column, baseline) pairs shown as ratios: each portax column against NumPy and JAX, and wgpu
+    against cpu_llvm."""
+    portax = [c for c in columns if c not in LABELS]
+    pairs = [(p, b) for p in portax for b in ("jax", "numpy") if b in columns]
+    if "wgpu" in portax and "cpu_llvm" in portax:
+        pairs.append(("wgpu", "cpu_llvm"))
+    return pairs
+
+
+def measured(results: dict) -> list[Workload]:
+    """The workloads of this run, in table order."""
+    return [w for w in WORKLOADS if w.key in results["cells"]]
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    return lines + ["| " + " | ".join(r) + " |" for r in rows]
+
+
+def main_table(results: dict) -> list[str]:
+    columns, cells, sizes = results["columns"], results["cells"], SIZES[results["mode"]]
+    pairs = ratio_columns(columns)
+    header = ["workload", "unit", *map(label, columns),
+              *(f"{label(p).removeprefix('portax ')} vs {label(b).removeprefix('portax ')}" for p, b in pairs)]
+    rows = []
+    for w in measured(results):
+        row = cells.get(w.key, {})
+        rows.append([w.title(sizes), w.unit, *(value_text(w, row.get(c), sizes, results.get("membw")) for c in columns),
+                     *(ratio_text(ratio(row.get(p), row.get(b))) for p, b in pairs)])
+    return _table(header, rows)
+
+
+def kernels_table(results: dict) -> list[str]:
+    portax = [c for c in results["columns"] if c not in LABELS]
+    header = ["workload", *(f"{c} kernels" for c in portax)]
+    if "wgpu" in portax:
+        header.append("wgpu dispatches/call")
+    rows = []
+    for w in measured(results):
+        row = results["cells"].get(w.key, {})
+        cells = [str(row.get(c, {}).get("kernels", "—")) for c in portax]
+        if "wgpu" in portax:
+            cells.append(str(row.get("wgpu", {}).get("dispatches", "—")))
+        rows.append([w.title(SIZES[results["mode"]]), *cells])
+    return _table(header, rows)
+
+
+def handwritten_ratios(results: dict) -> list[tuple[Workload, str, float, float]]:
+    """(workload, shader variant, generated s, hand-written s) for every wgpu hand-written reference."""
+    out = []
+    for key, row in results["cells"].items():
+        cell = row.get("wgpu") or {}
+        for name, hand_s in cell.get("handwritten", {}).items():
+            out.append((BY_KEY[key], name, cell["seconds"], hand_s))
+    return out
+
+
+def wgpu_section(results: dict) -> list[str]:
+    sizes = SIZES[results["mode"]]
+    lines = []
+    refs = handwritten_ratios(results)
+    if refs:
+        lines += ["Generated kernels against the hand-written WGSL shaders of `bench/wgsl/` on the same adapter "
+                  "(target: generated >= 0.8x):", ""]
+        lines += _table(["workload", "hand-written variant", "unit", "generated", "hand-written", "generated / hand-written"],
+                        [[w.title(sizes), name, w.unit, number(w.value(g, sizes)), number(w.value(h, sizes)),
+                          f"{h / g:.2f}x"] for w, name, g, h in refs])
+    launch = results["cells"].get("dispatch", {}).get("wgpu") or {}
+    if "raw_submit_s" in launch:
+        lines += ["", f"Launch costs on {launch.get('adapter', 'the adapter')}: one raw wgpu submit of a trivial "
+                  f"dispatch + wait {launch['raw_submit_s'] * 1e6:.0f} µs; each further dispatch in the same submit "
+                  f"{launch['per_dispatch_s'] * 1e6:.0f} µs; a jitted call + `block_until_ready` "
+                  f"{launch['sync_call_s'] * 1e6:.0f} µs = **{launch['sync_call_s'] / launch['raw_submit_s']:.2f}x** "
+                  f"one raw submit (target <= 1.2x); back-to-back jitted calls without waiting "
+                  f"{launch['seconds'] * 1e6:.0f} µs/call."]
+    return lines
+
+
+Check = Callable[[dict], "tuple[str, bool] | None"]
+
+
+def _vs(key: str, column: str, baseline: str, target: float) -> Check:
+    def check(results: dict):
+        row = results["cells"].get(key, {})
+        r = ratio(row.get(column), row.get(baseline))
+        return None if r is None else (f"{r:.2f}x", r >= target)
+    return check
+
+
+def _bandwidth(key: str, column: str, target: float) -> Check:
+    def check(results: dict):
+        cell, membw, w = results["cells"].get(key, {}).get(column), results.get("membw"), BY_KEY[key]
+        if seconds(cell) is None or not membw:
+            return None
+        frac = w.value(cell["seconds"], SIZES[results["mode"]]) / membw[f"{w.memory_bound}_GBps"]
+        return f"{100 * frac:.0f}%", frac >= target
+    return check
+
+
+def _handwritten(key: str, target: float) -> Check:
+    def check(results: dict):
+        found = [h / g for w, _, g, h in handwritten_ratios(results) if w.key == key]
+        return (f"{max(found):.2f}x (best variant)", max(found) >= target) if found else None
+    return check
+
+
+def _launch(results: dict):
+    cell = results["cells"].get("dispatch", {}).get("wgpu") or {}
+    if "raw_submit_s" not in cell:
+        return None
+    r = cell["sync_call_s"] / cell["raw_submit_s"]
+    return f"{r:.2f}x", r <= 1.2
+
+
+def _one_dispatch(results: dict):
+    cell = results["cells"].get("selu", {}).get("wgpu") or {}
+    return (str(cell["dispatches"]), cell["dispatches"] == 1) if "dispatches" in cell else None
+
+
+TARGETS: list[tuple[str, str, Check]] = [
+    ("cpu_llvm", "dispatch overhead <= JAX's", _vs("dispatch", "cpu_llvm", "jax", 1.0)),
+    ("cpu_llvm", "MLP loss compile <= JAX's", _vs("compile_loss_cold", "cpu_llvm", "jax", 1.0)),
+    ("cpu_llvm", "grad compile <= JAX's", _vs("compile_grad_cold", "cpu_llvm", "jax", 1.0)),
+    ("cpu_llvm", "selu >= 3x JAX", _vs("selu", "cpu_llvm", "jax", 3.0)),
+    ("cpu_llvm", "selu >= 75% of copy bandwidth", _bandwidth("selu", "cpu_llvm", 0.75)),
+    ("cpu_llvm", "selu faster than NumPy", _vs("selu", "cpu_llvm", "numpy", 1.0)),
+    ("cpu_llvm", "sum(x + y*z) >= 1.0x JAX", _vs("sum_xyz", "cpu_llvm", "jax", 1.0)),
+    ("cpu_llvm", "sum(x + y*z) faster than NumPy", _vs("sum_xyz", "cpu_llvm", "numpy", 1.0)),
+    *((("cpu_llvm", f"matmul #{i + 1} >= 1.0x JAX", _vs(f"matmul_{i}", "cpu_llvm", "jax", 1.0)) for i in range(2))),
+    *((("cpu_llvm", f"matmul #{i + 1} >= 0.8x NumPy", _vs(f"matmul_{i}", "cpu_llvm", "numpy", 0.8)) for i in range(2))),
+    ("cpu_llvm", "MLP train step >= 1.0x JAX", _vs("mlp_step", "cpu_llvm", "jax", 1.0)),
+    ("cpu_llvm", "per-example grads >= 1.0x JAX", _vs("per_example_grads", "cpu_llvm", "jax", 1.0)),
+    ("cpu_llvm", "normal samples faster than NumPy", _vs("normal", "cpu_llvm", "numpy", 1.0)),
+    ("wgpu", "selu (a fused elementwise chain) is one dispatch", _one_dispatch),
+    ("wgpu", "selu >= 0.8x hand-written", _handwritten("selu", 0.8)),
+    ("wgpu", "sum(x + y*z) >= 0.8x hand-written", _handwritten("sum_xyz", 0.8)),
+    ("wgpu", "matmul #1 >= 0.8x hand-written", _handwritten("matmul_0", 0.8)),
+    ("wgpu", "jitted call <= 1.2x one raw submit", _launch),
+]
+
+
+def targets_table(results: dict) -> list[str]:
+    rows = []
+    for column, what, check in TARGETS:
+        if column in results["columns"]:
+            got = check(results)
+            rows.append([column, what, *(("not measured", "—") if got is None else (got[0], "yes" if got[1] else "**no**"))])
+    return _table(["backend", "target", "measured", "met"], rows) if rows else []
+
+
+def notes(results: dict) -> list[str]:
+    """The full reason of every cell that has no measurement."""
+    sizes = SIZES[results["mode"]]
+    out = []
+    for w in measured(results):
+        for column, cell in results["cells"].get(w.key, {}).items():
+            for field in ("unavailable", "na", "timeout", "error"):
+                if field in cell:
+                    out.append(f"- {label(column)}, {w.title(sizes)}: {cell[field]}")
+    return out
+
+
+def markdown(results: dict) -> str:
+    meta, membw = results["meta"], results.get("membw")
+    lines = ["# portax benchmarks", "",
+             f"Command: `{meta['command']}` ({results['mode']} sizes) — {meta['date']}", "",
+             *(f"- {k}: {v}" for k, v in meta["machine"].items()), ""]
+    if membw:
+        lines += [f"Memory bandwidth ({membw['threads']} threads, {membw['bytes'] / 1e6:.0f} MB): copy "
+                  f"{membw['copy_GBps']:.1f} GB/s (bytes read + written), read {membw['read_GBps']:.1f} GB/s. "
+                  "A memory-bound row shows in brackets the fraction of it that it reaches (selu: copy; "
+                  "sum: read).", ""]
+    lines += ["Medians of repeats within one run; first-call rows are medians over fresh processes (backend "
+              "initialised by an unrelated tiny jitted function first); GB/s counts bytes read + written; "
+              "ratios are speed ratios (above 1.0x the first column is faster).", "",
+              *main_table(results), "", "## Kernels per jitted call", "", *kernels_table(results)]
+    wgpu = wgpu_section(results)
+    if wgpu:
+        lines += ["", "## wgpu", "", *wgpu]
+    targets = targets_table(results)
+    if targets:
+        lines += ["", "## Targets of the issues", "", *targets]
+    missing = notes(results)
+    if missing:
+        lines += ["", "## Not measured", "", *missing]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,156 @@
+"""One measurement in a fresh process: ``python -m bench.worker COLUMN WORKLOAD [--mode M] [--cache-dir D]``.
+
+COLUMN is a portax backend name, ``numpy``, or ``jax`` (run with the JAX virtualenv's python; nothing
+here imports portax then). Prints one JSON object on stdout: ``seconds`` per call (median of repeats),
+``first_s`` and ``samples``; for portax backends the kernel count and dispatches per jitted call; on
+wgpu the hand-written reference shaders' times and the launch overheads; or ``na``/``error`` with the
+reason. Compile rows (``compile_*``) time the first call in this fresh process; ``--cache-dir`` turns
+the disk cache on (portax's ``PORTAX_CACHE_DIR``, JAX's persistent compilation cache), else it is off.
+"""
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import os
+import sys
+import time
+import traceback
+from typing import Any
+
+import numpy as np
+
+from . import workloads
+from .timing import Timing, measure
+from .workloads import BY_KEY, SIZES, Job, Sizes
+
+REPEATS = {"full": dict(min_repeats=3, max_repeats=15, budget_s=3.0),
+           "quick": dict(min_repeats=2, max_repeats=3, budget_s=0.3)}
+
+
+class Framework:
+    """The module a workload is written against (portax or jax), its ``jit`` bound to one backend, and
+    ``put``/``block`` for that backend's first device."""
+
+    def __init__(self, column: str):
+        if column == "jax":
+            import jax
+            self.jax, self.jit = jax, jax.jit
+            self.device = jax.devices("cpu")[0]
+        else:
+            import portax
+            self.jax, self.jit = portax, functools.partial(portax.jit, backend=column)
+            self.device = portax.devices(column)[0]
+        self.column = column
+
+    def put(self, x: np.ndarray) -> Any:
+        return self.jax.device_put(x, self.device)
+
+    def block(self, out: Any) -> Any:
+        return self.jax.block_until_ready(out)
+
+
+def _configure_cache(column: str, cache_dir: str | None) -> None:
+    """Disk compile cache on (in ``cache_dir``) or off, before the framework is imported."""
+    if column == "jax":
+        if cache_dir is not None:
+            import jax
+            jax.config.update("jax_compilation_cache_dir", cache_dir)
+            jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+            jax.config.update("jax_persistent_cache_min_entry_size_bytes", -1)
+    elif cache_dir is not None:
+        os.environ["PORTAX_CACHE_DIR"] = cache_dir
+        os.environ.pop("PORTAX_DISABLE_DISK_CACHE", None)
+    else:
+        os.environ["PORTAX_DISABLE_DISK_CACHE"] = "1"
+
+
+def _first_call(fw: Framework, key: str, sizes: Sizes) -> dict:
+    """Time the first call of a jitted MLP loss or its grad; the backend is initialised beforehand by an
+    unrelated tiny jitted function, so only tracing, compiling and running the MLP is timed."""
+    fw.block(fw.jit(lambda x: x + 1.0)(fw.put(np.zeros(4, np.float32))))
+    job = workloads.build(fw, f"compile_{BY_KEY[key].compile_probe}", sizes)
+    start = time.perf_counter()
+    fw.block(job())
+    seconds = time.perf_counter() - start
+    return {"seconds": seconds, "first_s": seconds, "samples": [seconds], **_kernel_info(fw, job)}
+
+
+def _kernel_info(fw: Framework, job: Job) -> dict:
+    """Generated kernels and dispatches of the last call, where the backend exposes them."""
+    if fw.column == "jax":
+        return {}
+    compiled = job.fn.lower(*job.args).compile()
+    info = {"kernels": compiled.kernel_count}
+    dispatches = getattr(compiled.executable, "last_dispatches", None)
+    if dispatches is not None:
+        info["dispatches"] = dispatches
+    return info
+
+
+def _timed(job: Job, block, mode: str) -> tuple[Timing, dict]:
+    t = measure(job, block, **REPEATS[mode])
+    per = job.calls
+    return t, {"seconds": t.median_s / per, "first_s": t.first_s / per, "samples": [s / per for s in t.samples]}
+
+
+def _wgpu_extras(fw: Framework, key: str, sizes: Sizes, job: Job, mode: str) -> dict:
+    """On wgpu: a synchronous jitted call vs one raw submit (dispatch row), hand-written shaders (others)."""
+    from portax.backends.wgpu import runtime
+    from .wgsl_reference import references
+    device = runtime.create_devices(count=1)[0]
+    if key == "dispatch":
+        synced = Job(job.fn, job.args)
+        t = measure(synced, fw.block, **REPEATS[mode])
+        overhead = runtime.measure_overhead(device)
+        return {"sync_call_s": t.median_s, "raw_submit_s": overhead.submit_s, "per_dispatch_s": overhead.dispatch_s,
+                "adapter": f"{device.capabilities.adapter_name} via {device.capabilities.backend_type}"}
+    handwritten = {}
+    for ref in references(device, key, sizes):
+        t = measure(ref.run, lambda _: device.synchronize("reference"), **REPEATS[mode])
+        ref.check()
+        handwritten[ref.name] = t.median_s
+    return {"handwritten": handwritten} if handwritten else {}
+
+
+def run(column: str, key: str, mode: str) -> dict:
+    sizes = SIZES[mode]
+    if column == "numpy":
+        from . import numpy_impl
+        job = numpy_impl.build(key, sizes)
+        return {**_timed(job, lambda out: out, mode)[1], "blas": numpy_impl.blas_info()}
+    try:
+        fw = Framework(column)
+    except Exception as e:  # the backend is missing or failed to initialise: every row of the column is n/a
+        return {"unavailable": f"{type(e).__name__}: {e}"}
+    if BY_KEY[key].compile_probe:
+        return _first_call(fw, key, sizes)
+    job = workloads.build(fw, key, sizes)
+    result = _timed(job, fw.block, mode)[1]
+    result.update(_kernel_info(fw, job))
+    if column == "wgpu":
+        result.update(_wgpu_extras(fw, key, sizes, job, mode))
+    return result
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("column")
+    p.add_argument("workload", choices=sorted(BY_KEY))
+    p.add_argument("--mode", choices=sorted(SIZES), default="full")
+    p.add_argument("--cache-dir")
+    args = p.parse_args(argv)
+    _configure_cache(args.column, args.cache_dir)
+    try:
+        result = run(args.column, args.workload, args.mode)
+    except NotImplementedError as e:
+        result = {"na": f"NotImplementedError: {e}"}
+    except Exception as e:
+        traceback.print_exc()
+        result = {"error": f"{type(e).__name__}: {e}"}
+    sys.stdout.flush()
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

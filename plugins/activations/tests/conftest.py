@@ -1,0 +1,44 @@
+"""The plugin's tests run against an installed portax-activations (its CI: ``pip install .``) or, when it is
+not installed, against this source tree with the plugin registered at runtime."""
+import pathlib
+import sys
+import warnings
+
+import numpy as np
+import pytest
+
+warnings.filterwarnings("ignore", message="portax: backend plugin")
+try:
+    import portax_activations  # noqa: F401
+except ImportError:
+    sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+
+from portax_activations.plugin import register_at_runtime  # noqa: E402
+
+register_at_runtime()
+
+BACKENDS = ("reference", "cpu_llvm", "wgpu")
+
+
+def numpy_softmax(x: np.ndarray, axis=-1) -> np.ndarray:
+    """Softmax in float64 (the accuracy yardstick)."""
+    x = np.asarray(x, np.float64)
+    if x.size == 0:
+        return x
+    with np.errstate(invalid="ignore", over="ignore"):
+        e = np.exp(x - np.max(x, axis=axis, keepdims=True))
+        return e / np.sum(e, axis=axis, keepdims=True)
+
+
+@pytest.fixture
+def rng():
+    return np.random.RandomState(0)
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request) -> str:
+    """Each backend of this machine that the plugin lowers for."""
+    from portax.core.backend import registry
+    if not registry.available(request.param):
+        pytest.skip(f"backend {request.param} is not available on this machine")
+    return request.param

@@ -1,0 +1,154 @@
+"""Every collective inside pmap on 1, 2 and 4 devices against numpy and against the single-device
+result (vmap with the same axis_name); their derivatives (JVP and transpose, against finite
+differences and against vmap) and their batching (vmap of a pmap)."""
+import numpy as np
+import pytest
+
+import portax as jax
+from portax import lax
+from portax.test_util import check_grads
+
+
+def _roll(x):
+    return np.roll(x, 1, axis=0)
+
+
+def _first_to_last(x):
+    out = np.zeros_like(x)
+    out[-1] = x[0]
+    return out
+
+
+def _tiled_all_to_all(x):
+    n = x.shape[0]
+    return np.stack([np.concatenate([x[j][:, 2 * i:2 * i + 2] for j in range(n)], 0) for i in range(n)])
+
+
+# name: (per-device function, per-device shape for n devices, numpy result from the stacked input)
+CASES = {
+    "psum": (lambda v: lax.psum(v, "i"), lambda n: (3,), lambda x: np.broadcast_to(x.sum(0), x.shape)),
+    "psum_tuple_axes": (lambda v: lax.psum(v, ("i",)), lambda n: (2, 2), lambda x: np.broadcast_to(x.sum(0), x.shape)),
+    "pmean": (lambda v: lax.pmean(v, "i"), lambda n: (3,), lambda x: np.broadcast_to(x.mean(0), x.shape)),
+    "pmax": (lambda v: lax.pmax(v, "i"), lambda n: (3,), lambda x: np.broadcast_to(x.max(0), x.shape)),
+    "pmin": (lambda v: lax.pmin(v, "i"), lambda n: (3,), lambda x: np.broadcast_to(x.min(0), x.shape)),
+    "all_gather": (lambda v: lax.all_gather(v, "i"), lambda n: (3,),
+                   lambda x: np.broadcast_to(x, (len(x),) + x.shape)),
+    "all_gather_axis1": (lambda v: lax.all_gather(v, "i", axis=1), lambda n: (3,),
+                         lambda x: np.broadcast_to(x.T, (len(x),) + x.T.shape)),
+    "all_gather_tiled": (lambda v: lax.all_gather(v, "i", tiled=True), lambda n: (2, 3),
+                         lambda x: np.broadcast_to(x.reshape(-1, 3), (len(x), 2 * len(x), 3))),
+    "psum_scatter": (lambda v: lax.psum_scatter(v, "i"), lambda n: (n, 2), lambda x: x.sum(0)),
+    "psum_scatter_tiled": (lambda v: lax.psum_scatter(v, "i", scatter_dimension=0, tiled=True),
+                           lambda n: (2 * n, 3), lambda x: x.sum(0).reshape(len(x), 2, 3)),
+    "ppermute_ring": (lambda v: lax.ppermute(v, "i", [(j, (j + 1) % lax.axis_size("i"))
+                                                      for j in range(lax.axis_size("i"))]),
+                      lambda n: (3,), _roll),
+    "ppermute_partial": (lambda v: lax.ppermute(v, "i", [(0, lax.axis_size("i") - 1)]), lambda n: (3,),
+                         _first_to_last),
+    "pshuffle": (lambda v: lax.pshuffle(v, "i", [(j - 1) % lax.axis_size("i") for j in range(lax.axis_size("i"))]),
+                 lambda n: (3,), _roll),
+    "all_to_all": (lambda v: lax.all_to_all(v, "i", 0, 0), lambda n: (n, 3), lambda x: x.transpose(1, 0, 2)),
+    "all_to_all_new_axis": (lambda v: lax.all_to_all(v, "i", 0, 1), lambda n: (n, 3),
+                            lambda x: x.transpose(1, 2, 0)),
+    "all_to_all_tiled": (lambda v: lax.all_to_all(v, "i", 1, 0, tiled=True), lambda n: (2, 2 * n),
+                         _tiled_all_to_all),
+    "axis_index": (lambda v: v + lax.axis_index("i"), lambda n: (2,),
+                   lambda x: x + np.arange(len(x), dtype=np.float32)[:, None]),
+    "axis_size": (lambda v: v * lax.axis_size("i"), lambda n: (2,), lambda x: x * len(x)),
+}
+DIFFERENTIABLE = [k for k in CASES if k != "axis_size"]
+
+
+def _input(name, n, seed=0):
+    shape = (n,) + CASES[name][1](n)
+    return np.random.RandomState(seed).randn(*shape).astype(np.float32)
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_collective_matches_numpy_and_vmap(name, devices):
+    fn, _, expected = CASES[name]
+    x = _input(name, len(devices))
+    out = jax.pmap(fn, "i", devices=devices)(x)
+    np.testing.assert_allclose(np.asarray(out), expected(x), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(np.asarray(out), np.asarray(jax.vmap(fn, axis_name="i")(x)), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", DIFFERENTIABLE)
+def test_collective_derivatives(name, devices):
+    fn = CASES[name][0]
+    x = _input(name, len(devices), seed=1)
+    check_grads(jax.pmap(fn, "i", devices=devices), (x,), order=1, modes=("fwd", "rev"), atol=2e-2)
+    ct = np.random.RandomState(2).randn(*np.shape(jax.vmap(fn, axis_name="i")(x))).astype(np.float32)
+    pmapped = jax.vjp(jax.pmap(fn, "i", devices=devices), x)[1](ct)[0]
+    vmapped = jax.vjp(jax.vmap(fn, axis_name="i"), x)[1](ct)[0]
+    np.testing.assert_allclose(np.asarray(pmapped), np.asarray(vmapped), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", ["psum", "pmax", "all_gather", "psum_scatter", "ppermute_ring", "all_to_all",
+                                  "axis_index"])
+def test_vmap_of_pmap_with_collective(name, devices):
+    fn = CASES[name][0]
+    xs = np.stack([_input(name, len(devices), seed=s) for s in range(3)])
+    out = jax.vmap(jax.pmap(fn, "i", devices=devices))(xs)
+    ref = jax.vmap(jax.vmap(fn, axis_name="i"))(xs)
+    np.testing.assert_allclose(np.asarray(out), np.asarray(ref), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["psum", "all_gather", "all_to_all"])
+def test_vmap_over_a_trailing_axis_of_pmap(name, devices):
+    fn = CASES[name][0]
+    xs = np.stack([_input(name, len(devices), seed=s) for s in range(3)], axis=-1)
+    out = jax.vmap(jax.pmap(fn, "i", devices=devices), in_axes=-1, out_axes=-1)(xs)
+    ref = jax.vmap(jax.vmap(fn, axis_name="i"), in_axes=-1, out_axes=-1)(xs)
+    np.testing.assert_allclose(np.asarray(out), np.asarray(ref), rtol=1e-5, atol=1e-6)
+
+
+def test_psum_of_integers_and_pytrees(devices):
+    n = len(devices)
+    x = np.arange(2 * n, dtype=np.int32).reshape(n, 2)
+    a, b = jax.pmap(lambda v: lax.psum((v, v > 1), "i"), "i", devices=devices)(x)
+    np.testing.assert_array_equal(np.asarray(a), np.broadcast_to(x.sum(0), x.shape))
+    assert a.dtype == np.int32 and b.dtype == np.int32
+    np.testing.assert_array_equal(np.asarray(b), np.broadcast_to((x > 1).sum(0), x.shape))
+
+
+def test_psum_of_a_constant_is_the_axis_size(devices):
+    out = jax.pmap(lambda v: lax.psum(1, "i"), "i", devices=devices)(np.zeros(len(devices)))
+    np.testing.assert_array_equal(np.asarray(out), [len(devices)] * len(devices))
+
+
+def test_pmax_gradient_splits_ties():
+    x = np.array([1.0, 3.0, 3.0, 0.0], np.float32)
+    g = jax.grad(lambda v: jax.pmap(lambda w: lax.pmax(w, "i"), "i")(v).sum())(x)
+    np.testing.assert_allclose(np.asarray(g), [0.0, 2.0, 2.0, 0.0])
+
+
+def test_collective_transposes_follow_jax():
+    """psum transposes to psum: the gradient of a per-device psum counts every device's cotangent."""
+    x = np.arange(4.0, dtype=np.float32)
+    g = jax.pmap(jax.grad(lambda w: lax.psum(w * w, "i")), "i")(x)
+    np.testing.assert_allclose(np.asarray(g), 2 * 4 * x)
+    g = jax.vmap(jax.grad(lambda w: lax.psum(w * w, "i")), axis_name="i")(x)
+    np.testing.assert_allclose(np.asarray(g), 2 * 4 * x)
+
+
+@pytest.mark.parametrize("call,message", [
+    (lambda x: lax.psum_scatter(x, "i"), "must equal the axis size"),
+    (lambda x: lax.psum_scatter(x, "i", tiled=True), "divisible by the axis size"),
+    (lambda x: lax.all_to_all(x, "i", 0, 0, tiled=True), "divisible by the axis size"),
+    (lambda x: lax.ppermute(x, "i", [(0, 1), (1, 1)]), "unique"),
+    (lambda x: lax.ppermute(x, "i", [(0, 9)]), "outside the axis"),
+    (lambda x: lax.all_gather(x, "i", axis=3), "out of bounds"),
+])
+def test_collective_argument_errors(call, message):
+    with pytest.raises(ValueError, match=message):
+        jax.pmap(call, "i")(np.zeros((4, 3), np.float32))
+
+
+def test_collective_outside_its_axis_is_a_name_error():
+    with pytest.raises(NameError, match="unbound axis name: i"):
+        lax.psum(np.ones(3), "i")
+    with pytest.raises(NameError, match="unbound axis name: j"):
+        jax.pmap(lambda v: lax.psum(v, "j"), "i")(np.ones((2, 3)))
+    with pytest.raises(NameError, match="unbound axis name: i"):
+        jax.jit(lambda v: lax.pmean(v, "i"))(np.ones(3))
