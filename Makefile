@@ -23,6 +23,9 @@ vulkan: install
 
 demo: install
 	$(BIN)/python examples/mlp_demo.py
+	@if [ "$$($(BIN)/python -W ignore -c 'import portax; print(portax.device_count())')" -gt 1 ]; then \
+	  $(BIN)/python examples/pmap_demo.py; \
+	else echo "pmap demo skipped: one device (try: PORTAX_CPU_DEVICES=2 make demo)"; fi
 
 test: install vulkan
 	$(BIN)/python -m pytest $(PYTEST_ARGS) tests

@@ -112,7 +112,7 @@ def machine_info(results: dict) -> dict:
 
     info = {
         "CPU": f"{first_line('/proc/cpuinfo', 'model name')}, {os.cpu_count()} logical cores",
-        "memory": first_line("/proc/meminfo", "MemTotal"),
+        "memory": f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.1f} GiB",
         "OS": platform.platform(),
         "Python": platform.python_version(),
         "versions": f"portax {version('portax')}, NumPy {version('numpy')}, llvmlite {version('llvmlite')}, "
@@ -172,9 +172,8 @@ def main(argv: list[str] | None = None) -> dict:
             for column in args.columns:
                 t0 = time.perf_counter()
                 cell = results["cells"].setdefault(w.key, {})[column] = runner.cell(column, w)
-                shown = report.value_text(w, cell, SIZES[mode], results["membw"])
-                log(f"{w.title(SIZES[mode])} | {report.label(column)}: {shown} {w.unit} "
-                    f"({time.perf_counter() - t0:.1f} s)")
+                shown = report.failure(cell) or f"{report.value_text(w, cell, SIZES[mode], results['membw'])} {w.unit}"
+                log(f"{w.title(SIZES[mode])} | {report.label(column)}: {shown} ({time.perf_counter() - t0:.1f} s)")
         runner.log.close()
     results["load"].append(os.getloadavg()[0])
     results["meta"] = {"command": command, "date": date, "machine": machine_info(results),

@@ -17,7 +17,8 @@ from .workloads import SELU_ALPHA, SELU_SCALE, Sizes, elementwise_inputs, matmul
 
 WGSL_DIR = Path(__file__).with_name("wgsl")
 WORKGROUP = 256  # invocations per workgroup of the 1-D shaders
-SUM_PARTIALS = 512  # workgroups of the first pass of the sum
+SUM_PARTIALS = 512  # at most this many workgroups in the first pass of the sum
+SUM_VEC4_PER_INVOCATION = 8  # at least this many vec4 per invocation (fewer workgroups for small n)
 
 
 def shader(name: str) -> str:
@@ -60,16 +61,19 @@ def _selu(device: Any, sizes: Sizes) -> list[Reference]:
 def _sum_xyz(device: Any, sizes: Sizes) -> list[Reference]:
     x, y, z = elementwise_inputs(sizes.elementwise, 3)
     n = x.size
+    if n % 4:
+        raise ValueError(f"the hand-written sum shader reads vec4: n={n} must be a multiple of 4")
+    groups = min(SUM_PARTIALS, -(-n // (4 * WORKGROUP * SUM_VEC4_PER_INVOCATION)))
     bufs = [device.upload(v, "sum input") for v in (x, y, z)]
-    partials = device.empty((SUM_PARTIALS,), np.float32, "sum partials")
+    partials = device.empty((groups,), np.float32, "sum partials")
     total = device.empty((1,), np.float32, "sum total")
     first = device.pipeline(shader("sum_partials"), context="sum partials reference")
     final = device.pipeline(shader("sum_final"), context="sum final reference")
 
     def run() -> None:
         with device.batch("sum(x + y*z) reference") as batch:
-            batch.dispatch(first, [*bufs, partials], SUM_PARTIALS, _u32(n))
-            batch.dispatch(final, [partials, total], 1, _u32(SUM_PARTIALS))
+            batch.dispatch(first, [*bufs, partials], groups, _u32(n))
+            batch.dispatch(final, [partials, total], 1, _u32(groups))
     expected = np.array([np.sum(x.astype(np.float64) + y.astype(np.float64) * z)], np.float32)
     scale = float(np.sum(np.abs(x) + np.abs(y * z)))  # a sum's rounding error grows with the sum of |terms|
     check_total = _checker(device, total, (1,), expected, 1e-5 * scale / max(abs(float(expected[0])), 1e-30),
@@ -79,6 +83,8 @@ def _sum_xyz(device: Any, sizes: Sizes) -> list[Reference]:
 
 def _matmul(device: Any, sizes: Sizes) -> list[Reference]:
     n = sizes.matmuls[0]
+    if n % 4:
+        raise ValueError(f"the register-blocked matmul shader reads vec4: n={n} must be a multiple of 4")
     a, b = matmul_inputs(n)
     ab, bb = device.upload(a, "matmul a"), device.upload(b, "matmul b")
     expected = (a.astype(np.float64) @ b).astype(np.float32)

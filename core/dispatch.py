@@ -82,11 +82,28 @@ def _check_compilable(jaxpr: Jaxpr) -> None:
             raise TypeError("can't apply forward-mode autodiff (jvp) to a custom_vjp function.")
 
 
-def compile_jaxpr(closed: ClosedJaxpr, device: Device) -> CompiledCall:
+class InterpretedCall:
+    """A jaxpr holding a pmap: evaluated equation by equation, since each pmap runs its own
+    per-device programs (every other equation still dispatches to the backend)."""
+
+    def __init__(self, closed: ClosedJaxpr, device: Device):
+        self.closed, self.device = closed, device
+        self.out_avals = closed.out_avals
+
+    def __call__(self, arrays: Sequence[Array]) -> list:
+        from .interpreters.evaluation import eval_jaxpr
+        return eval_jaxpr(self.closed.jaxpr, self.closed.consts, *arrays)
+
+
+def compile_jaxpr(closed: ClosedJaxpr, device: Device) -> CompiledCall | InterpretedCall:
     """Compile (once per jaxpr and device) a closed jaxpr whose consts are concrete."""
     key = (closed, device)
     call = _jaxpr_cache.get(key)
     if call is None:
+        from .parallel.spmd import uses_axes
+        if uses_axes(closed.jaxpr):
+            call = _jaxpr_cache[key] = InterpretedCall(closed, device)
+            return call
         _check_compilable(closed.jaxpr)
         consts = [c if type(c) is Array else make_array(np.asarray(c), device=device) for c in closed.consts]
         exe = device.backend.compile(closed, device) if not consts else device.backend.compile(

@@ -14,7 +14,9 @@ from portax.core import dtypes
 from portax.core.backend import Capabilities, Device
 from portax.core.ir import ClosedJaxpr
 
-from . import allocator, engine, lowerings, program, runtime
+from portax.core.ir import ShapedArray
+
+from . import allocator, collectives, engine, lowerings, program, runtime
 from .executor import Executable
 
 RUNTIME_CALLS = (
@@ -33,6 +35,7 @@ class CpuLlvmBackend:
         n = int(os.environ.get("PORTAX_CPU_DEVICES", "1"))
         self._devices = [Device(self, i, engine.host_target_info().cpu) for i in range(max(n, 1))]
         self.rules = dict(lowerings.OPAQUE)
+        self._collectives: dict = {}
         self.capabilities = Capabilities(
             dtypes=frozenset(dtypes.SUPPORTED), ieee_specials=True, runtime_calls=RUNTIME_CALLS, fusion=True,
             notes=f"LLVM {'.'.join(map(str, engine.llvm.llvm_version_info))} for {engine.host_target_info().cpu}; "
@@ -56,6 +59,15 @@ class CpuLlvmBackend:
 
     def get(self, buffer: np.ndarray) -> np.ndarray:
         return buffer
+
+    def collective(self, name: str, buffers: list, devices: list, **params) -> list:
+        """Combine one buffer per device of a group (see ``portax.core.backend``) with generated code."""
+        key = collectives.cache_key(name, buffers, params)
+        exe = self._collectives.get(key)
+        if exe is None:
+            avals = tuple(ShapedArray(b.shape, b.dtype) for b in buffers)
+            exe = self._collectives[key] = self.compile(collectives.program(name, avals, params), devices[0])
+        return list(exe(*buffers))
 
     def add_lowerings(self, rules: dict) -> None:
         """Add or replace lowerings: ``{primitive: rule(lowering, eqn, inputs, outputs)}`` where the rule

@@ -24,8 +24,8 @@ def address(a: np.ndarray) -> int:
     """The data address of a C-contiguous array (fast path for writable ones)."""
     try:
         return _addressof(_from_buffer(a))
-    except (TypeError, ValueError, BufferError):
-        return a.ctypes.data
+    except (TypeError, ValueError, BufferError):  # read-only or empty
+        return a.__array_interface__["data"][0]
 
 
 def _empty(shape: tuple, dtype: np.dtype, nbytes: int) -> np.ndarray:

@@ -113,7 +113,8 @@ class _MatmulSpec:
         acc_t = wtype("uint32") if self.t.kind == "b" else self.t
         value = convert(acc_t, self.out_t, acc)
         dest = w.buffer(self.out, self.out_t.dtype, write=True)
-        return f"{dest}[(bb * {u32(self.M)} + {m}) * {u32(self.N)} + {n}] = {store(self.out_t, round_reg(self.out_t, value))};"
+        index = f"(bb * {u32(self.M)} + {m}) * {u32(self.N)} + {n}"
+        return f"{dest}[{index}] = {store(self.out_t, round_reg(self.out_t, value))};"
 
     def vec4_ok(self, strides_: Sequence[int], contiguous: int) -> bool:
         """Whether an operand can be read as vec4 along its group ``contiguous`` (stride 1)."""

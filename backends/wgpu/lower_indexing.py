@@ -88,7 +88,8 @@ def _gather(ctx: LoweringContext, eqn: JaxprEqn) -> None:
     starts, valid = _window_starts(w, operand.aval.shape, sizes, indices, batch_coords, batch_shape,
                                    dn.start_index_map, dn.operand_batching_dims, dn.start_indices_batching_dims,
                                    eqn.params["mode"] == "clip")
-    keep = [d for d in range(operand.aval.ndim) if d not in dn.collapsed_slice_dims and d not in dn.operand_batching_dims]
+    keep = [d for d in range(operand.aval.ndim)
+            if d not in dn.collapsed_slice_dims and d not in dn.operand_batching_dims]
     window = dict(zip(keep, offset_coords))
     src = [f"({s} + {window[d]})" if d in window else s for d, s in enumerate(starts)]
     value = load(t, f"{w.buffer(operand, t.dtype)}[{linear_expr(src, operand.aval.shape)}]") if operand.aval.size \

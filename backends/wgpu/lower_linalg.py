@@ -254,11 +254,20 @@ def _qr(ctx: LoweringContext, eqn: JaxprEqn) -> None:
 
 
 def _jacobi_rotation(w: KernelWriter, r: str, app: str, aqq: str, apq: str) -> None:
-    """Emit c, s of the rotation zeroing the (p, q) entry of a symmetric 2x2 block."""
+    """Emit ``cs``, ``sn`` of the rotation zeroing the (p, q) entry of a symmetric 2x2 block."""
     w.line(f"    let theta = ({aqq} - {app}) / ({r}(2.0) * {apq});")
-    w.line(f"    let tt = select({r}(-1.0), {r}(1.0), theta >= {r}(0.0)) / (abs(theta) + sqrt(theta * theta + {r}(1.0)));")
+    w.line(f"    let tt = select({r}(-1.0), {r}(1.0), theta >= {r}(0.0)) / "
+           f"(abs(theta) + sqrt(theta * theta + {r}(1.0)));")
     w.line(f"    let cs = {r}(1.0) / sqrt(tt * tt + {r}(1.0));")
     w.line("    let sn = tt * cs;")
+
+
+def _rotate(w: KernelWriter, m: _Matrix, at_p, at_q, k: str, n: int) -> None:
+    """Rotate the pair of rows or columns ``at_p(k)``, ``at_q(k)`` of ``m`` by (cs, sn), k < n."""
+    w.line(f"    {_for(k, '0u', n)}")
+    w.line(f"      let xp = {m.get(*at_p(k))};\n        let xq = {m.get(*at_q(k))};")
+    w.line(f"      {m.set(*at_p(k), 'cs * xp - sn * xq')} {m.set(*at_q(k), 'sn * xp + cs * xq')}")
+    w.line("    }")
 
 
 @lowering(la.eigh_p)
@@ -277,59 +286,43 @@ def _eigh(ctx: LoweringContext, eqn: JaxprEqn) -> None:
     a = _Matrix(w, work, wd, n, n, write=True)
     v = _Matrix(w, vecs, wd, n, n, write=True)
     r = a.t.reg
-    lower = eqn.params["lower"]
-    stored = "i >= j" if lower else "i <= j"  # the triangle eigh reads; the other is its mirror
-    w.line(f"for (var e = 0u; e < {u32(n * n)}; e = e + 1u) {{")
-    w.line(f"  let i = e / {u32(n)};\n    let j = e % {u32(n)};")
-    w.line(f"  let s0 = {src.get('j', 'i')};\n    let s1 = {src.get('i', 'j')};")
-    w.line(f"  {a.set('i', 'j', f'select(s0, s1, {stored})')}")
-    w.line(f"  {v.set('i', 'j', f'select({r}(0.0), {r}(1.0), i == j)')}")
-    w.line("}")
+    stored = ">=" if eqn.params["lower"] else "<="  # the triangle eigh reads; the other is its mirror
+    a.fill(w, lambda i, j: f"select({src.get(j, i)}, {src.get(i, j)}, {i} {stored} {j})")
+    v.fill(w, lambda i, j: f"select({r}(0.0), {r}(1.0), {i} == {j})")
     w.line(f"for (var sweep = 0; sweep < {JACOBI_SWEEPS}; sweep = sweep + 1) {{")
     w.line(f"  var off = {r}(0.0);\n    var total = {r}(0.0);")
-    w.line(f"  for (var e = 0u; e < {u32(n * n)}; e = e + 1u) {{ let z = {a.get(f'e / {u32(n)}', f'e % {u32(n)}')}; "
-           f"total = total + z * z; if (e / {u32(n)} != e % {u32(n)}) {{ off = off + z * z; }} }}")
+    w.line(f"  {_for('i', '0u', n)} {_for('j', '0u', n)}")
+    w.line(f"    let z = {a.get('i', 'j')};\n      total = total + z * z;")
+    w.line("    if (i != j) { off = off + z * z; }")
+    w.line("  } }")
     w.line(f"  if (off <= total * {r}(1e-30) || off == {r}(0.0)) {{ break; }}")
-    w.line(f"  for (var p = 0u; p < {u32(n)}; p = p + 1u) {{ for (var q = p + 1u; q < {u32(n)}; q = q + 1u) {{")
+    w.line(f"  {_for('p', '0u', n)} {_for('q', 'p + 1u', n)}")
     w.line(f"    let apq = {a.get('p', 'q')};")
     w.line(f"    if (apq == {r}(0.0)) {{ continue; }}")
     _jacobi_rotation(w, r, a.get("p", "p"), a.get("q", "q"), "apq")
-    w.line(f"    for (var k = 0u; k < {u32(n)}; k = k + 1u) {{")
-    w.line(f"      let akp = {a.get('k', 'p')};\n        let akq = {a.get('k', 'q')};")
-    w.line(f"      {a.set('k', 'p', 'cs * akp - sn * akq')} {a.set('k', 'q', 'sn * akp + cs * akq')}")
-    w.line("    }")
-    w.line(f"    for (var k = 0u; k < {u32(n)}; k = k + 1u) {{")
-    w.line(f"      let apk = {a.get('p', 'k')};\n        let aqk = {a.get('q', 'k')};")
-    w.line(f"      {a.set('p', 'k', 'cs * apk - sn * aqk')} {a.set('q', 'k', 'sn * apk + cs * aqk')}")
-    w.line(f"      let vkp = {v.get('k', 'p')};\n        let vkq = {v.get('k', 'q')};")
-    w.line(f"      {v.set('k', 'p', 'cs * vkp - sn * vkq')} {v.set('k', 'q', 'sn * vkp + cs * vkq')}")
-    w.line("    }")
+    _rotate(w, a, lambda k: (k, "p"), lambda k: (k, "q"), "k", n)
+    _rotate(w, a, lambda k: ("p", k), lambda k: ("q", k), "k", n)
+    _rotate(w, v, lambda k: (k, "p"), lambda k: (k, "q"), "k", n)
     w.line("  } }")
     w.line("}")
     vo = _Matrix(w, v_out, v_out.aval.dtype, n, n, write=True)
     wt = wtype(w_out.aval.dtype)
-    wo = w.buffer(w_out, wt.dtype, write=True)
-    _sorted_columns(w, n, n, lambda j: a.get(j, j), v, vo, wo, wt, ascending=True)
+    _sort_order(w, n, lambda j: a.get(j, j), ascending=True)
+    w.line(f"{_for('j', '0u', n)} {w.buffer(w_out, wt.dtype, write=True)}[bm * {u32(n)} + j] = "
+           f"{store(wt, a.get('order[j]', 'order[j]'))}; }}")
+    vo.fill(w, lambda i, j: v.get(i, f"order[{j}]"))
     ctx.launch(w, workgroups_for(batch, THREADS), context=context_of(eqn))
 
 
-def _sorted_columns(w: KernelWriter, rows: int, n: int, key, cols: _Matrix, dest: _Matrix | None, values: str,
-                    vt: WType, ascending: bool, k: int | None = None) -> None:
-    """Write ``values[j] = key(order[j])`` and (if ``dest``) ``dest[:, j] = cols[:, order[j]]`` for the
-    first ``k`` positions of the stable sort of the keys (a selection sort per matrix)."""
-    k = n if k is None else k
+def _sort_order(w: KernelWriter, n: int, key, ascending: bool) -> None:
+    """Declare ``order``: the indices 0..n-1 stably sorted by ``key(index)`` (a selection sort)."""
     better = "<" if ascending else ">"
     w.line(f"var order: array<u32, {n}>;")
-    w.line(f"for (var j = 0u; j < {u32(n)}; j = j + 1u) {{ order[j] = j; }}")
-    w.line(f"for (var j = 0u; j < {u32(n)}; j = j + 1u) {{")
+    w.line(f"{_for('j', '0u', n)} order[j] = j; }}")
+    w.line(_for("j", "0u", n))
     w.line("  var b = j;")
-    w.line(f"  for (var i = j + 1u; i < {u32(n)}; i = i + 1u) {{ if ({key('order[i]')} {better} {key('order[b]')}) {{ b = i; }} }}")
-    w.line("  let tmp = order[j]; order[j] = order[b]; order[b] = tmp;")
-    w.line("}")
-    w.line(f"for (var j = 0u; j < {u32(k)}; j = j + 1u) {{")
-    w.line(f"  {values}[bm * {u32(k)} + j] = {store(vt, key('order[j]'))};")
-    if dest is not None:
-        w.line(f"  for (var i = 0u; i < {u32(rows)}; i = i + 1u) {{ {dest.set('i', 'j', cols.get('i', 'order[j]'))} }}")
+    w.line(f"  {_for('i', 'j + 1u', n)} if ({key('order[i]')} {better} {key('order[b]')}) {{ b = i; }} }}")
+    w.line("  let tmp = order[j];\n    order[j] = order[b];\n    order[b] = tmp;")
     w.line("}")
 
 
@@ -339,86 +332,88 @@ def _svd(ctx: LoweringContext, eqn: JaxprEqn) -> None:
     x = eqn.inputs[0]
     m, n = x.aval.shape[-2:]
     batch = _batch(x)
-    k = min(m, n)
-    if batch == 0 or k == 0:
+    if batch == 0 or min(m, n) == 0:
         return
     wide = m < n
-    rows, cols = (n, m) if wide else (m, n)  # work on a tall matrix: rows >= cols = k
+    rows, cols = (n, m) if wide else (m, n)  # work on a tall matrix: rows >= cols = min(m, n)
     wd = _work_dtype(x.aval.dtype)
-    work = ctx.scratch(x.aval.shape[:-2] + (rows, cols), wd, "svd work")
-    vwork = ctx.scratch(x.aval.shape[:-2] + (cols, cols), wd, "svd v")
-    basis = ctx.scratch(x.aval.shape[:-2] + (rows, rows), wd, "svd basis")
+    lead = x.aval.shape[:-2]
     w = _per_matrix("svd", batch)
     src = _Matrix(w, x, x.aval.dtype, m, n)
-    a = _Matrix(w, work, wd, rows, cols, write=True)
-    v = _Matrix(w, vwork, wd, cols, cols, write=True)
+    a = _Matrix(w, ctx.scratch(lead + (rows, cols), wd, "svd work"), wd, rows, cols, write=True)
+    v = _Matrix(w, ctx.scratch(lead + (cols, cols), wd, "svd v"), wd, cols, cols, write=True)
     r = a.t.reg
-    get_src = (lambda i, j: src.get(j, i)) if wide else src.get
-    w.line(f"for (var e = 0u; e < {u32(rows * cols)}; e = e + 1u) {{ let i = e / {u32(cols)}; let j = e % {u32(cols)}; "
-           f"{a.set('i', 'j', get_src('i', 'j'))} }}")
-    w.line(f"for (var e = 0u; e < {u32(cols * cols)}; e = e + 1u) {{ {v.set(f'e / {u32(cols)}', f'e % {u32(cols)}', f'select({r}(0.0), {r}(1.0), e / {u32(cols)} == e % {u32(cols)})')} }}")
+    a.fill(w, (lambda i, j: src.get(j, i)) if wide else src.get)
+    v.fill(w, lambda i, j: f"select({r}(0.0), {r}(1.0), {i} == {j})")
     w.line(f"for (var sweep = 0; sweep < {JACOBI_SWEEPS}; sweep = sweep + 1) {{")
     w.line("  var rotated = false;")
-    w.line(f"  for (var p = 0u; p < {u32(cols)}; p = p + 1u) {{ for (var q = p + 1u; q < {u32(cols)}; q = q + 1u) {{")
+    w.line(f"  {_for('p', '0u', cols)} {_for('q', 'p + 1u', cols)}")
     w.line(f"    var alpha = {r}(0.0);\n      var beta = {r}(0.0);\n      var gamma = {r}(0.0);")
-    w.line(f"    for (var i = 0u; i < {u32(rows)}; i = i + 1u) {{ let ap = {a.get('i', 'p')}; let aq = {a.get('i', 'q')}; "
-           "alpha = alpha + ap * ap; beta = beta + aq * aq; gamma = gamma + ap * aq; }")
+    w.line(f"    {_for('i', '0u', rows)}")
+    w.line(f"      let ap = {a.get('i', 'p')};\n        let aq = {a.get('i', 'q')};")
+    w.line("      alpha = alpha + ap * ap;\n        beta = beta + aq * aq;\n        gamma = gamma + ap * aq;")
+    w.line("    }")
     eps = "1e-15" if a.t.is_64 else "1e-7"
     w.line(f"    if (abs(gamma) <= {r}({eps}) * sqrt(alpha * beta) || gamma == {r}(0.0)) {{ continue; }}")
     w.line("    rotated = true;")
     _jacobi_rotation(w, r, "alpha", "beta", "gamma")
-    w.line(f"    for (var i = 0u; i < {u32(rows)}; i = i + 1u) {{ let ap = {a.get('i', 'p')}; let aq = {a.get('i', 'q')}; "
-           f"{a.set('i', 'p', 'cs * ap - sn * aq')} {a.set('i', 'q', 'sn * ap + cs * aq')} }}")
-    w.line(f"    for (var i = 0u; i < {u32(cols)}; i = i + 1u) {{ let vp = {v.get('i', 'p')}; let vq = {v.get('i', 'q')}; "
-           f"{v.set('i', 'p', 'cs * vp - sn * vq')} {v.set('i', 'q', 'sn * vp + cs * vq')} }}")
+    _rotate(w, a, lambda k: (k, "p"), lambda k: (k, "q"), "i", rows)
+    _rotate(w, v, lambda k: (k, "p"), lambda k: (k, "q"), "i", cols)
     w.line("  } }")
     w.line("  if (!rotated) { break; }")
     w.line("}")
-    # singular values are the column norms; U's columns the normalised columns
+    # singular values are the column norms, sorted descending; U's columns the normalised columns
     w.line(f"var sv: array<{r}, {cols}>;")
-    w.line(f"for (var j = 0u; j < {u32(cols)}; j = j + 1u) {{ var s = {r}(0.0); "
-           f"for (var i = 0u; i < {u32(rows)}; i = i + 1u) {{ let z = {a.get('i', 'j')}; s = s + z * z; }} sv[j] = sqrt(s); }}")
-    outs = eqn.out_binders
-    st = wtype(outs[0].aval.dtype)
-    s_name = w.buffer(outs[0], st.dtype, write=True)
-    if not eqn.params["compute_uv"]:
-        _sorted_columns(w, cols, cols, lambda j: f"sv[{j}]", v, None, s_name, st, ascending=False)
-        ctx.launch(w, workgroups_for(batch, THREADS), context=context_of(eqn))
-        return
-    u_out, vt_out = outs[1], outs[2]
-    b = _Matrix(w, basis, wd, rows, rows, write=True)
-    # left vectors of the tall problem, completed to an orthonormal basis of R^rows (modified Gram-Schmidt)
-    _sorted_columns(w, cols, cols, lambda j: f"sv[{j}]", v, None, s_name, st, ascending=False)
-    w.line(f"for (var j = 0u; j < {u32(cols)}; j = j + 1u) {{")
-    w.line("  let src_col = order[j];")
-    w.line(f"  let inv = select({r}(0.0), {r}(1.0) / sv[src_col], sv[src_col] > {r}(0.0));")
-    w.line(f"  for (var i = 0u; i < {u32(rows)}; i = i + 1u) {{ {b.set('i', 'j', a.get('i', 'src_col') + ' * inv')} }}")
+    w.line(f"{_for('j', '0u', cols)}\n    var s = {r}(0.0);")
+    w.line(f"  {_for('i', '0u', rows)} let z = {a.get('i', 'j')}; s = s + z * z; }}")
+    w.line("  sv[j] = sqrt(s);\n  }")
+    _sort_order(w, cols, lambda j: f"sv[{j}]", ascending=False)
+    s_out = eqn.out_binders[0]
+    st = wtype(s_out.aval.dtype)
+    w.line(f"{_for('j', '0u', cols)} {w.buffer(s_out, st.dtype, write=True)}[bm * {u32(cols)} + j] = "
+           f"{store(st, 'sv[order[j]]')}; }}")
+    if eqn.params["compute_uv"]:
+        _svd_vectors(w, ctx, eqn, a, v, rows, cols, wide, wd)
+    ctx.launch(w, workgroups_for(batch, THREADS), context=context_of(eqn))
+
+
+def _svd_vectors(w: KernelWriter, ctx: LoweringContext, eqn: JaxprEqn, a: _Matrix, v: _Matrix, rows: int, cols: int,
+                 wide: bool, wd) -> None:
+    """U and V^T from the rotated columns: the tall problem's left vectors, completed to an orthonormal
+    basis of R^rows by Gram-Schmidt against the unit vectors (needed when full or rank-deficient)."""
+    x, (_, u_out, vt_out) = eqn.inputs[0], eqn.out_binders
+    r = a.t.reg
+    b = _Matrix(w, ctx.scratch(x.aval.shape[:-2] + (rows, rows), wd, "svd basis"), wd, rows, rows, write=True)
+    w.line(_for("j", "0u", cols))
+    w.line(f"  let inv = select({r}(0.0), {r}(1.0) / sv[order[j]], sv[order[j]] > {r}(0.0));")
+    w.line(f"  {_for('i', '0u', rows)} {b.set('i', 'j', a.get('i', 'order[j]') + ' * inv')} }}")
     w.line("}")
-    w.line(f"var filled = 0u;\n  for (var j = 0u; j < {u32(cols)}; j = j + 1u) {{ if (sv[order[j]] > {r}(0.0)) {{ filled = j + 1u; }} }}")
+    w.line("var filled = 0u;")
+    w.line(f"{_for('j', '0u', cols)} if (sv[order[j]] > {r}(0.0)) {{ filled = j + 1u; }} }}")
     w.line(f"for (var cand = 0u; cand < {u32(rows)} && filled < {u32(rows)}; cand = cand + 1u) {{")
-    w.line(f"  for (var i = 0u; i < {u32(rows)}; i = i + 1u) {{ {b.set('i', 'filled', f'select({r}(0.0), {r}(1.0), i == cand)')} }}")
+    w.line(f"  {_for('i', '0u', rows)} {b.set('i', 'filled', f'select({r}(0.0), {r}(1.0), i == cand)')} }}")
     w.line("  for (var round = 0; round < 2; round = round + 1) {")
-    w.line("    for (var j = 0u; j < filled; j = j + 1u) {")
-    w.line(f"      var d = {r}(0.0);\n        for (var i = 0u; i < {u32(rows)}; i = i + 1u) {{ d = d + {b.get('i', 'j')} * {b.get('i', 'filled')}; }}")
-    w.line(f"      for (var i = 0u; i < {u32(rows)}; i = i + 1u) {{ {b.set('i', 'filled', b.get('i', 'filled') + ' - d * ' + b.get('i', 'j'))} }}")
+    w.line(f"    {_for('j', '0u', 'filled')}")
+    w.line(f"      var d = {r}(0.0);")
+    w.line(f"      {_for('i', '0u', rows)} d = d + {b.get('i', 'j')} * {b.get('i', 'filled')}; }}")
+    minus = b.get("i", "filled") + " - d * " + b.get("i", "j")
+    w.line(f"      {_for('i', '0u', rows)} {b.set('i', 'filled', minus)} }}")
     w.line("    }")
     w.line("  }")
-    w.line(f"  var nn = {r}(0.0);\n    for (var i = 0u; i < {u32(rows)}; i = i + 1u) {{ let z = {b.get('i', 'filled')}; nn = nn + z * z; }}")
-    w.line(f"  if (nn > {r}(0.25)) {{ let inv = {r}(1.0) / sqrt(nn); "
-           f"for (var i = 0u; i < {u32(rows)}; i = i + 1u) {{ {b.set('i', 'filled', b.get('i', 'filled') + ' * inv')} }} filled = filled + 1u; }}")
+    w.line(f"  var nn = {r}(0.0);")
+    w.line(f"  {_for('i', '0u', rows)} let z = {b.get('i', 'filled')}; nn = nn + z * z; }}")
+    w.line(f"  if (nn > {r}(0.25)) {{")
+    w.line(f"    let inv = {r}(1.0) / sqrt(nn);")
+    w.line(f"    {_for('i', '0u', rows)} {b.set('i', 'filled', b.get('i', 'filled') + ' * inv')} }}")
+    w.line("    filled = filled + 1u;")
+    w.line("  }")
     w.line("}")
     # tall: U = basis[:, :ku], V^T = V[:, order]^T; wide (A^T = B S W^T): U = W[:, order], V^T = basis^T
     uo = _Matrix(w, u_out, u_out.aval.dtype, *u_out.aval.shape[-2:], write=True)
     vo = _Matrix(w, vt_out, vt_out.aval.dtype, *vt_out.aval.shape[-2:], write=True)
-    ku, kv = u_out.aval.shape[-1], vt_out.aval.shape[-2]
     if wide:
-        w.line(f"for (var i = 0u; i < {u32(m)}; i = i + 1u) {{ for (var j = 0u; j < {u32(ku)}; j = j + 1u) {{ "
-               f"{uo.set('i', 'j', v.get('i', 'order[j]'))} }} }}")
-        w.line(f"for (var i = 0u; i < {u32(kv)}; i = i + 1u) {{ for (var j = 0u; j < {u32(n)}; j = j + 1u) {{ "
-               f"{vo.set('i', 'j', b.get('j', 'i'))} }} }}")
+        uo.fill(w, lambda i, j: v.get(i, f"order[{j}]"))
+        vo.fill(w, lambda i, j: b.get(j, i))
     else:
-        w.line(f"for (var i = 0u; i < {u32(m)}; i = i + 1u) {{ for (var j = 0u; j < {u32(ku)}; j = j + 1u) {{ "
-               f"{uo.set('i', 'j', b.get('i', 'j'))} }} }}")
-        w.line(f"for (var i = 0u; i < {u32(kv)}; i = i + 1u) {{ for (var j = 0u; j < {u32(n)}; j = j + 1u) {{ "
-               f"{vo.set('i', 'j', v.get('j', 'order[i]'))} }} }}")
-    ctx.launch(w, workgroups_for(batch, THREADS), context=context_of(eqn))
+        uo.fill(w, b.get)
+        vo.fill(w, lambda i, j: v.get(j, f"order[{i}]"))

@@ -37,7 +37,8 @@ class Rows:
 
     def addr(self, r: str, i: str, length: int | None = None) -> str:
         n = self.length if length is None else length
-        return f"(({r}) / {u32(self.inner)}) * {u32(n * self.inner)} + ({r}) % {u32(self.inner)} + ({i}) * {u32(self.inner)}"
+        inner = u32(self.inner)
+        return f"(({r}) / {inner}) * {u32(n * self.inner)} + ({r}) % {inner} + ({i}) * {inner}"
 
 
 def key_words(t: WType, v: str, descending_total: bool) -> list[str]:

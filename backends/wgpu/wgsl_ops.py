@@ -18,12 +18,11 @@ from portax.core.primitives import elementwise as ew, prng
 
 from .wgsl_types import BIT_HELPERS, WType, is_nan, literal, round_reg, special_float
 
-# float64 math the drivers do not provide (SPIR-V's GLSL.std.450 exp/log/sin... are 16/32-bit only;
-# naga compiles them for f64 and the result is garbage): refused rather than computed wrongly.
-F64_MISSING = frozenset({
-    ew.exp_p, ew.exp2_p, ew.log_p, ew.log1p_p, ew.expm1_p, ew.tanh_p, ew.logistic_p, ew.sin_p, ew.cos_p,
-    ew.tan_p, ew.asin_p, ew.acos_p, ew.atan_p, ew.atan2_p, ew.sinh_p, ew.cosh_p, ew.asinh_p, ew.acosh_p, ew.atanh_p, ew.cbrt_p, ew.erf_p,
-    ew.erfc_p, ew.erf_inv_p, ew.lgamma_p, ew.digamma_p, ew.pow_p})
+# The drivers compute float64 transcendentals in 32 bits (SPIR-V's GLSL.std.450 exp/log/sin... are
+# 16/32-bit only and naga emits them anyway), so float64 exp, log, sin, cos and atan are our own
+# (``_F64_BASE``, <= 2 ulp) and the other functions are built on them; erf and its kin only have float32-
+# accurate approximations here and are refused for float64.
+F64_MISSING = frozenset({ew.erf_p, ew.erfc_p, ew.erf_inv_p})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -65,9 +64,16 @@ def _call(name: str) -> Callable:
     return op
 
 
+def math_function(name: str) -> Callable:
+    """A math builtin, or for float64 our replacement (``exp64``...), see ``F64_MISSING``."""
+    def pick(t: WType) -> str:
+        return _F64_NAMES.get(name, name) if t.is_64 and t.kind == "f" else name
+    return pick
+
+
 def _builtin(name: str) -> Callable:
     def op(ctx: OpContext, x: str) -> str:
-        return f"{name}({x})"
+        return f"{math_function(name)(ctx.t)}({x})"
     return op
 
 
@@ -107,7 +113,8 @@ def _guarded(cond: str):
     """A builtin that is NaN where ``cond`` holds (drivers leave out-of-domain results undefined)."""
     def make(name):
         def op(ctx, x):
-            return f"select({name}({x}), {_nan(ctx.t)}, {cond.format(x=x)})"
+            fn = name(ctx.t) if callable(name) else name
+            return f"select({fn}({x}), {_nan(ctx.t)}, {cond.format(x=x)})"
         return op
     return make
 
@@ -379,7 +386,7 @@ _FLOAT_CALLS = {
 OPS: dict = {
     ew.neg_p: _neg, ew.sign_p: _sign, ew.floor_p: _builtin("floor"), ew.ceil_p: _builtin("ceil"), ew.round_p: _round,
     ew.is_finite_p: _is_finite, ew.abs_p: _abs, ew.exp_p: _builtin("exp"), ew.exp2_p: _builtin("exp2"),
-    ew.log_p: _guarded("{x} < 0.0")("log"), ew.sin_p: _builtin("sin"), ew.cos_p: _builtin("cos"),
+    ew.log_p: _guarded("{x} < 0.0")(math_function("log")), ew.sin_p: _builtin("sin"), ew.cos_p: _builtin("cos"),
 
     ew.cosh_p: _builtin("cosh"), ew.sqrt_p: _sqrt, ew.rsqrt_p: _rsqrt,
     ew.square_p: _square, ew.integer_pow_p: _integer_pow, ew.not_p: _not, ew.population_count_p: _popcount,
@@ -462,7 +469,7 @@ _FLOAT_HELPERS = {
   return log(u) * x / (u - T(1.0));
 }""",
     "expm1": """fn expm1_T(x: T) -> T {
-  if (abs(x) < T(1e-5)) { return x + T(0.5) * x * x; }
+  if (abs(x) < T(EXPM1_SMALL)) { return x + T(0.5) * x * x; }
   if (x > T(88.0)) { return exp(x); }
   let u = exp(x);
   if (u == T(1.0)) { return x; }
@@ -472,8 +479,8 @@ _FLOAT_HELPERS = {
 }""",
     "tanh_": """fn tanh__T(x: T) -> T {
   if (ISNAN_X) { return x; }
-  if (abs(x) > T(9.0)) { return sign(x); }
-  if (abs(x) < T(0.0004)) { return x; }
+  if (abs(x) > T(TANH_BIG)) { return sign(x); }
+  if (abs(x) < T(TANH_SMALL)) { return x; }
   let e = expm1_T(T(2.0) * abs(x));
   return sign(x) * e / (e + T(2.0));
 }""",
@@ -497,11 +504,15 @@ _FLOAT_HELPERS = {
     "atan2_": """fn atan2__T(y: T, x: T) -> T {
   if (ISNAN_X || ISNAN_Y) { return NAN; }
   if (x == T(0.0)) {
-    if (y == T(0.0)) { return select(select(T(0.0), T(3.141592653589793), SIGNBIT_X), select(T(0.0), T(-3.141592653589793), SIGNBIT_X), SIGNBIT_Y); }
+    if (y == T(0.0)) {
+      return select(select(T(0.0), T(3.141592653589793), SIGNBIT_X),
+                    select(T(0.0), T(-3.141592653589793), SIGNBIT_X), SIGNBIT_Y);
+    }
     return select(T(1.5707963267948966), T(-1.5707963267948966), y < T(0.0));
   }
   if (y == T(0.0)) {
-    return select(select(T(0.0), T(3.141592653589793), x < T(0.0)), select(T(-0.0), T(-3.141592653589793), x < T(0.0)), SIGNBIT_Y);
+    return select(select(T(0.0), T(3.141592653589793), x < T(0.0)),
+                  select(T(-0.0), T(-3.141592653589793), x < T(0.0)), SIGNBIT_Y);
   }
   var w = T(0.0);
   if (x < T(0.0)) { w = select(T(3.141592653589793), T(-3.141592653589793), y < T(0.0)); }
@@ -645,7 +656,7 @@ fn lgamma_T(x: T) -> T {
     "digamma": """fn digamma_pos_T(x0: T) -> T {
   var x = x0;
   var acc = T(0.0);
-  for (var i = 0; i < 16 && x < T(10.0); i = i + 1) { acc = acc - T(1.0) / x; x = x + T(1.0); }
+  for (var i = 0; i < 24 && x < T(DIGAMMA_SHIFT); i = i + 1) { acc = acc - T(1.0) / x; x = x + T(1.0); }
   let inv2 = T(1.0) / (x * x);
   let series = inv2 * (T(1.0) / T(12.0) - inv2 * (T(1.0) / T(120.0) - inv2 * (T(1.0) / T(252.0) -
       inv2 * (T(1.0) / T(240.0) - inv2 / T(132.0)))));
@@ -742,12 +753,164 @@ def _instantiate(template: str, ftype: str) -> str:
         text = text.replace(f"FINITE_{var}", f"((bitcast<{u}>({name}) & {special_bits_mask(is64)}) != "
                                              f"{special_bits_mask(is64)})")
         text = text.replace(f"SIGNBIT_{var}", f"((bitcast<{u}>({name}) & {sign}) != {zero_u})")
+    for key, (v32, v64) in _THRESHOLDS.items():
+        text = text.replace(key, v64 if is64 else v32)
+    if is64:
+        for name, repl in _F64_NAMES.items():
+            text = re.sub(rf"\b{name}\(", repl + "(", text)
     text = text.replace("NAN", special_float(t, float("nan"))).replace("INF", special_float(t, float("inf")))
     text = text.replace("SIGN", sign).replace("ONE_U", one_u).replace("ZERO_U", zero_u)
     text = re.sub(r"\bU\b", u, text)
     text = re.sub(r"_T\b", "_" + ftype, text)
     text = re.sub(r"\bT\(", f"{ftype}(", text)
     return re.sub(r"\bT\b", ftype, text)
+
+
+_THRESHOLDS = {"EXPM1_SMALL": ("1e-5", "1e-9"), "TANH_BIG": ("9.0", "19.1"), "TANH_SMALL": ("0.0004", "1e-8"),
+               "DIGAMMA_SHIFT": ("10.0", "10.0")}  # the reference's own recurrence bound
+_F64_NAMES = {"exp": "exp64", "exp2": "exp2_64", "log": "log64", "log2": "log2_64", "sin": "sin64", "cos": "cos64",
+              "sinh": "sinh64", "cosh": "cosh64"}
+
+# float64 exp, log, sin, cos (Cody-Waite reduction + Taylor/atanh series) and atan (Cephes' rational):
+# checked against the C library to 1-2 ulp (sin/cos for |x| < 1e5; larger arguments lose accuracy).
+_F64_BASE = {
+    "exp64": """fn exp_core64(r: f64, k: f64) -> f64 {
+  var p = 1.0lf / 6227020800.0lf;
+  p = p * r + 1.0lf / 479001600.0lf;
+  p = p * r + 1.0lf / 39916800.0lf;
+  p = p * r + 1.0lf / 3628800.0lf;
+  p = p * r + 1.0lf / 362880.0lf;
+  p = p * r + 1.0lf / 40320.0lf;
+  p = p * r + 1.0lf / 5040.0lf;
+  p = p * r + 1.0lf / 720.0lf;
+  p = p * r + 1.0lf / 120.0lf;
+  p = p * r + 1.0lf / 24.0lf;
+  p = p * r + 1.0lf / 6.0lf;
+  p = p * r + 0.5lf;
+  p = p * r + 1.0lf;
+  p = p * r + 1.0lf;
+  // two ldexp steps: 2^k alone may not be representable where the result still is
+  let h = i32(k) / 2;
+  return ldexp(ldexp(p, h), i32(k) - h);
+}
+fn exp64(x: f64) -> f64 {
+  if (ISNAN_X) { return x; }
+  if (x > 709.8lf) { return INF; }
+  if (x < -745.2lf) { return 0.0lf; }
+  let k = round(x * 1.4426950408889634lf);
+  let r = (x - k * 6.93147180369123816490e-01lf) - k * 1.90821492927058770002e-10lf;
+  return exp_core64(r, k);
+}
+fn exp2_64(x: f64) -> f64 {
+  if (ISNAN_X) { return x; }
+  if (x > 1024.0lf) { return INF; }
+  if (x < -1075.0lf) { return 0.0lf; }
+  let k = round(x);
+  return exp_core64((x - k) * 0.6931471805599453lf, k);
+}
+fn sinh64(x: f64) -> f64 { let e = exp64(abs(x) - 0.6931471805599453lf); return sign(x) * (e - 0.25lf / e); }
+fn cosh64(x: f64) -> f64 { let e = exp64(abs(x) - 0.6931471805599453lf); return e + 0.25lf / e; }""",
+    "log64": """fn log64(x: f64) -> f64 {
+  if (ISNAN_X || x < 0.0lf) { return NAN; }
+  if (x == 0.0lf) { return -INF; }
+  if (!FINITE_X) { return x; }
+  let fr = frexp(x);
+  var m = fr.fract;
+  var e = f64(fr.exp);
+  if (m < 0.7071067811865476lf) { m = m * 2.0lf; e = e - 1.0lf; }
+  let f = m - 1.0lf;
+  let s = f / (2.0lf + f);
+  let z = s * s;
+  var p = 1.0lf / 21.0lf;
+  p = p * z + 1.0lf / 19.0lf;
+  p = p * z + 1.0lf / 17.0lf;
+  p = p * z + 1.0lf / 15.0lf;
+  p = p * z + 1.0lf / 13.0lf;
+  p = p * z + 1.0lf / 11.0lf;
+  p = p * z + 1.0lf / 9.0lf;
+  p = p * z + 1.0lf / 7.0lf;
+  p = p * z + 1.0lf / 5.0lf;
+  p = p * z + 1.0lf / 3.0lf;
+  p = p * z + 1.0lf;
+  return e * 6.93147180369123816490e-01lf + (2.0lf * s * p + e * 1.90821492927058770002e-10lf);
+}
+fn log2_64(x: f64) -> f64 { return log64(x) * 1.4426950408889634lf; }""",
+    "sin64": """fn sin_poly64(r: f64) -> f64 {
+  let z = r * r;
+  var p = 1.0lf / 51090942171709440000.0lf;
+  p = p * z - 1.0lf / 121645100408832000.0lf;
+  p = p * z + 1.0lf / 355687428096000.0lf;
+  p = p * z - 1.0lf / 1307674368000.0lf;
+  p = p * z + 1.0lf / 6227020800.0lf;
+  p = p * z - 1.0lf / 39916800.0lf;
+  p = p * z + 1.0lf / 362880.0lf;
+  p = p * z - 1.0lf / 5040.0lf;
+  p = p * z + 1.0lf / 120.0lf;
+  p = p * z - 1.0lf / 6.0lf;
+  return r + r * z * p;
+}
+fn cos_poly64(r: f64) -> f64 {
+  let z = r * r;
+  var p = 1.0lf / 2432902008176640000.0lf;
+  p = p * z - 1.0lf / 6402373705728000.0lf;
+  p = p * z + 1.0lf / 20922789888000.0lf;
+  p = p * z - 1.0lf / 87178291200.0lf;
+  p = p * z + 1.0lf / 479001600.0lf;
+  p = p * z - 1.0lf / 3628800.0lf;
+  p = p * z + 1.0lf / 40320.0lf;
+  p = p * z - 1.0lf / 720.0lf;
+  p = p * z + 1.0lf / 24.0lf;
+  p = p * z - 0.5lf;
+  return 1.0lf + z * p;
+}
+fn quadrant64(x: f64) -> vec2<f64> {
+  // x = k * pi/2 + r, |r| <= pi/4 (pi/2 split in a 33-bit head and its tail: k * head is exact)
+  let k = round(x * 0.6366197723675814lf);
+  return vec2<f64>((x - k * 1.57079632673412561417lf) - k * 6.07710050650619224932e-11lf, k);
+}
+fn sin64(x: f64) -> f64 {
+  if (!FINITE_X) { return NAN; }
+  let q = quadrant64(x);
+  let k = i32(q.y - 4.0lf * floor(q.y * 0.25lf));
+  let v = select(sin_poly64(q.x), cos_poly64(q.x), k % 2 == 1);
+  return select(v, -v, k >= 2);
+}
+fn cos64(x: f64) -> f64 {
+  if (!FINITE_X) { return NAN; }
+  let q = quadrant64(x);
+  let k = i32(q.y - 4.0lf * floor(q.y * 0.25lf));
+  let v = select(cos_poly64(q.x), sin_poly64(q.x), k % 2 == 1);
+  return select(v, -v, k == 1 || k == 2);
+}""",
+    "atan__f64": """fn atan__f64(x0: f64) -> f64 {
+  // Cephes atan: 3 range reductions and a rational function (1 ulp)
+  var x = abs(x0);
+  var y = 0.0lf;
+  var extra = 0.0lf;
+  if (x > 2.41421356237309504880lf) {
+    y = 1.5707963267948966lf;
+    extra = 6.123233995736765886130e-17lf;
+    x = -1.0lf / x;
+  } else if (x > 0.66lf) {
+    y = 0.7853981633974483lf;
+    extra = 3.061616997868382943065e-17lf;
+    x = (x - 1.0lf) / (x + 1.0lf);
+  }
+  let z = x * x;
+  var p = -8.750608600031904122785e-1lf;
+  p = p * z - 1.615753718733365076637e1lf;
+  p = p * z - 7.500855792314704667340e1lf;
+  p = p * z - 1.228866684490136173410e2lf;
+  p = p * z - 6.485021904942025371773e1lf;
+  var q = z + 2.485846490142306297962e1lf;
+  q = q * z + 1.650270098316988542046e2lf;
+  q = q * z + 4.328810604912902668951e2lf;
+  q = q * z + 4.853903996359136964868e2lf;
+  q = q * z + 1.945506571482613964425e2lf;
+  y = y + (x * (z * p / q) + x + extra);
+  return select(y, -y, x0 < 0.0lf);
+}""",
+}
 
 
 def special_bits_mask(is64: bool) -> str:
@@ -758,6 +921,16 @@ HELPERS: dict[str, str] = dict(BIT_HELPERS)
 for _name, _template in _FLOAT_HELPERS.items():
     for _ft in ("f32", "f64"):
         HELPERS[f"{_name}_{_ft}"] = _instantiate(_template, _ft)
+for _name, _template in _F64_BASE.items():
+    HELPERS[_name] = _instantiate(_template, "f64")
+HELPERS["asin__f64"] = _instantiate("""fn asin__T(x: T) -> T {
+  if (ISNAN_X || abs(x) > T(1.0)) { return NAN; }
+  return atan2__T(x, sqrt((T(1.0) - x) * (T(1.0) + x)));
+}""", "f64")
+HELPERS["acos__f64"] = _instantiate("""fn acos__T(x: T) -> T {
+  if (ISNAN_X || abs(x) > T(1.0)) { return NAN; }
+  return atan2__T(sqrt((T(1.0) - x) * (T(1.0) + x)), x);
+}""", "f64")
 HELPERS.update(_SPECIAL_HELPERS)
 
 

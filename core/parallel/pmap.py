@@ -23,7 +23,7 @@ from ..interpreters.jvp import jvp_jaxpr
 from ..interpreters.partial_eval import partial_eval_jaxpr
 from ..interpreters.staging import convert_constvars, trace_to_jaxpr
 from ..interpreters.transpose import is_undefined, transpose_jaxpr
-from ..ir import ClosedJaxpr, ShapedArray
+from ..ir import ClosedJaxpr, ShapedArray, subjaxprs
 from ..primitives.elementwise import asarray, convert_element_type, eq, mul
 from ..pytree import tree_flatten, tree_unflatten
 from ..sharded import ShardedArray
@@ -32,7 +32,7 @@ from ..trace import (abstract_eval_rules, batching_rules, get_aval, higher_order
 from . import spmd
 from .axis_env import AxisPrimitive, extend_axis_env
 
-_free_names_cache: "weakref.WeakKeyDictionary[ClosedJaxpr, tuple]" = weakref.WeakKeyDictionary()
+_used_names_cache: "weakref.WeakKeyDictionary[ClosedJaxpr, frozenset]" = weakref.WeakKeyDictionary()
 
 
 def _used_axis_names(jaxpr) -> set:
@@ -41,7 +41,7 @@ def _used_axis_names(jaxpr) -> set:
         if isinstance(e.primitive, AxisPrimitive):
             names.update(e.primitive.axis_names_of(e.params))
         else:
-            for sub in spmd.sub_jaxprs(e.params):
+            for sub in subjaxprs(e.params):
                 names |= _used_axis_names(sub)
     return names
 
@@ -49,10 +49,10 @@ def _used_axis_names(jaxpr) -> set:
 def _free_axis_names(params: dict) -> tuple:
     """Axis names the body uses besides the pmap's own (those of enclosing pmaps or vmaps)."""
     closed = params["jaxpr"]
-    names = _free_names_cache.get(closed)
+    names = _used_names_cache.get(closed)
     if names is None:
-        names = _free_names_cache[closed] = tuple(_used_axis_names(closed.jaxpr) - {params["axis_name"]})
-    return names
+        names = _used_names_cache[closed] = frozenset(_used_axis_names(closed.jaxpr))
+    return tuple(names - {params["axis_name"]})
 
 
 pmap_p = AxisPrimitive("xla_pmap", _free_axis_names, multiple_results=True)

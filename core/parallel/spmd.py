@@ -26,7 +26,7 @@ from ..array import Array, make_array, to_device
 from ..backend import Device, get_backend
 from ..interpreters.evaluation import dce_jaxpr
 from ..interpreters.staging import trace_to_jaxpr
-from ..ir import ClosedJaxpr, Jaxpr, Literal, Var
+from ..ir import ClosedJaxpr, Jaxpr, Literal, Var, subjaxprs
 from ..sharded import ShardedArray
 from ..trace import get_aval
 from .axis_env import AxisPrimitive, extend_axis_env
@@ -48,21 +48,9 @@ class MeshAxis:
         return f"{self.name}[{self.size}]"
 
 
-def sub_jaxprs(params: dict) -> list[Jaxpr]:
-    """The jaxprs held in an equation's parameters (bodies, branches, ...)."""
-    out = []
-    for v in params.values():
-        for x in (v if isinstance(v, (tuple, list)) else (v,)):
-            if isinstance(x, ClosedJaxpr):
-                out.append(x.jaxpr)
-            elif isinstance(x, Jaxpr):
-                out.append(x)
-    return out
-
-
 def uses_axes(jaxpr: Jaxpr) -> bool:
     """Whether ``jaxpr`` (at any depth) holds a collective or a pmap."""
-    return any(isinstance(e.primitive, AxisPrimitive) or any(map(uses_axes, sub_jaxprs(e.params)))
+    return any(isinstance(e.primitive, AxisPrimitive) or any(map(uses_axes, subjaxprs(e.params)))
                for e in jaxpr.eqns)
 
 
@@ -101,7 +89,7 @@ def _eval(jaxpr: Jaxpr, consts: Sequence, args: Sequence, rename: dict, axes: li
             outs = _inline_pmap(eqn.params, ins, rename, axes)
         elif isinstance(p, AxisPrimitive):
             outs = p.bind(*ins, **_renamed(eqn.params, rename))
-        elif any(map(uses_axes, sub_jaxprs(eqn.params))):
+        elif any(map(uses_axes, subjaxprs(eqn.params))):
             if p.name in CALL_BODIES:
                 body = eqn.params[CALL_BODIES[p.name]]
                 outs = _eval(body.jaxpr, body.consts, ins, rename, axes)
@@ -193,7 +181,7 @@ def run_on_devices(fn: Callable[[int], Any], n: int) -> list:
 
 
 class _Segment:
-    """Equations between two rounds of collectives, compiled for every device."""
+    """The equations between two rounds of barriers, compiled for every device."""
 
     def __init__(self, eqns: list, inputs: list[Var], outputs: list[Var], devices: Sequence[Device]):
         self.inputs, self.outputs = inputs, outputs
@@ -281,7 +269,7 @@ def _barrier(eqn) -> type | None:
     """The step type of an equation that ends a segment (a collective, or control flow using one)."""
     if isinstance(eqn.primitive, AxisPrimitive):
         return _Collective
-    if eqn.primitive.name in _BARRIERS and any(map(uses_axes, sub_jaxprs(eqn.params))):
+    if eqn.primitive.name in _BARRIERS and any(map(uses_axes, subjaxprs(eqn.params))):
         return _BARRIERS[eqn.primitive.name]
     return None
 

@@ -17,7 +17,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from portax.core import dtypes
 from portax.core.ir import ShapedArray
-from portax.core.primitives import call, contractions as ct, control_flow as cf, custom_derivatives as cd
+from portax.core.primitives import call, collectives, contractions as ct, control_flow as cf, custom_derivatives as cd
 from portax.core.primitives import convolution as cv, fft as ff, linalg as la, windowed as wd
 from portax.core.primitives import elementwise as ew, indexing as ix, prng, reductions as rd, sorting as so
 from portax.core.primitives import structural as st
@@ -640,6 +640,7 @@ COVERED_ELSEWHERE = {
     cd.custom_jvp_call_p: "test_core_custom_derivatives.py",
     cd.custom_vjp_call_p: "test_core_custom_derivatives.py",
     cd.custom_lin_p: "test_core_custom_derivatives.py",
+    **{p: "../multidevice/test_sharded_and_demo.py" for p in collectives.COLLECTIVES},
 }
 
 

@@ -215,6 +215,7 @@ def test_bitcast_through_float16_and_bytes():
     needs_dtype(np.float16)
     x = np.array([1.0, -2.5, 65504, 1e-3], np.float16)
     check(lambda v: lax.bitcast_convert_type(v, jnp.uint16), x)
-    check(lambda v: lax.bitcast_convert_type(v, jnp.float16), np.array([[0x3c00, 0xc000], [1, 0x7bff]], np.uint16).view(np.uint32).reshape(2))
+    halves = np.array([[0x3c00, 0xc000], [1, 0x7bff]], np.uint16).view(np.uint32).reshape(2)
+    check(lambda v: lax.bitcast_convert_type(v, jnp.float16), halves)
     check(lambda v: lax.bitcast_convert_type(v, jnp.uint8), np.array([0x01020304, 0xfffefdfc], np.uint32))
     check(lambda v: lax.bitcast_convert_type(v, jnp.int32), np.arange(-4, 4, dtype=np.int8).reshape(2, 4))

@@ -12,22 +12,23 @@ from typing import Iterable
 import numpy as np
 
 from portax.conformance import Case, GenContext, Tolerance, register_cases, set_tolerance
-from portax.conformance.registry import generators_for
+from portax.conformance.registry import describe, generators_for
 
 from .softmax import fused_softmax, fused_softmax_p
 
 SHAPES = ((1,), (7,), (3, 5), (2, 3, 4), (4, 1), (2, 300), (0, 5), (3, 0))
 # Backends sum a row in another order than the reference's pairwise sum and their exp differs from numpy's
-# by a few ulps (measured: at most 10 ulps in float32 on lavapipe, 5 on cpu_llvm; float16 is computed in
-# float32 and rounded once, so at most 1 ulp). Entries far below the row's maximum, where a driver's exp
-# loses relative accuracy or flushes subnormals, are covered by the absolute term (``accum`` = row length).
-TOLERANCES = {"float16": Tolerance(1, 1), "float32": Tolerance(16, 4), "float64": Tolerance(8, 4)}
+# by a few ulps (measured on rows of up to 300: at most 10 ulps in float32 on lavapipe, 5 on cpu_llvm).
+# float16 is computed in float32 and rounded once: at most 1 ulp, nothing absolute. Softmax normalizes,
+# so errors are relative to each entry; the small absolute term (a few eps, not scaled by the row length)
+# covers entries near zero, where a driver's exp loses relative accuracy or flushes subnormals.
+TOLERANCES = {"float16": Tolerance(1, 0), "float32": Tolerance(16, 4), "float64": Tolerance(8, 4)}
 EVAL_JIT = ("eval", "jit")
 LARGE_ROW = 257
 
 
 def _row_case(x: np.ndarray, **kwargs) -> Case:
-    return Case(fused_softmax_p, x.dtype, [x], accum=max(x.shape[-1], 1), **kwargs)
+    return Case(fused_softmax_p, x.dtype, [x], **kwargs)
 
 
 def _special_rows(dt: np.dtype) -> np.ndarray:
@@ -43,19 +44,19 @@ def fused_softmax_cases(ctx: GenContext) -> Iterable[Case]:
         for shape in SHAPES:
             yield _row_case(ctx.rng.uniform(-4, 4, size=shape).astype(dt))
         wide = 60.0 if dt == np.float16 else 200.0
-        yield _row_case(ctx.rng.uniform(-wide, wide, size=(5, 33)).astype(dt), label=f"wide range +-{wide:g}")
+        x = ctx.rng.uniform(-wide, wide, size=(5, 33)).astype(dt)
+        yield _row_case(x, label=f"{describe([x])} wide range +-{wide:g}")
         if ctx.ieee_specials:
             x = _special_rows(dt)
-            yield _row_case(x, transforms=EVAL_JIT, label=f"special values {x.dtype.name}{list(x.shape)}")
+            yield _row_case(x, transforms=EVAL_JIT, label=f"{describe([x])} special values")
         x = ctx.rng.uniform(-4, 4, size=(2, 3, 4)).astype(dt)
         for axis in (0, (0, 2), None):
-            row = x.size if axis is None else int(np.prod([x.shape[a] for a in np.atleast_1d(axis)]))
             yield Case(fused_softmax_p, dt, [x], fn=lambda a, axis=axis: fused_softmax(a, axis=axis),
-                       accum=row, label=f"fused_softmax(x, axis={axis}) x: {dt.name}{list(x.shape)}")
+                       label=f"{describe([x])} fused_softmax(x, axis={axis})")
         if ctx.large_size:
             x = ctx.rng.uniform(-4, 4, size=(-(-ctx.large_size // LARGE_ROW), LARGE_ROW)).astype(dt)
             yield _row_case(x, transforms=("eval",), layout_args=(),
-                            label=f"{dt.name}{list(x.shape)} (past max_dispatch_elements)")
+                            label=f"{describe([x])} (past max_dispatch_elements)")
 
 
 def register() -> None:

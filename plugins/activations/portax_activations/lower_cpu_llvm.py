@@ -60,6 +60,6 @@ def lower_fused_softmax(lw: Lowering, eqn: JaxprEqn, inputs: list[Buf], outputs:
         b.store(T.const(cdt, 0.0), acc)
         each(lambda at, v: b.store(b.fadd(b.load(acc), shifted_exp(v, m), flags=_REASSOC), acc))
         total = b.load(acc)
-        each(lambda at, v: T.store(b, b.fdiv(shifted_exp(v, m), b.fadd(total, T.const(cdt, 1e-6))), dst, out.dtype, at))
+        each(lambda at, v: T.store(b, b.fdiv(shifted_exp(v, m), total), dst, out.dtype, at))
     k.finish()
     lw.mb.call(lw.b, k, rows, [x.ptr, out.ptr], work_per_item=_WORK_PER_ELEMENT * length)

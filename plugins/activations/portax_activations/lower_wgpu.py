@@ -56,7 +56,7 @@ def lower_fused_softmax(ctx: LoweringContext, eqn: JaxprEqn) -> None:
     if not sequential:
         w.shared.append(f"var<workgroup> red: array<{t.reg}, {threads}>;")
     w.line(f"var m: {t.reg} = {lowest(t)};")
-    each(f"m = select(max(m, v), {highest(t)}, false);")
+    each(f"m = select(max(m, v), {highest(t)}, {is_nan(t, 'v')});")
     if not sequential:
         _workgroup_combine(w, threads, "m", "max(red[lid], red[lid + k])")
     w.line("let bad = (bitcast<u32>(m) & 0x7f800000u) == 0x7f800000u;  // NaN seen, or an infinite maximum")

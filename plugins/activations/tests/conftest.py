@@ -1,5 +1,6 @@
 """The plugin's tests run against an installed portax-activations (its CI: ``pip install .``) or, when it is
 not installed, against this source tree with the plugin registered at runtime."""
+import importlib.util
 import pathlib
 import sys
 import warnings
@@ -8,9 +9,8 @@ import numpy as np
 import pytest
 
 warnings.filterwarnings("ignore", message="portax: backend plugin")
-try:
-    import portax_activations  # noqa: F401
-except ImportError:
+INSTALLED = importlib.util.find_spec("portax_activations") is not None
+if not INSTALLED:
     sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 from portax_activations.plugin import register_at_runtime  # noqa: E402
@@ -33,6 +33,15 @@ def numpy_softmax(x: np.ndarray, axis=-1) -> np.ndarray:
 @pytest.fixture
 def rng():
     return np.random.RandomState(0)
+
+
+@pytest.fixture
+def installed():
+    """The installed distribution (tests of what ``pip install`` provides skip when run from the source)."""
+    from importlib import metadata
+    if not INSTALLED:
+        pytest.skip("portax-activations is not installed (pip install -e plugins/activations)")
+    return metadata.distribution("portax-activations")
 
 
 @pytest.fixture(params=BACKENDS)

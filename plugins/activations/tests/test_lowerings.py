@@ -51,6 +51,12 @@ def test_special_values_match_the_reference(backend, dtype):
     np.testing.assert_allclose(got, want, rtol=RTOL[dtype])
 
 
+def test_more_rows_than_one_dispatch_dimension_holds(backend, rng):
+    x = rng.uniform(-3, 3, size=(65535 * 64 + 3, 2)).astype(np.float32)
+    y = run(backend, fused_softmax, x)
+    np.testing.assert_allclose(y, numpy_softmax(x), rtol=RTOL[np.float32])
+
+
 @pytest.mark.parametrize("shape", [(0, 5), (3, 0), (0,)])
 def test_empty_operands(backend, shape):
     y = run(backend, fused_softmax, np.zeros(shape, np.float32))

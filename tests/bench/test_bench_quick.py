@@ -1,0 +1,95 @@
+"""``python -m bench.run --quick`` on the NumPy and reference columns (no JAX install): every workload has
+its row with a measurement, the files are written; on wgpu (when an adapter exists) the hand-written WGSL
+shaders agree with NumPy and are timed next to the generated kernels."""
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+WORKLOADS = ["dispatch", "compile_loss_cold", "compile_grad_cold", "compile_loss_warm", "compile_grad_warm", "selu",
+             "sum_xyz", "matmul_0", "matmul_1", "mlp_step", "per_example_grads", "normal"]
+NUMBER = r"[0-9][0-9,]*(\.[0-9]+)?(e[-+]?[0-9]+)?"
+
+
+def run_bench(out: Path, *args: str) -> tuple[str, dict]:
+    done = subprocess.run([sys.executable, "-m", "bench.run", "--quick", "--out", str(out), *args], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout, json.loads((out / "results.json").read_text())
+
+
+def table_rows(markdown: str) -> dict[str, list[str]]:
+    """The main table's rows by workload title (the first table of the document)."""
+    block = markdown.split("\n\n| workload |", 1)[1].split("\n\n", 1)[0]
+    rows = [[c.strip() for c in line.strip("|").split("|")] for line in block.splitlines()[2:]]
+    return {r[0]: r[1:] for r in rows}
+
+
+@pytest.fixture(scope="module")
+def quick(tmp_path_factory):
+    out = tmp_path_factory.mktemp("bench")
+    stdout, results = run_bench(out, "--columns", "reference,numpy")
+    return out, stdout, results
+
+
+def test_every_workload_has_a_row(quick):
+    out, stdout, results = quick
+    assert list(results["cells"]) == WORKLOADS
+    rows = table_rows(stdout)
+    assert len(rows) == len(WORKLOADS)
+    assert (out / "results.md").read_text() == stdout.rstrip("\n") + "\n"
+    header = stdout.split("\n\n| workload |", 1)[1].splitlines()[0]
+    assert "portax reference" in header and "NumPy" in header and "reference vs NumPy" in header
+
+
+@pytest.mark.parametrize("key", WORKLOADS)
+def test_row_is_measured(quick, key):
+    _, stdout, results = quick
+    cells = results["cells"][key]
+    assert cells["reference"]["seconds"] > 0, cells["reference"]
+    row = next(r for title, r in table_rows(stdout).items() if title.startswith(_title_start(key)))
+    unit, reference, numpy_cell, ratio = row
+    assert re.fullmatch(NUMBER + r"( \([0-9]+% BW\))?", reference), reference
+    if key.startswith("compile_"):
+        assert numpy_cell == "n/a (NumPy does not compile)" and ratio == "—"
+    else:
+        assert cells["numpy"]["seconds"] > 0
+        assert re.fullmatch(NUMBER + r"( \([0-9]+% BW\))?", numpy_cell), numpy_cell
+        expected = cells["numpy"]["seconds"] / cells["reference"]["seconds"]
+        assert ratio == f"{expected:.2f}x"
+
+
+def _title_start(key: str) -> str:
+    return {"dispatch": "dispatch", "compile_loss_cold": "first call: MLP loss (cold", "compile_grad_cold":
+            "first call: grad of MLP loss (cold", "compile_loss_warm": "first call: MLP loss (warm",
+            "compile_grad_warm": "first call: grad of MLP loss (warm", "selu": "selu ", "sum_xyz": "sum(x + y*z)",
+            "matmul_0": "matmul 128²", "matmul_1": "matmul 256²", "mlp_step": "MLP ",
+            "per_example_grads": "per-example grads", "normal": "random.normal"}[key]
+
+
+def test_memory_bandwidth_and_machine_info(quick):
+    _, stdout, results = quick
+    assert results["membw"]["copy_GBps"] > 0 and results["membw"]["read_GBps"] > 0
+    assert "Memory bandwidth" in stdout and "NumPy BLAS" in stdout and "Command: `" in stdout
+
+
+def test_missing_backend_is_na(tmp_path):
+    stdout, results = run_bench(tmp_path, "--columns", "no_such_backend,numpy", "--workloads", "selu,dispatch")
+    assert "unavailable" in results["cells"]["selu"]["no_such_backend"]
+    assert table_rows(stdout)["selu 200K f32"][1] == "n/a (backend unavailable)"
+    assert "Unknown backend 'no_such_backend'" in stdout  # the full reason is listed under the table
+
+
+def test_wgpu_handwritten_shaders(tmp_path):
+    _, results = run_bench(tmp_path, "--columns", "wgpu", "--workloads", "dispatch,selu,sum_xyz,matmul_0")
+    cells = {k: v["wgpu"] for k, v in results["cells"].items()}
+    if "unavailable" in cells["selu"]:
+        pytest.skip(f"no wgpu backend here: {cells['selu']['unavailable']}")
+    for key, variants in [("selu", 1), ("sum_xyz", 1), ("matmul_0", 2)]:
+        assert "error" not in cells[key], cells[key]  # a wrong hand-written result is an error
+        assert len(cells[key]["handwritten"]) == variants and cells[key]["dispatches"] >= 1
+    assert cells["dispatch"]["raw_submit_s"] > 0 and cells["dispatch"]["sync_call_s"] > 0
