@@ -28,7 +28,7 @@ demo: install
 	else echo "pmap demo skipped: one device (try: PORTAX_CPU_DEVICES=2 make demo)"; fi
 
 test: install vulkan
-	$(BIN)/python -m pytest $(PYTEST_ARGS) tests
+	$(BIN)/python -m pytest $(PYTEST_ARGS) tests plugins/activations/tests
 	$(BIN)/python -m portax.conformance --all-available --report conformance-report
 
 # The conformance suite on every backend available here; report cards in conformance-report-<backend>.{md,json,xml}.

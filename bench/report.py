@@ -222,13 +222,15 @@ def targets_table(results: dict) -> list[str]:
 def notes(results: dict) -> list[str]:
     """The full reason of every cell that has no measurement."""
     sizes = SIZES[results["mode"]]
-    out = []
-    for w in measured(results):
+    rows = measured(results)
+    reasons: dict[tuple[str, str], list[str]] = {}
+    for w in rows:
         for column, cell in results["cells"].get(w.key, {}).items():
             for field in ("unavailable", "na", "timeout", "error"):
                 if field in cell:
-                    out.append(f"- {label(column)}, {w.title(sizes)}: {cell[field]}")
-    return out
+                    reasons.setdefault((column, cell[field]), []).append(w.title(sizes))
+    return [f"- {label(column)}, {'every row' if len(titles) == len(rows) else '; '.join(titles)}: {reason}"
+            for (column, reason), titles in reasons.items()]
 
 
 def markdown(results: dict) -> str:
@@ -237,8 +239,10 @@ def markdown(results: dict) -> str:
              f"Command: `{meta['command']}` ({results['mode']} sizes) — {meta['date']}", "",
              *(f"- {k}: {v}" for k, v in meta["machine"].items()), ""]
     if membw:
-        lines += [f"Memory bandwidth ({membw['threads']} threads, {membw['bytes'] / 1e6:.0f} MB): copy "
-                  f"{membw['copy_GBps']:.1f} GB/s (bytes read + written), read {membw['read_GBps']:.1f} GB/s. "
+        each = "; ".join(f"copy {m['copy_GBps']:.1f}, read {m['read_GBps']:.1f}" for m in membw["measurements"])
+        lines += [f"Memory bandwidth ({membw['threads']} threads, {membw['bytes'] / 1e6:.0f} MB arrays, the best of "
+                  f"the measurements at the start and at the end of the run: {each} GB/s): copy "
+                  f"**{membw['copy_GBps']:.1f} GB/s** (bytes read + written), read **{membw['read_GBps']:.1f} GB/s**. "
                   "A memory-bound row shows in brackets the fraction of it that it reaches (selu: copy; "
                   "sum: read).", ""]
     lines += ["Medians of repeats within one run. First-call rows: trace + compile + run of the jitted function in "

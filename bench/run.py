@@ -165,7 +165,8 @@ def main(argv: list[str] | None = None) -> dict:
             except jax_env.JaxUnavailable as e:
                 runner.unavailable["jax"] = {"unavailable": str(e)}
         log("measuring memory bandwidth")
-        results["membw"] = membw.measure(SIZES[mode].membw_bytes)
+        bandwidths = [membw.measure(SIZES[mode].membw_bytes)]
+        results["membw"] = membw.best(bandwidths)
         for w in WORKLOADS:
             if w.key not in args.workloads:
                 continue
@@ -175,6 +176,8 @@ def main(argv: list[str] | None = None) -> dict:
                 shown = report.failure(cell) or f"{report.value_text(w, cell, SIZES[mode], results['membw'])} {w.unit}"
                 log(f"{w.title(SIZES[mode])} | {report.label(column)}: {shown} ({time.perf_counter() - t0:.1f} s)")
         runner.log.close()
+    log("measuring memory bandwidth again")
+    results["membw"] = membw.best(bandwidths + [membw.measure(SIZES[mode].membw_bytes)])
     results["load"].append(os.getloadavg()[0])
     results["meta"] = {"command": command, "date": date, "machine": machine_info(results),
                        "wall_s": time.perf_counter() - started}

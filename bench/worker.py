@@ -4,7 +4,7 @@ COLUMN is a portax backend name, ``numpy``, or ``jax`` (run with the JAX virtual
 here imports portax then). Prints one JSON object on stdout: ``seconds`` per call (median of repeats),
 ``first_s`` and ``samples``; for portax backends the kernel count and dispatches per jitted call; on
 wgpu the hand-written reference shaders' times and the launch overheads; or ``na``/``error`` with the
-reason. Compile rows (``compile_*``) time the first call in this fresh process; ``--cache-dir`` turns
+reason (a result that differs from NumPy's is an error, see ``checks``). Compile rows (``compile_*``) time the first call in this fresh process; ``--cache-dir`` turns
 the disk cache on (portax's ``PORTAX_CACHE_DIR``, JAX's persistent compilation cache), else it is off.
 """
 from __future__ import annotations
@@ -21,7 +21,8 @@ from typing import Any
 import numpy as np
 
 from . import workloads
-from .timing import Timing, measure
+from .checks import verify
+from .timing import measure
 from .workloads import BY_KEY, SIZES, Job, Sizes
 
 REPEATS = {"full": dict(min_repeats=3, max_repeats=15, budget_s=3.0),
@@ -71,8 +72,9 @@ def _first_call(fw: Framework, key: str, sizes: Sizes) -> dict:
     fw.block(fw.jit(lambda x: x + 1.0)(fw.put(np.zeros(4, np.float32))))
     job = workloads.build(fw, f"compile_{BY_KEY[key].compile_probe}", sizes)
     start = time.perf_counter()
-    fw.block(job())
+    out = fw.block(job())
     seconds = time.perf_counter() - start
+    verify(key, out, sizes)
     return {"seconds": seconds, "first_s": seconds, "samples": [seconds], **_kernel_info(fw, job)}
 
 
@@ -88,10 +90,11 @@ def _kernel_info(fw: Framework, job: Job) -> dict:
     return info
 
 
-def _timed(job: Job, block, mode: str) -> tuple[Timing, dict]:
+def _timed(job: Job, block, mode: str) -> dict:
+    """Seconds per call of ``job`` (median, first run, samples)."""
     t = measure(job, block, **REPEATS[mode])
     per = job.calls
-    return t, {"seconds": t.median_s / per, "first_s": t.first_s / per, "samples": [s / per for s in t.samples]}
+    return {"seconds": t.median_s / per, "first_s": t.first_s / per, "samples": [s / per for s in t.samples]}
 
 
 def _wgpu_extras(fw: Framework, key: str, sizes: Sizes, job: Job, mode: str) -> dict:
@@ -118,7 +121,7 @@ def run(column: str, key: str, mode: str) -> dict:
     if column == "numpy":
         from . import numpy_impl
         job = numpy_impl.build(key, sizes)
-        return {**_timed(job, lambda out: out, mode)[1], "blas": numpy_impl.blas_info()}
+        return {**_timed(job, lambda out: out, mode), "blas": numpy_impl.blas_info()}
     try:
         fw = Framework(column)
     except Exception as e:  # the backend is missing or failed to initialise: every row of the column is n/a
@@ -126,7 +129,8 @@ def run(column: str, key: str, mode: str) -> dict:
     if BY_KEY[key].compile_probe:
         return _first_call(fw, key, sizes)
     job = workloads.build(fw, key, sizes)
-    result = _timed(job, fw.block, mode)[1]
+    result = _timed(job, fw.block, mode)
+    verify(key, fw.block(job()), sizes)
     result.update(_kernel_info(fw, job))
     if column == "wgpu":
         result.update(_wgpu_extras(fw, key, sizes, job, mode))

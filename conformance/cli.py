@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import warnings
 from typing import Sequence
 
@@ -50,6 +51,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         names = [n for n in registry.names() if _available(n)]
     else:
         names = [args.backend or os.environ.get("PORTAX_BACKEND") or registry.default_name()]
+    if args.primitives:
+        from .registry import tested_primitives
+        unknown = sorted(set(_names(args.primitives)) - {p.name for p in tested_primitives()})
+        if unknown:
+            print(f"portax conformance: unknown primitive(s) {', '.join(unknown)} (is the plugin that defines them "
+                  "installed?)", file=sys.stderr)
+            return 2
     cards = []
     for name in names:
         options = Options(name, dtypes=_names(args.dtypes), devices=args.devices, strict=args.strict,

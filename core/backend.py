@@ -160,10 +160,16 @@ class Registry:
                 warnings.warn(f"portax: backend plugin '{ep.name}' ({ep.value}) failed to load: {e!r}")
 
     def register(self, plugin: Any, name: str | None = None) -> None:
-        """Register a plugin object or module at runtime (tests, notebooks)."""
+        """Register a plugin object or module at runtime (tests, notebooks); its lowerings reach the
+        backends already created too."""
         with self._lock:
             self.pm.register(plugin, name)
             self._specs = None
+            hook = getattr(plugin, "portax_lowerings", None)
+            for backend_name, backend in self._backends.items():
+                rules = hook(backend_name=backend_name) if hook is not None else None
+                if rules:
+                    backend.add_lowerings(rules)
 
     def unregister(self, plugin: Any) -> None:
         with self._lock:

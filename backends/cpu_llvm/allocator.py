@@ -11,6 +11,7 @@ from __future__ import annotations
 import collections
 import ctypes
 import functools
+import math
 import mmap
 import threading
 import weakref
@@ -49,7 +50,7 @@ class _Block:
     def __init__(self, nbytes: int) -> None:
         align = _HUGE if nbytes >= _HUGE else ALIGN
         self.raw = np.empty(nbytes + align, dtype=np.uint8)
-        base = self.raw.ctypes.data
+        base = self.raw.__array_interface__["data"][0]
         self.addr = -(-base // align) * align
         self.nbytes = nbytes
         madvise = _madvise() if align == _HUGE else None
@@ -81,10 +82,10 @@ class BufferPool:
         """An uninitialised, 64-byte aligned C-contiguous array."""
         dtype = np.dtype(dtype)
         shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(int(s) for s in shape)
-        nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+        nbytes = math.prod(shape) * dtype.itemsize
         if nbytes < MIN_CACHED_BYTES:
             raw = np.empty(nbytes + ALIGN, dtype=np.uint8)
-            off = -raw.ctypes.data % ALIGN
+            off = -raw.__array_interface__["data"][0] % ALIGN
             return raw[off:off + nbytes].view(dtype).reshape(shape)
         cls = size_class(nbytes)
         with self._lock:

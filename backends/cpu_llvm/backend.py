@@ -16,7 +16,7 @@ from portax.core.ir import ClosedJaxpr
 
 from portax.core.ir import ShapedArray
 
-from . import allocator, collectives, engine, lowerings, program, runtime
+from . import allocator, collectives, engine, gemm, lowerings, program, runtime
 from .executor import Executable
 
 RUNTIME_CALLS = (
@@ -32,6 +32,7 @@ class CpuLlvmBackend:
 
     def __init__(self) -> None:
         runtime.install()
+        gemm.task_symbol(np.dtype(np.float32))  # the library GEMM (from the disk cache after the first run)
         n = int(os.environ.get("PORTAX_CPU_DEVICES", "1"))
         self._devices = [Device(self, i, engine.host_target_info().cpu) for i in range(max(n, 1))]
         self.rules = dict(lowerings.OPAQUE)

@@ -116,10 +116,23 @@ class ModuleBuilder:
         if not parallel or n < 2 or n * work_per_item < MIN_PARALLEL_WORK:
             b.call(k.fn, [i64(0), i64(n)] + list(ptrs))
             return
-        task = self._task(k)
         argv = entry_alloca(b, PTR, len(ptrs)) if ptrs else ir.Constant(PTR, None)
         for j, p in enumerate(ptrs):
             b.store(p, gep(b, argv, j, PTR))
+        self._parallel_for(b, self._task(k), n, argv)
+
+    def run_task(self, b: ir.IRBuilder, task: ir.Function, n: int, argv: ir.Value, work_per_item: float,
+                 label: str) -> None:
+        """Run a library task ``void task(i64 start, i64 end, ptr argv)`` over [0, n), listed as a kernel."""
+        self.kernels.append(KernelInfo(f"k{len(self.kernels)}_opaque", "opaque", label))
+        if n <= 0:
+            return
+        if n < 2 or n * work_per_item < MIN_PARALLEL_WORK:
+            b.call(task, [i64(0), i64(n), argv])
+        else:
+            self._parallel_for(b, task, n, argv)
+
+    def _parallel_for(self, b: ir.IRBuilder, task: ir.Function, n: int, argv: ir.Value) -> None:
         pf = intrinsic(self.module, PARALLEL_FOR, VOID, [PTR, I64, PTR])
         b.call(pf, [task, i64(n), argv])
 

@@ -75,6 +75,8 @@ class Executable:
         return self._arenas.pop() if self._arenas else allocator.alloc(n, np.uint8)
 
     def __call__(self, *buffers) -> list:
+        if len(buffers) != self._n_in:
+            raise TypeError(f"cpu_llvm executable takes {self._n_in} buffers, got {len(buffers)}")
         argv = self._argvs.pop() if self._argvs else self._new_argv()
         for i, buf in enumerate(buffers):
             argv[i] = address(buf)
@@ -86,7 +88,7 @@ class Executable:
         arena = None
         if self._arena_bytes:
             arena = self._arena()
-            argv[self._arena_slot] = arena.ctypes.data
+            argv[self._arena_slot] = address(arena)
         self._fn(argv)
         self._argvs.append(argv)
         if arena is not None and self._arena_bytes < allocator.MIN_CACHED_BYTES:

@@ -2,9 +2,9 @@
 
 With rhs free dimensions the accumulator is the output row (innermost loop over the rhs free dimension,
 vectorised, ``out[m, :] += lhs[m, k] * rhs[k, :]``); without, a register dot product per output element.
-Large float32/float64 products whose operands are plain (strided) matrices call the BLAS sgemm/dgemm bundled
-with numpy from the generated code (see ``blas``). Accumulation follows the reference backend: float32 for
-float16/float32, float64 for float64, the operand dtype for integers, int64 for bool.
+Float32/float64 products big enough, whose free and contracting groups are each one strided dimension, call
+the packed GEMM (``gemm``). Accumulation follows the reference backend: float32 for float16/float32,
+float64 for float64, the operand dtype for integers, int64 for bool.
 """
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from llvmlite import ir
 from portax.core.ir import ShapedArray
 from portax.core.primitives import contractions as ct
 
-from . import blas, lltypes as T
+from . import gemm, lltypes as T
 from .codegen import Buf
 from .irutil import affine, entry_alloca, loop_nest, row_major_strides
 from .lower_elementwise import convert
@@ -54,11 +54,40 @@ def _dot_general(lw: Lowering, eqn, ins, outs):
                [(lhs.shape[a], ls[a], 0) for a in lf]),
               ("k", [(lhs.shape[a], ls[a], rs[b]) for a, b in zip(lc, rc)]),
               ("n", [(rhs.shape[b], 0, rs[b]) for b in rf])]
-    if not blas.try_gemm(lw, lhs, rhs, acc, groups):
+    if not _try_gemm(lw, lhs, rhs, acc, groups):
         _loops(lw, lhs, rhs, acc, groups, cdt)
     if off is not None:
         lw.convert(out, acc)
         lw.release(off, acc.aval)
+
+
+def _single(dims: list, which: list[int]) -> tuple | None:
+    """A group of (size, lhs stride, rhs stride) dimensions as one (size, strides...) if it collapses."""
+    if not dims:
+        return (1,) + (0,) * len(which)
+    coefs = [[d[1 + w] for d in dims] for w in which]
+    out = collapse(tuple(d[0] for d in dims), coefs)
+    if len(out) > 1:
+        return None
+    return (out[0].size if out else 1,) + tuple(c[0] if c else 0 for c in coefs)
+
+
+def _try_gemm(lw: Lowering, lhs: Buf, rhs: Buf, acc: Buf, groups) -> bool:
+    """The packed GEMM for float32/float64 products big enough, whose free and contracting groups are each
+    one strided dimension."""
+    if lhs.dtype != acc.dtype or lhs.dtype not in (np.float32, np.float64):
+        return False
+    outer, kdims, ndims = (g[1] for g in groups)
+    batch = [d for d in outer if d[2] != 0]
+    m, k, n = _single([d for d in outer if d[2] == 0], [0]), _single(kdims, [0, 1]), _single(ndims, [1])
+    if m is None or k is None or n is None or 2 * m[0] * n[0] * k[0] < gemm.MIN_FLOPS:
+        return False
+    c_strides = row_major_strides([d[0] for d in batch] + [m[0], n[0]])
+    pr = gemm.Problem(m[0], n[0], k[0], m[1], k[1], k[2], n[1],
+                      tuple((d[0], d[1], d[2], s) for d, s in zip(batch, c_strides)))
+    gemm.emit(lw.mb, lw, lhs.ptr, rhs.ptr, acc.ptr, lhs.dtype, pr,
+              f"opaque[{','.join(map(str, acc.shape))}](dot_general: packed gemm)")
+    return True
 
 
 def _loops(lw: Lowering, lhs: Buf, rhs: Buf, acc: Buf, groups, cdt: np.dtype) -> None:

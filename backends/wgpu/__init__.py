@@ -15,9 +15,10 @@ Behaviour worth knowing:
     once per iteration, and a ``cond`` whose branches are not cheap elementwise code reads its index.
   * NaN is detected from the bit pattern (some drivers fold ``x != x``); Inf/NaN arithmetic follows the
     driver (``Capabilities.ieee_specials`` says whether it is IEEE).
-  * float64 arithmetic, sqrt and conversions run where the adapter has shader-f64; float64
-    transcendentals are refused (the drivers compute them in 32 bits). 8/16-bit integers are kept in
-    32-bit words; float16 is computed in float32 and rounded after every operation.
+  * float64 runs where the adapter has shader-f64; since drivers compute float64 transcendentals in 32
+    bits, exp/log/sin/cos/atan are the backend's own (the rest is built on them); erf, erfc and erf_inv
+    are refused for float64. 8/16-bit integers are kept in 32-bit words; float16 is computed in float32
+    and rounded after every operation.
   * Arrays are indexed with u32 arithmetic: more than 2**31 - 1 elements are refused.
 
 Importing this package does not import ``wgpu``; its modules do.

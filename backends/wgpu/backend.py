@@ -103,6 +103,11 @@ class WgpuBackend:
         return buffer.device.download(buffer.buf, buffer.shape, buffer.dtype,
                                       f"get {buffer.dtype.name}{list(buffer.shape)}")
 
+    def memory_stats(self, device: Device) -> dict:
+        """Device memory as ``jax.Device.memory_stats`` reports it (buffers of the pool in use)."""
+        pool = self.runtime_device(device).pool
+        return {"bytes_in_use": pool.allocated_bytes - pool.free_bytes, "bytes_reserved": pool.allocated_bytes}
+
     def block_until_ready(self, buffer: WgpuArray) -> None:
         buffer.device.synchronize("block_until_ready")
 

@@ -102,6 +102,11 @@ class BufferPool:
     def free_bytes(self) -> int:
         return sum(size * len(bs) for (_, size), bs in self._free.items())
 
+    @property
+    def allocated_bytes(self) -> int:
+        """Bytes of every buffer the pool holds, in use or free."""
+        return sum(b.size for b in self._owned)
+
 
 class DeviceBuffer:
     """A storage buffer holding ``nbytes`` of data; ``release()`` (or garbage collection)

@@ -112,7 +112,6 @@ class _ScatterLayout:
         operand, indices, updates = eqn.inputs
         dn = eqn.params["dimension_numbers"]
         self.dn = dn
-        self.updates = updates
         self.window_dims = sorted(dn.update_window_dims)
         self.scatter_dims = [d for d in range(updates.aval.ndim) if d not in dn.update_window_dims]
         it = iter(updates.aval.shape[d] for d in self.window_dims)
@@ -144,14 +143,14 @@ class _ScatterLayout:
         return "dest", valid
 
 
-def _scatter_kernel(eqn: JaxprEqn, name: str) -> tuple[KernelWriter, _ScatterLayout, str]:
-    layout = _ScatterLayout(eqn)
+def _scatter_kernel(eqn: JaxprEqn, name: str) -> tuple[KernelWriter, str]:
+    """A kernel over the update elements that has located its target (invalid ones return)."""
     w = KernelWriter(name, WORKGROUP)
     w.line(f"if (gid >= {u32(eqn.inputs[2].aval.size)}) {{ return; }}")
-    target, valid = layout.emit(w, eqn)
+    target, valid = _ScatterLayout(eqn).emit(w, eqn)
     if valid != "true":
         w.line(f"if (!({valid})) {{ return; }}")
-    return w, layout, target
+    return w, target
 
 
 def _update_value(w: KernelWriter, eqn: JaxprEqn) -> str:
@@ -186,7 +185,7 @@ def _scatter(ctx: LoweringContext, eqn: JaxprEqn) -> None:
         if eqn.primitive is ix.scatter_p and not eqn.params["unique_indices"]:
             _elect_last(ctx, eqn, groups, context)
             return
-        w, _, target = _scatter_kernel(eqn, f"{eqn.primitive.name}:unique")
+        w, target = _scatter_kernel(eqn, f"{eqn.primitive.name}:unique")
         value = _update_value(w, eqn)
         if eqn.primitive is not ix.scatter_p:
             old = load(t, f"{w.buffer(out, t.dtype, write=True)}[{target}]")
@@ -197,7 +196,7 @@ def _scatter(ctx: LoweringContext, eqn: JaxprEqn) -> None:
     if t.is_64:
         _sorted_segments(ctx, eqn, _COMBINE[eqn.primitive], context)
         return
-    w, _, target = _scatter_kernel(eqn, f"{eqn.primitive.name}:atomic")
+    w, target = _scatter_kernel(eqn, f"{eqn.primitive.name}:atomic")
     _atomic_combine(w, eqn, t, _COMBINE[eqn.primitive], target)
     ctx.launch(w, groups, context=context)
 
@@ -255,10 +254,10 @@ def _elect_last(ctx: LoweringContext, eqn: JaxprEqn, groups: int, context: str) 
     z.line(f"if (gid >= {u32(n)}) {{ return; }}")
     z.line(f"{z.buffer(winners, np.uint32, write=True)}[gid] = 0u;")
     ctx.launch(z, workgroups_for(n, WORKGROUP), context=f"{context} (clear)")
-    w, _, target = _scatter_kernel(eqn, "scatter:elect")
+    w, target = _scatter_kernel(eqn, "scatter:elect")
     w.line(f"atomicMax(&{w.buffer(winners, np.uint32, atomic=True)}[{target}], order + 1u);")
     ctx.launch(w, groups, context=f"{context} (elect)")
-    w, _, target = _scatter_kernel(eqn, "scatter:write")
+    w, target = _scatter_kernel(eqn, "scatter:write")
     w.line(f"if ({w.buffer(winners, np.uint32)}[{target}] != order + 1u) {{ return; }}")
     w.line(f"{w.buffer(out, t.dtype, write=True)}[{target}] = {store(t, _update_value(w, eqn))};")
     ctx.launch(w, groups, context=f"{context} (write)")

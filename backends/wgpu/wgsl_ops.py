@@ -65,7 +65,8 @@ def _call(name: str) -> Callable:
 
 
 def math_function(name: str) -> Callable:
-    """A math builtin, or for float64 our replacement (``exp64``...), see ``F64_MISSING``."""
+    """``pick(t)``: the name of math builtin ``name`` for operand type ``t`` (for float64 the backend's
+    own function, e.g. ``exp64``: see ``F64_MISSING``)."""
     def pick(t: WType) -> str:
         return _F64_NAMES.get(name, name) if t.is_64 and t.kind == "f" else name
     return pick

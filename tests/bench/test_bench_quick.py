@@ -93,3 +93,24 @@ def test_wgpu_handwritten_shaders(tmp_path):
         assert "error" not in cells[key], cells[key]  # a wrong hand-written result is an error
         assert len(cells[key]["handwritten"]) == variants and cells[key]["dispatches"] >= 1
     assert cells["dispatch"]["raw_submit_s"] > 0 and cells["dispatch"]["sync_call_s"] > 0
+
+
+@pytest.fixture(scope="module")
+def bench_modules():
+    if str(ROOT) not in sys.path:  # bench/ is a folder of the repository, not an installed package
+        sys.path.insert(0, str(ROOT))
+    from bench import checks, numpy_impl, workloads
+    return checks, numpy_impl, workloads
+
+
+@pytest.mark.parametrize("key", ["dispatch", "selu", "sum_xyz", "matmul_0", "mlp_step", "per_example_grads",
+                                 "compile_loss_cold", "compile_grad_warm", "normal"])
+def test_results_are_checked_against_numpy(bench_modules, key):
+    checks, numpy_impl, workloads = bench_modules
+    sizes = workloads.SIZES["quick"]
+    base = key.rsplit("_", 1)[0] if key.startswith("compile_") else key
+    out = checks.leaves(numpy_impl.build(base, sizes)())
+    checks.verify(key, out, sizes)
+    wrong = [o * 1.1 + 0.1 for o in out]
+    with pytest.raises(checks.WrongResult, match=key):
+        checks.verify(key, wrong, sizes)

@@ -15,7 +15,7 @@ from portax.backends.cpu_llvm.codegen import KernelInfo
 from portax.core.backend import get_backend
 
 NUMPY_DIR = os.path.dirname(np.__file__)
-ALLOCATION = {"empty"}  # numpy functions the executor may call: output allocation only
+ALLOCATION = {"empty", "asarray"}  # numpy functions the executor may call: output allocation only
 
 
 @contextlib.contextmanager
@@ -66,7 +66,8 @@ def check_executable(fn, *args) -> None:
     if not exe.runtime_calls:
         backend = get_backend("cpu_llvm")
         dev = backend.devices()[0]
-        bufs = [backend.put(np.asarray(a), dev) for a in args]
+        consts = [a._buf for a in c.entry.const_arrays[c.call.device]]
+        bufs = consts + [backend.put(np.asarray(a), dev) for a in args]
         calls = numpy_calls(exe, *bufs)
         assert calls == [], f"numpy ran during the executable: {calls}"
 

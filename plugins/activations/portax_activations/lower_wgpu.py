@@ -16,8 +16,8 @@ import math
 
 from portax.backends.wgpu.kernel_writer import KernelWriter, u32, workgroups_for
 from portax.backends.wgpu.program import LoweringContext, context_of
-from portax.backends.wgpu.wgsl_types import highest, is_nan, literal, load, lowest, special_float, store, \
-    wtype
+from portax.backends.wgpu.wgsl_types import (highest, is_nan, literal, load, lowest, special_float, store,
+                                              wtype)
 from portax.core.ir import JaxprEqn
 
 SEQUENTIAL_MAX_LENGTH = 64  # rows up to this long are walked by one invocation

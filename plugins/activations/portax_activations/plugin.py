@@ -7,6 +7,7 @@ GPU loads the plugin all the same. The plugin provides no backend of its own.
 from __future__ import annotations
 
 import importlib
+import sys
 
 from portax.core.backend import hookimpl, registry
 
@@ -31,11 +32,10 @@ def portax_lowerings(backend_name: str) -> dict | None:
 
 
 def register_at_runtime() -> None:
-    """Activate the plugin without installing it (tests, notebooks): register this module's hooks, give the
-    backends that already exist their lowerings (the registry only asks backends it creates later), and
-    register the conformance cases."""
-    import sys
-    from . import conformance
+    """Activate the plugin without installing it (tests, notebooks): register this module's hooks, add the
+    lowerings to every available backend (the registry calls ``portax_lowerings`` only when it creates a
+    backend, so backends created before this call would miss them), and register the conformance cases."""
+    from . import conformance  # the suite's API, imported only when asked for
     plugin = sys.modules[__name__]
     registry.names()  # load the installed plugins first: an installed copy of this one counts
     if not registry.pm.is_registered(plugin):

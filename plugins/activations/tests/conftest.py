@@ -4,6 +4,7 @@ import importlib.util
 import pathlib
 import sys
 import warnings
+from importlib import metadata
 
 import numpy as np
 import pytest
@@ -20,16 +21,6 @@ register_at_runtime()
 BACKENDS = ("reference", "cpu_llvm", "wgpu")
 
 
-def numpy_softmax(x: np.ndarray, axis=-1) -> np.ndarray:
-    """Softmax in float64 (the accuracy yardstick)."""
-    x = np.asarray(x, np.float64)
-    if x.size == 0:
-        return x
-    with np.errstate(invalid="ignore", over="ignore"):
-        e = np.exp(x - np.max(x, axis=axis, keepdims=True))
-        return e / np.sum(e, axis=axis, keepdims=True)
-
-
 @pytest.fixture
 def rng():
     return np.random.RandomState(0)
@@ -38,7 +29,6 @@ def rng():
 @pytest.fixture
 def installed():
     """The installed distribution (tests of what ``pip install`` provides skip when run from the source)."""
-    from importlib import metadata
     if not INSTALLED:
         pytest.skip("portax-activations is not installed (pip install -e plugins/activations)")
     return metadata.distribution("portax-activations")

@@ -5,7 +5,6 @@ import subprocess
 import sys
 
 import numpy as np
-import pytest
 
 from portax.conformance import GenContext
 from portax.core.backend import registry

@@ -5,9 +5,9 @@ import pytest
 
 import portax
 import portax.nn as nn
-from conftest import numpy_softmax
 from portax.test_util import check_grads
 from portax_activations import fused_softmax, fused_softmax_p
+from softmax_numpy import numpy_softmax
 
 TOL = {np.float16: 2e-3, np.float32: 2e-6, np.float64: 1e-14}
 
