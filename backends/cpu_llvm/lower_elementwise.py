@@ -57,8 +57,31 @@ def _mathlib_rule(name: str) -> Callable:
     def fn(b, eqn, *args):
         if _dt(eqn) == np.float16 and name == "nextafter":
             return _nextafter_f16(b, *args)
-        return mathlib.emit(b, name, list(args), args[0].type)
+        out = mathlib.emit(b, name, list(args), args[0].type)
+        fix = _REFERENCE_SPECIALS.get(name)
+        return out if fix is None else fix(b, args[0], out)
     return fn
+
+
+def _where_equal(at: float, value: float):
+    """Replace the result where the argument equals ``at`` (mathlib follows scipy where the reference
+    backend, like Python's math module, differs)."""
+    def fix(b, x, out):
+        ty = x.type
+        return b.select(b.fcmp_ordered("==", x, ir.Constant(ty, at)), ir.Constant(ty, value), out)
+    return fix
+
+
+def _lgamma_poles(b, x, out):
+    """+inf at every non-positive integer, -inf included (scipy's gammaln(-inf) is -inf)."""
+    ty = x.type
+    pole = b.and_(b.fcmp_ordered("<=", x, ir.Constant(ty, 0.0)),
+                  b.fcmp_ordered("==", T.call_intrinsic(b, "floor", x), x))
+    return b.select(pole, ir.Constant(ty, float("inf")), out)
+
+
+# lgamma is +inf at its poles; digamma(0) is NaN like its other poles (scipy: -/+inf)
+_REFERENCE_SPECIALS = {"lgamma": _lgamma_poles, "digamma": _where_equal(0.0, float("nan"))}
 
 
 for _p, _name in _MATHLIB.items():
