@@ -2,14 +2,13 @@
 
 ``copy``: ``np.copyto`` of an array, each thread its own slice, counting bytes read plus bytes written
 (STREAM's convention; it is what an elementwise op like selu moves). ``read``: ``np.max`` over the slices
-(a vectorised reduction with no dependency chain), counting bytes read. Medians of repeats. ``best``
-combines several measurements (the bench measures at its start and at its end: on a shared machine the
-bandwidth drifts, and a fraction of the best one is never overstated).
+(a vectorised reduction with no dependency chain), counting bytes read. As STREAM does, the best of
+repeats; ``best`` combines several measurements (the bench measures at its start and at its end: on a
+shared machine the bandwidth drifts, and a fraction of the best one is the least overstated).
 """
 from __future__ import annotations
 
 import os
-import statistics
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
@@ -18,7 +17,7 @@ import numpy as np
 
 
 def _threaded(fn: Callable, arrays: list[np.ndarray], threads: int, repeats: int) -> float:
-    """Median seconds of ``fn`` over ``threads`` slices of ``arrays`` at once (NumPy releases the GIL)."""
+    """Fastest seconds of ``fn`` over ``threads`` slices of ``arrays`` at once (NumPy releases the GIL)."""
     parts = list(zip(*(np.array_split(a, threads) for a in arrays)))
     times = []
     with ThreadPoolExecutor(threads) as pool:
@@ -26,7 +25,7 @@ def _threaded(fn: Callable, arrays: list[np.ndarray], threads: int, repeats: int
             start = time.perf_counter()
             list(pool.map(lambda p: fn(*p), parts))
             times.append(time.perf_counter() - start)
-    return statistics.median(times[1:])
+    return min(times[1:])
 
 
 def measure(nbytes: int, repeats: int = 7, threads: int | None = None) -> dict:

@@ -133,7 +133,8 @@ def wgpu_section(results: dict) -> list[str]:
     if refs:
         lines += ["Generated kernels against the hand-written WGSL shaders of `bench/wgsl/` on the same adapter "
                   "(target: generated >= 0.8x):", ""]
-        lines += _table(["workload", "hand-written variant", "unit", "generated", "hand-written", "generated / hand-written"],
+        lines += _table(["workload", "hand-written variant", "unit", "generated", "hand-written",
+                         "generated / hand-written"],
                         [[w.title(sizes), name, w.unit, number(w.value(g, sizes)), number(w.value(h, sizes)),
                           f"{h / g:.2f}x"] for w, name, g, h in refs])
     launch = results["cells"].get("dispatch", {}).get("wgpu") or {}
@@ -215,7 +216,8 @@ def targets_table(results: dict) -> list[str]:
     for column, what, check in TARGETS:
         if column in results["columns"]:
             got = check(results)
-            rows.append([column, what, *(("not measured", "—") if got is None else (got[0], "yes" if got[1] else "**no**"))])
+            measured_text, met = ("not measured", "—") if got is None else (got[0], "yes" if got[1] else "**no**")
+            rows.append([column, what, measured_text, met])
     return _table(["backend", "target", "measured", "met"], rows) if rows else []
 
 
@@ -244,7 +246,8 @@ def markdown(results: dict) -> str:
                   f"the measurements at the start and at the end of the run: {each} GB/s): copy "
                   f"**{membw['copy_GBps']:.1f} GB/s** (bytes read + written), read **{membw['read_GBps']:.1f} GB/s**. "
                   "A memory-bound row shows in brackets the fraction of it that it reaches (selu: copy; "
-                  "sum: read).", ""]
+                  "sum: read)." + (" Quick sizes fit in the caches, so these fractions can exceed 100%."
+                                   if results["mode"] == "quick" else ""), ""]
     lines += ["Medians of repeats within one run. First-call rows: trace + compile + run of the jitted function in "
               "a fresh process (the backend initialised first by an unrelated tiny jitted function), median over "
               "processes; the warm disk cache is portax's `PORTAX_CACHE_DIR` and JAX's persistent compilation "

@@ -2,8 +2,8 @@
 
 ``python -m bench.run [--quick] [--columns cpu_llvm,wgpu,numpy,jax] [--workloads selu,...] [--out DIR]``
 
-Every measurement runs in a fresh worker process (``bench.worker``): portax columns and NumPy with this
-python, JAX with ``bench/.venv-jax`` (created on first use). The NumPy worker runs without
+Measurements run in fresh worker processes (``bench.worker``, see ``plan``): portax columns and NumPy
+with this python, JAX with ``bench/.venv-jax`` (created on first use). The NumPy worker runs without
 ``OPENBLAS_CORETYPE``/``OPENBLAS_L2_SIZE`` so OpenBLAS picks its kernel for this CPU (the table says
 which). Prints the Markdown table and writes ``results.md``, ``results.json`` and ``bench.log`` (the
 workers' stderr) to ``--out`` (default ``bench/``).
@@ -55,45 +55,70 @@ class Runner:
             env["JAX_PLATFORMS"] = "cpu"
         return env
 
-    def worker(self, column: str, key: str, cache: str | None) -> dict:
-        """One fresh process measuring ``key`` on ``column``; ``cache`` is a disk-cache folder or None (off)."""
+    def worker(self, column: str, keys: list[str], cache: str | None) -> dict[str, dict]:
+        """One fresh process measuring ``keys`` on ``column`` (``cache``: a disk-cache folder, or None for
+        off); a key the process gave no result for gets the reason."""
         python = str(jax_env.PYTHON) if column == "jax" else sys.executable
-        cmd = [python, "-m", "bench.worker", column, key, "--mode", self.mode]
+        cmd = [python, "-m", "bench.worker", column, *keys, "--mode", self.mode]
         if cache is not None:
             cmd += ["--cache-dir", cache]
         self.log.write(f"\n=== {shlex.join(cmd)}\n")
         self.log.flush()
+        timeout = TIMEOUT_S[self.mode] * len(keys)
         try:
             done = subprocess.run(cmd, cwd=ROOT, env=self._env(column), stdout=subprocess.PIPE, stderr=self.log,
-                                  text=True, timeout=TIMEOUT_S[self.mode])
-        except subprocess.TimeoutExpired:
-            return {"timeout": f"no result within {TIMEOUT_S[self.mode]} s"}
-        lines = done.stdout.strip().splitlines()
-        try:
-            return json.loads(lines[-1])
-        except (IndexError, json.JSONDecodeError):
-            return {"error": f"worker exited with status {done.returncode} without a result (see bench.log)"}
+                                  text=True, timeout=timeout)
+            stdout, missing = done.stdout, {"error": f"the worker exited with status {done.returncode} before giving "
+                                                     "a result (its stderr is in bench.log)"}
+        except subprocess.TimeoutExpired as e:
+            stdout = e.stdout.decode(errors="replace") if isinstance(e.stdout, bytes) else e.stdout or ""
+            missing = {"timeout": f"no result within {timeout} s"}
+        found = {}
+        for line in stdout.splitlines():
+            try:
+                result = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(result, dict) and "workload" in result:
+                found[result.pop("workload")] = result
+        return {k: found.get(k, missing) for k in keys}
 
-    def cell(self, column: str, w: Workload) -> dict:
-        """The measurement of workload ``w`` on ``column`` (first-call rows: median over fresh processes)."""
+    def cells(self, column: str, group: list[Workload]) -> dict[str, dict]:
+        """The results of ``group`` on ``column``: several runtime rows share one process; a first-call row
+        (always alone in its group) is the median over fresh processes."""
         if column in self.unavailable:
-            return self.unavailable[column]
-        if w.compile_probe and column == "numpy":
-            return {"skipped": "NumPy does not compile"}
+            return {w.key: self.unavailable[column] for w in group}
         warm_cache = str(self.cache_root / column)
+        w = group[0]
         if not w.compile_probe:
-            result = self.worker(column, w.key, warm_cache)
+            results = self.worker(column, [w.key for w in group], warm_cache)
+        elif column == "numpy":
+            results = {w.key: {"skipped": "NumPy does not compile"}}
         else:
             cache = None if w.key.endswith("_cold") else warm_cache
             if cache is not None:
-                self.worker(column, w.key, cache)  # fills the disk cache; not timed
-            runs = [self.worker(column, w.key, cache) for _ in range(COMPILE_RUNS[self.mode])]
+                self.worker(column, [w.key], cache)  # fills the disk cache; not timed
+            runs = [self.worker(column, [w.key], cache)[w.key] for _ in range(COMPILE_RUNS[self.mode])]
             failed = [r for r in runs if "seconds" not in r]
-            result = failed[0] if failed else {**runs[0], "seconds": statistics.median(r["seconds"] for r in runs),
-                                               "samples": [r["seconds"] for r in runs]}
-        if "unavailable" in result:
-            self.unavailable[column] = result
-        return result
+            times = [r.get("seconds") for r in runs]
+            merged = {**runs[0], "seconds": statistics.median(times), "samples": times} if not failed else failed[0]
+            results = {w.key: merged}
+        unavailable = next((r for r in results.values() if "unavailable" in r), None)
+        if unavailable is not None:
+            self.unavailable[column] = unavailable
+        return results
+
+
+def _git_revision() -> str:
+    """The commit the measured code is at (and whether the work tree differs from it)."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                              timeout=30).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
+                               capture_output=True, text=True, timeout=30).stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        return "unknown (no git)"
+    return f"commit {head}" + (" with uncommitted changes" if dirty else "") if head else "unknown (not a git checkout)"
 
 
 def machine_info(results: dict) -> dict:
@@ -110,17 +135,19 @@ def machine_info(results: dict) -> dict:
         except metadata.PackageNotFoundError:
             return "not installed"
 
+    jax_missing = "not available" if "jax" in results["columns"] else "not run"
     info = {
         "CPU": f"{first_line('/proc/cpuinfo', 'model name')}, {os.cpu_count()} logical cores",
         "memory": f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.1f} GiB",
         "OS": platform.platform(),
         "Python": platform.python_version(),
         "versions": f"portax {version('portax')}, NumPy {version('numpy')}, llvmlite {version('llvmlite')}, "
-                    f"wgpu {version('wgpu')}, JAX {results.get('jax_version') or 'not available'}",
-        "OpenBLAS environment": (", ".join(f"{k}={os.environ[k]}" for k in NUMPY_ENV_DROPPED if k in os.environ)
-                                 + " (unset for the NumPy column)") if any(k in os.environ for k in NUMPY_ENV_DROPPED)
-                                else "none",
+                    f"wgpu {version('wgpu')}, JAX {results.get('jax_version') or jax_missing}",
     }
+    openblas = [f"{k}={os.environ[k]}" for k in NUMPY_ENV_DROPPED if k in os.environ]
+    if openblas:
+        info["OpenBLAS environment"] = f"{', '.join(openblas)} (unset for the NumPy column)"
+    info["portax source"] = _git_revision()
     blas = next((c["blas"] for row in results["cells"].values() for c in row.values() if "blas" in c), None)
     if blas:
         info["NumPy BLAS"] = blas
@@ -129,6 +156,15 @@ def machine_info(results: dict) -> dict:
         info["wgpu adapter"] = adapter
     info["load average (1 min) at start / end"] = " / ".join(f"{x:.2f}" for x in results["load"])
     return info
+
+
+def plan(selected: list[Workload], mode: str) -> list[list[Workload]]:
+    """Groups of workloads measured by one process per column, in table order: one workload per process
+    in a full run (fresh memory, its own time limit); in a quick run the runtime rows share one."""
+    runtime = [w for w in selected if not w.compile_probe]
+    if mode == "full" or not runtime:
+        return [[w] for w in selected]
+    return [[w] for w in selected if w.compile_probe] + [runtime]
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -167,14 +203,18 @@ def main(argv: list[str] | None = None) -> dict:
         log("measuring memory bandwidth")
         bandwidths = [membw.measure(SIZES[mode].membw_bytes)]
         results["membw"] = membw.best(bandwidths)
-        for w in WORKLOADS:
-            if w.key not in args.workloads:
-                continue
+        selected = [w for w in WORKLOADS if w.key in args.workloads]
+        cells: dict[str, dict] = {}
+        for group in plan(selected, mode):
             for column in args.columns:
                 t0 = time.perf_counter()
-                cell = results["cells"].setdefault(w.key, {})[column] = runner.cell(column, w)
-                shown = report.failure(cell) or f"{report.value_text(w, cell, SIZES[mode], results['membw'])} {w.unit}"
-                log(f"{w.title(SIZES[mode])} | {report.label(column)}: {shown} ({time.perf_counter() - t0:.1f} s)")
+                for key, cell in runner.cells(column, group).items():
+                    cells.setdefault(key, {})[column] = cell
+                    w = BY_KEY[key]
+                    shown = report.failure(cell) or \
+                        f"{report.value_text(w, cell, SIZES[mode], results['membw'])} {w.unit}"
+                    log(f"{w.title(SIZES[mode])} | {report.label(column)}: {shown} ({time.perf_counter() - t0:.1f} s)")
+        results["cells"] = {w.key: cells[w.key] for w in selected}
         runner.log.close()
     log("measuring memory bandwidth again")
     results["membw"] = membw.best(bandwidths + [membw.measure(SIZES[mode].membw_bytes)])

@@ -1,9 +1,9 @@
 """Hand-written WGSL reference shaders (``bench/wgsl/``) run through ``portax.backends.wgpu.runtime``.
 
 ``references(device, key, sizes)`` gives, for the workloads that have them (selu, sum(x + y*z), the first
-matmul), one ``Reference`` per shader variant: ``run()`` records and submits one call, and ``check()``
-reads the result back and compares it with NumPy (raising if a shader computes something else), so a
-ratio against a reference is never a ratio against a wrong kernel.
+matmul), one ``Reference`` per shader variant: ``run()`` records and submits one call, ``read()`` reads
+its result back (the worker checks it against NumPy like every other result, so a ratio against a
+reference is never a ratio against a wrong kernel). ``raw_submits`` times wgpu's launch cost itself.
 """
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .workloads import SELU_ALPHA, SELU_SCALE, Sizes, elementwise_inputs, matmul_inputs
+from .workloads import Sizes, elementwise_inputs, matmul_inputs
 
 WGSL_DIR = Path(__file__).with_name("wgsl")
 WORKGROUP = 256  # invocations per workgroup of the 1-D shaders
@@ -29,20 +29,15 @@ def shader(name: str) -> str:
 class Reference:
     name: str
     run: Callable[[], None]
-    check: Callable[[], None]
+    read: Callable[[], np.ndarray]
 
 
 def _u32(*values: int) -> np.ndarray:
     return np.array(values, np.uint32)
 
 
-def _checker(device: Any, out: Any, shape: tuple, expected: np.ndarray, rtol: float, what: str) -> Callable[[], None]:
-    def check() -> None:
-        got = device.download(out, shape, np.float32, what)
-        err = float(np.max(np.abs(got - expected)) / max(float(np.max(np.abs(expected))), 1e-30))
-        if not err <= rtol:
-            raise AssertionError(f"hand-written shader {what} is wrong: max relative error {err:.3g} > {rtol}")
-    return check
+def _reader(device: Any, out: Any, shape: tuple, what: str) -> Callable[[], np.ndarray]:
+    return lambda: device.download(out, (int(np.prod(shape)),), np.float32, what).reshape(shape)
 
 
 def _selu(device: Any, sizes: Sizes) -> list[Reference]:
@@ -54,8 +49,7 @@ def _selu(device: Any, sizes: Sizes) -> list[Reference]:
     def run() -> None:
         with device.batch("selu reference") as batch:
             batch.dispatch(pipe, [xb, yb], -(-n // WORKGROUP), _u32(n))
-    expected = SELU_SCALE * np.where(x > 0, x, SELU_ALPHA * np.expm1(np.minimum(x, 0)))
-    return [Reference("selu", run, _checker(device, yb, (n,), expected, 1e-5, "selu"))]
+    return [Reference("selu", run, _reader(device, yb, (n,), "selu"))]
 
 
 def _sum_xyz(device: Any, sizes: Sizes) -> list[Reference]:
@@ -74,11 +68,7 @@ def _sum_xyz(device: Any, sizes: Sizes) -> list[Reference]:
         with device.batch("sum(x + y*z) reference") as batch:
             batch.dispatch(first, [*bufs, partials], groups, _u32(n))
             batch.dispatch(final, [partials, total], 1, _u32(groups))
-    expected = np.array([np.sum(x.astype(np.float64) + y.astype(np.float64) * z)], np.float32)
-    scale = float(np.sum(np.abs(x) + np.abs(y * z)))  # a sum's rounding error grows with the sum of |terms|
-    check_total = _checker(device, total, (1,), expected, 1e-5 * scale / max(abs(float(expected[0])), 1e-30),
-                           "sum(x + y*z)")
-    return [Reference("sum two-pass", run, check_total)]
+    return [Reference("sum two-pass", run, _reader(device, total, (), "sum(x + y*z)"))]
 
 
 def _matmul(device: Any, sizes: Sizes) -> list[Reference]:
@@ -87,7 +77,6 @@ def _matmul(device: Any, sizes: Sizes) -> list[Reference]:
         raise ValueError(f"the register-blocked matmul shader reads vec4: n={n} must be a multiple of 4")
     a, b = matmul_inputs(n)
     ab, bb = device.upload(a, "matmul a"), device.upload(b, "matmul b")
-    expected = (a.astype(np.float64) @ b).astype(np.float32)
     params = _u32(n, n, n)
     variants = [("register-blocked 4x4 vec4", "matmul_register_blocked", (-(-n // 32), -(-n // 32), 1)),
                 ("16x16 workgroup tile", "matmul_tiled16", (-(-n // 16), -(-n // 16), 1))]
@@ -99,8 +88,23 @@ def _matmul(device: Any, sizes: Sizes) -> list[Reference]:
         def run(pipe=pipe, out=out, grid=grid, name=name) -> None:
             with device.batch(f"matmul {name}") as batch:
                 batch.dispatch(pipe, [ab, bb, out], grid, params)
-        refs.append(Reference(name, run, _checker(device, out, (n, n), expected, 1e-4, f"matmul {name}")))
+        refs.append(Reference(name, run, _reader(device, out, (n, n), f"matmul {name}")))
     return refs
+
+
+RAW_BATCH = 32  # dispatches in the second raw submit (the difference gives the cost of one more dispatch)
+
+
+def raw_submits(device: Any) -> tuple[Callable[[], None], Callable[[], None]]:
+    """Two raw submits of the increment shader: one dispatch, and ``RAW_BATCH`` dependent dispatches."""
+    pipe = device.pipeline(shader("increment"), context="raw submit")
+    counter = device.upload(np.zeros(4, np.uint32), "raw submit counter")
+
+    def submit(dispatches: int) -> None:
+        with device.batch("raw submit") as batch:
+            for _ in range(dispatches):
+                batch.dispatch(pipe, [counter], 1)
+    return (lambda: submit(1)), (lambda: submit(RAW_BATCH))
 
 
 BUILDERS = {"selu": _selu, "sum_xyz": _sum_xyz, "matmul_0": _matmul}

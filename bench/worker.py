@@ -1,11 +1,13 @@
-"""One measurement in a fresh process: ``python -m bench.worker COLUMN WORKLOAD [--mode M] [--cache-dir D]``.
+"""Measurements in a fresh process: ``python -m bench.worker COLUMN WORKLOAD... [--mode M] [--cache-dir D]``.
 
 COLUMN is a portax backend name, ``numpy``, or ``jax`` (run with the JAX virtualenv's python; nothing
-here imports portax then). Prints one JSON object on stdout: ``seconds`` per call (median of repeats),
-``first_s`` and ``samples``; for portax backends the kernel count and dispatches per jitted call; on
-wgpu the hand-written reference shaders' times and the launch overheads; or ``na``/``error`` with the
-reason (a result that differs from NumPy's is an error, see ``checks``). Compile rows (``compile_*``) time the first call in this fresh process; ``--cache-dir`` turns
-the disk cache on (portax's ``PORTAX_CACHE_DIR``, JAX's persistent compilation cache), else it is off.
+here imports portax then). Prints one JSON line per workload (key ``workload``): ``seconds`` per call
+(median of repeats), ``first_s`` and ``samples``; for portax backends the kernel count and dispatches per
+jitted call; on wgpu the hand-written reference shaders' times and the launch overheads; or
+``na``/``error``/``unavailable`` with the reason (a result that differs from NumPy's is an error, see
+``checks``). A first-call row (``compile_*``) times the first call of the process, so it is run alone;
+``--cache-dir`` turns the disk cache on (portax's ``PORTAX_CACHE_DIR``, JAX's persistent compilation
+cache), else it is off.
 """
 from __future__ import annotations
 
@@ -13,7 +15,6 @@ import argparse
 import functools
 import json
 import os
-import sys
 import time
 import traceback
 from typing import Any
@@ -25,7 +26,7 @@ from .checks import verify
 from .timing import measure
 from .workloads import BY_KEY, SIZES, Job, Sizes
 
-REPEATS = {"full": dict(min_repeats=3, max_repeats=15, budget_s=3.0),
+REPEATS = {"full": dict(min_repeats=5, max_repeats=25, budget_s=4.0),
            "quick": dict(min_repeats=2, max_repeats=3, budget_s=0.3)}
 
 
@@ -97,63 +98,78 @@ def _timed(job: Job, block, mode: str) -> dict:
     return {"seconds": t.median_s / per, "first_s": t.first_s / per, "samples": [s / per for s in t.samples]}
 
 
-def _wgpu_extras(fw: Framework, key: str, sizes: Sizes, job: Job, mode: str) -> dict:
-    """On wgpu: a synchronous jitted call vs one raw submit (dispatch row), hand-written shaders (others)."""
+@functools.lru_cache(maxsize=None)
+def _wgpu_device():
+    """A runtime device on the adapter the wgpu backend uses, for the hand-written shaders and raw submits."""
     from portax.backends.wgpu import runtime
-    from .wgsl_reference import references
-    device = runtime.create_devices(count=1)[0]
+    return runtime.create_devices(count=1)[0]
+
+
+def _wgpu_extras(fw: Framework, key: str, sizes: Sizes, job: Job, mode: str) -> dict:
+    """On wgpu: a jitted call + wait vs one raw submit + wait (dispatch row), hand-written shaders (others);
+    all medians of the same repeats as the generated kernels."""
+    from .wgsl_reference import RAW_BATCH, raw_submits, references
+    device = _wgpu_device()
+
+    def median_s(run) -> float:
+        return measure(run, lambda _: device.synchronize("bench"), **REPEATS[mode]).median_s
     if key == "dispatch":
-        synced = Job(job.fn, job.args)
-        t = measure(synced, fw.block, **REPEATS[mode])
-        overhead = runtime.measure_overhead(device)
-        return {"sync_call_s": t.median_s, "raw_submit_s": overhead.submit_s, "per_dispatch_s": overhead.dispatch_s,
+        one, many = map(median_s, raw_submits(device))
+        return {"sync_call_s": measure(Job(job.fn, job.args), fw.block, **REPEATS[mode]).median_s,
+                "raw_submit_s": one, "per_dispatch_s": max(many - one, 0.0) / (RAW_BATCH - 1),
                 "adapter": f"{device.capabilities.adapter_name} via {device.capabilities.backend_type}"}
     handwritten = {}
     for ref in references(device, key, sizes):
-        t = measure(ref.run, lambda _: device.synchronize("reference"), **REPEATS[mode])
-        ref.check()
-        handwritten[ref.name] = t.median_s
+        handwritten[ref.name] = median_s(ref.run)
+        verify(key, ref.read(), sizes)
     return {"handwritten": handwritten} if handwritten else {}
 
 
-def run(column: str, key: str, mode: str) -> dict:
+def run(fw: Framework | None, key: str, mode: str) -> dict:
+    """Measure workload ``key`` with ``fw`` (None: the NumPy column)."""
     sizes = SIZES[mode]
-    if column == "numpy":
+    if fw is None:
         from . import numpy_impl
         job = numpy_impl.build(key, sizes)
         return {**_timed(job, lambda out: out, mode), "blas": numpy_impl.blas_info()}
-    try:
-        fw = Framework(column)
-    except Exception as e:  # the backend is missing or failed to initialise: every row of the column is n/a
-        return {"unavailable": f"{type(e).__name__}: {e}"}
     if BY_KEY[key].compile_probe:
         return _first_call(fw, key, sizes)
     job = workloads.build(fw, key, sizes)
     result = _timed(job, fw.block, mode)
     verify(key, fw.block(job()), sizes)
     result.update(_kernel_info(fw, job))
-    if column == "wgpu":
+    if fw.column == "wgpu":
         result.update(_wgpu_extras(fw, key, sizes, job, mode))
     return result
+
+
+def _guarded(fw: Framework | None, key: str, mode: str) -> dict:
+    try:
+        return run(fw, key, mode)
+    except NotImplementedError as e:
+        return {"na": f"NotImplementedError: {e}"}
+    except Exception as e:
+        traceback.print_exc()
+        return {"error": f"{type(e).__name__}: {e}"}
 
 
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("column")
-    p.add_argument("workload", choices=sorted(BY_KEY))
+    p.add_argument("workloads", nargs="+", choices=sorted(BY_KEY), metavar="WORKLOAD")
     p.add_argument("--mode", choices=sorted(SIZES), default="full")
     p.add_argument("--cache-dir")
     args = p.parse_args(argv)
     _configure_cache(args.column, args.cache_dir)
-    try:
-        result = run(args.column, args.workload, args.mode)
-    except NotImplementedError as e:
-        result = {"na": f"NotImplementedError: {e}"}
-    except Exception as e:
-        traceback.print_exc()
-        result = {"error": f"{type(e).__name__}: {e}"}
-    sys.stdout.flush()
-    print(json.dumps(result))
+    fw, unavailable = None, None
+    if args.column != "numpy":
+        try:
+            fw = Framework(args.column)
+        except Exception as e:  # the backend is missing or failed to initialise: every row of the column is n/a
+            unavailable = {"unavailable": f"{type(e).__name__}: {e}"}
+    for key in args.workloads:
+        result = unavailable or _guarded(fw, key, args.mode)
+        print(json.dumps({"workload": key, **result}), flush=True)
 
 
 if __name__ == "__main__":

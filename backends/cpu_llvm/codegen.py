@@ -3,8 +3,9 @@ executor needs to know (argument slots, constants, runtime calls, kernel descrip
 
 Every kernel is ``void k(i64 start, i64 end, ptr noalias p0, ...)`` looping over [start, end) of its
 outermost dimension. The entry function ``void main(ptr argv)`` calls kernels in order; a big kernel whose
-outer loop may be split goes through ``portax_parallel_for(task, n, argv)`` (see ``parallel``), which runs
-``task(start, end, argv)`` chunks on the worker threads.
+outer loop may be split goes through ``portax_parallel_for(task, n, argv)`` (see ``runtime``), which runs
+``task(start, end, argv)`` chunks on the worker threads. Library routines compiled once per process (the
+packed GEMM) are such tasks too (``run_task``).
 """
 from __future__ import annotations
 
@@ -71,6 +72,10 @@ class RuntimeCall:
         return f"{self.name} ({self.primitive})"
 
 
+def _worth_splitting(n: int, work_per_item: float) -> bool:
+    return n >= 2 and n * work_per_item >= MIN_PARALLEL_WORK
+
+
 class Kernel:
     """A kernel function being built: ``b`` is positioned in its body; ``ptrs`` are its pointer arguments."""
 
@@ -113,7 +118,7 @@ class ModuleBuilder:
         ``n * work_per_item`` is worth it, else one direct call."""
         if n <= 0:
             return
-        if not parallel or n < 2 or n * work_per_item < MIN_PARALLEL_WORK:
+        if not parallel or not _worth_splitting(n, work_per_item):
             b.call(k.fn, [i64(0), i64(n)] + list(ptrs))
             return
         argv = entry_alloca(b, PTR, len(ptrs)) if ptrs else ir.Constant(PTR, None)
@@ -127,7 +132,7 @@ class ModuleBuilder:
         self.kernels.append(KernelInfo(f"k{len(self.kernels)}_opaque", "opaque", label))
         if n <= 0:
             return
-        if n < 2 or n * work_per_item < MIN_PARALLEL_WORK:
+        if not _worth_splitting(n, work_per_item):
             b.call(task, [i64(0), i64(n), argv])
         else:
             self._parallel_for(b, task, n, argv)

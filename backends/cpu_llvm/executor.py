@@ -93,8 +93,7 @@ class Executable:
         self._argvs.append(argv)
         if arena is not None and self._arena_bytes < allocator.MIN_CACHED_BYTES:
             self._arenas.append(arena)
-        if self.runtime_calls:
-            runtime.raise_pending()
+        runtime.raise_pending()
         if self._simple:
             return outs
         return self._assemble_outputs(buffers, outs)

@@ -248,8 +248,9 @@ def _micro(b, bk: Blocking, vty, apanel, bpanel, kc) -> list:
     new = []
     for i in range(bk.mr):
         a = b.load(b.gep(apanel, [b.add(b.mul(p, i64(bk.mr)), i64(i))], source_etype=ety), typ=ety)
-        splat = b.shuffle_vector(b.insert_element(ir.Constant(vty, ir.Undefined), a, ir.Constant(T.I32, 0)),
-                                 ir.Constant(vty, ir.Undefined), ir.Constant(ir.VectorType(T.I32, bk.lanes), [0] * bk.lanes))
+        undef = ir.Constant(vty, ir.Undefined)
+        lane0 = ir.Constant(ir.VectorType(T.I32, bk.lanes), [0] * bk.lanes)
+        splat = b.shuffle_vector(b.insert_element(undef, a, ir.Constant(T.I32, 0)), undef, lane0)
         new.append([b.call(fma, [splat, bvec[v], accs[i][v]]) for v in range(nv)])
     nxt = b.add(p, i64(1))
     p.add_incoming(nxt, b.block)

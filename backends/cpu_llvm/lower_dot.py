@@ -19,7 +19,7 @@ from .codegen import Buf
 from .irutil import affine, entry_alloca, loop_nest, row_major_strides
 from .lower_elementwise import convert
 from .lower_fused import collapse
-from .program import Lowering, opaque
+from .program import TRANSPOSED, Lowering, opaque
 
 _FLAGS = ("contract",)
 
@@ -40,20 +40,33 @@ def free_dims(ndim: int, *used) -> list[int]:
 
 @opaque(ct.dot_general_p)
 def _dot_general(lw: Lowering, eqn, ins, outs):
-    lhs, rhs = ins
-    out = outs[0]
+    emit_dot(lw, eqn, ins[0], ins[1], outs[0])
+
+
+def _dot_general_transposed(lw: Lowering, eqn, ins, out, perm):
+    emit_dot(lw, eqn, ins[0], ins[1], out, tuple(perm))
+
+
+TRANSPOSED[ct.dot_general_p] = _dot_general_transposed
+
+
+def emit_dot(lw: Lowering, eqn, lhs: Buf, rhs: Buf, out: Buf, out_perm: tuple | None = None) -> None:
+    """``out = dot_general(lhs, rhs)``, or with ``out_perm`` ``out = transpose(dot_general(lhs, rhs), out_perm)``
+    written directly (a transposed result costs no extra pass)."""
     (lc, rc), (lb, rb) = eqn.params["dimension_numbers"]
     lf, rf = free_dims(len(lhs.shape), lc, lb), free_dims(len(rhs.shape), rc, rb)
     cdt = compute_dtype(lhs.dtype)
-    acc = out if out.dtype == cdt else None
-    off = None
-    if acc is None:
+    acc, off = out, None
+    if out.dtype != cdt:
         acc, off = lw.scratch(ShapedArray(out.shape, cdt))
+    final = row_major_strides(out.shape)
+    os_ = [final[out_perm.index(d)] for d in range(len(out.shape))] if out_perm else final
     ls, rs = row_major_strides(lhs.shape), row_major_strides(rhs.shape)
-    groups = [("outer", [(lhs.shape[a], ls[a], rs[b]) for a, b in zip(lb, rb)] +
-               [(lhs.shape[a], ls[a], 0) for a in lf]),
-              ("k", [(lhs.shape[a], ls[a], rs[b]) for a, b in zip(lc, rc)]),
-              ("n", [(rhs.shape[b], 0, rs[b]) for b in rf])]
+    nb, nf = len(lb), len(lf)
+    groups = [("outer", [(lhs.shape[a], ls[a], rs[b], os_[i]) for i, (a, b) in enumerate(zip(lb, rb))] +
+               [(lhs.shape[a], ls[a], 0, os_[nb + i]) for i, a in enumerate(lf)]),
+              ("k", [(lhs.shape[a], ls[a], rs[b], 0) for a, b in zip(lc, rc)]),
+              ("n", [(rhs.shape[b], 0, rs[b], os_[nb + nf + i]) for i, b in enumerate(rf)])]
     if not _try_gemm(lw, lhs, rhs, acc, groups):
         _loops(lw, lhs, rhs, acc, groups, cdt)
     if off is not None:
@@ -62,7 +75,8 @@ def _dot_general(lw: Lowering, eqn, ins, outs):
 
 
 def _single(dims: list, which: list[int]) -> tuple | None:
-    """A group of (size, lhs stride, rhs stride) dimensions as one (size, strides...) if it collapses."""
+    """A group of (size, lhs stride, rhs stride, out stride) dimensions as one (size, strides...) if it
+    collapses (``which`` picks the strides)."""
     if not dims:
         return (1,) + (0,) * len(which)
     coefs = [[d[1 + w] for d in dims] for w in which]
@@ -74,34 +88,36 @@ def _single(dims: list, which: list[int]) -> tuple | None:
 
 def _try_gemm(lw: Lowering, lhs: Buf, rhs: Buf, acc: Buf, groups) -> bool:
     """The packed GEMM for float32/float64 products big enough, whose free and contracting groups are each
-    one strided dimension."""
+    one strided dimension and whose result is row-major (or its transpose: then C^T = B^T A^T)."""
     if lhs.dtype != acc.dtype or lhs.dtype not in (np.float32, np.float64):
         return False
     outer, kdims, ndims = (g[1] for g in groups)
     batch = [d for d in outer if d[2] != 0]
-    m, k, n = _single([d for d in outer if d[2] == 0], [0]), _single(kdims, [0, 1]), _single(ndims, [1])
+    m, k, n = _single([d for d in outer if d[2] == 0], [0, 2]), _single(kdims, [0, 1]), _single(ndims, [1, 2])
     if m is None or k is None or n is None or 2 * m[0] * n[0] * k[0] < gemm.MIN_FLOPS:
         return False
-    c_strides = row_major_strides([d[0] for d in batch] + [m[0], n[0]])
-    pr = gemm.Problem(m[0], n[0], k[0], m[1], k[1], k[2], n[1],
-                      tuple((d[0], d[1], d[2], s) for d, s in zip(batch, c_strides)))
-    gemm.emit(lw.mb, lw, lhs.ptr, rhs.ptr, acc.ptr, lhs.dtype, pr,
-              f"opaque[{','.join(map(str, acc.shape))}](dot_general: packed gemm)")
-    return True
+    (size_m, sm, cm), (size_k, lk, rk), (size_n, rn, cn) = m, k, n
+    label = f"opaque[{','.join(map(str, acc.shape))}](dot_general: packed gemm)"
+    if (cn == 1 or size_n == 1) and (cm == size_n or size_m == 1):
+        pr = gemm.Problem(size_m, size_n, size_k, sm, lk, rk, rn, tuple((d[0], d[1], d[2], d[3]) for d in batch))
+        gemm.emit(lw.mb, lw, lhs.ptr, rhs.ptr, acc.ptr, lhs.dtype, pr, label)
+        return True
+    if (cm == 1 or size_m == 1) and (cn == size_m or size_n == 1):
+        pr = gemm.Problem(size_n, size_m, size_k, rn, rk, lk, sm, tuple((d[0], d[2], d[1], d[3]) for d in batch))
+        gemm.emit(lw.mb, lw, rhs.ptr, lhs.ptr, acc.ptr, lhs.dtype, pr, label + " transposed")
+        return True
+    return False
 
 
 def _loops(lw: Lowering, lhs: Buf, rhs: Buf, acc: Buf, groups, cdt: np.dtype) -> None:
-    sizes, lco, rco, kinds = [], [], [], []
+    sizes, lco, rco, oco, kinds = [], [], [], [], []
     for kind, dims in groups:
-        for n, a, b in dims:
+        for n, a, b, o in dims:
             sizes.append(n)
             lco.append(a)
             rco.append(b)
+            oco.append(o)
             kinds.append(kind)
-    out_dims = [j for j, k in enumerate(kinds) if k != "k"]
-    oco = [0] * len(sizes)
-    for j, s in zip(out_dims, row_major_strides([sizes[j] for j in out_dims])):
-        oco[j] = s
     k_dims = frozenset(j for j, k in enumerate(kinds) if k == "k")
     dims = collapse(tuple(sizes), [lco, rco, oco], reduced=k_dims)
     n_pos = {j for j, k in enumerate(kinds) if k == "n"}

@@ -45,7 +45,7 @@ def _c(dtype, v) -> ir.Constant:
 
 
 # --- math -----------------------------------------------------------------------------------------------------
-_MATHLIB = {ew.exp_p: "exp", ew.exp2_p: "exp2", ew.log_p: "log", ew.log1p_p: "log1p", ew.expm1_p: "expm1",
+MATHLIB_OPS = {ew.exp_p: "exp", ew.exp2_p: "exp2", ew.log_p: "log", ew.log1p_p: "log1p", ew.expm1_p: "expm1",
             ew.tanh_p: "tanh", ew.logistic_p: "logistic", ew.sin_p: "sin", ew.cos_p: "cos", ew.tan_p: "tan",
             ew.asin_p: "asin", ew.acos_p: "acos", ew.atan_p: "atan", ew.sinh_p: "sinh", ew.cosh_p: "cosh",
             ew.asinh_p: "asinh", ew.acosh_p: "acosh", ew.atanh_p: "atanh", ew.cbrt_p: "cbrt", ew.erf_p: "erf",
@@ -84,7 +84,7 @@ def _lgamma_poles(b, x, out):
 _REFERENCE_SPECIALS = {"lgamma": _lgamma_poles, "digamma": _where_equal(0.0, float("nan"))}
 
 
-for _p, _name in _MATHLIB.items():
+for _p, _name in MATHLIB_OPS.items():
     rule(_p)(_mathlib_rule(_name))
 
 

@@ -24,8 +24,8 @@ from portax.core.primitives import reductions as rd, structural as st
 
 from . import lltypes as T
 from .codegen import Buf, ModuleBuilder
-from .irutil import affine, entry_alloca, gep, i64, loop_nest, row_major_strides
-from .lower_elementwise import compare, emit as emit_elementwise
+from .irutil import affine, entry_alloca, for_range, gep, i64, imin, loop_nest, row_major_strides
+from .lower_elementwise import MATHLIB_OPS, compare, emit as emit_elementwise
 
 REDUCE_OPS = {rd.reduce_sum_p: "sum", rd.reduce_prod_p: "prod", rd.reduce_max_p: "max", rd.reduce_min_p: "min",
               rd.reduce_and_p: "and", rd.reduce_or_p: "or", rd.reduce_xor_p: "xor", rd.argmax_p: "argmax",
@@ -154,8 +154,7 @@ class _Plan:
 
 
 def _is_heavy(eqn) -> bool:
-    from .lower_elementwise import _MATHLIB
-    return eqn.primitive in _MATHLIB
+    return eqn.primitive in MATHLIB_OPS
 
 
 @dataclasses.dataclass
@@ -188,7 +187,8 @@ def collapse(shape: tuple, coef_lists: list[list], reduced: frozenset = frozense
 
 
 def _collapse(plan: _Plan) -> list[_Dim]:
-    return collapse(plan.shape, [a.coefs for a in plan.accesses()], frozenset(plan.axes), frozenset(plan.iota_dims))
+    coefs = [a.coefs for a in plan.accesses()]
+    return collapse(plan.shape, coefs, frozenset(plan.axes), frozenset(plan.iota_dims))
 
 
 def strided_copy(mb: ModuleBuilder, b: ir.IRBuilder, dtype: np.dtype, shape: tuple, src: ir.Value, src_coefs: list,
@@ -306,16 +306,72 @@ def emit_fused(mb: ModuleBuilder, b: ir.IRBuilder, fk: fusion.Kernel, env: Calla
             store(a, idx, vals[v])
         return vals
 
-    if op is None:
+    tiled = _transposing_dim(plan, dims) if op is None else None
+    if tiled is not None:
+        levels = _tile_levels(dims, tiled)
+        n_outer = _trip_count(dims, levels[0])
+        _tiled_nest(kb, dims, levels, k.start, k.end, element)
+    elif op is None:
         loop_nest(kb, ranges, element)
     elif kept_outer:
         _emit_row_reduce(kb, plan, op, dims, ranges, element, store)
     else:
         _emit_column_reduce(kb, plan, op, dims, ranges, element, load, store)
     k.finish()
-    inner = int(np.prod([d.size for d in dims[1 if parallel else 0:]], dtype=np.int64))
+    total = int(np.prod([d.size for d in dims], dtype=np.int64))
+    inner = total // max(n_outer, 1) if parallel else total
     mb.call(b, k, n_outer, [buf.ptr for buf in plan.args], work_per_item=inner * max(plan.cost, 1.0),
             parallel=parallel)
+
+
+TILE = 32  # edge of the square tiles a transposing loop walks
+
+
+def _transposing_dim(plan: _Plan, dims: list[_Dim]) -> int | None:
+    """For a loop whose innermost dimension strides some load while another dimension reads it
+    contiguously (a transpose), that other dimension: both get tiled so each tile's lines stay cached."""
+    q = len(dims) - 1
+    if q < 1 or dims[q].size < TILE:
+        return None
+    for a in plan.loads:
+        if a.coefs[q] in (0, 1):
+            continue
+        for p in range(q):
+            if abs(a.coefs[p]) == 1 and dims[p].size >= TILE:
+                return p
+    return None
+
+
+def _tile_levels(dims: list[_Dim], p: int) -> list[tuple[str, int]]:
+    q = len(dims) - 1
+    return [("dim", d) for d in range(q) if d != p] + [("tile", p), ("tile", q), ("in", p), ("in", q)]
+
+
+def _trip_count(dims: list[_Dim], level: tuple[str, int]) -> int:
+    kind, d = level
+    return -(-dims[d].size // TILE) if kind == "tile" else dims[d].size
+
+
+def _tiled_nest(b: ir.IRBuilder, dims: list[_Dim], levels: list, start, end, body) -> None:
+    """Loops over ``levels`` (the outermost over [start, end)); ``body(indices)`` gets per-dimension indices."""
+    def rec(k: int, idx: dict, tiles: dict) -> None:
+        if k == len(levels):
+            body([idx[d] for d in range(len(dims))])
+            return
+        kind, d = levels[k]
+        if k == 0:
+            lo, hi = start, end
+        elif kind == "in":
+            lo = b.mul(tiles[d], i64(TILE))
+            hi = imin(b, b.add(lo, i64(TILE)), i64(dims[d].size))
+        else:
+            lo, hi = 0, _trip_count(dims, levels[k])
+        with for_range(b, lo, hi, f"{kind}{d}") as i:
+            if kind == "tile":
+                rec(k + 1, idx, {**tiles, d: i})
+            else:
+                rec(k + 1, {**idx, d: i}, tiles)
+    rec(0, {}, {})
 
 
 def _index_value(b: ir.IRBuilder, i: ir.Value, dtype: np.dtype) -> ir.Value:

@@ -95,7 +95,7 @@ def _conv(lw: Lowering, eqn, ins, outs):
     lhs_spec, rhs_spec, out_spec = p["dimension_numbers"]
     g, bg = p["feature_group_count"], p["batch_group_count"]
     ls, rs, os_ = (row_major_strides(v.shape) for v in (lhs, rhs, out))
-    n_batch, n_chan = lhs.shape[lhs_spec[0]], lhs.shape[lhs_spec[1]]
+    n_batch = lhs.shape[lhs_spec[0]]
     n_out, n_in = rhs.shape[rhs_spec[0]], rhs.shape[rhs_spec[1]]
     lsp = [lhs.shape[d] for d in lhs_spec[2:]]
     ksp = [rhs.shape[d] for d in rhs_spec[2:]]

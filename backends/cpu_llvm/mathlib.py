@@ -17,11 +17,13 @@ the correctly rounded result; f64: relative error, bound in the tests 1e-14):
 * f64: <= 7e-16 relative except pow (<= 3e-15: the error grows with |y log x|). lgamma and digamma are
   relative to 1e-15 on x > 0; on the negative axis, near their zeros the error is absolute (~1e-16 times
   the cancelled terms). Subnormal results carry the absolute error of the formula before underflow.
-* sin, cos and tan reduce the argument in f64 (f32 too) and are accurate for |x| < 2**42 ~ 4.4e12; beyond
-  that they return NaN (no Payne–Hanek reduction).
+* sin, cos and tan reduce the argument in f64 (f32 too): Cody–Waite below 2**42, above it a Payne–Hanek
+  style reduction with a table of the bits of 2/pi (exact fma products), so they hold over the whole range.
 """
 from __future__ import annotations
 
+import functools
+import math
 from typing import Callable, Sequence
 
 from llvmlite import ir
@@ -399,9 +401,11 @@ def _atanh(e: _E, x):
 # ---------------------------------------------------------------- trigonometric
 
 def _trig_reduce(e: _E, x):
-    """x -> (r, q, ok): x = q pi/2 + r with |r| <= ~pi/4, q an i32; ok is |x| < 2**42 (else r is junk)."""
-    ok = e.lt(e.fabs(x), e.c(_TRIG_LIMIT))
-    xc = e.sel(ok, x, e.c(0.0))
+    """x -> (r, q, ok): x = q pi/2 + r with |r| <= ~pi/4, q an i32; ok is x finite (else r is junk).
+    Below 2**42 three-part Cody-Waite in f64; above, the table-driven reduction of ``_reduce_big``."""
+    ok = e.lt(e.fabs(x), e.c(_INF))
+    small = e.lt(e.fabs(x), e.c(_TRIG_LIMIT))
+    xc = e.sel(small, x, e.c(0.0))
     d = e if e.key == "f64" else e.like(ir.DoubleType())
     xd = xc if d is e else e.b.fpext(xc, d.ty)
     n = d.rint(d.mul(xd, d.c(_TWO_OVER_PI)))
@@ -409,10 +413,118 @@ def _trig_reduce(e: _E, x):
     r = d.fma(nn, d.c(_PIO2_2), d.fma(nn, d.c(_PIO2_1), xd))
     if d is e:
         r = e.fma(nn, e.c(_PIO2_3), r)
-    else:
+    big_x = e.sel(e.and_(ok, e.b.not_(small)), x, e.c(_TRIG_LIMIT))
+    r_big, n_big = _reduce_big(d, big_x if d is e else e.b.fpext(big_x, d.ty))
+    big = e.b.not_(small)  # the same lanes for the f64 helper
+    r, n = d.sel(big, r_big, r), d.sel(big, n_big, n)
+    if d is not e:
         r = e.b.fptrunc(r, e.ty)
     q = d.to_i32(d.sub(n, d.mul(d.c(4.0), d.floor(d.mul(n, d.c(0.25))))))
     return r, q, ok
+
+
+@functools.cache
+def _two_over_pi_table() -> list[float]:
+    """For E = _BIG_E0 .. 971: four doubles g0 + .. + g3 = sum of the bits b_i of 2/pi (i >= E - 1) times
+    2**(E - i), i.e. 2**E * (2/pi) with the bits worth multiples of 4 (for an integer times 2**E) dropped."""
+    bits = 1400
+    pi = _pi_fixed(bits + 64)  # pi * 2**(bits + 64)
+    t = (1 << (2 * bits + 65)) // pi  # 2/pi * 2**bits
+    out = []
+    for big_e in range(_BIG_E0, 972):
+        s = max(big_e - 1, 1)
+        for k in range(_CHUNKS):
+            first = s + 53 * k
+            chunk = (t >> (bits - (first + 52))) & ((1 << 53) - 1)
+            out.append(math.ldexp(float(chunk), big_e - (first + 52)))
+    return out
+
+
+def _pi_fixed(bits: int) -> int:
+    """floor(pi * 2**bits) by Machin's formula in integer arithmetic."""
+    def atan_inv(n: int) -> int:
+        total, term, k, sign = 0, (1 << (bits + 16)) // n, 1, 1
+        while term:
+            total += sign * (term // k)
+            term //= n * n
+            k += 2
+            sign = -sign
+        return total
+    return (16 * atan_inv(5) - 4 * atan_inv(239)) >> 16
+
+
+_BIG_E0 = -10  # exponent (of the 53-bit integer mantissa) of 2**42
+_CHUNKS = 4  # 53-bit pieces of 2/pi per exponent: 2**-210 relative, enough for the worst cases
+
+
+def _table_load(e: _E, table: ir.GlobalVariable, idx):
+    """table[idx] for an i64 index (or a vector of them): a gather lane by lane."""
+    b = e.b
+    ety = e.ty.element if e.count else e.ty
+    if e.count is None:
+        return b.load(b.gep(table, [ir.Constant(ir.IntType(64), 0), idx]), typ=ety)
+    out = ir.Constant(e.ty, ir.Undefined)
+    for lane in range(e.count):
+        i = b.extract_element(idx, ir.Constant(ir.IntType(32), lane))
+        v = b.load(b.gep(table, [ir.Constant(ir.IntType(64), 0), i]), typ=ety)
+        out = b.insert_element(out, v, ir.Constant(ir.IntType(32), lane))
+    return out
+
+
+def _two_sum(d: _E, a, b):
+    """(s, t): s = fl(a + b) and its exact error t."""
+    s = d.add(a, b)
+    bb = d.sub(s, a)
+    return s, d.add(d.sub(a, d.sub(s, bb)), d.sub(b, bb))
+
+
+def _reduce_big(d: _E, x):
+    """(r, n) with x = n pi/2 + r (mod 2 pi), |r| <= ~pi/4, n an integral float, for f64 |x| >= 2**42 finite:
+    x = M 2**E with a 53-bit integer M, so x 2/pi mod 4 = M (g0 + g1 + g2 + g3) mod 4, computed with exact
+    products (fma) and one rounding of the small remainder."""
+    b = d.b
+    tab = _two_over_pi_table()
+    module = b.module
+    table = module.globals.get("portax.math.two_over_pi")
+    if table is None:
+        ty = ir.ArrayType(ir.DoubleType(), len(tab))
+        table = ir.GlobalVariable(module, ty, "portax.math.two_over_pi")
+        table.global_constant = True
+        table.linkage = "internal"
+        table.initializer = ir.Constant(ty, tab)
+    a = d.fabs(x)
+    i64 = d.ity
+    bits = b.bitcast(a, i64)
+    expo = b.lshr(bits, d.ci(52, i64))
+    big_e = b.sub(expo, d.ci(1075, i64))
+    mant = b.or_(b.and_(bits, d.ci((1 << 52) - 1, i64)), d.ci(1 << 52, i64))
+    m = b.sitofp(mant, d.ty)
+    slot = b.mul(b.sub(big_e, d.ci(_BIG_E0, i64)), d.ci(_CHUNKS, i64))
+    g0, g1, g2, g3 = (_table_load(d, table, b.add(slot, d.ci(k, i64))) for k in range(_CHUNKS))
+    p0 = d.mul(m, g0)
+    e0 = d.fma(m, g0, d.neg(p0))  # exact; |e0| <= 2 since p0 < 2**55
+    p0 = d.sub(p0, d.mul(d.c(4.0), d.floor(d.mul(p0, d.c(0.25)))))
+    p1 = d.mul(m, g1)
+    e1 = d.fma(m, g1, d.neg(p1))
+    s1, t1 = _two_sum(d, p0, p1)
+    s2, t2 = _two_sum(d, s1, e0)
+    n = d.rint(s2)
+    h = d.sub(s2, n)
+    p2 = d.mul(m, g2)
+    tail = d.add(d.fma(m, g2, d.neg(p2)), d.mul(m, g3))
+    acc, err = h, d.c(0.0)
+    for v in (t1, t2, e1, p2):  # exact partial sums: h and these cancel when x is near a multiple of pi/2
+        acc, e = _two_sum(d, acc, v)
+        err = d.add(err, e)
+    err = d.add(err, tail)
+    frac = d.add(acc, err)
+    frac_lo = d.sub(err, d.sub(frac, acc))
+    n2 = d.rint(frac)  # the small terms may carry past +-1/2
+    n = d.add(n, n2)
+    frac = d.sub(frac, n2)
+    r = d.fma(frac, d.c(_PIO2_1), d.fma(frac, d.c(_PIO2_2), d.mul(frac_lo, d.c(_PIO2_1))))
+    neg = d.lt(x, d.c(0.0))
+    return d.sel(neg, d.neg(r), r), d.sel(neg, d.neg(n), n)
 
 
 def _sincos_poly(e: _E, r):

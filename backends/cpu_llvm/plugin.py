@@ -7,5 +7,5 @@ from portax.core.backend import BackendSpec, hookimpl
 @hookimpl
 def portax_backends() -> list[BackendSpec]:
     from .backend import CpuLlvmBackend
-    return [BackendSpec("cpu_llvm", CpuLlvmBackend, priority=5,
+    return [BackendSpec("cpu_llvm", CpuLlvmBackend, priority=100,
                         description="LLVM for the host CPU: fused, vectorised, multi-threaded kernels")]

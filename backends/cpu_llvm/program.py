@@ -24,6 +24,9 @@ from .lower_fused import REDUCE_OPS, emit_fused
 
 ALIGN = 64
 OPAQUE: dict = {}  # primitive -> rule(lowering, eqn, inputs: list[Buf], outputs: list[Buf])
+# primitive -> rule(lowering, eqn, inputs, output, perm) writing transpose(result, perm) directly, used when a
+# transpose is the only reader of the primitive's result
+TRANSPOSED: dict = {}
 
 
 def opaque(*prims):
@@ -33,16 +36,6 @@ def opaque(*prims):
             OPAQUE[p] = fn
         return fn
     return register
-
-
-def _can_fuse(eqn) -> bool:
-    p = eqn.primitive
-    if p.name == "bitcast_convert_type":
-        return eqn.inputs[0].aval.dtype.itemsize == eqn.params["new_dtype"].itemsize
-    return True
-
-
-POLICY = fusion.FusionPolicy(can_fuse=_can_fuse)
 
 
 class Arena:
@@ -92,16 +85,46 @@ class ProgramSpec:
     const_base: int
 
 
+def alias_source(kern: fusion.Kernel) -> Var | None:
+    """The input a kernel's only output may share memory with: a reshape, squeeze, size-preserving
+    broadcast, no-op convert or stop_gradient keeps every element in place."""
+    if kern.kind != "loop" or len(kern.eqns) != 1 or len(kern.outputs) != 1:
+        return None
+    eqn = kern.eqns[0]
+    x = eqn.inputs[0] if eqn.inputs else None
+    if type(x) is not Var:
+        return None
+    p, out = eqn.primitive, eqn.out_binders[0].aval
+    same = out.dtype == x.aval.dtype and out.size == x.aval.size
+    if p in (st.reshape_p, st.squeeze_p, ew.stop_gradient_p, ew.convert_element_type_p) and same:
+        return x
+    if p is st.broadcast_in_dim_p and same and list(eqn.params["broadcast_dimensions"]) == \
+            sorted(eqn.params["broadcast_dimensions"]):
+        return x
+    return None
+
+
 class Lowering:
     """Lowers jaxprs into the entry function being built at ``b``."""
 
     def __init__(self, mb: ModuleBuilder, b: ir.IRBuilder, argv: ir.Value, rules: dict, const_base: int,
                  arena_slot: int, ctx_slot: int):
         self.mb, self.b, self.argv, self.rules = mb, b, argv, rules
+        self.policy = fusion.FusionPolicy(can_fuse=self._can_fuse)
         self.const_base = const_base
         self.arena = Arena()
         self.arena_ptr = self.slot(arena_slot)
         self.ctx_ptr = self.slot(ctx_slot)
+
+    def _can_fuse(self, eqn) -> bool:
+        """Fusion takes every elementwise equation but size-changing bitcasts and primitives whose lowering
+        a plugin replaced (those run as opaque kernels through their rule)."""
+        p = eqn.primitive
+        if p in self.rules and self.rules[p] is not OPAQUE.get(p):
+            return False
+        if p is ew.bitcast_convert_type_p:
+            return eqn.inputs[0].aval.dtype.itemsize == eqn.params["new_dtype"].itemsize
+        return True
 
     def slot(self, k: int) -> ir.Value:
         """The pointer in argv slot ``k``."""
@@ -144,7 +167,7 @@ class Lowering:
         returned as the Bufs/Literals holding them (valid until the caller's next allocation)."""
         jaxpr = fusion.inline_calls(jaxpr)
         env: dict = dict(zip(list(jaxpr.constvars) + list(jaxpr.in_binders), args))
-        kernels = fusion.fuse(jaxpr, POLICY)
+        kernels = fusion.fuse(jaxpr, self.policy)
         last: dict = {}
         for k, kern in enumerate(kernels):
             for x in kern.inputs:
@@ -152,18 +175,40 @@ class Lowering:
         for x in jaxpr.outs:
             if type(x) is Var:
                 last[x] = len(kernels)
+        alias: dict = {}  # var -> the var whose buffer it shares (reshape-like kernels copy nothing)
+        for kern in kernels:
+            src = alias_source(kern)
+            if src is not None:
+                alias[kern.outputs[0]] = alias.get(src, src)
+        for v, root in alias.items():
+            last[root] = max(last.get(root, -1), last.get(v, -1))
+        into = self._transposed_results(kernels, jaxpr.outs)
         preassigned: dict = {}
         for x, d in zip(jaxpr.outs, dests):
             if d is not None and type(x) is Var and x not in env and x not in preassigned:
                 preassigned[x] = d
         owned: dict = {}
+        skipped: set = set()
         for k, kern in enumerate(kernels):
-            for v in kern.outputs:
+            if k in skipped:
+                continue
+            if kern.outputs and kern.outputs[0] in alias:
+                out = kern.outputs[0]
+                env[out] = Buf(env[alias[out]].ptr, out.aval)
+                continue
+            target = kernels[into[k]] if k in into else kern
+            for v in target.outputs:
                 if v in preassigned:
                     env[v] = Buf(preassigned[v].ptr, v.aval)
                 else:
                     env[v], owned[v] = self.scratch(v.aval)
-            self.kernel(kern, env)
+            if k in into:
+                skipped.add(into[k])
+                eqn, t = kern.root, target.root
+                ins = [self.literal(x) if type(x) is Literal else env[x] for x in eqn.inputs]
+                TRANSPOSED[eqn.primitive](self, eqn, ins, env[t.out_binders[0]], t.params["permutation"])
+            else:
+                self.kernel(kern, env)
             for v in list(kern.inputs) + list(kern.outputs):
                 if v in owned and last.get(v, -1) <= k:
                     self.release(owned.pop(v), v.aval)
@@ -181,6 +226,27 @@ class Lowering:
         for v, off in owned.items():
             self.release(off, v.aval)
         return results
+
+    def _transposed_results(self, kernels: list, outs: list) -> dict:
+        """{producer kernel index: transpose kernel index} where a transpose is the only reader of a result
+        its producer (with the default lowering) can write transposed."""
+        readers: dict = {}
+        for j, kern in enumerate(kernels):
+            for x in kern.inputs:
+                readers.setdefault(x, []).append(j)
+        found = {}
+        for k, kern in enumerate(kernels):
+            p = kern.root.primitive if kern.kind == "opaque" else None
+            if p not in TRANSPOSED or self.rules.get(p) is not OPAQUE.get(p) or len(kern.outputs) != 1:
+                continue
+            v = kern.outputs[0]
+            users = readers.get(v, [])
+            if v in outs or len(users) != 1:
+                continue
+            t = kernels[users[0]]
+            if t.kind == "loop" and len(t.eqns) == 1 and t.root.primitive is st.transpose_p:
+                found[k] = users[0]
+        return found
 
     def runtime_call(self, name: str, eqn, fn: Callable, ins: list[Buf], outs: list[Buf]) -> None:
         """A documented call into the host: ``fn(input arrays, output arrays)`` runs (under the GIL) when the

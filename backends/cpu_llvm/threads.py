@@ -3,12 +3,14 @@
 Handing work to another Python thread costs ~60-110 us here, so a split only pays for big loops: a call
 is split when ``n * kernel.cost >= min_work`` (``cost`` is the kernel's per-element cost relative to a
 plain elementwise op, ``min_work`` defaults to ``DEFAULT_MIN_WORK`` such elements). The workers are
-persistent daemon threads calling the ctypes function pointer, which releases the GIL. If another thread
-is already using the pool, the call runs on the calling thread alone.
+persistent daemon threads calling the ctypes function pointer, which releases the GIL; the range is cut into
+a few chunks per thread, claimed dynamically. If another thread is already using the pool, the call runs on
+the calling thread alone.
 """
 from __future__ import annotations
 
 import ctypes
+import itertools
 import os
 import threading
 
@@ -42,29 +44,51 @@ class Kernel:
             _pool.run(self.fn, n, ptrs)
 
 
+class _Job:
+    """One split call: chunks of [0, n) claimed one at a time by the caller and the workers, so a core slowed
+    down by other processes simply takes fewer chunks."""
+
+    CHUNKS_PER_THREAD = 4
+
+    def __init__(self, fn, n: int, ptrs: tuple, threads: int):
+        self.fn, self.ptrs = fn, ptrs
+        count = max(1, min(n, threads * self.CHUNKS_PER_THREAD))
+        step = max(1, -(-n // count))
+        if step >= 4 * _ALIGN:  # big chunks start on whole cache lines / vector blocks
+            step = -(-step // _ALIGN) * _ALIGN
+        self.bounds = [(lo, min(lo + step, n)) for lo in range(0, n, step)]
+        self._next = itertools.count()
+        self.error: BaseException | None = None
+
+    def work(self) -> None:
+        fn, ptrs, bounds = self.fn, self.ptrs, self.bounds
+        try:
+            for k in self._next:  # next() on a count is atomic under the GIL
+                if k >= len(bounds):
+                    return
+                fn(bounds[k][0], bounds[k][1], *ptrs)
+        except BaseException as exc:  # surfaced to the caller by _Pool.run
+            self.error = exc
+
+
 class _Worker:
     def __init__(self) -> None:
         self.go = threading.Lock()
         self.done = threading.Lock()
         self.go.acquire()
         self.done.acquire()
-        self.task: tuple | None = None
-        self.error: BaseException | None = None
+        self.job: _Job | None = None
         threading.Thread(target=self._loop, daemon=True, name="portax-cpu-worker").start()
 
     def _loop(self) -> None:
         while True:
             self.go.acquire()
-            fn, start, end, ptrs = self.task
-            try:
-                fn(start, end, *ptrs)
-            except BaseException as exc:  # surfaced to the caller by _Pool.run
-                self.error = exc
+            self.job.work()
             self.done.release()
 
 
 class _Pool:
-    """The caller runs the first chunk; one persistent worker per extra core runs each other chunk."""
+    """The caller and one persistent worker per extra core share each split call's chunks."""
 
     def __init__(self, size: int) -> None:
         self.size = size
@@ -78,24 +102,17 @@ class _Pool:
         try:
             while len(self._workers) < self.size - 1:
                 self._workers.append(_Worker())
-            step = -(-n // self.size)
-            if step >= 4 * _ALIGN:  # big chunks start on whole cache lines / vector blocks
-                step = -(-step // _ALIGN) * _ALIGN
-            bounds = [min(i * step, n) for i in range(self.size + 1)]
-            active = []
-            for w, lo, hi in zip(self._workers, bounds[1:], bounds[2:]):
-                if lo < hi:
-                    w.task = (fn, lo, hi, ptrs)
-                    w.go.release()
-                    active.append(w)
-            fn(0, bounds[1], *ptrs)
-            for w in active:
+            job = _Job(fn, n, ptrs, self.size)
+            helpers = self._workers[:min(self.size, len(job.bounds)) - 1]
+            for w in helpers:
+                w.job = job
+                w.go.release()
+            job.work()
+            for w in helpers:
                 w.done.acquire()
-            errors = [w.error for w in active if w.error is not None]
-            for w in active:
-                w.error = w.task = None
-            if errors:
-                raise errors[0]
+                w.job = None
+            if job.error is not None:
+                raise job.error
         finally:
             self._busy.release()
 

@@ -16,6 +16,7 @@ import dataclasses
 import math
 import os
 import re
+import threading
 import time
 from typing import Iterator, Sequence
 
@@ -72,6 +73,37 @@ WGSL_TYPES = {
     np.dtype(np.int64): ("i64", "shader-int64", None),
     np.dtype(np.uint64): ("u64", "shader-int64", None),
 }
+
+# wgpu-py polls each device from a background thread while a map (a download) is pending, with blocking
+# polls. A blocking poll can outlive the 1 s wgpu-py waits for that thread when a device is destroyed,
+# and then polls a destroyed device: the process aborts (seen on lavapipe's OpenGL adapter, about one
+# test run in ten). So the poll thread polls without blocking (yielding between polls), device creation
+# and destruction do not overlap a poll, and ``destroy`` stops the thread before destroying the device.
+_DEVICE_LIFECYCLE_LOCK = threading.Lock()
+
+
+def _tame_poller(raw: wgpu.GPUDevice) -> None:
+    """Make the device's background polls short and exclusive of device creation (wgpu-py's poller is
+    private API: nothing is done if it is absent)."""
+    poller = getattr(raw, "_poller", None)
+    poll = getattr(poller, "_poll_func", None)
+    if poll is None:
+        return
+
+    def short_poll(block: bool) -> None:
+        with _DEVICE_LIFECYCLE_LOCK:
+            poll(False)
+        if block:
+            time.sleep(0.00005)
+    poller._poll_func = short_poll
+
+
+def _stop_poller(raw: wgpu.GPUDevice) -> None:
+    poller = getattr(raw, "_poller", None)
+    if isinstance(poller, threading.Thread):
+        poller.stop()
+        poller.join(timeout=10)
+
 
 WORKGROUP_LINEAR_INDEX_WGSL = "let wg_linear = wid.x + nwg.x * (wid.y + nwg.y * wid.z);"
 
@@ -199,10 +231,11 @@ class WgpuDevice:
         self.default_limits = default_limits
         self._lost: str | None = None
         features = [f for f in OPTIONAL_FEATURES if f in adapter.features]
-        with self._wgpu_call(f"requesting a device from {adapter.summary}"):
+        with self._wgpu_call(f"requesting a device from {adapter.summary}"), _DEVICE_LIFECYCLE_LOCK:
             self.raw: wgpu.GPUDevice = adapter.request_device_sync(
                 label=f"portax:{id}", required_features=features,
                 required_limits=requested_limits(adapter.limits, default_limits))
+        _tame_poller(self.raw)
         self.limits = Limits.from_wgpu(self.raw.limits)
         self.pool = BufferPool(self.raw, self.limits.max_buffer_size)
         self._pipelines: dict[tuple[str, str], Pipeline] = {}
@@ -251,7 +284,9 @@ class WgpuDevice:
         """Free the device's memory and destroy it; later calls raise ``DeviceLostError``."""
         if self._lost is None:
             self.pool.trim()
-            self.raw.destroy()
+            _stop_poller(self.raw)
+            with _DEVICE_LIFECYCLE_LOCK:
+                self.raw.destroy()
             self._lost = "destroyed"
 
     # -- memory ------------------------------------------------------------------------------

@@ -136,3 +136,15 @@ def test_linalg_runtime_calls_are_documented():
     assert_matches(lambda m: lax.fft_split((m,), "RFFT", (3,)), a, rtol=1e-5)
     c = compiled(lambda m: jnp.linalg.qr(m), a)
     assert [rc.primitive for rc in c.executable.runtime_calls] == ["qr"]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "int32"])
+@pytest.mark.parametrize("size", [6, 70])
+def test_transposed_product_written_directly(dtype, size):
+    """A transpose that is the only reader of a dot_general's result is folded into it (C^T = B^T A^T)."""
+    a, b = arr(dtype, size, size + 3), arr(dtype, size + 3, size - 2)
+    fn = lambda x, y: (x @ y).T
+    assert_matches(fn, a, b, rtol=1e-4 if dtype == "float32" else None)
+    assert not any(k.description.endswith("(transpose)") for k in compiled(fn, a, b).kernels)
+    assert_matches(lambda x, y: jnp.transpose(jnp.einsum("bij,bjk->bik", x, y), (2, 0, 1)),
+                   arr(dtype, 2, size, 5), arr(dtype, 2, 5, size), rtol=1e-4 if dtype == "float32" else None)

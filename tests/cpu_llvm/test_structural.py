@@ -118,3 +118,11 @@ def test_sort(n):
 def test_sort_unsigned_and_bool():
     assert_matches(lambda a: lax.sort(a), RNG.randint(0, 2 ** 32, 40, dtype=np.uint64).astype(np.uint32))
     assert_matches(lambda a: lax.sort(a), RNG.rand(30) < 0.5)
+
+
+@pytest.mark.parametrize("shape, perm", [((70, 45), (1, 0)), ((3, 40, 33), (0, 2, 1)), ((33, 5, 40), (2, 1, 0))])
+def test_tiled_transposes(shape, perm):
+    """Transposing loops walk square tiles (with partial edge tiles)."""
+    x = RNG.standard_normal(shape).astype(np.float32)
+    assert_matches(lambda v: lax.transpose(v, perm) * 2 + 1, x)
+    assert_matches(lambda v: lax.transpose(lax.rev(v, (0,)), perm), x)
