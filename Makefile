@@ -38,5 +38,9 @@ conformance: install vulkan
 test-fast: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS) -x tests
 
+# Benchmarks: portax cpu_llvm/wgpu vs NumPy vs JAX (jax[cpu] installed once into bench/.venv-jax); writes bench/results.md.
+bench: install vulkan
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
 clean:
 	rm -rf $(VENV) build *.egg-info plugins/*/*.egg-info

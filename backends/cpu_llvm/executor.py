@@ -20,7 +20,7 @@ _addressof = ctypes.addressof
 _ids = itertools.count(1)
 
 
-def address(a: np.ndarray) -> int:
+def buffer_address(a: np.ndarray) -> int:
     """The data address of a C-contiguous array (fast path for writable ones)."""
     try:
         return _addressof(_from_buffer(a))
@@ -38,12 +38,12 @@ class Executable:
     """A compiled jaxpr: ``executable(*buffers) -> list of buffers``; ``kernels`` lists the generated kernels
     and ``runtime_calls`` the documented host calls it may make; ``as_text()`` is its LLVM IR."""
 
-    def __init__(self, spec: ProgramSpec, address_: int, ir_text: str):
+    def __init__(self, spec: ProgramSpec, address: int, ir_text: str):
         mb = spec.mb
         self.kernels = list(mb.kernels)
         self.runtime_calls = list(mb.runtime_calls)
         self._ir = ir_text
-        self._fn = _MAIN(address_)
+        self._fn = _MAIN(address)
         self._n_in = spec.n_inputs
         self._outs = [(a.shape, a.dtype, a.size * a.dtype.itemsize) for a in spec.out_avals]
         self._assemble = spec.outputs
@@ -79,16 +79,16 @@ class Executable:
             raise TypeError(f"cpu_llvm executable takes {self._n_in} buffers, got {len(buffers)}")
         argv = self._argvs.pop() if self._argvs else self._new_argv()
         for i, buf in enumerate(buffers):
-            argv[i] = address(buf)
+            argv[i] = buffer_address(buf)
         outs = [_empty(shape, dtype, nbytes) for shape, dtype, nbytes in self._outs]
         j = self._n_in
         for o in outs:
-            argv[j] = address(o)
+            argv[j] = buffer_address(o)
             j += 1
         arena = None
         if self._arena_bytes:
             arena = self._arena()
-            argv[self._arena_slot] = address(arena)
+            argv[self._arena_slot] = buffer_address(arena)
         self._fn(argv)
         self._argvs.append(argv)
         if arena is not None and self._arena_bytes < allocator.MIN_CACHED_BYTES:

@@ -33,6 +33,11 @@ def _key(b: ir.IRBuilder, x: ir.Value, dtype: np.dtype, canonical_nan: bool) -> 
     return b.xor(bits, flip), True
 
 
+def _perm_load(b: ir.IRBuilder, ptr: ir.Value, i: ir.Value) -> ir.Value:
+    """Entry ``i`` of an i32 permutation."""
+    return b.load(b.gep(ptr, [i], source_etype=T.I32), typ=T.I32)
+
+
 class _RowSort:
     """Emits the permutation sort of one row into ``perm`` (i32, 2n entries of scratch)."""
 
@@ -61,7 +66,7 @@ class _RowSort:
     def sort(self, perm: ir.Value) -> ir.Value:
         """Sort; returns the pointer (perm or perm + n) holding the sorted permutation."""
         b, n = self.b, self.n
-        ld = lambda ptr, i: b.load(b.gep(ptr, [i], source_etype=T.I32), typ=T.I32)
+        ld = lambda ptr, i: _perm_load(b, ptr, i)
         st = lambda v, ptr, i: b.store(v, b.gep(ptr, [i], source_etype=T.I32))
         with for_range(b, 0, n, "init") as j:
             st(b.trunc(j, T.I32), perm, j)
@@ -96,7 +101,7 @@ class _RowSort:
 
     def _merge_pass(self, src: ir.Value, dst: ir.Value, width: int) -> None:
         b, n = self.b, self.n
-        ld = lambda ptr, i: b.load(b.gep(ptr, [i], source_etype=T.I32), typ=T.I32)
+        ld = lambda ptr, i: _perm_load(b, ptr, i)
         with for_range(b, 0, -(-n // (2 * width)), "pair") as c:
             lo = b.mul(c, i64(2 * width))
             mid = imin(b, b.add(lo, i64(width)), i64(n))
@@ -153,7 +158,7 @@ def _sort(lw: Lowering, eqn, ins, outs):
         o, i = oi
         base = b.add(b.mul(o, i64(n * inner)), i)
         with for_range(b, 0, n, "out") as j:
-            p = b.sext(b.load(b.gep(perm, [j], source_etype=T.I32), typ=T.I32), T.I64)
+            p = b.sext(_perm_load(b, perm, j), T.I64)
             for x, y, src, dst in zip(ins, outs, ptrs[:m], ptrs[m:2 * m]):
                 v = T.load(b, src, x.dtype, b.add(base, b.mul(p, i64(inner))))
                 T.store(b, v, dst, y.dtype, b.add(base, b.mul(j, i64(inner))))
@@ -174,7 +179,7 @@ def _top_k(lw: Lowering, eqn, ins, outs):
         base = b.add(b.mul(o, i64(n * inner)), i)
         out_base = b.add(b.mul(o, i64(kk * inner)), i)
         with for_range(b, 0, kk, "out") as j:
-            p32 = b.load(b.gep(perm, [j], source_etype=T.I32), typ=T.I32)
+            p32 = _perm_load(b, perm, j)
             p = b.sext(p32, T.I64)
             v = T.load(b, ptrs[0], x.dtype, b.add(base, b.mul(p, i64(inner))))
             at = b.add(out_base, b.mul(j, i64(inner)))
