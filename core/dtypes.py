@@ -173,9 +173,13 @@ def convert_host(value: Any, dtype) -> np.ndarray:
     if dtype.kind == "b":
         return np.asarray(x != 0)
     if dtype.kind in "iu" and x.dtype.kind == "f":
+        # compare in float64 before casting: float(int64 max) rounds up to 2**63, which would wrap
         info = np.iinfo(dtype)
         with np.errstate(invalid="ignore"):
-            x = np.clip(np.trunc(np.where(np.isnan(x), 0, x).astype(np.float64)), info.min, info.max)
+            y = np.trunc(np.where(np.isnan(x), 0, x).astype(np.float64))
+            hi, lo = y >= float(info.max), y <= float(info.min)
+            safe = np.where(hi | lo, 0, y).astype(dtype)
+        return np.asarray(np.where(hi, info.max, np.where(lo, info.min, safe)).astype(dtype))
     return np.asarray(x.astype(dtype))
 
 

@@ -105,6 +105,7 @@ class ModuleBuilder:
         self.consts: list[np.ndarray] = []  # bound to argv slots after the program's own
         self._tasks: dict[str, ir.Function] = {}
         self._globals = 0
+        self.parallel = False  # whether the program may split work across threads
 
     def kernel(self, kind: str, description: str, nptrs: int) -> Kernel:
         """A new kernel function (listed in ``kernels``) taking ``nptrs`` pointers."""
@@ -138,6 +139,7 @@ class ModuleBuilder:
             self._parallel_for(b, task, n, argv)
 
     def _parallel_for(self, b: ir.IRBuilder, task: ir.Function, n: int, argv: ir.Value) -> None:
+        self.parallel = True
         pf = intrinsic(self.module, PARALLEL_FOR, VOID, [PTR, I64, PTR])
         b.call(pf, [task, i64(n), argv])
 

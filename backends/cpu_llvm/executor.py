@@ -17,6 +17,7 @@ from .program import ProgramSpec
 _MAIN = ctypes.CFUNCTYPE(None, ctypes.c_void_p)
 _from_buffer = ctypes.c_char.from_buffer
 _addressof = ctypes.addressof
+empty = np.empty
 _ids = itertools.count(1)
 
 
@@ -46,6 +47,9 @@ class Executable:
         self._fn = _MAIN(address)
         self._n_in = spec.n_inputs
         self._outs = [(a.shape, a.dtype, a.size * a.dtype.itemsize) for a in spec.out_avals]
+        self._small_outs = [(shape, dtype) for shape, dtype, _ in self._outs]
+        self._all_small = all(0 < nbytes < allocator.MIN_CACHED_BYTES for _, _, nbytes in self._outs)
+        self._may_fail = bool(mb.runtime_calls) or mb.parallel
         self._assemble = spec.outputs
         self._simple = all(kind == "buf" and j == k for k, (kind, j) in enumerate(spec.outputs))
         self._arena_bytes = spec.arena_bytes
@@ -65,8 +69,9 @@ class Executable:
     def as_text(self) -> str:
         return self._ir
 
-    def _new_argv(self):
-        return type(self._template).from_buffer_copy(self._template)
+    def _new_argv(self) -> tuple:
+        argv = type(self._template).from_buffer_copy(self._template)
+        return argv, ctypes.addressof(argv)
 
     def _arena(self):
         n = self._arena_bytes
@@ -77,23 +82,34 @@ class Executable:
     def __call__(self, *buffers) -> list:
         if len(buffers) != self._n_in:
             raise TypeError(f"cpu_llvm executable takes {self._n_in} buffers, got {len(buffers)}")
-        argv = self._argvs.pop() if self._argvs else self._new_argv()
-        for i, buf in enumerate(buffers):
-            argv[i] = buffer_address(buf)
-        outs = [_empty(shape, dtype, nbytes) for shape, dtype, nbytes in self._outs]
-        j = self._n_in
-        for o in outs:
-            argv[j] = buffer_address(o)
-            j += 1
+        argv, argv_address = self._argvs.pop() if self._argvs else self._new_argv()
+        i = 0
+        for buf in buffers:
+            try:
+                argv[i] = _addressof(_from_buffer(buf))
+            except (TypeError, ValueError, BufferError):  # read-only or empty
+                argv[i] = buf.__array_interface__["data"][0]
+            i += 1
+        if self._all_small:
+            outs = [empty(shape, dtype) for shape, dtype in self._small_outs]
+            for o in outs:
+                argv[i] = _addressof(_from_buffer(o))
+                i += 1
+        else:
+            outs = [_empty(shape, dtype, nbytes) for shape, dtype, nbytes in self._outs]
+            for o in outs:
+                argv[i] = buffer_address(o)
+                i += 1
         arena = None
         if self._arena_bytes:
             arena = self._arena()
             argv[self._arena_slot] = buffer_address(arena)
-        self._fn(argv)
-        self._argvs.append(argv)
+        self._fn(argv_address)
+        self._argvs.append((argv, argv_address))
         if arena is not None and self._arena_bytes < allocator.MIN_CACHED_BYTES:
             self._arenas.append(arena)
-        runtime.raise_pending()
+        if self._may_fail:
+            runtime.raise_pending()
         if self._simple:
             return outs
         return self._assemble_outputs(buffers, outs)

@@ -60,7 +60,7 @@ class Problem:
     batch: tuple  # ((size, stride_a, stride_b, stride_c), ...)
 
 
-_PARAMS = ("m", "n", "k", "sam", "sak", "sbk", "sbn", "ncb", "n_mb", "n_nb", "n_batch_dims")
+_PARAMS = ("m", "n", "k", "sam", "sak", "sbk", "sbn", "mcb", "ncb", "n_mb", "n_nb", "n_batch_dims")
 
 
 def _heap(b: ir.IRBuilder, nbytes: ir.Value) -> ir.Value:
@@ -70,6 +70,16 @@ def _heap(b: ir.IRBuilder, nbytes: ir.Value) -> ir.Value:
 
 def _free(b: ir.IRBuilder, ptr: ir.Value) -> None:
     b.call(T.intrinsic(b.module, "free", T.VOID, [T.PTR]), [ptr])
+
+
+def _row_block(pr: Problem, bk: Blocking, n_batch: int) -> int:
+    """Rows per work item: at most MC, fewer items when the rows split evenly over the threads in blocks of
+    up to twice MC (every item packs all of B, so fewer items pack it less often)."""
+    want = threads.num_cores()
+    if n_batch >= want or pr.m <= bk.mc:
+        return bk.mc
+    per = -(-pr.m // (want * max(1, -(-pr.m // (2 * bk.mc * want)))))
+    return -(-per // bk.mr) * bk.mr
 
 
 def _column_block(pr: Problem, bk: Blocking, n_rows_items: int) -> int:
@@ -100,10 +110,11 @@ def emit(mb, lw, a_ptr: ir.Value, b_ptr: ir.Value, c_ptr: ir.Value, dtype: np.dt
     bk = blocking(dtype)
     name = task_symbol(dtype)
     n_batch = int(np.prod([s for s, *_ in pr.batch], dtype=np.int64))
-    n_mb = -(-pr.m // bk.mc)
+    mcb = _row_block(pr, bk, n_batch)
+    n_mb = -(-pr.m // mcb)
     ncb = _column_block(pr, bk, n_batch * n_mb)
     n_nb = -(-pr.n // ncb)
-    values = [pr.m, pr.n, pr.k, pr.sam, pr.sak, pr.sbk, pr.sbn, ncb, n_mb, n_nb, len(pr.batch)]
+    values = [pr.m, pr.n, pr.k, pr.sam, pr.sak, pr.sbk, pr.sbn, mcb, ncb, n_mb, n_nb, len(pr.batch)]
     values += [v for dim in pr.batch for v in dim]
     params = mb.constant(np.asarray(values, np.int64))
     b = lw.b
@@ -111,7 +122,7 @@ def emit(mb, lw, a_ptr: ir.Value, b_ptr: ir.Value, c_ptr: ir.Value, dtype: np.dt
     for j, ptr in enumerate((a_ptr, b_ptr, c_ptr, b.bitcast(params, T.PTR))):
         b.store(ptr, b.gep(argv, [i64(j)], source_etype=T.PTR))
     task = T.intrinsic(b.module, name, T.VOID, [T.I64, T.I64, T.PTR])
-    per_item = 2.0 * min(bk.mc, pr.m) * min(ncb, pr.n) * pr.k
+    per_item = 2.0 * min(mcb, pr.m) * min(ncb, pr.n) * pr.k
     mb.run_task(b, task, n_batch * n_mb * n_nb, argv, work_per_item=per_item / 8, label=label)
 
 
@@ -126,10 +137,10 @@ def _library_task(module: ir.Module, dtype: np.dtype) -> None:
     b = ir.IRBuilder(fn.append_basic_block("entry"))
     ap, bp, cp, pp = (b.load(b.gep(argv, [i64(j)], source_etype=T.PTR), typ=T.PTR) for j in range(4))
     prm = {n: b.load(b.gep(pp, [i64(j)], source_etype=T.I64), typ=T.I64) for j, n in enumerate(_PARAMS)}
-    m, n, k, ncb = prm["m"], prm["n"], prm["k"], prm["ncb"]
+    m, n, k, mcb, ncb = prm["m"], prm["n"], prm["k"], prm["mcb"], prm["ncb"]
     kc_max = imin(b, i64(bk.kc), k)
     bpack = _heap(b, b.mul(b.mul(b.add(ncb, i64(bk.nr)), kc_max), i64(esize)))
-    apack = _heap(b, b.mul(b.mul(i64(bk.mc + bk.mr), kc_max), i64(esize)))
+    apack = _heap(b, b.mul(b.mul(b.add(mcb, i64(bk.mr)), kc_max), i64(esize)))
     tile = b.alloca(ir.ArrayType(vty, bk.mr * (bk.nr // bk.lanes)))
     offs = [b.alloca(T.I64) for _ in range(3)]
     rest = b.alloca(T.I64)
@@ -154,8 +165,8 @@ def _library_task(module: ir.Module, dtype: np.dtype) -> None:
                 stride = b.load(b.gep(pp, [b.add(rec, i64(j + 1))], source_etype=T.I64), typ=T.I64)
                 b.store(b.add(b.load(o), b.mul(idx, stride)), o)
         a_b, b_b, c_b = (b.load(o) for o in offs)
-        row0 = b.mul(mblk, i64(bk.mc))
-        mc = imin(b, i64(bk.mc), b.sub(m, row0))
+        row0 = b.mul(mblk, mcb)
+        mc = imin(b, mcb, b.sub(m, row0))
         jc = b.mul(nblk, ncb)
         nc = imin(b, ncb, b.sub(n, jc))
         with for_range(b, 0, b.sdiv(b.add(k, i64(bk.kc - 1)), i64(bk.kc)), "pc") as pcb:

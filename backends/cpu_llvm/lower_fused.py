@@ -23,7 +23,7 @@ from portax.core.ir import Literal, Var
 from portax.core.primitives import reductions as rd, structural as st
 
 from . import lltypes as T
-from .codegen import Buf, ModuleBuilder
+from .codegen import MIN_PARALLEL_WORK, Buf, ModuleBuilder
 from .irutil import affine, entry_alloca, for_range, gep, i64, imin, loop_nest, row_major_strides
 from .lower_elementwise import MATHLIB_OPS, compare, emit as emit_elementwise
 
@@ -269,6 +269,9 @@ def emit_fused(mb: ModuleBuilder, b: ir.IRBuilder, fk: fusion.Kernel, env: Calla
     dims = [dims[d] for d in order]
     for a in plan.accesses():
         a.coefs = [a.coefs[d] for d in order]
+    if _chunkable(plan, op, dims):
+        _emit_chunked_reduce(mb, b, fk, plan, op, dims)
+        return
     # the outer loop is the kernel's [start, end) range (and may be split across threads) unless it is a
     # reduced dimension: then the kernel runs once over everything
     parallel = bool(dims) and not dims[0].reduced
@@ -277,34 +280,7 @@ def emit_fused(mb: ModuleBuilder, b: ir.IRBuilder, fk: fusion.Kernel, env: Calla
     kb = k.b
     outer_range = [(k.start, k.end)] if parallel else [(0, dims[0].size)] if dims else []
     ranges = outer_range + [(0, d.size) for d in dims[1:]]
-    ptrs = k.ptrs
-
-    def load(a: Access, idx: list) -> ir.Value:
-        return T.load(kb, ptrs[a.arg], a.dtype, affine(kb, a.base, idx, a.coefs))
-
-    def store(a: Access, idx: list, v: ir.Value) -> None:
-        T.store(kb, v, ptrs[a.arg], a.dtype, affine(kb, a.base, idx, a.coefs))
-
-    def element(idx: list) -> dict:
-        vals: dict = {}
-        for step in plan.steps:
-            if step[0] == "load":
-                vals[step[1]] = load(step[2], idx)
-            elif step[0] == "const":
-                vals[step[1]] = T.const(step[2].aval.dtype, step[2].val)
-            elif step[0] == "iota":
-                _, var, dim, dtype = step
-                pos = next((j for j, d in enumerate(dims) if d.origin == dim), None)
-                i = idx[pos] if pos is not None else i64(0)
-                vals[var] = _index_value(kb, i, dtype)
-            else:
-                _, eqn, srcs = step
-                args = [T.const(x.aval.dtype, x.val) if kind == "const" else vals[x] if kind == "val" else load(x, idx)
-                        for kind, x in srcs]
-                vals.update(zip(eqn.out_binders, emit_elementwise(kb, eqn, args)))
-        for v, a in plan.stores:
-            store(a, idx, vals[v])
-        return vals
+    load, store, element = _element_emitters(kb, k.ptrs, plan, dims)
 
     tiled = _transposing_dim(plan, dims) if op is None else None
     if tiled is not None:
@@ -372,6 +348,83 @@ def _tiled_nest(b: ir.IRBuilder, dims: list[_Dim], levels: list, start, end, bod
             else:
                 rec(k + 1, {**idx, d: i}, tiles)
     rec(0, {}, {})
+
+
+def _element_emitters(kb: ir.IRBuilder, ptrs: list, plan: _Plan, dims: list[_Dim]):
+    """(load, store, element) emitters for a kernel body: ``element(idx)`` computes every value of the
+    kernel at iteration index ``idx``, stores the kernel's outputs and returns the values."""
+    def load(a: Access, idx: list) -> ir.Value:
+        return T.load(kb, ptrs[a.arg], a.dtype, affine(kb, a.base, idx, a.coefs))
+
+    def store(a: Access, idx: list, v: ir.Value) -> None:
+        T.store(kb, v, ptrs[a.arg], a.dtype, affine(kb, a.base, idx, a.coefs))
+
+    def element(idx: list) -> dict:
+        vals: dict = {}
+        for step in plan.steps:
+            if step[0] == "load":
+                vals[step[1]] = load(step[2], idx)
+            elif step[0] == "const":
+                vals[step[1]] = T.const(step[2].aval.dtype, step[2].val)
+            elif step[0] == "iota":
+                _, var, dim, dtype = step
+                pos = next((j for j, d in enumerate(dims) if d.origin == dim), None)
+                i = idx[pos] if pos is not None else i64(0)
+                vals[var] = _index_value(kb, i, dtype)
+            else:
+                _, eqn, srcs = step
+                args = [T.const(x.aval.dtype, x.val) if kind == "const" else vals[x] if kind == "val" else load(x, idx)
+                        for kind, x in srcs]
+                vals.update(zip(eqn.out_binders, emit_elementwise(kb, eqn, args)))
+        for v, a in plan.stores:
+            store(a, idx, vals[v])
+        return vals
+
+    return load, store, element
+
+
+PARTIALS = 32  # chunks of a big full reduction (a fixed count, so results do not depend on the threads)
+
+
+def _chunkable(plan: _Plan, op: str | None, dims: list[_Dim]) -> bool:
+    """A big reduction of everything (no kept dimension): worth splitting into partial results."""
+    if op is None or op in ("argmax", "argmin") or not dims or not all(d.reduced for d in dims):
+        return False
+    total = int(np.prod([d.size for d in dims], dtype=np.int64))
+    return dims[0].size >= PARTIALS and total * max(plan.cost, 1.0) >= MIN_PARALLEL_WORK
+
+
+def _emit_chunked_reduce(mb: ModuleBuilder, b: ir.IRBuilder, fk: fusion.Kernel, plan: _Plan, op: str,
+                         dims: list[_Dim]) -> None:
+    """Partial results over PARTIALS slices of the outermost dimension (split across threads), then their
+    combination in order by the program."""
+    x_var = plan.red.inputs[0]
+    in_dt = x_var.aval.dtype
+    acc_ty = T.compute_type(in_dt)
+    k = mb.kernel("reduce", fk.describe(), len(plan.args) + 1)
+    kb = k.b
+    _, _, element = _element_emitters(kb, k.ptrs, plan, dims)
+    acc = entry_alloca(kb, acc_ty)
+    size0 = dims[0].size
+    with for_range(kb, k.start, k.end, "part") as c:
+        lo = kb.sdiv(kb.mul(c, i64(size0)), i64(PARTIALS))
+        hi = kb.sdiv(kb.mul(kb.add(c, i64(1)), i64(size0)), i64(PARTIALS))
+        kb.store(_identity(op, in_dt), acc)
+
+        def body(idx):
+            kb.store(combine(kb, op, in_dt, kb.load(acc), element(idx)[x_var]), acc)
+        loop_nest(kb, [(lo, hi)] + [(0, d.size) for d in dims[1:]], body)
+        kb.store(kb.load(acc), kb.gep(k.ptrs[-1], [c], source_etype=acc_ty))
+    k.finish()
+    partials = entry_alloca(b, acc_ty, PARTIALS)
+    total = int(np.prod([d.size for d in dims], dtype=np.int64))
+    mb.call(b, k, PARTIALS, [buf.ptr for buf in plan.args] + [partials],
+            work_per_item=total * max(plan.cost, 1.0) / PARTIALS)
+    result = _identity(op, in_dt)
+    for c in range(PARTIALS):
+        result = combine(b, op, in_dt, result, b.load(b.gep(partials, [i64(c)], source_etype=acc_ty), typ=acc_ty))
+    out = plan.args[plan.red_store.arg]
+    T.store(b, result, out.ptr, out.dtype)
 
 
 def _index_value(b: ir.IRBuilder, i: ir.Value, dtype: np.dtype) -> ir.Value:

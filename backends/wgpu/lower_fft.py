@@ -1,8 +1,9 @@
 """fft (split complex: FFT, IFFT, RFFT, IRFFT over the trailing ``len(fft_lengths)`` axes).
 
 One dispatch per transformed axis; each output element sums its row directly (a DFT, O(n) per element)
-with twiddles taken at ``(t * k) mod n`` so the angle stays exact (float64 uses the backend's own sin/cos). RFFT transforms the last axis first
-(real to half spectrum), IRFFT last (half spectrum to real, using the Hermitian symmetry).
+with twiddles taken at ``(t * k) mod n`` so the angle stays exact (float64 uses the backend's own sin and
+cos). RFFT transforms the last axis first (real to half spectrum), IRFFT last (half spectrum to real,
+using the Hermitian symmetry).
 """
 from __future__ import annotations
 

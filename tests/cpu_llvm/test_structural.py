@@ -126,3 +126,13 @@ def test_tiled_transposes(shape, perm):
     x = RNG.standard_normal(shape).astype(np.float32)
     assert_matches(lambda v: lax.transpose(v, perm) * 2 + 1, x)
     assert_matches(lambda v: lax.transpose(lax.rev(v, (0,)), perm), x)
+
+
+def test_big_full_reductions_in_partials():
+    """Reductions of everything past the threading threshold combine fixed partial results."""
+    x = RNG.standard_normal((2_100_000,)).astype(np.float32)
+    i = RNG.randint(-5, 6, (1_100_000, 2)).astype(np.int32)
+    assert_matches(lambda v: (jnp.sum(v * 2 + 1), jnp.max(v), jnp.min(v)), x, rtol=1e-4)
+    x[12345] = np.nan
+    assert_matches(lambda v: (jnp.max(v), lax.reduce_min(v, (0,))), x)
+    assert_matches(lambda v: (jnp.sum(v), lax.reduce_or(v, (0, 1)), lax.reduce_max(v, (0, 1))), i)

@@ -5,6 +5,7 @@ import math
 
 import numpy as np
 
+from portax.core import dtypes
 from portax.core.primitives import (call, contractions as ct, control_flow as cf, custom_derivatives as cd,
                                     elementwise as ew, indexing as ix, prng, reductions as rd, sorting as so,
                                     structural as st)
@@ -95,12 +96,13 @@ def _digamma(v: float) -> float:
         return math.inf
     if v <= 0 and v == math.floor(v):
         return math.nan
-    acc = 0.0
     if v < 0:  # reflection: psi(1-x) - psi(x) = pi cot(pi x)
         return _digamma(1 - v) - math.pi / math.tan(math.pi * v)
-    while v < 10:
-        acc -= 1 / v
+    shifts = []
+    while v < 20:  # recurrence up to where the asymptotic series' truncation error is below 1e-17
+        shifts.append(-1 / v)
         v += 1
+    acc = math.fsum(shifts)
     inv2 = 1 / (v * v)
     series = inv2 * (1 / 12 - inv2 * (1 / 120 - inv2 * (1 / 252 - inv2 * (1 / 240 - inv2 / 132))))
     return acc + math.log(v) - 0.5 / v - series
@@ -129,10 +131,19 @@ def _erf_inv(y: float) -> float:
                   1.00167406, 2.83297682):
             p = c + p * w
     x = p * y
-    for _ in range(3):
-        err = math.erf(x) - y
-        x -= err / (2 / math.sqrt(math.pi) * math.exp(-x * x))
-    return x
+    if abs(y) <= 0.5:
+        for _ in range(3):
+            x -= (math.erf(x) - y) / (2 / math.sqrt(math.pi) * math.exp(-x * x))
+        return x
+    # near +-1: Newton on log(erfc(|x|)) = log(1 - |y|) (1 - |y| is exact; log erfc is nearly quadratic)
+    q, a = 1 - abs(y), abs(x)
+    for _ in range(30):
+        c = math.erfc(a)
+        step = (math.log(c) - math.log(q)) * c / (2 / math.sqrt(math.pi) * math.exp(-a * a))
+        a += step
+        if abs(step) <= 1e-17 * a:
+            break
+    return math.copysign(a, y)
 
 
 rule(ew.erf_inv_p)(_f64(_erf_inv))
@@ -188,14 +199,16 @@ rule(ew.xor_p)(lambda x, y: np.logical_xor(x, y) if x.dtype.kind == "b" else np.
 
 @rule(ew.div_p)
 def _div(x, y):
+    """Integer division truncates toward zero; x/0 is -1 (signed) or the maximum (unsigned), as XLA."""
     if x.dtype.kind == "f":
         return np.divide(x, y)
     if x.dtype.kind == "b":
         return x.copy()
-    safe = np.where(y == 0, 1, y)
-    q = np.abs(x.astype(np.int64) if x.dtype.kind == "i" else x) // np.abs(safe.astype(np.int64) if x.dtype.kind == "i" else safe)
+    safe = np.where(y == 0, 1, y).astype(x.dtype)
+    q = np.floor_divide(x, safe)
     if x.dtype.kind == "i":
-        q = np.where((x < 0) != (safe < 0), -q, q)
+        inexact = np.remainder(x, safe) != 0
+        q = np.where(inexact & ((x < 0) != (safe < 0)), q + 1, q)
         return np.where(y == 0, -1, q).astype(x.dtype)
     return np.where(y == 0, np.iinfo(x.dtype).max, q).astype(x.dtype)
 
@@ -256,16 +269,7 @@ def _clamp(lo, x, hi):
     return np.minimum(np.maximum(x, lo), hi)
 
 
-@rule(ew.convert_element_type_p)
-def _convert(x, *, new_dtype, weak_type):
-    if new_dtype.kind == "b":
-        return x != 0
-    if new_dtype.kind in "iu" and x.dtype.kind == "f":
-        info = np.iinfo(new_dtype)
-        y = np.where(np.isnan(x), 0, x)
-        y = np.clip(np.trunc(y.astype(np.float64)), info.min, info.max)
-        return y.astype(new_dtype)
-    return x.astype(new_dtype)
+rule(ew.convert_element_type_p)(lambda x, *, new_dtype, weak_type: dtypes.convert_host(x, new_dtype))
 
 
 @rule(ew.bitcast_convert_type_p)
