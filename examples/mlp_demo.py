@@ -1,10 +1,10 @@
-"""Train a small MLP with ``example_libraries.stax`` and ``optimizers.adam`` on the default backend
-(``make demo``): the classic JAX example, with ``import portax as jax``."""
+"""Train a small MLP with ``example_libraries.stax`` and ``optimizers.adam`` (grad + jit + vmap + random) on the
+default backend (``make demo``): the classic JAX example, with ``import portax as jax``."""
 import time
 
 import portax as jax
 import portax.numpy as jnp
-from portax import grad, jit, random
+from portax import grad, jit, random, vmap
 from portax.example_libraries import optimizers, stax
 
 
@@ -17,8 +17,11 @@ def main():
     init_fun, predict = stax.serial(stax.Dense(32), stax.Relu, stax.Dense(32), stax.Relu, stax.Dense(1))
     _, params = init_fun(init_key, (-1, 2))
 
+    def example_loss(params, x, y):  # one example; vmap maps it over the batch
+        return jnp.sum((predict(params, x[None]) - y) ** 2)
+
     def loss(params, xs, ys):
-        return jnp.mean((predict(params, xs) - ys) ** 2)
+        return jnp.mean(vmap(example_loss, in_axes=(None, 0, 0))(params, xs, ys))
 
     opt_init, opt_update, get_params = optimizers.adam(step_size=1e-2)
 
