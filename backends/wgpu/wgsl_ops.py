@@ -768,7 +768,7 @@ def _instantiate(template: str, ftype: str) -> str:
 
 
 _THRESHOLDS = {"EXPM1_SMALL": ("1e-5", "1e-9"), "TANH_BIG": ("9.0", "19.1"), "TANH_SMALL": ("0.0004", "1e-8"),
-               "DIGAMMA_SHIFT": ("10.0", "10.0")}  # the reference's own recurrence bound
+               "DIGAMMA_SHIFT": ("10.0", "20.0")}  # f64 shifts further: the series is truncated at 1/x^10
 _F64_NAMES = {"exp": "exp64", "exp2": "exp2_64", "log": "log64", "log2": "log2_64", "sin": "sin64", "cos": "cos64",
               "sinh": "sinh64", "cosh": "cosh64"}
 
