@@ -88,8 +88,6 @@ def test_binary_int(name, dtype):
     if name.startswith("shift"):
         y = (np.arange(37) - 3).astype(dtype)  # negative, in range and past the width
     fn = {"and": lax.bitwise_and, "or": lax.bitwise_or, "xor": lax.bitwise_xor}.get(name) or getattr(lax, name)
-    if name in ("div", "rem") and dtype == "int64":  # the reference's |x| overflows at the minimum
-        x, y = (np.where(v == np.iinfo(dtype).min, 5, v).astype(dtype) for v in (x, y))
     assert_matches(fn, x, y, check_exe=name in ("div", "shift_right_arithmetic"))
 
 
@@ -125,7 +123,6 @@ def test_convert_every_pair(src):
         x = RNG.rand(37) < 0.5
     elif src in FLOATS:
         x = np.concatenate([specials(src), floats(src, (21,), -300, 300)])
-        x[np.abs(x.astype(np.float64)) > 1e18] = 7.5  # numpy's cast is undefined past int64 (see the test below)
     else:
         x = ints(src)
 
