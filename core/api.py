@@ -693,49 +693,47 @@ def vmap(fun: Callable, in_axes: Any = 0, out_axes: Any = 0, axis_name: Any = No
 
 
 # ====================================== staging helpers ======================================================
+def _flatten_static(fun: Callable, args: tuple, kwargs: dict, static: tuple):
+    """Leaves of the non-static arguments, and ``fun`` as a flat function of them (static ones fixed);
+    the returned box receives the output tree when the flat function runs."""
+    dyn = tuple(a for i, a in enumerate(args) if i not in static)
+    leaves, in_tree = tree_flatten((dyn, kwargs))
+    out_tree_box: list = []
+
+    def flat(*xs):
+        d, kw = tree_unflatten(in_tree, xs)
+        it = iter(d)
+        full = [args[i] if i in static else next(it) for i in range(len(args))]
+        ol, ot = tree_flatten(fun(*full, **kw))
+        out_tree_box[:] = [ot]
+        return ol
+
+    return leaves, flat, out_tree_box
+
+
+def _shapes(out_tree: PyTreeDef, jaxpr) -> Any:
+    return tree_unflatten(out_tree, [ShapeDtypeStruct(a.shape, a.dtype, a.weak_type) for a in jaxpr.out_avals])
+
+
 def make_jaxpr(fun: Callable, static_argnums: int | Sequence[int] = (), axis_env=None, return_shape: bool = False,
                abstracted_axes=None) -> Callable:
     """``make_jaxpr(f)(*args)`` returns the ClosedJaxpr that ``f`` stages for those arguments."""
     sn = _argnums_tuple(static_argnums)
 
     def mk(*args, **kwargs):
-        dyn = tuple(a for i, a in enumerate(args) if i not in sn)
-        leaves, in_tree = tree_flatten((dyn, kwargs))
-        avals = [core.get_aval(x) for x in leaves]
-        out_tree_box: list = []
-
-        def flat(*xs):
-            d, kw = tree_unflatten(in_tree, xs)
-            it = iter(d)
-            full = [args[i] if i in sn else next(it) for i in range(len(args))]
-            ol, ot = tree_flatten(fun(*full, **kw))
-            out_tree_box[:] = [ot]
-            return ol
-
-        jaxpr, consts = trace_to_jaxpr(flat, avals)
+        leaves, flat, out_tree_box = _flatten_static(fun, args, kwargs, sn)
+        jaxpr, consts = trace_to_jaxpr(flat, [core.get_aval(x) for x in leaves])
         closed = ClosedJaxpr(jaxpr, consts)
-        if return_shape:
-            shapes = tree_unflatten(out_tree_box[0], [ShapeDtypeStruct(a.shape, a.dtype, a.weak_type) for a in jaxpr.out_avals])
-            return closed, shapes
-        return closed
+        return (closed, _shapes(out_tree_box[0], jaxpr)) if return_shape else closed
 
     return mk
 
 
 def eval_shape(fun: Callable, *args: Any, **kwargs: Any) -> Any:
     """The output shapes/dtypes of ``fun`` for these (possibly abstract) arguments, without computing."""
-    leaves, in_tree = tree_flatten((args, kwargs))
-    avals = [core.get_aval(x) for x in leaves]
-    out_tree_box: list = []
-
-    def flat(*xs):
-        a, kw = tree_unflatten(in_tree, xs)
-        ol, ot = tree_flatten(fun(*a, **kw))
-        out_tree_box[:] = [ot]
-        return ol
-
-    jaxpr, _ = trace_to_jaxpr(flat, avals)
-    return tree_unflatten(out_tree_box[0], [ShapeDtypeStruct(a.shape, a.dtype, a.weak_type) for a in jaxpr.out_avals])
+    leaves, flat, out_tree_box = _flatten_static(fun, args, kwargs, ())
+    jaxpr, _ = trace_to_jaxpr(flat, [core.get_aval(x) for x in leaves])
+    return _shapes(out_tree_box[0], jaxpr)
 
 
 def checkpoint(fun: Callable, *, prevent_cse: bool = True, policy: Callable | None = None,
@@ -745,19 +743,8 @@ def checkpoint(fun: Callable, *, prevent_cse: bool = True, policy: Callable | No
 
     @functools.wraps(fun)
     def wrapped(*args, **kwargs):
-        dyn = tuple(a for i, a in enumerate(args) if i not in sn)
-        leaves, in_tree = tree_flatten((dyn, kwargs))
+        leaves, flat, out_tree_box = _flatten_static(fun, args, kwargs, sn)
         leaves = [asarray(x) for x in leaves]
-        out_tree_box: list = []
-
-        def flat(*xs):
-            d, kw = tree_unflatten(in_tree, xs)
-            it = iter(d)
-            full = [args[i] if i in sn else next(it) for i in range(len(args))]
-            ol, ot = tree_flatten(fun(*full, **kw))
-            out_tree_box[:] = [ot]
-            return ol
-
         closed, consts = call_prims._trace_closed(flat, [core.get_aval(x) for x in leaves])
         outs = call_prims.checkpoint_p.bind(*consts, *leaves, jaxpr=closed, prevent_cse=prevent_cse)
         return tree_unflatten(out_tree_box[0], outs)
