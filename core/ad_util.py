@@ -41,8 +41,3 @@ def add_tangents(a: Any, b: Any) -> Any:
         return a
     from .primitives.elementwise import add_p
     return add_p.bind(a, b)
-
-
-def tangent_dtype_ok(aval: ShapedArray) -> bool:
-    """Whether values of this aval have (non-float0) tangents."""
-    return aval.dtype.kind == "f"

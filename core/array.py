@@ -8,7 +8,6 @@ import numpy as np
 from . import dtypes
 from .array_methods import ArrayMethods
 from .backend import Device, get_backend
-from .errors import ConcretizationTypeError  # noqa: F401  (re-exported for error messages)
 from .ir import ShapedArray
 
 
@@ -157,10 +156,3 @@ def to_device(x: Array, device: Device) -> Array:
 
 def is_array(x: Any) -> bool:
     return isinstance(x, Array)
-
-
-def devices_of(args) -> Device | None:
-    for a in args:
-        if type(a) is Array:
-            return a._device
-    return None

@@ -15,7 +15,6 @@ from typing import Any, Callable, Protocol, Sequence, runtime_checkable
 import numpy as np
 import pluggy
 
-from . import dtypes
 from .ir import ClosedJaxpr
 
 hookspec = pluggy.HookspecMarker("portax")
@@ -259,12 +258,6 @@ def _on_config_change(key: str) -> None:
     if key in ("default_backend", "enable_x64"):
         reset_default_backend()
 
-
-def supports_dtype(backend: Backend, dtype) -> bool:
-    return np.dtype(dtype) in backend.capabilities.dtypes
-
-
-ALL_DTYPES = frozenset(dtypes.SUPPORTED)
 
 from .config import config as _config  # noqa: E402
 

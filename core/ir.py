@@ -52,10 +52,6 @@ class ShapedArray:
         return self
 
 
-def raise_to_shaped(aval: ShapedArray, weak_type: bool | None = None) -> ShapedArray:
-    return aval if weak_type is None else aval.update(weak_type=weak_type)
-
-
 class Var:
     """A variable of the IR, bound once by a jaxpr input or an equation output."""
 

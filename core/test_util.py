@@ -2,7 +2,7 @@
 VJPs against JVPs through the inner-product identity <ct, J t> = <J^T ct, t>."""
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 

@@ -59,12 +59,6 @@ class BatchTrace(Trace):
         return BatchTracer(self, out, out_dim)
 
 
-def axis_frames() -> list[AxisData]:
-    """The named axes of enclosing vmaps/pmaps, innermost last."""
-    from ..trace import trace_stack
-    return [m.global_data for m in trace_stack if m.trace_type is BatchTrace]
-
-
 # --- moving batch dimensions -------------------------------------------------------------------------
 def moveaxis(x: Any, src: int, dst: int) -> Any:
     from ..primitives.structural import transpose_p

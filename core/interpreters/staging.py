@@ -181,11 +181,3 @@ def convert_constvars(jaxpr: Jaxpr) -> Jaxpr:
     if not jaxpr.constvars:
         return jaxpr
     return Jaxpr([], jaxpr.constvars + jaxpr.in_binders, jaxpr.eqns, jaxpr.outs)
-
-
-def trace_to_closed(fun: Callable, in_avals: Sequence[ShapedArray]) -> ClosedJaxpr:
-    """Trace ``fun`` into a ClosedJaxpr whose consts are concrete (tracers are an error for callers)."""
-    jaxpr, consts = trace_to_jaxpr(fun, in_avals)
-    return ClosedJaxpr(jaxpr, consts)
-
-
