@@ -254,28 +254,18 @@ rule(ew.shift_right_arithmetic_p)(_shift("ashr"))
 
 
 # --- arithmetic ------------------------------------------------------------------------------------------------
-@rule(ew.add_p)
-def _add(b, eqn, x, y):
-    dt = _dt(eqn)
-    if dt.kind == "b":
-        return b.or_(x, y)
-    return b.fadd(x, y) if T.is_float(dt) else b.add(x, y)
+def _arith(prim, bool_op: str, float_op: str, int_op: str) -> None:
+    """add/sub/mul: one instruction per dtype class (bools as or/xor/and)."""
+    def lower(b, eqn, x, y):
+        dt = _dt(eqn)
+        op = bool_op if dt.kind == "b" else float_op if T.is_float(dt) else int_op
+        return getattr(b, op)(x, y)
+    rule(prim)(lower)
 
 
-@rule(ew.sub_p)
-def _sub(b, eqn, x, y):
-    dt = _dt(eqn)
-    if dt.kind == "b":
-        return b.xor(x, y)
-    return b.fsub(x, y) if T.is_float(dt) else b.sub(x, y)
-
-
-@rule(ew.mul_p)
-def _mul(b, eqn, x, y):
-    dt = _dt(eqn)
-    if dt.kind == "b":
-        return b.and_(x, y)
-    return b.fmul(x, y) if T.is_float(dt) else b.mul(x, y)
+_arith(ew.add_p, "or_", "fadd", "add")
+_arith(ew.sub_p, "xor", "fsub", "sub")
+_arith(ew.mul_p, "and_", "fmul", "mul")
 
 
 @rule(ew.div_p)
