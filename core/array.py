@@ -96,8 +96,12 @@ class Array(ArrayMethods):
     def __format__(self, spec: str) -> str:
         return format(self._value(), spec) if self.ndim == 0 else str(self)
 
-    def __dlpack__(self, *args, **kwargs):
-        return np.ascontiguousarray(self._value()).__dlpack__(*args, **kwargs)
+    def __dlpack__(self, *, stream: Any = None, max_version: tuple | None = None, dl_device: tuple | None = None,
+                   copy: bool | None = None):
+        host = np.ascontiguousarray(self._value())
+        if not host.flags.writeable and (max_version is None or max_version[0] < 1):
+            host = host.copy()  # DLPack before 1.0 cannot mark a tensor read-only
+        return host.__dlpack__(stream=stream, max_version=max_version, dl_device=dl_device, copy=copy)
 
     def __dlpack_device__(self):
         return np.asarray(self._value()).__dlpack_device__()

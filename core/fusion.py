@@ -55,12 +55,13 @@ class Kernel:
 
 
 _CALL_BODIES = {"pjit": "jaxpr", "checkpoint": "jaxpr", "custom_jvp_call": "call_jaxpr",
-                "custom_vjp_call": "call_jaxpr"}
+                "custom_vjp_call": "call_jaxpr", "custom_linear_solve": "solve"}
 
 
 def inline_calls(jaxpr: Jaxpr) -> Jaxpr:
     """Replace nested calls (jit, checkpoint, custom derivatives) by their bodies: once compiled,
-    only the primal computation matters, and fusion must see across call boundaries."""
+    only the primal computation matters, and fusion must see across call boundaries. Each inlined
+    equation binds fresh variables, as one body may be called several times."""
     if not any(e.primitive.name in _CALL_BODIES for e in jaxpr.eqns):
         return jaxpr
     env: dict = {}
@@ -75,7 +76,9 @@ def inline_calls(jaxpr: Jaxpr) -> Jaxpr:
         inner = inline_calls(body.jaxpr)
         env.update(zip(inner.in_binders, [sub(x) for x in e.inputs]))
         for ie in inner.eqns:
-            eqns.append(JaxprEqn(ie.primitive, [sub(x) for x in ie.inputs], ie.params, ie.out_binders))
+            fresh = [Var(v.aval) for v in ie.out_binders]
+            eqns.append(JaxprEqn(ie.primitive, [sub(x) for x in ie.inputs], ie.params, fresh))
+            env.update(zip(ie.out_binders, fresh))
         env.update(zip(e.out_binders, [sub(x) for x in inner.outs]))
     return Jaxpr(jaxpr.constvars, jaxpr.in_binders, eqns, [sub(x) for x in jaxpr.outs])
 

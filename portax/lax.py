@@ -23,6 +23,7 @@ from portax.core.primitives.indexing import (GatherDimensionNumbers, GatherScatt
 from portax.core.primitives.contractions import dot, dot_general  # noqa: F401
 from portax.core.primitives.sorting import sort, sort_key_val  # noqa: F401
 from portax.core.primitives.control_flow import cond, fori_loop, map, scan, switch, while_loop  # noqa: F401
+from portax.core.primitives.solves import custom_linear_solve, custom_root  # noqa: F401
 from portax.core.primitives.convolution import (ConvDimensionNumbers, conv, conv_dimension_numbers,  # noqa: F401
                                                 conv_general_dilated, conv_general_permutations, conv_shape_tuple,
                                                 conv_transpose, conv_with_general_padding, padtype_to_pads)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from llvmlite import ir
 
 from portax.core.ir import ShapedArray
-from portax.core.primitives import call, control_flow as cf, custom_derivatives as cd
+from portax.core.primitives import call, control_flow as cf, custom_derivatives as cd, solves
 
 from . import lltypes as T
 from .codegen import Buf
@@ -14,7 +14,7 @@ from .lower_structural import load_index
 from .program import Lowering, opaque
 
 _BODY = {call.pjit_p: "jaxpr", call.checkpoint_p: "jaxpr", cd.custom_jvp_call_p: "call_jaxpr",
-         cd.custom_vjp_call_p: "call_jaxpr"}
+         cd.custom_vjp_call_p: "call_jaxpr", solves.linear_solve_p: "solve"}
 
 
 @opaque(*_BODY)

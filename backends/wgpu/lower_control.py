@@ -18,7 +18,7 @@ import numpy as np
 from portax.core import fusion
 from portax.core.ir import ClosedJaxpr, Jaxpr, JaxprEqn, Literal, ShapedArray, Var
 from portax.core.primitives import (call, control_flow as cf, custom_derivatives as cd, elementwise as ew,
-                                    structural as st)
+                                    solves, structural as st)
 
 from .buffers import DeviceBuffer
 from .lowering import lowering
@@ -247,9 +247,9 @@ class CallStep(Step):
         return self.body.kernels
 
 
-@lowering(call.pjit_p, call.checkpoint_p, cd.custom_jvp_call_p, cd.custom_vjp_call_p)
+@lowering(call.pjit_p, call.checkpoint_p, cd.custom_jvp_call_p, cd.custom_vjp_call_p, solves.linear_solve_p)
 def _call(ctx: LoweringContext, eqn: JaxprEqn) -> None:
-    body = eqn.params["jaxpr"] if "jaxpr" in eqn.params else eqn.params["call_jaxpr"]
+    body = eqn.params[fusion._CALL_BODIES[eqn.primitive.name]]
     ctx.add(CallStep(eqn, ctx.program(body, eqn.primitive.name)))
 
 

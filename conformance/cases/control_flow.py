@@ -1,6 +1,7 @@
 """Control flow and call primitives, each case a small program around the primitive: cond (two-way and
 switch with a clamped index), while (trip count from an operand), scan (both directions, empty), pjit,
-checkpoint, custom_jvp, custom_vjp and custom_lin (the linear stand-in transposed into the user's bwd)."""
+checkpoint, custom_jvp, custom_vjp, custom_lin (the linear stand-in transposed into the user's bwd) and
+custom_linear_solve."""
 from __future__ import annotations
 
 from typing import Callable, Iterable
@@ -9,7 +10,7 @@ import numpy as np
 
 import portax
 from portax import lax
-from portax.core.primitives import call, control_flow as cf, custom_derivatives as cd
+from portax.core.primitives import call, control_flow as cf, custom_derivatives as cd, solves
 
 from ..inputs import values
 from ..registry import TRANSFORMS, Case, GenContext, register_cases
@@ -125,3 +126,12 @@ register_cases(cd.custom_jvp_call_p, _call_cases(cd.custom_jvp_call_p, _custom_j
 register_cases(cd.custom_vjp_call_p,
                _call_cases(cd.custom_vjp_call_p, _custom_vjp, "f", ("eval", "jit", "vmap", "vjp")))
 register_cases(cd.custom_lin_p, _custom_lin_cases)
+
+
+def _diagonal_solve(a, b):
+    """``x = b / (a² + 1)`` as a symmetric custom_linear_solve with matvec ``x (a² + 1)``."""
+    d = lax.add(lax.mul(a, a), lax.full_like(a, 1))
+    return lax.custom_linear_solve(lambda x: lax.mul(d, x), b, lambda mv, r: lax.div(r, d), symmetric=True)
+
+
+register_cases(solves.linear_solve_p, _call_cases(solves.linear_solve_p, lambda f: _diagonal_solve, "f"))

@@ -9,6 +9,8 @@ from .. import dtypes as _dtypes
 from ..array_methods import ArrayMethods as _ArrayMethods
 from ..primitives import elementwise as _ew
 from . import fft, linalg  # noqa: F401  (jnp.fft and jnp.linalg)
+from . import array_api as _array_api
+from .array_api import __array_api_version__, __array_namespace_info__  # noqa: F401
 from ._util import asarray_any as _asarray_any, broadcast_shapes, broadcast_to
 from .creation import *  # noqa: F401,F403
 from .creation import (arange, array, asarray, empty, empty_like, eye, full, full_like, identity, indices,  # noqa: F401
@@ -50,7 +52,7 @@ class _ScalarType:
     def __eq__(self, other) -> bool:
         try:
             return _np.dtype(other) == self.dtype
-        except TypeError:
+        except (TypeError, ValueError):
             return False
 
     def __hash__(self) -> int:
@@ -86,7 +88,7 @@ def issubdtype(arg1, arg2) -> bool:
 
 
 def can_cast(from_, to, casting: str = "safe") -> bool:
-    f = from_.dtype if hasattr(from_, "dtype") else from_
+    f = from_.dtype if hasattr(from_, "dtype") and not isinstance(from_, type) else from_
     return _np.can_cast(_np.dtype(f), _np.dtype(to.dtype if isinstance(to, _ScalarType) else to), casting)
 
 
@@ -152,13 +154,13 @@ _ArrayMethods.install({
     "compress": lambda self, condition, axis=None, **kw: compress(condition, self, axis, **kw),
     "searchsorted": searchsorted, "ptp": ptp, "itemsize": property(lambda self: self.dtype.itemsize),
     "__round__": lambda self, ndigits=None: round(self, ndigits or 0),
-    "__array_namespace__": lambda self, api_version=None: _portax_numpy(),
+    "__array_namespace__": _array_api.array_namespace, "to_device": _array_api.to_device,
+    "__setitem__": _array_api.setitem,
 })
 
-
-def _portax_numpy():
-    import portax.numpy
-    return portax.numpy
+# The namespace's ufunc objects (``jnp.add.reduce``, ``jnp.multiply.outer``, ...); array operators keep the functions.
+from .ufunc_objects import (add, bitwise_and, bitwise_or, bitwise_xor, frompyfunc, logaddexp, logaddexp2,  # noqa: E402
+                            logical_and, logical_or, logical_xor, maximum, minimum, multiply, negative, subtract, ufunc)
 
 
 # --- more dtype names and numpy helpers -------------------------------------------------------------------------

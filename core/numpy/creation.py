@@ -23,39 +23,48 @@ def _shape(shape) -> tuple:
     return tuple(int(concrete_or_error(s, "The shape of an array must be concrete.")) for s in shape)
 
 
-def array(object: Any, dtype=None, copy: bool = True, order: str | None = None, ndmin: int = 0) -> Any:
+def _put(x: Any, device: Any) -> Any:
+    """``x`` on ``device`` (a Device or a backend name) when one is given: the ``device=`` of creation functions."""
+    if device is None:
+        return x
+    from ..api import device_put
+    return device_put(x, device)
+
+
+def array(object: Any, dtype=None, copy: bool = True, order: str | None = None, ndmin: int = 0, *,
+          device: Any = None) -> Any:
     """``jnp.array``: lists, numpy arrays and scalars become device arrays (a Python scalar stays weakly typed)."""
     out = asarray_any(object, _dtype(dtype))
     aval = get_aval(out)
     if ndmin > aval.ndim:
         out = st.reshape(out, (1,) * (ndmin - aval.ndim) + aval.shape)
-    return out
+    return _put(out, device)
 
 
-def asarray(a: Any, dtype=None, order: str | None = None, *, copy: bool | None = None) -> Any:
-    return array(a, dtype=dtype, copy=bool(copy), order=order)
+def asarray(a: Any, dtype=None, order: str | None = None, *, copy: bool | None = None, device: Any = None) -> Any:
+    return array(a, dtype=dtype, copy=bool(copy), order=order, device=device)
 
 
-def zeros(shape: Any, dtype=None) -> Any:
-    return st.full(_shape(shape), 0, _dtype(dtype, dtypes.default_float()))
+def zeros(shape: Any, dtype=None, *, device: Any = None) -> Any:
+    return _put(st.full(_shape(shape), 0, _dtype(dtype, dtypes.default_float())), device)
 
 
-def ones(shape: Any, dtype=None) -> Any:
-    return st.full(_shape(shape), 1, _dtype(dtype, dtypes.default_float()))
+def ones(shape: Any, dtype=None, *, device: Any = None) -> Any:
+    return _put(st.full(_shape(shape), 1, _dtype(dtype, dtypes.default_float())), device)
 
 
-def empty(shape: Any, dtype=None) -> Any:
-    return zeros(shape, dtype)
+def empty(shape: Any, dtype=None, *, device: Any = None) -> Any:
+    return zeros(shape, dtype, device=device)
 
 
-def full(shape: Any, fill_value: Any, dtype=None) -> Any:
+def full(shape: Any, fill_value: Any, dtype=None, *, device: Any = None) -> Any:
     fill = asarray_any(fill_value)
     dt = _dtype(dtype, get_aval(fill).dtype)
     shape = _shape(shape)
     if get_aval(fill).ndim:
         from ._util import broadcast_to
-        return broadcast_to(ew.convert_element_type(fill, dt), shape)
-    return st.broadcast_in_dim(ew.convert_element_type(fill, dt), shape, ())
+        return _put(broadcast_to(ew.convert_element_type(fill, dt), shape), device)
+    return _put(st.broadcast_in_dim(ew.convert_element_type(fill, dt), shape, ()), device)
 
 
 def _like(a, dtype, shape):
@@ -63,27 +72,31 @@ def _like(a, dtype, shape):
     return (aval.shape if shape is None else _shape(shape)), _dtype(dtype, aval.dtype)
 
 
-def zeros_like(a: Any, dtype=None, shape=None) -> Any:
+def zeros_like(a: Any, dtype=None, shape=None, *, device: Any = None) -> Any:
     s, d = _like(a, dtype, shape)
-    return st.full(s, 0, d)
+    return _put(st.full(s, 0, d), device)
 
 
-def ones_like(a: Any, dtype=None, shape=None) -> Any:
+def ones_like(a: Any, dtype=None, shape=None, *, device: Any = None) -> Any:
     s, d = _like(a, dtype, shape)
-    return st.full(s, 1, d)
+    return _put(st.full(s, 1, d), device)
 
 
-def empty_like(a: Any, dtype=None, shape=None) -> Any:
-    return zeros_like(a, dtype, shape)
+def empty_like(a: Any, dtype=None, shape=None, *, device: Any = None) -> Any:
+    return zeros_like(a, dtype, shape, device=device)
 
 
-def full_like(a: Any, fill_value: Any, dtype=None, shape=None) -> Any:
+def full_like(a: Any, fill_value: Any, dtype=None, shape=None, *, device: Any = None) -> Any:
     s, d = _like(a, dtype, shape)
-    return full(s, fill_value, d)
+    return full(s, fill_value, d, device=device)
 
 
-def arange(start: Any, stop: Any = None, step: Any = None, dtype=None) -> Any:
+def arange(start: Any, stop: Any = None, step: Any = None, dtype=None, *, device: Any = None) -> Any:
     """``jnp.arange`` with concrete bounds (its length is part of the shape)."""
+    return _put(_arange(start, stop, step, dtype), device)
+
+
+def _arange(start: Any, stop: Any, step: Any, dtype) -> Any:
     ctx = "It arose in jnp.arange: its arguments must be concrete, since they set the output shape."
     start_v = concrete_or_error(start, ctx)
     stop_v = None if stop is None else concrete_or_error(stop, ctx)
@@ -106,7 +119,7 @@ def arange(start: Any, stop: Any = None, step: Any = None, dtype=None) -> Any:
 
 
 def linspace(start: Any, stop: Any, num: int = 50, endpoint: bool = True, retstep: bool = False, dtype=None,
-             axis: int = 0) -> Any:
+             axis: int = 0, *, device: Any = None) -> Any:
     num = int(num)
     if num < 0:
         raise ValueError(f"Number of samples, {num}, must be non-negative.")
@@ -121,7 +134,7 @@ def linspace(start: Any, stop: Any, num: int = 50, endpoint: bool = True, retste
     out = ew.add(ew.convert_element_type(start, ct), ew.mul(io, step))
     if endpoint and num > 1:
         out = st.concatenate([st.slice(out, (0,), (num - 1,)), st.reshape(stop, (1,))], 0)
-    out = ew.convert_element_type(out, dt) if dt != ct else out
+    out = _put(ew.convert_element_type(out, dt) if dt != ct else out, device)
     return (out, step) if retstep else out
 
 
@@ -133,12 +146,12 @@ def logspace(start: Any, stop: Any, num: int = 50, endpoint: bool = True, base: 
     return out if dtype is None else ew.convert_element_type(out, dtypes.canonicalize(dtype))
 
 
-def eye(N: int, M: int | None = None, k: int = 0, dtype=None) -> Any:
+def eye(N: int, M: int | None = None, k: int = 0, dtype=None, *, device: Any = None) -> Any:
     M = N if M is None else M
     dt = _dtype(dtype, dtypes.default_float())
     r = st.broadcasted_iota(dtypes.int32, (N, M), 0)
     c = st.broadcasted_iota(dtypes.int32, (N, M), 1)
-    return ew.convert_element_type(ew.eq(ew.add(r, ew.convert_element_type(int(k), dtypes.int32)), c), dt)
+    return _put(ew.convert_element_type(ew.eq(ew.add(r, ew.convert_element_type(int(k), dtypes.int32)), c), dt), device)
 
 
 def identity(n: int, dtype=None) -> Any:
@@ -208,7 +221,7 @@ def copy(a: Any, order: str | None = None) -> Any:
 
 def from_dlpack(x: Any, /, *, device: Any = None, copy: bool | None = None) -> Any:
     """An array from any object implementing ``__dlpack__`` (through the host)."""
-    return asarray_any(np.from_dlpack(x))
+    return _put(asarray_any(np.from_dlpack(x)), device)
 
 
 def frombuffer(buffer: Any, dtype=float, count: int = -1, offset: int = 0) -> Any:

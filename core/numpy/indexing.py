@@ -12,6 +12,19 @@ from ..trace import concrete_or_none, get_aval, is_tracer
 from ._util import asarray_any, broadcast_shapes, broadcast_to, canonicalize_axis
 
 
+def _gather(operand: Any, indices: Any, dn: Any, slice_sizes: tuple, **params: Any) -> Any:
+    """``lax.gather``, except that an empty result from an operand with an empty dimension (which no slice of
+    size 1 fits, as in ``zeros((0, 3))[array([], int)]``) is built directly."""
+    aval = get_aval(operand)
+    if 0 in aval.shape:
+        padded = aval.update(shape=tuple(max(d, 1) for d in aval.shape))
+        out = ix._gather_abstract(padded, get_aval(indices), dimension_numbers=dn, slice_sizes=slice_sizes,
+                                  mode=None, fill_value=None)
+        if 0 in out.shape:
+            return st.full(out.shape, 0, aval.dtype)
+    return ix.gather(operand, indices, dn, slice_sizes, **params)
+
+
 def _is_array_index(i: Any) -> bool:
     if isinstance(i, (list, np.ndarray)) or is_tracer(i) or hasattr(i, "_buf"):
         return get_aval(asarray_any(i)).ndim > 0 or get_aval(asarray_any(i)).dtype == dtypes.bool_
@@ -153,7 +166,7 @@ def getitem(x: Any, idx: Any, mode: str | None = None, fill_value: Any = None) -
         zero_idx = st.full(bshape + (len(squeeze_dims),), 0, dtypes.int32)
         indices = st.concatenate([indices, zero_idx], len(bshape))
         dn = dn._replace(start_index_map=adv_dims + tuple(squeeze_dims))
-    out = ix.gather(y, indices, dn, slice_sizes, mode="clip" if mode is None else mode, fill_value=fill_value)
+    out = _gather(y, indices, dn, slice_sizes, mode="clip" if mode is None else mode, fill_value=fill_value)
     if out_of_bounds and mode == "fill":
         out = st.full_like(out, _fill_value(get_aval(out).dtype, fill_value))
     return out
@@ -217,7 +230,7 @@ def take_along_axis(arr: Any, indices: Any, axis: int | None, mode: str | None =
     dn = ix.GatherDimensionNumbers(offset_dims=(), collapsed_slice_dims=(axis,), start_index_map=(axis,),
                                    operand_batching_dims=others, start_indices_batching_dims=others)
     idx = st.expand_dims(ew.convert_element_type(indices, dtypes.int32), (nd,))
-    return ix.gather(arr, idx, dn, (1,) * nd, mode="fill" if mode is None else ix.GatherScatterMode.from_any(mode),
+    return _gather(arr, idx, dn, (1,) * nd, mode="fill" if mode is None else ix.GatherScatterMode.from_any(mode),
                      fill_value=fill_value)
 
 

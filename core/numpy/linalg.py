@@ -16,7 +16,7 @@ from ..primitives.custom_derivatives import custom_jvp
 from ..trace import get_aval
 from . import reductions as red, ufuncs as uf
 from ._util import asarray_any, broadcast_to, canonicalize_axis, promote_to_inexact
-from .linalg_ops import matmul, outer, tensordot, trace, vecdot  # noqa: F401  (jnp.linalg re-exports these)
+from .linalg_ops import matmul, outer, tensordot, trace as _trace, vecdot  # noqa: F401  (jnp.linalg re-exports these)
 from .misc import diagonal as _diagonal
 from .shape import matrix_transpose, moveaxis, reshape
 
@@ -56,6 +56,11 @@ def _matrix(name: str, a: Any, square: bool = False) -> Any:
 def diagonal(x: Any, /, *, offset: int = 0) -> Any:
     """The diagonals of the trailing matrices (array API ``linalg.diagonal``)."""
     return _diagonal(x, offset, -2, -1)
+
+
+def trace(x: Any, /, *, offset: int = 0, dtype=None) -> Any:
+    """The traces of the trailing matrices (array API ``linalg.trace``)."""
+    return _trace(x, offset, -2, -1, dtype)
 
 
 def _swap(x: Any) -> Any:
@@ -241,7 +246,7 @@ def _det_jvp(primals, tangents):
     """d det(A) = det(A) tr(A^-1 dA) (Jacobi's formula)."""
     (a,), (g,) = primals, tangents
     y = _det(a)
-    z = trace(solve(a, g), axis1=-1, axis2=-2)
+    z = _trace(solve(a, g), axis1=-1, axis2=-2)
     return y, ew.mul(y, z)
 
 

@@ -65,10 +65,18 @@ def _ravel(x):
     return st.reshape(x, (get_aval(x).size,))
 
 
-def vecdot(x1: Any, x2: Any, /, *, axis: int = -1) -> Any:
+def vecdot(x1: Any, x2: Any, /, *, axis: int = -1, precision: Any = None, preferred_element_type=None) -> Any:
+    """Dot products along ``axis`` of each operand (the other dimensions broadcast), in the operands' dtype."""
     from .reductions import sum
+    from .shape import moveaxis
     x1, x2 = promote_dtypes(x1, x2)
-    return sum(ew.mul(*_bcast(x1, x2)), axis)
+    a1, a2 = get_aval(x1), get_aval(x2)
+    if not a1.ndim or not a2.ndim:
+        raise ValueError(f"vecdot requires arguments with at least one dimension, got shapes {a1.shape} and {a2.shape}")
+    if a1.shape[axis] != a2.shape[axis]:
+        raise ValueError(f"axes must match; got shapes {a1.shape} and {a2.shape} with axis={axis}")
+    prod = ew.mul(*_bcast(moveaxis(x1, axis, -1), moveaxis(x2, axis, -1)))
+    return sum(prod, -1, dtype=preferred_element_type or a1.dtype)
 
 
 def inner(a: Any, b: Any, *, precision: Any = None) -> Any:

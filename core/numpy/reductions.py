@@ -180,7 +180,36 @@ def _cumulative(lax_fn, name, upcast: bool):
 
 cumsum = _cumulative(red.cumsum, "cumsum", True)
 cumprod = _cumulative(red.cumprod, "cumprod", True)
-cumulative_sum, cumulative_prod = cumsum, cumprod
+
+
+def _array_api_cumulative(x: Any, axis: int | None, dtype, include_initial: bool, fn, initial: int, what: str):
+    x = asarray_any(x)
+    nd = get_aval(x).ndim
+    if nd == 0:
+        raise ValueError(f"The input must be non-scalar to take a cumulative {what}, however a scalar value or "
+                         "scalar array was given.")
+    if axis is None:
+        if nd > 1:
+            raise ValueError(f"The input array has rank {nd}, however axis was not set to an explicit value. The "
+                             "axis argument is only optional for one-dimensional arrays.")
+        axis = 0
+    axis = canonicalize_axis(axis, nd)
+    out = fn(x, axis, dtype)
+    if include_initial:
+        aval = get_aval(out)
+        first = st.full(aval.shape[:axis] + (1,) + aval.shape[axis + 1:], initial, aval.dtype)
+        out = st.concatenate([first, out], axis)
+    return out
+
+
+def cumulative_sum(x: Any, /, *, axis: int | None = None, dtype=None, include_initial: bool = False) -> Any:
+    """Array API cumulative sum: ``axis`` is required above one dimension; ``include_initial`` prepends 0."""
+    return _array_api_cumulative(x, axis, dtype, include_initial, cumsum, 0, "sum")
+
+
+def cumulative_prod(x: Any, /, *, axis: int | None = None, dtype=None, include_initial: bool = False) -> Any:
+    """Array API cumulative product: ``axis`` is required above one dimension; ``include_initial`` prepends 1."""
+    return _array_api_cumulative(x, axis, dtype, include_initial, cumprod, 1, "product")
 
 
 def _nan_to(a, val):

@@ -24,8 +24,9 @@ def size(a: Any, axis: int | None = None) -> int:
     return int(np.prod(s, dtype=np.int64)) if axis is None else s[axis]
 
 
-def reshape(a: Any, shape: Any = None, order: str = "C", *, newshape: Any = None) -> Any:
-    """``jnp.reshape`` (row-major); one dimension may be -1."""
+def reshape(a: Any, shape: Any = None, order: str = "C", *, newshape: Any = None, copy: bool | None = None) -> Any:
+    """``jnp.reshape`` (row-major); one dimension may be -1. ``copy`` is accepted for the array API (arrays are
+    immutable, so a reshape never aliases observably)."""
     a = asarray_any(a)
     shape = newshape if shape is None else shape
     shape = (shape,) if isinstance(shape, int) else tuple(int(s) for s in shape)

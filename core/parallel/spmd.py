@@ -33,7 +33,7 @@ from .axis_env import AxisPrimitive, extend_axis_env
 
 # Call primitives whose body is simply evaluated on the inputs (the parameter holding the body).
 CALL_BODIES = {"pjit": "jaxpr", "checkpoint": "jaxpr", "custom_jvp_call": "call_jaxpr",
-               "custom_vjp_call": "call_jaxpr"}
+               "custom_vjp_call": "call_jaxpr", "custom_linear_solve": "solve"}
 
 
 class MeshAxis:

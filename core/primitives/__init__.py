@@ -5,6 +5,7 @@ from . import convolution, windowed  # noqa: F401
 from . import linalg  # noqa: F401
 from . import fft  # noqa: F401
 from . import collectives  # noqa: F401
+from . import solves  # noqa: F401
 
 
 def all_primitives() -> list:
@@ -13,4 +14,4 @@ def all_primitives() -> list:
                 contractions.CONTRACTIONS + sorting.SORTING + call.CALLS + control_flow.CONTROL_FLOW +
                 custom_derivatives.CUSTOM + prng.PRNG + convolution.CONVOLUTION + windowed.WINDOWED +
                 linalg.LINALG +
-                fft.FFT + collectives.COLLECTIVES)
+                fft.FFT + collectives.COLLECTIVES + solves.SOLVES)

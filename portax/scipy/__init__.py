@@ -1,2 +1,2 @@
 """``portax.scipy``: special functions, probability distributions and linear algebra (``jax.scipy``)."""
-from portax.scipy import linalg, special, stats  # noqa: F401
+from portax.scipy import linalg, sparse, special, stats  # noqa: F401

@@ -20,7 +20,7 @@ from portax.core.ir import ShapedArray
 from portax.core.primitives import call, collectives, contractions as ct, control_flow as cf, custom_derivatives as cd
 from portax.core.primitives import convolution as cv, fft as ff, linalg as la, windowed as wd
 from portax.core.primitives import elementwise as ew, indexing as ix, prng, reductions as rd, sorting as so
-from portax.core.primitives import structural as st
+from portax.core.primitives import solves, structural as st
 
 f32, f64, i32, u32 = np.float32, np.float64, np.int32, np.uint32
 
@@ -640,6 +640,7 @@ COVERED_ELSEWHERE = {
     cd.custom_jvp_call_p: "test_core_custom_derivatives.py",
     cd.custom_vjp_call_p: "test_core_custom_derivatives.py",
     cd.custom_lin_p: "test_core_custom_derivatives.py",
+    solves.linear_solve_p: "../api/test_solves.py",
     **{p: "../multidevice/test_sharded_and_demo.py" for p in collectives.COLLECTIVES},
 }
 

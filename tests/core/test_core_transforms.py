@@ -351,6 +351,8 @@ def test_jit_of_jit_vmap_of_jit_and_grad_of_jit_stage_pjit():
     _allclose(jax.vmap(inner)(_x(3, 4)), np.sin(_x(3, 4)) * 2)
     _allclose(jax.grad(lambda x: jnp.sum(inner(x)))(x), 2 * np.cos(x))
     _allclose(jax.jit(jax.grad(lambda x: jnp.sum(outer(x) ** 2)))(x), 2 * (np.sin(x) * 2 + 1) * 2 * np.cos(x), 1e-4)
+    twice = jax.jit(lambda x, y: inner(x) + 10 * inner(y))  # one body inlined twice into the compiled program
+    _allclose(twice(x, x + 1), np.sin(x) * 2 + 20 * np.sin(x + 1))
 
 
 def test_pjit_under_every_transformation():

@@ -7,8 +7,8 @@ import numpy as np
 
 from portax.core import dtypes
 from portax.core.primitives import (call, contractions as ct, control_flow as cf, custom_derivatives as cd,
-                                    elementwise as ew, indexing as ix, prng, reductions as rd, sorting as so,
-                                    structural as st)
+                                    elementwise as ew, indexing as ix, prng, reductions as rd, solves,
+                                    sorting as so, structural as st)
 
 RULES: dict = {}
 
@@ -559,6 +559,7 @@ rule(call.pjit_p)(lambda *args, jaxpr, **_: _run(jaxpr, args))
 rule(call.checkpoint_p)(lambda *args, jaxpr, **_: _run(jaxpr, args))
 rule(cd.custom_jvp_call_p)(lambda *args, call_jaxpr, **_: _run(call_jaxpr, args))
 rule(cd.custom_vjp_call_p)(lambda *args, call_jaxpr, **_: _run(call_jaxpr, args))
+rule(solves.linear_solve_p)(lambda *args, solve, **_: _run(solve, args))
 
 
 @rule(cf.cond_p)

@@ -6,6 +6,8 @@ getrf (first largest magnitude in the column); eigenvalues ascend; singular valu
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from portax.core.primitives import fft as ff, linalg as la
@@ -16,7 +18,7 @@ from .rules import rule
 def _batched(fn, x: np.ndarray, *outs_like) -> list:
     """Apply ``fn`` to each trailing matrix of ``x``; returns one stacked array per output."""
     batch = x.shape[:-2]
-    flat = x.reshape((-1,) + x.shape[-2:])
+    flat = x.reshape((math.prod(batch),) + x.shape[-2:])
     results = [fn(m) for m in flat]
     return [np.stack([r[i] for r in results]).reshape(batch + results[0][i].shape) if len(flat) else
             np.zeros(batch + like, x.dtype) for i, like in enumerate(outs_like)]

@@ -1,0 +1,2 @@
+"""``portax.scipy.sparse``: matrix-free iterative solvers."""
+from . import linalg  # noqa: F401

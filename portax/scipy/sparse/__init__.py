@@ -1,0 +1,2 @@
+"""``portax.scipy.sparse`` (``jax.scipy.sparse``)."""
+from portax.scipy.sparse import linalg  # noqa: F401
