@@ -27,8 +27,14 @@ demo: install
 	  $(BIN)/python examples/pmap_demo.py; \
 	else echo "pmap demo skipped: one device (try: PORTAX_CPU_DEVICES=2 make demo)"; fi
 
+# Backends found here other than the default one (the multi-device suite runs on each of them too).
+OTHER_BACKENDS = $(BIN)/python -W ignore -c 'from portax.core.backend import registry as r; \
+	print(*[n for n in r.names() if n != r.default_name() and r.available(n)])' 2>/dev/null
+
 test: install vulkan
 	$(BIN)/python -m pytest $(PYTEST_ARGS) tests plugins/activations/tests
+	@for b in $$($(OTHER_BACKENDS)); do echo "tests/multidevice on $$b (1, 2 and 4 devices)"; \
+	  PORTAX_BACKEND=$$b $(BIN)/python -m pytest $(PYTEST_ARGS) tests/multidevice || exit 1; done
 	$(BIN)/python -m portax.conformance --all-available --report conformance-report
 
 # The conformance suite on every backend available here; report cards in conformance-report-<backend>.{md,json,xml}.

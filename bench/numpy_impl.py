@@ -22,7 +22,7 @@ def _mlp_loss(params: list, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return -np.mean(np.sum(_forward(params, x)[2] * y, axis=-1))
 
 
-def _mlp_grads(params: list, x: np.ndarray, y: np.ndarray, per_example: bool) -> list:
+def mlp_grads(params: list, x: np.ndarray, y: np.ndarray, per_example: bool) -> list:
     """Gradients of the mean softmax cross-entropy; per example (leading batch axis) if ``per_example``."""
     hs, zs, log_probs = _forward(params, x)
     delta = np.exp(log_probs) * y.sum(axis=-1, keepdims=True) - y
@@ -52,15 +52,15 @@ def build(key: str, sizes: Sizes) -> Job:
     if key == "mlp_step":
         def step(params, x, y):
             return [(w - LEARNING_RATE * gw, b - LEARNING_RATE * gb)
-                    for (w, b), (gw, gb) in zip(params, _mlp_grads(params, x, y, False))]
+                    for (w, b), (gw, gb) in zip(params, mlp_grads(params, x, y, False))]
         return Job(step, (mlp_params(sizes), *mlp_batch(sizes, sizes.batch)))
     if key == "per_example_grads":
-        return Job(lambda p, x, y: _mlp_grads(p, x, y, True),
+        return Job(lambda p, x, y: mlp_grads(p, x, y, True),
                    (mlp_params(sizes), *mlp_batch(sizes, sizes.per_example_batch)))
     if key == "normal":
         return Job(lambda rng: rng.standard_normal(sizes.normals, dtype=np.float32), (np.random.default_rng(0),))
     if key in ("compile_loss", "compile_grad"):  # what the first-call rows compile, for checking their results
-        fn = _mlp_loss if key == "compile_loss" else lambda p, x, y: _mlp_grads(p, x, y, False)
+        fn = _mlp_loss if key == "compile_loss" else lambda p, x, y: mlp_grads(p, x, y, False)
         return Job(fn, (mlp_params(sizes), *mlp_batch(sizes, sizes.batch)))
     raise NotImplementedError(f"NumPy has no equivalent of workload {key!r}")
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Callable
 
+from .pmap_scaling import PER_DEVICE_BATCH
 from .workloads import BY_KEY, SIZES, WORKLOADS, Sizes, Workload
 
 LABELS = {"numpy": "NumPy", "jax": "JAX"}
@@ -126,6 +127,29 @@ def handwritten_ratios(results: dict) -> list[tuple[Workload, str, float, float]
     return out
 
 
+def pmap_section(results: dict) -> list[str]:
+    """The data-parallel step on 1 and 2 devices of each column (``bench.pmap_scaling``)."""
+    rows = []
+    for column, cell in results.get("pmap_scaling", {}).items():
+        if "two_s" not in cell:
+            rows.append([label(column), failure(cell) or "n/a", "", "", ""])
+            continue
+        per_s = lambda n, t: number(n * cell["per_device_batch"] / t) if t else "—"
+        rows.append([label(column), per_s(1, cell["one_s"]), per_s(2, cell["two_s"]), f"**{cell['ratio']:.2f}x**",
+                     per_s(1, cell.get("all_cores_one_s"))])
+    if not rows:
+        return []
+    sizes = SIZES[results["mode"]]
+    return [f"A pmap'd SGD step (MLP {'-'.join(map(str, sizes.mlp))}, {PER_DEVICE_BATCH[results['mode']]} examples "
+            "per device, gradients averaged with `lax.pmean`) on 1 and on 2 devices of one "
+            "process, in examples/s. portax's virtual CPU devices share the cores out (with "
+            "`PORTAX_CPU_DEVICES=2` each runs its programs on one core), so the ratio is the scaling from one "
+            "core to two; the last column is the same step on the only device of `PORTAX_CPU_DEVICES=1`, "
+            "which splits its kernels over every core. JAX's host devices share one intra-op thread pool, so "
+            "its 1-device step already uses every core.", "",
+            *_table(["column", "1 device", "2 devices", "2 devices / 1 device", "1 device alone, all cores"], rows)]
+
+
 def wgpu_section(results: dict) -> list[str]:
     sizes = SIZES[results["mode"]]
     lines = []
@@ -184,6 +208,11 @@ def _launch(results: dict):
     return f"{r:.2f}x", r <= 1.2
 
 
+def _pmap_scaling(results: dict):
+    cell = results.get("pmap_scaling", {}).get("cpu_llvm") or {}
+    return (f"{cell['ratio']:.2f}x", cell["ratio"] >= 1.6) if "ratio" in cell else None
+
+
 def _one_dispatch(results: dict):
     cell = results["cells"].get("selu", {}).get("wgpu") or {}
     return (str(cell["dispatches"]), cell["dispatches"] == 1) if "dispatches" in cell else None
@@ -203,6 +232,7 @@ TARGETS: list[tuple[str, str, Check]] = [
     ("cpu_llvm", "MLP train step >= 1.0x JAX", _vs("mlp_step", "cpu_llvm", "jax", 1.0)),
     ("cpu_llvm", "per-example grads >= 1.0x JAX", _vs("per_example_grads", "cpu_llvm", "jax", 1.0)),
     ("cpu_llvm", "normal samples faster than NumPy", _vs("normal", "cpu_llvm", "numpy", 1.0)),
+    ("cpu_llvm", "pmap'd data-parallel step: 2 devices >= 1.6x the throughput of 1", _pmap_scaling),
     ("wgpu", "selu (a fused elementwise chain) is one dispatch", _one_dispatch),
     ("wgpu", "selu >= 0.8x hand-written", _handwritten("selu", 0.8)),
     ("wgpu", "sum(x + y*z) >= 0.8x hand-written", _handwritten("sum_xyz", 0.8)),
@@ -255,6 +285,9 @@ def markdown(results: dict) -> str:
               "same expression run eagerly, its MLP rows a hand-written backward pass. Ratios are speed ratios: "
               "above 1.0x the first-named column is faster.", "",
               *main_table(results), "", "## Kernels per jitted call", "", *kernels_table(results)]
+    pmap = pmap_section(results)
+    if pmap:
+        lines += ["", "## Data parallelism (pmap)", "", *pmap]
     wgpu = wgpu_section(results)
     if wgpu:
         lines += ["", "## wgpu", "", *wgpu]

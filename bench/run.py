@@ -24,7 +24,7 @@ import time
 from importlib import metadata
 from pathlib import Path
 
-from . import jax_env, membw, report
+from . import jax_env, membw, pmap_scaling, report
 from .workloads import BY_KEY, SIZES, WORKLOADS, Workload
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -62,26 +62,39 @@ class Runner:
         cmd = [python, "-m", "bench.worker", column, *keys, "--mode", self.mode]
         if cache is not None:
             cmd += ["--cache-dir", cache]
+        results, missing = self._json_lines(cmd, self._env(column), TIMEOUT_S[self.mode] * len(keys))
+        found = {r.pop("workload"): r for r in results if "workload" in r}
+        return {k: found.get(k, missing) for k in keys}
+
+    def scaling(self, column: str, devices: int) -> dict:
+        """``bench.pmap_scaling`` for ``column`` (a portax backend or jax) in a fresh process."""
+        python = str(jax_env.PYTHON) if column == "jax" else sys.executable
+        cmd = [python, "-m", "bench.pmap_scaling", column, "--mode", self.mode, "--devices", str(devices)]
+        env = {**self._env(column), **pmap_scaling.environment(column, devices)}
+        results, missing = self._json_lines(cmd, env, TIMEOUT_S[self.mode])
+        return results[0] if results else missing
+
+    def _json_lines(self, cmd: list[str], env: dict, timeout: float) -> tuple[list[dict], dict]:
+        """The JSON objects ``cmd`` printed, and the reason to give for results it did not print."""
         self.log.write(f"\n=== {shlex.join(cmd)}\n")
         self.log.flush()
-        timeout = TIMEOUT_S[self.mode] * len(keys)
         try:
-            done = subprocess.run(cmd, cwd=ROOT, env=self._env(column), stdout=subprocess.PIPE, stderr=self.log,
-                                  text=True, timeout=timeout)
+            done = subprocess.run(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=self.log, text=True,
+                                  timeout=timeout)
             stdout, missing = done.stdout, {"error": f"the worker exited with status {done.returncode} before giving "
                                                      "a result (its stderr is in bench.log)"}
         except subprocess.TimeoutExpired as e:
             stdout = e.stdout.decode(errors="replace") if isinstance(e.stdout, bytes) else e.stdout or ""
             missing = {"timeout": f"no result within {timeout} s"}
-        found = {}
+        results = []
         for line in stdout.splitlines():
             try:
                 result = json.loads(line)
             except json.JSONDecodeError:
                 continue
-            if isinstance(result, dict) and "workload" in result:
-                found[result.pop("workload")] = result
-        return {k: found.get(k, missing) for k in keys}
+            if isinstance(result, dict):
+                results.append(result)
+        return results, missing
 
     def cells(self, column: str, group: list[Workload]) -> dict[str, dict]:
         """The results of ``group`` on ``column``: several runtime rows share one process; a first-call row
@@ -172,14 +185,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--quick", action="store_true", help="small sizes and few repeats: a smoke run under a minute")
     p.add_argument("--columns", default=",".join(DEFAULT_COLUMNS),
                    help="comma-separated: portax backend names, numpy, jax (default: %(default)s)")
-    p.add_argument("--workloads", default=",".join(w.key for w in WORKLOADS),
+    p.add_argument("--workloads", default=",".join([w.key for w in WORKLOADS] + [pmap_scaling.KEY]),
                    help="comma-separated workload keys (default: all)")
     p.add_argument("--out", type=Path, default=Path(__file__).resolve().parent,
                    help="folder for results.md, results.json and bench.log (default: bench/)")
     args = p.parse_args(argv)
     args.columns = [c for c in args.columns.split(",") if c]
     args.workloads = [w for w in args.workloads.split(",") if w]
-    unknown = [w for w in args.workloads if w not in BY_KEY]
+    unknown = [w for w in args.workloads if w not in BY_KEY and w != pmap_scaling.KEY]
     if unknown:
         p.error(f"unknown workloads {unknown}; choose from {sorted(BY_KEY)}")
     return args
@@ -215,6 +228,13 @@ def main(argv: list[str] | None = None) -> dict:
                         f"{report.value_text(w, cell, SIZES[mode], results['membw'])} {w.unit}"
                     log(f"{w.title(SIZES[mode])} | {report.label(column)}: {shown} ({time.perf_counter() - t0:.1f} s)")
         results["cells"] = {w.key: cells[w.key] for w in selected}
+        if pmap_scaling.KEY in args.workloads:
+            results[pmap_scaling.KEY] = scaling = {}
+            for column in (c for c in args.columns if c != "numpy" and c not in runner.unavailable):
+                log(f"pmap data-parallel step, 1 and 2 devices | {report.label(column)}")
+                scaling[column] = runner.scaling(column, 2)
+                if column != "jax":
+                    scaling[column]["all_cores_one_s"] = runner.scaling(column, 1).get("one_s")
         runner.log.close()
     log("measuring memory bandwidth again")
     results["membw"] = membw.best(bandwidths + [membw.measure(SIZES[mode].membw_bytes)])

@@ -2,7 +2,9 @@
 
 Buffers are C-contiguous numpy arrays (outputs from the caching allocator); ``compile`` lowers a closed
 jaxpr into one module (``program``), compiles it with the process-wide engine (memory and disk caches) and
-returns an ``Executable``. ``PORTAX_CPU_DEVICES=N`` makes N virtual CPU devices.
+returns an ``Executable``. ``PORTAX_CPU_DEVICES=N`` makes N virtual CPU devices, which share the cores out:
+a device's programs split their work over at most ``cores // N`` threads, so devices running at once
+(pmap) each get their own cores.
 """
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ from portax.core.ir import ClosedJaxpr
 
 from portax.core.ir import ShapedArray
 
-from . import allocator, collectives, engine, gemm, lowerings, program, runtime
+from . import allocator, collectives, engine, gemm, lowerings, program, runtime, threads
 from .executor import Executable
 
 RUNTIME_CALLS = (
@@ -35,6 +37,7 @@ class CpuLlvmBackend:
         gemm.task_symbol(np.dtype(np.float32))  # the library GEMM (from the disk cache after the first run)
         n = int(os.environ.get("PORTAX_CPU_DEVICES", "1"))
         self._devices = [Device(self, i, engine.host_target_info().cpu) for i in range(max(n, 1))]
+        self._threads_per_device = 0 if n <= 1 else max(1, threads.num_cores() // n)
         self.rules = dict(lowerings.OPAQUE)
         self._collectives: dict = {}
         self.capabilities = Capabilities(
@@ -49,7 +52,7 @@ class CpuLlvmBackend:
         spec = program.build(closed, self.rules)
         text = str(spec.mb.module)
         address = engine.compile(text, ["main"])["main"]
-        return Executable(spec, address, text)
+        return Executable(spec, address, text, self._threads_per_device)
 
     def put(self, value: np.ndarray, device: Device) -> np.ndarray:
         value = np.asarray(value)

@@ -11,7 +11,7 @@ import itertools
 
 import numpy as np
 
-from . import allocator, runtime
+from . import allocator, runtime, threads
 from .program import ProgramSpec
 
 _MAIN = ctypes.CFUNCTYPE(None, ctypes.c_void_p)
@@ -39,7 +39,7 @@ class Executable:
     """A compiled jaxpr: ``executable(*buffers) -> list of buffers``; ``kernels`` lists the generated kernels
     and ``runtime_calls`` the documented host calls it may make; ``as_text()`` is its LLVM IR."""
 
-    def __init__(self, spec: ProgramSpec, address: int, ir_text: str):
+    def __init__(self, spec: ProgramSpec, address: int, ir_text: str, max_threads: int = 0):
         mb = spec.mb
         self.kernels = list(mb.kernels)
         self.runtime_calls = list(mb.runtime_calls)
@@ -50,6 +50,7 @@ class Executable:
         self._small_outs = [(shape, dtype) for shape, dtype, _ in self._outs]
         self._all_small = all(0 < nbytes < allocator.MIN_CACHED_BYTES for _, _, nbytes in self._outs)
         self._may_fail = bool(mb.runtime_calls) or mb.parallel
+        self._max_threads = max_threads if mb.parallel else None  # the device's share of the cores
         self._assemble = spec.outputs
         self._simple = all(kind == "buf" and j == k for k, (kind, j) in enumerate(spec.outputs))
         self._arena_bytes = spec.arena_bytes
@@ -104,6 +105,8 @@ class Executable:
         if self._arena_bytes:
             arena = self._arena()
             argv[self._arena_slot] = buffer_address(arena)
+        if self._max_threads is not None:
+            threads.limit_threads(self._max_threads)
         self._fn(argv_address)
         self._argvs.append((argv, argv_address))
         if arena is not None and self._arena_bytes < allocator.MIN_CACHED_BYTES:

@@ -5,7 +5,8 @@ is split when ``n * kernel.cost >= min_work`` (``cost`` is the kernel's per-elem
 plain elementwise op, ``min_work`` defaults to ``DEFAULT_MIN_WORK`` such elements). The workers are
 persistent daemon threads calling the ctypes function pointer, which releases the GIL; the range is cut into
 a few chunks per thread, claimed dynamically. If another thread is already using the pool, the call runs on
-the calling thread alone.
+the calling thread alone. ``limit_threads`` caps the threads of calls started on the calling thread: a
+virtual device's programs use only its share of the cores, so N devices running at once don't oversubscribe.
 """
 from __future__ import annotations
 
@@ -38,7 +39,7 @@ class Kernel:
         self.min_work = min_work
 
     def __call__(self, n: int, *ptrs: int) -> None:
-        if n * self.cost < self.min_work or _pool.size < 2:
+        if n * self.cost < self.min_work:
             self.fn(0, n, *ptrs)
         else:
             _pool.run(self.fn, n, ptrs)
@@ -96,14 +97,15 @@ class _Pool:
         self._workers: list[_Worker] = []
 
     def run(self, fn, n: int, ptrs: tuple) -> None:
-        if not self._busy.acquire(blocking=False):
+        size = min(self.size, _limit.n or self.size)
+        if size < 2 or not self._busy.acquire(blocking=False):
             fn(0, n, *ptrs)
             return
         try:
-            while len(self._workers) < self.size - 1:
+            while len(self._workers) < size - 1:
                 self._workers.append(_Worker())
-            job = _Job(fn, n, ptrs, self.size)
-            helpers = self._workers[:min(self.size, len(job.bounds)) - 1]
+            job = _Job(fn, n, ptrs, size)
+            helpers = self._workers[:min(size, len(job.bounds)) - 1]
             for w in helpers:
                 w.job = job
                 w.go.release()
@@ -117,12 +119,22 @@ class _Pool:
             self._busy.release()
 
 
+class _Limit(threading.local):
+    n = 0  # threads split calls started on this thread may use; 0: the pool's size
+
+
 _pool = _Pool(num_cores())
+_limit = _Limit()
 
 
 def set_num_threads(n: int) -> None:
     """Use at most ``n`` threads (including the caller) for split kernels; 1 disables splitting."""
     _pool.size = max(1, int(n))
+
+
+def limit_threads(n: int) -> None:
+    """Split calls started on the calling thread use at most ``n`` threads (0: no limit but the pool's)."""
+    _limit.n = n
 
 
 def get_num_threads() -> int:

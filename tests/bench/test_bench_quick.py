@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -114,3 +115,26 @@ def test_results_are_checked_against_numpy(bench_modules, key):
     wrong = [o * 1.1 + 0.1 for o in out]
     with pytest.raises(checks.WrongResult, match=key):
         checks.verify(key, wrong, sizes)
+
+
+def test_pmap_scaling_is_measured(quick):
+    _, stdout, results = quick
+    cell = results["pmap_scaling"]["reference"]
+    assert cell["one_s"] > 0 and cell["two_s"] > 0 and cell["all_cores_one_s"] > 0
+    assert cell["ratio"] == pytest.approx(2 * cell["one_s"] / cell["two_s"])
+    section = stdout.split("## Data parallelism (pmap)", 1)[1].split("\n## ", 1)[0]
+    assert "| portax reference | " in section and f"**{cell['ratio']:.2f}x**" in section
+
+
+def test_pmap_step_is_checked_against_numpy(bench_modules):
+    from bench import pmap_scaling
+    _, _, workloads = bench_modules
+    sizes = workloads.SIZES["quick"]
+    x, y = workloads.mlp_batch(sizes, 8)
+    xs, ys = x.reshape(2, 4, -1), y.reshape(2, 4, -1)
+    want = pmap_scaling.expected_step(sizes, xs, ys)
+    stacked = [(np.stack([w, w]), np.stack([b, b])) for w, b in want]
+    pmap_scaling.check_step(stacked, want, 2)
+    stacked[1] = (stacked[1][0], stacked[1][1] + 0.1)
+    with pytest.raises(AssertionError, match="layer 1 b"):
+        pmap_scaling.check_step(stacked, want, 2)

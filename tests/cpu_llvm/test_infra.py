@@ -388,6 +388,44 @@ def test_threads_big_loop_matches_single_thread(kernels):
     assert threads.get_num_threads() >= 1
 
 
+def test_limit_threads_keeps_split_calls_on_the_caller(monkeypatch):
+    addr = engine.compile(IOTA_IR, ["iota"])["iota"]
+    jobs = []
+    real_job = threads._Job
+    monkeypatch.setattr(threads, "_Job", lambda *a: jobs.append(a) or real_job(*a))
+    monkeypatch.setattr(threads._pool, "size", 2)
+    out = np.empty(100_000)
+    try:
+        threads.limit_threads(1)
+        threads.Kernel(addr, 1, min_work=0)(out.size, out.ctypes.data)
+        assert jobs == []  # ran on the calling thread alone
+        threads.limit_threads(0)
+        threads.Kernel(addr, 1, min_work=0)(out.size, out.ctypes.data)
+        assert len(jobs) == 1 and jobs[0][-1] == 2  # split over the pool's 2 threads
+    finally:
+        threads.limit_threads(0)
+    np.testing.assert_array_equal(out, np.arange(out.size, dtype=np.float64))
+
+
+@pytest.mark.parametrize("count,limit", [("1", 0), ("2", max(1, threads.num_cores() // 2))])
+def test_virtual_devices_share_the_cores(monkeypatch, count, limit):
+    """Each of N virtual devices splits its programs' work over at most cores // N threads."""
+    from portax.backends.cpu_llvm.backend import CpuLlvmBackend
+    from portax.core.ir import ClosedJaxpr
+    import portax
+    import portax.numpy as jnp
+    monkeypatch.setenv("PORTAX_CPU_DEVICES", count)
+    backend = CpuLlvmBackend()
+    closed = portax.make_jaxpr(lambda x: jnp.tanh(x) * 2)(np.zeros(4 << 20, np.float32))
+    exe = backend.compile(ClosedJaxpr(closed.jaxpr, closed.consts), backend.devices()[0])
+    x = np.ones(4 << 20, np.float32)
+    try:
+        np.testing.assert_allclose(exe(x)[0], np.tanh(x) * 2, rtol=1e-6)
+        assert threads._limit.n == limit
+    finally:
+        threads.limit_threads(0)
+
+
 # ------------------------------------------------------------------ allocator
 
 def test_allocator_reuses_aligned_buffers():
