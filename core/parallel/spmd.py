@@ -157,7 +157,7 @@ def _inline_pmap(params: dict, ins: list, rename: dict, axes: list[MeshAxis]) ->
                  for x, a in zip(ins, params["in_axes"])]
         outs = _eval(body.jaxpr, body.consts, local, {**rename, name: inner}, axes)
         return [y if o is None else all_gather_p.bind(y, all_gather_dimension=o, axis_name=inner, axis_size=size,
-                                                      tiled=False)
+                                                      tiled=False, axis_index_groups=None)
                 for y, o in zip(outs, params["out_axes"])]
 
 
@@ -202,7 +202,11 @@ class _Collective:
         self.eqn, self.devices = eqn, prog.devices
         self.collective = collective_method(prog.devices[0].backend, eqn.primitive.name)
         self.groups = _groups(prog.coords, [prog.axis_pos[id(a)] for a in eqn.primitive.axis_names_of(eqn.params)])
-        self.params = {k: v for k, v in eqn.params.items() if k not in ("axes", "axis_name", "axis_size")}
+        subgroups = eqn.params.get("axis_index_groups")
+        if subgroups is not None:  # split each group (ordered by axis index) into the requested ones
+            self.groups = [[g[i] for i in sub] for g in self.groups for sub in subgroups]
+        self.params = {k: v for k, v in eqn.params.items()
+                       if k not in ("axes", "axis_name", "axis_size", "axis_index_groups")}
 
     def run(self, env: dict) -> None:
         x = env[self.eqn.inputs[0]]

@@ -48,16 +48,32 @@ def _single_name(axis_name: Any, op: str) -> Any:
     return names[0]
 
 
-def _no_groups(axis_index_groups: Any, op: str) -> None:
+def _groups(axis_index_groups: Any, op: str, axis_name: Any) -> tuple | None:
+    """``axis_index_groups`` checked against the size of the named axis, as a tuple of tuples: the devices
+    are split into groups of equal size (by axis index) and the collective combines each group apart."""
+    if axis_index_groups is None:
+        return None
+    n = lookup_axis(axis_name).size
+    groups = tuple(tuple(int(i) for i in g) for g in axis_index_groups)
+    if len({len(g) for g in groups}) != 1:
+        raise ValueError(f"{op}: axis_index_groups must all be the same size, got {[list(g) for g in groups]}")
+    if sorted(i for g in groups for i in g) != list(range(n)):
+        raise ValueError(f"{op}: axis_index_groups must cover all indices of axis '{axis_name}' (size {n}) exactly "
+                         f"once, got {[list(g) for g in groups]}")
+    return groups
+
+
+def _no_vmap_groups(axis_index_groups: Any, op: str) -> None:
     if axis_index_groups is not None:
-        raise NotImplementedError(f"{op}: axis_index_groups is not supported by portax.")
+        raise NotImplementedError(f"{op}: axis_index_groups is not supported in vmap collectives (as in JAX); "
+                                  "use pmap, or one vmap per group.")
 
 
 # --- psum / pmax / pmin ------------------------------------------------------------------------------------------
 def _reduction_prim(name: str) -> AxisPrimitive:
     p = AxisPrimitive(name, lambda params: params["axes"])
 
-    def abstract(x: ShapedArray, *, axes):
+    def abstract(x: ShapedArray, *, axes, axis_index_groups):
         if x.dtype.kind not in "iuf":
             raise TypeError(f"{name} does not accept dtype {x.dtype.name} (operand {x.str_short()})")
         return x
@@ -73,31 +89,32 @@ pmin_p = _reduction_prim("pmin")
 
 def _reduction_batch(p, reduce, if_unmapped):
     """Over the vmapped axis: reduce its batch dimension (the result is the same for every instance)."""
-    def rule(axis, vals, dims, *, axes):
+    def rule(axis, vals, dims, *, axes, axis_index_groups):
         (x,), (d,) = vals, dims
         if axis.name is None or axis.name not in axes:
-            return p.bind(x, axes=axes), d
+            return p.bind(x, axes=axes, axis_index_groups=axis_index_groups), d
+        _no_vmap_groups(axis_index_groups, p.name)
         rest = tuple(a for a in axes if a != axis.name)
         out = if_unmapped(x, axis.size) if d is None else reduce(x, (d,))
-        return (p.bind(out, axes=rest) if rest else out), None
+        return (p.bind(out, axes=rest, axis_index_groups=None) if rest else out), None
     batching_rules[p] = rule
 
 
 _reduction_batch(psum_p, reduce_sum, lambda x, n: mul(x, _const(x, n)))
 _reduction_batch(pmax_p, reduce_max, lambda x, n: x)
 _reduction_batch(pmin_p, reduce_min, lambda x, n: x)
-ad.deflinear(psum_p, lambda ct, x, *, axes: [psum_p.bind(ct, axes=axes)])
+ad.deflinear(psum_p, lambda ct, x, **params: [psum_p.bind(ct, **params)])
 
 
 def _chooser_jvp(p):
     """The tangent of the devices holding the extreme value, averaged over ties (like reduce_max's)."""
-    def rule(primals, tangents, *, axes):
+    def rule(primals, tangents, **params):
         (x,), (t,) = primals, tangents
-        ans = p.bind(x, axes=axes)
+        ans = p.bind(x, **params)
         if type(t) is Zero:
             return ans, Zero(get_aval(ans).at_least_vspace())
         mask = convert_element_type(eq(x, ans), get_aval(t).dtype)
-        return ans, div(psum_p.bind(mul(t, mask), axes=axes), psum_p.bind(mask, axes=axes))
+        return ans, div(psum_p.bind(mul(t, mask), **params), psum_p.bind(mask, **params))
     jvp_rules[p] = rule
 
 
@@ -107,14 +124,16 @@ _chooser_jvp(pmin_p)
 
 def _reducer(p, op: str):
     def fn(x: Any, axis_name: Any, *, axis_index_groups: Any = None) -> Any:
-        _no_groups(axis_index_groups, op)
         axes = axis_names_tuple(axis_name)
+        if axis_index_groups is not None and len(axes) != 1:
+            raise NotImplementedError(f"{op}: axis_index_groups needs exactly one axis name, got {axes}")
+        groups = _groups(axis_index_groups, op, axes[0]) if axis_index_groups is not None else None
 
         def one(leaf):
             leaf = asarray(leaf)
             if get_aval(leaf).dtype == dtypes.bool_:
                 leaf = convert_element_type(leaf, dtypes.int32)
-            return p.bind(leaf, axes=axes)
+            return p.bind(leaf, axes=axes, axis_index_groups=groups)
         return tree_map(one, x)
     fn.__name__ = op
     fn.__doc__ = f"``lax.{op}``: the {op[1:]} of ``x`` (a pytree) over the named axis or axes."
@@ -127,8 +146,9 @@ pmin = _reducer(pmin_p, "pmin")
 
 
 def pmean(x: Any, axis_name: Any, *, axis_index_groups: Any = None) -> Any:
-    """``lax.pmean``: the mean of ``x`` (a pytree) over the named axis or axes."""
-    n = axis_size(axis_name)
+    """``lax.pmean``: the mean of ``x`` (a pytree) over the named axis or axes (or over each group of
+    ``axis_index_groups``)."""
+    n = axis_size(axis_name) if axis_index_groups is None else len(next(iter(axis_index_groups)))
 
     def one(s):
         if get_aval(s).dtype.kind not in "fc":
@@ -142,7 +162,7 @@ def _one_axis(params: dict) -> tuple:
     return (params["axis_name"],)
 
 
-def _gather_abstract(x: ShapedArray, *, all_gather_dimension, axis_name, axis_size, tiled):
+def _gather_abstract(x: ShapedArray, *, all_gather_dimension, axis_name, axis_size, tiled, axis_index_groups):
     d = all_gather_dimension
     if tiled:
         if not 0 <= d < x.ndim:
@@ -155,7 +175,7 @@ def _gather_abstract(x: ShapedArray, *, all_gather_dimension, axis_name, axis_si
     return x.update(shape=shape)
 
 
-def _scatter_abstract(x: ShapedArray, *, scatter_dimension, axis_name, axis_size, tiled):
+def _scatter_abstract(x: ShapedArray, *, scatter_dimension, axis_name, axis_size, tiled, axis_index_groups):
     d = scatter_dimension
     if not 0 <= d < x.ndim:
         raise ValueError(f"psum_scatter: scatter_dimension {d} is out of range for operand {x.str_short()}")
@@ -178,12 +198,10 @@ abstract_eval_rules[all_gather_p] = _gather_abstract
 abstract_eval_rules[reduce_scatter_p] = _scatter_abstract
 for _p in (all_gather_p, reduce_scatter_p):
     _outside_axis_impl(_p)
-ad.deflinear(all_gather_p, lambda ct, x, *, all_gather_dimension, axis_name, axis_size, tiled: [
-    reduce_scatter_p.bind(ct, scatter_dimension=all_gather_dimension, axis_name=axis_name, axis_size=axis_size,
-                          tiled=tiled)])
-ad.deflinear(reduce_scatter_p, lambda ct, x, *, scatter_dimension, axis_name, axis_size, tiled: [
-    all_gather_p.bind(ct, all_gather_dimension=scatter_dimension, axis_name=axis_name, axis_size=axis_size,
-                      tiled=tiled)])
+ad.deflinear(all_gather_p, lambda ct, x, *, all_gather_dimension, **params: [
+    reduce_scatter_p.bind(ct, scatter_dimension=all_gather_dimension, **params)])
+ad.deflinear(reduce_scatter_p, lambda ct, x, *, scatter_dimension, **params: [
+    all_gather_p.bind(ct, all_gather_dimension=scatter_dimension, **params)])
 
 
 def _merge_dims(x: Any, d: int) -> Any:
@@ -198,22 +216,24 @@ def _split_dim(x: Any, d: int, n: int) -> Any:
     return st.reshape(x, s[:d] + (n, s[d] // n) + s[d + 1:])
 
 
-def _gather_batch(axis, vals, dims, *, all_gather_dimension, axis_name, axis_size, tiled):
+def _gather_batch(axis, vals, dims, *, all_gather_dimension, axis_name, axis_size, tiled, axis_index_groups):
     (x,), (d,) = vals, dims
     if not _named(axis, axis_name):
         x = moveaxis(x, d, 0)
         return all_gather_p.bind(x, all_gather_dimension=all_gather_dimension + 1, axis_name=axis_name,
-                                 axis_size=axis_size, tiled=tiled), 0
+                                 axis_size=axis_size, tiled=tiled, axis_index_groups=axis_index_groups), 0
+    _no_vmap_groups(axis_index_groups, "all_gather")
     out = moveaxis(bdim_at_front(x, d, axis.size), 0, all_gather_dimension)
     return (_merge_dims(out, all_gather_dimension) if tiled else out), None
 
 
-def _scatter_batch(axis, vals, dims, *, scatter_dimension, axis_name, axis_size, tiled):
+def _scatter_batch(axis, vals, dims, *, scatter_dimension, axis_name, axis_size, tiled, axis_index_groups):
     (x,), (d,) = vals, dims
     if not _named(axis, axis_name):
         x = moveaxis(x, d, 0)
         return reduce_scatter_p.bind(x, scatter_dimension=scatter_dimension + 1, axis_name=axis_name,
-                                     axis_size=axis_size, tiled=tiled), 0
+                                     axis_size=axis_size, tiled=tiled, axis_index_groups=axis_index_groups), 0
+    _no_vmap_groups(axis_index_groups, "psum_scatter")
     total = mul(x, _const(x, axis.size)) if d is None else reduce_sum(x, (d,))
     if tiled:
         total = _split_dim(total, scatter_dimension, axis.size)
@@ -226,31 +246,34 @@ batching_rules[reduce_scatter_p] = _scatter_batch
 
 def all_gather(x: Any, axis_name: Any, *, axis_index_groups: Any = None, axis: int = 0, tiled: bool = False) -> Any:
     """``lax.all_gather``: every device gets the values of all devices, stacked along ``axis`` (or
-    concatenated along it if ``tiled``)."""
-    _no_groups(axis_index_groups, "all_gather")
+    concatenated along it if ``tiled``); with ``axis_index_groups``, the values of its group."""
     name = _single_name(axis_name, "all_gather")
-    n = lookup_axis(name).size
+    groups = _groups(axis_index_groups, "all_gather", name)
+    n = len(groups[0]) if groups else lookup_axis(name).size
 
     def one(leaf):
         leaf = asarray(leaf)
         nd = get_aval(leaf).ndim
         d = st.canonicalize_axis(axis, nd if tiled else nd + 1)
-        return all_gather_p.bind(leaf, all_gather_dimension=d, axis_name=name, axis_size=n, tiled=bool(tiled))
+        return all_gather_p.bind(leaf, all_gather_dimension=d, axis_name=name, axis_size=n, tiled=bool(tiled),
+                                 axis_index_groups=groups)
     return tree_map(one, x)
 
 
 def psum_scatter(x: Any, axis_name: Any, *, scatter_dimension: int = 0, axis_index_groups: Any = None,
                  tiled: bool = False) -> Any:
     """``lax.psum_scatter``: the psum of ``x``, of which device ``i`` keeps block ``i`` along
-    ``scatter_dimension`` (whose size must equal the axis size, or be a multiple of it if ``tiled``)."""
-    _no_groups(axis_index_groups, "psum_scatter")
+    ``scatter_dimension`` (whose size must equal the axis size, or be a multiple of it if ``tiled``; with
+    ``axis_index_groups``, the group's size and the device's index in its group)."""
     name = _single_name(axis_name, "psum_scatter")
-    n = lookup_axis(name).size
+    groups = _groups(axis_index_groups, "psum_scatter", name)
+    n = len(groups[0]) if groups else lookup_axis(name).size
 
     def one(leaf):
         leaf = asarray(leaf)
         d = st.canonicalize_axis(scatter_dimension, get_aval(leaf).ndim)
-        return reduce_scatter_p.bind(leaf, scatter_dimension=d, axis_name=name, axis_size=n, tiled=bool(tiled))
+        return reduce_scatter_p.bind(leaf, scatter_dimension=d, axis_name=name, axis_size=n, tiled=bool(tiled),
+                                     axis_index_groups=groups)
     return tree_map(one, x)
 
 
@@ -299,7 +322,7 @@ def pshuffle(x: Any, axis_name: Any, perm: Sequence[int]) -> Any:
 
 
 # --- all_to_all ---------------------------------------------------------------------------------------------------
-def _all_to_all_abstract(x: ShapedArray, *, split_axis, concat_axis, axis_name, axis_size):
+def _all_to_all_abstract(x: ShapedArray, *, split_axis, concat_axis, axis_name, axis_size, axis_index_groups):
     if not (0 <= split_axis < x.ndim and 0 <= concat_axis < x.ndim):
         raise ValueError(f"all_to_all: split_axis {split_axis} or concat_axis {concat_axis} is out of range for "
                          f"operand {x.str_short()}")
@@ -315,16 +338,17 @@ def _all_to_all_abstract(x: ShapedArray, *, split_axis, concat_axis, axis_name, 
 all_to_all_p = AxisPrimitive("all_to_all", _one_axis)
 abstract_eval_rules[all_to_all_p] = _all_to_all_abstract
 _outside_axis_impl(all_to_all_p)
-ad.deflinear(all_to_all_p, lambda ct, x, *, split_axis, concat_axis, axis_name, axis_size: [
-    all_to_all_p.bind(ct, split_axis=concat_axis, concat_axis=split_axis, axis_name=axis_name, axis_size=axis_size)])
+ad.deflinear(all_to_all_p, lambda ct, x, *, split_axis, concat_axis, **params: [
+    all_to_all_p.bind(ct, split_axis=concat_axis, concat_axis=split_axis, **params)])
 
 
-def _all_to_all_batch(axis, vals, dims, *, split_axis, concat_axis, axis_name, axis_size):
+def _all_to_all_batch(axis, vals, dims, *, split_axis, concat_axis, axis_name, axis_size, axis_index_groups):
     (x,), (d,) = vals, dims
     if not _named(axis, axis_name):
         x = moveaxis(x, d, 0)
         return all_to_all_p.bind(x, split_axis=split_axis + 1, concat_axis=concat_axis + 1, axis_name=axis_name,
-                                 axis_size=axis_size), 0
+                                 axis_size=axis_size, axis_index_groups=axis_index_groups), 0
+    _no_vmap_groups(axis_index_groups, "all_to_all")
     # Instance j holds x_j; instance i receives block i (along split) of every x_j, concatenated along concat.
     n = axis.size
     x = _split_dim(bdim_at_front(x, d, n), split_axis + 1, n)  # dims: j, t[:split], i, t[split:]
@@ -343,10 +367,11 @@ def all_to_all(x: Any, axis_name: Any, split_axis: int, concat_axis: int, *, axi
                tiled: bool = False) -> Any:
     """``lax.all_to_all``: split ``x`` along ``split_axis`` into one block per device, send block ``i`` to
     device ``i``, and concatenate the received blocks along ``concat_axis``. Without ``tiled`` the split
-    axis (of size equal to the axis size) is removed and a new axis is inserted at ``concat_axis``."""
-    _no_groups(axis_index_groups, "all_to_all")
+    axis (of size equal to the axis size) is removed and a new axis is inserted at ``concat_axis``. With
+    ``axis_index_groups``, blocks are exchanged within each group (one block per member)."""
     name = _single_name(axis_name, "all_to_all")
-    n = lookup_axis(name).size
+    groups = _groups(axis_index_groups, "all_to_all", name)
+    n = len(groups[0]) if groups else lookup_axis(name).size
 
     def one(leaf):
         leaf = asarray(leaf)
@@ -362,7 +387,8 @@ def all_to_all(x: Any, axis_name: Any, split_axis: int, concat_axis: int, *, axi
             elif concat < split:
                 leaf = st.expand_dims(leaf, (concat,))
                 split += 1
-        out = all_to_all_p.bind(leaf, split_axis=split, concat_axis=concat, axis_name=name, axis_size=n)
+        out = all_to_all_p.bind(leaf, split_axis=split, concat_axis=concat, axis_name=name, axis_size=n,
+                                axis_index_groups=groups)
         return st.squeeze(out, (split,)) if not tiled and split != concat else out
     return tree_map(one, x)
 

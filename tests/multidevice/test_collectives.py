@@ -152,3 +152,66 @@ def test_collective_outside_its_axis_is_a_name_error():
         jax.pmap(lambda v: lax.psum(v, "j"), "i")(np.ones((2, 3)))
     with pytest.raises(NameError, match="unbound axis name: i"):
         jax.jit(lambda v: lax.pmean(v, "i"))(np.ones(3))
+
+
+def _in_groups(x, groups, per_group):
+    """numpy: ``per_group`` applied to the rows of each group, scattered back to the group's devices."""
+    outs = [None] * len(x)
+    for g in groups:
+        res = per_group(x[list(g)])
+        for k, i in enumerate(g):
+            outs[i] = res[k]
+    return np.stack(outs)
+
+
+GROUPED = {
+    "psum": (lambda g: lambda v: lax.psum(v, "i", axis_index_groups=g), (3,),
+             lambda x: np.broadcast_to(x.sum(0), x.shape)),
+    "pmean": (lambda g: lambda v: lax.pmean(v, "i", axis_index_groups=g), (3,),
+              lambda x: np.broadcast_to(x.mean(0), x.shape)),
+    "pmax": (lambda g: lambda v: lax.pmax(v, "i", axis_index_groups=g), (3,),
+             lambda x: np.broadcast_to(x.max(0), x.shape)),
+    "pmin": (lambda g: lambda v: lax.pmin(v, "i", axis_index_groups=g), (3,),
+             lambda x: np.broadcast_to(x.min(0), x.shape)),
+    "all_gather": (lambda g: lambda v: lax.all_gather(v, "i", axis_index_groups=g), (3,),
+                   lambda x: np.broadcast_to(x, (len(x),) + x.shape)),
+    "psum_scatter": (lambda g: lambda v: lax.psum_scatter(v, "i", axis_index_groups=g), (2, 3),
+                     lambda x: x.sum(0)),
+    "all_to_all": (lambda g: lambda v: lax.all_to_all(v, "i", 0, 0, axis_index_groups=g), (2, 3),
+                   lambda x: x.transpose(1, 0, 2)),
+}
+GROUPINGS = {2: [[[0], [1]], [[1], [0]]], 4: [[[0, 1], [2, 3]], [[0, 2], [1, 3]], [[3, 0], [2, 1]]]}
+
+
+@pytest.mark.parametrize("name", list(GROUPED))
+def test_collectives_with_axis_index_groups(name, devices):
+    """axis_index_groups (JAX's semantics): each group of devices, listed by axis index, combines apart; the
+    order within a group is the order of its members in all_gather/psum_scatter/all_to_all."""
+    make, shape, per_group = GROUPED[name]
+    n = len(devices)
+    for groups in GROUPINGS.get(n, []):
+        size = len(groups[0])
+        if name in ("psum_scatter", "all_to_all") and shape[0] != size:
+            continue
+        x = np.random.RandomState(n).randn(n, *shape).astype(np.float32)
+        out = jax.pmap(make(groups), "i", devices=devices)(x)
+        np.testing.assert_allclose(np.asarray(out), _in_groups(x, groups, per_group), rtol=1e-5, atol=1e-6)
+    if n == 4 and name in ("psum", "all_gather", "psum_scatter"):
+        groups = [[1, 2], [0, 3]]
+        x = np.random.RandomState(7).randn(4, 2, 3).astype(np.float32)
+        f = jax.pmap(make(groups), "i", devices=devices)
+        ct = np.random.RandomState(8).randn(*np.shape(f(x))).astype(np.float32)
+        grad = jax.vjp(f, x)[1](ct)[0]
+        # the grouped collective is linear: its transpose is checked against the transposed matrix
+        basis = np.eye(x.size, dtype=np.float32).reshape((x.size,) + x.shape)
+        matrix = np.stack([np.asarray(f(b)).ravel() for b in basis])
+        np.testing.assert_allclose(np.asarray(grad).ravel(), matrix @ ct.ravel(), rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("groups,message", [([[0, 1], [2]], "same size"), ([[0, 1], [1, 2]], "exactly once"),
+                                            ([[0, 1]], "exactly once")])
+def test_axis_index_groups_errors(groups, message):
+    with pytest.raises(ValueError, match=message):
+        jax.pmap(lambda v: lax.psum(v, "i", axis_index_groups=groups), "i")(np.zeros((4, 3), np.float32))
+    with pytest.raises(NotImplementedError, match="not supported in vmap"):
+        jax.vmap(lambda v: lax.psum(v, "i", axis_index_groups=[[0, 1], [2, 3]]), axis_name="i")(np.zeros((4, 3)))
