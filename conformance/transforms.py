@@ -1,7 +1,7 @@
 """Running one case on one backend under one transform, with its operands in one memory layout.
 
 * ``eval``: the case's jaxpr (one equation for a primitive case) compiled by ``backend.compile`` and fed
-  buffers from ``backend.put``; the ``transposed`` and ``broadcast`` layouts hand ``put`` non-contiguous
+  buffers from ``backend.put`` (complex values as pairs of real buffers, see ``core.complex_lowering``); the ``transposed`` and ``broadcast`` layouts hand ``put`` non-contiguous
   numpy views (Fortran order, zero strides).
 * ``jit``: ``portax.jit(..., backend=name)``; the layouts are built inside the program instead
   (a ``transpose`` or ``broadcast_in_dim`` equation feeding the primitive).
@@ -14,7 +14,9 @@ from typing import Any, Callable
 import numpy as np
 
 import portax
+from portax.core.array import join_parts, put_host
 from portax.core.backend import registry
+from portax.core.dispatch import backend_compile
 from portax.core.interpreters.staging import closed_call_jaxpr
 from portax.core.ir import ShapedArray
 from portax.core.primitives import structural as st
@@ -91,10 +93,11 @@ def _eval(case: Case, layout: str, backend_name: str) -> list[np.ndarray]:
     device = backend.devices()[0]
     avals = [ShapedArray(a.shape, a.dtype) for a in case.args]
     closed, consts = closed_call_jaxpr(lambda *xs: tree_flatten(case.fn(*xs))[0], avals)
-    exe = backend.compile(closed, device)
-    bufs = [backend.put(np.asarray(c), device) for c in consts]
-    bufs += [backend.put(a, device) for a in _host_layout(case, layout)]
-    return [np.asarray(backend.get(b)) for b in exe(*bufs)]
+    exe = backend_compile(closed, device)  # backend.compile, complex values split into real parts
+    bufs = [put_host(np.asarray(c), device) for c in consts]
+    bufs += [put_host(a, device) for a in _host_layout(case, layout)]
+    return [join_parts(backend.get(b[0]), backend.get(b[1]), a.dtype) if type(b) is tuple else np.asarray(backend.get(b))
+            for b, a in zip(exe(*bufs), closed.out_avals)]
 
 
 # --- jit: the layouts are made by equations inside the program ------------------------------------------------

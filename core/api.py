@@ -355,7 +355,7 @@ def jvp(fun: Callable, primals: Sequence, tangents: Sequence, has_aux: bool = Fa
     ts = []
     for p, t in zip(p_leaves, t_leaves):
         pa, ta = core.get_aval(p), core.get_aval(t) if not isinstance(t, np.ndarray) or t.dtype != dtypes.float0 else None
-        if ta is None or pa.dtype.kind not in "f":
+        if ta is None or pa.dtype.kind not in "fc":
             ts.append(Zero(pa.at_least_vspace()))
             continue
         if pa.shape != ta.shape:
@@ -387,7 +387,7 @@ def linearize(fun: Callable, *primals: Any, has_aux: bool = False) -> tuple:
     p_leaves = [asarray(p) for p in p_leaves]
     out_tree_box: list = []
     aux_box: list = []
-    mask = [core.get_aval(p).dtype.kind == "f" for p in p_leaves]
+    mask = [core.get_aval(p).dtype.kind in "fc" for p in p_leaves]
     flat = _flatten_fun(fun, p_tree, out_tree_box, has_aux, aux_box)
     outs, jaxpr, consts, out_mask = linearize_flat(flat, p_leaves, mask)
     out_tree = out_tree_box[0]
@@ -412,7 +412,7 @@ def vjp(fun: Callable, *primals: Any, has_aux: bool = False) -> tuple:
     p_leaves, p_tree = tree_flatten(primals)
     p_leaves = [asarray(p) for p in p_leaves]
     p_avals = [core.get_aval(p) for p in p_leaves]
-    mask = [a.dtype.kind == "f" for a in p_avals]
+    mask = [a.dtype.kind in "fc" for a in p_avals]
     out_tree_box: list = []
     aux_box: list = []
     flat = _flatten_fun(fun, p_tree, out_tree_box, has_aux, aux_box)
@@ -427,7 +427,7 @@ def vjp(fun: Callable, *primals: Any, has_aux: bool = False) -> tuple:
                             f"{out_tree}.")
         for c, a in zip(ct_leaves, out_avals):
             ca = core.get_aval(c) if not (isinstance(c, np.ndarray) and c.dtype == dtypes.float0) else None
-            if ca is not None and a.dtype.kind == "f" and (ca.shape != a.shape):
+            if ca is not None and a.dtype.kind in "fc" and (ca.shape != a.shape):
                 raise ValueError(f"vjp: cotangent shape {ca.shape} does not match primal output shape {a.shape}")
         cts = [asarray(c) for c, m in zip(ct_leaves, out_mask) if m]
         undefined = [UndefinedPrimal(a.at_least_vspace()) for a, m in zip(p_avals, mask) if m]
@@ -465,7 +465,10 @@ def value_and_grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: boo
         dyn = [args[i] for i in nums]
         for leaf in tree_flatten(dyn)[0]:
             a = core.get_aval(asarray(leaf))
-            if a.dtype.kind != "f" and not allow_int:
+            if holomorphic and a.dtype.kind != "c":
+                raise TypeError(f"grad with holomorphic=True requires inputs with complex dtype, but got "
+                                f"{a.dtype.name}.")
+            if a.dtype.kind not in "fc" and not allow_int:
                 raise TypeError(f"grad requires real- or complex-valued inputs (input dtype that is a sub-dtype of "
                                 f"np.inexact), but got {a.dtype.name}. If you want to use Boolean- or integer-valued "
                                 "inputs, use vjp or set allow_int to True.")
@@ -481,9 +484,12 @@ def value_and_grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: boo
             shape = core.get_aval(leaves[0]).shape if len(leaves) == 1 else f"a pytree of {len(leaves)} leaves"
             raise TypeError(f"Gradient only defined for scalar-output functions. Output had shape: {shape}.")
         oa = core.get_aval(leaves[0])
-        if oa.dtype.kind != "f":
+        if holomorphic and oa.dtype.kind != "c":
+            raise TypeError(f"grad with holomorphic=True requires outputs with complex dtype, but got {oa.dtype.name}.")
+        if not holomorphic and oa.dtype.kind != "f":
             raise TypeError(f"grad requires real-valued outputs (output dtype that is a sub-dtype of np.floating), "
-                            f"but got {oa.dtype.name}. For holomorphic differentiation, pass holomorphic=True.")
+                            f"but got {oa.dtype.name}. For holomorphic differentiation, pass holomorphic=True. For "
+                            "differentiating non-holomorphic functions involving complex outputs, use jax.vjp directly.")
         from .primitives.structural import full
         g = vjp_fn(tree_unflatten(tree_structure(out), [full((), 1, oa.dtype)]))
         g = g if multiple else g[0]

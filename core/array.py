@@ -39,7 +39,9 @@ class Array(ArrayMethods):
 
     def _value(self) -> np.ndarray:
         if self._host is None:
-            host = np.asarray(self._device.backend.get(self._buf))
+            get = self._device.backend.get
+            host = np.asarray(get(self._buf)) if self.aval.dtype.kind != "c" else \
+                join_parts(get(self._buf[0]), get(self._buf[1]), self.aval.dtype)
             if host.shape != self.aval.shape:
                 host = host.reshape(self.aval.shape)
             host = host.view()
@@ -56,7 +58,8 @@ class Array(ArrayMethods):
     def block_until_ready(self) -> "Array":
         block = getattr(self._device.backend, "block_until_ready", None)
         if block is not None:
-            block(self._buf)
+            for buf in self._buf if self.aval.dtype.kind == "c" else (self._buf,):
+                block(buf)
         return self
 
     def copy_to_host_async(self) -> None:
@@ -129,9 +132,9 @@ class Array(ArrayMethods):
 def make_array(value: Any, weak_type: bool | None = None, device: Device | None = None, dtype=None) -> Array:
     """Place a Python/numpy value on ``device`` (default device) as an Array with canonical dtype."""
     if weak_type is None:
-        weak_type = type(value) in (int, float)
+        weak_type = type(value) in (int, float, complex)
     if dtype is None:
-        if type(value) in (bool, int, float):
+        if type(value) in (bool, int, float, complex):
             dtype = dtypes.python_scalar_dtype(value)
         else:
             dtype = np.asarray(value).dtype
@@ -143,8 +146,22 @@ def make_array(value: Any, weak_type: bool | None = None, device: Device | None 
     host = np.asarray(value, dtype=dtype)
     if device is None:
         device = get_backend().devices()[0]
-    buf = device.backend.put(host, device)
-    return Array(buf, ShapedArray(host.shape, dtype, weak_type), device)
+    return Array(put_host(host, device), ShapedArray(host.shape, dtype, weak_type), device)
+
+
+def put_host(host: np.ndarray, device: Device) -> Any:
+    """The backend buffer(s) of a host array: complex values are a (real, imaginary) pair of buffers."""
+    put = device.backend.put
+    if host.dtype.kind == "c":
+        return (put(np.array(host.real), device), put(np.array(host.imag), device))
+    return put(host, device)
+
+
+def join_parts(re: Any, im: Any, dtype: np.dtype) -> np.ndarray:
+    """A host complex array from its parts."""
+    out = np.empty(np.shape(re), dtype)
+    out.real, out.imag = np.asarray(re).reshape(out.shape), np.asarray(im).reshape(out.shape)
+    return out
 
 
 def to_device(x: Array, device: Device) -> Array:
@@ -154,8 +171,9 @@ def to_device(x: Array, device: Device) -> Array:
     backend = device.backend
     move = getattr(backend, "transfer", None)
     if move is not None and x._device.backend is backend:
-        return Array(move(x._buf, device), x.aval, device)
-    return Array(backend.put(np.asarray(x._value()), device), x.aval, device)
+        buf = tuple(move(b, device) for b in x._buf) if x.aval.dtype.kind == "c" else move(x._buf, device)
+        return Array(buf, x.aval, device)
+    return Array(put_host(np.asarray(x._value()), device), x.aval, device)
 
 
 def is_array(x: Any) -> bool:

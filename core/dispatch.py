@@ -6,7 +6,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from . import trace as core
+from . import complex_lowering, trace as core
 from .array import Array, make_array, to_device
 from .backend import Device, get_backend
 from .ir import ClosedJaxpr, Jaxpr, JaxprEqn, Var, iter_eqns
@@ -72,7 +72,17 @@ def _compile_eqn(primitive, avals, params, device) -> CompiledCall:
     ins = [Var(a) for a in avals]
     outs = [Var(a) for a in out_avals]
     closed = ClosedJaxpr(Jaxpr([], ins, [JaxprEqn(primitive, ins, params, outs)], outs), [])
-    return CompiledCall(device.backend.compile(closed, device), out_avals, device, closed)
+    return CompiledCall(backend_compile(closed, device), out_avals, device, closed)
+
+
+def backend_compile(closed: ClosedJaxpr, device: Device):
+    """``device.backend.compile``, with complex values split into real parts for a backend without complex
+    dtypes (the executable then takes and returns them as buffer pairs)."""
+    backend = device.backend
+    if complex_lowering.has_complex(closed.jaxpr) and not complex_lowering.native_complex(backend):
+        exe = backend.compile(complex_lowering.lower(closed), device)
+        return complex_lowering.split_executable(exe, closed.out_avals)
+    return backend.compile(closed, device)
 
 
 def _check_compilable(jaxpr: Jaxpr) -> None:
@@ -106,7 +116,7 @@ def compile_jaxpr(closed: ClosedJaxpr, device: Device) -> CompiledCall | Interpr
             return call
         _check_compilable(closed.jaxpr)
         consts = [c if type(c) is Array else make_array(np.asarray(c), device=device) for c in closed.consts]
-        exe = device.backend.compile(closed, device) if not consts else device.backend.compile(
+        exe = backend_compile(closed, device) if not consts else backend_compile(
             ClosedJaxpr(Jaxpr([], closed.jaxpr.constvars + closed.jaxpr.in_binders, closed.jaxpr.eqns,
                               closed.jaxpr.outs), []), device)
         call = _jaxpr_cache[key] = CompiledCall(_bind_consts(exe, consts, device), closed.out_avals, device, closed)

@@ -12,12 +12,18 @@ bool_ = np.dtype(np.bool_)
 int8, int16, int32, int64 = (np.dtype(t) for t in (np.int8, np.int16, np.int32, np.int64))
 uint8, uint16, uint32, uint64 = (np.dtype(t) for t in (np.uint8, np.uint16, np.uint32, np.uint64))
 float16, float32, float64 = (np.dtype(t) for t in (np.float16, np.float32, np.float64))
+complex64, complex128 = np.dtype(np.complex64), np.dtype(np.complex128)
 # numpy has no bfloat16; float0 is the dtype of tangents of integer values, as in JAX.
 float0 = np.dtype([("float0", np.void, 0)])
 
+# The real dtypes every backend may claim. Complex values are pairs of real ones: a backend that does not list
+# complex64/complex128 among its dtypes gets them split into (real, imaginary) parts (``complex_lowering``).
 SUPPORTED = (bool_, int8, int16, int32, int64, uint8, uint16, uint32, uint64, float16, float32, float64)
-_SUPPORTED_SET = frozenset(SUPPORTED)
-_X64_NARROW = {int64: int32, uint64: uint32, float64: float32}
+COMPLEX = (complex64, complex128)
+_SUPPORTED_SET = frozenset(SUPPORTED + COMPLEX)
+_X64_NARROW = {int64: int32, uint64: uint32, float64: float32, complex128: complex64}
+_PARTS = {complex64: float32, complex128: float64}
+_COMPLEX_OF = {float32: complex64, float64: complex128, float16: complex64}
 
 
 def is_float(dtype) -> bool:
@@ -36,6 +42,22 @@ def is_bool(dtype) -> bool:
     return np.dtype(dtype).kind == "b"
 
 
+def is_complex(dtype) -> bool:
+    return np.dtype(dtype).kind == "c"
+
+
+def real_dtype(dtype) -> np.dtype:
+    """The dtype of the real and imaginary parts of a complex dtype (other dtypes map to themselves)."""
+    d = np.dtype(dtype)
+    return _PARTS.get(d, d)
+
+
+def complex_dtype(dtype) -> np.dtype:
+    """The complex dtype whose parts have the (floating) ``dtype``."""
+    d = np.dtype(dtype)
+    return d if d.kind == "c" else _COMPLEX_OF[d]
+
+
 def issubdtype(a, b) -> bool:
     return np.issubdtype(a, b)
 
@@ -44,8 +66,6 @@ def canonicalize(dtype) -> np.dtype:
     """Map a requested dtype to the one portax computes in (64-bit types narrow unless x64 is on)."""
     d = np.dtype(dtype)
     if d not in _SUPPORTED_SET:
-        if d.kind == "c":
-            raise TypeError(f"portax does not support complex dtypes yet (got {d.name})")
         raise TypeError(f"portax does not support dtype {d}")
     if not config.enable_x64:
         return _X64_NARROW.get(d, d)
@@ -73,7 +93,7 @@ def python_scalar_dtype(x: Any) -> np.dtype:
     if isinstance(x, float):
         return default_float()
     if isinstance(x, complex):
-        raise TypeError("portax does not support complex numbers yet")
+        return complex128 if config.enable_x64 else complex64
     raise TypeError(f"not a Python scalar: {type(x).__name__}")
 
 
@@ -101,10 +121,12 @@ _LATTICE = {
     "i*": ["u8", "i8"],
     "u8": ["i16", "u16"], "u16": ["i32", "u32"], "u32": ["i64", "u64"], "u64": ["f*"],
     "i8": ["i16"], "i16": ["i32"], "i32": ["i64"], "i64": ["f*"],
-    "f*": ["f16"], "f16": ["f32"], "f32": ["f64"], "f64": [],
+    "f*": ["f16", "c*"], "f16": ["f32"], "f32": ["f64", "c64"], "f64": ["c128"],
+    "c*": ["c64"], "c64": ["c128"], "c128": [],
 }
 _NODE_OF = {bool_: "b", uint8: "u8", uint16: "u16", uint32: "u32", uint64: "u64", int8: "i8",
-            int16: "i16", int32: "i32", int64: "i64", float16: "f16", float32: "f32", float64: "f64"}
+            int16: "i16", int32: "i32", int64: "i64", float16: "f16", float32: "f32", float64: "f64",
+            complex64: "c64", complex128: "c128"}
 _DTYPE_OF = {v: k for k, v in _NODE_OF.items()}
 
 
@@ -121,6 +143,8 @@ def _node(dtype: np.dtype, weak: bool) -> str:
         return "i*"
     if weak and dtype.kind == "f":
         return "f*"
+    if weak and dtype.kind == "c":
+        return "c*"
     return _NODE_OF[dtype]
 
 
@@ -140,6 +164,8 @@ def _promote(pairs: tuple, x64: bool) -> tuple:
         return default_int(), True
     if node == "f*":
         return default_float(), True
+    if node == "c*":
+        return complex_dtype(default_float()), True
     return canonicalize(_DTYPE_OF[node]), False
 
 
@@ -197,4 +223,4 @@ def short_name(dtype: np.dtype) -> str:
         return "bool"
     if dtype == float0:
         return "float0"
-    return {"f": "f", "i": "i", "u": "u"}[dtype.kind] + str(dtype.itemsize * 8)
+    return {"f": "f", "i": "i", "u": "u", "c": "c"}[dtype.kind] + str(dtype.itemsize * 8)

@@ -73,7 +73,7 @@ def jvp_jaxpr(closed: ClosedJaxpr, nonzeros: Sequence[bool], instantiate_out: bo
         tangents = [next(nz_tangents) if nz else Zero(a.at_least_vspace()) for nz, a in zip(nonzeros, closed.in_avals)]
         p_out, t_out = jvp_flat(lambda *xs: eval_jaxpr(closed.jaxpr, closed.consts, *xs), primals, tangents,
                                 instantiate_zeros=False)
-        t_out = [instantiate(t) if i and type(t) is Zero and t.aval.dtype.kind == "f" else t for t, i in zip(t_out, inst)]
+        t_out = [instantiate(t) if i and type(t) is Zero and t.aval.dtype.kind in "fc" else t for t, i in zip(t_out, inst)]
         out_nz[:] = [type(t) is not Zero for t in t_out]
         return list(p_out) + [t for t in t_out if type(t) is not Zero]
 

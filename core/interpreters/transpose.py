@@ -81,13 +81,13 @@ def transpose_jaxpr(closed: ClosedJaxpr, linear: Sequence[bool]) -> ClosedJaxpr:
     """``(nonlinear ins..., cts of float outs...) -> cts of linear ins`` (zeros instantiated) as a jaxpr."""
     from .staging import trace_to_jaxpr
     res_avals = [a for a, l in zip(closed.in_avals, linear) if not l]
-    ct_avals = [a for a in closed.out_avals if a.dtype.kind == "f"]
+    ct_avals = [a for a in closed.out_avals if a.dtype.kind in "fc"]
     n_res = len(res_avals)
 
     def fun(*args):
         res, cts = iter(args[:n_res]), iter(args[n_res:])
         primals = [UndefinedPrimal(a) if l else next(res) for a, l in zip(closed.in_avals, linear)]
-        cts_out = [next(cts) if a.dtype.kind == "f" else Zero(a.at_least_vspace()) for a in closed.out_avals]
+        cts_out = [next(cts) if a.dtype.kind in "fc" else Zero(a.at_least_vspace()) for a in closed.out_avals]
         cts_in = backward_pass(closed.jaxpr, closed.consts, primals, cts_out)
         return [instantiate(c) for c, l in zip(cts_in, linear) if l]
 

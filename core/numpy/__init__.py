@@ -63,6 +63,8 @@ bool_ = _ScalarType(_np.bool_)
 int8, int16, int32, int64 = (_ScalarType(t) for t in (_np.int8, _np.int16, _np.int32, _np.int64))
 uint8, uint16, uint32, uint64 = (_ScalarType(t) for t in (_np.uint8, _np.uint16, _np.uint32, _np.uint64))
 float16, float32, float64 = (_ScalarType(t) for t in (_np.float16, _np.float32, _np.float64))
+complex64, complex128 = _ScalarType(_np.complex64), _ScalarType(_np.complex128)
+complex_ = complex128
 float_ = float64
 int_ = int64
 uint = uint64
@@ -97,11 +99,12 @@ def isscalar(element) -> bool:
 
 
 def iscomplexobj(x) -> bool:
-    return False
+    dtype = getattr(x, "dtype", None)
+    return _np.dtype(dtype).kind == "c" if dtype is not None else _np.iscomplexobj(x)
 
 
 def isrealobj(x) -> bool:
-    return True
+    return not iscomplexobj(x)
 
 
 # --- array methods and operators on Array and Tracer ------------------------------------------------------------
@@ -140,13 +143,13 @@ _ArrayMethods.install({
     "__lt__": less, "__le__": less_equal, "__gt__": greater, "__ge__": greater_equal,
     "__getitem__": _getitem, "__iter__": _iter,
     "at": property(_IndexUpdateHelper), "T": property(lambda self: transpose(self)),
-    "mT": property(lambda self: swapaxes(self, -1, -2)), "real": property(lambda self: self),
-    "imag": property(lambda self: _ew.mul(self, _ew._const(self, 0))),
+    "mT": property(lambda self: swapaxes(self, -1, -2)), "real": property(real),
+    "imag": property(imag),
     "sum": sum, "prod": prod, "mean": mean, "var": var, "std": std, "max": max, "min": min, "all": all, "any": any,
     "argmax": argmax, "argmin": argmin, "cumsum": cumsum, "cumprod": cumprod, "reshape": _reshape_method,
     "transpose": _transpose_method, "ravel": ravel, "flatten": ravel, "squeeze": squeeze, "swapaxes": swapaxes,
     "astype": astype, "dot": dot, "clip": clip, "round": round, "sort": sort, "argsort": argsort,
-    "take": take, "conj": lambda self: self, "conjugate": lambda self: self, "diagonal": diagonal, "trace": trace,
+    "take": take, "conj": conjugate, "conjugate": conjugate, "diagonal": diagonal, "trace": trace,
     "nonzero": nonzero, "repeat": repeat, "copy": lambda self: _ew.asarray(self), "view": lambda self, dtype=None: (
         self if dtype is None else _ew.bitcast_convert_type(self, dtype)),
     "argpartition": argpartition,
@@ -165,6 +168,7 @@ from .ufunc_objects import (add, bitwise_and, bitwise_or, bitwise_xor, frompyfun
 
 # --- more dtype names and numpy helpers -------------------------------------------------------------------------
 double, single = float64, float32
+csingle, cdouble = complex64, complex128
 object_, character, flexible, complexfloating = _np.object_, _np.character, _np.flexible, _np.complexfloating
 ComplexWarning = _np.exceptions.ComplexWarning
 get_printoptions, set_printoptions, printoptions = _np.get_printoptions, _np.set_printoptions, _np.printoptions
@@ -190,7 +194,12 @@ def array_str(a, max_line_width=None, precision=None, suppress_small=None) -> st
 
 
 def sort_complex(a):
-    raise NotImplementedError("jnp.sort_complex returns complex values, and portax has no complex dtype")
+    """Sort by real part, then imaginary part; the result is complex."""
+    a = asarray(a)
+    c = a if iscomplexobj(a) else a.astype(promote_types(a.dtype, complex64))
+    re, im = real(c), imag(c)
+    order = lexsort((im, re), axis=-1)
+    return take_along_axis(c, order, axis=-1)
 
 
 __all__ = [_n for _n, _v in list(globals().items()) if not _n.startswith("_") and _n != "annotations" and

@@ -26,9 +26,11 @@ def asarray_any(x: Any, dtype=None) -> Any:
             dtype = dtypes.default_float()
         elif x.dtype == np.int64 and dtype is None:
             dtype = dtypes.default_int()
+        elif x.dtype == np.complex128 and dtype is None:
+            dtype = dtypes.complex_dtype(dtypes.default_float())
     if hasattr(x, "__jax_array__"):
         return asarray_any(x.__jax_array__(), dtype)
-    if type(x) in (bool, int, float):
+    if type(x) in (bool, int, float, complex):
         if dtype is not None:
             return make_array(np.asarray(x, dtypes.canonicalize(dtype)))
         return make_array(x)
@@ -48,7 +50,7 @@ def promote_to_inexact(*args: Any) -> list:
     out = []
     for a in args:
         aval = get_aval(a)
-        if aval.dtype.kind != "f":
+        if aval.dtype.kind not in "fc":
             a = ew.convert_element_type(a, dtypes.default_float(), weak_type=aval.weak_type)
         out.append(a)
     return out

@@ -1,7 +1,6 @@
-"""``jnp.fft``. portax has no complex dtype: transforms with complex results (fft, ifft, rfft, ihfft and
-their 2-D/n-D forms) raise NotImplementedError. Transforms of real input with real results are exact and
-supported: ``irfft``/``irfft2``/``irfftn`` (a real half spectrum, i.e. zero imaginary part) and ``hfft``,
-plus the helpers ``fftfreq``, ``rfftfreq``, ``fftshift`` and ``ifftshift``.
+"""``jnp.fft``: complex and real transforms over one, two or n (at most 3) axes, with numpy's ``n``/``s``
+cropping and zero-padding and its ``norm`` modes, composed over the split-complex ``lax.fft`` primitive;
+plus ``fftfreq``, ``rfftfreq``, ``fftshift`` and ``ifftshift``.
 """
 from __future__ import annotations
 
@@ -16,52 +15,7 @@ from ._util import asarray_any, canonicalize_axis, promote_to_inexact
 from .shape import moveaxis, roll
 
 _NORMS = (None, "backward", "ortho", "forward")
-
-
-def _complex_result(name: str) -> NotImplementedError:
-    return NotImplementedError(
-        f"jnp.fft.{name} returns a complex array, and portax has no complex dtype yet. Real-valued transforms "
-        "are available: jnp.fft.irfft/irfft2/irfftn and hfft of real input.")
-
-
-def fft(a: Any, n: int | None = None, axis: int = -1, norm: str | None = None) -> Any:
-    raise _complex_result("fft")
-
-
-def ifft(a: Any, n: int | None = None, axis: int = -1, norm: str | None = None) -> Any:
-    raise _complex_result("ifft")
-
-
-def rfft(a: Any, n: int | None = None, axis: int = -1, norm: str | None = None) -> Any:
-    raise _complex_result("rfft")
-
-
-def ihfft(a: Any, n: int | None = None, axis: int = -1, norm: str | None = None) -> Any:
-    raise _complex_result("ihfft")
-
-
-def fft2(a: Any, s: Sequence[int] | None = None, axes: Sequence[int] = (-2, -1), norm: str | None = None) -> Any:
-    raise _complex_result("fft2")
-
-
-def ifft2(a: Any, s: Sequence[int] | None = None, axes: Sequence[int] = (-2, -1), norm: str | None = None) -> Any:
-    raise _complex_result("ifft2")
-
-
-def rfft2(a: Any, s: Sequence[int] | None = None, axes: Sequence[int] = (-2, -1), norm: str | None = None) -> Any:
-    raise _complex_result("rfft2")
-
-
-def fftn(a: Any, s: Sequence[int] | None = None, axes: Sequence[int] | None = None, norm: str | None = None) -> Any:
-    raise _complex_result("fftn")
-
-
-def ifftn(a: Any, s: Sequence[int] | None = None, axes: Sequence[int] | None = None, norm: str | None = None) -> Any:
-    raise _complex_result("ifftn")
-
-
-def rfftn(a: Any, s: Sequence[int] | None = None, axes: Sequence[int] | None = None, norm: str | None = None) -> Any:
-    raise _complex_result("rfftn")
+_INVERSE = (ff.FftType.IFFT, ff.FftType.IRFFT)
 
 
 def _resize(x: Any, axis: int, size: int) -> Any:
@@ -76,24 +30,39 @@ def _resize(x: Any, axis: int, size: int) -> Any:
     return x
 
 
-def _irfftn(name: str, a: Any, s: Sequence[int] | None, axes: Sequence[int] | None, norm: str | None) -> Any:
-    """Inverse real FFT of a real half spectrum over ``axes`` (the last one is the halved axis)."""
+def _operand(name: str, a: Any, kind: ff.FftType) -> Any:
+    """``a`` as float32/float64 (RFFT) or complex64/complex128 (the others)."""
+    a = asarray_any(a)
+    if kind == ff.FftType.RFFT:
+        if get_aval(a).dtype.kind == "c":
+            raise TypeError(f"jnp.fft.{name} requires real input, got {get_aval(a).dtype.name}")
+        (a,) = promote_to_inexact(a)
+        return a if get_aval(a).dtype != dtypes.float16 else ew.convert_element_type(a, dtypes.float32)
+    if get_aval(a).dtype.kind != "c":
+        (a,) = promote_to_inexact(a)
+        a = ew.convert_element_type(a, dtypes.complex_dtype(get_aval(a).dtype))
+    return a
+
+
+def _transform(name: str, kind: ff.FftType, a: Any, s: Sequence[int] | None, axes: Sequence[int] | None,
+               norm: str | None) -> Any:
+    """The ``kind`` transform over ``axes`` (for RFFT/IRFFT the last one is the halved axis)."""
     if norm not in _NORMS:
         raise ValueError(f'jnp.fft.{name}: invalid norm value {norm}; should be "backward", "ortho" or "forward".')
-    (a,) = promote_to_inexact(asarray_any(a))
-    if get_aval(a).dtype not in (dtypes.float32, dtypes.float64):
-        a = ew.convert_element_type(a, dtypes.float32)
+    a = _operand(name, a, kind)
     nd = get_aval(a).ndim
     if axes is None:
         axes = tuple(range(nd)) if s is None else tuple(range(nd - len(s), nd))
     axes = tuple(canonicalize_axis(ax, nd) for ax in axes)
     if len(set(axes)) != len(axes):
         raise ValueError(f"jnp.fft.{name} does not support repeated axes, got {axes}")
-    if len(axes) > 3:
-        raise ValueError(f"jnp.fft.{name} supports at most 3 axes, got {len(axes)}")
+    if not 1 <= len(axes) <= 3:
+        raise ValueError(f"jnp.fft.{name} supports 1 to 3 axes, got {len(axes)}")
     shape = get_aval(a).shape
     if s is None:
-        lengths = [shape[ax] for ax in axes[:-1]] + [2 * (shape[axes[-1]] - 1)]
+        lengths = [shape[ax] for ax in axes]
+        if kind == ff.FftType.IRFFT:
+            lengths[-1] = 2 * (lengths[-1] - 1)
     else:
         if len(s) != len(axes):
             raise ValueError(f"jnp.fft.{name}: shape s {tuple(s)} and axes {axes} have different lengths")
@@ -102,39 +71,86 @@ def _irfftn(name: str, a: Any, s: Sequence[int] | None, axes: Sequence[int] | No
         raise ValueError(f"jnp.fft.{name}: invalid number of data points {lengths} specified")
     k = len(axes)
     x = moveaxis(a, axes, tuple(range(nd - k, nd)))
-    for i, n_i in enumerate(lengths[:-1]):
-        x = _resize(x, nd - k + i, n_i)
-    x = _resize(x, nd - 1, lengths[-1] // 2 + 1)
-    (out,) = ff.fft_split((x, st.zeros_like_array(x)), ff.FftType.IRFFT, lengths)
+    for i, n_i in enumerate(lengths):
+        x = _resize(x, nd - k + i, n_i // 2 + 1 if kind == ff.FftType.IRFFT and i == k - 1 else n_i)
+    parts = (x,) if kind == ff.FftType.RFFT else (ew.real(x), ew.imag(x))
+    outs = ff.fft_split(parts, kind, lengths)
+    out = outs[0] if kind == ff.FftType.IRFFT else ew.complex(*outs)
     size = float(np.prod(lengths))
-    if norm == "ortho":
-        out = ew.mul(out, ew._const(out, np.sqrt(size)))
-    elif norm == "forward":
-        out = ew.mul(out, ew._const(out, size))
+    scale = {None: 1.0, "backward": 1.0, "ortho": np.sqrt(size), "forward": size}[norm]
+    if kind not in _INVERSE:
+        scale = 1.0 / scale if norm in ("ortho", "forward") else 1.0
+    if scale != 1.0:
+        out = ew.mul(out, ew._const(out, scale))
     return moveaxis(out, tuple(range(nd - k, nd)), axes)
 
 
+def _one_axis(n: int | None, axis: int) -> tuple:
+    return (None if n is None else (n,)), (axis,)
+
+
+def fft(a: Any, n: int | None = None, axis: int = -1, norm: str | None = None) -> Any:
+    return _transform("fft", ff.FftType.FFT, a, *_one_axis(n, axis), norm)
+
+
+def ifft(a: Any, n: int | None = None, axis: int = -1, norm: str | None = None) -> Any:
+    return _transform("ifft", ff.FftType.IFFT, a, *_one_axis(n, axis), norm)
+
+
+def rfft(a: Any, n: int | None = None, axis: int = -1, norm: str | None = None) -> Any:
+    return _transform("rfft", ff.FftType.RFFT, a, *_one_axis(n, axis), norm)
+
+
 def irfft(a: Any, n: int | None = None, axis: int = -1, norm: str | None = None) -> Any:
-    """Inverse of rfft for a real half spectrum (zero imaginary part); output length ``n`` (default 2(m-1))."""
-    return _irfftn("irfft", a, None if n is None else (n,), (axis,), norm)
+    """Inverse of rfft; output length ``n`` (default ``2 (m - 1)``)."""
+    return _transform("irfft", ff.FftType.IRFFT, a, *_one_axis(n, axis), norm)
+
+
+def fft2(a: Any, s: Sequence[int] | None = None, axes: Sequence[int] = (-2, -1), norm: str | None = None) -> Any:
+    return _transform("fft2", ff.FftType.FFT, a, s, axes, norm)
+
+
+def ifft2(a: Any, s: Sequence[int] | None = None, axes: Sequence[int] = (-2, -1), norm: str | None = None) -> Any:
+    return _transform("ifft2", ff.FftType.IFFT, a, s, axes, norm)
+
+
+def rfft2(a: Any, s: Sequence[int] | None = None, axes: Sequence[int] = (-2, -1), norm: str | None = None) -> Any:
+    return _transform("rfft2", ff.FftType.RFFT, a, s, axes, norm)
 
 
 def irfft2(a: Any, s: Sequence[int] | None = None, axes: Sequence[int] = (-2, -1), norm: str | None = None) -> Any:
-    return _irfftn("irfft2", a, s, axes, norm)
+    return _transform("irfft2", ff.FftType.IRFFT, a, s, axes, norm)
+
+
+def fftn(a: Any, s: Sequence[int] | None = None, axes: Sequence[int] | None = None, norm: str | None = None) -> Any:
+    return _transform("fftn", ff.FftType.FFT, a, s, axes, norm)
+
+
+def ifftn(a: Any, s: Sequence[int] | None = None, axes: Sequence[int] | None = None, norm: str | None = None) -> Any:
+    return _transform("ifftn", ff.FftType.IFFT, a, s, axes, norm)
+
+
+def rfftn(a: Any, s: Sequence[int] | None = None, axes: Sequence[int] | None = None, norm: str | None = None) -> Any:
+    return _transform("rfftn", ff.FftType.RFFT, a, s, axes, norm)
 
 
 def irfftn(a: Any, s: Sequence[int] | None = None, axes: Sequence[int] | None = None, norm: str | None = None) -> Any:
-    return _irfftn("irfftn", a, s, axes, norm)
+    return _transform("irfftn", ff.FftType.IRFFT, a, s, axes, norm)
+
+
+_SWAPPED_NORM = {None: "forward", "backward": "forward", "forward": "backward", "ortho": "ortho"}
 
 
 def hfft(a: Any, n: int | None = None, axis: int = -1, norm: str | None = None) -> Any:
-    """FFT of a signal with Hermitian symmetry given by its (here real) first half: ``irfft(a) * n``."""
-    (a,) = promote_to_inexact(asarray_any(a))
-    nd = get_aval(a).ndim
-    n_out = 2 * (get_aval(a).shape[canonicalize_axis(axis, nd)] - 1) if n is None else int(n)
-    inverse_norm = {None: "forward", "backward": "forward", "forward": "backward", "ortho": "ortho"}[norm] \
-        if norm in _NORMS else norm
-    return _irfftn("hfft", a, (n_out,), (axis,), inverse_norm)
+    """FFT of a signal with Hermitian symmetry given by its first half: ``irfft(conj(a), n)`` scaled by ``n``."""
+    a = asarray_any(a)
+    a = ew.conj(a) if get_aval(a).dtype.kind == "c" else a
+    return _transform("hfft", ff.FftType.IRFFT, a, *_one_axis(n, axis), _SWAPPED_NORM.get(norm, norm))
+
+
+def ihfft(a: Any, n: int | None = None, axis: int = -1, norm: str | None = None) -> Any:
+    """Inverse of hfft: ``conj(rfft(a, n)) / n`` for real ``a``."""
+    return ew.conj(_transform("ihfft", ff.FftType.RFFT, a, *_one_axis(n, axis), _SWAPPED_NORM.get(norm, norm)))
 
 
 def fftfreq(n: int, d: float = 1.0, *, dtype: Any = None, device: Any = None) -> Any:

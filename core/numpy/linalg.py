@@ -1,7 +1,7 @@
 """``jnp.linalg``: norms, solves, inverses, determinants and decompositions over the linalg primitives.
 
 Everything is float-only (integer inputs promote to the default float); complex-valued results
-(``eig``, ``eigvals``) raise NotImplementedError because portax has no complex dtype.
+(``eig``, ``eigvals``) raise NotImplementedError: no backend has a nonsymmetric eigensolver yet.
 """
 from __future__ import annotations
 
@@ -137,13 +137,15 @@ def eigvalsh(a: Any, UPLO: str | None = "L", *, symmetrize_input: bool = True) -
 
 
 def eig(a: Any) -> Any:
-    raise NotImplementedError("jnp.linalg.eig returns complex eigenvalues/eigenvectors, and portax has no complex "
-                              "dtype; for symmetric matrices use jnp.linalg.eigh")
+    raise NotImplementedError("jnp.linalg.eig (complex eigenvalues/eigenvectors of a nonsymmetric matrix) is not "
+                              "implemented yet: no backend has a nonsymmetric eigensolver; for symmetric matrices use "
+                              "jnp.linalg.eigh")
 
 
 def eigvals(a: Any) -> Any:
-    raise NotImplementedError("jnp.linalg.eigvals returns complex eigenvalues, and portax has no complex dtype; for "
-                              "symmetric matrices use jnp.linalg.eigvalsh")
+    raise NotImplementedError("jnp.linalg.eigvals (complex eigenvalues of a nonsymmetric matrix) is not implemented "
+                              "yet: no backend has a nonsymmetric eigensolver; for symmetric matrices use "
+                              "jnp.linalg.eigvalsh")
 
 
 # --- solves and inverses -----------------------------------------------------------------------------------------

@@ -57,7 +57,9 @@ def matmul(a: Any, b: Any, *, precision: Any = None, preferred_element_type: Any
 
 
 def vdot(a: Any, b: Any, *, precision: Any = None) -> Any:
-    return dot(_ravel(a), _ravel(b))
+    """The dot product of the flattened arrays, conjugating ``a`` if it is complex."""
+    a = _ravel(a)
+    return dot(ew.conj(a) if get_aval(a).dtype.kind == "c" else a, _ravel(b))
 
 
 def _ravel(x):

@@ -148,7 +148,8 @@ def vander(x: Any, N: int | None = None, increasing: bool = False) -> Any:
 
 
 def roots(p: Any, *, strip_zeros: bool = True) -> Any:
-    raise NotImplementedError("jnp.roots returns complex roots in general, and portax has no complex dtype")
+    raise NotImplementedError("jnp.roots (the complex eigenvalues of the companion matrix) is not implemented yet: no "
+                              "backend has a nonsymmetric eigensolver")
 
 
 def _window(M: int, fn) -> Any:

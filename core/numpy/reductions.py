@@ -87,7 +87,7 @@ def _inexact_dtype(aval, dtype) -> np.dtype:
     """The dtype of a mean/variance: ``dtype`` if given, else the input's float type or the default float."""
     if dtype is not None:
         return dtypes.canonicalize(dtype)
-    return aval.dtype if aval.dtype.kind == "f" else dtypes.default_float()
+    return aval.dtype if aval.dtype.kind in "fc" else dtypes.default_float()
 
 
 def _count(aval, axes, where):

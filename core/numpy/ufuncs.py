@@ -356,26 +356,36 @@ def sinc(x: Any, /) -> Any:
     return ew.select(ew.eq(x, ew._const(x, 0)), ew._const(x, 1), ew.div(ew.sin(safe), safe))
 
 
+def _is_complex(x: Any) -> bool:
+    return get_aval(x).dtype.kind == "c"
+
+
 def conjugate(x: Any, /) -> Any:
-    return asarray_any(x)
+    x = asarray_any(x)
+    return ew.conj(x) if _is_complex(x) else x
 
 
 conj = conjugate
 
 
 def real(x: Any, /) -> Any:
-    return asarray_any(x)
+    x = asarray_any(x)
+    return ew.real(x) if _is_complex(x) else x
 
 
 def imag(x: Any, /) -> Any:
     x = asarray_any(x)
-    return ew.mul(x, ew._const(x, 0))
+    return ew.imag(x) if _is_complex(x) else ew.mul(x, ew._const(x, 0))
 
 
 def angle(z: Any, deg: bool = False) -> Any:
-    """The argument of ``z``: 0 for non-negative reals, pi for negative ones (portax has no complex dtype)."""
-    (z,) = promote_args_inexact("angle", z)
-    out = ew.atan2(_full_like(z, 0.0), z)
+    """The argument of ``z`` (radians, or degrees if ``deg``)."""
+    z = asarray_any(z)
+    if _is_complex(z):
+        out = ew.atan2(ew.imag(z), ew.real(z))
+    else:
+        (z,) = promote_args_inexact("angle", z)
+        out = ew.atan2(_full_like(z, 0.0), z)
     return ew.mul(out, ew._const(out, 180 / np.pi)) if deg else out
 
 
@@ -505,7 +515,10 @@ def i0(x: Any, /) -> Any:
 
 def iscomplex(x: Any, /) -> Any:
     from ..primitives.structural import full
-    return full(get_aval(asarray_any(x)).shape, False)
+    x = asarray_any(x)
+    if _is_complex(x):
+        return ew.ne(ew.imag(x), ew._const(ew.imag(x), 0))
+    return full(get_aval(x).shape, False)
 
 
 def isreal(x: Any, /) -> Any:

@@ -24,6 +24,7 @@ import numpy as np
 
 from ..array import Array, make_array, to_device
 from ..backend import Device, get_backend
+from ..dispatch import backend_compile
 from ..interpreters.evaluation import dce_jaxpr
 from ..interpreters.staging import trace_to_jaxpr
 from ..ir import ClosedJaxpr, Jaxpr, Literal, Var, subjaxprs
@@ -186,7 +187,7 @@ class _Segment:
     def __init__(self, eqns: list, inputs: list[Var], outputs: list[Var], devices: Sequence[Device]):
         self.inputs, self.outputs = inputs, outputs
         closed = ClosedJaxpr(Jaxpr([], inputs, eqns, outputs), [])
-        self.executables = [d.backend.compile(closed, d) for d in devices]
+        self.executables = [backend_compile(closed, d) for d in devices]
 
     def run(self, env: dict) -> None:
         ins = [env[v] for v in self.inputs]

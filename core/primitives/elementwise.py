@@ -24,6 +24,9 @@ _INT = ("iu", "integer")
 _INTB = ("iub", "integer or boolean")
 _ANY = ("fiub", "any")
 _SIGNED_NUM = ("fi", "signed number")
+_NUMC = ("fiuc", "number")  # ops that also take complex operands (split into parts for backends without them)
+_INEXACT = ("fc", "inexact")
+_ANYC = ("fiubc", "any")
 
 
 def _check_dtype(name: str, kinds: tuple, dtype: np.dtype) -> None:
@@ -112,22 +115,22 @@ def _un(p: Primitive):
 
 
 # --- arithmetic ------------------------------------------------------------------------------------------
-neg_p = _unary("neg", _NUM)
-sign_p = _unary("sign", _NUM)
+neg_p = _unary("neg", _NUMC)
+sign_p = _unary("sign", _NUMC)
 floor_p = _unary("floor")
 ceil_p = _unary("ceil")
 round_p = _unary("round")
 is_finite_p = _unary("is_finite", _FLOAT, out_dtype=dtypes.bool_)
-abs_p = _unary("abs", _NUM)
-exp_p = _unary("exp")
+abs_p = _unary("abs", _NUMC)
+exp_p = _unary("exp", _INEXACT)
 exp2_p = _unary("exp2")
-log_p = _unary("log")
+log_p = _unary("log", _INEXACT)
 log1p_p = _unary("log1p")
 expm1_p = _unary("expm1")
-tanh_p = _unary("tanh")
+tanh_p = _unary("tanh", _INEXACT)
 logistic_p = _unary("logistic")
-sin_p = _unary("sin")
-cos_p = _unary("cos")
+sin_p = _unary("sin", _INEXACT)
+cos_p = _unary("cos", _INEXACT)
 tan_p = _unary("tan")
 asin_p = _unary("asin")
 acos_p = _unary("acos")
@@ -137,7 +140,7 @@ cosh_p = _unary("cosh")
 asinh_p = _unary("asinh")
 acosh_p = _unary("acosh")
 atanh_p = _unary("atanh")
-sqrt_p = _unary("sqrt")
+sqrt_p = _unary("sqrt", _INEXACT)
 rsqrt_p = _unary("rsqrt")
 cbrt_p = _unary("cbrt")
 erf_p = _unary("erf")
@@ -145,17 +148,17 @@ erfc_p = _unary("erfc")
 erf_inv_p = _unary("erf_inv")
 lgamma_p = _unary("lgamma")
 digamma_p = _unary("digamma")
-square_p = _unary("square", _NUM)
-integer_pow_p = _unary("integer_pow", _NUM)
+square_p = _unary("square", _NUMC)
+integer_pow_p = _unary("integer_pow", _NUMC)
 not_p = _unary("not", _INTB)
 population_count_p = _unary("population_count", _INT)
 clz_p = _unary("clz", _INT)
-stop_gradient_p = _unary("stop_gradient", _ANY)
+stop_gradient_p = _unary("stop_gradient", _ANYC)
 
-add_p = _nary("add")
-sub_p = _nary("sub")
-mul_p = _nary("mul")
-div_p = _nary("div")
+add_p = _nary("add", _NUMC)
+sub_p = _nary("sub", _NUMC)
+mul_p = _nary("mul", _NUMC)
+div_p = _nary("div", _NUMC)
 rem_p = _nary("rem")
 pow_p = _nary("pow", _FLOAT)
 max_p = _nary("max", _ANY)
@@ -169,8 +172,8 @@ shift_left_p = _nary("shift_left", _INT)
 shift_right_logical_p = _nary("shift_right_logical", _INT)
 shift_right_arithmetic_p = _nary("shift_right_arithmetic", _INT)
 
-eq_p = _nary("eq", _ANY, out_dtype=dtypes.bool_)
-ne_p = _nary("ne", _ANY, out_dtype=dtypes.bool_)
+eq_p = _nary("eq", _ANYC, out_dtype=dtypes.bool_)
+ne_p = _nary("ne", _ANYC, out_dtype=dtypes.bool_)
 lt_p = _nary("lt", _ANY, out_dtype=dtypes.bool_)
 le_p = _nary("le", _ANY, out_dtype=dtypes.bool_)
 gt_p = _nary("gt", _ANY, out_dtype=dtypes.bool_)
@@ -249,7 +252,13 @@ ad.defjvp(max_p, lambda g, x, y: mul(g, _balanced_select(gt, x, y)),
           lambda g, x, y: mul(g, _balanced_select(gt, y, x)))
 ad.defjvp(min_p, lambda g, x, y: mul(g, _balanced_select(lt, x, y)),
           lambda g, x, y: mul(g, _balanced_select(lt, y, x)))
-ad.defjvp(abs_p, lambda g, x: select(ge(x, _const(x, 0)), g, neg(g)))
+def _abs_jvp(g, x):
+    if get_aval(x).dtype.kind == "c":  # d|z| = Re(conj(z) dz) / |z|
+        return div(real(mul(conj(x), g)), abs(x))
+    return select(ge(x, _const(x, 0)), g, neg(g))
+
+
+ad.defjvp(abs_p, _abs_jvp)
 ad.defjvp2(exp_p, lambda g, ans, x: mul(g, ans))
 ad.defjvp2(exp2_p, lambda g, ans, x: mul(g, mul(ans, _const(x, math.log(2)))))
 ad.defjvp(log_p, lambda g, x: div(g, x))
@@ -464,7 +473,7 @@ def _convert_abstract(x: ShapedArray, *, new_dtype, weak_type) -> ShapedArray:
 def _convert_jvp(primals, tangents, *, new_dtype, weak_type):
     (x,), (t,) = primals, tangents
     out = convert_element_type_p.bind(x, new_dtype=new_dtype, weak_type=weak_type)
-    if type(t) is Zero or new_dtype.kind != "f" or get_aval(x).dtype.kind != "f":
+    if type(t) is Zero or new_dtype.kind not in "fc" or get_aval(x).dtype.kind not in "fc":
         return out, Zero(get_aval(out).at_least_vspace())
     return out, convert_element_type_p.bind(t, new_dtype=new_dtype, weak_type=weak_type)
 
@@ -529,6 +538,53 @@ def bitcast_convert_type(x: Any, new_dtype) -> Any:
     return bitcast_convert_type_p.bind(asarray(x), new_dtype=dtypes.canonicalize(new_dtype))
 
 
+# --- complex numbers ------------------------------------------------------------------------------------------
+def _part_abstract(name: str):
+    def rule(x: ShapedArray) -> ShapedArray:
+        if x.dtype.kind != "c":
+            raise TypeError(f"{name} requires a complex operand, got {x.str_short()}")
+        return ShapedArray(x.shape, dtypes.real_dtype(x.dtype))
+    return rule
+
+
+def _complex_abstract(x: ShapedArray, y: ShapedArray) -> ShapedArray:
+    if x.dtype != y.dtype or x.dtype not in (dtypes.float32, dtypes.float64) or x.shape != y.shape:
+        raise TypeError(f"complex requires two float32 or float64 operands of one shape and dtype, got "
+                        f"{x.str_short()} and {y.str_short()}")
+    return ShapedArray(x.shape, dtypes.complex_dtype(x.dtype))
+
+
+def _conj_abstract(x: ShapedArray) -> ShapedArray:
+    if x.dtype.kind != "c":
+        raise TypeError(f"conj requires a complex operand, got {x.str_short()}")
+    return x
+
+
+real_p, imag_p, conj_p, complex_p = (Primitive(n) for n in ("real", "imag", "conj", "complex"))
+abstract_eval_rules[real_p] = _part_abstract("real")
+abstract_eval_rules[imag_p] = _part_abstract("imag")
+abstract_eval_rules[conj_p] = _conj_abstract
+abstract_eval_rules[complex_p] = _complex_abstract
+for _p in (real_p, imag_p, conj_p):
+    batching.defvectorized(_p)
+batching.defbroadcasting(complex_p)
+real, imag, conj = map(_un, (real_p, imag_p, conj_p))
+
+
+def complex(x: Any, y: Any) -> Any:
+    """``lax.complex``: ``x + i y`` from two float arrays of one dtype."""
+    return complex_p.bind(*_binary_args("complex", x, y))
+
+
+# Transposes as JAX defines them (linear, not conjugate-linear): real^T(c) = c + 0i, imag^T(c) = -ci.
+ad.deflinear(real_p, lambda ct, x: [complex(ct, _zeros_like(ct))])
+ad.deflinear(imag_p, lambda ct, x: [complex(_zeros_like(ct), neg(ct))])
+ad.deflinear(conj_p, lambda ct, x: [conj(ct)])
+ad.deflinear(complex_p, lambda ct, x, y: [real(ct) if is_undefined(x) else None,
+                                          neg(imag(ct)) if is_undefined(y) else None])
+_real_abs = abstract_eval_rules[abs_p]
+abstract_eval_rules[abs_p] = lambda x: _real_abs(x).update(dtype=dtypes.real_dtype(x.dtype))
+
 ELEMENTWISE_UNARY = (neg_p, sign_p, floor_p, ceil_p, round_p, is_finite_p, abs_p, exp_p, exp2_p, log_p, log1p_p,
                      expm1_p, tanh_p, logistic_p, sin_p, cos_p, tan_p, asin_p, acos_p, atan_p, sinh_p, cosh_p,
                      asinh_p, acosh_p, atanh_p, sqrt_p, rsqrt_p, cbrt_p, erf_p, erfc_p, erf_inv_p, lgamma_p,
@@ -537,4 +593,5 @@ ELEMENTWISE_UNARY = (neg_p, sign_p, floor_p, ceil_p, round_p, is_finite_p, abs_p
 ELEMENTWISE_BINARY = (add_p, sub_p, mul_p, div_p, rem_p, pow_p, max_p, min_p, atan2_p, nextafter_p, and_p, or_p,
                       xor_p, shift_left_p, shift_right_logical_p, shift_right_arithmetic_p, eq_p, ne_p, lt_p, le_p,
                       gt_p, ge_p)
-ELEMENTWISE = ELEMENTWISE_UNARY + ELEMENTWISE_BINARY + (select_n_p, clamp_p, bitcast_convert_type_p)
+ELEMENTWISE = ELEMENTWISE_UNARY + ELEMENTWISE_BINARY + (select_n_p, clamp_p, bitcast_convert_type_p, real_p, imag_p,
+                                                       conj_p, complex_p)

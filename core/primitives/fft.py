@@ -1,7 +1,7 @@
 """Fast Fourier transforms over the trailing ``len(fft_lengths)`` axes (``jax.lax.fft``).
 
-portax has no complex dtype, so the primitive works on complex values split into real and imaginary
-parts ("split-complex"): ``FFT``/``IFFT`` map ``(re, im) -> (re, im)``, ``RFFT`` maps a real ``x`` to the
+The primitive works on complex values split into real and imaginary parts ("split-complex"), so every
+backend runs it on real buffers; ``fft`` is the complex-valued ``lax.fft`` composed over it: ``FFT``/``IFFT`` map ``(re, im) -> (re, im)``, ``RFFT`` maps a real ``x`` to the
 ``(re, im)`` half spectrum (last axis ``n // 2 + 1``), and ``IRFFT`` maps a half spectrum ``(re, im)`` to a
 real signal whose last axis is ``fft_lengths[-1]``. Every form is real-linear: its JVP applies it to the
 tangents and its transpose is another FFT with a rescaling (the real transposes, i.e. the adjoints, of
@@ -134,16 +134,17 @@ def fft_split(parts: Sequence[Any], fft_type: Any, fft_lengths: Sequence[int]) -
 
 
 def fft(x: Any, fft_type: Any, fft_lengths: Sequence[int]) -> Any:
-    """``lax.fft`` on real operands. Only IRFFT has a real result; since portax has no complex dtype, it
-    reads ``x`` as a half spectrum with zero imaginary part. The other types return complex values and
-    raise NotImplementedError (``fft_split`` offers them on split real/imaginary parts)."""
+    """``lax.fft``: FFT/IFFT of a complex ``x``, RFFT of a real one (to the complex half spectrum), IRFFT of a
+    complex half spectrum (to a real signal). A real operand of FFT/IFFT/IRFFT has a zero imaginary part."""
     ft = _as_fft_type(fft_type)
-    if ft != FftType.IRFFT:
-        raise NotImplementedError(f"lax.fft with fft_type={ft.name} returns complex values, and portax has no "
-                                  "complex dtype yet; use portax.lax.fft_split on (real, imag) parts instead.")
     x = ew.asarray(x)
-    (out,) = fft_split((x, st.zeros_like_array(x)), ft, fft_lengths)
-    return out
+    if ft == FftType.RFFT:
+        if get_aval(x).dtype.kind == "c":
+            raise TypeError(f"lax.fft RFFT requires a real operand, got {get_aval(x).str_short()}")
+        return ew.complex(*fft_split((x,), ft, fft_lengths))
+    parts = (ew.real(x), ew.imag(x)) if get_aval(x).dtype.kind == "c" else (x, st.zeros_like_array(x))
+    outs = fft_split(parts, ft, fft_lengths)
+    return outs[0] if ft == FftType.IRFFT else ew.complex(*outs)
 
 
 FFT = (fft_p,)

@@ -14,7 +14,7 @@ from ..trace import Primitive, abstract_eval_rules, batching_rules, get_aval, jv
 from . import elementwise as ew
 from . import structural as st
 
-_REDUCE_KINDS = {"reduce_sum": "fiu", "reduce_prod": "fiu", "reduce_max": "fiub", "reduce_min": "fiub",
+_REDUCE_KINDS = {"reduce_sum": "fiuc", "reduce_prod": "fiuc", "reduce_max": "fiub", "reduce_min": "fiub",
                  "reduce_and": "iub", "reduce_or": "iub", "reduce_xor": "iub"}
 
 
@@ -187,7 +187,7 @@ def _cum_prim(name: str, kinds: str) -> Primitive:
     return p
 
 
-cumsum_p = _cum_prim("cumsum", "fiu")
+cumsum_p = _cum_prim("cumsum", "fiuc")
 cumprod_p = _cum_prim("cumprod", "fiu")
 cummax_p = _cum_prim("cummax", "fiu")
 cummin_p = _cum_prim("cummin", "fiu")

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 import portax
+import portax as jax
 import portax.numpy as jnp
 from portax import lax
 from portax.test_util import check_grads
@@ -84,16 +85,37 @@ def test_fft_helpers():
     np.testing.assert_array_equal(jnp.fft.ifftshift(x, axes=1), np.fft.ifftshift(x, axes=1))
 
 
-@pytest.mark.parametrize("name", ["fft", "ifft", "rfft", "ihfft", "fft2", "ifft2", "rfft2", "fftn", "ifftn", "rfftn"])
-def test_complex_valued_transforms_raise(name):
-    with pytest.raises(NotImplementedError, match="complex"):
-        getattr(jnp.fft, name)(np.ones(4))
+COMPLEX_INPUT = (RNG.randn(4, 6) + 1j * RNG.randn(4, 6)).astype(np.complex64)
+REAL_INPUT = RNG.randn(4, 6).astype(np.float32)
+
+
+@pytest.mark.parametrize("name", ["fft", "ifft", "rfft", "irfft", "fft2", "ifft2", "rfft2", "irfft2", "fftn", "ifftn",
+                                  "rfftn", "irfftn", "hfft", "ihfft"])
+@pytest.mark.parametrize("norm", [None, "ortho", "forward"])
+def test_complex_transforms_match_numpy(name, norm):
+    x = REAL_INPUT if name in ("rfft", "rfft2", "rfftn", "ihfft") else COMPLEX_INPUT
+    got, want = getattr(jnp.fft, name)(x, norm=norm), getattr(np.fft, name)(x, norm=norm)
+    assert got.shape == want.shape and got.dtype == (np.complex64 if want.dtype.kind == "c" else np.float32)
+    np.testing.assert_allclose(np.asarray(got), want, rtol=1e-4, atol=1e-4 * np.abs(want).max())
+
+
+def test_complex_transforms_pad_crop_jit_and_grad():
+    x = REAL_INPUT
+    np.testing.assert_allclose(jnp.fft.fft(x, n=8), np.fft.fft(x, n=8), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(jnp.fft.ifft(COMPLEX_INPUT, n=3, axis=0), np.fft.ifft(COMPLEX_INPUT, n=3, axis=0),
+                               rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(jax.jit(lambda v: jnp.fft.ifft(jnp.fft.fft(v)).real)(x), x, atol=1e-5)
+    # Parseval: sum |fft(x)|^2 = n sum x^2, so its gradient is 2 n x
+    g = jax.grad(lambda v: jnp.sum(jnp.abs(jnp.fft.fft(v)) ** 2))(x)
+    np.testing.assert_allclose(g, 12 * x, rtol=1e-4, atol=1e-4)
+    with pytest.raises(TypeError, match="real input"):
+        jnp.fft.rfft(COMPLEX_INPUT)
 
 
 def test_lax_fft_real_input():
     h = RNG.randn(5).astype(np.float32)
     np.testing.assert_allclose(lax.fft(h, lax.FftType.IRFFT, (8,)), np.fft.irfft(h, 8), rtol=1e-5, atol=1e-6)
-    with pytest.raises(NotImplementedError, match="complex"):
-        lax.fft(h, "FFT", (5,))
+    np.testing.assert_allclose(lax.fft(h, "FFT", (5,)), np.fft.fft(h), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(lax.fft(h, "RFFT", (5,)), np.fft.rfft(h), rtol=1e-5, atol=1e-5)
     with pytest.raises(ValueError, match="trailing shape"):
         lax.fft_split((h, h), "IRFFT", (12,))

@@ -71,6 +71,10 @@ def NZ(*shape, dtype=i32):
     return lambda r: np.asarray(np.where(r.rand(*shape) < 0.5, -1, 1) * r.randint(1, 6, shape), dtype)
 
 
+def C(*shape, dtype=np.complex64):
+    return lambda r: np.asarray(r.uniform(-2, 2, shape) + 1j * r.uniform(-2, 2, shape), dtype)
+
+
 def Bo(*shape):
     return lambda r: np.asarray(r.rand(*shape) < 0.5)
 
@@ -351,6 +355,12 @@ def _binary(p, g1, g2, ref, diff=True, **kw) -> Case:
 
 X = (3, 4)
 TABLE: dict[Any, list[Case]] = {
+    # complex values and their parts (derivatives: tests/core/test_complex.py)
+    ew.real_p: [Case(bind(ew.real_p), (C(*X),), np.real, check_derivatives=False)],
+    ew.imag_p: [Case(bind(ew.imag_p), (C(*X),), np.imag, check_derivatives=False)],
+    ew.conj_p: [Case(bind(ew.conj_p), (C(*X),), np.conj, check_derivatives=False)],
+    ew.complex_p: [Case(bind(ew.complex_p), (F(*X), F(*X)), lambda x, y: (x + 1j * y).astype(np.complex64),
+                        check_derivatives=False)],
     ew.neg_p: [_unary(ew.neg_p, F(*X), np.negative), _unary(ew.neg_p, I(*X), np.negative, diff=False)],
     ew.sign_p: [_unary(ew.sign_p, FS(*X), np.sign, diff=False), _unary(ew.sign_p, I(*X), np.sign, diff=False)],
     ew.floor_p: [_unary(ew.floor_p, F(*X), np.floor, diff=False)],
@@ -746,6 +756,11 @@ BAD_INPUTS.update({
     la.svd_p: [([sds((3, 3), np.float16)], dict(full_matrices=False, compute_uv=True), TypeError, "float16")],
     la.eigh_p: [([_F34], dict(lower=True), ValueError, "square")],
     la.lu_p: [([sds((3,), f32)], {}, ValueError, "at least 2 dimensions")],
+    ew.real_p: [([_F34], {}, TypeError, "real requires a complex operand")],
+    ew.imag_p: [([_F34], {}, TypeError, "imag requires a complex operand")],
+    ew.conj_p: [([_I34], {}, TypeError, "conj requires a complex operand")],
+    ew.complex_p: [([_I34, _I34], {}, TypeError, "two float32 or float64"), ([_F34, sds((4, 3), f32)], {}, TypeError,
+                                                                          "one shape and dtype")],
     ff.fft_p: [([_I34, _I34], dict(fft_type=ff.FftType.FFT, fft_lengths=(4,)), TypeError, "float32 or float64"),
                ([_F34, _F34], dict(fft_type=ff.FftType.FFT, fft_lengths=(3,)), ValueError, "fft_lengths")],
 })
