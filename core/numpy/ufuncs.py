@@ -226,6 +226,10 @@ def power(x: Any, y: Any, /) -> Any:
     x, y = promote_args("power", x, y)
     if get_aval(x).dtype.kind in "iub":
         return _int_power(x, y)
+    if get_aval(x).dtype.kind == "c":  # the principal branch, exp(y log x); 0 ** y is 0
+        zero = ew.eq(x, ew._const(x, 0))
+        out = ew.exp(ew.mul(y, ew.log(ew.select(zero, ew._const(x, 1), x))))
+        return ew.select(zero, ew._const(out, 0), out)
     return ew.pow(x, y)
 
 
@@ -312,13 +316,22 @@ def signbit(x: Any, /) -> Any:
     return ew.ne(x, x) if dt.kind != "b" else ew.bitwise_and(x, ew.bitwise_not(x))
 
 
+def _either_part(test, x: Any) -> Any:
+    """For complex ``x``: ``test`` holds for its real or its imaginary part."""
+    return ew.bitwise_or(test(ew.real(x)), test(ew.imag(x)))
+
+
 def isnan(x: Any, /) -> Any:
     x = asarray_any(x)
+    if get_aval(x).dtype.kind == "c":
+        return _either_part(isnan, x)
     return ew.ne(x, x) if get_aval(x).dtype.kind == "f" else _false_like(x)
 
 
 def isinf(x: Any, /) -> Any:
     x = asarray_any(x)
+    if get_aval(x).dtype.kind == "c":
+        return _either_part(isinf, x)
     if get_aval(x).dtype.kind != "f":
         return _false_like(x)
     return ew.eq(ew.abs(x), ew._const(x, np.inf))
@@ -336,6 +349,8 @@ def isneginf(x: Any, /) -> Any:
 
 def isfinite(x: Any, /) -> Any:
     x = asarray_any(x)
+    if get_aval(x).dtype.kind == "c":
+        return ew.bitwise_not(_either_part(lambda v: ew.bitwise_not(ew.is_finite(v)), x))
     return ew.is_finite(x) if get_aval(x).dtype.kind == "f" else ew.eq(x, x)
 
 

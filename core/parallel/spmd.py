@@ -211,10 +211,13 @@ class _Collective:
 
     def run(self, env: dict) -> None:
         x = env[self.eqn.inputs[0]]
+        parts = [[b[i] for b in x] for i in (0, 1)] if type(x[0]) is tuple else None  # complex: (re, im) buffers
         out: list = [None] * len(self.devices)
         for group in self.groups:
-            res = self.collective(self.eqn.primitive.name, [x[k] for k in group], [self.devices[k] for k in group],
-                                  **self.params)
+            devices = [self.devices[k] for k in group]
+            combine = lambda bufs: self.collective(self.eqn.primitive.name, [bufs[k] for k in group], devices,
+                                                   **self.params)
+            res = combine(x) if parts is None else list(zip(combine(parts[0]), combine(parts[1])))
             for k, r in zip(group, res):
                 out[k] = r
         env[self.eqn.out_binders[0]] = out

@@ -74,7 +74,7 @@ def _reduction_prim(name: str) -> AxisPrimitive:
     p = AxisPrimitive(name, lambda params: params["axes"])
 
     def abstract(x: ShapedArray, *, axes, axis_index_groups):
-        if x.dtype.kind not in "iuf":
+        if x.dtype.kind not in ("iufc" if name == "psum" else "iuf"):
             raise TypeError(f"{name} does not accept dtype {x.dtype.name} (operand {x.str_short()})")
         return x
     abstract_eval_rules[p] = abstract

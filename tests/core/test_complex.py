@@ -68,6 +68,15 @@ def test_functions_match_numpy(name):
     _close(getattr(jnp, name)(Z), want.astype(np.float32 if want.dtype.kind == "f" else np.complex64), 1e-5)
 
 
+def test_predicates_and_power():
+    z = np.array([1 + 2j, np.inf + 0j, complex(0, np.nan), 0j], np.complex64)
+    for name in ("isfinite", "isnan", "isinf"):
+        np.testing.assert_array_equal(getattr(jnp, name)(z), getattr(np, name)(z))
+    _close(jnp.power(Z, 2.5), np.power(Z, 2.5).astype(np.complex64), 1e-4)
+    _close(jnp.power(Z, W), np.power(Z, W).astype(np.complex64), 1e-4)
+    _close(jnp.power(jnp.zeros(2, jnp.complex64), 2.0), np.zeros(2, np.complex64))
+
+
 def test_reductions_contractions_and_structure():
     z, w = jnp.asarray(Z), jnp.asarray(W)
     _close(jnp.sum(z, axis=0), Z.sum(0), 1e-5)
@@ -147,3 +156,4 @@ def test_programs_run_on_every_backend(backend):
     _close(spec, np.fft.fft(Z).astype(np.complex64), 1e-4)
     _close(m, (Z @ W.T).astype(np.complex64), 1e-4)
     assert s.device == dev and ew.real(s).device == dev
+

@@ -215,3 +215,11 @@ def test_axis_index_groups_errors(groups, message):
         jax.pmap(lambda v: lax.psum(v, "i", axis_index_groups=groups), "i")(np.zeros((4, 3), np.float32))
     with pytest.raises(NotImplementedError, match="not supported in vmap"):
         jax.vmap(lambda v: lax.psum(v, "i", axis_index_groups=[[0, 1], [2, 3]]), axis_name="i")(np.zeros((4, 3)))
+
+
+def test_complex_values_in_pmap_and_collectives(devices):
+    n = len(devices)
+    x = (np.random.RandomState(3).randn(n, 3) + 1j * np.random.RandomState(4).randn(n, 3)).astype(np.complex64)
+    out = jax.pmap(lambda v: lax.psum(v * 1j, "i") + lax.all_gather(v, "i")[0], "i", devices=devices)(x)
+    assert out.dtype == np.complex64
+    np.testing.assert_allclose(np.asarray(out), np.broadcast_to((x * 1j).sum(0) + x[0], x.shape), rtol=1e-5, atol=1e-5)
