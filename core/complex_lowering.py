@@ -16,7 +16,7 @@ import numpy as np
 from . import dtypes
 from .ir import ClosedJaxpr, Jaxpr, Literal, ShapedArray, iter_eqns, subjaxprs
 from .primitives import (call, contractions as co, control_flow as cf, custom_derivatives as cd, elementwise as ew,
-                         indexing as ix, reductions as rd, structural as st)
+                         indexing as ix, reductions as rd, sorting as so, structural as st)
 from .trace import Primitive
 
 Pair = tuple  # (re, im) of one complex value
@@ -317,6 +317,16 @@ def _tanh(eqn, x):
     two = st.full_like(re, 2)
     den = ew.add(ew.cosh(ew.mul(two, re)), ew.cos(ew.mul(two, im)))
     return ew.div(ew.sinh(ew.mul(two, re)), den), ew.div(ew.sin(ew.mul(two, im)), den)
+
+
+def _sort(eqn, ins: list) -> list:
+    """Complex keys sort lexicographically, by real then imaginary part (as in JAX): each is two keys."""
+    num_keys = eqn.params["num_keys"]
+    outs = so.sort_p.bind(*_flatten(ins), **{**eqn.params, "num_keys": _count(ins[:num_keys])})
+    return _unflatten(list(outs), [v.aval for v in eqn.out_binders])
+
+
+COMPLEX_RULES[so.sort_p] = _sort
 
 
 # --- calls and control flow --------------------------------------------------------------------------------

@@ -196,10 +196,7 @@ def array_str(a, max_line_width=None, precision=None, suppress_small=None) -> st
 def sort_complex(a):
     """Sort by real part, then imaginary part; the result is complex."""
     a = asarray(a)
-    c = a if iscomplexobj(a) else a.astype(promote_types(a.dtype, complex64))
-    re, im = real(c), imag(c)
-    order = lexsort((im, re), axis=-1)
-    return take_along_axis(c, order, axis=-1)
+    return sort(a if iscomplexobj(a) else a.astype(promote_types(a.dtype, complex64)), axis=-1)
 
 
 __all__ = [_n for _n, _v in list(globals().items()) if not _n.startswith("_") and _n != "annotations" and

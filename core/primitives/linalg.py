@@ -89,8 +89,8 @@ def _from_triangle(x: Any, lower: bool = True) -> Any:
 
 def _check_matrix(name: str, x: ShapedArray, square: bool = False) -> None:
     if x.dtype not in (dtypes.float32, dtypes.float64):
-        raise TypeError(f"{name} requires a float32 or float64 operand, got {x.dtype.name} (complex dtypes are "
-                        "not supported by portax)")
+        extra = " (portax's decompositions do not take complex matrices yet)" if x.dtype.kind == "c" else ""
+        raise TypeError(f"{name} requires a float32 or float64 operand, got {x.dtype.name}{extra}")
     if x.ndim < 2:
         raise ValueError(f"{name} requires an operand with at least 2 dimensions, got shape {x.shape}")
     if square and x.shape[-1] != x.shape[-2]:
