@@ -574,9 +574,17 @@ def _gamma_sample(key: Any, a: Any, log_space: bool) -> Any:
 
 @_gamma_sample.defjvp
 def _gamma_sample_jvp(log_space, primals, tangents):
-    raise NotImplementedError("Differentiating random.gamma (and beta, dirichlet, t, chisquare, loggamma) with "
-                              "respect to its shape parameter needs random_gamma_grad, which portax does not "
-                              "implement yet.")
+    """Implicit reparameterization, as JAX: the tangent is ``random_gamma_grad(a, x) * da`` (divided by ``x``
+    for log-space samples, whose ``x = exp(sample)`` is kept away from zero)."""
+    from .gamma_grad import random_gamma_grad
+    key, a = primals
+    _, a_dot = tangents
+    out = _gamma_sample(key, a, log_space)
+    if not log_space:
+        return out, ew.mul(random_gamma_grad(a, out), a_dot)
+    x = jnp.exp(out)
+    x = jnp.where(x == 0, jnp.finfo(get_aval(x).dtype).tiny, x)
+    return out, ew.mul(ew.div(random_gamma_grad(a, x), x), a_dot)
 
 
 def _gamma_args(name: str, key: Any, a: Any, shape: Sequence[int] | None, dtype: Any) -> tuple:

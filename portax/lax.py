@@ -31,6 +31,7 @@ from portax.core.primitives.windowed import reduce_window, reduce_window_shape_t
 from portax.core.lax_composites import (Precision, batch_matmul, broadcast_shapes, broadcast_to_rank,  # noqa: F401,E402
                                         collapse, cumlogsumexp, optimization_barrier, reduce, scatter_sub, split,
                                         tile)
+from portax.core.gamma_grad import random_gamma_grad  # noqa: F401,E402
 from portax.core.primitives import linalg  # noqa: F401,E402  (lax.linalg: cholesky, qr, svd, eigh, lu, ...)
 from portax.core.primitives.fft import FftType, fft, fft_split  # noqa: F401,E402
 from portax.core.scipy.special import i0e as bessel_i0e, i1e as bessel_i1e, polygamma, zeta  # noqa: F401,E402
