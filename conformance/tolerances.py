@@ -56,7 +56,7 @@ for _names, _tol in (
         (("erf", "erfc", "erf_inv", "lgamma", "digamma"), _SPECIAL_FN),
         (("reduce_sum", "reduce_prod", "cumsum", "cumprod", "dot_general", "scatter_add", "scatter_mul",
           "conv_general_dilated", "reduce_window_sum", "fft", "psum", "reduce_scatter"), _ACCUMULATE),
-        (("cholesky", "triangular_solve", "qr", "svd", "eigh", "lu"), _FACTORIZE),
+        (("cholesky", "triangular_solve", "qr", "svd", "eigh", "eig", "lu"), _FACTORIZE),
         (("bitcast_convert_type", "threefry2x32"), {}),
 ):
     for _n in _names:

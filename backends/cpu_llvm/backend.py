@@ -22,7 +22,7 @@ from . import allocator, collectives, engine, gemm, lowerings, program, runtime,
 from .executor import Executable
 
 RUNTIME_CALLS = (
-    "LAPACK through numpy.linalg for qr, svd and eigh (a call from the generated program into the host)",
+    "LAPACK through numpy.linalg for qr, svd, eigh and eig (a call from the generated program into the host)",
     "pocketfft through numpy.fft for fft (a call from the generated program into the host)",
 )
 

@@ -1,5 +1,5 @@
 """Linear algebra: cholesky, triangular_solve and lu in generated code (unblocked algorithms, one matrix per
-loop iteration, batches split across threads); qr, svd, eigh and fft as documented runtime calls into
+loop iteration, batches split across threads); qr, svd, eigh, eig and fft as documented runtime calls into
 numpy.linalg / numpy.fft (LAPACK, pocketfft) with the reference backend's conventions.
 
 Conventions: a Cholesky factor of a matrix that is not positive definite (a pivot that is not > 0) is all
@@ -209,6 +209,13 @@ def _eigh(ins, outs, lower):
     np.copyto(outs[1], w, casting="unsafe")
 
 
+def _eig(ins, outs):
+    w, v = np.linalg.eig(ins[0].astype(_compute(ins[0].dtype)))
+    w, v = w.astype(np.complex128), v.astype(np.complex128)
+    for o, part in zip(outs, (w.real, w.imag, v.real, v.imag)):
+        np.copyto(o, part, casting="unsafe")
+
+
 def _fft(ins, outs, fft_type, fft_lengths):
     axes = tuple(range(-len(fft_lengths), 0))
     if fft_type == ff.FftType.RFFT:
@@ -227,6 +234,7 @@ def _fft(ins, outs, fft_type, fft_lengths):
 _RUNTIME = {la.qr_p: ("LAPACK geqrf/orgqr via numpy.linalg.qr", _qr),
             la.svd_p: ("LAPACK gesdd via numpy.linalg.svd", _svd),
             la.eigh_p: ("LAPACK syevd via numpy.linalg.eigh", _eigh),
+            la.eig_p: ("LAPACK geev via numpy.linalg.eig", _eig),
             ff.fft_p: ("pocketfft via numpy.fft", _fft)}
 
 

@@ -11,7 +11,7 @@ import portax.numpy as jnp
 from portax.core.primitives import fft as ff, linalg as la
 
 from ..inputs import values
-from ..registry import Case, GenContext, register_cases
+from ..registry import TRANSFORMS, Case, GenContext, register_cases
 
 SQUARE = ((3, 3), (4, 4), (2, 3, 3))
 RECT = ((4, 3), (3, 4), (2, 4, 3))
@@ -44,14 +44,23 @@ def _eigh_unique(x):
     return w, jnp.matmul(v * w[..., None, :], jnp.swapaxes(v, -1, -2))
 
 
-def _matrix_cases(primitive, fn: Callable, shapes, make=values):
+def _eig_unique(x):
+    """Eigenvalues in sorted order and the residual |A v - w v| (eigenvector phases are not unique)."""
+    w, v = la.eig(x)
+    residual = jnp.sum(jnp.abs(jnp.matmul(x.astype(v.dtype), v) - v * w[..., None, :]), axis=-2)
+    w = jnp.sort(w, axis=-1)
+    return jnp.real(w), jnp.imag(w), residual
+
+
+def _matrix_cases(primitive, fn: Callable, shapes, make=values, transforms=TRANSFORMS):
     def generate(ctx: GenContext) -> Iterable[Case]:
         for dt in ctx.dtypes_of("f"):
             for shape in shapes:
                 x = make(ctx.rng, shape, dt)
                 # contiguous operands only: a broadcast layout repeats rows, and decompositions of such
                 # rank-deficient matrices are not unique (nor SPD, for cholesky)
-                yield Case(primitive, dt, [x], fn=fn, accum=shape[-1], label=f"{dt.name}{list(shape)}", layout_args=())
+                yield Case(primitive, dt, [x], fn=fn, accum=shape[-1], label=f"{dt.name}{list(shape)}", layout_args=(),
+                           transforms=transforms)
     return generate
 
 
@@ -83,4 +92,6 @@ register_cases(la.qr_p, _matrix_cases(la.qr_p, _qr_unique, ((4, 3), (3, 3), (2, 
 register_cases(la.svd_p, _matrix_cases(la.svd_p, _svd_unique, RECT))
 register_cases(la.eigh_p, _matrix_cases(la.eigh_p, _eigh_unique, SQUARE, _spd))
 register_cases(la.lu_p, _matrix_cases(la.lu_p, la.lu, SQUARE + ((3, 4),)))
+# eig is not differentiable in portax (nor are its eigenvector phases unique)
+register_cases(la.eig_p, _matrix_cases(la.eig_p, _eig_unique, SQUARE, transforms=("eval", "jit", "vmap")))
 register_cases(ff.fft_p, _fft_cases)

@@ -26,6 +26,11 @@ class EighResult(NamedTuple):
     eigenvectors: Any
 
 
+class EigResult(NamedTuple):
+    eigenvalues: Any
+    eigenvectors: Any
+
+
 class QRResult(NamedTuple):
     Q: Any
     R: Any
@@ -136,16 +141,15 @@ def eigvalsh(a: Any, UPLO: str | None = "L", *, symmetrize_input: bool = True) -
     return eigh(a, UPLO, symmetrize_input).eigenvalues
 
 
-def eig(a: Any) -> Any:
-    raise NotImplementedError("jnp.linalg.eig (complex eigenvalues/eigenvectors of a nonsymmetric matrix) is not "
-                              "implemented yet: no backend has a nonsymmetric eigensolver; for symmetric matrices use "
-                              "jnp.linalg.eigh")
+def eig(a: Any) -> EigResult:
+    """``EigResult(eigenvalues, eigenvectors)`` of real square matrices (complex; unit eigenvectors in columns).
+    Backends compute it as a documented runtime call (LAPACK geev) or report it unsupported; not differentiable."""
+    w, v = la.eig(_matrix("eig", a, True))
+    return EigResult(w, v)
 
 
 def eigvals(a: Any) -> Any:
-    raise NotImplementedError("jnp.linalg.eigvals (complex eigenvalues of a nonsymmetric matrix) is not implemented "
-                              "yet: no backend has a nonsymmetric eigensolver; for symmetric matrices use "
-                              "jnp.linalg.eigvalsh")
+    return eig(a).eigenvalues
 
 
 # --- solves and inverses -----------------------------------------------------------------------------------------

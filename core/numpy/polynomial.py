@@ -10,7 +10,7 @@ from .. import dtypes
 from ..trace import concrete_or_error
 from . import ufuncs as uf
 from ._util import asarray_any, promote_dtypes, promote_to_inexact
-from .creation import arange, ones, zeros
+from .creation import arange, eye, ones, zeros
 from .shape import concatenate, ravel
 from .statistics import convolve
 
@@ -148,8 +148,27 @@ def vander(x: Any, N: int | None = None, increasing: bool = False) -> Any:
 
 
 def roots(p: Any, *, strip_zeros: bool = True) -> Any:
-    raise NotImplementedError("jnp.roots (the complex eigenvalues of the companion matrix) is not implemented yet: no "
-                              "backend has a nonsymmetric eigensolver")
+    """The (complex) roots of the polynomial with coefficients ``p`` (highest power first): the eigenvalues of
+    its companion matrix. ``strip_zeros`` drops leading zero coefficients (``p`` must then be concrete) and
+    returns a zero root per trailing zero, as numpy."""
+    from .linalg import eigvals
+    (p,) = promote_to_inexact(asarray_any(p))
+    if p.ndim != 1:
+        raise ValueError(f"Input must be a rank-1 array, got shape {p.shape}")
+    trailing = 0
+    if strip_zeros:
+        host = np.asarray(concrete_or_error(p, "jnp.roots with strip_zeros=True needs concrete coefficients"))
+        nonzero = np.flatnonzero(host)
+        if nonzero.size == 0:
+            return zeros((0,), dtypes.complex_dtype(p.dtype))
+        trailing = p.shape[0] - 1 - int(nonzero[-1])
+        p = p[int(nonzero[0]):int(nonzero[-1]) + 1]
+    n = p.shape[0] - 1
+    if n < 1:
+        return zeros((trailing,), dtypes.complex_dtype(p.dtype))
+    companion = concatenate([(-p[1:] / p[0])[None, :], eye(n - 1, n, dtype=p.dtype)], axis=0)
+    found = eigvals(companion)
+    return concatenate([found, zeros((trailing,), found.dtype)]) if trailing else found
 
 
 def _window(M: int, fn) -> Any:

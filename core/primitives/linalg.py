@@ -365,6 +365,36 @@ def eigh(x: Any, *, lower: bool = True, symmetrize_input: bool = True, sort_eige
     return v, w
 
 
+# --- eig (nonsymmetric) ----------------------------------------------------------------------------------------------
+def _eig_abstract(x: ShapedArray):
+    """Split-complex results, like ``fft``: eigenvalues ``(re, im)`` and right eigenvectors ``(re, im)``."""
+    _check_matrix("eig", x, square=True)
+    w, v = ShapedArray(x.shape[:-1], x.dtype), ShapedArray(x.shape, x.dtype)
+    return [w, w, v, v]
+
+
+def _eig_jvp(primals, tangents):
+    if all(type(t) is Zero for t in tangents):
+        outs = eig_p.bind(*primals)
+        return outs, _zero_tangents(outs)
+    raise NotImplementedError("Differentiation of jnp.linalg.eig is not supported by portax yet (it needs complex "
+                              "linear solves); for symmetric matrices use jnp.linalg.eigh, which is differentiable.")
+
+
+eig_p = Primitive("eig", multiple_results=True)
+abstract_eval_rules[eig_p] = _eig_abstract
+jvp_rules[eig_p] = _eig_jvp
+_batch_front(eig_p)
+
+
+def eig(x: Any) -> tuple:
+    """``(w, v)``: the complex eigenvalues and unit right eigenvectors (columns) of real square matrices."""
+    x = ew.asarray(x)
+    _check_matrix("eig", get_aval(x), square=True)
+    w_re, w_im, v_re, v_im = eig_p.bind(x)
+    return ew.complex(w_re, w_im), ew.complex(v_re, v_im)
+
+
 # --- lu ------------------------------------------------------------------------------------------------------------
 def _lu_abstract(x: ShapedArray):
     _check_matrix("lu", x)
@@ -437,5 +467,5 @@ def lu_pivots_to_permutation(pivots: Any, permutation_size: int) -> Any:
     return perm
 
 
-LINALG = (cholesky_p, triangular_solve_p, qr_p, svd_p, eigh_p, lu_p)
-__all__ = ["cholesky", "eigh", "lu", "lu_pivots_to_permutation", "qr", "svd", "symmetrize", "triangular_solve"]
+LINALG = (cholesky_p, triangular_solve_p, qr_p, svd_p, eigh_p, eig_p, lu_p)
+__all__ = ["cholesky", "eig", "eigh", "lu", "lu_pivots_to_permutation", "qr", "svd", "symmetrize", "triangular_solve"]

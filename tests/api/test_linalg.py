@@ -144,9 +144,13 @@ def test_decompositions_reconstruct():
            1e-4, 1e-4)
     hu, hs, hvh = jnp.linalg.svd(SPD - 10 * np.eye(4, dtype=np.float32), hermitian=True)
     _close((hu * hs) @ hvh, SPD - 10 * np.eye(4), 1e-4, 1e-4)
-    for name in ("eig", "eigvals"):
-        with pytest.raises(NotImplementedError, match="complex"):
-            getattr(jnp.linalg, name)(SQ)
+    w, v = jnp.linalg.eig(SQ)
+    assert w.dtype == np.complex64 and v.dtype == np.complex64
+    np.testing.assert_allclose(np.asarray(SQ) @ np.asarray(v), np.asarray(v) * np.asarray(w), atol=1e-4)
+    np.testing.assert_allclose(np.sort_complex(np.asarray(jnp.linalg.eigvals(SQ))),
+                               np.sort_complex(np.linalg.eigvals(np.asarray(SQ, np.float64))), rtol=1e-4, atol=1e-4)
+    with pytest.raises(NotImplementedError, match="Differentiation of jnp.linalg.eig"):
+        portax.grad(lambda a: jnp.real(jnp.linalg.eigvals(a)).sum())(SQ)
 
 
 def test_lstsq_matrix_power_tensorsolve():

@@ -321,8 +321,9 @@ def test_polynomials_and_windows():
     for name in ("bartlett", "blackman", "hamming", "hanning"):
         np.testing.assert_allclose(getattr(jnp, name)(7), getattr(np, name)(7), atol=1e-6)
     np.testing.assert_allclose(jnp.kaiser(6, 4.0), np.kaiser(6, 4.0), rtol=1e-5)
-    with pytest.raises(NotImplementedError, match="complex"):
-        jnp.roots(p)
+    for coeffs in (p, np.array([0.0, 1.0, 0.0, 1.0]), np.array([1.0, -3.0, 2.0, 0.0, 0.0]), np.array([2.0])):
+        np.testing.assert_allclose(np.sort_complex(np.asarray(jnp.roots(coeffs))), np.sort_complex(np.roots(coeffs)),
+                                   rtol=1e-4, atol=1e-4)
 
 
 def test_misc_functions():

@@ -312,6 +312,18 @@ def ref_eigh(a):
     return [v * np.sign(v[0]), w]
 
 
+def eig_values(a):
+    """The split eigenvalues of eig, sorted by (real, imaginary) part (eigenvector phases are not unique)."""
+    w_re, w_im, _, _ = la.eig_p.bind(a)
+    order = so.sort_p.bind(w_re, w_im, num_keys=2, dimension=w_re.ndim - 1, is_stable=True)
+    return list(order)
+
+
+def ref_eig(a):
+    w = np.sort_complex(np.linalg.eigvals(a.astype(np.float64)).astype(np.complex128))
+    return [w.real.astype(a.dtype), w.imag.astype(a.dtype)]
+
+
 def ref_lu(a):
     lu, piv = sla.lu_factor(a)
     perm = np.arange(a.shape[0])
@@ -629,6 +641,7 @@ TABLE: dict[Any, list[Case]] = {
     la.svd_p: [Case(svd_unique, (F(4, 3),), ref_svd, (0,), tol=1e-4)],
     la.eigh_p: [Case(eigh_unique, (F(3, 3),), ref_eigh, (0,), tol=1e-4)],
     la.lu_p: [Case(la.lu, (F(4, 4),), ref_lu, (0,), tol=1e-4)],
+    la.eig_p: [Case(eig_values, (F(4, 4),), ref_eig, tol=1e-4, check_derivatives=False)],
 
     ff.fft_p: [Case(lambda re, im: ff.fft_split((re, im), "FFT", (8,)), (F(3, 8), F(3, 8)), ref_fft("FFT", (8,)),
                     (0, 1), tol=1e-4, name="fft"),
@@ -756,6 +769,7 @@ BAD_INPUTS.update({
     la.svd_p: [([sds((3, 3), np.float16)], dict(full_matrices=False, compute_uv=True), TypeError, "float16")],
     la.eigh_p: [([_F34], dict(lower=True), ValueError, "square")],
     la.lu_p: [([sds((3,), f32)], {}, ValueError, "at least 2 dimensions")],
+    la.eig_p: [([_F34], {}, ValueError, "square"), ([sds((3, 3), i32)], {}, TypeError, "int32")],
     ew.real_p: [([_F34], {}, TypeError, "real requires a complex operand")],
     ew.imag_p: [([_F34], {}, TypeError, "imag requires a complex operand")],
     ew.conj_p: [([_I34], {}, TypeError, "conj requires a complex operand")],

@@ -80,6 +80,13 @@ def _eigh(x, *, lower):
     return [v.astype(x.dtype), w.astype(x.dtype)]
 
 
+@rule(la.eig_p)
+def _eig(x):
+    w, v = np.linalg.eig(x)
+    w, v = w.astype(np.complex128), v.astype(np.complex128)
+    return [part.astype(x.dtype) for part in (w.real, w.imag, v.real, v.imag)]
+
+
 def _lu_one(a: np.ndarray) -> tuple:
     """getrf: Gaussian elimination with partial pivoting on one m x n matrix."""
     a = a.copy()
