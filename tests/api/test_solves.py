@@ -7,7 +7,7 @@ import pytest
 import portax as jax
 import portax.numpy as jnp
 from portax import lax
-from portax.scipy.sparse.linalg import bicgstab, cg
+from portax.scipy.sparse.linalg import bicgstab, cg, gmres
 from portax.test_util import check_grads
 
 RNG = np.random.RandomState(0)
@@ -153,3 +153,23 @@ def test_isolve_errors():
         cg("A", np.ones(2))
     with pytest.raises(ValueError, match="matching shapes"):
         cg(np.eye(2), np.ones(2), x0=np.ones(3))
+
+
+def test_gmres_matches_solve_jax_and_differentiates():
+    rng = np.random.RandomState(0)
+    a = (rng.randn(6, 6) + 6 * np.eye(6)).astype(np.float32)
+    b = rng.randn(6).astype(np.float32)
+    np.testing.assert_allclose(gmres(a, b)[0], np.linalg.solve(a, b), rtol=1e-4, atol=1e-5)
+    # one cycle of GMRES(2) and the implicit gradient, as JAX 0.10.2 computes them
+    np.testing.assert_allclose(gmres(a, b, restart=2, maxiter=1)[0],
+                               [0.16985023, 0.23364782, -0.0492945, -0.0577716, -0.09396191, -0.28119075], rtol=1e-4)
+    np.testing.assert_allclose(jax.grad(lambda v: gmres(a, v)[0].sum())(b),
+                               [0.05716741, 0.19002357, 0.22790514, 0.1507252, 0.05883564, 0.13834359], rtol=1e-4)
+    tree = {"u": b[:2], "w": b[2:].reshape(2, 2)}
+    matvec = lambda t: {"u": t["u"] * 3.0, "w": t["w"] * 2.0 + 1e-3 * t["w"].T}
+    x, info = jax.jit(lambda t: gmres(matvec, t, tol=1e-6))(tree)
+    assert info is None
+    np.testing.assert_allclose(matvec(x)["w"], tree["w"], rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(x["u"], tree["u"] / 3.0, rtol=1e-5)
+    with pytest.raises(ValueError, match="solve_method"):
+        gmres(a, b, solve_method="qr")

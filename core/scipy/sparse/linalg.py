@@ -1,4 +1,4 @@
-"""Conjugate gradients and BiCGSTAB over pytrees of arrays, differentiated implicitly through
+"""Conjugate gradients, BiCGSTAB and restarted GMRES over pytrees of arrays, differentiated implicitly through
 ``custom_linear_solve`` (the gradient is another solve, never a backward pass through the iterations)."""
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import numpy as np
 
 from ... import numpy as jnp
 from ...array import Array
-from ...primitives.control_flow import while_loop
+from ...primitives.control_flow import fori_loop, while_loop
 from ...primitives.solves import custom_linear_solve
-from ...pytree import tree_leaves, tree_map, tree_structure
+from ...pytree import tree_leaves, tree_map, tree_structure, tree_unflatten
 
 _identity = lambda x: x
 
@@ -92,6 +92,59 @@ def _bicgstab(A: Callable, b: Any, x0: Any, *, maxiter: int, tol: float, atol: f
     return while_loop(cond, body, (x0, r0, r0, one, one, one, r0, r0, 0))[0]
 
 
+def _flat(tree: Any) -> Any:
+    return jnp.concatenate([jnp.ravel(x) for x in tree_leaves(tree)])
+
+
+def _unflat(vector: Any, like: Any) -> Any:
+    leaves, pieces, start = tree_leaves(like), [], 0
+    for leaf in leaves:
+        pieces.append(jnp.reshape(vector[start:start + leaf.size], leaf.shape))
+        start += leaf.size
+    return tree_unflatten(tree_structure(like), pieces)
+
+
+def _gmres(A: Callable, b: Any, x0: Any, *, maxiter: int, tol: float, atol: float, M: Callable,
+           restart: int) -> Any:
+    """Restarted GMRES with left preconditioning: each cycle builds an orthonormal Krylov basis of ``restart``
+    vectors (Arnoldi, Gram-Schmidt applied twice) and takes the least-squares step in it."""
+    op = lambda v: _flat(M(A(_unflat(v, b))))
+    precond_b = _flat(M(b))
+    bound = jnp.maximum(tol * jnp.linalg.norm(_flat(b)), atol)
+    n, m = precond_b.shape[0], restart
+
+    def residual(x):
+        return precond_b - op(x)
+
+    def cycle(state):
+        x, r, k = state
+        beta = jnp.linalg.norm(r)
+        basis = jnp.zeros((m + 1, n), r.dtype).at[0].set(r / jnp.where(beta > 0, beta, 1))
+        hess = jnp.zeros((m + 1, m), r.dtype)
+
+        def arnoldi(j, carry):
+            basis, hess = carry
+            w = op(basis[j])
+            coeffs = jnp.zeros(m + 1, r.dtype)
+            for _ in range(2):
+                h = jnp.conj(basis) @ w
+                coeffs, w = coeffs + h, w - h @ basis
+            norm = jnp.linalg.norm(w)
+            coeffs = coeffs.at[j + 1].set(norm)
+            basis = basis.at[j + 1].set(w / jnp.where(norm > 0, norm, 1))
+            return basis, hess.at[:, j].set(coeffs)
+
+        basis, hess = fori_loop(0, m, arnoldi, (basis, hess))
+        y = jnp.linalg.lstsq(hess, jnp.zeros(m + 1, r.dtype).at[0].set(beta))[0]
+        x = x + y @ basis[:m]
+        return x, residual(x), k + 1
+
+    x = _flat(x0)
+    state = (x, residual(x), 0)
+    x = while_loop(lambda s: (jnp.linalg.norm(s[1]) > bound) & (s[2] < maxiter), cycle, state)[0]
+    return _unflat(x, b)
+
+
 def _isolve(method: Callable, A: Any, b: Any, x0: Any, tol: float, atol: float, maxiter: int | None, M: Any,
             symmetric: bool) -> tuple[Any, None]:
     b = tree_map(jnp.asarray, b)
@@ -114,6 +167,18 @@ def cg(A: Any, b: Any, x0: Any = None, *, tol: float = 1e-5, atol: float = 0.0, 
     """Solve ``A x = b`` for symmetric positive definite ``A`` (a matrix or a function) by conjugate gradients;
     returns ``(x, None)``. Stops when ``norm(residual) <= max(tol * norm(b), atol)`` or after ``maxiter`` steps."""
     return _isolve(_cg, A, b, x0, tol, atol, maxiter, M, symmetric=True)
+
+
+def gmres(A: Any, b: Any, x0: Any = None, *, tol: float = 1e-5, atol: float = 0.0, restart: int = 20,
+          maxiter: int | None = None, M: Any = None, solve_method: str = "batched") -> tuple[Any, None]:
+    """Solve ``A x = b`` for a general ``A`` by restarted GMRES(``restart``); returns ``(x, None)``. Stops when
+    the (preconditioned) residual norm is at most ``max(tol * norm(b), atol)`` or after ``maxiter`` restarts.
+    ``solve_method`` is accepted for JAX compatibility ("batched" and "incremental" give the same iterates)."""
+    if solve_method not in ("batched", "incremental"):
+        raise ValueError(f"invalid solve_method {solve_method!r}, must be either 'incremental' or 'batched'")
+    size = sum(int(np.size(x)) for x in tree_leaves(b))
+    method = lambda *args, **kw: _gmres(*args, restart=max(1, min(int(restart), size)), **kw)
+    return _isolve(method, A, b, x0, tol, atol, maxiter, M, symmetric=False)
 
 
 def bicgstab(A: Any, b: Any, x0: Any = None, *, tol: float = 1e-5, atol: float = 0.0, maxiter: int | None = None,

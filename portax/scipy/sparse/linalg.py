@@ -1,4 +1,4 @@
 """``portax.scipy.sparse.linalg`` (``jax.scipy.sparse.linalg``): iterative solvers with implicit gradients."""
-from portax.core.scipy.sparse.linalg import bicgstab, cg  # noqa: F401
+from portax.core.scipy.sparse.linalg import bicgstab, cg, gmres  # noqa: F401
 
-__all__ = ["bicgstab", "cg"]
+__all__ = ["bicgstab", "cg", "gmres"]
