@@ -17,6 +17,7 @@ from . import dtypes
 from .ir import ClosedJaxpr, Jaxpr, Literal, ShapedArray, iter_eqns, subjaxprs
 from .primitives import (call, contractions as co, control_flow as cf, custom_derivatives as cd, elementwise as ew,
                          indexing as ix, reductions as rd, sorting as so, structural as st)
+from .numpy._util import power_by_squaring
 from .trace import Primitive
 
 Pair = tuple  # (re, im) of one complex value
@@ -171,15 +172,9 @@ def _square(eqn, x):
 @_rule(ew.integer_pow_p)
 def _integer_pow(eqn, x):
     y = eqn.params["y"]
-    acc, base, k = None, x, abs(y)
-    while k:
-        if k & 1:
-            acc = base if acc is None else _mul_parts(acc, base)
-        k >>= 1
-        if k:
-            base = _mul_parts(base, base)
-    if acc is None:
+    if y == 0:
         return st.full_like(x[0], 1), st.zeros_like_array(x[1])
+    acc = power_by_squaring(x, abs(y), _mul_parts)
     return _div(eqn, (st.full_like(acc[0], 1), st.zeros_like_array(acc[1])), acc) if y < 0 else acc
 
 

@@ -1,7 +1,7 @@
 """Argument handling shared by portax.numpy: conversion, dtype promotion and shape broadcasting."""
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -43,6 +43,18 @@ def promote_dtypes(*args: Any) -> list:
     dt, weak = dtypes.result_type_weak(*args)
     return [a if get_aval(a).dtype == dt and get_aval(a).weak_type == weak else
             ew.convert_element_type(a, dt, weak_type=weak) for a in args]
+
+
+def power_by_squaring(base: Any, n: int, mul: Callable[[Any, Any], Any]) -> Any:
+    """``base`` to the static power ``n >= 1`` under the product ``mul``, by repeated squaring."""
+    result = None
+    while n:
+        if n & 1:
+            result = base if result is None else mul(result, base)
+        n >>= 1
+        if n:
+            base = mul(base, base)
+    return result
 
 
 def promote_to_inexact(*args: Any) -> list:

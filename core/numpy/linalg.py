@@ -15,7 +15,7 @@ from ..primitives import elementwise as ew, linalg as la, structural as st
 from ..primitives.custom_derivatives import custom_jvp
 from ..trace import get_aval
 from . import reductions as red, ufuncs as uf
-from ._util import asarray_any, broadcast_to, canonicalize_axis, promote_to_inexact
+from ._util import asarray_any, broadcast_to, canonicalize_axis, power_by_squaring, promote_to_inexact
 from .linalg_ops import matmul, outer, tensordot, trace as _trace, vecdot  # noqa: F401  (jnp.linalg re-exports these)
 from .misc import diagonal as _diagonal
 from .shape import matrix_transpose, moveaxis, reshape
@@ -271,14 +271,7 @@ def matrix_power(a: Any, n: int) -> Any:
         return broadcast_to(ew.convert_element_type(_eye_like(a), aval.dtype), aval.shape)
     if n < 0:
         a, n = inv(a), -n
-    result, base = None, a
-    while n:
-        if n & 1:
-            result = base if result is None else matmul(result, base)
-        n >>= 1
-        if n:
-            base = matmul(base, base)
-    return result
+    return power_by_squaring(a, n, matmul)
 
 
 def _default_rtol(a: Any) -> float:
