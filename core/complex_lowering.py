@@ -306,6 +306,49 @@ def _cos(eqn, x):
     return ew.mul(ew.cos(re), ew.cosh(im)), ew.neg(ew.mul(ew.sin(re), ew.sinh(im)))
 
 
+@_rule(ew.sinh_p)
+def _sinh(eqn, x):
+    re, im = x
+    return ew.mul(ew.sinh(re), ew.cos(im)), ew.mul(ew.cosh(re), ew.sin(im))
+
+
+@_rule(ew.cosh_p)
+def _cosh(eqn, x):
+    re, im = x
+    return ew.mul(ew.cosh(re), ew.cos(im)), ew.mul(ew.sinh(re), ew.sin(im))
+
+
+@_rule(ew.tan_p)
+def _tan(eqn, x):
+    re, im = x
+    two = st.full_like(re, 2)
+    den = ew.add(ew.cos(ew.mul(two, re)), ew.cosh(ew.mul(two, im)))
+    return ew.div(ew.sin(ew.mul(two, re)), den), ew.div(ew.sinh(ew.mul(two, im)), den)
+
+
+@_rule(ew.expm1_p)
+def _expm1(eqn, x):
+    """e^z - 1 = (e^a cos b - 1) + i e^a sin b, with e^a cos b - 1 = expm1(a) cos b - 2 sin^2(b/2) (no cancellation)."""
+    re, im = x
+    half_sin = ew.sin(ew.mul(im, st.full_like(im, 0.5)))
+    out_re = ew.sub(ew.mul(ew.expm1(re), ew.cos(im)), ew.mul(st.full_like(im, 2), ew.mul(half_sin, half_sin)))
+    return out_re, ew.mul(ew.exp(re), ew.sin(im))
+
+
+@_rule(ew.log1p_p)
+def _log1p(eqn, x):
+    """log(1 + z): the modulus of 1 + z from log1p(2a + a^2 + b^2) / 2, exact for small z."""
+    re, im = x
+    return (ew.mul(st.full_like(re, 0.5), ew.log1p(ew.add(ew.mul(re, ew.add(re, st.full_like(re, 2))), ew.mul(im, im)))),
+            ew.atan2(im, ew.add(re, st.full_like(re, 1))))
+
+
+@_rule(ew.rsqrt_p)
+def _rsqrt(eqn, x):
+    one = (st.full_like(x[0], 1), st.zeros_like_array(x[1]))
+    return _div(eqn, one, _sqrt(eqn, x))
+
+
 @_rule(ew.tanh_p)
 def _tanh(eqn, x):
     re, im = x

@@ -160,3 +160,15 @@ def test_programs_run_on_every_backend(backend):
     _close(m, (Z @ W.T).astype(np.complex64), 1e-4)
     assert s.device == dev and ew.real(s).device == dev
 
+
+
+@pytest.mark.parametrize("name", ["sinh", "cosh", "tan", "expm1", "log1p"])
+def test_more_functions_match_numpy(name):
+    small = (Z * 1e-3).astype(np.complex64)  # expm1 and log1p stay accurate near zero
+    for z in (Z, small):
+        want = getattr(np, name)(z.astype(np.complex128)).astype(np.complex64)
+        np.testing.assert_allclose(np.asarray(getattr(jnp, name)(z)), want, rtol=2e-5, atol=1e-6 * np.abs(want).max())
+    g = jax.grad(lambda a: jnp.real(getattr(jnp, name)(a)).sum())(V)  # JAX's grad of Re f(z) is f'(z) for holomorphic f
+    deriv = {"sinh": np.cosh, "cosh": np.sinh, "tan": lambda v: 1 / np.cos(v) ** 2, "expm1": np.exp,
+             "log1p": lambda v: 1 / (1 + v)}[name](V.astype(np.complex128))
+    np.testing.assert_allclose(np.asarray(g), deriv.astype(np.complex64), rtol=1e-4, atol=1e-5)
