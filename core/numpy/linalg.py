@@ -18,7 +18,7 @@ from . import reductions as red, ufuncs as uf
 from ._util import asarray_any, broadcast_to, canonicalize_axis, power_by_squaring, promote_to_inexact
 from .linalg_ops import matmul, outer, tensordot, trace as _trace, vecdot  # noqa: F401  (jnp.linalg re-exports these)
 from .misc import diagonal as _diagonal
-from .shape import matrix_transpose, moveaxis, reshape
+from .shape import concatenate, matrix_transpose, moveaxis, reshape
 
 
 class EighResult(NamedTuple):
@@ -201,10 +201,18 @@ def _same_dtype(*xs: Any) -> list:
 
 
 def solve(a: Any, b: Any) -> Any:
-    """``x`` with ``a @ x = b`` by LU with partial pivoting (batched; 1-D ``b`` is a vector)."""
+    """``x`` with ``a @ x = b`` by LU with partial pivoting (batched; 1-D ``b`` is a vector). A complex system
+    ``(A + iB)(x + iy) = c + id`` is solved as the real one ``[[A, -B], [B, A]] [x; y] = [c; d]``."""
     a, b, vector = _solve_shapes(a, b)
-    lu_, _, perm = la.lu(a)
-    x = lu_solve_factored(lu_, perm, b)
+    if get_aval(a).dtype.kind == "c":
+        n = get_aval(a).shape[-1]
+        ar, ai, br, bi = uf.real(a), uf.imag(a), uf.real(b), uf.imag(b)
+        block = concatenate([concatenate([ar, ew.neg(ai)], -1), concatenate([ai, ar], -1)], -2)
+        parts = solve(block, concatenate([br, bi], -2))
+        x = ew.complex(parts[..., :n, :], parts[..., n:, :])
+    else:
+        lu_, _, perm = la.lu(a)
+        x = lu_solve_factored(lu_, perm, b)
     return st.squeeze(x, (get_aval(x).ndim - 1,)) if vector else x
 
 
@@ -461,7 +469,7 @@ def _vector_norm(x: Any, ord: Any, axis: tuple, keepdims: bool) -> Any:
 def _matrix_norm(x: Any, ord: Any, axis: tuple, keepdims: bool) -> Any:
     r, c = axis
     if ord in (None, "fro", "f"):
-        return uf.sqrt(red.sum(uf.square(x), axis=axis, keepdims=keepdims))
+        return uf.sqrt(red.sum(uf.square(uf.absolute(x)), axis=axis, keepdims=keepdims))
     if ord == 1:
         return red.max(red.sum(uf.absolute(x), axis=r, keepdims=True), axis=c, keepdims=True) if keepdims else \
             red.max(red.sum(uf.absolute(x), axis=r), axis=c - (c > r))

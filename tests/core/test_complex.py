@@ -172,3 +172,15 @@ def test_more_functions_match_numpy(name):
     deriv = {"sinh": np.cosh, "cosh": np.sinh, "tan": lambda v: 1 / np.cos(v) ** 2, "expm1": np.exp,
              "log1p": lambda v: 1 / (1 + v)}[name](V.astype(np.complex128))
     np.testing.assert_allclose(np.asarray(g), deriv.astype(np.complex64), rtol=1e-4, atol=1e-5)
+
+
+def test_complex_linear_systems_and_norms():
+    a = (RNG.randn(2, 3, 3) + 1j * RNG.randn(2, 3, 3) + 3 * np.eye(3)).astype(np.complex64)
+    b = (RNG.randn(2, 3) + 1j * RNG.randn(2, 3)).astype(np.complex64)
+    _close(jnp.linalg.solve(a, b[..., None]), np.linalg.solve(a, b[..., None]).astype(np.complex64), 1e-4)
+    _close(jnp.linalg.solve(a[0], b[0]), np.linalg.solve(a[0], b[0]).astype(np.complex64), 1e-4)
+    _close(jnp.linalg.inv(a), np.linalg.inv(a).astype(np.complex64), 1e-4)
+    _close(jnp.linalg.norm(Z), np.float32(np.linalg.norm(Z)), 1e-5)
+    _close(jnp.linalg.norm(Z, axis=1), np.linalg.norm(Z, axis=1).astype(np.float32), 1e-5)
+    g = jax.grad(lambda m: jnp.real(jnp.sum(jnp.linalg.solve(m, b[0]))))(a[0])  # the gradient exists (finite)
+    assert g.dtype == jnp.complex64 and np.all(np.isfinite(np.asarray(g)))
