@@ -33,10 +33,37 @@ def _key_parts(key):
     return st.index_in_dim(key, 0, -1, keepdims=False), st.index_in_dim(key, 1, -1, keepdims=False)
 
 
-def PRNGKey(seed: Any) -> Any:
+_IMPL = "threefry2x32"
+_JAX_IMPLS = ("threefry2x32", "threefry4x32", "philox2x32", "philox4x32", "rbg", "unsafe_rbg")
+
+
+def _check_impl(name: str, impl: Any) -> None:
+    """``impl`` must name threefry2x32 (the only implementation portax has) or be its key dtype."""
+    if impl is None or (isinstance(impl, str) and impl == _IMPL):
+        return
+    if isinstance(impl, str) and impl in _JAX_IMPLS:
+        raise NotImplementedError(f"{name}: PRNG implementation {impl!r} is not available in portax; only "
+                                  f"{_IMPL!r} is")
+    if not isinstance(impl, str):
+        try:
+            if np.dtype(impl) == _U32:
+                return
+        except TypeError:
+            pass
+    raise ValueError(f"{name}: unrecognized PRNG implementation {impl!r}; expected {_IMPL!r}")
+
+
+def key_dtype(impl_spec: Any = None) -> np.dtype:
+    """The dtype of portax keys for ``impl_spec`` (threefry2x32 only): keys are raw uint32 data."""
+    _check_impl("key_dtype", impl_spec)
+    return _U32
+
+
+def PRNGKey(seed: Any, *, impl: Any = None) -> Any:
     """A key ``[hi, lo]`` (uint32[2]) from an integer seed, as JAX's threefry_seed: the seed first takes its
     canonical integer dtype (a Python int is int64, i.e. int32 without x64, wrapping); ``hi`` holds bits 32-63
     of 64-bit seeds and is 0 otherwise, ``lo`` the low 32 bits."""
+    _check_impl("PRNGKey", impl)
     if isinstance(seed, (bool, np.bool_)):
         raise TypeError("PRNGKey seed must be an integer, got bool")
     if isinstance(seed, int):
@@ -72,17 +99,22 @@ def _traced_seed_to_key(seed: Any) -> Any:
     return st.concatenate([st.reshape(hi, (1,)), st.reshape(lo, (1,))], 0)
 
 
-def key(seed: Any, *, impl: Any = None) -> Any:
+def key(seed: Any, *, impl: Any = None, dtype: Any = None) -> Any:
     """Like PRNGKey (portax keys are raw uint32[2] arrays; ``key_data`` is the identity)."""
-    return PRNGKey(seed)
+    if impl is not None and dtype is not None:
+        raise ValueError("Cannot specify both `impl` and `dtype` arguments to random.key")
+    return PRNGKey(seed, impl=dtype if impl is None else impl)
 
 
 def key_data(keys: Any) -> Any:
     return _check_key("key_data", keys)
 
 
-def wrap_key_data(key_data: Any, *, impl: Any = None) -> Any:
-    return _check_key("wrap_key_data", key_data)
+def wrap_key_data(key_bits_array: Any, *, impl: Any = None, dtype: Any = None) -> Any:
+    if impl is not None and dtype is not None:
+        raise ValueError("Cannot specify both `impl` and `dtype` arguments to random.wrap_key_data")
+    _check_impl("wrap_key_data", dtype if impl is None else impl)
+    return _check_key("wrap_key_data", key_bits_array)
 
 
 def _iota_2x32(shape: Sequence[int]):
@@ -913,7 +945,7 @@ def key_impl(keys: Any) -> str:
 
 __all__ = ["PRNGKey", "ball", "bernoulli", "beta", "bits", "categorical", "cauchy", "chisquare", "choice", "clone",
            "dirichlet", "double_sided_maxwell", "exponential", "f", "fold_in", "gamma", "generalized_normal",
-           "geometric", "gumbel", "key", "key_data", "key_impl", "laplace", "loggamma", "logistic", "lognormal",
-           "maxwell", "multivariate_normal", "normal", "orthogonal", "pareto", "permutation", "poisson", "rademacher",
-           "randint", "rayleigh", "split", "t", "triangular", "truncated_normal", "uniform", "wald", "weibull_min",
-           "wrap_key_data"]
+           "geometric", "gumbel", "key", "key_data", "key_dtype", "key_impl", "laplace", "loggamma", "logistic",
+           "lognormal", "maxwell", "multivariate_normal", "normal", "orthogonal", "pareto", "permutation", "poisson",
+           "rademacher", "randint", "rayleigh", "split", "t", "triangular", "truncated_normal", "uniform", "wald",
+           "weibull_min", "wrap_key_data"]

@@ -41,6 +41,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import sys
 import types
 
@@ -1431,6 +1432,13 @@ def _namespace():
     return ns
 
 
+def _modelled(call):
+    """Whether every ``jax.*`` name in ``call`` is a ``jax.random`` function this model defines (it has no
+    binomial, multinomial, grad, lax, ...)."""
+    names = re.findall(r"\bjax\.(\w+)(?:\.(\w+))?", call)
+    return all(a == "random" and hasattr(_THIS_MODULE, b) for a, b in names)
+
+
 def _float_ulps(a, b, dtype):
     """|a - b| in units in the last place of ``dtype`` (0 for bit-equal)."""
     if dtype == BFLOAT16:
@@ -1523,7 +1531,11 @@ def main(path=None):
         case = {"dtype": dt, "shape": list(got.shape), "value": value}
         rows.append((name, "") + _compare(got, case))
     # 2) the generated cases
+    not_modelled = 0
     for case in ref.get("cases", []):
+        if not _modelled(case["call"]):
+            not_modelled += 1
+            continue
         CONFIG["x64"] = bool(case.get("x64", False))
         CONFIG["partitionable"] = bool(case.get("partitionable", True))
         try:
@@ -1545,7 +1557,7 @@ def main(path=None):
     n_exact = sum(1 for r in rows if r[2] == "exact")
     worst = max((r[3] for r in rows if r[3] is not None), default=0)
     print(f"\n{len(rows)} cases: {n_exact} bit-exact, {len(rows) - n_exact - n_fail} within "
-          f"{MAX_ULP} ulp (worst {worst} ulp), {n_fail} failed")
+          f"{MAX_ULP} ulp (worst {worst} ulp), {n_fail} failed; {not_modelled} cases use functions not modelled here")
     return 1 if n_fail else 0
 
 
