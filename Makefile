@@ -4,15 +4,16 @@ VENV := .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?= -q
 
-.PHONY: demo test test-fast conformance bench install vulkan clean
+.PHONY: demo test test-fast conformance bench install vulkan clean fuzz wheel-check
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 
-# Editable install of portax (which registers cpu_llvm and wgpu) and the numpy reference plugin.
-$(VENV)/.installed: $(BIN)/python pyproject.toml plugins/reference/pyproject.toml
-	$(BIN)/python -m pip install -q -e ".[test]" -e plugins/reference
+# Editable install of portax (which registers cpu_llvm and wgpu), the numpy reference plugin and the example
+# plugin portax-activations (its fused_softmax is certified with the rest).
+$(VENV)/.installed: $(BIN)/python pyproject.toml plugins/reference/pyproject.toml plugins/activations/pyproject.toml
+	$(BIN)/python -m pip install -q -e ".[test]" -e plugins/reference -e plugins/activations
 	touch $@
 
 install: $(VENV)/.installed
@@ -35,11 +36,24 @@ test: install vulkan
 	$(BIN)/python -m pytest $(PYTEST_ARGS) tests plugins/activations/tests
 	@for b in $$($(OTHER_BACKENDS)); do echo "tests/multidevice on $$b (1, 2 and 4 devices)"; \
 	  PORTAX_BACKEND=$$b $(BIN)/python -m pytest $(PYTEST_ARGS) tests/multidevice || exit 1; done
-	$(BIN)/python -m portax.conformance --all-available --report conformance-report
+	$(BIN)/python -m portax.conformance --all-available --devices 4 --report conformance-report
+	$(BIN)/python .ci/check_wheels.py
+
+# What pip users get: sdists and wheels built, installed into a fresh venv and tested from outside the
+# checkout (every module imports, python -m portax, the demo, the CLI), and the plugin CI templates run.
+wheel-check: install vulkan
+	$(BIN)/python .ci/check_wheels.py
 
 # The conformance suite on every backend available here; report cards in conformance-report-<backend>.{md,json,xml}.
 conformance: install vulkan
-	$(BIN)/python -m portax.conformance --all-available --report conformance-report
+	$(BIN)/python -m portax.conformance --all-available --devices 4 --report conformance-report
+
+# Differential fuzzing: N random programs per backend run eagerly and under jit, grad and vmap against the
+# reference backend, with fresh seeds (SEED=s replays); prints the counts and minimised repros, fails on any
+# disagreement or exception.
+N ?= 500
+fuzz: install vulkan
+	$(BIN)/python -W ignore -m tests.differential --n $(N) $(if $(SEED),--seed $(SEED))
 
 test-fast: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS) -x tests

@@ -7,9 +7,11 @@ import sys
 import warnings
 from typing import Sequence
 
+from portax.core.dtypes import short_name
+
 from .registry import TRANSFORMS
 from .report import Cell
-from .runner import GROUPS, Options, run_suite
+from .runner import GROUPS, Options, backend_under_test, parse_dtype, run_suite, selected_dtypes
 
 
 def _names(values: Sequence[str] | None) -> tuple | None:
@@ -26,7 +28,8 @@ def parser() -> argparse.ArgumentParser:
     which.add_argument("--backend", help="backend to certify (default: PORTAX_BACKEND or the default backend)")
     which.add_argument("--all-available", action="store_true", help="certify every backend available on this machine")
     which.add_argument("--list-backends", action="store_true", help="list the backends found through entry points")
-    p.add_argument("--devices", type=int, help="devices the multi-device (pmap) cases may use")
+    p.add_argument("--devices", type=int, help="devices the multi-device (pmap) cases may use; also the device count "
+                   "asked of each backend (PORTAX_<NAME>_DEVICES) where the environment does not set it")
     p.add_argument("--dtypes", nargs="+", help="dtypes to test (default: all the backend claims), e.g. f32 int8")
     p.add_argument("--report", action="append", default=[],
                    help="write the report card to FILE.md, FILE.json or FILE.xml (JUnit); any other FILE is a "
@@ -41,33 +44,65 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+class UsageError(Exception):
+    """A bad command line or a backend that cannot be certified: one line on stderr, exit status 2."""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     warnings.filterwarnings("ignore", message="portax: backend plugin")
-    from portax.core.backend import registry
     if args.list_backends:
         return list_backends()
-    if args.all_available:
-        names = [n for n in registry.names() if _available(n)]
-    else:
-        names = [args.backend or os.environ.get("PORTAX_BACKEND") or registry.default_name()]
+    try:
+        return _certify(args)
+    except UsageError as e:
+        print(f"portax conformance: {e}", file=sys.stderr)
+        return 2
+
+
+def _certify(args: argparse.Namespace) -> int:
+    from portax.core.backend import BackendUnavailableError, device_count_env, registry
+    if args.devices is not None:
+        if args.devices < 1:
+            raise UsageError(f"--devices {args.devices}: expected a positive number")
+        for name in registry.names():  # before any backend is created: it reads its device count once
+            if not os.environ.get(device_count_env(name), "").strip():
+                os.environ[device_count_env(name)] = str(args.devices)
+    dtype_names = _names(args.dtypes)
+    for dtype in dtype_names or ():
+        try:
+            parse_dtype(dtype)
+        except ValueError as e:
+            raise UsageError(e) from None
     if args.primitives:
         from .registry import tested_primitives
         unknown = sorted(set(_names(args.primitives)) - {p.name for p in tested_primitives()})
         if unknown:
-            print(f"portax conformance: unknown primitive(s) {', '.join(unknown)} (is the plugin that defines them "
-                  "installed?)", file=sys.stderr)
-            return 2
+            raise UsageError(f"unknown primitive(s) {', '.join(unknown)} (is the plugin that defines them installed?)")
+    if args.all_available:
+        names = [n for n in registry.names() if _available(n)]
+    else:
+        names = [args.backend or os.environ.get("PORTAX_BACKEND") or registry.default_name()]
     cards = []
     for name in names:
-        options = Options(name, dtypes=_names(args.dtypes), devices=args.devices, strict=args.strict,
+        options = Options(name, dtypes=dtype_names, devices=args.devices, strict=args.strict,
                           primitives=_names(args.primitives), transforms=tuple(args.transforms or TRANSFORMS),
                           groups=tuple(args.groups or GROUPS), leak_calls=args.leak_calls, seed=args.seed)
+        try:
+            backend = backend_under_test(name)
+        except (BackendUnavailableError, RuntimeError) as e:
+            raise UsageError(str(e).splitlines()[0]) from None
+        if dtype_names and not selected_dtypes(backend, dtype_names):
+            claimed = " ".join(short_name(d) for d in selected_dtypes(backend, None))
+            raise UsageError(f"backend '{name}' computes in none of --dtypes {' '.join(dtype_names)}; it claims {claimed}")
         card = run_suite(options, on_cell=None if args.quiet else _print_cell(args.strict))
         for report in args.report:
             for path in card.write(_per_backend(report, name) if args.all_available else report):
                 print(f"report card written to {path}")
         print(card.summary_line())
+        if card.partial:
+            print(f"  partial: multi-device cells need more devices than '{name}' offers; set "
+                  f"{device_count_env(name)}=4 or pass --devices 4 to run them")
         cards.append(card)
     return max((c.exit_code() for c in cards), default=0)
 
@@ -95,16 +130,26 @@ def _available(name: str) -> bool:
 
 
 def list_backends() -> int:
-    """Every backend offered through the ``portax`` entry points, with availability and what it declares."""
+    """Every backend offered through the ``portax`` entry points, highest priority first, the default
+    marked, with availability and what it declares."""
     from portax.core.backend import BackendUnavailableError, registry
-    from portax.core.dtypes import SUPPORTED, short_name
-    for name, spec in registry.specs().items():
+    from portax.core.dtypes import SUPPORTED
+    specs = registry.specs()
+    try:
+        default = registry.default_name()
+    except RuntimeError:
+        default = None
+    for name in registry.names():
+        spec, mark = specs[name], " (default)" if name == default else ""
         try:
             b = registry.get(name)
         except (BackendUnavailableError, RuntimeError) as e:
-            print(f"{name}: unavailable ({e})")
+            print(f"{name}{mark}: unavailable ({e})")
             continue
         dts = " ".join(short_name(d) for d in SUPPORTED if d in b.capabilities.dtypes)
-        print(f"{name}: {spec.description or b.platform} [platform {b.platform}, {len(b.devices())} device(s), "
-              f"priority {spec.priority}, dtypes {dts}]")
+        print(f"{name}{mark}: {spec.description or b.platform} [platform {b.platform}, {len(b.devices())} "
+              f"device(s), priority {spec.priority}, dtypes {dts}]")
+    for name, why in registry.load_failures().items():
+        if name not in specs:
+            print(f"{name}: plugin not loaded ({why})")
     return 0

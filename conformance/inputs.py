@@ -48,6 +48,31 @@ def float_specials(dtype) -> np.ndarray:
                      fi.tiny, -fi.tiny], dtype=dtype)
 
 
+def magnitude_bands(dtype, domain: str = "real", subnormals: bool = True) -> dict[str, np.ndarray]:
+    """Float operands across the whole range, one array per band of similar result sizes (so an absolute
+    tolerance scaled by the largest result cannot hide errors on the small ones): tiny (subnormals unless
+    the backend flushes them), around +-1 and huge, kept inside ``domain`` (as ``FLOAT_DOMAINS``)."""
+    fi = np.finfo(dtype)
+    lo = float(fi.smallest_subnormal if subnormals else fi.tiny)
+    ks = np.arange(1, 17, dtype=np.float64)
+    with np.errstate(over="ignore"):
+        bands = {"tiny": np.geomspace(lo, 1e-3, 60), "near 1": np.concatenate([1 + ks * float(fi.eps),
+                                                                               1 - ks * float(fi.epsneg)]),
+                 "huge": np.geomspace(1e3, float(fi.max), 60)}
+    out = {}
+    for name, mag in bands.items():
+        v = np.concatenate([mag, -mag])
+        if domain in ("positive", "near1"):
+            v = mag
+        elif domain in ("unit", "tan"):
+            v = v[np.abs(v) < (1 if domain == "unit" else np.inf)]
+        elif domain == "ge1":
+            v = mag[mag > 1]
+        if v.size:
+            out[name] = v.astype(dtype)
+    return out
+
+
 def int_edges(dtype) -> np.ndarray:
     """The extremes of an integer dtype and the values around zero."""
     ii = np.iinfo(dtype)

@@ -1,6 +1,6 @@
 """Multi-device checks: pmap and every collective at 1, 2 and 4 devices. A case needing more devices
-than the backend has (or than ``--devices`` allows) is skipped with the reason; a missing pmap or
-collective (NotImplementedError) is reported as unsupported."""
+than the backend offers is reported as ``needs-devices`` (the run is partial), one beyond ``--devices`` as
+skipped; a missing pmap or collective (NotImplementedError) is reported as unsupported."""
 from __future__ import annotations
 
 from typing import Callable, Iterator
@@ -9,9 +9,9 @@ import numpy as np
 
 import portax
 from portax import lax
-from portax.core.backend import registry
+from portax.core.backend import device_count_env, registry
 
-from .report import FAIL, PASS, SKIP, UNSUPPORTED, Cell
+from .report import FAIL, NEEDS_DEVICES, PASS, SKIP, UNSUPPORTED, Cell
 from .tolerances import Tolerance, compare
 
 DEVICE_COUNTS = (1, 2, 4)
@@ -57,10 +57,13 @@ def run(backend_name: str, max_devices: int | None = None) -> Iterator[Cell]:
     for name, (make_fn, shape_of, expected) in CASES.items():
         for n in DEVICE_COUNTS:
             transform = f"{n} device{'s' if n > 1 else ''}"
+            if n > len(devices):
+                yield Cell("pmap", name, "f32", transform, NEEDS_DEVICES,
+                           f"needs {n} devices; backend '{backend_name}' offers {len(devices)} (set "
+                           f"{device_count_env(backend_name)}={n} or pass --devices {n})")
+                continue
             if n > usable:
-                why = (f"backend '{backend_name}' has {len(devices)} device(s)" if n > len(devices)
-                       else f"--devices {max_devices}")
-                yield Cell("pmap", name, "f32", transform, SKIP, f"needs {n} devices; {why}")
+                yield Cell("pmap", name, "f32", transform, SKIP, f"needs {n} devices; --devices {max_devices}")
                 continue
             xs = rng.uniform(-1, 1, size=(n,) + shape_of(n)).astype(np.float32)
             yield _run_case(name, transform, make_fn(n), xs, expected(xs), devices[:n])

@@ -26,6 +26,7 @@ class GenContext:
     rng: np.random.RandomState
     ieee_specials: bool = True
     large_size: int | None = None  # an element count past the backend's single-dispatch limit, if it has one
+    flushes_subnormals: bool = False  # the backend declares it may flush subnormals (then none are generated)
 
     def dtypes_of(self, kinds: str) -> list:
         """The dtypes under test whose numpy kind is in ``kinds`` (e.g. ``"f"``, ``"iu"``, ``"fiub"``)."""

@@ -10,8 +10,10 @@ from typing import Iterable
 
 PASS, FAIL, UNSUPPORTED, RUNTIME_CALL = "pass", "fail", "unsupported", "runtime-call"
 NO_CASES, SKIP = "no-cases", "skip"
-STATUSES = (PASS, RUNTIME_CALL, UNSUPPORTED, NO_CASES, SKIP, FAIL)
-_SYMBOL = {PASS: "✓", RUNTIME_CALL: "R", UNSUPPORTED: "U", NO_CASES: "∅", SKIP: "–", FAIL: "✗"}
+NEEDS_DEVICES = "needs-devices"  # not run: the backend offers fewer devices than the cell needs
+STATUSES = (PASS, RUNTIME_CALL, UNSUPPORTED, NO_CASES, NEEDS_DEVICES, SKIP, FAIL)
+_NOT_RUN = (UNSUPPORTED, NO_CASES, NEEDS_DEVICES, SKIP)
+_SYMBOL = {PASS: "✓", RUNTIME_CALL: "R", UNSUPPORTED: "U", NO_CASES: "∅", NEEDS_DEVICES: "D", SKIP: "–", FAIL: "✗"}
 
 
 @dataclasses.dataclass
@@ -25,7 +27,7 @@ class Cell:
     cases: int = 0
 
     def fails(self, strict: bool) -> bool:
-        return self.status == FAIL or (strict and self.status in (UNSUPPORTED, NO_CASES))
+        return self.status == FAIL or (strict and self.status in (UNSUPPORTED, NO_CASES, NEEDS_DEVICES))
 
     @property
     def title(self) -> str:
@@ -49,13 +51,18 @@ class ReportCard:
     def passed(self) -> bool:
         return not self.failures()
 
+    @property
+    def partial(self) -> bool:
+        """Whether cells were left out because the backend offers too few devices."""
+        return any(c.status == NEEDS_DEVICES for c in self.cells)
+
     def exit_code(self) -> int:
         return 0 if self.passed else 1
 
     def summary_line(self) -> str:
         counts = self.counts()
         parts = ", ".join(f"{counts[s]} {s}" for s in STATUSES if counts[s])
-        verdict = "PASSED" if self.passed else "FAILED"
+        verdict = "FAILED" if not self.passed else "PASSED (PARTIAL)" if self.partial else "PASSED"
         strict = " (strict)" if self.strict else ""
         secs = self.info.get("seconds")
         took = f" in {secs:.1f}s" if secs is not None else ""
@@ -80,7 +87,7 @@ class ReportCard:
                 lines.append(f"| {name} | " + " | ".join(_md_cell(row.get(t, [])) for t in transforms) + " |")
             lines.append("")
         for title, status in (("Failures", FAIL), ("Unsupported", UNSUPPORTED), ("Runtime calls", RUNTIME_CALL),
-                              ("No cases", NO_CASES), ("Skipped", SKIP)):
+                              ("No cases", NO_CASES), ("Needs more devices", NEEDS_DEVICES), ("Skipped", SKIP)):
             chosen = [c for c in self.cells if c.status == status]
             if chosen:
                 lines += [f"## {title}", ""]
@@ -90,7 +97,8 @@ class ReportCard:
 
     # --- JSON -------------------------------------------------------------------------------------------
     def to_dict(self) -> dict:
-        return {"backend": self.backend, "strict": self.strict, "passed": self.passed, "info": self.info,
+        return {"backend": self.backend, "strict": self.strict, "passed": self.passed, "partial": self.partial,
+                "info": self.info,
                 "summary": dict(self.counts()), "cells": [dataclasses.asdict(c) for c in self.cells]}
 
     def to_json(self) -> str:
@@ -101,15 +109,14 @@ class ReportCard:
         counts = self.counts()
         suite = ET.Element("testsuite", name=f"portax-conformance-{self.backend}", tests=str(len(self.cells)),
                            failures=str(len(self.failures())),
-                           skipped=str(sum(counts[s] for s in (UNSUPPORTED, NO_CASES, SKIP)) if not self.strict
-                                       else counts[SKIP]),
+                           skipped=str(sum(counts[s] for s in _NOT_RUN) if not self.strict else counts[SKIP]),
                            time=f"{self.info.get('seconds', 0):.3f}")
         for c in self.cells:
             case = ET.SubElement(suite, "testcase", classname=f"{self.backend}.{c.group}.{c.name}",
                                  name=f"{c.dtype}-{c.transform}")
             if c.fails(self.strict):
                 ET.SubElement(case, "failure", message=_one_line(c.message)[:500]).text = c.message
-            elif c.status in (UNSUPPORTED, NO_CASES, SKIP):
+            elif c.status in _NOT_RUN:
                 ET.SubElement(case, "skipped", message=f"{c.status}: {_one_line(c.message)[:500]}")
             elif c.status == RUNTIME_CALL:
                 ET.SubElement(case, "system-out").text = f"runtime-call: {c.message}"

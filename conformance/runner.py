@@ -100,11 +100,12 @@ def selected_dtypes(backend: Backend, names: tuple | None) -> tuple:
     claimed = [d for d in core_dtypes.SUPPORTED if d in backend.capabilities.dtypes]
     if not names:
         return tuple(claimed)
-    wanted = {_parse_dtype(n) for n in names}
+    wanted = {parse_dtype(n) for n in names}
     return tuple(d for d in claimed if d in wanted)
 
 
-def _parse_dtype(name: str) -> np.dtype:
+def parse_dtype(name: str) -> np.dtype:
+    """A dtype from its short (``f32``) or numpy (``float32``) name; ValueError listing the valid ones."""
     by_short = {core_dtypes.short_name(d): d for d in core_dtypes.SUPPORTED}
     if name in by_short:
         return by_short[name]
@@ -112,7 +113,7 @@ def _parse_dtype(name: str) -> np.dtype:
         d = np.dtype(name)
     except TypeError:
         d = None
-    if d not in core_dtypes.SUPPORTED:
+    if d is None or d not in core_dtypes.SUPPORTED:  # (np.dtype == None compares equal to float64)
         valid = ", ".join(d.name for d in core_dtypes.SUPPORTED)
         raise ValueError(f"Unknown dtype '{name}' for --dtypes; use one of {valid} (or f32, i8, u16, bool, ...)")
     return d
@@ -170,7 +171,8 @@ def plan_primitives(backend: Backend, dts: tuple, options: Options) -> Iterator[
                           "no case generator is registered for this primitive (portax.conformance.register_cases)")
             continue
         rng = np.random.RandomState((options.seed * 7919 + zlib.crc32(prim.name.encode())) % 2**32)
-        ctx = GenContext(dts, rng, caps.ieee_specials, large_size(caps.max_dispatch_elements))
+        ctx = GenContext(dts, rng, caps.ieee_specials, large_size(caps.max_dispatch_elements),
+                         caps.flushes_subnormals)
         cases = [c for g in gens for c in g(ctx) if accepted(c)]
         if not cases:
             yield _preset(prim.name, "-", SKIP, "no case for the dtypes under test")

@@ -13,7 +13,7 @@ import warnings
 import pytest
 
 from portax.conformance.pytest_plugin import CARD_KEY
-from portax.conformance.report import NO_CASES, SKIP, UNSUPPORTED, Cell, ReportCard
+from portax.conformance.report import NEEDS_DEVICES, NO_CASES, SKIP, UNSUPPORTED, Cell, ReportCard
 from portax.conformance.runner import (GROUPS, Options, backend_under_test, group_cells, plan_primitives,
                                        run_planned, selected_dtypes, x64)
 
@@ -76,7 +76,7 @@ def _conclude(suite: Suite, cells: list[Cell]) -> None:
     failed = [c for c in cells if c.fails(suite.options.strict)]
     if failed:
         pytest.fail("\n\n".join(f"[{c.group} {c.title}] {c.message}" for c in failed), pytrace=False)
-    if cells and all(c.status in (UNSUPPORTED, NO_CASES, SKIP) for c in cells):
+    if cells and all(c.status in (UNSUPPORTED, NO_CASES, NEEDS_DEVICES, SKIP) for c in cells):
         pytest.skip("; ".join(f"{c.title}: {c.status}: {c.message.splitlines()[0] if c.message else ''}"
                               for c in cells[:3]) + (" ..." if len(cells) > 3 else ""))
 

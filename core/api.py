@@ -14,6 +14,7 @@ from .array import Array, make_array, to_device
 from .backend import Device, get_backend, registry
 from .config import config
 from .errors import ConcretizationTypeError
+from .lru import LRUCache
 from .interpreters import batching
 from .interpreters.jvp import jvp_flat
 from .interpreters.partial_eval import linearize_flat
@@ -34,6 +35,16 @@ def _argnums_tuple(x, n: int | None = None) -> tuple:
         return ()
     t = (x,) if isinstance(x, int) else tuple(x)
     return tuple(i % n if n is not None and i < 0 else i for i in t)
+
+
+def _validate_argnums(sig: inspect.Signature, argnums: tuple, name: str) -> None:
+    """JAX's check that ``argnums`` index positional parameters (any index passes with ``*args``)."""
+    kinds = [p.kind for p in sig.parameters.values()]
+    if inspect.Parameter.VAR_POSITIONAL in kinds:
+        return
+    n = sum(k in (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD) for k in kinds)
+    if argnums and (-min(argnums) > n or max(argnums) >= n):
+        raise ValueError(f"Jitted function has {name}={argnums}, but only accepts {n} positional arguments.")
 
 
 class ShapeDtypeStruct:
@@ -98,6 +109,7 @@ class JitFunction:
         static_argnames = (static_argnames,) if isinstance(static_argnames, str) else tuple(static_argnames or ())
         static_argnums = _argnums_tuple(static_argnums)
         if self._sig is not None:
+            _validate_argnums(self._sig, static_argnums, "static_argnums")
             params = list(self._sig.parameters)
             static_argnums = tuple(sorted(set(static_argnums) | {params.index(n) for n in static_argnames if n in params}))
             static_argnames = tuple(sorted(set(static_argnames) | {params[i] for i in static_argnums if i < len(params)
@@ -106,8 +118,9 @@ class JitFunction:
         self.static_argnames = static_argnames
         self.backend = backend
         self.device = device
-        self._cache: dict = {}
-        self._fast: dict = {}
+        # Owned by this function (its programs go with it), bounded by config.compile_cache_size (LRU).
+        self._cache = LRUCache()
+        self._fast = LRUCache()
 
     def __get__(self, obj, objtype=None):
         return self if obj is None else functools.partial(self, obj)
@@ -170,9 +183,9 @@ class JitFunction:
         params = list(self._sig.parameters) if self._sig is not None else []
         dyn_pos = [p for i, p in enumerate(params) if i not in self.static_argnums]
         try:
-            (args_tree, kw_tree) = in_tree.children
+            (args_tree, kw_tree) = in_tree.children()
             n = 0
-            for i, sub in enumerate(args_tree.children):
+            for i, sub in enumerate(args_tree.children()):
                 for _ in range(sub.num_leaves):
                     names.append(f"{dyn_pos[i] if i < len(dyn_pos) else f'args[{i}]'}: {avals[n].str_short()}")
                     n += 1
@@ -186,13 +199,12 @@ class JitFunction:
         if entry is None:
             entry = self._trace(static_key, in_tree, avals)
             if not any(core.is_tracer(c) for c in entry.consts):
-                self._cache[key] = entry
+                entry = self._cache.put(key, entry)  # the first one cached, if threads traced at once
         return entry
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         # Fast path: positional Arrays only, no trace active, signature seen before.
-        if not kwargs and core.dynamic_trace is None and len(core.trace_stack) == 1 and \
-                all(type(a) is Array for a in args):
+        if not kwargs and not core.is_tracing() and all(type(a) is Array for a in args):
             hit = self._fast.get(tuple([a.aval for a in args] + [a._device for a in args] + [config.enable_x64]))
             if hit is not None:
                 call, consts, out_tree = hit
@@ -200,7 +212,7 @@ class JitFunction:
                 return outs[0] if out_tree is _LEAF else tree_unflatten(out_tree, outs)
         static_key, dyn_args, dyn_kwargs = self._split(args, kwargs)
         leaves, in_tree = tree_flatten((dyn_args, dyn_kwargs))
-        if len(core.trace_stack) == 1 and core.dynamic_trace is None and not any(core.is_tracer(l) for l in leaves):
+        if not core.is_tracing() and not any(core.is_tracer(l) for l in leaves):
             device = self._device(leaves)
             leaves = [x if type(x) is Array else _to_array(x, device) for x in leaves]
             avals = [x.aval for x in leaves]
@@ -212,8 +224,8 @@ class JitFunction:
             moved = [x if x._device is device else to_device(x, device) for x in leaves]
             if not kwargs and not self.static_argnums and all(type(a) is Array for a in args) and \
                     not any(core.is_tracer(c) for c in entry.consts):
-                self._fast[tuple([a.aval for a in args] + [a._device for a in args] + [config.enable_x64])] = \
-                    (call, consts, entry.out_tree)
+                self._fast.put(tuple([a.aval for a in args] + [a._device for a in args] + [config.enable_x64]),
+                               (call, consts, entry.out_tree))
             outs = call([*consts, *moved])
             return tree_unflatten(entry.out_tree, outs)
         leaves = [asarray(x) if not core.is_tracer(x) else x for x in leaves]
@@ -225,10 +237,11 @@ class JitFunction:
 
     def _compile(self, entry: _CacheEntry, device: Device):
         from .dispatch import compile_jaxpr
-        call = entry.compiled[device] = compile_jaxpr(entry.closed, device)
-        entry.const_arrays[device] = [to_device(c, device) if type(c) is Array else make_array(c, device=device)
-                                      for c in entry.consts]
-        return call
+        call = compile_jaxpr(entry.closed, device)
+        # consts before the call: another thread seeing the call reads them
+        entry.const_arrays.setdefault(device, [to_device(c, device) if type(c) is Array else
+                                               make_array(c, device=device) for c in entry.consts])
+        return entry.compiled.setdefault(device, call)
 
     def lower(self, *args: Any, **kwargs: Any) -> "Lowered":
         """Trace for these arguments; ``.as_text()`` shows the jaxpr, ``.compile()`` the backend's program."""
@@ -450,6 +463,17 @@ def _partial_in(fun: Callable, args: tuple, kwargs: dict, nums: tuple) -> Callab
     return f_part
 
 
+def _check_input_dtype_revderiv(name: str, holomorphic: bool, allow_int: bool, x: Any) -> None:
+    """JAX's input check of reverse-mode derivatives: inexact inputs (complex ones when holomorphic)."""
+    a = core.get_aval(asarray(x))
+    if holomorphic and a.dtype.kind != "c":
+        raise TypeError(f"{name} with holomorphic=True requires inputs with complex dtype, but got {a.dtype.name}.")
+    if a.dtype.kind not in "fc" and not allow_int:
+        raise TypeError(f"{name} requires real- or complex-valued inputs (input dtype that is a sub-dtype of "
+                        f"np.inexact), but got {a.dtype.name}. If you want to use Boolean- or integer-valued "
+                        "inputs, use vjp or set allow_int to True.")
+
+
 def value_and_grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False, holomorphic: bool = False,
                    allow_int: bool = False, reduce_axes: Sequence = ()) -> Callable:
     """``(fun(*args), grad of fun with respect to args[argnums])`` for scalar-output ``fun``."""
@@ -464,14 +488,7 @@ def value_and_grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: boo
                             "arguments.")
         dyn = [args[i] for i in nums]
         for leaf in tree_flatten(dyn)[0]:
-            a = core.get_aval(asarray(leaf))
-            if holomorphic and a.dtype.kind != "c":
-                raise TypeError(f"grad with holomorphic=True requires inputs with complex dtype, but got "
-                                f"{a.dtype.name}.")
-            if a.dtype.kind not in "fc" and not allow_int:
-                raise TypeError(f"grad requires real- or complex-valued inputs (input dtype that is a sub-dtype of "
-                                f"np.inexact), but got {a.dtype.name}. If you want to use Boolean- or integer-valued "
-                                "inputs, use vjp or set allow_int to True.")
+            _check_input_dtype_revderiv("grad", holomorphic, allow_int, leaf)
 
         f_part = _partial_in(fun, args, kwargs, nums)
 
@@ -585,6 +602,8 @@ def jacrev(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = Fals
 
     def jacfun(*args, **kwargs):
         dyn = tuple(args[i] for i in nums)
+        for leaf in tree_flatten(dyn)[0]:
+            _check_input_dtype_revderiv("jacrev", holomorphic, allow_int, leaf)
 
         f_part = _partial_in(fun, args, kwargs, nums)
 

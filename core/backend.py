@@ -27,9 +27,9 @@ class Capabilities:
 
     dtypes: frozenset  # numpy dtypes it computes in
     ieee_specials: bool = True  # keeps NaN/Inf/-0 through arithmetic
+    flushes_subnormals: bool = False  # may flush subnormal operands and results to zero (WGSL allows it)
     max_dispatch_elements: int | None = None  # largest array one kernel handles (None: unbounded)
     runtime_calls: tuple = ()  # documented runtime-library calls (e.g. "LAPACK getrf for lu")
-    fusion: bool = False  # whether compiled jaxprs are fused into kernels
     notes: str = ""
 
 
@@ -123,6 +123,27 @@ class BackendUnavailableError(RuntimeError):
     pass
 
 
+def device_count_env(backend_name: str) -> str:
+    """The environment variable that sets how many devices a backend offers: ``PORTAX_<NAME>_DEVICES``
+    (``PORTAX_CPU_DEVICES`` for ``cpu_llvm``). ``python -m portax.conformance --devices N`` sets it."""
+    return "PORTAX_CPU_DEVICES" if backend_name == "cpu_llvm" else f"PORTAX_{backend_name.upper()}_DEVICES"
+
+
+def requested_device_count(backend_name: str, default: int = 1) -> int:
+    """How many devices the user asked ``backend_name`` for (see ``device_count_env``), at least 1."""
+    env = device_count_env(backend_name)
+    text = os.environ.get(env, "").strip()
+    if not text:
+        return default
+    try:
+        count = int(text)
+    except ValueError:
+        raise ValueError(f"{env}={text!r}: expected a positive number of devices") from None
+    if count < 1:
+        raise ValueError(f"{env}={text!r}: expected a positive number of devices")
+    return count
+
+
 class Registry:
     """Loads ``portax`` entry points, creates backends on demand, remembers the default."""
 
@@ -176,6 +197,11 @@ class Registry:
             self._specs = None
             self._backends.clear()
             self._failures.clear()
+
+    def load_failures(self) -> dict[str, str]:
+        """Plugins (by entry-point name) that failed to import or whose backend failed to start."""
+        self._load()
+        return dict(self._failures)
 
     def names(self) -> list[str]:
         return sorted(self._load(), key=lambda n: -self._load()[n].priority)

@@ -18,7 +18,8 @@ from .ir import ClosedJaxpr, Jaxpr, Literal, ShapedArray, iter_eqns, subjaxprs
 from .primitives import (call, contractions as co, control_flow as cf, custom_derivatives as cd, elementwise as ew,
                          indexing as ix, reductions as rd, sorting as so, structural as st)
 from .numpy._util import power_by_squaring
-from .trace import Primitive
+from .numpy.ufuncs import signbit
+from .trace import Primitive, get_aval
 
 Pair = tuple  # (re, im) of one complex value
 
@@ -146,6 +147,53 @@ def _rule(*prims: Primitive):
     return register
 
 
+# --- special values: C99 Annex G (as msun and numpy), without overflow in intermediate results ------------------
+def _k(like: Any, val: Any) -> Any:
+    return st.full_like(like, val)
+
+
+def _isinf(x):
+    return ew.eq(ew.abs(x), _k(x, np.inf))
+
+
+def _not_finite(x):
+    return ew.bitwise_not(ew.is_finite(x))
+
+
+def _is_zero(x):
+    return ew.eq(x, _k(x, 0))
+
+
+def _copysign(x, s):
+    """|x| with the sign bit of ``s``."""
+    ax = ew.abs(x)
+    return ew.select(signbit(s), ew.neg(ax), ax)
+
+
+def _zero_or_nan(x):
+    """x - x without arithmetic on special values (backends without IEEE specials fold it to 0): +0 where x is
+    finite, NaN elsewhere."""
+    return ew.select(ew.is_finite(x), _k(x, 0), _k(x, np.nan))
+
+
+def _over_zero(x):
+    """x / +0 without dividing: inf with the sign of x, NaN for 0 and NaN."""
+    return ew.select(ew.bitwise_or(_is_zero(x), ew.ne(x, x)), _k(x, np.nan), _copysign(_k(x, np.inf), x))
+
+
+def _where(pred, a: Pair, b: Pair) -> Pair:
+    return ew.select(pred, a[0], b[0]), ew.select(pred, a[1], b[1])
+
+
+def _finfo(x) -> np.finfo:
+    return np.finfo(get_aval(x).dtype)
+
+
+def _log_max(x) -> float:
+    """The largest argument of exp that does not overflow."""
+    return float(np.log(_finfo(x).max))
+
+
 def _mul_parts(a: Pair, b: Pair) -> Pair:
     (ar, ai), (br, bi) = a, b
     return ew.sub(ew.mul(ar, br), ew.mul(ai, bi)), ew.add(ew.mul(ar, bi), ew.mul(ai, br))
@@ -158,10 +206,19 @@ def _mul(eqn, x, y):
 
 @_rule(ew.div_p)
 def _div(eqn, x, y):
+    """Smith's algorithm, as numpy: scaled by the larger part of ``y`` so that no square overflows or
+    underflows; a zero divisor divides each part by +0."""
     (xr, xi), (yr, yi) = _pair(x), _pair(y)
-    den = ew.add(ew.mul(yr, yr), ew.mul(yi, yi))
-    return (ew.div(ew.add(ew.mul(xr, yr), ew.mul(xi, yi)), den),
-            ew.div(ew.sub(ew.mul(xi, yr), ew.mul(xr, yi)), den))
+    real_big = ew.ge(ew.abs(yr), ew.abs(yi))
+    big, small = ew.select(real_big, yr, yi), ew.select(real_big, yi, yr)
+    p, q = ew.select(real_big, xr, xi), ew.select(real_big, xi, xr)
+    rat = ew.div(small, big)
+    scl = ew.div(_k(rat, 1), ew.add(big, ew.mul(small, rat)))
+    re = ew.mul(ew.add(p, ew.mul(q, rat)), scl)
+    pr = ew.mul(p, rat)
+    im = ew.mul(ew.select(real_big, ew.sub(q, pr), ew.sub(pr, q)), scl)
+    zero = ew.bitwise_and(ew.eq(yr, _k(yr, 0)), ew.eq(yi, _k(yi, 0)))
+    return ew.select(zero, _over_zero(xr), re), ew.select(zero, _over_zero(xi), im)
 
 
 @_rule(ew.square_p)
@@ -251,12 +308,15 @@ def _compare(eqn, x, y):
 
 
 def _modulus(re, im):
-    """|re + i im| without overflow or underflow in the squares."""
+    """|re + i im| without overflow or underflow in the squares; inf if a part is infinite (even with a NaN)."""
     a, b = ew.abs(re), ew.abs(im)
     big, small = ew.max(a, b), ew.min(a, b)
-    safe = ew.select(ew.eq(big, st.zeros_like_array(big)), st.full_like(big, 1), big)
+    safe = ew.select(_is_zero(big), _k(big, 1), big)
     ratio = ew.div(small, safe)
-    return ew.mul(big, ew.sqrt(ew.add(st.full_like(big, 1), ew.mul(ratio, ratio))))
+    r = ew.mul(big, ew.sqrt(ew.add(_k(big, 1), ew.mul(ratio, ratio))))
+    either = ew.add(a, b)  # NaN iff a part is NaN
+    r = ew.select(ew.ne(either, either), either, r)
+    return ew.select(ew.bitwise_or(_isinf(re), _isinf(im)), _k(r, np.inf), r)
 
 
 @_rule(ew.abs_p)
@@ -266,95 +326,198 @@ def _abs(eqn, x):
 
 @_rule(ew.sign_p)
 def _sign(eqn, x):
-    r = _modulus(*x)
-    zero = ew.eq(r, st.zeros_like_array(r))
-    safe = ew.select(zero, st.full_like(r, 1), r)
-    return ew.div(x[0], safe), ew.div(x[1], safe)
+    """z / |z| (+0 at 0); an infinite part gives its unit, NaN if both parts are infinite (as numpy)."""
+    re, im = x
+    r = _modulus(re, im)
+    zero = _is_zero(r)
+    safe = ew.select(zero, _k(r, 1), r)
+    out = _where(zero, (_k(re, 0), _k(im, 0)), (ew.div(re, safe), ew.div(im, safe)))
+    inf_re, inf_im = _isinf(re), _isinf(im)
+    out = _where(inf_re, (_copysign(_k(re, 1), re), _k(im, 0)), out)
+    out = _where(inf_im, (_k(re, 0), _copysign(_k(im, 1), im)), out)
+    nan = _k(re, np.nan)
+    return _where(ew.bitwise_and(inf_re, inf_im), (nan, nan), out)
+
+
+def _exp_parts(re, im) -> Pair:
+    """e^re (cos im + i sin im); where e^re alone overflows it is applied in two halves."""
+    c, s = ew.cos(im), ew.sin(im)
+    m = ew.exp(re)
+    half = ew.exp(ew.mul(re, _k(re, 0.5)))
+    out = _where(ew.gt(re, _k(re, _log_max(re))), (ew.mul(ew.mul(half, c), half), ew.mul(ew.mul(half, s), half)),
+                 (ew.mul(m, c), ew.mul(m, s)))
+    positive = ew.gt(re, _k(re, 0))
+    out = _where(ew.bitwise_and(_isinf(re), _not_finite(im)),  # e^(+-inf + i inf|nan) = inf + i nan, 0 + 0 i
+                 (ew.select(positive, re, _k(re, 0)), ew.select(positive, _k(im, np.nan), _k(im, 0))), out)
+    return _where(_is_zero(im), (m, im), out)
 
 
 @_rule(ew.exp_p)
 def _exp(eqn, x):
-    m = ew.exp(x[0])
-    return ew.mul(m, ew.cos(x[1])), ew.mul(m, ew.sin(x[1]))
+    return _exp_parts(*x)
 
 
 @_rule(ew.log_p)
 def _log(eqn, x):
-    return ew.log(_modulus(*x)), ew.atan2(x[1], x[0])
+    """log |z| + i arg z; near |z| = 1, log |z| = log1p((a - 1)(a + 1) + b^2) / 2 for the larger part a and the
+    smaller b (|z| - 1 would cancel)."""
+    re, im = x
+    ar, ai = ew.abs(re), ew.abs(im)
+    two, half = _k(ar, 2), _k(ar, 0.5)
+    near_one = ew.bitwise_and(ew.bitwise_and(ew.le(ar, two), ew.le(ai, two)),  # False for NaN parts
+                              ew.bitwise_or(ew.ge(ar, half), ew.ge(ai, half)))
+    a, b = ew.max(ar, ai), ew.min(ar, ai)
+    one = _k(a, 1)
+    small = ew.mul(half, ew.log1p(ew.add(ew.mul(ew.sub(a, one), ew.add(a, one)), ew.mul(b, b))))
+    return ew.select(near_one, small, ew.log(_modulus(re, im))), ew.atan2(im, re)
 
 
 @_rule(ew.sqrt_p)
 def _sqrt(eqn, x):
+    """The principal root by Algorithm 312 (CACM 10, 1967) as C's csqrt: the larger part is t = sqrt((|a| + |z|)
+    / 2), the other b / 2t (no cancellation); parts scaled by powers of 2 near overflow and underflow."""
     re, im = x
-    r = _modulus(re, im)
-    half = st.full_like(r, 0.5)
-    out_re = ew.sqrt(ew.mul(half, ew.add(r, re)))
-    out_im = ew.sqrt(ew.mul(half, ew.sub(r, re)))
-    negative = ew.lt(im, st.zeros_like_array(im))  # the principal root: sign of the imaginary part
-    return out_re, ew.select(negative, ew.neg(out_im), out_im)
+    info = _finfo(re)
+    k = info.nmant + 1
+    big = ew.max(ew.abs(re), ew.abs(im))
+    huge, low = ew.ge(big, _k(big, info.max / 4)), ew.lt(big, _k(big, info.tiny * 4))
+    scale_in = ew.select(huge, _k(big, 0.25), ew.select(low, _k(big, 2.0 ** (2 * k)), _k(big, 1)))
+    scale_out = ew.select(huge, _k(big, 2), ew.select(low, _k(big, 2.0 ** -k), _k(big, 1)))
+    a, b = ew.mul(re, scale_in), ew.mul(im, scale_in)
+    t = ew.sqrt(ew.mul(ew.add(ew.abs(a), _modulus(a, b)), _k(a, 0.5)))
+    two_t = ew.add(t, t)
+    nonneg = ew.ge(a, _k(a, 0))
+    out = (ew.mul(ew.select(nonneg, t, ew.div(ew.abs(b), two_t)), scale_out),
+           ew.mul(ew.select(nonneg, ew.div(b, two_t), _copysign(t, b)), scale_out))
+    nan_im = _zero_or_nan(im)
+    inf = _k(re, np.inf)
+    out = _where(_isinf(re), _where(signbit(re), (ew.abs(nan_im), _copysign(inf, im)), (re, _copysign(nan_im, im))),
+                 out)
+    out = _where(ew.ne(re, re), (re, re), out)
+    out = _where(_isinf(im), (inf, im), out)
+    return _where(ew.bitwise_and(_is_zero(re), _is_zero(im)), (_k(re, 0), im), out)
 
 
-@_rule(ew.sin_p)
-def _sin(eqn, x):
-    re, im = x
-    return ew.mul(ew.sin(re), ew.cosh(im)), ew.mul(ew.cos(re), ew.sinh(im))
+def _hyperbolic_parts(re, im) -> tuple:
+    """(cosh a cos b, sinh a sin b, sinh a cos b, cosh a sin b) for a = re, b = im; where cosh a overflows,
+    e^|a| / 2 is applied in two halves."""
+    c, s = ew.cos(im), ew.sin(im)
+    half = ew.exp(ew.mul(ew.abs(re), _k(re, 0.5)))
+    hc, hs = (ew.mul(ew.mul(ew.mul(half, _k(half, 0.5)), v), half) for v in (c, s))
+    sh, ch = ew.sinh(re), ew.cosh(re)
+    far, negative = ew.gt(ew.abs(re), _k(re, _log_max(re))), ew.lt(re, _k(re, 0))
+
+    def pick(scaled, plain, signed=False):
+        return ew.select(far, ew.select(negative, ew.neg(scaled), scaled) if signed else scaled, plain)
+    return (pick(hc, ew.mul(ch, c)), pick(hs, ew.mul(sh, s), True), pick(hc, ew.mul(sh, c), True),
+            pick(hs, ew.mul(ch, s)))
 
 
-@_rule(ew.cos_p)
-def _cos(eqn, x):
-    re, im = x
-    return ew.mul(ew.cos(re), ew.cosh(im)), ew.neg(ew.mul(ew.sin(re), ew.sinh(im)))
+def _sinh_parts(re, im) -> Pair:
+    """sinh a cos b + i cosh a sin b, with Annex G's special values."""
+    _, _, sh_c, ch_s = _hyperbolic_parts(re, im)
+    out = _where(ew.bitwise_and(ew.bitwise_or(_is_zero(re), _isinf(re)), _not_finite(im)), (re, _zero_or_nan(im)),
+                 (sh_c, ch_s))
+    return _where(_is_zero(im), (ew.sinh(re), im), out)
+
+
+def _cosh_parts(re, im) -> Pair:
+    """cosh a cos b + i sinh a sin b, with Annex G's special values."""
+    out = _hyperbolic_parts(re, im)[:2]
+    nan_im = _zero_or_nan(im)
+    out = _where(ew.bitwise_and(_isinf(re), _not_finite(im)), (ew.abs(re), nan_im), out)
+    out = _where(ew.bitwise_and(_is_zero(re), _not_finite(im)), (nan_im, ew.select(signbit(im), ew.neg(re), re)), out)
+    return _where(_is_zero(im), (ew.cosh(re), ew.select(signbit(re), ew.neg(im), im)), out)
+
+
+def _tanh_parts(re, im) -> Pair:
+    """Kahan's algorithm (as msun's ctanh); +-1 + 4 i sin b cos b e^(-2|a|) where |a| is large."""
+    one = _k(re, 1)
+    t = ew.tan(im)
+    beta = ew.add(one, ew.mul(t, t))
+    s = ew.sinh(re)
+    s2 = ew.mul(s, s)
+    rho = ew.sqrt(ew.add(one, s2))
+    denom = ew.add(one, ew.mul(beta, s2))
+    out = ew.div(ew.mul(ew.mul(beta, rho), s), denom), ew.div(t, denom)
+    sin_cos = ew.mul(ew.sin(im), ew.cos(im))
+    e = ew.exp(ew.neg(ew.abs(re)))
+    unit = _copysign(one, re)
+    far = ew.ge(ew.abs(re), _k(re, 22 if _finfo(re).bits == 64 else 9))
+    out = _where(far, (unit, ew.mul(ew.mul(ew.mul(_k(re, 4), sin_cos), e), e)), out)
+    nan_im = _zero_or_nan(im)
+    out = _where(_not_finite(im), (ew.select(_is_zero(re), re, nan_im), nan_im), out)
+    out = _where(_isinf(re), (unit, _copysign(_k(im, 0), ew.select(_isinf(im), im, sin_cos))), out)
+    return _where(ew.ne(re, re), (re, ew.select(_is_zero(im), im, re)), out)
 
 
 @_rule(ew.sinh_p)
 def _sinh(eqn, x):
-    re, im = x
-    return ew.mul(ew.sinh(re), ew.cos(im)), ew.mul(ew.cosh(re), ew.sin(im))
+    return _sinh_parts(*x)
 
 
 @_rule(ew.cosh_p)
 def _cosh(eqn, x):
-    re, im = x
-    return ew.mul(ew.cosh(re), ew.cos(im)), ew.mul(ew.sinh(re), ew.sin(im))
+    return _cosh_parts(*x)
+
+
+@_rule(ew.tanh_p)
+def _tanh(eqn, x):
+    return _tanh_parts(*x)
+
+
+@_rule(ew.cos_p)
+def _cos(eqn, x):
+    """cos z = cosh iz."""
+    return _cosh_parts(ew.neg(x[1]), x[0])
+
+
+def _minus_i_times(parts, x: Pair) -> Pair:
+    """-i g(iz) for ``parts`` computing g (sin z = -i sinh iz, tan z = -i tanh iz)."""
+    p, q = parts(ew.neg(x[1]), x[0])
+    return q, ew.neg(p)
+
+
+@_rule(ew.sin_p)
+def _sin(eqn, x):
+    return _minus_i_times(_sinh_parts, x)
 
 
 @_rule(ew.tan_p)
 def _tan(eqn, x):
-    re, im = x
-    two = st.full_like(re, 2)
-    den = ew.add(ew.cos(ew.mul(two, re)), ew.cosh(ew.mul(two, im)))
-    return ew.div(ew.sin(ew.mul(two, re)), den), ew.div(ew.sinh(ew.mul(two, im)), den)
+    return _minus_i_times(_tanh_parts, x)
 
 
 @_rule(ew.expm1_p)
 def _expm1(eqn, x):
-    """e^z - 1 = (e^a cos b - 1) + i e^a sin b, with e^a cos b - 1 = expm1(a) cos b - 2 sin^2(b/2) (no cancellation)."""
+    """e^z - 1 = (expm1(a) cos b - 2 sin^2(b/2)) + i e^a sin b (no cancellation); e^z - 1 itself where e^a is 0,
+    overflows or is NaN (C has no cexpm1; numpy's expm1 gives NaN for some of these, its exp does not)."""
     re, im = x
-    half_sin = ew.sin(ew.mul(im, st.full_like(im, 0.5)))
-    out_re = ew.sub(ew.mul(ew.expm1(re), ew.cos(im)), ew.mul(st.full_like(im, 2), ew.mul(half_sin, half_sin)))
-    return out_re, ew.mul(ew.exp(re), ew.sin(im))
+    half_sin = ew.sin(ew.mul(im, _k(im, 0.5)))
+    out_re = ew.sub(ew.mul(ew.expm1(re), ew.cos(im)), ew.mul(_k(im, 2), ew.mul(half_sin, half_sin)))
+    out_im = ew.select(_is_zero(im), im, ew.mul(ew.exp(re), ew.sin(im)))
+    e_re, e_im = _exp_parts(re, im)
+    far = ew.bitwise_not(ew.le(ew.abs(re), _k(re, _log_max(re))))
+    return _where(far, (ew.sub(e_re, _k(re, 1)), e_im), (out_re, out_im))
 
 
 @_rule(ew.log1p_p)
 def _log1p(eqn, x):
-    """log(1 + z): the modulus of 1 + z from log1p(2a + a^2 + b^2) / 2, exact for small z."""
+    """log(1 + z): the modulus of 1 + z from log1p(2a + a^2 + b^2) / 2, exact for small z; from |1 + z| where that
+    cancels (|1 + z| < 1/2), the squares could overflow or a part is not finite."""
     re, im = x
-    return (ew.mul(st.full_like(re, 0.5), ew.log1p(ew.add(ew.mul(re, ew.add(re, st.full_like(re, 2))), ew.mul(im, im)))),
-            ew.atan2(im, ew.add(re, st.full_like(re, 1))))
+    one = _k(re, 1)
+    m = _modulus(ew.add(re, one), im)
+    limit = _k(re, np.sqrt(_finfo(re).max) / 4)
+    near = ew.bitwise_and(ew.bitwise_and(ew.le(ew.abs(re), limit), ew.le(ew.abs(im), limit)), ew.ge(m, _k(m, 0.5)))
+    small = ew.mul(_k(re, 0.5), ew.log1p(ew.add(ew.mul(re, ew.add(re, _k(re, 2))), ew.mul(im, im))))
+    return ew.select(near, small, ew.log(m)), ew.atan2(im, ew.add(re, one))
 
 
 @_rule(ew.rsqrt_p)
 def _rsqrt(eqn, x):
     one = (st.full_like(x[0], 1), st.zeros_like_array(x[1]))
     return _div(eqn, one, _sqrt(eqn, x))
-
-
-@_rule(ew.tanh_p)
-def _tanh(eqn, x):
-    re, im = x
-    two = st.full_like(re, 2)
-    den = ew.add(ew.cosh(ew.mul(two, re)), ew.cos(ew.mul(two, im)))
-    return ew.div(ew.sinh(ew.mul(two, re)), den), ew.div(ew.sin(ew.mul(two, im)), den)
 
 
 def _sort(eqn, ins: list) -> list:

@@ -5,6 +5,9 @@ import os
 from typing import Any
 
 
+DEFAULT_COMPILE_CACHE_SIZE = 512
+
+
 class Config:
     """A small flag store; reading a flag is an attribute lookup."""
 
@@ -12,6 +15,8 @@ class Config:
         self.enable_x64: bool = os.environ.get("PORTAX_ENABLE_X64", os.environ.get("JAX_ENABLE_X64", "0")).lower() in ("1", "true")
         self.default_backend: str | None = os.environ.get("PORTAX_BACKEND") or None
         self.debug_nans: bool = False
+        # Compiled programs kept per jitted function and for eager ops (least recently used dropped first).
+        self.compile_cache_size: int = int(os.environ.get("PORTAX_COMPILE_CACHE_SIZE", str(DEFAULT_COMPILE_CACHE_SIZE)))
         self._listeners: list = []
 
     def update(self, name: str, value: Any) -> None:

@@ -1,19 +1,29 @@
 """Eager dispatch: each primitive applied to concrete arrays runs as a cached one-equation program
-on the arguments' device (or the default backend's first device)."""
+on the arguments' device (or the default backend's first device).
+
+Caches are thread-safe: eager programs are kept in an LRU bounded by ``config.compile_cache_size``, compiled
+jaxprs for as long as their ``ClosedJaxpr`` lives (a jitted function owns its jaxprs, see ``api.JitFunction``).
+"""
 from __future__ import annotations
 
+import threading
+import weakref
 from typing import Any, Sequence
 
 import numpy as np
 
-from . import complex_lowering, trace as core
+from . import complex_lowering, decompositions, trace as core
 from .array import Array, make_array, to_device
 from .backend import Device, get_backend
 from .ir import ClosedJaxpr, Jaxpr, JaxprEqn, Var, iter_eqns
+from .lru import LRUCache
 from .trace import abstract_eval_rules, get_aval
 
-_eqn_cache: dict = {}
-_jaxpr_cache: dict = {}
+_eqn_cache = LRUCache()
+# closed jaxpr -> LRUCache(device -> call); an entry goes when its jaxpr is collected.
+_jaxpr_cache: "weakref.WeakKeyDictionary[ClosedJaxpr, LRUCache]" = weakref.WeakKeyDictionary()
+_jaxpr_lock = threading.Lock()
+_INTERPRETED = object()  # compile_jaxpr's cache entry for a jaxpr evaluated by InterpretedCall
 
 
 def _params_key(params: dict) -> tuple:
@@ -39,15 +49,15 @@ def as_arrays(args: Sequence, device: Device) -> list[Array]:
 
 
 class CompiledCall:
-    """An executable with the avals of its outputs; calling it wraps buffers into Arrays."""
+    """An executable with the avals of its outputs; calling it wraps buffers into Arrays. (It holds no
+    reference to its jaxpr, so that a cache keyed weakly by the jaxpr can let both go.)"""
 
-    __slots__ = ("executable", "out_avals", "device", "jaxpr")
+    __slots__ = ("executable", "out_avals", "device")
 
-    def __init__(self, executable, out_avals, device, jaxpr):
+    def __init__(self, executable, out_avals, device):
         self.executable = executable
         self.out_avals = out_avals
         self.device = device
-        self.jaxpr = jaxpr
 
     def __call__(self, arrays: Sequence[Array]) -> list[Array]:
         bufs = self.executable(*[a._buf for a in arrays])
@@ -61,7 +71,7 @@ def apply_primitive(primitive: core.Primitive, *args: Any, **params: Any) -> Any
     key = (primitive, tuple(a.aval for a in arrays), _params_key(params), device)
     call = _eqn_cache.get(key)
     if call is None:
-        call = _eqn_cache[key] = _compile_eqn(primitive, [a.aval for a in arrays], params, device)
+        call = _eqn_cache.get_or_create(key, lambda: _compile_eqn(primitive, [a.aval for a in arrays], params, device))
     outs = call(arrays)
     return outs if primitive.multiple_results else outs[0]
 
@@ -72,13 +82,15 @@ def _compile_eqn(primitive, avals, params, device) -> CompiledCall:
     ins = [Var(a) for a in avals]
     outs = [Var(a) for a in out_avals]
     closed = ClosedJaxpr(Jaxpr([], ins, [JaxprEqn(primitive, ins, params, outs)], outs), [])
-    return CompiledCall(backend_compile(closed, device), out_avals, device, closed)
+    return CompiledCall(backend_compile(closed, device), out_avals, device)
 
 
 def backend_compile(closed: ClosedJaxpr, device: Device):
-    """``device.backend.compile``, with complex values split into real parts for a backend without complex
-    dtypes (the executable then takes and returns them as buffer pairs)."""
+    """``device.backend.compile``, with primitives the backend does not lower replaced by their
+    decompositions, and complex values split into real parts for a backend without complex dtypes (the
+    executable then takes and returns them as buffer pairs)."""
     backend = device.backend
+    closed = decompositions.expand(closed, backend)
     if complex_lowering.has_complex(closed.jaxpr) and not complex_lowering.native_complex(backend):
         exe = backend.compile(complex_lowering.lower(closed), device)
         return complex_lowering.split_executable(exe, closed.out_avals)
@@ -106,21 +118,29 @@ class InterpretedCall:
 
 
 def compile_jaxpr(closed: ClosedJaxpr, device: Device) -> CompiledCall | InterpretedCall:
-    """Compile (once per jaxpr and device) a closed jaxpr whose consts are concrete."""
-    key = (closed, device)
-    call = _jaxpr_cache.get(key)
+    """Compile (once per jaxpr and device, for as long as ``closed`` lives) a closed jaxpr whose consts
+    are concrete."""
+    with _jaxpr_lock:
+        per_device = _jaxpr_cache.get(closed)
+        if per_device is None:
+            per_device = _jaxpr_cache[closed] = LRUCache(maxsize=1024)  # one entry per device: not capped
+    call = per_device.get(device)
     if call is None:
-        from .parallel.spmd import uses_axes
-        if uses_axes(closed.jaxpr):
-            call = _jaxpr_cache[key] = InterpretedCall(closed, device)
-            return call
-        _check_compilable(closed.jaxpr)
-        consts = [c if type(c) is Array else make_array(np.asarray(c), device=device) for c in closed.consts]
-        exe = backend_compile(closed, device) if not consts else backend_compile(
-            ClosedJaxpr(Jaxpr([], closed.jaxpr.constvars + closed.jaxpr.in_binders, closed.jaxpr.eqns,
-                              closed.jaxpr.outs), []), device)
-        call = _jaxpr_cache[key] = CompiledCall(_bind_consts(exe, consts, device), closed.out_avals, device, closed)
-    return call
+        call = per_device.get_or_create(device, lambda: _compile_jaxpr(closed, device))
+    return InterpretedCall(closed, device) if call is _INTERPRETED else call
+
+
+def _compile_jaxpr(closed: ClosedJaxpr, device: Device) -> CompiledCall | object:
+    from .parallel.spmd import uses_axes
+    if uses_axes(closed.jaxpr):
+        return _INTERPRETED
+    _check_compilable(closed.jaxpr)
+    consts = [c if type(c) is Array else make_array(np.asarray(c), device=device) for c in closed.consts]
+    # A new ClosedJaxpr for the backend: an executable keeping it must not keep ``closed`` (the cache key).
+    exe = backend_compile(ClosedJaxpr(closed.jaxpr, []), device) if not consts else backend_compile(
+        ClosedJaxpr(Jaxpr([], closed.jaxpr.constvars + closed.jaxpr.in_binders, closed.jaxpr.eqns,
+                          closed.jaxpr.outs), []), device)
+    return CompiledCall(_bind_consts(exe, consts, device), closed.out_avals, device)
 
 
 def _bind_consts(exe, consts: list[Array], device: Device):
@@ -132,7 +152,8 @@ def _bind_consts(exe, consts: list[Array], device: Device):
 
 def clear_caches() -> None:
     _eqn_cache.clear()
-    _jaxpr_cache.clear()
+    with _jaxpr_lock:
+        _jaxpr_cache.clear()
 
 
 core._dispatcher = apply_primitive

@@ -169,19 +169,22 @@ def _promote(pairs: tuple, x64: bool) -> tuple:
     return canonicalize(_DTYPE_OF[node]), False
 
 
+def _dtype_and_weak(x: Any) -> tuple[np.dtype, bool]:
+    if any(x is t for t in (int, float, complex)):  # Python scalar types are weak, as in JAX
+        return python_scalar_dtype(x()), True
+    if isinstance(x, (np.dtype, type, str)):  # canonicalised before promotion, as in JAX (uint64 is uint32 in x32)
+        return canonicalize(x), False
+    return dtype_of(x), is_weakly_typed(x)
+
+
 def promote_types(a, b) -> np.dtype:
-    """``jnp.promote_types``: promotion of two (strong) dtypes."""
-    return _promote(((np.dtype(a), False), (np.dtype(b), False)), config.enable_x64)[0]
+    """``jnp.promote_types``: promotion of two dtypes (the Python types int, float and complex are weak)."""
+    return _promote((_dtype_and_weak(a), _dtype_and_weak(b)), config.enable_x64)[0]
 
 
 def result_type_weak(*args: Any) -> tuple[np.dtype, bool]:
     """Promote values (arrays, tracers, scalars, dtypes) to a common (dtype, weak_type)."""
-    pairs = []
-    for x in args:
-        if isinstance(x, (np.dtype, type)) or (isinstance(x, str)):
-            pairs.append((np.dtype(x), False))
-        else:
-            pairs.append((dtype_of(x), is_weakly_typed(x)))
+    pairs = [_dtype_and_weak(x) for x in args]
     if not pairs:
         return default_float(), True
     return _promote(tuple(pairs), config.enable_x64)
@@ -210,11 +213,13 @@ def convert_host(value: Any, dtype) -> np.ndarray:
 
 
 def finfo(dtype) -> np.finfo:
-    return np.finfo(canonicalize(dtype))
+    """Machine limits of a float or complex dtype, as ``jnp.finfo``: of the dtype asked for (not canonicalised)."""
+    return np.finfo(dtype)
 
 
 def iinfo(dtype) -> np.iinfo:
-    return np.iinfo(canonicalize(dtype))
+    """Machine limits of an integer dtype, as ``jnp.iinfo`` (not canonicalised)."""
+    return np.iinfo(dtype)
 
 
 def short_name(dtype: np.dtype) -> str:

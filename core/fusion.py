@@ -26,6 +26,7 @@ INDEX_MAPPED = frozenset({st.broadcast_in_dim_p, st.transpose_p, st.reshape_p, s
 GENERATORS = frozenset({st.iota_p})
 REDUCTIONS = frozenset({red.reduce_sum_p, red.reduce_max_p, red.reduce_min_p, red.reduce_prod_p,
                         red.reduce_and_p, red.reduce_or_p, red.reduce_xor_p, red.argmax_p, red.argmin_p})
+FUSIBLE = ELEMENTWISE | INDEX_MAPPED | GENERATORS | REDUCTIONS  # what a backend's fused-kernel renderer emits
 
 
 @dataclasses.dataclass(frozen=True)

@@ -78,16 +78,17 @@ def split(operand: Any, sizes: Sequence[int], axis: int = 0) -> list:
     return out
 
 
-def tile(operand: Any, multiples: Sequence[int]) -> Any:
-    """Repeat ``operand`` ``multiples[i]`` times along each dimension i."""
+def tile(operand: Any, reps: Sequence[int]) -> Any:
+    """Repeat ``operand`` ``reps[i]`` times along each dimension i."""
     operand = ew.asarray(operand)
     shape = get_aval(operand).shape
-    multiples = tuple(int(m) for m in multiples)
-    if len(multiples) != len(shape):
-        raise ValueError(f"tile: len(multiples) = {len(multiples)} must equal the operand rank {len(shape)}")
-    big = tuple(v for m, d in zip(multiples, shape) for v in (m, d))
+    reps = tuple(int(m) for m in reps)
+    if len(reps) != len(shape):
+        raise TypeError(f"reps length must be equal to the ndim of x, got len(reps)={len(reps)} and "
+                        f"x.ndim={len(shape)}.")
+    big = tuple(v for m, d in zip(reps, shape) for v in (m, d))
     b = st.broadcast_in_dim(operand, big, tuple(range(1, 2 * len(shape), 2)))
-    return st.reshape(b, tuple(m * d for m, d in zip(multiples, shape)))
+    return st.reshape(b, tuple(m * d for m, d in zip(reps, shape)))
 
 
 _MONOIDS = {ew.add: red.reduce_sum, ew.mul: red.reduce_prod, ew.max: red.reduce_max, ew.min: red.reduce_min,

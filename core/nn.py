@@ -24,8 +24,13 @@ def relu(x: Any) -> Any:
 relu.defjvps(lambda g, ans, x: jnp.where(jnp.asarray(x) > 0, g, jnp.zeros_like(g)))
 
 
+@custom_jvp
 def relu6(x: Any) -> Any:
+    """min(max(x, 0), 6); its derivative at 0 and at 6 is 0, as in JAX."""
     return jnp.minimum(jnp.maximum(x, 0), 6.0)
+
+
+relu6.defjvps(lambda g, ans, x: jnp.where((jnp.asarray(x) > 0) & (jnp.asarray(x) < 6), g, jnp.zeros_like(g)))
 
 
 def sigmoid(x: Any) -> Any:
@@ -55,7 +60,9 @@ swish = silu
 
 
 def hard_tanh(x: Any) -> Any:
-    return jnp.clip(_inexact(x), -1.0, 1.0)
+    """-1 below -1, 1 above 1, else x (derivative 1 at x = +-1, as in JAX)."""
+    x = _inexact(x)
+    return jnp.where(x > 1, 1.0, jnp.where(x < -1, -1.0, x))
 
 
 def hard_sigmoid(x: Any) -> Any:
@@ -97,7 +104,7 @@ def gelu(x: Any, approximate: bool = True) -> Any:
     if approximate:
         c = math.sqrt(2 / math.pi)
         return 0.5 * x * (1 + jnp.tanh(c * (x + 0.044715 * (x ** 3))))
-    return 0.5 * x * (1 + ew.erf(x / math.sqrt(2)))
+    return 0.5 * x * ew.erfc(-x * math.sqrt(0.5))  # erfc keeps the negative tail that 1 + erf rounds to 0
 
 
 def glu(x: Any, axis: int = -1) -> Any:
@@ -126,16 +133,25 @@ def logsumexp(a: Any, axis: Any = None, b: Any = None, keepdims: bool = False, r
     return (out, sign) if return_sign else out
 
 
+def _shifted(x: Any, axis: Any, where: Any) -> Any:
+    """``x`` minus its (``where``-selected) max under stop_gradient; entries outside ``where`` are -inf."""
+    x_max = jnp.max(x, axis, keepdims=True, where=where, initial=-jnp.inf)
+    x_safe = x if where is None else jnp.where(where, x, -jnp.inf)
+    return x_safe - ew.stop_gradient(x_max)
+
+
 def log_softmax(x: Any, axis: int | Sequence[int] | None = -1, where: Any = None) -> Any:
-    x = _inexact(x)
-    shifted = x - ew.stop_gradient(jnp.max(x, axis, keepdims=True, where=where, initial=-jnp.inf))
-    return shifted - jnp.log(jnp.sum(jnp.exp(shifted), axis, keepdims=True, where=where))
+    """``x - logsumexp(x)`` over ``axis``; entries outside ``where`` are -inf."""
+    shifted = _shifted(_inexact(x), axis, where)
+    result = shifted - jnp.log(jnp.sum(jnp.exp(shifted), axis, keepdims=True, where=where))
+    return result if where is None else jnp.where(where, result, -jnp.inf)
 
 
 def softmax(x: Any, axis: int | Sequence[int] | None = -1, where: Any = None) -> Any:
-    x = _inexact(x)
-    unnorm = jnp.exp(x - ew.stop_gradient(jnp.max(x, axis, keepdims=True, where=where, initial=-jnp.inf)))
-    return unnorm / jnp.sum(unnorm, axis, keepdims=True, where=where)
+    """``exp(x) / sum(exp(x))`` over ``axis``; entries outside ``where`` are 0 and the rest sum to 1."""
+    unnorm = jnp.exp(_shifted(_inexact(x), axis, where))
+    result = unnorm / jnp.sum(unnorm, axis, keepdims=True, where=where)
+    return result if where is None else jnp.where(where, result, 0.0)
 
 
 def standardize(x: Any, axis: int | Sequence[int] | None = -1, mean: Any = None, variance: Any = None,
@@ -262,12 +278,17 @@ def dot_product_attention(query: Any, key: Any, value: Any, bias: Any = None, ma
     if mask is not None:
         combined = combined & jnp.asarray(mask, dtype=dtypes.bool_)
     large_negative = 0.7 * float(jnp.finfo(logits_dtype).min)
-    logits = jnp.where(combined, logits, large_negative)
-    probs = softmax(logits.astype(jnp.float32), axis=-1).astype(key.dtype)
+    logits = jnp.where(combined, logits, large_negative).astype(jnp.float32)
+    probs = softmax(logits, axis=-1).astype(key.dtype)
     out = jnp.einsum("BNTS,BSNH->BTNH", probs, value)
-    if unbatched:
-        out = out[0]
-    return (out, logits) if return_residual else out
+    if query_seq_lengths is not None:  # padded query rows are 0, as in JAX
+        valid = jnp.arange(T)[None, :, None, None] < jnp.asarray(query_seq_lengths)[:, None, None, None]
+        out = out * valid.astype(out.dtype)
+    if not return_residual:
+        return out[0] if unbatched else out
+    # JAX's residual: the log-sum-exp of the masked logits, [B, T, N], without gradient
+    lse = ew.stop_gradient(jnp.transpose(logsumexp(logits, axis=-1).astype(key.dtype), (0, 2, 1)))
+    return (out[0], lse[0]) if unbatched else (out, lse)
 
 
 from . import initializers  # noqa: E402,F401  (nn.initializers, as jax.nn.initializers)

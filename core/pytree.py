@@ -4,7 +4,7 @@ from __future__ import annotations
 import collections
 import dataclasses
 import functools
-from typing import Any, Callable, Iterable, NamedTuple
+from typing import Any, Callable, Iterable, NamedTuple, Sequence
 
 
 class _NodeType(NamedTuple):
@@ -33,15 +33,39 @@ def register_pytree_node_class(cls: type) -> type:
     return cls
 
 
-def register_dataclass(nodetype: type, data_fields: list[str] | None = None,
-                       meta_fields: list[str] | None = None) -> type:
-    """Register a dataclass; ``data_fields`` are children, ``meta_fields`` are static aux data."""
-    if data_fields is None:
-        fields = [f for f in dataclasses.fields(nodetype)]
-        meta_fields = [f.name for f in fields if f.metadata.get("static", False)]
+def _dataclass_fields(nodetype: type, data_fields: Any, meta_fields: Any, drop_fields: Any) -> tuple:
+    """``(data_fields, meta_fields)`` checked as JAX checks them (defaults from a dataclass's ``static`` marks)."""
+    if data_fields is None or meta_fields is None:
+        if (data_fields is None) != (meta_fields is None):
+            raise TypeError("register_dataclass: data_fields and meta_fields must both be specified when either "
+                            f"is specified. Got data_fields={data_fields!r} meta_fields={meta_fields!r}.")
+        if not dataclasses.is_dataclass(nodetype):
+            raise TypeError("register_dataclass: data_fields and meta_fields are required when nodetype is not "
+                            f"a dataclass. Got nodetype={nodetype!r}.")
+        fields = dataclasses.fields(nodetype)
         data_fields = [f.name for f in fields if not f.metadata.get("static", False)]
-    meta_fields = list(meta_fields or [])
-    data_fields = list(data_fields)
+        meta_fields = [f.name for f in fields if f.metadata.get("static", False)]
+    data_fields, meta_fields = tuple(data_fields), tuple(meta_fields)
+    if dataclasses.is_dataclass(nodetype):
+        init_fields = {f.name for f in dataclasses.fields(nodetype) if f.init} - set(drop_fields)
+        if {*meta_fields, *data_fields} != init_fields:
+            msg = "data_fields and meta_fields must include all dataclass fields with ``init=True`` and only them."
+            if missing := init_fields - {*meta_fields, *data_fields}:
+                msg += f" Missing fields: {missing}. Add them to drop_fields to suppress this error."
+            if unexpected := {*meta_fields, *data_fields} - init_fields:
+                msg += f" Unexpected fields: {unexpected}."
+            raise ValueError(msg)
+    if overlap := set(data_fields) & set(meta_fields):
+        raise ValueError(f"data_fields and meta_fields must not overlap. Overlapping fields: {overlap}.")
+    return data_fields, meta_fields
+
+
+def register_dataclass(nodetype: type, data_fields: Sequence[str] | None = None,
+                       meta_fields: Sequence[str] | None = None, drop_fields: Sequence[str] = ()) -> type:
+    """Register a dataclass; ``data_fields`` are children, ``meta_fields`` are static aux data."""
+    data_fields, meta_fields = _dataclass_fields(nodetype, data_fields, meta_fields, drop_fields)
+    if nodetype in _registry:
+        raise ValueError(f"Duplicate custom dataclass PyTreeDef type registration for {nodetype}.")
 
     def flatten(x):
         return [getattr(x, n) for n in data_fields], tuple(getattr(x, n) for n in meta_fields)
@@ -82,22 +106,22 @@ def _is_namedtuple(x: Any) -> bool:
 class PyTreeDef:
     """The structure of a pytree: node type, aux data and children structures. Hashable."""
 
-    __slots__ = ("node_type", "aux", "children", "num_leaves", "_hash")
+    __slots__ = ("node_type", "aux", "subtrees", "num_leaves", "_hash")
 
-    def __init__(self, node_type, aux, children: tuple):
+    def __init__(self, node_type, aux, subtrees: tuple):
         self.node_type = node_type
         self.aux = aux
-        self.children = children
-        self.num_leaves = 1 if node_type is None else sum(c.num_leaves for c in children)
+        self.subtrees = subtrees
+        self.num_leaves = 1 if node_type is None else sum(c.num_leaves for c in subtrees)
         self._hash = None
 
     @property
     def num_nodes(self) -> int:
-        return 1 + sum(c.num_nodes for c in self.children)
+        return 1 + sum(c.num_nodes for c in self.subtrees)
 
     def __eq__(self, other) -> bool:
         return (isinstance(other, PyTreeDef) and self.node_type is other.node_type
-                and self.aux == other.aux and self.children == other.children)
+                and self.aux == other.aux and self.subtrees == other.subtrees)
 
     def __hash__(self) -> int:
         if self._hash is None:
@@ -105,7 +129,7 @@ class PyTreeDef:
                 aux_h = hash(self.aux)
             except TypeError:
                 aux_h = hash(repr(self.aux))
-            self._hash = hash((self.node_type, aux_h, self.children))
+            self._hash = hash((self.node_type, aux_h, self.subtrees))
         return self._hash
 
     def unflatten(self, leaves: Iterable) -> Any:
@@ -114,6 +138,20 @@ class PyTreeDef:
     def flatten_up_to(self, tree: Any) -> list:
         return _flatten_up_to(self, tree)
 
+    def children(self) -> list[PyTreeDef]:
+        """The structures of the root's children."""
+        return list(self.subtrees)
+
+    def node_data(self) -> tuple | None:
+        """``(node type, aux data)`` of the root, None for a leaf."""
+        return None if self.node_type is None else (self.node_type, self.aux)
+
+    def compose(self, inner: PyTreeDef) -> PyTreeDef:
+        """The structure of this tree with every leaf replaced by a tree of structure ``inner``."""
+        if self.node_type is None:
+            return inner
+        return PyTreeDef(self.node_type, self.aux, tuple(c.compose(inner) for c in self.subtrees))
+
     def __repr__(self) -> str:
         return f"PyTreeDef({_repr_def(self)})"
 
@@ -121,13 +159,13 @@ class PyTreeDef:
 def _repr_def(t: PyTreeDef) -> str:
     if t.node_type is None:
         return "*"
-    inner = ", ".join(_repr_def(c) for c in t.children)
+    inner = ", ".join(_repr_def(c) for c in t.subtrees)
     if t.node_type is tuple:
-        return f"({inner}{',' if len(t.children) == 1 else ''})"
+        return f"({inner}{',' if len(t.subtrees) == 1 else ''})"
     if t.node_type is list:
         return f"[{inner}]"
     if t.node_type is dict:
-        return "{" + ", ".join(f"{k!r}: {_repr_def(c)}" for k, c in zip(t.aux, t.children)) + "}"
+        return "{" + ", ".join(f"{k!r}: {_repr_def(c)}" for k, c in zip(t.aux, t.subtrees)) + "}"
     if t.node_type is type(None):
         return "None"
     return f"CustomNode({t.node_type.__name__}[{t.aux!r}], [{inner}])"
@@ -183,7 +221,7 @@ def _unflatten(t: PyTreeDef, it) -> Any:
         if x is _sentinel:
             raise ValueError("Too few leaves for PyTreeDef.")
         return x
-    children = [_unflatten(c, it) for c in t.children]
+    children = [_unflatten(c, it) for c in t.subtrees]
     nt = _registry.get(t.node_type)
     if nt is None:  # namedtuple
         return t.node_type(*children)
@@ -198,9 +236,9 @@ def _flatten_up_to(t: PyTreeDef, tree: Any) -> list:
         raise ValueError(f"Tree structure mismatch: expected {t.node_type.__name__}, got {type(tree).__name__}: {tree!r:.200}")
     children, aux = (tuple(tree), None) if nt is None else nt.to_iterable(tree)
     children = list(children)
-    if len(children) != len(t.children) or aux != t.aux:
+    if len(children) != len(t.subtrees) or aux != t.aux:
         raise ValueError(f"Tree structure mismatch: {tree!r:.200} does not match {t!r:.200}")
-    return [x for c, sub in zip(children, t.children) for x in _flatten_up_to(sub, c)]
+    return [x for c, sub in zip(children, t.subtrees) for x in _flatten_up_to(sub, c)]
 
 
 def tree_leaves(tree: Any, is_leaf: Callable | None = None) -> list:
@@ -224,8 +262,8 @@ def tree_reduce(function: Callable, tree: Any, initializer: Any = _sentinel, is_
     return functools.reduce(function, leaves, initializer)
 
 
-def tree_all(tree: Any) -> bool:
-    return all(tree_leaves(tree))
+def tree_all(tree: Any, *, is_leaf: Callable | None = None) -> bool:
+    return all(tree_leaves(tree, is_leaf))
 
 
 def treedef_is_leaf(treedef: PyTreeDef) -> bool:
@@ -233,13 +271,20 @@ def treedef_is_leaf(treedef: PyTreeDef) -> bool:
 
 
 def treedef_children(treedef: PyTreeDef) -> list[PyTreeDef]:
-    return list(treedef.children)
+    return list(treedef.subtrees)
 
 
-def tree_transpose(outer: PyTreeDef, inner: PyTreeDef, tree: Any) -> Any:
-    flat = outer.flatten_up_to(tree)
-    inner_flat = [inner.flatten_up_to(x) for x in flat]
-    return inner.unflatten(outer.unflatten(col) for col in zip(*inner_flat))
+def tree_transpose(outer: PyTreeDef, inner: PyTreeDef | None, tree: Any) -> Any:
+    """A tree of structure ``outer.compose(inner)`` turned into one of ``inner.compose(outer)`` (``inner`` None:
+    the structure of the first subtree under ``outer``)."""
+    flat, treedef = tree_flatten(tree)
+    if inner is None:
+        inner = tree_structure(outer.flatten_up_to(tree)[0])
+    n_in, n_out = inner.num_leaves, outer.num_leaves
+    if treedef.num_leaves != n_in * n_out:
+        raise TypeError(f"Mismatch\n{treedef}\n != \n{outer.compose(inner)}")
+    rows = [flat[i * n_in:(i + 1) * n_in] for i in range(n_out)]
+    return inner.unflatten(outer.unflatten(col) for col in zip(*rows))
 
 
 # --- key paths --------------------------------------------------------------------------------------
@@ -289,34 +334,46 @@ def _child_keys(x: Any, t: type, nt: _NodeType | None, aux: Any, n: int) -> list
     return [FlattenedIndexKey(i) for i in range(n)]
 
 
-def tree_flatten_with_path(tree: Any, is_leaf: Callable | None = None) -> tuple[list, PyTreeDef]:
+def tree_flatten_with_path(tree: Any, is_leaf: Callable | None = None,
+                           is_leaf_takes_path: bool = False) -> tuple[list, PyTreeDef]:
+    """``([(key_path, leaf), ...], treedef)``; ``is_leaf(path, x)`` when ``is_leaf_takes_path``."""
     out: list = []
 
-    def go(x, path):
-        if is_leaf is not None and is_leaf(x):
+    def go(x, path) -> PyTreeDef:
+        if is_leaf is not None and (is_leaf(path, x) if is_leaf_takes_path else is_leaf(x)):
             out.append((path, x))
-            return
+            return _LEAF
         t, nt = _node_of(x)
         if t is None:
             out.append((path, x))
-            return
+            return _LEAF
         children, aux = (tuple(x), None) if nt is None else nt.to_iterable(x)
         children = list(children)
-        for k, c in zip(_child_keys(x, t, nt, aux, len(children)), children):
-            go(c, path + (k,))
+        keys = _child_keys(x, t, nt, aux, len(children))
+        return PyTreeDef(t, aux, tuple(go(c, path + (k,)) for k, c in zip(keys, children)))
 
-    go(tree, ())
-    return out, tree_structure(tree, is_leaf)
+    treedef = go(tree, ())
+    return out, treedef
 
 
-def tree_map_with_path(f: Callable, tree: Any, *rest: Any, is_leaf: Callable | None = None) -> Any:
-    with_path, treedef = tree_flatten_with_path(tree, is_leaf)
+def tree_map_with_path(f: Callable, tree: Any, *rest: Any, is_leaf: Callable | None = None,
+                       is_leaf_takes_path: bool = False) -> Any:
+    with_path, treedef = tree_flatten_with_path(tree, is_leaf, is_leaf_takes_path)
     rest_leaves = [treedef.flatten_up_to(r) for r in rest]
     return treedef.unflatten(f(p, x, *xs) for (p, x), *xs in zip(with_path, *rest_leaves))
 
 
-def keystr(path: tuple) -> str:
-    return "".join(str(k) for k in path)
+def _simple_keystr(key: Any) -> str:
+    """A key entry's bare key (``0``, ``foo``), for ``keystr(simple=True)``."""
+    for cls, field in ((SequenceKey, "idx"), (DictKey, "key"), (GetAttrKey, "name"), (FlattenedIndexKey, "key")):
+        if isinstance(key, cls):
+            return str(getattr(key, field))
+    return str(key)
+
+
+def keystr(path: tuple, *, simple: bool = False, separator: str = "") -> str:
+    """The key path as a string (``simple``: bare keys, e.g. ``foo/0`` with ``separator='/'``)."""
+    return separator.join(map(_simple_keystr if simple else str, path))
 
 
 class Partial(functools.partial):

@@ -7,6 +7,7 @@ primitive. Level 0 is evaluation, which dispatches to the default backend.
 from __future__ import annotations
 
 import contextlib
+import threading
 from typing import Any, Callable
 
 import numpy as np
@@ -84,31 +85,53 @@ class EvalTrace(Trace):
 _dispatcher: Callable = None  # set by core.dispatch
 impl_rules: dict[Primitive, Callable] = {}  # primitives evaluated in Python rather than compiled
 
-trace_stack: list[MainTrace] = [MainTrace(0, EvalTrace, None)]
-_eval_trace = EvalTrace(trace_stack[0])
-dynamic_trace: MainTrace | None = None
+_base_main = MainTrace(0, EvalTrace, None)
+_eval_trace = EvalTrace(_base_main)
+
+
+class _TraceState(threading.local):
+    """This thread's trace stack (evaluation at level 0) and dynamic staging trace: as in JAX, every thread
+    traces independently, so concurrent first calls of jit/grad/vmap never see each other's tracers."""
+
+    def __init__(self) -> None:
+        self.stack: list[MainTrace] = [_base_main]
+        self.dynamic: MainTrace | None = None
+
+
+_state = _TraceState()
+
+
+def trace_stack() -> list[MainTrace]:
+    """The calling thread's trace stack, outermost (level 0) first."""
+    return _state.stack
+
+
+def is_tracing() -> bool:
+    """Whether a transformation is tracing on the calling thread (else binds evaluate)."""
+    s = _state
+    return len(s.stack) > 1 or s.dynamic is not None
 
 
 @contextlib.contextmanager
 def new_main(trace_type: type, global_data: Any = None):
-    level = len(trace_stack)
-    main = MainTrace(level, trace_type, global_data)
-    trace_stack.append(main)
+    stack = _state.stack
+    main = MainTrace(len(stack), trace_type, global_data)
+    stack.append(main)
     try:
         yield main
     finally:
-        trace_stack.pop()
+        stack.pop()
         main.active = False
 
 
 @contextlib.contextmanager
 def new_dynamic(main: MainTrace):
-    global dynamic_trace
-    prev, dynamic_trace = dynamic_trace, main
+    s = _state
+    prev, s.dynamic = s.dynamic, main
     try:
         yield
     finally:
-        dynamic_trace = prev
+        s.dynamic = prev
 
 
 @contextlib.contextmanager
@@ -222,7 +245,7 @@ def concrete_or_error(x: Any, context: str = "") -> np.ndarray:
 
 
 def find_top_trace(xs) -> Trace:
-    top_main = trace_stack[0]
+    top_main = _base_main
     for x in xs:
         if isinstance(x, Tracer):
             main = x._trace.main
@@ -233,8 +256,9 @@ def find_top_trace(xs) -> Trace:
                     "closure and used it after the transformation returned).")
             if main.level > top_main.level:
                 top_main = main
-    if dynamic_trace is not None and dynamic_trace.level > top_main.level:
-        top_main = dynamic_trace
+    dynamic = _state.dynamic
+    if dynamic is not None and dynamic.level > top_main.level:
+        top_main = dynamic
     if top_main.level == 0:
         return _eval_trace
     return top_main.trace_type(top_main)

@@ -21,9 +21,9 @@ def is_tree_node(tree: Any, is_leaf: Callable | None = None) -> bool:
     return not treedef_is_leaf(tree_structure(tree, is_leaf))
 
 
-def tree_leaves_with_path(tree: Any, is_leaf: Callable | None = None) -> list:
+def tree_leaves_with_path(tree: Any, is_leaf: Callable | None = None, is_leaf_takes_path: bool = False) -> list:
     """``[(key_path, leaf), ...]``."""
-    return tree_flatten_with_path(tree, is_leaf)[0]
+    return tree_flatten_with_path(tree, is_leaf, is_leaf_takes_path)[0]
 
 
 def register_pytree_with_keys(nodetype: type, flatten_with_keys: Callable, unflatten_func: Callable,
@@ -87,11 +87,19 @@ def flatten_one_level(tree: Any) -> tuple:
     """``(children, aux)`` of the root node of ``tree`` (a ValueError for a leaf)."""
     treedef = tree_structure(tree, is_leaf=lambda x: x is not tree)
     if treedef_is_leaf(treedef):
-        raise ValueError(f"Can't flatten a leaf: {tree!r:.100}")
+        raise ValueError(f"can't tree-flatten type: {type(tree)}")
     leaves, treedef = tree_flatten(tree, is_leaf=lambda x: x is not tree)
     return leaves, treedef.aux
 
 
-__all__ = ["KeyEntry", "KeyPath", "all_leaves", "flatten_one_level", "is_tree_node", "register_pytree_with_keys",
+def flatten_one_level_with_keys(tree: Any) -> tuple:
+    """``([(key, child), ...], aux)`` of the root node of ``tree`` (a ValueError for a leaf)."""
+    _, aux = flatten_one_level(tree)
+    keyed = tree_flatten_with_path(tree, is_leaf=lambda x: x is not tree)[0]
+    return [(path[0], child) for path, child in keyed], aux
+
+
+__all__ = ["KeyEntry", "KeyPath", "all_leaves", "flatten_one_level", "flatten_one_level_with_keys", "is_tree_node",
+           "register_pytree_with_keys",
            "register_pytree_with_keys_class", "register_static", "tree_broadcast", "tree_leaves_with_path",
            "tree_reduce_associative", "treedef_tuple"]

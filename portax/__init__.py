@@ -2,6 +2,14 @@
 
 ``import portax as jax`` and ``import portax.numpy as jnp`` are drop-in for the supported surface.
 """
+import importlib.util as _importlib_util
+
+if _importlib_util.find_spec("portax.core") is None:  # a source tree on sys.path, not an installed portax
+    raise ImportError(
+        "portax is not installed: this is its source tree, whose folders (core/, backends/, ...) become "
+        "portax.core, portax.backends, ... only when installed. Install it with `pip install .` (or "
+        "`pip install -e .` to develop), or run `make demo` from the repository root.")
+
 from portax import core as _core  # registers primitives and dispatch
 from portax.core.api import (Lowered, ShapeDtypeStruct, block_until_ready, checkpoint, default_backend,
                              device_count, device_put, devices, eval_shape, grad, hessian, jacfwd, jacrev, jit, jvp,
@@ -10,16 +18,18 @@ from portax.core.api import (Lowered, ShapeDtypeStruct, block_until_ready, check
 from portax.core.array import Array
 from portax.core.backend import Device
 from portax.core.config import config
+from portax.core.environment import print_environment_info
 from portax.core.primitives.custom_derivatives import custom_jvp, custom_vjp
-from portax import errors, lax, nn, numpy, random, scipy, tree, tree_util  # noqa: F401
+from portax import dtypes, errors, flatten_util, lax, nn, numpy, random, scipy, tree, tree_util  # noqa: F401
+from portax.core.linear_transpose import linear_transpose
 from portax.core.parallel.pmap import pmap
 from portax.core.sharded import device_put_replicated, device_put_sharded, local_devices
 
-__version__ = "0.1.0"
+from portax._version import __version__
 
 __all__ = ["jit", "grad", "value_and_grad", "vmap", "pmap", "jvp", "vjp", "linearize", "jacfwd", "jacrev", "hessian",
            "make_jaxpr", "eval_shape", "checkpoint", "remat", "custom_jvp", "custom_vjp", "device_put", "device_put_sharded",
            "device_put_replicated", "devices",
            "device_count", "local_devices", "local_device_count", "default_backend", "block_until_ready", "Array",
-           "Device", "ShapeDtypeStruct", "Lowered", "config", "numpy", "lax", "random", "nn", "scipy", "tree_util",
-           "tree", "errors"]
+           "Device", "ShapeDtypeStruct", "Lowered", "config", "print_environment_info", "numpy", "lax", "random", "nn", "scipy", "tree_util",
+           "tree", "errors", "dtypes", "flatten_util", "linear_transpose"]

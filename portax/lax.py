@@ -42,3 +42,5 @@ from portax.core.primitives import all_primitives as _all_primitives  # noqa: E4
 globals().update({f"{_p.name}_p": _p for _p in _all_primitives()})  # lax.add_p, lax.cholesky_p, ... as in JAX
 from portax.core.scipy.special import (betainc as regularized_incomplete_beta, gammainc as igamma,  # noqa: F401,E402
                                        gammaincc as igammac)
+from portax.core.primitives.elementwise import complex, imag, real  # noqa: F401,E402
+from portax.core.lax_extras import conj, index_take, reduce_precision, reduce_precision_p  # noqa: F401,E402

@@ -4,6 +4,7 @@ from portax.core.pytree import (DictKey, FlattenedIndexKey, GetAttrKey, Partial,
                                 tree_all, tree_flatten, tree_flatten_with_path, tree_leaves, tree_map,
                                 tree_map_with_path, tree_reduce, tree_structure, tree_transpose, tree_unflatten,
                                 treedef_children, treedef_is_leaf)
-from portax.core.tree_extras import (KeyEntry, KeyPath, all_leaves, flatten_one_level, is_tree_node,  # noqa: F401,E402
+from portax.core.tree_extras import (KeyEntry, KeyPath, all_leaves, flatten_one_level,  # noqa: F401,E402
+                                     flatten_one_level_with_keys, is_tree_node,
                                      register_pytree_with_keys, register_pytree_with_keys_class, register_static,
                                      tree_broadcast, tree_leaves_with_path, tree_reduce_associative, treedef_tuple)

@@ -75,7 +75,7 @@ class BufferPool:
         self.max_cached_bytes = max_cached_bytes
         self._free: dict[int, list[_Block]] = collections.defaultdict(list)
         self._cached = 0
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # re-entrant: a block may come back (a finalizer) while it is held
         self.stats = {"hits": 0, "misses": 0, "returned": 0, "dropped": 0}
 
     def alloc(self, shape, dtype) -> np.ndarray:

@@ -8,17 +8,16 @@ a device's programs split their work over at most ``cores // N`` threads, so dev
 """
 from __future__ import annotations
 
-import os
-
 import numpy as np
 
-from portax.core import dtypes
-from portax.core.backend import Capabilities, Device
+from portax.core import dtypes, fusion
+from portax.core.backend import Capabilities, Device, requested_device_count
 from portax.core.ir import ClosedJaxpr
+from portax.core.lru import LRUCache
 
 from portax.core.ir import ShapedArray
 
-from . import allocator, collectives, engine, gemm, lowerings, program, runtime, threads
+from . import allocator, cache, collectives, engine, gemm, lowerings, program, runtime, threads
 from .executor import Executable
 
 RUNTIME_CALLS = (
@@ -35,13 +34,13 @@ class CpuLlvmBackend:
     def __init__(self) -> None:
         runtime.install()
         gemm.task_symbol(np.dtype(np.float32))  # the library GEMM (from the disk cache after the first run)
-        n = int(os.environ.get("PORTAX_CPU_DEVICES", "1"))
-        self._devices = [Device(self, i, engine.host_target_info().cpu) for i in range(max(n, 1))]
+        n = requested_device_count(self.name)
+        self._devices = [Device(self, i, engine.host_target_info().cpu) for i in range(n)]
         self._threads_per_device = 0 if n <= 1 else max(1, threads.num_cores() // n)
         self.rules = dict(lowerings.OPAQUE)
-        self._collectives: dict = {}
+        self._collectives = LRUCache()
         self.capabilities = Capabilities(
-            dtypes=frozenset(dtypes.SUPPORTED), ieee_specials=True, runtime_calls=RUNTIME_CALLS, fusion=True,
+            dtypes=frozenset(dtypes.SUPPORTED), ieee_specials=True, runtime_calls=RUNTIME_CALLS,
             notes=f"LLVM {'.'.join(map(str, engine.llvm.llvm_version_info))} for {engine.host_target_info().cpu}; "
                   "fused loop/reduce kernels, vectorised, split across cores when large")
 
@@ -51,8 +50,8 @@ class CpuLlvmBackend:
     def compile(self, closed: ClosedJaxpr, device: Device) -> Executable:
         spec = program.build(closed, self.rules)
         text = str(spec.mb.module)
-        address = engine.compile(text, ["main"])["main"]
-        return Executable(spec, address, text, self._threads_per_device)
+        module = engine.load(text, ["main"])
+        return Executable(spec, module, text, self._threads_per_device)
 
     def put(self, value: np.ndarray, device: Device) -> np.ndarray:
         value = np.asarray(value)
@@ -67,11 +66,26 @@ class CpuLlvmBackend:
     def collective(self, name: str, buffers: list, devices: list, **params) -> list:
         """Combine one buffer per device of a group (see ``portax.core.backend``) with generated code."""
         key = collectives.cache_key(name, buffers, params)
-        exe = self._collectives.get(key)
-        if exe is None:
-            avals = tuple(ShapedArray(b.shape, b.dtype) for b in buffers)
-            exe = self._collectives[key] = self.compile(collectives.program(name, avals, params), devices[0])
+        avals = tuple(ShapedArray(b.shape, b.dtype) for b in buffers)
+        exe = self._collectives.get_or_create(
+            key, lambda: self.compile(collectives.program(name, avals, params), devices[0]))
         return list(exe(*buffers))
+
+    def environment_info(self) -> dict:
+        """For ``python -m portax``: the CPU code is generated for, threads, and the disk compile cache."""
+        info = engine.host_target_info()
+        enabled = sorted(f[1:] for f in info.features.split(",") if f.startswith("+"))
+        simd = [f for f in enabled if f.startswith(("avx", "sse4", "fma", "neon", "sve"))]
+        folder, size, entries = cache.usage()
+        return {"cpu": f"{info.cpu} ({info.triple}), {info.vector_width}-bit vectors; {' '.join(simd)}",
+                "LLVM": ".".join(map(str, engine.llvm.llvm_version_info)),
+                "threads": f"{threads.num_cores()} cores; {self._threads_per_device or threads.num_cores()} per device",
+                "compile cache": "disabled (PORTAX_DISABLE_DISK_CACHE, or refused as unsafe: see its warning)" if folder is None else
+                                 f"{folder}: {entries} entries, {size / 2**20:.1f} MiB"}
+
+    def lowers(self, primitive) -> bool:
+        """Whether generated code computes ``primitive`` (else the core uses its decomposition, if any)."""
+        return primitive in self.rules or primitive in fusion.FUSIBLE
 
     def add_lowerings(self, rules: dict) -> None:
         """Add or replace lowerings: ``{primitive: rule(lowering, eqn, inputs, outputs)}`` where the rule

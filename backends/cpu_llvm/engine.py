@@ -1,21 +1,28 @@
-"""The process-wide llvmlite MCJIT engine for the host CPU.
+"""Compiling LLVM IR for the host CPU with llvmlite's MCJIT.
 
-``compile(ir, names)`` optimises LLVM IR with the new pass manager at O3 (loop and SLP vectorisation on),
-emits object code for the host (CPU name + features), loads it into one shared MCJIT engine and returns
-function addresses. Object code is cached in memory and on disk (see ``cache``), keyed by the IR text,
-the exported names, the llvmlite/LLVM versions and the host CPU, so a warm process skips LLVM entirely.
+``load(ir, names)`` has the compile worker (``compile_worker``: a child process, since llvmlite's O3 pipeline
+keeps ~60 KB per run that nothing frees) optimise LLVM IR with the new pass manager at O3 (loop and SLP
+vectorisation on) and emit object code for the host (``llvm_build``), and loads it into an MCJIT engine of
+its own: the returned ``LoadedModule`` holds the function addresses, and its code is freed when the last
+reference to it goes (executables hold theirs), so evicted programs give their memory back. ``compile(ir, names)``
+returns the addresses of code loaded for the life of the process (library functions). Object code is cached
+in memory (while loaded) and on disk (see ``cache``), keyed by the IR text, the exported names, the
+llvmlite/LLVM versions and the host CPU, so a warm process skips LLVM entirely.
 No global fast-math: the IR's own per-instruction flags decide.
+
+LLVM's global context is not thread-safe: every LLVM call in this process runs under ``_lock`` (IR generation
+in Python, before, and the worker's build run concurrently), and an engine whose module died is disposed
+under it too.
 
 Exported functions are renamed ``<name>.<key prefix>`` inside the engine so that modules may reuse names;
 every other function defined in the module is made internal so LLVM may inline and drop it.
 """
 from __future__ import annotations
 
-import dataclasses
-import functools
 import hashlib
 import threading
 import time
+import weakref
 from typing import Iterable
 
 import llvmlite
@@ -23,47 +30,56 @@ import llvmlite.binding as llvm
 from llvmlite import ir as llvm_ir
 
 from . import cache
+from .compile_worker import CompileWorker
+from .llvm_build import TargetInfo, host_target_info, new_target_machine, target_machine  # noqa: F401
+from . import llvm_build
 
 FORMAT_VERSION = "1"  # bump when the produced object code changes for the same IR
 
 _lock = threading.RLock()
-_addresses: dict[str, dict[str, int]] = {}
+_modules: "weakref.WeakValueDictionary[str, LoadedModule]" = weakref.WeakValueDictionary()
+_pinned: dict[str, "LoadedModule"] = {}  # compile()'s modules, loaded for the life of the process
+_dead_engines: list = []  # engines of collected modules, disposed at the next chance to take _lock
 _stats = {"memory_hits": 0, "disk_hits": 0, "compiles": 0, "optimize_seconds": 0.0}
 
 
-@dataclasses.dataclass(frozen=True)
-class TargetInfo:
-    """The host as LLVM sees it; ``vector_width`` is the widest SIMD register in bits."""
-
-    triple: str
-    cpu: str
-    features: str
-    vector_width: int
+_worker = CompileWorker()
 
 
-@functools.cache
-def host_target_info() -> TargetInfo:
-    """CPU name, feature string and SIMD width of the machine this process runs on."""
-    llvm.initialize_native_target()
-    llvm.initialize_native_asmprinter()
-    features = llvm.get_host_cpu_features().flatten()
-    enabled = {f[1:] for f in features.split(",") if f.startswith("+")}
-    width = 512 if "avx512f" in enabled else 256 if "avx" in enabled else 128
-    return TargetInfo(llvm.get_process_triple(), llvm.get_host_cpu_name(), features, width)
+def _new_engine() -> llvm.ExecutionEngine:
+    """An empty MCJIT engine (it owns its target machine, so each gets a new one)."""
+    return llvm.create_mcjit_compiler(llvm.parse_assembly(""), new_target_machine())
 
 
-@functools.cache
-def target_machine() -> llvm.TargetMachine:
-    """The host target machine (opt level 3, JIT code model) used for every compilation."""
-    info = host_target_info()
-    target = llvm.Target.from_triple(info.triple)
-    return target.create_target_machine(cpu=info.cpu, features=info.features, opt=3,
-                                        codemodel="jitdefault", jit=True)
+class LoadedModule:
+    """Object code loaded into its own engine: ``addresses`` maps exported names to function addresses,
+    valid while this object lives (then the engine and its code are freed)."""
+
+    __slots__ = ("key", "addresses", "__weakref__")
+
+    def __init__(self, key: str, addresses: dict[str, int], engine: llvm.ExecutionEngine):
+        self.key, self.addresses = key, addresses
+        weakref.finalize(self, _dispose, engine)
 
 
-@functools.cache
-def _engine() -> llvm.ExecutionEngine:
-    return llvm.create_mcjit_compiler(llvm.parse_assembly(""), target_machine())
+def _dispose(engine: llvm.ExecutionEngine) -> None:
+    """Free a dead module's engine now if no LLVM work is under way, else at the next compile."""
+    _dead_engines.append(engine)
+    if _lock.acquire(blocking=False):
+        try:
+            _dispose_dead()
+        finally:
+            _lock.release()
+
+
+def _dispose_dead() -> None:
+    while _dead_engines:
+        _dead_engines.pop().close()
+
+
+def live_modules() -> int:
+    """How many compiled modules are loaded (for tests of memory release)."""
+    return len(_modules)
 
 
 def _ir_text(ir: str | llvm_ir.Module) -> str:
@@ -79,25 +95,8 @@ def cache_key(ir: str | llvm_ir.Module, function_names: Iterable[str]) -> str:
 
 
 def optimize(ir: str | llvm_ir.Module, exported: Iterable[str] | None = None) -> llvm.ModuleRef:
-    """Parse, verify and O3-optimise ``ir`` for the host; functions not in ``exported`` become internal."""
-    tm = target_machine()
-    mod = llvm.parse_assembly(_ir_text(ir))
-    mod.verify()
-    mod.triple = tm.triple
-    mod.data_layout = str(tm.target_data)
-    if exported is not None:
-        keep = set(exported)
-        for fn in mod.functions:
-            if not fn.is_declaration and fn.name not in keep:
-                fn.linkage = "internal"
-    pto = llvm.create_pipeline_tuning_options(speed_level=3)
-    pto.loop_vectorization = True
-    pto.slp_vectorization = True
-    pto.loop_interleaving = True
-    pto.loop_unrolling = True
-    pb = llvm.create_pass_builder(tm, pto)
-    pb.getModulePassManager().run(mod, pb)
-    return mod
+    """Parse, verify and O3-optimise ``ir`` for the host, in this process (for inspection and tests)."""
+    return llvm_build.optimize(_ir_text(ir), exported)
 
 
 def emit_assembly(ir: str | llvm_ir.Module, exported: Iterable[str] | None = None) -> str:
@@ -107,39 +106,59 @@ def emit_assembly(ir: str | llvm_ir.Module, exported: Iterable[str] | None = Non
 
 def _build_object(ir: str | llvm_ir.Module, names: list[str], key: str) -> bytes:
     t0 = time.perf_counter()
-    mod = optimize(ir, names)
-    for name in names:
-        mod.get_function(name).name = f"{name}.{key[:16]}"
-    obj = target_machine().emit_object(mod)
+    obj = _worker.build(_ir_text(ir), names, key[:16])
     _stats["optimize_seconds"] += time.perf_counter() - t0
     _stats["compiles"] += 1
     return obj
 
 
-def compile(ir: str | llvm_ir.Module, function_names: Iterable[str]) -> dict[str, int]:
-    """Compile ``ir`` (text or ``llvmlite.ir.Module``) and return ``{name: function address}``."""
+def load(ir: str | llvm_ir.Module, function_names: Iterable[str]) -> LoadedModule:
+    """Compile ``ir`` (text or ``llvmlite.ir.Module``) and load it; keep the result to keep the code."""
     names = sorted(set(function_names))
     key = cache_key(ir, names)
     with _lock:
-        found = _addresses.get(key)
+        _dispose_dead()
+        found = _modules.get(key)
         if found is not None:
             _stats["memory_hits"] += 1
-            return dict(found)
+            return found
         obj = cache.load(key)
-        if obj is not None:
+        found = None if obj is None else _add_object(obj, names, key)
+        if found is not None:
             _stats["disk_hits"] += 1
-        else:
-            obj = _build_object(ir, names, key)
+            _modules[key] = found
+            return found
+    # not on disk, or an entry without these functions: a miss, built by the worker (other threads go on)
+    obj = _build_object(ir, names, key)
+    with _lock:
+        found = _modules.get(key)  # another thread may have built it meanwhile
+        if found is None:
             cache.store(key, obj)
-        engine = _engine()
-        engine.add_object_file(llvm.ObjectFileRef.from_data(obj))
-        engine.finalize_object()
-        found = {name: engine.get_function_address(f"{name}.{key[:16]}") for name in names}
-        missing = [n for n, a in found.items() if not a]
-        if missing:
-            raise KeyError(f"functions not found after compilation: {missing}")
-        _addresses[key] = found
-        return dict(found)
+            found = _add_object(obj, names, key)
+            if found is None:
+                raise KeyError(f"functions not found after compilation: {names}")
+            _modules[key] = found
+        return found
+
+
+def compile(ir: str | llvm_ir.Module, function_names: Iterable[str]) -> dict[str, int]:
+    """Compile ``ir`` and return ``{name: function address}``; the code stays loaded for the process's life."""
+    module = load(ir, function_names)
+    with _lock:
+        _pinned[module.key] = module
+    return dict(module.addresses)
+
+
+def _add_object(obj: bytes, names: list[str], key: str) -> LoadedModule | None:
+    """Load ``obj`` into a new engine, or None (the engine freed) if it lacks any of ``names``."""
+    engine = _new_engine()
+    engine.add_object_file(llvm.ObjectFileRef.from_data(obj))
+    engine.finalize_object()
+    found = {name: engine.get_function_address(f"{name}.{key[:16]}") for name in names}
+    if not all(found.values()):
+        engine.close()
+        return None
+    return LoadedModule(key, found, engine)
 
 
 def stats() -> dict[str, float]:

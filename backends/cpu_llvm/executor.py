@@ -12,6 +12,7 @@ import itertools
 import numpy as np
 
 from . import allocator, runtime, threads
+from .engine import LoadedModule
 from .program import ProgramSpec
 
 _MAIN = ctypes.CFUNCTYPE(None, ctypes.c_void_p)
@@ -37,14 +38,17 @@ def _empty(shape: tuple, dtype: np.dtype, nbytes: int) -> np.ndarray:
 
 class Executable:
     """A compiled jaxpr: ``executable(*buffers) -> list of buffers``; ``kernels`` lists the generated kernels
-    and ``runtime_calls`` the documented host calls it may make; ``as_text()`` is its LLVM IR."""
+    and ``runtime_calls`` the documented host calls it may make; ``as_text()`` is its LLVM IR. It holds its
+    loaded module, whose code is freed with the last executable using it. Calls may run on many threads at
+    once (each takes its own argv and arena from the pools)."""
 
-    def __init__(self, spec: ProgramSpec, address: int, ir_text: str, max_threads: int = 0):
+    def __init__(self, spec: ProgramSpec, module: LoadedModule, ir_text: str, max_threads: int = 0):
         mb = spec.mb
+        self._module = module
         self.kernels = list(mb.kernels)
         self.runtime_calls = list(mb.runtime_calls)
         self._ir = ir_text
-        self._fn = _MAIN(address)
+        self._fn = _MAIN(module.addresses["main"])
         self._n_in = spec.n_inputs
         self._outs = [(a.shape, a.dtype, a.size * a.dtype.itemsize) for a in spec.out_avals]
         self._small_outs = [(shape, dtype) for shape, dtype, _ in self._outs]
@@ -78,12 +82,18 @@ class Executable:
         n = self._arena_bytes
         if n >= allocator.MIN_CACHED_BYTES:
             return allocator.alloc(n, np.uint8)
-        return self._arenas.pop() if self._arenas else allocator.alloc(n, np.uint8)
+        try:
+            return self._arenas.pop()
+        except IndexError:  # none free (checking first would race with other threads)
+            return allocator.alloc(n, np.uint8)
 
     def __call__(self, *buffers) -> list:
         if len(buffers) != self._n_in:
             raise TypeError(f"cpu_llvm executable takes {self._n_in} buffers, got {len(buffers)}")
-        argv, argv_address = self._argvs.pop() if self._argvs else self._new_argv()
+        try:
+            argv, argv_address = self._argvs.pop()
+        except IndexError:
+            argv, argv_address = self._new_argv()
         i = 0
         for buf in buffers:
             try:

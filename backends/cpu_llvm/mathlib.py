@@ -58,6 +58,7 @@ _TWO_OVER_PI = 0.6366197723675814
 _TRIG_LIMIT = 2.0 ** 42
 _LOG_PI = 1.1447298858494002
 _HALF_LOG_2PI = 0.9189385332046728
+_EULER = 0.5772156649015329
 
 # per-type parameters
 _P = {
@@ -111,6 +112,10 @@ class _E:
     def coeffs(self, table: dict) -> Sequence[float]:
         return table[self.key]
 
+    def reduce_trig(self, x):
+        """(r, q, ok) of ``_trig_reduce`` (an emitter without f64 arithmetic overrides it)."""
+        return _trig_reduce(self, x)
+
     # float arithmetic
     def add(self, a, b): return self.b.fadd(a, b)
     def sub(self, a, b): return self.b.fsub(a, b)
@@ -118,6 +123,12 @@ class _E:
     def div(self, a, b): return self.b.fdiv(a, b)
     def neg(self, a): return self.b.fneg(a)
     def fma(self, a, b, c): return self._intr("fma", a, b, c)
+
+    def fma_exact(self, a, b, c):
+        """An fma whose product must not be rounded (error-free steps); emitters without a fused fma
+        override it."""
+        return self.fma(a, b, c)
+
     def fabs(self, a): return self._intr("fabs", a)
     def floor(self, a): return self._intr("floor", a)
     def rint(self, a): return self._intr("rint", a)
@@ -410,7 +421,7 @@ def _trig_reduce(e: _E, x):
     xd = xc if d is e else e.b.fpext(xc, d.ty)
     n = d.rint(d.mul(xd, d.c(_TWO_OVER_PI)))
     nn = d.neg(n)
-    r = d.fma(nn, d.c(_PIO2_2), d.fma(nn, d.c(_PIO2_1), xd))
+    r = d.fma_exact(nn, d.c(_PIO2_2), d.fma_exact(nn, d.c(_PIO2_1), xd))
     if d is e:
         r = e.fma(nn, e.c(_PIO2_3), r)
     big_x = e.sel(e.and_(ok, e.b.not_(small)), x, e.c(_TRIG_LIMIT))
@@ -502,16 +513,16 @@ def _reduce_big(d: _E, x):
     slot = b.mul(b.sub(big_e, d.ci(_BIG_E0, i64)), d.ci(_CHUNKS, i64))
     g0, g1, g2, g3 = (_table_load(d, table, b.add(slot, d.ci(k, i64))) for k in range(_CHUNKS))
     p0 = d.mul(m, g0)
-    e0 = d.fma(m, g0, d.neg(p0))  # exact; |e0| <= 2 since p0 < 2**55
+    e0 = d.fma_exact(m, g0, d.neg(p0))  # exact; |e0| <= 2 since p0 < 2**55
     p0 = d.sub(p0, d.mul(d.c(4.0), d.floor(d.mul(p0, d.c(0.25)))))
     p1 = d.mul(m, g1)
-    e1 = d.fma(m, g1, d.neg(p1))
+    e1 = d.fma_exact(m, g1, d.neg(p1))
     s1, t1 = _two_sum(d, p0, p1)
     s2, t2 = _two_sum(d, s1, e0)
     n = d.rint(s2)
     h = d.sub(s2, n)
     p2 = d.mul(m, g2)
-    tail = d.add(d.fma(m, g2, d.neg(p2)), d.mul(m, g3))
+    tail = d.add(d.fma_exact(m, g2, d.neg(p2)), d.mul(m, g3))
     acc, err = h, d.c(0.0)
     for v in (t1, t2, e1, p2):  # exact partial sums: h and these cancel when x is near a multiple of pi/2
         acc, e = _two_sum(d, acc, v)
@@ -535,7 +546,7 @@ def _sincos_poly(e: _E, r):
 
 
 def _sin(e: _E, x):
-    r, q, ok = _trig_reduce(e, x)
+    r, q, ok = e.reduce_trig(x)
     s, c = _sincos_poly(e, r)
     v = e.sel(e.odd(q), c, s)
     v = e.sel(e.bit2(q), e.neg(v), v)
@@ -544,7 +555,7 @@ def _sin(e: _E, x):
 
 
 def _cos(e: _E, x):
-    r, q, ok = _trig_reduce(e, x)
+    r, q, ok = e.reduce_trig(x)
     s, c = _sincos_poly(e, r)
     v = e.sel(e.odd(q), s, c)
     v = e.sel(e.bit2(e.b.add(q, e.ci(1, e.i32))), e.neg(v), v)
@@ -552,7 +563,7 @@ def _cos(e: _E, x):
 
 
 def _tan(e: _E, x):
-    r, q, ok = _trig_reduce(e, x)
+    r, q, ok = e.reduce_trig(x)
     s, c = _sincos_poly(e, r)
     odd = e.odd(q)
     v = e.div(e.sel(odd, e.neg(c), s), e.sel(odd, s, c))
@@ -601,8 +612,10 @@ def _atan2(e: _E, y, x):
     den = e.sel(e.or_(both_inf, e.eq(den, e.c(0.0))), e.c(1.0), den)
     t = _atan_pos(e, e.div(num, den))
     (h2, l2), (hp, lp) = e.k("PIO2"), e.k("PI")
-    t = e.sel(swap, e.add(e.sub(h2, t), l2), t)
-    t = e.sel(e.sign_bit(x), e.add(e.sub(hp, t), lp), t)
+    neg_x = e.sign_bit(x)
+    # |y| > |x|: pi/2 -+ t (no fold from pi, which would lose the last bit at x = -0)
+    near_axis = e.add(e.sel(neg_x, e.add(h2, t), e.sub(h2, t)), l2)
+    t = e.sel(swap, near_axis, e.sel(neg_x, e.add(e.sub(hp, t), lp), t))
     return e.nan_through(e.copysign(t, y), y, x)
 
 
@@ -645,7 +658,7 @@ def _erfc_big(e: _E, a):
         v = e.sel(cond, vi, v)
     f = e.poly(v, e.piecewise(conds, [cs for _, _, _, cs in pieces]))
     h = e.mul(ac, ac)
-    lo = e.fma(ac, ac, e.neg(h))
+    lo = e.fma_exact(ac, ac, e.neg(h))
     return e.mul(_exp_core(e, e.neg(h), e.neg(lo)), f)
 
 
@@ -731,10 +744,22 @@ def _digamma_pos(e: _E, a):
     u = e.mul(inv, inv)
     asym = e.sub(_log_core(e, y), e.fma(inv, e.c(0.5), e.mul(u, e.poly(u, e.coeffs(C.PSIASYM)))))
     rec = e.sub(asym, e.div(num, den))
-    r_hi, r_lo = e.k("ROOT")
-    root = e.mul(e.sub(e.sub(a, r_hi), r_lo), e.poly(e.sub(a, e.c(1.5)), e.coeffs(C.DIGAMMA)))
-    res = e.sel(e.and_(e.ge(a, e.c(1.0)), e.le(a, e.c(2.0))), root, rec)
+    res = e.sel(e.and_(e.ge(a, e.c(1.0)), e.le(a, e.c(2.0))), _digamma_root(e, a), rec)
+    if e.key == "f32":  # in float32 arithmetic the upward sum cancels against asym: recur down to [1, 2]
+        below = e.lt(a, e.c(1.0))
+        n = e.sub(e.floor(a), e.c(1.0))
+        y = e.sel(below, e.add(a, e.c(1.0)), e.sub(a, n))
+        acc = _digamma_root(e, y)
+        for k in range(e.p["gamma_t"] - 2):
+            acc = e.add(acc, e.sel(e.lt(e.c(float(k)), n), e.div(e.c(1.0), e.add(y, e.c(float(k)))), e.c(0.0)))
+        res = e.sel(e.lt(a, t_hi), e.sel(below, e.sub(acc, e.div(e.c(1.0), a)), acc), rec)
     return e.sel(e.eq(a, e.c(_INF)), a, res)
+
+
+def _digamma_root(e: _E, a):
+    """digamma(a) for a in [1, 2]: a polynomial times the distance to the root, relatively accurate there."""
+    r_hi, r_lo = e.k("ROOT")
+    return e.mul(e.sub(e.sub(a, r_hi), r_lo), e.poly(e.sub(a, e.c(1.5)), e.coeffs(C.DIGAMMA)))
 
 
 def _digamma(e: _E, x):
@@ -743,6 +768,8 @@ def _digamma(e: _E, x):
     s, c, q = _sincospi(e, a)
     cot = e.sel(e.odd(q), e.neg(e.div(s, c)), e.div(c, s))
     refl = e.add(e.add(pos, e.div(e.c(1.0), a)), e.mul(e.c(_SPLIT[e.key]["PI"][0]), cot))
+    tiny = e.lt(a, e.c(e.p["tiny_reflect"]))  # digamma(-a) = 1/a - euler (the terms above overflow)
+    refl = e.sel(tiny, e.sub(e.div(e.c(1.0), a), e.c(_EULER)), refl)
     res = e.sel(e.lt(x, e.c(0.0)), refl, pos)
     res = e.sel(e.eq(x, e.c(0.0)), e.copysign(e.c(_INF), e.neg(x)), res)
     pole = e.and_(e.lt(x, e.c(0.0)), e.eq(e.floor(x), x))  # negative integers and -inf, as scipy
@@ -793,7 +820,7 @@ def _log_dd(e: _E, a):
     t = e.add(two, f)
     tl = e.sub(f, e.sub(t, two))
     sh = e.div(f, t)
-    sl = e.div(e.sub(e.fma(e.neg(sh), t, f), e.mul(sh, tl)), t)
+    sl = e.div(e.sub(e.fma_exact(e.neg(sh), t, f), e.mul(sh, tl)), t)
     z = e.mul(sh, sh)
     tail = e.mul(e.mul(sh, z), e.poly(z, e.coeffs(C.LOGDD)))
     hi = e.add(sh, sh)
@@ -818,7 +845,7 @@ def _pow_abs(e: _E, a, y):
     lh = e.sel(finite, lh, e.sel(e.eq(a, zero), e.c(-_INF), inf))
     ll = e.sel(finite, ll, zero)
     ph = e.mul(y, lh)
-    pl = e.fma(y, ll, e.fma(y, lh, e.neg(ph)))
+    pl = e.fma(y, ll, e.fma_exact(y, lh, e.neg(ph)))
     pl = e.sel(e.lt(e.fabs(ph), e.c(2048.0)), pl, zero)  # beyond, exp over/underflows anyway
     return e.nan_through(_exp_core(e, ph, pl), ph)
 
@@ -844,6 +871,7 @@ def _in_f64(impl: Callable) -> Callable:
             return impl(e, *xs)
         d = e.like(ir.DoubleType())
         return e.b.fptrunc(impl(d, *[e.b.fpext(x, d.ty) for x in xs]), e.ty)
+    run.impl = impl  # the algorithm itself, for emitters that compute f32 without f64
     return run
 
 

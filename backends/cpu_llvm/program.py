@@ -244,7 +244,7 @@ class Lowering:
             if v in outs or len(users) != 1:
                 continue
             t = kernels[users[0]]
-            if t.kind == "loop" and len(t.eqns) == 1 and t.root.primitive is st.transpose_p:
+            if t.kind == "loop" and len(t.eqns) == 1 and t.root.primitive is st.transpose_p and t.outputs:
                 found[k] = users[0]
         return found
 

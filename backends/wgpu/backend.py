@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from portax.core import fusion
 from portax.core.backend import Capabilities, Device
 from portax.core.ir import ClosedJaxpr
 
-from . import collectives, runtime
+from . import adapters, collectives, runtime
 from .buffers import DeviceBuffer
 from .errors import WgpuBackendError
 from .kernel_writer import MAX_INDEX
@@ -76,7 +77,7 @@ class WgpuBackend:
         caps = self._runtime[0].capabilities
         common = frozenset.intersection(*(rt.capabilities.dtypes for rt in self._runtime))
         self.capabilities = Capabilities(
-            dtypes=common, ieee_specials=caps.ieee_specials, fusion=True,
+            dtypes=common, ieee_specials=caps.ieee_specials, flushes_subnormals=caps.flushes_subnormals,
             max_dispatch_elements=min(MAX_INDEX, caps.limits.max_storage_buffer_binding_size // 4),
             notes=(f"{caps.adapter_name} via {caps.backend_type}; fused WGSL kernels; NaN detected from bits"
                    f"{'' if caps.nan_comparisons else ' (the driver folds x != x)'}; data-dependent while_loop "
@@ -122,6 +123,27 @@ class WgpuBackend:
             return b.device.download(b.buf, b.shape, b.dtype, f"collective {name}")
         return collectives.collective(name, host_of, lambda array, k: self.put(np.asarray(array), devices[k]),
                                       buffers, devices, **params)
+
+    def environment_info(self) -> dict:
+        """For ``python -m portax``: every adapter wgpu sees, and what each device was created with."""
+        out = {"adapters": [f"{a.index}: {a.summary}, vendor {a.vendor or '?'}, driver {a.driver or '?'}; "
+                            f"features: {' '.join(sorted(a.features)) or 'none'}" for a in adapters.list_adapters()]}
+        for i, rt in enumerate(self._runtime):
+            caps, limits = rt.capabilities, rt.capabilities.limits
+            out[f"device {i}"] = [
+                f"{caps.adapter_name} ({caps.adapter_type}) via {caps.backend_type}"
+                f"{', WebGPU default limits' if rt.default_limits else ''}",
+                f"features: {' '.join(sorted(caps.features)) or 'none'}",
+                f"limits: storage buffer binding {limits.max_storage_buffer_binding_size >> 20} MiB, buffer "
+                f"{limits.max_buffer_size >> 20} MiB, {limits.max_storage_buffers_per_shader_stage} storage "
+                f"buffers/stage, {limits.max_compute_invocations_per_workgroup} invocations/workgroup, "
+                f"{limits.max_compute_workgroups_per_dimension} workgroups/dimension, "
+                f"{limits.max_compute_workgroup_storage_size >> 10} KiB workgroup memory"]
+        return out
+
+    def lowers(self, primitive) -> bool:
+        """Whether a WGSL kernel computes ``primitive`` (else the core uses its decomposition, if any)."""
+        return primitive in self.rules or primitive in fusion.FUSIBLE
 
     def add_lowerings(self, rules: dict) -> None:
         """Add or replace lowering rules ``rule(ctx, eqn)`` (see ``lowering``)."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import collections
 import math
+import threading
 from typing import Sequence
 
 import numpy as np
@@ -54,7 +55,7 @@ def storage_nbytes(shape: Sequence[int], dtype: np.dtype | type) -> int:
 
 
 class BufferPool:
-    """Free GPU buffers by (usage, size); ``acquire`` reuses one or creates it."""
+    """Free GPU buffers by (usage, size); ``acquire`` reuses one or creates it. Thread-safe."""
 
     def __init__(self, device: wgpu.GPUDevice, max_buffer_size: int):
         self._device = device
@@ -64,6 +65,7 @@ class BufferPool:
         # cyclic garbage: otherwise the collector finalizes it (releasing the native buffer) together
         # with a DeviceBuffer whose __del__ then hands the dead buffer back to the pool.
         self._owned: set[wgpu.GPUBuffer] = set()
+        self._lock = threading.RLock()  # re-entrant: a DeviceBuffer may be collected (given back) while held
 
     def acquire(self, nbytes: int, usage: int, context: str = "") -> wgpu.GPUBuffer:
         """A buffer of at least ``nbytes`` (a bucket size) with exactly ``usage``."""
@@ -73,9 +75,10 @@ class BufferPool:
             if size > self.max_buffer_size:
                 raise LimitExceededError(
                     f"buffer of {nbytes} bytes exceeds max_buffer_size={self.max_buffer_size}", context)
-        free = self._free.get((usage, size))
-        if free:
-            return free.pop()
+        with self._lock:
+            free = self._free.get((usage, size))
+            if free:
+                return free.pop()
         try:
             with translate_errors(context):
                 buffer = self._device.create_buffer(size=size, usage=usage)
@@ -83,29 +86,34 @@ class BufferPool:
             self.trim()
             with translate_errors(context):
                 buffer = self._device.create_buffer(size=size, usage=usage)
-        self._owned.add(buffer)
+        with self._lock:
+            self._owned.add(buffer)
         return buffer
 
     def give_back(self, buffer: wgpu.GPUBuffer) -> None:
         """Return a buffer for reuse; the caller must not use it afterwards."""
-        self._free[(buffer.usage, buffer.size)].append(buffer)
+        with self._lock:
+            self._free[(buffer.usage, buffer.size)].append(buffer)
 
     def trim(self) -> None:
         """Destroy every free buffer (memory goes back to the driver)."""
-        for buffers in self._free.values():
-            for b in buffers:
-                b.destroy()
-                self._owned.discard(b)
-        self._free.clear()
+        with self._lock:
+            for buffers in self._free.values():
+                for b in buffers:
+                    b.destroy()
+                    self._owned.discard(b)
+            self._free.clear()
 
     @property
     def free_bytes(self) -> int:
-        return sum(size * len(bs) for (_, size), bs in self._free.items())
+        with self._lock:
+            return sum(size * len(bs) for (_, size), bs in self._free.items())
 
     @property
     def allocated_bytes(self) -> int:
         """Bytes of every buffer the pool holds, in use or free."""
-        return sum(b.size for b in self._owned)
+        with self._lock:
+            return sum(b.size for b in self._owned)
 
 
 class DeviceBuffer:

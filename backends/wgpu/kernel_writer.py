@@ -37,11 +37,13 @@ class KernelWriter:
 
     def buffer(self, key: Hashable, dtype, *, write: bool = False, atomic: bool = False,
                element: str | None = None) -> str:
-        """The name of the storage binding for ``key`` (declared on first use)."""
-        if key in self._names:
-            if write and not self._writable[key]:
+        """The name of the storage binding for ``key`` (declared on first use; a read with another
+        ``element`` type, e.g. ``dot(x, x)`` reading x as vec4 and as scalars, gets a binding of its own)."""
+        view = key if element is None else (key, element)
+        if view in self._names:
+            if write and not self._writable[view]:
                 raise AssertionError(f"{self.name}: buffer {key} declared read-only, then written")
-            return self._names[key]
+            return self._names[view]
         dtype = np.dtype(dtype)
         self.dtypes.add(dtype)
         elem = element or wtype(dtype).storage
@@ -51,8 +53,8 @@ class KernelWriter:
         access = "read_write" if write or atomic else "read"
         self._decls.append(f"@group(0) @binding({len(self.keys)}) var<storage, {access}> {name}: array<{elem}>;")
         self.keys.append(key)
-        self._names[key] = name
-        self._writable[key] = write or atomic
+        self._names[view] = name
+        self._writable[view] = write or atomic
         return name
 
     def param(self, field: str, wgsl_type: str = "u32") -> str:

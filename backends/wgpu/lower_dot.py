@@ -26,7 +26,7 @@ from .lowering import lowering
 from .program import LoweringContext, context_of
 from .renderer import WORKGROUP
 from .wgsl_ops import convert
-from .wgsl_types import WType, load, round_reg, store, wtype
+from .wgsl_types import WType, load, positive_zero, round_reg, store, wtype
 
 MATMUL_ENV = "PORTAX_WGPU_MATMUL"
 
@@ -111,7 +111,7 @@ class _MatmulSpec:
     def store(self, w: KernelWriter, acc: str, m: str, n: str) -> str:
         """The statement storing accumulator ``acc`` at output (b, m, n)."""
         acc_t = wtype("uint32") if self.t.kind == "b" else self.t
-        value = convert(acc_t, self.out_t, acc)
+        value = convert(acc_t, self.out_t, positive_zero(acc_t, acc))  # the sum starts from +0.0
         dest = w.buffer(self.out, self.out_t.dtype, write=True)
         index = f"(bb * {u32(self.M)} + {m}) * {u32(self.N)} + {n}"
         return f"{dest}[{index}] = {store(self.out_t, round_reg(self.out_t, value))};"

@@ -18,7 +18,7 @@ from typing import Sequence
 
 import numpy as np
 
-from portax.core.ir import JaxprEqn, Literal, Var
+from portax.core.ir import JaxprEqn, Var
 from portax.core.primitives import elementwise as ew, indexing as ix
 
 from .kernel_writer import KernelWriter, coord_exprs, linear_expr, u32, workgroups_for
@@ -162,8 +162,6 @@ def _update_value(w: KernelWriter, eqn: JaxprEqn) -> str:
 def _copy_operand(ctx: LoweringContext, eqn: JaxprEqn) -> None:
     operand, out = eqn.inputs[0], eqn.out_binders[0]
     n = operand.aval.size
-    if type(operand) is Literal:
-        raise NotImplementedError(f"wgpu backend: {context_of(eqn)}: scatter into a literal")
     if n:
         w = copy_kernel(operand.aval.dtype, n, operand, out)
         ctx.launch(w, workgroups_for(n, WORKGROUP), w.pack_params({"src_offset": 0, "dst_offset": 0}),

@@ -236,7 +236,7 @@ def _qr(ctx: LoweringContext, eqn: JaxprEqn) -> None:
     # Q = H_0 ... H_{k-1} applied to the first kq columns of the identity, accumulated backwards
     q.fill(w, lambda i, j: f"select({r}(0.0), {r}(1.0), {i} == {j})")
     w.line(f"for (var jj = 0u; jj < {u32(k)}; jj = jj + 1u) {{")
-    w.line(f"  let j = {u32(k - 1)} - jj;")
+    w.line(f"  let j = {u32(max(k - 1, 0))} - jj;")
     w.line(f"  let t = {tau}[bm * {u32(max(k, 1))} + j];")
     w.line(f"  for (var c = 0u; c < {u32(kq)}; c = c + 1u) {{")
     w.line(f"    var s = {q.get('j', 'c')};")
@@ -249,7 +249,8 @@ def _qr(ctx: LoweringContext, eqn: JaxprEqn) -> None:
     qo = _Matrix(w, q_out, q_out.aval.dtype, m, kq, write=True)
     ro = _Matrix(w, r_out, r_out.aval.dtype, kr, n, write=True)
     qo.fill(w, q.get)
-    ro.fill(w, lambda i, j: f"select({r}(0.0), {a.get(f'min({i}, {u32(m - 1)})', j)}, {j} >= {i} && {i} < {u32(m)})")
+    last_row = u32(max(m - 1, 0))
+    ro.fill(w, lambda i, j: f"select({r}(0.0), {a.get(f'min({i}, {last_row})', j)}, {j} >= {i} && {i} < {u32(m)})")
     ctx.launch(w, workgroups_for(batch, THREADS), context=context_of(eqn))
 
 

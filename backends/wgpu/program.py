@@ -15,6 +15,7 @@ import numpy as np
 
 from portax.core import fusion
 from portax.core.ir import ClosedJaxpr, Jaxpr, JaxprEqn, Literal, Var
+from portax.core.lru import LRUCache
 
 from .buffers import DeviceBuffer, storage_nbytes
 from .errors import LimitExceededError
@@ -237,6 +238,10 @@ class Program:
         ctx = LoweringContext(device)
         lower_jaxpr(ctx, jaxpr)
         self.steps = ctx.steps
+        # scalar literals that kernels bind as buffers (e.g. the 1.0 of grad(dot)) become constant buffers
+        literals = {s for step in self.steps if isinstance(step, Launch) for s in step.slots if type(s) is Literal}
+        self.const_env.update((lit, device.upload(np.asarray(lit.val, lit.aval.dtype), f"{name}: literal"))
+                              for lit in literals)
         defined = {v for e in jaxpr.eqns for v in e.out_binders}
         self._produced = [type(o) is Var and o in defined for o in self.outs]
 
@@ -297,7 +302,7 @@ def copy_kernel(dtype, n: int, src_key="src", dst_key="dst") -> KernelWriter:
     return w
 
 
-_COPY_PIPELINES: dict = {}
+_COPY_PIPELINES = LRUCache()  # (device, dtype, n) -> (writer, pipeline)
 
 
 def record_copy(rec: Recorder, src: DeviceBuffer, dst: DeviceBuffer, n: int, dtype,
@@ -309,7 +314,7 @@ def record_copy(rec: Recorder, src: DeviceBuffer, dst: DeviceBuffer, n: int, dty
     entry = _COPY_PIPELINES.get(key)
     if entry is None:
         w = copy_kernel(dtype, n)
-        entry = _COPY_PIPELINES[key] = (w, rec.device.pipeline(w.source(), context=w.name))
+        entry = _COPY_PIPELINES.put(key, (w, rec.device.pipeline(w.source(), context=w.name)))
     w, pipe = entry
     params = w.pack_params({"src_offset": src_offset, "dst_offset": dst_offset})
     rec.dispatch(pipe, [src, dst], workgroups_for(n, WORKGROUP), params, f"copy {np.dtype(dtype).name}[{n}]")

@@ -17,7 +17,7 @@ from portax.core.primitives import elementwise as ew, reductions as red, structu
 
 from .kernel_writer import KernelWriter, coord_exprs, linear_expr, strides, u32, workgroups_for
 from .wgsl_ops import OPS, OpContext, convert
-from .wgsl_types import highest, is_nan, literal, load, lowest, round_reg, store, wtype
+from .wgsl_types import highest, is_nan, literal, load, lowest, positive_zero, round_reg, store, wtype
 
 WORKGROUP = 256
 
@@ -47,6 +47,7 @@ class ElementEmitter:
         self.env: dict = {}  # atom -> register holding its value at this element
         self.computed: set = set()  # variables defined by the kernel's equations (not loaded)
         self._n = 0
+        self._literals: set = set()  # literal expressions handed out (an op of these alone is a WGSL constant)
         self._flat_expr = flat
         self._flat: str | None = None
         self._coord_exprs = list(coords)
@@ -56,6 +57,14 @@ class ElementEmitter:
         self._n += 1
         name = f"{prefix}{self._n}"
         self.w.line(f"let {name} = {expr};")
+        return name
+
+    def var(self, expr: str) -> str:
+        """``expr`` in a function-scope variable: reading it is no WGSL constant expression, so an op of
+        literals only (``1.0 / 0.0``, an overflow) runs at run time instead of failing shader creation."""
+        self._n += 1
+        name = f"r{self._n}"
+        self.w.line(f"var {name} = {expr};")
         return name
 
     @property
@@ -74,7 +83,9 @@ class ElementEmitter:
     def value(self, atom) -> str:
         """The register expression of ``atom`` at this element."""
         if type(atom) is Literal:
-            return literal(wtype(atom.aval.dtype), atom.val)
+            text = literal(wtype(atom.aval.dtype), atom.val)
+            self._literals.add(text)
+            return text
         if atom in self.env:
             return self.env[atom]
         size = math.prod(atom.aval.shape)
@@ -95,7 +106,10 @@ class ElementEmitter:
         if p in OPS:
             t_out = wtype(outs[0].aval.dtype)
             ctx = OpContext(wtype(eqn.inputs[0].aval.dtype), t_out, eqn.params, self.caps.nan_comparisons, p.name)
-            expr = OPS[p](ctx, *[self.value(x) for x in eqn.inputs])
+            args = [self.value(x) for x in eqn.inputs]
+            if all(a in self._literals for a in args):
+                args[0] = self.var(args[0])
+            expr = OPS[p](ctx, *args)
             if p.multiple_results:
                 reg = self.let(expr, "m")
                 for part, v in zip("xyzw", outs):
@@ -157,7 +171,7 @@ def _slice_index(in_shape, out_shape, em, params):
 
 def _rev_index(in_shape, out_shape, em, params):
     dims = set(params["dimensions"])
-    return _affine(in_shape, [(f"{u32(n - 1)} - {em.coord(j)}" if j in dims else em.coord(j), j)
+    return _affine(in_shape, [(f"{u32(max(n - 1, 0))} - {em.coord(j)}" if j in dims else em.coord(j), j)
                               for j, n in enumerate(in_shape) if n != 1])
 
 
@@ -268,6 +282,8 @@ class Reducer:
             return acc[1]
         if self.t.kind == "b":
             return f"({acc[0]} != 0u)"
+        if self.prim is red.reduce_sum_p:
+            return round_reg(self.out, positive_zero(self.t, acc[0]))
         return round_reg(self.out, acc[0])
 
 

@@ -18,10 +18,14 @@ import os
 import re
 import threading
 import time
+import weakref
 from typing import Iterator, Sequence
 
 import numpy as np
 import wgpu
+
+from portax.core.backend import requested_device_count
+from portax.core.lru import LRUCache
 
 from . import adapters
 from .buffers import (STAGING_USAGE, STORAGE_USAGE, UNIFORM_USAGE, BufferPool, DeviceBuffer, round_up,
@@ -140,6 +144,7 @@ class Capabilities:
     has_timestamps: bool
     ieee_specials: bool  # NaN/Inf/-0 survive arithmetic (probed once per adapter)
     nan_comparisons: bool  # NaN != NaN is true (else detect NaN from the bits, not with x != x)
+    flushes_subnormals: bool = False  # f32 subnormals become zero (probed)
 
     @property
     def is_cpu(self) -> bool:
@@ -238,7 +243,11 @@ class WgpuDevice:
         _tame_poller(self.raw)
         self.limits = Limits.from_wgpu(self.raw.limits)
         self.pool = BufferPool(self.raw, self.limits.max_buffer_size)
-        self._pipelines: dict[tuple[str, str], Pipeline] = {}
+        # Pipelines by (wgsl, entry point) while anything (an executable) holds them; the most recently
+        # used ones (up to config.compile_cache_size) are also kept for callers that don't.
+        self._pipelines: "weakref.WeakValueDictionary[tuple[str, str], Pipeline]" = weakref.WeakValueDictionary()
+        self._recent_pipelines = LRUCache()
+        self._pipeline_lock = threading.Lock()
         self.capabilities = Capabilities(
             dtypes=frozenset(d for d, (_, feat, _) in WGSL_TYPES.items() if feat is None or feat in features),
             limits=self.limits,
@@ -257,10 +266,11 @@ class WgpuDevice:
             _PROBES[key] = (_verified_dtypes(self), probe_ieee_specials(self))
         dtypes, self.ieee_probe = _PROBES[key]
         compares = [ok for check, ok in self.ieee_probe.items() if check.endswith("(compare)")]
-        arithmetic = [ok for check, ok in self.ieee_probe.items() if not check.endswith("(compare)")]
+        arithmetic = [ok for check, ok in self.ieee_probe.items() if not check.endswith(("(compare)", "(subnormal)"))]
         self.capabilities = dataclasses.replace(
             self.capabilities, dtypes=self.capabilities.dtypes & dtypes,
-            ieee_specials=all(arithmetic), nan_comparisons=all(compares))
+            ieee_specials=all(arithmetic), nan_comparisons=all(compares),
+            flushes_subnormals=not self.ieee_probe["2**-140 * 2 = 2**-139 (subnormal)"])
 
     def __repr__(self) -> str:
         return f"WgpuDevice(id={self.id}, {self.adapter_info.summary}{', lost' if self._lost else ''})"
@@ -366,8 +376,14 @@ class WgpuDevice:
     def pipeline(self, wgsl: str, entry_point: str = "main", context: str = "") -> Pipeline:
         """The compiled pipeline of (``wgsl``, ``entry_point``), compiled on first use."""
         key = (wgsl, entry_point)
-        if key in self._pipelines:
-            return self._pipelines[key]
+        with self._pipeline_lock:  # one pipeline per key even when threads compile at once
+            pipe = self._pipelines.get(key)
+            if pipe is None:
+                pipe = self._pipelines[key] = self._create_pipeline(wgsl, entry_point, context)
+        self._recent_pipelines.put(key, pipe)
+        return pipe
+
+    def _create_pipeline(self, wgsl: str, entry_point: str, context: str) -> Pipeline:
         storage, uniform = parse_bindings(wgsl)
         limit = self.limits.max_storage_buffers_per_shader_stage
         if len(storage) > limit:
@@ -384,9 +400,7 @@ class WgpuDevice:
             module = self.raw.create_shader_module(code=wgsl)
             compute_pipeline = self.raw.create_compute_pipeline(
                 layout=layout, compute={"module": module, "entry_point": entry_point})
-        pipe = Pipeline(wgsl, entry_point, storage, uniform, compute_pipeline, bind_group_layout)
-        self._pipelines[key] = pipe
-        return pipe
+        return Pipeline(wgsl, entry_point, storage, uniform, compute_pipeline, bind_group_layout)
 
     def batch(self, context: str = "") -> "CommandBatch":
         """A new batch of dispatches, submitted together."""
@@ -559,7 +573,8 @@ def create_devices(count: int | None = None, *, adapter: str | None = None,
     """Devices on the selected adapters (see ``adapters.select_adapters``), or ``count``
     (default ``$PORTAX_WGPU_DEVICES``) logical devices requested from the first of them."""
     chosen = adapters.select_adapters(adapter)
-    count = int(os.environ.get(DEVICES_ENV) or 0) if count is None else count
+    if count is None and os.environ.get(DEVICES_ENV, "").strip():
+        count = requested_device_count("wgpu")
     if count:
         chosen = [chosen[0]] * count
     return [WgpuDevice(a, id=i, default_limits=default_limits) for i, a in enumerate(chosen)]
@@ -576,7 +591,7 @@ _DTYPE_PROBE = """{header}
 """
 
 _IEEE_PROBE = """
-@group(0) @binding(0) var<storage, read> x: array<f32>;  // 1, 0, inf, nan, inf, nan
+@group(0) @binding(0) var<storage, read> x: array<f32>;  // 1, 0, inf, nan, inf, nan, 2**-140
 @group(0) @binding(1) var<storage, read_write> y: array<f32>;
 @compute @workgroup_size(1) fn main() {
   y[0] = x[0] / x[1];
@@ -589,6 +604,7 @@ _IEEE_PROBE = """
   y[7] = x[0] / -x[2];
   y[8] = x[2] - x[2];
   y[9] = select(0.0, 1.0, x[3] != x[3]);
+  y[10] = x[6] * 2.0;
 }
 """
 
@@ -615,13 +631,13 @@ def _verified_dtypes(device: WgpuDevice) -> frozenset:
 def probe_ieee_specials(device: WgpuDevice) -> dict[str, bool]:
     """Run a tiny f32 kernel on NaN/Inf/-0 inputs; each check is True if IEEE-754 holds.
     Checks ending in "(compare)" test comparisons, the others arithmetic."""
-    x = np.array([1.0, 0.0, np.inf, np.nan, np.inf, np.nan], np.float32)
+    x = np.array([1.0, 0.0, np.inf, np.nan, np.inf, np.nan, 2.0 ** -140], np.float32)
     try:
-        xb, yb = device.upload(x, "ieee probe"), device.empty((10,), np.float32, "ieee probe")
+        xb, yb = device.upload(x, "ieee probe"), device.empty((11,), np.float32, "ieee probe")
         device.run(_IEEE_PROBE, [xb, yb], 1, context="ieee probe")
-        y = device.download(yb, (10,), np.float32)
+        y = device.download(yb, (11,), np.float32)
     except WgpuBackendError:
-        y = np.zeros(10, np.float32)
+        y = np.zeros(11, np.float32)
     return {
         "1/0 = inf": bool(np.isposinf(y[0])),
         "0/0 = nan": bool(np.isnan(y[1])),
@@ -633,6 +649,7 @@ def probe_ieee_specials(device: WgpuDevice) -> dict[str, bool]:
         "1/-inf = -0": bool(y[7] == 0 and np.signbit(y[7])),
         "x-x = nan, x=inf": bool(np.isnan(y[8])),
         "x != x, x=nan (compare)": bool(y[9] == 1),
+        "2**-140 * 2 = 2**-139 (subnormal)": bool(y[10] == np.float32(2.0 ** -139)),
     }
 
 

@@ -172,6 +172,15 @@ def is_nan(t: WType, x: str) -> str:
     return f"((bitcast<u32>({x}) & 0x7fffffffu) > 0x7f800000u)"
 
 
+def positive_zero(t: WType, x: str) -> str:
+    """A float register value with -0.0 made +0.0, from the bits: a sum starts from +0.0 (so it is
+    never -0.0), but drivers fold ``0.0 + x`` to ``x``; a float comparison could be folded the same way."""
+    if t.kind != "f":
+        return x
+    u, sign, nought = ("u64", "0x8000000000000000lu", "0lu") if t.reg == "f64" else ("u32", "0x80000000u", "0u")
+    return f"bitcast<{t.reg}>(select(bitcast<{u}>({x}), {nought}, bitcast<{u}>({x}) == {sign}))"
+
+
 # Helper functions any kernel may call; the renderer includes the ones a kernel's source mentions.
 BIT_HELPERS = {
     "f32_from_bits": "fn f32_from_bits(b: u32) -> f32 { return bitcast<f32>(b); }",

@@ -11,8 +11,9 @@ import numpy as np
 from portax.core.dtypes import short_name
 from portax.core.primitives import elementwise as ew
 
-from ..inputs import cross, edge_values, values
+from ..inputs import cross, edge_values, magnitude_bands, values
 from ..registry import Case, GenContext, describe, register_cases
+from ..tolerances import Tolerance, tolerance_for
 from .common import EVAL_JIT, LARGE_DTYPES, SHAPES, TRANSFORM_SHAPES, accepted_dtypes, transforms_for
 
 # primitive name -> the value domain of each operand (see inputs.FLOAT_DOMAINS); "real" otherwise
@@ -51,7 +52,20 @@ def elementwise_cases(primitive: Any, arity: int, domains: Sequence[str] | None 
                     args = cross(*[edge_values(dt)] * arity)
                     yield Case(primitive, dt, args, params, transforms=EVAL_JIT,
                                label=f"special values {describe(args, params)}")
+                if dt.kind == "f" and arity == 1 and n == 0:
+                    yield from _range_sweep(primitive, dt, doms[0], params, ctx)
     return generate
+
+
+def _range_sweep(primitive: Any, dt: np.dtype, domain: str, params: dict, ctx: GenContext) -> Iterable[Case]:
+    """Tiny (subnormal), near +-1 and huge operands, compared in ulps only: the table's absolute floor,
+    scaled by the largest result, would hide relative errors on small results (log1p(-3e-8) off by 240%).
+    The reference is itself a few ulp off, so twice the table's ulps."""
+    tol = tolerance_for(primitive.name, dt)
+    sweep_tol = tol if tol.ulps == 0 or tol.bitwise else Tolerance(2 * tol.ulps + 2, 0)
+    for band, x in magnitude_bands(dt, domain, subnormals=not ctx.flushes_subnormals).items():
+        yield Case(primitive, dt, [x], params, transforms=EVAL_JIT, tolerance=sweep_tol,
+                   label=f"{band} operands {describe([x], params)}")
 
 
 _OWN_GENERATORS = (ew.round_p, ew.integer_pow_p, ew.convert_element_type_p)

@@ -107,7 +107,8 @@ def vmap_flat(fun: Callable, axis_size: int, axis_name: Any, in_dims: Sequence[i
         vals_out = [t.val for t in tracers_out]
         dims_out = [t.batch_dim for t in tracers_out]
     dst = out_dims(len(vals_out)) if callable(out_dims) else out_dims
-    dst = [d if d is None or d >= 0 else d + t.aval.ndim + 1 for d, t in zip(dst, tracers_out)]
+    from ..primitives.structural import canonicalize_axis
+    dst = [d if d is None else canonicalize_axis(d, t.aval.ndim + 1) for d, t in zip(dst, tracers_out)]
     return [matchaxis(axis_size, s, d, v) for v, s, d in zip(vals_out, dims_out, dst)]
 
 

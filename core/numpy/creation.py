@@ -17,12 +17,6 @@ def _dtype(dtype, default=None):
     return dtypes.canonicalize(dtype)
 
 
-def _shape(shape) -> tuple:
-    if isinstance(shape, int) or (hasattr(shape, "__index__") and not isinstance(shape, (tuple, list))):
-        return (int(shape),)
-    return tuple(int(concrete_or_error(s, "The shape of an array must be concrete.")) for s in shape)
-
-
 def _put(x: Any, device: Any) -> Any:
     """``x`` on ``device`` (a Device or a backend name) when one is given: the ``device=`` of creation functions."""
     if device is None:
@@ -46,11 +40,11 @@ def asarray(a: Any, dtype=None, order: str | None = None, *, copy: bool | None =
 
 
 def zeros(shape: Any, dtype=None, *, device: Any = None) -> Any:
-    return _put(st.full(_shape(shape), 0, _dtype(dtype, dtypes.default_float())), device)
+    return _put(st.full(st.canonicalize_shape(shape), 0, _dtype(dtype, dtypes.default_float())), device)
 
 
 def ones(shape: Any, dtype=None, *, device: Any = None) -> Any:
-    return _put(st.full(_shape(shape), 1, _dtype(dtype, dtypes.default_float())), device)
+    return _put(st.full(st.canonicalize_shape(shape), 1, _dtype(dtype, dtypes.default_float())), device)
 
 
 def empty(shape: Any, dtype=None, *, device: Any = None) -> Any:
@@ -60,7 +54,7 @@ def empty(shape: Any, dtype=None, *, device: Any = None) -> Any:
 def full(shape: Any, fill_value: Any, dtype=None, *, device: Any = None) -> Any:
     fill = asarray_any(fill_value)
     dt = _dtype(dtype, get_aval(fill).dtype)
-    shape = _shape(shape)
+    shape = st.canonicalize_shape(shape)
     if get_aval(fill).ndim:
         from ._util import broadcast_to
         return _put(broadcast_to(ew.convert_element_type(fill, dt), shape), device)
@@ -69,7 +63,7 @@ def full(shape: Any, fill_value: Any, dtype=None, *, device: Any = None) -> Any:
 
 def _like(a, dtype, shape):
     aval = get_aval(asarray_any(a))
-    return (aval.shape if shape is None else _shape(shape)), _dtype(dtype, aval.dtype)
+    return (aval.shape if shape is None else st.canonicalize_shape(shape)), _dtype(dtype, aval.dtype)
 
 
 def zeros_like(a: Any, dtype=None, shape=None, *, device: Any = None) -> Any:
@@ -106,7 +100,7 @@ def _arange(start: Any, stop: Any, step: Any, dtype) -> Any:
         dtype = dtypes.default_float() if ref.dtype.kind == "f" else dtypes.default_int()
     dt = dtypes.canonicalize(dtype)
     if stop is None and step is None:
-        return st.iota(dt, int(start_v))
+        return st.iota(dt, len(ref))
     n = len(ref)
     s0 = start_v
     stp = 1 if step_v is None else step_v
@@ -147,7 +141,10 @@ def logspace(start: Any, stop: Any, num: int = 50, endpoint: bool = True, base: 
 
 
 def eye(N: int, M: int | None = None, k: int = 0, dtype=None, *, device: Any = None) -> Any:
-    M = N if M is None else M
+    (n,), (m,) = st.canonicalize_shape(N), st.canonicalize_shape(N if M is None else M)
+    if n < 0 or m < 0:
+        raise ValueError(f"negative dimensions are not allowed, got {N} and {M}")
+    N, M = n, m
     dt = _dtype(dtype, dtypes.default_float())
     r = st.broadcasted_iota(dtypes.int32, (N, M), 0)
     c = st.broadcasted_iota(dtypes.int32, (N, M), 1)

@@ -41,10 +41,47 @@ def _is_bool_scalar(i: Any) -> bool:
         get_aval(asarray_any(i)).dtype == dtypes.bool_ and get_aval(asarray_any(i)).ndim == 0
 
 
-def _expand(idx: Any, ndim: int) -> list:
+def _check_index(i: Any) -> None:
+    """JAX's indexer check: strings and non-integer indexers are TypeErrors, other objects IndexErrors."""
+    if i is None or i is Ellipsis or isinstance(i, (slice, int, np.integer, np.bool_)):
+        return
+    if isinstance(i, str):
+        raise TypeError(f"portax does not support string indexing; got idx={i!r}")
+    if isinstance(i, (float, complex, np.generic)):
+        raise TypeError(f"Indexer must have integer or boolean type, got indexer with type {np.dtype(type(i))}")
+    if isinstance(i, (list, tuple, np.ndarray)) or is_tracer(i) or hasattr(i, "_buf"):
+        dtype = get_aval(asarray_any(i)).dtype if not isinstance(i, (list, tuple)) or i else dtypes.int32
+        if dtype.kind not in "iub":
+            raise TypeError(f"Indexer must have integer or boolean type, got indexer with type {dtype}")
+        return
+    raise IndexError("only integers, slices (`:`), ellipsis (`...`), newaxis (`None`) and integer or boolean "
+                     f"arrays are valid indices. Got {i}")
+
+
+def _check_masks(idx: list, shape: tuple, consumed: int) -> None:
+    """A boolean mask's shape must match the dimensions it indexes (JAX lets a size-0 mask dimension pass)."""
+    axis = 0
+    for pos, i in enumerate(idx):
+        if i is Ellipsis:
+            axis += len(shape) - consumed
+        elif _is_array_index(i) and get_aval(asarray_any(i)).dtype == dtypes.bool_:
+            got = get_aval(asarray_any(i)).shape
+            expected = list(shape[axis:axis + len(got)])
+            if not all(s1 in (0, s2) for s1, s2 in zip(got, expected)):
+                raise IndexError("boolean index did not match shape of indexed array in index "
+                                 f"{pos}: got {got}, expected {expected}")
+            axis += len(got)
+        elif i is not None and not _is_bool_scalar(i):
+            axis += 1
+
+
+def _expand(idx: Any, shape: tuple) -> list:
+    ndim = len(shape)
     if not isinstance(idx, tuple):
         idx = (idx,)
     idx = list(idx)
+    for i in idx:
+        _check_index(i)
     n_ell = sum(1 for i in idx if i is Ellipsis)
     if n_ell > 1:
         raise IndexError("an index can only have a single ellipsis ('...')")
@@ -58,6 +95,7 @@ def _expand(idx: Any, ndim: int) -> list:
             consumed += 1
     if consumed > ndim:
         raise IndexError(f"Too many indices: array is {ndim}-dimensional, but {consumed} were indexed")
+    _check_masks(idx, shape, consumed)
     if n_ell:
         k = idx.index(Ellipsis)
         idx[k:k + 1] = [slice(None)] * (ndim - consumed)
@@ -78,6 +116,8 @@ def _expand(idx: Any, ndim: int) -> list:
                 from ..errors import NonConcreteBooleanIndexError
                 raise NonConcreteBooleanIndexError(get_aval(asarray_any(i)))
             out.extend(asarray_any(n.astype(np.int32)) for n in np.nonzero(np.asarray(mask)))
+        elif isinstance(i, (list, tuple)) and not i:  # an empty sequence indexes as an empty integer array
+            out.append(asarray_any(np.zeros(0, np.int32)))
         else:
             out.append(i)
     return out
@@ -86,7 +126,7 @@ def _expand(idx: Any, ndim: int) -> list:
 def _normalize_int(i: Any, n: int) -> Any:
     i = asarray_any(i)
     if get_aval(i).dtype.kind not in "iu":
-        raise IndexError(f"Indexer must have integer or boolean type, got indexer with type {get_aval(i).dtype.name}")
+        raise TypeError(f"Indexer must have integer or boolean type, got indexer with type {get_aval(i).dtype.name}")
     if get_aval(i).dtype.kind == "u":
         return i
     return ew.select(ew.lt(i, ew._const(i, 0)), ew.add(i, ew._const(i, n)), i)
@@ -97,7 +137,7 @@ def getitem(x: Any, idx: Any, mode: str | None = None, fill_value: Any = None) -
     are clamped (JAX's gather semantics), or read ``fill_value`` with ``mode='fill'``."""
     x = asarray_any(x)
     shape = get_aval(x).shape
-    items = _expand(idx, len(shape))
+    items = _expand(idx, shape)
     advanced = any(_is_array_index(i) for i in items)
     # pass 1: basic indices (and, with advanced indexing, scalar ints join the advanced set)
     y, dim = x, 0
@@ -208,7 +248,12 @@ def take(a: Any, indices: Any, axis: int | None = None, out: None = None, mode: 
         a, axis = st.reshape(a, (get_aval(a).size,)), 0
     nd = get_aval(a).ndim
     axis = canonicalize_axis(axis, nd)
-    idx = (slice(None),) * axis + (asarray_any(indices),)
+    indices = asarray_any(indices)
+    if get_aval(a).shape[axis] == 0:
+        if get_aval(indices).size:
+            raise IndexError("Cannot do a non-empty jnp.take() from an empty axis.")
+        return a  # as JAX does, whatever the shape of the (empty) indices
+    idx = (slice(None),) * axis + (indices,)
     return getitem(a, idx, mode="fill" if mode is None else ix.GatherScatterMode.from_any(mode), fill_value=fill_value)
 
 

@@ -68,7 +68,7 @@ def _ravel(x):
 
 
 def vecdot(x1: Any, x2: Any, /, *, axis: int = -1, precision: Any = None, preferred_element_type=None) -> Any:
-    """Dot products along ``axis`` of each operand (the other dimensions broadcast), in the operands' dtype."""
+    """Dot products ``sum(conj(x1) * x2)`` along ``axis`` (the other dimensions broadcast), in the operands' dtype."""
     from .reductions import sum
     from .shape import moveaxis
     x1, x2 = promote_dtypes(x1, x2)
@@ -77,6 +77,8 @@ def vecdot(x1: Any, x2: Any, /, *, axis: int = -1, precision: Any = None, prefer
         raise ValueError(f"vecdot requires arguments with at least one dimension, got shapes {a1.shape} and {a2.shape}")
     if a1.shape[axis] != a2.shape[axis]:
         raise ValueError(f"axes must match; got shapes {a1.shape} and {a2.shape} with axis={axis}")
+    if a1.dtype.kind == "c":
+        x1 = ew.conj(x1)
     prod = ew.mul(*_bcast(moveaxis(x1, axis, -1), moveaxis(x2, axis, -1)))
     return sum(prod, -1, dtype=preferred_element_type or a1.dtype)
 

@@ -165,11 +165,11 @@ def argsort(a: Any, axis: int | None = -1, *, kind: str | None = None, order: No
     s = get_aval(a).shape
     ax = canonicalize_axis(axis, len(s))
     io = st.broadcasted_iota(dtypes.default_int(), s, ax)
-    key = a
-    if descending:
-        key = ew.neg(a) if get_aval(a).dtype.kind in "fi" else ew.bitwise_not(a)
-    _, idx = so.sort((key, io), ax, num_keys=1)
-    return idx
+    if not descending:
+        return so.sort((a, io), ax, num_keys=1)[1]
+    # as JAX: sort the reversed array and indices, then reverse (ties keep their order, NaNs come first)
+    _, idx = so.sort((st.rev(a, (ax,)), st.rev(io, (ax,))), ax, num_keys=1)
+    return st.rev(idx, (ax,))
 
 
 def astype(x: Any, dtype, /, *, copy: bool = False, device: Any = None) -> Any:

@@ -43,9 +43,11 @@ def _reduction(name: str, lax_reduce, identity, upcast_bool_int: bool = False, b
         if dt != aval.dtype:
             a = ew.convert_element_type(a, dt)
         if where is not None:
-            init = identity(dt) if initial is None else initial
-            a = ew.select(broadcast_to(asarray_any(where), aval.shape), a,
-                          st.full(aval.shape, init, dt))
+            if identity is None and initial is None:
+                raise ValueError(f"reduction operation {name} does not have an identity, so to use a where mask one "
+                                 "has to specify 'initial'")
+            fill = initial if identity is None else identity(dt)  # ``initial`` is combined once, below
+            a = ew.select(broadcast_to(asarray_any(where), aval.shape), a, st.full(aval.shape, fill, dt))
         if bool_op is not None and dt == dtypes.bool_:
             r = bool_op(a, axes)
         else:
@@ -90,48 +92,100 @@ def _inexact_dtype(aval, dtype) -> np.dtype:
     return aval.dtype if aval.dtype.kind in "fc" else dtypes.default_float()
 
 
-def _count(aval, axes, where):
+def _upcast_f16(dt: np.dtype) -> np.dtype:
+    """The dtype a mean or variance is computed in: float32 for float16 (whose sums overflow early), as JAX."""
+    return np.dtype(np.float32) if dt == np.float16 else dt
+
+
+def _count(aval, axes, where, dtype=None, keepdims: bool = False):
+    """Entries per reduction: a Python int, or (with ``where``) an array of ``dtype``."""
     if where is None:
         return int(np.prod([aval.shape[i] for i in axes], dtype=np.int64))
-    w = broadcast_to(asarray_any(where), aval.shape)
-    return red.reduce_sum(ew.convert_element_type(w, dtypes.default_float()), axes)
+    return sum(broadcast_to(asarray_any(where), aval.shape), axes, dtype=dtype, keepdims=keepdims)
+
+
+def _mean(a: Any, axis: Any, dtype, keepdims: bool, where: Any) -> Any:
+    a = asarray_any(a)
+    aval = get_aval(a)
+    dt = _inexact_dtype(aval, dtype)
+    cdt = _upcast_f16(dt)
+    s = sum(ew.convert_element_type(a, cdt) if aval.dtype != cdt else a, axis, keepdims=keepdims, where=where)
+    n = _count(aval, _axes(axis, aval.ndim), where, cdt, keepdims)
+    if isinstance(n, int):
+        out = ew.div(s, ew._const(s, n)) if n else ew.mul(s, ew._const(s, np.nan))
+    else:
+        out = ew.div(s, n)
+    return ew.convert_element_type(out, dt) if cdt != dt else out
 
 
 def mean(a: Any, axis: Any = None, dtype=None, out: None = None, keepdims: bool = False, *, where: Any = None) -> Any:
+    """The mean over ``axis`` of the ``where``-selected entries (nan where there are none)."""
+    return _mean(a, axis, dtype, keepdims, where)
+
+
+def _selected(a: Any, where: Any, ignore_nan: bool) -> Any:
+    """``where`` broadcast to ``a`` (None: every entry), less the NaN entries when ``ignore_nan``."""
+    aval = get_aval(a)
+    if where is not None:
+        where = broadcast_to(asarray_any(where), aval.shape)
+    if not ignore_nan or aval.dtype.kind not in "fc":
+        return where
+    return ew.eq(a, a) if where is None else ew.bitwise_and(ew.eq(a, a), where)
+
+
+def _ddof(ddof: Any, correction: Any) -> Any:
+    if correction is None:
+        return ddof
+    if not isinstance(ddof, int) or ddof != 0:
+        raise ValueError("ddof and correction can't be provided simultaneously.")
+    return correction
+
+
+def _var(a: Any, axis: Any, dtype, ddof: Any, keepdims: bool, where: Any, a_mean: Any, ignore_nan: bool) -> Any:
+    """Mean squared magnitude of the deviations over ``n - ddof`` (nan where that is <= 0), as JAX; real for
+    complex input unless a complex ``dtype`` is asked for. ``ignore_nan`` leaves NaN entries out."""
     a = asarray_any(a)
     aval = get_aval(a)
-    axes = _axes(axis, aval.ndim)
     dt = _inexact_dtype(aval, dtype)
-    s = sum(ew.convert_element_type(a, dt) if aval.dtype != dt else a, axis, keepdims=keepdims, where=where)
-    n = _count(aval, axes, where)
+    if aval.dtype.kind == "c" and dt.kind != "c":
+        raise ValueError("jax.numpy.var does not yet support real dtype parameters when computing the variance of "
+                         "an array of complex values. The semantics of numpy.var seem unclear in this case. Please "
+                         "comment on https://github.com/jax-ml/jax/issues/2283 if this behavior is important to you.")
+    cdt = _upcast_f16(dt)
+    a = ew.convert_element_type(a, cdt) if aval.dtype != cdt else a
+    axes = _axes(axis, aval.ndim)
+    where = _selected(a, where, ignore_nan)
+    m = _mean(a, axis, None, True, where) if a_mean is None else ew.convert_element_type(asarray_any(a_mean), cdt)
+    centered = ew.sub(a, broadcast_to(m, aval.shape))
+    if where is not None:  # excluded entries (NaN, inf) must not reach the gradient through the square
+        centered = ew.select(where, centered, st.full_like(centered, 0))
+    if dt.kind == "c":
+        centered = ew.real(ew.mul(centered, ew.conj(centered)))
+    else:
+        centered = ew.square(centered)
+    rdt = get_aval(centered).dtype
+    ss = sum(centered, axes, keepdims=keepdims, where=where)
+    n = _count(aval, axes, where, rdt, keepdims)
     if isinstance(n, int):
-        return ew.div(s, ew._const(s, n)) if n else ew.mul(s, ew._const(s, np.nan))
-    n = ew.convert_element_type(n, dt)
-    return ew.div(s, _keep(n, axes, aval.shape) if keepdims else n)
+        out = ew.div(ss, ew._const(ss, n - ddof)) if n - ddof > 0 else st.full_like(ss, np.nan)
+    else:
+        n = ew.sub(n, ew._const(n, ddof))
+        positive = ew.gt(n, ew._const(n, 0))
+        out = ew.select(positive, ew.div(ss, ew.select(positive, n, ew._const(n, 1))), st.full_like(ss, np.nan))
+    out_dt = dt if dtype is not None else dtypes.real_dtype(dt)
+    return ew.convert_element_type(out, out_dt) if out_dt != rdt else out
 
 
 def var(a: Any, axis: Any = None, dtype=None, out: None = None, ddof: int = 0, keepdims: bool = False, *,
-        where: Any = None, correction: Any = None) -> Any:
-    if correction is not None:
-        ddof = correction
-    a = asarray_any(a)
-    aval = get_aval(a)
-    dt = _inexact_dtype(aval, dtype)
-    a = ew.convert_element_type(a, dt) if aval.dtype != dt else a
-    axes = _axes(axis, aval.ndim)
-    m = mean(a, axis, keepdims=True, where=where)
-    centered = ew.sub(a, broadcast_to(m, aval.shape))
-    ss = sum(ew.square(centered), axis, keepdims=keepdims, where=where)
-    n = _count(aval, axes, where)
-    if isinstance(n, int):
-        return ew.div(ss, ew._const(ss, n - ddof))
-    n = ew.sub(ew.convert_element_type(n, dt), ew._const(ss, ddof))
-    return ew.div(ss, _keep(n, axes, aval.shape) if keepdims else n)
+        where: Any = None, correction: Any = None, mean: Any = None) -> Any:
+    """The variance over ``axis``: ``sum(|a - mean|**2) / (n - ddof)``, nan when ``n <= ddof``."""
+    return _var(a, axis, dtype, _ddof(ddof, correction), keepdims, where, mean, False)
 
 
 def std(a: Any, axis: Any = None, dtype=None, out: None = None, ddof: int = 0, keepdims: bool = False, *,
-        where: Any = None, correction: Any = None) -> Any:
-    return ew.sqrt(var(a, axis, dtype, out, ddof, keepdims, where=where, correction=correction))
+        where: Any = None, correction: Any = None, mean: Any = None) -> Any:
+    """The square root of ``var``."""
+    return ew.sqrt(var(a, axis, dtype, out, ddof, keepdims, where=where, correction=correction, mean=mean))
 
 
 def _arg(lax_fn, name):
@@ -241,21 +295,23 @@ def nanmin(a: Any, axis: Any = None, out: None = None, keepdims: bool = False, *
     return r if allnan is None else ew.select(allnan, st.full_like(r, np.nan), r)
 
 
-def nanmean(a: Any, axis: Any = None, dtype=None, out: None = None, keepdims: bool = False, **kw) -> Any:
+def nanmean(a: Any, axis: Any = None, dtype=None, out: None = None, keepdims: bool = False,
+            where: Any = None) -> Any:
+    """``mean`` of the entries that are not NaN (and are selected by ``where``)."""
     a = asarray_any(a)
-    if get_aval(a).dtype.kind != "f":
-        return mean(a, axis, dtype, keepdims=keepdims)
-    notnan = ew.eq(a, a)
-    return mean(a, axis, dtype, keepdims=keepdims, where=notnan)
+    return mean(a, axis, dtype, keepdims=keepdims, where=_selected(a, where, True))
 
 
-def nanvar(a: Any, axis: Any = None, dtype=None, out: None = None, ddof: int = 0, keepdims: bool = False, **kw) -> Any:
-    a = asarray_any(a)
-    return var(a, axis, dtype, ddof=ddof, keepdims=keepdims, where=ew.eq(a, a))
+def nanvar(a: Any, axis: Any = None, dtype=None, out: None = None, ddof: int = 0, keepdims: bool = False,
+           where: Any = None, mean: Any = None) -> Any:
+    """``var`` of the entries that are not NaN (and are selected by ``where``)."""
+    return _var(a, axis, dtype, ddof, keepdims, where, mean, True)
 
 
-def nanstd(a: Any, axis: Any = None, dtype=None, out: None = None, ddof: int = 0, keepdims: bool = False, **kw) -> Any:
-    return ew.sqrt(nanvar(a, axis, dtype, ddof=ddof, keepdims=keepdims))
+def nanstd(a: Any, axis: Any = None, dtype=None, out: None = None, ddof: int = 0, keepdims: bool = False,
+           where: Any = None, mean: Any = None) -> Any:
+    """The square root of ``nanvar``."""
+    return ew.sqrt(nanvar(a, axis, dtype, ddof=ddof, keepdims=keepdims, where=where, mean=mean))
 
 
 def nanargmax(a: Any, axis: int | None = None, out: None = None, keepdims: bool = False) -> Any:

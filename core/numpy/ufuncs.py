@@ -1,12 +1,14 @@
 """Elementwise functions of portax.numpy: numpy's promotion and broadcasting over lax primitives."""
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
 
 from .. import dtypes
 from ..primitives import elementwise as ew
+from ..primitives.custom_derivatives import custom_jvp
 from ..trace import get_aval
 from ._util import asarray_any, promote_args, promote_args_inexact, promote_shapes, promote_dtypes
 
@@ -226,14 +228,43 @@ def power(x: Any, y: Any, /) -> Any:
     x, y = promote_args("power", x, y)
     if get_aval(x).dtype.kind in "iub":
         return _int_power(x, y)
-    if get_aval(x).dtype.kind == "c":  # the principal branch, exp(y log x); 0 ** y is 0
-        zero = ew.eq(x, ew._const(x, 0))
-        out = ew.exp(ew.mul(y, ew.log(ew.select(zero, ew._const(x, 1), x))))
-        return ew.select(zero, ew._const(out, 0), out)
+    if get_aval(x).dtype.kind == "c":
+        return _complex_power(x, y)
     return ew.pow(x, y)
 
 
+def _complex_power(x: Any, y: Any) -> Any:
+    """The principal branch, exp(y log x); x ** 0 is 1, 0 ** y is 0 where Re y > 0 and NaN elsewhere (as numpy)."""
+    zero = ew.eq(x, ew._const(x, 0))
+    out = ew.exp(_mul_keeping_inf(y, ew.log(ew.select(zero, ew._const(x, 1), x))))
+    positive = ew.gt(ew.real(y), ew._const(ew.real(y), 0))
+    out = ew.select(zero, ew.select(positive, _full_like(out, 0), _full_like(out, complex(np.nan, np.nan))), out)
+    return ew.select(ew.eq(y, ew._const(y, 0)), _full_like(out, 1), out)
+
+
 pow = power
+
+
+def _mul_keeping_inf(z: Any, w: Any) -> Any:
+    """Complex ``z * w`` with C99 Annex G's recovery of infinities (G.5.1, as C's cpow): where both parts are NaN
+    but a factor is infinite or a product overflowed, NaN parts count as 0 and the result is infinite."""
+    a, b, c, d = ew.real(z), ew.imag(z), ew.real(w), ew.imag(w)
+    out = ew.mul(z, w)
+    x, y = ew.real(out), ew.imag(out)
+    inf = lambda v: ew.eq(ew.abs(v), _full_like(v, np.inf))
+    unit = lambda v: copysign(ew.select(inf(v), _full_like(v, 1), _full_like(v, 0)), v)
+    nan_to_zero = lambda v: ew.select(ew.ne(v, v), copysign(_full_like(v, 0), v), v)
+    z_inf, w_inf = ew.bitwise_or(inf(a), inf(b)), ew.bitwise_or(inf(c), inf(d))
+    overflow = inf(ew.mul(a, c))
+    for p, q in ((b, d), (a, d), (b, c)):
+        overflow = ew.bitwise_or(overflow, inf(ew.mul(p, q)))
+    fix_z, fix_w = ew.bitwise_or(w_inf, overflow), ew.bitwise_or(z_inf, overflow)
+    a, b = (ew.select(z_inf, unit(v), ew.select(fix_z, nan_to_zero(v), v)) for v in (a, b))
+    c, d = (ew.select(w_inf, unit(v), ew.select(fix_w, nan_to_zero(v), v)) for v in (c, d))
+    recalc = ew.bitwise_and(ew.bitwise_and(ew.ne(x, x), ew.ne(y, y)), ew.bitwise_or(fix_z, z_inf))
+    big = _full_like(x, np.inf)  # the recovered infinities carry no derivative (0 * inf would make it NaN)
+    return ew.complex(ew.select(recalc, ew.stop_gradient(ew.mul(big, ew.sub(ew.mul(a, c), ew.mul(b, d)))), x),
+                      ew.select(recalc, ew.stop_gradient(ew.mul(big, ew.add(ew.mul(a, d), ew.mul(b, c)))), y))
 
 
 def _int_power(x: Any, y: Any) -> Any:
@@ -257,27 +288,59 @@ def float_power(x: Any, y: Any, /) -> Any:
     return ew.pow(x, y)
 
 
+def _logaddexp_base(base_exp, scale: float):
+    """``log_b(b**x + b**y)`` without overflow, with JAX's derivative ``b**(x - out)`` (so ties split 1/2, 1/2)."""
+    @custom_jvp
+    def fn(x: Any, y: Any) -> Any:
+        amax = ew.max(x, y)
+        delta = ew.sub(x, y)
+        tail = ew.mul(ew._const(x, scale), ew.log1p(base_exp(ew.neg(ew.abs(delta)))))
+        return ew.select(ew.ne(delta, delta), ew.add(x, y), ew.add(amax, tail))
+
+    @fn.defjvp
+    def _jvp(primals, tangents):
+        (x, y), (tx, ty) = primals, tangents
+        out = fn(x, y)
+        weight = lambda v: base_exp(ew.sub(_replace_inf(v), _replace_inf(out)))  # noqa: E731
+        return out, ew.add(ew.mul(tx, weight(x)), ew.mul(ty, weight(y)))
+    return fn
+
+
+def _replace_inf(x: Any) -> Any:
+    return ew.select(ew.eq(x, ew._const(x, np.inf)), ew._const(x, 0), x)
+
+
+_logaddexp = _logaddexp_base(ew.exp, 1.0)
+_logaddexp2 = _logaddexp_base(ew.exp2, 1 / np.log(2))
+
+
 def logaddexp(x: Any, y: Any, /) -> Any:
-    x, y = promote_args_inexact("logaddexp", x, y)
-    amax = ew.max(x, y)
-    delta = ew.sub(x, y)
-    return ew.select(ew.ne(delta, delta), ew.add(x, y), ew.add(amax, ew.log1p(ew.exp(ew.neg(ew.abs(delta))))))
+    """``log(exp(x) + exp(y))`` without overflow."""
+    return _logaddexp(*promote_args_inexact("logaddexp", x, y))
 
 
 def logaddexp2(x: Any, y: Any, /) -> Any:
-    x, y = promote_args_inexact("logaddexp2", x, y)
-    ln2 = ew._const(x, np.log(2))
-    return ew.div(logaddexp(ew.mul(x, ln2), ew.mul(y, ln2)), ln2)
+    """``log2(2**x + 2**y)`` without overflow."""
+    return _logaddexp2(*promote_args_inexact("logaddexp2", x, y))
+
+
+def _log_base(x: Any, base: float) -> Any:
+    """log(x) / log(base); each part of a complex log is divided alone (a complex division makes inf parts NaN)."""
+    out = ew.log(x)
+    if _is_complex(out):
+        re, im = ew.real(out), ew.imag(out)
+        return ew.complex(ew.div(re, ew._const(re, np.log(base))), ew.div(im, ew._const(im, np.log(base))))
+    return ew.div(out, ew._const(out, np.log(base)))
 
 
 def log2(x: Any, /) -> Any:
     (x,) = promote_args_inexact("log2", x)
-    return ew.div(ew.log(x), ew._const(x, np.log(2)))
+    return _log_base(x, 2)
 
 
 def log10(x: Any, /) -> Any:
     (x,) = promote_args_inexact("log10", x)
-    return ew.div(ew.log(x), ew._const(x, np.log(10)))
+    return _log_base(x, 10)
 
 
 def deg2rad(x: Any, /) -> Any:
@@ -294,8 +357,18 @@ radians, degrees = deg2rad, rad2deg
 
 
 def hypot(x: Any, y: Any, /) -> Any:
+    """``sqrt(x**2 + y**2)`` scaled by the larger magnitude, so it neither overflows nor underflows (as JAX)."""
     x, y = promote_args_inexact("hypot", x, y)
-    return ew.sqrt(ew.add(ew.square(x), ew.square(y)))
+    if _is_complex(x):
+        raise ValueError("jnp.hypot is not well defined for complex-valued inputs. "
+                         "Please convert to real values first, such as by using abs(x)")
+    x, y = ew.abs(x), ew.abs(y)
+    any_inf = ew.bitwise_or(isposinf(x), isposinf(y))
+    big, small = ew.max(x, y), ew.min(x, y)
+    zero = ew.eq(big, ew._const(big, 0))
+    ratio = ew.div(small, ew.select(zero, ew._const(big, 1), big))
+    out = ew.select(zero, big, ew.mul(big, ew.sqrt(ew.add(ew._const(ratio, 1), ew.square(ratio)))))
+    return ew.select(any_inf, ew._const(out, np.inf), out)
 
 
 def copysign(x: Any, y: Any, /) -> Any:
@@ -361,14 +434,30 @@ def _false_like(x):
 def heaviside(x1: Any, x2: Any, /) -> Any:
     x1, x2 = promote_args_inexact("heaviside", x1, x2)
     zero = ew._const(x1, 0)
-    return ew.select(ew.lt(x1, zero), zero, ew.select(ew.gt(x1, zero), ew._const(x1, 1), x2))
+    at_zero = ew.select(ew.ne(x1, x1), x1, x2)  # NaN stays NaN, as numpy
+    return ew.select(ew.lt(x1, zero), zero, ew.select(ew.gt(x1, zero), ew._const(x1, 1), at_zero))
 
 
 def sinc(x: Any, /) -> Any:
+    """``sin(pi x) / (pi x)``, 1 at 0, with every derivative at 0 from the Maclaurin series (as JAX)."""
     (x,) = promote_args_inexact("sinc", x)
     pix = ew.mul(x, ew._const(x, np.pi))
-    safe = ew.select(ew.eq(x, ew._const(x, 0)), ew._const(x, 1), pix)
-    return ew.select(ew.eq(x, ew._const(x, 0)), ew._const(x, 1), ew.div(ew.sin(safe), safe))
+    zero = ew.eq(x, ew._const(x, 0))
+    safe = ew.select(zero, ew._const(x, 1), pix)
+    return ew.select(zero, _sinc_maclaurin(0, pix), ew.div(ew.sin(safe), safe))
+
+
+@functools.partial(custom_jvp, nondiff_argnums=(0,))
+def _sinc_maclaurin(k: int, x: Any) -> Any:
+    """The k-th derivative of sin(x)/x at 0, shaped like ``x``; its jvp is the next one."""
+    zero = ew.mul(x, ew._const(x, 0))
+    return zero if k % 2 else ew.add(zero, ew._const(x, (-1) ** (k // 2) / (k + 1)))
+
+
+@_sinc_maclaurin.defjvp
+def _sinc_maclaurin_jvp(k: int, primals, tangents):
+    (x,), (t,) = primals, tangents
+    return _sinc_maclaurin(k, x), ew.mul(_sinc_maclaurin(k + 1, x), t)
 
 
 def _is_complex(x: Any) -> bool:
@@ -436,20 +525,22 @@ def fabs(x: Any, /) -> Any:
 
 
 def fmax(x1: Any, x2: Any, /) -> Any:
-    """Elementwise maximum that ignores NaNs (a NaN only when both are NaN)."""
+    """Elementwise maximum that ignores NaNs (a NaN only when both are NaN); ties pick ``x2``, as JAX."""
     x1, x2 = promote_args("fmax", x1, x2)
-    return _nan_ignoring(ew.max, x1, x2)
+    return _nan_ignoring(ew.gt, ew.max, x1, x2)
 
 
 def fmin(x1: Any, x2: Any, /) -> Any:
+    """Elementwise minimum that ignores NaNs (a NaN only when both are NaN); ties pick ``x2``, as JAX."""
     x1, x2 = promote_args("fmin", x1, x2)
-    return _nan_ignoring(ew.min, x1, x2)
+    return _nan_ignoring(ew.lt, ew.min, x1, x2)
 
 
-def _nan_ignoring(op, x1: Any, x2: Any) -> Any:
+def _nan_ignoring(prefer, op, x1: Any, x2: Any) -> Any:
+    """JAX's ``where(prefer(x1, x2) | isnan(x2), x1, x2)`` for floats (so the derivative follows one operand)."""
     if get_aval(x1).dtype.kind != "f":
         return op(x1, x2)
-    return ew.select(isnan(x2), x1, ew.select(isnan(x1), x2, op(x1, x2)))
+    return ew.select(ew.bitwise_or(prefer(x1, x2), isnan(x2)), x1, x2)
 
 
 def modf(x: Any, /) -> tuple:
@@ -545,7 +636,7 @@ def ew_any(x):
     return reduce_or(x, tuple(range(get_aval(x).ndim)))
 
 
-_HELPERS = ("Any", "np", "dtypes", "ew", "get_aval", "asarray_any", "promote_args", "promote_args_inexact",
-            "promote_shapes", "promote_dtypes", "annotations", "ew_any")
+_HELPERS = ("Any", "np", "dtypes", "ew", "custom_jvp", "functools", "get_aval", "asarray_any", "promote_args",
+            "promote_args_inexact", "promote_shapes", "promote_dtypes", "annotations", "ew_any")
 __all__ = [n for n in dir() if not n.startswith("_") and n not in _HELPERS]
 del promote_dtypes

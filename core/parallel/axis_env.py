@@ -9,6 +9,7 @@ collective over a vmapped axis reaches the vmap even when its operand is not bat
 from __future__ import annotations
 
 import contextlib
+import threading
 from typing import Any, Callable, Iterable, Iterator, NamedTuple
 
 from ..interpreters.batching import BatchTrace
@@ -22,7 +23,14 @@ class AxisFrame(NamedTuple):
     main: MainTrace | None  # the vmap's BatchTrace; None for a pmap axis (its collectives are staged)
 
 
-_pmap_frames: list[AxisFrame] = []
+class _PmapFrames(threading.local):
+    """The pmap axes of the calling thread's traces (thread-local, like the trace stack)."""
+
+    def __init__(self) -> None:
+        self.frames: list[AxisFrame] = []
+
+
+_pmap = _PmapFrames()
 
 
 @contextlib.contextmanager
@@ -31,17 +39,18 @@ def extend_axis_env(name: Any, size: int) -> Iterator[None]:
     if name is None:
         yield
         return
-    _pmap_frames.append(AxisFrame(name, int(size), len(trace_stack), None))
+    frames = _pmap.frames
+    frames.append(AxisFrame(name, int(size), len(trace_stack()), None))
     try:
         yield
     finally:
-        _pmap_frames.pop()
+        frames.pop()
 
 
 def _frames() -> list[AxisFrame]:
-    vmaps = [AxisFrame(m.global_data.name, m.global_data.size, m.level + 0.5, m) for m in trace_stack
+    vmaps = [AxisFrame(m.global_data.name, m.global_data.size, m.level + 0.5, m) for m in trace_stack()
              if m.trace_type is BatchTrace and m.global_data.name is not None]
-    return vmaps + _pmap_frames
+    return vmaps + _pmap.frames
 
 
 def lookup_axis(name: Any) -> AxisFrame:

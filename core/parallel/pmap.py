@@ -24,6 +24,7 @@ from ..interpreters.partial_eval import partial_eval_jaxpr
 from ..interpreters.staging import convert_constvars, trace_to_jaxpr
 from ..interpreters.transpose import is_undefined, transpose_jaxpr
 from ..ir import ClosedJaxpr, ShapedArray, subjaxprs
+from ..lru import LRUCache
 from ..primitives.elementwise import asarray, convert_element_type, eq, mul
 from ..pytree import tree_flatten, tree_unflatten
 from ..sharded import ShardedArray
@@ -222,7 +223,7 @@ def pmap(fun: Callable, axis_name: Any = None, *, in_axes: Any = 0, out_axes: An
     static = _argnums_tuple(static_broadcasted_argnums)
     in_axes = tuple(in_axes) if isinstance(in_axes, list) else in_axes
     devices = None if devices is None else tuple(devices)
-    cache: dict = {}
+    cache = LRUCache()  # bounded by config.compile_cache_size
     axes_of_tree: dict = {}
 
     def trace_body(static_args, in_tree, avals, size):
@@ -267,7 +268,7 @@ def pmap(fun: Callable, axis_name: Any = None, *, in_axes: Any = 0, out_axes: An
         if entry is None:
             entry = trace_body(static_args, in_tree, avals, size)
             if not any(is_tracer(c) for c in entry[1]):
-                cache[key] = entry
+                entry = cache.put(key, entry)
         closed, consts, out_tree, outs_axes = entry
         outs = pmap_p.bind(*consts, *leaves, jaxpr=closed, axis_name=axis_name, axis_size=size,
                            in_axes=(None,) * len(consts) + tuple(axes), out_axes=outs_axes, devices=devices,

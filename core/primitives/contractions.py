@@ -113,12 +113,18 @@ def dot_general(lhs: Any, rhs: Any, dimension_numbers, precision: Any = None, pr
     return dot_general_p.bind(lhs, rhs, dimension_numbers=dn, precision=None, preferred_element_type=pet)
 
 
-def dot(lhs: Any, rhs: Any, precision: Any = None, preferred_element_type: Any = None) -> Any:
-    """``lax.dot``: vector/matrix products contracting lhs's last and rhs's first dimension."""
-    nl, nr = get_aval(lhs).ndim, get_aval(rhs).ndim
-    if nl not in (1, 2) or nr not in (1, 2):
-        raise TypeError(f"lax.dot requires 1-D or 2-D operands, got shapes {get_aval(lhs).shape} and {get_aval(rhs).shape}")
-    return dot_general(lhs, rhs, (((nl - 1,), (0,)), ((), ())), precision, preferred_element_type)
+def dot(lhs: Any, rhs: Any, precision: Any = None, preferred_element_type: Any = None, *,
+        dimension_numbers: Any = None) -> Any:
+    """``lax.dot``: ``dot_general`` with ``dimension_numbers``, by default the vector/matrix product contracting
+    lhs's last and rhs's first dimension."""
+    if dimension_numbers is None:
+        ls, rs = get_aval(lhs).shape, get_aval(rhs).shape
+        if len(ls) not in (1, 2) or len(rs) not in (1, 2) or ls[-1] != rs[0]:
+            raise ValueError("jax.lax.dot: dimension_numbers must be specified when not performing simple "
+                             "un-batched matrix-matrix, matrix-vector, or vector-vector products; "
+                             f"got lhs_shape={ls} rhs_shape={rs}")
+        dimension_numbers = (((len(ls) - 1,), (0,)), ((), ()))
+    return dot_general(lhs, rhs, dimension_numbers, precision, preferred_element_type)
 
 
 CONTRACTIONS = (dot_general_p,)

@@ -150,6 +150,16 @@ lgamma_p = _unary("lgamma")
 digamma_p = _unary("digamma")
 square_p = _unary("square", _NUMC)
 integer_pow_p = _unary("integer_pow", _NUMC)
+_integer_pow_abstract = abstract_eval_rules[integer_pow_p]
+
+
+def _checked_integer_pow(x: Any, *, y: int) -> Any:
+    if y < 0 and x.dtype.kind in "iub":
+        raise TypeError(f"Integers cannot be raised to negative powers, got integer_pow({x.str_short()}, {y})")
+    return _integer_pow_abstract(x, y=y)
+
+
+abstract_eval_rules[integer_pow_p] = _checked_integer_pow
 not_p = _unary("not", _INTB)
 population_count_p = _unary("population_count", _INT)
 clz_p = _unary("clz", _INT)
@@ -252,13 +262,13 @@ ad.defjvp(max_p, lambda g, x, y: mul(g, _balanced_select(gt, x, y)),
           lambda g, x, y: mul(g, _balanced_select(gt, y, x)))
 ad.defjvp(min_p, lambda g, x, y: mul(g, _balanced_select(lt, x, y)),
           lambda g, x, y: mul(g, _balanced_select(lt, y, x)))
-def _abs_jvp(g, x):
-    if get_aval(x).dtype.kind == "c":  # d|z| = Re(conj(z) dz) / |z|
-        return div(real(mul(conj(x), g)), abs(x))
+def _abs_jvp(g, ans, x):
+    if get_aval(x).dtype.kind == "c":  # d|z| = Re(conj(z) dz) / |z|, and 0 at z = 0 (as JAX)
+        return div(real(mul(conj(x), g)), select(eq(ans, _const(ans, 0)), _const(ans, 1), ans))
     return select(ge(x, _const(x, 0)), g, neg(g))
 
 
-ad.defjvp(abs_p, _abs_jvp)
+ad.defjvp2(abs_p, _abs_jvp)
 ad.defjvp2(exp_p, lambda g, ans, x: mul(g, ans))
 ad.defjvp2(exp2_p, lambda g, ans, x: mul(g, mul(ans, _const(x, math.log(2)))))
 ad.defjvp(log_p, lambda g, x: div(g, x))
@@ -425,8 +435,8 @@ def _clamp_tangent(pick):
     return fn
 
 
-ad.defjvp(clamp_p,
-          _clamp_tangent(lambda lo, x, hi: gt(lo, x)),
+ad.defjvp(clamp_p,  # JAX's rule: the lower bound's tangent only where lo < hi
+          _clamp_tangent(lambda lo, x, hi: bitwise_and(gt(lo, x), lt(lo, hi))),
           _clamp_tangent(lambda lo, x, hi: bitwise_and(gt(x, lo), lt(x, hi))),
           _clamp_tangent(lambda lo, x, hi: lt(hi, x)))
 abstract_eval_rules[clamp_p] = _clamp_abstract

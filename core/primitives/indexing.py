@@ -172,9 +172,10 @@ def _gather_dn(dn: ScatterDimensionNumbers) -> GatherDimensionNumbers:
 
 def _gather_updates_like(x, indices, updates_aval, dn, mode):
     """The windows of ``x`` that a scatter with these indices writes; dropped (out-of-bounds) ones read 0."""
-    return gather_p.bind(x, indices, dimension_numbers=_gather_dn(dn),
-                         slice_sizes=_window_sizes(get_aval(x).shape, updates_aval.shape, dn), mode=mode,
-                         fill_value=0)
+    sizes = _window_sizes(get_aval(x).shape, updates_aval.shape, dn)
+    if any(s > n for s, n in zip(sizes, get_aval(x).shape)):  # an empty ``x``: no window is in bounds
+        return zeros_like_aval(updates_aval)
+    return gather_p.bind(x, indices, dimension_numbers=_gather_dn(dn), slice_sizes=sizes, mode=mode, fill_value=0)
 
 
 def _scatter_add_transpose(ct, operand, indices, updates, *, dimension_numbers, indices_are_sorted,

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
+import numpy as np
+
 from .. import dtypes
 from ..ad_util import Zero
 from ..interpreters import batching
@@ -60,13 +62,33 @@ jvp_rules[sort_p] = _sort_jvp
 batching_rules[sort_p] = _sort_batch
 
 
+def _canonical_key(k: Any) -> Any:
+    """JAX's sort key: -0.0 ties with +0.0 and every NaN is one NaN (``sort_p`` orders by sign and NaN sign)."""
+    kind = get_aval(k).dtype.kind
+    if kind == "c":
+        return ew.complex(_canonical_key(ew.real(k)), _canonical_key(ew.imag(k)))
+    if kind != "f":
+        return k
+    k = ew.select(ew.eq(k, ew._const(k, 0)), st.full_like(k, 0), k)
+    return ew.select(ew.ne(k, k), st.full_like(k, np.nan), k)
+
+
 def sort(operand: Any | Sequence[Any], dimension: int = -1, is_stable: bool = True, num_keys: int = 1) -> Any:
-    """``lax.sort``: one array, or a sequence sorted together by the first ``num_keys``. NaNs sort last."""
+    """``lax.sort``: one array, or a sequence sorted together by the first ``num_keys``. NaNs sort last;
+    -0.0 and +0.0 are equal keys (a stable sort keeps their order), as in JAX."""
     single = not isinstance(operand, (list, tuple))
     ops = [ew.asarray(operand)] if single else [ew.asarray(o) for o in operand]
     nd = get_aval(ops[0]).ndim
-    out = sort_p.bind(*ops, dimension=st.canonicalize_axis(dimension, nd), is_stable=bool(is_stable),
-                      num_keys=int(num_keys))
+    num_keys = int(num_keys)
+    if not 1 <= num_keys <= len(ops):
+        raise ValueError(f"sort num_keys={num_keys} must be between 1 and the number of operands {len(ops)}")
+    inexact = [i for i in range(min(num_keys, len(ops))) if get_aval(ops[i]).dtype.kind in "fc"]
+    keys = [_canonical_key(o) if i in inexact else o for i, o in enumerate(ops)]
+    out = sort_p.bind(*keys, *[ops[i] for i in inexact], dimension=st.canonicalize_axis(dimension, nd),
+                      is_stable=bool(is_stable), num_keys=num_keys)
+    out, originals = list(out[:len(ops)]), out[len(ops):]
+    for i, original in zip(inexact, originals):  # the sorted operand keeps its own zeros and NaNs
+        out[i] = original
     return out[0] if single else tuple(out)
 
 

@@ -2,12 +2,14 @@
 dynamic_slice and dynamic_update_slice. All but iota are linear in their array operands."""
 from __future__ import annotations
 
+import operator
 from typing import Any, Sequence
 
 import numpy as np
 
 from .. import dtypes
 from ..ad_util import Zero, instantiate, zeros_like_aval
+from ..errors import ConcretizationTypeError
 from ..interpreters import batching, jvp as ad
 from ..interpreters.transpose import is_undefined
 from ..ir import ShapedArray
@@ -36,15 +38,26 @@ def canonicalize_axis(axis: int, ndim: int) -> int:
     return axis % ndim
 
 
-def _shape_tuple(shape) -> tuple:
+def canonicalize_shape(shape) -> tuple:
+    """JAX's ``canonicalize_shape``: a tuple of ints (``operator.index``, so ``2.5`` is refused)."""
+    dims = shape if isinstance(shape, (tuple, list)) or np.ndim(shape) == 1 else (shape,)
     try:
-        return tuple(int(d) for d in (shape if isinstance(shape, (tuple, list)) else (shape,)))
-    except TypeError as e:
-        raise TypeError(f"Shapes must be sequences of concrete integers, got {shape!r}") from e
+        return tuple(operator.index(d) for d in dims)
+    except ConcretizationTypeError:
+        raise
+    except TypeError:
+        raise TypeError(f"Shapes must be 1D sequences of concrete values of integer type, got {shape}.") from None
+
+
+def _check_nonnegative(name: str, arg: str, shape: tuple) -> None:
+    """JAX's ``_check_shapelike`` bound: every dimension of ``shape`` at least 0."""
+    if any(d < 0 for d in shape):
+        raise TypeError(f"{name} {arg} must have every element be nonnegative, got {shape}.")
 
 
 # --- iota ------------------------------------------------------------------------------------------------
 def _iota_abstract(*, dtype, shape, dimension):
+    _check_nonnegative("iota", "shape", shape)
     if not 0 <= dimension < len(shape):
         raise ValueError(f"iota dimension must be between 0 and len(shape)={len(shape)}, got {dimension}")
     return ShapedArray(shape, dtype)
@@ -61,11 +74,12 @@ def iota(dtype, size: int) -> Any:
 
 
 def broadcasted_iota(dtype, shape: Sequence[int], dimension: int) -> Any:
-    return iota_p.bind(dtype=dtypes.canonicalize(dtype), shape=_shape_tuple(shape), dimension=int(dimension))
+    return iota_p.bind(dtype=dtypes.canonicalize(dtype), shape=canonicalize_shape(shape), dimension=int(dimension))
 
 
 # --- broadcast_in_dim -----------------------------------------------------------------------------------------
 def _bid_abstract(x: ShapedArray, *, shape, broadcast_dimensions):
+    _check_nonnegative("broadcast_in_dim", "shape", shape)
     if len(broadcast_dimensions) != x.ndim:
         raise TypeError(f"broadcast_in_dim broadcast_dimensions must have length equal to operand ndim; got "
                         f"broadcast_dimensions {broadcast_dimensions} for operand ndim {x.ndim}.")
@@ -104,7 +118,7 @@ broadcast_in_dim_p = _prim("broadcast_in_dim", _bid_abstract, _bid_batch, _bid_t
 def broadcast_in_dim(x: Any, shape: Sequence[int], broadcast_dimensions: Sequence[int]) -> Any:
     """``lax.broadcast_in_dim``: operand dimension i becomes output dimension ``broadcast_dimensions[i]``."""
     x = asarray(x)
-    shape, bd = _shape_tuple(shape), tuple(int(b) for b in broadcast_dimensions)
+    shape, bd = canonicalize_shape(shape), tuple(int(b) for b in broadcast_dimensions)
     if get_aval(x).shape == shape and bd == tuple(range(len(shape))):
         return x
     return broadcast_in_dim_p.bind(x, shape=shape, broadcast_dimensions=bd)
@@ -114,13 +128,13 @@ def broadcast(x: Any, sizes: Sequence[int]) -> Any:
     """``lax.broadcast``: prepend dimensions of the given sizes."""
     x = asarray(x)
     nd = get_aval(x).ndim
-    sizes = _shape_tuple(sizes)
+    sizes = canonicalize_shape(sizes)
     return broadcast_in_dim(x, sizes + get_aval(x).shape, tuple(range(len(sizes), len(sizes) + nd)))
 
 
 def full(shape: Sequence[int], fill_value: Any, dtype=None, weak_type: bool = False) -> Any:
     """``lax.full``: an array of ``shape`` filled with ``fill_value``."""
-    shape = _shape_tuple(shape)
+    shape = canonicalize_shape(shape)
     if dtype is None:
         dtype, weak_type = dtypes.result_type_weak(fill_value)
     v = convert_element_type(fill_value, dtype, weak_type=weak_type)
@@ -139,7 +153,9 @@ def zeros_like_array(x: Any) -> Any:
 
 # --- reshape / squeeze / expand_dims ------------------------------------------------------------------------
 def _reshape_abstract(x: ShapedArray, *, new_sizes):
-    if int(np.prod(new_sizes, dtype=np.int64)) != x.size or any(d < 0 for d in new_sizes):
+    if any(d < 0 for d in new_sizes):
+        raise TypeError(f"reshape new_sizes must all be positive, got {new_sizes}.")
+    if int(np.prod(new_sizes, dtype=np.int64)) != x.size:
         raise TypeError(f"reshape total size must be unchanged, got new_sizes {new_sizes} for shape {x.shape}.")
     return ShapedArray(new_sizes, x.dtype, x.weak_type)
 
@@ -159,7 +175,7 @@ def reshape(x: Any, new_sizes: Sequence[int], dimensions: Sequence[int] | None =
     x = asarray(x)
     if dimensions is not None and tuple(dimensions) != tuple(range(get_aval(x).ndim)):
         x = transpose(x, dimensions)
-    new_sizes = _shape_tuple(new_sizes)
+    new_sizes = canonicalize_shape(new_sizes)
     if get_aval(x).shape == new_sizes:
         return x
     return reshape_p.bind(x, new_sizes=new_sizes)
@@ -471,7 +487,7 @@ def dynamic_slice(x: Any, start_indices: Sequence[Any], slice_sizes: Sequence[in
     """``lax.dynamic_slice``: start indices are clamped so the window stays inside the operand."""
     x = asarray(x)
     idx = [_index_scalar(i) for i in start_indices]
-    return dynamic_slice_p.bind(x, *idx, slice_sizes=_shape_tuple(slice_sizes))
+    return dynamic_slice_p.bind(x, *idx, slice_sizes=canonicalize_shape(slice_sizes))
 
 
 def _dus_abstract(x: ShapedArray, u: ShapedArray, *idx: ShapedArray):

@@ -183,6 +183,19 @@ def test_vecdot_keeps_dtype_and_checks_axes():
         jnp.vecdot(np.ones((2, 3)), np.ones((3, 2)), axis=0)
 
 
+def test_vecdot_conjugates_the_first_argument():
+    a = (M + 1j * M[::-1]).astype(np.complex64)
+    b = (M[:, :, ::-1] - 0.5j * M).astype(np.complex64)
+    for fn, ref in ((jnp.vecdot, np.vecdot), (jnp.linalg.vecdot, np.linalg.vecdot)):
+        for axis in (-1, 1):
+            out = fn(a, b, axis=axis)
+            assert out.dtype == np.complex64
+            np.testing.assert_allclose(out, np.sum(np.conj(a) * b, axis=axis), rtol=1e-5, atol=1e-6)
+            np.testing.assert_allclose(out, ref(a, b, axis=axis), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(fn(a[0], V), np.conj(a[0]) @ V, rtol=1e-5)  # complex with real
+        np.testing.assert_allclose(fn(V, a[0]), a[0] @ V, rtol=1e-5)
+
+
 def test_can_cast_scalar_types_and_empty_gathers():
     assert jnp.can_cast(np.bool_, np.bool_) and not jnp.can_cast(np.float32, np.int32)
     assert jnp.zeros((0, 3))[jnp.asarray([], jnp.int32)].shape == (0, 3)

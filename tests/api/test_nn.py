@@ -58,6 +58,13 @@ def test_gelu_exact_and_integer_input():
     assert nn.relu(np.arange(-2, 3)).dtype == jnp.int32
 
 
+def test_gelu_exact_keeps_the_float32_negative_tail():
+    x = np.array([-12.0, -10.0, -7.5, -5.0, -3.0], np.float32)
+    out = nn.gelu(x, approximate=False)
+    assert out.dtype == jnp.float32
+    np.testing.assert_allclose(out, x.astype(np.float64) * sp.ndtr(x.astype(np.float64)), rtol=1e-5)
+
+
 SMOOTH = ["sigmoid", "log_sigmoid", "softplus", "silu", "elu", "celu", "selu", "gelu", "mish", "squareplus",
           "soft_sign", "leaky_relu"]
 
@@ -71,6 +78,50 @@ def test_activation_gradients(name, x64):
 def test_relu_derivative_is_zero_at_zero():
     assert float(portax.grad(nn.relu)(0.0)) == 0.0
     assert float(portax.grad(nn.relu)(2.0)) == 1.0
+
+
+# JAX 0.10.2's derivatives at the kinks and ties (jax/_src/nn/functions.py, jax/_src/lax/other.py)
+KINK_GRADS = [
+    ("softplus", [0.0, -3.0], [0.5, sp.expit(-3.0)]),  # logaddexp(x, 0): a tie splits 1/2, 1/2
+    ("log_sigmoid", [0.0], [0.5]),
+    ("relu", [0.0, -0.0, 2.0, -1.0], [0.0, 0.0, 1.0, 0.0]),
+    ("relu6", [0.0, 6.0, 3.0, -1.0, 7.0], [0.0, 0.0, 1.0, 0.0, 0.0]),  # custom_jvp: 0 at both kinks
+    ("hard_sigmoid", [-3.0, 3.0, 0.0], [0.0, 0.0, 1 / 6]),
+    ("hard_tanh", [-1.0, 1.0, 0.5, 2.0, -2.0], [1.0, 1.0, 1.0, 0.0, 0.0]),  # where(x > 1, 1, where(x < -1, -1, x))
+    ("celu", [0.0], [1.0]),
+    ("leaky_relu", [0.0], [1.0]),
+    ("elu", [0.0], [1.0]),
+    ("sparse_plus", [-1.0, 1.0], [0.0, 1.0]),
+    ("sparse_sigmoid", [-1.0, 1.0], [0.25, 0.25]),  # 0.5 * clip(x + 1, 0, 2): maximum/minimum ties split
+]
+
+
+@pytest.mark.parametrize("name,xs,expected", KINK_GRADS, ids=[k[0] for k in KINK_GRADS])
+def test_derivatives_at_kinks_match_jax(name, xs, expected):
+    f = portax.vmap(portax.grad(getattr(nn, name)))
+    np.testing.assert_allclose(f(np.array(xs, np.float32)), np.array(expected, np.float32), rtol=1e-6)
+    np.testing.assert_allclose(portax.jit(f)(np.array(xs, np.float32)), np.array(expected, np.float32), rtol=1e-6)
+
+
+def test_softmax_where_masks_and_renormalises():
+    x = np.random.RandomState(4).randn(3, 5).astype(np.float32)
+    mask = np.array([[True, False, True, True, False], [False] * 5, [True] + [False] * 4])
+    out = np.asarray(nn.softmax(x, where=mask))
+    ref = sp.softmax(np.where(mask[:2:2], x[:2:2], -np.inf), axis=-1)
+    np.testing.assert_allclose(out[0], ref[0], rtol=1e-6)
+    np.testing.assert_array_equal(out[~mask], 0.0)  # masked entries are 0 (JAX), also for an all-false row
+    np.testing.assert_allclose(out.sum(-1), [1.0, 0.0, 1.0], rtol=1e-6)
+    log_out = np.asarray(nn.log_softmax(x, where=mask))
+    np.testing.assert_allclose(log_out[0, mask[0]], np.log(ref[0, mask[0]]), rtol=1e-6, atol=1e-6)
+    assert np.all(log_out[~mask] == -np.inf)
+    w = np.random.RandomState(5).randn(3, 5).astype(np.float32)
+    for f in (nn.softmax, nn.log_softmax):
+        loss = lambda v: jnp.sum(jnp.where(mask, f(v, where=mask), 0.0) * w)  # noqa: E731
+        g = np.asarray(portax.grad(loss)(x))
+        assert np.all(np.isfinite(g)) and np.all(g[~mask] == 0) and np.all(g[1] == 0)
+        sub = x[0, mask[0]]  # the unmasked entries alone
+        g_sub = portax.grad(lambda v: jnp.sum(f(v) * w[0, mask[0]]))(sub)
+        np.testing.assert_allclose(g[0, mask[0]], g_sub, rtol=1e-5, atol=1e-7)
 
 
 def test_softmax_family():
@@ -145,6 +196,37 @@ def test_dot_product_attention():
     np.testing.assert_allclose(nn.dot_product_attention(q, k1, v1),
                                _attention_reference(q, np.repeat(k1, 3, 2), np.repeat(v1, 3, 2)), rtol=1e-5, atol=1e-6)
     assert nn.dot_product_attention(q[0], k[0], v[0]).shape == (4, 3, 8)
+
+
+def test_dot_product_attention_residual_is_the_logsumexp():
+    rng = np.random.RandomState(6)
+    q, k, v = (rng.randn(2, 4, 3, 8).astype(np.float32) for _ in range(3))
+    k1, v1 = k[:, :, :1], v[:, :, :1]
+    mask = rng.rand(4, 4) > 0.3
+    mask[:, 0] = True
+    for kk, vv in ((k, v), (k1, v1)):
+        out, lse = nn.dot_product_attention(q, kk, vv, mask=mask, return_residual=True)
+        kf = np.repeat(kk, 3 // kk.shape[2], 2)
+        logits = np.where(mask, np.einsum("btnh,bsnh->bnts", q, kf) / np.sqrt(8), 0.7 * np.finfo(np.float32).min)
+        assert lse.shape == (2, 4, 3) and lse.dtype == jnp.float32  # (B, T, N), as JAX
+        np.testing.assert_allclose(lse, np.transpose(sp.logsumexp(logits, axis=-1), (0, 2, 1)), rtol=1e-5)
+        np.testing.assert_allclose(out, nn.dot_product_attention(q, kk, vv, mask=mask), rtol=1e-6)
+    out, lse = nn.dot_product_attention(q[0], k[0], v[0], return_residual=True)
+    assert out.shape == (4, 3, 8) and lse.shape == (4, 3)
+    (out, lse), vjp = portax.vjp(lambda a: nn.dot_product_attention(a, k, v, return_residual=True), q)
+    (g,) = vjp((np.ones(out.shape, np.float32), np.ones(lse.shape, np.float32)))
+    g_out = portax.grad(lambda a: nn.dot_product_attention(a, k, v).sum())(q)
+    np.testing.assert_allclose(g, g_out, rtol=1e-6)  # the residual carries no gradient (stop_gradient, as JAX)
+
+
+def test_dot_product_attention_zeroes_padded_queries():
+    rng = np.random.RandomState(7)
+    q, k, v = (rng.randn(2, 4, 3, 8).astype(np.float32) for _ in range(3))
+    lengths = np.array([2, 4], np.int32)
+    out = np.asarray(nn.dot_product_attention(q, k, v, query_seq_lengths=lengths))
+    assert np.all(out[0, 2:] == 0)
+    np.testing.assert_allclose(out[1], nn.dot_product_attention(q, k, v)[1], rtol=1e-6)
+    np.testing.assert_allclose(out[0, :2], nn.dot_product_attention(q, k, v)[0, :2], rtol=1e-6)
 
 
 _INIT = json.loads((pathlib.Path(__file__).parent / "data" / "jax_initializers.json").read_text())

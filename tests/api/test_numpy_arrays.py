@@ -166,6 +166,17 @@ def test_at_get_modes_and_gradient(x64):
     check_grads(lambda v: jnp.asarray(v)[np.array([[3, 0], [1, 1]])] * v[2], (np.arange(1.0, 5.0),), order=2)
 
 
+def test_at_update_gradient_of_an_empty_array():
+    """``.at[i]`` of a zero-size array scatters into the flattened (empty) operand; its transpose gathered
+    windows of size 1 from it and raised TypeError."""
+    f = lambda x, u: jnp.sum(jnp.asarray(x).at[-1].set(u))
+    gx, gu = portax.grad(f, argnums=(0, 1))(np.zeros((2, 0), np.float32), np.zeros((0,), np.float32))
+    assert gx.shape == (2, 0) and gu.shape == (0,)
+    gx, gu = portax.jit(portax.grad(lambda x, u: jnp.sum(jnp.asarray(x).at[0].add(u)), argnums=(0, 1)))(
+        np.zeros((1, 0), np.float32), np.zeros((0,), np.float32))
+    assert gx.shape == (1, 0) and gu.shape == (0,)
+
+
 def test_take_and_put():
     idx = np.array([[0, 2], [1, 1]])
     _eq(jnp.take(A, idx, axis=1), np.take(A, idx, axis=1))
@@ -236,6 +247,21 @@ def test_sort_argsort(axis, descending):
         ref_arg = np.argsort(-x, axis=axis, stable=True)
     _eq(jnp.sort(x, axis=axis, descending=descending), ref_sort)
     _eq(jnp.argsort(x, axis=axis, descending=descending), ref_arg)
+
+
+def test_sort_ties_signed_zeros_and_nans_as_jax():
+    # JAX's sort comparator makes -0.0 and +0.0 equal keys and every NaN one NaN (numpy agrees for zeros)
+    x = np.array([0.0, -0.0, 0.0, -0.0, np.nan, -np.nan, 1.0, -1.0], np.float32)
+    np.testing.assert_array_equal(jnp.argsort(x), np.argsort(x, stable=True))
+    np.testing.assert_array_equal(np.signbit(jnp.sort(x)), np.signbit(x[np.argsort(x, stable=True)]))
+    np.testing.assert_array_equal(jnp.argsort(x, descending=True), [4, 5, 6, 0, 1, 2, 3, 7])  # NaNs first
+    np.testing.assert_array_equal(portax.jit(jnp.argsort)(x), np.argsort(x, stable=True))
+    ints = np.array([-2 ** 31, 0, 5, 0, 2 ** 31 - 1], np.int32)  # -x overflows for the minimum
+    np.testing.assert_array_equal(jnp.argsort(ints, descending=True), [4, 2, 1, 3, 0])
+    z = np.array([1 + 0j, complex(1, -0.0), complex(-0.0, 1), 1j, 1 + 0j], np.complex64)
+    np.testing.assert_array_equal(jnp.argsort(z), np.argsort(z, stable=True))
+    np.testing.assert_array_equal(portax.grad(lambda v: jnp.sort(v) @ jnp.arange(4.0))(np.array([0.0, -0.0, 2.0, 0.0])),
+                                  [0.0, 1.0, 3.0, 2.0])
 
 
 def test_searchsorted_lexsort_partition():

@@ -156,3 +156,76 @@ def test_where_gradient_and_vmap(x64):
     check_grads(f, (np.array([-1.2, 0.5, 2.0]),), order=2)
     out = portax.vmap(lambda v: jnp.logaddexp(v, 1.0))(np.arange(3.0))
     np.testing.assert_allclose(out, np.logaddexp(np.arange(3.0), 1.0))
+
+
+# JAX 0.10.2's derivatives at ties and kinks (jax/_src/lax/lax.py, jax/_src/lax/other.py, jax/_src/numpy/ufuncs.py)
+TIE_GRADS = [
+    ("logaddexp", (1.5, 1.5), (0.5, 0.5)),  # exp(x - out): a tie splits 1/2, 1/2
+    ("logaddexp", (0.0, -np.inf), (1.0, 0.0)),
+    ("logaddexp", (np.inf, 1.0), (1.0, np.e)),  # JAX replaces +inf by 0 in exp(x - out)
+    ("logaddexp2", (-2.0, -2.0), (0.5, 0.5)),
+    ("logaddexp2", (1.0, 0.0), (2 / 3, 1 / 3)),
+    ("maximum", (2.0, 2.0), (0.5, 0.5)),
+    ("minimum", (-0.0, 0.0), (0.5, 0.5)),
+    ("fmax", (1.0, 1.0), (0.0, 1.0)),  # where((x1 > x2) | isnan(x2), x1, x2): a tie takes x2
+    ("fmin", (2.0, 2.0), (0.0, 1.0)),
+    ("fmax", (np.nan, 1.0), (0.0, 1.0)),
+    ("hypot", (0.0, 0.0), (0.5, 0.5)),  # where(max == 0, max, ...) passes 1 to the larger, split on the tie
+    ("hypot", (-3.0, 4.0), (-0.6, 0.8)),
+]
+
+
+@pytest.mark.parametrize("name,args,expected", TIE_GRADS, ids=[f"{t[0]}{t[1]}" for t in TIE_GRADS])
+def test_derivatives_at_ties_match_jax(name, args, expected):
+    grad = portax.grad(getattr(jnp, name), argnums=(0, 1))
+    for g in (grad, portax.jit(grad)):
+        np.testing.assert_allclose(np.array(g(*args)), expected, rtol=1e-6)
+
+
+def test_logaddexp_values_with_infinities_and_nan():
+    x = np.array([0.0, -np.inf, np.inf, np.inf, np.nan, 80.0, -80.0, 1e-3], np.float32)
+    y = np.array([0.0, -np.inf, np.inf, -np.inf, 1.0, 80.0, 3.0, -1e-3], np.float32)
+    with np.errstate(invalid="ignore"):
+        ref, ref2 = np.logaddexp(x, y), np.logaddexp2(x, y)
+    np.testing.assert_allclose(jnp.logaddexp(x, y), ref, rtol=1e-6)
+    np.testing.assert_allclose(jnp.logaddexp2(x, y), ref2, rtol=1e-6)
+
+
+def test_clamp_and_abs_derivatives_match_jax():
+    grad = portax.grad(portax.lax.clamp, argnums=(0, 1, 2))
+    for (lo, x, hi), expected in [((0.0, -1.0, 2.0), (1, 0, 0)), ((0.0, 3.0, 2.0), (0, 0, 1)),
+                                  ((0.0, 1.0, 2.0), (0, 1, 0)), ((3.0, 0.0, 2.0), (0, 0, 0))]:  # lo > hi: no tangent
+        np.testing.assert_array_equal(np.array(grad(lo, x, hi)), np.array(expected, np.float32))
+    assert complex(portax.grad(lambda z: jnp.abs(z))(0j)) == 0  # JAX replaces |z| = 0 by 1 in the denominator
+    np.testing.assert_allclose(complex(portax.grad(lambda z: jnp.abs(z))(3 + 4j)), 0.6 - 0.8j, rtol=1e-6)
+    assert float(portax.grad(jnp.abs)(0.0)) == 1.0  # select(x >= 0, g, -g)
+
+
+def test_hypot_neither_overflows_nor_underflows():
+    x = np.array([1e30, 3e-30, 0.0, np.inf, np.nan, -3.0], np.float32)
+    y = np.array([1e30, 4e-30, 0.0, np.nan, -np.inf, 4.0], np.float32)
+    np.testing.assert_allclose(jnp.hypot(x, y), np.hypot(x, y), rtol=1e-6)
+    with pytest.raises(ValueError, match="not well defined for complex"):
+        jnp.hypot(1j, 1.0)
+
+
+def test_heaviside_keeps_nan():
+    x1 = np.array([np.nan, 0.0, -0.0, 2.0, -2.0, np.nan, 0.0], np.float32)
+    x2 = np.array([0.5, np.nan, 0.25, 0.5, 0.5, np.nan, 3.0], np.float32)
+    np.testing.assert_array_equal(jnp.heaviside(x1, x2), np.heaviside(x1, x2))
+
+
+def test_sinc_derivatives_at_zero_follow_the_series():
+    d2 = portax.grad(portax.grad(jnp.sinc))
+    d4 = portax.grad(portax.grad(d2))
+    np.testing.assert_allclose(d2(0.0), -np.pi ** 2 / 3, rtol=1e-6)  # was 0
+    np.testing.assert_allclose(d4(0.0), np.pi ** 4 / 5, rtol=1e-6)
+    assert float(portax.grad(jnp.sinc)(0.0)) == 0.0
+    np.testing.assert_allclose(portax.jit(portax.vmap(d2))(np.array([0.0, 0.5], np.float32)),
+                               [-np.pi ** 2 / 3, _sinc_d2(0.5)], rtol=1e-5)
+
+
+def _sinc_d2(x):
+    """d^2/dx^2 sin(pi x) / (pi x)."""
+    p = np.pi * x
+    return np.pi ** 2 * (-np.sin(p) / p - 2 * np.cos(p) / p ** 2 + 2 * np.sin(p) / p ** 3)

@@ -1,5 +1,7 @@
 """Reductions (axis/keepdims/where/initial), nan-variants, order statistics and data-analysis functions of
 portax.numpy against numpy, with derivative checks."""
+import warnings
+
 import numpy as np
 import pytest
 
@@ -202,3 +204,89 @@ def test_reductions_under_jit_and_vmap():
     np.testing.assert_allclose(nm, X[0].mean(), rtol=1e-5)
     out = portax.vmap(lambda v: jnp.median(v))(X.reshape(3, 20))
     np.testing.assert_allclose(out, np.median(X.reshape(3, 20), axis=1), rtol=1e-6)
+
+
+def _nan_cases():
+    rng = np.random.RandomState(11)
+    for dt in (np.float32, np.complex64):
+        for shape in [(), (4,), (0,), (2, 3), (3, 1), (1, 4), (0, 3), (2, 3, 4), (4, 1, 2)]:
+            x = rng.randn(*shape) + (1j * rng.randn(*shape) if dt is np.complex64 else 0)
+            x = np.array(x, dt).reshape(shape)
+            x[rng.rand(*shape) < 0.25] = np.nan
+            where = rng.rand(*shape) < 0.7
+            axes = [None] + list(range(len(shape))) + ([(0, len(shape) - 1)] if len(shape) > 1 else [])
+            for axis in axes:
+                for w in (None, where, where[..., :1] if shape else None):
+                    yield x, axis, w
+
+
+@pytest.mark.parametrize("name", ["nanmean", "nanvar", "nanstd", "mean", "var", "std"])
+def test_moments_with_where_match_numpy_in_all_shapes(name):
+    for x, axis, where in _nan_cases():
+        for keepdims in (False, True):
+            kw = {} if where is None else {"where": where}
+            with np.errstate(all="ignore"), warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                ref = np.asarray(getattr(np, name)(x, axis=axis, keepdims=keepdims, **kw))
+            out = getattr(jnp, name)(x, axis=axis, keepdims=keepdims, **kw)
+            assert out.shape == ref.shape and out.dtype == ref.dtype, (x.dtype, x.shape, axis, where, keepdims)
+            np.testing.assert_allclose(out, ref, rtol=2e-5, atol=1e-6, err_msg=f"{x.dtype} {x.shape} {axis} {where}")
+
+
+@pytest.mark.parametrize("name", ["var", "std", "nanvar", "nanstd"])
+def test_variance_is_nan_when_ddof_is_at_least_n(name):
+    fn = getattr(jnp, name)
+    assert np.isnan(fn(np.array([1.0, 2.0], np.float32), ddof=2))
+    assert np.isnan(fn(np.array([3.0], np.float32), ddof=1))  # was -0.0
+    assert np.isnan(fn(np.array([3.0], np.float32), ddof=5))
+    out = fn(np.array([[1.0, 2.0, 4.0], [1.0, 2.0, np.nan]], np.float32), axis=1, ddof=2)
+    np.testing.assert_array_equal(np.isnan(out), [False, True])  # nan*: two entries left for ddof=2
+    w = np.array([[True, True, False], [True, False, False]])
+    out = fn(np.array([[1.0, 2.0, 4.0], [1.0, 2.0, 5.0]], np.float32), axis=1, ddof=1, where=w)
+    np.testing.assert_array_equal(np.isnan(out), [False, True])
+    assert np.isnan(portax.jit(lambda v: fn(v, ddof=3))(np.ones(3, np.float32)))
+
+
+def test_complex_variance_is_real():
+    z = (RNG.randn(3, 4) + 1j * RNG.randn(3, 4)).astype(np.complex64)
+    w = RNG.rand(3, 4) > 0.3
+    for name in ("var", "std", "nanvar", "nanstd"):
+        for kw in ({}, {"where": w}, {"axis": 1, "where": w, "ddof": 1}):
+            out = getattr(jnp, name)(z, **kw)
+            assert out.dtype == jnp.float32, (name, kw)
+            np.testing.assert_allclose(out, getattr(np, name)(z, **kw), rtol=1e-5)
+    assert jnp.var(z, dtype=jnp.complex64).dtype == jnp.complex64
+    with pytest.raises(ValueError, match="real dtype parameters"):
+        jnp.var(z, dtype=jnp.float32)
+
+
+def test_where_reductions_initial_and_errors():
+    x = np.array([1.0, 2.0, 3.0], np.float32)
+    w = np.array([True, False, True])
+    assert float(jnp.sum(x, where=w, initial=10.0)) == 14.0  # initial is counted once (was 24)
+    assert float(jnp.prod(x, where=w, initial=10.0)) == 30.0
+    assert float(jnp.max(x, where=w, initial=2.5)) == 3.0
+    with pytest.raises(ValueError, match="does not have an identity"):
+        jnp.max(x, where=w)
+    with pytest.raises(ValueError, match="ddof and correction"):
+        jnp.var(x, ddof=1, correction=1)
+    np.testing.assert_allclose(jnp.var(x, mean=np.float32(0.0)), np.mean(x * x), rtol=1e-6)
+
+
+def test_nan_moment_gradients_skip_nans():
+    x = np.array([[1.0, np.nan, 3.0], [2.0, 5.0, np.inf]], np.float32)
+    w = np.array([[True, True, True], [True, True, False]])
+    for name in ("nanvar", "nanstd", "nanmean"):
+        g = np.asarray(portax.grad(lambda v: getattr(jnp, name)(v, axis=1, where=w).sum())(x))
+        assert np.all(np.isfinite(g)) and g[0, 1] == 0 and g[1, 2] == 0, (name, g)
+    g = portax.grad(lambda v: jnp.nanvar(v[0]))(x)
+    np.testing.assert_allclose(g[0], [-1.0, 0.0, 1.0], rtol=1e-6)
+
+
+def test_float16_moments_are_computed_in_float32():
+    x = np.full(1000, 100, np.float16)  # its float16 sum overflows to inf
+    for name, expected in (("mean", 100.0), ("nanmean", 100.0), ("var", 0.0), ("std", 0.0), ("nanvar", 0.0)):
+        out = getattr(jnp, name)(x)
+        assert out.dtype == jnp.float16 and float(out) == expected, (name, out)
+    y = np.linspace(0, 300, 1001).astype(np.float16)
+    np.testing.assert_allclose(jnp.var(y, where=y > 10), np.var(y.astype(np.float32), where=y > 10), rtol=1e-3)

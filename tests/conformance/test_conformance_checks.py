@@ -4,7 +4,7 @@ import numpy as np
 from conformance_backends import installed
 from portax.conformance import bad_input, leak_check, pmap_checks, prng_checks
 from portax.conformance.prng_vectors import JAX_VALUES
-from portax.conformance.report import FAIL, PASS, SKIP, UNSUPPORTED
+from portax.conformance.report import FAIL, NEEDS_DEVICES, PASS, SKIP, UNSUPPORTED
 from portax.conformance.runner import x64
 from portax.core.primitives import prng
 from portax_reference.rules import RULES
@@ -59,8 +59,9 @@ def test_multi_device_cases_skip_or_report_unsupported():
     assert len(one) == 3 * len(pmap_checks.CASES)
     by_count = {(c.name, c.transform): c for c in one}
     assert by_count[("psum", "1 device")].status == PASS
-    assert by_count[("psum", "4 devices")].status == SKIP
-    assert by_count[("psum", "4 devices")].message == "needs 4 devices; backend 'reference' has 1 device(s)"
+    assert by_count[("psum", "4 devices")].status == NEEDS_DEVICES
+    assert by_count[("psum", "4 devices")].message == ("needs 4 devices; backend 'reference' offers 1 (set "
+                                                         "PORTAX_REFERENCE_DEVICES=4 or pass --devices 4)")
     with installed("four", devices=4):
         four = list(pmap_checks.run("four", max_devices=2))
     statuses = {(c.name, c.transform): c.status for c in four}

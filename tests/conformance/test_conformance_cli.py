@@ -69,9 +69,59 @@ def test_cli_lists_backends_and_runs_all_available(tmp_path, capsys):
     assert (tmp_path / "card-reference.json").exists()
 
 
-def test_cli_rejects_unknown_dtypes():
-    with pytest.raises(ValueError, match="Unknown dtype 'complex64'"):
-        main(["--backend", "reference", "--dtypes", "complex64", "--groups", "primitives"])
+@pytest.mark.parametrize("dtype", ["f33", "bfloat16", "complex64", "float128"])
+def test_cli_rejects_unknown_dtypes(dtype, capsys):
+    assert main(["--backend", "reference", "--dtypes", f"f32,{dtype}", "--groups", "primitives"]) == 2
+    err = capsys.readouterr().err
+    assert f"Unknown dtype '{dtype}'" in err and "float32" in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--backend", "no_such_backend"], "Unknown backend 'no_such_backend'"),
+    (["--groups", "nonsense"], "invalid choice: 'nonsense'"),
+    (["--devices", "0"], "--devices 0: expected a positive number"),
+])
+def test_cli_usage_errors_exit_2_with_one_line(argv, message, capsys):
+    try:
+        code = main(argv)
+    except SystemExit as e:  # argparse's own errors
+        code = e.code
+    assert code == 2 and message in capsys.readouterr().err
+
+
+def _cli(*argv, env=None):
+    return subprocess.run([sys.executable, "-m", "portax.conformance", *argv], capture_output=True, text=True,
+                          env={**os.environ, **(env or {})}, timeout=300)
+
+
+def test_cli_without_the_reference_backend_says_so():
+    proc = _cli("--backend", "cpu_llvm", "--groups", "primitives", "--primitives", "add",
+                env={"PYTHONPATH": os.path.join(os.path.dirname(__file__), "blocked_reference")})
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "pip install portax-reference" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_cli_reports_cells_that_need_more_devices_and_a_partial_run():
+    proc = _cli("--backend", "reference", "--groups", "pmap", "-q", env={"PORTAX_REFERENCE_DEVICES": "1"})
+    assert proc.returncode == 0, proc.stderr
+    assert "PASSED (PARTIAL)" in proc.stdout and "needs-devices" in proc.stdout
+    assert "PORTAX_REFERENCE_DEVICES=4" in proc.stdout
+    full = _cli("--backend", "reference", "--groups", "pmap", "--devices", "4", "-q",
+                env={"PORTAX_REFERENCE_DEVICES": ""})
+    assert full.returncode == 0 and "PASSED:" in full.stdout and "needs-devices" not in full.stdout, full.stdout
+    strict = _cli("--backend", "reference", "--groups", "pmap", "--strict", "-q", env={"PORTAX_REFERENCE_DEVICES": "1"})
+    assert strict.returncode == 1 and "FAILED" in strict.stdout
+
+
+def test_list_backends_by_priority_with_the_default_marked(capsys):
+    from portax.core.backend import registry
+    assert main(["--list-backends"]) == 0
+    lines = [line for line in capsys.readouterr().out.splitlines() if not line.startswith(" ")]
+    listed = [line.split(":")[0].split(" ")[0] for line in lines]
+    priorities = [registry.specs()[n].priority for n in listed if n in registry.specs()]
+    assert priorities == sorted(priorities, reverse=True)
+    assert sum("(default)" in line for line in lines) == 1
+    assert any(line.startswith(f"{registry.default_name()} (default):") for line in lines)
 
 
 def test_pytest_plugin_runs_the_suite(tmp_path):
@@ -85,3 +135,26 @@ def test_pytest_plugin_runs_the_suite(tmp_path):
     assert "test_primitive[add-f32-eval]" not in proc.stdout  # quiet run; the cells are in the report
     names = {tc.get("classname") for tc in ET.parse(report).getroot()}
     assert {"reference.primitive.add", "reference.primitive.rev", "reference.prng.random.uniform"} <= names
+
+
+def test_cli_backend_that_fails_to_start_is_one_line_and_exit_2(capsys):
+    from portax.core.backend import BackendSpec, hookimpl, registry, reset_default_backend
+
+    def factory():
+        raise RuntimeError("no such device: /dev/accel0")
+
+    class Plugin:
+        @hookimpl
+        def portax_backends(self):
+            return [BackendSpec("fails-to-start", factory)]
+
+    plugin = Plugin()
+    registry.register(plugin, "fails-to-start")
+    try:
+        code = main(["--backend", "fails-to-start", "--groups", "primitives", "--primitives", "add"])
+    finally:
+        registry.unregister(plugin)
+        reset_default_backend()
+    err = capsys.readouterr().err
+    assert code == 2 and "Backend 'fails-to-start' failed to initialize" in err and "/dev/accel0" in err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err

@@ -74,7 +74,7 @@ def test_reshape_size_mismatch():
 def test_dot_general_contracting_mismatch():
     with pytest.raises(TypeError, match=r"dot_general requires contracting dimensions to have the same shape, got \[4\] and \[5\]"):
         lax.dot_general(F34, np.ones((5, 2), np.float32), (((1,), (0,)), ((), ())))
-    with pytest.raises(TypeError, match="lax.dot requires 1-D or 2-D"):
+    with pytest.raises(ValueError, match="jax.lax.dot: dimension_numbers must be specified"):
         lax.dot(np.ones((2, 2, 2), np.float32), F34)
 
 
@@ -154,3 +154,132 @@ BAD_CALLS = [
 def test_bad_calls_raise_ordinary_errors(call):
     with pytest.raises((TypeError, ValueError)):
         call()
+
+
+# --- negative and non-integer dimensions: refused at trace time, with JAX's messages (issue 12, item 15) ----------
+NEGATIVE_SHAPES = {
+    "zeros": (lambda: jnp.zeros((2, -3)),
+              r"^broadcast_in_dim shape must have every element be nonnegative, got \(2, -3\)\.$"),
+    "zeros_int": (lambda: jnp.zeros(-3), r"broadcast_in_dim shape .* nonnegative, got \(-3,\)"),
+    "ones": (lambda: jnp.ones((-1, 2)), r"broadcast_in_dim shape .* nonnegative, got \(-1, 2\)"),
+    "empty": (lambda: jnp.empty((-1,)), r"broadcast_in_dim shape .* nonnegative, got \(-1,\)"),
+    "full": (lambda: jnp.full((2, -3), 1.0), r"broadcast_in_dim shape .* nonnegative, got \(2, -3\)"),
+    "full_of_an_array": (lambda: jnp.full((-2, 3), jnp.ones(3)), r"nonnegative, got \(-2, 3\)"),
+    "zeros_like": (lambda: jnp.zeros_like(F34, shape=(-1, 2)), r"nonnegative, got \(-1, 2\)"),
+    "full_like": (lambda: jnp.full_like(F34, 2.0, shape=(3, -2)), r"nonnegative, got \(3, -2\)"),
+    "lax_full": (lambda: lax.full((2, -3), 1.0), r"nonnegative, got \(2, -3\)"),
+    "broadcast_to": (lambda: jnp.broadcast_to(F34[0], (-2, 4)), r"nonnegative, got \(-2, 4\)"),
+    "lax_broadcast": (lambda: lax.broadcast(F34, (-2,)), r"nonnegative, got \(-2, 3, 4\)"),
+    "iota": (lambda: lax.iota(jnp.int32, -3), r"iota shape must have every element be nonnegative, got \(-3,\)"),
+    "broadcasted_iota": (lambda: lax.broadcasted_iota(jnp.int32, (2, -3), 0), r"iota shape .* got \(2, -3\)"),
+    "indices": (lambda: jnp.indices((2, -3)), r"iota shape .* got \(2, -3\)"),
+    "tri": (lambda: jnp.tri(-2), r"iota shape .* got \(-2, -2\)"),
+    "tile": (lambda: jnp.tile(F34[0], -1), r"nonnegative, got \(-1, 4\)"),
+    "repeat": (lambda: jnp.repeat(F34[0], -1), r"nonnegative, got \(4, -1\)"),
+    "random_normal": (lambda: jax.random.normal(jax.random.PRNGKey(0), (2, -3)), r"nonnegative, got \(2, -3\)"),
+    "lax_reshape": (lambda: lax.reshape(np.zeros(0, np.float32), (-2, 0)), r"reshape new_sizes must all be positive, "
+                                                                           r"got \(-2, 0\)"),
+}
+
+
+@pytest.mark.parametrize("case", list(NEGATIVE_SHAPES))
+def test_negative_dimensions_raise_at_trace_time(case):
+    f, message = NEGATIVE_SHAPES[case]
+    with pytest.raises(TypeError, match=message):
+        jax.make_jaxpr(f)()
+    with pytest.raises(TypeError, match=message):
+        f()
+
+
+def test_negative_dimensions_of_eye_and_an_empty_arange():
+    for f in (lambda: jnp.eye(-2), lambda: jnp.identity(-2), lambda: jnp.eye(2, -1)):
+        with pytest.raises(ValueError, match="negative dimensions are not allowed, got -?2 and"):
+            jax.make_jaxpr(f)()
+    assert jnp.arange(-3).shape == (0,)
+    np.testing.assert_array_equal(jnp.arange(2.5), np.arange(2.5))
+
+
+@pytest.mark.parametrize("f", [lambda: jnp.full((2.5,), 1.0), lambda: jnp.ones((2.0, 3)), lambda: lax.full((1.5,), 0.0),
+                               lambda: jnp.zeros_like(F34, shape=(2.5,))], ids=range(4))
+def test_non_integer_dimensions_are_type_errors(f):
+    with pytest.raises(TypeError, match=r"Shapes must be 1D sequences of concrete values of integer type, got "
+                                        r"\((2.5|2.0, 3|1.5)"):
+        f()
+
+
+# --- indexers, vmap out_axes, static_argnums and jacrev inputs like JAX's (issue 12, item 16) -----------------
+X4 = np.arange(4, dtype=np.float32)
+
+
+@pytest.mark.parametrize("index", [1.5, np.float32(1), jnp.array(1.5), [0.5], (0, 1.5)], ids=range(5))
+def test_non_integer_indexers_are_type_errors(index):
+    x = jnp.ones((4, 4))
+    with pytest.raises(TypeError, match="Indexer must have integer or boolean type, got indexer with type float"):
+        x[index]
+    with pytest.raises(TypeError, match="Indexer must have integer or boolean type"):
+        x.at[index].set(1.0)
+
+
+def test_string_and_other_indexers():
+    x = jnp.asarray(X4)
+    with pytest.raises(TypeError, match="does not support string indexing; got idx='a'"):
+        x["a"]
+    with pytest.raises(TypeError, match="does not support string indexing; got idx='a'"):
+        x.at["a"].set(1.0)
+    with pytest.raises(IndexError, match=r"only integers, slices \(`:`\), ellipsis \(`...`\), newaxis \(`None`\) and "
+                                         "integer or boolean arrays are valid indices"):
+        x[object()]
+    assert x[[]].shape == (0,)
+    np.testing.assert_array_equal(x.at[[]].set(9.0), X4)
+
+
+def test_boolean_mask_of_the_wrong_shape_is_an_index_error():
+    x, m = jnp.asarray(X4), jnp.ones((2, 3))
+    with pytest.raises(IndexError, match=r"boolean index did not match shape of indexed array in index 0: got "
+                                         r"\(2,\), expected \[4\]"):
+        x[np.array([True, False])]
+    with pytest.raises(IndexError, match=r"in index 1: got \(2,\), expected \[3\]"):
+        m[..., np.array([True, False])]
+    with pytest.raises(IndexError, match="boolean index did not match"):
+        x.at[np.array([True, False, True])].set(0.0)
+    np.testing.assert_array_equal(m[..., np.array([True, False, True])], np.ones((2, 2)))
+
+
+def test_take_from_an_empty_axis():
+    with pytest.raises(IndexError, match=r"Cannot do a non-empty jnp.take\(\) from an empty axis."):
+        jnp.take(jnp.zeros((0, 2)), jnp.array([0, 1]), axis=0, mode="fill")
+    assert jnp.take(jnp.zeros((0, 2)), jnp.zeros(0, jnp.int32), axis=0).shape == (0, 2)
+
+
+def test_static_out_of_bounds_indices_are_clamped_as_in_jax():
+    x = jnp.asarray(X4)
+    assert float(x[10]) == 3.0 and float(x[-10]) == 0.0
+
+
+def test_vmap_out_axes_out_of_range():
+    x = np.ones((3, 2), np.float32)
+    with pytest.raises(ValueError, match="axis 5 is out of bounds for array of dimension 2"):
+        jax.vmap(lambda y: y * 2, out_axes=5)(x)
+    with pytest.raises(ValueError, match="axis -3 is out of bounds for array of dimension 2"):
+        jax.vmap(lambda y: y * 2, out_axes=-3)(x)
+    with pytest.raises(ValueError, match="axis 1 is out of bounds for array of dimension 1"):
+        jax.vmap(lambda y: jnp.float32(1), out_axes=1)(x)
+    assert jax.vmap(lambda y: y * 2, out_axes=-1)(x).shape == (2, 3)
+
+
+def test_static_argnums_out_of_range():
+    with pytest.raises(ValueError, match=r"Jitted function has static_argnums=\(5,\), but only accepts 1 positional "
+                                         "arguments."):
+        jax.jit(lambda y: y, static_argnums=5)
+    with pytest.raises(ValueError, match=r"static_argnums=\(-2,\)"):
+        jax.jit(lambda y: y, static_argnums=-2)
+    assert jax.jit(lambda *ys: ys[0], static_argnums=5)(1.0) == 1.0
+
+
+def test_jacrev_of_an_integer_input():
+    with pytest.raises(TypeError, match=r"^jacrev requires real- or complex-valued inputs \(input dtype that is a "
+                                        r"sub-dtype of np.inexact\), but got int32. If you want to use Boolean- or "
+                                        r"integer-valued inputs, use vjp or set allow_int to True.$"):
+        jax.jacrev(lambda y: y * 2)(jnp.arange(3))
+    with pytest.raises(TypeError, match="jacrev with holomorphic=True requires inputs with complex dtype"):
+        jax.jacrev(lambda y: y * 2, holomorphic=True)(X4)

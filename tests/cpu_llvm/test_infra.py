@@ -8,6 +8,7 @@ import subprocess
 import sys
 import textwrap
 import warnings
+import weakref
 
 import numpy as np
 import pytest
@@ -293,6 +294,38 @@ def test_compile_and_memory_cache():
     other = engine.compile(ADD_IR.format(c="-1.0"), ["add1"])["add1"]
     threads.Kernel(other, 2)(x.size, x.ctypes.data, y.ctypes.data)
     np.testing.assert_array_equal(y, x - 1.0)
+
+
+def test_loaded_module_is_freed_with_its_last_reference():
+    ir_text = ADD_IR.format(c="4.0625")
+    module = engine.load(ir_text, ["add1"])
+    assert engine.load(ir_text, ["add1"]) is module  # a memory hit while it lives
+    x = np.arange(10.0)
+    y = np.empty_like(x)
+    threads.Kernel(module.addresses["add1"], 2)(x.size, x.ctypes.data, y.ctypes.data)
+    np.testing.assert_array_equal(y, x + 4.0625)
+    live, ref = engine.live_modules(), weakref.ref(module)
+    del module
+    gc.collect()
+    assert ref() is None and engine.live_modules() == live - 1
+    assert not engine._dead_engines  # its engine (the code memory) was disposed
+
+
+def test_evicted_executables_free_their_code():
+    import portax
+    prev = portax.config.compile_cache_size
+    portax.config.update("compile_cache_size", 3)
+    try:
+        f = portax.jit(lambda v: v * 1.03125 + 7)
+        for n in range(1, 9):
+            np.testing.assert_array_equal(f(np.ones(n, np.float32)), np.full(n, 8.03125, np.float32))
+        gc.collect()
+        live = engine.live_modules()
+        del f
+        gc.collect()
+        assert engine.live_modules() == live - 3  # the three cached programs; the evicted five were freed before
+    finally:
+        portax.config.update("compile_cache_size", prev)
 
 
 def test_target_info():

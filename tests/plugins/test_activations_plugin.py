@@ -92,3 +92,40 @@ def test_the_wrapper_agrees_with_nn_softmax(activations, rng):
     x = rng.uniform(-4, 4, size=(3, 4, 5)).astype(np.float32)
     for axis in (-1, 1, (0, 2), None):
         np.testing.assert_allclose(fused_softmax(x, axis=axis), nn.softmax(x, axis=axis), rtol=2e-6, atol=1e-7)
+
+
+class _NoSoftmaxBackend(ReferenceBackend):
+    """A backend the plugin has no lowering for (as any third-party backend): the reference rules without
+    fused_softmax."""
+
+    name = "no-softmax"
+
+    def __init__(self):
+        super().__init__()
+        self.rules = {p: r for p, r in self.rules.items() if p is not fused_softmax_p}
+
+
+class _NoSoftmaxPlugin:
+    @hookimpl
+    def portax_backends(self):
+        return [BackendSpec("no-softmax", _NoSoftmaxBackend, description="no lowering of fused_softmax")]
+
+
+def test_a_backend_without_a_lowering_runs_the_decomposition_and_certifies(activations, rng):
+    import portax
+    plugin = _NoSoftmaxPlugin()
+    registry.register(plugin, "no-softmax")
+    try:
+        x = rng.uniform(-4, 4, size=(3, 7)).astype(np.float32)
+        f = portax.jit(fused_softmax, backend="no-softmax")
+        np.testing.assert_allclose(f(x), nn.softmax(x), rtol=2e-6, atol=1e-7)
+        kernels = f.lower(x).compile().kernels
+        assert "fused_softmax" not in kernels and {"reduce_max", "exp", "reduce_sum"} <= set(kernels)
+        card = run_suite(Options("no-softmax", primitives=("fused_softmax",), groups=("primitives",)))
+    finally:
+        registry.unregister(plugin)
+        reset_default_backend()
+    assert card.passed, card.failures()
+    assert {c.status for c in card.cells if c.name == "fused_softmax"} == {PASS}
+    native = portax.jit(fused_softmax, backend="reference").lower(x).compile().kernels
+    assert native == ["fused_softmax"]  # a backend with its own lowering keeps it

@@ -120,3 +120,16 @@ def test_scatter_64bit_sorts_updates_instead_of_atomics(how):
         u = R.randn(7, 3)
         check(lambda v, i, w: getattr(v.at[i], how)(w, mode="drop"), x, idx, u)
         check(lambda v, i, w: getattr(v.at[i], how)(w), (x * 100).astype(np.int64), idx % 6, (u * 100).astype(np.int64))
+
+
+def test_dot_of_negative_zero_is_positive_zero(matmul_variant):
+    """The dot accumulator starts from +0.0, so a K=1 product -0.0 * 1 sums to +0.0 as on the other backends."""
+    got = check(lambda x, y: x @ y, np.full((3, 1), -0.0, np.float32), np.ones((1, 4), np.float32))
+    assert not np.signbit(np.asarray(got)).any()
+
+
+@pytest.mark.parametrize("n", [0, 4, 64])
+def test_dot_of_a_vector_with_itself(matmul_variant, n):
+    """One buffer read both as vec4 and as scalars gets a binding per view (it failed shader validation)."""
+    check(lambda v: jnp.dot(v, v), R.randn(n).astype(np.float32))
+    check(lambda m: m @ m.T, R.randn(3, n).astype(np.float32))

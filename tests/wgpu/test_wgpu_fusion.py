@@ -2,9 +2,9 @@
 import numpy as np
 
 import portax.numpy as jnp
-from portax import lax
+from portax import jit, lax
 
-from wgpu_helpers import check, compiled
+from wgpu_helpers import caps, check, compiled
 
 R = np.random.RandomState(5)
 
@@ -57,3 +57,14 @@ def test_kernels_are_listed_with_their_source():
     assert any(n.startswith("dot:") for n in names) and any("bitonic" in n for n in names)
     assert all("@compute" in k.wgsl for k in c.kernels)
     assert "@compute" in c.as_text()
+
+
+def test_an_op_of_literals_alone_runs_at_run_time():
+    """``1.0 / 0.0`` of two literals is no WGSL constant expression (shader creation rejected the inf)."""
+    x = np.zeros(3, np.float32)
+    f = lambda v: v + jnp.full((3,), 1.0) / jnp.zeros((3,))
+    got = np.asarray(jit(f, backend="wgpu")(x))
+    if caps().ieee_specials:
+        assert np.isposinf(got).all()
+    g = lambda v: v + jnp.full((3,), 1.5) * jnp.full((3,), 2.0)
+    check(g, x)

@@ -69,3 +69,12 @@ def test_cumulative(op, shape, axis, reverse):
 def test_cumulative_integers():
     x = R.randint(-5, 5, (3, 300)).astype(np.int32)
     check(lambda v: (lax.cumsum(v, axis=1), lax.cummax(v, axis=1), lax.cumprod(v % 2 + 1, axis=0)), x)
+
+
+@pytest.mark.parametrize("shape,axes", [((1,), (0,)), ((3, 1), (1,)), ((4, 5000), (1,)), ((200000,), (0,))], ids=str)
+def test_sum_of_negative_zeros_is_positive_zero(shape, axes):
+    """A float sum starts from +0.0 (drivers fold ``0.0 + x`` to ``x``): else ``atan2(0, sum)`` is pi."""
+    got = check(lambda v: lax.reduce_sum(v, axes), np.full(shape, -0.0, np.float32))
+    assert not np.signbit(np.asarray(got)).any()
+    angle = check(lambda v: jnp.arctan2(0.0, jnp.sum(v)), np.full((1,), -0.0, np.float32))
+    assert np.asarray(angle) == 0.0

@@ -9,8 +9,8 @@ operands, float32 for float16 and float32), each row ``x`` of the last axis beco
 
 so a row holding NaN, or whose maximum is +-inf, is all NaN (as ``jax.nn.softmax``). The primitive has
 its abstract evaluation, its JVP (the tangent ``y * (t - sum(y * t))`` is built from core primitives, so
-reverse mode follows by the core's transposition) and its batching rule; it is not linear, so it has no
-transpose rule. ``fused_softmax(x, axis)`` is the user-facing wrapper (``jax.nn.softmax``'s ``axis``).
+reverse mode follows by the core's transposition), its batching rule and its decomposition into core
+primitives (the fallback for backends it has no lowering for); it is not linear, so it has no transpose rule. ``fused_softmax(x, axis)`` is the user-facing wrapper (``jax.nn.softmax``'s ``axis``).
 """
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from portax import lax
+from portax.core.decompositions import register_decomposition
 from portax.core.interpreters import batching, jvp as ad
 from portax.core.ir import ShapedArray
 from portax.core.numpy._util import promote_to_inexact
@@ -69,6 +70,20 @@ def _softmax_batch(axis_data: batching.AxisData, vals: list, dims: list) -> tupl
 
 
 batching_rules[fused_softmax_p] = _softmax_batch
+
+
+def _softmax_decomposition(x: Any) -> Any:
+    """The semantics above with core primitives: what a backend without a lowering of its own runs (the
+    native lowerings of reference, cpu_llvm and wgpu are one kernel instead of several)."""
+    aval = get_aval(x)
+    last, c = aval.ndim - 1, compute_dtype(aval.dtype)
+    rows = lambda v: lax.broadcast_in_dim(v, aval.shape, tuple(range(last)))
+    xc = lax.convert_element_type(x, c)
+    e = lax.exp(lax.sub(xc, rows(lax.reduce_max(xc, (last,)))))
+    return lax.convert_element_type(lax.div(e, rows(lax.reduce_sum(e, (last,)))), aval.dtype)
+
+
+register_decomposition(fused_softmax_p, _softmax_decomposition)
 
 
 def _normalize_axes(axis: int | Sequence[int] | None, ndim: int) -> tuple:

@@ -5,13 +5,12 @@ callable over buffers (here numpy arrays). Copy this shape to start a new backen
 """
 from __future__ import annotations
 
-import os
 from typing import Any, Callable
 
 import numpy as np
 
 from portax.core import dtypes
-from portax.core.backend import Capabilities, Device
+from portax.core.backend import Capabilities, Device, requested_device_count
 from portax.core.ir import ClosedJaxpr, Literal
 
 from .rules import RULES
@@ -74,8 +73,8 @@ class ReferenceBackend:
     device_class_name = "ReferenceDevice"
 
     def __init__(self) -> None:
-        n = int(os.environ.get("PORTAX_REFERENCE_DEVICES", "1"))
-        self._devices = [Device(self, i, "numpy") for i in range(max(n, 1))]
+        n = requested_device_count(self.name)  # PORTAX_REFERENCE_DEVICES
+        self._devices = [Device(self, i, "numpy") for i in range(n)]
         self.rules = _active_rules
         self.capabilities = Capabilities(dtypes=frozenset(dtypes.SUPPORTED), ieee_specials=True,
                                          notes="numpy interpreter; every primitive evaluated on the host")
@@ -91,6 +90,10 @@ class ReferenceBackend:
 
     def get(self, buffer: np.ndarray) -> np.ndarray:
         return buffer
+
+    def lowers(self, primitive) -> bool:
+        """Whether a numpy rule computes ``primitive`` (else the core uses its decomposition, if any)."""
+        return primitive in self.rules
 
     def add_lowerings(self, rules: dict) -> None:
         self.rules.update(rules)

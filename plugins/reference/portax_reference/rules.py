@@ -10,6 +10,8 @@ from portax.core.primitives import (call, contractions as ct, control_flow as cf
                                     elementwise as ew, indexing as ix, prng, reductions as rd, solves,
                                     sorting as so, structural as st)
 
+from . import special
+
 RULES: dict = {}
 
 
@@ -53,6 +55,8 @@ for _p, _fn in _SIMPLE_UNARY.items():
 
 @rule(ew.sign_p)
 def _sign(x):
+    if x.dtype.kind == "f":
+        return np.where(x == 0, x, np.sign(x))  # sign(-0.0) is -0.0, as in JAX
     return np.sign(x) if x.dtype.kind != "b" else x.copy()
 
 
@@ -63,8 +67,9 @@ def _rsqrt(x):
 
 @rule(ew.logistic_p)
 def _logistic(x):
-    e = np.exp(-np.abs(x))
-    return np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype)
+    w = x.astype(np.promote_types(x.dtype, np.float32))  # float16 rounded once, like the other functions
+    e = np.exp(-np.abs(w))
+    return np.where(w >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype)
 
 
 @rule(ew.round_p)
@@ -80,6 +85,8 @@ rule(ew.erfc_p)(_f64(math.erfc))
 
 
 def _lgamma(v: float) -> float:
+    if -10 < v < 10 and not (v <= 0 and v == math.floor(v)):  # math.lgamma: 11 ulp at 3.0075 and -3.79
+        return special.lgamma(v)
     try:
         return math.lgamma(v)
     except (ValueError, OverflowError):  # poles, and overflow to +inf
@@ -96,6 +103,8 @@ def _digamma(v: float) -> float:
         return math.inf
     if v <= 0 and v == math.floor(v):
         return math.nan
+    if 1 < v < 2:  # around the root at 1.4616
+        return special.digamma(v)
     if v < 0:  # reflection: psi(1-x) - psi(x) = pi cot(pi x)
         return _digamma(1 - v) - math.pi / math.tan(math.pi * v)
     shifts = []
@@ -438,6 +447,11 @@ def _starts(operand_shape, window, idx2d, batch_shape, index_map, op_batch_dims,
     return np.clip(starts, 0, np.maximum(max_start, 0)), valid
 
 
+def _index_rows(indices):
+    """The index vectors as an (n, index_vector_size) array (reshape(-1, k) fails when n or k is 0)."""
+    return indices.reshape(math.prod(indices.shape[:-1]), indices.shape[-1]).astype(np.int64)
+
+
 def _fill_value(dtype, fill_value):
     if fill_value is not None:
         return fill_value
@@ -452,10 +466,10 @@ def _fill_value(dtype, fill_value):
 def _gather(operand, indices, *, dimension_numbers, slice_sizes, mode, fill_value):
     dn = dimension_numbers
     batch_shape = indices.shape[:-1]
-    idx2d = indices.reshape(-1, indices.shape[-1]).astype(np.int64)
+    idx2d = _index_rows(indices)
     starts, valid = _starts(operand.shape, slice_sizes, idx2d, batch_shape, dn.start_index_map,
                             dn.operand_batching_dims, dn.start_indices_batching_dims)
-    win = np.indices(slice_sizes).reshape(operand.ndim, -1)
+    win = np.indices(slice_sizes).reshape(operand.ndim, math.prod(slice_sizes))
     full = starts[:, :, None] + win[None]
     vals = operand[tuple(full[:, d, :] for d in range(operand.ndim))] if operand.ndim else \
         np.broadcast_to(operand, (idx2d.shape[0], 1))
@@ -478,20 +492,20 @@ def _scatter_with(combine):
         batch_shape = indices.shape[:-1]
         scatter_dims = [d for d in range(updates.ndim) if d not in dn.update_window_dims]
         upd = np.transpose(updates, scatter_dims + list(dn.update_window_dims))
-        n = int(np.prod(batch_shape, dtype=np.int64))
-        upd = upd.reshape(n, -1)
+        upd = upd.reshape(math.prod(batch_shape), math.prod(updates.shape[d] for d in dn.update_window_dims))
         it = iter(updates.shape[d] for d in dn.update_window_dims)
         window = [1 if d in dn.inserted_window_dims or d in dn.operand_batching_dims else next(it)
                   for d in range(operand.ndim)]
-        idx2d = indices.reshape(-1, indices.shape[-1]).astype(np.int64)
+        idx2d = _index_rows(indices)
         starts, valid = _starts(operand.shape, window, idx2d, batch_shape, dn.scatter_dims_to_operand_dims,
                                 dn.operand_batching_dims, dn.scatter_indices_batching_dims)
         if mode != "clip":
             starts, upd = starts[valid], upd[valid]
-        win = np.indices(window).reshape(operand.ndim, -1)
+        win = np.indices(window).reshape(operand.ndim, math.prod(window))
         full = starts[:, :, None] + win[None]
-        target = tuple(full[:, d, :].ravel() for d in range(operand.ndim))
-        combine(out, target, upd.ravel())
+        strides = np.array([math.prod(operand.shape[d + 1:]) for d in range(operand.ndim)], np.int64)
+        positions = (full * strides[None, :, None]).sum(axis=1)  # linear (also for a 0-d operand)
+        combine(out.reshape(-1), positions.ravel(), upd.ravel())
         return out
     return r
 

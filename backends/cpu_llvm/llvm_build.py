@@ -1,0 +1,74 @@
+"""LLVM IR to host object code: parse, verify, O3-optimise (loop and SLP vectorisation on) and emit, for the
+CPU this process runs on (its name and features). Imports nothing of portax, so that the compile worker
+(``compile_worker.py``) runs it without importing portax."""
+from __future__ import annotations
+
+import dataclasses
+import functools
+from typing import Iterable
+
+import llvmlite.binding as llvm
+
+
+@dataclasses.dataclass(frozen=True)
+class TargetInfo:
+    """The host as LLVM sees it; ``vector_width`` is the widest SIMD register in bits."""
+
+    triple: str
+    cpu: str
+    features: str
+    vector_width: int
+
+
+@functools.cache
+def host_target_info() -> TargetInfo:
+    """CPU name, feature string and SIMD width of the machine this process runs on."""
+    llvm.initialize_native_target()
+    llvm.initialize_native_asmprinter()
+    features = llvm.get_host_cpu_features().flatten()
+    enabled = {f[1:] for f in features.split(",") if f.startswith("+")}
+    width = 512 if "avx512f" in enabled else 256 if "avx" in enabled else 128
+    return TargetInfo(llvm.get_process_triple(), llvm.get_host_cpu_name(), features, width)
+
+
+def new_target_machine() -> llvm.TargetMachine:
+    """A host target machine (opt level 3, JIT code model)."""
+    info = host_target_info()
+    return llvm.Target.from_triple(info.triple).create_target_machine(
+        cpu=info.cpu, features=info.features, opt=3, codemodel="jitdefault", jit=True)
+
+
+@functools.cache
+def target_machine() -> llvm.TargetMachine:
+    """The process's shared host target machine."""
+    return new_target_machine()
+
+
+def optimize(ir: str, exported: Iterable[str] | None = None) -> llvm.ModuleRef:
+    """Parse, verify and O3-optimise ``ir`` for the host; functions not in ``exported`` become internal."""
+    tm = target_machine()
+    mod = llvm.parse_assembly(ir)
+    mod.verify()
+    mod.triple = tm.triple
+    mod.data_layout = str(tm.target_data)
+    if exported is not None:
+        keep = set(exported)
+        for fn in mod.functions:
+            if not fn.is_declaration and fn.name not in keep:
+                fn.linkage = "internal"
+    pto = llvm.create_pipeline_tuning_options(speed_level=3)
+    pto.loop_vectorization = True
+    pto.slp_vectorization = True
+    pto.loop_interleaving = True
+    pto.loop_unrolling = True
+    pb = llvm.create_pass_builder(tm, pto)
+    pb.getModulePassManager().run(mod, pb)
+    return mod
+
+
+def build_object(ir: str, names: list[str], suffix: str) -> bytes:
+    """Object code of the optimised ``ir``, its exported ``names`` renamed ``<name>.<suffix>``."""
+    mod = optimize(ir, names)
+    for name in names:
+        mod.get_function(name).name = f"{name}.{suffix}"
+    return target_machine().emit_object(mod)
