@@ -34,7 +34,7 @@ from .compile_worker import CompileWorker
 from .llvm_build import TargetInfo, host_target_info, new_target_machine, target_machine  # noqa: F401
 from . import llvm_build
 
-FORMAT_VERSION = "1"  # bump when the produced object code changes for the same IR
+FORMAT_VERSION = "2"  # bump when the produced object code changes for the same IR
 
 _lock = threading.RLock()
 _modules: "weakref.WeakValueDictionary[str, LoadedModule]" = weakref.WeakValueDictionary()

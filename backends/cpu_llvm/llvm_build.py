@@ -20,12 +20,20 @@ class TargetInfo:
     vector_width: int
 
 
+# LLVM 22 (llvmlite 0.50) miscompiles vectorised integer floor division with AVX-512DQ on znver4: a compare
+# mask kept in a general register is read back from a k register never written, a silent wrong result
+# (tests/cpu_llvm/test_miscompiles.py). DQ gives these kernels little (64-bit integer multiplies, int64<->float
+# conversions), so code is generated without it.
+DISABLED_FEATURES = ("avx512dq",)
+
+
 @functools.cache
 def host_target_info() -> TargetInfo:
-    """CPU name, feature string and SIMD width of the machine this process runs on."""
+    """CPU name, feature string (less ``DISABLED_FEATURES``) and SIMD width of the machine this process runs on."""
     llvm.initialize_native_target()
     llvm.initialize_native_asmprinter()
-    features = llvm.get_host_cpu_features().flatten()
+    features = ",".join(f"-{f[1:]}" if f[1:] in DISABLED_FEATURES else f
+                        for f in llvm.get_host_cpu_features().flatten().split(","))
     enabled = {f[1:] for f in features.split(",") if f.startswith("+")}
     width = 512 if "avx512f" in enabled else 256 if "avx" in enabled else 128
     return TargetInfo(llvm.get_process_triple(), llvm.get_host_cpu_name(), features, width)
