@@ -54,9 +54,11 @@ MEANINGS = {
     "mul": "`x * y` (integers wrap on overflow).",
     "div": "`x / y`; integer division truncates toward zero.",
     "rem": "Remainder of `x / y` truncated toward zero; takes the sign of `x` (C's `fmod`).",
-    "pow": "`x ** y` for floating-point `x` and `y`.",
-    "max": "Elementwise maximum; NaN if either operand is NaN (the sign of `max(-0.0, 0.0)` is unspecified).",
-    "min": "Elementwise minimum; NaN if either operand is NaN (the sign of `min(-0.0, 0.0)` is unspecified).",
+    "pow": "`x ** y` for float or complex `x` and `y` (complex: the principal branch, `exp(y log x)`).",
+    "max": "Elementwise maximum; NaN if either operand is NaN (the sign of `max(-0.0, 0.0)` is unspecified); "
+           "complex operands compare lexicographically by (real, imaginary) parts.",
+    "min": "Elementwise minimum; NaN if either operand is NaN (the sign of `min(-0.0, 0.0)` is unspecified); "
+           "complex operands compare lexicographically by (real, imaginary) parts.",
     "atan2": "Four-quadrant inverse tangent of `x / y` (`atan2(x, y)`, JAX's argument order).",
     "nextafter": "The next representable float after `x` in the direction of `y`.",
     "and": "Bitwise AND of integers; logical AND of booleans.",
@@ -94,14 +96,18 @@ MEANINGS = {
     "dynamic_update_slice": "Overwrite a slice of `x` with `update` at traced start indices (clamped to fit).",
     # reductions
     "reduce_sum": "Sum over `axes` (integers wrap).",
-    "reduce_max": "Maximum over `axes`; NaN propagates; the sign of a zero result is unspecified.",
-    "reduce_min": "Minimum over `axes`; NaN propagates; the sign of a zero result is unspecified.",
+    "reduce_max": "Maximum over `axes` (complex: lexicographic); NaN propagates; the sign of a zero result is "
+                  "unspecified.",
+    "reduce_min": "Minimum over `axes` (complex: lexicographic); NaN propagates; the sign of a zero result is "
+                  "unspecified.",
     "reduce_prod": "Product over `axes`.",
     "reduce_and": "Bitwise/logical AND over `axes`.",
     "reduce_or": "Bitwise/logical OR over `axes`.",
     "reduce_xor": "Bitwise/logical XOR over `axes`.",
-    "argmax": "Index (of dtype `index_dtype`) of the first maximum along the single axis in `axes`.",
-    "argmin": "Index (of dtype `index_dtype`) of the first minimum along the single axis in `axes`.",
+    "argmax": "Index (of dtype `index_dtype`) of the first maximum along the single axis in `axes` (complex: "
+              "lexicographic).",
+    "argmin": "Index (of dtype `index_dtype`) of the first minimum along the single axis in `axes` (complex: "
+              "lexicographic).",
     "cumsum": "Inclusive running sum along `axis` (from the end if `reverse`).",
     "cumprod": "Inclusive running product along `axis` (from the end if `reverse`).",
     "cummax": "Inclusive running maximum along `axis` (from the end if `reverse`).",

@@ -12,7 +12,7 @@ from . import dtypes, trace as core
 from .ad_util import Zero, instantiate
 from .array import Array, make_array, to_device
 from .backend import Device, get_backend, registry
-from .config import config
+from .config import config, guard_transfer, hot as config_hot
 from .errors import ConcretizationTypeError
 from .lru import LRUCache
 from .interpreters import batching
@@ -194,7 +194,7 @@ class JitFunction:
         return ", ".join(names)
 
     def _entry(self, static_key, in_tree, avals) -> _CacheEntry:
-        key = (static_key, in_tree, tuple(avals), config.enable_x64)  # x64 changes what tracing produces
+        key = (static_key, in_tree, tuple(avals), config.trace_context())  # options that change what tracing produces
         entry = self._cache.get(key)
         if entry is None:
             entry = self._trace(static_key, in_tree, avals)
@@ -203,9 +203,36 @@ class JitFunction:
         return entry
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        context, checked = config_hot()
+        if checked:
+            return self._jit_call_checked(args, kwargs)
+        return self._jit_call(context, args, kwargs)
+
+    def _jit_call_checked(self, args: tuple, kwargs: dict) -> Any:
+        """A call under ``jax_debug_nans``/``jax_debug_infs``: on an invalid output the de-optimized function
+        (without ``jit``) runs, to name the primitive that made it, as in JAX."""
+        from .dispatch import check_special
+        out = self._jit_call(config.trace_context(), args, kwargs)
+        try:
+            check_special(f"jit({_fun_name(self.fun)})", tree_flatten(out)[0])
+        except FloatingPointError as e:
+            print("Invalid nan value encountered in the output of a jax.jit function. Calling the de-optimized "
+                  "version.")
+            self.fun(*args, **kwargs)
+            raise FloatingPointError(
+                f"{e}. Because jax_config.debug_nans.value and/or config.jax_debug_infs is set, the de-optimized "
+                "function (i.e., the function as if the `jit` decorator were removed) was called in an attempt to "
+                "get a more precise error message. However, the de-optimized function did not produce invalid "
+                "values during its execution. This behavior can result from `jit` optimizations causing the invalid "
+                "value to be produced. It may also arise from having nan/inf literals as inputs or outputs, like "
+                "`jax.jit(lambda ...: jax.numpy.nan)(...)`. \n\nIt may be possible to avoid the invalid value by "
+                "removing the `jit` decorator, at the cost of losing optimizations.") from None
+        return out
+
+    def _jit_call(self, context: tuple, args: tuple, kwargs: dict) -> Any:
         # Fast path: positional Arrays only, no trace active, signature seen before.
         if not kwargs and not core.is_tracing() and all(type(a) is Array for a in args):
-            hit = self._fast.get(tuple([a.aval for a in args] + [a._device for a in args] + [config.enable_x64]))
+            hit = self._fast.get(tuple([a.aval for a in args] + [a._device for a in args] + [context]))
             if hit is not None:
                 call, consts, out_tree = hit
                 outs = call([*consts, *args])
@@ -214,17 +241,17 @@ class JitFunction:
         leaves, in_tree = tree_flatten((dyn_args, dyn_kwargs))
         if not core.is_tracing() and not any(core.is_tracer(l) for l in leaves):
             device = self._device(leaves)
-            leaves = [x if type(x) is Array else _to_array(x, device) for x in leaves]
+            leaves = [x if type(x) is Array else _to_array(x, device, implicit=True) for x in leaves]
             avals = [x.aval for x in leaves]
             entry = self._entry(static_key, in_tree, avals)
             call = entry.compiled.get(device)
             if call is None:
                 call = self._compile(entry, device)
             consts = entry.const_arrays[device]
-            moved = [x if x._device is device else to_device(x, device) for x in leaves]
+            moved = [x if x._device is device else _move(x, device) for x in leaves]
             if not kwargs and not self.static_argnums and all(type(a) is Array for a in args) and \
                     not any(core.is_tracer(c) for c in entry.consts):
-                self._fast.put(tuple([a.aval for a in args] + [a._device for a in args] + [config.enable_x64]),
+                self._fast.put(tuple([a.aval for a in args] + [a._device for a in args] + [context]),
                                (call, consts, entry.out_tree))
             outs = call([*consts, *moved])
             return tree_unflatten(entry.out_tree, outs)
@@ -303,16 +330,24 @@ class Compiled:
     def __call__(self, *args):
         leaves, _ = tree_flatten((args, {}))
         d = self.call.device
-        leaves = [x if type(x) is Array else _to_array(x, d) for x in leaves]
+        leaves = [x if type(x) is Array else _to_array(x, d, implicit=True) for x in leaves]
         consts = self.entry.const_arrays[d]
         return tree_unflatten(self.entry.out_tree, self.call([*consts, *leaves]))
 
 
-def _to_array(x: Any, device: Device) -> Array:
+def _to_array(x: Any, device: Device, implicit: bool = False) -> Array:
     aval = core.get_aval(x)
     if isinstance(x, ShapeDtypeStruct):
         raise TypeError("ShapeDtypeStruct values cannot be passed to a compiled function; use lower() or eval_shape")
+    if implicit and isinstance(x, (np.ndarray, np.generic)):
+        guard_transfer("host_to_device", f"aval={aval.str_short()}, dst_device={device}", explicit=False)
     return make_array(x, weak_type=aval.weak_type, device=device, dtype=aval.dtype)
+
+
+def _move(x: Array, device: Device) -> Array:
+    """An implicit device-to-device transfer (of a jitted function's argument), under the transfer guard."""
+    guard_transfer("device_to_device", f"aval={x.aval.str_short()}, dst_device={device}", explicit=False)
+    return to_device(x, device)
 
 
 def _fun_name(f: Callable) -> str:
@@ -808,10 +843,13 @@ def device_put(x: Any, device: Device | None = None) -> Any:
 
     def put(v):
         if type(v) is Array:
+            if v._device is not device:
+                guard_transfer("device_to_device", f"aval={v.aval.str_short()}, dst_device={device}", explicit=True)
             return to_device(v, device)
         if core.is_tracer(v):
             return v
         aval = core.get_aval(v)
+        guard_transfer("host_to_device", f"aval={aval.str_short()}, dst_device={device}", explicit=True)
         return make_array(v, weak_type=aval.weak_type, device=device, dtype=aval.dtype)
 
     return tree_map(put, x)

@@ -1,6 +1,7 @@
 """``Array``: a value living in a backend buffer on one device (``jax.Array``'s counterpart)."""
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import numpy as np
@@ -8,6 +9,7 @@ import numpy as np
 from . import dtypes
 from .array_methods import ArrayMethods
 from .backend import Device, get_backend
+from .config import called_from_user, guard_transfer
 from .ir import ShapedArray
 
 
@@ -39,6 +41,9 @@ class Array(ArrayMethods):
 
     def _value(self) -> np.ndarray:
         if self._host is None:
+            # A CPU device's memory is the host's (no transfer, as in JAX); portax's own reads are not guarded.
+            if self._device.platform != "cpu" and called_from_user(sys._getframe(1), _in_this_module):
+                guard_transfer("device_to_host", f"aval={self.aval.str_short()}", explicit=False)
             get = self._device.backend.get
             host = np.asarray(get(self._buf)) if self.aval.dtype.kind != "c" else \
                 join_parts(get(self._buf[0]), get(self._buf[1]), self.aval.dtype)
@@ -127,6 +132,10 @@ class Array(ArrayMethods):
     @property
     def is_fully_replicated(self) -> bool:
         return True
+
+
+def _in_this_module(code: Any) -> bool:
+    return code.co_filename == __file__
 
 
 def make_array(value: Any, weak_type: bool | None = None, device: Device | None = None, dtype=None) -> Array:

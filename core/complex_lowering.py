@@ -18,7 +18,7 @@ from .ir import ClosedJaxpr, Jaxpr, Literal, ShapedArray, iter_eqns, subjaxprs
 from .primitives import (call, contractions as co, control_flow as cf, custom_derivatives as cd, elementwise as ew,
                          indexing as ix, reductions as rd, sorting as so, structural as st)
 from .numpy._util import power_by_squaring
-from .numpy.ufuncs import signbit
+from .numpy.ufuncs import _complex_power, signbit
 from .trace import Primitive, get_aval
 
 Pair = tuple  # (re, im) of one complex value
@@ -162,6 +162,10 @@ def _not_finite(x):
 
 def _is_zero(x):
     return ew.eq(x, _k(x, 0))
+
+
+def _has_nan(x: Pair):
+    return ew.bitwise_or(ew.ne(x[0], x[0]), ew.ne(x[1], x[1]))
 
 
 def _copysign(x, s):
@@ -518,6 +522,172 @@ def _log1p(eqn, x):
 def _rsqrt(eqn, x):
     one = (st.full_like(x[0], 1), st.zeros_like_array(x[1]))
     return _div(eqn, one, _sqrt(eqn, x))
+
+
+@_rule(ew.exp2_p)
+def _exp2(eqn, x):
+    """2^z = e^(z log 2), each part scaled alone (a complex product would make 0 * inf NaN)."""
+    return _exp_parts(*(ew.mul(v, _k(v, np.log(2))) for v in x))
+
+
+@_rule(ew.logistic_p)
+def _logistic(eqn, x):
+    """1 / (1 + e^-z), as JAX."""
+    e_re, e_im = _exp_parts(ew.neg(x[0]), ew.neg(x[1]))
+    return _div(eqn, _k(e_re, 1), (ew.add(_k(e_re, 1), e_re), e_im))
+
+
+# --- inverse functions: Kahan's formulas ("Branch cuts for complex elementary functions", 1987) from square roots
+# of 1 +- z, which keep the signs of zeros on the cuts; where |z| is so large that their terms would overflow or
+# a part is not finite, the leading term of the expansion at infinity, log 2z (relative error below 1 / |z|^2).
+def _far(re, im, limit: float):
+    """|re| or |im| above ``limit``, or a part NaN."""
+    lim = _k(re, limit)
+    return ew.bitwise_not(ew.bitwise_and(ew.le(ew.abs(re), lim), ew.le(ew.abs(im), lim)))
+
+
+def _far_inverse(re, im):
+    return _far(re, im, 1 / np.sqrt(_finfo(re).eps))
+
+
+def _log_twice_modulus(re, im):
+    """log 2|z|, as log |z / 2| + log 4 (no overflow)."""
+    half = _k(re, 0.5)
+    return ew.add(ew.log(_modulus(ew.mul(re, half), ew.mul(im, half))), _k(re, np.log(4)))
+
+
+def _roots(re, im) -> tuple:
+    """sqrt(1 + z) and sqrt(1 - z)."""
+    one = _k(re, 1)
+    return _sqrt(None, (ew.add(one, re), im)), _sqrt(None, (ew.sub(one, re), ew.neg(im)))
+
+
+def _asin_parts(re, im) -> Pair:
+    """asin z = atan2(x, Re(sqrt(1 - z) sqrt(1 + z))) + i asinh(Im(conj(sqrt(1 - z)) sqrt(1 + z)))."""
+    (pr, pi), (mr, mi) = _roots(re, im)
+    out = (ew.atan2(re, ew.sub(ew.mul(mr, pr), ew.mul(mi, pi))), ew.asinh(ew.sub(ew.mul(mr, pi), ew.mul(mi, pr))))
+    far = (_copysign(ew.atan2(ew.abs(re), ew.abs(im)), re), _copysign(_log_twice_modulus(re, im), im))
+    out = _where(_far_inverse(re, im), far, out)
+    return ew.select(_is_zero(re), re, out[0]), out[1]  # asin iy = i asinh y, also for y NaN
+
+
+def _acos_parts(re, im) -> Pair:
+    """acos z = 2 atan2(Re sqrt(1 - z), Re sqrt(1 + z)) + i asinh(Im(conj(sqrt(1 + z)) sqrt(1 - z)))."""
+    (pr, pi), (mr, mi) = _roots(re, im)
+    out = (ew.mul(_k(re, 2), ew.atan2(mr, pr)), ew.asinh(ew.sub(ew.mul(pr, mi), ew.mul(pi, mr))))
+    far = (ew.atan2(ew.abs(im), re), ew.neg(_copysign(_log_twice_modulus(re, im), im)))
+    out = _where(_far_inverse(re, im), far, out)
+    return ew.select(_is_zero(re), _k(re, np.pi / 2), out[0]), out[1]  # acos iy = pi/2 - i asinh y, also for y NaN
+
+
+def _acosh_parts(re, im) -> Pair:
+    """acosh z = asinh(Re(conj(sqrt(z - 1)) sqrt(z + 1))) + 2 i atan2(Im sqrt(z - 1), Re sqrt(z + 1))."""
+    one = _k(re, 1)
+    pr, pi = _sqrt(None, (ew.add(re, one), im))
+    mr, mi = _sqrt(None, (ew.sub(re, one), im))
+    out = (ew.asinh(ew.add(ew.mul(mr, pr), ew.mul(mi, pi))), ew.mul(_k(re, 2), ew.atan2(mi, pr)))
+    far = (_log_twice_modulus(re, im), ew.atan2(im, re))
+    out = _where(_far_inverse(re, im), far, out)
+    return out[0], ew.select(_is_zero(re), _copysign(_k(im, np.pi / 2), im), out[1])  # also for y NaN
+
+
+def _atanh_parts(re, im) -> Pair:
+    """atanh z = log1p(4a / ((1 - a)^2 + y^2)) / 4 + i atan2(2y, (1 - a)(1 + a) - y^2) / 2 for a = |x| (Kahan; the real
+    part takes the sign of x, as atanh is odd); where |z| > 1 / eps, a / |z|^2 + i pi/2 (with the sign of y); at
+    a = 1 and |y| < eps, (log 2 - log |y|) / 2 (as msun's catanh: the squares would underflow)."""
+    one, quarter, half = _k(re, 1), _k(re, 0.25), _k(re, 0.5)
+    a = ew.abs(re)
+    da = ew.sub(one, a)
+    ratio = ew.div(ew.mul(_k(a, 4), a), ew.add(ew.mul(da, da), ew.mul(im, im)))
+    at_one = ew.bitwise_and(ew.eq(a, one), ew.lt(ew.abs(im), _k(im, _finfo(im).eps)))
+    edge = ew.mul(half, ew.sub(_k(a, np.log(2)), ew.log(ew.abs(im))))
+    out = (ew.select(at_one, edge, ew.mul(quarter, ew.log1p(ratio))),
+           ew.mul(half, ew.atan2(ew.add(im, im), ew.sub(ew.mul(da, ew.add(one, a)), ew.mul(im, im)))))
+    r = _modulus(re, im)
+    far_re = ew.select(_isinf(r), _k(a, 0), ew.div(ew.div(a, r), r))
+    far_im = ew.select(ew.bitwise_and(_has_nan((re, im)), ew.bitwise_not(_isinf(im))), _k(im, np.nan),
+                       _copysign(_k(im, np.pi / 2), im))
+    out = _where(_far(re, im, 1 / _finfo(re).eps), (far_re, far_im), out)
+    return ew.select(_is_zero(re), re, _copysign(out[0], re)), out[1]
+
+
+def _i_times_inverse(parts, x: Pair) -> Pair:
+    """i g(-iz) for ``parts`` computing g (asinh z = i asin(-iz), the inverse of C's casin z = -i casinh(iz))."""
+    p, q = parts(x[1], ew.neg(x[0]))
+    return ew.neg(q), p
+
+
+for _prim, _fn in ((ew.asin_p, lambda x: _asin_parts(*x)), (ew.acos_p, lambda x: _acos_parts(*x)),
+                   (ew.acosh_p, lambda x: _acosh_parts(*x)), (ew.atanh_p, lambda x: _atanh_parts(*x)),
+                   (ew.asinh_p, lambda x: _i_times_inverse(_asin_parts, x)),
+                   (ew.atan_p, lambda x: _minus_i_times(_atanh_parts, x))):
+    COMPLEX_RULES[_prim] = lambda eqn, ins, fn=_fn: [fn(ins[0])]
+
+
+def _traced(fn: Callable) -> Callable:
+    """A rule running ``fn`` (complex-valued code over other primitives) by tracing it and lowering it in place."""
+    def rule(eqn, ins: list) -> list:
+        from .interpreters.staging import trace_to_jaxpr
+        jaxpr, consts = trace_to_jaxpr(lambda *xs: [fn(*xs)], [v.aval for v in eqn.inputs])
+        return evaluate(jaxpr, [_split_const(c) for c in consts], ins)
+    return rule
+
+
+COMPLEX_RULES[ew.pow_p] = _traced(_complex_power)  # exp(y log x) with Annex G's recovery of infinities, as jnp.power
+
+
+def _pick_first(x: Pair, y: Pair, cmp) -> Any:
+    """Where ``x`` comes first in the order ``cmp`` on (real, imaginary) pairs (lexicographic, as JAX)."""
+    return ew.select(ew.eq(x[0], y[0]), cmp(x[1], y[1]), cmp(x[0], y[0]))
+
+
+def _chooser(cmp) -> Callable:
+    """max (``cmp`` gt) or min (lt) of two pairs, as JAX: ``x`` where it comes first, else ``y``."""
+    return lambda x, y: _where(_pick_first(x, y, cmp), x, y)
+
+
+@_rule(ew.max_p, ew.min_p)
+def _max_min(eqn, x, y):
+    return _chooser(ew.gt if eqn.primitive is ew.max_p else ew.lt)(_pair(x), _pair(y))
+
+
+def _keep_dims(v, shape: tuple, axes: tuple):
+    """A reduction's result broadcast back over the reduced ``axes`` of ``shape``."""
+    return st.broadcast_in_dim(v, shape, tuple(i for i in range(len(shape)) if i not in axes))
+
+
+def _lexicographic_extreme(x: Pair, axes: tuple, largest: bool) -> tuple:
+    """The lexicographic largest (smallest) pair over ``axes`` and whether a reduced value has a NaN part."""
+    re, im = x
+    shape = get_aval(re).shape
+    p, fill = (rd.reduce_max_p, -np.inf) if largest else (rd.reduce_min_p, np.inf)
+    best_re = p.bind(re, axes=axes)
+    best_im = p.bind(ew.select(ew.eq(re, _keep_dims(best_re, shape, axes)), im, _k(im, fill)), axes=axes)
+    return best_re, best_im, rd.reduce_or_p.bind(_has_nan(x), axes=axes)
+
+
+@_rule(rd.reduce_max_p, rd.reduce_min_p)
+def _reduce_max_min(eqn, x):
+    """Lexicographic, as JAX; NaN where a reduced value has a NaN part (as numpy)."""
+    best_re, best_im, any_nan = _lexicographic_extreme(x, eqn.params["axes"], eqn.primitive is rd.reduce_max_p)
+    nan = _k(best_re, np.nan)
+    return ew.select(any_nan, nan, best_re), ew.select(any_nan, nan, best_im)
+
+
+@_rule(rd.argmax_p, rd.argmin_p)
+def _argmax_min(eqn, x):
+    """The first index of the lexicographic extreme, or of the first value with a NaN part (as numpy)."""
+    axes, shape = eqn.params["axes"], get_aval(x[0]).shape
+    best = _lexicographic_extreme(x, axes, eqn.primitive is rd.argmax_p)
+    best_re, best_im, any_nan = (_keep_dims(v, shape, axes) for v in best)
+    hit = ew.select(any_nan, _has_nan(x), ew.bitwise_and(ew.eq(x[0], best_re), ew.eq(x[1], best_im)))
+    return rd.argmax_p.bind(ew.convert_element_type(hit, dtypes.int32), **eqn.params)
+
+
+@_rule(rd.cumprod_p, rd.cummax_p, rd.cummin_p)
+def _cumulative(eqn, x):
+    fn = {rd.cumprod_p: _mul_parts, rd.cummax_p: _chooser(ew.gt), rd.cummin_p: _chooser(ew.lt)}[eqn.primitive]
+    return rd.associative_scan(fn, x, reverse=eqn.params["reverse"], axis=eqn.params["axis"])
 
 
 def _sort(eqn, ins: list) -> list:

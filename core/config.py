@@ -1,41 +1,278 @@
-"""Global configuration flags, updated with ``portax.config.update(name, value)`` as in JAX."""
+"""Configuration options as JAX has them: ``config.update(name, value)`` sets the global value, and each option's
+context manager (usable as a decorator) overrides it in the current thread only."""
 from __future__ import annotations
 
+import contextlib
+import functools
+import logging
 import os
-from typing import Any
+import threading
+from typing import Any, Callable, Iterator, Sequence
+
+from .errors import JaxRuntimeError
 
 
 DEFAULT_COMPILE_CACHE_SIZE = 512
+_UNSET = object()
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    return os.environ.get(name.upper(), str(default)).lower() in ("1", "true", "yes", "on")
+
+
+class State:
+    """One option: a global value and a thread-local override; calling it gives a context manager."""
+
+    def __init__(self, name: str, default: Any, parser: Callable[[Any], Any], help: str,
+                 context_default: Any = _UNSET) -> None:
+        self.name = name
+        self.__name__ = name[4:] if name.startswith("jax_") else name
+        self.__doc__ = f"Context manager for `{name}` config option.\n\n{help}"
+        self._parser = parser
+        self._global = parser(default)
+        self._local = threading.local()
+        self._context_default = context_default
+
+    @property
+    def value(self) -> Any:
+        local = getattr(self._local, "value", _UNSET)
+        return self._global if local is _UNSET else local
+
+    def _set(self, value: Any) -> None:
+        self._global = self._parser(value)
+
+    def __bool__(self):
+        raise TypeError(f"bool() not supported for instances of type '{type(self).__name__}' "
+                        f"(did you mean to use '{type(self).__name__}.value' instead?)")
+
+    def __call__(self, new_val: Any = _UNSET) -> "StateContextManager":
+        if new_val is _UNSET:
+            if self._context_default is _UNSET:
+                raise TypeError(f"Context manager for {self.__name__} config option requires an argument "
+                                "representing the new value for the config option.")
+            new_val = self._context_default
+        return StateContextManager(self, self._parser(new_val))
+
+
+class StateContextManager:
+    """Sets an option in the current thread for a ``with`` block, or for every call of a function it decorates."""
+
+    def __init__(self, state: State, new_val: Any) -> None:
+        self.state, self.new_val = state, new_val
+        self._prev = threading.local()  # per thread: one manager may be entered by several threads (and re-entered)
+
+    def __enter__(self) -> None:
+        self._prev.__dict__.setdefault("stack", []).append(getattr(self.state._local, "value", _UNSET))
+        self.state._local.value = self.new_val
+        _thread.depth = getattr(_thread, "depth", 0) + 1
+        _thread.hot = _hot_values()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.state._local.value = self._prev.stack.pop()
+        _thread.depth -= 1
+        _thread.hot = _hot_values() if _thread.depth else None
+
+    def __call__(self, func: Callable) -> Callable:
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with StateContextManager(self.state, self.new_val):
+                return func(*args, **kwargs)
+        return wrapper
+
+
+def _bool(value: Any) -> bool:
+    return bool(value)
+
+
+def _enum(values: Sequence[str], optional: bool = False) -> Callable[[Any], Any]:
+    def parse(value: Any) -> Any:
+        if optional and value is None:
+            return None
+        if type(value) is not str or value not in values:
+            raise ValueError(f"new enum value must be {'None or ' if optional else ''}in {list(values)}, "
+                             f"got {value} of type {type(value)}.")
+        return value
+    return parse
+
+
+def _unsupported_when_true(what: str) -> Callable[[Any], bool]:
+    def parse(value: Any) -> bool:
+        if value:
+            raise NotImplementedError(f"{what} is not implemented in portax; it can only be False.")
+        return False
+    return parse
+
+
+def _enum_member(values: Sequence[str]) -> Callable[[Any], str]:
+    """A parser of JAX's string-enum options: the names, or JAX's enum members (their ``value``)."""
+    parse = _enum(values)
+    return lambda value: parse(getattr(value, "value", value))
+
+
+_TRANSFER_LEVELS = ("allow", "log", "disallow", "log_explicit", "disallow_explicit")
+_MATMUL_PRECISIONS = (
+    "default", "high", "highest", "bfloat16", "tensorfloat32", "float32", "ANY_F8_ANY_F8_F32",
+    "ANY_F8_ANY_F8_F32_FAST_ACCUM", "ANY_F8_ANY_F8_ANY", "ANY_F8_ANY_F8_ANY_FAST_ACCUM", "F16_F16_F16", "F16_F16_F32",
+    "BF16_BF16_BF16", "BF16_BF16_F32", "BF16_BF16_F32_X3", "BF16_BF16_F32_X6", "BF16_BF16_F32_X9", "TF32_TF32_F32",
+    "TF32_TF32_F32_X3", "F32_F32_F32", "F64_F64_F64")
+_TRANSFER_DIRECTIONS = ("host_to_device", "device_to_device", "device_to_host")
+
+# name, default, parser, help, context-manager default (bool options: True)
+_OPTIONS: list[tuple] = [
+    ("jax_enable_x64", _env_bool("PORTAX_ENABLE_X64", _env_bool("JAX_ENABLE_X64", False)), _bool,
+     "Enable 64-bit types to be used.", True),
+    ("jax_numpy_rank_promotion", os.environ.get("JAX_NUMPY_RANK_PROMOTION", "allow"),
+     _enum(("allow", "warn", "raise")),
+     "Control NumPy-style automatic rank promotion broadcasting ('allow', 'warn', or 'raise').", _UNSET),
+    ("jax_numpy_dtype_promotion", os.environ.get("JAX_NUMPY_DTYPE_PROMOTION", "standard"),
+     _enum_member(("standard", "strict")),
+     "Rules of implicit type promotion between arrays: 'standard' or 'strict' (in strict mode, binary operations "
+     "between arrays of differing strongly-specified dtypes are an error).", _UNSET),
+    ("jax_default_matmul_precision", None, _enum(_MATMUL_PRECISIONS, optional=True),
+     "Default precision of matmuls and convolutions on 32-bit inputs (portax always computes them in the "
+     "operands' full precision, which every setting allows).", _UNSET),
+    ("jax_enable_checks", False, _bool,
+     "Turn on invariant checking of internals (portax has no optional internal checks: this changes nothing).",
+     True),
+    ("jax_check_tracer_leaks", False, _unsupported_when_true("Tracer leak checking (jax_check_tracer_leaks)"),
+     "Check for leaked tracers as soon as a trace completes.", True),
+    ("jax_debug_nans", False, _bool,
+     "Add nan checks to every operation: a FloatingPointError names the primitive that produced one.",
+     True),
+    ("jax_debug_infs", False, _bool,
+     "Add inf checks to every operation: a FloatingPointError names the primitive that produced one.",
+     True),
+    ("jax_legacy_prng_key", os.environ.get("JAX_LEGACY_PRNG_KEY", "allow"), _enum_member(("allow", "warn", "error")),
+     "Behavior when raw PRNG keys are passed to jax.random APIs (every portax key is one: portax has no typed "
+     "keys).", _UNSET),
+    *((f"jax_transfer_guard_{d}", None, _enum(_TRANSFER_LEVELS, optional=True),
+       f"Transfer guard level for {d.replace('_', '-')} transfers. Default is 'allow'.", _UNSET)
+      for d in _TRANSFER_DIRECTIONS),
+    # portax's own options (global only)
+    ("default_backend", os.environ.get("PORTAX_BACKEND") or None, lambda v: v or None,
+     "Name of the default backend.", _UNSET),
+    ("compile_cache_size", int(os.environ.get("PORTAX_COMPILE_CACHE_SIZE", str(DEFAULT_COMPILE_CACHE_SIZE))), int,
+     "Compiled programs kept per jitted function and for eager ops (least recently used dropped first).", _UNSET),
+]
 
 
 class Config:
-    """A small flag store; reading a flag is an attribute lookup."""
+    """JAX's ``jax.config``: ``update``/``read`` by name (with or without the ``jax_`` prefix), and attribute reads
+    (``config.jax_enable_x64``, ``config.enable_x64``, ``config.x64_enabled``) giving the current thread's value."""
 
     def __init__(self) -> None:
-        self.enable_x64: bool = os.environ.get("PORTAX_ENABLE_X64", os.environ.get("JAX_ENABLE_X64", "0")).lower() in ("1", "true")
-        self.default_backend: str | None = os.environ.get("PORTAX_BACKEND") or None
-        self.debug_nans: bool = False
-        # Compiled programs kept per jitted function and for eager ops (least recently used dropped first).
-        self.compile_cache_size: int = int(os.environ.get("PORTAX_COMPILE_CACHE_SIZE", str(DEFAULT_COMPILE_CACHE_SIZE)))
+        self._states: dict[str, State] = {}
         self._listeners: list = []
 
-    def update(self, name: str, value: Any) -> None:
+    def _add(self, state: State) -> State:
+        self._states[state.__name__] = state
+        prop = property(lambda _: state.value)
+        setattr(Config, state.__name__, prop)
+        if state.name.startswith("jax_"):
+            setattr(Config, state.name, prop)
+        return state
+
+    def _state(self, name: str) -> State:
         key = name[4:] if name.startswith("jax_") else name
-        if not hasattr(self, key) or key.startswith("_"):
+        state = self._states.get(key)
+        if state is None:
             raise AttributeError(f"Unrecognized config option: {name}")
-        setattr(self, key, value)
+        return state
+
+    def update(self, name: str, value: Any) -> None:
+        """Set the global value of an option (threads inside its context manager keep their own value)."""
+        if name in ("jax_transfer_guard", "transfer_guard"):
+            for d in _TRANSFER_DIRECTIONS:
+                self.update(f"jax_transfer_guard_{d}", value)
+            return
+        state = self._state(name)
+        state._set(value)
+        _global_hot[0] = _hot_values(global_only=True)
         for listener in self._listeners:
-            listener(key)
+            listener(state.__name__)
 
     def read(self, name: str) -> Any:
-        return getattr(self, name[4:] if name.startswith("jax_") else name)
+        return self._state(name).value
 
     @property
     def x64_enabled(self) -> bool:
-        return self.enable_x64
+        return self._states["enable_x64"].value
+
+    @property
+    def values(self) -> dict:
+        return {s.name: s.value for s in self._states.values()}
+
+    def trace_context(self) -> tuple:
+        """The options that change what tracing a function produces (part of jit's cache key)."""
+        return hot()[0]
 
     def on_change(self, listener) -> None:
         self._listeners.append(listener)
 
 
 config = Config()
+_STATES = {name[4:] if name.startswith("jax_") else name: config._add(State(name, default, parser, help, cm))
+           for name, default, parser, help, cm in _OPTIONS}
+
+
+# What every jitted call reads, precomputed: (trace context, whether outputs are checked for NaN/inf). The global
+# values change only in ``config.update``; a thread inside a context manager keeps its own, set on enter/exit.
+_thread = threading.local()
+
+
+def _hot_values(global_only: bool = False) -> tuple:
+    read = (lambda n: _STATES[n]._global) if global_only else (lambda n: _STATES[n].value)
+    return ((read("enable_x64"), read("numpy_rank_promotion"), read("numpy_dtype_promotion"),
+             read("default_matmul_precision")), bool(read("debug_nans") or read("debug_infs")))
+
+
+_global_hot = [_hot_values(global_only=True)]
+
+
+def hot() -> tuple:
+    """``(trace_context, check_nans_or_infs)`` for the current thread, in one thread-local read."""
+    mine = getattr(_thread, "hot", None)
+    return _global_hot[0] if mine is None else mine
+
+# The options' context managers, under JAX's names (``jax.numpy_rank_promotion('raise')``, ...).
+_PUBLIC = ("enable_x64", "numpy_rank_promotion", "numpy_dtype_promotion", "default_matmul_precision", "enable_checks",
+           "check_tracer_leaks", "debug_nans", "debug_infs", "legacy_prng_key", "transfer_guard_host_to_device",
+           "transfer_guard_device_to_device", "transfer_guard_device_to_host")
+(enable_x64, numpy_rank_promotion, numpy_dtype_promotion, default_matmul_precision, enable_checks, check_tracer_leaks,
+ debug_nans, debug_infs, legacy_prng_key, transfer_guard_host_to_device, transfer_guard_device_to_device,
+ transfer_guard_device_to_host) = (_STATES[name] for name in _PUBLIC)
+checking_leaks = functools.partial(check_tracer_leaks, True)
+
+
+@contextlib.contextmanager
+def transfer_guard(new_val: str) -> Iterator[None]:
+    """Set the transfer guard level of every direction in the current thread (also usable as a decorator)."""
+    with contextlib.ExitStack() as stack:
+        for d in _TRANSFER_DIRECTIONS:
+            stack.enter_context(_STATES[f"transfer_guard_{d}"](new_val))
+        yield
+
+
+_CORE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def called_from_user(frame: Any, through: Callable[[Any], bool]) -> bool:
+    """Whether ``frame`` (a portax entry point's caller) is user code, after stepping up past the frames whose code
+    ``through`` accepts (shims that pass a user's call on). Checks like rank promotion and transfer guards apply to
+    user calls only: portax's own code converts and broadcasts freely, as JAX's does."""
+    while frame is not None and through(frame.f_code):
+        frame = frame.f_back
+    return frame is None or not frame.f_code.co_filename.startswith(_CORE_DIR)
+
+
+def guard_transfer(direction: str, what: str, explicit: bool) -> None:
+    """Apply the transfer guard of ``direction`` ('host_to_device', ...) to a transfer of ``what``; ``explicit``:
+    asked for with ``device_put`` (only the '*_explicit' levels guard those)."""
+    level = _STATES[f"transfer_guard_{direction}"].value or "allow"
+    if level == "allow" or (explicit and level in ("log", "disallow")):
+        return
+    name = direction.replace("_", "-")
+    if level.startswith("log"):
+        logging.getLogger("portax").warning("%s transfer: %s", name, what)
+        return
+    raise JaxRuntimeError(f"INVALID_ARGUMENT: Disallowed {name} transfer: {what}")

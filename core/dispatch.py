@@ -12,9 +12,10 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from . import complex_lowering, decompositions, trace as core
+from . import complex_lowering, decompositions, dtypes, trace as core
 from .array import Array, make_array, to_device
 from .backend import Device, get_backend
+from .config import config, hot as config_hot
 from .ir import ClosedJaxpr, Jaxpr, JaxprEqn, Var, iter_eqns
 from .lru import LRUCache
 from .trace import abstract_eval_rules, get_aval
@@ -73,7 +74,21 @@ def apply_primitive(primitive: core.Primitive, *args: Any, **params: Any) -> Any
     if call is None:
         call = _eqn_cache.get_or_create(key, lambda: _compile_eqn(primitive, [a.aval for a in arrays], params, device))
     outs = call(arrays)
+    if config_hot()[1]:
+        check_special(primitive.name, outs)
     return outs if primitive.multiple_results else outs[0]
+
+
+def check_special(name: str, outs: Sequence) -> None:
+    """``jax_debug_nans``/``jax_debug_infs``: a FloatingPointError if an inexact output holds a NaN (an inf)."""
+    for a in outs:
+        if type(a) is not Array or not (dtypes.is_float(a.dtype) or dtypes.is_complex(a.dtype)):
+            continue
+        v = a._value()
+        if config.debug_nans and np.isnan(v).any():
+            raise FloatingPointError(f"invalid value (nan) encountered in {name}")
+        if config.debug_infs and np.isinf(v).any():
+            raise FloatingPointError(f"invalid value (inf) encountered in {name}")
 
 
 def _compile_eqn(primitive, avals, params, device) -> CompiledCall:

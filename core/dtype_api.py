@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from . import dtypes
-from .dtypes import finfo, float0, iinfo  # noqa: F401  (re-exported as jax.dtypes has them)
+from .dtypes import TypePromotionError, finfo, float0, iinfo  # noqa: F401  (re-exported as jax.dtypes has them)
 
 
 class extended(np.generic):
@@ -19,10 +19,6 @@ class extended(np.generic):
 
 class prng_key(extended):
     """Scalar class of PRNG key dtypes: abstract, for ``issubdtype`` only (portax keys are uint32 data)."""
-
-
-class TypePromotionError(ValueError):
-    """Raised when JAX type promotion fails."""
 
 
 _PY_SCALAR_TYPES = (bool, int, float, complex)

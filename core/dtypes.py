@@ -130,8 +130,22 @@ _NODE_OF = {bool_: "b", uint8: "u8", uint16: "u16", uint32: "u32", uint64: "u64"
 _DTYPE_OF = {v: k for k, v in _NODE_OF.items()}
 
 
+# In 'strict' mode (jax_numpy_dtype_promotion) only weak types promote: to their own or a higher kind.
+_STRICT_WEAK = {"i*": (("i*", "f*", "c*"), "iufc"), "f*": (("f*", "c*"), "fc"), "c*": (("c*",), "c")}
+_WEAK_PY_TYPE = {"i*": int, "f*": float, "c*": complex}
+
+
+class TypePromotionError(ValueError):
+    """Raised when JAX type promotion fails."""
+
+
 @functools.lru_cache(None)
-def _upper(node: str) -> frozenset:
+def _upper(node: str, strict: bool = False) -> frozenset:
+    if strict:
+        if node not in _STRICT_WEAK:
+            return frozenset((node,))
+        weak, kinds = _STRICT_WEAK[node]
+        return frozenset(weak + tuple(n for n, d in _DTYPE_OF.items() if d.kind in kinds))
     out = {node}
     for n in _LATTICE[node]:
         out |= _upper(n)
@@ -149,17 +163,32 @@ def _node(dtype: np.dtype, weak: bool) -> str:
 
 
 @functools.lru_cache(None)
-def _lub(a: str, b: str) -> str:
-    common = _upper(a) & _upper(b)
-    (least,) = [n for n in common if all(m in _upper(n) for m in common)]
-    return least
+def _lub(a: str, b: str, strict: bool) -> str | None:
+    """The least upper bound of two nodes, or None when they have none (strict mode)."""
+    common = _upper(a, strict) & _upper(b, strict)
+    least = [n for n in common if all(m in _upper(n, strict) for m in common)]
+    return least[0] if len(least) == 1 else None
+
+
+def _no_promotion_path(nodes: list, strict: bool) -> TypePromotionError:
+    names = tuple(str(_WEAK_PY_TYPE[n]) if n in _WEAK_PY_TYPE else str(_DTYPE_OF[n]) for n in dict.fromkeys(nodes))
+    if strict:
+        return TypePromotionError(
+            f"Input dtypes {names} have no available implicit dtype promotion path when "
+            "jax_numpy_dtype_promotion=strict. Try explicitly casting inputs to the desired output type, or set "
+            "jax_numpy_dtype_promotion=standard.")
+    return TypePromotionError(f"Input dtypes {names} have no available implicit dtype promotion path. "
+                              "Try explicitly casting inputs to the desired output type.")
 
 
 @functools.lru_cache(4096)
-def _promote(pairs: tuple, x64: bool) -> tuple:
-    node = _node(*pairs[0])
-    for p in pairs[1:]:
-        node = _lub(node, _node(*p))
+def _promote(pairs: tuple, x64: bool, strict: bool = False) -> tuple:
+    nodes = [_node(*p) for p in pairs]
+    node = nodes[0]
+    for n in nodes[1:]:
+        node = _lub(node, n, strict)
+        if node is None:
+            raise _no_promotion_path(nodes, strict)
     if node == "i*":
         return default_int(), True
     if node == "f*":
@@ -179,7 +208,8 @@ def _dtype_and_weak(x: Any) -> tuple[np.dtype, bool]:
 
 def promote_types(a, b) -> np.dtype:
     """``jnp.promote_types``: promotion of two dtypes (the Python types int, float and complex are weak)."""
-    return _promote((_dtype_and_weak(a), _dtype_and_weak(b)), config.enable_x64)[0]
+    return _promote((_dtype_and_weak(a), _dtype_and_weak(b)), config.enable_x64,
+                    config.numpy_dtype_promotion == "strict")[0]
 
 
 def result_type_weak(*args: Any) -> tuple[np.dtype, bool]:
@@ -187,7 +217,7 @@ def result_type_weak(*args: Any) -> tuple[np.dtype, bool]:
     pairs = [_dtype_and_weak(x) for x in args]
     if not pairs:
         return default_float(), True
-    return _promote(tuple(pairs), config.enable_x64)
+    return _promote(tuple(pairs), config.enable_x64, config.numpy_dtype_promotion == "strict")
 
 
 def result_type(*args: Any) -> np.dtype:

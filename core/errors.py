@@ -39,6 +39,10 @@ class UnexpectedTracerError(Exception):
     """A tracer escaped the transformation that created it (a leaked tracer)."""
 
 
+class JaxRuntimeError(RuntimeError):
+    """An error raised while running a computation (JAX's ``jax.errors.JaxRuntimeError``)."""
+
+
 class NonDifferentiableError(TypeError):
     pass
 

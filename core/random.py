@@ -6,12 +6,14 @@ algorithms so that values agree to float rounding.
 from __future__ import annotations
 
 import functools
+import warnings
 from typing import Any, Sequence
 
 import numpy as np
 
 from . import dtypes
 from . import numpy as jnp
+from .config import config
 from .numpy import _util
 from .primitives import elementwise as ew, prng, sorting as so, structural as st
 from .primitives.custom_derivatives import custom_jvp
@@ -20,12 +22,21 @@ from .trace import concrete_or_error, concrete_or_none, get_aval
 _U32 = dtypes.uint32
 
 
+_LEGACY_KEY_MSG = ("Legacy uint32 key array passed as key to jax.random function. Please create keys using "
+                   "jax.random.key(). If use of a raw key array was intended, set jax_legacy_prng_key=\"allow\".")
+
+
 def _check_key(name: str, key: Any) -> Any:
     key = _util.asarray_any(key)
     aval = get_aval(key)
     if aval.dtype != _U32 or not aval.shape or aval.shape[-1] != 2:
         raise TypeError(f"{name} requires a PRNG key: a uint32 array of shape (..., 2) as made by random.PRNGKey "
                         f"or random.key; got {aval.str_short()}")
+    legacy = config.jax_legacy_prng_key
+    if legacy == "error" and name != "wrap_key_data":  # every portax key is raw data: no typed keys
+        raise ValueError(f"{_LEGACY_KEY_MSG} (portax has no typed PRNG keys: jax.random.key() makes raw keys too.)")
+    if legacy == "warn" and name != "wrap_key_data":
+        warnings.warn(_LEGACY_KEY_MSG, stacklevel=3)
     return key
 
 

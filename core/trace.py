@@ -203,6 +203,11 @@ class Tracer(ArrayMethods):
     def __hash__(self):
         raise TypeError(f"unhashable type: {type(self).__name__}")
 
+    def __len__(self) -> int:
+        if not self.aval.shape:
+            raise TypeError("len() of unsized object")
+        return self.aval.shape[0]
+
     def __repr__(self) -> str:
         return f"Traced<{self.aval}>with<{type(self._trace).__name__}(level={self._trace.main.level})>"
 

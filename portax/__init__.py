@@ -17,7 +17,11 @@ from portax.core.api import (Lowered, ShapeDtypeStruct, block_until_ready, check
                              vmap)
 from portax.core.array import Array
 from portax.core.backend import Device
-from portax.core.config import config
+from portax.core.config import (check_tracer_leaks, checking_leaks, config, debug_infs, debug_nans,
+                                default_matmul_precision, enable_checks, enable_x64, legacy_prng_key,
+                                numpy_dtype_promotion, numpy_rank_promotion, transfer_guard,
+                                transfer_guard_device_to_device, transfer_guard_device_to_host,
+                                transfer_guard_host_to_device)
 from portax.core.environment import print_environment_info
 from portax.core.primitives.custom_derivatives import custom_jvp, custom_vjp
 from portax import dtypes, errors, flatten_util, lax, nn, numpy, random, scipy, tree, tree_util  # noqa: F401
@@ -32,4 +36,7 @@ __all__ = ["jit", "grad", "value_and_grad", "vmap", "pmap", "jvp", "vjp", "linea
            "device_put_replicated", "devices",
            "device_count", "local_devices", "local_device_count", "default_backend", "block_until_ready", "Array",
            "Device", "ShapeDtypeStruct", "Lowered", "config", "print_environment_info", "numpy", "lax", "random", "nn", "scipy", "tree_util",
-           "tree", "errors", "dtypes", "flatten_util", "linear_transpose"]
+           "tree", "errors", "dtypes", "flatten_util", "linear_transpose", "check_tracer_leaks", "checking_leaks",
+           "debug_infs", "debug_nans", "default_matmul_precision", "enable_checks", "enable_x64", "legacy_prng_key",
+           "numpy_dtype_promotion", "numpy_rank_promotion", "transfer_guard", "transfer_guard_device_to_device",
+           "transfer_guard_device_to_host", "transfer_guard_host_to_device"]

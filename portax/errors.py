@@ -1,3 +1,4 @@
 """``portax.errors``: the exception types JAX users catch."""
 from portax.core.errors import (ConcretizationTypeError, NonConcreteBooleanIndexError, TracerArrayConversionError,  # noqa: F401
-                                TracerBoolConversionError, TracerIntegerConversionError, UnexpectedTracerError)
+                                JaxRuntimeError, TracerBoolConversionError, TracerIntegerConversionError,
+                                UnexpectedTracerError)

@@ -78,7 +78,8 @@ def _scan_cases(ctx: GenContext) -> Iterable[Case]:
                 yield Case(cf.scan_p, dt, args,
                            fn=lambda c, xs, f=f, g=g, r=reverse: lax.scan(
                                lambda c, x: (f(c, x), g(c, x)), c, xs, reverse=r),
-                           label=f"scan over {dt.name}[{length},3] reverse={reverse}", tolerance=program_tolerance(dt))
+                           label=f"scan over {dt.name}[{length},3] reverse={reverse}", tolerance=program_tolerance(dt),
+                           accum=max(length, 1))  # the carry's rounding compounds over the steps
 
 
 def _call_cases(primitive, wrap: Callable[[Callable], Callable], kinds: str = "biuf", transforms: tuple = TRANSFORMS):

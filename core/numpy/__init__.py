@@ -19,6 +19,7 @@ from .index_tricks import *  # noqa: F401,F403
 from .indexing import _IndexUpdateHelper, getitem as _getitem, take, take_along_axis
 from .linalg_ops import (dot, einsum, einsum_path, inner, kron, matmul, matvec, outer, tensordot, trace, vdot, vecdot,
                          vecmat)
+from .padding import pad
 from .misc import (allclose, argsort, argwhere, array_equal, array_equiv, astype, clip, cross, diag, diagflat, diagonal,
                    flatnonzero, isclose, nan_to_num, nonzero, packbits, searchsorted, select, sort, tril, triu,
                    unpackbits, unwrap, where)

@@ -1,11 +1,15 @@
 """Argument handling shared by portax.numpy: conversion, dtype promotion and shape broadcasting."""
 from __future__ import annotations
 
+import os
+import sys
+import warnings
 from typing import Any, Callable, Sequence
 
 import numpy as np
 
 from .. import dtypes
+from ..config import called_from_user, config
 from ..array import make_array
 from ..primitives import elementwise as ew, structural as st
 from ..trace import get_aval, is_tracer
@@ -91,20 +95,57 @@ def broadcast_to(x: Any, shape: Sequence[int]) -> Any:
     return st.broadcast_in_dim(x, shape, tuple(range(lead, nd)))
 
 
-def promote_shapes(*args: Any) -> list:
+# Frames that only pass a user's call on: array methods' lambdas (``__radd__``, ...) and ``ufunc.__call__``.
+_SHIMS = {(os.path.join(os.path.dirname(os.path.abspath(__file__)), f), name)
+          for f, name in (("__init__.py", "<lambda>"), ("ufunc_objects.py", "__call__"))}
+
+
+def _is_shim(code: Any) -> bool:
+    return (code.co_filename, code.co_name) in _SHIMS
+
+
+def _called_by_user(frame: Any) -> bool:
+    """Whether the jnp function whose arguments are handled in ``frame`` (or its callers in this module) was called
+    by user code (not by portax's, which broadcasts ranks freely as JAX's does)."""
+    while frame is not None and frame.f_code.co_filename == __file__:
+        frame = frame.f_back
+    return frame is not None and called_from_user(frame.f_back, _is_shim)
+
+
+def _check_rank_promotion(name: str, shapes: list) -> None:
+    """``jax_numpy_rank_promotion``: 'warn' or 'raise' on implicit rank promotion (scalars are exempt) in a jnp
+    function called by user code."""
+    mode = config.numpy_rank_promotion
+    if mode == "allow" or len({len(s) for s in shapes if s}) < 2 or not _called_by_user(sys._getframe(1)):
+        return
+    if mode == "warn":
+        warnings.warn(f"Following NumPy automatic rank promotion for {name} on shapes "
+                      f"{' '.join(map(str, shapes))}. Set the jax_numpy_rank_promotion config option to 'allow' to "
+                      "disable this warning; for more information, see "
+                      "https://docs.jax.dev/en/latest/rank_promotion_warning.html.")
+    else:
+        raise ValueError(f"Operands could not be broadcast together for {name} on shapes "
+                         f"{' '.join(map(str, shapes))} and with the config option jax_numpy_rank_promotion='raise'. "
+                         "For more information, see https://docs.jax.dev/en/latest/rank_promotion_warning.html.")
+
+
+def promote_shapes(*args: Any, name: str | None = None) -> list:
+    """Broadcast the arguments to their common shape (numpy's rules; ``name``: check rank promotion for it)."""
     shapes = [get_aval(a).shape for a in args]
     if all(s == shapes[0] for s in shapes):
         return list(args)
+    if name is not None:
+        _check_rank_promotion(name, shapes)
     shape = broadcast_shapes(*shapes)
     return [broadcast_to(a, shape) for a in args]
 
 
 def promote_args(name: str, *args: Any) -> list:
-    return promote_shapes(*promote_dtypes(*args))
+    return promote_shapes(*promote_dtypes(*args), name=name)
 
 
 def promote_args_inexact(name: str, *args: Any) -> list:
-    return promote_shapes(*promote_to_inexact(*args))
+    return promote_shapes(*promote_to_inexact(*args), name=name)
 
 
 def canonicalize_axis(axis: int, ndim: int) -> int:

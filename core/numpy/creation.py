@@ -8,7 +8,7 @@ import numpy as np
 from .. import dtypes
 from ..primitives import elementwise as ew, structural as st
 from ..trace import concrete_or_error, get_aval
-from ._util import asarray_any
+from ._util import asarray_any, broadcast_shapes, broadcast_to, canonicalize_axis
 
 
 def _dtype(dtype, default=None):
@@ -121,13 +121,19 @@ def linspace(start: Any, stop: Any, num: int = 50, endpoint: bool = True, retste
     dt = _dtype(dtype, dtypes.default_float() if get_aval(start).dtype.kind != "f" else
                 dtypes.result_type(start, stop))
     ct = dt if dt.kind == "f" else dtypes.default_float()
-    start, stop = ew.convert_element_type(start, ct), ew.convert_element_type(stop, ct)
+    bounds = broadcast_shapes(get_aval(start).shape, get_aval(stop).shape)
+    start, stop = (broadcast_to(ew.convert_element_type(v, ct), bounds) for v in (start, stop))
+    axis = canonicalize_axis(axis, len(bounds) + 1)
+    shape = bounds[:axis] + (num,) + bounds[axis:]
     div = (num - 1) if endpoint else num
     step = ew.div(ew.sub(stop, start), ew.convert_element_type(max(div, 1), ct))
-    io = ew.convert_element_type(st.iota(dtypes.int32, num), ct)
-    out = ew.add(ew.convert_element_type(start, ct), ew.mul(io, step))
+    io = st.broadcast_in_dim(ew.convert_element_type(st.iota(dtypes.int32, num), ct), shape, (axis,))
+    along = [d for d in range(len(shape)) if d != axis]  # start, stop and step spread along ``axis``
+    out = ew.add(st.broadcast_in_dim(start, shape, along), ew.mul(io, st.broadcast_in_dim(step, shape, along)))
     if endpoint and num > 1:
-        out = st.concatenate([st.slice(out, (0,), (num - 1,)), st.reshape(stop, (1,))], 0)
+        out = st.concatenate([st.slice_in_dim(out, 0, num - 1, 1, axis), st.expand_dims(stop, (axis,))], axis)
+    if dt.kind in "iu":  # integer samples round down, as numpy and JAX
+        out = ew.floor(out)
     out = _put(ew.convert_element_type(out, dt) if dt != ct else out, device)
     return (out, step) if retstep else out
 
@@ -135,7 +141,7 @@ def linspace(start: Any, stop: Any, num: int = 50, endpoint: bool = True, retste
 def logspace(start: Any, stop: Any, num: int = 50, endpoint: bool = True, base: float = 10.0, dtype=None,
              axis: int = 0) -> Any:
     from .ufuncs import power
-    lin = linspace(start, stop, num, endpoint)
+    lin = linspace(start, stop, num, endpoint, axis=axis)
     out = power(asarray_any(float(base)), lin)
     return out if dtype is None else ew.convert_element_type(out, dtypes.canonicalize(dtype))
 

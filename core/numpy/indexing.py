@@ -26,7 +26,7 @@ def _gather(operand: Any, indices: Any, dn: Any, slice_sizes: tuple, **params: A
 
 
 def _is_array_index(i: Any) -> bool:
-    if isinstance(i, (list, np.ndarray)) or is_tracer(i) or hasattr(i, "_buf"):
+    if isinstance(i, (list, tuple, np.ndarray)) or is_tracer(i) or hasattr(i, "_buf"):
         return get_aval(asarray_any(i)).ndim > 0 or get_aval(asarray_any(i)).dtype == dtypes.bool_
     return False
 

@@ -129,9 +129,31 @@ def trace(a: Any, offset: int = 0, axis1: int = 0, axis2: int = 1, dtype=None, o
     return sum(diagonal(a, offset, axis1, axis2), -1, dtype=dtype)
 
 
-def einsum(subscripts: str, *operands: Any, optimize: Any = "optimal", precision: Any = None,
+def _interleaved(args: tuple) -> tuple:
+    """``(op, sublist, op, sublist, ..., [out])`` as ``(subscripts, operands)``: the sublists' symbols (any
+    sortable hashables, ``...`` for an ellipsis) become letters in sorted order, as opt_einsum does."""
+    ops, subs, out = list(args[0:-1:2] if len(args) % 2 else args[0::2]), list(args[1::2]), None
+    if len(args) % 2:
+        out = args[-1]
+    try:
+        symbols = sorted(set(c for sub in subs for c in sub if c is not Ellipsis))
+    except TypeError:
+        raise TypeError("For this input type lists must contain either Ellipsis or hashable and comparable "
+                        "object (e.g. int, str).") from None
+    letters = {c: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"[k] for k, c in enumerate(symbols)}
+
+    def spec(sub) -> str:
+        return "".join("..." if c is Ellipsis else letters[c] for c in sub)
+    subscripts = ",".join(spec(sub) for sub in subs)
+    return (subscripts + "->" + spec(out) if out is not None else subscripts), ops
+
+
+def einsum(subscripts: Any, *operands: Any, optimize: Any = "optimal", precision: Any = None,
            preferred_element_type: Any = None) -> Any:
-    """``jnp.einsum``: pairwise contractions in the order numpy's ``einsum_path`` finds optimal."""
+    """``jnp.einsum``: pairwise contractions in the order numpy's ``einsum_path`` finds optimal; also the
+    interleaved form ``einsum(op, sublist, op, sublist, ..., [sublist_out])``."""
+    if not isinstance(subscripts, str):
+        subscripts, operands = _interleaved((subscripts, *operands))
     ops = promote_dtypes(*operands)
     shapes = [np.empty(get_aval(o).shape, dtype=np.bool_) for o in ops]
     if "->" not in subscripts:
@@ -221,7 +243,9 @@ def vecmat(x1: Any, x2: Any, /) -> Any:
     return matmul(st.expand_dims(x1, (get_aval(x1).ndim - 1,)), x2)[..., 0, :]
 
 
-def einsum_path(subscripts: str, *operands: Any, optimize: Any = "greedy") -> tuple:
+def einsum_path(subscripts: Any, *operands: Any, optimize: Any = "greedy") -> tuple:
     """The contraction order einsum would use (numpy's ``einsum_path`` on the operand shapes)."""
+    if not isinstance(subscripts, str):
+        subscripts, operands = _interleaved((subscripts, *operands))
     shapes = [np.empty(get_aval(asarray_any(o)).shape, dtype=np.bool_) for o in operands]
     return np.einsum_path(subscripts, *shapes, optimize=optimize)

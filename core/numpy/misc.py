@@ -21,7 +21,7 @@ def where(condition: Any, x: Any = None, y: Any = None, *, size: int | None = No
     if get_aval(c).dtype != dtypes.bool_:
         c = ew.ne(c, ew._const(c, 0))
     x, y = promote_dtypes(x, y)
-    c, x, y = promote_shapes(c, x, y)
+    c, x, y = promote_shapes(c, x, y, name="where")
     return ew.select(c, x, y)
 
 

@@ -3,6 +3,7 @@ cumulative ops, and the nan-variants."""
 from __future__ import annotations
 
 import builtins
+import operator
 from typing import Any
 
 import numpy as np
@@ -17,7 +18,7 @@ def _axes(axis, nd: int) -> tuple:
     if axis is None:
         return tuple(range(nd))
     axes = (axis,) if isinstance(axis, int) or np.ndim(axis) == 0 else tuple(axis)
-    out = tuple(canonicalize_axis(int(a), nd) for a in axes)
+    out = tuple(canonicalize_axis(operator.index(a), nd) for a in axes)  # a float axis is a TypeError
     if len(set(out)) != len(out):
         raise ValueError(f"duplicate value in 'axis': {axis}")
     return out
@@ -27,19 +28,44 @@ def _keep(x, axes, shape):
     return st.reshape(x, tuple(1 if i in axes else d for i, d in enumerate(shape)))
 
 
+def _promote_integer(dt: np.dtype) -> np.dtype:
+    """Booleans, and integers narrower than the default integer, as the default (unsigned) integer, as JAX."""
+    if dt == dtypes.bool_:
+        return dtypes.default_int()
+    wide = dtypes.default_uint() if dt.kind == "u" else dtypes.default_int()
+    return wide if dt.kind in "iu" and dt.itemsize < wide.itemsize else dt
+
+
+def _no_out(name: str, out: Any, end: str = ".") -> None:
+    """JAX's error for numpy's ``out`` argument (arrays are immutable)."""
+    if out is not None:
+        raise NotImplementedError(f"The 'out' argument to jnp.{name} is not supported{end}")
+
+
+def _check_where(name: str, where: Any) -> Any:
+    """``where`` as an array; JAX's ValueError unless it is boolean."""
+    if where is None:
+        return None
+    where = asarray_any(where)
+    if get_aval(where).dtype != dtypes.bool_:
+        dtype = get_aval(where).dtype
+        raise ValueError(f"jnp.{name}: where must be None or a boolean array; got where.dtype={dtype!r}.")
+    return where
+
+
 def _reduction(name: str, lax_reduce, identity, upcast_bool_int: bool = False, bool_op=None):
     def fn(a: Any, axis: Any = None, dtype=None, out: None = None, keepdims: bool = False, initial: Any = None,
            where: Any = None, promote_integers: bool = True) -> Any:
+        _no_out(name, out)
         a = asarray_any(a)
+        where = _check_where(name, where)
         aval = get_aval(a)
         axes = _axes(axis, aval.ndim)
         dt = aval.dtype
         if dtype is not None:
             dt = dtypes.canonicalize(dtype)
-        elif upcast_bool_int and dt.kind in "bui" and promote_integers:
-            dt = dtypes.default_uint() if dt.kind == "u" else dtypes.default_int()
-            if dt.itemsize < aval.dtype.itemsize:
-                dt = aval.dtype
+        elif upcast_bool_int and promote_integers:
+            dt = _promote_integer(dt)
         if dt != aval.dtype:
             a = ew.convert_element_type(a, dt)
         if where is not None:
@@ -57,7 +83,10 @@ def _reduction(name: str, lax_reduce, identity, upcast_bool_int: bool = False, b
         if initial is not None:
             from .ufuncs import maximum, minimum, add, multiply
             comb = {"max": maximum, "min": minimum, "sum": add, "prod": multiply}[name]
-            r = comb(r, ew.convert_element_type(initial, dt))
+            initial = ew.convert_element_type(initial, dt)
+            if get_aval(initial).shape != ():
+                raise ValueError(f"initial value must be a scalar. Got array of shape {get_aval(initial).shape}")
+            r = comb(r, initial)
         if keepdims:
             r = _keep(r, axes, aval.shape)
         return r
@@ -76,13 +105,13 @@ amax, amin = max, min
 def all(a: Any, axis: Any = None, out: None = None, keepdims: bool = False, *, where: Any = None) -> Any:
     a = asarray_any(a)
     b = a if get_aval(a).dtype == dtypes.bool_ else ew.ne(a, ew._const(a, 0))
-    return _reduction("all", red.reduce_and, lambda d: True)(b, axis, keepdims=keepdims, where=where)
+    return _reduction("all", red.reduce_and, lambda d: True)(b, axis, out=out, keepdims=keepdims, where=where)
 
 
 def any(a: Any, axis: Any = None, out: None = None, keepdims: bool = False, *, where: Any = None) -> Any:
     a = asarray_any(a)
     b = a if get_aval(a).dtype == dtypes.bool_ else ew.ne(a, ew._const(a, 0))
-    return _reduction("any", red.reduce_or, lambda d: False)(b, axis, keepdims=keepdims, where=where)
+    return _reduction("any", red.reduce_or, lambda d: False)(b, axis, out=out, keepdims=keepdims, where=where)
 
 
 def _inexact_dtype(aval, dtype) -> np.dtype:
@@ -106,6 +135,7 @@ def _count(aval, axes, where, dtype=None, keepdims: bool = False):
 
 def _mean(a: Any, axis: Any, dtype, keepdims: bool, where: Any) -> Any:
     a = asarray_any(a)
+    where = _check_where("mean", where)
     aval = get_aval(a)
     dt = _inexact_dtype(aval, dtype)
     cdt = _upcast_f16(dt)
@@ -120,6 +150,7 @@ def _mean(a: Any, axis: Any, dtype, keepdims: bool, where: Any) -> Any:
 
 def mean(a: Any, axis: Any = None, dtype=None, out: None = None, keepdims: bool = False, *, where: Any = None) -> Any:
     """The mean over ``axis`` of the ``where``-selected entries (nan where there are none)."""
+    _no_out("mean", out)
     return _mean(a, axis, dtype, keepdims, where)
 
 
@@ -154,7 +185,7 @@ def _var(a: Any, axis: Any, dtype, ddof: Any, keepdims: bool, where: Any, a_mean
     cdt = _upcast_f16(dt)
     a = ew.convert_element_type(a, cdt) if aval.dtype != cdt else a
     axes = _axes(axis, aval.ndim)
-    where = _selected(a, where, ignore_nan)
+    where = _selected(a, _check_where("nanvar" if ignore_nan else "var", where), ignore_nan)
     m = _mean(a, axis, None, True, where) if a_mean is None else ew.convert_element_type(asarray_any(a_mean), cdt)
     centered = ew.sub(a, broadcast_to(m, aval.shape))
     if where is not None:  # excluded entries (NaN, inf) must not reach the gradient through the square
@@ -179,17 +210,21 @@ def _var(a: Any, axis: Any, dtype, ddof: Any, keepdims: bool, where: Any, a_mean
 def var(a: Any, axis: Any = None, dtype=None, out: None = None, ddof: int = 0, keepdims: bool = False, *,
         where: Any = None, correction: Any = None, mean: Any = None) -> Any:
     """The variance over ``axis``: ``sum(|a - mean|**2) / (n - ddof)``, nan when ``n <= ddof``."""
+    _no_out("var", out)
     return _var(a, axis, dtype, _ddof(ddof, correction), keepdims, where, mean, False)
 
 
 def std(a: Any, axis: Any = None, dtype=None, out: None = None, ddof: int = 0, keepdims: bool = False, *,
         where: Any = None, correction: Any = None, mean: Any = None) -> Any:
     """The square root of ``var``."""
+    _no_out("std", out)
+    where = _check_where("std", where)
     return ew.sqrt(var(a, axis, dtype, out, ddof, keepdims, where=where, correction=correction, mean=mean))
 
 
 def _arg(lax_fn, name):
     def fn(a: Any, axis: int | None = None, out: None = None, keepdims: bool = False) -> Any:
+        _no_out(name, out)
         a = asarray_any(a)
         aval = get_aval(a)
         if axis is None:
@@ -209,31 +244,34 @@ argmax = _arg(red.argmax, "argmax")
 argmin = _arg(red.argmin, "argmin")
 
 
-def _cumulative(lax_fn, name, upcast: bool):
+def _cumulative(lax_fn, name, promote_integers: bool = False):
+    """JAX's cumulative reductions: booleans (and, with ``promote_integers``, narrow integers) accumulate in
+    the default integer; ``dtype=bool`` accumulates ``a != 0`` and reports whether any was so far."""
     def fn(a: Any, axis: int | None = None, dtype=None, out: None = None) -> Any:
+        _no_out(name, out, "")
         a = asarray_any(a)
         if axis is None:
             a, axis = st.reshape(a, (get_aval(a).size,)), 0
         aval = get_aval(a)
-        if dtype is not None:
-            dt = dtypes.canonicalize(dtype)
-        elif upcast and aval.dtype.kind in "bi" and aval.dtype.itemsize <= dtypes.default_int().itemsize:
-            dt = dtypes.default_int()
-        elif upcast and aval.dtype.kind == "u" and aval.dtype.itemsize <= 4:
-            dt = dtypes.default_uint()
+        if dtype is None:
+            rt = _promote_integer(aval.dtype) if promote_integers or aval.dtype == dtypes.bool_ else aval.dtype
+            ct = rt
+        elif np.dtype(dtype) == dtypes.bool_:
+            rt, ct = dtypes.bool_, _promote_integer(dtypes.bool_)
+            a = a if aval.dtype == dtypes.bool_ else ew.ne(a, ew._const(a, 0))
         else:
-            dt = aval.dtype
-        if dt != aval.dtype:
-            a = ew.convert_element_type(a, dt)
-        if aval.ndim == 0:
-            return a
-        return lax_fn(a, canonicalize_axis(axis, aval.ndim))
+            rt = ct = dtypes.canonicalize(dtype)
+        a = ew.convert_element_type(a, ct) if get_aval(a).dtype != ct else a
+        if aval.ndim:
+            a = lax_fn(a, canonicalize_axis(axis, aval.ndim))
+        return ew.convert_element_type(a, rt) if rt != ct else a
     fn.__name__ = name
     return fn
 
 
-cumsum = _cumulative(red.cumsum, "cumsum", True)
-cumprod = _cumulative(red.cumprod, "cumprod", True)
+cumsum = _cumulative(red.cumsum, "cumsum")
+cumprod = _cumulative(red.cumprod, "cumprod")
+_cumsum_with_promotion = _cumulative(red.cumsum, "_cumsum_with_promotion", True)
 
 
 def _array_api_cumulative(x: Any, axis: int | None, dtype, include_initial: bool, fn, initial: int, what: str):
@@ -258,7 +296,7 @@ def _array_api_cumulative(x: Any, axis: int | None, dtype, include_initial: bool
 
 def cumulative_sum(x: Any, /, *, axis: int | None = None, dtype=None, include_initial: bool = False) -> Any:
     """Array API cumulative sum: ``axis`` is required above one dimension; ``include_initial`` prepends 0."""
-    return _array_api_cumulative(x, axis, dtype, include_initial, cumsum, 0, "sum")
+    return _array_api_cumulative(x, axis, dtype, include_initial, _cumsum_with_promotion, 0, "sum")
 
 
 def cumulative_prod(x: Any, /, *, axis: int | None = None, dtype=None, include_initial: bool = False) -> Any:
@@ -268,36 +306,41 @@ def cumulative_prod(x: Any, /, *, axis: int | None = None, dtype=None, include_i
 
 def _nan_to(a, val):
     a = asarray_any(a)
-    if get_aval(a).dtype.kind != "f":
+    if get_aval(a).dtype.kind not in "fc":
         return a
-    return ew.select(ew.ne(a, a), st.full_like(a, val), a)
+    return ew.select(ew.ne(a, a), st.full_like(a, val), a)  # a complex value is NaN if a part is
 
 
 def nansum(a: Any, axis: Any = None, dtype=None, out: None = None, keepdims: bool = False, **kw) -> Any:
+    _no_out("nansum", out)
     return sum(_nan_to(a, 0), axis, dtype, keepdims=keepdims, **kw)
 
 
 def nanprod(a: Any, axis: Any = None, dtype=None, out: None = None, keepdims: bool = False, **kw) -> Any:
+    _no_out("nanprod", out)
     return prod(_nan_to(a, 1), axis, dtype, keepdims=keepdims, **kw)
 
 
 def nanmax(a: Any, axis: Any = None, out: None = None, keepdims: bool = False, **kw) -> Any:
+    _no_out("nanmax", out)
     a = asarray_any(a)
     r = max(_nan_to(a, -np.inf), axis, keepdims=keepdims, **kw)
-    allnan = all(ew.ne(a, a), axis, keepdims=keepdims) if get_aval(a).dtype.kind == "f" else None
+    allnan = all(ew.ne(a, a), axis, keepdims=keepdims) if get_aval(a).dtype.kind in "fc" else None
     return r if allnan is None else ew.select(allnan, st.full_like(r, np.nan), r)
 
 
 def nanmin(a: Any, axis: Any = None, out: None = None, keepdims: bool = False, **kw) -> Any:
+    _no_out("nanmin", out)
     a = asarray_any(a)
     r = min(_nan_to(a, np.inf), axis, keepdims=keepdims, **kw)
-    allnan = all(ew.ne(a, a), axis, keepdims=keepdims) if get_aval(a).dtype.kind == "f" else None
+    allnan = all(ew.ne(a, a), axis, keepdims=keepdims) if get_aval(a).dtype.kind in "fc" else None
     return r if allnan is None else ew.select(allnan, st.full_like(r, np.nan), r)
 
 
 def nanmean(a: Any, axis: Any = None, dtype=None, out: None = None, keepdims: bool = False,
             where: Any = None) -> Any:
     """``mean`` of the entries that are not NaN (and are selected by ``where``)."""
+    _no_out("nanmean", out)
     a = asarray_any(a)
     return mean(a, axis, dtype, keepdims=keepdims, where=_selected(a, where, True))
 
@@ -305,32 +348,39 @@ def nanmean(a: Any, axis: Any = None, dtype=None, out: None = None, keepdims: bo
 def nanvar(a: Any, axis: Any = None, dtype=None, out: None = None, ddof: int = 0, keepdims: bool = False,
            where: Any = None, mean: Any = None) -> Any:
     """``var`` of the entries that are not NaN (and are selected by ``where``)."""
+    _no_out("nanvar", out)
     return _var(a, axis, dtype, ddof, keepdims, where, mean, True)
 
 
 def nanstd(a: Any, axis: Any = None, dtype=None, out: None = None, ddof: int = 0, keepdims: bool = False,
            where: Any = None, mean: Any = None) -> Any:
     """The square root of ``nanvar``."""
+    _no_out("nanstd", out)
     return ew.sqrt(nanvar(a, axis, dtype, ddof=ddof, keepdims=keepdims, where=where, mean=mean))
 
 
 def nanargmax(a: Any, axis: int | None = None, out: None = None, keepdims: bool = False) -> Any:
+    _no_out("nanargmax", out)
     return argmax(_nan_to(a, -np.inf), axis, keepdims=keepdims)
 
 
 def nanargmin(a: Any, axis: int | None = None, out: None = None, keepdims: bool = False) -> Any:
+    _no_out("nanargmin", out)
     return argmin(_nan_to(a, np.inf), axis, keepdims=keepdims)
 
 
 def nancumsum(a: Any, axis: int | None = None, dtype=None, out: None = None) -> Any:
+    _no_out("nancumsum", out, "")
     return cumsum(_nan_to(a, 0), axis, dtype)
 
 
 def nancumprod(a: Any, axis: int | None = None, dtype=None, out: None = None) -> Any:
+    _no_out("nancumprod", out, "")
     return cumprod(_nan_to(a, 1), axis, dtype)
 
 
 def ptp(a: Any, axis: Any = None, out: None = None, keepdims: bool = False) -> Any:
+    _no_out("ptp", out)
     return ew.sub(max(a, axis, keepdims=keepdims), min(a, axis, keepdims=keepdims))
 
 

@@ -309,66 +309,6 @@ def broadcast_arrays(*args: Any) -> list:
     return [broadcast_to(a, shp) for a in args]
 
 
-def pad(array: Any, pad_width: Any, mode: str = "constant", constant_values: Any = 0, **kwargs) -> Any:
-    """``jnp.pad`` (modes: constant, edge, reflect, symmetric, wrap)."""
-    from ..primitives import elementwise as ew
-    a = asarray_any(array)
-    nd = get_aval(a).ndim
-    pw = np.asarray(pad_width, dtype=np.int64)
-    pw = np.broadcast_to(pw, (nd, 2)) if pw.ndim < 2 else pw
-    if (pw < 0).any():
-        raise ValueError("index can't contain negative values")
-    if mode == "constant":
-        cv = np.asarray(constant_values)
-        if cv.size != 1:
-            cvs = np.broadcast_to(cv, (nd, 2))
-            for ax in range(nd):
-                for side in range(2):
-                    cfg = [(0, 0, 0)] * nd
-                    cfg[ax] = (int(pw[ax, 0]), 0, 0) if side == 0 else (0, int(pw[ax, 1]), 0)
-                    a = st.pad(a, ew.convert_element_type(cvs[ax, side].item(), get_aval(a).dtype), cfg)
-            return a
-        pad_value = ew.convert_element_type(cv.item(), get_aval(a).dtype)
-        return st.pad(a, pad_value, [(int(lo), int(hi), 0) for lo, hi in pw])
-    for ax in range(nd):
-        lo, hi = int(pw[ax, 0]), int(pw[ax, 1])
-        n = get_aval(a).shape[ax]
-        parts = []
-        if lo:
-            parts.append(_pad_side(a, ax, n, lo, mode, True))
-        parts.append(a)
-        if hi:
-            parts.append(_pad_side(a, ax, n, hi, mode, False))
-        a = st.concatenate(parts, ax) if len(parts) > 1 else a
-    return a
-
-
-def _pad_side(a, ax, n, k, mode, left):
-    """The k elements padded on one side of axis ``ax``, gathered from the array."""
-    pos = np.arange(-k, 0) if left else np.arange(n, n + k)
-    if mode == "edge":
-        src = np.clip(pos, 0, n - 1)
-    elif mode == "wrap":
-        src = pos % n
-    elif mode in ("reflect", "symmetric"):
-        src = np.array([_reflect(int(p), n, mode) for p in pos], dtype=np.int64)
-    else:
-        raise NotImplementedError(f"jnp.pad mode {mode!r} is not supported")
-    from .indexing import take
-    return take(a, asarray_any(src.astype(np.int32)), axis=ax)
-
-
-def _reflect(p: int, n: int, mode: str) -> int:
-    """Index of position ``p`` mirrored into [0, n): 'reflect' excludes the edge, 'symmetric' repeats it."""
-    if n == 1:
-        return 0
-    period = 2 * (n - 1) if mode == "reflect" else 2 * n
-    j = p % period
-    if j < n:
-        return j
-    return period - j if mode == "reflect" else period - 1 - j
-
-
 def rollaxis(a: Any, axis: int, start: int = 0) -> Any:
     """Roll ``axis`` backwards until it lies before ``start`` (numpy's legacy moveaxis)."""
     a = asarray_any(a)

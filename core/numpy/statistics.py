@@ -7,16 +7,17 @@ from typing import Any, Sequence
 import numpy as np
 
 from .. import dtypes
+from ..primitives import structural as st
 from ..trace import concrete_or_error, get_aval
 from . import reductions as red, ufuncs as uf
 from ._util import asarray_any, broadcast_to, canonicalize_axis, promote_to_inexact
-from .creation import arange, linspace, zeros
+from .creation import arange, linspace, ones_like, zeros
 from .indexing import take, take_along_axis
 from .linalg_ops import dot
-from .misc import clip, searchsorted, sort, where
+from .misc import argsort, clip, searchsorted, sort, where
 from .shape import concatenate, moveaxis, ravel, reshape
 
-_METHODS = ("linear", "lower", "higher", "midpoint", "nearest")
+_METHODS = ("linear", "lower", "higher", "midpoint", "nearest", "inverted_cdf")
 
 
 def _reduce_axes_last(a: Any, axis: Any) -> tuple:
@@ -31,14 +32,55 @@ def _reduce_axes_last(a: Any, axis: Any) -> tuple:
     return a, axes, shape
 
 
-def _quantile(name: str, a: Any, q: Any, axis: Any, method: str, keepdims: bool, ignore_nan: bool) -> Any:
+def _broadcast_weights(a: Any, weights: Any, axis: Any) -> tuple:
+    """``a`` and ``weights`` promoted to inexact, with ``weights`` spread over the reduced axes, as JAX."""
+    weights = asarray_any(weights)
+    if get_aval(weights).dtype.kind == "c":
+        raise ValueError("Weights cannot be complex types.")
+    a, weights = promote_to_inexact(a, weights)
+    shape, w_shape = get_aval(a).shape, get_aval(weights).shape
+    if w_shape != shape:
+        if axis is None:
+            raise ValueError("Weights shape must match 'a' shape when axis is None.")
+        axes = tuple(canonicalize_axis(x, len(shape)) for x in ((axis,) if np.ndim(axis) == 0 else axis))
+        if w_shape != tuple(shape[x] for x in axes):
+            raise ValueError(f"Weights shape {w_shape} must match reduction axes {tuple(shape[x] for x in axes)}")
+        weights = st.broadcast_in_dim(weights, shape, axes)
+    return a, weights
+
+
+def _inverted_cdf(s: Any, w: Any, nan: Any, qb: Any, valid: Any) -> tuple:
+    """Per row of the sorted ``s`` (weights ``w``): the index of the first entry whose cumulative weight
+    reaches ``q`` of the total (negative or NaN weights and NaN data weigh 0), clipped to ``valid - 1``; and
+    where the row has a bad weight."""
+    bad_w = uf.logical_or(w < 0, uf.isnan(w))
+    cw = red.cumsum(where(uf.logical_or(bad_w, nan), 0.0, w).astype(w.dtype), axis=-1)
+    target = qb * cw[..., -1]
+    idx = red.sum(cw < target[..., None], axis=-1).astype(qb.dtype)
+    return clip(idx, 0, valid - 1), red.any(bad_w, axis=-1)
+
+
+def _quantile(a: Any, q: Any, axis: Any, method: str, keepdims: bool, ignore_nan: bool,
+              weights: Any = None) -> Any:
     if method not in _METHODS:
-        raise ValueError(f"{name}: method must be one of {_METHODS}, got {method!r}")
+        raise ValueError("method can only be 'linear', 'lower', 'higher', 'midpoint', 'nearest' or 'inverted_cdf'")
+    if weights is not None:
+        if method != "inverted_cdf":
+            raise NotImplementedError(f"{method} doesn't support weights. Only method 'inverted_cdf' supports "
+                                      "weights.")
+        a, weights = _broadcast_weights(asarray_any(a), weights, axis)
     (a,) = promote_to_inexact(asarray_any(a))
+    if get_aval(a).dtype.kind == "c":
+        raise ValueError("quantile does not support complex input, as the operation is poorly defined.")
     q = asarray_any(q).astype(get_aval(a).dtype)
     flat, axes, shape = _reduce_axes_last(a, axis)
     n = get_aval(flat).shape[-1]
-    s = sort(flat, axis=-1)
+    if weights is None:
+        s = sort(flat, axis=-1)
+    else:  # weights follow their entries into sorted order
+        order = argsort(flat, axis=-1)
+        s = take_along_axis(flat, order, axis=-1)
+        weights = take_along_axis(_reduce_axes_last(weights, axis)[0], order, axis=-1)
     batch = get_aval(s).shape[:-1]
     nan = uf.isnan(flat)
     count = red.sum(~nan, axis=-1).astype(q.dtype) if ignore_nan else None
@@ -53,6 +95,11 @@ def _quantile(name: str, a: Any, q: Any, axis: Any, method: str, keepdims: bool,
         high = low
     elif method == "higher":
         low = high
+    bad_weight = False
+    if method == "inverted_cdf":
+        w = ones_like(s) if weights is None else weights
+        low, bad_weight = _inverted_cdf(s, w, uf.isnan(s), qb, count if ignore_nan else float(n))
+        low = high = broadcast_to(low, q_shape + batch)
     nq, nb = len(q_shape), len(batch)
 
     def gather(idx):
@@ -69,7 +116,7 @@ def _quantile(name: str, a: Any, q: Any, axis: Any, method: str, keepdims: bool,
         out = lo_v + frac * (hi_v - lo_v)
     else:
         out = lo_v
-    bad = (count == 0) if ignore_nan else red.any(nan, axis=-1)
+    bad = uf.logical_or((count == 0) if ignore_nan else red.any(nan, axis=-1), bad_weight)
     out = where(bad, np.nan, out)
     if keepdims:
         kept_shape = tuple(1 if d in axes else shape[d] for d in range(len(shape)))
@@ -77,33 +124,47 @@ def _quantile(name: str, a: Any, q: Any, axis: Any, method: str, keepdims: bool,
     return out
 
 
+def _no_out(name: str, out: Any, overwrite_input: bool) -> None:
+    if overwrite_input or out is not None:
+        raise ValueError(f"jax.numpy.{name} does not support overwrite_input=True or out != None")
+
+
 def quantile(a: Any, q: Any, axis: Any = None, out: None = None, overwrite_input: bool = False,
-             method: str = "linear", keepdims: bool = False, *, interpolation: str | None = None) -> Any:
-    """Quantiles ``q`` (in [0, 1]) of ``a`` along ``axis``; the q axes come first, as numpy."""
-    return _quantile("quantile", a, q, axis, interpolation or method, keepdims, False)
+             method: str = "linear", keepdims: bool = False, *, weights: Any = None,
+             interpolation: str | None = None) -> Any:
+    """Quantiles ``q`` (in [0, 1]) of ``a`` along ``axis``; the q axes come first, as numpy. ``weights``
+    (method 'inverted_cdf' only) weigh each entry."""
+    _no_out("quantile", out, overwrite_input)
+    return _quantile(a, q, axis, interpolation or method, keepdims, False, weights)
 
 
 def nanquantile(a: Any, q: Any, axis: Any = None, out: None = None, overwrite_input: bool = False,
-                method: str = "linear", keepdims: bool = False, *, interpolation: str | None = None) -> Any:
-    return _quantile("nanquantile", a, q, axis, interpolation or method, keepdims, True)
+                method: str = "linear", keepdims: bool = False, *, weights: Any = None,
+                interpolation: str | None = None) -> Any:
+    _no_out("nanquantile", out, overwrite_input)
+    return _quantile(a, q, axis, interpolation or method, keepdims, True, weights)
 
 
 def percentile(a: Any, q: Any, axis: Any = None, out: None = None, overwrite_input: bool = False,
-               method: str = "linear", keepdims: bool = False, *, interpolation: str | None = None) -> Any:
-    return quantile(a, uf.true_divide(q, 100.0), axis, method=interpolation or method, keepdims=keepdims)
+               method: str = "linear", keepdims: bool = False, *, weights: Any = None,
+               interpolation: str | None = None) -> Any:
+    return quantile(a, uf.true_divide(q, 100.0), axis, out, overwrite_input, method=interpolation or method,
+                    keepdims=keepdims, weights=weights)
 
 
 def nanpercentile(a: Any, q: Any, axis: Any = None, out: None = None, overwrite_input: bool = False,
-                  method: str = "linear", keepdims: bool = False, *, interpolation: str | None = None) -> Any:
-    return nanquantile(a, uf.true_divide(q, 100.0), axis, method=interpolation or method, keepdims=keepdims)
+                  method: str = "linear", keepdims: bool = False, *, weights: Any = None,
+                  interpolation: str | None = None) -> Any:
+    return nanquantile(a, uf.true_divide(q, 100.0), axis, out, overwrite_input, method=interpolation or method,
+                       keepdims=keepdims, weights=weights)
 
 
 def median(a: Any, axis: Any = None, out: None = None, overwrite_input: bool = False, keepdims: bool = False) -> Any:
-    return quantile(a, 0.5, axis, keepdims=keepdims)
+    return quantile(a, 0.5, axis, out, overwrite_input, keepdims=keepdims)
 
 
 def nanmedian(a: Any, axis: Any = None, out: None = None, overwrite_input: bool = False, keepdims: bool = False) -> Any:
-    return nanquantile(a, 0.5, axis, keepdims=keepdims)
+    return nanquantile(a, 0.5, axis, out, overwrite_input, keepdims=keepdims)
 
 
 def cov(m: Any, y: Any = None, rowvar: bool = True, bias: bool = False, ddof: int | None = None,

@@ -127,10 +127,22 @@ atan2 = arctan2
 nextafter = _binary(ew.nextafter, "nextafter", inexact=True)
 equal = _binary(ew.eq, "equal")
 not_equal = _binary(ew.ne, "not_equal")
-less = _binary(ew.lt, "less")
-less_equal = _binary(ew.le, "less_equal")
-greater = _binary(ew.gt, "greater")
-greater_equal = _binary(ew.ge, "greater_equal")
+
+
+def _lexicographic(lax_cmp):
+    """``lax_cmp`` that compares complex operands by (real, imaginary) parts, as JAX's ``jnp`` comparisons."""
+    def cmp(x: Any, y: Any) -> Any:
+        if get_aval(x).dtype.kind != "c":
+            return lax_cmp(x, y)
+        (xr, xi), (yr, yi) = (ew.real(x), ew.imag(x)), (ew.real(y), ew.imag(y))
+        return ew.select(ew.eq(xr, yr), lax_cmp(xi, yi), lax_cmp(xr, yr))
+    return cmp
+
+
+less = _binary(_lexicographic(ew.lt), "less")
+less_equal = _binary(_lexicographic(ew.le), "less_equal")
+greater = _binary(_lexicographic(ew.gt), "greater")
+greater_equal = _binary(_lexicographic(ew.ge), "greater_equal")
 bitwise_and = _binary(ew.bitwise_and, "bitwise_and")
 bitwise_or = _binary(ew.bitwise_or, "bitwise_or")
 bitwise_xor = _binary(ew.bitwise_xor, "bitwise_xor")
@@ -151,15 +163,15 @@ bitwise_left_shift, bitwise_right_shift = left_shift, right_shift
 
 
 def logical_and(x: Any, y: Any, /) -> Any:
-    return ew.bitwise_and(*promote_shapes(_as_bool(x), _as_bool(y)))
+    return ew.bitwise_and(*promote_shapes(_as_bool(x), _as_bool(y), name="logical_and"))
 
 
 def logical_or(x: Any, y: Any, /) -> Any:
-    return ew.bitwise_or(*promote_shapes(_as_bool(x), _as_bool(y)))
+    return ew.bitwise_or(*promote_shapes(_as_bool(x), _as_bool(y), name="logical_or"))
 
 
 def logical_xor(x: Any, y: Any, /) -> Any:
-    return ew.bitwise_xor(*promote_shapes(_as_bool(x), _as_bool(y)))
+    return ew.bitwise_xor(*promote_shapes(_as_bool(x), _as_bool(y), name="logical_xor"))
 
 
 def logical_not(x: Any, /) -> Any:

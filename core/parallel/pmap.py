@@ -263,7 +263,7 @@ def pmap(fun: Callable, axis_name: Any = None, *, in_axes: Any = 0, out_axes: An
             flat_axes = axes_of_tree[in_tree] = _flatten_axes("pmap in_axes", in_tree, (dyn_axes, 0))
         axes, size = _mapped_size(leaves, flat_axes, axis_size)
         avals = shard_avals([get_aval(x) for x in leaves], axes)
-        key = (static_args, in_tree, tuple(avals), tuple(axes), size, config.enable_x64)
+        key = (static_args, in_tree, tuple(avals), tuple(axes), size, config.trace_context())
         entry = cache.get(key)
         if entry is None:
             entry = trace_body(static_args, in_tree, avals, size)

@@ -123,23 +123,23 @@ round_p = _unary("round")
 is_finite_p = _unary("is_finite", _FLOAT, out_dtype=dtypes.bool_)
 abs_p = _unary("abs", _NUMC)
 exp_p = _unary("exp", _INEXACT)
-exp2_p = _unary("exp2")
+exp2_p = _unary("exp2", _INEXACT)
 log_p = _unary("log", _INEXACT)
 log1p_p = _unary("log1p", _INEXACT)
 expm1_p = _unary("expm1", _INEXACT)
 tanh_p = _unary("tanh", _INEXACT)
-logistic_p = _unary("logistic")
+logistic_p = _unary("logistic", _INEXACT)
 sin_p = _unary("sin", _INEXACT)
 cos_p = _unary("cos", _INEXACT)
 tan_p = _unary("tan", _INEXACT)
-asin_p = _unary("asin")
-acos_p = _unary("acos")
-atan_p = _unary("atan")
+asin_p = _unary("asin", _INEXACT)
+acos_p = _unary("acos", _INEXACT)
+atan_p = _unary("atan", _INEXACT)
 sinh_p = _unary("sinh", _INEXACT)
 cosh_p = _unary("cosh", _INEXACT)
-asinh_p = _unary("asinh")
-acosh_p = _unary("acosh")
-atanh_p = _unary("atanh")
+asinh_p = _unary("asinh", _INEXACT)
+acosh_p = _unary("acosh", _INEXACT)
+atanh_p = _unary("atanh", _INEXACT)
 sqrt_p = _unary("sqrt", _INEXACT)
 rsqrt_p = _unary("rsqrt", _INEXACT)
 cbrt_p = _unary("cbrt")
@@ -170,9 +170,9 @@ sub_p = _nary("sub", _NUMC)
 mul_p = _nary("mul", _NUMC)
 div_p = _nary("div", _NUMC)
 rem_p = _nary("rem")
-pow_p = _nary("pow", _FLOAT)
-max_p = _nary("max", _ANY)
-min_p = _nary("min", _ANY)
+pow_p = _nary("pow", _INEXACT)
+max_p = _nary("max", _ANYC)
+min_p = _nary("min", _ANYC)
 atan2_p = _nary("atan2", _FLOAT)
 nextafter_p = _nary("nextafter", _FLOAT)
 and_p = _nary("and", _INTB)
@@ -195,7 +195,7 @@ sin, cos, tan, asin, acos, atan = map(_un, (sin_p, cos_p, tan_p, asin_p, acos_p,
 sinh, cosh, asinh, acosh, atanh = map(_un, (sinh_p, cosh_p, asinh_p, acosh_p, atanh_p))
 sqrt, rsqrt, cbrt, erf, erfc, erf_inv, lgamma, digamma = map(_un, (sqrt_p, rsqrt_p, cbrt_p, erf_p, erfc_p, erf_inv_p, lgamma_p, digamma_p))
 square, bitwise_not, population_count, clz = map(_un, (square_p, not_p, population_count_p, clz_p))
-add, sub, mul, div, rem, pow, max, min, atan2, nextafter = map(_bin, (add_p, sub_p, mul_p, div_p, rem_p, pow_p, max_p, min_p, atan2_p, nextafter_p))
+add, sub, mul, div, rem, max, min, atan2, nextafter = map(_bin, (add_p, sub_p, mul_p, div_p, rem_p, max_p, min_p, atan2_p, nextafter_p))
 bitwise_and, bitwise_or, bitwise_xor = map(_bin, (and_p, or_p, xor_p))
 shift_left, shift_right_logical, shift_right_arithmetic = map(_bin, (shift_left_p, shift_right_logical_p, shift_right_arithmetic_p))
 eq, ne, lt, le, gt, ge = map(_bin, (eq_p, ne_p, lt_p, le_p, gt_p, ge_p))
@@ -209,6 +209,19 @@ class RoundingMethod:
 def round(x: Any, rounding_method: int = RoundingMethod.AWAY_FROM_ZERO) -> Any:
     """``lax.round``: half away from zero by default, or to nearest even."""
     return round_p.bind(x, rounding_method=int(rounding_method))
+
+
+def pow(x: Any, y: Any) -> Any:
+    """``lax.pow``: ``x`` float or complex, ``y`` of its dtype or an integer array (converted to the dtype of ``x``, as
+    JAX lowers it)."""
+    dx, dy = (get_aval(asarray(v)).dtype for v in (x, y))
+    if dx.kind in "fc" and dy.kind in "iu" and type(y) is not int:
+        y = convert_element_type(y, dx)
+    elif dx != dy and dx.kind in "fc" and dy.kind in "fc" and type(y) is not float and type(x) is not float:
+        raise TypeError("the first argument to pow must have an inexact dtype (float or complex), and the second "
+                        "argument must have an inexact or integer dtype, and two inexact dtypes must match, but got "
+                        f"{dx} and {dy} respectively.")
+    return pow_p.bind(*_binary_args("pow", x, y))
 
 
 def integer_pow(x: Any, y: int) -> Any:
@@ -251,17 +264,19 @@ ad.defjvp(rem_p, lambda g, x, y: g,
           lambda g, x, y: mul(neg(g), mul(sign(div(x, y)), floor(abs(div(x, y))))))
 
 
-def _balanced_select(pick, x, y):
-    """1 where ``pick`` is strictly preferred, 1/2 on ties (JAX's convention for max/min derivatives)."""
+def _balanced_eq(x, ans, y):
+    """1 where ``x`` is the result ``ans`` and ``y`` is not, 1/2 where both are (JAX's convention for max/min
+    derivatives; it needs no ordering, so complex operands work too)."""
     dt = get_aval(x).dtype
-    ties = convert_element_type(eq(x, y), dt)
-    return add(convert_element_type(pick(x, y), dt), mul(ties, _const(x, 0.5)))
+    ties = convert_element_type(eq(y, ans), dt)
+    return mul(convert_element_type(eq(x, ans), dt), sub(_const(x, 1), mul(ties, _const(x, 0.5))))
 
 
-ad.defjvp(max_p, lambda g, x, y: mul(g, _balanced_select(gt, x, y)),
-          lambda g, x, y: mul(g, _balanced_select(gt, y, x)))
-ad.defjvp(min_p, lambda g, x, y: mul(g, _balanced_select(lt, x, y)),
-          lambda g, x, y: mul(g, _balanced_select(lt, y, x)))
+for _p in (max_p, min_p):
+    ad.defjvp2(_p, lambda g, ans, x, y: mul(g, _balanced_eq(x, ans, y)),
+               lambda g, ans, x, y: mul(g, _balanced_eq(y, ans, x)))
+
+
 def _abs_jvp(g, ans, x):
     if get_aval(x).dtype.kind == "c":  # d|z| = Re(conj(z) dz) / |z|, and 0 at z = 0 (as JAX)
         return div(real(mul(conj(x), g)), select(eq(ans, _const(ans, 0)), _const(ans, 1), ans))
@@ -285,7 +300,8 @@ ad.defjvp(atan_p, lambda g, x: div(g, add(_const(x, 1), square(x))))
 ad.defjvp(sinh_p, lambda g, x: mul(g, cosh(x)))
 ad.defjvp(cosh_p, lambda g, x: mul(g, sinh(x)))
 ad.defjvp(asinh_p, lambda g, x: mul(g, rsqrt(add(square(x), _const(x, 1)))))
-ad.defjvp(acosh_p, lambda g, x: mul(g, rsqrt(mul(sub(x, _const(x, 1)), add(x, _const(x, 1))))))
+# 1 / (sqrt(x - 1) sqrt(x + 1)): JAX's rsqrt(x^2 - 1) has the wrong sign for complex x with Re x < 0
+ad.defjvp(acosh_p, lambda g, x: mul(g, mul(rsqrt(sub(x, _const(x, 1))), rsqrt(add(x, _const(x, 1))))))
 ad.defjvp(atanh_p, lambda g, x: div(g, sub(_const(x, 1), square(x))))
 ad.defjvp2(sqrt_p, lambda g, ans, x: div(g, mul(_const(x, 2), ans)))
 ad.defjvp2(rsqrt_p, lambda g, ans, x: mul(g, mul(_const(x, -0.5), div(ans, x))))

@@ -14,7 +14,7 @@ from ..trace import Primitive, abstract_eval_rules, batching_rules, get_aval, jv
 from . import elementwise as ew
 from . import structural as st
 
-_REDUCE_KINDS = {"reduce_sum": "fiuc", "reduce_prod": "fiuc", "reduce_max": "fiub", "reduce_min": "fiub",
+_REDUCE_KINDS = {"reduce_sum": "fiuc", "reduce_prod": "fiuc", "reduce_max": "fiubc", "reduce_min": "fiubc",
                  "reduce_and": "iub", "reduce_or": "iub", "reduce_xor": "iub"}
 
 
@@ -188,9 +188,9 @@ def _cum_prim(name: str, kinds: str) -> Primitive:
 
 
 cumsum_p = _cum_prim("cumsum", "fiuc")
-cumprod_p = _cum_prim("cumprod", "fiu")
-cummax_p = _cum_prim("cummax", "fiu")
-cummin_p = _cum_prim("cummin", "fiu")
+cumprod_p = _cum_prim("cumprod", "fiuc")
+cummax_p = _cum_prim("cummax", "fiuc")
+cummin_p = _cum_prim("cummin", "fiuc")
 
 ad.deflinear(cumsum_p, lambda ct, x, *, axis, reverse: [cumsum_p.bind(ct, axis=axis, reverse=not reverse)])
 

@@ -1,2 +1,2 @@
 """The implementation of ``portax.scipy``: special functions, distributions and linear algebra."""
-from . import linalg, sparse, special, stats  # noqa: F401
+from . import linalg, signal, sparse, special, stats  # noqa: F401

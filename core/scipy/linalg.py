@@ -185,7 +185,7 @@ def expm(A: Any, *, upper_triangular: bool = False, max_squarings: int = 16) -> 
     R = nla.solve(V - U, V + U)
 
     def square(i, r):
-        return jnp.where((i < n_sq)[..., None, None], jnp.matmul(r, r), r)
+        return jnp.where((i.astype(n_sq.dtype) < n_sq)[..., None, None], jnp.matmul(r, r), r)
 
     return fori_loop(0, max_squarings, square, R)
 

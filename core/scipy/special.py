@@ -313,7 +313,7 @@ def _lentz(step: Callable, first_b: Any, n: int) -> Any:
 
     def body(i, carry):
         f, c, d = carry
-        a_i, b_i = step(i + 1.0)
+        a_i, b_i = step(i.astype(f.dtype) + 1.0)  # a float counter: no int/float promotion (strict mode)
         d = b_i + a_i * d
         d = 1.0 / jnp.where(jnp.abs(d) < tiny, tiny, d)
         c = b_i + a_i / c
@@ -328,7 +328,7 @@ def _igamma_series(a: Any, x: Any) -> Any:
     """P(a, x) = x^a e^-x / Gamma(a + 1) * sum_n x^n / ((a + 1)...(a + n)), for x < a + 1."""
     def body(i, carry):
         term, total = carry
-        term = term * x / (a + i + 1.0)
+        term = term * x / (a + i.astype(term.dtype) + 1.0)
         return term, total + term
 
     _, total = fori_loop(0, _SERIES_STEPS, body, (jnp.ones_like(x), jnp.ones_like(x)))

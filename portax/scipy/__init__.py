@@ -1,2 +1,2 @@
-"""``portax.scipy``: special functions, probability distributions and linear algebra (``jax.scipy``)."""
-from portax.scipy import linalg, sparse, special, stats  # noqa: F401
+"""``portax.scipy``: special functions, probability distributions, linear algebra and signal processing (``jax.scipy``)."""
+from portax.scipy import linalg, signal, sparse, special, stats  # noqa: F401

@@ -91,6 +91,10 @@ ORACLES = {  # name: (portax function, numpy oracle, parts where NaN may stand f
     "reciprocal": (jnp.reciprocal, lambda z: np.divide(1, z), None),
     "square": (jnp.square, np.square, lambda z: _cancelling_products(z, z)),
     "cube": (lambda z: z ** 3, lambda z: z * z * z, _cube_products),
+    "arcsin": (jnp.arcsin, np.arcsin, None), "arccos": (jnp.arccos, np.arccos, None),
+    "arctan": (jnp.arctan, np.arctan, None), "arcsinh": (jnp.arcsinh, np.arcsinh, None),
+    "arccosh": (jnp.arccosh, np.arccosh, None), "arctanh": (jnp.arctanh, np.arctanh, None),
+    "exp2": (jnp.exp2, np.exp2, None), "logistic": (lax.logistic, lambda z: np.divide(1, 1 + np.exp(-z)), None),
 }
 
 

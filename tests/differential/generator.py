@@ -405,7 +405,7 @@ def gen_cumsum(g: Builder) -> Var | None:
     if a is None:
         return None
     ax = _axes(g, a, single=True)
-    dtype = a.dtype if a.kind != "i" else ("int64" if g.x64 else "int32")
+    dtype = a.dtype  # JAX 0.10.2's cumsum keeps integer dtypes (only booleans promote)
     n = a.shape[ax]
     return g.emit(f"jnp.cumsum({{0}}, axis={ax})", [a], a.shape, dtype, "cumsum", a.bound * max(n, 1),
                   a.exact and a.kind == "i")
