@@ -8,6 +8,7 @@ Usage: python .ci/check_wheels.py   (from the repository root; `make test` runs 
 """
 from __future__ import annotations
 
+import glob
 import os
 import pathlib
 import shutil
@@ -81,14 +82,16 @@ def _has_adapter(py, cwd, env) -> bool:
 
 def _check_other_python(python: str, wheels: dict, work: pathlib.Path, outside: pathlib.Path, env: dict) -> None:
     """Install the wheels with another Python and import every module and run ``python -m portax`` there."""
-    exe = shutil.which(python)
-    if exe is None or subprocess.run([exe, "-c", "import venv"], capture_output=True).returncode:
+    candidates = [shutil.which(python)] + sorted(glob.glob(os.path.expanduser(f"~/.pyenv/versions/*/bin/{python}")))
+    usable = [c for c in candidates if c and subprocess.run([c, "-c", "import venv"], capture_output=True).returncode == 0]
+    exe = usable[0] if usable else None
+    if exe is None:
         print(f"check_wheels: {python} not found here; not checked")
         return
     venv = work / f"venv-{python}"
     run(exe, "-m", "venv", venv)
     py = venv / "bin" / "python"
-    run(py, "-m", "pip", "install", "-q", wheels["portax"], wheels["portax_reference"], capture=True)
+    run(py, "-m", "pip", "install", "-q", wheels["portax"], wheels["portax_reference"], "pytest", capture=True)
     run(py, ROOT / ".ci/import_everything.py", cwd=outside, env=env)
     run(py, "-m", "portax", cwd=outside, env=env, capture=True)
 
