@@ -5,8 +5,12 @@ code never runs LLVM's pipeline: a worker does, and is replaced after ``RECYCLE_
 that memory back. An LLVM abort on bad IR ends the worker, not the user's process (it is reported as an
 error of the compile). Run as a script (``python compile_worker.py``), it imports only ``llvm_build``.
 
-Protocol on the pipes, little-endian: a request is ``u32 length`` + UTF-8 text of ``suffix\\nname,name\\nIR``;
-the reply is ``u8 status`` (0: object code, 1: error text) + ``u32 length`` + bytes.
+Where no worker can start (no subprocesses, or an interpreter that cannot import llvmlite), LLVM runs in this
+process instead, with a warning.
+
+Protocol on the pipes, little-endian: the worker first sends ``R`` (ready); a request is ``u32 length`` +
+UTF-8 text of ``suffix\\nname,name\\nIR``; the reply is ``u8 status`` (0: object code, 1: error text) +
+``u32 length`` + bytes.
 """
 from __future__ import annotations
 
@@ -16,9 +20,11 @@ import subprocess
 import sys
 import tempfile
 import threading
+import warnings
 
 RECYCLE_AFTER = 256  # builds per worker (its LLVM leak is then ~15 MB, returned when it exits)
 _U32 = struct.Struct("<I")
+_READY = b"R"  # the worker's first byte: it has imported LLVM and takes requests
 
 
 def _read(stream, n: int) -> bytes:
@@ -35,22 +41,38 @@ class CompileWorker:
         self._proc: subprocess.Popen | None = None
         self._builds = 0
         self._lock = threading.Lock()
+        self._in_process = False  # no worker could be started here: LLVM runs in this process
 
-    def _start(self) -> subprocess.Popen:
+    def _start(self) -> subprocess.Popen | None:
+        """A new worker, ready (it has imported LLVM); None, with a warning, when none can run here."""
         self.close()
         self._builds = 0
         self._stderr = tempfile.TemporaryFile()  # a file, not a pipe: a chatty worker must never block on it
-        self._proc = subprocess.Popen([sys.executable, os.path.abspath(__file__)], stdin=subprocess.PIPE,
-                                      stdout=subprocess.PIPE, stderr=self._stderr)
-        return self._proc
+        try:
+            self._proc = subprocess.Popen([sys.executable, os.path.abspath(__file__)], stdin=subprocess.PIPE,
+                                          stdout=subprocess.PIPE, stderr=self._stderr)
+            if _read(self._proc.stdout, 1) == _READY:
+                return self._proc
+        except (OSError, EOFError, ValueError):
+            pass
+        self._stderr.seek(0)
+        why = self._stderr.read().decode(errors="replace").strip().splitlines()[-1:] or ["it did not start"]
+        self.close()
+        self._in_process = True
+        warnings.warn(f"portax cpu_llvm: no LLVM compile worker can run here ({why[0]}); compiling in this process, "
+                      "where llvmlite keeps ~60 KB per compile", RuntimeWarning, stacklevel=4)
+        return None
 
     def build(self, ir: str, names: list[str], suffix: str) -> bytes:
         """Object code for ``ir`` (see ``llvm_build.build_object``); RuntimeError with LLVM's message on failure."""
         request = f"{suffix}\n{','.join(names)}\n{ir}".encode()
         with self._lock:
             proc = self._proc
-            if proc is None or proc.poll() is not None or self._builds >= RECYCLE_AFTER:
+            if not self._in_process and (proc is None or proc.poll() is not None or self._builds >= RECYCLE_AFTER):
                 proc = self._start()
+            if self._in_process:
+                from .llvm_build import build_object
+                return build_object(ir, names, suffix)
             self._builds += 1
             try:
                 proc.stdin.write(_U32.pack(len(request)) + request)
@@ -72,12 +94,17 @@ class CompileWorker:
         proc, self._proc = self._proc, None
         if proc is not None and proc.poll() is None:
             proc.stdin.close()
-            proc.wait(timeout=10)
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
 
 
 def _serve() -> None:
     import llvm_build
     inp, out = sys.stdin.buffer, sys.stdout.buffer
+    out.write(_READY)
+    out.flush()
     while True:
         try:
             request = _read(inp, _U32.unpack(_read(inp, 4))[0]).decode()

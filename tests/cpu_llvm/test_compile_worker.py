@@ -58,3 +58,15 @@ def test_the_worker_is_recycled(monkeypatch):
         assert pids[0] == pids[1] != pids[2] == pids[3] != pids[4]
     finally:
         worker.close()
+
+
+def test_where_no_worker_can_start_llvm_runs_in_process(monkeypatch):
+    monkeypatch.setattr(compile_worker.sys, "executable", "/nonexistent/python")
+    worker = compile_worker.CompileWorker()
+    try:
+        with pytest.warns(RuntimeWarning, match="no LLVM compile worker can run here"):
+            obj = worker.build(IR.replace("{c}", "5"), ["f"], "e")
+        assert obj and worker._in_process and worker._proc is None
+        assert worker.build(IR.replace("{c}", "6"), ["f"], "g")  # stays in process, without warning again
+    finally:
+        worker.close()
