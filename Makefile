@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?= -q
 
-.PHONY: demo test test-fast conformance bench install vulkan clean fuzz wheel-check
+.PHONY: demo test test-mpi test-fast conformance bench install vulkan clean fuzz wheel-check jax-tests
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -32,7 +32,7 @@ demo: install
 OTHER_BACKENDS = $(BIN)/python -W ignore -c 'from portax.core.backend import registry as r; \
 	print(*[n for n in r.names() if n != r.default_name() and r.available(n)])' 2>/dev/null
 
-test: install vulkan
+test: install vulkan $(VENV)/.installed-mpi
 	$(BIN)/python -m pytest $(PYTEST_ARGS) tests plugins/activations/tests
 	@for b in $$($(OTHER_BACKENDS)); do echo "tests/multidevice on $$b (1, 2 and 4 devices)"; \
 	  PORTAX_BACKEND=$$b $(BIN)/python -m pytest $(PYTEST_ARGS) tests/multidevice || exit 1; done
@@ -55,12 +55,28 @@ N ?= 500
 fuzz: install vulkan
 	$(BIN)/python -W ignore -m tests.differential --n $(N) $(if $(SEED),--seed $(SEED))
 
+# Multi-process tests (tests/multiprocess): portax[mpi] installed (mpi4py, Open MPI's wheel with mpirun), then
+# scripts run under mpirun -n 2 on every backend, -n 4 oversubscribed, and failing processes: 70-120 s on 2
+# cores. `make test` runs the quick ones (2 processes on the default backend, a raising process, misuse): 20-30 s.
+$(VENV)/.installed-mpi: $(VENV)/.installed
+	$(BIN)/python -m pip install -q -e ".[mpi]"
+	touch $@
+
+test-mpi: $(VENV)/.installed-mpi vulkan
+	PORTAX_MPI_TESTS=all $(BIN)/python -m pytest $(PYTEST_ARGS) tests/multiprocess
+
 test-fast: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS) -x tests
 
 # Benchmarks: portax cpu_llvm/wgpu vs NumPy vs JAX (jax[cpu] installed once into bench/.venv-jax); writes bench/results.md.
 bench: install vulkan
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
+# JAX's own test files (tests/ at tag jax-v0.10.2) against portax, next to real jax's counts on this machine: a
+# separate venv .venv-jaxtests (jax for the test harness only), JAX's tests from JAX_SRC=/path/to/jax/git or GitHub,
+# report in .jax-tests/report.md. FILES="lax_test tree_util_test" for a subset, JOBS=2 for pytest-xdist, K=expr for -k.
+jax-tests:
+	$(PY) tests/jax_suite/run.py $(if $(FILES),--files "$(FILES)") $(if $(JOBS),--jobs $(JOBS)) $(if $(K),-k "$(K)")
 
 clean:
 	rm -rf $(VENV) build *.egg-info plugins/*/*.egg-info

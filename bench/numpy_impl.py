@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .workloads import (LEARNING_RATE, SELU_ALPHA, SELU_SCALE, Job, Sizes, elementwise_inputs, matmul_inputs, mlp_batch,
-                        mlp_params)
+from .workloads import (LEARNING_RATE, SELU_ALPHA, SELU_SCALE, Job, Sizes, cnn_batch, cnn_params, conv_inputs,
+                        elementwise_inputs, matmul_inputs, mlp_batch, mlp_params)
 
 
 def _forward(params: list, x: np.ndarray) -> tuple[list, list, np.ndarray]:
@@ -38,6 +38,73 @@ def mlp_grads(params: list, x: np.ndarray, y: np.ndarray, per_example: bool) -> 
     return grads[::-1]
 
 
+def _same_pads(n: int, k: int, s: int) -> tuple[int, int]:
+    total = max(0, (-(-n // s) - 1) * s + k - n)
+    return total // 2, total - total // 2
+
+
+def _patches(x: np.ndarray, k: int, s: int) -> np.ndarray:
+    """im2col of a 'SAME' k x k stride-s convolution of NCHW ``x``: (N, C, k, k, Ho, Wo)."""
+    n, c, h, w = x.shape
+    (top, bottom), (left, right) = _same_pads(h, k, s), _same_pads(w, k, s)
+    xp = np.pad(x, ((0, 0), (0, 0), (top, bottom), (left, right)))
+    ho, wo = -(-h // s), -(-w // s)
+    cols = np.empty((n, c, k, k, ho, wo), x.dtype)
+    for i in range(k):
+        for j in range(k):
+            cols[:, :, i, j] = xp[:, :, i:i + s * (ho - 1) + 1:s, j:j + s * (wo - 1) + 1:s]
+    return cols
+
+
+def conv(x: np.ndarray, w: np.ndarray, s: int) -> np.ndarray:
+    """'SAME' convolution, NCHW input, OIHW kernel, stride s."""
+    cols = _patches(x, w.shape[-1], s)
+    n, _, _, _, ho, wo = cols.shape
+    out = np.einsum("ok,nkp->nop", w.reshape(w.shape[0], -1), cols.reshape(n, -1, ho * wo))
+    return out.reshape(n, w.shape[0], ho, wo)
+
+
+def conv_grads(x: np.ndarray, w: np.ndarray, g: np.ndarray, s: int) -> tuple[np.ndarray, np.ndarray]:
+    """Gradients of ``sum(conv(x, w, s) * g)`` with respect to x and w."""
+    k = w.shape[-1]
+    cols = _patches(x, k, s)
+    n, c, _, _, ho, wo = cols.shape
+    gm = g.reshape(n, g.shape[1], -1)
+    dw = np.einsum("nop,nkp->ok", gm, cols.reshape(n, -1, ho * wo)).reshape(w.shape)
+    dcols = np.einsum("ok,nop->nkp", w.reshape(w.shape[0], -1), gm).reshape(cols.shape)
+    (top, bottom), (left, right) = _same_pads(x.shape[2], k, s), _same_pads(x.shape[3], k, s)
+    dxp = np.zeros((n, c, x.shape[2] + top + bottom, x.shape[3] + left + right), x.dtype)
+    for i in range(k):
+        for j in range(k):
+            dxp[:, :, i:i + s * (ho - 1) + 1:s, j:j + s * (wo - 1) + 1:s] += dcols[:, :, i, j]
+    return dxp[:, :, top:top + x.shape[2], left:left + x.shape[3]], dw
+
+
+def cnn_grads(params: list, x: np.ndarray, y: np.ndarray) -> list:
+    """Gradients of the CNN's mean softmax cross-entropy (``workloads.cnn_loss_fn``) by hand."""
+    (w1, b1), (w2, b2), (w3, b3) = params
+    z1 = conv(x, w1, 2) + b1[None, :, None, None]
+    h1 = np.maximum(z1, 0)
+    z2 = conv(h1, w2, 2) + b2[None, :, None, None]
+    h2 = np.maximum(z2, 0)
+    flat = h2.reshape(len(x), -1)
+    logits = flat @ w3 + b3
+    p = np.exp(logits - logits.max(axis=1, keepdims=True))
+    dl = (p / p.sum(axis=1, keepdims=True) - y) / len(x)
+    dz2 = (dl @ w3.T).reshape(h2.shape) * (z2 > 0)
+    dh1, dw2 = conv_grads(h1, w2, dz2, 2)
+    dz1 = dh1 * (z1 > 0)
+    dw1 = conv_grads(x, w1, dz1, 2)[1]
+    return [(dw1, dz1.sum(axis=(0, 2, 3))), (dw2, dz2.sum(axis=(0, 2, 3))), (flat.T @ dl, dl.sum(axis=0))]
+
+
+def _sgd(grads_fn):
+    def step(params, x, y):
+        return [(w - LEARNING_RATE * gw, b - LEARNING_RATE * gb)
+                for (w, b), (gw, gb) in zip(params, grads_fn(params, x, y))]
+    return step
+
+
 def build(key: str, sizes: Sizes) -> Job:
     """Workload ``key`` as NumPy code and its arguments."""
     if key == "dispatch":
@@ -50,10 +117,13 @@ def build(key: str, sizes: Sizes) -> Job:
     if key.startswith("matmul_"):
         return Job(np.matmul, tuple(matmul_inputs(sizes.matmuls[int(key[-1])])))
     if key == "mlp_step":
-        def step(params, x, y):
-            return [(w - LEARNING_RATE * gw, b - LEARNING_RATE * gb)
-                    for (w, b), (gw, gb) in zip(params, mlp_grads(params, x, y, False))]
-        return Job(step, (mlp_params(sizes), *mlp_batch(sizes, sizes.batch)))
+        return Job(_sgd(lambda p, x, y: mlp_grads(p, x, y, False)), (mlp_params(sizes), *mlp_batch(sizes, sizes.batch)))
+    if key == "conv_fwd":
+        return Job(lambda x, w: conv(x, w, 1), tuple(conv_inputs(sizes)[:2]))
+    if key == "conv_grads":
+        return Job(lambda x, w, g: conv_grads(x, w, g, 1), tuple(conv_inputs(sizes)))
+    if key == "cnn_step":
+        return Job(_sgd(cnn_grads), (cnn_params(), *cnn_batch(sizes)))
     if key == "per_example_grads":
         return Job(lambda p, x, y: mlp_grads(p, x, y, True),
                    (mlp_params(sizes), *mlp_batch(sizes, sizes.per_example_batch)))

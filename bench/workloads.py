@@ -25,11 +25,14 @@ class Sizes:
     normals: int  # samples of random.normal
     dispatch_calls: int  # calls per timing sample of the tiny jitted function
     membw_bytes: int  # array size of the memory-bandwidth probe
+    conv: tuple[int, int, int, int, int]  # conv rows: batch, in features, height = width, out features, kernel
+    cnn_batch: int  # batch of the CNN train step (28x28 inputs)
 
 
 SIZES = {
-    "full": Sizes(10_000_000, (1024, 2048), (784, 512, 512, 10), 128, 32, 10_000_000, 2000, 400_000_000),
-    "quick": Sizes(200_000, (128, 256), (64, 32, 32, 10), 16, 8, 200_000, 200, 40_000_000),
+    "full": Sizes(10_000_000, (1024, 2048), (784, 512, 512, 10), 128, 32, 10_000_000, 2000, 400_000_000,
+                  (32, 32, 14, 64, 3), 32),
+    "quick": Sizes(200_000, (128, 256), (64, 32, 32, 10), 16, 8, 200_000, 200, 40_000_000, (4, 8, 8, 16, 3), 4),
 }
 
 
@@ -66,6 +69,16 @@ def _matmul(i: int) -> Workload:
                     lambda s: 2.0 * s.matmuls[i] ** 3, 1e9, True)
 
 
+def _conv_name(s: Sizes) -> str:
+    n, c, h, o, k = s.conv
+    return f"{n}x{c}x{h}x{h} * {o}x{c}x{k}x{k} SAME, NCHW f32"
+
+
+def _conv_flops(s: Sizes) -> float:
+    n, c, h, o, k = s.conv
+    return 2.0 * n * o * h * h * c * k * k
+
+
 def _compile(probe: str, cache: str) -> Workload:
     what = "MLP loss" if probe == "loss" else "grad of MLP loss"
     return Workload(f"compile_{probe}_{cache}", lambda s: f"first call: {what} ({cache} disk cache)", "ms",
@@ -86,6 +99,11 @@ WORKLOADS = [
     _matmul(1),
     Workload("mlp_step", lambda s: f"MLP {_mlp_name(s)} train step, batch {s.batch}", "steps/s",
              lambda s: 1.0, 1.0, True),
+    Workload("conv_fwd", lambda s: f"conv forward {_conv_name(s)}", "GFLOP/s", _conv_flops, 1e9, True),
+    Workload("conv_grads", lambda s: f"conv lhs and rhs gradients {_conv_name(s)}", "GFLOP/s",
+             lambda s: 2.0 * _conv_flops(s), 1e9, True),
+    Workload("cnn_step", lambda s: f"CNN train step (3x3 stride-2 convs 1-32-64 + dense), batch {s.cnn_batch}, "
+             "28x28 NCHW", "steps/s", lambda s: 1.0, 1.0, True),
     Workload("per_example_grads", lambda s: f"per-example grads vmap(grad), batch {s.per_example_batch}",
              "ms", lambda s: 1.0, 1e3, False),
     Workload("normal", lambda s: f"random.normal {_count(s.normals)} f32", "ms", lambda s: 1.0, 1e3, False),
@@ -125,6 +143,33 @@ def matmul_inputs(n: int, seed: int = 3) -> list[np.ndarray]:
     return [rng.standard_normal((n, n), dtype=np.float32) for _ in range(2)]
 
 
+def conv_inputs(sizes: Sizes, seed: int = 4) -> list[np.ndarray]:
+    """x (NCHW), w (OIHW) and an output cotangent of the conv rows."""
+    n, c, h, o, k = sizes.conv
+    rng = np.random.default_rng(seed)
+    return [rng.standard_normal(shape, dtype=np.float32) for shape in ((n, c, h, h), (o, c, k, k), (n, o, h, h))]
+
+
+CNN_FEATURES = (1, 32, 64)
+CNN_SIDE = 28  # input height and width; each stride-2 conv halves it
+
+
+def cnn_params(seed: int = 5) -> list[tuple[np.ndarray, np.ndarray]]:
+    """He-initialised (w, b) of the two 3x3 convs (OIHW) and the dense layer."""
+    rng = np.random.default_rng(seed)
+    (c0, c1, c2), side = CNN_FEATURES, CNN_SIDE // 4
+    shapes = [((c1, c0, 3, 3), c0 * 9), ((c2, c1, 3, 3), c1 * 9), ((c2 * side * side, 10), c2 * side * side)]
+    return [((rng.standard_normal(shape) * np.sqrt(2.0 / fan_in)).astype(np.float32),
+             np.zeros(shape[0] if len(shape) == 4 else shape[1], np.float32)) for shape, fan_in in shapes]
+
+
+def cnn_batch(sizes: Sizes, seed: int = 6) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((sizes.cnn_batch, CNN_FEATURES[0], CNN_SIDE, CNN_SIDE)).astype(np.float32)
+    y = np.eye(10, dtype=np.float32)[rng.integers(0, 10, sizes.cnn_batch)]
+    return x, y
+
+
 # -- the JAX-API programs ----------------------------------------------------------------------------
 
 def mlp_loss_fn(jax: Any) -> Callable:
@@ -139,6 +184,28 @@ def mlp_loss_fn(jax: Any) -> Callable:
         return -jnp.mean(jnp.sum(jax.nn.log_softmax(logits) * y, axis=-1))
 
     return loss
+
+
+def cnn_loss_fn(jax: Any) -> Callable:
+    """Softmax cross-entropy of two ReLU 3x3 stride-2 convolutions (NCHW) and a dense layer."""
+    jnp = jax.numpy
+
+    def loss(params, x, y):
+        for w, b in params[:-1]:
+            x = jax.nn.relu(jax.lax.conv_general_dilated(x, w, (2, 2), "SAME") + b[None, :, None, None])
+        w, b = params[-1]
+        logits = x.reshape(x.shape[0], -1) @ w + b
+        return -jnp.mean(jnp.sum(jax.nn.log_softmax(logits) * y, axis=-1))
+
+    return loss
+
+
+def sgd(jax: Any, loss: Callable) -> Callable:
+    """One SGD step of ``loss``."""
+    def step(params, x, y):
+        grads = jax.grad(loss)(params, x, y)
+        return jax.tree_util.tree_map(lambda p, g: p - LEARNING_RATE * g, params, grads)
+    return step
 
 
 LEARNING_RATE = 0.01
@@ -171,13 +238,19 @@ def build(fw: Any, key: str, sizes: Sizes) -> Job:
         return Job(jit(lambda x, y, z: jnp.sum(x + y * z)), tuple(map(put, elementwise_inputs(sizes.elementwise, 3))))
     if key.startswith("matmul_"):
         return Job(jit(lambda a, b: a @ b), tuple(map(put, matmul_inputs(sizes.matmuls[int(key[-1])]))))
+    if key in ("conv_fwd", "conv_grads"):
+        x, w, g = map(put, conv_inputs(sizes))
+        conv = lambda x, w: jax.lax.conv_general_dilated(x, w, (1, 1), "SAME")
+        if key == "conv_fwd":
+            return Job(jit(conv), (x, w))
+        return Job(jit(lambda x, w, g: jax.vjp(conv, x, w)[1](g)), (x, w, g))
+    if key == "cnn_step":
+        params = jax.tree_util.tree_map(put, cnn_params())
+        return Job(jit(sgd(jax, cnn_loss_fn(jax))), (params, *map(put, cnn_batch(sizes))))
     loss = mlp_loss_fn(jax)
     params = jax.tree_util.tree_map(put, mlp_params(sizes))
     if key == "mlp_step":
-        def step(params, x, y):
-            grads = jax.grad(loss)(params, x, y)
-            return jax.tree_util.tree_map(lambda p, g: p - LEARNING_RATE * g, params, grads)
-        return Job(jit(step), (params, *map(put, mlp_batch(sizes, sizes.batch))))
+        return Job(jit(sgd(jax, loss)), (params, *map(put, mlp_batch(sizes, sizes.batch))))
     if key == "per_example_grads":
         def example_loss(params, x, y):
             return loss(params, x[None], y[None])

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from portax.core import dtypes
+
 # name -> (low, high) for floats; values are drawn uniformly (then cast), keeping results finite in float16.
 FLOAT_DOMAINS = {
     "real": (-3.0, 3.0),
@@ -18,9 +20,9 @@ def values(rng: np.random.RandomState, shape: tuple, dtype, domain: str = "real"
     """Random values of ``dtype`` and ``shape``; ``domain`` names a float range (integers stay small)."""
     dtype = np.dtype(dtype)
     shape = tuple(shape)
-    if dtype.kind == "b":
+    if dtypes.kind(dtype) == "b":
         return np.asarray(rng.rand(*shape) < 0.5)
-    if dtype.kind == "f":
+    if dtypes.kind(dtype) == "f":
         if domain == "nonzero":
             sign = np.where(rng.rand(*shape) < 0.5, -1.0, 1.0)
             return (sign * rng.uniform(0.25, 3.0, size=shape)).astype(dtype)
@@ -34,16 +36,16 @@ def _ints(rng: np.random.RandomState, shape: tuple, dtype: np.dtype, domain: str
         return rng.randint(0, dtype.itemsize * 8, size=shape)
     if domain == "nonzero":
         v = rng.randint(1, 9, size=shape)
-        if dtype.kind == "i":
+        if dtypes.kind(dtype) == "i":
             v = np.where(rng.rand(*shape) < 0.5, -v, v)
         return v
-    lo = 0 if dtype.kind == "u" or domain in ("positive", "ge1", "near1") else -9
+    lo = 0 if dtypes.kind(dtype) == "u" or domain in ("positive", "ge1", "near1") else -9
     return rng.randint(lo, 10, size=shape)
 
 
 def float_specials(dtype) -> np.ndarray:
     """NaN, infinities, signed zeros, extremes and ordinary values of a float dtype (no subnormals)."""
-    fi = np.finfo(dtype)
+    fi = dtypes.finfo(dtype)
     return np.array([np.nan, np.inf, -np.inf, 0.0, -0.0, 1.0, -1.0, 0.5, -0.5, 1.5, 2.5, -2.5, fi.max, -fi.max,
                      fi.tiny, -fi.tiny], dtype=dtype)
 
@@ -52,7 +54,7 @@ def magnitude_bands(dtype, domain: str = "real", subnormals: bool = True) -> dic
     """Float operands across the whole range, one array per band of similar result sizes (so an absolute
     tolerance scaled by the largest result cannot hide errors on the small ones): tiny (subnormals unless
     the backend flushes them), around +-1 and huge, kept inside ``domain`` (as ``FLOAT_DOMAINS``)."""
-    fi = np.finfo(dtype)
+    fi = dtypes.finfo(dtype)
     lo = float(fi.smallest_subnormal if subnormals else fi.tiny)
     ks = np.arange(1, 17, dtype=np.float64)
     with np.errstate(over="ignore"):
@@ -77,7 +79,7 @@ def int_edges(dtype) -> np.ndarray:
     """The extremes of an integer dtype and the values around zero."""
     ii = np.iinfo(dtype)
     vals = [ii.min, ii.min + 1, ii.max, ii.max - 1, 0, 1, 2, 7]
-    if dtype.kind == "i":
+    if dtypes.kind(dtype) == "i":
         vals += [-1, -2, -7]
     return np.array(vals, dtype=dtype)
 
@@ -85,9 +87,9 @@ def int_edges(dtype) -> np.ndarray:
 def edge_values(dtype) -> np.ndarray | None:
     """Special operands for a dtype: IEEE specials for floats, extremes for integers, both bools."""
     dtype = np.dtype(dtype)
-    if dtype.kind == "f":
+    if dtypes.kind(dtype) == "f":
         return float_specials(dtype)
-    if dtype.kind in "iu":
+    if dtypes.kind(dtype) in "iu":
         return int_edges(dtype)
     return np.array([False, True])
 

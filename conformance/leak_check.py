@@ -77,7 +77,7 @@ def _rss() -> int | None:
 
 
 def _device_stats(backend: Any, device: Any) -> Callable[[], int] | None:
-    if callable(getattr(device, "memory_stats", None)):
+    if callable(getattr(device, "memory_stats", None)) and device.memory_stats() is not None:
         return lambda: int(device.memory_stats()["bytes_in_use"])
     if callable(getattr(backend, "memory_stats", None)):
         return lambda: int(backend.memory_stats(device)["bytes_in_use"])

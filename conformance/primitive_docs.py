@@ -34,7 +34,7 @@ from .runner import REFERENCE, backend_under_test, x64
 
 DOC_PATH = "docs/primitives.md"
 COMMAND = f"python -m portax.conformance.primitive_docs --out {DOC_PATH}"
-ALL_DTYPES = tuple(dtypes.SUPPORTED) + tuple(dtypes.COMPLEX)
+ALL_DTYPES = tuple(dtypes.SUPPORTED) + tuple(dtypes.CUSTOM_FLOATS) + tuple(dtypes.COMPLEX)
 MAX_OBSERVED = 40  # traced conformance cases per primitive (enough to see every parameter and dtype)
 MAX_EXAMPLE = 60  # longest parameter example shown
 
@@ -144,6 +144,8 @@ def _out_dtypes(prim: Any, avals: list, params: dict) -> tuple | None:
     except (TypeError, ValueError):
         return None
     outs = out if prim.multiple_results else [out]
+    if "result_avals" in params:  # a host callback declares its results
+        return tuple("the `result_avals` parameter" for _ in outs)
     by_param = {v: f"the `{k}` parameter" for k, v in params.items() if isinstance(v, np.dtype)}
     return tuple(by_param.get(np.dtype(o.dtype), np.dtype(o.dtype)) for o in outs)
 
@@ -183,6 +185,8 @@ def dtype_text(prim: Any, seen: list) -> str:
 
 def _output_text(acc: dict) -> str:
     n_out = len(next(iter(acc.values())))
+    if not n_out:
+        return "none (no results)"
     parts = []
     for j in range(n_out):
         outs = {d: o[j] for d, o in acc.items()}

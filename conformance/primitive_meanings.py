@@ -143,12 +143,16 @@ MEANINGS = {
     "top_k": "The `k` largest entries along `axis` in descending order, and their int32 indices.",
     # linalg
     "cholesky": "Lower Cholesky factor of a symmetric (Hermitian) positive definite matrix.",
-    "triangular_solve": "Solve `a x = b` or `x a = b` for triangular `a`.",
+    "triangular_solve": "Solve `op(a) x = b` or `x op(a) = b` for triangular `a` (`op` transposes if `transpose_a`, "
+                        "conjugates if `conjugate_a`).",
     "qr": "QR decomposition.",
     "svd": "Singular value decomposition (singular values in descending order).",
     "eigh": "Eigenvalues (ascending) and eigenvectors of a symmetric (Hermitian) matrix.",
-    "eig": "Eigenvalues and eigenvectors of a general square matrix.",
+    "eig": "Eigenvalues and eigenvectors of a general square matrix, as (real, imaginary) parts.",
     "lu": "LU decomposition with partial pivoting: factors, pivots and the permutation.",
+    "complex_linalg": "The decomposition `op` (with its `params`) of complex matrices given as (real, imaginary) part "
+                      "pairs, complex results split the same way: what backends without complex dtypes run for the "
+                      "decompositions above on complex matrices (made at compile time).",
     # fft
     "fft": "Fast Fourier transform (`fft_type`: FFT, IFFT, RFFT, IRFFT) over the trailing `fft_lengths` axes.",
     # collectives
@@ -161,6 +165,13 @@ MEANINGS = {
     "ppermute": "Send each device's operand to another device by the `(source, destination)` pairs of `perm`.",
     "all_to_all": "Split along `split_axis`, exchange the blocks between devices, concatenate along `concat_axis`.",
     "axis_index": "This device's index along the named axis.",
+    # callbacks
+    "pure_callback": "Call a pure Python function on the host with the operands (numpy arrays); its results "
+                     "must match `result_avals`. Batched as `vmap_method` says; not differentiable.",
+    "io_callback": "Call an impure Python function on the host; never dropped, and with `ordered` run in program "
+                   "order with the other ordered callbacks. Not differentiable.",
+    "debug_callback": "Call a Python function on the host for its side effect (`debug.callback`, `debug.print`); "
+                      "no results, never dropped, sees primal values under differentiation.",
     # solves
     "custom_linear_solve": "Solve a linear system with a user `solve` function and differentiate implicitly "
                            "(`lax.custom_linear_solve`).",

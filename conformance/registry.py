@@ -13,6 +13,7 @@ from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
+from portax.core import dtypes
 from portax.core.dtypes import short_name
 
 TRANSFORMS = ("eval", "jit", "vmap", "jvp", "vjp")
@@ -30,7 +31,7 @@ class GenContext:
 
     def dtypes_of(self, kinds: str) -> list:
         """The dtypes under test whose numpy kind is in ``kinds`` (e.g. ``"f"``, ``"iu"``, ``"fiub"``)."""
-        return [d for d in self.dtypes if d.kind in kinds]
+        return [d for d in self.dtypes if dtypes.kind(d) in kinds]
 
 
 @dataclasses.dataclass
@@ -68,7 +69,7 @@ class Case:
     def differentiable(self) -> tuple:
         if self.diff_argnums is not None:
             return self.diff_argnums
-        return tuple(i for i, a in enumerate(self.args) if a.dtype.kind == "f")
+        return tuple(i for i, a in enumerate(self.args) if dtypes.kind(a.dtype) == "f")
 
 
 def describe(args: Sequence[np.ndarray], params: dict | None = None) -> str:

@@ -95,26 +95,32 @@ def group_cells(group: str, options: Options, backend: Backend, dts: tuple) -> I
         raise ValueError(f"Unknown group of checks '{group}'; use one of {', '.join(GROUPS)}")
 
 
+# Every backend computes in float16 and the ml_dtypes floats (natively, or through ``core.narrow_floats``):
+# float16 is tested by default, bfloat16 and the float8 types when asked for (--dtypes bf16 f8_e4m3fn ...).
+_TESTABLE = core_dtypes.SUPPORTED + core_dtypes.CUSTOM_FLOATS
+
+
 def selected_dtypes(backend: Backend, names: tuple | None) -> tuple:
-    """The backend's claimed dtypes (in the core's order), restricted to ``names`` if given."""
-    claimed = [d for d in core_dtypes.SUPPORTED if d in backend.capabilities.dtypes]
+    """The backend's claimed dtypes and float16 (in the core's order), or those of them and of the ml_dtypes
+    floats named in ``names``."""
+    claimed = [d for d in core_dtypes.SUPPORTED if d in backend.capabilities.dtypes or d == core_dtypes.float16]
     if not names:
         return tuple(claimed)
     wanted = {parse_dtype(n) for n in names}
-    return tuple(d for d in claimed if d in wanted)
+    return tuple(d for d in claimed + list(core_dtypes.CUSTOM_FLOATS) if d in wanted)
 
 
 def parse_dtype(name: str) -> np.dtype:
     """A dtype from its short (``f32``) or numpy (``float32``) name; ValueError listing the valid ones."""
-    by_short = {core_dtypes.short_name(d): d for d in core_dtypes.SUPPORTED}
+    by_short = {core_dtypes.short_name(d): d for d in _TESTABLE}
     if name in by_short:
         return by_short[name]
     try:
         d = np.dtype(name)
     except TypeError:
         d = None
-    if d is None or d not in core_dtypes.SUPPORTED:  # (np.dtype == None compares equal to float64)
-        valid = ", ".join(d.name for d in core_dtypes.SUPPORTED)
+    if d is None or d not in _TESTABLE:  # (np.dtype == None compares equal to float64)
+        valid = ", ".join(d.name for d in _TESTABLE)
         raise ValueError(f"Unknown dtype '{name}' for --dtypes; use one of {valid} (or f32, i8, u16, bool, ...)")
     return d
 

@@ -20,6 +20,8 @@ import dataclasses
 
 import numpy as np
 
+from portax.core import dtypes
+
 
 @dataclasses.dataclass(frozen=True)
 class Tolerance:
@@ -40,11 +42,13 @@ class Tolerance:
 
 EXACT = Tolerance(0, 0)
 BITWISE = Tolerance(bitwise=True)
-_ROUNDED = {"float16": Tolerance(1, 1), "float32": Tolerance(1, 1), "float64": Tolerance(1, 1)}
-_TRANSCENDENTAL = {"float16": Tolerance(2, 2), "float32": Tolerance(4, 4), "float64": Tolerance(4, 4)}
-_SPECIAL_FN = {"float16": Tolerance(4, 4), "float32": Tolerance(16, 16), "float64": Tolerance(16, 16)}
-_ACCUMULATE = {"float16": Tolerance(2, 2), "float32": Tolerance(2, 2), "float64": Tolerance(2, 2)}
-_FACTORIZE = {"float16": Tolerance(16, 16), "float32": Tolerance(64, 64), "float64": Tolerance(64, 64)}
+# bfloat16 and the float8 types are computed in float32 and rounded once: a couple of their ulps at most.
+_NARROW = {d.name: Tolerance(2, 2) for d in dtypes.CUSTOM_FLOATS}
+_ROUNDED = {"float16": Tolerance(1, 1), "float32": Tolerance(1, 1), "float64": Tolerance(1, 1), **_NARROW}
+_TRANSCENDENTAL = {"float16": Tolerance(2, 2), "float32": Tolerance(4, 4), "float64": Tolerance(4, 4), **_NARROW}
+_SPECIAL_FN = {"float16": Tolerance(4, 4), "float32": Tolerance(16, 16), "float64": Tolerance(16, 16), **_NARROW}
+_ACCUMULATE = {"float16": Tolerance(2, 2), "float32": Tolerance(2, 2), "float64": Tolerance(2, 2), **_NARROW}
+_FACTORIZE = {"float16": Tolerance(16, 16), "float32": Tolerance(64, 64), "float64": Tolerance(64, 64), **_NARROW}
 
 # primitive name -> {float dtype name -> Tolerance}. Names absent here are exact (structural ops, comparisons,
 # bitwise and integer ops, conversions, selection, rounding to integers).
@@ -56,7 +60,7 @@ for _names, _tol in (
         (("erf", "erfc", "erf_inv", "lgamma", "digamma"), _SPECIAL_FN),
         (("reduce_sum", "reduce_prod", "cumsum", "cumprod", "dot_general", "scatter_add", "scatter_mul",
           "conv_general_dilated", "reduce_window_sum", "fft", "psum", "reduce_scatter"), _ACCUMULATE),
-        (("cholesky", "triangular_solve", "qr", "svd", "eigh", "eig", "lu"), _FACTORIZE),
+        (("cholesky", "triangular_solve", "qr", "svd", "eigh", "eig", "lu", "complex_linalg"), _FACTORIZE),
         (("bitcast_convert_type", "threefry2x32"), {}),
 ):
     for _n in _names:
@@ -110,8 +114,8 @@ def compare(got: np.ndarray, want: np.ndarray, tol: Tolerance, ieee_specials: bo
         return Mismatch(f"output is {got.dtype.name}{list(got.shape)}, expected {want.dtype.name}{list(want.shape)}")
     if got.size == 0:
         return None
-    if tol.bitwise or want.dtype.kind not in "f":
-        g, w = (got, want) if want.dtype.kind != "f" else (_bits(got), _bits(want))
+    if tol.bitwise or dtypes.kind(want.dtype) not in "f":
+        g, w = (got, want) if dtypes.kind(want.dtype) != "f" else (_bits(got), _bits(want))
         bad = g != w
         if not bad.any():
             return None
@@ -127,7 +131,7 @@ def compare(got: np.ndarray, want: np.ndarray, tol: Tolerance, ieee_specials: bo
         abs_err = np.where(check, np.abs(g64 - w64), 0.0)
     ulps = np.where(check, ulp_distance(got, want), 0.0)
     scale = max(1.0, float(np.max(np.abs(w64[finite]))) if finite.any() else 1.0)
-    atol = tol.atol_eps * float(np.finfo(want.dtype).eps) * max(accum, 1) * scale
+    atol = tol.atol_eps * float(dtypes.finfo(want.dtype).eps) * max(accum, 1) * scale
     bad = special_bad | (check & (ulps > tol.ulps) & (abs_err > atol))
     if not bad.any():
         return None

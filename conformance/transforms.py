@@ -14,7 +14,7 @@ from typing import Any, Callable
 import numpy as np
 
 import portax
-from portax.core.array import join_parts, put_host
+from portax.core.array import get_host, put_host
 from portax.core.backend import registry
 from portax.core.dispatch import backend_compile
 from portax.core.interpreters.staging import closed_call_jaxpr
@@ -96,8 +96,7 @@ def _eval(case: Case, layout: str, backend_name: str) -> list[np.ndarray]:
     exe = backend_compile(closed, device)  # backend.compile, complex values split into real parts
     bufs = [put_host(np.asarray(c), device) for c in consts]
     bufs += [put_host(a, device) for a in _host_layout(case, layout)]
-    return [join_parts(backend.get(b[0]), backend.get(b[1]), a.dtype) if type(b) is tuple else np.asarray(backend.get(b))
-            for b, a in zip(exe(*bufs), closed.out_avals)]
+    return [get_host(b, a.dtype, backend) for b, a in zip(exe(*bufs), closed.out_avals)]
 
 
 # --- jit: the layouts are made by equations inside the program ------------------------------------------------

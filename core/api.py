@@ -8,12 +8,13 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from . import dtypes, trace as core
+from . import dtypes, profiler, trace as core
 from .ad_util import Zero, instantiate
 from .array import Array, make_array, to_device
 from .backend import Device, get_backend, registry
 from .config import config, guard_transfer, hot as config_hot
 from .errors import ConcretizationTypeError
+from .jit_args import StaticArg, check_callable, resolve_argnums, signature
 from .lru import LRUCache
 from .interpreters import batching
 from .interpreters.jvp import jvp_flat
@@ -23,6 +24,7 @@ from .interpreters.evaluation import eval_jaxpr
 from .interpreters.transpose import UndefinedPrimal, backward_pass
 from .ir import ClosedJaxpr, ShapedArray
 from .pytree import PyTreeDef, tree_flatten, tree_map, tree_structure, tree_unflatten
+from .sharded import MeshArray, MultiDeviceArray
 
 _LEAF = tree_structure(0)
 from .primitives import call as call_prims
@@ -35,16 +37,6 @@ def _argnums_tuple(x, n: int | None = None) -> tuple:
         return ()
     t = (x,) if isinstance(x, int) else tuple(x)
     return tuple(i % n if n is not None and i < 0 else i for i in t)
-
-
-def _validate_argnums(sig: inspect.Signature, argnums: tuple, name: str) -> None:
-    """JAX's check that ``argnums`` index positional parameters (any index passes with ``*args``)."""
-    kinds = [p.kind for p in sig.parameters.values()]
-    if inspect.Parameter.VAR_POSITIONAL in kinds:
-        return
-    n = sum(k in (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD) for k in kinds)
-    if argnums and (-min(argnums) > n or max(argnums) >= n):
-        raise ValueError(f"Jitted function has {name}={argnums}, but only accepts {n} positional arguments.")
 
 
 class ShapeDtypeStruct:
@@ -87,40 +79,27 @@ class _CacheEntry:
 
 
 def _hashable_static(v: Any) -> Any:
-    try:
-        hash(v)
-    except TypeError as e:
-        raise ValueError(f"Non-hashable static arguments are not supported. An error occurred while trying to hash "
-                         f"an object of type {type(v)}, {v!r:.80}. The error was:\n{e}") from None
-    return v
+    return StaticArg(v).val
 
 
 class JitFunction:
     """A function compiled on first call per abstract signature (shapes, dtypes, weak types, static args)."""
 
     def __init__(self, fun: Callable, static_argnums=None, static_argnames=None, backend: str | None = None,
-                 device: Device | None = None, donate_argnums=None, inline: bool = False):
+                 device: Device | None = None, donate_argnums=None, inline: bool = False, donate_argnames=None):
+        check_callable(fun)
         functools.update_wrapper(self, fun)
         self.fun = fun
-        try:
-            self._sig = inspect.signature(fun)
-        except (TypeError, ValueError):
-            self._sig = None
-        static_argnames = (static_argnames,) if isinstance(static_argnames, str) else tuple(static_argnames or ())
-        static_argnums = _argnums_tuple(static_argnums)
-        if self._sig is not None:
-            _validate_argnums(self._sig, static_argnums, "static_argnums")
-            params = list(self._sig.parameters)
-            static_argnums = tuple(sorted(set(static_argnums) | {params.index(n) for n in static_argnames if n in params}))
-            static_argnames = tuple(sorted(set(static_argnames) | {params[i] for i in static_argnums if i < len(params)
-                                    and self._sig.parameters[params[i]].kind != inspect.Parameter.VAR_POSITIONAL}))
-        self.static_argnums = static_argnums
-        self.static_argnames = static_argnames
+        self._sig = signature(fun)
+        # Donation is accepted and validated as in JAX; the buffers are not reused (donating is a hint in JAX too).
+        self.donate_argnums, self.donate_argnames, self.static_argnums, self.static_argnames = resolve_argnums(
+            fun, self._sig, donate_argnums, donate_argnames, static_argnums, static_argnames)
         self.backend = backend
         self.device = device
         # Owned by this function (its programs go with it), bounded by config.compile_cache_size (LRU).
         self._cache = LRUCache()
         self._fast = LRUCache()
+        self._partitioned = None  # the ShardedJit running this function over the mesh of its arguments
 
     def __get__(self, obj, objtype=None):
         return self if obj is None else functools.partial(self, obj)
@@ -136,14 +115,15 @@ class JitFunction:
         return get_backend().devices()[0]
 
     def _split(self, args: tuple, kwargs: dict):
-        sn = self.static_argnums
-        if sn:
-            static = tuple(_hashable_static(args[i]) for i in sn if i < len(args))
+        if self.static_argnums and args:
+            n = len(args)
+            sn = sorted({i % n if i < 0 else i for i in self.static_argnums})  # negative: from the end, per call
+            static = tuple((i, StaticArg(args[i])) for i in sn if i < n)
             dyn_args = tuple(a for i, a in enumerate(args) if i not in sn)
         else:
             static, dyn_args = (), args
         if kwargs:
-            skw = tuple(sorted((k, _hashable_static(v)) for k, v in kwargs.items() if k in self.static_argnames))
+            skw = tuple(sorted((k, StaticArg(v)) for k, v in kwargs.items() if k in self.static_argnames))
             dkw = {k: v for k, v in kwargs.items() if k not in self.static_argnames}
         else:
             skw, dkw = (), kwargs
@@ -151,14 +131,10 @@ class JitFunction:
 
     def _call_fun(self, static_key, dyn_args, dyn_kwargs):
         (static, skw) = static_key
-        if static:
-            it_s, it_d = iter(static), iter(dyn_args)
-            n = len(static) + len(dyn_args)
-            present = [i for i in self.static_argnums if i < n]
-            args = [next(it_s) if i in present else next(it_d) for i in range(n)]
-        else:
-            args = list(dyn_args)
-        return self.fun(*args, **dict(skw), **dyn_kwargs)
+        args = list(dyn_args)
+        for i, s in static:  # ascending positions: each lands where it was
+            args.insert(i, s.val)
+        return self.fun(*args, **{k: s.val for k, s in skw}, **dyn_kwargs)
 
     def _trace(self, static_key, in_tree: PyTreeDef, avals: list) -> _CacheEntry:
         out_tree_box: list = []
@@ -171,7 +147,8 @@ class JitFunction:
             return [asarray(o) if not core.is_tracer(o) else o for o in ol]
 
         try:
-            jaxpr, consts = trace_to_jaxpr(flat, avals)
+            with profiler.span(f"trace jit({_fun_name(self.fun)})", "trace"):
+                jaxpr, consts = trace_to_jaxpr(flat, avals)
         except ConcretizationTypeError as e:
             raise type(e)(e.tracer, f"{e.context}\nThe error occurred while tracing the function "
                           f"{_fun_name(self.fun)} for jit. Its traced arguments are: "
@@ -209,8 +186,8 @@ class JitFunction:
         return self._jit_call(context, args, kwargs)
 
     def _jit_call_checked(self, args: tuple, kwargs: dict) -> Any:
-        """A call under ``jax_debug_nans``/``jax_debug_infs``: on an invalid output the de-optimized function
-        (without ``jit``) runs, to name the primitive that made it, as in JAX."""
+        """A call under ``jax_debug_nans``/``jax_debug_infs``: on an invalid output its jaxpr runs again one
+        primitive at a time on the same device, to name the primitive and the line that made it."""
         from .dispatch import check_special
         out = self._jit_call(config.trace_context(), args, kwargs)
         try:
@@ -218,7 +195,7 @@ class JitFunction:
         except FloatingPointError as e:
             print("Invalid nan value encountered in the output of a jax.jit function. Calling the de-optimized "
                   "version.")
-            self.fun(*args, **kwargs)
+            self._rerun_by_primitive(args, kwargs)
             raise FloatingPointError(
                 f"{e}. Because jax_config.debug_nans.value and/or config.jax_debug_infs is set, the de-optimized "
                 "function (i.e., the function as if the `jit` decorator were removed) was called in an attempt to "
@@ -228,6 +205,17 @@ class JitFunction:
                 "`jax.jit(lambda ...: jax.numpy.nan)(...)`. \n\nIt may be possible to avoid the invalid value by "
                 "removing the `jit` decorator, at the cost of losing optimizations.") from None
         return out
+
+    def _rerun_by_primitive(self, args: tuple, kwargs: dict) -> None:
+        """Evaluate this call's jaxpr equation by equation (``nan_check``); raises at the first invalid value."""
+        from .nan_check import rerun
+        static_key, dyn_args, dyn_kwargs = self._split(args, kwargs)
+        leaves, in_tree = tree_flatten((dyn_args, dyn_kwargs))
+        device = self._device(leaves)
+        leaves = [x if type(x) is Array else _to_array(x, device, implicit=True) for x in leaves]
+        leaves = [x if x._device is device else _move(x, device) for x in leaves]
+        entry = self._entry(static_key, in_tree, [x.aval for x in leaves])
+        rerun(entry.closed, [*entry.const_arrays[device], *leaves])
 
     def _jit_call(self, context: tuple, args: tuple, kwargs: dict) -> Any:
         # Fast path: positional Arrays only, no trace active, signature seen before.
@@ -240,6 +228,10 @@ class JitFunction:
         static_key, dyn_args, dyn_kwargs = self._split(args, kwargs)
         leaves, in_tree = tree_flatten((dyn_args, dyn_kwargs))
         if not core.is_tracing() and not any(core.is_tracer(l) for l in leaves):
+            if any(type(x) is MeshArray for x in leaves):  # laid out over a mesh: run partitioned there
+                from .parallel.partition import ShardedJit
+                self._partitioned = self._partitioned or ShardedJit(self, None, None)
+                return self._partitioned(*args, **kwargs)
             device = self._device(leaves)
             leaves = [x if type(x) is Array else _to_array(x, device, implicit=True) for x in leaves]
             avals = [x.aval for x in leaves]
@@ -264,7 +256,7 @@ class JitFunction:
 
     def _compile(self, entry: _CacheEntry, device: Device):
         from .dispatch import compile_jaxpr
-        call = compile_jaxpr(entry.closed, device)
+        call = compile_jaxpr(entry.closed, device, f"jit({_fun_name(self.fun)})")
         # consts before the call: another thread seeing the call reads them
         entry.const_arrays.setdefault(device, [to_device(c, device) if type(c) is Array else
                                                make_array(c, device=device) for c in entry.consts])
@@ -293,7 +285,11 @@ class Lowered:
     def __init__(self, fun: JitFunction, entry: _CacheEntry, device: Device):
         self.fun, self.entry, self.device = fun, entry, device
 
-    def as_text(self) -> str:
+    def as_text(self, dialect: str | None = None, *, debug_info: bool = False) -> str:
+        """The lowering's text: portax lowers to a jaxpr (no XLA dialect such as "hlo" or "stablehlo")."""
+        if dialect not in (None, "jaxpr"):
+            raise NotImplementedError(f"Lowered.as_text(dialect={dialect!r}): portax lowers to jaxprs, not to XLA "
+                                      "dialects; use dialect=None")
         return str(self.entry.closed)
 
     @property
@@ -336,6 +332,9 @@ class Compiled:
 
 
 def _to_array(x: Any, device: Device, implicit: bool = False) -> Array:
+    if isinstance(x, MultiDeviceArray):  # gathered on its first device, then moved
+        whole = x._gathered()
+        return whole if whole._device is device else _move(whole, device)
     aval = core.get_aval(x)
     if isinstance(x, ShapeDtypeStruct):
         raise TypeError("ShapeDtypeStruct values cannot be passed to a compiled function; use lower() or eval_shape")
@@ -355,13 +354,19 @@ def _fun_name(f: Callable) -> str:
 
 
 def jit(fun: Callable | None = None, *, static_argnums=None, static_argnames=None, backend: str | None = None,
-        device: Device | None = None, donate_argnums=None, inline: bool = False, in_shardings=None,
-        out_shardings=None, keep_unused: bool = False, abstracted_axes=None) -> Any:
+        device: Device | None = None, donate_argnums=None, donate_argnames=None, inline: bool = False,
+        in_shardings=None, out_shardings=None, keep_unused: bool = False, abstracted_axes=None) -> Any:
     """Compile ``fun`` with the backend; retraced per new abstract signature, cached per device."""
     if fun is None:
         return lambda f: jit(f, static_argnums=static_argnums, static_argnames=static_argnames, backend=backend,
-                             device=device, donate_argnums=donate_argnums, inline=inline)
-    return JitFunction(fun, static_argnums, static_argnames, backend, device, donate_argnums, inline)
+                             device=device, donate_argnums=donate_argnums, donate_argnames=donate_argnames,
+                             inline=inline, in_shardings=in_shardings, out_shardings=out_shardings)
+    jitted = JitFunction(fun, static_argnums, static_argnames, backend, device, donate_argnums, inline,
+                         donate_argnames)
+    if in_shardings is None and out_shardings is None:
+        return jitted
+    from .parallel.partition import ShardedJit
+    return ShardedJit(jitted, in_shardings, out_shardings)
 
 
 # ========================================= autodiff ======================================================
@@ -403,7 +408,7 @@ def jvp(fun: Callable, primals: Sequence, tangents: Sequence, has_aux: bool = Fa
     ts = []
     for p, t in zip(p_leaves, t_leaves):
         pa, ta = core.get_aval(p), core.get_aval(t) if not isinstance(t, np.ndarray) or t.dtype != dtypes.float0 else None
-        if ta is None or pa.dtype.kind not in "fc":
+        if ta is None or dtypes.kind(pa.dtype) not in "fc":
             ts.append(Zero(pa.at_least_vspace()))
             continue
         if pa.shape != ta.shape:
@@ -435,7 +440,7 @@ def linearize(fun: Callable, *primals: Any, has_aux: bool = False) -> tuple:
     p_leaves = [asarray(p) for p in p_leaves]
     out_tree_box: list = []
     aux_box: list = []
-    mask = [core.get_aval(p).dtype.kind in "fc" for p in p_leaves]
+    mask = [dtypes.kind(core.get_aval(p).dtype) in "fc" for p in p_leaves]
     flat = _flatten_fun(fun, p_tree, out_tree_box, has_aux, aux_box)
     outs, jaxpr, consts, out_mask = linearize_flat(flat, p_leaves, mask)
     out_tree = out_tree_box[0]
@@ -460,7 +465,7 @@ def vjp(fun: Callable, *primals: Any, has_aux: bool = False) -> tuple:
     p_leaves, p_tree = tree_flatten(primals)
     p_leaves = [asarray(p) for p in p_leaves]
     p_avals = [core.get_aval(p) for p in p_leaves]
-    mask = [a.dtype.kind in "fc" for a in p_avals]
+    mask = [dtypes.kind(a.dtype) in "fc" for a in p_avals]
     out_tree_box: list = []
     aux_box: list = []
     flat = _flatten_fun(fun, p_tree, out_tree_box, has_aux, aux_box)
@@ -475,7 +480,7 @@ def vjp(fun: Callable, *primals: Any, has_aux: bool = False) -> tuple:
                             f"{out_tree}.")
         for c, a in zip(ct_leaves, out_avals):
             ca = core.get_aval(c) if not (isinstance(c, np.ndarray) and c.dtype == dtypes.float0) else None
-            if ca is not None and a.dtype.kind in "fc" and (ca.shape != a.shape):
+            if ca is not None and dtypes.kind(a.dtype) in "fc" and (ca.shape != a.shape):
                 raise ValueError(f"vjp: cotangent shape {ca.shape} does not match primal output shape {a.shape}")
         cts = [asarray(c) for c, m in zip(ct_leaves, out_mask) if m]
         undefined = [UndefinedPrimal(a.at_least_vspace()) for a, m in zip(p_avals, mask) if m]
@@ -501,9 +506,9 @@ def _partial_in(fun: Callable, args: tuple, kwargs: dict, nums: tuple) -> Callab
 def _check_input_dtype_revderiv(name: str, holomorphic: bool, allow_int: bool, x: Any) -> None:
     """JAX's input check of reverse-mode derivatives: inexact inputs (complex ones when holomorphic)."""
     a = core.get_aval(asarray(x))
-    if holomorphic and a.dtype.kind != "c":
+    if holomorphic and dtypes.kind(a.dtype) != "c":
         raise TypeError(f"{name} with holomorphic=True requires inputs with complex dtype, but got {a.dtype.name}.")
-    if a.dtype.kind not in "fc" and not allow_int:
+    if dtypes.kind(a.dtype) not in "fc" and not allow_int:
         raise TypeError(f"{name} requires real- or complex-valued inputs (input dtype that is a sub-dtype of "
                         f"np.inexact), but got {a.dtype.name}. If you want to use Boolean- or integer-valued "
                         "inputs, use vjp or set allow_int to True.")
@@ -536,9 +541,9 @@ def value_and_grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: boo
             shape = core.get_aval(leaves[0]).shape if len(leaves) == 1 else f"a pytree of {len(leaves)} leaves"
             raise TypeError(f"Gradient only defined for scalar-output functions. Output had shape: {shape}.")
         oa = core.get_aval(leaves[0])
-        if holomorphic and oa.dtype.kind != "c":
+        if holomorphic and dtypes.kind(oa.dtype) != "c":
             raise TypeError(f"grad with holomorphic=True requires outputs with complex dtype, but got {oa.dtype.name}.")
-        if not holomorphic and oa.dtype.kind != "f":
+        if not holomorphic and dtypes.kind(oa.dtype) != "f":
             raise TypeError(f"grad requires real-valued outputs (output dtype that is a sub-dtype of np.floating), "
                             f"but got {oa.dtype.name}. For holomorphic differentiation, pass holomorphic=True. For "
                             "differentiating non-holomorphic functions involving complex outputs, use jax.vjp directly.")
@@ -594,7 +599,7 @@ def jacfwd(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = Fals
         leaves, tree = tree_flatten(dyn)
         leaves = [asarray(x) for x in leaves]
         for x in leaves:
-            if core.get_aval(x).dtype.kind != "f":
+            if dtypes.kind(core.get_aval(x).dtype) != "f":
                 raise TypeError(f"jacfwd requires real-valued inputs (input dtype that is a sub-dtype of np.floating), "
                                 f"but got {core.get_aval(x).dtype.name}.")
 
@@ -676,14 +681,14 @@ def hessian(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = Fal
 
 
 # =========================================== vmap ============================================================
-def _flatten_axes(what: str, tree: PyTreeDef, axes: Any) -> list:
-    """Broadcast a prefix tree of axis specs (ints/None) to the leaves of ``tree``."""
+def _flatten_axes(what: str, tree: PyTreeDef, axes: Any, kind: type = int) -> list:
+    """Broadcast a prefix tree of axis specs (``kind``, ints by default, or None) to the leaves of ``tree``."""
     proxy = tree_unflatten(tree, [0] * tree.num_leaves)
     out: list = []
 
     def add(ax, sub):
-        if ax is not None and not isinstance(ax, int):
-            raise ValueError(f"{what} entries must be ints or None, got {ax!r}")
+        if ax is not None and not isinstance(ax, kind):
+            raise ValueError(f"{what} entries must be {kind.__name__}s or None, got {ax!r}")
         out.extend([ax] * tree_structure(sub).num_leaves)
 
     try:
@@ -798,7 +803,8 @@ def eval_shape(fun: Callable, *args: Any, **kwargs: Any) -> Any:
 
 def checkpoint(fun: Callable, *, prevent_cse: bool = True, policy: Callable | None = None,
                static_argnums: int | Sequence[int] = ()) -> Callable:
-    """Rematerialisation: the backward pass recomputes ``fun``'s intermediates instead of storing them."""
+    """Rematerialisation: the backward pass recomputes ``fun``'s intermediates instead of storing them, but
+    those ``policy`` (one of ``checkpoint_policies``) lets the forward pass save."""
     sn = _argnums_tuple(static_argnums)
 
     @functools.wraps(fun)
@@ -806,7 +812,7 @@ def checkpoint(fun: Callable, *, prevent_cse: bool = True, policy: Callable | No
         leaves, flat, out_tree_box = _flatten_static(fun, args, kwargs, sn)
         leaves = [asarray(x) for x in leaves]
         closed, consts = call_prims._trace_closed(flat, [core.get_aval(x) for x in leaves])
-        outs = call_prims.checkpoint_p.bind(*consts, *leaves, jaxpr=closed, prevent_cse=prevent_cse)
+        outs = call_prims.checkpoint_p.bind(*consts, *leaves, jaxpr=closed, prevent_cse=prevent_cse, policy=policy)
         return tree_unflatten(out_tree_box[0], outs)
 
     return wrapped
@@ -817,31 +823,54 @@ remat = checkpoint
 
 # ====================================== devices =============================================================
 def devices(backend: str | None = None) -> list[Device]:
+    """``jax.devices``: every device of ``backend``, those of other processes too in a distributed run."""
+    from .distributed import global_devices
+    b = get_backend(backend)
+    spanning = global_devices(b)
+    return list(b.devices()) if spanning is None else spanning
+
+
+def local_devices(backend: str | None = None) -> list[Device]:
     return list(get_backend(backend).devices())
-
-
-local_devices = devices
 
 
 def device_count(backend: str | None = None) -> int:
     return len(devices(backend))
 
 
-local_device_count = device_count
+def local_device_count(backend: str | None = None) -> int:
+    return len(local_devices(backend))
 
 
 def default_backend() -> str:
     return get_backend().name
 
 
-def device_put(x: Any, device: Device | None = None) -> Any:
-    """Place every leaf of ``x`` on ``device`` (default: the default backend's first device)."""
+def device_put(x: Any, device: Any = None) -> Any:
+    """Place every leaf of ``x`` on ``device`` (default: the default backend's first device), or lay it
+    out by a sharding (a ``NamedSharding`` splits it into blocks over a mesh's devices)."""
+    from .sharding import NamedSharding, SingleDeviceSharding
+    if isinstance(device, SingleDeviceSharding):
+        device = device._device
+    if isinstance(device, NamedSharding):
+        from .sharded import put_sharded
+
+        def put_blocks(v):
+            if core.is_tracer(v):
+                return v
+            if not isinstance(v, (Array, MultiDeviceArray)):
+                guard_transfer("host_to_device", f"aval={core.get_aval(v).str_short()}, dst_sharding={device}",
+                               explicit=True)
+            return put_sharded(v, device)
+        return tree_map(put_blocks, x)
     if device is None:
         device = get_backend().devices()[0]
     elif isinstance(device, str):
         device = get_backend(device).devices()[0]
 
     def put(v):
+        if isinstance(v, MultiDeviceArray):  # gathered on its first device, then moved
+            v = v._gathered()
         if type(v) is Array:
             if v._device is not device:
                 guard_transfer("device_to_device", f"aval={v.aval.str_short()}, dst_device={device}", explicit=True)
@@ -861,8 +890,3 @@ def block_until_ready(x: Any) -> Any:
 
 def backends() -> list[str]:
     return registry.names()
-
-
-def pure_callback(*args, **kwargs):
-    raise NotImplementedError("pure_callback is not supported by portax: every computation in a jitted function "
-                              "runs in the backend's generated code.")

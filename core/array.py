@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from . import dtypes
+from . import dtypes, narrow_floats, profiler
 from .array_methods import ArrayMethods
 from .backend import Device, get_backend
 from .config import called_from_user, guard_transfer
@@ -44,9 +44,10 @@ class Array(ArrayMethods):
             # A CPU device's memory is the host's (no transfer, as in JAX); portax's own reads are not guarded.
             if self._device.platform != "cpu" and called_from_user(sys._getframe(1), _in_this_module):
                 guard_transfer("device_to_host", f"aval={self.aval.str_short()}", explicit=False)
-            get = self._device.backend.get
-            host = np.asarray(get(self._buf)) if self.aval.dtype.kind != "c" else \
-                join_parts(get(self._buf[0]), get(self._buf[1]), self.aval.dtype)
+            start = profiler.clock() if profiler.session is not None else None
+            host = get_host(self._buf, self.aval.dtype, self._device.backend)
+            if start is not None:
+                profiler.transfer("device_to_host", host.nbytes, start, self._device)
             if host.shape != self.aval.shape:
                 host = host.reshape(self.aval.shape)
             host = host.view()
@@ -133,6 +134,17 @@ class Array(ArrayMethods):
     def is_fully_replicated(self) -> bool:
         return True
 
+    @property
+    def sharding(self):
+        """``SingleDeviceSharding(self.device)``: the whole array lives on one device."""
+        from .sharding import SingleDeviceSharding
+        return SingleDeviceSharding(self._device)
+
+    @property
+    def addressable_shards(self) -> list:
+        from .sharded import Shard
+        return [Shard(self._device, (slice(None),) * self.ndim, self)]
+
 
 def _in_this_module(code: Any) -> bool:
     return code.co_filename == __file__
@@ -147,7 +159,7 @@ def make_array(value: Any, weak_type: bool | None = None, device: Device | None 
             dtype = dtypes.python_scalar_dtype(value)
         else:
             dtype = np.asarray(value).dtype
-            if dtype.kind in "OUSV":
+            if dtypes.kind(dtype) in "OUSV":
                 raise TypeError(f"Value {value!r:.100} with type {type(value).__name__} is not a valid JAX type")
             dtype = dtypes.canonicalize(dtype)
     else:
@@ -159,11 +171,27 @@ def make_array(value: Any, weak_type: bool | None = None, device: Device | None 
 
 
 def put_host(host: np.ndarray, device: Device) -> Any:
-    """The backend buffer(s) of a host array: complex values are a (real, imaginary) pair of buffers."""
+    """The backend buffer(s) of a host array: complex values are a (real, imaginary) pair of buffers, narrow
+    floats the backend does not compute in are their storage integers (``narrow_floats``)."""
     put = device.backend.put
+    start = profiler.clock() if profiler.session is not None else None
     if host.dtype.kind == "c":
-        return (put(np.array(host.real), device), put(np.array(host.imag), device))
-    return put(host, device)
+        buf = (put(np.array(host.real), device), put(np.array(host.imag), device))
+    elif narrow_floats.is_stored(host.dtype, device.backend):
+        buf = put(host.view(narrow_floats.storage_dtype(host.dtype)), device)
+    else:
+        buf = put(host, device)
+    if start is not None:
+        profiler.transfer("host_to_device", host.nbytes, start, device)
+    return buf
+
+
+def get_host(buf: Any, dtype: np.dtype, backend: Any) -> np.ndarray:
+    """The host array of the backend buffer(s) of a ``dtype`` value (the inverse of ``put_host``)."""
+    if dtype.kind == "c":
+        return join_parts(backend.get(buf[0]), backend.get(buf[1]), dtype)
+    host = np.asarray(backend.get(buf))
+    return host.view(dtype) if narrow_floats.is_stored(dtype, backend) else host
 
 
 def join_parts(re: Any, im: Any, dtype: np.dtype) -> np.ndarray:
@@ -180,7 +208,10 @@ def to_device(x: Array, device: Device) -> Array:
     backend = device.backend
     move = getattr(backend, "transfer", None)
     if move is not None and x._device.backend is backend:
+        start = profiler.clock() if profiler.session is not None else None
         buf = tuple(move(b, device) for b in x._buf) if x.aval.dtype.kind == "c" else move(x._buf, device)
+        if start is not None:
+            profiler.transfer("device_to_device", x.nbytes, start, device)
         return Array(buf, x.aval, device)
     return Array(put_host(np.asarray(x._value()), device), x.aval, device)
 

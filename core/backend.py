@@ -36,12 +36,20 @@ class Capabilities:
 class Device:
     """A device of a backend, as ``jax.Device``: ``platform``, ``id``, and a printable name."""
 
+    process_index = 0  # the process holding it (``portax.distributed`` renumbers devices across processes)
+
     def __init__(self, backend: "Backend", id: int, kind: str = ""):
         self.backend = backend
         self.id = id
         self.device_kind = kind or backend.platform
 
     platform = property(lambda self: self.backend.platform)
+
+    def memory_stats(self) -> dict | None:
+        """``jax.Device.memory_stats``: the backend's optional ``memory_stats(device)`` (bytes_in_use,
+        peak_bytes_in_use, num_allocs, largest_alloc_size, bytes_limit where known), else None."""
+        stats = getattr(self.backend, "memory_stats", None)
+        return None if stats is None else stats(self)
 
     def __repr__(self) -> str:
         return f"{self.backend.device_class_name}(id={self.id})"
@@ -208,6 +216,11 @@ class Registry:
 
     def specs(self) -> dict[str, BackendSpec]:
         return dict(self._load())
+
+    def created(self) -> list[Backend]:
+        """The backends created so far (those that may have work in flight)."""
+        with self._lock:
+            return list(self._backends.values())
 
     def get(self, name: str) -> Backend:
         b = self._backends.get(name)

@@ -15,8 +15,9 @@ import numpy as np
 
 from . import dtypes
 from .ir import ClosedJaxpr, Jaxpr, Literal, ShapedArray, iter_eqns, subjaxprs
-from .primitives import (call, contractions as co, control_flow as cf, custom_derivatives as cd, elementwise as ew,
-                         indexing as ix, reductions as rd, sorting as so, structural as st)
+from .primitives import (call, callbacks, contractions as co, control_flow as cf, custom_derivatives as cd,
+                         elementwise as ew, indexing as ix, linalg as la, reductions as rd, sorting as so,
+                         structural as st)
 from .numpy._util import power_by_squaring
 from .numpy.ufuncs import _complex_power, signbit
 from .trace import Primitive, get_aval
@@ -145,6 +146,22 @@ def _rule(*prims: Primitive):
             COMPLEX_RULES[p] = lambda eqn, ins, fn=fn: [fn(eqn, *ins)]
         return fn
     return register
+
+
+def _callback(eqn, ins: list) -> list:
+    """A host callback sees complex values as themselves; they cross as (real, imaginary) pairs."""
+    avals = eqn.params.get("result_avals", ())
+    in_avals = [x.aval for x in eqn.inputs]
+    decode = lambda args: [(v[0] + 1j * v[1]).astype(a.dtype) if type(v) is tuple else v
+                           for v, a in zip(_unflatten(args, in_avals), in_avals)]
+    encode = lambda outs: _flatten([(np.array(o.real), np.array(o.imag)) if o.dtype.kind == "c" else o
+                                    for o in outs])
+    outs = eqn.primitive.bind(*_flatten(ins), **callbacks.repacked_params(eqn, decode, encode, real_avals(avals)))
+    return _unflatten(outs, avals)
+
+
+for _p in callbacks.CALLBACKS:
+    COMPLEX_RULES[_p] = _callback
 
 
 # --- special values: C99 Annex G (as msun and numpy), without overflow in intermediate results ------------------
@@ -698,6 +715,17 @@ def _sort(eqn, ins: list) -> list:
 
 
 COMPLEX_RULES[so.sort_p] = _sort
+
+
+def _linalg(eqn, ins: list) -> list:
+    """A decomposition of complex matrices: ``complex_linalg`` on their parts (backends implement it)."""
+    outs = la.complex_linalg_p.bind(*_flatten([_pair(x) for x in ins]), op=eqn.primitive.name,
+                                    params=tuple(sorted(eqn.params.items())))
+    return _unflatten(list(outs), [v.aval for v in eqn.out_binders])
+
+
+for _p in la.DECOMPOSITIONS:
+    COMPLEX_RULES[_p] = _linalg
 
 
 # --- calls and control flow --------------------------------------------------------------------------------

@@ -95,14 +95,6 @@ def _enum(values: Sequence[str], optional: bool = False) -> Callable[[Any], Any]
     return parse
 
 
-def _unsupported_when_true(what: str) -> Callable[[Any], bool]:
-    def parse(value: Any) -> bool:
-        if value:
-            raise NotImplementedError(f"{what} is not implemented in portax; it can only be False.")
-        return False
-    return parse
-
-
 def _enum_member(values: Sequence[str]) -> Callable[[Any], str]:
     """A parser of JAX's string-enum options: the names, or JAX's enum members (their ``value``)."""
     parse = _enum(values)
@@ -134,17 +126,24 @@ _OPTIONS: list[tuple] = [
     ("jax_enable_checks", False, _bool,
      "Turn on invariant checking of internals (portax has no optional internal checks: this changes nothing).",
      True),
-    ("jax_check_tracer_leaks", False, _unsupported_when_true("Tracer leak checking (jax_check_tracer_leaks)"),
-     "Check for leaked tracers as soon as a trace completes.", True),
+    ("jax_check_tracer_leaks", _env_bool("JAX_CHECK_TRACER_LEAKS", False), _bool,
+     "Turn on checking for leaked tracers as soon as a trace completes. Enabling leak checking may have "
+     "performance impacts: some caching is disabled, and other overheads may be added.", True),
     ("jax_debug_nans", False, _bool,
      "Add nan checks to every operation: a FloatingPointError names the primitive that produced one.",
      True),
     ("jax_debug_infs", False, _bool,
      "Add inf checks to every operation: a FloatingPointError names the primitive that produced one.",
      True),
+    ("jax_check_static_indices", False, _bool,
+     "Turn on bounds checks for static indices during array indexing operations. These will only be checked when "
+     "indexing mode is PROMISE_IN_BOUNDS, which is the default for gather-type operations.", True),
     ("jax_legacy_prng_key", os.environ.get("JAX_LEGACY_PRNG_KEY", "allow"), _enum_member(("allow", "warn", "error")),
-     "Behavior when raw PRNG keys are passed to jax.random APIs (every portax key is one: portax has no typed "
-     "keys).", _UNSET),
+     "Behavior when raw PRNG keys are passed to jax.random APIs.", _UNSET),
+    ("jax_default_prng_impl", os.environ.get("JAX_DEFAULT_PRNG_IMPL", "threefry2x32"),
+     _enum(("threefry2x32", "threefry4x32", "philox2x32", "philox4x32", "rbg", "unsafe_rbg")),
+     "Select the default PRNG implementation, used when one is not explicitly provided at seeding time (portax "
+     "implements threefry2x32 only: the others raise NotImplementedError when used).", _UNSET),
     *((f"jax_transfer_guard_{d}", None, _enum(_TRANSFER_LEVELS, optional=True),
        f"Transfer guard level for {d.replace('_', '-')} transfers. Default is 'allow'.", _UNSET)
       for d in _TRANSFER_DIRECTIONS),
@@ -236,11 +235,11 @@ def hot() -> tuple:
 
 # The options' context managers, under JAX's names (``jax.numpy_rank_promotion('raise')``, ...).
 _PUBLIC = ("enable_x64", "numpy_rank_promotion", "numpy_dtype_promotion", "default_matmul_precision", "enable_checks",
-           "check_tracer_leaks", "debug_nans", "debug_infs", "legacy_prng_key", "transfer_guard_host_to_device",
-           "transfer_guard_device_to_device", "transfer_guard_device_to_host")
+           "check_tracer_leaks", "debug_nans", "debug_infs", "legacy_prng_key", "default_prng_impl",
+           "transfer_guard_host_to_device", "transfer_guard_device_to_device", "transfer_guard_device_to_host")
 (enable_x64, numpy_rank_promotion, numpy_dtype_promotion, default_matmul_precision, enable_checks, check_tracer_leaks,
- debug_nans, debug_infs, legacy_prng_key, transfer_guard_host_to_device, transfer_guard_device_to_device,
- transfer_guard_device_to_host) = (_STATES[name] for name in _PUBLIC)
+ debug_nans, debug_infs, legacy_prng_key, default_prng_impl, transfer_guard_host_to_device,
+ transfer_guard_device_to_device, transfer_guard_device_to_host) = (_STATES[name] for name in _PUBLIC)
 checking_leaks = functools.partial(check_tracer_leaks, True)
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from .ir import ClosedJaxpr, Jaxpr, Literal, iter_eqns
+from .source_info import user_context
 from .trace import Primitive
 
 DECOMPOSITIONS: dict[Primitive, Callable[..., Any]] = {}
@@ -31,9 +32,9 @@ def _decomposed(backend: Any) -> Callable[[Primitive], bool]:
 def expand(closed: ClosedJaxpr, backend: Any) -> ClosedJaxpr:
     """``closed`` with every primitive ``backend`` does not lower replaced by its decomposition."""
     decomposed = _decomposed(backend)
-    if not any(decomposed(e.primitive) for e in iter_eqns(closed.jaxpr)):
-        return closed
-    return _expand(closed, decomposed)
+    while any(decomposed(e.primitive) for e in iter_eqns(closed.jaxpr)):  # a decomposition may use others
+        closed = _expand(closed, decomposed)
+    return closed
 
 
 def _expand(closed: ClosedJaxpr, decomposed: Callable[[Primitive], bool]) -> ClosedJaxpr:
@@ -50,11 +51,12 @@ def _evaluate(jaxpr: Jaxpr, consts: list, args: tuple, decomposed: Callable[[Pri
     read = lambda x: x.val if type(x) is Literal else env[x]
     for eqn in jaxpr.eqns:
         ins = [read(x) for x in eqn.inputs]
-        if decomposed(eqn.primitive):
-            outs = DECOMPOSITIONS[eqn.primitive](*ins, **eqn.params)
-        else:
-            params = {k: _expand_param(v, decomposed) for k, v in eqn.params.items()}
-            outs = eqn.primitive.bind(*ins, **params)
+        with user_context(eqn.source_info):
+            if decomposed(eqn.primitive):
+                outs = DECOMPOSITIONS[eqn.primitive](*ins, **eqn.params)
+            else:
+                params = {k: _expand_param(v, decomposed) for k, v in eqn.params.items()}
+                outs = eqn.primitive.bind(*ins, **params)
         env.update(zip(eqn.out_binders, outs if eqn.primitive.multiple_results else [outs]))
     return [read(x) for x in jaxpr.outs]
 

@@ -12,7 +12,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from . import complex_lowering, decompositions, dtypes, trace as core
+from . import complex_lowering, decompositions, dtypes, narrow_floats, profiler, trace as core
 from .array import Array, make_array, to_device
 from .backend import Device, get_backend
 from .config import config, hot as config_hot
@@ -53,15 +53,19 @@ class CompiledCall:
     """An executable with the avals of its outputs; calling it wraps buffers into Arrays. (It holds no
     reference to its jaxpr, so that a cache keyed weakly by the jaxpr can let both go.)"""
 
-    __slots__ = ("executable", "out_avals", "device")
+    __slots__ = ("executable", "out_avals", "device", "name")
 
-    def __init__(self, executable, out_avals, device):
+    def __init__(self, executable, out_avals, device, name: str = "program"):
         self.executable = executable
         self.out_avals = out_avals
         self.device = device
+        self.name = name  # the program's name on a profiler trace
 
     def __call__(self, arrays: Sequence[Array]) -> list[Array]:
-        bufs = self.executable(*[a._buf for a in arrays])
+        if profiler.session is None:
+            bufs = self.executable(*[a._buf for a in arrays])
+        else:
+            bufs = profiler.run_program(self.executable, [a._buf for a in arrays], self.device, self.name)
         d = self.device
         return list(map(Array, bufs, self.out_avals, [d] * len(bufs)))
 
@@ -96,20 +100,24 @@ def _compile_eqn(primitive, avals, params, device) -> CompiledCall:
     out_avals = out if primitive.multiple_results else [out]
     ins = [Var(a) for a in avals]
     outs = [Var(a) for a in out_avals]
-    closed = ClosedJaxpr(Jaxpr([], ins, [JaxprEqn(primitive, ins, params, outs)], outs), [])
-    return CompiledCall(backend_compile(closed, device), out_avals, device)
+    eqn = JaxprEqn(primitive, ins, params, outs)
+    closed = ClosedJaxpr(Jaxpr([], ins, [eqn], outs), [])
+    return CompiledCall(backend_compile(closed, device), out_avals, device, profiler.kernel_name([eqn]))
 
 
 def backend_compile(closed: ClosedJaxpr, device: Device):
     """``device.backend.compile``, with primitives the backend does not lower replaced by their
-    decompositions, and complex values split into real parts for a backend without complex dtypes (the
-    executable then takes and returns them as buffer pairs)."""
+    decompositions, narrow floats it does not compute in stored as integers (``narrow_floats``), and complex
+    values split into real parts for a backend without complex dtypes (the executable then takes and returns
+    them as buffer pairs)."""
     backend = device.backend
-    closed = decompositions.expand(closed, backend)
-    if complex_lowering.has_complex(closed.jaxpr) and not complex_lowering.native_complex(backend):
-        exe = backend.compile(complex_lowering.lower(closed), device)
-        return complex_lowering.split_executable(exe, closed.out_avals)
-    return backend.compile(closed, device)
+    with profiler.span(f"compile ({backend.name})", "compile", backend=backend.name, device=str(device),
+                       equations=len(closed.jaxpr.eqns)):
+        closed = narrow_floats.lower_for(decompositions.expand(closed, backend), backend)
+        if complex_lowering.has_complex(closed.jaxpr) and not complex_lowering.native_complex(backend):
+            exe = backend.compile(complex_lowering.lower(closed), device)
+            return complex_lowering.split_executable(exe, closed.out_avals)
+        return backend.compile(closed, device)
 
 
 def _check_compilable(jaxpr: Jaxpr) -> None:
@@ -132,20 +140,20 @@ class InterpretedCall:
         return eval_jaxpr(self.closed.jaxpr, self.closed.consts, *arrays)
 
 
-def compile_jaxpr(closed: ClosedJaxpr, device: Device) -> CompiledCall | InterpretedCall:
+def compile_jaxpr(closed: ClosedJaxpr, device: Device, name: str = "program") -> CompiledCall | InterpretedCall:
     """Compile (once per jaxpr and device, for as long as ``closed`` lives) a closed jaxpr whose consts
-    are concrete."""
+    are concrete; ``name`` (the jitted function's) names its runs on a profiler trace."""
     with _jaxpr_lock:
         per_device = _jaxpr_cache.get(closed)
         if per_device is None:
             per_device = _jaxpr_cache[closed] = LRUCache(maxsize=1024)  # one entry per device: not capped
     call = per_device.get(device)
     if call is None:
-        call = per_device.get_or_create(device, lambda: _compile_jaxpr(closed, device))
+        call = per_device.get_or_create(device, lambda: _compile_jaxpr(closed, device, name))
     return InterpretedCall(closed, device) if call is _INTERPRETED else call
 
 
-def _compile_jaxpr(closed: ClosedJaxpr, device: Device) -> CompiledCall | object:
+def _compile_jaxpr(closed: ClosedJaxpr, device: Device, name: str) -> CompiledCall | object:
     from .parallel.spmd import uses_axes
     if uses_axes(closed.jaxpr):
         return _INTERPRETED
@@ -155,14 +163,18 @@ def _compile_jaxpr(closed: ClosedJaxpr, device: Device) -> CompiledCall | object
     exe = backend_compile(ClosedJaxpr(closed.jaxpr, []), device) if not consts else backend_compile(
         ClosedJaxpr(Jaxpr([], closed.jaxpr.constvars + closed.jaxpr.in_binders, closed.jaxpr.eqns,
                           closed.jaxpr.outs), []), device)
-    return CompiledCall(_bind_consts(exe, consts, device), closed.out_avals, device)
+    return CompiledCall(_bind_consts(exe, consts, device), closed.out_avals, device, name)
 
 
 def _bind_consts(exe, consts: list[Array], device: Device):
     if not consts:
         return exe
     bufs = [to_device(c, device)._buf for c in consts]
-    return lambda *args: exe(*bufs, *args)
+    call = lambda *args: exe(*bufs, *args)
+    profile = getattr(exe, "profile", None)
+    if profile is not None:  # the profiler's hook, with the same constants
+        call.profile = lambda emit, *args: profile(emit, *bufs, *args)
+    return call
 
 
 def clear_caches() -> None:

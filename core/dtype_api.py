@@ -1,8 +1,8 @@
 """``jax.dtypes`` over portax's dtype set: canonicalisation, JAX's ``issubdtype`` (with the abstract ``extended`` and
 ``prng_key`` categories), ``result_type`` through the promotion lattice of ``dtypes``, and small helpers.
 
-portax has no extended dtypes: its PRNG keys are raw ``uint32`` data, so no portax dtype is a subdtype of
-``extended`` or ``prng_key``; the two classes exist for ``issubdtype`` checks written against JAX."""
+portax's one kind of extended dtype is the dtype of typed PRNG key arrays (``core.prng_keys.KeyTy``, whose scalar
+type is ``prng_key``)."""
 from __future__ import annotations
 
 from typing import Any
@@ -10,15 +10,17 @@ from typing import Any
 import numpy as np
 
 from . import dtypes
-from .dtypes import TypePromotionError, finfo, float0, iinfo  # noqa: F401  (re-exported as jax.dtypes has them)
+from .dtypes import (TypePromotionError, bfloat16, finfo, float0, float8_e3m4, float8_e4m3,  # noqa: F401
+                     float8_e4m3b11fnuz, float8_e4m3fn, float8_e4m3fnuz, float8_e5m2, float8_e5m2fnuz, float8_e8m0fnu,
+                     iinfo)  # re-exported as jax.dtypes has them
 
 
 class extended(np.generic):
-    """Scalar class of extended dtypes: abstract, for ``issubdtype`` only (portax has no extended dtypes)."""
+    """Scalar class of extended dtypes (abstract)."""
 
 
 class prng_key(extended):
-    """Scalar class of PRNG key dtypes: abstract, for ``issubdtype`` only (portax keys are uint32 data)."""
+    """Scalar class of PRNG key dtypes (``random.key(0).dtype``)."""
 
 
 _PY_SCALAR_TYPES = (bool, int, float, complex)
@@ -39,20 +41,23 @@ def canonicalize_dtype(dtype: Any, allow_extended_dtype: bool = False) -> np.dty
                              "with allow_extended_dtype=False")
         return dtype
     d = _as_np_dtype(dtype)
-    return dtypes.canonicalize(d) if d in dtypes.SUPPORTED + dtypes.COMPLEX else d
+    return dtypes.canonicalize(d) if d in dtypes.SUPPORTED + dtypes.COMPLEX + dtypes.CUSTOM_FLOATS + dtypes.INTN else d
 
 
 def _scalar_type(x: Any) -> type:
     if isinstance(x, type) and issubclass(x, np.generic):
         return x
+    if isinstance(getattr(x, "type", None), type) and issubclass(x.type, extended):  # a key dtype
+        return x.type
     return np.dtype(x).type
 
 
 def issubdtype(a: Any, b: Any) -> bool:
     """Whether ``a`` is ``b`` or below it in the scalar type hierarchy (``extended``/``prng_key`` included)."""
-    if isinstance(b, type) and issubclass(b, extended):
-        return issubclass(_scalar_type(a), b)
-    return bool(np.issubdtype(_scalar_type(a), _scalar_type(b)))
+    a_type = _scalar_type(a)
+    if issubclass(a_type, extended) or (isinstance(b, type) and issubclass(b, extended)):
+        return isinstance(b, type) and issubclass(a_type, b)
+    return dtypes.issubdtype(a_type, _scalar_type(b))
 
 
 def _dtype(x: Any) -> np.dtype:
@@ -76,7 +81,7 @@ def result_type(*args: Any, return_weak_type_flag: bool = False) -> np.dtype | t
 
 def scalar_type_of(x: Any) -> type:
     """The Python scalar type (bool, int, float or complex) of a value's dtype."""
-    kind = _dtype(x).kind
+    kind = dtypes.kind(_dtype(x))
     for k, t in (("b", bool), ("iu", int), ("f", float), ("c", complex)):
         if kind in k:
             return t
@@ -88,10 +93,12 @@ def itemsize_bits(dtype: Any) -> int:
     if dtype is None:
         raise ValueError("dtype cannot be None.")
     d = _as_np_dtype(dtype)
-    if d.kind not in "biufc":
+    if dtypes.kind(d) not in "biufc":
         raise ValueError(f"unexpected input: dtype={dtype!r}")
-    return 8 * d.itemsize
+    return dtypes.iinfo(d).bits if d in dtypes.INTN else 8 * d.itemsize
 
 
-__all__ = ["TypePromotionError", "canonicalize_dtype", "extended", "finfo", "float0", "iinfo", "issubdtype",
+__all__ = ["TypePromotionError", "bfloat16", "canonicalize_dtype", "extended", "finfo", "float0", "float8_e3m4",
+           "float8_e4m3", "float8_e4m3b11fnuz", "float8_e4m3fn", "float8_e4m3fnuz", "float8_e5m2", "float8_e5m2fnuz",
+           "float8_e8m0fnu", "iinfo", "issubdtype",
            "itemsize_bits", "prng_key", "result_type", "scalar_type_of"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
+import ml_dtypes
 import numpy as np
 
 from .config import config
@@ -13,29 +14,57 @@ int8, int16, int32, int64 = (np.dtype(t) for t in (np.int8, np.int16, np.int32, 
 uint8, uint16, uint32, uint64 = (np.dtype(t) for t in (np.uint8, np.uint16, np.uint32, np.uint64))
 float16, float32, float64 = (np.dtype(t) for t in (np.float16, np.float32, np.float64))
 complex64, complex128 = np.dtype(np.complex64), np.dtype(np.complex128)
-# numpy has no bfloat16; float0 is the dtype of tangents of integer values, as in JAX.
+# float0 is the dtype of tangents of integer values, as in JAX.
 float0 = np.dtype([("float0", np.void, 0)])
+# The narrow floats of ``ml_dtypes`` that JAX has (numpy gives their dtypes kind "V": use ``kind``).
+bfloat16 = np.dtype(ml_dtypes.bfloat16)
+FLOAT8 = tuple(np.dtype(getattr(ml_dtypes, n)) for n in (
+    "float8_e3m4", "float8_e4m3", "float8_e4m3b11fnuz", "float8_e4m3fn", "float8_e4m3fnuz", "float8_e5m2",
+    "float8_e5m2fnuz", "float8_e8m0fnu"))
+(float8_e3m4, float8_e4m3, float8_e4m3b11fnuz, float8_e4m3fn, float8_e4m3fnuz, float8_e5m2, float8_e5m2fnuz,
+ float8_e8m0fnu) = FLOAT8
+CUSTOM_FLOATS = (bfloat16,) + FLOAT8
+_CUSTOM_FLOAT_SET = frozenset(CUSTOM_FLOATS)
+_CUSTOM_FLOAT_TYPES = frozenset(d.type for d in CUSTOM_FLOATS)
+# The sub-byte integers of ``ml_dtypes`` that JAX has (one per byte on the host; numpy says kind "V").
+INTN = tuple(np.dtype(getattr(ml_dtypes, n)) for n in ("int2", "uint2", "int4", "uint4"))
+int2, uint2, int4, uint4 = INTN
+_INTN_KIND = {int2: "i", int4: "i", uint2: "u", uint4: "u"}
+_INTN_PARENTS = {"i": (np.signedinteger, np.integer, np.number, np.generic),
+                 "u": (np.unsignedinteger, np.integer, np.number, np.generic)}
 
 # The real dtypes every backend may claim. Complex values are pairs of real ones: a backend that does not list
 # complex64/complex128 among its dtypes gets them split into (real, imaginary) parts (``complex_lowering``).
 SUPPORTED = (bool_, int8, int16, int32, int64, uint8, uint16, uint32, uint64, float16, float32, float64)
 COMPLEX = (complex64, complex128)
-_SUPPORTED_SET = frozenset(SUPPORTED + COMPLEX)
+_SUPPORTED_SET = frozenset(SUPPORTED + COMPLEX + CUSTOM_FLOATS + INTN)
 _X64_NARROW = {int64: int32, uint64: uint32, float64: float32, complex128: complex64}
 _PARTS = {complex64: float32, complex128: float64}
-_COMPLEX_OF = {float32: complex64, float64: complex128, float16: complex64}
+_COMPLEX_OF = {float32: complex64, float64: complex128, float16: complex64, bfloat16: complex64}
+
+
+def kind(dtype) -> str:
+    """numpy's kind letter of ``dtype``, with "f" for the ``ml_dtypes`` floats and "i"/"u" for its sub-byte
+    integers (numpy says "V")."""
+    d = np.dtype(dtype)
+    return "f" if d in _CUSTOM_FLOAT_SET else _INTN_KIND.get(d, d.kind)
+
+
+def is_custom_float(dtype) -> bool:
+    """Whether ``dtype`` is one of the ``ml_dtypes`` floats (bfloat16, float8_*)."""
+    return np.dtype(dtype) in _CUSTOM_FLOAT_SET
 
 
 def is_float(dtype) -> bool:
-    return np.dtype(dtype).kind == "f"
+    return kind(dtype) == "f"
 
 
 def is_int(dtype) -> bool:
-    return np.dtype(dtype).kind in "iu"
+    return kind(dtype) in "iu"
 
 
 def is_unsigned(dtype) -> bool:
-    return np.dtype(dtype).kind == "u"
+    return kind(dtype) == "u"
 
 
 def is_bool(dtype) -> bool:
@@ -58,8 +87,19 @@ def complex_dtype(dtype) -> np.dtype:
     return d if d.kind == "c" else _COMPLEX_OF[d]
 
 
+_FLOAT_PARENTS = (np.floating, np.inexact, np.number, np.generic)
+
+
 def issubdtype(a, b) -> bool:
-    return np.issubdtype(a, b)
+    """``np.issubdtype``, with the ``ml_dtypes`` floats below ``np.floating`` and its sub-byte integers below
+    ``np.signedinteger``/``np.unsignedinteger`` (as in JAX)."""
+    a_type = a if isinstance(a, type) and issubclass(a, np.generic) else np.dtype(a).type
+    b_type = b if isinstance(b, type) and issubclass(b, np.generic) else np.dtype(b).type
+    if a_type in _CUSTOM_FLOAT_TYPES:
+        return b_type is a_type or b_type in _FLOAT_PARENTS
+    if np.dtype(a_type) in _INTN_KIND:
+        return b_type is a_type or b_type in _INTN_PARENTS[_INTN_KIND[np.dtype(a_type)]]
+    return bool(np.issubdtype(a_type, b))
 
 
 def canonicalize(dtype) -> np.dtype:
@@ -118,15 +158,16 @@ def is_weakly_typed(x: Any) -> bool:
 # Nodes are dtypes plus the weak kinds 'i*' (Python int) and 'f*' (Python float).
 _LATTICE = {
     "b": ["i*"],
-    "i*": ["u8", "i8"],
+    "i*": ["u8", "i8", "u2", "u4", "i2", "i4"], "u2": [], "u4": [], "i2": [], "i4": [],
     "u8": ["i16", "u16"], "u16": ["i32", "u32"], "u32": ["i64", "u64"], "u64": ["f*"],
     "i8": ["i16"], "i16": ["i32"], "i32": ["i64"], "i64": ["f*"],
-    "f*": ["f16", "c*"], "f16": ["f32"], "f32": ["f64", "c64"], "f64": ["c128"],
-    "c*": ["c64"], "c64": ["c128"], "c128": [],
+    "f*": ["bf16", "f16", "c*"] + [d.name for d in FLOAT8], "bf16": ["f32"], "f16": ["f32"], "f32": ["f64", "c64"],
+    "f64": ["c128"], "c*": ["c64"], "c64": ["c128"], "c128": [], **{d.name: [] for d in FLOAT8},
 }
 _NODE_OF = {bool_: "b", uint8: "u8", uint16: "u16", uint32: "u32", uint64: "u64", int8: "i8",
             int16: "i16", int32: "i32", int64: "i64", float16: "f16", float32: "f32", float64: "f64",
-            complex64: "c64", complex128: "c128"}
+            complex64: "c64", complex128: "c128", bfloat16: "bf16", **{d: d.name for d in FLOAT8},
+            int2: "i2", int4: "i4", uint2: "u2", uint4: "u4"}
 _DTYPE_OF = {v: k for k, v in _NODE_OF.items()}
 
 
@@ -145,7 +186,7 @@ def _upper(node: str, strict: bool = False) -> frozenset:
         if node not in _STRICT_WEAK:
             return frozenset((node,))
         weak, kinds = _STRICT_WEAK[node]
-        return frozenset(weak + tuple(n for n, d in _DTYPE_OF.items() if d.kind in kinds))
+        return frozenset(weak + tuple(n for n, d in _DTYPE_OF.items() if kind(d) in kinds))
     out = {node}
     for n in _LATTICE[node]:
         out |= _upper(n)
@@ -153,9 +194,9 @@ def _upper(node: str, strict: bool = False) -> frozenset:
 
 
 def _node(dtype: np.dtype, weak: bool) -> str:
-    if weak and dtype.kind in "iu":
+    if weak and kind(dtype) in "iu":
         return "i*"
-    if weak and dtype.kind == "f":
+    if weak and kind(dtype) == "f":
         return "f*"
     if weak and dtype.kind == "c":
         return "c*"
@@ -177,6 +218,16 @@ def _no_promotion_path(nodes: list, strict: bool) -> TypePromotionError:
             f"Input dtypes {names} have no available implicit dtype promotion path when "
             "jax_numpy_dtype_promotion=strict. Try explicitly casting inputs to the desired output type, or set "
             "jax_numpy_dtype_promotion=standard.")
+    if any(n in _DTYPE_OF and _DTYPE_OF[n] in FLOAT8 for n in nodes):
+        return TypePromotionError(
+            f"Input dtypes {names} have no available implicit dtype promotion path. To avoid unintended "
+            "promotion, 8-bit floats do not support implicit promotion. If you'd like your inputs to be promoted "
+            "to another type, you can do so explicitly using e.g. x.astype('float32')")
+    if any(n in _DTYPE_OF and _DTYPE_OF[n] in _INTN_KIND for n in nodes):
+        return TypePromotionError(
+            f"Input dtypes {names} have no available implicit dtype promotion path. To avoid unintended "
+            "promotion, 1-bit, 2-bit and 4-bit integers do not support implicit promotion. If you'd like your "
+            "inputs to be promoted to another type, you can do so explicitly using e.g. x.astype('int32')")
     return TypePromotionError(f"Input dtypes {names} have no available implicit dtype promotion path. "
                               "Try explicitly casting inputs to the desired output type.")
 
@@ -231,9 +282,9 @@ def convert_host(value: Any, dtype) -> np.ndarray:
     dtype = np.dtype(dtype)
     if dtype.kind == "b":
         return np.asarray(x != 0)
-    if dtype.kind in "iu" and x.dtype.kind == "f":
+    if kind(dtype) in "iu" and kind(x.dtype) == "f":
         # compare in float64 before casting: float(int64 max) rounds up to 2**63, which would wrap
-        info = np.iinfo(dtype)
+        info = iinfo(dtype)
         with np.errstate(invalid="ignore"):
             y = np.trunc(np.where(np.isnan(x), 0, x).astype(np.float64))
             hi, lo = y >= float(info.max), y <= float(info.min)
@@ -243,13 +294,17 @@ def convert_host(value: Any, dtype) -> np.ndarray:
 
 
 def finfo(dtype) -> np.finfo:
-    """Machine limits of a float or complex dtype, as ``jnp.finfo``: of the dtype asked for (not canonicalised)."""
-    return np.finfo(dtype)
+    """Machine limits of a float or complex dtype, as ``jnp.finfo``: of the dtype asked for (not canonicalised);
+    ``ml_dtypes.finfo`` for bfloat16 and the float8 types."""
+    d = dtype.dtype if isinstance(getattr(dtype, "dtype", None), np.dtype) else dtype  # jnp.bfloat16, arrays
+    return ml_dtypes.finfo(d) if np.dtype(d) in _CUSTOM_FLOAT_SET else np.finfo(d)
 
 
 def iinfo(dtype) -> np.iinfo:
-    """Machine limits of an integer dtype, as ``jnp.iinfo`` (not canonicalised)."""
-    return np.iinfo(dtype)
+    """Machine limits of an integer dtype, as ``jnp.iinfo`` (not canonicalised); ``ml_dtypes.iinfo`` for the
+    sub-byte integers."""
+    d = dtype.dtype if isinstance(getattr(dtype, "dtype", None), np.dtype) else dtype  # jnp.int4, arrays
+    return ml_dtypes.iinfo(d) if np.dtype(d) in _INTN_KIND else np.iinfo(d)
 
 
 def short_name(dtype: np.dtype) -> str:
@@ -258,4 +313,10 @@ def short_name(dtype: np.dtype) -> str:
         return "bool"
     if dtype == float0:
         return "float0"
+    if dtype == bfloat16:
+        return "bf16"
+    if dtype in _CUSTOM_FLOAT_SET:
+        return dtype.name.replace("float", "f")
+    if dtype in _INTN_KIND:
+        return dtype.name[0] + dtype.name[-1]
     return {"f": "f", "i": "i", "u": "u", "c": "c"}[dtype.kind] + str(dtype.itemsize * 8)

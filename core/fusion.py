@@ -17,7 +17,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Callable, Sequence
 
-from .ir import Jaxpr, JaxprEqn, Literal, Var
+from .ir import Jaxpr, JaxprEqn, Literal, Var, eqn_effects
 from .primitives import elementwise as ew, prng, reductions as red, structural as st
 
 ELEMENTWISE = frozenset(ew.ELEMENTWISE) | {prng.threefry2x32_p}
@@ -72,13 +72,13 @@ def inline_calls(jaxpr: Jaxpr) -> Jaxpr:
         key = _CALL_BODIES.get(e.primitive.name)
         body = e.params.get(key) if key else None
         if body is None or body.consts:
-            eqns.append(JaxprEqn(e.primitive, [sub(x) for x in e.inputs], e.params, e.out_binders))
+            eqns.append(e._replace(inputs=[sub(x) for x in e.inputs]))
             continue
         inner = inline_calls(body.jaxpr)
         env.update(zip(inner.in_binders, [sub(x) for x in e.inputs]))
         for ie in inner.eqns:
             fresh = [Var(v.aval) for v in ie.out_binders]
-            eqns.append(JaxprEqn(ie.primitive, [sub(x) for x in ie.inputs], ie.params, fresh))
+            eqns.append(ie._replace(inputs=[sub(x) for x in ie.inputs], out_binders=fresh))
             env.update(zip(ie.out_binders, fresh))
         env.update(zip(e.out_binders, [sub(x) for x in inner.outs]))
     return Jaxpr(jaxpr.constvars, jaxpr.in_binders, eqns, [sub(x) for x in jaxpr.outs])
@@ -142,8 +142,9 @@ def fuse(jaxpr: Jaxpr, policy: FusionPolicy = FusionPolicy()) -> list[Kernel]:
             cur.add(eqn)
             close()
             continue
-        if cur is not None and any(type(x) is not Literal and x in cur.defined for x in eqn.inputs):
-            close()
+        if cur is not None and (eqn_effects(eqn) or any(type(x) is not Literal and x in cur.defined
+                                                        for x in eqn.inputs)):
+            close()  # an equation with side effects (a host callback) is a barrier: earlier kernels run first
         kernels.append(Kernel("opaque", [eqn], _out_shape(eqn) if eqn.out_binders else (),
                               [x for x in eqn.inputs if type(x) is not Literal]))
     close()

@@ -70,11 +70,31 @@ def _compute_fans(shape: tuple, in_axis: int | Sequence[int] = -2, out_axis: int
     return in_size * receptive_field, out_size * receptive_field
 
 
+def _complex_uniform(key: Any, shape: tuple, dtype: np.dtype) -> Any:
+    """Uniform on the unit-variance disk of the complex plane (radius sqrt(2)), as JAX."""
+    key_r, key_theta = random.split(key)
+    part = dtypes.real_dtype(dtype)
+    r = jnp.sqrt(2 * random.uniform(key_r, shape, part)).astype(dtype)
+    theta = 2 * np.pi * random.uniform(key_theta, shape, part).astype(dtype)
+    return r * jnp.exp(1j * theta)
+
+
+def _complex_truncated_normal(key: Any, upper: float, shape: tuple, dtype: np.dtype) -> Any:
+    """A centred unit-variance complex normal with its modulus truncated to ``upper``, as JAX."""
+    key_r, key_theta = random.split(key)
+    part = dtypes.real_dtype(dtype)
+    t = (1 - jnp.exp(jnp.array(-(upper ** 2), dtype))) * random.uniform(key_r, shape, part).astype(dtype)
+    r = jnp.sqrt(-jnp.log(1 - t))
+    theta = 2 * np.pi * random.uniform(key_theta, shape, part).astype(dtype)
+    return r * jnp.exp(1j * theta)
+
+
 def variance_scaling(scale: float, mode: str, distribution: str, in_axis: int | Sequence[int] = -2,
                      out_axis: int | Sequence[int] = -1, batch_axis: int | Sequence[int] = (),
                      dtype: Any = None) -> Initializer:
     """Samples with variance ``scale / n``, n the fan_in, fan_out, their mean or geometric mean, drawn from a
-    truncated normal, normal or uniform distribution."""
+    truncated normal, normal or uniform distribution (complex dtypes: a complex normal truncated in modulus, a complex
+    normal, a uniform disk)."""
     def init(key: Any, shape: Sequence[int], dtype: Any = dtype) -> Any:
         shape = tuple(int(s) for s in shape)
         dt = _dtype(dtype)
@@ -84,12 +104,18 @@ def variance_scaling(scale: float, mode: str, distribution: str, in_axis: int | 
         if mode not in denominators:
             raise ValueError(f"invalid mode for variance scaling initializer: {mode}")
         variance = jnp.array(scale / denominators[mode], dtype=dt)
+        cplx = dtypes.kind(dt) == "c"
         if distribution == "truncated_normal":
+            if cplx:  # the constant is the stddev of a complex standard normal truncated to 2
+                return _complex_truncated_normal(key, 2, shape, dt) * (jnp.sqrt(variance) /
+                                                                       jnp.array(.95311164380491208, dt))
             stddev = jnp.sqrt(variance) / jnp.array(.87962566103423978, dt)
             return random.truncated_normal(key, -2, 2, shape, dt) * stddev
         if distribution == "normal":
             return random.normal(key, shape, dt) * jnp.sqrt(variance)
         if distribution == "uniform":
+            if cplx:
+                return _complex_uniform(key, shape, dt) * jnp.sqrt(variance)
             return random.uniform(key, shape, dt, -1) * jnp.sqrt(3 * variance)
         raise ValueError(f"invalid distribution for variance scaling initializer: {distribution}")
     return init

@@ -47,7 +47,7 @@ class ShapedArray:
 
     def at_least_vspace(self) -> "ShapedArray":
         """The aval of this value's tangents (float0 for integers, as in JAX)."""
-        if self.dtype.kind in "biu":
+        if dtypes.kind(self.dtype) in "biu":
             return ShapedArray(self.shape, dtypes.float0)
         return self
 
@@ -91,6 +91,7 @@ class JaxprEqn(NamedTuple):
     inputs: list
     params: dict
     out_binders: list
+    source_info: Any = None  # a source_info.SourceInfo when staged from user code (passes keep it)
 
     @property
     def invars(self) -> list:
@@ -111,6 +112,7 @@ class Jaxpr:
         self.in_binders = list(in_binders)
         self.eqns = list(eqns)
         self.outs = list(outs)
+        self.effects = frozenset().union(*map(eqn_effects, self.eqns))
 
     invars = property(lambda self: self.in_binders)
     outvars = property(lambda self: self.outs)
@@ -140,6 +142,7 @@ class ClosedJaxpr:
     in_avals = property(lambda self: self.jaxpr.in_avals)
     out_avals = property(lambda self: self.jaxpr.out_avals)
     eqns = property(lambda self: self.jaxpr.eqns)
+    effects = property(lambda self: self.jaxpr.effects)
 
     def __repr__(self) -> str:
         return pp_jaxpr(self.jaxpr)
@@ -161,6 +164,16 @@ def subjaxprs(params: dict):
                 yield x.jaxpr
             elif isinstance(x, Jaxpr):
                 yield x
+
+
+effect_rules: dict = {}  # primitive -> rule(params) -> frozenset of its side effects (core.effects)
+
+
+def eqn_effects(eqn: JaxprEqn) -> frozenset:
+    """The side effects of an equation: its primitive's and those of the jaxprs in its params."""
+    rule = effect_rules.get(eqn.primitive)
+    own = rule(eqn.params) if rule is not None else frozenset()
+    return own.union(*(sub.effects for sub in subjaxprs(eqn.params)))
 
 
 def iter_eqns(jaxpr: Jaxpr):
@@ -202,7 +215,7 @@ def _pp_literal(lit: Literal) -> str:
     val = np.asarray(lit.val)
     if val.dtype == np.bool_:
         s = str(bool(val))
-    elif val.dtype.kind == "f":
+    elif dtypes.kind(val.dtype) == "f":
         s = str(val[()])  # shortest repr that round-trips in the literal's own dtype
     else:
         s = str(int(val))

@@ -26,7 +26,12 @@ def batch_matmul(lhs: Any, rhs: Any, precision: Any = None) -> Any:
 
 
 def broadcast_shapes(*shapes: Sequence[int]) -> tuple:
-    """The numpy broadcast of the shapes (a ValueError when they are incompatible)."""
+    """The numpy broadcast of the shapes (a ValueError when they are incompatible; a TypeError for a shape that is
+    not a sequence of non-negative integers, as ``lax.broadcast_shapes``)."""
+    for shape in shapes:
+        if not all(d >= 0 for d in st.canonicalize_shape(shape)):
+            raise TypeError("Only non-negative indices are allowed when broadcasting static shapes, but got shape "
+                            f"{shape!r}.")
     return _broadcast_shapes(*shapes)
 
 
@@ -138,6 +143,42 @@ def scatter_sub(operand: Any, scatter_indices: Any, updates: Any, dimension_numb
     """``lax.scatter_sub``: scatter-add of the negated updates."""
     return ix.scatter_add(operand, scatter_indices, ew.neg(ew.asarray(updates)), dimension_numbers,
                           indices_are_sorted=indices_are_sorted, unique_indices=unique_indices, mode=mode)
+
+
+def scatter_apply(operand: Any, scatter_indices: Any, func: Callable, dimension_numbers: Any, *,
+                  update_shape: Sequence[int] = (), indices_are_sorted: bool = False, unique_indices: bool = False,
+                  mode: Any = None) -> Any:
+    """``lax.scatter_apply``: ``operand`` with the scalar function ``func`` applied at each scattered position, once
+    per time the position is hit (so duplicate indices apply it repeatedly, as XLA's scatter)."""
+    from .api import vmap
+    from .primitives.control_flow import while_loop
+    operand = ew.asarray(operand)
+    aval = get_aval(operand)
+    hits = ix.scatter_add(st.full(aval.shape, 0, np.int32), scatter_indices, st.full(tuple(update_shape), 1, np.int32),
+                          dimension_numbers, indices_are_sorted=indices_are_sorted, unique_indices=unique_indices,
+                          mode=mode)
+    apply = lambda x: st.reshape(vmap(func)(st.reshape(x, (aval.size,))), aval.shape)
+
+    def body(carry: tuple) -> tuple:
+        k, x = carry
+        return ew.add(k, np.int32(1)), ew.select(ew.gt(hits, k), apply(x), x)
+
+    total = red.reduce_max(hits, tuple(range(aval.ndim))) if aval.size else np.int32(0)
+    return while_loop(lambda c: ew.lt(c[0], total), body, (np.int32(0), operand))[1]
+
+
+def stack(operands: Sequence[Any], axis: int = 0) -> Any:
+    """``lax.stack``: arrays of one shape stacked along a new ``axis``."""
+    arrays = [ew.asarray(x) for x in operands]
+    axis = st.canonicalize_axis(axis, get_aval(arrays[0]).ndim + 1)
+    return st.concatenate([st.expand_dims(x, (axis,)) for x in arrays], axis)
+
+
+def unstack(x: Any, axis: int = 0) -> tuple:
+    """``lax.unstack``: the slices of ``x`` along ``axis``, as a tuple."""
+    x = ew.asarray(x)
+    axis = st.canonicalize_axis(axis, get_aval(x).ndim)
+    return tuple(st.index_in_dim(x, i, axis, keepdims=False) for i in range(get_aval(x).shape[axis]))
 
 
 def optimization_barrier(operand: Any) -> Any:

@@ -43,7 +43,7 @@ _FORMATS = {16: (5, 10), 32: (8, 23), 64: (11, 52)}  # (exponent bits, mantissa 
 
 
 def _reduce_precision_abstract(x: ShapedArray, *, exponent_bits: int, mantissa_bits: int) -> ShapedArray:
-    if x.dtype.kind != "f":
+    if dtypes.kind(x.dtype) != "f":
         raise TypeError(f"reduce_precision does not accept dtype {x.dtype.name}. Accepted dtypes are subtypes "
                         "of floating.")
     if exponent_bits < 1:
@@ -63,6 +63,10 @@ def _reduce_precision_decomposition(x: Any, *, exponent_bits: int, mantissa_bits
     infinity and flush values below the reduced normal range (denormals included) to a signed zero; NaN stays
     NaN (becomes infinity when no mantissa bits remain). 16-bit words are worked on in 32-bit integers."""
     dt = get_aval(x).dtype
+    if dtypes.is_custom_float(dt):  # bfloat16, float8: their values are exact in float32
+        f32 = _reduce_precision_decomposition(ew.convert_element_type(x, dtypes.float32), exponent_bits=exponent_bits,
+                                              mantissa_bits=mantissa_bits)
+        return ew.convert_element_type(f32, dt)
     nbits = 8 * dt.itemsize
     src_e, src_m = _FORMATS[nbits]
     word = np.dtype(f"uint{nbits}")

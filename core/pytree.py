@@ -103,6 +103,10 @@ def _is_namedtuple(x: Any) -> bool:
     return isinstance(x, tuple) and hasattr(type(x), "_fields")
 
 
+def _is_namedtuple_type(typ: Any) -> bool:
+    return isinstance(typ, type) and issubclass(typ, tuple) and hasattr(typ, "_fields")
+
+
 class PyTreeDef:
     """The structure of a pytree: node type, aux data and children structures. Hashable."""
 
@@ -120,8 +124,15 @@ class PyTreeDef:
         return 1 + sum(c.num_nodes for c in self.subtrees)
 
     def __eq__(self, other) -> bool:
-        return (isinstance(other, PyTreeDef) and self.node_type is other.node_type
-                and self.aux == other.aux and self.subtrees == other.subtrees)
+        if not isinstance(other, PyTreeDef) or self.node_type is not other.node_type:
+            return False
+        try:
+            same_aux = bool(self.aux == other.aux)
+        except Exception as e:
+            raise ValueError("Exception raised while checking equality of metadata fields of pytree. Make sure that "
+                             "metadata fields are hashable and have simple equality semantics. (Note: arrays cannot "
+                             "be passed as metadata fields!)") from e
+        return same_aux and self.subtrees == other.subtrees
 
     def __hash__(self) -> int:
         if self._hash is None:
@@ -146,6 +157,24 @@ class PyTreeDef:
         """``(node type, aux data)`` of the root, None for a leaf."""
         return None if self.node_type is None else (self.node_type, self.aux)
 
+    def walk(self, f_node: Callable, f_leaf: Callable | None, leaves: Iterable) -> Any:
+        """Rebuild bottom-up: ``f_leaf(leaf)`` at leaves, ``f_node(children_results, node_data)`` at nodes
+        (node data: a dict's sorted keys as a list, a namedtuple's type, None for tuple/list/None)."""
+        it = iter(leaves)
+        out = _walk(self, f_node, f_leaf, it)
+        if next(it, _sentinel) is not _sentinel:
+            raise ValueError("Too many leaves for PyTreeDef")
+        return out
+
+    def serialize_using_proto(self) -> bytes:
+        raise NotImplementedError("PyTreeDef.serialize_using_proto: portax has no protobuf serialization of "
+                                  "PyTreeDefs; pickle the PyTreeDef instead.")
+
+    @staticmethod
+    def deserialize_using_proto(registry: Any, data: bytes) -> PyTreeDef:
+        raise NotImplementedError("PyTreeDef.deserialize_using_proto: portax has no protobuf serialization of "
+                                  "PyTreeDefs; pickle the PyTreeDef instead.")
+
     def compose(self, inner: PyTreeDef) -> PyTreeDef:
         """The structure of this tree with every leaf replaced by a tree of structure ``inner``."""
         if self.node_type is None:
@@ -168,7 +197,25 @@ def _repr_def(t: PyTreeDef) -> str:
         return "{" + ", ".join(f"{k!r}: {_repr_def(c)}" for k, c in zip(t.aux, t.subtrees)) + "}"
     if t.node_type is type(None):
         return "None"
-    return f"CustomNode({t.node_type.__name__}[{t.aux!r}], [{inner}])"
+    if t.node_type not in _registry:
+        return f"CustomNode(namedtuple[{t.node_type.__name__}], [{inner}])"
+    return f"CustomNode({t.node_type.__name__}[{t.aux}], [{inner}])"
+
+
+def _walk(t: PyTreeDef, f_node: Callable, f_leaf: Callable | None, it) -> Any:
+    if t.node_type is None:
+        leaf = next(it, _sentinel)
+        if leaf is _sentinel:
+            raise ValueError("Too few leaves for PyTreeDef")
+        return leaf if f_leaf is None else f_leaf(leaf)
+    children = tuple(_walk(c, f_node, f_leaf, it) for c in t.subtrees)
+    if t.node_type is dict:
+        data = list(t.aux)
+    elif t.node_type not in _registry:  # namedtuple
+        data = t.node_type
+    else:
+        data = t.aux
+    return f_node(children, data)
 
 
 _LEAF = PyTreeDef(None, None, ())
@@ -192,11 +239,25 @@ def _flatten(x: Any, leaves: list, is_leaf) -> PyTreeDef:
     if t is None:
         leaves.append(x)
         return _LEAF
-    if nt is None:  # namedtuple
-        children, aux = tuple(x), None
-    else:
-        children, aux = nt.to_iterable(x)
+    children, aux = _children(x, nt)
     return PyTreeDef(t, aux, tuple(_flatten(c, leaves, is_leaf) for c in children))
+
+
+def _children(x: Any, nt: _NodeType | None) -> tuple[Iterable, Any]:
+    """``(children, aux)`` of a node (``nt`` None: a namedtuple), the output of a custom ``to_iterable`` checked as
+    JAX checks it."""
+    if nt is None:
+        return tuple(x), None
+    out = nt.to_iterable(x)
+    if not isinstance(out, tuple) or len(out) != 2:
+        raise ValueError("The to_iterable function for a custom PyTree node should return a (children, aux_data) "
+                         f"tuple, got {out!r}")
+    try:
+        iter(out[0])
+    except TypeError:
+        raise ValueError("The to_iterable function for a custom PyTree node should return a (children, aux_data) "
+                         f"tuple where 'children' is iterable, got {out!r}") from None
+    return out
 
 
 def tree_flatten(tree: Any, is_leaf: Callable[[Any], bool] | None = None) -> tuple[list, PyTreeDef]:
@@ -231,14 +292,51 @@ def _unflatten(t: PyTreeDef, it) -> Any:
 def _flatten_up_to(t: PyTreeDef, tree: Any) -> list:
     if t.node_type is None:
         return [tree]
-    node_t, nt = _node_of(tree)
-    if node_t is not t.node_type:
-        raise ValueError(f"Tree structure mismatch: expected {t.node_type.__name__}, got {type(tree).__name__}: {tree!r:.200}")
-    children, aux = (tuple(tree), None) if nt is None else nt.to_iterable(tree)
+    return [x for c, sub in zip(_up_to_children(t, tree), t.subtrees) for x in _flatten_up_to(sub, c)]
+
+
+def _up_to_children(t: PyTreeDef, tree: Any) -> list:
+    """The children of ``tree`` matched against the root node of ``t`` (JAX's flatten_up_to errors)."""
+    kind, arity = t.node_type, len(t.subtrees)
+    if kind is type(None):
+        if tree is not None:
+            raise ValueError(f"Expected None, got {tree!r}.\n\nIn previous releases of JAX, flatten-up-to used to "
+                             "consider None to be a tree-prefix of non-None values. To obtain the previous behavior, "
+                             "you can usually write:\n  jax.tree.map(lambda x, y: None if x is None else f(x, y), a, "
+                             "b, is_leaf=lambda x: x is None)")
+        return []
+    if kind in (tuple, list):
+        name = kind.__name__
+        if type(tree) is not kind:
+            raise ValueError(f"Expected {name}, got {tree!r}.")
+        if len(tree) != arity:
+            raise ValueError(f"{name.capitalize()} arity mismatch: {len(tree)} != {arity}; {name}: {tree!r}.")
+        return list(tree)
+    if kind is dict:
+        if type(tree) is not dict:
+            raise ValueError(f"Expected dict, got {tree!r}.")
+        keys = _sorted_dict_keys(tree)
+        if tuple(keys) != t.aux:
+            raise ValueError(f"Dict key mismatch; expected keys: {list(t.aux)!r}; present keys: {keys!r}.")
+        return [tree[k] for k in keys]
+    nt = _registry.get(kind)
+    if nt is None:
+        if not isinstance(tree, tuple) or not hasattr(tree, "_fields"):
+            raise ValueError(f"Expected named tuple, got {tree!r}.")
+        if len(tree) != arity:
+            raise ValueError(f"Named tuple arity mismatch: {len(tree)} != {arity}; tuple: {tree!r}.")
+        if type(tree) is not kind:
+            raise ValueError(f"Named tuple type mismatch: expected type: {kind!r}, tuple: {tree!r}.")
+        return list(tree)
+    if type(tree) is not kind:
+        raise ValueError(f"Custom node type mismatch: expected type: {kind!r}, value: {tree!r}.")
+    children, aux = _children(tree, nt)
+    if aux != t.aux:
+        raise ValueError(f"Mismatch custom node data: {t.aux!r} != {aux!r}; value: {tree!r}.")
     children = list(children)
-    if len(children) != len(t.subtrees) or aux != t.aux:
-        raise ValueError(f"Tree structure mismatch: {tree!r:.200} does not match {t!r:.200}")
-    return [x for c, sub in zip(children, t.subtrees) for x in _flatten_up_to(sub, c)]
+    if len(children) != arity:
+        raise ValueError(f"Custom type arity mismatch: {len(children)} != {arity}; value: {tree!r}.")
+    return children
 
 
 def tree_leaves(tree: Any, is_leaf: Callable | None = None) -> list:
@@ -319,6 +417,9 @@ class FlattenedIndexKey:
     def __str__(self) -> str:
         return f"[<flat index {self.key}>]"
 
+    def __hash__(self) -> int:  # distinct from SequenceKey(key)'s, as in JAX
+        return hash((FlattenedIndexKey, self.key))
+
 
 def _child_keys(x: Any, t: type, nt: _NodeType | None, aux: Any, n: int) -> list:
     if nt is None:
@@ -347,7 +448,7 @@ def tree_flatten_with_path(tree: Any, is_leaf: Callable | None = None,
         if t is None:
             out.append((path, x))
             return _LEAF
-        children, aux = (tuple(x), None) if nt is None else nt.to_iterable(x)
+        children, aux = _children(x, nt)
         children = list(children)
         keys = _child_keys(x, t, nt, aux, len(children))
         return PyTreeDef(t, aux, tuple(go(c, path + (k,)) for k, c in zip(keys, children)))
@@ -376,15 +477,36 @@ def keystr(path: tuple, *, simple: bool = False, separator: str = "") -> str:
     return separator.join(map(_simple_keystr if simple else str, path))
 
 
+class _HashableCallableShim:
+    """Delegates ``__call__``, ``__hash__`` and ``__eq__`` to ``fun`` (keeps a wrapped partial from merging)."""
+
+    def __init__(self, fun: Callable):
+        self.fun = fun
+
+    def __call__(self, *args, **kw):
+        return self.fun(*args, **kw)
+
+    def __hash__(self) -> int:
+        return hash(self.fun)
+
+    def __eq__(self, other) -> bool:
+        return self.fun == (other.fun if isinstance(other, _HashableCallableShim) else other)
+
+    def __repr__(self) -> str:
+        return f"_HashableCallableShim({self.fun!r})"
+
+
 class Partial(functools.partial):
-    """A ``functools.partial`` that is a pytree: its bound arguments are leaves."""
+    """A ``functools.partial`` that is a pytree: its own bound arguments are leaves (a wrapped
+    ``functools.partial`` stays the static ``func``, its arguments are not merged in)."""
 
     def __new__(klass, func, *args, **kw):
         if isinstance(func, functools.partial):
             original = func
-            func = func.func
-            args = original.args + args
-            kw = {**original.keywords, **kw}
+            func = _HashableCallableShim(original)
+            out = super().__new__(klass, func, *args, **kw)
+            func.func, func.args, func.keywords = original.func, original.args, original.keywords
+            return out
         return super().__new__(klass, func, *args, **kw)
 
 

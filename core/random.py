@@ -1,4 +1,5 @@
-"""``portax.random``: JAX's threefry2x32 PRNG (partitionable mode), keys as uint32[2] arrays.
+"""``portax.random``: JAX's threefry2x32 PRNG (partitionable mode): typed key arrays (``key``, dtype ``key<fry>``)
+and legacy raw keys (``PRNGKey``, uint32[2] arrays).
 
 Key derivation, ``bits`` and ``uniform`` are bit-identical to ``jax.random``; samplers follow JAX's
 algorithms so that values agree to float rounding.
@@ -16,6 +17,7 @@ from . import numpy as jnp
 from .config import config
 from .numpy import _util
 from .primitives import elementwise as ew, prng, sorting as so, structural as st
+from .prng_keys import THREEFRY2X32, KeyTy, PRNGImpl, PRNGKeyArray, check_key_data
 from .primitives.custom_derivatives import custom_jvp
 from .trace import concrete_or_error, concrete_or_none, get_aval
 
@@ -26,57 +28,87 @@ _LEGACY_KEY_MSG = ("Legacy uint32 key array passed as key to jax.random function
                    "jax.random.key(). If use of a raw key array was intended, set jax_legacy_prng_key=\"allow\".")
 
 
-def _check_key(name: str, key: Any) -> Any:
-    key = _util.asarray_any(key)
-    aval = get_aval(key)
-    if aval.dtype != _U32 or not aval.shape or aval.shape[-1] != 2:
-        raise TypeError(f"{name} requires a PRNG key: a uint32 array of shape (..., 2) as made by random.PRNGKey "
-                        f"or random.key; got {aval.str_short()}")
-    legacy = config.jax_legacy_prng_key
-    if legacy == "error" and name != "wrap_key_data":  # every portax key is raw data: no typed keys
-        raise ValueError(f"{_LEGACY_KEY_MSG} (portax has no typed PRNG keys: jax.random.key() makes raw keys too.)")
-    if legacy == "warn" and name != "wrap_key_data":
-        warnings.warn(_LEGACY_KEY_MSG, stacklevel=3)
-    return key
+def _check_prng_key(name: str, key: Any, allow_batched: bool = False) -> tuple[PRNGKeyArray, bool]:
+    """``key`` as a typed key array, and whether it was raw uint32 data (checked, then per jax_legacy_prng_key)."""
+    if isinstance(key, PRNGKeyArray):
+        typed, wrapped = key, False
+    else:
+        data = _util.asarray_any(key)
+        impl = _resolve_impl(name, None)
+        check_key_data(impl, get_aval(data))
+        legacy = config.jax_legacy_prng_key
+        if legacy == "error":
+            raise ValueError(_LEGACY_KEY_MSG)
+        if legacy == "warn":
+            warnings.warn(_LEGACY_KEY_MSG, stacklevel=3)
+        typed, wrapped = PRNGKeyArray(impl, data), True
+    if not allow_batched and typed.ndim:
+        raise ValueError(f"{name} accepts a single key, but was given a key array of shape {typed.shape} != (). "
+                         "Use jax.vmap for batching.")
+    return typed, wrapped
 
 
-def _key_parts(key):
-    return st.index_in_dim(key, 0, -1, keepdims=False), st.index_in_dim(key, 1, -1, keepdims=False)
+def _check_key(name: str, key: Any) -> PRNGKeyArray:
+    return _check_prng_key(name, key)[0]
 
 
-_IMPL = "threefry2x32"
+def _return_keys(wrapped: bool, keys: PRNGKeyArray) -> Any:
+    """Keys out as they came in: raw data for raw keys."""
+    return keys._base_array if wrapped else keys
+
+
+def _key_parts(key: PRNGKeyArray):
+    data = key._base_array
+    return st.index_in_dim(data, 0, -1, keepdims=False), st.index_in_dim(data, 1, -1, keepdims=False)
+
+
 _JAX_IMPLS = ("threefry2x32", "threefry4x32", "philox2x32", "philox4x32", "rbg", "unsafe_rbg")
 
 
-def _check_impl(name: str, impl: Any) -> None:
-    """``impl`` must name threefry2x32 (the only implementation portax has) or be its key dtype."""
-    if impl is None or (isinstance(impl, str) and impl == _IMPL):
-        return
-    if isinstance(impl, str) and impl in _JAX_IMPLS:
+def _resolve_impl(name: str, impl: Any) -> PRNGImpl:
+    """The implementation ``impl`` names (a name, a key dtype; None: jax_default_prng_impl); threefry2x32 only."""
+    if impl is None:
+        impl = config.jax_default_prng_impl
+    if isinstance(impl, KeyTy):
+        return impl._impl
+    if isinstance(impl, PRNGImpl):
+        return impl
+    if type(impl) is not str:
+        raise TypeError(f"unrecognized type {type(impl)} for specifying PRNG implementation.")
+    if impl == THREEFRY2X32.name:
+        return THREEFRY2X32
+    if impl in _JAX_IMPLS:
         raise NotImplementedError(f"{name}: PRNG implementation {impl!r} is not available in portax; only "
-                                  f"{_IMPL!r} is")
-    if not isinstance(impl, str):
-        try:
-            if np.dtype(impl) == _U32:
-                return
-        except TypeError:
-            pass
-    raise ValueError(f"{name}: unrecognized PRNG implementation {impl!r}; expected {_IMPL!r}")
+                                  f"{THREEFRY2X32.name!r} is")
+    names = ", ".join(f'"{n}"' for n in _JAX_IMPLS)
+    raise ValueError(f'unrecognized PRNG implementation "{impl}". Did you mean one of: {names}?')
 
 
-def key_dtype(impl_spec: Any = None) -> np.dtype:
-    """The dtype of portax keys for ``impl_spec`` (threefry2x32 only): keys are raw uint32 data."""
-    _check_impl("key_dtype", impl_spec)
-    return _U32
+def key_dtype(impl_spec: Any = None) -> KeyTy:
+    """The dtype of typed keys of the implementation ``impl_spec`` (the default one if None)."""
+    return KeyTy(_resolve_impl("key_dtype", impl_spec))
+
+
+def _check_seed(ctor_name: str, seed: Any) -> None:
+    if isinstance(seed, PRNGKeyArray):
+        raise TypeError(f"{ctor_name} accepts a scalar seed, but was given a PRNG key.")
+    if np.ndim(seed):
+        raise TypeError(f"{ctor_name} accepts a scalar seed, but was given an array of shape {np.shape(seed)} != (). "
+                        "Use jax.vmap for batching")
 
 
 def PRNGKey(seed: Any, *, impl: Any = None) -> Any:
     """A key ``[hi, lo]`` (uint32[2]) from an integer seed, as JAX's threefry_seed: the seed first takes its
     canonical integer dtype (a Python int is int64, i.e. int32 without x64, wrapping); ``hi`` holds bits 32-63
     of 64-bit seeds and is 0 otherwise, ``lo`` the low 32 bits."""
-    _check_impl("PRNGKey", impl)
+    _resolve_impl("PRNGKey", impl)
+    _check_seed("PRNGKey", seed)
+    return _seed_data(seed)
+
+
+def _seed_data(seed: Any) -> Any:
     if isinstance(seed, (bool, np.bool_)):
-        raise TypeError("PRNGKey seed must be an integer, got bool")
+        raise TypeError("PRNG key seed must be an integer; got bool")
     if isinstance(seed, int):
         value, dt = int(np.int64(seed)), dtypes.canonicalize(np.int64)
     else:
@@ -84,13 +116,13 @@ def PRNGKey(seed: Any, *, impl: Any = None) -> Any:
         if c is None:
             return _traced_seed_to_key(_util.asarray_any(seed))
         c = np.asarray(c)
-        if c.shape != () or c.dtype.kind not in "iu":
-            raise TypeError(f"PRNGKey seed must be an integer scalar, got {c.dtype.name}{list(c.shape)}")
+        if c.shape != () or dtypes.kind(c.dtype) not in "iu":
+            raise TypeError(f"PRNG key seed must be an integer; got {c.dtype.name}{list(c.shape)}")
         value, dt = int(c), dtypes.canonicalize(c.dtype)
     bits_ = 8 * dt.itemsize
     if bits_ < 64:
         value &= (1 << bits_) - 1
-        if dt.kind == "i" and value >> (bits_ - 1):
+        if dtypes.kind(dt) == "i" and value >> (bits_ - 1):
             value -= 1 << bits_
         hi = 0
     else:
@@ -100,8 +132,8 @@ def PRNGKey(seed: Any, *, impl: Any = None) -> Any:
 
 def _traced_seed_to_key(seed: Any) -> Any:
     aval = get_aval(seed)
-    if aval.dtype.kind not in "iu" or aval.shape != ():
-        raise TypeError(f"PRNGKey seed must be an integer scalar, got {aval.str_short()}")
+    if dtypes.kind(aval.dtype) not in "iu" or aval.shape != ():
+        raise TypeError(f"PRNG key seed must be an integer; got {aval.str_short()}")
     lo = ew.convert_element_type(seed, _U32)
     if aval.dtype.itemsize == 8:
         hi = ew.convert_element_type(ew.shift_right_logical(seed, ew._const(seed, 32)), _U32)
@@ -110,22 +142,36 @@ def _traced_seed_to_key(seed: Any) -> Any:
     return st.concatenate([st.reshape(hi, (1,)), st.reshape(lo, (1,))], 0)
 
 
-def key(seed: Any, *, impl: Any = None, dtype: Any = None) -> Any:
-    """Like PRNGKey (portax keys are raw uint32[2] arrays; ``key_data`` is the identity)."""
+def key(seed: Any, *, impl: Any = None, dtype: Any = None) -> PRNGKeyArray:
+    """A typed key array of shape () from an integer seed (its data is ``PRNGKey(seed)``)."""
     if impl is not None and dtype is not None:
-        raise ValueError("Cannot specify both `impl` and `dtype` arguments to random.key")
-    return PRNGKey(seed, impl=dtype if impl is None else impl)
+        raise ValueError("Cannot specify both `impl` and `dtype` arguments to jax.random.key")
+    impl_ = _resolve_impl("key", dtype if impl is None else impl)
+    _check_seed("key", seed)
+    return PRNGKeyArray(impl_, _seed_data(seed))
 
 
 def key_data(keys: Any) -> Any:
-    return _check_key("key_data", keys)
+    """The uint32 data of a key array (shape ``keys.shape + (2,)``)."""
+    return _check_prng_key("key_data", keys, allow_batched=True)[0]._base_array
 
 
-def wrap_key_data(key_bits_array: Any, *, impl: Any = None, dtype: Any = None) -> Any:
+def wrap_key_data(key_bits_array: Any, *, impl: Any = None, dtype: Any = None) -> PRNGKeyArray:
+    """The key array over uint32 key data of shape ``batch + (2,)`` (shape ``batch``)."""
     if impl is not None and dtype is not None:
-        raise ValueError("Cannot specify both `impl` and `dtype` arguments to random.wrap_key_data")
-    _check_impl("wrap_key_data", dtype if impl is None else impl)
-    return _check_key("wrap_key_data", key_bits_array)
+        raise ValueError("Cannot specify both `impl` and `dtype` arguments to jax.random.wrap_key_data")
+    impl_ = _resolve_impl("wrap_key_data", dtype if impl is None else impl)
+    if isinstance(key_bits_array, PRNGKeyArray):
+        raise TypeError("JAX encountered invalid PRNG key data: expected key_data.dtype = uint32; "
+                        f"got dtype={key_bits_array.dtype}")
+    data = _util.asarray_any(key_bits_array)
+    check_key_data(impl_, get_aval(data))
+    return PRNGKeyArray(impl_, data)
+
+
+def _shape_tuple(shape: Any) -> tuple:
+    """A sample shape as a tuple (an int ``n`` is ``(n,)``, as in JAX)."""
+    return (int(shape),) if isinstance(shape, (int, np.integer)) else tuple(shape)
 
 
 def _iota_2x32(shape: Sequence[int]):
@@ -162,11 +208,13 @@ def _threefry_bits(key: Any, shape: tuple) -> tuple:
 
 
 def split(key: Any, num: int | tuple = 2) -> Any:
-    """``num`` new keys (shape ``(num, 2)``), as JAX's partitionable threefry split."""
-    key = _check_key("split", key)
-    shape = (num,) if isinstance(num, int) else tuple(num)
-    b1, b2 = _threefry_bits(key, shape)
-    return st.concatenate([st.expand_dims(b1, (len(shape),)), st.expand_dims(b2, (len(shape),))], len(shape))
+    """``num`` new keys (shape ``(num,)``; raw keys: ``(num, 2)``), as JAX's partitionable threefry split."""
+    typed, wrapped = _check_prng_key("split", key)
+    shape = (num,) if isinstance(num, (int, np.integer)) else tuple(num)
+    b1, b2 = _threefry_bits(typed, shape)
+    nd = len(shape)
+    return _return_keys(wrapped, typed._wrap(st.concatenate([st.expand_dims(b1, (nd,)), st.expand_dims(b2, (nd,))],
+                                                             nd)))
 
 
 def _hash_count(key: Any, count: Any) -> Any:
@@ -183,7 +231,10 @@ def _hash_count(key: Any, count: Any) -> Any:
 def fold_in(key: Any, data: Any) -> Any:
     """A new key: the hash of the counts ``[0, uint32(data)]`` under ``key`` (Python ints must lie in
     [0, 2**32); integer arrays wrap modulo 2**32)."""
-    key = _check_key("fold_in", key)
+    typed, wrapped = _check_prng_key("fold_in", key)
+    if np.ndim(data):
+        raise TypeError(f"fold_in accepts a scalar, but was given an array of shape {np.shape(data)} != (). "
+                        "Use jax.vmap for batching.")
     if isinstance(data, int) and not isinstance(data, bool):
         if not 0 <= data < 2 ** 32:
             raise OverflowError(f"Python integer {data} out of bounds for uint32")
@@ -191,19 +242,19 @@ def fold_in(key: Any, data: Any) -> Any:
     else:
         c = concrete_or_none(data)
         d = _util.asarray_any(np.asarray(c).astype(np.int64).astype(np.uint32) if c is not None and
-                              np.asarray(c).dtype.kind == "i" else c) if c is not None else \
+                              dtypes.kind(np.asarray(c).dtype) == "i" else c) if c is not None else \
             ew.convert_element_type(_util.asarray_any(data), _U32)
     count = st.concatenate([st.full((1,), 0, _U32), st.reshape(ew.convert_element_type(d, _U32), (1,))], 0)
-    return _hash_count(key, count)
+    return _return_keys(wrapped, typed._wrap(_hash_count(typed, count)))
 
 
 def bits(key: Any, shape: Sequence[int] = (), dtype: Any = None) -> Any:
     """Uniform random bits of an unsigned integer dtype (the default unsigned integer by default)."""
     key = _check_key("bits", key)
     dtype = dtypes.canonicalize(dtype or dtypes.default_uint())
-    if dtype.kind != "u":
+    if dtypes.kind(dtype) != "u":
         raise ValueError(f"dtype argument to `bits` must be an unsigned int dtype, got {dtype}")
-    return _random_bits(key, dtype.itemsize * 8, tuple(shape))
+    return _random_bits(key, dtype.itemsize * 8, _shape_tuple(shape))
 
 
 def _random_bits(key: Any, bit_width: int, shape: tuple) -> Any:
@@ -219,8 +270,15 @@ def _random_bits(key: Any, bit_width: int, shape: tuple) -> Any:
 
 def _float_dtype(name: str, dtype) -> np.dtype:
     dt = dtypes.canonicalize(dtype if dtype is not None else dtypes.default_float())
-    if dt.kind != "f":
+    if dtypes.kind(dt) != "f":
         raise ValueError(f"dtype argument to `{name}` must be a float dtype, got {dt}")
+    return dt
+
+
+def _inexact_dtype(name: str, dtype) -> np.dtype:
+    dt = dtypes.canonicalize(dtype if dtype is not None else dtypes.default_float())
+    if dtypes.kind(dt) not in "fc":
+        raise ValueError(f"dtype argument to `{name}` must be a float or complex dtype, got {dt}")
     return dt
 
 
@@ -228,7 +286,7 @@ def uniform(key: Any, shape: Sequence[int] = (), dtype: Any = None, minval: Any 
     """Uniform floats in [minval, maxval): mantissa bits from ``bits`` under the exponent of 1.0."""
     key = _check_key("uniform", key)
     dt = _float_dtype("uniform", dtype)
-    shape = tuple(shape)
+    shape = _shape_tuple(shape)
     nbits = dt.itemsize * 8
     nmant = np.finfo(dt).nmant
     minval = ew.convert_element_type(_util.asarray_any(minval), dt)
@@ -295,9 +353,13 @@ def _fma(a: Any, b: Any, c: Any) -> Any:
 
 
 def normal(key: Any, shape: Sequence[int] = (), dtype: Any = None) -> Any:
-    """Standard normal samples: ``sqrt(2) * erf_inv(u)`` for u uniform in (-1, 1)."""
+    """Standard normal samples: ``sqrt(2) * erf_inv(u)`` for u uniform in (-1, 1). A complex dtype has real and
+    imaginary parts drawn with the two keys of ``split(key)``, each divided by sqrt(2) (variance 1/2), as JAX."""
     key = _check_key("normal", key)
-    dt = _float_dtype("normal", dtype)
+    dt = _inexact_dtype("normal", dtype)
+    if dtypes.kind(dt) == "c":
+        parts = (normal(k, shape, dtypes.real_dtype(dt)) for k in _split2(key))
+        return ew.complex(*(ew.div(p, ew._const(p, np.sqrt(2))) for p in parts))
     lo = np.nextafter(np.array(-1.0, dt), np.array(0.0, dt))
     u = uniform(key, shape, dt, lo, 1.0)
     return ew.mul(ew._const(u, np.sqrt(2)), ew.erf_inv(u))
@@ -308,7 +370,7 @@ def truncated_normal(key: Any, lower: Any, upper: Any, shape: Sequence[int] | No
     lower, upper = (ew.convert_element_type(_util.asarray_any(v), dt) for v in (lower, upper))
     if shape is None:
         shape = _util.broadcast_shapes(get_aval(lower).shape, get_aval(upper).shape)
-    shape = tuple(shape)
+    shape = _shape_tuple(shape)
     sqrt2 = np.sqrt(2)
     a = ew.erf(ew.div(lower, ew._const(lower, sqrt2)))
     b = ew.erf(ew.div(upper, ew._const(upper, sqrt2)))
@@ -323,7 +385,7 @@ def truncated_normal(key: Any, lower: Any, upper: Any, shape: Sequence[int] | No
 def _convert_and_clip_integer(val: Any, dtype) -> Any:
     """Convert an integer array to ``dtype``, clipping values outside its range first."""
     val = _util.asarray_any(val)
-    if get_aval(val).dtype.kind not in "iu":
+    if dtypes.kind(get_aval(val).dtype) not in "iu":
         val = ew.convert_element_type(val, dtypes.default_int())
     info = np.iinfo(dtype)
     src = np.iinfo(get_aval(val).dtype)
@@ -337,9 +399,9 @@ def randint(key: Any, shape: Sequence[int], minval: Any, maxval: Any, dtype: Any
     """Uniform integers in [minval, maxval), with JAX's two-draw method (bias below 2**-nbits)."""
     key = _check_key("randint", key)
     dt = dtypes.canonicalize(dtype or dtypes.default_int())
-    if dt.kind not in "iu":
+    if dtypes.kind(dt) not in "iu":
         raise TypeError(f"randint only accepts integer dtypes, got {dt}")
-    shape = tuple(shape)
+    shape = _shape_tuple(shape)
     info = np.iinfo(dt)
     if info.bits >= 32:
         return _randint(key, shape, minval, maxval, dt)
@@ -351,7 +413,7 @@ def randint(key: Any, shape: Sequence[int], minval: Any, maxval: Any, dtype: Any
 
 def _to_int32(v: Any) -> Any:
     v = _util.asarray_any(v)
-    if get_aval(v).dtype.kind not in "iu":
+    if dtypes.kind(get_aval(v).dtype) not in "iu":
         v = ew.convert_element_type(v, dtypes.default_int())
     return ew.convert_element_type(v, dtypes.int32)
 
@@ -360,14 +422,13 @@ def _randint(key: Any, shape: tuple, minval: Any, maxval: Any, dt: np.dtype) -> 
     nbits = dt.itemsize * 8
     udt = np.dtype(f"uint{nbits}")
     maxval = _util.asarray_any(maxval)
-    if get_aval(maxval).dtype.kind not in "iu":
+    if dtypes.kind(get_aval(maxval).dtype) not in "iu":
         maxval = ew.convert_element_type(maxval, dtypes.default_int())
     max_in = _convert_and_clip_integer(np.array(np.iinfo(dt).max, dt), get_aval(maxval).dtype)
     out_of_range = _util.broadcast_to(ew.gt(maxval, max_in), shape)
     minval = _util.broadcast_to(_convert_and_clip_integer(minval, dt), shape)
     maxval = _util.broadcast_to(_convert_and_clip_integer(maxval, dt), shape)
-    keys = split(key, 2)
-    k1, k2 = st.index_in_dim(keys, 0, 0, False), st.index_in_dim(keys, 1, 0, False)
+    k1, k2 = _split2(key)
     higher, lower = _random_bits(k1, nbits, shape), _random_bits(k2, nbits, shape)
     span = ew.convert_element_type(ew.sub(maxval, minval), udt)
     span = ew.select(ew.le(maxval, minval), st.full_like(span, 1), span)
@@ -385,9 +446,9 @@ def bernoulli(key: Any, p: Any = 0.5, shape: Sequence[int] | None = None, mode: 
     if mode not in ("high", "low"):
         raise ValueError(f"got mode={mode!r}, expected 'high' or 'low'")
     p = _util.asarray_any(p)
-    if get_aval(p).dtype.kind != "f":
+    if dtypes.kind(get_aval(p).dtype) != "f":
         raise TypeError(f"bernoulli probability `p` must have a floating dtype, got {get_aval(p).dtype}.")
-    shape = get_aval(p).shape if shape is None else tuple(shape)
+    shape = get_aval(p).shape if shape is None else _shape_tuple(shape)
     dt = get_aval(p).dtype
     if mode == "high":
         u = uniform(key, (2,) + shape, dt)
@@ -438,7 +499,7 @@ def choice(key: Any, a: Any, shape: Sequence[int] = (), replace: bool = True, p:
     key = _check_key("choice", key)
     if not isinstance(shape, (tuple, list)):
         raise TypeError(f"shape argument of jax.random.choice must be a sequence, got {shape}")
-    shape = tuple(shape)
+    shape = _shape_tuple(shape)
     arr = _util.asarray_any(a)
     if get_aval(arr).ndim == 0:
         n_inputs = int(concrete_or_error(a, "The error occurred in jax.random.choice()"))
@@ -482,7 +543,7 @@ def gumbel(key: Any, shape: Sequence[int] = (), dtype: Any = None, mode: str | N
     """Standard Gumbel samples; ``mode='high'`` spends a second draw on the small-probability tail."""
     key = _check_key("gumbel", key)
     dt = _float_dtype("gumbel", dtype)
-    shape = tuple(shape)
+    shape = _shape_tuple(shape)
     info = np.finfo(dt)
     if mode in (None, "low"):
         return -jnp.log(-jnp.log(uniform(key, shape, dt, info.tiny, 1.0)))
@@ -504,7 +565,7 @@ def categorical(key: Any, logits: Any, axis: int = -1, shape: Sequence[int] | No
     nd = len(lshape)
     axis_pos = _util.canonicalize_axis(axis, nd)
     batch_shape = lshape[:axis_pos] + lshape[axis_pos + 1:]
-    shape = batch_shape if shape is None else tuple(shape)
+    shape = batch_shape if shape is None else _shape_tuple(shape)
     if tuple(_util.broadcast_shapes(shape[len(shape) - len(batch_shape):], batch_shape)) != \
             tuple(shape[len(shape) - len(batch_shape):]) or len(shape) < len(batch_shape):
         raise ValueError(f"categorical: shape {shape} is not broadcast-compatible with the batch shape {batch_shape}")
@@ -634,7 +695,7 @@ def _gamma_args(name: str, key: Any, a: Any, shape: Sequence[int] | None, dtype:
     key = _check_key(name, key)
     dt = _float_dtype(name, dtype)
     a = ew.convert_element_type(_util.asarray_any(a), dt)
-    shape = get_aval(a).shape if shape is None else tuple(shape)
+    shape = get_aval(a).shape if shape is None else _shape_tuple(shape)
     return key, _util.broadcast_to(a, shape)
 
 
@@ -654,7 +715,8 @@ def beta(key: Any, a: Any, b: Any, shape: Sequence[int] | None = None, dtype: An
     key = _check_key("beta", key)
     dt = _float_dtype("beta", dtype)
     a, b = (ew.convert_element_type(_util.asarray_any(v), dt) for v in (a, b))
-    shape = tuple(_util.broadcast_shapes(get_aval(a).shape, get_aval(b).shape)) if shape is None else tuple(shape)
+    shape = (tuple(_util.broadcast_shapes(get_aval(a).shape, get_aval(b).shape)) if shape is None
+             else _shape_tuple(shape))
     key_a, key_b = _split2(key)
     log_a = loggamma(key_a, _util.broadcast_to(a, shape), shape, dt)
     log_b = loggamma(key_b, _util.broadcast_to(b, shape), shape, dt)
@@ -671,7 +733,7 @@ def dirichlet(key: Any, alpha: Any, shape: Sequence[int] | None = None, dtype: A
     ash = get_aval(alpha).shape
     if not ash:
         raise ValueError("dirichlet requires alpha.ndim >= 1, got alpha.ndim == 0")
-    shape = ash[:-1] if shape is None else tuple(shape)
+    shape = ash[:-1] if shape is None else _shape_tuple(shape)
     log_g = loggamma(key, _util.broadcast_to(alpha, shape + ash[-1:]), shape + ash[-1:], dt)
     return softmax(log_g, -1)
 
@@ -681,7 +743,7 @@ def t(key: Any, df: Any, shape: Sequence[int] | None = None, dtype: Any = None) 
     key = _check_key("t", key)
     dt = _float_dtype("t", dtype)
     df = ew.convert_element_type(_util.asarray_any(df), dt)
-    shape = get_aval(df).shape if shape is None else tuple(shape)
+    shape = get_aval(df).shape if shape is None else _shape_tuple(shape)
     key_n, key_g = _split2(key)
     n = normal(key_n, shape, dt)
     half_df = df / 2
@@ -693,7 +755,7 @@ def chisquare(key: Any, df: Any, shape: Sequence[int] | None = None, dtype: Any 
     key = _check_key("chisquare", key)
     dt = _float_dtype("chisquare", dtype)
     df = ew.convert_element_type(_util.asarray_any(df), dt)
-    shape = get_aval(df).shape if shape is None else tuple(shape)
+    shape = get_aval(df).shape if shape is None else _shape_tuple(shape)
     return jnp.exp(loggamma(key, df / 2, shape, dt)) * 2
 
 
@@ -723,7 +785,7 @@ def ball(key: Any, d: int, p: float = 2, shape: Sequence[int] = (), dtype: Any =
     key = _check_key("ball", key)
     dt = _float_dtype("ball", dtype)
     k1, k2 = split(key)
-    g = generalized_normal(k1, p, tuple(shape) + (d,), dt)
+    g = generalized_normal(k1, p, _shape_tuple(shape) + (d,), dt)
     e = exponential(k2, shape, dt)
     return g / (((jnp.abs(g) ** p).sum(-1) + e) ** (1 / p))[..., None]
 
@@ -733,7 +795,7 @@ def pareto(key: Any, b: Any, shape: Sequence[int] | None = None, dtype: Any = No
     key = _check_key("pareto", key)
     dt = _float_dtype("pareto", dtype)
     b = ew.convert_element_type(_util.asarray_any(b), dt)
-    shape = get_aval(b).shape if shape is None else tuple(shape)
+    shape = get_aval(b).shape if shape is None else _shape_tuple(shape)
     return jnp.exp(exponential(key, shape, dt) / b)
 
 
@@ -741,7 +803,7 @@ def lognormal(key: Any, sigma: Any = np.float32(1), shape: Sequence[int] | None 
     key = _check_key("lognormal", key)
     dt = _float_dtype("lognormal", dtype)
     sigma = ew.convert_element_type(_util.asarray_any(sigma), dt)
-    shape = get_aval(sigma).shape if shape is None else tuple(shape)
+    shape = get_aval(sigma).shape if shape is None else _shape_tuple(shape)
     return jnp.exp(normal(key, shape, dt) * sigma)
 
 
@@ -756,14 +818,14 @@ def rademacher(key: Any, shape: Sequence[int] = (), dtype: Any = None) -> Any:
 def maxwell(key: Any, shape: Sequence[int] = (), dtype: Any = None) -> Any:
     key = _check_key("maxwell", key)
     dt = _float_dtype("maxwell", dtype)
-    return jnp.linalg.norm(normal(key, tuple(shape) + (3,), dt), axis=-1)
+    return jnp.linalg.norm(normal(key, _shape_tuple(shape) + (3,), dt), axis=-1)
 
 
 def double_sided_maxwell(key: Any, loc: Any, scale: Any, shape: Sequence[int] = (), dtype: Any = None) -> Any:
     key = _check_key("double_sided_maxwell", key)
     dt = _float_dtype("double_sided_maxwell", dtype)
     params = tuple(_util.broadcast_shapes(np.shape(loc), np.shape(scale)))
-    shape = (tuple(shape) if shape else params) + params
+    shape = (_shape_tuple(shape) if shape else params) + params
     maxwell_key, sign_key = _split2(key)
     return rademacher(sign_key, shape, dt) * maxwell(maxwell_key, shape, dt) * scale + loc
 
@@ -779,7 +841,7 @@ def rayleigh(key: Any, scale: Any, shape: Sequence[int] | None = None, dtype: An
     key = _check_key("rayleigh", key)
     dt = _float_dtype("rayleigh", dtype)
     scale = ew.convert_element_type(_util.asarray_any(scale), dt)
-    shape = get_aval(scale).shape if shape is None else tuple(shape)
+    shape = get_aval(scale).shape if shape is None else _shape_tuple(shape)
     u = uniform(key, shape, dt)
     return _util.broadcast_to(scale, shape) * jnp.sqrt(jnp.log(u) * -2)
 
@@ -788,7 +850,7 @@ def wald(key: Any, mean: Any, shape: Sequence[int] | None = None, dtype: Any = N
     key = _check_key("wald", key)
     dt = _float_dtype("wald", dtype)
     mean = ew.convert_element_type(_util.asarray_any(mean), dt)
-    shape = get_aval(mean).shape if shape is None else tuple(shape)
+    shape = get_aval(mean).shape if shape is None else _shape_tuple(shape)
     k1, k2 = _split2(key)
     mean = _util.broadcast_to(mean, shape)
     v = normal(k1, shape, dt)
@@ -806,7 +868,7 @@ def geometric(key: Any, p: Any, shape: Sequence[int] | None = None, dtype: Any =
     key = _check_key("geometric", key)
     dt = dtypes.canonicalize(dtype or dtypes.default_int())
     (p,) = _util.promote_to_inexact(p)
-    shape = get_aval(p).shape if shape is None else tuple(shape)
+    shape = get_aval(p).shape if shape is None else _shape_tuple(shape)
     u = uniform(key, shape, get_aval(p).dtype)
     u = jnp.where(u == 0, 1, u)
     g = jnp.floor(jnp.log(u) / _util.broadcast_to(jnp.log1p(-p), shape)) + 1
@@ -820,7 +882,7 @@ def triangular(key: Any, left: Any, mode: Any, right: Any, shape: Sequence[int] 
     left, mode, right = (ew.convert_element_type(_util.asarray_any(v), dt) for v in (left, mode, right))
     if shape is None:
         shape = tuple(_util.broadcast_shapes(get_aval(left).shape, get_aval(mode).shape, get_aval(right).shape))
-    left, mode, right = (_util.broadcast_to(v, tuple(shape)) for v in (left, mode, right))
+    left, mode, right = (_util.broadcast_to(v, _shape_tuple(shape)) for v in (left, mode, right))
     fc = (mode - left) / (right - left)
     u = uniform(key, shape, dt)
     out1 = left + jnp.sqrt(u * (right - left) * (mode - left))
@@ -887,7 +949,7 @@ def poisson(key: Any, lam: Any, shape: Sequence[int] | None = None, dtype: Any =
     key = _check_key("poisson", key)
     dt = dtypes.canonicalize(dtype or dtypes.default_int())
     lam = _util.asarray_any(lam)
-    shape = get_aval(lam).shape if shape is None else tuple(shape)
+    shape = get_aval(lam).shape if shape is None else _shape_tuple(shape)
     lam = ew.convert_element_type(_util.broadcast_to(lam, shape), dtypes.float32)
     use_knuth = jnp.isnan(lam) | (lam < 10)
     lam_knuth = jnp.where(use_knuth, lam, 0.0)
@@ -918,7 +980,7 @@ def multivariate_normal(key: Any, mean: Any, cov: Any, shape: Sequence[int] | No
                          f"{get_aval(cov).shape}.")
     if shape is None:
         shape = tuple(_util.broadcast_shapes(get_aval(mean).shape[:-1], get_aval(cov).shape[:-2]))
-    shape = tuple(shape)
+    shape = _shape_tuple(shape)
     if method == "svd":
         u, s, _ = jnp.linalg.svd(cov)
         factor = u * jnp.sqrt(s[..., None, :])
@@ -932,12 +994,13 @@ def multivariate_normal(key: Any, mean: Any, cov: Any, shape: Sequence[int] | No
 
 
 def orthogonal(key: Any, n: int, shape: Sequence[int] = (), dtype: Any = None, m: int | None = None) -> Any:
-    """Haar-random orthogonal (``m is None``) or semi-orthogonal ``n x m`` matrices (Mezzadri 2007)."""
+    """Haar-random orthogonal (``m is None``) or semi-orthogonal ``n x m`` matrices (Mezzadri 2007); unitary ones
+    for a complex dtype."""
     key = _check_key("orthogonal", key)
-    dt = _float_dtype("orthogonal", dtype)
+    dt = _inexact_dtype("orthogonal", dtype)
     n = int(concrete_or_error(n, "The error occurred in jax.random.orthogonal()"))
     m_ = n if m is None else int(m)
-    z = normal(key, tuple(shape) + (max(n, m_), min(n, m_)), dt)
+    z = normal(key, _shape_tuple(shape) + (max(n, m_), min(n, m_)), dt)
     q, r = jnp.linalg.qr(z)
     d = jnp.linalg.diagonal(r)
     x = q * jnp.expand_dims(jnp.sign(d), -2)
@@ -946,12 +1009,13 @@ def orthogonal(key: Any, n: int, shape: Sequence[int] = (), dtype: Any = None, m
 
 def clone(key: Any) -> Any:
     """Keys are immutable values in portax: cloning returns the key itself."""
-    return _check_key("clone", key)
+    typed, wrapped = _check_prng_key("clone", key, allow_batched=True)
+    return _return_keys(wrapped, typed)
 
 
 def key_impl(keys: Any) -> str:
-    _check_key("key_impl", keys)
-    return "threefry2x32"
+    """The name of the keys' PRNG implementation."""
+    return _check_prng_key("key_impl", keys, allow_batched=True)[0]._impl.name
 
 
 __all__ = ["PRNGKey", "ball", "bernoulli", "beta", "bits", "categorical", "cauchy", "chisquare", "choice", "clone",

@@ -1,12 +1,15 @@
-"""``ShardedArray``: an array split over devices along one axis, one ``Array`` (shard) per device.
+"""Arrays split over several devices, one ``Array`` (shard) per device.
 
-pmap returns these. ``x[i]`` (an integer index on the sharded axis 0) is shard ``i`` itself, still on
+``MeshArray`` is an array laid out by a ``NamedSharding`` over a mesh (``device_put(x, sharding)``);
+``ShardedArray`` is the one-axis special case pmap returns, whose shards lack the sharded axis.
+
+pmap returns ShardedArrays. ``x[i]`` (an integer index on the sharded axis 0) is shard ``i`` itself, still on
 its device; a pmap over the same devices and axis uses the shards in place; ``np.asarray`` gathers the
 shards on the host; portax.numpy operations see the array gathered onto the first shard's device.
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, NamedTuple, Sequence
 
 import numpy as np
 
@@ -17,11 +20,59 @@ from .ir import ShapedArray
 from .pytree import tree_flatten, tree_map, tree_unflatten
 
 
-class ShardedArray(ArrayMethods):
+class Shard(NamedTuple):
+    """One device's block of an array (``jax.Shard``): ``data[...] == array[index]``."""
+    device: Device
+    index: tuple
+    data: Array
+    replica_id: int = 0
+
+
+class MultiDeviceArray(ArrayMethods):
+    """What ShardedArray (pmap's) and MeshArray (a NamedSharding's) share: one Array per device in
+    ``shards``; numpy conversion and printing go through the host value, portax operations through the
+    whole array gathered onto the first shard's device (``_gathered``)."""
+
+    __slots__ = ()
+    __array_priority__ = 100
+
+    shape, dtype, ndim, size, weak_type, nbytes = (Array.shape, Array.dtype, Array.ndim, Array.size, Array.weak_type,
+                                                   Array.nbytes)
+
+    @property
+    def device_buffers(self) -> list[Array]:
+        """The shards, one per device (JAX's ``ShardedDeviceArray.device_buffers``)."""
+        return list(self.shards)
+
+    def devices(self) -> set:
+        return {s.device for s in self.shards}
+
+    def _gathered(self) -> Array:
+        if self._gathered_array is None:
+            self._gathered_array = self._gather()
+        return self._gathered_array
+
+    __jax_array__ = _gathered
+
+    def block_until_ready(self) -> "MultiDeviceArray":
+        for s in self.shards:
+            s.block_until_ready()
+        return self
+
+    # Host conversions and printing are those of Array, over the gathered host value.
+    __array__ = Array.__array__
+    __len__ = Array.__len__
+    __bool__, __int__, __float__, __index__, __complex__ = (Array.__bool__, Array.__int__, Array.__float__,
+                                                             Array.__index__, Array.__complex__)
+    item, tolist, copy_to_host_async = Array.item, Array.tolist, Array.copy_to_host_async
+    __format__, __repr__, __str__, __hash__ = Array.__format__, Array.__repr__, Array.__str__, Array.__hash__
+    __reduce__, __getstate__ = Array.__reduce__, Array.__getstate__
+
+
+class ShardedArray(MultiDeviceArray):
     """Shards (Arrays of equal aval, one per device) stacked along ``sharded_axis``."""
 
     __slots__ = ("aval", "shards", "sharded_axis", "_host", "_gathered_array", "__weakref__")
-    __array_priority__ = 100
 
     def __init__(self, shards: Sequence[Array], sharded_axis: int = 0):
         shards = list(shards)
@@ -40,21 +91,13 @@ class ShardedArray(ArrayMethods):
         self._host = None
         self._gathered_array = None
 
-    shape = property(lambda self: self.aval.shape)
-    dtype = property(lambda self: self.aval.dtype)
-    ndim = property(lambda self: len(self.aval.shape))
-    size = property(lambda self: self.aval.size)
-    weak_type = property(lambda self: self.aval.weak_type)
-    nbytes = property(lambda self: self.aval.size * self.aval.dtype.itemsize)
     is_fully_replicated = property(lambda self: len(self.shards) == 1)
 
     @property
-    def device_buffers(self) -> list[Array]:
-        """The shards, one per device (JAX's ``ShardedDeviceArray.device_buffers``)."""
-        return list(self.shards)
-
-    def devices(self) -> set:
-        return {s.device for s in self.shards}
+    def addressable_shards(self) -> list[Shard]:
+        """Shard ``i`` holds index ``i`` of the sharded axis (which it does not have itself)."""
+        lead = (slice(None),) * self.sharded_axis
+        return [Shard(s.device, lead + (i,), s) for i, s in enumerate(self.shards)]
 
     def _value(self) -> np.ndarray:
         if self._host is None:
@@ -63,16 +106,12 @@ class ShardedArray(ArrayMethods):
             self._host = host
         return self._host
 
-    def _gathered(self) -> Array:
+    def _gather(self) -> Array:
         """The whole array on the first shard's device (shards moved there by the backend)."""
-        if self._gathered_array is None:
-            from .primitives.structural import concatenate, expand_dims
-            device = self.shards[0].device
-            parts = [expand_dims(to_device(s, device), (self.sharded_axis,)) for s in self.shards]
-            self._gathered_array = concatenate(parts, self.sharded_axis)
-        return self._gathered_array
-
-    __jax_array__ = _gathered
+        from .primitives.structural import concatenate, expand_dims
+        device = self.shards[0].device
+        parts = [expand_dims(to_device(s, device), (self.sharded_axis,)) for s in self.shards]
+        return concatenate(parts, self.sharded_axis)
 
     def __getitem__(self, idx: Any) -> Any:
         first, rest = (idx[0], idx[1:]) if isinstance(idx, tuple) and idx else (idx, ())
@@ -89,24 +128,134 @@ class ShardedArray(ArrayMethods):
             return iter(list(self.shards))
         return iter(self._gathered())
 
-    def block_until_ready(self) -> "ShardedArray":
-        for s in self.shards:
-            s.block_until_ready()
-        return self
 
-    # Host conversions and printing are those of Array, over the gathered host value.
-    __array__ = Array.__array__
-    __len__ = Array.__len__
-    __bool__, __int__, __float__, __index__, __complex__ = (Array.__bool__, Array.__int__, Array.__float__,
-                                                             Array.__index__, Array.__complex__)
-    item, tolist, copy_to_host_async = Array.item, Array.tolist, Array.copy_to_host_async
-    __format__, __repr__, __str__, __hash__ = Array.__format__, Array.__repr__, Array.__str__, Array.__hash__
-    __reduce__, __getstate__ = Array.__reduce__, Array.__getstate__
+class MeshArray(MultiDeviceArray):
+    """An array laid out by ``sharding`` (a NamedSharding): ``shards[k]`` is the block of mesh device
+    ``k`` (in ``mesh.devices.flat`` order), an Array on that device."""
+
+    __slots__ = ("aval", "shards", "sharding", "_spans", "_host", "_gathered_array", "__weakref__")
+
+    def __init__(self, shards: Sequence[Array], sharding: Any, aval: ShapedArray):
+        self.aval, self.shards, self.sharding = aval, list(shards), sharding
+        self._spans = [_spans(i, aval.shape) for i in sharding._indices(aval.shape)]
+        self._host = None
+        self._gathered_array = None
+
+    is_fully_replicated = property(lambda self: self.sharding.is_fully_replicated)
+
+    @property
+    def addressable_shards(self) -> list[Shard]:
+        return [Shard(s.device, tuple(slice(a, b) if (a, b) != (0, n) else slice(None)
+                                      for (a, b), n in zip(sp, self.shape)), s)
+                for s, sp in zip(self.shards, self._spans)]
+
+    def _unique(self) -> dict:
+        """One shard per distinct block (the first device holding it)."""
+        out: dict = {}
+        for s, sp in zip(self.shards, self._spans):
+            out.setdefault(sp, s)
+        return out
+
+    def _value(self) -> np.ndarray:
+        if self._host is None:
+            host = np.empty(self.shape, self.dtype)
+            for sp, s in self._unique().items():
+                host[tuple(slice(a, b) for a, b in sp)] = np.asarray(s)
+            host.flags.writeable = False
+            self._host = host
+        return self._host
+
+    def _gather(self) -> Array:
+        """The blocks moved to the first shard's device and concatenated there, dimension by dimension."""
+        from .primitives.structural import concatenate
+        device, blocks = self.shards[0].device, self._unique()
+
+        def build(prefix: tuple) -> Array:
+            d = len(prefix)
+            if d == self.ndim:
+                return to_device(blocks[prefix], device)
+            starts = sorted({sp[d] for sp in blocks if sp[:d] == prefix})
+            parts = [build(prefix + (st,)) for st in starts]
+            return parts[0] if len(parts) == 1 else concatenate(parts, d)
+
+        return build(())
+
+    def __getitem__(self, idx: Any) -> Any:
+        return self._gathered()[idx]
+
+    def __iter__(self):
+        return iter(self._gathered())
+
+
+# Arithmetic on a MeshArray runs as a jitted function: partitioned over its mesh, the result stays sharded.
+_MESH_OPERATORS = ("__add__", "__radd__", "__sub__", "__rsub__", "__mul__", "__rmul__", "__truediv__", "__rtruediv__",
+                   "__floordiv__", "__rfloordiv__", "__mod__", "__rmod__", "__pow__", "__rpow__", "__matmul__",
+                   "__rmatmul__", "__neg__", "__pos__", "__abs__", "__invert__", "__and__", "__rand__", "__or__",
+                   "__ror__", "__xor__", "__rxor__", "__eq__", "__ne__", "__lt__", "__le__", "__gt__", "__ge__")
+_jitted_operators: dict = {}
+
+
+def _on_mesh(name: str):
+    def op(self, *args):
+        fn = _jitted_operators.get(name)
+        if fn is None:
+            from .api import jit
+            fn = _jitted_operators.setdefault(name, jit(getattr(ArrayMethods, name)))
+        return fn(self, *args)
+    op.__name__ = name
+    return op
+
+
+for _name in _MESH_OPERATORS:
+    setattr(MeshArray, _name, _on_mesh(_name))
+
+
+def _spans(index: tuple, shape: tuple) -> tuple:
+    """An index (slices) as ((start, stop), ...) per dimension."""
+    return tuple(s.indices(n)[:2] for s, n in zip(index, shape))
+
+
+def _sliced(x: Array, span: tuple) -> Array:
+    """``x[span]``, sliced on its device."""
+    from .primitives.structural import slice as slice_
+    return x if span == tuple((0, n) for n in x.shape) else slice_(x, *zip(*span))
+
+
+def _block(x: Any, span: tuple, device: Device) -> Any:
+    """The block ``span`` of ``x`` for ``device``: sliced from a shard of ``x`` holding it (preferably one
+    already on ``device``), else from the whole array; host values are sliced on the host."""
+    if isinstance(x, MeshArray):
+        holders = [(s, sp) for s, sp in zip(x.shards, x._spans)
+                   if all(a <= c and e <= b for (a, b), (c, e) in zip(sp, span))]
+        if holders:
+            s, sp = min(holders, key=lambda h: h[0].device is not device)
+            return _sliced(s, tuple((c - a, e - a) for (a, _), (c, e) in zip(sp, span)))
+    if isinstance(x, MultiDeviceArray):
+        x = x._gathered()
+    if type(x) is Array:
+        return _sliced(x, span)
+    return np.asarray(x)[tuple(slice(a, b) for a, b in span)]
+
+
+def put_sharded(x: Any, sharding: Any) -> MeshArray:
+    """``device_put(x, named_sharding)``: every mesh device gets its block of ``x`` (JAX's errors for a
+    spec longer than the rank or a dimension the mesh axes do not divide)."""
+    from .trace import get_aval
+    aval = get_aval(x)
+    sharding.check_shape(aval.shape)
+    if isinstance(x, MeshArray) and x.sharding == sharding:
+        return x
+    shards = []
+    for device, index in zip(sharding._device_list(), sharding._indices(aval.shape)):
+        block = _block(x, _spans(index, aval.shape), device)
+        shards.append(to_device(block, device) if type(block) is Array else
+                      make_array(block, weak_type=aval.weak_type, device=device, dtype=aval.dtype))
+    return MeshArray(shards, sharding, aval)
 
 
 def _put(x: Any, device: Device) -> Array:
     """``x`` as an Array on ``device`` (moved by the backend if it already is an Array)."""
-    if isinstance(x, ShardedArray):
+    if isinstance(x, MultiDeviceArray):
         x = x._gathered()
     if type(x) is Array:
         return to_device(x, device)
@@ -149,9 +298,23 @@ def device_put_replicated(x: Any, devices: Sequence[Device]) -> Any:
 
 def local_devices(process_index: int | None = None, backend: str | None = None, host_id: int | None = None
                   ) -> list[Device]:
-    """``jax.local_devices``: the devices of ``backend`` (portax runs in one process, index 0)."""
-    from .backend import get_backend
+    """``jax.local_devices``: the devices of ``backend`` held by process ``process_index`` (this one)."""
+    from . import distributed
+    from .api import devices
     index = process_index if process_index is not None else host_id
-    if index not in (None, 0):
-        raise ValueError(f"Unknown process_index {index}: portax runs in a single process (index 0)")
-    return list(get_backend(backend).devices())
+    if index is None:
+        index = distributed.process_index()
+    if not 0 <= index < distributed.process_count():
+        raise ValueError(f"Unknown process_index {index}: there are {distributed.process_count()} processes")
+    return [d for d in devices(backend) if d.process_index == index]
+
+
+def with_sharding_constraint(x: Any, shardings: Any) -> Any:
+    """``lax.with_sharding_constraint``: ``x`` (a pytree; ``shardings`` a prefix of it) laid out by the
+    shardings. Traced values pass unchanged: inside jit the sharding pass decides their layout."""
+    from .api import _flatten_axes, device_put
+    from .sharding import Sharding
+    from .trace import is_tracer
+    leaves, tree = tree_flatten(x)
+    flat = _flatten_axes("with_sharding_constraint shardings", tree, shardings, Sharding)
+    return tree_unflatten(tree, [v if is_tracer(v) or s is None else device_put(v, s) for v, s in zip(leaves, flat)])

@@ -6,6 +6,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from . import dtypes
 from .api import jvp, vjp
 from .pytree import tree_flatten, tree_map
 
@@ -19,12 +20,12 @@ def _np(x) -> np.ndarray:
 
 def _rand_like(rng: np.random.RandomState, x) -> np.ndarray:
     a = _np(x)
-    return rng.standard_normal(a.shape).astype(a.dtype) if a.dtype.kind == "f" else np.zeros(a.shape, a.dtype)
+    return rng.standard_normal(a.shape).astype(a.dtype) if dtypes.kind(a.dtype) == "f" else np.zeros(a.shape, a.dtype)
 
 
 def _inner(xs, ys) -> float:
     return float(sum(np.sum(_np(x).astype(np.float64) * _np(y).astype(np.float64))
-                     for x, y in zip(tree_flatten(xs)[0], tree_flatten(ys)[0]) if _np(x).dtype.kind == "f"))
+                     for x, y in zip(tree_flatten(xs)[0], tree_flatten(ys)[0]) if dtypes.kind(_np(x).dtype) == "f"))
 
 
 def _assert_close(name: str, a, b, tol: float) -> None:
@@ -37,7 +38,7 @@ def _assert_close(name: str, a, b, tol: float) -> None:
 def _dtype_of(args) -> np.dtype:
     """The widest float dtype the computation runs in (float64 inputs narrow to float32 without x64)."""
     from .dtypes import canonicalize
-    floats = [canonicalize(_np(x).dtype) for x in tree_flatten(args)[0] if _np(x).dtype.kind == "f"]
+    floats = [canonicalize(_np(x).dtype) for x in tree_flatten(args)[0] if dtypes.kind(_np(x).dtype) == "f"]
     return max(floats, key=lambda d: d.itemsize) if floats else np.dtype(np.float32)
 
 
@@ -50,7 +51,7 @@ def check_jvp(f: Callable, args: Sequence, eps: float | None = None, atol: float
     tol = atol or _DEFAULT_TOL[dt]
     tangents = tree_map(lambda x: _rand_like(rng, x), tuple(args))
     _, t_out = jvp(f, tuple(args), tangents)
-    shift = lambda s: tree_map(lambda x, t: (_np(x) + s * eps * t).astype(_np(x).dtype) if _np(x).dtype.kind == "f" else x,
+    shift = lambda s: tree_map(lambda x, t: (_np(x) + s * eps * t).astype(_np(x).dtype) if dtypes.kind(_np(x).dtype) == "f" else x,
                                tuple(args), tangents)
     f_pos, f_neg = f(*shift(1)), f(*shift(-1))
     fd = tree_map(lambda a, b: (_np(a).astype(np.float64) - _np(b).astype(np.float64)) / (2 * eps), f_pos, f_neg)

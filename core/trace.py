@@ -15,6 +15,7 @@ import numpy as np
 from . import dtypes
 from .errors import (ConcretizationTypeError, TracerArrayConversionError, TracerBoolConversionError,
                      TracerIntegerConversionError, UnexpectedTracerError)
+from .config import check_tracer_leaks as _check_leaks
 from .ir import ShapedArray
 from .array_methods import ArrayMethods
 
@@ -96,6 +97,7 @@ class _TraceState(threading.local):
     def __init__(self) -> None:
         self.stack: list[MainTrace] = [_base_main]
         self.dynamic: MainTrace | None = None
+        self.compile_time_eval = False  # ensure_compile_time_eval: concrete operands evaluate, even when staging
 
 
 _state = _TraceState()
@@ -122,16 +124,31 @@ def new_main(trace_type: type, global_data: Any = None):
     finally:
         stack.pop()
         main.active = False
+    if _check_leaks.value:
+        from .tracer_leaks import raise_if_leaked
+        raise_if_leaked(main)
 
 
 @contextlib.contextmanager
-def new_dynamic(main: MainTrace):
-    s = _state
-    prev, s.dynamic = s.dynamic, main
+def _state_set(attr: str, value: Any):
+    """This thread's trace state with ``attr`` set to ``value`` for the block."""
+    prev = getattr(_state, attr)
+    setattr(_state, attr, value)
     try:
         yield
     finally:
-        s.dynamic = prev
+        setattr(_state, attr, prev)
+
+
+def new_dynamic(main: MainTrace):
+    return _state_set("dynamic", main)
+
+
+def ensure_compile_time_eval():
+    """Inside it, operations on concrete values (no tracer among their operands) are evaluated now, even
+    under ``jit`` or ``make_jaxpr``, giving concrete arrays usable in Python control flow; operations on
+    traced values are staged as usual."""
+    return _state_set("compile_time_eval", True)
 
 
 @contextlib.contextmanager
@@ -160,8 +177,11 @@ class Tracer(ArrayMethods):
 
     def primal_value(self) -> Any:
         """The value this tracer stands for one level down (its primal), once its transformation is done."""
-        raise UnexpectedTracerError(f"Encountered an unexpected tracer {self!r}: a traced value escaped the "
-                                    "transformation that created it.")
+        raise escaped_tracer_error(self)
+
+    def _origin_msg(self) -> str:
+        """Where this tracer's value was computed, when the transformation recorded it."""
+        return ""
 
     shape = property(lambda self: self.aval.shape)
     dtype = property(lambda self: self.aval.dtype)
@@ -255,14 +275,11 @@ def find_top_trace(xs) -> Trace:
         if isinstance(x, Tracer):
             main = x._trace.main
             if not main.active:
-                raise UnexpectedTracerError(
-                    f"Encountered an unexpected tracer: {x!r}. A function transformed by portax (jit, grad, "
-                    "vmap, ...) leaked a traced value out of its scope (e.g. stored it in a global or a "
-                    "closure and used it after the transformation returned).")
+                raise escaped_tracer_error(x)
             if main.level > top_main.level:
                 top_main = main
     dynamic = _state.dynamic
-    if dynamic is not None and dynamic.level > top_main.level:
+    if dynamic is not None and dynamic.level > top_main.level and (top_main.level or not _state.compile_time_eval):
         top_main = dynamic
     if top_main.level == 0:
         return _eval_trace
@@ -278,8 +295,24 @@ def full_raise(trace: Trace, val: Any) -> Any:
         return val
     if vmain.level < level:
         return trace.lift(val)
-    raise UnexpectedTracerError(f"Can't lift a tracer of level {vmain.level} to level {level}: {val!r}. "
-                                "This usually means a traced value leaked out of a transformation.")
+    raise escaped_tracer_error(val, f"Can't lift a tracer of level {vmain.level} to level {level}: {val!r}.")
+
+
+def escaped_tracer_error(tracer: Tracer, detail: str | None = None) -> UnexpectedTracerError:
+    """JAX's error for a tracer used outside the transformation that made it."""
+    msg = ("Encountered an unexpected tracer. A function transformed by JAX had a side effect, allowing for a "
+           f"reference to an intermediate value with type {tracer.aval.str_short()} wrapped in a "
+           f"{type(tracer).__name__} to escape the scope of the transformation.\nJAX transformations require that "
+           "functions explicitly return their outputs, and disallow saving intermediate values to global state.")
+    origin = tracer._origin_msg()
+    if origin:
+        divider = "\n" + "-" * 30 + "\n"
+        msg += f"{divider}The leaked intermediate value was created on line {origin}. {divider}"
+    msg += ("\nTo catch the leak earlier, try setting the environment variable JAX_CHECK_TRACER_LEAKS or using the "
+            "`jax.checking_leaks` context manager.")
+    if detail:
+        msg += f"Detail: {detail}"
+    return UnexpectedTracerError(msg)
 
 
 def full_lower(val: Any) -> Any:

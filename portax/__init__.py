@@ -16,27 +16,42 @@ from portax.core.api import (Lowered, ShapeDtypeStruct, block_until_ready, check
                              linearize, local_device_count, make_jaxpr, remat, value_and_grad, vjp,
                              vmap)
 from portax.core.array import Array
+from portax.core.dtypes import float0
+from portax.core.numpy.indexing import ds
+from portax.core.callback import effects_barrier, pure_callback
 from portax.core.backend import Device
 from portax.core.config import (check_tracer_leaks, checking_leaks, config, debug_infs, debug_nans,
-                                default_matmul_precision, enable_checks, enable_x64, legacy_prng_key,
+                                default_matmul_precision, default_prng_impl, enable_checks, enable_x64, legacy_prng_key,
                                 numpy_dtype_promotion, numpy_rank_promotion, transfer_guard,
                                 transfer_guard_device_to_device, transfer_guard_device_to_host,
                                 transfer_guard_host_to_device)
 from portax.core.environment import print_environment_info
+from portax.core.source_info import named_scope
+from portax.core.ad_checkpoint import checkpoint_policies
+from portax.core.trace import ensure_compile_time_eval
 from portax.core.primitives.custom_derivatives import custom_jvp, custom_vjp
 from portax import dtypes, errors, flatten_util, lax, nn, numpy, random, scipy, tree, tree_util  # noqa: F401
+from portax import debug, experimental, ops  # noqa: F401
+from portax import ad_checkpoint, export  # noqa: F401
+from portax import profiler  # noqa: F401
 from portax.core.linear_transpose import linear_transpose
 from portax.core.parallel.pmap import pmap
+from portax.core.parallel.shard_map import shard_map
+from portax.core.sharding import PartitionSpec as P, make_mesh
+from portax import sharding  # noqa: F401
 from portax.core.sharded import device_put_replicated, device_put_sharded, local_devices
+from portax.core.distributed import process_count, process_index
+from portax import distributed  # noqa: F401
 
 from portax._version import __version__
 
-__all__ = ["jit", "grad", "value_and_grad", "vmap", "pmap", "jvp", "vjp", "linearize", "jacfwd", "jacrev", "hessian",
-           "make_jaxpr", "eval_shape", "checkpoint", "remat", "custom_jvp", "custom_vjp", "device_put", "device_put_sharded",
+__all__ = ["jit", "grad", "value_and_grad", "vmap", "pmap", "shard_map", "make_mesh", "P", "sharding", "jvp", "vjp", "linearize", "jacfwd", "jacrev", "hessian",
+           "make_jaxpr", "eval_shape", "checkpoint", "checkpoint_policies", "ensure_compile_time_eval", "remat", "named_scope", "profiler", "custom_jvp", "custom_vjp", "device_put", "device_put_sharded",
            "device_put_replicated", "devices",
            "device_count", "local_devices", "local_device_count", "default_backend", "block_until_ready", "Array",
-           "Device", "ShapeDtypeStruct", "Lowered", "config", "print_environment_info", "numpy", "lax", "random", "nn", "scipy", "tree_util",
+           "Device", "float0", "ShapeDtypeStruct", "Lowered", "config", "print_environment_info", "numpy", "lax", "random", "nn", "scipy", "tree_util",
            "tree", "errors", "dtypes", "flatten_util", "linear_transpose", "check_tracer_leaks", "checking_leaks",
-           "debug_infs", "debug_nans", "default_matmul_precision", "enable_checks", "enable_x64", "legacy_prng_key",
+           "debug_infs", "debug_nans", "default_matmul_precision", "default_prng_impl", "enable_checks", "enable_x64", "legacy_prng_key",
            "numpy_dtype_promotion", "numpy_rank_promotion", "transfer_guard", "transfer_guard_device_to_device",
-           "transfer_guard_device_to_host", "transfer_guard_host_to_device"]
+           "transfer_guard_device_to_host", "transfer_guard_host_to_device", "pure_callback", "effects_barrier",
+           "debug", "experimental", "distributed", "process_index", "process_count"]

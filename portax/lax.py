@@ -29,14 +29,15 @@ from portax.core.primitives.convolution import (ConvDimensionNumbers, conv, conv
                                                 conv_transpose, conv_with_general_padding, padtype_to_pads)
 from portax.core.primitives.windowed import reduce_window, reduce_window_shape_tuple, top_k  # noqa: F401
 from portax.core.lax_composites import (Precision, batch_matmul, broadcast_shapes, broadcast_to_rank,  # noqa: F401,E402
-                                        collapse, cumlogsumexp, optimization_barrier, reduce, scatter_sub, split,
-                                        tile)
+                                        collapse, cumlogsumexp, optimization_barrier, reduce, scatter_apply,
+                                        scatter_sub, split, stack, tile, unstack)
 from portax.core.gamma_grad import random_gamma_grad  # noqa: F401,E402
 from portax.core.primitives import linalg  # noqa: F401,E402  (lax.linalg: cholesky, qr, svd, eigh, lu, ...)
 from portax.core.primitives.fft import FftType, fft, fft_split  # noqa: F401,E402
 from portax.core.scipy.special import i0e as bessel_i0e, i1e as bessel_i1e, polygamma, zeta  # noqa: F401,E402
 from portax.core.primitives.collectives import (all_gather, all_to_all, axis_index, axis_size, pmax, pmean,  # noqa: F401,E402
                                                 pmin, ppermute, pshuffle, psum, psum_scatter)
+from portax.core.sharded import with_sharding_constraint  # noqa: F401,E402
 from portax.core.primitives import all_primitives as _all_primitives  # noqa: E402
 
 globals().update({f"{_p.name}_p": _p for _p in _all_primitives()})  # lax.add_p, lax.cholesky_p, ... as in JAX

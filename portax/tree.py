@@ -3,6 +3,6 @@ from portax.core.pytree import (tree_all as all, tree_flatten as flatten, tree_f
                                 tree_leaves as leaves, tree_map as map, tree_map_with_path as map_with_path,
                                 tree_reduce as reduce, tree_structure as structure, tree_transpose as transpose,
                                 tree_unflatten as unflatten)
-from portax.core.tree_extras import (register_static as static, tree_broadcast as broadcast,  # noqa: F401,E402
+from portax.core.tree_extras import (static, tree_broadcast as broadcast,  # noqa: F401,E402
                                      tree_leaves_with_path as leaves_with_path,
                                      tree_reduce_associative as reduce_associative)

@@ -18,6 +18,8 @@ import weakref
 
 import numpy as np
 
+from portax.core.memory_stats import MemoryCounter, host_memory_bytes
+
 ALIGN = 64
 MIN_CACHED_BYTES = 1 << 18
 _HUGE = 1 << 21
@@ -77,6 +79,7 @@ class BufferPool:
         self._cached = 0
         self._lock = threading.RLock()  # re-entrant: a block may come back (a finalizer) while it is held
         self.stats = {"hits": 0, "misses": 0, "returned": 0, "dropped": 0}
+        self.memory = MemoryCounter(host_memory_bytes())  # blocks handed out and not back yet
 
     def alloc(self, shape, dtype) -> np.ndarray:
         """An uninitialised, 64-byte aligned C-contiguous array."""
@@ -98,11 +101,13 @@ class BufferPool:
                 self.stats["misses"] += 1
         if block is None:
             block = _Block(cls)
+        self.memory.alloc(cls)
         owner = _Owner(block, shape, dtype)
         weakref.finalize(owner, self._give_back, block)
         return np.asarray(owner)
 
     def _give_back(self, block: _Block) -> None:
+        self.memory.free(block.nbytes)
         with self._lock:
             if self._cached + block.nbytes > self.max_cached_bytes:
                 self.stats["dropped"] += 1

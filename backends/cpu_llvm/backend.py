@@ -17,12 +17,15 @@ from portax.core.lru import LRUCache
 
 from portax.core.ir import ShapedArray
 
-from . import allocator, cache, collectives, engine, gemm, lowerings, program, runtime, threads
+from . import allocator, cache, collectives, engine, gemm, lowerings, program, runtime, threads, timing
 from .executor import Executable
 
 RUNTIME_CALLS = (
-    "LAPACK through numpy.linalg for qr, svd, eigh and eig (a call from the generated program into the host)",
+    "LAPACK through numpy.linalg for qr, svd, eigh and eig, real and complex (a call from the generated program "
+    "into the host)",
     "pocketfft through numpy.fft for fft (a call from the generated program into the host)",
+    "the Python functions of pure_callback, io_callback and debug_callback (debug.callback, debug.print): a call "
+    "from the generated program into the host, with views of its buffers",
 )
 
 
@@ -33,6 +36,7 @@ class CpuLlvmBackend:
 
     def __init__(self) -> None:
         runtime.install()
+        timing.install()
         gemm.task_symbol(np.dtype(np.float32))  # the library GEMM (from the disk cache after the first run)
         n = requested_device_count(self.name)
         self._devices = [Device(self, i, engine.host_target_info().cpu) for i in range(n)]
@@ -47,11 +51,14 @@ class CpuLlvmBackend:
     def devices(self) -> list[Device]:
         return self._devices
 
-    def compile(self, closed: ClosedJaxpr, device: Device) -> Executable:
-        spec = program.build(closed, self.rules)
+    def compile(self, closed: ClosedJaxpr, device: Device, profiled: bool = False) -> Executable:
+        """An executable of ``closed``; its ``profile`` hook runs a build that times every kernel
+        (``profiled=True``, made when a profiler trace first runs it)."""
+        spec = program.build(closed, self.rules, profiled=profiled)
         text = str(spec.mb.module)
         module = engine.load(text, ["main"])
-        return Executable(spec, module, text, self._threads_per_device)
+        rebuild = None if profiled else lambda: self.compile(closed, device, profiled=True)
+        return Executable(spec, module, text, self._threads_per_device, rebuild)
 
     def put(self, value: np.ndarray, device: Device) -> np.ndarray:
         value = np.asarray(value)
@@ -62,6 +69,13 @@ class CpuLlvmBackend:
 
     def get(self, buffer: np.ndarray) -> np.ndarray:
         return buffer
+
+    def memory_stats(self, device: Device) -> dict:
+        """``jax.Device.memory_stats``: the caching allocator's buffers in use (every buffer of 256 KiB and
+        more: outputs, arenas, transfers; smaller ones come from numpy's allocator and are not counted),
+        shared by the virtual CPU devices; ``bytes_limit`` is the machine's memory."""
+        pool = allocator.default_pool()
+        return pool.memory.stats(bytes_reserved=pool.memory.bytes_in_use + pool.cached_bytes)
 
     def collective(self, name: str, buffers: list, devices: list, **params) -> list:
         """Combine one buffer per device of a group (see ``portax.core.backend``) with generated code."""

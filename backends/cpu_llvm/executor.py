@@ -8,10 +8,15 @@ from __future__ import annotations
 
 import ctypes
 import itertools
+import threading
+import time
+from typing import Callable
 
 import numpy as np
 
-from . import allocator, runtime, threads
+from portax.core import profiler
+
+from . import allocator, runtime, threads, timing
 from .engine import LoadedModule
 from .program import ProgramSpec
 
@@ -42,7 +47,8 @@ class Executable:
     loaded module, whose code is freed with the last executable using it. Calls may run on many threads at
     once (each takes its own argv and arena from the pools)."""
 
-    def __init__(self, spec: ProgramSpec, module: LoadedModule, ir_text: str, max_threads: int = 0):
+    def __init__(self, spec: ProgramSpec, module: LoadedModule, ir_text: str, max_threads: int = 0,
+                 build_profiled: Callable[[], "Executable"] | None = None):
         mb = spec.mb
         self._module = module
         self.kernels = list(mb.kernels)
@@ -70,9 +76,42 @@ class Executable:
         self._arenas: list = []
         if self.runtime_calls:
             runtime.register(self._ctx, self)
+        self._build_profiled = build_profiled
+        self._profiled: Executable | None = None
+        self._profiling = threading.Lock()  # the profiled build's timing table serves one run at a time
+        self.sites = spec.sites
+        self.timing_table = None
+        if spec.profile_slot is not None:  # a profiled build: its kernels time themselves into this table
+            self.timing_table = np.zeros((max(len(spec.sites), 1), timing.ROW), np.int64)
+            self._template[spec.profile_slot] = self.timing_table.ctypes.data
 
     def as_text(self) -> str:
         return self._ir
+
+    def profile(self, emit: Callable, *buffers) -> list:
+        """The profiler's hook: run like ``__call__`` through a profiled build (made on first use) and
+        ``emit`` each kernel that ran: its name, first start and total time (ns), bytes, flops and calls. A run
+        while the profiled build is busy (another thread, or a host callback calling this program again) is
+        timed as a whole."""
+        if self._build_profiled is None or not self._profiling.acquire(blocking=False):
+            start = time.perf_counter_ns()
+            outs = self(*buffers)
+            emit("main", start, time.perf_counter_ns() - start)
+            return outs
+        try:
+            prof = self._profiled
+            if prof is None:
+                with profiler.span("compile (cpu_llvm, profiled build)", "compile", backend="cpu_llvm"):
+                    prof = self._profiled = self._build_profiled()
+            prof.timing_table[:] = 0
+            outs = prof(*buffers)
+            rows = prof.timing_table.tolist()
+        finally:
+            self._profiling.release()
+        for (name, nbytes, flops), (start, total, calls) in zip(prof.sites, rows):
+            if calls:
+                emit(name, start, total, bytes=nbytes, flops=flops, calls=calls)
+        return outs
 
     def _new_argv(self) -> tuple:
         argv = type(self._template).from_buffer_copy(self._template)

@@ -1,4 +1,5 @@
-"""conv_general_dilated and reduce_window_{sum,max,min} as direct loop nests over output positions and
+"""conv_general_dilated and reduce_window_{sum,max,min} as direct loop nests (float convolutions of up to three
+spatial dimensions go to the implicit GEMM, ``conv_gemm``) over output positions and
 window offsets. A window position maps back to the undilated, unpadded operand (``p = j*stride +
 o*window_dilation - pad_lo``, valid when ``0 <= p < dilated size`` and ``p`` is a multiple of the base
 dilation); invalid positions contribute the padding value (0 / the reduction's identity). Sums accumulate in
@@ -8,9 +9,10 @@ from __future__ import annotations
 import numpy as np
 from llvmlite import ir
 
+from portax.core.ir import ShapedArray
 from portax.core.primitives import convolution as cv, windowed as wd
 
-from . import lltypes as T
+from . import conv_gemm, lltypes as T
 from .irutil import affine, entry_alloca, i64, loop_nest, row_major_strides
 from .lower_elementwise import convert, minmax
 from .program import Lowering, opaque
@@ -92,6 +94,9 @@ def _conv(lw: Lowering, eqn, ins, outs):
     p = eqn.params
     if out.aval.size == 0:
         return
+    if lhs.dtype.kind == "f" and len(lhs.shape) - 2 <= conv_gemm.SPATIAL:
+        _conv_gemm(lw, p, lhs, rhs, out)
+        return
     lhs_spec, rhs_spec, out_spec = p["dimension_numbers"]
     g, bg = p["feature_group_count"], p["batch_group_count"]
     ls, rs, os_ = (row_major_strides(v.shape) for v in (lhs, rhs, out))
@@ -144,3 +149,15 @@ def _conv(lw: Lowering, eqn, ins, outs):
     k.finish()
     per_batch = n_out * int(np.prod(osp, dtype=np.int64)) * n_in * int(np.prod(ksp, dtype=np.int64))
     lw.mb.call(lw.b, k, nb, [lhs.ptr, rhs.ptr, out.ptr], work_per_item=2.0 * per_batch)
+
+
+def _conv_gemm(lw: Lowering, p: dict, lhs, rhs, out) -> None:
+    """Float convolutions: the implicit GEMM, into a compute-dtype scratch when the output dtype differs."""
+    cdt = conv_gemm.compute_dtype(lhs.dtype, out.dtype)
+    acc, off = out, None
+    if out.dtype != cdt:
+        acc, off = lw.scratch(ShapedArray(out.shape, cdt))
+    conv_gemm.emit(lw.mb, lw, lhs, rhs, acc, p)
+    if off is not None:
+        lw.convert(out, acc)
+        lw.release(off, acc.aval)

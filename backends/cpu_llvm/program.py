@@ -13,11 +13,12 @@ from typing import Callable
 import numpy as np
 from llvmlite import ir
 
-from portax.core import fusion
+from portax.core import fusion, profiler
+from portax.core.interpreters.evaluation import dce_jaxpr
 from portax.core.ir import ClosedJaxpr, Jaxpr, JaxprEqn, Literal, ShapedArray, Var
 from portax.core.primitives import elementwise as ew, structural as st
 
-from . import lltypes as T
+from . import lltypes as T, timing
 from .codegen import RUNTIME_CALL, Buf, ModuleBuilder, RuntimeCall
 from .irutil import entry_alloca, gep, i64, memcpy
 from .lower_fused import REDUCE_OPS, emit_fused
@@ -83,6 +84,9 @@ class ProgramSpec:
     outputs: list[tuple]  # per jaxpr output: ("buf", j) | ("input", i) | ("const", array) | ("same", k)
     arena_bytes: int
     const_base: int
+    # a profiled build's kernel sites, (name, bytes moved, flops) each, timed into the table at argv[profile_slot]
+    sites: list = dataclasses.field(default_factory=list)
+    profile_slot: int | None = None
 
 
 def alias_source(kern: fusion.Kernel) -> Var | None:
@@ -108,13 +112,16 @@ class Lowering:
     """Lowers jaxprs into the entry function being built at ``b``."""
 
     def __init__(self, mb: ModuleBuilder, b: ir.IRBuilder, argv: ir.Value, rules: dict, const_base: int,
-                 arena_slot: int, ctx_slot: int):
+                 arena_slot: int, ctx_slot: int, profile_slot: int | None = None):
         self.mb, self.b, self.argv, self.rules = mb, b, argv, rules
         self.policy = fusion.FusionPolicy(can_fuse=self._can_fuse)
         self.const_base = const_base
         self.arena = Arena()
         self.arena_ptr = self.slot(arena_slot)
         self.ctx_ptr = self.slot(ctx_slot)
+        # a profiled build times every kernel (see ``timing``)
+        self.sites: list | None = None if profile_slot is None else []
+        self.timing_table = None if profile_slot is None else self.slot(profile_slot)
 
     def _can_fuse(self, eqn) -> bool:
         """Fusion takes every elementwise equation but size-changing bitcasts and primitives whose lowering
@@ -165,7 +172,7 @@ class Lowering:
 
         ``dests[k]`` (a Buf or None) is where output k must end up; outputs without a destination are
         returned as the Bufs/Literals holding them (valid until the caller's next allocation)."""
-        jaxpr = fusion.inline_calls(jaxpr)
+        jaxpr = dce_jaxpr(fusion.inline_calls(jaxpr))[0]  # results nothing reads (a vjp's primal) cost nothing
         env: dict = dict(zip(list(jaxpr.constvars) + list(jaxpr.in_binders), args))
         kernels = fusion.fuse(jaxpr, self.policy)
         last: dict = {}
@@ -197,6 +204,7 @@ class Lowering:
                 env[out] = Buf(env[alias[out]].ptr, out.aval)
                 continue
             target = kernels[into[k]] if k in into else kern
+            start = timing.now(self.b) if self.sites is not None else None
             for v in target.outputs:
                 if v in preassigned:
                     env[v] = Buf(preassigned[v].ptr, v.aval)
@@ -209,6 +217,8 @@ class Lowering:
                 TRANSPOSED[eqn.primitive](self, eqn, ins, env[t.out_binders[0]], t.params["permutation"])
             else:
                 self.kernel(kern, env)
+            if start is not None:
+                self._timed([kern, target] if target is not kern else [kern], start)
             for v in list(kern.inputs) + list(kern.outputs):
                 if v in owned and last.get(v, -1) <= k:
                     self.release(owned.pop(v), v.aval)
@@ -226,6 +236,13 @@ class Lowering:
         for v, off in owned.items():
             self.release(off, v.aval)
         return results
+
+    def _timed(self, kerns: list, start: ir.Value) -> None:
+        """Close the timing of a kernel site started at ``start`` (a profiled build)."""
+        eqns = [e for kern in kerns for e in kern.eqns]
+        nbytes, flops = profiler.kernel_cost(eqns, kerns[0].inputs, kerns[-1].outputs)
+        self.sites.append((profiler.kernel_name(eqns), nbytes, flops))
+        timing.record(self.b, self.timing_table, len(self.sites) - 1, start)
 
     def _transposed_results(self, kernels: list, outs: list) -> dict:
         """{producer kernel index: transpose kernel index} where a transpose is the only reader of a result
@@ -250,15 +267,17 @@ class Lowering:
 
     def runtime_call(self, name: str, eqn, fn: Callable, ins: list[Buf], outs: list[Buf]) -> None:
         """A documented call into the host: ``fn(input arrays, output arrays)`` runs (under the GIL) when the
-        generated code reaches this point; it must write every output."""
+        generated code reaches this point; it must write every output. If it fails, the program returns."""
         avals = tuple(x.aval for x in list(ins) + list(outs))
         k = self.mb.add_runtime_call(RuntimeCall(name, eqn.primitive.name, fn, avals, len(ins)))
         b = self.b
         argv = entry_alloca(b, T.PTR, len(avals))
         for j, x in enumerate(list(ins) + list(outs)):
             b.store(x.ptr, gep(b, argv, j, T.PTR))
-        call = T.intrinsic(self.mb.module, RUNTIME_CALL, T.VOID, [T.PTR, T.I64, T.PTR])
-        b.call(call, [self.ctx_ptr, i64(k), argv])
+        call = T.intrinsic(self.mb.module, RUNTIME_CALL, T.I32, [T.PTR, T.I64, T.PTR])
+        status = b.call(call, [self.ctx_ptr, i64(k), argv])
+        with b.if_then(b.icmp_signed("!=", status, ir.Constant(T.I32, 0)), likely=False):
+            b.ret_void()
 
     def fill(self, dst: Buf, lit: Literal) -> None:
         """Every element of ``dst`` set to a literal (lowered as a broadcast kernel)."""
@@ -300,8 +319,9 @@ class Lowering:
         rule(self, eqn, ins, outs)
 
 
-def build(closed: ClosedJaxpr, rules: dict, name: str = "portax") -> ProgramSpec:
-    """Lower ``closed`` into a module with ``main`` and describe its argv and outputs."""
+def build(closed: ClosedJaxpr, rules: dict, name: str = "portax", profiled: bool = False) -> ProgramSpec:
+    """Lower ``closed`` into a module with ``main`` and describe its argv and outputs (``profiled``: with
+    every kernel timed, the timing table in the slot before the constants)."""
     mb = ModuleBuilder(name)
     main = ir.Function(mb.module, ir.FunctionType(T.VOID, [T.PTR]), "main")
     main.args[0].add_attribute("noalias")
@@ -330,10 +350,13 @@ def build(closed: ClosedJaxpr, rules: dict, name: str = "portax") -> ProgramSpec
             out_vars.append(x)
     n_out = len(out_vars)
     arena_slot, ctx_slot, const_base = n_in + n_out, n_in + n_out + 1, n_in + n_out + 2
-    lw = Lowering(mb, b, main.args[0], rules, const_base, arena_slot, ctx_slot)
+    profile_slot = const_base if profiled else None
+    const_base += profiled
+    lw = Lowering(mb, b, main.args[0], rules, const_base, arena_slot, ctx_slot, profile_slot)
     args = [lw.const(c) for c in closed.consts] + [Buf(lw.slot(i), v.aval) for i, v in enumerate(jaxpr.in_binders)]
     out_bufs = {v: Buf(lw.slot(n_in + j), v.aval) for j, v in enumerate(out_vars)}
     dests = [out_bufs.get(x) if type(x) is Var and first[x] == k else None for k, x in enumerate(jaxpr.outs)]
     lw.jaxpr(jaxpr, args, dests)
     b.ret_void()
-    return ProgramSpec(mb, n_in, [v.aval for v in out_vars], outputs, lw.arena.size, const_base)
+    return ProgramSpec(mb, n_in, [v.aval for v in out_vars], outputs, lw.arena.size, const_base, lw.sites or [],
+                       profile_slot)

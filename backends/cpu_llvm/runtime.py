@@ -2,8 +2,10 @@
 
 - ``portax_parallel_for(task, n, argv)``: run ``task(start, end, argv)`` over [0, n) split across the worker
   threads of ``threads`` (each chunk is a call into generated code; no computation happens here).
-- ``portax_runtime_call(ctx, id, argv)``: the documented runtime calls of an executable (LAPACK-backed
-  decompositions through numpy.linalg, FFTs), looked up by executable and index.
+- ``portax_runtime_call(ctx, id, argv) -> i32``: the documented runtime calls of an executable (LAPACK-backed
+  decompositions through numpy.linalg, FFTs, host callbacks), looked up by executable and index. It returns 0,
+  or 1 when this call failed or an earlier one of the run did: the program then returns at once (so a failed
+  callback inside a loop is neither repeated nor followed by more), and the executor raises the error.
 """
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ from .codegen import PARALLEL_FOR, RUNTIME_CALL
 
 _TASK = ctypes.CFUNCTYPE(None, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p)
 _PARALLEL_FOR = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p)
-_RUNTIME_CALL = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p)
+_RUNTIME_CALL = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p)
 
 _executables: "weakref.WeakValueDictionary[int, object]" = weakref.WeakValueDictionary()
 _errors = threading.local()
@@ -38,7 +40,9 @@ def _parallel_for(task: int, n: int, argv: int) -> None:
         _errors.pending = e
 
 
-def _runtime_call(ctx: int, index: int, argv: int) -> None:
+def _runtime_call(ctx: int, index: int, argv: int) -> int:
+    if getattr(_errors, "pending", None) is not None:
+        return 1
     try:
         exe = _executables[ctx]
         call = exe.runtime_calls[index]
@@ -47,6 +51,8 @@ def _runtime_call(ctx: int, index: int, argv: int) -> None:
         call.fn(arrays[:call.n_inputs], arrays[call.n_inputs:])
     except BaseException as e:
         _errors.pending = e
+        return 1
+    return 0
 
 
 def view(address: int, aval) -> np.ndarray:

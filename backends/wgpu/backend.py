@@ -45,7 +45,20 @@ class WgpuExecutable:
         self.last_submits = 0
 
     def __call__(self, *buffers: WgpuArray) -> list[WgpuArray]:
-        rec = Recorder(self.device, self.program.name)
+        return self._run(Recorder(self.device, self.program.name), buffers)
+
+    def profile(self, emit, *buffers: WgpuArray) -> list[WgpuArray]:
+        """The profiler's hook: run with every dispatch in a timed pass (GPU timestamps where the adapter has
+        ``timestamp-query``, else host time) and ``emit`` each one; waits for the device."""
+        rec = Recorder(self.device, self.program.name, timed=True)
+        outs = self._run(rec, buffers)
+        clock = "gpu timestamps" if self.device.capabilities.has_timestamps else "host (batch shared evenly)"
+        for timer in rec.timers:
+            for (name, nbytes, flops), start, dur in timer.events():
+                emit(name, start, dur, bytes=nbytes, flops=flops, clock=clock)
+        return outs
+
+    def _run(self, rec: Recorder, buffers: tuple) -> list[WgpuArray]:
         try:
             outs = self.program.record(rec, [b.buf for b in buffers])
         except BaseException:
@@ -79,6 +92,8 @@ class WgpuBackend:
         self.capabilities = Capabilities(
             dtypes=common, ieee_specials=caps.ieee_specials, flushes_subnormals=caps.flushes_subnormals,
             max_dispatch_elements=min(MAX_INDEX, caps.limits.max_storage_buffer_binding_size // 4),
+            runtime_calls=("the Python functions of pure_callback, io_callback and debug_callback (debug.callback, "
+                           "debug.print): the command stream is split, operands read back, results uploaded",),
             notes=(f"{caps.adapter_name} via {caps.backend_type}; fused WGSL kernels; NaN detected from bits"
                    f"{'' if caps.nan_comparisons else ' (the driver folds x != x)'}; data-dependent while_loop "
                    "reads its predicate back once per iteration"))
@@ -105,12 +120,17 @@ class WgpuBackend:
                                       f"get {buffer.dtype.name}{list(buffer.shape)}")
 
     def memory_stats(self, device: Device) -> dict:
-        """Device memory as ``jax.Device.memory_stats`` reports it (buffers of the pool in use)."""
+        """Device memory as ``jax.Device.memory_stats`` reports it: the pool's buffers handed out (the
+        adapter does not tell its memory size: no ``bytes_limit``); ``bytes_reserved`` counts free ones too."""
         pool = self.runtime_device(device).pool
-        return {"bytes_in_use": pool.allocated_bytes - pool.free_bytes, "bytes_reserved": pool.allocated_bytes}
+        return pool.memory.stats(bytes_reserved=pool.allocated_bytes)
 
     def block_until_ready(self, buffer: WgpuArray) -> None:
         buffer.device.synchronize("block_until_ready")
+
+    def synchronize(self, device: Device) -> None:
+        """Wait for all work submitted to ``device`` (``effects_barrier``)."""
+        self.runtime_device(device).synchronize("effects_barrier")
 
     def transfer(self, buffer: WgpuArray, device: Device) -> WgpuArray:
         """Copy to another device of this backend (through the host)."""

@@ -17,6 +17,8 @@ from typing import Sequence
 import numpy as np
 import wgpu
 
+from portax.core.memory_stats import MemoryCounter
+
 from .errors import LimitExceededError, OutOfDeviceMemoryError, translate_errors
 
 MIN_BUCKET = 256
@@ -66,6 +68,7 @@ class BufferPool:
         # with a DeviceBuffer whose __del__ then hands the dead buffer back to the pool.
         self._owned: set[wgpu.GPUBuffer] = set()
         self._lock = threading.RLock()  # re-entrant: a DeviceBuffer may be collected (given back) while held
+        self.memory = MemoryCounter()  # buffers handed out by ``acquire`` and not given back yet
 
     def acquire(self, nbytes: int, usage: int, context: str = "") -> wgpu.GPUBuffer:
         """A buffer of at least ``nbytes`` (a bucket size) with exactly ``usage``."""
@@ -78,6 +81,7 @@ class BufferPool:
         with self._lock:
             free = self._free.get((usage, size))
             if free:
+                self.memory.alloc(size)
                 return free.pop()
         try:
             with translate_errors(context):
@@ -88,10 +92,12 @@ class BufferPool:
                 buffer = self._device.create_buffer(size=size, usage=usage)
         with self._lock:
             self._owned.add(buffer)
+        self.memory.alloc(size)
         return buffer
 
     def give_back(self, buffer: wgpu.GPUBuffer) -> None:
         """Return a buffer for reuse; the caller must not use it afterwards."""
+        self.memory.free(buffer.size)
         with self._lock:
             self._free[(buffer.usage, buffer.size)].append(buffer)
 

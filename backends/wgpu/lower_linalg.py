@@ -10,7 +10,7 @@ batched matrices of ML code rather than large dense factorisations.
 * svd: one-sided (Hestenes) Jacobi, singular values descending, U completed to a basis when full.
 
 Everything uses only arithmetic and sqrt, so float64 works where the adapter has it; float16 is computed
-in float32 scratch.
+in float32 scratch. Complex matrices (``complex_linalg``) are not implemented: NotImplementedError.
 """
 from __future__ import annotations
 
@@ -76,6 +76,13 @@ def _batch(var: Var) -> int:
 
 def _zero(t: WType) -> str:
     return f"{t.reg}(0.0)"
+
+
+@lowering(la.complex_linalg_p)
+def _complex_linalg(ctx: LoweringContext, eqn: JaxprEqn) -> None:
+    dt = np.dtype(eqn.inputs[0].aval.dtype)
+    raise NotImplementedError(f"wgpu backend: {eqn.params['op']} of complex matrices (complex{dt.itemsize * 16}) is "
+                              "not implemented; the cpu_llvm and reference backends compute it")
 
 
 @lowering(la.cholesky_p)

@@ -13,7 +13,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from portax.core import fusion
+from portax.core import fusion, profiler
 from portax.core.ir import ClosedJaxpr, Jaxpr, JaxprEqn, Literal, Var
 from portax.core.lru import LRUCache
 
@@ -23,6 +23,7 @@ from .kernel_writer import KernelWriter, check_size, u32, workgroups_for
 from .renderer import WORKGROUP, Scratch, render_loop, render_reduce
 from .simplify import compose_broadcasts, sink_scalar_broadcasts
 from .runtime import CommandBatch, Pipeline, WgpuDevice
+from .timestamps import DispatchTimer
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,14 +42,17 @@ class GeneratedKernel:
 class Launch:
     """One dispatch: a pipeline over slots (jaxpr variables or scratch buffers)."""
 
-    __slots__ = ("pipeline", "slots", "grid", "params", "context", "name")
+    __slots__ = ("pipeline", "slots", "grid", "params", "context", "name", "label")
 
-    def __init__(self, pipeline: Pipeline, slots: tuple, grid, params: bytes | None, context: str, name: str):
+    def __init__(self, pipeline: Pipeline, slots: tuple, grid, params: bytes | None, context: str, name: str,
+                 label: tuple | None = None):
         self.pipeline, self.slots, self.grid, self.params = pipeline, slots, grid, params
         self.context, self.name = context, name
+        self.label = label  # (name with named scopes, flops) on a profiler trace
 
     def record(self, rec: "Recorder", env: dict) -> None:
-        rec.dispatch(self.pipeline, [rec.buffer(env, s) for s in self.slots], self.grid, self.params, self.context)
+        rec.dispatch(self.pipeline, [rec.buffer(env, s) for s in self.slots], self.grid, self.params, self.context,
+                     self.label)
 
     def kernels(self) -> list[GeneratedKernel]:
         return [GeneratedKernel(self.name, self.pipeline.wgsl, self.grid, self.context)]
@@ -65,12 +69,19 @@ class Recorder:
     intermediates: dispatches of one batch run in order, so this is safe, and memory stays bounded
     although nothing returns to the pool before the batch is submitted."""
 
-    def __init__(self, device: WgpuDevice, context: str = ""):
+    def __init__(self, device: WgpuDevice, context: str = "", timed: bool = False):
         self.device = device
         self.context = context
-        self.batch: CommandBatch = device.batch(context)
+        self.timers: list[DispatchTimer] | None = [] if timed else None  # one per batch, when profiling
+        self.batch: CommandBatch = self._new_batch()
         self.dispatches = 0
         self.submits = 0
+
+    def _new_batch(self) -> CommandBatch:
+        if self.timers is None:
+            return self.device.batch(self.context)
+        self.timers.append(DispatchTimer(self.device))
+        return CommandBatch(self.device, self.context, self.timers[-1])
 
     def buffer(self, env: dict, slot) -> DeviceBuffer:
         """The buffer of ``slot`` in ``env``, allocated on first use (or reused from the workspace)."""
@@ -87,8 +98,13 @@ class Recorder:
             env[slot] = buf
         return buf
 
-    def dispatch(self, pipeline: Pipeline, buffers: Sequence[DeviceBuffer], grid, params, context: str) -> None:
-        self.batch.dispatch(pipeline, buffers, grid, params, context)
+    def dispatch(self, pipeline: Pipeline, buffers: Sequence[DeviceBuffer], grid, params, context: str,
+                 label: tuple | None = None) -> None:
+        timed = None
+        if self.timers is not None:
+            name, flops = label or (context, 0)
+            timed = (name, sum(b.binding_size for b in buffers), flops)
+        self.batch.dispatch(pipeline, buffers, grid, params, context, timed)
         self.dispatches += 1
 
     def flush(self) -> None:
@@ -96,7 +112,7 @@ class Recorder:
         if len(self.batch):
             self.batch.submit()
             self.submits += 1
-            self.batch = self.device.batch(self.context)
+            self.batch = self._new_batch()
 
     def read(self, buf: DeviceBuffer, shape: tuple, dtype) -> np.ndarray:
         """Read a value back (submits the recorded work first: a host round trip)."""
@@ -142,11 +158,16 @@ class LoweringContext:
         self.caps = device.capabilities
         self.limits = device.limits
         self.steps: list = []
+        self.kernel_eqns: list = []  # the equations of the kernel being lowered (they name its launches)
+        self.kernel_flops = 0  # its FLOPs, counted on its first launch
 
     def launch(self, writer: KernelWriter, workgroups, params: bytes | None = None, context: str = "") -> None:
         """Compile ``writer``'s shader and append a dispatch of it over its declared buffers."""
         pipe = self.device.pipeline(writer.source(), context=context or writer.name)
-        self.steps.append(Launch(pipe, tuple(writer.keys), workgroups, params, context or writer.name, writer.name))
+        label = (profiler.kernel_name(self.kernel_eqns) if self.kernel_eqns else writer.name, self.kernel_flops)
+        self.kernel_flops = 0
+        self.steps.append(Launch(pipe, tuple(writer.keys), workgroups, params, context or writer.name, writer.name,
+                                 label))
 
     def scratch(self, shape: Sequence[int], dtype, label: str = "scratch") -> Scratch:
         return Scratch(shape, np.dtype(dtype), label)
@@ -189,6 +210,7 @@ def lower_jaxpr(ctx: LoweringContext, jaxpr: Jaxpr) -> None:
         for e in kernel.eqns:
             ctx.check_dtypes(e)
             ctx.check_sizes(e)
+        ctx.kernel_eqns, ctx.kernel_flops = kernel.eqns, sum(map(profiler.eqn_flops, kernel.eqns))
         if kernel.kind == "opaque":
             eqn = kernel.root
             if lower_opaque_as_fused(ctx, kernel):

@@ -35,6 +35,9 @@ from .errors import (BindingAliasError, DeviceLostError, LimitExceededError, Wgp
 
 DEVICES_ENV = "PORTAX_WGPU_DEVICES"
 DEFAULT_LIMITS_ENV = "PORTAX_WGPU_DEFAULT_LIMITS"
+# Comma list of optional features not to request even where the adapter has them (to test their fallbacks,
+# e.g. float16 emulated without shader-f16): PORTAX_WGPU_DISABLE_FEATURES=shader-f16,shader-f64
+DISABLE_FEATURES_ENV = "PORTAX_WGPU_DISABLE_FEATURES"
 
 OPTIONAL_FEATURES = ("shader-f16", "shader-f64", "shader-int64", "subgroup", "timestamp-query")
 
@@ -235,7 +238,7 @@ class WgpuDevice:
         self.adapter_info = adapters.describe(adapter)
         self.default_limits = default_limits
         self._lost: str | None = None
-        features = [f for f in OPTIONAL_FEATURES if f in adapter.features]
+        features = [f for f in OPTIONAL_FEATURES if f in adapter.features and f not in disabled_features()]
         with self._wgpu_call(f"requesting a device from {adapter.summary}"), _DEVICE_LIFECYCLE_LOCK:
             self.raw: wgpu.GPUDevice = adapter.request_device_sync(
                 label=f"portax:{id}", required_features=features,
@@ -422,9 +425,10 @@ class CommandBatch:
     Used as a context manager it submits on normal exit and abandons on an exception.
     """
 
-    def __init__(self, device: WgpuDevice, context: str = ""):
+    def __init__(self, device: WgpuDevice, context: str = "", timer=None):
         self.device = device
         self.context = context
+        self.timer = timer  # a timestamps.DispatchTimer when a profiler trace times each dispatch
         self._encoder: wgpu.GPUCommandEncoder | None = None
         self._pass: wgpu.GPUComputePassEncoder | None = None
         self._pinned: dict[int, DeviceBuffer] = {}
@@ -447,10 +451,11 @@ class CommandBatch:
             self.abandon()
 
     def dispatch(self, kernel: Pipeline | str, buffers: Sequence[DeviceBuffer], workgroups: int | tuple,
-                 params: bytes | np.ndarray | None = None, context: str = "") -> None:
+                 params: bytes | np.ndarray | None = None, context: str = "", label: tuple | None = None) -> None:
         """Record ``kernel`` (a ``Pipeline`` or WGSL with entry point ``main``) on ``buffers``
         (one per storage binding, in binding order) over ``workgroups`` (an int, tiled if
-        needed, or an explicit (x, y, z) grid), with ``params`` for its uniform binding."""
+        needed, or an explicit (x, y, z) grid), with ``params`` for its uniform binding. A timed batch
+        gives the dispatch a pass of its own, timed under ``label`` ((name, bytes, flops))."""
         ctx = context or self.context
         if self._closed:
             raise WgpuBackendError("dispatch on a submitted or abandoned batch", ctx)
@@ -473,7 +478,14 @@ class CommandBatch:
                 entries.append({"binding": pipe.uniform_binding,
                                 "resource": {"buffer": uniform, "offset": 0, "size": len(data)}})
             bind_group = dev.raw.create_bind_group(layout=pipe.bind_group_layout, entries=entries)
-            if self._pass is None:
+            if self.timer is not None:
+                if self._encoder is None:
+                    self._encoder = dev.raw.create_command_encoder()
+                elif self._pass is not None:
+                    self._pass.end()
+                self._pass = self._encoder.begin_compute_pass(**self.timer.pass_descriptor(
+                    label or (ctx, sum(b.binding_size for b in buffers), 0)))
+            elif self._pass is None:
                 self._encoder = dev.raw.create_command_encoder()
                 self._pass = self._encoder.begin_compute_pass()
             self._pass.set_pipeline(pipe.compute_pipeline)
@@ -493,6 +505,8 @@ class CommandBatch:
             if self._pass is not None:
                 with self.device._wgpu_call(self._summary()):
                     self._pass.end()
+                    if self.timer is not None:
+                        self.timer.resolve(self._encoder)
                     self.device.raw.queue.submit([self._encoder.finish()])
         finally:
             self._close()
@@ -607,6 +621,16 @@ _IEEE_PROBE = """
   y[10] = x[6] * 2.0;
 }
 """
+
+
+def disabled_features() -> frozenset:
+    """The optional features ``PORTAX_WGPU_DISABLE_FEATURES`` masks; unknown names are an error."""
+    names = frozenset(n.strip() for n in os.environ.get(DISABLE_FEATURES_ENV, "").split(",") if n.strip())
+    unknown = sorted(names - set(OPTIONAL_FEATURES))
+    if unknown:
+        raise ValueError(f"{DISABLE_FEATURES_ENV}: unknown feature(s) {', '.join(unknown)}; the optional features "
+                         f"are {', '.join(OPTIONAL_FEATURES)}")
+    return names
 
 
 def _verified_dtypes(device: WgpuDevice) -> frozenset:

@@ -5,11 +5,12 @@
 * scalar elementwise chains feeding a broadcast are recomputed at the broadcast shape (``sink_scalar_
   broadcasts``): fusion groups equations by shape, so a scalar chain (an optimizer's bias correction,
   a cond predicate) would otherwise be a kernel of its own;
-* equations whose results nobody uses are dropped.
+* equations whose results nobody uses are dropped (unless they have side effects, e.g. host callbacks).
 """
 from __future__ import annotations
 
 from portax.core import fusion
+from portax.core.interpreters.evaluation import dce_jaxpr
 from portax.core.ir import Jaxpr, JaxprEqn, ShapedArray, Var
 from portax.core.primitives import structural as st
 
@@ -33,16 +34,9 @@ def compose_broadcasts(jaxpr: Jaxpr) -> Jaxpr:
 
 
 def dead_code_eliminated(jaxpr: Jaxpr) -> Jaxpr:
-    """Without the equations none of whose outputs is used (every primitive here is pure)."""
-    live = {x for x in jaxpr.outs if type(x) is Var}
-    kept = []
-    for e in reversed(jaxpr.eqns):
-        if any(v in live for v in e.out_binders):
-            kept.append(e)
-            live.update(x for x in e.inputs if type(x) is Var)
-    if len(kept) == len(jaxpr.eqns):
-        return jaxpr
-    return Jaxpr(jaxpr.constvars, jaxpr.in_binders, kept[::-1], jaxpr.outs)
+    """Without the equations none of whose outputs is used (those with side effects stay: ``dce_jaxpr``)."""
+    kept = dce_jaxpr(jaxpr)[0]
+    return jaxpr if len(kept.eqns) == len(jaxpr.eqns) else kept
 
 
 def sink_scalar_broadcasts(jaxpr: Jaxpr) -> Jaxpr:

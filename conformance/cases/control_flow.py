@@ -10,6 +10,7 @@ import numpy as np
 
 import portax
 from portax import lax
+from portax.core import dtypes
 from portax.core.primitives import call, control_flow as cf, custom_derivatives as cd, solves
 
 from ..inputs import values
@@ -23,22 +24,22 @@ NO_AD = ("eval", "jit", "vmap")
 
 def program_tolerance(dtype: np.dtype) -> Tolerance | None:
     """The bodies below call sin: their float results get the transcendental tolerance."""
-    return tolerance_for("sin", dtype) if dtype.kind == "f" else None
+    return tolerance_for("sin", dtype) if dtypes.kind(dtype) == "f" else None
 
 
 def bodies(dtype: np.dtype) -> tuple[Callable, Callable]:
     """Two binary bodies that use ops the dtype supports."""
-    if dtype.kind == "b":
+    if dtypes.kind(dtype) == "b":
         return lax.bitwise_xor, lax.bitwise_and
-    if dtype.kind == "f":
+    if dtypes.kind(dtype) == "f":
         return (lambda a, b: lax.add(lax.mul(lax.sin(a), b), a)), lax.sub
     return (lambda a, b: lax.add(lax.mul(a, b), a)), lax.sub
 
 
 def _step(dtype: np.dtype) -> Callable:
-    if dtype.kind == "b":
+    if dtypes.kind(dtype) == "b":
         return lax.bitwise_not
-    if dtype.kind == "f":
+    if dtypes.kind(dtype) == "f":
         return lambda v: lax.add(lax.mul(v, 0.5), 1.0)
     return lambda v: lax.add(lax.mul(v, 3), 1)
 

@@ -8,6 +8,7 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
+from portax.core import dtypes
 from portax.core.dtypes import short_name
 from portax.core.primitives import elementwise as ew
 
@@ -39,7 +40,7 @@ def elementwise_cases(primitive: Any, arity: int, domains: Sequence[str] | None 
         doms = tuple(domains or DOMAINS.get(primitive.name, ("real",) * arity))
         for n, params in enumerate(params_list):
             for dt in accepted_dtypes(primitive, ctx, arity, params):
-                if dt.kind not in kinds:
+                if dtypes.kind(dt) not in kinds:
                     continue
                 for shape in SHAPES if n == 0 else TRANSFORM_SHAPES:  # further params: the main shapes
                     args = [values(ctx.rng, shape, dt, d) for d in doms]
@@ -48,11 +49,11 @@ def elementwise_cases(primitive: Any, arity: int, domains: Sequence[str] | None 
                     args = [values(ctx.rng, (ctx.large_size,), dt, d) for d in doms]
                     yield Case(primitive, dt, args, params, transforms=("eval",), layout_args=(),
                                label=f"{describe(args, params)} (past max_dispatch_elements)")
-                if dt.kind != "f" or ctx.ieee_specials:
+                if dtypes.kind(dt) != "f" or ctx.ieee_specials:
                     args = cross(*[edge_values(dt)] * arity)
                     yield Case(primitive, dt, args, params, transforms=EVAL_JIT,
                                label=f"special values {describe(args, params)}")
-                if dt.kind == "f" and arity == 1 and n == 0:
+                if dtypes.kind(dt) == "f" and arity == 1 and n == 0:
                     yield from _range_sweep(primitive, dt, doms[0], params, ctx)
     return generate
 
@@ -89,9 +90,9 @@ def _convert_cases(ctx: GenContext) -> Iterable[Case]:
             params = {"new_dtype": dst, "weak_type": False}
             arrow = f" -> {short_name(dst)}"
             for shape in TRANSFORM_SHAPES:
-                x = values(ctx.rng, shape, src, "positive" if dst.kind == "u" else "real")
+                x = values(ctx.rng, shape, src, "positive" if dtypes.kind(dst) == "u" else "real")
                 yield Case(p, src, [x], params, transforms=transforms_for(shape), label=describe([x]) + arrow)
-            if src.kind != "f" or ctx.ieee_specials:
+            if dtypes.kind(src) != "f" or ctx.ieee_specials:
                 x = edge_values(src)
                 yield Case(p, src, [x], params, transforms=EVAL_JIT, label="special values " + describe([x]) + arrow)
 
@@ -102,9 +103,9 @@ register_cases(ew.convert_element_type_p, _convert_cases)
 def _bitcast_operand(rng: np.random.RandomState, src: np.dtype, dst: np.dtype, in_shape: tuple,
                      out_shape: tuple) -> np.ndarray:
     """Operand bits that are finite, normal floats on whichever side is a float type."""
-    if dst.kind == "f":
+    if dtypes.kind(dst) == "f":
         return values(rng, out_shape, dst).view(src).reshape(in_shape)
-    if src.kind == "f":
+    if dtypes.kind(src) == "f":
         return values(rng, in_shape, src)
     info = np.iinfo(src)
     return rng.randint(info.min, int(info.max) + 1, size=in_shape, dtype=src)
@@ -116,7 +117,7 @@ def _bitcast_cases(ctx: GenContext) -> Iterable[Case]:
     numeric = [d for d in ctx.dtypes if d.kind != "b"]
     for src in numeric:
         for dst in numeric:
-            if src.kind == "f" and dst.kind == "f" and src != dst:
+            if dtypes.kind(src) == "f" and dtypes.kind(dst) == "f" and src != dst:
                 continue
             if src.itemsize == dst.itemsize:
                 shapes = [((7,), (7,)), ((3, 5), (3, 5))]
@@ -154,7 +155,7 @@ def _clamp_cases(ctx: GenContext) -> Iterable[Case]:
     for dt in ctx.dtypes_of("fiu"):
         for shape, bound_shape in (((7,), ()), ((3, 5), (3, 5)), ((), ()), ((2, 3, 4), ()), ((0,), ())):
             x = values(ctx.rng, shape, dt)
-            lo = values(ctx.rng, bound_shape, dt) - np.asarray(2, dt) if dt.kind != "u" else \
+            lo = values(ctx.rng, bound_shape, dt) - np.asarray(2, dt) if dtypes.kind(dt) != "u" else \
                 np.full(bound_shape, 2, dt)
             hi = lo + np.asarray(3, dt)
             yield Case(p, dt, [lo.astype(dt), x, hi.astype(dt)], transforms=transforms_for(shape))

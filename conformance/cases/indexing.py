@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Iterable
 
+from portax.core import dtypes
 from portax.core.primitives import indexing as ix
 
 from ..inputs import values
@@ -50,7 +51,7 @@ def _scatter_cases(primitive, kinds: str, duplicates: bool):
                 domain = "near1" if primitive is ix.scatter_mul_p else "real"
                 args = [values(ctx.rng, shape, dt, domain), int32(idx), values(ctx.rng, ushape, dt, domain)]
                 # scatter_mul differentiates w.r.t. its updates only for unique indices (as in JAX)
-                diff = (0,) if primitive is ix.scatter_mul_p and not unique and dt.kind == "f" else None
+                diff = (0,) if primitive is ix.scatter_mul_p and not unique and dtypes.kind(dt) == "f" else None
                 yield Case(primitive, dt, args, params, layout_args=(0, 2), accum=1 + len(idx), diff_argnums=diff)
     return generate
 

@@ -6,6 +6,7 @@ from typing import Iterable
 
 import numpy as np
 
+from portax.core import dtypes
 from portax.core.ir import ShapedArray
 from portax.core.primitives import reductions as rd
 
@@ -31,7 +32,7 @@ def _reduce_cases(primitive):
             if ctx.large_size and primitive in (rd.reduce_sum_p, rd.reduce_max_p) and dt in LARGE_DTYPES:
                 yield Case(primitive, dt, [values(ctx.rng, (ctx.large_size,), dt, domain)], {"axes": (0,)},
                            accum=ctx.large_size, transforms=("eval",), layout_args=())
-            if primitive in (rd.reduce_max_p, rd.reduce_min_p) and (dt.kind != "f" or ctx.ieee_specials):
+            if primitive in (rd.reduce_max_p, rd.reduce_min_p) and (dtypes.kind(dt) != "f" or ctx.ieee_specials):
                 x = edge_values(dt)
                 yield Case(primitive, dt, [x], {"axes": (0,)}, transforms=EVAL_JIT,
                            label=f"special values {x.dtype.name}[{x.size}]")
@@ -44,7 +45,7 @@ def _arg_cases(primitive):
             for shape, axis in (((7,), 0), ((3, 5), 1), ((2, 3, 4), 0), ((1, 4), 0)):
                 params = {"axes": (axis,), "index_dtype": np.dtype(np.int32)}
                 yield Case(primitive, dt, [values(ctx.rng, shape, dt)], params)
-            if dt.kind != "f" or ctx.ieee_specials:
+            if dtypes.kind(dt) != "f" or ctx.ieee_specials:
                 yield Case(primitive, dt, [edge_values(dt)], {"axes": (0,), "index_dtype": np.dtype(np.int32)},
                            transforms=EVAL_JIT, label="special values (NaN is the maximum)")
     return generate

@@ -6,6 +6,7 @@ from typing import Iterable
 
 import numpy as np
 
+from portax.core import dtypes
 from portax.core.primitives import sorting as so
 
 from ..inputs import edge_values, values
@@ -27,9 +28,9 @@ def _sort_cases(ctx: GenContext) -> Iterable[Case]:
         ties = np.asarray(ctx.rng.randint(0, 2, size=(2, 6))).astype(dt)
         yield Case(so.sort_p, dt, [ties, values(ctx.rng, (2, 6), dt), vals[:6].reshape(1, 6).repeat(2, 0)],
                    _params(1, num_keys=2), label="two keys with ties, stable")
-        if dt.kind == "f":
+        if dtypes.kind(dt) == "f":
             yield Case(so.sort_p, dt, [values(ctx.rng, (8,), dt)], _params(0, is_stable=False), label="unstable")
-        if dt.kind != "f" or ctx.ieee_specials:
+        if dtypes.kind(dt) != "f" or ctx.ieee_specials:
             yield Case(so.sort_p, dt, [edge_values(dt)], _params(0), transforms=EVAL_JIT,
                        label=f"special values {dt.name}")
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Iterable
 
 from portax import lax
+from portax.core import dtypes
 from portax.core.primitives import convolution as cv, windowed as wd
 
 from ..inputs import edge_values, values
@@ -67,7 +68,7 @@ def _top_k_cases(ctx: GenContext) -> Iterable[Case]:
             yield Case(wd.top_k_p, dt, [values(ctx.rng, shape, dt)],
                        fn=lambda x, k=k, axis=axis: lax.top_k(x, k, axis=axis),
                        label=f"{dt.name}{list(shape)} k={k} axis={axis}")
-        if dt.kind != "f" or ctx.ieee_specials:
+        if dtypes.kind(dt) != "f" or ctx.ieee_specials:
             yield Case(wd.top_k_p, dt, [edge_values(dt)], fn=lambda x: lax.top_k(x, 5), transforms=EVAL_JIT,
                        label=f"special values {dt.name} k=5 (NaN is largest)")
 

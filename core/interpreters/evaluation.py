@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from typing import Any, Callable, Sequence
 
-from ..ir import ClosedJaxpr, Jaxpr, JaxprEqn, Literal
+from ..ir import ClosedJaxpr, Jaxpr, JaxprEqn, Literal, eqn_effects
+from ..source_info import user_context
 from ..trace import bind
 
 
@@ -15,7 +16,11 @@ def eval_jaxpr(jaxpr: Jaxpr, consts: Sequence, *args: Any) -> list:
         env[v] = x
     for eqn in jaxpr.eqns:
         ins = [x.val if type(x) is Literal else env[x] for x in eqn.inputs]
-        outs = bind(eqn.primitive, *ins, **eqn.params)
+        if eqn.source_info is None:
+            outs = bind(eqn.primitive, *ins, **eqn.params)
+        else:
+            with user_context(eqn.source_info):
+                outs = bind(eqn.primitive, *ins, **eqn.params)
         if not eqn.primitive.multiple_results:
             outs = (outs,)
         for v, x in zip(eqn.out_binders, outs):
@@ -28,12 +33,13 @@ def jaxpr_as_fun(closed: ClosedJaxpr) -> Callable[..., list]:
 
 
 def dce_jaxpr(jaxpr: Jaxpr, used_outputs: Sequence[bool] | None = None) -> tuple[Jaxpr, list[bool]]:
-    """Drop equations whose results are unused (and unused outputs if asked); report used inputs."""
+    """Drop equations whose results are unused (and unused outputs if asked), but never one with side effects
+    (``Jaxpr.effects``); report used inputs."""
     outs = jaxpr.outs if used_outputs is None else [v for v, u in zip(jaxpr.outs, used_outputs) if u]
     live = {v for v in outs if type(v) is not Literal}
     new_eqns: list[JaxprEqn] = []
     for eqn in reversed(jaxpr.eqns):
-        if any(v in live for v in eqn.out_binders) or eqn.primitive in effectful_primitives:
+        if any(v in live for v in eqn.out_binders) or eqn.primitive in effectful_primitives or eqn_effects(eqn):
             new_eqns.append(eqn)
             live.update(x for x in eqn.inputs if type(x) is not Literal)
     new_eqns.reverse()

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Sequence
 
+from .. import dtypes
 from ..ad_util import Zero, add_tangents, instantiate
 from ..ir import ClosedJaxpr, ShapedArray
 from ..trace import (Primitive, Trace, Tracer, concrete_or_none, full_raise, get_aval, jvp_rules,
@@ -73,7 +74,7 @@ def jvp_jaxpr(closed: ClosedJaxpr, nonzeros: Sequence[bool], instantiate_out: bo
         tangents = [next(nz_tangents) if nz else Zero(a.at_least_vspace()) for nz, a in zip(nonzeros, closed.in_avals)]
         p_out, t_out = jvp_flat(lambda *xs: eval_jaxpr(closed.jaxpr, closed.consts, *xs), primals, tangents,
                                 instantiate_zeros=False)
-        t_out = [instantiate(t) if i and type(t) is Zero and t.aval.dtype.kind in "fc" else t for t, i in zip(t_out, inst)]
+        t_out = [instantiate(t) if i and type(t) is Zero and dtypes.kind(t.aval.dtype) in "fc" else t for t, i in zip(t_out, inst)]
         out_nz[:] = [type(t) is not Zero for t in t_out]
         return list(p_out) + [t for t in t_out if type(t) is not Zero]
 

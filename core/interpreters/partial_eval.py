@@ -10,8 +10,9 @@ from __future__ import annotations
 import weakref
 from typing import Any, Callable, NamedTuple, Sequence
 
+from .. import source_info
 from ..ad_util import Zero
-from ..ir import ClosedJaxpr, Jaxpr, JaxprEqn, ShapedArray, Var
+from ..ir import ClosedJaxpr, Jaxpr, JaxprEqn, ShapedArray, Var, eqn_effects
 from ..trace import (Trace, Tracer, abstract_eval_rules, bind, concrete_or_none, full_lower, full_raise,
                      get_aval, new_main, partial_eval_jaxpr_rules)
 from .evaluation import dce_jaxpr, eval_jaxpr
@@ -46,6 +47,7 @@ class JaxprEqnRecipe(NamedTuple):
     params: dict
     avals_out: list
     tracer_refs_out: list
+    source_info: Any = None
 
 
 class JaxprTracer(Tracer):
@@ -99,9 +101,12 @@ class JaxprTrace(Trace):
         out = abstract_eval_rules[primitive](*[t.aval for t in tracers_in], **params)
         avals_out = out if primitive.multiple_results else [out]
         tracers_out = [JaxprTracer(self, PartialVal.unknown(a), None) for a in avals_out]
-        eqn = JaxprEqnRecipe(primitive, tracers_in, params, avals_out, [weakref.ref(t) for t in tracers_out])
+        eqn = JaxprEqnRecipe(primitive, tracers_in, params, avals_out, [weakref.ref(t) for t in tracers_out],
+                             source_info.current())
         for t in tracers_out:
             t.recipe = eqn
+        if eqn_effects(JaxprEqn(primitive, [], params, [])):  # kept even if no output is used
+            self.main.global_data.append(eqn)
         return tracers_out if primitive.multiple_results else tracers_out[0]
 
 
@@ -120,12 +125,15 @@ def split_call(trace: JaxprTrace, primitive, tracers: list, closed: ClosedJaxpr,
     return [next(staged_it) if u else trace.pure(next(known_it)) for u in out_unknowns]
 
 
-def tracers_to_jaxpr(tracers_in: list[JaxprTracer], tracers_out: list[JaxprTracer]) -> tuple[Jaxpr, list]:
+def tracers_to_jaxpr(tracers_in: list[JaxprTracer], tracers_out: list[JaxprTracer],
+                     effectful: Sequence[JaxprEqnRecipe] = ()) -> tuple[Jaxpr, list]:
+    """The jaxpr computing ``tracers_out`` from ``tracers_in``, with the ``effectful`` staged equations (side
+    effects, e.g. a debug callback of a tangent) kept too, after the others, in the order they were staged."""
     tracer_to_var: dict[int, Var] = {id(t): Var(t.aval) for t in tracers_in}
     constvar_to_val: dict[int, tuple[Var, Any]] = {}
     processed_eqns: set[int] = set()
     eqns: list[JaxprEqn] = []
-    for t in _toposort(tracers_out):
+    for t in _toposort(list(tracers_out) + [x for r in effectful for x in r.tracers_in]):
         recipe = t.recipe
         if isinstance(recipe, LambdaBindingRecipe):
             if id(t) not in tracer_to_var:
@@ -142,10 +150,15 @@ def tracers_to_jaxpr(tracers_in: list[JaxprTracer], tracers_out: list[JaxprTrace
                     if ref() is not None:
                         tracer_to_var[id(ref())] = v
                 eqns.append(JaxprEqn(recipe.prim, [tracer_to_var[id(x)] for x in recipe.tracers_in],
-                                     recipe.params, outvars))
+                                     recipe.params, outvars, recipe.source_info))
                 processed_eqns.add(id(recipe))
         else:
             raise TypeError(recipe)
+    for recipe in effectful:
+        if id(recipe) not in processed_eqns:
+            eqns.append(JaxprEqn(recipe.prim, [tracer_to_var[id(x)] for x in recipe.tracers_in], recipe.params,
+                                 [Var(a) for a in recipe.avals_out], recipe.source_info))
+            processed_eqns.add(id(recipe))
     constvars, constvals = zip(*constvar_to_val.values()) if constvar_to_val else ([], [])
     in_binders = [tracer_to_var[id(t)] for t in tracers_in]
     outs = [tracer_to_var[id(t)] for t in tracers_out]
@@ -196,7 +209,7 @@ def _dedup(xs):
 
 def partial_eval_flat(fun: Callable, pvals_in: Sequence[PartialVal]) -> tuple[Jaxpr, list[PartialVal], list]:
     """Run ``fun`` with some inputs known; return the jaxpr of the unknown part, output pvals and consts."""
-    with new_main(JaxprTrace) as main:
+    with new_main(JaxprTrace, []) as main:  # global_data: the staged equations with side effects
         trace = JaxprTrace(main)
         tracers_in = [trace.new_arg(pv) for pv in pvals_in]
         outs = fun(*tracers_in)
@@ -204,7 +217,7 @@ def partial_eval_flat(fun: Callable, pvals_in: Sequence[PartialVal]) -> tuple[Ja
         pvals_out = [t.pval for t in tracers_out]
         unk_tracers_in = [t for t in tracers_in if not t.pval.is_known]
         unk_tracers_out = [t for t in tracers_out if not t.pval.is_known]
-        jaxpr, consts = tracers_to_jaxpr(unk_tracers_in, unk_tracers_out)
+        jaxpr, consts = tracers_to_jaxpr(unk_tracers_in, unk_tracers_out, main.global_data)
     return jaxpr, pvals_out, consts
 
 

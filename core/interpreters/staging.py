@@ -5,7 +5,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from .. import dtypes
+from .. import dtypes, source_info
 from ..ir import ClosedJaxpr, Jaxpr, JaxprEqn, Literal, ShapedArray, Var
 from ..trace import (Trace, Tracer, abstract_eval_rules, full_raise, get_aval, new_base_main)
 
@@ -20,6 +20,13 @@ class DynamicJaxprTracer(Tracer):
     @property
     def aval(self) -> ShapedArray:
         return self._aval
+
+    def _origin_msg(self) -> str:
+        builder = self._trace.main.global_data
+        var = builder.tracer_to_var.get(id(self))
+        eqn = next((e for e in builder.eqns if var in e.out_binders), None)
+        info = getattr(eqn, "source_info", None)
+        return info.location() if info is not None else ""
 
 
 class JaxprBuilder:
@@ -62,9 +69,8 @@ class JaxprBuilder:
 
 
 def _leak_error(tracer):
-    from ..errors import UnexpectedTracerError
-    return UnexpectedTracerError(f"Encountered an unexpected tracer {tracer!r}: a value from another trace "
-                                 "(e.g. a leaked tracer from an earlier jit) was used here.")
+    from ..trace import escaped_tracer_error
+    return escaped_tracer_error(tracer)
 
 
 def _literalable(val: Any) -> bool:
@@ -88,7 +94,7 @@ def _inline_literals(jaxpr: Jaxpr, consts: list) -> tuple[Jaxpr, list]:
     if not lits:
         return jaxpr, consts
     sub = lambda x: lits.get(x, x) if isinstance(x, Var) else x
-    eqns = [JaxprEqn(e.primitive, [sub(x) for x in e.inputs], e.params, e.out_binders) for e in jaxpr.eqns]
+    eqns = [e._replace(inputs=[sub(x) for x in e.inputs]) for e in jaxpr.eqns]
     outs = [x if x not in lits else _materialise_literal_out(x, lits, eqns) for x in jaxpr.outs]
     return Jaxpr(keep_vars, jaxpr.in_binders, eqns, outs), keep_vals
 
@@ -137,7 +143,7 @@ class DynamicJaxprTrace(Trace):
         out_tracers = [b.new_tracer(self, a) for a in avals_out]
         inputs = [b.getvar(t) for t in tracers]
         outvars = [b.add_var(t) for t in out_tracers]
-        b.eqns.append(JaxprEqn(primitive, inputs, params, outvars))
+        b.eqns.append(JaxprEqn(primitive, inputs, params, outvars, source_info.current()))
         return out_tracers if primitive.multiple_results else out_tracers[0]
 
 

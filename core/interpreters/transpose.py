@@ -3,8 +3,10 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
+from .. import dtypes
 from ..ad_util import Zero, add_tangents, instantiate
 from ..ir import ClosedJaxpr, Jaxpr, Literal, ShapedArray
+from ..source_info import transformed, user_context
 from ..trace import bind, transpose_rules
 
 
@@ -65,11 +67,12 @@ def backward_pass(jaxpr: Jaxpr, consts: Sequence, args: Sequence, cts_out: Seque
             raise NotImplementedError(f"Transpose rule (for reverse-mode differentiation) for '{eqn.primitive}' "
                                       "not implemented")
         ins = [read_primal(x) for x in eqn.inputs]
-        if eqn.primitive.multiple_results:
-            cts = [Zero(v.aval) if c is None else c for c, v in zip(cts, eqn.out_binders)]
-            cts_in = rule(cts, *ins, **eqn.params)
-        else:
-            cts_in = rule(cts[0], *ins, **eqn.params)
+        with user_context(transformed(eqn.source_info, "transpose")):
+            if eqn.primitive.multiple_results:
+                cts = [Zero(v.aval) if c is None else c for c, v in zip(cts, eqn.out_binders)]
+                cts_in = rule(cts, *ins, **eqn.params)
+            else:
+                cts_in = rule(cts[0], *ins, **eqn.params)
         for x, val, ct in zip(eqn.inputs, ins, cts_in):
             if is_undefined(val):
                 write_ct(x, ct)
@@ -81,13 +84,13 @@ def transpose_jaxpr(closed: ClosedJaxpr, linear: Sequence[bool]) -> ClosedJaxpr:
     """``(nonlinear ins..., cts of float outs...) -> cts of linear ins`` (zeros instantiated) as a jaxpr."""
     from .staging import trace_to_jaxpr
     res_avals = [a for a, l in zip(closed.in_avals, linear) if not l]
-    ct_avals = [a for a in closed.out_avals if a.dtype.kind in "fc"]
+    ct_avals = [a for a in closed.out_avals if dtypes.kind(a.dtype) in "fc"]
     n_res = len(res_avals)
 
     def fun(*args):
         res, cts = iter(args[:n_res]), iter(args[n_res:])
         primals = [UndefinedPrimal(a) if l else next(res) for a, l in zip(closed.in_avals, linear)]
-        cts_out = [next(cts) if a.dtype.kind in "fc" else Zero(a.at_least_vspace()) for a in closed.out_avals]
+        cts_out = [next(cts) if dtypes.kind(a.dtype) in "fc" else Zero(a.at_least_vspace()) for a in closed.out_avals]
         cts_in = backward_pass(closed.jaxpr, closed.consts, primals, cts_out)
         return [instantiate(c) for c, l in zip(cts_in, linear) if l]
 

@@ -5,7 +5,7 @@ import builtins as _builtins
 
 import numpy as _np
 
-from .. import dtypes as _dtypes
+from .. import dtype_api as _dtype_api, dtypes as _dtypes
 from ..array_methods import ArrayMethods as _ArrayMethods
 from ..primitives import elementwise as _ew
 from . import fft, linalg  # noqa: F401  (jnp.fft and jnp.linalg)
@@ -64,6 +64,10 @@ bool_ = _ScalarType(_np.bool_)
 int8, int16, int32, int64 = (_ScalarType(t) for t in (_np.int8, _np.int16, _np.int32, _np.int64))
 uint8, uint16, uint32, uint64 = (_ScalarType(t) for t in (_np.uint8, _np.uint16, _np.uint32, _np.uint64))
 float16, float32, float64 = (_ScalarType(t) for t in (_np.float16, _np.float32, _np.float64))
+bfloat16 = _ScalarType(_dtypes.bfloat16)
+(float8_e3m4, float8_e4m3, float8_e4m3b11fnuz, float8_e4m3fn, float8_e4m3fnuz, float8_e5m2, float8_e5m2fnuz,
+ float8_e8m0fnu) = (_ScalarType(t) for t in _dtypes.FLOAT8)
+int2, uint2, int4, uint4 = (_ScalarType(t) for t in _dtypes.INTN)
 complex64, complex128 = _ScalarType(_np.complex64), _ScalarType(_np.complex128)
 complex_ = complex128
 float_ = float64
@@ -87,7 +91,7 @@ def result_type(*args):
 def issubdtype(arg1, arg2) -> bool:
     a1 = arg1.dtype if isinstance(arg1, _ScalarType) else arg1
     a2 = arg2.dtype if isinstance(arg2, _ScalarType) else arg2
-    return _np.issubdtype(a1, a2)
+    return _dtype_api.issubdtype(a1, a2)  # key dtypes under ``prng_key`` too
 
 
 def can_cast(from_, to, casting: str = "safe") -> bool:
@@ -131,6 +135,15 @@ def _iter(self):
     return (self[i] for i in range(self.shape[0]))
 
 
+def _byteswap(self):
+    """``Array.byteswap``: each element's bytes reversed (complex values part by part), as JAX."""
+    if _dtypes.is_complex(self.dtype):
+        return _ew.complex(_byteswap(real(self)), _byteswap(imag(self)))
+    if self.dtype.itemsize == 1:
+        return _ew.asarray(self)
+    return _ew.bitcast_convert_type(flip(_ew.bitcast_convert_type(self, _dtypes.uint8), -1), self.dtype)
+
+
 _ArrayMethods.install({
     "__add__": add, "__radd__": _rev(add), "__sub__": subtract, "__rsub__": _rev(subtract),
     "__mul__": multiply, "__rmul__": _rev(multiply), "__truediv__": true_divide, "__rtruediv__": _rev(true_divide),
@@ -156,7 +169,7 @@ _ArrayMethods.install({
     "argpartition": argpartition,
     "choose": lambda self, choices, out=None, mode="raise": choose(self, choices, out, mode),
     "compress": lambda self, condition, axis=None, **kw: compress(condition, self, axis, **kw),
-    "searchsorted": searchsorted, "ptp": ptp, "itemsize": property(lambda self: self.dtype.itemsize),
+    "searchsorted": searchsorted, "ptp": ptp, "byteswap": _byteswap, "itemsize": property(lambda self: self.dtype.itemsize),
     "__round__": lambda self, ndigits=None: round(self, ndigits or 0),
     "__array_namespace__": _array_api.array_namespace, "to_device": _array_api.to_device,
     "__setitem__": _array_api.setitem,

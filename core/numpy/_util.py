@@ -66,7 +66,7 @@ def promote_to_inexact(*args: Any) -> list:
     out = []
     for a in args:
         aval = get_aval(a)
-        if aval.dtype.kind not in "fc":
+        if dtypes.kind(aval.dtype) not in "fc":
             a = ew.convert_element_type(a, dtypes.default_float(), weak_type=aval.weak_type)
         out.append(a)
     return out

@@ -97,14 +97,14 @@ def _arange(start: Any, stop: Any, step: Any, dtype) -> Any:
     step_v = None if step is None else concrete_or_error(step, ctx)
     ref = np.arange(start_v, stop_v, step_v) if stop is not None or step is not None else np.arange(start_v)
     if dtype is None:
-        dtype = dtypes.default_float() if ref.dtype.kind == "f" else dtypes.default_int()
+        dtype = dtypes.default_float() if dtypes.kind(ref.dtype) == "f" else dtypes.default_int()
     dt = dtypes.canonicalize(dtype)
     if stop is None and step is None:
         return st.iota(dt, len(ref))
     n = len(ref)
     s0 = start_v
     stp = 1 if step_v is None else step_v
-    if dt.kind in "iu" and float(s0) == int(s0) and float(stp) == int(stp):
+    if dtypes.kind(dt) in "iu" and float(s0) == int(s0) and float(stp) == int(stp):
         io = st.iota(dt, n)
         if not n:
             return io
@@ -118,9 +118,9 @@ def linspace(start: Any, stop: Any, num: int = 50, endpoint: bool = True, retste
     if num < 0:
         raise ValueError(f"Number of samples, {num}, must be non-negative.")
     start, stop = asarray_any(start), asarray_any(stop)
-    dt = _dtype(dtype, dtypes.default_float() if get_aval(start).dtype.kind != "f" else
+    dt = _dtype(dtype, dtypes.default_float() if dtypes.kind(get_aval(start).dtype) != "f" else
                 dtypes.result_type(start, stop))
-    ct = dt if dt.kind == "f" else dtypes.default_float()
+    ct = dt if dtypes.kind(dt) == "f" else dtypes.default_float()
     bounds = broadcast_shapes(get_aval(start).shape, get_aval(stop).shape)
     start, stop = (broadcast_to(ew.convert_element_type(v, ct), bounds) for v in (start, stop))
     axis = canonicalize_axis(axis, len(bounds) + 1)
@@ -132,7 +132,7 @@ def linspace(start: Any, stop: Any, num: int = 50, endpoint: bool = True, retste
     out = ew.add(st.broadcast_in_dim(start, shape, along), ew.mul(io, st.broadcast_in_dim(step, shape, along)))
     if endpoint and num > 1:
         out = st.concatenate([st.slice_in_dim(out, 0, num - 1, 1, axis), st.expand_dims(stop, (axis,))], axis)
-    if dt.kind in "iu":  # integer samples round down, as numpy and JAX
+    if dtypes.kind(dt) in "iu":  # integer samples round down, as numpy and JAX
         out = ew.floor(out)
     out = _put(ew.convert_element_type(out, dt) if dt != ct else out, device)
     return (out, step) if retstep else out

@@ -4,6 +4,7 @@ plus ``fftfreq``, ``rfftfreq``, ``fftshift`` and ``ifftshift``.
 """
 from __future__ import annotations
 
+import operator
 from typing import Any, Sequence
 
 import numpy as np
@@ -34,11 +35,11 @@ def _operand(name: str, a: Any, kind: ff.FftType) -> Any:
     """``a`` as float32/float64 (RFFT) or complex64/complex128 (the others)."""
     a = asarray_any(a)
     if kind == ff.FftType.RFFT:
-        if get_aval(a).dtype.kind == "c":
+        if dtypes.kind(get_aval(a).dtype) == "c":
             raise TypeError(f"jnp.fft.{name} requires real input, got {get_aval(a).dtype.name}")
         (a,) = promote_to_inexact(a)
         return a if get_aval(a).dtype != dtypes.float16 else ew.convert_element_type(a, dtypes.float32)
-    if get_aval(a).dtype.kind != "c":
+    if dtypes.kind(get_aval(a).dtype) != "c":
         (a,) = promote_to_inexact(a)
         a = ew.convert_element_type(a, dtypes.complex_dtype(get_aval(a).dtype))
     return a
@@ -47,35 +48,36 @@ def _operand(name: str, a: Any, kind: ff.FftType) -> Any:
 def _transform(name: str, kind: ff.FftType, a: Any, s: Sequence[int] | None, axes: Sequence[int] | None,
                norm: str | None) -> Any:
     """The ``kind`` transform over ``axes`` (for RFFT/IRFFT the last one is the halved axis)."""
+    full_name = f"jax.numpy.fft.{name}"
     if norm not in _NORMS:
-        raise ValueError(f'jnp.fft.{name}: invalid norm value {norm}; should be "backward", "ortho" or "forward".')
+        raise ValueError(f'{full_name}: invalid norm value {norm}; should be "backward", "ortho" or "forward".')
     a = _operand(name, a, kind)
     nd = get_aval(a).ndim
+    if s is not None:
+        s = tuple(operator.index(v) for v in s)
+        if any(v <= 0 for v in s):
+            raise ValueError("Shape should be positive.")
+        if axes is not None and len(s) != len(axes):
+            raise ValueError("Shape and axes have different lengths.")
     if axes is None:
         axes = tuple(range(nd)) if s is None else tuple(range(nd - len(s), nd))
-    axes = tuple(canonicalize_axis(ax, nd) for ax in axes)
-    if len(set(axes)) != len(axes):
-        raise ValueError(f"jnp.fft.{name} does not support repeated axes, got {axes}")
-    if not 1 <= len(axes) <= 3:
-        raise ValueError(f"jnp.fft.{name} supports 1 to 3 axes, got {len(axes)}")
+    canonical = tuple(canonicalize_axis(ax, nd) for ax in axes)
+    if len(set(canonical)) != len(canonical):
+        raise ValueError(f"{full_name} does not support repeated axes. Got axes {axes}.")
+    axes, k = canonical, len(canonical)
+    if k == 0 and kind == ff.FftType.IRFFT:
+        raise ValueError(f"{full_name} needs at least one axis.")
     shape = get_aval(a).shape
     if s is None:
         lengths = [shape[ax] for ax in axes]
         if kind == ff.FftType.IRFFT:
-            lengths[-1] = 2 * (lengths[-1] - 1)
+            lengths[-1] = max(0, 2 * (lengths[-1] - 1))
     else:
-        if len(s) != len(axes):
-            raise ValueError(f"jnp.fft.{name}: shape s {tuple(s)} and axes {axes} have different lengths")
-        lengths = [int(v) for v in s]
-    if any(v < 1 for v in lengths):
-        raise ValueError(f"jnp.fft.{name}: invalid number of data points {lengths} specified")
-    k = len(axes)
+        lengths = list(s)
     x = moveaxis(a, axes, tuple(range(nd - k, nd)))
     for i, n_i in enumerate(lengths):
         x = _resize(x, nd - k + i, n_i // 2 + 1 if kind == ff.FftType.IRFFT and i == k - 1 else n_i)
-    parts = (x,) if kind == ff.FftType.RFFT else (ew.real(x), ew.imag(x))
-    outs = ff.fft_split(parts, kind, lengths)
-    out = outs[0] if kind == ff.FftType.IRFFT else ew.complex(*outs)
+    out = _fft_nd(x, kind, tuple(lengths))
     size = float(np.prod(lengths))
     scale = {None: 1.0, "backward": 1.0, "ortho": np.sqrt(size), "forward": size}[norm]
     if kind not in _INVERSE:
@@ -85,41 +87,77 @@ def _transform(name: str, kind: ff.FftType, a: Any, s: Sequence[int] | None, axe
     return moveaxis(out, tuple(range(nd - k, nd)), axes)
 
 
-def _one_axis(n: int | None, axis: int) -> tuple:
+def _fft_nd(x: Any, kind: ff.FftType, lengths: tuple) -> Any:
+    """The transform over the trailing ``len(lengths)`` axes of ``x``; more than 3 axes are split into
+    transforms over at most 3 (as JAX does: 4 axes as 2 + 2)."""
+    k = len(lengths)
+    if k == 0:
+        dt = get_aval(x).dtype
+        return x if dtypes.kind(dt) == "c" else ew.convert_element_type(x, dtypes.complex_dtype(dt))
+    if 0 in lengths and kind in (ff.FftType.FFT, ff.FftType.IFFT):
+        return x  # an empty transform: the (empty) operand itself
+    if k <= 3:
+        parts = (x,) if kind == ff.FftType.RFFT else (ew.real(x), ew.imag(x))
+        outs = ff.fft_split(parts, kind, list(lengths))
+        return outs[0] if kind == ff.FftType.IRFFT else ew.complex(*outs)
+    n = 2 if k == 4 else 3
+    nd = get_aval(x).ndim
+    src, dst = tuple(range(nd - k, nd - n)), tuple(range(nd - k + n, nd))
+    if kind in (ff.FftType.RFFT, ff.FftType.FFT):
+        x = moveaxis(_fft_nd(x, kind, lengths[-n:]), src, dst)
+        return moveaxis(_fft_nd(x, ff.FftType.FFT, lengths[:-n]), dst, src)
+    x = moveaxis(_fft_nd(moveaxis(x, src, dst), ff.FftType.IFFT, lengths[:-n]), dst, src)
+    return _fft_nd(x, kind, lengths[-n:])
+
+
+def _axis_check_1d(name: str, axis: Any) -> None:
+    if isinstance(axis, (list, tuple)):
+        full_name = f"jax.numpy.fft.{name}"
+        raise ValueError(f"{full_name} does not support multiple axes. Please use {full_name}n. Got axis = {axis!r}.")
+
+
+def _axes_check_2d(name: str, axes: Sequence[int]) -> Sequence[int]:
+    if len(axes) != 2:
+        raise ValueError(f"jax.numpy.fft.{name} only supports 2 axes. Got axes = {axes!r}.")
+    return axes
+
+
+def _one_axis(name: str, n: int | None, axis: int) -> tuple:
+    _axis_check_1d(name, axis)
     return (None if n is None else (n,)), (axis,)
 
 
 def fft(a: Any, n: int | None = None, axis: int = -1, norm: str | None = None) -> Any:
-    return _transform("fft", ff.FftType.FFT, a, *_one_axis(n, axis), norm)
+    return _transform("fft", ff.FftType.FFT, a, *_one_axis("fft", n, axis), norm)
 
 
 def ifft(a: Any, n: int | None = None, axis: int = -1, norm: str | None = None) -> Any:
-    return _transform("ifft", ff.FftType.IFFT, a, *_one_axis(n, axis), norm)
+    return _transform("ifft", ff.FftType.IFFT, a, *_one_axis("ifft", n, axis), norm)
 
 
 def rfft(a: Any, n: int | None = None, axis: int = -1, norm: str | None = None) -> Any:
-    return _transform("rfft", ff.FftType.RFFT, a, *_one_axis(n, axis), norm)
+    return _transform("rfft", ff.FftType.RFFT, a, *_one_axis("rfft", n, axis), norm)
 
 
 def irfft(a: Any, n: int | None = None, axis: int = -1, norm: str | None = None) -> Any:
     """Inverse of rfft; output length ``n`` (default ``2 (m - 1)``)."""
-    return _transform("irfft", ff.FftType.IRFFT, a, *_one_axis(n, axis), norm)
+    return _transform("irfft", ff.FftType.IRFFT, a, *_one_axis("irfft", n, axis), norm)
 
 
 def fft2(a: Any, s: Sequence[int] | None = None, axes: Sequence[int] = (-2, -1), norm: str | None = None) -> Any:
-    return _transform("fft2", ff.FftType.FFT, a, s, axes, norm)
+    return _transform("fft2", ff.FftType.FFT, a, s, _axes_check_2d("fft2", axes), norm)
 
 
 def ifft2(a: Any, s: Sequence[int] | None = None, axes: Sequence[int] = (-2, -1), norm: str | None = None) -> Any:
-    return _transform("ifft2", ff.FftType.IFFT, a, s, axes, norm)
+    return _transform("ifft2", ff.FftType.IFFT, a, s, _axes_check_2d("ifft2", axes), norm)
 
 
 def rfft2(a: Any, s: Sequence[int] | None = None, axes: Sequence[int] = (-2, -1), norm: str | None = None) -> Any:
-    return _transform("rfft2", ff.FftType.RFFT, a, s, axes, norm)
+    return _transform("rfft2", ff.FftType.RFFT, a, s, _axes_check_2d("rfft2", axes), norm)
 
 
 def irfft2(a: Any, s: Sequence[int] | None = None, axes: Sequence[int] = (-2, -1), norm: str | None = None) -> Any:
-    return _transform("irfft2", ff.FftType.IRFFT, a, s, axes, norm)
+    return _transform("irfft2", ff.FftType.IRFFT, a, s, _axes_check_2d("irfft2", axes), norm)
 
 
 def fftn(a: Any, s: Sequence[int] | None = None, axes: Sequence[int] | None = None, norm: str | None = None) -> Any:
@@ -144,17 +182,25 @@ _SWAPPED_NORM = {None: "forward", "backward": "forward", "forward": "backward", 
 def hfft(a: Any, n: int | None = None, axis: int = -1, norm: str | None = None) -> Any:
     """FFT of a signal with Hermitian symmetry given by its first half: ``irfft(conj(a), n)`` scaled by ``n``."""
     a = asarray_any(a)
-    a = ew.conj(a) if get_aval(a).dtype.kind == "c" else a
-    return _transform("hfft", ff.FftType.IRFFT, a, *_one_axis(n, axis), _SWAPPED_NORM.get(norm, norm))
+    a = ew.conj(a) if dtypes.kind(get_aval(a).dtype) == "c" else a
+    return _transform("hfft", ff.FftType.IRFFT, a, *_one_axis("hfft", n, axis), _SWAPPED_NORM.get(norm, norm))
 
 
 def ihfft(a: Any, n: int | None = None, axis: int = -1, norm: str | None = None) -> Any:
     """Inverse of hfft: ``conj(rfft(a, n)) / n`` for real ``a``."""
-    return ew.conj(_transform("ihfft", ff.FftType.RFFT, a, *_one_axis(n, axis), _SWAPPED_NORM.get(norm, norm)))
+    return ew.conj(_transform("ihfft", ff.FftType.RFFT, a, *_one_axis("ihfft", n, axis), _SWAPPED_NORM.get(norm, norm)))
+
+
+def _freq_args_check(name: str, n: Any, d: Any) -> None:
+    if isinstance(n, (list, tuple)):
+        raise ValueError(f"The n argument of jax.numpy.fft.{name} only takes an int. Got n = {list(n)}.")
+    if isinstance(d, (list, tuple)):
+        raise ValueError(f"The d argument of jax.numpy.fft.{name} only takes a single value. Got d = {list(d)}.")
 
 
 def fftfreq(n: int, d: float = 1.0, *, dtype: Any = None, device: Any = None) -> Any:
     """Sample frequencies ``[0, 1, ..., n/2-1, -n/2, ..., -1] / (d n)``."""
+    _freq_args_check("fftfreq", n, d)
     n = int(n)
     dt = dtypes.canonicalize(dtype) if dtype is not None else dtypes.default_float()
     k = st.iota(dtypes.int32, n)
@@ -164,6 +210,7 @@ def fftfreq(n: int, d: float = 1.0, *, dtype: Any = None, device: Any = None) ->
 
 def rfftfreq(n: int, d: float = 1.0, *, dtype: Any = None, device: Any = None) -> Any:
     """Sample frequencies of rfft: ``[0, 1, ..., n//2] / (d n)``."""
+    _freq_args_check("rfftfreq", n, d)
     n = int(n)
     dt = dtypes.canonicalize(dtype) if dtype is not None else dtypes.default_float()
     k = ew.convert_element_type(st.iota(dtypes.int32, n // 2 + 1), dt)

@@ -2,11 +2,13 @@
 updates scatter into the flattened array at the positions that indexing an iota selects."""
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import numpy as np
 
-from .. import dtypes
+from .. import config, dtypes
+from ..pytree import register_pytree_node_class
 from ..primitives import elementwise as ew, indexing as ix, structural as st
 from ..trace import concrete_or_none, get_aval, is_tracer
 from ._util import asarray_any, broadcast_shapes, broadcast_to, canonicalize_axis
@@ -23,6 +25,51 @@ def _gather(operand: Any, indices: Any, dn: Any, slice_sizes: tuple, **params: A
         if 0 in out.shape:
             return st.full(out.shape, 0, aval.dtype)
     return ix.gather(operand, indices, dn, slice_sizes, **params)
+
+
+@register_pytree_node_class
+@dataclasses.dataclass(slots=True)
+class Slice:
+    """``jax._src.indexing.Slice``: ``size`` elements from ``start`` (static or traced) with a static stride."""
+
+    start: Any
+    size: int
+    stride: int = 1
+
+    def __post_init__(self) -> None:
+        if self.stride < 0:
+            raise ValueError("`stride` must be >= 0.")
+
+    def tree_flatten(self) -> tuple:
+        static = isinstance(self.start, (int, np.integer))
+        return (None if static else self.start,), ((self.start if static else None), self.size, self.stride)
+
+    @classmethod
+    def tree_unflatten(cls, aux: tuple, children: tuple) -> "Slice":
+        return cls(aux[0] if children[0] is None else children[0], aux[1], aux[2])
+
+
+def ds(start: Any, size: int | None = None, stride: int | None = None) -> slice | Slice:
+    """``jax.ds``: ``ds(None)`` is ``:``, ``ds(j)`` is ``:j``, ``ds(i, n)`` is ``i:i+n`` with ``i`` possibly traced
+    (a dynamic slice, its start clamped so the window fits, as ``lax.dynamic_slice``)."""
+    if start is None:
+        return slice(None)
+    if stride is None:
+        stride = 1
+    if not isinstance(stride, int):
+        raise ValueError("Non-static stride in `dslice`")
+    if size is None:
+        start, size = 0, start
+    return Slice(start, size, stride)
+
+
+dslice = ds
+
+
+def _apply_dslice(y: Any, dim: int, s: Slice) -> Any:
+    if s.stride != 1:
+        raise NotImplementedError(f"indexing with jax.ds(..., stride={s.stride}) is not implemented; only stride 1")
+    return st.dynamic_slice_in_dim(y, s.start, int(s.size), dim)
 
 
 def _is_array_index(i: Any) -> bool:
@@ -43,7 +90,7 @@ def _is_bool_scalar(i: Any) -> bool:
 
 def _check_index(i: Any) -> None:
     """JAX's indexer check: strings and non-integer indexers are TypeErrors, other objects IndexErrors."""
-    if i is None or i is Ellipsis or isinstance(i, (slice, int, np.integer, np.bool_)):
+    if i is None or i is Ellipsis or isinstance(i, (slice, Slice, int, np.integer, np.bool_)):
         return
     if isinstance(i, str):
         raise TypeError(f"portax does not support string indexing; got idx={i!r}")
@@ -51,7 +98,7 @@ def _check_index(i: Any) -> None:
         raise TypeError(f"Indexer must have integer or boolean type, got indexer with type {np.dtype(type(i))}")
     if isinstance(i, (list, tuple, np.ndarray)) or is_tracer(i) or hasattr(i, "_buf"):
         dtype = get_aval(asarray_any(i)).dtype if not isinstance(i, (list, tuple)) or i else dtypes.int32
-        if dtype.kind not in "iub":
+        if dtypes.kind(dtype) not in "iub":
             raise TypeError(f"Indexer must have integer or boolean type, got indexer with type {dtype}")
         return
     raise IndexError("only integers, slices (`:`), ellipsis (`...`), newaxis (`None`) and integer or boolean "
@@ -123,22 +170,41 @@ def _expand(idx: Any, shape: tuple) -> list:
     return out
 
 
-def _normalize_int(i: Any, n: int) -> Any:
+def _normalize_int(i: Any, n: int, wrap: bool = True) -> Any:
+    """``i`` checked to be integer; negative entries count from the end unless ``wrap`` is False."""
     i = asarray_any(i)
-    if get_aval(i).dtype.kind not in "iu":
+    if dtypes.kind(get_aval(i).dtype) not in "iu":
         raise TypeError(f"Indexer must have integer or boolean type, got indexer with type {get_aval(i).dtype.name}")
-    if get_aval(i).dtype.kind == "u":
+    if dtypes.kind(get_aval(i).dtype) == "u" or not wrap:
         return i
     return ew.select(ew.lt(i, ew._const(i, 0)), ew.add(i, ew._const(i, n)), i)
 
 
-def getitem(x: Any, idx: Any, mode: str | None = None, fill_value: Any = None) -> Any:
+def _validate_static_indices(items: list, shape: tuple, normalize_indices: bool) -> None:
+    """``jax_check_static_indices``: a static integer index out of bounds is an IndexError (as JAX)."""
+    axis = 0
+    for i in items:
+        if i is None or i is _EMPTY_NEWAXIS:
+            continue
+        if isinstance(i, (int, np.integer)) and not isinstance(i, (bool, np.bool_)):
+            k, n = int(i), shape[axis]
+            if not 0 <= (k + n if normalize_indices and k < 0 else k) < n:
+                raise IndexError(f"index {k} out of bounds for axis {axis} with size {n} ({normalize_indices=})")
+        axis += 1
+
+
+def getitem(x: Any, idx: Any, mode: str | None = None, fill_value: Any = None,
+            normalize_indices: bool = True) -> Any:
     """``x[idx]``: ints, slices, None, Ellipsis, integer arrays and concrete boolean masks. Out-of-bounds indices
-    are clamped (JAX's gather semantics), or read ``fill_value`` with ``mode='fill'``."""
+    are clamped (JAX's gather semantics), or read ``fill_value`` with ``mode='fill'``; negative integer indices
+    count from the end unless ``normalize_indices`` is False (then they are out of bounds)."""
     x = asarray_any(x)
     shape = get_aval(x).shape
     items = _expand(idx, shape)
-    advanced = any(_is_array_index(i) for i in items)
+    if mode is None and config.config.jax_check_static_indices:
+        _validate_static_indices(items, shape, normalize_indices)
+    # a traced scalar index reads fill_value out of bounds only through a gather (dynamic_slice clamps)
+    advanced = any(_is_array_index(i) or (mode == "fill" and is_tracer(i)) for i in items)
     # pass 1: basic indices (and, with advanced indexing, scalar ints join the advanced set)
     y, dim = x, 0
     adv: list[tuple[int, Any]] = []  # (dim of y, index array)
@@ -153,8 +219,8 @@ def getitem(x: Any, idx: Any, mode: str | None = None, fill_value: Any = None) -
             kept += 1
             continue
         n = get_aval(y).shape[dim]
-        if isinstance(i, slice):
-            y = _apply_slice(y, dim, i, n)
+        if isinstance(i, (slice, Slice)):
+            y = _apply_slice(y, dim, i, n) if isinstance(i, slice) else _apply_dslice(y, dim, i)
             dim += 1
             kept += 1
         elif advanced and (_is_array_index(i) or isinstance(i, (int, np.integer)) or is_tracer(i) or
@@ -168,11 +234,12 @@ def getitem(x: Any, idx: Any, mode: str | None = None, fill_value: Any = None) -
                 k = int(c)
                 if n == 0:
                     raise IndexError(f"index {k} is out of bounds for axis {pos} with size 0")
-                out_of_bounds |= not -n <= k < n
-                k = min(max(k + n if k < 0 else k, 0), n - 1)
+                k = k + n if k < 0 and normalize_indices else k
+                out_of_bounds |= not 0 <= k < n
+                k = min(max(k, 0), n - 1)
                 y = st.slice_in_dim(y, k, k + 1, 1, dim)
             else:
-                i = _normalize_int(i, n)
+                i = _normalize_int(i, n, normalize_indices)
                 y = st.dynamic_slice_in_dim(y, i, 1, dim)
             squeeze_dims.append(dim)
             dim += 1
@@ -188,7 +255,7 @@ def getitem(x: Any, idx: Any, mode: str | None = None, fill_value: Any = None) -
         return y
     # pass 2: one gather over the advanced dimensions of y
     y_shape = get_aval(y).shape
-    arrays = [_normalize_int(i, y_shape[d]) for d, i in adv]
+    arrays = [_normalize_int(i, y_shape[d], normalize_indices) for d, i in adv]
     bshape = broadcast_shapes(*[get_aval(a).shape for a in arrays])
     arrays = [ew.convert_element_type(broadcast_to(a, bshape), dtypes.int32) for a in arrays]
     indices = st.concatenate([st.expand_dims(a, (len(bshape),)) for a in arrays], len(bshape))
@@ -217,11 +284,11 @@ def _fill_value(dtype: np.dtype, fill_value: Any) -> Any:
     integer, True for booleans."""
     if fill_value is not None:
         return fill_value
-    if dtype.kind == "f":
+    if dtypes.kind(dtype) == "f":
         return np.nan
-    if dtype.kind == "b":
+    if dtypes.kind(dtype) == "b":
         return True
-    return np.iinfo(dtype).min if dtype.kind == "i" else np.iinfo(dtype).max
+    return np.iinfo(dtype).min if dtypes.kind(dtype) == "i" else np.iinfo(dtype).max
 
 
 def _apply_slice(y: Any, dim: int, s: slice, n: int) -> Any:
@@ -280,31 +347,38 @@ def take_along_axis(arr: Any, indices: Any, axis: int | None, mode: str | None =
 
 
 # --- .at[] updates -------------------------------------------------------------------------------------------
-def _flat_positions(shape: tuple, idx: Any) -> Any:
-    """Linear positions selected by ``idx``; out-of-bounds array entries become -1 (dropped by scatter)."""
+def _flat_positions(shape: tuple, idx: Any, mode: str, normalize_indices: bool) -> Any:
+    """Linear positions selected by ``idx``: out-of-bounds array entries clamped (mode ``clip``) or -1 (dropped by
+    scatter)."""
     n = int(np.prod(shape, dtype=np.int64))
     iota = st.reshape(st.iota(dtypes.int32, n), shape)
-    return getitem(iota, idx, mode="fill", fill_value=-1)
+    return getitem(iota, idx, mode=mode, fill_value=None if mode == "clip" else -1,
+                   normalize_indices=normalize_indices)
 
 
-def scatter_update(x: Any, idx: Any, values: Any, kind: str, mode: str | None = None) -> Any:
-    """``x.at[idx].<kind>(values)`` for kind in set/add/mul/min/max."""
+def scatter_update(x: Any, idx: Any, values: Any, kind: str, mode: str | None = None,
+                   wrap_negative_indices: bool = True) -> Any:
+    """``x.at[idx].<kind>(values)`` for kind in set/add/mul/min/max, and ``apply`` (``values`` is then the
+    function, applied once per time a position is indexed, as ``lax.scatter_apply``)."""
     x = asarray_any(x)
     aval = get_aval(x)
-    pos = _flat_positions(aval.shape, idx)
+    mode = ix.GatherScatterMode.from_any(mode)
+    pos = _flat_positions(aval.shape, idx, mode, wrap_negative_indices)
     pshape = get_aval(pos).shape
+    npos = int(np.prod(pshape, dtype=np.int64))
+    flat = st.reshape(x, (aval.size,))
+    indices = st.reshape(pos, (npos, 1))
+    dn = ix.ScatterDimensionNumbers(update_window_dims=(), inserted_window_dims=(0,), scatter_dims_to_operand_dims=(0,))
+    if kind == "apply":
+        from ..lax_composites import scatter_apply
+        return st.reshape(scatter_apply(flat, indices, values, dn, update_shape=(npos,), mode=mode), aval.shape)
     v = asarray_any(values)
     if get_aval(v).dtype != aval.dtype:
         v = ew.convert_element_type(v, aval.dtype)
-    v = broadcast_to(v, pshape)
-    flat = st.reshape(x, (aval.size,))
-    indices = st.reshape(pos, (int(np.prod(pshape, dtype=np.int64)), 1))
-    updates = st.reshape(v, (int(np.prod(pshape, dtype=np.int64)),))
-    dn = ix.ScatterDimensionNumbers(update_window_dims=(), inserted_window_dims=(0,), scatter_dims_to_operand_dims=(0,))
+    updates = st.reshape(broadcast_to(v, pshape), (npos,))
     fn = {"set": ix.scatter, "add": ix.scatter_add, "mul": ix.scatter_mul, "min": ix.scatter_min,
           "max": ix.scatter_max}[kind]
-    out = fn(flat, indices, updates, dn, mode="fill" if mode is None else mode,
-             unique_indices=kind == "set")
+    out = fn(flat, indices, updates, dn, mode=mode, unique_indices=kind == "set")
     return st.reshape(out, aval.shape)
 
 
@@ -313,40 +387,48 @@ class _IndexUpdateRef:
         self.array, self.index = array, index
 
     def get(self, *, mode: str | None = None, fill_value: Any = None, indices_are_sorted: bool = False,
-            unique_indices: bool = False) -> Any:
+            unique_indices: bool = False, wrap_negative_indices: bool = True) -> Any:
         return getitem(self.array, self.index, mode=None if mode is None else ix.GatherScatterMode.from_any(mode),
-                       fill_value=fill_value)
+                       fill_value=fill_value, normalize_indices=wrap_negative_indices)
+
+    def _update(self, values: Any, kind: str, kw: dict) -> Any:
+        return scatter_update(self.array, self.index, values, kind, kw.get("mode"),
+                              kw.get("wrap_negative_indices", True))
 
     def set(self, values: Any, **kw) -> Any:
-        return scatter_update(self.array, self.index, values, "set", kw.get("mode"))
+        return self._update(values, "set", kw)
 
     def add(self, values: Any, **kw) -> Any:
-        return scatter_update(self.array, self.index, values, "add", kw.get("mode"))
+        return self._update(values, "add", kw)
 
     def subtract(self, values: Any, **kw) -> Any:
-        return scatter_update(self.array, self.index, ew.neg(asarray_any(values)), "add", kw.get("mode"))
+        return self._update(ew.neg(asarray_any(values)), "add", kw)
 
     def multiply(self, values: Any, **kw) -> Any:
-        return scatter_update(self.array, self.index, values, "mul", kw.get("mode"))
+        return self._update(values, "mul", kw)
 
     mul = multiply
 
     def divide(self, values: Any, **kw) -> Any:
         from .ufuncs import reciprocal
-        return scatter_update(self.array, self.index, reciprocal(values), "mul", kw.get("mode"))
+        return self._update(reciprocal(values), "mul", kw)
+
+    def _get_like(self, kw: dict) -> Any:
+        """The values an update with these keywords reads (for the read-modify-write updates)."""
+        return self.get(mode=kw.get("mode"), wrap_negative_indices=kw.get("wrap_negative_indices", True))
 
     def power(self, values: Any, **kw) -> Any:
         from .ufuncs import power
-        return self.set(power(self.get(), values))
+        return self._update(power(self._get_like(kw), values), "set", kw)
 
     def min(self, values: Any, **kw) -> Any:
-        return scatter_update(self.array, self.index, values, "min", kw.get("mode"))
+        return self._update(values, "min", kw)
 
     def max(self, values: Any, **kw) -> Any:
-        return scatter_update(self.array, self.index, values, "max", kw.get("mode"))
+        return self._update(values, "max", kw)
 
     def apply(self, func, **kw) -> Any:
-        return self.set(func(self.get()))
+        return self._update(func, "apply", kw)
 
 
 class _IndexUpdateHelper:

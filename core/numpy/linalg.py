@@ -1,7 +1,7 @@
 """``jnp.linalg``: norms, solves, inverses, determinants and decompositions over the linalg primitives.
 
-Everything is float-only (integer inputs promote to the default float); complex-valued results
-(``eig``, ``eigvals``) raise NotImplementedError: no backend has a nonsymmetric eigensolver yet.
+Float and complex matrices (integer inputs promote to the default float); ``eig`` and ``eigvals`` are
+documented runtime calls (LAPACK geev) where a backend has them.
 """
 from __future__ import annotations
 
@@ -69,15 +69,26 @@ def trace(x: Any, /, *, offset: int = 0, dtype=None) -> Any:
 
 
 def _swap(x: Any) -> Any:
-    """Transpose of the trailing matrices (the conjugate transpose, for real dtypes)."""
+    """Transpose of the trailing matrices."""
     return matrix_transpose(x)
+
+
+def _herm(x: Any) -> Any:
+    """Conjugate transpose of the trailing matrices."""
+    x = matrix_transpose(x)
+    return ew.conj(x) if dtypes.kind(get_aval(x).dtype) == "c" else x
+
+
+def _like(x: Any, like: Any) -> Any:
+    """``x`` (real) in the dtype of ``like`` (real or complex)."""
+    return ew.convert_element_type(x, get_aval(like).dtype)
 
 
 # --- decompositions -------------------------------------------------------------------------------------------
 def cholesky(a: Any, *, upper: bool = False, symmetrize_input: bool = True) -> Any:
     """Lower (or ``upper``) Cholesky factor; NaNs for matrices that are not positive definite."""
     L = la.cholesky(_matrix("cholesky", a, True), symmetrize_input=symmetrize_input)
-    return _swap(L) if upper else L
+    return _herm(L) if upper else L
 
 
 def qr(a: Any, mode: str = "reduced") -> Any:
@@ -103,9 +114,9 @@ def svd(a: Any, full_matrices: bool = True, compute_uv: bool = True, hermitian: 
         s = _take_last(s, order)
         if not compute_uv:
             return s
-        sign = uf.sign(_take_last(w, order))
+        sign = _like(uf.sign(_take_last(w, order)), v)
         u = _take_cols(v, order)
-        vh = _swap(ew.mul(u, broadcast_to(st.expand_dims(sign, (get_aval(sign).ndim - 1,)), get_aval(u).shape)))
+        vh = _herm(ew.mul(u, broadcast_to(st.expand_dims(sign, (get_aval(sign).ndim - 1,)), get_aval(u).shape)))
         return SVDResult(u, s, vh)
     if not compute_uv:
         return la.svd(a, full_matrices=full_matrices, compute_uv=False)
@@ -142,9 +153,10 @@ def eigvalsh(a: Any, UPLO: str | None = "L", *, symmetrize_input: bool = True) -
 
 
 def eig(a: Any) -> EigResult:
-    """``EigResult(eigenvalues, eigenvectors)`` of real square matrices (complex; unit eigenvectors in columns).
-    Backends compute it as a documented runtime call (LAPACK geev) or report it unsupported; not differentiable."""
-    w, v = la.eig(_matrix("eig", a, True))
+    """``EigResult(eigenvalues, eigenvectors)`` of square matrices (complex; unit eigenvectors in columns, largest
+    component real). Backends compute it as a documented runtime call (LAPACK geev) or report it unsupported.
+    Differentiable, eigenvectors included (distinct eigenvalues; JAX differentiates only the eigenvalues)."""
+    w, v = la.eig(_matrix("eig", a, True), compute_left_eigenvectors=False)
     return EigResult(w, v)
 
 
@@ -154,14 +166,16 @@ def eigvals(a: Any) -> Any:
 
 # --- solves and inverses -----------------------------------------------------------------------------------------
 def lu_solve_factored(lu_: Any, perm: Any, b: Any, trans: int = 0) -> Any:
-    """Solve ``a x = b`` (``trans=0``) or ``a^T x = b`` (``trans=1``) from ``a[perm] = L U``; ``b`` is
-    ``[..., n, k]`` with batch dims equal to those of ``lu_``."""
+    """Solve ``a x = b`` (``trans=0``), ``a^T x = b`` (``trans=1``) or ``a^H x = b`` (``trans=2``) from
+    ``a[perm] = L U``; ``b`` is ``[..., n, k]`` with batch dims equal to those of ``lu_``."""
     if trans == 0:
         pb = _permute_rows(b, perm)
         y = la.triangular_solve(lu_, pb, left_side=True, lower=True, unit_diagonal=True)
         return la.triangular_solve(lu_, y, left_side=True, lower=False)
-    y = la.triangular_solve(lu_, b, left_side=True, lower=False, transpose_a=True)
-    x = la.triangular_solve(lu_, y, left_side=True, lower=True, unit_diagonal=True, transpose_a=True)
+    conj = trans == 2
+    y = la.triangular_solve(lu_, b, left_side=True, lower=False, transpose_a=True, conjugate_a=conj)
+    x = la.triangular_solve(lu_, y, left_side=True, lower=True, unit_diagonal=True, transpose_a=True,
+                            conjugate_a=conj)
     return _permute_rows(x, _argsort(perm))
 
 
@@ -204,7 +218,7 @@ def solve(a: Any, b: Any) -> Any:
     """``x`` with ``a @ x = b`` by LU with partial pivoting (batched; 1-D ``b`` is a vector). A complex system
     ``(A + iB)(x + iy) = c + id`` is solved as the real one ``[[A, -B], [B, A]] [x; y] = [c; d]``."""
     a, b, vector = _solve_shapes(a, b)
-    if get_aval(a).dtype.kind == "c":
+    if dtypes.kind(get_aval(a).dtype) == "c":
         n = get_aval(a).shape[-1]
         ar, ai, br, bi = uf.real(a), uf.imag(a), uf.real(b), uf.imag(b)
         block = concatenate([concatenate([ar, ew.neg(ai)], -1), concatenate([ai, ar], -1)], -2)
@@ -233,7 +247,11 @@ def slogdet(a: Any, *, method: str | None = None) -> SlogdetResult:
     """``(sign, log|det|)`` from the LU factorisation (sign 0 and -inf for singular matrices)."""
     if method not in (None, "lu"):
         raise ValueError(f"Unknown slogdet method '{method}'. Supported methods are 'lu' (the default).")
-    a = _matrix("slogdet", a, True)
+    return SlogdetResult(*_slogdet(_matrix("slogdet", a, True)))
+
+
+@custom_jvp
+def _slogdet(a: Any) -> tuple:
     lu_, pivots, _ = la.lu(a)
     diag = _diagonal(lu_, 0, -2, -1)
     n = get_aval(a).shape[-1]
@@ -246,13 +264,25 @@ def slogdet(a: Any, *, method: str | None = None) -> SlogdetResult:
     is_zero = red.any(ew.eq(diag, ew._const(diag, 0)), axis=-1)
     sign = ew.select(is_zero, st.zeros_like_array(sign), sign)
     logdet = ew.select(is_zero, st.full_like(logdet, -np.inf), logdet)
-    return SlogdetResult(sign, logdet)
+    return sign, logdet
+
+
+@_slogdet.defjvp
+def _slogdet_jvp(primals, tangents):
+    """d log|det A| = Re tr(A^-1 dA); for complex A the sign turns by i Im tr(A^-1 dA) (as JAX)."""
+    (a,), (g,) = primals, tangents
+    sign, logdet = _slogdet(a)
+    t = _trace(solve(a, g), axis1=-1, axis2=-2)
+    if dtypes.kind(get_aval(t).dtype) != "c":
+        return (sign, logdet), (st.zeros_like_array(sign), t)
+    turn = ew.sub(t, _like(uf.real(t), t))
+    return (sign, logdet), (ew.mul(turn, sign), uf.real(t))
 
 
 @custom_jvp
 def _det(a: Any) -> Any:
     sign, logdet = slogdet(a)
-    return ew.mul(sign, ew.exp(logdet))
+    return ew.mul(sign, ew.convert_element_type(ew.exp(logdet), get_aval(sign).dtype))
 
 
 @_det.defjvp
@@ -292,9 +322,9 @@ def _pinv(a: Any, rtol: Any) -> Any:
     u, s, vh = la.svd(a, full_matrices=False)
     cutoff = ew.mul(st.expand_dims(red.max(s, axis=-1), (get_aval(s).ndim - 1,)), _rtol_array(rtol, s))
     cutoff = broadcast_to(cutoff, get_aval(s).shape)
-    s_inv = ew.select(ew.gt(s, cutoff), ew.div(ew._const(s, 1), s), st.zeros_like_array(s))
-    scaled = ew.mul(_swap(vh), broadcast_to(st.expand_dims(s_inv, (get_aval(s).ndim - 1,)), get_aval(_swap(vh)).shape))
-    return matmul(scaled, _swap(u))
+    s_inv = _like(ew.select(ew.gt(s, cutoff), ew.div(ew._const(s, 1), s), st.zeros_like_array(s)), a)
+    scaled = ew.mul(_herm(vh), broadcast_to(st.expand_dims(s_inv, (get_aval(s).ndim - 1,)), get_aval(_swap(vh)).shape))
+    return matmul(scaled, _herm(u))
 
 
 def _rtol_array(rtol: Any, like: Any) -> Any:
@@ -311,12 +341,12 @@ def _pinv_jvp(rtol, primals, tangents):
     p = _pinv(a, rtol)
     m, n = get_aval(a).shape[-2:]
     if m >= n:
-        s = matmul(matmul(p, _swap(p)), _swap(a_dot))
-        t = matmul(matmul(_swap(a_dot), _swap(p)), p)
+        s = matmul(matmul(p, _herm(p)), _herm(a_dot))
+        t = matmul(matmul(_herm(a_dot), _herm(p)), p)
         p_dot = -matmul(matmul(p, a_dot), p) + s - matmul(matmul(s, a), p) + t - matmul(matmul(p, a), t)
     else:
-        s = matmul(p, matmul(_swap(p), _swap(a_dot)))
-        t = matmul(_swap(a_dot), matmul(_swap(p), p))
+        s = matmul(p, matmul(_herm(p), _herm(a_dot)))
+        t = matmul(_herm(a_dot), matmul(_herm(p), p))
         p_dot = -matmul(p, matmul(a_dot, p)) + s - matmul(s, matmul(a, p)) + t - matmul(p, matmul(a, t))
     return p, p_dot
 
@@ -350,10 +380,10 @@ def lstsq(a: Any, b: Any, rcond: float | None = None, *, numpy_resid: bool = Fal
     mask = ew.ge(s, ew.mul(ew._const(s, rcond), st.index_in_dim(s, 0, 0, keepdims=False)))
     rank = red.sum(mask)
     safe_s = ew.select(mask, s, st.full_like(s, 1))
-    s_inv = ew.select(mask, ew.div(ew._const(s, 1), safe_s), st.zeros_like_array(s))
+    s_inv = _like(ew.select(mask, ew.div(ew._const(s, 1), safe_s), st.zeros_like_array(s)), a)
     s_inv = st.reshape(s_inv, (get_aval(s).shape[0], 1))
-    uTb = matmul(_swap(u), b)
-    x = matmul(_swap(vh), ew.mul(broadcast_to(s_inv, get_aval(uTb).shape), uTb))
+    uTb = matmul(_herm(u), b)
+    x = matmul(_herm(vh), ew.mul(broadcast_to(s_inv, get_aval(uTb).shape), uTb))
     if numpy_resid and (int(rank) < n or m <= n):
         resid = st.full((0,), 0, get_aval(a).dtype)
     else:

@@ -5,6 +5,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from .. import dtypes
 from ..primitives import contractions as ct, elementwise as ew, structural as st
 from ..trace import get_aval
 from ._util import asarray_any, broadcast_shapes, broadcast_to, canonicalize_axis, promote_dtypes
@@ -59,7 +60,7 @@ def matmul(a: Any, b: Any, *, precision: Any = None, preferred_element_type: Any
 def vdot(a: Any, b: Any, *, precision: Any = None) -> Any:
     """The dot product of the flattened arrays, conjugating ``a`` if it is complex."""
     a = _ravel(a)
-    return dot(ew.conj(a) if get_aval(a).dtype.kind == "c" else a, _ravel(b))
+    return dot(ew.conj(a) if dtypes.kind(get_aval(a).dtype) == "c" else a, _ravel(b))
 
 
 def _ravel(x):
@@ -77,7 +78,7 @@ def vecdot(x1: Any, x2: Any, /, *, axis: int = -1, precision: Any = None, prefer
         raise ValueError(f"vecdot requires arguments with at least one dimension, got shapes {a1.shape} and {a2.shape}")
     if a1.shape[axis] != a2.shape[axis]:
         raise ValueError(f"axes must match; got shapes {a1.shape} and {a2.shape} with axis={axis}")
-    if a1.dtype.kind == "c":
+    if dtypes.kind(a1.dtype) == "c":
         x1 = ew.conj(x1)
     prod = ew.mul(*_bcast(moveaxis(x1, axis, -1), moveaxis(x2, axis, -1)))
     return sum(prod, -1, dtype=preferred_element_type or a1.dtype)

@@ -179,7 +179,7 @@ def astype(x: Any, dtype, /, *, copy: bool = False, device: Any = None) -> Any:
 def isclose(a: Any, b: Any, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False) -> Any:
     from .ufuncs import isinf, isnan, logical_and, logical_or
     a, b = promote_args("isclose", a, b)
-    if get_aval(a).dtype.kind != "f":
+    if dtypes.kind(get_aval(a).dtype) != "f":
         return ew.eq(a, b)
     diff = ew.abs(ew.sub(a, b))
     tol = ew.add(ew._const(a, atol), ew.mul(ew._const(a, rtol), ew.abs(b)))
@@ -203,7 +203,7 @@ def array_equal(a1: Any, a2: Any, equal_nan: bool = False) -> Any:
         return asarray_any(False)
     a1, a2 = promote_dtypes(a1, a2)
     eq = ew.eq(a1, a2)
-    if equal_nan and get_aval(a1).dtype.kind == "f":
+    if equal_nan and dtypes.kind(get_aval(a1).dtype) == "f":
         eq = ew.bitwise_or(eq, ew.bitwise_and(ew.ne(a1, a1), ew.ne(a2, a2)))
     return all(eq)
 
@@ -218,7 +218,7 @@ def nan_to_num(x: Any, copy: bool = True, nan: float = 0.0, posinf: float | None
                neginf: float | None = None) -> Any:
     x = asarray_any(x)
     dt = get_aval(x).dtype
-    if dt.kind != "f":
+    if dtypes.kind(dt) != "f":
         return x
     info = np.finfo(dt)
     x = ew.select(ew.ne(x, x), st.full_like(x, nan), x)
@@ -288,7 +288,7 @@ def packbits(a: Any, axis: int | None = None, bitorder: str = "big") -> Any:
     if bitorder not in ("big", "little"):
         raise ValueError("'order' must be either 'little' or 'big'")
     a = asarray_any(a)
-    if a.dtype.kind not in "iub":
+    if dtypes.kind(a.dtype) not in "iub":
         raise TypeError(f"Expected an input array of integer or boolean data type, got {a.dtype.name}")
     bits = (a != 0).astype(dtypes.uint8)
     if axis is None:

@@ -5,6 +5,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from .. import dtypes
 from ..primitives import elementwise as ew, structural as st
 from ..trace import concrete_or_error, get_aval
 from ._util import asarray_any, broadcast_to
@@ -149,7 +150,7 @@ def _pad_stats(a: Any, pw: tuple, stat_length: tuple | None, stat: Callable) -> 
             l_lo, l_hi = min(l_lo, n), min(l_hi, n)
             s_lo = stat(st.slice_in_dim(a, 0, l_lo, 1, i), axis=i, keepdims=True)
             s_hi = stat(st.slice_in_dim(a, n - l_hi, n, 1, i), axis=i, keepdims=True)
-        if dt.kind in "iu":
+        if dtypes.kind(dt) in "iu":
             s_lo, s_hi = round_(s_lo), round_(s_hi)
         s_lo, s_hi = ew.convert_element_type(s_lo, dt), ew.convert_element_type(s_hi, dt)
         a = _concat(repeat(s_lo, lo, axis=i), a, repeat(s_hi, hi, axis=i), i)
@@ -171,7 +172,7 @@ def pad(array: Any, pad_width: Any, mode: str | Callable[..., Any] = "constant",
     a = asarray_any(array)
     nd = get_aval(a).ndim
     pw = _broadcast_to_pairs(pad_width, nd, "pad_width")
-    if pw and not all(np.asarray(v).dtype.kind in "iu" for pair in pw for v in pair):
+    if pw and not all(dtypes.kind(np.asarray(v).dtype) in "iu" for pair in pw for v in pair):
         raise TypeError("`pad_width` must be of integral type.")
     pw = tuple((int(lo), int(hi)) for lo, hi in pw)
     if callable(mode):

@@ -144,7 +144,7 @@ def vander(x: Any, N: int | None = None, increasing: bool = False) -> Any:
         raise ValueError("x must be a one-dimensional array")
     N = x.shape[0] if N is None else int(N)
     powers = arange(N) if increasing else arange(N - 1, -1, -1)
-    return uf.power(x[:, None], powers[None, :].astype(x.dtype) if x.dtype.kind == "f" else powers[None, :])
+    return uf.power(x[:, None], powers[None, :].astype(x.dtype) if dtypes.kind(x.dtype) == "f" else powers[None, :])
 
 
 def roots(p: Any, *, strip_zeros: bool = True) -> Any:

@@ -32,8 +32,8 @@ def _promote_integer(dt: np.dtype) -> np.dtype:
     """Booleans, and integers narrower than the default integer, as the default (unsigned) integer, as JAX."""
     if dt == dtypes.bool_:
         return dtypes.default_int()
-    wide = dtypes.default_uint() if dt.kind == "u" else dtypes.default_int()
-    return wide if dt.kind in "iu" and dt.itemsize < wide.itemsize else dt
+    wide = dtypes.default_uint() if dtypes.kind(dt) == "u" else dtypes.default_int()
+    return wide if dtypes.kind(dt) in "iu" and dt.itemsize < wide.itemsize else dt
 
 
 def _no_out(name: str, out: Any, end: str = ".") -> None:
@@ -118,7 +118,7 @@ def _inexact_dtype(aval, dtype) -> np.dtype:
     """The dtype of a mean/variance: ``dtype`` if given, else the input's float type or the default float."""
     if dtype is not None:
         return dtypes.canonicalize(dtype)
-    return aval.dtype if aval.dtype.kind in "fc" else dtypes.default_float()
+    return aval.dtype if dtypes.kind(aval.dtype) in "fc" else dtypes.default_float()
 
 
 def _upcast_f16(dt: np.dtype) -> np.dtype:
@@ -159,7 +159,7 @@ def _selected(a: Any, where: Any, ignore_nan: bool) -> Any:
     aval = get_aval(a)
     if where is not None:
         where = broadcast_to(asarray_any(where), aval.shape)
-    if not ignore_nan or aval.dtype.kind not in "fc":
+    if not ignore_nan or dtypes.kind(aval.dtype) not in "fc":
         return where
     return ew.eq(a, a) if where is None else ew.bitwise_and(ew.eq(a, a), where)
 
@@ -178,7 +178,7 @@ def _var(a: Any, axis: Any, dtype, ddof: Any, keepdims: bool, where: Any, a_mean
     a = asarray_any(a)
     aval = get_aval(a)
     dt = _inexact_dtype(aval, dtype)
-    if aval.dtype.kind == "c" and dt.kind != "c":
+    if dtypes.kind(aval.dtype) == "c" and dtypes.kind(dt) != "c":
         raise ValueError("jax.numpy.var does not yet support real dtype parameters when computing the variance of "
                          "an array of complex values. The semantics of numpy.var seem unclear in this case. Please "
                          "comment on https://github.com/jax-ml/jax/issues/2283 if this behavior is important to you.")
@@ -190,7 +190,7 @@ def _var(a: Any, axis: Any, dtype, ddof: Any, keepdims: bool, where: Any, a_mean
     centered = ew.sub(a, broadcast_to(m, aval.shape))
     if where is not None:  # excluded entries (NaN, inf) must not reach the gradient through the square
         centered = ew.select(where, centered, st.full_like(centered, 0))
-    if dt.kind == "c":
+    if dtypes.kind(dt) == "c":
         centered = ew.real(ew.mul(centered, ew.conj(centered)))
     else:
         centered = ew.square(centered)
@@ -306,7 +306,7 @@ def cumulative_prod(x: Any, /, *, axis: int | None = None, dtype=None, include_i
 
 def _nan_to(a, val):
     a = asarray_any(a)
-    if get_aval(a).dtype.kind not in "fc":
+    if dtypes.kind(get_aval(a).dtype) not in "fc":
         return a
     return ew.select(ew.ne(a, a), st.full_like(a, val), a)  # a complex value is NaN if a part is
 
@@ -325,7 +325,7 @@ def nanmax(a: Any, axis: Any = None, out: None = None, keepdims: bool = False, *
     _no_out("nanmax", out)
     a = asarray_any(a)
     r = max(_nan_to(a, -np.inf), axis, keepdims=keepdims, **kw)
-    allnan = all(ew.ne(a, a), axis, keepdims=keepdims) if get_aval(a).dtype.kind in "fc" else None
+    allnan = all(ew.ne(a, a), axis, keepdims=keepdims) if dtypes.kind(get_aval(a).dtype) in "fc" else None
     return r if allnan is None else ew.select(allnan, st.full_like(r, np.nan), r)
 
 
@@ -333,7 +333,7 @@ def nanmin(a: Any, axis: Any = None, out: None = None, keepdims: bool = False, *
     _no_out("nanmin", out)
     a = asarray_any(a)
     r = min(_nan_to(a, np.inf), axis, keepdims=keepdims, **kw)
-    allnan = all(ew.ne(a, a), axis, keepdims=keepdims) if get_aval(a).dtype.kind in "fc" else None
+    allnan = all(ew.ne(a, a), axis, keepdims=keepdims) if dtypes.kind(get_aval(a).dtype) in "fc" else None
     return r if allnan is None else ew.select(allnan, st.full_like(r, np.nan), r)
 
 

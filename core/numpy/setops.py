@@ -81,7 +81,7 @@ def _new_value_mask(s: Any, equal_nan: bool, rows: bool) -> Any:
         return zeros((0,), dtypes.bool_)
     prev, cur = s[:-1], s[1:]
     diff = cur != prev
-    if equal_nan and get_aval(s).dtype.kind == "f":
+    if equal_nan and dtypes.kind(get_aval(s).dtype) == "f":
         diff = diff & ~(uf.isnan(cur) & uf.isnan(prev))
     if rows:
         diff = red.any(diff, axis=tuple(range(1, get_aval(s).ndim)))

@@ -7,7 +7,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from .. import dtypes
-from ..primitives import structural as st
+from ..primitives import elementwise as ew, structural as st
 from ..trace import concrete_or_error, get_aval
 from . import reductions as red, ufuncs as uf
 from ._util import asarray_any, broadcast_to, canonicalize_axis, promote_to_inexact
@@ -35,7 +35,7 @@ def _reduce_axes_last(a: Any, axis: Any) -> tuple:
 def _broadcast_weights(a: Any, weights: Any, axis: Any) -> tuple:
     """``a`` and ``weights`` promoted to inexact, with ``weights`` spread over the reduced axes, as JAX."""
     weights = asarray_any(weights)
-    if get_aval(weights).dtype.kind == "c":
+    if dtypes.kind(get_aval(weights).dtype) == "c":
         raise ValueError("Weights cannot be complex types.")
     a, weights = promote_to_inexact(a, weights)
     shape, w_shape = get_aval(a).shape, get_aval(weights).shape
@@ -70,7 +70,7 @@ def _quantile(a: Any, q: Any, axis: Any, method: str, keepdims: bool, ignore_nan
                                       "weights.")
         a, weights = _broadcast_weights(asarray_any(a), weights, axis)
     (a,) = promote_to_inexact(asarray_any(a))
-    if get_aval(a).dtype.kind == "c":
+    if dtypes.kind(get_aval(a).dtype) == "c":
         raise ValueError("quantile does not support complex input, as the operation is poorly defined.")
     q = asarray_any(q).astype(get_aval(a).dtype)
     flat, axes, shape = _reduce_axes_last(a, axis)
@@ -222,16 +222,20 @@ def _diag(c: Any) -> Any:
 
 def bincount(x: Any, weights: Any = None, minlength: int = 0, *, length: int | None = None) -> Any:
     """Occurrences of each value in the non-negative integer array ``x`` (weighted sums with ``weights``);
-    ``length`` fixes the output size (needed under jit), otherwise it is ``max(x) + 1``."""
+    ``length`` fixes the output size exactly (needed under jit; larger values are dropped), otherwise it is
+    ``max(minlength, max(x) + 1)``."""
     x = asarray_any(x)
-    if get_aval(x).dtype.kind not in "iub":
-        raise TypeError(f"bincount: x argument must have an integer type, got {get_aval(x).dtype.name}")
+    if dtypes.is_bool(get_aval(x).dtype):
+        x = ew.convert_element_type(x, dtypes.int32)
+    if not dtypes.is_int(get_aval(x).dtype):
+        raise TypeError(f"x argument to bincount must have an integer type; got {get_aval(x).dtype}")
     if get_aval(x).ndim != 1:
-        raise ValueError(f"bincount only accepts 1-D input, got shape {get_aval(x).shape}")
+        raise ValueError("only 1-dimensional input supported.")
     if length is None:
-        c = concrete_or_error(x, "The error occurred in jnp.bincount: pass length= to use it under jit.")
-        length = max(int(minlength), int(np.max(c)) + 1 if c.size else 0)
-    length = max(int(minlength), int(length))
+        c = concrete_or_error(x, "The error occurred because of argument 'x' of jnp.bincount. "
+                                 "To avoid this error, pass a static `length` argument.")
+        length = max(int(minlength), max(0, int(np.max(c))) + 1 if c.size else 0)
+    length = int(length)
     w = (zeros(x.shape, dtypes.default_int()) + 1) if weights is None else asarray_any(weights)
     return zeros((length,), get_aval(w).dtype).at[clip(x, 0, None)].add(w, mode="drop")
 
@@ -452,12 +456,12 @@ def gradient(f: Any, *varargs: Any, axis: int | Sequence[int] | None = None, edg
     return outs[0] if len(outs) == 1 else outs
 
 
-def _full_convolution(a: Any, v: Any) -> Any:
+def _full_convolution(a: Any, v: Any, preferred_element_type: Any = None) -> Any:
     """``out[k] = sum_j a[j] v[k - j]`` for 1-D ``a`` and ``v`` (length n + m - 1), as a gather and a matvec."""
     n, m = a.shape[0], v.shape[0]
     padded = concatenate([zeros((m - 1,), a.dtype), a, zeros((m - 1,), a.dtype)])
     windows = take(padded, arange(n + m - 1)[:, None] + arange(m)[None, :])
-    return dot(windows, v[::-1])
+    return dot(windows, v[::-1], preferred_element_type=preferred_element_type)
 
 
 def _mode_slice(full: Any, n: int, m: int, mode: str, name: str) -> Any:
@@ -472,9 +476,10 @@ def _mode_slice(full: Any, n: int, m: int, mode: str, name: str) -> Any:
     raise ValueError(f"{name}: mode must be one of 'full', 'same' or 'valid', got {mode!r}")
 
 
-def _1d_pair(name: str, a: Any, v: Any) -> tuple:
+def _1d_pair(name: str, a: Any, v: Any, preferred_element_type: Any) -> tuple:
+    """The operands promoted as JAX does: to an inexact dtype unless a ``preferred_element_type`` is given."""
     from ._util import promote_dtypes
-    a, v = promote_dtypes(a, v)
+    a, v = promote_dtypes(a, v) if preferred_element_type is not None else promote_to_inexact(a, v)
     if get_aval(a).ndim != 1 or get_aval(v).ndim != 1:
         raise ValueError(f"{name}() only supports 1-dimensional inputs, got shapes {a.shape} and {v.shape}")
     if a.shape[0] == 0 or v.shape[0] == 0:
@@ -484,18 +489,19 @@ def _1d_pair(name: str, a: Any, v: Any) -> tuple:
 
 def convolve(a: Any, v: Any, mode: str = "full", *, precision: Any = None, preferred_element_type: Any = None) -> Any:
     """Discrete 1-D linear convolution, modes 'full', 'same' and 'valid' as numpy."""
-    a, v = _1d_pair("convolve", a, v)
+    a, v = _1d_pair("convolve", a, v, preferred_element_type)
     n, m = a.shape[0], v.shape[0]
-    return _mode_slice(_full_convolution(a, v), n, m, mode, "convolve")
+    return _mode_slice(_full_convolution(a, v, preferred_element_type), n, m, mode, "convolve")
 
 
 def correlate(a: Any, v: Any, mode: str = "valid", *, precision: Any = None, preferred_element_type: Any = None) -> Any:
-    """Cross-correlation of two 1-D sequences, ``c[k] = sum_n a[n + k] v[n]``, as numpy."""
-    a, v = _1d_pair("correlate", a, v)
+    """Cross-correlation of two 1-D sequences, ``c[k] = sum_n a[n + k] conj(v[n])``, as numpy."""
+    a, v = _1d_pair("correlate", a, v, preferred_element_type)
+    v = uf.conjugate(v)
     n, m = a.shape[0], v.shape[0]
     if m > n:
-        return _mode_slice(_full_convolution(v, a[::-1]), m, n, mode, "correlate")[::-1]
-    return _mode_slice(_full_convolution(a, v[::-1]), n, m, mode, "correlate")
+        return _mode_slice(_full_convolution(v, a[::-1], preferred_element_type), m, n, mode, "correlate")[::-1]
+    return _mode_slice(_full_convolution(a, v[::-1], preferred_element_type), n, m, mode, "correlate")
 
 
 __all__ = ["bincount", "convolve", "corrcoef", "correlate", "cov", "diff", "digitize", "ediff1d", "gradient",

@@ -65,7 +65,7 @@ asin, acos, atan, asinh, acosh, atanh = arcsin, arccos, arctan, arcsinh, arccosh
 negative = _unary_same(ew.neg, "negative")
 sign = _unary_same(ew.sign, "sign")
 square = _unary_same(ew.square, "square")
-absolute = _unary_same(lambda x: x if get_aval(x).dtype.kind in "ub" else ew.abs(x), "absolute")
+absolute = _unary_same(lambda x: x if dtypes.kind(get_aval(x).dtype) in "ub" else ew.abs(x), "absolute")
 abs = absolute
 
 
@@ -75,17 +75,17 @@ def positive(x: Any, /) -> Any:
 
 def floor(x: Any, /) -> Any:
     x = asarray_any(x)
-    return x if get_aval(x).dtype.kind in "iub" else ew.floor(x)
+    return x if dtypes.kind(get_aval(x).dtype) in "iub" else ew.floor(x)
 
 
 def ceil(x: Any, /) -> Any:
     x = asarray_any(x)
-    return x if get_aval(x).dtype.kind in "iub" else ew.ceil(x)
+    return x if dtypes.kind(get_aval(x).dtype) in "iub" else ew.ceil(x)
 
 
 def trunc(x: Any, /) -> Any:
     x = asarray_any(x)
-    if get_aval(x).dtype.kind in "iub":
+    if dtypes.kind(get_aval(x).dtype) in "iub":
         return x
     return ew.select(ew.lt(x, ew._const(x, 0)), ew.ceil(x), ew.floor(x))
 
@@ -101,7 +101,7 @@ def rint(x: Any, /) -> Any:
 def round(a: Any, decimals: int = 0, out: None = None) -> Any:
     """Round half to even, as ``numpy.round``."""
     a = asarray_any(a)
-    if get_aval(a).dtype.kind in "iub":
+    if dtypes.kind(get_aval(a).dtype) in "iub":
         return a
     if decimals == 0:
         return ew.round(a, ew.RoundingMethod.TO_NEAREST_EVEN)
@@ -132,7 +132,7 @@ not_equal = _binary(ew.ne, "not_equal")
 def _lexicographic(lax_cmp):
     """``lax_cmp`` that compares complex operands by (real, imaginary) parts, as JAX's ``jnp`` comparisons."""
     def cmp(x: Any, y: Any) -> Any:
-        if get_aval(x).dtype.kind != "c":
+        if dtypes.kind(get_aval(x).dtype) != "c":
             return lax_cmp(x, y)
         (xr, xi), (yr, yi) = (ew.real(x), ew.imag(x)), (ew.real(y), ew.imag(y))
         return ew.select(ew.eq(xr, yr), lax_cmp(xi, yi), lax_cmp(xr, yr))
@@ -151,7 +151,7 @@ left_shift = _binary(ew.shift_left, "left_shift")
 
 def right_shift(x: Any, y: Any, /) -> Any:
     x, y = promote_args("right_shift", x, y)
-    return (ew.shift_right_logical if get_aval(x).dtype.kind == "u" else ew.shift_right_arithmetic)(x, y)
+    return (ew.shift_right_logical if dtypes.kind(get_aval(x).dtype) == "u" else ew.shift_right_arithmetic)(x, y)
 
 
 def invert(x: Any, /) -> Any:
@@ -194,12 +194,12 @@ divide = true_divide
 def floor_divide(x: Any, y: Any, /) -> Any:
     x, y = promote_args("floor_divide", x, y)
     dt = get_aval(x).dtype
-    if dt.kind == "f":
+    if dtypes.kind(dt) == "f":
         return ew.floor(ew.div(x, y))
-    if dt.kind == "b":
+    if dtypes.kind(dt) == "b":
         return ew.bitwise_and(x, y)
     q = ew.div(x, y)
-    if dt.kind == "u":
+    if dtypes.kind(dt) == "u":
         return q
     # round toward -inf where signs differ and the division is inexact
     r = ew.rem(x, y)
@@ -211,7 +211,7 @@ def remainder(x: Any, y: Any, /) -> Any:
     """numpy's ``%``: the result takes the sign of the divisor."""
     x, y = promote_args("remainder", x, y)
     r = ew.rem(x, y)
-    if get_aval(x).dtype.kind == "u":
+    if dtypes.kind(get_aval(x).dtype) == "u":
         return r
     zero = ew._const(r, 0)
     fix_ = ew.bitwise_and(ew.ne(r, zero), ew.ne(ew.lt(r, zero), ew.lt(y, zero)))
@@ -234,13 +234,13 @@ def power(x: Any, y: Any, /) -> Any:
     """``x ** y``: integer exponents that are Python ints use repeated multiplication (exact)."""
     if type(y) is int and not isinstance(y, bool):
         x = asarray_any(x)
-        if get_aval(x).dtype.kind in "iu" and y < 0:
+        if dtypes.kind(get_aval(x).dtype) in "iu" and y < 0:
             raise ValueError("Integers to negative integer powers are not allowed.")
         return ew.integer_pow(x, y)
     x, y = promote_args("power", x, y)
-    if get_aval(x).dtype.kind in "iub":
+    if dtypes.kind(get_aval(x).dtype) in "iub":
         return _int_power(x, y)
-    if get_aval(x).dtype.kind == "c":
+    if dtypes.kind(get_aval(x).dtype) == "c":
         return _complex_power(x, y)
     return ew.pow(x, y)
 
@@ -393,12 +393,12 @@ def copysign(x: Any, y: Any, /) -> Any:
 def signbit(x: Any, /) -> Any:
     x = asarray_any(x)
     dt = get_aval(x).dtype
-    if dt.kind == "f":
+    if dtypes.kind(dt) == "f":
         ibits = np.dtype(f"i{dt.itemsize}")
         return ew.lt(ew.bitcast_convert_type(x, ibits), ew._const(ew.bitcast_convert_type(x, ibits), 0))
-    if dt.kind == "i":
+    if dtypes.kind(dt) == "i":
         return ew.lt(x, ew._const(x, 0))
-    return ew.ne(x, x) if dt.kind != "b" else ew.bitwise_and(x, ew.bitwise_not(x))
+    return ew.ne(x, x) if dtypes.kind(dt) != "b" else ew.bitwise_and(x, ew.bitwise_not(x))
 
 
 def _either_part(test, x: Any) -> Any:
@@ -408,39 +408,39 @@ def _either_part(test, x: Any) -> Any:
 
 def isnan(x: Any, /) -> Any:
     x = asarray_any(x)
-    if get_aval(x).dtype.kind == "c":
+    if dtypes.kind(get_aval(x).dtype) == "c":
         return _either_part(isnan, x)
-    return ew.ne(x, x) if get_aval(x).dtype.kind == "f" else _false_like(x)
+    return ew.ne(x, x) if dtypes.kind(get_aval(x).dtype) == "f" else _false_like(x)
 
 
 def isinf(x: Any, /) -> Any:
     x = asarray_any(x)
-    if get_aval(x).dtype.kind == "c":
+    if dtypes.kind(get_aval(x).dtype) == "c":
         return _either_part(isinf, x)
-    if get_aval(x).dtype.kind != "f":
+    if dtypes.kind(get_aval(x).dtype) != "f":
         return _false_like(x)
     return ew.eq(ew.abs(x), ew._const(x, np.inf))
 
 
 def isposinf(x: Any, /) -> Any:
     x = asarray_any(x)
-    return ew.eq(x, ew._const(x, np.inf)) if get_aval(x).dtype.kind == "f" else _false_like(x)
+    return ew.eq(x, ew._const(x, np.inf)) if dtypes.kind(get_aval(x).dtype) == "f" else _false_like(x)
 
 
 def isneginf(x: Any, /) -> Any:
     x = asarray_any(x)
-    return ew.eq(x, ew._const(x, -np.inf)) if get_aval(x).dtype.kind == "f" else _false_like(x)
+    return ew.eq(x, ew._const(x, -np.inf)) if dtypes.kind(get_aval(x).dtype) == "f" else _false_like(x)
 
 
 def isfinite(x: Any, /) -> Any:
     x = asarray_any(x)
-    if get_aval(x).dtype.kind == "c":
+    if dtypes.kind(get_aval(x).dtype) == "c":
         return ew.bitwise_not(_either_part(lambda v: ew.bitwise_not(ew.is_finite(v)), x))
-    return ew.is_finite(x) if get_aval(x).dtype.kind == "f" else ew.eq(x, x)
+    return ew.is_finite(x) if dtypes.kind(get_aval(x).dtype) == "f" else ew.eq(x, x)
 
 
 def _false_like(x):
-    return ew.ne(x, x) if get_aval(x).dtype.kind != "b" else ew.bitwise_and(x, ew.bitwise_not(x))
+    return ew.ne(x, x) if dtypes.kind(get_aval(x).dtype) != "b" else ew.bitwise_and(x, ew.bitwise_not(x))
 
 
 def heaviside(x1: Any, x2: Any, /) -> Any:
@@ -473,7 +473,7 @@ def _sinc_maclaurin_jvp(k: int, primals, tangents):
 
 
 def _is_complex(x: Any) -> bool:
-    return get_aval(x).dtype.kind == "c"
+    return dtypes.kind(get_aval(x).dtype) == "c"
 
 
 def conjugate(x: Any, /) -> Any:
@@ -508,7 +508,7 @@ def angle(z: Any, deg: bool = False) -> Any:
 def gcd(x1: Any, x2: Any, /) -> Any:
     from ..primitives.control_flow import while_loop
     x1, x2 = promote_args("gcd", x1, x2)
-    a, b = ew.abs(x1) if get_aval(x1).dtype.kind == "i" else x1, ew.abs(x2) if get_aval(x2).dtype.kind == "i" else x2
+    a, b = ew.abs(x1) if dtypes.kind(get_aval(x1).dtype) == "i" else x1, ew.abs(x2) if dtypes.kind(get_aval(x2).dtype) == "i" else x2
 
     def cond(c):
         return ew_any(ew.ne(c[1], ew._const(c[1], 0)))
@@ -527,7 +527,7 @@ def lcm(x1: Any, x2: Any, /) -> Any:
     g = gcd(x1, x2)
     zero = ew._const(g, 0)
     safe = ew.select(ew.eq(g, zero), ew._const(g, 1), g)
-    return ew.select(ew.eq(g, zero), zero, ew.abs(ew.mul(x1, ew.div(x2, safe))) if get_aval(x1).dtype.kind == "i"
+    return ew.select(ew.eq(g, zero), zero, ew.abs(ew.mul(x1, ew.div(x2, safe))) if dtypes.kind(get_aval(x1).dtype) == "i"
                      else ew.mul(x1, ew.div(x2, safe)))
 
 
@@ -550,7 +550,7 @@ def fmin(x1: Any, x2: Any, /) -> Any:
 
 def _nan_ignoring(prefer, op, x1: Any, x2: Any) -> Any:
     """JAX's ``where(prefer(x1, x2) | isnan(x2), x1, x2)`` for floats (so the derivative follows one operand)."""
-    if get_aval(x1).dtype.kind != "f":
+    if dtypes.kind(get_aval(x1).dtype) != "f":
         return op(x1, x2)
     return ew.select(ew.bitwise_or(prefer(x1, x2), isnan(x2)), x1, x2)
 
@@ -566,7 +566,7 @@ def ldexp(x1: Any, x2: Any, /) -> Any:
     """``x1 * 2**x2`` for integer ``x2``, in two half steps so that intermediate powers do not overflow."""
     (x1,) = promote_args_inexact("ldexp", x1)
     x2 = asarray_any(x2)
-    if get_aval(x2).dtype.kind not in "iub":
+    if dtypes.kind(get_aval(x2).dtype) not in "iub":
         raise ValueError(f"ldexp: exponent must be an integer, got {get_aval(x2).dtype.name}")
     x1, x2 = promote_shapes(x1, ew.convert_element_type(x2, dtypes.int32))
     dt = get_aval(x1).dtype
@@ -617,11 +617,11 @@ def bitwise_count(x: Any, /) -> Any:
     """Number of 1 bits in ``|x|`` (uint8, as numpy)."""
     x = asarray_any(x)
     dt = get_aval(x).dtype
-    if dt.kind not in "iub":
+    if dtypes.kind(dt) not in "iub":
         raise TypeError(f"bitwise_count requires integer or boolean input, got {dt.name}")
-    if dt.kind == "b":
+    if dtypes.kind(dt) == "b":
         return ew.convert_element_type(x, dtypes.uint8)
-    v = ew.abs(x) if dt.kind == "i" else x
+    v = ew.abs(x) if dtypes.kind(dt) == "i" else x
     return ew.convert_element_type(ew.population_count(v), dtypes.uint8)
 
 

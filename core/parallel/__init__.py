@@ -1,3 +1,5 @@
 """Multi-device parallelism: named axes (``axis_env``), the ``xla_pmap`` primitive and ``pmap``
 (``pmap``), and the SPMD runner that executes a per-device program on every device of a mesh with the
-backend's collectives (``spmd``). Sharded results are ``core.sharded.ShardedArray``."""
+backend's collectives (``spmd``), ``shard_map`` over an N-d mesh (``shard_map``) and the sharding pass of
+jit with shardings (``partition``). Sharded results are ``core.sharded.ShardedArray`` (pmap) and
+``core.sharded.MeshArray`` (a NamedSharding)."""

@@ -13,9 +13,11 @@ import functools
 import weakref
 from typing import Any, Callable, Sequence
 
+from .. import distributed, dtypes
 from ..ad_util import Zero, instantiate
 from ..api import _argnums_tuple, _flatten_axes, _fun_name, _hashable_static
 from ..array import Array
+from ..backend import get_backend
 from ..config import config
 from ..interpreters.batching import AxisData, batch_jaxpr, moveaxis
 from ..interpreters.evaluation import eval_jaxpr
@@ -27,7 +29,7 @@ from ..ir import ClosedJaxpr, ShapedArray, subjaxprs
 from ..lru import LRUCache
 from ..primitives.elementwise import asarray, convert_element_type, eq, mul
 from ..pytree import tree_flatten, tree_unflatten
-from ..sharded import ShardedArray
+from ..sharded import MultiDeviceArray
 from ..trace import (abstract_eval_rules, batching_rules, get_aval, higher_order_primitives, impl_rules, is_tracer,
                      jvp_rules, partial_eval_jaxpr_rules, transpose_rules)
 from . import spmd
@@ -69,7 +71,14 @@ def shard_avals(avals: Sequence[ShapedArray], axes: Sequence[int | None]) -> lis
     return [a if ax is None else a.update(shape=a.shape[:ax] + a.shape[ax + 1:]) for a, ax in zip(avals, axes)]
 
 
-def _pmap_abstract(*avals, jaxpr, axis_name, axis_size, in_axes, out_axes, **_):
+def _local_size(axis_size: int, params: dict) -> int:
+    """The mapped axis's size in this process's arrays: over several processes (param ``processes``),
+    ``axis_size`` is the global size and each process holds its equal part."""
+    return axis_size // params.get("processes", 1)
+
+
+def _pmap_abstract(*avals, jaxpr, axis_name, axis_size, in_axes, out_axes, **params):
+    axis_size = _local_size(axis_size, params)
     for i, (a, ax, body_aval) in enumerate(zip(avals, in_axes, jaxpr.in_avals)):
         if ax is not None and (ax >= a.ndim or a.shape[ax] != axis_size):
             raise ValueError(f"pmap: argument {i} of type {a.str_short()} has no axis {ax} of size {axis_size} to map")
@@ -93,7 +102,8 @@ def _pmap_jvp(primals, tangents, *, jaxpr, axis_name, axis_size, in_axes, out_ax
                        **params)
     n = len(out_axes)
     tangents_out = iter(outs[n:])
-    return outs[:n], [next(tangents_out) if nz else Zero(_with_axis(a, o, axis_size).at_least_vspace())
+    local = _local_size(axis_size, params)
+    return outs[:n], [next(tangents_out) if nz else Zero(_with_axis(a, o, local).at_least_vspace())
                       for nz, a, o in zip(out_nz, jaxpr.out_avals, out_axes)]
 
 
@@ -131,7 +141,7 @@ def _unmapped_cotangents(body: ClosedJaxpr, n_res: int, ct_axes: tuple, lin_axes
 
 def _pmap_transpose(cts, *args, jaxpr, axis_name, axis_size, in_axes, out_axes, **params):
     linear = [is_undefined(a) for a in args]
-    floats = [a.dtype.kind == "f" for a in jaxpr.out_avals]
+    floats = [dtypes.kind(a.dtype) == "f" for a in jaxpr.out_avals]
     res_axes, ct_axes, lin_axes = _pick(in_axes, [not l for l in linear]), _pick(out_axes, floats), _pick(in_axes, linear)
     if None in ct_axes + lin_axes and axis_name is None:
         axis_name = object()  # the fix below needs to name the axis
@@ -177,7 +187,7 @@ impl_rules[pmap_p] = lambda *args, **params: spmd.execute(args, **params)
 def _pmap_arg(x: Any) -> Any:
     """Arrays (sharded or not), host arrays and tracers stay as they are; Python scalars become Arrays."""
     import numpy as np
-    if is_tracer(x) or isinstance(x, (Array, ShardedArray, np.ndarray, np.generic)):
+    if is_tracer(x) or isinstance(x, (Array, MultiDeviceArray, np.ndarray, np.generic)):
         return x
     return asarray(x)
 
@@ -216,7 +226,10 @@ def pmap(fun: Callable, axis_name: Any = None, *, in_axes: Any = 0, out_axes: An
 
     Each device runs the same program on its slice, concurrently; collectives (``lax.psum``, ...)
     over ``axis_name`` combine the devices' values. Outputs are ShardedArrays stacked along ``out_axes``.
-    The mapped size may not exceed the device count (of ``backend``, or ``len(devices)``).
+    The mapped size may not exceed the device count (of ``backend``, or ``len(devices)``). After
+    ``portax.distributed.initialize()`` (and without ``devices``) the map spans every process: each passes
+    its local part (the mapped size at most ``local_device_count()``, the same in every process), the
+    body sees the global axis and collectives combine every process's devices.
     """
     if global_arg_shapes is not None:
         raise NotImplementedError("pmap: global_arg_shapes is not supported (single-process portax)")
@@ -262,6 +275,10 @@ def pmap(fun: Callable, axis_name: Any = None, *, in_axes: Any = 0, out_axes: An
         if flat_axes is None:
             flat_axes = axes_of_tree[in_tree] = _flatten_axes("pmap in_axes", in_tree, (dyn_axes, 0))
         axes, size = _mapped_size(leaves, flat_axes, axis_size)
+        # Over several processes each passes its part of the mapped axis; the body sees the global axis.
+        processes = distributed.process_count() if devices is None and distributed.spans(get_backend(backend)) else 1
+        spanned = {"processes": processes} if processes > 1 else {}
+        size *= processes
         avals = shard_avals([get_aval(x) for x in leaves], axes)
         key = (static_args, in_tree, tuple(avals), tuple(axes), size, config.trace_context())
         entry = cache.get(key)
@@ -272,7 +289,7 @@ def pmap(fun: Callable, axis_name: Any = None, *, in_axes: Any = 0, out_axes: An
         closed, consts, out_tree, outs_axes = entry
         outs = pmap_p.bind(*consts, *leaves, jaxpr=closed, axis_name=axis_name, axis_size=size,
                            in_axes=(None,) * len(consts) + tuple(axes), out_axes=outs_axes, devices=devices,
-                           backend=backend, name=_fun_name(fun))
+                           backend=backend, name=_fun_name(fun), **spanned)
         return tree_unflatten(out_tree, outs)
 
     return pmapped

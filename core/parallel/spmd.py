@@ -15,6 +15,7 @@
 """
 from __future__ import annotations
 
+import contextlib
 import threading
 import weakref
 from concurrent.futures import ThreadPoolExecutor
@@ -24,11 +25,13 @@ import numpy as np
 
 from ..array import Array, make_array, to_device
 from ..backend import Device, get_backend
+from .. import distributed
 from ..dispatch import backend_compile
 from ..interpreters.evaluation import dce_jaxpr
 from ..interpreters.staging import trace_to_jaxpr
-from ..ir import ClosedJaxpr, Jaxpr, Literal, Var, subjaxprs
-from ..sharded import ShardedArray
+from .. import dtypes, narrow_floats
+from ..ir import ClosedJaxpr, Jaxpr, JaxprEqn, Literal, Var, subjaxprs
+from ..sharded import MultiDeviceArray, ShardedArray
 from ..trace import get_aval
 from .axis_env import AxisPrimitive, extend_axis_env
 
@@ -56,14 +59,17 @@ def uses_axes(jaxpr: Jaxpr) -> bool:
 
 
 # --- 1. flattening -------------------------------------------------------------------------------------------------
-def flatten(closed: ClosedJaxpr, axis_name: Any, axis_size: int) -> tuple[ClosedJaxpr, list[MeshAxis]]:
-    """The body as one flat SPMD program over mesh axes (the pmap's axis first, then nested pmaps')."""
-    outer = MeshAxis(axis_name, axis_size)
-    axes = [outer]
+def flatten(closed: ClosedJaxpr, named_sizes: Sequence[tuple[Any, int]]) -> tuple[ClosedJaxpr, list[MeshAxis]]:
+    """The body as one flat SPMD program over mesh axes: the given (name, size) axes (a pmap's one, a
+    shard_map's several) first, then nested pmaps'."""
+    axes = [MeshAxis(name, size) for name, size in named_sizes]
+    outer = list(axes)
 
     def fun(*args):
-        with extend_axis_env(outer, axis_size):
-            return _eval(closed.jaxpr, closed.consts, args, {axis_name: outer}, axes)
+        with contextlib.ExitStack() as stack:
+            for a in outer:
+                stack.enter_context(extend_axis_env(a, a.size))
+            return _eval(closed.jaxpr, closed.consts, args, {a.name: a for a in outer}, axes)
 
     jaxpr, consts = trace_to_jaxpr(fun, closed.in_avals)
     return ClosedJaxpr(jaxpr, consts), axes
@@ -197,30 +203,138 @@ class _Segment:
 
 
 class _Collective:
-    """One collective equation: the backend combines the buffers of each group of devices."""
+    """One collective equation: the backend combines the buffers of each group of devices.
+
+    When the mesh spans processes, a group holding devices of other processes first gathers every
+    device's input from every process (``distributed.allgather_many`` of host buffers, after a check that
+    all processes are at the same collective); the backend then combines the group as in one process, the
+    other processes' buffers being uploaded to a local device, and each local device keeps its result.
+    A psum over every device of the mesh in a dtype MPI reduces (pmax/pmin: an integer dtype; MPI's MAX
+    and MIN may drop NaNs) instead combines the local devices, then the processes' partial results with
+    an MPI allreduce.
+    """
 
     def __init__(self, eqn, prog: "SpmdProgram"):
-        self.eqn, self.devices = eqn, prog.devices
+        self.eqn, self.devices, self.offset = eqn, prog.devices, prog.offset
         self.collective = collective_method(prog.devices[0].backend, eqn.primitive.name)
-        self.groups = _groups(prog.coords, [prog.axis_pos[id(a)] for a in eqn.primitive.axis_names_of(eqn.params)])
+        groups = _groups(prog.all_coords, [prog.axis_pos[id(a)] for a in eqn.primitive.axis_names_of(eqn.params)])
         subgroups = eqn.params.get("axis_index_groups")
         if subgroups is not None:  # split each group (ordered by axis index) into the requested ones
-            self.groups = [[g[i] for i in sub] for g in self.groups for sub in subgroups]
+            groups = [[g[i] for i in sub] for g in groups for sub in subgroups]
+        n = len(self.devices)
+        self.local = lambda g: self.offset <= g < self.offset + n
+        self.groups = [g for g in groups if any(map(self.local, g))]  # global device indices
+        self.crosses = any(not all(map(self.local, g)) for g in groups)  # the same on every process
         self.params = {k: v for k, v in eqn.params.items()
                        if k not in ("axes", "axis_name", "axis_size", "axis_index_groups")}
+        shown = "".join(f" {k}={v}" for k, v in sorted(self.params.items()))
+        self.what = f"{eqn.primitive.name}{shown} of {eqn.inputs[0].aval.str_short()} in pmap of {prog.name}"
+        a, out = eqn.inputs[0].aval, eqn.out_binders[0].aval
+        self.casts = None  # narrow floats stored as integers are combined in float32, then rounded
+        if eqn.primitive.name in _ARITHMETIC and narrow_floats.is_stored(a.dtype, self.devices[0].backend):
+            self.casts = ([_cast(a, dtypes.float32, d) for d in self.devices],
+                          [_cast(out.update(dtype=dtypes.float32), a.dtype, d) for d in self.devices])
+        combined = np.dtype(dtypes.float32 if self.casts else a.dtype)
+        combined = np.dtype(combined.char.lower()) if combined.kind == "c" else combined  # the parts' dtype
+        self.op = _MPI_REDUCTIONS.get(eqn.primitive.name)
+        self.allreduce = (self.crosses and eqn.primitive.name in _MPI_REDUCTIONS and len(groups) == 1
+                          and len(groups[0]) == len(prog.all_coords)
+                          and (combined.kind in "iu" or self.op == "SUM" and combined in (np.float32, np.float64)))
+
+    def parts(self, env: dict) -> list[list]:
+        """The per-device input buffers (two lists for complex values: real and imaginary parts)."""
+        x = env[self.eqn.inputs[0]]
+        if self.casts is not None:
+            x = [cast(b)[0] for cast, b in zip(self.casts[0], x)]
+        return [[b[i] for b in x] for i in (0, 1)] if type(x[0]) is tuple else [x]  # complex: (re, im) buffers
+
+    def stacks(self, parts: list[list]) -> list[np.ndarray]:
+        """What this process sends to the others: each part's local buffers read back and stacked."""
+        backend = self.devices[0].backend
+        return [np.stack([np.asarray(backend.get(b)) for b in bufs]) for bufs in parts] if self.crosses else []
 
     def run(self, env: dict) -> None:
-        x = env[self.eqn.inputs[0]]
-        parts = [[b[i] for b in x] for i in (0, 1)] if type(x[0]) is tuple else None  # complex: (re, im) buffers
+        parts = self.parts(env)
+        if self.allreduce:
+            totals = distributed.allreduce_many([self.partial(b) for b in parts], [self.op] * len(parts), self.what)
+            self._store(env, [self.spread(t) for t in totals])
+        else:
+            self.finish(env, parts, distributed.allgather_many(self.stacks(parts), self.what) if self.crosses else None)
+
+    def finish(self, env: dict, parts: list[list], gathered: list | None) -> None:
+        """Combine the local buffers (and, if the groups span processes, every process's ``gathered``)."""
+        self._store(env, [self._combine(bufs, None if gathered is None else g.reshape((-1,) + g.shape[2:]))
+                          for bufs, g in zip(parts, gathered or [None] * len(parts))])
+
+    def _store(self, env: dict, outs: list[list]) -> None:
+        """The results (a list per part) assembled, cast back, into the environment."""
+        out = outs[0] if len(outs) == 1 else list(zip(*outs))
+        if self.casts is not None:
+            out = [cast(b)[0] for cast, b in zip(self.casts[1], out)]
+        env[self.eqn.out_binders[0]] = out
+
+    def _combine(self, bufs: list, hosts: np.ndarray | None) -> list:
+        """The collective's result on every local device, from their buffers ``bufs`` and every mesh
+        device's input ``hosts[g]`` read back (when groups span processes)."""
+        backend, off = self.devices[0].backend, self.offset
         out: list = [None] * len(self.devices)
         for group in self.groups:
-            devices = [self.devices[k] for k in group]
-            combine = lambda bufs: self.collective(self.eqn.primitive.name, [bufs[k] for k in group], devices,
-                                                   **self.params)
-            res = combine(x) if parts is None else list(zip(combine(parts[0]), combine(parts[1])))
-            for k, r in zip(group, res):
-                out[k] = r
-        env[self.eqn.out_binders[0]] = out
+            standin = self.devices[next(g for g in group if self.local(g)) - off]
+            devices = [self.devices[g - off] if self.local(g) else standin for g in group]
+            ins = [bufs[g - off] if self.local(g) else backend.put(hosts[g], standin) for g in group]
+            for g, r in zip(group, self.collective(self.eqn.primitive.name, ins, devices, **self.params)):
+                if self.local(g):
+                    out[g - off] = r
+        return out
+
+    def partial(self, bufs: list) -> np.ndarray:
+        """For an MPI allreduce: the local devices' buffers combined, read back."""
+        name = self.eqn.primitive.name
+        local = bufs[0] if len(bufs) == 1 else self.collective(name, bufs, self.devices, **self.params)[0]
+        return np.asarray(self.devices[0].backend.get(local))
+
+    def spread(self, total: np.ndarray) -> list:
+        """The allreduced value on every local device."""
+        return [self.devices[0].backend.put(total, d) for d in self.devices]
+
+
+_MPI_REDUCTIONS = {"psum": "SUM", "pmax": "MAX", "pmin": "MIN"}
+
+
+class _Round:
+    """The collectives of one round whose groups span processes: one allgather between processes for
+    those gathering, one allreduce per operation and dtype for those reducing."""
+
+    def __init__(self, collectives: list[_Collective]):
+        self.gathering = [c for c in collectives if not c.allreduce]
+        self.reducing = [c for c in collectives if c.allreduce]
+
+    def run(self, env: dict) -> None:
+        parts = {c: c.parts(env) for c in self.gathering + self.reducing}
+        if self.reducing:
+            partials = {c: [c.partial(b) for b in parts[c]] for c in self.reducing}
+            totals = iter(distributed.allreduce_many([x for c in self.reducing for x in partials[c]],
+                                                     [c.op for c in self.reducing for _ in partials[c]],
+                                                     "; ".join(c.what for c in self.reducing)))
+            for c in self.reducing:
+                c._store(env, [c.spread(next(totals)) for _ in partials[c]])
+        if self.gathering:
+            stacks = {c: c.stacks(parts[c]) for c in self.gathering}
+            gathered = iter(distributed.allgather_many([s for c in self.gathering for s in stacks[c]],
+                                                       "; ".join(c.what for c in self.gathering)))
+            for c in self.gathering:
+                c.finish(env, parts[c], [next(gathered) for _ in stacks[c]])
+
+
+_ARITHMETIC = ("psum", "pmax", "pmin", "reduce_scatter")  # collectives that compute on the values
+
+
+def _cast(aval, dtype, device: Device) -> Callable:
+    """An executable converting one ``aval`` buffer to ``dtype`` on ``device``."""
+    from ..primitives.elementwise import convert_element_type_p
+    x, y = Var(aval), Var(aval.update(dtype=dtype, weak_type=False))
+    eqn = JaxprEqn(convert_element_type_p, [x], {"new_dtype": dtype, "weak_type": False}, [y])
+    return backend_compile(ClosedJaxpr(Jaxpr([], [x], [eqn], [y]), []), device)
 
 
 def _groups(coords: np.ndarray, axes_pos: Sequence[int]) -> list[list[int]]:
@@ -245,7 +359,8 @@ class _Cond:
 
     def __init__(self, eqn, prog: "SpmdProgram"):
         self.eqn, self.devices = eqn, prog.devices
-        self.branches = [SpmdProgram(b, prog.axes, prog.devices) for b in eqn.params["branches"]]
+        self.branches = [SpmdProgram(b, prog.axes, prog.devices, prog.offset, prog.name)
+                         for b in eqn.params["branches"]]
 
     def run(self, env: dict) -> None:
         ins = [env[x] for x in self.eqn.inputs]
@@ -258,8 +373,8 @@ class _While:
 
     def __init__(self, eqn, prog: "SpmdProgram"):
         self.eqn, self.devices = eqn, prog.devices
-        self.cond = SpmdProgram(eqn.params["cond_jaxpr"], prog.axes, prog.devices)
-        self.body = SpmdProgram(eqn.params["body_jaxpr"], prog.axes, prog.devices)
+        self.cond = SpmdProgram(eqn.params["cond_jaxpr"], prog.axes, prog.devices, prog.offset, prog.name)
+        self.body = SpmdProgram(eqn.params["body_jaxpr"], prog.axes, prog.devices, prog.offset, prog.name)
         self.nc, self.nb = eqn.params["cond_nconsts"], eqn.params["body_nconsts"]
 
     def run(self, env: dict) -> None:
@@ -283,13 +398,19 @@ def _barrier(eqn) -> type | None:
 
 
 class SpmdProgram:
-    """A flat SPMD jaxpr compiled for a mesh of devices; called with per-device input buffers."""
+    """A flat SPMD jaxpr compiled for a mesh of devices; called with per-device input buffers.
 
-    def __init__(self, closed: ClosedJaxpr, axes: list[MeshAxis], devices: Sequence[Device]):
+    ``devices`` are the mesh's devices from index ``offset`` on (all of them unless the mesh spans
+    processes: then this process's part); ``name`` names the program in errors between processes."""
+
+    def __init__(self, closed: ClosedJaxpr, axes: list[MeshAxis], devices: Sequence[Device], offset: int = 0,
+                 name: str = "a function"):
         from ..primitives.collectives import axis_index_p
-        self.devices, self.axes = list(devices), axes
+        self.devices, self.axes, self.offset, self.name = list(devices), axes, offset, name
         self.axis_pos = {id(a): i for i, a in enumerate(axes)}
-        self.coords = np.stack(np.unravel_index(np.arange(len(self.devices)), tuple(a.size for a in axes)), axis=1)
+        total = int(np.prod([a.size for a in axes]))
+        self.all_coords = np.stack(np.unravel_index(np.arange(total), tuple(a.size for a in axes)), axis=1)
+        self.coords = self.all_coords[offset:offset + len(self.devices)]
         jaxpr = dce_jaxpr(closed.jaxpr)[0]
         self.in_binders, self.outs = jaxpr.in_binders, jaxpr.outs
         # Values known before the call: constants, and each device's coordinate for axis_index.
@@ -352,7 +473,10 @@ class SpmdProgram:
                 defined = {v for e in es for v in e.out_binders}
                 ins = list(dict.fromkeys(x for e in es for x in e.inputs if type(x) is not Literal and x not in defined))
                 steps.append(_Segment(es, ins, list(needed[s]), self.devices))
-            steps += [step(e, self) for step, e in barriers.get(s, [])]
+            round_ = [step(e, self) for step, e in barriers.get(s, [])]
+            crossing = [c for c in round_ if isinstance(c, _Collective) and c.crosses]
+            steps += [c for c in round_ if c not in crossing or len(crossing) == 1]
+            steps += [_Round(crossing)] if len(crossing) > 1 else []
         return steps
 
     def __call__(self, inputs: Sequence[list]) -> list[list]:
@@ -373,7 +497,7 @@ def collective_method(backend: Any, op: str) -> Callable:
 
 def _buffer(value: Any, device: Device) -> Any:
     """A backend buffer on ``device`` holding ``value`` (an Array is moved by the backend)."""
-    if isinstance(value, ShardedArray):
+    if isinstance(value, MultiDeviceArray):
         value = value._gathered()
     if type(value) is Array:
         return to_device(value, device)._buf
@@ -384,10 +508,27 @@ def _buffer(value: Any, device: Device) -> Any:
 _programs: "weakref.WeakKeyDictionary[ClosedJaxpr, dict]" = weakref.WeakKeyDictionary()
 
 
+def _process_devices(axes: list[MeshAxis], backend: str | None, processes: int) -> tuple[list[Device], int]:
+    """This process's devices of a pmap over every process's devices, and the mesh index of the first."""
+    total = int(np.prod([a.size for a in axes]))
+    b = get_backend(backend)
+    if not distributed.spans(b) or distributed.process_count() != processes:
+        raise distributed.DistributedError(f"pmap: this program spans {processes} processes but backend '{b.name}' "
+                                           f"runs in {distributed.process_count()} (see portax.distributed).")
+    local, need = b.devices(), total // processes
+    if total % processes or need > len(local):
+        raise ValueError(f"pmap over {processes} processes needs {need} devices per process (the mapped axis has "
+                         f"global size {axes[0].size}), but this process has {len(local)} on backend '{b.name}'.")
+    return list(local[:need]), distributed.process_index() * need
+
+
 def _mesh_devices(axes: list[MeshAxis], devices: tuple | None, backend: str | None) -> list[Device]:
     total = int(np.prod([a.size for a in axes]))
     outer = axes[0].size
     if devices is not None:
+        if any(d.process_index != distributed.process_index() for d in devices):
+            raise NotImplementedError("pmap(devices=...) with devices of other processes is not supported: leave "
+                                      "devices unset to map over every process's devices.")
         if len(devices) != total:
             raise ValueError(f"Leading axis size of input to pmapped function must equal the number of local devices "
                              f"passed to pmap. Got axis_size={outer}, num_local_devices={len(devices)}."
@@ -407,20 +548,22 @@ def _mesh_devices(axes: list[MeshAxis], devices: tuple | None, backend: str | No
 
 
 def _program(jaxpr: ClosedJaxpr, axis_name: Any, axis_size: int, devices: tuple | None,
-             backend: str | None) -> SpmdProgram:
+             backend: str | None, processes: int, name: str) -> SpmdProgram:
     per_jaxpr = _programs.setdefault(jaxpr, {})
-    key = (axis_name, axis_size, devices, backend)
+    key = (axis_name, axis_size, devices, backend, processes)
     prog = per_jaxpr.get(key)
     if prog is None:
-        flat, axes = flatten(jaxpr, axis_name, axis_size)
-        prog = per_jaxpr[key] = SpmdProgram(flat, axes, _mesh_devices(axes, devices, backend))
+        flat, axes = flatten(jaxpr, [(axis_name, axis_size)])
+        mesh, offset = (_process_devices(axes, backend, processes) if processes > 1 else
+                        (_mesh_devices(axes, devices, backend), 0))
+        prog = per_jaxpr[key] = SpmdProgram(flat, axes, mesh, offset, name)
     return prog
 
 
 def _split(x: Any, axis: int, n: int) -> list:
     """The ``n`` slices of ``x`` along ``axis``: Arrays sliced on their device, host values on the host."""
     from ..primitives.structural import index_in_dim
-    if isinstance(x, ShardedArray):
+    if isinstance(x, MultiDeviceArray):
         x = x._gathered()
     if type(x) is Array:
         return [index_in_dim(x, i, axis, keepdims=False) for i in range(n)]
@@ -431,8 +574,8 @@ def _split(x: Any, axis: int, n: int) -> list:
 def _shard_arg(x: Any, axis: int | None, prog: SpmdProgram) -> list:
     """Per-device buffers of a pmap argument: slice ``i`` of the mapped axis goes to the devices whose
     outer coordinate is ``i``; an unmapped argument is replicated."""
-    outer = prog.coords[:, 0]
-    n = prog.axes[0].size
+    outer = prog.coords[:, 0] - prog.coords[0, 0]  # this process's part of the mesh
+    n = int(outer[-1]) + 1
     if axis is None:
         pieces = [x] * n
     elif isinstance(x, ShardedArray) and x.sharded_axis == axis and len(x.shards) == n:
@@ -443,9 +586,11 @@ def _shard_arg(x: Any, axis: int | None, prog: SpmdProgram) -> list:
 
 
 def execute(args: Sequence, *, jaxpr: ClosedJaxpr, axis_name: Any, axis_size: int, in_axes: tuple, out_axes: tuple,
-            devices: tuple | None, backend: str | None, **_: Any) -> list:
-    """Evaluate ``xla_pmap``: shard the arguments, run the program, return sharded results."""
-    prog = _program(jaxpr, axis_name, axis_size, devices, backend)
+            devices: tuple | None, backend: str | None, processes: int = 1, name: str = "a function", **_: Any
+            ) -> list:
+    """Evaluate ``xla_pmap``: shard the arguments, run the program, return sharded results (over several
+    processes: this process's shards)."""
+    prog = _program(jaxpr, axis_name, axis_size, devices, backend, processes, name)
     outs = prog([_shard_arg(x, a, prog) for x, a in zip(args, in_axes)])
     # The devices holding each outer index's result: inner coordinates all zero.
     lead = [k for k in range(len(prog.devices)) if not prog.coords[k][1:].any()]

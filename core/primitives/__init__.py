@@ -6,6 +6,7 @@ from . import linalg  # noqa: F401
 from . import fft  # noqa: F401
 from . import collectives  # noqa: F401
 from . import solves  # noqa: F401
+from . import callbacks  # noqa: F401
 
 
 def primitive_groups() -> dict:
@@ -15,7 +16,8 @@ def primitive_groups() -> dict:
             "contractions": contractions.CONTRACTIONS, "sorting": sorting.SORTING, "call": call.CALLS,
             "control_flow": control_flow.CONTROL_FLOW, "custom_derivatives": custom_derivatives.CUSTOM,
             "prng": prng.PRNG, "convolution": convolution.CONVOLUTION, "windowed": windowed.WINDOWED,
-            "linalg": linalg.LINALG, "fft": fft.FFT, "collectives": collectives.COLLECTIVES, "solves": solves.SOLVES}
+            "linalg": linalg.LINALG, "fft": fft.FFT, "collectives": collectives.COLLECTIVES, "solves": solves.SOLVES,
+            "callbacks": callbacks.CALLBACKS}
 
 
 def all_primitives() -> list:

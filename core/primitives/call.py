@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from .. import dtypes
 from ..ad_util import Zero, instantiate
+from ..decompositions import register_decomposition
 from ..interpreters import batching
 from ..interpreters.jvp import jvp_jaxpr
 from ..interpreters.partial_eval import partial_eval_jaxpr, split_call
 from ..interpreters.staging import trace_to_jaxpr
 from ..interpreters.transpose import is_undefined, transpose_jaxpr
-from ..interpreters.evaluation import eval_jaxpr
-from ..ir import ClosedJaxpr
+from ..interpreters.evaluation import dce_jaxpr, eval_jaxpr
+from ..ir import ClosedJaxpr, Jaxpr, Var
 from ..trace import (Primitive, abstract_eval_rules, batching_rules, higher_order_primitives, impl_rules, jvp_rules,
                      partial_eval_jaxpr_rules, transpose_rules)
 
@@ -37,7 +39,7 @@ def _call_rules(p: Primitive) -> None:
         linear = [is_undefined(a) for a in args]
         t = transpose_jaxpr(jaxpr, linear)
         res = [a for a in args if not is_undefined(a)]
-        cts = [instantiate(c) for c, a in zip(cts, jaxpr.out_avals) if a.dtype.kind == "f"]
+        cts = [instantiate(c) for c, a in zip(cts, jaxpr.out_avals) if dtypes.kind(a.dtype) == "f"]
         outs = iter(p.bind(*res, *cts, jaxpr=t, **params))
         return [next(outs) if l else None for l in linear]
 
@@ -56,10 +58,12 @@ def _pjit_impl(*args, jaxpr: ClosedJaxpr, name: str, backend: Any = None):
     from ..dispatch import as_arrays, compile_jaxpr, pick_device
     from ..backend import get_backend
     device = get_backend(backend).devices()[0] if backend is not None else pick_device(args)
-    return compile_jaxpr(jaxpr, device)(as_arrays(args, device))
+    return compile_jaxpr(jaxpr, device, f"jit({name})")(as_arrays(args, device))
 
 
 impl_rules[pjit_p] = _pjit_impl
+# a backend without a lowering of nested calls runs their bodies inline
+register_decomposition(pjit_p, lambda *args, jaxpr, **_: eval_jaxpr(jaxpr.jaxpr, jaxpr.consts, *args))
 partial_eval_jaxpr_rules[pjit_p] = lambda trace, tracers, *, jaxpr, **params: split_call(
     trace, pjit_p, tracers, jaxpr, lambda j: dict(params, jaxpr=j))
 
@@ -83,27 +87,56 @@ _call_rules(checkpoint_p)
 impl_rules[checkpoint_p] = lambda *args, jaxpr, **_: _pjit_impl(*args, jaxpr=jaxpr, name="checkpoint")
 
 
-def _checkpoint_partial_eval(trace, tracers, *, jaxpr, **params):
-    """Save only the inputs: the unknown half recomputes the known half's residuals from them."""
+def _checkpoint_partial_eval(trace, tracers, *, jaxpr, policy=None, **params):
+    """The forward pass saves the checkpoint's known inputs and the residuals its ``policy`` lets it save; the
+    staged backward half recomputes the other residuals from them."""
     unknowns = [not t.pval.is_known for t in tracers]
     known, unknown, out_unknowns, num_res = partial_eval_jaxpr(jaxpr, unknowns, False)
     known_vals = [t.pval.const for t in tracers if t.pval.is_known]
     n_known_out = len(known.out_avals) - num_res
-    known_outs = checkpoint_p.bind(*known_vals, jaxpr=known, **params)[:n_known_out]
+    forward, recompute_res = _remat_split(known.jaxpr, n_known_out, policy)
+    params = dict(params, policy=policy)
+    fwd_outs = eval_jaxpr(forward, known.consts, *known_vals)  # inline, as JAX: the forward pass is not remat
+    known_outs, saved = fwd_outs[:n_known_out], fwd_outs[n_known_out:]
 
     def recompute(*args):
-        kv, uv = args[:len(known_vals)], args[len(known_vals):]
-        res = eval_jaxpr(known.jaxpr, known.consts, *kv)[n_known_out:]
+        kv, uv = args[:len(known_vals) + len(saved)], args[len(known_vals) + len(saved):]
+        res = eval_jaxpr(recompute_res, known.consts, *kv)
         return eval_jaxpr(unknown.jaxpr, unknown.consts, *res, *uv)
 
-    avals = [t.aval for t in tracers if t.pval.is_known] + [t.aval for t in tracers if not t.pval.is_known]
+    avals = [t.aval for t in tracers if t.pval.is_known] + [v.aval for v in forward.outs[n_known_out:]]
+    avals += [t.aval for t in tracers if not t.pval.is_known]
     body, consts = _trace_closed(recompute, avals)
     ins = [trace.instantiate_const(trace.pure(c)) for c in consts]
     ins += [trace.instantiate_const(t) for t in tracers if t.pval.is_known]
+    ins += [trace.instantiate_const(trace.pure(s)) for s in saved]
     ins += [t for t in tracers if not t.pval.is_known]
     staged = trace.stage(checkpoint_p, ins, dict(params, jaxpr=body))
     known_it, staged_it = iter(known_outs), iter(staged)
     return [next(staged_it) if u else trace.pure(next(known_it)) for u in out_unknowns]
+
+
+def _remat_split(known: Jaxpr, n_known_out: int, policy: Callable | None) -> tuple[Jaxpr, Jaxpr]:
+    """Split the residuals (outputs after ``n_known_out``) of ``known`` by ``policy``: returns the forward jaxpr
+    (known ins -> known outs + saved values) and the recompute jaxpr (known ins + saved values -> residuals).
+    Walking back from the residuals, an equation the policy saves stops the walk (its outputs are saved),
+    any other one is recomputed from its inputs."""
+    available = set(known.constvars) | set(known.in_binders)
+    needed = {v for v in known.outs[n_known_out:] if type(v) is Var} - available
+    saved: dict = {}
+    recomputed = []
+    for eqn in reversed(known.eqns):
+        outs = [v for v in eqn.out_binders if v in needed]
+        if not outs:
+            continue
+        if policy is not None and policy(eqn.primitive, *[x.aval for x in eqn.inputs], **eqn.params):
+            saved.update(dict.fromkeys(outs))
+            continue
+        recomputed.append(eqn)
+        needed.update(x for x in eqn.inputs if type(x) is Var and x not in available)
+    forward = dce_jaxpr(Jaxpr(known.constvars, known.in_binders, known.eqns, known.outs[:n_known_out] + list(saved)))[0]
+    recompute = Jaxpr(known.constvars, known.in_binders + list(saved), recomputed[::-1], known.outs[n_known_out:])
+    return forward, recompute
 
 
 partial_eval_jaxpr_rules[checkpoint_p] = _checkpoint_partial_eval

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
+import numpy as np
+
 from .. import dtypes
 from ..ad_util import Zero
 from ..interpreters import jvp as ad
@@ -21,7 +23,7 @@ from ..parallel.axis_env import AxisPrimitive, axis_names_tuple, axis_size, look
 from ..pytree import tree_map
 from ..trace import abstract_eval_rules, batching_rules, get_aval, impl_rules, jvp_rules
 from . import structural as st
-from .elementwise import _const, asarray, convert_element_type, div, eq, mul
+from .elementwise import _const, add, asarray, convert_element_type, div, eq, mul
 from .reductions import reduce_max, reduce_min, reduce_sum
 
 __all__ = ["psum", "pmean", "pmax", "pmin", "all_gather", "psum_scatter", "ppermute", "pshuffle", "all_to_all",
@@ -74,7 +76,7 @@ def _reduction_prim(name: str) -> AxisPrimitive:
     p = AxisPrimitive(name, lambda params: params["axes"])
 
     def abstract(x: ShapedArray, *, axes, axis_index_groups):
-        if x.dtype.kind not in ("iufc" if name == "psum" else "iuf"):
+        if dtypes.kind(x.dtype) not in ("iufc" if name == "psum" else "iuf"):
             raise TypeError(f"{name} does not accept dtype {x.dtype.name} (operand {x.str_short()})")
         return x
     abstract_eval_rules[p] = abstract
@@ -151,7 +153,7 @@ def pmean(x: Any, axis_name: Any, *, axis_index_groups: Any = None) -> Any:
     n = axis_size(axis_name) if axis_index_groups is None else len(next(iter(axis_index_groups)))
 
     def one(s):
-        if get_aval(s).dtype.kind not in "fc":
+        if dtypes.kind(get_aval(s).dtype) not in "fc":
             s = convert_element_type(s, dtypes.default_float())
         return div(s, _const(s, n))
     return tree_map(one, psum(x, axis_name, axis_index_groups=axis_index_groups))
@@ -247,6 +249,13 @@ batching_rules[reduce_scatter_p] = _scatter_batch
 def all_gather(x: Any, axis_name: Any, *, axis_index_groups: Any = None, axis: int = 0, tiled: bool = False) -> Any:
     """``lax.all_gather``: every device gets the values of all devices, stacked along ``axis`` (or
     concatenated along it if ``tiled``); with ``axis_index_groups``, the values of its group."""
+    names = axis_names_tuple(axis_name)
+    if len(names) > 1 and axis_index_groups is None:  # the minor axis first: results come out major-to-minor
+        def several(leaf):
+            d = st.canonicalize_axis(axis, get_aval(leaf).ndim + (not tiled))
+            out = all_gather(all_gather(leaf, names[-1], axis=d, tiled=tiled), names[:-1], axis=d, tiled=tiled)
+            return out if tiled else _merge_dims(out, d)
+        return tree_map(several, x)
     name = _single_name(axis_name, "all_gather")
     groups = _groups(axis_index_groups, "all_gather", name)
     n = len(groups[0]) if groups else lookup_axis(name).size
@@ -265,6 +274,15 @@ def psum_scatter(x: Any, axis_name: Any, *, scatter_dimension: int = 0, axis_ind
     """``lax.psum_scatter``: the psum of ``x``, of which device ``i`` keeps block ``i`` along
     ``scatter_dimension`` (whose size must equal the axis size, or be a multiple of it if ``tiled``; with
     ``axis_index_groups``, the group's size and the device's index in its group)."""
+    names = axis_names_tuple(axis_name)
+    if len(names) > 1 and axis_index_groups is None:  # the major axis first: its blocks hold the minor ones'
+        def several(leaf):
+            leaf = asarray(leaf)
+            d = st.canonicalize_axis(scatter_dimension, get_aval(leaf).ndim)
+            leaf = leaf if tiled else _split_dim(leaf, d, lookup_axis(names[0]).size)
+            return psum_scatter(psum_scatter(leaf, names[0], scatter_dimension=d, tiled=tiled), names[1:],
+                                scatter_dimension=d, tiled=tiled)
+        return tree_map(several, x)
     name = _single_name(axis_name, "psum_scatter")
     groups = _groups(axis_index_groups, "psum_scatter", name)
     n = len(groups[0]) if groups else lookup_axis(name).size
@@ -406,6 +424,9 @@ batching_rules[axis_index_p] = lambda axis, vals, dims, *, axis_name: (st.iota(d
 
 def axis_index(axis_name: Any) -> Any:
     """``lax.axis_index``: this device's (or vmapped instance's) position along the named axis (int32)."""
+    names = axis_names_tuple(axis_name)
+    if len(names) > 1:  # the position in the axes' grid, major to minor
+        return add(mul(axis_index(names[:-1]), np.int32(lookup_axis(names[-1]).size)), axis_index(names[-1]))
     return axis_index_p.bind(axis_name=_single_name(axis_name, "axis_index"))
 
 

@@ -24,7 +24,7 @@ def _dot_abstract(lhs: ShapedArray, rhs: ShapedArray, *, dimension_numbers, prec
     if lhs.dtype != rhs.dtype:
         raise TypeError(f"dot_general requires operands of the same dtype, got {lhs.dtype.name} and {rhs.dtype.name}. "
                         "(Tip: jnp.dot/jnp.matmul promote types.)")
-    if lhs.dtype.kind not in "fiubc":
+    if dtypes.kind(lhs.dtype) not in "fiubc":
         raise TypeError(f"dot_general does not accept dtype {lhs.dtype.name}")
     if len(lc) != len(rc) or len(lb) != len(rb):
         raise TypeError(f"dot_general requires equal numbers of lhs and rhs contracting/batch dimensions, got "

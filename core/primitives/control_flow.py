@@ -95,7 +95,7 @@ higher_order_primitives.add(cond_p)
 
 
 def _cond_abstract(index: ShapedArray, *ops: ShapedArray, branches):
-    if index.shape != () or index.dtype.kind not in "iu":
+    if index.shape != () or dtypes.kind(index.dtype) not in "iu":
         raise TypeError(f"cond index must be a scalar integer, got {index.str_short()}")
     outs = branches[0].out_avals
     return [a.update(weak_type=all(b.out_avals[i].weak_type for b in branches)) for i, a in enumerate(outs)]
@@ -189,7 +189,7 @@ def _cond_transpose(cts, index, *ops, branches):
         raise ValueError("cond: the branch index cannot be linear")
     linear = [is_undefined(o) for o in ops]
     res = [o for o in ops if not is_undefined(o)]
-    cts = [instantiate(c) for c, a in zip(cts, branches[0].out_avals) if a.dtype.kind in "fc"]
+    cts = [instantiate(c) for c, a in zip(cts, branches[0].out_avals) if dtypes.kind(a.dtype) in "fc"]
     new = tuple(transpose_jaxpr(b, linear) for b in branches)
     outs = iter(cond_p.bind(index, *res, *cts, branches=new))
     return [None] + [next(outs) if l else None for l in linear]
@@ -236,7 +236,7 @@ def switch(index: Any, branches: Sequence[Callable], *operands: Any) -> Any:
     if not branches:
         raise ValueError("switch: empty branch sequence")
     idx = ew.asarray(index)
-    if get_aval(idx).shape != () or get_aval(idx).dtype.kind not in "iub":
+    if get_aval(idx).shape != () or dtypes.kind(get_aval(idx).dtype) not in "iub":
         raise TypeError(f"switch index must be a scalar integer, got {get_aval(idx).str_short()}")
     idx = ew.convert_element_type(idx, dtypes.int32)
     if len(branches) > 1:
@@ -252,7 +252,7 @@ def cond(pred: Any, true_fun: Callable, false_fun: Callable, *operands: Any) -> 
     aval = get_aval(p)
     if aval.shape != ():
         raise TypeError(f"Pred must be a scalar, got {pred!r:.60} of shape {aval.shape}.")
-    if aval.dtype.kind not in "biuf":
+    if dtypes.kind(aval.dtype) not in "biuf":
         raise TypeError(f"Pred type must be either boolean or number, got {aval.dtype.name}.")
     idx = ew.convert_element_type(ew.ne(p, ew._const(p, 0)) if aval.dtype != dtypes.bool_ else p, dtypes.int32)
     jaxprs, consts, ops, out_tree = _trace_branches((false_fun, true_fun), operands, "true_fun and false_fun")
@@ -275,7 +275,7 @@ def _while_jvp(primals, tangents, *, cond_jaxpr, body_jaxpr, cond_nconsts, body_
     nc, nb = cond_nconsts, body_nconsts
     cconsts, bconsts, init = primals[:nc], primals[nc:nc + nb], primals[nc + nb:]
     bconst_nz = [type(t) is not Zero for t in tangents[nc:nc + nb]]
-    carry_nz = [type(t) is not Zero and get_aval(p).dtype.kind in "fc" for t, p in zip(tangents[nc + nb:], init)]
+    carry_nz = [type(t) is not Zero and dtypes.kind(get_aval(p).dtype) in "fc" for t, p in zip(tangents[nc + nb:], init)]
     while True:
         body_jvp, out_nz = jvp_jaxpr(body_jaxpr, bconst_nz + carry_nz, instantiate_out=carry_nz)
         new_nz = [a or b for a, b in zip(carry_nz, out_nz)]
@@ -435,7 +435,7 @@ def _scan_jvp(primals, tangents, *, jaxpr, length, reverse, num_consts, num_carr
     ny = len(jaxpr.out_avals) - nk
     nz = [type(t) is not Zero for t in tangents]
     const_nz, carry_nz, xs_nz = nz[:nc], nz[nc:nc + nk], nz[nc + nk:]
-    carry_nz = [n and get_aval(p).dtype.kind in "fc" for n, p in zip(carry_nz, primals[nc:nc + nk])]
+    carry_nz = [n and dtypes.kind(get_aval(p).dtype) in "fc" for n, p in zip(carry_nz, primals[nc:nc + nk])]
     while True:
         jvp_j, out_nz = jvp_jaxpr(jaxpr, const_nz + carry_nz + xs_nz, instantiate_out=carry_nz + [False] * ny)
         new = [a or b for a, b in zip(carry_nz, out_nz[:nk])]
@@ -539,7 +539,7 @@ def _scan_transpose(cts, *args, jaxpr, length, reverse, num_consts, num_carry, u
     res_xs = [x for x in xs if not is_undefined(x)]
     ct_carry = [instantiate(c) for c in cts[:nk]]
     y_avals = jaxpr.out_avals[nk:]
-    ct_ys = [instantiate(c) if a.dtype.kind in "fc" else None for c, a in zip(cts[nk:], y_avals)]
+    ct_ys = [instantiate(c) if dtypes.kind(a.dtype) in "fc" else None for c, a in zip(cts[nk:], y_avals)]
     ct_ys_f = [c for c in ct_ys if c is not None]
     lin_const_avals = [c.aval for c in consts if is_undefined(c)]
     acc0 = [zeros_like_aval(a) for a in lin_const_avals]
@@ -555,7 +555,7 @@ def _scan_transpose(cts, *args, jaxpr, length, reverse, num_consts, num_carry, u
         primals = [UndefinedPrimal(a) if l else next(rc_it) for a, l in zip(jaxpr.in_avals[:nc], c_lin)]
         primals += [UndefinedPrimal(a) for a in jaxpr.in_avals[nc:nc + nk]]
         primals += [UndefinedPrimal(a) if l else next(rx_it) for a, l in zip(jaxpr.in_avals[nc + nk:], x_lin)]
-        cts_out = list(ctc) + [next(cty) if a.dtype.kind in "fc" else Zero(a.at_least_vspace()) for a in y_avals]
+        cts_out = list(ctc) + [next(cty) if dtypes.kind(a.dtype) in "fc" else Zero(a.at_least_vspace()) for a in y_avals]
         cts_in = backward_pass(jaxpr.jaxpr, jaxpr.consts, primals, cts_out)
         ct_consts = [instantiate(c) for c, l in zip(cts_in[:nc], c_lin) if l]
         ct_init = [instantiate(c) for c in cts_in[nc:nc + nk]]

@@ -130,14 +130,14 @@ def conv_dimension_numbers(lhs_shape: Sequence[int], rhs_shape: Sequence[int],
 # --- abstract evaluation ---------------------------------------------------------------------------------------
 def _check_preferred_element_type(name: str, in_dtype: np.dtype, preferred: np.dtype) -> None:
     """JAX's compatibility rule for ``preferred_element_type`` (same kind, no narrowing; int -> float allowed)."""
-    if not (in_dtype.kind in "iu" and preferred.kind == "f"):
+    if not (dtypes.kind(in_dtype) in "iu" and dtypes.kind(preferred) == "f"):
         for kinds in ("iu", "f"):
-            if in_dtype.kind in kinds and preferred.kind not in kinds:
+            if dtypes.kind(in_dtype) in kinds and dtypes.kind(preferred) not in kinds:
                 raise TypeError(f"{name}: input type {in_dtype.name} is incompatible with preferred_element_type "
                                 f"{preferred.name}. The compatible combinations of (input_type, "
                                 "preferred_element_type) are (integral, integral), (integral, floating), "
                                 "(floating, floating).")
-        if in_dtype.kind == "i" and preferred.kind != "i":
+        if dtypes.kind(in_dtype) == "i" and dtypes.kind(preferred) != "i":
             raise TypeError(f"{name}: preferred_element_type must have the same signedness as the original type, "
                             f"got {in_dtype.name} and {preferred.name}.")
     if preferred.itemsize < in_dtype.itemsize:
@@ -190,7 +190,7 @@ def _conv_abstract(lhs: ShapedArray, rhs: ShapedArray, *, window_strides, paddin
     if lhs.dtype != rhs.dtype:
         raise TypeError(f"lax.conv_general_dilated requires arguments to have the same dtypes, got "
                         f"{lhs.dtype.name}, {rhs.dtype.name}.")
-    if lhs.dtype.kind not in "fiub":
+    if dtypes.kind(lhs.dtype) not in "fiub":
         raise TypeError(f"conv_general_dilated does not accept dtype {lhs.dtype.name}.")
     lhs_spec, rhs_spec, out_spec = dimension_numbers
     fgc, bgc = feature_group_count, batch_group_count

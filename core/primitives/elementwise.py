@@ -30,7 +30,7 @@ _ANYC = ("fiubc", "any")
 
 
 def _check_dtype(name: str, kinds: tuple, dtype: np.dtype) -> None:
-    if dtype.kind not in kinds[0]:
+    if dtypes.kind(dtype) not in kinds[0]:
         raise TypeError(f"{name} does not accept dtype {dtype.name}. Accepted dtypes are subtypes of {kinds[1]}.")
 
 
@@ -80,8 +80,10 @@ def _const(like: Any, val: Any) -> Any:
     return make_array(np.asarray(val, dtype=get_aval(like).dtype), weak_type=True)
 
 
-def _binary_args(name: str, x: Any, y: Any) -> tuple:
-    """lax accepts Python scalars (weakly typed) next to arrays: they take the array's dtype and shape."""
+def _binary_args(name: str, x: Any, y: Any, size1: bool = True) -> tuple:
+    """lax accepts Python scalars (weakly typed) next to arrays: they take the array's dtype and shape; and
+    (``size1``) operands of one rank whose sizes are equal or 1 per dimension, broadcast to the common shape (JAX's
+    ``broadcasting_shape_rule``)."""
     ax, ay = get_aval(x), get_aval(y)
     if ax.dtype != ay.dtype:
         if type(x) in (int, float, bool):
@@ -95,6 +97,11 @@ def _binary_args(name: str, x: Any, y: Any) -> tuple:
             x = broadcast_in_dim(x, ay.shape, ())
         elif ay.shape == ():
             y = broadcast_in_dim(y, ax.shape, ())
+        elif size1 and len(ax.shape) == len(ay.shape):
+            shape = tuple(b if a == 1 else a for a, b in zip(ax.shape, ay.shape))
+            if all(d in (1, n) for v in (ax, ay) for d, n in zip(v.shape, shape)):
+                dims = tuple(range(len(shape)))
+                x, y = broadcast_in_dim(x, shape, dims), broadcast_in_dim(y, shape, dims)
     return x, y
 
 
@@ -154,7 +161,7 @@ _integer_pow_abstract = abstract_eval_rules[integer_pow_p]
 
 
 def _checked_integer_pow(x: Any, *, y: int) -> Any:
-    if y < 0 and x.dtype.kind in "iub":
+    if y < 0 and dtypes.kind(x.dtype) in "iub":
         raise TypeError(f"Integers cannot be raised to negative powers, got integer_pow({x.str_short()}, {y})")
     return _integer_pow_abstract(x, y=y)
 
@@ -195,7 +202,16 @@ sin, cos, tan, asin, acos, atan = map(_un, (sin_p, cos_p, tan_p, asin_p, acos_p,
 sinh, cosh, asinh, acosh, atanh = map(_un, (sinh_p, cosh_p, asinh_p, acosh_p, atanh_p))
 sqrt, rsqrt, cbrt, erf, erfc, erf_inv, lgamma, digamma = map(_un, (sqrt_p, rsqrt_p, cbrt_p, erf_p, erfc_p, erf_inv_p, lgamma_p, digamma_p))
 square, bitwise_not, population_count, clz = map(_un, (square_p, not_p, population_count_p, clz_p))
-add, sub, mul, div, rem, max, min, atan2, nextafter = map(_bin, (add_p, sub_p, mul_p, div_p, rem_p, max_p, min_p, atan2_p, nextafter_p))
+add, sub, _mul, div, rem, max, min, atan2, nextafter = map(_bin, (add_p, sub_p, mul_p, div_p, rem_p, max_p, min_p, atan2_p, nextafter_p))
+
+
+def mul(x: Any, y: Any, *, out_dtype: Any = None) -> Any:
+    """Elementwise ``mul`` (``lax.mul``); with ``out_dtype`` both operands are first cast to it (as JAX does)."""
+    if out_dtype is not None:
+        x, y = convert_element_type(x, out_dtype), convert_element_type(y, out_dtype)
+    return _mul(x, y)
+
+
 bitwise_and, bitwise_or, bitwise_xor = map(_bin, (and_p, or_p, xor_p))
 shift_left, shift_right_logical, shift_right_arithmetic = map(_bin, (shift_left_p, shift_right_logical_p, shift_right_arithmetic_p))
 eq, ne, lt, le, gt, ge = map(_bin, (eq_p, ne_p, lt_p, le_p, gt_p, ge_p))
@@ -215,9 +231,9 @@ def pow(x: Any, y: Any) -> Any:
     """``lax.pow``: ``x`` float or complex, ``y`` of its dtype or an integer array (converted to the dtype of ``x``, as
     JAX lowers it)."""
     dx, dy = (get_aval(asarray(v)).dtype for v in (x, y))
-    if dx.kind in "fc" and dy.kind in "iu" and type(y) is not int:
+    if dtypes.kind(dx) in "fc" and dtypes.kind(dy) in "iu" and type(y) is not int:
         y = convert_element_type(y, dx)
-    elif dx != dy and dx.kind in "fc" and dy.kind in "fc" and type(y) is not float and type(x) is not float:
+    elif dx != dy and dtypes.kind(dx) in "fc" and dtypes.kind(dy) in "fc" and type(y) is not float and type(x) is not float:
         raise TypeError("the first argument to pow must have an inexact dtype (float or complex), and the second "
                         "argument must have an inexact or integer dtype, and two inexact dtypes must match, but got "
                         f"{dx} and {dy} respectively.")
@@ -278,7 +294,7 @@ for _p in (max_p, min_p):
 
 
 def _abs_jvp(g, ans, x):
-    if get_aval(x).dtype.kind == "c":  # d|z| = Re(conj(z) dz) / |z|, and 0 at z = 0 (as JAX)
+    if dtypes.kind(get_aval(x).dtype) == "c":  # d|z| = Re(conj(z) dz) / |z|, and 0 at z = 0 (as JAX)
         return div(real(mul(conj(x), g)), select(eq(ans, _const(ans, 0)), _const(ans, 1), ans))
     return select(ge(x, _const(x, 0)), g, neg(g))
 
@@ -416,7 +432,7 @@ def select_n(which: Any, *cases: Any) -> Any:
 
 def select(pred: Any, on_true: Any, on_false: Any) -> Any:
     """``lax.select``: ``on_true`` where ``pred`` else ``on_false``."""
-    on_false, on_true = _binary_args("select", on_false, on_true)
+    on_false, on_true = _binary_args("select", on_false, on_true, size1=False)
     return select_n_p.bind(pred, on_false, on_true)
 
 
@@ -499,7 +515,7 @@ def _convert_abstract(x: ShapedArray, *, new_dtype, weak_type) -> ShapedArray:
 def _convert_jvp(primals, tangents, *, new_dtype, weak_type):
     (x,), (t,) = primals, tangents
     out = convert_element_type_p.bind(x, new_dtype=new_dtype, weak_type=weak_type)
-    if type(t) is Zero or new_dtype.kind not in "fc" or get_aval(x).dtype.kind not in "fc":
+    if type(t) is Zero or dtypes.kind(new_dtype) not in "fc" or dtypes.kind(get_aval(x).dtype) not in "fc":
         return out, Zero(get_aval(out).at_least_vspace())
     return out, convert_element_type_p.bind(t, new_dtype=new_dtype, weak_type=weak_type)
 
@@ -567,7 +583,7 @@ def bitcast_convert_type(x: Any, new_dtype) -> Any:
 # --- complex numbers ------------------------------------------------------------------------------------------
 def _part_abstract(name: str):
     def rule(x: ShapedArray) -> ShapedArray:
-        if x.dtype.kind != "c":
+        if dtypes.kind(x.dtype) != "c":
             raise TypeError(f"{name} requires a complex operand, got {x.str_short()}")
         return ShapedArray(x.shape, dtypes.real_dtype(x.dtype))
     return rule
@@ -581,7 +597,7 @@ def _complex_abstract(x: ShapedArray, y: ShapedArray) -> ShapedArray:
 
 
 def _conj_abstract(x: ShapedArray) -> ShapedArray:
-    if x.dtype.kind != "c":
+    if dtypes.kind(x.dtype) != "c":
         raise TypeError(f"conj requires a complex operand, got {x.str_short()}")
     return x
 

@@ -139,10 +139,10 @@ def fft(x: Any, fft_type: Any, fft_lengths: Sequence[int]) -> Any:
     ft = _as_fft_type(fft_type)
     x = ew.asarray(x)
     if ft == FftType.RFFT:
-        if get_aval(x).dtype.kind == "c":
+        if dtypes.kind(get_aval(x).dtype) == "c":
             raise TypeError(f"lax.fft RFFT requires a real operand, got {get_aval(x).str_short()}")
         return ew.complex(*fft_split((x,), ft, fft_lengths))
-    parts = (ew.real(x), ew.imag(x)) if get_aval(x).dtype.kind == "c" else (x, st.zeros_like_array(x))
+    parts = (ew.real(x), ew.imag(x)) if dtypes.kind(get_aval(x).dtype) == "c" else (x, st.zeros_like_array(x))
     outs = fft_split(parts, ft, fft_lengths)
     return outs[0] if ft == FftType.IRFFT else ew.complex(*outs)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple, Sequence
 
+from .. import dtypes
 from ..ad_util import Zero, add_tangents, instantiate, zeros_like_aval
 from ..interpreters import batching, jvp as ad
 from ..interpreters.transpose import is_undefined
@@ -51,7 +52,7 @@ class GatherScatterMode:
 
 
 def _check_indices(name: str, indices: ShapedArray, n_index: int) -> tuple:
-    if indices.dtype.kind not in "iu":
+    if dtypes.kind(indices.dtype) not in "iu":
         raise TypeError(f"{name} indices must have an integer type, got {indices.dtype.name}")
     if indices.ndim < 1 or indices.shape[-1] != n_index:
         raise TypeError(f"{name}: the last dimension of indices (shape {indices.shape}) must equal "
@@ -106,6 +107,12 @@ def _gather_batch(axis, vals, dims, *, dimension_numbers, slice_sizes, mode, fil
     up = lambda ds: tuple(d + 1 for d in ds)
     new = GatherDimensionNumbers(up(dn.offset_dims), up(dn.collapsed_slice_dims), up(dn.start_index_map),
                                  (0,) + up(dn.operand_batching_dims), (0,) + up(dn.start_indices_batching_dims))
+    if axis.size == 0:  # no slice of size 1 fits the empty batch dimension: the (empty) result directly
+        shape = (0,) + _gather_abstract(get_aval(operand).update(shape=get_aval(operand).shape[1:]),
+                                        get_aval(indices).update(shape=get_aval(indices).shape[1:]),
+                                        dimension_numbers=dn, slice_sizes=slice_sizes, mode=mode,
+                                        fill_value=fill_value).shape
+        return st.full(shape, 0, get_aval(operand).dtype), 0
     return gather_p.bind(operand, indices, dimension_numbers=new, slice_sizes=(1,) + tuple(slice_sizes), mode=mode,
                          fill_value=fill_value), 0
 

@@ -1,12 +1,17 @@
-"""Matrix decompositions and triangular solves (``jax.lax.linalg``): cholesky, qr, svd, eigh, lu and
-triangular_solve. Each acts on the trailing two axes; leading axes are batch axes.
+"""Matrix decompositions and triangular solves (``jax.lax.linalg``): cholesky, qr, svd, eigh, eig, lu and
+triangular_solve, on float32/float64/complex64/complex128 matrices. Each acts on the trailing two axes; leading
+axes are batch axes.
 
-The derivative rules are JAX's (they come from the matrix-calculus literature cited at each rule);
+The derivative rules are JAX's (they come from the matrix-calculus literature cited at each rule), for real and
+complex operands; eig's eigenvectors are differentiable too (JAX's rule, which JAX only enables on request).
 ``triangular_solve`` is linear in its right-hand side and has a transpose rule for it.
+
+Backends without complex dtypes run a complex decomposition as ``complex_linalg``: the same decomposition on
+(real, imaginary) part buffers, made by ``core.complex_lowering`` after every transformation.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
 from .. import dtypes
 from ..ad_util import Zero
@@ -22,6 +27,28 @@ from .sorting import take_along_axis
 def _T(x: Any) -> Any:
     nd = get_aval(x).ndim
     return st.transpose(x, tuple(range(nd - 2)) + (nd - 1, nd - 2))
+
+
+def _is_complex(x: Any) -> bool:
+    return dtypes.kind(get_aval(x).dtype) == "c"
+
+
+def _conj(x: Any) -> Any:
+    return ew.conj(x) if _is_complex(x) else x
+
+
+def _H(x: Any) -> Any:
+    """The conjugate transpose (the transpose of a real matrix)."""
+    return _conj(_T(x))
+
+
+def _as_dtype_of(x: Any, like: Any) -> Any:
+    """``x`` (real) converted to the dtype of ``like`` (real or complex)."""
+    return ew.convert_element_type(x, get_aval(like).dtype)
+
+
+def _real(x: Any) -> Any:
+    return ew.real(x) if _is_complex(x) else x
 
 
 def _matmul(a: Any, b: Any) -> Any:
@@ -76,21 +103,24 @@ def _row(v: Any) -> Any:
 
 
 def symmetrize(x: Any) -> Any:
-    """``(x + x^T) / 2`` over the trailing two axes."""
-    return ew.div(ew.add(x, _T(x)), ew._const(x, 2))
+    """``(x + x^H) / 2`` over the trailing two axes."""
+    return ew.div(ew.add(x, _H(x)), ew._const(x, 2))
 
 
 def _from_triangle(x: Any, lower: bool = True) -> Any:
-    """The symmetric matrix whose stored triangle is that of ``x`` (what LAPACK reads of a symmetric input)."""
-    if lower:
-        return ew.add(_tril(x), _T(_tril(x, -1)))
-    return ew.add(_triu(x), _T(_triu(x, 1)))
+    """The symmetric (Hermitian) matrix whose stored triangle is that of ``x``: what LAPACK reads of such an
+    input (the imaginary part of a complex diagonal is not read)."""
+    strict = _tril(x, -1) if lower else _triu(x, 1)
+    diag = _triu(_tril(x))
+    return ew.add(ew.add(strict, _H(strict)), _as_dtype_of(_real(diag), x))
+
+
+_DTYPES = (dtypes.float32, dtypes.float64, dtypes.complex64, dtypes.complex128)
 
 
 def _check_matrix(name: str, x: ShapedArray, square: bool = False) -> None:
-    if x.dtype not in (dtypes.float32, dtypes.float64):
-        extra = " (portax's decompositions do not take complex matrices yet)" if x.dtype.kind == "c" else ""
-        raise TypeError(f"{name} requires a float32 or float64 operand, got {x.dtype.name}{extra}")
+    if x.dtype not in _DTYPES:
+        raise TypeError(f"{name} requires a float32, float64, complex64 or complex128 operand, got {x.dtype.name}")
     if x.ndim < 2:
         raise ValueError(f"{name} requires an operand with at least 2 dimensions, got shape {x.shape}")
     if square and x.shape[-1] != x.shape[-2]:
@@ -124,7 +154,7 @@ def _cholesky_jvp(primals, tangents):
         return L, Zero(get_aval(L).at_least_vspace())
     shape = get_aval(x).shape
     sigma_dot = _from_triangle(sigma_dot)
-    tmp = triangular_solve(L, sigma_dot, left_side=False, transpose_a=True, lower=True)
+    tmp = triangular_solve(L, sigma_dot, left_side=False, transpose_a=True, conjugate_a=True, lower=True)
     inner = triangular_solve(L, tmp, left_side=True, transpose_a=False, lower=True)
     phi = ew.div(_tril(inner), ew.add(_eye(get_aval(x).dtype, shape), ew._const(inner, 1)))
     return L, _matmul(L, phi)
@@ -137,7 +167,7 @@ _batch_front(cholesky_p)
 
 
 def cholesky(x: Any, *, symmetrize_input: bool = True) -> Any:
-    """Lower Cholesky factor ``L`` with ``x = L L^T``; NaNs where a matrix is not positive definite."""
+    """Lower Cholesky factor ``L`` with ``x = L L^H``; NaNs where a matrix is not positive definite."""
     x = ew.asarray(x)
     _check_matrix("cholesky", get_aval(x), square=True)
     if symmetrize_input:
@@ -168,6 +198,7 @@ def _ts_jvp_a(g_a, ans, a, b, *, left_side, lower, transpose_a, conjugate_a, uni
     g_a = _tril(g_a, -k) if lower else _triu(g_a, k)
     g_a = ew.neg(g_a)
     g_a = _T(g_a) if transpose_a else g_a
+    g_a = _conj(g_a) if conjugate_a else g_a
     params = dict(left_side=left_side, lower=lower, transpose_a=transpose_a, conjugate_a=conjugate_a,
                   unit_diagonal=unit_diagonal)
     a_inverse = lambda rhs: triangular_solve_p.bind(a, rhs, **params)
@@ -214,10 +245,12 @@ batching_rules[triangular_solve_p] = _ts_batch
 def triangular_solve(a: Any, b: Any, *, left_side: bool = False, lower: bool = False, transpose_a: bool = False,
                      conjugate_a: bool = False, unit_diagonal: bool = False) -> Any:
     """Solve ``op(a) @ x = b`` (``left_side``) or ``x @ op(a) = b`` for triangular ``a``; op transposes if
-    ``transpose_a``. Only the selected triangle of ``a`` is read. A 1-D ``b`` is not accepted (as in JAX)."""
+    ``transpose_a`` and conjugates if ``conjugate_a`` (complex ``a`` only, as in JAX). Only the selected triangle
+    of ``a`` is read. A 1-D ``b`` is not accepted."""
     a, b = ew.asarray(a), ew.asarray(b)
+    conjugate_a = bool(conjugate_a) and _is_complex(a)
     return triangular_solve_p.bind(a, b, left_side=bool(left_side), lower=bool(lower), transpose_a=bool(transpose_a),
-                                   conjugate_a=bool(conjugate_a), unit_diagonal=bool(unit_diagonal))
+                                   conjugate_a=conjugate_a, unit_diagonal=bool(unit_diagonal))
 
 
 # --- qr --------------------------------------------------------------------------------------------------------
@@ -239,9 +272,12 @@ def _qr_jvp(primals, tangents, *, full_matrices):
         raise NotImplementedError("Unimplemented case of QR decomposition derivative (needs m >= n and, for "
                                   "full_matrices=True, a square input)")
     dx_rinv = triangular_solve(r, dx)
-    qt_dx_rinv = _matmul(_T(q), dx_rinv)
+    qt_dx_rinv = _matmul(_H(q), dx_rinv)
     lower = _tril(qt_dx_rinv, -1)
-    do = ew.sub(lower, _T(lower))
+    do = ew.sub(lower, _H(lower))
+    if _is_complex(x):  # the imaginary part of the diagonal, which the skew-Hermitian part must carry
+        imag_diag = ew.sub(qt_dx_rinv, _as_dtype_of(ew.real(qt_dx_rinv), qt_dx_rinv))
+        do = ew.add(do, ew.mul(_eye(get_aval(x).dtype, get_aval(do).shape), imag_diag))
     dq = ew.add(_matmul(q, ew.sub(do, qt_dx_rinv)), dx_rinv)
     dr = _matmul(ew.sub(qt_dx_rinv, do), r)
     return [q, r], [dq, dr]
@@ -254,7 +290,8 @@ _batch_front(qr_p)
 
 
 def qr(x: Any, *, full_matrices: bool = True) -> tuple:
-    """``(q, r)`` with orthonormal columns in ``q`` and upper-triangular ``r`` (Householder, LAPACK's signs)."""
+    """``(q, r)`` with orthonormal (unitary) columns in ``q`` and upper-triangular ``r`` (Householder, LAPACK's
+    signs)."""
     q, r = qr_p.bind(ew.asarray(x), full_matrices=bool(full_matrices))
     return q, r
 
@@ -264,7 +301,7 @@ def _svd_abstract(x: ShapedArray, *, full_matrices, compute_uv):
     _check_matrix("svd", x)
     *batch, m, n = x.shape
     k = min(m, n)
-    s = ShapedArray((*batch, k), x.dtype)
+    s = ShapedArray((*batch, k), dtypes.real_dtype(x.dtype))
     if not compute_uv:
         return [s]
     return [s, ShapedArray((*batch, m, m if full_matrices else k), x.dtype),
@@ -280,34 +317,34 @@ def _svd_jvp(primals, tangents, *, full_matrices, compute_uv):
     if compute_uv and full_matrices:
         raise NotImplementedError("Singular value decomposition JVP not implemented for full matrices")
     s, U, Vt = svd_p.bind(A, full_matrices=False, compute_uv=True)
-    Ut, V = _T(U), _T(Vt)
+    Ut, V = _H(U), _H(Vt)
     s_dim = _row(s)
     dS = _matmul(_matmul(Ut, dA), V)
-    ds = _diagonal(dS)
+    ds = _diagonal(_real(dS))
     if not compute_uv:
         return outs, [ds]
     kk = get_aval(dS).shape
     s_b = st.broadcast_in_dim(s_dim, kk, tuple(range(len(kk))))
     s_diffs = ew.mul(ew.add(s_b, _T(s_b)), ew.sub(s_b, _T(s_b)))
     eye = _eye(get_aval(s).dtype, kk)
-    F = ew.sub(ew.div(ew._const(s, 1), ew.add(s_diffs, eye)), eye)
-    dSS = ew.mul(s_b, dS)
-    SdS = ew.mul(_T(s_b), dS)
+    F = _as_dtype_of(ew.sub(ew.div(ew._const(s, 1), ew.add(s_diffs, eye)), eye), A)
+    dSS = ew.mul(_as_dtype_of(s_b, A), dS)
+    SdS = ew.mul(_as_dtype_of(_T(s_b), A), dS)
     s_zeros = ew.convert_element_type(ew.eq(s, ew._const(s, 0)), get_aval(s).dtype)
     s_inv = ew.sub(ew.div(ew._const(s, 1), ew.add(s, s_zeros)), s_zeros)
-    dUdV_diag = ew.mul(ew.mul(ew._const(dS, 0.5), ew.sub(dS, _T(dS))), _diag_matrix(s_inv))
-    dU = _matmul(U, ew.add(ew.mul(F, ew.add(dSS, _T(dSS))), dUdV_diag))
-    dV = _matmul(V, ew.mul(F, ew.add(SdS, _T(SdS))))
+    dUdV_diag = ew.mul(ew.mul(ew._const(dS, 0.5), ew.sub(dS, _H(dS))), _as_dtype_of(_diag_matrix(s_inv), A))
+    dU = _matmul(U, ew.add(ew.mul(F, ew.add(dSS, _H(dSS))), dUdV_diag))
+    dV = _matmul(V, ew.mul(F, ew.add(SdS, _H(SdS))))
     m, n = get_aval(A).shape[-2:]
     if m > n:
         dAV = _matmul(dA, V)
-        s_cols = st.broadcast_in_dim(s_dim, get_aval(dAV).shape, tuple(range(get_aval(dAV).ndim)))
+        s_cols = _as_dtype_of(st.broadcast_in_dim(s_dim, get_aval(dAV).shape, tuple(range(get_aval(dAV).ndim))), A)
         dU = ew.add(dU, ew.div(ew.sub(dAV, _matmul(U, _matmul(Ut, dAV))), s_cols))
     if n > m:
-        dAHU = _matmul(_T(dA), U)
-        s_cols = st.broadcast_in_dim(s_dim, get_aval(dAHU).shape, tuple(range(get_aval(dAHU).ndim)))
+        dAHU = _matmul(_H(dA), U)
+        s_cols = _as_dtype_of(st.broadcast_in_dim(s_dim, get_aval(dAHU).shape, tuple(range(get_aval(dAHU).ndim))), A)
         dV = ew.add(dV, ew.div(ew.sub(dAHU, _matmul(V, _matmul(Vt, dAHU))), s_cols))
-    return outs, [ds, dU, _T(dV)]
+    return outs, [ds, dU, _H(dV)]
 
 
 svd_p = Primitive("svd", multiple_results=True)
@@ -317,7 +354,7 @@ _batch_front(svd_p)
 
 
 def svd(x: Any, *, full_matrices: bool = True, compute_uv: bool = True) -> Any:
-    """``(u, s, vh)`` (or ``s`` alone) with singular values in descending order, as ``lax.linalg.svd``."""
+    """``(u, s, vh)`` (or ``s`` alone) with real singular values in descending order, as ``lax.linalg.svd``."""
     outs = svd_p.bind(ew.asarray(x), full_matrices=bool(full_matrices), compute_uv=bool(compute_uv))
     if not compute_uv:
         return outs[0]
@@ -328,23 +365,23 @@ def svd(x: Any, *, full_matrices: bool = True, compute_uv: bool = True) -> Any:
 # --- eigh -------------------------------------------------------------------------------------------------------------
 def _eigh_abstract(x: ShapedArray, *, lower):
     _check_matrix("eigh", x, square=True)
-    return [ShapedArray(x.shape, x.dtype), ShapedArray(x.shape[:-1], x.dtype)]
+    return [ShapedArray(x.shape, x.dtype), ShapedArray(x.shape[:-1], dtypes.real_dtype(x.dtype))]
 
 
 def _eigh_jvp(primals, tangents, *, lower):
-    """dw = diag(V^T dA V), dV = V (F * (V^T dA V)) with F_ij = 1 / (w_j - w_i) off the diagonal."""
+    """dw = Re diag(V^H dA V), dV = V (F * (V^H dA V)) with F_ij = 1 / (w_j - w_i) off the diagonal."""
     (a,), (a_dot,) = primals, tangents
     v, w = eigh_p.bind(a, lower=lower)
     if type(a_dot) is Zero:
         return [v, w], _zero_tangents([v, w])
     shape = get_aval(a).shape
     eye = _eye(get_aval(a).dtype, shape)
-    w_row = st.broadcast_in_dim(_row(w), shape, tuple(range(len(shape))))
+    w_row = st.broadcast_in_dim(_as_dtype_of(_row(w), a), shape, tuple(range(len(shape))))
     Fmat = ew.sub(ew.integer_pow(ew.add(eye, ew.sub(w_row, _T(w_row))), -1), eye)
     a_dot = _from_triangle(a_dot, lower)
-    vdag_adot_v = _matmul(_matmul(_T(v), a_dot), v)
+    vdag_adot_v = _matmul(_matmul(_H(v), a_dot), v)
     dv = _matmul(v, ew.mul(Fmat, vdag_adot_v))
-    dw = _diagonal(vdag_adot_v)
+    dw = _diagonal(_real(vdag_adot_v))
     return [v, w], [dv, dw]
 
 
@@ -355,7 +392,7 @@ _batch_front(eigh_p)
 
 
 def eigh(x: Any, *, lower: bool = True, symmetrize_input: bool = True, sort_eigenvalues: bool = True) -> tuple:
-    """``(v, w)``: eigenvectors (columns) and ascending eigenvalues of symmetric matrices, as
+    """``(v, w)``: eigenvectors (columns) and ascending (real) eigenvalues of symmetric or Hermitian matrices, as
     ``lax.linalg.eigh``. Eigenvalues are always sorted."""
     x = ew.asarray(x)
     _check_matrix("eigh", get_aval(x), square=True)
@@ -369,16 +406,69 @@ def eigh(x: Any, *, lower: bool = True, symmetrize_input: bool = True, sort_eige
 def _eig_abstract(x: ShapedArray):
     """Split-complex results, like ``fft``: eigenvalues ``(re, im)`` and right eigenvectors ``(re, im)``."""
     _check_matrix("eig", x, square=True)
-    w, v = ShapedArray(x.shape[:-1], x.dtype), ShapedArray(x.shape, x.dtype)
+    part = dtypes.real_dtype(x.dtype)
+    w, v = ShapedArray(x.shape[:-1], part), ShapedArray(x.shape, part)
     return [w, w, v, v]
 
 
+def _eig_vec_jvp(w: Any, v: Any, da: Any) -> tuple:
+    """JAX's rule (nondegenerate perturbation theory, Giles 2008, sec. 3.1): with P = V^-1 dA V, dw = diag(P) and
+    dv_j = u_j + c_j v_j for U = V (F * P); c_j keeps LAPACK's normalisation of v_j (unit 2-norm, real largest
+    component k_j): c_j = -Re(v_j^H u_j) - i Im(u_kj) / v_kj."""
+    from ..numpy.linalg import solve
+    shape = get_aval(v).shape
+    nd = len(shape)
+    eye = _eye(get_aval(v).dtype, shape)
+    w_row = st.broadcast_in_dim(_row(w), shape, tuple(range(nd)))
+    Fmat = ew.sub(ew.integer_pow(ew.add(eye, ew.sub(w_row, _T(w_row))), -1), eye)
+    P = _matmul(solve(v, da), v)
+    U = _matmul(v, ew.mul(Fmat, P))
+    c = ew.complex(ew.neg(ew.real(_col_sum(ew.mul(ew.conj(v), U)))),
+                   ew.neg(ew.div(ew.imag(_largest_component(v, U)), ew.real(_largest_component(v, v)))))
+    return _diagonal(P), ew.add(U, _scale_columns(v, c))
+
+
+def _col_sum(x: Any) -> Any:
+    return red.reduce_sum(x, (get_aval(x).ndim - 2,))
+
+
+def _scale_columns(x: Any, c: Any) -> Any:
+    """Column j of ``x`` times ``c[..., j]``."""
+    shape = get_aval(x).shape
+    return ew.mul(x, st.broadcast_in_dim(_row(c), shape, tuple(range(len(shape)))))
+
+
+def _largest_component(v: Any, x: Any) -> Any:
+    """Per column j, the element of ``x`` in the row where column j of ``v`` has its largest modulus."""
+    shape = get_aval(v).shape
+    nd = len(shape)
+    k = red.argmax(ew.abs(v), nd - 2, dtypes.int32)
+    rows = st.broadcasted_iota(dtypes.int32, shape, nd - 2)
+    mask = ew.eq(rows, st.broadcast_in_dim(k, shape, tuple(range(nd - 2)) + (nd - 1,)))
+    return _col_sum(ew.select(mask, x, st.zeros_like_array(x)))
+
+
+def _left_eigenvectors(vr: Any) -> Any:
+    """Left eigenvectors (u_j^H A = w_j u_j^H) from the right ones: the columns of V^-H, scaled as LAPACK's geev
+    scales eigenvectors (unit 2-norm, largest component real and positive)."""
+    from ..numpy.linalg import inv
+    if get_aval(vr).shape[-1] == 0:
+        return vr
+    u = _H(inv(vr))
+    u = _scale_columns(u, _as_dtype_of(ew.rsqrt(_col_sum(ew.real(ew.mul(u, ew.conj(u))))), u))
+    big = _largest_component(u, u)
+    return _scale_columns(u, ew.div(ew.conj(big), _as_dtype_of(ew.abs(big), big)))
+
+
 def _eig_jvp(primals, tangents):
-    if all(type(t) is Zero for t in tangents):
-        outs = eig_p.bind(*primals)
+    """Eigenvalues and eigenvectors (``_eig_vec_jvp``), for distinct eigenvalues."""
+    (a,), (da,) = primals, tangents
+    outs = eig_p.bind(a)
+    if type(da) is Zero or get_aval(a).shape[-1] == 0:
         return outs, _zero_tangents(outs)
-    raise NotImplementedError("Differentiation of jnp.linalg.eig is not supported by portax yet (it needs complex "
-                              "linear solves); for symmetric matrices use jnp.linalg.eigh, which is differentiable.")
+    w, v = ew.complex(outs[0], outs[1]), ew.complex(outs[2], outs[3])
+    dw, dv = _eig_vec_jvp(w, v, _as_dtype_of(da, v) if not _is_complex(da) else da)
+    return outs, [ew.real(dw), ew.imag(dw), ew.real(dv), ew.imag(dv)]
 
 
 eig_p = Primitive("eig", multiple_results=True)
@@ -387,12 +477,18 @@ jvp_rules[eig_p] = _eig_jvp
 _batch_front(eig_p)
 
 
-def eig(x: Any) -> tuple:
-    """``(w, v)``: the complex eigenvalues and unit right eigenvectors (columns) of real square matrices."""
+def eig(x: Any, *, compute_left_eigenvectors: bool = True, compute_right_eigenvectors: bool = True,
+        enable_eigvec_derivs: bool = False, implementation: Any = None, use_magma: Any = None) -> list:
+    """``[w, vl, vr]`` as ``lax.linalg.eig``: the complex eigenvalues and the left and right eigenvectors (columns,
+    LAPACK's normalisation: unit 2-norm, largest component real) of square matrices, ``vl`` and ``vr`` as asked.
+    Eigenvector derivatives (distinct eigenvalues) are always available: ``enable_eigvec_derivs`` is accepted
+    for compatibility, as are ``implementation`` and ``use_magma`` (CPU LAPACK is the only implementation)."""
     x = ew.asarray(x)
     _check_matrix("eig", get_aval(x), square=True)
     w_re, w_im, v_re, v_im = eig_p.bind(x)
-    return ew.complex(w_re, w_im), ew.complex(v_re, v_im)
+    w, vr = ew.complex(w_re, w_im), ew.complex(v_re, v_im)
+    return [w] + ([_left_eigenvectors(vr)] if compute_left_eigenvectors else []) + \
+        ([vr] if compute_right_eigenvectors else [])
 
 
 # --- lu ------------------------------------------------------------------------------------------------------------
@@ -467,5 +563,44 @@ def lu_pivots_to_permutation(pivots: Any, permutation_size: int) -> Any:
     return perm
 
 
-LINALG = (cholesky_p, triangular_solve_p, qr_p, svd_p, eigh_p, eig_p, lu_p)
+DECOMPOSITIONS = (cholesky_p, triangular_solve_p, qr_p, svd_p, eigh_p, eig_p, lu_p)
+BY_NAME = {p.name: p for p in DECOMPOSITIONS}
+
+
+# --- complex decompositions on part buffers (made by core.complex_lowering) ---------------------------------------
+def complex_operands(parts: Sequence[Any]) -> list:
+    """``(re, im)`` pairs, flattened, as complex operands (avals or host arrays alike)."""
+    return [(re, im) for re, im in zip(parts[::2], parts[1::2])]
+
+
+def _complex_linalg_abstract(*parts: ShapedArray, op, params):
+    from ..complex_lowering import real_avals
+    if len(parts) % 2 or any(a.dtype not in (dtypes.float32, dtypes.float64) for a in parts):
+        raise TypeError(f"complex_linalg takes (real, imaginary) float32 or float64 part pairs, got "
+                        f"{', '.join(a.str_short() for a in parts)}")
+    avals = [re.update(dtype=dtypes.complex_dtype(re.dtype)) for re, _ in complex_operands(parts)]
+    outs = abstract_eval_rules[BY_NAME[op]](*avals, **dict(params))
+    return real_avals(outs if isinstance(outs, list) else [outs])
+
+
+def _complex_linalg_run(parts: Sequence[Any], op: str, params: tuple) -> list:
+    """``op`` on the complex operands made of ``parts``, its complex results split again."""
+    outs = BY_NAME[op].bind(*[ew.complex(re, im) for re, im in complex_operands(parts)], **dict(params))
+    flat = []
+    for o in (outs if BY_NAME[op].multiple_results else [outs]):
+        flat += [ew.real(o), ew.imag(o)] if _is_complex(o) else [o]
+    return flat
+
+
+def _complex_linalg_jvp(primals, tangents, *, op, params):
+    from ..interpreters.jvp import jvp_flat
+    return jvp_flat(lambda *parts: _complex_linalg_run(parts, op, params), primals, tangents, instantiate_zeros=False)
+
+
+complex_linalg_p = Primitive("complex_linalg", multiple_results=True)
+abstract_eval_rules[complex_linalg_p] = _complex_linalg_abstract
+jvp_rules[complex_linalg_p] = _complex_linalg_jvp
+_batch_front(complex_linalg_p)
+
+LINALG = DECOMPOSITIONS + (complex_linalg_p,)
 __all__ = ["cholesky", "eig", "eigh", "lu", "lu_pivots_to_permutation", "qr", "svd", "symmetrize", "triangular_solve"]

@@ -24,7 +24,7 @@ def _canon_axes(axes, ndim: int) -> tuple:
 
 def _reduce_abstract(name):
     def rule(x: ShapedArray, *, axes):
-        if x.dtype.kind not in _REDUCE_KINDS[name]:
+        if dtypes.kind(x.dtype) not in _REDUCE_KINDS[name]:
             raise TypeError(f"{name} does not accept dtype {x.dtype.name}")
         if any(not 0 <= a < x.ndim for a in axes) or len(set(axes)) != len(axes):
             raise ValueError(f"{name}: axes {axes} out of range or repeated for operand shape {x.shape}")
@@ -135,7 +135,7 @@ def _arg_abstract(name):
             raise ValueError(f"{name}: needs exactly one in-range axis, got axes={axes} for shape {x.shape}")
         if x.shape[axes[0]] == 0:
             raise ValueError(f"{name}: cannot reduce an empty axis {axes[0]} of shape {x.shape}")
-        if index_dtype.kind not in "iu":
+        if dtypes.kind(index_dtype) not in "iu":
             raise TypeError(f"{name}: index_dtype must be an integer type, got {index_dtype.name}")
         return ShapedArray(tuple(s for i, s in enumerate(x.shape) if i != axes[0]), index_dtype)
     return rule
@@ -167,7 +167,7 @@ def _cum_abstract(name, kinds):
     def rule(x: ShapedArray, *, axis, reverse):
         if not 0 <= axis < max(x.ndim, 1) or (x.ndim == 0):
             raise ValueError(f"{name}: axis {axis} is out of bounds for array of shape {x.shape}")
-        if x.dtype.kind not in kinds:
+        if dtypes.kind(x.dtype) not in kinds:
             raise TypeError(f"{name} does not accept dtype {x.dtype.name}")
         return x
     return rule

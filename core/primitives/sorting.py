@@ -64,7 +64,7 @@ batching_rules[sort_p] = _sort_batch
 
 def _canonical_key(k: Any) -> Any:
     """JAX's sort key: -0.0 ties with +0.0 and every NaN is one NaN (``sort_p`` orders by sign and NaN sign)."""
-    kind = get_aval(k).dtype.kind
+    kind = dtypes.kind(get_aval(k).dtype)
     if kind == "c":
         return ew.complex(_canonical_key(ew.real(k)), _canonical_key(ew.imag(k)))
     if kind != "f":
@@ -82,7 +82,7 @@ def sort(operand: Any | Sequence[Any], dimension: int = -1, is_stable: bool = Tr
     num_keys = int(num_keys)
     if not 1 <= num_keys <= len(ops):
         raise ValueError(f"sort num_keys={num_keys} must be between 1 and the number of operands {len(ops)}")
-    inexact = [i for i in range(min(num_keys, len(ops))) if get_aval(ops[i]).dtype.kind in "fc"]
+    inexact = [i for i in range(min(num_keys, len(ops))) if dtypes.kind(get_aval(ops[i]).dtype) in "fc"]
     keys = [_canonical_key(o) if i in inexact else o for i, o in enumerate(ops)]
     out = sort_p.bind(*keys, *[ops[i] for i in inexact], dimension=st.canonicalize_axis(dimension, nd),
                       is_stable=bool(is_stable), num_keys=num_keys)

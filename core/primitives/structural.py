@@ -445,7 +445,7 @@ def _check_indices(name, x: ShapedArray, idx: Sequence[ShapedArray]):
     if len(idx) != x.ndim:
         raise TypeError(f"{name}: got {len(idx)} start indices for operand of rank {x.ndim} (shape {x.shape})")
     for i in idx:
-        if i.shape != () or i.dtype.kind not in "iu":
+        if i.shape != () or dtypes.kind(i.dtype) not in "iu":
             raise TypeError(f"{name}: start indices must be scalar integers, got {i.str_short()}")
 
 

@@ -43,9 +43,9 @@ def identity(name: str, dtype: np.dtype) -> Any:
     """The identity of a window reduction ('sum', 'max' or 'min') in ``dtype``."""
     if name == "sum":
         return np.zeros((), dtype)[()]
-    if dtype.kind == "b":
+    if dtypes.kind(dtype) == "b":
         return np.bool_(name == "min")
-    if dtype.kind == "f":
+    if dtypes.kind(dtype) == "f":
         return dtype.type(-np.inf if name == "max" else np.inf)
     info = np.iinfo(dtype)
     return dtype.type(info.min if name == "max" else info.max)
@@ -53,7 +53,7 @@ def identity(name: str, dtype: np.dtype) -> Any:
 
 def _rw_abstract(name: str, kinds: str, kinds_name: str):
     def rule(x: ShapedArray, **params):
-        if x.dtype.kind not in kinds:
+        if dtypes.kind(x.dtype) not in kinds:
             raise TypeError(f"operand to {name} must have a {kinds_name} dtype, got {x.dtype.name}")
         wd = params["window_dimensions"]
         if len(wd) != x.ndim:
@@ -213,7 +213,7 @@ def _combine_init(name: str, combine: Callable, out: Any, init_value: Any) -> An
 def _top_k_abstract(x: ShapedArray, *, k, axis, is_stable):
     if x.ndim == 0:
         raise TypeError(f"top_k operand must have >= 1 dimension, got {x.shape}")
-    if x.dtype.kind not in "fiub":
+    if dtypes.kind(x.dtype) not in "fiub":
         raise TypeError(f"top_k does not accept dtype {x.dtype.name}")
     if k < 0:
         raise ValueError(f"k argument to top_k must be nonnegative, got {k}")

@@ -26,8 +26,11 @@ def _float_pair(a: Any, b: Any) -> tuple:
 
 
 def cholesky(a: Any, lower: bool = False, overwrite_a: bool = False, check_finite: bool = True) -> Any:
-    """The Cholesky factor: upper ``U`` with ``a = U^T U`` unless ``lower``."""
-    return nla.cholesky(a, upper=not lower)
+    """The Cholesky factor: upper ``U`` with ``a = U^H U`` unless ``lower``, from that triangle of ``a`` alone (as
+    scipy and JAX: the other is not read)."""
+    a = _square("cholesky", a)
+    L = la.cholesky(a if lower else nla._herm(a), symmetrize_input=False)
+    return L if lower else nla._herm(L)
 
 
 def cho_factor(a: Any, lower: bool = False, overwrite_a: bool = False, check_finite: bool = True) -> tuple:
@@ -44,9 +47,9 @@ def cho_solve(c_and_lower: tuple, b: Any, overwrite_b: bool = False, check_finit
         b = b[..., None]
     if lower:
         y = la.triangular_solve(c, b, left_side=True, lower=True)
-        x = la.triangular_solve(c, y, left_side=True, lower=True, transpose_a=True)
+        x = la.triangular_solve(c, y, left_side=True, lower=True, transpose_a=True, conjugate_a=True)
     else:
-        y = la.triangular_solve(c, b, left_side=True, lower=False, transpose_a=True)
+        y = la.triangular_solve(c, b, left_side=True, lower=False, transpose_a=True, conjugate_a=True)
         x = la.triangular_solve(c, y, left_side=True, lower=False)
     return x[..., 0] if vector else x
 
@@ -61,7 +64,8 @@ def solve_triangular(a: Any, b: Any, trans: int | str = 0, lower: bool = False, 
     vector = b.ndim == a.ndim - 1
     if vector:
         b = b[..., None]
-    x = la.triangular_solve(a, b, left_side=True, lower=lower, transpose_a=transpose, unit_diagonal=unit_diagonal)
+    x = la.triangular_solve(a, b, left_side=True, lower=lower, transpose_a=transpose, conjugate_a=trans in (2, "C"),
+                            unit_diagonal=unit_diagonal)
     return x[..., 0] if vector else x
 
 
@@ -111,7 +115,7 @@ def lu_factor(a: Any, overwrite_a: bool = False, check_finite: bool = True) -> t
 
 
 def lu_solve(lu_and_piv: tuple, b: Any, trans: int = 0, overwrite_b: bool = False, check_finite: bool = True) -> Any:
-    """Solve ``a x = b`` (trans=0) or ``a^T x = b`` (trans=1, 2) from ``lu_factor(a)``."""
+    """Solve ``a x = b`` (trans=0), ``a^T x = b`` (trans=1) or ``a^H x = b`` (trans=2) from ``lu_factor(a)``."""
     lu_, piv = lu_and_piv
     lu_, b = _float_pair(lu_, b)
     if trans not in (0, 1, 2):
@@ -123,7 +127,7 @@ def lu_solve(lu_and_piv: tuple, b: Any, trans: int = 0, overwrite_b: bool = Fals
     batch = np.broadcast_shapes(lu_.shape[:-2], b.shape[:-2])
     lu_b = jnp.broadcast_to(lu_, batch + lu_.shape[-2:])
     perm_b = jnp.broadcast_to(perm, batch + perm.shape[-1:])
-    x = nla.lu_solve_factored(lu_b, perm_b, jnp.broadcast_to(b, batch + b.shape[-2:]), trans=min(trans, 1))
+    x = nla.lu_solve_factored(lu_b, perm_b, jnp.broadcast_to(b, batch + b.shape[-2:]), trans=trans)
     return x[..., 0] if vector else x
 
 
@@ -223,15 +227,15 @@ def hilbert(n: int) -> Any:
 
 def polar(a: Any, side: str = "right", *, method: str = "svd", eps: float | None = None,
           max_iterations: int | None = None) -> tuple:
-    """``(u, p)`` with ``a = u p`` (right) or ``a = p u`` (left), u orthogonal and p symmetric PSD."""
+    """``(u, p)`` with ``a = u p`` (right) or ``a = p u`` (left), u unitary and p Hermitian PSD."""
     if method != "svd":
         raise NotImplementedError(f"polar method {method!r} is not supported; use 'svd'")
     U, s, Vh = nla.svd(nla._matrix("polar", a), full_matrices=False)
     u = jnp.matmul(U, Vh)
     if side == "right":
-        p = jnp.matmul(jnp.swapaxes(Vh, -1, -2) * s[..., None, :], Vh)
+        p = jnp.matmul(jnp.conj(jnp.swapaxes(Vh, -1, -2)) * s[..., None, :], Vh)
     elif side == "left":
-        p = jnp.matmul(U * s[..., None, :], jnp.swapaxes(U, -1, -2))
+        p = jnp.matmul(U * s[..., None, :], jnp.conj(jnp.swapaxes(U, -1, -2)))
     else:
         raise ValueError(f"side must be 'left' or 'right', got {side!r}")
     return u, p

@@ -6,6 +6,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from .. import dtypes
 from ..numpy import fft as jfft
 from ..numpy._util import asarray_any, canonicalize_axis, promote_to_inexact
 from ..numpy.shape import flip
@@ -48,7 +49,7 @@ def fftconvolve(in1: Any, in2: Any, mode: str = "full", axes: Sequence[int] | in
     full = [a + b - 1 for a, b in zip(s1, s2)]
     if all(a == 1 or b == 1 for a, b in zip(s1, s2)):
         conv = multiply(in1, in2)
-    elif get_aval(in1).dtype.kind == "c":
+    elif dtypes.kind(get_aval(in1).dtype) == "c":
         conv = jfft.ifftn(jfft.fftn(in1, full, axes) * jfft.fftn(in2, full, axes), full, axes)
     else:
         conv = jfft.irfftn(jfft.rfftn(in1, full, axes) * jfft.rfftn(in2, full, axes), full, axes)
@@ -66,7 +67,7 @@ def _conv_real(lhs: Any, rhs: Any, padding: list, precision: Any) -> Any:
 
 def _conv(lhs: Any, rhs: Any, padding: list, precision: Any) -> Any:
     """Cross-correlation of ``lhs`` with ``rhs`` (zero ``padding``); complex operands as four real ones."""
-    if get_aval(lhs).dtype.kind != "c":
+    if dtypes.kind(get_aval(lhs).dtype) != "c":
         return _conv_real(lhs, rhs, padding, precision)
     a, b, c, d = real(lhs), imag(lhs), real(rhs), imag(rhs)
     re = ew.sub(_conv_real(a, c, padding, precision), _conv_real(b, d, padding, precision))

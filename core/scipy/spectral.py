@@ -90,7 +90,7 @@ def _segments_fft(x: Any, win: Any, detrend_func: Callable, nperseg: int, noverl
     starts = jnp.arange(0, x.shape[-1] - nperseg + 1, step)
     segs = jnp.take(x, starts[:, None] + jnp.arange(nperseg)[None, :], axis=-1)
     segs = detrend_func(segs)
-    if win.dtype.kind == "c":
+    if dtypes.kind(win.dtype) == "c":
         segs = segs.astype(dtypes.result_type(segs.dtype, win.dtype))
     segs = win * segs
     return jfft.fft(segs, n=nfft) if sides == "twosided" else jfft.rfft(jnp.real(segs), n=nfft)
@@ -166,7 +166,7 @@ def _spectral_helper(x: Any, y: Any, fs: Any, window: Any, nperseg: int | None, 
     if mode == "stft":
         scale = jnp.sqrt(scale)
     sides = "onesided" if return_onesided else "twosided"
-    if return_onesided and (x.dtype.kind == "c" or (y is not None and y.dtype.kind == "c")):
+    if return_onesided and (dtypes.kind(x.dtype) == "c" or (y is not None and dtypes.kind(y.dtype) == "c")):
         sides = "twosided"
         warnings.warn("Input data is complex, switching to return_onesided=False")
     freqs = (jfft.rfftfreq if sides == "onesided" else jfft.fftfreq)(nfft, 1 / fs, dtype=freq_dtype)
@@ -209,7 +209,7 @@ def csd(x: Any, y: Any, fs: Any = 1.0, window: Any = "hann", nperseg: int | None
             if average == "median":
                 k = jnp.arange(2.0, pxy.shape[-1], 2)
                 bias = (1 + jnp.sum(1.0 / (k + 1) - 1.0 / k)).astype(pxy.dtype)
-                if pxy.dtype.kind == "c":
+                if dtypes.kind(pxy.dtype) == "c":
                     pxy = jnp.median(jnp.real(pxy), axis=-1) + 1j * jnp.median(jnp.imag(pxy), axis=-1)
                 else:
                     pxy = jnp.median(pxy, axis=-1)

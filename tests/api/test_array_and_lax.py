@@ -34,6 +34,14 @@ def test_array_protocols():
         len(jnp.asarray(1.0))
 
 
+@pytest.mark.parametrize("dtype", ["int32", "float32", "uint16", "int8", "bool", "complex64", "bfloat16"])
+def test_byteswap_reverses_each_elements_bytes(dtype):
+    a = (np.arange(6).reshape(2, 3) * 1000 + 1).astype(dtype)
+    out = np.asarray(jnp.asarray(a).byteswap())
+    assert out.dtype == a.dtype
+    np.testing.assert_array_equal(out.view(np.uint8), a.byteswap().view(np.uint8))
+
+
 def test_array_methods():
     x = jnp.asarray(X)
     for name in ("sum", "mean", "max", "min", "prod", "std", "var", "argmax", "argmin", "cumsum", "cumprod", "ptp"):
@@ -198,3 +206,26 @@ def test_tree_util_extras():
     (path_a, leaf_a), _ = tu.tree_flatten_with_path(Pair(1, 2))[0]
     assert leaf_a == 1 and tu.keystr(path_a) == ".a"
     assert tu.tree_map(lambda v: v * 10, Pair(1, 2)).b == 20
+
+
+def test_lax_mul_out_dtype_casts_operands_first():
+    x, y = np.array([1.5, 2.0], np.float32), np.array([3, 4], np.int32)
+    out = lax.mul(x, y, out_dtype=np.float32)
+    assert out.dtype == np.float32
+    np.testing.assert_allclose(out, [4.5, 8.0])
+    g = portax.grad(lambda a: lax.mul(a, np.float32(2.0), out_dtype=np.float32).sum())(x.astype(np.float16))
+    assert g.dtype == np.float16
+    np.testing.assert_allclose(g, [2.0, 2.0])
+
+
+def test_lax_binary_ops_broadcast_size1_dims_of_equal_rank():
+    x, y = np.arange(3, dtype=np.float32).reshape(3, 1), np.arange(4, dtype=np.float32).reshape(1, 4)
+    np.testing.assert_allclose(lax.add(x, y), x + y)
+    np.testing.assert_allclose(lax.atan2(x, y + 1), np.arctan2(x, y + 1), rtol=1e-6)
+    g = portax.grad(lambda a, b: lax.mul(a, b).sum(), argnums=(0, 1))(x, y)
+    np.testing.assert_allclose(g[0], np.full((3, 1), 6.0))
+    np.testing.assert_allclose(g[1], np.full((1, 4), 3.0))
+    with pytest.raises(TypeError, match="incompatible shapes for broadcasting"):
+        lax.add(np.ones((3, 2), np.float32), np.ones((1, 4), np.float32))
+    with pytest.raises(TypeError):
+        lax.select(np.ones((3, 4), bool), x, y)

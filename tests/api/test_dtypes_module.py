@@ -136,8 +136,10 @@ def test_issubdtype_extended_categories():
     assert dtypes.issubdtype(dtypes.prng_key, dtypes.prng_key) and dtypes.issubdtype(dtypes.prng_key, dtypes.extended)
     assert dtypes.issubdtype(dtypes.prng_key, np.generic) and not dtypes.issubdtype(dtypes.prng_key, np.number)
     assert dtypes.issubdtype(jnp.float32, jnp.floating) and not dtypes.issubdtype("int32", np.floating)
-    # portax keys are raw uint32 data
-    assert not dtypes.issubdtype(portax.random.key(0).dtype, dtypes.prng_key)
+    # typed keys have a key dtype; legacy PRNGKey keys are raw uint32 data
+    assert dtypes.issubdtype(portax.random.key(0).dtype, dtypes.prng_key)
+    assert not dtypes.issubdtype(portax.random.key(0).dtype, np.number)
+    assert not dtypes.issubdtype(portax.random.PRNGKey(0).dtype, dtypes.prng_key)
 
 
 def test_finfo_iinfo_every_dtype_not_canonicalised():

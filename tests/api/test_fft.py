@@ -119,3 +119,31 @@ def test_lax_fft_real_input():
     np.testing.assert_allclose(lax.fft(h, "RFFT", (5,)), np.fft.rfft(h), rtol=1e-5, atol=1e-5)
     with pytest.raises(ValueError, match="trailing shape"):
         lax.fft_split((h, h), "IRFFT", (12,))
+
+
+def test_fftn_over_four_and_five_axes_and_empty_match_numpy():
+    x = (RNG.randn(3, 2, 4, 2, 3) + 1j * RNG.randn(3, 2, 4, 2, 3)).astype(np.complex64)
+    np.testing.assert_allclose(jnp.fft.fftn(x), np.fft.fftn(x), rtol=1e-4, atol=1e-3)
+    np.testing.assert_allclose(jnp.fft.ifftn(x, axes=(0, 1, 3, 4)), np.fft.ifftn(x, axes=(0, 1, 3, 4)),
+                               rtol=1e-4, atol=1e-4)
+    r = x.real.copy()
+    np.testing.assert_allclose(jnp.fft.rfftn(r, axes=(0, 1, 2, 4)), np.fft.rfftn(r, axes=(0, 1, 2, 4)),
+                               rtol=1e-4, atol=1e-3)
+    y = np.fft.rfftn(r)
+    np.testing.assert_allclose(jnp.fft.irfftn(y.astype(np.complex64), s=r.shape), r, rtol=1e-4, atol=1e-4)
+    assert jnp.fft.fft(jnp.zeros((0,), jnp.complex64)).shape == (0,)
+
+
+def test_fft_argument_errors_match_jax():
+    x = np.ones((2, 3), np.float32)
+    with pytest.raises(ValueError, match=r"jax.numpy.fft.fft does not support multiple axes. "
+                                         r"Please use jax.numpy.fft.fftn. Got axis = \[1, 1\]."):
+        jnp.fft.fft(x, axis=[1, 1])
+    with pytest.raises(ValueError, match=r"jax.numpy.fft.rfft2 only supports 2 axes. Got axes = \[0\]."):
+        jnp.fft.rfft2(x, axes=[0])
+    with pytest.raises(ValueError, match=r"jax.numpy.fft.ifftn does not support repeated axes. Got axes \[1, 1\]."):
+        jnp.fft.ifftn(x, axes=[1, 1])
+    with pytest.raises(ValueError, match="Shape should be positive."):
+        jnp.fft.fftn(x, s=(0, 3))
+    with pytest.raises(ValueError, match=r"The n argument of jax.numpy.fft.fftfreq only takes an int. Got n = \[0, 1\]."):
+        jnp.fft.fftfreq([0, 1])

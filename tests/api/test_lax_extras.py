@@ -130,3 +130,12 @@ def test_tile_takes_reps():
     np.testing.assert_array_equal(np.asarray(lax.tile(x, reps=(2, 3))), np.tile(x, (2, 3)))
     with pytest.raises(TypeError, match="reps length must be equal to the ndim of x"):
         lax.tile(x, (2,))
+
+
+def test_broadcast_shapes_refuses_negative_and_non_integer_shapes():
+    # JAX's testBroadcastShapesFaultyInputs (tests/lax_vmap_test.py)
+    assert lax.broadcast_shapes((3, 1), (4,)) == (3, 4)
+    with pytest.raises(TypeError, match="Only non-negative indices are allowed"):
+        lax.broadcast_shapes((-1,))
+    with pytest.raises(TypeError, match="Shapes must be 1D sequences"):
+        lax.broadcast_shapes("hello")

@@ -149,6 +149,18 @@ def test_histograms_and_binning():
                                       np.digitize(x, decreasing, right=right))
 
 
+def test_bincount_length_is_exact_and_bool_input():
+    counts = np.array([0, 3, 1, 3, 7, 1])
+    out = jnp.bincount(counts, minlength=20, length=5)  # length wins over minlength; larger values are dropped
+    np.testing.assert_array_equal(out, np.bincount(counts)[:5])
+    b = np.array([True, False, True, True])
+    with portax.numpy_dtype_promotion("strict"):
+        np.testing.assert_array_equal(jnp.bincount(b), np.bincount(b))
+    np.testing.assert_array_equal(jnp.bincount(np.array([-3, -1])), [2])  # negatives clip to bin 0
+    with pytest.raises(TypeError, match="x argument to bincount must have an integer type"):
+        jnp.bincount(np.array([1.0]))
+
+
 def test_interp_gradient_diff_trapezoid():
     xp = np.array([0.0, 1.0, 1.5, 4.0])
     fp = np.array([1.0, -1.0, 2.0, 0.5])
@@ -177,6 +189,22 @@ def test_convolve_correlate(mode, n, m):
     a, v = RNG.randn(n).astype(np.float32), RNG.randn(m).astype(np.float32)
     np.testing.assert_allclose(jnp.convolve(a, v, mode), np.convolve(a, v, mode), rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(jnp.correlate(a, v, mode), np.correlate(a, v, mode), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("mode", ["full", "same", "valid"])
+@pytest.mark.parametrize("n,m", [(4, 2), (2, 4)])
+def test_correlate_conjugates_v_and_integers_become_inexact(mode, n, m):
+    a = (RNG.randn(n) + 1j * RNG.randn(n)).astype(np.complex64)
+    v = (RNG.randn(m) + 1j * RNG.randn(m)).astype(np.complex64)
+    np.testing.assert_allclose(jnp.correlate(a, v, mode), np.correlate(a, v, mode), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(jnp.convolve(a, v, mode), np.convolve(a, v, mode), rtol=1e-5, atol=1e-5)
+    ai, vi = np.arange(1, n + 1), np.arange(2, m + 2)
+    out = jnp.convolve(ai, vi, mode)
+    assert out.dtype == jnp.float32  # as JAX: promoted to inexact without preferred_element_type
+    np.testing.assert_array_equal(out, np.convolve(ai, vi, mode))
+    out = jnp.correlate(ai, vi, mode, preferred_element_type=jnp.int32)
+    assert out.dtype == jnp.int32
+    np.testing.assert_array_equal(out, np.correlate(ai, vi, mode))
 
 
 def test_reduction_gradients(x64):

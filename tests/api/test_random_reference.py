@@ -73,14 +73,18 @@ def test_top_level_reference_entries():
 def test_key_implementation_arguments():
     """threefry2x32 is the only implementation: its name or key dtype is accepted, JAX's others are not."""
     random = portax.random
-    assert random.key_dtype() == random.key_dtype("threefry2x32") == np.uint32
+    assert random.key_dtype() == random.key_dtype("threefry2x32") == random.key(0).dtype
+    assert str(random.key_dtype()) == "key<fry>"
     assert random.key_impl(random.key(3)) == "threefry2x32"
-    np.testing.assert_array_equal(random.key(3, dtype=random.key_dtype()), random.PRNGKey(3, impl="threefry2x32"))
+    np.testing.assert_array_equal(random.key_data(random.key(3, dtype=random.key_dtype())),
+                                  random.PRNGKey(3, impl="threefry2x32"))
     data = np.array([7, 9], np.uint32)
-    np.testing.assert_array_equal(random.wrap_key_data(data, impl="threefry2x32"), data)
+    np.testing.assert_array_equal(random.key_data(random.wrap_key_data(data, impl="threefry2x32")), data)
     with pytest.raises(NotImplementedError, match="'rbg' is not available"):
         random.key(0, impl="rbg")
-    with pytest.raises(ValueError, match="unrecognized PRNG implementation 'fry'"):
+    with pytest.raises(ValueError, match='unrecognized PRNG implementation "fry"'):
         random.key_dtype("fry")
+    with pytest.raises(TypeError, match="unrecognized type"):
+        random.key_dtype(np.uint32)
     with pytest.raises(ValueError, match="Cannot specify both `impl` and `dtype`"):
         random.wrap_key_data(data, impl="threefry2x32", dtype="threefry2x32")

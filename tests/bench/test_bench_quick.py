@@ -12,7 +12,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKLOADS = ["dispatch", "compile_loss_cold", "compile_grad_cold", "compile_loss_warm", "compile_grad_warm", "selu",
-             "sum_xyz", "matmul_0", "matmul_1", "mlp_step", "per_example_grads", "normal"]
+             "sum_xyz", "matmul_0", "matmul_1", "mlp_step", "conv_fwd", "conv_grads", "cnn_step", "per_example_grads",
+             "normal"]
 NUMBER = r"[0-9][0-9,]*(\.[0-9]+)?(e[-+]?[0-9]+)?"
 
 
@@ -69,6 +70,7 @@ def _title_start(key: str) -> str:
             "first call: grad of MLP loss (cold", "compile_loss_warm": "first call: MLP loss (warm",
             "compile_grad_warm": "first call: grad of MLP loss (warm", "selu": "selu ", "sum_xyz": "sum(x + y*z)",
             "matmul_0": "matmul 128²", "matmul_1": "matmul 256²", "mlp_step": "MLP ",
+            "conv_fwd": "conv forward", "conv_grads": "conv lhs and rhs gradients", "cnn_step": "CNN train step",
             "per_example_grads": "per-example grads", "normal": "random.normal"}[key]
 
 

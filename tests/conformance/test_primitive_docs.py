@@ -44,8 +44,9 @@ def test_a_primitive_without_a_description_fails_generation(monkeypatch):
 
 def test_dtypes_come_from_the_abstract_eval_rule(generated):
     section = generated.split("\n### `exp`\n")[1].split("\n### ")[0]
-    assert "- **Dtypes:** f16, f32, f64, c64, c128; rejects bool, i8, i16, i32, i64, u8, u16, u32, u64. " \
-           "Output: the operand dtype." in section
+    assert ("- **Dtypes:** f16, f32, f64, bf16, f8_e3m4, f8_e4m3, f8_e4m3b11fnuz, f8_e4m3fn, f8_e4m3fnuz, f8_e5m2, "
+            "f8_e5m2fnuz, f8_e8m0fnu, c64, c128; rejects bool, i8, i16, i32, i64, u8, u16, u32, u64. "
+            "Output: the operand dtype.") in section
     section = generated.split("\n### `argmax`\n")[1].split("\n### ")[0]
     assert "Output: the `index_dtype` parameter." in section
     assert "- **Parameters:** `axes` (e.g. `(0,)`), `index_dtype` (e.g. `i32`)." in section

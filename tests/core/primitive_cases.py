@@ -20,7 +20,7 @@ from portax.core.ir import ShapedArray
 from portax.core.primitives import call, collectives, contractions as ct, control_flow as cf, custom_derivatives as cd
 from portax.core.primitives import convolution as cv, fft as ff, linalg as la, windowed as wd
 from portax.core.primitives import elementwise as ew, indexing as ix, prng, reductions as rd, sorting as so
-from portax.core.primitives import solves, structural as st
+from portax.core.primitives import callbacks, solves, structural as st
 
 f32, f64, i32, u32 = np.float32, np.float64, np.int32, np.uint32
 
@@ -642,6 +642,11 @@ TABLE: dict[Any, list[Case]] = {
     la.eigh_p: [Case(eigh_unique, (F(3, 3),), ref_eigh, (0,), tol=1e-4)],
     la.lu_p: [Case(la.lu, (F(4, 4),), ref_lu, (0,), tol=1e-4)],
     la.eig_p: [Case(eig_values, (F(4, 4),), ref_eig, tol=1e-4, check_derivatives=False)],
+    la.complex_linalg_p: [Case(
+        lambda re, im: la.complex_linalg_p.bind(re, im, op="svd", params=(("compute_uv", False),
+                                                                          ("full_matrices", False))),
+        (F(4, 3), F(4, 3)), lambda re, im: [np.linalg.svd(re + 1j * im, compute_uv=False).astype(re.dtype)],
+        (0, 1), tol=1e-4, name="svd_values")],
 
     ff.fft_p: [Case(lambda re, im: ff.fft_split((re, im), "FFT", (8,)), (F(3, 8), F(3, 8)), ref_fft("FFT", (8,)),
                     (0, 1), tol=1e-4, name="fft"),
@@ -665,6 +670,7 @@ COVERED_ELSEWHERE = {
     cd.custom_lin_p: "test_core_custom_derivatives.py",
     solves.linear_solve_p: "../api/test_solves.py",
     **{p: "../multidevice/test_sharded_and_demo.py" for p in collectives.COLLECTIVES},
+    **{p: "../api/test_callbacks.py" for p in callbacks.CALLBACKS},
 }
 
 
@@ -770,6 +776,9 @@ BAD_INPUTS.update({
     la.eigh_p: [([_F34], dict(lower=True), ValueError, "square")],
     la.lu_p: [([sds((3,), f32)], {}, ValueError, "at least 2 dimensions")],
     la.eig_p: [([_F34], {}, ValueError, "square"), ([sds((3, 3), i32)], {}, TypeError, "int32")],
+    la.complex_linalg_p: [([_F34], dict(op="svd", params=(("compute_uv", False), ("full_matrices", False))),
+                           TypeError, "part pairs"),
+                          ([sds((3, 3), i32), sds((3, 3), i32)], dict(op="lu", params=()), TypeError, "float32 or float64")],
     ew.real_p: [([_F34], {}, TypeError, "real requires a complex operand")],
     ew.imag_p: [([_F34], {}, TypeError, "imag requires a complex operand")],
     ew.conj_p: [([_I34], {}, TypeError, "conj requires a complex operand")],

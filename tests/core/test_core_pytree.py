@@ -1,6 +1,8 @@
 """Pytrees (``portax.tree_util`` / ``portax.tree``), with JAX's orders, reprs and key paths."""
 import collections
 import dataclasses
+import functools
+import re
 from typing import NamedTuple
 
 import numpy as np
@@ -167,3 +169,54 @@ def test_transformations_accept_nested_pytrees():
     batched = jax.vmap(loss, in_axes=({"layers": [Point(0, None)], "scale": None},))(
         {"layers": [Point(np.ones((3, 2), np.float32), np.float32(0.5))], "scale": np.float32(2.0)})
     np.testing.assert_allclose(batched, [2.0, 2.0, 2.0])
+
+
+def test_flatten_up_to_errors_match_jax():
+    cases = [([1, 2], [7], "List arity mismatch: 1 != 2; list: [7]."),
+             ((1,), (7, 8), "Tuple arity mismatch: 2 != 1; tuple: (7, 8)."),
+             ({"a": 1}, {"b": 7}, "Dict key mismatch; expected keys: ['a'];"),
+             ([[1]], [(7,)], "Expected list, got (7,)."),
+             ({"a": (1,)}, {"a": 7}, "Expected tuple, got 7."),
+             ([{"a": 1}], [[7]], "Expected dict, got [7]."),
+             ([Point(1, 2)], [(1, 2)], "Expected named tuple, got (1, 2)."),
+             (None, [2], "Expected None, got [2].")]
+    for tree, xs, msg in cases:
+        with pytest.raises(ValueError, match=re.escape(msg)):
+            tu.tree_structure(tree).flatten_up_to(xs)
+
+
+def test_bad_custom_flatten_raises_like_jax():
+    class Bad:
+        pass
+    tu.register_pytree_node(Bad, lambda x: (2, 3, 4), lambda aux, c: Bad())
+    with pytest.raises(ValueError, match=r"should return a \(children, aux_data\) tuple, got \(2, 3, 4\)"):
+        tu.tree_flatten(Bad())
+
+
+def test_treedef_walk_repr_and_is_tree_node():
+    leaves, treedef = tu.tree_flatten({"b": 2, "a": 1, "c": {"b": 2, "a": 1}})
+    seen = []
+    treedef.walk(lambda node, data: seen.append((node, data)), None, leaves)
+    assert seen == [((1, 2), ["a", "b"]), ((1, 2, None), ["a", "b", "c"])]
+    assert str(tu.tree_structure([Point(1, 2)])) == "PyTreeDef([CustomNode(namedtuple[Point], [*, *])])"
+    assert tu.is_tree_node(Point) and tu.is_tree_node(dict) and not tu.is_tree_node(int)
+    assert tu.FlattenedIndexKey(1) == tu.FlattenedIndexKey(1)
+    assert hash(tu.FlattenedIndexKey(1)) != hash(tu.SequenceKey(1))
+
+
+def test_partial_keeps_wrapped_partial_static_and_broadcast_prefix_error():
+    g = functools.partial(lambda a, b, c: a + b + c, 2)
+    h = tu.Partial(g, 3)
+    assert h.args == (3,) and h(4) == 9 and h.func == g
+    with pytest.raises(ValueError, match="pytree structure error: different lengths of tuple"):
+        tu.tree_broadcast((1, 2, 3), (0, {"a": 0}))
+    field = jax.tree.static(default="x")
+    assert field.default == "x" and field.metadata == {"static": True}
+
+
+def test_treedef_equality_with_array_metadata_raises():
+    a = tu.tree_structure(Point(1, 2))
+    ta, tb = (tu.PyTreeDef(dict, (np.arange(3),), ()), tu.PyTreeDef(dict, (np.arange(3),), ()))
+    assert a == tu.tree_structure(Point(3, 4))
+    with pytest.raises(ValueError, match="Exception raised while checking equality of metadata"):
+        ta == tb

@@ -19,7 +19,7 @@ from portax.core.backend import get_backend
 from portax.core.ir import ClosedJaxpr, Jaxpr, JaxprEqn, ShapedArray, Var
 from portax.core.trace import Primitive, abstract_eval_rules
 
-from cpu_llvm_helpers import compiled
+from cpu_llvm_helpers import check_executable, compiled
 
 RNG = np.random.RandomState(4)
 X = RNG.standard_normal(1000).astype(np.float32)
@@ -54,6 +54,18 @@ def test_executable_inventory_and_ir():
     assert [k.description.split("(")[-1] for k in exe.kernels][1:] == ["sort)", "cumsum)", "mul+reduce_sum)"]
     assert exe.runtime_calls == []
     assert "define void @\"main\"(ptr" in c.as_text()
+
+
+def test_host_callbacks_are_documented_runtime_calls_between_kernels():
+    def f(x):
+        y = jnp.sin(x)
+        portax.debug.callback(lambda a: None, y)
+        z = portax.pure_callback(np.cos, portax.ShapeDtypeStruct(x.shape, x.dtype), y)
+        return portax.experimental.io_callback(np.negative, portax.ShapeDtypeStruct(x.shape, x.dtype), z * 2)
+    check_executable(f, X)
+    c = compiled(f, X)
+    assert [rc.primitive for rc in c.executable.runtime_calls] == ["debug_callback", "pure_callback", "io_callback"]
+    np.testing.assert_allclose(c(X), -2 * np.cos(np.sin(X)), rtol=1e-5)
 
 
 def test_unsupported_primitive_names_itself():
@@ -166,3 +178,21 @@ def test_collectives_match_the_reference(name, params):
     assert len(got) == len(want)
     for g, w in zip(got, want):
         np.testing.assert_allclose(g, w, rtol=1e-6)
+
+
+def test_profile_hook_times_each_kernel_and_loop_body_iterations():
+    # a profiler trace runs a profiled build: generated code reads the clock around every kernel, and a
+    # kernel of a scan body accumulates its iterations (calls == length); results are the same
+    def body(c, x):
+        with portax.named_scope("step"):
+            return c * 0.5 + jnp.sin(x), c
+
+    f = jit(lambda xs: lax.scan(body, jnp.zeros(3), xs)[0], backend="cpu_llvm")
+    xs = np.ones((5, 3), np.float32)
+    exe = f.lower(xs).compile().executable
+    events = []
+    out = exe.profile(lambda *a, **kw: events.append((a, kw)), xs)
+    np.testing.assert_array_equal(out[0], exe(xs)[0])
+    (step,) = [(a, kw) for a, kw in events if a[0].startswith("step/")]
+    assert step[1]["calls"] == 5 and step[1]["bytes"] > 0 and step[0][2] >= 0
+    assert {a[0] for a, _ in events} >= {"scan", step[0][0]}

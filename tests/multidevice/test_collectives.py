@@ -223,3 +223,17 @@ def test_complex_values_in_pmap_and_collectives(devices):
     out = jax.pmap(lambda v: lax.psum(v * 1j, "i") + lax.all_gather(v, "i")[0], "i", devices=devices)(x)
     assert out.dtype == np.complex64
     np.testing.assert_allclose(np.asarray(out), np.broadcast_to((x * 1j).sum(0) + x[0], x.shape), rtol=1e-5, atol=1e-5)
+
+
+def test_collectives_of_bfloat16(devices):
+    """bfloat16 (stored as integers on backends without it) is summed in float32 and rounded, not summed as bits."""
+    from portax.core import dtypes
+    n = len(devices)
+    x = (np.arange(n * 5).reshape(n, 5) / 3 - 2).astype(dtypes.bfloat16)
+    f = jax.pmap(lambda v: (lax.psum(v, "i"), lax.pmax(v, "i"), lax.all_gather(v, "i")), axis_name="i",
+                 devices=devices)
+    s, m, g = f(x)
+    assert s.dtype == dtypes.bfloat16
+    np.testing.assert_array_equal(np.asarray(s[0]), x.astype(np.float32).sum(0).astype(dtypes.bfloat16))
+    np.testing.assert_array_equal(np.asarray(m[-1]), x.max(0))
+    np.testing.assert_array_equal(np.asarray(g[0]), x)

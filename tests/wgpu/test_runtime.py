@@ -367,3 +367,22 @@ def test_measure_overhead(device):
     o = rt.measure_overhead(device, repeats=10, dispatches=16)
     print(f"\n{device}: per submit {o.submit_s * 1e6:.0f} us, per extra dispatch {o.dispatch_s * 1e6:.1f} us")
     assert 0 < o.submit_s < 1 and 0 <= o.dispatch_s < 1
+
+
+def test_timed_batch_gives_each_dispatch_its_gpu_time(device):
+    # the profiler's timed batches: one pass per dispatch, timestamp queries where the adapter has them
+    # (else the batch's host time shared out)
+    from portax.backends.wgpu.timestamps import DispatchTimer
+    dev = device
+    wgsl = ("@group(0) @binding(0) var<storage, read_write> a: array<f32>;\n"
+            "@compute @workgroup_size(64) fn main(@builtin(global_invocation_id) g: vec3<u32>) "
+            "{ if (g.x < arrayLength(&a)) { a[g.x] = a[g.x] * 2.0; } }")
+    buf = dev.upload(np.ones(1024, np.float32))
+    timer = DispatchTimer(dev)
+    with rt.CommandBatch(dev, "timed", timer) as batch:
+        for k in range(3):
+            batch.dispatch(wgsl, [buf], 16, label=(f"double{k}", 4096, 0))
+    events = timer.events()
+    assert [e[0] for e in events] == [(f"double{k}", 4096, 0) for k in range(3)]
+    assert all(dur >= 0 for _, _, dur in events) and events[0][1] <= events[1][1] <= events[2][1]
+    np.testing.assert_array_equal(dev.download(buf, (1024,), np.float32), np.full(1024, 8.0, np.float32))

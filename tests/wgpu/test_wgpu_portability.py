@@ -81,3 +81,33 @@ def test_unsupported_dtype_names_the_missing_feature():
         pytest.skip("the adapter has shader-f16: no dtype feature is missing")
     with pytest.raises(TypeError, match="float16"):
         jit(lambda v: v + 1, backend="wgpu")(np.ones(3, np.float16))
+
+
+_F16_WITHOUT_SHADER_F16 = """
+import numpy as np, portax, portax.numpy as jnp
+from portax.core.backend import registry
+caps = registry.get("wgpu").capabilities
+assert np.dtype(np.float16) not in caps.dtypes and np.dtype(np.float64) not in caps.dtypes, sorted(map(str, caps.dtypes))
+x = (np.arange(-300, 300) / 7).astype(np.float16)
+out = portax.jit(lambda v: (v * v + v, jnp.sum(v), portax.grad(lambda u: jnp.sum(jnp.sin(u)))(v)), backend="wgpu")(x)
+assert out[0].dtype == np.float16
+assert np.array_equal(np.asarray(out[0]).view(np.uint16), (x * x + x).view(np.uint16))
+assert float(out[1]) == float(np.float16(x.astype(np.float32).sum()))
+np.testing.assert_allclose(np.asarray(out[2], np.float32), np.cos(x.astype(np.float32)), atol=1e-3)
+print("float16 emulated")
+"""
+
+
+def test_float16_without_shader_f16_is_emulated():
+    wgpu_backend()
+    env = dict(os.environ, PORTAX_WGPU_DISABLE_FEATURES="shader-f16,shader-f64")
+    out = subprocess.run([sys.executable, "-c", _F16_WITHOUT_SHADER_F16], env=env, capture_output=True, text=True,
+                         timeout=600, cwd=HERE)
+    assert out.returncode == 0 and "float16 emulated" in out.stdout, out.stdout[-2000:] + out.stderr[-4000:]
+
+
+def test_unknown_disabled_feature_is_an_error(monkeypatch):
+    from portax.backends.wgpu import runtime
+    monkeypatch.setenv(runtime.DISABLE_FEATURES_ENV, "shader-f16, shader-f99")
+    with pytest.raises(ValueError, match="unknown feature.*shader-f99"):
+        runtime.disabled_features()

@@ -6,9 +6,9 @@ import math
 import numpy as np
 
 from portax.core import dtypes
-from portax.core.primitives import (call, contractions as ct, control_flow as cf, custom_derivatives as cd,
-                                    elementwise as ew, indexing as ix, prng, reductions as rd, solves,
-                                    sorting as so, structural as st)
+from portax.core.primitives import (call, callbacks as cb, contractions as ct, control_flow as cf,
+                                    custom_derivatives as cd, elementwise as ew, indexing as ix, prng,
+                                    reductions as rd, solves, sorting as so, structural as st)
 
 from . import special
 
@@ -602,6 +602,10 @@ def _scan(*args, jaxpr, length, reverse, num_consts, num_carry, unroll):
         for y, v in zip(ys, outs[num_carry:]):
             y[i] = v
     return carry + ys
+
+
+for _cb in cb.CALLBACKS:  # host callbacks: the Python function called with the operands
+    RULES[_cb] = lambda *args, _p=_cb, **params: cb.call_host(_p, params, args)
 
 
 from . import rules_conv  # noqa: E402,F401  (registers conv, window-reduction and top_k rules into RULES)

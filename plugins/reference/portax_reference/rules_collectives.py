@@ -6,12 +6,17 @@ from typing import Callable
 
 import numpy as np
 
+from portax.core import dtypes
+
 
 def _psum(xs: list) -> list:
-    total = xs[0]
+    """The sum (bfloat16 and float8 summed in float32 and rounded once, as the other backends)."""
+    dt = xs[0].dtype
+    wide = dtypes.float32 if dtypes.is_custom_float(dt) else dt
+    total = xs[0].astype(wide)
     for x in xs[1:]:
-        total = total + x
-    return [np.array(total, copy=True) for _ in xs]
+        total = total + x.astype(wide)
+    return [np.array(total.astype(dt), copy=True) for _ in xs]
 
 
 def _extreme(op: Callable) -> Callable:

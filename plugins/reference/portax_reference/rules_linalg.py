@@ -2,7 +2,8 @@
 
 Registered into the same ``RULES`` table as every other reference rule. Conventions match JAX on CPU:
 a Cholesky factor of a matrix that is not positive definite is all NaN; ``lu`` pivots like LAPACK's
-getrf (first largest magnitude in the column); eigenvalues ascend; singular values descend.
+getrf (first largest magnitude in the column, |re| + |im| for complex values); eigenvalues ascend; singular
+values descend. Complex matrices arrive as ``complex_linalg`` (part buffers) and run through the same rules.
 """
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import numpy as np
 
 from portax.core.primitives import fft as ff, linalg as la
 
-from .rules import rule
+from .rules import RULES, rule
 
 
 def _batched(fn, x: np.ndarray, *outs_like) -> list:
@@ -28,7 +29,7 @@ def _batched(fn, x: np.ndarray, *outs_like) -> list:
 def _cholesky(x):
     def one(m):
         try:
-            return (np.linalg.cholesky(np.tril(m) + np.tril(m, -1).T),)
+            return (np.linalg.cholesky(np.tril(m) + np.tril(m, -1).conj().T),)
         except np.linalg.LinAlgError:
             return (np.full(m.shape, np.nan, m.dtype),)
     return _batched(one, x, x.shape[-2:])[0].astype(x.dtype)
@@ -52,12 +53,26 @@ def _triangular_solve(a, b, *, left_side, lower, transpose_a, conjugate_a, unit_
     if unit_diagonal:
         n = a.shape[-1]
         t = t * (1 - np.eye(n, dtype=a.dtype)) + np.eye(n, dtype=a.dtype)
+    if conjugate_a:
+        t = t.conj()
     if transpose_a:
         t, lower = np.swapaxes(t, -1, -2), not lower
     if left_side:
         return _substitute(t, b, lower)
     # x @ t = b  <=>  t^T @ x^T = b^T
     return np.swapaxes(_substitute(np.swapaxes(t, -1, -2), np.swapaxes(b, -1, -2), not lower), -1, -2)
+
+
+def _nan_if_not_finite(fn):
+    """``fn`` (a decomposition of the trailing matrices of ``x``) with NaN results for the matrices holding a NaN
+    or an infinity, on which numpy's LAPACK calls raise (JAX returns NaN)."""
+    def run(x, **params):
+        ok = np.isfinite(x).all(axis=(-2, -1))
+        outs = fn(np.where(ok[..., None, None], x, 0).astype(x.dtype), **params)
+        for o in outs:
+            o[~ok] = np.nan
+        return outs
+    return run
 
 
 @rule(la.qr_p)
@@ -67,24 +82,27 @@ def _qr(x, *, full_matrices):
 
 
 @rule(la.svd_p)
+@_nan_if_not_finite
 def _svd(x, *, full_matrices, compute_uv):
     if not compute_uv:
-        return [np.linalg.svd(x, compute_uv=False).astype(x.dtype)]
+        return [np.linalg.svd(x, compute_uv=False).astype(_real_dtype(x))]
     u, s, vt = np.linalg.svd(x, full_matrices=full_matrices)
-    return [s.astype(x.dtype), u.astype(x.dtype), vt.astype(x.dtype)]
+    return [s.astype(_real_dtype(x)), u.astype(x.dtype), vt.astype(x.dtype)]
 
 
 @rule(la.eigh_p)
+@_nan_if_not_finite
 def _eigh(x, *, lower):
     w, v = np.linalg.eigh(x, UPLO="L" if lower else "U")
-    return [v.astype(x.dtype), w.astype(x.dtype)]
+    return [v.astype(x.dtype), w.astype(_real_dtype(x))]
 
 
 @rule(la.eig_p)
+@_nan_if_not_finite
 def _eig(x):
     w, v = np.linalg.eig(x)
     w, v = w.astype(np.complex128), v.astype(np.complex128)
-    return [part.astype(x.dtype) for part in (w.real, w.imag, v.real, v.imag)]
+    return [part.astype(_real_dtype(x)) for part in (w.real, w.imag, v.real, v.imag)]
 
 
 def _lu_one(a: np.ndarray) -> tuple:
@@ -95,7 +113,8 @@ def _lu_one(a: np.ndarray) -> tuple:
     pivots = np.zeros(k, np.int32)
     perm = np.arange(m, dtype=np.int32)
     for j in range(k):
-        p = j + int(np.argmax(np.abs(a[j:, j])))
+        col = a[j:, j]
+        p = j + int(np.argmax(np.abs(col.real) + np.abs(col.imag) if a.dtype.kind == "c" else np.abs(col)))
         pivots[j] = p
         if p != j:
             a[[j, p]] = a[[p, j]]
@@ -111,6 +130,21 @@ def _lu(x):
     m, n = x.shape[-2:]
     lu, piv, perm = _batched(_lu_one, x, (m, n), (min(m, n),), (m,))
     return [lu.astype(x.dtype), piv.astype(np.int32), perm.astype(np.int32)]
+
+
+def _real_dtype(x: np.ndarray) -> np.dtype:
+    return x.real.dtype
+
+
+@rule(la.complex_linalg_p)
+def _complex_linalg(*parts, op, params):
+    """A decomposition of the complex matrices made of (real, imaginary) ``parts``, its complex results split."""
+    xs = [(re + 1j * im).astype(np.result_type(re.dtype, np.complex64)) for re, im in la.complex_operands(parts)]
+    outs = RULES[la.BY_NAME[op]](*xs, **dict(params))
+    flat = []
+    for o in (outs if isinstance(outs, list) else [outs]):
+        flat += [o.real.copy(), o.imag.copy()] if o.dtype.kind == "c" else [o]
+    return flat
 
 
 @rule(ff.fft_p)

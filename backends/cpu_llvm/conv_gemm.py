@@ -1,0 +1,624 @@
+"""conv_general_dilated for float dtypes as an implicit GEMM on the packed GEMM's micro-kernel (``gemm``).
+
+Per group, the convolution is ``out[f, j] = sum_q W[f, q] * P[q, j]``: ``f`` an output feature of the group,
+``j`` an output position (batch, spatial...), ``q`` a contracted (input feature, kernel tap...) pair and ``P``
+the patches of the input. Nothing is materialised: the packing of a KC block gathers the patches straight from
+the input (zero where a tap falls in the padding) and the weights straight from the kernel with masked vector
+gathers through per-index offset tables, so any layout works. The output side whose elements are contiguous in memory becomes the
+micro-kernel's vector (column) side: output positions for NCHW, features for NHWC.
+
+Lhs dilation (transposed convolutions, the lhs gradient) is split into sub-convolutions per residue class of
+the output positions (``phases``): in each, the taps that hit a real input element form a regular, undilated
+convolution, so no multiply-by-zero work is done. Feature and batch groups (grouped, depthwise, the rhs
+gradient of grouped convolutions) are the outermost work dimension. Groups with fewer than ``DIRECT_BELOW``
+output features (depthwise convolutions and their gradients, a first layer's input gradient) run a direct task
+instead, vectorised along output rows or along the groups. Each task is one library function per dtype, compiled
+once per process; a program passes its geometry in a constant array.
+"""
+from __future__ import annotations
+
+import dataclasses
+import functools
+import itertools
+import math
+
+import llvmlite.binding as llvm
+import numpy as np
+from llvmlite import ir
+
+from . import engine, gemm, lltypes as T, threads
+from .irutil import entry_alloca, for_range, i64, imin, row_major_strides, while_loop
+
+SPATIAL = 3  # spatial dimensions of the task (fewer are padded with unit dimensions)
+DIRECT_BELOW = 4  # fewer output features per group than this: the direct task (GEMM tiles would be mostly padding)
+_HEADER = ("n_sub", "max_a", "max_b", "kc_max")
+_FIELDS = ("items_end", "n_mb", "n_nb", "mcb", "ncb", "swap", "mode", "groups", "g_in", "g_w", "g_out", "m", "w_o", "o_o",
+           "n_pos", "nb", "s_n", "o_n", "o_base", "cg", "s_c", "w_i", "w_base", "k") + tuple(
+    f"{name}{d}" for name in ("t", "i0", "st", "s_h", "h", "o_s", "u", "rd", "w_st") for d in range(SPATIAL))
+_TABLES = 6  # per side entry: source offset, three spatial coordinates, output offset, contiguous run
+
+
+@dataclasses.dataclass(frozen=True)
+class Axis:
+    """One spatial axis of a regular sub-convolution: output positions ``o_first + o_step * t`` (t < t_count)
+    read input ``i0 + t * st + u * rd`` with kernel tap ``k_first + k_step * u`` (u < u_count); ``n`` inputs."""
+
+    t_count: int
+    o_first: int
+    o_step: int
+    st: int
+    i0: int
+    u_count: int
+    k_first: int
+    k_step: int
+    rd: int
+    n: int
+
+
+def phases(n: int, k: int, o: int, stride: int, pad_lo: int, lhs_dil: int, rhs_dil: int) -> list[Axis]:
+    """The regular sub-convolutions of one axis: one per residue class of output positions modulo the period
+    of the lhs dilation (a single one without lhs dilation)."""
+    p_o, p_k = lhs_dil // math.gcd(stride, lhs_dil), lhs_dil // math.gcd(rhs_dil, lhs_dil)
+    out = []
+    for r in range(min(p_o, o)):
+        t = -(-(o - r) // p_o)
+        k0 = next((kk for kk in range(min(p_k, k)) if (r * stride + kk * rhs_dil - pad_lo) % lhs_dil == 0), None)
+        u, i0 = (0, 0) if k0 is None else (-(-(k - k0) // p_k), (r * stride + k0 * rhs_dil - pad_lo) // lhs_dil)
+        out.append(Axis(t, r, p_o, p_o * stride // lhs_dil, i0, u, k0 or 0, p_k, p_k * rhs_dil // lhs_dil, n))
+    return out
+
+
+def _records(lhs_shape, rhs_shape, out_shape, p: dict, dtype: np.dtype, direct: bool) -> tuple[list[dict], int]:
+    """The parameter record of every (non-empty) sub-convolution and the total number of work items (of the
+    GEMM task, or of the direct task when ``direct``)."""
+    lhs_spec, rhs_spec, out_spec = p["dimension_numbers"]
+    ls, rs, os_ = (row_major_strides(shape) for shape in (lhs_shape, rhs_shape, out_shape))
+    g, bg = p["feature_group_count"], p["batch_group_count"]
+    nsp = len(lhs_spec) - 2
+    pad = SPATIAL - nsp
+    per_axis = [[Axis(1, 0, 1, 1, 0, 1, 0, 1, 1, 1)]] * pad + [
+        phases(lhs_shape[lhs_spec[2 + d]], rhs_shape[rhs_spec[2 + d]], out_shape[out_spec[2 + d]],
+               p["window_strides"][d], p["padding"][d][0], p["lhs_dilation"][d], p["rhs_dilation"][d])
+        for d in range(nsp)]
+    s_h = [0] * pad + [ls[d] for d in lhs_spec[2:]]
+    w_k = [0] * pad + [rs[d] for d in rhs_spec[2:]]
+    o_s = [0] * pad + [os_[d] for d in out_spec[2:]]
+    n_out, cg = rhs_shape[rhs_spec[0]], rhs_shape[rhs_spec[1]]
+    groups = max(g, bg)
+    m = n_out // groups
+    nb = lhs_shape[lhs_spec[0]] // bg
+    s_n, s_c = ls[lhs_spec[0]], ls[lhs_spec[1]]
+    bk = gemm.blocking(dtype)
+    records, items = [], 0
+    for axes in itertools.product(*per_axis):
+        n_pos = nb * int(np.prod([a.t_count for a in axes]))
+        if n_pos == 0 or m == 0:
+            continue
+        k = cg * int(np.prod([a.u_count for a in axes]))
+        swap = _swap(bk, m, n_pos, os_[out_spec[1]] == 1)
+        rows, cols = (n_pos, m) if swap else (m, n_pos)
+        mcb = gemm._row_block(gemm.Problem(rows, cols, k, 0, 0, 0, 0, ()), bk, groups)
+        if swap:  # row panels are packed one at a time: big row blocks pack the weights less often
+            mcb = max(mcb, -(-rows // (4 * threads.num_cores() * bk.mr)) * bk.mr)
+        n_mb = -(-rows // mcb)
+        ncb = gemm._column_block(gemm.Problem(rows, cols, k, 0, 0, 0, 0, ()), bk, groups * n_mb)
+        n_nb = -(-cols // ncb)
+        mode = int(groups > 1 and m * os_[out_spec[1]] == 1)  # direct: vectors along groups, else along rows
+        spatial = [a.t_count for a in axes]
+        items += (m * nb * int(np.prod(spatial)) if mode else groups * m * nb * int(np.prod(spatial[:-1]))) \
+            if direct else groups * n_mb * n_nb
+        rec = dict(items_end=items, n_mb=n_mb, n_nb=n_nb, mcb=mcb, ncb=ncb, swap=swap, mode=mode, groups=groups,
+                   g_in=nb * s_n if bg > 1 else cg * s_c, g_w=m * rs[rhs_spec[0]], g_out=m * os_[out_spec[1]], m=m,
+                   w_o=rs[rhs_spec[0]], o_o=os_[out_spec[1]], n_pos=n_pos, nb=nb, s_n=s_n, o_n=os_[out_spec[0]],
+                   o_base=sum(a.o_first * s for a, s in zip(axes, o_s)), cg=cg, s_c=s_c, w_i=rs[rhs_spec[1]],
+                   w_base=sum(a.k_first * s for a, s in zip(axes, w_k)), k=k)
+        for d, a in enumerate(axes):
+            rec.update({f"t{d}": a.t_count, f"i0{d}": a.i0, f"st{d}": a.st, f"s_h{d}": s_h[d], f"h{d}": a.n,
+                        f"o_s{d}": a.o_step * o_s[d], f"u{d}": a.u_count, f"rd{d}": a.rd, f"w_st{d}": a.k_step * w_k[d]})
+        records.append(rec)
+    return records, items
+
+
+def _swap(bk: gemm.Blocking, m: int, n_pos: int, features_contiguous: bool) -> int:
+    """1 to put output positions on the micro-kernel's rows and features on its vector columns: where the
+    output is contiguous along features, unless that pads the tiles much more than the other way round."""
+    def padded(rows: int, cols: int) -> int:
+        return -(-rows // bk.mr) * bk.mr * -(-cols // bk.nr) * bk.nr
+
+    swapped, straight = padded(n_pos, m), padded(m, n_pos)
+    if features_contiguous:
+        return int(swapped <= 1.25 * straight)
+    return int(straight > 1.25 * swapped)
+
+
+def emit(mb, lw, lhs, rhs, out, p: dict) -> None:
+    """``out = conv_general_dilated(lhs, rhs)`` (float inputs; ``out`` in the compute dtype): the GEMM task, or
+    the direct task when a group has fewer than ``DIRECT_BELOW`` output features (depthwise)."""
+    cdt = out.dtype
+    bk = gemm.blocking(cdt)
+    lhs_spec, rhs_spec, _ = p["dimension_numbers"]
+    direct = rhs.shape[rhs_spec[0]] // max(p["feature_group_count"], p["batch_group_count"]) < DIRECT_BELOW
+    records, items = _records(lhs.shape, rhs.shape, out.shape, p, cdt, direct)
+    if not records:
+        return
+    max_a = max(min(r["mcb"], r["n_pos"] if r["swap"] else r["m"]) for r in records)
+    max_b = max(min(r["ncb"], r["m"] if r["swap"] else r["n_pos"]) for r in records)
+    kc_max = min(bk.kc, max(r["k"] for r in records))
+    values = [len(records), max_a, max_b, kc_max] + [r[f] for r in records for f in _FIELDS]
+    params = mb.constant(np.asarray(values, np.int64))
+    b = lw.b
+    argv = entry_alloca(b, T.PTR, 4)
+    for j, ptr in enumerate((lhs.ptr, rhs.ptr, out.ptr, b.bitcast(params, T.PTR))):
+        b.store(ptr, b.gep(argv, [i64(j)], source_etype=T.PTR))
+    name = task_symbol(lhs.dtype, cdt, direct)
+    task = T.intrinsic(b.module, name, T.VOID, [T.I64, T.I64, T.PTR])
+    flops = 2.0 * sum(r["groups"] * r["m"] * r["n_pos"] * r["k"] for r in records)
+    how = "direct" if direct else "implicit gemm"
+    label = f"opaque[{','.join(map(str, out.shape))}](conv_general_dilated: {how})"
+    mb.run_task(b, task, items, argv, work_per_item=flops / items / 8, label=label)
+
+
+def compute_dtype(in_dtype: np.dtype, out_dtype: np.dtype) -> np.dtype:
+    """float64 when the operands or the result (preferred_element_type) are float64, else float32."""
+    return np.dtype(np.float64 if np.float64 in (np.dtype(in_dtype), np.dtype(out_dtype)) else np.float32)
+
+
+@functools.cache
+def task_symbol(dtype: np.dtype, cdt: np.dtype, direct: bool = False) -> str:
+    """Compile (once per process) the GEMM or direct convolution task reading ``dtype`` operands and computing
+    in ``cdt``, and bind it to a symbol."""
+    dtype, cdt = np.dtype(dtype), np.dtype(cdt)
+    name = f"portax_conv{'_direct' if direct else ''}_{T.mangle(T.memory_type(dtype))}_{T.mangle(T.memory_type(cdt))}"
+    module = ir.Module(name=name)
+    (_direct_task if direct else _library_task)(module, dtype, cdt)
+    address = engine.compile(str(module), ["conv_task"])["conv_task"]
+    llvm.add_symbol(name, address)
+    return name
+
+
+class _Tables:
+    """Per-index int64 tables of one GEMM side (``_TABLES`` arrays of ``cap`` entries in one heap block)."""
+
+    def __init__(self, b: ir.IRBuilder, cap: ir.Value, count: int):
+        self.b, self.cap = b, cap
+        self.ptr = gemm._heap(b, b.mul(b.mul(cap, i64(count)), i64(8)))
+
+    def at(self, which: int, idx: ir.Value) -> ir.Value:
+        return self.b.gep(self.ptr, [self.b.add(self.b.mul(self.cap, i64(which)), idx)], source_etype=T.I64)
+
+    def get(self, which: int, idx: ir.Value) -> ir.Value:
+        return self.b.load(self.at(which, idx), typ=T.I64)
+
+    def set(self, which: int, idx: ir.Value, v: ir.Value) -> None:
+        self.b.store(v, self.at(which, idx))
+
+
+def _library_task(module: ir.Module, dtype: np.dtype, cdt: np.dtype) -> None:
+    """``void conv_task(i64 start, i64 end, ptr argv)``, argv = (lhs, rhs, out, params): items [start, end)."""
+    bk = gemm.blocking(cdt)
+    ety = T.memory_type(cdt)
+    vty = ir.VectorType(ety, bk.lanes)
+    fn = ir.Function(module, ir.FunctionType(T.VOID, [T.I64, T.I64, T.PTR]), "conv_task")
+    start, end, argv = fn.args
+    b = ir.IRBuilder(fn.append_basic_block("entry"))
+    lp, rp, op, pp = (b.load(b.gep(argv, [i64(j)], source_etype=T.PTR), typ=T.PTR) for j in range(4))
+
+    def param(idx):
+        return b.load(b.gep(pp, [idx], source_etype=T.I64), typ=T.I64)
+
+    hdr = {n: param(i64(j)) for j, n in enumerate(_HEADER)}
+    kc_max = hdr["kc_max"]
+    bpack = gemm._heap(b, b.mul(b.mul(b.add(hdr["max_b"], i64(bk.nr)), kc_max), i64(cdt.itemsize)))
+    apack = gemm._heap(b, b.mul(b.mul(i64(bk.mr), kc_max), i64(cdt.itemsize)))
+    ta = _Tables(b, b.add(hdr["max_a"], i64(bk.mr)), _TABLES)
+    tb = _Tables(b, b.add(hdr["max_b"], i64(bk.nr)), _TABLES)
+    tq = _Tables(b, kc_max, 6)
+    tile = b.alloca(ir.ArrayType(vty, bk.mr * (bk.nr // bk.lanes)))
+    sub = b.alloca(T.I64)
+
+    with for_range(b, start, end, "item") as item:
+        f, local = _record(b, pp, item, sub)
+        nblk, rest = b.srem(local, f["n_nb"]), b.sdiv(local, f["n_nb"])
+        mblk, grp = b.srem(rest, f["n_mb"]), b.sdiv(rest, f["n_mb"])
+        swap = b.icmp_signed("!=", f["swap"], i64(0))
+        rows = b.select(swap, f["n_pos"], f["m"])
+        cols = b.select(swap, f["m"], f["n_pos"])
+        row0, col0 = b.mul(mblk, f["mcb"]), b.mul(nblk, f["ncb"])
+        mc, nc = imin(b, f["mcb"], b.sub(rows, row0)), imin(b, f["ncb"], b.sub(cols, col0))
+        _fill_side(b, ta, f, row0, mc, swap)
+        _fill_side(b, tb, f, col0, nc, b.not_(swap))
+        _fill_runs(b, tb, nc)
+        in_g = b.gep(lp, [b.mul(grp, f["g_in"])], source_etype=T.memory_type(dtype))
+        w_g = b.gep(rp, [b.mul(grp, f["g_w"])], source_etype=T.memory_type(dtype))
+        out_g = b.gep(op, [b.mul(grp, f["g_out"])], source_etype=ety)
+        k = f["k"]
+        n_kb = b.sdiv(b.add(k, i64(bk.kc - 1)), i64(bk.kc))
+        n_kb = b.select(b.icmp_signed("<", n_kb, i64(1)), i64(1), n_kb)  # K == 0 still writes the zeros
+        limits = [f[f"h{d}"] for d in range(SPATIAL)]
+        kcb = b.sdiv(b.add(k, b.sub(n_kb, i64(1))), n_kb)  # K split evenly into blocks of at most KC
+
+        def pack(tab, dst, x0, extent, width, patches):
+            with b.if_else(patches) as (input_side, weights_side):
+                with input_side:
+                    _pack(b, tab, tq, 0, in_g, dst, dtype, cdt, kc, x0, extent, width, limits)
+                with weights_side:
+                    _pack(b, tab, tq, 4, w_g, dst, dtype, cdt, kc, x0, extent, width, None)
+
+        with for_range(b, 0, n_kb, "pc") as pcb:
+            pc = b.mul(pcb, kcb)
+            kc = imin(b, kcb, b.sub(k, pc))
+            first = b.icmp_signed("==", pcb, i64(0))
+            _fill_q(b, tq, f, pc, kc)
+            pack(tb, bpack, i64(0), nc, bk.nr, b.not_(swap))
+            with for_range(b, 0, b.sdiv(b.add(mc, i64(bk.mr - 1)), i64(bk.mr)), "ip") as ip:
+                i0 = b.mul(ip, i64(bk.mr))
+                mr = imin(b, i64(bk.mr), b.sub(mc, i0))
+                pack(ta, apack, i0, mr, bk.mr, swap)  # one row panel at a time, hot in L1 for every column panel
+                with for_range(b, 0, b.sdiv(b.add(nc, i64(bk.nr - 1)), i64(bk.nr)), "jp") as jp:
+                    j0 = b.mul(jp, i64(bk.nr))
+                    nr = imin(b, i64(bk.nr), b.sub(nc, j0))
+                    bpanel = b.gep(bpack, [b.mul(j0, kc)], source_etype=ety)
+                    acc = gemm._micro(b, bk, vty, apack, bpanel, kc)
+                    full = b.and_(b.icmp_signed("==", mr, i64(bk.mr)), b.icmp_signed("==", nr, i64(bk.nr)))
+                    full = b.and_(full, b.icmp_signed(">=", tb.get(5, j0), i64(bk.nr)))
+                    with b.if_else(full) as (then, otherwise):
+                        with then:
+                            _store_full(b, bk, vty, acc, out_g, ta, i0, tb.get(4, j0), first)
+                        with otherwise:
+                            _store_partial(b, bk, vty, acc, tile, out_g, ta, tb, i0, j0, mr, nr, first)
+    for ptr in (bpack, apack, ta.ptr, tb.ptr, tq.ptr):
+        gemm._free(b, ptr)
+    b.ret_void()
+
+
+def _counters(b, first: ir.Value, sizes: list) -> list:
+    """Stack slots holding the mixed-radix digits of ``first`` (most significant first; the leading digit is
+    unbounded), advanced by ``_advance``: the tables are filled without a division per entry."""
+    rest, digits = first, []
+    for size in reversed(sizes):
+        size = b.select(b.icmp_signed("<", size, i64(1)), i64(1), size)  # no taps: nothing is read
+        digits.append(b.srem(rest, size))
+        rest = b.sdiv(rest, size)
+    slots = []
+    for v in [rest] + digits[::-1]:
+        slot = entry_alloca(b, T.I64)
+        b.store(v, slot)
+        slots.append(slot)
+    return slots
+
+
+def _advance(b, slots: list, sizes: list) -> None:
+    carry = ir.Constant(T.I1, 1)
+    for slot, size in zip(reversed(slots[1:]), reversed(sizes)):
+        nxt = b.add(b.load(slot), b.zext(carry, T.I64))
+        carry = b.icmp_signed("==", nxt, size)
+        b.store(b.select(carry, i64(0), nxt), slot)
+    b.store(b.add(b.load(slots[0]), b.zext(carry, T.I64)), slots[0])
+
+
+def _record(b, pp: ir.Value, item: ir.Value, sub: ir.Value) -> tuple[dict, ir.Value]:
+    """The fields of the sub-convolution work item ``item`` belongs to, and its index among that one's items."""
+    def param(idx):
+        return b.load(b.gep(pp, [idx], source_etype=T.I64), typ=T.I64)
+
+    def rec_at(s):
+        return b.add(i64(len(_HEADER)), b.mul(s, i64(len(_FIELDS))))
+
+    b.store(i64(0), sub)
+    while_loop(b, lambda: b.icmp_signed(">=", item, param(rec_at(b.load(sub)))),
+               lambda: b.store(b.add(b.load(sub), i64(1)), sub), "sub")
+    s = b.load(sub)
+    base = rec_at(s)
+    f = {n: param(b.add(base, i64(j))) for j, n in enumerate(_FIELDS)}
+    prev_end = b.select(b.icmp_signed("==", s, i64(0)), i64(0), param(b.sub(base, i64(len(_FIELDS)))))
+    return f, b.sub(item, prev_end)
+
+
+def _fill_side(b, tab: _Tables, f: dict, first: ir.Value, count: ir.Value, positions: ir.Value) -> None:
+    """Tables of ``count`` side indices from ``first``: output positions (source offset in the input, input
+    coordinates, output offset) or, when not ``positions``, output features (weights offset, output offset)."""
+    sizes = [f[f"t{d}"] for d in range(SPATIAL)]
+    slots = _counters(b, first, sizes)
+    with for_range(b, 0, count, "fs") as x:
+        j = b.add(first, x)
+        n, *coords = (b.load(slot) for slot in slots)
+        src, dst = b.mul(n, f["s_n"]), b.add(b.mul(n, f["o_n"]), f["o_base"])
+        vs = []
+        for d, t in enumerate(coords):
+            v = b.add(f[f"i0{d}"], b.mul(t, f[f"st{d}"]))
+            vs.append(v)
+            src = b.add(src, b.mul(v, f[f"s_h{d}"]))
+            dst = b.add(dst, b.mul(t, f[f"o_s{d}"]))
+        zero = i64(0)
+        tab.set(0, x, b.select(positions, src, b.mul(j, f["w_o"])))
+        for d, v in enumerate(vs):
+            tab.set(1 + d, x, b.select(positions, v, zero))
+        tab.set(4, x, b.select(positions, dst, b.mul(j, f["o_o"])))
+        _advance(b, slots, sizes)
+
+
+def _fill_runs(b, tab: _Tables, count: ir.Value) -> None:
+    """run[x] = how many entries from x on have consecutive output offsets (a vector store needs NR)."""
+    with for_range(b, 0, count, "fr") as x:
+        back = b.sub(b.sub(count, i64(1)), x)
+        nxt = b.add(back, i64(1))
+        last = b.icmp_signed("==", nxt, count)
+        safe = b.select(last, back, nxt)
+        step = b.icmp_signed("==", b.sub(tab.get(4, safe), tab.get(4, back)), i64(1))
+        run = b.select(b.and_(b.not_(last), step), b.add(tab.get(5, safe), i64(1)), i64(1))
+        tab.set(5, back, run)
+
+
+def _fill_q(b, tab: _Tables, f: dict, pc: ir.Value, kc: ir.Value) -> None:
+    """Tables of contracted indices pc..pc+kc, (input feature, taps...): input offset, tap coordinates (0..2),
+    weights offset (4)."""
+    sizes = [f[f"u{d}"] for d in range(SPATIAL)]
+    slots = _counters(b, pc, sizes)
+    with for_range(b, 0, kc, "fq") as p:
+        c, *us = (b.load(slot) for slot in slots)
+        src, w = b.mul(c, f["s_c"]), b.add(b.mul(c, f["w_i"]), f["w_base"])
+        for d, u in enumerate(us):
+            kd = b.mul(u, f[f"rd{d}"])
+            tab.set(1 + d, p, kd)
+            src = b.add(src, b.mul(kd, f[f"s_h{d}"]))
+            w = b.add(w, b.mul(u, f[f"w_st{d}"]))
+        tab.set(0, p, src)
+        tab.set(4, p, w)
+        _advance(b, slots, sizes)
+
+
+def _pack(b, tab: _Tables, tq: _Tables, qoff: int, src, dst, dtype, cdt, kc, x0, extent, width: int, lim) -> None:
+    """dst[panel][p][w] = src[tab.src[x] + tq[qoff][p]] for x = x0 + panel * width + w, zero past ``extent``
+    entries and (input side, ``lim`` given) where a coordinate falls outside its limit (padding). Each panel row
+    is whole vectors of masked gathers (a row of MR is shorter than LLVM's vectorised loops)."""
+    mty, ety = T.memory_type(dtype), T.memory_type(cdt)
+    lanes = engine.host_target_info().vector_width // (8 * cdt.itemsize)
+    ivty = ir.VectorType(T.I64, lanes)
+    iota = ir.Constant(ivty, list(range(lanes)))
+    gather = T.intrinsic(b.module, f"llvm.masked.gather.v{lanes}{T.mangle(mty)}.v{lanes}p0",
+                         ir.VectorType(mty, lanes), [ir.VectorType(T.PTR, lanes), T.I32,
+                                                     ir.VectorType(T.I1, lanes), ir.VectorType(mty, lanes)])
+    base = _splat(b, b.ptrtoint(src, T.I64), lanes)
+    esize = _splat(b, i64(dtype.itemsize), lanes)
+    n_panels = b.sdiv(b.add(extent, i64(width - 1)), i64(width))
+    with for_range(b, 0, n_panels, "pp") as panel:
+        first = b.mul(panel, i64(width))
+        pbase = b.mul(first, kc)
+        with for_range(b, 0, kc, "pk") as p:
+            q_src = _splat(b, tq.get(qoff, p), lanes)
+            q_k = [_splat(b, tq.get(1 + d, p), lanes) for d in range(SPATIAL)] if lim else []
+            for c0 in range(0, width, lanes):
+                used = min(lanes, width - c0)
+                rel0 = b.add(first, i64(c0))
+                ok = b.icmp_signed("<", b.add(_splat(b, rel0, lanes), iota), _splat(b, extent, lanes))
+                if used < lanes:
+                    ok = b.and_(ok, ir.Constant(ir.VectorType(T.I1, lanes), [int(j < used) for j in range(lanes)]))
+                x = b.add(x0, rel0)
+                offs = _masked_load(b, tab.at(0, x), ivty, ok)
+                for d, k in enumerate(q_k):
+                    coord = _masked_load(b, tab.at(1 + d, x), ivty, ok)
+                    ok = b.and_(ok, b.icmp_unsigned("<", b.add(coord, k), _splat(b, lim[d], lanes)))
+                ptrs = b.inttoptr(b.add(base, b.mul(b.add(offs, q_src), esize)), ir.VectorType(T.PTR, lanes))
+                zero = ir.Constant(ir.VectorType(mty, lanes), [ir.Constant(mty, 0.0)] * lanes)
+                v = b.call(gather, [ptrs, ir.Constant(T.I32, dtype.itemsize), ok, zero])
+                v = v if mty == ety else b.fpext(v, ir.VectorType(ety, lanes))
+                at = b.gep(dst, [b.add(pbase, b.add(b.mul(p, i64(width)), i64(c0)))], source_etype=ety)
+                if used == lanes:
+                    b.store(v, at, align=dtype.itemsize)
+                else:
+                    _masked_store(b, v, at, ir.Constant(ir.VectorType(T.I1, lanes), [int(j < used) for j in range(lanes)]))
+
+
+def _store_full(b, bk, vty, acc, out, ta: _Tables, i0, col_off, first) -> None:
+    ety = vty.element
+    zero = ir.Constant(vty, [ir.Constant(ety, 0.0)] * bk.lanes)
+    align = ety.get_abi_alignment(engine.target_machine().target_data)
+    for i, row in enumerate(acc):
+        row_ptr = b.gep(out, [b.add(ta.get(4, b.add(i0, i64(i))), col_off)], source_etype=ety)
+        for v, val in enumerate(row):
+            ptr = b.gep(row_ptr, [i64(v * bk.lanes)], source_etype=ety)
+            old = b.select(first, zero, b.load(ptr, typ=vty, align=align))
+            b.store(b.fadd(old, val), ptr, align=align)
+
+
+def _store_partial(b, bk, vty, acc, tile, out, ta: _Tables, tb: _Tables, i0, j0, mr, nr, first) -> None:
+    """Edge or scattered tile: spill the accumulators, then add the valid mr x nr part element by element."""
+    ety = vty.element
+    nv = bk.nr // bk.lanes
+    for i, row in enumerate(acc):
+        for v, val in enumerate(row):
+            b.store(val, b.gep(tile, [ir.Constant(T.I32, 0), ir.Constant(T.I32, i * nv + v)]))
+    with for_range(b, 0, mr, "ti") as i:
+        row_off = ta.get(4, b.add(i0, i))
+        with for_range(b, 0, nr, "tj") as j:
+            vec = b.load(b.gep(tile, [i64(0), b.add(b.mul(i, i64(nv)), b.sdiv(j, i64(bk.lanes)))]))
+            t = b.extract_element(vec, b.trunc(b.srem(j, i64(bk.lanes)), T.I32))
+            ptr = b.gep(out, [b.add(row_off, tb.get(4, b.add(j0, j)))], source_etype=ety)
+            old = b.select(first, ir.Constant(ety, 0.0), b.load(ptr, typ=ety))
+            b.store(b.fadd(old, t), ptr)
+
+
+def _digits(b, value: ir.Value, sizes: list) -> list:
+    """Mixed-radix digits of ``value``, most significant first (the leading one unbounded)."""
+    out = []
+    for size in reversed(sizes):
+        out.append(b.srem(value, size))
+        value = b.sdiv(value, size)
+    return [value] + out[::-1]
+
+
+def _ceil_div_pos(b, num: ir.Value, den: ir.Value) -> ir.Value:
+    """ceil(num / den) for den > 0, 0 when num <= 0 (no division for den == 1)."""
+    pos = b.select(b.icmp_signed(">", num, i64(0)), num, i64(0))
+    with b.if_else(b.icmp_signed("==", den, i64(1))) as (unit, other):
+        with unit:
+            unit_block = b.block
+        with other:
+            q = b.sdiv(b.add(pos, b.sub(den, i64(1))), den)
+            other_block = b.block
+    out = b.phi(T.I64)
+    out.add_incoming(pos, unit_block)
+    out.add_incoming(q, other_block)
+    return out
+
+
+def _direct_task(module: ir.Module, dtype: np.dtype, cdt: np.dtype) -> None:
+    """``void conv_task(i64 start, i64 end, ptr argv)`` computing sub-convolutions directly: per work item a
+    row of outputs along the last spatial axis (mode 0) or along the groups (mode 1, depthwise NHWC), summed
+    over the taps in vector registers (each tap's valid part of the row computed once); rows of other strides
+    accumulate in memory element by element."""
+    mty, ety = T.memory_type(dtype), T.memory_type(cdt)
+    fn = ir.Function(module, ir.FunctionType(T.VOID, [T.I64, T.I64, T.PTR]), "conv_task")
+    start, end, argv = fn.args
+    b = ir.IRBuilder(fn.append_basic_block("entry"))
+    lp, rp, op, pp = (b.load(b.gep(argv, [i64(j)], source_etype=T.PTR), typ=T.PTR) for j in range(4))
+    sub = b.alloca(T.I64)
+    with for_range(b, start, end, "item") as item:
+        f, local = _record(b, pp, item, sub)
+        groups = b.icmp_signed("!=", f["mode"], i64(0))
+        t = [f[f"t{d}"] for d in range(SPATIAL)]
+        by_row = _digits(b, local, [f["m"], f["nb"], t[0], t[1]])  # g, fo, n, t0, t1
+        by_group = _digits(b, local, [f["nb"], t[0], t[1], t[2]])  # fo, n, t0, t1, t2
+        g = b.select(groups, i64(0), by_row[0])
+        fo, n, t0, t1 = (b.select(groups, y, x) for x, y in zip(by_row[1:], by_group))
+        t2 = b.select(groups, by_group[4], i64(0))
+        count = b.select(groups, f["groups"], t[2])
+        o_step = b.select(groups, f["g_out"], f["o_s2"])
+        out_at = [g, fo, n, t0, t1, t2]
+        out0 = _dot(b, out_at, [f["g_out"], f["o_o"], f["o_n"], f["o_s0"], f["o_s1"], f["o_s2"]], f["o_base"])
+        iv = [b.add(f[f"i0{d}"], b.mul(td, f[f"st{d}"])) for d, td in enumerate((t0, t1, t2))]
+        in_n = b.add(b.mul(g, f["g_in"]), b.mul(n, f["s_n"]))
+        w_f = b.add(b.add(b.mul(g, f["g_w"]), b.mul(fo, f["w_o"])), f["w_base"])
+        i_step = b.select(groups, f["g_in"], b.mul(f["st2"], f["s_h2"]))
+        w_step = b.select(groups, f["g_w"], i64(0))
+
+        def taps(body):
+            """body(lo, hi, src, w) per valid (tap, input feature): the row entries [lo, hi) it reaches, the
+            input offset and the weight offset of entry 0."""
+            with for_range(b, 0, f["u2"], "u2") as u2:  # the row's valid range depends on this tap only
+                x2 = b.add(iv[2], b.mul(u2, f["rd2"]))
+                # rows: t2 in [lo, hi) keeps x2 + t2 * st2 inside; groups: all or nothing
+                lo = b.select(groups, i64(0), _ceil_div_pos(b, b.neg(x2), f["st2"]))
+                hi_row = imin(b, t[2], _ceil_div_pos(b, b.sub(f["h2"], x2), f["st2"]))
+                hi = b.select(groups, b.select(b.icmp_unsigned("<", x2, f["h2"]), count, i64(0)), hi_row)
+                with for_range(b, 0, f["u0"], "u0") as u0:
+                    x0 = b.add(iv[0], b.mul(u0, f["rd0"]))
+                    with b.if_then(b.icmp_unsigned("<", x0, f["h0"])):
+                        with for_range(b, 0, f["u1"], "u1") as u1:
+                            x1 = b.add(iv[1], b.mul(u1, f["rd1"]))
+                            with b.if_then(b.icmp_unsigned("<", x1, f["h1"])):
+                                src0 = _dot(b, [x0, x1, x2], [f["s_h0"], f["s_h1"], f["s_h2"]], in_n)
+                                w0 = _dot(b, [u0, u1, u2], [f["w_st0"], f["w_st1"], f["w_st2"]], w_f)
+                                with for_range(b, 0, f["cg"], "c") as c:
+                                    body(lo, hi, b.add(src0, b.mul(c, f["s_c"])), b.add(w0, b.mul(c, f["w_i"])))
+
+        def scalar():
+            with for_range(b, 0, count, "z") as v:
+                b.store(ir.Constant(ety, 0.0), b.gep(op, [b.add(out0, b.mul(v, o_step))], source_etype=ety))
+            taps(lambda lo, hi, src, w: _axpy(b, op, lp, rp, out0, src, w, o_step, i_step, w_step, lo, hi, mty, ety))
+
+        cases = [(b.and_(b.icmp_signed("==", i_step, i64(s)), b.icmp_signed("==", w_step, i64(ws))), (s, ws))
+                 for s, ws in ((1, 0), (2, 0), (1, 1))]
+
+        def chain(k):
+            if k == len(cases):
+                scalar()
+                return
+            with b.if_else(cases[k][0]) as (then, otherwise):
+                with then:
+                    _vector_rows(b, op, lp, rp, out0, o_step, count, taps, mty, ety, *cases[k][1])
+                with otherwise:
+                    chain(k + 1)
+        chain(0)
+    b.ret_void()
+
+
+def _dot(b, idx: list, coefs: list, base: ir.Value) -> ir.Value:
+    for i, c in zip(idx, coefs):
+        base = b.add(base, b.mul(i, c))
+    return base
+
+
+def _axpy(b, op, lp, rp, out0, src, w, o_step, i_step, w_step, lo, hi, mty, ety) -> None:
+    """out[out0 + v*o_step] += rhs[w + v*w_step] * lhs[src + v*i_step] for v in [lo, hi) (any strides)."""
+    with for_range(b, lo, hi, "v") as v:
+        o_at = b.gep(op, [b.add(out0, b.mul(v, o_step))], source_etype=ety)
+        x = b.load(b.gep(lp, [b.add(src, b.mul(v, i_step))], source_etype=mty), typ=mty)
+        y = b.load(b.gep(rp, [b.add(w, b.mul(v, w_step))], source_etype=mty), typ=mty)
+        if mty != ety:
+            x, y = b.fpext(x, ety), b.fpext(y, ety)
+        b.store(b.fadd(b.load(o_at, typ=ety), b.fmul(x, y, flags=("contract",)), flags=("contract",)), o_at)
+
+
+def _splat(b, v: ir.Value, n: int) -> ir.Value:
+    undef = ir.Constant(ir.VectorType(v.type, n), ir.Undefined)
+    return b.shuffle_vector(b.insert_element(undef, v, ir.Constant(T.I32, 0)), undef,
+                            ir.Constant(ir.VectorType(T.I32, n), [0] * n))
+
+
+def _masked_load(b, ptr, vty: ir.VectorType, mask) -> ir.Value:
+    name = f"llvm.masked.load.v{vty.count}{T.mangle(vty.element)}.p0"
+    fn = T.intrinsic(b.module, name, vty, [T.PTR, T.I32, ir.VectorType(T.I1, vty.count), vty])
+    zero = ir.Constant(vty, [ir.Constant(vty.element, 0 if isinstance(vty.element, ir.IntType) else 0.0)] * vty.count)
+    return b.call(fn, [ptr, ir.Constant(T.I32, 1), mask, zero])
+
+
+def _masked_store(b, value, ptr, mask) -> None:
+    vty = value.type
+    fn = T.intrinsic(b.module, f"llvm.masked.store.v{vty.count}{T.mangle(vty.element)}.p0", T.VOID,
+                     [vty, T.PTR, T.I32, ir.VectorType(T.I1, vty.count)])
+    b.call(fn, [value, ptr, ir.Constant(T.I32, 1), mask])
+
+
+def _vector_rows(b, op, lp, rp, out0, o_step, count, taps, mty, ety, i_step: int, w_step: int) -> None:
+    """The row of ``count`` outputs, one vector at a time accumulated in registers over every tap (no
+    read-modify-write of the output): inputs at stride 1 or 2 (the even lanes of a double-width load), weights
+    broadcast (w_step 0) or contiguous along the row (depthwise NHWC); outputs stored as a vector at unit
+    stride, else lane by lane (the phases of a transposed convolution)."""
+    lanes = engine.host_target_info().vector_width // (8 * (4 if ety == T.F32 else 8))
+    vty, mvty = ir.VectorType(ety, lanes), ir.VectorType(mty, lanes)
+    iota = ir.Constant(ir.VectorType(T.I64, lanes), list(range(lanes)))
+    fma = T.intrinsic(b.module, f"llvm.fma.v{lanes}{T.mangle(ety)}", vty, [vty, vty, vty])
+    store = T.intrinsic(b.module, f"llvm.masked.store.v{lanes}{T.mangle(ety)}.p0", T.VOID,
+                        [vty, T.PTR, T.I32, ir.VectorType(T.I1, lanes)])
+    acc = entry_alloca(b, vty)
+
+    def widen(v):
+        return v if mty == ety else b.fpext(v, vty)
+
+    with for_range(b, 0, b.sdiv(b.add(count, i64(lanes - 1)), i64(lanes)), "vv") as k:
+        v0 = b.mul(k, i64(lanes))
+        lane = b.add(_splat(b, v0, lanes), iota)
+        in_row = b.icmp_signed("<", lane, _splat(b, count, lanes))
+        b.store(ir.Constant(vty, [ir.Constant(ety, 0.0)] * lanes), acc)
+
+        def body(lo, hi, src, w):
+            mask = b.and_(in_row, b.and_(b.icmp_signed(">=", lane, _splat(b, lo, lanes)),
+                                         b.icmp_signed("<", lane, _splat(b, hi, lanes))))
+            x_at = b.gep(lp, [b.add(src, b.mul(v0, i64(i_step)))], source_etype=mty)
+            if i_step == 1:
+                x = _masked_load(b, x_at, mvty, mask)
+            else:
+                spread = [j // 2 if j % 2 == 0 else lanes for j in range(2 * lanes)]  # odd lanes: never loaded
+                wide_mask = b.shuffle_vector(mask, ir.Constant(ir.VectorType(T.I1, lanes), [0] * lanes),
+                                             ir.Constant(ir.VectorType(T.I32, 2 * lanes), spread))
+                wide = _masked_load(b, x_at, ir.VectorType(mty, 2 * lanes), wide_mask)
+                x = b.shuffle_vector(wide, wide, ir.Constant(ir.VectorType(T.I32, lanes), list(range(0, 2 * lanes, 2))))
+            if w_step == 0:
+                y0 = b.load(b.gep(rp, [w], source_etype=mty), typ=mty)
+                y = _splat(b, y0 if mty == ety else b.fpext(y0, ety), lanes)
+            else:
+                y = widen(_masked_load(b, b.gep(rp, [b.add(w, v0)], source_etype=mty), mvty, mask))
+            b.store(b.call(fma, [widen(x), y, b.load(acc)]), acc)
+
+        taps(body)
+        with b.if_else(b.icmp_signed("==", o_step, i64(1))) as (unit, strided):
+            with unit:
+                b.call(store, [b.load(acc), b.gep(op, [b.add(out0, v0)], source_etype=ety), ir.Constant(T.I32, 1),
+                               in_row])
+            with strided:
+                vec = b.load(acc)
+                for j in range(lanes):
+                    with b.if_then(b.extract_element(in_row, ir.Constant(T.I32, j))):
+                        at = b.add(out0, b.mul(b.add(v0, i64(j)), o_step))
+                        b.store(b.extract_element(vec, ir.Constant(T.I32, j)), b.gep(op, [at], source_etype=ety))

@@ -1,0 +1,302 @@
+"""Several processes (``jax.distributed``) over MPI, through mpi4py (the optional extra ``portax[mpi]``).
+
+``initialize()`` joins the processes ``mpirun`` started (Open MPI's ``OMPI_COMM_WORLD_*`` or MPICH's
+``PMI_*`` environment), or checks explicit ``num_processes``/``process_id`` against MPI's world. MPI does
+the transport, so ``coordinator_address`` is accepted for compatibility with JAX and not used. Then
+``devices()`` lists every process's devices of the default backend: the local ones renumbered by a global
+id, the others ``RemoteDevice``s (not addressable here). pmap spans them all (``core.parallel.spmd``).
+
+Every exchange is a non-blocking MPI call waited for with a deadline (``heartbeat_timeout_seconds``), and
+starts with a header (a hash of what each process is about to exchange): processes running different
+programs get an error naming both sides instead of a hang or garbage. An uncaught exception in any
+process aborts the whole MPI job (an excepthook installed by ``initialize``), so the others end too.
+mpi4py is imported only here, on ``initialize()``.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+import sys
+import time
+import traceback
+from typing import Any, Sequence
+
+import numpy as np
+
+from .backend import Backend, Device, get_backend
+
+
+class DistributedError(RuntimeError):
+    """A multi-process run failed: divergent programs, a timeout, or a misuse of ``portax.distributed``."""
+
+
+class _Elsewhere:
+    """The backend of another process's device: its names only; computing or placing data there is an error."""
+
+    def __init__(self, backend: Backend, device: str):
+        self.name, self.platform, self.device_class_name = backend.name, backend.platform, backend.device_class_name
+        self._device = device
+
+    def __getattr__(self, attr: str) -> Any:
+        raise NotImplementedError(
+            f"{self._device} is not addressable from process {process_index()}: portax computes and places data "
+            "only on this process's devices (local_devices()). pmap spans every process; jit with shardings, "
+            "shard_map and device_put over a mesh holding other processes' devices are not supported yet.")
+
+
+class RemoteDevice(Device):
+    """A device of another process: listed by ``devices()``, never used for computation here."""
+
+    def __init__(self, backend: Backend, id: int, process_index: int, kind: str):
+        super().__init__(backend, id, kind)
+        self.process_index = process_index
+        self.backend = _Elsewhere(backend, f"{backend.device_class_name}(id={id}) of process {process_index}")
+
+
+@dataclasses.dataclass
+class _State:
+    comm: Any  # mpi4py.MPI.Comm (COMM_WORLD)
+    mpi: Any  # the mpi4py.MPI module
+    process_id: int
+    num_processes: int
+    backend: Backend
+    local: list  # this process's devices of ``backend`` (renumbered)
+    devices: list  # every process's devices, by global id
+    old_ids: list  # the local devices' ids before initialize (restored by shutdown)
+    timeout: float
+    old_hook: Any
+
+
+_state: _State | None = None
+
+_LAUNCHERS = (("OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_RANK"), ("PMI_SIZE", "PMI_RANK"),
+              ("PMIX_SIZE", "PMIX_RANK"))
+
+
+def _launcher_env() -> tuple[int, int] | None:
+    """(size, rank) from the environment of ``mpirun`` (Open MPI, MPICH), if started by it."""
+    for size, rank in _LAUNCHERS:
+        if size in os.environ and rank in os.environ:
+            return int(os.environ[size]), int(os.environ[rank])
+    return None
+
+
+def _import_mpi() -> Any:
+    try:
+        from mpi4py import MPI
+    except ImportError as e:
+        raise ImportError("portax.distributed needs mpi4py and an MPI library: pip install 'portax[mpi]' "
+                          "(mpi4py and Open MPI's wheel, which provides mpirun)") from e
+    return MPI
+
+
+def initialize(coordinator_address: str | None = None, num_processes: int | None = None,
+               process_id: int | None = None, local_device_ids: int | Sequence[int] | None = None,
+               initialization_timeout: int = 300, heartbeat_timeout_seconds: int = 100) -> None:
+    """``jax.distributed.initialize`` over MPI: join the processes of this ``mpirun`` job.
+
+    Without arguments the process count and index come from mpirun's environment; explicit ones must
+    agree with it. ``coordinator_address`` is not needed (MPI connects the processes). Every later
+    exchange between processes fails with ``DistributedError`` after ``heartbeat_timeout_seconds``.
+    """
+    global _state
+    if _state is not None:
+        raise RuntimeError("distributed.initialize should only be called once.")
+    env = _launcher_env()
+    if env is None and num_processes not in (None, 1):
+        raise ValueError(f"distributed.initialize: num_processes={num_processes} but this process was not started "
+                         "by mpirun: portax's processes are connected by MPI, so start them with "
+                         f"`mpirun -n {num_processes} python ...` (coordinator_address is not used).")
+    MPI = _import_mpi()
+    comm = MPI.COMM_WORLD
+    size, rank = comm.Get_size(), comm.Get_rank()
+    for name, given, actual in (("num_processes", num_processes, size), ("process_id", process_id, rank)):
+        if given is not None and given != actual:
+            raise ValueError(f"distributed.initialize: {name}={given} but MPI (mpirun) says {actual}")
+    backend = get_backend()
+    local = list(backend.devices())
+    if local_device_ids is not None:
+        ids = [local_device_ids] if isinstance(local_device_ids, int) else list(local_device_ids)
+        local = [local[i] for i in ids]
+    state = _State(comm, MPI, rank, size, backend, local, [], [d.id for d in local],
+                   float(heartbeat_timeout_seconds), None)
+    counts = _exchange_header(state, "initialize", float(initialization_timeout), extra=len(local))
+    first = int(sum(counts[:rank]))
+    kind = local[0].device_kind if local else backend.platform
+    for k, d in enumerate(local):
+        d.id, d.process_index = first + k, rank
+    for p, n in enumerate(counts):
+        start = int(sum(counts[:p]))
+        state.devices += local if p == rank else [RemoteDevice(backend, start + k, p, kind) for k in range(n)]
+    state.old_hook = sys.excepthook
+    sys.excepthook = _abort_on_exception
+    _state = state
+
+
+def shutdown() -> None:
+    """``jax.distributed.shutdown``: wait for every process (a barrier), then leave the distributed run
+    (MPI itself is finalized at exit). A no-op when not initialized."""
+    global _state
+    state = _state
+    if state is None:
+        return
+    _exchange_header(state, "shutdown", state.timeout)
+    for d, old in zip(state.local, state.old_ids):
+        d.id, d.process_index = old, 0
+    if sys.excepthook is _abort_on_exception:
+        sys.excepthook = state.old_hook
+    _state = None
+
+
+def _abort_on_exception(kind, value, tb) -> None:
+    """The excepthook of a distributed run: print the error, then abort every process of the MPI job."""
+    traceback.print_exception(kind, value, tb)
+    state = _state
+    if state is not None:
+        sys.stderr.write(f"portax.distributed: process {state.process_id} of {state.num_processes} raised "
+                         f"{kind.__name__}; aborting the MPI job so that the other processes stop too.\n")
+        sys.stderr.flush()
+        state.comm.Abort(1)
+
+
+def is_initialized() -> bool:
+    return _state is not None
+
+
+def _joined() -> _State | None:
+    """The distributed run, or None for a process on its own; in a process that mpirun started with
+    others, exchanging values before ``initialize()`` is an error."""
+    env = _launcher_env()
+    if _state is None and env is not None and env[0] > 1:
+        raise DistributedError(f"portax.distributed.initialize() must be called before any collective across "
+                               f"processes (process_allgather, sync_global_devices, ...): mpirun started {env[0]} "
+                               "processes.")
+    return _state
+
+
+def process_index(backend: str | None = None) -> int:
+    """``jax.process_index``: this process's index (0 without ``initialize``)."""
+    return 0 if _state is None else _state.process_id
+
+
+def process_count(backend: str | None = None) -> int:
+    """``jax.process_count``: the number of processes (1 without ``initialize``)."""
+    return 1 if _state is None else _state.num_processes
+
+
+def spans(backend: Backend) -> bool:
+    """Whether computations on ``backend`` span several processes."""
+    return _state is not None and _state.num_processes > 1 and backend is _state.backend
+
+
+def global_devices(backend: Backend) -> list[Device] | None:
+    """Every process's devices of ``backend`` when the run spans processes on it, else None."""
+    return list(_state.devices) if _state is not None and backend is _state.backend else None
+
+
+# --- exchanges ------------------------------------------------------------------------------------------------------
+def _wait(state: _State, request: Any, what: str, timeout: float | None = None) -> None:
+    """Wait for a non-blocking MPI call, at most the run's timeout: a process that died or went elsewhere
+    is an error here, never a hang."""
+    start = time.monotonic()
+    limit = state.timeout if timeout is None else timeout
+    while not request.Test():
+        waited = time.monotonic() - start
+        if waited > limit:
+            raise DistributedError(f"portax.distributed: process {state.process_id} waited more than {limit:g} s "
+                                   f"for the other processes at {what}; a process has died, hangs, or runs a "
+                                   "different program.")
+        if waited > 1e-3:  # spin (MPI progresses in Test) for 1 ms, then yield the core, after 50 ms sleep
+            time.sleep(0 if waited < 0.05 else 1e-3)
+
+
+def _digest(text: str) -> int:
+    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=7).digest(), "little")
+
+
+def _exchange_header(state: _State, what: str, timeout: float | None = None, extra: int = 0) -> np.ndarray:
+    """Check that every process is at the same exchange (``what`` describes it); return each process's
+    ``extra`` integer. A mismatch is a DistributedError naming both sides (on every process)."""
+    mine = np.array([_digest(what), extra], np.int64)
+    headers = np.empty((state.num_processes, 2), np.int64)
+    _wait(state, state.comm.Iallgather(mine, headers), what, timeout)
+    if len(set(headers[:, 0].tolist())) > 1:
+        text = np.zeros(512, np.uint8)
+        raw = what.encode()[:512]
+        text[:len(raw)] = np.frombuffer(raw, np.uint8)
+        texts = np.empty((state.num_processes, 512), np.uint8)
+        _wait(state, state.comm.Iallgather(text, texts), what, timeout)
+        names = [bytes(t).rstrip(b"\0").decode(errors="replace") for t in texts]
+        other = next(p for p in range(state.num_processes) if names[p] != what)
+        raise DistributedError(f"portax.distributed: the processes run different programs: process "
+                               f"{state.process_id} is at {what!r} while process {other} is at {names[other]!r}.")
+    return headers[:, 1]
+
+
+def _bytes(x: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(x).reshape(-1).view(np.uint8)
+
+
+def allgather_many(arrays: Sequence[np.ndarray], what: str) -> list[np.ndarray]:
+    """Every process's value of each array (same shapes and dtypes everywhere), in one exchange: for each,
+    an array ``(processes, *shape)``."""
+    state_ = _joined()
+    if state_ is None:
+        return [np.array(a)[None] for a in arrays]
+    what = f"{what} (exchanging {', '.join(f'{a.dtype.name}{list(a.shape)}' for a in arrays)})"
+    _exchange_header(state_, what)
+    sizes = [a.nbytes for a in arrays]
+    mine = np.concatenate([_bytes(a) for a in arrays]) if len(arrays) != 1 else _bytes(arrays[0])
+    every = np.empty((state_.num_processes, sum(sizes)), np.uint8)
+    _wait(state_, state_.comm.Iallgather(mine, every), what)
+    ends = np.cumsum(sizes)
+    columns = [every] if len(arrays) == 1 else [every[:, end - size:end].copy() for size, end in zip(sizes, ends)]
+    return [c.view(a.dtype).reshape((state_.num_processes,) + a.shape) for a, c in zip(arrays, columns)]
+
+
+def allgather(local: np.ndarray, what: str) -> np.ndarray:
+    """Every process's ``local`` array (same shape and dtype everywhere), stacked: ``(processes, *shape)``."""
+    return allgather_many([local], what)[0]
+
+
+def allreduce_many(arrays: Sequence[np.ndarray], ops: Sequence[str], what: str) -> list[np.ndarray]:
+    """The elementwise reduction (``ops[i]``: SUM, MAX or MIN) of every process's ``arrays[i]``: one MPI
+    allreduce per operation and dtype, on the arrays concatenated."""
+    state_ = _joined()
+    if state_ is None:
+        return [np.array(a, copy=True) for a in arrays]
+    what = f"{what} (reducing {', '.join(f'{a.dtype.name}{list(a.shape)}' for a in arrays)})"
+    _exchange_header(state_, what)
+    out: list = [None] * len(arrays)
+    buckets: dict = {}
+    for i, (a, op) in enumerate(zip(arrays, ops)):
+        buckets.setdefault((op, a.dtype), []).append(i)
+    for (op, dtype), members in buckets.items():
+        mine = np.concatenate([arrays[i].reshape(-1) for i in members]) if len(members) > 1 else \
+            np.ascontiguousarray(arrays[members[0]]).reshape(-1)
+        total = np.empty_like(mine)
+        _wait(state_, state_.comm.Iallreduce(mine, total, op=getattr(state_.mpi, op)), what)
+        ends = np.cumsum([arrays[i].size for i in members])
+        for i, end in zip(members, ends):
+            out[i] = total[end - arrays[i].size:end].reshape(arrays[i].shape)
+    return out
+
+
+def broadcast(value: np.ndarray, root: int, what: str) -> np.ndarray:
+    """Process ``root``'s ``value`` on every process (same shape and dtype everywhere)."""
+    state_ = _joined()
+    if state_ is None:
+        return np.array(value, copy=True)
+    what = f"{what} (exchanging {value.dtype.name}{list(value.shape)})"
+    _exchange_header(state_, what)
+    out = np.array(value, copy=True, order="C")
+    _wait(state_, state_.comm.Ibcast(out.reshape(-1).view(np.uint8), root=root), what)
+    return out
+
+
+def barrier(what: str) -> None:
+    """Wait for every process to reach the barrier ``what`` (a different name is an error naming both)."""
+    state_ = _joined()
+    if state_ is not None:
+        _exchange_header(state_, what)

@@ -1,0 +1,262 @@
+"""``jit(f, in_shardings=, out_shardings=)`` (and jit of arrays laid out over a mesh): the sharding pass
+and the per-device program.
+
+``propagate`` decides the layout (a ``Layout``: the mesh axes splitting each dimension) of every value of
+the jitted jaxpr, one equation at a time from its inputs' layouts:
+* elementwise operations keep the layout of their first split input (the others are resharded to it);
+* transpose permutes it; broadcast_in_dim carries it to the broadcast dimensions; reshape keeps the
+  split of the leading dimensions it leaves unchanged; slice, concatenate, cumulative scans and
+  argmax/argmin keep the split of the dimensions they do not work along;
+* reduce_sum/max/min over a split dimension reduce each device's block and combine the partial results
+  with psum/pmax/pmin over that dimension's mesh axes;
+* dot_general keeps split batch and free dimensions (batch-sharded work stays local) and, when both
+  operands split a contracting dimension the same way, adds the partial products with a psum;
+* any other equation runs on whole (gathered) values on every device: correct, never a guess.
+The jaxpr then runs as the body of a ``shard_map`` over the mesh (each device one program, compiled by
+the backend holding the devices), resharding an input to the layout its equation needs with all_gather
+(a split dimension made whole) and a slice at the device's ``axis_index`` (a whole dimension split).
+"""
+from __future__ import annotations
+
+import functools
+import math
+from typing import Any, Callable, Sequence
+
+from ..ir import Jaxpr, Literal
+from ..lru import LRUCache
+from ..primitives import elementwise as ew
+from ..primitives.collectives import all_gather, axis_index, pmax, pmin, psum
+from ..primitives.structural import dynamic_slice_in_dim
+from ..pytree import tree_flatten, tree_map, tree_unflatten
+from ..sharded import MeshArray
+from ..sharding import Mesh, PartitionSpec, spec_axes
+from ..trace import get_aval, is_tracer, is_tracing
+from . import spmd
+from .shard_map import shard_map
+
+Layout = tuple  # per dimension, the tuple of mesh axes splitting it (major to minor)
+
+_REDUCERS = {"reduce_sum": psum, "reduce_max": pmax, "reduce_min": pmin}
+_ALONG_AXIS = frozenset({"cumsum", "cumprod", "cummax", "cummin", "cumlogsumexp", "argmax", "argmin"})
+_SHAPE_PARAMS = {"broadcast_in_dim": "shape", "reshape": "new_sizes", "slice": "limit_indices"}
+_ELEMENTWISE = frozenset(p.name for p in ew.ELEMENTWISE)
+
+
+def layout_of(spec: PartitionSpec, ndim: int) -> Layout:
+    return tuple(spec_axes(spec[d]) if d < len(spec) else () for d in range(ndim))
+
+
+def spec_of(layout: Layout) -> PartitionSpec:
+    entries = [None if not axes else axes for axes in layout]
+    while entries and entries[-1] is None:
+        entries.pop()
+    return PartitionSpec(*entries)
+
+
+def _whole(ndim: int) -> Layout:
+    return ((),) * ndim
+
+
+def _fits(layout: Layout, shape: Sequence[int], mesh: Mesh) -> bool:
+    return all(n % math.prod(mesh.shape[a] for a in axes) == 0 for n, axes in zip(shape, layout))
+
+
+def decide(eqn, layouts: list[Layout], mesh: Mesh) -> tuple[list[Layout], list[Layout], Callable | None, tuple]:
+    """For one equation: the layouts its inputs need, its outputs' layouts, and the collective (with its
+    mesh axes) that completes the outputs' partial results (None: the outputs are complete). Layouts the
+    mesh does not divide fall back to whole values."""
+    needs, outs, combine, axes = _rule(eqn, layouts)
+    if all(_fits(l, get_aval(x).shape, mesh) for l, x in zip(needs, eqn.inputs)) and \
+            all(_fits(l, v.aval.shape, mesh) for l, v in zip(outs, eqn.out_binders)):
+        return needs, outs, combine, axes
+    return [_whole(get_aval(x).ndim) for x in eqn.inputs], [_whole(v.aval.ndim) for v in eqn.out_binders], None, ()
+
+
+def _rule(eqn, layouts: list[Layout]) -> tuple[list[Layout], list[Layout], Callable | None, tuple]:
+    """``decide``'s choice before the divisibility check."""
+    p, ins, outs = eqn.primitive.name, [get_aval(x) for x in eqn.inputs], [v.aval for v in eqn.out_binders]
+    whole_ins, whole_outs = [_whole(a.ndim) for a in ins], [_whole(a.ndim) for a in outs]
+    if p in _ELEMENTWISE and len({a.shape for a in ins + outs}) == 1:
+        split = next((l for l in layouts if any(l)), None)
+        if split is not None:
+            return [split] * len(ins), [split] * len(outs), None, ()
+    elif p == "transpose":
+        perm = eqn.params["permutation"]
+        return layouts, [tuple(layouts[0][i] for i in perm)], None, ()
+    elif p == "broadcast_in_dim" and len(ins) == 1:
+        out = [()] * outs[0].ndim
+        src = list(layouts[0])
+        for i, d in enumerate(eqn.params["broadcast_dimensions"]):
+            if ins[0].shape[i] == outs[0].shape[d]:
+                out[d] = src[i]
+            else:
+                src[i] = ()
+        return [tuple(src)], [tuple(out)], None, ()
+    elif p in _REDUCERS and ins[0].dtype.kind in ("iufc" if p == "reduce_sum" else "iuf"):
+        axes = eqn.params["axes"]
+        mesh_axes = tuple(a for d in axes for a in layouts[0][d])
+        out = tuple(l for d, l in enumerate(layouts[0]) if d not in axes)
+        return layouts, [out], (_REDUCERS[p] if mesh_axes else None), mesh_axes
+    elif p == "dot_general":
+        return _dot_rule(eqn, layouts)
+    elif p in _ALONG_AXIS:  # scans and arg-reductions along dimensions: the others keep their split
+        along = eqn.params["axes"] if "axes" in eqn.params else (eqn.params["axis"],)
+        need = tuple(() if d in along else l for d, l in enumerate(layouts[0]))
+        return [need], [need if p.startswith("cum") else tuple(l for d, l in enumerate(need) if d not in along)], \
+            None, ()
+    elif p == "concatenate":
+        need = tuple(() if d == eqn.params["dimension"] else l for d, l in enumerate(layouts[0]))
+        return [need] * len(ins), [need], None, ()
+    elif p == "slice":
+        full = [(a, b, st or 1) == (0, n, 1) for a, b, st, n in zip(
+            eqn.params["start_indices"], eqn.params["limit_indices"], eqn.params["strides"] or [1] * ins[0].ndim,
+            ins[0].shape)]
+        need = tuple(l if f else () for l, f in zip(layouts[0], full))
+        return [need], [need], None, ()
+    elif p == "reshape" and eqn.params.get("dimensions") is None:
+        keep = next((d for d, (a, b) in enumerate(zip(ins[0].shape, outs[0].shape)) if a != b),
+                    min(ins[0].ndim, outs[0].ndim))  # the unchanged leading dimensions keep their split
+        need = tuple(l if d < keep else () for d, l in enumerate(layouts[0]))
+        return [need], [need[:keep] + ((),) * (outs[0].ndim - keep)], None, ()
+    return whole_ins, whole_outs, None, ()
+
+
+def _dot_rule(eqn, layouts: list[Layout]):
+    (lc, rc), (lb, rb) = eqn.params["dimension_numbers"]
+    lhs, rhs = list(layouts[0]), list(layouts[1])
+    for i, j in zip(lb + lc, rb + rc):  # paired dimensions must be split alike
+        if lhs[i] != rhs[j]:
+            lhs[i] = rhs[j] = ()
+    lfree = [d for d in range(len(lhs)) if d not in lb + lc]
+    rfree = [d for d in range(len(rhs)) if d not in rb + rc]
+    used = {a for d in lfree for a in lhs[d]} | {a for d in lb + lc for a in lhs[d]}
+    for d in rfree:  # a mesh axis splits at most one output dimension
+        if set(rhs[d]) & used:
+            rhs[d] = ()
+        used |= set(rhs[d])
+    out = tuple(lhs[d] for d in lb) + tuple(lhs[d] for d in lfree) + tuple(rhs[d] for d in rfree)
+    contracted = tuple(a for d in lc for a in lhs[d])
+    return [tuple(lhs), tuple(rhs)], [out], (psum if contracted else None), contracted
+
+
+def propagate(jaxpr: Jaxpr, in_layouts: list[Layout], mesh: Mesh) -> list[Layout]:
+    """The layouts of ``jaxpr``'s outputs (the equations' decisions are ``decide``'s)."""
+    env = {v: _whole(v.aval.ndim) for v in jaxpr.constvars}
+    env.update(zip(jaxpr.in_binders, in_layouts))
+    read = lambda x: _whole(x.aval.ndim) if type(x) is Literal else env[x]
+    for e in jaxpr.eqns:
+        ins = [read(x) for x in e.inputs]
+        body = _call_body(e)
+        outs = propagate(body.jaxpr, ins, mesh) if body is not None else decide(e, ins, mesh)[1]
+        env.update(zip(e.out_binders, outs))
+    return [read(x) for x in jaxpr.outs]
+
+
+def _call_body(eqn) -> Any:
+    """The body of a call equation (jit, checkpoint, custom derivatives: run as their primal), inlined by
+    the pass; None for other equations."""
+    param = spmd.CALL_BODIES.get(eqn.primitive.name)
+    return eqn.params[param] if param is not None and eqn.primitive.name != "custom_linear_solve" else None
+
+
+def reshard(x: Any, src: Layout, dst: Layout, mesh: Mesh) -> Any:
+    """Inside the per-device program: the block of ``x`` for layout ``dst`` from its block for ``src``."""
+    for d, (s, t) in enumerate(zip(src, dst)):
+        if s and s != t:
+            x = all_gather(x, s, axis=d, tiled=True)
+    for d, (s, t) in enumerate(zip(src, dst)):
+        if t and s != t:
+            n = get_aval(x).shape[d] // math.prod(mesh.shape[a] for a in t)
+            x = dynamic_slice_in_dim(x, ew.mul(axis_index(t), n), n, d)
+    return x
+
+
+def evaluate(jaxpr: Jaxpr, consts: Sequence, blocks: Sequence, in_layouts: list[Layout], mesh: Mesh
+             ) -> tuple[list, list[Layout]]:
+    """Run ``jaxpr`` on each device's blocks (inside shard_map), following ``propagate``'s layouts: the
+    output blocks and their layouts."""
+    env = dict(zip(jaxpr.constvars, consts))
+    layout = {v: _whole(v.aval.ndim) for v in jaxpr.constvars}
+    env.update(zip(jaxpr.in_binders, blocks))
+    layout.update(zip(jaxpr.in_binders, in_layouts))
+    read = lambda x: (x.val, _whole(x.aval.ndim)) if type(x) is Literal else (env[x], layout[x])
+    for e in jaxpr.eqns:
+        vals, have = zip(*map(read, e.inputs)) if e.inputs else ((), ())
+        body = _call_body(e)
+        if body is not None:
+            res, outs = evaluate(body.jaxpr, body.consts, vals, list(have), mesh)
+            env.update(zip(e.out_binders, res))
+            layout.update(zip(e.out_binders, outs))
+            continue
+        needs, outs, combine, axes = decide(e, list(have), mesh)
+        vals = [reshard(v, h, n, mesh) for v, h, n in zip(vals, have, needs)]
+        params = _block_params(e, needs, outs, mesh)
+        res = e.primitive.bind(*vals, **params)
+        res = res if e.primitive.multiple_results else [res]
+        if combine is not None:
+            res = [combine(r, axes) for r in res]
+        env.update(zip(e.out_binders, res))
+        layout.update(zip(e.out_binders, outs))
+    return [read(x)[0] for x in jaxpr.outs], [read(x)[1] for x in jaxpr.outs]
+
+
+def _block_params(eqn, needs: list[Layout], outs: list[Layout], mesh: Mesh) -> dict:
+    """The parameters for the per-device blocks: a shape parameter (of broadcast_in_dim, reshape, slice)
+    divided along the output's split dimensions."""
+    name = _SHAPE_PARAMS.get(eqn.primitive.name)
+    if name is None or not any(outs[0]):
+        return eqn.params
+    sizes = tuple(n // math.prod(mesh.shape[a] for a in axes) for n, axes in zip(eqn.params[name], outs[0]))
+    return dict(eqn.params, **{name: sizes})
+
+
+class ShardedJit:
+    """A jitted function with ``in_shardings``/``out_shardings``: arguments are laid out by the in
+    shardings; when they lie on one mesh the jaxpr runs partitioned over it (``propagate``/``evaluate``
+    inside ``shard_map``), else as a plain jit; results are laid out by the out shardings. Under a trace
+    the shardings constrain nothing: the enclosing computation decides layouts."""
+
+    def __init__(self, jitted: Any, in_shardings: Any, out_shardings: Any):
+        functools.update_wrapper(self, jitted.fun)
+        self.jitted, self.in_shardings, self.out_shardings = jitted, in_shardings, out_shardings
+        self._programs = LRUCache()  # the partitioned program per signature and input layouts
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "jitted":  # not set yet (a copy being made)
+            raise AttributeError(name)
+        return getattr(self.jitted, name)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        from ..sharded import with_sharding_constraint
+        if self.in_shardings is not None:  # a prefix of the non-static positional arguments
+            dyn = [i for i in range(len(args)) if i not in self.jitted.static_argnums]
+            placed = with_sharding_constraint(tuple(args[i] for i in dyn), self.in_shardings)
+            args = tuple(dict(zip(dyn, placed)).get(i, a) for i, a in enumerate(args))
+        if is_tracing() or any(map(is_tracer, tree_flatten((args, kwargs))[0])):
+            return self.jitted(*args, **kwargs)
+        out = self._run(args, kwargs)
+        return out if self.out_shardings is None else with_sharding_constraint(out, self.out_shardings)
+
+    def _run(self, args: tuple, kwargs: dict) -> Any:
+        jitted = self.jitted
+        static_key, dyn_args, dyn_kwargs = jitted._split(args, kwargs)
+        leaves, in_tree = tree_flatten((dyn_args, dyn_kwargs))
+        meshes = {x.sharding.mesh for x in leaves if isinstance(x, MeshArray)}
+        entry = jitted._entry(static_key, in_tree, [get_aval(x) for x in leaves])
+        # No mesh or several, or a program placing its own work (pmap, shard_map): the whole arrays on one device.
+        if len(meshes) != 1 or spmd.uses_axes(entry.closed.jaxpr):
+            whole = lambda x: x._gathered() if isinstance(x, MeshArray) else x
+            return jitted(*tree_map(whole, args), **tree_map(whole, kwargs))
+        mesh = meshes.pop()
+        in_layouts = [layout_of(x.sharding.spec, x.ndim) if isinstance(x, MeshArray) and x.sharding.mesh == mesh
+                      else _whole(get_aval(x).ndim) for x in leaves]
+        key = (static_key, in_tree, tuple(map(get_aval, leaves)), tuple(in_layouts))
+        fn = self._programs.get(key)
+        if fn is None:
+            jaxpr, layouts = entry.closed.jaxpr, [_whole(get_aval(c).ndim) for c in entry.consts] + in_layouts
+            out_layouts = propagate(jaxpr, layouts, mesh)
+            fn = shard_map(lambda *blocks: evaluate(jaxpr, [], blocks, layouts, mesh)[0], mesh=mesh,
+                           in_specs=tuple(map(spec_of, layouts)), out_specs=list(map(spec_of, out_layouts)),
+                           check_vma=False)
+            fn = self._programs.put(key, fn)
+        return tree_unflatten(entry.out_tree, fn(*entry.consts, *leaves))

@@ -1,0 +1,228 @@
+"""Typed PRNG key arrays, as JAX's ``PRNGKeyArray``: an array of keys of shape ``batch`` and dtype ``key<fry>`` over
+uint32 key data of shape ``batch + impl.key_shape``.
+
+A key array is a pytree node whose one leaf is its key data, so jit/vmap/scan/cond see uint32 arrays; their
+mapped and scanned axes are the leading (batch) axes of the data, which are the key array's own axes."""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from .dtype_api import prng_key
+from .pytree import register_pytree_node
+from .trace import get_aval
+
+
+class PRNGImpl:
+    """A PRNG implementation: its name, short tag (in the key dtype's name) and the shape of one key's data."""
+
+    def __init__(self, name: str, tag: str, key_shape: tuple) -> None:
+        self.name, self.tag, self.key_shape = name, tag, key_shape
+
+    def __repr__(self) -> str:
+        return f"PRNGImpl({self.name!r})"
+
+    def __eq__(self, other: Any) -> bool:
+        return isinstance(other, PRNGImpl) and (self.name, self.key_shape) == (other.name, other.key_shape)
+
+    def __hash__(self) -> int:
+        return hash((PRNGImpl, self.name))
+
+    __str__ = __repr__
+
+
+THREEFRY2X32 = PRNGImpl("threefry2x32", "fry", (2,))
+
+
+class KeyTy:
+    """The dtype of key arrays of one implementation (``jnp.issubdtype(key.dtype, jax.dtypes.prng_key)``)."""
+
+    type = prng_key
+
+    def __init__(self, impl: PRNGImpl) -> None:
+        self._impl = impl
+
+    @property
+    def name(self) -> str:
+        return f"key<{self._impl.tag}>"
+
+    @property
+    def itemsize(self) -> int:
+        return math.prod(self._impl.key_shape) * 4
+
+    def __repr__(self) -> str:
+        return self.name
+
+    __str__ = __repr__
+
+    def __eq__(self, other: Any) -> bool:
+        return type(other) is KeyTy and self._impl == other._impl
+
+    def __hash__(self) -> int:
+        return hash((KeyTy, self._impl.name))
+
+
+def check_key_data(impl: PRNGImpl, data: Any) -> None:
+    """JAX's checks of key data for ``impl`` (TypeError naming the mismatch)."""
+    if not all(hasattr(data, a) for a in ("ndim", "shape", "dtype")):
+        raise TypeError("JAX encountered invalid PRNG key data: expected key_data to have ndim, shape, and dtype "
+                        f"attributes. Got {data}")
+    nd = len(impl.key_shape)
+    if data.ndim < 1:
+        raise TypeError(f"JAX encountered invalid PRNG key data: expected key_data.ndim >= 1; got ndim={data.ndim}")
+    if tuple(data.shape[-nd:]) != impl.key_shape:
+        raise TypeError(f"JAX encountered invalid PRNG key data: expected key_data.shape to end with "
+                        f"{impl.key_shape}; got shape={tuple(data.shape)} for impl={impl}")
+    if data.dtype != np.uint32:
+        raise TypeError(f"JAX encountered invalid PRNG key data: expected key_data.dtype = uint32; "
+                        f"got dtype={data.dtype}")
+
+
+class PRNGKeyArray:
+    """An array of PRNG keys (shape ``batch``) backed by uint32 data of shape ``batch + key_shape``."""
+
+    __slots__ = ("_impl", "_base_array")
+    __hash__ = None  # type: ignore[assignment]
+    __array_priority__ = 100
+
+    def __init__(self, impl: PRNGImpl, base_array: Any) -> None:
+        self._impl, self._base_array = impl, base_array
+
+    def _wrap(self, data: Any) -> "PRNGKeyArray":
+        return PRNGKeyArray(self._impl, data)
+
+    @property
+    def _nd(self) -> int:
+        return len(self._impl.key_shape)
+
+    @property
+    def shape(self) -> tuple:
+        return tuple(get_aval(self._base_array).shape[:-self._nd])
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    @property
+    def size(self) -> int:
+        return math.prod(self.shape)
+
+    @property
+    def dtype(self) -> KeyTy:
+        return KeyTy(self._impl)
+
+    @property
+    def itemsize(self) -> int:
+        return self.dtype.itemsize
+
+    @property
+    def nbytes(self) -> int:
+        return self.size * self.itemsize
+
+    @property
+    def device(self) -> Any:
+        return self._base_array.device
+
+    def devices(self) -> Any:
+        return self._base_array.devices()
+
+    def __len__(self) -> int:
+        if not self.shape:
+            raise TypeError("len() of unsized object")
+        return self.shape[0]
+
+    def __iter__(self):
+        if not self.shape:
+            raise TypeError("iteration over a 0-d key array")
+        return (self[i] for i in range(self.shape[0]))
+
+    def __getitem__(self, idx: Any) -> "PRNGKeyArray":
+        """Indexes the batch axes: the key data's trailing axes are always taken whole."""
+        idx = idx if isinstance(idx, tuple) else (idx,)
+        if any(i is Ellipsis for i in idx):
+            return self._wrap(self._base_array[idx + (slice(None),) * self._nd])
+        consumed = sum(_dims_indexed(i) for i in idx)
+        if consumed > self.ndim:
+            raise IndexError(f"Too many indices: key array is {self.ndim}-dimensional, but {consumed} were indexed")
+        return self._wrap(self._base_array[idx + (slice(None),) * (self.ndim - consumed + self._nd)])
+
+    def reshape(self, *shape: Any, order: str = "C") -> "PRNGKeyArray":
+        shape = shape[0] if len(shape) == 1 and not isinstance(shape[0], int) else shape
+        shape = tuple(shape)
+        if -1 in shape:
+            known = math.prod(d for d in shape if d != -1)
+            shape = tuple(self.size // max(known, 1) if d == -1 else d for d in shape)
+        return self._wrap(self._base_array.reshape(shape + self._impl.key_shape, order=order))
+
+    def ravel(self) -> "PRNGKeyArray":
+        return self.reshape(self.size)
+
+    def squeeze(self, axis: Any = None) -> "PRNGKeyArray":
+        axes = [i for i, d in enumerate(self.shape) if d == 1] if axis is None else axis
+        return self._wrap(self._base_array.squeeze(axes))
+
+    def transpose(self, *axes: Any) -> "PRNGKeyArray":
+        axes = axes[0] if len(axes) == 1 and not isinstance(axes[0], int) else axes
+        perm = tuple(axes) if axes else tuple(range(self.ndim))[::-1]
+        return self._wrap(self._base_array.transpose(perm + tuple(range(self.ndim, self.ndim + self._nd))))
+
+    @property
+    def T(self) -> "PRNGKeyArray":
+        return self.transpose()
+
+    def copy(self) -> "PRNGKeyArray":
+        return self._wrap(self._base_array.copy())
+
+    def block_until_ready(self) -> "PRNGKeyArray":
+        self._base_array.block_until_ready()
+        return self
+
+    def is_fully_addressable(self) -> bool:
+        return True
+
+    def __eq__(self, other: Any) -> Any:  # type: ignore[override]
+        return _keys_equal(self, other)
+
+    def __ne__(self, other: Any) -> Any:  # type: ignore[override]
+        return ~_keys_equal(self, other)
+
+    def __bool__(self) -> bool:
+        raise TypeError("key array cannot be converted to boolean.")
+
+    def __array__(self, *args: Any, **kwargs: Any) -> Any:
+        raise TypeError("JAX array with PRNGKey dtype cannot be converted to a NumPy array. Use "
+                        "jax.random.key_data(arr) if you wish to extract the underlying integer array.")
+
+    def __repr__(self) -> str:
+        return f"Array({self.shape}, dtype={self.dtype.name}) overlaying:\n{self._base_array}"
+
+
+def _dims_indexed(i: Any) -> int:
+    """How many axes an index entry consumes (None: none; a boolean mask: its rank; anything else: one)."""
+    if i is None:
+        return 0
+    if isinstance(i, (bool, np.bool_)):
+        return 0
+    dtype = getattr(i, "dtype", None)
+    if dtype is None and isinstance(i, (list, tuple)):
+        dtype = np.asarray(i).dtype
+    return int(np.ndim(i)) if dtype is not None and np.dtype(dtype) == np.bool_ else 1
+
+
+def _keys_equal(a: PRNGKeyArray, b: Any) -> Any:
+    if not isinstance(b, PRNGKeyArray) or a.dtype != b.dtype:
+        raise TypeError(f"key array comparison requires two key arrays of one dtype, got {a.dtype} and "
+                        f"{getattr(b, 'dtype', type(b).__name__)}")
+    eq = a._base_array == b._base_array
+    return eq.all(axis=tuple(range(-a._nd, 0)))
+
+
+register_pytree_node(PRNGKeyArray, lambda k: ((k._base_array,), k._impl),
+                     lambda impl, children: PRNGKeyArray(impl, children[0]))
+
+
+def is_key_array(x: Any) -> bool:
+    """Whether ``x`` is a typed key array."""
+    return isinstance(x, PRNGKeyArray)

@@ -1,0 +1,112 @@
+"""Indexing as JAX 0.10.2 has it: ``jax.ds`` slices, ``wrap_negative_indices``, ``jax_check_static_indices``,
+fill/clip modes with traced scalar indices, ``.at[].apply`` with duplicates, ``lax.scatter_apply/stack/unstack``."""
+import numpy as np
+import pytest
+
+import portax
+import portax.numpy as jnp
+from portax import lax
+
+X = np.arange(5.0, dtype=np.float32)
+
+
+def test_ds_is_a_dynamic_slice():
+    x = jnp.arange(10)
+    np.testing.assert_array_equal(x[portax.ds(1, 3)], [1, 2, 3])
+    np.testing.assert_array_equal(x[portax.ds(4)], [0, 1, 2, 3])
+    assert portax.ds(None) == slice(None)
+    # a traced start; clamped so the window fits, as lax.dynamic_slice
+    np.testing.assert_array_equal(portax.jit(lambda x, i: x[portax.ds(i, 3)])(x, 8), [7, 8, 9])
+    np.testing.assert_array_equal(x.at[portax.ds(2, 2)].set(0), [0, 1, 0, 0, 4, 5, 6, 7, 8, 9])
+    with pytest.raises(NotImplementedError, match="stride"):
+        x[portax.ds(0, 3, 2)]
+
+
+@pytest.mark.parametrize("mode", ["fill", "clip"])
+@pytest.mark.parametrize("wrap", [True, False])
+def test_get_wrap_negative_indices(mode, wrap):
+    idx = np.array([-7, -1, 0, 3, 6], np.int32)
+    out = jnp.asarray(X).at[idx].get(mode=mode, fill_value=99, wrap_negative_indices=wrap)
+    i = np.where(idx < 0, idx + 5, idx) if wrap else idx
+    oob = (i < 0) | (i >= 5)
+    ref = np.where(oob, 99, X[np.clip(i, 0, 4)]) if mode == "fill" else X[np.clip(i, 0, 4)]
+    np.testing.assert_array_equal(out, ref)
+
+
+@pytest.mark.parametrize("mode", ["fill", "clip"])
+@pytest.mark.parametrize("wrap", [True, False])
+@pytest.mark.parametrize("op", ["set", "add", "power"])
+def test_update_wrap_negative_indices_and_mode(mode, wrap, op):
+    idx = np.array([-4, 2, 6], np.int32)  # no duplicates once wrapped and clipped
+    vals = np.array([2.0, 3.0, 4.0], np.float32)
+    out = getattr(jnp.asarray(X).at[idx], op)(vals, mode=mode, wrap_negative_indices=wrap)
+    i = np.where(idx < 0, idx + 5, idx) if wrap else idx
+    if mode == "fill":
+        keep = (i >= 0) & (i < 5)
+        i, vals = i[keep], vals[keep]
+    else:
+        i = np.clip(i, 0, 4)
+    ref = X.copy()
+    {"set": np.put, "add": np.add.at, "power": np.power.at}[op](ref, i, vals)
+    np.testing.assert_allclose(out, ref)
+
+
+def test_traced_scalar_index_honours_fill_and_drop():
+    x = jnp.asarray(X)
+    np.testing.assert_array_equal(portax.jit(lambda x, i: x.at[i].set(0.0))(x, 10), X)  # dropped, not clamped
+    np.testing.assert_array_equal(portax.jit(lambda x, i: x.at[i].set(0.0, mode="clip"))(x, 10), [0, 1, 2, 3, 0])
+    assert float(portax.jit(lambda x, i: x.at[i].get(mode="fill", fill_value=9.0))(x, 10)) == 9.0
+    assert float(portax.jit(lambda x, i: x[i])(x, 10)) == 4.0
+
+
+@pytest.mark.parametrize("idx,msg", [(-4, "index -4 out of bounds for axis 0 with size 2"),
+                                     (np.index_exp[:, [1, 0], 6], "index 6 out of bounds for axis 2 with size 5"),
+                                     (np.index_exp[np.arange(2), 6, None], "index 6 out of bounds for axis 1 with size 3")])
+def test_check_static_indices(idx, msg):
+    arr = jnp.zeros((2, 3, 5))
+    arr[idx]  # clamped by default
+    portax.config.update("jax_check_static_indices", True)
+    try:
+        with pytest.raises(IndexError, match=msg):
+            arr[idx]
+        with pytest.raises(IndexError, match=msg):
+            portax.jit(lambda x: x[idx])(arr)
+        assert arr.at[idx].get(mode="clip").ndim >= 1  # an explicit mode is not checked
+    finally:
+        portax.config.update("jax_check_static_indices", False)
+
+
+def test_apply_runs_once_per_duplicate_index():
+    idx = np.array([1, 3, 1, 1, -1], np.int32)
+    ref = X.copy()
+    np.negative.at(ref, idx)
+    np.testing.assert_array_equal(jnp.asarray(X).at[idx].apply(jnp.negative), ref)
+    ref = X.copy()
+    np.sin.at(ref, [1, 1])
+    np.testing.assert_allclose(portax.jit(lambda x, i: x.at[i].apply(jnp.sin))(X, np.array([1, 1])), ref, rtol=1e-6)
+
+
+def test_scatter_apply_stack_unstack():
+    dn = lax.ScatterDimensionNumbers(update_window_dims=(1,), inserted_window_dims=(), scatter_dims_to_operand_dims=(0,))
+    x = np.linspace(0.1, 1.0, 10).astype(np.float32)
+    out = lax.scatter_apply(x, np.array([[0], [0], [5]]), jnp.sin, dn, update_shape=(3, 2))
+    ref = x.copy()
+    np.sin.at(ref, [0, 1, 0, 1, 5, 6])
+    np.testing.assert_allclose(out, ref, rtol=1e-6)
+    batched = portax.vmap(lambda v: lax.scatter_apply(v, np.array([[2]]), jnp.sin, dn, update_shape=(1, 2)))
+    np.testing.assert_allclose(batched(np.stack([x, 2 * x])), np.stack([np.where((np.arange(10) == 2) |
+                               (np.arange(10) == 3), np.sin(v), v) for v in (x, 2 * x)]), rtol=1e-6)
+    a, b = np.ones((2, 3), np.float32), np.zeros((2, 3), np.float32)
+    np.testing.assert_array_equal(lax.stack([a, b], axis=1), np.stack([a, b], axis=1))
+    parts = lax.unstack(np.arange(6).reshape(2, 3), axis=1)
+    assert isinstance(parts, tuple) and len(parts) == 3
+    np.testing.assert_array_equal(parts[2], [2, 5])
+
+
+def test_vmap_of_gather_over_an_empty_batch():
+    # the batched gather would need slices of size 1 from an operand dimension of size 0
+    x, i = np.zeros((0, 10, 5), np.float32), np.zeros((0, 3), np.int32)
+    assert portax.vmap(lambda x, i: x[i])(x, i).shape == (0, 3, 5)
+    dn = lax.GatherDimensionNumbers(offset_dims=(1,), collapsed_slice_dims=(0,), start_index_map=(0,))
+    out = portax.vmap(lambda x, i: lax.gather(x, i, dn, (1, 5)))(x, np.zeros((0, 2, 1), np.int32))
+    assert out.shape == (0, 2, 5)

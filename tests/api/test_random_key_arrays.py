@@ -1,0 +1,144 @@
+"""Typed PRNG key arrays (``random.key``): shape-() keys of dtype ``key<fry>`` over uint32 data, as JAX's."""
+import numpy as np
+import pytest
+
+import portax as jax
+import portax.numpy as jnp
+from portax import random
+
+
+def _data(k):
+    return np.asarray(random.key_data(k))
+
+
+def test_key_is_typed_scalar_and_prngkey_is_raw():
+    k = random.key(42)
+    assert k.shape == () and k.ndim == 0 and str(k.dtype) == "key<fry>" and k.dtype.name == "key<fry>"
+    assert jnp.issubdtype(k.dtype, jax.dtypes.prng_key) and jnp.issubdtype(k.dtype, jax.dtypes.extended)
+    assert not jnp.issubdtype(jnp.uint32, jax.dtypes.prng_key)
+    assert k.dtype == random.key_dtype("threefry2x32") and k.itemsize == 8
+    raw = random.PRNGKey(42)
+    assert raw.shape == (2,) and raw.dtype == np.uint32
+    np.testing.assert_array_equal(_data(k), raw)
+    assert random.key_impl(k) == "threefry2x32"
+
+
+def test_split_and_fold_in_shapes_and_bits_match_raw_keys():
+    k, raw = random.key(7), random.PRNGKey(7)
+    ks = random.split(k, 3)
+    assert ks.shape == (3,) and ks.dtype == k.dtype
+    np.testing.assert_array_equal(_data(ks), random.split(raw, 3))
+    assert random.split(k, (2, 3)).shape == (2, 3)
+    np.testing.assert_array_equal(_data(random.fold_in(k, 5)), random.fold_in(raw, 5))
+    k1, k2 = random.split(k)
+    assert k1.shape == () and k2.shape == ()
+    np.testing.assert_array_equal(_data(ks[1]), random.split(raw, 3)[1])
+    for name, f in [("uniform", lambda q: random.uniform(q, (4,))), ("normal", lambda q: random.normal(q, (4,))),
+                    ("randint", lambda q: random.randint(q, (4,), 0, 9)),
+                    ("gamma", lambda q: random.gamma(q, 2., (3,))),
+                    ("poisson", lambda q: random.poisson(q, 3., (3,))),
+                    ("binomial", lambda q: random.binomial(q, 5, 0.3, (3,))),
+                    ("permutation", lambda q: random.permutation(q, 6))]:
+        np.testing.assert_array_equal(f(k), f(raw), err_msg=name)
+
+
+def test_wrap_key_data_round_trip_and_invalid_data():
+    data = np.array([[1, 2], [3, 4], [5, 6]], np.uint32)
+    ks = random.wrap_key_data(data)
+    assert ks.shape == (3,)
+    np.testing.assert_array_equal(_data(ks), data)
+    assert bool(ks[0] == random.wrap_key_data(data[0]))
+    np.testing.assert_array_equal(np.asarray(ks == ks), [True, True, True])
+    with pytest.raises(TypeError, match="invalid PRNG key data"):
+        random.wrap_key_data(np.zeros(3, np.uint32))
+    with pytest.raises(TypeError, match="invalid PRNG key data"):
+        random.wrap_key_data(np.zeros(2, np.float32))
+    with pytest.raises(TypeError, match="invalid PRNG key data"):
+        random.uniform(np.zeros(1, np.float32))
+    with pytest.raises(TypeError, match="cannot be converted to a NumPy array"):
+        np.asarray(random.key(0))
+
+
+def test_batched_keys_need_vmap():
+    ks = random.split(random.key(0), 3)
+    with pytest.raises(ValueError, match=r"uniform accepts a single key, but was given a key array of shape \(3,\)"):
+        random.uniform(ks)
+    with pytest.raises(ValueError, match="split accepts a single key"):
+        random.split(random.split(random.PRNGKey(0), 3))
+    with pytest.raises(TypeError, match="key accepts a scalar seed"):
+        random.key(np.arange(2))
+    with pytest.raises(TypeError, match="accepts a scalar seed, but was given a PRNG key"):
+        random.key(random.key(0))
+
+
+def test_keys_through_transforms():
+    k = random.key(3)
+    ks = random.split(k, 4)
+    expected = np.stack([np.asarray(random.uniform(ks[i], (2,))) for i in range(4)])
+    np.testing.assert_array_equal(jax.vmap(lambda q: random.uniform(q, (2,)))(ks), expected)
+    out = jax.jit(lambda q: random.split(q, 2))(k)
+    assert out.shape == (2,) and out.dtype == k.dtype
+    np.testing.assert_array_equal(_data(out), _data(random.split(k, 2)))
+    made = jax.vmap(random.key)(jnp.arange(3, dtype=jnp.uint32))
+    assert made.shape == (3,)
+    np.testing.assert_array_equal(_data(made[2]), random.PRNGKey(2))
+
+    def step(carry, q):
+        return carry + random.uniform(q), random.fold_in(q, 1)
+
+    total, folded = jax.lax.scan(step, 0.0, ks)
+    np.testing.assert_allclose(total, sum(float(random.uniform(ks[i])) for i in range(4)), rtol=1e-6)
+    assert folded.shape == (4,)
+    picked = jax.lax.cond(True, lambda a, b: a, lambda a, b: b, ks[0], ks[1])
+    np.testing.assert_array_equal(_data(picked), _data(ks[0]))
+
+
+def test_key_array_indexing_and_reshape():
+    ks = random.split(random.key(1), 6)
+    data = _data(ks)
+    np.testing.assert_array_equal(_data(ks[jnp.array([4, 0])]), data[[4, 0]])
+    np.testing.assert_array_equal(_data(ks[np.arange(6) % 2 == 0]), data[::2])
+    assert ks.reshape(2, 3)[:, None].shape == (2, 1, 3)
+    np.testing.assert_array_equal(_data(ks.reshape(2, 3)[1, 2]), data[5])
+    np.testing.assert_array_equal(_data(ks[1:4]), data[1:4])
+    np.testing.assert_array_equal(_data(ks[..., 2]), data[2])
+    assert ks.reshape(3, -1).T.shape == (2, 3)
+    assert len(ks) == 6 and len(list(ks)) == 6
+    with pytest.raises(IndexError, match="Too many indices"):
+        ks[0, 0]
+
+
+def test_legacy_prng_key_modes():
+    raw = random.PRNGKey(0)
+    with jax.legacy_prng_key("error"):
+        random.uniform(random.key(0))  # typed keys are fine; samplers' internal splits too
+        random.gamma(random.key(0), 2.0)
+        with pytest.raises(ValueError, match="Legacy uint32 key array passed as key"):
+            random.uniform(raw)
+        with pytest.raises(TypeError, match="invalid PRNG key data"):
+            random.uniform(jnp.zeros(1, jnp.float32))
+    with jax.legacy_prng_key("warn"), pytest.warns(UserWarning, match="Legacy uint32 key array"):
+        random.uniform(raw)
+
+
+def test_default_prng_impl_option():
+    assert jax.config.jax_default_prng_impl == "threefry2x32"
+    with jax.default_prng_impl("rbg"):
+        with pytest.raises(NotImplementedError, match="'rbg' is not available"):
+            random.key(0)
+        with pytest.raises(NotImplementedError, match="'rbg' is not available"):
+            random.PRNGKey(0)
+    with pytest.raises(ValueError):
+        jax.default_prng_impl("nope")
+
+
+def test_int_sample_shape_copies_and_clone():
+    k = random.key(0)
+    assert random.normal(k, 5).shape == (5,) and random.uniform(random.PRNGKey(0), 3).shape == (3,)
+    import copy
+    ks = random.split(k, 3)
+    for c in (ks.copy(), copy.copy(ks), copy.deepcopy(ks), random.clone(ks)):
+        assert c.dtype == ks.dtype
+        np.testing.assert_array_equal(_data(c), _data(ks))
+    with pytest.raises(TypeError, match="PRNG key seed must be an integer"):
+        random.key(np.pi)

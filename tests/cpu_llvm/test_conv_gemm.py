@@ -1,0 +1,126 @@
+"""Float convolutions on cpu_llvm (the implicit GEMM and the direct depthwise task) and their gradients, against
+the reference backend: layouts, 1-3 spatial dimensions, strides, padding, lhs and rhs dilation, feature and
+batch groups, sizes with partial tiles, several KC blocks and column blocks."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import portax
+from portax import lax
+
+from cpu_llvm_helpers import assert_matches, compiled, x64_enabled
+
+RNG = np.random.RandomState(7)
+LAYOUTS = {1: [("NCH", "OIH", "NCH"), ("NHC", "HIO", "NHC")],
+           2: [("NCHW", "OIHW", "NCHW"), ("NHWC", "HWIO", "NHWC"), ("NHWC", "OIHW", "NCHW")],
+           3: [("NCHWD", "OIHWD", "NCHWD"), ("NHWDC", "HWDIO", "NHWDC")]}
+
+
+def operands(dn, n, c, spatial, o, kernel, groups=1, dtype="float32"):
+    """lhs and rhs of canonical sizes (batch n, features c, spatial...; o x c/groups x kernel) laid out as ``dn``."""
+    letters = [ch for ch in dn[1] if ch not in "OI"]
+    lhs = dict(zip("NC", (n, c)), **dict(zip(letters, spatial)))
+    rhs = dict(zip("OI", (o, c // groups)), **dict(zip(letters, kernel)))
+    x = RNG.standard_normal([lhs[ch] for ch in dn[0]]).astype(dtype)
+    w = RNG.standard_normal([rhs[ch] for ch in dn[1]]).astype(dtype)
+    return x, w
+
+
+def conv_fn(dn, strides, padding, lhs_dil=None, rhs_dil=None, groups=1, batch_groups=1):
+    return lambda x, w: lax.conv_general_dilated(x, w, strides, padding, lhs_dil, rhs_dil, dn,
+                                                 feature_group_count=groups, batch_group_count=batch_groups)
+
+
+def check(fn, x, w, grads=True, rtol=1e-4):
+    assert_matches(fn, x, w, rtol=rtol)
+    if grads:
+        y = np.asarray(portax.jit(fn, backend="reference")(x, w))
+        g = RNG.standard_normal(y.shape).astype(y.dtype)
+        assert_matches(lambda x, w, g: portax.vjp(fn, x, w)[1](g), x, w, g, rtol=rtol)
+
+
+CASES = [  # (spatial dims, n, c, spatial, o, kernel, strides, padding, lhs dil, rhs dil, groups, batch groups)
+    (2, 2, 5, (9, 8), 7, (3, 3), (1, 1), "SAME", None, None, 1, 1),
+    (2, 3, 4, (11, 10), 6, (1, 1), (1, 1), "VALID", None, None, 1, 1),
+    (2, 1, 3, (13, 12), 5, (5, 5), (2, 2), "SAME", None, None, 1, 1),
+    (2, 2, 4, (10, 9), 6, (3, 2), (2, 1), ((1, 0), (2, 1)), None, (2, 1), 1, 1),
+    (2, 2, 4, (7, 6), 6, (3, 2), (1, 2), ((0, 1), (1, 0)), (2, 1), None, 1, 1),
+    (2, 2, 3, (5, 6), 4, (3, 3), (1, 1), ((2, 2), (1, 2)), (3, 2), (1, 2), 1, 1),
+    (2, 2, 6, (9, 7), 9, (3, 3), (1, 1), "SAME", None, None, 3, 1),
+    (2, 2, 6, (9, 7), 6, (3, 3), (2, 2), "SAME", None, None, 6, 1),
+    (2, 3, 6, (9, 7), 12, (3, 3), (1, 1), "SAME", None, None, 6, 1),
+    (2, 4, 3, (8, 7), 6, (2, 3), (1, 1), "VALID", None, None, 1, 2),
+    (2, 4, 3, (8, 7), 2, (2, 3), (1, 1), "VALID", None, None, 1, 2),
+    (1, 3, 5, (17,), 7, (4,), (3,), ((2, 1),), (2,), (2,), 1, 1),
+    (3, 2, 3, (5, 6, 4), 4, (3, 2, 2), (1, 2, 1), "SAME", None, None, 1, 1),
+    (3, 2, 4, (5, 4, 6), 4, (2, 3, 3), (1, 1, 2), ((1, 1), (0, 2), (1, 0)), (1, 2, 1), (2, 1, 1), 4, 1),
+]
+
+
+@pytest.mark.parametrize("layout", [0, 1])
+@pytest.mark.parametrize("case", range(len(CASES)))
+def test_conv_general(case, layout):
+    nsp, n, c, spatial, o, kernel, strides, padding, ld, rd, g, bg = CASES[case]
+    dn = LAYOUTS[nsp][layout]
+    x, w = operands(dn, n, c, spatial, o, kernel, g)
+    check(conv_fn(dn, strides, padding, ld, rd, g, bg), x, w)
+
+
+@pytest.mark.parametrize("dn", LAYOUTS[2])
+def test_conv_blocks(dn):
+    """K past one KC block, positions past one column block, features past one row panel, odd edges."""
+    x, w = operands(dn, 3, 70, (29, 27), 37, (3, 3))
+    check(conv_fn(dn, (1, 1), "SAME"), x, w, grads=False)
+    assert any("implicit gemm" in k.description for k in compiled(conv_fn(dn, (1, 1), "SAME"), x, w).kernels)
+
+
+@pytest.mark.parametrize("dn", LAYOUTS[2][:2])
+@pytest.mark.parametrize("stride", [1, 2])
+def test_depthwise(dn, stride):
+    x, w = operands(dn, 2, 19, (13, 11), 19, (3, 3), 19)
+    fn = conv_fn(dn, (stride, stride), "SAME", groups=19)
+    check(fn, x, w)
+    assert any("direct" in k.description for k in compiled(fn, x, w).kernels)
+
+
+@pytest.mark.parametrize("dtype, rtol", [("float16", 2e-2), ("float64", 1e-12)])
+def test_conv_dtypes(dtype, rtol):
+    dn = LAYOUTS[2][0]
+    with x64_enabled(True):
+        for g, o in ((1, 5), (4, 4)):
+            x, w = operands(dn, 2, 4, (7, 6), o, (3, 3), g, dtype)
+            check(conv_fn(dn, (2, 1), "SAME", rhs_dil=(1, 2), groups=g), x, w, grads=dtype == "float64", rtol=rtol)
+
+
+@pytest.mark.parametrize("dtype", ["float16", "float32"])
+@pytest.mark.parametrize("o", [4, 1])
+def test_conv_preferred_element_type(dtype, o):
+    """A float64 result is computed in float64 (as exactly as the reference), on both tasks."""
+    dn = LAYOUTS[2][1]
+    x, w = operands(dn, 2, 3, (6, 5), o, (3, 3), dtype=dtype)
+    with x64_enabled(True):
+        assert_matches(lambda x, w: lax.conv_general_dilated(x, w, (1, 1), "SAME", dimension_numbers=dn,
+                                                             preferred_element_type=np.float64), x, w, rtol=1e-12)
+
+
+@pytest.mark.parametrize("dn", LAYOUTS[2][:2])
+def test_gradients_stay_fast(dn):
+    """Both gradients of a strided (lhs-dilated transpose) and a grouped convolution (batch-grouped rhs gradient)
+    run on the GEMM or direct tasks, never the scalar loop nest."""
+    for g, o in ((1, 8), (2, 8), (8, 8)):
+        x, w = operands(dn, 4, 8, (9, 9), o, (3, 3), g)
+        fn = conv_fn(dn, (2, 2), "SAME", groups=g)
+        y = np.asarray(portax.jit(fn, backend="reference")(x, w))
+        grads = lambda x, w, gy: portax.vjp(fn, x, w)[1](gy)
+        kernels = [k.description for k in compiled(grads, x, w, y).kernels if "conv_general_dilated" in k.description]
+        assert len(kernels) == 2 and all("implicit gemm" in k or "direct" in k for k in kernels), kernels
+
+
+def test_empty_and_tapless():
+    """Zero-size features and sub-convolutions that no tap reaches (lhs dilation past the kernel) are zeros."""
+    dn = LAYOUTS[2][0]
+    x, w = operands(dn, 2, 3, (4, 5), 4, (1, 1))
+    assert_matches(lambda x, w: lax.conv_general_dilated(x, w, (1, 1), ((0, 1), (1, 1)), (2, 3)), x, w)
+    x, w = operands(dn, 2, 0, (4, 5), 4, (2, 2))
+    assert_matches(lambda x, w: lax.conv_general_dilated(x, w, (1, 1), "SAME"), x, w)

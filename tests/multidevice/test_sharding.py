@@ -1,0 +1,393 @@
+"""portax.sharding (Mesh, NamedSharding, PartitionSpec), device_put with shardings and resharding,
+shard_map over a 2x2 mesh with collectives over one and two axes (eager, under jit, grad and vmap),
+jit with in_shardings/out_shardings against the unsharded results, with_sharding_constraint and
+visualize_array_sharding."""
+import numpy as np
+import pytest
+
+import portax as jax
+import portax.numpy as jnp
+from portax import lax
+from portax.core.sharded import MeshArray
+from portax.sharding import AxisType, Mesh, NamedSharding, PartitionSpec, SingleDeviceSharding
+
+P = PartitionSpec
+
+
+def _rand(*shape, seed=0):
+    return np.random.RandomState(seed).randn(*shape).astype(np.float32)
+
+
+@pytest.fixture
+def mesh():
+    return jax.make_mesh((2, 2), ("x", "y"))
+
+
+def _no_gather(monkeypatch):
+    """Fail if any sharded array is gathered onto one device."""
+    def fail(self):
+        raise AssertionError("a sharded array was gathered onto one device")
+    monkeypatch.setattr(MeshArray, "_gather", fail)
+
+
+def test_mesh_and_make_mesh():
+    devs = jax.devices()[:4]
+    mesh = jax.make_mesh((2, 2), ("x", "y"))
+    assert mesh.shape == {"x": 2, "y": 2} and mesh.axis_names == ("x", "y") and mesh.size == 4
+    assert mesh.axis_types == (AxisType.Explicit, AxisType.Explicit)
+    assert [d.id for d in mesh.devices.flat] == [d.id for d in devs]
+    manual = Mesh(np.array(devs).reshape(4), ("i",))
+    assert manual.axis_types == (AxisType.Auto,) and manual.axis_sizes == (4,)
+    assert jax.P is P and P("x", ("y",)) == P("x", "y") and repr(P("x", None)) == "P('x', None)"
+    with pytest.raises(ValueError, match="must be >= the product of mesh_shape"):
+        jax.make_mesh((4, 4), ("x", "y"))
+    with pytest.raises(ValueError, match="ndim of its first argument"):
+        Mesh(np.array(devs), ("x", "y"))
+
+
+@pytest.mark.parametrize("spec", [P("x", "y"), P(("x", "y")), P(None, "x"), P("y"), P(), P(("y", "x"), None)],
+                         ids=str)
+def test_device_put_blocks_and_addressable_shards(mesh, spec):
+    x = np.arange(32, dtype=np.float32).reshape(4, 8)
+    s = NamedSharding(mesh, spec)
+    a = jax.device_put(x, s)
+    assert a.sharding == s and a.shape == x.shape and a.dtype == x.dtype
+    np.testing.assert_array_equal(np.asarray(a), x)
+    shards = a.addressable_shards
+    assert [sh.device for sh in shards] == list(mesh.devices.flat)
+    for sh, (dev, index) in zip(shards, s.devices_indices_map(x.shape).items()):
+        assert sh.index == index and sh.data.device == dev and sh.data.shape == s.shard_shape(x.shape)
+        np.testing.assert_array_equal(np.asarray(sh.data), x[sh.index])
+    assert a.is_fully_replicated == (spec == P())
+
+
+def test_addressable_shard_indices_of_a_2x2_sharding(mesh):
+    a = jax.device_put(np.zeros((4, 6), np.float32), NamedSharding(mesh, P("x", "y")))
+    assert [sh.index for sh in a.addressable_shards] == [
+        (slice(0, 2), slice(0, 3)), (slice(0, 2), slice(3, 6)), (slice(2, 4), slice(0, 3)), (slice(2, 4), slice(3, 6))]
+
+
+def test_single_device_arrays_have_a_single_device_sharding():
+    a = jnp.arange(6.0)
+    assert a.sharding == SingleDeviceSharding(a.device) and a.is_fully_replicated
+    (shard,) = a.addressable_shards
+    assert shard.device == a.device and shard.index == (slice(None),) and shard.data is a
+    assert jax.device_put(a, SingleDeviceSharding(jax.devices()[1])).device == jax.devices()[1]
+
+
+def test_device_put_errors(mesh):
+    with pytest.raises(ValueError, match=r"dimension 0 should be divisible by 2, but it is equal to 5"):
+        jax.device_put(np.zeros(5), NamedSharding(mesh, P("x")))
+    with pytest.raises(ValueError, match=r"divisible by 4, but it is equal to 6"):
+        jax.device_put(np.zeros((6, 2)), NamedSharding(mesh, P(("x", "y"))))
+    with pytest.raises(ValueError, match=r"Resource axis: z of P\('z',\) is not found in mesh: \('x', 'y'\)"):
+        NamedSharding(mesh, P("z"))
+    with pytest.raises(ValueError, match="duplicate entries for `x`"):
+        NamedSharding(mesh, P("x", "x"))
+    with pytest.raises(ValueError, match="only valid for values of rank at least 2"):
+        jax.device_put(np.zeros(4), NamedSharding(mesh, P("x", "y")))
+
+
+@pytest.mark.parametrize("src,dst", [(P("x", "y"), P("y", "x")), (P("x", "y"), P()), (P(), P("x", "y")),
+                                     (P(("x", "y")), P("x")), (P("x"), P(None, ("x", "y")))], ids=str)
+def test_resharding_by_device_put(mesh, src, dst):
+    x = _rand(4, 8)
+    a = jax.device_put(x, NamedSharding(mesh, src))
+    b = jax.device_put(a, NamedSharding(mesh, dst))
+    assert b.sharding.spec == dst
+    np.testing.assert_array_equal(np.asarray(b), x)
+    for sh in b.addressable_shards:
+        assert sh.data.device == sh.device
+        np.testing.assert_array_equal(np.asarray(sh.data), x[sh.index])
+
+
+def test_resharding_to_a_finer_layout_stays_on_the_devices(mesh, monkeypatch):
+    a = jax.device_put(_rand(4, 8), NamedSharding(mesh, P("x")))
+    _no_gather(monkeypatch)
+    b = jax.device_put(a, NamedSharding(mesh, P("x", "y")))
+    np.testing.assert_array_equal(np.asarray(b), np.asarray(a))
+
+
+def test_shard_map_psum_over_two_axes(mesh):
+    x = _rand(4, 8)
+    f = jax.shard_map(lambda b: lax.psum(b, ("x", "y")), mesh=mesh, in_specs=P("x", "y"), out_specs=P())
+    out = f(x)
+    np.testing.assert_allclose(np.asarray(out), x.reshape(2, 2, 2, 4).sum((0, 2)), rtol=1e-6)
+    assert out.sharding == NamedSharding(mesh, P()) and out.shape == (2, 4)
+    g = jax.shard_map(lambda b: lax.psum(b, "y"), mesh=mesh, in_specs=P("x", "y"), out_specs=P("x"))
+    np.testing.assert_allclose(np.asarray(g(x)), x.reshape(4, 2, 4).sum(1), rtol=1e-6)
+
+
+def test_shard_map_blocks_and_axis_index(mesh):
+    x = np.zeros((4, 6), np.float32)
+    f = jax.shard_map(lambda b: b + 10 * lax.axis_index("x") + lax.axis_index("y") + 100 * lax.axis_index(("x", "y")),
+                      mesh=mesh, in_specs=P("x", "y"), out_specs=P("x", "y"))
+    out = np.asarray(f(x))
+    expected = np.kron(np.array([[0, 101], [210, 311]], np.float32), np.ones((2, 3), np.float32))
+    np.testing.assert_array_equal(out, expected)
+
+
+COLLECTIVE_CASES = {
+    "all_gather_two_axes_tiled": (lambda b: lax.all_gather(b, ("x", "y"), tiled=True), P(("x", "y")), P(),
+                                  lambda x: x),
+    "all_gather_two_axes": (lambda b: lax.all_gather(b, ("x", "y"), axis=1), P(("x", "y")), P(),
+                            lambda x: x.reshape(4, 1, 6).transpose(1, 0, 2)),
+    "psum_scatter_two_axes": (lambda b: lax.psum_scatter(b, ("x", "y"), tiled=True), P(), P(("x", "y")),
+                              lambda x: 4 * x),
+    "pmean_pmax": (lambda b: lax.pmean(b, "x") + lax.pmax(b, ("x", "y")), P("x", "y"), P(None, "y"),
+                   lambda x: x.reshape(2, 2, 2, 3).mean(0).reshape(2, 6)
+                   + np.tile(x.reshape(2, 2, 2, 3).max((0, 2)), (2, 1, 1)).transpose(1, 0, 2).reshape(2, 6)),
+    "ppermute_over_y": (lambda b: lax.ppermute(b, "y", [(0, 1), (1, 0)]), P("x", "y"), P("x", "y"),
+                        lambda x: np.concatenate([x[:, 3:], x[:, :3]], 1)),
+    "all_to_all_over_x": (lambda b: lax.all_to_all(b, "x", 0, 0, tiled=True), P("x"), P("x"),
+                          lambda x: x.reshape(2, 2, 1, 6).transpose(1, 0, 2, 3).reshape(4, 6)),
+}
+
+
+@pytest.mark.parametrize("name", list(COLLECTIVE_CASES))
+def test_shard_map_collectives(mesh, name):
+    body, in_spec, out_spec, expected = COLLECTIVE_CASES[name]
+    x = _rand(4, 6)
+    f = jax.shard_map(body, mesh=mesh, in_specs=in_spec, out_specs=out_spec)
+    np.testing.assert_allclose(np.asarray(f(x)), expected(x), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(np.asarray(jax.jit(f)(x)), expected(x), rtol=1e-5, atol=1e-6)
+
+
+def _loss_sharded(mesh):
+    def body(w, xb):
+        return lax.psum(jnp.sum(jnp.tanh(xb @ w) ** 2), ("x", "y"))
+    sm = jax.shard_map(body, mesh=mesh, in_specs=(P(), P(("x", "y"))), out_specs=P())
+    return lambda w, x: sm(w, x)
+
+
+def test_shard_map_grad_jit_vmap_match_unsharded(mesh):
+    w, x = _rand(3, 2), _rand(8, 3, seed=1)
+    loss = _loss_sharded(mesh)
+    plain = lambda w, x: jnp.sum(jnp.tanh(x @ w) ** 2)
+    np.testing.assert_allclose(np.asarray(loss(w, x)), np.asarray(plain(w, x)), rtol=1e-5)
+    np.testing.assert_allclose(np.asarray(jax.jit(loss)(w, x)), np.asarray(plain(w, x)), rtol=1e-5)
+    g, g_ref = jax.grad(loss, argnums=(0, 1))(w, x), jax.grad(plain, argnums=(0, 1))(w, x)
+    for a, b in zip(g, g_ref):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(np.asarray(jax.jit(jax.grad(loss))(w, x)), np.asarray(g_ref[0]), rtol=1e-4, atol=1e-6)
+    ws = np.stack([w, 2 * w])
+    np.testing.assert_allclose(np.asarray(jax.vmap(loss, (0, None))(ws, x)),
+                               np.asarray(jax.vmap(plain, (0, None))(ws, x)), rtol=1e-5)
+
+
+def test_shard_map_runs_on_sharded_inputs_in_place(mesh, monkeypatch):
+    x = jax.device_put(_rand(4, 8), NamedSharding(mesh, P("x", "y")))
+    f = jax.shard_map(lambda b: jnp.sin(b) * 2, mesh=mesh, in_specs=P("x", "y"), out_specs=P("x", "y"))
+    expected = np.sin(np.asarray(x)) * 2
+    _no_gather(monkeypatch)
+    out = f(x)
+    for sh, src in zip(out.addressable_shards, x.addressable_shards):
+        assert sh.device == src.device and sh.index == src.index
+    monkeypatch.undo()
+    np.testing.assert_allclose(np.asarray(out), expected, rtol=1e-6)
+
+
+def test_shard_map_errors(mesh):
+    with pytest.raises(ValueError, match=r"(?s)not evenly divisible.*maps array axis 0 \(of size 3\) to mesh axis 'x'"):
+        jax.shard_map(lambda b: b, mesh=mesh, in_specs=P("x"), out_specs=P("x"))(np.zeros(3, np.float32))
+    with pytest.raises(ValueError, match=r"Resource axis: z"):
+        jax.shard_map(lambda b: b, mesh=mesh, in_specs=P("z"), out_specs=P())(np.zeros(4, np.float32))
+    varying = jax.shard_map(lambda b: b * 2, mesh=mesh, in_specs=P("x"), out_specs=P())
+    with pytest.raises(ValueError, match=r"(?s)replicated across mesh axes \('x',\).*check_vma=False"):
+        varying(np.zeros(4, np.float32))
+    unchecked = jax.shard_map(lambda b: b * 2, mesh=mesh, in_specs=P("x"), out_specs=P(), check_vma=False)
+    np.testing.assert_array_equal(np.asarray(unchecked(np.arange(4.0, dtype=np.float32))), [0.0, 2.0])
+
+
+def test_experimental_shard_map(mesh):
+    from portax.experimental.shard_map import shard_map
+    f = shard_map(lambda b: lax.psum(b, "x"), mesh, in_specs=P("x"), out_specs=P(), check_rep=True)
+    np.testing.assert_allclose(np.asarray(f(np.arange(4.0, dtype=np.float32))), [2.0, 4.0])
+
+
+def _mlp(x, w1, w2):
+    h = jnp.maximum(x @ w1, 0.0)
+    y = h @ w2
+    return y, jnp.sum(y ** 2), jnp.max(h, axis=0), x.T @ x, jnp.cumsum(x, axis=0)
+
+
+@pytest.mark.parametrize("xs,w1s", [(P("x"), P()), (P(("x", "y")), P()), (P("x", "y"), P("y")),
+                                    (P(None, "y"), P("y", "x")), (P(), P(None, ("x", "y")))], ids=str)
+def test_jit_with_shardings_matches_unsharded(mesh, xs, w1s):
+    x, w1, w2 = _rand(8, 4), _rand(4, 8, seed=1), _rand(8, 2, seed=2)
+    f = jax.jit(_mlp, in_shardings=(NamedSharding(mesh, xs), NamedSharding(mesh, w1s), NamedSharding(mesh, P())))
+    for out, ref in zip(f(x, w1, w2), _mlp(x, w1, w2)):
+        np.testing.assert_allclose(np.asarray(out), np.asarray(ref), rtol=1e-5, atol=1e-5)
+
+
+def test_jit_keeps_batch_sharded_work_local(mesh, monkeypatch):
+    x, w1, w2 = _rand(8, 4), _rand(4, 8, seed=1), _rand(8, 2, seed=2)
+    f = jax.jit(lambda x, w1, w2: _mlp(x, w1, w2)[:2],
+                in_shardings=(NamedSharding(mesh, P(("x", "y"))), NamedSharding(mesh, P()), NamedSharding(mesh, P())))
+    _no_gather(monkeypatch)
+    y, loss = f(x, w1, w2)
+    assert y.sharding.spec == P(("x", "y")) and loss.sharding.spec == P()
+    monkeypatch.undo()
+    ry, rloss = _mlp(x, w1, w2)[:2]
+    np.testing.assert_allclose(np.asarray(y), np.asarray(ry), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(np.asarray(loss), np.asarray(rloss), rtol=1e-5)
+
+
+def test_jit_out_shardings_and_grad(mesh):
+    x, w1, w2 = _rand(8, 4), _rand(4, 8, seed=1), _rand(8, 2, seed=2)
+    f = jax.jit(lambda x, w1, w2: _mlp(x, w1, w2)[0], in_shardings=NamedSharding(mesh, P("x")),
+                out_shardings=NamedSharding(mesh, P(None, "y")))
+    y = f(x, w1, w2)
+    assert y.sharding == NamedSharding(mesh, P(None, "y"))
+    np.testing.assert_allclose(np.asarray(y), np.asarray(_mlp(x, w1, w2)[0]), rtol=1e-5, atol=1e-5)
+    g = jax.grad(lambda w1: jnp.sum(f(x, w1, w2)))(w1)
+    g_ref = jax.grad(lambda w1: jnp.sum(_mlp(x, w1, w2)[0]))(w1)
+    np.testing.assert_allclose(np.asarray(g), np.asarray(g_ref), rtol=1e-4, atol=1e-5)
+
+
+def test_with_sharding_constraint(mesh):
+    x = _rand(4, 4)
+    s = NamedSharding(mesh, P("x", "y"))
+    a = lax.with_sharding_constraint(x, s)
+    assert a.sharding == s
+    np.testing.assert_array_equal(np.asarray(a), x)
+    out = jax.jit(lambda v: lax.with_sharding_constraint(v * 2, s) + 1)(x)
+    np.testing.assert_allclose(np.asarray(out), x * 2 + 1)
+
+
+def test_visualize_array_sharding(mesh, capsys):
+    name = jax.devices()[0].platform.upper()
+    jax.debug.visualize_array_sharding(jax.device_put(np.zeros((4, 4)), NamedSharding(mesh, P("x", "y"))))
+    table = capsys.readouterr().out.splitlines()
+    assert len(table) == 5 and table[1].split("│")[1:3] == [f" {name} 0 ", f" {name} 1 "]
+    assert table[3].split("│")[1:3] == [f" {name} 2 ", f" {name} 3 "]
+    jax.debug.visualize_array_sharding(jax.device_put(np.zeros(4), NamedSharding(mesh, P("y"))))
+    assert f"{name} 0,2" in capsys.readouterr().out
+    with pytest.raises(ValueError, match="only works for shapes with 1 and 2 dimensions"):
+        jax.debug.visualize_array_sharding(jnp.zeros((2, 2, 2)))
+
+
+def test_pmap_results_have_addressable_shards():
+    out = jax.pmap(lambda v: v * 2)(np.arange(8.0, dtype=np.float32).reshape(4, 2))
+    assert [sh.index for sh in out.addressable_shards] == [(0,), (1,), (2,), (3,)]
+    assert [sh.device for sh in out.addressable_shards] == jax.devices()[:4]
+    np.testing.assert_array_equal(np.asarray(out.addressable_shards[2].data), [8.0, 10.0])
+
+
+def test_jit_in_shardings_skip_static_arguments(mesh):
+    x = _rand(4, 4)
+    f = jax.jit(lambda x, k: x * k, static_argnums=1, in_shardings=NamedSharding(mesh, P("x", "y")))
+    out = f(x, 3)
+    assert out.sharding.spec == P("x", "y")
+    np.testing.assert_allclose(np.asarray(out), x * 3)
+
+
+def test_sharding_equivalence(mesh):
+    assert NamedSharding(mesh, P("x")).is_equivalent_to(NamedSharding(mesh, P("x", None)), 2)
+    assert not NamedSharding(mesh, P("x")).is_equivalent_to(NamedSharding(mesh, P("y")), 2)
+    one = jax.make_mesh((1, 4), ("a", "b"))
+    assert NamedSharding(one, P("a")).is_equivalent_to(NamedSharding(one, P()), 1)
+    assert NamedSharding(mesh, P("x", "y")).shard_shape((4, 6)) == (2, 3)
+
+
+def test_sharded_arrays_work_as_arrays(mesh):
+    x = _rand(4, 6)
+    a = jax.device_put(x, NamedSharding(mesh, P("x", "y")))
+    np.testing.assert_allclose(np.asarray(jnp.sum(a * 2, axis=0)), (x * 2).sum(0), rtol=1e-6)
+    np.testing.assert_allclose(np.asarray(jax.jit(lambda v: v @ v.T)(a)), x @ x.T, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(np.asarray(jax.pmap(lambda v: v + 1)(a)), x + 1)
+    np.testing.assert_allclose(np.asarray(a[1:3, 2]), x[1:3, 2])
+    assert len(a) == 4 and a.ndim == 2 and a.size == 24 and "Array(" in repr(a)
+
+
+def test_jit_with_shardings_inlines_nested_calls(mesh, monkeypatch):
+    inner = jax.jit(lambda v, w: jax.nn.relu(v @ w) * 2.0)
+    x, w = _rand(8, 4), _rand(4, 3, seed=1)
+    f = jax.jit(lambda v, w: jnp.sum(inner(v, w), axis=1), in_shardings=(NamedSharding(mesh, P(("x", "y"))),
+                                                                        NamedSharding(mesh, P())))
+    _no_gather(monkeypatch)
+    out = f(x, w)
+    assert out.sharding.spec == P(("x", "y"))
+    monkeypatch.undo()
+    np.testing.assert_allclose(np.asarray(out), np.sum(np.maximum(x @ w, 0) * 2, 1), rtol=1e-5)
+
+
+def test_plain_jit_runs_over_the_mesh_of_its_arguments(mesh, monkeypatch):
+    x = jax.device_put(_rand(8, 4), NamedSharding(mesh, P("x", "y")))
+    f = jax.jit(lambda v: jnp.tanh(v) * 3.0 + 1.0)
+    expected = np.tanh(np.asarray(x)) * 3 + 1
+    _no_gather(monkeypatch)
+    out = f(x)
+    assert out.sharding == x.sharding
+    monkeypatch.undo()
+    np.testing.assert_allclose(np.asarray(out), expected, rtol=1e-6)
+    other = jax.device_put(_rand(8, 4), NamedSharding(jax.make_mesh((4,), ("i",)), P("i")))
+    np.testing.assert_allclose(np.asarray(jax.jit(jnp.add)(x, other)), np.asarray(x) + np.asarray(other), rtol=1e-6)
+
+
+def test_jit_of_shard_map_on_sharded_arguments(mesh):
+    x = jax.device_put(np.arange(8.0, dtype=np.float32).reshape(4, 2), NamedSharding(mesh, P("x")))
+    g = jax.jit(jax.shard_map(lambda b: lax.psum(b, "y") * 2, mesh=mesh, in_specs=P("x"), out_specs=P("x")))
+    np.testing.assert_allclose(np.asarray(g(x)), np.asarray(x) * 4)
+
+
+def test_shard_map_over_some_mesh_axes(mesh):
+    x = np.arange(8.0, dtype=np.float32).reshape(4, 2)
+    f = jax.shard_map(lambda b: lax.psum(b, "x"), mesh=mesh, in_specs=P("x"), out_specs=P(), axis_names={"x"})
+    np.testing.assert_allclose(np.asarray(f(x)), x[:2] + x[2:])
+    with pytest.raises(ValueError, match="outside axis_names"):
+        jax.shard_map(lambda b: b, mesh=mesh, in_specs=P("y"), out_specs=P("y"), axis_names={"x"})(x)
+
+
+def test_device_put_of_a_sharded_array_to_one_device(mesh):
+    x = _rand(4, 4)
+    a = jax.device_put(jax.device_put(x, NamedSharding(mesh, P("x", "y"))), jax.devices()[3])
+    assert type(a) is jax.Array and a.device == jax.devices()[3]
+    np.testing.assert_array_equal(np.asarray(a), x)
+
+
+@pytest.mark.parametrize("use_shard_map", [False, True], ids=["jit_in_shardings", "shard_map"])
+def test_sharding_demo_matches_single_device_training(mesh, use_shard_map):
+    import importlib.util
+    from pathlib import Path
+    path = Path(__file__).parents[2] / "examples" / "sharding_demo.py"
+    spec = importlib.util.spec_from_file_location("sharding_demo", path)
+    demo = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(demo)
+    w, losses = demo.train(mesh, steps=3, use_shard_map=use_shard_map)
+    ref, x, y = demo.make_problem()
+    ref_losses = []
+    for _ in range(3):
+        ref, value = demo.step(ref, x, y)
+        ref_losses.append(float(value))
+    np.testing.assert_allclose(losses, ref_losses, rtol=1e-5)
+    for a, b in zip(jax.tree_util.tree_leaves(w), jax.tree_util.tree_leaves(ref)):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-4, atol=1e-6)
+
+
+def test_jit_keeps_the_split_of_dimensions_an_operation_does_not_touch(mesh, monkeypatch):
+    x = _rand(8, 6)
+    f = jax.jit(lambda v: (jnp.cumsum(v, 1), jnp.argmax(v, 1), jnp.concatenate([v, v * 2], 1), v.reshape(8, 2, 3),
+                           v[:, 1:4], lax.cummax(v, 0)), in_shardings=NamedSharding(mesh, P(("x", "y"))))
+    _no_gather(monkeypatch)
+    outs = f(x)
+    assert [o.sharding.spec for o in outs[:5]] == [P(("x", "y"))] * 5
+    assert outs[5].sharding.spec == P()  # the scan runs along the split dimension: gathered first
+    monkeypatch.undo()
+    expected = (np.cumsum(x, 1), np.argmax(x, 1), np.concatenate([x, x * 2], 1), x.reshape(8, 2, 3), x[:, 1:4],
+                np.maximum.accumulate(x, 0))
+    for o, e in zip(outs, expected):
+        np.testing.assert_allclose(np.asarray(o), e, rtol=1e-5)
+
+
+def test_arithmetic_on_sharded_arrays_stays_sharded(mesh, monkeypatch):
+    x, y = _rand(4, 6), _rand(4, 6, seed=1)
+    a = jax.device_put(x, NamedSharding(mesh, P("x", "y")))
+    b = jax.device_put(y, NamedSharding(mesh, P("x", "y")))
+    _no_gather(monkeypatch)
+    out = (a * 2 + 1) / (b ** 2 + 1) - (a > b)
+    assert out.sharding == a.sharding
+    monkeypatch.undo()
+    np.testing.assert_allclose(np.asarray(out), (x * 2 + 1) / (y ** 2 + 1) - (x > y), rtol=1e-5)
+    np.testing.assert_allclose(np.asarray(2.0 - a), 2.0 - x)
+    np.testing.assert_allclose(np.asarray(a @ b.T), x @ y.T, rtol=1e-5, atol=1e-5)

@@ -1,0 +1,94 @@
+"""Multi-process runs: the scripts in scripts/ started by ``mpirun`` (Open MPI from ``pip install 'portax[mpi]'``)
+on cpu_llvm and reference (wgpu where an adapter exists), checked from here through their exit code and output."""
+import importlib.util
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from portax.core.backend import device_count_env, registry
+
+SCRIPTS = Path(__file__).parent / "scripts"
+MPIRUN = shutil.which("mpirun", path=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+
+pytestmark = pytest.mark.skipif(
+    importlib.util.find_spec("mpi4py") is None or MPIRUN is None,
+    reason="multi-process tests need mpi4py and mpirun: pip install '.[mpi]' (or run `make test-mpi`)")
+# `make test` runs the quick ones (about 30 s); `make test-mpi` sets PORTAX_MPI_TESTS=all for every one.
+full = pytest.mark.skipif(os.environ.get("PORTAX_MPI_TESTS") != "all",
+                          reason="a longer multi-process test: run by `make test-mpi` (PORTAX_MPI_TESTS=all)")
+
+
+def mpirun(script: str, processes: int, *args: str, backend: str = "cpu_llvm", devices: int = 1,
+           timeout_s: int = 5) -> tuple[subprocess.CompletedProcess, float]:
+    """Run ``script`` on ``processes`` processes of ``devices`` devices each; (result, seconds taken)."""
+    flags = ["--allow-run-as-root"] if os.geteuid() == 0 else []
+    flags += ["--oversubscribe"] if processes > (os.cpu_count() or 1) else []
+    env = dict(os.environ, PORTAX_BACKEND=backend, TIMEOUT=str(timeout_s), **{device_count_env(backend): str(devices)})
+    start = time.monotonic()
+    result = subprocess.run([MPIRUN, *flags, "-n", str(processes), sys.executable, str(SCRIPTS / script), *args],
+                            env=env, capture_output=True, text=True, timeout=300)
+    return result, time.monotonic() - start
+
+
+def _backends() -> list:
+    found = [b for b in ("cpu_llvm", "reference", "wgpu") if b in registry.names() and registry.available(b)]
+    return [pytest.param(b, marks=[pytest.mark.skipif(b not in found, reason=f"backend {b} is not available here")]
+                         + ([full] if b != "cpu_llvm" else [])) for b in ("cpu_llvm", "reference", "wgpu")]
+
+
+@pytest.mark.parametrize("backend", _backends())
+def test_collectives_across_two_processes(backend):
+    result, _ = mpirun("collectives.py", 2, backend=backend, devices=2)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert sorted(result.stdout.split("\n"))[-2:] == ["process 0: OK", "process 1: OK"]
+
+
+@full
+def test_collectives_across_four_processes_oversubscribed():
+    result, _ = mpirun("collectives.py", 4)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.count(": OK") == 4
+
+
+@pytest.mark.parametrize("mode, message", [
+    ("raise", "process 1 fails on purpose"),
+    pytest.param("die", "exited with non-zero status", marks=full),
+    pytest.param("leave", "process 0 waited more than 5 s for the other processes at psum of f32[3] in pmap of "
+                 "<lambda>", marks=full),
+    pytest.param("diverge", "process 0 is at 'psum of f32[3] in pmap of <lambda>", marks=full),
+])
+def test_a_failing_process_ends_the_run(mode, message):
+    result, seconds = mpirun("faults.py", 2, mode)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    assert "done" not in result.stdout, output
+    assert message in " ".join(output.split()), output
+    assert seconds < 60
+    if mode == "diverge":
+        assert "while process 1 is at 'pmax of f32[3] in pmap of other_program" in output
+
+
+def test_misuse_is_a_clear_error():
+    result, _ = mpirun("faults.py", 2, "misuse")
+    assert result.returncode == 0, result.stdout + result.stderr
+    for message in ("error: portax.distributed.initialize() must be called before any collective",
+                    "error: distributed.initialize should only be called once.", "done"):
+        assert result.stdout.count(message) == 2, result.stdout
+    # device_put and shard_map over a mesh holding the other process's devices, on each process
+    assert result.stdout.count("is not addressable from process") == 4, result.stdout
+
+
+@full
+def test_example_trains_the_same_on_one_and_two_processes():
+    example = str(Path(__file__).parents[2] / "examples" / "multiprocess_train.py")
+    losses = []
+    for n in (1, 2):
+        result, _ = mpirun(example, n, "--steps", "3", "--batch", "256")
+        assert result.returncode == 0, result.stdout + result.stderr
+        losses.append(result.stdout.split("loss ")[1].split(",")[0])
+    assert losses[0] == losses[1]
