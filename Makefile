@@ -32,11 +32,18 @@ demo: install
 OTHER_BACKENDS = $(BIN)/python -W ignore -c 'from portax.core.backend import registry as r; \
 	print(*[n for n in r.names() if n != r.default_name() and r.available(n)])' 2>/dev/null
 
+# Tests of the backend under test that also run on every other backend found here.
+EVERY_BACKEND_TESTS = tests/multidevice tests/api/test_callbacks.py tests/api/test_profiler.py \
+	tests/core/test_debug_nans.py tests/core/test_narrow_floats.py tests/core/test_subbyte_ints.py \
+	tests/core/test_checkpoint_policies.py tests/core/test_tracer_leaks.py
+
 test: install vulkan $(VENV)/.installed-mpi
 	$(BIN)/python -m pytest $(PYTEST_ARGS) tests plugins/activations/tests
-	@for b in $$($(OTHER_BACKENDS)); do echo "tests/multidevice on $$b (1, 2 and 4 devices)"; \
-	  PORTAX_BACKEND=$$b $(BIN)/python -m pytest $(PYTEST_ARGS) tests/multidevice || exit 1; done
+	@for b in $$($(OTHER_BACKENDS)); do echo "multi-device, callback, profiler, narrow-dtype tests on $$b"; \
+	  PORTAX_BACKEND=$$b $(BIN)/python -m pytest $(PYTEST_ARGS) $(EVERY_BACKEND_TESTS) || exit 1; done
 	$(BIN)/python -m portax.conformance --all-available --devices 4 --report conformance-report
+	$(BIN)/python -m portax.conformance --all-available --groups primitives --dtypes bf16 f8_e4m3fn f8_e5m2 \
+	  --report conformance-report-narrow
 	$(BIN)/python .ci/check_wheels.py
 
 # What pip users get: sdists and wheels built, installed into a fresh venv and tested from outside the

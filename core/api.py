@@ -3,7 +3,6 @@ make_jaxpr, eval_shape, checkpoint, and device placement."""
 from __future__ import annotations
 
 import functools
-import inspect
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -14,7 +13,7 @@ from .array import Array, make_array, to_device
 from .backend import Device, get_backend, registry
 from .config import config, guard_transfer, hot as config_hot
 from .errors import ConcretizationTypeError
-from .jit_args import StaticArg, check_callable, resolve_argnums, signature
+from .jit_args import ArgInfo, StaticArg, check_callable, donation_vector, resolve_argnums, signature
 from .lru import LRUCache
 from .interpreters import batching
 from .interpreters.jvp import jvp_flat
@@ -155,20 +154,19 @@ class JitFunction:
                           f"{self._arg_names(in_tree, avals)}.") from None
         return _CacheEntry(ClosedJaxpr(convert_constvars(jaxpr), []), consts, out_tree_box[0])
 
-    def _arg_names(self, in_tree, avals) -> str:
-        names = []
+    def _leaf_names(self, in_tree) -> list[str]:
+        """The parameter name of each positional leaf of ``(dyn_args, dyn_kwargs)`` (``args[i]`` past them)."""
         params = list(self._sig.parameters) if self._sig is not None else []
         dyn_pos = [p for i, p in enumerate(params) if i not in self.static_argnums]
+        args_tree = in_tree.children()[0]
+        return [dyn_pos[i] if i < len(dyn_pos) else f"args[{i}]"
+                for i, sub in enumerate(args_tree.children()) for _ in range(sub.num_leaves)]
+
+    def _arg_names(self, in_tree, avals) -> str:
         try:
-            (args_tree, kw_tree) = in_tree.children()
-            n = 0
-            for i, sub in enumerate(args_tree.children()):
-                for _ in range(sub.num_leaves):
-                    names.append(f"{dyn_pos[i] if i < len(dyn_pos) else f'args[{i}]'}: {avals[n].str_short()}")
-                    n += 1
+            return ", ".join(f"{name}: {a.str_short()}" for name, a in zip(self._leaf_names(in_tree), avals))
         except (ValueError, AttributeError, IndexError):
-            names = [a.str_short() for a in avals]
-        return ", ".join(names)
+            return ", ".join(a.str_short() for a in avals)
 
     def _entry(self, static_key, in_tree, avals) -> _CacheEntry:
         key = (static_key, in_tree, tuple(avals), config.trace_context())  # options that change what tracing produces
@@ -268,7 +266,11 @@ class JitFunction:
         leaves, in_tree = tree_flatten((dyn_args, dyn_kwargs))
         device = self._device(leaves)
         avals = [core.get_aval(x) for x in leaves]
-        return Lowered(self, self._entry(static_key, in_tree, avals), device)
+        static_positions = {i for i, _ in static_key[0]}
+        positions = [i for i in range(len(args)) if i not in static_positions]
+        donated = donation_vector(self.donate_argnums, self.donate_argnames, positions, dyn_args, dyn_kwargs)
+        args_info = tree_unflatten(in_tree, [ArgInfo(a, d) for a, d in zip(avals, donated)])
+        return Lowered(self, self._entry(static_key, in_tree, avals), device, args_info)
 
     def eval_shape(self, *args, **kwargs):
         return eval_shape(self, *args, **kwargs)
@@ -281,9 +283,28 @@ class JitFunction:
         return len(self._cache)
 
 
-class Lowered:
-    def __init__(self, fun: JitFunction, entry: _CacheEntry, device: Device):
-        self.fun, self.entry, self.device = fun, entry, device
+class _Stage:
+    """What ``Lowered`` and ``Compiled`` share (``jax.stages.Stage``): the arguments' avals and donation."""
+
+    args_info: Any  # pytree of ArgInfo, structured as (args, kwargs)
+
+    @property
+    def in_tree(self) -> PyTreeDef:
+        return tree_structure(self.args_info)
+
+    @property
+    def in_avals(self):
+        return tree_map(lambda info: info._aval, self.args_info)
+
+    @property
+    def donate_argnums(self) -> tuple[int, ...]:
+        """Flat indices of the donated argument leaves."""
+        return tuple(i for i, info in enumerate(tree_flatten(self.args_info)[0]) if info.donated)
+
+
+class Lowered(_Stage):
+    def __init__(self, fun: JitFunction, entry: _CacheEntry, device: Device, args_info: Any):
+        self.fun, self.entry, self.device, self.args_info = fun, entry, device, args_info
 
     def as_text(self, dialect: str | None = None, *, debug_info: bool = False) -> str:
         """The lowering's text: portax lowers to a jaxpr (no XLA dialect such as "hlo" or "stablehlo")."""
@@ -298,14 +319,34 @@ class Lowered:
 
     def compile(self) -> "Compiled":
         call = self.entry.compiled.get(self.device) or self.fun._compile(self.entry, self.device)
-        return Compiled(call, self.entry)
+        return Compiled(call, self.entry, self.args_info, self.fun)
 
 
-class Compiled:
+class Compiled(_Stage):
     """A compiled executable; ``kernels`` lists the backend's generated kernels where it exposes them."""
 
-    def __init__(self, call, entry: _CacheEntry):
-        self.call, self.entry = call, entry
+    def __init__(self, call, entry: _CacheEntry, args_info: Any, fun: JitFunction):
+        self.call, self.entry, self.args_info, self.fun = call, entry, args_info, fun
+
+    def _check_avals(self, leaves: list) -> None:
+        """JAX's check that the arguments have the shapes and dtypes compiled for."""
+        ref = tree_flatten(self.in_avals)[0]
+        try:
+            names = self.fun._leaf_names(self.in_tree)
+        except (ValueError, AttributeError, IndexError):
+            names = []
+        names += [f"args[{i}]" for i in range(len(names), len(ref))]
+        errors = []
+        for r, x, name in zip(ref, leaves, names):
+            a = core.get_aval(x)
+            if (r.shape, r.dtype) != (a.shape, dtypes.canonicalize(a.dtype)):
+                long = lambda v: f"{v.dtype.name}[{','.join(map(str, v.shape))}]"  # noqa: E731
+                errors.append(f"Argument '{name}' compiled with {long(r)} and called with {long(a)}")
+        if errors:
+            count = f"The first 5 of {len(errors)}" if len(errors) >= 5 else "The"
+            raise TypeError("Argument types differ from the types for which this computation was compiled. Perhaps "
+                            "you are calling the compiled executable with a different enable_x64 mode than when it "
+                            f"was AOT compiled? {count} mismatches are:\n" + "\n".join(errors[:5]))
 
     @property
     def executable(self):
@@ -323,8 +364,16 @@ class Compiled:
         text = getattr(self.call.executable, "as_text", None)
         return text() if text is not None else str(self.entry.closed)
 
-    def __call__(self, *args):
-        leaves, _ = tree_flatten((args, {}))
+    def __call__(self, *args, **kwargs):
+        leaves, in_tree = tree_flatten((args, kwargs))
+        if in_tree != self.in_tree:
+            raise TypeError(f"Function compiled with input pytree does not match the input pytree it was called "
+                            f"with: compiled for {self.in_tree}, called with {in_tree}")
+        tracer = next((x for x in leaves if core.is_tracer(x)), None)
+        if tracer is not None:
+            raise TypeError("Cannot apply JAX transformations to a function lowered and compiled for a particular "
+                            f"signature. Detected argument of Tracer type {type(tracer)}.")
+        self._check_avals(leaves)
         d = self.call.device
         leaves = [x if type(x) is Array else _to_array(x, d, implicit=True) for x in leaves]
         consts = self.entry.const_arrays[d]
@@ -806,14 +855,25 @@ def checkpoint(fun: Callable, *, prevent_cse: bool = True, policy: Callable | No
     """Rematerialisation: the backward pass recomputes ``fun``'s intermediates instead of storing them, but
     those ``policy`` (one of ``checkpoint_policies``) lets the forward pass save."""
     sn = _argnums_tuple(static_argnums)
+    traced = LRUCache()  # as jit's: ``fun`` is traced once per signature (unless it closes over tracers)
 
     @functools.wraps(fun)
     def wrapped(*args, **kwargs):
         leaves, flat, out_tree_box = _flatten_static(fun, args, kwargs, sn)
         leaves = [asarray(x) for x in leaves]
-        closed, consts = call_prims._trace_closed(flat, [core.get_aval(x) for x in leaves])
+        avals = [core.get_aval(x) for x in leaves]
+        key = (tuple((i, StaticArg(args[i])) for i in sn if i < len(args)),
+               tree_structure((tuple(a for i, a in enumerate(args) if i not in sn), kwargs)), tuple(avals),
+               config.trace_context())
+        hit = traced.get(key)
+        if hit is None:
+            closed, consts = call_prims._trace_closed(flat, avals)
+            hit = (closed, consts, out_tree_box[0])
+            if not any(core.is_tracer(c) for c in consts):
+                traced.put(key, hit)
+        closed, consts, out_tree = hit
         outs = call_prims.checkpoint_p.bind(*consts, *leaves, jaxpr=closed, prevent_cse=prevent_cse, policy=policy)
-        return tree_unflatten(out_tree_box[0], outs)
+        return tree_unflatten(out_tree, outs)
 
     return wrapped
 

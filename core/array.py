@@ -30,7 +30,6 @@ class Array(ArrayMethods):
     ndim = property(lambda self: len(self.aval.shape))
     size = property(lambda self: self.aval.size)
     weak_type = property(lambda self: self.aval.weak_type)
-    nbytes = property(lambda self: self.aval.size * self.aval.dtype.itemsize)
 
     @property
     def device(self) -> Device:

@@ -9,6 +9,7 @@ class ArrayMethods:
     """
 
     __slots__ = ()
+    nbytes = property(lambda self: self.size * self.dtype.itemsize)
 
     @classmethod
     def install(cls, table: dict) -> None:

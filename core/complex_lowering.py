@@ -15,9 +15,9 @@ import numpy as np
 
 from . import dtypes
 from .ir import ClosedJaxpr, Jaxpr, Literal, ShapedArray, iter_eqns, subjaxprs
-from .primitives import (call, callbacks, contractions as co, control_flow as cf, custom_derivatives as cd,
-                         elementwise as ew, indexing as ix, linalg as la, reductions as rd, sorting as so,
-                         structural as st)
+from .primitives import (call, callbacks, contractions as co, control_flow as cf, convolution as cv,
+                         custom_derivatives as cd, elementwise as ew, indexing as ix, linalg as la, reductions as rd,
+                         sorting as so, structural as st)
 from .numpy._util import power_by_squaring
 from .numpy.ufuncs import _complex_power, signbit
 from .trace import Primitive, get_aval
@@ -146,6 +146,13 @@ def _rule(*prims: Primitive):
             COMPLEX_RULES[p] = lambda eqn, ins, fn=fn: [fn(eqn, *ins)]
         return fn
     return register
+
+
+@_rule(st.iota_p)
+def _iota(eqn):
+    """A complex iota: the real iota and a zero imaginary part (``_componentwise`` would keep the complex dtype)."""
+    re = st.iota_p.bind(**dict(eqn.params, dtype=dtypes.real_dtype(eqn.params["dtype"])))
+    return re, st.zeros_like_array(re)
 
 
 def _callback(eqn, ins: list) -> list:
@@ -279,12 +286,13 @@ def _prod(eqn, x):
     return st.reshape(re, out_shape), st.reshape(im, out_shape)
 
 
-@_rule(co.dot_general_p)
-def _dot(eqn, x, y):
+@_rule(co.dot_general_p, cv.conv_general_dilated_p)
+def _bilinear(eqn, x, y):
+    """A product bilinear over the reals (dot, convolution): (xr + i xi)(yr + i yi) from four real products."""
     params = dict(eqn.params)
     if params.get("preferred_element_type") is not None:
         params["preferred_element_type"] = dtypes.real_dtype(params["preferred_element_type"])
-    dot = lambda a, b: co.dot_general_p.bind(a, b, **params)
+    dot = lambda a, b: eqn.primitive.bind(a, b, **params)
     (xr, xi), (yr, yi) = _pair(x), _pair(y)
     return ew.sub(dot(xr, yr), dot(xi, yi)), ew.add(dot(xr, yi), dot(xi, yr))
 

@@ -127,3 +127,31 @@ class StaticArg:
             raise ValueError(f"static arguments should be comparable using __eq__. The following error was raised "
                              f"when comparing two objects of types {type(self.val)} and {type(other.val)}. The "
                              f"error was:\n{e}") from e
+
+
+class ArgInfo:
+    """An argument of a lowered function: its abstract value and whether it is donated (``jax.stages.ArgInfo``)."""
+
+    __slots__ = ("_aval", "donated")
+
+    def __init__(self, aval: Any, donated: bool) -> None:
+        self._aval, self.donated = aval, donated
+
+    shape = property(lambda self: self._aval.shape)
+    dtype = property(lambda self: self._aval.dtype)
+
+    def __repr__(self) -> str:
+        return f"ArgInfo({self._aval.str_short()}, donated={self.donated})"
+
+
+def donation_vector(donate_argnums: tuple[int, ...], donate_argnames: tuple[str, ...], positions: list[int],
+                    dyn_args: tuple, dyn_kwargs: dict) -> list[bool]:
+    """Per leaf of ``(dyn_args, dyn_kwargs)``: donated or not; ``positions`` are the dynamic arguments' indices
+    among all positional arguments (numbers name positional arguments, names keyword arguments, as in JAX)."""
+    from .pytree import tree_flatten
+    flags = []
+    for pos, arg in zip(positions, dyn_args):
+        flags += [pos in donate_argnums] * len(tree_flatten(arg)[0])
+    for key in sorted(dyn_kwargs):
+        flags += [key in donate_argnames] * len(tree_flatten(dyn_kwargs[key])[0])
+    return flags

@@ -186,11 +186,7 @@ def optimization_barrier(operand: Any) -> Any:
     return tree_map(ew.asarray, operand)
 
 
-class Precision:
-    """``lax.Precision`` names; portax computes every dot in the operands' own precision."""
-    DEFAULT = "DEFAULT"
-    HIGH = "HIGH"
-    HIGHEST = "HIGHEST"
+Precision = ct.Precision
 
 
 __all__ = ["Precision", "batch_matmul", "broadcast_shapes", "broadcast_to_rank", "collapse", "cumlogsumexp",

@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import math
+import operator
+import warnings
 from typing import Any, Sequence
 
 from . import dtypes, numpy as jnp
 from .primitives import elementwise as ew
 from .primitives.custom_derivatives import custom_jvp
-from .trace import get_aval
+from .trace import concrete_or_error, get_aval
 
 
 def _inexact(x):
@@ -155,17 +157,29 @@ def softmax(x: Any, axis: int | Sequence[int] | None = -1, where: Any = None) ->
 
 
 def standardize(x: Any, axis: int | Sequence[int] | None = -1, mean: Any = None, variance: Any = None,
-                epsilon: float = 1e-5, where: Any = None) -> Any:
+                epsilon: float = 1e-5, where: Any = None, *, algorithm: str = "fast") -> Any:
+    """``(x - mean) / sqrt(variance + epsilon)``; ``algorithm``: the variance as ``mean(x^2) - mean(x)^2`` clipped
+    at 0 (``"fast"``, JAX's default) or ``mean((x - mean)^2)`` (``"stable"``)."""
     x = _inexact(x)
     if mean is None:
         mean = jnp.mean(x, axis, keepdims=True, where=where)
     if variance is None:
-        variance = jnp.mean(jnp.square(x - mean), axis, keepdims=True, where=where)
+        if algorithm == "stable":
+            variance = jnp.mean(jnp.square(x - mean), axis, keepdims=True, where=where)
+        elif algorithm == "fast":
+            variance = jnp.clip(jnp.mean(jnp.square(x), axis, keepdims=True, where=where) - jnp.square(mean), 0)
+        else:
+            raise ValueError(f"Unknown algorithm '{algorithm}'. Expected 'fast' or 'stable'.")
     return (x - mean) * ew.rsqrt(variance + epsilon)
 
 
 def one_hot(x: Any, num_classes: int, *, dtype: Any = None, axis: int = -1) -> Any:
+    num_classes = operator.index(concrete_or_error(num_classes,
+                                                   "The error arose in jax.nn.one_hot argument `num_classes`."))
     x = jnp.asarray(x)
+    if dtypes.kind(get_aval(x).dtype) not in "iu":
+        warnings.warn(f"jax.nn.one_hot input should be integer-typed; got dtype={get_aval(x).dtype}",
+                      DeprecationWarning, stacklevel=2)
     dt = dtypes.canonicalize(dtype or dtypes.default_float())
     nd = get_aval(x).ndim + 1
     axis = axis % nd

@@ -30,7 +30,8 @@ _LEGACY_KEY_MSG = ("Legacy uint32 key array passed as key to jax.random function
 
 def _check_prng_key(name: str, key: Any, allow_batched: bool = False) -> tuple[PRNGKeyArray, bool]:
     """``key`` as a typed key array, and whether it was raw uint32 data (checked, then per jax_legacy_prng_key)."""
-    if isinstance(key, PRNGKeyArray):
+    if isinstance(key, PRNGKeyArray):  # its data keeps the trailing key axis (not so if a transform mapped it)
+        check_key_data(key._impl, get_aval(key._base_array))
         typed, wrapped = key, False
     else:
         data = _util.asarray_any(key)

@@ -7,7 +7,7 @@ import contextlib
 import os
 import sys
 import threading
-from typing import Iterator, NamedTuple
+from typing import Callable, Iterator, NamedTuple
 
 _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # portax's own packages (portax.core, portax, portax.backends: siblings in a source tree, nested once installed)
@@ -98,3 +98,8 @@ def named_scope(name: str) -> Iterator[None]:
         yield
     finally:
         s.stack, s.joined = prev
+
+
+def named_call(fun: Callable, *, name: str | None = None) -> Callable:
+    """``jax.named_call``: ``fun`` traced inside ``named_scope(name)`` (its ``__name__`` by default)."""
+    return named_scope(fun.__name__ if name is None else name)(fun)

@@ -240,7 +240,7 @@ def get_aval(x: Any) -> ShapedArray:
     if aval is not None:
         return aval
     t = type(x)
-    if t in (bool, int, float):
+    if t in (bool, int, float, complex):
         return ShapedArray((), dtypes.python_scalar_dtype(x), weak_type=t is not bool)
     if isinstance(x, (np.ndarray, np.generic)):
         return ShapedArray(x.shape, dtypes.canonicalize(x.dtype))

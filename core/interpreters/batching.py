@@ -103,13 +103,21 @@ def vmap_flat(fun: Callable, axis_size: int, axis_name: Any, in_dims: Sequence[i
         trace = BatchTrace(main)
         tracers_in = [BatchTracer(trace, x, d) if d is not not_mapped else x for x, d in zip(args, in_dims)]
         outs = fun(*tracers_in)
-        tracers_out = [full_raise(trace, o) for o in outs]
+        tracers_out = [_raise_output(trace, o) for o in outs]
         vals_out = [t.val for t in tracers_out]
         dims_out = [t.batch_dim for t in tracers_out]
     dst = out_dims(len(vals_out)) if callable(out_dims) else out_dims
     from ..primitives.structural import canonicalize_axis
     dst = [d if d is None else canonicalize_axis(d, t.aval.ndim + 1) for d, t in zip(dst, tracers_out)]
     return [matchaxis(axis_size, s, d, v) for v, s, d in zip(vals_out, dims_out, dst)]
+
+
+def _raise_output(trace: BatchTrace, out: Any) -> BatchTracer:
+    try:
+        get_aval(out)
+    except TypeError as e:
+        raise TypeError(f"Output from batched function {out!r} with type {type(out)} is not a valid JAX type") from e
+    return full_raise(trace, out)
 
 
 def batch_jaxpr(closed: ClosedJaxpr, axis: AxisData, in_batched: Sequence[bool],

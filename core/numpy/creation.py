@@ -92,6 +92,9 @@ def arange(start: Any, stop: Any = None, step: Any = None, dtype=None, *, device
 
 def _arange(start: Any, stop: Any, step: Any, dtype) -> Any:
     ctx = "It arose in jnp.arange: its arguments must be concrete, since they set the output shape."
+    if any(np.iscomplexobj(v) for v in (start, stop, step) if v is not None):
+        raise ValueError("Passing complex start/stop/step to jnp.arange is no longer supported starting in JAX "
+                         "v0.10.0.")
     start_v = concrete_or_error(start, ctx)
     stop_v = None if stop is None else concrete_or_error(stop, ctx)
     step_v = None if step is None else concrete_or_error(step, ctx)
@@ -154,7 +157,8 @@ def eye(N: int, M: int | None = None, k: int = 0, dtype=None, *, device: Any = N
     dt = _dtype(dtype, dtypes.default_float())
     r = st.broadcasted_iota(dtypes.int32, (N, M), 0)
     c = st.broadcasted_iota(dtypes.int32, (N, M), 1)
-    return _put(ew.convert_element_type(ew.eq(ew.add(r, ew.convert_element_type(int(k), dtypes.int32)), c), dt), device)
+    k = ew.convert_element_type(asarray_any(k), dtypes.int32)  # k may be traced, as in JAX
+    return _put(ew.convert_element_type(ew.eq(ew.add(r, k), c), dt), device)
 
 
 def identity(n: int, dtype=None) -> Any:
@@ -206,7 +210,8 @@ def indices(dimensions: Sequence[int], dtype=None, sparse: bool = False) -> Any:
 
 
 def geomspace(start: Any, stop: Any, num: int = 50, endpoint: bool = True, dtype=None, axis: int = 0) -> Any:
-    """Numbers spaced evenly on a log scale between ``start`` and ``stop`` (same signs)."""
+    """Numbers spaced evenly on a log scale between ``start`` and ``stop`` (same signs), along ``axis``."""
+    from .shape import moveaxis
     from .ufuncs import exp, log, sign, absolute
     start, stop = asarray_any(start), asarray_any(stop)
     s = sign(start)
@@ -215,6 +220,7 @@ def geomspace(start: Any, stop: Any, num: int = 50, endpoint: bool = True, dtype
         out = out.at[0].set(start.astype(out.dtype))
     if num > 1 and endpoint:
         out = out.at[-1].set(stop.astype(out.dtype))
+    out = moveaxis(out, 0, axis)
     return out if dtype is None else out.astype(dtypes.canonicalize(dtype))
 
 

@@ -13,7 +13,7 @@ from . import reductions as red
 from ._util import asarray_any, broadcast_to, canonicalize_axis, promote_dtypes
 from .creation import arange, array, indices, linspace, meshgrid, zeros
 from .indexing import take_along_axis
-from .misc import nonzero, where
+from .misc import clip, nonzero, sort, where
 from .shape import concatenate, expand_dims, moveaxis, ravel, reshape, stack
 
 
@@ -288,12 +288,15 @@ def extract(condition: Any, arr: Any, *, size: int | None = None, fill_value: An
 
 
 def delete(arr: Any, obj: Any, axis: int | None = None, *, assume_unique_indices: bool = False) -> Any:
-    """``arr`` without the entries at (concrete) indices/slice/mask ``obj`` along ``axis``."""
+    """``arr`` without the entries at indices/slice/mask ``obj`` along ``axis``: ``obj`` concrete, or integer
+    indices that may be traced with ``assume_unique_indices=True`` (as JAX)."""
     a = asarray_any(arr)
     if axis is None:
         a, axis = ravel(a), 0
     axis = canonicalize_axis(axis, a.ndim)
     n = a.shape[axis]
+    if assume_unique_indices and not isinstance(obj, slice) and dtypes.is_int(get_aval(asarray_any(obj)).dtype):
+        return _delete_unique(a, asarray_any(obj), axis)
     keep = np.ones(n, bool)
     if isinstance(obj, slice):
         keep[obj] = False
@@ -307,6 +310,18 @@ def delete(arr: Any, obj: Any, axis: int | None = None, *, assume_unique_indices
         else:
             keep[o.astype(np.int64)] = False
     return moveaxis(moveaxis(a, axis, 0)[_int_array(np.nonzero(keep)[0])], 0, axis)
+
+
+def _delete_unique(a: Any, obj: Any, axis: int) -> Any:
+    """``delete`` of distinct integer indices, jit-compatible: the kept positions computed from the sorted
+    indices (the ``i``-th kept one is ``i`` plus the number of deleted indices at or below it)."""
+    n = a.shape[axis]
+    o = ravel(obj)
+    o = sort(clip(where(o < 0, o + n, o), 0, n))
+    o = o - arange(o.shape[0], dtype=o.dtype)
+    i = arange(n - o.shape[0], dtype=o.dtype)
+    i = i + red.sum(i[None, :] >= o[:, None], axis=0, dtype=i.dtype)
+    return moveaxis(moveaxis(a, axis, 0)[i], 0, axis)
 
 
 def insert(arr: Any, obj: Any, values: Any, axis: int | None = None) -> Any:

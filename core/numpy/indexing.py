@@ -3,7 +3,9 @@ updates scatter into the flattened array at the positions that indexing an iota 
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+import warnings
+from collections.abc import Sequence
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -78,7 +80,10 @@ def _is_array_index(i: Any) -> bool:
     return False
 
 
-_EMPTY_NEWAXIS = object()  # what a False scalar index becomes: a new axis of length 0
+class _BoolAxis(NamedTuple):
+    """A (concrete) scalar boolean index: as in numpy, an advanced index over a new axis of length 1, selecting
+    that one entry (True) or none (False)."""
+    value: bool
 
 
 def _is_bool_scalar(i: Any) -> bool:
@@ -122,11 +127,24 @@ def _check_masks(idx: list, shape: tuple, consumed: int) -> None:
             axis += 1
 
 
+def _tuple_index(idx: Any) -> tuple:
+    """``idx`` as a tuple; a non-tuple sequence (``x[[0, 1]]``) is a TypeError, as in JAX."""
+    if isinstance(idx, tuple):
+        return idx
+    if isinstance(idx, Sequence) and not isinstance(idx, str):
+        unpack = any(isinstance(i, (Sequence, slice)) or i is Ellipsis or i is None or
+                     ((isinstance(i, np.ndarray) or is_tracer(i) or hasattr(i, "_buf")) and np.ndim(i) != 0)
+                     for i in idx)
+        fix = "tuple" if unpack else "array"
+        raise TypeError("Using a non-tuple sequence for multidimensional indexing is not allowed; use "
+                        f"`arr[{fix}(seq)]` instead of `arr[seq]`. See https://github.com/jax-ml/jax/issues/4564 "
+                        "for more information.")
+    return (idx,)
+
+
 def _expand(idx: Any, shape: tuple) -> list:
     ndim = len(shape)
-    if not isinstance(idx, tuple):
-        idx = (idx,)
-    idx = list(idx)
+    idx = list(_tuple_index(idx))
     for i in idx:
         _check_index(i)
     n_ell = sum(1 for i in idx if i is Ellipsis)
@@ -144,7 +162,7 @@ def _expand(idx: Any, shape: tuple) -> list:
         raise IndexError(f"Too many indices: array is {ndim}-dimensional, but {consumed} were indexed")
     _check_masks(idx, shape, consumed)
     if n_ell:
-        k = idx.index(Ellipsis)
+        k = next(p for p, i in enumerate(idx) if i is Ellipsis)
         idx[k:k + 1] = [slice(None)] * (ndim - consumed)
     else:
         idx += [slice(None)] * (ndim - consumed)
@@ -156,7 +174,7 @@ def _expand(idx: Any, shape: tuple) -> list:
             if value is None:
                 from ..errors import NonConcreteBooleanIndexError
                 raise NonConcreteBooleanIndexError(get_aval(asarray_any(i)))
-            out.append(None if bool(value) else _EMPTY_NEWAXIS)
+            out.append(_BoolAxis(bool(value)))
         elif _is_array_index(i) and get_aval(asarray_any(i)).dtype == dtypes.bool_:
             mask = concrete_or_none(i)
             if mask is None:
@@ -184,7 +202,7 @@ def _validate_static_indices(items: list, shape: tuple, normalize_indices: bool)
     """``jax_check_static_indices``: a static integer index out of bounds is an IndexError (as JAX)."""
     axis = 0
     for i in items:
-        if i is None or i is _EMPTY_NEWAXIS:
+        if i is None or isinstance(i, _BoolAxis):
             continue
         if isinstance(i, (int, np.integer)) and not isinstance(i, (bool, np.bool_)):
             k, n = int(i), shape[axis]
@@ -203,24 +221,31 @@ def getitem(x: Any, idx: Any, mode: str | None = None, fill_value: Any = None,
     items = _expand(idx, shape)
     if mode is None and config.config.jax_check_static_indices:
         _validate_static_indices(items, shape, normalize_indices)
+    bool_dims = [sum(1 for j in items[:k] if j is not None) for k, i in enumerate(items) if isinstance(i, _BoolAxis)]
+    if bool_dims:
+        x = st.expand_dims(x, tuple(bool_dims))
+        items = [asarray_any(np.zeros(int(i.value), np.int32)) if isinstance(i, _BoolAxis) else i for i in items]
     # a traced scalar index reads fill_value out of bounds only through a gather (dynamic_slice clamps)
     advanced = any(_is_array_index(i) or (mode == "fill" and is_tracer(i)) for i in items)
     # pass 1: basic indices (and, with advanced indexing, scalar ints join the advanced set)
     y, dim = x, 0
     adv: list[tuple[int, Any]] = []  # (dim of y, index array)
     squeeze_dims, adv_positions, kept = [], [], 0
-    empty_dims, out_of_bounds = [], False
+    out_of_bounds = False
+    windows: dict[int, tuple] = {}  # dim of y -> static (start, limit, stride), all sliced by one lax.slice
     for pos, i in enumerate(items):
-        if i is None or i is _EMPTY_NEWAXIS:
-            if i is _EMPTY_NEWAXIS:
-                empty_dims.append(dim)
+        if i is None:
             y = st.expand_dims(y, (dim,))
             dim += 1
             kept += 1
             continue
         n = get_aval(y).shape[dim]
-        if isinstance(i, (slice, Slice)):
-            y = _apply_slice(y, dim, i, n) if isinstance(i, slice) else _apply_dslice(y, dim, i)
+        if isinstance(i, slice):
+            y, windows[dim] = _apply_slice(y, dim, i, n)
+            dim += 1
+            kept += 1
+        elif isinstance(i, Slice):
+            y = _apply_dslice(y, dim, i)
             dim += 1
             kept += 1
         elif advanced and (_is_array_index(i) or isinstance(i, (int, np.integer)) or is_tracer(i) or
@@ -230,26 +255,27 @@ def getitem(x: Any, idx: Any, mode: str | None = None, fill_value: Any = None,
             dim += 1
         else:
             c = concrete_or_none(i) if not isinstance(i, (int, np.integer)) else i
+            if n == 0:
+                k = "" if c is None else f" {int(c)}"
+                raise IndexError(f"index{k} is out of bounds for axis {pos} with size 0")
             if c is not None and not is_tracer(i):
                 k = int(c)
-                if n == 0:
-                    raise IndexError(f"index {k} is out of bounds for axis {pos} with size 0")
                 k = k + n if k < 0 and normalize_indices else k
                 out_of_bounds |= not 0 <= k < n
                 k = min(max(k, 0), n - 1)
-                y = st.slice_in_dim(y, k, k + 1, 1, dim)
+                windows[dim] = (k, k + 1, 1)
             else:
                 i = _normalize_int(i, n, normalize_indices)
                 y = st.dynamic_slice_in_dim(y, i, 1, dim)
             squeeze_dims.append(dim)
             dim += 1
-    if empty_dims and adv:
-        raise NotImplementedError("a False boolean scalar index combined with advanced (array) indices is not "
-                                  "supported")
+    if windows:
+        full = [(0, d, 1) for d in get_aval(y).shape]
+        for d, w in windows.items():
+            full[d] = w
+        y = st.slice(y, *(tuple(w[j] for w in full) for j in range(3)))
     if not adv:
         y = st.squeeze(y, tuple(squeeze_dims)) if squeeze_dims else y
-        for d in empty_dims:
-            y = st.slice_in_dim(y, 0, 0, 1, d - sum(1 for s in squeeze_dims if s < d))
         if out_of_bounds and mode == "fill":
             y = st.full_like(y, _fill_value(get_aval(y).dtype, fill_value))
         return y
@@ -291,7 +317,9 @@ def _fill_value(dtype: np.dtype, fill_value: Any) -> Any:
     return np.iinfo(dtype).min if dtypes.kind(dtype) == "i" else np.iinfo(dtype).max
 
 
-def _apply_slice(y: Any, dim: int, s: slice, n: int) -> Any:
+def _apply_slice(y: Any, dim: int, s: slice, n: int) -> tuple:
+    """``y`` (reversed along ``dim`` for a negative step) and the forward ``(start, limit, stride)`` window of ``s``
+    along ``dim`` still to slice."""
     start, stop, step = (concrete_or_none(v) if v is not None else None for v in (s.start, s.stop, s.step))
     if any(v is None and orig is not None for v, orig in zip((start, stop, step), (s.start, s.stop, s.step))):
         raise IndexError("Array slice indices must have static start/stop/step to be used with NumPy indexing syntax. "
@@ -299,12 +327,11 @@ def _apply_slice(y: Any, dim: int, s: slice, n: int) -> Any:
     start, stop, step = (None if v is None else int(v) for v in (start, stop, step))
     start, stop, step = slice(start, stop, step).indices(n)
     if step > 0:
-        return st.slice_in_dim(y, start, max(start, stop), step, dim) if (start, stop, step) != (0, n, 1) else y
+        return y, (start, max(start, stop), step)
     # negative step: reverse, then a forward slice
     length = len(range(start, stop, step))
-    y = st.rev(y, (dim,))
     s0 = n - 1 - start
-    return st.slice_in_dim(y, s0, s0 + (length - 1) * (-step) + 1 if length else s0, -step, dim)
+    return st.rev(y, (dim,)), (s0, s0 + (length - 1) * (-step) + 1 if length else s0, -step)
 
 
 # --- take / take_along_axis ------------------------------------------------------------------------------
@@ -372,7 +399,16 @@ def scatter_update(x: Any, idx: Any, values: Any, kind: str, mode: str | None = 
     if kind == "apply":
         from ..lax_composites import scatter_apply
         return st.reshape(scatter_apply(flat, indices, values, dn, update_shape=(npos,), mode=mode), aval.shape)
-    v = asarray_any(values)
+    # as JAX: a Python int that fits an integer array's dtype takes that dtype directly (2**32 - 1 fits a uint32
+    # array, not an int32 value)
+    fits = isinstance(values, int) and dtypes.kind(aval.dtype) in "iu" and \
+        np.iinfo(aval.dtype).min <= values <= np.iinfo(aval.dtype).max
+    v = asarray_any(values, aval.dtype) if fits else asarray_any(values)
+    if get_aval(v).dtype != aval.dtype and dtypes.result_type(v, aval.dtype) != aval.dtype:
+        warnings.warn("scatter inputs have incompatible types: cannot safely cast value from "
+                      f"dtype={get_aval(v).dtype} to dtype={aval.dtype} with "
+                      f"jax_numpy_dtype_promotion={config.config.jax_numpy_dtype_promotion}. In future JAX releases "
+                      "this will result in an error.", FutureWarning, stacklevel=4)
     if get_aval(v).dtype != aval.dtype:
         v = ew.convert_element_type(v, aval.dtype)
     updates = st.reshape(broadcast_to(v, pshape), (npos,))

@@ -158,13 +158,19 @@ def sort(a: Any, axis: int | None = -1, *, kind: str | None = None, order: None 
 
 
 def argsort(a: Any, axis: int | None = -1, *, kind: str | None = None, order: None = None, stable: bool = True,
-            descending: bool = False) -> Any:
+            descending: bool = False, dtype=None) -> Any:
+    """The indices that sort ``a`` along ``axis`` (stable), of ``dtype`` (default: the default integer)."""
+    if kind is not None:
+        raise TypeError("'kind' argument to argsort is not supported. Use stable=True or stable=False to specify "
+                        "sort stability.")
+    if order is not None:
+        raise TypeError("'order' argument to argsort is not supported.")
     a = asarray_any(a)
     if axis is None:
         a, axis = st.reshape(a, (get_aval(a).size,)), 0
     s = get_aval(a).shape
     ax = canonicalize_axis(axis, len(s))
-    io = st.broadcasted_iota(dtypes.default_int(), s, ax)
+    io = st.broadcasted_iota(dtypes.default_int() if dtype is None else dtypes.canonicalize(dtype), s, ax)
     if not descending:
         return so.sort((a, io), ax, num_keys=1)[1]
     # as JAX: sort the reversed array and indices, then reverse (ties keep their order, NaNs come first)

@@ -228,6 +228,8 @@ def _arg(lax_fn, name):
         a = asarray_any(a)
         aval = get_aval(a)
         if axis is None:
+            if aval.size == 0:
+                raise ValueError(f"attempt to get {name} of an empty sequence")
             flat = st.reshape(a, (aval.size,))
             r = lax_fn(flat, 0, dtypes.default_int())
             return st.reshape(r, (1,) * aval.ndim) if keepdims else r

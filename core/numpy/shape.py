@@ -6,8 +6,9 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ..primitives import structural as st
-from ..trace import concrete_or_error, get_aval
+from .. import dtypes
+from ..primitives import elementwise as ew, structural as st
+from ..trace import concrete_or_error, get_aval, is_tracer
 from ._util import asarray_any, broadcast_shapes, broadcast_to, canonicalize_axis, promote_dtypes
 
 
@@ -296,8 +297,13 @@ def roll(a: Any, shift: Any, axis: int | Sequence[int] | None = None) -> Any:
         n = get_aval(a).shape[ax]
         if n == 0:
             continue
-        sh_c = concrete_or_error(sh, "jnp.roll: dynamic shifts are not supported yet; pass a concrete shift")
-        k = int(sh_c) % n
+        if is_tracer(sh):  # a traced shift: a window of ``a`` twice over, at ``n - shift % n`` (as JAX)
+            k = ew.convert_element_type(sh, dtypes.int32)
+            k = ew.rem(k, ew._const(k, n))
+            k = ew.select(ew.lt(k, ew._const(k, 0)), ew.add(k, ew._const(k, n)), k)
+            a = st.dynamic_slice_in_dim(st.concatenate([a, a], ax), ew.sub(ew._const(k, n), k), n, ax)
+            continue
+        k = int(sh) % n
         if k:
             a = st.concatenate([st.slice_in_dim(a, n - k, n, 1, ax), st.slice_in_dim(a, 0, n - k, 1, ax)], ax)
     return a

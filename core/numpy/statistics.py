@@ -360,8 +360,10 @@ def _argsort(x):
 
 
 def diff(a: Any, n: int = 1, axis: int = -1, prepend: Any = None, append: Any = None) -> Any:
-    """The n-th discrete difference along ``axis``."""
+    """The n-th discrete difference along ``axis`` (``n == 0``: ``a`` as is, without prepend/append, as JAX)."""
     a = asarray_any(a)
+    if n == 0:
+        return a
     nd = get_aval(a).ndim
     if nd == 0:
         raise ValueError(f"diff requires input that is at least one dimensional; got {a}")

@@ -195,7 +195,7 @@ def floor_divide(x: Any, y: Any, /) -> Any:
     x, y = promote_args("floor_divide", x, y)
     dt = get_aval(x).dtype
     if dtypes.kind(dt) == "f":
-        return ew.floor(ew.div(x, y))
+        return _float_divmod(x, y)[0]
     if dtypes.kind(dt) == "b":
         return ew.bitwise_and(x, y)
     q = ew.div(x, y)
@@ -207,9 +207,23 @@ def floor_divide(x: Any, y: Any, /) -> Any:
     return ew.select(fix_, ew.sub(q, ew._const(q, 1)), q)
 
 
+def _float_divmod(x: Any, y: Any) -> tuple:
+    """Floor division and modulo of floats as CPython's float_divmod (and JAX): the quotient from
+    ``(x - x % y) / y``, rounded, so that it is exact where ``floor(x / y)`` is not (``1 // 0.1 == 9``)."""
+    zero = ew._const(x, 0)
+    mod = ew.rem(x, y)
+    div = ew.div(ew.select(ew.eq(y, zero), x, ew.sub(x, mod)), y)
+    ind = ew.bitwise_and(ew.ne(mod, zero), ew.ne(ew.sign(y), ew.sign(mod)))
+    mod = ew.select(ind, ew.add(mod, y), mod)
+    div = ew.select(ind, ew.sub(div, ew._const(div, 1)), div)
+    return ew.round(div), mod
+
+
 def remainder(x: Any, y: Any, /) -> Any:
-    """numpy's ``%``: the result takes the sign of the divisor."""
+    """numpy's ``%``: the result takes the sign of the divisor (an integer ``x % 0`` is 0, as JAX)."""
     x, y = promote_args("remainder", x, y)
+    if dtypes.is_int(get_aval(y).dtype):
+        y = ew.select(ew.eq(y, ew._const(y, 0)), ew._const(y, 1), y)
     r = ew.rem(x, y)
     if dtypes.kind(get_aval(x).dtype) == "u":
         return r
@@ -237,6 +251,9 @@ def power(x: Any, y: Any, /) -> Any:
         if dtypes.kind(get_aval(x).dtype) in "iu" and y < 0:
             raise ValueError("Integers to negative integer powers are not allowed.")
         return ew.integer_pow(x, y)
+    xa, ya = asarray_any(x), asarray_any(y)
+    if dtypes.kind(get_aval(xa).dtype) == "f" and dtypes.kind(get_aval(ya).dtype) in "iu":
+        return ew.pow(*promote_shapes(xa, ya, name="power"))  # an integer exponent stays integer (as JAX)
     x, y = promote_args("power", x, y)
     if dtypes.kind(get_aval(x).dtype) in "iub":
         return _int_power(x, y)
@@ -301,10 +318,16 @@ def float_power(x: Any, y: Any, /) -> Any:
 
 
 def _logaddexp_base(base_exp, scale: float):
-    """``log_b(b**x + b**y)`` without overflow, with JAX's derivative ``b**(x - out)`` (so ties split 1/2, 1/2)."""
+    """``log_b(b**x + b**y)`` without overflow, with JAX's derivative ``b**(x - out)`` (so ties split 1/2, 1/2);
+    complex values as JAX: ``amax + log_b(1 + b**(x + y - 2 amax))``, the imaginary part wrapped to
+    ``[-pi, pi]`` (over ``ln b``)."""
     @custom_jvp
     def fn(x: Any, y: Any) -> Any:
         amax = ew.max(x, y)
+        if _is_complex(x):
+            delta = ew.sub(ew.add(x, y), ew.mul(amax, ew._const(amax, 2)))
+            out = ew.add(amax, ew.mul(ew._const(x, scale), ew.log1p(base_exp(delta))))
+            return ew.complex(ew.real(out), _wrap_between(ew.imag(out), np.pi * scale))
         delta = ew.sub(x, y)
         tail = ew.mul(ew._const(x, scale), ew.log1p(base_exp(ew.neg(ew.abs(delta)))))
         return ew.select(ew.ne(delta, delta), ew.add(x, y), ew.add(amax, tail))
@@ -319,7 +342,16 @@ def _logaddexp_base(base_exp, scale: float):
 
 
 def _replace_inf(x: Any) -> Any:
-    return ew.select(ew.eq(x, ew._const(x, np.inf)), ew._const(x, 0), x)
+    re = ew.real(x) if _is_complex(x) else x
+    return ew.select(ew.eq(re, ew._const(re, np.inf)), ew._const(x, 0), x)
+
+
+def _wrap_between(x: Any, a: float) -> Any:
+    """``x`` wrapped into ``[-a, a)``."""
+    two_a = ew._const(x, 2 * a)
+    r = ew.rem(ew.add(x, ew._const(x, a)), two_a)
+    r = ew.select(ew.lt(r, ew._const(r, 0)), ew.add(r, two_a), r)
+    return ew.sub(r, ew._const(x, a))
 
 
 _logaddexp = _logaddexp_base(ew.exp, 1.0)
@@ -523,12 +555,14 @@ def gcd(x1: Any, x2: Any, /) -> Any:
 
 
 def lcm(x1: Any, x2: Any, /) -> Any:
+    """Least common multiple, as JAX: ``|x1| * (|x2| // gcd)`` (wrapping like it on overflow), 0 if gcd is 0."""
     x1, x2 = promote_args("lcm", x1, x2)
+    if dtypes.kind(get_aval(x1).dtype) == "i":
+        x1, x2 = ew.abs(x1), ew.abs(x2)
     g = gcd(x1, x2)
     zero = ew._const(g, 0)
     safe = ew.select(ew.eq(g, zero), ew._const(g, 1), g)
-    return ew.select(ew.eq(g, zero), zero, ew.abs(ew.mul(x1, ew.div(x2, safe))) if dtypes.kind(get_aval(x1).dtype) == "i"
-                     else ew.mul(x1, ew.div(x2, safe)))
+    return ew.select(ew.eq(g, zero), zero, ew.mul(x1, ew.div(x2, safe)))
 
 
 def fabs(x: Any, /) -> Any:
@@ -563,17 +597,23 @@ def modf(x: Any, /) -> tuple:
 
 
 def ldexp(x1: Any, x2: Any, /) -> Any:
-    """``x1 * 2**x2`` for integer ``x2``, in two half steps so that intermediate powers do not overflow."""
+    """``x1 * 2**x2`` for integer ``x2``: ``x2`` clamped to the range where the result can still change (beyond it
+    the result is 0 or inf already), then applied in three steps whose powers of 2 are finite (so ``0 * 2**300``
+    is 0, not NaN)."""
     (x1,) = promote_args_inexact("ldexp", x1)
     x2 = asarray_any(x2)
     if dtypes.kind(get_aval(x2).dtype) not in "iub":
         raise ValueError(f"ldexp: exponent must be an integer, got {get_aval(x2).dtype.name}")
     x1, x2 = promote_shapes(x1, ew.convert_element_type(x2, dtypes.int32))
     dt = get_aval(x1).dtype
-    half = floor_divide(x2, 2)
-    p1 = ew.exp2(ew.convert_element_type(half, dt))
-    p2 = ew.exp2(ew.convert_element_type(ew.sub(x2, half), dt))
-    return ew.mul(ew.mul(x1, p1), p2)
+    info = dtypes.finfo(dt)
+    lim = int(info.maxexp) - int(info.minexp) + int(info.nmant) + 2
+    x2 = ew.clamp(ew._const(x2, -lim), x2, ew._const(x2, lim))
+    third = floor_divide(x2, 3)
+    out = x1
+    for e in (third, third, ew.sub(x2, ew.mul(third, ew._const(third, 2)))):
+        out = ew.mul(out, ew.exp2(ew.convert_element_type(e, dt)))
+    return out
 
 
 def _full_like(x: Any, v: float) -> Any:

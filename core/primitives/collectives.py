@@ -387,9 +387,11 @@ def all_to_all(x: Any, axis_name: Any, split_axis: int, concat_axis: int, *, axi
     device ``i``, and concatenate the received blocks along ``concat_axis``. Without ``tiled`` the split
     axis (of size equal to the axis size) is removed and a new axis is inserted at ``concat_axis``. With
     ``axis_index_groups``, blocks are exchanged within each group (one block per member)."""
-    name = _single_name(axis_name, "all_to_all")
-    groups = _groups(axis_index_groups, "all_to_all", name)
-    n = len(groups[0]) if groups else lookup_axis(name).size
+    names = axis_names_tuple(axis_name)
+    if len(names) != 1 and axis_index_groups is not None:
+        raise NotImplementedError(f"all_to_all over several axes {names} with axis_index_groups is not supported.")
+    groups = _groups(axis_index_groups, "all_to_all", names[0])
+    n = len(groups[0]) if groups else int(np.prod([lookup_axis(nm).size for nm in names]))
 
     def one(leaf):
         leaf = asarray(leaf)
@@ -405,10 +407,35 @@ def all_to_all(x: Any, axis_name: Any, split_axis: int, concat_axis: int, *, axi
             elif concat < split:
                 leaf = st.expand_dims(leaf, (concat,))
                 split += 1
-        out = all_to_all_p.bind(leaf, split_axis=split, concat_axis=concat, axis_name=name, axis_size=n,
-                                axis_index_groups=groups)
+        out = _all_to_all_tiled(leaf, split, concat, names, n, groups)
         return st.squeeze(out, (split,)) if not tiled and split != concat else out
     return tree_map(one, x)
+
+
+def _all_to_all_tiled(x: Any, split: int, concat: int, names: tuple, n: int, groups: tuple | None) -> Any:
+    """Tiled all_to_all over one axis, or over several (devices in row-major order of ``names``): the split axis
+    is cut into one sub-axis per name, each exchanged over its own name (a sender index replacing the receiver
+    index), and the sender sub-axes are merged in front of the concat axis."""
+    if len(names) == 1:
+        return all_to_all_p.bind(x, split_axis=split, concat_axis=concat, axis_name=names[0], axis_size=n,
+                                 axis_index_groups=groups)
+    shape = get_aval(x).shape
+    sizes = tuple(lookup_axis(nm).size for nm in names)
+    m = len(sizes)
+    if shape[split] % n:
+        raise ValueError(f"all_to_all: the size of split_axis {split} of operand {get_aval(x).str_short()} "
+                         f"({shape[split]}) must be divisible by the axis size {n}")
+    x = st.reshape(x, shape[:split] + sizes + (shape[split] // n,) + shape[split + 1:])
+    for k, (nm, size) in enumerate(zip(names, sizes)):
+        x = all_to_all_p.bind(x, split_axis=split + k, concat_axis=split + k, axis_name=nm, axis_size=size,
+                              axis_index_groups=None)
+    senders = list(range(split, split + m))
+    rest = [a for a in range(len(shape) + m) if a not in senders]
+    at = rest.index(concat if concat < split else concat + m)
+    out_shape = list(shape)
+    out_shape[split] //= n
+    out_shape[concat] *= n
+    return st.reshape(st.transpose(x, tuple(rest[:at] + senders + rest[at:])), tuple(out_shape))
 
 
 # --- axis_index ---------------------------------------------------------------------------------------------------

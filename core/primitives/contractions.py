@@ -1,6 +1,7 @@
 """dot_general: batched tensor contraction, bilinear, with XLA's dimension numbers."""
 from __future__ import annotations
 
+import enum
 from typing import Any, Sequence
 
 import numpy as np
@@ -45,7 +46,49 @@ def _dot_abstract(lhs: ShapedArray, rhs: ShapedArray, *, dimension_numbers, prec
     return ShapedArray(shape, out_dtype, lhs.weak_type and rhs.weak_type)
 
 
-def _transpose_lhs(g, x_aval, y, dimension_numbers, swap_ans: bool = False):
+class Precision(enum.Enum):
+    """``lax.Precision``: a dot's requested precision, kept in the jaxpr (portax computes every dot in the operands'
+    own precision)."""
+    DEFAULT = 0
+    HIGH = 1
+    HIGHEST = 2
+
+    @classmethod
+    def _missing_(cls, value: object) -> Precision | None:
+        return _PRECISION_STRINGS.get(value)
+
+    def __repr__(self) -> str:
+        return f"{self.__class__.__name__}.{self.name}"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+_PRECISION_STRINGS = {"highest": Precision.HIGHEST, "float32": Precision.HIGHEST, "high": Precision.HIGH,
+                      "bfloat16_3x": Precision.HIGH, "tensorfloat32": Precision.HIGH, "default": Precision.DEFAULT,
+                      "bfloat16": Precision.DEFAULT, "fastest": Precision.DEFAULT,
+                      **{p.name: p for p in Precision}}
+
+
+def canonicalize_precision(precision: Any) -> tuple | None:
+    """``None`` or a pair ``(lhs, rhs)`` of :class:`Precision` (from one value, a string or a pair), as JAX's."""
+    if precision is None:
+        return None
+    if isinstance(precision, Precision):
+        return precision, precision
+    if isinstance(precision, str) and precision in _PRECISION_STRINGS:
+        return Precision(precision), Precision(precision)
+    if isinstance(precision, (list, tuple)) and len(precision) == 2:
+        if all(isinstance(p, Precision) for p in precision):
+            return tuple(precision)
+        if all(isinstance(p, str) and p in _PRECISION_STRINGS for p in precision):
+            return Precision(precision[0]), Precision(precision[1])
+    raise ValueError("Precision argument must be one of:\n- None,\n- a string in "
+                     f"{sorted(k for k in _PRECISION_STRINGS if k.islower())},\n- a lax.Precision value,\n"
+                     f"- a tuple of two lax.Precision values or strings; got {precision}.")
+
+
+def _transpose_lhs(g, x_aval, y, dimension_numbers, swap_ans: bool = False, precision: Any = None):
     """Cotangent of the lhs: contract g with y over y's free dims, then permute into x's layout."""
     (xc, yc), (xb, yb) = dimension_numbers
     y_ndim = get_aval(y).ndim if not is_undefined(y) else y.aval.ndim
@@ -60,18 +103,18 @@ def _transpose_lhs(g, x_aval, y, dimension_numbers, swap_ans: bool = False):
     dims = ((tuple(ans_y), tuple(y_kept)), (tuple(ans_batch), tuple(yb)))
     xc_by_y = [xc[i] for i in np.argsort(yc)] if len(yc) else []
     out_axes = np.argsort(list(xb) + x_kept + xc_by_y)
-    res = dot_general_p.bind(g, y, dimension_numbers=dims, precision=None, preferred_element_type=None)
+    res = dot_general_p.bind(g, y, dimension_numbers=dims, precision=precision, preferred_element_type=None)
     res = ew.convert_element_type(res, x_aval.dtype) if get_aval(res).dtype != x_aval.dtype else res
     return st.transpose(res, tuple(int(a) for a in out_axes))
 
 
 def _dot_transpose(ct, lhs, rhs, *, dimension_numbers, precision, preferred_element_type):
     (lc, rc), (lb, rb) = dimension_numbers
-    ct_l = _transpose_lhs(ct, lhs.aval, rhs, dimension_numbers) if is_undefined(lhs) else None
+    ct_l = _transpose_lhs(ct, lhs.aval, rhs, dimension_numbers, precision=precision) if is_undefined(lhs) else None
     ct_r = None
     if is_undefined(rhs):
         swapped = ((rc, lc), (rb, lb))
-        ct_r = _transpose_lhs(ct, rhs.aval, lhs, swapped, swap_ans=True)
+        ct_r = _transpose_lhs(ct, rhs.aval, lhs, swapped, swap_ans=True, precision=precision)
     return [ct_l, ct_r]
 
 
@@ -83,14 +126,17 @@ def _dot_batch(axis, vals, dims, *, dimension_numbers, **params):
         lhs, rhs = batching.moveaxis(lhs, dl, 0), batching.moveaxis(rhs, dr, 0)
         dn = ((up(lc), up(rc)), ((0,) + up(lb), (0,) + up(rb)))
         return dot_general_p.bind(lhs, rhs, dimension_numbers=dn, **params), 0
+    # One side batched: its batch axis stays where it is, as one more free dimension (no transpose).
+    shift = lambda ds, d: tuple(i + (i >= d) for i in ds)
+    free_before = lambda d, c, b: sum(1 for i in range(d) if i not in c and i not in b)
     if dl is not None:
-        lhs = batching.moveaxis(lhs, dl, 0)
-        dn = ((up(lc), rc), (up(lb), rb))
-        return dot_general_p.bind(lhs, rhs, dimension_numbers=dn, **params), len(lb)
-    rhs = batching.moveaxis(rhs, dr, 0)
-    dn = ((lc, up(rc)), (lb, up(rb)))
+        lc, lb = shift(lc, dl), shift(lb, dl)
+        out = dot_general_p.bind(lhs, rhs, dimension_numbers=((lc, rc), (lb, rb)), **params)
+        return out, len(lb) + free_before(dl, lc, lb)
     n_lhs_free = get_aval(lhs).ndim - len(lc) - len(lb)
-    return dot_general_p.bind(lhs, rhs, dimension_numbers=dn, **params), len(lb) + n_lhs_free
+    rc, rb = shift(rc, dr), shift(rb, dr)
+    out = dot_general_p.bind(lhs, rhs, dimension_numbers=((lc, rc), (lb, rb)), **params)
+    return out, len(lb) + n_lhs_free + free_before(dr, rc, rb)
 
 
 dot_general_p = Primitive("dot_general")
@@ -110,7 +156,8 @@ def dot_general(lhs: Any, rhs: Any, dimension_numbers, precision: Any = None, pr
     if pet is not None and pet != get_aval(lhs).dtype:
         lhs, rhs = ew.convert_element_type(lhs, pet), ew.convert_element_type(rhs, pet)
         pet = None
-    return dot_general_p.bind(lhs, rhs, dimension_numbers=dn, precision=None, preferred_element_type=pet)
+    return dot_general_p.bind(lhs, rhs, dimension_numbers=dn, precision=canonicalize_precision(precision),
+                              preferred_element_type=pet)
 
 
 def dot(lhs: Any, rhs: Any, precision: Any = None, preferred_element_type: Any = None, *,

@@ -190,7 +190,7 @@ def _conv_abstract(lhs: ShapedArray, rhs: ShapedArray, *, window_strides, paddin
     if lhs.dtype != rhs.dtype:
         raise TypeError(f"lax.conv_general_dilated requires arguments to have the same dtypes, got "
                         f"{lhs.dtype.name}, {rhs.dtype.name}.")
-    if dtypes.kind(lhs.dtype) not in "fiub":
+    if dtypes.kind(lhs.dtype) not in "fiubc":
         raise TypeError(f"conv_general_dilated does not accept dtype {lhs.dtype.name}.")
     lhs_spec, rhs_spec, out_spec = dimension_numbers
     fgc, bgc = feature_group_count, batch_group_count

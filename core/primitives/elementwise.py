@@ -231,13 +231,22 @@ def pow(x: Any, y: Any) -> Any:
     """``lax.pow``: ``x`` float or complex, ``y`` of its dtype or an integer array (converted to the dtype of ``x``, as
     JAX lowers it)."""
     dx, dy = (get_aval(asarray(v)).dtype for v in (x, y))
-    if dtypes.kind(dx) in "fc" and dtypes.kind(dy) in "iu" and type(y) is not int:
-        y = convert_element_type(y, dx)
-    elif dx != dy and dtypes.kind(dx) in "fc" and dtypes.kind(dy) in "fc" and type(y) is not float and type(x) is not float:
+    if dtypes.kind(dx) in "fc" and dtypes.kind(dy) in "iu":
+        return _pow_int_exponent(x, y, dx)
+    if dx != dy and dtypes.kind(dx) in "fc" and dtypes.kind(dy) in "fc" and type(y) is not float and type(x) is not float:
         raise TypeError("the first argument to pow must have an inexact dtype (float or complex), and the second "
                         "argument must have an inexact or integer dtype, and two inexact dtypes must match, but got "
                         f"{dx} and {dy} respectively.")
     return pow_p.bind(*_binary_args("pow", x, y))
+
+
+def _pow_int_exponent(x: Any, y: Any, dx: np.dtype) -> Any:
+    """``x ** y`` for an integer ``y`` (cast to ``x``'s dtype): 1 where ``y == 0``, whose derivative in ``x`` is 0
+    (JAX's rule for integer exponents; the pow there sees exponent 1, so no 0 * inf leaks into the gradient)."""
+    x, y = _binary_args("pow", asarray(x), asarray(y))
+    zero = eq(y, _const(y, 0))
+    y_safe = convert_element_type(select(zero, _const(y, 1), y), dx)
+    return select(zero, _const(x, 1), pow_p.bind(x, y_safe))
 
 
 def integer_pow(x: Any, y: int) -> Any:
@@ -347,9 +356,8 @@ def _trigamma(x):
 ad.defjvp(digamma_p, lambda g, x: mul(g, _trigamma(x)))
 
 
-def _pow_jvp_x(g, x, y):
-    y_minus_1 = sub(y, _const(y, 1))
-    return mul(g, select(eq(y, _const(y, 0)), _const(x, 0), mul(y, pow(x, y_minus_1))))
+def _pow_jvp_x(g, x, y):  # y x^(y-1), as JAX for an inexact y (an integer y never reaches pow_p: see pow)
+    return mul(g, mul(y, pow(x, sub(y, _const(y, 1)))))
 
 
 def _pow_jvp_y(g, ans, x, y):

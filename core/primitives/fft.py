@@ -133,11 +133,29 @@ def fft_split(parts: Sequence[Any], fft_type: Any, fft_lengths: Sequence[int]) -
     return fft_p.bind(*[ew.asarray(p) for p in parts], fft_type=ft, fft_lengths=tuple(int(n) for n in fft_lengths))
 
 
+def _check_lax_fft(x: ShapedArray, ft: FftType, fft_lengths: tuple) -> None:
+    """JAX's errors for a ``lax.fft`` operand (shape against ``fft_lengths``; RFFT's real dtype)."""
+    k = len(fft_lengths)
+    if k > x.ndim:
+        raise ValueError(f"FFT input shape {x.shape} must have at least as many input dimensions as fft_lengths "
+                         f"{fft_lengths}.")
+    if ft == FftType.RFFT and x.dtype not in (dtypes.float32, dtypes.float64):
+        raise ValueError(f"RFFT input must be float32 or float64, got {x.dtype}")
+    if ft == FftType.IRFFT:
+        if x.shape[x.ndim - k:-1] != fft_lengths[:-1]:
+            raise ValueError(f"IRFFT input shape {x.shape} minor dimensions must be equal to all except the last "
+                             f"fft_length, got {fft_lengths=}")
+    elif x.shape[x.ndim - k:] != fft_lengths:
+        raise ValueError(f"{'RFFT' if ft == FftType.RFFT else 'FFT'} input shape {x.shape} minor dimensions must be "
+                         f"equal to fft_lengths {fft_lengths}")
+
+
 def fft(x: Any, fft_type: Any, fft_lengths: Sequence[int]) -> Any:
     """``lax.fft``: FFT/IFFT of a complex ``x``, RFFT of a real one (to the complex half spectrum), IRFFT of a
     complex half spectrum (to a real signal). A real operand of FFT/IFFT/IRFFT has a zero imaginary part."""
     ft = _as_fft_type(fft_type)
     x = ew.asarray(x)
+    _check_lax_fft(get_aval(x), ft, tuple(int(n) for n in fft_lengths))
     if ft == FftType.RFFT:
         if dtypes.kind(get_aval(x).dtype) == "c":
             raise TypeError(f"lax.fft RFFT requires a real operand, got {get_aval(x).str_short()}")

@@ -42,6 +42,12 @@ def test_byteswap_reverses_each_elements_bytes(dtype):
     np.testing.assert_array_equal(out.view(np.uint8), a.byteswap().view(np.uint8))
 
 
+def test_nbytes_of_arrays_and_tracers():
+    assert jnp.ones((2, 3)).nbytes == 24
+    assert portax.jit(lambda x: x.nbytes)(jnp.ones((2, 3), jnp.int8)) == 6
+    assert portax.vmap(lambda x: jnp.asarray(x.nbytes))(jnp.ones((4, 5))).tolist() == [20] * 4
+
+
 def test_array_methods():
     x = jnp.asarray(X)
     for name in ("sum", "mean", "max", "min", "prod", "std", "var", "argmax", "argmin", "cumsum", "cumprod", "ptp"):
@@ -229,3 +235,25 @@ def test_lax_binary_ops_broadcast_size1_dims_of_equal_rank():
         lax.add(np.ones((3, 2), np.float32), np.ones((1, 4), np.float32))
     with pytest.raises(TypeError):
         lax.select(np.ones((3, 4), bool), x, y)
+
+
+def test_dot_general_keeps_precision_through_jvp_and_transpose():
+    x, y = np.ones((2, 3), np.float32), np.ones((3, 4), np.float32)
+    f = lambda a, b: lax.dot_general(a, b, (((1,), (0,)), ((), ())), precision=lax.Precision.HIGHEST)
+    out, pullback = portax.vjp(f, x, y)
+    text = str(portax.make_jaxpr(pullback)(out))
+    assert text.count("precision=(Precision.HIGHEST, Precision.HIGHEST)") == 2
+    assert lax.Precision("highest") is lax.Precision.HIGHEST and str(lax.Precision.HIGH) == "HIGH"
+    np.testing.assert_allclose(f(x, y), x @ y)
+    with pytest.raises(ValueError, match="Precision argument must be one of"):
+        lax.dot(x, y, precision="bogus")
+
+
+def test_pow_derivatives_follow_jax_for_float_and_integer_exponents():
+    # d2/dxdy x**y at y = 0 is 1/x (JAX issue 12033); an integer exponent 0 has derivative 0 even at x = 0.
+    hess = portax.jacfwd(portax.jacfwd(lax.pow, (0, 1)), (0, 1))(4.0, 0.0)
+    np.testing.assert_allclose(np.array(hess, dtype=np.float32), [[0.0, 0.25], [0.25, np.log(4.0) ** 2]], rtol=1e-6)
+    assert np.isnan(portax.grad(lax.pow)(0.0, 0.0))
+    assert float(portax.grad(portax.jit(lambda x, n: x ** n))(0.0, 0)) == 0.0
+    assert float(portax.grad(lambda z: jnp.sum(z ** jnp.arange(0, 2)))(0.0)) == 1.0
+    np.testing.assert_allclose(lax.pow(np.arange(3.0, dtype=np.float32), np.array([0, 1, 2])), [1.0, 1.0, 4.0])

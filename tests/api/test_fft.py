@@ -145,5 +145,17 @@ def test_fft_argument_errors_match_jax():
         jnp.fft.ifftn(x, axes=[1, 1])
     with pytest.raises(ValueError, match="Shape should be positive."):
         jnp.fft.fftn(x, s=(0, 3))
-    with pytest.raises(ValueError, match=r"The n argument of jax.numpy.fft.fftfreq only takes an int. Got n = \[0, 1\]."):
+    with pytest.raises(ValueError, match=r"The n argument of jax.numpy.fft.fftfreq only takes an int. "
+                                         r"Got n = \[0, 1\]."):
         jnp.fft.fftfreq([0, 1])
+
+
+def test_lax_fft_operand_errors_match_jax():
+    with pytest.raises(ValueError, match=r"FFT input shape \(14, 15\) must have at least as many input dimensions "
+                                         r"as fft_lengths \(4, 5, 6\)"):
+        lax.fft(np.ones((14, 15), np.float32), "fft", (4, 5, 6))
+    with pytest.raises(ValueError, match=r"IRFFT input shape \(2, 14, 15\) minor dimensions must be equal to all "
+                                         r"except the last fft_length, got fft_lengths=\(13, 15\)"):
+        lax.fft(np.ones((2, 14, 15), np.complex64), "irfft", (13, 15))
+    with pytest.raises(ValueError, match="RFFT input must be float32 or float64, got bfloat16"):
+        lax.fft(jnp.ones((14, 15), jnp.bfloat16), "rfft", (5, 6))

@@ -110,3 +110,69 @@ def test_vmap_of_gather_over_an_empty_batch():
     dn = lax.GatherDimensionNumbers(offset_dims=(1,), collapsed_slice_dims=(0,), start_index_map=(0,))
     out = portax.vmap(lambda x, i: lax.gather(x, i, dn, (1, 5)))(x, np.zeros((0, 2, 1), np.int32))
     assert out.shape == (0, 2, 5)
+
+
+@pytest.mark.parametrize("idx,fix", [([0], "array"), ([0, 0], "array"), ([[0, 0]], "tuple"), ([0, None], "tuple"),
+                                     ([0, slice(None)], "tuple"), ([0, np.arange(2)], "tuple")])
+def test_a_list_index_is_a_type_error(idx, fix):
+    x = jnp.arange(6).reshape(3, 2)
+    msg = rf"Using a non-tuple sequence for multidimensional indexing is not allowed.*arr\[{fix}\(seq\)\]"
+    with pytest.raises(TypeError, match=msg):
+        x[idx]
+    with pytest.raises(TypeError, match=msg):
+        x.at[idx].set(0)
+    normalized = np.array(idx) if fix == "array" else tuple(idx)
+    np.testing.assert_array_equal(x[normalized], np.arange(6).reshape(3, 2)[normalized])
+
+
+@pytest.mark.parametrize("idx", [np.index_exp[True], np.index_exp[..., False], np.index_exp[0, :2, True],
+                                 np.index_exp[0, :2, False], np.index_exp[:2, 0, False],
+                                 np.index_exp[:2, np.array([0, 2]), True], np.index_exp[np.array([1, 0]), :, True],
+                                 np.index_exp[True, :, True, :, np.array(True)], np.index_exp[None, False, 1]])
+def test_scalar_booleans_are_advanced_indices_as_in_numpy(idx):
+    x = np.arange(120).reshape(2, 3, 4, 5)
+    np.testing.assert_array_equal(jnp.asarray(x)[idx], x[idx])
+    ref = x.copy()
+    ref[idx] = -1
+    np.testing.assert_array_equal(jnp.asarray(x).at[idx].set(-1), ref)
+
+
+def test_index_arrays_around_an_ellipsis():
+    # finding the Ellipsis must not compare the index arrays with it (an ambiguous truth value)
+    x = np.arange(60).reshape(3, 4, 5)
+    idx = (np.array([0, 2]), Ellipsis, np.array([-1, 2]))
+    np.testing.assert_array_equal(jnp.asarray(x)[idx], x[idx])
+    ref = x.copy()
+    ref[idx] = -1
+    np.testing.assert_array_equal(jnp.asarray(x).at[idx].set(-1), ref)
+
+
+def test_python_int_update_takes_the_array_dtype_and_empty_axis_index_errors():
+    a = jnp.zeros(1, dtype=jnp.uint32)
+    assert int(a.at[0].set(2**32 - 1)[0]) == 2**32 - 1
+    x = jnp.ones((2, 0))
+    with pytest.raises(IndexError, match="index 0 is out of bounds for axis 1 with size 0"):
+        x[0, 0]
+    with pytest.raises(IndexError, match="index is out of bounds for axis 1 with size 0"):
+        portax.jit(lambda i: x[0, i])(0)
+
+
+def test_basic_indexing_is_one_slice():
+    # JAX's testSimpleIndexingUsesSlice: the static windows of all dimensions in a single lax.slice
+    jaxpr = portax.make_jaxpr(lambda x: x[:2, :2])(jnp.ones((3, 4)))
+    (eqn,) = jaxpr.jaxpr.eqns
+    assert eqn.primitive is lax.slice_p and eqn.params["strides"] is None
+    x = np.arange(120).reshape(2, 3, 4, 5)
+    for idx in [np.index_exp[1, ::-2, None, 1:3], np.index_exp[-1, :, ::-1, 2], np.index_exp[None, 0, ..., ::3],
+                np.index_exp[1, 5:1:-1, np.array([[1], [0]]), :]]:
+        np.testing.assert_array_equal(jnp.asarray(x)[idx], x[idx])
+
+
+def test_update_with_an_unsafe_value_dtype_warns_or_raises_as_jax():
+    x = jnp.arange(5, dtype=jnp.int16)
+    assert x.at[0].set(3).dtype == jnp.int16  # a weakly typed Python scalar is safe
+    with pytest.warns(FutureWarning, match="scatter inputs have incompatible types"):
+        assert x.at[0].set(jnp.int32(1)).dtype == jnp.int16
+    with portax.numpy_dtype_promotion("strict"):
+        with pytest.raises(ValueError, match="no available implicit dtype promotion path"):
+            jnp.zeros(3).at[0].set(jnp.int32(1))

@@ -250,3 +250,16 @@ def test_initializer_helpers():
         nn.initializers.glorot_normal()(key, (3,))
     q = nn.initializers.orthogonal()(key, (6, 4))
     np.testing.assert_allclose(np.asarray(q).T @ np.asarray(q), np.eye(4), atol=1e-5)
+
+
+def test_standardize_algorithms_and_one_hot_checks_match_jax():
+    x = np.array([[1.0, 2.0, 4.0], [3.0, 5.0, 9.0]], np.float32)
+    want = (x - x.mean(-1, keepdims=True)) / np.sqrt(x.var(-1, keepdims=True) + 1e-5)
+    np.testing.assert_allclose(nn.standardize(x, algorithm="stable"), want, rtol=1e-5)
+    np.testing.assert_allclose(nn.standardize(x), want, rtol=1e-4)  # "fast": mean(x^2) - mean(x)^2
+    with pytest.raises(ValueError, match="Unknown algorithm 'exact'"):
+        nn.standardize(x, algorithm="exact")
+    with pytest.raises(portax.errors.ConcretizationTypeError, match="in jax.nn.one_hot argument `num_classes`"):
+        portax.jit(nn.one_hot)(3, 5)
+    with pytest.warns(DeprecationWarning, match="jax.nn.one_hot input should be integer-typed"):
+        nn.one_hot(np.array([1.0], np.float32), 3)

@@ -105,6 +105,48 @@ SHAPES = [
 ]
 
 
+def test_argsort_dtype_arange_complex_and_empty_argmax_as_jax():
+    x = np.array([3.0, 1.0, 2.0])
+    out = jnp.argsort(x, dtype=jnp.int16)
+    assert out.dtype == jnp.int16 and out.tolist() == [1, 2, 0]
+    with pytest.raises(TypeError, match="'kind' argument to argsort is not supported"):
+        jnp.argsort(x, kind="stable")
+    for args in ((1 + 2j, 5 + 3j), (0, 5, 1 + 1j)):
+        with pytest.raises(ValueError, match="Passing complex start/stop/step to jnp.arange is no longer supported"):
+            jnp.arange(*args)
+    for fn, name in ((jnp.argmax, "argmax"), (jnp.argmin, "argmin")):
+        with pytest.raises(ValueError, match=f"attempt to get {name} of an empty sequence"):
+            fn(jnp.zeros((0,)))
+
+
+@pytest.mark.parametrize("axis", [0, 1, 2, -1, -2])
+def test_geomspace_axis(axis):
+    start, stop = np.array([1.0, 2.0]), np.array([[10.0, 20.0], [5.0, 6.0]])
+    np.testing.assert_allclose(jnp.geomspace(start, stop, 5, axis=axis), np.geomspace(start, stop, 5, axis=axis),
+                               rtol=1e-5)
+
+
+@pytest.mark.parametrize("shift,axis", [(1, 1), (-5, 0), ([2, -1], (0, 1)), (7, None)])
+def test_roll_traced_shift(shift, axis):
+    x = np.arange(12).reshape(3, 4)
+    f = portax.jit(lambda a, s: jnp.roll(a, s, axis=axis))
+    np.testing.assert_array_equal(f(x, np.asarray(shift)), np.roll(x, shift, axis=axis))
+
+
+def test_eye_traced_k():
+    f = portax.jit(lambda k: jnp.eye(4, 3, k=k))
+    for k in (-2, 0, 1):
+        np.testing.assert_array_equal(f(k), np.eye(4, 3, k=k))
+
+
+@pytest.mark.parametrize("obj,axis", [([0, 3], 1), (np.array([[5], [1]]), None), (np.array([-1, 0]), 0),
+                                      (np.zeros((3, 0), int), 1)])
+def test_delete_unique_indices_under_jit(obj, axis):
+    x = np.arange(24).reshape(4, 6)
+    f = portax.jit(lambda a, o: jnp.delete(a, o, axis=axis, assume_unique_indices=True))
+    np.testing.assert_array_equal(f(x, np.asarray(obj)), np.delete(x, obj, axis=axis))
+
+
 @pytest.mark.parametrize("name,got,want", SHAPES, ids=[s[0] for s in SHAPES])
 def test_shape_functions(name, got, want):
     outs, refs = got(M), want(M)

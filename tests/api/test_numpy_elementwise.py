@@ -229,3 +229,36 @@ def _sinc_d2(x):
     """d^2/dx^2 sin(pi x) / (pi x)."""
     p = np.pi * x
     return np.pi ** 2 * (-np.sin(p) / p - 2 * np.cos(p) / p ** 2 + 2 * np.sin(p) / p ** 3)
+
+
+def test_floor_divide_floats_as_cpython_and_integer_remainder_by_zero():
+    a = np.array([1.0, -1.0, 5.5, -5.5, 0.0, 1e8], np.float32)
+    b = np.array([0.1, 0.1, -2.0, 2.0, 3.0, 3.0], np.float32)
+    np.testing.assert_array_equal(jnp.floor_divide(a, b), np.floor_divide(a, b))  # 1 // 0.1 == 9, not floor(10.0)
+    q, r = jnp.divmod(a, b)
+    np.testing.assert_array_equal(q, np.floor_divide(a, b))
+    np.testing.assert_allclose(r, np.remainder(a, b), rtol=1e-6)
+    x, y = np.array([7, -7, 7], np.int32), np.array([0, 0, 2], np.int32)
+    np.testing.assert_array_equal(jnp.remainder(x, y), [0, 0, 1])  # x % 0 is 0, as JAX (and numpy)
+    np.testing.assert_array_equal(jnp.remainder(x.astype(np.uint8), y.astype(np.uint8)), [0, 0, 1])
+
+
+def test_logaddexp_complex_as_jax():
+    x = np.array([1 + 2j, -3 + 0.5j, 20 - 3j], np.complex64)
+    y = np.array([0.5 - 1j, 2 + 3j, 19 + 3j], np.complex64)
+    want = np.log(np.exp(x.astype(np.complex128)) + np.exp(y.astype(np.complex128)))
+    np.testing.assert_allclose(jnp.logaddexp(x, y), want, rtol=1e-5)
+    want2 = np.log2(np.exp2(x.astype(np.complex128)) + np.exp2(y.astype(np.complex128)))
+    np.testing.assert_allclose(jnp.logaddexp2(x, y), want2, rtol=1e-5)
+
+
+def test_lcm_wraps_like_jax_and_numpy():
+    x, y = np.array([-8, 6, 0, -4], np.int8), np.array([25, -4, 5, 6], np.int8)
+    np.testing.assert_array_equal(jnp.lcm(x, y), np.lcm(x, y))  # -8, 25: |x| * |y| = 200 wraps to -56
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float16"])
+def test_ldexp_zero_and_inf_with_huge_exponents(dtype):
+    x = np.array([0.0, -0.0, np.inf, -np.inf, 1.5, 3e-5, np.nan], dtype)
+    for e in (300, -300, 1000, -1000, 5, -20):
+        np.testing.assert_array_equal(jnp.ldexp(x, e), np.ldexp(x, e))  # 0 * 2**300 is 0, not NaN

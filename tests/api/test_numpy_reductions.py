@@ -177,6 +177,7 @@ def test_interp_gradient_diff_trapezoid():
         np.testing.assert_allclose(jnp.diff(X, n=n, axis=1), np.diff(X, n=n, axis=1), rtol=1e-6, atol=1e-6)
     np.testing.assert_allclose(jnp.diff(X[0, 0], prepend=0.0, append=[1.0, 2.0]),
                                np.diff(X[0, 0], prepend=0.0, append=[1.0, 2.0]), rtol=1e-6, atol=1e-6)
+    np.testing.assert_array_equal(jnp.diff(X, n=0, axis=1, prepend=X, append=0.0), X)  # n=0: as is, as numpy
     np.testing.assert_allclose(jnp.ediff1d(X[0], to_begin=[7.0], to_end=8.0),
                                np.ediff1d(X[0], to_begin=[7.0], to_end=8.0), rtol=1e-6, atol=1e-6)
     np.testing.assert_allclose(jnp.trapezoid(X, axis=1), np.trapezoid(X, axis=1), rtol=1e-5, atol=1e-6)

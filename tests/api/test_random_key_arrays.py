@@ -89,6 +89,8 @@ def test_keys_through_transforms():
     total, folded = jax.lax.scan(step, 0.0, ks)
     np.testing.assert_allclose(total, sum(float(random.uniform(ks[i])) for i in range(4)), rtol=1e-6)
     assert folded.shape == (4,)
+    with pytest.raises(TypeError, match="invalid PRNG key data"):  # mapping the hidden key axis is caught
+        jax.vmap(lambda q: random.uniform(q), in_axes=-1)(random.split(k, 3))
     picked = jax.lax.cond(True, lambda a, b: a, lambda a, b: b, ks[0], ks[1])
     np.testing.assert_array_equal(_data(picked), _data(ks[0]))
 

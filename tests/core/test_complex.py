@@ -9,6 +9,7 @@ import portax.numpy as jnp
 from portax import lax
 from portax.core.backend import registry
 from portax.core.primitives import elementwise as ew
+from portax.test_util import check_grads
 
 RNG = np.random.RandomState(0)
 Z = (RNG.randn(3, 4) + 1j * RNG.randn(3, 4)).astype(np.complex64)
@@ -184,3 +185,22 @@ def test_complex_linear_systems_and_norms():
     _close(jnp.linalg.norm(Z, axis=1), np.linalg.norm(Z, axis=1).astype(np.float32), 1e-5)
     g = jax.grad(lambda m: jnp.real(jnp.sum(jnp.linalg.solve(m, b[0]))))(a[0])  # the gradient exists (finite)
     assert g.dtype == jnp.complex64 and np.all(np.isfinite(np.asarray(g)))
+
+
+def test_complex_conv_general_dilated_matches_direct_sum_and_grads():
+    r = np.random.RandomState(0)
+    x = (r.randn(1, 2, 5, 5) + 1j * r.randn(1, 2, 5, 5)).astype(np.complex64)
+    w = (r.randn(3, 2, 2, 2) + 1j * r.randn(3, 2, 2, 2)).astype(np.complex64)
+    conv = lambda a, b: lax.conv_general_dilated(a, b, (1, 1), "VALID")
+    ref = np.array([[[[(x[0, :, i:i + 2, j:j + 2] * w[o]).sum() for j in range(4)] for i in range(4)]
+                     for o in range(3)]])
+    np.testing.assert_allclose(conv(x, w), ref, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(jax.jit(conv)(x, w), ref, rtol=1e-5, atol=1e-5)
+    check_grads(conv, (x, w), order=1, modes=["fwd", "rev"], atol=1e-2, rtol=1e-2)
+
+
+def test_complex_iota_lowers_to_a_real_iota():
+    # jnp.arange(n, dtype=complex64) is one iota: complex lowering gives it a real iota and a zero imaginary part
+    np.testing.assert_array_equal(jnp.arange(5, dtype=jnp.complex64), np.arange(5).astype(np.complex64))
+    out = jax.jit(lambda: lax.broadcasted_iota(np.complex64, (2, 3), 1))()
+    np.testing.assert_array_equal(out, np.broadcast_to(np.arange(3), (2, 3)).astype(np.complex64))

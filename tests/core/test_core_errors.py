@@ -211,7 +211,7 @@ def test_non_integer_dimensions_are_type_errors(f):
 X4 = np.arange(4, dtype=np.float32)
 
 
-@pytest.mark.parametrize("index", [1.5, np.float32(1), jnp.array(1.5), [0.5], (0, 1.5)], ids=range(5))
+@pytest.mark.parametrize("index", [1.5, np.float32(1), jnp.array(1.5), (0, 1.5)], ids=range(4))
 def test_non_integer_indexers_are_type_errors(index):
     x = jnp.ones((4, 4))
     with pytest.raises(TypeError, match="Indexer must have integer or boolean type, got indexer with type float"):
@@ -229,8 +229,9 @@ def test_string_and_other_indexers():
     with pytest.raises(IndexError, match=r"only integers, slices \(`:`\), ellipsis \(`...`\), newaxis \(`None`\) and "
                                          "integer or boolean arrays are valid indices"):
         x[object()]
-    assert x[[]].shape == (0,)
-    np.testing.assert_array_equal(x.at[[]].set(9.0), X4)
+    for index in ([], [0.5], [0, 1]):  # any list index, as JAX 0.10.2
+        with pytest.raises(TypeError, match="Using a non-tuple sequence for multidimensional indexing"):
+            x[index]
 
 
 def test_boolean_mask_of_the_wrong_shape_is_an_index_error():
@@ -283,3 +284,9 @@ def test_jacrev_of_an_integer_input():
         jax.jacrev(lambda y: y * 2)(jnp.arange(3))
     with pytest.raises(TypeError, match="jacrev with holomorphic=True requires inputs with complex dtype"):
         jax.jacrev(lambda y: y * 2, holomorphic=True)(X4)
+
+
+def test_vmap_non_jax_output_error_names_the_batched_output():
+    with pytest.raises(TypeError, match="Output from batched function 'hello' with type <class 'str'> is not a "
+                                        "valid JAX type"):
+        jax.vmap(lambda x: "hello")(np.arange(5))

@@ -405,3 +405,17 @@ def test_jit_results_match_eager_for_weak_scalars():
     r = jax.jit(lambda x: x * 2)(3)
     assert r.dtype == dtypes.default_int() and r.weak_type
     assert_close(jax.jit(lambda x: x + 1.5)(np.float32(1)), np.float32(2.5))
+
+
+def test_vmap_of_dot_with_one_batched_side_needs_no_transpose():
+    # JAX's testNestedBatchingMatMat: the batch axis stays a free dimension of dot_general.
+    matvec = jax.vmap(jnp.vdot, in_axes=(0, None))
+    matmat = jax.vmap(matvec, in_axes=(None, 1), out_axes=1)
+    a, b = np.random.RandomState(0).randn(4, 3), np.random.RandomState(1).randn(3, 2)
+    np.testing.assert_allclose(matmat(a, b), a @ b, rtol=1e-5)
+    assert len(jax.make_jaxpr(matmat)(a, b).jaxpr.eqns) == 1
+    c = np.random.RandomState(2).randn(3, 2, 4).astype(np.float32)
+    f = jax.vmap(lambda x: lax.dot_general(x, c, (((0,), (0,)), ((), ()))), in_axes=1, out_axes=-1)
+    x = np.random.RandomState(3).randn(3, 5, 2).astype(np.float32)
+    np.testing.assert_allclose(f(x), np.stack([np.tensordot(x[:, k], c, (0, 0)) for k in range(5)], -1),
+                               rtol=1e-5, atol=1e-5)

@@ -21,6 +21,11 @@ references) stays real jax. Patches, so that no result scored for portax is comp
    ``jtu.with_config``) in portax too, for every option portax has.
 8. ``jtu.strict_promotion_if_dtypes_match`` (a context manager JAX's tests wrap mixed-dtype checks in) sets
    ``jax_numpy_dtype_promotion`` in portax too, not only in real jax.
+9. ``jtu.promote_like_jnp`` (numpy references promoted like jnp) promotes with portax's ``promote_dtypes`` and
+   ``promote_dtypes_inexact`` rather than real jax's (which reject portax arrays).
+10. ``jtu.count_jit_and_pmap_lowerings`` (and ``assert_num_jit_and_pmap_compilations``) counts real jax's
+   ``lower_jaxpr_to_module`` events: each backend compilation of portax emits that event (through the hook
+   ``portax.core.dispatch.on_compile``), so the tests count portax's own compilations.
 
 Real jax raises TypeError on portax arrays (they are not JAX types), so a harness path not patched here fails
 loudly rather than computing a portax-scored result with real jax.
@@ -63,7 +68,7 @@ def _portax_jit(*args, **kwargs):
 
 
 def patch_harness() -> dict:
-    """Apply patches 1-8; returns the redirect overrides (patches 3 and 6)."""
+    """Apply patches 1-10; returns the redirect overrides (patches 3 and 6)."""
     import portax
     import portax.tree_util
     from jax._src import public_test_util, test_util as jtu
@@ -104,6 +109,12 @@ def patch_harness() -> dict:
             yield
 
     jtu.strict_promotion_if_dtypes_match = strict_promotion_if_dtypes_match
+    from portax.core.numpy import _util as portax_np_util
+    jtu.promote_dtypes = portax_np_util.promote_dtypes  # 9
+    jtu.promote_dtypes_inexact = portax_np_util.promote_to_inexact
+    from jax._src import util as jax_util
+    from portax.core import dispatch as portax_dispatch
+    portax_dispatch.on_compile = lambda: jax_util.test_event("lower_jaxpr_to_module")  # 10
     return {"jax.test_util": public_test_util, "jax.config": _ConfigView(portax.config)}  # 3, 6
 
 

@@ -237,3 +237,19 @@ def test_collectives_of_bfloat16(devices):
     np.testing.assert_array_equal(np.asarray(s[0]), x.astype(np.float32).sum(0).astype(dtypes.bfloat16))
     np.testing.assert_array_equal(np.asarray(m[-1]), x.max(0))
     np.testing.assert_array_equal(np.asarray(g[0]), x)
+
+
+@pytest.mark.parametrize("split_axis,concat_axis,vmap_axis", [(0, 0, 0), (0, 1, 1), (1, 0, 2), (1, 1, 0)])
+def test_all_to_all_over_two_vmapped_axes_is_row_major_over_names(split_axis, concat_axis, vmap_axis):
+    # JAX's batching_test testAllToAllSplitAxis: devices (i, j) form one axis of size 4, i major.
+    shape = (4, 4, 4)
+    x = np.arange(np.prod(shape)).reshape(shape)
+    f = jax.vmap(jax.vmap(lambda v: lax.all_to_all(v, ("i", "j"), split_axis, concat_axis), in_axes=vmap_axis,
+                          axis_name="j"), in_axes=vmap_axis, axis_name="i")
+    unroll = list(shape)
+    unroll[vmap_axis:vmap_axis + 1] = (2, 2)
+    y = np.asarray(f(x.reshape(unroll))).reshape(shape)
+    if vmap_axis <= split_axis:
+        split_axis += 1
+    ref = np.moveaxis(x, (vmap_axis, split_axis), (concat_axis + 1, 0))
+    np.testing.assert_array_equal(y, ref)
