@@ -239,12 +239,15 @@ def searchsorted(a: Any, v: Any, side: str = "left", sorter: Any = None, *, meth
     if sorter is not None:
         from .indexing import take
         a = take(a, sorter)
-    cmp = ew.le if side == "right" else ew.lt
     va = get_aval(v)
     n = get_aval(a).shape[0]
     a_b = st.broadcast_in_dim(a, va.shape + (n,), (va.ndim,))
     v_b = st.broadcast_in_dim(v, va.shape + (n,), tuple(range(va.ndim)))
-    return sum(ew.convert_element_type(cmp(a_b, v_b), dtypes.int32), -1, dtype=dtypes.default_int())
+    before = ew.le(a_b, v_b) if side == "right" else ew.lt(a_b, v_b)
+    if dtypes.is_float(va.dtype):  # NaNs sort last (numpy's and JAX's order): every number is before a NaN
+        v_nan = ew.ne(v_b, v_b)
+        before = ew.or_p.bind(before, v_nan if side == "right" else ew.and_p.bind(v_nan, ew.eq(a_b, a_b)))
+    return sum(ew.convert_element_type(before, dtypes.int32), -1, dtype=dtypes.default_int())
 
 
 def cross(a: Any, b: Any, axisa: int = -1, axisb: int = -1, axisc: int = -1, axis: int | None = None) -> Any:

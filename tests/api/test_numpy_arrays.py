@@ -414,3 +414,12 @@ def test_misc_functions():
     _eq(matvec(mats, vecs), np.einsum("bnk,bk->bn", mats, vecs))
     assert jnp.iterable([1]) and not jnp.iterable(1)
     assert jnp.isdtype(jnp.float32, "real floating") and not jnp.isdtype(jnp.int32, ("bool", "real floating"))
+
+
+@pytest.mark.parametrize("side", ["left", "right"])
+def test_searchsorted_puts_nans_last_as_numpy(side):
+    """A NaN query goes after every number (numpy's and JAX's order); it used to count as before everything."""
+    x = np.array([-np.inf, -1.0, 0.0, -0.0, 1.0, np.inf, np.nan, -np.nan], np.float32)
+    want = np.searchsorted(x, x, side=side)
+    np.testing.assert_array_equal(jnp.searchsorted(x, x, side=side), want)
+    np.testing.assert_array_equal(portax.jit(lambda a, v: jnp.searchsorted(a, v, side=side))(x, x), want)
