@@ -56,7 +56,7 @@ def main() -> None:
         run(py, ROOT / "examples/mlp_demo.py", cwd=outside, env=env)
         run(py, "-m", "portax.conformance", "--all-available", "--groups", "primitives", "bad-input",
             "--primitives", "add", "sin", "reduce_sum", "--dtypes", "f32", "i32", "-q", cwd=outside, env=env)
-        for bad in (["--dtypes", "f33"], ["--dtypes", "bfloat16"], ["--backend", "nonexistent"]):
+        for bad in (["--dtypes", "f33"], ["--dtypes", "float4_e2m1fn"], ["--backend", "nonexistent"]):
             err = run(py, "-m", "portax.conformance", *bad, cwd=outside, env=env, expect=2, capture=True).stderr
             print(f"  {' '.join(bad)} -> exit 2: {err.strip()}")
         for other in ("python3.10", "python3.12"):  # the other Pythons the wheels claim, where this machine has them
