@@ -97,11 +97,11 @@ def _records(lhs_shape, rhs_shape, out_shape, p: dict, dtype: np.dtype, direct: 
         k = cg * int(np.prod([a.u_count for a in axes]))
         swap = _swap(bk, m, n_pos, os_[out_spec[1]] == 1)
         rows, cols = (n_pos, m) if swap else (m, n_pos)
-        mcb = gemm._row_block(gemm.Problem(rows, cols, k, 0, 0, 0, 0, ()), bk, groups)
+        mcb = gemm.row_block(gemm.Problem(rows, cols, k, 0, 0, 0, 0, ()), bk, groups)
         if swap:  # row panels are packed one at a time: big row blocks pack the weights less often
             mcb = max(mcb, -(-rows // (4 * threads.num_cores() * bk.mr)) * bk.mr)
         n_mb = -(-rows // mcb)
-        ncb = gemm._column_block(gemm.Problem(rows, cols, k, 0, 0, 0, 0, ()), bk, groups * n_mb)
+        ncb = gemm.column_block(gemm.Problem(rows, cols, k, 0, 0, 0, 0, ()), bk, groups * n_mb)
         n_nb = -(-cols // ncb)
         mode = int(groups > 1 and m * os_[out_spec[1]] == 1)  # direct: vectors along groups, else along rows
         spatial = [a.t_count for a in axes]
@@ -181,7 +181,7 @@ class _Tables:
 
     def __init__(self, b: ir.IRBuilder, cap: ir.Value, count: int):
         self.b, self.cap = b, cap
-        self.ptr = gemm._heap(b, b.mul(b.mul(cap, i64(count)), i64(8)))
+        self.ptr = gemm.heap_alloc(b, b.mul(b.mul(cap, i64(count)), i64(8)))
 
     def at(self, which: int, idx: ir.Value) -> ir.Value:
         return self.b.gep(self.ptr, [self.b.add(self.b.mul(self.cap, i64(which)), idx)], source_etype=T.I64)
@@ -208,8 +208,8 @@ def _library_task(module: ir.Module, dtype: np.dtype, cdt: np.dtype) -> None:
 
     hdr = {n: param(i64(j)) for j, n in enumerate(_HEADER)}
     kc_max = hdr["kc_max"]
-    bpack = gemm._heap(b, b.mul(b.mul(b.add(hdr["max_b"], i64(bk.nr)), kc_max), i64(cdt.itemsize)))
-    apack = gemm._heap(b, b.mul(b.mul(i64(bk.mr), kc_max), i64(cdt.itemsize)))
+    bpack = gemm.heap_alloc(b, b.mul(b.mul(b.add(hdr["max_b"], i64(bk.nr)), kc_max), i64(cdt.itemsize)))
+    apack = gemm.heap_alloc(b, b.mul(b.mul(i64(bk.mr), kc_max), i64(cdt.itemsize)))
     ta = _Tables(b, b.add(hdr["max_a"], i64(bk.mr)), _TABLES)
     tb = _Tables(b, b.add(hdr["max_b"], i64(bk.nr)), _TABLES)
     tq = _Tables(b, kc_max, 6)
@@ -258,7 +258,7 @@ def _library_task(module: ir.Module, dtype: np.dtype, cdt: np.dtype) -> None:
                     j0 = b.mul(jp, i64(bk.nr))
                     nr = imin(b, i64(bk.nr), b.sub(nc, j0))
                     bpanel = b.gep(bpack, [b.mul(j0, kc)], source_etype=ety)
-                    acc = gemm._micro(b, bk, vty, apack, bpanel, kc)
+                    acc = gemm.micro_kernel(b, bk, vty, apack, bpanel, kc)
                     full = b.and_(b.icmp_signed("==", mr, i64(bk.mr)), b.icmp_signed("==", nr, i64(bk.nr)))
                     full = b.and_(full, b.icmp_signed(">=", tb.get(5, j0), i64(bk.nr)))
                     with b.if_else(full) as (then, otherwise):
@@ -267,7 +267,7 @@ def _library_task(module: ir.Module, dtype: np.dtype, cdt: np.dtype) -> None:
                         with otherwise:
                             _store_partial(b, bk, vty, acc, tile, out_g, ta, tb, i0, j0, mr, nr, first)
     for ptr in (bpack, apack, ta.ptr, tb.ptr, tq.ptr):
-        gemm._free(b, ptr)
+        gemm.heap_free(b, ptr)
     b.ret_void()
 
 

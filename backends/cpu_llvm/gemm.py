@@ -63,16 +63,18 @@ class Problem:
 _PARAMS = ("m", "n", "k", "sam", "sak", "sbk", "sbn", "mcb", "ncb", "n_mb", "n_nb", "n_batch_dims")
 
 
-def _heap(b: ir.IRBuilder, nbytes: ir.Value) -> ir.Value:
+def heap_alloc(b: ir.IRBuilder, nbytes: ir.Value) -> ir.Value:
+    """A 64-byte aligned heap block of at least ``nbytes`` (generated call to aligned_alloc)."""
     fn = T.intrinsic(b.module, "aligned_alloc", T.PTR, [T.I64, T.I64])
     return b.call(fn, [i64(64), b.mul(b.sdiv(b.add(nbytes, i64(63)), i64(64)), i64(64))])
 
 
-def _free(b: ir.IRBuilder, ptr: ir.Value) -> None:
+def heap_free(b: ir.IRBuilder, ptr: ir.Value) -> None:
+    """Free a block from ``heap_alloc``."""
     b.call(T.intrinsic(b.module, "free", T.VOID, [T.PTR]), [ptr])
 
 
-def _row_block(pr: Problem, bk: Blocking, n_batch: int) -> int:
+def row_block(pr: Problem, bk: Blocking, n_batch: int) -> int:
     """Rows per work item: at most MC, fewer items when the rows split evenly over the threads in blocks of
     up to twice MC (every item packs all of B, so fewer items pack it less often)."""
     want = threads.num_cores()
@@ -82,7 +84,7 @@ def _row_block(pr: Problem, bk: Blocking, n_batch: int) -> int:
     return -(-per // bk.mr) * bk.mr
 
 
-def _column_block(pr: Problem, bk: Blocking, n_rows_items: int) -> int:
+def column_block(pr: Problem, bk: Blocking, n_rows_items: int) -> int:
     """Columns per work item: all of NC, or fewer so that small-M products still give every thread work."""
     want = 2 * threads.num_cores()
     if n_rows_items >= want:
@@ -110,9 +112,9 @@ def emit(mb, lw, a_ptr: ir.Value, b_ptr: ir.Value, c_ptr: ir.Value, dtype: np.dt
     bk = blocking(dtype)
     name = task_symbol(dtype)
     n_batch = int(np.prod([s for s, *_ in pr.batch], dtype=np.int64))
-    mcb = _row_block(pr, bk, n_batch)
+    mcb = row_block(pr, bk, n_batch)
     n_mb = -(-pr.m // mcb)
-    ncb = _column_block(pr, bk, n_batch * n_mb)
+    ncb = column_block(pr, bk, n_batch * n_mb)
     n_nb = -(-pr.n // ncb)
     values = [pr.m, pr.n, pr.k, pr.sam, pr.sak, pr.sbk, pr.sbn, mcb, ncb, n_mb, n_nb, len(pr.batch)]
     values += [v for dim in pr.batch for v in dim]
@@ -139,8 +141,8 @@ def _library_task(module: ir.Module, dtype: np.dtype) -> None:
     prm = {n: b.load(b.gep(pp, [i64(j)], source_etype=T.I64), typ=T.I64) for j, n in enumerate(_PARAMS)}
     m, n, k, mcb, ncb = prm["m"], prm["n"], prm["k"], prm["mcb"], prm["ncb"]
     kc_max = imin(b, i64(bk.kc), k)
-    bpack = _heap(b, b.mul(b.mul(b.add(ncb, i64(bk.nr)), kc_max), i64(esize)))
-    apack = _heap(b, b.mul(b.mul(b.add(mcb, i64(bk.mr)), kc_max), i64(esize)))
+    bpack = heap_alloc(b, b.mul(b.mul(b.add(ncb, i64(bk.nr)), kc_max), i64(esize)))
+    apack = heap_alloc(b, b.mul(b.mul(b.add(mcb, i64(bk.mr)), kc_max), i64(esize)))
     tile = b.alloca(ir.ArrayType(vty, bk.mr * (bk.nr // bk.lanes)))
     offs = [b.alloca(T.I64) for _ in range(3)]
     rest = b.alloca(T.I64)
@@ -184,15 +186,15 @@ def _library_task(module: ir.Module, dtype: np.dtype) -> None:
                     crow = b.add(row0, b.mul(ip, i64(bk.mr)))
                     ccol = b.add(jc, b.mul(jp, i64(bk.nr)))
                     cbase = at(cp, b.add(c_b, b.add(b.mul(crow, n), ccol)))
-                    acc = _micro(b, bk, vty, apanel, bpanel, kc)
+                    acc = micro_kernel(b, bk, vty, apanel, bpanel, kc)
                     full = b.and_(b.icmp_signed("==", mr, i64(bk.mr)), b.icmp_signed("==", nr, i64(bk.nr)))
                     with b.if_else(full) as (then, otherwise):
                         with then:
                             _store_full(b, bk, vty, acc, cbase, n, first)
                         with otherwise:
                             _store_partial(b, bk, vty, ety, acc, tile, cbase, n, mr, nr, first, zero)
-    _free(b, bpack)
-    _free(b, apack)
+    heap_free(b, bpack)
+    heap_free(b, apack)
     b.ret_void()
 
 
@@ -237,7 +239,7 @@ def _pack(b, src, base, dst, ety, kc, extent, width, k0, x0, s_k, s_x) -> None:
                         b.store(b.select(inside, v, zero), dst_at(pbase, p, w))
 
 
-def _micro(b, bk: Blocking, vty, apanel, bpanel, kc) -> list:
+def micro_kernel(b, bk: Blocking, vty, apanel, bpanel, kc) -> list:
     """The MR x (NR / lanes) vector accumulators of one tile after kc rank-1 updates."""
     ety = vty.element
     nv = bk.nr // bk.lanes

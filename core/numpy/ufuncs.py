@@ -117,9 +117,14 @@ def reciprocal(x: Any, /) -> Any:
     return ew.div(ew._const(x, 1), x)
 
 
-add = _binary(ew.add, "add")
+def _bool_as(lax_fn, bool_fn):
+    """``lax_fn``, or ``bool_fn`` on booleans (JAX's ``add``/``multiply`` of bools are ``or``/``and``)."""
+    return lambda x, y: bool_fn(x, y) if get_aval(x).dtype == np.bool_ else lax_fn(x, y)
+
+
+add = _binary(_bool_as(ew.add, ew.bitwise_or), "add")
 subtract = _binary(ew.sub, "subtract")
-multiply = _binary(ew.mul, "multiply")
+multiply = _binary(_bool_as(ew.mul, ew.bitwise_and), "multiply")
 maximum = _binary(ew.max, "maximum")
 minimum = _binary(ew.min, "minimum")
 arctan2 = _binary(ew.atan2, "arctan2", inexact=True)
