@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?= -q
 
-.PHONY: demo test test-mpi test-fast conformance bench install vulkan clean fuzz wheel-check jax-tests
+.PHONY: demo test test-mpi test-fast conformance conformance-baseline-gpu bench install vulkan clean fuzz wheel-check jax-tests
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -37,6 +37,14 @@ EVERY_BACKEND_TESTS = tests/multidevice tests/api/test_callbacks.py tests/api/te
 	tests/core/test_debug_nans.py tests/core/test_narrow_floats.py tests/core/test_subbyte_ints.py \
 	tests/core/test_checkpoint_policies.py tests/core/test_tracer_leaks.py
 
+# wgpu as a baseline GPU offers it (a browser, an Apple laptop): WebGPU's default limits, no shader-f16/f64/int64,
+# no subgroups. Every conformance cell must pass or be a clear unsupported error there too.
+BASELINE_GPU = PORTAX_WGPU_DEFAULT_LIMITS=1 PORTAX_WGPU_DISABLE_FEATURES=shader-f16,shader-f64,shader-int64,subgroup
+HAS_WGPU = $(BIN)/python -W ignore -c 'from portax.core.backend import registry as r; print(int(r.available("wgpu")))' 2>/dev/null
+conformance-baseline-gpu: install vulkan
+	@if [ "$$($(HAS_WGPU))" = 1 ]; then $(BASELINE_GPU) $(BIN)/python -m portax.conformance --backend wgpu --devices 4 \
+	  --report conformance-report-baseline-gpu; else echo "baseline-GPU profile skipped: no wgpu adapter"; fi
+
 test: install vulkan $(VENV)/.installed-mpi
 	$(BIN)/python -m pytest $(PYTEST_ARGS) tests plugins/activations/tests
 	@for b in $$($(OTHER_BACKENDS)); do echo "multi-device, callback, profiler, narrow-dtype tests on $$b"; \
@@ -44,6 +52,7 @@ test: install vulkan $(VENV)/.installed-mpi
 	$(BIN)/python -m portax.conformance --all-available --devices 4 --report conformance-report
 	$(BIN)/python -m portax.conformance --all-available --groups primitives --dtypes bf16 f8_e4m3fn \
 	  --report conformance-report-narrow
+	@$(MAKE) --no-print-directory conformance-baseline-gpu
 	$(BIN)/python .ci/check_wheels.py
 
 # What pip users get: sdists and wheels built, installed into a fresh venv and tested from outside the
@@ -56,6 +65,7 @@ conformance: install vulkan
 	$(BIN)/python -m portax.conformance --all-available --devices 4 --report conformance-report
 	$(BIN)/python -m portax.conformance --all-available --groups primitives \
 	  --dtypes bf16 f8_e4m3fn f8_e5m2 --report conformance-report-narrow
+	@$(MAKE) --no-print-directory conformance-baseline-gpu
 
 # Differential fuzzing: N random programs per backend run eagerly and under jit, grad and vmap against the
 # reference backend, with fresh seeds (SEED=s replays); prints the counts and minimised repros, fails on any
