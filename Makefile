@@ -43,13 +43,13 @@ BASELINE_GPU = PORTAX_WGPU_DEFAULT_LIMITS=1 PORTAX_WGPU_DISABLE_FEATURES=shader-
 HAS_WGPU = $(BIN)/python -W ignore -c 'from portax.core.backend import registry as r; print(int(r.available("wgpu")))' 2>/dev/null
 conformance-baseline-gpu: install vulkan
 	@if [ "$$($(HAS_WGPU))" = 1 ]; then $(BASELINE_GPU) $(BIN)/python -m portax.conformance --backend wgpu --devices 4 \
-	  --report conformance-report-baseline-gpu; else echo "baseline-GPU profile skipped: no wgpu adapter"; fi
+	  --leak-calls 2000 --report conformance-report-baseline-gpu; else echo "baseline-GPU profile skipped: no wgpu adapter"; fi
 
 test: install vulkan $(VENV)/.installed-mpi
 	$(BIN)/python -m pytest $(PYTEST_ARGS) tests plugins/activations/tests
 	@for b in $$($(OTHER_BACKENDS)); do echo "multi-device, callback, profiler, narrow-dtype tests on $$b"; \
 	  PORTAX_BACKEND=$$b $(BIN)/python -m pytest $(PYTEST_ARGS) $(EVERY_BACKEND_TESTS) || exit 1; done
-	$(BIN)/python -m portax.conformance --all-available --devices 4 --report conformance-report
+	$(BIN)/python -m portax.conformance --all-available --devices 4 --processes 2 --report conformance-report
 	$(BIN)/python -m portax.conformance --all-available --groups primitives --dtypes bf16 f8_e4m3fn \
 	  --report conformance-report-narrow
 	@$(MAKE) --no-print-directory conformance-baseline-gpu
@@ -60,9 +60,9 @@ test: install vulkan $(VENV)/.installed-mpi
 wheel-check: install vulkan
 	$(BIN)/python .ci/check_wheels.py
 
-# The conformance suite on every backend available here; report cards in conformance-report-<backend>.{md,json,xml}.
-conformance: install vulkan
-	$(BIN)/python -m portax.conformance --all-available --devices 4 --report conformance-report
+# The conformance suite on every backend available here (collectives across 2 processes under mpirun too); report cards in conformance-report-<backend>.{md,json,xml}.
+conformance: $(VENV)/.installed-mpi vulkan
+	$(BIN)/python -m portax.conformance --all-available --devices 4 --processes 2 --report conformance-report
 	$(BIN)/python -m portax.conformance --all-available --groups primitives \
 	  --dtypes bf16 f8_e4m3fn f8_e5m2 --report conformance-report-narrow
 	@$(MAKE) --no-print-directory conformance-baseline-gpu

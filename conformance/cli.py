@@ -30,6 +30,8 @@ def parser() -> argparse.ArgumentParser:
     which.add_argument("--list-backends", action="store_true", help="list the backends found through entry points")
     p.add_argument("--devices", type=int, help="devices the multi-device (pmap) cases may use; also the device count "
                    "asked of each backend (PORTAX_<NAME>_DEVICES) where the environment does not set it")
+    p.add_argument("--processes", type=int, help="also run pmap and every collective across N processes: the suite "
+                   "starts itself under mpirun -n N (needs pip install 'portax[mpi]')")
     p.add_argument("--dtypes", nargs="+", help="dtypes to test (default: all the backend claims), e.g. f32 int8")
     p.add_argument("--report", action="append", default=[],
                    help="write the report card to FILE.md, FILE.json or FILE.xml (JUnit); any other FILE is a "
@@ -68,6 +70,12 @@ def _certify(args: argparse.Namespace) -> int:
         for name in registry.names():  # before any backend is created: it reads its device count once
             if not os.environ.get(device_count_env(name), "").strip():
                 os.environ[device_count_env(name)] = str(args.devices)
+    if args.processes is not None:
+        from .process_checks import missing_requirement
+        if args.processes < 1:
+            raise UsageError(f"--processes {args.processes}: expected a positive number")
+        if missing_requirement():
+            raise UsageError(missing_requirement())
     dtype_names = _names(args.dtypes)
     for dtype in dtype_names or ():
         try:
@@ -85,7 +93,8 @@ def _certify(args: argparse.Namespace) -> int:
         names = [args.backend or os.environ.get("PORTAX_BACKEND") or registry.default_name()]
     cards = []
     for name in names:
-        options = Options(name, dtypes=dtype_names, devices=args.devices, strict=args.strict,
+        options = Options(name, dtypes=dtype_names, devices=args.devices, processes=args.processes,
+                          strict=args.strict,
                           primitives=_names(args.primitives), transforms=tuple(args.transforms or TRANSFORMS),
                           groups=tuple(args.groups or GROUPS), leak_calls=args.leak_calls, seed=args.seed)
         try:

@@ -15,6 +15,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--portax-backend", default=None,
                     help="backend to certify (default: PORTAX_BACKEND or the highest-priority available one)")
     group.addoption("--portax-devices", type=int, default=None, help="devices the multi-device cases may use")
+    group.addoption("--portax-processes", type=int, default=None,
+                    help="also run the collectives across N processes under mpirun (pip install 'portax[mpi]')")
     group.addoption("--portax-dtypes", default=None, help="comma-separated dtypes (default: all the backend claims)")
     group.addoption("--portax-primitives", default=None, help="comma-separated primitive names (default: all)")
     group.addoption("--portax-report", default=None,

@@ -18,7 +18,7 @@ _SYMBOL = {PASS: "✓", RUNTIME_CALL: "R", UNSUPPORTED: "U", NO_CASES: "∅", NE
 
 @dataclasses.dataclass
 class Cell:
-    group: str  # "primitive", "prng", "bad-input", "leak", "pmap"
+    group: str  # "primitive", "prng", "bad-input", "leak", "pmap", "processes"
     name: str  # primitive name or check name
     dtype: str  # short dtype name, or "-"
     transform: str

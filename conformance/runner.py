@@ -21,7 +21,7 @@ from .registry import TRANSFORMS, Case, GenContext, generators_for, tested_primi
 from .report import FAIL, NO_CASES, PASS, RUNTIME_CALL, SKIP, UNSUPPORTED, Cell, ReportCard
 from .tolerances import compare, tolerance_for
 
-GROUPS = ("primitives", "prng", "bad-input", "leak", "pmap")
+GROUPS = ("primitives", "prng", "bad-input", "leak", "pmap", "processes")
 REFERENCE = "reference"
 LARGE_CASE_LIMIT = 1 << 24  # the largest operand (elements) made to go past a backend's dispatch limit
 MAX_MESSAGES = 3
@@ -32,6 +32,7 @@ class Options:
     backend: str
     dtypes: tuple | None = None  # dtype names; None: every dtype the backend claims
     devices: int | None = None  # devices the multi-device cases may use; None: all the backend has
+    processes: int | None = None  # processes of the multi-process checks (under mpirun); None: not run
     strict: bool = False  # unsupported and no-cases cells fail too
     primitives: tuple | None = None  # primitive names; None: all
     transforms: tuple = TRANSFORMS
@@ -91,6 +92,9 @@ def group_cells(group: str, options: Options, backend: Backend, dts: tuple) -> I
     elif group == "pmap":
         from . import pmap_checks
         yield from pmap_checks.run(options.backend, options.devices)
+    elif group == "processes":
+        from . import process_checks
+        yield from process_checks.run(options.backend, options.processes)
     else:
         raise ValueError(f"Unknown group of checks '{group}'; use one of {', '.join(GROUPS)}")
 

@@ -1,7 +1,7 @@
 """The suite as pytest tests: ``pytest --pyargs portax.conformance --portax-backend NAME``.
 
 One test per primitive x dtype x transform cell and one per group of other checks (PRNG, bad input,
-leaks, multi-device). A failing cell fails its test with the cell's message; unsupported, no-cases and
+leaks, multi-device, multi-process). A failing cell fails its test with the cell's message; unsupported, no-cases and
 skipped cells are skipped with the reason (they fail under ``--portax-strict``). The report card summary
 is printed at the end and written with ``--portax-report``.
 """
@@ -29,7 +29,8 @@ def _options(config: pytest.Config) -> Options:
     from portax.core.backend import registry
     name = config.getoption("--portax-backend") or os.environ.get("PORTAX_BACKEND") or registry.default_name()
     return Options(name, dtypes=_split(config.getoption("--portax-dtypes")),
-                   devices=config.getoption("--portax-devices"), strict=config.getoption("--portax-strict"),
+                   devices=config.getoption("--portax-devices"),
+                   processes=config.getoption("--portax-processes"), strict=config.getoption("--portax-strict"),
                    primitives=_split(config.getoption("--portax-primitives")),
                    leak_calls=config.getoption("--portax-leak-calls"))
 

@@ -67,3 +67,18 @@ def test_multi_device_cases_skip_or_report_unsupported():
     statuses = {(c.name, c.transform): c.status for c in four}
     assert statuses[("all_to_all", "2 devices")] == PASS and statuses[("all_to_all", "4 devices")] == SKIP
     assert "--devices 2" in next(c.message for c in four if c.transform == "4 devices")
+
+
+def test_process_cells_merge_to_the_worst_status_naming_the_process():
+    from portax.conformance.process_checks import merge
+    from portax.conformance.report import Cell
+    ok = [Cell("processes", n, "f32", "2 processes x 1 devices", "pass", "", 1) for n in ("psum", "pmax")]
+    bad = [ok[0], Cell("processes", "pmax", "f32", "2 processes x 1 devices", "fail", "AssertionError: off", 1)]
+    merged = list(merge([ok, bad]))
+    assert [(c.name, c.status) for c in merged] == [("psum", "pass"), ("pmax", "fail")]
+    assert merged[1].message == "process 1: AssertionError: off"
+
+
+def test_process_group_without_processes_is_one_skip_cell():
+    from portax.conformance.process_checks import run
+    assert [c.status for c in run("cpu_llvm", None)] == ["skip"]

@@ -92,3 +92,18 @@ def test_example_trains_the_same_on_one_and_two_processes():
         assert result.returncode == 0, result.stdout + result.stderr
         losses.append(result.stdout.split("loss ")[1].split(",")[0])
     assert losses[0] == losses[1]
+
+
+def test_conformance_certifies_collectives_across_processes():
+    result = subprocess.run([sys.executable, "-m", "portax.conformance", "--backend", "cpu_llvm", "--groups",
+                             "processes", "--processes", "2", "--devices", "2"], capture_output=True, text=True,
+                            timeout=600)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "portax conformance [cpu_llvm]: PASSED: 13 pass" in result.stdout, result.stdout
+
+
+def test_a_process_job_that_cannot_start_is_a_failed_cell():
+    from portax.conformance import process_checks
+    cells = list(process_checks.run("no_such_backend", 2))
+    assert [(c.name, c.status) for c in cells] == [("mpirun job", "fail")]
+    assert "mpirun exited with status" in cells[0].message and "no_such_backend" in cells[0].message
