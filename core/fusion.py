@@ -7,6 +7,9 @@
   registers; only those used outside the kernel are written.
 - ``reduce`` kernels: a loop kernel whose chain ends in a reduction of its full iteration shape (so
   ``sum(x + y * z)`` is one kernel with no intermediate buffer).
+- ``contraction`` kernels (where the backend's policy allows): a dot_general followed by elementwise work on
+  its output's iteration shape (bias add, activation, residual add, scaling, casts), which the backend
+  applies as the product's epilogue, while the result blocks are still in cache.
 - ``opaque`` kernels: any other single equation (dot_general, sort, gather, control flow, ...).
 
 Backends lower each kernel; a ``FusionPolicy`` lets a backend exclude what it cannot fuse and bound
@@ -18,7 +21,7 @@ import dataclasses
 from typing import Callable, Sequence
 
 from .ir import Jaxpr, JaxprEqn, Literal, Var, eqn_effects
-from .primitives import elementwise as ew, prng, reductions as red, structural as st
+from .primitives import contractions as ct, elementwise as ew, prng, reductions as red, structural as st
 
 ELEMENTWISE = frozenset(ew.ELEMENTWISE) | {prng.threefry2x32_p}
 INDEX_MAPPED = frozenset({st.broadcast_in_dim_p, st.transpose_p, st.reshape_p, st.slice_p, st.rev_p,
@@ -35,12 +38,14 @@ class FusionPolicy:
 
     can_fuse: Callable[[JaxprEqn], bool] = lambda eqn: True
     fuse_reductions: bool = True
+    # a dot_general the backend can run with an epilogue: elementwise consumers then join its kernel
+    epilogue_of: Callable[[JaxprEqn], bool] = lambda eqn: False
     max_buffers: int | None = None  # inputs + outputs one kernel may bind
 
 
 @dataclasses.dataclass
 class Kernel:
-    kind: str  # "loop" | "reduce" | "opaque"
+    kind: str  # "loop" | "reduce" | "contraction" | "opaque"
     eqns: list[JaxprEqn]
     shape: tuple  # iteration shape (loop/reduce); the output shape of the single equation (opaque)
     inputs: list[Var] = dataclasses.field(default_factory=list)  # external arrays read
@@ -89,8 +94,9 @@ def _out_shape(eqn: JaxprEqn) -> tuple:
 
 
 class _Group:
-    def __init__(self, shape: tuple):
+    def __init__(self, shape: tuple, contraction: bool = False):
         self.shape = shape
+        self.contraction = contraction  # started by a dot_general: the rest is its epilogue
         self.eqns: list[JaxprEqn] = []
         self.defined: set = set()
         self.external: dict = {}  # Var -> None, ordered
@@ -112,8 +118,11 @@ def fuse(jaxpr: Jaxpr, policy: FusionPolicy = FusionPolicy()) -> list[Kernel]:
 
     def close():
         nonlocal cur
-        if cur is not None and cur.eqns:
-            kind = "reduce" if cur.eqns[-1].primitive in REDUCTIONS else "loop"
+        if cur is not None and cur.contraction and len(cur.eqns) == 1:  # no epilogue after all
+            eqn = cur.eqns[0]
+            kernels.append(Kernel("opaque", [eqn], cur.shape, [x for x in eqn.inputs if type(x) is not Literal]))
+        elif cur is not None and cur.eqns:
+            kind = "contraction" if cur.contraction else "reduce" if cur.eqns[-1].primitive in REDUCTIONS else "loop"
             kernels.append(Kernel(kind, cur.eqns, cur.shape, list(cur.external)))
         cur = None
 
@@ -137,7 +146,7 @@ def fuse(jaxpr: Jaxpr, policy: FusionPolicy = FusionPolicy()) -> list[Kernel]:
             cur = _Group(shape)
             cur.add(eqn)
             continue
-        if (fusible and policy.fuse_reductions and p in REDUCTIONS and cur is not None
+        if (fusible and policy.fuse_reductions and p in REDUCTIONS and cur is not None and not cur.contraction
                 and eqn.inputs[0] in cur.defined and eqn.inputs[0].aval.shape == cur.shape and fits(cur, eqn)):
             cur.add(eqn)
             close()
@@ -145,6 +154,11 @@ def fuse(jaxpr: Jaxpr, policy: FusionPolicy = FusionPolicy()) -> list[Kernel]:
         if cur is not None and (eqn_effects(eqn) or any(type(x) is not Literal and x in cur.defined
                                                         for x in eqn.inputs)):
             close()  # an equation with side effects (a host callback) is a barrier: earlier kernels run first
+        if p is ct.dot_general_p and policy.epilogue_of(eqn):
+            close()
+            cur = _Group(_out_shape(eqn), contraction=True)
+            cur.add(eqn)
+            continue
         kernels.append(Kernel("opaque", [eqn], _out_shape(eqn) if eqn.out_binders else (),
                               [x for x in eqn.inputs if type(x) is not Literal]))
     close()
@@ -167,7 +181,8 @@ def _split_oversized(kernels: list[Kernel], policy: FusionPolicy) -> list[Kernel
         return kernels
     out: list[Kernel] = []
     for k in kernels:
-        if k.kind == "opaque" or len(k.inputs) + len(k.outputs) <= policy.max_buffers or len(k.eqns) == 1:
+        if k.kind in ("opaque", "contraction") or len(k.inputs) + len(k.outputs) <= policy.max_buffers \
+                or len(k.eqns) == 1:
             out.append(k)
             continue
         mid = len(k.eqns) // 2

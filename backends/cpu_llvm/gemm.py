@@ -106,9 +106,16 @@ def task_symbol(dtype: np.dtype) -> str:
     return name
 
 
+# void epilogue(i64 row0, i64 rows, i64 col0, i64 cols, ptr argv): a program's elementwise work on a block of C
+EPILOGUE_TYPE = ir.FunctionType(T.VOID, [T.I64, T.I64, T.I64, T.I64, T.PTR])
+
+
 def emit(mb, lw, a_ptr: ir.Value, b_ptr: ir.Value, c_ptr: ir.Value, dtype: np.dtype, pr: Problem,
-         label: str) -> None:
-    """Call the GEMM task from the program, split over work items (batch x row block x column block)."""
+         label: str, epilogue: tuple[ir.Function, ir.Value] | None = None) -> None:
+    """Call the GEMM task from the program, split over work items (batch x row block x column block).
+    ``epilogue`` (a function of type EPILOGUE_TYPE and its argv; unbatched products only) runs on each work
+    item's block of C once the block is final."""
+    assert epilogue is None or not pr.batch, "a GEMM epilogue needs an unbatched product"
     bk = blocking(dtype)
     name = task_symbol(dtype)
     n_batch = int(np.prod([s for s, *_ in pr.batch], dtype=np.int64))
@@ -120,8 +127,9 @@ def emit(mb, lw, a_ptr: ir.Value, b_ptr: ir.Value, c_ptr: ir.Value, dtype: np.dt
     values += [v for dim in pr.batch for v in dim]
     params = mb.constant(np.asarray(values, np.int64))
     b = lw.b
-    argv = entry_alloca(b, T.PTR, 4)
-    for j, ptr in enumerate((a_ptr, b_ptr, c_ptr, b.bitcast(params, T.PTR))):
+    argv = entry_alloca(b, T.PTR, 6)
+    epi_fn, epi_argv = epilogue or (ir.Constant(T.PTR, None), ir.Constant(T.PTR, None))
+    for j, ptr in enumerate((a_ptr, b_ptr, c_ptr, b.bitcast(params, T.PTR), epi_fn, epi_argv)):
         b.store(ptr, b.gep(argv, [i64(j)], source_etype=T.PTR))
     task = T.intrinsic(b.module, name, T.VOID, [T.I64, T.I64, T.PTR])
     per_item = 2.0 * min(mcb, pr.m) * min(ncb, pr.n) * pr.k
@@ -129,7 +137,8 @@ def emit(mb, lw, a_ptr: ir.Value, b_ptr: ir.Value, c_ptr: ir.Value, dtype: np.dt
 
 
 def _library_task(module: ir.Module, dtype: np.dtype) -> None:
-    """``void gemm_task(i64 start, i64 end, ptr argv)``, argv = (A, B, C, params): work items [start, end)."""
+    """``void gemm_task(i64 start, i64 end, ptr argv)``, argv = (A, B, C, params, epilogue or null, its argv):
+    work items [start, end)."""
     bk = blocking(dtype)
     ety = T.memory_type(dtype)
     vty = ir.VectorType(ety, bk.lanes)
@@ -137,7 +146,9 @@ def _library_task(module: ir.Module, dtype: np.dtype) -> None:
     fn = ir.Function(module, ir.FunctionType(T.VOID, [T.I64, T.I64, T.PTR]), "gemm_task")
     start, end, argv = fn.args
     b = ir.IRBuilder(fn.append_basic_block("entry"))
-    ap, bp, cp, pp = (b.load(b.gep(argv, [i64(j)], source_etype=T.PTR), typ=T.PTR) for j in range(4))
+    ap, bp, cp, pp, epi_argv = (b.load(b.gep(argv, [i64(j)], source_etype=T.PTR), typ=T.PTR) for j in (0, 1, 2, 3, 5))
+    epilogue = _FunctionPointer(b.block, b.gep(argv, [i64(4)], source_etype=T.PTR), EPILOGUE_TYPE)
+    b._insert(epilogue)
     prm = {n: b.load(b.gep(pp, [i64(j)], source_etype=T.I64), typ=T.I64) for j, n in enumerate(_PARAMS)}
     m, n, k, mcb, ncb = prm["m"], prm["n"], prm["k"], prm["mcb"], prm["ncb"]
     kc_max = imin(b, i64(bk.kc), k)
@@ -193,9 +204,24 @@ def _library_task(module: ir.Module, dtype: np.dtype) -> None:
                             _store_full(b, bk, vty, acc, cbase, n, first)
                         with otherwise:
                             _store_partial(b, bk, vty, ety, acc, tile, cbase, n, mr, nr, first, zero)
+        with b.if_then(b.icmp_unsigned("!=", epilogue, ir.Constant(T.PTR, None))):
+            b.call(epilogue, [row0, mc, jc, nc, epi_argv])
     heap_free(b, bpack)
     heap_free(b, apack)
     b.ret_void()
+
+
+class _FunctionPointer(ir.instructions.LoadInstr):
+    """A function pointer loaded from memory, callable with ``IRBuilder.call`` (llvmlite takes the callee's
+    type from ``function_type``, which an opaque pointer lacks)."""
+
+    def __init__(self, parent: ir.Block, ptr: ir.Value, fnty: ir.FunctionType):
+        super().__init__(parent, ptr, typ=T.PTR)
+        self._fnty = fnty
+
+    @property
+    def function_type(self) -> ir.FunctionType:
+        return self._fnty
 
 
 def _pack(b, src, base, dst, ety, kc, extent, width, k0, x0, s_k, s_x) -> None:

@@ -8,6 +8,8 @@ float64 for float64, the operand dtype for integers, int64 for bool.
 """
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 from llvmlite import ir
 
@@ -50,9 +52,11 @@ def _dot_general_transposed(lw: Lowering, eqn, ins, out, perm):
 TRANSPOSED[ct.dot_general_p] = _dot_general_transposed
 
 
-def emit_dot(lw: Lowering, eqn, lhs: Buf, rhs: Buf, out: Buf, out_perm: tuple | None = None) -> None:
+def emit_dot(lw: Lowering, eqn, lhs: Buf, rhs: Buf, out: Buf, out_perm: tuple | None = None,
+             epilogue: Callable[[], tuple] | None = None) -> bool:
     """``out = dot_general(lhs, rhs)``, or with ``out_perm`` ``out = transpose(dot_general(lhs, rhs), out_perm)``
-    written directly (a transposed result costs no extra pass)."""
+    written directly (a transposed result costs no extra pass). ``epilogue()`` makes a GEMM epilogue (see
+    ``gemm.emit``), used where the packed GEMM runs unbatched into ``out``; returns whether it was."""
     (lc, rc), (lb, rb) = eqn.params["dimension_numbers"]
     lf, rf = free_dims(len(lhs.shape), lc, lb), free_dims(len(rhs.shape), rc, rb)
     cdt = compute_dtype(lhs.dtype)
@@ -67,11 +71,13 @@ def emit_dot(lw: Lowering, eqn, lhs: Buf, rhs: Buf, out: Buf, out_perm: tuple | 
                [(lhs.shape[a], ls[a], 0, os_[nb + i]) for i, a in enumerate(lf)]),
               ("k", [(lhs.shape[a], ls[a], rs[b], 0) for a, b in zip(lc, rc)]),
               ("n", [(rhs.shape[b], 0, rs[b], os_[nb + nf + i]) for i, b in enumerate(rf)])]
-    if not _try_gemm(lw, lhs, rhs, acc, groups):
+    ran = _try_gemm(lw, lhs, rhs, acc, groups, epilogue if off is None else None)
+    if not ran:
         _loops(lw, lhs, rhs, acc, groups, cdt)
     if off is not None:
         lw.convert(out, acc)
         lw.release(off, acc.aval)
+    return ran == "with epilogue"
 
 
 def _single(dims: list, which: list[int]) -> tuple | None:
@@ -86,9 +92,10 @@ def _single(dims: list, which: list[int]) -> tuple | None:
     return (out[0].size if out else 1,) + tuple(c[0] if c else 0 for c in coefs)
 
 
-def _try_gemm(lw: Lowering, lhs: Buf, rhs: Buf, acc: Buf, groups) -> bool:
+def _try_gemm(lw: Lowering, lhs: Buf, rhs: Buf, acc: Buf, groups, epilogue: Callable[[], tuple] | None):
     """The packed GEMM for float32/float64 products big enough, whose free and contracting groups are each
-    one strided dimension and whose result is row-major (or its transpose: then C^T = B^T A^T)."""
+    one strided dimension and whose result is row-major (or its transpose: then C^T = B^T A^T): False if
+    it does not apply, else True, or "with epilogue" where ``epilogue`` ran in it (unbatched, row-major)."""
     if lhs.dtype != acc.dtype or lhs.dtype not in (np.float32, np.float64):
         return False
     outer, kdims, ndims = (g[1] for g in groups)
@@ -100,8 +107,9 @@ def _try_gemm(lw: Lowering, lhs: Buf, rhs: Buf, acc: Buf, groups) -> bool:
     label = f"opaque[{','.join(map(str, acc.shape))}](dot_general: packed gemm)"
     if (cn == 1 or size_n == 1) and (cm == size_n or size_m == 1):
         pr = gemm.Problem(size_m, size_n, size_k, sm, lk, rk, rn, tuple((d[0], d[1], d[2], d[3]) for d in batch))
-        gemm.emit(lw.mb, lw, lhs.ptr, rhs.ptr, acc.ptr, lhs.dtype, pr, label)
-        return True
+        fused = epilogue is not None and not batch
+        gemm.emit(lw.mb, lw, lhs.ptr, rhs.ptr, acc.ptr, lhs.dtype, pr, label, epilogue() if fused else None)
+        return "with epilogue" if fused else True
     if (cm == 1 or size_m == 1) and (cn == size_m or size_n == 1):
         pr = gemm.Problem(size_n, size_m, size_k, rn, rk, lk, sm, tuple((d[0], d[2], d[1], d[3]) for d in batch))
         gemm.emit(lw.mb, lw, rhs.ptr, lhs.ptr, acc.ptr, lhs.dtype, pr, label + " transposed")

@@ -72,7 +72,7 @@ def index_map(eqn, out_shape: tuple) -> tuple[int, list]:
     raise NotImplementedError(f"cpu_llvm backend: {p.name} is not an index-mapped load")
 
 
-class _Plan:
+class Plan:
     """How each value of a fused kernel is obtained, with the pointer arguments it needs."""
 
     def __init__(self, fk: fusion.Kernel, env: Callable[[Var], Buf]):
@@ -158,22 +158,22 @@ def _is_heavy(eqn) -> bool:
 
 
 @dataclasses.dataclass
-class _Dim:
+class Dim:
     size: int
     reduced: bool
     origin: int  # the original dimension (the innermost one merged into this)
 
 
 def collapse(shape: tuple, coef_lists: list[list], reduced: frozenset = frozenset(),
-             pinned: frozenset = frozenset()) -> list[_Dim]:
+             pinned: frozenset = frozenset()) -> list[Dim]:
     """Drop size-1 dimensions of ``shape`` and merge neighbours where every coefficient list allows it
     (rewriting the lists in place). Reduced and kept dimensions never merge; ``pinned`` ones never merge."""
     keep = [d for d, n in enumerate(shape) if n != 1]
     for c in coef_lists:
         c[:] = [c[d] for d in keep]
-    out: list[_Dim] = []
+    out: list[Dim] = []
     for d in keep:
-        dim = _Dim(shape[d], d in reduced, d)
+        dim = Dim(shape[d], d in reduced, d)
         j = len(out)
         if out and out[-1].reduced == dim.reduced and out[-1].origin not in pinned and d not in pinned and \
                 all(c[j - 1] == c[j] * dim.size for c in coef_lists):
@@ -186,7 +186,7 @@ def collapse(shape: tuple, coef_lists: list[list], reduced: frozenset = frozense
     return out
 
 
-def _collapse(plan: _Plan) -> list[_Dim]:
+def _collapse(plan: Plan) -> list[Dim]:
     coefs = [a.coefs for a in plan.accesses()]
     return collapse(plan.shape, coefs, frozenset(plan.axes), frozenset(plan.iota_dims))
 
@@ -259,7 +259,7 @@ def _better(b: ir.IRBuilder, op: str, dtype: np.dtype, x: ir.Value, best: ir.Val
 
 def emit_fused(mb: ModuleBuilder, b: ir.IRBuilder, fk: fusion.Kernel, env: Callable[[Var], Buf]) -> None:
     """Emit kernel ``fk`` (kind loop/reduce, or an unfused reduction) and call it from ``b``."""
-    plan = _Plan(fk, env)
+    plan = Plan(fk, env)
     dims = _collapse(plan)
     op = REDUCE_OPS[plan.red.primitive] if plan.red is not None else None
     kept_outer = op is not None and (op in ("argmax", "argmin") or not dims or dims[-1].reduced)
@@ -280,7 +280,7 @@ def emit_fused(mb: ModuleBuilder, b: ir.IRBuilder, fk: fusion.Kernel, env: Calla
     kb = k.b
     outer_range = [(k.start, k.end)] if parallel else [(0, dims[0].size)] if dims else []
     ranges = outer_range + [(0, d.size) for d in dims[1:]]
-    load, store, element = _element_emitters(kb, k.ptrs, plan, dims)
+    load, store, element = element_emitters(kb, k.ptrs, plan, dims)
 
     tiled = _transposing_dim(plan, dims) if op is None else None
     if tiled is not None:
@@ -303,7 +303,7 @@ def emit_fused(mb: ModuleBuilder, b: ir.IRBuilder, fk: fusion.Kernel, env: Calla
 TILE = 32  # edge of the square tiles a transposing loop walks
 
 
-def _transposing_dim(plan: _Plan, dims: list[_Dim]) -> int | None:
+def _transposing_dim(plan: Plan, dims: list[Dim]) -> int | None:
     """For a loop whose innermost dimension strides some load while another dimension reads it
     contiguously (a transpose), that other dimension: both get tiled so each tile's lines stay cached."""
     q = len(dims) - 1
@@ -318,17 +318,17 @@ def _transposing_dim(plan: _Plan, dims: list[_Dim]) -> int | None:
     return None
 
 
-def _tile_levels(dims: list[_Dim], p: int) -> list[tuple[str, int]]:
+def _tile_levels(dims: list[Dim], p: int) -> list[tuple[str, int]]:
     q = len(dims) - 1
     return [("dim", d) for d in range(q) if d != p] + [("tile", p), ("tile", q), ("in", p), ("in", q)]
 
 
-def _trip_count(dims: list[_Dim], level: tuple[str, int]) -> int:
+def _trip_count(dims: list[Dim], level: tuple[str, int]) -> int:
     kind, d = level
     return -(-dims[d].size // TILE) if kind == "tile" else dims[d].size
 
 
-def _tiled_nest(b: ir.IRBuilder, dims: list[_Dim], levels: list, start, end, body) -> None:
+def _tiled_nest(b: ir.IRBuilder, dims: list[Dim], levels: list, start, end, body) -> None:
     """Loops over ``levels`` (the outermost over [start, end)); ``body(indices)`` gets per-dimension indices."""
     def rec(k: int, idx: dict, tiles: dict) -> None:
         if k == len(levels):
@@ -350,7 +350,7 @@ def _tiled_nest(b: ir.IRBuilder, dims: list[_Dim], levels: list, start, end, bod
     rec(0, {}, {})
 
 
-def _element_emitters(kb: ir.IRBuilder, ptrs: list, plan: _Plan, dims: list[_Dim]):
+def element_emitters(kb: ir.IRBuilder, ptrs: list, plan: Plan, dims: list[Dim]):
     """(load, store, element) emitters for a kernel body: ``element(idx)`` computes every value of the
     kernel at iteration index ``idx``, stores the kernel's outputs and returns the values."""
     def load(a: Access, idx: list) -> ir.Value:
@@ -386,7 +386,7 @@ def _element_emitters(kb: ir.IRBuilder, ptrs: list, plan: _Plan, dims: list[_Dim
 PARTIALS = 32  # chunks of a big full reduction (a fixed count, so results do not depend on the threads)
 
 
-def _chunkable(plan: _Plan, op: str | None, dims: list[_Dim]) -> bool:
+def _chunkable(plan: Plan, op: str | None, dims: list[Dim]) -> bool:
     """A big reduction of everything (no kept dimension): worth splitting into partial results."""
     if op is None or op in ("argmax", "argmin") or not dims or not all(d.reduced for d in dims):
         return False
@@ -394,8 +394,8 @@ def _chunkable(plan: _Plan, op: str | None, dims: list[_Dim]) -> bool:
     return dims[0].size >= PARTIALS and total * max(plan.cost, 1.0) >= MIN_PARALLEL_WORK
 
 
-def _emit_chunked_reduce(mb: ModuleBuilder, b: ir.IRBuilder, fk: fusion.Kernel, plan: _Plan, op: str,
-                         dims: list[_Dim]) -> None:
+def _emit_chunked_reduce(mb: ModuleBuilder, b: ir.IRBuilder, fk: fusion.Kernel, plan: Plan, op: str,
+                         dims: list[Dim]) -> None:
     """Partial results over PARTIALS slices of the outermost dimension (split across threads), then their
     combination in order by the program."""
     x_var = plan.red.inputs[0]
@@ -403,7 +403,7 @@ def _emit_chunked_reduce(mb: ModuleBuilder, b: ir.IRBuilder, fk: fusion.Kernel, 
     acc_ty = T.compute_type(in_dt)
     k = mb.kernel("reduce", fk.describe(), len(plan.args) + 1)
     kb = k.b
-    _, _, element = _element_emitters(kb, k.ptrs, plan, dims)
+    _, _, element = element_emitters(kb, k.ptrs, plan, dims)
     acc = entry_alloca(kb, acc_ty)
     size0 = dims[0].size
     with for_range(kb, k.start, k.end, "part") as c:
@@ -438,7 +438,7 @@ def _index_value(b: ir.IRBuilder, i: ir.Value, dtype: np.dtype) -> ir.Value:
     return b.trunc(i, ty) if ty.width < 64 else i
 
 
-def _emit_row_reduce(b, plan: _Plan, op: str, dims, ranges, element, store) -> None:
+def _emit_row_reduce(b, plan: Plan, op: str, dims, ranges, element, store) -> None:
     """Kept dimensions outside, reduced ones inside: the accumulator lives in registers."""
     red = plan.red
     x_var = red.inputs[0]
@@ -479,7 +479,7 @@ def _emit_row_reduce(b, plan: _Plan, op: str, dims, ranges, element, store) -> N
     loop_nest(b, ranges[:n_kept], kept_body, name="k")
 
 
-def _emit_column_reduce(b, plan: _Plan, op: str, dims, ranges, element, load, store) -> None:
+def _emit_column_reduce(b, plan: Plan, op: str, dims, ranges, element, load, store) -> None:
     """A kept dimension innermost: initialise the output slice this call covers, then accumulate into it."""
     x_var = plan.red.inputs[0]
     in_dt = x_var.aval.dtype

@@ -1,8 +1,8 @@
-"""Every opaque-kernel lowering of the backend, collected from the per-group modules."""
+"""Every opaque-kernel (and contraction-kernel) lowering of the backend, collected from the per-group modules."""
 from __future__ import annotations
 
-from . import (lower_callbacks, lower_control, lower_cumulative, lower_dot, lower_indexing, lower_sort,  # noqa: F401
-               lower_structural, lower_linalg, lower_windowed)
+from . import (lower_callbacks, lower_contraction, lower_control, lower_cumulative, lower_dot,  # noqa: F401
+               lower_indexing, lower_sort, lower_structural, lower_linalg, lower_windowed)
 from .program import OPAQUE
 
 __all__ = ["OPAQUE"]

@@ -28,6 +28,9 @@ OPAQUE: dict = {}  # primitive -> rule(lowering, eqn, inputs: list[Buf], outputs
 # primitive -> rule(lowering, eqn, inputs, output, perm) writing transpose(result, perm) directly, used when a
 # transpose is the only reader of the primitive's result
 TRANSPOSED: dict = {}
+# primitive -> (takes_epilogue(eqn) -> bool, emit(lowering, kernel, env)): products whose elementwise consumers
+# fusion may put in their kernel (a ``contraction`` kernel)
+EPILOGUES: dict = {}
 
 
 def opaque(*prims):
@@ -114,7 +117,7 @@ class Lowering:
     def __init__(self, mb: ModuleBuilder, b: ir.IRBuilder, argv: ir.Value, rules: dict, const_base: int,
                  arena_slot: int, ctx_slot: int, profile_slot: int | None = None):
         self.mb, self.b, self.argv, self.rules = mb, b, argv, rules
-        self.policy = fusion.FusionPolicy(can_fuse=self._can_fuse)
+        self.policy = fusion.FusionPolicy(can_fuse=self._can_fuse, epilogue_of=self._epilogue_of)
         self.const_base = const_base
         self.arena = Arena()
         self.arena_ptr = self.slot(arena_slot)
@@ -166,6 +169,11 @@ class Lowering:
         """Lower a closed sub-jaxpr (its consts bound through argv) on ``args``."""
         consts = [self.const(c) for c in closed.consts]
         return self.jaxpr(closed.jaxpr, consts + list(args), dests)
+
+    def _epilogue_of(self, eqn) -> bool:
+        """A product lowered by the built-in rule that can run its consumers as an epilogue (EPILOGUES)."""
+        p = eqn.primitive
+        return p in EPILOGUES and self.rules.get(p) is OPAQUE.get(p) and EPILOGUES[p][0](eqn)
 
     def jaxpr(self, jaxpr: Jaxpr, args: list, dests: list) -> list:
         """Lower ``jaxpr`` with its constvars then in_binders bound to ``args`` (Bufs or Literals).
@@ -307,6 +315,9 @@ class Lowering:
 
     def kernel(self, kern: fusion.Kernel, env: dict) -> None:
         look = env.__getitem__
+        if kern.kind == "contraction":
+            EPILOGUES[kern.eqns[0].primitive][1](self, kern, env)
+            return
         if kern.kind != "opaque" or kern.root.primitive in REDUCE_OPS:
             emit_fused(self.mb, self.b, kern, look)
             return
