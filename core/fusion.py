@@ -181,9 +181,16 @@ def _split_oversized(kernels: list[Kernel], policy: FusionPolicy) -> list[Kernel
         return kernels
     out: list[Kernel] = []
     for k in kernels:
-        if k.kind in ("opaque", "contraction") or len(k.inputs) + len(k.outputs) <= policy.max_buffers \
-                or len(k.eqns) == 1:
+        if k.kind == "opaque" or len(k.inputs) + len(k.outputs) <= policy.max_buffers or len(k.eqns) == 1:
             out.append(k)
+            continue
+        if k.kind == "contraction":  # too many buffers for one kernel: the product, then its consumers
+            dot = k.eqns[0]
+            rest = _regroup(k, k.eqns[1:])
+            _refresh_outputs([rest], k.outputs)
+            out.append(Kernel("opaque", [dot], k.shape, [x for x in dot.inputs if type(x) is not Literal],
+                              list(dot.out_binders)))
+            out.extend(_split_oversized([rest], policy))
             continue
         mid = len(k.eqns) // 2
         first, second = _regroup(k, k.eqns[:mid]), _regroup(k, k.eqns[mid:])

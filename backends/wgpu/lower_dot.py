@@ -9,6 +9,9 @@ order. Two kernels, chosen from the adapter type:
 * ``tiled`` (GPUs): 64x64 output tiles per workgroup of 16x16 invocations (4x4 outputs each), with
   16-deep slices of both operands staged in workgroup memory.
 
+A ``contraction`` kernel of ``core.fusion`` (the product and its elementwise consumers) computes the consumers
+on each output element in registers before storing (the fused epilogue).
+
 Accumulation: f32 for f16/f32, f64 for f64, the integer type for integers (wrapping, like the
 reference), a u32 count for bool. ``PORTAX_WGPU_MATMUL=blocked|tiled`` overrides the choice.
 """
@@ -18,13 +21,14 @@ import math
 import os
 from typing import Sequence
 
+from portax.core.fusion import Kernel
 from portax.core.ir import JaxprEqn
 from portax.core.primitives import contractions as ct
 
 from .kernel_writer import KernelWriter, coord_exprs, strides, u32, workgroups_for
 from .lowering import lowering
 from .program import LoweringContext, context_of
-from .renderer import WORKGROUP
+from .renderer import WORKGROUP, ElementEmitter, store_outputs
 from .wgsl_ops import convert
 from .wgsl_types import WType, load, positive_zero, round_reg, store, wtype
 
@@ -78,7 +82,14 @@ def _value(t: WType, expr: str) -> str:
 
 
 @lowering(ct.dot_general_p)
-def _dot_general(ctx: LoweringContext, eqn: JaxprEqn) -> None:
+def dot_general(ctx: LoweringContext, eqn: JaxprEqn) -> None:
+    """The built-in lowering (a backend plugin may replace it: then products get no epilogue)."""
+    lower_contraction(ctx, eqn)
+
+
+def lower_contraction(ctx: LoweringContext, eqn: JaxprEqn, kernel: Kernel | None = None) -> None:
+    """``eqn`` (a dot_general) as one dispatch; with ``kernel`` (a ``contraction`` kernel of ``core.fusion``
+    whose first equation is ``eqn``) the rest of the kernel runs on each output element before it is stored."""
     lhs, rhs = eqn.inputs
     out = eqn.out_binders[0]
     (lc, rc), (lb, rb) = eqn.params["dimension_numbers"]
@@ -95,26 +106,40 @@ def _dot_general(ctx: LoweringContext, eqn: JaxprEqn) -> None:
     if variant not in ("blocked", "tiled"):
         raise ValueError(f"{MATMUL_ENV} must be 'blocked' or 'tiled', got {variant!r}")
     spec = _MatmulSpec(a, b, out, B, M, K, N, (sab, sam, sak), (sbb, sbk, sbn), wtype(lhs.aval.dtype),
-                       wtype(out.aval.dtype))
+                       wtype(out.aval.dtype), kernel, ctx.caps)
     w, groups = (_blocked if variant == "blocked" else _tiled)(spec)
     ctx.launch(w, groups, context=f"{context} [{variant}]")
 
 
 class _MatmulSpec:
-    def __init__(self, a, b, out, B, M, K, N, sa, sb, t: WType, out_t: WType):
+    def __init__(self, a, b, out, B, M, K, N, sa, sb, t: WType, out_t: WType, kernel: Kernel | None, caps):
         self.a, self.b, self.out = a, b, out
         self.B, self.M, self.K, self.N = B, M, K, N
         self.sa, self.sb = sa, sb
         self.t, self.out_t = t, out_t
         self.acc = _acc_type(t)
+        self.kernel, self.caps = kernel, caps
 
-    def store(self, w: KernelWriter, acc: str, m: str, n: str) -> str:
-        """The statement storing accumulator ``acc`` at output (b, m, n)."""
+    def store(self, w: KernelWriter, acc: str, m: str, n: str, cond: str) -> None:
+        """Store accumulator ``acc`` at output (b, m, n) where ``cond`` holds; with an epilogue, compute it
+        there and store the kernel's outputs instead."""
         acc_t = wtype("uint32") if self.t.kind == "b" else self.t
-        value = convert(acc_t, self.out_t, positive_zero(acc_t, acc))  # the sum starts from +0.0
-        dest = w.buffer(self.out, self.out_t.dtype, write=True)
+        value = round_reg(self.out_t, convert(acc_t, self.out_t, positive_zero(acc_t, acc)))  # sums start at +0.0
         index = f"(bb * {u32(self.M)} + {m}) * {u32(self.N)} + {n}"
-        return f"{dest}[{index}] = {store(self.out_t, round_reg(self.out_t, value))};"
+        if self.kernel is None:
+            dest = w.buffer(self.out, self.out_t.dtype, write=True)
+            w.line(f"if ({cond}) {{ {dest}[{index}] = {store(self.out_t, value)}; }}")
+            return
+        w.line(f"if ({cond}) {{")
+        w.line(f"let o = {index};")
+        shape = self.kernel.shape
+        em = ElementEmitter(w, shape, "o", coord_exprs("o", shape), self.caps)
+        em.env[self.out] = em.let(value, "d")
+        em.computed.add(self.out)
+        for e in self.kernel.eqns[1:]:
+            em.emit(e)
+        store_outputs(em, self.kernel.outputs, em.flat)
+        w.line("}")
 
     def vec4_ok(self, strides_: Sequence[int], contiguous: int) -> bool:
         """Whether an operand can be read as vec4 along its group ``contiguous`` (stride 1)."""
@@ -174,7 +199,7 @@ def _blocked(s: _MatmulSpec) -> tuple[KernelWriter, int]:
     for i in range(4):
         w.line(f"if (m0 + {i}u < {u32(s.M)}) {{")
         for j, comp in enumerate("xyzw"):
-            w.line(f"  if (n0 + {j}u < {u32(s.N)}) {{ {s.store(w, f'acc{i}.{comp}', f'm0 + {i}u', f'n0 + {j}u')} }}")
+            s.store(w, f"acc{i}.{comp}", f"m0 + {i}u", f"n0 + {j}u", f"n0 + {j}u < {u32(s.N)}")
         w.line("}")
     return w, workgroups_for(total, 64)
 
@@ -228,7 +253,6 @@ def _tiled(s: _MatmulSpec) -> tuple[KernelWriter, int]:
         w.line(f"let row{i} = m0 + ty * 4u + {i}u;")
         w.line(f"if (row{i} < {u32(s.M)}) {{")
         for j, comp in enumerate("xyzw"):
-            w.line(f"  if (n0 + tx * 4u + {j}u < {u32(s.N)}) {{ "
-                   f"{s.store(w, f'acc{i}.{comp}', f'row{i}', f'n0 + tx * 4u + {j}u')} }}")
+            s.store(w, f"acc{i}.{comp}", f"row{i}", f"n0 + tx * 4u + {j}u", f"n0 + tx * 4u + {j}u < {u32(s.N)}")
         w.line("}")
     return w, s.B * tm * tn

@@ -204,8 +204,10 @@ _FEATURE_OF = {"float16": "the shader-f16 feature", "float64": "the shader-f64 f
 
 def lower_jaxpr(ctx: LoweringContext, jaxpr: Jaxpr) -> None:
     """Append the steps computing ``jaxpr`` to ``ctx``."""
+    from .lower_dot import dot_general, lower_contraction
     from .lowering import LOWERINGS, can_fuse, lower_opaque_as_fused
-    policy = fusion.FusionPolicy(can_fuse=can_fuse, max_buffers=ctx.limits.max_storage_buffers_per_shader_stage)
+    policy = fusion.FusionPolicy(can_fuse=can_fuse, max_buffers=ctx.limits.max_storage_buffers_per_shader_stage,
+                                 epilogue_of=lambda eqn: LOWERINGS.get(eqn.primitive) is dot_general)
     for kernel in fusion.fuse(jaxpr, policy):
         for e in kernel.eqns:
             ctx.check_dtypes(e)
@@ -220,6 +222,8 @@ def lower_jaxpr(ctx: LoweringContext, jaxpr: Jaxpr) -> None:
                 raise NotImplementedError(f"wgpu backend: no lowering for primitive {eqn.primitive.name} "
                                           f"({context_of(eqn)})")
             rule(ctx, eqn)
+        elif kernel.kind == "contraction":
+            lower_contraction(ctx, kernel.eqns[0], kernel)
         else:
             lower_fused(ctx, kernel)
 

@@ -180,7 +180,7 @@ INDEX_MAPS: dict = {st.broadcast_in_dim_p: _broadcast_index, st.transpose_p: _tr
                     st.rev_p: _rev_index}
 
 
-def _store_outputs(em: ElementEmitter, outputs: Sequence[Var], index: str) -> None:
+def store_outputs(em: ElementEmitter, outputs: Sequence[Var], index: str) -> None:
     for v in outputs:
         t = wtype(v.aval.dtype)
         em.w.line(f"{em.w.buffer(v, t.dtype, write=True)}[{index}] = {store(t, em.env[v])};")
@@ -196,7 +196,7 @@ def render_loop(kernel: Kernel, caps) -> tuple[KernelWriter, int]:
     em = ElementEmitter(w, shape, "gid", coord_exprs("gid", shape), caps)
     for e in kernel.eqns:
         em.emit(e)
-    _store_outputs(em, kernel.outputs, "gid")
+    store_outputs(em, kernel.outputs, "gid")
     return w, workgroups_for(n, WORKGROUP)
 
 
@@ -315,7 +315,7 @@ def _emit_chain(w: KernelWriter, kernel: Kernel, caps, o: str, k: str, acc: list
     for e in kernel.eqns[:-1]:
         em.emit(e)
     side = [v for v in kernel.outputs if v is not kernel.root.out_binders[0]]
-    _store_outputs(em, side, em.flat)
+    store_outputs(em, side, em.flat)
     parts = rd.element(em.value(kernel.root.inputs[0]), k)
     for line in rd.combine(acc, parts):
         w.line(line)

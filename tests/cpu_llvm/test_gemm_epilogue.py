@@ -83,3 +83,17 @@ def test_fusion_pass_makes_contraction_kernels_only_where_the_policy_allows():
     # a transpose of the product is not elementwise work on its blocks: the product stays on its own
     t = portax.make_jaxpr(lambda x, w: (x @ w).T + 1.0)(arr(8, 4), arr(4, 6)).jaxpr
     assert [k.kind for k in fusion.fuse(t, policy)] == ["opaque", "loop"]
+
+
+def test_contraction_binding_too_many_buffers_splits_into_the_product_and_its_consumers():
+    def f(x, w, *rs):
+        y = x @ w
+        return tuple(y * r + i for i, r in enumerate(rs))
+    jaxpr = portax.make_jaxpr(f)(arr(4, 3), arr(3, 5), *[arr(4, 5) for _ in range(5)]).jaxpr
+    wide = fusion.FusionPolicy(epilogue_of=lambda eqn: eqn.primitive is ct.dot_general_p)
+    assert [k.kind for k in fusion.fuse(jaxpr, wide)] == ["contraction"]
+    narrow = fusion.FusionPolicy(epilogue_of=wide.epilogue_of, max_buffers=8)
+    kernels = fusion.fuse(jaxpr, narrow)
+    assert kernels[0].kind == "opaque" and kernels[0].root.primitive is ct.dot_general_p
+    assert all(k.kind == "loop" and len(k.inputs) + len(k.outputs) <= 8 for k in kernels[1:])
+    assert {v for k in kernels for v in k.outputs} >= set(jaxpr.outs)

@@ -5,7 +5,7 @@ import pytest
 import portax.numpy as jnp
 from portax import lax
 
-from wgpu_helpers import check
+from wgpu_helpers import check, compiled
 
 R = np.random.RandomState(3)
 
@@ -38,6 +38,38 @@ def test_dot_integer_bool_and_preferred(matmul_variant):
     check(lambda x, y: x @ y, a, b)
     check(lambda x, y: lax.dot(x, y, preferred_element_type=jnp.float32), a, b)
     check(lambda x, y: lax.dot(x, y), R.rand(4, 6) > 0.6, R.rand(6, 3) > 0.6)
+
+
+# fused epilogues: the product's elementwise consumers run in the matmul kernel, before each store
+EPILOGUES = [
+    ("dense", lambda x, w, b, r: jnp.maximum(x @ w + b, 0.0) * 0.5 + r, [(67, 129), (129, 45), (45,), (67, 45)]),
+    ("kept_product", lambda x, w, b: (x @ w + b, jnp.tanh(x @ w + b)), [(33, 17), (17, 9), (9,)]),
+    ("batched_column_bias", lambda a, b, c: (a @ b) * c[:, None] - 1.0, [(3, 5, 7), (3, 7, 6), (5,)]),
+    ("transposed_operands_cast", lambda a, b: (a.T @ b.T).astype(jnp.int32) + 1, [(17, 33), (9, 17)]),
+]
+
+
+@pytest.mark.parametrize("name,f,shapes", EPILOGUES, ids=[e[0] for e in EPILOGUES])
+def test_dot_with_fused_epilogue(matmul_variant, name, f, shapes):
+    args = [R.randn(*s).astype(np.float32) for s in shapes]
+    check(lambda *a: f(*a), *args, tol=1e-4)
+
+
+def test_dense_layer_is_one_kernel():
+    args = [R.randn(*s).astype(np.float32) for s in EPILOGUES[0][2]]
+    c = compiled(EPILOGUES[0][1], *args)
+    assert c.kernel_count == 1, [k for k in c.kernels]
+
+
+def test_epilogue_binding_too_many_buffers_splits(monkeypatch):
+    """Under WebGPU's default 8 storage buffers a product with many consumers' operands runs as the
+    product, then its consumers."""
+    def f(x, w, *rs):
+        y = x @ w
+        return tuple(y * r + i for i, r in enumerate(rs))
+    args = [R.randn(20, 12).astype(np.float32), R.randn(12, 10).astype(np.float32)]
+    args += [R.randn(20, 10).astype(np.float32) for _ in range(5)]
+    check(f, *args, tol=1e-4)
 
 
 def test_dot_empty_contraction():
