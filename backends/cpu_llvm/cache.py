@@ -25,6 +25,8 @@ import threading
 import warnings
 from pathlib import Path
 
+from portax.core.cache_dirs import backend_cache_dir
+
 MAGIC = b"PTXOBJ\x02\n"
 _HEADER = struct.Struct("<8sHQ")  # magic, key length, payload length
 _MAC_BYTES = 32
@@ -50,10 +52,7 @@ def _warn_once(message: str) -> None:
 
 def cache_dir() -> Path | None:
     """The folder entries live in, or None when the disk cache is disabled."""
-    if os.environ.get("PORTAX_DISABLE_DISK_CACHE", "") not in ("", "0"):
-        return None
-    root = os.environ.get("PORTAX_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "portax")
-    return Path(root) / "cpu_llvm"
+    return backend_cache_dir("cpu_llvm")
 
 
 def entry_path(key: str) -> Path | None:

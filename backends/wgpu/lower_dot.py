@@ -2,7 +2,7 @@
 
 Each operand is read through three strides (batch, free, contracting group), so transposed operands
 cost nothing; a group whose dimensions cannot merge into one stride is first copied into canonical
-order. Two kernels, chosen from the adapter type:
+order. Two kernels; small products take the adapter type's default:
 
 * ``blocked`` (CPU adapters such as lavapipe): each invocation computes 4x4 outputs in registers, with
   vec4 loads where the layout allows, and no barriers (which are costly on CPUs);
@@ -13,27 +13,25 @@ A ``contraction`` kernel of ``core.fusion`` (the product and its elementwise con
 on each output element in registers before storing (the fused epilogue).
 
 Accumulation: f32 for f16/f32, f64 for f64, the integer type for integers (wrapping, like the
-reference), a u32 count for bool. ``PORTAX_WGPU_MATMUL=blocked|tiled`` overrides the choice.
+reference), a u32 count for bool. Big products pick their variant by timing both on the device (``autotune``,
+remembered per adapter); ``PORTAX_WGPU_MATMUL=blocked|tiled`` forces one.
 """
 from __future__ import annotations
 
 import math
-import os
 from typing import Sequence
 
 from portax.core.fusion import Kernel
 from portax.core.ir import JaxprEqn
 from portax.core.primitives import contractions as ct
 
+from . import autotune
 from .kernel_writer import KernelWriter, coord_exprs, strides, u32, workgroups_for
 from .lowering import lowering
 from .program import LoweringContext, context_of
 from .renderer import WORKGROUP, ElementEmitter, store_outputs
 from .wgsl_ops import convert
 from .wgsl_types import WType, load, positive_zero, round_reg, store, wtype
-
-MATMUL_ENV = "PORTAX_WGPU_MATMUL"
-
 
 def _group_stride(shape: Sequence[int], st: Sequence[int], dims: Sequence[int]) -> int | None:
     """The single stride addressing the linearised ``dims`` group, or None if they do not merge."""
@@ -102,13 +100,13 @@ def lower_contraction(ctx: LoweringContext, eqn: JaxprEqn, kernel: Kernel | None
     context = context_of(eqn)
     a, (sab, sam, sak) = operand_view(ctx, lhs, [lb, lfree, lc], context)
     b, (sbb, sbk, sbn) = operand_view(ctx, rhs, [rb, rc, rfree], context)
-    variant = os.environ.get(MATMUL_ENV) or ("blocked" if ctx.caps.is_cpu else "tiled")
-    if variant not in ("blocked", "tiled"):
-        raise ValueError(f"{MATMUL_ENV} must be 'blocked' or 'tiled', got {variant!r}")
-    spec = _MatmulSpec(a, b, out, B, M, K, N, (sab, sam, sak), (sbb, sbk, sbn), wtype(lhs.aval.dtype),
-                       wtype(out.aval.dtype), kernel, ctx.caps)
-    w, groups = (_blocked if variant == "blocked" else _tiled)(spec)
-    ctx.launch(w, groups, context=f"{context} [{variant}]")
+    spec = lambda k: _MatmulSpec(a, b, out, B, M, K, N, (sab, sam, sak), (sbb, sbk, sbn), wtype(lhs.aval.dtype),
+                                 wtype(out.aval.dtype), k, ctx.caps)
+    plain = {name: (lambda v=variant: v(spec(None))) for name, variant in VARIANTS.items()}
+    name = autotune.choose(ctx.device, "matmul", f"{lhs.aval.dtype}:{autotune.size_class(B, M, K, N)}",
+                           B * M * K * N, "blocked" if ctx.caps.is_cpu else "tiled", plain)
+    w, groups = VARIANTS[name](spec(kernel))
+    ctx.launch(w, groups, context=f"{context} [{name}]")
 
 
 class _MatmulSpec:
@@ -256,3 +254,6 @@ def _tiled(s: _MatmulSpec) -> tuple[KernelWriter, int]:
             s.store(w, f"acc{i}.{comp}", f"row{i}", f"n0 + tx * 4u + {j}u", f"n0 + tx * 4u + {j}u < {u32(s.N)}")
         w.line("}")
     return w, s.B * tm * tn
+
+
+VARIANTS = {"blocked": _blocked, "tiled": _tiled}
