@@ -15,6 +15,7 @@ import argparse
 import functools
 import json
 import os
+import re
 import time
 import traceback
 from typing import Any
@@ -88,6 +89,10 @@ def _kernel_info(fw: Framework, job: Job) -> dict:
     dispatches = getattr(compiled.executable, "last_dispatches", None)
     if dispatches is not None:
         info["dispatches"] = dispatches
+    # kernel variants the backend chose (wgpu tags them in the kernel's context, e.g. "... [tiled]")
+    variants = sorted({m for k in compiled.kernels for m in re.findall(r"\[(\w+)\]$", getattr(k, "context", ""))})
+    if variants:
+        info["variants"] = variants
     return info
 
 
