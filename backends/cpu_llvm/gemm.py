@@ -106,16 +106,16 @@ def task_symbol(dtype: np.dtype) -> str:
     return name
 
 
-# void epilogue(i64 row0, i64 rows, i64 col0, i64 cols, ptr argv): a program's elementwise work on a block of C
-EPILOGUE_TYPE = ir.FunctionType(T.VOID, [T.I64, T.I64, T.I64, T.I64, T.PTR])
+# void epilogue(i64 batch, i64 row0, i64 rows, i64 col0, i64 cols, ptr argv): a program's elementwise work on a
+# block of C (``batch``: the row-major index over the problem's batch dimensions)
+EPILOGUE_TYPE = ir.FunctionType(T.VOID, [T.I64, T.I64, T.I64, T.I64, T.I64, T.PTR])
 
 
 def emit(mb, lw, a_ptr: ir.Value, b_ptr: ir.Value, c_ptr: ir.Value, dtype: np.dtype, pr: Problem,
          label: str, epilogue: tuple[ir.Function, ir.Value] | None = None) -> None:
     """Call the GEMM task from the program, split over work items (batch x row block x column block).
-    ``epilogue`` (a function of type EPILOGUE_TYPE and its argv; unbatched products only) runs on each work
-    item's block of C once the block is final."""
-    assert epilogue is None or not pr.batch, "a GEMM epilogue needs an unbatched product"
+    ``epilogue`` (a function of type EPILOGUE_TYPE and its argv) runs on each work item's block of C once the
+    block is final."""
     bk = blocking(dtype)
     name = task_symbol(dtype)
     n_batch = int(np.prod([s for s, *_ in pr.batch], dtype=np.int64))
@@ -165,7 +165,8 @@ def _library_task(module: ir.Module, dtype: np.dtype) -> None:
     with for_range(b, start, end, "item") as r:
         nblk, items = b.srem(r, prm["n_nb"]), b.sdiv(r, prm["n_nb"])
         mblk = b.srem(items, prm["n_mb"])
-        b.store(b.sdiv(items, prm["n_mb"]), rest)
+        batch = b.sdiv(items, prm["n_mb"])
+        b.store(batch, rest)
         for o in offs:
             b.store(i64(0), o)
         with for_range(b, 0, prm["n_batch_dims"], "bd") as d:
@@ -205,7 +206,7 @@ def _library_task(module: ir.Module, dtype: np.dtype) -> None:
                         with otherwise:
                             _store_partial(b, bk, vty, ety, acc, tile, cbase, n, mr, nr, first, zero)
         with b.if_then(b.icmp_unsigned("!=", epilogue, ir.Constant(T.PTR, None))):
-            b.call(epilogue, [row0, mc, jc, nc, epi_argv])
+            b.call(epilogue, [batch, row0, mc, jc, nc, epi_argv])
     heap_free(b, bpack)
     heap_free(b, apack)
     b.ret_void()

@@ -56,7 +56,7 @@ def emit_dot(lw: Lowering, eqn, lhs: Buf, rhs: Buf, out: Buf, out_perm: tuple | 
              epilogue: Callable[[], tuple] | None = None) -> bool:
     """``out = dot_general(lhs, rhs)``, or with ``out_perm`` ``out = transpose(dot_general(lhs, rhs), out_perm)``
     written directly (a transposed result costs no extra pass). ``epilogue()`` makes a GEMM epilogue (see
-    ``gemm.emit``), used where the packed GEMM runs unbatched into ``out``; returns whether it was."""
+    ``gemm.emit``), used where the packed GEMM writes ``out`` row-major; returns whether it was."""
     (lc, rc), (lb, rb) = eqn.params["dimension_numbers"]
     lf, rf = free_dims(len(lhs.shape), lc, lb), free_dims(len(rhs.shape), rc, rb)
     cdt = compute_dtype(lhs.dtype)
@@ -95,7 +95,7 @@ def _single(dims: list, which: list[int]) -> tuple | None:
 def _try_gemm(lw: Lowering, lhs: Buf, rhs: Buf, acc: Buf, groups, epilogue: Callable[[], tuple] | None):
     """The packed GEMM for float32/float64 products big enough, whose free and contracting groups are each
     one strided dimension and whose result is row-major (or its transpose: then C^T = B^T A^T): False if
-    it does not apply, else True, or "with epilogue" where ``epilogue`` ran in it (unbatched, row-major)."""
+    it does not apply, else True, or "with epilogue" where ``epilogue`` ran in it (a row-major result)."""
     if lhs.dtype != acc.dtype or lhs.dtype not in (np.float32, np.float64):
         return False
     outer, kdims, ndims = (g[1] for g in groups)
@@ -107,7 +107,7 @@ def _try_gemm(lw: Lowering, lhs: Buf, rhs: Buf, acc: Buf, groups, epilogue: Call
     label = f"opaque[{','.join(map(str, acc.shape))}](dot_general: packed gemm)"
     if (cn == 1 or size_n == 1) and (cm == size_n or size_m == 1):
         pr = gemm.Problem(size_m, size_n, size_k, sm, lk, rk, rn, tuple((d[0], d[1], d[2], d[3]) for d in batch))
-        fused = epilogue is not None and not batch
+        fused = epilogue is not None
         gemm.emit(lw.mb, lw, lhs.ptr, rhs.ptr, acc.ptr, lhs.dtype, pr, label, epilogue() if fused else None)
         return "with epilogue" if fused else True
     if (cm == 1 or size_m == 1) and (cn == size_m or size_n == 1):

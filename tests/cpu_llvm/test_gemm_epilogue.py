@@ -8,6 +8,7 @@ import pytest
 
 import portax
 import portax.numpy as jnp
+from portax import lax
 from portax.core import fusion
 from portax.core.primitives import contractions as ct
 
@@ -65,11 +66,24 @@ def test_training_step_gradients_match_reference():
     assert_matches(portax.grad(loss, argnums=(0, 1, 2, 3)), *args, rtol=1e-4)
 
 
-def test_small_and_batched_products_keep_two_kernels_and_right_answers():
+def test_batched_products_take_epilogues():
     def f(a, b, bias):
-        return jnp.einsum("bij,bjk->bik", a, b) + bias
-    assert_matches(f, arr(4, 64, 64), arr(4, 64, 64), arr(64), rtol=1e-4)
+        return jnp.tanh(jnp.einsum("bij,bjk->bik", a, b) + bias)
+    args = arr(4, 64, 80), arr(4, 80, 72), arr(72)
+    assert_matches(f, *args, rtol=1e-4)
+    assert compiled(f, *args).kernel_count == 1
+    # two batch dimensions, a bias varying along one of them
+    g = lambda a, b, c: lax.dot_general(a, b, (((3,), (2,)), ((0, 1), (0, 1)))) * \
+        lax.broadcast_in_dim(c, (2, 3, 40, 70), (1,))
+    args = arr(2, 3, 40, 100), arr(2, 3, 100, 70), arr(3)
+    assert_matches(g, *args, rtol=1e-4)
+    assert compiled(g, *args).kernel_count == 1
+
+
+def test_small_and_transposed_results_keep_two_kernels_and_right_answers():
     assert_matches(lambda a, b: a @ b + 1.0, arr(3, 4), arr(4, 5))
+    h = lambda a, b: jnp.einsum("mk,nk->nm", a, b) + 2.0  # the GEMM writes C^T = B A^T: no epilogue
+    assert_matches(h, arr(70, 90), arr(60, 90), rtol=1e-4)
 
 
 def test_fusion_pass_makes_contraction_kernels_only_where_the_policy_allows():
