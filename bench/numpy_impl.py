@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from .workloads import (LEARNING_RATE, SELU_ALPHA, SELU_SCALE, Job, Sizes, cnn_batch, cnn_params, conv_inputs,
-                        elementwise_inputs, matmul_inputs, mlp_batch, mlp_params)
+                        elementwise_inputs, linear_problem, matmul_inputs, mlp_batch, mlp_params)
 
 
 def _forward(params: list, x: np.ndarray) -> tuple[list, list, np.ndarray]:
@@ -127,6 +127,13 @@ def build(key: str, sizes: Sizes) -> Job:
     if key == "per_example_grads":
         return Job(lambda p, x, y: mlp_grads(p, x, y, True),
                    (mlp_params(sizes), *mlp_batch(sizes, sizes.per_example_batch)))
+    if key == "per_example_linear":
+        def grads(params, x, y):
+            w, b = params
+            residual2 = 2 * (x @ w + b - y)
+            return residual2[:, None] * x, residual2
+        (w, b), x, y = linear_problem(sizes)
+        return Job(grads, ((w, b), x, y), sizes.dispatch_calls // 10)
     if key == "normal":
         return Job(lambda rng: rng.standard_normal(sizes.normals, dtype=np.float32), (np.random.default_rng(0),))
     if key in ("compile_loss", "compile_grad"):  # what the first-call rows compile, for checking their results

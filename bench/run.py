@@ -24,7 +24,7 @@ import time
 from importlib import metadata
 from pathlib import Path
 
-from . import jax_env, membw, pmap_scaling, report
+from . import jax_env, membw, mpi_scaling, pmap_scaling, report
 from .workloads import BY_KEY, SIZES, WORKLOADS, Workload
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -72,6 +72,12 @@ class Runner:
         cmd = [python, "-m", "bench.pmap_scaling", column, "--mode", self.mode, "--devices", str(devices)]
         env = {**self._env(column), **pmap_scaling.environment(column, devices)}
         results, missing = self._json_lines(cmd, env, TIMEOUT_S[self.mode])
+        return results[0] if results else missing
+
+    def processes(self, column: str) -> dict:
+        """``bench.mpi_scaling`` for the portax backend ``column``: it starts its own mpirun jobs."""
+        cmd = [sys.executable, "-m", "bench.mpi_scaling", column, "--mode", self.mode]
+        results, missing = self._json_lines(cmd, self._env(column), 4 * TIMEOUT_S[self.mode])
         return results[0] if results else missing
 
     def _json_lines(self, cmd: list[str], env: dict, timeout: float) -> tuple[list[dict], dict]:
@@ -185,14 +191,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--quick", action="store_true", help="small sizes and few repeats: a smoke run under a minute")
     p.add_argument("--columns", default=",".join(DEFAULT_COLUMNS),
                    help="comma-separated: portax backend names, numpy, jax (default: %(default)s)")
-    p.add_argument("--workloads", default=",".join([w.key for w in WORKLOADS] + [pmap_scaling.KEY]),
+    p.add_argument("--workloads", default=",".join([w.key for w in WORKLOADS] + [pmap_scaling.KEY, mpi_scaling.KEY]),
                    help="comma-separated workload keys (default: all)")
     p.add_argument("--out", type=Path, default=Path(__file__).resolve().parent,
                    help="folder for results.md, results.json and bench.log (default: bench/)")
     args = p.parse_args(argv)
     args.columns = [c for c in args.columns.split(",") if c]
     args.workloads = [w for w in args.workloads.split(",") if w]
-    unknown = [w for w in args.workloads if w not in BY_KEY and w != pmap_scaling.KEY]
+    unknown = [w for w in args.workloads if w not in BY_KEY and w not in (pmap_scaling.KEY, mpi_scaling.KEY)]
     if unknown:
         p.error(f"unknown workloads {unknown}; choose from {sorted(BY_KEY)}")
     return args
@@ -214,7 +220,7 @@ def main(argv: list[str] | None = None) -> dict:
             except jax_env.JaxUnavailable as e:
                 runner.unavailable["jax"] = {"unavailable": str(e)}
         log("measuring memory bandwidth")
-        bandwidths = [membw.measure(SIZES[mode].membw_bytes)]
+        bandwidths = [membw.measure(mode)]
         results["membw"] = membw.best(bandwidths)
         selected = [w for w in WORKLOADS if w.key in args.workloads]
         cells: dict[str, dict] = {}
@@ -224,6 +230,7 @@ def main(argv: list[str] | None = None) -> dict:
                 for key, cell in runner.cells(column, group).items():
                     cells.setdefault(key, {})[column] = cell
                     w = BY_KEY[key]
+                    results["membw"] = membw.best(bandwidths, membw.row_rates(cells, mode, report.label))
                     shown = report.failure(cell) or \
                         f"{report.value_text(w, cell, SIZES[mode], results['membw'])} {w.unit}"
                     log(f"{w.title(SIZES[mode])} | {report.label(column)}: {shown} ({time.perf_counter() - t0:.1f} s)")
@@ -235,9 +242,15 @@ def main(argv: list[str] | None = None) -> dict:
                 scaling[column] = runner.scaling(column, 2)
                 if column != "jax":
                     scaling[column]["all_cores_one_s"] = runner.scaling(column, 1).get("one_s")
+        if mpi_scaling.KEY in args.workloads:
+            results[mpi_scaling.KEY] = {}
+            for column in (c for c in args.columns if c not in ("numpy", "jax") and c not in runner.unavailable):
+                log(f"data-parallel step on 1 and 2 processes, allreduce vs mpi4py | {report.label(column)}")
+                results[mpi_scaling.KEY][column] = runner.processes(column)
         runner.log.close()
     log("measuring memory bandwidth again")
-    results["membw"] = membw.best(bandwidths + [membw.measure(SIZES[mode].membw_bytes)])
+    bandwidths.append(membw.measure(mode))
+    results["membw"] = membw.best(bandwidths, membw.row_rates(results["cells"], mode, report.label))
     results["load"].append(os.getloadavg()[0])
     results["meta"] = {"command": command, "date": date, "machine": machine_info(results),
                        "wall_s": time.perf_counter() - started}

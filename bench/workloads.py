@@ -17,22 +17,20 @@ import numpy as np
 class Sizes:
     """Problem sizes of one run (``full`` is what the issues ask for, ``quick`` a smoke run)."""
 
-    elementwise: int  # elements of selu and sum(x + y*z)
+    elementwise: int  # elements of selu and sum(x + y*z) (and of the bandwidth probes: see membw)
     matmuls: tuple[int, int]  # the two square matmul sizes
     mlp: tuple[int, ...]  # layer widths of the MLP, input first
     batch: int  # training-step batch
     per_example_batch: int  # batch of vmap(grad)
     normals: int  # samples of random.normal
     dispatch_calls: int  # calls per timing sample of the tiny jitted function
-    membw_bytes: int  # array size of the memory-bandwidth probe
     conv: tuple[int, int, int, int, int]  # conv rows: batch, in features, height = width, out features, kernel
     cnn_batch: int  # batch of the CNN train step (28x28 inputs)
 
 
 SIZES = {
-    "full": Sizes(10_000_000, (1024, 2048), (784, 512, 512, 10), 128, 32, 10_000_000, 2000, 400_000_000,
-                  (32, 32, 14, 64, 3), 32),
-    "quick": Sizes(200_000, (128, 256), (64, 32, 32, 10), 16, 8, 200_000, 200, 40_000_000, (4, 8, 8, 16, 3), 4),
+    "full": Sizes(10_000_000, (1024, 2048), (784, 512, 512, 10), 128, 32, 10_000_000, 2000, (32, 32, 14, 64, 3), 32),
+    "quick": Sizes(200_000, (128, 256), (64, 32, 32, 10), 16, 8, 200_000, 200, (4, 8, 8, 16, 3), 4),
 }
 
 
@@ -106,6 +104,8 @@ WORKLOADS = [
              "28x28 NCHW", "steps/s", lambda s: 1.0, 1.0, True),
     Workload("per_example_grads", lambda s: f"per-example grads vmap(grad), batch {s.per_example_batch}",
              "ms", lambda s: 1.0, 1e3, False),
+    Workload("per_example_linear", lambda s: f"per-example grads vmap(grad) of a linear model, batch "
+             f"{s.per_example_batch}, {LINEAR_FEATURES} features", "µs", lambda s: 1.0, 1e6, False),
     Workload("normal", lambda s: f"random.normal {_count(s.normals)} f32", "ms", lambda s: 1.0, 1e3, False),
 ]
 BY_KEY = {w.key: w for w in WORKLOADS}
@@ -148,6 +148,17 @@ def conv_inputs(sizes: Sizes, seed: int = 4) -> list[np.ndarray]:
     n, c, h, o, k = sizes.conv
     rng = np.random.default_rng(seed)
     return [rng.standard_normal(shape, dtype=np.float32) for shape in ((n, c, h, h), (o, c, k, k), (n, o, h, h))]
+
+
+LINEAR_FEATURES = 64  # inputs of the linear model of the per-example-gradients row (sub-millisecond calls)
+
+
+def linear_problem(sizes: Sizes, seed: int = 7) -> tuple[tuple[np.ndarray, np.ndarray], np.ndarray, np.ndarray]:
+    """``((w, b), x, y)`` of a least-squares linear model: w (features,), b a 0-d array, one target per row."""
+    rng = np.random.default_rng(seed)
+    w = rng.standard_normal(LINEAR_FEATURES).astype(np.float32)
+    x = rng.standard_normal((sizes.per_example_batch, LINEAR_FEATURES)).astype(np.float32)
+    return (w, np.array(0.5, np.float32)), x, rng.standard_normal(sizes.per_example_batch).astype(np.float32)
 
 
 CNN_FEATURES = (1, 32, 64)
@@ -247,6 +258,13 @@ def build(fw: Any, key: str, sizes: Sizes) -> Job:
     if key == "cnn_step":
         params = jax.tree_util.tree_map(put, cnn_params())
         return Job(jit(sgd(jax, cnn_loss_fn(jax))), (params, *map(put, cnn_batch(sizes))))
+    if key == "per_example_linear":
+        def squared_error(params, x, y):
+            w, b = params
+            return (jnp.dot(x, w) + b - y) ** 2
+        f = jit(jax.vmap(jax.grad(squared_error), in_axes=(None, 0, 0)))
+        (w, b), x, y = linear_problem(sizes)
+        return Job(f, ((put(w), put(b)), put(x), put(y)), sizes.dispatch_calls // 10)
     loss = mlp_loss_fn(jax)
     params = jax.tree_util.tree_map(put, mlp_params(sizes))
     if key == "mlp_step":

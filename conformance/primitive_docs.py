@@ -77,7 +77,7 @@ def observed(prim: Any) -> list:
         for case in gen(ctx):
             try:
                 eqns = _traced_eqns(prim, case.fn, case.args)
-            except (TypeError, ValueError):  # a case of a dtype the primitive rejects
+            except (TypeError, ValueError, NotImplementedError):  # a dtype the primitive rejects or lacks
                 continue
             out += [(case.dtype, e) for e in eqns]
             if len(out) >= MAX_OBSERVED:
@@ -141,7 +141,7 @@ def _out_dtypes(prim: Any, avals: list, params: dict) -> tuple | None:
     """The output dtypes, each as the name of the dtype parameter that sets it if one does, else a dtype."""
     try:
         out = trace.abstract_eval_rules[prim](*avals, **params)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, NotImplementedError):
         return None
     outs = out if prim.multiple_results else [out]
     if "result_avals" in params:  # a host callback declares its results

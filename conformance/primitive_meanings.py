@@ -145,6 +145,9 @@ MEANINGS = {
     "cholesky": "Lower Cholesky factor of a symmetric (Hermitian) positive definite matrix.",
     "triangular_solve": "Solve `op(a) x = b` or `x op(a) = b` for triangular `a` (`op` transposes if `transpose_a`, "
                         "conjugates if `conjugate_a`).",
+    "tridiagonal_solve": "Solve `A x = b` for the tridiagonal `A` given by its sub-, main and super-diagonals `dl`, "
+                         "`d`, `du` (`dl[0]` and `du[-1]` unused); `b` is `[..., m, k]`. Row pivoting as LAPACK's "
+                         "gtsv; a zero pivot gives NaN (finite with `perturb_singular`).",
     "qr": "QR decomposition.",
     "svd": "Singular value decomposition (singular values in descending order).",
     "eigh": "Eigenvalues (ascending) and eigenvectors of a symmetric (Hermitian) matrix.",

@@ -2,17 +2,23 @@
 make_jaxpr, eval_shape, checkpoint, and device placement."""
 from __future__ import annotations
 
+import collections
 import functools
+import inspect
+import threading
+import warnings
+import weakref
 from typing import Any, Callable, Sequence
 
 import numpy as np
 
 from . import dtypes, profiler, trace as core
 from .ad_util import Zero, instantiate
-from .array import Array, make_array, to_device
+from .array import Array, make_array, put_host, to_device
 from .backend import Device, get_backend, registry
+from .call_key import arrays_key
 from .config import config, guard_transfer, hot as config_hot
-from .errors import ConcretizationTypeError
+from .errors import ConcretizationTypeError, JaxRuntimeError
 from .jit_args import ArgInfo, StaticArg, check_callable, donation_vector, resolve_argnums, signature
 from .lru import LRUCache
 from .interpreters import batching
@@ -22,7 +28,8 @@ from .interpreters.staging import convert_constvars, trace_to_jaxpr
 from .interpreters.evaluation import eval_jaxpr
 from .interpreters.transpose import UndefinedPrimal, backward_pass
 from .ir import ClosedJaxpr, ShapedArray
-from .pytree import PyTreeDef, tree_flatten, tree_map, tree_structure, tree_unflatten
+from .pytree import (Partial, PyTreeDef, keystr, register_pytree_node, tree_flatten, tree_flatten_with_path,
+                     tree_map, tree_structure, tree_unflatten)
 from .sharded import MeshArray, MultiDeviceArray
 
 _LEAF = tree_structure(0)
@@ -44,6 +51,8 @@ class ShapeDtypeStruct:
     __slots__ = ("shape", "dtype", "weak_type", "sharding")
 
     def __init__(self, shape: Sequence[int], dtype, weak_type: bool = False, sharding: Any = None):
+        if dtype is None:
+            raise ValueError("ShapeDtypeStruct: dtype must be specified.")
         self.shape = tuple(shape)
         self.dtype = np.dtype(dtype)
         self.weak_type = weak_type
@@ -56,6 +65,11 @@ class ShapeDtypeStruct:
     ndim = property(lambda self: len(self.shape))
     size = property(lambda self: int(np.prod(self.shape, dtype=np.int64)))
 
+    def __len__(self) -> int:
+        if not self.shape:
+            raise TypeError("len() of unsized object")
+        return self.shape[0]
+
     def __repr__(self) -> str:
         return f"ShapeDtypeStruct(shape={self.shape}, dtype={self.dtype.name})"
 
@@ -67,7 +81,7 @@ class ShapeDtypeStruct:
 
 
 class _CacheEntry:
-    __slots__ = ("closed", "consts", "out_tree", "compiled", "const_arrays")
+    __slots__ = ("closed", "consts", "out_tree", "compiled", "const_arrays", "donations")
 
     def __init__(self, closed, consts, out_tree):
         self.closed = closed
@@ -75,6 +89,64 @@ class _CacheEntry:
         self.out_tree = out_tree
         self.compiled = {}
         self.const_arrays = {}
+        self.donations = {}  # donated flags of the argument leaves -> those an output can take (see usable_donations)
+
+    def usable_donations(self, donated: tuple) -> tuple:
+        """Which donated argument leaves an output of the same shape and dtype can take (each output one), as
+        XLA's buffer donation; the others are not donated (not deleted), with JAX's warning when compiled."""
+        usable = self.donations.get(donated)
+        if usable is None:
+            free = collections.Counter((a.shape, a.dtype) for a in self.closed.out_avals)
+            flags = []
+            for a, d in zip(self.closed.in_avals[len(self.consts):], donated):
+                flags.append(d and free[(a.shape, a.dtype)] > 0)
+                free[(a.shape, a.dtype)] -= flags[-1]
+            unused = [f"ShapedArray({a.dtype.name}[{','.join(map(str, a.shape))}])"
+                      for a, d, u in zip(self.closed.in_avals[len(self.consts):], donated, flags) if d and not u]
+            if unused:
+                warnings.warn(f"Some donated buffers were not usable: {', '.join(unused)}.\nSee an explanation at "
+                              "https://docs.jax.dev/en/latest/faq.html#buffer-donation.")
+            usable = self.donations.setdefault(donated, tuple(flags))
+        return usable
+
+
+def _donate(leaves: list, usable: tuple) -> list:
+    """The argument Arrays donated (deleted after the call); the same buffer donated and passed twice is an error."""
+    ids = collections.Counter(map(id, leaves))
+    for i, x in enumerate(leaves):
+        if usable[i] and type(x) is Array and ids[id(x)] > 1:
+            raise JaxRuntimeError(f"INVALID_ARGUMENT: Attempt to donate the same buffer twice in Execute() (flattened "
+                                  f"argument: {i}, replica: 0). Toy example for this bug: `f(donate(a), a)`.")
+    return [x for x, u in zip(leaves, usable) if u and type(x) is Array]
+
+
+# As JAX's: ``jit(f)(x)`` in a loop traces and compiles ``f`` once. Entries go when the function is collected.
+_trace_caches: "weakref.WeakKeyDictionary[Callable, dict]" = weakref.WeakKeyDictionary()
+_trace_caches_lock = threading.Lock()
+
+
+_jit_functions: "weakref.WeakSet[JitFunction]" = weakref.WeakSet()  # for clear_caches
+
+
+def clear_caches() -> None:
+    """Drop every jitted function's traces and programs and the eager programs (``jax.clear_caches``)."""
+    from .dispatch import clear_caches as clear_programs
+    with _trace_caches_lock:
+        _trace_caches.clear()
+        jitted = list(_jit_functions)
+    for f in jitted:
+        f.clear_cache()
+    clear_programs()
+
+
+def _trace_cache(fun: Callable, key: tuple) -> LRUCache:
+    """The traces (and their programs) of ``fun`` jitted with the static arguments ``key``; a function that cannot be
+    weakly referenced or hashed gets a cache of its own."""
+    try:
+        with _trace_caches_lock:
+            return _trace_caches.setdefault(fun, {}).setdefault(key, LRUCache())
+    except TypeError:
+        return LRUCache()
 
 
 def _hashable_static(v: Any) -> Any:
@@ -90,18 +162,27 @@ class JitFunction:
         functools.update_wrapper(self, fun)
         self.fun = fun
         self._sig = signature(fun)
-        # Donation is accepted and validated as in JAX; the buffers are not reused (donating is a hint in JAX too).
+        # Donated Arrays are deleted after the call where an output can take their buffer (as XLA's donation).
         self.donate_argnums, self.donate_argnames, self.static_argnums, self.static_argnames = resolve_argnums(
             fun, self._sig, donate_argnums, donate_argnames, static_argnums, static_argnames)
         self.backend = backend
         self.device = device
-        # Owned by this function (its programs go with it), bounded by config.compile_cache_size (LRU).
-        self._cache = LRUCache()
+        # Shared by the jitted versions of ``fun`` with these static arguments (its programs go with ``fun``), bounded
+        # by config.compile_cache_size (LRU).
+        self._cache = _trace_cache(fun, (self.static_argnums, self.static_argnames))
+        _jit_functions.add(self)
         self._fast = LRUCache()
         self._partitioned = None  # the ShardedJit running this function over the mesh of its arguments
 
     def __get__(self, obj, objtype=None):
         return self if obj is None else functools.partial(self, obj)
+
+    def __repr__(self) -> str:
+        """JAX's repr of a jitted function (its C++ type is ``PjitFunction``)."""
+        try:
+            return f"<PjitFunction of {self.__wrapped__!r}>"
+        except Exception:  # the function's repr failed, or it is gone
+            return "<PjitFunction>"
 
     def _device(self, leaves) -> Device:
         if self.device is not None:
@@ -142,6 +223,7 @@ class JitFunction:
             dyn_args, dyn_kwargs = tree_unflatten(in_tree, leaves)
             out = self._call_fun(static_key, dyn_args, dyn_kwargs)
             ol, ot = tree_flatten(out)
+            _check_outputs(self.fun, out, ol)
             out_tree_box[:] = [ot]
             return [asarray(o) if not core.is_tracer(o) else o for o in ol]
 
@@ -153,6 +235,22 @@ class JitFunction:
                           f"{_fun_name(self.fun)} for jit. Its traced arguments are: "
                           f"{self._arg_names(in_tree, avals)}.") from None
         return _CacheEntry(ClosedJaxpr(convert_constvars(jaxpr), []), consts, out_tree_box[0])
+
+    def _check_arguments(self, dyn_args: tuple, dyn_kwargs: dict) -> None:
+        """JAX's TypeError for an argument that is neither an array nor a scalar, naming its path."""
+        params = list(self._sig.parameters) if self._sig is not None else []
+        dyn_pos = [p for i, p in enumerate(params) if i not in self.static_argnums]
+        for path, x in tree_flatten_with_path((dyn_args, dyn_kwargs))[0]:
+            try:
+                core.get_aval(x)
+            except TypeError:
+                i = getattr(path[1], "idx", None)
+                name = (dyn_pos[i] if i < len(dyn_pos) else f"args[{i}]") if i is not None else path[1].key
+                raise TypeError(f"Error interpreting argument to {self.fun} as an abstract array. The problematic value "
+                                f"is of type {type(x)} and was passed to the function at path {name}"
+                                f"{keystr(path[2:])}.\nThis typically means that a jit-wrapped function was called "
+                                "with a non-array argument, and this argument was not marked as static using the "
+                                "static_argnums or static_argnames parameters of jax.jit.") from None
 
     def _leaf_names(self, in_tree) -> list[str]:
         """The parameter name of each positional leaf of ``(dyn_args, dyn_kwargs)`` (``args[i]`` past them)."""
@@ -216,12 +314,24 @@ class JitFunction:
         rerun(entry.closed, [*entry.const_arrays[device], *leaves])
 
     def _jit_call(self, context: tuple, args: tuple, kwargs: dict) -> Any:
-        # Fast path: positional Arrays only, no trace active, signature seen before.
-        if not kwargs and not core.is_tracing() and all(type(a) is Array for a in args):
-            hit = self._fast.get(tuple([a.aval for a in args] + [a._device for a in args] + [context]))
+        # Fast path: no trace active, a signature seen before (see ``call_key``; the leaves that are not Arrays
+        # yet are converted as below).
+        if core.is_tracing():
+            fast = None
+        elif kwargs or self.static_argnums:
+            static_key, dyn_args, dyn_kwargs = self._split(args, kwargs)
+            fast = arrays_key((dyn_args, dyn_kwargs), (context, static_key))
+        else:
+            fast = arrays_key(args, context)
+        if fast is not None:
+            hit = self._fast.peek(fast[0])  # (a cache in front of self._cache: no LRU bookkeeping per call)
             if hit is not None:
-                call, consts, out_tree = hit
-                outs = call([*consts, *args])
+                call, consts, out_tree, device, avals = hit
+                leaves = fast[1]
+                if fast[2]:
+                    leaves = [x if type(x) is Array else _host_to_array(x, a, device, implicit=True)
+                              for x, a in zip(leaves, avals)]
+                outs = call([*consts, *leaves])
                 return outs[0] if out_tree is _LEAF else tree_unflatten(out_tree, outs)
         static_key, dyn_args, dyn_kwargs = self._split(args, kwargs)
         leaves, in_tree = tree_flatten((dyn_args, dyn_kwargs))
@@ -231,7 +341,11 @@ class JitFunction:
                 self._partitioned = self._partitioned or ShardedJit(self, None, None)
                 return self._partitioned(*args, **kwargs)
             device = self._device(leaves)
-            leaves = [x if type(x) is Array else _to_array(x, device, implicit=True) for x in leaves]
+            try:
+                leaves = [x if type(x) is Array else _to_array(x, device, implicit=True) for x in leaves]
+            except TypeError:
+                self._check_arguments(dyn_args, dyn_kwargs)
+                raise
             avals = [x.aval for x in leaves]
             entry = self._entry(static_key, in_tree, avals)
             call = entry.compiled.get(device)
@@ -239,11 +353,16 @@ class JitFunction:
                 call = self._compile(entry, device)
             consts = entry.const_arrays[device]
             moved = [x if x._device is device else _move(x, device) for x in leaves]
-            if not kwargs and not self.static_argnums and all(type(a) is Array for a in args) and \
-                    not any(core.is_tracer(c) for c in entry.consts):
-                self._fast.put(tuple([a.aval for a in args] + [a._device for a in args] + [context]),
-                               (call, consts, entry.out_tree))
+            donating = self.donate_argnums or self.donate_argnames  # (a donating call deletes: no fast path)
+            # Cached for the fast path only when no Array had to move: a hit passes them as they are.
+            if fast is not None and not donating and all(x._device is device for x in fast[1] if type(x) is Array) \
+                    and not any(core.is_tracer(c) for c in entry.consts):
+                self._fast.put(fast[0], (call, consts, entry.out_tree, device, avals))
+            donated = _donate(leaves, entry.usable_donations(self._donated(args, static_key, dyn_args, dyn_kwargs))) \
+                if donating else ()
             outs = call([*consts, *moved])
+            for x in donated:
+                x.delete()
             return tree_unflatten(entry.out_tree, outs)
         leaves = [asarray(x) if not core.is_tracer(x) else x for x in leaves]
         avals = [core.get_aval(x) for x in leaves]
@@ -266,11 +385,15 @@ class JitFunction:
         leaves, in_tree = tree_flatten((dyn_args, dyn_kwargs))
         device = self._device(leaves)
         avals = [core.get_aval(x) for x in leaves]
-        static_positions = {i for i, _ in static_key[0]}
-        positions = [i for i in range(len(args)) if i not in static_positions]
-        donated = donation_vector(self.donate_argnums, self.donate_argnames, positions, dyn_args, dyn_kwargs)
+        donated = self._donated(args, static_key, dyn_args, dyn_kwargs)
         args_info = tree_unflatten(in_tree, [ArgInfo(a, d) for a, d in zip(avals, donated)])
         return Lowered(self, self._entry(static_key, in_tree, avals), device, args_info)
+
+    def _donated(self, args: tuple, static_key, dyn_args: tuple, dyn_kwargs: dict) -> tuple:
+        """Per leaf of ``(dyn_args, dyn_kwargs)``: donated or not."""
+        static_positions = {i for i, _ in static_key[0]}
+        positions = [i for i in range(len(args)) if i not in static_positions]
+        return tuple(donation_vector(self.donate_argnums, self.donate_argnames, positions, dyn_args, dyn_kwargs))
 
     def eval_shape(self, *args, **kwargs):
         return eval_shape(self, *args, **kwargs)
@@ -308,6 +431,8 @@ class Lowered(_Stage):
 
     def as_text(self, dialect: str | None = None, *, debug_info: bool = False) -> str:
         """The lowering's text: portax lowers to a jaxpr (no XLA dialect such as "hlo" or "stablehlo")."""
+        if dialect not in (None, "jaxpr", "hlo", "stablehlo"):
+            raise ValueError(f"unknown dialect: {dialect}")
         if dialect not in (None, "jaxpr"):
             raise NotImplementedError(f"Lowered.as_text(dialect={dialect!r}): portax lowers to jaxprs, not to XLA "
                                       "dialects; use dialect=None")
@@ -377,7 +502,11 @@ class Compiled(_Stage):
         d = self.call.device
         leaves = [x if type(x) is Array else _to_array(x, d, implicit=True) for x in leaves]
         consts = self.entry.const_arrays[d]
-        return tree_unflatten(self.entry.out_tree, self.call([*consts, *leaves]))
+        donated = _donate(leaves, self.entry.usable_donations(tuple(i.donated for i in tree_flatten(self.args_info)[0])))
+        outs = self.call([*consts, *leaves])
+        for x in donated:
+            x.delete()
+        return tree_unflatten(self.entry.out_tree, outs)
 
 
 def _to_array(x: Any, device: Device, implicit: bool = False) -> Array:
@@ -387,15 +516,39 @@ def _to_array(x: Any, device: Device, implicit: bool = False) -> Array:
     aval = core.get_aval(x)
     if isinstance(x, ShapeDtypeStruct):
         raise TypeError("ShapeDtypeStruct values cannot be passed to a compiled function; use lower() or eval_shape")
+    return _host_to_array(x, aval, device, implicit)
+
+
+def _host_to_array(x: Any, aval: ShapedArray, device: Device, implicit: bool = False) -> Array:
+    """A NumPy array or Python scalar whose aval is ``aval`` on ``device`` (``implicit``: under the transfer guard)."""
     if implicit and isinstance(x, (np.ndarray, np.generic)):
-        guard_transfer("host_to_device", f"aval={aval.str_short()}, dst_device={device}", explicit=False)
-    return make_array(x, weak_type=aval.weak_type, device=device, dtype=aval.dtype)
+        guard_transfer("host_to_device", lambda: f"aval={aval.str_short()}, dst_device={device}", explicit=False)
+    return Array(put_host(np.asarray(x, dtype=aval.dtype), device), aval, device)
 
 
 def _move(x: Array, device: Device) -> Array:
     """An implicit device-to-device transfer (of a jitted function's argument), under the transfer guard."""
     guard_transfer("device_to_device", f"aval={x.aval.str_short()}, dst_device={device}", explicit=False)
     return to_device(x, device)
+
+
+def _fun_src(f: Callable) -> str:
+    """``name at file:line`` of a function (its name only when it has no code)."""
+    code = getattr(f, "__code__", None)
+    return f"{_fun_name(f)} at {code.co_filename}:{code.co_firstlineno}" if code is not None else _fun_name(f)
+
+
+def _check_outputs(fun: Callable, out: Any, leaves: list) -> None:
+    """JAX's TypeError for a traced function returning a leaf that is not an array (nor a scalar)."""
+    for i, x in enumerate(leaves):
+        if core.is_tracer(x):
+            continue
+        try:
+            core.get_aval(x)
+        except TypeError:
+            path = keystr(tree_flatten_with_path(out)[0][i][0])
+            raise TypeError(f"function {_fun_src(fun)} traced for jit returned a value of type {type(x)} at output "
+                            f"component {path}, which is not a valid JAX type") from None
 
 
 def _fun_name(f: Callable) -> str:
@@ -425,7 +578,8 @@ def _flatten_fun(f: Callable, in_tree: PyTreeDef, out_tree_box: list, has_aux: b
         out = f(*args)
         if has_aux:
             if not (isinstance(out, (tuple, list)) and len(out) == 2):
-                raise ValueError("has_aux=True requires the function to return a pair (output, aux)")
+                raise TypeError("expected function with aux output to return a two-element tuple, but got type "
+                                f"{type(out)} with value {out!r}")
             out, aux = out
             aux_box[:] = [tree_map(lambda x: x, aux)]
         ol, ot = tree_flatten(out)
@@ -448,8 +602,8 @@ def jvp(fun: Callable, primals: Sequence, tangents: Sequence, has_aux: bool = Fa
     if not isinstance(primals, (tuple, list)) or not isinstance(tangents, (tuple, list)):
         raise TypeError(f"primal and tangent arguments to jax.jvp must be tuples or lists; found "
                         f"{type(primals).__name__} and {type(tangents).__name__}.")
-    p_leaves, p_tree = tree_flatten(tuple(primals))
-    t_leaves, t_tree = tree_flatten(tuple(tangents))
+    p_leaves, p_tree = tree_flatten(primals)
+    t_leaves, t_tree = tree_flatten(tangents)
     if p_tree != t_tree:
         raise TypeError(f"primal and tangent arguments to jax.jvp must have the same tree structure; primals have "
                         f"tree structure {p_tree} whereas tangents have tree structure {t_tree}.")
@@ -484,29 +638,83 @@ def _zero_out(z: Zero) -> Any:
 
 
 def linearize(fun: Callable, *primals: Any, has_aux: bool = False) -> tuple:
-    """``(fun(*primals), f_jvp)`` with ``f_jvp(*tangents)`` evaluating the linearized function."""
+    """``(fun(*primals), f_jvp)`` with ``f_jvp(*tangents)`` evaluating the linearized function. As JAX's, ``f_jvp``
+    is a ``tree_util.Partial`` (its constants are its leaves: it can be passed to and returned from ``jit``) of a
+    ``functools.partial`` whose first argument is the linear jaxpr."""
     p_leaves, p_tree = tree_flatten(primals)
     p_leaves = [asarray(p) for p in p_leaves]
     out_tree_box: list = []
     aux_box: list = []
-    mask = [dtypes.kind(core.get_aval(p).dtype) in "fc" for p in p_leaves]
+    p_avals = [core.get_aval(p) for p in p_leaves]
+    mask = [dtypes.kind(a.dtype) in "fc" for a in p_avals]
     flat = _flatten_fun(fun, p_tree, out_tree_box, has_aux, aux_box)
     outs, jaxpr, consts, out_mask = linearize_flat(flat, p_leaves, mask)
     out_tree = out_tree_box[0]
     out_avals = [core.get_aval(o) for o in outs]
-
-    def f_jvp(*tangents):
-        t_leaves, t_tree = tree_flatten(tangents)
-        if t_tree != p_tree:
-            raise TypeError(f"linearized function called on tangent values inconsistent with the original function's "
-                            f"input structure: expected {p_tree}, got {t_tree}")
-        ts = [asarray(t) for t, m in zip(t_leaves, mask) if m]
-        res = iter(eval_jaxpr(jaxpr, consts, *ts))
-        return tree_unflatten(out_tree, [next(res) if m else _zero_out(Zero(a.at_least_vspace()))
-                                         for m, a in zip(out_mask, out_avals)])
-
+    f_jvp = Partial(functools.partial(_lift_linearized, jaxpr, p_tree, p_avals, mask, out_tree, out_avals, out_mask),
+                    consts)
     out = tree_unflatten(out_tree, outs)
     return (out, f_jvp, _lower_aux(aux_box[0])) if has_aux else (out, f_jvp)
+
+
+def _value_aval(x: Any) -> ShapedArray:
+    """The aval of a value, float0 arrays included."""
+    if isinstance(x, np.ndarray) and x.dtype == dtypes.float0:
+        return ShapedArray(x.shape, dtypes.float0)
+    return core.get_aval(x)
+
+
+def _lift_linearized(jaxpr, p_tree, p_avals, mask, out_tree, out_avals, out_mask, consts, *tangents):
+    """The linearized function of ``linearize`` applied to ``tangents`` (JAX's checks and messages)."""
+    t_leaves, t_tree = tree_flatten(tangents)
+    if t_tree != p_tree:
+        raise TypeError(f"expected {p_tree}, got {t_tree}")
+    for t, pa in zip(t_leaves, p_avals):
+        ta, expected = _value_aval(t), pa.at_least_vspace()
+        if (ta.shape, ta.dtype) != (expected.shape, expected.dtype):
+            raise ValueError("linearized function called on tangent values inconsistent with the original primal "
+                             f"values:\nGot tangent aval {ta} for primal aval {pa} but expected {expected}.")
+    res = iter(eval_jaxpr(jaxpr, consts, *[asarray(t) for t, m in zip(t_leaves, mask) if m]))
+    return tree_unflatten(out_tree, [next(res) if m else _zero_out(Zero(a.at_least_vspace()))
+                                     for m, a in zip(out_mask, out_avals)])
+
+
+_VJP_TOO_MANY_ARGS = """
+The function returned by `jax.vjp` applied to {} was called with {} arguments,
+but functions returned by `jax.vjp` must be called with a single argument
+corresponding to the single value returned by the function being differentiated
+(even if that returned value is a tuple or other container).
+
+For example, if we have:
+
+  def f(x):
+    return (x, x)
+  _, f_vjp = jax.vjp(f, 1.0)
+
+the function `f` returns a single tuple as output, and so we call `f_vjp` with a
+single tuple as its argument:
+
+  x_bar, = f_vjp((2.0, 2.0))
+
+If we instead call `f_vjp(2.0, 2.0)`, with the values 'splatted out' as
+arguments rather than in a tuple, this error can arise.
+"""
+
+
+class VJP:
+    """The pullback ``vjp`` returns: a pytree whose leaves are its residuals (so it can be passed to and returned
+    from ``jit``), called with one cotangent."""
+
+    def __init__(self, fun: functools.partial, residuals: list, name: str):
+        self.fun, self.residuals, self.name = fun, residuals, name
+
+    def __call__(self, ct: Any, *extra: Any) -> Any:
+        if extra:
+            raise TypeError(_VJP_TOO_MANY_ARGS.format(self.name, len(extra) + 1))
+        return self.fun(self.residuals, ct)
+
+
+register_pytree_node(VJP, lambda v: ((v.residuals,), (v.fun, v.name)), lambda meta, xs: VJP(meta[0], xs[0], meta[1]))
 
 
 def vjp(fun: Callable, *primals: Any, has_aux: bool = False) -> tuple:
@@ -521,25 +729,33 @@ def vjp(fun: Callable, *primals: Any, has_aux: bool = False) -> tuple:
     outs, jaxpr, consts, out_mask = linearize_flat(flat, p_leaves, mask)
     out_tree = out_tree_box[0]
     out_avals = [core.get_aval(o) for o in outs]
-
-    def vjp_fn(ct: Any) -> tuple:
-        ct_leaves, ct_tree = tree_flatten(ct)
-        if ct_tree != out_tree:
-            raise TypeError(f"Tree structure of cotangent input {ct_tree}, does not match structure of primal output "
-                            f"{out_tree}.")
-        for c, a in zip(ct_leaves, out_avals):
-            ca = core.get_aval(c) if not (isinstance(c, np.ndarray) and c.dtype == dtypes.float0) else None
-            if ca is not None and dtypes.kind(a.dtype) in "fc" and (ca.shape != a.shape):
-                raise ValueError(f"vjp: cotangent shape {ca.shape} does not match primal output shape {a.shape}")
-        cts = [asarray(c) for c, m in zip(ct_leaves, out_mask) if m]
-        undefined = [UndefinedPrimal(a.at_least_vspace()) for a, m in zip(p_avals, mask) if m]
-        cts_in = iter(backward_pass(jaxpr, consts, undefined, cts))
-        res = [_zero_out(c) if type(c) is Zero else c for c in
-               (next(cts_in) if m else Zero(a.at_least_vspace()) for a, m in zip(p_avals, mask))]
-        return tree_unflatten(p_tree, res)
-
+    vjp_fn = VJP(functools.partial(_vjp_bwd, jaxpr, p_tree, p_avals, mask, out_tree, out_avals, out_mask, _fun_name(fun)),
+                 consts, _fun_name(fun))
     out = tree_unflatten(out_tree, outs)
     return (out, vjp_fn, _lower_aux(aux_box[0])) if has_aux else (out, vjp_fn)
+
+
+def _vjp_bwd(jaxpr, p_tree, p_avals, mask, out_tree, out_avals, out_mask, name, consts, ct):
+    """The pullback of ``vjp`` applied to the cotangent ``ct`` (JAX's checks and messages)."""
+    ct_leaves, ct_tree = tree_flatten(ct)
+    if ct_tree != out_tree:
+        raise ValueError(f"unexpected tree structure.\n\nThe argument to a VJP function returned by `jax.vjp` must "
+                         f"match the pytree structure of the differentiated function {name}.\n\nBut the tree "
+                         f"structures differ: the output has structure {out_tree}, the argument {ct_tree}.")
+    for c, a in zip(ct_leaves, out_avals):
+        if dtypes.kind(a.dtype) not in "fc":
+            continue
+        ca = _value_aval(c)
+        if ca.shape != a.shape or (ca.dtype != a.dtype and not ca.weak_type):
+            raise ValueError("unexpected JAX type (e.g. shape/dtype) for argument to VJP function: got "
+                             f"{ca.str_short()}, but expected {a.str_short()} because the corresponding output of the "
+                             f"differentiated function had JAX type {a.str_short()}")
+    cts = [asarray(c) for c, m in zip(ct_leaves, out_mask) if m]
+    undefined = [UndefinedPrimal(a.at_least_vspace()) for a, m in zip(p_avals, mask) if m]
+    cts_in = iter(backward_pass(jaxpr, consts, undefined, cts))
+    res = [_zero_out(c) if type(c) is Zero else c for c in
+           (next(cts_in) if m else Zero(a.at_least_vspace()) for a, m in zip(p_avals, mask))]
+    return tree_unflatten(p_tree, res)
 
 
 def _partial_in(fun: Callable, args: tuple, kwargs: dict, nums: tuple) -> Callable:
@@ -552,9 +768,29 @@ def _partial_in(fun: Callable, args: tuple, kwargs: dict, nums: tuple) -> Callab
     return f_part
 
 
+def _check_output_dtype_revderiv(name: str, holomorphic: bool, aval: ShapedArray) -> None:
+    """JAX's output check of reverse-mode derivatives: real outputs (complex ones when holomorphic)."""
+    kind = dtypes.kind(aval.dtype)
+    if holomorphic:
+        if kind != "c":
+            raise TypeError(f"{name} with holomorphic=True requires outputs with complex dtype, but got "
+                            f"{aval.dtype.name}.")
+    elif kind == "c":
+        raise TypeError(f"{name} requires real-valued outputs (output dtype that is a sub-dtype of np.floating), but "
+                        f"got {aval.dtype.name}. For holomorphic differentiation, pass holomorphic=True. For "
+                        "differentiation of non-holomorphic functions involving complex outputs, use jax.vjp directly.")
+    elif kind != "f":
+        raise TypeError(f"{name} requires real-valued outputs (output dtype that is a sub-dtype of np.floating), but "
+                        f"got {aval.dtype.name}. For differentiation of functions with integer outputs, use jax.vjp "
+                        "directly.")
+
+
 def _check_input_dtype_revderiv(name: str, holomorphic: bool, allow_int: bool, x: Any) -> None:
     """JAX's input check of reverse-mode derivatives: inexact inputs (complex ones when holomorphic)."""
-    a = core.get_aval(asarray(x))
+    try:
+        a = core.get_aval(x)
+    except TypeError:
+        raise TypeError(f"Argument '{x}' of type {type(x)} is not a valid JAX type") from None
     if holomorphic and dtypes.kind(a.dtype) != "c":
         raise TypeError(f"{name} with holomorphic=True requires inputs with complex dtype, but got {a.dtype.name}.")
     if dtypes.kind(a.dtype) not in "fc" and not allow_int:
@@ -590,12 +826,7 @@ def value_and_grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: boo
             shape = core.get_aval(leaves[0]).shape if len(leaves) == 1 else f"a pytree of {len(leaves)} leaves"
             raise TypeError(f"Gradient only defined for scalar-output functions. Output had shape: {shape}.")
         oa = core.get_aval(leaves[0])
-        if holomorphic and dtypes.kind(oa.dtype) != "c":
-            raise TypeError(f"grad with holomorphic=True requires outputs with complex dtype, but got {oa.dtype.name}.")
-        if not holomorphic and dtypes.kind(oa.dtype) != "f":
-            raise TypeError(f"grad requires real-valued outputs (output dtype that is a sub-dtype of np.floating), "
-                            f"but got {oa.dtype.name}. For holomorphic differentiation, pass holomorphic=True. For "
-                            "differentiating non-holomorphic functions involving complex outputs, use jax.vjp directly.")
+        _check_output_dtype_revderiv("grad", holomorphic, oa)
         from .primitives.structural import full
         g = vjp_fn(tree_unflatten(tree_structure(out), [full((), 1, oa.dtype)]))
         g = g if multiple else g[0]
@@ -648,9 +879,14 @@ def jacfwd(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = Fals
         leaves, tree = tree_flatten(dyn)
         leaves = [asarray(x) for x in leaves]
         for x in leaves:
-            if dtypes.kind(core.get_aval(x).dtype) != "f":
+            kind, name = dtypes.kind(core.get_aval(x).dtype), core.get_aval(x).dtype.name
+            if holomorphic and kind != "c":
+                raise TypeError(f"jacfwd with holomorphic=True requires inputs with complex dtype, but got {name}.")
+            if not holomorphic and kind != "f":
                 raise TypeError(f"jacfwd requires real-valued inputs (input dtype that is a sub-dtype of np.floating), "
-                                f"but got {core.get_aval(x).dtype.name}.")
+                                f"but got {name}. For holomorphic differentiation, pass holomorphic=True. For "
+                                "differentiation of non-holomorphic functions involving complex inputs or integer "
+                                "inputs, use jax.jvp directly.")
 
         f_part = _partial_in(fun, args, kwargs, nums)
 
@@ -701,6 +937,8 @@ def jacrev(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = Fals
         else:
             y, pullback = vjp(f_part, *dyn)
         y_leaves, y_tree = tree_flatten(y)
+        for leaf in y_leaves:
+            _check_output_dtype_revderiv("jacrev", holomorphic, core.get_aval(leaf))
         basis = _std_basis(y_leaves)
         in_leaves = [asarray(x) for x in tree_flatten(dyn)[0]]
 
@@ -726,7 +964,8 @@ def jacrev(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = Fals
 
 def hessian(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False, holomorphic: bool = False) -> Callable:
     """``jacfwd(jacrev(fun))``."""
-    return jacfwd(jacrev(fun, argnums, has_aux=has_aux), argnums, has_aux=has_aux)
+    return jacfwd(jacrev(fun, argnums, has_aux=has_aux, holomorphic=holomorphic), argnums, has_aux=has_aux,
+                  holomorphic=holomorphic)
 
 
 # =========================================== vmap ============================================================
@@ -743,9 +982,22 @@ def _flatten_axes(what: str, tree: PyTreeDef, axes: Any, kind: type = int) -> li
     try:
         tree_map(add, axes, proxy, is_leaf=lambda a: a is None)
     except ValueError as e:
+        from .tree_extras import prefix_errors
+        errors = prefix_errors(axes, proxy, is_leaf=lambda a: a is None)
+        if errors:  # JAX's message, with the mismatching subtrees
+            details = "\n  ".join(err(what).args[0] for err in errors)
+            raise ValueError(f"{what} specification must be a tree prefix of the corresponding value; \n  Mismatch "
+                             f"details ({len(errors)} found):\n  {details}") from None
         raise ValueError(f"{what} specification must be a tree prefix of the corresponding value, got "
                          f"specification {axes} for value tree {tree}. ({e})") from None
     return out
+
+
+def _check_axes_spec(what: str, axes: Any) -> None:
+    """JAX's TypeError for axes (``what``: "vmap in_axes", ...) that are not ints or None (bools, arrays, ...)."""
+    if not all(type(a) is int for a in tree_flatten(axes)[0]):
+        raise TypeError(f"{what} must be an int, None, or (nested) container with those types as leaves, but got "
+                        f"{axes}.")
 
 
 def vmap(fun: Callable, in_axes: Any = 0, out_axes: Any = 0, axis_name: Any = None, axis_size: int | None = None,
@@ -753,6 +1005,11 @@ def vmap(fun: Callable, in_axes: Any = 0, out_axes: Any = 0, axis_name: Any = No
     """Vectorise ``fun`` over the axes ``in_axes`` of its arguments; outputs stack along ``out_axes``."""
     if isinstance(in_axes, list):
         in_axes = tuple(in_axes)
+    if not (in_axes is None or type(in_axes) in (int, tuple)):
+        raise TypeError("vmap in_axes must be an int, None, or a tuple of entries corresponding to the positional "
+                        f"arguments passed to the function, but got {in_axes}.")
+    _check_axes_spec("vmap in_axes", in_axes)
+    _check_axes_spec("vmap out_axes", out_axes)
 
     @functools.wraps(fun)
     def vmapped(*args, **kwargs):
@@ -781,14 +1038,15 @@ def vmap(fun: Callable, in_axes: Any = 0, out_axes: Any = 0, axis_name: Any = No
             a = a % nd
             norm.append(a)
             sizes.add(core.get_aval(x).shape[a])
+        if not leaves and axis_size is None:
+            raise ValueError("vmap wrapped function must be passed at least one argument containing an array or "
+                             f"axis_size must be specified, got empty *args={args} and **kwargs={kwargs}")
         if axis_size is not None:
             sizes.add(axis_size)
         if len(sizes) > 1:
-            desc = "; ".join(f"arg with shape {core.get_aval(x).shape} mapped along axis {a}"
-                             for x, a in zip(leaves, norm) if a is not None)
-            raise ValueError(f"vmap got inconsistent sizes for array axes to be mapped:\n{desc}")
+            raise _inconsistent_sizes_error(fun, args, kwargs, axes, axis_size)
         if not sizes:
-            raise ValueError("vmap must have at least one non-None value in in_axes (or pass axis_size)")
+            raise ValueError("vmap must have at least one non-None value in in_axes or axis_size must be specified")
         size = sizes.pop()
         out_tree_box: list = []
 
@@ -799,11 +1057,60 @@ def vmap(fun: Callable, in_axes: Any = 0, out_axes: Any = 0, axis_name: Any = No
             out_tree_box[:] = [ot]
             return ol
 
-        outs = batching.vmap_flat(flat, size, axis_name, norm, leaves,
-                                  lambda n: _flatten_axes("vmap out_axes", out_tree_box[0], out_axes))
+        try:
+            outs = batching.vmap_flat(flat, size, axis_name, norm, leaves,
+                                      lambda n: _flatten_axes("vmap out_axes", out_tree_box[0], out_axes))
+        except batching.SpecMatchError as e:
+            out_tree = out_tree_box[0]
+            path = tree_flatten_with_path(tree_unflatten(out_tree, [0] * out_tree.num_leaves))[0][e.leaf_idx][0]
+            raise ValueError(f"at vmap out_axes{keystr(path)}, got axis spec None but output was batched on axis "
+                             f"{e.src}") from None
         return tree_unflatten(out_tree_box[0], outs)
 
+    name = getattr(fun, "__name__", fun)
+    vmapped.__doc__ = (f"Vectorized version of {name}. Takes similar arguments as {name} but with additional array "
+                       f"axes over which {name} is mapped.")
+    if getattr(fun, "__doc__", None):
+        vmapped.__doc__ += "\n\nOriginal documentation:\n\n" + fun.__doc__
     return vmapped
+
+
+def _inconsistent_sizes_error(fun: Callable, args: tuple, kwargs: dict, axes: list, axis_size: int | None
+                              ) -> ValueError:
+    """JAX's error for mapped axes of different sizes: the most common size first, each size with an example."""
+    try:
+        params: list | None = list(inspect.signature(fun).bind(*args, **kwargs).signature.parameters)
+    except (TypeError, ValueError):
+        params = None
+
+    def name(path) -> str:
+        i = path[0].idx
+        if params is None or i >= len(params):
+            return f"args{keystr(path)}"
+        return f"argument {params[i]}{keystr(path[1:])}"
+
+    def typ(x) -> str:
+        try:
+            a = core.get_aval(x)
+        except TypeError:  # not an array (an unmapped Python object)
+            return "unknown"
+        return f"{a.dtype.name}[{','.join(map(str, a.shape))}]"
+
+    described = [f"{name(p)} of type {typ(x)}" for p, x in tree_flatten_with_path(args)[0]]
+    described += [f"kwargs{keystr(p)} of type {typ(x)}" for p, x in tree_flatten_with_path(kwargs)[0]]
+    leaves = tree_flatten((args, kwargs))[0]
+    sizes = [None if a is None else core.get_aval(x).shape[a] for x, a in zip(leaves, axes)]
+    msg = ["vmap got inconsistent sizes for array axes to be mapped:\n"]
+    if axis_size is not None:
+        msg.append(f"  * the `axis_size` argument was {axis_size};\n")
+    for k, (sz, ct) in enumerate(collections.Counter(s for s in sizes if s is not None).most_common()):
+        i = sizes.index(sz)
+        if ct == 1:
+            msg.append(f"  * one axis had size {sz}: axis {axes[i]} of {described[i]};\n")
+        else:
+            msg.append(f"  * {'some' if k else 'most'} axes ({ct} of them) had size {sz}, e.g. axis {axes[i]} of "
+                       f"{described[i]};\n")
+    return ValueError("".join(msg)[:-2])
 
 
 # ====================================== staging helpers ======================================================
@@ -818,7 +1125,9 @@ def _flatten_static(fun: Callable, args: tuple, kwargs: dict, static: tuple):
         d, kw = tree_unflatten(in_tree, xs)
         it = iter(d)
         full = [args[i] if i in static else next(it) for i in range(len(args))]
-        ol, ot = tree_flatten(fun(*full, **kw))
+        out = fun(*full, **kw)
+        ol, ot = tree_flatten(out)
+        _check_outputs(fun, out, ol)
         out_tree_box[:] = [ot]
         return ol
 
@@ -908,8 +1217,10 @@ def default_backend() -> str:
 
 def device_put(x: Any, device: Any = None) -> Any:
     """Place every leaf of ``x`` on ``device`` (default: the default backend's first device), or lay it
-    out by a sharding (a ``NamedSharding`` splits it into blocks over a mesh's devices)."""
-    from .sharding import NamedSharding, SingleDeviceSharding
+    out by a sharding (a ``NamedSharding`` splits it into blocks over a mesh's devices; a PartitionSpec
+    is one over the mesh set by ``set_mesh``)."""
+    from .sharding import NamedSharding, SingleDeviceSharding, pspec_to_sharding
+    device = pspec_to_sharding("device_put", device)
     if isinstance(device, SingleDeviceSharding):
         device = device._device
     if isinstance(device, NamedSharding):

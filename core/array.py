@@ -38,8 +38,28 @@ class Array(ArrayMethods):
     def devices(self) -> set:
         return {self._device}
 
+    def delete(self) -> None:
+        """Release the buffer (as donation does); any later use raises RuntimeError."""
+        self._buf = None
+        self._host = None
+
+    def is_deleted(self) -> bool:
+        return self._buf is None
+
+    def _copy(self) -> "Array":
+        """A copy (``jnp.array(x, copy=True)``): another Array of the same immutable buffer, so deleting (donating)
+        one leaves the other."""
+        self._check_if_deleted()
+        return Array(self._buf, self.aval, self._device)
+
+    def _check_if_deleted(self) -> None:
+        if self._buf is None:
+            shape = f"{self.dtype.name}[{','.join(map(str, self.shape))}]"
+            raise RuntimeError(f"Array has been deleted with shape={shape}.")
+
     def _value(self) -> np.ndarray:
         if self._host is None:
+            self._check_if_deleted()
             # A CPU device's memory is the host's (no transfer, as in JAX); portax's own reads are not guarded.
             if self._device.platform != "cpu" and called_from_user(sys._getframe(1), _in_this_module):
                 guard_transfer("device_to_host", f"aval={self.aval.str_short()}", explicit=False)
@@ -61,6 +81,7 @@ class Array(ArrayMethods):
         return v.copy() if copy else v
 
     def block_until_ready(self) -> "Array":
+        self._check_if_deleted()
         block = getattr(self._device.backend, "block_until_ready", None)
         if block is not None:
             for buf in self._buf if self.aval.dtype.kind == "c" else (self._buf,):
@@ -156,6 +177,8 @@ def make_array(value: Any, weak_type: bool | None = None, device: Device | None 
     if dtype is None:
         if type(value) in (bool, int, float, complex):
             dtype = dtypes.python_scalar_dtype(value)
+            if type(value) is int and not dtypes.iinfo(dtype).min <= value <= dtypes.iinfo(dtype).max:
+                raise OverflowError(f"Python int {value} too large to convert to {dtype}")  # JAX's message
         else:
             dtype = np.asarray(value).dtype
             if dtypes.kind(dtype) in "OUSV":
@@ -202,6 +225,7 @@ def join_parts(re: Any, im: Any, dtype: np.dtype) -> np.ndarray:
 
 def to_device(x: Array, device: Device) -> Array:
     """Copy an Array to another device (through the host when backends differ)."""
+    x._check_if_deleted()
     if x._device is device:
         return x
     backend = device.backend

@@ -20,6 +20,13 @@ def _env_bool(name: str, default: bool) -> bool:
     return os.environ.get(name.upper(), str(default)).lower() in ("1", "true", "yes", "on")
 
 
+class _Override(threading.local):
+    """An option's value in one thread (``_UNSET``: the global one); a class default, as reading a missing attribute
+    would cost an exception."""
+
+    value: Any = _UNSET
+
+
 class State:
     """One option: a global value and a thread-local override; calling it gives a context manager."""
 
@@ -30,12 +37,12 @@ class State:
         self.__doc__ = f"Context manager for `{name}` config option.\n\n{help}"
         self._parser = parser
         self._global = parser(default)
-        self._local = threading.local()
+        self._local = _Override()
         self._context_default = context_default
 
     @property
     def value(self) -> Any:
-        local = getattr(self._local, "value", _UNSET)
+        local = self._local.value
         return self._global if local is _UNSET else local
 
     def _set(self, value: Any) -> None:
@@ -62,9 +69,9 @@ class StateContextManager:
         self._prev = threading.local()  # per thread: one manager may be entered by several threads (and re-entered)
 
     def __enter__(self) -> None:
-        self._prev.__dict__.setdefault("stack", []).append(getattr(self.state._local, "value", _UNSET))
+        self._prev.__dict__.setdefault("stack", []).append(self.state._local.value)
         self.state._local.value = self.new_val
-        _thread.depth = getattr(_thread, "depth", 0) + 1
+        _thread.depth += 1
         _thread.hot = _hot_values()
 
     def __exit__(self, *exc: Any) -> None:
@@ -142,8 +149,10 @@ _OPTIONS: list[tuple] = [
      "Behavior when raw PRNG keys are passed to jax.random APIs.", _UNSET),
     ("jax_default_prng_impl", os.environ.get("JAX_DEFAULT_PRNG_IMPL", "threefry2x32"),
      _enum(("threefry2x32", "threefry4x32", "philox2x32", "philox4x32", "rbg", "unsafe_rbg")),
-     "Select the default PRNG implementation, used when one is not explicitly provided at seeding time (portax "
-     "implements threefry2x32 only: the others raise NotImplementedError when used).", _UNSET),
+     "Select the default PRNG implementation, used when one is not explicitly provided at seeding time.", _UNSET),
+    ("jax_enable_custom_prng", False, _bool,
+     "The typed-key upgrade: jax.random.PRNGKey, and the random functions given raw keys, return typed key "
+     "arrays instead of raw uint32 key data.", True),
     *((f"jax_transfer_guard_{d}", None, _enum(_TRANSFER_LEVELS, optional=True),
        f"Transfer guard level for {d.replace('_', '-')} transfers. Default is 'allow'.", _UNSET)
       for d in _TRANSFER_DIRECTIONS),
@@ -216,7 +225,14 @@ _STATES = {name[4:] if name.startswith("jax_") else name: config._add(State(name
 
 # What every jitted call reads, precomputed: (trace context, whether outputs are checked for NaN/inf). The global
 # values change only in ``config.update``; a thread inside a context manager keeps its own, set on enter/exit.
-_thread = threading.local()
+class _ThreadHot(threading.local):
+    """Per thread: the depth of option context managers entered and, inside one, the ``hot`` values."""
+
+    depth = 0
+    hot = None  # a class default: a missing attribute would cost an exception per read
+
+
+_thread = _ThreadHot()
 
 
 def _hot_values(global_only: bool = False) -> tuple:
@@ -230,15 +246,15 @@ _global_hot = [_hot_values(global_only=True)]
 
 def hot() -> tuple:
     """``(trace_context, check_nans_or_infs)`` for the current thread, in one thread-local read."""
-    mine = getattr(_thread, "hot", None)
+    mine = _thread.hot
     return _global_hot[0] if mine is None else mine
 
 # The options' context managers, under JAX's names (``jax.numpy_rank_promotion('raise')``, ...).
 _PUBLIC = ("enable_x64", "numpy_rank_promotion", "numpy_dtype_promotion", "default_matmul_precision", "enable_checks",
-           "check_tracer_leaks", "debug_nans", "debug_infs", "legacy_prng_key", "default_prng_impl",
+           "check_tracer_leaks", "debug_nans", "debug_infs", "legacy_prng_key", "default_prng_impl", "enable_custom_prng",
            "transfer_guard_host_to_device", "transfer_guard_device_to_device", "transfer_guard_device_to_host")
 (enable_x64, numpy_rank_promotion, numpy_dtype_promotion, default_matmul_precision, enable_checks, check_tracer_leaks,
- debug_nans, debug_infs, legacy_prng_key, default_prng_impl, transfer_guard_host_to_device,
+ debug_nans, debug_infs, legacy_prng_key, default_prng_impl, enable_custom_prng, transfer_guard_host_to_device,
  transfer_guard_device_to_device, transfer_guard_device_to_host) = (_STATES[name] for name in _PUBLIC)
 checking_leaks = functools.partial(check_tracer_leaks, True)
 
@@ -264,12 +280,14 @@ def called_from_user(frame: Any, through: Callable[[Any], bool]) -> bool:
     return frame is None or not frame.f_code.co_filename.startswith(_CORE_DIR)
 
 
-def guard_transfer(direction: str, what: str, explicit: bool) -> None:
-    """Apply the transfer guard of ``direction`` ('host_to_device', ...) to a transfer of ``what``; ``explicit``:
-    asked for with ``device_put`` (only the '*_explicit' levels guard those)."""
+def guard_transfer(direction: str, what: str | Callable[[], str], explicit: bool) -> None:
+    """Apply the transfer guard of ``direction`` ('host_to_device', ...) to a transfer of ``what`` (or of what
+    ``what()`` says: built only when the guard logs or raises); ``explicit``: asked for with ``device_put`` (only the
+    '*_explicit' levels guard those)."""
     level = _STATES[f"transfer_guard_{direction}"].value or "allow"
     if level == "allow" or (explicit and level in ("log", "disallow")):
         return
+    what = what() if callable(what) else what
     name = direction.replace("_", "-")
     if level.startswith("log"):
         logging.getLogger("portax").warning("%s transfer: %s", name, what)

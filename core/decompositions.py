@@ -62,8 +62,9 @@ def _evaluate(jaxpr: Jaxpr, consts: list, args: tuple, decomposed: Callable[[Pri
 
 
 def _expand_param(value: Any, decomposed: Callable[[Primitive], bool]) -> Any:
-    if isinstance(value, tuple):
-        return tuple(_expand_param(v, decomposed) for v in value)
+    if isinstance(value, tuple):  # a namedtuple (gather/scatter dimension numbers) keeps its type
+        items = [_expand_param(v, decomposed) for v in value]
+        return type(value)(*items) if hasattr(value, "_fields") else tuple(items)
     if isinstance(value, ClosedJaxpr) and any(decomposed(e.primitive) for e in iter_eqns(value.jaxpr)):
         return _expand(value, decomposed)
     return value

@@ -67,10 +67,13 @@ class CompiledCall:
         self.name = name  # the program's name on a profiler trace
 
     def __call__(self, arrays: Sequence[Array]) -> list[Array]:
+        bufs = [a._buf for a in arrays]
+        if any(b is None for b in bufs):  # a deleted (donated) array
+            next(a for a in arrays if a._buf is None)._check_if_deleted()
         if profiler.session is None:
-            bufs = self.executable(*[a._buf for a in arrays])
+            bufs = self.executable(*bufs)
         else:
-            bufs = profiler.run_program(self.executable, [a._buf for a in arrays], self.device, self.name)
+            bufs = profiler.run_program(self.executable, bufs, self.device, self.name)
         d = self.device
         return list(map(Array, bufs, self.out_avals, [d] * len(bufs)))
 
@@ -101,6 +104,8 @@ def check_special(name: str, outs: Sequence) -> None:
 
 
 def _compile_eqn(primitive, avals, params, device) -> CompiledCall:
+    if primitive not in abstract_eval_rules:  # a user's primitive with neither def_impl nor def_abstract_eval
+        raise NotImplementedError(f"Evaluation rule for '{primitive}' not implemented")
     out = abstract_eval_rules[primitive](*avals, **params)
     out_avals = out if primitive.multiple_results else [out]
     ins = [Var(a) for a in avals]
@@ -161,8 +166,9 @@ def compile_jaxpr(closed: ClosedJaxpr, device: Device, name: str = "program") ->
 
 def _compile_jaxpr(closed: ClosedJaxpr, device: Device, name: str) -> CompiledCall | object:
     from .parallel.spmd import uses_axes
-    if uses_axes(closed.jaxpr):
-        return _INTERPRETED
+    if uses_axes(closed.jaxpr):  # shard_maps over one mesh: partitioned over it; else one equation at a time
+        from .parallel.partition import mesh_call
+        return mesh_call(closed, device) or _INTERPRETED
     _check_compilable(closed.jaxpr)
     consts = [c if type(c) is Array else make_array(np.asarray(c), device=device) for c in closed.consts]
     # A new ClosedJaxpr for the backend: an executable keeping it must not keep ``closed`` (the cache key).

@@ -12,7 +12,7 @@ class ConcretizationTypeError(JAXTypeError):
     def __init__(self, tracer, context: str = ""):
         self.tracer, self.context = tracer, context
         super().__init__(
-            f"Abstract tracer value encountered where concrete value is expected: {tracer}\n"
+            f"Abstract tracer value encountered where concrete value is expected: {_error_repr(tracer)}\n"
             f"{context}\n"
             "The problem arose with a traced value inside a transformed function (jit, vmap, cond, ...): "
             "Python control flow such as `if x:` or `int(x)` needs a concrete value. Use lax.cond / "
@@ -20,12 +20,24 @@ class ConcretizationTypeError(JAXTypeError):
             "static_argnums / static_argnames.")
 
 
+def _error_repr(tracer) -> str:
+    """JAX's name of a traced value in its errors: ``traced array with shape float32[3]``."""
+    aval = getattr(tracer, "aval", None)
+    if aval is None:
+        return str(tracer)
+    return f"traced array with shape {aval.dtype.name}[{','.join(map(str, aval.shape))}]"
+
+
 class TracerBoolConversionError(ConcretizationTypeError):
-    pass
+    def __init__(self, tracer, context: str = ""):
+        self.tracer, self.context = tracer, context
+        JAXTypeError.__init__(self, f"Attempted boolean conversion of {_error_repr(tracer)}.\n{context}")
 
 
 class TracerIntegerConversionError(ConcretizationTypeError):
-    pass
+    def __init__(self, tracer, context: str = ""):
+        self.tracer, self.context = tracer, context
+        JAXTypeError.__init__(self, f"The __index__() method was called on {_error_repr(tracer)}.\n{context}")
 
 
 class TracerArrayConversionError(JAXTypeError):

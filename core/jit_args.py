@@ -3,6 +3,7 @@ arguments by position and by name, validated against the function's signature.""
 from __future__ import annotations
 
 import inspect
+import operator
 from typing import Any, Callable, Iterable
 
 _POSITIONAL = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
@@ -28,7 +29,11 @@ def signature(fun: Callable) -> inspect.Signature | None:
 
 
 def index_tuple(x: int | Iterable[int]) -> tuple[int, ...]:
-    return (int(x),) if isinstance(x, int) else tuple(int(i) for i in x)
+    """An index or an iterable of indices as a tuple of ints (JAX's ``_ensure_index_tuple``)."""
+    try:
+        return (operator.index(x),)
+    except TypeError:
+        return tuple(operator.index(i) for i in x)
 
 
 def str_tuple(x: str | Iterable[str]) -> tuple[str, ...]:

@@ -72,10 +72,13 @@ def split(operand: Any, sizes: Sequence[int], axis: int = 0) -> list:
     """Split ``operand`` along ``axis`` into pieces of the given sizes (which must add up to its length)."""
     operand = ew.asarray(operand)
     shape = get_aval(operand).shape
-    axis = axis % len(shape)
+    axis = st.canonicalize_axis(axis, len(shape))
     sizes = [int(s) for s in sizes]
-    if sum(sizes) != shape[axis] or any(s < 0 for s in sizes):
-        raise ValueError(f"split: sizes {sizes} must be non-negative and sum to the size {shape[axis]} of axis {axis}")
+    if any(s < 0 for s in sizes):
+        raise ValueError(f"Sizes passed to split must be nonnegative, got {sizes}")
+    if sum(sizes) != shape[axis]:
+        raise ValueError(f"Sum of sizes {sum(sizes)} must be equal to dimension {axis} of the operand shape "
+                         f"{list(shape)}")
     out, start = [], 0
     for s in sizes:
         out.append(st.slice_in_dim(operand, start, start + s, 1, axis))
@@ -107,7 +110,9 @@ def reduce(operands: Any, init_values: Any, computation: Callable, dimensions: S
     flat_ops, tree = tree_flatten(operands)
     flat_init, init_tree = tree_flatten(init_values)
     if init_tree != tree:
-        raise ValueError(f"reduce: operands and init_values must have the same structure, got {tree} and {init_tree}")
+        raise ValueError(f"Operands must have the same tree structure as init_values: {tree} vs. {init_tree}")
+    if any(np.ndim(v) != 0 for v in flat_init):
+        raise ValueError(f"reduce found non-scalar initial value: {[np.shape(v) for v in flat_init]}")
     flat_ops = [ew.asarray(x) for x in flat_ops]
     nd = get_aval(flat_ops[0]).ndim
     dims = tuple(sorted(int(d) % nd for d in dimensions)) if nd else ()

@@ -46,6 +46,11 @@ class LRUCache:
                 self._data.move_to_end(key)
             return value
 
+    def peek(self, key: Hashable) -> Any:
+        """The value under ``key``, or None, leaving the order as it is: one dict read, no lock (for a cache in
+        front of another, where an entry dropped early only costs a lookup in the one behind)."""
+        return self._data.get(key)
+
     def put(self, key: Hashable, value: Any) -> Any:
         """Store ``value`` unless another thread stored one first; returns the value kept."""
         with self._lock:

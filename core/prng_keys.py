@@ -6,7 +6,7 @@ mapped and scanned axes are the leading (batch) axes of the data, which are the 
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -16,24 +16,40 @@ from .trace import get_aval
 
 
 class PRNGImpl:
-    """A PRNG implementation: its name, short tag (in the key dtype's name) and the shape of one key's data."""
+    """A PRNG implementation, as JAX's ``PRNGImpl``: the shape of one key's uint32 data and the functions on raw
+    key data ``seed(integer scalar array)``, ``split(key, shape)``, ``random_bits(key, bit_width, shape)`` and
+    ``fold_in(key, uint32 scalar)``; its name and short tag (in the key dtype's name)."""
 
-    def __init__(self, name: str, tag: str, key_shape: tuple) -> None:
-        self.name, self.tag, self.key_shape = name, tag, key_shape
+    def __init__(self, key_shape: tuple, seed: Callable, split: Callable, random_bits: Callable, fold_in: Callable,
+                 name: str = "<unnamed>", tag: str = "?") -> None:
+        self.key_shape, self.seed, self.split, self.random_bits, self.fold_in = \
+            tuple(key_shape), seed, split, random_bits, fold_in
+        self.name, self.tag = name, tag
+
+    def _fields(self) -> tuple:
+        return self.key_shape, self.seed, self.split, self.random_bits, self.fold_in, self.name, self.tag
 
     def __repr__(self) -> str:
         return f"PRNGImpl({self.name!r})"
 
     def __eq__(self, other: Any) -> bool:
-        return isinstance(other, PRNGImpl) and (self.name, self.key_shape) == (other.name, other.key_shape)
+        return isinstance(other, PRNGImpl) and self._fields() == other._fields()
 
     def __hash__(self) -> int:
-        return hash((PRNGImpl, self.name))
+        return hash(self.tag)
 
-    __str__ = __repr__
+    def __str__(self) -> str:
+        return self.tag
 
 
-THREEFRY2X32 = PRNGImpl("threefry2x32", "fry", (2,))
+prngs: dict = {}  # name -> PRNGImpl, as jax._src.random.prng.prngs
+
+
+def register_prng(impl: PRNGImpl) -> None:
+    """Make ``impl`` available by its name (``jax.random.key(0, impl=name)``, ``jax_default_prng_impl``)."""
+    if impl.name in prngs:
+        raise ValueError(f"PRNG with name {impl.name} already registered: {impl}")
+    prngs[impl.name] = impl
 
 
 class KeyTy:
@@ -61,7 +77,7 @@ class KeyTy:
         return type(other) is KeyTy and self._impl == other._impl
 
     def __hash__(self) -> int:
-        return hash((KeyTy, self._impl.name))
+        return hash((KeyTy, self._impl))
 
 
 def check_key_data(impl: PRNGImpl, data: Any) -> None:
@@ -172,12 +188,26 @@ class PRNGKeyArray:
     def T(self) -> "PRNGKeyArray":
         return self.transpose()
 
+    @property
+    def at(self) -> Any:
+        from .prng_key_ops import KeyIndexHelper
+        return KeyIndexHelper(self)
+
     def copy(self) -> "PRNGKeyArray":
         return self._wrap(self._base_array.copy())
 
     def block_until_ready(self) -> "PRNGKeyArray":
         self._base_array.block_until_ready()
         return self
+
+    def copy_to_host_async(self) -> None:
+        self._base_array.copy_to_host_async()
+
+    def delete(self) -> None:
+        self._base_array.delete()
+
+    def is_deleted(self) -> bool:
+        return self._base_array.is_deleted()
 
     def is_fully_addressable(self) -> bool:
         return True
@@ -188,6 +218,9 @@ class PRNGKeyArray:
     def __ne__(self, other: Any) -> Any:  # type: ignore[override]
         return ~_keys_equal(self, other)
 
+    def __neg__(self) -> Any:
+        return _ufunc("negative")(self)
+
     def __bool__(self) -> bool:
         raise TypeError("key array cannot be converted to boolean.")
 
@@ -197,6 +230,23 @@ class PRNGKeyArray:
 
     def __repr__(self) -> str:
         return f"Array({self.shape}, dtype={self.dtype.name}) overlaying:\n{self._base_array}"
+
+
+def _ufunc(name: str) -> Any:
+    """The jnp ufunc ``name`` (arithmetic operators on keys raise its TypeError, as in JAX)."""
+    from .numpy import ufuncs
+    return getattr(ufuncs, name)
+
+
+def _operator(ufunc: str, reflected: bool) -> Any:
+    if reflected:
+        return lambda self, other: _ufunc(ufunc)(other, self)
+    return lambda self, other: _ufunc(ufunc)(self, other)
+
+
+for _op, _fn in (("add", "add"), ("sub", "subtract"), ("mul", "multiply"), ("truediv", "true_divide")):
+    setattr(PRNGKeyArray, f"__{_op}__", _operator(_fn, False))
+    setattr(PRNGKeyArray, f"__r{_op}__", _operator(_fn, True))
 
 
 def _dims_indexed(i: Any) -> int:

@@ -1,5 +1,6 @@
-"""``portax.random``: JAX's threefry2x32 PRNG (partitionable mode): typed key arrays (``key``, dtype ``key<fry>``)
-and legacy raw keys (``PRNGKey``, uint32[2] arrays).
+"""``portax.random``: JAX's PRNGs (threefry2x32 in partitionable mode by default; threefry4x32, philox2x32,
+philox4x32, rbg and unsafe_rbg by ``impl=`` or ``jax_default_prng_impl``, see prng_impls.py): typed key arrays
+(``key``, dtype ``key<fry>``, ...) and legacy raw keys (``PRNGKey``, uint32 arrays).
 
 Key derivation, ``bits`` and ``uniform`` are bit-identical to ``jax.random``; samplers follow JAX's
 algorithms so that values agree to float rounding.
@@ -16,8 +17,9 @@ from . import dtypes
 from . import numpy as jnp
 from .config import config
 from .numpy import _util
-from .primitives import elementwise as ew, prng, sorting as so, structural as st
-from .prng_keys import THREEFRY2X32, KeyTy, PRNGImpl, PRNGKeyArray, check_key_data
+from .primitives import elementwise as ew, sorting as so, structural as st
+from . import prng_impls  # noqa: F401  (registers the PRNG implementations)
+from .prng_keys import KeyTy, PRNGImpl, PRNGKeyArray, check_key_data, prngs
 from .primitives.custom_derivatives import custom_jvp
 from .trace import concrete_or_error, concrete_or_none, get_aval
 
@@ -54,20 +56,12 @@ def _check_key(name: str, key: Any) -> PRNGKeyArray:
 
 
 def _return_keys(wrapped: bool, keys: PRNGKeyArray) -> Any:
-    """Keys out as they came in: raw data for raw keys."""
-    return keys._base_array if wrapped else keys
-
-
-def _key_parts(key: PRNGKeyArray):
-    data = key._base_array
-    return st.index_in_dim(data, 0, -1, keepdims=False), st.index_in_dim(data, 1, -1, keepdims=False)
-
-
-_JAX_IMPLS = ("threefry2x32", "threefry4x32", "philox2x32", "philox4x32", "rbg", "unsafe_rbg")
+    """Keys out as they came in: raw data for raw keys (typed keys under jax_enable_custom_prng)."""
+    return keys._base_array if wrapped and not config.jax_enable_custom_prng else keys
 
 
 def _resolve_impl(name: str, impl: Any) -> PRNGImpl:
-    """The implementation ``impl`` names (a name, a key dtype; None: jax_default_prng_impl); threefry2x32 only."""
+    """The implementation ``impl`` names (a name, a key dtype; None: jax_default_prng_impl)."""
     if impl is None:
         impl = config.jax_default_prng_impl
     if isinstance(impl, KeyTy):
@@ -76,12 +70,9 @@ def _resolve_impl(name: str, impl: Any) -> PRNGImpl:
         return impl
     if type(impl) is not str:
         raise TypeError(f"unrecognized type {type(impl)} for specifying PRNG implementation.")
-    if impl == THREEFRY2X32.name:
-        return THREEFRY2X32
-    if impl in _JAX_IMPLS:
-        raise NotImplementedError(f"{name}: PRNG implementation {impl!r} is not available in portax; only "
-                                  f"{THREEFRY2X32.name!r} is")
-    names = ", ".join(f'"{n}"' for n in _JAX_IMPLS)
+    if impl in prngs:
+        return prngs[impl]
+    names = ", ".join(f'"{n}"' for n in prngs)
     raise ValueError(f'unrecognized PRNG implementation "{impl}". Did you mean one of: {names}?')
 
 
@@ -99,15 +90,16 @@ def _check_seed(ctor_name: str, seed: Any) -> None:
 
 
 def PRNGKey(seed: Any, *, impl: Any = None) -> Any:
-    """A key ``[hi, lo]`` (uint32[2]) from an integer seed, as JAX's threefry_seed: the seed first takes its
-    canonical integer dtype (a Python int is int64, i.e. int32 without x64, wrapping); ``hi`` holds bits 32-63
-    of 64-bit seeds and is 0 otherwise, ``lo`` the low 32 bits."""
-    _resolve_impl("PRNGKey", impl)
+    """Raw key data from an integer seed by the implementation's seed function, as JAX's (threefry2x32: the words
+    ``[hi, lo]`` of the seed in its canonical integer dtype)."""
+    impl_ = _resolve_impl("PRNGKey", impl)
     _check_seed("PRNGKey", seed)
-    return _seed_data(seed)
+    return _return_keys(True, PRNGKeyArray(impl_, impl_.seed(_seed_data(seed))))
 
 
 def _seed_data(seed: Any) -> Any:
+    """The seed as an integer scalar array of its canonical dtype (a Python int is int64, i.e. int32 without x64,
+    wrapping), for the implementation's seed function."""
     if isinstance(seed, (bool, np.bool_)):
         raise TypeError("PRNG key seed must be an integer; got bool")
     if isinstance(seed, int):
@@ -115,32 +107,23 @@ def _seed_data(seed: Any) -> Any:
     else:
         c = concrete_or_none(seed)
         if c is None:
-            return _traced_seed_to_key(_util.asarray_any(seed))
+            return _traced_seed(_util.asarray_any(seed))
         c = np.asarray(c)
         if c.shape != () or dtypes.kind(c.dtype) not in "iu":
             raise TypeError(f"PRNG key seed must be an integer; got {c.dtype.name}{list(c.shape)}")
         value, dt = int(c), dtypes.canonicalize(c.dtype)
     bits_ = 8 * dt.itemsize
-    if bits_ < 64:
-        value &= (1 << bits_) - 1
-        if dtypes.kind(dt) == "i" and value >> (bits_ - 1):
-            value -= 1 << bits_
-        hi = 0
-    else:
-        hi = (value % (1 << 64)) >> 32
-    return _util.asarray_any(np.array([hi, value % (1 << 32)], dtype=np.uint32))
+    value &= (1 << bits_) - 1
+    if dtypes.kind(dt) == "i" and value >> (bits_ - 1):
+        value -= 1 << bits_
+    return _util.asarray_any(np.array(value, dtype=dt))
 
 
-def _traced_seed_to_key(seed: Any) -> Any:
+def _traced_seed(seed: Any) -> Any:
     aval = get_aval(seed)
     if dtypes.kind(aval.dtype) not in "iu" or aval.shape != ():
         raise TypeError(f"PRNG key seed must be an integer; got {aval.str_short()}")
-    lo = ew.convert_element_type(seed, _U32)
-    if aval.dtype.itemsize == 8:
-        hi = ew.convert_element_type(ew.shift_right_logical(seed, ew._const(seed, 32)), _U32)
-    else:
-        hi = st.full((), 0, _U32)
-    return st.concatenate([st.reshape(hi, (1,)), st.reshape(lo, (1,))], 0)
+    return seed
 
 
 def key(seed: Any, *, impl: Any = None, dtype: Any = None) -> PRNGKeyArray:
@@ -149,16 +132,16 @@ def key(seed: Any, *, impl: Any = None, dtype: Any = None) -> PRNGKeyArray:
         raise ValueError("Cannot specify both `impl` and `dtype` arguments to jax.random.key")
     impl_ = _resolve_impl("key", dtype if impl is None else impl)
     _check_seed("key", seed)
-    return PRNGKeyArray(impl_, _seed_data(seed))
+    return PRNGKeyArray(impl_, impl_.seed(_seed_data(seed)))
 
 
 def key_data(keys: Any) -> Any:
-    """The uint32 data of a key array (shape ``keys.shape + (2,)``)."""
+    """The uint32 data of a key array (shape ``keys.shape + impl.key_shape``)."""
     return _check_prng_key("key_data", keys, allow_batched=True)[0]._base_array
 
 
 def wrap_key_data(key_bits_array: Any, *, impl: Any = None, dtype: Any = None) -> PRNGKeyArray:
-    """The key array over uint32 key data of shape ``batch + (2,)`` (shape ``batch``)."""
+    """The key array over uint32 key data of shape ``batch + impl.key_shape`` (shape ``batch``)."""
     if impl is not None and dtype is not None:
         raise ValueError("Cannot specify both `impl` and `dtype` arguments to jax.random.wrap_key_data")
     impl_ = _resolve_impl("wrap_key_data", dtype if impl is None else impl)
@@ -175,62 +158,16 @@ def _shape_tuple(shape: Any) -> tuple:
     return (int(shape),) if isinstance(shape, (int, np.integer)) else tuple(shape)
 
 
-def _iota_2x32(shape: Sequence[int]):
-    """The row-major linear index over ``shape`` as a 64-bit count split into (hi, lo) uint32 words."""
-    if not shape:
-        return st.full((), 0, _U32), st.full((), 0, _U32)
-    strides = np.cumprod((1,) + tuple(shape[::-1]))[::-1][1:]
-    lo = st.full(shape, 0, _U32)
-    hi = st.full(shape, 0, _U32)
-    for d, s in enumerate(strides):
-        io = st.broadcasted_iota(_U32, shape, d)
-        s_lo, s_hi = int(s) & 0xFFFFFFFF, int(s) >> 32
-        term_lo = ew.mul(io, ew._const(io, s_lo))
-        # high word of io * s_lo (io < 2**32): split into 16-bit halves to keep uint32 arithmetic exact
-        io_l, io_h = ew.bitwise_and(io, ew._const(io, 0xFFFF)), ew.shift_right_logical(io, ew._const(io, 16))
-        sl_l, sl_h = s_lo & 0xFFFF, s_lo >> 16
-        low_carry = ew.shift_right_logical(ew.mul(io_l, ew._const(io, sl_l)), ew._const(io, 16))
-        mid = ew.add(ew.mul(io_h, ew._const(io, sl_l)), low_carry)
-        mid2 = ew.add(ew.bitwise_and(mid, ew._const(io, 0xFFFF)), ew.mul(io_l, ew._const(io, sl_h)))
-        carry_hi = ew.add(ew.add(ew.mul(io_h, ew._const(io, sl_h)), ew.shift_right_logical(mid, ew._const(io, 16))),
-                          ew.shift_right_logical(mid2, ew._const(io, 16)))
-        term_hi = ew.add(carry_hi, ew.mul(io, ew._const(io, s_hi)))
-        new_lo = ew.add(lo, term_lo)
-        overflow = ew.convert_element_type(ew.lt(new_lo, lo), _U32)
-        hi = ew.add(ew.add(hi, term_hi), overflow)
-        lo = new_lo
-    return hi, lo
-
-
-def _threefry_bits(key: Any, shape: tuple) -> tuple:
-    k1, k2 = _key_parts(key)
-    c_hi, c_lo = _iota_2x32(shape)
-    return prng.threefry2x32(k1, k2, c_hi, c_lo)
-
-
 def split(key: Any, num: int | tuple = 2) -> Any:
-    """``num`` new keys (shape ``(num,)``; raw keys: ``(num, 2)``), as JAX's partitionable threefry split."""
+    """``num`` new keys (shape ``(num,)``; raw keys: ``(num,) + key_shape``) by the keys' implementation (JAX's
+    partitionable threefry split for threefry2x32)."""
     typed, wrapped = _check_prng_key("split", key)
     shape = (num,) if isinstance(num, (int, np.integer)) else tuple(num)
-    b1, b2 = _threefry_bits(typed, shape)
-    nd = len(shape)
-    return _return_keys(wrapped, typed._wrap(st.concatenate([st.expand_dims(b1, (nd,)), st.expand_dims(b2, (nd,))],
-                                                             nd)))
-
-
-def _hash_count(key: Any, count: Any) -> Any:
-    """threefry_2x32 of a flat uint32 count array (first half / second half as the two words)."""
-    k1, k2 = _key_parts(key)
-    n = get_aval(count).shape[0]
-    if n % 2:
-        count = st.concatenate([count, st.full((1,), 0, _U32)], 0)
-    h = get_aval(count).shape[0] // 2
-    y1, y2 = prng.threefry2x32(k1, k2, st.slice(count, (0,), (h,)), st.slice(count, (h,), (2 * h,)))
-    return st.slice(st.concatenate([y1, y2], 0), (0,), (n,))
+    return _return_keys(wrapped, typed._wrap(typed._impl.split(typed._base_array, shape)))
 
 
 def fold_in(key: Any, data: Any) -> Any:
-    """A new key: the hash of the counts ``[0, uint32(data)]`` under ``key`` (Python ints must lie in
+    """A new key: the implementation's hash of ``uint32(data)`` under ``key`` (Python ints must lie in
     [0, 2**32); integer arrays wrap modulo 2**32)."""
     typed, wrapped = _check_prng_key("fold_in", key)
     if np.ndim(data):
@@ -245,8 +182,8 @@ def fold_in(key: Any, data: Any) -> Any:
         d = _util.asarray_any(np.asarray(c).astype(np.int64).astype(np.uint32) if c is not None and
                               dtypes.kind(np.asarray(c).dtype) == "i" else c) if c is not None else \
             ew.convert_element_type(_util.asarray_any(data), _U32)
-    count = st.concatenate([st.full((1,), 0, _U32), st.reshape(ew.convert_element_type(d, _U32), (1,))], 0)
-    return _return_keys(wrapped, typed._wrap(_hash_count(typed, count)))
+    d = ew.convert_element_type(d, _U32)
+    return _return_keys(wrapped, typed._wrap(typed._impl.fold_in(typed._base_array, d)))
 
 
 def bits(key: Any, shape: Sequence[int] = (), dtype: Any = None) -> Any:
@@ -258,15 +195,8 @@ def bits(key: Any, shape: Sequence[int] = (), dtype: Any = None) -> Any:
     return _random_bits(key, dtype.itemsize * 8, _shape_tuple(shape))
 
 
-def _random_bits(key: Any, bit_width: int, shape: tuple) -> Any:
-    b1, b2 = _threefry_bits(key, shape)
-    dt = np.dtype(f"uint{bit_width}")
-    if bit_width == 64:
-        hi = ew.convert_element_type(b1, dt)
-        lo = ew.convert_element_type(b2, dt)
-        return ew.bitwise_or(ew.shift_left(hi, ew._const(hi, 32)), lo)
-    x = ew.bitwise_xor(b1, b2)
-    return x if bit_width == 32 else ew.convert_element_type(x, dt)
+def _random_bits(key: PRNGKeyArray, bit_width: int, shape: tuple) -> Any:
+    return key._impl.random_bits(key._base_array, bit_width, shape)
 
 
 def _float_dtype(name: str, dtype) -> np.dtype:

@@ -310,11 +310,12 @@ def local_devices(process_index: int | None = None, backend: str | None = None, 
 
 
 def with_sharding_constraint(x: Any, shardings: Any) -> Any:
-    """``lax.with_sharding_constraint``: ``x`` (a pytree; ``shardings`` a prefix of it) laid out by the
-    shardings. Traced values pass unchanged: inside jit the sharding pass decides their layout."""
+    """``lax.with_sharding_constraint``: ``x`` (a pytree; ``shardings`` a prefix of it, PartitionSpecs
+    meaning NamedShardings over the mesh set by ``set_mesh``) laid out by the shardings. Traced values pass unchanged: inside jit the sharding pass decides their layout."""
     from .api import _flatten_axes, device_put
-    from .sharding import Sharding
+    from .sharding import Sharding, pspec_to_sharding
     from .trace import is_tracer
     leaves, tree = tree_flatten(x)
+    shardings = tree_map(lambda s: pspec_to_sharding("with_sharding_constraint", s), shardings)
     flat = _flatten_axes("with_sharding_constraint shardings", tree, shardings, Sharding)
     return tree_unflatten(tree, [v if is_tracer(v) or s is None else device_put(v, s) for v, s in zip(leaves, flat)])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import math
+import threading
 from typing import Any, Sequence
 
 import numpy as np
@@ -94,6 +95,9 @@ class Mesh:
     def __init__(self, devices: Any, axis_names: str | Sequence[Any], axis_types: Any = None):
         devices = np.asarray(devices, dtype=object) if not isinstance(devices, np.ndarray) else devices
         axis_names = (axis_names,) if isinstance(axis_names, str) else tuple(axis_names)
+        if devices.ndim == 0 and not axis_names:  # the empty mesh (no mesh set)
+            self.devices, self.axis_names, self.axis_types = devices, (), ()
+            return
         if any(n is None for n in axis_names):
             raise ValueError(f"Mesh axis names cannot be None. Got: {axis_names}")
         if devices.ndim != len(axis_names):
@@ -124,8 +128,8 @@ class Mesh:
     shape = property(lambda self: dict(zip(self.axis_names, self.devices.shape)))
     shape_tuple = property(lambda self: tuple(zip(self.axis_names, self.devices.shape)))
     axis_sizes = property(lambda self: tuple(self.devices.shape))
-    size = property(lambda self: int(self.devices.size))
-    empty = property(lambda self: self.size == 0)
+    size = property(lambda self: int(self.devices.size) if self.devices.ndim else 0)
+    empty = property(lambda self: self.devices.ndim == 0)
     device_ids = property(lambda self: np.vectorize(lambda d: d.id, otypes=[int])(self.devices))
     local_devices = property(lambda self: list(self.devices.flat))
     is_multi_process = False
@@ -168,6 +172,65 @@ def make_mesh(axis_shapes: Sequence[int], axis_names: Sequence[str], axis_types:
     return Mesh(grid.reshape(shape), axis_names, axis_types)
 
 
+class _MeshContext(threading.local):
+    """The mesh set by ``set_mesh`` on this thread (the empty mesh if none)."""
+
+    def __init__(self) -> None:
+        self.mesh = Mesh(np.empty((), dtype=object), ())
+
+
+_context = _MeshContext()
+
+
+class set_mesh:
+    """``jax.set_mesh``: make ``mesh`` the current mesh of this thread, as a global setter or as a
+    context manager (the previous mesh comes back on exit). Under it, APIs taking a sharding accept a
+    bare PartitionSpec and ``shard_map`` may leave out its mesh. Only outside of ``jit``."""
+
+    __slots__ = ("prev_mesh",)
+
+    def __init__(self, mesh: Mesh | None):
+        from .trace import is_tracing
+        if mesh is not None and not isinstance(mesh, Mesh):
+            raise ValueError(f"Expected mesh of type `jax.sharding.Mesh`. Got {type(mesh)}")
+        if is_tracing():
+            raise ValueError("`set_mesh` can only be used outside of `jax.jit`.")
+        if mesh is not None and AxisType.Manual in mesh.axis_types:
+            raise ValueError(f"mesh {mesh} contains manual axes which is not allowed when using `jax.set_mesh`. "
+                             "Please use `jax.shard_map` to enter into `Manual` mode instead.")
+        self.prev_mesh = _context.mesh
+        _context.mesh = Mesh(np.empty((), dtype=object), ()) if mesh is None else mesh
+
+    def __enter__(self) -> None:
+        pass
+
+    def __exit__(self, *exc: Any) -> None:
+        _context.mesh = self.prev_mesh
+
+
+def current_mesh() -> Mesh:
+    """The mesh set by ``set_mesh`` on this thread (the empty mesh if none), inside jit too."""
+    return _context.mesh
+
+
+def get_mesh() -> Mesh:
+    """``jax.sharding.get_mesh``: the mesh set by ``set_mesh`` (the empty mesh if none); only outside of jit."""
+    from .trace import is_tracing
+    if is_tracing():
+        raise ValueError("`get_mesh` can only be used outside of `jax.jit`. Maybe you want "
+                         "`jax.sharding.get_abstract_mesh()`?")
+    return current_mesh()
+
+
+def pspec_to_sharding(name: str, value: Any) -> Any:
+    """A PartitionSpec given to ``name`` as the NamedSharding over the current mesh; other values as they are."""
+    if isinstance(value, PartitionSpec):
+        if _context.mesh.empty:
+            raise ValueError(f"Please set a mesh via `jax.set_mesh` if a PartitionSpec is passed to {name}")
+        return NamedSharding(_context.mesh, value)
+    return value
+
+
 Index = tuple  # a tuple of slices, one per array dimension
 
 
@@ -175,7 +238,6 @@ class Sharding:
     """Where the blocks of an array live: ``devices_indices_map(shape)`` gives each device its block."""
 
     memory_kind = None
-    is_fully_addressable = True
 
     @property
     def device_set(self) -> set:
@@ -183,7 +245,12 @@ class Sharding:
 
     @property
     def addressable_devices(self) -> set:
-        return self.device_set
+        """The devices of this process (``portax.distributed``: the others hold the rest)."""
+        return {d for d in self._device_list() if _is_local(d)}
+
+    @property
+    def is_fully_addressable(self) -> bool:
+        return all(map(_is_local, self._device_list()))
 
     num_devices = property(lambda self: len(self._device_list()))
 
@@ -193,7 +260,8 @@ class Sharding:
     def devices_indices_map(self, global_shape: Sequence[int]) -> dict[Device, Index]:
         return dict(zip(self._device_list(), self._indices(tuple(global_shape))))
 
-    addressable_devices_indices_map = devices_indices_map
+    def addressable_devices_indices_map(self, global_shape: Sequence[int]) -> dict[Device, Index]:
+        return {d: i for d, i in self.devices_indices_map(global_shape).items() if _is_local(d)}
 
     def _indices(self, shape: tuple) -> list[Index]:
         raise NotImplementedError
@@ -212,6 +280,11 @@ class Sharding:
     @property
     def is_fully_replicated(self) -> bool:
         raise NotImplementedError
+
+
+def _is_local(device: Device) -> bool:
+    from . import distributed
+    return device.process_index == distributed.process_index()
 
 
 def _splits(s: Sharding, ndim: int) -> list[int]:
@@ -266,15 +339,26 @@ class NamedSharding(Sharding):
         return [math.prod(sizes[a] for a in spec_axes(e)) for e in self.spec] + [1] * (ndim - len(self.spec))
 
     def check_shape(self, shape: tuple, what: str = "device_put args") -> None:
-        """JAX's errors for a spec longer than the rank and a dimension the mesh axes do not divide."""
+        """JAX's errors (``pjit_check_aval_sharding``) for a spec longer than the rank and a dimension the
+        mesh axes do not divide."""
         if len(self.spec) > len(shape):
-            raise ValueError(f"Sharding {self} is only valid for values of rank at least {len(self.spec)}, but was "
-                             f"applied to a value of rank {len(shape)}.")
-        for d, (n, k) in enumerate(zip(shape, self._dim_splits(len(shape)))):
+            scalar = " For scalars the PartitionSpec should be P()" if not shape else ""
+            raise ValueError(f"One of {what} is incompatible with its sharding annotation {self}: Sharding {self} is "
+                             f"only valid for values of rank at least {len(self.spec)}, but was applied to a value of "
+                             f"rank {len(shape)}.{scalar}")
+        self.shard_shape(shape)
+
+    def shard_shape(self, global_shape: Sequence[int]) -> tuple:
+        """Each device's block shape; JAX's error for a dimension the mesh axes do not divide."""
+        shape, splits = tuple(global_shape), self._dim_splits(len(global_shape))
+        if len(self.spec) > len(shape):
+            self.check_shape(shape, "the arrays")
+        for d, (n, k) in enumerate(zip(shape, splits)):
             if n % k:
-                raise ValueError(f"One of {what} was given the sharding of {self}, which implies that the global size "
-                                 f"of its dimension {d} should be divisible by {k}, but it is equal to {n} (full "
-                                 f"shape: {shape})")
+                raise ValueError(f"Sharding {self} implies that array axis {d} is partitioned {k} times, but the "
+                                 f"dimension size is {n} (full shape: {shape}, per-dimension tiling factors: "
+                                 f"{splits} should evenly divide the shape)")
+        return tuple(n // k for n, k in zip(shape, splits))
 
     def _indices(self, shape: tuple) -> list[Index]:
         self.check_shape(shape)

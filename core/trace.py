@@ -7,6 +7,7 @@ primitive. Level 0 is evaluation, which dispatches to the default backend.
 from __future__ import annotations
 
 import contextlib
+import functools
 import threading
 from typing import Any, Callable
 
@@ -31,6 +32,27 @@ class Primitive:
 
     def bind(self, *args: Any, **params: Any) -> Any:
         return bind(self, *args, **params)
+
+    @property
+    def impl(self) -> Callable:
+        """How the primitive evaluates on concrete arrays: its ``def_impl`` rule, else compiled dispatch."""
+        rule = impl_rules.get(self)
+        return rule if rule is not None else functools.partial(_dispatcher, self)
+
+    def def_impl(self, impl: Callable) -> Callable:
+        """Evaluate the primitive with ``impl(*arrays, **params)`` outside transformations (given the
+        primitive's own ``impl`` back, it dispatches compiled again)."""
+        if isinstance(impl, functools.partial) and impl.func is _dispatcher and impl.args == (self,) \
+                and not impl.keywords:
+            impl_rules.pop(self, None)
+        else:
+            impl_rules[self] = impl
+        return impl
+
+    def def_abstract_eval(self, abstract_eval: Callable) -> Callable:
+        """``abstract_eval(*avals, **params)`` gives the output aval (a list of them if ``multiple_results``)."""
+        abstract_eval_rules[self] = abstract_eval
+        return abstract_eval
 
     def top_trace(self, args: tuple, params: dict) -> "Trace":
         """The trace that processes this primitive: its arguments' innermost (collectives extend this)."""
@@ -196,17 +218,19 @@ class Tracer(ArrayMethods):
         return val
 
     def __bool__(self) -> bool:
-        return bool(self._concrete(TracerBoolConversionError,
-                                   f"The truth value of an array was needed (`if`, `while`, `and`/`or`, `bool()`) for {self.aval.str_short()}."))
-
-    def __int__(self) -> int:
-        return int(self._concrete(TracerIntegerConversionError, f"int() was called on {self.aval.str_short()}."))
+        return bool(self._concrete(TracerBoolConversionError, ""))
 
     def __index__(self) -> int:
-        return int(self._concrete(TracerIntegerConversionError, f"An index (__index__) was needed for {self.aval.str_short()}."))
+        return int(self._concrete(TracerIntegerConversionError, ""))
+
+    def __int__(self) -> int:
+        return int(self._concrete(ConcretizationTypeError, _cast_context(int)))
 
     def __float__(self) -> float:
-        return float(self._concrete(ConcretizationTypeError, f"float() was called on {self.aval.str_short()}."))
+        return float(self._concrete(ConcretizationTypeError, _cast_context(float)))
+
+    def __complex__(self) -> complex:
+        return complex(self._concrete(ConcretizationTypeError, _cast_context(complex)))
 
     def __array__(self, dtype=None, copy=None):
         val = self.to_concrete_value()
@@ -234,6 +258,13 @@ class Tracer(ArrayMethods):
     __str__ = __repr__
 
 
+def _cast_context(fun: type) -> str:
+    """JAX's explanation of a Python cast (``int``, ``float``, ``complex``) of a traced value."""
+    name = fun.__name__
+    return (f"The problem arose with the `{name}` function. If trying to convert the data type of a value, try using "
+            f"`x.astype({name})` or `jnp.array(x, {name})` instead.")
+
+
 def get_aval(x: Any) -> ShapedArray:
     """The abstract value of any array-like: tracer, portax Array, numpy array or Python scalar."""
     aval = getattr(x, "aval", None)
@@ -243,6 +274,9 @@ def get_aval(x: Any) -> ShapedArray:
     if t in (bool, int, float, complex):
         return ShapedArray((), dtypes.python_scalar_dtype(x), weak_type=t is not bool)
     if isinstance(x, (np.ndarray, np.generic)):
+        if isinstance(x, np.ma.MaskedArray):
+            raise ValueError("numpy masked arrays are not supported as direct inputs to JAX functions. Use "
+                             "arr.filled() to convert the value to a standard numpy array.")
         return ShapedArray(x.shape, dtypes.canonicalize(x.dtype))
     if hasattr(x, "__jax_array__"):
         return get_aval(x.__jax_array__())
@@ -331,7 +365,14 @@ def bind(primitive: Primitive, *args: Any, **params: Any) -> Any:
 
 
 # --- rule tables shared by every interpreter ------------------------------------------------------------
-abstract_eval_rules: dict[Primitive, Callable] = {}
+class _AbstractEvalRules(dict):
+    """primitive -> abstract evaluation rule; a primitive without one raises JAX's NotImplementedError."""
+
+    def __missing__(self, primitive: Primitive):
+        raise NotImplementedError(f"Abstract evaluation for '{primitive}' not implemented")
+
+
+abstract_eval_rules: dict[Primitive, Callable] = _AbstractEvalRules()
 jvp_rules: dict[Primitive, Callable] = {}
 transpose_rules: dict[Primitive, Callable] = {}
 batching_rules: dict[Primitive, Callable] = {}

@@ -141,6 +141,60 @@ def _prefix_error(key_path: tuple, prefix_tree: Any, full_tree: Any, is_leaf: Ca
         yield from _prefix_error((*key_path, k), t1, t2)
 
 
+def equality_errors(tree1: Any, tree2: Any, is_leaf: Callable | None = None) -> Iterable[tuple]:
+    """Why two pytrees differ in structure: ``(key_path, thing1, thing2, explanation)`` per difference
+    (JAX's ``tree_util.equality_errors``)."""
+    yield from _equality_errors((), tree1, tree2, is_leaf)
+
+
+class _LeafMeta(type):
+    def __repr__(cls) -> str:
+        return "pytree leaf"
+
+
+class _Leaf(metaclass=_LeafMeta):
+    """A leaf whose type prints as ``pytree leaf``, for :func:`equality_errors_pytreedef`."""
+
+
+def equality_errors_pytreedef(tree1: PyTreeDef, tree2: PyTreeDef) -> Iterable[tuple]:
+    """:func:`equality_errors` of two structures."""
+    leaf = _Leaf()
+    return equality_errors(tree_unflatten(tree1, [leaf] * tree1.num_leaves),
+                           tree_unflatten(tree2, [leaf] * tree2.num_leaves))
+
+
+def _equality_errors(path: tuple, t1: Any, t2: Any, is_leaf: Callable | None) -> Iterable[tuple]:
+    if (treedef_is_leaf(tree_structure(t1, is_leaf=is_leaf))
+            and treedef_is_leaf(tree_structure(t2, is_leaf=is_leaf))):
+        return
+    if type(t1) != type(t2):
+        yield path, str(type(t1)), str(type(t2)), "their Python types differ"
+        return
+    if isinstance(t1, (list, tuple)) and len(t1) != len(t2):
+        ty = type(t1).__name__
+        yield path, f"{ty} of length {len(t1)}", f"{ty} of length {len(t2)}", "the lengths do not match"
+        return
+    c1, meta1 = flatten_one_level(t1)
+    c2, meta2 = flatten_one_level(t2)
+    keys1, keys2 = _child_keys(t1), _child_keys(t2)
+    if len(c1) != len(c2):
+        try:
+            diff = " ".join(repr(k.key) for k in set(keys1).symmetric_difference(set(keys2)))
+        except (TypeError, AttributeError):
+            diff = ""
+        kids = lambda n: f"{n} child{'ren' if n > 1 else ''}"
+        yield (path, f"{type(t1)} with {kids(len(c1))}", f"{type(t2)} with {kids(len(c2))}",
+               "the numbers of children do not match"
+               + (diff and f", with the symmetric difference of key sets: {{{diff}}}"))
+        return
+    if meta1 != meta2:
+        yield (path, f"{type(t1)} with pytree metadata {meta1}", f"{type(t2)} with pytree metadata {meta2}",
+               "the pytree node metadata does not match")
+        return
+    for k, x1, x2 in zip(keys1, c1, c2):
+        yield from _equality_errors((*path, k), x1, x2, is_leaf)
+
+
 _NO_IDENTITY = object()
 
 

@@ -11,17 +11,19 @@ if _importlib_util.find_spec("portax.core") is None:  # a source tree on sys.pat
         "`pip install -e .` to develop), or run `make demo` from the repository root.")
 
 from portax import core as _core  # registers primitives and dispatch
-from portax.core.api import (Lowered, ShapeDtypeStruct, block_until_ready, checkpoint, default_backend,
+from portax.core.api import (Lowered, ShapeDtypeStruct, block_until_ready, checkpoint, clear_caches, default_backend,
                              device_count, device_put, devices, eval_shape, grad, hessian, jacfwd, jacrev, jit, jvp,
                              linearize, local_device_count, make_jaxpr, remat, value_and_grad, vjp,
                              vmap)
+from portax.core.api import jacrev as jacobian  # noqa: F401  (JAX's alias of jacrev)
 from portax.core.array import Array
 from portax.core.dtypes import float0
 from portax.core.numpy.indexing import ds
 from portax.core.callback import effects_barrier, pure_callback
 from portax.core.backend import Device
 from portax.core.config import (check_tracer_leaks, checking_leaks, config, debug_infs, debug_nans,
-                                default_matmul_precision, default_prng_impl, enable_checks, enable_x64, legacy_prng_key,
+                                default_matmul_precision, default_prng_impl, enable_checks, enable_custom_prng,
+                                enable_x64, legacy_prng_key,
                                 numpy_dtype_promotion, numpy_rank_promotion, transfer_guard,
                                 transfer_guard_device_to_device, transfer_guard_device_to_host,
                                 transfer_guard_host_to_device)
@@ -37,7 +39,9 @@ from portax import profiler  # noqa: F401
 from portax.core.linear_transpose import linear_transpose
 from portax.core.parallel.pmap import pmap
 from portax.core.parallel.shard_map import shard_map
-from portax.core.sharding import PartitionSpec as P, make_mesh
+from portax.core.sharding import PartitionSpec as P, make_mesh, set_mesh
+from portax.core.make_array import (make_array_from_callback, make_array_from_process_local_data,
+                                    make_array_from_single_device_arrays)
 from portax import sharding  # noqa: F401
 from portax.core.sharded import device_put_replicated, device_put_sharded, local_devices
 from portax.core.distributed import process_count, process_index
@@ -45,13 +49,14 @@ from portax import distributed  # noqa: F401
 
 from portax._version import __version__
 
-__all__ = ["jit", "grad", "value_and_grad", "vmap", "pmap", "shard_map", "make_mesh", "P", "sharding", "jvp", "vjp", "linearize", "jacfwd", "jacrev", "hessian",
+__all__ = ["jit", "grad", "value_and_grad", "vmap", "pmap", "shard_map", "make_mesh", "P", "sharding", "jvp", "vjp", "linearize", "jacfwd", "jacrev", "jacobian", "hessian",
            "make_jaxpr", "eval_shape", "checkpoint", "checkpoint_policies", "ensure_compile_time_eval", "remat", "named_call", "named_scope", "profiler", "custom_jvp", "custom_vjp", "device_put", "device_put_sharded",
            "device_put_replicated", "devices",
            "device_count", "local_devices", "local_device_count", "default_backend", "block_until_ready", "Array",
            "Device", "float0", "ShapeDtypeStruct", "Lowered", "config", "print_environment_info", "numpy", "lax", "random", "nn", "scipy", "tree_util",
            "tree", "errors", "dtypes", "flatten_util", "linear_transpose", "check_tracer_leaks", "checking_leaks",
-           "debug_infs", "debug_nans", "default_matmul_precision", "default_prng_impl", "enable_checks", "enable_x64", "legacy_prng_key",
+           "debug_infs", "debug_nans", "default_matmul_precision", "default_prng_impl", "enable_checks", "enable_custom_prng", "enable_x64", "legacy_prng_key",
            "numpy_dtype_promotion", "numpy_rank_promotion", "transfer_guard", "transfer_guard_device_to_device",
            "transfer_guard_device_to_host", "transfer_guard_host_to_device", "pure_callback", "effects_barrier",
-           "debug", "experimental", "distributed", "process_index", "process_count"]
+           "debug", "experimental", "distributed", "process_index", "process_count", "set_mesh",
+           "make_array_from_callback", "make_array_from_process_local_data", "make_array_from_single_device_arrays"]

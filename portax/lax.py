@@ -9,6 +9,7 @@ from portax.core.primitives.elementwise import (RoundingMethod, abs, acos, acosh
                                                 shift_right_logical, sign, sin, sinh, sqrt, square, stop_gradient, sub,
                                                 tan, tanh)
 from portax.core.primitives.elementwise import bitwise_and as bitwise_and_, bitwise_not as not_  # noqa: F401
+from portax.core.primitives.elementwise import AccuracyMode, Tolerance  # noqa: F401
 from portax.core.primitives.structural import (broadcast, broadcast_in_dim, broadcasted_iota, concatenate,  # noqa: F401
                                                dynamic_index_in_dim, dynamic_slice, dynamic_slice_in_dim,
                                                dynamic_update_index_in_dim, dynamic_update_slice,
@@ -22,7 +23,8 @@ from portax.core.primitives.indexing import (GatherDimensionNumbers, GatherScatt
                                              gather, scatter, scatter_add, scatter_max, scatter_min, scatter_mul)
 from portax.core.primitives.contractions import dot, dot_general  # noqa: F401
 from portax.core.primitives.sorting import sort, sort_key_val  # noqa: F401
-from portax.core.primitives.control_flow import cond, fori_loop, map, scan, switch, while_loop  # noqa: F401
+from portax.core.primitives.control_flow import (cond, fori_loop, map, platform_dependent, scan, switch,  # noqa: F401
+                                                 while_loop)
 from portax.core.primitives.solves import custom_linear_solve, custom_root  # noqa: F401
 from portax.core.primitives.convolution import (ConvDimensionNumbers, conv, conv_dimension_numbers,  # noqa: F401
                                                 conv_general_dilated, conv_general_permutations, conv_shape_tuple,
@@ -32,6 +34,7 @@ from portax.core.lax_composites import (Precision, batch_matmul, broadcast_shape
                                         collapse, cumlogsumexp, optimization_barrier, reduce, scatter_apply,
                                         scatter_sub, split, stack, tile, unstack)
 from portax.core.gamma_grad import random_gamma_grad  # noqa: F401,E402
+from portax.core.prng_impls import RandomAlgorithm, rng_bit_generator  # noqa: F401,E402
 from portax.core.primitives import linalg  # noqa: F401,E402  (lax.linalg: cholesky, qr, svd, eigh, lu, ...)
 from portax.core.primitives.fft import FftType, fft, fft_split  # noqa: F401,E402
 from portax.core.scipy.special import i0e as bessel_i0e, i1e as bessel_i1e, polygamma, zeta  # noqa: F401,E402
@@ -41,7 +44,11 @@ from portax.core.sharded import with_sharding_constraint  # noqa: F401,E402
 from portax.core.primitives import all_primitives as _all_primitives  # noqa: E402
 
 globals().update({f"{_p.name}_p": _p for _p in _all_primitives()})  # lax.add_p, lax.cholesky_p, ... as in JAX
+from portax.core.scipy.special import betainc  # noqa: F401,E402
 from portax.core.scipy.special import (betainc as regularized_incomplete_beta, gammainc as igamma,  # noqa: F401,E402
                                        gammaincc as igammac)
 from portax.core.primitives.elementwise import complex, imag, real  # noqa: F401,E402
-from portax.core.lax_extras import conj, index_take, reduce_precision, reduce_precision_p  # noqa: F401,E402
+from portax.core.lax_extras import conj, index_take, mulhi, reduce_precision, reduce_precision_p  # noqa: F401,E402
+from portax.core.conv_patches import conv_general_dilated_local, conv_general_dilated_patches  # noqa: F401,E402
+from portax.core.dot_algorithms import DotAlgorithm, DotAlgorithmPreset  # noqa: F401,E402
+from portax.core.ragged_dot import ragged_dot  # noqa: F401,E402

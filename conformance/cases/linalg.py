@@ -93,6 +93,17 @@ def _triangular_solve_cases(ctx: GenContext) -> Iterable[Case]:
                        accum=3, label=f"a {dt.name}[3,3] b {list(b.shape)} {kw}", layout_args=(1,))
 
 
+def _tridiagonal_solve_cases(ctx: GenContext) -> Iterable[Case]:
+    for dt in ctx.dtypes_of("f"):
+        for batch, perturb in (((), False), ((2,), False), ((), True)):
+            dl, du = values(ctx.rng, batch + (5,), dt), values(ctx.rng, batch + (5,), dt)
+            d = (values(ctx.rng, batch + (5,), dt) + 4).astype(dt)  # diagonally dominant: well conditioned
+            b = values(ctx.rng, batch + (5, 2), dt)
+            yield Case(la.tridiagonal_solve_p, dt, [dl, d, du, b],
+                       fn=lambda *xs, p=perturb: la.tridiagonal_solve(*xs, perturb_singular=p), accum=5,
+                       label=f"{dt.name}{list(batch)}[5] b [5, 2] perturb_singular={perturb}", layout_args=(3,))
+
+
 def _fft_cases(ctx: GenContext) -> Iterable[Case]:
     for dt in ctx.dtypes_of("f"):
         for ft, shapes, lengths in ((ff.FftType.RFFT, [(8,)], (8,)), (ff.FftType.RFFT, [(3, 8)], (8,)),
@@ -183,5 +194,6 @@ for _prim, _fn, _shapes, _make, _complex_make, _transforms in (
     register_cases(_prim, _complex_matrix_cases(_prim, _fn, _shapes, _complex_make, _transforms))
 register_cases(la.triangular_solve_p, _triangular_solve_cases)
 register_cases(la.triangular_solve_p, _complex_triangular_solve_cases)
+register_cases(la.tridiagonal_solve_p, _tridiagonal_solve_cases)
 register_cases(ff.fft_p, _fft_cases)
 register_cases(la.complex_linalg_p, _complex_linalg_cases)

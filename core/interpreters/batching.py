@@ -5,6 +5,7 @@ from typing import Any, Callable, NamedTuple, Sequence
 
 from ..ir import ClosedJaxpr, ShapedArray
 from ..trace import Primitive, Trace, Tracer, batching_rules, full_raise, get_aval, new_main
+from .memo import memoize_jaxpr_transform
 
 not_mapped = None
 
@@ -109,7 +110,20 @@ def vmap_flat(fun: Callable, axis_size: int, axis_name: Any, in_dims: Sequence[i
     dst = out_dims(len(vals_out)) if callable(out_dims) else out_dims
     from ..primitives.structural import canonicalize_axis
     dst = [d if d is None else canonicalize_axis(d, t.aval.ndim + 1) for d, t in zip(dst, tracers_out)]
+    for i, (s, d) in enumerate(zip(dims_out, dst)):
+        if s is not not_mapped and d is None:
+            if axis_name is not None:
+                raise ValueError(f"vmap has mapped output (axis_name={axis_name}) but out_axes is None")
+            raise SpecMatchError(i, s)
     return [matchaxis(axis_size, s, d, v) for v, s, d in zip(vals_out, dims_out, dst)]
+
+
+class SpecMatchError(ValueError):
+    """Output ``leaf_idx`` (of the flat outputs) is batched along ``src`` but its out_axes spec is None."""
+
+    def __init__(self, leaf_idx: int, src: int):
+        self.leaf_idx, self.src = leaf_idx, src
+        super().__init__(f"at vmap out_axes, got axis spec None but output {leaf_idx} was batched on axis {src}")
 
 
 def _raise_output(trace: BatchTrace, out: Any) -> BatchTracer:
@@ -120,6 +134,7 @@ def _raise_output(trace: BatchTrace, out: Any) -> BatchTracer:
     return full_raise(trace, out)
 
 
+@memoize_jaxpr_transform
 def batch_jaxpr(closed: ClosedJaxpr, axis: AxisData, in_batched: Sequence[bool],
                 instantiate: bool | Sequence[bool]) -> tuple[ClosedJaxpr, list[bool]]:
     """Batch ``closed`` over a leading axis on the inputs marked in ``in_batched``; batched outputs lead."""

@@ -8,6 +8,7 @@ from ..ad_util import Zero, add_tangents, instantiate
 from ..ir import ClosedJaxpr, ShapedArray
 from ..trace import (Primitive, Trace, Tracer, concrete_or_none, full_raise, get_aval, jvp_rules,
                      new_main, transpose_rules)
+from .memo import memoize_jaxpr_transform
 
 
 class JVPTracer(Tracer):
@@ -61,6 +62,7 @@ def jvp_flat(fun: Callable, primals: Sequence, tangents: Sequence, instantiate_z
     return primals_out, tangents_out
 
 
+@memoize_jaxpr_transform
 def jvp_jaxpr(closed: ClosedJaxpr, nonzeros: Sequence[bool], instantiate_out: bool | Sequence[bool]) -> tuple[ClosedJaxpr, list[bool]]:
     """A jaxpr computing ``(primals..., nonzero tangents...) -> (primals_out..., nonzero tangents_out...)``."""
     from .evaluation import eval_jaxpr

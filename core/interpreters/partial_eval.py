@@ -16,6 +16,7 @@ from ..ir import ClosedJaxpr, Jaxpr, JaxprEqn, ShapedArray, Var, eqn_effects
 from ..trace import (Trace, Tracer, abstract_eval_rules, bind, concrete_or_none, full_lower, full_raise,
                      get_aval, new_main, partial_eval_jaxpr_rules)
 from .evaluation import dce_jaxpr, eval_jaxpr
+from .memo import memoize_jaxpr_transform
 
 
 class PartialVal(NamedTuple):
@@ -268,6 +269,7 @@ def _instantiate_known_outputs(jaxpr: Jaxpr, consts: list, pvals: list[PartialVa
 
 
 # --- partial evaluation of a jaxpr -------------------------------------------------------------------------
+@memoize_jaxpr_transform
 def partial_eval_jaxpr(closed: ClosedJaxpr, in_unknowns: Sequence[bool], instantiate: bool | Sequence[bool]
                        ) -> tuple[ClosedJaxpr, ClosedJaxpr, list[bool], int]:
     """Split ``closed`` into ``known: known_ins -> known_outs + residuals`` and

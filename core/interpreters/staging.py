@@ -173,7 +173,12 @@ def trace_to_jaxpr(fun: Callable[..., Sequence], in_avals: Sequence[ShapedArray]
         tracers_in = [trace.new_arg(a) for a in in_avals]
         outs = fun(*tracers_in)
         tracers_out = [full_raise(trace, o) for o in outs]
-        return builder.build(tracers_in, tracers_out)
+        built = builder.build(tracers_in, tracers_out)
+    # No reference cycle through the tracers (builder -> tracer -> trace -> builder): the constants go when the jaxpr
+    # does, not at the next garbage collection.
+    builder.tracers.clear()
+    builder.const_tracers.clear()
+    return built
 
 
 def closed_call_jaxpr(fun: Callable, in_avals: Sequence[ShapedArray]) -> tuple[ClosedJaxpr, list]:

@@ -8,6 +8,7 @@ from ..ad_util import Zero, add_tangents, instantiate
 from ..ir import ClosedJaxpr, Jaxpr, Literal, ShapedArray
 from ..source_info import transformed, user_context
 from ..trace import bind, transpose_rules
+from .memo import memoize_jaxpr_transform
 
 
 class UndefinedPrimal:
@@ -80,6 +81,7 @@ def backward_pass(jaxpr: Jaxpr, consts: Sequence, args: Sequence, cts_out: Seque
     return [ct_env.get(v, Zero(v.aval)) if is_undefined(a) else None for v, a in zip(jaxpr.in_binders, args)]
 
 
+@memoize_jaxpr_transform
 def transpose_jaxpr(closed: ClosedJaxpr, linear: Sequence[bool]) -> ClosedJaxpr:
     """``(nonlinear ins..., cts of float outs...) -> cts of linear ins`` (zeros instantiated) as a jaxpr."""
     from .staging import trace_to_jaxpr

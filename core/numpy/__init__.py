@@ -1,13 +1,12 @@
 """The implementation of ``portax.numpy``: numpy's API as composition over lax primitives."""
 from __future__ import annotations
 
-import builtins as _builtins
-
 import numpy as _np
 
 from .. import dtype_api as _dtype_api, dtypes as _dtypes
 from ..array_methods import ArrayMethods as _ArrayMethods
 from ..primitives import elementwise as _ew
+from ..prng_key_ops import key_result_type as _key_result_type
 from . import fft, linalg  # noqa: F401  (jnp.fft and jnp.linalg)
 from . import array_api as _array_api
 from .array_api import __array_api_version__, __array_namespace_info__  # noqa: F401
@@ -85,6 +84,9 @@ promote_types = _dtypes.promote_types
 
 
 def result_type(*args):
+    key_dtype = _key_result_type(args)
+    if key_dtype is not None:
+        return key_dtype
     return _dtypes.result_type(*[a.dtype if isinstance(a, _ScalarType) else a for a in args])
 
 
@@ -113,8 +115,29 @@ def isrealobj(x) -> bool:
 
 
 # --- array methods and operators on Array and Tracer ------------------------------------------------------------
-def _rev(f):
-    return lambda self, other: f(other, self)
+_BINOP_TYPES = (int, float, complex, _np.generic, _np.ndarray, _ArrayMethods)
+
+
+def _binop(f, symbol: str, reverse: bool = False, reject: tuple = ()):
+    """An array operator as JAX's: ``f`` on arrays and scalars (or objects with ``__jax_array__``); a TypeError for
+    the ``reject`` types (sequences, where ``+`` could mean concatenation); NotImplemented for other types, so that
+    Python tries their reflected operator."""
+    def op(self, other):
+        m = getattr(other, "__jax_array__", None)
+        if m is not None:
+            other = m()
+        if isinstance(other, _BINOP_TYPES):
+            return f(other, self) if reverse else f(self, other)
+        if type(other) in reject:
+            names = (type(other).__name__, type(self).__name__) if reverse else \
+                (type(self).__name__, type(other).__name__)
+            raise TypeError(f"unsupported operand type(s) for {symbol}: {names[0]!r} and {names[1]!r}")
+        return NotImplemented
+    return op
+
+
+def _binops(f, symbol: str, name: str, reject: tuple = ()) -> dict:
+    return {f"__{name}__": _binop(f, symbol, reject=reject), f"__r{name}__": _binop(f, symbol, True, reject)}
 
 
 def _reshape_method(self, *shape, order="C"):
@@ -144,17 +167,53 @@ def _byteswap(self):
     return _ew.bitcast_convert_type(flip(_ew.bitcast_convert_type(self, _dtypes.uint8), -1), self.dtype)
 
 
+def _view(self, dtype=None, type=None):
+    """``Array.view``: the bits of the array as ``dtype``; a different item size changes the last axis (booleans
+    count as 8 bits; complex values as their real and imaginary parts), as JAX."""
+    if type is not None:
+        raise NotImplementedError("`type` argument of array.view() is not supported.")
+    if dtype is None:
+        return self
+    dtype = _dtypes.canonicalize(dtype.dtype if isinstance(dtype, _ScalarType) else dtype)
+    bits_in, bits_out = (_dtypes.iinfo(d).bits if d in _dtypes.INTN else d.itemsize * 8 for d in (self.dtype, dtype))
+    if self.ndim == 0:
+        if bits_in != bits_out:
+            raise ValueError("view() of a 0d array is only supported if the itemsize is unchanged.")
+        return _view(expand_dims(self, 0), dtype).squeeze()
+    if (self.shape[-1] * bits_in) % bits_out != 0:
+        raise ValueError("When changing to a larger dtype, its size must be a divisor of the total size in bytes of "
+                         "the last axis of the array.")
+    if self.dtype == dtype:
+        return self
+    if self.dtype == bool_:
+        return _view(self.astype(uint8), dtype)
+    if _dtypes.is_complex(self.dtype):
+        parts = zeros((*self.shape[:-1], self.shape[-1] * 2), _dtypes.real_dtype(self.dtype))
+        return _view(parts.at[..., 0::2].set(real(self)).at[..., 1::2].set(imag(self)), dtype)
+    if dtype == bool_:
+        return _view(self, uint8).astype(bool_)
+    if _dtypes.is_complex(dtype):
+        out = _view(self, _dtypes.real_dtype(dtype)).astype(dtype)
+        return out[..., 0::2] + 1j * out[..., 1::2]
+    if bits_in < bits_out:
+        factor = bits_out // bits_in
+        return _ew.bitcast_convert_type(reshape(self, (*self.shape[:-1], self.shape[-1] // factor, factor)), dtype)
+    out = _ew.bitcast_convert_type(self, dtype)
+    return reshape(out, (*out.shape[:-2], out.shape[-2] * out.shape[-1])) if bits_in > bits_out else out
+
+
 _ArrayMethods.install({
-    "__add__": add, "__radd__": _rev(add), "__sub__": subtract, "__rsub__": _rev(subtract),
-    "__mul__": multiply, "__rmul__": _rev(multiply), "__truediv__": true_divide, "__rtruediv__": _rev(true_divide),
-    "__floordiv__": floor_divide, "__rfloordiv__": _rev(floor_divide), "__mod__": remainder,
-    "__rmod__": _rev(remainder), "__divmod__": divmod, "__rdivmod__": _rev(divmod), "__pow__": power,
-    "__rpow__": _rev(power), "__matmul__": matmul, "__rmatmul__": _rev(matmul), "__neg__": negative,
-    "__pos__": positive, "__abs__": absolute, "__invert__": invert, "__and__": bitwise_and,
-    "__rand__": _rev(bitwise_and), "__or__": bitwise_or, "__ror__": _rev(bitwise_or), "__xor__": bitwise_xor,
-    "__rxor__": _rev(bitwise_xor), "__lshift__": left_shift, "__rlshift__": _rev(left_shift),
-    "__rshift__": right_shift, "__rrshift__": _rev(right_shift), "__eq__": equal, "__ne__": not_equal,
-    "__lt__": less, "__le__": less_equal, "__gt__": greater, "__ge__": greater_equal,
+    **_binops(add, "+", "add", (tuple, list)), **_binops(subtract, "-", "sub"),
+    **_binops(multiply, "*", "mul", (tuple, list)), **_binops(true_divide, "/", "truediv"),
+    **_binops(floor_divide, "//", "floordiv"), **_binops(remainder, "%", "mod"), **_binops(divmod, "divmod", "divmod"),
+    **_binops(power, "**", "pow"), **_binops(matmul, "@", "matmul"), **_binops(bitwise_and, "&", "and"),
+    **_binops(bitwise_or, "|", "or"), **_binops(bitwise_xor, "^", "xor"), **_binops(left_shift, "<<", "lshift"),
+    **_binops(right_shift, ">>", "rshift"),
+    "__eq__": _binop(equal, "==", reject=(dict, list, set, tuple)),
+    "__ne__": _binop(not_equal, "==", reject=(dict, list, set, tuple)),
+    "__lt__": _binop(less, "<"), "__le__": _binop(less_equal, "<="), "__gt__": _binop(greater, ">"),
+    "__ge__": _binop(greater_equal, ">="),
+    "__neg__": negative, "__pos__": positive, "__abs__": absolute, "__invert__": invert,
     "__getitem__": _getitem, "__iter__": _iter,
     "at": property(_IndexUpdateHelper), "T": property(lambda self: transpose(self)),
     "mT": property(lambda self: swapaxes(self, -1, -2)), "real": property(real),
@@ -164,8 +223,7 @@ _ArrayMethods.install({
     "transpose": _transpose_method, "ravel": ravel, "flatten": ravel, "squeeze": squeeze, "swapaxes": swapaxes,
     "astype": astype, "dot": dot, "clip": clip, "round": round, "sort": sort, "argsort": argsort,
     "take": take, "conj": conjugate, "conjugate": conjugate, "diagonal": diagonal, "trace": trace,
-    "nonzero": nonzero, "repeat": repeat, "copy": lambda self: _ew.asarray(self), "view": lambda self, dtype=None: (
-        self if dtype is None else _ew.bitcast_convert_type(self, dtype)),
+    "nonzero": nonzero, "repeat": repeat, "copy": lambda self: copy(self), "view": _view,
     "argpartition": argpartition,
     "choose": lambda self, choices, out=None, mode="raise": choose(self, choices, out, mode),
     "compress": lambda self, condition, axis=None, **kw: compress(condition, self, axis, **kw),
@@ -188,11 +246,28 @@ ComplexWarning = _np.exceptions.ComplexWarning
 get_printoptions, set_printoptions, printoptions = _np.get_printoptions, _np.set_printoptions, _np.printoptions
 
 
+_DTYPE_KINDS = {"bool": "b", "signed integer": "i", "unsigned integer": "u", "integral": "iu",
+                "real floating": "f", "complex floating": "c", "numeric": "iufc"}
+
+
 def isdtype(dtype, kind) -> bool:
-    """Array API ``isdtype``: whether ``dtype`` belongs to ``kind`` (a dtype, a kind name, or a tuple)."""
-    d = dtype.dtype if isinstance(dtype, _ScalarType) else _np.dtype(dtype)
-    kinds = kind if isinstance(kind, tuple) else (kind,)
-    return _builtins.any(_np.isdtype(d, k.dtype if isinstance(k, _ScalarType) else k) for k in kinds)
+    """Array API ``isdtype``: whether ``dtype`` belongs to ``kind`` (a dtype, a kind name, or a tuple); the
+    ``ml_dtypes`` floats are real floating and the sub-byte integers integral, as JAX."""
+    d = _np.dtype(dtype.dtype if isinstance(dtype, _ScalarType) else dtype)
+    for k in kind if isinstance(kind, tuple) else (kind,):
+        if isinstance(k, str) and k in _DTYPE_KINDS:
+            if _dtypes.kind(d) in _DTYPE_KINDS[k]:
+                return True
+            continue
+        try:
+            if d == _np.dtype(k.dtype if isinstance(k, _ScalarType) else k):
+                return True
+        except TypeError as e:
+            if isinstance(k, str):
+                raise ValueError(f"Unrecognized kind={k!r} expected one of {list(_DTYPE_KINDS)}, or a compatible "
+                                 f"input for jnp.dtype()") from None
+            raise TypeError(f"Expected kind to be a dtype, string, or tuple; got kind={k!r}") from e
+    return False
 
 
 def iterable(y) -> bool:
@@ -208,9 +283,11 @@ def array_str(a, max_line_width=None, precision=None, suppress_small=None) -> st
 
 
 def sort_complex(a):
-    """Sort by real part, then imaginary part; the result is complex."""
-    a = asarray(a)
-    return sort(a if iscomplexobj(a) else a.astype(promote_types(a.dtype, complex64)), axis=-1)
+    """Sort along the last axis (complex numbers by real part, then imaginary part), then convert to complex:
+    complex128 for 64-bit inputs, else complex64, as JAX."""
+    a = sort(asarray(a), axis=-1)
+    wide = a.dtype in (_np.dtype(_np.int64), _np.dtype(_np.uint64), _np.dtype(_np.float64), _np.dtype(_np.complex128))
+    return a.astype(complex128 if wide else complex64)
 
 
 __all__ = [_n for _n, _v in list(globals().items()) if not _n.startswith("_") and _n != "annotations" and

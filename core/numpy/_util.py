@@ -12,6 +12,7 @@ from .. import dtypes
 from ..config import called_from_user, config
 from ..array import make_array
 from ..primitives import elementwise as ew, structural as st
+from ..prng_key_ops import keys_lifted
 from ..trace import get_aval, is_tracer
 
 
@@ -79,10 +80,11 @@ def broadcast_shapes(*shapes: Sequence[int]) -> tuple:
         raise ValueError(f"Incompatible shapes for broadcasting: shapes={[tuple(s) for s in shapes]}") from None
 
 
-def broadcast_to(x: Any, shape: Sequence[int]) -> Any:
-    x = asarray_any(x)
+@keys_lifted("array")
+def broadcast_to(array: Any, shape: int | Sequence[int]) -> Any:
+    x = asarray_any(array)
     aval = get_aval(x)
-    shape = tuple(int(s) for s in shape)
+    shape = (int(shape),) if np.ndim(shape) == 0 else tuple(int(s) for s in shape)
     if aval.shape == shape:
         return x
     nd = len(shape)
@@ -95,9 +97,11 @@ def broadcast_to(x: Any, shape: Sequence[int]) -> Any:
     return st.broadcast_in_dim(x, shape, tuple(range(lead, nd)))
 
 
-# Frames that only pass a user's call on: array methods' lambdas (``__radd__``, ...) and ``ufunc.__call__``.
-_SHIMS = {(os.path.join(os.path.dirname(os.path.abspath(__file__)), f), name)
-          for f, name in (("__init__.py", "<lambda>"), ("ufunc_objects.py", "__call__"))}
+# Frames that only pass a user's call on: array operators (``__radd__``, ...: ``_binop``'s ``op``, lambdas),
+# ``ufunc.__call__`` and the key-array wrapper of ``prng_key_ops.keys_lifted``.
+_SHIMS = {(os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), f)), name)
+          for f, name in (("__init__.py", "<lambda>"), ("__init__.py", "op"), ("ufunc_objects.py", "__call__"),
+                          (os.path.join(os.pardir, "prng_key_ops.py"), "wrapper"))}
 
 
 def _is_shim(code: Any) -> bool:

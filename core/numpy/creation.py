@@ -1,12 +1,17 @@
 """Array creation: array/asarray, zeros/ones/full/empty (and *_like), arange, linspace, eye, ..."""
 from __future__ import annotations
 
+import builtins
+import warnings
 from typing import Any, Sequence
 
 import numpy as np
 
 from .. import dtypes
+from ..array import Array
 from ..primitives import elementwise as ew, structural as st
+from ..prng_key_ops import key_array, key_full, keys_lifted
+from ..prng_keys import KeyTy, is_key_array
 from ..trace import concrete_or_error, get_aval
 from ._util import asarray_any, broadcast_shapes, broadcast_to, canonicalize_axis
 
@@ -25,10 +30,30 @@ def _put(x: Any, device: Any) -> Any:
     return device_put(x, device)
 
 
-def array(object: Any, dtype=None, copy: bool = True, order: str | None = None, ndmin: int = 0, *,
-          device: Any = None) -> Any:
-    """``jnp.array``: lists, numpy arrays and scalars become device arrays (a Python scalar stays weakly typed)."""
+def array(object: Any, dtype=None, *args: Any, copy: bool = True, order: str | None = "K", ndmin: int = 0,
+          device: Any = None, out_sharding: Any = None) -> Any:
+    """``jnp.array``: lists, numpy arrays and scalars become device arrays (a Python scalar stays weakly typed);
+    ``copy``, ``order`` and ``ndmin`` given positionally are deprecated, as in JAX."""
+    if args:
+        if len(args) > 3:
+            raise TypeError(f"array() takes at most 5 positional arguments but {len(args) + 2} were given")
+        for i, name in enumerate(["copy", "order", "ndmin"]):
+            if i < len(args) and [copy, order, ndmin][i] != [True, "K", 0][i]:
+                raise TypeError(f"array() got multiple values for argument '{name}'")
+        copy, order, ndmin = (list(args) + [copy, order, ndmin][len(args):])[:3]
+        warnings.warn("Passing the copy, order, and ndmin arguments to jnp.array positionally is deprecated. Use "
+                      "keyword arguments instead.", DeprecationWarning, stacklevel=2)
+    if order is not None and order != "K":
+        raise NotImplementedError("Only implemented for order='K'")
+    if device is not None and out_sharding is not None:
+        raise ValueError(f"Only one of `device` or `out_sharding` can be set. Got device={device} and "
+                         f"out_sharding={out_sharding}")
+    device = out_sharding if device is None else device
+    if is_key_array(object):
+        return key_array(object, dtype)
     out = asarray_any(object, _dtype(dtype))
+    if copy and out is object and type(out) is Array:
+        out = out._copy()
     aval = get_aval(out)
     if ndmin > aval.ndim:
         out = st.reshape(out, (1,) * (ndmin - aval.ndim) + aval.shape)
@@ -39,19 +64,38 @@ def asarray(a: Any, dtype=None, order: str | None = None, *, copy: bool | None =
     return array(a, dtype=dtype, copy=bool(copy), order=order, device=device)
 
 
+def _check_forgot_shape_tuple(name: str, shape: Any, dtype: Any) -> None:
+    """JAX's hint for ``jnp.zeros(2, 3)`` (meant ``jnp.zeros((2, 3))``)."""
+    if isinstance(dtype, int) and isinstance(shape, int):
+        raise TypeError(f"Cannot interpret '{dtype}' as a data type.\n\nDid you accidentally write "
+                        f"`jax.numpy.{name}({shape}, {dtype})` when you meant `jax.numpy.{name}(({shape}, {dtype}))`, "
+                        f"i.e. with a single tuple argument for the shape?")
+
+
 def zeros(shape: Any, dtype=None, *, device: Any = None) -> Any:
+    _check_forgot_shape_tuple("zeros", shape, dtype)
+    if isinstance(dtype, KeyTy):
+        return key_full(shape, 0, dtype)
     return _put(st.full(st.canonicalize_shape(shape), 0, _dtype(dtype, dtypes.default_float())), device)
 
 
 def ones(shape: Any, dtype=None, *, device: Any = None) -> Any:
+    _check_forgot_shape_tuple("ones", shape, dtype)
+    if isinstance(dtype, KeyTy):
+        return key_full(shape, 1, dtype)
     return _put(st.full(st.canonicalize_shape(shape), 1, _dtype(dtype, dtypes.default_float())), device)
 
 
 def empty(shape: Any, dtype=None, *, device: Any = None) -> Any:
+    _check_forgot_shape_tuple("empty", shape, dtype)
     return zeros(shape, dtype, device=device)
 
 
 def full(shape: Any, fill_value: Any, dtype=None, *, device: Any = None) -> Any:
+    if isinstance(dtype, KeyTy):
+        return key_full(shape, fill_value, dtype)
+    if dtype is not None and type(fill_value) in (bool, int, float, complex):  # lax.full: the scalar takes dtype
+        return _put(st.full(st.canonicalize_shape(shape), fill_value, _dtype(dtype)), device)
     fill = asarray_any(fill_value)
     dt = _dtype(dtype, get_aval(fill).dtype)
     shape = st.canonicalize_shape(shape)
@@ -66,20 +110,24 @@ def _like(a, dtype, shape):
     return (aval.shape if shape is None else st.canonicalize_shape(shape)), _dtype(dtype, aval.dtype)
 
 
+@keys_lifted("a")
 def zeros_like(a: Any, dtype=None, shape=None, *, device: Any = None) -> Any:
     s, d = _like(a, dtype, shape)
     return _put(st.full(s, 0, d), device)
 
 
+@keys_lifted("a")
 def ones_like(a: Any, dtype=None, shape=None, *, device: Any = None) -> Any:
     s, d = _like(a, dtype, shape)
     return _put(st.full(s, 1, d), device)
 
 
-def empty_like(a: Any, dtype=None, shape=None, *, device: Any = None) -> Any:
-    return zeros_like(a, dtype, shape, device=device)
+@keys_lifted("prototype")
+def empty_like(prototype: Any, dtype=None, shape=None, *, device: Any = None) -> Any:
+    return zeros_like(prototype, dtype, shape, device=device)
 
 
+@keys_lifted("a")
 def full_like(a: Any, fill_value: Any, dtype=None, shape=None, *, device: Any = None) -> Any:
     s, d = _like(a, dtype, shape)
     return full(s, fill_value, d, device=device)
@@ -115,15 +163,22 @@ def _arange(start: Any, stop: Any, step: Any, dtype) -> Any:
     return asarray_any(np.arange(start_v, stop_v, step_v).astype(dt))
 
 
+def _to_inexact(dtype) -> np.dtype:
+    """JAX's ``to_inexact_dtype``: 64-bit integers to float64, other integers and booleans to float32."""
+    d = np.dtype(dtype)
+    if dtypes.kind(d) in "fc":
+        return d
+    return dtypes.canonicalize(np.float64 if d.itemsize == 8 else np.float32)
+
+
 def linspace(start: Any, stop: Any, num: int = 50, endpoint: bool = True, retstep: bool = False, dtype=None,
              axis: int = 0, *, device: Any = None) -> Any:
     num = int(num)
     if num < 0:
         raise ValueError(f"Number of samples, {num}, must be non-negative.")
     start, stop = asarray_any(start), asarray_any(stop)
-    dt = _dtype(dtype, dtypes.default_float() if dtypes.kind(get_aval(start).dtype) != "f" else
-                dtypes.result_type(start, stop))
-    ct = dt if dtypes.kind(dt) == "f" else dtypes.default_float()
+    dt = _dtype(dtype, _to_inexact(dtypes.result_type(start, stop)))
+    ct = _to_inexact(dt)  # complex bounds interpolate in complex, as JAX
     bounds = broadcast_shapes(get_aval(start).shape, get_aval(stop).shape)
     start, stop = (broadcast_to(ew.convert_element_type(v, ct), bounds) for v in (start, stop))
     axis = canonicalize_axis(axis, len(bounds) + 1)
@@ -138,6 +193,8 @@ def linspace(start: Any, stop: Any, num: int = 50, endpoint: bool = True, retste
     if dtypes.kind(dt) in "iu":  # integer samples round down, as numpy and JAX
         out = ew.floor(out)
     out = _put(ew.convert_element_type(out, dt) if dt != ct else out, device)
+    if num == 0 or (num == 1 and endpoint):  # numpy's (and JAX's) step when no interval is spanned
+        step = st.full((), np.nan, ct)
     return (out, step) if retstep else out
 
 
@@ -166,11 +223,17 @@ def identity(n: int, dtype=None) -> Any:
 
 
 def tri(N: int, M: int | None = None, k: int = 0, dtype=None) -> Any:
-    M = N if M is None else M
-    dt = _dtype(dtype, dtypes.default_float())
-    r = st.broadcasted_iota(dtypes.int32, (N, M), 0)
-    c = st.broadcasted_iota(dtypes.int32, (N, M), 1)
-    return ew.convert_element_type(ew.le(c, ew.add(r, ew.convert_element_type(int(k), dtypes.int32))), dt)
+    """Ones at and below the ``k``-th diagonal (``k`` may be traced); float32 by default, as JAX."""
+    N, M = st.canonicalize_shape((N, N if M is None else M))
+    dt = _dtype(dtype, dtypes.float32)
+    offset = asarray_any(k)
+    if not dtypes.is_int(get_aval(offset).dtype):
+        raise TypeError(f"offset must be an integer, got {k!r}")
+    wide = builtins.max(N, M) > np.iinfo(np.int32).max or get_aval(offset).dtype.itemsize > 4
+    idx = dtypes.int64 if wide else dtypes.int32
+    r = st.broadcasted_iota(idx, (N, M), 0)
+    c = st.broadcasted_iota(idx, (N, M), 1)
+    return ew.convert_element_type(ew.le(c, ew.add(r, ew.convert_element_type(offset, idx))), dt)
 
 
 def meshgrid(*xi: Any, copy: bool = True, sparse: bool = False, indexing: str = "xy") -> list:
@@ -210,18 +273,17 @@ def indices(dimensions: Sequence[int], dtype=None, sparse: bool = False) -> Any:
 
 
 def geomspace(start: Any, stop: Any, num: int = 50, endpoint: bool = True, dtype=None, axis: int = 0) -> Any:
-    """Numbers spaced evenly on a log scale between ``start`` and ``stop`` (same signs), along ``axis``."""
+    """Numbers spaced evenly on a log scale between ``start`` and ``stop`` along ``axis`` (complex bounds follow
+    the spiral between them), as JAX."""
     from .shape import moveaxis
-    from .ufuncs import exp, log, sign, absolute
+    from .ufuncs import log10, sign
     start, stop = asarray_any(start), asarray_any(stop)
+    dt = _to_inexact(dtypes.result_type(start, stop)) if dtype is None else dtypes.canonicalize(dtype)
+    ct = _to_inexact(dt)
+    start, stop = ew.convert_element_type(start, ct), ew.convert_element_type(stop, ct)
     s = sign(start)
-    out = s * exp(linspace(log(absolute(start)), log(absolute(stop)), num, endpoint=endpoint))
-    if num > 0:
-        out = out.at[0].set(start.astype(out.dtype))
-    if num > 1 and endpoint:
-        out = out.at[-1].set(stop.astype(out.dtype))
-    out = moveaxis(out, 0, axis)
-    return out if dtype is None else out.astype(dtypes.canonicalize(dtype))
+    out = s * logspace(log10(start / s), log10(stop / s), num, endpoint=endpoint, base=10.0, dtype=ct, axis=0)
+    return ew.convert_element_type(moveaxis(out, 0, axis), dt)
 
 
 def copy(a: Any, order: str | None = None) -> Any:
@@ -241,8 +303,8 @@ def fromstring(string: str, dtype=float, count: int = -1, *, sep: str) -> Any:
     return asarray_any(np.fromstring(string, dtype=dtype, count=count, sep=sep))
 
 
-def fromiter(iterable: Any, dtype, count: int = -1) -> Any:
-    return asarray_any(np.fromiter(iterable, dtype=dtype, count=count))
+def fromiter(iter: Any, dtype, count: int = -1, *, like: None = None) -> Any:
+    return asarray_any(np.fromiter(iter, dtype=dtype, count=count))
 
 
 def fromfile(*args: Any, **kwargs: Any) -> Any:

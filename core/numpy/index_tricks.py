@@ -3,6 +3,7 @@ c_, mgrid, ogrid, put, put_along_axis, choose, compress, extract, delete, insert
 piecewise, apply_along_axis, apply_over_axes and fromfunction."""
 from __future__ import annotations
 
+import operator
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -11,9 +12,9 @@ from .. import dtypes
 from ..trace import concrete_or_error, get_aval
 from . import reductions as red
 from ._util import asarray_any, broadcast_to, canonicalize_axis, promote_dtypes
-from .creation import arange, array, indices, linspace, meshgrid, zeros
+from .creation import arange, array, full, indices, linspace, meshgrid, zeros
 from .indexing import take_along_axis
-from .misc import clip, nonzero, sort, where
+from .misc import argsort, clip, nonzero, sort, where
 from .shape import concatenate, expand_dims, moveaxis, ravel, reshape, stack
 
 
@@ -76,43 +77,64 @@ def ix_(*args: Any) -> tuple:
     return tuple(out)
 
 
-def ravel_multi_index(multi_index: Sequence[Any], dims: Sequence[int], mode: str = "raise",
-                      order: str = "C") -> Any:
-    """Flat indices of the coordinate arrays ``multi_index`` in an array of shape ``dims``."""
-    dims = tuple(int(d) for d in dims)
-    idx = promote_dtypes(*multi_index)
-    if len(idx) != len(dims):
-        raise ValueError(f"parameter multi_index must be a sequence of length {len(dims)}")
+def ravel_multi_index(multi_index: Sequence[Any], dims: Sequence[int], mode: str = "raise", order: str = "C", *,
+                      dtype: Any = None) -> Any:
+    """Flat indices of the coordinate arrays ``multi_index`` in an array of shape ``dims``, in ``dtype`` (the
+    indices' own integer dtype by default, as JAX)."""
+    assert len(multi_index) == len(dims), f"len(multi_index)={len(multi_index)} != len(dims)={len(dims)}"
+    dims = tuple(operator.index(concrete_or_error(d, "in `dims` argument of ravel_multi_index().")) for d in dims)
+    idx = [asarray_any(i) for i in multi_index]
+    dtype = dtypes.result_type(int, *idx) if dtype is None else dtypes.canonicalize(dtype)
+    if not dtypes.is_int(dtype):
+        raise ValueError(f"dtype={dtype!r} is not an integer type.")
+    if np.prod(dims, dtype=np.int64) - 1 > np.iinfo(dtype).max:
+        raise ValueError(f"jnp.ravel_multi_index: dtype={dtype!r} not large enough to hold flattened index for "
+                         f"dims={dims}. Use the dtype argument to pass a suitable dtype (e.g. "
+                         f"dtype=np.min_scalar_type(prod(dims))).")
+    for i in idx:
+        if mode == "raise":
+            concrete_or_error(i, "The error occurred because ravel_multi_index was jit-compiled with mode='raise'. "
+                                 "Use mode='wrap' or mode='clip' instead.")
+        if not dtypes.is_int(i.dtype):
+            raise TypeError("only int indices permitted")
     if mode == "raise":
-        context = "The error occurred in jnp.ravel_multi_index with mode='raise': use mode='clip' or 'wrap' under jit."
-        vals = [np.asarray(concrete_or_error(i, context)) for i in idx]
-        if any(((v < 0) | (v >= d)).any() for v, d in zip(vals, dims)):
+        if any(bool(red.any((i < 0) | (i >= d))) for i, d in zip(idx, dims)):
             raise ValueError("invalid entry in coordinates array")
+    elif mode == "clip":
+        idx = [clip(i, 0, d - 1) for i, d in zip(idx, dims)]
     elif mode == "wrap":
         idx = [i % d for i, d in zip(idx, dims)]
-    elif mode == "clip":
-        idx = [i.clip(0, d - 1) for i, d in zip(idx, dims)]
+    elif mode != "ignore":
+        raise ValueError(f"invalid mode={mode!r}. Expected 'raise', 'wrap', 'clip', or 'ignore'.")
+    if order == "F":
+        strides = np.cumprod((1,) + dims[:-1])
+    elif order == "C":
+        strides = np.cumprod((1,) + dims[1:][::-1])[::-1]
     else:
-        raise ValueError(f"invalid mode={mode!r}. Expected 'raise', 'wrap', or 'clip'")
-    strides = np.cumprod((1,) + (dims[::-1] if order == "C" else dims)[:-1])
-    strides = strides[::-1] if order == "C" else strides
-    out = 0
+        raise ValueError(f"invalid order={order!r}. Expected 'C' or 'F'")
+    out = zeros((), dtype)
     for i, s in zip(idx, strides):
-        out = out + i * int(s)
-    return asarray_any(out)
+        out = out + i.astype(dtype) * int(s)
+    return out
 
 
 def unravel_index(indices: Any, shape: Sequence[int]) -> tuple:
-    """Coordinate arrays of flat ``indices`` in an array of ``shape`` (out-of-range indices are clipped)."""
+    """Coordinate arrays of flat ``indices`` in an array of ``shape`` (whose entries may be traced); out-of-range
+    indices are clipped, as JAX."""
+    from .ufuncs import divmod as divmod_
     idx = asarray_any(indices)
-    shape = tuple(int(s) for s in shape)
-    total = int(np.prod(shape, dtype=np.int64))
-    idx = where(idx < 0, idx + total, idx).clip(0, max(total - 1, 0))
-    out = []
-    for s in shape[::-1]:
-        out.append(idx % s)
-        idx = idx // s
-    return tuple(out[::-1])
+    try:
+        shape = list(shape)
+    except TypeError:
+        shape = [shape]
+    if any(np.ndim(s) != 0 for s in shape):
+        raise ValueError("unravel_index: shape should be a scalar or 1D sequence.")
+    out = [0] * len(shape)
+    for i, s in reversed(list(enumerate(shape))):
+        idx, out[i] = divmod_(idx, s)
+    oob_pos = idx > 0
+    oob_neg = asarray_any(False) if dtypes.is_unsigned(idx.dtype) else idx < -1
+    return tuple(where(oob_pos, s - 1, where(oob_neg, 0, i)) for s, i in zip(shape, out))
 
 
 index_exp = np.index_exp
@@ -187,7 +209,7 @@ c_ = _Concatenator(-1, 2, 0)
 
 
 def _inplace_error(name: str) -> ValueError:
-    return ValueError(f"jax.numpy.{name} cannot modify arrays in place, because JAX arrays are immutable. Pass "
+    return ValueError(f"jax.numpy.{name} cannot modify arrays in-place, because JAX arrays are immutable. Pass "
                       f"inplace=False to instead return an updated array.")
 
 
@@ -241,11 +263,15 @@ def put_along_axis(arr: Any, indices: Any, values: Any, axis: int | None, inplac
 
 def choose(a: Any, choices: Sequence[Any], out: None = None, mode: str = "raise") -> Any:
     """``choices[a[i]][i]`` elementwise, with numpy's broadcasting and 'raise'/'wrap'/'clip' modes."""
+    if out is not None:
+        raise NotImplementedError("The 'out' argument to jnp.choose is not supported.")
     a = asarray_any(a)
+    if not dtypes.is_int(a.dtype):
+        raise ValueError("`a` array must be integer typed")
     n = len(choices)
     if mode == "raise":
-        c = np.asarray(concrete_or_error(a, "The error occurred in jnp.choose with mode='raise': use mode='clip' or "
-                                            "'wrap' under jit."))
+        c = np.asarray(concrete_or_error(a, "The error occurred because jnp.choose was jit-compiled with "
+                                            "mode='raise'. Use mode='wrap' or mode='clip' instead."))
         if ((c < 0) | (c >= n)).any():
             raise ValueError("invalid entry in choice array")
     elif mode == "wrap":
@@ -253,7 +279,7 @@ def choose(a: Any, choices: Sequence[Any], out: None = None, mode: str = "raise"
     elif mode == "clip":
         a = a.clip(0, n - 1)
     else:
-        raise ValueError(f"invalid mode={mode!r}. Expected 'raise', 'wrap', or 'clip'")
+        raise ValueError(f"mode={mode!r} not understood. Must be 'raise', 'wrap', or 'clip'")
     choices = promote_dtypes(*choices)
     shape = np.broadcast_shapes(a.shape, *[c.shape for c in choices])
     stacked = stack([broadcast_to(c, shape) for c in choices])
@@ -325,54 +351,62 @@ def _delete_unique(a: Any, obj: Any, axis: int) -> Any:
 
 
 def insert(arr: Any, obj: Any, values: Any, axis: int | None = None) -> Any:
-    """``arr`` with ``values`` inserted before the (concrete) indices ``obj`` along ``axis``."""
+    """``arr`` with ``values`` inserted before the indices ``obj`` (a slice, or integer indices that may be
+    traced; out-of-range indices are clipped) along ``axis``, as JAX."""
     a = asarray_any(arr)
     if axis is None:
         a, axis = ravel(a), 0
-    axis = canonicalize_axis(axis, a.ndim)
-    n = a.shape[axis]
-    if isinstance(obj, slice):
-        pos = np.arange(n + 1)[obj]
-    else:
-        pos = np.asarray(concrete_or_error(obj, "jnp.insert needs concrete indices (obj).")).astype(np.int64)
-    scalar_obj = pos.ndim == 0
-    pos = np.atleast_1d(pos)
-    pos = np.where(pos < 0, pos + n, pos)
-    if ((pos < 0) | (pos > n)).any():
-        raise IndexError(f"index out of bounds for axis {axis} with size {n}")
-    v = asarray_any(values).astype(a.dtype)
-    v = reshape(v, (1,) * max(0, a.ndim - v.ndim) + v.shape)
-    if scalar_obj:
-        v = moveaxis(v, 0, axis)
-        pos = np.repeat(pos, v.shape[axis])
-    target = a.shape[:axis] + (len(pos),) + a.shape[axis + 1:]
-    v = moveaxis(broadcast_to(v, target), axis, 0)
-    am = moveaxis(a, axis, 0)
-    order = np.argsort(np.concatenate([np.arange(n), pos]) + np.concatenate([np.zeros(n), np.full(len(pos), -0.5)]),
-                       kind="stable")
-    combined = concatenate([am, v], axis=0)[_int_array(order)]
-    return moveaxis(combined, 0, axis)
+    axis = canonicalize_axis(operator.index(concrete_or_error(axis, "axis argument of jnp.insert()")), a.ndim)
+    n_input = a.shape[axis]
+    idx = arange(*obj.indices(n_input)) if isinstance(obj, slice) else asarray_any(obj)
+    if idx.ndim > 1:
+        raise ValueError(f"jnp.insert(): obj must be a slice, a one-dimensional array, or a scalar; got {obj}")
+    if not dtypes.is_int(idx.dtype):
+        if idx.size == 0 and not hasattr(obj, "aval"):
+            idx = idx.astype(dtypes.default_int())
+        else:
+            raise ValueError(f"jnp.insert(): index array must be integer typed; got {obj}")
+    v = array(values, ndmin=a.ndim, dtype=a.dtype, copy=False)
+    if idx.size == 1:
+        index = ravel(idx)[0]
+        if idx.ndim == 0:
+            v = moveaxis(v, 0, axis)
+        idx = full((v.shape[axis],), index)
+    n_insert = np.broadcast_shapes(idx.shape, (v.shape[axis],))[0]
+    out_shape = list(a.shape)
+    out_shape[axis] += n_insert
+    idx = clip(where(idx < 0, idx + n_input, idx), 0, n_input)
+    values_ind = idx.at[argsort(idx)].add(arange(n_insert, dtype=idx.dtype))
+    arr_mask = full((n_input + n_insert,), True).at[values_ind].set(False)
+    (arr_ind,) = nonzero(arr_mask, size=n_input)
+    lead = (slice(None),) * axis
+    out = zeros(tuple(out_shape), a.dtype)
+    out = out.at[lead + (values_ind,)].set(v)
+    return out.at[lead + (arr_ind,)].set(a)
 
 
 def place(arr: Any, mask: Any, vals: Any, *, inplace: bool = True) -> Any:
-    """``arr`` with its masked entries replaced by ``vals`` (cycled), needing ``inplace=False``."""
+    """``arr`` with its masked entries replaced by ``vals`` (cycled), needing ``inplace=False``; the mask may be
+    traced, as JAX."""
+    a, m = asarray_any(arr), asarray_any(mask)
+    v = ravel(asarray_any(vals))
     if inplace:
         raise _inplace_error("place")
-    a = asarray_any(arr)
-    m = ravel(asarray_any(mask)).astype(bool)
-    (idx,) = nonzero(m)
-    v = ravel(asarray_any(vals)).astype(a.dtype)
-    k = idx.shape[0]
-    if k == 0 or v.shape[0] == 0:
+    if a.size != m.size:
+        raise ValueError("place: arr and mask must be the same size")
+    if not v.size:
+        raise ValueError("Cannot place values from an empty array")
+    if not a.size:
         return a
-    vals_ = v[arange(k) % v.shape[0]]
-    return reshape(ravel(a).at[idx].set(vals_), a.shape)
+    (idx,) = nonzero(ravel(m), size=m.size, fill_value=m.size)
+    vals_ = v[arange(idx.shape[0]) % v.shape[0]].astype(a.dtype)
+    return reshape(ravel(a).at[idx].set(vals_, mode="drop"), a.shape)
 
 
 def fill_diagonal(a: Any, val: Any, wrap: bool = False, *, inplace: bool = True) -> Any:
     """``a`` with its main diagonal set to ``val``, needing ``inplace=False``."""
     if inplace:
-        raise _inplace_error("fill_diagonal")
+        raise NotImplementedError("JAX arrays are immutable, must use inplace=False")
     a = asarray_any(a)
     if a.ndim < 2:
         raise ValueError("array must be at least 2-d")

@@ -3,6 +3,7 @@ updates scatter into the flattened array at the positions that indexing an iota 
 from __future__ import annotations
 
 import dataclasses
+import string
 import warnings
 from collections.abc import Sequence
 from typing import Any, NamedTuple
@@ -14,6 +15,7 @@ from ..pytree import register_pytree_node_class
 from ..primitives import elementwise as ew, indexing as ix, structural as st
 from ..trace import concrete_or_none, get_aval, is_tracer
 from ._util import asarray_any, broadcast_shapes, broadcast_to, canonicalize_axis
+from .ufuncs import remainder
 
 
 def _gather(operand: Any, indices: Any, dn: Any, slice_sizes: tuple, **params: Any) -> Any:
@@ -337,40 +339,86 @@ def _apply_slice(y: Any, dim: int, s: slice, n: int) -> tuple:
 # --- take / take_along_axis ------------------------------------------------------------------------------
 def take(a: Any, indices: Any, axis: int | None = None, out: None = None, mode: str | None = None,
          unique_indices: bool = False, indices_are_sorted: bool = False, fill_value: Any = None) -> Any:
+    """``jnp.take``: mode None/'fill' wraps negative indices and fills out-of-bound ones, 'wrap' takes indices
+    modulo the axis size, 'clip' clamps them to ``[0, n - 1]`` (negative indices too, as numpy and JAX)."""
+    if out is not None:
+        raise NotImplementedError("The 'out' argument to jnp.take is not supported.")
     a = asarray_any(a)
     if axis is None:
         a, axis = st.reshape(a, (get_aval(a).size,)), 0
-    nd = get_aval(a).ndim
-    axis = canonicalize_axis(axis, nd)
+    axis = canonicalize_axis(axis, get_aval(a).ndim)
     indices = asarray_any(indices)
-    if get_aval(a).shape[axis] == 0:
+    n = get_aval(a).shape[axis]
+    if mode is None or mode == "fill":
+        gather_mode = "fill"
+        indices = _normalize_int(indices, n)
+    elif mode == "raise":
+        raise NotImplementedError("The 'raise' mode to jnp.take is not supported.")
+    elif mode == "wrap":
+        gather_mode = "clip"
+        indices = remainder(indices, ew._const(indices, n)) if n else indices
+    elif mode == "clip":
+        gather_mode = "clip"
+    else:
+        raise ValueError(f"Invalid mode '{mode}' for np.take")
+    if n == 0:
         if get_aval(indices).size:
             raise IndexError("Cannot do a non-empty jnp.take() from an empty axis.")
         return a  # as JAX does, whatever the shape of the (empty) indices
     idx = (slice(None),) * axis + (indices,)
-    return getitem(a, idx, mode="fill" if mode is None else ix.GatherScatterMode.from_any(mode), fill_value=fill_value)
+    return getitem(a, idx, mode=gather_mode, fill_value=fill_value, normalize_indices=False)
 
 
-def take_along_axis(arr: Any, indices: Any, axis: int | None, mode: str | None = None, fill_value: Any = None) -> Any:
+def take_along_axis(arr: Any, indices: Any, axis: int | None = -1, mode: str | None = None, fill_value: Any = None,
+                    *, wrap_negative_indices: bool | None = None) -> Any:
+    """``jnp.take_along_axis``: negative indices wrap unless ``wrap_negative_indices`` is False (its default for
+    mode 'promise_in_bounds'); mode 'one_hot' selects by a one-hot contraction, as JAX."""
     arr, indices = asarray_any(arr), asarray_any(indices)
+    i_dtype = get_aval(indices).dtype
+    if dtypes.kind(i_dtype) not in "iu":
+        raise TypeError(f"take_along_axis indices must be of integer type, got {i_dtype}")
     if axis is None:
+        if get_aval(indices).ndim != 1:
+            raise ValueError(f"take_along_axis indices must be 1D if axis=None, got shape {get_aval(indices).shape}")
         arr, axis = st.reshape(arr, (get_aval(arr).size,)), 0
     a_shape, i_shape = get_aval(arr).shape, get_aval(indices).shape
     nd = len(a_shape)
     if len(i_shape) != nd:
         raise ValueError(f"indices and arr must have the same number of dimensions; {len(i_shape)} vs. {nd}")
     axis = canonicalize_axis(axis, nd)
-    out_shape = broadcast_shapes(tuple(1 if i == axis else s for i, s in enumerate(a_shape)),
-                                 tuple(1 if i == axis else s for i, s in enumerate(i_shape)))
-    out_shape = out_shape[:axis] + (i_shape[axis],) + out_shape[axis + 1:]
-    indices = broadcast_to(_normalize_int(indices, a_shape[axis]), out_shape)
-    arr = broadcast_to(arr, out_shape[:axis] + (a_shape[axis],) + out_shape[axis + 1:])
+    n = a_shape[axis]
+    out_shape = broadcast_shapes(i_shape, a_shape[:axis] + (1,) + a_shape[axis + 1:])
+    if n == 0:
+        return st.full(out_shape, 0, get_aval(arr).dtype)
+    if wrap_negative_indices is None:
+        wrap_negative_indices = mode != "promise_in_bounds"
+    if wrap_negative_indices:
+        index_dtype = dtypes.int64 if n > np.iinfo(np.int32).max else dtypes.int32
+        indices = _normalize_int(ew.convert_element_type(indices, index_dtype), n)
+    indices = broadcast_to(indices, out_shape)
+    arr = broadcast_to(arr, out_shape[:axis] + (n,) + out_shape[axis + 1:])
+    if mode == "one_hot":
+        return _take_along_axis_one_hot(arr, indices, axis)
     others = tuple(d for d in range(nd) if d != axis)
     dn = ix.GatherDimensionNumbers(offset_dims=(), collapsed_slice_dims=(axis,), start_index_map=(axis,),
                                    operand_batching_dims=others, start_indices_batching_dims=others)
-    idx = st.expand_dims(ew.convert_element_type(indices, dtypes.int32), (nd,))
-    return _gather(arr, idx, dn, (1,) * nd, mode="fill" if mode is None else ix.GatherScatterMode.from_any(mode),
-                     fill_value=fill_value)
+    idx = st.expand_dims(indices, (nd,))
+    return _gather(arr, idx, dn, (1,) * nd, mode=ix.GatherScatterMode.from_any(mode), fill_value=fill_value)
+
+
+def _take_along_axis_one_hot(arr: Any, indices: Any, axis: int) -> Any:
+    """``take_along_axis`` as JAX's mode 'one_hot': a contraction of ``arr`` with the one-hot encoding of the
+    (same-shaped but for ``axis``) ``indices`` over the axis (out-of-bound indices select nothing: 0)."""
+    from .linalg_ops import einsum
+    n = get_aval(arr).shape[axis]
+    hot = ew.eq(st.expand_dims(indices, (indices.ndim,)),
+                st.broadcasted_iota(get_aval(indices).dtype, get_aval(indices).shape + (n,), indices.ndim))
+    hot = ew.convert_element_type(hot, get_aval(arr).dtype)
+    if arr.ndim >= len(string.ascii_letters):
+        raise ValueError("One Hot indexing is only supported for up to 50 leading dimensions.")
+    out, z = string.ascii_letters[:arr.ndim], string.ascii_letters[arr.ndim]
+    return einsum(f"{out}{z},{out[:axis]}{z}{out[axis + 1:]}->{out}", hot, arr, precision="highest",
+                  preferred_element_type=get_aval(arr).dtype)
 
 
 # --- .at[] updates -------------------------------------------------------------------------------------------

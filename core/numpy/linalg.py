@@ -17,7 +17,7 @@ from ..trace import get_aval
 from . import reductions as red, ufuncs as uf
 from ._util import asarray_any, broadcast_to, canonicalize_axis, power_by_squaring, promote_to_inexact
 from .linalg_ops import matmul, outer, tensordot, trace as _trace, vecdot  # noqa: F401  (jnp.linalg re-exports these)
-from .misc import diagonal as _diagonal
+from .misc import diagonal as _diagonal, where as _where
 from .shape import concatenate, matrix_transpose, moveaxis, reshape
 
 
@@ -92,11 +92,14 @@ def cholesky(a: Any, *, upper: bool = False, symmetrize_input: bool = True) -> A
 
 
 def qr(a: Any, mode: str = "reduced") -> Any:
-    """``QRResult(Q, R)`` for mode 'reduced'/'complete', or ``R`` alone for mode 'r'."""
+    """``QRResult(Q, R)`` for mode 'reduced' (or its alias 'full')/'complete', ``R`` alone for mode 'r', and
+    LAPACK's packed ``QRResult(h^T, tau)`` (numpy's layout) for mode 'raw'."""
     a = _matrix("qr", a)
-    if mode not in ("reduced", "complete", "r"):
-        raise ValueError(f"Unsupported QR decomposition mode '{mode}'" + (
-            " ('raw' returns LAPACK's Householder reflectors, which portax does not expose)" if mode == "raw" else ""))
+    if mode == "raw":
+        h, taus = la.geqrf(a)
+        return QRResult(matrix_transpose(h), taus)
+    if mode not in ("reduced", "full", "complete", "r"):
+        raise ValueError(f"Unsupported QR decomposition mode '{mode}'")
     q, r = la.qr(a, full_matrices=mode == "complete")
     return r if mode == "r" else QRResult(q, r)
 
@@ -105,8 +108,6 @@ def svd(a: Any, full_matrices: bool = True, compute_uv: bool = True, hermitian: 
         subset_by_index: tuple | None = None) -> Any:
     """``SVDResult(U, S, Vh)`` (or ``S``) with descending singular values."""
     a = _matrix("svd", a)
-    if subset_by_index is not None:
-        raise NotImplementedError("svd(subset_by_index=...) is not supported by portax")
     if hermitian:
         w, v = eigh(a)
         s = uf.absolute(w)
@@ -119,8 +120,8 @@ def svd(a: Any, full_matrices: bool = True, compute_uv: bool = True, hermitian: 
         vh = _herm(ew.mul(u, broadcast_to(st.expand_dims(sign, (get_aval(sign).ndim - 1,)), get_aval(u).shape)))
         return SVDResult(u, s, vh)
     if not compute_uv:
-        return la.svd(a, full_matrices=full_matrices, compute_uv=False)
-    return SVDResult(*la.svd(a, full_matrices=full_matrices, compute_uv=True))
+        return la.svd(a, full_matrices=full_matrices, compute_uv=False, subset_by_index=subset_by_index)
+    return SVDResult(*la.svd(a, full_matrices=full_matrices, compute_uv=True, subset_by_index=subset_by_index))
 
 
 def _take_last(x: Any, idx: Any) -> Any:
@@ -244,10 +245,16 @@ def _eye_like(a: Any) -> Any:
 
 
 def slogdet(a: Any, *, method: str | None = None) -> SlogdetResult:
-    """``(sign, log|det|)`` from the LU factorisation (sign 0 and -inf for singular matrices)."""
-    if method not in (None, "lu"):
-        raise ValueError(f"Unknown slogdet method '{method}'. Supported methods are 'lu' (the default).")
-    return SlogdetResult(*_slogdet(_matrix("slogdet", a, True)))
+    """``(sign, log|det|)`` from the LU factorisation, or Householder QR if ``method='qr'`` (real matrices only,
+    as JAX); sign 0 and -inf for singular matrices."""
+    a = _matrix("slogdet", a, True)
+    if method in (None, "lu"):
+        return SlogdetResult(*_slogdet(a))
+    if method != "qr":
+        raise ValueError(f"Unknown slogdet method '{method}'. Supported methods are 'lu' (`None`), and 'qr'.")
+    if dtypes.kind(get_aval(a).dtype) == "c":
+        raise NotImplementedError("slogdet method='qr' not implemented for complex inputs")
+    return SlogdetResult(*_slogdet_qr(a))
 
 
 @custom_jvp
@@ -267,16 +274,33 @@ def _slogdet(a: Any) -> tuple:
     return sign, logdet
 
 
-@_slogdet.defjvp
-def _slogdet_jvp(primals, tangents):
+@custom_jvp
+def _slogdet_qr(a: Any) -> tuple:
+    """det R times -1 for each Householder reflection made (tau != 0), as JAX."""
+    from ..linalg_householder import geqrf
+    n = get_aval(a).shape[-1]
+    r, taus = geqrf(a)
+    diag = _diagonal(r, 0, -2, -1)
+    logdet = red.sum(uf.log(uf.absolute(diag)), axis=-1)
+    reflections = red.count_nonzero(uf.not_equal(taus[..., :n - 1], 0), axis=-1)
+    sign = ew.mul(red.prod(uf.sign(diag), axis=-1), ew.convert_element_type(
+        ew.sub(1, ew.mul(2, ew.rem(reflections, 2))), get_aval(diag).dtype))
+    return sign, logdet
+
+
+def _slogdet_jvp(slogdet_fn, primals, tangents):
     """d log|det A| = Re tr(A^-1 dA); for complex A the sign turns by i Im tr(A^-1 dA) (as JAX)."""
     (a,), (g,) = primals, tangents
-    sign, logdet = _slogdet(a)
+    sign, logdet = slogdet_fn(a)
     t = _trace(solve(a, g), axis1=-1, axis2=-2)
     if dtypes.kind(get_aval(t).dtype) != "c":
         return (sign, logdet), (st.zeros_like_array(sign), t)
     turn = ew.sub(t, _like(uf.real(t), t))
     return (sign, logdet), (ew.mul(turn, sign), uf.real(t))
+
+
+_slogdet.defjvp(functools.partial(_slogdet_jvp, _slogdet))
+_slogdet_qr.defjvp(functools.partial(_slogdet_jvp, _slogdet_qr))
 
 
 @custom_jvp
@@ -285,17 +309,49 @@ def _det(a: Any) -> Any:
     return ew.mul(sign, ew.convert_element_type(ew.exp(logdet), get_aval(sign).dtype))
 
 
+def _cofactor_solve(a: Any, b: Any) -> tuple:
+    """``(det(a), adj(a) @ b)`` from the LU factors, defined for singular ``a`` too (JAX's rule): the last
+    pivot is replaced so that corank-1 matrices get their rank-1 adjugate, and matrices of corank >= 2 (whose
+    adjugate is 0) give 0."""
+    n = get_aval(a).shape[-1]
+    if n == 1:
+        return a[..., 0, 0], b
+    lu_, pivots, perm = la.lu(a)
+    diag = _diagonal(lu_, 0, -2, -1)
+    parity = red.count_nonzero(uf.not_equal(pivots, st.iota(dtypes.int32, n)), axis=-1)
+    sign = ew.convert_element_type(ew.sub(1, ew.mul(2, ew.rem(parity, 2))), get_aval(a).dtype)
+    partial_det = red.cumprod(diag, axis=-1) * sign[..., None]  # [..., -1]: det(a); [..., -2]: det(a) / u_nn
+    lu_ = lu_.at[..., -1, -1].set(1 / partial_det[..., -2])
+    ones = st.full(get_aval(b).shape[:-1] + (1,), 1, get_aval(a).dtype)
+    d = la.triangular_solve(lu_, ones, left_side=True, lower=False)
+    rank_deficient = red.any(uf.logical_or(uf.isnan(d), uf.isinf(d)), axis=(-2, -1))[..., None, None]
+    x = _where(rank_deficient, 0, b)
+    x = la.triangular_solve(lu_, _permute_rows(x, perm), left_side=True, lower=True, unit_diagonal=True)
+    x = concatenate([x[..., :-1, :] * partial_det[..., -1, None, None], x[..., -1:, :]], axis=-2)
+    x = la.triangular_solve(lu_, x, left_side=True, lower=False)
+    return partial_det[..., -1], _where(rank_deficient, 0, x)
+
+
 @_det.defjvp
 def _det_jvp(primals, tangents):
-    """d det(A) = det(A) tr(A^-1 dA) (Jacobi's formula)."""
+    """d det(A) = tr(adj(A) dA) (Jacobi's formula), with the adjugate of ``_cofactor_solve``."""
     (a,), (g,) = primals, tangents
-    y = _det(a)
-    z = _trace(solve(a, g), axis1=-1, axis2=-2)
-    return y, ew.mul(y, z)
+    y, z = _cofactor_solve(a, g)
+    return y, _trace(z, axis1=-1, axis2=-2)
 
 
 def det(a: Any) -> Any:
-    return _det(_matrix("det", a, True))
+    """The determinant; 2x2 and 3x3 matrices by their cofactor expansions (as JAX: exact derivatives at
+    singular matrices), larger ones from the LU factors."""
+    a = _matrix("det", a, True)
+    n = get_aval(a).shape[-1]
+    e = lambda i, j: a[..., i, j]
+    if n == 2:
+        return e(0, 0) * e(1, 1) - e(0, 1) * e(1, 0)
+    if n == 3:
+        return (e(0, 0) * e(1, 1) * e(2, 2) + e(0, 1) * e(1, 2) * e(2, 0) + e(0, 2) * e(1, 0) * e(2, 1) -
+                e(0, 2) * e(1, 1) * e(2, 0) - e(0, 0) * e(1, 2) * e(2, 1) - e(0, 1) * e(1, 0) * e(2, 2))
+    return _det(a)
 
 
 def matrix_power(a: Any, n: int) -> Any:
@@ -355,7 +411,12 @@ def pinv(a: Any, rtol: Any = None, hermitian: bool = False, *, rcond: Any = None
     """Moore-Penrose pseudo-inverse via the SVD; singular values at most ``rtol * max(s)`` are dropped."""
     a = _matrix("pinv", a)
     if rcond is not None:
+        if rtol is not None:
+            raise ValueError("pinv: only one of rtol and rcond may be specified.")
         rtol = rcond
+    m, n = get_aval(a).shape[-2:]
+    if m == 0 or n == 0:
+        return st.full(get_aval(a).shape[:-2] + (n, m), 0, get_aval(a).dtype)
     rtol = _default_rtol(a) if rtol is None else rtol
     rtol = float(rtol) if np.ndim(rtol) == 0 and not hasattr(rtol, "aval") else rtol
     return _pinv(a, rtol)
@@ -375,15 +436,23 @@ def lstsq(a: Any, b: Any, rcond: float | None = None, *, numpy_resid: bool = Fal
     m, n = sa
     if get_aval(b).shape[0] != m:
         raise TypeError(f"Leading dimensions of input arrays must match: a {sa}, b {sb}")
-    rcond = float(np.finfo(get_aval(a).dtype).eps * max(n, m)) if rcond is None else rcond
-    u, s, vh = la.svd(a, full_matrices=False)
-    mask = ew.ge(s, ew.mul(ew._const(s, rcond), st.index_in_dim(s, 0, 0, keepdims=False)))
-    rank = red.sum(mask)
-    safe_s = ew.select(mask, s, st.full_like(s, 1))
-    s_inv = _like(ew.select(mask, ew.div(ew._const(s, 1), safe_s), st.zeros_like_array(s)), a)
-    s_inv = st.reshape(s_inv, (get_aval(s).shape[0], 1))
-    uTb = matmul(_herm(u), b)
-    x = matmul(_herm(vh), ew.mul(broadcast_to(s_inv, get_aval(uTb).shape), uTb))
+    eps = float(np.finfo(get_aval(a).dtype).eps)
+    if m == 0 or n == 0:  # (as JAX: no singular values, rank 0, x = 0)
+        s = st.full((0,), 0, get_aval(a).dtype)
+        rank = st.full((), 0, dtypes.default_int())
+        x = st.full((n, get_aval(b).shape[1]), 0, get_aval(a).dtype)
+    else:
+        u, s, vh = la.svd(a, full_matrices=False)
+        r = ew.convert_element_type(asarray_any(eps * max(n, m) if rcond is None else rcond), get_aval(s).dtype)
+        r = ew.select(ew.lt(r, ew._const(r, 0)), ew._const(r, eps), r)  # a negative rcond means eps
+        # zero singular values never count (a zero matrix has rank 0 and x = 0)
+        mask = uf.logical_and(ew.gt(s, ew._const(s, 0)), ew.ge(s, ew.mul(r, st.index_in_dim(s, 0, 0, keepdims=False))))
+        rank = red.sum(mask)
+        safe_s = ew.select(mask, s, st.full_like(s, 1))
+        s_inv = _like(ew.select(mask, ew.div(ew._const(s, 1), safe_s), st.zeros_like_array(s)), a)
+        s_inv = st.reshape(s_inv, (get_aval(s).shape[0], 1))
+        uTb = matmul(_herm(u), b)
+        x = matmul(_herm(vh), ew.mul(broadcast_to(s_inv, get_aval(uTb).shape), uTb))
     if numpy_resid and (int(rank) < n or m <= n):
         resid = st.full((0,), 0, get_aval(a).dtype)
     else:
@@ -394,16 +463,18 @@ def lstsq(a: Any, b: Any, rcond: float | None = None, *, numpy_resid: bool = Fal
 
 
 def matrix_rank(M: Any, rtol: Any = None, *, hermitian: bool = False, tol: Any = None) -> Any:
+    """The number of singular values above ``rtol * max(s)`` (``tol`` is an alias of ``rtol``, as in JAX)."""
+    if tol is not None:
+        if rtol is not None:
+            raise ValueError("matrix_rank: only one of tol or rtol may be specified.")
+        rtol = tol
     M = asarray_any(M)
     if get_aval(M).ndim < 2:
         return ew.convert_element_type(red.any(ew.ne(M, ew._const(M, 0))), dtypes.default_int())
     M = _matrix("matrix_rank", M)
     s = svd(M, compute_uv=False, hermitian=hermitian)
-    if tol is None:
-        rtol = _default_rtol(M) if rtol is None else rtol
-        tol = ew.mul(red.max(s, axis=-1, keepdims=True), _rtol_array(rtol, s))
-    else:
-        tol = _rtol_array(tol, s)
+    rtol = _default_rtol(M) if rtol is None else rtol
+    tol = ew.mul(red.max(s, axis=-1, keepdims=True, initial=0), _rtol_array(rtol, s))
     return red.sum(ew.gt(s, broadcast_to(tol, get_aval(s).shape)), axis=-1)
 
 
@@ -482,7 +553,7 @@ def _vector_norm(x: Any, ord: Any, axis: tuple, keepdims: bool) -> Any:
     if ord is None or ord == 2:
         return uf.sqrt(red.sum(uf.square(uf.absolute(x)), axis=axis, keepdims=keepdims))
     if ord == np.inf:
-        return red.max(uf.absolute(x), axis=axis, keepdims=keepdims)
+        return red.max(uf.absolute(x), axis=axis, keepdims=keepdims, initial=0)
     if ord == -np.inf:
         return red.min(uf.absolute(x), axis=axis, keepdims=keepdims)
     if ord == 0:
@@ -492,8 +563,9 @@ def _vector_norm(x: Any, ord: Any, axis: tuple, keepdims: bool) -> Any:
         return red.sum(uf.absolute(x), axis=axis, keepdims=keepdims)
     if isinstance(ord, str):
         raise ValueError(f"Invalid order '{ord}' for vector norm.")
-    p = ew._const(x, float(ord))
-    return uf.power(red.sum(uf.power(uf.absolute(x), p), axis=axis, keepdims=keepdims), ew.div(ew._const(x, 1), p))
+    abs_x = uf.absolute(x)
+    p = ew._const(abs_x, float(ord))  # real, also for complex x
+    return uf.power(red.sum(uf.power(abs_x, p), axis=axis, keepdims=keepdims), ew.div(ew._const(abs_x, 1), p))
 
 
 def _matrix_norm(x: Any, ord: Any, axis: tuple, keepdims: bool) -> Any:
@@ -501,8 +573,8 @@ def _matrix_norm(x: Any, ord: Any, axis: tuple, keepdims: bool) -> Any:
     if ord in (None, "fro", "f"):
         return uf.sqrt(red.sum(uf.square(uf.absolute(x)), axis=axis, keepdims=keepdims))
     if ord == 1:
-        return red.max(red.sum(uf.absolute(x), axis=r, keepdims=True), axis=c, keepdims=True) if keepdims else \
-            red.max(red.sum(uf.absolute(x), axis=r), axis=c - (c > r))
+        return red.max(red.sum(uf.absolute(x), axis=r, keepdims=True), axis=c, keepdims=True, initial=0) \
+            if keepdims else red.max(red.sum(uf.absolute(x), axis=r), axis=c - (c > r), initial=0)
     if ord == -1:
         return red.min(red.sum(uf.absolute(x), axis=r, keepdims=True), axis=c, keepdims=True) if keepdims else \
             red.min(red.sum(uf.absolute(x), axis=r), axis=c - (c > r))
@@ -514,7 +586,7 @@ def _matrix_norm(x: Any, ord: Any, axis: tuple, keepdims: bool) -> Any:
         nd = get_aval(x).ndim
         y = moveaxis(x, (r, c), (nd - 2, nd - 1))
         s = svd(y, compute_uv=False)
-        out = red.max(s, axis=-1) if ord == 2 else red.min(s, axis=-1) if ord == -2 else red.sum(s, axis=-1)
+        out = red.max(s, axis=-1, initial=0) if ord == 2 else red.min(s, axis=-1) if ord == -2 else red.sum(s, axis=-1)
         if keepdims:
             out = st.expand_dims(out, tuple(sorted((r, c))))
         return out

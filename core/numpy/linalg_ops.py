@@ -11,18 +11,26 @@ from ..trace import get_aval
 from ._util import asarray_any, broadcast_shapes, broadcast_to, canonicalize_axis, promote_dtypes
 
 
-def _dg(a, b, contract, batch=((), ())):
-    return ct.dot_general(a, b, (contract, batch))
+def _dg(a, b, contract, batch=((), ()), precision: Any = None, preferred_element_type: Any = None):
+    out = ct.dot_general(a, b, (contract, batch), precision=precision, preferred_element_type=preferred_element_type)
+    return _to(out, preferred_element_type)
+
+
+def _to(x: Any, preferred_element_type: Any) -> Any:
+    """``x`` in ``preferred_element_type`` (when given): the result dtype of JAX's products."""
+    if preferred_element_type is None:
+        return x
+    dt = dtypes.canonicalize(preferred_element_type)
+    return x if get_aval(x).dtype == dt and not get_aval(x).weak_type else ew.convert_element_type(x, dt)
 
 
 def dot(a: Any, b: Any, *, precision: Any = None, preferred_element_type: Any = None) -> Any:
     a, b = promote_dtypes(a, b)
     na, nb = get_aval(a).ndim, get_aval(b).ndim
     if na == 0 or nb == 0:
-        return ew.mul(*_bcast(a, b))
-    if nb == 1:
-        return _dg(a, b, ((na - 1,), (0,)))
-    return _dg(a, b, ((na - 1,), (nb - 2,)))
+        return ew.mul(*_bcast(_to(a, preferred_element_type), _to(b, preferred_element_type)))
+    contract = ((na - 1,), (0,)) if nb == 1 else ((na - 1,), (nb - 2,))
+    return _dg(a, b, contract, precision=precision, preferred_element_type=preferred_element_type)
 
 
 def _bcast(a, b):
@@ -31,36 +39,61 @@ def _bcast(a, b):
 
 
 def matmul(a: Any, b: Any, *, precision: Any = None, preferred_element_type: Any = None) -> Any:
-    """``a @ b`` with numpy's broadcasting of batch dimensions."""
+    """``a @ b`` with numpy's broadcasting of batch dimensions, as one dot_general (JAX's algorithm: size-1 batch
+    dimensions are squeezed rather than broadcast, so no operand is materialised at the broadcast shape)."""
     a, b = promote_dtypes(a, b)
+    for i, x in enumerate((a, b)):
+        if get_aval(x).ndim < 1:
+            raise ValueError(f"matmul input operand {i} must have ndim at least 1, but it has ndim {get_aval(x).ndim}")
     sa, sb = get_aval(a).shape, get_aval(b).shape
-    if not sa or not sb:
-        raise ValueError(f"matmul: Input operand does not have enough dimensions (shapes {sa} and {sb})")
-    a1, b1 = len(sa) == 1, len(sb) == 1
-    if a1:
-        a = st.reshape(a, (1,) + sa)
-    if b1:
-        b = st.reshape(b, sb + (1,))
-    sa, sb = get_aval(a).shape, get_aval(b).shape
-    if sa[-1] != sb[-2]:
-        raise ValueError(f"matmul: Input operand 1 has a mismatch in its core dimension 0 (size {sb[-2]} is different "
-                         f"from {sa[-1]}); shapes {sa} and {sb}")
-    batch = broadcast_shapes(sa[:-2], sb[:-2])
-    a = broadcast_to(a, batch + sa[-2:])
-    b = broadcast_to(b, batch + sb[-2:])
-    nb = len(batch)
-    out = _dg(a, b, ((nb + 1,), (nb,)), (tuple(range(nb)), tuple(range(nb))))
-    if a1:
-        out = st.squeeze(out, (nb,))
-    if b1:
-        out = st.squeeze(out, (get_aval(out).ndim - 1,))
-    return out
+    a_is_mat, b_is_mat = len(sa) > 1, len(sb) > 1
+    a_bdims, b_bdims = (sa[:-2] if a_is_mat else ()), (sb[:-2] if b_is_mat else ())
+    nbatch = max(len(a_bdims), len(b_bdims))
+    a_bdims = (None,) * (nbatch - len(a_bdims)) + a_bdims
+    b_bdims = (None,) * (nbatch - len(b_bdims)) + b_bdims
+    a_squeeze, b_squeeze, both_squeeze, a_batch, b_batch = [], [], [], [], []
+    idx_batch, idx_a_other, idx_b_other = [], [], []  # output positions, in dot_general's order
+    for i, (ba, bb) in enumerate(zip(a_bdims, b_bdims)):
+        if ba is None:
+            idx_b_other.append(i)
+        elif bb is None:
+            idx_a_other.append(i)
+        elif ba == 1 and bb == 1:
+            a_squeeze.append(len(idx_batch) + len(idx_a_other) + len(a_squeeze))
+            b_squeeze.append(len(idx_batch) + len(idx_b_other) + len(b_squeeze))
+            both_squeeze.append(i)
+        elif ba == 1:
+            idx_b_other.append(i)
+            a_squeeze.append(len(idx_batch) + len(idx_a_other) + len(a_squeeze))
+        elif bb == 1:
+            idx_a_other.append(i)
+            b_squeeze.append(len(idx_batch) + len(idx_b_other) + len(b_squeeze))
+        elif ba == bb:
+            a_batch.append(len(idx_batch) + len(idx_a_other))
+            b_batch.append(len(idx_batch) + len(idx_b_other))
+            idx_batch.append(i)
+        else:
+            raise ValueError(f"Incompatible types for matmul arguments: {get_aval(a).str_short()} and "
+                             f"{get_aval(b).str_short()}")
+    if a_is_mat:
+        idx_a_other.append(nbatch)
+    if b_is_mat:
+        idx_b_other.append(nbatch + a_is_mat)
+    perm = tuple(int(i) for i in np.argsort(np.array(idx_batch + idx_a_other + idx_b_other, dtype=np.int64)))
+    a, b = st.squeeze(a, tuple(a_squeeze)), st.squeeze(b, tuple(b_squeeze))
+    na, nb = get_aval(a).ndim, get_aval(b).ndim
+    out = _dg(a, b, ((na - 1,), (nb - 1 - b_is_mat,)), (tuple(a_batch), tuple(b_batch)), precision,
+              preferred_element_type)
+    if perm != tuple(range(len(perm))):
+        out = st.transpose(out, perm)
+    return st.expand_dims(out, tuple(both_squeeze)) if both_squeeze else out
 
 
-def vdot(a: Any, b: Any, *, precision: Any = None) -> Any:
+def vdot(a: Any, b: Any, *, precision: Any = None, preferred_element_type: Any = None) -> Any:
     """The dot product of the flattened arrays, conjugating ``a`` if it is complex."""
     a = _ravel(a)
-    return dot(ew.conj(a) if dtypes.kind(get_aval(a).dtype) == "c" else a, _ravel(b))
+    return dot(ew.conj(a) if dtypes.kind(get_aval(a).dtype) == "c" else a, _ravel(b), precision=precision,
+               preferred_element_type=preferred_element_type)
 
 
 def _ravel(x):
@@ -84,12 +117,12 @@ def vecdot(x1: Any, x2: Any, /, *, axis: int = -1, precision: Any = None, prefer
     return sum(prod, -1, dtype=preferred_element_type or a1.dtype)
 
 
-def inner(a: Any, b: Any, *, precision: Any = None) -> Any:
+def inner(a: Any, b: Any, *, precision: Any = None, preferred_element_type: Any = None) -> Any:
     a, b = promote_dtypes(a, b)
     na, nb = get_aval(a).ndim, get_aval(b).ndim
     if na == 0 or nb == 0:
-        return ew.mul(*_bcast(a, b))
-    return _dg(a, b, ((na - 1,), (nb - 1,)))
+        return ew.mul(*_bcast(_to(a, preferred_element_type), _to(b, preferred_element_type)))
+    return _dg(a, b, ((na - 1,), (nb - 1,)), precision=precision, preferred_element_type=preferred_element_type)
 
 
 def outer(a: Any, b: Any, out: None = None) -> Any:
@@ -97,18 +130,29 @@ def outer(a: Any, b: Any, out: None = None) -> Any:
     return ew.mul(*_bcast(st.expand_dims(a, (1,)), st.expand_dims(b, (0,))))
 
 
-def tensordot(a: Any, b: Any, axes: int | Sequence = 2, *, precision: Any = None) -> Any:
+def tensordot(a: Any, b: Any, axes: int | Sequence = 2, *, precision: Any = None,
+              preferred_element_type: Any = None) -> Any:
     a, b = promote_dtypes(a, b)
     na, nb = get_aval(a).ndim, get_aval(b).ndim
-    if isinstance(axes, int):
+    if type(axes) is int:
+        if axes > min(na, nb):
+            raise TypeError(f"Number of tensordot axes (axes {axes}) exceeds input ranks ({get_aval(a).shape} and "
+                            f"{get_aval(b).shape})")
         ca, cb = tuple(range(na - axes, na)), tuple(range(axes))
-    else:
+    elif isinstance(axes, (tuple, list)) and len(axes) == 2:
         xa, xb = axes
-        ca = (xa,) if isinstance(xa, int) else tuple(xa)
-        cb = (xb,) if isinstance(xb, int) else tuple(xb)
-        ca = tuple(canonicalize_axis(i, na) for i in ca)
-        cb = tuple(canonicalize_axis(i, nb) for i in cb)
-    return _dg(a, b, (ca, cb))
+        if isinstance(xa, int) and isinstance(xb, int):
+            ca, cb = (canonicalize_axis(xa, na),), (canonicalize_axis(xb, nb),)
+        elif isinstance(xa, (tuple, list)) and isinstance(xb, (tuple, list)):
+            if len(xa) != len(xb):
+                raise TypeError(f"tensordot requires axes lists to have equal length, got {xa} and {xb}.")
+            ca, cb = tuple(canonicalize_axis(i, na) for i in xa), tuple(canonicalize_axis(i, nb) for i in xb)
+        else:
+            raise TypeError(f"tensordot requires both axes lists to be either ints, tuples or lists, got {xa} and "
+                            f"{xb}")
+    else:
+        raise TypeError("tensordot axes argument must be an int, a pair of ints, or a pair of lists/tuples of ints.")
+    return _dg(a, b, (ca, cb), precision=precision, preferred_element_type=preferred_element_type)
 
 
 def kron(a: Any, b: Any) -> Any:
@@ -127,6 +171,11 @@ def kron(a: Any, b: Any) -> Any:
 def trace(a: Any, offset: int = 0, axis1: int = 0, axis2: int = 1, dtype=None, out: None = None) -> Any:
     from .misc import diagonal
     from .reductions import sum
+    if out is not None:
+        raise NotImplementedError("The 'out' argument to jnp.trace is not supported.")
+    nd = get_aval(asarray_any(a)).ndim
+    if canonicalize_axis(axis1, nd) == canonicalize_axis(axis2, nd):
+        raise ValueError(f"axis1 and axis2 can not be same. axis1={axis1} and axis2={axis2}")
     return sum(diagonal(a, offset, axis1, axis2), -1, dtype=dtype)
 
 
@@ -149,13 +198,18 @@ def _interleaved(args: tuple) -> tuple:
     return (subscripts + "->" + spec(out) if out is not None else subscripts), ops
 
 
-def einsum(subscripts: Any, *operands: Any, optimize: Any = "optimal", precision: Any = None,
+def einsum(subscripts: Any, /, *operands: Any, out: None = None, optimize: Any = "optimal", precision: Any = None,
            preferred_element_type: Any = None) -> Any:
     """``jnp.einsum``: pairwise contractions in the order numpy's ``einsum_path`` finds optimal; also the
     interleaved form ``einsum(op, sublist, op, sublist, ..., [sublist_out])``."""
+    if out is not None:
+        raise NotImplementedError("The 'out' argument to jnp.einsum is not supported.")
     if not isinstance(subscripts, str):
         subscripts, operands = _interleaved((subscripts, *operands))
     ops = promote_dtypes(*operands)
+    if preferred_element_type is not None:  # sums and products accumulate in the preferred type, as JAX
+        ops = [o if dtypes.result_type(o, preferred_element_type) == get_aval(o).dtype else
+               _to(o, preferred_element_type) for o in ops]
     shapes = [np.empty(get_aval(o).shape, dtype=np.bool_) for o in ops]
     if "->" not in subscripts:
         lhs = subscripts.replace(" ", "")
@@ -188,19 +242,21 @@ def einsum(subscripts: Any, *operands: Any, optimize: Any = "optimal", precision
         batch = [c for c in sx if c in sy and c in remaining]
         contract = [c for c in sx if c in sy and c not in remaining]
         r = _dg(x, y, (tuple(sx.index(c) for c in contract), tuple(sy.index(c) for c in contract)),
-                (tuple(sx.index(c) for c in batch), tuple(sy.index(c) for c in batch)))
+                (tuple(sx.index(c) for c in batch), tuple(sy.index(c) for c in batch)), precision,
+                preferred_element_type)
         spec = "".join(batch) + "".join(c for c in sx if c not in sy) + "".join(c for c in sy if c not in sx)
         ops.append(r)
         specs.append(spec)
     (x,), (sx,) = ops, specs
     x, sx = _einsum_unary(x, sx, "".join(dict.fromkeys(c for c in sx if c in out_spec)))
+    x = _to(x, preferred_element_type)
     return st.transpose(x, tuple(sx.index(c) for c in out_spec)) if sx != out_spec else x
 
 
 def _einsum_unary(x, spec: str, keep: str):
     """Take diagonals over repeated letters and sum letters not in ``keep``; returns (x, spec)."""
     from .misc import diagonal
-    from .reductions import sum
+    from .reductions import any, sum
     if keep == spec and len(set(spec)) == len(spec):
         return x, spec
     while len(set(spec)) != len(spec):
@@ -210,8 +266,8 @@ def _einsum_unary(x, spec: str, keep: str):
         x = diagonal(x, 0, i, j)
         spec = "".join(s for k, s in enumerate(spec) if k not in (i, j)) + c
     drop = tuple(i for i, c in enumerate(spec) if c not in keep)
-    if drop:
-        x = sum(x, drop)
+    if drop:  # in the operands' dtype (booleans: or), as JAX's einsum
+        x = any(x, drop) if get_aval(x).dtype == dtypes.bool_ else sum(x, drop, dtype=get_aval(x).dtype)
         spec = "".join(c for i, c in enumerate(spec) if i not in drop)
     return x, spec
 
@@ -239,8 +295,10 @@ def matvec(x1: Any, x2: Any, /) -> Any:
 
 
 def vecmat(x1: Any, x2: Any, /) -> Any:
-    """Batched vector-matrix product ``x1[..., None, :] @ x2``."""
+    """Batched vector-matrix product ``conj(x1)[..., None, :] @ x2`` (the vector conjugated, as numpy and JAX)."""
     x1, x2 = promote_dtypes(x1, x2)
+    if dtypes.kind(get_aval(x1).dtype) == "c":
+        x1 = ew.conj(x1)
     return matmul(st.expand_dims(x1, (get_aval(x1).ndim - 1,)), x2)[..., 0, :]
 
 

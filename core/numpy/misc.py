@@ -7,10 +7,13 @@ import numpy as np
 
 from .. import dtypes
 from ..primitives import elementwise as ew, reductions as red, sorting as so, structural as st
+from ..prng_key_ops import keys_lifted
 from ..trace import get_aval
-from ._util import asarray_any, broadcast_to, canonicalize_axis, promote_args, promote_dtypes, promote_shapes
+from ._util import (asarray_any, broadcast_to, canonicalize_axis, promote_args, promote_args_inexact, promote_dtypes,
+                    promote_shapes)
 
 
+@keys_lifted("x", "y")
 def where(condition: Any, x: Any = None, y: Any = None, *, size: int | None = None, fill_value: Any = None) -> Any:
     """``jnp.where(c, x, y)`` elementwise; ``jnp.where(c)`` is ``nonzero(c)`` (needs ``size`` under jit)."""
     if x is None and y is None:
@@ -183,18 +186,19 @@ def astype(x: Any, dtype, /, *, copy: bool = False, device: Any = None) -> Any:
 
 
 def isclose(a: Any, b: Any, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False) -> Any:
-    from .ufuncs import isinf, isnan, logical_and, logical_or
+    """``|a - b| <= atol + rtol * |b|`` in the inexact promoted type (integers and complex values too), or equal;
+    key arrays compare for equality, as JAX."""
+    from ..prng_keys import is_key_array
+    from .ufuncs import isfinite, isnan, logical_and, logical_or
+    if is_key_array(a) or is_key_array(b):
+        return a == b
     a, b = promote_args("isclose", a, b)
-    if dtypes.kind(get_aval(a).dtype) != "f":
-        return ew.eq(a, b)
-    diff = ew.abs(ew.sub(a, b))
-    tol = ew.add(ew._const(a, atol), ew.mul(ew._const(a, rtol), ew.abs(b)))
-    close = ew.le(diff, tol)
-    both_inf = logical_and(ew.eq(a, b), logical_or(isinf(a), isinf(b)))
-    out = logical_or(logical_and(close, ew.is_finite(diff)), both_inf)
-    if equal_nan:
-        out = logical_or(out, logical_and(isnan(a), isnan(b)))
-    return out
+    a, b = promote_args_inexact("isclose", a, b)
+    dt = dtypes.real_dtype(get_aval(a).dtype)
+    rtol, atol = (ew.convert_element_type(asarray_any(t), dt) for t in (rtol, atol))
+    in_range = ew.le(ew.abs(ew.sub(a, b)), ew.add(atol, ew.mul(rtol, ew.abs(b))))
+    out = logical_or(ew.eq(a, b), logical_and(isfinite(b), in_range))
+    return logical_or(out, logical_and(isnan(a), isnan(b))) if equal_nan else out
 
 
 def allclose(a: Any, b: Any, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False) -> Any:
@@ -271,23 +275,26 @@ def cross(a: Any, b: Any, axisa: int = -1, axisb: int = -1, axisc: int = -1, axi
 
 
 def unwrap(p: Any, discont: Any = None, axis: int = -1, period: Any = 2 * np.pi) -> Any:
-    """Unwrap phases by adding multiples of ``period`` where consecutive values jump by more than ``discont``."""
-    from ._util import promote_to_inexact
+    """Unwrap phases by adding multiples of ``period`` where consecutive values jump by more than ``discont``; in
+    the promoted type of ``p`` and ``period`` (integers stay integers with an integer period), as JAX."""
     from .reductions import cumsum
-    from .shape import concatenate, moveaxis
+    from .shape import concatenate
+    from .statistics import diff
     from .ufuncs import absolute, remainder
-    (p,) = promote_to_inexact(asarray_any(p))
+    p, period = promote_dtypes(asarray_any(p), period)
+    if dtypes.is_complex(p.dtype):
+        raise ValueError("jnp.unwrap does not support complex inputs.")
     if p.shape[axis] == 0:
         return p
-    x = moveaxis(p, axis, -1)
-    discont = period / 2 if discont is None else discont
-    dd = x[..., 1:] - x[..., :-1]
-    high = period / 2
-    ddmod = remainder(dd + high, period) - high
-    ddmod = where((ddmod == -high) & (dd > 0), high, ddmod)
-    correction = where(absolute(dd) < discont, 0.0, ddmod - dd)
-    out = concatenate([x[..., :1], x[..., 1:] + cumsum(correction, axis=-1).astype(x.dtype)], axis=-1)
-    return moveaxis(out, -1, axis)
+    if discont is None:
+        discont = period / 2
+    interval = period // 2 if dtypes.is_int(p.dtype) else period / 2
+    dd = diff(p, axis=axis)
+    ddmod = remainder(dd + interval, period) - interval
+    ddmod = where((ddmod == -interval) & (dd > 0), interval, ddmod)
+    correction = where(absolute(dd) < discont, 0, ddmod - dd)
+    return concatenate((st.slice_in_dim(p, 0, 1, axis=axis),
+                        st.slice_in_dim(p, 1, None, axis=axis) + cumsum(correction, axis=axis)), axis=axis)
 
 
 def packbits(a: Any, axis: int | None = None, bitorder: str = "big") -> Any:

@@ -2,6 +2,7 @@
 functions (bartlett, blackman, hamming, hanning, kaiser)."""
 from __future__ import annotations
 
+import operator
 from typing import Any
 
 import numpy as np
@@ -116,25 +117,53 @@ def poly(seq_of_zeros: Any) -> Any:
 
 
 def polyfit(x: Any, y: Any, deg: int, rcond: float | None = None, full: bool = False, w: Any = None,
-            cov: bool = False) -> Any:
-    """Least-squares polynomial fit of degree ``deg`` (highest degree first)."""
-    from .linalg import lstsq
+            cov: bool | str = False) -> Any:
+    """Least-squares polynomial fit of degree ``deg`` (highest degree first); with ``cov`` also the covariance
+    matrix of the coefficients (scaled by the residuals unless ``cov='unscaled'``), as JAX."""
+    from .linalg import inv, lstsq
+    from .linalg_ops import dot, outer
     x, y = promote_to_inexact(asarray_any(x), asarray_any(y))
-    if cov:
-        raise NotImplementedError("polyfit(cov=True) is not supported by portax")
-    deg = int(deg)
+    deg = int(concrete_or_error(deg, "deg must be int"))
     order = deg + 1
+    if deg < 0:
+        raise ValueError("expected deg >= 0")
+    if x.ndim != 1:
+        raise TypeError("expected 1D vector for x")
+    if x.size == 0:
+        raise TypeError("expected non-empty vector for x")
+    if y.ndim < 1 or y.ndim > 2:
+        raise TypeError("expected 1D or 2D array for y")
+    if x.shape[0] != y.shape[0]:
+        raise TypeError("expected x and y to have same length")
+    rcond = x.shape[0] * float(np.finfo(x.dtype).eps) if rcond is None else rcond
+    rcond = float(concrete_or_error(rcond, "rcond must be float"))
     lhs = vander(x, order)
     rhs = y
     if w is not None:
-        w = asarray_any(w).astype(x.dtype)
+        (w,) = promote_to_inexact(asarray_any(w))
+        if w.ndim != 1:
+            raise TypeError("expected a 1-d array for weights")
+        if w.shape[0] != y.shape[0]:
+            raise TypeError("expected w and y to have the same length")
         lhs = lhs * w[:, None]
         rhs = rhs * (w[:, None] if rhs.ndim == 2 else w)
-    rcond = x.shape[0] * float(np.finfo(x.dtype).eps) if rcond is None else rcond
     scale = uf.sqrt((lhs * lhs).sum(axis=0))
-    c, resids, rank, s = lstsq(lhs / scale, rhs, rcond)
+    lhs = lhs / scale
+    c, resids, rank, s = lstsq(lhs, rhs, rcond)
     c = (c.T / scale).T
-    return (c, resids, rank, s, asarray_any(rcond)) if full else c
+    if full:
+        return c, resids, rank, s, asarray_any(rcond)
+    if not cov:
+        return c
+    vbase = inv(dot(lhs.T, lhs)) / outer(scale, scale)
+    if cov == "unscaled":
+        fac = asarray_any(1.0)
+    else:
+        if x.shape[0] <= order:
+            raise ValueError("the number of data points must exceed order to scale the covariance matrix")
+        fac = resids / (x.shape[0] - order)
+    fac = ravel(fac)
+    return (c, vbase * fac[None]) if y.ndim == 1 else (c, vbase[:, :, None] * fac[None, None, :])
 
 
 def vander(x: Any, N: int | None = None, increasing: bool = False) -> Any:
@@ -142,9 +171,11 @@ def vander(x: Any, N: int | None = None, increasing: bool = False) -> Any:
     x = asarray_any(x)
     if x.ndim != 1:
         raise ValueError("x must be a one-dimensional array")
-    N = x.shape[0] if N is None else int(N)
-    powers = arange(N) if increasing else arange(N - 1, -1, -1)
-    return uf.power(x[:, None], powers[None, :].astype(x.dtype) if dtypes.kind(x.dtype) == "f" else powers[None, :])
+    N = x.shape[0] if N is None else operator.index(concrete_or_error(N, "'N' argument of jnp.vander()"))
+    if N < 0:
+        raise ValueError("N must be nonnegative")
+    powers = (arange(N) if increasing else arange(N - 1, -1, -1)).astype(x.dtype)  # in x's dtype, as JAX
+    return uf.power(x[:, None], powers[None, :])
 
 
 def roots(p: Any, *, strip_zeros: bool = True) -> Any:

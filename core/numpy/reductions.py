@@ -97,8 +97,22 @@ def _reduction(name: str, lax_reduce, identity, upcast_bool_int: bool = False, b
 
 sum = _reduction("sum", red.reduce_sum, lambda d: 0, upcast_bool_int=True)
 prod = _reduction("prod", red.reduce_prod, lambda d: 1, upcast_bool_int=True)
-max = _reduction("max", red.reduce_max, None, bool_op=red.reduce_or)
-min = _reduction("min", red.reduce_min, None, bool_op=red.reduce_and)
+_max = _reduction("max", red.reduce_max, None, bool_op=red.reduce_or)
+_min = _reduction("min", red.reduce_min, None, bool_op=red.reduce_and)
+
+
+def max(a: Any, axis: Any = None, out: None = None, keepdims: bool = False, initial: Any = None,
+        where: Any = None) -> Any:
+    """``jnp.max`` over ``axis`` (None: all axes), with keepdims, where and initial."""
+    return _max(a, axis, None, out, keepdims, initial, where)
+
+
+def min(a: Any, axis: Any = None, out: None = None, keepdims: bool = False, initial: Any = None,
+        where: Any = None) -> Any:
+    """``jnp.min`` over ``axis`` (None: all axes), with keepdims, where and initial."""
+    return _min(a, axis, None, out, keepdims, initial, where)
+
+
 amax, amin = max, min
 
 
@@ -208,14 +222,14 @@ def _var(a: Any, axis: Any, dtype, ddof: Any, keepdims: bool, where: Any, a_mean
 
 
 def var(a: Any, axis: Any = None, dtype=None, out: None = None, ddof: int = 0, keepdims: bool = False, *,
-        where: Any = None, correction: Any = None, mean: Any = None) -> Any:
+        where: Any = None, mean: Any = None, correction: Any = None) -> Any:
     """The variance over ``axis``: ``sum(|a - mean|**2) / (n - ddof)``, nan when ``n <= ddof``."""
     _no_out("var", out)
     return _var(a, axis, dtype, _ddof(ddof, correction), keepdims, where, mean, False)
 
 
 def std(a: Any, axis: Any = None, dtype=None, out: None = None, ddof: int = 0, keepdims: bool = False, *,
-        where: Any = None, correction: Any = None, mean: Any = None) -> Any:
+        where: Any = None, mean: Any = None, correction: Any = None) -> Any:
     """The square root of ``var``."""
     _no_out("std", out)
     where = _check_where("std", where)
@@ -313,28 +327,32 @@ def _nan_to(a, val):
     return ew.select(ew.ne(a, a), st.full_like(a, val), a)  # a complex value is NaN if a part is
 
 
-def nansum(a: Any, axis: Any = None, dtype=None, out: None = None, keepdims: bool = False, **kw) -> Any:
+def nansum(a: Any, axis: Any = None, dtype=None, out: None = None, keepdims: bool = False, initial: Any = None,
+           where: Any = None) -> Any:
     _no_out("nansum", out)
-    return sum(_nan_to(a, 0), axis, dtype, keepdims=keepdims, **kw)
+    return sum(_nan_to(a, 0), axis, dtype, keepdims=keepdims, initial=initial, where=where)
 
 
-def nanprod(a: Any, axis: Any = None, dtype=None, out: None = None, keepdims: bool = False, **kw) -> Any:
+def nanprod(a: Any, axis: Any = None, dtype=None, out: None = None, keepdims: bool = False, initial: Any = None,
+            where: Any = None) -> Any:
     _no_out("nanprod", out)
-    return prod(_nan_to(a, 1), axis, dtype, keepdims=keepdims, **kw)
+    return prod(_nan_to(a, 1), axis, dtype, keepdims=keepdims, initial=initial, where=where)
 
 
-def nanmax(a: Any, axis: Any = None, out: None = None, keepdims: bool = False, **kw) -> Any:
+def nanmax(a: Any, axis: Any = None, out: None = None, keepdims: bool = False, initial: Any = None,
+           where: Any = None) -> Any:
     _no_out("nanmax", out)
     a = asarray_any(a)
-    r = max(_nan_to(a, -np.inf), axis, keepdims=keepdims, **kw)
+    r = max(_nan_to(a, -np.inf), axis, keepdims=keepdims, initial=initial, where=where)
     allnan = all(ew.ne(a, a), axis, keepdims=keepdims) if dtypes.kind(get_aval(a).dtype) in "fc" else None
     return r if allnan is None else ew.select(allnan, st.full_like(r, np.nan), r)
 
 
-def nanmin(a: Any, axis: Any = None, out: None = None, keepdims: bool = False, **kw) -> Any:
+def nanmin(a: Any, axis: Any = None, out: None = None, keepdims: bool = False, initial: Any = None,
+           where: Any = None) -> Any:
     _no_out("nanmin", out)
     a = asarray_any(a)
-    r = min(_nan_to(a, np.inf), axis, keepdims=keepdims, **kw)
+    r = min(_nan_to(a, np.inf), axis, keepdims=keepdims, initial=initial, where=where)
     allnan = all(ew.ne(a, a), axis, keepdims=keepdims) if dtypes.kind(get_aval(a).dtype) in "fc" else None
     return r if allnan is None else ew.select(allnan, st.full_like(r, np.nan), r)
 

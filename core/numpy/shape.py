@@ -2,29 +2,55 @@
 from __future__ import annotations
 
 import builtins
+import operator
+import warnings
 from typing import Any, Sequence
 
 import numpy as np
 
 from .. import dtypes
+from ..jit_args import index_tuple
 from ..primitives import elementwise as ew, structural as st
+from ..prng_key_ops import keys_lifted
 from ..trace import concrete_or_error, get_aval, is_tracer
 from ._util import asarray_any, broadcast_shapes, broadcast_to, canonicalize_axis, promote_dtypes
 
 
-def shape(a: Any) -> tuple:
-    return get_aval(asarray_any(a)).shape
+def _warn_non_array(name: str, a: Any) -> Any:
+    """JAX's deprecation warning for a list or tuple given to ``ndim``/``shape``/``size``; ``a`` as an array."""
+    if isinstance(a, (list, tuple)):
+        warnings.warn(f"{name} requires ndarray or scalar arguments, got {type(a)} at position 0. In a future JAX "
+                      f"release this will be an error.", DeprecationWarning, stacklevel=3)
+        return np.asarray(a)
+    return asarray_any(a)
 
 
-def ndim(a: Any) -> int:
+def _nd(a: Any) -> int:
     return get_aval(asarray_any(a)).ndim
 
 
-def size(a: Any, axis: int | None = None) -> int:
-    s = shape(a)
-    return int(np.prod(s, dtype=np.int64)) if axis is None else s[axis]
+def shape(a: Any) -> tuple:
+    return a.shape if hasattr(a, "shape") else get_aval(_warn_non_array("shape", a)).shape
 
 
+def ndim(a: Any) -> int:
+    return a.ndim if hasattr(a, "ndim") else get_aval(_warn_non_array("ndim", a)).ndim
+
+
+def size(a: Any, axis: int | Sequence[int] | None = None) -> int:
+    """The number of elements of ``a``, or along ``axis`` (an axis or a sequence of distinct axes)."""
+    if axis is None and hasattr(a, "size"):
+        return a.size
+    s = tuple(a.shape) if hasattr(a, "shape") else get_aval(_warn_non_array("size", a)).shape
+    if axis is None:
+        return int(np.prod(s, dtype=np.int64))
+    axes = tuple(canonicalize_axis(i, len(s)) for i in (axis if isinstance(axis, Sequence) else (axis,)))
+    if len(set(axes)) != len(axes):
+        raise ValueError(f"repeated axis: {axes}")
+    return int(np.prod([s[i] for i in axes], dtype=np.int64))
+
+
+@keys_lifted("a")
 def reshape(a: Any, shape: Any = None, order: str = "C", *, newshape: Any = None, copy: bool | None = None) -> Any:
     """``jnp.reshape`` (row-major); one dimension may be -1. ``copy`` is accepted for the array API (arrays are
     immutable, so a reshape never aliases observably)."""
@@ -47,10 +73,12 @@ def reshape(a: Any, shape: Any = None, order: str = "C", *, newshape: Any = None
     return st.reshape(a, shape)
 
 
+@keys_lifted("a")
 def ravel(a: Any, order: str = "C") -> Any:
     return reshape(a, (-1,), order)
 
 
+@keys_lifted("a")
 def transpose(a: Any, axes: Sequence[int] | None = None) -> Any:
     a = asarray_any(a)
     nd = get_aval(a).ndim
@@ -63,10 +91,11 @@ def permute_dims(a: Any, axes: Sequence[int]) -> Any:
 
 
 def matrix_transpose(x: Any) -> Any:
-    nd = ndim(x)
+    nd = _nd(x)
     return transpose(x, tuple(range(nd - 2)) + (nd - 1, nd - 2))
 
 
+@keys_lifted("a")
 def moveaxis(a: Any, source: int | Sequence[int], destination: int | Sequence[int]) -> Any:
     a = asarray_any(a)
     nd = get_aval(a).ndim
@@ -80,6 +109,7 @@ def moveaxis(a: Any, source: int | Sequence[int], destination: int | Sequence[in
     return st.transpose(a, tuple(order))
 
 
+@keys_lifted("a")
 def swapaxes(a: Any, axis1: int, axis2: int) -> Any:
     a = asarray_any(a)
     nd = get_aval(a).ndim
@@ -89,12 +119,12 @@ def swapaxes(a: Any, axis1: int, axis2: int) -> Any:
     return st.transpose(a, tuple(perm))
 
 
+@keys_lifted("a")
 def expand_dims(a: Any, axis: int | Sequence[int]) -> Any:
-    a = asarray_any(a)
-    axes = (axis,) if isinstance(axis, int) else tuple(axis)
-    return st.expand_dims(a, axes)
+    return st.expand_dims(asarray_any(a), index_tuple(axis))
 
 
+@keys_lifted("a")
 def squeeze(a: Any, axis: int | Sequence[int] | None = None) -> Any:
     a = asarray_any(a)
     s = get_aval(a).shape
@@ -106,7 +136,7 @@ def squeeze(a: Any, axis: int | Sequence[int] | None = None) -> Any:
 
 
 def atleast_1d(*arys: Any) -> Any:
-    out = [reshape(x, (1,)) if ndim(x) == 0 else asarray_any(x) for x in arys]
+    out = [reshape(x, (1,)) if _nd(x) == 0 else asarray_any(x) for x in arys]
     return out[0] if len(out) == 1 else out
 
 
@@ -129,6 +159,7 @@ def atleast_3d(*arys: Any) -> Any:
     return out[0] if len(out) == 1 else out
 
 
+@keys_lifted("arrays")
 def concatenate(arrays: Sequence[Any], axis: int | None = 0, dtype=None) -> Any:
     if not len(arrays):
         raise ValueError("Need at least one array to concatenate.")
@@ -144,10 +175,15 @@ def concatenate(arrays: Sequence[Any], axis: int | None = 0, dtype=None) -> Any:
     return out if dtype is None else ew.convert_element_type(out, dtype)
 
 
-concat = concatenate
+def concat(arrays: Sequence[Any], /, *, axis: int | None = 0) -> Any:
+    """Array API ``concat``: ``concatenate`` without numpy's extra arguments."""
+    return concatenate(arrays, axis)
 
 
-def stack(arrays: Sequence[Any], axis: int = 0, dtype=None) -> Any:
+@keys_lifted("arrays")
+def stack(arrays: Sequence[Any], axis: int = 0, out: None = None, dtype=None) -> Any:
+    if out is not None:
+        raise NotImplementedError("The 'out' argument to jnp.stack is not supported.")
     if not len(arrays):
         raise ValueError("Need at least one array to stack.")
     arrays = promote_dtypes(*arrays)
@@ -161,14 +197,11 @@ def stack(arrays: Sequence[Any], axis: int = 0, dtype=None) -> Any:
 
 def hstack(tup: Sequence[Any], dtype=None) -> Any:
     arrs = [atleast_1d(t) for t in tup]
-    return concatenate(arrs, 0 if ndim(arrs[0]) == 1 else 1, dtype)
+    return concatenate(arrs, 0 if _nd(arrs[0]) == 1 else 1, dtype)
 
 
 def vstack(tup: Sequence[Any], dtype=None) -> Any:
     return concatenate([atleast_2d(t) for t in tup], 0, dtype)
-
-
-row_stack = vstack
 
 
 def dstack(tup: Sequence[Any], dtype=None) -> Any:
@@ -176,7 +209,7 @@ def dstack(tup: Sequence[Any], dtype=None) -> Any:
 
 
 def column_stack(tup: Sequence[Any]) -> Any:
-    return concatenate([reshape(t, (-1, 1)) if ndim(t) < 2 else asarray_any(t) for t in tup], 1)
+    return concatenate([reshape(t, (-1, 1)) if _nd(t) < 2 else asarray_any(t) for t in tup], 1)
 
 
 def split(ary: Any, indices_or_sections: Any, axis: int = 0) -> list:
@@ -205,18 +238,19 @@ def _split(name: str, ary: Any, sections: Any, axis: int) -> list:
     return [st.slice_in_dim(ary, int(a), int(builtins.max(a, b)), 1, axis) for a, b in zip(points[:-1], points[1:])]
 
 
-def hsplit(ary: Any, sections: Any) -> list:
-    return split(ary, sections, 1 if ndim(ary) > 1 else 0)
+def hsplit(ary: Any, indices_or_sections: Any) -> list:
+    return split(ary, indices_or_sections, 1 if _nd(ary) > 1 else 0)
 
 
-def vsplit(ary: Any, sections: Any) -> list:
-    return split(ary, sections, 0)
+def vsplit(ary: Any, indices_or_sections: Any) -> list:
+    return split(ary, indices_or_sections, 0)
 
 
-def dsplit(ary: Any, sections: Any) -> list:
-    return split(ary, sections, 2)
+def dsplit(ary: Any, indices_or_sections: Any) -> list:
+    return split(ary, indices_or_sections, 2)
 
 
+@keys_lifted("A")
 def tile(A: Any, reps: int | Sequence[int]) -> Any:
     A = asarray_any(A)
     reps = (reps,) if isinstance(reps, int) else tuple(int(r) for r in reps)
@@ -231,20 +265,43 @@ def tile(A: Any, reps: int | Sequence[int]) -> Any:
 
 
 def repeat(a: Any, repeats: Any, axis: int | None = None, *, total_repeat_length: int | None = None) -> Any:
+    """numpy's ``repeat``; ``repeats`` may be traced when ``total_repeat_length`` is given (as JAX: the output is
+    cut or padded with the last entry to that length)."""
     a = asarray_any(a)
     if axis is None:
         a, axis = ravel(a), 0
     s = get_aval(a).shape
-    axis = canonicalize_axis(axis, len(s))
-    if isinstance(repeats, int) or np.ndim(concrete_or_error(repeats, "jnp.repeat needs concrete repeats")) == 0:
-        r = int(concrete_or_error(repeats, "jnp.repeat needs concrete repeats"))
-        dims = tuple(i if i <= axis else i + 1 for i in range(len(s)))
-        b = st.broadcast_in_dim(a, s[:axis + 1] + (r,) + s[axis + 1:], dims)
-        return st.reshape(b, s[:axis] + (s[axis] * r,) + s[axis + 1:])
-    reps = np.asarray(concrete_or_error(repeats, "jnp.repeat needs concrete repeats")).astype(np.int64)
+    axis = canonicalize_axis(operator.index(concrete_or_error(axis, "'axis' argument of jnp.repeat()")), len(s))
+    if total_repeat_length is None:
+        repeats = concrete_or_error(
+            repeats, "When jit-compiling jnp.repeat, the total number of repeats must be static. To fix this, either "
+                     "specify a static value for `repeats`, or pass a static value to `total_repeat_length`.")
+        if np.ndim(repeats) == 0 and s:
+            r = operator.index(np.asarray(repeats).item())
+            dims = tuple(i if i <= axis else i + 1 for i in range(len(s)))
+            b = st.broadcast_in_dim(a, s[:axis + 1] + (r,) + s[axis + 1:], dims)
+            return st.reshape(b, s[:axis] + (s[axis] * r,) + s[axis + 1:])
+        repeats = np.ravel(repeats)
+        if s:
+            repeats = np.broadcast_to(repeats, (s[axis],))
+        total_repeat_length = int(np.sum(repeats))
+    repeats = ravel(asarray_any(repeats))
+    if s:
+        repeats = broadcast_to(repeats, (s[axis],))
+    else:
+        if repeats.shape != (1,):
+            raise ValueError("`repeat` with a scalar parameter `a` is only implemented for scalar values of the "
+                             "parameter `repeats`.")
+        return broadcast_to(a, (total_repeat_length,))
+    if total_repeat_length == 0:
+        return st.reshape(a[(slice(None),) * axis + (slice(0, 0),)], s[:axis] + (0,) + s[axis + 1:])
+    if s[axis] == 0:
+        return a
     from .indexing import take
-    idx = np.repeat(np.arange(s[axis]), reps)
-    return take(a, asarray_any(idx.astype(np.int32)), axis=axis)
+    from .reductions import cumsum
+    starts = cumsum(repeats) - repeats
+    marks = broadcast_to(asarray_any(np.int32(0)), (total_repeat_length,)).at[starts].add(1)
+    return take(a, cumsum(marks) - 1, axis=axis)
 
 
 def flip(m: Any, axis: int | Sequence[int] | None = None) -> Any:
@@ -269,9 +326,12 @@ def rot90(m: Any, k: int = 1, axes: tuple = (0, 1)) -> Any:
     """Rotate by 90 degrees ``k`` times in the plane of ``axes`` (from the first axis towards the second)."""
     m = asarray_any(m)
     nd = get_aval(m).ndim
+    if nd < 2:
+        raise ValueError(f"rot90 requires its first argument to have ndim at least two, but got first argument of "
+                         f"shape {get_aval(m).shape}, which has ndim {nd}")
     a0, a1 = (canonicalize_axis(a, nd) for a in axes)
     if a0 == a1:
-        raise ValueError("rot90: axes must be different")
+        raise ValueError("Axes must be different")
     k %= 4
     if k == 0:
         return m
@@ -309,6 +369,7 @@ def roll(a: Any, shift: Any, axis: int | Sequence[int] | None = None) -> Any:
     return a
 
 
+@keys_lifted("args")
 def broadcast_arrays(*args: Any) -> list:
     args = [asarray_any(a) for a in args]
     shp = broadcast_shapes(*[get_aval(a).shape for a in args])
@@ -328,6 +389,7 @@ def rollaxis(a: Any, axis: int, start: int = 0) -> Any:
     return moveaxis(a, axis, start)
 
 
+@keys_lifted("arr", "values")
 def append(arr: Any, values: Any, axis: int | None = None) -> Any:
     if axis is None:
         return concatenate([ravel(asarray_any(arr)), ravel(asarray_any(values))], 0)
@@ -355,7 +417,7 @@ def block(arrays: Any) -> Any:
         return 1 + depth(x[0]) if isinstance(x, list) and x else (1 if isinstance(x, list) else 0)
 
     def nd_of(x):
-        return max(nd_of(e) for e in x) if isinstance(x, list) else ndim(x)
+        return max(nd_of(e) for e in x) if isinstance(x, list) else _nd(x)
 
     d = depth(arrays)
     target = builtins.max(d, nd_of(arrays))
@@ -373,14 +435,27 @@ def block(arrays: Any) -> Any:
     return assemble(arrays, 0)
 
 
-def trim_zeros(filt: Any, trim: str = "fb") -> Any:
-    """Strip leading ('f') and/or trailing ('b') zeros of a concrete 1-D array."""
-    f = np.asarray(concrete_or_error(filt, "jnp.trim_zeros needs a concrete array: its output size depends on the "
-                                           "data."))
-    nz = np.flatnonzero(f)
-    start = int(nz[0]) if len(nz) and "f" in trim.lower() else (len(f) if not len(nz) else 0)
-    stop = int(nz[-1]) + 1 if len(nz) and "b" in trim.lower() else len(f)
-    return asarray_any(filt)[start:builtins.max(start, stop)]
+def trim_zeros(filt: Any, trim: str = "fb", axis: int | Sequence[int] | None = None) -> Any:
+    """Strip leading ('f') and/or trailing ('b') all-zero slices of a concrete array along ``axis`` (all axes by
+    default), as JAX."""
+    f = np.asarray(concrete_or_error(filt, "Error arose in the `filt` argument of trim_zeros()"))
+    nd = f.ndim
+    axes = set(range(nd)) if axis is None else {canonicalize_axis(a, nd) for a in index_tuple(axis)}
+    trim = trim.lower()
+    if not axes or ("f" not in trim and "b" not in trim):
+        return asarray_any(filt)
+
+    def bounds(ax: int) -> slice:
+        if ax not in axes:
+            return slice(None)
+        mask = f.any(axis=tuple(i for i in range(nd) if i != ax))
+        if not mask.any():
+            return slice(0, 0)
+        start = int(mask.argmax()) if "f" in trim else None
+        stop = f.shape[ax] - int(mask[::-1].argmax()) if "b" in trim else None
+        return slice(start, stop)
+
+    return asarray_any(filt)[tuple(bounds(ax) for ax in range(nd))]
 
 
 def unstack(x: Any, /, *, axis: int = 0) -> tuple:
@@ -394,4 +469,4 @@ def unstack(x: Any, /, *, axis: int = 0) -> tuple:
 
 __all__ = [n for n in dir() if not n.startswith("_") and n not in (
     "Any", "Sequence", "np", "st", "builtins", "annotations", "asarray_any", "broadcast_shapes", "canonicalize_axis",
-    "promote_dtypes", "concrete_or_error", "get_aval")]
+    "promote_dtypes", "concrete_or_error", "get_aval", "index_tuple")]

@@ -130,32 +130,28 @@ def _no_out(name: str, out: Any, overwrite_input: bool) -> None:
 
 
 def quantile(a: Any, q: Any, axis: Any = None, out: None = None, overwrite_input: bool = False,
-             method: str = "linear", keepdims: bool = False, *, weights: Any = None,
-             interpolation: str | None = None) -> Any:
+             method: str = "linear", keepdims: bool = False, *, weights: Any = None) -> Any:
     """Quantiles ``q`` (in [0, 1]) of ``a`` along ``axis``; the q axes come first, as numpy. ``weights``
     (method 'inverted_cdf' only) weigh each entry."""
     _no_out("quantile", out, overwrite_input)
-    return _quantile(a, q, axis, interpolation or method, keepdims, False, weights)
+    return _quantile(a, q, axis, method, keepdims, False, weights)
 
 
 def nanquantile(a: Any, q: Any, axis: Any = None, out: None = None, overwrite_input: bool = False,
-                method: str = "linear", keepdims: bool = False, *, weights: Any = None,
-                interpolation: str | None = None) -> Any:
+                method: str = "linear", keepdims: bool = False, *, weights: Any = None) -> Any:
     _no_out("nanquantile", out, overwrite_input)
-    return _quantile(a, q, axis, interpolation or method, keepdims, True, weights)
+    return _quantile(a, q, axis, method, keepdims, True, weights)
 
 
 def percentile(a: Any, q: Any, axis: Any = None, out: None = None, overwrite_input: bool = False,
-               method: str = "linear", keepdims: bool = False, *, weights: Any = None,
-               interpolation: str | None = None) -> Any:
-    return quantile(a, uf.true_divide(q, 100.0), axis, out, overwrite_input, method=interpolation or method,
+               method: str = "linear", keepdims: bool = False, *, weights: Any = None) -> Any:
+    return quantile(a, uf.true_divide(q, 100.0), axis, out, overwrite_input, method=method,
                     keepdims=keepdims, weights=weights)
 
 
 def nanpercentile(a: Any, q: Any, axis: Any = None, out: None = None, overwrite_input: bool = False,
-                  method: str = "linear", keepdims: bool = False, *, weights: Any = None,
-                  interpolation: str | None = None) -> Any:
-    return nanquantile(a, uf.true_divide(q, 100.0), axis, out, overwrite_input, method=interpolation or method,
+                  method: str = "linear", keepdims: bool = False, *, weights: Any = None) -> Any:
+    return nanquantile(a, uf.true_divide(q, 100.0), axis, out, overwrite_input, method=method,
                        keepdims=keepdims, weights=weights)
 
 
@@ -168,20 +164,25 @@ def nanmedian(a: Any, axis: Any = None, out: None = None, overwrite_input: bool 
 
 
 def cov(m: Any, y: Any = None, rowvar: bool = True, bias: bool = False, ddof: int | None = None,
-        fweights: Any = None, aweights: Any = None) -> Any:
-    """Covariance matrix of the variables in the rows (``rowvar``) or columns of ``m`` (and ``y``)."""
+        fweights: Any = None, aweights: Any = None, dtype: Any = None) -> Any:
+    """Covariance matrix of the variables in the rows (``rowvar``) or columns of ``m`` (and ``y``), computed in
+    ``dtype`` if given."""
     (m,) = promote_to_inexact(asarray_any(m))
     if m.ndim > 2:
         raise ValueError("m has more than 2 dimensions")
+    if dtype is not None and dtypes.kind(dtype) not in "fc":
+        raise ValueError(f"cov: dtype must be a subclass of float or complex; got dtype={dtype!r}")
+    if dtype is not None:
+        m = m.astype(dtype)
     x = reshape(m, (1, -1)) if m.ndim < 2 else m
-    if not rowvar and x.shape[0] != 1:
+    if not rowvar and m.ndim != 1:  # a single-row 2-D m is one observation of each variable (numpy >= 2.2)
         x = x.T
     if y is not None:
         (y,) = promote_to_inexact(asarray_any(y))
         yy = reshape(y, (1, -1)) if y.ndim < 2 else y
         if not rowvar and yy.shape[0] != 1:
             yy = yy.T
-        x = concatenate([x, yy.astype(x.dtype)], axis=0)
+        x = concatenate([x, yy.astype(x.dtype if dtype is None else dtype)], axis=0)
     if x.shape[0] == 0:
         return reshape(zeros((0,), x.dtype), (0, 0))
     ddof = (0 if bias else 1) if ddof is None else ddof
@@ -205,8 +206,10 @@ def cov(m: Any, y: Any = None, rowvar: bool = True, bias: bool = False, ddof: in
     return reshape(c, ()) if c.shape == (1, 1) else c
 
 
-def corrcoef(x: Any, y: Any = None, rowvar: bool = True) -> Any:
-    c = cov(x, y, rowvar)
+def corrcoef(x: Any, y: Any = None, rowvar: bool = True, dtype: Any = None) -> Any:
+    if dtype is not None and dtypes.kind(dtype) not in "fc":
+        raise ValueError(f"corrcoef: dtype must be a subclass of float or complex; got dtype={dtype!r}")
+    c = cov(x, y, rowvar, dtype=dtype)
     if c.ndim == 0:
         return c / c
     d = _diag(c)
@@ -311,8 +314,12 @@ def histogram2d(x: Any, y: Any, bins: Any = 10, range: Sequence | None = None, w
     """``(hist, xedges, yedges)`` of points ``(x[i], y[i])``."""
     from .shape import stack
     x, y = promote_to_inexact(asarray_any(x), asarray_any(y))
-    if not isinstance(bins, int) and np.ndim(bins) == 1 and not isinstance(bins, (list, tuple)):
-        bins = [bins, bins]
+    try:
+        n_bins = len(bins)
+    except TypeError:
+        n_bins = 1
+    if n_bins not in (1, 2):  # one array of edges for both dimensions
+        bins = [asarray_any(bins)] * 2
     hist, (ex, ey) = histogramdd(stack([x, y], axis=1), bins, range, weights, density)
     return hist, ex, ey
 
@@ -331,26 +338,40 @@ def digitize(x: Any, bins: Any, right: bool = False, *, method: str | None = Non
 
 
 def interp(x: Any, xp: Any, fp: Any, left: Any = None, right: Any = None, period: Any = None) -> Any:
-    """Piecewise-linear interpolation of increasing sample points ``(xp, fp)`` at ``x``."""
-    x, xp, fp = promote_to_inexact(asarray_any(x), asarray_any(xp), asarray_any(fp))
-    if xp.ndim != 1 or fp.ndim != 1 or xp.shape != fp.shape:
-        raise ValueError(f"xp and fp must be one-dimensional arrays of equal size, got {xp.shape} and {fp.shape}")
+    """Piecewise-linear interpolation of increasing sample points ``(xp, fp)`` at ``x``; ``fp`` may be complex and
+    ``left``/``right`` may be 'extrapolate', as JAX."""
+    x, xp, fp = asarray_any(x), asarray_any(xp), asarray_any(fp)
+    if xp.shape != fp.shape or xp.ndim != 1:
+        raise ValueError("xp and fp must be one-dimensional arrays of equal size")
+    x, xp = promote_to_inexact(x, xp)
+    (fp,) = promote_to_inexact(fp)
+    extrapolate = []
+    for name, v in (("left", left), ("right", right)):
+        if isinstance(v, str) and v != "extrapolate":
+            raise ValueError(f"the only valid string value of `{name}` is 'extrapolate', but got: {v!r}")
+        extrapolate.append(isinstance(v, str))
+    if dtypes.is_complex(x.dtype):
+        raise ValueError("jnp.interp: complex x values not supported.")
     if period is not None:
-        period = abs(float(period))
-        x = uf.remainder(x, period)
-        xp = uf.remainder(xp, period)
+        if np.ndim(period) != 0:
+            raise ValueError(f"period must be a scalar; got {period}")
+        period = uf.absolute(period)
+        x, xp = uf.remainder(x, period), uf.remainder(xp, period)
         order = _argsort(xp)
         xp, fp = xp[order], fp[order]
         xp = concatenate([xp[-1:] - period, xp, xp[:1] + period])
         fp = concatenate([fp[-1:], fp, fp[:1]])
     i = clip(searchsorted(xp, x, side="right"), 1, xp.shape[0] - 1)
+    df = fp[i] - fp[i - 1]
     dx = xp[i] - xp[i - 1]
-    safe_dx = where(dx == 0, 1.0, dx)
     delta = x - xp[i - 1]
-    f = where(dx == 0, fp[i], fp[i - 1] + delta / safe_dx * (fp[i] - fp[i - 1]))
+    dx0 = uf.absolute(dx) <= np.spacing(np.finfo(xp.dtype).eps)  # no NaN gradients when dx is tiny
+    f = where(dx0, fp[i - 1], fp[i - 1] + (delta / where(dx0, 1, dx)) * df)
     if period is None:
-        f = where(x < xp[0], fp[0] if left is None else left, f)
-        f = where(x > xp[-1], fp[-1] if right is None else right, f)
+        if not extrapolate[0]:
+            f = where(x < xp[0], fp[0] if left is None else left, f)
+        if not extrapolate[1]:
+            f = where(x > xp[-1], fp[-1] if right is None else right, f)
     return f
 
 
@@ -403,16 +424,21 @@ def ediff1d(ary: Any, to_end: Any = None, to_begin: Any = None) -> Any:
 
 
 def trapezoid(y: Any, x: Any = None, dx: Any = 1.0, axis: int = -1) -> Any:
-    """Integral of ``y`` by the trapezoidal rule (sample points ``x`` or spacing ``dx``)."""
-    (y,) = promote_to_inexact(asarray_any(y))
-    y = moveaxis(y, axis, -1)
+    """Integral of ``y`` by the trapezoidal rule (sample points ``x`` or spacing ``dx``, an array broadcasting
+    against ``y``), as JAX."""
     if x is None:
-        d = dx
+        (y,) = promote_to_inexact(asarray_any(y))
+        d = asarray_any(dx)
+        if d.ndim > 0:
+            d = moveaxis(st.expand_dims(d, tuple(range(y.ndim - d.ndim))), axis, -1)
     else:
-        x = asarray_any(x)
-        x = moveaxis(x, axis, -1) if get_aval(x).ndim > 1 else x
-        d = uf.subtract(x[..., 1:], x[..., :-1])
-    return red.sum(0.5 * d * (y[..., 1:] + y[..., :-1]), axis=-1)
+        y, x = promote_to_inexact(asarray_any(y), asarray_any(x))
+        d = diff(x) if x.ndim == 1 else moveaxis(diff(x, axis=axis), axis, -1)
+    y = moveaxis(y, axis, -1)
+    if d.ndim == 0 or d.shape[-1] == 1:  # dx constant along the axis
+        d = d if d.ndim == 0 else d[..., 0]
+        return d * (y.sum(-1) - 0.5 * (y[..., 0] + y[..., -1]))
+    return 0.5 * (d * (y[..., 1:] + y[..., :-1])).sum(-1)
 
 
 def gradient(f: Any, *varargs: Any, axis: int | Sequence[int] | None = None, edge_order: int | None = None) -> Any:

@@ -145,9 +145,9 @@ multiply = ufunc(uf.multiply, 2, 1, name="multiply", identity=1, call=uf.multipl
                  accumulate=rd.cumprod, at=lambda a, i, b: asarray_any(a).at[i].multiply(b))
 subtract = ufunc(uf.subtract, 2, 1, name="subtract", call=uf.subtract,
                  at=lambda a, i, b: asarray_any(a).at[i].subtract(b))
-maximum = ufunc(uf.maximum, 2, 1, name="maximum", call=uf.maximum, reduce=rd.max,
+maximum = ufunc(uf.maximum, 2, 1, name="maximum", call=uf.maximum, reduce=rd._max,
                 at=lambda a, i, b: asarray_any(a).at[i].max(b))
-minimum = ufunc(uf.minimum, 2, 1, name="minimum", call=uf.minimum, reduce=rd.min,
+minimum = ufunc(uf.minimum, 2, 1, name="minimum", call=uf.minimum, reduce=rd._min,
                 at=lambda a, i, b: asarray_any(a).at[i].min(b))
 negative = ufunc(uf.negative, 1, 1, name="negative", call=uf.negative)
 logaddexp = ufunc(uf.logaddexp, 2, 1, name="logaddexp", identity=-float("inf"), call=uf.logaddexp)

@@ -9,12 +9,14 @@ import numpy as np
 from .. import dtypes
 from ..primitives import elementwise as ew
 from ..primitives.custom_derivatives import custom_jvp
+from ..prng_key_ops import reject_keys
 from ..trace import get_aval
 from ._util import asarray_any, promote_args, promote_args_inexact, promote_shapes, promote_dtypes
 
 
 def _unary_inexact(lax_fn, name: str):
     def fn(x: Any, /) -> Any:
+        reject_keys(lax_fn.__name__, x)
         (x,) = promote_args_inexact(name, x)
         return lax_fn(x)
     fn.__name__ = name
@@ -24,6 +26,7 @@ def _unary_inexact(lax_fn, name: str):
 
 def _unary_same(lax_fn, name: str):
     def fn(x: Any, /) -> Any:
+        reject_keys(lax_fn.__name__, x)
         return lax_fn(asarray_any(x))
     fn.__name__ = name
     fn.__doc__ = f"Elementwise ``{name}`` (``numpy.{name}``)."
@@ -34,6 +37,7 @@ def _binary(lax_fn, name: str, inexact: bool = False):
     promote = promote_args_inexact if inexact else promote_args
 
     def fn(x: Any, y: Any, /) -> Any:
+        reject_keys(lax_fn.__name__, x, y)
         x, y = promote(name, x, y)
         return lax_fn(x, y)
     fn.__name__ = name
@@ -64,7 +68,14 @@ asin, acos, atan, asinh, acosh, atanh = arcsin, arccos, arctan, arcsinh, arccosh
 
 negative = _unary_same(ew.neg, "negative")
 sign = _unary_same(ew.sign, "sign")
-square = _unary_same(ew.square, "square")
+
+
+def square(x: Any, /) -> Any:
+    """Elementwise ``square`` (``numpy.square``); booleans promote to int32, as JAX."""
+    x = asarray_any(x)
+    return ew.square(ew.convert_element_type(x, dtypes.int32) if dtypes.is_bool(get_aval(x).dtype) else x)
+
+
 absolute = _unary_same(lambda x: x if dtypes.kind(get_aval(x).dtype) in "ub" else ew.abs(x), "absolute")
 abs = absolute
 
@@ -88,9 +99,6 @@ def trunc(x: Any, /) -> Any:
     if dtypes.kind(get_aval(x).dtype) in "iub":
         return x
     return ew.select(ew.lt(x, ew._const(x, 0)), ew.ceil(x), ew.floor(x))
-
-
-fix = trunc
 
 
 def rint(x: Any, /) -> Any:
@@ -119,7 +127,10 @@ def reciprocal(x: Any, /) -> Any:
 
 def _bool_as(lax_fn, bool_fn):
     """``lax_fn``, or ``bool_fn`` on booleans (JAX's ``add``/``multiply`` of bools are ``or``/``and``)."""
-    return lambda x, y: bool_fn(x, y) if get_aval(x).dtype == np.bool_ else lax_fn(x, y)
+    def fn(x: Any, y: Any) -> Any:
+        return bool_fn(x, y) if get_aval(x).dtype == np.bool_ else lax_fn(x, y)
+    fn.__name__ = lax_fn.__name__
+    return fn
 
 
 add = _binary(_bool_as(ew.add, ew.bitwise_or), "add")
@@ -189,6 +200,7 @@ def _as_bool(x: Any) -> Any:
 
 
 def true_divide(x: Any, y: Any, /) -> Any:
+    reject_keys("div", x, y)
     x, y = promote_args_inexact("true_divide", x, y)
     return ew.div(x, y)
 
@@ -459,14 +471,21 @@ def isinf(x: Any, /) -> Any:
     return ew.eq(ew.abs(x), ew._const(x, np.inf))
 
 
-def isposinf(x: Any, /) -> Any:
+def _isposneginf(infinity: float, x: Any, out: None) -> Any:
+    if out is not None:
+        raise NotImplementedError("The 'out' argument to isneginf/isposinf is not supported.")
     x = asarray_any(x)
-    return ew.eq(x, ew._const(x, np.inf)) if dtypes.kind(get_aval(x).dtype) == "f" else _false_like(x)
+    if dtypes.is_complex(get_aval(x).dtype):
+        raise ValueError("isposinf/isneginf are not well defined for complex types")
+    return ew.eq(x, ew._const(x, infinity)) if dtypes.kind(get_aval(x).dtype) == "f" else _false_like(x)
 
 
-def isneginf(x: Any, /) -> Any:
-    x = asarray_any(x)
-    return ew.eq(x, ew._const(x, -np.inf)) if dtypes.kind(get_aval(x).dtype) == "f" else _false_like(x)
+def isposinf(x: Any, /, out: None = None) -> Any:
+    return _isposneginf(np.inf, x, out)
+
+
+def isneginf(x: Any, /, out: None = None) -> Any:
+    return _isposneginf(-np.inf, x, out)
 
 
 def isfinite(x: Any, /) -> Any:
@@ -521,13 +540,13 @@ def conjugate(x: Any, /) -> Any:
 conj = conjugate
 
 
-def real(x: Any, /) -> Any:
-    x = asarray_any(x)
+def real(val: Any, /) -> Any:
+    x = asarray_any(val)
     return ew.real(x) if _is_complex(x) else x
 
 
-def imag(x: Any, /) -> Any:
-    x = asarray_any(x)
+def imag(val: Any, /) -> Any:
+    x = asarray_any(val)
     return ew.imag(x) if _is_complex(x) else ew.mul(x, ew._const(x, 0))
 
 

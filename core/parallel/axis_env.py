@@ -47,6 +47,11 @@ def extend_axis_env(name: Any, size: int) -> Iterator[None]:
         frames.pop()
 
 
+def in_mapped_body() -> bool:
+    """Whether the body of a pmap (or of a shard_map) is being traced on this thread."""
+    return bool(_pmap.frames)
+
+
 def _frames() -> list[AxisFrame]:
     vmaps = [AxisFrame(m.global_data.name, m.global_data.size, m.level + 0.5, m) for m in trace_stack()
              if m.trace_type is BatchTrace and m.global_data.name is not None]

@@ -11,6 +11,8 @@ the jitted jaxpr, one equation at a time from its inputs' layouts:
   with psum/pmax/pmin over that dimension's mesh axes;
 * dot_general keeps split batch and free dimensions (batch-sharded work stays local) and, when both
   operands split a contracting dimension the same way, adds the partial products with a psum;
+* a shard_map over the mesh needs its inputs laid out by its in_specs and gives outputs laid out by its
+  out_specs: its body is inlined into the per-device program (each device runs it on its own blocks);
 * any other equation runs on whole (gathered) values on every device: correct, never a guess.
 The jaxpr then runs as the body of a ``shard_map`` over the mesh (each device one program, compiled by
 the backend holding the devices), resharding an input to the layout its equation needs with all_gather
@@ -22,17 +24,20 @@ import functools
 import math
 from typing import Any, Callable, Sequence
 
-from ..ir import Jaxpr, Literal
+from ..interpreters.evaluation import eval_jaxpr
+from ..ir import Jaxpr, Literal, subjaxprs
 from ..lru import LRUCache
 from ..primitives import elementwise as ew
 from ..primitives.collectives import all_gather, axis_index, pmax, pmin, psum
 from ..primitives.structural import dynamic_slice_in_dim
 from ..pytree import tree_flatten, tree_map, tree_unflatten
 from ..sharded import MeshArray
-from ..sharding import Mesh, PartitionSpec, spec_axes
+from ..sharding import Mesh, PartitionSpec
 from ..trace import get_aval, is_tracer, is_tracing
 from . import spmd
-from .shard_map import shard_map
+from .axis_env import AxisPrimitive
+from .shard_map import mesh_map
+from .shard_map_call import shard_map_p, spec_dims as layout_of
 
 Layout = tuple  # per dimension, the tuple of mesh axes splitting it (major to minor)
 
@@ -40,10 +45,6 @@ _REDUCERS = {"reduce_sum": psum, "reduce_max": pmax, "reduce_min": pmin}
 _ALONG_AXIS = frozenset({"cumsum", "cumprod", "cummax", "cummin", "cumlogsumexp", "argmax", "argmin"})
 _SHAPE_PARAMS = {"broadcast_in_dim": "shape", "reshape": "new_sizes", "slice": "limit_indices"}
 _ELEMENTWISE = frozenset(p.name for p in ew.ELEMENTWISE)
-
-
-def layout_of(spec: PartitionSpec, ndim: int) -> Layout:
-    return tuple(spec_axes(spec[d]) if d < len(spec) else () for d in range(ndim))
 
 
 def spec_of(layout: Layout) -> PartitionSpec:
@@ -147,7 +148,10 @@ def propagate(jaxpr: Jaxpr, in_layouts: list[Layout], mesh: Mesh) -> list[Layout
     for e in jaxpr.eqns:
         ins = [read(x) for x in e.inputs]
         body = _call_body(e)
-        outs = propagate(body.jaxpr, ins, mesh) if body is not None else decide(e, ins, mesh)[1]
+        if e.primitive is shard_map_p:
+            outs = [layout_of(s, v.aval.ndim) for s, v in zip(e.params["out_specs"], e.out_binders)]
+        else:
+            outs = propagate(body.jaxpr, ins, mesh) if body is not None else decide(e, ins, mesh)[1]
         env.update(zip(e.out_binders, outs))
     return [read(x) for x in jaxpr.outs]
 
@@ -157,6 +161,22 @@ def _call_body(eqn) -> Any:
     the pass; None for other equations."""
     param = spmd.CALL_BODIES.get(eqn.primitive.name)
     return eqn.params[param] if param is not None and eqn.primitive.name != "custom_linear_solve" else None
+
+
+def inlinable(jaxpr: Jaxpr, mesh: Mesh) -> bool:
+    """Whether the pass can run ``jaxpr`` over ``mesh``: its collectives and pmaps, if any, all sit in
+    shard_maps over ``mesh`` (outside control flow), whose bodies it inlines."""
+    for e in jaxpr.eqns:
+        body = _call_body(e)
+        if e.primitive is shard_map_p:
+            if e.params["mesh"] != mesh:
+                return False
+        elif body is not None:
+            if not inlinable(body.jaxpr, mesh):
+                return False
+        elif isinstance(e.primitive, AxisPrimitive) or any(map(spmd.uses_axes, subjaxprs(e.params))):
+            return False
+    return True
 
 
 def reshard(x: Any, src: Layout, dst: Layout, mesh: Mesh) -> Any:
@@ -187,6 +207,13 @@ def evaluate(jaxpr: Jaxpr, consts: Sequence, blocks: Sequence, in_layouts: list[
             res, outs = evaluate(body.jaxpr, body.consts, vals, list(have), mesh)
             env.update(zip(e.out_binders, res))
             layout.update(zip(e.out_binders, outs))
+            continue
+        if e.primitive is shard_map_p:  # each device runs the body on its blocks
+            p = e.params
+            needs = [layout_of(s, get_aval(x).ndim) for s, x in zip(p["in_specs"], e.inputs)]
+            vals = [reshard(v, h, n, mesh) for v, h, n in zip(vals, have, needs)]
+            env.update(zip(e.out_binders, eval_jaxpr(p["jaxpr"].jaxpr, p["jaxpr"].consts, *vals)))
+            layout.update((v, layout_of(s, v.aval.ndim)) for v, s in zip(e.out_binders, p["out_specs"]))
             continue
         needs, outs, combine, axes = decide(e, list(have), mesh)
         vals = [reshard(v, h, n, mesh) for v, h, n in zip(vals, have, needs)]
@@ -243,20 +270,74 @@ class ShardedJit:
         leaves, in_tree = tree_flatten((dyn_args, dyn_kwargs))
         meshes = {x.sharding.mesh for x in leaves if isinstance(x, MeshArray)}
         entry = jitted._entry(static_key, in_tree, [get_aval(x) for x in leaves])
-        # No mesh or several, or a program placing its own work (pmap, shard_map): the whole arrays on one device.
-        if len(meshes) != 1 or spmd.uses_axes(entry.closed.jaxpr):
+        # No mesh or several, or a program placing its own work elsewhere (pmap, a shard_map over another mesh,
+        # collectives in control flow): the whole arrays on one device.
+        if len(meshes) != 1 or not inlinable(entry.closed.jaxpr, next(iter(meshes))):
             whole = lambda x: x._gathered() if isinstance(x, MeshArray) else x
             return jitted(*tree_map(whole, args), **tree_map(whole, kwargs))
-        mesh = meshes.pop()
+        mesh, jaxpr = meshes.pop(), entry.closed.jaxpr
+        wanted = _wanted(jaxpr, mesh)
         in_layouts = [layout_of(x.sharding.spec, x.ndim) if isinstance(x, MeshArray) and x.sharding.mesh == mesh
-                      else _whole(get_aval(x).ndim) for x in leaves]
+                      else wanted.get(v, _whole(v.aval.ndim))
+                      for x, v in zip(leaves, jaxpr.in_binders[len(entry.consts):])]
         key = (static_key, in_tree, tuple(map(get_aval, leaves)), tuple(in_layouts))
         fn = self._programs.get(key)
         if fn is None:
-            jaxpr, layouts = entry.closed.jaxpr, [_whole(get_aval(c).ndim) for c in entry.consts] + in_layouts
-            out_layouts = propagate(jaxpr, layouts, mesh)
-            fn = shard_map(lambda *blocks: evaluate(jaxpr, [], blocks, layouts, mesh)[0], mesh=mesh,
-                           in_specs=tuple(map(spec_of, layouts)), out_specs=list(map(spec_of, out_layouts)),
-                           check_vma=False)
-            fn = self._programs.put(key, fn)
+            layouts = [_whole(get_aval(c).ndim) for c in entry.consts] + in_layouts
+            fn = self._programs.put(key, _partitioned(jaxpr, [], layouts, mesh))
         return tree_unflatten(entry.out_tree, fn(*entry.consts, *leaves))
+
+
+def _partitioned(jaxpr: Jaxpr, consts: Sequence, in_layouts: list[Layout], mesh: Mesh) -> Callable:
+    """``jaxpr`` as a shard_map over ``mesh`` taking its inputs laid out by ``in_layouts``: each device runs
+    ``evaluate`` on its blocks, the outputs are laid out as ``propagate`` decides."""
+    out_layouts = propagate(jaxpr, in_layouts, mesh)
+    return mesh_map(lambda *blocks: evaluate(jaxpr, consts, blocks, in_layouts, mesh)[0], mesh,
+                    tuple(map(spec_of, in_layouts)), list(map(spec_of, out_layouts)), check_vma=False)
+
+
+def _wanted(jaxpr: Jaxpr, mesh: Mesh) -> dict:
+    """For each input of ``jaxpr`` a shard_map over ``mesh`` reads, the layout its in_specs give it (the
+    first such shard_map's): an argument laid out so is cut per device, never replicated first."""
+    out: dict = {}
+    for e in jaxpr.eqns:
+        if e.primitive is shard_map_p and e.params["mesh"] == mesh:
+            for x, spec in zip(e.inputs, e.params["in_specs"]):
+                if type(x) is not Literal:
+                    out.setdefault(x, layout_of(spec, x.aval.ndim))
+    return out
+
+
+def _shard_map_meshes(jaxpr: Jaxpr) -> set:
+    """The meshes of the shard_maps of ``jaxpr`` and of its calls."""
+    meshes: set = set()
+    for e in jaxpr.eqns:
+        body = _call_body(e)
+        if e.primitive is shard_map_p:
+            meshes.add(e.params["mesh"])
+        elif body is not None:
+            meshes |= _shard_map_meshes(body.jaxpr)
+    return meshes
+
+
+class MeshCall:
+    """A jitted program on single-device arrays whose collectives all sit in shard_maps over one mesh, run
+    partitioned over that mesh: an argument a shard_map reads is cut as its in_specs say, the others are
+    copied to every device; the results stay laid out over the mesh (MeshArrays)."""
+
+    def __init__(self, jaxpr: Jaxpr, consts: Sequence, out_avals: list, mesh: Mesh, device: Any):
+        self.device, self.out_avals = device, out_avals
+        wanted = _wanted(jaxpr, mesh)
+        self.fn = _partitioned(jaxpr, consts, [wanted.get(v, _whole(v.aval.ndim)) for v in jaxpr.in_binders], mesh)
+
+    def __call__(self, arrays: Sequence) -> list:
+        return list(self.fn(*arrays))
+
+
+def mesh_call(closed: Any, device: Any) -> MeshCall | None:
+    """The partitioned program of a jaxpr whose shard_maps lie on one mesh the pass can inline, else None.
+    (It keeps the jaxpr and constants, not ``closed``, a cache key of dispatch.)"""
+    meshes = _shard_map_meshes(closed.jaxpr)
+    if len(meshes) != 1 or not inlinable(closed.jaxpr, next(iter(meshes))):
+        return None
+    return MeshCall(closed.jaxpr, list(closed.consts), closed.out_avals, meshes.pop(), device)

@@ -15,7 +15,7 @@ from typing import Any, Callable, Sequence
 
 from .. import distributed, dtypes
 from ..ad_util import Zero, instantiate
-from ..api import _argnums_tuple, _flatten_axes, _fun_name, _hashable_static
+from ..api import _argnums_tuple, _check_axes_spec, _flatten_axes, _fun_name, _hashable_static
 from ..array import Array
 from ..backend import get_backend
 from ..config import config
@@ -210,8 +210,8 @@ def _mapped_size(leaves: list, axes: list, axis_size: int | None) -> tuple[list,
         described.append((axis_size, "axis_size"))
     sizes = {s for s, _ in described}
     if not sizes:
-        raise ValueError("pmap needs at least one argument with a mapped axis (an in_axes entry that is not None) "
-                         "or an explicit axis_size")
+        raise ValueError("pmap requires at least one argument with a mapped axis (an in_axes entry that is not "
+                         "None) or an explicit axis_size.")
     if len(sizes) > 1:
         lines = "\n".join(f"  * one axis had size {s}: {d}" for s, d in described)
         raise ValueError(f"pmap got inconsistent sizes for array axes to be mapped:\n{lines}")
@@ -235,6 +235,8 @@ def pmap(fun: Callable, axis_name: Any = None, *, in_axes: Any = 0, out_axes: An
         raise NotImplementedError("pmap: global_arg_shapes is not supported (single-process portax)")
     static = _argnums_tuple(static_broadcasted_argnums)
     in_axes = tuple(in_axes) if isinstance(in_axes, list) else in_axes
+    _check_axes_spec("pmap in_axes", in_axes)
+    _check_axes_spec("pmap out_axes", out_axes)
     devices = None if devices is None else tuple(devices)
     cache = LRUCache()  # bounded by config.compile_cache_size
     axes_of_tree: dict = {}
@@ -262,6 +264,10 @@ def pmap(fun: Callable, axis_name: Any = None, *, in_axes: Any = 0, out_axes: An
 
     @functools.wraps(fun)
     def pmapped(*args, **kwargs):
+        if static and max(static) >= len(args):
+            raise ValueError(f"pmapped function has static_broadcasted_argnums={static} but was called with only "
+                             f"{len(args)} positional argument{'s' if len(args) > 1 else ''}. All static broadcasted "
+                             "arguments must be passed positionally.")
         if isinstance(in_axes, tuple) and len(in_axes) != len(args):
             raise ValueError(f"pmap in_axes must be an int, None, or a tuple of entries corresponding to the "
                              f"positional arguments passed to the function, but got len(in_axes)={len(in_axes)}, "

@@ -1,45 +1,40 @@
 """``shard_map``: a function mapped over the blocks of its arguments on a mesh of devices.
 
-Called on arrays outside any trace, the body (traced once per signature on the blocks) runs as one SPMD
-program over the whole mesh (``spmd.flatten`` with the mesh axes, ``spmd.SpmdProgram``): each device
-takes its block of every argument in place and its outputs stay on it as the blocks of the results,
-laid out by ``NamedSharding(mesh, out_spec)``.
+The body is traced once per signature on the blocks; it is the ``shard_map`` primitive
+(``shard_map_call``): on arrays each device takes its block of every argument in place and keeps its
+outputs as the blocks of the results, laid out by ``NamedSharding(mesh, out_spec)``; under jit, grad and
+vmap the primitive's rules apply, and jit on arrays laid out over the mesh inlines the body into its
+per-device program, so sharded arguments are never gathered. Over some mesh axes only (``axis_names``)
+the specs name only those axes: along the others every device holds and computes the same values.
 
-Under a trace (jit, grad, vmap) it is pmap over several axes: each argument is reshaped so that the
-mesh axes splitting it lead (in mesh order), then one nested pmap per mesh axis (the outermost on the
-mesh's devices) hands every device its block; the SPMD runner flattens the nest into one program over
-the N-d mesh, so collectives name one or several mesh axes, and the outputs are reassembled by the
-inverse reshape. Composition with jit, grad and vmap is pmap's.
+Inside the body of a pmap or of another shard_map it is pmap over several axes: each argument is
+reshaped so that the mesh axes splitting it lead (in mesh order), then one nested pmap per mesh axis
+(the outermost on the mesh's devices) hands every device its block; the SPMD runner flattens the nest
+into one program, and the outputs are reassembled by the inverse reshape.
 
 ``check_vma`` (JAX's replication check) is a static pass over the body: an output whose out_spec leaves
 out a mesh axis it may vary over is an error.
 """
 from __future__ import annotations
 
-import contextlib
 import functools
 import math
 from typing import Any, Callable
 
 from ..api import _flatten_axes
-from ..array import Array
 from ..interpreters.staging import trace_to_jaxpr
-from ..ir import ClosedJaxpr, Jaxpr, Literal, ShapedArray, subjaxprs
+from ..ir import ClosedJaxpr, Jaxpr, Literal, subjaxprs
 from ..lru import LRUCache
 from ..primitives.elementwise import asarray
 from ..primitives.structural import reshape, transpose
 from ..pytree import tree_flatten, tree_map, tree_unflatten
 from ..sharded import MeshArray, put_sharded
-from ..sharding import Mesh, NamedSharding, PartitionSpec, check_spec, spec_axes
+from ..sharding import Mesh, NamedSharding, PartitionSpec, check_spec, current_mesh, spec_axes
 from ..trace import get_aval, is_tracer
-from . import spmd
-from .axis_env import AxisPrimitive, extend_axis_env
+from . import shard_map_call
+from .axis_env import AxisPrimitive, in_mapped_body
 from .pmap import _used_axis_names, pmap
-
-
-def _dims(spec: PartitionSpec, ndim: int) -> list[tuple]:
-    """The mesh axes splitting each of ``ndim`` dimensions."""
-    return [spec_axes(spec[d]) if d < len(spec) else () for d in range(ndim)]
+from .shard_map_call import block_aval, mesh_axes, named as _named, spec_dims as _dims
 
 
 def _mesh_major(x: Any, spec: PartitionSpec, mesh: Mesh) -> Any:
@@ -90,6 +85,20 @@ def _check_divisible(name: str, mesh: Mesh, specs: list, avals: list) -> None:
                          "indicated by the corresponding elements of the argument's in_specs entry.")
 
 
+def _check_out_ranks(name: str, out_avals: list, out_specs: list) -> None:
+    """JAX's error for out_specs entries longer than the rank of their output."""
+    msgs = [f"out_specs{'' if len(out_specs) == 1 else f'[{i}]'} is {spec} which has length {len(spec)}, but "
+            f"{name}(*args){'' if len(out_specs) == 1 else f'[{i}]'} has shape {aval.str_short()}, which has rank "
+            f"{aval.ndim} (and {aval.ndim} < {len(spec)})"
+            for i, (aval, spec) in enumerate(zip(out_avals, out_specs)) if len(spec) > aval.ndim]
+    if msgs:
+        raise ValueError(f"shard_map applied to the function '{name}' was given an out_specs entry which is too long "
+                         f"to be compatible with the corresponding output value from the function:\n\n"
+                         + "\n\n".join(msgs) + f"\n\nEntries in out_specs must be of length no greater than the "
+                         f"number of axes in the corresponding output value.\n\nEither revise the spec to be "
+                         f"shorter, or modify '{name}' so that its outputs have sufficient rank.")
+
+
 def _check_specs(what: str, specs: list, mesh: Mesh, manual: tuple) -> None:
     for spec in specs:
         if not isinstance(spec, PartitionSpec):
@@ -124,15 +133,6 @@ def _varying(jaxpr: Jaxpr, in_vma: list) -> list[frozenset]:
 _INVARIANT = ("psum", "pmax", "pmin", "all_gather")
 
 
-def _named(spec: PartitionSpec) -> set:
-    return {a for e in spec for a in spec_axes(e)}
-
-
-def _block_aval(aval: ShapedArray, spec: PartitionSpec, mesh: Mesh) -> ShapedArray:
-    return aval.update(shape=tuple(n // math.prod(mesh.shape[a] for a in axes)
-                                   for n, axes in zip(aval.shape, _dims(spec, aval.ndim))))
-
-
 def _body(f: Callable, in_tree: Any, specs: list, avals: list, mesh: Mesh, manual: tuple) -> tuple[ClosedJaxpr, Any]:
     """``f`` traced on the per-device blocks, with the manual mesh axes bound, and its output tree."""
     out_tree_box: list = []
@@ -142,10 +142,8 @@ def _body(f: Callable, in_tree: Any, specs: list, avals: list, mesh: Mesh, manua
         out_tree_box[:] = [tree]
         return [o if is_tracer(o) else asarray(o) for o in leaves]
 
-    with contextlib.ExitStack() as stack:
-        for a in manual:
-            stack.enter_context(extend_axis_env(a, mesh.shape[a]))
-        jaxpr, consts = trace_to_jaxpr(flat, [_block_aval(a, s, mesh) for a, s in zip(avals, specs)])
+    with mesh_axes(mesh, manual):
+        jaxpr, consts = trace_to_jaxpr(flat, [block_aval(a, s, mesh) for a, s in zip(avals, specs)])
     return ClosedJaxpr(jaxpr, consts), out_tree_box[0]
 
 
@@ -162,29 +160,6 @@ def _check_replication(name: str, body: ClosedJaxpr, specs: list, out_specs: lis
                 f"them.\n\nCheck if these output values are meant to be replicated over those mesh axes. If not, "
                 f"consider revising the corresponding out_specs entries. If so, consider disabling the check by "
                 f"passing the check_vma=False argument to `jax.shard_map`.")
-
-
-class _MeshProgram:
-    """The body as one SPMD program over the whole mesh, run on arrays outside any trace: each device
-    takes its block of every argument in place (resharded first if laid out otherwise) and its outputs
-    stay on it as the blocks of the results."""
-
-    def __init__(self, body: ClosedJaxpr, out_specs: list, mesh: Mesh):
-        flat, axes = spmd.flatten(body, list(mesh.shape.items()))
-        self.program = spmd.SpmdProgram(flat, axes, list(mesh.devices.flat))
-        self.mesh, self.out_avals = mesh, body.out_avals
-        self.out_shardings = [NamedSharding(mesh, s) for s in out_specs]
-
-    def __call__(self, leaves: list, specs: list) -> list:
-        placed = [put_sharded(x, NamedSharding(self.mesh, s)) for x, s in zip(leaves, specs)]
-        outs = self.program([[b._buf for b in x.shards] for x in placed])
-        devices = self.program.devices
-        return [MeshArray([Array(b, aval, d) for b, d in zip(bufs, devices)], sharding, _whole_aval(aval, sharding))
-                for bufs, aval, sharding in zip(outs, self.out_avals, self.out_shardings)]
-
-
-def _whole_aval(block: ShapedArray, sharding: NamedSharding) -> ShapedArray:
-    return block.update(shape=tuple(n * k for n, k in zip(block.shape, sharding._dim_splits(block.ndim))))
 
 
 def _nest(f: Callable, in_tree: Any, in_specs: list, out_specs: Any, mesh: Mesh, manual: tuple) -> Callable:
@@ -210,19 +185,38 @@ def shard_map(f: Callable | None = None, /, *, out_specs: Any, in_specs: Any = N
               axis_names: Any = frozenset(), check_vma: bool = True) -> Any:
     """``jax.shard_map``: run ``f`` on every device of ``mesh`` on that device's block of the arguments
     (``in_specs``: a PartitionSpec per argument, a pytree prefix); ``out_specs`` say how the devices'
-    outputs form the results. ``axis_names`` (default: all) are the mesh axes the body maps over.
+    outputs form the results. ``axis_names`` (default: all) are the mesh axes the body maps over;
+    ``mesh`` defaults to the one set by ``set_mesh``.
     Without ``in_specs`` each argument must be an array laid out by a NamedSharding on ``mesh``."""
     if f is None:
         return functools.partial(shard_map, out_specs=out_specs, in_specs=in_specs, mesh=mesh, axis_names=axis_names,
                                  check_vma=check_vma)
     if not callable(f):
         raise TypeError(f"shard_map requires a callable for its first argument, but got {f} of type {type(f)}.")
+    context = current_mesh()
+    if mesh is None:
+        mesh = context
+        if mesh.empty:
+            raise ValueError("The context mesh cannot be empty. Use `jax.set_mesh(mesh)` to enter into a mesh context")
+    elif isinstance(mesh, Mesh) and not context.empty and \
+            (mesh.shape_tuple, mesh.axis_types) != (context.shape_tuple, context.axis_types):
+        raise ValueError(f"The context mesh {context} should match the mesh passed to shard_map {mesh}")
+    return mesh_map(f, mesh, in_specs, out_specs, axis_names, check_vma)
+
+
+def mesh_map(f: Callable, mesh: Mesh, in_specs: Any, out_specs: Any, axis_names: Any = frozenset(),
+             check_vma: bool = True) -> Callable:
+    """``shard_map`` over ``mesh`` whatever mesh ``set_mesh`` set (for portax's own programs, e.g. jit's
+    partitioned ones, which run over the mesh of their arguments)."""
     if not isinstance(mesh, Mesh):
-        raise ValueError(f"shard_map requires a `mesh` argument (a portax.sharding.Mesh), got {mesh!r}")
+        raise TypeError(f"shard_map requires a `jax.sharding.Mesh` instance for its second argument, but got {mesh} "
+                        f"of type {type(mesh)}.")
+    if mesh.empty:
+        raise ValueError(f"shard_map requires a non-empty mesh. Got {mesh}")
     manual = tuple(a for a in mesh.axis_names if not axis_names or a in axis_names)
     name = getattr(f, "__name__", type(f).__name__)
     nests = LRUCache()  # the pmap nest per input structure and specs (its pmaps cache their traces)
-    cache = LRUCache()  # per input structure, specs and avals: the traced body, its outputs' specs, its program
+    cache = LRUCache()  # per input structure, specs and avals: the traced body, its output tree and specs
 
     @functools.wraps(f)
     def wrapped(*args):
@@ -244,16 +238,16 @@ def shard_map(f: Callable | None = None, /, *, out_specs: Any, in_specs: Any = N
         if entry is None:
             body, out_tree = _body(f, in_tree, specs, avals, mesh, manual)
             flat_out_specs = _flatten_axes("shard_map out_specs", out_tree, out_specs, PartitionSpec)
+            _check_out_ranks(name, body.out_avals, flat_out_specs)
             if check_vma:
                 _check_replication(name, body, specs, flat_out_specs, mesh, manual)
-            entry = [body, out_tree, flat_out_specs, None]
+            entry = (body, out_tree, flat_out_specs)
             if not any(map(is_tracer, body.consts)):
                 entry = cache.put(key, entry)
-        body, out_tree, flat_out_specs, program = entry
-        if len(manual) == len(mesh.axis_names) and not any(map(is_tracer, leaves)):
-            if program is None:
-                program = entry[3] = _MeshProgram(body, flat_out_specs, mesh)
-            return tree_unflatten(out_tree, program(leaves, specs))
+        body, out_tree, flat_out_specs = entry
+        if not in_mapped_body():
+            return tree_unflatten(out_tree, shard_map_call.bind(body, leaves, specs, flat_out_specs, mesh, check_vma,
+                                                                name))
         nest = nests.get_or_create(key[:2], lambda: _nest(f, in_tree, specs, out_specs, mesh, manual))
         outs = tree_flatten(nest(*[_mesh_major(x, s, mesh) for x, s in zip(leaves, specs)]))[0]
         outs = [_from_mesh_major(y, s, mesh) for y, s in zip(outs, flat_out_specs)]

@@ -9,6 +9,7 @@ from ..ad_util import Zero, instantiate
 from ..decompositions import register_decomposition
 from ..interpreters import batching
 from ..interpreters.jvp import jvp_jaxpr
+from ..interpreters.memo import memoize_jaxpr_transform
 from ..interpreters.partial_eval import partial_eval_jaxpr, split_call
 from ..interpreters.staging import trace_to_jaxpr
 from ..interpreters.transpose import is_undefined, transpose_jaxpr
@@ -91,22 +92,10 @@ def _checkpoint_partial_eval(trace, tracers, *, jaxpr, policy=None, **params):
     """The forward pass saves the checkpoint's known inputs and the residuals its ``policy`` lets it save; the
     staged backward half recomputes the other residuals from them."""
     unknowns = [not t.pval.is_known for t in tracers]
-    known, unknown, out_unknowns, num_res = partial_eval_jaxpr(jaxpr, unknowns, False)
-    known_vals = [t.pval.const for t in tracers if t.pval.is_known]
-    n_known_out = len(known.out_avals) - num_res
-    forward, recompute_res = _remat_split(known.jaxpr, n_known_out, policy)
+    forward, n_known_out, out_unknowns, body, consts = _remat_partial_eval(jaxpr, unknowns, policy)
     params = dict(params, policy=policy)
-    fwd_outs = eval_jaxpr(forward, known.consts, *known_vals)  # inline, as JAX: the forward pass is not remat
-    known_outs, saved = fwd_outs[:n_known_out], fwd_outs[n_known_out:]
-
-    def recompute(*args):
-        kv, uv = args[:len(known_vals) + len(saved)], args[len(known_vals) + len(saved):]
-        res = eval_jaxpr(recompute_res, known.consts, *kv)
-        return eval_jaxpr(unknown.jaxpr, unknown.consts, *res, *uv)
-
-    avals = [t.aval for t in tracers if t.pval.is_known] + [v.aval for v in forward.outs[n_known_out:]]
-    avals += [t.aval for t in tracers if not t.pval.is_known]
-    body, consts = _trace_closed(recompute, avals)
+    fwd_outs = eval_jaxpr(forward.jaxpr, forward.consts, *[t.pval.const for t in tracers if t.pval.is_known])
+    known_outs, saved = fwd_outs[:n_known_out], fwd_outs[n_known_out:]  # inline, as JAX: the forward is not remat
     ins = [trace.instantiate_const(trace.pure(c)) for c in consts]
     ins += [trace.instantiate_const(t) for t in tracers if t.pval.is_known]
     ins += [trace.instantiate_const(trace.pure(s)) for s in saved]
@@ -114,6 +103,27 @@ def _checkpoint_partial_eval(trace, tracers, *, jaxpr, policy=None, **params):
     staged = trace.stage(checkpoint_p, ins, dict(params, jaxpr=body))
     known_it, staged_it = iter(known_outs), iter(staged)
     return [next(staged_it) if u else trace.pure(next(known_it)) for u in out_unknowns]
+
+
+@memoize_jaxpr_transform
+def _remat_partial_eval(jaxpr: ClosedJaxpr, unknowns: list[bool], policy: Callable | None) -> tuple:
+    """The checkpoint's split for these unknown inputs (once per jaxpr, so that its programs compile once):
+    ``(forward, n_known_out, out_unknowns, body, consts)``: ``forward`` maps the known inputs to the known outputs
+    and the saved values, the staged ``body`` (after its ``consts``) maps the known inputs, the saved values and
+    the unknown inputs to the unknown outputs."""
+    known, unknown, out_unknowns, num_res = partial_eval_jaxpr(jaxpr, unknowns, False)
+    n_known_out = len(known.out_avals) - num_res
+    forward, recompute_res = _remat_split(known.jaxpr, n_known_out, policy)
+    known_avals = [a for a, u in zip(jaxpr.in_avals, unknowns) if not u]
+    saved_avals = [v.aval for v in forward.outs[n_known_out:]]
+    n_kv = len(known_avals) + len(saved_avals)
+
+    def recompute(*args):
+        res = eval_jaxpr(recompute_res, known.consts, *args[:n_kv])
+        return eval_jaxpr(unknown.jaxpr, unknown.consts, *res, *args[n_kv:])
+
+    body, consts = _trace_closed(recompute, known_avals + saved_avals + [a for a, u in zip(jaxpr.in_avals, unknowns) if u])
+    return ClosedJaxpr(forward, known.consts), n_known_out, out_unknowns, body, consts
 
 
 def _remat_split(known: Jaxpr, n_known_out: int, policy: Callable | None) -> tuple[Jaxpr, Jaxpr]:

@@ -11,6 +11,7 @@ from ..interpreters import batching, jvp as ad
 from ..interpreters.transpose import is_undefined
 from ..ir import ShapedArray
 from ..trace import Primitive, abstract_eval_rules, batching_rules, get_aval, transpose_rules
+from ..dot_algorithms import DotAlgorithmPreset, compute_types, is_algorithm
 from . import elementwise as ew
 from . import structural as st
 
@@ -70,14 +71,19 @@ _PRECISION_STRINGS = {"highest": Precision.HIGHEST, "float32": Precision.HIGHEST
                       **{p.name: p for p in Precision}}
 
 
-def canonicalize_precision(precision: Any) -> tuple | None:
-    """``None`` or a pair ``(lhs, rhs)`` of :class:`Precision` (from one value, a string or a pair), as JAX's."""
+def canonicalize_precision(precision: Any) -> Any:
+    """``None``, a pair ``(lhs, rhs)`` of :class:`Precision` (from one value, a string or a pair) or a dot algorithm
+    (a :class:`DotAlgorithm`, a :class:`DotAlgorithmPreset` or its name), as JAX's."""
     if precision is None:
         return None
     if isinstance(precision, Precision):
         return precision, precision
     if isinstance(precision, str) and precision in _PRECISION_STRINGS:
         return Precision(precision), Precision(precision)
+    if isinstance(precision, str) and precision in DotAlgorithmPreset.__members__:
+        return DotAlgorithmPreset[precision]
+    if is_algorithm(precision):
+        return precision
     if isinstance(precision, (list, tuple)) and len(precision) == 2:
         if all(isinstance(p, Precision) for p in precision):
             return tuple(precision)
@@ -85,7 +91,8 @@ def canonicalize_precision(precision: Any) -> tuple | None:
             return Precision(precision[0]), Precision(precision[1])
     raise ValueError("Precision argument must be one of:\n- None,\n- a string in "
                      f"{sorted(k for k in _PRECISION_STRINGS if k.islower())},\n- a lax.Precision value,\n"
-                     f"- a tuple of two lax.Precision values or strings; got {precision}.")
+                     "- a tuple of two lax.Precision values or strings,\n- a lax.DotAlgorithmPreset or the name of one "
+                     f"of these presets, or\n- a lax.DotAlgorithm value; got {precision}.")
 
 
 def _transpose_lhs(g, x_aval, y, dimension_numbers, swap_ans: bool = False, precision: Any = None):
@@ -147,21 +154,64 @@ transpose_rules[dot_general_p] = _dot_transpose
 batching_rules[dot_general_p] = _dot_batch
 
 
+def _dot_type_properties(dt: np.dtype) -> tuple:
+    """XLA's order of precision (primitive_util's HigherPrecisionType), as JAX's dot_general dtype rule."""
+    real = np.dtype(dtypes.finfo(dt).dtype) if dtypes.kind(dt) == "c" else dt
+    floating = dtypes.kind(real) == "f"
+    bits = 1 if real == np.bool_ else (dtypes.finfo(real).bits if floating else dtypes.iinfo(real).bits)
+    return (dtypes.kind(dt) == "c", dtypes.finfo(real).maxexp if floating else -1,
+            dtypes.finfo(real).nmant if floating else -1, bits, dtypes.kind(real) != "u")
+
+
+def _dot_result_dtype(lhs: np.dtype, rhs: np.dtype, pet: np.dtype | None) -> np.dtype:
+    """The dtype a dot of mixed operand dtypes computes in: the more precise one (JAX's rule)."""
+    lp, rp = _dot_type_properties(lhs), _dot_type_properties(rhs)
+    if lp == rp and lhs != rhs:
+        raise TypeError(f"lax.dot_general argument type error: {lhs}, {rhs}")
+    return lhs if lp >= rp else rhs
+
+
+def _upcast(result: np.dtype, pet: np.dtype) -> np.dtype:
+    """``preferred_element_type``, unless it is narrower than a non-float result (XLA's MaybeUpcast)."""
+    if dtypes.kind(result) != "f" and _dot_type_properties(pet)[3] < _dot_type_properties(result)[3]:
+        raise TypeError(f"`preferred_element_type` must not be narrower than the original type, got "
+                        f"preferred_element_type of {pet} for result type of {result}.")
+    return pet
+
+
 def dot_general(lhs: Any, rhs: Any, dimension_numbers, precision: Any = None, preferred_element_type: Any = None) -> Any:
     """``lax.dot_general``: ``dimension_numbers = ((lhs_contract, rhs_contract), (lhs_batch, rhs_batch))``."""
     (lc, rc), (lb, rb) = dimension_numbers
     dn = ((tuple(int(i) for i in lc), tuple(int(i) for i in rc)), (tuple(int(i) for i in lb), tuple(int(i) for i in rb)))
     pet = None if preferred_element_type is None else dtypes.canonicalize(preferred_element_type)
     lhs, rhs = ew.asarray(lhs), ew.asarray(rhs)
-    if pet is not None and pet != get_aval(lhs).dtype:
-        lhs, rhs = ew.convert_element_type(lhs, pet), ew.convert_element_type(rhs, pet)
-        pet = None
-    return dot_general_p.bind(lhs, rhs, dimension_numbers=dn, precision=canonicalize_precision(precision),
-                              preferred_element_type=pet)
+    common = _dot_result_dtype(get_aval(lhs).dtype, get_aval(rhs).dtype, pet)
+    if pet is not None and pet != common:
+        pet = _upcast(common, pet)
+    target = common if pet is None else pet
+    precision = canonicalize_precision(precision)
+    if is_algorithm(precision):
+        return _dot_with_algorithm(lhs, rhs, dn, precision, target)
+    lhs, rhs = (_convert(x, target) for x in (lhs, rhs))
+    return dot_general_p.bind(lhs, rhs, dimension_numbers=dn, precision=precision, preferred_element_type=None)
 
 
-def dot(lhs: Any, rhs: Any, precision: Any = None, preferred_element_type: Any = None, *,
-        dimension_numbers: Any = None) -> Any:
+def _convert(x: Any, dtype: np.dtype) -> Any:
+    return x if get_aval(x).dtype == dtype else ew.convert_element_type(x, dtype)
+
+
+def _dot_with_algorithm(lhs: Any, rhs: Any, dn: tuple, algorithm: Any, out_dtype: np.dtype) -> Any:
+    """The operands rounded to the algorithm's input types, accumulated in its accumulation type, the result in
+    ``out_dtype``."""
+    lt, rt, acc = compute_types(algorithm, get_aval(lhs).dtype, get_aval(rhs).dtype)
+    compute = acc if acc is not None else _dot_result_dtype(lt, rt, None)
+    lhs, rhs = _convert(_convert(lhs, lt), compute), _convert(_convert(rhs, rt), compute)
+    out = dot_general_p.bind(lhs, rhs, dimension_numbers=dn, precision=algorithm, preferred_element_type=None)
+    return _convert(out, out_dtype)
+
+
+def dot(lhs: Any, rhs: Any, *, dimension_numbers: Any = None, precision: Any = None,
+        preferred_element_type: Any = None) -> Any:
     """``lax.dot``: ``dot_general`` with ``dimension_numbers``, by default the vector/matrix product contracting
     lhs's last and rhs's first dimension."""
     if dimension_numbers is None:

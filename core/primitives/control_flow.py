@@ -2,6 +2,7 @@
 wrappers ``cond``, ``switch``, ``while_loop``, ``fori_loop``, ``scan``, ``map``."""
 from __future__ import annotations
 
+import collections.abc
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -15,12 +16,13 @@ from ..interpreters.partial_eval import dce_closed, partial_eval_jaxpr
 from ..interpreters.staging import convert_constvars, trace_to_jaxpr
 from ..interpreters.transpose import UndefinedPrimal, backward_pass, is_undefined, transpose_jaxpr
 from ..ir import ClosedJaxpr, Jaxpr, ShapedArray, Var
-from ..pytree import tree_flatten, tree_unflatten
-from ..trace import (Primitive, abstract_eval_rules, batching_rules, get_aval, higher_order_primitives, jvp_rules,
-                     partial_eval_jaxpr_rules, transpose_rules)
+from ..pytree import tree_flatten, tree_map, tree_unflatten, treedef_is_leaf
+from ..trace import (Primitive, abstract_eval_rules, batching_rules, concrete_or_error, concrete_or_none, get_aval,
+                     higher_order_primitives, jvp_rules, partial_eval_jaxpr_rules, transpose_rules)
 from . import elementwise as ew
 from . import reductions as red
 from . import structural as st
+from .control_flow_checks import aval_repr, aval_str, check_branch_outputs, check_carry_type
 
 
 # --- jaxpr plumbing --------------------------------------------------------------------------------------
@@ -202,7 +204,7 @@ partial_eval_jaxpr_rules[cond_p] = _cond_partial_eval
 transpose_rules[cond_p] = _cond_transpose
 
 
-def _trace_branches(funs: Sequence[Callable], operands: tuple, what: str):
+def _trace_branches(api_name: str, names: Sequence[str], funs: Sequence[Callable], operands: tuple):
     ops, in_tree = tree_flatten(operands)
     ops = [ew.asarray(o) for o in ops]
     avals = [get_aval(o) for o in ops]
@@ -214,10 +216,9 @@ def _trace_branches(funs: Sequence[Callable], operands: tuple, what: str):
             out_trees.append(tree)
             return leaves
         traced.append(_trace(flat, avals))
-    if any(t != out_trees[0] for t in out_trees[1:]):
-        raise TypeError(f"{what} must have identical output structure, got {', '.join(str(t) for t in out_trees)}.")
-    for (j, _) in traced[1:]:
-        _check_same_avals(f"{what} output", traced[0][0].out_avals, j.out_avals)
+    for i in range(1, len(funs)):
+        check_branch_outputs(api_name, names[0], names[i], funs[0], funs[i], out_trees[0], traced[0][0].out_avals,
+                             out_trees[i], traced[i][0].out_avals)
     # Each branch takes every branch's constants, then the operands.
     const_avals = [[get_aval(c) for c in consts] for _, consts in traced]
     all_consts = [c for _, consts in traced for c in consts]
@@ -231,33 +232,106 @@ def _trace_branches(funs: Sequence[Callable], operands: tuple, what: str):
     return tuple(branches), all_consts, ops, out_trees[0]
 
 
-def switch(index: Any, branches: Sequence[Callable], *operands: Any) -> Any:
+_NO_OPERAND = object()
+
+
+def _operand_keyword(operand: Any, operands: tuple) -> tuple:
+    """The operands, given positionally or as JAX's legacy ``operand=`` keyword (not both)."""
+    if operand is _NO_OPERAND:
+        return operands
+    if operands:
+        raise TypeError("if 'operand' keyword is passed then no positional operands can be passed, got "
+                        f"operand={operand!r} and positional operands {operands}")
+    return (operand,)
+
+
+def switch(index: Any, branches: Sequence[Callable], *operands: Any, operand: Any = _NO_OPERAND) -> Any:
     """``lax.switch``: apply ``branches[clamp(index)]`` to ``operands``."""
+    if not all(callable(b) for b in branches):
+        raise TypeError("lax.switch: branches argument should be a sequence of callables.")
+    operands = _operand_keyword(operand, operands)
+    if np.ndim(index) != 0:
+        raise TypeError(f"Branch index must be scalar, got {index} of shape {np.shape(index)}.")
+    try:
+        index_dtype = dtypes.result_type(index)
+    except TypeError as err:
+        raise TypeError(f"Index type must be an integer, got {index}.") from err
+    if dtypes.kind(index_dtype) not in "iu":
+        raise TypeError(f"Index type must be an integer, got {index} as {index_dtype}")
+    branches = tuple(branches)
     if not branches:
-        raise ValueError("switch: empty branch sequence")
-    idx = ew.asarray(index)
-    if get_aval(idx).shape != () or dtypes.kind(get_aval(idx).dtype) not in "iub":
-        raise TypeError(f"switch index must be a scalar integer, got {get_aval(idx).str_short()}")
-    idx = ew.convert_element_type(idx, dtypes.int32)
-    if len(branches) > 1:
-        idx = ew.clamp(np.int32(0), idx, np.int32(len(branches) - 1))
-    jaxprs, consts, ops, out_tree = _trace_branches(branches, operands, "branch outputs")
-    outs = cond_p.bind(idx, *consts, *ops, branches=jaxprs)
-    return tree_unflatten(out_tree, outs)
+        raise ValueError("Empty branch sequence")
+    if len(branches) == 1:
+        return branches[0](*operands)
+    idx = ew.clamp(np.int32(0), ew.convert_element_type(index, dtypes.int32), np.int32(len(branches) - 1))
+    names = ["branch 0"] + [f"branch{i}" for i in range(1, len(branches))]
+    jaxprs, consts, ops, out_tree = _trace_branches("switch", names, branches, operands)
+    return tree_unflatten(out_tree, _bind_cond_forwarding(idx, jaxprs, consts + ops))
 
 
-def cond(pred: Any, true_fun: Callable, false_fun: Callable, *operands: Any) -> Any:
+def _bind_cond_forwarding(index: Any, branches: Sequence[ClosedJaxpr], inputs: list) -> list:
+    """``cond_p`` of ``branches``, except that an output every branch takes unchanged from the same input is
+    that input (as JAX forwards it: under vmap it stays unbatched when the input is)."""
+    def source(j: Jaxpr, out) -> int | None:
+        return next((k for k, v in enumerate(j.in_binders) if v is out), None)
+    fwd = [source(branches[0].jaxpr, o) for o in branches[0].jaxpr.outs]
+    fwd = [k if k is not None and all(source(b.jaxpr, b.jaxpr.outs[i]) == k for b in branches[1:]) else None
+           for i, k in enumerate(fwd)]
+    if all(k is None for k in fwd):
+        return cond_p.bind(index, *inputs, branches=tuple(branches))
+    keep = [i for i, k in enumerate(fwd) if k is None]
+    pruned = tuple(ClosedJaxpr(Jaxpr(b.jaxpr.constvars, b.jaxpr.in_binders, b.jaxpr.eqns,
+                                     [b.jaxpr.outs[i] for i in keep]), b.consts) for b in branches)
+    outs = iter(cond_p.bind(index, *inputs, branches=pruned) if keep else [])
+    return [next(outs) if k is None else inputs[k] for k in fwd]
+
+
+def cond(pred: Any, true_fun: Callable, false_fun: Callable, *operands: Any, operand: Any = _NO_OPERAND) -> Any:
     """``lax.cond``: ``true_fun(*operands)`` if ``pred`` else ``false_fun(*operands)``, staged as one primitive."""
+    if not (callable(true_fun) and callable(false_fun)):
+        if callable(false_fun) and len(operands) == 2 and callable(operands[1]):  # cond(p, x_t, f_t, x_f, f_f)
+            x_true, f_true, x_false, f_false = true_fun, false_fun, *operands
+            return cond(pred, lambda x, _: f_true(x), lambda _, x: f_false(x), x_true, x_false)
+        raise TypeError("lax.cond: true_fun and false_fun arguments should be callable.")
+    operands = _operand_keyword(operand, operands)
+    if pred is None:
+        raise TypeError("cond predicate is None")
+    if isinstance(pred, collections.abc.Sequence) or np.ndim(pred) != 0:
+        raise TypeError(f"Pred must be a scalar, got {pred} of " +
+                        (f"type {type(pred)}" if isinstance(pred, collections.abc.Sequence)
+                         else f"shape {np.shape(pred)}."))
+    try:
+        pred_dtype = dtypes.result_type(pred)
+    except TypeError as err:
+        raise TypeError(f"Pred type must be either boolean or number, got {pred}.") from err
+    if dtypes.kind(pred_dtype) not in "biuf":
+        raise TypeError(f"Pred type must be either boolean or number, got {pred_dtype}.")
     p = ew.asarray(pred)
-    aval = get_aval(p)
-    if aval.shape != ():
-        raise TypeError(f"Pred must be a scalar, got {pred!r:.60} of shape {aval.shape}.")
-    if dtypes.kind(aval.dtype) not in "biuf":
-        raise TypeError(f"Pred type must be either boolean or number, got {aval.dtype.name}.")
-    idx = ew.convert_element_type(ew.ne(p, ew._const(p, 0)) if aval.dtype != dtypes.bool_ else p, dtypes.int32)
-    jaxprs, consts, ops, out_tree = _trace_branches((false_fun, true_fun), operands, "true_fun and false_fun")
-    outs = cond_p.bind(idx, *consts, *ops, branches=jaxprs)
-    return tree_unflatten(out_tree, outs)
+    idx = ew.convert_element_type(ew.ne(p, ew._const(p, 0)) if pred_dtype != dtypes.bool_ else p, dtypes.int32)
+    jaxprs, consts, ops, out_tree = _trace_branches("cond", ("true_fun", "false_fun"), (true_fun, false_fun),
+                                                    operands)
+    return tree_unflatten(out_tree, _bind_cond_forwarding(idx, jaxprs[::-1], consts + ops))  # 0 is false_fun
+
+
+def platform_dependent(*args: Any, default: Callable | None = None, **per_platform: Callable) -> Any:
+    """``lax.platform_dependent``: ``per_platform[platform](*args)``, else ``default(*args)``. JAX picks the
+    branch when lowering; portax lowers for one backend, so it picks it when tracing, by the platform of the
+    default backend (``cpu`` for cpu_llvm and reference; wgpu's ``gpu`` is not a key JAX allows, so it takes
+    ``default``)."""
+    for name, branch in per_platform.items():
+        if not callable(branch):
+            raise TypeError(f"lax.platform_dependent: the '{name}' branch must be a callable.")
+        if name == "gpu":
+            raise ValueError("Use 'cuda' or 'rocm' for lax.platform_dependent.")
+    if default is not None and not callable(default):
+        raise TypeError("lax.platform_dependent: the 'default' branch must be a callable.")
+    from ..backend import get_backend
+    platform = get_backend().platform
+    branch = per_platform.get(platform, default)
+    if branch is None:
+        raise NotImplementedError(f"MLIR translation rule for primitive 'platform_index' not found for platform "
+                                  f"{platform}")
+    return branch(*args)
 
 
 # ======================================= while ==============================================================
@@ -379,34 +453,39 @@ transpose_rules[while_p] = _while_transpose
 
 def while_loop(cond_fun: Callable, body_fun: Callable, init_val: Any) -> Any:
     """``lax.while_loop``: ``while cond_fun(val): val = body_fun(val)``, staged as one primitive."""
+    if not (callable(body_fun) and callable(cond_fun)):
+        raise TypeError("lax.while_loop: body_fun and cond_fun arguments should be callable.")
     leaves, tree = tree_flatten(init_val)
     leaves = [ew.asarray(x) for x in leaves]
-    avals = [get_aval(x) for x in leaves]
+    out_tree_box: list = []
 
     def body_flat(*xs):
-        out = body_fun(tree_unflatten(tree, xs))
-        out_leaves, out_tree = tree_flatten(out)
-        if out_tree != tree:
-            raise TypeError(f"body_fun output and input must have identical types, got\n{out_tree}\nand\n{tree}.")
+        out_leaves, out_tree = tree_flatten(body_fun(tree_unflatten(tree, xs)))
+        out_tree_box[:] = [out_tree]
         return out_leaves
 
-    body, bconsts = _trace(body_flat, avals)
+    def cond_flat(*xs):
+        pl, pred_tree = tree_flatten(cond_fun(tree_unflatten(tree, xs)))
+        if not treedef_is_leaf(pred_tree) or len(pl) != 1:
+            raise TypeError(f"cond_fun must return a boolean scalar, but got pytree {pred_tree}.")
+        pred = get_aval(pl[0])
+        if pred.shape != () or pred.dtype != dtypes.bool_:
+            raise TypeError(f"cond_fun must return a boolean scalar, but got output type(s) [{aval_repr(pred)}].")
+        return pl
+
+    def trace(avals):
+        return _trace(cond_flat, avals) + _trace(body_flat, avals)
+
+    avals = [get_aval(x) for x in leaves]
+    cj, cconsts, body, bconsts = trace(avals)
+    if len(body.out_avals) != len(avals):
+        check_carry_type("while_loop body", body_fun, tree, avals, out_tree_box[0], body.out_avals)
     promoted = _promote_weak_carry(leaves, body.out_avals)
     if promoted is not None:
         leaves = promoted
         avals = [get_aval(x) for x in leaves]
-        body, bconsts = _trace(body_flat, avals)
-    _check_same_avals("body_fun output and input", avals, body.out_avals)
-
-    def cond_flat(*xs):
-        pred = cond_fun(tree_unflatten(tree, xs))
-        pl, _ = tree_flatten(pred)
-        if len(pl) != 1 or get_aval(pl[0]).shape != () or get_aval(pl[0]).dtype != dtypes.bool_:
-            raise TypeError(f"cond_fun must return a boolean scalar, but got output type(s) "
-                            f"{[get_aval(p).str_short() for p in pl]}.")
-        return pl
-
-    cj, cconsts = _trace(cond_flat, avals)
+        cj, cconsts, body, bconsts = trace(avals)
+    check_carry_type("while_loop body", body_fun, tree, avals, out_tree_box[0], body.out_avals)
     outs = while_p.bind(*cconsts, *bconsts, *leaves, cond_jaxpr=cj, body_jaxpr=body, cond_nconsts=len(cconsts),
                         body_nconsts=len(bconsts))
     return tree_unflatten(tree, outs)
@@ -581,22 +660,47 @@ partial_eval_jaxpr_rules[scan_p] = _scan_partial_eval
 transpose_rules[scan_p] = _scan_transpose
 
 
+def _scan_length(x_leaves: list, length: Any) -> int:
+    """The number of iterations: ``length`` and the leading axis sizes of ``xs`` must agree (JAX's errors)."""
+    shapes = [get_aval(x).shape for x in x_leaves]
+    if any(not sh for sh in shapes):
+        raise ValueError("scan got value with no leading axis to scan over: " +
+                         ", ".join(str(x) for x, sh in zip(x_leaves, shapes) if not sh) + ".")
+    lengths = [sh[0] for sh in shapes]
+    if length is not None:
+        length = int(concrete_or_error(length, "The `length` argument to `scan` expects a concrete `int` value. "
+                                       "For scan-like iteration with a dynamic length, use `while_loop` or "
+                                       "`fori_loop`."))
+        if any(n != length for n in lengths):
+            raise ValueError(f"scan got `length` argument of {length} which disagrees with leading axis sizes "
+                             f"{lengths}.")
+        return length
+    if len(set(lengths)) > 1:
+        raise ValueError(f"scan got values with different leading axis sizes: {', '.join(str(n) for n in lengths)}.")
+    if not lengths:
+        raise ValueError("scan got no values to scan over and `length` not provided.")
+    return lengths[0]
+
+
+def _scan_unroll(unroll: Any, length: int) -> int:
+    unroll = concrete_or_error(unroll, "The `unroll` argument to `scan` expects a concrete `int` or `bool` value.")
+    if unroll.dtype == np.bool_:
+        return max(length, 1) if unroll else 1
+    if int(unroll) < 0:
+        raise ValueError("`unroll` must be a `bool` or a non-negative `int`.")
+    return int(unroll)
+
+
 def scan(f: Callable, init: Any, xs: Any = None, length: int | None = None, reverse: bool = False,
-         unroll: int | bool = 1) -> tuple[Any, Any]:
-    """``lax.scan``: ``carry, y = f(carry, x)`` over the leading axis of ``xs``; returns (carry, stacked ys)."""
+         unroll: int | bool = 1, _split_transpose: bool = False) -> tuple[Any, Any]:
+    """``lax.scan``: ``carry, y = f(carry, x)`` over the leading axis of ``xs``; returns (carry, stacked ys).
+    ``_split_transpose`` (JAX's memory-layout hint for the transposed loop) does not change results and is
+    not used."""
+    if not callable(f):
+        raise TypeError("lax.scan: f argument should be a callable.")
     x_leaves, x_tree = tree_flatten(xs)
     x_leaves = [ew.asarray(x) for x in x_leaves]
-    lengths = {get_aval(x).shape[0] if get_aval(x).shape else None for x in x_leaves}
-    if None in lengths:
-        raise ValueError("scan got value with no leading axis to scan over: " +
-                         ", ".join(get_aval(x).str_short() for x in x_leaves if not get_aval(x).shape))
-    if length is not None:
-        lengths.add(int(length))
-    if len(lengths) != 1:
-        if not lengths:
-            raise ValueError("scan got no values to scan over and `length` not provided.")
-        raise ValueError(f"scan got values with different leading axis sizes: {sorted(lengths)}.")
-    n = lengths.pop()
+    n = _scan_length(x_leaves, length)
     c_leaves, c_tree = tree_flatten(init)
     c_leaves = [ew.asarray(c) for c in c_leaves]
     out_tree_box: list = []
@@ -606,51 +710,91 @@ def scan(f: Callable, init: Any, xs: Any = None, length: int | None = None, reve
         x = tree_unflatten(x_tree, args[len(c_leaves):])
         out = f(carry, x)
         if not isinstance(out, tuple) or len(out) != 2:
-            raise TypeError("scan body function must return a pair (carry, y)")
-        new_c, y = out
-        cl, ct = tree_flatten(new_c)
-        if ct != c_tree:
-            raise TypeError(f"scan body function carry input and carry output must have the same pytree structure, "
-                            f"but they differ:\n{c_tree}\nvs\n{ct}")
-        yl, yt = tree_flatten(y)
-        out_tree_box[:] = [yt]
+            leaves, tree = tree_flatten(out)
+            shown = tree_unflatten(tree, [_AvalStr(get_aval(ew.asarray(v))) for v in leaves])
+            raise TypeError(f"scan body output must be a pair, got {shown}.")
+        cl, ct = tree_flatten(out[0])
+        yl, yt = tree_flatten(out[1])
+        out_tree_box[:] = [ct, yt]
         return cl + yl
 
     def trace_body(c_leaves):
         avals = [get_aval(c) for c in c_leaves] + [get_aval(x).update(shape=get_aval(x).shape[1:]) for x in x_leaves]
-        return _trace(body_flat, avals)
+        body, consts = _trace(body_flat, avals)
+        carry_tree = out_tree_box[0]
+        return body, consts, carry_tree, body.out_avals[:carry_tree.num_leaves]
 
-    body, consts = trace_body(c_leaves)
-    promoted = _promote_weak_carry(c_leaves, body.out_avals[:len(c_leaves)])
+    c_avals = [get_aval(c) for c in c_leaves]
+    body, consts, carry_tree, carry_out = trace_body(c_leaves)
+    if len(carry_out) != len(c_leaves):
+        check_carry_type("scan body", f, c_tree, c_avals, carry_tree, carry_out)
+    promoted = _promote_weak_carry(c_leaves, carry_out)
     if promoted is not None:
         c_leaves = promoted
-        body, consts = trace_body(c_leaves)
-    outs = scan_p.bind(*consts, *c_leaves, *x_leaves, jaxpr=body, length=n, reverse=bool(reverse),
-                       num_consts=len(consts), num_carry=len(c_leaves), unroll=int(unroll))
-    carry = tree_unflatten(c_tree, outs[:len(c_leaves)])
-    return carry, tree_unflatten(out_tree_box[0], outs[len(c_leaves):])
+        c_avals = [get_aval(c) for c in c_leaves]
+        body, consts, carry_tree, carry_out = trace_body(c_leaves)
+    check_carry_type("scan body", f, c_tree, c_avals, carry_tree, carry_out)
+    unroll = _scan_unroll(unroll, n)
+    # A carry the body returns unchanged is read-only: it becomes a constant of the loop (as JAX moves it), so
+    # its value is the initial one (under vmap it stays unbatched if that is).
+    j, nc = body.jaxpr, len(consts)
+    moved = [j.outs[i] is j.in_binders[nc + i] for i in range(len(c_leaves))]
+    kept = [i for i, m in enumerate(moved) if not m]
+    order = list(range(nc)) + [nc + i for i, m in enumerate(moved) if m] + [nc + i for i in kept] + \
+        list(range(nc + len(c_leaves), len(j.in_binders)))
+    body = ClosedJaxpr(Jaxpr(j.constvars, [j.in_binders[k] for k in order], j.eqns,
+                             [j.outs[i] for i in kept] + j.outs[len(c_leaves):]), body.consts)
+    ro = [c for c, m in zip(c_leaves, moved) if m]
+    outs = scan_p.bind(*consts, *ro, *[c_leaves[i] for i in kept], *x_leaves, jaxpr=body, length=n,
+                       reverse=bool(reverse), num_consts=nc + len(ro), num_carry=len(kept), unroll=unroll)
+    carry_out = iter(outs[:len(kept)])
+    carry = [c if m else next(carry_out) for c, m in zip(c_leaves, moved)]
+    return tree_unflatten(c_tree, carry), tree_unflatten(out_tree_box[1], outs[len(kept):])
 
 
-def fori_loop(lower: Any, upper: Any, body_fun: Callable, init_val: Any, *, unroll: int | None = None) -> Any:
+class _AvalStr:
+    """An aval shown as JAX shows one in a pytree: ``float32[]`` by ``str``, ``ShapedArray(...)`` by ``repr``."""
+
+    def __init__(self, aval: ShapedArray):
+        self.aval = aval
+
+    def __str__(self) -> str:
+        return ("~" if self.aval.weak_type else "") + aval_str(self.aval)
+
+    def __repr__(self) -> str:
+        return aval_repr(self.aval)
+
+
+def _fori_index_dtype(lower: Any, upper: Any) -> np.dtype:
+    """The loop index dtype: the bounds' common dtype, or a weak bound takes the other's signed integer dtype."""
+    lo, hi = get_aval(ew.asarray(lower)), get_aval(ew.asarray(upper))
+    if lo.dtype == hi.dtype:
+        return lo.dtype
+    if dtypes.kind(lo.dtype) == "i" and dtypes.kind(hi.dtype) == "i" and lo.weak_type != hi.weak_type:
+        return hi.dtype if lo.weak_type else lo.dtype
+    raise TypeError(f"lower and upper arguments to fori_loop must have equal types, got {lo.dtype.name} and "
+                    f"{hi.dtype.name}")
+
+
+def fori_loop(lower: Any, upper: Any, body_fun: Callable, init_val: Any, *, unroll: int | bool | None = None) -> Any:
     """``lax.fori_loop``: a scan when the bounds are concrete (so it is reverse-differentiable), else a
     while_loop."""
-    from ..trace import concrete_or_none
+    if not callable(body_fun):
+        raise TypeError("lax.fori_loop: body_fun argument should be callable.")
+    dt = _fori_index_dtype(lower, upper)
     lo, hi = concrete_or_none(lower), concrete_or_none(upper)
     if lo is not None and hi is not None:
-        lo_i, hi_i = int(lo), int(hi)
-        dt = dtypes.result_type_weak(lower, upper)[0]
-        if hi_i <= lo_i:
-            return init_val
-
         def step(carry, _):
             i, val = carry
             return (ew.add(i, ew._const(i, 1)), body_fun(i, val)), None
-        i0 = ew.convert_element_type(lo_i, dt)
-        (_, out), _ = scan(step, (i0, init_val), None, length=hi_i - lo_i, unroll=unroll or 1)
+        # the index starts as the Python int lower bound (weakly typed), as in JAX
+        (_, out), _ = scan(step, (int(lo), init_val), None, length=max(int(hi) - int(lo), 0),
+                           unroll=False if unroll is None else unroll)
         return out
-    dt = dtypes.result_type_weak(lower, upper)[0]
-    lower = ew.convert_element_type(lower, dt) if not hasattr(lower, "aval") else lower
-    upper = ew.convert_element_type(upper, dt) if not hasattr(upper, "aval") else upper
+    if unroll is not None and unroll is not False and unroll != 1:
+        raise ValueError("Can only use `unroll` in `fori_loop` if the loop bounds are statically known.")
+    lower, upper = (x if get_aval(ew.asarray(x)).dtype == dt else ew.convert_element_type(x, dt)
+                    for x in (lower, upper))
 
     def cond_fn(c):
         return ew.lt(c[0], c[1])
@@ -662,18 +806,26 @@ def fori_loop(lower: Any, upper: Any, body_fun: Callable, init_val: Any, *, unro
 
 
 def map(f: Callable, xs: Any, *, batch_size: int | None = None) -> Any:
-    """``lax.map``: apply ``f`` to each leading-axis slice of ``xs`` sequentially (a scan)."""
-    if batch_size is not None:
-        from ..api import vmap
-        leaves, tree = tree_flatten(xs)
-        n = get_aval(leaves[0]).shape[0]
-        if n % batch_size:
-            raise ValueError(f"lax.map batch_size={batch_size} must divide the leading axis size {n}")
-        chunked = tree_unflatten(tree, [st.reshape(x, (n // batch_size, batch_size) + get_aval(x).shape[1:]) for x in leaves])
-        _, ys = scan(lambda c, x: (c, vmap(f)(x)), None, chunked)
-        yl, yt = tree_flatten(ys)
-        return tree_unflatten(yt, [st.reshape(y, (n,) + get_aval(y).shape[2:]) for y in yl])
-    _, ys = scan(lambda c, x: (c, f(x)), None, xs)
+    """``lax.map``: apply ``f`` to each leading-axis slice of ``xs`` sequentially (a scan); with
+    ``batch_size``, ``vmap(f)`` over chunks of that size, the remainder in one more ``vmap`` (0: one ``vmap``)."""
+    if batch_size is None:
+        return scan(lambda c, x: (c, f(x)), (), xs)[1]
+    from ..api import vmap
+    leaves, tree = tree_flatten(xs)
+    if not leaves:
+        return scan(lambda c, x: (c, vmap(f)(x)), (), xs)[1]
+    n = get_aval(leaves[0]).shape[0]
+    num_batches, rest = (0, n) if batch_size == 0 else divmod(n, batch_size)
+    if not num_batches:
+        return vmap(f)(xs)
+    done = num_batches * batch_size
+    chunked = tree_unflatten(tree, [st.reshape(st.slice_in_dim(x, 0, done), (num_batches, batch_size)
+                                               + get_aval(x).shape[1:]) for x in leaves])
+    ys = scan(lambda c, x: (c, vmap(f)(x)), (), chunked)[1]
+    ys = tree_map(lambda y: st.reshape(y, (done,) + get_aval(y).shape[2:]), ys)
+    if rest:
+        rest_ys = vmap(f)(tree_unflatten(tree, [st.slice_in_dim(x, done, n) for x in leaves]))
+        ys = tree_map(lambda a, b: st.concatenate([a, b], 0), ys, rest_ys)
     return ys
 
 

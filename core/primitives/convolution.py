@@ -54,7 +54,7 @@ def padtype_to_pads(in_shape: Sequence[int], window_shape: Sequence[int], window
         return [(0, 0)] * len(in_shape)
     pads = []
     for n, w, s in zip(in_shape, window_shape, window_strides):
-        total = max(0, (-(-n // s) - 1) * s + w - n)
+        total = int(max(0, (-(-n // s) - 1) * s + w - n))  # Python ints, also for numpy shapes (as JAX)
         small, big = total // 2, total - total // 2
         pads.append((small, big) if kind == "SAME" else (big, small))
     return pads
@@ -146,7 +146,10 @@ def _check_preferred_element_type(name: str, in_dtype: np.dtype, preferred: np.d
 
 
 def _check_spatial_params(nsp: int, window_strides, padding, lhs_dilation, rhs_dilation) -> None:
-    for pname, val in (("window_strides", window_strides), ("padding", padding), ("lhs_dilation", lhs_dilation),
+    if len(window_strides) != nsp:
+        raise ValueError(f"conv_general_dilated window and window_strides must have the same number of dimensions, "
+                         f"but got {nsp} and {len(window_strides)}")
+    for pname, val in (("padding", padding), ("lhs_dilation", lhs_dilation),
                        ("rhs_dilation", rhs_dilation)):
         if len(val) != nsp:
             raise TypeError(f"conv_general_dilated {pname} must have one entry per spatial dimension ({nsp}), "

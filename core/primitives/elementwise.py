@@ -5,6 +5,7 @@ Each primitive stands with all its rules; ``_unary``/``_nary`` build the common 
 """
 from __future__ import annotations
 
+import enum
 import math
 from typing import Any
 
@@ -15,6 +16,7 @@ from ..ad_util import Zero, instantiate
 from ..interpreters import batching, jvp as ad
 from ..interpreters.transpose import is_undefined
 from ..ir import ShapedArray
+from ..prng_key_ops import check_conversion, keys_lifted
 from ..trace import Primitive, abstract_eval_rules, batching_rules, get_aval, is_tracer, jvp_rules, transpose_rules
 
 # dtype classes accepted by an op, as JAX names them in its errors
@@ -85,10 +87,11 @@ def _binary_args(name: str, x: Any, y: Any, size1: bool = True) -> tuple:
     (``size1``) operands of one rank whose sizes are equal or 1 per dimension, broadcast to the common shape (JAX's
     ``broadcasting_shape_rule``)."""
     ax, ay = get_aval(x), get_aval(y)
-    if ax.dtype != ay.dtype:
-        if type(x) in (int, float, bool):
+    scalar = (int, float, bool)
+    if ax.dtype != ay.dtype and (type(x) in scalar) != (type(y) in scalar):  # two Python scalars keep their types
+        if type(x) in scalar:
             x = convert_element_type(x, ay.dtype, weak_type=True)
-        elif type(y) in (int, float, bool):
+        else:
             y = convert_element_type(y, ax.dtype, weak_type=True)
         ax, ay = get_aval(x), get_aval(y)
     if ax.shape != ay.shape:
@@ -118,6 +121,35 @@ def _un(p: Primitive):
         return p.bind(x)
     fn.__name__ = p.name
     fn.__doc__ = f"Elementwise ``{p.name}`` (``lax.{p.name}``)."
+    return fn
+
+
+class AccuracyMode(enum.Enum):
+    """``lax.AccuracyMode``: the accuracy a transcendental op's implementation is asked for."""
+    HIGHEST = 1
+    DEFAULT = 2
+
+
+class Tolerance:
+    """``lax.Tolerance``: the error bounds (atol and rtol, or atol and ulps) an op's implementation is asked for."""
+
+    def __init__(self, atol: float = 0.0, rtol: float = 0.0, ulps: int = 0):
+        if atol < 0.0 or rtol < 0.0 or ulps < 0.0:
+            raise ValueError("Tolerances must be non-negative.")
+        if atol == 0.0 and rtol == 0.0 and ulps == 0:
+            raise ValueError("At least one of atol, rtol, or ulps must be set.")
+        self.atol, self.rtol, self.ulps = atol, rtol, ulps
+
+
+def _un_accuracy(p: Primitive):
+    """A unary op taking JAX's ``accuracy`` hint, which XLA passes to a backend's implementation; portax has one
+    implementation per op and backend (the most accurate it has), so the hint is checked but changes nothing."""
+    def fn(x: Any, *, accuracy: Tolerance | AccuracyMode | None = None) -> Any:
+        if accuracy is not None and not isinstance(accuracy, (Tolerance, AccuracyMode)):
+            raise NotImplementedError(f"Accuracy {accuracy} not supported")
+        return p.bind(x)
+    fn.__name__ = p.name
+    fn.__doc__ = f"Elementwise ``{p.name}`` (``lax.{p.name}``); ``accuracy`` is JAX's implementation hint."
     return fn
 
 
@@ -197,10 +229,13 @@ gt_p = _nary("gt", _ANY, out_dtype=dtypes.bool_)
 ge_p = _nary("ge", _ANY, out_dtype=dtypes.bool_)
 
 neg, sign, floor, ceil, is_finite, abs = map(_un, (neg_p, sign_p, floor_p, ceil_p, is_finite_p, abs_p))
-exp, exp2, log, log1p, expm1, tanh, logistic = map(_un, (exp_p, exp2_p, log_p, log1p_p, expm1_p, tanh_p, logistic_p))
-sin, cos, tan, asin, acos, atan = map(_un, (sin_p, cos_p, tan_p, asin_p, acos_p, atan_p))
+exp, exp2, log, log1p, expm1, tanh, logistic = map(_un_accuracy, (exp_p, exp2_p, log_p, log1p_p, expm1_p, tanh_p,
+                                                                 logistic_p))
+sin, cos, tan = map(_un_accuracy, (sin_p, cos_p, tan_p))
+asin, acos, atan = map(_un, (asin_p, acos_p, atan_p))
 sinh, cosh, asinh, acosh, atanh = map(_un, (sinh_p, cosh_p, asinh_p, acosh_p, atanh_p))
-sqrt, rsqrt, cbrt, erf, erfc, erf_inv, lgamma, digamma = map(_un, (sqrt_p, rsqrt_p, cbrt_p, erf_p, erfc_p, erf_inv_p, lgamma_p, digamma_p))
+sqrt, rsqrt, cbrt = map(_un_accuracy, (sqrt_p, rsqrt_p, cbrt_p))
+erf, erfc, erf_inv, lgamma, digamma = map(_un, (erf_p, erfc_p, erf_inv_p, lgamma_p, digamma_p))
 square, bitwise_not, population_count, clz = map(_un, (square_p, not_p, population_count_p, clz_p))
 add, sub, _mul, div, rem, max, min, atan2, nextafter = map(_bin, (add_p, sub_p, mul_p, div_p, rem_p, max_p, min_p, atan2_p, nextafter_p))
 
@@ -433,11 +468,13 @@ transpose_rules[select_n_p] = _select_n_transpose
 batching_rules[select_n_p] = _select_n_batch
 
 
+@keys_lifted("cases")
 def select_n(which: Any, *cases: Any) -> Any:
     """``cases[which]`` elementwise; ``which`` is bool (2 cases) or int32."""
     return select_n_p.bind(which, *cases)
 
 
+@keys_lifted("on_true", "on_false")
 def select(pred: Any, on_true: Any, on_false: Any) -> Any:
     """``lax.select``: ``on_true`` where ``pred`` else ``on_false``."""
     on_false, on_true = _binary_args("select", on_false, on_true, size1=False)
@@ -541,6 +578,7 @@ batching.defvectorized(convert_element_type_p)
 
 def convert_element_type(x: Any, new_dtype, weak_type: bool = False) -> Any:
     """``lax.convert_element_type``; constant-folds on Python and numpy scalars."""
+    check_conversion(x, new_dtype)
     new_dtype = dtypes.canonicalize(new_dtype)
     if not is_tracer(x) and not hasattr(x, "_buf"):
         from ..array import make_array
@@ -548,6 +586,9 @@ def convert_element_type(x: Any, new_dtype, weak_type: bool = False) -> Any:
     aval = get_aval(x)
     if aval.dtype == new_dtype and aval.weak_type == weak_type:
         return x
+    from ..array import Array
+    if type(x) is Array and aval.dtype == new_dtype:  # only the weak type changes: the same (immutable) buffer
+        return Array(x._buf, ShapedArray(aval.shape, new_dtype, bool(weak_type)), x._device)
     return convert_element_type_p.bind(x, new_dtype=new_dtype, weak_type=bool(weak_type))
 
 

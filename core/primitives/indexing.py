@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple, Sequence
 
-from .. import dtypes
 from ..ad_util import Zero, add_tangents, instantiate, zeros_like_aval
 from ..interpreters import batching, jvp as ad
 from ..interpreters.transpose import is_undefined
@@ -16,6 +15,7 @@ from ..ir import ShapedArray
 from ..trace import Primitive, abstract_eval_rules, batching_rules, get_aval, jvp_rules, transpose_rules
 from . import elementwise as ew
 from . import structural as st
+from .gather_checks import check_gather, check_scatter
 
 
 class GatherDimensionNumbers(NamedTuple):
@@ -51,32 +51,14 @@ class GatherScatterMode:
         raise ValueError(f"Unknown gather/scatter mode {mode!r}; use 'clip' or 'fill'")
 
 
-def _check_indices(name: str, indices: ShapedArray, n_index: int) -> tuple:
-    if dtypes.kind(indices.dtype) not in "iu":
-        raise TypeError(f"{name} indices must have an integer type, got {indices.dtype.name}")
-    if indices.ndim < 1 or indices.shape[-1] != n_index:
-        raise TypeError(f"{name}: the last dimension of indices (shape {indices.shape}) must equal "
-                        f"len(start_index_map) = {n_index}")
-    return indices.shape[:-1]
-
-
 # --- gather ----------------------------------------------------------------------------------------------
 def _gather_abstract(operand: ShapedArray, indices: ShapedArray, *, dimension_numbers, slice_sizes, mode,
                      fill_value):
     dn = dimension_numbers
-    batch_shape = _check_indices("gather", indices, len(dn.start_index_map))
-    if len(slice_sizes) != operand.ndim:
-        raise TypeError(f"gather slice_sizes {slice_sizes} must have one entry per operand dimension {operand.shape}")
-    for d, s in enumerate(slice_sizes):
-        if not 0 <= s <= operand.shape[d]:
-            raise TypeError(f"gather slice size {s} out of range for operand dimension {d} of shape {operand.shape}")
-    for d in dn.collapsed_slice_dims + dn.operand_batching_dims:
-        if slice_sizes[d] != 1:
-            raise TypeError(f"gather: collapsed/batching dimension {d} must have slice size 1, got {slice_sizes}")
+    check_gather(operand, indices, dn, slice_sizes)
+    batch_shape = indices.shape[:-1]
     window = [slice_sizes[d] for d in range(operand.ndim)
               if d not in dn.collapsed_slice_dims and d not in dn.operand_batching_dims]
-    if len(window) != len(dn.offset_dims):
-        raise TypeError(f"gather: offset_dims {dn.offset_dims} must have one entry per window dimension {window}")
     out_ndim = len(batch_shape) + len(window)
     shape, bi, wi = [], iter(batch_shape), iter(window)
     for i in range(out_ndim):
@@ -147,22 +129,7 @@ def gather(operand: Any, start_indices: Any, dimension_numbers: GatherDimensionN
 # --- scatter ------------------------------------------------------------------------------------------------
 def _scatter_abstract(operand: ShapedArray, indices: ShapedArray, updates: ShapedArray, *, dimension_numbers,
                       indices_are_sorted, unique_indices, mode):
-    dn = dimension_numbers
-    batch_shape = _check_indices("scatter", indices, len(dn.scatter_dims_to_operand_dims))
-    if updates.dtype != operand.dtype:
-        raise TypeError(f"scatter updates dtype {updates.dtype.name} must match operand dtype {operand.dtype.name}")
-    scatter_dims = [d for d in range(updates.ndim) if d not in dn.update_window_dims]
-    if tuple(updates.shape[d] for d in scatter_dims) != tuple(batch_shape):
-        raise TypeError(f"scatter: updates shape {updates.shape} (window dims {dn.update_window_dims}) does not "
-                        f"match indices batch shape {batch_shape}")
-    window_operand_dims = [d for d in range(operand.ndim)
-                           if d not in dn.inserted_window_dims and d not in dn.operand_batching_dims]
-    if len(window_operand_dims) != len(dn.update_window_dims):
-        raise TypeError(f"scatter: update_window_dims {dn.update_window_dims} do not match operand rank "
-                        f"{operand.ndim} minus inserted/batching dims")
-    for od, ud in zip(window_operand_dims, dn.update_window_dims):
-        if updates.shape[ud] > operand.shape[od]:
-            raise TypeError(f"scatter: update window {updates.shape} larger than operand {operand.shape}")
+    check_scatter(operand, indices, updates, dimension_numbers)
     return operand
 
 

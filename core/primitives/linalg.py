@@ -11,6 +11,7 @@ Backends without complex dtypes run a complex decomposition as ``complex_linalg`
 """
 from __future__ import annotations
 
+import enum
 from typing import Any, Sequence
 
 from .. import dtypes
@@ -107,6 +108,19 @@ def symmetrize(x: Any) -> Any:
     return ew.div(ew.add(x, _H(x)), ew._const(x, 2))
 
 
+def symmetric_product(a_matrix: Any, c_matrix: Any, *, alpha: float = 1., beta: float = 0.,
+                      symmetrize_output: bool = False) -> Any:
+    """``alpha a a^T + beta c`` for ``a`` of shape ``[..., m, n]`` and ``c`` of shape ``[..., m, m]``; with
+    ``symmetrize_output`` the upper triangle is the transpose of the lower one."""
+    a, c = get_aval(a_matrix), get_aval(c_matrix)
+    if a.shape[-2] != c.shape[-1] or c.shape[-2] != c.shape[-1]:
+        raise ValueError("symmetric_update expects a rectangular matrix of shape (m, n) and a square matrix of "
+                         f"shape (n, n). Got shapes {a.shape[-2:]} and {c.shape[-2:]}.")
+    prod = ew.add(ew.mul(ew._const(a_matrix, alpha), _matmul(a_matrix, _T(a_matrix))),
+                  ew.mul(ew._const(c_matrix, beta), c_matrix))
+    return ew.add(_tril(prod), _T(_tril(prod, -1))) if symmetrize_output else prod
+
+
 def _from_triangle(x: Any, lower: bool = True) -> Any:
     """The symmetric (Hermitian) matrix whose stored triangle is that of ``x``: what LAPACK reads of such an
     input (the imaginary part of a complex diagonal is not read)."""
@@ -119,6 +133,9 @@ _DTYPES = (dtypes.float32, dtypes.float64, dtypes.complex64, dtypes.complex128)
 
 
 def _check_matrix(name: str, x: ShapedArray, square: bool = False) -> None:
+    if x.dtype not in _DTYPES and dtypes.kind(x.dtype) == "f":  # (JAX's CPU lowering error for float16 and bf16)
+        raise NotImplementedError(f"Unsupported dtype {x.dtype.name}: {name} requires a float32, float64, complex64 "
+                                  "or complex128 operand")
     if x.dtype not in _DTYPES:
         raise TypeError(f"{name} requires a float32, float64, complex64 or complex128 operand, got {x.dtype.name}")
     if x.ndim < 2:
@@ -246,11 +263,17 @@ def triangular_solve(a: Any, b: Any, *, left_side: bool = False, lower: bool = F
                      conjugate_a: bool = False, unit_diagonal: bool = False) -> Any:
     """Solve ``op(a) @ x = b`` (``left_side``) or ``x @ op(a) = b`` for triangular ``a``; op transposes if
     ``transpose_a`` and conjugates if ``conjugate_a`` (complex ``a`` only, as in JAX). Only the selected triangle
-    of ``a`` is read. A 1-D ``b`` is not accepted."""
+    of ``a`` is read. A ``b`` of one dimension less than ``a`` is a (batch of) vector(s), as in JAX."""
     a, b = ew.asarray(a), ew.asarray(b)
     conjugate_a = bool(conjugate_a) and _is_complex(a)
-    return triangular_solve_p.bind(a, b, left_side=bool(left_side), lower=bool(lower), transpose_a=bool(transpose_a),
-                                   conjugate_a=conjugate_a, unit_diagonal=bool(unit_diagonal))
+    singleton = get_aval(b).ndim == get_aval(a).ndim - 1
+    if singleton:
+        b = st.expand_dims(b, (get_aval(b).ndim if left_side else get_aval(b).ndim - 1,))
+    out = triangular_solve_p.bind(a, b, left_side=bool(left_side), lower=bool(lower), transpose_a=bool(transpose_a),
+                                  conjugate_a=conjugate_a, unit_diagonal=bool(unit_diagonal))
+    if singleton:
+        out = st.squeeze(out, (get_aval(out).ndim - 1 if left_side else get_aval(out).ndim - 2,))
+    return out
 
 
 # --- qr --------------------------------------------------------------------------------------------------------
@@ -289,11 +312,17 @@ jvp_rules[qr_p] = _qr_jvp
 _batch_front(qr_p)
 
 
-def qr(x: Any, *, full_matrices: bool = True) -> tuple:
+def qr(x: Any, *, pivoting: bool = False, full_matrices: bool = True, use_magma: bool | None = None) -> tuple:
     """``(q, r)`` with orthonormal (unitary) columns in ``q`` and upper-triangular ``r`` (Householder, LAPACK's
-    signs)."""
-    q, r = qr_p.bind(ew.asarray(x), full_matrices=bool(full_matrices))
-    return q, r
+    signs); with ``pivoting``, ``(q, r, p)`` with ``x[..., p] = q r`` and p geqp3's column order (the
+    derivative treats ``p`` as constant, as JAX)."""
+    x = ew.asarray(x)
+    if not pivoting:
+        return tuple(qr_p.bind(x, full_matrices=bool(full_matrices)))
+    p = qr_pivots(x)
+    cols = st.broadcast_in_dim(p, get_aval(x).shape, tuple(range(get_aval(x).ndim - 2)) + (get_aval(x).ndim - 1,))
+    q, r = qr_p.bind(take_along_axis(x, cols, get_aval(x).ndim - 1), full_matrices=bool(full_matrices))
+    return q, r, p
 
 
 # --- svd -----------------------------------------------------------------------------------------------------------
@@ -314,7 +343,8 @@ def _svd_jvp(primals, tangents, *, full_matrices, compute_uv):
     outs = svd_p.bind(A, full_matrices=full_matrices, compute_uv=compute_uv)
     if type(dA) is Zero:
         return outs, _zero_tangents(outs)
-    if compute_uv and full_matrices:
+    m, n = get_aval(A).shape[-2:]
+    if compute_uv and full_matrices and m != n:  # (square matrices: the full SVD is the reduced one)
         raise NotImplementedError("Singular value decomposition JVP not implemented for full matrices")
     s, U, Vt = svd_p.bind(A, full_matrices=False, compute_uv=True)
     Ut, V = _H(U), _H(Vt)
@@ -335,7 +365,6 @@ def _svd_jvp(primals, tangents, *, full_matrices, compute_uv):
     dUdV_diag = ew.mul(ew.mul(ew._const(dS, 0.5), ew.sub(dS, _H(dS))), _as_dtype_of(_diag_matrix(s_inv), A))
     dU = _matmul(U, ew.add(ew.mul(F, ew.add(dSS, _H(dSS))), dUdV_diag))
     dV = _matmul(V, ew.mul(F, ew.add(SdS, _H(SdS))))
-    m, n = get_aval(A).shape[-2:]
     if m > n:
         dAV = _matmul(dA, V)
         s_cols = _as_dtype_of(st.broadcast_in_dim(s_dim, get_aval(dAV).shape, tuple(range(get_aval(dAV).ndim))), A)
@@ -353,9 +382,32 @@ jvp_rules[svd_p] = _svd_jvp
 _batch_front(svd_p)
 
 
-def svd(x: Any, *, full_matrices: bool = True, compute_uv: bool = True) -> Any:
-    """``(u, s, vh)`` (or ``s`` alone) with real singular values in descending order, as ``lax.linalg.svd``."""
-    outs = svd_p.bind(ew.asarray(x), full_matrices=bool(full_matrices), compute_uv=bool(compute_uv))
+class SvdAlgorithm(enum.Enum):
+    """``lax.linalg.svd``'s algorithm: accepted for JAX compatibility; every backend computes the same SVD."""
+    DEFAULT = "default"
+    QR = "QR"
+    JACOBI = "Jacobi"
+    POLAR = "polar"
+    DIVIDE_AND_CONQUER = "divide_and_conquer"
+
+
+def svd(x: Any, *, full_matrices: bool = True, compute_uv: bool = True, subset_by_index: tuple | None = None,
+        algorithm: SvdAlgorithm | None = None) -> Any:
+    """``(u, s, vh)`` (or ``s`` alone) with real singular values in descending order, as ``lax.linalg.svd``;
+    ``subset_by_index=(start, end)`` keeps the singular values (and vectors) ``start:end``."""
+    if algorithm is not None and not isinstance(algorithm, SvdAlgorithm):
+        raise TypeError(f"svd algorithm must be None or a lax.linalg.SvdAlgorithm, got {algorithm!r}")
+    x = ew.asarray(x)
+    if subset_by_index is not None:
+        rank = min(get_aval(x).shape[-2:])
+        start, end = subset_by_index
+        if full_matrices and (start, end) != (0, rank):
+            raise ValueError("full_matrices and subset_by_index cannot both be set")
+        full_matrices = False
+    outs = svd_p.bind(x, full_matrices=bool(full_matrices), compute_uv=bool(compute_uv))
+    if subset_by_index is not None:
+        outs = [outs[0][..., start:end]] + ([outs[1][..., start:end], outs[2][..., start:end, :]] if compute_uv
+                                            else [])
     if not compute_uv:
         return outs[0]
     s, u, vt = outs
@@ -602,5 +654,13 @@ abstract_eval_rules[complex_linalg_p] = _complex_linalg_abstract
 jvp_rules[complex_linalg_p] = _complex_linalg_jvp
 _batch_front(complex_linalg_p)
 
-LINALG = DECOMPOSITIONS + (complex_linalg_p,)
-__all__ = ["cholesky", "eig", "eigh", "lu", "lu_pivots_to_permutation", "qr", "svd", "symmetrize", "triangular_solve"]
+from .tridiagonal import tridiagonal_solve, tridiagonal_solve_p  # noqa: E402  (lax.linalg re-exports it)
+
+LINALG = DECOMPOSITIONS + (complex_linalg_p, tridiagonal_solve_p)
+
+from ..linalg_schur import hessenberg, schur  # noqa: E402,F401  (compositions over lax)
+from ..linalg_householder import geqrf, householder_product, ormqr, qr_pivots, tridiagonal  # noqa: E402,F401
+
+__all__ = ["SvdAlgorithm", "cholesky", "eig", "eigh", "geqrf", "hessenberg", "householder_product", "lu",
+           "lu_pivots_to_permutation", "ormqr", "qr", "schur", "svd", "symmetric_product", "symmetrize",
+           "triangular_solve", "tridiagonal", "tridiagonal_solve"]

@@ -2,6 +2,7 @@
 cummax, cummin), plus ``associative_scan``, which also gives the cumulative ops their derivatives."""
 from __future__ import annotations
 
+import operator
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -26,8 +27,10 @@ def _reduce_abstract(name):
     def rule(x: ShapedArray, *, axes):
         if dtypes.kind(x.dtype) not in _REDUCE_KINDS[name]:
             raise TypeError(f"{name} does not accept dtype {x.dtype.name}")
-        if any(not 0 <= a < x.ndim for a in axes) or len(set(axes)) != len(axes):
-            raise ValueError(f"{name}: axes {axes} out of range or repeated for operand shape {x.shape}")
+        if len(set(axes)) != len(axes):
+            raise ValueError(f"duplicate value in 'axes' of reduction: {axes}")
+        if any(not 0 <= a < x.ndim for a in axes):
+            raise ValueError(f"reduction axes {axes} contains out-of-bounds indices for {x}.")
         return ShapedArray(tuple(s for i, s in enumerate(x.shape) if i not in axes), x.dtype, x.weak_type)
     return rule
 
@@ -131,12 +134,16 @@ reduce_and, reduce_or, reduce_xor = map(_reducer, (reduce_and_p, reduce_or_p, re
 # --- argmax / argmin ------------------------------------------------------------------------------------------
 def _arg_abstract(name):
     def rule(x: ShapedArray, *, axes, index_dtype):
-        if len(axes) != 1 or not 0 <= axes[0] < x.ndim:
-            raise ValueError(f"{name}: needs exactly one in-range axis, got axes={axes} for shape {x.shape}")
-        if x.shape[axes[0]] == 0:
-            raise ValueError(f"{name}: cannot reduce an empty axis {axes[0]} of shape {x.shape}")
+        if len(axes) != 1:
+            raise ValueError(f"{name} requires exactly one axis, got axes={axes} for operand shape {x.shape}")
+        axis, = axes
+        if not 0 <= axis < x.ndim:
+            raise ValueError(f"Invalid axis {axis} for operand shape {x.shape}")
+        if x.shape[axis] < 1:
+            raise ValueError(f"argmin and argmax require non-empty reduced dimension. operand.shape={x.shape} "
+                             f"axis={axis}")
         if dtypes.kind(index_dtype) not in "iu":
-            raise TypeError(f"{name}: index_dtype must be an integer type, got {index_dtype.name}")
+            raise TypeError(f"index_dtype must be an integer type, but got {index_dtype.name}")
         return ShapedArray(tuple(s for i, s in enumerate(x.shape) if i != axes[0]), index_dtype)
     return rule
 
@@ -152,13 +159,13 @@ for _p in (argmax_p, argmin_p):
 def argmax(x: Any, axis: int, index_dtype) -> Any:
     """Index of the first maximum along ``axis`` (NaN counts as the maximum, as in numpy)."""
     x = ew.asarray(x)
-    return argmax_p.bind(x, axes=(st.canonicalize_axis(axis, get_aval(x).ndim),),
+    return argmax_p.bind(x, axes=(operator.index(axis),),  # JAX does not wrap a negative axis here
                          index_dtype=dtypes.canonicalize(index_dtype))
 
 
 def argmin(x: Any, axis: int, index_dtype) -> Any:
     x = ew.asarray(x)
-    return argmin_p.bind(x, axes=(st.canonicalize_axis(axis, get_aval(x).ndim),),
+    return argmin_p.bind(x, axes=(operator.index(axis),),
                          index_dtype=dtypes.canonicalize(index_dtype))
 
 
@@ -230,12 +237,13 @@ def associative_scan(fn: Callable, elems: Any, reverse: bool = False, axis: int 
     """``lax.associative_scan``: inclusive prefix scan of an associative ``fn`` over pytrees, in
     O(log n) rounds of strided slices (the parallel algorithm of Blelloch / Ladner-Fischer)."""
     from ..pytree import tree_flatten, tree_unflatten
+    if not callable(fn):
+        raise TypeError("lax.associative_scan: fn argument should be callable.")
     leaves, treedef = tree_flatten(elems)
     leaves = [ew.asarray(x) for x in leaves]
     if not leaves:
         return elems
-    ndim = get_aval(leaves[0]).ndim
-    axis = st.canonicalize_axis(axis, ndim)
+    axis = st.canonicalize_axis(axis, get_aval(leaves[0]).ndim)
     n = get_aval(leaves[0]).shape[axis]
     if any(get_aval(x).shape[axis] != n for x in leaves):
         raise ValueError("associative_scan: all leaves need the same length along the scan axis")
@@ -253,8 +261,8 @@ def associative_scan(fn: Callable, elems: Any, reverse: bool = False, axis: int 
         """Elements of ``a`` at even positions and of ``b`` at odd ones."""
         na, nb = get_aval(a).shape[axis], get_aval(b).shape[axis]
         zero = ew._const(a, 0)
-        cfg_a = [(0, 0, 0)] * ndim
-        cfg_b = [(0, 0, 0)] * ndim
+        cfg_a = [(0, 0, 0)] * get_aval(a).ndim  # the leaves may differ in rank
+        cfg_b = [(0, 0, 0)] * get_aval(b).ndim
         cfg_a[axis] = (0, 1 if na == nb else 0, 1)
         cfg_b[axis] = (1, 0 if na == nb else 1, 1)
         return ew.add(st.pad(a, zero, cfg_a), st.pad(b, zero, cfg_b)) if get_aval(a).dtype != dtypes.bool_ else \

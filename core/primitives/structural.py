@@ -9,12 +9,13 @@ import numpy as np
 
 from .. import dtypes
 from ..ad_util import Zero, instantiate, zeros_like_aval
-from ..errors import ConcretizationTypeError
 from ..interpreters import batching, jvp as ad
 from ..interpreters.transpose import is_undefined
 from ..ir import ShapedArray
-from ..trace import Primitive, abstract_eval_rules, batching_rules, get_aval, jvp_rules, transpose_rules
+from ..trace import (Primitive, abstract_eval_rules, batching_rules, get_aval, is_tracer, jvp_rules,
+                     transpose_rules)
 from .elementwise import _const, asarray, convert_element_type, sub
+from ..prng_key_ops import keys_lifted
 
 
 def _prim(name: str, abstract, batch, transpose=None, linear_args: tuple | None = None) -> Primitive:
@@ -32,7 +33,7 @@ def _prim(name: str, abstract, batch, transpose=None, linear_args: tuple | None 
 
 def canonicalize_axis(axis: int, ndim: int) -> int:
     """``axis`` as an index into ``range(ndim)`` (negative counts from the end); out of range is an error."""
-    axis = int(axis)
+    axis = operator.index(axis)
     if not -ndim <= axis < ndim:
         raise ValueError(f"axis {axis} is out of bounds for array of dimension {ndim}")
     return axis % ndim
@@ -43,10 +44,11 @@ def canonicalize_shape(shape) -> tuple:
     dims = shape if isinstance(shape, (tuple, list)) or np.ndim(shape) == 1 else (shape,)
     try:
         return tuple(operator.index(d) for d in dims)
-    except ConcretizationTypeError:
-        raise
     except TypeError:
-        raise TypeError(f"Shapes must be 1D sequences of concrete values of integer type, got {shape}.") from None
+        msg = f"Shapes must be 1D sequences of concrete values of integer type, got {shape}."
+        if any(is_tracer(d) for d in dims):
+            msg += "\nIf using `jit`, try using `static_argnums` or applying `jit` to smaller subfunctions."
+        raise TypeError(msg) from None
 
 
 def _check_nonnegative(name: str, arg: str, shape: tuple) -> None:
@@ -83,15 +85,23 @@ def _bid_abstract(x: ShapedArray, *, shape, broadcast_dimensions):
     if len(broadcast_dimensions) != x.ndim:
         raise TypeError(f"broadcast_in_dim broadcast_dimensions must have length equal to operand ndim; got "
                         f"broadcast_dimensions {broadcast_dimensions} for operand ndim {x.ndim}.")
-    if any(b1 >= b2 for b1, b2 in zip(broadcast_dimensions, broadcast_dimensions[1:])) or \
-            any(not 0 <= b < len(shape) for b in broadcast_dimensions):
-        raise TypeError(f"broadcast_in_dim broadcast_dimensions must be strictly increasing and in range; got "
-                        f"{broadcast_dimensions} for shape {shape}")
+    if len(shape) < x.ndim:
+        raise TypeError(f"broadcast_in_dim target broadcast shape must have equal or higher rank to the operand "
+                        f"shape; got operand ndim {x.ndim} and target broadcast ndim {len(shape)}.")
+    if not all(0 <= b < len(shape) for b in broadcast_dimensions):
+        raise TypeError(f"broadcast_in_dim broadcast_dimensions must be a subset of output dimensions, got "
+                        f"{broadcast_dimensions} for operand ndim {x.ndim} and shape {shape}.")
     for i, b in enumerate(broadcast_dimensions):
         if x.shape[i] not in (1, shape[b]):
             raise TypeError(f"broadcast_in_dim operand dimension sizes must either be 1, or be equal to their "
                             f"corresponding dimensions in the target broadcast shape; got operand of shape "
                             f"{x.shape}, target broadcast shape {shape}, broadcast_dimensions {broadcast_dimensions}")
+    if len(set(broadcast_dimensions)) != len(broadcast_dimensions):
+        raise TypeError(f"broadcast_in_dim broadcast_dimensions must not contain duplicates, got "
+                        f"broadcast_dimensions {broadcast_dimensions}")
+    if any(b1 >= b2 for b1, b2 in zip(broadcast_dimensions, broadcast_dimensions[1:])):
+        # lax.broadcast_in_dim transposes the operand first; the primitive keeps the dimensions in order
+        raise TypeError(f"broadcast_in_dim_p broadcast_dimensions must be increasing, got {broadcast_dimensions}")
     return ShapedArray(shape, x.dtype, x.weak_type)
 
 
@@ -115,15 +125,20 @@ def _bid_batch(axis, vals, dims, *, shape, broadcast_dimensions):
 broadcast_in_dim_p = _prim("broadcast_in_dim", _bid_abstract, _bid_batch, _bid_transpose)
 
 
+@keys_lifted("x")
 def broadcast_in_dim(x: Any, shape: Sequence[int], broadcast_dimensions: Sequence[int]) -> Any:
     """``lax.broadcast_in_dim``: operand dimension i becomes output dimension ``broadcast_dimensions[i]``."""
     x = asarray(x)
     shape, bd = canonicalize_shape(shape), tuple(int(b) for b in broadcast_dimensions)
     if get_aval(x).shape == shape and bd == tuple(range(len(shape))):
         return x
+    if len(bd) == get_aval(x).ndim and len(set(bd)) == len(bd) and list(bd) != sorted(bd):
+        order = tuple(int(i) for i in np.argsort(bd))  # JAX allows any order: transpose into increasing order
+        x, bd = transpose(x, order), tuple(bd[i] for i in order)
     return broadcast_in_dim_p.bind(x, shape=shape, broadcast_dimensions=bd)
 
 
+@keys_lifted("x")
 def broadcast(x: Any, sizes: Sequence[int]) -> Any:
     """``lax.broadcast``: prepend dimensions of the given sizes."""
     x = asarray(x)
@@ -170,6 +185,7 @@ reshape_p = _prim("reshape", _reshape_abstract, _reshape_batch,
                   lambda ct, x, *, new_sizes: [reshape(ct, x.aval.shape)])
 
 
+@keys_lifted("x")
 def reshape(x: Any, new_sizes: Sequence[int], dimensions: Sequence[int] | None = None) -> Any:
     """``lax.reshape`` (row-major); ``dimensions`` transposes the operand first."""
     x = asarray(x)
@@ -182,8 +198,12 @@ def reshape(x: Any, new_sizes: Sequence[int], dimensions: Sequence[int] | None =
 
 
 def _squeeze_abstract(x: ShapedArray, *, dimensions):
+    if len(set(dimensions)) != len(dimensions):
+        raise ValueError(f"dimensions are not unique: {dimensions}")
+    if not all(0 <= d < x.ndim for d in dimensions):
+        raise ValueError(f"dimensions outside range [0, ndim): {dimensions}")
     for d in dimensions:
-        if not 0 <= d < x.ndim or x.shape[d] != 1:
+        if x.shape[d] != 1:
             raise ValueError(f"cannot select an axis to squeeze out which has size not equal to one, got "
                              f"shape={x.shape} and dimensions={dimensions}")
     return ShapedArray(tuple(s for i, s in enumerate(x.shape) if i not in dimensions), x.dtype, x.weak_type)
@@ -199,6 +219,7 @@ squeeze_p = _prim("squeeze", _squeeze_abstract, _squeeze_batch,
                   lambda ct, x, *, dimensions: [reshape(ct, x.aval.shape)])
 
 
+@keys_lifted("x")
 def squeeze(x: Any, dimensions: Sequence[int]) -> Any:
     x = asarray(x)
     nd = get_aval(x).ndim
@@ -206,12 +227,17 @@ def squeeze(x: Any, dimensions: Sequence[int]) -> Any:
     return squeeze_p.bind(x, dimensions=dims) if dims else x
 
 
+@keys_lifted("x")
 def expand_dims(x: Any, dimensions: Sequence[int]) -> Any:
     """``lax.expand_dims``: insert size-1 dimensions (a broadcast_in_dim)."""
     x = asarray(x)
     aval = get_aval(x)
+    if len(set(dimensions)) != len(dimensions):
+        raise ValueError(f"repeated axis in lax.expand_dims: {dimensions}")
     ndim_out = aval.ndim + len(dimensions)
     dims = sorted(canonicalize_axis(d, ndim_out) for d in dimensions)
+    if len(set(dims)) != len(dims):
+        raise ValueError(f"repeated axis in lax.expand_dims: {dims}")
     shape = list(aval.shape)
     for d in dims:
         shape.insert(d, 1)
@@ -237,6 +263,7 @@ transpose_p = _prim("transpose", _transpose_abstract, _transpose_batch,
                     lambda ct, x, *, permutation: [transpose(ct, tuple(np.argsort(permutation)))])
 
 
+@keys_lifted("x")
 def transpose(x: Any, permutation: Sequence[int]) -> Any:
     x = asarray(x)
     perm = tuple(int(p) for p in permutation)
@@ -259,25 +286,28 @@ def _rev_batch(axis, vals, dims, *, dimensions):
 rev_p = _prim("rev", _rev_abstract, _rev_batch, lambda ct, x, *, dimensions: [rev(ct, dimensions)])
 
 
+@keys_lifted("x")
 def rev(x: Any, dimensions: Sequence[int]) -> Any:
     return rev_p.bind(asarray(x), dimensions=tuple(int(d) for d in dimensions))
 
 
 # --- pad ---------------------------------------------------------------------------------------------------
 def _pad_abstract(x: ShapedArray, pv: ShapedArray, *, padding_config):
-    if pv.shape != () or pv.dtype != x.dtype:
-        raise TypeError(f"pad padding_value must be a scalar of the operand's dtype {x.dtype.name}, got {pv.str_short()}")
+    if pv.shape != ():
+        raise ValueError(f"padding_value must be a scalar; got np.shape(padding_value)={pv.shape}")
     if len(padding_config) != x.ndim:
-        raise ValueError(f"pad: padding_config has length {len(padding_config)}, operand rank is {x.ndim}")
-    shape = []
-    for n, (lo, hi, interior) in zip(x.shape, padding_config):
-        if interior < 0:
-            raise ValueError(f"pad: interior padding must be non-negative, got {padding_config}")
-        size = lo + hi + n + max(n - 1, 0) * interior
-        if size < 0:
-            raise ValueError(f"pad: dimension size would be negative for operand {x.shape} and {padding_config}")
-        shape.append(size)
-    return ShapedArray(tuple(shape), x.dtype, x.weak_type and pv.weak_type)
+        raise ValueError(f"length of padding_config must equal the number of axes of operand, got padding_config "
+                         f"{padding_config} for operand shape {x.shape}")
+    if not all(interior >= 0 for _, _, interior in padding_config):
+        raise ValueError(f"interior padding in padding_config must be nonnegative, got padding_config "
+                         f"{padding_config}")
+    shape = tuple(lo + hi + n + max(n - 1, 0) * interior for n, (lo, hi, interior) in zip(x.shape, padding_config))
+    if not all(d >= 0 for d in shape):
+        raise ValueError(f"Dimension size after padding is not at least 0, got result shape {shape}, for "
+                         f"padding_config {padding_config} and operand shape {x.shape}")
+    if pv.dtype != x.dtype:
+        raise TypeError(f"pad operand and padding_value must be same dtype: got {x.dtype} and {pv.dtype}.")
+    return ShapedArray(shape, x.dtype, x.weak_type and pv.weak_type)
 
 
 def _pad_transpose(ct, x, pv, *, padding_config):
@@ -361,6 +391,7 @@ def _concat_batch(axis, vals, dims, *, dimension):
 concatenate_p = _prim("concatenate", _concat_abstract, _concat_batch, _concat_transpose)
 
 
+@keys_lifted("operands")
 def concatenate(operands: Sequence[Any], dimension: int) -> Any:
     ops = [asarray(o) for o in operands]
     if len(ops) == 1:
@@ -409,6 +440,7 @@ def _slice_batch(axis, vals, dims, *, start_indices, limit_indices, strides):
 slice_p = _prim("slice", _slice_abstract, _slice_batch, _slice_transpose)
 
 
+@keys_lifted("x")
 def slice(x: Any, start_indices: Sequence[int], limit_indices: Sequence[int], strides: Sequence[int] | None = None) -> Any:
     """``lax.slice``: a static strided window."""
     x = asarray(x)
@@ -420,6 +452,7 @@ def slice(x: Any, start_indices: Sequence[int], limit_indices: Sequence[int], st
     return slice_p.bind(x, start_indices=st, limit_indices=li, strides=sd)
 
 
+@keys_lifted("x")
 def slice_in_dim(x: Any, start_index: int | None, limit_index: int | None, stride: int = 1, axis: int = 0) -> Any:
     shape = get_aval(x).shape
     axis = canonicalize_axis(axis, len(shape))
@@ -433,6 +466,7 @@ def slice_in_dim(x: Any, start_index: int | None, limit_index: int | None, strid
     return slice(x, start, limit, strides)
 
 
+@keys_lifted("x")
 def index_in_dim(x: Any, index: int, axis: int = 0, keepdims: bool = True) -> Any:
     n = get_aval(x).shape[axis]
     index = index + n if index < 0 else index
@@ -445,8 +479,12 @@ def _check_indices(name, x: ShapedArray, idx: Sequence[ShapedArray]):
     if len(idx) != x.ndim:
         raise TypeError(f"{name}: got {len(idx)} start indices for operand of rank {x.ndim} (shape {x.shape})")
     for i in idx:
-        if i.shape != () or dtypes.kind(i.dtype) not in "iu":
+        if i.shape != ():
             raise TypeError(f"{name}: start indices must be scalar integers, got {i.str_short()}")
+    if any(i.dtype != idx[0].dtype or dtypes.kind(i.dtype) not in "iu" for i in idx):
+        sep = ":" if name == "dynamic_slice" else ""  # JAX's two messages differ so
+        raise TypeError(f"index arguments to {name} must be integers of the same type, got{sep} "
+                        f"{', '.join(i.dtype.name for i in idx)}")
 
 
 def _ds_abstract(x: ShapedArray, *idx: ShapedArray, slice_sizes):
@@ -483,17 +521,52 @@ def _index_scalar(i):
     return i
 
 
-def dynamic_slice(x: Any, start_indices: Sequence[Any], slice_sizes: Sequence[int]) -> Any:
-    """``lax.dynamic_slice``: start indices are clamped so the window stays inside the operand."""
+def _zero_index(i: Any) -> Any:
+    """A 0 start index of the dtype of ``i`` (the other dimensions' starts of a ``*_in_dim`` slice)."""
+    return 0 if type(i) is int else np.zeros((), get_aval(asarray(i)).dtype)
+
+
+def _dynamic_slice_indices(shape: tuple, start_indices: Any, allow_negative_indices: bool | Sequence[bool]) -> list:
+    """The start indices, a negative one counting from the end of its dimension (JAX's ``_dynamic_slice_indices``)."""
+    if len(start_indices) != len(shape):
+        raise ValueError(f"Length of slice indices must match number of operand dimensions ({len(start_indices)} "
+                         f"vs {shape})")
+    if not isinstance(start_indices, (tuple, list)):
+        if np.ndim(start_indices) != 1:
+            raise ValueError(f"Slice indices must be a 1D sequence, got {np.shape(start_indices)}")
+        start_indices = list(start_indices)
+    if isinstance(allow_negative_indices, bool):
+        allow_negative_indices = [allow_negative_indices] * len(start_indices)
+    out = []
+    for i, d, allow in zip(start_indices, shape, allow_negative_indices):
+        i = _index_scalar(i)
+        if isinstance(i, np.integer):
+            if i < 0 and not allow:
+                raise ValueError(f"Index {i} is out of bounds for dimension {d} if allow_negative_indices=False")
+            out.append(type(i)(i + d) if i < 0 and dtypes.kind(np.dtype(type(i))) == "i" else i)
+        elif allow and dtypes.kind(get_aval(i).dtype) == "i":
+            from .elementwise import _const, add, lt, select
+            out.append(select(lt(i, _const(i, 0)), add(i, _const(i, d)), i))
+        else:
+            out.append(i)
+    return out
+
+
+@keys_lifted("x")
+def dynamic_slice(x: Any, start_indices: Sequence[Any], slice_sizes: Sequence[int], *,
+                  allow_negative_indices: bool | Sequence[bool] = True) -> Any:
+    """``lax.dynamic_slice``: a negative start index counts from the end (unless ``allow_negative_indices`` is
+    False); start indices are then clamped so the window stays inside the operand."""
     x = asarray(x)
-    idx = [_index_scalar(i) for i in start_indices]
+    idx = _dynamic_slice_indices(get_aval(x).shape, start_indices, allow_negative_indices)
     return dynamic_slice_p.bind(x, *idx, slice_sizes=canonicalize_shape(slice_sizes))
 
 
 def _dus_abstract(x: ShapedArray, u: ShapedArray, *idx: ShapedArray):
     _check_indices("dynamic_update_slice", x, idx)
     if u.dtype != x.dtype:
-        raise TypeError(f"dynamic_update_slice update dtype {u.dtype.name} must match operand dtype {x.dtype.name}")
+        raise TypeError(f"lax.dynamic_update_slice requires arguments to have the same dtypes, got {x.dtype}, "
+                        f"{u.dtype}.")
     if u.ndim != x.ndim or any(a > b for a, b in zip(u.shape, x.shape)):
         raise TypeError(f"dynamic_update_slice update shape {u.shape} must fit in operand shape {x.shape}")
     return ShapedArray(x.shape, x.dtype, x.weak_type)
@@ -532,31 +605,39 @@ jvp_rules[dynamic_update_slice_p] = _dus_jvp
 transpose_rules[dynamic_update_slice_p] = _dus_transpose
 
 
-def dynamic_update_slice(x: Any, update: Any, start_indices: Sequence[Any]) -> Any:
-    """``lax.dynamic_update_slice``: write ``update`` at clamped ``start_indices``."""
+@keys_lifted("x", "update")
+def dynamic_update_slice(x: Any, update: Any, start_indices: Sequence[Any], *,
+                         allow_negative_indices: bool | Sequence[bool] = True) -> Any:
+    """``lax.dynamic_update_slice``: write ``update`` at ``start_indices`` (negative ones count from the end),
+    clamped so the update fits."""
     x = asarray(x)
-    return dynamic_update_slice_p.bind(x, asarray(update), *[_index_scalar(i) for i in start_indices])
+    idx = _dynamic_slice_indices(get_aval(x).shape, start_indices, allow_negative_indices)
+    return dynamic_update_slice_p.bind(x, asarray(update), *idx)
 
 
+@keys_lifted("x")
 def dynamic_slice_in_dim(x: Any, start_index: Any, slice_size: int, axis: int = 0) -> Any:
     aval = get_aval(x)
-    starts = [np.int32(0)] * aval.ndim
+    starts = [_zero_index(start_index)] * aval.ndim
     sizes = list(aval.shape)
     starts[axis], sizes[axis] = start_index, slice_size
     return dynamic_slice(x, starts, sizes)
 
 
+@keys_lifted("x")
 def dynamic_index_in_dim(x: Any, index: Any, axis: int = 0, keepdims: bool = True) -> Any:
     out = dynamic_slice_in_dim(x, index, 1, axis)
     return out if keepdims else squeeze(out, (axis,))
 
 
+@keys_lifted("x", "update")
 def dynamic_update_slice_in_dim(x: Any, update: Any, start_index: Any, axis: int) -> Any:
-    starts = [np.int32(0)] * get_aval(x).ndim
+    starts = [_zero_index(start_index)] * get_aval(x).ndim
     starts[axis] = start_index
     return dynamic_update_slice(x, update, starts)
 
 
+@keys_lifted("x", "update")
 def dynamic_update_index_in_dim(x: Any, update: Any, index: Any, axis: int) -> Any:
     u = asarray(update)
     if get_aval(u).ndim == get_aval(x).ndim - 1:

@@ -55,19 +55,25 @@ def _rw_abstract(name: str, kinds: str, kinds_name: str):
     def rule(x: ShapedArray, **params):
         if dtypes.kind(x.dtype) not in kinds:
             raise TypeError(f"operand to {name} must have a {kinds_name} dtype, got {x.dtype.name}")
-        wd = params["window_dimensions"]
-        if len(wd) != x.ndim:
-            raise TypeError(f"reduce_window got the wrong number of window_dimensions for operand: got operand "
-                            f"shape {x.shape} with window_dimensions {wd}.")
-        for pname in _WINDOW_PARAMS[1:]:
-            if len(params[pname]) != x.ndim:
-                raise TypeError(f"reduce_window got inconsistent {pname} and window_dimensions: got {pname} "
-                                f"{params[pname]} and window_dimensions {wd}.")
-        for pname in ("window_dimensions", "window_strides", "base_dilation", "window_dilation"):
-            if any(v < 1 for v in params[pname]):
-                raise TypeError(f"reduce_window {pname} must be positive integers, got {params[pname]}.")
-        return ShapedArray(reduce_window_shape_tuple(x.shape, **params), x.dtype, x.weak_type)
+        return ShapedArray(check_window_params(x.shape, params), x.dtype, x.weak_type)
     return rule
+
+
+def check_window_params(shape: tuple, params: dict) -> tuple:
+    """JAX's checks of a window reduction's parameters; returns the output shape."""
+    for pname in ("window_dimensions", "window_strides", "base_dilation", "window_dilation"):
+        if any(v < 1 for v in params[pname]):
+            raise TypeError(f"reduce_window {pname} must have every element be strictly positive, got "
+                            f"{params[pname]}.")
+    wd = params["window_dimensions"]
+    if len(wd) != len(shape):
+        raise TypeError(f"reduce_window got the wrong number of window_dimensions for operand: got operand "
+                        f"shape {shape} with window_dimensions {wd}.")
+    for pname in _WINDOW_PARAMS[1:]:
+        if len(params[pname]) != len(shape):
+            raise TypeError(f"reduce_window got inconsistent {pname} and window_dimensions: got {pname} "
+                            f"{params[pname]} and window_dimensions {wd}.")
+    return reduce_window_shape_tuple(shape, **params)
 
 
 def _rw_batch(p: Primitive):
@@ -163,46 +169,54 @@ def _canon_pairs(padding: Any) -> tuple:
 def reduce_window(operand: Any, init_value: Any, computation: Callable, window_dimensions: Sequence[int],
                   window_strides: Sequence[int] | None = None, padding: str | Sequence[tuple[int, int]] = "VALID",
                   base_dilation: Sequence[int] | None = None, window_dilation: Sequence[int] | None = None) -> Any:
-    """``lax.reduce_window``: reduce each (strided, dilated) window of the padded operand with ``computation``,
-    starting from ``init_value`` (padding is skipped). Supports ``lax.add``/``lax.max``/``lax.min`` (and their
-    numpy forms) on one array operand."""
-    leaves, _ = tree_flatten(operand)
-    if len(leaves) != 1:
-        raise NotImplementedError(f"lax.reduce_window over {len(leaves)} operands (a variadic reduce_window) is "
-                                  "not implemented; pass a single array.")
-    monoid = _monoid(computation)
-    if monoid is None:
-        name = getattr(computation, "__name__", repr(computation))
-        raise NotImplementedError(f"lax.reduce_window with computation {name!r} is not implemented; only lax.add, "
-                                  "lax.max and lax.min (reduce_window_sum/max/min) are supported.")
-    name, prim, combine = monoid
-    x = ew.asarray(leaves[0])
-    aval = get_aval(x)
-    n = aval.ndim
+    """``lax.reduce_window``: reduce each (strided, dilated) window of the padded operand(s) with ``computation``,
+    starting from ``init_value`` (padding is skipped). ``lax.add``/``lax.max``/``lax.min`` (and their numpy forms)
+    on one array use the window-reduction primitives; any other computation, and pytrees of operands, reduce a
+    stack of the windows' elements with :func:`lax.reduce`."""
+    leaves, tree = tree_flatten(operand)
+    inits, init_tree = tree_flatten(init_value)
+    if tree != init_tree:
+        raise ValueError(f"Operands must have the same tree structure as init_values: {tree} vs. {init_tree}")
+    if not leaves:
+        raise ValueError("reduce_window must have at least one operand.")
+    xs = [ew.asarray(x) for x in leaves]
+    n = get_aval(xs[0]).ndim
     window_dimensions = tuple(operator.index(w) for w in window_dimensions)
     window_strides = (1,) * n if window_strides is None else tuple(operator.index(s) for s in window_strides)
     base_dilation = (1,) * n if base_dilation is None else tuple(operator.index(b) for b in base_dilation)
     window_dilation = (1,) * n if window_dilation is None else tuple(operator.index(d) for d in window_dilation)
     if isinstance(padding, str):
-        padding = padtype_to_pads(aval.shape, dilate_shape(window_dimensions, window_dilation), window_strides,
-                                  padding)
-    out = prim.bind(x, window_dimensions=window_dimensions, window_strides=window_strides,
-                    padding=_canon_pairs(padding), base_dilation=base_dilation, window_dilation=window_dilation)
-    return _combine_init(name, combine, out, init_value)
+        padding = padtype_to_pads(get_aval(xs[0]).shape, dilate_shape(window_dimensions, window_dilation),
+                                  window_strides, padding)
+    params = dict(window_dimensions=window_dimensions, window_strides=window_strides, padding=_canon_pairs(padding),
+                  base_dilation=base_dilation, window_dilation=window_dilation)
+    monoid = _monoid(computation) if len(xs) == 1 else None
+    if monoid is None:
+        from ..reduce_window_general import reduce_window_general
+        return reduce_window_general(xs, tree, inits, computation, params)
+    name, prim, combine = monoid
+    out = prim.bind(xs[0], **params) if n else xs[0]  # a scalar's only window is itself
+    return _combine_init(name, combine, out, inits[0])
 
 
-def _combine_init(name: str, combine: Callable, out: Any, init_value: Any) -> Any:
-    """Fold ``init_value`` into every window's result unless it is statically the reduction's identity."""
-    out_aval = get_aval(out)
+def canonical_init(init_value: Any, dtype: np.dtype) -> Any:
+    """A window reduction's ``init_value``: a scalar of the operand's dtype (a Python scalar takes it)."""
     init_aval = get_aval(init_value)
     if init_aval.shape != ():
         raise TypeError(f"reduce_window expected init_values to be scalars but init_values have shapes "
                         f"{[init_aval.shape]}.")
     if type(init_value) in (int, float, bool):
-        init_value = ew.convert_element_type(init_value, out_aval.dtype)
-    elif init_aval.dtype != out_aval.dtype:
+        return ew.convert_element_type(init_value, dtype)
+    if init_aval.dtype != dtype:
         raise TypeError(f"reduce_window got inconsistent dtypes for operands and init_values: got operand dtypes "
-                        f"[{out_aval.dtype.name}] and init_value dtypes [{init_aval.dtype.name}].")
+                        f"[{dtype.name}] and init_value dtypes [{init_aval.dtype.name}].")
+    return init_value
+
+
+def _combine_init(name: str, combine: Callable, out: Any, init_value: Any) -> Any:
+    """Fold ``init_value`` into every window's result unless it is statically the reduction's identity."""
+    out_aval = get_aval(out)
+    init_value = canonical_init(init_value, out_aval.dtype)
     known = concrete_or_none(init_value)
     if known is not None and np.array_equal(known, identity(name, out_aval.dtype)):
         return out
@@ -222,6 +236,9 @@ def _top_k_abstract(x: ShapedArray, *, k, axis, is_stable):
     if x.shape[axis] < k:
         raise ValueError(f"k argument to top_k must be no larger than size along axis; got k={k} with "
                          f"shape={list(x.shape)} and axis={axis}")
+    if x.shape[axis] > 2**31:
+        raise ValueError(f"top_k returns int32 indices, which will overflow for array dimensions larger than the "
+                         f"maximum int32 ({2**31 - 1}). Got operand.shape={x.shape}")
     shape = x.shape[:axis] + (k,) + x.shape[axis + 1:]
     return [ShapedArray(shape, x.dtype, x.weak_type), ShapedArray(shape, dtypes.int32)]
 

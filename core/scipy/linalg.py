@@ -2,7 +2,8 @@
 upper by default, ...) over the linalg primitives and ``jnp.linalg``."""
 from __future__ import annotations
 
-import math
+import functools
+import warnings
 from typing import Any
 
 import numpy as np
@@ -11,7 +12,9 @@ from .. import dtypes
 from .. import numpy as jnp
 from ..numpy import linalg as nla
 from ..primitives import linalg as la
-from ..primitives.control_flow import fori_loop
+from .expm import expm, expm_frechet  # noqa: F401
+from .special_matrices import *  # noqa: F401,F403
+from .special_matrices import __all__ as _special_matrices
 
 
 def _square(name: str, a: Any) -> Any:
@@ -23,6 +26,20 @@ def _float_pair(a: Any, b: Any) -> tuple:
     (b,) = jnp._util.promote_to_inexact(jnp.asarray(b))
     dt = dtypes.result_type(a, b)
     return a.astype(dt), b.astype(dt)
+
+
+def _broadcast_solve(name: str, solve2: Any, a: Any, b: Any) -> Any:
+    """``solve2(a, b)`` (square ``a``, ``b`` of one column or more) over broadcast batch dimensions, as JAX: ``b`` is
+    a vector if 1-D, or (deprecated) if it has one dimension less than ``a`` and the same last one."""
+    vector = b.ndim == 1
+    if not vector and a.ndim == b.ndim + 1 and a.shape[-1] == b.shape[-1]:
+        warnings.warn(f"jax.scipy.linalg.{name}: batched 1D solves with b.ndim > 1 are deprecated, and in the future "
+                      f"will be treated as a batched 2D solve. Use {name}(..., b[..., None]).squeeze(-1) to avoid "
+                      "this warning.", category=FutureWarning)
+        vector = True
+    if vector:
+        return jnp.vectorize(solve2, signature="(n,n),(n)->(n)")(a, b)
+    return jnp.vectorize(solve2, signature="(n,n),(n,k)->(n,k)")(a, b)
 
 
 def cholesky(a: Any, lower: bool = False, overwrite_a: bool = False, check_finite: bool = True) -> Any:
@@ -42,16 +59,11 @@ def cho_solve(c_and_lower: tuple, b: Any, overwrite_b: bool = False, check_finit
     """Solve ``a x = b`` from ``cho_factor(a)``."""
     c, lower = c_and_lower
     c, b = _float_pair(c, b)
-    vector = b.ndim == c.ndim - 1
-    if vector:
-        b = b[..., None]
-    if lower:
-        y = la.triangular_solve(c, b, left_side=True, lower=True)
-        x = la.triangular_solve(c, y, left_side=True, lower=True, transpose_a=True, conjugate_a=True)
-    else:
-        y = la.triangular_solve(c, b, left_side=True, lower=False, transpose_a=True, conjugate_a=True)
-        x = la.triangular_solve(c, y, left_side=True, lower=False)
-    return x[..., 0] if vector else x
+
+    def solve2(c, b):
+        y = la.triangular_solve(c, b, left_side=True, lower=lower, transpose_a=not lower, conjugate_a=not lower)
+        return la.triangular_solve(c, y, left_side=True, lower=lower, transpose_a=lower, conjugate_a=lower)
+    return _broadcast_solve("cho_solve", solve2, c, b)
 
 
 def solve_triangular(a: Any, b: Any, trans: int | str = 0, lower: bool = False, unit_diagonal: bool = False,
@@ -61,12 +73,9 @@ def solve_triangular(a: Any, b: Any, trans: int | str = 0, lower: bool = False, 
     transpose = {0: False, "N": False, 1: True, "T": True, 2: True, "C": True}.get(trans)
     if transpose is None:
         raise ValueError(f"Invalid 'trans' value {trans!r}; use 0, 1, 2, 'N', 'T' or 'C'")
-    vector = b.ndim == a.ndim - 1
-    if vector:
-        b = b[..., None]
-    x = la.triangular_solve(a, b, left_side=True, lower=lower, transpose_a=transpose, conjugate_a=trans in (2, "C"),
-                            unit_diagonal=unit_diagonal)
-    return x[..., 0] if vector else x
+    return _broadcast_solve("solve_triangular", functools.partial(
+        la.triangular_solve, left_side=True, lower=lower, transpose_a=transpose, conjugate_a=trans in (2, "C"),
+        unit_diagonal=unit_diagonal), a, b)
 
 
 def solve(a: Any, b: Any, lower: bool = False, overwrite_a: bool = False, overwrite_b: bool = False,
@@ -133,13 +142,36 @@ def lu_solve(lu_and_piv: tuple, b: Any, trans: int = 0, overwrite_b: bool = Fals
 
 def qr(a: Any, overwrite_a: bool = False, lwork: Any = None, mode: str = "full", pivoting: bool = False,
        check_finite: bool = True) -> Any:
-    """``(q, r)`` for mode 'full'/'economic', ``(r,)`` for mode 'r'."""
-    if pivoting:
-        raise NotImplementedError("qr(pivoting=True) is not supported by portax")
+    """``(q, r)`` for mode 'full'/'economic', ``(r,)`` for mode 'r'; with ``pivoting`` also the column
+    permutation ``p`` (``a[:, p] = q r``): ``(q, r, p)``, or ``(r, p)`` for mode 'r'."""
     if mode not in ("full", "economic", "r"):
         raise ValueError(f"Unsupported QR decomposition mode '{mode}'")
-    q, r = la.qr(nla._matrix("qr", a), full_matrices=mode != "economic")
-    return (r,) if mode == "r" else (q, r)
+    q, r, *p = la.qr(nla._matrix("qr", a), pivoting=pivoting, full_matrices=mode != "economic")
+    return (r, *p) if mode == "r" else (q, r, *p)
+
+
+def qr_multiply(a: Any, c: Any, mode: str = "right", pivoting: bool = False, conjugate: bool = False,
+                overwrite_a: bool = False, overwrite_c: bool = False) -> tuple:
+    """``(Q @ c, r)`` (mode 'left') or ``(c @ Q, r)`` (mode 'right'), with ``Q, r`` the economic QR of ``a``
+    (``Q`` conjugated if ``conjugate``; ``(.., .., p)`` with ``pivoting``); a 1-D ``c`` gives a 1-D product."""
+    if mode not in ("right", "left"):
+        raise ValueError(f"mode must be 'right' or 'left', got {mode!r}")
+    a, c = jnp._util.promote_to_inexact(jnp.asarray(a), jnp.asarray(c))
+    onedim = c.ndim == 1
+    if onedim:
+        c = c[:, None] if mode == "left" else c[None, :]
+    m, n = a.shape[-2:]
+    k = min(m, n)
+    if mode == "left" and c.shape[-2] != k:
+        raise ValueError(f"Array shapes are not compatible for Q @ c operation: a has shape {tuple(a.shape)} so Q "
+                         f"has {k} columns, but c has {c.shape[-2]} rows (expected {k}).")
+    if mode == "right" and c.shape[-1] != m:
+        raise ValueError(f"Array shapes are not compatible for c @ Q operation: a has shape {tuple(a.shape)} so Q "
+                         f"has {m} rows, but c has {c.shape[-1]} columns (expected {m}).")
+    q, r, *p = qr(a, mode="economic", pivoting=pivoting)
+    q = jnp.conj(q) if conjugate else q
+    cq = jnp.matmul(q, c) if mode == "left" else jnp.matmul(c, q)
+    return (jnp.ravel(cq) if onedim else cq), r, *p
 
 
 def svd(a: Any, full_matrices: bool = True, compute_uv: bool = True, overwrite_a: bool = False,
@@ -159,72 +191,6 @@ def eigh(a: Any, b: Any = None, lower: bool = True, eigvals_only: bool = False, 
     return w if eigvals_only else (w, v)
 
 
-def _pade_coefficients(m: int) -> list[float]:
-    """Coefficients b_j of the [m/m] Padé approximant of exp: (2m-j)! m! / ((2m)! j! (m-j)!)."""
-    return [math.factorial(2 * m - j) * math.factorial(m) / (math.factorial(2 * m) * math.factorial(j) *
-                                                             math.factorial(m - j)) for j in range(m + 1)]
-
-
-# Higham (2005), "The scaling and squaring method for the matrix exponential revisited": theta_m bounds
-# ||A||_1 for which the [m/m] Padé approximant is accurate to unit roundoff (m = 13 double, m = 7 single).
-_PADE = {np.dtype(np.float64): (13, 5.371920351148152), np.dtype(np.float32): (7, 3.925724783138660)}
-
-
-def expm(A: Any, *, upper_triangular: bool = False, max_squarings: int = 16) -> Any:
-    """Matrix exponential by scaling and squaring with a Padé approximant (Higham 2005)."""
-    A = _square("expm", A)
-    if A.dtype not in _PADE:
-        raise TypeError(f"expm: A.dtype={A.dtype} is not supported (use float32 or float64)")
-    m, theta = _PADE[A.dtype]
-    norm1 = jnp.max(jnp.sum(jnp.abs(A), axis=-2), axis=-1)
-    n_sq = jnp.clip(jnp.ceil(jnp.log2(jnp.maximum(norm1, 1e-30) / theta)), 0, max_squarings)
-    scaled = A / jnp.exp2(n_sq)[..., None, None]
-    eye = jnp.broadcast_to(jnp.eye(A.shape[-1], dtype=A.dtype), A.shape)
-    b = _pade_coefficients(m)
-    powers = [eye, scaled]
-    for _ in range(2, m + 1):
-        powers.append(jnp.matmul(powers[-1], scaled))
-    U = sum(b[j] * powers[j] for j in range(1, m + 1, 2))
-    V = sum(b[j] * powers[j] for j in range(0, m + 1, 2))
-    R = nla.solve(V - U, V + U)
-
-    def square(i, r):
-        return jnp.where((i.astype(n_sq.dtype) < n_sq)[..., None, None], jnp.matmul(r, r), r)
-
-    return fori_loop(0, max_squarings, square, R)
-
-
-def block_diag(*arrs: Any) -> Any:
-    """A block-diagonal matrix from 0-, 1- or 2-D blocks."""
-    if not arrs:
-        return jnp.zeros((1, 0))
-    blocks = [jnp.atleast_2d(jnp.asarray(a)) for a in arrs]
-    dt = dtypes.result_type(*blocks)
-    rows = sum(b.shape[0] for b in blocks)
-    cols = sum(b.shape[1] for b in blocks)
-    out = jnp.zeros((rows, cols), dt)
-    r = c = 0
-    for b in blocks:
-        out = out.at[r:r + b.shape[0], c:c + b.shape[1]].set(b.astype(dt))
-        r, c = r + b.shape[0], c + b.shape[1]
-    return out
-
-
-def toeplitz(c: Any, r: Any = None) -> Any:
-    """The Toeplitz matrix with first column ``c`` and first row ``r`` (default ``c``)."""
-    c = jnp.ravel(jnp.asarray(c))
-    r = c if r is None else jnp.ravel(jnp.asarray(r))
-    vals = jnp.concatenate([jnp.flip(r[1:]), c])
-    n, m = c.shape[0], r.shape[0]
-    idx = (m - 1) + jnp.arange(n)[:, None] - jnp.arange(m)[None, :]
-    return vals[idx]
-
-
-def hilbert(n: int) -> Any:
-    i = jnp.arange(n, dtype=dtypes.default_float())
-    return 1.0 / (i[:, None] + i[None, :] + 1.0)
-
-
 def polar(a: Any, side: str = "right", *, method: str = "svd", eps: float | None = None,
           max_iterations: int | None = None) -> tuple:
     """``(u, p)`` with ``a = u p`` (right) or ``a = p u`` (left), u unitary and p Hermitian PSD."""
@@ -241,5 +207,9 @@ def polar(a: Any, side: str = "right", *, method: str = "svd", eps: float | None
     return u, p
 
 
-__all__ = ["block_diag", "cho_factor", "cho_solve", "cholesky", "det", "eigh", "expm", "hilbert", "inv", "lu",
-           "lu_factor", "lu_solve", "polar", "qr", "solve", "solve_triangular", "svd", "toeplitz"]
+__all__ = ["cho_factor", "cho_solve", "cholesky", "det", "eigh", "expm", "expm_frechet", "inv", "lu", "lu_factor",
+           "lu_solve", "polar", "qr", "qr_multiply", "solve", "solve_triangular", "svd", *_special_matrices]
+
+from .linalg_schur import funm, hessenberg, rsf2csf, schur, solve_sylvester, sqrtm  # noqa: E402  (Schur-based)
+
+__all__ += ["funm", "hessenberg", "rsf2csf", "schur", "solve_sylvester", "sqrtm"]

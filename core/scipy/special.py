@@ -354,7 +354,8 @@ def _igamma_pair(a: Any, x: Any) -> tuple:
     bad = (a <= 0) | (x < 0) | jnp.isnan(a) | jnp.isnan(x)
     p = jnp.where(bad, jnp.nan, jnp.where(x == 0, 0.0, p))
     q = jnp.where(bad, jnp.nan, jnp.where(x == 0, 1.0, q))
-    return p, jnp.where(jnp.isinf(x) & ~bad, 0.0, q)
+    at_inf = jnp.isinf(x) & ~bad
+    return jnp.where(at_inf, 1.0, p), jnp.where(at_inf, 0.0, q)
 
 
 def gammainc(a: Any, x: Any) -> Any:

@@ -139,3 +139,168 @@ def test_broadcast_shapes_refuses_negative_and_non_integer_shapes():
         lax.broadcast_shapes((-1,))
     with pytest.raises(TypeError, match="Shapes must be 1D sequences"):
         lax.broadcast_shapes("hello")
+
+
+def test_dot_of_mixed_dtypes_computes_in_the_more_precise_one():
+    # JAX's dot_general dtype rule (XLA's HigherPrecisionType): no error, the wider/more precise operand's dtype
+    x, y = np.arange(3, dtype=np.int16), np.array([0.5, 1.5, 2.5], jnp.bfloat16)
+    out = lax.dot(x, y)
+    assert out.dtype == jnp.bfloat16 and float(out) == 6.5
+    assert lax.dot(np.ones(3, np.int8), np.arange(3, dtype=np.uint8)).dtype == np.int8
+    assert lax.dot(np.ones(3, np.float32), np.ones(3, np.complex64)).dtype == np.complex64
+    out = portax.jit(lambda a, b: lax.dot(a, b, preferred_element_type=np.float32))(x, y)
+    assert out.dtype == np.float32 and float(out) == 6.5
+    with pytest.raises(TypeError, match="`preferred_element_type` must not be narrower than the original type"):
+        lax.dot(np.ones(3, np.int32), np.ones(3, np.int32), preferred_element_type=np.int8)
+    with pytest.raises(TypeError, match=r"dot\(\) takes 2 positional arguments"):
+        lax.dot(x, x, lax.Precision.DEFAULT)
+
+
+def test_broadcast_in_dim_any_dimension_order_and_jax_errors():
+    x = np.arange(6.0, dtype=np.float32).reshape(2, 3)
+    want = np.broadcast_to(x.T[:, None, :], (3, 4, 2))
+    np.testing.assert_array_equal(np.asarray(lax.broadcast_in_dim(x, (3, 4, 2), (2, 0))), want)
+    w = np.arange(24.0, dtype=np.float32).reshape(3, 4, 2)
+    g = portax.grad(lambda x: (lax.broadcast_in_dim(x, (3, 4, 2), (2, 0)) * w).sum())(x)
+    np.testing.assert_array_equal(np.asarray(g), w.sum(1).T)
+    for shape, dims, msg in [((2,), (0, 1), "target broadcast shape must have equal or higher rank"),
+                             ((2, 3), (2, 0), "must be a subset of output dimensions"),
+                             ((2, 2), (0, 0), "must not contain duplicates")]:
+        with pytest.raises(TypeError, match=msg):
+            lax.broadcast_in_dim(np.ones((2, 2), np.float32), shape, dims)
+
+
+@pytest.mark.parametrize("dtype", [np.int8, np.uint8, np.int16, np.uint16, np.int32, np.uint32])
+def test_mulhi_is_the_high_half_of_the_double_width_product(dtype):
+    info = np.iinfo(dtype)
+    x = RNG.randint(info.min, int(info.max) + 1, size=100, dtype=np.int64).astype(dtype)
+    y = RNG.randint(info.min, int(info.max) + 1, size=100, dtype=np.int64).astype(dtype)
+    x[:4], y[:4] = [info.min, info.max, info.min, 0], [info.min, info.max, info.max, info.min]
+    want = np.array([(int(a) * int(b)) >> info.bits for a, b in zip(x, y)], np.int64).astype(dtype)
+    got = portax.jit(lax.mulhi)(x, y)
+    assert got.dtype == dtype
+    np.testing.assert_array_equal(np.asarray(got), want)
+    with pytest.raises(TypeError, match="mulhi requires integer inputs"):
+        lax.mulhi(np.ones(2, np.float32), np.ones(2, np.float32))
+
+
+def test_betainc_is_regularized_incomplete_beta():
+    np.testing.assert_allclose(float(lax.betainc(2.0, 3.0, 0.5)), 0.6875, rtol=1e-5)
+    assert lax.betainc is lax.regularized_incomplete_beta
+
+
+def test_conv_general_dilated_patches_and_local():
+    x = _rand((2, 3, 5, 4), np.float32)  # NCHW
+    patches = lax.conv_general_dilated_patches(x, (2, 3), (1, 1), "VALID")
+    assert patches.shape == (2, 3 * 6, 4, 2)
+    want = np.stack([x[:, :, i:i + 4, j:j + 2] for i in range(2) for j in range(3)], 2).reshape(2, 18, 4, 2)
+    np.testing.assert_allclose(np.asarray(patches), want, rtol=1e-6)
+    # an unshared kernel per output position: the patches contracted over their channels at each position
+    w = _rand((18, 7, 4, 2), np.float32)  # (in_features * filter_size, out_features, *output spatial)
+    out = lax.conv_general_dilated_local(x, w, (1, 1), "VALID", (2, 3), dimension_numbers=("NCHW", "IOHW", "NCHW"))
+    np.testing.assert_allclose(np.asarray(out), np.einsum("bfhw,fohw->bohw", want, w), rtol=1e-4, atol=1e-5)
+
+
+def test_dynamic_slice_negative_indices_count_from_the_end():
+    # JAX's _dynamic_slice_indices: a negative start index wraps once, then the window is clamped
+    x = np.arange(5.0, dtype=np.float32)
+    np.testing.assert_array_equal(np.asarray(lax.dynamic_slice(x, (-1,), (1,))), [4.0])
+    np.testing.assert_array_equal(np.asarray(portax.jit(lambda i: lax.dynamic_slice(x, (i,), (2,)))(-2)), [3.0, 4.0])
+    np.testing.assert_array_equal(np.asarray(portax.vmap(lambda i: lax.dynamic_slice(x, (i,), (2,)))(
+        np.array([-1, 0, -3], np.int32))), [[3.0, 4.0], [0.0, 1.0], [2.0, 3.0]])
+    np.testing.assert_array_equal(np.asarray(lax.dynamic_update_slice(x, np.array([9.0], np.float32), (-1,))),
+                                  [0.0, 1.0, 2.0, 3.0, 9.0])
+    assert float(lax.dynamic_index_in_dim(x, np.int16(-2), keepdims=False)) == 3.0
+    with pytest.raises(ValueError, match="Index -1 is out of bounds for dimension 5 if allow_negative_indices=False"):
+        lax.dynamic_slice(x, (-1,), (1,), allow_negative_indices=False)
+    with pytest.raises(TypeError, match="index arguments to dynamic_slice must be integers of the same type, got: "
+                       "int32, int16"):
+        lax.dynamic_slice(np.ones((3, 4), np.float32), (np.int32(1), np.int16(2)), (2, 2))
+    with pytest.raises(TypeError, match="index arguments to dynamic_update_slice must be integers of the same type"):
+        lax.dynamic_update_slice(np.ones((3, 4), np.float32), np.zeros((2, 2), np.float32),
+                                 (np.int32(1), np.int16(2)))
+
+
+def test_pad_squeeze_split_errors_as_jax():
+    with pytest.raises(ValueError, match="padding_value must be a scalar"):
+        lax.pad(np.zeros(2, np.float32), np.zeros(2, np.float32), [(0, 0, 0)])
+    with pytest.raises(ValueError, match="length of padding_config must equal the number of axes"):
+        lax.pad(np.zeros(2, np.float32), 0.0, [(0, 1, 0), (0, 1, 0)])
+    with pytest.raises(ValueError, match="interior padding in padding_config must be nonnegative"):
+        lax.pad(np.zeros(2, np.float32), 0.0, [(0, 1, -1)])
+    with pytest.raises(ValueError, match="Dimension size after padding is not at least 0"):
+        lax.pad(np.zeros(2, np.float32), 0.0, [(-4, 0, 1)])
+    x = np.zeros((1, 2, 3), np.float32)
+    with pytest.raises(ValueError, match="dimensions are not unique"):
+        lax.squeeze(x, (0, 0))
+    with pytest.raises(TypeError, match="cannot be interpreted as an integer"):
+        lax.squeeze(x, (None,))
+    with pytest.raises(ValueError, match="Sizes passed to split must be nonnegative"):
+        lax.split(np.arange(5), [-1])
+    with pytest.raises(ValueError, match="Sum of sizes 6 must be equal to dimension 0"):
+        lax.split(np.arange(5), [6])
+    with pytest.raises(ValueError, match="axis 1 is out of bounds"):
+        lax.split(np.arange(5), sizes=(), axis=1)
+
+
+def test_padtype_to_pads_gives_python_ints_and_igamma_at_infinity():
+    pads = lax.padtype_to_pads(np.array([10, 10]), np.array([5, 5]), np.array([1, 1]), "SAME")
+    assert pads == [(2, 2), (2, 2)] and all(type(v) is int for p in pads for v in p)
+    assert float(lax.igamma(1.0, np.inf)) == 1.0 and float(lax.igammac(1.0, np.inf)) == 0.0
+
+
+def test_lax_errors_as_jax_for_scalars_reductions_and_convolutions():
+    with pytest.raises(TypeError, match="lax.add requires arguments to have the same dtypes, got int32, float32"):
+        lax.add(0, 0.0)
+    assert float(lax.add(np.float32(1), 1)) == 2.0  # a Python scalar next to an array takes its dtype
+    with pytest.raises(ValueError, match="Invalid axis -1 for operand"):
+        lax.argmax(np.ones((2, 3), np.float32), axis=-1, index_dtype=np.int32)
+    with pytest.raises(ValueError, match="argmin and argmax require non-empty reduced dimension"):
+        lax.argmin(np.ones((0, 2), np.float32), axis=0, index_dtype=np.int32)
+    with pytest.raises(TypeError, match="index_dtype must be an integer type"):
+        lax.argmin(np.ones((2, 2), np.float32), axis=0, index_dtype=np.float32)
+    with pytest.raises(ValueError, match="duplicate value in 'axes'"):
+        lax.reduce(np.arange(3), 0, lax.add, (0, 0))
+    with pytest.raises(ValueError, match="Operands must have the same tree structure as init_values"):
+        lax.reduce({"x": np.ones(5)}, {"y": 0.0}, lambda x, y: {"x": x["x"] + y["x"]}, [0])
+    with pytest.raises(ValueError, match="reduce found non-scalar initial value"):
+        lax.reduce({"x": np.ones(5)}, {"x": np.ones(5)}, lambda x, y: {"x": x["x"] + y["x"]}, [0])
+    with pytest.raises(ValueError, match="conv_general_dilated window and window_strides must have the same number"):
+        lax.conv(np.zeros((1, 1, 3, 3), np.float32), np.zeros((1, 1, 1, 1), np.float32), [1], "SAME")
+
+
+def test_dot_algorithms_round_operands_and_accumulate_as_requested():
+    a, b = _rand((3, 4), np.float16), _rand((4, 3), np.float16)
+    want = a.astype(np.float32) @ b.astype(np.float32)
+    for precision in ("F32_F32_F32", lax.DotAlgorithmPreset.F16_F16_F32, lax.DotAlgorithmPreset.DEFAULT,
+                      lax.DotAlgorithm(np.float16, np.float16, np.float32)):
+        out = portax.jit(lambda x, y: lax.dot(x, y, precision=precision))(a, b)
+        assert out.dtype == np.float16  # the result keeps the operands' dtype, as JAX's
+        np.testing.assert_allclose(np.asarray(out, np.float32), want, rtol=2e-3, atol=2e-3)
+    x = np.array([1 + 2 ** -10], np.float32)  # x * x accumulated in bfloat16 (BF16_BF16_BF16) rounds to 1
+    assert float(lax.dot(x, x, precision=lax.DotAlgorithmPreset.BF16_BF16_BF16)) == 1.0
+    with pytest.raises(ValueError, match="requires both inputs to have float8 dtypes"):
+        lax.dot(a, b, precision="ANY_F8_ANY_F8_F32")
+
+
+def test_transcendental_ops_take_jax_accuracy_hint():
+    x = np.linspace(-2, 2, 7).astype(np.float32)
+    for name in ("exp", "expm1", "log1p", "sin", "cos", "tan", "tanh", "logistic", "sqrt", "cbrt"):
+        f = getattr(lax, name)
+        arg = np.abs(x) + 0.5 if name in ("sqrt", "log1p", "cbrt") else x
+        for accuracy in (lax.AccuracyMode.HIGHEST, lax.Tolerance(atol=1e-6)):
+            np.testing.assert_array_equal(np.asarray(f(arg, accuracy=accuracy)), np.asarray(f(arg)))
+    g = portax.grad(lambda v: lax.exp(v, accuracy=lax.AccuracyMode.HIGHEST))(1.0)
+    np.testing.assert_allclose(float(g), np.e, rtol=1e-6)
+    with pytest.raises(ValueError, match="At least one of atol, rtol, or ulps must be set"):
+        lax.Tolerance()
+
+
+def test_ragged_dot_multiplies_each_row_group_by_its_matrix():
+    lhs, rhs = _rand((10, 4), np.float32), _rand((3, 4, 5), np.float32)
+    sizes = np.array([3, 0, 7], np.int32)
+    want = np.concatenate([lhs[:3] @ rhs[0], lhs[3:] @ rhs[2]])
+    np.testing.assert_allclose(np.asarray(portax.jit(lax.ragged_dot)(lhs, rhs, sizes)), want, rtol=1e-5, atol=1e-5)
+    g = portax.grad(lambda a: lax.ragged_dot(a, rhs, sizes).sum())(lhs)
+    np.testing.assert_allclose(np.asarray(g), np.concatenate([np.tile(rhs[0].sum(1), (3, 1)),
+                                                              np.tile(rhs[2].sum(1), (7, 1))]), rtol=1e-5)

@@ -423,3 +423,13 @@ def test_searchsorted_puts_nans_last_as_numpy(side):
     want = np.searchsorted(x, x, side=side)
     np.testing.assert_array_equal(jnp.searchsorted(x, x, side=side), want)
     np.testing.assert_array_equal(portax.jit(lambda a, v: jnp.searchsorted(a, v, side=side))(x, x), want)
+
+
+def test_full_python_scalar_takes_the_requested_dtype():
+    """A Python scalar fill converts straight to the requested dtype as lax.full does (uint32 max used to overflow
+    an int32 intermediate)."""
+    u32max = int(np.iinfo(np.uint32).max)
+    np.testing.assert_array_equal(jnp.full((2,), u32max, jnp.uint32), np.full((2,), u32max, np.uint32))
+    out = jnp.full_like(jnp.zeros(3, jnp.uint32), u32max)
+    assert out.dtype == np.uint32 and np.all(np.asarray(out) == u32max)
+    assert jnp.full(2, 3, jnp.int8).dtype == np.int8 and not jnp.full(2, 3, jnp.int8).weak_type

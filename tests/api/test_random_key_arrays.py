@@ -126,10 +126,9 @@ def test_legacy_prng_key_modes():
 def test_default_prng_impl_option():
     assert jax.config.jax_default_prng_impl == "threefry2x32"
     with jax.default_prng_impl("rbg"):
-        with pytest.raises(NotImplementedError, match="'rbg' is not available"):
-            random.key(0)
-        with pytest.raises(NotImplementedError, match="'rbg' is not available"):
-            random.PRNGKey(0)
+        assert random.key(0).dtype == random.key_dtype("rbg") and str(random.key(0).dtype) == "key<rbg>"
+        assert random.PRNGKey(0).shape == (4,)
+        assert random.key_impl(random.split(random.PRNGKey(0))[0]) == "rbg"  # raw keys take the default impl
     with pytest.raises(ValueError):
         jax.default_prng_impl("nope")
 
@@ -144,3 +143,93 @@ def test_int_sample_shape_copies_and_clone():
         np.testing.assert_array_equal(_data(c), _data(ks))
     with pytest.raises(TypeError, match="PRNG key seed must be an integer"):
         random.key(np.pi)
+
+
+@pytest.mark.parametrize("impl", ["threefry2x32", "rbg"])
+def test_jnp_and_lax_shape_functions_act_on_keys_as_on_their_data(impl):
+    """jnp/lax shape and indexing functions take key arrays as arrays of the key dtype: the result is the key
+    array over the same function of the key data (trailing key axis kept whole), eagerly and under jit."""
+    keys = random.split(random.key(3, impl=impl), 6)
+    data = _data(keys)
+    k23 = keys.reshape(2, 3)
+    cases = [
+        (lambda k: jnp.reshape(k, (3, 2)), lambda d: d.reshape(3, 2, -1)),
+        (lambda k: jnp.concatenate([k, k[::-1]]), lambda d: np.concatenate([d, d[::-1]])),
+        (lambda k: jnp.stack([k, k], axis=1), lambda d: np.stack([d, d], axis=1)),
+        (lambda k: jnp.tile(k[0], 3), lambda d: np.tile(d[0], (3, 1))),
+        (lambda k: jnp.broadcast_to(k[1], (2, 4)), lambda d: np.broadcast_to(d[1], (2, 4, d.shape[-1]))),
+        (lambda k: jnp.append(k, k[0]), lambda d: np.concatenate([d, d[:1]])),
+        (lambda k: jnp.expand_dims(k, 0), lambda d: d[None]),
+        (lambda k: jnp.where(np.arange(6) % 2 == 0, k, k[::-1]),
+         lambda d: np.where((np.arange(6) % 2 == 0)[:, None], d, d[::-1])),
+        (lambda k: jax.lax.select(np.arange(6) > 2, k, k[::-1]), lambda d: np.where((np.arange(6) > 2)[:, None], d, d[::-1])),
+        (lambda k: jax.lax.dynamic_slice_in_dim(k, np.int16(2), 3), lambda d: d[2:5]),
+        (lambda k: jax.lax.dynamic_update_slice_in_dim(k, k[:2], np.int16(3), axis=0),
+         lambda d: np.concatenate([d[:3], d[:2], d[5:]])),
+        (lambda k: jax.lax.slice_in_dim(k, 1, 4), lambda d: d[1:4]),
+        (lambda k: jnp.ravel(k.reshape(2, 3).T), lambda d: d.reshape(2, 3, -1).transpose(1, 0, 2).reshape(6, -1)),
+        (lambda k: k.at[np.array([0, 5])].get(), lambda d: d[[0, 5]]),
+        (lambda k: k.at[1:3].set(k[5]), lambda d: np.concatenate([d[:1], d[5:6], d[5:6], d[3:]])),
+        (lambda k: jnp.full_like(k, 100), lambda d: np.full_like(d, 100)),
+        (lambda k: jnp.zeros(k.shape, k.dtype), lambda d: np.zeros_like(d)),
+    ]
+    for key_fn, data_fn in cases:
+        for fn in (key_fn, jax.jit(key_fn)):
+            out = fn(keys)
+            assert out.dtype == keys.dtype
+            np.testing.assert_array_equal(_data(out), data_fn(data))
+    assert jnp.broadcast_arrays(keys[0], k23)[0].shape == (2, 3)
+    assert jnp.array(keys[0]).dtype == keys.dtype and jnp.asarray(keys, dtype=keys.dtype) is keys
+    np.testing.assert_array_equal(_data(keys.at[100].get(mode="fill")), np.full(data.shape[-1], 2 ** 32 - 1))
+
+
+def test_keys_do_not_mix_with_other_arrays():
+    keys = random.split(random.key(0), 3)
+    with pytest.raises(TypeError, match="concatenate does not accept key arrays together with arrays"):
+        jnp.concatenate([keys, jnp.zeros(3, jnp.uint32)])
+    with pytest.raises(TypeError, match="where does not accept key arrays together with arrays"):
+        jnp.where(True, keys, 0)
+    with pytest.raises(TypeError, match="values must be keys"):
+        keys.at[0].set(jnp.zeros(2, jnp.uint32))
+    with pytest.raises(TypeError, match="different PRNG implementations"):
+        jnp.concatenate([keys, random.split(random.key(0, impl="unsafe_rbg"), 3)])
+
+
+def test_arithmetic_and_conversion_of_keys_raise_jax_errors():
+    key = random.key(123)
+    for fn, msg in [(lambda: jnp.add(key, 1), "add does not accept dtypes key<fry>, int32"),
+                    (lambda: key + 1, "add does not accept dtypes key<fry>, int32"),
+                    (lambda: key + key, r"add does not accept dtype key<fry>\."),
+                    (lambda: jnp.negative(key), "neg does not accept dtype key<fry>"),
+                    (lambda: -key, "neg does not accept dtype key<fry>"),
+                    (lambda: jnp.ones(()) * key, "mul does not accept dtypes float32, key<fry>"),
+                    (lambda: 1 - key, "sub does not accept dtypes int32, key<fry>"),
+                    (lambda: key / 2, "div does not accept dtypes key<fry>, int32")]:
+        with pytest.raises(TypeError, match=msg):
+            fn()
+    with pytest.raises(ValueError, match="Cannot convert_element_type from key<fry> to int32"):
+        jax.lax.convert_element_type(key, int)
+    with pytest.raises(ValueError, match="Cannot convert_element_type from int32 to key<fry>"):
+        jax.lax.convert_element_type(np.int32(0), key.dtype)
+
+
+def test_key_array_buffer_methods_act_on_the_key_data():
+    keys = random.split(random.key(0), 4)
+    assert keys.copy_to_host_async() is None and not keys.is_deleted()
+    keys.delete()
+    assert keys.is_deleted() and keys._base_array.is_deleted()
+
+
+def test_result_type_of_keys_is_their_key_dtype():
+    k = random.key(1)
+    assert jnp.result_type(k) == k.dtype and jnp.result_type(k, k.dtype) == k.dtype
+    with pytest.raises(TypeError, match="Cannot promote key dtypes"):
+        jnp.result_type(k, jnp.uint32)
+
+
+def test_enable_custom_prng_returns_typed_keys_from_raw_key_apis():
+    assert not jax.config.jax_enable_custom_prng and random.PRNGKey(0).dtype == np.uint32
+    with jax.enable_custom_prng(True):
+        k = random.PRNGKey(0)
+        assert k.dtype == random.key_dtype() and random.split(_data(k)).dtype == random.key_dtype()
+        np.testing.assert_array_equal(_data(k), [0, 0])

@@ -71,7 +71,7 @@ def test_top_level_reference_entries():
 
 
 def test_key_implementation_arguments():
-    """threefry2x32 is the only implementation: its name or key dtype is accepted, JAX's others are not."""
+    """An implementation is named by its name or key dtype; unknown names and types are errors as in JAX."""
     random = portax.random
     assert random.key_dtype() == random.key_dtype("threefry2x32") == random.key(0).dtype
     assert str(random.key_dtype()) == "key<fry>"
@@ -80,11 +80,31 @@ def test_key_implementation_arguments():
                                   random.PRNGKey(3, impl="threefry2x32"))
     data = np.array([7, 9], np.uint32)
     np.testing.assert_array_equal(random.key_data(random.wrap_key_data(data, impl="threefry2x32")), data)
-    with pytest.raises(NotImplementedError, match="'rbg' is not available"):
-        random.key(0, impl="rbg")
+    assert [str(random.key_dtype(n)) for n in ("threefry4x32", "philox2x32", "philox4x32", "rbg", "unsafe_rbg")] == \
+        ["key<fry4>", "key<phx2>", "key<phx4>", "key<rbg>", "key<urbg>"]
     with pytest.raises(ValueError, match='unrecognized PRNG implementation "fry"'):
         random.key_dtype("fry")
     with pytest.raises(TypeError, match="unrecognized type"):
         random.key_dtype(np.uint32)
     with pytest.raises(ValueError, match="Cannot specify both `impl` and `dtype`"):
         random.wrap_key_data(data, impl="threefry2x32", dtype="threefry2x32")
+
+
+def test_rng_bit_generator_threefry_multidimensional_is_not_implemented():
+    """XLA lays out RNG_THREE_FRY's words per dimension for shapes of rank > 1; portax refuses rather than guess."""
+    key = jnp.array([1, 2, 3, 4], jnp.uint32)
+    with pytest.raises(NotImplementedError, match="RNG_THREE_FRY"):
+        portax.lax.rng_bit_generator(key, (2, 3), algorithm=portax.lax.RandomAlgorithm.RNG_THREE_FRY)
+    with pytest.raises(TypeError, match="unsupported dtype"):
+        portax.lax.rng_bit_generator(key, (2,), jnp.int32)
+
+
+@pytest.mark.parametrize("impl", ["threefry4x32", "philox2x32", "philox4x32", "rbg", "unsafe_rbg"])
+def test_other_impls_under_jit_and_vmap(impl):
+    """Keys of every implementation flow through jit and vmap with the values of eager calls."""
+    random = portax.random
+    keys = random.split(random.key(11, impl=impl), 3)
+    eager = np.stack([np.asarray(random.bits(k, (4,))) for k in keys])
+    np.testing.assert_array_equal(portax.jit(portax.vmap(lambda k: random.bits(k, (4,))))(keys), eager)
+    folded = portax.vmap(lambda k: random.key_data(random.fold_in(k, 5)))(keys)
+    np.testing.assert_array_equal(folded, np.stack([np.asarray(random.key_data(random.fold_in(k, 5))) for k in keys]))

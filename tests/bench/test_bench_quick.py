@@ -13,7 +13,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 WORKLOADS = ["dispatch", "compile_loss_cold", "compile_grad_cold", "compile_loss_warm", "compile_grad_warm", "selu",
              "sum_xyz", "matmul_0", "matmul_1", "mlp_step", "conv_fwd", "conv_grads", "cnn_step", "per_example_grads",
-             "normal"]
+             "per_example_linear", "normal"]
 NUMBER = r"[0-9][0-9,]*(\.[0-9]+)?(e[-+]?[0-9]+)?"
 
 
@@ -71,12 +71,16 @@ def _title_start(key: str) -> str:
             "compile_grad_warm": "first call: grad of MLP loss (warm", "selu": "selu ", "sum_xyz": "sum(x + y*z)",
             "matmul_0": "matmul 128²", "matmul_1": "matmul 256²", "mlp_step": "MLP ",
             "conv_fwd": "conv forward", "conv_grads": "conv lhs and rhs gradients", "cnn_step": "CNN train step",
-            "per_example_grads": "per-example grads", "normal": "random.normal"}[key]
+            "per_example_grads": "per-example grads vmap(grad), batch",
+            "per_example_linear": "per-example grads vmap(grad) of a linear model", "normal": "random.normal"}[key]
 
 
 def test_memory_bandwidth_and_machine_info(quick):
     _, stdout, results = quick
-    assert results["membw"]["copy_GBps"] > 0 and results["membw"]["read_GBps"] > 0
+    membw = results["membw"]
+    assert membw["copy_GBps"] > 0 and membw["read_GBps"] > 0 and len(membw["measurements"]) == 2
+    fractions = [int(f) for f in re.findall(r"\(([0-9]+)% BW\)", stdout)]
+    assert fractions and max(fractions) <= 100
     assert "Memory bandwidth" in stdout and "NumPy BLAS" in stdout and "Command: `" in stdout
 
 
@@ -107,7 +111,7 @@ def bench_modules():
 
 
 @pytest.mark.parametrize("key", ["dispatch", "selu", "sum_xyz", "matmul_0", "mlp_step", "per_example_grads",
-                                 "compile_loss_cold", "compile_grad_warm", "normal"])
+                                 "per_example_linear", "compile_loss_cold", "compile_grad_warm", "normal"])
 def test_results_are_checked_against_numpy(bench_modules, key):
     checks, numpy_impl, workloads = bench_modules
     sizes = workloads.SIZES["quick"]
@@ -117,6 +121,23 @@ def test_results_are_checked_against_numpy(bench_modules, key):
     wrong = [o * 1.1 + 0.1 for o in out]
     with pytest.raises(checks.WrongResult, match=key):
         checks.verify(key, wrong, sizes)
+
+
+def test_bandwidth_is_the_highest_rate_of_the_run(bench_modules):
+    """A row faster than the probes sets the bandwidth (and shows 100%): no row can exceed it."""
+    from bench import membw, report
+    _, _, workloads = bench_modules
+    sizes = workloads.SIZES["quick"]
+    probes = [{"copy_GBps": 10.0, "read_GBps": 12.0, "threads": 2, "copy_elements": 1, "read_elements": 3},
+              {"copy_GBps": 11.0, "read_GBps": 9.0, "threads": 2, "copy_elements": 1, "read_elements": 3}]
+    selu_s = workloads.BY_KEY["selu"].work(sizes) / 20e9  # 20 GB/s: faster than the copy probe
+    cells = {"selu": {"cpu_llvm": {"seconds": selu_s}, "numpy": {"error": "x"}},
+             "dispatch": {"cpu_llvm": {"seconds": 1e-6}}}
+    best = membw.best(probes, membw.row_rates(cells, "quick", report.label))
+    assert best["copy_GBps"] == pytest.approx(20.0) and best["copy_source"].endswith("portax cpu_llvm")
+    assert best["read_GBps"] == 12.0 and best["read_source"] == membw.PROBE
+    text = report.value_text(workloads.BY_KEY["selu"], cells["selu"]["cpu_llvm"], sizes, best)
+    assert text.endswith("(100% BW)")
 
 
 def test_pmap_scaling_is_measured(quick):
@@ -140,3 +161,15 @@ def test_pmap_step_is_checked_against_numpy(bench_modules):
     stacked[1] = (stacked[1][0], stacked[1][1] + 0.1)
     with pytest.raises(AssertionError, match="layer 1 b"):
         pmap_scaling.check_step(stacked, want, 2)
+
+
+def test_processes_are_measured(quick):
+    _, stdout, results = quick
+    cell = results["mpi_scaling"]["reference"]
+    if "error" in cell and "mpirun not found" in json.dumps(cell):
+        pytest.skip("mpi4py/mpirun not installed: pip install '.[mpi]'")
+    assert cell["one_s"] > 0 and cell["two_s"] > 0 and cell["ratio"] == pytest.approx(2 * cell["one_s"] / cell["two_s"])
+    assert [r["bytes"] for r in cell["allreduce"]] == [4, 1024, 256 << 10]
+    assert all(r["portax_s"] > 0 and r["mpi_s"] > 0 for r in cell["allreduce"])
+    section = stdout.split("## Several processes (MPI)", 1)[1].split("\n## ", 1)[0]
+    assert f"**{cell['ratio']:.2f}x**" in section and "| portax reference | 256 KB |" in section

@@ -123,7 +123,7 @@ def test_print_saved_residuals(capsys):
     print_saved_residuals(jax.checkpoint(mlp, policy=cp.dots_saveable), w, x)
     lines = capsys.readouterr().out.splitlines()
     assert lines[:2] == ["f32[4,4] from the argument w", "f32[4] from the argument x"]
-    assert len(lines) == 5 and all(l.startswith("f32[4,1] output of dot_general from ") for l in lines[2:])
+    assert len(lines) == 5 and all(l.startswith("f32[4] output of dot_general from ") for l in lines[2:])
     assert lines[2].endswith("test_checkpoint_policies.py:16 (mlp)")
     print_saved_residuals(jax.checkpoint(mlp), w, x)
     assert capsys.readouterr().out.splitlines() == lines[:2]

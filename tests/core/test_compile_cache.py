@@ -36,6 +36,15 @@ def test_lru_evicts_least_recently_used():
     assert "b" not in c and c.get("a") == 1 and c.get("c") == 3 and len(c) == 2
 
 
+def test_lru_peek_leaves_the_order():
+    c = LRUCache(maxsize=2)
+    c.put("a", 1)
+    c.put("b", 2)
+    assert c.peek("a") == 1 and c.peek("z") is None  # "a" stays the least recently used
+    c.put("c", 3)
+    assert "a" not in c and c.peek("b") == 2 and c.peek("c") == 3
+
+
 def test_lru_makes_each_key_once_when_threads_ask_at_once():
     c, made, barrier = LRUCache(maxsize=4), [], threading.Barrier(8)
 

@@ -401,12 +401,30 @@ def test_reduce_window_vmap_matches_loop(op, axis, rng):
     np.testing.assert_allclose(np.asarray(grads), ref_g, rtol=1e-5, atol=1e-6)
 
 
+def test_reduce_window_any_computation_and_variadic():
+    x = np.arange(10, dtype=np.float32)
+    # JAX's docstring example: a windowed product
+    np.testing.assert_array_equal(np.asarray(lax.reduce_window(x, np.float32(1), lax.mul, (2,))), x[:-1] * x[1:])
+    _, t = jax.jvp(lambda x: lax.reduce_window(x, 1.0, lax.mul, (2,)), (x,), (np.ones(10, np.float32),))
+    np.testing.assert_array_equal(np.asarray(t), x[:-1] + x[1:])
+    a = np.arange(12.0, dtype=np.float32).reshape(3, 4)
+    s, m = lax.reduce_window((a, a), (0.0, -np.inf), lambda p, q: (p[0] + q[0], lax.max(p[1], q[1])), (2, 2),
+                             (1, 2), [(0, 1), (1, 0)], base_dilation=(1, 2))
+    want_s = lax.reduce_window(a, 0.0, lax.add, (2, 2), (1, 2), [(0, 1), (1, 0)], base_dilation=(1, 2))
+    want_m = lax.reduce_window(a, -np.inf, lax.max, (2, 2), (1, 2), [(0, 1), (1, 0)], base_dilation=(1, 2))
+    np.testing.assert_array_equal(np.asarray(s), np.asarray(want_s))
+    np.testing.assert_array_equal(np.asarray(m), np.asarray(want_m))
+    assert float(lax.reduce_window(np.float32(3), 1.0, lax.add, ())) == 4.0  # a scalar's only window
+
+
 def test_reduce_window_errors():
     x = np.zeros((4, 4), np.float32)
-    with pytest.raises(NotImplementedError, match="computation 'mul'"):
-        lax.reduce_window(x, 1.0, lax.mul, (2, 2))
-    with pytest.raises(NotImplementedError, match="variadic"):
-        lax.reduce_window((x, x), (0.0, 0.0), lax.add, (2, 2))
+    with pytest.raises(ValueError, match="reduce_window output must have the same tree structure as the operands"):
+        lax.reduce_window(x, 0.0, lambda a, b: [a + b], (2, 2))
+    with pytest.raises(ValueError, match="Operands must have the same tree structure as init_values"):
+        lax.reduce_window((x, x), 0.0, lax.add, (2, 2))
+    with pytest.raises(TypeError, match=r"window_dimensions must have every element be strictly positive, got \(0,"):
+        lax.reduce_window(x, 0.0, lax.add, (0, 2))
     with pytest.raises(TypeError, match="wrong number of window_dimensions"):
         lax.reduce_window(x, 0.0, lax.add, (2,))
     with pytest.raises(TypeError, match="init_values to be scalars"):
@@ -470,3 +488,9 @@ def test_top_k_errors():
         lax.top_k(np.ones(3, np.float32), 4)
     with pytest.raises(TypeError, match=">= 1 dimension"):
         lax.top_k(np.float32(1.0), 1)
+
+
+def test_top_k_refuses_dimensions_beyond_int32_indices():
+    x = jax.ShapeDtypeStruct((2 ** 31 + 1,), jnp.bfloat16)
+    with pytest.raises(ValueError, match="top_k returns int32 indices, which will overflow"):
+        jax.eval_shape(lambda x: lax.top_k(x, 100), x)

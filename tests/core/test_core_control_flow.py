@@ -111,12 +111,46 @@ def test_grad_wrt_value_closed_over_by_cond_branch():
 
 
 def test_cond_errors():
-    with pytest.raises(TypeError, match="true_fun and false_fun output must have identical types"):
+    with pytest.raises(TypeError, match="(?s)cond branches must have equal output types.*The output of true_fun has "
+                       r"type float32\[\] but the corresponding output of false_fun has type int32\[\], so the dtypes"):
         lax.cond(True, lambda x: x, lambda x: x.astype(jnp.int32), 1.0)
-    with pytest.raises(TypeError, match="identical output structure"):
+    with pytest.raises(TypeError, match="(?s)cond branch outputs must have the same pytree structure.*true_fun output "
+                       "is a <class 'tuple'> but false_fun output is a pytree leaf"):
         lax.cond(True, lambda x: (x, x), lambda x: x, 1.0)
-    with pytest.raises(TypeError, match="Pred must be a scalar"):
+    with pytest.raises(TypeError, match=r"Pred must be a scalar, got \[ True False\] of shape \(2,\)"):
         lax.cond(np.array([True, False]), lambda: 1.0, lambda: 2.0)
+    with pytest.raises(TypeError, match="cond predicate is None"):
+        lax.cond(None, lambda: 1.0, lambda: 2.0)
+    with pytest.raises(TypeError, match="Pred must be a scalar, got foo of type <class 'str'>"):
+        lax.cond("foo", lambda: 1.0, lambda: 2.0)
+    with pytest.raises(TypeError, match="Pred type must be either boolean or number, got <function"):
+        lax.cond(lambda: True, lambda: 1.0, lambda: 2.0)
+    with pytest.raises(TypeError, match="lax.cond: true_fun and false_fun arguments should be callable"):
+        lax.cond(True, 1, 2)
+
+
+def test_cond_operand_keyword_and_four_argument_form():
+    assert float(lax.cond(True, lambda x: x + 1, lambda x: x, operand=1.0)) == 2.0
+    assert float(lax.cond(False, 1.0, lambda x: x + 1, 5.0, lambda x: x * 2)) == 10.0
+    with pytest.raises(TypeError, match="if 'operand' keyword is passed"):
+        lax.cond(True, lambda x: x, lambda x: x, 1.0, operand=2.0)
+
+
+def test_switch_errors_and_single_branch():
+    with pytest.raises(TypeError, match="Index type must be an integer, got foo."):
+        lax.switch("foo", [lambda: 1.0, lambda: 2.0])
+    with pytest.raises(TypeError, match=r"Branch index must be scalar, got \(1.0, 1.0\) of shape \(2,\)."):
+        lax.switch((1.0, 1.0), [lambda: 1.0, lambda: 2.0])
+    with pytest.raises(TypeError, match="Index type must be an integer, got True as bool"):
+        lax.switch(True, [lambda: 1.0, lambda: 2.0])
+    with pytest.raises(ValueError, match="Empty branch sequence"):
+        lax.switch(0, [])
+    with pytest.raises(TypeError, match="lax.switch: branches argument should be a sequence of callables"):
+        lax.switch(0, [1])
+    with pytest.raises(TypeError, match=r"(?s)switch branches must have equal output types.*The output of branch 0 "
+                       r"at path \['a'\] has type float32\[1\] but the corresponding output of branch1 has type"):
+        lax.switch(1, [lambda: {"a": jnp.ones(1)}, lambda: {"a": jnp.float32(1)}])
+    assert float(lax.switch(5, [lambda x: x * 3], 2.0)) == 6.0  # one branch: called directly
 
 
 # ============================================= while_loop / fori_loop ============================================
@@ -206,11 +240,37 @@ def test_fori_loop_empty_range_returns_init():
     assert float(lax.fori_loop(3, 1, lambda i, v: v + 1.0, 5.0)) == 5.0
 
 
+def test_fori_loop_bound_types_and_index_as_jax():
+    with pytest.raises(TypeError, match="lower and upper arguments to fori_loop must have equal types, got int16 and "
+                       "int32"):
+        lax.fori_loop(np.int16(0), jnp.int32(10), lambda i, c: c, jnp.float32(7))
+    with pytest.raises(TypeError, match="lax.fori_loop: body_fun argument should be callable."):
+        lax.fori_loop(0, 1, 42, 0)
+    with pytest.raises(ValueError, match="Can only use `unroll` in `fori_loop` if the loop bounds are statically"):
+        jax.jit(lambda n: lax.fori_loop(np.int16(0), n, lambda i, c: c + 1, jnp.float32(10), unroll=3))(10)
+    # static bounds: the index is a weakly typed int (the Python lower bound), so it does not promote a float carry
+    with jax.numpy_dtype_promotion("strict"):
+        out = lax.fori_loop(0, 3, lambda i, x: x * (i + 1), jnp.float32(2.0))
+    assert out.dtype == np.float32 and float(out) == 12.0
+    assert lax.fori_loop(np.int16(0), np.int16(3), lambda i, x: x + i, 0).dtype == np.int32
+
+
 def test_while_loop_errors():
-    with pytest.raises(TypeError, match="body_fun output and input must have identical types"):
+    with pytest.raises(TypeError, match=r"while_loop body function carry input and carry output must have equal "
+                       r"types, but they differ:\n\nThe input carry c has type float32\[\] but the corresponding "
+                       r"output carry component has type float32\[2\], so the shapes do not match."):
         lax.while_loop(lambda c: c < 3, lambda c: jnp.zeros(2), 0.0)
-    with pytest.raises(TypeError, match="cond_fun must return a boolean scalar"):
+    with pytest.raises(TypeError, match=r"cond_fun must return a boolean scalar, but got output type\(s\) "
+                       r"\[ShapedArray\(float32\[\], weak_type=True\)\]."):
         lax.while_loop(lambda c: c, lambda c: c + 1.0, 0.0)
+    with pytest.raises(TypeError, match=r"cond_fun must return a boolean scalar, but got pytree "
+                       r"PyTreeDef\(\(\*, \*\)\)"):
+        lax.while_loop(lambda c: (c, c), lambda c: c, 0.0)
+    with pytest.raises(TypeError, match="(?s)same pytree structure.*The input carry c is a <class '.*ShapedArray'> "
+                       "but the corresponding component of the carry output is a <class 'tuple'>"):
+        lax.while_loop(lambda c: True, lambda c: (1.0, 1.0), 0.0)
+    with pytest.raises(TypeError, match="lax.while_loop: body_fun and cond_fun arguments should be callable"):
+        lax.while_loop(1, 2, 0)
 
 
 # ============================================= scan / map ==========================================================
@@ -244,10 +304,37 @@ def test_scan_pytrees_length_and_none():
 
 
 def test_scan_errors():
-    with pytest.raises(ValueError, match="different leading axis sizes"):
+    with pytest.raises(ValueError, match="scan got values with different leading axis sizes: 3, 4."):
         lax.scan(lambda c, x: (c, x), 0.0, (np.ones(3), np.ones(4)))
-    with pytest.raises(TypeError, match="carry"):
+    with pytest.raises(TypeError, match=r"The input carry c has type float32\[\] but the corresponding output carry "
+                       r"component has type int32\[\], so the dtypes do not match"):
         lax.scan(lambda c, x: (c.astype(jnp.int32), x), 0.0, np.ones(3, np.float32))
+    with pytest.raises(TypeError, match=r"(?s)  \* the input carry component x\[0\] is a <class 'dict'> with 1 child "
+                       "but the corresponding component of the carry output is a <class 'dict'> with 2 children"):
+        lax.scan(lambda x, _: (({"a": x[0]["a"], "b": x[0]["a"]},) * 2, None), ({"a": jnp.int32(0)},) * 2, None,
+                 length=1)
+    with pytest.raises(TypeError, match=r"with pytree metadata \('t',\).*with pytree metadata \('T',\)"):
+        lax.fori_loop(0, 1, lambda i, x: {"T": x["t"]}, {"t": jnp.ones(1)})
+    with pytest.raises(TypeError, match=r"scan body output must be a pair, got float32\[\]."):
+        lax.scan(lambda c, x: np.float32(0.0), 0, jnp.arange(5.0))
+    with pytest.raises(ValueError, match=r"scan got `length` argument of 5 which disagrees with leading axis sizes "
+                       r"\[10\]."):
+        lax.scan(lambda *args: args, 0, jnp.arange(10), length=5)
+    with pytest.raises(ValueError, match="`unroll` must be a `bool` or a non-negative `int`."):
+        lax.scan(lambda x, _: (x, x), 0, jnp.arange(5), unroll=-1)
+    with pytest.raises(jax.errors.ConcretizationTypeError, match="The `length` argument to `scan` expects a concrete"):
+        jax.jit(lambda n: lax.scan(lambda c, z: (c, z), 1.0, (), n))(3)
+    with pytest.raises(jax.errors.ConcretizationTypeError, match="The `unroll` argument to `scan` expects a concrete"):
+        jax.jit(lambda n: lax.scan(lambda c, z: (c, z), 1.0, (), 10, unroll=n))(True)
+    with pytest.raises(TypeError, match="lax.scan: f argument should be a callable."):
+        lax.scan(1, 0, 1)
+
+
+def test_scan_unroll_bool_and_split_transpose():
+    xs = _x(5)
+    for kw in ({"unroll": True}, {"unroll": False}, {"unroll": 2}, {"_split_transpose": True}):
+        c, ys = lax.scan(lambda c, x: (c + x, c * x), 0.0, xs, **kw)
+        _allclose(ys, np.concatenate([[0.0], np.cumsum(xs)[:-1]]) * xs)
 
 
 def rnn(w, h0, xs):
@@ -326,6 +413,8 @@ def test_lax_map_and_batch_size():
     f = lambda x: jnp.sum(x ** 2)
     _allclose(lax.map(f, xs), (xs ** 2).sum(1))
     _allclose(lax.map(f, xs, batch_size=3), (xs ** 2).sum(1))
+    for batch_size in (4, 0, 10):  # a remainder, one vmap, a batch larger than the axis
+        _allclose(lax.map(f, xs, batch_size=batch_size), (xs ** 2).sum(1))
     _allclose(jax.grad(lambda xs: jnp.sum(lax.map(f, xs)))(xs), 2 * xs)
 
 
@@ -348,7 +437,7 @@ def test_concretization_error_under_jit_names_function_and_argument():
     assert isinstance(info.value, TypeError)
     msg = str(info.value)
     assert "absolute_value" in msg and "x: f32[]" in msg
-    assert "static_argnums" in msg
+    assert msg.startswith("Attempted boolean conversion of traced array with shape bool[].")  # JAX's words
 
 
 def test_jit_static_argument_allows_python_control_flow():
@@ -425,3 +514,53 @@ def test_control_flow_under_jvp_and_grad(name):
         per_ex = jax.vmap(jax.grad(total))(XS)
         for i, x in enumerate(XS):
             _allclose(per_ex[i], jax.grad(total)(x))
+
+
+def test_associative_scan_leaves_of_different_rank_and_callable_check():
+    ms = np.repeat(np.eye(2, dtype=np.float32)[None], 5, axis=0)
+    vs = np.arange(10, dtype=np.float32).reshape(5, 2)
+    out_m, out_v = lax.associative_scan(lambda a, b: (a[0] + b[0], a[1] + b[1]), (ms, vs))
+    _allclose(out_m, np.cumsum(ms, 0))
+    _allclose(out_v, np.cumsum(vs, 0))
+    with pytest.raises(TypeError, match="lax.associative_scan: fn argument should be callable."):
+        lax.associative_scan(42, 0)
+
+
+def test_platform_dependent_picks_the_default_backends_platform():
+    x = np.arange(3, dtype=np.float32)
+    platform = jax.devices()[0].platform
+    want = np.sin(x) if platform == "cpu" else np.cos(x)
+    _allclose(lax.platform_dependent(x, cpu=jnp.sin, default=jnp.cos), want)
+    _allclose(jax.jit(lambda x: lax.platform_dependent(x, cpu=jnp.sin, default=jnp.cos))(x), want)
+    _allclose(jax.vmap(lambda x: lax.platform_dependent(x, cpu=jnp.sin, default=jnp.cos))(x), want)
+    _allclose(lax.platform_dependent(cpu=lambda: jnp.sin(x), default=lambda: jnp.cos(x)), want)
+    with pytest.raises(NotImplementedError, match="translation rule .* not found for platform"):
+        lax.platform_dependent(3.0, tpu=lambda x: x + 2.0)
+    with pytest.raises(ValueError, match="Use 'cuda' or 'rocm'"):
+        lax.platform_dependent(3.0, gpu=lambda x: x)
+    with pytest.raises(TypeError, match="the 'cpu' branch must be a callable"):
+        lax.platform_dependent(3.0, cpu=1)
+
+
+def test_cond_forwards_an_operand_every_branch_returns_unchanged():
+    def f(x, y):
+        return lax.cond(x < 3, lambda x, y: (x * 2, y), lambda x, y: (x * 3, y), x, y)
+    x, y = jnp.arange(3), jnp.array(3.0)
+    x2, y2 = jax.vmap(f, in_axes=(0, None), out_axes=(0, None))(x, y)  # y stays unbatched
+    np.testing.assert_array_equal(np.asarray(x2), [0, 2, 4])
+    assert y2 is y
+    assert "cond" not in str(jax.make_jaxpr(lambda v: lax.cond(v > 0, lambda a: a, lambda a: a, v))(1.0))
+
+
+def test_scan_read_only_carry_is_a_constant_of_the_loop():
+    def f(x, y):
+        def g(_, y):
+            return lax.scan(lambda y, _: (y, None), y, None, length=1)[0]
+        return lax.cond(x < 0, g, g, x, y)
+    assert float(jax.vmap(f, (0, None), None)(jnp.arange(3.0), 3.0)) == 3.0  # y stays unbatched
+    step = lambda c, x: ((c[0], c[1] + x * c[0]), c[1])
+    (w, acc), ys = lax.scan(step, (2.0, 0.0), jnp.arange(4.0))
+    assert float(w) == 2.0 and float(acc) == 12.0
+    _allclose(ys, [0.0, 0.0, 2.0, 6.0])
+    assert float(jax.grad(lambda w: lax.scan(step, (w, 0.0), jnp.arange(4.0))[0][1])(2.0)) == 6.0
+    assert "num_carry=1 num_consts=1" in str(jax.make_jaxpr(lambda w: lax.scan(step, (w, 0.0), jnp.arange(4.0)))(2.0))

@@ -156,7 +156,7 @@ def jac_f_matrix(x):
     return (A * (1 - np.tanh(x.ravel()) ** 2)).reshape(4, 2, 3)
 
 
-@pytest.mark.parametrize("jac", [jax.jacfwd, jax.jacrev], ids=["jacfwd", "jacrev"])
+@pytest.mark.parametrize("jac", [jax.jacfwd, jax.jacrev, jax.jacobian], ids=["jacfwd", "jacrev", "jacobian"])
 def test_jacobian_shape_and_value(jac):
     x = _x(2, 3)
     J = jac(f_matrix)(x)

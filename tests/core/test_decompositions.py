@@ -75,3 +75,17 @@ def test_kernels_of_a_backend_show_the_decomposition():
     backend = BACKENDS[0]
     kernels = portax.jit(squareplus, backend=backend).lower(np.ones(3, np.float32)).compile().kernels
     assert "test_squareplus" not in " ".join(map(str, kernels))
+
+
+def test_expansion_keeps_namedtuple_params():
+    """Equations re-bound around an expanded decomposition keep their gather/scatter dimension numbers'
+    type (a plain tuple used to reach scatter's shape checks): jvp of tridiagonal_solve under jit."""
+    from portax.lax import linalg as la
+    rng = np.random.RandomState(0)
+    dl, du = rng.randn(2, 5).astype(np.float32)
+    d, b = rng.randn(5).astype(np.float32) + 4, rng.randn(5, 2).astype(np.float32)
+    args = (dl, d, du, b)
+    f = lambda *a: portax.jvp(lambda *x: la.tridiagonal_solve(*x), a, a)[1]
+    want = f(*args)
+    got = portax.jit(f, backend="reference")(*args)
+    np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-5)

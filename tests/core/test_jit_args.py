@@ -113,6 +113,8 @@ def test_lowered_as_text_dialects():
     assert "add" in lowered.as_text() and lowered.as_text(debug_info=True) == lowered.as_text()
     with pytest.raises(NotImplementedError, match="portax lowers to jaxprs"):
         lowered.as_text("hlo")
+    with pytest.raises(ValueError, match="unknown dialect: mhlo"):  # as JAX
+        lowered.as_text("mhlo")
 
 
 def test_float0_at_top_level():
@@ -155,3 +157,20 @@ def test_named_call_scopes_the_traced_equations():
 def test_python_complex_scalar_argument():
     out = jax.jit(lambda x: x + 1)(1 + 1j)
     assert out == 2 + 1j and out.dtype == np.complex64 and out.weak_type
+
+
+def test_jit_repr():
+    def my_function():
+        return None
+    assert repr(jax.jit(my_function)) == f"<PjitFunction of {my_function!r}>"
+
+    class BadRepr:
+        def __call__(self):
+            return None
+
+        def __repr__(self):
+            raise ValueError("invalid repr")
+    jitted = jax.jit(BadRepr())
+    assert repr(jitted) == "<PjitFunction>"
+    del jitted.__wrapped__
+    assert repr(jitted) == "<PjitFunction>"

@@ -20,6 +20,7 @@ def _stash(x):
 @pytest.fixture(autouse=True)
 def _clear():
     leaked.clear()
+    jax.clear_caches()  # each test traces _stash again (jit of a function seen before reuses its trace, as JAX's)
     yield
     leaked.clear()
 

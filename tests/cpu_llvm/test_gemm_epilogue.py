@@ -111,3 +111,9 @@ def test_contraction_binding_too_many_buffers_splits_into_the_product_and_its_co
     assert kernels[0].kind == "opaque" and kernels[0].root.primitive is ct.dot_general_p
     assert all(k.kind == "loop" and len(k.inputs) + len(k.outputs) <= 8 for k in kernels[1:])
     assert {v for k in kernels for v in k.outputs} >= set(jaxpr.outs)
+
+
+def test_products_without_contracting_dimensions():
+    """Outer products (no contracting dimension) and 2-D operands with two free dimensions each."""
+    assert_matches(lambda a, b: jnp.outer(a, b) * 2.0 + 1.0, arr(300), arr(300), rtol=1e-5)
+    assert_matches(lambda a, b: jnp.einsum("ij,kl->ijkl", a, b) + 1.0, arr(20, 30), arr(20, 30), rtol=1e-5)

@@ -102,6 +102,32 @@ for seed in (0, 1):
         f"jax.random.wald({k}, 2.0, (4,), jnp.float64)",
     )]
 
+# the other PRNG implementations (keys, split, fold_in, bits, uniform) and lax.rng_bit_generator as XLA:CPU runs it
+for impl in ("threefry4x32", "philox2x32", "philox4x32", "rbg", "unsafe_rbg"):
+    k = f"jax.random.key({{}}, impl='{impl}')"
+    for x64 in (False, True):
+        CASES += [(call, x64, 0) for call in (
+            f"jax.random.PRNGKey(-3, impl='{impl}')",
+            f"jax.random.key_data({k.format(2 ** 40 + 5 if x64 else 1701)})",
+            f"jax.random.key_data(jax.random.split({k.format(7)}, (2, 3)))",
+            f"jax.random.key_data(jax.random.fold_in({k.format(7)}, 2 ** 32 - 3))",
+            f"jax.random.bits({k.format(3)}, (2, 5), jnp.uint8)",
+            f"jax.random.bits({k.format(3)}, (7,), jnp.uint16)",
+            f"jax.random.bits({k.format(3)}, (3, 3))",
+            f"jax.random.uniform({k.format(5)}, (6,))",
+        )]
+    CASES += [(f"jax.random.bits({k.format(3)}, (5,), jnp.uint64)", True, 0)]
+for algorithm in ("RNG_DEFAULT", "RNG_PHILOX", "RNG_THREE_FRY"):
+    for words in ("[1, 2, 3, 4]", "[5, 6, 4294967295, 4294967295]", "[7, 8, 4294967294, 9]"):
+        for part in (0, 1):
+            key = f"jnp.array({words}, jnp.uint32)"
+            alg = f"jax.lax.RandomAlgorithm.{algorithm}"
+            shapes = ((7,), (6,)) if algorithm == "RNG_THREE_FRY" else ((3, 5), (2, 3))  # portax: 1-d threefry
+            CASES += [(f"jax.lax.rng_bit_generator({key}, {shapes[0]}, jnp.uint32, {alg})[{part}]", False, 0),
+                      (f"jax.lax.rng_bit_generator({key}, (9,), jnp.uint8, {alg})[{part}]", False, 0),
+                      (f"jax.lax.rng_bit_generator({key}, {shapes[1]}, jnp.uint16, {alg})[{part}]", False, 0),
+                      (f"jax.lax.rng_bit_generator({key}, (5,), jnp.uint64, {alg})[{part}]", True, 0)]
+
 FORMAT_NOTE = (" rtol (optional) = the float tolerance of that case (0: equal values), else 64 eps relative and"
                " absolute.")
 

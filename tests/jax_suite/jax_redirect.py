@@ -20,7 +20,11 @@ from typing import Any, Iterable, Mapping
 HARNESS = ("jax._src",)  # modules the harness (jax._src.test_util, ...) needs from real jax
 # Internal modules a test module imports as the public API (api_test: `from jax._src import api; api.grad(...)`):
 # the test module gets the public module they implement (hence portax); the harness keeps the real one.
-ALIASES = {"jax._src.api": "jax"}
+# (linalg_test: `from jax._src.lax import linalg as lax_linalg; lax_linalg.geqrf(a)`, i.e. jax.lax.linalg.)
+# (random_test: `from jax._src.random import prng as prng_internal; isinstance(k, prng_internal.PRNGKeyArray)`,
+# `prng_internal.prngs`: the key-array class and PRNG registry, portax.core.prng_keys in portax.)
+ALIASES = {"jax._src.api": "jax", "jax._src.lax.linalg": "jax.lax.linalg",
+           "jax._src.random.prng": "portax.core.prng_keys"}
 
 
 class Missing:
@@ -82,6 +86,11 @@ class Redirector:
         except ModuleNotFoundError as e:
             if e.name is not None and not target.startswith(e.name):
                 raise  # portax's own import is broken: not a missing jax module
+            parent, _, attr = name.rpartition(".")
+            module = getattr(importlib.import_module(self.target + parent[len(self.source):]), attr, None) \
+                if parent != self.source and self.redirected(parent) else None
+            if isinstance(module, types.ModuleType):  # a module that is an attribute (portax.lax.linalg)
+                return self.wrap(module)
             raise ImportError(f"portax lacks module {target} (the test imports {name})", name=name) from None
 
     def import_(self, name: str, globals: Any = None, locals: Any = None, fromlist: Any = (), level: int = 0):

@@ -97,3 +97,12 @@ def test_only_modules_in_the_directory_are_redirected(fakes, tmp_path):
     (tmp_path / "fake_in_dir.py").write_text("")
     assert finder.find_spec("fake_in_dir") is not None
     assert finder.find_spec("fake_elsewhere") is None and finder.find_spec("pkg.fake_in_dir") is None
+
+
+def test_a_module_portax_holds_as_an_attribute_resolves(fakes):
+    """`from jax._src.lax import linalg` (aliased to jax.lax.linalg): portax.lax.linalg is an attribute module."""
+    fakes["fakeportax.lax"].linalg = _module("fakeportax.core.linalg", who="portax linalg")
+    redirector = Redirector(source="fakejax", target="fakeportax", harness=("fakejax._src",))
+    assert redirector.resolve("fakejax.lax.linalg").who == "portax linalg"
+    with pytest.raises(ImportError, match="fakeportax.lax.nothere"):
+        redirector.resolve("fakejax.lax.nothere")

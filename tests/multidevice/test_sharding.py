@@ -1,7 +1,8 @@
 """portax.sharding (Mesh, NamedSharding, PartitionSpec), device_put with shardings and resharding,
 shard_map over a 2x2 mesh with collectives over one and two axes (eager, under jit, grad and vmap),
 jit with in_shardings/out_shardings against the unsharded results, with_sharding_constraint and
-visualize_array_sharding."""
+visualize_array_sharding; shard_map under jit, grad and vmap giving each device its block (no gather);
+make_array_from_single_device_arrays/_callback/_process_local_data, set_mesh, uneven shardings."""
 import numpy as np
 import pytest
 
@@ -76,15 +77,18 @@ def test_single_device_arrays_have_a_single_device_sharding():
 
 
 def test_device_put_errors(mesh):
-    with pytest.raises(ValueError, match=r"dimension 0 should be divisible by 2, but it is equal to 5"):
+    with pytest.raises(ValueError, match=r"implies that array axis 0 is partitioned 2 times, but the dimension size "
+                                         r"is 5 \(full shape: \(5,\), per-dimension tiling factors: \[2\] should"):
         jax.device_put(np.zeros(5), NamedSharding(mesh, P("x")))
-    with pytest.raises(ValueError, match=r"divisible by 4, but it is equal to 6"):
+    with pytest.raises(ValueError, match=r"partitioned 4 times, but the dimension size is 6"):
         jax.device_put(np.zeros((6, 2)), NamedSharding(mesh, P(("x", "y"))))
     with pytest.raises(ValueError, match=r"Resource axis: z of P\('z',\) is not found in mesh: \('x', 'y'\)"):
         NamedSharding(mesh, P("z"))
     with pytest.raises(ValueError, match="duplicate entries for `x`"):
         NamedSharding(mesh, P("x", "x"))
-    with pytest.raises(ValueError, match="only valid for values of rank at least 2"):
+    with pytest.raises(ValueError, match=r"One of device_put args is incompatible with its sharding annotation "
+                                         r".*only valid for values of rank at least 2, but was applied to a value of "
+                                         r"rank 1"):
         jax.device_put(np.zeros(4), NamedSharding(mesh, P("x", "y")))
 
 
@@ -195,6 +199,11 @@ def test_shard_map_errors(mesh):
     varying = jax.shard_map(lambda b: b * 2, mesh=mesh, in_specs=P("x"), out_specs=P())
     with pytest.raises(ValueError, match=r"(?s)replicated across mesh axes \('x',\).*check_vma=False"):
         varying(np.zeros(4, np.float32))
+    too_long = jax.shard_map(lambda b: (b, jnp.sum(b)), mesh=mesh, in_specs=P("x"), out_specs=(P("x"), P("x")))
+    with pytest.raises(ValueError, match=r"(?s)out_specs entry which is too long.*out_specs\[1\] is P\('x',\) which "
+                                         r"has length 1, but <lambda>\(\*args\)\[1\] has shape f32\[\], which has "
+                                         r"rank 0"):
+        jax.jit(too_long)(np.zeros((4, 2), np.float32))
     unchecked = jax.shard_map(lambda b: b * 2, mesh=mesh, in_specs=P("x"), out_specs=P(), check_vma=False)
     np.testing.assert_array_equal(np.asarray(unchecked(np.arange(4.0, dtype=np.float32))), [0.0, 2.0])
 
@@ -331,12 +340,117 @@ def test_jit_of_shard_map_on_sharded_arguments(mesh):
     np.testing.assert_allclose(np.asarray(g(x)), np.asarray(x) * 4)
 
 
+def _put(mesh, x, spec):
+    return jax.device_put(x, NamedSharding(mesh, spec))
+
+
+def test_jit_of_shard_map_gives_each_device_its_block(mesh, monkeypatch):
+    x, w = _rand(8, 3), _rand(3, 4, seed=1)
+    seen = []
+
+    def body(xb, wb):
+        seen.append((xb.shape, wb.shape))
+        return jnp.tanh(xb @ wb)
+
+    f = jax.shard_map(body, mesh=mesh, in_specs=(P("x"), P(None, "y")), out_specs=P("x", "y"))
+    xs, ws = _put(mesh, x, P("x")), _put(mesh, w, P(None, "y"))
+    _no_gather(monkeypatch)
+    out = jax.jit(f)(xs, ws)
+    assert out.sharding == NamedSharding(mesh, P("x", "y"))
+    assert [(s.device, s.data.device, s.data.shape) for s in out.addressable_shards] == \
+        [(d, d, (4, 2)) for d in mesh.devices.flat]
+    assert seen == [((4, 3), (3, 2))]
+    monkeypatch.undo()
+    np.testing.assert_allclose(np.asarray(out), np.tanh(x @ w), rtol=1e-5)
+    host = jax.jit(f)(x, w)  # unsharded inputs are cut per device; the result is sharded all the same
+    assert host.sharding == out.sharding
+    np.testing.assert_allclose(np.asarray(host), np.tanh(x @ w), rtol=1e-5)
+
+
+def test_jit_runs_the_work_around_a_shard_map_over_its_mesh(mesh, monkeypatch):
+    x, w = _rand(8, 3), _rand(3, 4, seed=1)
+    f = jax.shard_map(lambda xb, wb: jnp.tanh(xb @ wb), mesh=mesh, in_specs=(P("x"), P(None, "y")),
+                      out_specs=P("x", "y"))
+    g = jax.jit(lambda x, w: f(x, w) * 2 + 1)
+    loss = jax.jit(jax.value_and_grad(lambda w, x: jnp.sum(f(x, w) ** 2)))
+    _no_gather(monkeypatch)  # unsharded arguments: cut per device, the shard_map's results never gathered
+    out, (value, gw) = g(x, w), loss(w, x)
+    assert out.sharding == NamedSharding(mesh, P("x", "y")) and gw.sharding == NamedSharding(mesh, P(None, "y"))
+    monkeypatch.undo()
+    np.testing.assert_allclose(np.asarray(out), np.tanh(x @ w) * 2 + 1, rtol=1e-5)
+    ref_value, ref_gw = jax.value_and_grad(lambda w, x: jnp.sum(jnp.tanh(x @ w) ** 2))(w, x)
+    np.testing.assert_allclose(np.asarray(value), np.asarray(ref_value), rtol=1e-5)
+    np.testing.assert_allclose(np.asarray(gw), np.asarray(ref_gw), rtol=1e-4, atol=1e-6)
+
+
+def test_jit_grad_of_shard_map_keeps_gradients_sharded(mesh, monkeypatch):
+    x, w, s = _rand(8, 3), _rand(3, 4, seed=1), np.float32(0.7)
+    body = lambda xb, wb, sb: lax.psum(jnp.sum(jnp.tanh(sb * (xb @ wb)) ** 2), ("x", "y"))
+    loss = jax.shard_map(body, mesh=mesh, in_specs=(P("x"), P(None, "y"), P()), out_specs=P())
+    args = (_put(mesh, x, P("x")), _put(mesh, w, P(None, "y")), _put(mesh, s, P()))
+    _no_gather(monkeypatch)
+    grads = jax.jit(jax.grad(loss, argnums=(0, 1, 2)))(*args)
+    assert [g.sharding for g in grads] == [a.sharding for a in args]
+    monkeypatch.undo()
+    ref = jax.grad(lambda x, w, s: jnp.sum(jnp.tanh(s * (x @ w)) ** 2), argnums=(0, 1, 2))(x, w, s)
+    for g in (grads, jax.grad(loss, argnums=(0, 1, 2))(x, w, s)):
+        for a, b in zip(g, ref):
+            np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-4, atol=1e-6)
+
+
+def test_derivatives_of_shard_map_with_values_replicated_over_some_axes(mesh):
+    x, w, b = _rand(4, 6), _rand(4, 6, seed=1), _rand(3, seed=2)
+    f = jax.shard_map(lambda xb, wb, bb: lax.psum(jnp.sin(xb * wb), "y") + bb, mesh=mesh,
+                      in_specs=(P("x", "y"), P("x", "y"), P()), out_specs=P("x"))  # output replicated over y
+    ref = lambda x, w, b: jnp.sin(x * w).reshape(4, 2, 3).sum(1) + b
+    loss = lambda fn: (lambda x, w, b: jnp.sum(fn(x, w, b) ** 2))
+    want = jax.grad(loss(ref), argnums=(0, 1, 2))(x, w, b)
+    for grads in (jax.grad(loss(f), argnums=(0, 1, 2))(x, w, b), jax.jit(jax.grad(loss(f), argnums=(0, 1, 2)))(
+            _put(mesh, x, P("x", "y")), w, b)):
+        for got, ref_grad in zip(grads, want):
+            np.testing.assert_allclose(np.asarray(got), np.asarray(ref_grad), rtol=1e-4, atol=1e-5)
+    tangent, ref_tangent = (jax.jvp(lambda v: fn(v, w, b), (x,), (np.ones_like(x),))[1] for fn in (f, ref))
+    np.testing.assert_allclose(np.asarray(tangent), np.asarray(ref_tangent), rtol=1e-5)
+    xs = np.stack([x, 2 * x])
+    np.testing.assert_allclose(np.asarray(jax.vmap(jax.grad(loss(f)), (0, None, None))(xs, w, b)),
+                               np.asarray(jax.vmap(jax.grad(loss(ref)), (0, None, None))(xs, w, b)), rtol=1e-4,
+                               atol=1e-5)
+
+
+def test_vmap_of_shard_map_keeps_the_blocks_in_place(mesh, monkeypatch):
+    x = _rand(3, 4, 8)
+    xs = _put(mesh, x, P(None, "x", "y"))
+    f = jax.shard_map(lambda b: jnp.sin(b) * lax.axis_index("y"), mesh=mesh, in_specs=P("x", "y"),
+                      out_specs=P("x", "y"))
+    _no_gather(monkeypatch)
+    outs = [jax.vmap(f)(xs), jax.jit(jax.vmap(f))(xs)]
+    assert [o.sharding for o in outs] == [xs.sharding] * 2
+    monkeypatch.undo()
+    for o in outs:
+        np.testing.assert_allclose(np.asarray(o), np.sin(x) * np.repeat([0.0, 1.0], 4), rtol=1e-6)
+
+
 def test_shard_map_over_some_mesh_axes(mesh):
     x = np.arange(8.0, dtype=np.float32).reshape(4, 2)
     f = jax.shard_map(lambda b: lax.psum(b, "x"), mesh=mesh, in_specs=P("x"), out_specs=P(), axis_names={"x"})
     np.testing.assert_allclose(np.asarray(f(x)), x[:2] + x[2:])
     with pytest.raises(ValueError, match="outside axis_names"):
         jax.shard_map(lambda b: b, mesh=mesh, in_specs=P("y"), out_specs=P("y"), axis_names={"x"})(x)
+
+
+def test_shard_map_over_some_mesh_axes_under_jit_and_grad(mesh, monkeypatch):
+    x = _rand(4, 6)
+    f = jax.shard_map(lambda b: lax.psum(jnp.sin(b), "x"), mesh=mesh, in_specs=P("x"), out_specs=P(),
+                      axis_names={"x"})
+    xs = _put(mesh, x, P("x"))
+    _no_gather(monkeypatch)
+    out = jax.jit(f)(xs)
+    grad = jax.jit(jax.grad(lambda v: jnp.sum(f(v) ** 2)))(xs)
+    assert out.sharding == NamedSharding(mesh, P()) and grad.sharding == xs.sharding
+    monkeypatch.undo()
+    total = np.sin(x[:2]) + np.sin(x[2:])
+    np.testing.assert_allclose(np.asarray(out), total, rtol=1e-5)
+    np.testing.assert_allclose(np.asarray(grad), 2 * np.tile(total, (2, 1)) * np.cos(x), rtol=1e-4, atol=1e-6)
 
 
 def test_device_put_of_a_sharded_array_to_one_device(mesh):
@@ -391,3 +505,129 @@ def test_arithmetic_on_sharded_arrays_stays_sharded(mesh, monkeypatch):
     np.testing.assert_allclose(np.asarray(out), (x * 2 + 1) / (y ** 2 + 1) - (x > y), rtol=1e-5)
     np.testing.assert_allclose(np.asarray(2.0 - a), 2.0 - x)
     np.testing.assert_allclose(np.asarray(a @ b.T), x @ y.T, rtol=1e-5, atol=1e-5)
+
+
+def test_make_array_from_single_device_arrays(mesh):
+    s, data = NamedSharding(mesh, P("x", "y")), np.arange(32.0, dtype=np.float32).reshape(4, 8)
+    pieces = [jax.device_put(data[i], d) for d, i in s.addressable_devices_indices_map(data.shape).items()]
+    a = jax.make_array_from_single_device_arrays(data.shape, s, pieces[::-1])  # any order: matched by device
+    assert a.sharding == s and a.shape == (4, 8) and a.dtype == np.float32
+    for shard, piece in zip(a.addressable_shards, pieces):
+        assert shard.data is piece and shard.device == piece.device
+    np.testing.assert_array_equal(np.asarray(a), data)
+    one = jax.make_array_from_single_device_arrays((4, 8), SingleDeviceSharding(jax.devices()[2]),
+                                                   [jax.device_put(data, jax.devices()[2])])
+    assert one.device == jax.devices()[2]
+    np.testing.assert_array_equal(np.asarray(one), data)
+    for bad, err, msg in [
+            ((data.shape, s, pieces[:3]), ValueError, "Expected 4 per-device arrays"),
+            ((data.shape, s, [pieces[0]] * 4), ValueError, r"must be from distinct devices, but got device IDs"),
+            (((4, 4), s, pieces), ValueError, r"Expected shard shape \(2, 2\) doesn't match the single device array "
+                                              r"shape \(2, 4\)"),
+            ((data.shape, s, np.array(pieces, dtype=object)), TypeError, "must be a list or tuple"),
+            ((data.shape, s, [a] * 4), ValueError, "single-device")]:
+        with pytest.raises(err, match=msg):
+            jax.make_array_from_single_device_arrays(*bad)
+    with pytest.raises(ValueError, match="must match the dtype of the addressable shards"):
+        jax.make_array_from_single_device_arrays(data.shape, s, pieces, dtype=np.int32)
+    with pytest.raises(ValueError, match=r"Sharding contains devices \{1\} that are not present in per-device arrays. "
+                                         r"Per-device arrays contain devices \{2\} that are not present"):
+        jax.make_array_from_single_device_arrays(data.shape[1:], NamedSharding(jax.make_mesh((2,), ("x",)), P("x")),
+                                                 [jax.device_put(data[0, :4], jax.devices()[k]) for k in (0, 2)])
+
+
+def test_make_array_from_callback(mesh):
+    data = _rand(4, 6)
+    calls = []
+
+    def fetch(index):
+        calls.append(index)
+        return data[index]
+
+    a = jax.make_array_from_callback(data.shape, NamedSharding(mesh, P(None, "y")), fetch)
+    assert a.sharding.spec == P(None, "y") and [s.data.shape for s in a.addressable_shards] == [(4, 3)] * 4
+    assert calls == [(slice(None), slice(0, 3)), (slice(None), slice(3, 6))] * 2
+    np.testing.assert_array_equal(np.asarray(a), data)
+    calls.clear()
+    r = jax.make_array_from_callback(data.shape, NamedSharding(mesh, P()), fetch)
+    assert len(calls) == 1 and r.is_fully_replicated
+    np.testing.assert_array_equal(np.asarray(r), data)
+    with pytest.raises(ValueError, match=r"implies that array axis 0 is partitioned 2 times, but the dimension size "
+                                         r"is 3"):
+        jax.make_array_from_callback((3, 6), NamedSharding(mesh, P("x")), fetch)
+    with pytest.raises(ValueError, match=r"Expected shard shape \(2, 6\) doesn't match"):
+        jax.make_array_from_callback(data.shape, NamedSharding(mesh, P("x")), lambda i: data)
+    with pytest.raises(ValueError, match="must match the dtype"):
+        jax.make_array_from_callback(data.shape, NamedSharding(mesh, P("x")), fetch, dtype=np.int32)
+    with pytest.raises(TypeError, match="sharding should be an instance of `jax.sharding`"):
+        jax.make_array_from_callback(data.shape, P("x"), fetch)
+    with pytest.raises(jax.errors.UnexpectedTracerError, match="cannot be called within a traced context"):
+        jax.jit(lambda v: jax.make_array_from_callback((4,), NamedSharding(mesh, P("x")), lambda i: v[i]))(data[0, :4])
+
+
+def test_make_array_from_process_local_data(mesh):
+    x, y = _rand(4, 6), _rand(8, seed=1)
+    s = NamedSharding(mesh, P("x"))
+    out = jax.make_array_from_process_local_data(s, {"x": x, "y": y})  # one process: the local data is the array
+    assert out["x"].sharding == s and out["y"].sharding == s
+    np.testing.assert_array_equal(np.asarray(out["x"]), x)
+    np.testing.assert_array_equal(np.asarray(out["y"]), y)
+    same = jax.make_array_from_process_local_data(s, [x, y], [(4, 6), None])
+    np.testing.assert_array_equal(np.asarray(same[0]), x)
+    with pytest.raises(ValueError, match=r"global_shape should be None or equal to local_data.shape.Got "
+                                         r"global_shape=\(8, 6\) and local_data.shape=\(4, 6\)"):
+        jax.make_array_from_process_local_data(s, x, (8, 6))
+    with pytest.raises(ValueError, match="Please set a mesh via `jax.set_mesh` if a PartitionSpec is passed to "
+                                         "make_array_from_process_local_data"):
+        jax.make_array_from_process_local_data(P("x"), x)
+    with jax.set_mesh(mesh):
+        assert jax.make_array_from_process_local_data(P(None, "y"), x).sharding == NamedSharding(mesh, P(None, "y"))
+
+
+def test_set_mesh_makes_partition_specs_shardings(mesh):
+    x = _rand(4, 8)
+    assert jax.sharding.get_mesh().empty
+    with pytest.raises(ValueError, match="Please set a mesh via `jax.set_mesh` if a PartitionSpec is passed to "
+                                         "device_put"):
+        jax.device_put(x, P("x"))
+    with pytest.raises(ValueError, match="The context mesh cannot be empty"):
+        jax.shard_map(lambda b: b, in_specs=P("x"), out_specs=P("x"))
+    with jax.set_mesh(mesh):
+        assert jax.sharding.get_mesh() is mesh
+        assert jax.device_put(x, P("x", "y")).sharding == NamedSharding(mesh, P("x", "y"))
+        f = jax.shard_map(lambda b: lax.psum(b, "y"), in_specs=P("x", "y"), out_specs=P("x"))
+        np.testing.assert_allclose(np.asarray(f(x)), x[:, :4] + x[:, 4:], rtol=1e-6)
+        g = jax.jit(lambda v: v * 2, in_shardings=P("x"), out_shardings=P(None, "y"))(x)
+        assert g.sharding == NamedSharding(mesh, P(None, "y"))
+        np.testing.assert_allclose(np.asarray(g), x * 2)
+        assert lax.with_sharding_constraint(x, P("y")).sharding == NamedSharding(mesh, P("y"))
+        other = jax.make_mesh((4,), ("i",))
+        with pytest.raises(ValueError, match="should match the mesh passed to shard_map"):
+            jax.shard_map(lambda b: b, mesh=other, in_specs=P("i"), out_specs=P("i"))
+        a = _put(other, x, P("i"))  # arrays over another mesh still compute over theirs
+        assert (a + 1).sharding == a.sharding and jax.jit(lambda v: v * 2)(a).sharding == a.sharding
+        with pytest.raises(ValueError, match="can only be used outside of `jax.jit`"):
+            jax.jit(lambda v: jax.set_mesh(None) or v)(x)
+    assert jax.sharding.get_mesh().empty
+    jax.set_mesh(mesh)  # a global setter too
+    try:
+        assert jax.sharding.get_mesh() is mesh
+    finally:
+        jax.set_mesh(None)
+    assert jax.sharding.get_mesh().empty
+    with pytest.raises(ValueError, match="Expected mesh of type `jax.sharding.Mesh`"):
+        jax.set_mesh("x")
+
+
+def test_uneven_shardings_are_errors(mesh):
+    uneven = r"implies that array axis 0 is partitioned 2 times, but the dimension size is 3"
+    x = np.zeros(3, np.float32)
+    with pytest.raises(ValueError, match=uneven):
+        jax.jit(lambda v: v * 2, in_shardings=NamedSharding(mesh, P("x")))(x)
+    with pytest.raises(ValueError, match=uneven):
+        jax.jit(lambda v: v[:3], out_shardings=NamedSharding(mesh, P("y")))(np.zeros(4, np.float32))
+    with pytest.raises(ValueError, match=uneven):
+        lax.with_sharding_constraint(x, NamedSharding(mesh, P("y")))
+    with pytest.raises(ValueError, match=uneven):
+        NamedSharding(mesh, P("x")).shard_shape((3, 4))
+    assert NamedSharding(mesh, P("x", "y")).shard_shape((4, 6)) == (2, 3)

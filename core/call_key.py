@@ -1,0 +1,69 @@
+"""The key of jit's fast path: a call's leaves and their structure, read without building a PyTreeDef.
+
+Arguments made of Arrays, NumPy arrays and Python scalars in tuples, lists, dicts and Nones (what
+``tree_flatten`` handles natively) give ``(key, leaves, convert)``: the key is the structure (each container's
+type and arity or keys, in preorder) and each leaf's abstract signature (an Array's aval and device, a NumPy
+array's shape and dtype, a scalar's type), after ``context``; the leaves come in ``tree_flatten``'s order;
+``convert`` says whether some leaf is not an Array yet. Anything else (a tracer, a NumPy scalar, a custom
+pytree node, a subclass of a container, a dict with keys of mixed types) gives None: the call takes jit's
+general path. Each item's first token says what it is, so two different structures never share a key.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .array import Array
+
+_SCALARS = (bool, int, float, complex)  # their aval depends on their type only (and on x64, in ``context``)
+
+
+def arrays_key(args: Any, context: Any) -> tuple[tuple, list, bool] | None:
+    """``(key, leaves, convert)`` of the leaves of ``args`` (a tuple: each element is a pytree), else None."""
+    key: list = [context]
+    leaves: list = []
+    convert = _collect(args, key, leaves)
+    return None if convert is None else (tuple(key), leaves, convert)
+
+
+def _collect(nodes: Any, key: list, leaves: list) -> bool | None:
+    """Append the items of ``nodes``; whether one is not an Array, or None if one is not supported."""
+    convert = False
+    for x in nodes:
+        t = type(x)
+        if t is Array:
+            key.append(x.aval)
+            key.append(x._device)
+        elif t is tuple or t is list or t is dict:
+            if t is dict:
+                try:
+                    names = sorted(x)
+                except TypeError:  # keys of mixed types
+                    return None
+                key.append(dict)
+                key.append(tuple(names))
+                x = [x[k] for k in names]
+            else:
+                key.append(t)
+                key.append(len(x))
+            inner = _collect(x, key, leaves)
+            if inner is None:
+                return None
+            convert = convert or inner
+            continue
+        elif x is None:
+            key.append(None)
+            continue
+        elif t is np.ndarray:
+            key.append(np.ndarray)
+            key.append(x.shape)
+            key.append(x.dtype)
+            convert = True
+        elif t in _SCALARS:
+            key.append(t)
+            convert = True
+        else:
+            return None
+        leaves.append(x)
+    return convert

@@ -1,0 +1,126 @@
+"""Eager transformations of jitted and checkpointed functions reuse their compiled programs (JAX's
+test_vjp_caching, test_linearize_caching, test_fwd_caching, test_grad_of_jit_compilation_caching2)."""
+import numpy as np
+import pytest
+
+import portax
+import portax.numpy as jnp
+from portax.core import dispatch
+
+
+@pytest.fixture
+def compiles(monkeypatch):
+    """A counter of backend compilations (``count[0]``; set it to 0 to restart)."""
+    count = [0]
+    monkeypatch.setattr(dispatch, "on_compile", lambda: count.__setitem__(0, count[0] + 1))
+    return count
+
+
+def _identity():
+    return portax.checkpoint(portax.jit(lambda x: 2 * x))
+
+
+def test_vjp_fn_of_checkpointed_jit_compiles_once(compiles):
+    _, f_vjp = portax.vjp(_identity(), 1.)
+    f_vjp(1.)
+    compiles[0] = 0
+    for _ in range(5):
+        (ct,) = f_vjp(1.)
+    assert compiles[0] == 0
+    assert float(ct) == 2.0
+
+
+def test_linearized_checkpointed_jit_compiles_once(compiles):
+    _, f_lin = portax.linearize(_identity(), 1.)
+    f_lin(1.)
+    compiles[0] = 0
+    for _ in range(5):
+        out = f_lin(3.)
+    assert compiles[0] == 0 and float(out) == 6.0
+
+
+@pytest.mark.parametrize("backward", [False, True])
+def test_vjp_in_a_loop_compiles_once(compiles, backward):
+    identity = _identity()
+    portax.vjp(identity, 1.)[1](1.)
+    compiles[0] = 0
+    for i in range(5):
+        y, f_vjp = portax.vjp(identity, float(i))
+        if backward:
+            (ct,) = f_vjp(1.)
+            assert float(ct) == 2.0
+        assert float(y) == 2.0 * i
+    assert compiles[0] == 0
+
+
+def test_grad_of_jit_compiles_forward_and_backward_once(compiles):
+    f = portax.jit(jnp.sin)
+    portax.grad(portax.jit(lambda x: x))(1.0)
+    compiles[0] = 0
+    portax.grad(f)(3.)
+    assert compiles[0] == 2
+    compiles[0] = 0
+    g = portax.grad(f)(4.)
+    assert compiles[0] == 0
+    np.testing.assert_allclose(float(g), np.cos(4.), rtol=1e-6)
+
+
+def test_vmap_of_jit_compiles_once(compiles):
+    f = portax.jit(lambda x: x * 2)
+    xs = jnp.ones((3, 2))
+    portax.vmap(f)(xs)
+    compiles[0] = 0
+    for _ in range(3):
+        out = portax.vmap(f)(xs)
+    assert compiles[0] == 0
+    np.testing.assert_array_equal(np.asarray(out), 2 * np.ones((3, 2)))
+
+
+
+def test_jit_of_the_same_function_traces_once():
+    """As JAX's global cache: a new ``jit(f)`` of a function seen before reuses its trace and program."""
+    traced = []
+
+    def f(x):
+        traced.append(1)
+        return x * 2
+
+    for i in range(3):
+        assert float(portax.jit(f)(float(i))) == 2.0 * i
+    assert len(traced) == 1
+    portax.jit(f, static_argnums=0)(1.0)  # other static arguments: a trace of its own
+    assert len(traced) == 2
+
+
+def test_clear_caches_retraces_and_recompiles(compiles):
+    traced = []
+
+    def f(x):
+        traced.append(1)
+        return x * 3
+
+    g = portax.jit(f)
+    g(1.0)
+    portax.clear_caches()
+    compiles[0] = 0
+    assert float(g(2.0)) == 6.0 and float(portax.jit(f)(2.0)) == 6.0
+    assert len(traced) == 3 and compiles[0] >= 1
+
+
+def test_jit_drops_closed_over_constants_with_the_function():
+    """No reference cycle keeps a traced constant: it goes with the jitted function (JAX's test_jit_reference_dropping),
+    without waiting for the garbage collector."""
+    import gc
+    import weakref
+    gc.disable()
+    try:
+        x = jnp.ones(10)
+        g = portax.jit((lambda x: lambda: x)(x))
+        x = weakref.ref(x)
+        g()
+        g()
+        assert x() is not None
+        del g
+        assert x() is None
+    finally:
+        gc.enable()
