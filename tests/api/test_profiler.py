@@ -85,7 +85,8 @@ def test_cli_prints_the_per_kernel_table(traced):
     assert lines[1].split()[:3] == ["kernel", "device", "calls"] and "GFLOP/s" in lines[1]
     (row,) = [line for line in lines if line.startswith("mlp/dense/dot_general ")]
     cols = row.split()
-    assert cols[-6] == "3" and float(cols[-5]) > 0 and float(cols[-1]) > 0  # calls, total ms, GFLOP/s
+    # calls, total ms (3 decimals: a tiny dot on a fast machine totals 0.000), mean µs, GFLOP/s
+    assert cols[-6] == "3" and float(cols[-5]) >= 0 and float(cols[-4]) > 0 and float(cols[-1]) > 0
 
 
 def test_no_events_without_a_trace_and_one_trace_at_a_time(tmp_path):

@@ -669,6 +669,7 @@ COVERED_ELSEWHERE = {
     cd.custom_vjp_call_p: "test_core_custom_derivatives.py",
     cd.custom_lin_p: "test_core_custom_derivatives.py",
     solves.linear_solve_p: "../api/test_solves.py",
+    la.tridiagonal_solve_p: "../api/test_linalg_tridiagonal.py",
     **{p: "../multidevice/test_sharded_and_demo.py" for p in collectives.COLLECTIVES},
     **{p: "../api/test_callbacks.py" for p in callbacks.CALLBACKS},
 }

@@ -15,6 +15,7 @@ from portax.core import dtypes, trace
 from portax.core.ir import ShapedArray
 from portax.core import primitives
 from portax.core.complex_lowering import COMPLEX_RULES
+from portax.core.decompositions import DECOMPOSITIONS
 from portax.core.primitives import all_primitives
 from portax.core.primitives import elementwise as ew, indexing as ix, prng, structural as st
 from portax.core.test_util import check_grads, check_jvp, check_vjp
@@ -63,7 +64,8 @@ def test_every_primitive_has_all_rules(prim):
     assert prim in trace.jvp_rules
     if prim is not st.iota_p:  # nullary: nothing to batch
         assert prim in trace.batching_rules
-    assert prim in REFERENCE_RULES or prim in trace.impl_rules or prim in COMPLEX_RULES, f"{prim} cannot be evaluated"
+    assert prim in REFERENCE_RULES or prim in trace.impl_rules or prim in COMPLEX_RULES or \
+        prim in DECOMPOSITIONS, f"{prim} cannot be evaluated"
 
 
 def test_primitives_covered_elsewhere_have_test_files():
