@@ -25,6 +25,12 @@ def _mlp(w, x):
             return jnp.sum(h * 2)
 
 
+def _is_dot(name: str) -> bool:
+    """The kernel of ``_mlp``'s product: ``mlp/dense/dot_general``, or a contraction kernel fusing its consumers
+    (``mlp/dense+mlp/head/fusion(dot_general,...)``)."""
+    return name.startswith("mlp/dense") and "dot_general" in name
+
+
 def _events(log_dir):
     files = glob.glob(os.path.join(str(log_dir), "plugins", "profile", "*", "*.trace.json.gz"))
     assert len(files) == 1, files
@@ -53,11 +59,11 @@ def test_trace_file_has_kernel_compile_transfer_and_annotation_events(traced):
     for e in events:
         by_cat.setdefault(e.get("cat"), []).append(e)
     kernels = by_cat["kernel"]
-    dots = [e for e in kernels if e["name"] == "mlp/dense/dot_general"]
+    dots = [e for e in kernels if _is_dot(e["name"])]  # alone, or with its epilogue (a contraction kernel)
     assert len(dots) == 3, sorted({e["name"] for e in kernels})
-    assert all(e["args"]["flops"] == 2 * M * K * N and e["args"]["bytes"] >= 4 * (M * K + K * N + M * N)
+    assert all(e["args"]["flops"] >= 2 * M * K * N and e["args"]["bytes"] >= 4 * (M * K + K * N)
                for e in dots)
-    assert any("mlp/head" in e["name"] and e["name"] != "mlp/dense/dot_general" for e in kernels)
+    assert any("mlp/head" in e["name"] for e in kernels)
     assert all(e["dur"] >= 0 and e["ph"] == "X" for e in kernels)
     backend = jax.default_backend()
     assert {e["args"]["backend"] for e in by_cat["compile"]} == {backend}  # (cpu_llvm: and its profiled build)
@@ -83,7 +89,7 @@ def test_cli_prints_the_per_kernel_table(traced):
     lines = out.splitlines()
     assert lines[0].endswith(".trace.json.gz")
     assert lines[1].split()[:3] == ["kernel", "device", "calls"] and "GFLOP/s" in lines[1]
-    (row,) = [line for line in lines if line.startswith("mlp/dense/dot_general ")]
+    (row,) = [line for line in lines if _is_dot(line.split()[0])]
     cols = row.split()
     # calls, total ms (3 decimals: a tiny dot on a fast machine totals 0.000), mean µs, GFLOP/s
     assert cols[-6] == "3" and float(cols[-5]) >= 0 and float(cols[-4]) > 0 and float(cols[-1]) > 0
@@ -153,7 +159,7 @@ def test_kernels_of_a_jitted_function_closing_over_an_array(tmp_path):
     with jax.profiler.trace(tmp_path):
         np.testing.assert_allclose(f(np.ones((4, 16), np.float32)), np.tanh(np.full((4, 16), 16.0)), rtol=1e-6)
     names = [e["name"] for e in _events(tmp_path) if e.get("cat") == "kernel"]
-    assert any(n.endswith("dot_general") for n in names), names
+    assert any("dot_general" in n for n in names), names
 
 
 def _svg_cli(*args):
@@ -173,7 +179,7 @@ def test_cli_svg_timeline_of_one_annotation(traced, tmp_path):
     boxes = [r for r in root.iter(ns + "rect") if r.get("class") == "ev"]
     assert len(boxes) == len(inside) and len(inside) > len([e for e in events if e.get("cat") == "kernel"])
     tips = [r.find(ns + "title").text for r in boxes]
-    assert sum(t.startswith("mlp/dense/dot_general (kernel, ") for t in tips) == 3
+    assert sum(_is_dot(t.split(" (kernel, ")[0]) for t in tips if " (kernel, " in t) == 3
     width = float(root.get("width"))
     assert all(0 < float(r.get("x")) and float(r.get("x")) + float(r.get("width")) <= width for r in boxes)
     texts = [t.text for t in root.iter(ns + "text")]
