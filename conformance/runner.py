@@ -209,10 +209,11 @@ def run_planned(planned: PlannedCell, backend_name: str, caps) -> Cell:
 
 
 def accepted(case: Case) -> bool:
-    """Whether the core's shape/dtype rules accept the case (cases of dtypes an op rejects are dropped)."""
+    """Whether the core's shape/dtype rules accept the case (cases of dtypes an op rejects are dropped, such as
+    float16 decompositions, which the core refuses with NotImplementedError as JAX does on CPU)."""
     try:
         portax.eval_shape(case.fn, *case.args)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, NotImplementedError):
         return False
     return True
 
