@@ -3,6 +3,8 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?= -q
+# The main suite runs on every core (pytest-xdist); TEST_JOBS=0 runs it in this process alone.
+TEST_JOBS ?= auto
 
 .PHONY: demo test test-mpi test-fast conformance conformance-baseline-gpu bench install vulkan clean fuzz wheel-check jax-tests
 
@@ -46,7 +48,7 @@ conformance-baseline-gpu: install vulkan
 	  --leak-calls 2000 --report conformance-report-baseline-gpu; else echo "baseline-GPU profile skipped: no wgpu adapter"; fi
 
 test: install vulkan $(VENV)/.installed-mpi
-	$(BIN)/python -m pytest $(PYTEST_ARGS) tests plugins/activations/tests
+	$(BIN)/python -m pytest $(PYTEST_ARGS) -n $(TEST_JOBS) tests plugins/activations/tests
 	@for b in $$($(OTHER_BACKENDS)); do echo "multi-device, callback, profiler, narrow-dtype tests on $$b"; \
 	  PORTAX_BACKEND=$$b $(BIN)/python -m pytest $(PYTEST_ARGS) $(EVERY_BACKEND_TESTS) || exit 1; done
 	$(BIN)/python -m portax.conformance --all-available --devices 4 --processes 2 --report conformance-report
