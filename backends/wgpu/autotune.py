@@ -39,12 +39,13 @@ def forced(op: str, variants: tuple[str, ...]) -> str | None:
 
 
 def choose(device: WgpuDevice, op: str, problem: str, work: int, default: str,
-           candidates: dict[str, Callable[[], tuple[KernelWriter, int]]]) -> str:
+           candidates: dict[str, Callable[[], tuple[KernelWriter, int]]], known: tuple[str, ...] = ()) -> str:
     """The variant of ``op`` to run for ``problem`` (a problem-class string) on ``device``: forced, else
     remembered, else ``default`` for small ``work``, else the fastest of ``candidates`` (each builds its
-    kernel writer and workgroup count) timed here."""
-    name = forced(op, tuple(candidates))
-    if name is not None:
+    kernel writer and workgroup count) timed here. ``known``: all of the op's variants, when some do not
+    apply to every problem (forcing one of those chooses among the candidates where it does not apply)."""
+    name = forced(op, known or tuple(candidates))
+    if name in candidates:
         return name
     if work < TUNE_MIN_WORK or len(candidates) == 1:
         return default

@@ -32,6 +32,7 @@ class KernelWriter:
         self._writable: dict[Hashable, bool] = {}
         self.params: list[tuple[str, str]] = []  # (field, WGSL scalar type) of the uniform block
         self.shared: list[str] = []
+        self.builtins: dict[str, str] = {}  # more inputs of ``main``: builtin -> "name: type"
         self.lines: list[str] = []
         self.dtypes: set = set()
 
@@ -74,9 +75,10 @@ class KernelWriter:
             parts.append(f"@group(0) @binding({len(self.keys)}) var<uniform> params: Params;")
         parts.extend(self.shared)
         body = "\n".join("  " + ln for ln in self.lines)
+        extra = "".join(f",\n        @builtin({b}) {decl}" for b, decl in self.builtins.items())
         main = (f"@compute @workgroup_size({self.workgroup_size})\n"
                 "fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,\n"
-                "        @builtin(local_invocation_index) lid: u32) {\n"
+                f"        @builtin(local_invocation_index) lid: u32{extra}) {{\n"
                 f"  {WORKGROUP_LINEAR_INDEX_WGSL}\n"
                 "  let wg = wg_linear;\n"
                 f"  let gid = wg * {self.workgroup_size}u + lid;\n"

@@ -17,10 +17,11 @@ from portax.core import fusion, profiler
 from portax.core.ir import ClosedJaxpr, Jaxpr, JaxprEqn, Literal, Var
 from portax.core.lru import LRUCache
 
+from . import autotune
 from .buffers import DeviceBuffer, storage_nbytes
 from .errors import LimitExceededError
 from .kernel_writer import KernelWriter, check_size, u32, workgroups_for
-from .renderer import WORKGROUP, Scratch, render_loop, render_reduce
+from .renderer import FOLDS, WORKGROUP, Scratch, folds, render_loop, render_reduce
 from .simplify import compose_broadcasts, sink_scalar_broadcasts
 from .runtime import CommandBatch, Pipeline, WgpuDevice
 from .timestamps import DispatchTimer
@@ -243,8 +244,26 @@ def lower_fused(ctx: LoweringContext, kernel: fusion.Kernel) -> None:
 
     def partials(dtypes, groups):
         return [ctx.scratch((n_out * groups,), d, "partials") for d in dtypes]
-    for w, groups in render_reduce(kernel, ctx.caps, partials):
-        ctx.launch(w, groups, context=context)
+    fold = _choose_fold(ctx, kernel, n_out)
+    for w, groups in render_reduce(kernel, ctx.caps, partials, fold):
+        ctx.launch(w, groups, context=f"{context} [{fold}]" if fold else context)
+
+
+def _choose_fold(ctx: LoweringContext, kernel: fusion.Kernel, n_out: int) -> str | None:
+    """How a reduce kernel combines within workgroups on this device (``autotune``: a tree in workgroup
+    memory on CPU adapters, subgroup operations on GPUs that have them, timed for big reductions)."""
+    names = folds(kernel, ctx.caps)
+    if not names:
+        return None
+    n_red = math.prod(kernel.shape) // max(n_out, 1)
+
+    def first_pass(fold):
+        scratch = lambda dtypes, groups: [Scratch((n_out * groups,), d, "partials") for d in dtypes]
+        return lambda: render_reduce(kernel, ctx.caps, scratch, fold)[0]
+    default = "tree" if ctx.caps.is_cpu or "subgroup" not in names else "subgroup"
+    problem = f"{kernel.root.primitive.name}:{kernel.root.inputs[0].aval.dtype}:{autotune.size_class(n_out, n_red)}"
+    return autotune.choose(ctx.device, "reduce", problem, n_out * n_red, default,
+                           {name: first_pass(name) for name in names}, known=tuple(FOLDS))
 
 
 class Program:

@@ -4,7 +4,8 @@
 iteration shape: elementwise equations through the op table, index-mapped loads (broadcast, transpose,
 reshape, slice, rev, squeeze) as affine maps from the element's coordinates, iota from a coordinate.
 ``render_loop`` runs it once per element; ``render_reduce`` runs it per reduced element and combines
-with a tree in workgroup memory (or a loop per output when outputs are many and rows short).
+within a workgroup by one of the ``FOLDS`` (a tree in workgroup memory, or subgroup operations where the
+adapter has them), or by a loop per output when outputs are many and rows short.
 """
 from __future__ import annotations
 
@@ -242,6 +243,20 @@ class Reducer:
             return [literal(t, -1) if t.kind == "i" else literal(t, 2 ** t.bits - 1)]
         raise NotImplementedError(f"wgpu backend: reduction {p.name}")
 
+    def subgroup_fn(self) -> str | None:
+        """The WGSL subgroup operation folding this reduction's accumulator, if there is one (float max/min
+        have none: the subgroup ones need not propagate NaN)."""
+        p, t = self.prim, self.t
+        if self.is_arg or self.acc_types[0] not in ("f32", "i32", "u32"):
+            return None
+        if t.kind == "b":
+            p = {red.reduce_max_p: red.reduce_or_p, red.reduce_min_p: red.reduce_and_p}.get(p, p)
+        elif t.kind == "f" and p not in (red.reduce_sum_p, red.reduce_prod_p):
+            return None
+        return {red.reduce_sum_p: "subgroupAdd", red.reduce_prod_p: "subgroupMul", red.reduce_max_p: "subgroupMax",
+                red.reduce_min_p: "subgroupMin", red.reduce_and_p: "subgroupAnd", red.reduce_or_p: "subgroupOr",
+                red.reduce_xor_p: "subgroupXor"}.get(p)
+
     def element(self, value: str, index: str) -> list[str]:
         """Accumulator parts of one element (``index``: its position along an argmax/argmin axis)."""
         v = f"select(0u, 1u, {value})" if self.t.kind == "b" else value
@@ -321,21 +336,32 @@ def _emit_chain(w: KernelWriter, kernel: Kernel, caps, o: str, k: str, acc: list
         w.line(line)
 
 
-def render_reduce(kernel: Kernel, caps, partial_slots: Callable[[list], list]) -> list[tuple[KernelWriter, int]]:
+def folds(kernel: Kernel, caps) -> tuple[str, ...]:
+    """The ways ``render_reduce`` can combine within a workgroup for ``kernel`` on a device with ``caps``
+    (none when every output is a loop of its own invocation)."""
+    _, _, n_out, n_red = reduce_plan(kernel)
+    if n_out >= 4 * WORKGROUP or n_red <= 32:
+        return ()
+    return ("tree", "subgroup") if caps.has_subgroups and Reducer(kernel.root).subgroup_fn() else ("tree",)
+
+
+def render_reduce(kernel: Kernel, caps, partial_slots: Callable[[list], list],
+                  fold: str = "tree") -> list[tuple[KernelWriter, int]]:
     """WGSL for a reduce kernel: one or two dispatches (``partial_slots(dtypes, groups)`` makes scratch
-    buffers for per-workgroup partial results when one output is split across ``groups`` workgroups)."""
+    buffers for per-workgroup partial results when one output is split across ``groups`` workgroups),
+    combining within workgroups by ``fold`` (one of ``folds(kernel, caps)``)."""
     kept, reduced, n_out, n_red = reduce_plan(kernel)
     rd = Reducer(kernel.root)
     out_var = kernel.root.out_binders[0]
-    if n_out >= 4 * WORKGROUP or n_red <= 32:
+    if not folds(kernel, caps):
         return [_reduce_per_thread(kernel, caps, rd, n_out, n_red, out_var)]
     threads = min(WORKGROUP, 1 << max(0, (n_red - 1).bit_length()))
     groups = max(1, min(-(-n_red // (threads * 16)), max(1, 256 // n_out), 1024))
     if groups == 1:
-        return [_reduce_tree(kernel, caps, rd, n_out, n_red, threads, 1, [out_var])]
+        return [_reduce_tree(kernel, caps, rd, n_out, n_red, threads, 1, [out_var], fold)]
     partials = partial_slots(rd.acc_storage_dtypes(), groups)
-    first = _reduce_tree(kernel, caps, rd, n_out, n_red, threads, groups, partials)
-    return [first, _reduce_partials(rd, n_out, groups, partials, out_var)]
+    first = _reduce_tree(kernel, caps, rd, n_out, n_red, threads, groups, partials, fold)
+    return [first, _reduce_partials(rd, n_out, groups, partials, out_var, fold)]
 
 
 def _declare_acc(w: KernelWriter, rd: Reducer, names: list[str]) -> None:
@@ -365,6 +391,29 @@ def _reduce_per_thread(kernel, caps, rd, n_out, n_red, out_var):
     return w, workgroups_for(n_out, WORKGROUP)
 
 
+def _subgroup_fold(w: KernelWriter, rd: Reducer, threads: int, acc: list[str]) -> None:
+    """Combine the ``acc`` of every invocation of the workgroup into invocation 0's (into every invocation's,
+    in fact): fold each subgroup, its first invocation leaves the result in workgroup memory (a slot per
+    invocation, the others holding the identity), then every subgroup folds those slots."""
+    fn = rd.subgroup_fn()
+    (a,), (ty,), (init,) = acc, rd.acc_types, rd.identity()
+    w.builtins["subgroup_invocation_id"] = "sg_lane: u32"
+    w.builtins["subgroup_size"] = "sg_size: u32"
+    w.shared.append(f"var<workgroup> sh0: array<{ty}, {threads}>;")
+    w.line(f"sh0[lid] = {init};")
+    w.line("workgroupBarrier();")
+    w.line("let sg_first = subgroupBroadcastFirst(lid);")
+    w.line(f"let sg_total = {fn}({a});")
+    w.line("if (lid == sg_first) { sh0[sg_first] = sg_total; }")
+    w.line("workgroupBarrier();")
+    w.line(f"{a} = {init};")
+    w.line(f"for (var s = sg_lane; s < {u32(threads)}; s = s + sg_size) {{")
+    for line in rd.combine([a], ["sh0[s]"]):
+        w.line("  " + line)
+    w.line("}")
+    w.line(f"{a} = {fn}({a});")
+
+
 def _tree_fold(w: KernelWriter, rd: Reducer, threads: int, acc: list[str]) -> None:
     """Combine the ``acc`` of every invocation of the workgroup into invocation 0's."""
     sh = [f"sh{i}" for i in range(len(acc))]
@@ -389,7 +438,10 @@ def _tree_fold(w: KernelWriter, rd: Reducer, threads: int, acc: list[str]) -> No
         w.line(f"{a} = {s}[0];")
 
 
-def _reduce_tree(kernel, caps, rd, n_out, n_red, threads, groups, dests):
+FOLDS = {"tree": _tree_fold, "subgroup": _subgroup_fold}
+
+
+def _reduce_tree(kernel, caps, rd, n_out, n_red, threads, groups, dests, fold):
     """``groups`` workgroups of ``threads`` invocations per output; each writes one (partial) result."""
     w = KernelWriter(f"reduce:{kernel.describe()}", threads)
     w.line(f"let o = wg / {u32(groups)};")
@@ -401,14 +453,14 @@ def _reduce_tree(kernel, caps, rd, n_out, n_red, threads, groups, dests):
     w.line(f"for (var k = g * {u32(threads)} + lid; k < {u32(n_red)}; k = k + {u32(step)}) {{")
     _emit_chain(w, kernel, caps, "o", "k", acc, rd)
     w.line("}")
-    _tree_fold(w, rd, threads, acc)
+    FOLDS[fold](w, rd, threads, acc)
     w.line("if (lid == 0u) {")
     _write_result(w, rd, acc, dests, "wg" if groups > 1 else "o")
     w.line("}")
     return w, n_out * groups
 
 
-def _reduce_partials(rd: Reducer, n_out: int, groups: int, partials: list, out_var: Var):
+def _reduce_partials(rd: Reducer, n_out: int, groups: int, partials: list, out_var: Var, fold: str):
     """Second pass: fold the ``groups`` partial accumulators of every output."""
     threads = min(WORKGROUP, 1 << max(0, (groups - 1).bit_length()))
     w = KernelWriter(f"reduce-partials:{rd.prim.name}", threads)
@@ -421,7 +473,7 @@ def _reduce_partials(rd: Reducer, n_out: int, groups: int, partials: list, out_v
     for line in rd.combine(acc, parts):
         w.line("  " + line)
     w.line("}")
-    _tree_fold(w, rd, threads, acc)
+    FOLDS[fold](w, rd, threads, acc)
     w.line("if (lid == 0u) {")
     _write_result(w, rd, acc, [out_var], "o")
     w.line("}")
