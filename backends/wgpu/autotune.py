@@ -1,4 +1,5 @@
-"""Kernel variants chosen per GPU: where an op has several kernels (the matmul's ``blocked`` and ``tiled``),
+"""Kernel variants chosen per GPU: where an op has several kernels (the matmul's ``blocked`` and ``tiled``,
+the reductions' ``tree`` and ``subgroup`` folds),
 the first big enough use of a problem class on an adapter times every candidate on the device and keeps the
 fastest, remembered in memory and in ``variants.json`` of the wgpu disk cache (keyed by adapter, driver, op
 and problem class), so later processes reuse it. Small problems take the adapter type's default without
@@ -24,6 +25,7 @@ from .runtime import WgpuDevice
 
 TUNE_MIN_WORK = 1 << 24  # multiply-adds (or elements) below which the default variant is taken untimed
 REPEATS, SAMPLES = 1, 3  # dispatches per timed batch, batches per candidate (the median is kept)
+Step = tuple[KernelWriter, int]  # a kernel and its workgroup count
 _lock = threading.Lock()
 _choices: dict[str, str] = {}
 _loaded = False
@@ -39,7 +41,7 @@ def forced(op: str, variants: tuple[str, ...]) -> str | None:
 
 
 def choose(device: WgpuDevice, op: str, problem: str, work: int, default: str,
-           candidates: dict[str, Callable[[], tuple[KernelWriter, int]]], known: tuple[str, ...] = ()) -> str:
+           candidates: dict[str, Callable[[], Step]], known: tuple[str, ...] = ()) -> str:
     """The variant of ``op`` to run for ``problem`` (a problem-class string) on ``device``: forced, else
     remembered, else ``default`` for small ``work``, else the fastest of ``candidates`` (each builds its
     kernel writer and workgroup count) timed here. ``known``: all of the op's variants, when some do not

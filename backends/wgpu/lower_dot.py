@@ -29,7 +29,7 @@ from . import autotune
 from .kernel_writer import KernelWriter, coord_exprs, strides, u32, workgroups_for
 from .lowering import lowering
 from .program import LoweringContext, context_of
-from .renderer import WORKGROUP, ElementEmitter, store_outputs
+from .renderer import WORKGROUP, ElementEmitter, Scratch, store_outputs
 from .wgsl_ops import convert
 from .wgsl_types import WType, load, positive_zero, round_reg, store, wtype
 
@@ -47,14 +47,22 @@ def _group_stride(shape: Sequence[int], st: Sequence[int], dims: Sequence[int]) 
 def operand_view(ctx: LoweringContext, var, groups: Sequence[Sequence[int]], context: str):
     """(buffer slot, stride per group) reading ``var`` as a 3-D array over ``groups`` of its dims;
     copies it into canonical order when a group does not merge."""
+    slot, found, steps = operand_view_steps(var, groups)
+    for w, n in steps:
+        ctx.launch(w, n, context=context)
+    return slot, found
+
+
+def operand_view_steps(var, groups: Sequence[Sequence[int]]):
+    """``operand_view`` as (slot, strides, [(writer, workgroups)] of the copy to launch first, if any)."""
     shape = var.aval.shape
     st = strides(shape)
     found = [_group_stride(shape, st, g) for g in groups]
     if all(s is not None for s in found):
-        return var, found
+        return var, found, []
     order = [d for g in groups for d in g]
     new_shape = [shape[d] for d in order]
-    scratch = ctx.scratch(new_shape, var.aval.dtype, "canonical operand")
+    scratch = Scratch(new_shape, var.aval.dtype, "canonical operand")
     n = math.prod(new_shape)
     w = KernelWriter(f"dot-canonicalize:{var.aval.str_short()}", WORKGROUP)
     w.line(f"if (gid >= {u32(n)}) {{ return; }}")
@@ -62,10 +70,9 @@ def operand_view(ctx: LoweringContext, var, groups: Sequence[Sequence[int]], con
     index = " + ".join(f"({c}) * {u32(st[d])}" for c, d in zip(coords, order) if shape[d] != 1) or "0u"
     t = wtype(var.aval.dtype)
     w.line(f"{w.buffer(scratch, t.dtype, write=True)}[gid] = {w.buffer(var, t.dtype)}[{index}];")
-    ctx.launch(w, workgroups_for(n, WORKGROUP), context=context)
     sizes = [math.prod(shape[d] for d in g) for g in groups]
     canon = strides(sizes)
-    return scratch, [c if s != 1 else 0 for c, s in zip(canon, sizes)]
+    return scratch, [c if s != 1 else 0 for c, s in zip(canon, sizes)], [(w, workgroups_for(n, WORKGROUP))]
 
 
 def _acc_type(t: WType) -> str:
@@ -100,16 +107,25 @@ def lower_contraction(ctx: LoweringContext, eqn: JaxprEqn, kernel: Kernel | None
     context = context_of(eqn)
     a, (sab, sam, sak) = operand_view(ctx, lhs, [lb, lfree, lc], context)
     b, (sbb, sbk, sbn) = operand_view(ctx, rhs, [rb, rc, rfree], context)
-    spec = lambda k: _MatmulSpec(a, b, out, B, M, K, N, (sab, sam, sak), (sbb, sbk, sbn), wtype(lhs.aval.dtype),
-                                 wtype(out.aval.dtype), k, ctx.caps)
-    plain = {name: (lambda v=variant: v(spec(None))) for name, variant in VARIANTS.items()}
-    name = autotune.choose(ctx.device, "matmul", f"{lhs.aval.dtype}:{autotune.size_class(B, M, K, N)}",
-                           B * M * K * N, "blocked" if ctx.caps.is_cpu else "tiled", plain)
+    spec = lambda k: MatmulSpec(a, b, out, B, M, K, N, (sab, sam, sak), (sbb, sbk, sbn), wtype(lhs.aval.dtype),
+                                wtype(out.aval.dtype), k, ctx.caps)
+    name = matmul_variant(ctx, spec(None))
     w, groups = VARIANTS[name](spec(kernel))
     ctx.launch(w, groups, context=f"{context} [{name}]")
 
 
-class _MatmulSpec:
+def matmul_variant(ctx: LoweringContext, spec: "MatmulSpec") -> str:
+    """The matmul kernel (a key of ``VARIANTS``) for the product ``spec`` on this device."""
+    s = spec
+    return autotune.choose(ctx.device, "matmul", f"{s.t.dtype}:{autotune.size_class(s.B, s.M, s.K, s.N)}",
+                           s.B * s.M * s.K * s.N, "blocked" if ctx.caps.is_cpu else "tiled",
+                           {name: (lambda v=variant: v(s)) for name, variant in VARIANTS.items()})
+
+
+class MatmulSpec:
+    """One product ``out[b, m, n] = sum_k a[b, m, k] b[b, k, n]``: operand slots and strides, sizes, types, the
+    fused epilogue's kernel (or None) and the device's capabilities."""
+
     def __init__(self, a, b, out, B, M, K, N, sa, sb, t: WType, out_t: WType, kernel: Kernel | None, caps):
         self.a, self.b, self.out = a, b, out
         self.B, self.M, self.K, self.N = B, M, K, N
@@ -145,7 +161,7 @@ class _MatmulSpec:
                 and all(s % 4 == 0 for i, s in enumerate(strides_) if i != contiguous))
 
 
-def _blocked(s: _MatmulSpec) -> tuple[KernelWriter, int]:
+def _blocked(s: MatmulSpec) -> tuple[KernelWriter, int]:
     """4x4 outputs per invocation, operands streamed along k; vec4 loads where aligned."""
     tm, tn = -(-s.M // 4), -(-s.N // 4)
     total = s.B * tm * tn
@@ -205,7 +221,7 @@ def _blocked(s: _MatmulSpec) -> tuple[KernelWriter, int]:
 TILE, KTILE = 64, 16
 
 
-def _tiled(s: _MatmulSpec) -> tuple[KernelWriter, int]:
+def _tiled(s: MatmulSpec) -> tuple[KernelWriter, int]:
     """64x64 output tile per workgroup; 16x16 invocations with 4x4 outputs each; operands staged in
     workgroup memory 16 deep along k."""
     tm, tn = -(-s.M // TILE), -(-s.N // TILE)

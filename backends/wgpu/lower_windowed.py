@@ -1,5 +1,6 @@
-"""conv_general_dilated and the window reductions, as direct kernels: one invocation per output element
-loops over its window (and, for convolutions, over the input features of its group).
+"""The window reductions and the direct convolution (``lower_conv`` chooses it or the GEMM form): one
+invocation per output element loops over its window (and, for convolutions, over the input features of its
+group).
 
 Positions are computed in the dilated, padded operand: ``p = out * stride + offset * window_dilation - pad_lo``
 addresses operand element ``p / base_dilation`` when ``p`` is in range and a multiple of the dilation;
@@ -13,7 +14,7 @@ from typing import Sequence
 import numpy as np
 
 from portax.core.ir import JaxprEqn
-from portax.core.primitives import convolution as cv, elementwise as ew, windowed as wd
+from portax.core.primitives import elementwise as ew, windowed as wd
 
 from .kernel_writer import KernelWriter, strides, u32, workgroups_for
 from .lower_structural import output_kernel, store_out
@@ -84,8 +85,9 @@ lowering(wd.reduce_window_max_p)(_reduce_window("max"))
 lowering(wd.reduce_window_min_p)(_reduce_window("min"))
 
 
-@lowering(cv.conv_general_dilated_p)
-def _conv(ctx: LoweringContext, eqn: JaxprEqn) -> None:
+def conv_direct(eqn: JaxprEqn) -> tuple[KernelWriter, int] | None:
+    """The ``direct`` convolution: one invocation per output element loops over its window and the input
+    features of its group (None for an empty output)."""
     lhs, rhs = eqn.inputs
     out = eqn.out_binders[0]
     p = eqn.params
@@ -93,7 +95,7 @@ def _conv(ctx: LoweringContext, eqn: JaxprEqn) -> None:
     t, out_t = wtype(lhs.aval.dtype), wtype(out.aval.dtype)
     acc = wtype(np.uint32) if t.kind == "b" else t
     ls, rs = lhs.aval.shape, rhs.aval.shape
-    lst, rst = strides(ls), strides(rs)
+    rst = strides(rs)
     n_spatial = len(lhs_spec) - 2
     b, g = p["batch_group_count"], p["feature_group_count"]
     n_out_feat = rs[rhs_spec[0]]
@@ -103,7 +105,7 @@ def _conv(ctx: LoweringContext, eqn: JaxprEqn) -> None:
     window = [rs[rhs_spec[2 + i]] for i in range(n_spatial)]
     w, coords, n = output_kernel("conv_general_dilated", out)
     if n == 0:
-        return
+        return None
     nb, o = coords[out_spec[0]], coords[out_spec[1]]
     w.line(f"let bg = {o} / {u32(g * o_per_group)};")
     w.line(f"let fg = ({o} / {u32(o_per_group)}) % {u32(g)};")
@@ -114,16 +116,10 @@ def _conv(ctx: LoweringContext, eqn: JaxprEqn) -> None:
     w.line(f"  let c = k / {u32(max(math.prod(window), 1))};")
     w.line(f"  let kw = k % {u32(max(math.prod(window), 1))};")
     offs = _offset_coords(w, "kw", window, "o") if window else []
-    lhs_index = [f"lhs_b * {u32(lst[lhs_spec[0]])}", f"(fg * {u32(in_per_group)} + c) * {u32(lst[lhs_spec[1]])}"]
+    lhs_index, valid = conv_window_index(w, eqn, "lhs_b", f"fg * {u32(in_per_group)} + c",
+                                         [coords[d] for d in out_spec[2:]], offs)
     rhs_index = [f"{o} * {u32(rst[rhs_spec[0]])}", f"c * {u32(rst[rhs_spec[1]])}"]
-    valid = []
-    for i in range(n_spatial):
-        ld, rd, od = lhs_spec[2 + i], rhs_spec[2 + i], out_spec[2 + i]
-        idx, ok = _window_position(w, f"s{i}", coords[od], offs[i], p["window_strides"][i], p["rhs_dilation"][i],
-                                   p["padding"][i][0], p["lhs_dilation"][i], ls[ld])
-        lhs_index.append(f"{idx} * {u32(lst[ld])}")
-        rhs_index.append(f"{offs[i]} * {u32(rst[rd])}")
-        valid.append(ok)
+    rhs_index += [f"{offs[i]} * {u32(rst[rhs_spec[2 + i]])}" for i in range(n_spatial)]
     if valid:
         w.line(f"  if (!({' && '.join(valid)})) {{ continue; }}")
     a = load(t, f"{w.buffer(lhs, t.dtype)}[{' + '.join(lhs_index)}]")
@@ -134,5 +130,24 @@ def _conv(ctx: LoweringContext, eqn: JaxprEqn) -> None:
         w.line(f"  acc = acc + {a} * {r};")
     w.line("}")
     store_out(w, out, round_reg(out_t, convert(acc, out_t, "acc")))
-    ctx.launch(w, workgroups_for(n, WORKGROUP), context=context_of(eqn))
+    return w, workgroups_for(n, WORKGROUP)
+
+
+def conv_window_index(w: KernelWriter, eqn: JaxprEqn, batch: str, feature: str, out_coords: Sequence[str],
+                      offsets: Sequence[str]) -> tuple[list[str], list[str]]:
+    """(flat index terms, validity conditions) of the operand element a convolution reads for output spatial
+    position ``out_coords``, window position ``offsets``, operand batch ``batch`` and input feature ``feature``."""
+    lhs = eqn.inputs[0]
+    p = eqn.params
+    lhs_spec = p["dimension_numbers"][0]
+    ls, lst = lhs.aval.shape, strides(lhs.aval.shape)
+    index = [f"({batch}) * {u32(lst[lhs_spec[0]])}", f"({feature}) * {u32(lst[lhs_spec[1]])}"]
+    valid = []
+    for i, (oc, off) in enumerate(zip(out_coords, offsets)):
+        ld = lhs_spec[2 + i]
+        idx, ok = _window_position(w, f"s{i}", oc, off, p["window_strides"][i], p["rhs_dilation"][i],
+                                   p["padding"][i][0], p["lhs_dilation"][i], ls[ld])
+        index.append(f"{idx} * {u32(lst[ld])}")
+        valid.append(ok)
+    return index, valid
 

@@ -53,5 +53,5 @@ def lower_opaque_as_fused(ctx, kernel: fusion.Kernel) -> bool:
 
 def load_rules() -> None:
     """Import the rule modules (each registers its primitives)."""
-    from . import (lower_callbacks, lower_control, lower_cumulative, lower_dot, lower_fft,  # noqa: F401  (registration)
+    from . import (lower_callbacks, lower_control, lower_conv, lower_cumulative, lower_dot, lower_fft,  # noqa: F401
                    lower_indexing, lower_linalg, lower_sort, lower_structural, lower_windowed)
