@@ -42,7 +42,7 @@ def blocking(dtype: np.dtype) -> Blocking:
     nr = 2 * lanes
     mr = regs_for_c // 2
     kc = 256 if np.dtype(dtype).itemsize == 4 else 128
-    return Blocking(lanes, mr, nr, kc, mr * 16, 2048)
+    return Blocking(lanes, mr, nr, kc, mr * 32, 2048)  # MC: 32 micro-panels (measured best for 1024-2048 squares)
 
 
 @dataclasses.dataclass(frozen=True)
