@@ -5,7 +5,8 @@ processes against raw mpi4py ``Allreduce`` on the same buffers.
 ``python -m bench.mpi_scaling BACKEND [--mode M]`` starts the ``mpirun`` jobs (``--bind-to core``: every
 process on its own core), checks the results against NumPy and prints one JSON line: ``one_s``/``two_s``
 (seconds per step, medians), ``ratio`` (examples/s on 2 processes over 1; target 1.7x) and ``allreduce``
-(per size: ``portax_s``, ``mpi_s`` and ``ratio`` = mpi4py's time over portax's; target 0.9x).
+(per size: ``portax_s``, ``mpi_s`` and ``ratio`` = mpi4py's time over portax's, target 0.9x; ``shard_map_s``:
+the psum in a jitted shard_map over a mesh of every process's device).
 Needs ``pip install 'portax[mpi]'``.
 """
 from __future__ import annotations
@@ -89,12 +90,17 @@ def _timed(call, budget_s: float, comm) -> float:
 
 
 def allreduce_worker(mode: str) -> dict:
-    """portax psum (pmap over every process's device) against mpi4py Allreduce, per buffer size."""
+    """portax psum (pmap over every process's device; and in a jitted shard_map over a mesh of them, on a
+    global array) against mpi4py Allreduce, per buffer size."""
     import portax as jax
     from mpi4py import MPI
+    from portax.sharding import Mesh, NamedSharding, PartitionSpec
     jax.distributed.initialize()
     comm, p, P = MPI.COMM_WORLD, jax.process_index(), jax.process_count()
     psum = jax.pmap(lambda v: jax.lax.psum(v, "i"), axis_name="i")
+    mesh = Mesh(np.array(jax.devices()), ("i",))
+    mapped = jax.jit(jax.shard_map(lambda v: jax.lax.psum(v, "i"), mesh=mesh, in_specs=PartitionSpec("i"),
+                                   out_specs=PartitionSpec()))
     rows = []
     for nbytes in ALLREDUCE_BYTES[mode]:
         n = nbytes // 4
@@ -106,8 +112,12 @@ def allreduce_worker(mode: str) -> dict:
         mpi_s = _timed(lambda: comm.Allreduce(mine, out, op=MPI.SUM), ALLREDUCE_SECONDS[mode], comm)
         x = jax.device_put(mine[None])
         portax_s = _timed(lambda: jax.block_until_ready(psum(x)), ALLREDUCE_SECONDS[mode], comm)
+        g = jax.make_array_from_process_local_data(NamedSharding(mesh, PartitionSpec("i")), mine[None])
+        np.testing.assert_allclose(np.asarray(mapped(g).addressable_shards[0].data)[0], want)
+        shard_map_s = _timed(lambda: jax.block_until_ready(mapped(g)), ALLREDUCE_SECONDS[mode], comm)
         # every process times its own calls: process 0's medians are the job's (the calls are collective)
-        rows.append({"bytes": nbytes, "portax_s": portax_s, "mpi_s": mpi_s, "ratio": mpi_s / portax_s})
+        rows.append({"bytes": nbytes, "portax_s": portax_s, "mpi_s": mpi_s, "ratio": mpi_s / portax_s,
+                     "shard_map_s": shard_map_s})
     return {"allreduce": rows}
 
 

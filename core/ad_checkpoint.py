@@ -4,9 +4,11 @@ the ``checkpoint_policies`` that decide which residuals of a ``checkpoint`` are 
 from __future__ import annotations
 
 import dataclasses
+import logging
 import types
 from typing import Any, Callable
 
+from .config import config
 from .decompositions import register_decomposition
 from .interpreters import batching
 from .ir import ShapedArray
@@ -14,6 +16,8 @@ from .pytree import keystr, tree_flatten, tree_flatten_with_path, tree_map, tree
 from .primitives.contractions import dot_general_p
 from .primitives.convolution import conv_general_dilated_p
 from .trace import Primitive, abstract_eval_rules, impl_rules, jvp_rules, transpose_rules
+
+logger = logging.getLogger(__name__)
 
 # --- checkpoint_name ----------------------------------------------------------------------------------------
 name_p = Primitive("name")
@@ -177,6 +181,28 @@ def _describe(eqn) -> str:
     if eqn.primitive.name == "pjit":
         return f"output of jitted function '{eqn.params['name']}'{src}"
     return f"output of {eqn.primitive.name}{src}"
+
+
+def log_saved_residuals(forward, n_known_out: int, const_avals: list, used: list[bool]) -> None:
+    """Log (at DEBUG, WARNING under ``jax_log_checkpoint_residuals``) what a checkpoint's forward pass keeps for the
+    backward one: ``forward`` maps the known inputs to the known outputs and the saved values; ``used`` masks the
+    constants, known inputs and saved values the backward half reads."""
+    level = logging.WARNING if config.log_checkpoint_residuals else logging.DEBUG
+    if not logger.isEnabledFor(level):
+        return
+    n_consts, n_in = len(const_avals), len(forward.in_binders)
+    inputs = [v.aval for v, u in zip(forward.in_binders, used[n_consts:n_consts + n_in]) if u]
+    producer = {v: e for e in forward.eqns for v in e.out_binders}
+    saved = [(a, "from a constant") for a, u in zip(const_avals, used) if u]
+    saved += [(v.aval, _describe(producer[v]) if v in producer else "from an input")
+              for v, u in zip(forward.outs[n_known_out:], used[n_consts + n_in:]) if u]
+    msg = "remat-decorated function "
+    if inputs:
+        msg += "saving inputs with shapes:\n" + "".join(f"  {a.str_short()}\n" for a in inputs)
+    if saved:
+        msg += ("and " if inputs else "") + "saving these intermediates:\n" + "".join(
+            f"  {a.str_short()} from {src}\n" for a, src in saved)
+    logger.log(level, msg)
 
 
 def print_saved_residuals(f: Callable, *args: Any, **kwargs: Any) -> None:

@@ -3,20 +3,21 @@ make_jaxpr, eval_shape, checkpoint, and device placement."""
 from __future__ import annotations
 
 import collections
+import contextlib
 import functools
 import inspect
 import threading
 import warnings
 import weakref
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
-from . import dtypes, profiler, trace as core
+from . import compile_log, dtypes, profiler, trace as core
 from .ad_util import Zero, instantiate
 from .array import Array, make_array, put_host, to_device
 from .backend import Device, get_backend, registry
-from .call_key import arrays_key
+from .call_key import arrays_key, static_call_key
 from .config import config, guard_transfer, hot as config_hot
 from .errors import ConcretizationTypeError, JaxRuntimeError
 from .jit_args import ArgInfo, StaticArg, check_callable, donation_vector, resolve_argnums, signature
@@ -35,6 +36,7 @@ from .sharded import MeshArray, MultiDeviceArray
 _LEAF = tree_structure(0)
 from .primitives import call as call_prims
 from .primitives.elementwise import asarray
+from .prng_keys import KeyTy, PRNGKeyArray, is_key_array
 
 
 # ============================================ jit ==========================================================
@@ -54,9 +56,16 @@ class ShapeDtypeStruct:
         if dtype is None:
             raise ValueError("ShapeDtypeStruct: dtype must be specified.")
         self.shape = tuple(shape)
-        self.dtype = np.dtype(dtype)
+        self.dtype = dtype if isinstance(dtype, KeyTy) else np.dtype(dtype)
         self.weak_type = weak_type
         self.sharding = sharding
+
+    @classmethod
+    def like(cls, x: Any) -> "ShapeDtypeStruct":
+        """The shape, dtype (a key dtype for key arrays), weak type and sharding of ``x``."""
+        aval = x if is_key_array(x) else core.get_aval(x)
+        return cls(aval.shape, aval.dtype, weak_type=getattr(aval, "weak_type", False),
+                   sharding=getattr(x, "sharding", None))
 
     @property
     def aval(self) -> ShapedArray:
@@ -129,13 +138,16 @@ _jit_functions: "weakref.WeakSet[JitFunction]" = weakref.WeakSet()  # for clear_
 
 
 def clear_caches() -> None:
-    """Drop every jitted function's traces and programs and the eager programs (``jax.clear_caches``)."""
+    """Drop every jitted function's traces and programs, control flow's traced functions and the eager programs
+    (``jax.clear_caches``)."""
     from .dispatch import clear_caches as clear_programs
+    from .interpreters.memo import clear_traced
     with _trace_caches_lock:
         _trace_caches.clear()
         jitted = list(_jit_functions)
     for f in jitted:
         f.clear_cache()
+    clear_traced()
     clear_programs()
 
 
@@ -147,6 +159,16 @@ def _trace_cache(fun: Callable, key: tuple) -> LRUCache:
             return _trace_caches.setdefault(fun, {}).setdefault(key, LRUCache())
     except TypeError:
         return LRUCache()
+
+
+def on_trace() -> None:
+    """Called at each trace of a function for jit (a tracing cache miss; ``eval_shape`` shares jit's cache): a hook for
+    counting them (JAX's test harness counts its ``trace_to_jaxpr`` events through it)."""
+
+
+def on_jit_general_path() -> None:
+    """Called at each jit call that misses the fast path (cached programs keyed by argument signature): a hook for
+    counting them (JAX's test harness counts its ``jit_cpp_cache_miss`` events through it)."""
 
 
 def _hashable_static(v: Any) -> Any:
@@ -172,6 +194,9 @@ class JitFunction:
         self._cache = _trace_cache(fun, (self.static_argnums, self.static_argnames))
         _jit_functions.add(self)
         self._fast = LRUCache()
+        # The static positions in the fast path's key, or None if one counts from the end (resolved per call).
+        self._static_positions = tuple(sorted(set(self.static_argnums))) \
+            if all(i >= 0 for i in self.static_argnums) else None
         self._partitioned = None  # the ShardedJit running this function over the mesh of its arguments
 
     def __get__(self, obj, objtype=None):
@@ -217,11 +242,12 @@ class JitFunction:
         return self.fun(*args, **{k: s.val for k, s in skw}, **dyn_kwargs)
 
     def _trace(self, static_key, in_tree: PyTreeDef, avals: list) -> _CacheEntry:
+        on_trace()
         out_tree_box: list = []
 
         def flat(*leaves):
             dyn_args, dyn_kwargs = tree_unflatten(in_tree, leaves)
-            out = self._call_fun(static_key, dyn_args, dyn_kwargs)
+            out = tree_map(_float0_output, self._call_fun(static_key, dyn_args, dyn_kwargs))
             ol, ot = tree_flatten(out)
             _check_outputs(self.fun, out, ol)
             out_tree_box[:] = [ot]
@@ -267,10 +293,25 @@ class JitFunction:
             return ", ".join(a.str_short() for a in avals)
 
     def _entry(self, static_key, in_tree, avals) -> _CacheEntry:
-        key = (static_key, in_tree, tuple(avals), config.trace_context())  # options that change what tracing produces
+        # the options that change what tracing produces, and the named axes in scope (none outside a trace)
+        axes = ()
+        if core.is_tracing():
+            from .parallel.axis_env import axis_env_key
+            axes = axis_env_key()
+        key = (static_key, in_tree, tuple(avals), (*config.trace_context(), axes))
         entry = self._cache.get(key)
         if entry is None:
-            entry = self._trace(static_key, in_tree, avals)
+            if config.no_tracing:
+                raise RuntimeError(f"re-tracing function {self.fun} for `jit`, but 'no_tracing' is set")
+            if config.explain_cache_misses:
+                positional = [p for i, p in enumerate(self._sig.parameters if self._sig is not None else ())
+                              if i not in self.static_argnums]
+                compile_log.explain_cache_miss(self.fun, self._cache.keys(), key,
+                                               lambda: compile_log.arg_names(in_tree, positional))
+            timed = contextlib.nullcontext() if core.is_tracing() else compile_log.log_elapsed(
+                "Finished tracing {fun_name} for jit in {elapsed_time:.9f} sec", _fun_name(self.fun))
+            with timed:
+                entry = self._trace(static_key, in_tree, avals)
             if not any(core.is_tracer(c) for c in entry.consts):
                 entry = self._cache.put(key, entry)  # the first one cached, if threads traced at once
         return entry
@@ -282,8 +323,15 @@ class JitFunction:
         return self._jit_call(context, args, kwargs)
 
     def _jit_call_checked(self, args: tuple, kwargs: dict) -> Any:
-        """A call under ``jax_debug_nans``/``jax_debug_infs``: on an invalid output its jaxpr runs again one
-        primitive at a time on the same device, to name the primitive and the line that made it."""
+        """A call under ``jax_disable_jit`` (the function runs as Python, op by op), ``jax_no_execution`` or
+        ``jax_debug_nans``/
+        ``jax_debug_infs``: on an invalid output its jaxpr runs again one primitive at a time on the same device, to
+        name the primitive and the line that made it."""
+        if config.disable_jit:
+            return self.fun(*args, **kwargs)
+        if config.no_execution and not core.is_tracing():
+            raise RuntimeError(f"JAX tried to execute function jit({_fun_name(self.fun)}), but the no_execution "
+                               "config option is set")
         from .dispatch import check_special
         out = self._jit_call(config.trace_context(), args, kwargs)
         try:
@@ -318,13 +366,18 @@ class JitFunction:
         # yet are converted as below).
         if core.is_tracing():
             fast = None
-        elif kwargs or self.static_argnums:
+        elif self._static_positions is None:
             static_key, dyn_args, dyn_kwargs = self._split(args, kwargs)
             fast = arrays_key((dyn_args, dyn_kwargs), (context, static_key))
+        elif kwargs or self._static_positions:
+            fast = static_call_key(args, kwargs, self._static_positions, self.static_argnames, context)
         else:
             fast = arrays_key(args, context)
         if fast is not None:
-            hit = self._fast.peek(fast[0])  # (a cache in front of self._cache: no LRU bookkeeping per call)
+            try:
+                hit = self._fast.peek(fast[0])  # (a cache in front of self._cache: no LRU bookkeeping per call)
+            except Exception:  # a static value that cannot be hashed or compared: the general path raises JAX's error
+                hit = fast = None
             if hit is not None:
                 call, consts, out_tree, device, avals = hit
                 leaves = fast[1]
@@ -333,13 +386,14 @@ class JitFunction:
                               for x, a in zip(leaves, avals)]
                 outs = call([*consts, *leaves])
                 return outs[0] if out_tree is _LEAF else tree_unflatten(out_tree, outs)
+        on_jit_general_path()
         static_key, dyn_args, dyn_kwargs = self._split(args, kwargs)
         leaves, in_tree = tree_flatten((dyn_args, dyn_kwargs))
         if not core.is_tracing() and not any(core.is_tracer(l) for l in leaves):
             if any(type(x) is MeshArray for x in leaves):  # laid out over a mesh: run partitioned there
                 from .parallel.partition import ShardedJit
                 self._partitioned = self._partitioned or ShardedJit(self, None, None)
-                return self._partitioned(*args, **kwargs)
+                return self._partitioned._run(args, kwargs, (static_key, leaves, in_tree))
             device = self._device(leaves)
             try:
                 leaves = [x if type(x) is Array else _to_array(x, device, implicit=True) for x in leaves]
@@ -384,7 +438,7 @@ class JitFunction:
         static_key, dyn_args, dyn_kwargs = self._split(args, kwargs)
         leaves, in_tree = tree_flatten((dyn_args, dyn_kwargs))
         device = self._device(leaves)
-        avals = [core.get_aval(x) for x in leaves]
+        avals = [core.shaped_abstractify(x) for x in leaves]
         donated = self._donated(args, static_key, dyn_args, dyn_kwargs)
         args_info = tree_unflatten(in_tree, [ArgInfo(a, d) for a, d in zip(avals, donated)])
         return Lowered(self, self._entry(static_key, in_tree, avals), device, args_info)
@@ -401,6 +455,7 @@ class JitFunction:
     def clear_cache(self) -> None:
         self._cache.clear()
         self._fast.clear()
+        self._partitioned = None  # and the programs partitioned over meshes
 
     def _cache_size(self) -> int:
         return len(self._cache)
@@ -423,6 +478,12 @@ class _Stage:
     def donate_argnums(self) -> tuple[int, ...]:
         """Flat indices of the donated argument leaves."""
         return tuple(i for i, info in enumerate(tree_flatten(self.args_info)[0]) if info.donated)
+
+    def cost_analysis(self) -> dict[str, float]:
+        """Estimated ``flops``, ``transcendentals`` and ``bytes accessed`` of the computation before fusion (see
+        ``cost_analysis``)."""
+        from .cost_analysis import cost_analysis
+        return cost_analysis(self.entry.closed.jaxpr)
 
 
 class Lowered(_Stage):
@@ -485,6 +546,10 @@ class Compiled(_Stage):
     def kernel_count(self) -> int:
         return len(self.kernels)
 
+    def runtime_executable(self) -> Any:
+        """The backend's executable (its type depends on the backend)."""
+        return self.call.executable
+
     def as_text(self) -> str:
         text = getattr(self.call.executable, "as_text", None)
         return text() if text is not None else str(self.entry.closed)
@@ -536,6 +601,21 @@ def _fun_src(f: Callable) -> str:
     """``name at file:line`` of a function (its name only when it has no code)."""
     code = getattr(f, "__code__", None)
     return f"{_fun_name(f)} at {code.co_filename}:{code.co_firstlineno}" if code is not None else _fun_name(f)
+
+
+class _Float0Zeros:
+    """A float0 output of a jitted function (tangents of integer values: no data), kept in the output structure
+    rather than computed: each call returns ``np.zeros(shape, float0)`` for it, as JAX does."""
+
+    def __init__(self, shape: tuple) -> None:
+        self.shape = shape
+
+
+register_pytree_node(_Float0Zeros, lambda z: ((), z.shape), lambda shape, _: np.zeros(shape, dtypes.float0))
+
+
+def _float0_output(x: Any) -> Any:
+    return _Float0Zeros(x.shape) if isinstance(x, np.ndarray) and x.dtype == dtypes.float0 else x
 
 
 def _check_outputs(fun: Callable, out: Any, leaves: list) -> None:
@@ -828,7 +908,7 @@ def value_and_grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: boo
         oa = core.get_aval(leaves[0])
         _check_output_dtype_revderiv("grad", holomorphic, oa)
         from .primitives.structural import full
-        g = vjp_fn(tree_unflatten(tree_structure(out), [full((), 1, oa.dtype)]))
+        g = vjp_fn(tree_unflatten(tree_structure(out), [full((), 1, oa.dtype, weak_type=oa.weak_type)]))
         g = g if multiple else g[0]
         return ((out, aux), g) if has_aux else (out, g)
 
@@ -864,7 +944,7 @@ def _std_basis(leaves: list) -> Any:
     for x, s in zip(leaves, sizes):
         a = core.get_aval(x)
         piece = st.slice(eye, (0, start), (n, start + s))
-        outs.append(st.reshape(ew.convert_element_type(piece, a.dtype), (n,) + a.shape))
+        outs.append(st.reshape(ew.convert_element_type(piece, a.dtype, weak_type=a.weak_type), (n,) + a.shape))
         start += s
     return outs
 
@@ -874,6 +954,7 @@ def jacfwd(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = Fals
     multiple = not isinstance(argnums, int)
     nums = _argnums_tuple(argnums)
 
+    @functools.wraps(fun)
     def jacfun(*args, **kwargs):
         dyn = tuple(args[i] for i in nums)
         leaves, tree = tree_flatten(dyn)
@@ -925,6 +1006,7 @@ def jacrev(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = Fals
     multiple = not isinstance(argnums, int)
     nums = _argnums_tuple(argnums)
 
+    @functools.wraps(fun)
     def jacfun(*args, **kwargs):
         dyn = tuple(args[i] for i in nums)
         for leaf in tree_flatten(dyn)[0]:
@@ -969,14 +1051,16 @@ def hessian(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = Fal
 
 
 # =========================================== vmap ============================================================
-def _flatten_axes(what: str, tree: PyTreeDef, axes: Any, kind: type = int) -> list:
+def _flatten_axes(what: str, tree: PyTreeDef, axes: Any, kind: type | tuple = int) -> list:
     """Broadcast a prefix tree of axis specs (``kind``, ints by default, or None) to the leaves of ``tree``."""
     proxy = tree_unflatten(tree, [0] * tree.num_leaves)
     out: list = []
+    kinds = kind if isinstance(kind, tuple) else (kind,)
 
     def add(ax, sub):
-        if ax is not None and not isinstance(ax, kind):
-            raise ValueError(f"{what} entries must be {kind.__name__}s or None, got {ax!r}")
+        if ax is not None and not isinstance(ax, kinds):
+            raise ValueError(f"{what} entries must be {' or '.join(k.__name__ + 's' for k in kinds)} or None, "
+                             f"got {ax!r}")
         out.extend([ax] * tree_structure(sub).num_leaves)
 
     try:
@@ -993,9 +1077,10 @@ def _flatten_axes(what: str, tree: PyTreeDef, axes: Any, kind: type = int) -> li
     return out
 
 
-def _check_axes_spec(what: str, axes: Any) -> None:
-    """JAX's TypeError for axes (``what``: "vmap in_axes", ...) that are not ints or None (bools, arrays, ...)."""
-    if not all(type(a) is int for a in tree_flatten(axes)[0]):
+def _check_axes_spec(what: str, axes: Any, spec_types: Any = ()) -> None:
+    """JAX's TypeError for axes (``what``: "vmap in_axes", ...) that are not ints or None (bools, arrays, ...);
+    ``spec_types``: further leaf types allowed (vmap's registered vmappable specs)."""
+    if not all(type(a) is int or type(a) in spec_types for a in tree_flatten(axes)[0]):
         raise TypeError(f"{what} must be an int, None, or (nested) container with those types as leaves, but got "
                         f"{axes}.")
 
@@ -1005,15 +1090,16 @@ def vmap(fun: Callable, in_axes: Any = 0, out_axes: Any = 0, axis_name: Any = No
     """Vectorise ``fun`` over the axes ``in_axes`` of its arguments; outputs stack along ``out_axes``."""
     if isinstance(in_axes, list):
         in_axes = tuple(in_axes)
-    if not (in_axes is None or type(in_axes) in (int, tuple)):
+    if not (in_axes is None or type(in_axes) in (int, tuple, *batching.spec_types)):
         raise TypeError("vmap in_axes must be an int, None, or a tuple of entries corresponding to the positional "
                         f"arguments passed to the function, but got {in_axes}.")
-    _check_axes_spec("vmap in_axes", in_axes)
-    _check_axes_spec("vmap out_axes", out_axes)
+    _check_axes_spec("vmap in_axes", in_axes, batching.spec_types)
+    _check_axes_spec("vmap out_axes", out_axes, batching.spec_types)
+    axis_kinds = (int, *batching.spec_types)
 
     @functools.wraps(fun)
     def vmapped(*args, **kwargs):
-        leaves, in_tree = tree_flatten((args, kwargs))
+        leaves, in_tree = tree_flatten((args, kwargs), is_leaf=batching.is_vmappable)
         ia = in_axes
         if isinstance(ia, tuple) and len(ia) != len(args):
             raise ValueError(f"vmap in_axes must be an int, None, or a tuple of entries corresponding to the "
@@ -1021,14 +1107,15 @@ def vmap(fun: Callable, in_axes: Any = 0, out_axes: Any = 0, axis_name: Any = No
                              f"len(args)={len(args)}")
         arg_axes = ia if isinstance(ia, tuple) or ia is None or isinstance(ia, int) else (ia,)
         # Keyword arguments are always mapped over their leading axis, as in JAX.
-        axes = _flatten_axes("vmap in_axes", in_tree, (arg_axes, 0))
-        # Unmapped values reach the function as they are (a Python scalar stays one, e.g. for jit's static args).
-        leaves = [x if a is None else asarray(x) for x, a in zip(leaves, axes)]
+        axes = _flatten_axes("vmap in_axes", in_tree, (arg_axes, 0), axis_kinds)
+        # Unmapped values (and registered vmappables) reach the function as they are (a Python scalar stays one,
+        # e.g. for jit's static args).
+        leaves = [x if a is None or batching.is_vmappable(x) else asarray(x) for x, a in zip(leaves, axes)]
         sizes = set()
         norm = []
         for x, a in zip(leaves, axes):
-            if a is None:
-                norm.append(None)
+            if a is None or batching.is_vmappable(x) or type(a) is not int:  # vmappables: size not checked (as JAX)
+                norm.append(a)
                 continue
             nd = core.get_aval(x).ndim
             if not -nd <= a < nd:
@@ -1053,13 +1140,13 @@ def vmap(fun: Callable, in_axes: Any = 0, out_axes: Any = 0, axis_name: Any = No
         def flat(*xs):
             a, kw = tree_unflatten(in_tree, xs)
             out = fun(*a, **kw)
-            ol, ot = tree_flatten(out)
+            ol, ot = tree_flatten(out, is_leaf=batching.is_vmappable)
             out_tree_box[:] = [ot]
             return ol
 
         try:
             outs = batching.vmap_flat(flat, size, axis_name, norm, leaves,
-                                      lambda n: _flatten_axes("vmap out_axes", out_tree_box[0], out_axes))
+                                      lambda n: _flatten_axes("vmap out_axes", out_tree_box[0], out_axes, axis_kinds))
         except batching.SpecMatchError as e:
             out_tree = out_tree_box[0]
             path = tree_flatten_with_path(tree_unflatten(out_tree, [0] * out_tree.num_leaves))[0][e.leaf_idx][0]
@@ -1145,7 +1232,7 @@ def make_jaxpr(fun: Callable, static_argnums: int | Sequence[int] = (), axis_env
 
     def mk(*args, **kwargs):
         leaves, flat, out_tree_box = _flatten_static(fun, args, kwargs, sn)
-        jaxpr, consts = trace_to_jaxpr(flat, [core.get_aval(x) for x in leaves])
+        jaxpr, consts = trace_to_jaxpr(flat, [core.shaped_abstractify(x) for x in leaves])
         closed = ClosedJaxpr(jaxpr, consts)
         return (closed, _shapes(out_tree_box[0], jaxpr)) if return_shape else closed
 
@@ -1154,9 +1241,21 @@ def make_jaxpr(fun: Callable, static_argnums: int | Sequence[int] = (), axis_env
 
 def eval_shape(fun: Callable, *args: Any, **kwargs: Any) -> Any:
     """The output shapes/dtypes of ``fun`` for these (possibly abstract) arguments, without computing."""
-    leaves, flat, out_tree_box = _flatten_static(fun, args, kwargs, ())
-    jaxpr, _ = trace_to_jaxpr(flat, [core.get_aval(x) for x in leaves])
-    return _shapes(out_tree_box[0], jaxpr)
+    args, kwargs = tree_map(_key_struct_in, (args, kwargs))
+    jitted = fun if isinstance(fun, JitFunction) else JitFunction(fun)  # jit's trace (and cache) of ``fun``, as JAX
+    static_key, dyn_args, dyn_kwargs = jitted._split(args, kwargs)
+    leaves, in_tree = tree_flatten((dyn_args, dyn_kwargs))
+    entry = jitted._entry(static_key, in_tree, [core.shaped_abstractify(x) for x in leaves])
+    return tree_map(lambda k: ShapeDtypeStruct(k.shape, k.dtype) if is_key_array(k) else k,
+                    _shapes(entry.out_tree, entry.closed), is_leaf=is_key_array)
+
+
+def _key_struct_in(x: Any) -> Any:
+    """A ShapeDtypeStruct of a key dtype as keys over a struct of their data (what eval_shape traces with)."""
+    if isinstance(x, ShapeDtypeStruct) and isinstance(x.dtype, KeyTy):
+        impl = x.dtype._impl
+        return PRNGKeyArray(impl, ShapeDtypeStruct(x.shape + impl.key_shape, dtypes.uint32))
+    return x
 
 
 def checkpoint(fun: Callable, *, prevent_cse: bool = True, policy: Callable | None = None,
@@ -1219,7 +1318,16 @@ def device_put(x: Any, device: Any = None) -> Any:
     """Place every leaf of ``x`` on ``device`` (default: the default backend's first device), or lay it
     out by a sharding (a ``NamedSharding`` splits it into blocks over a mesh's devices; a PartitionSpec
     is one over the mesh set by ``set_mesh``)."""
-    from .sharding import NamedSharding, SingleDeviceSharding, pspec_to_sharding
+    from .sharding import NamedSharding, PartitionSpec, Sharding, SingleDeviceSharding, pspec_to_sharding
+    placement = (Device, str, Sharding, PartitionSpec)
+    if not (device is None or isinstance(device, placement)):  # a tree prefix of x's
+        leaves, tree = tree_flatten(x)
+        targets = _flatten_axes("device_put device", tree, device, object)
+        for d in targets:
+            if not (d is None or isinstance(d, placement)):
+                raise ValueError("`jax.device_put` only accepts `None`, `jax.sharding.Sharding`, `jax.Device` or a "
+                                 f"pytree of these values. Received invalid value: {d}")
+        return tree_unflatten(tree, [device_put(v, d) for v, d in zip(leaves, targets)])
     device = pspec_to_sharding("device_put", device)
     if isinstance(device, SingleDeviceSharding):
         device = device._device
@@ -1234,12 +1342,15 @@ def device_put(x: Any, device: Any = None) -> Any:
                                explicit=True)
             return put_sharded(v, device)
         return tree_map(put_blocks, x)
+    stay = device is None  # arrays already on devices stay there (as JAX); host values go to the default device
     if device is None:
         device = get_backend().devices()[0]
     elif isinstance(device, str):
         device = get_backend(device).devices()[0]
 
     def put(v):
+        if stay and isinstance(v, (Array, MultiDeviceArray)):
+            return v
         if isinstance(v, MultiDeviceArray):  # gathered on its first device, then moved
             v = v._gathered()
         if type(v) is Array:
@@ -1253,6 +1364,39 @@ def device_put(x: Any, device: Any = None) -> Any:
         return make_array(v, weak_type=aval.weak_type, device=device, dtype=aval.dtype)
 
     return tree_map(put, x)
+
+
+def device_get(x: Any) -> Any:
+    """Transfer ``x`` to the host: each array leaf becomes a numpy array (a key array: keys over host key data);
+    tracers and leaves without ``__array__`` (Python scalars) are returned as they are."""
+    def get(v):
+        if core.is_tracer(v) or not hasattr(v, "__array__"):
+            return v
+        if type(v) is Array and v.device.platform != "cpu":
+            guard_transfer("device_to_host", f"aval={v.aval.str_short()}", explicit=True)
+        return v.__array__()
+
+    return tree_map(get, x)
+
+
+def copy_to_host_async(x: Any) -> Any:
+    """Start the host copy of every leaf that has a ``copy_to_host_async`` method (others are left as they are);
+    returns ``x``."""
+    for leaf in tree_flatten(x)[0]:
+        try:
+            copy = leaf.copy_to_host_async
+        except AttributeError:
+            continue
+        copy()
+    return x
+
+
+@contextlib.contextmanager
+def disable_jit(disable: bool = True) -> Iterator[None]:
+    """Within the context, jitted functions run as plain Python, one primitive at a time (``lax.cond``/``switch``
+    with a concrete predicate, ``scan``, ``while_loop`` and ``fori_loop`` as Python control flow), for debugging."""
+    with config._state("disable_jit")(disable):
+        yield
 
 
 def block_until_ready(x: Any) -> Any:

@@ -1,20 +1,24 @@
 """``Array``: a value living in a backend buffer on one device (``jax.Array``'s counterpart)."""
 from __future__ import annotations
 
+import abc
 import sys
 from typing import Any
 
 import numpy as np
 
 from . import dtypes, narrow_floats, profiler
-from .array_methods import ArrayMethods
+from .array_methods import ArrayMethods, check_bool_conversion, check_integer_conversion, check_scalar_conversion
 from .backend import Device, get_backend
 from .config import called_from_user, guard_transfer
 from .ir import ShapedArray
 
 
-class Array(ArrayMethods):
-    """An immutable array on a device. Results of portax operations are Arrays."""
+class ArrayImpl(ArrayMethods, metaclass=abc.ABCMeta):
+    """An immutable array on a device. Results of portax operations are Arrays. (An abstract base class too: typed
+    key arrays are registered as ``jax.Array``s, as in JAX, though portax computes with their data.) Named as JAX's
+    concrete array class (``jax._src.array.ArrayImpl``), whose name Python's own errors show (``unsupported operand
+    type(s) for +: 'ArrayImpl' and 'dict'``); ``Array`` (``jax.Array``) is this class."""
 
     __slots__ = ("_buf", "aval", "_device", "_host", "__weakref__")
     __array_priority__ = 100
@@ -88,6 +92,15 @@ class Array(ArrayMethods):
                 block(buf)
         return self
 
+    def unsafe_buffer_pointer(self) -> int:
+        """The address of this array's buffer in its device's memory (arrays sharing a buffer share it)."""
+        self._check_if_deleted()
+        pointer = getattr(self._device.backend, "buffer_pointer", None)
+        if pointer is None:
+            raise NotImplementedError(f"unsafe_buffer_pointer: backend {self._device.platform!r} does not expose "
+                                      f"buffer addresses")
+        return pointer(self._buf[0] if isinstance(self._buf, tuple) else self._buf)  # complex: (real, imag) parts
+
     def copy_to_host_async(self) -> None:
         self._value()
 
@@ -98,20 +111,23 @@ class Array(ArrayMethods):
         return self._value().tolist()
 
     def __bool__(self) -> bool:
+        check_bool_conversion(self)
         return bool(self._value())
 
     def __int__(self) -> int:
+        check_scalar_conversion(self)
         return int(self._value())
 
     def __float__(self) -> float:
+        check_scalar_conversion(self)
         return float(self._value())
 
     def __index__(self) -> int:
-        if self.dtype.kind not in "iub":
-            raise TypeError(f"only integer scalar arrays can be converted to a scalar index, got {self.dtype.name}")
+        check_integer_conversion(self)
         return int(self._value())
 
     def __complex__(self) -> complex:
+        check_scalar_conversion(self)
         return complex(self._value())
 
     def __len__(self) -> int:
@@ -119,8 +135,7 @@ class Array(ArrayMethods):
             raise TypeError("len() of unsized object")
         return self.shape[0]
 
-    def __hash__(self):
-        raise TypeError("unhashable type: 'Array'")
+    __hash__ = None  # unhashable (``hash(x)`` raises, ``isinstance(x, Hashable)`` is False), as JAX's ArrayImpl
 
     def __format__(self, spec: str) -> str:
         return format(self._value(), spec) if self.ndim == 0 else str(self)
@@ -165,6 +180,19 @@ class Array(ArrayMethods):
         from .sharded import Shard
         return [Shard(self._device, (slice(None),) * self.ndim, self)]
 
+    global_shards = addressable_shards  # one device, in this process
+    is_fully_addressable = property(lambda self: True)
+
+    def addressable_data(self, index: int) -> "ArrayImpl":
+        """The data of addressable shard ``index``: the array itself (its one shard)."""
+        return self.addressable_shards[index].data
+
+    def on_device_size_in_bytes(self) -> int:
+        return self.nbytes
+
+
+Array = ArrayImpl  # ``jax.Array``: portax has one concrete array class
+
 
 def _in_this_module(code: Any) -> bool:
     return code.co_filename == __file__
@@ -176,14 +204,13 @@ def make_array(value: Any, weak_type: bool | None = None, device: Device | None 
         weak_type = type(value) in (int, float, complex)
     if dtype is None:
         if type(value) in (bool, int, float, complex):
-            dtype = dtypes.python_scalar_dtype(value)
-            if type(value) is int and not dtypes.iinfo(dtype).min <= value <= dtypes.iinfo(dtype).max:
-                raise OverflowError(f"Python int {value} too large to convert to {dtype}")  # JAX's message
+            value = dtypes.python_scalar_host(value)
+            dtype = value.dtype
         else:
             dtype = np.asarray(value).dtype
-            if dtypes.kind(dtype) in "OUSV":
+            if dtypes.kind(dtype) in "OUSV" and dtype != dtypes.float0:
                 raise TypeError(f"Value {value!r:.100} with type {type(value).__name__} is not a valid JAX type")
-            dtype = dtypes.canonicalize(dtype)
+            dtype = dtypes.canonicalize(dtype)  # (float0: JAX's error)
     else:
         dtype = dtypes.canonicalize(dtype)
     host = np.asarray(value, dtype=dtype)
@@ -200,7 +227,7 @@ def put_host(host: np.ndarray, device: Device) -> Any:
     if host.dtype.kind == "c":
         buf = (put(np.array(host.real), device), put(np.array(host.imag), device))
     elif narrow_floats.is_stored(host.dtype, device.backend):
-        buf = put(host.view(narrow_floats.storage_dtype(host.dtype)), device)
+        buf = put(narrow_floats.storage_bits(host), device)
     else:
         buf = put(host, device)
     if start is not None:

@@ -3,6 +3,7 @@ context manager (usable as a decorator) overrides it in the current thread only.
 from __future__ import annotations
 
 import contextlib
+import enum
 import functools
 import logging
 import os
@@ -48,6 +49,10 @@ class State:
     def _set(self, value: Any) -> None:
         self._global = self._parser(value)
 
+    def get_global(self) -> Any:
+        """The global value (what ``config.update`` set), whatever the current thread overrides."""
+        return self._global
+
     def __bool__(self):
         raise TypeError(f"bool() not supported for instances of type '{type(self).__name__}' "
                         f"(did you mean to use '{type(self).__name__}.value' instead?)")
@@ -72,11 +77,13 @@ class StateContextManager:
         self._prev.__dict__.setdefault("stack", []).append(self.state._local.value)
         self.state._local.value = self.new_val
         _thread.depth += 1
+        _thread.base = _global_hot[0]
         _thread.hot = _hot_values()
 
     def __exit__(self, *exc: Any) -> None:
         self.state._local.value = self._prev.stack.pop()
         _thread.depth -= 1
+        _thread.base = _global_hot[0]
         _thread.hot = _hot_values() if _thread.depth else None
 
     def __call__(self, func: Callable) -> Callable:
@@ -89,6 +96,31 @@ class StateContextManager:
 
 def _bool(value: Any) -> bool:
     return bool(value)
+
+
+def _only(supported: Any, feature: str) -> Callable[[Any], Any]:
+    """A parser of an option portax supports at one value only (NotImplementedError for the others)."""
+    def parse(value: Any) -> Any:
+        if value != supported:
+            raise NotImplementedError(f"portax does not implement {feature}")
+        return value
+    return parse
+
+
+class ExplicitX64Mode(enum.IntEnum):
+    """``jax_explicit_x64_dtypes``: what an explicitly requested 64-bit dtype gives without x64 (JAX's enum)."""
+    WARN = enum.auto()
+    ERROR = enum.auto()
+    ALLOW = enum.auto()
+
+    @classmethod
+    def _missing_(cls, value: object) -> "ExplicitX64Mode | None":
+        return cls.__members__.get(value.upper()) if isinstance(value, str) else None
+
+
+def _explicit_x64_mode(value: Any) -> ExplicitX64Mode:
+    """An ExplicitX64Mode from a member (JAX's too, by name) or its name."""
+    return ExplicitX64Mode(value.name if isinstance(value, enum.Enum) else value)
 
 
 def _enum(values: Sequence[str], optional: bool = False) -> Callable[[Any], Any]:
@@ -139,6 +171,21 @@ _OPTIONS: list[tuple] = [
     ("jax_debug_nans", False, _bool,
      "Add nan checks to every operation: a FloatingPointError names the primitive that produced one.",
      True),
+    ("jax_disable_jit", _env_bool("JAX_DISABLE_JIT", False), _bool,
+     "Disable JIT compilation and just call original Python (jitted functions run op by op, control flow "
+     "with concrete predicates and loops in Python).", True),
+    ("jax_no_tracing", False, _bool, "Disallow tracing for JIT compilation.", True),
+    ("jax_no_execution", False, _bool, "Disallow JAX executions.", True),
+    ("jax_log_compiles", _env_bool("JAX_LOG_COMPILES", False), _bool,
+     "Log a message each time `jit` or `pmap` compiles an XLA computation. Logging is performed with `logging`. When "
+     "this option is set, the log level is WARNING; otherwise the level is DEBUG.", True),
+    ("jax_explain_cache_misses", _env_bool("JAX_EXPLAIN_CACHE_MISSES", False), _bool,
+     "Each time there is a miss on one of the main caches (e.g. the tracing cache), log an explanation. Logging is "
+     "performed with `logging`. When this option is set, the log level is WARNING; otherwise the level is DEBUG.",
+     True),
+    ("jax_log_checkpoint_residuals", False, _bool,
+     "Log a message every time jax.checkpoint (aka jax.remat) is partially evaluated (e.g. for autodiff), printing "
+     "what residuals are saved.", True),
     ("jax_debug_infs", False, _bool,
      "Add inf checks to every operation: a FloatingPointError names the primitive that produced one.",
      True),
@@ -150,6 +197,15 @@ _OPTIONS: list[tuple] = [
     ("jax_default_prng_impl", os.environ.get("JAX_DEFAULT_PRNG_IMPL", "threefry2x32"),
      _enum(("threefry2x32", "threefry4x32", "philox2x32", "philox4x32", "rbg", "unsafe_rbg")),
      "Select the default PRNG implementation, used when one is not explicitly provided at seeding time.", _UNSET),
+    ("jax_random_seed_offset", 0, int, "Offset to all random seeds (e.g. argument to jax.random.key()).", _UNSET),
+    ("jax_threefry_partitionable", True, _only(True, "threefry2x32's non-partitionable mode (its only mode is "
+                                                       "the partitionable one, JAX's default)"),
+     "Threefry2x32's partitionable mode (the only one portax has).", True),
+    ("jax_debug_key_reuse", False, _only(False, "key reuse checking (jax_debug_key_reuse=True)"),
+     "Key reuse checking (portax has none: it cannot be turned on).", True),
+    ("jax_explicit_x64_dtypes", ExplicitX64Mode.WARN, _explicit_x64_mode,
+     "If set to ALLOW, explicit specification of 64-bit types will be respected even if enable_x64 is false. If "
+     "set to WARN, a warning will be issued, and if set to ERROR, an error will be raised.", _UNSET),
     ("jax_enable_custom_prng", False, _bool,
      "The typed-key upgrade: jax.random.PRNGKey, and the random functions given raw keys, return typed key "
      "arrays instead of raw uint32 key data.", True),
@@ -230,32 +286,79 @@ class _ThreadHot(threading.local):
 
     depth = 0
     hot = None  # a class default: a missing attribute would cost an exception per read
+    base = None  # the global values ``hot`` was read with (``config.update`` replaces them)
 
 
 _thread = _ThreadHot()
 
 
+# The options that change what tracing a function produces (jit's trace context), in the order of its values.
+TRACE_CONTEXT = ("enable_x64", "numpy_rank_promotion", "numpy_dtype_promotion", "default_matmul_precision",
+                 "default_prng_impl", "random_seed_offset", "explicit_x64_dtypes")
+
+
+_user_contexts: list[State] = []  # the values of ``make_user_context``s, after TRACE_CONTEXT in the trace context
+
+
 def _hot_values(global_only: bool = False) -> tuple:
     read = (lambda n: _STATES[n]._global) if global_only else (lambda n: _STATES[n].value)
-    return ((read("enable_x64"), read("numpy_rank_promotion"), read("numpy_dtype_promotion"),
-             read("default_matmul_precision")), bool(read("debug_nans") or read("debug_infs")))
+    users = tuple(s._global if global_only else s.value for s in _user_contexts)
+    return (tuple(read(n) for n in TRACE_CONTEXT) + users,
+            bool(read("debug_nans") or read("debug_infs") or read("disable_jit") or read("no_execution")))
 
 
 _global_hot = [_hot_values(global_only=True)]
 
 
 def hot() -> tuple:
-    """``(trace_context, check_nans_or_infs)`` for the current thread, in one thread-local read."""
+    """``(trace_context, checked)`` for the current thread, in one thread-local read (``checked``: jitted calls take
+    the slow path, for NaN/inf checks, ``jax_disable_jit`` or ``jax_no_execution``)."""
     mine = _thread.hot
-    return _global_hot[0] if mine is None else mine
+    if mine is None:
+        return _global_hot[0]
+    if _thread.base is not _global_hot[0]:  # a global value changed since: read again
+        _thread.base = _global_hot[0]
+        mine = _thread.hot = _hot_values()
+    return mine
+
+class UserConfig:
+    """``jax.make_user_context(default_value)``: a value of the user's that jit's caches depend on (a function is
+    traced again when it changes); calling it gives a context manager setting it in the current thread."""
+
+    def __init__(self, default_value: Any = None) -> None:
+        self._state = State(f"user_context_{len(_user_contexts)}", default_value, lambda v: v, "A user context.")
+        _user_contexts.append(self._state)
+        _global_hot[0] = _hot_values(global_only=True)
+
+    @property
+    def value(self) -> Any:
+        return self._state.value
+
+    def get_global(self) -> Any:
+        return self._state.get_global()
+
+    def set_global(self, new_value: Any) -> None:
+        self._state._set(new_value)
+        _global_hot[0] = _hot_values(global_only=True)
+
+    def __call__(self, new_value: Any) -> StateContextManager:
+        return StateContextManager(self._state, new_value)
+
+
+make_user_context = UserConfig
+
 
 # The options' context managers, under JAX's names (``jax.numpy_rank_promotion('raise')``, ...).
 _PUBLIC = ("enable_x64", "numpy_rank_promotion", "numpy_dtype_promotion", "default_matmul_precision", "enable_checks",
            "check_tracer_leaks", "debug_nans", "debug_infs", "legacy_prng_key", "default_prng_impl", "enable_custom_prng",
-           "transfer_guard_host_to_device", "transfer_guard_device_to_device", "transfer_guard_device_to_host")
+           "transfer_guard_host_to_device", "transfer_guard_device_to_device", "transfer_guard_device_to_host",
+           "debug_key_reuse", "threefry_partitionable", "random_seed_offset", "explicit_x64_dtypes", "no_tracing",
+           "no_execution", "log_compiles", "explain_cache_misses")
 (enable_x64, numpy_rank_promotion, numpy_dtype_promotion, default_matmul_precision, enable_checks, check_tracer_leaks,
  debug_nans, debug_infs, legacy_prng_key, default_prng_impl, enable_custom_prng, transfer_guard_host_to_device,
- transfer_guard_device_to_device, transfer_guard_device_to_host) = (_STATES[name] for name in _PUBLIC)
+ transfer_guard_device_to_device, transfer_guard_device_to_host, debug_key_reuse, threefry_partitionable,
+ random_seed_offset, explicit_x64_dtypes, no_tracing, no_execution, log_compiles,
+ explain_cache_misses) = (_STATES[name] for name in _PUBLIC)
 checking_leaks = functools.partial(check_tracer_leaks, True)
 
 

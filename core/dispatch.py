@@ -12,7 +12,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from . import complex_lowering, decompositions, dtypes, narrow_floats, profiler, trace as core
+from . import compile_log, complex_lowering, decompositions, dtypes, narrow_floats, profiler, trace as core
 from .array import Array, make_array, to_device
 from .backend import Device, get_backend
 from .config import config, hot as config_hot
@@ -30,10 +30,6 @@ _INTERPRETED = object()  # compile_jaxpr's cache entry for a jaxpr evaluated by 
 def on_compile() -> None:
     """Called at each backend compilation: a hook for counting them (JAX's test harness counts its
     ``lower_jaxpr_to_module`` events through it)."""
-
-
-def _params_key(params: dict) -> tuple:
-    return tuple(sorted(params.items())) if params else ()
 
 
 def pick_device(args: Sequence) -> Device:
@@ -68,31 +64,41 @@ class CompiledCall:
 
     def __call__(self, arrays: Sequence[Array]) -> list[Array]:
         bufs = [a._buf for a in arrays]
-        if any(b is None for b in bufs):  # a deleted (donated) array
-            next(a for a in arrays if a._buf is None)._check_if_deleted()
+        for b in bufs:
+            if b is None:  # a deleted (donated) array
+                next(a for a in arrays if a._buf is None)._check_if_deleted()
         if profiler.session is None:
             bufs = self.executable(*bufs)
         else:
             bufs = profiler.run_program(self.executable, bufs, self.device, self.name)
         d = self.device
+        if len(bufs) == 1:
+            return [Array(bufs[0], self.out_avals[0], d)]
         return list(map(Array, bufs, self.out_avals, [d] * len(bufs)))
 
 
 def apply_primitive(primitive: core.Primitive, *args: Any, **params: Any) -> Any:
     device = pick_device(args)
     arrays = as_arrays(args, device)
-    key = (primitive, tuple(a.aval for a in arrays), _params_key(params), device)
+    # (params in the order given: each call site binds them in one order)
+    key = (primitive, tuple([a.aval for a in arrays]), tuple(params.items()) if params else (), device)
     call = _eqn_cache.get(key)
     if call is None:
         call = _eqn_cache.get_or_create(key, lambda: _compile_eqn(primitive, [a.aval for a in arrays], params, device))
+    checked = config_hot()[1]
+    if checked and config.no_execution:
+        raise RuntimeError(f"JAX tried to execute function {primitive.name}, but the no_execution config option is "
+                           "set")
     outs = call(arrays)
-    if config_hot()[1]:
+    if checked:
         check_special(primitive.name, outs)
     return outs if primitive.multiple_results else outs[0]
 
 
 def check_special(name: str, outs: Sequence) -> None:
     """``jax_debug_nans``/``jax_debug_infs``: a FloatingPointError if an inexact output holds a NaN (an inf)."""
+    if not (config.debug_nans or config.debug_infs):  # (the slow path taken for ``jax_disable_jit`` only)
+        return
     for a in outs:
         if type(a) is not Array or not (dtypes.is_float(a.dtype) or dtypes.is_complex(a.dtype)):
             continue
@@ -112,7 +118,14 @@ def _compile_eqn(primitive, avals, params, device) -> CompiledCall:
     outs = [Var(a) for a in out_avals]
     eqn = JaxprEqn(primitive, ins, params, outs)
     closed = ClosedJaxpr(Jaxpr([], ins, [eqn], outs), [])
-    return CompiledCall(backend_compile(closed, device), out_avals, device, profiler.kernel_name([eqn]))
+    return CompiledCall(_logged_compile(closed, device, primitive.name), out_avals, device, profiler.kernel_name([eqn]))
+
+
+def _logged_compile(closed: ClosedJaxpr, device: Device, name: str):
+    """``backend_compile``, logged as JAX logs its compilations (``jax_log_compiles``)."""
+    compile_log.log_compile(name, closed.in_avals, device)
+    with compile_log.log_elapsed("Finished XLA compilation of {fun_name} in {elapsed_time:.9f} sec", name):
+        return backend_compile(closed, device)
 
 
 def backend_compile(closed: ClosedJaxpr, device: Device):
@@ -172,9 +185,9 @@ def _compile_jaxpr(closed: ClosedJaxpr, device: Device, name: str) -> CompiledCa
     _check_compilable(closed.jaxpr)
     consts = [c if type(c) is Array else make_array(np.asarray(c), device=device) for c in closed.consts]
     # A new ClosedJaxpr for the backend: an executable keeping it must not keep ``closed`` (the cache key).
-    exe = backend_compile(ClosedJaxpr(closed.jaxpr, []), device) if not consts else backend_compile(
+    exe = _logged_compile(ClosedJaxpr(closed.jaxpr, []), device, name) if not consts else _logged_compile(
         ClosedJaxpr(Jaxpr([], closed.jaxpr.constvars + closed.jaxpr.in_binders, closed.jaxpr.eqns,
-                          closed.jaxpr.outs), []), device)
+                          closed.jaxpr.outs), []), device, name)
     return CompiledCall(_bind_consts(exe, consts, device), closed.out_avals, device, name)
 
 

@@ -4,7 +4,8 @@
 ``PMI_*`` environment), or checks explicit ``num_processes``/``process_id`` against MPI's world. MPI does
 the transport, so ``coordinator_address`` is accepted for compatibility with JAX and not used. Then
 ``devices()`` lists every process's devices of the default backend: the local ones renumbered by a global
-id, the others ``RemoteDevice``s (not addressable here). pmap spans them all (``core.parallel.spmd``).
+id, the others ``RemoteDevice``s (not addressable here). pmap spans them all (``core.parallel.spmd``), and so
+do shard_map, jit and global arrays over a mesh of them (each process running its devices' blocks).
 
 Every exchange is a non-blocking MPI call waited for with a deadline (``heartbeat_timeout_seconds``), and
 starts with a header (a hash of what each process is about to exchange): processes running different
@@ -15,6 +16,7 @@ mpi4py is imported only here, on ``initialize()``.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import os
 import sys
@@ -40,9 +42,9 @@ class _Elsewhere:
 
     def __getattr__(self, attr: str) -> Any:
         raise NotImplementedError(
-            f"{self._device} is not addressable from process {process_index()}: portax computes and places data "
-            "only on this process's devices (local_devices()). pmap spans every process; jit with shardings, "
-            "shard_map and device_put over a mesh holding other processes' devices are not supported yet.")
+            f"{self._device} is not addressable from process {process_index()}: each process computes and places "
+            "data on its own devices (local_devices()) only. To span processes use pmap, or a mesh over every "
+            "process's devices (device_put, shard_map, jit): each process then handles its devices' blocks.")
 
 
 class RemoteDevice(Device):
@@ -167,8 +169,10 @@ def is_initialized() -> bool:
 def _joined() -> _State | None:
     """The distributed run, or None for a process on its own; in a process that mpirun started with
     others, exchanging values before ``initialize()`` is an error."""
+    if _state is not None:
+        return _state
     env = _launcher_env()
-    if _state is None and env is not None and env[0] > 1:
+    if env is not None and env[0] > 1:
         raise DistributedError(f"portax.distributed.initialize() must be called before any collective across "
                                f"processes (process_allgather, sync_global_devices, ...): mpirun started {env[0]} "
                                "processes.")
@@ -211,6 +215,7 @@ def _wait(state: _State, request: Any, what: str, timeout: float | None = None) 
             time.sleep(0 if waited < 0.05 else 1e-3)
 
 
+@functools.lru_cache(maxsize=4096)
 def _digest(text: str) -> int:
     return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=7).digest(), "little")
 
@@ -266,21 +271,29 @@ def allreduce_many(arrays: Sequence[np.ndarray], ops: Sequence[str], what: str) 
     state_ = _joined()
     if state_ is None:
         return [np.array(a, copy=True) for a in arrays]
-    what = f"{what} (reducing {', '.join(f'{a.dtype.name}{list(a.shape)}' for a in arrays)})"
+    what, buckets = _reduction_plan(what, tuple((a.dtype, a.shape) for a in arrays), tuple(ops))
     _exchange_header(state_, what)
     out: list = [None] * len(arrays)
-    buckets: dict = {}
-    for i, (a, op) in enumerate(zip(arrays, ops)):
-        buckets.setdefault((op, a.dtype), []).append(i)
-    for (op, dtype), members in buckets.items():
+    for op, members, ends in buckets:
         mine = np.concatenate([arrays[i].reshape(-1) for i in members]) if len(members) > 1 else \
             np.ascontiguousarray(arrays[members[0]]).reshape(-1)
         total = np.empty_like(mine)
         _wait(state_, state_.comm.Iallreduce(mine, total, op=getattr(state_.mpi, op)), what)
-        ends = np.cumsum([arrays[i].size for i in members])
         for i, end in zip(members, ends):
             out[i] = total[end - arrays[i].size:end].reshape(arrays[i].shape)
     return out
+
+
+@functools.lru_cache(maxsize=1024)
+def _reduction_plan(what: str, signature: tuple, ops: tuple) -> tuple[str, list]:
+    """The header of an ``allreduce_many`` and its buckets: (operation, members, where each member ends) per
+    operation and dtype, the members being reduced concatenated."""
+    buckets: dict = {}
+    for i, ((dtype, _), op) in enumerate(zip(signature, ops)):
+        buckets.setdefault((op, dtype), []).append(i)
+    sizes = [int(np.prod(shape)) for _, shape in signature]
+    return (f"{what} (reducing {', '.join(f'{dtype.name}{list(shape)}' for dtype, shape in signature)})",
+            [(op, members, np.cumsum([sizes[i] for i in members]).tolist()) for (op, _), members in buckets.items()])
 
 
 def broadcast(value: np.ndarray, root: int, what: str) -> np.ndarray:

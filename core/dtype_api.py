@@ -53,7 +53,10 @@ def _scalar_type(x: Any) -> type:
 
 
 def issubdtype(a: Any, b: Any) -> bool:
-    """Whether ``a`` is ``b`` or below it in the scalar type hierarchy (``extended``/``prng_key`` included)."""
+    """Whether ``a`` is ``b`` or below it in the scalar type hierarchy (``extended``/``prng_key`` included; a key
+    dtype ``b`` only has the equal key dtype below it)."""
+    if not isinstance(b, type) and isinstance(getattr(b, "type", None), type) and issubclass(b.type, extended):
+        return not isinstance(a, type) and a == b
     a_type = _scalar_type(a)
     if issubclass(a_type, extended) or (isinstance(b, type) and issubclass(b, extended)):
         return isinstance(b, type) and issubclass(a_type, b)

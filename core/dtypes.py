@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import functools
+import warnings
 from typing import Any
 
 import ml_dtypes
 import numpy as np
 
-from .config import config
+from .config import ExplicitX64Mode, config, hot as config_hot
 
 bool_ = np.dtype(np.bool_)
 int8, int16, int32, int64 = (np.dtype(t) for t in (np.int8, np.int16, np.int32, np.int64))
@@ -106,22 +107,51 @@ def canonicalize(dtype) -> np.dtype:
     """Map a requested dtype to the one portax computes in (64-bit types narrow unless x64 is on)."""
     d = np.dtype(dtype)
     if d not in _SUPPORTED_SET:
+        if d == float0:
+            raise TypeError("float0s do not support any operations by design because they are not compatible with "
+                            "non-trivial vector spaces. No implicit dtype conversion is done. You can use "
+                            "np.zeros_like(arr, dtype=np.float) to cast a float0 array to a regular zeros array. \nIf "
+                            "you didn't expect to get a float0 you might have accidentally taken a gradient with "
+                            "respect to an integer argument.")
         raise TypeError(f"portax does not support dtype {d}")
-    if not config.enable_x64:
+    if not config_hot()[0][0]:  # x64 off
         return _X64_NARROW.get(d, d)
     return d
 
 
+def canonicalize_explicit(dtype: Any, fun_name: str = "") -> np.dtype:
+    """``canonicalize`` of a dtype the user asked for, per ``jax_explicit_x64_dtypes`` when it narrows: WARN warns,
+    ERROR raises JAX's ValueError (ALLOW, 64-bit types without x64, portax does not have)."""
+    d = np.dtype(dtype)
+    narrow = canonicalize(d)
+    if narrow == d:
+        return d
+    mode = config.jax_explicit_x64_dtypes
+    requested = f" requested in {fun_name}" if fun_name else ""
+    if mode == ExplicitX64Mode.ALLOW:
+        raise NotImplementedError(f"jax_explicit_x64_dtypes=ALLOW: portax has no 64-bit dtype ({d}{requested}) "
+                                  "without jax_enable_x64")
+    if mode == ExplicitX64Mode.ERROR:
+        raise ValueError(f"Explicitly requested dtype {d}{requested} is not available. To enable more dtypes, set the "
+                         "jax_enable_x64 or allow_explicit_x64_dtypes configuration options.See "
+                         "https://github.com/jax-ml/jax#current-gotchas for more.")
+    warnings.warn(f"Explicitly requested dtype {d}{requested} is not available, and will be truncated to dtype "
+                  f"{narrow.name}. To enable more dtypes, set the jax_enable_x64 configuration option or the "
+                  "JAX_ENABLE_X64 shell environment variable. See https://github.com/jax-ml/jax#current-gotchas for "
+                  "more.", stacklevel=4)
+    return narrow
+
+
 def default_int() -> np.dtype:
-    return int64 if config.enable_x64 else int32
+    return int64 if config_hot()[0][0] else int32  # (x64 from the hot values: one thread-local read)
 
 
 def default_uint() -> np.dtype:
-    return uint64 if config.enable_x64 else uint32
+    return uint64 if config_hot()[0][0] else uint32
 
 
 def default_float() -> np.dtype:
-    return float64 if config.enable_x64 else float32
+    return float64 if config_hot()[0][0] else float32
 
 
 def python_scalar_dtype(x: Any) -> np.dtype:
@@ -135,6 +165,18 @@ def python_scalar_dtype(x: Any) -> np.dtype:
     if isinstance(x, complex):
         return complex128 if config.enable_x64 else complex64
     raise TypeError(f"not a Python scalar: {type(x).__name__}")
+
+
+def python_scalar_host(x: Any) -> np.ndarray:
+    """A Python scalar as a 0-d array of the dtype it gets (``python_scalar_dtype``); a Python int out of that
+    dtype's range raises JAX's OverflowError."""
+    dtype = python_scalar_dtype(x)
+    if type(x) is int and not _INT_RANGE[dtype][0] <= x <= _INT_RANGE[dtype][1]:
+        raise OverflowError(f"Python int {x} too large to convert to {dtype}")  # JAX's message
+    return np.asarray(x, dtype)
+
+
+_INT_RANGE = {d: (int(np.iinfo(d).min), int(np.iinfo(d).max)) for d in (np.dtype(np.int32), np.dtype(np.int64))}
 
 
 def dtype_of(x: Any) -> np.dtype:
@@ -250,7 +292,7 @@ def _promote(pairs: tuple, x64: bool, strict: bool = False) -> tuple:
 
 
 def _dtype_and_weak(x: Any) -> tuple[np.dtype, bool]:
-    if any(x is t for t in (int, float, complex)):  # Python scalar types are weak, as in JAX
+    if x is int or x is float or x is complex:  # Python scalar types are weak, as in JAX
         return python_scalar_dtype(x()), True
     if isinstance(x, (np.dtype, type, str)):  # canonicalised before promotion, as in JAX (uint64 is uint32 in x32)
         return canonicalize(x), False
@@ -265,10 +307,11 @@ def promote_types(a, b) -> np.dtype:
 
 def result_type_weak(*args: Any) -> tuple[np.dtype, bool]:
     """Promote values (arrays, tracers, scalars, dtypes) to a common (dtype, weak_type)."""
-    pairs = [_dtype_and_weak(x) for x in args]
+    pairs = tuple([_dtype_and_weak(x) for x in args])
     if not pairs:
         return default_float(), True
-    return _promote(tuple(pairs), config.enable_x64, config.numpy_dtype_promotion == "strict")
+    context = config_hot()[0]  # (x64, rank promotion, dtype promotion, ...) in one read
+    return _promote(pairs, context[0], context[2] == "strict")
 
 
 def result_type(*args: Any) -> np.dtype:

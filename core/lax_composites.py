@@ -154,9 +154,11 @@ def scatter_apply(operand: Any, scatter_indices: Any, func: Callable, dimension_
                   update_shape: Sequence[int] = (), indices_are_sorted: bool = False, unique_indices: bool = False,
                   mode: Any = None) -> Any:
     """``lax.scatter_apply``: ``operand`` with the scalar function ``func`` applied at each scattered position, once
-    per time the position is hit (so duplicate indices apply it repeatedly, as XLA's scatter)."""
+    per time the position is hit (so duplicate indices apply it repeatedly, as XLA's scatter). As in JAX, it is not
+    differentiable (NotImplementedError)."""
     from .api import vmap
     from .primitives.control_flow import while_loop
+    from .primitives.custom_derivatives import custom_jvp
     operand = ew.asarray(operand)
     aval = get_aval(operand)
     hits = ix.scatter_add(st.full(aval.shape, 0, np.int32), scatter_indices, st.full(tuple(update_shape), 1, np.int32),
@@ -169,7 +171,12 @@ def scatter_apply(operand: Any, scatter_indices: Any, func: Callable, dimension_
         return ew.add(k, np.int32(1)), ew.select(ew.gt(hits, k), apply(x), x)
 
     total = red.reduce_max(hits, tuple(range(aval.ndim))) if aval.size else np.int32(0)
-    return while_loop(lambda c: ew.lt(c[0], total), body, (np.int32(0), operand))[1]
+    applied = custom_jvp(lambda x: while_loop(lambda c: ew.lt(c[0], total), body, (np.int32(0), x))[1])
+
+    @applied.defjvp
+    def _no_jvp(primals, tangents):
+        raise NotImplementedError("scatter_apply JVP not implemented")
+    return applied(operand)
 
 
 def stack(operands: Sequence[Any], axis: int = 0) -> Any:

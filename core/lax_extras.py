@@ -18,8 +18,9 @@ from .trace import Primitive, abstract_eval_rules, get_aval
 def conj(x: Any) -> Any:
     """``lax.conj``: the complex conjugate; a float32/float64 operand becomes complex with zero imaginary part."""
     x = ew.asarray(x)
-    if get_aval(x).dtype in (dtypes.float32, dtypes.float64):
-        return ew.complex(x, st.full_like(x, 0))
+    aval = get_aval(x)
+    if aval.dtype in (dtypes.float32, dtypes.float64):
+        return ew.complex(x, ew.convert_element_type(st.full_like(x, 0), aval.dtype, weak_type=aval.weak_type))
     return ew.conj(x)
 
 
@@ -128,4 +129,12 @@ def mulhi(x: Any, y: Any, /) -> Any:
     return ew.bitcast_convert_type(out, dt)
 
 
-__all__ = ["conj", "index_take", "mulhi", "reduce_precision", "reduce_precision_p"]
+def empty(shape: Any, dtype: Any, *, out_sharding: Any = None) -> Any:
+    """``lax.empty``: an array whose contents are unspecified (portax fills it with zeros)."""
+    if out_sharding is not None:
+        raise NotImplementedError("lax.empty: out_sharding is not supported")
+    return st.full(st.canonicalize_shape(shape if isinstance(shape, (tuple, list)) else (shape,)), 0,
+                   dtypes.canonicalize_explicit(dtype, "empty"))
+
+
+__all__ = ["conj", "empty", "index_take", "mulhi", "reduce_precision", "reduce_precision_p"]

@@ -3,20 +3,17 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-import numpy as np
-
 from . import dtypes
 from .ad_util import Zero, instantiate
 from .interpreters.staging import trace_to_jaxpr
 from .interpreters.transpose import UndefinedPrimal, backward_pass
-from .ir import ShapedArray
 from .primitives import elementwise as ew
 from .pytree import Partial, tree_flatten, tree_unflatten
-from .trace import get_aval
+from .trace import get_aval, shaped_abstractify
 
 
 def _kinds_ok(dts: list) -> bool:
-    return all(d.kind in "fc" for d in dts) or all(d.kind in "iu" for d in dts)
+    return all(dtypes.kind(d) in "fc" for d in dts) or all(dtypes.kind(d) in "iu" for d in dts)
 
 
 def linear_transpose(fun: Callable, *primals: Any, reduce_axes: tuple = ()) -> Callable:
@@ -25,8 +22,7 @@ def linear_transpose(fun: Callable, *primals: Any, reduce_axes: tuple = ()) -> C
     if reduce_axes:
         raise NotImplementedError("linear_transpose: reduce_axes is not supported (it was removed from JAX)")
     leaves, in_tree = tree_flatten(primals)
-    in_avals = [ShapedArray(np.shape(x) if getattr(x, "shape", None) is None else x.shape, dtypes.dtype_of(x))
-                for x in leaves]
+    in_avals = [shaped_abstractify(x) for x in leaves]  # (a Python scalar's weak type kept, as JAX)
     out_tree_box: list = []
 
     def flat_fun(*xs: Any) -> list:

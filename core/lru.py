@@ -90,6 +90,10 @@ class LRUCache:
         with self._lock:
             self._data.clear()
 
+    def keys(self) -> list:
+        with self._lock:
+            return list(self._data)
+
     def __len__(self) -> int:
         return len(self._data)
 

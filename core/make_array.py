@@ -1,9 +1,9 @@
 """Arrays assembled from per-device pieces: ``jax.make_array_from_single_device_arrays``,
 ``jax.make_array_from_callback`` and ``jax.make_array_from_process_local_data``.
 
-A NamedSharding gives a MeshArray (one Array per mesh device, in mesh order), a SingleDeviceSharding
-the Array on its device. The pieces must be those of this process's devices: a sharding holding other
-processes' devices is not supported (pmap is what spans processes).
+A NamedSharding gives a MeshArray (one Array per mesh device of this process, in mesh order), a
+SingleDeviceSharding the Array on its device. Over a mesh spanning processes (``portax.distributed``) each
+process gives the pieces of its own devices and the result is a global array.
 """
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from . import dtypes
+from . import distributed, dtypes
 from .array import Array
 from .errors import UnexpectedTracerError
 from .ir import ShapedArray
@@ -21,11 +21,12 @@ from .sharding import NamedSharding, Sharding, SingleDeviceSharding, pspec_to_sh
 from .trace import get_aval, is_tracer
 
 
-def _check_addressable(sharding: Sharding, fname: str) -> None:
-    if not sharding.is_fully_addressable:
-        raise NotImplementedError(f"jax.{fname}: the sharding {sharding} holds devices of other processes; portax "
-                                  "lays arrays out over this process's devices only (pmap spans processes: each "
-                                  "process passes its local part).")
+def _local_devices(sharding: Sharding, fname: str) -> list:
+    """The sharding's devices held by this process, in its order (a NamedSharding may span processes)."""
+    if not isinstance(sharding, NamedSharding) and not sharding.is_fully_addressable:
+        raise NotImplementedError(f"jax.{fname}: the sharding {sharding} holds devices of other processes; only a "
+                                  "NamedSharding may span processes.")
+    return [d for d in sharding._device_list() if d.process_index == distributed.process_index()]
 
 
 def _dtype(pieces: Sequence[Any], dtype: Any, fname: str) -> np.dtype:
@@ -77,13 +78,12 @@ def make_array_from_single_device_arrays(shape: Sequence[int], sharding: Shardin
                          f"got types {set(map(type, arrays))}")
     if not isinstance(sharding, Sharding):
         raise TypeError(f"sharding should be an instance of `jax.sharding`. Got {sharding} of type {type(sharding)}")
-    _check_addressable(sharding, fname)
+    devices = _local_devices(sharding, fname)
     for a in arrays:
         if type(a) is not Array:
             kind = "an array over several devices" if isinstance(a, MultiDeviceArray) else type(a).__name__
             raise ValueError(f"jax.{fname} takes single-device jax.Arrays, got {kind}")
     aval = ShapedArray(tuple(shape), _dtype(arrays, dtype, fname))
-    devices = sharding._device_list()
     if len(arrays) != len(devices):
         raise ValueError(f"Expected {len(devices)} per-device arrays (this is how many devices are addressable by the "
                          f"sharding), but got {len(arrays)}")
@@ -115,14 +115,13 @@ def make_array_from_callback(shape: Sequence[int], sharding: Sharding, data_call
     if the sharding replicates the array)."""
     if not isinstance(sharding, Sharding):
         raise TypeError(f"sharding should be an instance of `jax.sharding`. Got {sharding} of type {type(sharding)}")
-    _check_addressable(sharding, "make_array_from_callback")
+    devices = _local_devices(sharding, "make_array_from_callback")
     shape = tuple(shape)
     sharding.shard_shape(shape)  # JAX's error for dimensions the sharding does not divide
-    devices = sharding._device_list()
     if sharding.is_fully_replicated:
         values = [_fetch(data_callback, (slice(None),) * len(shape))] * len(devices)
     else:
-        index_map = sharding.devices_indices_map(shape)
+        index_map = sharding.addressable_devices_indices_map(shape)
         values = [_fetch(data_callback, index_map[d]) for d in devices]
     aval = ShapedArray(shape, _dtype(values, dtype, "make_array_from_callback"))
     _validate(values, sharding, aval)
@@ -131,8 +130,8 @@ def make_array_from_callback(shape: Sequence[int], sharding: Sharding, data_call
 
 def make_array_from_process_local_data(sharding: Any, local_data: Any, global_shape: Any = None) -> Any:
     """``jax.make_array_from_process_local_data``: ``local_data`` (a pytree of host arrays; ``sharding`` and
-    ``global_shape`` prefixes of it) laid out by the shardings. Each process holds the whole of an array
-    laid out over its own devices, so ``global_shape`` must be None or the local shape."""
+    ``global_shape`` prefixes of it) laid out by the shardings. In one process ``global_shape`` must be None
+    or the local shape; over several, each process gives the part its devices hold (``_from_process``)."""
     from .api import _flatten_axes, device_put
     leaves, tree = tree_flatten(local_data)
     sharding = tree_map(lambda s: pspec_to_sharding("make_array_from_process_local_data", s), sharding)
@@ -140,14 +139,60 @@ def make_array_from_process_local_data(sharding: Any, local_data: Any, global_sh
     shapes = tree_map(_Shape, global_shape, is_leaf=lambda s: s is None or (
         isinstance(s, tuple) and all(isinstance(n, (int, np.integer)) for n in s)))
     flat_shapes = _flatten_axes("make_array_from_process_local_data global_shape", tree, shapes, _Shape)
+    if distributed.process_count() > 1:
+        return tree_unflatten(tree, [_from_process(np.asarray(x), s, None if shape is None else shape.shape)
+                                     if isinstance(s, NamedSharding) else device_put(x, s)
+                                     for x, s, shape in zip(leaves, flat_shardings, flat_shapes)])
     for x, s, shape in zip(leaves, flat_shardings, flat_shapes):
-        if s is not None:
-            _check_addressable(s, "make_array_from_process_local_data")
         if shape is not None and shape.shape is not None and tuple(shape.shape) != np.shape(x):
             raise ValueError(f"When calling `make_array_from_process_local_data` on a single process, global_shape "
                              f"should be None or equal to local_data.shape.Got global_shape={tuple(shape.shape)} and "
                              f"local_data.shape={np.shape(x)}.")
     return tree_unflatten(tree, [device_put(x, s) for x, s in zip(leaves, flat_shardings)])
+
+
+def _process_slices(sharding: NamedSharding, ndim: int) -> list[int | None]:
+    """Per dimension, into how many distinct per-process parts the processes' devices cut it (JAX's
+    ``get_process_index_and_count``), None where the processes' parts overlap unevenly."""
+    n = sharding.num_devices
+    index_map = sharding.devices_indices_map((n,) * ndim)
+    counts: list = []
+    for d in range(ndim):
+        held: dict = {}
+        for device, index in index_map.items():
+            held.setdefault(device.process_index, set()).add(index[d].indices(n)[:2])
+        parts = {frozenset(v) for v in held.values()}
+        uniform = len({len(v) for v in held.values()}) == 1 and sum(map(len, parts)) == len(set().union(*parts))
+        counts.append(len(parts) if uniform else None)
+    return counts
+
+
+def _from_process(data: np.ndarray, sharding: NamedSharding, global_shape: tuple | None) -> Any:
+    """The global array whose blocks on this process's devices come from ``data``: along a dimension
+    ``data`` does not hold whole, its devices' distinct blocks in order (JAX's
+    ``_array_from_process_local_data``)."""
+    if global_shape is None:
+        counts = _process_slices(sharding, data.ndim)
+        global_shape = tuple(None if c is None else n * c for n, c in zip(data.shape, counts))
+        if None in global_shape:
+            raise ValueError(f"Unable to compute global_shape due to non-uniform sharding. Specify global shape "
+                             f"directly. Partially computed global_shape={global_shape}.")
+    global_shape = tuple(global_shape)
+    block = sharding.shard_shape(global_shape)
+    local = sharding.addressable_devices_indices_map(global_shape).values()
+    starts = [sorted({index[i].indices(n)[0] for index in local}) for i, n in enumerate(global_shape)]
+    for i, (have, n) in enumerate(zip(data.shape, global_shape)):
+        if have != n and have != len(starts[i]) * block[i]:
+            raise ValueError(f"Invalid host data, each dimension should match either global or process shape. In "
+                             f"dimension {i}, the process data has {have} elements. Process addresses "
+                             f"{len(starts[i]) * block[i]} elements and global_shape={global_shape}.")
+
+    def local_block(index: tuple) -> np.ndarray:
+        k = lambda i, s: starts[i].index(s.indices(global_shape[i])[0]) * block[i]
+        return data[tuple(s if data.shape[i] == global_shape[i] else slice(k(i, s), k(i, s) + block[i])
+                          for i, s in enumerate(index))]
+
+    return make_array_from_callback(global_shape, sharding, local_block)
 
 
 class _Shape:

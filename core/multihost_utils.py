@@ -8,12 +8,18 @@ import numpy as np
 
 from . import distributed
 from .pytree import tree_flatten, tree_map, tree_unflatten
+from .sharded import MeshArray, put_sharded
+from .sharding import NamedSharding, PartitionSpec
 
 
 def process_allgather(in_tree: Any, tiled: bool = False) -> Any:
     """Every process's value of each leaf (same shape everywhere), as numpy arrays: stacked along a new
-    leading axis of size ``process_count()``, or concatenated along axis 0 if ``tiled``."""
+    leading axis of size ``process_count()``, or concatenated along axis 0 if ``tiled``. A global array
+    (laid out over a mesh spanning processes) gives its whole value, whatever ``tiled``."""
     def gather(leaf):
+        if isinstance(leaf, MeshArray) and not leaf.is_fully_addressable:
+            whole = put_sharded(leaf, NamedSharding(leaf.sharding.mesh, PartitionSpec()))
+            return np.asarray(whole.shards[0])
         stacked = distributed.allgather(np.asarray(leaf), "process_allgather")
         return np.concatenate(list(stacked), axis=0) if tiled else stacked
     return tree_map(gather, in_tree)

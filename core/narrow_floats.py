@@ -71,6 +71,13 @@ def storage_dtype(dtype) -> np.dtype:
     return dtypes.uint8 if np.dtype(dtype) in _INTN else fmt(dtype).storage
 
 
+def storage_bits(host: np.ndarray) -> np.ndarray:
+    """A host array of a narrow dtype as its storage integers; a sub-byte integer's byte keeps only its low bits
+    (``ml_dtypes`` ignores the others, which may hold anything in an array made by ``view``)."""
+    bits = host.view(storage_dtype(host.dtype))
+    return bits & np.uint8((1 << dtypes.iinfo(host.dtype).bits) - 1) if host.dtype in _INTN else bits
+
+
 def compute_dtype(dtype) -> np.dtype:
     """The dtype a narrow value is computed in: float32, or int32/uint32 for the sub-byte integers."""
     d = np.dtype(dtype)
@@ -247,7 +254,7 @@ def _stored_const(c: Any, narrow_set: frozenset) -> Any:
             return Array(c._buf, stored_aval(c.aval, narrow_set), c._device)
         c = c._value()
     v = np.asarray(c) if not hasattr(c, "aval") else None
-    return v.view(storage_dtype(v.dtype)) if v is not None and v.dtype in narrow_set else c
+    return storage_bits(v) if v is not None and v.dtype in narrow_set else c
 
 
 MOVES: frozenset = frozenset(p for p in st.STRUCTURAL if p is not st.iota_p) | {ew.select_n_p, ix.gather_p,
@@ -355,7 +362,7 @@ def _callback(eqn, ins: list, narrow_set: frozenset) -> list:
     in_dtypes = [x.aval.dtype for x in eqn.inputs]
     avals = eqn.params.get("result_avals", ())
     decode = lambda args: [a.view(d) if d in narrow_set else a for a, d in zip(args, in_dtypes)]
-    encode = lambda outs: [o.view(storage_dtype(o.dtype)) if o.dtype in narrow_set else o for o in outs]
+    encode = lambda outs: [storage_bits(o) if o.dtype in narrow_set else o for o in outs]
     stored = [stored_aval(a, narrow_set) for a in avals]
     return _bind(eqn, ins, callbacks.repacked_params(eqn, decode, encode, stored))
 
@@ -425,5 +432,5 @@ def is_stored(dtype: np.dtype, backend: Any) -> bool:
 
 
 __all__ = ["NARROW", "Format", "compute_dtype", "emulated", "fmt", "has_narrow", "is_stored", "lower", "lower_for",
-           "narrow", "storage_dtype", "widen"]
+           "narrow", "storage_bits", "storage_dtype", "widen"]
 

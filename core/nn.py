@@ -136,8 +136,12 @@ def logsumexp(a: Any, axis: Any = None, b: Any = None, keepdims: bool = False, r
 
 
 def _shifted(x: Any, axis: Any, where: Any) -> Any:
-    """``x`` minus its (``where``-selected) max under stop_gradient; entries outside ``where`` are -inf."""
-    x_max = jnp.max(x, axis, keepdims=True, where=where, initial=-jnp.inf)
+    """``x`` minus its (``where``-selected) max under stop_gradient; entries outside ``where`` are -inf. (Without
+    ``where``, a non-empty ``x``'s max needs no -inf initial value, which ``jax_debug_infs`` would flag.)"""
+    if where is None and get_aval(x).size:
+        x_max = jnp.max(x, axis, keepdims=True)
+    else:
+        x_max = jnp.max(x, axis, keepdims=True, where=where, initial=-jnp.inf)
     x_safe = x if where is None else jnp.where(where, x, -jnp.inf)
     return x_safe - ew.stop_gradient(x_max)
 
@@ -291,7 +295,8 @@ def dot_product_attention(query: Any, key: Any, value: Any, bias: Any = None, ma
     combined = _attention_mask(T, S, is_causal, query_seq_lengths, key_value_seq_lengths, local_window_size)
     if mask is not None:
         combined = combined & jnp.asarray(mask, dtype=dtypes.bool_)
-    large_negative = 0.7 * float(jnp.finfo(logits_dtype).min)
+    # capped at float32's range (the softmax runs in float32): float64 logits' would round to -inf (as JAX)
+    large_negative = 0.7 * max(float(jnp.finfo(logits_dtype).min), float(jnp.finfo(jnp.float32).min))
     logits = jnp.where(combined, logits, large_negative).astype(jnp.float32)
     probs = softmax(logits, axis=-1).astype(key.dtype)
     out = jnp.einsum("BNTS,BSNH->BTNH", probs, value)

@@ -1,8 +1,9 @@
 """Typed PRNG key arrays, as JAX's ``PRNGKeyArray``: an array of keys of shape ``batch`` and dtype ``key<fry>`` over
 uint32 key data of shape ``batch + impl.key_shape``.
 
-A key array is a pytree node whose one leaf is its key data, so jit/vmap/scan/cond see uint32 arrays; their
-mapped and scanned axes are the leading (batch) axes of the data, which are the key array's own axes."""
+A key array is a ``jax.Array`` and a leaf to users' tree functions (portax.tree_util), as in JAX; to portax's
+transformations it is a node whose one leaf is its key data, so jit/vmap/scan/cond see uint32 arrays; their mapped
+and scanned axes are the leading (batch) axes of the data, which are the key array's own axes."""
 from __future__ import annotations
 
 import math
@@ -11,7 +12,7 @@ from typing import Any, Callable
 import numpy as np
 
 from .dtype_api import prng_key
-from .pytree import register_pytree_node
+from .pytree import register_transform_node
 from .trace import get_aval
 
 
@@ -209,8 +210,23 @@ class PRNGKeyArray:
     def is_deleted(self) -> bool:
         return self._base_array.is_deleted()
 
-    def is_fully_addressable(self) -> bool:
-        return True
+    is_fully_addressable = property(lambda self: self._base_array.is_fully_addressable)
+    is_fully_replicated = property(lambda self: self._base_array.is_fully_replicated)
+    addressable_shards = property(lambda self: self._key_shards(self._base_array.addressable_shards))
+    global_shards = property(lambda self: self._key_shards(self._base_array.global_shards))
+
+    def _key_shards(self, shards: list) -> list:
+        """The key data's shards as shards of keys (their indices over the key axes only)."""
+        return [s._replace(index=s.index[:self.ndim], data=self._wrap(s.data)) for s in shards]
+
+    def addressable_data(self, index: int) -> "PRNGKeyArray":
+        return self._wrap(self._base_array.addressable_data(index))
+
+    def on_device_size_in_bytes(self) -> int:
+        return self._base_array.on_device_size_in_bytes()
+
+    def unsafe_buffer_pointer(self) -> int:
+        return self._base_array.unsafe_buffer_pointer()
 
     def __eq__(self, other: Any) -> Any:  # type: ignore[override]
         return _keys_equal(self, other)
@@ -269,10 +285,37 @@ def _keys_equal(a: PRNGKeyArray, b: Any) -> Any:
     return eq.all(axis=tuple(range(-a._nd, 0)))
 
 
-register_pytree_node(PRNGKeyArray, lambda k: ((k._base_array,), k._impl),
-                     lambda impl, children: PRNGKeyArray(impl, children[0]))
+register_transform_node(PRNGKeyArray, lambda k: ((k._base_array,), k._impl),
+                        lambda impl, children: PRNGKeyArray(impl, children[0]))
 
 
 def is_key_array(x: Any) -> bool:
     """Whether ``x`` is a typed key array."""
     return isinstance(x, PRNGKeyArray)
+
+
+def random_wrap(base_arr: Any, *, impl: PRNGImpl) -> PRNGKeyArray:
+    """The key array over uint32 key data ``base_arr`` (JAX's ``prng.random_wrap``; checked as key data)."""
+    from .numpy._util import asarray_any
+    data = asarray_any(base_arr)
+    check_key_data(impl, get_aval(data))
+    return PRNGKeyArray(impl, data)
+
+
+def random_unwrap(keys: Any) -> Any:
+    """The uint32 key data of a key array (JAX's ``prng.random_unwrap``: TypeError for any other operand)."""
+    if not is_key_array(keys):
+        aval = get_aval(keys)
+        shape = ",".join(map(str, aval.shape))
+        raise TypeError(f"random_unwrap takes key array operand, got {aval.dtype.name}[{shape}]")
+    return keys._base_array
+
+
+def random_bits(keys: PRNGKeyArray, bit_width: int, shape: tuple) -> Any:
+    """Random bits of each key of ``keys`` (shape ``keys.shape + shape``), by its implementation (JAX's
+    ``prng.random_bits``)."""
+    from .api import vmap
+    fn = lambda data: keys._impl.random_bits(data, bit_width, tuple(shape))
+    for _ in range(keys.ndim):
+        fn = vmap(fn)
+    return fn(keys._base_array)

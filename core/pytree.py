@@ -27,6 +27,21 @@ def register_pytree_node(nodetype: type, flatten_func: Callable, unflatten_func:
     _registry[nodetype] = _NodeType(flatten_func, unflatten_func, keys)
 
 
+_transform_nodes: set[type] = set()
+
+
+def register_transform_node(nodetype: type, flatten_func: Callable, unflatten_func: Callable) -> None:
+    """Register a type that users' tree functions (``portax.tree_util``, ``portax.tree``) treat as a leaf, as JAX
+    treats its key arrays, while portax's transformations flatten it into its children (a key array's data)."""
+    register_pytree_node(nodetype, flatten_func, unflatten_func)
+    _transform_nodes.add(nodetype)
+
+
+def is_transform_node(x: Any) -> bool:
+    """Whether ``x`` is a node only to portax's transformations (see ``register_transform_node``)."""
+    return type(x) in _transform_nodes
+
+
 def register_pytree_node_class(cls: type) -> type:
     """Class decorator: the class provides ``tree_flatten`` and classmethod ``tree_unflatten``."""
     register_pytree_node(cls, lambda x: x.tree_flatten(), cls.tree_unflatten)
@@ -81,10 +96,11 @@ def register_dataclass(nodetype: type, data_fields: Sequence[str] | None = None,
 
 
 def _sorted_dict_keys(d: dict) -> list:
+    """A dict's keys in sorted order (JAX's ValueError for keys that do not compare, e.g. ``{"a": 1, 2: "b"}``)."""
     try:
         return sorted(d)
-    except TypeError:
-        return sorted(d, key=repr)
+    except TypeError as e:
+        raise ValueError("Comparator raised exception while sorting pytree dictionary keys.") from e
 
 
 register_pytree_node(tuple, lambda x: (x, None), lambda _, c: tuple(c))
@@ -349,8 +365,22 @@ def tree_structure(tree: Any, is_leaf: Callable | None = None) -> PyTreeDef:
 
 def tree_map(f: Callable, tree: Any, *rest: Any, is_leaf: Callable | None = None) -> Any:
     leaves, treedef = tree_flatten(tree, is_leaf)
-    all_leaves = [leaves] + [treedef.flatten_up_to(r) for r in rest]
+    all_leaves = [leaves] + _flatten_rest(treedef, tree, rest, is_leaf)
     return treedef.unflatten(f(*xs) for xs in zip(*all_leaves))
+
+
+def _flatten_rest(treedef: PyTreeDef, tree: Any, rest: tuple, is_leaf: Callable | None) -> list:
+    """The leaves of each of ``rest`` up to ``treedef``; a tree not having ``tree``'s structure raises JAX's
+    ``pytree structure error`` naming where they differ."""
+    try:
+        return [treedef.flatten_up_to(r) for r in rest]
+    except (ValueError, TypeError):
+        from .tree_extras import prefix_errors
+        for r in rest:
+            errors = prefix_errors(tree, r, is_leaf)
+            if errors:
+                raise errors[0]("tree_map tree") from None
+        raise
 
 
 def tree_reduce(function: Callable, tree: Any, initializer: Any = _sentinel, is_leaf: Callable | None = None) -> Any:
@@ -460,7 +490,7 @@ def tree_flatten_with_path(tree: Any, is_leaf: Callable | None = None,
 def tree_map_with_path(f: Callable, tree: Any, *rest: Any, is_leaf: Callable | None = None,
                        is_leaf_takes_path: bool = False) -> Any:
     with_path, treedef = tree_flatten_with_path(tree, is_leaf, is_leaf_takes_path)
-    rest_leaves = [treedef.flatten_up_to(r) for r in rest]
+    rest_leaves = _flatten_rest(treedef, tree, rest, None if is_leaf_takes_path else is_leaf)
     return treedef.unflatten(f(p, x, *xs) for (p, x), *xs in zip(with_path, *rest_leaves))
 
 

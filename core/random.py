@@ -19,11 +19,13 @@ from .config import config
 from .numpy import _util
 from .primitives import elementwise as ew, sorting as so, structural as st
 from . import prng_impls  # noqa: F401  (registers the PRNG implementations)
+from .array import Array
 from .prng_keys import KeyTy, PRNGImpl, PRNGKeyArray, check_key_data, prngs
 from .primitives.custom_derivatives import custom_jvp
 from .trace import concrete_or_error, concrete_or_none, get_aval
 
 _U32 = dtypes.uint32
+Array.register(PRNGKeyArray)  # key arrays are jax.Arrays (prng_keys.py cannot import array.py: an import cycle)
 
 
 _LEGACY_KEY_MSG = ("Legacy uint32 key array passed as key to jax.random function. Please create keys using "
@@ -63,7 +65,7 @@ def _return_keys(wrapped: bool, keys: PRNGKeyArray) -> Any:
 def _resolve_impl(name: str, impl: Any) -> PRNGImpl:
     """The implementation ``impl`` names (a name, a key dtype; None: jax_default_prng_impl)."""
     if impl is None:
-        impl = config.jax_default_prng_impl
+        return default_prng_impl()
     if isinstance(impl, KeyTy):
         return impl._impl
     if isinstance(impl, PRNGImpl):
@@ -74,6 +76,11 @@ def _resolve_impl(name: str, impl: Any) -> PRNGImpl:
         return prngs[impl]
     names = ", ".join(f'"{n}"' for n in prngs)
     raise ValueError(f'unrecognized PRNG implementation "{impl}". Did you mean one of: {names}?')
+
+
+def default_prng_impl() -> PRNGImpl:
+    """The implementation ``jax_default_prng_impl`` names (JAX's ``jax._src.random.default_prng_impl``)."""
+    return prngs[config.jax_default_prng_impl]
 
 
 def key_dtype(impl_spec: Any = None) -> KeyTy:
@@ -98,8 +105,9 @@ def PRNGKey(seed: Any, *, impl: Any = None) -> Any:
 
 
 def _seed_data(seed: Any) -> Any:
-    """The seed as an integer scalar array of its canonical dtype (a Python int is int64, i.e. int32 without x64,
-    wrapping), for the implementation's seed function."""
+    """The seed plus ``jax_random_seed_offset`` as an integer scalar array of its canonical dtype (a Python int is
+    int64, i.e. int32 without x64, wrapping), for the implementation's seed function."""
+    offset = config.jax_random_seed_offset
     if isinstance(seed, (bool, np.bool_)):
         raise TypeError("PRNG key seed must be an integer; got bool")
     if isinstance(seed, int):
@@ -107,11 +115,13 @@ def _seed_data(seed: Any) -> Any:
     else:
         c = concrete_or_none(seed)
         if c is None:
-            return _traced_seed(_util.asarray_any(seed))
+            traced = _traced_seed(_util.asarray_any(seed))
+            return ew.add(traced, ew._const(traced, offset)) if offset else traced
         c = np.asarray(c)
         if c.shape != () or dtypes.kind(c.dtype) not in "iu":
             raise TypeError(f"PRNG key seed must be an integer; got {c.dtype.name}{list(c.shape)}")
         value, dt = int(c), dtypes.canonicalize(c.dtype)
+    value += offset
     bits_ = 8 * dt.itemsize
     value &= (1 << bits_) - 1
     if dtypes.kind(dt) == "i" and value >> (bits_ - 1):
@@ -189,7 +199,7 @@ def fold_in(key: Any, data: Any) -> Any:
 def bits(key: Any, shape: Sequence[int] = (), dtype: Any = None) -> Any:
     """Uniform random bits of an unsigned integer dtype (the default unsigned integer by default)."""
     key = _check_key("bits", key)
-    dtype = dtypes.canonicalize(dtype or dtypes.default_uint())
+    dtype = dtypes.default_uint() if dtype is None else dtypes.canonicalize_explicit(dtype)
     if dtypes.kind(dtype) != "u":
         raise ValueError(f"dtype argument to `bits` must be an unsigned int dtype, got {dtype}")
     return _random_bits(key, dtype.itemsize * 8, _shape_tuple(shape))
@@ -200,14 +210,14 @@ def _random_bits(key: PRNGKeyArray, bit_width: int, shape: tuple) -> Any:
 
 
 def _float_dtype(name: str, dtype) -> np.dtype:
-    dt = dtypes.canonicalize(dtype if dtype is not None else dtypes.default_float())
+    dt = dtypes.default_float() if dtype is None else dtypes.canonicalize_explicit(dtype)
     if dtypes.kind(dt) != "f":
         raise ValueError(f"dtype argument to `{name}` must be a float dtype, got {dt}")
     return dt
 
 
 def _inexact_dtype(name: str, dtype) -> np.dtype:
-    dt = dtypes.canonicalize(dtype if dtype is not None else dtypes.default_float())
+    dt = dtypes.default_float() if dtype is None else dtypes.canonicalize_explicit(dtype)
     if dtypes.kind(dt) not in "fc":
         raise ValueError(f"dtype argument to `{name}` must be a float or complex dtype, got {dt}")
     return dt
@@ -329,7 +339,7 @@ def _convert_and_clip_integer(val: Any, dtype) -> Any:
 def randint(key: Any, shape: Sequence[int], minval: Any, maxval: Any, dtype: Any = None) -> Any:
     """Uniform integers in [minval, maxval), with JAX's two-draw method (bias below 2**-nbits)."""
     key = _check_key("randint", key)
-    dt = dtypes.canonicalize(dtype or dtypes.default_int())
+    dt = dtypes.default_int() if dtype is None else dtypes.canonicalize_explicit(dtype)
     if dtypes.kind(dt) not in "iu":
         raise TypeError(f"randint only accepts integer dtypes, got {dt}")
     shape = _shape_tuple(shape)

@@ -9,6 +9,8 @@ shards on the host; portax.numpy operations see the array gathered onto the firs
 """
 from __future__ import annotations
 
+import functools
+import hashlib
 from typing import Any, NamedTuple, Sequence
 
 import numpy as np
@@ -130,18 +132,20 @@ class ShardedArray(MultiDeviceArray):
 
 
 class MeshArray(MultiDeviceArray):
-    """An array laid out by ``sharding`` (a NamedSharding): ``shards[k]`` is the block of mesh device
-    ``k`` (in ``mesh.devices.flat`` order), an Array on that device."""
+    """An array laid out by ``sharding`` (a NamedSharding): ``shards[k]`` is the block of the ``k``-th
+    mesh device of this process (in ``mesh.devices.flat`` order), an Array on that device. Over a mesh
+    spanning processes (a global array) the other processes hold the other blocks."""
 
     __slots__ = ("aval", "shards", "sharding", "_spans", "_host", "_gathered_array", "__weakref__")
 
     def __init__(self, shards: Sequence[Array], sharding: Any, aval: ShapedArray):
         self.aval, self.shards, self.sharding = aval, list(shards), sharding
-        self._spans = [_spans(i, aval.shape) for i in sharding._indices(aval.shape)]
+        self._spans = _local_spans(sharding, aval.shape)
         self._host = None
         self._gathered_array = None
 
     is_fully_replicated = property(lambda self: self.sharding.is_fully_replicated)
+    is_fully_addressable = property(lambda self: self.sharding.is_fully_addressable)
 
     @property
     def addressable_shards(self) -> list[Shard]:
@@ -156,7 +160,17 @@ class MeshArray(MultiDeviceArray):
             out.setdefault(sp, s)
         return out
 
+    def __repr__(self) -> str:
+        if self.is_fully_addressable or self.is_fully_replicated:
+            return Array.__repr__(self)
+        return f"Array(shape={self.shape}, dtype={self.dtype.name}{', weak_type=True' if self.weak_type else ''})"
+
     def _value(self) -> np.ndarray:
+        if not self.is_fully_addressable and not self.is_fully_replicated:  # (replicated: every block is whole)
+            raise RuntimeError("Fetching value for `jax.Array` that spans non-addressable (non process local) devices "
+                               "is not possible. You can use `jax.experimental.multihost_utils.process_allgather` to "
+                               "print the global array or use `.addressable_shards` method of jax.Array to inspect "
+                               "the addressable (process local) shards.")
         if self._host is None:
             host = np.empty(self.shape, self.dtype)
             for sp, s in self._unique().items():
@@ -168,6 +182,11 @@ class MeshArray(MultiDeviceArray):
     def _gather(self) -> Array:
         """The blocks moved to the first shard's device and concatenated there, dimension by dimension."""
         from .primitives.structural import concatenate
+        if not self.is_fully_addressable and not self.is_fully_replicated:
+            raise NotImplementedError(f"an array spanning processes ({self.aval.str_short()} laid out by "
+                                      f"{self.sharding}) cannot be gathered onto one device: portax operations on it "
+                                      "outside jit are not supported yet; run them under jit (partitioned over the "
+                                      "mesh), or fetch the value with multihost_utils.process_allgather.")
         device, blocks = self.shards[0].device, self._unique()
 
         def build(prefix: tuple) -> Array:
@@ -210,6 +229,12 @@ for _name in _MESH_OPERATORS:
     setattr(MeshArray, _name, _on_mesh(_name))
 
 
+@functools.lru_cache(maxsize=1024)
+def _local_spans(sharding: Any, shape: tuple) -> list:
+    """The spans of the blocks of this process's devices (a list shared by the arrays of one layout)."""
+    return [_spans(i, shape) for i in sharding.addressable_devices_indices_map(shape).values()]
+
+
 def _spans(index: tuple, shape: tuple) -> tuple:
     """An index (slices) as ((start, stop), ...) per dimension."""
     return tuple(s.indices(n)[:2] for s, n in zip(index, shape))
@@ -237,20 +262,54 @@ def _block(x: Any, span: tuple, device: Device) -> Any:
     return np.asarray(x)[tuple(slice(a, b) for a, b in span)]
 
 
-def put_sharded(x: Any, sharding: Any) -> MeshArray:
+def put_sharded(x: Any, sharding: Any, checked: bool = False) -> MeshArray:
     """``device_put(x, named_sharding)``: every mesh device gets its block of ``x`` (JAX's errors for a
-    spec longer than the rank or a dimension the mesh axes do not divide)."""
+    spec longer than the rank or a dimension the mesh axes do not divide). A value put on a sharding
+    spanning processes must be the same on every process (``check_same_everywhere``, unless ``checked``)."""
+    if isinstance(x, MeshArray) and x.sharding == sharding:
+        return x
     from .trace import get_aval
     aval = get_aval(x)
     sharding.check_shape(aval.shape)
-    if isinstance(x, MeshArray) and x.sharding == sharding:
-        return x
-    shards = []
-    for device, index in zip(sharding._device_list(), sharding._indices(aval.shape)):
+    if isinstance(x, MeshArray) and not x.is_fully_addressable:
+        return _reshard_across(x, sharding)
+    if not checked and not sharding.is_fully_addressable:
+        check_same_everywhere([x])
+    shards = []  # this process's blocks (of a value every process holds whole)
+    for device, index in sharding.addressable_devices_indices_map(aval.shape).items():
         block = _block(x, _spans(index, aval.shape), device)
         shards.append(to_device(block, device) if type(block) is Array else
                       make_array(block, weak_type=aval.weak_type, device=device, dtype=aval.dtype))
     return MeshArray(shards, sharding, aval)
+
+
+def check_same_everywhere(values: Sequence) -> None:
+    """JAX's check (``device_put`` of a value onto a sharding spanning processes, each process cutting its
+    devices' blocks from its own copy) that every process holds the same ``values``: digests, in one exchange."""
+    from . import distributed
+    mine = np.array([_digest(np.asarray(v)) for v in values], np.uint64)
+    every = distributed.allgather(mine, f"device_put of {len(values)} values held by every process")
+    for v, column in zip(values, every.T):
+        if (column != column[0]).any():
+            differ = [p for p in range(len(column)) if column[p] != column[0]]
+            raise AssertionError(f"{type(v)} passed to device_put is not the same on each process. Make sure you are "
+                                 f"passing the same value of {type(v)} on each process (process 0's value differs "
+                                 f"from that of process {', '.join(map(str, differ))}).")
+
+
+def _digest(host: np.ndarray) -> int:
+    text = f"{host.dtype.str}{host.shape}".encode() + np.ascontiguousarray(host).tobytes()
+    return int.from_bytes(hashlib.blake2b(text, digest_size=8).digest(), "little")
+
+
+def _reshard_across(x: MeshArray, sharding: Any) -> MeshArray:
+    """An array spanning processes laid out anew over its mesh: the devices exchange blocks through
+    collectives (a shard_map program)."""
+    from .parallel.partition import resharding
+    if sharding.mesh != x.sharding.mesh:
+        raise NotImplementedError(f"device_put of an array spanning processes onto another mesh is not supported yet: "
+                                  f"{x.sharding.mesh} to {sharding.mesh}.")
+    return resharding(x.sharding.spec, sharding.spec, sharding.mesh, x.ndim)(x)
 
 
 def _put(x: Any, device: Device) -> Array:

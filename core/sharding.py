@@ -131,14 +131,18 @@ class Mesh:
     size = property(lambda self: int(self.devices.size) if self.devices.ndim else 0)
     empty = property(lambda self: self.devices.ndim == 0)
     device_ids = property(lambda self: np.vectorize(lambda d: d.id, otypes=[int])(self.devices))
-    local_devices = property(lambda self: list(self.devices.flat))
-    is_multi_process = False
+    local_devices = property(lambda self: [d for d in self.devices.flat if _is_local(d)])
+    is_multi_process = property(lambda self: not self.empty and not all(map(_is_local, self.devices.flat)))
 
     def _key(self) -> tuple:
-        return tuple(map(id, self.devices.flat)), self.devices.shape, self.axis_names, self.axis_types
+        key = self.__dict__.get("_cached_key")
+        if key is None:
+            key = self._cached_key = (tuple(map(id, self.devices.flat)), self.devices.shape, self.axis_names,
+                                      self.axis_types)
+        return key
 
     def __eq__(self, other: Any) -> bool:
-        return isinstance(other, Mesh) and self._key() == other._key()
+        return self is other or isinstance(other, Mesh) and self._key() == other._key()
 
     def __hash__(self) -> int:
         return hash(self._key())
@@ -313,6 +317,11 @@ class SingleDeviceSharding(Sharding):
 
     def __repr__(self) -> str:
         return f"SingleDeviceSharding(device={self._device!r})"
+
+
+def make_single_device_sharding(device: Device) -> SingleDeviceSharding:
+    """JAX's internal constructor (``jax._src.sharding_impls``) of the sharding of one device."""
+    return SingleDeviceSharding(device)
 
 
 class NamedSharding(Sharding):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import operator
 import threading
 from typing import Any, Callable
 
@@ -18,7 +19,7 @@ from .errors import (ConcretizationTypeError, TracerArrayConversionError, Tracer
                      TracerIntegerConversionError, UnexpectedTracerError)
 from .config import check_tracer_leaks as _check_leaks
 from .ir import ShapedArray
-from .array_methods import ArrayMethods
+from .array_methods import ArrayMethods, check_bool_conversion, check_integer_conversion, check_scalar_conversion
 
 
 class Primitive:
@@ -55,8 +56,10 @@ class Primitive:
         return abstract_eval
 
     def top_trace(self, args: tuple, params: dict) -> "Trace":
-        """The trace that processes this primitive: its arguments' innermost (collectives extend this)."""
-        return find_top_trace(args)
+        """The trace that processes this primitive: its arguments' innermost (collectives extend this, and a
+        higher-order primitive goes to a vmap whose named axis its jaxprs use)."""
+        trace = find_top_trace(args)
+        return higher_order_top_trace(trace, params) if self in higher_order_primitives else trace
 
     def __repr__(self) -> str:
         return self.name
@@ -218,25 +221,38 @@ class Tracer(ArrayMethods):
         return val
 
     def __bool__(self) -> bool:
-        return bool(self._concrete(TracerBoolConversionError, ""))
+        val = self.to_concrete_value()
+        if val is not None:
+            return bool(val)
+        check_bool_conversion(self)
+        raise TracerBoolConversionError(self, "")
 
     def __index__(self) -> int:
-        return int(self._concrete(TracerIntegerConversionError, ""))
+        val = self.to_concrete_value()
+        if val is not None:
+            return operator.index(val)
+        check_integer_conversion(self)
+        raise TracerIntegerConversionError(self, "")
 
     def __int__(self) -> int:
-        return int(self._concrete(ConcretizationTypeError, _cast_context(int)))
+        val = self.to_concrete_value()
+        if val is not None:
+            return int(val)
+        check_scalar_conversion(self)
+        raise ConcretizationTypeError(self, _cast_context(int))
 
     def __float__(self) -> float:
+        check_scalar_conversion(self)
         return float(self._concrete(ConcretizationTypeError, _cast_context(float)))
 
     def __complex__(self) -> complex:
+        check_scalar_conversion(self)
         return complex(self._concrete(ConcretizationTypeError, _cast_context(complex)))
 
     def __array__(self, dtype=None, copy=None):
-        val = self.to_concrete_value()
-        if val is None:
-            raise TracerArrayConversionError(self)
-        return np.asarray(val, dtype=dtype)
+        # Always an error, as JAX's (even with a known value: numpy would compute without the transformation,
+        # e.g. a gradient through np.exp would silently be zero).
+        raise TracerArrayConversionError(self)
 
     def item(self):
         return self._concrete(ConcretizationTypeError, "item() was called on a traced value.").item()
@@ -283,6 +299,17 @@ def get_aval(x: Any) -> ShapedArray:
     if isinstance(x, (list, tuple)):
         raise TypeError(f"Value {x!r:.100} of type {t.__name__} is not a valid array; use jnp.asarray to convert sequences.")
     raise TypeError(f"Value {x!r:.100} with type {t.__name__} is not a valid JAX type")
+
+
+def shaped_abstractify(x: Any) -> ShapedArray:
+    """``get_aval``, also of a duck-typed array: any object with ``shape`` and ``dtype`` attributes (what
+    ``eval_shape``, ``make_jaxpr`` and ``jit(f).lower`` accept as abstract arguments)."""
+    try:
+        return get_aval(x)
+    except TypeError:
+        if not hasattr(x, "dtype"):
+            raise
+    return ShapedArray(np.shape(x), dtypes.canonicalize(np.dtype(x.dtype)), weak_type=getattr(x, "weak_type", False))
 
 
 def is_tracer(x: Any) -> bool:
@@ -379,3 +406,4 @@ batching_rules: dict[Primitive, Callable] = {}
 partial_eval_jaxpr_rules: dict[Primitive, Callable] = {}
 # Primitives whose jaxpr params need recursive handling by passes (fusion, DCE, lowering).
 higher_order_primitives: set[Primitive] = set()
+higher_order_top_trace: Callable = lambda trace, params: trace  # set by parallel.axis_env (named vmap axes)

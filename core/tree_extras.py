@@ -7,8 +7,9 @@ import difflib
 import textwrap
 from typing import Any, Callable, Iterable, Sequence
 
-from .pytree import (PyTreeDef, _is_namedtuple_type, _registry, keystr, register_pytree_node, tree_flatten,
-                     tree_flatten_with_path, tree_map, tree_structure, tree_unflatten, treedef_is_leaf)
+from .pytree import (PyTreeDef, _is_namedtuple_type, _registry, _transform_nodes, is_transform_node, keystr,
+                     register_pytree_node, tree_flatten, tree_flatten_with_path, tree_map, tree_structure,
+                     tree_unflatten, treedef_is_leaf)
 
 KeyEntry = Any
 KeyPath = tuple
@@ -20,8 +21,9 @@ def all_leaves(iterable: Iterable, is_leaf: Callable | None = None) -> bool:
 
 
 def is_tree_node(typ: type) -> bool:
-    """Whether ``typ`` is a registered pytree node type (built-in or custom) or a namedtuple type."""
-    return typ in _registry or _is_namedtuple_type(typ)
+    """Whether ``typ`` is a registered pytree node type (built-in or custom; not a transform node, a leaf to users)
+    or a namedtuple type."""
+    return (typ in _registry and typ not in _transform_nodes) or _is_namedtuple_type(typ)
 
 
 def tree_leaves_with_path(tree: Any, is_leaf: Callable | None = None, is_leaf_takes_path: bool = False) -> list:
@@ -73,7 +75,8 @@ def treedef_tuple(treedefs: Sequence[PyTreeDef]) -> PyTreeDef:
 def tree_broadcast(prefix_tree: Any, full_tree: Any, is_leaf: Callable | None = None) -> Any:
     """Replicate each leaf of ``prefix_tree`` over the matching subtree of ``full_tree``."""
     try:
-        return tree_map(lambda p, sub: tree_map(lambda _: p, sub), prefix_tree, full_tree, is_leaf=is_leaf)
+        return tree_map(lambda p, sub: tree_map(lambda _: p, sub, is_leaf=is_leaf), prefix_tree, full_tree,
+                        is_leaf=is_leaf)
     except ValueError:
         err = next(_prefix_error((), prefix_tree, full_tree, is_leaf), None)
         if err is None:
@@ -138,7 +141,7 @@ def _prefix_error(key_path: tuple, prefix_tree: Any, full_tree: Any, is_leaf: Ca
             f"    {full_str}\nso the diff in the metadata at these pytree nodes is\n{meta_diff}")
         return
     for k, t1, t2 in zip(prefix_keys, prefix_children, full_children):
-        yield from _prefix_error((*key_path, k), t1, t2)
+        yield from _prefix_error((*key_path, k), t1, t2, is_leaf)
 
 
 def equality_errors(tree1: Any, tree2: Any, is_leaf: Callable | None = None) -> Iterable[tuple]:
@@ -215,7 +218,7 @@ def tree_reduce_associative(operation: Callable, tree: Any, *, identity: Any = _
 def flatten_one_level(tree: Any) -> tuple:
     """``(children, aux)`` of the root node of ``tree`` (a ValueError for a leaf)."""
     treedef = tree_structure(tree, is_leaf=lambda x: x is not tree)
-    if treedef_is_leaf(treedef):
+    if treedef_is_leaf(treedef) or is_transform_node(tree):
         raise ValueError(f"can't tree-flatten type: {type(tree)}")
     leaves, treedef = tree_flatten(tree, is_leaf=lambda x: x is not tree)
     return leaves, treedef.aux

@@ -48,7 +48,8 @@ from portax.core.scipy.special import betainc  # noqa: F401,E402
 from portax.core.scipy.special import (betainc as regularized_incomplete_beta, gammainc as igamma,  # noqa: F401,E402
                                        gammaincc as igammac)
 from portax.core.primitives.elementwise import complex, imag, real  # noqa: F401,E402
-from portax.core.lax_extras import conj, index_take, mulhi, reduce_precision, reduce_precision_p  # noqa: F401,E402
+from portax.core.lax_extras import (conj, empty, index_take, mulhi, reduce_precision,  # noqa: F401,E402
+                                   reduce_precision_p)
 from portax.core.conv_patches import conv_general_dilated_local, conv_general_dilated_patches  # noqa: F401,E402
 from portax.core.dot_algorithms import DotAlgorithm, DotAlgorithmPreset  # noqa: F401,E402
-from portax.core.ragged_dot import ragged_dot  # noqa: F401,E402
+from portax.core.ragged_dot import RaggedDotDimensionNumbers, ragged_dot, ragged_dot_general  # noqa: F401,E402

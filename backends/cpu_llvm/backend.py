@@ -70,6 +70,10 @@ class CpuLlvmBackend:
     def get(self, buffer: np.ndarray) -> np.ndarray:
         return buffer
 
+    def buffer_pointer(self, buffer: np.ndarray) -> int:
+        """``Array.unsafe_buffer_pointer``: buffers are host arrays."""
+        return buffer.ctypes.data
+
     def memory_stats(self, device: Device) -> dict:
         """``jax.Device.memory_stats``: the caching allocator's buffers in use (every buffer of 256 KiB and
         more: outputs, arenas, transfers; smaller ones come from numpy's allocator and are not counted),

@@ -1,7 +1,10 @@
 """Vectorisation (vmap): the batch trace, rule helpers, and batching of a jaxpr."""
 from __future__ import annotations
 
+import functools
 from typing import Any, Callable, NamedTuple, Sequence
+
+import numpy as np
 
 from ..ir import ClosedJaxpr, ShapedArray
 from ..trace import Primitive, Trace, Tracer, batching_rules, full_raise, get_aval, new_main
@@ -97,25 +100,91 @@ def bdim_at_front(x: Any, dim: int | None, size: int) -> Any:
     return matchaxis(size, dim, 0, x)
 
 
+# --- custom vmappable types (JAX's batching.register_vmappable) -----------------------------------------------------
+vmappables: dict[type, tuple[type, type]] = {}  # data type -> (its spec type, its axis-size type)
+spec_types: set[type] = set()  # types vmap accepts as in_axes/out_axes leaves besides int
+to_elt_handlers: dict[type, Callable] = {}
+from_elt_handlers: dict[type, Callable] = {}
+make_iota_handlers: dict[type, Callable] = {}
+
+
+def register_vmappable(data_type: type, spec_type: type, axis_size_type: type, to_elt: Callable,
+                       from_elt: Callable, make_iota: Callable | None) -> None:
+    """Let vmap map over ``data_type`` values (pytree leaves for vmap) with in/out axes of ``spec_type``:
+    ``to_elt(cont, get_idx, x, spec)`` gives the element seen inside vmap, mapping contained arrays with
+    ``cont(array, axis)``; ``from_elt(cont, axis_size, elt, spec)`` rebuilds a value from an output element, with
+    ``cont(axis_size, array, axis)`` for contained arrays; ``make_iota(axis_size)`` the mapped positions."""
+    vmappables[data_type] = (spec_type, axis_size_type)
+    spec_types.add(spec_type)
+    to_elt_handlers[data_type] = to_elt
+    from_elt_handlers[data_type] = from_elt
+    if make_iota:
+        make_iota_handlers[axis_size_type] = make_iota
+
+
+def unregister_vmappable(data_type: type) -> None:
+    """Undo :func:`register_vmappable` for ``data_type`` (its spec type stays while another type uses it)."""
+    if data_type not in vmappables:
+        return
+    spec_type, size_type = vmappables.pop(data_type)
+    del to_elt_handlers[data_type], from_elt_handlers[data_type]
+    if all(s is not spec_type for s, _ in vmappables.values()):
+        spec_types.discard(spec_type)
+    if all(a is not size_type for _, a in vmappables.values()):
+        make_iota_handlers.pop(size_type, None)
+
+
+def is_vmappable(x: Any) -> bool:
+    return type(x) in vmappables
+
+
+def _make_iota(axis_size: Any) -> Any:
+    from ..primitives.structural import iota
+    handler = make_iota_handlers.get(type(axis_size))
+    return handler(axis_size) if handler else iota(np.int32, int(axis_size))
+
+
+def _to_elt(trace: "BatchTrace", get_idx: Callable, x: Any, spec: Any) -> Any:
+    """The element of input ``x`` mapped along ``spec`` (a BatchTracer, or ``x`` itself when unmapped)."""
+    handler = to_elt_handlers.get(type(x))
+    if handler:
+        return handler(functools.partial(_to_elt, trace, get_idx), get_idx, x, spec)
+    if spec is not_mapped:
+        return x
+    if type(spec) is not int:
+        raise TypeError(f"vmap in_axes leaf {spec!r} of type {type(spec).__name__} is for a registered vmappable "
+                        f"type, but the value mapped with it has type {type(x).__name__}")
+    from ..primitives.structural import canonicalize_axis
+    return BatchTracer(trace, x, canonicalize_axis(spec, get_aval(x).ndim))
+
+
+def _from_elt(trace: "BatchTrace", axis_size: Any, i: int, x: Any, spec: Any) -> Any:
+    """Output element ``x`` (flat output ``i``) with its batch axis moved to ``spec``."""
+    handler = from_elt_handlers.get(type(x))
+    if handler:
+        return handler(lambda size, elt, axis: _from_elt(trace, size, i, elt, axis), axis_size, x, spec)
+    t = _raise_output(trace, x)
+    if spec is not_mapped:
+        if t.batch_dim is not not_mapped:
+            if trace.axis_data.name is not None:
+                raise ValueError(f"vmap has mapped output (axis_name={trace.axis_data.name}) but out_axes is None")
+            raise SpecMatchError(i, t.batch_dim)
+        return t.val
+    from ..primitives.structural import canonicalize_axis
+    return matchaxis(axis_size, t.batch_dim, canonicalize_axis(spec, t.aval.ndim + 1), t.val)
+
+
 # --- vmap of a flat function --------------------------------------------------------------------------
-def vmap_flat(fun: Callable, axis_size: int, axis_name: Any, in_dims: Sequence[int | None], args: Sequence,
-              out_dims: Sequence[int | None] | Callable[[int], Sequence]) -> list:
+def vmap_flat(fun: Callable, axis_size: int, axis_name: Any, in_dims: Sequence[Any], args: Sequence,
+              out_dims: Sequence[Any] | Callable[[int], Sequence]) -> list:
+    """``fun`` (flat lists in and out) vmapped: ``in_dims``/``out_dims`` give each value's mapped axis (an int, None,
+    or a spec of a registered vmappable type)."""
     with new_main(BatchTrace, AxisData(axis_size, axis_name)) as main:
         trace = BatchTrace(main)
-        tracers_in = [BatchTracer(trace, x, d) if d is not not_mapped else x for x, d in zip(args, in_dims)]
-        outs = fun(*tracers_in)
-        tracers_out = [_raise_output(trace, o) for o in outs]
-        vals_out = [t.val for t in tracers_out]
-        dims_out = [t.batch_dim for t in tracers_out]
-    dst = out_dims(len(vals_out)) if callable(out_dims) else out_dims
-    from ..primitives.structural import canonicalize_axis
-    dst = [d if d is None else canonicalize_axis(d, t.aval.ndim + 1) for d, t in zip(dst, tracers_out)]
-    for i, (s, d) in enumerate(zip(dims_out, dst)):
-        if s is not not_mapped and d is None:
-            if axis_name is not None:
-                raise ValueError(f"vmap has mapped output (axis_name={axis_name}) but out_axes is None")
-            raise SpecMatchError(i, s)
-    return [matchaxis(axis_size, s, d, v) for v, s, d in zip(vals_out, dims_out, dst)]
+        get_idx = functools.cache(lambda: BatchTracer(trace, _make_iota(axis_size), 0))
+        outs = fun(*[_to_elt(trace, get_idx, x, d) for x, d in zip(args, in_dims)])
+        dst = out_dims(len(outs)) if callable(out_dims) else out_dims
+        return [_from_elt(trace, axis_size, i, o, d) for i, (o, d) in enumerate(zip(outs, dst))]
 
 
 class SpecMatchError(ValueError):
@@ -175,3 +244,35 @@ def defbroadcasting(primitive: Primitive) -> None:
         return primitive.bind(*vals, **params), 0
     batching_rules[primitive] = rule
 
+
+# --- JAX's rule tables (jax.interpreters.batching) -----------------------------------------------------------------
+fancy_primitive_batchers = batching_rules  # rule(axis_data, vals, dims, **params) -> (out, out_dim)
+
+
+class _BatchersProxy:
+    """A table of batching rules of an older JAX signature (``primitive_batchers``, ``axis_primitive_batchers``):
+    assigning a rule stores it, adapted, in :data:`fancy_primitive_batchers`."""
+
+    def __init__(self, adapt: Callable[[Primitive, Callable], Callable]) -> None:
+        self._adapt = adapt
+
+    def __setitem__(self, prim: Primitive, batcher: Callable) -> None:
+        batching_rules[prim] = self._adapt(prim, batcher)
+
+    def __delitem__(self, prim: Primitive) -> None:
+        del batching_rules[prim]
+
+
+def _adapt_plain(prim: Primitive, batcher: Callable) -> Callable:
+    """``batcher(vals, dims, **params)``, called only when some operand is mapped (else ``prim`` binds as is)."""
+    def rule(axis, vals, dims, **params):
+        if all(d is not_mapped for d in dims):
+            out = prim.bind(*vals, **params)
+            return (out, [not_mapped] * len(out)) if prim.multiple_results else (out, not_mapped)
+        return batcher(vals, dims, **params)
+    return rule
+
+
+primitive_batchers = _BatchersProxy(_adapt_plain)
+axis_primitive_batchers = _BatchersProxy(lambda prim, batcher: lambda axis, vals, dims, **params: batcher(
+    axis.size, axis.name, None, vals, dims, **params))  # batcher(axis_size, axis_name, main_type, vals, dims)

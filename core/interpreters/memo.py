@@ -2,7 +2,8 @@
 and tracing options) returns the same transformed jaxpr objects, so the programs compiled for them are reused
 (eager ``vjp``/``linearize`` of a jitted or checkpointed function compiles once, not on every call).
 
-Entries are keyed weakly by the jaxpr: they go when it is collected. A result holding tracers is not kept."""
+Entries are keyed weakly by the jaxpr: they go when it is collected. A result holding tracers is not kept.
+``trace_once`` keeps, in the same way, the jaxprs control flow traces from a user's functions."""
 from __future__ import annotations
 
 import functools
@@ -12,7 +13,7 @@ from typing import Callable, TypeVar
 
 from ..config import config
 from ..ir import ClosedJaxpr
-from ..trace import is_tracer
+from ..trace import is_tracer, is_tracing
 
 F = TypeVar("F", bound=Callable)
 
@@ -60,3 +61,37 @@ def memoize_jaxpr_transform(transform: F) -> F:
 
     memoized.cache_clear = lambda: cache.clear()  # type: ignore[attr-defined]
     return memoized  # type: ignore[return-value]
+
+
+_traced: "weakref.WeakKeyDictionary[Callable, dict]" = weakref.WeakKeyDictionary()
+_lock = threading.Lock()
+
+
+def trace_once(funs: tuple, key: tuple, trace: Callable[[], tuple]) -> tuple:
+    """``trace()`` (the jaxprs, consts, ... traced from the user's ``funs``), reused while the functions live for
+    the same ``key`` (their input tree and avals) and tracing options: as JAX caches control flow's jaxprs, a second
+    ``while_loop``/``cond`` of the same functions runs no Python and compiles nothing again. Not kept: a result
+    holding tracers (closures over an outer trace's values), or functions that cannot be weakly referenced."""
+    from ..parallel.axis_env import axis_env_key
+    context = config.trace_context()  # and the named axes in scope (``lax.axis_size`` is read while tracing)
+    try:
+        full = (tuple(weakref.ref(f) for f in funs[1:]), key, context, axis_env_key() if is_tracing() else ())
+        hash(full)
+        with _lock:
+            entries = _traced.setdefault(funs[0], {})
+    except TypeError:
+        return trace()
+    with _lock:
+        hit = entries.get(full)
+    if hit is None:
+        hit = trace()
+        if not _holds_tracer(hit):
+            with _lock:
+                hit = entries.setdefault(full, hit)
+    return _copied(hit)
+
+
+def clear_traced() -> None:
+    """Forget every function :func:`trace_once` traced (``jax.clear_caches``)."""
+    with _lock:
+        _traced.clear()

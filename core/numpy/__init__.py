@@ -102,12 +102,19 @@ def can_cast(from_, to, casting: str = "safe") -> bool:
 
 
 def isscalar(element) -> bool:
-    return _np.isscalar(element) or (hasattr(element, "aval") and element.aval.ndim == 0)
+    """numpy's scalars and 0-d arrays (numpy's, portax's, tracers, ``__jax_array__`` objects), as JAX."""
+    if _np.isscalar(element):
+        return True
+    if isinstance(element, _np.ndarray) or hasattr(element, "aval"):
+        return element.ndim == 0
+    return getattr(element, "__jax_array__", None) is not None and asarray(element).ndim == 0
 
 
 def iscomplexobj(x) -> bool:
+    if x is None:
+        return False
     dtype = getattr(x, "dtype", None)
-    return _np.dtype(dtype).kind == "c" if dtype is not None else _np.iscomplexobj(x)
+    return _np.dtype(dtype if dtype is not None else asarray(x).dtype).kind == "c"  # lists of tracers too, as JAX
 
 
 def isrealobj(x) -> bool:
@@ -202,6 +209,18 @@ def _view(self, dtype=None, type=None):
     return reshape(out, (*out.shape[:-2], out.shape[-2] * out.shape[-1])) if bits_in > bits_out else out
 
 
+def _contains(self, other):
+    """``item in array`` as JAX: a 1-d array and a scalar query only."""
+    if other is None or isinstance(other, str):
+        raise TypeError(f"Array.__contains__: unsupported operand type {type(other)}.")
+    query = asarray(other)
+    if self.ndim != 1:
+        raise ValueError(f"Array.__contains__: search array must be one-dimensional, got arr.shape={self.shape}.")
+    if query.ndim != 0:
+        raise ValueError(f"Array.__contains__: query value must be a scalar, got query.shape={query.shape}")
+    return any(self == query)
+
+
 _ArrayMethods.install({
     **_binops(add, "+", "add", (tuple, list)), **_binops(subtract, "-", "sub"),
     **_binops(multiply, "*", "mul", (tuple, list)), **_binops(true_divide, "/", "truediv"),
@@ -223,7 +242,8 @@ _ArrayMethods.install({
     "transpose": _transpose_method, "ravel": ravel, "flatten": ravel, "squeeze": squeeze, "swapaxes": swapaxes,
     "astype": astype, "dot": dot, "clip": clip, "round": round, "sort": sort, "argsort": argsort,
     "take": take, "conj": conjugate, "conjugate": conjugate, "diagonal": diagonal, "trace": trace,
-    "nonzero": nonzero, "repeat": repeat, "copy": lambda self: copy(self), "view": _view,
+    "nonzero": nonzero, "repeat": repeat, "copy": lambda self: copy(self), "view": _view, "__contains__": _contains,
+    "__copy__": lambda self: copy(self), "__deepcopy__": lambda self, memo: copy(self),
     "argpartition": argpartition,
     "choose": lambda self, choices, out=None, mode="raise": choose(self, choices, out, mode),
     "compress": lambda self, condition, axis=None, **kw: compress(condition, self, axis, **kw),

@@ -1,6 +1,8 @@
 """Argument handling shared by portax.numpy: conversion, dtype promotion and shape broadcasting."""
 from __future__ import annotations
 
+import contextlib
+import math
 import os
 import sys
 import warnings
@@ -10,10 +12,10 @@ import numpy as np
 
 from .. import dtypes
 from ..config import called_from_user, config
-from ..array import make_array
+from ..array import Array, make_array
 from ..primitives import elementwise as ew, structural as st
 from ..prng_key_ops import keys_lifted
-from ..trace import get_aval, is_tracer
+from ..trace import get_aval, is_tracer, is_tracing
 
 
 def asarray_any(x: Any, dtype=None) -> Any:
@@ -42,12 +44,67 @@ def asarray_any(x: Any, dtype=None) -> Any:
     return make_array(np.asarray(x), dtype=dtype)
 
 
-def promote_dtypes(*args: Any) -> list:
-    """Convert arguments to their common (weak-aware) result dtype, as jnp's binary ops do."""
-    args = [asarray_any(a) for a in args]
+_WEAK_SCALARS = (int, float, complex)  # (bool is not weak: ``make_array`` gives True a strong type)
+
+
+def promote_dtypes(*args: Any, scalar_shape: tuple = ()) -> list:
+    """Convert arguments to their common (weak-aware) result dtype, as jnp's binary ops do (Python scalars placed
+    at ``scalar_shape``)."""
+    if _promoted(args):
+        return list(args)
+    args = [a if type(a) in _WEAK_SCALARS else asarray_any(a) for a in args]
     dt, weak = dtypes.result_type_weak(*args)
-    return [a if get_aval(a).dtype == dt and get_aval(a).weak_type == weak else
+    return [_scalar_as(a, dt, weak, scalar_shape) if type(a) in _WEAK_SCALARS else
+            a if get_aval(a).dtype == dt and get_aval(a).weak_type == weak else
             ew.convert_element_type(a, dt, weak_type=weak) for a in args]
+
+
+def _promoted(args: tuple, same_shape: bool = False, kinds: str = "") -> bool:
+    """Whether the arguments are Arrays of one canonical dtype (of one of ``kinds``, if given), none weakly typed (and
+    of one shape): their promotion (and broadcasting) is themselves."""
+    for a in args:
+        if type(a) is not Array or a.aval.weak_type or a.aval.dtype != args[0].aval.dtype or \
+                (same_shape and a.aval.shape != args[0].aval.shape):
+            return False
+    if not args or (kinds and dtypes.kind(args[0].aval.dtype) not in kinds):
+        return False
+    return dtypes.canonicalize(args[0].aval.dtype) == args[0].aval.dtype
+
+
+def _scalar_as(x: int | float | complex, dtype: np.dtype, weak: bool, shape: tuple) -> Any:
+    """A Python scalar as the Array it becomes, converted to ``dtype`` on the host (no dispatch), as the
+    ``convert_element_type`` primitive would (JAX's range check first; out of range of a narrower float is inf, with
+    no warning), and broadcast to ``shape``."""
+    host = dtypes.python_scalar_host(x)
+    narrowing = dtypes.kind(dtype) in "fc" and dtype.itemsize < host.dtype.itemsize
+    with np.errstate(over="ignore") if narrowing else contextlib.nullcontext():
+        host = dtypes.convert_host(host, dtype)
+    if shape:
+        host, value = np.empty(shape, dtype), host
+        np.copyto(host, value)
+    return make_array(host, weak_type=weak, dtype=dtype)
+
+
+_HOST_BROADCAST_SIZE = 4096  # elements: placing a scalar at a shape this small costs less than a broadcast program
+
+
+def _eager_scalar_shape(args: tuple) -> tuple:
+    """Outside tracing, the shape of the Arrays among ``args`` when the others are Python scalars and that one shape
+    is small: the scalars are placed at it (saving a broadcast program per scalar); else ``()``."""
+    shape, scalars = None, False
+    for a in args:
+        if type(a) is Array:
+            if shape is None:
+                shape = a.aval.shape
+            elif a.aval.shape != shape:
+                return ()
+        elif type(a) in _WEAK_SCALARS:
+            scalars = True
+        else:
+            return ()
+    if not scalars or not shape or math.prod(shape) > _HOST_BROADCAST_SIZE or is_tracing():
+        return ()
+    return shape
 
 
 def power_by_squaring(base: Any, n: int, mul: Callable[[Any, Any], Any]) -> Any:
@@ -62,8 +119,8 @@ def power_by_squaring(base: Any, n: int, mul: Callable[[Any, Any], Any]) -> Any:
     return result
 
 
-def promote_to_inexact(*args: Any) -> list:
-    args = promote_dtypes(*args)
+def promote_to_inexact(*args: Any, scalar_shape: tuple = ()) -> list:
+    args = promote_dtypes(*args, scalar_shape=scalar_shape)
     out = []
     for a in args:
         aval = get_aval(a)
@@ -73,11 +130,12 @@ def promote_to_inexact(*args: Any) -> list:
     return out
 
 
-def broadcast_shapes(*shapes: Sequence[int]) -> tuple:
+def broadcast_shapes(*shapes: Sequence[int] | int) -> tuple:
+    shapes = [(int(s),) if np.ndim(s) == 0 else tuple(s) for s in shapes]  # an int is a 1-d shape, as in JAX
     try:
-        return tuple(np.broadcast_shapes(*[tuple(s) for s in shapes]))
+        return tuple(np.broadcast_shapes(*shapes))
     except ValueError:
-        raise ValueError(f"Incompatible shapes for broadcasting: shapes={[tuple(s) for s in shapes]}") from None
+        raise ValueError(f"Incompatible shapes for broadcasting: shapes={shapes}") from None
 
 
 @keys_lifted("array")
@@ -140,16 +198,44 @@ def promote_shapes(*args: Any, name: str | None = None) -> list:
         return list(args)
     if name is not None:
         _check_rank_promotion(name, shapes)
-    shape = broadcast_shapes(*shapes)
-    return [broadcast_to(a, shape) for a in args]
+    shape = _broadcast_aval_shapes(shapes)
+    return [a if s == shape else _broadcast_checked(a, s, shape) for a, s in zip(args, shapes)]
+
+
+def _broadcast_aval_shapes(shapes: list) -> tuple:
+    """``broadcast_shapes`` of abstract values' shapes (tuples of ints), in Python (which raises its error)."""
+    nd = max(map(len, shapes))
+    out = []
+    for sizes in zip(*[(1,) * (nd - len(s)) + s for s in shapes]):
+        size = 1
+        for d in sizes:
+            if d != 1:
+                if size != 1 and d != size:
+                    return broadcast_shapes(*shapes)
+                size = d
+        out.append(size)
+    return tuple(out)
+
+
+def _broadcast_checked(x: Any, x_shape: tuple, shape: tuple) -> Any:
+    """``broadcast_to(x, shape)`` for a shape ``broadcast_shapes`` gave: an Array or tracer binds the primitive
+    directly (other values, such as key arrays, take ``broadcast_to``)."""
+    if type(x) is not Array and not is_tracer(x):
+        return broadcast_to(x, shape)
+    return st.broadcast_in_dim_p.bind(x, shape=shape, broadcast_dimensions=tuple(range(len(shape) - len(x_shape),
+                                                                                       len(shape))))
 
 
 def promote_args(name: str, *args: Any) -> list:
-    return promote_shapes(*promote_dtypes(*args), name=name)
+    if _promoted(args, same_shape=True):
+        return list(args)
+    return promote_shapes(*promote_dtypes(*args, scalar_shape=_eager_scalar_shape(args)), name=name)
 
 
 def promote_args_inexact(name: str, *args: Any) -> list:
-    return promote_shapes(*promote_to_inexact(*args), name=name)
+    if _promoted(args, same_shape=True, kinds="fc"):
+        return list(args)
+    return promote_shapes(*promote_to_inexact(*args, scalar_shape=_eager_scalar_shape(args)), name=name)
 
 
 def canonicalize_axis(axis: int, ndim: int) -> int:

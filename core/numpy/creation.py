@@ -110,16 +110,31 @@ def _like(a, dtype, shape):
     return (aval.shape if shape is None else st.canonicalize_shape(shape)), _dtype(dtype, aval.dtype)
 
 
+def _placed_like(val: Any, a: Any, dtype, device: Any) -> Any:
+    """``val`` on ``device``, else, as JAX's ``lax.full_like``, where a concrete, strongly typed array ``a`` of the
+    same shape is (its device or its sharding)."""
+    if device is not None:
+        return _put(val, device)
+    if type(a) is Array and type(val) is Array and a.device is val.device:  # the common case, decided at once
+        return val
+    sharding = getattr(a, "sharding", None)
+    if (sharding is None or get_aval(a).shape != get_aval(val).shape or (dtype is None and get_aval(a).weak_type)
+            or sharding == getattr(val, "sharding", None)):
+        return val
+    from ..api import device_put
+    return device_put(val, sharding)
+
+
 @keys_lifted("a")
 def zeros_like(a: Any, dtype=None, shape=None, *, device: Any = None) -> Any:
     s, d = _like(a, dtype, shape)
-    return _put(st.full(s, 0, d), device)
+    return _placed_like(st.full(s, 0, d), a, dtype, device)
 
 
 @keys_lifted("a")
 def ones_like(a: Any, dtype=None, shape=None, *, device: Any = None) -> Any:
     s, d = _like(a, dtype, shape)
-    return _put(st.full(s, 1, d), device)
+    return _placed_like(st.full(s, 1, d), a, dtype, device)
 
 
 @keys_lifted("prototype")
@@ -130,7 +145,7 @@ def empty_like(prototype: Any, dtype=None, shape=None, *, device: Any = None) ->
 @keys_lifted("a")
 def full_like(a: Any, fill_value: Any, dtype=None, shape=None, *, device: Any = None) -> Any:
     s, d = _like(a, dtype, shape)
-    return full(s, fill_value, d, device=device)
+    return _placed_like(full(s, fill_value, d), a, dtype, device)
 
 
 def arange(start: Any, stop: Any = None, step: Any = None, dtype=None, *, device: Any = None) -> Any:
@@ -177,7 +192,8 @@ def linspace(start: Any, stop: Any, num: int = 50, endpoint: bool = True, retste
     if num < 0:
         raise ValueError(f"Number of samples, {num}, must be non-negative.")
     start, stop = asarray_any(start), asarray_any(stop)
-    dt = _dtype(dtype, _to_inexact(dtypes.result_type(start, stop)))
+    # as JAX, the bounds are not promoted together when ``dtype`` is given
+    dt = dtypes.canonicalize(dtype) if dtype is not None else _to_inexact(dtypes.result_type(start, stop))
     ct = _to_inexact(dt)  # complex bounds interpolate in complex, as JAX
     bounds = broadcast_shapes(get_aval(start).shape, get_aval(stop).shape)
     start, stop = (broadcast_to(ew.convert_element_type(v, ct), bounds) for v in (start, stop))
@@ -214,6 +230,8 @@ def eye(N: int, M: int | None = None, k: int = 0, dtype=None, *, device: Any = N
     dt = _dtype(dtype, dtypes.default_float())
     r = st.broadcasted_iota(dtypes.int32, (N, M), 0)
     c = st.broadcasted_iota(dtypes.int32, (N, M), 1)
+    if isinstance(k, int):  # a Python int past int32 puts the diagonal outside any matrix, as JAX's clip
+        k = int(np.clip(k, np.iinfo(np.int32).min, np.iinfo(np.int32).max))
     k = ew.convert_element_type(asarray_any(k), dtypes.int32)  # k may be traced, as in JAX
     return _put(ew.convert_element_type(ew.eq(ew.add(r, k), c), dt), device)
 

@@ -12,7 +12,9 @@ import numpy as np
 from .. import dtypes
 from ..primitives import elementwise as ew, fft as ff, structural as st
 from ..trace import get_aval
+from . import ufuncs
 from ._util import asarray_any, canonicalize_axis, promote_to_inexact
+from .reductions import prod
 from .shape import moveaxis, roll
 
 _NORMS = (None, "backward", "ortho", "forward")
@@ -78,13 +80,25 @@ def _transform(name: str, kind: ff.FftType, a: Any, s: Sequence[int] | None, axe
     for i, n_i in enumerate(lengths):
         x = _resize(x, nd - k + i, n_i // 2 + 1 if kind == ff.FftType.IRFFT and i == k - 1 else n_i)
     out = _fft_nd(x, kind, tuple(lengths))
-    size = float(np.prod(lengths))
-    scale = {None: 1.0, "backward": 1.0, "ortho": np.sqrt(size), "forward": size}[norm]
-    if kind not in _INVERSE:
-        scale = 1.0 / scale if norm in ("ortho", "forward") else 1.0
+    scale = _fft_norm(np.array(lengths), "ifft" if kind in _INVERSE else "fft", norm)
     if scale != 1.0:
         out = ew.mul(out, ew._const(out, scale))
     return moveaxis(out, tuple(range(nd - k, nd)), axes)
+
+
+def _fft_norm(s: Any, func_name: str, norm: str | None) -> Any:
+    """The factor a transform over sizes ``s`` is scaled by under ``norm`` (JAX's helper of this name): a float64
+    for a numpy ``s``, else computed in ``s``'s inexact type, as JAX (an integer product could overflow)."""
+    if norm in (None, "backward"):
+        return 1.0
+    if norm not in _NORMS:
+        raise ValueError(f'Invalid norm value {norm}; should be "backward", "ortho" or "forward".')
+    if isinstance(s, np.ndarray):
+        n, sqrt = np.prod(s, dtype=np.float64), np.sqrt
+    else:
+        n, sqrt = prod(promote_to_inexact(s)[0]), ufuncs.sqrt
+    n = sqrt(n) if norm == "ortho" else n
+    return n if func_name.startswith("i") else 1 / n
 
 
 def _fft_nd(x: Any, kind: ff.FftType, lengths: tuple) -> Any:

@@ -3,6 +3,7 @@ updates scatter into the flattened array at the positions that indexing an iota 
 from __future__ import annotations
 
 import dataclasses
+import enum
 import string
 import warnings
 from collections.abc import Sequence
@@ -100,7 +101,7 @@ def _check_index(i: Any) -> None:
     if i is None or i is Ellipsis or isinstance(i, (slice, Slice, int, np.integer, np.bool_)):
         return
     if isinstance(i, str):
-        raise TypeError(f"portax does not support string indexing; got idx={i!r}")
+        raise TypeError(f"JAX does not support string indexing; got idx={i!r}")  # JAX's message
     if isinstance(i, (float, complex, np.generic)):
         raise TypeError(f"Indexer must have integer or boolean type, got indexer with type {np.dtype(type(i))}")
     if isinstance(i, (list, tuple, np.ndarray)) or is_tracer(i) or hasattr(i, "_buf"):
@@ -305,6 +306,106 @@ def getitem(x: Any, idx: Any, mode: str | None = None, fill_value: Any = None,
     if out_of_bounds and mode == "fill":
         out = st.full_like(out, _fill_value(get_aval(out).dtype, fill_value))
     return out
+
+
+class IndexingStrategy(enum.Enum):
+    """How ``rewriting_take`` lowers an index (``jax._src.numpy.indexing.IndexingStrategy``)."""
+    AUTO = "auto"
+    GATHER = "gather"
+    SCATTER = "scatter"
+    STATIC_SLICE = "static_slice"
+    DYNAMIC_SLICE = "dynamic_slice"
+
+
+def rewriting_take(arr: Any, idx: Any, *, indices_are_sorted: bool = False, unique_indices: bool = False,
+                   mode: Any = None, fill_value: Any = None, normalize_indices: bool = True, out_sharding: Any = None,
+                   strategy: IndexingStrategy = IndexingStrategy.AUTO) -> Any:
+    """``arr[idx]`` lowered by ``strategy`` (JAX's ``rewriting_take``): STATIC_SLICE by ``lax.slice`` (static integers
+    and slices only), DYNAMIC_SLICE by one ``lax.dynamic_slice`` (scalar integers, unit-step slices and ``ds``), AUTO
+    and GATHER by portax's general lowering (``getitem``: static windows by ``lax.slice``, the advanced indices by one
+    gather). ``indices_are_sorted`` and ``unique_indices`` are hints portax does not need."""
+    if not isinstance(strategy, IndexingStrategy):
+        raise TypeError(f"Expected strategy to be IndexingStrategy; got {strategy}")
+    if out_sharding is not None:
+        raise NotImplementedError("rewriting_take: out_sharding is not supported by portax")
+    if strategy not in (IndexingStrategy.STATIC_SLICE, IndexingStrategy.DYNAMIC_SLICE):
+        return getitem(arr, idx, mode=mode, fill_value=fill_value, normalize_indices=normalize_indices)
+    arr = asarray_any(arr)
+    shape = get_aval(arr).shape
+    name = strategy.value
+    mode_name = None if mode is None else str(mode).lower().split(".")[-1]
+    if mode_name not in (None, "promise_in_bounds", "clip"):
+        raise ValueError(f"{name} requires mode='promise_in_bounds' or mode='clip'")
+    items = _expand(_slice_indices(name, idx), shape)
+    static = strategy is IndexingStrategy.STATIC_SLICE
+    if mode_name != "clip" and (static or config.config.jax_check_static_indices):
+        _validate_static_indices(items, shape, normalize_indices)
+    if static:
+        return getitem(arr, tuple(items), mode="clip", normalize_indices=normalize_indices)
+    return _dynamic_slice_take(arr, items, normalize_indices)
+
+
+def _slice_indices(name: str, idx: Any) -> tuple:
+    """``idx`` as a tuple, checked to hold only what the ``name`` strategy lowers (JAX's TypeErrors otherwise)."""
+    idx = _tuple_index(idx)
+    for pos, i in enumerate(idx):
+        _check_index(i)
+        if i is None or i is Ellipsis or (isinstance(i, (int, np.integer)) and not isinstance(i, (bool, np.bool_))):
+            continue
+        if isinstance(i, slice) and name == "static_slice":
+            continue
+        if name == "static_slice":
+            raise TypeError(f"static_slice: indices must be static scalars or slices. Got index of type {type(i)} at "
+                            f"position {pos}")
+        if isinstance(i, (slice, Slice)):
+            if i.stride != 1 if isinstance(i, Slice) else i.step not in (None, 1, -1):
+                raise TypeError(f"dynamic_slice: only unit steps supported in slice. Got {i} at position {pos}")
+            continue
+        aval = get_aval(asarray_any(i))
+        if aval.dtype == dtypes.bool_:
+            raise TypeError(f"dynamic_slice: indices must be scalars or slices. Got index of type {type(i)} at "
+                            f"position {pos}")
+        if isinstance(i, Sequence) or aval.ndim:
+            raise TypeError(f"dynamic_slice: only scalar indices allowed. Got index of type {type(i)} at position "
+                            f"{pos}")
+    return idx
+
+
+def _dynamic_slice_take(arr: Any, items: list, normalize_indices: bool) -> Any:
+    """``arr[items]`` (expanded; integers, unit-step slices, ``ds`` and None) as one ``lax.dynamic_slice`` followed by
+    reverses, squeezes and new axes (JAX's ``_dynamic_slice``)."""
+    shape = get_aval(arr).shape
+    starts: list = []
+    sizes: list[int] = []
+    rev, squeeze, newaxis = [], [], []
+    for i in items:
+        if i is None:
+            newaxis.append(len(starts) - len(squeeze) + len(newaxis))
+            continue
+        axis, n = len(starts), shape[len(starts)]
+        if isinstance(i, slice):
+            start, stop, step = i.indices(n)
+            if step < 0:
+                rev.append(axis)
+                start, stop = stop + 1, start + 1
+            starts.append(start)
+            sizes.append(max(0, stop - start))
+        elif isinstance(i, Slice):
+            starts.append(i.start)
+            sizes.append(int(i.size))
+        else:
+            if n == 0:
+                raise IndexError(f"index is out of bounds for axis {axis} with size 0")
+            starts.append(i)
+            sizes.append(1)
+            squeeze.append(axis)
+    y = arr
+    if not all(isinstance(i, slice) and i == slice(None) for i in items if i is not None):
+        starts = [ew.convert_element_type(asarray_any(s), dtypes.int32) for s in starts]
+        y = st.dynamic_slice(arr, starts, sizes, allow_negative_indices=normalize_indices)
+    y = st.rev(y, tuple(rev)) if rev else y
+    y = st.squeeze(y, tuple(squeeze)) if squeeze else y
+    return st.expand_dims(y, tuple(newaxis)) if newaxis else y
 
 
 def _fill_value(dtype: np.dtype, fill_value: Any) -> Any:

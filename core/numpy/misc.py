@@ -220,7 +220,10 @@ def array_equal(a1: Any, a2: Any, equal_nan: bool = False) -> Any:
 
 def array_equiv(a1: Any, a2: Any) -> Any:
     from .reductions import all
-    a1, a2 = promote_args("array_equiv", a1, a2)
+    try:
+        a1, a2 = promote_args("array_equiv", a1, a2)
+    except ValueError:  # shapes that do not broadcast are not equivalent, as in JAX
+        return asarray_any(False)
     return all(ew.eq(a1, a2))
 
 
@@ -335,6 +338,9 @@ def unpackbits(a: Any, axis: int | None = None, count: int | None = None, bitord
     shifts = np.arange(8)[::-1] if bitorder == "big" else np.arange(8)
     bits = (a[..., None] >> asarray_any(shifts.astype(np.uint8))) & np.uint8(1)
     bits = reshape(bits, a.shape[:-1] + (-1,))
-    if count is not None:
-        bits = bits[..., :count] if count >= 0 else bits[..., :count]
+    if count is not None:  # a count past the bits pads with zeros, as numpy and JAX
+        n = bits.shape[-1]
+        bits = bits[..., :count]
+        if count > n:
+            bits = st.pad(bits, np.uint8(0), [(0, 0, 0)] * (bits.ndim - 1) + [(0, count - n, 0)])
     return moveaxis(bits, -1, axis)

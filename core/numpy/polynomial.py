@@ -85,31 +85,36 @@ def polyint(p: Any, m: int = 1, k: Any = None) -> Any:
 
 
 def polydiv(u: Any, v: Any, *, trim_leading_zeros: bool = False) -> tuple:
-    """Quotient and remainder of polynomial division (synthetic division, static lengths)."""
+    """Quotient and remainder of polynomial division (synthetic division, static lengths), as JAX: the remainder
+    keeps ``u``'s length unless ``trim_leading_zeros`` drops its leading entries below ``sqrt(eps)``."""
     u, v = promote_to_inexact(ravel(asarray_any(u)), ravel(asarray_any(v)))
-    if trim_leading_zeros:
-        u, v = _trim_leading_zeros(u), _trim_leading_zeros(v)
     m, n = u.shape[0] - 1, v.shape[0] - 1
     scale = 1.0 / v[0]
     q = zeros((max(m - n + 1, 1),), u.dtype)
-    r = u
     for k in range(0, m - n + 1):
-        d = scale * r[k]
+        d = scale * u[k]
         q = q.at[k].set(d)
-        r = r.at[k:k + n + 1].add(-d * v)
-    return q, r[max(m - n + 1, 0):] if m >= n else r
+        u = u.at[k:k + n + 1].add(-d * v)
+    if trim_leading_zeros:
+        c = np.abs(np.asarray(concrete_or_error(u, "Leading zeros can only be trimmed from concrete coefficients "
+                                                   "(pass trim_leading_zeros=False under jit).")))
+        big = np.flatnonzero(~(c < np.sqrt(dtypes.finfo(u.dtype).eps)))
+        u = u[int(big[0]):] if len(big) else u[:0]
+    return q, u
 
 
 def poly(seq_of_zeros: Any) -> Any:
-    """Coefficients of the monic polynomial with the given (real) roots, or of a matrix's characteristic
-    polynomial (via its eigenvalues, for symmetric matrices)."""
-    a = asarray_any(seq_of_zeros)
+    """Coefficients of the monic polynomial with the given roots, or of a square matrix's characteristic
+    polynomial (from its eigenvalues: complex, as in JAX)."""
+    (a,) = promote_to_inexact(asarray_any(seq_of_zeros))
+    a = a.reshape(1) if a.ndim == 0 else a
     if a.ndim == 2 and a.shape[0] == a.shape[1] and a.shape[0] > 0:
-        from .linalg import eigvalsh
-        a = eigvalsh(a)
-    elif a.ndim != 1:
+        from .linalg import eigvals
+        a = eigvals(a)
+    if a.ndim != 1:
         raise ValueError("input must be 1d or non-empty square 2d array.")
-    (a,) = promote_to_inexact(a)
+    if a.shape[0] == 0:
+        return ones((), a.dtype)
     c = ones((1,), a.dtype)
     for i in range(a.shape[0]):
         c = convolve(c, concatenate([ones((1,), a.dtype), -a[i:i + 1]]))

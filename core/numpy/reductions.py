@@ -11,7 +11,7 @@ import numpy as np
 from .. import dtypes
 from ..primitives import elementwise as ew, reductions as red, structural as st
 from ..trace import get_aval
-from ._util import asarray_any, broadcast_to, canonicalize_axis
+from ._util import asarray_any, broadcast_to, canonicalize_axis, promote_to_inexact
 
 
 def _axes(axis, nd: int) -> tuple:
@@ -53,7 +53,10 @@ def _check_where(name: str, where: Any) -> Any:
     return where
 
 
-def _reduction(name: str, lax_reduce, identity, upcast_bool_int: bool = False, bool_op=None):
+def _reduction(name: str, lax_reduce, identity, numeric: bool = False, bool_op=None):
+    """A jnp reduction; ``numeric`` (sum, prod): booleans count as the default integer, narrow integers are
+    promoted (``promote_integers``) and float16/bfloat16 accumulate in float32 unless ``dtype`` is given, as JAX.
+    Boolean accumulation uses ``bool_op``."""
     def fn(a: Any, axis: Any = None, dtype=None, out: None = None, keepdims: bool = False, initial: Any = None,
            where: Any = None, promote_integers: bool = True) -> Any:
         _no_out(name, out)
@@ -61,20 +64,21 @@ def _reduction(name: str, lax_reduce, identity, upcast_bool_int: bool = False, b
         where = _check_where(name, where)
         aval = get_aval(a)
         axes = _axes(axis, aval.ndim)
-        dt = aval.dtype
+        dt = dtypes.default_int() if numeric and aval.dtype == dtypes.bool_ else aval.dtype
         if dtype is not None:
             dt = dtypes.canonicalize(dtype)
-        elif upcast_bool_int and promote_integers:
+        elif numeric and promote_integers:
             dt = _promote_integer(dt)
-        if dt != aval.dtype:
-            a = ew.convert_element_type(a, dt)
+        cdt = _upcast_f16(dt) if numeric and dtype is None else dt
+        if cdt != aval.dtype:
+            a = ew.convert_element_type(a, cdt)
         if where is not None:
             if identity is None and initial is None:
                 raise ValueError(f"reduction operation {name} does not have an identity, so to use a where mask one "
                                  "has to specify 'initial'")
-            fill = initial if identity is None else identity(dt)  # ``initial`` is combined once, below
-            a = ew.select(broadcast_to(asarray_any(where), aval.shape), a, st.full(aval.shape, fill, dt))
-        if bool_op is not None and dt == dtypes.bool_:
+            fill = initial if identity is None else identity(cdt)  # ``initial`` is combined once, below
+            a = ew.select(broadcast_to(asarray_any(where), aval.shape), a, st.full(aval.shape, fill, cdt))
+        if bool_op is not None and cdt == dtypes.bool_:
             r = bool_op(a, axes)
         else:
             if identity is None and initial is None and builtins.any(aval.shape[i] == 0 for i in axes):
@@ -83,20 +87,20 @@ def _reduction(name: str, lax_reduce, identity, upcast_bool_int: bool = False, b
         if initial is not None:
             from .ufuncs import maximum, minimum, add, multiply
             comb = {"max": maximum, "min": minimum, "sum": add, "prod": multiply}[name]
-            initial = ew.convert_element_type(initial, dt)
+            initial = ew.convert_element_type(initial, cdt)
             if get_aval(initial).shape != ():
                 raise ValueError(f"initial value must be a scalar. Got array of shape {get_aval(initial).shape}")
             r = comb(r, initial)
         if keepdims:
             r = _keep(r, axes, aval.shape)
-        return r
+        return ew.convert_element_type(r, dt) if cdt != dt else r
     fn.__name__ = name
     fn.__doc__ = f"``jnp.{name}`` over ``axis`` (None: all axes), with keepdims, where and initial."
     return fn
 
 
-sum = _reduction("sum", red.reduce_sum, lambda d: 0, upcast_bool_int=True)
-prod = _reduction("prod", red.reduce_prod, lambda d: 1, upcast_bool_int=True)
+sum = _reduction("sum", red.reduce_sum, lambda d: 0, numeric=True, bool_op=red.reduce_or)
+prod = _reduction("prod", red.reduce_prod, lambda d: 1, numeric=True, bool_op=red.reduce_and)
 _max = _reduction("max", red.reduce_max, None, bool_op=red.reduce_or)
 _min = _reduction("min", red.reduce_min, None, bool_op=red.reduce_and)
 
@@ -136,8 +140,9 @@ def _inexact_dtype(aval, dtype) -> np.dtype:
 
 
 def _upcast_f16(dt: np.dtype) -> np.dtype:
-    """The dtype a mean or variance is computed in: float32 for float16 (whose sums overflow early), as JAX."""
-    return np.dtype(np.float32) if dt == np.float16 else dt
+    """The dtype a sum, mean or variance is computed in: float32 for float16 and bfloat16 (whose sums lose
+    precision and overflow early), as JAX."""
+    return np.dtype(np.float32) if dt in (dtypes.float16, dtypes.bfloat16) else dt
 
 
 def _count(aval, axes, where, dtype=None, keepdims: bool = False):
@@ -148,12 +153,14 @@ def _count(aval, axes, where, dtype=None, keepdims: bool = False):
 
 
 def _mean(a: Any, axis: Any, dtype, keepdims: bool, where: Any) -> Any:
+    """JAX's mean: the sum in the result dtype (float32 for float16/bfloat16 unless ``dtype`` is given) over the
+    count, cast to the result dtype."""
     a = asarray_any(a)
     where = _check_where("mean", where)
     aval = get_aval(a)
     dt = _inexact_dtype(aval, dtype)
-    cdt = _upcast_f16(dt)
-    s = sum(ew.convert_element_type(a, cdt) if aval.dtype != cdt else a, axis, keepdims=keepdims, where=where)
+    cdt = _upcast_f16(dt) if dtype is None else dt
+    s = sum(a, axis, dtype=cdt, keepdims=keepdims, where=where)
     n = _count(aval, _axes(axis, aval.ndim), where, cdt, keepdims)
     if isinstance(n, int):
         out = ew.div(s, ew._const(s, n)) if n else ew.mul(s, ew._const(s, np.nan))
@@ -330,12 +337,14 @@ def _nan_to(a, val):
 def nansum(a: Any, axis: Any = None, dtype=None, out: None = None, keepdims: bool = False, initial: Any = None,
            where: Any = None) -> Any:
     _no_out("nansum", out)
+    where = _check_where("nansum", where)
     return sum(_nan_to(a, 0), axis, dtype, keepdims=keepdims, initial=initial, where=where)
 
 
 def nanprod(a: Any, axis: Any = None, dtype=None, out: None = None, keepdims: bool = False, initial: Any = None,
             where: Any = None) -> Any:
     _no_out("nanprod", out)
+    where = _check_where("nanprod", where)
     return prod(_nan_to(a, 1), axis, dtype, keepdims=keepdims, initial=initial, where=where)
 
 
@@ -343,8 +352,11 @@ def nanmax(a: Any, axis: Any = None, out: None = None, keepdims: bool = False, i
            where: Any = None) -> Any:
     _no_out("nanmax", out)
     a = asarray_any(a)
+    where = _check_where("nanmax", where)
     r = max(_nan_to(a, -np.inf), axis, keepdims=keepdims, initial=initial, where=where)
-    allnan = all(ew.ne(a, a), axis, keepdims=keepdims) if dtypes.kind(get_aval(a).dtype) in "fc" else None
+    # all-NaN slices are NaN unless ``initial`` is given (as JAX)
+    nan_slices = initial is None and dtypes.kind(get_aval(a).dtype) in "fc"
+    allnan = all(ew.ne(a, a), axis, keepdims=keepdims) if nan_slices else None
     return r if allnan is None else ew.select(allnan, st.full_like(r, np.nan), r)
 
 
@@ -352,8 +364,11 @@ def nanmin(a: Any, axis: Any = None, out: None = None, keepdims: bool = False, i
            where: Any = None) -> Any:
     _no_out("nanmin", out)
     a = asarray_any(a)
+    where = _check_where("nanmin", where)
     r = min(_nan_to(a, np.inf), axis, keepdims=keepdims, initial=initial, where=where)
-    allnan = all(ew.ne(a, a), axis, keepdims=keepdims) if dtypes.kind(get_aval(a).dtype) in "fc" else None
+    # all-NaN slices are NaN unless ``initial`` is given (as JAX)
+    nan_slices = initial is None and dtypes.kind(get_aval(a).dtype) in "fc"
+    allnan = all(ew.ne(a, a), axis, keepdims=keepdims) if nan_slices else None
     return r if allnan is None else ew.select(allnan, st.full_like(r, np.nan), r)
 
 
@@ -362,6 +377,7 @@ def nanmean(a: Any, axis: Any = None, dtype=None, out: None = None, keepdims: bo
     """``mean`` of the entries that are not NaN (and are selected by ``where``)."""
     _no_out("nanmean", out)
     a = asarray_any(a)
+    where = _check_where("nanmean", where)
     return mean(a, axis, dtype, keepdims=keepdims, where=_selected(a, where, True))
 
 
@@ -376,6 +392,7 @@ def nanstd(a: Any, axis: Any = None, dtype=None, out: None = None, ddof: int = 0
            where: Any = None, mean: Any = None) -> Any:
     """The square root of ``nanvar``."""
     _no_out("nanstd", out)
+    where = _check_where("nanstd", where)
     return ew.sqrt(nanvar(a, axis, dtype, ddof=ddof, keepdims=keepdims, where=where, mean=mean))
 
 
@@ -410,24 +427,30 @@ def count_nonzero(a: Any, axis: Any = None, keepdims: bool = False) -> Any:
 
 
 def average(a: Any, axis: Any = None, weights: Any = None, returned: bool = False, keepdims: bool = False) -> Any:
+    """The ``weights``-weighted mean over ``axis`` (``weights`` shaped like ``a`` or like ``a``'s ``axis``
+    dimensions), with the sum of weights if ``returned``; both inexact, as JAX."""
     if weights is None:
+        (a,) = promote_to_inexact(asarray_any(a))
         avg = mean(a, axis, keepdims=keepdims)
-        aval = get_aval(asarray_any(a))
-        n = _count(aval, _axes(axis, aval.ndim), None)
-        return (avg, st.full_like(avg, n)) if returned else avg
-    from .ufuncs import multiply, divide
-    a, w = asarray_any(a), asarray_any(weights)
-    aval, wav = get_aval(a), get_aval(w)
-    if wav.shape != aval.shape:
-        if axis is None or wav.ndim != 1:
-            raise ValueError("Axis must be specified when shapes of a and weights differ.")
-        ax = canonicalize_axis(axis, aval.ndim)
-        w = st.broadcast_in_dim(w, aval.shape, (ax,))
-    wsum = sum(w, axis, keepdims=keepdims)
-    avg = divide(sum(multiply(a, w), axis, keepdims=keepdims), wsum)
+        aval = get_aval(a)
+        wsum = st.full((), _count(aval, _axes(axis, aval.ndim), None), get_aval(avg).dtype)
+    else:
+        from .ufuncs import multiply, divide
+        a, w = promote_to_inexact(asarray_any(a), asarray_any(weights))
+        aval, wav = get_aval(a), get_aval(w)
+        if wav.shape != aval.shape:
+            if axis is None:
+                raise ValueError("Axis must be specified when shapes of a and weights differ.")
+            axes = _axes(axis, aval.ndim)
+            if wav.shape != tuple(aval.shape[ax] for ax in axes):
+                raise ValueError("Shape of weights must be consistent with shape of a along specified axis.")
+            w = st.broadcast_in_dim(st.transpose(w, tuple(int(i) for i in np.argsort(axes))), aval.shape,
+                                    tuple(sorted(axes)))
+        wsum = sum(w, axis, keepdims=keepdims)
+        avg = divide(sum(multiply(a, w), axis, keepdims=keepdims), wsum)
     return (avg, broadcast_to(wsum, get_aval(avg).shape)) if returned else avg
 
 
 __all__ = [n for n in dir() if not n.startswith("_") and n not in (
     "Any", "builtins", "np", "st", "ew", "red", "dtypes", "annotations", "asarray_any", "broadcast_to",
-    "canonicalize_axis", "get_aval")]
+    "canonicalize_axis", "get_aval", "promote_to_inexact")]

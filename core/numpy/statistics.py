@@ -11,7 +11,7 @@ from ..primitives import elementwise as ew, structural as st
 from ..trace import concrete_or_error, get_aval
 from . import reductions as red, ufuncs as uf
 from ._util import asarray_any, broadcast_to, canonicalize_axis, promote_to_inexact
-from .creation import arange, linspace, ones_like, zeros
+from .creation import arange, full, linspace, ones_like, zeros
 from .indexing import take, take_along_axis
 from .linalg_ops import dot
 from .misc import argsort, clip, searchsorted, sort, where
@@ -185,6 +185,8 @@ def cov(m: Any, y: Any = None, rowvar: bool = True, bias: bool = False, ddof: in
         x = concatenate([x, yy.astype(x.dtype if dtype is None else dtype)], axis=0)
     if x.shape[0] == 0:
         return reshape(zeros((0,), x.dtype), (0, 0))
+    if x.shape[1] == 0:  # no observations: NaN, as numpy and JAX
+        return full(() if x.shape[0] == 1 else (x.shape[0],) * 2, np.nan, x.dtype)
     ddof = (0 if bias else 1) if ddof is None else ddof
     w = None
     if fweights is not None:

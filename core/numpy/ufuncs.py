@@ -102,7 +102,10 @@ def trunc(x: Any, /) -> Any:
 
 
 def rint(x: Any, /) -> Any:
+    """Round half to even; complex parts are rounded separately."""
     (x,) = promote_args_inexact("rint", x)
+    if _is_complex(x):
+        return ew.complex(rint(ew.real(x)), rint(ew.imag(x)))
     return ew.round(x, ew.RoundingMethod.TO_NEAREST_EVEN)
 
 
@@ -218,9 +221,10 @@ def floor_divide(x: Any, y: Any, /) -> Any:
     q = ew.div(x, y)
     if dtypes.kind(dt) == "u":
         return q
-    # round toward -inf where signs differ and the division is inexact
+    # round toward -inf where signs differ and the division is inexact (as JAX: sign(y) = 0 differs from any
+    # nonzero x's sign and x % 0 = x, so a positive x // 0 is -1 - 1 = -2, like a negative one)
     r = ew.rem(x, y)
-    fix_ = ew.bitwise_and(ew.ne(r, ew._const(r, 0)), ew.ne(ew.lt(x, ew._const(x, 0)), ew.lt(y, ew._const(y, 0))))
+    fix_ = ew.bitwise_and(ew.ne(r, ew._const(r, 0)), ew.ne(ew.sign(x), ew.sign(y)))
     return ew.select(fix_, ew.sub(q, ew._const(q, 1)), q)
 
 
@@ -253,7 +257,10 @@ mod = remainder
 
 
 def fmod(x: Any, y: Any, /) -> Any:
+    """C's ``fmod`` (the sign of ``x``); an integer remainder by zero is 0, as JAX."""
     x, y = promote_args("fmod", x, y)
+    if dtypes.kind(get_aval(y).dtype) in "iu":
+        y = ew.select(ew.eq(y, ew._const(y, 0)), _full_like(y, 1), y)
     return ew.rem(x, y)
 
 
@@ -547,7 +554,7 @@ def real(val: Any, /) -> Any:
 
 def imag(val: Any, /) -> Any:
     x = asarray_any(val)
-    return ew.imag(x) if _is_complex(x) else ew.mul(x, ew._const(x, 0))
+    return ew.imag(x) if _is_complex(x) else _full_like(x, 0)  # 0 also for inf and nan (not x * 0)
 
 
 def angle(z: Any, deg: bool = False) -> Any:
@@ -649,6 +656,11 @@ def frexp(x: Any, /) -> tuple:
     """``(mantissa, exponent)`` with ``x = mantissa * 2**exponent`` and ``0.5 <= |mantissa| < 1`` (exact, by
     reading the exponent bits; subnormals are rescaled first)."""
     (x,) = promote_args_inexact("frexp", x)
+    return _frexp(x)
+
+
+@custom_jvp
+def _frexp(x: Any) -> tuple:
     dt = get_aval(x).dtype
     info = np.finfo(dt)
     ibits = np.dtype(f"i{dt.itemsize}")
@@ -670,11 +682,27 @@ def frexp(x: Any, /) -> tuple:
     return m, ew.convert_element_type(e, dtypes.int32)
 
 
+@_frexp.defjvp
+def _frexp_jvp(primals, tangents):
+    """As JAX: the mantissa's tangent is ``t * 2**-exponent`` (the exponent is piecewise constant)."""
+    (x,), (t,) = primals, tangents
+    m, e = _frexp(x)
+    scale = ew.exp2(ew.neg(ew.convert_element_type(e, get_aval(t).dtype)))
+    return (m, e), (ew.mul(t, scale), np.zeros(get_aval(e).shape, dtypes.float0))
+
+
 def spacing(x: Any, /) -> Any:
-    """Distance from ``x`` to the next representable value away from zero."""
+    """Distance from ``x`` to the next representable value away from zero (towards +inf for float16, as numpy
+    and JAX); the smallest subnormal (signed) where that distance flushes to zero."""
     (x,) = promote_args_inexact("spacing", x)
+    if _is_complex(x):
+        raise ValueError("jnp.spacing is not defined for complex inputs.")
+    if get_aval(x).dtype == dtypes.float16:
+        return ew.sub(ew.nextafter(x, _full_like(x, np.inf)), x)
     away = ew.select(signbit(x), _full_like(x, -np.inf), _full_like(x, np.inf))
-    return ew.sub(ew.nextafter(x, away), x)
+    result = ew.sub(ew.nextafter(x, away), x)
+    tiny = copysign(_full_like(x, dtypes.finfo(get_aval(x).dtype).smallest_subnormal), x)
+    return ew.select(ew.eq(result, _full_like(x, 0)), tiny, result)
 
 
 def bitwise_count(x: Any, /) -> Any:

@@ -12,7 +12,9 @@ import contextlib
 import threading
 from typing import Any, Callable, Iterable, Iterator, NamedTuple
 
+from .. import trace as trace_module
 from ..interpreters.batching import BatchTrace
+from ..ir import subjaxprs
 from ..trace import MainTrace, Primitive, Trace, find_top_trace, trace_stack
 
 
@@ -58,6 +60,11 @@ def _frames() -> list[AxisFrame]:
     return vmaps + _pmap.frames
 
 
+def axis_env_key() -> tuple:
+    """The named axes in scope with their sizes, innermost last (what a trace reading them depends on)."""
+    return tuple((f.name, f.size) for f in sorted(_frames(), key=lambda f: f.position))
+
+
 def lookup_axis(name: Any) -> AxisFrame:
     """The innermost frame naming ``name``; an unbound name is JAX's ``NameError``."""
     best = None
@@ -93,7 +100,37 @@ class AxisPrimitive(Primitive):
         self.axis_names_of = axis_names_of
 
     def top_trace(self, args: tuple, params: dict) -> Trace:
-        trace = find_top_trace(args)
-        mains = [f.main for f in map(lookup_axis, self.axis_names_of(params)) if f.main is not None]
-        named = max(mains, key=lambda m: m.level, default=None)
-        return named.trace_type(named) if named is not None and named.level > trace.main.level else trace
+        return _innermost(find_top_trace(args), map(lookup_axis, self.axis_names_of(params)))
+
+
+def _innermost(trace: Trace, frames: Iterable[AxisFrame]) -> Trace:
+    """``trace``, or the innermost vmap among ``frames`` if it is above ``trace``."""
+    named = max((f.main for f in frames if f.main is not None), key=lambda m: m.level, default=None)
+    return named.trace_type(named) if named is not None and named.level > trace.main.level else trace
+
+
+def _higher_order_top_trace(trace: Trace, params: dict) -> Trace:
+    """A higher-order primitive (jit, cond, while, scan, ...) whose jaxprs use the axis of a vmap above ``trace``
+    goes to that vmap, as a collective would (so ``axis_index`` inside a jit of unbatched arguments is batched)."""
+    if not any(m.trace_type is BatchTrace and m.global_data.name is not None and m.level > trace.main.level
+               for m in trace_stack()):
+        return trace
+    names = _free_axis_names(params)
+    frames = {f.name: f for f in sorted(_frames(), key=lambda f: f.position)}  # the innermost frame of each name
+    return _innermost(trace, (frames[n] for n in names if n in frames))
+
+
+def _free_axis_names(params: dict) -> set:
+    """The axis names the collectives in the jaxprs of ``params`` use, but those a nested pmap or shard_map binds."""
+    names: set = set()
+    for sub in subjaxprs(params):
+        for eqn in sub.eqns:
+            if isinstance(eqn.primitive, AxisPrimitive):
+                names.update(eqn.primitive.axis_names_of(eqn.params))
+            mesh = eqn.params.get("mesh")
+            bound = {eqn.params.get("axis_name"), *(getattr(mesh, "axis_names", None) or ())}
+            names.update(_free_axis_names(eqn.params) - bound)
+    return names
+
+
+trace_module.higher_order_top_trace = _higher_order_top_trace

@@ -24,6 +24,7 @@ import functools
 import math
 from typing import Any, Callable, Sequence
 
+from ..config import config
 from ..interpreters.evaluation import eval_jaxpr
 from ..ir import Jaxpr, Literal, subjaxprs
 from ..lru import LRUCache
@@ -36,8 +37,8 @@ from ..sharding import Mesh, PartitionSpec
 from ..trace import get_aval, is_tracer, is_tracing
 from . import spmd
 from .axis_env import AxisPrimitive
-from .shard_map import mesh_map
-from .shard_map_call import shard_map_p, spec_dims as layout_of
+from .shard_map import _body as shard_map_body, mesh_map
+from .shard_map_call import MeshProgram, shard_map_p, spec_dims as layout_of
 
 Layout = tuple  # per dimension, the tuple of mesh axes splitting it (major to minor)
 
@@ -166,17 +167,23 @@ def _call_body(eqn) -> Any:
 def inlinable(jaxpr: Jaxpr, mesh: Mesh) -> bool:
     """Whether the pass can run ``jaxpr`` over ``mesh``: its collectives and pmaps, if any, all sit in
     shard_maps over ``mesh`` (outside control flow), whose bodies it inlines."""
+    return _blocker(jaxpr, mesh) is None
+
+
+def _blocker(jaxpr: Jaxpr, mesh: Mesh) -> str | None:
+    """The name of the first equation that keeps the pass from running ``jaxpr`` over ``mesh``, if any."""
     for e in jaxpr.eqns:
         body = _call_body(e)
         if e.primitive is shard_map_p:
             if e.params["mesh"] != mesh:
-                return False
+                return "shard_map over another mesh"
         elif body is not None:
-            if not inlinable(body.jaxpr, mesh):
-                return False
+            inner = _blocker(body.jaxpr, mesh)
+            if inner is not None:
+                return inner
         elif isinstance(e.primitive, AxisPrimitive) or any(map(spmd.uses_axes, subjaxprs(e.params))):
-            return False
-    return True
+            return e.primitive.name
+    return None
 
 
 def reshard(x: Any, src: Layout, dst: Layout, mesh: Mesh) -> Any:
@@ -189,6 +196,13 @@ def reshard(x: Any, src: Layout, dst: Layout, mesh: Mesh) -> Any:
             n = get_aval(x).shape[d] // math.prod(mesh.shape[a] for a in t)
             x = dynamic_slice_in_dim(x, ew.mul(axis_index(t), n), n, d)
     return x
+
+
+@functools.lru_cache(maxsize=256)
+def resharding(src: PartitionSpec, dst: PartitionSpec, mesh: Mesh, ndim: int) -> Callable:
+    """A shard_map over ``mesh`` taking arrays of rank ``ndim`` laid out by ``src`` to ``dst``."""
+    return mesh_map(lambda x: reshard(x, layout_of(src, ndim), layout_of(dst, ndim), mesh), mesh, src, dst,
+                    check_vma=False)
 
 
 def evaluate(jaxpr: Jaxpr, consts: Sequence, blocks: Sequence, in_layouts: list[Layout], mesh: Mesh
@@ -247,11 +261,17 @@ class ShardedJit:
         functools.update_wrapper(self, jitted.fun)
         self.jitted, self.in_shardings, self.out_shardings = jitted, in_shardings, out_shardings
         self._programs = LRUCache()  # the partitioned program per signature and input layouts
+        self._fast = LRUCache()  # per signature and input shardings: the program, its constants, the output tree
 
     def __getattr__(self, name: str) -> Any:
         if name == "jitted":  # not set yet (a copy being made)
             raise AttributeError(name)
         return getattr(self.jitted, name)
+
+    def clear_cache(self) -> None:
+        self.jitted.clear_cache()
+        self._programs.clear()
+        self._fast.clear()
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         from ..sharded import with_sharding_constraint
@@ -264,15 +284,25 @@ class ShardedJit:
         out = self._run(args, kwargs)
         return out if self.out_shardings is None else with_sharding_constraint(out, self.out_shardings)
 
-    def _run(self, args: tuple, kwargs: dict) -> Any:
+    def _run(self, args: tuple, kwargs: dict, flat: tuple | None = None) -> Any:
+        """A call on concrete arguments (``flat``: their static key, leaves and tree, if known already)."""
         jitted = self.jitted
-        static_key, dyn_args, dyn_kwargs = jitted._split(args, kwargs)
-        leaves, in_tree = tree_flatten((dyn_args, dyn_kwargs))
+        if flat is None:
+            static_key, dyn_args, dyn_kwargs = jitted._split(args, kwargs)
+            flat = (static_key, *tree_flatten((dyn_args, dyn_kwargs)))
+        static_key, leaves, in_tree = flat
+        fast_key = (static_key, in_tree, config.trace_context(),
+                    tuple((get_aval(x), x.sharding if type(x) is MeshArray else None) for x in leaves))
+        hit = self._fast.get(fast_key)
+        if hit is not None:
+            fn, consts, out_tree = hit
+            return tree_unflatten(out_tree, fn([*consts, *leaves], len(consts)))
         meshes = {x.sharding.mesh for x in leaves if isinstance(x, MeshArray)}
         entry = jitted._entry(static_key, in_tree, [get_aval(x) for x in leaves])
         # No mesh or several, or a program placing its own work elsewhere (pmap, a shard_map over another mesh,
         # collectives in control flow): the whole arrays on one device.
         if len(meshes) != 1 or not inlinable(entry.closed.jaxpr, next(iter(meshes))):
+            _check_local(leaves, meshes, entry.closed.jaxpr)
             whole = lambda x: x._gathered() if isinstance(x, MeshArray) else x
             return jitted(*tree_map(whole, args), **tree_map(whole, kwargs))
         mesh, jaxpr = meshes.pop(), entry.closed.jaxpr
@@ -285,15 +315,34 @@ class ShardedJit:
         if fn is None:
             layouts = [_whole(get_aval(c).ndim) for c in entry.consts] + in_layouts
             fn = self._programs.put(key, _partitioned(jaxpr, [], layouts, mesh))
-        return tree_unflatten(entry.out_tree, fn(*entry.consts, *leaves))
+        self._fast.put(fast_key, (fn, entry.consts, entry.out_tree))
+        return tree_unflatten(entry.out_tree, fn([*entry.consts, *leaves], len(entry.consts)))
+
+
+def _check_local(leaves: list, meshes: set, jaxpr: Jaxpr) -> None:
+    """A program that must run on whole arrays cannot take arrays spanning processes: a clear error."""
+    if all(x.is_fully_addressable for x in leaves if isinstance(x, MeshArray)):
+        return
+    why = ("arrays laid out over several meshes" if len(meshes) != 1 else
+           f"'{_blocker(jaxpr, next(iter(meshes)))}' (a collective or pmap outside a shard_map over the arrays' mesh, "
+           "or inside control flow)")
+    raise NotImplementedError(f"jit over arrays spanning processes: the program holds {why}, which the sharding pass "
+                              "cannot partition, and gathering the arrays onto one device across processes is not "
+                              "supported.")
 
 
 def _partitioned(jaxpr: Jaxpr, consts: Sequence, in_layouts: list[Layout], mesh: Mesh) -> Callable:
-    """``jaxpr`` as a shard_map over ``mesh`` taking its inputs laid out by ``in_layouts``: each device runs
-    ``evaluate`` on its blocks, the outputs are laid out as ``propagate`` decides."""
-    out_layouts = propagate(jaxpr, in_layouts, mesh)
-    return mesh_map(lambda *blocks: evaluate(jaxpr, consts, blocks, in_layouts, mesh)[0], mesh,
-                    tuple(map(spec_of, in_layouts)), list(map(spec_of, out_layouts)), check_vma=False)
+    """``jaxpr`` as the body of a shard_map over ``mesh`` taking its inputs laid out by ``in_layouts``: each
+    device runs ``evaluate`` on its blocks, the outputs are laid out as ``propagate`` decides. Called on
+    concrete arguments only (the first ``own`` being this process's constants), it runs the per-device
+    program directly (``shard_map_call``'s impl)."""
+    in_specs = [spec_of(l) for l in in_layouts]
+    out_specs = [spec_of(l) for l in propagate(jaxpr, in_layouts, mesh)]
+    avals = [v.aval for v in jaxpr.in_binders]
+    body, _ = shard_map_body(lambda *blocks: evaluate(jaxpr, consts, blocks, in_layouts, mesh)[0],
+                             tree_flatten((0,) * len(avals))[1], in_specs, avals, mesh, mesh.axis_names)
+    program = MeshProgram(body, out_specs, mesh, "a jitted function")
+    return lambda args, own=0: program(args, in_specs, own)
 
 
 def _wanted(jaxpr: Jaxpr, mesh: Mesh) -> dict:
@@ -331,7 +380,7 @@ class MeshCall:
         self.fn = _partitioned(jaxpr, consts, [wanted.get(v, _whole(v.aval.ndim)) for v in jaxpr.in_binders], mesh)
 
     def __call__(self, arrays: Sequence) -> list:
-        return list(self.fn(*arrays))
+        return list(self.fn(arrays))
 
 
 def mesh_call(closed: Any, device: Any) -> MeshCall | None:

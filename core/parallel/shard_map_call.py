@@ -30,7 +30,7 @@ from ..interpreters.staging import convert_constvars, trace_to_jaxpr
 from ..interpreters.transpose import is_undefined, transpose_jaxpr
 from ..ir import ClosedJaxpr, ShapedArray
 from ..primitives.elementwise import convert_element_type, eq, mul
-from ..sharded import MeshArray, put_sharded
+from ..sharded import MeshArray, check_same_everywhere, put_sharded
 from ..sharding import Mesh, NamedSharding, PartitionSpec, spec_axes
 from ..trace import (abstract_eval_rules, batching_rules, get_aval, higher_order_primitives, impl_rules, is_tracer,
                      jvp_rules, partial_eval_jaxpr_rules, transpose_rules)
@@ -215,23 +215,30 @@ def _partial_eval(trace, tracers, *, jaxpr, mesh, in_specs, out_specs, **params)
     return [next(staged_it) if u else trace.pure(next(known_it)) for u in out_unknowns]
 
 
-class _MeshProgram:
+class MeshProgram:
     """The body as one SPMD program over the whole mesh, run on arrays: each device takes its block of
     every argument in place (cut block by block first if laid out otherwise) and its outputs stay on it
-    as the blocks of the results."""
+    as the blocks of the results. Over a mesh spanning processes each process runs its devices' blocks
+    and the collectives between processes go through MPI (``spmd``)."""
 
     def __init__(self, body: ClosedJaxpr, out_specs: Sequence[PartitionSpec], mesh: Mesh, name: str):
         flat, axes = spmd.flatten(body, list(mesh.shape.items()))
-        self.program = spmd.SpmdProgram(flat, axes, list(mesh.devices.flat), name=name)
-        self.mesh, self.out_avals, self.out_specs = mesh, body.out_avals, out_specs
+        owners = tuple(d.process_index for d in mesh.devices.flat) if mesh.is_multi_process else None
+        self.program = spmd.SpmdProgram(flat, axes, mesh.local_devices, owners, f"shard_map of {name}")
+        self.mesh, self.out_avals = mesh, body.out_avals
+        self.outs = [(NamedSharding(mesh, s), whole_aval(a, s, mesh)) for a, s in zip(body.out_avals, out_specs)]
 
-    def __call__(self, args: Sequence, in_specs: Sequence[PartitionSpec]) -> list:
-        placed = [put_sharded(x, NamedSharding(self.mesh, s)) for x, s in zip(args, in_specs)]
+    def __call__(self, args: Sequence, in_specs: Sequence[PartitionSpec], own: int = 0) -> list:
+        """The results on ``args``; the first ``own`` are this process's own values (a program's constants),
+        the others, unless global arrays, must be the same on every process (checked)."""
+        held = [x for x in args[own:] if not (isinstance(x, MeshArray) and not x.is_fully_addressable)]
+        if self.program.owners is not None and held:
+            check_same_everywhere(held)
+        placed = [put_sharded(x, NamedSharding(self.mesh, s), checked=True) for x, s in zip(args, in_specs)]
         outs = self.program([[b._buf for b in x.shards] for x in placed])
         devices = self.program.devices
-        return [MeshArray([Array(b, aval, d) for b, d in zip(bufs, devices)], NamedSharding(self.mesh, s),
-                          whole_aval(aval, s, self.mesh))
-                for bufs, aval, s in zip(outs, self.out_avals, self.out_specs)]
+        return [MeshArray([Array(b, aval, d) for b, d in zip(bufs, devices)], sharding, whole)
+                for bufs, aval, (sharding, whole) in zip(outs, self.out_avals, self.outs)]
 
 
 _programs: "weakref.WeakKeyDictionary[ClosedJaxpr, dict]" = weakref.WeakKeyDictionary()
@@ -241,7 +248,7 @@ def _impl(*args, jaxpr, mesh, in_specs, out_specs, name, **_):
     per_jaxpr = _programs.setdefault(jaxpr, {})
     program = per_jaxpr.get((mesh, out_specs))
     if program is None:
-        program = per_jaxpr[(mesh, out_specs)] = _MeshProgram(jaxpr, out_specs, mesh, name)
+        program = per_jaxpr[(mesh, out_specs)] = MeshProgram(jaxpr, out_specs, mesh, name)
     return program(args, in_specs)
 
 

@@ -215,20 +215,20 @@ class _Collective:
     """
 
     def __init__(self, eqn, prog: "SpmdProgram"):
-        self.eqn, self.devices, self.offset = eqn, prog.devices, prog.offset
+        self.eqn, self.devices, self.index, self.rows = eqn, prog.devices, prog.index, prog.rows
         self.collective = collective_method(prog.devices[0].backend, eqn.primitive.name)
         groups = _groups(prog.all_coords, [prog.axis_pos[id(a)] for a in eqn.primitive.axis_names_of(eqn.params)])
         subgroups = eqn.params.get("axis_index_groups")
         if subgroups is not None:  # split each group (ordered by axis index) into the requested ones
             groups = [[g[i] for i in sub] for g in groups for sub in subgroups]
-        n = len(self.devices)
-        self.local = lambda g: self.offset <= g < self.offset + n
+        self.local = lambda g: g in self.index
         self.groups = [g for g in groups if any(map(self.local, g))]  # global device indices
-        self.crosses = any(not all(map(self.local, g)) for g in groups)  # the same on every process
+        owners = prog.owners  # whether some group spans processes (the same answer on every process):
+        self.crosses = owners is not None and any(len({owners[g] for g in group}) > 1 for group in groups)
         self.params = {k: v for k, v in eqn.params.items()
                        if k not in ("axes", "axis_name", "axis_size", "axis_index_groups")}
         shown = "".join(f" {k}={v}" for k, v in sorted(self.params.items()))
-        self.what = f"{eqn.primitive.name}{shown} of {eqn.inputs[0].aval.str_short()} in pmap of {prog.name}"
+        self.what = f"{eqn.primitive.name}{shown} of {eqn.inputs[0].aval.str_short()} in {prog.name}"
         a, out = eqn.inputs[0].aval, eqn.out_binders[0].aval
         self.casts = None  # narrow floats stored as integers are combined in float32, then rounded
         if eqn.primitive.name in _ARITHMETIC and narrow_floats.is_stored(a.dtype, self.devices[0].backend):
@@ -276,15 +276,15 @@ class _Collective:
     def _combine(self, bufs: list, hosts: np.ndarray | None) -> list:
         """The collective's result on every local device, from their buffers ``bufs`` and every mesh
         device's input ``hosts[g]`` read back (when groups span processes)."""
-        backend, off = self.devices[0].backend, self.offset
+        backend, index = self.devices[0].backend, self.index
         out: list = [None] * len(self.devices)
         for group in self.groups:
-            standin = self.devices[next(g for g in group if self.local(g)) - off]
-            devices = [self.devices[g - off] if self.local(g) else standin for g in group]
-            ins = [bufs[g - off] if self.local(g) else backend.put(hosts[g], standin) for g in group]
+            standin = self.devices[next(index[g] for g in group if self.local(g))]
+            devices = [self.devices[index[g]] if self.local(g) else standin for g in group]
+            ins = [bufs[index[g]] if self.local(g) else backend.put(hosts[self.rows[g]], standin) for g in group]
             for g, r in zip(group, self.collective(self.eqn.primitive.name, ins, devices, **self.params)):
                 if self.local(g):
-                    out[g - off] = r
+                    out[index[g]] = r
         return out
 
     def partial(self, bufs: list) -> np.ndarray:
@@ -345,9 +345,12 @@ def _groups(coords: np.ndarray, axes_pos: Sequence[int]) -> list[list[int]]:
     return list(groups.values())
 
 
-def _agreed(buffers: list, devices: Sequence[Device], what: str) -> int:
-    """The value of a per-device scalar (a branch index or loop predicate) that every device must share."""
-    values = {np.asarray(d.backend.get(b)).item() for b, d in zip(buffers, devices)}
+def _agreed(buffers: list, prog: "SpmdProgram", what: str) -> int:
+    """The value of a per-device scalar (a branch index or loop predicate) that every device must share
+    (those of every process, when the program spans processes)."""
+    values = {np.asarray(d.backend.get(b)).item() for b, d in zip(buffers, prog.devices)}
+    if prog.owners is not None and len(values) == 1:
+        values = set(distributed.allgather(np.array(values.pop(), np.int64), f"{what} in {prog.name}").tolist())
     if len(values) > 1:
         raise RuntimeError(f"pmap: the devices disagree on the {what} ({sorted(values)}) but its body uses collectives, "
                            "which every device must reach together.")
@@ -358,13 +361,13 @@ class _Cond:
     """A cond whose branches use collectives: every device takes the same branch, run as a program."""
 
     def __init__(self, eqn, prog: "SpmdProgram"):
-        self.eqn, self.devices = eqn, prog.devices
-        self.branches = [SpmdProgram(b, prog.axes, prog.devices, prog.offset, prog.name)
+        self.eqn, self.prog = eqn, prog
+        self.branches = [SpmdProgram(b, prog.axes, prog.devices, prog.owners, prog.name)
                          for b in eqn.params["branches"]]
 
     def run(self, env: dict) -> None:
         ins = [env[x] for x in self.eqn.inputs]
-        outs = self.branches[_agreed(ins[0], self.devices, "branch index of a cond")](ins[1:])
+        outs = self.branches[_agreed(ins[0], self.prog, "branch index of a cond")](ins[1:])
         env.update(zip(self.eqn.out_binders, outs))
 
 
@@ -372,15 +375,15 @@ class _While:
     """A while loop whose body uses collectives: the host steps through it, reading the predicate."""
 
     def __init__(self, eqn, prog: "SpmdProgram"):
-        self.eqn, self.devices = eqn, prog.devices
-        self.cond = SpmdProgram(eqn.params["cond_jaxpr"], prog.axes, prog.devices, prog.offset, prog.name)
-        self.body = SpmdProgram(eqn.params["body_jaxpr"], prog.axes, prog.devices, prog.offset, prog.name)
+        self.eqn, self.prog = eqn, prog
+        self.cond = SpmdProgram(eqn.params["cond_jaxpr"], prog.axes, prog.devices, prog.owners, prog.name)
+        self.body = SpmdProgram(eqn.params["body_jaxpr"], prog.axes, prog.devices, prog.owners, prog.name)
         self.nc, self.nb = eqn.params["cond_nconsts"], eqn.params["body_nconsts"]
 
     def run(self, env: dict) -> None:
         ins = [env[x] for x in self.eqn.inputs]
         cconsts, bconsts, carry = ins[:self.nc], ins[self.nc:self.nc + self.nb], ins[self.nc + self.nb:]
-        while _agreed(self.cond([*cconsts, *carry])[0], self.devices, "predicate of a while_loop"):
+        while _agreed(self.cond([*cconsts, *carry])[0], self.prog, "predicate of a while_loop"):
             carry = self.body([*bconsts, *carry])
         env.update(zip(self.eqn.out_binders, carry))
 
@@ -400,17 +403,19 @@ def _barrier(eqn) -> type | None:
 class SpmdProgram:
     """A flat SPMD jaxpr compiled for a mesh of devices; called with per-device input buffers.
 
-    ``devices`` are the mesh's devices from index ``offset`` on (all of them unless the mesh spans
-    processes: then this process's part); ``name`` names the program in errors between processes."""
+    ``devices`` are the mesh's devices (in mesh order) held by this process: all of them, or when the mesh
+    spans processes (``owners``: the process of each mesh device) this process's; ``name`` ("pmap of f")
+    names the program in errors between processes."""
 
-    def __init__(self, closed: ClosedJaxpr, axes: list[MeshAxis], devices: Sequence[Device], offset: int = 0,
-                 name: str = "a function"):
+    def __init__(self, closed: ClosedJaxpr, axes: list[MeshAxis], devices: Sequence[Device],
+                 owners: Sequence[int] | None = None, name: str = "pmap of a function"):
         from ..primitives.collectives import axis_index_p
-        self.devices, self.axes, self.offset, self.name = list(devices), axes, offset, name
+        self.devices, self.axes, self.owners, self.name = list(devices), axes, owners, name
         self.axis_pos = {id(a): i for i, a in enumerate(axes)}
         total = int(np.prod([a.size for a in axes]))
         self.all_coords = np.stack(np.unravel_index(np.arange(total), tuple(a.size for a in axes)), axis=1)
-        self.coords = self.all_coords[offset:offset + len(self.devices)]
+        self.index, self.rows = _placement(owners, total, len(self.devices))
+        self.coords = self.all_coords[list(self.index)]
         jaxpr = dce_jaxpr(closed.jaxpr)[0]
         self.in_binders, self.outs = jaxpr.in_binders, jaxpr.outs
         # Values known before the call: constants, and each device's coordinate for axis_index.
@@ -487,6 +492,22 @@ class SpmdProgram:
         return [env[v] for v in self.outs]
 
 
+def _placement(owners: Sequence[int] | None, total: int, n: int) -> tuple[dict, dict]:
+    """Where the ``total`` mesh devices are, process ``owners[g]`` holding device ``g`` (None: this process
+    holds all): this process's mesh indices, each with its position among its ``n`` devices, and every mesh
+    device's row in the stack of every process's devices that ``distributed.allgather_many`` returns."""
+    if owners is None:
+        return {g: g for g in range(total)}, {g: g for g in range(total)}
+    held: dict = {p: [] for p in range(distributed.process_count())}
+    for g, p in enumerate(owners):
+        held[p].append(g)
+    if len({len(gs) for gs in held.values()}) > 1:
+        raise NotImplementedError(f"a mesh spanning processes must hold as many devices of every process, got "
+                                  f"{ {p: len(gs) for p, gs in held.items()} } (devices per process index).")
+    mine = held[distributed.process_index()]
+    return {g: k for k, g in enumerate(mine)}, {g: p * n + k for p, gs in held.items() for k, g in enumerate(gs)}
+
+
 def collective_method(backend: Any, op: str) -> Callable:
     fn = getattr(backend, "collective", None)
     if fn is None:
@@ -508,8 +529,8 @@ def _buffer(value: Any, device: Device) -> Any:
 _programs: "weakref.WeakKeyDictionary[ClosedJaxpr, dict]" = weakref.WeakKeyDictionary()
 
 
-def _process_devices(axes: list[MeshAxis], backend: str | None, processes: int) -> tuple[list[Device], int]:
-    """This process's devices of a pmap over every process's devices, and the mesh index of the first."""
+def _process_devices(axes: list[MeshAxis], backend: str | None, processes: int) -> tuple[list[Device], tuple]:
+    """This process's devices of a pmap over every process's devices, and the process of each mesh device."""
     total = int(np.prod([a.size for a in axes]))
     b = get_backend(backend)
     if not distributed.spans(b) or distributed.process_count() != processes:
@@ -519,7 +540,7 @@ def _process_devices(axes: list[MeshAxis], backend: str | None, processes: int) 
     if total % processes or need > len(local):
         raise ValueError(f"pmap over {processes} processes needs {need} devices per process (the mapped axis has "
                          f"global size {axes[0].size}), but this process has {len(local)} on backend '{b.name}'.")
-    return list(local[:need]), distributed.process_index() * need
+    return list(local[:need]), tuple(g // need for g in range(total))
 
 
 def _mesh_devices(axes: list[MeshAxis], devices: tuple | None, backend: str | None) -> list[Device]:
@@ -554,9 +575,9 @@ def _program(jaxpr: ClosedJaxpr, axis_name: Any, axis_size: int, devices: tuple 
     prog = per_jaxpr.get(key)
     if prog is None:
         flat, axes = flatten(jaxpr, [(axis_name, axis_size)])
-        mesh, offset = (_process_devices(axes, backend, processes) if processes > 1 else
-                        (_mesh_devices(axes, devices, backend), 0))
-        prog = per_jaxpr[key] = SpmdProgram(flat, axes, mesh, offset, name)
+        mesh, owners = (_process_devices(axes, backend, processes) if processes > 1 else
+                        (_mesh_devices(axes, devices, backend), None))
+        prog = per_jaxpr[key] = SpmdProgram(flat, axes, mesh, owners, f"pmap of {name}")
     return prog
 
 

@@ -10,13 +10,13 @@ from ..decompositions import register_decomposition
 from ..interpreters import batching
 from ..interpreters.jvp import jvp_jaxpr
 from ..interpreters.memo import memoize_jaxpr_transform
-from ..interpreters.partial_eval import partial_eval_jaxpr, split_call
+from ..interpreters.partial_eval import dce_closed, partial_eval_jaxpr, split_call
 from ..interpreters.staging import trace_to_jaxpr
 from ..interpreters.transpose import is_undefined, transpose_jaxpr
 from ..interpreters.evaluation import dce_jaxpr, eval_jaxpr
-from ..ir import ClosedJaxpr, Jaxpr, Var
-from ..trace import (Primitive, abstract_eval_rules, batching_rules, higher_order_primitives, impl_rules, jvp_rules,
-                     partial_eval_jaxpr_rules, transpose_rules)
+from ..ir import ClosedJaxpr, Jaxpr, JaxprEqn, Var
+from ..trace import (Primitive, abstract_eval_rules, batching_rules, get_aval, higher_order_primitives, impl_rules,
+                     jvp_rules, partial_eval_jaxpr_rules, transpose_rules)
 
 
 def _call_rules(p: Primitive) -> None:
@@ -40,7 +40,7 @@ def _call_rules(p: Primitive) -> None:
         linear = [is_undefined(a) for a in args]
         t = transpose_jaxpr(jaxpr, linear)
         res = [a for a in args if not is_undefined(a)]
-        cts = [instantiate(c) for c, a in zip(cts, jaxpr.out_avals) if dtypes.kind(a.dtype) == "f"]
+        cts = [instantiate(c) for c, a in zip(cts, jaxpr.out_avals) if dtypes.kind(a.dtype) in "fc"]  # (as t takes)
         outs = iter(p.bind(*res, *cts, jaxpr=t, **params))
         return [next(outs) if l else None for l in linear]
 
@@ -71,7 +71,6 @@ partial_eval_jaxpr_rules[pjit_p] = lambda trace, tracers, *, jaxpr, **params: sp
 
 def closed_call(fun: Callable, args: list, name: str = "call") -> list:
     """Stage ``fun`` (flat in, flat out) and bind it as one pjit: how ``jit`` nests inside a trace."""
-    from ..trace import get_aval
     closed, consts = _trace_closed(fun, [get_aval(a) for a in args])
     return pjit_p.bind(*consts, *args, jaxpr=closed, name=name)
 
@@ -92,13 +91,15 @@ def _checkpoint_partial_eval(trace, tracers, *, jaxpr, policy=None, **params):
     """The forward pass saves the checkpoint's known inputs and the residuals its ``policy`` lets it save; the
     staged backward half recomputes the other residuals from them."""
     unknowns = [not t.pval.is_known for t in tracers]
-    forward, n_known_out, out_unknowns, body, consts = _remat_partial_eval(jaxpr, unknowns, policy)
+    forward, n_known_out, out_unknowns, body, consts, used = _remat_partial_eval(jaxpr, unknowns, policy)
+    from ..ad_checkpoint import log_saved_residuals
+    log_saved_residuals(forward.jaxpr, n_known_out, [get_aval(c) for c in consts], used)
     params = dict(params, policy=policy)
     fwd_outs = eval_jaxpr(forward.jaxpr, forward.consts, *[t.pval.const for t in tracers if t.pval.is_known])
     known_outs, saved = fwd_outs[:n_known_out], fwd_outs[n_known_out:]  # inline, as JAX: the forward is not remat
-    ins = [trace.instantiate_const(trace.pure(c)) for c in consts]
-    ins += [trace.instantiate_const(t) for t in tracers if t.pval.is_known]
-    ins += [trace.instantiate_const(trace.pure(s)) for s in saved]
+    residuals = [trace.pure(c) for c in consts] + [t for t in tracers if t.pval.is_known] + \
+        [trace.pure(s) for s in saved]
+    ins = [trace.instantiate_const(r) for r, u in zip(residuals, used) if u]  # only those the backward half reads
     ins += [t for t in tracers if not t.pval.is_known]
     staged = trace.stage(checkpoint_p, ins, dict(params, jaxpr=body))
     known_it, staged_it = iter(known_outs), iter(staged)
@@ -108,9 +109,9 @@ def _checkpoint_partial_eval(trace, tracers, *, jaxpr, policy=None, **params):
 @memoize_jaxpr_transform
 def _remat_partial_eval(jaxpr: ClosedJaxpr, unknowns: list[bool], policy: Callable | None) -> tuple:
     """The checkpoint's split for these unknown inputs (once per jaxpr, so that its programs compile once):
-    ``(forward, n_known_out, out_unknowns, body, consts)``: ``forward`` maps the known inputs to the known outputs
-    and the saved values, the staged ``body`` (after its ``consts``) maps the known inputs, the saved values and
-    the unknown inputs to the unknown outputs."""
+    ``(forward, n_known_out, out_unknowns, body, consts, used)``: ``forward`` maps the known inputs to the known
+    outputs and the saved values, the staged ``body`` maps those of its ``consts``, the known inputs and the saved
+    values that it reads (``used``, a mask over them) and the unknown inputs to the unknown outputs."""
     known, unknown, out_unknowns, num_res = partial_eval_jaxpr(jaxpr, unknowns, False)
     n_known_out = len(known.out_avals) - num_res
     forward, recompute_res = _remat_split(known.jaxpr, n_known_out, policy)
@@ -123,7 +124,13 @@ def _remat_partial_eval(jaxpr: ClosedJaxpr, unknowns: list[bool], policy: Callab
         return eval_jaxpr(unknown.jaxpr, unknown.consts, *res, *args[n_kv:])
 
     body, consts = _trace_closed(recompute, known_avals + saved_avals + [a for a, u in zip(jaxpr.in_avals, unknowns) if u])
-    return ClosedJaxpr(forward, known.consts), n_known_out, out_unknowns, body, consts
+    # the constants, known inputs and saved values the recomputation does not read are not kept for it
+    pruned, used = dce_jaxpr(body.jaxpr)
+    n_res = len(consts) + n_kv
+    used = used[:n_res]
+    ins = [v for v, u in zip(pruned.in_binders, used + [True] * (len(pruned.in_binders) - n_res)) if u]
+    body = ClosedJaxpr(Jaxpr(pruned.constvars, ins, pruned.eqns, pruned.outs), body.consts)
+    return ClosedJaxpr(forward, known.consts), n_known_out, out_unknowns, body, consts, used
 
 
 def _remat_split(known: Jaxpr, n_known_out: int, policy: Callable | None) -> tuple[Jaxpr, Jaxpr]:
@@ -142,11 +149,23 @@ def _remat_split(known: Jaxpr, n_known_out: int, policy: Callable | None) -> tup
         if policy is not None and policy(eqn.primitive, *[x.aval for x in eqn.inputs], **eqn.params):
             saved.update(dict.fromkeys(outs))
             continue
+        eqn = _pruned(eqn, needed)
         recomputed.append(eqn)
         needed.update(x for x in eqn.inputs if type(x) is Var and x not in available)
     forward = dce_jaxpr(Jaxpr(known.constvars, known.in_binders, known.eqns, known.outs[:n_known_out] + list(saved)))[0]
     recompute = Jaxpr(known.constvars, known.in_binders + list(saved), recomputed[::-1], known.outs[n_known_out:])
     return forward, recompute
+
+
+def _pruned(eqn: JaxprEqn, needed: set) -> JaxprEqn:
+    """``eqn`` computing only its outputs in ``needed``, where its primitive allows: a recomputed ``cond`` runs only
+    what its branches need for those (not the primal outputs the backward pass does not read)."""
+    keep = [v in needed for v in eqn.out_binders]
+    if all(keep) or eqn.primitive.name != "cond":
+        return eqn
+    branches = tuple(dce_closed(b, keep)[0] for b in eqn.params["branches"])
+    return eqn._replace(params=dict(eqn.params, branches=branches),
+                        out_binders=[v for v, k in zip(eqn.out_binders, keep) if k])
 
 
 partial_eval_jaxpr_rules[checkpoint_p] = _checkpoint_partial_eval

@@ -23,7 +23,7 @@ from ..parallel.axis_env import AxisPrimitive, axis_names_tuple, axis_size, look
 from ..pytree import tree_map
 from ..trace import abstract_eval_rules, batching_rules, get_aval, impl_rules, jvp_rules
 from . import structural as st
-from .elementwise import _const, add, asarray, convert_element_type, div, eq, mul
+from .elementwise import _const, add, asarray, convert_element_type, div, eq, mul, select
 from .reductions import reduce_max, reduce_min, reduce_sum
 
 __all__ = ["psum", "pmean", "pmax", "pmin", "all_gather", "psum_scatter", "ppermute", "pshuffle", "all_to_all",
@@ -455,6 +455,26 @@ def axis_index(axis_name: Any) -> Any:
     if len(names) > 1:  # the position in the axes' grid, major to minor
         return add(mul(axis_index(names[:-1]), np.int32(lookup_axis(names[-1]).size)), axis_index(names[-1]))
     return axis_index_p.bind(axis_name=_single_name(axis_name, "axis_index"))
+
+
+def _parg(op: str, reduce_fn):
+    def fn(x: Any, axis_name: Any) -> Any:
+        if isinstance(axis_name, (tuple, list)):
+            raise TypeError(f"pargmin only accepts a single axis, got {axis_name}")  # JAX's message for both
+        x = asarray(x)
+        idx = axis_index(axis_name)
+        positions = st.full(get_aval(x).shape, idx, dtypes.int32)
+        valid = select(eq(reduce_fn(x, axis_name), x), positions,
+                       st.full(get_aval(x).shape, np.iinfo(np.int32).max, dtypes.int32))
+        return pmin(valid, axis_name)
+    fn.__name__ = op
+    fn.__doc__ = (f"``{op}`` (JAX's ``jax._src.lax.parallel.{op}``): the first position along the named axis "
+                  f"holding the {op[4:]} of ``x``, elementwise.")
+    return fn
+
+
+pargmax = _parg("pargmax", pmax)
+pargmin = _parg("pargmin", pmin)
 
 
 COLLECTIVES = (psum_p, pmax_p, pmin_p, all_gather_p, reduce_scatter_p, ppermute_p, all_to_all_p, axis_index_p)

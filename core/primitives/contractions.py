@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import enum
+import functools
 from typing import Any, Sequence
 
 import numpy as np
 
 from .. import dtypes
+from ..config import config
 from ..interpreters import batching, jvp as ad
 from ..interpreters.transpose import is_undefined
 from ..ir import ShapedArray
@@ -28,19 +30,29 @@ def _dot_abstract(lhs: ShapedArray, rhs: ShapedArray, *, dimension_numbers, prec
                         "(Tip: jnp.dot/jnp.matmul promote types.)")
     if dtypes.kind(lhs.dtype) not in "fiubc":
         raise TypeError(f"dot_general does not accept dtype {lhs.dtype.name}")
-    if len(lc) != len(rc) or len(lb) != len(rb):
-        raise TypeError(f"dot_general requires equal numbers of lhs and rhs contracting/batch dimensions, got "
-                        f"{dimension_numbers}")
-    for a, b in zip(lc, rc):
-        if not (0 <= a < lhs.ndim and 0 <= b < rhs.ndim) or lhs.shape[a] != rhs.shape[b]:
-            raise TypeError(f"dot_general requires contracting dimensions to have the same shape, got "
-                            f"{[lhs.shape[i] for i in lc if 0 <= i < lhs.ndim]} and "
-                            f"{[rhs.shape[i] for i in rc if 0 <= i < rhs.ndim]} (lhs {lhs.shape}, rhs {rhs.shape}, "
-                            f"dimension_numbers {dimension_numbers}).")
-    for a, b in zip(lb, rb):
-        if not (0 <= a < lhs.ndim and 0 <= b < rhs.ndim) or lhs.shape[a] != rhs.shape[b]:
-            raise TypeError(f"dot_general requires lhs batch dimensions and rhs batch dimensions to have the same "
-                            f"shape, got lhs {lhs.shape}, rhs {rhs.shape}, dimension_numbers {dimension_numbers}.")
+    for side, x, batch, contracting in (("lhs", lhs, lb, lc), ("rhs", rhs, rb, rc)):
+        if not all(0 <= d < x.ndim for d in (*batch, *contracting)):
+            raise TypeError(f"dot_general requires {side} dimension numbers to be nonnegative and less than the number "
+                            f"of axes of the {side} value, got {side}_batch of {batch} and {side}_contracting of "
+                            f"{contracting} for {side} of rank {x.ndim}")
+        for name, dims in (("batch", batch), ("contracting", contracting)):
+            if len(set(dims)) != len(dims):
+                raise TypeError(f"dot_general requires {side} {name} dimensions to be distinct, got {side}_{name} "
+                                f"{dims}.")
+        if set(batch) & set(contracting):
+            raise TypeError(f"dot_general requires {side} batch dimensions to be disjoint from contracting dimensions, "
+                            f"got {side}_batch {batch} and {side}_contracting {contracting}.")
+    if len(lb) != len(rb):
+        raise TypeError(f"dot_general requires equal numbers of lhs_batch and rhs_batch dimensions, got lhs_batch {lb} "
+                        f"and rhs_batch {rb}.")
+    if len(lc) != len(rc):  # (JAX's rule reports it as a shape mismatch)
+        raise TypeError(f"dot_general requires contracting dimensions to have the same shape, got "
+                        f"{tuple(lhs.shape[i] for i in lc)} and {tuple(rhs.shape[i] for i in rc)}.")
+    for what, (a, b) in (("batch", (tuple(lhs.shape[i] for i in lb), tuple(rhs.shape[i] for i in rb))),
+                         ("contracting", (tuple(lhs.shape[i] for i in lc), tuple(rhs.shape[i] for i in rc)))):
+        if a != b:
+            sides = "lhs batch dimensions and rhs batch dimensions" if what == "batch" else "contracting dimensions"
+            raise TypeError(f"dot_general requires {sides} to have the same shape, got {a} and {b}.")
     shape = tuple(lhs.shape[i] for i in lb) + tuple(lhs.shape[i] for i in _free(lhs.ndim, lc, lb)) + \
         tuple(rhs.shape[i] for i in _free(rhs.ndim, rc, rb))
     out_dtype = lhs.dtype if preferred_element_type is None else preferred_element_type
@@ -73,9 +85,12 @@ _PRECISION_STRINGS = {"highest": Precision.HIGHEST, "float32": Precision.HIGHEST
 
 def canonicalize_precision(precision: Any) -> Any:
     """``None``, a pair ``(lhs, rhs)`` of :class:`Precision` (from one value, a string or a pair) or a dot algorithm
-    (a :class:`DotAlgorithm`, a :class:`DotAlgorithmPreset` or its name), as JAX's."""
+    (a :class:`DotAlgorithm`, a :class:`DotAlgorithmPreset` or its name), as JAX's. ``None`` takes
+    ``jax_default_matmul_precision`` where it names a precision ("bfloat16", "tensorfloat32", "float32", ...; portax
+    computes every one in the operands' full precision)."""
     if precision is None:
-        return None
+        default = config.default_matmul_precision
+        return (Precision(default), Precision(default)) if default in _PRECISION_STRINGS else None
     if isinstance(precision, Precision):
         return precision, precision
     if isinstance(precision, str) and precision in _PRECISION_STRINGS:
@@ -154,6 +169,7 @@ transpose_rules[dot_general_p] = _dot_transpose
 batching_rules[dot_general_p] = _dot_batch
 
 
+@functools.lru_cache(None)
 def _dot_type_properties(dt: np.dtype) -> tuple:
     """XLA's order of precision (primitive_util's HigherPrecisionType), as JAX's dot_general dtype rule."""
     real = np.dtype(dtypes.finfo(dt).dtype) if dtypes.kind(dt) == "c" else dt
@@ -182,7 +198,7 @@ def _upcast(result: np.dtype, pet: np.dtype) -> np.dtype:
 def dot_general(lhs: Any, rhs: Any, dimension_numbers, precision: Any = None, preferred_element_type: Any = None) -> Any:
     """``lax.dot_general``: ``dimension_numbers = ((lhs_contract, rhs_contract), (lhs_batch, rhs_batch))``."""
     (lc, rc), (lb, rb) = dimension_numbers
-    dn = ((tuple(int(i) for i in lc), tuple(int(i) for i in rc)), (tuple(int(i) for i in lb), tuple(int(i) for i in rb)))
+    dn = ((tuple(map(int, lc)), tuple(map(int, rc))), (tuple(map(int, lb)), tuple(map(int, rb))))
     pet = None if preferred_element_type is None else dtypes.canonicalize(preferred_element_type)
     lhs, rhs = ew.asarray(lhs), ew.asarray(rhs)
     common = _dot_result_dtype(get_aval(lhs).dtype, get_aval(rhs).dtype, pet)

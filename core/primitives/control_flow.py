@@ -8,10 +8,13 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from .. import dtypes
+from ..config import config
+from ..errors import ConcretizationTypeError
 from ..ad_util import Zero, add_tangents, instantiate, zeros_like_aval
 from ..interpreters import batching
-from ..interpreters.evaluation import eval_jaxpr
+from ..interpreters.evaluation import dce_jaxpr, eval_jaxpr
 from ..interpreters.jvp import jvp_jaxpr
+from ..interpreters.memo import memoize_jaxpr_transform, trace_once
 from ..interpreters.partial_eval import dce_closed, partial_eval_jaxpr
 from ..interpreters.staging import convert_constvars, trace_to_jaxpr
 from ..interpreters.transpose import UndefinedPrimal, backward_pass, is_undefined, transpose_jaxpr
@@ -123,18 +126,19 @@ def _cond_batch(axis, vals, dims, *, branches):
     if di is not None:  # predicate varies over the batch: run every branch, select elementwise
         ops = [batching.bdim_at_front(v, d, axis.size) for v, d in zip(ops, dops)]
         index = batching.moveaxis(index, di, 0)
-        results = []
-        for b in branches:
-            bb, _ = batching.batch_jaxpr(b, axis, [True] * len(ops), instantiate=True)
-            results.append(eval_jaxpr(bb.jaxpr, bb.consts, *ops))
         index = ew.clamp(0, index, len(branches) - 1) if len(branches) > 2 else index
+        per_row = lambda which, *cases: ew.select_n(st.broadcast_in_dim(which, get_aval(cases[0]).shape, (0,)),
+                                                    *cases)
+        results = []
+        for i, b in enumerate(branches):
+            bb, _ = batching.batch_jaxpr(b, axis, [True] * len(ops), instantiate=True)
+            # as JAX (#1052): rows not taking branch i see its operands through stop_gradient, so the branch's
+            # derivative where it was not taken (e.g. sqrt at 0) never reaches the cotangents
+            taken = ew.eq(index, ew._const(index, i))
+            results.append(eval_jaxpr(bb.jaxpr, bb.consts, *[per_row(taken, ew.stop_gradient(x), x) for x in ops]))
         if len(branches) == 2:
             index = ew.convert_element_type(index, dtypes.bool_)
-        outs = []
-        for cases in zip(*results):
-            shape = get_aval(cases[0]).shape
-            which = st.broadcast_in_dim(index, shape, (0,))
-            outs.append(ew.select_n(which, *cases))
+        outs = [per_row(index, *cases) for cases in zip(*results)]
         return outs, [0] * len(outs)
     in_b = [d is not None for d in dops]
     ops = [batching.moveaxis(v, d, 0) if d is not None else v for v, d in zip(ops, dops)]
@@ -155,19 +159,18 @@ def _cond_partial_eval(trace, tracers, *, branches):
         out_uk = [x or y for x, y in zip(out_uk, partial_eval_jaxpr(b, unknowns, False)[2])]
     splits = [partial_eval_jaxpr(b, unknowns, out_uk) for b in branches]
     n_known_out = sum(not u for u in out_uk)
-    res_avals = [k.out_avals[n_known_out:] for k, _, _, _ in splits]
-    all_res = [a for r in res_avals for a in r]
-    offsets = np.cumsum([0] + [len(r) for r in res_avals])
+    slots, placements = _merge_residuals([k.out_avals[n_known_out:] for k, _, _, _ in splits])
 
     known_branches, unknown_branches = [], []
-    for i, (known, unknown, _, num_res) in enumerate(splits):
-        def known_fun(*args, known=known, i=i):
+    for (known, unknown, _, num_res), mine in zip(splits, placements):
+        def known_fun(*args, known=known, mine=mine):
             outs = eval_jaxpr(known.jaxpr, known.consts, *args)
-            res = [zeros_like_aval(a) for a in all_res]
-            res[offsets[i]:offsets[i + 1]] = outs[n_known_out:]
+            res = [zeros_like_aval(a) for a in slots]
+            for slot, r in zip(mine, outs[n_known_out:]):
+                res[slot] = r
             return outs[:n_known_out] + res
         known_branches.append(ClosedJaxpr(*trace_to_jaxpr(known_fun, [t.aval for t in ops if t.pval.is_known])))
-        unknown_branches.append(_drop_other_residuals(unknown, all_res, offsets[i], offsets[i + 1]))
+        unknown_branches.append(_place_residuals(unknown, slots, mine))
     known_vals = [t.pval.const for t in ops if t.pval.is_known]
     outs_res = cond_p.bind(index.pval.const, *known_vals, branches=tuple(known_branches))
     known_outs, residuals = outs_res[:n_known_out], outs_res[n_known_out:]
@@ -178,12 +181,30 @@ def _cond_partial_eval(trace, tracers, *, branches):
     return [next(staged_it) if u else trace.pure(next(known_it)) for u in out_uk]
 
 
-def _drop_other_residuals(unknown: ClosedJaxpr, all_res: list, lo: int, hi: int) -> ClosedJaxpr:
-    """The unknown branch receives every branch's residuals and reads only its own slice."""
+def _merge_residuals(res_avals: list) -> tuple[list, list]:
+    """Residual slots the branches share, as JAX merges them: each type gets as many slots as the branch needing
+    most of that type. Returns the slots' avals and, per branch, the slot of each of its residuals."""
+    slots: list = []
+    placements = []
+    for avals in res_avals:
+        taken: list[int] = []
+        for a in avals:
+            slot = next((k for k, s in enumerate(slots) if s == a and k not in taken), None)
+            if slot is None:
+                slots.append(a)
+                slot = len(slots) - 1
+            taken.append(slot)
+        placements.append(taken)
+    return slots, placements
+
+
+def _place_residuals(unknown: ClosedJaxpr, slots: list, mine: list) -> ClosedJaxpr:
+    """The unknown branch receives every residual slot and reads only those of its own residuals (``mine``)."""
     j = unknown.jaxpr
-    own, rest = j.in_binders[:hi - lo], j.in_binders[hi - lo:]
-    binders = [Var(a) for a in all_res[:lo]] + own + [Var(a) for a in all_res[hi:]] + rest
-    return ClosedJaxpr(Jaxpr(j.constvars, binders, j.eqns, j.outs), unknown.consts)
+    binders = [Var(a) for a in slots]
+    for slot, b in zip(mine, j.in_binders):
+        binders[slot] = b
+    return ClosedJaxpr(Jaxpr(j.constvars, binders + j.in_binders[len(mine):], j.eqns, j.outs), unknown.consts)
 
 
 def _cond_transpose(cts, index, *ops, branches):
@@ -208,6 +229,13 @@ def _trace_branches(api_name: str, names: Sequence[str], funs: Sequence[Callable
     ops, in_tree = tree_flatten(operands)
     ops = [ew.asarray(o) for o in ops]
     avals = [get_aval(o) for o in ops]
+    branches, consts, out_tree = trace_once(tuple(funs), (api_name, in_tree, tuple(avals)),
+                                            lambda: _trace_branch_funs(api_name, names, funs, in_tree, avals))
+    return branches, consts, ops, out_tree
+
+
+def _trace_branch_funs(api_name: str, names: Sequence[str], funs: Sequence[Callable], in_tree: Any,
+                       avals: list) -> tuple:
     traced, out_trees = [], []
     for f in funs:
         def flat(*xs, f=f):
@@ -229,7 +257,7 @@ def _trace_branches(api_name: str, names: Sequence[str], funs: Sequence[Callable
         j = _add_unused_inputs(j, before, 0)
         j = _add_unused_inputs(j, after, len(before) + len(consts))
         branches.append(j)
-    return tuple(branches), all_consts, ops, out_trees[0]
+    return tuple(branches), all_consts, out_trees[0]
 
 
 _NO_OPERAND = object()
@@ -264,6 +292,8 @@ def switch(index: Any, branches: Sequence[Callable], *operands: Any, operand: An
     if len(branches) == 1:
         return branches[0](*operands)
     idx = ew.clamp(np.int32(0), ew.convert_element_type(index, dtypes.int32), np.int32(len(branches) - 1))
+    if config.disable_jit and concrete_or_none(idx) is not None:  # as Python control flow
+        return branches[int(concrete_or_none(idx))](*operands)
     names = ["branch 0"] + [f"branch{i}" for i in range(1, len(branches))]
     jaxprs, consts, ops, out_tree = _trace_branches("switch", names, branches, operands)
     return tree_unflatten(out_tree, _bind_cond_forwarding(idx, jaxprs, consts + ops))
@@ -272,18 +302,26 @@ def switch(index: Any, branches: Sequence[Callable], *operands: Any, operand: An
 def _bind_cond_forwarding(index: Any, branches: Sequence[ClosedJaxpr], inputs: list) -> list:
     """``cond_p`` of ``branches``, except that an output every branch takes unchanged from the same input is
     that input (as JAX forwards it: under vmap it stays unbatched when the input is)."""
-    def source(j: Jaxpr, out) -> int | None:
-        return next((k for k, v in enumerate(j.in_binders) if v is out), None)
-    fwd = [source(branches[0].jaxpr, o) for o in branches[0].jaxpr.outs]
-    fwd = [k if k is not None and all(source(b.jaxpr, b.jaxpr.outs[i]) == k for b in branches[1:]) else None
-           for i, k in enumerate(fwd)]
+    fwd, pruned = _forwarded_outputs(branches[0], tuple(branches[1:]))
     if all(k is None for k in fwd):
         return cond_p.bind(index, *inputs, branches=tuple(branches))
+    outs = iter(cond_p.bind(index, *inputs, branches=pruned) if pruned[0].out_avals else [])
+    return [next(outs) if k is None else inputs[k] for k in fwd]
+
+
+@memoize_jaxpr_transform
+def _forwarded_outputs(first: ClosedJaxpr, rest: tuple) -> tuple:
+    """``(fwd, pruned)``: for each output, the input every branch returns there unchanged (else None), and the
+    branches without those outputs (memoised: the same branches compile once)."""
+    def source(j: Jaxpr, out) -> int | None:
+        return next((k for k, v in enumerate(j.in_binders) if v is out), None)
+    fwd = [source(first.jaxpr, o) for o in first.jaxpr.outs]
+    fwd = [k if k is not None and all(source(b.jaxpr, b.jaxpr.outs[i]) == k for b in rest) else None
+           for i, k in enumerate(fwd)]
     keep = [i for i, k in enumerate(fwd) if k is None]
     pruned = tuple(ClosedJaxpr(Jaxpr(b.jaxpr.constvars, b.jaxpr.in_binders, b.jaxpr.eqns,
-                                     [b.jaxpr.outs[i] for i in keep]), b.consts) for b in branches)
-    outs = iter(cond_p.bind(index, *inputs, branches=pruned) if keep else [])
-    return [next(outs) if k is None else inputs[k] for k in fwd]
+                                     [b.jaxpr.outs[i] for i in keep]), b.consts) for b in (first, *rest))
+    return fwd, pruned
 
 
 def cond(pred: Any, true_fun: Callable, false_fun: Callable, *operands: Any, operand: Any = _NO_OPERAND) -> Any:
@@ -307,6 +345,8 @@ def cond(pred: Any, true_fun: Callable, false_fun: Callable, *operands: Any, ope
     if dtypes.kind(pred_dtype) not in "biuf":
         raise TypeError(f"Pred type must be either boolean or number, got {pred_dtype}.")
     p = ew.asarray(pred)
+    if config.disable_jit and concrete_or_none(p) is not None:  # as Python control flow
+        return true_fun(*operands) if concrete_or_none(p) else false_fun(*operands)
     idx = ew.convert_element_type(ew.ne(p, ew._const(p, 0)) if pred_dtype != dtypes.bool_ else p, dtypes.int32)
     jaxprs, consts, ops, out_tree = _trace_branches("cond", ("true_fun", "false_fun"), (true_fun, false_fun),
                                                     operands)
@@ -455,6 +495,11 @@ def while_loop(cond_fun: Callable, body_fun: Callable, init_val: Any) -> Any:
     """``lax.while_loop``: ``while cond_fun(val): val = body_fun(val)``, staged as one primitive."""
     if not (callable(body_fun) and callable(cond_fun)):
         raise TypeError("lax.while_loop: body_fun and cond_fun arguments should be callable.")
+    if config.disable_jit:
+        try:
+            return _python_while(cond_fun, body_fun, init_val)
+        except ConcretizationTypeError:  # a traced predicate (e.g. under vmap): staged as the primitive
+            pass
     leaves, tree = tree_flatten(init_val)
     leaves = [ew.asarray(x) for x in leaves]
     out_tree_box: list = []
@@ -474,21 +519,55 @@ def while_loop(cond_fun: Callable, body_fun: Callable, init_val: Any) -> Any:
         return pl
 
     def trace(avals):
-        return _trace(cond_flat, avals) + _trace(body_flat, avals)
+        return trace_once((cond_fun, body_fun), ("while_loop", tree, tuple(avals)), lambda: (
+            *_trace(cond_flat, avals), *_trace(body_flat, avals), out_tree_box[0]))
 
     avals = [get_aval(x) for x in leaves]
-    cj, cconsts, body, bconsts = trace(avals)
+    cj, cconsts, body, bconsts, out_tree = trace(avals)
     if len(body.out_avals) != len(avals):
-        check_carry_type("while_loop body", body_fun, tree, avals, out_tree_box[0], body.out_avals)
+        check_carry_type("while_loop body", body_fun, tree, avals, out_tree, body.out_avals)
     promoted = _promote_weak_carry(leaves, body.out_avals)
     if promoted is not None:
         leaves = promoted
         avals = [get_aval(x) for x in leaves]
-        cj, cconsts, body, bconsts = trace(avals)
-    check_carry_type("while_loop body", body_fun, tree, avals, out_tree_box[0], body.out_avals)
-    outs = while_p.bind(*cconsts, *bconsts, *leaves, cond_jaxpr=cj, body_jaxpr=body, cond_nconsts=len(cconsts),
-                        body_nconsts=len(bconsts))
-    return tree_unflatten(tree, outs)
+        cj, cconsts, body, bconsts, out_tree = trace(avals)
+    check_carry_type("while_loop body", body_fun, tree, avals, out_tree, body.out_avals)
+    return tree_unflatten(tree, _bind_while_readonly(cj, cconsts, body, bconsts, leaves))
+
+
+def _bind_while_readonly(cj: ClosedJaxpr, cconsts: list, body: ClosedJaxpr, bconsts: list, carry: list) -> list:
+    """``while_p``, except that a carry the body passes on unchanged and the predicate does not read is a body
+    constant (as JAX: under vmap with a batched predicate it then stays unbatched)."""
+    nc, nb = len(cconsts), len(bconsts)
+    move, cj_kept, body_kept = _readonly_carry(cj, body, nc, nb)
+    if not any(move) or all(move):
+        return while_p.bind(*cconsts, *bconsts, *carry, cond_jaxpr=cj, body_jaxpr=body, cond_nconsts=nc,
+                            body_nconsts=nb)
+    moved, kept = [c for c, m in zip(carry, move) if m], [c for c, m in zip(carry, move) if not m]
+    outs = iter(while_p.bind(*cconsts, *moved, *bconsts, *kept, cond_jaxpr=cj_kept, body_jaxpr=body_kept,
+                             cond_nconsts=nc, body_nconsts=nb + len(moved)))
+    return [c if m else next(outs) for c, m in zip(carry, move)]
+
+
+@memoize_jaxpr_transform
+def _readonly_carry(cj: ClosedJaxpr, body: ClosedJaxpr, nc: int, nb: int) -> tuple:
+    """``(move, cond, body)``: which carries are read-only (passed on unchanged, unread by the predicate), and the
+    loop's jaxprs with those carries as the body's leading constants (memoised: the same jaxprs compile once)."""
+    bj = body.jaxpr
+    move = [bj.outs[i] is bj.in_binders[nb + i] and not r for i, r in enumerate(dce_jaxpr(cj.jaxpr)[1][nc:])]
+    keep, moved = [i for i, m in enumerate(move) if not m], [i for i, m in enumerate(move) if m]
+    cj = ClosedJaxpr(Jaxpr(cj.jaxpr.constvars, cj.jaxpr.in_binders[:nc] + [cj.jaxpr.in_binders[nc + i] for i in keep],
+                           cj.jaxpr.eqns, cj.jaxpr.outs), cj.consts)
+    binders = [bj.in_binders[nb + i] for i in moved] + bj.in_binders[:nb] + [bj.in_binders[nb + i] for i in keep]
+    return move, cj, ClosedJaxpr(Jaxpr(bj.constvars, binders, bj.eqns, [bj.outs[i] for i in keep]), body.consts)
+
+
+def _python_while(cond_fun: Callable, body_fun: Callable, init_val: Any) -> Any:
+    """``while_loop`` under ``jax_disable_jit``: a Python loop."""
+    val = tree_map(ew.asarray, init_val)
+    while cond_fun(val):
+        val = tree_map(ew.asarray, body_fun(val))
+    return val
 
 
 # ======================================= scan ==============================================================
@@ -703,6 +782,8 @@ def scan(f: Callable, init: Any, xs: Any = None, length: int | None = None, reve
     n = _scan_length(x_leaves, length)
     c_leaves, c_tree = tree_flatten(init)
     c_leaves = [ew.asarray(c) for c in c_leaves]
+    if config.disable_jit:
+        return _python_scan(f, tree_unflatten(c_tree, c_leaves), x_leaves, x_tree, n, reverse)
     out_tree_box: list = []
 
     def body_flat(*args):
@@ -720,36 +801,60 @@ def scan(f: Callable, init: Any, xs: Any = None, length: int | None = None, reve
 
     def trace_body(c_leaves):
         avals = [get_aval(c) for c in c_leaves] + [get_aval(x).update(shape=get_aval(x).shape[1:]) for x in x_leaves]
-        body, consts = _trace(body_flat, avals)
-        carry_tree = out_tree_box[0]
-        return body, consts, carry_tree, body.out_avals[:carry_tree.num_leaves]
+        body, consts, carry_tree, y_tree = trace_once((f,), ("scan", c_tree, x_tree, tuple(avals)), lambda: (
+            *_trace(body_flat, avals), *out_tree_box))
+        return body, consts, carry_tree, y_tree, body.out_avals[:carry_tree.num_leaves]
 
     c_avals = [get_aval(c) for c in c_leaves]
-    body, consts, carry_tree, carry_out = trace_body(c_leaves)
+    body, consts, carry_tree, y_tree, carry_out = trace_body(c_leaves)
     if len(carry_out) != len(c_leaves):
         check_carry_type("scan body", f, c_tree, c_avals, carry_tree, carry_out)
     promoted = _promote_weak_carry(c_leaves, carry_out)
     if promoted is not None:
         c_leaves = promoted
         c_avals = [get_aval(c) for c in c_leaves]
-        body, consts, carry_tree, carry_out = trace_body(c_leaves)
+        body, consts, carry_tree, y_tree, carry_out = trace_body(c_leaves)
     check_carry_type("scan body", f, c_tree, c_avals, carry_tree, carry_out)
     unroll = _scan_unroll(unroll, n)
-    # A carry the body returns unchanged is read-only: it becomes a constant of the loop (as JAX moves it), so
-    # its value is the initial one (under vmap it stays unbatched if that is).
-    j, nc = body.jaxpr, len(consts)
-    moved = [j.outs[i] is j.in_binders[nc + i] for i in range(len(c_leaves))]
-    kept = [i for i, m in enumerate(moved) if not m]
-    order = list(range(nc)) + [nc + i for i, m in enumerate(moved) if m] + [nc + i for i in kept] + \
-        list(range(nc + len(c_leaves), len(j.in_binders)))
-    body = ClosedJaxpr(Jaxpr(j.constvars, [j.in_binders[k] for k in order], j.eqns,
-                             [j.outs[i] for i in kept] + j.outs[len(c_leaves):]), body.consts)
+    moved, y_from_x, body = _scan_forwarding(body, len(consts), len(c_leaves))
     ro = [c for c, m in zip(c_leaves, moved) if m]
-    outs = scan_p.bind(*consts, *ro, *[c_leaves[i] for i in kept], *x_leaves, jaxpr=body, length=n,
-                       reverse=bool(reverse), num_consts=nc + len(ro), num_carry=len(kept), unroll=unroll)
-    carry_out = iter(outs[:len(kept)])
+    kept = [c for c, m in zip(c_leaves, moved) if not m]
+    outs = scan_p.bind(*consts, *ro, *kept, *x_leaves, jaxpr=body, length=n, reverse=bool(reverse),
+                       num_consts=len(consts) + len(ro), num_carry=len(kept), unroll=unroll)
+    carry_out, ys = iter(outs[:len(kept)]), iter(outs[len(kept):])
     carry = [c if m else next(carry_out) for c, m in zip(c_leaves, moved)]
-    return tree_unflatten(c_tree, carry), tree_unflatten(out_tree_box[1], outs[len(kept):])
+    return tree_unflatten(c_tree, carry), tree_unflatten(y_tree, [next(ys) if k is None else x_leaves[k]
+                                                                  for k in y_from_x])
+
+
+@memoize_jaxpr_transform
+def _scan_forwarding(body: ClosedJaxpr, nc: int, n_carry: int) -> tuple:
+    """``(moved, y_from_x, body)``, as JAX forwards them: a carry the body returns unchanged is read-only (a
+    constant of the loop, so its value is the initial one and under vmap it stays unbatched if that is), and an
+    output the body takes unchanged from an ``xs`` input is that input (``y_from_x[k]``, else None) outside the loop.
+    Memoised: the same body compiles once."""
+    j = body.jaxpr
+    moved = [j.outs[i] is j.in_binders[nc + i] for i in range(n_carry)]
+    xs_binders = j.in_binders[nc + n_carry:]
+    y_from_x = [next((k for k, b in enumerate(xs_binders) if b is o), None) for o in j.outs[n_carry:]]
+    order = list(range(nc)) + [nc + i for i, m in enumerate(moved) if m] + \
+        [nc + i for i, m in enumerate(moved) if not m] + list(range(nc + n_carry, len(j.in_binders)))
+    outs = [o for o, m in zip(j.outs, moved) if not m] + [o for o, k in zip(j.outs[n_carry:], y_from_x) if k is None]
+    return moved, y_from_x, ClosedJaxpr(Jaxpr(j.constvars, [j.in_binders[k] for k in order], j.eqns, outs),
+                                        body.consts)
+
+
+def _python_scan(f: Callable, carry: Any, x_leaves: list, x_tree, length: int, reverse: bool) -> tuple[Any, Any]:
+    """``scan`` under ``jax_disable_jit``: a Python loop over the slices of ``xs``, its ``ys`` stacked."""
+    if length == 0:
+        raise ValueError("zero-length scan is not supported in disable_jit() mode because the output type is "
+                         "unknown.")
+    ys = []
+    for i in (reversed(range(length)) if reverse else range(length)):
+        carry, y = f(carry, tree_unflatten(x_tree, [st.index_in_dim(x, i, keepdims=False) for x in x_leaves]))
+        ys.append(y)
+    ys = ys[::-1] if reverse else ys
+    return carry, tree_map(lambda *y: st.concatenate([st.expand_dims(ew.asarray(v), (0,)) for v in y], 0), *ys)
 
 
 class _AvalStr:
@@ -787,6 +892,8 @@ def fori_loop(lower: Any, upper: Any, body_fun: Callable, init_val: Any, *, unro
         def step(carry, _):
             i, val = carry
             return (ew.add(i, ew._const(i, 1)), body_fun(i, val)), None
+        if config.disable_jit and int(hi) <= int(lo):  # (a Python scan of no steps has no output type)
+            return init_val
         # the index starts as the Python int lower bound (weakly typed), as in JAX
         (_, out), _ = scan(step, (int(lo), init_val), None, length=max(int(hi) - int(lo), 0),
                            unroll=False if unroll is None else unroll)

@@ -5,7 +5,11 @@ from __future__ import annotations
 import functools
 from typing import Any, Callable, Sequence
 
+import numpy as np
+
+from .. import dtypes
 from ..ad_util import Zero, instantiate
+from ..prng_keys import is_key_array
 from ..interpreters import batching
 from ..pytree import tree_flatten, tree_map, tree_unflatten
 from ..trace import (Primitive, abstract_eval_rules, batching_rules, get_aval, higher_order_primitives, impl_rules,
@@ -23,6 +27,13 @@ def _resolve_static(fun_args: tuple, nondiff_argnums: Sequence[int]):
 def _merge(static: dict, dyn: Sequence, n: int) -> list:
     it = iter(dyn)
     return [static[i] if i in static else next(it) for i in range(n)]
+
+
+def _user_tangents(tree: Any, ts: Sequence) -> Any:
+    """Tangents (cotangents) as a user's rule sees them: a key array's are float0 zeros of its shape, as in JAX
+    (keys have no tangent space), not keys over their data's float0 tangents."""
+    return tree_map(lambda t: np.zeros(t.shape, dtypes.float0) if is_key_array(t) else t, tree_unflatten(tree, ts),
+                    is_leaf=is_key_array)
 
 
 # ======================================= custom_jvp ==============================================================
@@ -124,7 +135,7 @@ class custom_jvp:
 
         def flat_jvp(ps, ts):
             primals = tree_unflatten(in_tree, ps)
-            tangents = tree_unflatten(in_tree, ts)
+            tangents = _user_tangents(in_tree, ts)
             if nondiff:
                 out, t_out = user_jvp(*nondiff, primals, tangents)
             else:
@@ -134,8 +145,9 @@ class custom_jvp:
             if ot != out_tree_box[0] or tt != out_tree_box[0]:
                 raise TypeError(f"Custom JVP rule of {self.__name__} must produce primal and tangent outputs with "
                                 f"the structure of the function's output {out_tree_box[0]}, got {ot} and {tt}.")
-            tl = [ew.convert_element_type(t, get_aval(o).dtype) if get_aval(t).dtype != get_aval(o).dtype else t
-                  for t, o in zip(tl, ol)]
+            tl = [instantiate(Zero(get_aval(o).at_least_vspace())) if getattr(t, "dtype", None) == dtypes.float0
+                  else ew.convert_element_type(t, get_aval(o).dtype) if get_aval(t).dtype != get_aval(o).dtype else t
+                  for t, o in zip(tl, ol)]  # float0: an integer output's (zero) tangent, as JAX's rules return
             return ol, tl
 
         outs = custom_jvp_call_p.bind(*consts, *leaves, call_jaxpr=closed, jvp=flat_jvp, num_consts=len(consts))
@@ -278,7 +290,7 @@ class custom_vjp:
 
         def flat_bwd(res, cts):
             r = tree_unflatten(res_tree_box[0], res)
-            ct = tree_unflatten(out_tree_box[0], cts)
+            ct = _user_tangents(out_tree_box[0], cts)
             cts_in = user_bwd(*nondiff, r, ct)
             if not isinstance(cts_in, tuple):
                 raise TypeError(f"Custom VJP bwd rule of {self.__name__} must return a tuple with one entry per "
@@ -287,7 +299,8 @@ class custom_vjp:
             if len(cl) != len(in_avals):
                 raise TypeError(f"Custom VJP bwd rule of {self.__name__} returned {len(cl)} cotangent leaves, "
                                 f"expected {len(in_avals)} (the structure of the primal inputs {in_tree}).")
-            return [instantiate(Zero(a.at_least_vspace())) if c is None else ew.asarray(c) for c, a in zip(cl, in_avals)]
+            return [instantiate(Zero(a.at_least_vspace())) if c is None or getattr(c, "dtype", None) == dtypes.float0
+                    else ew.asarray(c) for c, a in zip(cl, in_avals)]
 
         closed, consts = call._trace_closed(flat_fun, in_avals)
         outs = custom_vjp_call_p.bind(*consts, *leaves, call_jaxpr=closed, fwd=flat_fwd, bwd=flat_bwd,

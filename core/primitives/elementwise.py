@@ -48,8 +48,8 @@ def _nary_abstract(name: str, kinds: tuple, out_dtype=None):
         if any(a.shape != a0.shape for a in avals[1:]):
             raise TypeError(f"{name} got incompatible shapes for broadcasting: "
                             f"{', '.join(str(a.shape) for a in avals)}.")
-        weak = all(a.weak_type for a in avals)
-        return ShapedArray(a0.shape, a0.dtype if out_dtype is None else out_dtype, weak and out_dtype is None)
+        weak = all(a.weak_type for a in avals)  # JAX's standard rule, also for a fixed (bool) result dtype
+        return ShapedArray(a0.shape, a0.dtype if out_dtype is None else out_dtype, weak)
     return rule
 
 
@@ -595,8 +595,17 @@ def convert_element_type(x: Any, new_dtype, weak_type: bool = False) -> Any:
 bitcast_convert_type_p = Primitive("bitcast_convert_type")
 
 
+def _changes_subbyte_width(old: np.dtype, new: np.dtype) -> bool:
+    """Whether a bitcast from ``old`` to ``new`` changes the width of a sub-byte integer (int2/int4/...)."""
+    sub_old, sub_new = old in dtypes.INTN, new in dtypes.INTN
+    return sub_old != sub_new or sub_old and dtypes.iinfo(old).bits != dtypes.iinfo(new).bits
+
+
 def _bitcast_abstract(x: ShapedArray, *, new_dtype) -> ShapedArray:
     old, new = x.dtype.itemsize, new_dtype.itemsize
+    if _changes_subbyte_width(x.dtype, new_dtype):
+        raise TypeError(f"bitcast_convert_type_p: {x.dtype.name} -> {new_dtype.name} changes the width of a sub-byte "
+                        f"integer (lax.bitcast_convert_type packs such values into bytes first)")
     if old == new:
         return ShapedArray(x.shape, new_dtype)
     if old > new:
@@ -626,7 +635,11 @@ batching_rules[bitcast_convert_type_p] = _bitcast_batch
 
 def bitcast_convert_type(x: Any, new_dtype) -> Any:
     """Reinterpret the bits of ``x`` as ``new_dtype`` (adds/removes a trailing axis when widths differ)."""
-    return bitcast_convert_type_p.bind(asarray(x), new_dtype=dtypes.canonicalize(new_dtype))
+    x, new_dtype = asarray(x), dtypes.canonicalize(new_dtype)
+    if _changes_subbyte_width(get_aval(x).dtype, new_dtype):
+        from ..bitcast_subbyte import bitcast_subbyte
+        return bitcast_subbyte(x, new_dtype)
+    return bitcast_convert_type_p.bind(x, new_dtype=new_dtype)
 
 
 # --- complex numbers ------------------------------------------------------------------------------------------
@@ -634,7 +647,7 @@ def _part_abstract(name: str):
     def rule(x: ShapedArray) -> ShapedArray:
         if dtypes.kind(x.dtype) != "c":
             raise TypeError(f"{name} requires a complex operand, got {x.str_short()}")
-        return ShapedArray(x.shape, dtypes.real_dtype(x.dtype))
+        return ShapedArray(x.shape, dtypes.real_dtype(x.dtype), x.weak_type)
     return rule
 
 
@@ -642,7 +655,7 @@ def _complex_abstract(x: ShapedArray, y: ShapedArray) -> ShapedArray:
     if x.dtype != y.dtype or x.dtype not in (dtypes.float32, dtypes.float64) or x.shape != y.shape:
         raise TypeError(f"complex requires two float32 or float64 operands of one shape and dtype, got "
                         f"{x.str_short()} and {y.str_short()}")
-    return ShapedArray(x.shape, dtypes.complex_dtype(x.dtype))
+    return ShapedArray(x.shape, dtypes.complex_dtype(x.dtype), x.weak_type and y.weak_type)
 
 
 def _conj_abstract(x: ShapedArray) -> ShapedArray:
@@ -674,7 +687,17 @@ ad.deflinear(conj_p, lambda ct, x: [conj(ct)])
 ad.deflinear(complex_p, lambda ct, x, y: [real(ct) if is_undefined(x) else None,
                                           neg(imag(ct)) if is_undefined(y) else None])
 _real_abs = abstract_eval_rules[abs_p]
-abstract_eval_rules[abs_p] = lambda x: _real_abs(x).update(dtype=dtypes.real_dtype(x.dtype))
+
+
+def _abs_abstract(x: ShapedArray) -> ShapedArray:
+    if x.dtype in dtypes.INTN:  # JAX's supports_narrow_ints=False
+        raise TypeError(f"abs does not accept dtype {x.dtype.name}. Support for narrow-width integers is "
+                        "platform-dependent and limited to a few specific operations, e.g. basic arithmetic and "
+                        "type casting.")
+    return _real_abs(x).update(dtype=dtypes.real_dtype(x.dtype))
+
+
+abstract_eval_rules[abs_p] = _abs_abstract
 
 ELEMENTWISE_UNARY = (neg_p, sign_p, floor_p, ceil_p, round_p, is_finite_p, abs_p, exp_p, exp2_p, log_p, log1p_p,
                      expm1_p, tanh_p, logistic_p, sin_p, cos_p, tan_p, asin_p, acos_p, atan_p, sinh_p, cosh_p,

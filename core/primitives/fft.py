@@ -156,9 +156,13 @@ def fft(x: Any, fft_type: Any, fft_lengths: Sequence[int]) -> Any:
     ft = _as_fft_type(fft_type)
     x = ew.asarray(x)
     _check_lax_fft(get_aval(x), ft, tuple(int(n) for n in fft_lengths))
+    if ft == FftType.RFFT and dtypes.kind(get_aval(x).dtype) == "c":
+        raise TypeError(f"lax.fft RFFT requires a real operand, got {get_aval(x).str_short()}")
+    if not len(fft_lengths):  # no axis to transform: the operand in the result's dtype kind, as JAX
+        dt = get_aval(x).dtype
+        inexact = dt if dtypes.kind(dt) in "fc" else dtypes.default_float()
+        return ew.convert_element_type(x, inexact if ft == FftType.RFFT else dtypes.complex_dtype(inexact))
     if ft == FftType.RFFT:
-        if dtypes.kind(get_aval(x).dtype) == "c":
-            raise TypeError(f"lax.fft RFFT requires a real operand, got {get_aval(x).str_short()}")
         return ew.complex(*fft_split((x,), ft, fft_lengths))
     parts = (ew.real(x), ew.imag(x)) if dtypes.kind(get_aval(x).dtype) == "c" else (x, st.zeros_like_array(x))
     outs = fft_split(parts, ft, fft_lengths)

@@ -284,25 +284,48 @@ def _qr_abstract(x: ShapedArray, *, full_matrices):
     return [ShapedArray((*batch, m, k), x.dtype), ShapedArray((*batch, k, n), x.dtype)]
 
 
+def _thin_qr_jvp(q: Any, r: Any, dx: Any) -> tuple:
+    """Townsend, "Differentiating the QR decomposition" (2018): ``(dq, dr)`` of reduced factors of an m x n input,
+    m >= n (JAX's ``_thin_qr_jvp``)."""
+    dx_rinv = triangular_solve(r, dx)
+    qt_dx_rinv = _matmul(_H(q), dx_rinv)
+    lower = _tril(qt_dx_rinv, -1)
+    do = ew.sub(lower, _H(lower))
+    if _is_complex(q):  # the imaginary part of the diagonal, which the skew-Hermitian part must carry
+        imag_diag = ew.sub(qt_dx_rinv, _as_dtype_of(ew.real(qt_dx_rinv), qt_dx_rinv))
+        do = ew.add(do, ew.mul(_eye(get_aval(q).dtype, get_aval(do).shape), imag_diag))
+    dq = ew.add(_matmul(q, ew.sub(do, qt_dx_rinv)), dx_rinv)
+    dr = _matmul(ew.sub(qt_dx_rinv, do), r)
+    return dq, dr
+
+
 def _qr_jvp(primals, tangents, *, full_matrices):
-    """Townsend, "Differentiating the QR decomposition" (2018); defined for m >= n and reduced factors."""
+    """JAX's QR derivative: the thin rule for m >= n; a wide input as its leading square block (``r``'s other
+    columns are ``q^H x``); a tall input's complete ``q`` by Roberts & Roberts (arXiv 2409.13374, eqs. 32-33)."""
     (x,), (dx,) = primals, tangents
     q, r = qr_p.bind(x, full_matrices=full_matrices)
     if type(dx) is Zero:
         return [q, r], _zero_tangents([q, r])
     *_, m, n = get_aval(x).shape
-    if m < n or (full_matrices and m != n):
-        raise NotImplementedError("Unimplemented case of QR decomposition derivative (needs m >= n and, for "
-                                  "full_matrices=True, a square input)")
-    dx_rinv = triangular_solve(r, dx)
-    qt_dx_rinv = _matmul(_H(q), dx_rinv)
-    lower = _tril(qt_dx_rinv, -1)
-    do = ew.sub(lower, _H(lower))
-    if _is_complex(x):  # the imaginary part of the diagonal, which the skew-Hermitian part must carry
-        imag_diag = ew.sub(qt_dx_rinv, _as_dtype_of(ew.real(qt_dx_rinv), qt_dx_rinv))
-        do = ew.add(do, ew.mul(_eye(get_aval(x).dtype, get_aval(do).shape), imag_diag))
-    dq = ew.add(_matmul(q, ew.sub(do, qt_dx_rinv)), dx_rinv)
-    dr = _matmul(ew.sub(qt_dx_rinv, do), r)
+    cols = lambda a, start, stop: st.slice_in_dim(a, start, stop, 1, get_aval(a).ndim - 1)
+    rows = lambda a, start, stop: st.slice_in_dim(a, start, stop, 1, get_aval(a).ndim - 2)
+    if m < n:
+        dq, dr1 = _thin_qr_jvp(q, cols(r, 0, m), cols(dx, 0, m))
+        dr2 = ew.add(_matmul(_H(dq), cols(x, m, n)), _matmul(_H(q), cols(dx, m, n)))
+        return [q, r], [dq, st.concatenate([dr1, dr2], get_aval(dr1).ndim - 1)]
+    q_mn = cols(q, 0, n) if full_matrices else q
+    dq_mn, dr_nn = _thin_qr_jvp(q_mn, rows(r, 0, n) if full_matrices else r, dx)
+    if not full_matrices or m == n:
+        return [q, r], [dq_mn, dr_nn]
+    from ..numpy.linalg import solve  # the numpy layer imports this module
+    q_nn, q_pn, dq_nn, dq_pn = rows(q_mn, 0, n), rows(q_mn, n, m), rows(dq_mn, 0, n), rows(dq_mn, n, m)
+    z_pn_h = solve(_H(ew.sub(q_nn, _eye(get_aval(q).dtype, get_aval(q_nn).shape))), _H(q_pn))  # Z = Q_pn (Q_nn - I)^-1
+    z_pn = _H(z_pn_h)
+    dq_mp = ew.sub(_matmul(dq_mn, z_pn_h), _matmul(ew.add(q_mn, _matmul(cols(q, n, m), z_pn)),
+                                                  _H(ew.sub(dq_pn, _matmul(z_pn, dq_nn)))))
+    dq = st.concatenate([dq_mn, dq_mp], get_aval(dq_mn).ndim - 1)
+    dr = st.concatenate([dr_nn, st.full(get_aval(dr_nn).shape[:-2] + (m - n, n), 0, get_aval(dr_nn).dtype)],
+                        get_aval(dr_nn).ndim - 2)
     return [q, r], [dq, dr]
 
 

@@ -128,21 +128,51 @@ def window_views(x: Any, fill: Any, *, window_dimensions, window_strides, paddin
     return views
 
 
-def _chooser_jvp(name: str, better: Callable):
-    """Tangent of the first element of each window that wins the ``better`` comparison (max: gt, min: lt)."""
-    def jvp(g, x, **params):
-        xs = window_views(x, ew._const(x, identity(name, get_aval(x).dtype)), **params)
-        gs = window_views(g, ew._const(g, 0), **params)
-        best_x, best_g = xs[0], gs[0]
-        for xk, gk in zip(xs[1:], gs[1:]):
-            take = better(xk, best_x)
-            best_x, best_g = ew.select(take, xk, best_x), ew.select(take, gk, best_g)
-        return best_g
-    return jvp
+_SELECTORS = {ew.ge_p: ("max", ew.gt), ew.le_p: ("min", ew.lt)}  # select_prim -> (reduction, strict comparison)
 
 
-ad.defjvp(reduce_window_max_p, _chooser_jvp("max", ew.gt))
-ad.defjvp(reduce_window_min_p, _chooser_jvp("min", ew.lt))
+def select_and_gather_add(tangents: Any, operand: Any, select_prim: Primitive, window_dimensions: Sequence[int],
+                          window_strides: Sequence[int], padding: Sequence[tuple[int, int]],
+                          base_dilation: Sequence[int], window_dilation: Sequence[int]) -> Any:
+    """The element of ``tangents`` at the first maximum (``select_prim`` ``lax.ge_p``) or minimum (``lax.le_p``)
+    of ``operand`` in each window (JAX's ``_select_and_gather_add``, the derivative of max/min window reductions);
+    0 for a window over padding only."""
+    if select_prim not in _SELECTORS:
+        raise ValueError(f"select_and_gather_add: select_prim must be lax.ge_p or lax.le_p, got {select_prim}")
+    name, better = _SELECTORS[select_prim]
+    tangents, operand = ew.asarray(tangents), ew.asarray(operand)
+    if get_aval(tangents).shape != get_aval(operand).shape:
+        raise TypeError(f"select_and_gather_add tangents and operand shapes must match, got "
+                        f"{get_aval(tangents).shape} and {get_aval(operand).shape}.")
+    params = dict(window_dimensions=tuple(window_dimensions), window_strides=tuple(window_strides),
+                  padding=tuple(map(tuple, padding)), base_dilation=tuple(base_dilation),
+                  window_dilation=tuple(window_dilation))
+    xs = window_views(operand, ew._const(operand, identity(name, get_aval(operand).dtype)), **params)
+    gs = window_views(tangents, ew._const(tangents, 0), **params)
+    best_x, best_g = xs[0], gs[0]
+    for xk, gk in zip(xs[1:], gs[1:]):
+        take = better(xk, best_x)
+        best_x, best_g = ew.select(take, xk, best_x), ew.select(take, gk, best_g)
+    return best_g
+
+
+def select_and_scatter_add(source: Any, operand: Any, select_prim: Primitive, window_dimensions: Sequence[int],
+                           window_strides: Sequence[int], padding: Sequence[tuple[int, int]]) -> Any:
+    """Each window's ``source`` value added at the position :func:`select_and_gather_add` picks in ``operand``
+    (JAX's ``_select_and_scatter_add``): the transpose of that gather in its tangents."""
+    from ..linear_transpose import linear_transpose
+    operand = ew.asarray(operand)
+    ones = (1,) * get_aval(operand).ndim
+    gather = lambda t: select_and_gather_add(t, operand, select_prim, window_dimensions, window_strides, padding,
+                                             ones, ones)
+    return linear_transpose(gather, operand)(ew.asarray(source))[0]
+
+
+# JAX's internal names (jax._src.lax.windowed_reductions), which JAX's tests call
+_select_and_gather_add, _select_and_scatter_add = select_and_gather_add, select_and_scatter_add
+
+ad.defjvp(reduce_window_max_p, lambda g, x, **params: select_and_gather_add(g, x, ew.ge_p, **params))
+ad.defjvp(reduce_window_min_p, lambda g, x, **params: select_and_gather_add(g, x, ew.le_p, **params))
 
 
 # --- lax.reduce_window ---------------------------------------------------------------------------------------------

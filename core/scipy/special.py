@@ -17,6 +17,7 @@ from ..numpy._util import promote_args_inexact
 from ..primitives import elementwise as ew
 from ..primitives.control_flow import fori_loop
 from ..primitives.custom_derivatives import custom_jvp
+from ..trace import get_aval
 
 logsumexp = nn.logsumexp
 softmax = nn.softmax
@@ -383,8 +384,12 @@ def _betainc_fraction(a: Any, b: Any, x: Any) -> Any:
 
 
 def betainc(a: Any, b: Any, x: Any) -> Any:
-    """The regularized incomplete beta function I_x(a, b) (a, b > 0, 0 <= x <= 1)."""
+    """The regularized incomplete beta function I_x(a, b) (a, b > 0, 0 <= x <= 1); float16/bfloat16 computed in
+    float32, as JAX (the continued fraction underflows in 16 bits)."""
     a, b, x = _float(a, b, x)
+    dt = get_aval(x).dtype
+    if dt.itemsize == 2:
+        return betainc(*(v.astype(dtypes.float32) for v in (a, b, x))).astype(dt)
     swap = x > (a + 1.0) / (a + b + 2.0)
     inner = jnp.clip(jnp.where(swap, 1.0 - x, x), _tiny(x), 1.0 - jnp.finfo(x.dtype).epsneg)
     direct = _betainc_fraction(jnp.where(swap, b, a), jnp.where(swap, a, b), inner)
@@ -424,7 +429,8 @@ def _bessel_scaled(x: Any, nu: int) -> Any:
     series = _bessel_series(jnp.where(small, ax, 0.0), nu) * jnp.exp(-jnp.where(small, ax, 0.0))
     big = _bessel_asymptotic_scaled(jnp.where(small, _ASYMPTOTIC_START, ax), nu)
     out = jnp.where(small, series, big)
-    return out if nu % 2 == 0 else jnp.sign(x) * out
+    out = out if nu % 2 == 0 else jnp.sign(x) * out
+    return ew.convert_element_type(out, get_aval(x).dtype, weak_type=get_aval(x).weak_type)  # as lax.bessel_i0e
 
 
 def i0e(x: Any) -> Any:

@@ -121,6 +121,16 @@ def test_lax_fft_real_input():
         lax.fft_split((h, h), "IRFFT", (12,))
 
 
+def test_lax_fft_without_lengths_returns_the_converted_operand():
+    # JAX's lax.fft: empty fft_lengths transform no axis (lax_vmap_test testFft with fft_ndims=0)
+    x = RNG.randn(2, 3).astype(np.float32)
+    for ft, dtype in (("FFT", np.complex64), ("IFFT", np.complex64), ("IRFFT", np.complex64), ("RFFT", np.float32)):
+        out = lax.fft(x, ft, ())
+        assert out.dtype == dtype
+        np.testing.assert_array_equal(np.asarray(out), x.astype(dtype))
+    np.testing.assert_array_equal(np.asarray(jax.vmap(lambda v: lax.fft(v, "FFT", ()), in_axes=1)(x)), x.T)
+
+
 def test_fftn_over_four_and_five_axes_and_empty_match_numpy():
     x = (RNG.randn(3, 2, 4, 2, 3) + 1j * RNG.randn(3, 2, 4, 2, 3)).astype(np.complex64)
     np.testing.assert_allclose(jnp.fft.fftn(x), np.fft.fftn(x), rtol=1e-4, atol=1e-3)
@@ -159,3 +169,15 @@ def test_lax_fft_operand_errors_match_jax():
         lax.fft(np.ones((2, 14, 15), np.complex64), "irfft", (13, 15))
     with pytest.raises(ValueError, match="RFFT input must be float32 or float64, got bfloat16"):
         lax.fft(jnp.ones((14, 15), jnp.bfloat16), "rfft", (5, 6))
+
+
+@pytest.mark.parametrize("func_name", ["fft", "ifft"])
+@pytest.mark.parametrize("norm", ["ortho", "forward"])
+def test_fft_norm_of_sizes_whose_integer_product_overflows(func_name, norm):
+    from portax.core.numpy.fft import _fft_norm
+    sizes = jnp.array([3, 900, 900, 900], jnp.int32)  # the product overflows int32
+    expected = float(np.prod([3.0, 900.0, 900.0, 900.0]))
+    expected = np.sqrt(expected) if norm == "ortho" else expected
+    expected = expected if func_name == "ifft" else 1 / expected
+    np.testing.assert_allclose(_fft_norm(sizes, func_name, norm), expected, rtol=1e-6)
+    np.testing.assert_allclose(_fft_norm(np.array([3, 900, 900, 900]), func_name, norm), expected, rtol=1e-12)

@@ -86,6 +86,16 @@ def test_apply_runs_once_per_duplicate_index():
     np.testing.assert_allclose(portax.jit(lambda x, i: x.at[i].apply(jnp.sin))(X, np.array([1, 1])), ref, rtol=1e-6)
 
 
+def test_scatter_apply_is_not_differentiable_as_jax():
+    # JAX's lax_autodiff_test test_scatter_apply_jvp/vjp: "scatter_apply JVP not implemented" in either mode
+    f = lambda x: x.at[1].apply(jnp.sin)
+    x = jnp.array([1.0, 2.0])
+    with pytest.raises(NotImplementedError, match="scatter_apply JVP not implemented"):
+        portax.jvp(f, (x,), (x,))
+    with pytest.raises(NotImplementedError, match="scatter_apply JVP not implemented"):
+        portax.jacrev(f)(x)
+
+
 def test_scatter_apply_stack_unstack():
     dn = lax.ScatterDimensionNumbers(update_window_dims=(1,), inserted_window_dims=(), scatter_dims_to_operand_dims=(0,))
     x = np.linspace(0.1, 1.0, 10).astype(np.float32)
@@ -176,3 +186,35 @@ def test_update_with_an_unsafe_value_dtype_warns_or_raises_as_jax():
     with portax.numpy_dtype_promotion("strict"):
         with pytest.raises(ValueError, match="no available implicit dtype promotion path"):
             jnp.zeros(3).at[0].set(jnp.int32(1))
+
+
+def test_rewriting_take_strategies_match_numpy_and_lower_as_named():
+    from portax.core.numpy.indexing import IndexingStrategy as S, rewriting_take, ds
+    x = np.arange(60, dtype=np.float32).reshape(3, 4, 5)
+    for idx in [1, (-1, 2), (slice(None), 1), (0, slice(1, 3), None), (Ellipsis, slice(None, None, -1))]:
+        for strategy in S:
+            if strategy is S.SCATTER:
+                continue
+            np.testing.assert_array_equal(rewriting_take(x, idx, strategy=strategy), x[idx], err_msg=f"{idx} {strategy}")
+    prims = lambda f: [e.primitive.name for e in portax.make_jaxpr(f)(x).eqns]
+    assert "dynamic_slice" in prims(lambda v: rewriting_take(v, (1, 2), strategy=S.DYNAMIC_SLICE))
+    assert prims(lambda v: rewriting_take(v, (1, 2), strategy=S.STATIC_SLICE)) == ["slice", "squeeze"]
+    out = rewriting_take(np.arange(10), ds(1, 3), strategy=S.DYNAMIC_SLICE)
+    assert out.tolist() == [1, 2, 3]
+    # out-of-bounds with mode='clip' clamps; normalize_indices=False leaves negative indices to be clamped to 0
+    assert rewriting_take(x, (10, 1), strategy=S.DYNAMIC_SLICE, mode="clip").tolist() == x[2, 1].tolist()
+    assert rewriting_take(x, (-2,), strategy=S.STATIC_SLICE, mode="clip", normalize_indices=False).tolist() == \
+        x[0].tolist()
+    with pytest.raises(IndexError, match="index -4 out of bounds for axis 0 with size 3"):
+        rewriting_take(x, -4, strategy=S.STATIC_SLICE)
+    with pytest.raises(TypeError, match="static_slice: indices must be static scalars or slices"):
+        rewriting_take(x, (np.arange(2), 0), strategy=S.STATIC_SLICE)
+    with pytest.raises(TypeError, match="dynamic_slice: only unit steps supported"):
+        rewriting_take(x, slice(None, None, 2), strategy=S.DYNAMIC_SLICE)
+    with pytest.raises(TypeError, match="Expected strategy to be IndexingStrategy"):
+        rewriting_take(x, 0, strategy="gather")
+
+
+def test_string_index_error_is_jaxs():
+    with pytest.raises(TypeError, match="^JAX does not support string indexing; got idx='abc'$"):
+        jnp.arange(3)["abc"]

@@ -304,3 +304,69 @@ def test_ragged_dot_multiplies_each_row_group_by_its_matrix():
     g = portax.grad(lambda a: lax.ragged_dot(a, rhs, sizes).sum())(lhs)
     np.testing.assert_allclose(np.asarray(g), np.concatenate([np.tile(rhs[0].sum(1), (3, 1)),
                                                               np.tile(rhs[2].sum(1), (7, 1))]), rtol=1e-5)
+
+
+def test_ragged_dot_general_contracting_mode_gives_one_product_per_group():
+    # ragged contracting dim with per-batch group sizes: [b,m,k] x [b,k,n], gs [b,g] -> [g,b,m,n]
+    lhs, rhs = _rand((2, 11, 5), np.float32), _rand((2, 5, 7), np.float32)
+    sizes = np.array([[2, 0, 3], [1, 4, 0]], np.int32)
+    dn = lax.RaggedDotDimensionNumbers(dot_dimension_numbers=(([2], [1]), ([0], [0])), lhs_ragged_dimensions=[2],
+                                       rhs_group_dimensions=[])
+    out = np.asarray(portax.jit(lambda a, b, g: lax.ragged_dot_general(a, b, g, dn))(lhs, rhs, sizes))
+    assert out.shape == (3, 2, 11, 7)
+    for b in range(2):
+        ends = np.cumsum(sizes[b])
+        for j, (s, e) in enumerate(zip(ends - sizes[b], ends)):
+            np.testing.assert_allclose(out[j, b], lhs[b][:, s:e] @ rhs[b][s:e], rtol=1e-5, atol=1e-5)
+
+
+def test_ragged_dot_general_noncontracting_mode_with_batched_group_sizes():
+    lhs, rhs = _rand((2, 10, 4), np.float32), _rand((2, 3, 4, 5), np.float32)
+    sizes = np.array([[3, 0, 7], [5, 5, 0]], np.int32)
+    dn = lax.RaggedDotDimensionNumbers((([2], [2]), ([0], [0])), [1], [1])
+    out = np.asarray(lax.ragged_dot_general(lhs, rhs, sizes, dn))
+    for b in range(2):
+        np.testing.assert_allclose(out[b], np.asarray(lax.ragged_dot(lhs[b], rhs[b], sizes[b])), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("lhs_shape,rhs_shape,gs_shape,dn,msg", [
+    ((11, 5), (3, 5, 7), (3,), (([1], [1]), ([], []), [0, 1], [0]), "expects exactly one lhs ragged dimension"),
+    ((11, 5), (3, 5, 7), (2, 3), (([1], [1]), ([], []), [0], [0]), r"expected group_sizes to have shape \(3,\)"),
+    ((11, 5), (3, 5, 7), (2,), (([1], [1]), ([], []), [0], [0]), "expected rhs group dimension size to be 2, got 3"),
+    ((11, 5), (5, 7), (3,), (([1], [0]), ([], []), [0], []), "requires exactly one rhs group dimension"),
+])
+def test_ragged_dot_general_shape_errors_are_jax_type_errors(lhs_shape, rhs_shape, gs_shape, dn, msg):
+    contract, batch, ragged, group = dn
+    dims = lax.RaggedDotDimensionNumbers((contract, batch), ragged, group)
+    with pytest.raises(TypeError, match=msg):
+        lax.ragged_dot_general(np.ones(lhs_shape, np.float32), np.ones(rhs_shape, np.float32),
+                               np.ones(gs_shape, np.int32), dims)
+
+
+@pytest.mark.parametrize("dtype,other", [(np.float32, np.float16), (np.int8, np.int32), (np.complex64, np.complex64)])
+def test_unsafe_buffer_pointer_is_shared_by_a_same_dtype_conversion_only(dtype, other):
+    # JAX's testConvertElementTypeAvoidsCopies: converting to the same dtype keeps the buffer
+    x = portax.device_put(np.zeros(5, dtype))
+    if not hasattr(x.device.backend, "buffer_pointer"):  # wgpu: no addresses of device buffers
+        with pytest.raises(NotImplementedError, match="does not expose buffer addresses"):
+            x.unsafe_buffer_pointer()
+        return
+    assert isinstance(x.unsafe_buffer_pointer(), int)
+    assert lax.convert_element_type(x, dtype).unsafe_buffer_pointer() == x.unsafe_buffer_pointer()
+    if other != dtype:
+        assert lax.convert_element_type(x, other).unsafe_buffer_pointer() != x.unsafe_buffer_pointer()
+
+
+@pytest.mark.parametrize("op,value", [(lax.bessel_i0e, 1.0), (lax.bessel_i1e, 1.0), (lax.real, 1 + 0j),
+                                      (lax.imag, 1 + 0j), (lax.is_finite, 1.0), (lax.conj, 1.0)])
+def test_unary_ops_keep_a_python_scalars_weak_type(op, value):
+    # JAX's testUnaryWeakTypes: a weakly typed operand gives a weakly typed result (also of a fixed dtype)
+    assert op(value).aval.weak_type
+    assert not op(np.float32(1.0) if not isinstance(value, complex) else np.complex64(value)).aval.weak_type
+
+
+def test_lax_empty_has_the_requested_shape_and_dtype():
+    out = lax.empty((2, 2), dtype=jnp.float32)
+    assert out.shape == (2, 2) and out.dtype == jnp.float32
+    assert lax.empty(3, jnp.int32).shape == (3,)
+    assert portax.jit(lambda: lax.empty((4,), jnp.float32))().shape == (4,)

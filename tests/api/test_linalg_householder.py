@@ -183,3 +183,20 @@ def test_decompositions_of_narrow_floats_are_unsupported_as_in_jax():
         jnp.linalg.qr(np.ones((5, 6), np.float16))
     with pytest.raises(TypeError, match="int32"):
         lax.linalg.qr(np.ones((3, 3), np.int32))
+
+
+@pytest.mark.parametrize("shape,full_matrices", [((3, 5), False), ((3, 5), True), ((2, 3, 6), True), ((5, 3), True),
+                                                 ((2, 6, 2), True)])
+@pytest.mark.parametrize("dtype", [np.float64, np.complex128])
+def test_qr_derivative_of_wide_inputs_and_complete_factors(shape, full_matrices, dtype, x64):
+    """Was NotImplementedError (JAX 0.10.2 differentiates these cases)."""
+    a = _rand(shape, dtype)
+    mode = "complete" if full_matrices else "reduced"
+    da = _rand(shape, dtype)
+    (q, r), (dq, dr) = portax.jvp(lambda x: jnp.linalg.qr(x, mode=mode), (a,), (da,))
+    eps = 1e-6
+    q2, r2 = jnp.linalg.qr(a + eps * da, mode=mode)
+    q1, r1 = jnp.linalg.qr(a - eps * da, mode=mode)
+    np.testing.assert_allclose(dq, (np.asarray(q2) - np.asarray(q1)) / (2 * eps), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(dr, (np.asarray(r2) - np.asarray(r1)) / (2 * eps), rtol=1e-5, atol=1e-5)
+    check_grads(lambda x: jnp.matmul(*jnp.linalg.qr(x, mode=mode)), (a,), 1, modes=["fwd", "rev"])

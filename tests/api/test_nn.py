@@ -229,6 +229,30 @@ def test_dot_product_attention_zeroes_padded_queries():
     np.testing.assert_allclose(out[0, :2], nn.dot_product_attention(q, k, v)[0, :2], rtol=1e-6)
 
 
+def test_dot_product_attention_float64_fully_masked_rows_average_the_values():
+    """The masked logits' large negative fits float32, the softmax's dtype (JAX's fix of its issue 37422): a row
+    with every key masked averages the values, where float64's -0.7 * max would round to -inf and give NaN."""
+    rng = np.random.RandomState(0)
+    with portax.enable_x64():
+        q, k, v = (jnp.asarray(rng.randn(5, 2, 4)) for _ in range(3))
+        out = nn.dot_product_attention(q, k, v, mask=jnp.zeros((5,), bool))
+        np.testing.assert_allclose(out, np.broadcast_to(np.asarray(v).mean(0), (5, 2, 4)), rtol=1e-6)
+
+
+
+def test_softmax_and_masked_attention_run_under_debug_infs():
+    """No -inf intermediate without ``where`` (JAX's test of float64 attention masks under jax_debug_infs)."""
+    x = jnp.array([[5.5, 1.3, -4.2, 0.9]])
+    with portax.debug_infs(True):
+        np.testing.assert_allclose(nn.softmax(x), sp.softmax(np.asarray(x), axis=-1), rtol=1e-6)
+        np.testing.assert_allclose(nn.log_softmax(x), sp.log_softmax(np.asarray(x), axis=-1), rtol=1e-6)
+        with portax.enable_x64():
+            out = nn.dot_product_attention(jnp.zeros((5, 6, 11), jnp.float64), jnp.zeros((7, 3, 11), jnp.float64),
+                                           jnp.ones((7, 3, 11), jnp.float64), mask=jnp.arange(7) <= 3)
+            np.testing.assert_array_equal(out, np.ones((5, 6, 11)))
+    assert nn.softmax(jnp.zeros((0, 3))).shape == (0, 3)
+
+
 _INIT = json.loads((pathlib.Path(__file__).parent / "data" / "jax_initializers.json").read_text())
 
 

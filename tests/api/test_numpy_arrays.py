@@ -433,3 +433,110 @@ def test_full_python_scalar_takes_the_requested_dtype():
     out = jnp.full_like(jnp.zeros(3, jnp.uint32), u32max)
     assert out.dtype == np.uint32 and np.all(np.asarray(out) == u32max)
     assert jnp.full(2, 3, jnp.int8).dtype == np.int8 and not jnp.full(2, 3, jnp.int8).weak_type
+
+
+def test_python_scalar_conversions_check_shape_and_dtype():
+    import operator
+    from portax.errors import ConcretizationTypeError, TracerBoolConversionError, TracerIntegerConversionError
+    ints, empty, f0 = jnp.arange(10), jnp.arange(0), jnp.float32(0)
+    for fn in (operator.index, hex, oct):
+        for bad in (ints, empty, f0):
+            with pytest.raises(TypeError, match="Only integer scalar arrays can be converted to a scalar index."):
+                fn(bad)
+            with pytest.raises(TypeError, match="Only integer scalar arrays can be converted to a scalar index."):
+                portax.jit(fn)(bad)
+        with pytest.raises(TracerIntegerConversionError):
+            portax.jit(fn)(jnp.int32(3))
+        assert fn(jnp.int32(3)) == fn(3)
+    for fn in (int, float, complex):
+        for bad in (ints, jnp.arange(1.0)):
+            with pytest.raises(TypeError, match="Only scalar arrays can be converted to Python scalars"):
+                fn(bad)
+        with pytest.raises(TypeError, match="Only scalar arrays can be converted to Python scalars"):
+            portax.jit(fn)(ints)
+        with pytest.raises(ConcretizationTypeError):
+            portax.jit(fn)(jnp.int32(3))
+    for f in (bool, portax.jit(bool)):
+        with pytest.raises(ValueError, match="The truth value of an empty array is ambiguous."):
+            f(empty)
+        with pytest.raises(ValueError, match="with more than one element is ambiguous"):
+            f(ints)
+    with pytest.raises(TracerBoolConversionError):
+        portax.jit(bool)(jnp.int32(1))
+    assert bool(jnp.int32(1)) and int(jnp.float32(2.5)) == 2
+
+
+def test_poly_of_a_nonsymmetric_matrix_is_its_characteristic_polynomial():
+    # was computed from eigvalsh (symmetric matrices only): a silent wrong result; JAX uses eigvals (complex)
+    a = np.array([[1.0, 2.0, 0.0], [-3.0, 0.5, 4.0], [2.0, 1.0, -1.0]], np.float32)
+    out = np.asarray(jnp.poly(a))
+    assert np.iscomplexobj(out)
+    np.testing.assert_allclose(out, np.poly(a), rtol=1e-4, atol=1e-4)
+    assert jnp.poly(np.zeros(0, np.float32)).shape == ()
+
+
+def test_copy_and_deepcopy_of_arrays_and_tracers():
+    import copy
+    x = jnp.arange(3.0)
+    for fn in (copy.copy, copy.deepcopy):
+        y = fn(x)
+        assert y is not x and isinstance(y, portax.Array)
+        np.testing.assert_array_equal(y, x)
+        np.testing.assert_array_equal(portax.jit(fn)(x), x)  # a tracer copies into another traced value
+    assert int(portax.jit(copy.copy)(1)) == 1
+    tree = copy.deepcopy({"a": x})
+    np.testing.assert_array_equal(tree["a"], x)
+
+
+def test_polydiv_keeps_the_divisor_and_the_remainders_length_as_jax():
+    # JAX divides by v[0] as given (a leading zero gives non-finite results, as numpy) and returns the whole
+    # remainder array; trim_leading_zeros drops its leading entries below sqrt(eps)
+    q, r = jnp.polydiv(np.array([1.0, 0.0, -3.0, 2.0]), np.array([1.0, -1.0]))
+    _eq(q, [1.0, 1.0, -2.0])
+    _eq(r, [0.0, 0.0, 0.0, 0.0])
+    assert jnp.polydiv(np.array([1.0, 0.0, -3.0, 3.0]), np.array([1.0, -1.0]), trim_leading_zeros=True)[1].shape == (1,)
+    assert not np.isfinite(np.asarray(jnp.polydiv(np.array([1.0, 2.0, 3.0]), np.array([0.0, 1.0]))[0])).all()
+
+
+def test_linspace_with_a_dtype_does_not_promote_its_bounds_together():
+    # JAX converts each bound to the dtype: no int32/float32 promotion (an error under strict promotion)
+    with portax.numpy_dtype_promotion("strict"):
+        _eq(jnp.linspace(np.int32(1), np.float32(3.0), 3, dtype=np.float32), [1.0, 2.0, 3.0])
+        _eq(jnp.pad(np.ones(3, np.float32), 2, mode="linear_ramp", end_values=0), [0, 0.5, 1, 1, 1, 0.5, 0])
+
+
+def test_contains_array_equiv_and_broadcast_shapes_of_ints_as_jax():
+    assert 1 in jnp.arange(4) and 100 not in jnp.arange(4)
+    with pytest.raises(ValueError, match="search array must be one-dimensional"):
+        _ = 1 in jnp.array(1)
+    with pytest.raises(ValueError, match="query value must be a scalar"):
+        _ = jnp.arange(2) in jnp.arange(2)
+    with pytest.raises(TypeError, match="unsupported operand type"):
+        _ = "abc" in jnp.arange(2)
+    assert not bool(jnp.array_equiv(jnp.ones(2), jnp.ones((2, 4))))  # shapes that do not broadcast
+    assert bool(jnp.array_equiv(jnp.ones((2, 3)), jnp.ones(3)))
+    assert jnp.broadcast_shapes((1,), 3) == (3,)
+
+
+def test_isscalar_counts_zero_dimensional_arrays_as_jax():
+    for value in (False, 1, 1.0, np.int32(5), np.array(16), jnp.array(1)):
+        assert jnp.isscalar(value)
+    for value in (None, [1], slice(4), (), np.array([0]), jnp.array([1])):
+        assert not jnp.isscalar(value)
+
+
+def test_eye_accepts_a_python_int_offset_past_int32():
+    for k in (2 ** 100, -2 ** 100):
+        _eq(jnp.eye(3, k=k), np.eye(3, k=k))
+
+
+def test_iscomplexobj_of_a_list_of_traced_values():
+    assert portax.jit(lambda x: jnp.iscomplexobj(x))([1 + 1j])
+    assert not jnp.iscomplexobj([1.0]) and not jnp.iscomplexobj(None) and jnp.iscomplexobj(1j)
+
+
+def test_unpackbits_count_past_the_bits_pads_with_zeros():
+    a = np.array([[7, 200], [1, 255]], np.uint8)
+    for axis in (None, 1):
+        _eq(jnp.unpackbits(a, axis=axis, count=20, bitorder="little"),
+            np.unpackbits(a, axis=axis, count=20, bitorder="little"))

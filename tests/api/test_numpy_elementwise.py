@@ -1,4 +1,6 @@
 """Elementwise portax.numpy functions against numpy (values, dtypes, promotion) and their derivatives."""
+import collections.abc
+
 import numpy as np
 import pytest
 
@@ -243,6 +245,14 @@ def test_floor_divide_floats_as_cpython_and_integer_remainder_by_zero():
     np.testing.assert_array_equal(jnp.remainder(x.astype(np.uint8), y.astype(np.uint8)), [0, 0, 1])
 
 
+def test_integer_floor_divide_by_zero_as_jax():
+    """JAX: x // 0 = div(x, 0) - 1 = -2 for any nonzero x (XLA's x / 0 is -1 and x % 0 is x), 0 // 0 = -1."""
+    x, y = np.array([1, -1, 0, 7, -7, 7, -7, 6], np.int32), np.array([0, 0, 0, 0, 0, 2, 2, -3], np.int32)
+    want = [-2, -2, -1, -2, -2, 3, -4, -2]
+    np.testing.assert_array_equal(jnp.floor_divide(x, y), want)
+    np.testing.assert_array_equal(portax.jit(lambda a, b: a // b)(x, y), want)
+
+
 def test_logaddexp_complex_as_jax():
     x = np.array([1 + 2j, -3 + 0.5j, 20 - 3j], np.complex64)
     y = np.array([0.5 - 1j, 2 + 3j, 19 + 3j], np.complex64)
@@ -273,3 +283,45 @@ def test_add_and_multiply_of_bools_are_or_and_as_jax():
     out = jnp.asarray(a) * b
     assert out.dtype == np.bool_
     np.testing.assert_array_equal(out, a & b)
+
+
+def test_spacing_of_float16_points_up_and_complex_is_an_error():
+    x = np.array([-1.0, 1.0, -2.0, 0.0], np.float16)
+    np.testing.assert_array_equal(jnp.spacing(x), np.spacing(x))  # numpy's float16 spacing: towards +inf
+    y = np.array([-1.0, 1.0, 0.0], np.float32)
+    np.testing.assert_array_equal(jnp.spacing(y), np.spacing(y))
+    with pytest.raises(ValueError, match="not defined for complex"):
+        jnp.spacing(np.ones(2, np.complex64))
+
+
+def test_integer_fmod_by_zero_is_zero_and_rint_of_complex():
+    out = jnp.fmod(np.array([5, -5, 7], np.int32), np.array([0, 3, 0], np.int8))
+    assert out.tolist() == [0, -2, 0]  # was -1 where the divisor is 0
+    np.testing.assert_array_equal(jnp.rint(np.array([1.5 + 2.5j, 0.4 - 1.6j], np.complex64)), [2 + 2j, 0 - 2j])
+
+
+def test_imag_of_real_infinity_is_zero():
+    x = jnp.array([np.inf, -np.inf, np.nan, 1.0], jnp.bfloat16)
+    assert np.asarray(x.imag, np.float32).tolist() == [0, 0, 0, 0]  # was inf * 0 = nan
+    assert jnp.isreal(x).tolist() == [True] * 4 and np.isreal(x).tolist() == [True] * 4
+
+
+def test_array_class_is_named_like_jaxs():
+    x = jnp.ones(2)
+    assert type(x).__name__ == "ArrayImpl" and type(x) is portax.Array
+    with pytest.raises(TypeError, match="'ArrayImpl' and 'dict'"):
+        x + {}
+    with pytest.raises(TypeError, match="'list' and 'ArrayImpl'"):
+        [1] % x
+    assert not isinstance(x, collections.abc.Hashable)  # __hash__ is None, as JAX's ArrayImpl
+    with pytest.raises(TypeError, match="unhashable type: 'ArrayImpl'"):
+        hash(x)
+
+
+def test_frexp_mantissa_has_jaxs_derivative():
+    # JAX's _frexp_jvp: d mantissa = t * 2**-exponent (bit manipulation alone would give 0)
+    x = np.array([3.0, -0.3, 5e-39, 100.0], np.float32)
+    want = 2.0 ** -np.frexp(x)[1]
+    for g in (portax.grad(lambda v: jnp.frexp(v)[0].sum()), portax.jit(portax.grad(lambda v: jnp.frexp(v)[0].sum()))):
+        np.testing.assert_allclose(np.asarray(g(x)), want, rtol=1e-6)
+    check_grads(lambda v: jnp.frexp(v)[0], (np.array([1.5, -7.0, 0.3], np.float32),), 1)

@@ -319,3 +319,54 @@ def test_float16_moments_are_computed_in_float32():
         assert out.dtype == jnp.float16 and float(out) == expected, (name, out)
     y = np.linspace(0, 300, 1001).astype(np.float16)
     np.testing.assert_allclose(jnp.var(y, where=y > 10), np.var(y.astype(np.float32), where=y > 10), rtol=1e-3)
+
+
+def test_sum_and_prod_accumulate_narrow_floats_in_float32_unless_dtype_given():
+    x = np.full(4096, 1, np.float16)
+    assert jnp.sum(x).dtype == jnp.float16 and float(jnp.sum(x)) == 4096.0
+    prims = [e.primitive.name for e in portax.make_jaxpr(jnp.sum)(x).eqns]
+    assert prims == ["convert_element_type", "reduce_sum", "convert_element_type"]
+    assert [e.primitive.name for e in portax.make_jaxpr(lambda v: jnp.sum(v, dtype=jnp.float16))(x).eqns] == [
+        "reduce_sum"]
+    assert [e.primitive.name for e in portax.make_jaxpr(lambda v: jnp.mean(v, dtype=jnp.float16))(x).eqns] == [
+        "reduce_sum", "div"]
+
+
+def test_boolean_sums_and_products():
+    b = np.array([[True, False, True], [True, True, True]])
+    out = jnp.sum(b, axis=1, promote_integers=False)  # booleans count (as the default integer), as JAX
+    assert out.dtype == jnp.int32 and out.tolist() == [2, 3]
+    assert jnp.prod(b, axis=1, dtype=bool).tolist() == [False, True]  # was: reduce_prod rejects bool
+    assert jnp.sum(np.array([0.0, 2.0]), dtype=bool).tolist() is True
+
+
+def test_mean_with_integer_dtype_keeps_that_dtype():
+    out = jnp.mean(np.array([1.5, 2.5, 4.0], np.float32), dtype=jnp.int16)
+    assert out.dtype == jnp.int16 and int(out) == 2  # was int32 (the sum's integer promotion)
+
+
+def test_nan_reductions_name_themselves_in_where_errors_and_initial_wins_over_all_nan():
+    x = np.zeros(3, np.float32)
+    for name in ("nansum", "nanprod", "nanmin", "nanmax", "nanmean", "nanvar", "nanstd"):
+        with pytest.raises(ValueError, match=f"jnp.{name}: where must be None or a boolean array"):
+            getattr(jnp, name)(x, where=np.ones(3, np.int32))
+    empty = np.zeros((3, 0), np.float32)
+    assert float(jnp.nanmax(empty, initial=1.0)) == 1.0  # was NaN
+    assert float(jnp.nanmin(np.full(2, np.nan, np.float32), initial=0.0)) == 0.0
+    assert np.isnan(float(jnp.nanmin(np.full(2, np.nan, np.float32))))
+
+
+def test_average_weights_over_several_axes_and_inexact_returned_sum():
+    x = RNG.randn(2, 3, 4).astype(np.float32)
+    w = RNG.rand(4, 2).astype(np.float32)
+    np.testing.assert_allclose(jnp.average(x, (2, 0), w), np.average(x, (2, 0), w), rtol=1e-5)
+    avg, wsum = jnp.average(np.arange(4, dtype=np.int32), weights=np.array([1, 2, 3, 4], np.int32), returned=True)
+    assert avg.dtype == wsum.dtype == jnp.float32 and float(wsum) == 10.0
+    with pytest.raises(ValueError, match="Shape of weights must be consistent"):
+        jnp.average(x, 0, np.ones(3, np.float32))
+
+
+def test_cov_without_observations_is_nan():
+    assert np.isnan(float(jnp.cov(np.zeros((0,), np.float32))))
+    out = jnp.cov(np.zeros((3, 0), np.float32))
+    assert out.shape == (3, 3) and np.all(np.isnan(out))

@@ -233,3 +233,140 @@ def test_enable_custom_prng_returns_typed_keys_from_raw_key_apis():
         k = random.PRNGKey(0)
         assert k.dtype == random.key_dtype() and random.split(_data(k)).dtype == random.key_dtype()
         np.testing.assert_array_equal(_data(k), [0, 0])
+
+
+def test_key_arrays_are_jax_arrays_and_leaves_of_users_trees():
+    ks = random.split(random.key(0), 4)
+    assert isinstance(ks, jax.Array) and isinstance(random.key(1), jax.Array)
+    assert jax.tree.leaves({"k": ks})[0] is ks and jax.tree_util.tree_leaves(ks) == [ks]
+    assert jax.tree_util.treedef_is_leaf(jax.tree.structure(ks))
+    like = jax.tree.map(lambda x: jnp.ones(x.shape), (ks,))  # JAX's check_shape helper
+    assert type(like[0]) is jax.Array and like[0].shape == (4,) and like[0].dtype == jnp.float32
+    assert jax.tree_util.tree_flatten_with_path([ks])[0] == [((jax.tree_util.SequenceKey(0),), ks)]
+    assert jax.tree.broadcast(7, {"a": ks}) == {"a": 7}
+    assert not jax.tree_util.is_tree_node(type(ks))
+    with pytest.raises(ValueError):
+        jax.tree_util.flatten_one_level(ks)
+    out = jax.jit(lambda t: jax.tree.map(lambda k: k[1:], t))({"k": ks})  # transforms still see the key data
+    np.testing.assert_array_equal(_data(out["k"]), _data(ks)[1:])
+
+
+def test_jit_traces_again_for_another_default_impl_or_seed_offset():
+    from portax.core import config as cfg
+    f = jax.jit(lambda: random.key_data(random.key(17)))
+    assert f().shape == (2,)
+    with jax.default_prng_impl("rbg"):
+        assert f().shape == (4,)
+    seed_20 = _data(random.key(20))
+    with cfg.random_seed_offset(3):
+        np.testing.assert_array_equal(f(), seed_20)
+        np.testing.assert_array_equal(_data(random.key(17)), seed_20)
+        np.testing.assert_array_equal(random.PRNGKey(np.uint32(17)), seed_20)
+    np.testing.assert_array_equal(f(), random.PRNGKey(17))
+
+
+def test_explicit_x64_dtypes_option_of_random_samplers():
+    from portax.core import config as cfg
+    k = random.key(0)
+    with cfg.explicit_x64_dtypes("error"):
+        with pytest.raises(ValueError, match="Explicitly requested dtype uint64"):
+            random.bits(k, (3,), jnp.uint64)
+        assert random.bits(k, (3,), jnp.uint16).dtype == jnp.uint16
+        assert random.bits(k, (3,)).dtype == jnp.uint32  # the default dtype is not an explicit request
+    with pytest.warns(UserWarning, match="Explicitly requested dtype float64 .*truncated to dtype float32"):
+        assert random.uniform(k, (2,), jnp.float64).dtype == jnp.float32
+    with cfg.explicit_x64_dtypes(cfg.ExplicitX64Mode.ALLOW), pytest.raises(NotImplementedError):
+        random.randint(k, (2,), 0, 5, jnp.int64)
+
+
+def test_prng_options_portax_does_not_implement_refuse_their_other_values():
+    with jax.debug_key_reuse(False), jax.threefry_partitionable(True):
+        assert random.key(0).shape == ()
+    with pytest.raises(NotImplementedError, match="key reuse"):
+        jax.debug_key_reuse(True)
+    with pytest.raises(NotImplementedError, match="partitionable"):
+        jax.config.update("jax_threefry_partitionable", False)
+    assert jax.config.jax_threefry_partitionable is True
+
+
+def test_device_get_of_arrays_and_keys():
+    ks = random.split(random.key(0), 3)
+    out = jax.device_get({"x": jnp.arange(3), "k": ks, "s": 1})
+    assert type(out["x"]) is np.ndarray and out["s"] == 1
+    np.testing.assert_array_equal(out["x"], [0, 1, 2])
+    assert out["k"].dtype == ks.dtype and type(random.key_data(out["k"])) is np.ndarray
+    np.testing.assert_array_equal(_data(out["k"]), _data(ks))
+
+
+def test_custom_rules_see_float0_tangents_of_keys():
+    seen = {}
+
+    @jax.custom_jvp
+    def f(x, key):
+        return x * random.normal(key, ())
+
+    @f.defjvp
+    def f_jvp(primals, tangents):
+        (x, key), (x_dot, key_dot) = primals, tangents
+        seen["jvp"] = key_dot
+        return f(x, key), x_dot * random.normal(key, ())
+
+    k = random.key(5)
+    np.testing.assert_allclose(jax.grad(f)(1.0, k), random.normal(k, ()))
+    assert seen["jvp"].dtype == jax.dtypes.float0 and seen["jvp"].shape == ()
+
+    @jax.custom_vjp
+    def g(_, state):
+        return state
+
+    def g_bwd(_, state_bar):
+        seen["vjp"] = state_bar[1]
+        return state_bar[0], state_bar
+
+    g.defvjp(lambda _, state: (state, None), g_bwd)
+    assert jax.grad(lambda t: g(t, (8.0, random.split(k, 2)))[0])(3.0) == 1.0
+    assert seen["vjp"].dtype == jax.dtypes.float0 and seen["vjp"].shape == (2,)
+
+
+def test_internal_key_primitives_wrap_unwrap_and_bits():
+    from portax.core import prng_keys
+    from portax.core.random import default_prng_impl
+    impl = default_prng_impl()
+    assert impl is prng_keys.prngs["threefry2x32"]
+    keys = jax.vmap(lambda d: prng_keys.random_wrap(d, impl=impl))(jnp.arange(6, dtype=jnp.uint32).reshape(3, 2))
+    assert keys.shape == (3,) and keys.dtype == random.key_dtype()
+    assert prng_keys.random_unwrap(keys).shape == (3, 2)
+    with pytest.raises(TypeError, match="random_unwrap takes key array operand, got uint32"):
+        jax.jit(prng_keys.random_unwrap)(jnp.zeros((3, 2), jnp.uint32))
+    bits = prng_keys.random_bits(keys, 16, (5,))
+    assert bits.shape == (3, 5) and bits.dtype == jnp.uint16
+    np.testing.assert_array_equal(bits[1], random.bits(keys[1], (5,), jnp.uint16))
+
+
+def test_key_arrays_forward_single_device_array_attributes():
+    keys = random.split(random.key(0), 10)
+    data = random.key_data(keys)
+    assert data.is_fully_addressable and keys.is_fully_addressable and keys.is_fully_replicated
+    assert data.on_device_size_in_bytes() == keys.on_device_size_in_bytes() == 80
+    assert data.addressable_data(0) is data and data.global_shards[0].data is data
+    assert keys.addressable_data(0).dtype == keys.dtype and keys.addressable_data(0).shape == (10,)
+    (shard,) = keys.addressable_shards
+    assert shard.data.dtype == keys.dtype and shard.index == (slice(None),) and len(keys.global_shards) == 1
+
+
+def test_shape_dtype_structs_of_keys_through_eval_shape():
+    k = random.key(1701)
+    struct = jax.ShapeDtypeStruct.like(k)
+    assert struct.shape == () and struct.dtype == k.dtype
+    assert jax.eval_shape(lambda x: x, struct) == struct
+    assert jax.eval_shape(lambda x: random.split(x, 3), struct) == jax.ShapeDtypeStruct((3,), k.dtype)
+    assert jax.eval_shape(lambda x: random.uniform(x, (2,)), struct) == jax.ShapeDtypeStruct((2,), jnp.float32)
+    assert jax.eval_shape(random.key, 28) == jax.ShapeDtypeStruct((), random.key_dtype())
+    assert jax.ShapeDtypeStruct.like(np.ones(3)) == jax.ShapeDtypeStruct((3,), jnp.float32)
+
+
+def test_issubdtype_of_key_dtypes():
+    k, r = random.key(0), random.key(0, impl="rbg")
+    assert jnp.issubdtype(k.dtype, k.dtype) and not jnp.issubdtype(k.dtype, r.dtype)
+    assert not jnp.issubdtype(jnp.float32, k.dtype) and not jnp.issubdtype(jax.dtypes.prng_key, k.dtype)
+    assert jnp.issubdtype(k.dtype, np.generic) and not jnp.issubdtype(k.dtype, np.integer)

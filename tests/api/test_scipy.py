@@ -244,3 +244,13 @@ def test_scipy_linalg_gradients(x64):
     check_grads(lambda a: linalg.solve_triangular(a, b, lower=True), (SQ,), order=2)
     check_grads(lambda a: linalg.lu(a)[2], (SQ,), order=1)
     assert portax.jit(lambda a: linalg.expm(a))(np.eye(2)).shape == (2, 2)
+
+
+def test_betainc_of_16_bit_floats_is_computed_in_float32():
+    # was NaN in float16 (a silent wrong result): JAX upcasts float16/bfloat16 to float32
+    a, b, x = (np.array(v, np.float16) for v in ([0.5, 0.9, 0.3, 0.7], [0.6, 0.2, 0.8, 0.4], [0.5, 0.9, 0.5, 0.2]))
+    want = ss.betainc(*(v.astype(np.float32) for v in (a, b, x)))
+    for f in (portax.lax.betainc, portax.jit(portax.lax.betainc)):
+        out = f(a, b, x)
+        assert out.dtype == np.float16
+        np.testing.assert_allclose(np.asarray(out, np.float32), want, rtol=2e-3)

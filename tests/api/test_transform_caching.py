@@ -124,3 +124,48 @@ def test_jit_drops_closed_over_constants_with_the_function():
         assert x() is None
     finally:
         gc.enable()
+
+
+def test_control_flow_of_the_same_functions_traces_and_compiles_once(compiles):
+    # JAX's testCaching and test_cond_excessive_compilation: jaxprs are cached per function and input types
+    tracing = [True]
+
+    def cond_fun(x):
+        assert tracing[0]
+        return x < 5
+
+    def body_fun(x):
+        assert tracing[0]
+        return x + 2
+
+    assert int(portax.lax.while_loop(cond_fun, body_fun, 0)) == 6
+    tracing[0] = False
+    assert [int(portax.lax.while_loop(cond_fun, body_fun, i)) for i in range(3)] == [6, 5, 6]
+    portax.clear_caches()
+    with pytest.raises(AssertionError):  # traced anew
+        portax.lax.while_loop(cond_fun, body_fun, 0)
+    f, g = (lambda x: x + 1), (lambda x: x + 2)
+    compiles[0] = 0
+    assert [int(portax.lax.cond(x, f, g, x)) for x in range(6)] == [2, 2, 3, 4, 5, 6]
+    assert compiles[0] <= 4
+    compiles[0] = 0
+    assert [int(portax.lax.switch(x, [f, g], x)) for x in range(4)] == [1, 3, 4, 5]
+    assert compiles[0] <= 3
+    held = portax.jit(lambda y: portax.lax.while_loop(lambda c: c < y, lambda c: c + 1, 0))
+    assert int(held(3)) == 3 and int(held(4)) == 4  # closures over a trace's values are traced anew
+
+
+def test_scan_of_the_same_function_compiles_once(compiles):
+    body = lambda c, x: (c * 2 + x, c)
+    portax.lax.scan(body, 1.0, jnp.arange(3.0))
+    compiles[0] = 0
+    for _ in range(3):
+        carry, ys = portax.lax.scan(body, 1.0, jnp.arange(3.0))
+    assert compiles[0] == 0 and float(carry) == 12.0 and np.asarray(ys).tolist() == [1.0, 2.0, 5.0]
+
+
+def test_control_flow_traced_under_named_axes_of_other_sizes_traces_again():
+    body = lambda c, x: (c + portax.lax.axis_size("i"), x)
+    f = lambda x: portax.lax.scan(body, 0, x)[0]
+    assert np.asarray(portax.vmap(f, axis_name="i")(np.ones((3, 2)))).tolist() == [6] * 3
+    assert np.asarray(portax.vmap(f, axis_name="i")(np.ones((4, 2)))).tolist() == [8] * 4

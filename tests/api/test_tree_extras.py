@@ -80,6 +80,9 @@ def test_linear_transpose_values():
     assert float(portax.linear_transpose(lambda x: f(x)[0], 1.)(1.)[0]) == 2.0
     ft = portax.linear_transpose(lambda x: 3. * x, 1.)
     assert float(portax.jit(ft)(2.)[0]) == 6.0 and tree_util.tree_leaves(ft) == []
+    bf16 = jnp.ones(3, jnp.bfloat16)  # the ml_dtypes floats are floats (numpy's kind says "V")
+    (b,) = portax.linear_transpose(lambda x: 2 * x, bf16)(bf16)
+    assert b.dtype == jnp.bfloat16 and np.asarray(b, np.float32).tolist() == [2.0] * 3
 
 
 def test_linear_transpose_errors():
@@ -215,3 +218,23 @@ def test_treedef_children_and_node_data_are_methods():
     assert treedef1.num_leaves == len(leaves) == treedef2.num_leaves and treedef1.num_nodes == treedef2.num_nodes
     assert tree_util.tree_structure({"a": 1}).node_data() == (dict, ("a",))
     assert tree_util.tree_structure(1).node_data() is None
+
+
+def test_linear_transpose_keeps_python_scalars_weakly_typed():
+    with portax.numpy_dtype_promotion("strict"):  # a weak int times a weak float: allowed even in strict mode
+        with pytest.raises(TypeError, match="linear_transpose only supports"):
+            portax.linear_transpose(lambda x: 2.0 * x, 1)
+        (ct,) = portax.linear_transpose(lambda x: 2.0 * x, 1.0)(1.0)
+    assert float(ct) == 2.0
+
+
+def test_tree_map_names_where_the_rest_trees_differ():
+    x = {"a": 1, "c": [1, 2], "d": 4}
+    y = {"a": 1, "c": None, "d": {"d1": 4.1}}
+    for mapper in (lambda: portax.tree.map(lambda a, b: (a, b), x, y, is_leaf=lambda v: v is None),
+                   lambda: tree_util.tree_map_with_path(lambda p, a, b: (a, b), x, y, is_leaf=lambda v: v is None)):
+        with pytest.raises(ValueError, match=r"(?s)pytree structure error: different types at key path\n"
+                                             r"    tree_map tree\['c'\]"):
+            mapper()
+    with pytest.raises(ValueError, match="different lengths of list"):
+        portax.tree.map(lambda a, b: a + b, [1, 2], [1, 2, 3])

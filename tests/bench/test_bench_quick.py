@@ -170,6 +170,6 @@ def test_processes_are_measured(quick):
         pytest.skip("mpi4py/mpirun not installed: pip install '.[mpi]'")
     assert cell["one_s"] > 0 and cell["two_s"] > 0 and cell["ratio"] == pytest.approx(2 * cell["one_s"] / cell["two_s"])
     assert [r["bytes"] for r in cell["allreduce"]] == [4, 1024, 256 << 10]
-    assert all(r["portax_s"] > 0 and r["mpi_s"] > 0 for r in cell["allreduce"])
+    assert all(r["portax_s"] > 0 and r["mpi_s"] > 0 and r["shard_map_s"] > 0 for r in cell["allreduce"])
     section = stdout.split("## Several processes (MPI)", 1)[1].split("\n## ", 1)[0]
     assert f"**{cell['ratio']:.2f}x**" in section and "| portax reference | 256 KB |" in section

@@ -760,7 +760,7 @@ BAD_INPUTS: dict[Any, list] = {
                         "For scatter dimension 0, updates bound is 3, indices bound is 2")],
     ct.dot_general_p: [([sds((3, 4), f32), sds((5, 2), f32)], dict(dimension_numbers=(((1,), (0,)), ((), ())),
                         precision=None, preferred_element_type=None), TypeError,
-                        r"contracting dimensions to have the same shape.*\[4\] and \[5\]"),
+                        r"contracting dimensions to have the same shape, got \(4,\) and \(5,\)\."),
                        ([sds((3, 4), f32), sds((4, 2), i32)], dict(dimension_numbers=(((1,), (0,)), ((), ())),
                         precision=None, preferred_element_type=None), TypeError, "float32 and int32")],
     so.sort_p: [([_F34, sds((3, 5), f32)], dict(dimension=0, is_stable=True, num_keys=1), TypeError, "same shape"),

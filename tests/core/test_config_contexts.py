@@ -166,6 +166,39 @@ def test_enable_x64_context():
     assert jnp.ones(2).dtype == (np.float64 if prev else np.float32)
 
 
+def test_update_inside_another_option_context_is_seen_at_once():
+    """``config.update`` of an option inside a context manager of another one: dtype defaults and jit's cache key
+    read the new value in this thread (and in a thread inside its own context), not the one read on entering."""
+    f = jax.jit(lambda x: x * 1.5)
+    seen = {}
+    inside, updated, read = threading.Event(), threading.Event(), threading.Event()
+
+    def other():
+        with jax.numpy_rank_promotion("allow"):
+            inside.set()
+            updated.wait(10)
+            seen["dtype"] = jnp.arange(3).dtype
+            read.set()
+
+    t = threading.Thread(target=other)
+    t.start()
+    try:
+        with jax.numpy_rank_promotion("allow"):
+            assert jnp.arange(3).dtype == np.int32 and f(1).dtype == np.float32
+            inside.wait(10)
+            config.update("jax_enable_x64", True)
+            updated.set()
+            assert jnp.arange(3).dtype == np.int64 and jnp.ones(2).dtype == np.float64
+            assert f(1).dtype == np.float64 and (jnp.ones(2, np.float32) + 1).dtype == np.float32
+            read.wait(10)
+            config.update("jax_enable_x64", False)
+            assert jnp.arange(3).dtype == np.int32 and f(1).dtype == np.float32
+        t.join(10)
+    finally:
+        config.update("jax_enable_x64", False)
+    assert seen == {"dtype": np.int64}
+
+
 def test_transfer_guard_host_to_device():
     f = jax.jit(lambda v: v * 2)
     host = np.ones(3, np.float32)
@@ -320,3 +353,46 @@ def test_portax_functions_promote_nothing_implicitly_in_strict_mode():
                 jax.scipy.special.betainc(2.0, 3.0, x / 4), jax.scipy.linalg.expm(4 * a))
     for s, t in zip(strict, standard):
         np.testing.assert_array_equal(s, t)
+
+
+def test_user_context_is_part_of_jits_cache_key():
+    traces = []
+    f = jax.jit(lambda x: traces.append(1) or x)
+    ctx = jax.make_user_context()
+    f(1.0)
+    with ctx(2):
+        f(1.0)
+        f(1.0)
+        with ctx(3):
+            assert ctx.value == 3
+            f(1.0)
+    f(1.0)
+    assert len(traces) == 3 and ctx.value is None
+    try:
+        ctx.set_global(7)
+        assert ctx.get_global() == 7
+        f(1.0)
+        assert len(traces) == 4
+    finally:
+        ctx.set_global(None)
+
+
+def test_state_get_global_ignores_the_threads_override():
+    before = jax.numpy_rank_promotion.get_global()
+    with jax.numpy_rank_promotion("warn" if before != "warn" else "raise"):
+        assert jax.numpy_rank_promotion.get_global() == before
+        assert jax.config.jax_numpy_rank_promotion != before
+
+
+def test_default_matmul_precision_is_recorded_on_dots():
+    import portax.numpy as jnp
+    x = jnp.zeros((2, 2))
+    assert jax.make_jaxpr(jnp.dot)(x, x).jaxpr.eqns[0].params["precision"] is None
+    for name, expected in (("bfloat16", "DEFAULT"), ("tensorfloat32", "HIGH"), ("float32", "HIGHEST")):
+        with jax.default_matmul_precision(name):
+            text = str(jax.make_jaxpr(jnp.dot)(x, x))
+            np.testing.assert_array_equal(jnp.dot(x + 1, x + 1), np.full((2, 2), 2.0))
+        assert f"precision=(Precision.{expected}, Precision.{expected})" in text
+    with jax.default_matmul_precision("tensorfloat32"):  # an explicit precision wins
+        text = str(jax.make_jaxpr(lambda a, b: jnp.dot(a, b, precision=jax.lax.Precision.HIGHEST))(x, x))
+    assert "Precision.HIGHEST" in text

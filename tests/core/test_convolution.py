@@ -371,6 +371,30 @@ def test_reduce_window_max_tangent_is_the_argmax_tangent(rng):
     np.testing.assert_allclose(np.asarray(t_out), np.take_along_axis(blocks(t), arg[..., None], -1)[..., 0])
 
 
+@pytest.mark.parametrize("select_prim,ref", [(lax.ge_p, np.argmax), (lax.le_p, np.argmin)])
+def test_select_and_gather_add_and_scatter_add(select_prim, ref, rng):
+    # JAX's _select_and_gather_add/_select_and_scatter_add (lax_vmap_test calls them directly), also under vmap
+    from portax.core.primitives.windowed import select_and_gather_add, select_and_scatter_add
+    x = distinct_values(rng, (4, 6))
+    t = rng.standard_normal((4, 6)).astype(np.float32)
+    pads, ones = ((0, 0), (0, 0)), (1, 1)
+    blocks = lambda a: a.reshape(2, 2, 2, 3).transpose(0, 2, 1, 3).reshape(2, 2, 6)
+    arg = ref(blocks(x), -1)
+    gathered = select_and_gather_add(t, x, select_prim, (2, 3), (2, 3), pads, ones, ones)
+    np.testing.assert_allclose(np.asarray(gathered), np.take_along_axis(blocks(t), arg[..., None], -1)[..., 0])
+    src = rng.standard_normal((2, 2)).astype(np.float32)
+    expected = np.zeros((2, 2, 6), np.float32)
+    np.put_along_axis(expected, arg[..., None], src[..., None], -1)
+    expected = expected.reshape(2, 2, 2, 3).transpose(0, 2, 1, 3).reshape(4, 6)
+    scattered = select_and_scatter_add(src, x, select_prim, (2, 3), (2, 3), pads)
+    np.testing.assert_allclose(np.asarray(scattered), expected)
+    batched = jax.vmap(lambda s, v: select_and_scatter_add(s, v, select_prim, (2, 3), (2, 3), pads),
+                       in_axes=(None, 1), out_axes=1)(src, np.stack([x, x], 1))
+    np.testing.assert_allclose(np.asarray(batched), np.stack([expected, expected], 1))
+    with pytest.raises(ValueError, match="select_prim must be lax.ge_p or lax.le_p"):
+        select_and_gather_add(t, x, lax.eq_p, (2, 3), (2, 3), pads, ones, ones)
+
+
 def test_reduce_window_second_order_and_pooling_net(rng):
     x = distinct_values(rng, (2, 6, 6, 3))
     w = rng.standard_normal((3, 3, 3, 4)).astype(np.float32) * 0.3

@@ -104,6 +104,31 @@ def test_grad_of_vmap_of_cond_with_batched_predicate():
     _allclose(jax.grad(loss)(xs), np.where(xs > 0, 2 * xs, -1))
 
 
+def test_grad_of_vmap_of_cond_ignores_the_branch_not_taken():
+    # JAX's testCondGradVmapNan: sqrt's infinite derivative at 0, in the branch not taken, gives no NaN
+    safe = lambda x: lax.cond(x < 1e-3, lambda _: 1e-3, lambda _: jnp.sqrt(x), ())
+    x = np.array([0.0, 0.0, 4.0], np.float32)
+    np.testing.assert_array_equal(np.asarray(jax.grad(lambda x: jax.vmap(safe)(x).sum())(x)), [0.0, 0.0, 0.25])
+    f = lambda i, x: lax.switch(i, [jnp.sqrt, jnp.log, lambda v: 2 * v], x)
+    g = jax.grad(lambda x: jax.vmap(f)(np.array([0, 1, 2, 7]), x).sum())(np.array([4.0, 0.0, 0.0, 0.0], np.float32))
+    np.testing.assert_array_equal(np.asarray(g), [0.25, np.inf, 2.0, 2.0])
+
+
+def test_grad_of_switch_shares_residual_slots_between_branches():
+    # JAX's testSwitchResidualsMerge: residuals of one type share slots (as many as the branch needing most)
+    b1 = [jnp.sin, jnp.cos]
+    b2 = b1 + [jnp.sinh]
+    b3 = b2 + [lambda x: jnp.sin(x) + jnp.cos(x)]
+    sizes = []
+    for bs in (b1, b2, b3):
+        jaxpr = jax.make_jaxpr(jax.grad(lambda x, i: lax.switch(i + 1, bs, x)))(0.0, 0)
+        fwd, bwd = [e for e in jaxpr.eqns if e.primitive.name == "cond"]
+        sizes.append((len(fwd.params["branches"][0].jaxpr.outvars), len(bwd.params["branches"][0].jaxpr.invars)))
+        grads = [float(jax.grad(lambda x: lax.switch(i, bs, x))(0.7)) for i in range(len(bs))]
+        _allclose(grads, [np.cos(0.7), -np.sin(0.7), np.cosh(0.7), np.cos(0.7) - np.sin(0.7)][:len(bs)])
+    assert sizes[0] == sizes[1] and sizes[2] == (sizes[1][0] + 1, sizes[1][1] + 1)
+
+
 def test_grad_wrt_value_closed_over_by_cond_branch():
     def f(w):
         return lax.cond(True, lambda x: x * w, lambda x: x, 3.0)
@@ -190,6 +215,51 @@ def test_vmap_of_while_with_batched_bound_in_cond_consts():
     f = lambda x, limit: lax.while_loop(lambda c: c[0] < limit, lambda c: (c[0] + 1, c[1] + x), (0, 0.0))[1]
     out = jax.vmap(f)(np.ones(3, np.float32), np.array([1, 3, 0], np.int32))
     _allclose(out, [1, 3, 0])
+
+
+def test_while_carry_passed_on_unchanged_stays_unbatched():
+    # JAX's test_while_readonly_carry_optimization: w is read-only, so a batched predicate does not batch it
+    def foo(w, x, c_max):
+        _, x, w = lax.while_loop(lambda v: v[0] < c_max, lambda v: (v[0] + 1, v[1] @ v[2], v[2]), (0, x, w))
+        return w, x
+    w = np.ones((2, 2), np.float32)
+    for f in (jax.vmap(foo, in_axes=(None, 0, 0), out_axes=(None, 0)),
+              jax.jit(jax.vmap(foo, in_axes=(None, 0, 0), out_axes=(None, 0)))):
+        w_out, x_out = f(w, np.ones((4, 2), np.float32), np.arange(4))
+        _allclose(w_out, w)
+        _allclose(x_out, np.array([1.0, 2.0, 4.0, 8.0])[:, None] * np.ones(2))
+    jaxpr = jax.make_jaxpr(foo)(w, np.ones(2, np.float32), 3)
+    assert jaxpr.eqns[0].params["body_nconsts"] == 1 and len(jaxpr.eqns[0].outvars) == 2
+    _allclose(jax.jvp(lambda w: foo(w, np.ones(2, np.float32), 2)[1], (w,), (w,))[1], [8.0, 8.0])
+
+
+def test_scan_output_taken_unchanged_from_xs_is_forwarded():
+    # JAX's test_scan_input_to_output_forwarding: the loop does not copy xs to ys
+    f = lambda c, x: (c + 1, x)
+    jaxpr = jax.make_jaxpr(lambda x: lax.scan(f, 0, x))(jnp.arange(3.0))
+    assert len(jaxpr.eqns[0].params["jaxpr"].jaxpr.outvars) == 1
+    for reverse in (False, True):
+        carry, ys = lax.scan(f, 0, jnp.arange(3.0), reverse=reverse)
+        assert int(carry) == 3 and np.asarray(ys).tolist() == [0.0, 1.0, 2.0]
+    g = jax.grad(lambda x: lax.scan(lambda c, x: (c * x, (x, c)), 1.0, x)[1][0].sum() +
+                 lax.scan(lambda c, x: (c * x, x), 1.0, x)[0])
+    _allclose(g(jnp.arange(1.0, 4.0)), [7.0, 4.0, 3.0])
+
+
+def test_axis_index_inside_control_flow_of_unbatched_values():
+    # JAX's testWhileLoopAxisIndexBatched: the loop's values are not batched, its predicate uses the vmapped axis
+    fun = lambda x: lax.while_loop(lambda v: v < lax.axis_index("i"), lambda v: v + 2, x)
+    for f in (fun, jax.jit(fun)):
+        out = jax.vmap(lambda _, x: f(x), axis_name="i", in_axes=(0, None))(np.zeros(4), 0)
+        assert np.asarray(out).tolist() == [0, 2, 2, 4]
+    cond = lambda _, x: lax.cond(x > 0, lambda: lax.axis_index("i"), lambda: 0)
+    assert np.asarray(jax.vmap(cond, axis_name="i", in_axes=(0, None))(np.zeros(3), 1)).tolist() == [0, 1, 2]
+    scan = lambda _, x: lax.scan(lambda c, _: (c + lax.axis_index("i"), None), x, None, length=2)[0]
+    assert np.asarray(jax.vmap(scan, axis_name="i", in_axes=(0, None))(np.zeros(3), 1)).tolist() == [1, 3, 5]
+    # a nested pmap's own axis of the same name is not the vmap's
+    inner = jax.jit(lambda v: jax.pmap(lambda w: lax.psum(w, "i"), "i")(v))
+    out = jax.vmap(lambda _, x: inner(x), axis_name="i", in_axes=(0, None))(np.zeros(3), np.ones((1, 2)))
+    _allclose(out, np.ones((3, 1, 2)))
 
 
 def test_jvp_of_while_loop():

@@ -107,10 +107,16 @@ def test_reshape_size_mismatch():
 
 
 def test_dot_general_contracting_mismatch():
-    with pytest.raises(TypeError, match=r"dot_general requires contracting dimensions to have the same shape, got \[4\] and \[5\]"):
+    with pytest.raises(TypeError, match=r"dot_general requires contracting dimensions to have the same shape, got \(4,\) and \(5,\)\.$"):
         lax.dot_general(F34, np.ones((5, 2), np.float32), (((1,), (0,)), ((), ())))
     with pytest.raises(ValueError, match="jax.lax.dot: dimension_numbers must be specified"):
         lax.dot(np.ones((2, 2, 2), np.float32), F34)
+    with pytest.raises(TypeError, match=r"requires lhs batch dimensions to be distinct, got lhs_batch \(0, 0\)"):
+        lax.dot_general(F34, F34, (((), ()), ((0, 0), (0, 1))))
+    with pytest.raises(TypeError, match="rhs batch dimensions to be disjoint from contracting dimensions"):
+        lax.dot_general(F34, F34, (((1,), (0,)), ((0,), (0,))))
+    with pytest.raises(TypeError, match="rhs dimension numbers to be nonnegative and less than the number of axes"):
+        lax.dot_general(F34, F34, (((1,), (2,)), ((), ())))
 
 
 def test_jvp_argument_errors():

@@ -220,3 +220,8 @@ def test_treedef_equality_with_array_metadata_raises():
     assert a == tu.tree_structure(Point(3, 4))
     with pytest.raises(ValueError, match="Exception raised while checking equality of metadata"):
         ta == tb
+
+
+def test_dict_keys_that_do_not_compare_raise_as_in_jax():
+    with pytest.raises(ValueError, match="Comparator raised exception while sorting pytree dictionary keys"):
+        jax.tree_util.tree_flatten({"a": 1, 2: "b"})

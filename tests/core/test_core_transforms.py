@@ -419,3 +419,90 @@ def test_vmap_of_dot_with_one_batched_side_needs_no_transpose():
     x = np.random.RandomState(3).randn(3, 5, 2).astype(np.float32)
     np.testing.assert_allclose(f(x), np.stack([np.tensordot(x[:, k], c, (0, 0)) for k in range(5)], -1),
                                rtol=1e-5, atol=1e-5)
+
+
+def test_eval_shape_shares_jits_trace_and_takes_duck_typed_arrays():
+    import types
+    traces = []
+
+    def f(x):
+        traces.append(1)
+        return x * 2
+
+    x = np.arange(8)
+    jax.eval_shape(f, x)
+    jax.eval_shape(f, x)
+    jax.jit(f)(x)
+    assert len(traces) == 1  # one trace, for eval_shape and jit alike
+
+    class Duck:
+        shape, dtype = (3, 4), np.dtype(np.float32)
+
+    assert jax.eval_shape(lambda a: a.sum(0), Duck()).shape == (4,)
+    closed = jax.make_jaxpr(lambda v: v + 2.0)(types.SimpleNamespace(shape=(2,), dtype=np.dtype(np.int32)))
+    assert closed.in_avals[0].shape == (2,) and closed.in_avals[0].dtype == np.int32
+    assert jax.jit(lambda a: a @ a.T).lower(Duck()).compile()(np.ones((3, 4), np.float32)).shape == (3, 3)
+    with pytest.raises(TypeError):
+        jax.eval_shape(lambda a: a, object())
+
+
+@pytest.mark.parametrize("transform", [jax.grad, jax.jacfwd, jax.jacrev])
+def test_derivative_wrappers_keep_the_signature_for_static_argnames(transform):
+    @jax.jit(static_argnames=["flag"])  # `flag` passed by position must still be static
+    @transform
+    def f(x, flag):
+        return x if flag else jnp.zeros_like(x)
+
+    assert float(f(1.0, False)) == 0.0 and float(f(1.0, True)) == 1.0
+    assert transform(f.__wrapped__).__name__ == "f"
+
+
+@pytest.mark.parametrize("transform", [jax.grad, jax.jacfwd, jax.jacrev])
+def test_derivatives_of_weakly_typed_inputs_are_weakly_typed(transform):
+    assert transform(lambda x: x)(1.0).weak_type  # the seed/basis is as weak as the value it differentiates
+    assert transform(lambda x: x * 2)(1.0).weak_type
+    assert not transform(lambda x: x)(jnp.float32(1.0)).weak_type
+
+
+def test_jit_trace_cache_depends_on_the_named_axes_in_scope():
+    g = jax.jit(lambda: lax.axis_size("i"))
+    for n in (2, 3):  # the second vmap must not reuse the trace made under an axis of size 2
+        assert int(jax.vmap(g, axis_name="i", axis_size=n, out_axes=None)()) == n
+    h = jax.jit(lambda x: lax.psum(x, "i"))
+    np.testing.assert_array_equal(jax.vmap(h, axis_name="i")(np.ones(2)), [2, 2])
+    np.testing.assert_array_equal(jax.vmap(h, axis_name="i")(np.ones(3)), [3, 3, 3])
+
+
+def test_operations_on_float0_arrays_raise_jaxs_error():
+    zeros = jax.grad(lambda x: x + 0.0, allow_int=True)(1)
+    assert zeros.dtype == jax.dtypes.float0
+    for op in (lambda: zeros + jnp.zeros(()), lambda: lax.add(zeros, jnp.zeros(())), lambda: jnp.sin(zeros)):
+        with pytest.raises(TypeError, match="float0s do not support any operations by design"):
+            op()
+    assert zeros.reshape((1,)).dtype == jax.dtypes.float0  # dtype-agnostic numpy methods still work
+
+
+def test_inner_jit_traced_inside_another_is_reused_at_top_level():
+    traces = []
+    inner = jax.jit(lambda s: traces.append(1) or 2 * s)
+    outer = jax.jit(lambda x: inner(inner(x)) + x)
+    state = jnp.arange(5, dtype=jnp.uint32)
+    outer(state)
+    outer(state)
+    inner(state)
+    assert len(traces) == 1
+
+
+def test_numpy_on_a_tracer_is_an_error_even_with_a_known_value():
+    from portax.errors import TracerArrayConversionError
+    with pytest.raises(TracerArrayConversionError):  # (np.exp of the primal would give a zero gradient)
+        jax.grad(lambda x: np.exp(x).sum())(np.zeros(3))
+    with pytest.raises(TracerArrayConversionError):
+        jax.jvp(lambda x: np.sin(x), (1.0,), (1.0,))
+
+
+def test_grad_through_a_jit_with_complex_outputs():
+    f = lambda x: jax.jit(lambda a, b: (a, b))(x, lax.conj(x))[0]  # noqa: E731  (an unused complex output)
+    assert float(jax.grad(f)(3.0)) == 1.0
+    g = lambda x: jax.jit(lambda a: (a * 2, lax.complex(a, 3 * a)))(x)[1].imag  # noqa: E731
+    assert float(jax.grad(g)(3.0)) == 3.0

@@ -174,3 +174,52 @@ def test_jit_repr():
     assert repr(jitted) == "<PjitFunction>"
     del jitted.__wrapped__
     assert repr(jitted) == "<PjitFunction>"
+
+
+def test_jit_returns_float0_outputs_as_numpy_zeros():
+    """A jitted vjp's cotangent of a bool argument is float0 zeros (JAX's nn_test attention-bias gradients)."""
+    def bwd(x, mask):
+        return jax.vjp(lambda x, m: jnp.where(m, x, 0.0).sum(), x, mask)[1](1.0)
+
+    f = jax.jit(bwd)
+    for _ in range(2):  # traced, then cached
+        dx, dmask = f(jnp.ones(3), jnp.array([True, False, True]))
+        np.testing.assert_array_equal(dx, [1.0, 0.0, 1.0])
+        assert type(dmask) is np.ndarray and dmask.dtype == jax.dtypes.float0 and dmask.shape == (3,)
+    out = jax.jit(lambda: {"z": np.zeros((2, 1), jax.dtypes.float0)})()
+    assert out["z"].dtype == jax.dtypes.float0 and out["z"].shape == (2, 1)
+
+
+def test_cost_analysis_counts_the_jaxpr():
+    from portax import lax
+    f = jax.jit(lambda x, w: jnp.tanh(x @ w).sum())
+    lowered = f.lower(np.ones((4, 8), np.float32), np.ones((8, 16), np.float32))
+    # dot: 2 * 4*16 * 8 flops, tanh: 64 (transcendental), sum: 64; bytes: each equation's operands and results
+    expected = {"flops": 1024 + 64 + 64, "transcendentals": 64, "bytes accessed": (128 + 512 + 256) + 512 + 260}
+    assert lowered.cost_analysis() == expected
+    compiled = lowered.compile()
+    assert compiled.cost_analysis() == expected
+    assert compiled.runtime_executable() is compiled.executable
+    loop = jax.jit(lambda x: lax.scan(lambda c, _: (jnp.sin(c), None), x, None, length=5)[0])
+    assert loop.lower(1.0).cost_analysis() == {"flops": 5, "transcendentals": 5, "bytes accessed": 40}
+
+
+def test_device_put_takes_a_tree_prefix_of_devices():
+    x = {"a": jnp.arange(2), "b": (jnp.arange(3), 1.0)}
+    dev = jax.devices()[0]
+    out = jax.device_put(x, {"a": dev, "b": None})
+    assert out["a"].devices() == {dev} and float(out["b"][1]) == 1.0
+    np.testing.assert_array_equal(out["b"][0], [0, 1, 2])
+    with pytest.raises(ValueError, match=r"(?s)device_put device specification must be a tree prefix.*"
+                                         r"Mismatch details \(1 found\).*different types.*device\['a'\]"):
+        jax.device_put(x, {"a": (None, None), "b": None})  # (a None leaf of the prefix is not a mismatch)
+    for bad in (object(), {"a": object(), "b": None}):  # was a RecursionError
+        with pytest.raises(ValueError, match="only accepts `None`, `jax.sharding.Sharding`, `jax.Device`"):
+            jax.device_put(x, bad)
+
+
+def test_device_put_without_a_device_leaves_arrays_where_they_are():
+    x = jnp.arange(3)
+    assert jax.device_put(x) is x
+    tree = jax.device_put({"a": x, "b": np.ones(2)})
+    assert tree["a"] is x and isinstance(tree["b"], jax.Array)

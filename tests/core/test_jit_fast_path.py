@@ -85,6 +85,35 @@ def test_key_leaves_come_in_tree_flatten_order():
         assert arrays_key((x, unsupported), ()) is None
 
 
+def test_key_array_arguments_take_the_fast_path(general_path_calls):
+    f = jax.jit(lambda k, x: (jax.random.split(k), x + 1))
+    x = jnp.ones(2)
+    keys = {impl: jax.random.key(7, impl=impl) for impl in ("threefry2x32", "philox4x32", "rbg")}
+    for impl, k in keys.items():
+        f(k, x)
+    raw = jax.random.key_data(keys["threefry2x32"])  # same data shape and dtype as a threefry key's
+    f(raw, x)
+    first = dict(general_path_calls)
+    for impl, k in keys.items():  # on the fast path, each implementation its own program
+        ks, _ = f(k, x)
+        assert ks.dtype == k.dtype and ks.shape == (2,)
+        np.testing.assert_array_equal(jax.random.key_data(ks), jax.random.key_data(jax.random.split(k)))
+    assert f(raw, x)[0].dtype == jnp.uint32 and dict(general_path_calls) == first
+    key, leaves, convert = arrays_key(({"k": keys["rbg"]}, x), ())
+    assert [id(v) for v in leaves] == [id(v) for v in tree_flatten(({"k": keys["rbg"]}, x))[0]] and not convert
+
+
+def test_general_path_hook_counts_calls_missing_the_fast_path(monkeypatch):
+    calls = []
+    monkeypatch.setattr(api, "on_jit_general_path", lambda: calls.append(1))
+    f = jax.jit(lambda k: jax.random.normal(k))
+    k = jax.random.key(0)
+    f(k), f(k)
+    assert len(calls) == 1  # the second call hit the fast path
+    f(jax.random.key(0, impl="rbg"))  # another signature
+    assert len(calls) == 2
+
+
 def test_scalar_values_and_static_arguments_are_not_baked_in():
     f = jax.jit(lambda a, s: a / s)
     x = jnp.ones(2)
@@ -126,3 +155,46 @@ def test_transfer_guard_holds_on_cached_calls():
         with pytest.raises(Exception, match="Disallowed host-to-device transfer"):
             g(np.ones(4, np.float32))
     assert f(x).device == jax.devices("reference")[0]
+
+
+def test_static_values_are_keyed_by_type_and_value():
+    """Static arguments on the fast path (positional or named): 1, 1.0 and True are three signatures, as in JAX, and
+    another value, another keyword order or a dynamic keyword next to them never takes a stale program."""
+    f = jax.jit(lambda a, n: a * n, static_argnums=1)
+    g = jax.jit(lambda a, n, b=None: a * n if b is None else a * n + b, static_argnames="n")
+    i = jnp.arange(3, dtype=jnp.int32)
+    for _ in range(2):  # the second round runs on the fast path
+        for h in (f, lambda a, n: g(a, n=n)):
+            assert [h(i, v).dtype for v in (1, True, 1.0)] == [jnp.int32, jnp.int32, jnp.float32]
+            np.testing.assert_array_equal(h(i, 2), [0, 2, 4])
+            np.testing.assert_array_equal(h(i, 3), [0, 3, 6])
+        np.testing.assert_array_equal(g(i, n=2, b=i), [0, 3, 6])
+        np.testing.assert_array_equal(g(i, b=i, n=2), [0, 3, 6])
+        np.testing.assert_array_equal(g(i, b=i, n=3), [0, 4, 8])
+        np.testing.assert_array_equal(g(b=i, n=2, a=i), [0, 3, 6])
+
+
+def test_keyword_and_positional_structures_never_share_a_key():
+    """``f(k=x)`` and ``f([], {"k": x})`` (with or without a static keyword) flatten to the same leaves: their keys
+    differ by how keywords are keyed."""
+    def count(*args, s=0, **kwargs):
+        return len(args) * 10.0 + len(kwargs) + s * 100 + sum(jax.tree_util.tree_leaves((args, kwargs)))
+
+    f = jax.jit(count, static_argnames="s")
+    x = jnp.ones(())
+    for _ in range(2):
+        for s in (0, 1):
+            assert float(f(k=x, s=s)) == 2.0 + s * 100
+            assert float(f([], {"k": x}, s=s)) == 21.0 + s * 100
+            assert float(f({"k": x}, s=s)) == 11.0 + s * 100
+        assert float(f(k=x)) == 2.0 and float(f([], {"k": x})) == 21.0
+
+
+def test_unhashable_static_argument_raises_on_every_call():
+    f = jax.jit(lambda a, n: a * len(n), static_argnums=1)
+    x = jnp.ones(2)
+    np.testing.assert_array_equal(f(x, (1, 2)), [2.0, 2.0])
+    for _ in range(2):
+        with pytest.raises(ValueError, match="Non-hashable static arguments are not supported"):
+            f(x, [1, 2])
+    np.testing.assert_array_equal(f(x, (1, 2, 3)), [3.0, 3.0])

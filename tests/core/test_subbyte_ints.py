@@ -135,3 +135,45 @@ def test_jit_vmap_moves_and_reductions(backend):
     assert int(jnp.dot(x, x)) == int(_wrap((a64 * a64).sum(), jnp.int4))
     np.testing.assert_array_equal(np.asarray(jnp.arange(6, dtype=jnp.uint4)), np.arange(6).astype(jnp.uint4))
     np.testing.assert_array_equal(np.asarray(lax.bitcast_convert_type(x, jnp.uint4)), a.view(jnp.uint4))
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("name", NAMES)
+def test_bitcast_packs_sub_byte_values_into_bytes_low_bits_first(backend, name):
+    # JAX (XLA): n-bit elements fill a byte from its lowest bits; a wider type takes a trailing axis of them
+    d = np.dtype(getattr(ml_dtypes, name))
+    bits, per = ml_dtypes.iinfo(d).bits, 8 // ml_dtypes.iinfo(d).bits
+    raw = np.arange(4 * per, dtype=np.uint8) % (1 << bits)
+    packed = np.zeros(4, np.uint8)
+    for j in range(per):
+        packed |= raw.reshape(4, per)[:, j] << (bits * j)
+    x = _on(backend, _wrap(raw, d))
+    for f in (lax.bitcast_convert_type, portax.jit(lax.bitcast_convert_type, static_argnums=1)):
+        as_u8 = f(x.reshape(4, per), jnp.uint8)
+        assert as_u8.shape == (4,)
+        np.testing.assert_array_equal(np.asarray(as_u8), packed)
+        as_u32 = f(x, jnp.uint32)  # all 4 bytes in one word
+        assert as_u32.shape == () and int(as_u32) == int(packed.view(np.uint32)[0])
+        back = f(_on(backend, packed), d)
+        assert back.shape == (4, per) and back.dtype == d
+        np.testing.assert_array_equal(np.asarray(back).reshape(-1), np.asarray(x))
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_bits_above_the_width_of_a_host_array_are_ignored(backend):
+    # ml_dtypes reads only the low bits of each byte; a host array viewed from bytes may hold anything above them
+    raw = np.array([172, 10, 127, 140, 47, 170, 196, 151], np.uint8)
+    x = raw.view(jnp.int4)
+    clean = raw & 15
+    a = _on(backend, x)
+    np.testing.assert_array_equal(np.asarray(lax.convert_element_type(lax.bitcast_convert_type(a, jnp.uint4),
+                                                                      jnp.uint8)), clean)
+    np.testing.assert_array_equal(np.asarray(a.view(jnp.uint8)), clean[0::2] | clean[1::2] << 4)
+    np.testing.assert_array_equal(np.asarray(portax.jit(lambda: jnp.asarray(x).view(jnp.uint8))()),
+                                  clean[0::2] | clean[1::2] << 4)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_abs_rejects_sub_byte_integers_as_jax(name):
+    with pytest.raises(TypeError, match=f"abs does not accept dtype {name}"):
+        lax.abs(lax.iota(np.dtype(getattr(ml_dtypes, name)), 3))

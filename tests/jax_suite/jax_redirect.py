@@ -22,9 +22,29 @@ HARNESS = ("jax._src",)  # modules the harness (jax._src.test_util, ...) needs f
 # the test module gets the public module they implement (hence portax); the harness keeps the real one.
 # (linalg_test: `from jax._src.lax import linalg as lax_linalg; lax_linalg.geqrf(a)`, i.e. jax.lax.linalg.)
 # (random_test: `from jax._src.random import prng as prng_internal; isinstance(k, prng_internal.PRNGKeyArray)`,
-# `prng_internal.prngs`: the key-array class and PRNG registry, portax.core.prng_keys in portax.)
+# `prng_internal.prngs`: the key-array class and PRNG registry, portax.core.prng_keys in portax;
+# `from jax._src import random as jax_random; jax_random.default_prng_impl()`: portax.core.random.)
+# (lax_vmap_test: `lax_windowed_reductions._select_and_gather_add(...)`/`_select_and_scatter_add`, the max/min pooling
+# derivative's helpers, in portax.core.primitives.windowed; batching_test: `parallel.pargmax/pargmin`, in
+# portax.core.primitives.collectives.)
+# (api_test: `from jax._src.ad_checkpoint import saved_residuals`, nn_test: `ad_checkpoint.saved_residuals(f, x)`: the
+# residuals portax's vjp saves, portax.core.ad_checkpoint; names it lacks, e.g. custom_remat, are placeholders.)
+# (api_test, lax_numpy_test: `from jax._src import array; assertIsInstance(x, array.ArrayImpl)`: the concrete class
+# of jax.Array, portax.core.array.ArrayImpl; fft_test: `from jax._src.numpy.fft import _fft_norm`, the factor of
+# the norm modes, in portax.core.numpy.fft; lax_numpy_indexing_test: `indexing.rewriting_take(x, idx, strategy=...)`
+# and `jax._src.indexing.Slice` (what jax.ds makes), in portax.core.numpy.indexing.)
+# (random_test: `jnp.issubdtype(key.dtype, dtypes.prng_key)` with `from jax._src import dtypes`: the plugin's
+# override of "jax._src.dtypes" gives portax's key dtype categories prng_key and extended, real jax's other names.)
+# (lax_numpy_test, lax_test, api_test: `from jax._src.sharding_impls import make_single_device_sharding`, the
+# sharding the tests pass to jnp's `device=` and compare with `x.sharding`: portax.core.sharding's.)
 ALIASES = {"jax._src.api": "jax", "jax._src.lax.linalg": "jax.lax.linalg",
-           "jax._src.random.prng": "portax.core.prng_keys"}
+           "jax._src.random.prng": "portax.core.prng_keys", "jax._src.random": "portax.core.random",
+           "jax._src.lax.windowed_reductions": "portax.core.primitives.windowed",
+           "jax._src.lax.parallel": "portax.core.primitives.collectives",
+           "jax._src.ad_checkpoint": "portax.core.ad_checkpoint", "jax._src.array": "portax.core.array",
+           "jax._src.numpy.fft": "portax.core.numpy.fft", "jax._src.numpy.indexing": "portax.core.numpy.indexing",
+           "jax._src.indexing": "portax.core.numpy.indexing", "jax._src.dtypes": "jax._src.dtypes",
+           "jax._src.sharding_impls": "portax.core.sharding"}
 
 
 class Missing:
@@ -98,6 +118,9 @@ class Redirector:
             module = builtins.__import__(name, globals, locals, fromlist, level)
             return _FromView(name, {item: self.resolve(self.aliases[f"{name}.{item}"]) if f"{name}.{item}" in
                                     self.aliases else getattr(module, item) for item in fromlist})
+        if not level and fromlist and name in self.aliases:  # `from jax._src.X import a`, X an aliased module
+            module = self.resolve(self.aliases[name])
+            return _FromView(name, {item: self._member(module, name, item) for item in fromlist if item != "*"})
         if level or not self.redirected(name):
             return builtins.__import__(name, globals, locals, fromlist, level)
         if not fromlist:  # `import jax.numpy [as jnp]`: Python walks attributes down from the top module

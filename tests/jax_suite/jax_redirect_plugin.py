@@ -25,7 +25,17 @@ references) stays real jax. Patches, so that no result scored for portax is comp
    ``promote_dtypes_inexact`` rather than real jax's (which reject portax arrays).
 10. ``jtu.count_jit_and_pmap_lowerings`` (and ``assert_num_jit_and_pmap_compilations``) counts real jax's
    ``lower_jaxpr_to_module`` events: each backend compilation of portax emits that event (through the hook
-   ``portax.core.dispatch.on_compile``), so the tests count portax's own compilations.
+   ``portax.core.dispatch.on_compile``), so the tests count portax's own compilations; likewise
+   ``jtu.count_jit_tracing_cache_miss`` counts ``trace_to_jaxpr`` events: each trace of a function for jit (or
+   ``eval_shape``, which shares jit's traces) emits one through ``portax.core.api.on_trace``; and
+   ``jtu.count_pjit_cpp_cache_miss`` counts ``jit_cpp_cache_miss`` events (a jit call missing JAX's C++ fast path):
+   each jit call missing portax's fast path emits one through ``portax.core.api.on_jit_general_path``.
+11. A context manager of real jax's config (``config.random_seed_offset(3)``, ``@config.explicit_x64_dtypes(mode)``:
+   test modules import ``jax._src.config``, the harness's) also sets the option in portax where portax has it, as 6
+   and 7 do for ``update`` and ``jtu.with_config``; a value portax refuses raises before real jax's is set.
+12. ``from jax._src import dtypes`` gives test modules a view whose key dtype categories ``prng_key`` and
+   ``extended`` are portax's (random_test: ``jnp.issubdtype(key.dtype, dtypes.prng_key)``; real jax's classes cannot
+   be the categories of portax's key dtypes), real jax's ``jax._src.dtypes`` for every other name.
 
 Real jax raises TypeError on portax arrays (they are not JAX types), so a harness path not patched here fails
 loudly rather than computing a portax-scored result with real jax.
@@ -36,6 +46,7 @@ import contextlib
 import functools
 import os
 import sys
+import threading
 import types
 
 import jax_redirect
@@ -68,7 +79,7 @@ def _portax_jit(*args, **kwargs):
 
 
 def patch_harness() -> dict:
-    """Apply patches 1-10; returns the redirect overrides (patches 3 and 6)."""
+    """Apply patches 1-12; returns the redirect overrides (patches 3, 6 and 12)."""
     import portax
     import portax.tree_util
     from jax._src import public_test_util, test_util as jtu
@@ -115,7 +126,41 @@ def patch_harness() -> dict:
     from jax._src import util as jax_util
     from portax.core import dispatch as portax_dispatch
     portax_dispatch.on_compile = lambda: jax_util.test_event("lower_jaxpr_to_module")  # 10
-    return {"jax.test_util": public_test_util, "jax.config": _ConfigView(portax.config)}  # 3, 6
+    from portax.core import api as portax_api
+    portax_api.on_trace = lambda: jax_util.test_event("trace_to_jaxpr")
+    portax_api.on_jit_general_path = lambda: jax_util.test_event("jit_cpp_cache_miss")
+    from jax._src import config as jax_config
+    _sync_config_managers(jax_config.StateContextManager, portax_config.config)  # 11
+    from jax._src import dtypes as jax_dtypes
+    key_categories = _View("jax._src.dtypes (portax's key dtype categories)", portax.dtypes, ("prng_key", "extended"),
+                           jax_dtypes, "portax.dtypes")  # 12
+    return {"jax.test_util": public_test_util, "jax.config": _ConfigView(portax.config),  # 3, 6
+            "jax._src.dtypes": key_categories}
+
+
+def _sync_config_managers(manager_cls, portax_config) -> None:
+    """Patch 11: entering/leaving real jax's config context managers enters/leaves portax's for the same option."""
+    entered = threading.local()  # per thread, the portax managers of the real ones entered (LIFO)
+    enter, leave = manager_cls.__enter__, manager_cls.__exit__
+
+    def __enter__(self):
+        try:
+            state = portax_config._state(self.state.name)
+        except AttributeError:
+            state = None  # an option portax does not have
+        mine = None if state is None else state(self.new_val)
+        enter(self)
+        if mine is not None:
+            mine.__enter__()
+        entered.__dict__.setdefault("stack", []).append(mine)
+
+    def __exit__(self, *exc):
+        mine = entered.stack.pop()
+        if mine is not None:
+            mine.__exit__(*exc)
+        return leave(self, *exc)
+
+    manager_cls.__enter__, manager_cls.__exit__ = __enter__, __exit__
 
 
 class _ConfigView:

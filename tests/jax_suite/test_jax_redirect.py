@@ -106,3 +106,15 @@ def test_a_module_portax_holds_as_an_attribute_resolves(fakes):
     assert redirector.resolve("fakejax.lax.linalg").who == "portax linalg"
     with pytest.raises(ImportError, match="fakeportax.lax.nothere"):
         redirector.resolve("fakejax.lax.nothere")
+
+
+def test_names_imported_from_an_aliased_internal_module(fakes, monkeypatch):
+    """`from jax._src.ad_checkpoint import saved_residuals, custom_remat`: the aliased module's names (portax's),
+    placeholders for those it lacks."""
+    monkeypatch.setitem(sys.modules, "fakeportax.checkpoints",
+                        _module("fakeportax.checkpoints", saved_residuals="portax's"))
+    redirector = Redirector(source="fakejax", target="fakeportax", harness=("fakejax._src",),
+                            aliases={"fakejax._src.ad_checkpoint": "fakejax.checkpoints"})
+    view = redirector.import_("fakejax._src.ad_checkpoint", fromlist=("saved_residuals", "custom_remat"))
+    assert view.saved_residuals == "portax's"
+    assert isinstance(view.custom_remat, Missing)

@@ -253,3 +253,18 @@ def test_all_to_all_over_two_vmapped_axes_is_row_major_over_names(split_axis, co
         split_axis += 1
     ref = np.moveaxis(x, (vmap_axis, split_axis), (concat_axis + 1, 0))
     np.testing.assert_array_equal(y, ref)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.int32])
+def test_pargmax_pargmin_match_argmax_argmin(dtype, devices):
+    # JAX's batching_test testArgAllReduce (jax._src.lax.parallel.pargmax/pargmin): ties give the first position.
+    from portax.core.primitives.collectives import pargmax, pargmin
+    x = np.array([[3, 1, 7], [5, 1, 2], [5, 0, 7], [1, 4, 2]], dtype)[:len(devices)]
+    for ax in (0, 1):
+        for parg, ref in ((pargmax, np.argmax), (pargmin, np.argmin)):
+            out = jax.vmap(lambda v: parg(v, "i"), in_axes=ax, out_axes=None, axis_name="i")(x)
+            np.testing.assert_array_equal(np.asarray(out), ref(x, ax))
+    out = jax.pmap(lambda v: pargmax(v, "i"), "i", devices=devices)(x)
+    np.testing.assert_array_equal(np.asarray(out), np.broadcast_to(np.argmax(x, 0), x.shape))
+    with pytest.raises(TypeError, match="only accepts a single axis"):
+        jax.vmap(lambda v: pargmax(v, ("i",)), axis_name="i")(x)

@@ -334,6 +334,20 @@ def test_plain_jit_runs_over_the_mesh_of_its_arguments(mesh, monkeypatch):
     np.testing.assert_allclose(np.asarray(jax.jit(jnp.add)(x, other)), np.asarray(x) + np.asarray(other), rtol=1e-6)
 
 
+def test_jit_over_a_mesh_follows_each_call_s_layouts_and_clear_cache(mesh):
+    """A call runs the program partitioned for its arguments' layouts (cached per layout); clear_cache
+    drops the partitioned programs too, so the function is traced again."""
+    data, scale = _rand(8, 4), [2.0]
+    f = jax.jit(lambda v: v.sum(0) * scale[0] + v)
+    for spec in (P("x", "y"), P("y"), P(), P("x", "y")):
+        out = f(jax.device_put(data, NamedSharding(mesh, spec)))
+        np.testing.assert_allclose(np.asarray(out), data.sum(0) * 2 + data, rtol=1e-5)
+    scale[0] = 3.0
+    f.clear_cache()
+    np.testing.assert_allclose(np.asarray(f(jax.device_put(data, NamedSharding(mesh, P("x", "y"))))),
+                               data.sum(0) * 3 + data, rtol=1e-5)
+
+
 def test_jit_of_shard_map_on_sharded_arguments(mesh):
     x = jax.device_put(np.arange(8.0, dtype=np.float32).reshape(4, 2), NamedSharding(mesh, P("x")))
     g = jax.jit(jax.shard_map(lambda b: lax.psum(b, "y") * 2, mesh=mesh, in_specs=P("x"), out_specs=P("x")))
@@ -631,3 +645,11 @@ def test_uneven_shardings_are_errors(mesh):
     with pytest.raises(ValueError, match=uneven):
         NamedSharding(mesh, P("x")).shard_shape((3, 4))
     assert NamedSharding(mesh, P("x", "y")).shard_shape((4, 6)) == (2, 3)
+
+
+def test_make_single_device_sharding_places_jnp_creation_and_is_each_result_sharding():
+    from portax.core.sharding import SingleDeviceSharding, make_single_device_sharding
+    s = make_single_device_sharding(jax.devices()[-1])
+    assert isinstance(s, SingleDeviceSharding)
+    out = jnp.full_like(jnp.ones(3), 2, device=s)
+    assert out.sharding == s and jnp.zeros_like(out).devices() == out.devices()

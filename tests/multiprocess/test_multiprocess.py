@@ -1,6 +1,7 @@
 """Multi-process runs: the scripts in scripts/ started by ``mpirun`` (Open MPI from ``pip install 'portax[mpi]'``)
 on cpu_llvm and reference (wgpu where an adapter exists), checked from here through their exit code and output."""
 import importlib.util
+import json
 import os
 import shutil
 import subprocess
@@ -8,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from portax.core.backend import device_count_env, registry
@@ -18,7 +20,7 @@ MPIRUN = shutil.which("mpirun", path=f"{Path(sys.executable).parent}{os.pathsep}
 pytestmark = pytest.mark.skipif(
     importlib.util.find_spec("mpi4py") is None or MPIRUN is None,
     reason="multi-process tests need mpi4py and mpirun: pip install '.[mpi]' (or run `make test-mpi`)")
-# `make test` runs the quick ones (about 30 s); `make test-mpi` sets PORTAX_MPI_TESTS=all for every one.
+# `make test` runs the quick ones (about a minute); `make test-mpi` sets PORTAX_MPI_TESTS=all for every one.
 full = pytest.mark.skipif(os.environ.get("PORTAX_MPI_TESTS") != "all",
                           reason="a longer multi-process test: run by `make test-mpi` (PORTAX_MPI_TESTS=all)")
 
@@ -79,16 +81,39 @@ def test_misuse_is_a_clear_error():
     for message in ("error: portax.distributed.initialize() must be called before any collective",
                     "error: distributed.initialize should only be called once.", "done"):
         assert result.stdout.count(message) == 2, result.stdout
-    # device_put and shard_map over a mesh holding the other process's devices, on each process
-    assert result.stdout.count("is not addressable from process") == 4, result.stdout
+
+
+def _results(backend: str, processes: int, devices: int) -> dict:
+    result, _ = mpirun("global_arrays.py", processes, backend=backend, devices=devices)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.count(": OK") == processes, result.stdout
+    return json.loads(result.stdout.split("results ")[1].split("\n")[0])
+
+
+@pytest.mark.parametrize("backend", _backends())
+def test_global_arrays_over_a_mesh_spanning_processes(backend):
+    """shard_map (every collective), jit with shardings, make_array_from_process_local_data, device_put and
+    process_allgather over a mesh of every process's devices: the single-process run's results."""
+    one, two = _results(backend, 1, 4), _results(backend, 2, 2)
+    assert one.keys() == two.keys() and len(one) > 20
+    for name in one:
+        np.testing.assert_allclose(two[name], one[name], rtol=1e-5, err_msg=name)
 
 
 @full
-def test_example_trains_the_same_on_one_and_two_processes():
+def test_global_arrays_over_four_processes_oversubscribed():
+    one, four = _results("cpu_llvm", 1, 4), _results("cpu_llvm", 4, 1)
+    for name in one:
+        np.testing.assert_allclose(four[name], one[name], rtol=1e-5, err_msg=name)
+
+
+@full
+@pytest.mark.parametrize("mode", [[], ["--shard-map"]], ids=["pmap", "shard_map"])
+def test_example_trains_the_same_on_one_and_two_processes(mode):
     example = str(Path(__file__).parents[2] / "examples" / "multiprocess_train.py")
     losses = []
     for n in (1, 2):
-        result, _ = mpirun(example, n, "--steps", "3", "--batch", "256")
+        result, _ = mpirun(example, n, "--steps", "3", "--batch", "256", *mode)
         assert result.returncode == 0, result.stdout + result.stderr
         losses.append(result.stdout.split("loss ")[1].split(",")[0])
     assert losses[0] == losses[1]

@@ -143,6 +143,10 @@ class ReferenceBackend:
     def get(self, buffer: np.ndarray) -> np.ndarray:
         return buffer
 
+    def buffer_pointer(self, buffer: np.ndarray) -> int:
+        """``Array.unsafe_buffer_pointer``: buffers are host arrays."""
+        return buffer.ctypes.data
+
     def memory_stats(self, device: Device) -> dict:
         """``jax.Device.memory_stats``: the arrays this backend handed out and that are still alive (host
         memory, shared by its devices; ``bytes_limit`` is the machine's memory)."""
