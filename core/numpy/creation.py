@@ -12,6 +12,7 @@ from ..array import Array
 from ..primitives import elementwise as ew, structural as st
 from ..prng_key_ops import key_array, key_full, keys_lifted
 from ..prng_keys import KeyTy, is_key_array
+from ..sharding import Sharding
 from ..trace import concrete_or_error, get_aval
 from ._util import asarray_any, broadcast_shapes, broadcast_to, canonicalize_axis
 
@@ -118,7 +119,7 @@ def _placed_like(val: Any, a: Any, dtype, device: Any) -> Any:
     if type(a) is Array and type(val) is Array and a.device is val.device:  # the common case, decided at once
         return val
     sharding = getattr(a, "sharding", None)
-    if (sharding is None or get_aval(a).shape != get_aval(val).shape or (dtype is None and get_aval(a).weak_type)
+    if (not isinstance(sharding, Sharding) or get_aval(a).shape != get_aval(val).shape or (dtype is None and get_aval(a).weak_type)
             or sharding == getattr(val, "sharding", None)):
         return val
     from ..api import device_put
