@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .workloads import (LEARNING_RATE, SELU_ALPHA, SELU_SCALE, Job, Sizes, cnn_batch, cnn_params, conv_inputs,
-                        elementwise_inputs, linear_problem, matmul_inputs, mlp_batch, mlp_params)
+from .workloads import (LEARNING_RATE, SELU_ALPHA, SELU_SCALE, Job, Sizes, attention_inputs, cnn_batch, cnn_params,
+                        conv_inputs, elementwise_inputs, linear_problem, matmul_inputs, mlp_batch, mlp_params)
 
 
 def _forward(params: list, x: np.ndarray) -> tuple[list, list, np.ndarray]:
@@ -98,6 +98,14 @@ def cnn_grads(params: list, x: np.ndarray, y: np.ndarray) -> list:
     return [(dw1, dz1.sum(axis=(0, 2, 3))), (dw2, dz2.sum(axis=(0, 2, 3))), (flat.T @ dl, dl.sum(axis=0))]
 
 
+def _attention(q, k, v):
+    """softmax(q k^T / sqrt(head size)) v per batch and head (BTNH), as jax.nn.dot_product_attention."""
+    scores = np.einsum("btnh,bsnh->bnts", q, k) / np.float32(np.sqrt(q.shape[-1]))
+    weights = np.exp(scores - scores.max(-1, keepdims=True))
+    weights /= weights.sum(-1, keepdims=True)
+    return np.einsum("bnts,bsnh->btnh", weights, v)
+
+
 def _sgd(grads_fn):
     def step(params, x, y):
         return [(w - LEARNING_RATE * gw, b - LEARNING_RATE * gb)
@@ -124,6 +132,8 @@ def build(key: str, sizes: Sizes) -> Job:
         return Job(lambda x, w, g: conv_grads(x, w, g, 1), tuple(conv_inputs(sizes)))
     if key == "cnn_step":
         return Job(_sgd(cnn_grads), (cnn_params(), *cnn_batch(sizes)))
+    if key == "attention":
+        return Job(_attention, tuple(attention_inputs(sizes)))
     if key == "per_example_grads":
         return Job(lambda p, x, y: mlp_grads(p, x, y, True),
                    (mlp_params(sizes), *mlp_batch(sizes, sizes.per_example_batch)))

@@ -284,6 +284,7 @@ TARGETS: list[tuple[str, str, Check]] = [
     ("cpu_llvm", "conv forward >= 1.0x JAX", _vs("conv_fwd", "cpu_llvm", "jax", 1.0)),
     ("cpu_llvm", "conv gradients >= 1.0x JAX", _vs("conv_grads", "cpu_llvm", "jax", 1.0)),
     ("cpu_llvm", "CNN train step >= 1.0x JAX", _vs("cnn_step", "cpu_llvm", "jax", 1.0)),
+    ("cpu_llvm", "dot_product_attention >= 1.0x JAX", _vs("attention", "cpu_llvm", "jax", 1.0)),
     ("cpu_llvm", "normal samples faster than NumPy", _vs("normal", "cpu_llvm", "numpy", 1.0)),
     ("cpu_llvm", "pmap'd data-parallel step: 2 devices >= 1.6x the throughput of 1", _pmap_scaling),
     ("cpu_llvm", "data-parallel step: 2 processes >= 1.7x the throughput of 1", _mpi_scaling),

@@ -26,11 +26,13 @@ class Sizes:
     dispatch_calls: int  # calls per timing sample of the tiny jitted function
     conv: tuple[int, int, int, int, int]  # conv rows: batch, in features, height = width, out features, kernel
     cnn_batch: int  # batch of the CNN train step (28x28 inputs)
+    attention: tuple[int, int, int, int]  # dot_product_attention: batch, sequence, heads, head size (BTNH)
 
 
 SIZES = {
-    "full": Sizes(10_000_000, (1024, 2048), (784, 512, 512, 10), 128, 32, 10_000_000, 2000, (32, 32, 14, 64, 3), 32),
-    "quick": Sizes(200_000, (128, 256), (64, 32, 32, 10), 16, 8, 200_000, 200, (4, 8, 8, 16, 3), 4),
+    "full": Sizes(10_000_000, (1024, 2048), (784, 512, 512, 10), 128, 32, 10_000_000, 2000, (32, 32, 14, 64, 3), 32,
+                  (8, 128, 8, 64)),
+    "quick": Sizes(200_000, (128, 256), (64, 32, 32, 10), 16, 8, 200_000, 200, (4, 8, 8, 16, 3), 4, (2, 16, 2, 8)),
 }
 
 
@@ -106,6 +108,8 @@ WORKLOADS = [
              "ms", lambda s: 1.0, 1e3, False),
     Workload("per_example_linear", lambda s: f"per-example grads vmap(grad) of a linear model, batch "
              f"{s.per_example_batch}, {LINEAR_FEATURES} features", "µs", lambda s: 1.0, 1e6, False),
+    Workload("attention", lambda s: "dot_product_attention B{} T{} N{} H{} f32".format(*s.attention), "ms",
+             lambda s: 1.0, 1e3, False),
     Workload("normal", lambda s: f"random.normal {_count(s.normals)} f32", "ms", lambda s: 1.0, 1e3, False),
 ]
 BY_KEY = {w.key: w for w in WORKLOADS}
@@ -148,6 +152,12 @@ def conv_inputs(sizes: Sizes, seed: int = 4) -> list[np.ndarray]:
     n, c, h, o, k = sizes.conv
     rng = np.random.default_rng(seed)
     return [rng.standard_normal(shape, dtype=np.float32) for shape in ((n, c, h, h), (o, c, k, k), (n, o, h, h))]
+
+
+def attention_inputs(sizes: Sizes, seed: int = 8) -> list[np.ndarray]:
+    """q, k, v of the attention row (batch, sequence, heads, head size: JAX's BTNH layout)."""
+    rng = np.random.default_rng(seed)
+    return [rng.standard_normal(sizes.attention, dtype=np.float32) for _ in range(3)]
 
 
 LINEAR_FEATURES = 64  # inputs of the linear model of the per-example-gradients row (sub-millisecond calls)
@@ -255,6 +265,8 @@ def build(fw: Any, key: str, sizes: Sizes) -> Job:
         if key == "conv_fwd":
             return Job(jit(conv), (x, w))
         return Job(jit(lambda x, w, g: jax.vjp(conv, x, w)[1](g)), (x, w, g))
+    if key == "attention":
+        return Job(jit(jax.nn.dot_product_attention), tuple(map(put, attention_inputs(sizes))))
     if key == "cnn_step":
         params = jax.tree_util.tree_map(put, cnn_params())
         return Job(jit(sgd(jax, cnn_loss_fn(jax))), (params, *map(put, cnn_batch(sizes))))

@@ -13,7 +13,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 WORKLOADS = ["dispatch", "compile_loss_cold", "compile_grad_cold", "compile_loss_warm", "compile_grad_warm", "selu",
              "sum_xyz", "matmul_0", "matmul_1", "mlp_step", "conv_fwd", "conv_grads", "cnn_step", "per_example_grads",
-             "per_example_linear", "normal"]
+             "per_example_linear", "attention", "normal"]
 NUMBER = r"[0-9][0-9,]*(\.[0-9]+)?(e[-+]?[0-9]+)?"
 
 
@@ -72,7 +72,8 @@ def _title_start(key: str) -> str:
             "matmul_0": "matmul 128²", "matmul_1": "matmul 256²", "mlp_step": "MLP ",
             "conv_fwd": "conv forward", "conv_grads": "conv lhs and rhs gradients", "cnn_step": "CNN train step",
             "per_example_grads": "per-example grads vmap(grad), batch",
-            "per_example_linear": "per-example grads vmap(grad) of a linear model", "normal": "random.normal"}[key]
+            "per_example_linear": "per-example grads vmap(grad) of a linear model",
+            "attention": "dot_product_attention", "normal": "random.normal"}[key]
 
 
 def test_memory_bandwidth_and_machine_info(quick):
