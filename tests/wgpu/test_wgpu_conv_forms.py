@@ -8,7 +8,7 @@ import portax
 import portax.numpy as jnp
 from portax import lax
 
-from wgpu_helpers import check, compiled
+from wgpu_helpers import check, force_variant, variants_used
 
 R = np.random.RandomState(3)
 
@@ -32,10 +32,7 @@ CONVS = [
 
 @pytest.fixture(params=["direct", "gemm"])
 def form(request, monkeypatch):
-    monkeypatch.setenv("PORTAX_WGPU_CONV", request.param)
-    portax.clear_caches()
-    yield request.param
-    portax.clear_caches()
+    return force_variant(request, monkeypatch, "conv")
 
 
 @pytest.mark.parametrize("name,xs,ws,kw,gemm_form", CONVS, ids=[c[0] for c in CONVS])
@@ -43,8 +40,7 @@ def test_every_form_computes_every_convolution(form, name, xs, ws, kw, gemm_form
     x, w = R.randn(*xs).astype(np.float32), R.randn(*ws).astype(np.float32)
     f = lambda a, b: lax.conv_general_dilated(a, b, **kw)
     check(f, x, w, tol=1e-4)
-    used = {k.context.rsplit("[", 1)[1].rstrip("]") for k in compiled(f, x, w).kernels}
-    assert used == {gemm_form if form == "gemm" else "direct"}
+    assert variants_used(f, x, w) == {gemm_form if form == "gemm" else "direct"}
 
 
 def test_gradients_of_a_strided_conv(form):
@@ -60,4 +56,4 @@ def test_an_integer_conv_stays_direct(form):
     x, w = R.randint(-5, 5, (2, 3, 6, 6)).astype(np.int32), R.randint(-3, 3, (2, 3, 3, 3)).astype(np.int32)
     f = lambda a, b: lax.conv_general_dilated(a, b, (1, 1), "SAME")
     check(f, x, w)
-    assert {k.context.rsplit("[", 1)[1].rstrip("]") for k in compiled(f, x, w).kernels} == {"direct"}
+    assert variants_used(f, x, w) == {"direct"}

@@ -10,7 +10,7 @@ from portax import lax
 from portax.backends.wgpu import renderer
 from portax.core import fusion
 
-from wgpu_helpers import caps, check, compiled
+from wgpu_helpers import caps, check, force_variant, variants_used
 
 R = np.random.RandomState(0)
 X = R.randn(3, 5000).astype(np.float32)  # split over workgroups: two passes
@@ -36,17 +36,13 @@ REDUCTIONS = [
 
 @pytest.fixture(params=["tree", "subgroup"])
 def fold(request, monkeypatch):
-    monkeypatch.setenv("PORTAX_WGPU_REDUCE", request.param)
-    portax.clear_caches()
-    yield request.param
-    portax.clear_caches()
+    return force_variant(request, monkeypatch, "reduce")
 
 
 @pytest.mark.parametrize("name,f,x", REDUCTIONS, ids=[r[0] for r in REDUCTIONS])
 def test_every_fold_computes_every_reduction(fold, name, f, x):
     check(f, x, tol=1e-4)
-    used = {c.context.rsplit("[", 1)[1].rstrip("]") for c in compiled(f, x).kernels
-            if c.context.startswith("fused reduce")}
+    used = variants_used(f, x, kernels="fused reduce")
     subgroup_capable = caps().has_subgroups and name not in ("float_max", "argmax")
     assert used == ({fold} if subgroup_capable else {"tree"}), used
 

@@ -76,3 +76,19 @@ def compiled(f, *args):
     """The wgpu Compiled object of ``f`` for ``args`` (to inspect ``kernels``)."""
     wgpu_backend()
     return jit(f, backend="wgpu").lower(*args).compile()
+
+
+def force_variant(request, monkeypatch, op: str) -> str:
+    """Force the kernel variant ``request.param`` of ``op`` (``PORTAX_WGPU_<OP>``), with compile caches emptied
+    before and after so no program compiled with another variant is reused; returns the variant."""
+    monkeypatch.setenv(f"PORTAX_WGPU_{op.upper()}", request.param)
+    portax.clear_caches()
+    request.addfinalizer(portax.clear_caches)
+    return request.param
+
+
+def variants_used(f, *args, kernels: str = "") -> set[str]:
+    """The variants (the ``[name]`` ending a kernel's context) of ``f``'s wgpu kernels whose context starts
+    with ``kernels``."""
+    return {k.context.rsplit("[", 1)[1].rstrip("]") for k in compiled(f, *args).kernels
+            if k.context.startswith(kernels) and k.context.endswith("]")}
