@@ -5,15 +5,14 @@ import pytest
 import portax.numpy as jnp
 from portax import lax
 
-from wgpu_helpers import check, compiled
+from wgpu_helpers import check, compiled, force_variant, variants_used
 
 R = np.random.RandomState(3)
 
 
 @pytest.fixture(params=["blocked", "tiled"])
 def matmul_variant(request, monkeypatch):
-    monkeypatch.setenv("PORTAX_WGPU_MATMUL", request.param)
-    return request.param
+    return force_variant(request, monkeypatch, "matmul")
 
 
 DOTS = [
@@ -30,7 +29,9 @@ DOTS = [
 
 @pytest.mark.parametrize("name,f,sa,sb", DOTS, ids=[d[0] for d in DOTS])
 def test_dot_general(matmul_variant, name, f, sa, sb):
-    check(f, R.randn(*sa).astype(np.float32), R.randn(*sb).astype(np.float32), tol=1e-4)
+    a, b = R.randn(*sa).astype(np.float32), R.randn(*sb).astype(np.float32)
+    check(f, a, b, tol=1e-4)
+    assert variants_used(f, a, b, kernels="dot_general") == {matmul_variant}
 
 
 def test_dot_integer_bool_and_preferred(matmul_variant):
@@ -53,6 +54,7 @@ EPILOGUES = [
 def test_dot_with_fused_epilogue(matmul_variant, name, f, shapes):
     args = [R.randn(*s).astype(np.float32) for s in shapes]
     check(lambda *a: f(*a), *args, tol=1e-4)
+    assert variants_used(f, *args, kernels="dot_general") == {matmul_variant}
 
 
 def test_dense_layer_is_one_kernel():
