@@ -1,5 +1,5 @@
 """Kernel variants chosen per GPU: where an op has several kernels (the matmul's ``blocked`` and ``tiled``,
-the reductions' ``tree`` and ``subgroup`` folds),
+the reductions' ``tree`` and ``subgroup`` folds, the fused loops' ``scalar`` and ``vec4``),
 the first big enough use of a problem class on an adapter times every candidate on the device and keeps the
 fastest, remembered in memory and in ``variants.json`` of the wgpu disk cache (keyed by adapter, driver, op
 and problem class), so later processes reuse it. Small problems take the adapter type's default without

@@ -21,7 +21,7 @@ from . import autotune
 from .buffers import DeviceBuffer, storage_nbytes
 from .errors import LimitExceededError
 from .kernel_writer import KernelWriter, check_size, u32, workgroups_for
-from .renderer import FOLDS, WORKGROUP, Scratch, folds, render_loop, render_reduce
+from .renderer import FOLDS, LOOP_VARIANTS, WORKGROUP, Scratch, folds, loop_variants, render_loop, render_reduce
 from .simplify import compose_broadcasts, sink_scalar_broadcasts
 from .runtime import CommandBatch, Pipeline, WgpuDevice
 from .timestamps import DispatchTimer
@@ -237,8 +237,9 @@ def lower_fused(ctx: LoweringContext, kernel: fusion.Kernel) -> None:
         return
     context = "fused " + kernel.describe()
     if kernel.kind == "loop":
-        w, groups = render_loop(kernel, ctx.caps)
-        ctx.launch(w, groups, context=context)
+        variant = _choose_loop(ctx, kernel)
+        w, groups = render_loop(kernel, ctx.caps, variant)
+        ctx.launch(w, groups, context=f"{context} [{variant}]")
         return
     n_out = math.prod(kernel.root.out_binders[0].aval.shape)
 
@@ -247,6 +248,17 @@ def lower_fused(ctx: LoweringContext, kernel: fusion.Kernel) -> None:
     fold = _choose_fold(ctx, kernel, n_out)
     for w, groups in render_reduce(kernel, ctx.caps, partials, fold):
         ctx.launch(w, groups, context=f"{context} [{fold}]" if fold else context)
+
+
+def _choose_loop(ctx: LoweringContext, kernel: fusion.Kernel) -> str:
+    """How a loop kernel runs on this device (``autotune``: by default four elements per invocation, their
+    32-bit operands read and written as ``vec4``, where the element count allows; timed for big kernels)."""
+    names = loop_variants(kernel)
+    n = math.prod(kernel.shape)
+    problem = f"{kernel.outputs[0].aval.dtype}:{len(kernel.eqns)}:{autotune.size_class(n)}"
+    return autotune.choose(ctx.device, "loop", problem, n, names[-1],
+                           {name: (lambda name=name: render_loop(kernel, ctx.caps, name)) for name in names},
+                           known=LOOP_VARIANTS)
 
 
 def _choose_fold(ctx: LoweringContext, kernel: fusion.Kernel, n_out: int) -> str | None:

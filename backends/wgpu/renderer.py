@@ -3,9 +3,10 @@
 ``ElementEmitter`` turns a fused chain into statements computing every value at one element of the
 iteration shape: elementwise equations through the op table, index-mapped loads (broadcast, transpose,
 reshape, slice, rev, squeeze) as affine maps from the element's coordinates, iota from a coordinate.
-``render_loop`` runs it once per element; ``render_reduce`` runs it per reduced element and combines
-within a workgroup by one of the ``FOLDS`` (a tree in workgroup memory, or subgroup operations where the
-adapter has them), or by a loop per output when outputs are many and rows short.
+``render_loop`` runs it once per element (the ``vec4`` variant: for four consecutive elements per invocation,
+their 32-bit operands loaded and stored as ``vec4``); ``render_reduce`` runs it per reduced element and
+combines within a workgroup by one of the ``FOLDS`` (a tree in workgroup memory, or subgroup operations where
+the adapter has them), or by a loop per output when outputs are many and rows short.
 """
 from __future__ import annotations
 
@@ -41,12 +42,15 @@ class ElementEmitter:
     """Statements computing a fused chain at one element of ``shape``, given the expressions of the
     element's coordinates and linear index (each computed once, on first use)."""
 
-    def __init__(self, w: KernelWriter, shape: Sequence[int], flat: str, coords: Sequence[str], caps):
+    def __init__(self, w: KernelWriter, shape: Sequence[int], flat: str, coords: Sequence[str], caps,
+                 vectors: dict | None = None):
         self.w = w
         self.shape = tuple(shape)
         self.caps = caps
         self.env: dict = {}  # atom -> register holding its value at this element
         self.computed: set = set()  # variables defined by the kernel's equations (not loaded)
+        self.reads: dict = {}  # loaded variable -> {whether a read was at the element's own index}
+        self.vectors = vectors or {}  # variable -> ``vec4`` register holding its value at ``lane`` (vec4 loops)
         self._n = 0
         self._literals: set = set()  # literal expressions handed out (an op of these alone is a WGSL constant)
         self._flat_expr = flat
@@ -98,6 +102,10 @@ class ElementEmitter:
 
     def load(self, var: Var, index: str) -> str:
         t = wtype(var.aval.dtype)
+        own = index == self._flat
+        self.reads.setdefault(var, set()).add(own)
+        if own and var in self.vectors:
+            return load(t, f"{self.vectors[var]}[lane]")
         return load(t, f"{self.w.buffer(var, t.dtype)}[{index}]")
 
     def emit(self, eqn: JaxprEqn) -> None:
@@ -188,8 +196,20 @@ def store_outputs(em: ElementEmitter, outputs: Sequence[Var], index: str) -> Non
 
 
 # --- loop kernels -----------------------------------------------------------------------------------------
-def render_loop(kernel: Kernel, caps) -> tuple[KernelWriter, int]:
-    """One invocation per element of the iteration shape; returns the writer and the workgroup count."""
+LOOP_VARIANTS = ("scalar", "vec4")
+VEC = 4  # elements per invocation of the ``vec4`` loop kernels
+
+
+def loop_variants(kernel: Kernel) -> tuple[str, ...]:
+    """The ways ``render_loop`` can render ``kernel``: one element per invocation (``scalar``), or four
+    consecutive ones reading and writing 32-bit operands as ``vec4`` (``vec4``: element count a multiple of 4)."""
+    return LOOP_VARIANTS if math.prod(kernel.shape) % VEC == 0 else LOOP_VARIANTS[:1]
+
+
+def render_loop(kernel: Kernel, caps, variant: str = "scalar") -> tuple[KernelWriter, int]:
+    """The loop kernel as ``variant`` (one of ``loop_variants(kernel)``); returns the writer and the
+    workgroup count. The scalar kernel is rendered in any case: how it reads each operand decides which
+    operands the ``vec4`` kernel loads as vectors."""
     shape = kernel.shape
     n = math.prod(shape)
     w = KernelWriter(f"loop:{kernel.describe()}", WORKGROUP)
@@ -198,7 +218,46 @@ def render_loop(kernel: Kernel, caps) -> tuple[KernelWriter, int]:
     for e in kernel.eqns:
         em.emit(e)
     store_outputs(em, kernel.outputs, "gid")
+    if variant == "vec4":
+        return _render_vec4(kernel, caps, em.reads)
     return w, workgroups_for(n, WORKGROUP)
+
+
+def _vector_storage(v: Var) -> bool:
+    """Whether ``v``'s elements are 32-bit words (read and written four at a time as a ``vec4``)."""
+    return wtype(v.aval.dtype).storage in ("f32", "i32", "u32")
+
+
+def _render_vec4(kernel: Kernel, caps, reads: dict) -> tuple[KernelWriter, int]:
+    """The ``vec4`` loop kernel; ``reads``: how the scalar kernel read each operand (``ElementEmitter.reads``).
+    The operands read only at the element's own index are loaded as one ``vec4`` per invocation, a loop over
+    the four lanes computes the chain (not unrolled: shader compile time stays that of the scalar kernel),
+    and 32-bit outputs are collected into ``vec4`` variables stored after the loop."""
+    shape = kernel.shape
+    n = math.prod(shape)
+    w = KernelWriter(f"loop-vec4:{kernel.describe()}", WORKGROUP)
+    w.line(f"if (gid >= {u32(n // VEC)}) {{ return; }}")
+    vectors = {}
+    for v in (v for v, own in reads.items() if own == {True} and _vector_storage(v)):
+        t = wtype(v.aval.dtype)
+        vectors[v] = f"q{len(vectors)}"
+        w.line(f"let {vectors[v]} = {w.buffer(v, t.dtype, element=f'vec4<{t.storage}>')}[gid];")
+    outs = {v: f"o{i}" for i, v in enumerate(v for v in kernel.outputs if _vector_storage(v))}
+    for v, name in outs.items():
+        w.line(f"var {name}: vec4<{wtype(v.aval.dtype).storage}>;")
+    w.line(f"for (var lane = 0u; lane < {u32(VEC)}; lane = lane + 1u) {{")
+    w.line(f"let e = gid * {u32(VEC)} + lane;")
+    em = ElementEmitter(w, shape, "e", coord_exprs("e", shape), caps, vectors)
+    for e in kernel.eqns:
+        em.emit(e)
+    for v, name in outs.items():
+        w.line(f"{name}[lane] = {store(wtype(v.aval.dtype), em.env[v])};")
+    store_outputs(em, [v for v in kernel.outputs if v not in outs], "e")
+    w.line("}")
+    for v, name in outs.items():
+        t = wtype(v.aval.dtype)
+        w.line(f"{w.buffer(v, t.dtype, write=True, element=f'vec4<{t.storage}>')}[gid] = {name};")
+    return w, workgroups_for(n // VEC, WORKGROUP)
 
 
 # --- reductions -------------------------------------------------------------------------------------------
