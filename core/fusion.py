@@ -12,6 +12,9 @@
   applies as the product's epilogue, while the result blocks are still in cache.
 - ``opaque`` kernels: any other single equation (dot_general, sort, gather, control flow, ...).
 
+For products that can take an epilogue, transposes of the product or of its operands fold into it, and its
+elementwise consumers later in the jaxpr (an SGD update) move right after it, so they join its kernel.
+
 Backends lower each kernel; a ``FusionPolicy`` lets a backend exclude what it cannot fuse and bound
 the number of buffers a kernel binds (e.g. WebGPU's storage-buffer limit).
 """
@@ -111,10 +114,137 @@ class _Group:
         self.defined.update(eqn.out_binders)
 
 
+def _swapped_dot(dot: JaxprEqn, perm: Sequence[int]) -> dict | None:
+    """The params of ``dot_general(rhs, lhs)`` if it equals ``transpose(dot_general(lhs, rhs), perm)`` (``perm``
+    keeps the batch dimensions and puts the rhs free dimensions before the lhs ones), else None."""
+    (lc, rc), (lb, rb) = dot.params["dimension_numbers"]
+    nb = len(lb)
+    nl = dot.inputs[0].aval.ndim - len(lc) - nb
+    nr = dot.inputs[1].aval.ndim - len(rc) - nb
+    if nl == 0 or nr == 0 or list(perm) != [*range(nb), *range(nb + nl, nb + nl + nr), *range(nb, nb + nl)]:
+        return None
+    precision = dot.params.get("precision")
+    if isinstance(precision, tuple):
+        precision = precision[::-1]
+    return {**dot.params, "dimension_numbers": ((rc, lc), (rb, lb)), "precision": precision}
+
+
+def _operand_dims(dot: JaxprEqn, side: int, perm: Sequence[int]) -> tuple | None:
+    """The contracting and batch dimensions of operand ``side`` of ``dot`` as dimensions of ``x`` where that
+    operand is ``transpose(x, perm)``, if the transpose keeps its free dimensions in order, else None."""
+    (contract, batch) = (d[side] for d in dot.params["dimension_numbers"])
+    free = [a for a in range(len(perm)) if a not in contract and a not in batch]
+    if any(perm[a] >= perm[b] for a, b in zip(free, free[1:])):
+        return None
+    return tuple(perm[a] for a in contract), tuple(perm[a] for a in batch)
+
+
+def _fold_dot_transposes(jaxpr: Jaxpr, eqns: list[JaxprEqn], policy: FusionPolicy) -> list[JaxprEqn]:
+    """``transpose(dot_general(a, b))`` as ``dot_general(b, a)``, and ``dot_general(transpose(a), b)`` as a
+    ``dot_general`` of ``a`` (XLA's algebraic simplifications), where the product can take an epilogue and the
+    transposed value has no other reader: no transpose runs, the result is row-major for the GEMM, and the
+    transpose's consumers may join its kernel."""
+    uses: dict = {x: 2 for x in jaxpr.outs if type(x) is Var}
+    for e in eqns:
+        for x in e.inputs:
+            if type(x) is Var:
+                uses[x] = uses.get(x, 0) + 1
+    dots = {e.out_binders[0]: k for k, e in enumerate(eqns) if e.primitive is ct.dot_general_p}
+    out, dropped = list(eqns), set()
+    for t in eqns:
+        k = dots.get(t.inputs[0]) if t.primitive is st.transpose_p and type(t.inputs[0]) is Var else None
+        if k is None or uses[t.inputs[0]] != 1 or not policy.epilogue_of(eqns[k]):
+            continue
+        params = _swapped_dot(eqns[k], t.params["permutation"])
+        if params is not None:
+            dot = eqns[k]
+            out[k] = dot._replace(inputs=dot.inputs[::-1], params=params, out_binders=list(t.out_binders))
+            dropped.add(id(t))
+    transposes = {e.out_binders[0]: e for e in eqns if e.primitive is st.transpose_p}
+    for k, dot in enumerate(out):
+        if dot.primitive is not ct.dot_general_p or not policy.epilogue_of(dot):
+            continue
+        for side, x in enumerate(list(dot.inputs)):
+            t = transposes.get(x) if type(x) is Var and uses[x] == 1 else None
+            dims = None if t is None or id(t) in dropped else _operand_dims(dot, side, t.params["permutation"])
+            if dims is not None:
+                numbers = [list(d) for d in dot.params["dimension_numbers"]]
+                numbers[0][side], numbers[1][side] = dims
+                inputs = list(dot.inputs)
+                inputs[side] = t.inputs[0]
+                params = {**dot.params, "dimension_numbers": tuple(tuple(d) for d in numbers)}
+                dot = out[k] = dot._replace(inputs=inputs, params=params)
+                dropped.add(id(t))
+    return [e for e in out if id(e) not in dropped]
+
+
+def _joins_epilogue(eqn: JaxprEqn, shape: tuple, policy: FusionPolicy) -> bool:
+    return (eqn.primitive in ELEMENTWISE and not eqn.primitive.multiple_results and policy.can_fuse(eqn)
+            and _out_shape(eqn) == shape)
+
+
+def _gather_epilogues(jaxpr: Jaxpr, eqns: list[JaxprEqn], policy: FusionPolicy) -> list[JaxprEqn]:
+    """Move the elementwise consumers of a product that can take an epilogue right after it (with the
+    broadcasts feeding only them, such as a learning rate's), when everything else they read is computed
+    by then: an SGD update ``w - lr * grad`` then runs in the GEMM's epilogue. Only equations with no
+    effects move, and only earlier, so the order still respects every dependency."""
+    users: dict = {}
+    producer: dict = {}
+    for k, e in enumerate(eqns):
+        for x in e.inputs:
+            if type(x) is Var:
+                users.setdefault(x, []).append(k)
+        for v in e.out_binders:
+            producer[v] = k
+    placed = [False] * len(eqns)
+    order: list[JaxprEqn] = []
+    avail = set(jaxpr.constvars) | set(jaxpr.in_binders)
+
+    def place(k: int) -> None:
+        placed[k] = True
+        order.append(eqns[k])
+        avail.update(eqns[k].out_binders)
+
+    def helper(x, user: int, shape: tuple) -> int | None:
+        """The unplaced equation computing ``x`` for ``user`` alone from available values, if it may move."""
+        h = producer.get(x)
+        if h is None or placed[h] or users.get(x) != [user]:
+            return None
+        e = eqns[h]
+        ok = (e.primitive in INDEX_MAPPED or e.primitive in GENERATORS or _joins_epilogue(e, shape, policy)) and \
+            policy.can_fuse(e) and _out_shape(e) == shape and not eqn_effects(e) and \
+            all(type(y) is Literal or y in avail for y in e.inputs)
+        return h if ok else None
+
+    for k, e in enumerate(eqns):
+        if placed[k]:
+            continue
+        place(k)
+        if e.primitive is not ct.dot_general_p or not policy.epilogue_of(e):
+            continue
+        shape = _out_shape(e)
+        frontier = list(e.out_binders)
+        while frontier:
+            for j in users.get(frontier.pop(0), []):
+                f = eqns[j]
+                if placed[j] or not _joins_epilogue(f, shape, policy) or eqn_effects(f):
+                    continue
+                missing = [x for x in dict.fromkeys(f.inputs) if type(x) is Var and x not in avail]
+                helpers = [helper(x, j, shape) for x in missing]
+                if None in helpers:
+                    continue
+                for h in helpers:
+                    place(h)
+                place(j)
+                frontier.extend(f.out_binders)
+    return order
+
+
 def fuse(jaxpr: Jaxpr, policy: FusionPolicy = FusionPolicy()) -> list[Kernel]:
     """Partition ``jaxpr`` into kernels in dependency order."""
     kernels: list[Kernel] = []
     cur: _Group | None = None
+    eqns = _gather_epilogues(jaxpr, _fold_dot_transposes(jaxpr, jaxpr.eqns, policy), policy)
 
     def close():
         nonlocal cur
@@ -133,7 +263,7 @@ def fuse(jaxpr: Jaxpr, policy: FusionPolicy = FusionPolicy()) -> list[Kernel]:
         # keep one slot per possible output of the group so far, conservatively at least one
         return len(group.external) + len(new_inputs) + 1 <= policy.max_buffers
 
-    for eqn in jaxpr.eqns:
+    for eqn in eqns:
         p = eqn.primitive
         fusible = policy.can_fuse(eqn)
         if fusible and (p in ELEMENTWISE or p in GENERATORS or p in INDEX_MAPPED):

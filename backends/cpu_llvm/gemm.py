@@ -187,8 +187,8 @@ def _library_task(module: ir.Module, dtype: np.dtype) -> None:
             pc = b.mul(pcb, i64(bk.kc))
             kc = imin(b, i64(bk.kc), b.sub(k, pc))
             first = b.icmp_signed("==", pcb, i64(0))
-            _pack(b, bp, b_b, bpack, ety, kc, nc, bk.nr, pc, jc, prm["sbk"], prm["sbn"])
-            _pack(b, ap, a_b, apack, ety, kc, mc, bk.mr, pc, row0, prm["sak"], prm["sam"])
+            _pack(b, bp, b_b, bpack, vty, kc, nc, bk.nr, pc, jc, prm["sbk"], prm["sbn"])
+            _pack(b, ap, a_b, apack, vty, kc, mc, bk.mr, pc, row0, prm["sak"], prm["sam"])
             with for_range(b, 0, b.sdiv(b.add(nc, i64(bk.nr - 1)), i64(bk.nr)), "jp") as jp:
                 nr = imin(b, i64(bk.nr), b.sub(nc, b.mul(jp, i64(bk.nr))))
                 bpanel = at(bpack, b.mul(b.mul(jp, i64(bk.nr)), kc))
@@ -198,6 +198,7 @@ def _library_task(module: ir.Module, dtype: np.dtype) -> None:
                     crow = b.add(row0, b.mul(ip, i64(bk.mr)))
                     ccol = b.add(jc, b.mul(jp, i64(bk.nr)))
                     cbase = at(cp, b.add(c_b, b.add(b.mul(crow, n), ccol)))
+                    _prefetch_tile(b, bk, ety, cbase, n)
                     acc = micro_kernel(b, bk, vty, apanel, bpanel, kc)
                     full = b.and_(b.icmp_signed("==", mr, i64(bk.mr)), b.icmp_signed("==", nr, i64(bk.nr)))
                     with b.if_else(full) as (then, otherwise):
@@ -225,25 +226,54 @@ class _FunctionPointer(ir.instructions.LoadInstr):
         return self._fnty
 
 
-def _pack(b, src, base, dst, ety, kc, extent, width, k0, x0, s_k, s_x) -> None:
+def _pack(b, src, base, dst, vty, kc, extent, width, k0, x0, s_k, s_x) -> None:
     """dst[panel][p][w] = src[base + (k0 + p) * s_k + (x0 + panel * width + w) * s_x], zero past ``extent``;
-    whole panels copy without bounds checks, in the loop order that reads ``src`` contiguously."""
+    whole panels copy without bounds checks, reading ``src`` contiguously (``vty``: a vector of its elements)."""
+    ety = vty.element
     zero = ir.Constant(ety, 0.0)
     n_panels = b.sdiv(b.add(extent, i64(width - 1)), i64(width))
 
-    def src_at(p, x):
-        return b.gep(src, [b.add(base, b.add(b.mul(b.add(k0, p), s_k), b.mul(b.add(x0, x), s_x)))],
+    def src_at(p, x, sk=s_k, sx=s_x):
+        return b.gep(src, [b.add(base, b.add(b.mul(b.add(k0, p), sk), b.mul(b.add(x0, x), sx)))],
                      source_etype=ety)
 
     def dst_at(pbase, p, w):
         return b.gep(dst, [b.add(pbase, b.add(b.mul(p, i64(width)), w))], source_etype=ety)
 
-    def copy(pbase, x_first, k_outer: bool):
-        outer, inner = (kc, i64(width)) if k_outer else (i64(width), kc)
-        with for_range(b, 0, outer, "po") as o:
-            with for_range(b, 0, inner, "pi") as i:
-                p, w = (o, i) if k_outer else (i, o)
+    def copy(pbase, x_first):
+        with for_range(b, 0, kc, "po") as p:
+            with for_range(b, 0, width, "pi") as w:
                 b.store(b.load(src_at(p, b.add(x_first, w)), typ=ety), dst_at(pbase, p, w))
+
+    def rows(pbase, x_first):
+        """The copy for s_x == 1: each step of k one vector load and store of ``width`` elements (element
+        copies would stay scalar: ``src`` and ``dst`` may alias as far as LLVM knows)."""
+        wty = ir.VectorType(ety, width)
+        align = ety.get_abi_alignment(_data_layout())
+        with for_range(b, 0, kc, "po") as p:
+            v = b.load(src_at(p, x_first, s_k, i64(1)), typ=wty, align=align)
+            b.store(v, dst_at(pbase, p, i64(0)), align=align)
+
+    def transposing(pbase, x_first):
+        """The copy for s_k == 1: ``lanes`` steps of k of up to ``lanes`` rows as vector loads, transposed in
+        registers, each step's row stored as one vector (element copies would be scatters, slow on x86)."""
+        lanes = vty.count
+        align = ety.get_abi_alignment(_data_layout())
+        full = b.mul(b.sdiv(kc, i64(lanes)), i64(lanes))
+        with for_range(b, 0, b.sdiv(kc, i64(lanes)), "pt") as blk:
+            p0 = b.mul(blk, i64(lanes))
+            for w0 in range(0, width, lanes):
+                valid = min(lanes, width - w0)
+                vecs = [b.load(src_at(p0, b.add(x_first, i64(w0 + r)), i64(1), s_x), typ=vty, align=align)
+                        if r < valid else ir.Constant(vty, ir.Undefined) for r in range(lanes)]
+                for j, col in enumerate(_transpose(b, vecs)):
+                    if valid < lanes:
+                        col = b.shuffle_vector(col, ir.Constant(vty, ir.Undefined),
+                                               ir.Constant(ir.VectorType(T.I32, valid), list(range(valid))))
+                    b.store(col, dst_at(pbase, b.add(p0, i64(j)), i64(w0)), align=align)
+        with for_range(b, full, kc, "pr") as p:
+            for w in range(width):
+                b.store(b.load(src_at(p, b.add(x_first, i64(w)), i64(1), s_x), typ=ety), dst_at(pbase, p, i64(w)))
 
     with for_range(b, 0, n_panels, "pp") as panel:
         pbase = b.mul(b.mul(panel, i64(width)), kc)
@@ -254,9 +284,13 @@ def _pack(b, src, base, dst, ety, kc, extent, width, k0, x0, s_k, s_x) -> None:
                 contiguous_x = b.or_(b.icmp_signed("==", s_x, i64(1)), b.icmp_signed("!=", s_k, i64(1)))
                 with b.if_else(contiguous_x) as (along_x, along_k):
                     with along_x:
-                        copy(pbase, x_first, True)
-                    with along_k:
-                        copy(pbase, x_first, False)
+                        with b.if_else(b.icmp_signed("==", s_x, i64(1))) as (unit, strided):
+                            with unit:
+                                rows(pbase, x_first)
+                            with strided:
+                                copy(pbase, x_first)
+                    with along_k:  # s_k == 1
+                        transposing(pbase, x_first)
             with otherwise:
                 with for_range(b, 0, kc, "pk") as p:
                     with for_range(b, 0, width, "pw") as w:
@@ -264,6 +298,33 @@ def _pack(b, src, base, dst, ety, kc, extent, width, k0, x0, s_k, s_x) -> None:
                         inside = b.icmp_signed("<", x, extent)
                         v = b.load(src_at(p, b.select(inside, x, i64(0))), typ=ety)
                         b.store(b.select(inside, v, zero), dst_at(pbase, p, w))
+
+
+def _transpose(b, rows: list) -> list:
+    """The columns of the square matrix whose rows are the vectors ``rows`` (a power of two of them): for each
+    bit of the index, one two-source shuffle per vector swaps that bit between row and column."""
+    n = len(rows)
+    d = n // 2
+    while d:
+        out = list(rows)
+        for i in (i for i in range(n) if not i & d):
+            lo = [l if not l & d else n + l - d for l in range(n)]
+            hi = [l + d if not l & d else n + l for l in range(n)]
+            for k, mask in ((i, lo), (i + d, hi)):
+                out[k] = b.shuffle_vector(rows[i], rows[i + d], ir.Constant(ir.VectorType(T.I32, n), mask))
+        rows, d = out, d // 2
+    return rows
+
+
+def _prefetch_tile(b, bk: Blocking, ety, cbase, ldc: ir.Value) -> None:
+    """Prefetch (for writing) the cache lines of an MR x NR tile of C, which the micro-kernel's kc steps then
+    have time to bring in (C rows are far apart: each would otherwise be a miss at the end)."""
+    fn = T.intrinsic(b.module, "llvm.prefetch.p0", T.VOID, [T.PTR, T.I32, T.I32, T.I32])
+    per_line = 64 // (ety.get_abi_size(_data_layout()))
+    for i in range(bk.mr):
+        for j in range(0, bk.nr, per_line):
+            ptr = b.gep(cbase, [b.add(b.mul(i64(i), ldc), i64(j))], source_etype=ety)
+            b.call(fn, [ptr, ir.Constant(T.I32, 1), ir.Constant(T.I32, 3), ir.Constant(T.I32, 1)])
 
 
 def micro_kernel(b, bk: Blocking, vty, apanel, bpanel, kc) -> list:

@@ -1,6 +1,6 @@
 """Run a compiled loop kernel ``void f(i64 start, i64 end, ptr...)`` over [0, n), split across cores.
 
-Handing work to another Python thread costs ~60-110 us here, so a split only pays for big loops: a call
+Handing work to another Python thread costs ~20-110 us here, so a split only pays for big loops: a call
 is split when ``n * kernel.cost >= min_work`` (``cost`` is the kernel's per-element cost relative to a
 plain elementwise op, ``min_work`` defaults to ``DEFAULT_MIN_WORK`` such elements). The workers are
 persistent daemon threads calling the ctypes function pointer, which releases the GIL; the range is cut into
@@ -47,7 +47,8 @@ class Kernel:
 
 class _Job:
     """One split call: chunks of [0, n) claimed one at a time by the caller and the workers, so a core slowed
-    down by other processes simply takes fewer chunks."""
+    down by other processes simply takes fewer chunks; the caller waits for the chunks others claimed, never
+    for a worker to wake up (on a loaded machine that can take milliseconds: the caller then does it all)."""
 
     CHUNKS_PER_THREAD = 4
 
@@ -59,33 +60,37 @@ class _Job:
             step = -(-step // _ALIGN) * _ALIGN
         self.bounds = [(lo, min(lo + step, n)) for lo in range(0, n, step)]
         self._next = itertools.count()
+        self._finished = itertools.count(1)
+        self.done = threading.Event()  # set when the last chunk has finished
+        if not self.bounds:
+            self.done.set()
         self.error: BaseException | None = None
 
     def work(self) -> None:
         fn, ptrs, bounds = self.fn, self.ptrs, self.bounds
-        try:
-            for k in self._next:  # next() on a count is atomic under the GIL
-                if k >= len(bounds):
-                    return
+        for k in self._next:  # next() on a count is atomic under the GIL
+            if k >= len(bounds):
+                return
+            try:
                 fn(bounds[k][0], bounds[k][1], *ptrs)
-        except BaseException as exc:  # surfaced to the caller by _Pool.run
-            self.error = exc
+            except BaseException as exc:  # surfaced to the caller by _Pool.run
+                self.error = exc
+            if next(self._finished) == len(bounds):
+                self.done.set()
 
 
 class _Worker:
     def __init__(self) -> None:
-        self.go = threading.Lock()
-        self.done = threading.Lock()
-        self.go.acquire()
-        self.done.acquire()
+        self.go = threading.Semaphore(0)
         self.job: _Job | None = None
         threading.Thread(target=self._loop, daemon=True, name="portax-cpu-worker").start()
 
     def _loop(self) -> None:
         while True:
             self.go.acquire()
-            self.job.work()
-            self.done.release()
+            job = self.job
+            if job is not None:
+                job.work()
 
 
 class _Pool:
@@ -105,14 +110,11 @@ class _Pool:
             while len(self._workers) < size - 1:
                 self._workers.append(_Worker())
             job = _Job(fn, n, ptrs, size)
-            helpers = self._workers[:min(size, len(job.bounds)) - 1]
-            for w in helpers:
+            for w in self._workers[:min(size, len(job.bounds)) - 1]:
                 w.job = job
                 w.go.release()
             job.work()
-            for w in helpers:
-                w.done.acquire()
-                w.job = None
+            job.done.wait()
             if job.error is not None:
                 raise job.error
         finally:

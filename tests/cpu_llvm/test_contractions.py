@@ -58,14 +58,17 @@ def test_dot_general_preferred_type():
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("shapes", [((67, 130), (130, 45)), ((130, 67), (130, 45), "tn"), ((67, 130), (45, 130), "nt"),
-                                    ((3, 40, 50), (3, 50, 70), "batch"), ((200, 300), (300, 260))])
+                                    ((3, 40, 50), (3, 50, 70), "batch"), ((200, 300), (300, 260)),
+                                    ((67, 130, 2), (2, 130, 45), "strided"), ((67, 300), (45, 300), "nt_dims")])
 def test_gemm(dtype, shapes):
     """Sizes past the packed GEMM's threshold, with edge tiles, transposed operands and batches."""
     ls, rs, *kind = shapes
     kind = kind[0] if kind else "nn"
     a, b = arr(dtype, *ls), arr(dtype, *rs)
     fn = {"nn": lambda x, y: x @ y, "tn": lambda x, y: x.T @ y, "nt": lambda x, y: x @ y.T,
-          "batch": lambda x, y: jnp.einsum("bij,bjk->bik", x, y)}[kind]
+          "batch": lambda x, y: jnp.einsum("bij,bjk->bik", x, y),
+          "strided": lambda x, y: jnp.einsum("mkb,bkn->bmn", x, y),  # no unit stride in the lhs
+          "nt_dims": lambda x, y: lax.dot_general(x, y, (((1,), (1,)), ((), ())))}[kind]  # both contiguous in k
     assert_matches(fn, a, b, rtol=1e-4 if dtype == "float32" else 1e-12)
     assert any("gemm" in k.description for k in compiled(fn, a, b).kernels)
 

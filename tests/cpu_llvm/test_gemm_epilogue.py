@@ -94,9 +94,15 @@ def test_fusion_pass_makes_contraction_kernels_only_where_the_policy_allows():
     kernels = fusion.fuse(jaxpr, policy)
     assert [k.kind for k in kernels] == ["contraction"]
     assert kernels[0].eqns[0].primitive is ct.dot_general_p and len(kernels[0].outputs) == 1
-    # a transpose of the product is not elementwise work on its blocks: the product stays on its own
+    # a transpose of the product swapping its free dimensions is the product of the swapped operands, which
+    # takes the epilogue; one moving a batch dimension is not elementwise work on its blocks: two kernels
     t = portax.make_jaxpr(lambda x, w: (x @ w).T + 1.0)(arr(8, 4), arr(4, 6)).jaxpr
-    assert [k.kind for k in fusion.fuse(t, policy)] == ["opaque", "loop"]
+    kernels = fusion.fuse(t, policy)
+    assert [k.kind for k in kernels] == ["contraction"]
+    assert [x.aval.shape for x in kernels[0].eqns[0].inputs] == [(4, 6), (8, 4)]
+    u = portax.make_jaxpr(lambda a, b: jnp.transpose(jnp.einsum("bij,bjk->bik", a, b), (1, 0, 2)) + 1.0)(
+        arr(2, 8, 4), arr(2, 4, 6)).jaxpr
+    assert [k.kind for k in fusion.fuse(fusion.inline_calls(u), policy)] == ["opaque", "loop"]
 
 
 def test_contraction_binding_too_many_buffers_splits_into_the_product_and_its_consumers():
@@ -117,3 +123,69 @@ def test_products_without_contracting_dimensions():
     """Outer products (no contracting dimension) and 2-D operands with two free dimensions each."""
     assert_matches(lambda a, b: jnp.outer(a, b) * 2.0 + 1.0, arr(300), arr(300), rtol=1e-5)
     assert_matches(lambda a, b: jnp.einsum("ij,kl->ijkl", a, b) + 1.0, arr(20, 30), arr(20, 30), rtol=1e-5)
+
+
+def sgd_step(w1, b1, w2, b2, x, y):
+    """One SGD step of a two-layer MLP: the weights' updates come after the whole backward pass."""
+    def loss(params, x, y):
+        w1, b1, w2, b2 = params
+        h = portax.nn.relu(x @ w1 + b1)
+        return jnp.mean((h @ w2 + b2 - y) ** 2)
+    params = (w1, b1, w2, b2)
+    grads = portax.grad(loss)(params, x, y)
+    return portax.tree_util.tree_map(lambda p, g: p - 0.5 * g, params, grads)
+
+
+def test_sgd_updates_run_in_the_weight_gradients_gemms():
+    """A weight gradient ``transpose(dot(g, x))`` is computed as ``dot(x^T, g)``, and its update (``w - lr * g``,
+    far later in the jaxpr) moves next to it: the GEMM's epilogue, no transpose or update kernel of its own."""
+    args = arr(64, 128) * 0.1, arr(128), arr(128, 96) * 0.1, arr(96), arr(80, 64), arr(80, 96)
+    assert_matches(sgd_step, *args, rtol=1e-4)
+    descriptions = [k.description for k in compiled(sgd_step, *args).kernels]
+    assert not any("transpose" in d or d.startswith(("loop[64,128]", "loop[128,96]")) for d in descriptions), \
+        descriptions
+
+
+def test_gathered_consumers_keep_their_dependencies():
+    """A consumer reading a value computed after the product stays after it (here: in the later product's
+    epilogue); a broadcast read by two consumers stays where it is."""
+    def f(a, b, c, d):
+        p = a @ b
+        q = jnp.tanh(c @ d)
+        s = jnp.full(p.shape, 3.0)
+        return p * q - 1.0, p + s, q * s
+    args = arr(70, 90), arr(90, 60), arr(70, 40), arr(40, 60)
+    assert_matches(f, *args, rtol=1e-4)
+    jaxpr = fusion.inline_calls(portax.make_jaxpr(f)(*args).jaxpr)
+    policy = fusion.FusionPolicy(epilogue_of=lambda eqn: eqn.primitive is ct.dot_general_p)
+    kernels = fusion.fuse(jaxpr, policy)
+    seen = set(jaxpr.in_binders) | set(jaxpr.constvars)
+    for k in kernels:
+        assert set(k.inputs) <= seen, k.describe()
+        seen.update(v for e in k.eqns for v in e.out_binders)
+    assert [k.kind for k in kernels][:2] == ["opaque", "contraction"]  # p * q - 1 joins the product of q
+
+
+def test_swapped_products_keep_precision_and_batch_dimensions():
+    """``transpose(dot_general(a, b))`` folded into ``dot_general(b, a)``: with batch dimensions, several free
+    dimensions per operand and a per-operand precision."""
+    def f(a, b):
+        y = lax.dot_general(a, b, (((2,), (1,)), ((0,), (0,))), precision=(lax.Precision.HIGHEST, lax.Precision.DEFAULT))
+        return jnp.transpose(y, (0, 2, 1)) * 2.0
+    assert_matches(f, arr(3, 50, 70), arr(3, 70, 40), rtol=1e-4)
+    g = lambda a, b: jnp.transpose(jnp.einsum("ijk,kl->ijl", a, b), (2, 0, 1)) + 1.0
+    assert_matches(g, arr(6, 7, 80), arr(80, 50), rtol=1e-4)
+
+
+def test_transposed_operands_fold_into_the_product():
+    """``x @ w.T`` reads ``w`` in place (no transpose kernel), with batch dimensions and several free
+    dimensions; a transpose reordering an operand's free dimensions stays (the result's order depends on it)."""
+    f = lambda x, w, b: x @ w.T + b
+    args = arr(70, 90), arr(60, 90), arr(60)
+    assert_matches(f, *args, rtol=1e-4)
+    assert [k.kind for k in compiled(f, *args).kernels] == ["opaque"]  # one GEMM kernel with its epilogue
+    g = lambda a, b: jnp.einsum("bij,bjk->bik", jnp.transpose(a, (0, 2, 1)), jnp.transpose(b, (1, 0, 2))) * 2.0
+    assert_matches(g, arr(3, 50, 40), arr(50, 3, 30), rtol=1e-4)
+    h = lambda a, b: lax.dot_general(jnp.transpose(a, (2, 1, 0)), b, (((2,), (0,)), ((), ()))) + 1.0
+    assert_matches(h, arr(20, 10, 40), arr(20, 30), rtol=1e-4)
+    assert any("transpose" in k.description for k in compiled(h, arr(20, 10, 40), arr(20, 30)).kernels)

@@ -440,6 +440,24 @@ def test_limit_threads_keeps_split_calls_on_the_caller(monkeypatch):
     np.testing.assert_array_equal(out, np.arange(out.size, dtype=np.float64))
 
 
+def test_split_call_does_not_wait_for_a_worker_that_never_wakes():
+    """On a loaded machine a worker may wake up late: the caller runs every chunk itself and returns."""
+    import threading
+    import types
+    addr = engine.compile(IOTA_IR, ["iota"])["iota"]
+    pool = threads._Pool(2)
+    asleep = threading.Lock()
+    asleep.acquire()
+    pool._workers.append(types.SimpleNamespace(go=types.SimpleNamespace(release=lambda: None), done=asleep, job=None))
+    out = np.full(10_000, -1.0)
+    caller = threading.Thread(target=pool.run, args=(threads.Kernel(addr, 1).fn, out.size, (out.ctypes.data,)),
+                              daemon=True)
+    caller.start()
+    caller.join(timeout=30)
+    assert not caller.is_alive()
+    np.testing.assert_array_equal(out, np.arange(out.size, dtype=np.float64))
+
+
 @pytest.mark.parametrize("count,limit", [("1", 0), ("2", max(1, threads.num_cores() // 2))])
 def test_virtual_devices_share_the_cores(monkeypatch, count, limit):
     """Each of N virtual devices splits its programs' work over at most cores // N threads."""
