@@ -6,7 +6,8 @@ processes against raw mpi4py ``Allreduce`` on the same buffers.
 process on its own core), checks the results against NumPy and prints one JSON line: ``one_s``/``two_s``
 (seconds per step, medians), ``ratio`` (examples/s on 2 processes over 1; target 1.7x) and ``allreduce``
 (per size: ``portax_s``, ``mpi_s`` and ``ratio`` = mpi4py's time over portax's, target 0.9x; ``shard_map_s``:
-the psum in a jitted shard_map over a mesh of every process's device).
+the psum in a jitted shard_map over a mesh of every process's device, one call per psum; ``loop_s``: one psum
+of a ``fori_loop`` of ``loop_iterations`` psums inside one such call, the call's time over the iterations).
 Needs ``pip install 'portax[mpi]'``.
 """
 from __future__ import annotations
@@ -29,6 +30,11 @@ from .workloads import SIZES, mlp_batch, mlp_params
 KEY = "mpi_scaling"
 ALLREDUCE_BYTES = {"full": (4, 64, 1024, 16 << 10, 256 << 10, 4 << 20, 64 << 20), "quick": (4, 1024, 256 << 10)}
 ALLREDUCE_SECONDS = {"full": 0.5, "quick": 0.05}  # time spent per size and side, at least 5 calls
+
+
+def loop_iterations(nbytes: int) -> int:
+    """How many psums the timed fori_loop holds: 200 for small buffers, down to 4 (16 MiB moved per call)."""
+    return max(4, min(200, (16 << 20) // nbytes))
 
 
 def _mpirun(processes: int, *args: str, backend: str) -> dict:
@@ -101,6 +107,10 @@ def allreduce_worker(mode: str) -> dict:
     mesh = Mesh(np.array(jax.devices()), ("i",))
     mapped = jax.jit(jax.shard_map(lambda v: jax.lax.psum(v, "i"), mesh=mesh, in_specs=PartitionSpec("i"),
                                    out_specs=PartitionSpec()))
+
+    def looped(k: int):  # k psums in one compiled program (halved: the values stay the same on 2 processes)
+        body = lambda v: jax.lax.fori_loop(0, k, lambda _, acc: jax.lax.psum(acc, "i") * 0.5, v)
+        return jax.jit(jax.shard_map(body, mesh=mesh, in_specs=PartitionSpec("i"), out_specs=PartitionSpec("i")))
     rows = []
     for nbytes in ALLREDUCE_BYTES[mode]:
         n = nbytes // 4
@@ -115,9 +125,13 @@ def allreduce_worker(mode: str) -> dict:
         g = jax.make_array_from_process_local_data(NamedSharding(mesh, PartitionSpec("i")), mine[None])
         np.testing.assert_allclose(np.asarray(mapped(g).addressable_shards[0].data)[0], want)
         shard_map_s = _timed(lambda: jax.block_until_ready(mapped(g)), ALLREDUCE_SECONDS[mode], comm)
+        k = loop_iterations(nbytes)
+        loop = looped(k)
+        np.testing.assert_allclose(np.asarray(loop(g).addressable_shards[0].data)[0], want * 0.5 * (P / 2) ** (k - 1))
+        loop_s = _timed(lambda: jax.block_until_ready(loop(g)), ALLREDUCE_SECONDS[mode], comm) / k
         # every process times its own calls: process 0's medians are the job's (the calls are collective)
         rows.append({"bytes": nbytes, "portax_s": portax_s, "mpi_s": mpi_s, "ratio": mpi_s / portax_s,
-                     "shard_map_s": shard_map_s})
+                     "shard_map_s": shard_map_s, "loop_s": loop_s, "loop_iterations": k})
     return {"allreduce": rows}
 
 

@@ -221,7 +221,8 @@ def mpi_section(results: dict) -> list[str]:
         per_s = lambda n, t: number(n * cell["per_process_batch"] / t)
         rows.append([label(column), per_s(1, cell["one_s"]), per_s(2, cell["two_s"]), f"**{cell['ratio']:.2f}x**"])
         sizes += [[label(column), _bytes(r["bytes"]), f"{r['portax_s'] * 1e6:.0f}",
-                   f"{r['shard_map_s'] * 1e6:.0f}" if "shard_map_s" in r else "n/a", f"{r['mpi_s'] * 1e6:.1f}",
+                   f"{r['shard_map_s'] * 1e6:.0f}" if "shard_map_s" in r else "n/a",
+                   f"{r['loop_s'] * 1e6:.1f}" if "loop_s" in r else "n/a", f"{r['mpi_s'] * 1e6:.1f}",
                    f"{r['bytes'] / r['portax_s'] / 1e9:.2f}", f"**{r['ratio']:.2f}x**"] for r in cell["allreduce"]]
     if not rows:
         return []
@@ -230,9 +231,11 @@ def mpi_section(results: dict) -> list[str]:
             "2 processes against mpi4py's `Allreduce` on the same float32 buffers (µs per call, medians; the "
             "ratio is mpi4py's time over portax's: portax's call also dispatches a pmap'd program and checks "
             "that every process runs the same one; the shard_map column: the psum in a jitted shard_map over a "
-            "mesh of every process's device).", "",
+            "mesh of every process's device, one call per psum; the loop column: one psum of a fori_loop of "
+            "psums inside one such call, the call's time over its iterations).", "",
             *_table(["column", "1 process", "2 processes", "2 / 1"], rows), "",
-            *_table(["column", "buffer", "portax psum µs", "shard_map psum µs", "mpi4py µs", "portax GB/s",
+            *_table(["column", "buffer", "portax psum µs", "shard_map psum µs", "psum in a loop µs", "mpi4py µs",
+                     "portax GB/s",
                      "mpi4py / portax"], sizes)]
 
 

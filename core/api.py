@@ -6,6 +6,7 @@ import collections
 import contextlib
 import functools
 import inspect
+import operator
 import threading
 import warnings
 import weakref
@@ -31,9 +32,8 @@ from .interpreters.transpose import UndefinedPrimal, backward_pass
 from .ir import ClosedJaxpr, ShapedArray
 from .pytree import (Partial, PyTreeDef, keystr, register_pytree_node, tree_flatten, tree_flatten_with_path,
                      tree_map, tree_structure, tree_unflatten)
-from .sharded import MeshArray, MultiDeviceArray
+from .sharded import MeshArray, MultiDeviceArray, is_global
 
-_LEAF = tree_structure(0)
 from .primitives import call as call_prims
 from .primitives.elementwise import asarray
 from .prng_keys import KeyTy, PRNGKeyArray, is_key_array
@@ -173,6 +173,15 @@ def on_jit_general_path() -> None:
 
 def _hashable_static(v: Any) -> Any:
     return StaticArg(v).val
+
+
+def _output_builder(tree: PyTreeDef) -> Callable[[list], Any]:
+    """How jit's fast path makes a call's result of its output leaves: the leaf, a tuple of them, or the tree."""
+    if tree.node_type is None:
+        return operator.itemgetter(0)
+    if tree.node_type is tuple and all(t.node_type is None for t in tree.subtrees):
+        return tuple
+    return functools.partial(tree_unflatten, tree)
 
 
 class JitFunction:
@@ -379,13 +388,12 @@ class JitFunction:
             except Exception:  # a static value that cannot be hashed or compared: the general path raises JAX's error
                 hit = fast = None
             if hit is not None:
-                call, consts, out_tree, device, avals = hit
+                call, consts, build, device, avals = hit
                 leaves = fast[1]
                 if fast[2]:
                     leaves = [x if type(x) is Array else _host_to_array(x, a, device, implicit=True)
                               for x, a in zip(leaves, avals)]
-                outs = call([*consts, *leaves])
-                return outs[0] if out_tree is _LEAF else tree_unflatten(out_tree, outs)
+                return build(call([*consts, *leaves]))
         on_jit_general_path()
         static_key, dyn_args, dyn_kwargs = self._split(args, kwargs)
         leaves, in_tree = tree_flatten((dyn_args, dyn_kwargs))
@@ -411,7 +419,7 @@ class JitFunction:
             # Cached for the fast path only when no Array had to move: a hit passes them as they are.
             if fast is not None and not donating and all(x._device is device for x in fast[1] if type(x) is Array) \
                     and not any(core.is_tracer(c) for c in entry.consts):
-                self._fast.put(fast[0], (call, consts, entry.out_tree, device, avals))
+                self._fast.put(fast[0], (call, consts, _output_builder(entry.out_tree), device, avals))
             donated = _donate(leaves, entry.usable_donations(self._donated(args, static_key, dyn_args, dyn_kwargs))) \
                 if donating else ()
             outs = call([*consts, *moved])
@@ -1352,6 +1360,10 @@ def device_put(x: Any, device: Any = None) -> Any:
         if stay and isinstance(v, (Array, MultiDeviceArray)):
             return v
         if isinstance(v, MultiDeviceArray):  # gathered on its first device, then moved
+            if is_global(v):
+                raise ValueError("When the second argument to `device_put` is a Device, the first argument must be a "
+                                 "fully addressable array or a non-addressable array with a single device sharding. "
+                                 f"Got value with devices {v.sharding.device_set}")
             v = v._gathered()
         if type(v) is Array:
             if v._device is not device:

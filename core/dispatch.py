@@ -18,6 +18,7 @@ from .backend import Device, get_backend
 from .config import config, hot as config_hot
 from .ir import ClosedJaxpr, Jaxpr, JaxprEqn, Var, iter_eqns
 from .lru import LRUCache
+from .sharded import apply_on_mesh, on_mesh
 from .trace import abstract_eval_rules, get_aval
 
 _eqn_cache = LRUCache()
@@ -39,11 +40,15 @@ def pick_device(args: Sequence) -> Device:
     return get_backend().devices()[0]
 
 
-def as_arrays(args: Sequence, device: Device) -> list[Array]:
+def as_arrays(args: Sequence, device: Device) -> list[Array] | None:
+    """The arguments as Arrays on ``device``; None if one is laid out over a mesh (it stays so: the caller
+    runs partitioned, ``sharded.apply_on_mesh``)."""
     out = []
     for a in args:
         if type(a) is Array:
             out.append(a if a._device is device else to_device(a, device))
+        elif on_mesh(a):
+            return None
         else:
             aval = get_aval(a)
             out.append(make_array(a, weak_type=aval.weak_type, device=device, dtype=aval.dtype))
@@ -80,6 +85,8 @@ class CompiledCall:
 def apply_primitive(primitive: core.Primitive, *args: Any, **params: Any) -> Any:
     device = pick_device(args)
     arrays = as_arrays(args, device)
+    if arrays is None:
+        return apply_on_mesh(primitive, args, params)
     # (params in the order given: each call site binds them in one order)
     key = (primitive, tuple([a.aval for a in arrays]), tuple(params.items()) if params else (), device)
     call = _eqn_cache.get(key)

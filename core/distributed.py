@@ -8,10 +8,11 @@ id, the others ``RemoteDevice``s (not addressable here). pmap spans them all (``
 do shard_map, jit and global arrays over a mesh of them (each process running its devices' blocks).
 
 Every exchange is a non-blocking MPI call waited for with a deadline (``heartbeat_timeout_seconds``), and
-starts with a header (a hash of what each process is about to exchange): processes running different
-programs get an error naming both sides instead of a hang or garbage. An uncaught exception in any
-process aborts the whole MPI job (an excepthook installed by ``initialize``), so the others end too.
-mpi4py is imported only here, on ``initialize()``.
+starts with a header of the same size everywhere (a hash of what each process is about to exchange):
+processes running different programs get an error naming both sides instead of a hang or garbage, and
+nothing else is sent before every header matched. A small exchange travels in the header itself (one
+MPI call). An uncaught exception in any process aborts the whole MPI job (an excepthook installed by
+``initialize``), so the others end too. mpi4py is imported only here, on ``initialize()``.
 """
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ import os
 import sys
 import time
 import traceback
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -68,6 +69,13 @@ class _State:
     old_ids: list  # the local devices' ids before initialize (restored by shutdown)
     timeout: float
     old_hook: Any
+    spin: float = 1e-3  # seconds a wait spins before yielding the core (see _wait)
+    sent: Any = None  # this process's header record (reused by every exchange), and every process's
+    records: Any = None
+
+    def __post_init__(self) -> None:
+        self.sent = np.zeros(_RECORD // 8, np.int64)
+        self.records = np.empty((self.num_processes, _RECORD // 8), np.int64)
 
 
 _state: _State | None = None
@@ -131,6 +139,8 @@ def initialize(coordinator_address: str | None = None, num_processes: int | None
     for p, n in enumerate(counts):
         start = int(sum(counts[:p]))
         state.devices += local if p == rank else [RemoteDevice(backend, start + k, p, kind) for k in range(n)]
+    local_size = int(os.environ.get("OMPI_COMM_WORLD_LOCAL_SIZE", os.environ.get("MPI_LOCALNRANKS", "1")))
+    state.spin = 1e-3 if local_size <= (os.cpu_count() or 1) else 1e-4
     state.old_hook = sys.excepthook
     sys.excepthook = _abort_on_exception
     _state = state
@@ -200,18 +210,26 @@ def global_devices(backend: Backend) -> list[Device] | None:
 
 
 # --- exchanges ------------------------------------------------------------------------------------------------------
-def _wait(state: _State, request: Any, what: str, timeout: float | None = None) -> None:
-    """Wait for a non-blocking MPI call, at most the run's timeout: a process that died or went elsewhere
-    is an error here, never a hang."""
+def _wait(state: _State, requests: Any, what: str, timeout: float | None = None) -> None:
+    """Wait for non-blocking MPI calls (a request or a list of them), at most the run's timeout: a process
+    that died or went elsewhere is an error here, never a hang. Spins on MPI's progress (``Test``) for
+    1 ms (100 µs if the processes outnumber the cores), then yields the core between tests, and after
+    50 ms sleeps 1 ms between them."""
+    if isinstance(requests, list):
+        test = requests[0].Test if len(requests) == 1 else lambda: state.mpi.Request.Testall(requests)
+    else:
+        test = requests.Test
+    if test():
+        return
     start = time.monotonic()
     limit = state.timeout if timeout is None else timeout
-    while not request.Test():
+    while not test():
         waited = time.monotonic() - start
         if waited > limit:
             raise DistributedError(f"portax.distributed: process {state.process_id} waited more than {limit:g} s "
                                    f"for the other processes at {what}; a process has died, hangs, or runs a "
                                    "different program.")
-        if waited > 1e-3:  # spin (MPI progresses in Test) for 1 ms, then yield the core, after 50 ms sleep
+        if waited > state.spin:
             time.sleep(0 if waited < 0.05 else 1e-3)
 
 
@@ -220,13 +238,25 @@ def _digest(text: str) -> int:
     return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=7).digest(), "little")
 
 
-def _exchange_header(state: _State, what: str, timeout: float | None = None, extra: int = 0) -> np.ndarray:
-    """Check that every process is at the same exchange (``what`` describes it); return each process's
-    ``extra`` integer. A mismatch is a DistributedError naming both sides (on every process)."""
-    mine = np.array([_digest(what), extra], np.int64)
-    headers = np.empty((state.num_processes, 2), np.int64)
-    _wait(state, state.comm.Iallgather(mine, headers), what, timeout)
-    if len(set(headers[:, 0].tolist())) > 1:
+# Every exchange starts with one allgather of a record of this many bytes from each process (so that any two
+# exchanges match in MPI, whatever they are): a hash of what the process is about to exchange, an integer,
+# and the exchange's payload itself when it fits (a small exchange takes one MPI call), else zeros.
+_RECORD = 256
+_INLINE = _RECORD - 16  # the payload bytes a record holds
+
+
+def _exchange(state: _State, what: str, timeout: float | None = None, extra: int = 0,
+              payload: np.ndarray | None = None) -> np.ndarray:
+    """Check that every process is at the same exchange (``what`` describes it, and so the payload's size);
+    return every process's record ``(processes, _RECORD // 8)`` int64: [hash, ``extra``, payload bytes...],
+    valid until the next exchange (the buffers are reused). A mismatch is a DistributedError naming both
+    sides (on every process)."""
+    mine, records, digest = state.sent, state.records, _digest(what)
+    mine[0], mine[1] = digest, extra
+    if payload is not None:
+        mine.view(np.uint8)[16:16 + payload.size] = payload
+    _wait(state, state.comm.Iallgather(mine, records), what, timeout)
+    if records[:, 0].tolist().count(digest) != state.num_processes:
         text = np.zeros(512, np.uint8)
         raw = what.encode()[:512]
         text[:len(raw)] = np.frombuffer(raw, np.uint8)
@@ -236,7 +266,24 @@ def _exchange_header(state: _State, what: str, timeout: float | None = None, ext
         other = next(p for p in range(state.num_processes) if names[p] != what)
         raise DistributedError(f"portax.distributed: the processes run different programs: process "
                                f"{state.process_id} is at {what!r} while process {other} is at {names[other]!r}.")
-    return headers[:, 1]
+    return records
+
+
+def _exchange_header(state: _State, what: str, timeout: float | None = None, extra: int = 0) -> np.ndarray:
+    """``_exchange`` without payload: every process's ``extra`` integer."""
+    return _exchange(state, what, timeout, extra)[:, 1].copy()
+
+
+def _payloads(records: np.ndarray, nbytes: int) -> np.ndarray:
+    """The first ``nbytes`` payload bytes of every process's record: ``(processes, nbytes)`` uint8 (a view
+    of the records: copy what outlives the exchange)."""
+    return records.view(np.uint8)[:, 16:16 + nbytes]
+
+
+@functools.lru_cache(maxsize=4096)
+def _described(what: str, verb: str, signature: tuple) -> str:
+    """The header text of an exchange: ``what`` and the dtypes and shapes (``signature``) exchanged."""
+    return f"{what} ({verb} {', '.join(f'{dtype.name}{list(shape)}' for dtype, shape in signature)})"
 
 
 def _bytes(x: np.ndarray) -> np.ndarray:
@@ -249,14 +296,18 @@ def allgather_many(arrays: Sequence[np.ndarray], what: str) -> list[np.ndarray]:
     state_ = _joined()
     if state_ is None:
         return [np.array(a)[None] for a in arrays]
-    what = f"{what} (exchanging {', '.join(f'{a.dtype.name}{list(a.shape)}' for a in arrays)})"
-    _exchange_header(state_, what)
+    what = _described(what, "exchanging", tuple((a.dtype, a.shape) for a in arrays))
     sizes = [a.nbytes for a in arrays]
     mine = np.concatenate([_bytes(a) for a in arrays]) if len(arrays) != 1 else _bytes(arrays[0])
-    every = np.empty((state_.num_processes, sum(sizes)), np.uint8)
-    _wait(state_, state_.comm.Iallgather(mine, every), what)
+    if mine.size <= _INLINE:
+        every = _payloads(_exchange(state_, what, payload=mine), mine.size)
+    else:
+        _exchange(state_, what)
+        every = np.empty((state_.num_processes, mine.size), np.uint8)
+        _wait(state_, state_.comm.Iallgather(mine, every), what)
     ends = np.cumsum(sizes)
-    columns = [every] if len(arrays) == 1 else [every[:, end - size:end].copy() for size, end in zip(sizes, ends)]
+    columns = [every] if len(arrays) == 1 and mine.size > _INLINE else \
+        [every[:, end - size:end].copy() for size, end in zip(sizes, ends)]
     return [c.view(a.dtype).reshape((state_.num_processes,) + a.shape) for a, c in zip(arrays, columns)]
 
 
@@ -265,35 +316,58 @@ def allgather(local: np.ndarray, what: str) -> np.ndarray:
     return allgather_many([local], what)[0]
 
 
-def allreduce_many(arrays: Sequence[np.ndarray], ops: Sequence[str], what: str) -> list[np.ndarray]:
-    """The elementwise reduction (``ops[i]``: SUM, MAX or MIN) of every process's ``arrays[i]``: one MPI
-    allreduce per operation and dtype, on the arrays concatenated."""
+def allreduce_many(arrays: Sequence[np.ndarray], ops: Sequence[str], what: str,
+                   alloc: Callable[[tuple, np.dtype], np.ndarray] = np.empty) -> list[np.ndarray]:
+    """The elementwise reduction (``ops[i]``: SUM, MAX or MIN) of every process's ``arrays[i]``, each result
+    written into a fresh ``alloc(shape, dtype)`` (e.g. a backend's host buffer: no copy afterwards): after
+    the header, one MPI allreduce per array straight from the array into its result, arrays under 64 KiB
+    being concatenated per operation and dtype (one allreduce each)."""
     state_ = _joined()
     if state_ is None:
-        return [np.array(a, copy=True) for a in arrays]
+        return [_copy_into(alloc, np.asarray(a)) for a in arrays]
     what, buckets = _reduction_plan(what, tuple((a.dtype, a.shape) for a in arrays), tuple(ops))
-    _exchange_header(state_, what)
     out: list = [None] * len(arrays)
+    _exchange(state_, what)
+    requests, joined = [], []
     for op, members, ends in buckets:
-        mine = np.concatenate([arrays[i].reshape(-1) for i in members]) if len(members) > 1 else \
-            np.ascontiguousarray(arrays[members[0]]).reshape(-1)
-        total = np.empty_like(mine)
-        _wait(state_, state_.comm.Iallreduce(mine, total, op=getattr(state_.mpi, op)), what)
+        mpi_op = getattr(state_.mpi, op)
+        if len(members) == 1:
+            i = members[0]
+            out[i] = alloc(arrays[i].shape, arrays[i].dtype)
+            requests.append(state_.comm.Iallreduce(np.ascontiguousarray(arrays[i]).reshape(-1),
+                                                   out[i].reshape(-1), op=mpi_op))
+        else:
+            mine = np.concatenate([arrays[i].reshape(-1) for i in members])
+            joined.append((members, ends, np.empty_like(mine)))
+            requests.append(state_.comm.Iallreduce(mine, joined[-1][2], op=mpi_op))
+    _wait(state_, requests, what)
+    for members, ends, reduced in joined:
         for i, end in zip(members, ends):
-            out[i] = total[end - arrays[i].size:end].reshape(arrays[i].shape)
+            out[i] = _copy_into(alloc, reduced[end - arrays[i].size:end].reshape(arrays[i].shape))
     return out
+
+
+def _copy_into(alloc: Callable, value: np.ndarray) -> np.ndarray:
+    out = alloc(value.shape, value.dtype)
+    np.copyto(out, value)
+    return out
+
+
+_ALONE = 64 << 10  # arrays of this many bytes or more are allreduced on their own, not concatenated
 
 
 @functools.lru_cache(maxsize=1024)
 def _reduction_plan(what: str, signature: tuple, ops: tuple) -> tuple[str, list]:
     """The header of an ``allreduce_many`` and its buckets: (operation, members, where each member ends) per
-    operation and dtype, the members being reduced concatenated."""
+    operation and dtype, the members being reduced concatenated (an array of ``_ALONE`` bytes or more: a
+    bucket of its own)."""
     buckets: dict = {}
-    for i, ((dtype, _), op) in enumerate(zip(signature, ops)):
-        buckets.setdefault((op, dtype), []).append(i)
+    for i, ((dtype, shape), op) in enumerate(zip(signature, ops)):
+        alone = int(np.prod(shape)) * dtype.itemsize >= _ALONE
+        buckets.setdefault((op, dtype, i if alone else -1), []).append(i)
     sizes = [int(np.prod(shape)) for _, shape in signature]
-    return (f"{what} (reducing {', '.join(f'{dtype.name}{list(shape)}' for dtype, shape in signature)})",
-            [(op, members, np.cumsum([sizes[i] for i in members]).tolist()) for (op, _), members in buckets.items()])
+    return (_described(what, "reducing", signature),
+            [(key[0], members, np.cumsum([sizes[i] for i in members]).tolist()) for key, members in buckets.items()])
 
 
 def broadcast(value: np.ndarray, root: int, what: str) -> np.ndarray:
@@ -301,11 +375,61 @@ def broadcast(value: np.ndarray, root: int, what: str) -> np.ndarray:
     state_ = _joined()
     if state_ is None:
         return np.array(value, copy=True)
-    what = f"{what} (exchanging {value.dtype.name}{list(value.shape)})"
-    _exchange_header(state_, what)
+    what = _described(what, "exchanging", ((value.dtype, value.shape),))
     out = np.array(value, copy=True, order="C")
+    if out.nbytes <= _INLINE:
+        sent = _payloads(_exchange(state_, what, payload=_bytes(out)), out.nbytes)[root]
+        return sent.copy().view(out.dtype).reshape(out.shape)
+    _exchange(state_, what)
     _wait(state_, state_.comm.Ibcast(out.reshape(-1).view(np.uint8), root=root), what)
     return out
+
+
+def _native(what: str, start: Callable[[Any], Any]) -> None:
+    """After the header check, one of MPI's own collectives: ``start(comm)`` issues it (non-blocking)."""
+    state_ = _joined()
+    _exchange(state_, what)
+    _wait(state_, start(state_.comm), what)
+
+
+def allgather_into(send: np.ndarray, out: np.ndarray, what: str) -> np.ndarray:
+    """Every process's ``send`` (same shape and dtype everywhere) written in process order into ``out``
+    (``processes`` times its size: e.g. a backend's host buffer), by MPI's allgather (small: in the header)."""
+    mine, into = _bytes(send), out.reshape(-1).view(np.uint8)
+    what = _described(what, "gathering", ((send.dtype, send.shape),))
+    if mine.size <= _INLINE:
+        into[:] = _payloads(_exchange(_joined(), what, payload=mine), mine.size).reshape(-1)
+    else:
+        _native(what, lambda comm: comm.Iallgather(mine, into))
+    return out
+
+
+def reduce_scatter_into(send: np.ndarray, out: np.ndarray, op: str, what: str) -> np.ndarray:
+    """Block ``process_index()`` (of ``processes`` equal blocks, in order) of the elementwise reduction
+    ``op`` (SUM, MAX, MIN) of every process's ``send``, written into ``out``: MPI's reduce_scatter."""
+    mine = np.ascontiguousarray(send).reshape(-1)
+    what = _described(what, "reduce-scattering", ((send.dtype, send.shape),))
+    _native(what, lambda comm: comm.Ireduce_scatter_block(mine, out.reshape(-1), op=getattr(_state.mpi, op)))
+    return out
+
+
+def alltoall_into(send: np.ndarray, out: np.ndarray, what: str) -> np.ndarray:
+    """Block ``q`` (of ``processes`` equal blocks, in order) of ``send`` to process ``q``; the blocks
+    received, in process order, into ``out`` (the size of ``send``): MPI's alltoall."""
+    mine, into = _bytes(send), out.reshape(-1).view(np.uint8)
+    _native(_described(what, "exchanging blocks of", ((send.dtype, send.shape),)),
+            lambda comm: comm.Ialltoall(mine, into))
+    return out
+
+
+def sendrecv(sends: Sequence[tuple[np.ndarray, int, int]], receives: Sequence[tuple[np.ndarray, int, int]],
+             what: str) -> None:
+    """Point-to-point transfers once every process is at ``what``: each ``(array, process, tag)`` of
+    ``sends`` goes to that process, each of ``receives`` is filled from that process's send of that tag."""
+    def start(comm: Any) -> list:
+        return ([comm.Isend(_bytes(a), dest=q, tag=t) for a, q, t in sends]
+                + [comm.Irecv(a.reshape(-1).view(np.uint8), source=q, tag=t) for a, q, t in receives])
+    _native(what, start)
 
 
 def barrier(what: str) -> None:

@@ -6,6 +6,11 @@
 pmap returns ShardedArrays. ``x[i]`` (an integer index on the sharded axis 0) is shard ``i`` itself, still on
 its device; a pmap over the same devices and axis uses the shards in place; ``np.asarray`` gathers the
 shards on the host; portax.numpy operations see the array gathered onto the first shard's device.
+
+A MeshArray is never gathered onto one device by an operation: operations on it outside jit run as JAX runs
+them, as jitted computations over its mesh (``apply_on_mesh``: the sharding pass lays out the results, which
+stay MeshArrays). A MeshArray spanning processes (a global array, ``is_global``) is laid out anew by
+``device_put`` through collectives, and ``np.asarray`` of it is JAX's error unless this process holds every block.
 """
 from __future__ import annotations
 
@@ -19,6 +24,7 @@ from .array import Array, make_array, to_device
 from .array_methods import ArrayMethods
 from .backend import Device
 from .ir import ShapedArray
+from .lru import LRUCache
 from .pytree import tree_flatten, tree_map, tree_unflatten
 
 
@@ -32,8 +38,8 @@ class Shard(NamedTuple):
 
 class MultiDeviceArray(ArrayMethods):
     """What ShardedArray (pmap's) and MeshArray (a NamedSharding's) share: one Array per device in
-    ``shards``; numpy conversion and printing go through the host value, portax operations through the
-    whole array gathered onto the first shard's device (``_gathered``)."""
+    ``shards``; numpy conversion and printing go through the host value, portax operations on a ShardedArray
+    through the whole array gathered onto the first shard's device (``_gathered``)."""
 
     __slots__ = ()
     __array_priority__ = 100
@@ -165,8 +171,18 @@ class MeshArray(MultiDeviceArray):
             return Array.__repr__(self)
         return f"Array(shape={self.shape}, dtype={self.dtype.name}{', weak_type=True' if self.weak_type else ''})"
 
+    @property
+    def _holds_whole(self) -> bool:
+        """Whether this process's devices hold every block (JAX's ``_process_has_full_value_in_mcjax``)."""
+        return self.is_fully_addressable or len(set(self._spans)) == len(
+            {_spans(i, self.shape) for i in self.sharding.devices_indices_map(self.shape).values()})
+
+    def __jax_array__(self) -> "MeshArray":
+        """The array itself: portax operations on it run partitioned over its mesh (``apply_on_mesh``)."""
+        return self
+
     def _value(self) -> np.ndarray:
-        if not self.is_fully_addressable and not self.is_fully_replicated:  # (replicated: every block is whole)
+        if not self._holds_whole:
             raise RuntimeError("Fetching value for `jax.Array` that spans non-addressable (non process local) devices "
                                "is not possible. You can use `jax.experimental.multihost_utils.process_allgather` to "
                                "print the global array or use `.addressable_shards` method of jax.Array to inspect "
@@ -182,11 +198,10 @@ class MeshArray(MultiDeviceArray):
     def _gather(self) -> Array:
         """The blocks moved to the first shard's device and concatenated there, dimension by dimension."""
         from .primitives.structural import concatenate
-        if not self.is_fully_addressable and not self.is_fully_replicated:
-            raise NotImplementedError(f"an array spanning processes ({self.aval.str_short()} laid out by "
-                                      f"{self.sharding}) cannot be gathered onto one device: portax operations on it "
-                                      "outside jit are not supported yet; run them under jit (partitioned over the "
-                                      "mesh), or fetch the value with multihost_utils.process_allgather.")
+        if not self._holds_whole:
+            raise ValueError(f"an array spanning processes ({self.aval.str_short()} laid out by {self.sharding}) "
+                             "cannot be gathered onto one device: lay it out anew over its mesh (device_put with a "
+                             "NamedSharding), or fetch its value with multihost_utils.process_allgather.")
         device, blocks = self.shards[0].device, self._unique()
 
         def build(prefix: tuple) -> Array:
@@ -200,10 +215,18 @@ class MeshArray(MultiDeviceArray):
         return build(())
 
     def __getitem__(self, idx: Any) -> Any:
-        return self._gathered()[idx]
+        from .numpy.indexing import getitem
+        return getitem(self, idx)  # (its operations run partitioned over the mesh)
 
     def __iter__(self):
-        return iter(self._gathered())
+        """As JAX's: the rows of a split array held by this process as single-device arrays, else (replicated,
+        or spanning processes) rows laid out over the mesh."""
+        if self.ndim == 0:
+            raise TypeError("iteration over a 0-d array")
+        if self.is_fully_addressable and not self.is_fully_replicated:
+            host = self._value()
+            return (make_array(host[i], dtype=self.dtype) for i in range(self.shape[0]))
+        return (self[i] for i in range(self.shape[0]))
 
 
 # Arithmetic on a MeshArray runs as a jitted function: partitioned over its mesh, the result stays sharded.
@@ -227,6 +250,40 @@ def _on_mesh(name: str):
 
 for _name in _MESH_OPERATORS:
     setattr(MeshArray, _name, _on_mesh(_name))
+
+
+def is_global(x: Any) -> bool:
+    """Whether ``x`` is an array spanning processes (laid out over a mesh holding other processes' devices)."""
+    return type(x) is MeshArray and not x.is_fully_addressable
+
+
+def on_mesh(x: Any) -> bool:
+    """Whether ``x`` is an array laid out over a mesh (a MeshArray): operations on it run ``apply_on_mesh``."""
+    return type(x) is MeshArray
+
+
+_jitted_primitives = LRUCache()
+
+
+def apply_on_mesh(primitive: Any, args: Sequence, params: dict) -> Any:
+    """A primitive applied outside jit to arrays laid out over a mesh: run as JAX does, as a jitted computation
+    over its operands' layouts (each device computes its blocks, the sharding pass lays out the results; across
+    processes collectives go through MPI). The partitioned path is taken directly: an enclosing transformation
+    (grad's known values) stays outside."""
+    from .api import jit
+    from .parallel.partition import ShardedJit
+    try:
+        key = (primitive, tuple(params.items()))
+        fn = _jitted_primitives.get(key)
+    except TypeError:  # an unhashable parameter: not cached
+        key, fn = None, None
+    if fn is None:
+        def bound(*xs):
+            return primitive.bind(*xs, **params)
+        bound.__name__ = bound.__qualname__ = primitive.name
+        fn = ShardedJit(jit(bound), None, None)
+        fn = fn if key is None else _jitted_primitives.put(key, fn)
+    return fn._run(tuple(args), {})
 
 
 @functools.lru_cache(maxsize=1024)
@@ -275,7 +332,12 @@ def put_sharded(x: Any, sharding: Any, checked: bool = False) -> MeshArray:
         return _reshard_across(x, sharding)
     if not checked and not sharding.is_fully_addressable:
         check_same_everywhere([x])
-    shards = []  # this process's blocks (of a value every process holds whole)
+    return _cut(x, sharding, aval)
+
+
+def _cut(x: Any, sharding: Any, aval: ShapedArray) -> MeshArray:
+    """The MeshArray of this process's blocks of ``x`` (a value whose blocks this process holds)."""
+    shards = []
     for device, index in sharding.addressable_devices_indices_map(aval.shape).items():
         block = _block(x, _spans(index, aval.shape), device)
         shards.append(to_device(block, device) if type(block) is Array else
@@ -303,13 +365,24 @@ def _digest(host: np.ndarray) -> int:
 
 
 def _reshard_across(x: MeshArray, sharding: Any) -> MeshArray:
-    """An array spanning processes laid out anew over its mesh: the devices exchange blocks through
-    collectives (a shard_map program)."""
+    """An array spanning processes laid out anew: over its mesh, the devices exchange blocks through
+    collectives (a shard_map program); onto another mesh of the same devices (another order or shape), the
+    array is first replicated over its mesh (an all_gather between processes), then each process cuts its
+    devices' blocks. Other devices are JAX's error."""
     from .parallel.partition import resharding
-    if sharding.mesh != x.sharding.mesh:
-        raise NotImplementedError(f"device_put of an array spanning processes onto another mesh is not supported yet: "
-                                  f"{x.sharding.mesh} to {sharding.mesh}.")
-    return resharding(x.sharding.spec, sharding.spec, sharding.mesh, x.ndim)(x)
+    from .sharding import PartitionSpec
+    if sharding.mesh == x.sharding.mesh:
+        return resharding(x.sharding.spec, sharding.spec, sharding.mesh, x.ndim)(x)
+    if sharding.device_set != x.sharding.device_set:
+        ids = lambda s: [d.id for d in s._device_list()]
+        platform = lambda s: s._device_list()[0].platform.upper()
+        raise ValueError(f"For a cross-host reshard in multi-controller JAX, input and target sharding should have the "
+                         f"same set of devices. Got input's device set ids: {ids(x.sharding)} on platform "
+                         f"{platform(x.sharding)} and target sharding's device set ids: {ids(sharding)} on platform "
+                         f"{platform(sharding)}.")
+    whole = x if x.sharding.is_fully_replicated else resharding(x.sharding.spec, PartitionSpec(), x.sharding.mesh,
+                                                                 x.ndim)(x)
+    return _cut(whole, sharding, x.aval)
 
 
 def _put(x: Any, device: Device) -> Array:

@@ -17,7 +17,7 @@ from portax.core.lru import LRUCache
 
 from portax.core.ir import ShapedArray
 
-from . import allocator, cache, collectives, engine, gemm, lowerings, program, runtime, threads, timing
+from . import allocator, cache, collectives, engine, entry, gemm, lowerings, program, runtime, threads, timing
 from .executor import Executable
 
 RUNTIME_CALLS = (
@@ -38,6 +38,7 @@ class CpuLlvmBackend:
         runtime.install()
         timing.install()
         gemm.task_symbol(np.dtype(np.float32))  # the library GEMM (from the disk cache after the first run)
+        entry.get()  # how executables are entered (compiled on creation, as the library GEMM)
         n = requested_device_count(self.name)
         self._devices = [Device(self, i, engine.host_target_info().cpu) for i in range(n)]
         self._threads_per_device = 0 if n <= 1 else max(1, threads.num_cores() // n)
@@ -56,16 +57,22 @@ class CpuLlvmBackend:
         (``profiled=True``, made when a profiler trace first runs it)."""
         spec = program.build(closed, self.rules, profiled=profiled)
         text = str(spec.mb.module)
-        module = engine.load(text, ["main"])
+        module = engine.load(text, ["main"], unroll=spec.mb.unroll)
         rebuild = None if profiled else lambda: self.compile(closed, device, profiled=True)
         return Executable(spec, module, text, self._threads_per_device, rebuild)
 
     def put(self, value: np.ndarray, device: Device) -> np.ndarray:
         value = np.asarray(value)
-        out = allocator.alloc(value.shape, value.dtype) if value.nbytes >= allocator.MIN_CACHED_BYTES else \
-            np.empty(value.shape, value.dtype)
+        out = self.host_buffer(value.shape, value.dtype, device)
         np.copyto(out, value, casting="no")
         return out
+
+    def host_buffer(self, shape: tuple, dtype: np.dtype, device: Device) -> np.ndarray:
+        """An uninitialised buffer on ``device`` that is host memory, written in place (results received
+        from other processes land there directly)."""
+        dtype = np.dtype(dtype)
+        return allocator.alloc(shape, dtype) if int(np.prod(shape)) * dtype.itemsize >= allocator.MIN_CACHED_BYTES \
+            else np.empty(shape, dtype)
 
     def get(self, buffer: np.ndarray) -> np.ndarray:
         return buffer

@@ -9,8 +9,8 @@ Where no worker can start (no subprocesses, or an interpreter that cannot import
 process instead, with a warning.
 
 Protocol on the pipes, little-endian: the worker first sends ``R`` (ready); a request is ``u32 length`` +
-UTF-8 text of ``suffix\\nname,name\\nIR``; the reply is ``u8 status`` (0: object code, 1: error text) +
-``u32 length`` + bytes.
+UTF-8 text of ``suffix\\nname,name\\npipeline\\nIR`` (pipeline: ``unroll`` or ``lean``, see ``llvm_build``);
+the reply is ``u8 status`` (0: object code, 1: error text) + ``u32 length`` + bytes.
 """
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ import warnings
 RECYCLE_AFTER = 256  # builds per worker (its LLVM leak is then ~15 MB, returned when it exits)
 _U32 = struct.Struct("<I")
 _READY = b"R"  # the worker's first byte: it has imported LLVM and takes requests
+_PIPELINES = {True: "unroll", False: "lean"}  # a request's pipeline line (``unroll`` argument)
 
 
 def _read(stream, n: int) -> bytes:
@@ -63,16 +64,16 @@ class CompileWorker:
                       "where llvmlite keeps ~60 KB per compile", RuntimeWarning, stacklevel=4)
         return None
 
-    def build(self, ir: str, names: list[str], suffix: str) -> bytes:
+    def build(self, ir: str, names: list[str], suffix: str, unroll: bool = True) -> bytes:
         """Object code for ``ir`` (see ``llvm_build.build_object``); RuntimeError with LLVM's message on failure."""
-        request = f"{suffix}\n{','.join(names)}\n{ir}".encode()
+        request = f"{suffix}\n{','.join(names)}\n{_PIPELINES[unroll]}\n{ir}".encode()
         with self._lock:
             proc = self._proc
             if not self._in_process and (proc is None or proc.poll() is not None or self._builds >= RECYCLE_AFTER):
                 proc = self._start()
             if self._in_process:
                 from .llvm_build import build_object
-                return build_object(ir, names, suffix)
+                return build_object(ir, names, suffix, unroll)
             self._builds += 1
             try:
                 proc.stdin.write(_U32.pack(len(request)) + request)
@@ -110,9 +111,10 @@ def _serve() -> None:
             request = _read(inp, _U32.unpack(_read(inp, 4))[0]).decode()
         except EOFError:
             return
-        suffix, names, ir = request.split("\n", 2)
+        suffix, names, pipeline, ir = request.split("\n", 3)
         try:
-            status, payload = 0, llvm_build.build_object(ir, [n for n in names.split(",") if n], suffix)
+            status, payload = 0, llvm_build.build_object(ir, [n for n in names.split(",") if n], suffix,
+                                                         pipeline == _PIPELINES[True])
         except Exception as e:  # LLVM's parse/verify errors go back to the caller
             status, payload = 1, f"{type(e).__name__}: {e}".encode()
         out.write(bytes([status]) + _U32.pack(len(payload)) + payload)

@@ -10,7 +10,9 @@ micro-kernel's vector (column) side: output positions for NCHW, features for NHW
 Lhs dilation (transposed convolutions, the lhs gradient) is split into sub-convolutions per residue class of
 the output positions (``phases``): in each, the taps that hit a real input element form a regular, undilated
 convolution, so no multiply-by-zero work is done. Feature and batch groups (grouped, depthwise, the rhs
-gradient of grouped convolutions) are the outermost work dimension. Groups with fewer than ``DIRECT_BELOW``
+gradient of grouped convolutions) are the outermost work dimension. A lone sub-convolution with fewer work items
+than cores and a long contraction (the filter gradient of a first layer) splits its KC blocks into ranges, each
+summed into its own copy of the output, added up afterwards. Groups with fewer than ``DIRECT_BELOW``
 output features (depthwise convolutions and their gradients, a first layer's input gradient) run a direct task
 instead, vectorised along output rows or along the groups. Each task is one library function per dtype, compiled
 once per process; a program passes its geometry in a constant array.
@@ -33,9 +35,9 @@ SPATIAL = 3  # spatial dimensions of the task (fewer are padded with unit dimens
 DIRECT_BELOW = 4  # fewer output features per group than this: the direct task (GEMM tiles would be mostly padding)
 _HEADER = ("n_sub", "max_a", "max_b", "kc_max")
 _FIELDS = ("items_end", "n_mb", "n_nb", "mcb", "ncb", "swap", "mode", "groups", "g_in", "g_w", "g_out", "m", "w_o", "o_o",
-           "n_pos", "nb", "s_n", "o_n", "o_base", "cg", "s_c", "w_i", "w_base", "k") + tuple(
+           "n_pos", "nb", "s_n", "o_n", "o_base", "cg", "s_c", "w_i", "w_base", "k", "ks", "o_size") + tuple(
     f"{name}{d}" for name in ("t", "i0", "st", "s_h", "h", "o_s", "u", "rd", "w_st") for d in range(SPATIAL))
-_TABLES = 6  # per side entry: source offset, three spatial coordinates, output offset, contiguous run
+_TABLES = 7  # per side entry: source offset, three spatial coordinates, output offset, their contiguous runs
 
 
 @dataclasses.dataclass(frozen=True)
@@ -101,7 +103,8 @@ def _records(lhs_shape, rhs_shape, out_shape, p: dict, dtype: np.dtype, direct: 
         if swap:  # row panels are packed one at a time: big row blocks pack the weights less often
             mcb = max(mcb, -(-rows // (4 * threads.num_cores() * bk.mr)) * bk.mr)
         n_mb = -(-rows // mcb)
-        ncb = gemm.column_block(gemm.Problem(rows, cols, k, 0, 0, 0, 0, ()), bk, groups * n_mb)
+        ncb = _even_columns(gemm.column_block(gemm.Problem(rows, cols, k, 0, 0, 0, 0, ()), bk, groups * n_mb),
+                            cols, bk, groups * n_mb)
         n_nb = -(-cols // ncb)
         mode = int(groups > 1 and m * os_[out_spec[1]] == 1)  # direct: vectors along groups, else along rows
         spatial = [a.t_count for a in axes]
@@ -111,12 +114,25 @@ def _records(lhs_shape, rhs_shape, out_shape, p: dict, dtype: np.dtype, direct: 
                    g_in=nb * s_n if bg > 1 else cg * s_c, g_w=m * rs[rhs_spec[0]], g_out=m * os_[out_spec[1]], m=m,
                    w_o=rs[rhs_spec[0]], o_o=os_[out_spec[1]], n_pos=n_pos, nb=nb, s_n=s_n, o_n=os_[out_spec[0]],
                    o_base=sum(a.o_first * s for a, s in zip(axes, o_s)), cg=cg, s_c=s_c, w_i=rs[rhs_spec[1]],
-                   w_base=sum(a.k_first * s for a, s in zip(axes, w_k)), k=k)
+                   w_base=sum(a.k_first * s for a, s in zip(axes, w_k)), k=k, ks=1, o_size=int(np.prod(out_shape)))
         for d, a in enumerate(axes):
             rec.update({f"t{d}": a.t_count, f"i0{d}": a.i0, f"st{d}": a.st, f"s_h{d}": s_h[d], f"h{d}": a.n,
                         f"o_s{d}": a.o_step * o_s[d], f"u{d}": a.u_count, f"rd{d}": a.rd, f"w_st{d}": a.k_step * w_k[d]})
         records.append(rec)
     return records, items
+
+
+def _even_columns(ncb: int, cols: int, bk: gemm.Blocking, row_items: int) -> int:
+    """Columns per work item: ``ncb``, or bigger items (up to NC) when those split over the cores in clearly
+    fewer rounds of panels (3 items on 2 cores take 2 rounds; 2 items of 1.5 times the size take one)."""
+    cores, panels = threads.num_cores(), -(-cols // bk.nr)
+
+    def makespan(per: int) -> int:  # column panels a core computes, for ``per`` panels per item
+        return -(-row_items * -(-panels // per) // cores) * per
+
+    first = ncb // bk.nr
+    best = min(range(first, max(first, min(panels, bk.nc // bk.nr)) + 1), key=lambda per: (makespan(per), per))
+    return best * bk.nr if makespan(best) <= 0.9 * makespan(first) else ncb
 
 
 def _swap(bk: gemm.Blocking, m: int, n_pos: int, features_contiguous: bool) -> int:
@@ -141,21 +157,45 @@ def emit(mb, lw, lhs, rhs, out, p: dict) -> None:
     records, items = _records(lhs.shape, rhs.shape, out.shape, p, cdt, direct)
     if not records:
         return
+    ks = 1 if direct else _k_splits(records, items, bk)
+    if ks > 1:  # one sub-convolution: every split writes all of the output (split 0 into out, the others a copy)
+        records[0].update(ks=ks, items_end=items * ks)
+        items *= ks
     max_a = max(min(r["mcb"], r["n_pos"] if r["swap"] else r["m"]) for r in records)
     max_b = max(min(r["ncb"], r["m"] if r["swap"] else r["n_pos"]) for r in records)
     kc_max = min(bk.kc, max(r["k"] for r in records))
     values = [len(records), max_a, max_b, kc_max] + [r[f] for r in records for f in _FIELDS]
     params = mb.constant(np.asarray(values, np.int64))
     b = lw.b
-    argv = entry_alloca(b, T.PTR, 4)
-    for j, ptr in enumerate((lhs.ptr, rhs.ptr, out.ptr, b.bitcast(params, T.PTR))):
+    argv = entry_alloca(b, T.PTR, 5)
+    ety, size = T.memory_type(cdt), int(np.prod(out.shape))
+    scratch = gemm.heap_alloc(b, i64((ks - 1) * size * cdt.itemsize)) if ks > 1 else ir.Constant(T.PTR, None)
+    for j, ptr in enumerate((lhs.ptr, rhs.ptr, out.ptr, b.bitcast(params, T.PTR), scratch)):
         b.store(ptr, b.gep(argv, [i64(j)], source_etype=T.PTR))
     name = task_symbol(lhs.dtype, cdt, direct)
     task = T.intrinsic(b.module, name, T.VOID, [T.I64, T.I64, T.PTR])
     flops = 2.0 * sum(r["groups"] * r["m"] * r["n_pos"] * r["k"] for r in records)
-    how = "direct" if direct else "implicit gemm"
+    how = "direct" if direct else "implicit gemm" + (f", K in {ks} splits" if ks > 1 else "")
     label = f"opaque[{','.join(map(str, out.shape))}](conv_general_dilated: {how})"
     mb.run_task(b, task, items, argv, work_per_item=flops / items / 8, label=label)
+    if ks > 1:
+        with for_range(b, 0, size, "ksum") as i:
+            at = b.gep(out.ptr, [i], source_etype=ety)
+            total = b.load(at, typ=ety)
+            for split in range(ks - 1):
+                total = b.fadd(total, b.load(b.gep(scratch, [b.add(i, i64(split * size))], source_etype=ety), typ=ety))
+            b.store(total, at)
+        gemm.heap_free(b, scratch)
+
+
+def _k_splits(records: list[dict], items: int, bk: gemm.Blocking) -> int:
+    """Into how many ranges of KC blocks to split the contraction of a lone sub-convolution with fewer work
+    items than cores (the rhs gradient of a first layer: a tiny output, a long K), so that every core works."""
+    cores = threads.num_cores()
+    n_kb = -(-records[0]["k"] // bk.kc)
+    if len(records) > 1 or items >= cores or n_kb < 2:
+        return 1
+    return min(n_kb, -(-2 * cores // items))
 
 
 def compute_dtype(in_dtype: np.dtype, out_dtype: np.dtype) -> np.dtype:
@@ -215,9 +255,11 @@ def _library_task(module: ir.Module, dtype: np.dtype, cdt: np.dtype) -> None:
     tq = _Tables(b, kc_max, 6)
     tile = b.alloca(ir.ArrayType(vty, bk.mr * (bk.nr // bk.lanes)))
     sub = b.alloca(T.I64)
+    scratch = b.load(b.gep(argv, [i64(4)], source_etype=T.PTR), typ=T.PTR)  # outputs of K splits past the first
 
     with for_range(b, start, end, "item") as item:
         f, local = _record(b, pp, item, sub)
+        split, local = b.srem(local, f["ks"]), b.sdiv(local, f["ks"])
         nblk, rest = b.srem(local, f["n_nb"]), b.sdiv(local, f["n_nb"])
         mblk, grp = b.srem(rest, f["n_mb"]), b.sdiv(rest, f["n_mb"])
         swap = b.icmp_signed("!=", f["swap"], i64(0))
@@ -227,10 +269,14 @@ def _library_task(module: ir.Module, dtype: np.dtype, cdt: np.dtype) -> None:
         mc, nc = imin(b, f["mcb"], b.sub(rows, row0)), imin(b, f["ncb"], b.sub(cols, col0))
         _fill_side(b, ta, f, row0, mc, swap)
         _fill_side(b, tb, f, col0, nc, b.not_(swap))
-        _fill_runs(b, tb, nc)
+        _fill_runs(b, tb, nc, 4, 5)
+        for tab, count in ((ta, mc), (tb, nc)):
+            _fill_runs(b, tab, count, 0, 6)
         in_g = b.gep(lp, [b.mul(grp, f["g_in"])], source_etype=T.memory_type(dtype))
         w_g = b.gep(rp, [b.mul(grp, f["g_w"])], source_etype=T.memory_type(dtype))
-        out_g = b.gep(op, [b.mul(grp, f["g_out"])], source_etype=ety)
+        split_out = b.select(b.icmp_signed("==", split, i64(0)), op,
+                             b.gep(scratch, [b.mul(b.sub(split, i64(1)), f["o_size"])], source_etype=ety))
+        out_g = b.gep(split_out, [b.mul(grp, f["g_out"])], source_etype=ety)
         k = f["k"]
         n_kb = b.sdiv(b.add(k, i64(bk.kc - 1)), i64(bk.kc))
         n_kb = b.select(b.icmp_signed("<", n_kb, i64(1)), i64(1), n_kb)  # K == 0 still writes the zeros
@@ -244,10 +290,12 @@ def _library_task(module: ir.Module, dtype: np.dtype, cdt: np.dtype) -> None:
                 with weights_side:
                     _pack(b, tab, tq, 4, w_g, dst, dtype, cdt, kc, x0, extent, width, None)
 
-        with for_range(b, 0, n_kb, "pc") as pcb:
+        kb_lo = b.sdiv(b.mul(split, n_kb), f["ks"])  # this split's range of K blocks
+        kb_hi = b.sdiv(b.mul(b.add(split, i64(1)), n_kb), f["ks"])
+        with for_range(b, kb_lo, kb_hi, "pc") as pcb:
             pc = b.mul(pcb, kcb)
             kc = imin(b, kcb, b.sub(k, pc))
-            first = b.icmp_signed("==", pcb, i64(0))
+            first = b.icmp_signed("==", pcb, kb_lo)
             _fill_q(b, tq, f, pc, kc)
             pack(tb, bpack, i64(0), nc, bk.nr, b.not_(swap))
             with for_range(b, 0, b.sdiv(b.add(mc, i64(bk.mr - 1)), i64(bk.mr)), "ip") as ip:
@@ -337,16 +385,17 @@ def _fill_side(b, tab: _Tables, f: dict, first: ir.Value, count: ir.Value, posit
         _advance(b, slots, sizes)
 
 
-def _fill_runs(b, tab: _Tables, count: ir.Value) -> None:
-    """run[x] = how many entries from x on have consecutive output offsets (a vector store needs NR)."""
+def _fill_runs(b, tab: _Tables, count: ir.Value, of: int, into: int) -> None:
+    """tab[into][x] = how many entries from x on have consecutive values in tab[of] (output offsets: a vector
+    store needs NR; source offsets: a vector load instead of a gather)."""
     with for_range(b, 0, count, "fr") as x:
         back = b.sub(b.sub(count, i64(1)), x)
         nxt = b.add(back, i64(1))
         last = b.icmp_signed("==", nxt, count)
         safe = b.select(last, back, nxt)
-        step = b.icmp_signed("==", b.sub(tab.get(4, safe), tab.get(4, back)), i64(1))
-        run = b.select(b.and_(b.not_(last), step), b.add(tab.get(5, safe), i64(1)), i64(1))
-        tab.set(5, back, run)
+        step = b.icmp_signed("==", b.sub(tab.get(of, safe), tab.get(of, back)), i64(1))
+        run = b.select(b.and_(b.not_(last), step), b.add(tab.get(into, safe), i64(1)), i64(1))
+        tab.set(into, back, run)
 
 
 def _fill_q(b, tab: _Tables, f: dict, pc: ir.Value, kc: ir.Value) -> None:
@@ -370,7 +419,8 @@ def _fill_q(b, tab: _Tables, f: dict, pc: ir.Value, kc: ir.Value) -> None:
 def _pack(b, tab: _Tables, tq: _Tables, qoff: int, src, dst, dtype, cdt, kc, x0, extent, width: int, lim) -> None:
     """dst[panel][p][w] = src[tab.src[x] + tq[qoff][p]] for x = x0 + panel * width + w, zero past ``extent``
     entries and (input side, ``lim`` given) where a coordinate falls outside its limit (padding). Each panel row
-    is whole vectors of masked gathers (a row of MR is shorter than LLVM's vectorised loops)."""
+    is whole vectors of masked gathers (a row of MR is shorter than LLVM's vectorised loops), or of masked loads
+    where the vector's source offsets are consecutive (e.g. positions along rows as wide as the input's)."""
     mty, ety = T.memory_type(dtype), T.memory_type(cdt)
     lanes = engine.host_target_info().vector_width // (8 * cdt.itemsize)
     ivty = ir.VectorType(T.I64, lanes)
@@ -384,29 +434,53 @@ def _pack(b, tab: _Tables, tq: _Tables, qoff: int, src, dst, dtype, cdt, kc, x0,
     with for_range(b, 0, n_panels, "pp") as panel:
         first = b.mul(panel, i64(width))
         pbase = b.mul(first, kc)
-        with for_range(b, 0, kc, "pk") as p:
-            q_src = _splat(b, tq.get(qoff, p), lanes)
-            q_k = [_splat(b, tq.get(1 + d, p), lanes) for d in range(SPATIAL)] if lim else []
-            for c0 in range(0, width, lanes):
-                used = min(lanes, width - c0)
-                rel0 = b.add(first, i64(c0))
-                ok = b.icmp_signed("<", b.add(_splat(b, rel0, lanes), iota), _splat(b, extent, lanes))
-                if used < lanes:
-                    ok = b.and_(ok, ir.Constant(ir.VectorType(T.I1, lanes), [int(j < used) for j in range(lanes)]))
-                x = b.add(x0, rel0)
-                offs = _masked_load(b, tab.at(0, x), ivty, ok)
-                for d, k in enumerate(q_k):
-                    coord = _masked_load(b, tab.at(1 + d, x), ivty, ok)
-                    ok = b.and_(ok, b.icmp_unsigned("<", b.add(coord, k), _splat(b, lim[d], lanes)))
-                ptrs = b.inttoptr(b.add(base, b.mul(b.add(offs, q_src), esize)), ir.VectorType(T.PTR, lanes))
-                zero = ir.Constant(ir.VectorType(mty, lanes), [ir.Constant(mty, 0.0)] * lanes)
-                v = b.call(gather, [ptrs, ir.Constant(T.I32, dtype.itemsize), ok, zero])
-                v = v if mty == ety else b.fpext(v, ir.VectorType(ety, lanes))
-                at = b.gep(dst, [b.add(pbase, b.add(b.mul(p, i64(width)), i64(c0)))], source_etype=ety)
-                if used == lanes:
-                    b.store(v, at, align=dtype.itemsize)
-                else:
-                    _masked_store(b, v, at, ir.Constant(ir.VectorType(T.I1, lanes), [int(j < used) for j in range(lanes)]))
+
+        def vectors(consecutive: bool) -> None:
+            """The panel's rows: masked loads (every vector's sources consecutive) or masked gathers."""
+            with for_range(b, 0, kc, "pk") as p:
+                q_src = _splat(b, tq.get(qoff, p), lanes)
+                q_k = [_splat(b, tq.get(1 + d, p), lanes) for d in range(SPATIAL)] if lim else []
+                for c0 in range(0, width, lanes):
+                    used = min(lanes, width - c0)
+                    rel0 = b.add(first, i64(c0))
+                    ok = b.icmp_signed("<", b.add(_splat(b, rel0, lanes), iota), _splat(b, extent, lanes))
+                    if used < lanes:
+                        ok = b.and_(ok, ir.Constant(ir.VectorType(T.I1, lanes), [int(j < used) for j in range(lanes)]))
+                    x = b.add(x0, rel0)
+                    for d, k in enumerate(q_k):
+                        coord = _masked_load(b, tab.at(1 + d, x), ivty, ok)
+                        ok = b.and_(ok, b.icmp_unsigned("<", b.add(coord, k), _splat(b, lim[d], lanes)))
+                    if consecutive:
+                        at = b.gep(src, [b.add(tab.get(0, _clamped(b, x0, rel0, extent)), tq.get(qoff, p))],
+                                   source_etype=mty)
+                        v = _masked_load(b, at, ir.VectorType(mty, lanes), ok)
+                    else:
+                        offs = _masked_load(b, tab.at(0, x), ivty, ok)
+                        ptrs = b.inttoptr(b.add(base, b.mul(b.add(offs, q_src), esize)), ir.VectorType(T.PTR, lanes))
+                        zero = ir.Constant(ir.VectorType(mty, lanes), [ir.Constant(mty, 0.0)] * lanes)
+                        v = b.call(gather, [ptrs, ir.Constant(T.I32, dtype.itemsize), ok, zero])
+                    v = v if mty == ety else b.fpext(v, ir.VectorType(ety, lanes))
+                    at = b.gep(dst, [b.add(pbase, b.add(b.mul(p, i64(width)), i64(c0)))], source_etype=ety)
+                    if used == lanes:
+                        b.store(v, at, align=dtype.itemsize)
+                    else:
+                        _masked_store(b, v, at, ir.Constant(ir.VectorType(T.I1, lanes), [int(j < used) for j in range(lanes)]))
+
+        runs = ir.Constant(T.I1, 1)
+        for c0 in range(0, width, lanes):  # a vector's sources are consecutive over its lanes inside the extent
+            rel0 = b.add(first, i64(c0))
+            need = imin(b, i64(min(lanes, width - c0)), b.sub(extent, rel0))
+            runs = b.and_(runs, b.icmp_signed(">=", tab.get(6, _clamped(b, x0, rel0, extent)), need))
+        with b.if_else(runs) as (loads, gathers):
+            with loads:
+                vectors(True)
+            with gathers:
+                vectors(False)
+
+
+def _clamped(b, x0, rel0, extent) -> ir.Value:
+    """Side entry x0 + rel0, or the extent's last one past it (a vector wholly past the extent loads nothing)."""
+    return b.add(x0, imin(b, rel0, b.sub(extent, i64(1))))
 
 
 def _store_full(b, bk, vty, acc, out, ta: _Tables, i0, col_off, first) -> None:
@@ -422,20 +496,36 @@ def _store_full(b, bk, vty, acc, out, ta: _Tables, i0, col_off, first) -> None:
 
 
 def _store_partial(b, bk, vty, acc, tile, out, ta: _Tables, tb: _Tables, i0, j0, mr, nr, first) -> None:
-    """Edge or scattered tile: spill the accumulators, then add the valid mr x nr part element by element."""
-    ety = vty.element
-    nv = bk.nr // bk.lanes
+    """Edge or scattered tile: spill the accumulators, then add each valid row's part a vector at a time through
+    the columns' output offsets (masked gathers and scatters: no element loop)."""
+    ety, lanes = vty.element, bk.lanes
+    nv = bk.nr // lanes
     for i, row in enumerate(acc):
         for v, val in enumerate(row):
             b.store(val, b.gep(tile, [ir.Constant(T.I32, 0), ir.Constant(T.I32, i * nv + v)]))
+    mty, pty = ir.VectorType(T.I1, lanes), ir.VectorType(T.PTR, lanes)
+    gather = T.intrinsic(b.module, f"llvm.masked.gather.v{lanes}{T.mangle(ety)}.v{lanes}p0", vty,
+                         [pty, T.I32, mty, vty])
+    scatter = T.intrinsic(b.module, f"llvm.masked.scatter.v{lanes}{T.mangle(ety)}.v{lanes}p0", T.VOID,
+                          [vty, pty, T.I32, mty])
+    size = ety.get_abi_size(engine.target_machine().target_data)
+    align = ir.Constant(T.I32, size)
+    zero = ir.Constant(vty, [ir.Constant(ety, 0.0)] * lanes)
+    iota = ir.Constant(ir.VectorType(T.I64, lanes), list(range(lanes)))
+    load_old = _splat(b, b.not_(first), lanes)
+    cols = []  # per vector of the tile row: valid lanes and byte offsets of their columns
+    for v in range(nv):
+        mask = b.icmp_signed("<", b.add(_splat(b, i64(v * lanes), lanes), iota), _splat(b, nr, lanes))
+        offs = _masked_load(b, tb.at(4, b.add(j0, i64(v * lanes))), ir.VectorType(T.I64, lanes), mask)
+        cols.append((mask, b.mul(offs, _splat(b, i64(size), lanes))))
+    base = b.ptrtoint(out, T.I64)
     with for_range(b, 0, mr, "ti") as i:
-        row_off = ta.get(4, b.add(i0, i))
-        with for_range(b, 0, nr, "tj") as j:
-            vec = b.load(b.gep(tile, [i64(0), b.add(b.mul(i, i64(nv)), b.sdiv(j, i64(bk.lanes)))]))
-            t = b.extract_element(vec, b.trunc(b.srem(j, i64(bk.lanes)), T.I32))
-            ptr = b.gep(out, [b.add(row_off, tb.get(4, b.add(j0, j)))], source_etype=ety)
-            old = b.select(first, ir.Constant(ety, 0.0), b.load(ptr, typ=ety))
-            b.store(b.fadd(old, t), ptr)
+        row_at = _splat(b, b.add(base, b.mul(ta.get(4, b.add(i0, i)), i64(size))), lanes)
+        for v, (mask, offs) in enumerate(cols):
+            ptrs = b.inttoptr(b.add(row_at, offs), pty)
+            val = b.load(b.gep(tile, [i64(0), b.add(b.mul(i, i64(nv)), i64(v))]))
+            old = b.call(gather, [ptrs, align, b.and_(mask, load_old), zero])
+            b.call(scatter, [b.fadd(old, val), ptrs, align, mask])
 
 
 def _digits(b, value: ir.Value, sizes: list) -> list:

@@ -2,12 +2,13 @@
 
 ``load(ir, names)`` has the compile worker (``compile_worker``: a child process, since llvmlite's O3 pipeline
 keeps ~60 KB per run that nothing frees) optimise LLVM IR with the new pass manager at O3 (loop and SLP
-vectorisation on) and emit object code for the host (``llvm_build``), and loads it into an MCJIT engine of
-its own: the returned ``LoadedModule`` holds the function addresses, and its code is freed when the last
-reference to it goes (executables hold theirs), so evicted programs give their memory back. ``compile(ir, names)``
-returns the addresses of code loaded for the life of the process (library functions). Object code is cached
-in memory (while loaded) and on disk (see ``cache``), keyed by the IR text, the exported names, the
-llvmlite/LLVM versions and the host CPU, so a warm process skips LLVM entirely.
+vectorisation on; with or without loop unrolling, see ``llvm_build``) and emit object code for the host, and loads it
+into an MCJIT engine of its own: the returned ``LoadedModule`` holds the function addresses, and its code is
+freed when the last reference to it goes (executables hold theirs), so evicted programs give their memory
+back. ``compile(ir, names)`` returns the addresses of code loaded for the life of the process (library
+functions). Object code is cached in memory (while loaded) and on disk (see ``cache``), keyed by the IR text,
+the exported names, the pipeline, the llvmlite/LLVM versions and the host CPU, so a warm process skips LLVM
+entirely.
 No global fast-math: the IR's own per-instruction flags decide.
 
 LLVM's global context is not thread-safe: every LLVM call in this process runs under ``_lock`` (IR generation
@@ -34,7 +35,7 @@ from .compile_worker import CompileWorker
 from .llvm_build import TargetInfo, host_target_info, new_target_machine, target_machine  # noqa: F401
 from . import llvm_build
 
-FORMAT_VERSION = "2"  # bump when the produced object code changes for the same IR
+FORMAT_VERSION = "3"  # bump when the produced object code changes for the same IR
 
 _lock = threading.RLock()
 _modules: "weakref.WeakValueDictionary[str, LoadedModule]" = weakref.WeakValueDictionary()
@@ -86,36 +87,40 @@ def _ir_text(ir: str | llvm_ir.Module) -> str:
     return ir if isinstance(ir, str) else str(ir)
 
 
-def cache_key(ir: str | llvm_ir.Module, function_names: Iterable[str]) -> str:
-    """sha256 over the IR text, the exported names, the toolchain versions and the host CPU."""
+def cache_key(ir: str | llvm_ir.Module, function_names: Iterable[str], unroll: bool = True) -> str:
+    """sha256 over the IR text, the exported names, the pipeline, the toolchain versions and the host CPU."""
     info = host_target_info()
     parts = [FORMAT_VERSION, llvmlite.__version__, ".".join(map(str, llvm.llvm_version_info)),
-             info.triple, info.cpu, info.features, ",".join(sorted(function_names)), _ir_text(ir)]
+             info.triple, info.cpu, info.features, "unroll" if unroll else "lean",
+             ",".join(sorted(function_names)), _ir_text(ir)]
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()
 
 
-def optimize(ir: str | llvm_ir.Module, exported: Iterable[str] | None = None) -> llvm.ModuleRef:
+def optimize(ir: str | llvm_ir.Module, exported: Iterable[str] | None = None,
+             unroll: bool = True) -> llvm.ModuleRef:
     """Parse, verify and O3-optimise ``ir`` for the host, in this process (for inspection and tests)."""
-    return llvm_build.optimize(_ir_text(ir), exported)
+    return llvm_build.optimize(_ir_text(ir), exported, unroll)
 
 
-def emit_assembly(ir: str | llvm_ir.Module, exported: Iterable[str] | None = None) -> str:
-    """Host assembly of the optimised ``ir`` (for inspection and tests)."""
-    return target_machine().emit_assembly(optimize(ir, exported))
+def emit_assembly(ir: str | llvm_ir.Module, exported: Iterable[str] | None = None, unroll: bool = True) -> str:
+    """Host assembly of the optimised ``ir``, as ``load`` builds it (for inspection and tests)."""
+    with _lock:
+        return llvm_build.emit_assembly(optimize(ir, exported, unroll), unroll)
 
 
-def _build_object(ir: str | llvm_ir.Module, names: list[str], key: str) -> bytes:
+def _build_object(ir: str | llvm_ir.Module, names: list[str], key: str, unroll: bool) -> bytes:
     t0 = time.perf_counter()
-    obj = _worker.build(_ir_text(ir), names, key[:16])
+    obj = _worker.build(_ir_text(ir), names, key[:16], unroll)
     _stats["optimize_seconds"] += time.perf_counter() - t0
     _stats["compiles"] += 1
     return obj
 
 
-def load(ir: str | llvm_ir.Module, function_names: Iterable[str]) -> LoadedModule:
-    """Compile ``ir`` (text or ``llvmlite.ir.Module``) and load it; keep the result to keep the code."""
+def load(ir: str | llvm_ir.Module, function_names: Iterable[str], unroll: bool = True) -> LoadedModule:
+    """Compile ``ir`` (text or ``llvmlite.ir.Module``; ``unroll``: with the loop unroller, see ``llvm_build``)
+    and load it; keep the result to keep the code."""
     names = sorted(set(function_names))
-    key = cache_key(ir, names)
+    key = cache_key(ir, names, unroll)
     with _lock:
         _dispose_dead()
         found = _modules.get(key)
@@ -129,7 +134,7 @@ def load(ir: str | llvm_ir.Module, function_names: Iterable[str]) -> LoadedModul
             _modules[key] = found
             return found
     # not on disk, or an entry without these functions: a miss, built by the worker (other threads go on)
-    obj = _build_object(ir, names, key)
+    obj = _build_object(ir, names, key, unroll)
     with _lock:
         found = _modules.get(key)  # another thread may have built it meanwhile
         if found is None:

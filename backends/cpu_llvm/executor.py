@@ -1,8 +1,9 @@
 """Calling a compiled program with as little Python as possible.
 
-Per call: take a prepared argv (a ctypes pointer array whose constant slots are already filled), write the
-input and output addresses, take an arena, make one ctypes call (which releases the GIL), and hand back the
-outputs. Output buffers of 256 KiB and more come from the caching allocator.
+Per call: take a prepared argv (a ctypes pointer array whose constant slots are already filled), allocate the
+outputs, take an arena, make one ctypes call (which releases the GIL) into ``entry``'s code, which writes the
+input, output and arena addresses into argv and runs the program, and hand back the outputs. Output buffers of
+256 KiB and more come from the caching allocator.
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import numpy as np
 
 from portax.core import profiler
 
-from . import allocator, runtime, threads, timing
+from . import allocator, entry, runtime, threads, timing
 from .engine import LoadedModule
 from .program import ProgramSpec
 
@@ -55,6 +56,7 @@ class Executable:
         self.runtime_calls = list(mb.runtime_calls)
         self._ir = ir_text
         self._fn = _MAIN(module.addresses["main"])
+        self._enter = entry.get()  # fills argv and calls main in one ctypes call (None: addresses read here)
         self._n_in = spec.n_inputs
         self._outs = [(a.shape, a.dtype, a.size * a.dtype.itemsize) for a in spec.out_avals]
         self._small_outs = [(shape, dtype) for shape, dtype, _ in self._outs]
@@ -66,8 +68,8 @@ class Executable:
         self._arena_bytes = spec.arena_bytes
         self._arena_slot = spec.n_inputs + len(spec.out_avals)
         self._consts = list(mb.consts)
-        n_slots = spec.const_base + len(self._consts)
-        self._template = (ctypes.c_void_p * n_slots)()
+        self._n_slots = spec.const_base + len(self._consts)
+        self._block, self._template = entry.new_argv(self._n_slots, module.addresses["main"])
         self._ctx = next(_ids)
         self._template[self._arena_slot + 1] = self._ctx
         for k, c in enumerate(self._consts):
@@ -114,8 +116,7 @@ class Executable:
         return outs
 
     def _new_argv(self) -> tuple:
-        argv = type(self._template).from_buffer_copy(self._template)
-        return argv, ctypes.addressof(argv)
+        return entry.copy_argv(self._block, self._n_slots)
 
     def _arena(self):
         n = self._arena_bytes
@@ -133,30 +134,22 @@ class Executable:
             argv, argv_address = self._argvs.pop()
         except IndexError:
             argv, argv_address = self._new_argv()
-        i = 0
-        for buf in buffers:
-            try:
-                argv[i] = _addressof(_from_buffer(buf))
-            except (TypeError, ValueError, BufferError):  # read-only or empty
-                argv[i] = buf.__array_interface__["data"][0]
-            i += 1
         if self._all_small:
             outs = [empty(shape, dtype) for shape, dtype in self._small_outs]
-            for o in outs:
-                argv[i] = _addressof(_from_buffer(o))
-                i += 1
         else:
             outs = [_empty(shape, dtype, nbytes) for shape, dtype, nbytes in self._outs]
-            for o in outs:
-                argv[i] = buffer_address(o)
-                i += 1
         arena = None
         if self._arena_bytes:
             arena = self._arena()
-            argv[self._arena_slot] = buffer_address(arena)
+            arrays = (*buffers, *outs, arena)  # argv's first slots: inputs, outputs, arena
+        else:
+            arrays = (*buffers, *outs)
         if self._max_threads is not None:
             threads.limit_threads(self._max_threads)
-        self._fn(argv_address)
+        if self._enter is None or self._enter(argv_address, arrays):
+            for i, a in enumerate(arrays):  # (not all exact ndarrays: their addresses from Python)
+                argv[i] = buffer_address(a)
+            self._fn(argv_address)
         self._argvs.append((argv, argv_address))
         if arena is not None and self._arena_bytes < allocator.MIN_CACHED_BYTES:
             self._arenas.append(arena)

@@ -1,6 +1,15 @@
 """LLVM IR to host object code: parse, verify, O3-optimise (loop and SLP vectorisation on) and emit, for the
 CPU this process runs on (its name and features). Imports nothing of portax, so that the compile worker
-(``compile_worker.py``) runs it without importing portax."""
+(``compile_worker.py``) runs it without importing portax.
+
+Two pipelines: with ``unroll`` (library routines such as the packed GEMMs, compiled once per process, and
+programs with hand-written loop nests: see ``codegen.ModuleBuilder.unroll``) all of O3; without (programs of
+fused loop and reduce kernels) O3 without the loop unroller and without codegen's loop strength reduction.
+Fused kernels' loops are unrolled by the vectoriser's interleaving already; the unroller (its runtime
+unrolling of every remainder loop) and strength reduction over the resulting loops made up half of such a
+program's compile time, and fully unrolling a short reduction before the vectoriser runs made it 2-4x slower
+(a sum over a 10-wide axis). Hand-written loop nests (small products, pooling windows) are 3-4x faster
+unrolled."""
 from __future__ import annotations
 
 import dataclasses
@@ -52,8 +61,9 @@ def target_machine() -> llvm.TargetMachine:
     return new_target_machine()
 
 
-def optimize(ir: str, exported: Iterable[str] | None = None) -> llvm.ModuleRef:
-    """Parse, verify and O3-optimise ``ir`` for the host; functions not in ``exported`` become internal."""
+def optimize(ir: str, exported: Iterable[str] | None = None, unroll: bool = True) -> llvm.ModuleRef:
+    """Parse, verify and O3-optimise ``ir`` for the host (``unroll``: with the loop unroller); functions not
+    in ``exported`` become internal."""
     tm = target_machine()
     mod = llvm.parse_assembly(ir)
     mod.verify()
@@ -68,15 +78,28 @@ def optimize(ir: str, exported: Iterable[str] | None = None) -> llvm.ModuleRef:
     pto.loop_vectorization = True
     pto.slp_vectorization = True
     pto.loop_interleaving = True
-    pto.loop_unrolling = True
+    pto.loop_unrolling = unroll
     pb = llvm.create_pass_builder(tm, pto)
     pb.getModulePassManager().run(mod, pb)
     return mod
 
 
-def build_object(ir: str, names: list[str], suffix: str) -> bytes:
-    """Object code of the optimised ``ir``, its exported ``names`` renamed ``<name>.<suffix>``."""
-    mod = optimize(ir, names)
+def _codegen_options(unroll: bool) -> None:
+    """Loop strength reduction only with ``unroll`` (a process-wide option: set per build)."""
+    llvm.set_option("", f"-disable-lsr={'false' if unroll else 'true'}")
+
+
+def emit_assembly(mod: llvm.ModuleRef, unroll: bool = True) -> str:
+    """Host assembly of the optimised ``mod`` (for inspection and tests)."""
+    _codegen_options(unroll)
+    return target_machine().emit_assembly(mod)
+
+
+def build_object(ir: str, names: list[str], suffix: str, unroll: bool = True) -> bytes:
+    """Object code of the optimised ``ir`` (with or without ``unroll``), its exported ``names`` renamed
+    ``<name>.<suffix>``."""
+    mod = optimize(ir, names, unroll)
     for name in names:
         mod.get_function(name).name = f"{name}.{suffix}"
+    _codegen_options(unroll)
     return target_machine().emit_object(mod)

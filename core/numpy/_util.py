@@ -15,12 +15,13 @@ from ..config import called_from_user, config
 from ..array import Array, make_array
 from ..primitives import elementwise as ew, structural as st
 from ..prng_key_ops import keys_lifted
+from ..sharded import on_mesh
 from ..trace import get_aval, is_tracer, is_tracing
 
 
 def asarray_any(x: Any, dtype=None) -> Any:
     """Arrays/tracers pass through; scalars become weak arrays; sequences are stacked."""
-    if is_tracer(x) or hasattr(x, "_buf"):
+    if is_tracer(x) or hasattr(x, "_buf") or on_mesh(x):
         return x if dtype is None else ew.convert_element_type(x, dtype)
     if isinstance(x, (list, tuple)):
         if any(is_tracer(e) or hasattr(e, "_buf") or isinstance(e, (list, tuple)) for e in x):

@@ -5,8 +5,8 @@ and the per-device program.
 the jitted jaxpr, one equation at a time from its inputs' layouts:
 * elementwise operations keep the layout of their first split input (the others are resharded to it);
 * transpose permutes it; broadcast_in_dim carries it to the broadcast dimensions; reshape keeps the
-  split of the leading dimensions it leaves unchanged; slice, concatenate, cumulative scans and
-  argmax/argmin keep the split of the dimensions they do not work along;
+  split of the leading dimensions it leaves unchanged and of the first one it changes; squeeze, slice,
+  concatenate, cumulative scans and argmax/argmin keep the split of the dimensions they do not work along;
 * reduce_sum/max/min over a split dimension reduce each device's block and combine the partial results
   with psum/pmax/pmin over that dimension's mesh axes;
 * dot_general keeps split batch and free dimensions (batch-sharded work stays local) and, when both
@@ -21,6 +21,7 @@ the backend holding the devices), resharding an input to the layout its equation
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 from typing import Any, Callable, Sequence
 
@@ -33,7 +34,7 @@ from ..primitives.collectives import all_gather, axis_index, pmax, pmin, psum
 from ..primitives.structural import dynamic_slice_in_dim
 from ..pytree import tree_flatten, tree_map, tree_unflatten
 from ..sharded import MeshArray
-from ..sharding import Mesh, PartitionSpec
+from ..sharding import AxisType, Mesh, NamedSharding, PartitionSpec
 from ..trace import get_aval, is_tracer, is_tracing
 from . import spmd
 from .axis_env import AxisPrimitive
@@ -116,10 +117,16 @@ def _rule(eqn, layouts: list[Layout]) -> tuple[list[Layout], list[Layout], Calla
         need = tuple(l if f else () for l, f in zip(layouts[0], full))
         return [need], [need], None, ()
     elif p == "reshape" and eqn.params.get("dimensions") is None:
-        keep = next((d for d, (a, b) in enumerate(zip(ins[0].shape, outs[0].shape)) if a != b),
-                    min(ins[0].ndim, outs[0].ndim))  # the unchanged leading dimensions keep their split
+        # The unchanged leading dimensions keep their split, and so does the first changed one: split into k
+        # blocks, it cuts the (row-major) rest into k contiguous chunks, which the output's first changed
+        # dimension split into k blocks cuts alike (the mesh dividing it, ``decide`` checks).
+        keep = next((d + 1 for d, (a, b) in enumerate(zip(ins[0].shape, outs[0].shape)) if a != b),
+                    min(ins[0].ndim, outs[0].ndim))
         need = tuple(l if d < keep else () for d, l in enumerate(layouts[0]))
         return [need], [need[:keep] + ((),) * (outs[0].ndim - keep)], None, ()
+    elif p == "squeeze":  # (the squeezed dimensions have size 1)
+        dims = eqn.params["dimensions"]
+        return layouts, [tuple(l for d, l in enumerate(layouts[0]) if d not in dims)], None, ()
     return whole_ins, whole_outs, None, ()
 
 
@@ -291,6 +298,8 @@ class ShardedJit:
             static_key, dyn_args, dyn_kwargs = jitted._split(args, kwargs)
             flat = (static_key, *tree_flatten((dyn_args, dyn_kwargs)))
         static_key, leaves, in_tree = flat
+        if len({x.sharding.mesh for x in leaves if type(x) is MeshArray}) > 1:
+            leaves = self._one_mesh(static_key, in_tree, leaves)
         fast_key = (static_key, in_tree, config.trace_context(),
                     tuple((get_aval(x), x.sharding if type(x) is MeshArray else None) for x in leaves))
         hit = self._fast.get(fast_key)
@@ -302,7 +311,7 @@ class ShardedJit:
         # No mesh or several, or a program placing its own work elsewhere (pmap, a shard_map over another mesh,
         # collectives in control flow): the whole arrays on one device.
         if len(meshes) != 1 or not inlinable(entry.closed.jaxpr, next(iter(meshes))):
-            _check_local(leaves, meshes, entry.closed.jaxpr)
+            _check_local(leaves, meshes, entry.closed.jaxpr, getattr(jitted.fun, "__name__", "a function"))
             whole = lambda x: x._gathered() if isinstance(x, MeshArray) else x
             return jitted(*tree_map(whole, args), **tree_map(whole, kwargs))
         mesh, jaxpr = meshes.pop(), entry.closed.jaxpr
@@ -310,7 +319,7 @@ class ShardedJit:
         in_layouts = [layout_of(x.sharding.spec, x.ndim) if isinstance(x, MeshArray) and x.sharding.mesh == mesh
                       else wanted.get(v, _whole(v.aval.ndim))
                       for x, v in zip(leaves, jaxpr.in_binders[len(entry.consts):])]
-        key = (static_key, in_tree, tuple(map(get_aval, leaves)), tuple(in_layouts))
+        key = (static_key, in_tree, tuple(map(get_aval, leaves)), tuple(in_layouts), mesh)
         fn = self._programs.get(key)
         if fn is None:
             layouts = [_whole(get_aval(c).ndim) for c in entry.consts] + in_layouts
@@ -318,17 +327,93 @@ class ShardedJit:
         self._fast.put(fast_key, (fn, entry.consts, entry.out_tree))
         return tree_unflatten(entry.out_tree, fn([*entry.consts, *leaves], len(entry.consts)))
 
+    def _one_mesh(self, static_key: Any, in_tree: Any, leaves: list) -> list:
+        """Arguments laid out over meshes of the first one's devices in its order (of other shapes or axis names)
+        laid out over the first one's mesh, as JAX runs them (``onto``); JAX's error if an equation combines
+        values of different meshes not all of Auto axes. Arguments over other devices stay (``_check_local``)."""
+        entry = self.jitted._entry(static_key, in_tree, [get_aval(x) for x in leaves])
+        _check_mesh_types(entry.closed.jaxpr, [None] * len(entry.consts) +
+                          [x.sharding.mesh if type(x) is MeshArray else None for x in leaves])
+        mesh = next(x.sharding.mesh for x in leaves if type(x) is MeshArray)
+        devices = list(mesh.devices.flat)
+        return [onto(x, mesh) if type(x) is MeshArray and list(x.sharding.mesh.devices.flat) == devices else x
+                for x in leaves]
 
-def _check_local(leaves: list, meshes: set, jaxpr: Jaxpr) -> None:
-    """A program that must run on whole arrays cannot take arrays spanning processes: a clear error."""
+
+def onto(x: MeshArray, mesh: Mesh) -> MeshArray:
+    """``x`` laid out over ``mesh`` (of the devices of its mesh, in the same order): its blocks as they are when
+    a spec over ``mesh`` places them alike (``respec``), else ``x`` replicated over its mesh first."""
+    if x.sharding.mesh == mesh:
+        return x
+    spec = respec(x.sharding, mesh, x.shape)
+    if spec is None:
+        x, spec = resharding(x.sharding.spec, PartitionSpec(), x.sharding.mesh, x.ndim)(x), PartitionSpec()
+    return MeshArray(x.shards, NamedSharding(mesh, spec), x.aval)
+
+
+@functools.lru_cache(maxsize=256)
+def respec(sharding: NamedSharding, mesh: Mesh, shape: tuple) -> PartitionSpec | None:
+    """A spec over ``mesh`` giving every device the block ``sharding`` gives it (for arrays of ``shape``), if
+    any: the mesh axes splitting each dimension into as many blocks, tried in turn."""
+    want = sharding.devices_indices_map(shape)
+    counts = [math.prod(sharding.mesh.shape[a] for a in axes) for axes in layout_of(sharding.spec, len(shape))]
+    names = mesh.axis_names
+    options = [[p for r in range(len(names) + 1) for p in itertools.permutations(names, r)
+                 if math.prod(mesh.shape[a] for a in p) == n] for n in counts]
+    for layout in itertools.product(*options):
+        used = [a for axes in layout for a in axes]
+        if len(used) == len(set(used)) and NamedSharding(mesh, spec_of(layout)).devices_indices_map(shape) == want:
+            return spec_of(layout)
+    return None
+
+
+def _check_mesh_types(jaxpr: Jaxpr, meshes: list) -> list:
+    """JAX's error (raised there by the abstract evaluation of the equation) when an equation of ``jaxpr`` takes
+    values laid out over different meshes (``meshes``: per input, None for none) not all of Auto axes; the
+    meshes of the outputs (None when unknown)."""
+    env = dict(zip(jaxpr.in_binders, meshes))
+    auto = lambda m: all(t == AxisType.Auto for t in m.axis_types)
+    for e in jaxpr.eqns:
+        got = list(dict.fromkeys(m for m in (env.get(x) for x in e.inputs if type(x) is not Literal) if m is not None))
+        body = _call_body(e)
+        if body is not None:
+            outs = _check_mesh_types(body.jaxpr, [env.get(x) if type(x) is not Literal else None for x in e.inputs])
+        elif len(got) > 1 and not all(map(auto, got)):
+            raise ValueError(f"Mesh for all inputs should be equal. Got one mesh: {_abstract(got[0])} and another "
+                             f"mesh: {_abstract(got[1])}")
+        else:
+            outs = [got[0] if len(got) == 1 else None] * len(e.out_binders)
+        env.update(zip(e.out_binders, outs))
+    return [None if type(x) is Literal else env.get(x) for x in jaxpr.outs]
+
+
+def _abstract(mesh: Mesh) -> str:
+    """``mesh`` printed as JAX prints its ``AbstractMesh``."""
+    d = mesh.devices.flat[0]
+    return (f"AbstractMesh({', '.join(f'{k!r}: {v}' for k, v in mesh.shape.items())}, axis_types={mesh.axis_types}, "
+            f"device_kind={d.device_kind}, num_cores=None, platform={d.platform})")
+
+
+def _check_local(leaves: list, meshes: set, jaxpr: Jaxpr, name: str) -> None:
+    """A program that must run on whole arrays cannot take arrays spanning processes: a clear error (JAX's
+    for arrays laid out over meshes of different devices or device orders)."""
     if all(x.is_fully_addressable for x in leaves if isinstance(x, MeshArray)):
         return
-    why = ("arrays laid out over several meshes" if len(meshes) != 1 else
-           f"'{_blocker(jaxpr, next(iter(meshes)))}' (a collective or pmap outside a shard_map over the arrays' mesh, "
-           "or inside control flow)")
-    raise NotImplementedError(f"jit over arrays spanning processes: the program holds {why}, which the sharding pass "
-                              "cannot partition, and gathering the arrays onto one device across processes is not "
-                              "supported.")
+    if len(meshes) > 1:
+        first = {}  # the first argument laid out over each mesh, in argument order
+        for x in leaves:
+            if isinstance(x, MeshArray):
+                first.setdefault(x.sharding.mesh, x)
+        arg = lambda x: (f"argument of {name} with shape {x.aval.str_short()} and device ids "
+                         f"{[d.id for d in x.sharding.mesh.devices.flat]} on platform "
+                         f"{x.sharding.mesh.devices.flat[0].platform.upper()}")
+        a, b = list(first.values())[:2]
+        raise ValueError(f"Received incompatible devices for jitted computation. Got {arg(a)} and {arg(b)}")
+    blocker = _blocker(jaxpr, meshes.pop())
+    raise NotImplementedError(f"jit over arrays spanning processes: the program holds '{blocker}' (a collective or "
+                              "pmap outside a shard_map over the arrays' mesh, or inside control flow), which the "
+                              "sharding pass cannot partition, and gathering the arrays onto one device across "
+                              "processes is not supported.")
 
 
 def _partitioned(jaxpr: Jaxpr, consts: Sequence, in_layouts: list[Layout], mesh: Mesh) -> Callable:

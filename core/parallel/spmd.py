@@ -33,6 +33,7 @@ from .. import dtypes, narrow_floats
 from ..ir import ClosedJaxpr, Jaxpr, JaxprEqn, Literal, Var, subjaxprs
 from ..sharded import MultiDeviceArray, ShardedArray
 from ..trace import get_aval
+from . import mpi_collectives
 from .axis_env import AxisPrimitive, extend_axis_env
 
 # Call primitives whose body is simply evaluated on the inputs (the parameter holding the body).
@@ -211,11 +212,12 @@ class _Collective:
     other processes' buffers being uploaded to a local device, and each local device keeps its result.
     A psum over every device of the mesh in a dtype MPI reduces (pmax/pmin: an integer dtype; MPI's MAX
     and MIN may drop NaNs) instead combines the local devices, then the processes' partial results with
-    an MPI allreduce.
+    an MPI allreduce; ppermute, and all_gather, psum_scatter and all_to_all over every mesh device, use
+    MPI's own collectives where the layout allows (``mpi_collectives``).
     """
 
     def __init__(self, eqn, prog: "SpmdProgram"):
-        self.eqn, self.devices, self.index, self.rows = eqn, prog.devices, prog.index, prog.rows
+        self.eqn, self.devices, self.index, self.rows, self.width = eqn, prog.devices, prog.index, prog.rows, prog.width
         self.collective = collective_method(prog.devices[0].backend, eqn.primitive.name)
         groups = _groups(prog.all_coords, [prog.axis_pos[id(a)] for a in eqn.primitive.axis_names_of(eqn.params)])
         subgroups = eqn.params.get("axis_index_groups")
@@ -240,6 +242,9 @@ class _Collective:
         self.allreduce = (self.crosses and eqn.primitive.name in _MPI_REDUCTIONS and len(groups) == 1
                           and len(groups[0]) == len(prog.all_coords)
                           and (combined.kind in "iu" or self.op == "SUM" and combined in (np.float32, np.float64)))
+        self.owners = owners  # other collectives between processes by MPI's own, where the layout allows:
+        self.native = mpi_collectives.plan(self, groups, owners, combined) if self.crosses and not self.allreduce \
+            else None
 
     def parts(self, env: dict) -> list[list]:
         """The per-device input buffers (two lists for complex values: real and imaginary parts)."""
@@ -249,15 +254,20 @@ class _Collective:
         return [[b[i] for b in x] for i in (0, 1)] if type(x[0]) is tuple else [x]  # complex: (re, im) buffers
 
     def stacks(self, parts: list[list]) -> list[np.ndarray]:
-        """What this process sends to the others: each part's local buffers read back and stacked."""
+        """What this process sends to the others: each part's local buffers read back and stacked (padded
+        to ``width`` rows: every process sends as many)."""
         backend = self.devices[0].backend
-        return [np.stack([np.asarray(backend.get(b)) for b in bufs]) for bufs in parts] if self.crosses else []
+        hosts = [[np.asarray(backend.get(b)) for b in bufs] for bufs in parts] if self.crosses else []
+        return [np.stack(h + [np.zeros_like(h[0])] * (self.width - len(h))) for h in hosts]
 
     def run(self, env: dict) -> None:
         parts = self.parts(env)
         if self.allreduce:
-            totals = distributed.allreduce_many([self.partial(b) for b in parts], [self.op] * len(parts), self.what)
+            totals = distributed.allreduce_many([self.partial(b) for b in parts], [self.op] * len(parts), self.what,
+                                                self.alloc)
             self._store(env, [self.spread(t) for t in totals])
+        elif self.native is not None:
+            self._store(env, [self.native(self, bufs) for bufs in parts])
         else:
             self.finish(env, parts, distributed.allgather_many(self.stacks(parts), self.what) if self.crosses else None)
 
@@ -293,9 +303,18 @@ class _Collective:
         local = bufs[0] if len(bufs) == 1 else self.collective(name, bufs, self.devices, **self.params)[0]
         return np.asarray(self.devices[0].backend.get(local))
 
+    def alloc(self, shape: tuple, dtype: np.dtype) -> np.ndarray:
+        """Where an allreduce writes its result: the backend's host buffer if its buffers are host memory
+        (``host_buffer``: the result is then the local devices' buffer as it is), else a numpy array."""
+        host_buffer = getattr(self.devices[0].backend, "host_buffer", None)
+        return np.empty(shape, dtype) if host_buffer is None else host_buffer(shape, dtype, self.devices[0])
+
     def spread(self, total: np.ndarray) -> list:
-        """The allreduced value on every local device."""
-        return [self.devices[0].backend.put(total, d) for d in self.devices]
+        """The allreduced value on every local device (host memory is shared by the local devices)."""
+        backend = self.devices[0].backend
+        if hasattr(backend, "host_buffer"):
+            return [total] * len(self.devices)
+        return [backend.put(total, d) for d in self.devices]
 
 
 _MPI_REDUCTIONS = {"psum": "SUM", "pmax": "MAX", "pmin": "MIN"}
@@ -315,7 +334,7 @@ class _Round:
             partials = {c: [c.partial(b) for b in parts[c]] for c in self.reducing}
             totals = iter(distributed.allreduce_many([x for c in self.reducing for x in partials[c]],
                                                      [c.op for c in self.reducing for _ in partials[c]],
-                                                     "; ".join(c.what for c in self.reducing)))
+                                                     "; ".join(c.what for c in self.reducing), self.reducing[0].alloc))
             for c in self.reducing:
                 c._store(env, [c.spread(next(totals)) for _ in partials[c]])
         if self.gathering:
@@ -414,7 +433,7 @@ class SpmdProgram:
         self.axis_pos = {id(a): i for i, a in enumerate(axes)}
         total = int(np.prod([a.size for a in axes]))
         self.all_coords = np.stack(np.unravel_index(np.arange(total), tuple(a.size for a in axes)), axis=1)
-        self.index, self.rows = _placement(owners, total, len(self.devices))
+        self.index, self.rows, self.width = _placement(owners, total)
         self.coords = self.all_coords[list(self.index)]
         jaxpr = dce_jaxpr(closed.jaxpr)[0]
         self.in_binders, self.outs = jaxpr.in_binders, jaxpr.outs
@@ -479,7 +498,7 @@ class SpmdProgram:
                 ins = list(dict.fromkeys(x for e in es for x in e.inputs if type(x) is not Literal and x not in defined))
                 steps.append(_Segment(es, ins, list(needed[s]), self.devices))
             round_ = [step(e, self) for step, e in barriers.get(s, [])]
-            crossing = [c for c in round_ if isinstance(c, _Collective) and c.crosses]
+            crossing = [c for c in round_ if isinstance(c, _Collective) and c.crosses and c.native is None]
             steps += [c for c in round_ if c not in crossing or len(crossing) == 1]
             steps += [_Round(crossing)] if len(crossing) > 1 else []
         return steps
@@ -492,20 +511,23 @@ class SpmdProgram:
         return [env[v] for v in self.outs]
 
 
-def _placement(owners: Sequence[int] | None, total: int, n: int) -> tuple[dict, dict]:
+def _placement(owners: Sequence[int] | None, total: int) -> tuple[dict, dict, int]:
     """Where the ``total`` mesh devices are, process ``owners[g]`` holding device ``g`` (None: this process
-    holds all): this process's mesh indices, each with its position among its ``n`` devices, and every mesh
-    device's row in the stack of every process's devices that ``distributed.allgather_many`` returns."""
+    holds all): this process's mesh indices, each with its position among its devices; every mesh device's
+    row in the stack of every process's devices that ``distributed.allgather_many`` returns; and how many
+    rows each process sends (the most devices a process holds: processes holding fewer pad their stack)."""
     if owners is None:
-        return {g: g for g in range(total)}, {g: g for g in range(total)}
+        return {g: g for g in range(total)}, {g: g for g in range(total)}, total
     held: dict = {p: [] for p in range(distributed.process_count())}
     for g, p in enumerate(owners):
         held[p].append(g)
-    if len({len(gs) for gs in held.values()}) > 1:
-        raise NotImplementedError(f"a mesh spanning processes must hold as many devices of every process, got "
+    if not all(held.values()):
+        raise NotImplementedError(f"a mesh spanning processes must hold devices of every process, got "
                                   f"{ {p: len(gs) for p, gs in held.items()} } (devices per process index).")
+    width = max(map(len, held.values()))
     mine = held[distributed.process_index()]
-    return {g: k for k, g in enumerate(mine)}, {g: p * n + k for p, gs in held.items() for k, g in enumerate(gs)}
+    return ({g: k for k, g in enumerate(mine)}, {g: p * width + k for p, gs in held.items() for k, g in enumerate(gs)},
+            width)
 
 
 def collective_method(backend: Any, op: str) -> Callable:

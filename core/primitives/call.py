@@ -59,7 +59,11 @@ def _pjit_impl(*args, jaxpr: ClosedJaxpr, name: str, backend: Any = None):
     from ..dispatch import as_arrays, compile_jaxpr, pick_device
     from ..backend import get_backend
     device = get_backend(backend).devices()[0] if backend is not None else pick_device(args)
-    return compile_jaxpr(jaxpr, device, f"jit({name})")(as_arrays(args, device))
+    arrays = as_arrays(args, device)
+    if arrays is None:  # arrays laid out over a mesh: partitioned over it
+        from ..sharded import apply_on_mesh
+        return apply_on_mesh(pjit_p, args, dict(jaxpr=jaxpr, name=name, backend=backend))
+    return compile_jaxpr(jaxpr, device, f"jit({name})")(arrays)
 
 
 impl_rules[pjit_p] = _pjit_impl

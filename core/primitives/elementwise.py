@@ -72,6 +72,9 @@ def asarray(x: Any) -> Any:
     """Arrays and tracers pass through; Python scalars and numpy values become (weak) portax arrays."""
     if is_tracer(x) or hasattr(x, "_buf"):
         return x
+    from ..sharded import on_mesh
+    if on_mesh(x):  # an array laid out over a mesh: operations on it run partitioned over the mesh
+        return x
     from ..array import make_array
     return make_array(x)
 
@@ -581,8 +584,10 @@ def convert_element_type(x: Any, new_dtype, weak_type: bool = False) -> Any:
     check_conversion(x, new_dtype)
     new_dtype = dtypes.canonicalize(new_dtype)
     if not is_tracer(x) and not hasattr(x, "_buf"):
-        from ..array import make_array
-        return make_array(dtypes.convert_host(x, new_dtype), weak_type=weak_type)
+        from ..sharded import on_mesh
+        if not on_mesh(x):
+            from ..array import make_array
+            return make_array(dtypes.convert_host(x, new_dtype), weak_type=weak_type)
     aval = get_aval(x)
     if aval.dtype == new_dtype and aval.weak_type == weak_type:
         return x

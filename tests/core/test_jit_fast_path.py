@@ -142,6 +142,30 @@ def test_keyword_arguments_on_the_fast_path():
         np.testing.assert_array_equal(f(x, y), [4.0, 4.0])
 
 
+def test_cached_calls_return_the_structure_of_the_first(general_path_calls):
+    point = collections.namedtuple("point", "x y")
+    outputs = {
+        "leaf": lambda x: x + 1,
+        "empty tuple": lambda x: (),
+        "tuple": lambda x: (x, x * 2),
+        "nested": lambda x: (x, (x * 2,)),
+        "namedtuple": lambda x: point(x, x * 2),
+        "none": lambda x: (x, None),
+        "list": lambda x: [x, x * 2],
+        "dict": lambda x: {"b": x * 2, "a": x},
+    }
+    x = jnp.arange(3.0)
+    for name, fn in outputs.items():
+        f = jax.jit(fn)
+        first = f(x)
+        before = dict(general_path_calls)
+        again = f(x)
+        assert dict(general_path_calls) == before, name  # (a cached call)
+        assert type(again) is type(first) and tree_flatten(again)[1] == tree_flatten(first)[1], name
+        for a, b in zip(tree_flatten(again)[0], tree_flatten(first)[0]):
+            np.testing.assert_array_equal(a, b)
+
+
 def test_transfer_guard_holds_on_cached_calls():
     """A cached call moves and converts its arguments under the transfer guard as the first call does."""
     x = jax.device_put(np.ones(4, np.float32), jax.devices("cpu_llvm")[0])

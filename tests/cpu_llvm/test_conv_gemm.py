@@ -8,6 +8,7 @@ import pytest
 
 import portax
 from portax import lax
+from portax.backends.cpu_llvm import conv_gemm, gemm, threads
 
 from cpu_llvm_helpers import assert_matches, compiled, x64_enabled
 
@@ -124,3 +125,35 @@ def test_empty_and_tapless():
     assert_matches(lambda x, w: lax.conv_general_dilated(x, w, (1, 1), ((0, 1), (1, 1)), (2, 3)), x, w)
     x, w = operands(dn, 2, 0, (4, 5), 4, (2, 2))
     assert_matches(lambda x, w: lax.conv_general_dilated(x, w, (1, 1), "SAME"), x, w)
+
+
+@pytest.mark.parametrize("dn", LAYOUTS[2][:2])
+def test_strided_layer_gradients(dn):
+    """Gradients of a stride-2 3x3 layer with enough features for two KC blocks in a phase of the lhs gradient
+    (scattered output tiles accumulated over K blocks) and filter-gradient column blocks split for balance."""
+    x, w = operands(dn, 4, 40, (14, 13), 70, (3, 3))
+    check(conv_fn(dn, (2, 2), "SAME"), x, w)
+
+
+@pytest.mark.parametrize("dn", LAYOUTS[2][:2])
+@pytest.mark.parametrize("cores", [2, 3])
+def test_first_layer_filter_gradient_splits_k(dn, cores, monkeypatch):
+    """The filter gradient of a 1-channel stride-2 first layer (a 3x3 output, K = batch x positions over several
+    KC blocks: a single work item) splits K over the cores, unevenly too; the splits' sums are added up."""
+    monkeypatch.setattr(threads, "num_cores", lambda: cores)
+    x, w = operands(dn, 8, 1, (28 + cores, 28), 16, (3, 3))
+    fn = conv_fn(dn, (2, 2), "SAME")
+    check(fn, x, w)
+    y = np.asarray(portax.jit(fn, backend="reference")(x, w))
+    grads = lambda x, w, gy: portax.vjp(fn, x, w)[1](gy)
+    kernels = [k.description for k in compiled(grads, x, w, y).kernels if "conv_general_dilated" in k.description]
+    assert any("K in" in k for k in kernels), kernels
+
+
+def test_column_blocks_split_evenly(monkeypatch):
+    """Column blocks of the implicit GEMM split evenly over the cores: 9 column panels (the filter gradient of a
+    32 -> 64 3x3 layer) run as 2 items on 2 cores, not 3; 49 panels keep 4 items of 13."""
+    monkeypatch.setattr(threads, "num_cores", lambda: 2)
+    bk = gemm.blocking(np.float32)
+    assert conv_gemm._even_columns(3 * bk.nr, 9 * bk.nr, bk, 1) == 5 * bk.nr
+    assert conv_gemm._even_columns(13 * bk.nr, 49 * bk.nr, bk, 1) == 13 * bk.nr

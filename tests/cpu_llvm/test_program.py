@@ -2,6 +2,7 @@
 caches across processes, threads, the buffer pool, eager dispatch, virtual devices and collectives."""
 from __future__ import annotations
 
+import ctypes
 import os
 import re
 import subprocess
@@ -14,7 +15,7 @@ import pytest
 import portax
 import portax.numpy as jnp
 from portax import jit, lax
-from portax.backends.cpu_llvm import allocator, engine, threads
+from portax.backends.cpu_llvm import allocator, engine, entry, threads
 from portax.core.backend import get_backend
 from portax.core.ir import ClosedJaxpr, Jaxpr, JaxprEqn, ShapedArray, Var
 from portax.core.trace import Primitive, abstract_eval_rules
@@ -82,6 +83,31 @@ def test_executable_checks_its_arity():
     exe = compiled(lambda x: x + 1, X).executable
     with pytest.raises(TypeError, match="takes 1 buffers, got 2"):
         exe(X, X)
+
+
+def test_entry_writes_the_buffers_addresses_and_calls_main():
+    enter = entry.get()
+    assert enter is not None  # (CPython and numpy 2 here: the fast path is on)
+    seen = []
+    main = ctypes.CFUNCTYPE(None, ctypes.c_void_p)(lambda argv: seen.append(argv))
+    arrays = (np.zeros(3), X[1:], np.zeros(0, np.uint8), np.frombuffer(b"abcd", np.uint8))  # a view, empty, read-only
+    block, argv = entry.new_argv(len(arrays) + 1, ctypes.cast(main, ctypes.c_void_p).value)
+    argv[len(arrays)] = 12345  # slots past the arrays stay as they are
+    assert enter(ctypes.addressof(argv), arrays) == 0
+    assert seen == [ctypes.addressof(argv)]
+    assert list(argv) == [a.ctypes.data for a in arrays] + [12345]
+    # an item that is not exactly an ndarray (a subclass here): refused, main not called
+    assert enter(ctypes.addressof(argv), (arrays[0], np.ma.zeros(3))) == 1 and len(seen) == 1
+
+
+def test_executable_takes_read_only_views_and_array_subclasses():
+    exe = compiled(lambda x, y: x * 2 + y, X, X).executable
+    y = X[::-1].copy()
+    y.flags.writeable = False
+    want = X * 2 + y
+    np.testing.assert_array_equal(exe(X, y)[0], want)
+    np.testing.assert_array_equal(exe(X, np.ma.masked_array(y))[0], want)  # addresses read in Python
+    np.testing.assert_array_equal(exe(X, y)[0], want)
 
 
 def test_compile_cache_hit_in_a_second_process(tmp_path):

@@ -63,6 +63,8 @@ def test_collectives_across_four_processes_oversubscribed():
     pytest.param("leave", "process 0 waited more than 5 s for the other processes at psum of f32[3] in pmap of "
                  "<lambda>", marks=full),
     pytest.param("diverge", "process 0 is at 'psum of f32[3] in pmap of <lambda>", marks=full),
+    pytest.param("diverge_native", "while process 1 is at 'all_gather all_gather_dimension=0 tiled=False of f32[300]",
+                 marks=full),
 ])
 def test_a_failing_process_ends_the_run(mode, message):
     result, seconds = mpirun("faults.py", 2, mode)
@@ -92,8 +94,9 @@ def _results(backend: str, processes: int, devices: int) -> dict:
 
 @pytest.mark.parametrize("backend", _backends())
 def test_global_arrays_over_a_mesh_spanning_processes(backend):
-    """shard_map (every collective), jit with shardings, make_array_from_process_local_data, device_put and
-    process_allgather over a mesh of every process's devices: the single-process run's results."""
+    """shard_map (every collective), jit with shardings, operations outside jit, make_array_from_process_local_data,
+    device_put (resharding onto other layouts, device orders and mesh shapes) and process_allgather over a mesh of
+    every process's devices: the single-process run's results."""
     one, two = _results(backend, 1, 4), _results(backend, 2, 2)
     assert one.keys() == two.keys() and len(one) > 20
     for name in one:
@@ -105,6 +108,22 @@ def test_global_arrays_over_four_processes_oversubscribed():
     one, four = _results("cpu_llvm", 1, 4), _results("cpu_llvm", 4, 1)
     for name in one:
         np.testing.assert_allclose(four[name], one[name], rtol=1e-5, err_msg=name)
+
+
+@pytest.mark.parametrize("backend", _backends())
+def test_a_mesh_over_processes_holding_different_numbers_of_devices(backend):
+    """Process 0 with 2 devices, process 1 with 1: collectives, jit, eager operations, resharding and global arrays
+    over the 3 devices give numpy's results (checked in the script)."""
+    result, _ = mpirun("uneven_devices.py", 2, "--devices", "2,1", backend=backend)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.count(": OK") == 2, result.stdout
+
+
+@full
+def test_a_mesh_over_four_processes_holding_different_numbers_of_devices():
+    result, _ = mpirun("uneven_devices.py", 4, "--devices", "2,1")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.count(": OK") == 4, result.stdout
 
 
 @full

@@ -49,6 +49,30 @@ check(pm(lambda x: lax.psum(x, "i"))(rows(ints)), np.broadcast_to(ints.sum(0), m
 halves = (every / 8).astype(np.float16)  # no MPI reduction for float16: gathered, summed by the backend
 check(pm(lambda x: lax.psum(x, "i"))(rows(halves)).astype(np.float32),
       np.broadcast_to(halves.astype(np.float32).sum(0), mine.shape))
+# ppermute, and all_gather / psum_scatter / all_to_all along the leading dimension, use MPI's own collectives
+# (each device's data sent once), never a gather of every process's buffers: small and large (not in the header)
+from portax.core import distributed  # noqa: E402
+gathered = []
+allgather_many = distributed.allgather_many
+distributed.allgather_many = lambda arrays, what: gathered.append(what) or allgather_many(arrays, what)
+big = np.arange(N * N * 3 * 40, dtype=np.float32).reshape(N, N * 3, 40) % 11 - 5  # 480 * N bytes per device
+for data in (every, big, (every * 2).astype(np.int32), every + 1j * every[..., ::-1]):
+    check(pm(lambda x: lax.all_gather(x, "i"))(rows(data)), np.broadcast_to(data, (L,) + data.shape))
+    check(pm(lambda x: lax.all_gather(x, "i", tiled=True))(rows(data)),
+          np.broadcast_to(np.concatenate(list(data)), (L, N * data.shape[1]) + data.shape[2:]))
+    check(pm(lambda x: lax.psum_scatter(x, "i", tiled=True))(rows(data)), rows(np.stack(np.split(data.sum(0), N))))
+    check(pm(lambda x: lax.ppermute(x, "i", perm))(rows(data)), rows(np.roll(data, 1, axis=0)))
+    half = [(g, N - 1 - g) for g in range(0, N, 2)]  # devices that are no destination get zeros
+    want = np.zeros_like(data)
+    want[[d for _, d in half]] = data[[s for s, _ in half]]
+    check(pm(lambda x: lax.ppermute(x, "i", half))(rows(data)), rows(want))
+    if L == 1:
+        blocks = data.reshape(N, N, -1, *data.shape[2:])  # device g's block j: blocks[g, j]
+        check(pm(lambda x: lax.all_to_all(x, "i", 0, 0, tiled=True))(rows(data)),
+              rows(np.swapaxes(blocks, 0, 1).reshape(data.shape)))
+assert not gathered or P == 1, gathered
+distributed.allgather_many = allgather_many
+
 # several collectives in one round share one exchange between processes
 several = pm(lambda x, k, c: (lax.psum(x, "i"), lax.pmax(k, "i"), lax.all_gather(c, "i"), lax.ppermute(k, "i", perm)))
 s_, k_, c_, q_ = several(mine, rows(ints), z)

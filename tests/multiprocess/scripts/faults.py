@@ -33,5 +33,7 @@ elif mode == "diverge" and p == 1:
     def other_program(v):
         return lax.pmax(v, "i")
     jax.pmap(other_program, axis_name="i")(x)
+elif mode == "diverge_native" and p == 1:  # a large all_gather by MPI's own against a small psum in the header
+    jax.pmap(lambda v: lax.all_gather(v, "i"), axis_name="i")(np.ones((jax.local_device_count(), 300), np.float32))
 psum(x)
 print(f"process {p}: done", flush=True)

@@ -119,6 +119,49 @@ check("jit with shardings", out, np.tanh(a) @ m + a.sum())
 check("jit of a global array", jax.jit(lambda v: (v * 2).sum(0) + v.max())(g), (x * 2).sum(0) + x.max())
 check("global array operators", g * 3 + 1, x * 3 + 1)
 
+# operations outside jit on global arrays: each runs as a jitted computation over its operands' layouts
+check("eager elementwise", jnp.exp(g / 4) - 1, np.exp(x / 4) - 1)
+check("eager sum", jnp.sum(g), x.sum())
+check("eager sum over axis 0", g.sum(axis=0), x.sum(0))
+check("eager matmul", g @ g.T, x @ x.T)
+check("eager mixed with a local array", jnp.ones(3) + g, 1 + x)
+check("eager reshape and mean", jnp.mean(g.reshape(-1, 6), axis=1), x.reshape(-1, 6).mean(1))
+check("eager indexing", g[1], x[1])
+check("eager slicing", g[1:6, ::2], x[1:6, ::2])
+check("eager gather", g[jnp.array([5, 0])], x[[5, 0]])
+check("eager cumsum", jnp.cumsum(g, axis=0), np.cumsum(x, axis=0))
+check("iteration", list(g)[3], x[3])
+check("eager grad", jax.grad(lambda v: jnp.sum(jnp.sin(v) * v))(g), np.cos(x) * x + np.sin(x))
+check("eager vmap", jax.vmap(lambda r: r.sum() * r)(g), x.sum(1, keepdims=True) * x)
+assert float(jnp.max(g)) == x.max() and int(jnp.argmax(g[:, 1])) == int(np.argmax(x[:, 1]))
+if mesh.is_multi_process:  # laid out as JAX lays them out: elementwise results keep the operand's sharding
+    assert jnp.exp(g).sharding == sharded and not jnp.exp(g).is_fully_addressable
+
+# device_put of a global array onto another layout, another device order, another mesh shape
+sq = np.arange(N * N, dtype=np.float32).reshape(N, N) / 7
+rows = jax.device_put(sq, sharded)
+reversed_mesh = Mesh(np.array(jax.devices()[::-1]), ("x",))
+for name, target in (("columns", NamedSharding(mesh, P(None, "x"))),
+                     ("reversed mesh", NamedSharding(reversed_mesh, P("x"))),
+                     ("reversed mesh columns", NamedSharding(reversed_mesh, P(None, "x"))),
+                     ("2-D mesh", NamedSharding(grid, P("b", "a"))), ("2-D mesh replicated", NamedSharding(grid, P()))):
+    moved = jax.device_put(rows, target)
+    assert moved.sharding == target and [s.device for s in moved.addressable_shards] == \
+        [d for d in target.mesh.devices.flat if d.process_index == p]
+    for s in moved.addressable_shards:
+        np.testing.assert_array_equal(np.asarray(s.data), sq[s.index], err_msg=name)
+    check(f"device_put onto {name}", moved, sq)
+
+# arguments over meshes of the same devices in the same order, of other shapes: laid out over the first one's mesh
+on_grid = jax.device_put(sq, NamedSharding(grid, P("a", "b")))
+mixed = jax.jit(lambda a, b: a * 2 + b)(rows, on_grid)
+assert mixed.sharding == sharded, mixed.sharding
+check("jit over a 1-D and a 2-D mesh", mixed, sq * 3)
+check("jit over a 2-D and a 1-D mesh", jax.jit(lambda a, b: a @ b)(on_grid, rows), sq @ sq)
+flat_grid = jax.device_put(sq, NamedSharding(grid, P(("a", "b"))))  # (the layout of `rows`, on the grid)
+check("eager over a 1-D and a 2-D mesh", rows - flat_grid * 2, -sq)
+assert (rows - flat_grid).sharding == sharded
+
 # grad through a shard_map over the spanning mesh: the mean over every device's data
 loss = lambda v, d: smap(lambda v, b: lax.pmean(jnp.sum((b * v) ** 2), "x"), (P(), P("x")), P())(v, d)
 check("grad", jax.grad(loss)(np.float32(0.5), x), np.mean([np.sum(2 * 0.5 * blk ** 2) for blk in blocks]))
@@ -126,6 +169,10 @@ check("grad", jax.grad(loss)(np.float32(0.5), x), np.mean([np.sum(2 * 0.5 * blk 
 # what is not supported yet: clear errors
 if mesh.is_multi_process:
     assert repr(g) == "Array(shape=(8, 3), dtype=float32)" if N == 4 else repr(g).startswith("Array(shape=("), repr(g)
+    columns = jax.device_put(w, NamedSharding(grid, P(None, "b")))
+    if L == N // 2:  # this process holds a row of the grid, so every block of an array split over "b" only
+        np.testing.assert_array_equal(np.asarray(columns), w)
+    without_last = Mesh(np.array(jax.devices()[:N - L]), ("x",))  # (over 2 processes: process 0's devices)
     diverging = smap(lambda b: (lax.psum if p == 0 else lax.pmax)(b, "x"), P("x"), P())  # different programs
     for attempt, error, message in [
             (lambda: diverging(x), RuntimeError, "the processes run different programs: process "),
@@ -135,13 +182,19 @@ if mesh.is_multi_process:
             (lambda: jax.jit(lambda v: v * 2, in_shardings=sharded)(x * (p + 1)), AssertionError,
              "not the same on each process"),
             (lambda: np.asarray(g), RuntimeError, "Fetching value for `jax.Array` that spans non-addressable"),
-            (lambda: g[0], NotImplementedError, "cannot be gathered onto one device"),
+            (lambda: np.asarray(columns) if L != N // 2 else np.asarray(g), RuntimeError, "Fetching value for"),
+            (lambda: jnp.add(g, np.float32(p)), AssertionError, "not the same on each process"),
+            (lambda: rows + jax.device_put(rows, NamedSharding(reversed_mesh, P("x"))), ValueError,
+             "Received incompatible devices for jitted computation. Got argument of "),
+            (lambda: jax.device_put(g, jax.local_devices()[0]), ValueError,
+             "When the second argument to `device_put` is a Device, the first argument must be a fully addressable"),
             (lambda: jax.jit(lambda v: jax.pmap(lambda r: r * 2)(v[:L]))(g), NotImplementedError,
              "the program holds 'xla_pmap'"),
-            (lambda: jax.device_put(g, NamedSharding(Mesh(np.array(jax.devices()[::-1]), ("x",)), P("x"))),
-             NotImplementedError, "onto another mesh"),
-            (lambda: smap(lambda b: b * 2, P("x"), P("x"), Mesh(np.array(jax.devices()[:L + 1]), ("x",)))(
-                np.ones(L + 1, np.float32)), NotImplementedError, "must hold as many devices of every process")]:
+            (lambda: jax.device_put(g, NamedSharding(Mesh(np.array(jax.devices()[:N - 1]), ("x",)), P())),
+             ValueError, "input and target sharding should have the same set of devices"),
+            (lambda: smap(lambda b: b * 2, P("x"), P("x"), without_last)(np.ones(N - L, np.float32)),
+             NotImplementedError, "must hold devices of every process"),
+    ][:None if without_last.is_multi_process else -1]:  # (without_last is local to process 0 of 2)
         try:
             attempt()
             raise AssertionError(f"no error, expected {message!r}")
