@@ -401,7 +401,7 @@ class JitFunction:
             if any(type(x) is MeshArray for x in leaves):  # laid out over a mesh: run partitioned there
                 from .parallel.partition import ShardedJit
                 self._partitioned = self._partitioned or ShardedJit(self, None, None)
-                return self._partitioned._run(args, kwargs, (static_key, leaves, in_tree))
+                return self._partitioned._run(args, kwargs, (static_key, leaves, in_tree), fast)
             device = self._device(leaves)
             try:
                 leaves = [x if type(x) is Array else _to_array(x, device, implicit=True) for x in leaves]

@@ -3,7 +3,8 @@
 Arguments made of Arrays, NumPy arrays and Python scalars in tuples, lists, dicts and Nones (what
 ``tree_flatten`` handles natively), and typed key arrays over Arrays, give ``(key, leaves, convert)``: the key is
 the structure (each container's type and arity or keys, in preorder) and each leaf's abstract signature (an Array's
-aval and device, a NumPy array's shape and dtype, a scalar's type; a key array's implementation too), after
+aval and device, a MeshArray's aval and sharding, a NumPy array's shape and dtype, a scalar's type; a key array's
+implementation too), after
 ``context``; the leaves come in ``tree_flatten``'s order;
 ``convert`` says whether some leaf is not an Array yet. Anything else (a tracer, a NumPy scalar, a custom
 pytree node, a subclass of a container, a dict with keys of mixed types) gives None: the call takes jit's
@@ -17,6 +18,7 @@ import numpy as np
 
 from .array import Array
 from .prng_keys import PRNGKeyArray
+from .sharded import MeshArray
 
 _SCALARS = (bool, int, float, complex)  # their aval depends on their type only (and on x64, in ``context``)
 
@@ -63,6 +65,8 @@ def _collect(nodes: Any, key: list, leaves: list) -> bool | None:
         if t is Array:
             key.append(x.aval)
             key.append(x._device)
+        elif t is MeshArray:
+            key += (t, x.aval, x.sharding)
         elif t is tuple or t is list or t is dict:
             if t is dict:
                 try:

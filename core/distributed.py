@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import hashlib
+import itertools
 import os
 import sys
 import time
@@ -305,7 +306,7 @@ def allgather_many(arrays: Sequence[np.ndarray], what: str) -> list[np.ndarray]:
         _exchange(state_, what)
         every = np.empty((state_.num_processes, mine.size), np.uint8)
         _wait(state_, state_.comm.Iallgather(mine, every), what)
-    ends = np.cumsum(sizes)
+    ends = itertools.accumulate(sizes)
     columns = [every] if len(arrays) == 1 and mine.size > _INLINE else \
         [every[:, end - size:end].copy() for size, end in zip(sizes, ends)]
     return [c.view(a.dtype).reshape((state_.num_processes,) + a.shape) for a, c in zip(arrays, columns)]

@@ -144,9 +144,10 @@ class MeshArray(MultiDeviceArray):
 
     __slots__ = ("aval", "shards", "sharding", "_spans", "_host", "_gathered_array", "__weakref__")
 
-    def __init__(self, shards: Sequence[Array], sharding: Any, aval: ShapedArray):
+    def __init__(self, shards: Sequence[Array], sharding: Any, aval: ShapedArray, spans: list | None = None):
+        """(``spans``: ``local_spans(sharding, aval.shape)`` if known already.)"""
         self.aval, self.shards, self.sharding = aval, list(shards), sharding
-        self._spans = _local_spans(sharding, aval.shape)
+        self._spans = local_spans(sharding, aval.shape) if spans is None else spans
         self._host = None
         self._gathered_array = None
 
@@ -287,7 +288,7 @@ def apply_on_mesh(primitive: Any, args: Sequence, params: dict) -> Any:
 
 
 @functools.lru_cache(maxsize=1024)
-def _local_spans(sharding: Any, shape: tuple) -> list:
+def local_spans(sharding: Any, shape: tuple) -> list:
     """The spans of the blocks of this process's devices (a list shared by the arrays of one layout)."""
     return [_spans(i, shape) for i in sharding.addressable_devices_indices_map(shape).values()]
 

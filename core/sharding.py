@@ -342,6 +342,15 @@ class NamedSharding(Sharding):
     def _device_list(self) -> list[Device]:
         return list(self.mesh.devices.flat)
 
+    @property
+    def is_fully_addressable(self) -> bool:
+        """(Cached with the process index it was computed for: the mesh's devices are fixed.)"""
+        from . import distributed
+        process, cached = self.__dict__.get("_addressable", (None, None))
+        if process != distributed.process_index():
+            process, cached = self._addressable = (distributed.process_index(), Sharding.is_fully_addressable.fget(self))
+        return cached
+
     def _dim_splits(self, ndim: int) -> list[int]:
         """How many blocks each dimension is cut into."""
         sizes = self.mesh.shape

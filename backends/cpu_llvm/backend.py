@@ -8,6 +8,8 @@ a device's programs split their work over at most ``cores // N`` threads, so dev
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from portax.core import dtypes, fusion
@@ -71,7 +73,7 @@ class CpuLlvmBackend:
         """An uninitialised buffer on ``device`` that is host memory, written in place (results received
         from other processes land there directly)."""
         dtype = np.dtype(dtype)
-        return allocator.alloc(shape, dtype) if int(np.prod(shape)) * dtype.itemsize >= allocator.MIN_CACHED_BYTES \
+        return allocator.alloc(shape, dtype) if math.prod(shape) * dtype.itemsize >= allocator.MIN_CACHED_BYTES \
             else np.empty(shape, dtype)
 
     def get(self, buffer: np.ndarray) -> np.ndarray:

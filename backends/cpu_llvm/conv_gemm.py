@@ -29,7 +29,8 @@ import numpy as np
 from llvmlite import ir
 
 from . import engine, gemm, lltypes as T, threads
-from .irutil import entry_alloca, for_range, i64, imin, row_major_strides, while_loop
+from .irutil import (entry_alloca, for_range, i64, imin, masked_load, masked_store, row_major_strides, splat,
+                     while_loop)
 
 SPATIAL = 3  # spatial dimensions of the task (fewer are padded with unit dimensions)
 DIRECT_BELOW = 4  # fewer output features per group than this: the direct task (GEMM tiles would be mostly padding)
@@ -138,10 +139,7 @@ def _even_columns(ncb: int, cols: int, bk: gemm.Blocking, row_items: int) -> int
 def _swap(bk: gemm.Blocking, m: int, n_pos: int, features_contiguous: bool) -> int:
     """1 to put output positions on the micro-kernel's rows and features on its vector columns: where the
     output is contiguous along features, unless that pads the tiles much more than the other way round."""
-    def padded(rows: int, cols: int) -> int:
-        return -(-rows // bk.mr) * bk.mr * -(-cols // bk.nr) * bk.nr
-
-    swapped, straight = padded(n_pos, m), padded(m, n_pos)
+    swapped, straight = gemm.padded(bk, n_pos, m), gemm.padded(bk, m, n_pos)
     if features_contiguous:
         return int(swapped <= 1.25 * straight)
     return int(straight > 1.25 * swapped)
@@ -428,8 +426,8 @@ def _pack(b, tab: _Tables, tq: _Tables, qoff: int, src, dst, dtype, cdt, kc, x0,
     gather = T.intrinsic(b.module, f"llvm.masked.gather.v{lanes}{T.mangle(mty)}.v{lanes}p0",
                          ir.VectorType(mty, lanes), [ir.VectorType(T.PTR, lanes), T.I32,
                                                      ir.VectorType(T.I1, lanes), ir.VectorType(mty, lanes)])
-    base = _splat(b, b.ptrtoint(src, T.I64), lanes)
-    esize = _splat(b, i64(dtype.itemsize), lanes)
+    base = splat(b, b.ptrtoint(src, T.I64), lanes)
+    esize = splat(b, i64(dtype.itemsize), lanes)
     n_panels = b.sdiv(b.add(extent, i64(width - 1)), i64(width))
     with for_range(b, 0, n_panels, "pp") as panel:
         first = b.mul(panel, i64(width))
@@ -438,24 +436,24 @@ def _pack(b, tab: _Tables, tq: _Tables, qoff: int, src, dst, dtype, cdt, kc, x0,
         def vectors(consecutive: bool) -> None:
             """The panel's rows: masked loads (every vector's sources consecutive) or masked gathers."""
             with for_range(b, 0, kc, "pk") as p:
-                q_src = _splat(b, tq.get(qoff, p), lanes)
-                q_k = [_splat(b, tq.get(1 + d, p), lanes) for d in range(SPATIAL)] if lim else []
+                q_src = splat(b, tq.get(qoff, p), lanes)
+                q_k = [splat(b, tq.get(1 + d, p), lanes) for d in range(SPATIAL)] if lim else []
                 for c0 in range(0, width, lanes):
                     used = min(lanes, width - c0)
                     rel0 = b.add(first, i64(c0))
-                    ok = b.icmp_signed("<", b.add(_splat(b, rel0, lanes), iota), _splat(b, extent, lanes))
+                    ok = b.icmp_signed("<", b.add(splat(b, rel0, lanes), iota), splat(b, extent, lanes))
                     if used < lanes:
                         ok = b.and_(ok, ir.Constant(ir.VectorType(T.I1, lanes), [int(j < used) for j in range(lanes)]))
                     x = b.add(x0, rel0)
                     for d, k in enumerate(q_k):
-                        coord = _masked_load(b, tab.at(1 + d, x), ivty, ok)
-                        ok = b.and_(ok, b.icmp_unsigned("<", b.add(coord, k), _splat(b, lim[d], lanes)))
+                        coord = masked_load(b, tab.at(1 + d, x), ivty, ok)
+                        ok = b.and_(ok, b.icmp_unsigned("<", b.add(coord, k), splat(b, lim[d], lanes)))
                     if consecutive:
                         at = b.gep(src, [b.add(tab.get(0, _clamped(b, x0, rel0, extent)), tq.get(qoff, p))],
                                    source_etype=mty)
-                        v = _masked_load(b, at, ir.VectorType(mty, lanes), ok)
+                        v = masked_load(b, at, ir.VectorType(mty, lanes), ok)
                     else:
-                        offs = _masked_load(b, tab.at(0, x), ivty, ok)
+                        offs = masked_load(b, tab.at(0, x), ivty, ok)
                         ptrs = b.inttoptr(b.add(base, b.mul(b.add(offs, q_src), esize)), ir.VectorType(T.PTR, lanes))
                         zero = ir.Constant(ir.VectorType(mty, lanes), [ir.Constant(mty, 0.0)] * lanes)
                         v = b.call(gather, [ptrs, ir.Constant(T.I32, dtype.itemsize), ok, zero])
@@ -464,7 +462,7 @@ def _pack(b, tab: _Tables, tq: _Tables, qoff: int, src, dst, dtype, cdt, kc, x0,
                     if used == lanes:
                         b.store(v, at, align=dtype.itemsize)
                     else:
-                        _masked_store(b, v, at, ir.Constant(ir.VectorType(T.I1, lanes), [int(j < used) for j in range(lanes)]))
+                        masked_store(b, v, at, ir.Constant(ir.VectorType(T.I1, lanes), [int(j < used) for j in range(lanes)]))
 
         runs = ir.Constant(T.I1, 1)
         for c0 in range(0, width, lanes):  # a vector's sources are consecutive over its lanes inside the extent
@@ -512,15 +510,15 @@ def _store_partial(b, bk, vty, acc, tile, out, ta: _Tables, tb: _Tables, i0, j0,
     align = ir.Constant(T.I32, size)
     zero = ir.Constant(vty, [ir.Constant(ety, 0.0)] * lanes)
     iota = ir.Constant(ir.VectorType(T.I64, lanes), list(range(lanes)))
-    load_old = _splat(b, b.not_(first), lanes)
+    load_old = splat(b, b.not_(first), lanes)
     cols = []  # per vector of the tile row: valid lanes and byte offsets of their columns
     for v in range(nv):
-        mask = b.icmp_signed("<", b.add(_splat(b, i64(v * lanes), lanes), iota), _splat(b, nr, lanes))
-        offs = _masked_load(b, tb.at(4, b.add(j0, i64(v * lanes))), ir.VectorType(T.I64, lanes), mask)
-        cols.append((mask, b.mul(offs, _splat(b, i64(size), lanes))))
+        mask = b.icmp_signed("<", b.add(splat(b, i64(v * lanes), lanes), iota), splat(b, nr, lanes))
+        offs = masked_load(b, tb.at(4, b.add(j0, i64(v * lanes))), ir.VectorType(T.I64, lanes), mask)
+        cols.append((mask, b.mul(offs, splat(b, i64(size), lanes))))
     base = b.ptrtoint(out, T.I64)
     with for_range(b, 0, mr, "ti") as i:
-        row_at = _splat(b, b.add(base, b.mul(ta.get(4, b.add(i0, i)), i64(size))), lanes)
+        row_at = splat(b, b.add(base, b.mul(ta.get(4, b.add(i0, i)), i64(size))), lanes)
         for v, (mask, offs) in enumerate(cols):
             ptrs = b.inttoptr(b.add(row_at, offs), pty)
             val = b.load(b.gep(tile, [i64(0), b.add(b.mul(i, i64(nv)), i64(v))]))
@@ -640,26 +638,6 @@ def _axpy(b, op, lp, rp, out0, src, w, o_step, i_step, w_step, lo, hi, mty, ety)
         b.store(b.fadd(b.load(o_at, typ=ety), b.fmul(x, y, flags=("contract",)), flags=("contract",)), o_at)
 
 
-def _splat(b, v: ir.Value, n: int) -> ir.Value:
-    undef = ir.Constant(ir.VectorType(v.type, n), ir.Undefined)
-    return b.shuffle_vector(b.insert_element(undef, v, ir.Constant(T.I32, 0)), undef,
-                            ir.Constant(ir.VectorType(T.I32, n), [0] * n))
-
-
-def _masked_load(b, ptr, vty: ir.VectorType, mask) -> ir.Value:
-    name = f"llvm.masked.load.v{vty.count}{T.mangle(vty.element)}.p0"
-    fn = T.intrinsic(b.module, name, vty, [T.PTR, T.I32, ir.VectorType(T.I1, vty.count), vty])
-    zero = ir.Constant(vty, [ir.Constant(vty.element, 0 if isinstance(vty.element, ir.IntType) else 0.0)] * vty.count)
-    return b.call(fn, [ptr, ir.Constant(T.I32, 1), mask, zero])
-
-
-def _masked_store(b, value, ptr, mask) -> None:
-    vty = value.type
-    fn = T.intrinsic(b.module, f"llvm.masked.store.v{vty.count}{T.mangle(vty.element)}.p0", T.VOID,
-                     [vty, T.PTR, T.I32, ir.VectorType(T.I1, vty.count)])
-    b.call(fn, [value, ptr, ir.Constant(T.I32, 1), mask])
-
-
 def _vector_rows(b, op, lp, rp, out0, o_step, count, taps, mty, ety, i_step: int, w_step: int) -> None:
     """The row of ``count`` outputs, one vector at a time accumulated in registers over every tap (no
     read-modify-write of the output): inputs at stride 1 or 2 (the even lanes of a double-width load), weights
@@ -678,27 +656,27 @@ def _vector_rows(b, op, lp, rp, out0, o_step, count, taps, mty, ety, i_step: int
 
     with for_range(b, 0, b.sdiv(b.add(count, i64(lanes - 1)), i64(lanes)), "vv") as k:
         v0 = b.mul(k, i64(lanes))
-        lane = b.add(_splat(b, v0, lanes), iota)
-        in_row = b.icmp_signed("<", lane, _splat(b, count, lanes))
+        lane = b.add(splat(b, v0, lanes), iota)
+        in_row = b.icmp_signed("<", lane, splat(b, count, lanes))
         b.store(ir.Constant(vty, [ir.Constant(ety, 0.0)] * lanes), acc)
 
         def body(lo, hi, src, w):
-            mask = b.and_(in_row, b.and_(b.icmp_signed(">=", lane, _splat(b, lo, lanes)),
-                                         b.icmp_signed("<", lane, _splat(b, hi, lanes))))
+            mask = b.and_(in_row, b.and_(b.icmp_signed(">=", lane, splat(b, lo, lanes)),
+                                         b.icmp_signed("<", lane, splat(b, hi, lanes))))
             x_at = b.gep(lp, [b.add(src, b.mul(v0, i64(i_step)))], source_etype=mty)
             if i_step == 1:
-                x = _masked_load(b, x_at, mvty, mask)
+                x = masked_load(b, x_at, mvty, mask)
             else:
                 spread = [j // 2 if j % 2 == 0 else lanes for j in range(2 * lanes)]  # odd lanes: never loaded
                 wide_mask = b.shuffle_vector(mask, ir.Constant(ir.VectorType(T.I1, lanes), [0] * lanes),
                                              ir.Constant(ir.VectorType(T.I32, 2 * lanes), spread))
-                wide = _masked_load(b, x_at, ir.VectorType(mty, 2 * lanes), wide_mask)
+                wide = masked_load(b, x_at, ir.VectorType(mty, 2 * lanes), wide_mask)
                 x = b.shuffle_vector(wide, wide, ir.Constant(ir.VectorType(T.I32, lanes), list(range(0, 2 * lanes, 2))))
             if w_step == 0:
                 y0 = b.load(b.gep(rp, [w], source_etype=mty), typ=mty)
-                y = _splat(b, y0 if mty == ety else b.fpext(y0, ety), lanes)
+                y = splat(b, y0 if mty == ety else b.fpext(y0, ety), lanes)
             else:
-                y = widen(_masked_load(b, b.gep(rp, [b.add(w, v0)], source_etype=mty), mvty, mask))
+                y = widen(masked_load(b, b.gep(rp, [b.add(w, v0)], source_etype=mty), mvty, mask))
             b.store(b.call(fma, [widen(x), y, b.load(acc)]), acc)
 
         taps(body)

@@ -20,7 +20,7 @@ import numpy as np
 from llvmlite import ir
 
 from . import engine, lltypes as T, threads
-from .irutil import entry_alloca, for_range, i64, imin
+from .irutil import entry_alloca, for_range, i64, imin, masked_load, masked_store, splat
 
 MIN_FLOPS = 2 * 32 ** 3  # below this the plain loops are as fast (no packing)
 
@@ -82,6 +82,11 @@ def row_block(pr: Problem, bk: Blocking, n_batch: int) -> int:
         return bk.mc
     per = -(-pr.m // (want * max(1, -(-pr.m // (2 * bk.mc * want)))))
     return -(-per // bk.mr) * bk.mr
+
+
+def padded(bk: Blocking, rows: int, cols: int) -> int:
+    """Elements of the micro-kernel's tiles covering a ``rows`` x ``cols`` product (zero padding included)."""
+    return -(-rows // bk.mr) * bk.mr * -(-cols // bk.nr) * bk.nr
 
 
 def column_block(pr: Problem, bk: Blocking, n_rows_items: int) -> int:
@@ -154,10 +159,8 @@ def _library_task(module: ir.Module, dtype: np.dtype) -> None:
     kc_max = imin(b, i64(bk.kc), k)
     bpack = heap_alloc(b, b.mul(b.mul(b.add(ncb, i64(bk.nr)), kc_max), i64(esize)))
     apack = heap_alloc(b, b.mul(b.mul(b.add(mcb, i64(bk.mr)), kc_max), i64(esize)))
-    tile = b.alloca(ir.ArrayType(vty, bk.mr * (bk.nr // bk.lanes)))
     offs = [b.alloca(T.I64) for _ in range(3)]
     rest = b.alloca(T.I64)
-    zero = ir.Constant(ety, 0.0)
 
     def at(ptr, off):
         return b.gep(ptr, [off], source_etype=ety)
@@ -205,7 +208,7 @@ def _library_task(module: ir.Module, dtype: np.dtype) -> None:
                         with then:
                             _store_full(b, bk, vty, acc, cbase, n, first)
                         with otherwise:
-                            _store_partial(b, bk, vty, ety, acc, tile, cbase, n, mr, nr, first, zero)
+                            _store_partial(b, bk, vty, acc, cbase, n, mr, nr, first)
         with b.if_then(b.icmp_unsigned("!=", epilogue, ir.Constant(T.PTR, None))):
             b.call(epilogue, [batch, row0, mc, jc, nc, epi_argv])
     heap_free(b, bpack)
@@ -254,6 +257,16 @@ def _pack(b, src, base, dst, vty, kc, extent, width, k0, x0, s_k, s_x) -> None:
             v = b.load(src_at(p, x_first, s_k, i64(1)), typ=wty, align=align)
             b.store(v, dst_at(pbase, p, i64(0)), align=align)
 
+    def partial_rows(pbase, x_first):
+        """``rows`` for the last panel, narrower than ``width``: masked vector loads (the logits of a dense
+        layer as ``C^T``: 10 of 12 rows)."""
+        wty = ir.VectorType(ety, width)
+        inside = b.icmp_signed("<", ir.Constant(ir.VectorType(T.I64, width), list(range(width))),
+                               splat(b, b.sub(extent, x_first), width))
+        with for_range(b, 0, kc, "pm") as p:
+            v = masked_load(b, src_at(p, x_first, s_k, i64(1)), wty, inside)
+            b.store(v, dst_at(pbase, p, i64(0)), align=ety.get_abi_alignment(_data_layout()))
+
     def transposing(pbase, x_first):
         """The copy for s_k == 1: ``lanes`` steps of k of up to ``lanes`` rows as vector loads, transposed in
         registers, each step's row stored as one vector (element copies would be scatters, slow on x86)."""
@@ -292,12 +305,16 @@ def _pack(b, src, base, dst, vty, kc, extent, width, k0, x0, s_k, s_x) -> None:
                     with along_k:  # s_k == 1
                         transposing(pbase, x_first)
             with otherwise:
-                with for_range(b, 0, kc, "pk") as p:
-                    with for_range(b, 0, width, "pw") as w:
-                        x = b.add(x_first, w)
-                        inside = b.icmp_signed("<", x, extent)
-                        v = b.load(src_at(p, b.select(inside, x, i64(0))), typ=ety)
-                        b.store(b.select(inside, v, zero), dst_at(pbase, p, w))
+                with b.if_else(b.icmp_signed("==", s_x, i64(1))) as (unit, strided):
+                    with unit:
+                        partial_rows(pbase, x_first)
+                    with strided:
+                        with for_range(b, 0, kc, "pk") as p:
+                            with for_range(b, 0, width, "pw") as w:
+                                x = b.add(x_first, w)
+                                inside = b.icmp_signed("<", x, extent)
+                                v = b.load(src_at(p, b.select(inside, x, i64(0))), typ=ety)
+                                b.store(b.select(inside, v, zero), dst_at(pbase, p, w))
 
 
 def _transpose(b, rows: list) -> list:
@@ -382,21 +399,16 @@ def _store_full(b, bk: Blocking, vty, acc, cbase, ldc: ir.Value, first) -> None:
             b.store(b.fadd(old, val), ptr, align=ety.get_abi_alignment(_data_layout()))
 
 
-def _store_partial(b, bk: Blocking, vty, ety, acc, tile, cbase, ldc: ir.Value, mr, nr, first, zero) -> None:
-    """Edge tile: spill the accumulators, then add the valid mr x nr part into C element by element."""
-    nv = bk.nr // bk.lanes
-    i32 = lambda v: ir.Constant(T.I32, v)
-    for i, row in enumerate(acc):
-        for v, val in enumerate(row):
-            b.store(val, b.gep(tile, [i32(0), i32(i * nv + v)]))
-    with for_range(b, 0, mr, "ti") as i:
-        with for_range(b, 0, nr, "tj") as j:
-            slot = b.add(b.mul(i, i64(nv)), b.sdiv(j, i64(bk.lanes)))
-            vec = b.load(b.gep(tile, [i64(0), slot]))
-            t = b.extract_element(vec, b.trunc(b.srem(j, i64(bk.lanes)), T.I32))
-            ptr = b.gep(cbase, [b.add(b.mul(i, ldc), j)], source_etype=ety)
-            old = b.select(first, zero, b.load(ptr, typ=ety))
-            b.store(b.fadd(old, t), ptr)
+def _store_partial(b, bk: Blocking, vty, acc, cbase, ldc: ir.Value, mr, nr, first) -> None:
+    """Edge tile: add the valid mr x nr part into C with masked vector loads and stores."""
+    iota = ir.Constant(ir.VectorType(T.I64, bk.lanes), list(range(bk.lanes)))
+    read = splat(b, b.not_(first), bk.lanes)
+    for v in range(bk.nr // bk.lanes):
+        cols = b.icmp_signed("<", b.add(iota, splat(b, i64(v * bk.lanes), bk.lanes)), splat(b, nr, bk.lanes))
+        for i, row in enumerate(acc):
+            mask = b.and_(cols, splat(b, b.icmp_signed("<", i64(i), mr), bk.lanes))
+            ptr = b.gep(cbase, [b.add(b.mul(i64(i), ldc), i64(v * bk.lanes))], source_etype=vty.element)
+            masked_store(b, b.fadd(masked_load(b, ptr, vty, b.and_(mask, read)), row[v]), ptr, mask)
 
 
 def _data_layout():

@@ -6,7 +6,7 @@ from typing import Callable, Iterator, Sequence
 
 from llvmlite import ir
 
-from .lltypes import I1, I8, I32, I64, PTR, VOID, intrinsic
+from .lltypes import I1, I8, I32, I64, PTR, VOID, intrinsic, mangle
 
 
 def i64(v: int | ir.Value) -> ir.Value:
@@ -119,6 +119,29 @@ def while_loop(b: ir.IRBuilder, cond: Callable[[], ir.Value], body: Callable[[],
     body()
     b.branch(head)
     b.position_at_end(done)
+
+
+def splat(b: ir.IRBuilder, v: ir.Value, n: int) -> ir.Value:
+    """A vector of ``n`` copies of ``v``."""
+    undef = ir.Constant(ir.VectorType(v.type, n), ir.Undefined)
+    return b.shuffle_vector(b.insert_element(undef, v, ir.Constant(I32, 0)), undef,
+                            ir.Constant(ir.VectorType(I32, n), [0] * n))
+
+
+def masked_load(b: ir.IRBuilder, ptr: ir.Value, vty: ir.VectorType, mask: ir.Value) -> ir.Value:
+    """``vty`` loaded from ``ptr`` where ``mask`` is set (lanes past it are not read), zero elsewhere."""
+    name = f"llvm.masked.load.v{vty.count}{mangle(vty.element)}.p0"
+    fn = intrinsic(b.module, name, vty, [PTR, I32, ir.VectorType(I1, vty.count), vty])
+    zero = ir.Constant(vty, [ir.Constant(vty.element, 0 if isinstance(vty.element, ir.IntType) else 0.0)] * vty.count)
+    return b.call(fn, [ptr, ir.Constant(I32, 1), mask, zero])
+
+
+def masked_store(b: ir.IRBuilder, value: ir.Value, ptr: ir.Value, mask: ir.Value) -> None:
+    """Store the lanes of vector ``value`` where ``mask`` is set (the others are not written)."""
+    vty = value.type
+    fn = intrinsic(b.module, f"llvm.masked.store.v{vty.count}{mangle(vty.element)}.p0", VOID,
+                   [vty, PTR, I32, ir.VectorType(I1, vty.count)])
+    b.call(fn, [value, ptr, ir.Constant(I32, 1), mask])
 
 
 def imin(b: ir.IRBuilder, x: ir.Value, y: ir.Value) -> ir.Value:

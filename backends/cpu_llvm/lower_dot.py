@@ -18,7 +18,7 @@ from portax.core.primitives import contractions as ct
 
 from . import gemm, lltypes as T
 from .codegen import Buf
-from .irutil import affine, entry_alloca, loop_nest, row_major_strides
+from .irutil import affine, entry_alloca, for_range, gep, i64, loop_nest, row_major_strides
 from .lower_elementwise import convert
 from .lower_fused import collapse
 from .program import TRANSPOSED, Lowering, opaque
@@ -94,8 +94,9 @@ def _single(dims: list, which: list[int]) -> tuple | None:
 
 def _try_gemm(lw: Lowering, lhs: Buf, rhs: Buf, acc: Buf, groups, epilogue: Callable[[], tuple] | None):
     """The packed GEMM for float32/float64 products big enough, whose free and contracting groups are each
-    one strided dimension and whose result is row-major (or its transpose: then C^T = B^T A^T): False if
-    it does not apply, else True, or "with epilogue" where ``epilogue`` ran in it (a row-major result)."""
+    one strided dimension and whose result is row-major (or its transpose: then C^T = B^T A^T; a row-major
+    result with few columns too, through scratch: ``_narrow_gemm``): False if it does not apply, else True, or
+    "with epilogue" where ``epilogue`` ran in it (a row-major result)."""
     if lhs.dtype != acc.dtype or lhs.dtype not in (np.float32, np.float64):
         return False
     outer, kdims, ndims = (g[1] for g in groups)
@@ -106,6 +107,8 @@ def _try_gemm(lw: Lowering, lhs: Buf, rhs: Buf, acc: Buf, groups, epilogue: Call
     (size_m, sm, cm), (size_k, lk, rk), (size_n, rn, cn) = m, k, n
     label = f"opaque[{','.join(map(str, acc.shape))}](dot_general: packed gemm)"
     if (cn == 1 or size_n == 1) and (cm == size_n or size_m == 1):
+        if not batch and _narrow(lhs.dtype, size_m, size_n):
+            return _narrow_gemm(lw, lhs, rhs, acc, m, k, n, label, epilogue)
         pr = gemm.Problem(size_m, size_n, size_k, sm, lk, rk, rn, tuple((d[0], d[1], d[2], d[3]) for d in batch))
         fused = epilogue is not None
         gemm.emit(lw.mb, lw, lhs.ptr, rhs.ptr, acc.ptr, lhs.dtype, pr, label, epilogue() if fused else None)
@@ -115,6 +118,35 @@ def _try_gemm(lw: Lowering, lhs: Buf, rhs: Buf, acc: Buf, groups, epilogue: Call
         gemm.emit(lw.mb, lw, rhs.ptr, lhs.ptr, acc.ptr, lhs.dtype, pr, label + " transposed")
         return True
     return False
+
+
+def _narrow(dtype: np.dtype, m: int, n: int) -> bool:
+    """Whether a row-major ``m`` x ``n`` product has so few columns that ``C^T = B^T A^T`` fills the
+    micro-kernel's tiles much better (the logits of a dense layer, its weight gradient)."""
+    bk = gemm.blocking(dtype)
+    return n < bk.nr and gemm.padded(bk, n, m) <= 0.75 * gemm.padded(bk, m, n)
+
+
+def _narrow_gemm(lw: Lowering, lhs: Buf, rhs: Buf, acc: Buf, m: tuple, k: tuple, n: tuple, label: str,
+                 epilogue: Callable[[], tuple] | None):
+    """A row-major product with few columns as ``C^T = B^T A^T`` into scratch, transposed into ``acc``, then
+    ``epilogue`` on all of it."""
+    (size_m, sm, _), (size_k, lk, rk), (size_n, rn, _) = m, k, n
+    aval = ShapedArray((size_n, size_m), acc.dtype)
+    c_t, off = lw.scratch(aval)
+    fused = epilogue() if epilogue is not None else None  # named after the GEMM's kernel, made before it
+    pr = gemm.Problem(size_n, size_m, size_k, rn, rk, lk, sm, ())
+    gemm.emit(lw.mb, lw, rhs.ptr, lhs.ptr, c_t.ptr, lhs.dtype, pr, label + " transposed, narrow")
+    b, ety = lw.b, T.memory_type(acc.dtype)
+    with for_range(b, 0, size_n, "col") as j:
+        with for_range(b, 0, size_m, "row") as i:
+            v = b.load(gep(b, c_t.ptr, b.add(b.mul(j, i64(size_m)), i), ety), typ=ety)
+            b.store(v, gep(b, acc.ptr, b.add(b.mul(i, i64(size_n)), j), ety))
+    lw.release(off, aval)
+    if fused is None:
+        return True
+    b.call(fused[0], [i64(0), i64(0), i64(size_m), i64(0), i64(size_n), fused[1]])
+    return "with epilogue"
 
 
 def _loops(lw: Lowering, lhs: Buf, rhs: Buf, acc: Buf, groups, cdt: np.dtype) -> None:

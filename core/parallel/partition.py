@@ -291,29 +291,47 @@ class ShardedJit:
         out = self._run(args, kwargs)
         return out if self.out_shardings is None else with_sharding_constraint(out, self.out_shardings)
 
-    def _run(self, args: tuple, kwargs: dict, flat: tuple | None = None) -> Any:
-        """A call on concrete arguments (``flat``: their static key, leaves and tree, if known already)."""
+    def _run(self, args: tuple, kwargs: dict, flat: tuple | None = None, jit_fast: tuple | None = None) -> Any:
+        """A call on concrete arguments (``flat``: their static key, leaves and tree, if known already). Given
+        ``jit_fast`` (jit's fast-path key of the call, ``call_key``), a call that runs partitioned over the mesh of its
+        arguments (all MeshArrays or Arrays, on one mesh) is cached for jit's fast path: a call of the same signature
+        (avals, shardings, tree, static values, context) runs the program straight away."""
         jitted = self.jitted
         if flat is None:
             static_key, dyn_args, dyn_kwargs = jitted._split(args, kwargs)
             flat = (static_key, *tree_flatten((dyn_args, dyn_kwargs)))
         static_key, leaves, in_tree = flat
-        if len({x.sharding.mesh for x in leaves if type(x) is MeshArray}) > 1:
+        several = len({x.sharding.mesh for x in leaves if type(x) is MeshArray}) > 1
+        if several:
             leaves = self._one_mesh(static_key, in_tree, leaves)
         fast_key = (static_key, in_tree, config.trace_context(),
                     tuple((get_aval(x), x.sharding if type(x) is MeshArray else None) for x in leaves))
         hit = self._fast.get(fast_key)
-        if hit is not None:
-            fn, consts, out_tree = hit
-            return tree_unflatten(out_tree, fn([*consts, *leaves], len(consts)))
+        if hit is None:
+            hit = self._program(fast_key, leaves)
+            if hit is None:  # run on whole arrays
+                whole = lambda x: x._gathered() if isinstance(x, MeshArray) else x
+                return jitted(*tree_map(whole, args), **tree_map(whole, kwargs))
+        fn, consts, out_tree = hit
+        if jit_fast is not None and not jit_fast[2] and not several and not any(map(is_tracer, consts)):
+            from ..api import _output_builder
+            n = len(consts)
+            self.jitted._fast.put(jit_fast[0], (lambda flat: fn(flat, n), consts, _output_builder(out_tree), None,
+                                                [get_aval(x) for x in leaves]))
+        return tree_unflatten(out_tree, fn([*consts, *leaves], len(consts)))
+
+    def _program(self, fast_key: tuple, leaves: list) -> tuple | None:
+        """The partitioned program of a call (``fast_key``: ``_run``'s key of it), its constants and output tree,
+        cached; None for a call to run on whole arrays."""
+        jitted = self.jitted
+        static_key, in_tree = fast_key[:2]
         meshes = {x.sharding.mesh for x in leaves if isinstance(x, MeshArray)}
         entry = jitted._entry(static_key, in_tree, [get_aval(x) for x in leaves])
         # No mesh or several, or a program placing its own work elsewhere (pmap, a shard_map over another mesh,
         # collectives in control flow): the whole arrays on one device.
         if len(meshes) != 1 or not inlinable(entry.closed.jaxpr, next(iter(meshes))):
             _check_local(leaves, meshes, entry.closed.jaxpr, getattr(jitted.fun, "__name__", "a function"))
-            whole = lambda x: x._gathered() if isinstance(x, MeshArray) else x
-            return jitted(*tree_map(whole, args), **tree_map(whole, kwargs))
+            return None
         mesh, jaxpr = meshes.pop(), entry.closed.jaxpr
         wanted = _wanted(jaxpr, mesh)
         in_layouts = [layout_of(x.sharding.spec, x.ndim) if isinstance(x, MeshArray) and x.sharding.mesh == mesh
@@ -324,8 +342,7 @@ class ShardedJit:
         if fn is None:
             layouts = [_whole(get_aval(c).ndim) for c in entry.consts] + in_layouts
             fn = self._programs.put(key, _partitioned(jaxpr, [], layouts, mesh))
-        self._fast.put(fast_key, (fn, entry.consts, entry.out_tree))
-        return tree_unflatten(entry.out_tree, fn([*entry.consts, *leaves], len(entry.consts)))
+        return self._fast.put(fast_key, (fn, entry.consts, entry.out_tree))
 
     def _one_mesh(self, static_key: Any, in_tree: Any, leaves: list) -> list:
         """Arguments laid out over meshes of the first one's devices in its order (of other shapes or axis names)
@@ -427,7 +444,8 @@ def _partitioned(jaxpr: Jaxpr, consts: Sequence, in_layouts: list[Layout], mesh:
     body, _ = shard_map_body(lambda *blocks: evaluate(jaxpr, consts, blocks, in_layouts, mesh)[0],
                              tree_flatten((0,) * len(avals))[1], in_specs, avals, mesh, mesh.axis_names)
     program = MeshProgram(body, out_specs, mesh, "a jitted function")
-    return lambda args, own=0: program(args, in_specs, own)
+    in_shardings = [NamedSharding(mesh, s) for s in in_specs]
+    return lambda args, own=0: program(args, in_shardings, own)
 
 
 def _wanted(jaxpr: Jaxpr, mesh: Mesh) -> dict:

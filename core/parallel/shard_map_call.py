@@ -30,7 +30,7 @@ from ..interpreters.staging import convert_constvars, trace_to_jaxpr
 from ..interpreters.transpose import is_undefined, transpose_jaxpr
 from ..ir import ClosedJaxpr, ShapedArray
 from ..primitives.elementwise import convert_element_type, eq, mul
-from ..sharded import MeshArray, check_same_everywhere, put_sharded
+from ..sharded import MeshArray, check_same_everywhere, local_spans, put_sharded
 from ..sharding import Mesh, NamedSharding, PartitionSpec, spec_axes
 from ..trace import (abstract_eval_rules, batching_rules, get_aval, higher_order_primitives, impl_rules, is_tracer,
                      jvp_rules, partial_eval_jaxpr_rules, transpose_rules)
@@ -226,19 +226,24 @@ class MeshProgram:
         owners = tuple(d.process_index for d in mesh.devices.flat) if mesh.is_multi_process else None
         self.program = spmd.SpmdProgram(flat, axes, mesh.local_devices, owners, f"shard_map of {name}")
         self.mesh, self.out_avals = mesh, body.out_avals
-        self.outs = [(NamedSharding(mesh, s), whole_aval(a, s, mesh)) for a, s in zip(body.out_avals, out_specs)]
+        self.outs = []  # per output: its sharding, whole aval and this process's blocks' spans
+        for a, s in zip(body.out_avals, out_specs):
+            sharding, whole = NamedSharding(mesh, s), whole_aval(a, s, mesh)
+            self.outs.append((sharding, whole, local_spans(sharding, whole.shape)))
 
-    def __call__(self, args: Sequence, in_specs: Sequence[PartitionSpec], own: int = 0) -> list:
-        """The results on ``args``; the first ``own`` are this process's own values (a program's constants),
-        the others, unless global arrays, must be the same on every process (checked)."""
-        held = [x for x in args[own:] if not (isinstance(x, MeshArray) and not x.is_fully_addressable)]
-        if self.program.owners is not None and held:
-            check_same_everywhere(held)
-        placed = [put_sharded(x, NamedSharding(self.mesh, s), checked=True) for x, s in zip(args, in_specs)]
+    def __call__(self, args: Sequence, in_shardings: Sequence[NamedSharding], own: int = 0) -> list:
+        """The results on ``args`` laid out by ``in_shardings`` (over the mesh); the first ``own`` are this process's
+        own values (a program's constants), the others, unless global arrays, must be the same on every process
+        (checked)."""
+        if self.program.owners is not None:
+            held = [x for x in args[own:] if not (isinstance(x, MeshArray) and not x.is_fully_addressable)]
+            if held:
+                check_same_everywhere(held)
+        placed = [put_sharded(x, s, checked=True) for x, s in zip(args, in_shardings)]
         outs = self.program([[b._buf for b in x.shards] for x in placed])
         devices = self.program.devices
-        return [MeshArray([Array(b, aval, d) for b, d in zip(bufs, devices)], sharding, whole)
-                for bufs, aval, (sharding, whole) in zip(outs, self.out_avals, self.outs)]
+        return [MeshArray([Array(b, aval, d) for b, d in zip(bufs, devices)], sharding, whole, spans)
+                for bufs, aval, (sharding, whole, spans) in zip(outs, self.out_avals, self.outs)]
 
 
 _programs: "weakref.WeakKeyDictionary[ClosedJaxpr, dict]" = weakref.WeakKeyDictionary()
@@ -249,7 +254,7 @@ def _impl(*args, jaxpr, mesh, in_specs, out_specs, name, **_):
     program = per_jaxpr.get((mesh, out_specs))
     if program is None:
         program = per_jaxpr[(mesh, out_specs)] = MeshProgram(jaxpr, out_specs, mesh, name)
-    return program(args, in_specs)
+    return program(args, [NamedSharding(mesh, s) for s in in_specs])
 
 
 abstract_eval_rules[shard_map_p] = _abstract

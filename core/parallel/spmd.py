@@ -30,7 +30,7 @@ from ..dispatch import backend_compile
 from ..interpreters.evaluation import dce_jaxpr
 from ..interpreters.staging import trace_to_jaxpr
 from .. import dtypes, narrow_floats
-from ..ir import ClosedJaxpr, Jaxpr, JaxprEqn, Literal, Var, subjaxprs
+from ..ir import ClosedJaxpr, Jaxpr, JaxprEqn, Literal, Var, eqn_effects, subjaxprs
 from ..sharded import MultiDeviceArray, ShardedArray
 from ..trace import get_aval
 from . import mpi_collectives
@@ -473,6 +473,12 @@ class SpmdProgram:
                 barriers.setdefault(d, []).append((step, self._without_literals(e)))
             for v in e.out_binders:
                 depth[v] = d + (step is not None)
+        # A segment whose values no barrier reads and without effects runs with the next one (one call less)
+        read = {x for bs in barriers.values() for _, e in bs for x in e.inputs}
+        for s in sorted(segments)[:-1]:
+            if not any(eqn_effects(e) or any(v in read for v in e.out_binders) for e in segments[s]):
+                later = min(t for t in segments if t > s)
+                segments[later] = segments.pop(s) + segments[later]
         stages = sorted(set(segments) | set(barriers))
         produced_in: dict = {v: s for s, es in segments.items() for e in es for v in e.out_binders}
         needed: dict[int, dict] = {s: {} for s in segments}  # ordered sets of each segment's outputs

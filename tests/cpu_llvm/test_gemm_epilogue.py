@@ -189,3 +189,46 @@ def test_transposed_operands_fold_into_the_product():
     h = lambda a, b: lax.dot_general(jnp.transpose(a, (2, 1, 0)), b, (((2,), (0,)), ((), ()))) + 1.0
     assert_matches(h, arr(20, 10, 40), arr(20, 30), rtol=1e-4)
     assert any("transpose" in k.description for k in compiled(h, arr(20, 10, 40), arr(20, 30)).kernels)
+
+
+# (m, k, n): products with few columns (logits of a dense layer, weight gradients of a first layer)
+NARROW = [(m, k, n) for m, k in ((128, 3136), (300, 784)) for n in (1, 3, 10, 17)]
+
+
+@pytest.mark.parametrize("m, k, n", NARROW)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_narrow_products_with_epilogues_and_transposed_operands(m, k, n, dtype):
+    rtol = 1e-4 if dtype == np.float32 else 1e-12
+    with x64_enabled(dtype == np.float64):
+        bias = lambda x, w, b: portax.nn.relu(x @ w + b)
+        assert_matches(bias, arr(m, k, dtype=dtype), arr(k, n, dtype=dtype), arr(n, dtype=dtype), rtol=rtol)
+        both_t = lambda xt, wt, b: (xt.T @ wt.T + b, jnp.tanh(xt.T @ wt.T))
+        assert_matches(both_t, arr(k, m, dtype=dtype), arr(n, k, dtype=dtype), arr(n, dtype=dtype), rtol=rtol)
+
+
+def test_narrow_products_run_transposed_with_their_epilogue():
+    """``C^T = B^T A^T`` fills the micro-kernel's tiles with the wide dimension; the epilogue still runs in the
+    GEMM's kernel, on the elements of C."""
+    args = arr(32, 3136), arr(3136, 10), arr(10)
+    f = lambda x, w, b: portax.nn.relu(x @ w + b)
+    assert_matches(f, *args, rtol=1e-4)
+    descriptions = [k.description for k in compiled(f, *args).kernels]
+    assert len(descriptions) == 1 and "narrow" in descriptions[0], descriptions
+    wide = [k.description for k in compiled(f, arr(32, 3136), arr(3136, 64), arr(64)).kernels]
+    assert len(wide) == 1 and "narrow" not in wide[0], wide
+
+
+def test_sgd_updates_of_narrow_weight_gradients():
+    """The logits layer's weight gradient ``h^T g`` (512 x 10) with its SGD update as the epilogue."""
+    args = arr(784, 512) * 0.05, arr(512), arr(512, 10) * 0.05, arr(10), arr(128, 784), arr(128, 10)
+    assert_matches(sgd_step, *args, rtol=1e-4)
+    descriptions = [k.description for k in compiled(sgd_step, *args).kernels]
+    assert not any(d.startswith(("loop[512,10]", "loop[784,512]")) for d in descriptions), descriptions
+    assert sum("narrow" in d for d in descriptions) >= 2, descriptions
+
+
+def test_batched_narrow_products():
+    f = lambda a, b, c: jnp.tanh(jnp.einsum("bij,bjk->bik", a, b) + c)
+    assert_matches(f, arr(3, 200, 784), arr(3, 784, 10), arr(10), rtol=1e-4)
+    g = lambda a, b: jnp.einsum("ij,bjk->bik", a, b) * 2.0
+    assert_matches(g, arr(300, 784), arr(2, 784, 3), rtol=1e-4)

@@ -349,6 +349,40 @@ def test_jit_over_a_mesh_follows_each_call_s_layouts_and_clear_cache(mesh):
                                data.sum(0) * 3 + data, rtol=1e-5)
 
 
+def test_jit_fast_path_over_a_mesh_is_keyed_by_shardings_shapes_and_dtypes(mesh, monkeypatch):
+    """A repeated call on arrays laid out over a mesh takes jit's fast path; a call with another sharding, mesh,
+    shape or dtype, or after clear_cache, never runs a program cached for another signature."""
+    from portax.core import api
+    calls = []
+    monkeypatch.setattr(api, "on_jit_general_path", lambda: calls.append(1))
+    scale = [2]
+    summed = jax.shard_map(lambda b: lax.psum(b, "x"), mesh=mesh, in_specs=P("x"), out_specs=P())
+    f = jax.jit(lambda v: summed(v) * scale[0])
+
+    def check(arg, value, times=2):
+        out = f(arg)
+        assert out.dtype == value.dtype and out.shape == (2, value.shape[1]) and out.sharding == NamedSharding(mesh, P())
+        np.testing.assert_allclose(np.asarray(out), (value[:2] + value[2:]) * times, rtol=1e-5)
+
+    data = _rand(4, 6)
+    x = _put(mesh, data, P("x"))
+    for _ in range(3):
+        check(x, data)
+    assert len(calls) == 1  # the repeated calls hit the fast path
+    ints = (data * 10).astype(np.int32)
+    cases = [(_put(mesh, data, P("x", "y")), data), (_put(mesh, data[:, :4], P("x")), data[:, :4]),
+             (_put(mesh, ints, P("x")), ints)]
+    for arg, value in cases * 2:
+        check(arg, value)
+    assert len(calls) == 1 + len(cases)  # each signature missed once, then hit
+    flipped = Mesh(mesh.devices[::-1], ("x", "y"), axis_types=mesh.axis_types)  # another sharding, same spec
+    check(_put(flipped, data, P("x")), data)
+    check(x, data)
+    scale[0] = 3
+    f.clear_cache()
+    check(x, data, 3)
+
+
 def test_jit_of_shard_map_on_sharded_arguments(mesh):
     x = jax.device_put(np.arange(8.0, dtype=np.float32).reshape(4, 2), NamedSharding(mesh, P("x")))
     g = jax.jit(jax.shard_map(lambda b: lax.psum(b, "y") * 2, mesh=mesh, in_specs=P("x"), out_specs=P("x")))
