@@ -1,7 +1,7 @@
 """The two host symbols generated code may call, registered with LLVM once per process.
 
 - ``portax_parallel_for(task, n, argv)``: run ``task(start, end, argv)`` over [0, n) split across the worker
-  threads of ``threads`` (each chunk is a call into generated code; no computation happens here).
+  threads (native code of its own: see ``threads`` and ``pool_ir``).
 - ``portax_runtime_call(ctx, id, argv) -> i32``: the documented runtime calls of an executable (LAPACK-backed
   decompositions through numpy.linalg, FFTs, host callbacks), looked up by executable and index. It returns 0,
   or 1 when this call failed or an earlier one of the run did: the program then returns at once (so a failed
@@ -20,24 +20,10 @@ import numpy as np
 from . import threads
 from .codegen import PARALLEL_FOR, RUNTIME_CALL
 
-_TASK = ctypes.CFUNCTYPE(None, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p)
-_PARALLEL_FOR = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p)
 _RUNTIME_CALL = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p)
 
 _executables: "weakref.WeakValueDictionary[int, object]" = weakref.WeakValueDictionary()
 _errors = threading.local()
-
-
-@functools.lru_cache(maxsize=4096)
-def _task(address: int):
-    return _TASK(address)
-
-
-def _parallel_for(task: int, n: int, argv: int) -> None:
-    try:
-        threads._pool.run(_task(task), n, (argv,))
-    except BaseException as e:  # surfaced by the executor after the program returns
-        _errors.pending = e
 
 
 def _runtime_call(ctx: int, index: int, argv: int) -> int:
@@ -64,14 +50,14 @@ def view(address: int, aval) -> np.ndarray:
     return np.frombuffer(raw, dtype=aval.dtype).reshape(aval.shape)
 
 
-_callbacks = (_PARALLEL_FOR(_parallel_for), _RUNTIME_CALL(_runtime_call))
+_callback = _RUNTIME_CALL(_runtime_call)
 
 
 @functools.cache
 def install() -> None:
     """Make the runtime symbols visible to code loaded into the engine (idempotent)."""
-    for name, cb in zip((PARALLEL_FOR, RUNTIME_CALL), _callbacks):
-        llvm.add_symbol(name, ctypes.cast(cb, ctypes.c_void_p).value)
+    llvm.add_symbol(PARALLEL_FOR, threads.parallel_for_address())
+    llvm.add_symbol(RUNTIME_CALL, ctypes.cast(_callback, ctypes.c_void_p).value)
 
 
 def register(ctx: int, executable: object) -> None:
@@ -79,7 +65,7 @@ def register(ctx: int, executable: object) -> None:
 
 
 def raise_pending() -> None:
-    """Raise the error a runtime call or a worker hit during the last program run on this thread."""
+    """Raise the error a runtime call hit during the last program run on this thread."""
     e = getattr(_errors, "pending", None)
     if e is not None:
         _errors.pending = None

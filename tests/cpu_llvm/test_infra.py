@@ -421,41 +421,79 @@ def test_threads_big_loop_matches_single_thread(kernels):
     assert threads.get_num_threads() >= 1
 
 
-def test_limit_threads_keeps_split_calls_on_the_caller(monkeypatch):
+def test_limit_threads_keeps_split_calls_on_the_caller():
     addr = engine.compile(IOTA_IR, ["iota"])["iota"]
-    jobs = []
-    real_job = threads._Job
-    monkeypatch.setattr(threads, "_Job", lambda *a: jobs.append(a) or real_job(*a))
-    monkeypatch.setattr(threads._pool, "size", 2)
+    prev = threads.get_num_threads()
     out = np.empty(100_000)
     try:
+        threads.set_num_threads(2)
         threads.limit_threads(1)
+        before = threads.split_calls()
         threads.Kernel(addr, 1, min_work=0)(out.size, out.ctypes.data)
-        assert jobs == []  # ran on the calling thread alone
+        assert threads.split_calls() == before  # ran on the calling thread alone
         threads.limit_threads(0)
         threads.Kernel(addr, 1, min_work=0)(out.size, out.ctypes.data)
-        assert len(jobs) == 1 and jobs[0][-1] == 2  # split over the pool's 2 threads
+        assert threads.split_calls() == before + 1  # split over the pool's 2 threads
     finally:
         threads.limit_threads(0)
+        threads.set_num_threads(prev)
     np.testing.assert_array_equal(out, np.arange(out.size, dtype=np.float64))
 
 
 def test_split_call_does_not_wait_for_a_worker_that_never_wakes():
     """On a loaded machine a worker may wake up late: the caller runs every chunk itself and returns."""
-    import threading
-    import types
     addr = engine.compile(IOTA_IR, ["iota"])["iota"]
-    pool = threads._Pool(2)
-    asleep = threading.Lock()
-    asleep.acquire()
-    pool._workers.append(types.SimpleNamespace(go=types.SimpleNamespace(release=lambda: None), done=asleep, job=None))
-    out = np.full(10_000, -1.0)
-    caller = threading.Thread(target=pool.run, args=(threads.Kernel(addr, 1).fn, out.size, (out.ctypes.data,)),
-                              daemon=True)
-    caller.start()
-    caller.join(timeout=30)
-    assert not caller.is_alive()
-    np.testing.assert_array_equal(out, np.arange(out.size, dtype=np.float64))
+    pool = threads._pool()
+    prev = pool.size
+    pool.stop()  # no worker runs: a split call's chunks are all the caller's
+    try:
+        pool.slots[threads.pool_ir.STOP] = 0
+        pool.slots[threads.pool_ir.SIZE] = 2
+        before = threads.split_calls()
+        out = np.full(10_000, -1.0)
+        threads.Kernel(addr, 1, min_work=0)(out.size, out.ctypes.data)
+        assert threads.split_calls() == before + 1
+        np.testing.assert_array_equal(out, np.arange(out.size, dtype=np.float64))
+    finally:
+        pool.size = prev
+
+
+def test_split_calls_from_many_threads_at_once():
+    """Threads splitting calls concurrently: one holds the pool, the others run alone; every range once."""
+    import threading
+    addr = engine.compile(IOTA_IR, ["iota"])["iota"]
+    outs = [np.full(50_000, -1.0) for _ in range(6)]
+
+    def run(out):
+        for _ in range(200):
+            out.fill(-1.0)
+            threads.Kernel(addr, 1, min_work=0)(out.size, out.ctypes.data)
+            np.testing.assert_array_equal(out, np.arange(out.size, dtype=np.float64))
+
+    workers = [threading.Thread(target=run, args=(o,)) for o in outs]
+    for t in workers:
+        t.start()
+    for t in workers:
+        t.join(timeout=120)
+    assert not any(t.is_alive() for t in workers)
+    for out in outs:
+        np.testing.assert_array_equal(out, np.arange(out.size, dtype=np.float64))
+
+
+def test_forked_child_splits_with_workers_of_its_own():
+    """A forked child has no worker threads of its parent's: the pool starts new ones and still splits."""
+    import multiprocessing
+    ctx = multiprocessing.get_context("fork")
+    with ctx.Pool(1) as p:
+        assert p.apply(_split_in_child) is True
+
+
+def _split_in_child() -> bool:
+    addr = engine.compile(IOTA_IR, ["iota"])["iota"]
+    before = threads.split_calls()
+    out = np.full(100_000, -1.0)
+    threads.Kernel(addr, 1, min_work=0)(out.size, out.ctypes.data)
+    return bool((out == np.arange(out.size)).all() and threads.split_calls() == before + (threads.get_num_threads() > 1))
 
 
 @pytest.mark.parametrize("count,limit", [("1", 0), ("2", max(1, threads.num_cores() // 2))])
