@@ -6,7 +6,7 @@ PYTEST_ARGS ?= -q
 # The main suite runs on every core (pytest-xdist); TEST_JOBS=0 runs it in this process alone.
 TEST_JOBS ?= auto
 
-.PHONY: demo test test-mpi test-fast conformance conformance-baseline-gpu bench install vulkan clean fuzz wheel-check jax-tests
+.PHONY: demo test test-mpi test-fast conformance conformance-baseline-gpu test-baseline-gpu bench install vulkan clean fuzz wheel-check jax-tests
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -47,10 +47,17 @@ conformance-baseline-gpu: install vulkan
 	@if [ "$$($(HAS_WGPU))" = 1 ]; then $(BASELINE_GPU) $(BIN)/python -m portax.conformance --backend wgpu --devices 4 \
 	  --leak-calls 2000 --report conformance-report-baseline-gpu; else echo "baseline-GPU profile skipped: no wgpu adapter"; fi
 
+# The wgpu backend's tests under that profile too (about 2 minutes on 2 cores).
+test-baseline-gpu: install vulkan
+	@if [ "$$($(HAS_WGPU))" = 1 ]; then echo "wgpu tests under the baseline-GPU profile"; \
+	  $(BASELINE_GPU) $(BIN)/python -m pytest $(PYTEST_ARGS) -n $(TEST_JOBS) tests/wgpu; \
+	else echo "baseline-GPU wgpu tests skipped: no wgpu adapter"; fi
+
 test: install vulkan $(VENV)/.installed-mpi
 	$(BIN)/python -m pytest $(PYTEST_ARGS) -n $(TEST_JOBS) tests plugins/activations/tests
 	@for b in $$($(OTHER_BACKENDS)); do echo "multi-device, callback, profiler, narrow-dtype tests on $$b"; \
 	  PORTAX_BACKEND=$$b $(BIN)/python -m pytest $(PYTEST_ARGS) $(EVERY_BACKEND_TESTS) || exit 1; done
+	@$(MAKE) --no-print-directory test-baseline-gpu
 	$(BIN)/python -m portax.conformance --all-available --devices 4 --processes 2 --report conformance-report
 	$(BIN)/python -m portax.conformance --all-available --groups primitives --dtypes bf16 f8_e4m3fn \
 	  --report conformance-report-narrow

@@ -25,6 +25,7 @@ from .jit_args import ArgInfo, StaticArg, check_callable, donation_vector, resol
 from .lru import LRUCache
 from .interpreters import batching
 from .interpreters.jvp import jvp_flat
+from .interpreters.memo import trace_once
 from .interpreters.partial_eval import linearize_flat
 from .interpreters.staging import convert_constvars, trace_to_jaxpr
 from .interpreters.evaluation import eval_jaxpr
@@ -1271,7 +1272,6 @@ def checkpoint(fun: Callable, *, prevent_cse: bool = True, policy: Callable | No
     """Rematerialisation: the backward pass recomputes ``fun``'s intermediates instead of storing them, but
     those ``policy`` (one of ``checkpoint_policies``) lets the forward pass save."""
     sn = _argnums_tuple(static_argnums)
-    traced = LRUCache()  # as jit's: ``fun`` is traced once per signature (unless it closes over tracers)
 
     @functools.wraps(fun)
     def wrapped(*args, **kwargs):
@@ -1279,15 +1279,10 @@ def checkpoint(fun: Callable, *, prevent_cse: bool = True, policy: Callable | No
         leaves = [asarray(x) for x in leaves]
         avals = [core.get_aval(x) for x in leaves]
         key = (tuple((i, StaticArg(args[i])) for i in sn if i < len(args)),
-               tree_structure((tuple(a for i, a in enumerate(args) if i not in sn), kwargs)), tuple(avals),
-               config.trace_context())
-        hit = traced.get(key)
-        if hit is None:
-            closed, consts = call_prims._trace_closed(flat, avals)
-            hit = (closed, consts, out_tree_box[0])
-            if not any(core.is_tracer(c) for c in consts):
-                traced.put(key, hit)
-        closed, consts, out_tree = hit
+               tree_structure((tuple(a for i, a in enumerate(args) if i not in sn), kwargs)), tuple(avals))
+        # As JAX's: ``fun`` is traced once per signature (unless it closes over tracers), until jax.clear_caches().
+        closed, consts, out_tree = trace_once((fun,), ("checkpoint", key), lambda: (
+            *call_prims._trace_closed(flat, avals), out_tree_box[0]))
         outs = call_prims.checkpoint_p.bind(*consts, *leaves, jaxpr=closed, prevent_cse=prevent_cse, policy=policy)
         return tree_unflatten(out_tree, outs)
 

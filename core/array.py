@@ -200,6 +200,14 @@ def _in_this_module(code: Any) -> bool:
 
 def make_array(value: Any, weak_type: bool | None = None, device: Device | None = None, dtype=None) -> Array:
     """Place a Python/numpy value on ``device`` (default device) as an Array with canonical dtype."""
+    host, weak_type = host_value(value, weak_type, dtype)
+    if device is None:
+        device = get_backend().devices()[0]
+    return Array(put_host(host, device), ShapedArray(host.shape, host.dtype, weak_type), device)
+
+
+def host_value(value: Any, weak_type: bool | None = None, dtype=None) -> tuple[np.ndarray, bool]:
+    """The host array (canonical dtype) and weak type ``make_array`` places on a device."""
     if weak_type is None:
         weak_type = type(value) in (int, float, complex)
     if dtype is None:
@@ -213,10 +221,7 @@ def make_array(value: Any, weak_type: bool | None = None, device: Device | None 
             dtype = dtypes.canonicalize(dtype)  # (float0: JAX's error)
     else:
         dtype = dtypes.canonicalize(dtype)
-    host = np.asarray(value, dtype=dtype)
-    if device is None:
-        device = get_backend().devices()[0]
-    return Array(put_host(host, device), ShapedArray(host.shape, dtype, weak_type), device)
+    return np.asarray(value, dtype=dtype), weak_type
 
 
 def put_host(host: np.ndarray, device: Device) -> Any:

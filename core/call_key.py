@@ -6,7 +6,8 @@ the structure (each container's type and arity or keys, in preorder) and each le
 aval and device, a MeshArray's aval and sharding, a NumPy array's shape and dtype, a scalar's type; a key array's
 implementation too), after
 ``context``; the leaves come in ``tree_flatten``'s order;
-``convert`` says whether some leaf is not an Array yet. Anything else (a tracer, a NumPy scalar, a custom
+``convert`` says whether some leaf is not an Array yet. With ``sharded`` (pmap's fast path), a ShardedArray is a leaf
+too, keyed by its aval, sharded axis and the device of each shard. Anything else (a tracer, a NumPy scalar, a custom
 pytree node, a subclass of a container, a dict with keys of mixed types) gives None: the call takes jit's
 general path. Each item's first token says what it is, so two different structures never share a key.
 """
@@ -18,20 +19,20 @@ import numpy as np
 
 from .array import Array
 from .prng_keys import PRNGKeyArray
-from .sharded import MeshArray
+from .sharded import MeshArray, ShardedArray
 
 _SCALARS = (bool, int, float, complex)  # their aval depends on their type only (and on x64, in ``context``)
 
 
-def arrays_key(args: Any, context: Any) -> tuple[tuple, list, bool] | None:
+def arrays_key(args: Any, context: Any, sharded: bool = False) -> tuple[tuple, list, bool] | None:
     """``(key, leaves, convert)`` of the leaves of ``args`` (a tuple: each element is a pytree), else None."""
     key: list = [context]
     leaves: list = []
-    convert = _collect(args, key, leaves)
+    convert = _collect(args, key, leaves, sharded)
     return None if convert is None else (tuple(key), leaves, convert)
 
 
-def static_call_key(args: tuple, kwargs: dict, positions: tuple, names: tuple, context: Any
+def static_call_key(args: tuple, kwargs: dict, positions: tuple, names: tuple, context: Any, sharded: bool = False
                     ) -> tuple[tuple, list, bool] | None:
     """``arrays_key`` of a call with keyword or static arguments (at the nonnegative ``positions``, or named in
     ``names``), split without wrapping them: a static value stands in the key as its type and itself, so that it
@@ -44,7 +45,7 @@ def static_call_key(args: tuple, kwargs: dict, positions: tuple, names: tuple, c
         else:
             dyn.append(a)
     if not kwargs:
-        return arrays_key(dyn, (context, tuple(statics)))
+        return arrays_key(dyn, (context, tuple(statics)), sharded)
     skw: list = []  # (in the order given: another order is another key, of the same program)
     dkw = {}
     for k, v in kwargs.items():
@@ -53,11 +54,11 @@ def static_call_key(args: tuple, kwargs: dict, positions: tuple, names: tuple, c
         else:
             dkw[k] = v
     if not dkw:  # (each case's context has its own length: their keys never meet)
-        return arrays_key(dyn, (context, tuple(statics), tuple(skw)))
-    return arrays_key((dyn, dkw), (context, tuple(statics), tuple(skw), dict))
+        return arrays_key(dyn, (context, tuple(statics), tuple(skw)), sharded)
+    return arrays_key((dyn, dkw), (context, tuple(statics), tuple(skw), dict), sharded)
 
 
-def _collect(nodes: Any, key: list, leaves: list) -> bool | None:
+def _collect(nodes: Any, key: list, leaves: list, sharded: bool) -> bool | None:
     """Append the items of ``nodes``; whether one is not an Array, or None if one is not supported."""
     convert = False
     for x in nodes:
@@ -79,7 +80,7 @@ def _collect(nodes: Any, key: list, leaves: list) -> bool | None:
             else:
                 key.append(t)
                 key.append(len(x))
-            inner = _collect(x, key, leaves)
+            inner = _collect(x, key, leaves, sharded)
             if inner is None:
                 return None
             convert = convert or inner
@@ -101,6 +102,9 @@ def _collect(nodes: Any, key: list, leaves: list) -> bool | None:
             convert = True
         elif t in _SCALARS:
             key.append(t)
+            convert = True
+        elif t is ShardedArray and sharded:
+            key += (t, x.aval, x.sharded_axis, tuple([s._device for s in x.shards]))
             convert = True
         else:
             return None

@@ -186,7 +186,9 @@ def compile_jaxpr(closed: ClosedJaxpr, device: Device, name: str = "program") ->
 
 def _compile_jaxpr(closed: ClosedJaxpr, device: Device, name: str) -> CompiledCall | object:
     from .parallel.spmd import uses_axes
-    if uses_axes(closed.jaxpr):  # shard_maps over one mesh: partitioned over it; else one equation at a time
+    if uses_axes(closed.jaxpr) or any(x.aval.sharding is not None for x in closed.jaxpr.outs):
+        # shard_maps over one mesh, or results typed by Explicit mesh axes: partitioned over the mesh; else one
+        # equation at a time
         from .parallel.partition import mesh_call
         return mesh_call(closed, device) or _INTERPRETED
     _check_compilable(closed.jaxpr)

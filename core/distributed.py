@@ -11,8 +11,10 @@ Every exchange is a non-blocking MPI call waited for with a deadline (``heartbea
 starts with a header of the same size everywhere (a hash of what each process is about to exchange):
 processes running different programs get an error naming both sides instead of a hang or garbage, and
 nothing else is sent before every header matched. A small exchange travels in the header itself (one
-MPI call). An uncaught exception in any process aborts the whole MPI job (an excepthook installed by
-``initialize``), so the others end too. mpi4py is imported only here, on ``initialize()``.
+MPI call). Collectives among some of the processes run on communicators split from MPI's world, each made
+once, right after the header check of the first exchange that needs it (so at the same point everywhere).
+An uncaught exception in any process aborts the whole MPI job (an excepthook installed by ``initialize``),
+so the others end too. mpi4py is imported only here, on ``initialize()``.
 """
 from __future__ import annotations
 
@@ -73,6 +75,7 @@ class _State:
     spin: float = 1e-3  # seconds a wait spins before yielding the core (see _wait)
     sent: Any = None  # this process's header record (reused by every exchange), and every process's
     records: Any = None
+    comms: dict = dataclasses.field(default_factory=dict)  # sub-communicators by their group (see _comm)
 
     def __post_init__(self) -> None:
         self.sent = np.zeros(_RECORD // 8, np.int64)
@@ -155,6 +158,8 @@ def shutdown() -> None:
     if state is None:
         return
     _exchange_header(state, "shutdown", state.timeout)
+    for comm in state.comms.values():  # created in the same order everywhere (see _comm): freed so too
+        comm.Free()
     for d, old in zip(state.local, state.old_ids):
         d.id, d.process_index = old, 0
     if sys.excepthook is _abort_on_exception:
@@ -297,7 +302,7 @@ def allgather_many(arrays: Sequence[np.ndarray], what: str) -> list[np.ndarray]:
     state_ = _joined()
     if state_ is None:
         return [np.array(a)[None] for a in arrays]
-    what = _described(what, "exchanging", tuple((a.dtype, a.shape) for a in arrays))
+    what = _described(what, "exchanging", _signature(arrays))
     sizes = [a.nbytes for a in arrays]
     mine = np.concatenate([_bytes(a) for a in arrays]) if len(arrays) != 1 else _bytes(arrays[0])
     if mine.size <= _INLINE:
@@ -318,29 +323,32 @@ def allgather(local: np.ndarray, what: str) -> np.ndarray:
 
 
 def allreduce_many(arrays: Sequence[np.ndarray], ops: Sequence[str], what: str,
-                   alloc: Callable[[tuple, np.dtype], np.ndarray] = np.empty) -> list[np.ndarray]:
-    """The elementwise reduction (``ops[i]``: SUM, MAX or MIN) of every process's ``arrays[i]``, each result
-    written into a fresh ``alloc(shape, dtype)`` (e.g. a backend's host buffer: no copy afterwards): after
-    the header, one MPI allreduce per array straight from the array into its result, arrays under 64 KiB
-    being concatenated per operation and dtype (one allreduce each)."""
+                   alloc: Callable[[tuple, np.dtype], np.ndarray] = np.empty, group: tuple | None = None
+                   ) -> list[np.ndarray]:
+    """The elementwise reduction (``ops[i]``: SUM, MAX or MIN) of every process's ``arrays[i]`` (of the
+    processes of this one's ``group``, see ``_comm``; None: every process), each result written into a fresh
+    ``alloc(shape, dtype)`` (e.g. a backend's host buffer: no copy afterwards): after the header, one MPI
+    allreduce per array straight from the array into its result, arrays under 64 KiB being concatenated per
+    operation and dtype (one allreduce each)."""
     state_ = _joined()
     if state_ is None:
         return [_copy_into(alloc, np.asarray(a)) for a in arrays]
-    what, buckets = _reduction_plan(what, tuple((a.dtype, a.shape) for a in arrays), tuple(ops))
+    what, buckets = _reduction_plan(what, _signature(arrays), tuple(ops))
     out: list = [None] * len(arrays)
     _exchange(state_, what)
+    comm = _comm(state_, group)
     requests, joined = [], []
     for op, members, ends in buckets:
         mpi_op = getattr(state_.mpi, op)
         if len(members) == 1:
             i = members[0]
             out[i] = alloc(arrays[i].shape, arrays[i].dtype)
-            requests.append(state_.comm.Iallreduce(np.ascontiguousarray(arrays[i]).reshape(-1),
-                                                   out[i].reshape(-1), op=mpi_op))
+            requests.append(comm.Iallreduce(np.ascontiguousarray(arrays[i]).reshape(-1), out[i].reshape(-1),
+                                            op=mpi_op))
         else:
             mine = np.concatenate([arrays[i].reshape(-1) for i in members])
             joined.append((members, ends, np.empty_like(mine)))
-            requests.append(state_.comm.Iallreduce(mine, joined[-1][2], op=mpi_op))
+            requests.append(comm.Iallreduce(mine, joined[-1][2], op=mpi_op))
     _wait(state_, requests, what)
     for members, ends, reduced in joined:
         for i, end in zip(members, ends):
@@ -386,41 +394,77 @@ def broadcast(value: np.ndarray, root: int, what: str) -> np.ndarray:
     return out
 
 
-def _native(what: str, start: Callable[[Any], Any]) -> None:
-    """After the header check, one of MPI's own collectives: ``start(comm)`` issues it (non-blocking)."""
+def _comm(state: _State, group: tuple | None) -> Any:
+    """The communicator of this process's part of ``group`` (None: every process, in order): ``(colors,
+    keys)``, each process's color and rank key, splits the world into one communicator per color, ranked by
+    key. Made once per group, by MPI's (collective) Split called after a header check, so that every process
+    creates its sub-communicators at the same exchanges, in the same order."""
+    if group is None:
+        return state.comm
+    comm = state.comms.get(group)
+    if comm is None:
+        colors, keys = group
+        comm = state.comms[group] = state.comm.Split(colors[state.process_id], keys[state.process_id])
+    return comm
+
+
+def _members(state: _State, group: tuple | None) -> list[int]:
+    """The processes of this process's communicator of ``group`` (``_comm``), in rank order."""
+    if group is None:
+        return list(range(state.num_processes))
+    colors, keys = group
+    return sorted((q for q in range(state.num_processes) if colors[q] == colors[state.process_id]),
+                  key=lambda q: keys[q])
+
+
+def _native(what: str, start: Callable[[Any], Any], group: tuple | None = None) -> None:
+    """After the header check, MPI's own collectives: ``start(comm)`` issues them (non-blocking) on the
+    communicator of ``group`` (``_comm``)."""
     state_ = _joined()
     _exchange(state_, what)
-    _wait(state_, start(state_.comm), what)
+    _wait(state_, start(_comm(state_, group)), what)
 
 
-def allgather_into(send: np.ndarray, out: np.ndarray, what: str) -> np.ndarray:
-    """Every process's ``send`` (same shape and dtype everywhere) written in process order into ``out``
-    (``processes`` times its size: e.g. a backend's host buffer), by MPI's allgather (small: in the header)."""
-    mine, into = _bytes(send), out.reshape(-1).view(np.uint8)
-    what = _described(what, "gathering", ((send.dtype, send.shape),))
-    if mine.size <= _INLINE:
-        into[:] = _payloads(_exchange(_joined(), what, payload=mine), mine.size).reshape(-1)
+def _signature(arrays: Sequence[np.ndarray]) -> tuple:
+    return tuple((a.dtype, a.shape) for a in arrays)
+
+
+def allgather_into(sends: Sequence[np.ndarray], outs: Sequence[np.ndarray], what: str,
+                   group: tuple | None = None) -> None:
+    """Every process's ``sends[i]`` (same shapes and dtypes everywhere) written in process order into
+    ``outs[i]`` (``processes`` times its size: e.g. a backend's host buffer), by MPI's allgather (small: in
+    the header); with ``group`` (``_comm``), the processes of this one's communicator in its rank order."""
+    mine, intos = [_bytes(s) for s in sends], [o.reshape(-1).view(np.uint8) for o in outs]
+    what = _described(what, "gathering", _signature(sends))
+    size = sum(m.size for m in mine)
+    if size <= _INLINE:
+        state_ = _joined()
+        every = _payloads(_exchange(state_, what, payload=np.concatenate(mine)), size)[_members(state_, group)]
+        for into, m, end in zip(intos, mine, itertools.accumulate(m.size for m in mine)):
+            into[:] = every[:, end - m.size:end].reshape(-1)
     else:
-        _native(what, lambda comm: comm.Iallgather(mine, into))
-    return out
+        _native(what, lambda comm: [comm.Iallgather(m, into) for m, into in zip(mine, intos)], group)
 
 
-def reduce_scatter_into(send: np.ndarray, out: np.ndarray, op: str, what: str) -> np.ndarray:
-    """Block ``process_index()`` (of ``processes`` equal blocks, in order) of the elementwise reduction
-    ``op`` (SUM, MAX, MIN) of every process's ``send``, written into ``out``: MPI's reduce_scatter."""
-    mine = np.ascontiguousarray(send).reshape(-1)
-    what = _described(what, "reduce-scattering", ((send.dtype, send.shape),))
-    _native(what, lambda comm: comm.Ireduce_scatter_block(mine, out.reshape(-1), op=getattr(_state.mpi, op)))
-    return out
+def reduce_scatter_into(sends: Sequence[np.ndarray], outs: Sequence[np.ndarray], op: str, what: str,
+                        group: tuple | None = None) -> None:
+    """Block ``k`` (of as many equal blocks as processes, in order; ``k``: this process's rank, see
+    ``allgather_into``) of the elementwise reduction ``op`` (SUM, MAX, MIN) of every process's ``sends[i]``,
+    written into ``outs[i]``: MPI's reduce_scatter."""
+    mine = [np.ascontiguousarray(s).reshape(-1) for s in sends]
+    mpi_op = getattr(_state.mpi, op)
+    _native(_described(what, "reduce-scattering", _signature(sends)),
+            lambda comm: [comm.Ireduce_scatter_block(m, o.reshape(-1), op=mpi_op) for m, o in zip(mine, outs)], group)
 
 
-def alltoall_into(send: np.ndarray, out: np.ndarray, what: str) -> np.ndarray:
-    """Block ``q`` (of ``processes`` equal blocks, in order) of ``send`` to process ``q``; the blocks
-    received, in process order, into ``out`` (the size of ``send``): MPI's alltoall."""
-    mine, into = _bytes(send), out.reshape(-1).view(np.uint8)
-    _native(_described(what, "exchanging blocks of", ((send.dtype, send.shape),)),
-            lambda comm: comm.Ialltoall(mine, into))
-    return out
+def alltoall_into(sends: Sequence[np.ndarray], outs: Sequence[np.ndarray], what: str,
+                  group: tuple | None = None) -> None:
+    """Block ``q`` (of as many equal blocks as processes, in order) of ``sends[i]`` to the process of rank
+    ``q`` (see ``allgather_into``); the blocks received, in rank order, into ``outs[i]`` (the size of
+    ``sends[i]``): MPI's alltoall."""
+    mine, intos = [_bytes(s) for s in sends], [o.reshape(-1).view(np.uint8) for o in outs]
+    _native(_described(what, "exchanging blocks of", _signature(sends)),
+            lambda comm: [comm.Ialltoall(m, into) for m, into in zip(mine, intos)], group)
 
 
 def sendrecv(sends: Sequence[tuple[np.ndarray, int, int]], receives: Sequence[tuple[np.ndarray, int, int]],

@@ -59,6 +59,10 @@ class NonDifferentiableError(TypeError):
     pass
 
 
+class ShardingTypeError(Exception):
+    """JAX's error for a value whose sharding (in its type, on a mesh of Explicit axes) an operation rejects."""
+
+
 class NonConcreteBooleanIndexError(IndexError):
     def __init__(self, aval):
         super().__init__(f"Array boolean indices must be concrete; got {aval}\n"

@@ -12,44 +12,69 @@ from . import dtypes
 class ShapedArray:
     """The abstract value of an array: shape, dtype and whether its type is weak (a Python scalar's)."""
 
-    __slots__ = ("shape", "dtype", "weak_type", "_hash")
+    __slots__ = ("shape", "dtype", "weak_type", "sharding", "_hash")
     array_abstraction_level = 1
 
-    def __init__(self, shape: tuple, dtype, weak_type: bool = False):
+    def __init__(self, shape: tuple, dtype, weak_type: bool = False, sharding: Any = None):
+        """(``sharding``: the NamedSharding over an AbstractMesh of an array on a mesh with Explicit axes, its
+        spec naming only those axes (``explicit_sharding``); None for every other array.)"""
         self.shape = tuple(shape)
         self.dtype = np.dtype(dtype)
         self.weak_type = bool(weak_type)
-        self._hash = hash((self.shape, self.dtype, self.weak_type))
+        self.sharding = sharding
+        self._hash = hash((self.shape, self.dtype, self.weak_type) if sharding is None else
+                          (self.shape, self.dtype, self.weak_type, sharding))
 
     ndim = property(lambda self: len(self.shape))
     size = property(lambda self: int(np.prod(self.shape, dtype=np.int64)))
 
-    def update(self, shape=None, dtype=None, weak_type=None) -> "ShapedArray":
-        return ShapedArray(self.shape if shape is None else shape, self.dtype if dtype is None else dtype,
-                           self.weak_type if weak_type is None else weak_type)
+    def update(self, shape=None, dtype=None, weak_type=None, sharding=None) -> "ShapedArray":
+        """(The sharding is kept unless the rank changes.)"""
+        shape = self.shape if shape is None else shape
+        if sharding is None and len(shape) == len(self.shape):
+            sharding = self.sharding
+        return ShapedArray(shape, self.dtype if dtype is None else dtype,
+                           self.weak_type if weak_type is None else weak_type, sharding)
 
     def strip_weak_type(self) -> "ShapedArray":
         return self.update(weak_type=False) if self.weak_type else self
 
     def __eq__(self, other) -> bool:
         return (type(other) is ShapedArray and self.shape == other.shape and self.dtype == other.dtype
-                and self.weak_type == other.weak_type)
+                and self.weak_type == other.weak_type and self.sharding == other.sharding)
 
     def __hash__(self) -> int:
         return self._hash
 
-    def str_short(self) -> str:
-        return f"{dtypes.short_name(self.dtype)}[{','.join(map(str, self.shape))}]"
+    def str_short(self, short_dtypes: bool = True) -> str:
+        """``f32[8@x,4]``: each dimension with the mesh axes splitting it in the type (``short_dtypes=False``:
+        the dtype's full name, as ``jax.typeof`` prints it)."""
+        name = dtypes.short_name(self.dtype) if short_dtypes else self.dtype.name
+        return f"{name}[{','.join(_dim_str(n, e) for n, e in zip(self.shape, self._spec()))}]"
+
+    def _spec(self) -> tuple:
+        spec = () if self.sharding is None else tuple(self.sharding.spec)
+        return spec + (None,) * (len(self.shape) - len(spec))
 
     def __repr__(self) -> str:
         weak = ", weak_type=True" if self.weak_type else ""
         return f"ShapedArray({self.str_short()}{weak})"
+
+    def __str__(self) -> str:
+        """As JAX prints a type (``jax.typeof``): ``~float32[8@x,4]`` (``~``: a weak type)."""
+        return ("~" if self.weak_type else "") + self.str_short(short_dtypes=False)
 
     def at_least_vspace(self) -> "ShapedArray":
         """The aval of this value's tangents (float0 for integers, as in JAX)."""
         if dtypes.kind(self.dtype) in "biu":
             return ShapedArray(self.shape, dtypes.float0)
         return self
+
+
+def _dim_str(size: int, entry: Any) -> str:
+    if entry is None:
+        return str(size)
+    return f"{size}@({','.join(entry)})" if isinstance(entry, tuple) else f"{size}@{entry}"
 
 
 class Var:

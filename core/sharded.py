@@ -26,6 +26,7 @@ from .backend import Device
 from .ir import ShapedArray
 from .lru import LRUCache
 from .pytree import tree_flatten, tree_map, tree_unflatten
+from .sharding import typed
 
 
 class Shard(NamedTuple):
@@ -99,6 +100,14 @@ class ShardedArray(MultiDeviceArray):
         self._host = None
         self._gathered_array = None
 
+    @classmethod
+    def assembled(cls, shards: list[Array], sharded_axis: int, aval: ShapedArray) -> "ShardedArray":
+        """The ShardedArray of ``shards`` of ``aval`` (the stacked aval), all known to be valid: pmap's outputs."""
+        self = object.__new__(cls)
+        self.aval, self.shards, self.sharded_axis = aval, shards, sharded_axis
+        self._host = self._gathered_array = None
+        return self
+
     is_fully_replicated = property(lambda self: len(self.shards) == 1)
 
     @property
@@ -146,7 +155,7 @@ class MeshArray(MultiDeviceArray):
 
     def __init__(self, shards: Sequence[Array], sharding: Any, aval: ShapedArray, spans: list | None = None):
         """(``spans``: ``local_spans(sharding, aval.shape)`` if known already.)"""
-        self.aval, self.shards, self.sharding = aval, list(shards), sharding
+        self.aval, self.shards, self.sharding = typed(aval, sharding), list(shards), sharding
         self._spans = local_spans(sharding, aval.shape) if spans is None else spans
         self._host = None
         self._gathered_array = None

@@ -3,6 +3,7 @@ which block of an array each device holds (``NamedSharding``, ``SingleDeviceShar
 from __future__ import annotations
 
 import enum
+import functools
 import math
 import threading
 from typing import Any, Sequence
@@ -10,6 +11,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from .backend import Device, get_backend
+from .ir import ShapedArray
 
 
 class AxisType(enum.Enum):
@@ -154,8 +156,51 @@ class Mesh:
     def __str__(self) -> str:
         return f"Mesh({', '.join(f'{k!r}: {v}' for k, v in self.shape.items())}, axis_types={self.axis_types})"
 
+    @property
+    def abstract_mesh(self) -> "AbstractMesh":
+        """The mesh without its devices (``jax.sharding.AbstractMesh``): what types and ``get_abstract_mesh`` hold."""
+        mesh = self.__dict__.get("_abstract")
+        if mesh is None:
+            d = None if self.empty else self.devices.flat[0]
+            mesh = self._abstract = AbstractMesh(self.axis_sizes, self.axis_names, self.axis_types,
+                                                 None if d is None else d.device_kind, None if d is None else d.platform)
+        return mesh
+
     def __repr__(self) -> str:
         return f"Mesh(axis_sizes={self.axis_sizes}, axis_names={self.axis_names!r}, axis_types={self.axis_types})"
+
+
+class AbstractMesh:
+    """``jax.sharding.AbstractMesh``: a mesh's axis names, sizes and types, without devices."""
+
+    def __init__(self, axis_sizes: tuple, axis_names: tuple, axis_types: Any = None, device_kind: str | None = None,
+                 platform: str | None = None):
+        self.axis_sizes, self.axis_names = tuple(axis_sizes), tuple(axis_names)
+        self.axis_types = (AxisType.Auto,) * len(self.axis_names) if axis_types is None else tuple(axis_types)
+        self.device_kind, self.platform = device_kind, platform
+
+    shape = property(lambda self: dict(zip(self.axis_names, self.axis_sizes)))
+    shape_tuple = property(lambda self: tuple(zip(self.axis_names, self.axis_sizes)))
+    size = property(lambda self: math.prod(self.axis_sizes) if self.axis_names else 0)
+    empty = property(lambda self: not self.axis_names)
+    explicit_axes = property(lambda self: tuple(n for n, t in zip(self.axis_names, self.axis_types)
+                                                if t == AxisType.Explicit))
+    abstract_mesh = property(lambda self: self)
+
+    def _key(self) -> tuple:
+        return self.axis_sizes, self.axis_names, self.axis_types, self.device_kind, self.platform
+
+    def __eq__(self, other: Any) -> bool:
+        return isinstance(other, AbstractMesh) and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        if self.empty:
+            return "AbstractMesh((), axis_types=())"
+        return (f"AbstractMesh({', '.join(f'{k!r}: {v}' for k, v in self.shape.items())}, axis_types={self.axis_types},"
+                f" device_kind={self.device_kind}, num_cores=None, platform={self.platform})")
 
 
 def make_mesh(axis_shapes: Sequence[int], axis_names: Sequence[str], axis_types: Any = None, *,
@@ -226,6 +271,11 @@ def get_mesh() -> Mesh:
     return current_mesh()
 
 
+def get_abstract_mesh() -> AbstractMesh:
+    """``jax.sharding.get_abstract_mesh``: the abstract mesh of the mesh set by ``set_mesh`` (inside jit too)."""
+    return current_mesh().abstract_mesh
+
+
 def pspec_to_sharding(name: str, value: Any) -> Any:
     """A PartitionSpec given to ``name`` as the NamedSharding over the current mesh; other values as they are."""
     if isinstance(value, PartitionSpec):
@@ -233,6 +283,26 @@ def pspec_to_sharding(name: str, value: Any) -> Any:
             raise ValueError(f"Please set a mesh via `jax.set_mesh` if a PartitionSpec is passed to {name}")
         return NamedSharding(_context.mesh, value)
     return value
+
+
+@functools.lru_cache(maxsize=1024)
+def type_sharding(sharding: Any, ndim: int) -> NamedSharding | None:
+    """The sharding in the type of an array of rank ``ndim`` laid out by ``sharding``: its spec restricted to the
+    Explicit axes of its mesh, one entry per dimension; None unless a NamedSharding over a mesh with Explicit axes."""
+    if not isinstance(sharding, NamedSharding):
+        return None
+    mesh = sharding.mesh.abstract_mesh
+    explicit = mesh.explicit_axes
+    if not explicit:
+        return None
+    entries = [tuple(a for a in spec_axes(e) if a in explicit) or None for e in sharding.spec] + [None] * ndim
+    return NamedSharding(mesh, PartitionSpec(*entries[:ndim]))
+
+
+def typed(aval: ShapedArray, sharding: Any) -> ShapedArray:
+    """``aval`` with the type sharding of an array laid out by ``sharding``."""
+    s = type_sharding(sharding, aval.ndim)
+    return aval if s == aval.sharding else ShapedArray(aval.shape, aval.dtype, aval.weak_type, s)
 
 
 Index = tuple  # a tuple of slices, one per array dimension
@@ -329,7 +399,7 @@ class NamedSharding(Sharding):
     the array is replicated over the mesh axes the spec does not name."""
 
     def __init__(self, mesh: Mesh, spec: PartitionSpec | None = None, *, memory_kind: str | None = None):
-        if not isinstance(mesh, Mesh):
+        if not isinstance(mesh, (Mesh, AbstractMesh)):
             raise TypeError(f"NamedSharding expects a Mesh, got {type(mesh).__name__}")
         spec = PartitionSpec() if spec is None else spec
         if isinstance(spec, tuple):

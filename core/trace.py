@@ -139,6 +139,17 @@ def is_tracing() -> bool:
     return len(s.stack) > 1 or s.dynamic is not None
 
 
+def is_staging() -> bool:
+    """Whether a jit/make_jaxpr trace is staging on the calling thread."""
+    return _state.dynamic is not None
+
+
+def constants_staged() -> bool:
+    """Whether an operation on constants alone is staged (a jit/make_jaxpr trace is active, outside
+    ``ensure_compile_time_eval``) rather than evaluated now on the default backend."""
+    return is_staging() and not _state.compile_time_eval
+
+
 @contextlib.contextmanager
 def new_main(trace_type: type, global_data: Any = None):
     stack = _state.stack

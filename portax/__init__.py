@@ -31,7 +31,7 @@ from portax.core.config import (check_tracer_leaks, checking_leaks, config, debu
 from portax.core.environment import print_environment_info
 from portax.core.source_info import named_call, named_scope
 from portax.core.ad_checkpoint import checkpoint_policies
-from portax.core.trace import ensure_compile_time_eval
+from portax.core.trace import ensure_compile_time_eval, get_aval as typeof
 from portax.core.primitives.custom_derivatives import custom_jvp, custom_vjp
 from portax import dtypes, errors, flatten_util, lax, nn, numpy, random, scipy, tree, tree_util  # noqa: F401
 from portax import debug, experimental, ops  # noqa: F401
@@ -51,7 +51,7 @@ from portax import distributed  # noqa: F401
 from portax._version import __version__
 
 __all__ = ["jit", "grad", "value_and_grad", "vmap", "pmap", "shard_map", "make_mesh", "P", "NamedSharding", "sharding", "jvp", "vjp", "linearize", "jacfwd", "jacrev", "jacobian", "hessian",
-           "make_jaxpr", "eval_shape", "checkpoint", "checkpoint_policies", "ensure_compile_time_eval", "remat", "named_call", "named_scope", "profiler", "custom_jvp", "custom_vjp", "copy_to_host_async", "device_get", "disable_jit", "device_put", "device_put_sharded",
+           "make_jaxpr", "eval_shape", "typeof", "checkpoint", "checkpoint_policies", "ensure_compile_time_eval", "remat", "named_call", "named_scope", "profiler", "custom_jvp", "custom_vjp", "copy_to_host_async", "device_get", "disable_jit", "device_put", "device_put_sharded",
            "device_put_replicated", "devices",
            "device_count", "local_devices", "local_device_count", "default_backend", "block_until_ready", "Array",
            "Device", "float0", "ShapeDtypeStruct", "Lowered", "config", "print_environment_info", "numpy", "lax", "random", "nn", "scipy", "tree_util",

@@ -93,9 +93,8 @@ class CpuLlvmBackend:
     def collective(self, name: str, buffers: list, devices: list, **params) -> list:
         """Combine one buffer per device of a group (see ``portax.core.backend``) with generated code."""
         key = collectives.cache_key(name, buffers, params)
-        avals = tuple(ShapedArray(b.shape, b.dtype) for b in buffers)
-        exe = self._collectives.get_or_create(
-            key, lambda: self.compile(collectives.program(name, avals, params), devices[0]))
+        exe = self._collectives.get_or_create(key, lambda: self.compile(  # (avals on a miss only)
+            collectives.program(name, tuple(ShapedArray(b.shape, b.dtype) for b in buffers), params), devices[0]))
         return list(exe(*buffers))
 
     def environment_info(self) -> dict:

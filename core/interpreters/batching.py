@@ -32,6 +32,10 @@ class BatchTracer(Tracer):
         if self.batch_dim is not_mapped:
             return aval
         shape = aval.shape[:self.batch_dim] + aval.shape[self.batch_dim + 1:]
+        if aval.sharding is not None:  # (typed by Explicit mesh axes: the mapped dimension's entry goes too)
+            spec = aval._spec()
+            return aval.update(shape=shape, sharding=aval.sharding.with_spec(
+                type(aval.sharding.spec)(*spec[:self.batch_dim], *spec[self.batch_dim + 1:])))
         return aval.update(shape=shape)
 
     def full_lower(self):

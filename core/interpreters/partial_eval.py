@@ -99,7 +99,11 @@ class JaxprTrace(Trace):
 
     def stage(self, primitive, tracers, params):
         tracers_in = [self.instantiate_const(t) for t in tracers]
-        out = abstract_eval_rules[primitive](*[t.aval for t in tracers_in], **params)
+        avals_in = [t.aval for t in tracers_in]
+        out = abstract_eval_rules[primitive](*avals_in, **params)
+        if any(a.sharding is not None for a in avals_in):  # typed by Explicit mesh axes
+            from ..explicit_sharding import with_types
+            out = with_types(primitive, avals_in, params, out)
         avals_out = out if primitive.multiple_results else [out]
         tracers_out = [JaxprTracer(self, PartialVal.unknown(a), None) for a in avals_out]
         eqn = JaxprEqnRecipe(primitive, tracers_in, params, avals_out, [weakref.ref(t) for t in tracers_out],

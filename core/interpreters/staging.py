@@ -138,6 +138,9 @@ class DynamicJaxprTrace(Trace):
             return folded
         avals_in = [t.aval for t in tracers]
         out = abstract_eval_rules[primitive](*avals_in, **params)
+        if any(a.sharding is not None for a in avals_in):  # typed by Explicit mesh axes
+            from ..explicit_sharding import with_types
+            out = with_types(primitive, avals_in, params, out)
         avals_out = out if primitive.multiple_results else [out]
         b = self.builder
         out_tracers = [b.new_tracer(self, a) for a in avals_out]

@@ -147,10 +147,10 @@ def _binops(f, symbol: str, name: str, reject: tuple = ()) -> dict:
     return {f"__{name}__": _binop(f, symbol, reject=reject), f"__r{name}__": _binop(f, symbol, True, reject)}
 
 
-def _reshape_method(self, *shape, order="C"):
+def _reshape_method(self, *shape, order="C", out_sharding=None):
     if len(shape) == 1 and not isinstance(shape[0], int):
         shape = shape[0]
-    return reshape(self, shape, order)
+    return reshape(self, shape, order, out_sharding=out_sharding)
 
 
 def _transpose_method(self, *axes):

@@ -12,22 +12,23 @@ import numpy as np
 
 from .. import dtypes
 from ..config import called_from_user, config
-from ..array import Array, make_array
+from ..array import Array
 from ..primitives import elementwise as ew, structural as st
 from ..prng_key_ops import keys_lifted
 from ..sharded import on_mesh
 from ..trace import get_aval, is_tracer, is_tracing
 
 
-def asarray_any(x: Any, dtype=None) -> Any:
-    """Arrays/tracers pass through; scalars become weak arrays; sequences are stacked."""
+def asarray_any(x: Any, dtype=None, device: Any = None) -> Any:
+    """Arrays/tracers pass through; scalars become weak arrays (on ``device``, else the default one); sequences are
+    stacked."""
     if is_tracer(x) or hasattr(x, "_buf") or on_mesh(x):
         return x if dtype is None else ew.convert_element_type(x, dtype)
     if isinstance(x, (list, tuple)):
         if any(is_tracer(e) or hasattr(e, "_buf") or isinstance(e, (list, tuple)) for e in x):
             from .shape import stack
             if not x:
-                return make_array(np.zeros((0,), dtype or dtypes.default_float()))
+                return ew.constant(np.zeros((0,), dtype or dtypes.default_float()))
             return stack([asarray_any(e, dtype) for e in x])
         x = np.asarray(x)
         if x.dtype == np.float64 and dtype is None:
@@ -40,9 +41,9 @@ def asarray_any(x: Any, dtype=None) -> Any:
         return asarray_any(x.__jax_array__(), dtype)
     if type(x) in (bool, int, float, complex):
         if dtype is not None:
-            return make_array(np.asarray(x, dtypes.canonicalize(dtype)))
-        return make_array(x)
-    return make_array(np.asarray(x), dtype=dtype)
+            return ew.constant(np.asarray(x, dtypes.canonicalize(dtype)), device=device)
+        return ew.constant(x, device=device)
+    return ew.constant(np.asarray(x), dtype=dtype, device=device)
 
 
 _WEAK_SCALARS = (int, float, complex)  # (bool is not weak: ``make_array`` gives True a strong type)
@@ -53,9 +54,10 @@ def promote_dtypes(*args: Any, scalar_shape: tuple = ()) -> list:
     at ``scalar_shape``)."""
     if _promoted(args):
         return list(args)
-    args = [a if type(a) in _WEAK_SCALARS else asarray_any(a) for a in args]
+    device = next((a._device for a in args if type(a) is Array), None)  # where the operation runs: constants go there
+    args = [a if type(a) in _WEAK_SCALARS else asarray_any(a, device=device) for a in args]
     dt, weak = dtypes.result_type_weak(*args)
-    return [_scalar_as(a, dt, weak, scalar_shape) if type(a) in _WEAK_SCALARS else
+    return [_scalar_as(a, dt, weak, scalar_shape, device) if type(a) in _WEAK_SCALARS else
             a if get_aval(a).dtype == dt and get_aval(a).weak_type == weak else
             ew.convert_element_type(a, dt, weak_type=weak) for a in args]
 
@@ -72,10 +74,10 @@ def _promoted(args: tuple, same_shape: bool = False, kinds: str = "") -> bool:
     return dtypes.canonicalize(args[0].aval.dtype) == args[0].aval.dtype
 
 
-def _scalar_as(x: int | float | complex, dtype: np.dtype, weak: bool, shape: tuple) -> Any:
-    """A Python scalar as the Array it becomes, converted to ``dtype`` on the host (no dispatch), as the
-    ``convert_element_type`` primitive would (JAX's range check first; out of range of a narrower float is inf, with
-    no warning), and broadcast to ``shape``."""
+def _scalar_as(x: int | float | complex, dtype: np.dtype, weak: bool, shape: tuple, device: Any = None) -> Any:
+    """A Python scalar as the Array it becomes (on ``device``, else the default one), converted to ``dtype`` on the
+    host (no dispatch), as the ``convert_element_type`` primitive would (JAX's range check first; out of range of a
+    narrower float is inf, with no warning), and broadcast to ``shape``."""
     host = dtypes.python_scalar_host(x)
     narrowing = dtypes.kind(dtype) in "fc" and dtype.itemsize < host.dtype.itemsize
     with np.errstate(over="ignore") if narrowing else contextlib.nullcontext():
@@ -83,7 +85,7 @@ def _scalar_as(x: int | float | complex, dtype: np.dtype, weak: bool, shape: tup
     if shape:
         host, value = np.empty(shape, dtype), host
         np.copyto(host, value)
-    return make_array(host, weak_type=weak, dtype=dtype)
+    return ew.constant(host, weak_type=weak, dtype=dtype, device=device)
 
 
 _HOST_BROADCAST_SIZE = 4096  # elements: placing a scalar at a shape this small costs less than a broadcast program

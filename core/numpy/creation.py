@@ -9,11 +9,12 @@ import numpy as np
 
 from .. import dtypes
 from ..array import Array
+from ..explicit_sharding import with_out_sharding
 from ..primitives import elementwise as ew, structural as st
 from ..prng_key_ops import key_array, key_full, keys_lifted
 from ..prng_keys import KeyTy, is_key_array
 from ..sharding import Sharding
-from ..trace import concrete_or_error, get_aval
+from ..trace import concrete_or_error, get_aval, is_tracer
 from ._util import asarray_any, broadcast_shapes, broadcast_to, canonicalize_axis
 
 
@@ -73,26 +74,30 @@ def _check_forgot_shape_tuple(name: str, shape: Any, dtype: Any) -> None:
                         f"i.e. with a single tuple argument for the shape?")
 
 
-def zeros(shape: Any, dtype=None, *, device: Any = None) -> Any:
+def zeros(shape: Any, dtype=None, *, device: Any = None, out_sharding: Any = None) -> Any:
     _check_forgot_shape_tuple("zeros", shape, dtype)
     if isinstance(dtype, KeyTy):
         return key_full(shape, 0, dtype)
-    return _put(st.full(st.canonicalize_shape(shape), 0, _dtype(dtype, dtypes.default_float())), device)
+    return with_out_sharding(_put(st.full(st.canonicalize_shape(shape), 0, _dtype(dtype, dtypes.default_float())),
+                                  device), out_sharding)
 
 
-def ones(shape: Any, dtype=None, *, device: Any = None) -> Any:
+def ones(shape: Any, dtype=None, *, device: Any = None, out_sharding: Any = None) -> Any:
     _check_forgot_shape_tuple("ones", shape, dtype)
     if isinstance(dtype, KeyTy):
         return key_full(shape, 1, dtype)
-    return _put(st.full(st.canonicalize_shape(shape), 1, _dtype(dtype, dtypes.default_float())), device)
+    return with_out_sharding(_put(st.full(st.canonicalize_shape(shape), 1, _dtype(dtype, dtypes.default_float())),
+                                  device), out_sharding)
 
 
-def empty(shape: Any, dtype=None, *, device: Any = None) -> Any:
+def empty(shape: Any, dtype=None, *, device: Any = None, out_sharding: Any = None) -> Any:
     _check_forgot_shape_tuple("empty", shape, dtype)
-    return zeros(shape, dtype, device=device)
+    return zeros(shape, dtype, device=device, out_sharding=out_sharding)
 
 
-def full(shape: Any, fill_value: Any, dtype=None, *, device: Any = None) -> Any:
+def full(shape: Any, fill_value: Any, dtype=None, *, device: Any = None, out_sharding: Any = None) -> Any:
+    if out_sharding is not None:
+        return with_out_sharding(full(shape, fill_value, dtype, device=device), out_sharding)
     if isinstance(dtype, KeyTy):
         return key_full(shape, fill_value, dtype)
     if dtype is not None and type(fill_value) in (bool, int, float, complex):  # lax.full: the scalar takes dtype
@@ -118,6 +123,8 @@ def _placed_like(val: Any, a: Any, dtype, device: Any) -> Any:
         return _put(val, device)
     if type(a) is Array and type(val) is Array and a.device is val.device:  # the common case, decided at once
         return val
+    if is_tracer(a) and get_aval(a).sharding is not None and get_aval(a).shape == get_aval(val).shape:
+        return with_out_sharding(val, get_aval(a).sharding)  # (a traced value's type: its sharding, as in JAX)
     sharding = getattr(a, "sharding", None)
     if (not isinstance(sharding, Sharding) or get_aval(a).shape != get_aval(val).shape or (dtype is None and get_aval(a).weak_type)
             or sharding == getattr(val, "sharding", None)):
@@ -127,15 +134,15 @@ def _placed_like(val: Any, a: Any, dtype, device: Any) -> Any:
 
 
 @keys_lifted("a")
-def zeros_like(a: Any, dtype=None, shape=None, *, device: Any = None) -> Any:
+def zeros_like(a: Any, dtype=None, shape=None, *, device: Any = None, out_sharding: Any = None) -> Any:
     s, d = _like(a, dtype, shape)
-    return _placed_like(st.full(s, 0, d), a, dtype, device)
+    return with_out_sharding(_placed_like(st.full(s, 0, d), a, dtype, device), out_sharding)
 
 
 @keys_lifted("a")
-def ones_like(a: Any, dtype=None, shape=None, *, device: Any = None) -> Any:
+def ones_like(a: Any, dtype=None, shape=None, *, device: Any = None, out_sharding: Any = None) -> Any:
     s, d = _like(a, dtype, shape)
-    return _placed_like(st.full(s, 1, d), a, dtype, device)
+    return with_out_sharding(_placed_like(st.full(s, 1, d), a, dtype, device), out_sharding)
 
 
 @keys_lifted("prototype")
@@ -144,14 +151,16 @@ def empty_like(prototype: Any, dtype=None, shape=None, *, device: Any = None) ->
 
 
 @keys_lifted("a")
-def full_like(a: Any, fill_value: Any, dtype=None, shape=None, *, device: Any = None) -> Any:
+def full_like(a: Any, fill_value: Any, dtype=None, shape=None, *, device: Any = None,
+              out_sharding: Any = None) -> Any:
     s, d = _like(a, dtype, shape)
-    return _placed_like(full(s, fill_value, d), a, dtype, device)
+    return with_out_sharding(_placed_like(full(s, fill_value, d), a, dtype, device), out_sharding)
 
 
-def arange(start: Any, stop: Any = None, step: Any = None, dtype=None, *, device: Any = None) -> Any:
+def arange(start: Any, stop: Any = None, step: Any = None, dtype=None, *, device: Any = None,
+           out_sharding: Any = None) -> Any:
     """``jnp.arange`` with concrete bounds (its length is part of the shape)."""
-    return _put(_arange(start, stop, step, dtype), device)
+    return with_out_sharding(_put(_arange(start, stop, step, dtype), device), out_sharding)
 
 
 def _arange(start: Any, stop: Any, step: Any, dtype) -> Any:

@@ -6,6 +6,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from .. import dtypes
+from ..explicit_sharding import computed_as
 from ..primitives import contractions as ct, elementwise as ew, structural as st
 from ..trace import get_aval
 from ._util import asarray_any, broadcast_shapes, broadcast_to, canonicalize_axis, promote_dtypes
@@ -24,7 +25,10 @@ def _to(x: Any, preferred_element_type: Any) -> Any:
     return x if get_aval(x).dtype == dt and not get_aval(x).weak_type else ew.convert_element_type(x, dt)
 
 
-def dot(a: Any, b: Any, *, precision: Any = None, preferred_element_type: Any = None) -> Any:
+def dot(a: Any, b: Any, *, precision: Any = None, preferred_element_type: Any = None, out_sharding: Any = None) -> Any:
+    if out_sharding is not None:
+        return computed_as(lambda u, v: dot(u, v, precision=precision, preferred_element_type=preferred_element_type),
+                           out_sharding, a, b)
     a, b = promote_dtypes(a, b)
     na, nb = get_aval(a).ndim, get_aval(b).ndim
     if na == 0 or nb == 0:
@@ -38,9 +42,13 @@ def _bcast(a, b):
     return broadcast_to(a, shp), broadcast_to(b, shp)
 
 
-def matmul(a: Any, b: Any, *, precision: Any = None, preferred_element_type: Any = None) -> Any:
+def matmul(a: Any, b: Any, *, precision: Any = None, preferred_element_type: Any = None,
+           out_sharding: Any = None) -> Any:
     """``a @ b`` with numpy's broadcasting of batch dimensions, as one dot_general (JAX's algorithm: size-1 batch
     dimensions are squeezed rather than broadcast, so no operand is materialised at the broadcast shape)."""
+    if out_sharding is not None:
+        return computed_as(lambda u, v: matmul(u, v, precision=precision,
+                                               preferred_element_type=preferred_element_type), out_sharding, a, b)
     a, b = promote_dtypes(a, b)
     for i, x in enumerate((a, b)):
         if get_aval(x).ndim < 1:
@@ -131,7 +139,10 @@ def outer(a: Any, b: Any, out: None = None) -> Any:
 
 
 def tensordot(a: Any, b: Any, axes: int | Sequence = 2, *, precision: Any = None,
-              preferred_element_type: Any = None) -> Any:
+              preferred_element_type: Any = None, out_sharding: Any = None) -> Any:
+    if out_sharding is not None:
+        return computed_as(lambda u, v: tensordot(u, v, axes, precision=precision,
+                                                  preferred_element_type=preferred_element_type), out_sharding, a, b)
     a, b = promote_dtypes(a, b)
     na, nb = get_aval(a).ndim, get_aval(b).ndim
     if type(axes) is int:
@@ -199,13 +210,16 @@ def _interleaved(args: tuple) -> tuple:
 
 
 def einsum(subscripts: Any, /, *operands: Any, out: None = None, optimize: Any = "optimal", precision: Any = None,
-           preferred_element_type: Any = None) -> Any:
+           preferred_element_type: Any = None, out_sharding: Any = None) -> Any:
     """``jnp.einsum``: pairwise contractions in the order numpy's ``einsum_path`` finds optimal; also the
     interleaved form ``einsum(op, sublist, op, sublist, ..., [sublist_out])``."""
     if out is not None:
         raise NotImplementedError("The 'out' argument to jnp.einsum is not supported.")
     if not isinstance(subscripts, str):
         subscripts, operands = _interleaved((subscripts, *operands))
+    if out_sharding is not None:
+        return computed_as(lambda *ops: einsum(subscripts, *ops, optimize=optimize, precision=precision,
+                                               preferred_element_type=preferred_element_type), out_sharding, *operands)
     ops = promote_dtypes(*operands)
     if preferred_element_type is not None:  # sums and products accumulate in the preferred type, as JAX
         ops = [o if dtypes.result_type(o, preferred_element_type) == get_aval(o).dtype else

@@ -51,9 +51,13 @@ def size(a: Any, axis: int | Sequence[int] | None = None) -> int:
 
 
 @keys_lifted("a")
-def reshape(a: Any, shape: Any = None, order: str = "C", *, newshape: Any = None, copy: bool | None = None) -> Any:
+def reshape(a: Any, shape: Any = None, order: str = "C", *, newshape: Any = None, copy: bool | None = None,
+            out_sharding: Any = None) -> Any:
     """``jnp.reshape`` (row-major); one dimension may be -1. ``copy`` is accepted for the array API (arrays are
     immutable, so a reshape never aliases observably)."""
+    if out_sharding is not None:
+        from ..explicit_sharding import computed_as
+        return computed_as(lambda v: reshape(v, shape, order, newshape=newshape), out_sharding, a)
     a = asarray_any(a)
     shape = newshape if shape is None else shape
     shape = (shape,) if isinstance(shape, int) else tuple(int(s) for s in shape)
@@ -253,7 +257,7 @@ def dsplit(ary: Any, indices_or_sections: Any) -> list:
 @keys_lifted("A")
 def tile(A: Any, reps: int | Sequence[int]) -> Any:
     A = asarray_any(A)
-    reps = (reps,) if isinstance(reps, int) else tuple(int(r) for r in reps)
+    reps = tuple(operator.index(r) for r in (reps if np.ndim(reps) else (reps,)))
     s = get_aval(A).shape
     nd = builtins.max(len(s), len(reps))
     s = (1,) * (nd - len(s)) + s

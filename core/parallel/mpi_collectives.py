@@ -1,50 +1,100 @@
 """Collectives between processes by MPI's own (``spmd._Collective`` over a mesh spanning processes).
 
-all_gather, psum_scatter, all_to_all and ppermute send each device's data once, with MPI's allgather,
-reduce_scatter, alltoall and point-to-point transfers of host buffers (after the header check of
-``core.distributed``), and receive straight into the backend's host buffers where its buffers are host
+psum, pmax and pmin over groups of devices (not every mesh device: ``spmd`` allreduces that case itself),
+all_gather, psum_scatter, all_to_all and ppermute send each device's data once, with MPI's allreduce,
+allgather, reduce_scatter, alltoall and point-to-point transfers of host buffers (after the header check
+of ``core.distributed``), and receive straight into the backend's host buffers where its buffers are host
 memory (cpu_llvm: no copy on either side). ``plan`` picks the transfer when the layout allows it:
-ppermute always; the others when one group holds every mesh device, each process's devices being
-consecutive in it (as many per process), and the blocks lie along the leading dimension. Otherwise the
-collective gathers every process's buffers (``spmd._Collective.run``).
+ppermute always; the others when the processes of each group are those of a class of processes (classes:
+disjoint, as many processes and groups in each), each class combining its groups among its processes by
+a communicator of its own (``distributed._comm``), the local devices of a group being combined first
+(psum, pmax, pmin, psum_scatter). all_gather, psum_scatter and all_to_all also need each group to visit
+its processes in the same order, each process's devices being consecutive in it (as many per process);
+blocks along another dimension than the leading one are moved to the front on the host
+(each device's data still sent once) and back. Otherwise the collective gathers every process's buffers
+(``spmd._Collective.run``).
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
 from .. import distributed
 
+_ORDERED = ("all_gather", "reduce_scatter", "all_to_all")  # collectives whose blocks follow the group order
+
+
+def reduces(op: str, dtype: np.dtype) -> bool:
+    """Whether MPI reduces ``dtype`` by ``op`` (SUM, MAX, MIN) as the backends do: integers, and sums of
+    float32/float64 (MPI's MAX and MIN may drop NaNs)."""
+    return dtype.kind in "iu" or op == "SUM" and dtype in (np.float32, np.float64)
+
 
 def plan(c: Any, groups: list[list[int]], owners: tuple, combined: np.dtype) -> Callable | None:
     """How collective ``c`` (a ``spmd._Collective`` whose groups span processes; ``combined``: the dtype
     of the buffers combined) runs with MPI's collectives: ``run(c, parts) -> outs``, or None."""
-    name, params = c.eqn.primitive.name, c.params
+    name = c.eqn.primitive.name
     if name == "ppermute":
         return lambda c, bufs: _ppermute(c, bufs, combined)
-    n, local = len(owners), len(owners) // distributed.process_count()  # (the same answer on every process,
-    # also when processes hold different numbers of the mesh's devices: then no process's devices match below)
-    whole = len(groups) == 1 and len(groups[0]) == n
-    if not whole or any(owners[g] != k // local for k, g in enumerate(groups[0])):
+    group = _layout(groups, owners, name in _ORDERED)
+    if group is None:
         return None
-    if name == "all_gather" and params["all_gather_dimension"] == 0:
-        return _all_gather
-    if name == "reduce_scatter" and params["scatter_dimension"] == 0 and (
-            combined.kind in "iu" or combined in (np.float32, np.float64)):
-        return _reduce_scatter
-    if name == "all_to_all" and local == 1 and params["split_axis"] == 0 and params["concat_axis"] == 0:
-        return _all_to_all
-    return None
+    group = group or None  # () -> None: MPI's world
+    mine = [[c.index[g] for g in members if c.local(g)] for members in c.groups]  # per group, its local devices
+    run = None
+    if c.op is not None and reduces(c.op, combined):
+        run = _allreduce
+    elif name == "all_gather":
+        run = _all_gather
+    elif name == "reduce_scatter" and reduces("SUM", combined):
+        run = _reduce_scatter
+    elif name == "all_to_all":
+        run = _all_to_all
+    return None if run is None else lambda c, bufs: run(c, bufs, mine, group)
+
+
+def _layout(groups: list[list[int]], owners: tuple, ordered: bool) -> tuple | None:
+    """How ``groups`` lie over the processes if MPI can combine each among its processes (see the module's
+    doc): the group of ``distributed._comm`` (``()``: every process, in order), else None."""
+    processes = distributed.process_count()
+    classes: dict = {}  # the processes of a class -> the order of its groups' processes, and their number
+    for members in groups:
+        runs: list = []  # the group's processes in its order, with their consecutive devices
+        for g in members:
+            if runs and runs[-1][0] == owners[g]:
+                runs[-1][1] += 1
+            else:
+                runs.append([owners[g], 1])
+        order = tuple(q for q, _ in runs)
+        if ordered and (len(set(order)) != len(order) or len({k for _, k in runs}) != 1):
+            return None
+        known = classes.setdefault(frozenset(order), [order if ordered else tuple(sorted(set(order))), 0])
+        if ordered and known[0] != order:
+            return None
+        known[1] += 1
+    orders = [order for order, _ in classes.values()]
+    if (sum(map(len, orders)) != processes or len({len(o) for o in orders}) != 1
+            or len({count for _, count in classes.values()}) != 1):
+        return None  # classes overlapping, or of different sizes (processes would send different shapes)
+    if len(orders) == 1 and orders[0] == tuple(range(processes)):
+        return ()
+    colors, keys = [0] * processes, [0] * processes
+    for color, order in enumerate(sorted(orders, key=min)):  # (colors: the same for the same classes)
+        for key, q in enumerate(order):
+            colors[q], keys[q] = color, key
+    return tuple(colors), tuple(keys)
+
+
+def combine_local(c: Any, name: str, bufs: list, ks: Sequence[int]) -> np.ndarray:
+    """The buffers of local devices ``ks`` combined by collective ``name`` (psum, pmax, pmin), read back."""
+    if len(ks) == 1:
+        return _host(c, bufs[ks[0]])
+    return _host(c, c.collective(name, [bufs[k] for k in ks], [c.devices[k] for k in ks])[0])
 
 
 def _host(c: Any, buf: Any) -> np.ndarray:
     return np.asarray(c.devices[0].backend.get(buf))
-
-
-def _mine(c: Any, bufs: list) -> list:
-    """This process's buffers in the group's order (its devices are consecutive in it)."""
-    return [bufs[c.index[g]] for g in c.groups[0] if c.local(g)]
 
 
 def _on(c: Any, host: np.ndarray, k: int) -> Any:
@@ -53,30 +103,82 @@ def _on(c: Any, host: np.ndarray, k: int) -> Any:
     return host if hasattr(backend, "host_buffer") else backend.put(host, c.devices[k])
 
 
-def _all_gather(c: Any, bufs: list) -> list:
-    mine = [_host(c, b) for b in _mine(c, bufs)]
-    shape = c.eqn.out_binders[0].aval.shape
-    out = distributed.allgather_into(mine[0] if len(mine) == 1 else np.stack(mine), c.alloc(shape, mine[0].dtype),
-                                     c.what)
-    return [_on(c, out, k) for k in range(len(c.devices))]
-
-
-def _reduce_scatter(c: Any, bufs: list) -> list:
-    partial = bufs[0] if len(bufs) == 1 else c.collective("psum", bufs, c.devices)[0]
-    host, shape = _host(c, partial), c.eqn.out_binders[0].aval.shape
-    if len(bufs) == 1:
-        return [_on(c, distributed.reduce_scatter_into(host, c.alloc(shape, host.dtype), "SUM", c.what), 0)]
-    blocks = distributed.reduce_scatter_into(host, np.empty((len(bufs),) + shape, host.dtype), "SUM", c.what)
-    backend, order = c.devices[0].backend, [c.index[g] for g in c.groups[0] if c.local(g)]
-    out: list = [None] * len(bufs)
-    for block, k in zip(blocks, order):
-        out[k] = backend.put(block, c.devices[k])
+def _placed(c: Any, results: list[tuple[np.ndarray, int]]) -> list:
+    """The buffers of the local devices from ``(host, k)`` pairs: ``host`` (from ``c.alloc``) on device ``k``."""
+    out: list = [None] * len(c.devices)
+    for host, k in results:
+        out[k] = _on(c, host, k)
     return out
 
 
-def _all_to_all(c: Any, bufs: list) -> list:
-    host = _host(c, bufs[0])
-    return [_on(c, distributed.alltoall_into(host, c.alloc(host.shape, host.dtype), c.what), 0)]
+def _allreduce(c: Any, bufs: list, mine: list[list[int]], group: tuple | None) -> list:
+    """psum, pmax or pmin: each group's local devices combined, then the processes' partial results."""
+    partials = [combine_local(c, c.eqn.primitive.name, bufs, ks) for ks in mine]
+    totals = distributed.allreduce_many(partials, [c.op] * len(partials), c.what, c.alloc, group)
+    return _placed(c, [(total, k) for total, ks in zip(totals, mine) for k in ks])
+
+
+def _all_gather(c: Any, bufs: list, mine: list[list[int]], group: tuple | None) -> list:
+    """Each device's block gathered along the leading dimension, moved to ``all_gather_dimension``."""
+    d, n, shape = c.params["all_gather_dimension"], len(c.groups[0]), c.eqn.inputs[0].aval.shape
+    stacked = shape[:d] + (n,) + shape[d:]  # the result with the gathered axis apart (a view of it)
+    sends, outs, received = [], [], []
+    for ks in mine:
+        hosts = [_host(c, bufs[k]) for k in ks]
+        outs.append(c.alloc(c.eqn.out_binders[0].aval.shape, hosts[0].dtype))
+        sends.append(hosts[0] if len(hosts) == 1 else np.stack(hosts))
+        received.append(outs[-1].reshape(stacked) if d == 0 else np.empty((n,) + shape, hosts[0].dtype))
+    distributed.allgather_into(sends, received, c.what, group)
+    if d:
+        for out, got in zip(outs, received):
+            np.copyto(out.reshape(stacked), np.moveaxis(got, 0, d))
+    return _placed(c, [(out, k) for out, ks in zip(outs, mine) for k in ks])
+
+
+def _reduce_scatter(c: Any, bufs: list, mine: list[list[int]], group: tuple | None) -> list:
+    """The local devices' inputs of each group summed, ``scatter_dimension`` moved to the front, reduce-
+    scattered among the processes, and each local device's block moved back."""
+    d, n, shape = c.params["scatter_dimension"], len(c.groups[0]), c.eqn.inputs[0].aval.shape
+    kept = shape[:d] + (shape[d] // n,) + shape[d + 1:]  # a device's block, the scattered axis kept
+    direct = d == 0 and len(mine[0]) == 1  # received straight into the result
+    sends, outs, received = [], [], []
+    for ks in mine:
+        x = combine_local(c, "psum", bufs, ks)
+        outs.append([c.alloc(c.eqn.out_binders[0].aval.shape, x.dtype) for _ in ks])
+        sends.append(np.moveaxis(x, d, 0))
+        received.append(outs[-1][0].reshape((1,) + kept) if direct else
+                        np.empty((len(ks), kept[d]) + kept[:d] + kept[d + 1:], x.dtype))
+    distributed.reduce_scatter_into(sends, received, "SUM", c.what, group)
+    if not direct:
+        for blocks, got in zip(outs, received):
+            for out, block in zip(blocks, got):
+                np.copyto(out.reshape(kept), np.moveaxis(block, 0, d))
+    return _placed(c, [(out, k) for blocks, ks in zip(outs, mine) for out, k in zip(blocks, ks)])
+
+
+def _all_to_all(c: Any, bufs: list, mine: list[list[int]], group: tuple | None) -> list:
+    """Each device's blocks along ``split_axis`` moved to the front, those of a process's devices interleaved
+    by destination process and exchanged; each local device's blocks received (in the group's order) moved
+    to ``concat_axis``."""
+    split, concat, n, m = c.params["split_axis"], c.params["concat_axis"], len(c.groups[0]), len(mine[0])
+    shape = c.eqn.inputs[0].aval.shape
+    block = shape[:split] + (shape[split] // n,) + shape[split + 1:]
+    stacked = block[:concat] + (n,) + block[concat:]  # the result with the senders' axis apart (a view of it)
+    direct = m == 1 and concat == 0  # received straight into the result
+    sends, outs, received = [], [], []
+    for ks in mine:
+        fronts = [np.moveaxis(_host(c, bufs[k]).reshape(shape[:split] + (n,) + block[split:]), split, 0)
+                  .reshape((n // m, m) + block) for k in ks]  # [to process, to device]
+        sends.append(fronts[0] if m == 1 else np.stack(fronts, axis=1))  # [to process, from device, to device]
+        outs.append([c.alloc(c.eqn.out_binders[0].aval.shape, fronts[0].dtype) for _ in ks])
+        received.append(outs[-1][0].reshape((n, 1, 1) + block) if direct else  # [from process, device, to device]
+                        np.empty((n // m, m, m) + block, fronts[0].dtype))
+    distributed.alltoall_into(sends, received, c.what, group)
+    if not direct:
+        for blocks, got in zip(outs, received):
+            for j, out in enumerate(blocks):
+                np.copyto(out.reshape(stacked), np.moveaxis(got[:, :, j].reshape((n,) + block), 0, concat))
+    return _placed(c, [(out, k) for blocks, ks in zip(outs, mine) for out, k in zip(blocks, ks)])
 
 
 def _ppermute(c: Any, bufs: list, dtype: np.dtype) -> list:

@@ -5,14 +5,20 @@ and the per-device program.
 the jitted jaxpr, one equation at a time from its inputs' layouts:
 * elementwise operations keep the layout of their first split input (the others are resharded to it);
 * transpose permutes it; broadcast_in_dim carries it to the broadcast dimensions; reshape keeps the
-  split of the leading dimensions it leaves unchanged and of the first one it changes; squeeze, slice,
-  concatenate, cumulative scans and argmax/argmin keep the split of the dimensions they do not work along;
+  split of the leading dimensions it leaves unchanged and of the first one it changes; squeeze, slice, pad
+  and argmax/argmin keep the split of the dimensions they do not work along;
+* concatenate, sort and cumulative scans along a split dimension run on it whole and split their result again
+  as JAX does (concatenate and sort as their leading operand, ``_leading``; a 1-D sort stays whole);
+* cond, while and scan run on each device's blocks, their bodies partitioned alike (``partition_flow``);
 * reduce_sum/max/min over a split dimension reduce each device's block and combine the partial results
   with psum/pmax/pmin over that dimension's mesh axes;
 * dot_general keeps split batch and free dimensions (batch-sharded work stays local) and, when both
   operands split a contracting dimension the same way, adds the partial products with a psum;
 * a shard_map over the mesh needs its inputs laid out by its in_specs and gives outputs laid out by its
   out_specs: its body is inlined into the per-device program (each device runs it on its own blocks);
+* a host callback (debug.print/callback, pure_callback, io_callback) runs once, on the mesh's first device,
+  with the whole values, as JAX runs it under jit; its results are sent to every device (inside a
+  shard_map it runs on every device, on its blocks);
 * any other equation runs on whole (gathered) values on every device: correct, never a guess.
 The jaxpr then runs as the body of a ``shard_map`` over the mesh (each device one program, compiled by
 the backend holding the devices), resharding an input to the layout its equation needs with all_gather
@@ -25,18 +31,22 @@ import itertools
 import math
 from typing import Any, Callable, Sequence
 
+from ..ad_util import zeros_like_aval
 from ..config import config
 from ..interpreters.evaluation import eval_jaxpr
 from ..ir import Jaxpr, Literal, subjaxprs
+from ..explicit_sharding import layout
 from ..lru import LRUCache
 from ..primitives import elementwise as ew
+from ..primitives.callbacks import CALLBACKS
 from ..primitives.collectives import all_gather, axis_index, pmax, pmin, psum
-from ..primitives.structural import dynamic_slice_in_dim
+from ..primitives.control_flow import cond
+from ..primitives.structural import dynamic_slice_in_dim, index_in_dim
 from ..pytree import tree_flatten, tree_map, tree_unflatten
 from ..sharded import MeshArray
-from ..sharding import AxisType, Mesh, NamedSharding, PartitionSpec
+from ..sharding import AxisType, Mesh, NamedSharding, PartitionSpec, current_mesh
 from ..trace import get_aval, is_tracer, is_tracing
-from . import spmd
+from . import partition_flow, spmd
 from .axis_env import AxisPrimitive
 from .shard_map import _body as shard_map_body, mesh_map
 from .shard_map_call import MeshProgram, shard_map_p, spec_dims as layout_of
@@ -64,21 +74,32 @@ def _fits(layout: Layout, shape: Sequence[int], mesh: Mesh) -> bool:
     return all(n % math.prod(mesh.shape[a] for a in axes) == 0 for n, axes in zip(shape, layout))
 
 
-def decide(eqn, layouts: list[Layout], mesh: Mesh) -> tuple[list[Layout], list[Layout], Callable | None, tuple]:
-    """For one equation: the layouts its inputs need, its outputs' layouts, and the collective (with its
-    mesh axes) that completes the outputs' partial results (None: the outputs are complete). Layouts the
-    mesh does not divide fall back to whole values."""
-    needs, outs, combine, axes = _rule(eqn, layouts)
-    if all(_fits(l, get_aval(x).shape, mesh) for l, x in zip(needs, eqn.inputs)) and \
-            all(_fits(l, v.aval.shape, mesh) for l, v in zip(outs, eqn.out_binders)):
-        return needs, outs, combine, axes
-    return [_whole(get_aval(x).ndim) for x in eqn.inputs], [_whole(v.aval.ndim) for v in eqn.out_binders], None, ()
+def _all_fit(layouts: list[Layout], values: Sequence, mesh: Mesh) -> bool:
+    """Whether the mesh divides each layout of ``values`` (variables or literals)."""
+    return all(_fits(l, get_aval(x).shape, mesh) for l, x in zip(layouts, values))
 
 
-def _rule(eqn, layouts: list[Layout]) -> tuple[list[Layout], list[Layout], Callable | None, tuple]:
-    """``decide``'s choice before the divisibility check."""
+def decide(eqn, layouts: list[Layout], mesh: Mesh
+           ) -> tuple[list[Layout], list[Layout], Callable | None, tuple, list[Layout]]:
+    """For one equation: the layouts its inputs need, its outputs' layouts as computed, the collective (with
+    its mesh axes) that completes the outputs' partial results (None: the outputs are complete), and the
+    layouts the outputs are then cut to (as JAX lays them out: an operation working along a split dimension
+    runs on it whole, its result is split again). Layouts the mesh does not divide fall back to whole values."""
+    needs, outs, combine, axes, *then = _rule(eqn, layouts)
+    if _all_fit(needs, eqn.inputs, mesh) and _all_fit(outs, eqn.out_binders, mesh):
+        then = then[0] if then and _all_fit(then[0], eqn.out_binders, mesh) else outs
+        return needs, outs, combine, axes, then
+    whole = [_whole(v.aval.ndim) for v in eqn.out_binders]
+    return [_whole(get_aval(x).ndim) for x in eqn.inputs], whole, None, (), whole
+
+
+def _rule(eqn, layouts: list[Layout]) -> tuple:
+    """``decide``'s choice before the divisibility check (the layouts the outputs are cut to last, when they
+    differ from the computed ones)."""
     p, ins, outs = eqn.primitive.name, [get_aval(x) for x in eqn.inputs], [v.aval for v in eqn.out_binders]
     whole_ins, whole_outs = [_whole(a.ndim) for a in ins], [_whole(a.ndim) for a in outs]
+    if p == "reshard":  # (a layout change: ``evaluate`` moves the blocks to the output's typed layout)
+        return layouts, layouts, None, ()
     if p in _ELEMENTWISE and len({a.shape for a in ins + outs}) == 1:
         split = next((l for l in layouts if any(l)), None)
         if split is not None:
@@ -105,11 +126,16 @@ def _rule(eqn, layouts: list[Layout]) -> tuple[list[Layout], list[Layout], Calla
     elif p in _ALONG_AXIS:  # scans and arg-reductions along dimensions: the others keep their split
         along = eqn.params["axes"] if "axes" in eqn.params else (eqn.params["axis"],)
         need = tuple(() if d in along else l for d, l in enumerate(layouts[0]))
-        return [need], [need if p.startswith("cum") else tuple(l for d, l in enumerate(need) if d not in along)], \
-            None, ()
-    elif p == "concatenate":
-        need = tuple(() if d == eqn.params["dimension"] else l for d, l in enumerate(layouts[0]))
-        return [need] * len(ins), [need], None, ()
+        if p.startswith("cum"):  # (split again as the operand)
+            return [need], [need], None, (), [layouts[0]]
+        return [need], [tuple(l for d, l in enumerate(need) if d not in along)], None, ()
+    elif p in ("concatenate", "sort") and any(map(any, layouts)):
+        # Run along the dimension whole, split again as the leading operand (a 1-D sort stays whole, as in JAX).
+        dim = eqn.params["dimension"]
+        lead = _leading(layouts, dim)
+        need = tuple(() if d == dim else l for d, l in enumerate(lead))
+        then = need if p == "sort" and len(lead) == 1 else lead
+        return [need] * len(ins), [need] * len(outs), None, (), [then] * len(outs)
     elif p == "slice":
         full = [(a, b, st or 1) == (0, n, 1) for a, b, st, n in zip(
             eqn.params["start_indices"], eqn.params["limit_indices"], eqn.params["strides"] or [1] * ins[0].ndim,
@@ -124,10 +150,25 @@ def _rule(eqn, layouts: list[Layout]) -> tuple[list[Layout], list[Layout], Calla
                     min(ins[0].ndim, outs[0].ndim))
         need = tuple(l if d < keep else () for d, l in enumerate(layouts[0]))
         return [need], [need[:keep] + ((),) * (outs[0].ndim - keep)], None, ()
+    elif p == "pad":  # the dimensions it does not pad keep their split
+        need = tuple(l if cfg == (0, 0, 0) else () for l, cfg in zip(layouts[0], eqn.params["padding_config"]))
+        return [need, ()], [need], None, ()
     elif p == "squeeze":  # (the squeezed dimensions have size 1)
         dims = eqn.params["dimensions"]
         return layouts, [tuple(l for d, l in enumerate(layouts[0]) if d not in dims)], None, ()
     return whole_ins, whole_outs, None, ()
+
+
+def _as_typed(outs: list[Layout], binders: list) -> list[Layout]:
+    """The layouts of an equation's outputs: those their types give (Explicit mesh axes), else ``outs``."""
+    return [l if t is None else t for l, t in zip(outs, (layout(v.aval) for v in binders))]
+
+
+def _leading(layouts: list[Layout], dim: int) -> Layout:
+    """The layout of the operand leading an operation along ``dim`` (as JAX's propagation picks it): the first
+    splitting another dimension, else the first split one."""
+    split = [l for l in layouts if any(l)]
+    return next((l for l in split if any(a for d, a in enumerate(l) if d != dim)), split[0])
 
 
 def _dot_rule(eqn, layouts: list[Layout]):
@@ -156,12 +197,23 @@ def propagate(jaxpr: Jaxpr, in_layouts: list[Layout], mesh: Mesh) -> list[Layout
     for e in jaxpr.eqns:
         ins = [read(x) for x in e.inputs]
         body = _call_body(e)
+        flow = _flow(e, ins, mesh)
         if e.primitive is shard_map_p:
             outs = [layout_of(s, v.aval.ndim) for s, v in zip(e.params["out_specs"], e.out_binders)]
+        elif flow is not None:
+            outs = flow.outs
         else:
-            outs = propagate(body.jaxpr, ins, mesh) if body is not None else decide(e, ins, mesh)[1]
-        env.update(zip(e.out_binders, outs))
+            outs = propagate(body.jaxpr, ins, mesh) if body is not None else decide(e, ins, mesh)[4]
+        env.update(zip(e.out_binders, _as_typed(outs, e.out_binders)))
     return [read(x) for x in jaxpr.outs]
+
+
+def _flow(eqn, layouts: list[Layout], mesh: Mesh) -> partition_flow.Plan | None:
+    """The plan of a control-flow equation run on each device's blocks (``partition_flow``), if some of its
+    layouts are split and the mesh divides them; None for other equations (run on whole values)."""
+    p = partition_flow.plan(eqn, layouts, mesh)
+    return p if p is not None and any(map(any, p.needs + p.outs)) and _all_fit(p.needs, eqn.inputs, mesh) and \
+        _all_fit(p.outs, eqn.out_binders, mesh) else None
 
 
 def _call_body(eqn) -> Any:
@@ -236,16 +288,35 @@ def evaluate(jaxpr: Jaxpr, consts: Sequence, blocks: Sequence, in_layouts: list[
             env.update(zip(e.out_binders, eval_jaxpr(p["jaxpr"].jaxpr, p["jaxpr"].consts, *vals)))
             layout.update((v, layout_of(s, v.aval.ndim)) for v, s in zip(e.out_binders, p["out_specs"]))
             continue
-        needs, outs, combine, axes = decide(e, list(have), mesh)
+        flow = _flow(e, list(have), mesh)
+        if flow is not None:
+            env.update(zip(e.out_binders, partition_flow.run(e, vals, list(have), flow, mesh)))
+            layout.update(zip(e.out_binders, flow.outs))
+            continue
+        needs, outs, combine, axes, then = decide(e, list(have), mesh)
         vals = [reshard(v, h, n, mesh) for v, h, n in zip(vals, have, needs)]
-        params = _block_params(e, needs, outs, mesh)
-        res = e.primitive.bind(*vals, **params)
-        res = res if e.primitive.multiple_results else [res]
+        if e.primitive.name == "reshard":
+            res = vals
+        elif e.primitive in CALLBACKS:
+            res = _on_first_device(e, vals, mesh)
+        else:
+            res = e.primitive.bind(*vals, **_block_params(e, needs, outs, mesh))
+            res = res if e.primitive.multiple_results else [res]
         if combine is not None:
             res = [combine(r, axes) for r in res]
-        env.update(zip(e.out_binders, res))
-        layout.update(zip(e.out_binders, outs))
+        then = _as_typed(then, e.out_binders)
+        env.update((v, reshard(r, o, t, mesh)) for v, r, o, t in zip(e.out_binders, res, outs, then))
+        layout.update(zip(e.out_binders, then))
     return [read(x)[0] for x in jaxpr.outs], [read(x)[1] for x in jaxpr.outs]
+
+
+def _on_first_device(eqn, vals: Sequence, mesh: Mesh) -> list:
+    """A host callback on whole values run once, by the mesh's first device (as JAX runs it under jit: on device 0
+    of the computation, with the global values); its results, sent from there, on every device."""
+    results = [zeros_like_aval(a) for a in eqn.params.get("result_avals", ())]
+    first = ew.eq(axis_index(mesh.axis_names), 0)
+    res = cond(first, lambda *xs: eqn.primitive.bind(*xs, **eqn.params), lambda *xs: results, *vals)
+    return [index_in_dim(all_gather(r, mesh.axis_names), 0, keepdims=False) for r in res]
 
 
 def _block_params(eqn, needs: list[Layout], outs: list[Layout], mesh: Mesh) -> dict:
@@ -337,11 +408,13 @@ class ShardedJit:
         in_layouts = [layout_of(x.sharding.spec, x.ndim) if isinstance(x, MeshArray) and x.sharding.mesh == mesh
                       else wanted.get(v, _whole(v.aval.ndim))
                       for x, v in zip(leaves, jaxpr.in_binders[len(entry.consts):])]
-        key = (static_key, in_tree, tuple(map(get_aval, leaves)), tuple(in_layouts), mesh)
+        first = leaves[0].sharding.spec if leaves and isinstance(leaves[0], MeshArray) else None
+        key = (static_key, in_tree, tuple(map(get_aval, leaves)), tuple(in_layouts), mesh, first)
         fn = self._programs.get(key)
         if fn is None:
             layouts = [_whole(get_aval(c).ndim) for c in entry.consts] + in_layouts
-            fn = self._programs.put(key, _partitioned(jaxpr, [], layouts, mesh))
+            fn = self._programs.put(key, _partitioned(jaxpr, [], layouts, mesh,
+                                                      None if first is None else (first, in_layouts[0])))
         return self._fast.put(fast_key, (fn, entry.consts, entry.out_tree))
 
     def _one_mesh(self, static_key: Any, in_tree: Any, leaves: list) -> list:
@@ -433,13 +506,19 @@ def _check_local(leaves: list, meshes: set, jaxpr: Jaxpr, name: str) -> None:
                               "processes is not supported.")
 
 
-def _partitioned(jaxpr: Jaxpr, consts: Sequence, in_layouts: list[Layout], mesh: Mesh) -> Callable:
+def _partitioned(jaxpr: Jaxpr, consts: Sequence, in_layouts: list[Layout], mesh: Mesh,
+                 first: tuple[PartitionSpec, Layout] | None = None) -> Callable:
     """``jaxpr`` as the body of a shard_map over ``mesh`` taking its inputs laid out by ``in_layouts``: each
     device runs ``evaluate`` on its blocks, the outputs are laid out as ``propagate`` decides. Called on
     concrete arguments only (the first ``own`` being this process's constants), it runs the per-device
-    program directly (``shard_map_call``'s impl)."""
+    program directly (``shard_map_call``'s impl). As in JAX, an output laid out as the first argument (``first``:
+    its spec and layout) takes its spec as written (``P('x', None)``); the others' specs end at their last split
+    dimension."""
+    spmd.check_ordered(jaxpr, mesh.size)
     in_specs = [spec_of(l) for l in in_layouts]
-    out_specs = [spec_of(l) for l in propagate(jaxpr, in_layouts, mesh)]
+    out_specs = [x.aval.sharding.spec if x.aval.sharding is not None  # (typed: its spec, as JAX writes it)
+                 else first[0] if first is not None and l == first[1] else spec_of(l)
+                 for x, l in zip(jaxpr.outs, propagate(jaxpr, in_layouts, mesh))]
     avals = [v.aval for v in jaxpr.in_binders]
     body, _ = shard_map_body(lambda *blocks: evaluate(jaxpr, consts, blocks, in_layouts, mesh)[0],
                              tree_flatten((0,) * len(avals))[1], in_specs, avals, mesh, mesh.axis_names)
@@ -490,6 +569,10 @@ def mesh_call(closed: Any, device: Any) -> MeshCall | None:
     """The partitioned program of a jaxpr whose shard_maps lie on one mesh the pass can inline, else None.
     (It keeps the jaxpr and constants, not ``closed``, a cache key of dispatch.)"""
     meshes = _shard_map_meshes(closed.jaxpr)
+    if not meshes and any(x.aval.sharding is not None for x in closed.jaxpr.outs):  # typed results: over their mesh
+        mesh = current_mesh()
+        if mesh.abstract_mesh in {x.aval.sharding.mesh for x in closed.jaxpr.outs if x.aval.sharding is not None}:
+            meshes = {mesh}
     if len(meshes) != 1 or not inlinable(closed.jaxpr, next(iter(meshes))):
         return None
     return MeshCall(closed.jaxpr, list(closed.consts), closed.out_avals, meshes.pop(), device)

@@ -15,10 +15,11 @@ from typing import Any, Callable, Sequence
 
 from .. import distributed, dtypes
 from ..ad_util import Zero, instantiate
-from ..api import _argnums_tuple, _check_axes_spec, _flatten_axes, _fun_name, _hashable_static
+from ..api import _argnums_tuple, _check_axes_spec, _flatten_axes, _fun_name, _hashable_static, _output_builder
 from ..array import Array
 from ..backend import get_backend
-from ..config import config
+from ..call_key import static_call_key
+from ..config import config, hot as config_hot
 from ..interpreters.batching import AxisData, batch_jaxpr, moveaxis
 from ..interpreters.evaluation import eval_jaxpr
 from ..interpreters.jvp import jvp_jaxpr
@@ -31,7 +32,7 @@ from ..primitives.elementwise import asarray, convert_element_type, eq, mul
 from ..pytree import tree_flatten, tree_unflatten
 from ..sharded import MultiDeviceArray
 from ..trace import (abstract_eval_rules, batching_rules, get_aval, higher_order_primitives, impl_rules, is_tracer,
-                     jvp_rules, partial_eval_jaxpr_rules, transpose_rules)
+                     is_tracing, jvp_rules, partial_eval_jaxpr_rules, transpose_rules)
 from . import spmd
 from .axis_env import AxisPrimitive, extend_axis_env
 
@@ -192,6 +193,47 @@ def _pmap_arg(x: Any) -> Any:
     return asarray(x)
 
 
+def on_pmap_general_path() -> None:
+    """Called at each pmap call that misses the fast path (``_FastCall``s keyed by argument signature): a hook for
+    counting them."""
+
+
+class _FastCall:
+    """A pmap call of one signature (``call_key``'s key: structure, avals, shard devices, static values, context)
+    going straight to its SPMD program: the constants' per-device buffers, how each argument becomes per-device
+    buffers (``spmd.arg_sharder``) and each output an array (``spmd.assemblers``), how the outputs make the result."""
+
+    __slots__ = ("prog", "consts", "sharders", "assemble", "build")
+
+    def __init__(self, prog: spmd.SpmdProgram, consts: list, leaves: list, axes: list, closed: ClosedJaxpr,
+                 out_axes: tuple, out_tree: Any):
+        self.prog = prog
+        self.consts = [spmd.shard_arg(c, None, prog) for c in consts]
+        self.sharders = [_sharder(x, a, prog) for x, a in zip(leaves, axes)]
+        self.assemble = spmd.assemblers(prog, closed.out_avals, out_axes)
+        self.build = _output_builder(out_tree)
+
+    def __call__(self, leaves: list) -> Any:
+        outs = self.prog([*self.consts, *[shard(x) for shard, x in zip(self.sharders, leaves)]])
+        return self.build([make(bufs) for make, bufs in zip(self.assemble, outs)])
+
+
+def _sharder(x: Any, axis: int | None, prog: spmd.SpmdProgram) -> Callable[[Any], list]:
+    """``spmd.arg_sharder`` of a pmap argument (a Python scalar first becomes an Array, as in ``_pmap_arg``)."""
+    if type(x) in (bool, int, float, complex):
+        return functools.partial(_converted, spmd.arg_sharder(asarray(x), axis, prog))
+    return spmd.arg_sharder(x, axis, prog)
+
+
+def _converted(shard: Callable[[Any], list], x: Any) -> list:
+    return shard(asarray(x))
+
+
+def _processes(devices: tuple | None, backend: str | None) -> int:
+    """How many processes a pmap spans: after ``distributed.initialize()`` (and without ``devices``), every one."""
+    return distributed.process_count() if devices is None and distributed.spans(get_backend(backend)) else 1
+
+
 def _mapped_size(leaves: list, axes: list, axis_size: int | None) -> tuple[list, int]:
     """Canonical in_axes and the mapped size; inconsistent sizes are JAX's ValueError."""
     norm, described = [], []
@@ -239,6 +281,8 @@ def pmap(fun: Callable, axis_name: Any = None, *, in_axes: Any = 0, out_axes: An
     _check_axes_spec("pmap out_axes", out_axes)
     devices = None if devices is None else tuple(devices)
     cache = LRUCache()  # bounded by config.compile_cache_size
+    fast_calls = LRUCache()  # the fast path's _FastCalls, per call_key
+    positions = static if all(i >= 0 for i in static) else None  # (negative: no fast path)
     axes_of_tree: dict = {}
 
     def trace_body(static_args, in_tree, avals, size):
@@ -264,6 +308,19 @@ def pmap(fun: Callable, axis_name: Any = None, *, in_axes: Any = 0, out_axes: An
 
     @functools.wraps(fun)
     def pmapped(*args, **kwargs):
+        # Fast path: no trace active, no checking option set, a signature seen before.
+        context, checked = config_hot()
+        fast = None
+        if not checked and positions is not None and not is_tracing():
+            fast = static_call_key(args, kwargs, positions, (), (context, _processes(devices, backend)), sharded=True)
+            if fast is not None:
+                try:
+                    hit = fast_calls.peek(fast[0])
+                except Exception:  # a static value that cannot be hashed or compared: the general path raises
+                    hit = fast = None
+                if hit is not None:
+                    return hit(fast[1])
+        on_pmap_general_path()
         if static and max(static) >= len(args):
             raise ValueError(f"pmapped function has static_broadcasted_argnums={static} but was called with only "
                              f"{len(args)} positional argument{'s' if len(args) > 1 else ''}. All static broadcasted "
@@ -282,7 +339,7 @@ def pmap(fun: Callable, axis_name: Any = None, *, in_axes: Any = 0, out_axes: An
             flat_axes = axes_of_tree[in_tree] = _flatten_axes("pmap in_axes", in_tree, (dyn_axes, 0))
         axes, size = _mapped_size(leaves, flat_axes, axis_size)
         # Over several processes each passes its part of the mapped axis; the body sees the global axis.
-        processes = distributed.process_count() if devices is None and distributed.spans(get_backend(backend)) else 1
+        processes = _processes(devices, backend)
         spanned = {"processes": processes} if processes > 1 else {}
         size *= processes
         avals = shard_avals([get_aval(x) for x in leaves], axes)
@@ -296,6 +353,9 @@ def pmap(fun: Callable, axis_name: Any = None, *, in_axes: Any = 0, out_axes: An
         outs = pmap_p.bind(*consts, *leaves, jaxpr=closed, axis_name=axis_name, axis_size=size,
                            in_axes=(None,) * len(consts) + tuple(axes), out_axes=outs_axes, devices=devices,
                            backend=backend, name=_fun_name(fun), **spanned)
+        if fast is not None and not any(map(is_tracer, leaves)) and not any(map(is_tracer, consts)):
+            prog = spmd.program(closed, axis_name, size, devices, backend, processes, _fun_name(fun))
+            fast_calls.put(fast[0], _FastCall(prog, consts, fast[1], axes, closed, outs_axes, out_tree))
         return tree_unflatten(out_tree, outs)
 
     return pmapped

@@ -22,6 +22,7 @@ import math
 from typing import Any, Callable
 
 from ..api import _flatten_axes
+from ..interpreters.memo import trace_once
 from ..interpreters.staging import trace_to_jaxpr
 from ..ir import ClosedJaxpr, Jaxpr, Literal, subjaxprs
 from ..lru import LRUCache
@@ -30,7 +31,7 @@ from ..primitives.structural import reshape, transpose
 from ..pytree import tree_flatten, tree_map, tree_unflatten
 from ..sharded import MeshArray, put_sharded
 from ..sharding import Mesh, NamedSharding, PartitionSpec, check_spec, current_mesh, spec_axes
-from ..trace import get_aval, is_tracer
+from ..trace import get_aval, is_staging, is_tracer
 from . import shard_map_call
 from .axis_env import AxisPrimitive, in_mapped_body
 from .pmap import _used_axis_names, pmap
@@ -216,7 +217,7 @@ def mesh_map(f: Callable, mesh: Mesh, in_specs: Any, out_specs: Any, axis_names:
     manual = tuple(a for a in mesh.axis_names if not axis_names or a in axis_names)
     name = getattr(f, "__name__", type(f).__name__)
     nests = LRUCache()  # the pmap nest per input structure and specs (its pmaps cache their traces)
-    cache = LRUCache()  # per input structure, specs and avals: the traced body, its output tree and specs
+    spec_leaves, spec_tree = tree_flatten(out_specs)
 
     @functools.wraps(f)
     def wrapped(*args):
@@ -234,17 +235,19 @@ def mesh_map(f: Callable, mesh: Mesh, in_specs: Any, out_specs: Any, axis_names:
         avals = [get_aval(x) for x in leaves]
         _check_divisible(name, mesh, specs, avals)
         key = (in_tree, tuple(specs), tuple(avals))
-        entry = cache.get(key)
-        if entry is None:
+
+        def trace() -> tuple:
             body, out_tree = _body(f, in_tree, specs, avals, mesh, manual)
             flat_out_specs = _flatten_axes("shard_map out_specs", out_tree, out_specs, PartitionSpec)
             _check_out_ranks(name, body.out_avals, flat_out_specs)
             if check_vma:
                 _check_replication(name, body, specs, flat_out_specs, mesh, manual)
-            entry = (body, out_tree, flat_out_specs)
-            if not any(map(is_tracer, body.consts)):
-                entry = cache.put(key, entry)
-        body, out_tree, flat_out_specs = entry
+            return body, out_tree, flat_out_specs
+
+        # As in JAX, a jit tracing again (after its clear_cache(), or another jit) traces the body again, seeing the
+        # closure's current values; eager calls reuse the body's trace until jax.clear_caches().
+        body, out_tree, flat_out_specs = trace() if is_staging() else trace_once(
+            (f,), ("shard_map", mesh, manual, check_vma, tuple(spec_leaves), spec_tree, key), trace)
         if not in_mapped_body():
             return tree_unflatten(out_tree, shard_map_call.bind(body, leaves, specs, flat_out_specs, mesh, check_vma,
                                                                 name))

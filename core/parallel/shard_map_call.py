@@ -31,7 +31,7 @@ from ..interpreters.transpose import is_undefined, transpose_jaxpr
 from ..ir import ClosedJaxpr, ShapedArray
 from ..primitives.elementwise import convert_element_type, eq, mul
 from ..sharded import MeshArray, check_same_everywhere, local_spans, put_sharded
-from ..sharding import Mesh, NamedSharding, PartitionSpec, spec_axes
+from ..sharding import Mesh, NamedSharding, PartitionSpec, spec_axes, typed
 from ..trace import (abstract_eval_rules, batching_rules, get_aval, higher_order_primitives, impl_rules, is_tracer,
                      jvp_rules, partial_eval_jaxpr_rules, transpose_rules)
 from . import spmd
@@ -54,13 +54,14 @@ def _splits(aval: ShapedArray, spec: PartitionSpec, mesh: Mesh) -> list[int]:
 
 
 def block_aval(aval: ShapedArray, spec: PartitionSpec, mesh: Mesh) -> ShapedArray:
-    """One device's block of an array of ``aval`` laid out by ``spec``."""
-    return aval.update(shape=tuple(n // k for n, k in zip(aval.shape, _splits(aval, spec, mesh))))
+    """One device's block of an array of ``aval`` laid out by ``spec`` (untyped: mesh axes are manual in a body)."""
+    return ShapedArray(tuple(n // k for n, k in zip(aval.shape, _splits(aval, spec, mesh))), aval.dtype, aval.weak_type)
 
 
 def whole_aval(block: ShapedArray, spec: PartitionSpec, mesh: Mesh) -> ShapedArray:
-    """The array whose blocks (laid out by ``spec``) are of ``block``."""
-    return block.update(shape=tuple(n * k for n, k in zip(block.shape, _splits(block, spec, mesh))))
+    """The array whose blocks (laid out by ``spec``) are of ``block``, typed by the Explicit axes of ``spec``."""
+    shape = tuple(n * k for n, k in zip(block.shape, _splits(block, spec, mesh)))
+    return typed(ShapedArray(shape, block.dtype, block.weak_type), NamedSharding(mesh, spec))
 
 
 @contextlib.contextmanager

@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import threading
 import weakref
 from concurrent.futures import ThreadPoolExecutor
@@ -23,14 +24,16 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from ..array import Array, make_array, to_device
+from ..array import Array, make_array, put_host, to_device
 from ..backend import Device, get_backend
 from .. import distributed
-from ..dispatch import backend_compile
+from ..dispatch import backend_compile, compile_jaxpr
 from ..interpreters.evaluation import dce_jaxpr
 from ..interpreters.staging import trace_to_jaxpr
 from .. import dtypes, narrow_floats
 from ..ir import ClosedJaxpr, Jaxpr, JaxprEqn, Literal, Var, eqn_effects, subjaxprs
+from ..lru import LRUCache
+from ..primitives.callbacks import ordered_io_effect
 from ..sharded import MultiDeviceArray, ShardedArray
 from ..trace import get_aval
 from . import mpi_collectives
@@ -212,8 +215,9 @@ class _Collective:
     other processes' buffers being uploaded to a local device, and each local device keeps its result.
     A psum over every device of the mesh in a dtype MPI reduces (pmax/pmin: an integer dtype; MPI's MAX
     and MIN may drop NaNs) instead combines the local devices, then the processes' partial results with
-    an MPI allreduce; ppermute, and all_gather, psum_scatter and all_to_all over every mesh device, use
-    MPI's own collectives where the layout allows (``mpi_collectives``).
+    an MPI allreduce; ppermute, and psum/pmax/pmin over groups of devices, all_gather, psum_scatter and
+    all_to_all use MPI's own collectives (on a communicator per class of processes) where the layout
+    allows (``mpi_collectives``).
     """
 
     def __init__(self, eqn, prog: "SpmdProgram"):
@@ -225,6 +229,13 @@ class _Collective:
             groups = [[g[i] for i in sub] for g in groups for sub in subgroups]
         self.local = lambda g: g in self.index
         self.groups = [g for g in groups if any(map(self.local, g))]  # global device indices
+        # Per group: each member's position among the local devices (None: another process's) and the device
+        # combining its buffer (another process's member stands in on the group's first local device).
+        self.plan = []
+        for group in self.groups:
+            pos = [self.index.get(g) for g in group]
+            standin = self.devices[next(k for k in pos if k is not None)]
+            self.plan.append((group, pos, [standin if k is None else self.devices[k] for k in pos]))
         owners = prog.owners  # whether some group spans processes (the same answer on every process):
         self.crosses = owners is not None and any(len({owners[g] for g in group}) > 1 for group in groups)
         self.params = {k: v for k, v in eqn.params.items()
@@ -241,7 +252,7 @@ class _Collective:
         self.op = _MPI_REDUCTIONS.get(eqn.primitive.name)
         self.allreduce = (self.crosses and eqn.primitive.name in _MPI_REDUCTIONS and len(groups) == 1
                           and len(groups[0]) == len(prog.all_coords)
-                          and (combined.kind in "iu" or self.op == "SUM" and combined in (np.float32, np.float64)))
+                          and mpi_collectives.reduces(self.op, combined))
         self.owners = owners  # other collectives between processes by MPI's own, where the layout allows:
         self.native = mpi_collectives.plan(self, groups, owners, combined) if self.crosses and not self.allreduce \
             else None
@@ -286,22 +297,19 @@ class _Collective:
     def _combine(self, bufs: list, hosts: np.ndarray | None) -> list:
         """The collective's result on every local device, from their buffers ``bufs`` and every mesh
         device's input ``hosts[g]`` read back (when groups span processes)."""
-        backend, index = self.devices[0].backend, self.index
+        backend = self.devices[0].backend
         out: list = [None] * len(self.devices)
-        for group in self.groups:
-            standin = self.devices[next(index[g] for g in group if self.local(g))]
-            devices = [self.devices[index[g]] if self.local(g) else standin for g in group]
-            ins = [bufs[index[g]] if self.local(g) else backend.put(hosts[self.rows[g]], standin) for g in group]
-            for g, r in zip(group, self.collective(self.eqn.primitive.name, ins, devices, **self.params)):
-                if self.local(g):
-                    out[index[g]] = r
+        for group, pos, devices in self.plan:
+            ins = [bufs[k] if k is not None else backend.put(hosts[self.rows[g]], d)
+                   for g, k, d in zip(group, pos, devices)]
+            for k, r in zip(pos, self.collective(self.eqn.primitive.name, ins, devices, **self.params)):
+                if k is not None:
+                    out[k] = r
         return out
 
     def partial(self, bufs: list) -> np.ndarray:
         """For an MPI allreduce: the local devices' buffers combined, read back."""
-        name = self.eqn.primitive.name
-        local = bufs[0] if len(bufs) == 1 else self.collective(name, bufs, self.devices, **self.params)[0]
-        return np.asarray(self.devices[0].backend.get(local))
+        return mpi_collectives.combine_local(self, self.eqn.primitive.name, bufs, range(len(bufs)))
 
     def alloc(self, shape: tuple, dtype: np.dtype) -> np.ndarray:
         """Where an allreduce writes its result: the backend's host buffer if its buffers are host memory
@@ -435,6 +443,7 @@ class SpmdProgram:
         self.all_coords = np.stack(np.unravel_index(np.arange(total), tuple(a.size for a in axes)), axis=1)
         self.index, self.rows, self.width = _placement(owners, total)
         self.coords = self.all_coords[list(self.index)]
+        self.outer = [int(i) for i in self.coords[:, 0] - self.coords[0, 0]]  # each device's row of this process's part
         jaxpr = dce_jaxpr(closed.jaxpr)[0]
         self.in_binders, self.outs = jaxpr.in_binders, jaxpr.outs
         # Values known before the call: constants, and each device's coordinate for axis_index.
@@ -464,9 +473,13 @@ class SpmdProgram:
         depth: dict = {}
         segments: dict[int, list] = {}
         barriers: dict[int, list] = {}
+        effects_from = 0  # the stage after the last equation with effects (they run in program order)
         for e in eqns:
             d = max((depth.get(x, 0) for x in e.inputs if type(x) is not Literal), default=0)
             step = _barrier(e)
+            if eqn_effects(e):
+                d = max(d, effects_from)
+                effects_from = d + (step is not None)
             if step is None:
                 segments.setdefault(d, []).append(e)
             else:
@@ -596,13 +609,23 @@ def _mesh_devices(axes: list[MeshAxis], devices: tuple | None, backend: str | No
     return list(available[:total])
 
 
-def _program(jaxpr: ClosedJaxpr, axis_name: Any, axis_size: int, devices: tuple | None,
-             backend: str | None, processes: int, name: str) -> SpmdProgram:
+def check_ordered(jaxpr: Jaxpr, devices: int) -> None:
+    """JAX's error for ordered effects it cannot keep in order over several devices (all but ordered io_callback)."""
+    unsupported = sorted(str(e) for e in jaxpr.effects if e.ordered and e is not ordered_io_effect)
+    if unsupported and devices > 1:
+        raise ValueError(f"The following ordered effects are not supported for more than 1 device: "
+                         f"[{', '.join(unsupported)}]")
+
+
+def program(jaxpr: ClosedJaxpr, axis_name: Any, axis_size: int, devices: tuple | None,
+            backend: str | None, processes: int, name: str) -> SpmdProgram:
+    """The SpmdProgram running a pmap of body ``jaxpr`` (cached as long as the body lives)."""
     per_jaxpr = _programs.setdefault(jaxpr, {})
     key = (axis_name, axis_size, devices, backend, processes)
     prog = per_jaxpr.get(key)
     if prog is None:
         flat, axes = flatten(jaxpr, [(axis_name, axis_size)])
+        check_ordered(flat.jaxpr, int(np.prod([a.size for a in axes])))
         mesh, owners = (_process_devices(axes, backend, processes) if processes > 1 else
                         (_mesh_devices(axes, devices, backend), None))
         prog = per_jaxpr[key] = SpmdProgram(flat, axes, mesh, owners, f"pmap of {name}")
@@ -610,21 +633,35 @@ def _program(jaxpr: ClosedJaxpr, axis_name: Any, axis_size: int, devices: tuple 
 
 
 def _split(x: Any, axis: int, n: int) -> list:
-    """The ``n`` slices of ``x`` along ``axis``: Arrays sliced on their device, host values on the host."""
-    from ..primitives.structural import index_in_dim
+    """The ``n`` slices of ``x`` along ``axis``: Arrays sliced on their device (by one program), host values on the
+    host."""
     if isinstance(x, MultiDeviceArray):
         x = x._gathered()
     if type(x) is Array:
-        return [index_in_dim(x, i, axis, keepdims=False) for i in range(n)]
+        return _unstacker(x.aval, axis, n, x._device)([x])
     host = np.moveaxis(np.asarray(x), axis, 0)
     return [host[i] for i in range(n)]
 
 
-def _shard_arg(x: Any, axis: int | None, prog: SpmdProgram) -> list:
+_unstackers = LRUCache()  # bounded by config.compile_cache_size
+
+
+def _unstacker(aval: Any, axis: int, n: int, device: Device) -> Callable[[list], list]:
+    """The compiled program slicing an ``aval`` array on ``device`` into its ``n`` pieces along ``axis``."""
+    from ..primitives.structural import index_in_dim
+    key = (aval, axis, n, device)
+    call = _unstackers.get(key)
+    if call is None:
+        jaxpr, consts = trace_to_jaxpr(lambda v: [index_in_dim(v, i, axis, keepdims=False) for i in range(n)], [aval])
+        call = _unstackers.put(key, compile_jaxpr(ClosedJaxpr(jaxpr, consts), device, "pmap argument split"))
+    return call
+
+
+def shard_arg(x: Any, axis: int | None, prog: SpmdProgram) -> list:
     """Per-device buffers of a pmap argument: slice ``i`` of the mapped axis goes to the devices whose
     outer coordinate is ``i``; an unmapped argument is replicated."""
-    outer = prog.coords[:, 0] - prog.coords[0, 0]  # this process's part of the mesh
-    n = int(outer[-1]) + 1
+    outer = prog.outer
+    n = outer[-1] + 1
     if axis is None:
         pieces = [x] * n
     elif isinstance(x, ShardedArray) and x.sharded_axis == axis and len(x.shards) == n:
@@ -639,15 +676,55 @@ def execute(args: Sequence, *, jaxpr: ClosedJaxpr, axis_name: Any, axis_size: in
             ) -> list:
     """Evaluate ``xla_pmap``: shard the arguments, run the program, return sharded results (over several
     processes: this process's shards)."""
-    prog = _program(jaxpr, axis_name, axis_size, devices, backend, processes, name)
-    outs = prog([_shard_arg(x, a, prog) for x, a in zip(args, in_axes)])
-    # The devices holding each outer index's result: inner coordinates all zero.
+    prog = program(jaxpr, axis_name, axis_size, devices, backend, processes, name)
+    outs = prog([shard_arg(x, a, prog) for x, a in zip(args, in_axes)])
+    return [make(bufs) for make, bufs in zip(assemblers(prog, jaxpr.out_avals, out_axes), outs)]
+
+
+def assemblers(prog: SpmdProgram, avals: Sequence, out_axes: Sequence) -> list[Callable[[list], Any]]:
+    """How ``execute`` makes each output of its per-device buffers: device 0's value (out axis None), else a
+    ShardedArray stacking, along the out axis, the values of the devices whose inner coordinates are all zero (one
+    per outer index)."""
     lead = [k for k in range(len(prog.devices)) if not prog.coords[k][1:].any()]
-    results = []
-    for bufs, aval, o in zip(outs, jaxpr.out_avals, out_axes):
-        if o is None:
-            results.append(Array(bufs[0], aval, prog.devices[0]))
-        else:
-            results.append(ShardedArray([Array(bufs[k], aval, prog.devices[k]) for k in lead], o))
-    return results
+    devices = [prog.devices[k] for k in lead]
+    return [functools.partial(_first, aval, prog.devices[0]) if o is None else
+            functools.partial(_stacked, aval, lead, devices, o,
+                              aval.update(shape=aval.shape[:o] + (len(lead),) + aval.shape[o:]))
+            for aval, o in zip(avals, out_axes)]
+
+
+def _first(aval, device: Device, bufs: list) -> Array:
+    return Array(bufs[0], aval, device)
+
+
+def _stacked(aval, lead: list, devices: list, axis: int, whole, bufs: list) -> ShardedArray:
+    return ShardedArray.assembled([Array(bufs[k], aval, d) for k, d in zip(lead, devices)], axis, whole)
+
+
+def arg_sharder(x: Any, axis: int | None, prog: SpmdProgram) -> Callable[[Any], list]:
+    """``shard_arg`` for the arguments like ``x`` (of its type and aval and, for a ShardedArray, shard devices: pmap's
+    fast path keys calls by them), its decisions taken once: a ShardedArray split along ``axis`` whose shards are on
+    the devices needing them is used in place; a NumPy array is converted once, then each device's slice placed."""
+    rows, devices = prog.outer, prog.devices
+    if type(x) is ShardedArray and x.sharded_axis == axis and len(x.shards) == rows[-1] + 1 \
+            and all(x.shards[i]._device is d for i, d in zip(rows, devices)):
+        return functools.partial(_shards_in_place, rows, axis, prog)
+    if type(x) is np.ndarray:
+        return functools.partial(_host_pieces, get_aval(x).dtype, axis, list(zip(rows, devices)))
+    return functools.partial(shard_arg, axis=axis, prog=prog)
+
+
+def _shards_in_place(rows: list, axis: int, prog: SpmdProgram, x: ShardedArray) -> list:
+    bufs = [x.shards[i]._buf for i in rows]
+    if any(b is None for b in bufs):  # a deleted shard: shard_arg raises JAX's error
+        return shard_arg(x, axis, prog)
+    return bufs
+
+
+def _host_pieces(dtype: np.dtype, axis: int | None, placement: list, x: np.ndarray) -> list:
+    host = np.asarray(x, dtype)
+    if axis is None:
+        return [put_host(host, d) for _, d in placement]
+    host = np.moveaxis(host, axis, 0) if axis else host
+    return [put_host(np.asarray(host[i]), d) for i, d in placement]
 

@@ -111,7 +111,19 @@ def canonicalize_precision(precision: Any) -> Any:
 
 
 def _transpose_lhs(g, x_aval, y, dimension_numbers, swap_ans: bool = False, precision: Any = None):
-    """Cotangent of the lhs: contract g with y over y's free dims, then permute into x's layout."""
+    """Cotangent of the lhs: contract g with y over y's free dims, then permute into x's layout (and, as in JAX,
+    typed as x when x's type carries Explicit mesh axes)."""
+    if not is_undefined(y):
+        from ..explicit_sharding import as_typed_like
+        target = as_typed_like(x_aval, g, y)
+        if target is not None:
+            from ..explicit_sharding import computed_as
+            return computed_as(lambda g, y: _contract_into(g, x_aval, y, dimension_numbers, swap_ans, precision),
+                               target, g, y)
+    return _contract_into(g, x_aval, y, dimension_numbers, swap_ans, precision)
+
+
+def _contract_into(g, x_aval, y, dimension_numbers, swap_ans: bool, precision: Any):
     (xc, yc), (xb, yb) = dimension_numbers
     y_ndim = get_aval(y).ndim if not is_undefined(y) else y.aval.ndim
     x_kept = _free(x_aval.ndim, xc, xb)

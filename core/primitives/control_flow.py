@@ -3,6 +3,7 @@ wrappers ``cond``, ``switch``, ``while_loop``, ``fori_loop``, ``scan``, ``map``.
 from __future__ import annotations
 
 import collections.abc
+import weakref
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -305,7 +306,8 @@ def _bind_cond_forwarding(index: Any, branches: Sequence[ClosedJaxpr], inputs: l
     fwd, pruned = _forwarded_outputs(branches[0], tuple(branches[1:]))
     if all(k is None for k in fwd):
         return cond_p.bind(index, *inputs, branches=tuple(branches))
-    outs = iter(cond_p.bind(index, *inputs, branches=pruned) if pruned[0].out_avals else [])
+    outs = iter(cond_p.bind(index, *inputs, branches=pruned) if pruned[0].out_avals or any(b.effects for b in pruned)
+                else [])
     return [next(outs) if k is None else inputs[k] for k in fwd]
 
 
@@ -518,9 +520,10 @@ def while_loop(cond_fun: Callable, body_fun: Callable, init_val: Any) -> Any:
             raise TypeError(f"cond_fun must return a boolean scalar, but got output type(s) [{aval_repr(pred)}].")
         return pl
 
-    def trace(avals):
-        return trace_once((cond_fun, body_fun), ("while_loop", tree, tuple(avals)), lambda: (
-            *_trace(cond_flat, avals), *_trace(body_flat, avals), out_tree_box[0]))
+    def trace(avals):  # each function's trace is reused on its own, as JAX's
+        key = (tree, tuple(avals))
+        return (*trace_once((cond_fun,), ("while_cond", *key), lambda: _trace(cond_flat, avals)),
+                *trace_once((body_fun,), ("while_body", *key), lambda: (*_trace(body_flat, avals), out_tree_box[0])))
 
     avals = [get_aval(x) for x in leaves]
     cj, cconsts, body, bconsts, out_tree = trace(avals)
@@ -888,10 +891,8 @@ def fori_loop(lower: Any, upper: Any, body_fun: Callable, init_val: Any, *, unro
         raise TypeError("lax.fori_loop: body_fun argument should be callable.")
     dt = _fori_index_dtype(lower, upper)
     lo, hi = concrete_or_none(lower), concrete_or_none(upper)
+    step, body = _fori_bodies(body_fun)
     if lo is not None and hi is not None:
-        def step(carry, _):
-            i, val = carry
-            return (ew.add(i, ew._const(i, 1)), body_fun(i, val)), None
         if config.disable_jit and int(hi) <= int(lo):  # (a Python scan of no steps has no output type)
             return init_val
         # the index starts as the Python int lower bound (weakly typed), as in JAX
@@ -902,14 +903,37 @@ def fori_loop(lower: Any, upper: Any, body_fun: Callable, init_val: Any, *, unro
         raise ValueError("Can only use `unroll` in `fori_loop` if the loop bounds are statically known.")
     lower, upper = (x if get_aval(ew.asarray(x)).dtype == dt else ew.convert_element_type(x, dt)
                     for x in (lower, upper))
+    return while_loop(_fori_cond, body, (lower, upper, init_val))[2]
 
-    def cond_fn(c):
-        return ew.lt(c[0], c[1])
+
+def _fori_cond(c):
+    return ew.lt(c[0], c[1])
+
+
+_fori_wrappers: "weakref.WeakKeyDictionary[Callable, tuple]" = weakref.WeakKeyDictionary()
+
+
+def _fori_bodies(body_fun: Callable) -> tuple[Callable, Callable]:
+    """fori_loop's scan step and while body around ``body_fun``: the same two functions for the same ``body_fun``,
+    as JAX's, so that the traces of them are reused. They hold ``body_fun`` weakly (the key of their cache)."""
+    try:
+        hit = _fori_wrappers.get(body_fun)
+        if hit is None:
+            hit = _fori_wrappers.setdefault(body_fun, _fori_wrap(weakref.ref(body_fun)))
+        return hit
+    except TypeError:  # not weakly referenceable: wrappers of its own
+        return _fori_wrap(lambda: body_fun)
+
+
+def _fori_wrap(body_ref: Callable) -> tuple[Callable, Callable]:
+    def step(carry, _):
+        i, val = carry
+        return (ew.add(i, ew._const(i, 1)), body_ref()(i, val)), None
 
     def body(c):
         i, u, v = c
-        return ew.add(i, ew._const(i, 1)), u, body_fun(i, v)
-    return while_loop(cond_fn, body, (lower, upper, init_val))[2]
+        return ew.add(i, ew._const(i, 1)), u, body_ref()(i, v)
+    return step, body
 
 
 def map(f: Callable, xs: Any, *, batch_size: int | None = None) -> Any:

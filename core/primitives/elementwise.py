@@ -17,7 +17,8 @@ from ..interpreters import batching, jvp as ad
 from ..interpreters.transpose import is_undefined
 from ..ir import ShapedArray
 from ..prng_key_ops import check_conversion, keys_lifted
-from ..trace import Primitive, abstract_eval_rules, batching_rules, get_aval, is_tracer, jvp_rules, transpose_rules
+from ..trace import (Primitive, abstract_eval_rules, batching_rules, constants_staged, find_top_trace, get_aval,
+                     is_tracer, jvp_rules, transpose_rules)
 
 # dtype classes accepted by an op, as JAX names them in its errors
 _FLOAT = ("f", "floating")
@@ -75,14 +76,25 @@ def asarray(x: Any) -> Any:
     from ..sharded import on_mesh
     if on_mesh(x):  # an array laid out over a mesh: operations on it run partitioned over the mesh
         return x
-    from ..array import make_array
-    return make_array(x)
+    return constant(x)
+
+
+def constant(value: Any, weak_type: bool | None = None, dtype=None, device=None) -> Any:
+    """A Python/numpy value as an operand (``make_array``'s types). While a jit/make_jaxpr trace stages
+    constants it stays a constant of the jaxpr, placed on the device the computation runs on when that is
+    compiled (the default backend may lack its dtype); otherwise it is an Array on ``device`` (default: the
+    default device)."""
+    from ..array import host_value, make_array
+    if not constants_staged():
+        return make_array(value, weak_type, device, dtype)
+    host, weak = host_value(value, weak_type, dtype)
+    t = find_top_trace(()).pure(host)
+    return convert_element_type_p.bind(t, new_dtype=host.dtype, weak_type=True) if weak else t
 
 
 def _const(like: Any, val: Any) -> Any:
     """A weakly typed scalar constant with the dtype of ``like``."""
-    from ..array import make_array
-    return make_array(np.asarray(val, dtype=get_aval(like).dtype), weak_type=True)
+    return constant(np.asarray(val, dtype=get_aval(like).dtype), weak_type=True)
 
 
 def _binary_args(name: str, x: Any, y: Any, size1: bool = True) -> tuple:
@@ -586,8 +598,7 @@ def convert_element_type(x: Any, new_dtype, weak_type: bool = False) -> Any:
     if not is_tracer(x) and not hasattr(x, "_buf"):
         from ..sharded import on_mesh
         if not on_mesh(x):
-            from ..array import make_array
-            return make_array(dtypes.convert_host(x, new_dtype), weak_type=weak_type)
+            return constant(dtypes.convert_host(x, new_dtype), weak_type=weak_type)
     aval = get_aval(x)
     if aval.dtype == new_dtype and aval.weak_type == weak_type:
         return x

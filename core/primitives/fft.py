@@ -82,8 +82,7 @@ def _half_spectrum_weights(like: Any, n: int, interior: float) -> Any:
     if n % 2 == 0:
         w[-1] = 1.0
     aval = get_aval(like)
-    from ..array import make_array
-    return st.broadcast_in_dim(make_array(w.astype(aval.dtype)), aval.shape, (aval.ndim - 1,))
+    return st.broadcast_in_dim(ew.constant(w.astype(aval.dtype)), aval.shape, (aval.ndim - 1,))
 
 
 def _fft_transpose(cts, *xs, fft_type, fft_lengths):

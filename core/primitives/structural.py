@@ -186,8 +186,12 @@ reshape_p = _prim("reshape", _reshape_abstract, _reshape_batch,
 
 
 @keys_lifted("x")
-def reshape(x: Any, new_sizes: Sequence[int], dimensions: Sequence[int] | None = None) -> Any:
+def reshape(x: Any, new_sizes: Sequence[int], dimensions: Sequence[int] | None = None, *,
+            out_sharding: Any = None) -> Any:
     """``lax.reshape`` (row-major); ``dimensions`` transposes the operand first."""
+    if out_sharding is not None:
+        from ..explicit_sharding import computed_as
+        return computed_as(lambda v: reshape(v, new_sizes, dimensions), out_sharding, x)
     x = asarray(x)
     if dimensions is not None and tuple(dimensions) != tuple(range(get_aval(x).ndim)):
         x = transpose(x, dimensions)

@@ -158,6 +158,15 @@ def test_callbacks_in_cond_run_only_in_the_taken_branch(capsys):
     assert capsys.readouterr().out == "true 1.0\nfalse 1.0\n"
 
 
+@pytest.mark.parametrize("transform", [lambda f: f, jax.jit], ids=["eager", "jit"])
+def test_callback_in_cond_whose_outputs_are_all_forwarded_still_runs(transform, capsys):
+    # Every branch returns its operand unchanged: the cond is not dropped, its print runs (as in JAX).
+    f = transform(lambda x: lax.cond(x.sum() > 0, lambda u: jax.debug.print("c {}", u.sum()) or u, lambda u: u, x))
+    np.testing.assert_array_equal(f(jnp.ones(3)), np.ones(3))
+    np.testing.assert_array_equal(f(-jnp.ones(3)), -np.ones(3))
+    assert capsys.readouterr().out == "c 3.0\n"
+
+
 def test_effects_barrier_returns_after_callbacks_ran():
     calls = []
     jax.jit(lambda x: io_callback(lambda v: calls.append(int(v)), None, x))(3)

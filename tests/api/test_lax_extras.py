@@ -370,3 +370,12 @@ def test_lax_empty_has_the_requested_shape_and_dtype():
     assert out.shape == (2, 2) and out.dtype == jnp.float32
     assert lax.empty(3, jnp.int32).shape == (3,)
     assert portax.jit(lambda: lax.empty((4,), jnp.float32))().shape == (4,)
+
+
+def test_jnp_tile_takes_numpy_integer_reps():
+    import portax.numpy as jnp
+    x = np.arange(3.0)
+    for reps in (np.int64(2), np.array([2, 1]), 2, (1, 2)):
+        np.testing.assert_array_equal(np.asarray(jnp.tile(x, reps)), np.tile(x, reps))
+    with pytest.raises(TypeError):
+        jnp.tile(x, 2.5)

@@ -169,3 +169,78 @@ def test_control_flow_traced_under_named_axes_of_other_sizes_traces_again():
     f = lambda x: portax.lax.scan(body, 0, x)[0]
     assert np.asarray(portax.vmap(f, axis_name="i")(np.ones((3, 2)))).tolist() == [6] * 3
     assert np.asarray(portax.vmap(f, axis_name="i")(np.ones((4, 2)))).tolist() == [8] * 4
+
+
+def _cond(box):
+    return portax.jit(lambda x: portax.lax.cond(x[0] > 0, lambda v: v * box[0], lambda v: v - box[0], x))
+
+
+def _cond_same_branches(box):
+    yes, no = (lambda v: v * box[0]), (lambda v: v - box[0])
+    return portax.jit(lambda x: portax.lax.cond(x[0] > 0, yes, no, x))
+
+
+def _scan(box):
+    return portax.jit(lambda x: portax.lax.scan(lambda c, _: (c * box[0], None), x, None, length=1)[0])
+
+
+def _scan_same_body(box):
+    body = lambda c, _: (c * box[0], None)
+    return portax.jit(lambda x: portax.lax.scan(body, x, None, length=1)[0])
+
+
+def _while_same_body(box):
+    body = lambda c: (c[0] + 1, c[1] * box[0])
+    return portax.jit(lambda x: portax.lax.while_loop(lambda c: c[0] < 1, body, (0, x))[1])
+
+
+def _fori_same_body(box):
+    body = lambda i, c: c * box[0]
+    return portax.jit(lambda x: portax.lax.fori_loop(0, 1, body, x))
+
+
+def _inner_jit(box):
+    inner = portax.jit(lambda v: v * box[0])
+    return portax.jit(lambda x: inner(x) + 0)
+
+
+def _new_inner_jit(box):
+    return portax.jit(lambda x: portax.jit(lambda v: v * box[0])(x))
+
+
+def _checkpoint(box):
+    h = portax.checkpoint(lambda v: v * box[0])
+    return portax.jit(lambda x: h(x))
+
+
+def _custom_jvp(box):
+    h = portax.custom_jvp(lambda v: v * box[0])
+    h.defjvp(lambda p, t: (h(p[0]), t[0]))
+    return portax.jit(lambda x: h(x))
+
+
+# JAX 0.10.2's values after the closure changes from 1 to 5: jit's clear_cache() traces its body again, but functions
+# traced before (control flow's, an inner jit's, a checkpoint's) keep their trace; jax.clear_caches() forgets them all.
+@pytest.mark.parametrize("make,after_clear_cache", [
+    (_cond, 5.0), (_cond_same_branches, 1.0), (_scan, 5.0), (_scan_same_body, 1.0), (_while_same_body, 1.0),
+    (_fori_same_body, 1.0), (_inner_jit, 1.0),
+    (_new_inner_jit, 5.0), (_checkpoint, 1.0), (_custom_jvp, 5.0)], ids=lambda v: getattr(v, "__name__", str(v)))
+def test_closures_seen_after_clear_cache_and_clear_caches_as_in_jax(make, after_clear_cache):
+    for clear, want in [(lambda g: g.clear_cache(), after_clear_cache), (lambda g: portax.clear_caches(), 5.0)]:
+        box = [1.0]
+        g = make(box)
+        assert float(g(jnp.ones(2))[0]) == 1.0
+        box[0] = 5.0
+        assert float(g(jnp.ones(2))[0]) == 1.0
+        clear(g)
+        assert float(g(jnp.ones(2))[0]) == want
+
+
+@pytest.mark.parametrize("upper", [3, np.int32(3)], ids=["scan", "while"])
+def test_fori_loop_of_the_same_body_compiles_once(compiles, upper):
+    body = lambda i, c: c * 1.5 + i
+    upper = upper if isinstance(upper, int) else jnp.asarray(upper)
+    portax.lax.fori_loop(0, upper, body, 1.0)
+    compiles[0] = 0
+    assert [float(portax.lax.fori_loop(0, upper, body, 1.0)) for _ in range(3)] == [6.875] * 3
+    assert compiles[0] == 0

@@ -506,3 +506,20 @@ def test_grad_through_a_jit_with_complex_outputs():
     assert float(jax.grad(f)(3.0)) == 1.0
     g = lambda x: jax.jit(lambda a: (a * 2, lax.complex(a, 3 * a)))(x)[1].imag  # noqa: E731
     assert float(jax.grad(g)(3.0)) == 3.0
+
+
+def test_constants_made_under_jit_are_staged_not_placed_on_a_device():
+    """As in JAX, constants created while jit traces (jnp.zeros, jnp.asarray of numpy, lax.full, the seed and zeros
+    of grad) are tracers of the jaxpr, not Arrays on the default device: they go where the computation runs."""
+    seen = []
+
+    def f(x):
+        seen.extend([jnp.zeros(3), jnp.asarray(np.ones(2)), lax.full((), 1.0), jnp.array(2.0)])
+        return x * 2.0
+
+    jax.jit(f)(1.0)
+    assert all(isinstance(v, jax.core.trace.Tracer) for v in seen), [type(v) for v in seen]
+    closed = jax.make_jaxpr(jax.grad(lambda x: jnp.sum(jnp.sin(x) * jnp.ones(3))))(np.ones(3, np.float32))
+    assert not any(hasattr(c, "_buf") for c in closed.consts), [type(c) for c in closed.consts]
+    g = jax.jit(jax.grad(lambda x: jnp.sum(jnp.sin(x) * jnp.ones(3))))
+    _allclose(g(np.ones(3, np.float32)), np.cos(np.ones(3)))

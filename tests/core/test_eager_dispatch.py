@@ -121,3 +121,14 @@ def test_eager_programs_are_keyed_by_every_parameter():
                                   (np.asarray(b) @ np.asarray(a)).T)
     np.testing.assert_array_equal(p.bind(a, b, preferred_element_type=None, dimension_numbers=dn1, precision=None),
                                   np.asarray(a) @ np.asarray(b))
+
+
+def test_python_and_numpy_scalars_follow_the_array_s_device():
+    """As in JAX, a scalar operand goes where the array it meets lives: ``2.0 * x`` runs on x's device (here another
+    backend than the default one), not on the default device with x copied there."""
+    other = "cpu_llvm" if jax.default_backend() == "reference" else "reference"
+    x = jax.device_put(np.arange(3, dtype=np.float32), jax.devices(other)[0])
+    for out, want in [(2.0 * x, [0, 2, 4]), (x * 2, [0, 2, 4]), (np.float32(1) + x, [1, 2, 3]),
+                      (jnp.maximum(1.5, x), [1.5, 1.5, 2])]:
+        assert {d.backend.name for d in out.devices()} == {other}
+        np.testing.assert_array_equal(np.asarray(out), np.asarray(want, np.float32))

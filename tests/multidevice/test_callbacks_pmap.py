@@ -1,5 +1,6 @@
 """Host callbacks inside pmap: they run once per device, on that device's slice."""
 import numpy as np
+import pytest
 
 import portax as jax
 import portax.numpy as jnp
@@ -27,3 +28,18 @@ def test_debug_print_inside_pmap_prints_each_device(devices, capsys):
     n = len(devices)
     jax.pmap(lambda x: jax.debug.print("dev {}", x), devices=devices)(jnp.arange(n))
     assert sorted(capsys.readouterr().out.splitlines()) == [f"dev {i}" for i in range(n)]
+
+
+def test_ordered_debug_print_in_pmap_of_several_devices_is_an_error(devices, capsys):
+    # As in JAX: an ordered debug.print only runs in a pmap of one device; ordered io_callback runs on each.
+    n = len(devices)
+    f = jax.pmap(lambda x: jax.debug.print("dev {}", x, ordered=True), devices=devices)
+    if n > 1:
+        with pytest.raises(ValueError, match=r"ordered effects are not supported for more than 1 device: \[Ordered"):
+            f(jnp.arange(n))
+    else:
+        f(jnp.arange(n))
+    calls = []
+    g = jax.pmap(lambda x: io_callback(lambda v: calls.append(int(v)), None, x, ordered=True), devices=devices)
+    g(jnp.arange(n))
+    assert capsys.readouterr().out == ("dev 0\n" if n == 1 else "") and sorted(calls) == list(range(n))

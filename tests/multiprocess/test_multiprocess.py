@@ -77,6 +77,16 @@ def test_a_failing_process_ends_the_run(mode, message):
         assert "while process 1 is at 'pmax of f32[3] in pmap of other_program" in output
 
 
+@pytest.mark.parametrize("backend", _backends())
+def test_callbacks_in_jit_run_once_in_the_process_of_the_first_device(backend):
+    """A callback in jit over a global array runs in process 0 only, on the global value (sum 276); in a shard_map
+    each process runs it for its own devices' blocks."""
+    result, _ = mpirun("callbacks.py", 2, backend=backend, devices=2)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "process 0 saw [('jit', 276.0), ('shard_map', 15.0), ('shard_map', 51.0)]" in result.stdout
+    assert "process 1 saw [('shard_map', 87.0), ('shard_map', 123.0)]" in result.stdout
+
+
 def test_misuse_is_a_clear_error():
     result, _ = mpirun("faults.py", 2, "misuse")
     assert result.returncode == 0, result.stdout + result.stderr
@@ -85,8 +95,8 @@ def test_misuse_is_a_clear_error():
         assert result.stdout.count(message) == 2, result.stdout
 
 
-def _results(backend: str, processes: int, devices: int) -> dict:
-    result, _ = mpirun("global_arrays.py", processes, backend=backend, devices=devices)
+def _results(backend: str, processes: int, devices: int, script: str = "global_arrays.py") -> dict:
+    result, _ = mpirun(script, processes, backend=backend, devices=devices)
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.count(": OK") == processes, result.stdout
     return json.loads(result.stdout.split("results ")[1].split("\n")[0])
@@ -108,6 +118,27 @@ def test_global_arrays_over_four_processes_oversubscribed():
     one, four = _results("cpu_llvm", 1, 4), _results("cpu_llvm", 4, 1)
     for name in one:
         np.testing.assert_allclose(four[name], one[name], rtol=1e-5, err_msg=name)
+
+
+@pytest.mark.parametrize("backend", _backends())
+def test_collectives_over_mesh_axes_and_other_dimensions_across_processes(backend):
+    """psum, pmax, pmin, all_gather, psum_scatter, all_to_all and ppermute over one axis of a 2-D mesh whose axes
+    span processes or not (device orders: natural, transposed, reversed), along every dimension: bit for bit the
+    single-process run's results, by MPI's own collectives on the groups' processes only (checked in the script)."""
+    one, two = _results(backend, 1, 4, "mesh_collectives.py"), _results(backend, 2, 2, "mesh_collectives.py")
+    assert one.keys() == two.keys() and len(one) == 156
+    assert {k for k in one if one[k] != two[k]} == set()
+
+
+@full
+@pytest.mark.parametrize("processes, devices", [(4, 1), (2, 4), (4, 2)])
+def test_collectives_over_mesh_axes_on_more_processes_and_devices(processes, devices):
+    """As above, also over 3-D meshes and pairs of axes: groups of several devices of a process (combined there
+    first), and groups over some of the processes (on communicators split from MPI's world)."""
+    one = _results("cpu_llvm", 1, processes * devices, "mesh_collectives.py")
+    many = _results("cpu_llvm", processes, devices, "mesh_collectives.py")
+    assert one.keys() == many.keys() and len(one) > 100
+    assert {k for k in one if one[k] != many[k]} == set()
 
 
 @pytest.mark.parametrize("backend", _backends())

@@ -113,3 +113,54 @@ def test_unknown_disabled_feature_is_an_error(monkeypatch):
     monkeypatch.setenv(runtime.DISABLE_FEATURES_ENV, "shader-f16, shader-f99")
     with pytest.raises(ValueError, match="unknown feature.*shader-f99"):
         runtime.disabled_features()
+
+
+_CONSTANTS_FOLLOW_JIT_BACKEND = """
+import numpy as np, portax, portax.numpy as jnp
+from portax import lax
+from portax.core.backend import registry
+assert portax.default_backend() == "wgpu" and np.dtype(np.float64) not in registry.get("wgpu").capabilities.dtypes
+portax.config.update("jax_enable_x64", True)
+x, xs = np.float64(1.5), np.linspace(0.1, 1.0, 4)
+f = lambda v: jnp.sin(v) * v
+df = lambda v: np.cos(v) * v + np.sin(v)
+
+@portax.custom_jvp
+def cj(v):
+    return jnp.sin(v)
+cj.defjvp(lambda p, t: (jnp.sin(p[0]), jnp.cos(p[0]) * t[0]))
+
+cases = [  # (function, argument, expected)
+    (portax.grad(f), x, df(x)),
+    (lambda v: portax.jvp(f, (v,), (1.0 * v,))[1], x, df(x) * x),
+    (portax.vmap(portax.grad(f)), xs, df(xs)),
+    (portax.grad(lambda v: lax.cond(v > 1, jnp.sin, jnp.cos, v)), x, np.cos(x)),
+    (portax.grad(lambda v: lax.scan(lambda c, a: (c * a + jnp.sin(c), c), v, xs)[0]), x, None),
+    (portax.grad(lambda v: lax.fori_loop(0, 3, lambda i, c: c * 1.5, v)), x, 1.5 ** 3),
+    (portax.grad(lambda v: cj(v) * 2.0), x, 2 * np.cos(x)),
+    (portax.vmap(lambda v: lax.cond(v > 0.5, lambda u: u + 1.0, lambda u: u * 2.0, v)), xs,
+     np.where(xs > 0.5, xs + 1, xs * 2)),
+    (portax.grad(lambda v: jnp.sum(jnp.abs(jnp.fft.rfft(v)) ** 2)), xs,  # quadratic: central differences are exact
+     [(np.sum(np.abs(np.fft.rfft(xs + e)) ** 2) - np.sum(np.abs(np.fft.rfft(xs - e)) ** 2)) / 2e-3
+      for e in np.eye(4) * 1e-3]),
+    (lambda v: v + jnp.zeros(4) + jnp.arange(4.0), xs, xs + np.arange(4.0)),
+]
+for fun, arg, want in cases:
+    got = portax.jit(fun, backend="reference")(arg)
+    assert got.dtype == np.float64 and {d.backend.name for d in got.devices()} == {"reference"}, got.devices()
+    if want is not None:
+        np.testing.assert_allclose(np.asarray(got), want, rtol=1e-9)
+print("constants on the jit's backend")
+"""
+
+
+def test_transformation_constants_follow_the_jit_backend():
+    """Constants and zeros that transformations create while tracing under ``jit(backend=...)`` stay in the jaxpr:
+    with wgpu the default backend and lacking float64, the float64 computation runs on the reference backend."""
+    wgpu_backend()
+    env = dict(os.environ, PORTAX_BACKEND="wgpu", PORTAX_WGPU_DEFAULT_LIMITS="1",
+               PORTAX_WGPU_DISABLE_FEATURES="shader-f16,shader-f64,shader-int64,subgroup")
+    out = subprocess.run([sys.executable, "-c", _CONSTANTS_FOLLOW_JIT_BACKEND], env=env, capture_output=True,
+                         text=True, timeout=600, cwd=HERE)
+    assert out.returncode == 0 and "constants on the jit's backend" in out.stdout, \
+        out.stdout[-2000:] + out.stderr[-4000:]

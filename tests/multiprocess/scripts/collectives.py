@@ -49,8 +49,8 @@ check(pm(lambda x: lax.psum(x, "i"))(rows(ints)), np.broadcast_to(ints.sum(0), m
 halves = (every / 8).astype(np.float16)  # no MPI reduction for float16: gathered, summed by the backend
 check(pm(lambda x: lax.psum(x, "i"))(rows(halves)).astype(np.float32),
       np.broadcast_to(halves.astype(np.float32).sum(0), mine.shape))
-# ppermute, and all_gather / psum_scatter / all_to_all along the leading dimension, use MPI's own collectives
-# (each device's data sent once), never a gather of every process's buffers: small and large (not in the header)
+# ppermute, and all_gather / psum_scatter / all_to_all along any dimension, use MPI's own collectives (each device's
+# data sent once), never a gather of every process's buffers: small and large (not in the header)
 from portax.core import distributed  # noqa: E402
 gathered = []
 allgather_many = distributed.allgather_many
@@ -61,15 +61,23 @@ for data in (every, big, (every * 2).astype(np.int32), every + 1j * every[..., :
     check(pm(lambda x: lax.all_gather(x, "i", tiled=True))(rows(data)),
           np.broadcast_to(np.concatenate(list(data)), (L, N * data.shape[1]) + data.shape[2:]))
     check(pm(lambda x: lax.psum_scatter(x, "i", tiled=True))(rows(data)), rows(np.stack(np.split(data.sum(0), N))))
+    check(pm(lambda x: lax.all_gather(x, "i", axis=1, tiled=True))(rows(data)),
+          np.broadcast_to(np.concatenate(list(data), axis=1), (L, data.shape[1], N * data.shape[2])))
+    check(pm(lambda x: lax.all_gather(x, "i", axis=2))(rows(data)), np.broadcast_to(np.moveaxis(data, 0, 2),
+                                                                                      (L,) + data.shape[1:] + (N,)))
+    check(pm(lambda x: lax.psum_scatter(x.T, "i", scatter_dimension=1, tiled=True))(rows(data)),
+          rows(np.stack(np.split(data.sum(0).T, N, axis=1))))
     check(pm(lambda x: lax.ppermute(x, "i", perm))(rows(data)), rows(np.roll(data, 1, axis=0)))
     half = [(g, N - 1 - g) for g in range(0, N, 2)]  # devices that are no destination get zeros
     want = np.zeros_like(data)
     want[[d for _, d in half]] = data[[s for s, _ in half]]
     check(pm(lambda x: lax.ppermute(x, "i", half))(rows(data)), rows(want))
-    if L == 1:
-        blocks = data.reshape(N, N, -1, *data.shape[2:])  # device g's block j: blocks[g, j]
-        check(pm(lambda x: lax.all_to_all(x, "i", 0, 0, tiled=True))(rows(data)),
-              rows(np.swapaxes(blocks, 0, 1).reshape(data.shape)))
+    blocks = data.reshape(N, N, -1, *data.shape[2:])  # device g's block j: blocks[g, j]
+    check(pm(lambda x: lax.all_to_all(x, "i", 0, 0, tiled=True))(rows(data)),
+          rows(np.swapaxes(blocks, 0, 1).reshape(data.shape)))
+    joined, b = np.concatenate([d.T for d in data]), data.shape[1] // N  # device j: columns j * b...
+    check(pm(lambda x: lax.all_to_all(x.T, "i", 1, 0, tiled=True))(rows(data)),
+          rows(np.stack([joined[:, j * b:(j + 1) * b] for j in range(N)])))
 assert not gathered or P == 1, gathered
 distributed.allgather_many = allgather_many
 

@@ -1,0 +1,528 @@
+"""Sharding in types (JAX's explicit sharding): an array laid out over a mesh with Explicit axes carries in its
+aval the NamedSharding (over the mesh's AbstractMesh, its spec naming only the Explicit axes) of its layout,
+printed by ``jax.typeof`` as ``float32[8@x,4]``.
+
+Each primitive on typed inputs gets its outputs' shardings at trace time from its sharding rule (JAX's, with
+JAX's ``ShardingTypeError`` messages for the layouts JAX rejects); a primitive without a rule is a
+NotImplementedError rather than a guess. ``reshard`` (the ``reshard`` primitive) changes a value's type; the
+sharding pass (``parallel.partition``) lays out every typed value of a program as its type says.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Callable, Sequence
+
+from .errors import ShardingTypeError
+from .interpreters import batching, jvp as ad
+from .ir import ShapedArray
+from .sharding import AbstractMesh, Mesh, NamedSharding, PartitionSpec, current_mesh, spec_axes, type_sharding
+from .trace import Primitive, abstract_eval_rules, batching_rules, get_aval, impl_rules, is_tracer
+
+
+def _entry(axes: tuple) -> Any:
+    return None if not axes else axes[0] if len(axes) == 1 else axes
+
+
+def _spec(aval: ShapedArray) -> tuple:
+    """The type spec of ``aval``, one entry per dimension (all None for an untyped aval)."""
+    return aval._spec()
+
+
+def layout(aval: ShapedArray) -> tuple | None:
+    """The mesh axes splitting each dimension of a typed aval (the sharding pass's ``Layout``); None if untyped."""
+    return None if aval.sharding is None else tuple(spec_axes(e) for e in _spec(aval))
+
+
+# --- the rules -------------------------------------------------------------------------------------------
+Rule = Callable[..., Sequence[tuple]]  # (avals_in, avals_out, **params) -> one spec (tuple) per output
+RULES: dict[str, Rule] = {}
+# (their abstract evaluation types the outputs already: from their bodies, out_specs or parameters)
+PASS_THROUGH = {"pjit", "checkpoint", "custom_jvp_call", "custom_vjp_call", "custom_lin", "shard_map", "reshard"}
+
+
+def with_types(primitive: Primitive, avals_in: Sequence[ShapedArray], params: dict, out: Any) -> Any:
+    """``out`` (the abstract evaluation of ``primitive`` with ``params`` on ``avals_in``: an aval or a list) with
+    the output shardings of the primitive's sharding rule, when an input's type has a sharded dimension."""
+    typed_in = [a for a in avals_in if a.sharding is not None]
+    name = primitive.name
+    if not typed_in or name in PASS_THROUGH:
+        return out
+    mesh = typed_in[0].sharding.mesh
+    for a in typed_in[1:]:
+        if a.sharding.mesh != mesh:
+            raise ValueError(f"Mesh for all inputs should be equal. Got one mesh: {mesh} and another mesh: "
+                             f"{a.sharding.mesh}")
+    rule = RULES.get(name)
+    if not any(e is not None for a in typed_in for e in a.sharding.spec):  # no sharded dimension: none to keep
+        rule = _unsharded_rule
+    elif rule is None:
+        raise NotImplementedError(
+            f"explicit sharding: the sharding rule of '{name}' is not implemented in portax, so it cannot take "
+            f"arrays whose types carry Explicit mesh axes (got {', '.join(a.str_short() for a in avals_in)}). "
+            "Reshard them to replicated first (jax.sharding.reshard(x, P())), or use a mesh of Auto axes.")
+    outs = out if primitive.multiple_results else [out]
+    specs = rule(list(avals_in), outs, **params)
+    res = []
+    for o, spec in zip(outs, specs):
+        _check_duplicates(name, avals_in, o, spec)
+        _check_divisible(o, spec, mesh)
+        res.append(ShapedArray(o.shape, o.dtype, o.weak_type, NamedSharding(mesh, PartitionSpec(*spec))))
+    return res if primitive.multiple_results else res[0]
+
+
+def _unsharded_rule(avals: list, outs: list, **_) -> list:
+    return [(None,) * o.ndim for o in outs]
+
+
+# Host callbacks take the whole (global) values; their results are replicated, as in JAX.
+RULES.update(dict.fromkeys(("pure_callback", "io_callback", "debug_callback"), _unsharded_rule))
+
+
+def _check_duplicates(name: str, avals_in: Sequence[ShapedArray], out: ShapedArray, spec: tuple) -> None:
+    axes = [a for e in spec for a in spec_axes(e)]
+    if len(axes) != len(set(axes)):
+        shown = ShapedArray(out.shape, out.dtype, False, _Spec(spec))
+        raise ShardingTypeError(f"{name} operation with inputs: {', '.join(a.str_short() for a in avals_in)} produces "
+                                f"an illegally sharded result: {shown.str_short()}")
+
+
+class _Spec:
+    """A stand-in sharding holding only a spec (to print an illegal result's type)."""
+
+    def __init__(self, spec: tuple):
+        self.spec = spec
+
+
+def _check_divisible(out: ShapedArray, spec: tuple, mesh: AbstractMesh) -> None:
+    for d, (n, e) in enumerate(zip(out.shape, spec)):
+        axes = spec_axes(e)
+        k = math.prod(mesh.shape[a] for a in axes)
+        if n % k:
+            raise ValueError(f"Sharding spec {axes} implies that array axis {d} is partitioned {k} times, but does not "
+                             f"evenly divide the dimension size {n}. Got shape: {out.shape} and sharding "
+                             f"{NamedSharding(mesh, PartitionSpec(*spec))}")
+
+
+def rule(*names: str) -> Callable[[Rule], Rule]:
+    def register(fn: Rule) -> Rule:
+        for n in names:
+            RULES[n] = fn
+        return fn
+    return register
+
+
+def _broadcasting(name: str, avals: list) -> tuple:
+    """JAX's ``broadcasting_sharding_rule``: per dimension the inputs' common entry; an unsharded entry (or a size-1
+    dimension's) gives way to a sharded one; two different sharded entries are an error."""
+    shaped = [a for a in avals if a.shape]
+    if not shaped:
+        return ()
+    specs = [_spec(a) for a in shaped]
+    out = []
+    for d in range(shaped[0].ndim):
+        ss = [s[d] for s in specs]
+        if all(s == ss[0] for s in ss):
+            out.append(ss[0])
+            continue
+        nontrivial = [s for s, a in zip(ss, shaped) if not (a.shape[d] == 1 and s is None)]
+        if not nontrivial:
+            out.append(None)
+        elif all(s == nontrivial[0] for s in nontrivial):
+            out.append(nontrivial[0])
+        else:
+            res = None
+            for s in ss:
+                if res is None and s is not None:
+                    res = s
+                elif res is not None and s is not None and res != s:
+                    raise ShardingTypeError(f"{name} got incompatible shardings for broadcasting: "
+                                            f"{', '.join(str(tuple(s)) for s in specs)}.")
+            out.append(res)
+    return tuple(out)
+
+
+def _elementwise_rule(name: str) -> Rule:
+    return lambda avals, outs, **_: [_broadcasting(name, avals)] * len(outs)
+
+
+def _register_elementwise() -> None:
+    from .primitives import elementwise as ew
+    for p in ew.ELEMENTWISE:
+        RULES[p.name] = _elementwise_rule(p.name)
+    RULES["add_any"] = _elementwise_rule("add_any")
+
+
+@rule("reduce_sum", "reduce_max", "reduce_min", "reduce_prod", "reduce_and", "reduce_or", "reduce_xor", "argmax",
+      "argmin")
+def _reduce(avals, outs, *, axes, **_):
+    return [tuple(e for d, e in enumerate(_spec(avals[0])) if d not in axes)]
+
+
+@rule("cumsum", "cumprod", "cummax", "cummin", "cumlogsumexp")
+def _cumulative(avals, outs, *, axis, **_):
+    if _spec(avals[0])[axis] is not None:
+        raise ShardingTypeError(f"Input should be unsharded over the axis being reduced. Got input "
+                                f"type={avals[0]} and axis={axis}")
+    return [_spec(avals[0])]
+
+
+@rule("transpose")
+def _transpose(avals, outs, *, permutation):
+    spec = _spec(avals[0])
+    return [tuple(spec[i] for i in permutation)]
+
+
+@rule("broadcast_in_dim")
+def _broadcast_in_dim(avals, outs, *, shape, broadcast_dimensions, **_):
+    spec, out = _spec(avals[0]), [None] * len(shape)
+    for i, d in enumerate(broadcast_dimensions):
+        out[d] = spec[i]
+    return [tuple(out)]
+
+
+@rule("squeeze")
+def _squeeze(avals, outs, *, dimensions):
+    return [tuple(e for d, e in enumerate(_spec(avals[0])) if d not in dimensions)]
+
+
+@rule("concatenate")
+def _concatenate(avals, outs, **_):
+    typed_in = [a for a in avals if a.sharding is not None]
+    if any(a.sharding != typed_in[0].sharding for a in avals):
+        raise ShardingTypeError(f"All operands should have the same sharding. Got shardings "
+                                f"{', '.join(str(_shown(a)) for a in avals)}")
+    return [_spec(typed_in[0])]
+
+
+def _shown(aval: ShapedArray) -> Any:
+    return aval.sharding if aval.sharding is not None else NamedSharding(current_mesh().abstract_mesh, PartitionSpec())
+
+
+def _varying_out_shape(what: str) -> Rule:
+    """JAX's ``_get_sharding_for_varying_out_shape``: the operand's sharding, if its mesh axes divide every
+    dimension whose size changes."""
+    def rule_(avals, outs, **_):
+        x, o = avals[0], outs[0]
+        mesh = x.sharding.mesh
+        for n, m, e in zip(x.shape, o.shape, _spec(x)):
+            k = math.prod(mesh.shape[a] for a in spec_axes(e))
+            if n != m and e is not None and m % k:
+                raise ShardingTypeError(f"{what} on sharded dims where out dim ({m}) is not divisible by mesh axes "
+                                        f"({k}) with spec ({e}) is not implemented. Got input type={x.str_short()} and "
+                                        f"output shape={o.shape}")
+        return [_spec(x)]
+    return rule_
+
+
+RULES.update(slice=_varying_out_shape("slicing"), pad=_varying_out_shape("padding"),
+             dynamic_slice=_varying_out_shape("dynamic_slice"))
+
+
+@rule("rev")
+def _rev(avals, outs, **_):
+    return [_spec(avals[0])]
+
+
+@rule("dynamic_update_slice")
+def _dynamic_update_slice(avals, outs, **_):
+    x, u = avals[:2]
+    if _spec(x) != _spec(u):
+        raise ShardingTypeError(f"dynamic_update_slice operand sharding must be equal to update sharding, got operand "
+                                f"sharding {x.str_short()} and update sharding {u.str_short()}.")
+    return [_spec(x)]
+
+
+@rule("sort")
+def _sort(avals, outs, *, dimension, **_):
+    typed_in = [a for a in avals if a.sharding is not None]
+    for a in typed_in:
+        if _spec(a)[dimension] is not None:
+            raise ShardingTypeError(f"Arguments to sort must be unsharded over the sorting dimension. Got arg "
+                                    f"sharding={a.sharding} and sorting dimension={dimension}")
+        if _spec(a) != _spec(typed_in[0]):
+            raise ShardingTypeError(f"Arguments to sort must have equal shardings, got: "
+                                    f"{' '.join(str(b.sharding) for b in typed_in)}")
+    return [_spec(typed_in[0])] * len(outs)
+
+
+@rule("dot_general")
+def _dot_general(avals, outs, *, dimension_numbers, **_):
+    lhs, rhs = avals
+    (lc, rc), (lb, rb) = dimension_numbers
+    ls, rs = _spec(lhs), _spec(rhs)
+    lcs, rcs = tuple(ls[i] for i in lc), tuple(rs[i] for i in rc)
+    lbs, rbs = tuple(ls[i] for i in lb), tuple(rs[i] for i in rb)
+    _match(lbs, rbs, f"dot_general requires lhs batch dimensions and rhs batch dimensions to have the consistent "
+                     f"sharding, got {lbs} and {rbs}.")
+    _match(lcs, rcs, f"dot_general requires contracting dimensions to have consistent sharding, got {lcs} and {rcs}.")
+    if any(l is not None and r is not None for l, r in zip(lcs, rcs)):
+        raise ShardingTypeError("Contracting dimensions are sharded and it is ambiguous how the output should be "
+                                "sharded. Please specify the output sharding via the `out_sharding` parameter. Got "
+                                f"lhs_contracting_spec={lcs} and rhs_contracting_spec={rcs}")
+    lfree = tuple(e for d, e in enumerate(ls) if d not in lc and d not in lb)
+    rfree = tuple(e for d, e in enumerate(rs) if d not in rc and d not in rb)
+    return [lbs + lfree + rfree]
+
+
+def _match(lhs: tuple, rhs: tuple, msg: str) -> None:
+    if any(l is not None and r is not None and l != r for l, r in zip(lhs, rhs)):
+        raise ShardingTypeError(msg)
+
+
+@rule("reshape")
+def _reshape(avals, outs, *, new_sizes, dimensions=None, **_):
+    """JAX's ``_reshape_sharding_rule``: size-1 dimensions come and go; one dimension split into several keeps
+    its sharding on the leading ones it covers; several merged into one keep theirs (major to minor)."""
+    x, spec = avals[0], _spec(avals[0])
+    new_sizes = tuple(new_sizes)
+    if all(e is None for e in spec):
+        return [(None,) * len(new_sizes)]
+    if [n for n in x.shape if n != 1] == [n for n in new_sizes if n != 1]:
+        kept = iter(e for n, e in zip(x.shape, spec) if n != 1)
+        return [tuple(None if n == 1 else next(kept) for n in new_sizes)]
+    mesh = x.sharding.mesh
+    split = _split_on_one_axis(x, x.shape, new_sizes, new_sizes)
+    if split is not None:
+        out = []
+        for part, e in zip(split, spec):
+            if not isinstance(part, list):
+                out.append(e)
+            elif e is None:
+                out.extend([None] * len(part))
+            elif dimensions is None:
+                out.extend(_partitions(x, new_sizes, mesh, spec_axes(e), part))
+            else:
+                _reshape_error(x, new_sizes)
+        return [tuple(out)]
+    merge = _split_on_one_axis(x, new_sizes, x.shape, new_sizes) if len(new_sizes) < x.ndim else None
+    if merge is None:
+        _reshape_error(x, new_sizes)
+    out, it = [], iter(spec)
+    for n, part in zip(new_sizes, merge):
+        if not isinstance(part, list):
+            out.append(next(it))
+            continue
+        group = [next(it) for _ in part]
+        if all(e is None for e in group):
+            out.append(None)
+            continue
+        flat = [a for e in group for a in (spec_axes(e) or (None,))]
+        while flat and flat[-1] is None:
+            flat.pop()
+        if None in flat or dimensions is not None:
+            _reshape_error(x, new_sizes)
+        out.extend(_partitions(x, new_sizes, mesh, tuple(flat), [n]))
+    return [tuple(out)]
+
+
+@rule("cond")
+def _cond(avals, outs, *, branches):
+    first = branches[0].out_avals
+    for b in branches[1:]:
+        for t, f in zip(first, b.out_avals):
+            if _spec(t) != _spec(f):
+                raise TypeError(f"cond branches must have equal output types but they differ.\n\nThe output of "
+                                f"true_fun has type {f} but the corresponding output of false_fun has type {t}.\n\n"
+                                "Revise true_fun and/or false_fun so that all output types match.")
+    return [_spec(a) for a in first]
+
+
+def _check_carry(what: str, carry: list, carry_out: list) -> None:
+    for i, (c, o) in enumerate(zip(carry, carry_out)):
+        if _spec(c) != _spec(o):
+            raise TypeError(f"{what} function carry input and carry output must have equal types, but they differ:"
+                            f"\n\nThe input carry component {i} has type {c} but the corresponding output carry "
+                            f"component has type {o}.\n\nRevise the function so that all output types match the "
+                            "corresponding input types.")
+
+
+@rule("while")
+def _while(avals, outs, *, body_jaxpr, cond_nconsts, body_nconsts, **_):
+    carry = avals[cond_nconsts + body_nconsts:]
+    _check_carry("while_loop body", carry, body_jaxpr.out_avals)
+    return [_spec(a) for a in carry]
+
+
+@rule("scan")
+def _scan(avals, outs, *, jaxpr, num_consts, num_carry, **_):
+    carry, xs = avals[num_consts:num_consts + num_carry], avals[num_consts + num_carry:]
+    for x in xs:
+        if _spec(x)[0] is not None:
+            raise ValueError(f"0th dimension of all xs should be replicated. Got {x.sharding.spec}")
+        if any(e is not None for e in _spec(x)):
+            raise NotImplementedError(f"explicit sharding: scan over xs sharded along their other dimensions (got "
+                                      f"{x.str_short()}) is not implemented in portax: the body would not see the "
+                                      "slices' types. Reshard xs to replicated first (jax.sharding.reshard(xs, P())).")
+    _check_carry("scan body", carry, jaxpr.out_avals[:num_carry])
+    return [_spec(a) for a in carry] + [(None,) + _spec(a) for a in jaxpr.out_avals[num_carry:]]
+
+
+def _reshape_error(x: ShapedArray, new_sizes: tuple) -> None:
+    raise ShardingTypeError("This reshape is not supported. Please specify the sharding of the output via the "
+                            f"`out_sharding` argument of jax.lax.reshape. Got operand type: {x}, new sizes: {new_sizes}")
+
+
+def _split_on_one_axis(x: ShapedArray, op_shape: tuple, new_sizes: tuple, reshape_to: tuple) -> list | None:
+    """JAX's ``_split_on_one_axis``: per dimension of ``op_shape`` its size, or the list of the sizes of
+    ``new_sizes`` it splits into (one dimension only); None if ``new_sizes`` is no such split; JAX's error (for the
+    reshape of ``x`` to ``reshape_to``) if it splits several."""
+    if len(new_sizes) <= len(op_shape):
+        return None
+    ones = 0
+    while op_shape[-1] == 1 and new_sizes[-1] == 1:
+        ones, op_shape, new_sizes = ones + 1, op_shape[:-1], new_sizes[:-1]
+    i = j = count = 0
+    out: list = []
+    while j < len(new_sizes):
+        if op_shape[i] == new_sizes[j]:
+            out.append(op_shape[i])
+        else:
+            count += 1
+            if count > 1:
+                _reshape_error(x, reshape_to)
+            temp, next_j, next_i = [new_sizes[j]], j + 1, i + 1
+            while math.prod(temp) != op_shape[i] or (next_j < len(new_sizes) and new_sizes[next_j] == 1):
+                if math.prod(temp) > op_shape[i]:
+                    return None
+                if math.prod(temp) == op_shape[i] and next_i < len(op_shape) and new_sizes[next_j] == op_shape[next_i]:
+                    break
+                j += 1
+                if j >= len(new_sizes):
+                    return None
+                temp.append(new_sizes[j])
+                next_j += 1
+            out.append(temp)
+        i += 1
+        j += 1
+    return out + [1] * ones
+
+
+def _partitions(x: ShapedArray, new_sizes: tuple, mesh: AbstractMesh, axes: tuple, sizes: list) -> list:
+    """JAX's ``split_partitions``: the mesh axes ``axes`` (major to minor) dealt to the dimensions of ``sizes``."""
+    it, out = iter(axes), []
+    for n in sizes:
+        got = []
+        while n > 1:
+            a = next(it, None)
+            if a is None:
+                break
+            n, r = divmod(n, mesh.shape[a])
+            if r:
+                _reshape_error(x, new_sizes)
+            got.append(a)
+        out.append(_entry(tuple(got)))
+    if next(it, None) is not None:
+        _reshape_error(x, new_sizes)
+    return out
+
+
+# --- reshard ---------------------------------------------------------------------------------------------
+reshard_p = Primitive("reshard")
+
+
+def _reshard_abstract(x: ShapedArray, *, dst_sharding: NamedSharding) -> ShapedArray:
+    return ShapedArray(x.shape, x.dtype, x.weak_type, type_sharding(dst_sharding, x.ndim))
+
+
+def _reshard_transpose(ct: Any, x: Any, *, dst_sharding: NamedSharding) -> list:
+    src = x.aval.sharding
+    return [reshard_p.bind(ct, dst_sharding=src if src is not None else dst_sharding.with_spec(PartitionSpec()))]
+
+
+def _reshard_batch(axis: Any, vals: list, dims: list, *, dst_sharding: NamedSharding) -> tuple:
+    (x,), (d,) = vals, dims
+    x = batching.moveaxis(x, d, 0)
+    return reshard_p.bind(x, dst_sharding=dst_sharding.with_spec(PartitionSpec(None, *dst_sharding.spec))), 0
+
+
+def _reshard_impl(x: Any, *, dst_sharding: NamedSharding) -> Any:
+    """On a concrete array: laid out anew over the target's mesh (over an abstract mesh: the array's mesh, else the
+    mesh set by ``set_mesh``)."""
+    from .api import device_put
+    from .sharded import MeshArray
+    mesh = dst_sharding.mesh
+    if not isinstance(mesh, Mesh):
+        mesh = x.sharding.mesh if type(x) is MeshArray else current_mesh()
+        if mesh.abstract_mesh != dst_sharding.mesh:
+            raise ValueError(f"reshard to {dst_sharding} needs its devices: an array over a mesh of that shape, or "
+                             "that mesh set by `jax.set_mesh`")
+    spec = tuple(dst_sharding.spec) + (None,) * (get_aval(x).ndim - len(dst_sharding.spec))
+    return device_put(x, NamedSharding(mesh, PartitionSpec(*spec)))  # (the spec as the type writes it)
+
+
+abstract_eval_rules[reshard_p] = _reshard_abstract
+impl_rules[reshard_p] = _reshard_impl
+ad.deflinear(reshard_p, _reshard_transpose)
+batching_rules[reshard_p] = _reshard_batch
+
+
+def _register_decomposition() -> None:
+    from .decompositions import register_decomposition
+    register_decomposition(reshard_p, lambda x, *, dst_sharding: x)  # (a layout change: the values as they are)
+
+
+def reshard(xs: Any, out_shardings: Any) -> Any:
+    """``jax.sharding.reshard``: ``xs`` (a pytree; ``out_shardings`` a prefix of it of PartitionSpecs, meaning the
+    mesh set by ``set_mesh``, or NamedShardings) laid out, and typed, by the shardings."""
+    from .api import _flatten_axes
+    from .pytree import tree_flatten, tree_unflatten
+    leaves, tree = tree_flatten(xs)
+    flat = _flatten_axes("reshard out_shardings", tree, out_shardings, (PartitionSpec, NamedSharding))
+    return tree_unflatten(tree, [_reshard_one(x, s) for x, s in zip(leaves, flat)])
+
+
+def _reshard_one(x: Any, s: Any) -> Any:
+    if isinstance(s, PartitionSpec):
+        mesh = current_mesh()
+        if mesh.empty:
+            aval = get_aval(x)
+            mesh = aval.sharding.mesh if aval.sharding is not None else mesh
+        if mesh.empty:
+            raise ValueError("Please set a mesh via `jax.set_mesh` if a PartitionSpec is passed to reshard")
+        s = NamedSharding(mesh, s)
+    if not isinstance(s, NamedSharding):
+        raise TypeError(f"reshard only accepts PartitionSpecs and NamedShardings, got {s!r}")
+    s.check_shape(get_aval(x).shape, "reshard args")
+    if is_tracer(x):
+        return reshard_p.bind(x, dst_sharding=NamedSharding(s.mesh.abstract_mesh, s.spec))
+    return _reshard_impl(x, dst_sharding=s)
+
+
+def with_out_sharding(x: Any, out_sharding: Any) -> Any:
+    """``x`` resharded to ``out_sharding`` (a PartitionSpec or NamedSharding; None: ``x`` as it is): the
+    ``out_sharding=`` argument of the creation functions."""
+    return x if out_sharding is None else reshard(x, out_sharding)
+
+
+def computed_as(fn: Callable, out_sharding: Any, *operands: Any) -> Any:
+    """``fn(*operands)`` laid out and typed by ``out_sharding`` (None: as ``fn`` gives it): the ``out_sharding=``
+    argument of contractions and reshapes. Operands whose shardings ``fn``'s rules reject (contracting dimensions
+    sharded alike, a reshape JAX leaves to ``out_sharding``) are made unsharded first: the same values, which XLA
+    would get through collectives too."""
+    if out_sharding is None:
+        return fn(*operands)
+    try:
+        out = fn(*operands)
+    except ShardingTypeError:
+        out = fn(*map(_unsharded, operands))
+    return reshard(out, out_sharding)
+
+
+def as_typed_like(aval: ShapedArray, *operands: Any) -> NamedSharding | None:
+    """The sharding a cotangent for a primal of ``aval`` computed from ``operands`` takes (JAX gives it the primal's):
+    ``aval``'s, or unsharded when only the operands are typed; None when nothing is typed."""
+    if aval.sharding is not None:
+        return aval.sharding
+    typed_in = [get_aval(x).sharding for x in operands if get_aval(x).sharding is not None]
+    return NamedSharding(typed_in[0].mesh, PartitionSpec()) if typed_in else None
+
+
+def _unsharded(x: Any) -> Any:
+    aval = get_aval(x)
+    if aval.sharding is None or all(e is None for e in aval.sharding.spec):
+        return x
+    return reshard(x, NamedSharding(aval.sharding.mesh, PartitionSpec()))
+
+
+_register_elementwise()
+_register_decomposition()
