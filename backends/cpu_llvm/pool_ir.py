@@ -2,7 +2,8 @@
 
 ``portax_parallel_for(task, n, argv)`` runs ``task(start, end, argv)`` over [0, n), cut into chunks that the
 caller and the workers claim one at a time. A worker is a thread that entered ``portax_pool_worker(pool)`` and
-never leaves it: it spins on the pool's state word for ``spin_ns`` after its last chunk, then sleeps on a
+stays there until the pool stops (at exit): it spins on the pool's state word for ``spin_ns`` after its last
+chunk, then sleeps on a
 condition variable that a caller signals only when some worker sleeps. So back-to-back split calls cost a few
 atomic operations, and idle workers cost nothing.
 

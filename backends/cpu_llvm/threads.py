@@ -10,6 +10,7 @@ use only its share of the cores, so N devices running at once don't oversubscrib
 """
 from __future__ import annotations
 
+import atexit
 import ctypes
 import functools
 import os
@@ -22,7 +23,10 @@ import llvmlite.binding as llvm
 from . import engine, pool_ir
 
 DEFAULT_MIN_WORK = 1 << 16  # elements of a plain elementwise op: the hand-off costs ~2 us, ~16K such elements
-SPIN_NS = 200_000  # how long an idle worker spins before it sleeps: back-to-back calls find it awake
+# how long an idle worker spins before it sleeps (``PORTAX_CPU_SPIN_US``): calls made in a loop find it awake
+# (waking a sleeping thread can take milliseconds on a busy or virtual machine, longer than the call it was
+# woken for); 0 saves power and shares the cores best with other busy processes
+SPIN_NS = 1000 * int(os.environ.get("PORTAX_CPU_SPIN_US", "1000"))
 
 _TASK_CALL = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p)
 _WORKER = ctypes.CFUNCTYPE(None, ctypes.c_void_p)
@@ -51,8 +55,11 @@ class _Pool:
     """The pool's memory (``pool_ir``'s slots, a mutex and a condition variable) and its worker threads."""
 
     def __init__(self, size: int) -> None:
-        self._raw = (ctypes.c_int64 * (pool_ir.SLOTS + 8))()
-        self.address = -(-ctypes.addressof(self._raw) // 64) * 64
+        # never freed: workers read it until the process ends, after Python objects are gone
+        memory = ctypes.c_void_p()
+        if _libc.posix_memalign(ctypes.byref(memory), 64, pool_ir.SLOTS * 8) != 0:
+            raise MemoryError("portax: cannot allocate the worker pool")
+        self.address = memory.value
         self.slots = (ctypes.c_int64 * pool_ir.SLOTS).from_address(self.address)
         self._reset()
         self.size = size
@@ -90,7 +97,7 @@ class _Pool:
                 self._workers.append(t)
 
     def stop(self) -> None:
-        """Let the workers return (for pools made by tests; the process's pool lives as long as the process)."""
+        """Let the workers return (at exit: before the interpreter frees the code they run)."""
         self.slots[pool_ir.STOP] = 1
         mutex, cond = self.address + 8 * pool_ir.MUTEX, self.address + 8 * pool_ir.COND
         _libc.pthread_mutex_lock(ctypes.c_void_p(mutex))
@@ -119,6 +126,7 @@ def _pool() -> _Pool:
         pool.address, _key.value, time.CLOCK_MONOTONIC)
     pool.size = num_cores()
     os.register_at_fork(after_in_child=_after_fork)
+    atexit.register(pool.stop)
     return pool
 
 

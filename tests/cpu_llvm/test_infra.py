@@ -488,6 +488,24 @@ def test_forked_child_splits_with_workers_of_its_own():
         assert p.apply(_split_in_child) is True
 
 
+def test_process_with_spinning_workers_exits_cleanly():
+    """Workers still spinning in the pool's code when the interpreter exits are stopped before that code is
+    freed (a segfault at exit otherwise); PORTAX_CPU_SPIN_US sets their spin."""
+    import subprocess
+    import sys
+    code = ("import numpy as np, portax, portax.numpy as jnp\n"
+            "from portax.backends.cpu_llvm import threads, pool_ir\n"
+            "x = np.ones(1 << 22, np.float32)\n"
+            "for _ in range(20): portax.block_until_ready(portax.jit(lambda v: jnp.tanh(v) * 2)(x))\n"
+            "print(threads.split_calls() > 0 or threads.get_num_threads() == 1,"
+            " threads._pool().slots[pool_ir.SPIN_NS])\n")
+    for spin in ("1000000", "0"):
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                              env={**os.environ, "PORTAX_CPU_SPIN_US": spin})
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert done.stdout.split() == ["True", str(int(spin) * 1000)]
+
+
 def _split_in_child() -> bool:
     addr = engine.compile(IOTA_IR, ["iota"])["iota"]
     before = threads.split_calls()
