@@ -4,15 +4,19 @@ Per group, the convolution is ``out[f, j] = sum_q W[f, q] * P[q, j]``: ``f`` an 
 ``j`` an output position (batch, spatial...), ``q`` a contracted (input feature, kernel tap...) pair and ``P``
 the patches of the input. Nothing is materialised: the packing of a KC block gathers the patches straight from
 the input (zero where a tap falls in the padding) and the weights straight from the kernel with masked vector
-gathers through per-index offset tables, so any layout works. The output side whose elements are contiguous in memory becomes the
-micro-kernel's vector (column) side: output positions for NCHW, features for NHWC.
+gathers through per-index offset tables, so any layout works (weights contiguous along the contraction, e.g. OIHW
+or an NCHW output gradient, are loaded a row at a time and transposed in registers instead). The output side whose
+elements are contiguous in memory becomes the micro-kernel's vector (column) side: output positions for NCHW,
+features for NHWC; tiles are added to the output a contiguous run of columns at a time (across images too), and the
+last rows of a block use a micro-kernel of 2/3 the rows when that pads fewer.
 
 Lhs dilation (transposed convolutions, the lhs gradient) is split into sub-convolutions per residue class of
 the output positions (``phases``): in each, the taps that hit a real input element form a regular, undilated
 convolution, so no multiply-by-zero work is done. Feature and batch groups (grouped, depthwise, the rhs
 gradient of grouped convolutions) are the outermost work dimension. A lone sub-convolution with fewer work items
-than cores and a long contraction (the filter gradient of a first layer) splits its KC blocks into ranges, each
-summed into its own copy of the output, added up afterwards. Groups with fewer than ``DIRECT_BELOW``
+than cores and a long contraction (the filter gradient of a first layer), or with an output of one small block
+beside a long contraction (a filter gradient), splits its KC blocks into equal ranges, each summed into its own
+copy of the output, added up afterwards. Groups with fewer than ``DIRECT_BELOW``
 output features (depthwise convolutions and their gradients, a first layer's input gradient) run a direct task
 instead, vectorised along output rows or along the groups. Each task is one library function per dtype, compiled
 once per process; a program passes its geometry in a constant array.
@@ -83,6 +87,9 @@ def _records(lhs_shape, rhs_shape, out_shape, p: dict, dtype: np.dtype, direct: 
         phases(lhs_shape[lhs_spec[2 + d]], rhs_shape[rhs_spec[2 + d]], out_shape[out_spec[2 + d]],
                p["window_strides"][d], p["padding"][d][0], p["lhs_dilation"][d], p["rhs_dilation"][d])
         for d in range(nsp)]
+    if any(max(abs(a.i0), abs(a.i0 + (a.t_count - 1) * a.st) + (a.u_count - 1) * a.rd, a.n) >= 2 ** 30
+           for axes in per_axis for a in axes):  # the packing checks coordinates in int32
+        raise NotImplementedError("conv_general_dilated on cpu_llvm: spatial extents of 2**30 or more")
     s_h = [0] * pad + [ls[d] for d in lhs_spec[2:]]
     w_k = [0] * pad + [rs[d] for d in rhs_spec[2:]]
     o_s = [0] * pad + [os_[d] for d in out_spec[2:]]
@@ -155,7 +162,7 @@ def emit(mb, lw, lhs, rhs, out, p: dict) -> None:
     records, items = _records(lhs.shape, rhs.shape, out.shape, p, cdt, direct)
     if not records:
         return
-    ks = 1 if direct else _k_splits(records, items, bk)
+    ks, items = (1, items) if direct else _k_splits(records, items, bk)
     if ks > 1:  # one sub-convolution: every split writes all of the output (split 0 into out, the others a copy)
         records[0].update(ks=ks, items_end=items * ks)
         items *= ks
@@ -186,14 +193,23 @@ def emit(mb, lw, lhs, rhs, out, p: dict) -> None:
         gemm.heap_free(b, scratch)
 
 
-def _k_splits(records: list[dict], items: int, bk: gemm.Blocking) -> int:
-    """Into how many ranges of KC blocks to split the contraction of a lone sub-convolution with fewer work
-    items than cores (the rhs gradient of a first layer: a tiny output, a long K), so that every core works."""
+def _k_splits(records: list[dict], items: int, bk: gemm.Blocking) -> tuple[int, int]:
+    """Into how many ranges of KC blocks to split the contraction of a lone sub-convolution, and its work items
+    per range: a long K with fewer work items than cores (the rhs gradient of a first layer: a tiny output), or
+    an output of one block per group small beside K (a filter gradient), then one item per group, so that every
+    core works on an equal share and packs each operand element once (the partial outputs are summed after)."""
     cores = threads.num_cores()
-    n_kb = -(-records[0]["k"] // bk.kc)
-    if len(records) > 1 or items >= cores or n_kb < 2:
-        return 1
-    return min(n_kb, -(-2 * cores // items))
+    r = records[0]
+    n_kb = -(-r["k"] // bk.kc)
+    if len(records) > 1 or n_kb < 2 or cores < 2:
+        return 1, items
+    if items < cores:
+        return min(n_kb, -(-2 * cores // items)), items
+    rows, cols = (r["n_pos"], r["m"]) if r["swap"] else (r["m"], r["n_pos"])
+    if rows > bk.mc or cols > bk.nc or rows * cols > 16 * r["k"] or r["groups"] % cores == 0:
+        return 1, items
+    r.update(n_mb=1, n_nb=1, mcb=rows, ncb=cols, items_end=r["groups"])
+    return min(n_kb, cores), r["groups"]
 
 
 def compute_dtype(in_dtype: np.dtype, out_dtype: np.dtype) -> np.dtype:
@@ -252,7 +268,9 @@ def _library_task(module: ir.Module, dtype: np.dtype, cdt: np.dtype) -> None:
     tb = _Tables(b, b.add(hdr["max_b"], i64(bk.nr)), _TABLES)
     tq = _Tables(b, kc_max, 6)
     tile = b.alloca(ir.ArrayType(vty, bk.mr * (bk.nr // bk.lanes)))
+    small = dataclasses.replace(bk, mr=2 * bk.mr // 3)  # the micro-kernel for the last rows (fewer padded rows)
     sub = b.alloca(T.I64)
+    runs_at = (b.alloca(T.I64), b.alloca(T.I64))  # the run loops' column and count
     scratch = b.load(b.gep(argv, [i64(4)], source_etype=T.PTR), typ=T.PTR)  # outputs of K splits past the first
 
     with for_range(b, start, end, "item") as item:
@@ -278,6 +296,7 @@ def _library_task(module: ir.Module, dtype: np.dtype, cdt: np.dtype) -> None:
         k = f["k"]
         n_kb = b.sdiv(b.add(k, i64(bk.kc - 1)), i64(bk.kc))
         n_kb = b.select(b.icmp_signed("<", n_kb, i64(1)), i64(1), n_kb)  # K == 0 still writes the zeros
+        n_kb = b.mul(b.sdiv(b.add(n_kb, b.sub(f["ks"], i64(1))), f["ks"]), f["ks"])  # as many blocks per K split
         limits = [f[f"h{d}"] for d in range(SPATIAL)]
         kcb = b.sdiv(b.add(k, b.sub(n_kb, i64(1))), n_kb)  # K split evenly into blocks of at most KC
 
@@ -292,29 +311,52 @@ def _library_task(module: ir.Module, dtype: np.dtype, cdt: np.dtype) -> None:
         kb_hi = b.sdiv(b.mul(b.add(split, i64(1)), n_kb), f["ks"])
         with for_range(b, kb_lo, kb_hi, "pc") as pcb:
             pc = b.mul(pcb, kcb)
-            kc = imin(b, kcb, b.sub(k, pc))
+            kc = b.select(b.icmp_signed("<", pc, k), imin(b, kcb, b.sub(k, pc)), i64(0))
             first = b.icmp_signed("==", pcb, kb_lo)
             _fill_q(b, tq, f, pc, kc)
+            _fill_runs(b, tq, kc, 4, 5)
             pack(tb, bpack, i64(0), nc, bk.nr, b.not_(swap))
-            with for_range(b, 0, b.sdiv(b.add(mc, i64(bk.mr - 1)), i64(bk.mr)), "ip") as ip:
-                i0 = b.mul(ip, i64(bk.mr))
-                mr = imin(b, i64(bk.mr), b.sub(mc, i0))
-                pack(ta, apack, i0, mr, bk.mr, swap)  # one row panel at a time, hot in L1 for every column panel
-                with for_range(b, 0, b.sdiv(b.add(nc, i64(bk.nr - 1)), i64(bk.nr)), "jp") as jp:
-                    j0 = b.mul(jp, i64(bk.nr))
-                    nr = imin(b, i64(bk.nr), b.sub(nc, j0))
-                    bpanel = b.gep(bpack, [b.mul(j0, kc)], source_etype=ety)
-                    acc = gemm.micro_kernel(b, bk, vty, apack, bpanel, kc)
-                    full = b.and_(b.icmp_signed("==", mr, i64(bk.mr)), b.icmp_signed("==", nr, i64(bk.nr)))
-                    full = b.and_(full, b.icmp_signed(">=", tb.get(5, j0), i64(bk.nr)))
-                    with b.if_else(full) as (then, otherwise):
-                        with then:
-                            _store_full(b, bk, vty, acc, out_g, ta, i0, tb.get(4, j0), first)
-                        with otherwise:
-                            _store_partial(b, bk, vty, acc, tile, out_g, ta, tb, i0, j0, mr, nr, first)
+
+            def row_panels(bkx: gemm.Blocking, count: ir.Value, row_base: ir.Value) -> None:
+                with for_range(b, 0, count, "ip") as ip:
+                    i0 = b.add(row_base, b.mul(ip, i64(bkx.mr)))
+                    mr = imin(b, i64(bkx.mr), b.sub(mc, i0))
+                    pack(ta, apack, i0, mr, bkx.mr, swap)  # one row panel at a time, hot in L1 for every column panel
+                    with for_range(b, 0, b.sdiv(b.add(nc, i64(bk.nr - 1)), i64(bk.nr)), "jp") as jp:
+                        j0 = b.mul(jp, i64(bk.nr))
+                        nr = imin(b, i64(bk.nr), b.sub(nc, j0))
+                        bpanel = b.gep(bpack, [b.mul(j0, kc)], source_etype=ety)
+                        acc = gemm.micro_kernel(b, bkx, vty, apack, bpanel, kc)
+                        full = b.and_(b.icmp_signed("==", mr, i64(bkx.mr)), b.icmp_signed("==", nr, i64(bk.nr)))
+                        full = b.and_(full, b.icmp_signed(">=", tb.get(5, j0), nr))  # columns contiguous in the output
+                        with b.if_else(full) as (then, otherwise):
+                            with then:
+                                _store_full(b, bk, vty, acc, out_g, ta, i0, tb.get(4, j0), first)
+                            with otherwise:
+                                few = b.icmp_signed("<=", _count_runs(b, tb, j0, nr, runs_at), i64(bk.nr // 4))
+                                with b.if_else(few) as (by_runs, scattered):
+                                    with by_runs:
+                                        _store_runs(b, bk, vty, acc, out_g, ta, tb, i0, j0, mr, nr, first, runs_at)
+                                    with scattered:
+                                        _store_partial(b, bk, vty, acc, tile, out_g, ta, tb, i0, j0, mr, nr, first)
+
+            wide, narrow = _row_panels(b, mc, bk.mr, small.mr)
+            row_panels(bk, wide, i64(0))
+            row_panels(small, narrow, b.mul(wide, i64(bk.mr)))
     for ptr in (bpack, apack, ta.ptr, tb.ptr, tq.ptr):
         gemm.heap_free(b, ptr)
     b.ret_void()
+
+
+def _row_panels(b, rows: ir.Value, mr: int, small: int) -> tuple[ir.Value, ir.Value]:
+    """How many row panels of ``mr`` then of ``small`` rows cover ``rows`` with the fewest padded rows: a rest
+    of up to ``small`` rows takes a small panel, a rest of up to ``mr - small`` rows two with the last wide one."""
+    q, r = b.sdiv(rows, i64(mr)), b.srem(rows, i64(mr))
+    two = b.and_(b.icmp_signed(">", r, i64(0)), b.and_(b.icmp_signed("<=", r, i64(mr - small)),
+                                                      b.icmp_signed(">=", q, i64(1))))
+    one = b.and_(b.icmp_signed(">", r, i64(0)), b.icmp_signed("<=", r, i64(small)))
+    wide = b.select(two, b.sub(q, i64(1)), b.select(b.or_(one, b.icmp_signed("==", r, i64(0))), q, b.add(q, i64(1))))
+    return wide, b.select(two, i64(2), b.select(one, i64(1), i64(0)))
 
 
 def _counters(b, first: ir.Value, sizes: list) -> list:
@@ -398,7 +440,7 @@ def _fill_runs(b, tab: _Tables, count: ir.Value, of: int, into: int) -> None:
 
 def _fill_q(b, tab: _Tables, f: dict, pc: ir.Value, kc: ir.Value) -> None:
     """Tables of contracted indices pc..pc+kc, (input feature, taps...): input offset, tap coordinates (0..2),
-    weights offset (4)."""
+    weights offset (4); table 5 takes the runs of the weights offsets (``_fill_runs``)."""
     sizes = [f[f"u{d}"] for d in range(SPATIAL)]
     slots = _counters(b, pc, sizes)
     with for_range(b, 0, kc, "fq") as p:
@@ -428,33 +470,40 @@ def _pack(b, tab: _Tables, tq: _Tables, qoff: int, src, dst, dtype, cdt, kc, x0,
                                                      ir.VectorType(T.I1, lanes), ir.VectorType(mty, lanes)])
     base = splat(b, b.ptrtoint(src, T.I64), lanes)
     esize = splat(b, i64(dtype.itemsize), lanes)
+    i32vty = ir.VectorType(T.I32, lanes)
+    lims = [splat(b, b.trunc(limit, T.I32), lanes) for limit in lim] if lim else []
     n_panels = b.sdiv(b.add(extent, i64(width - 1)), i64(width))
     with for_range(b, 0, n_panels, "pp") as panel:
         first = b.mul(panel, i64(width))
         pbase = b.mul(first, kc)
 
-        def vectors(consecutive: bool) -> None:
-            """The panel's rows: masked loads (every vector's sources consecutive) or masked gathers."""
-            with for_range(b, 0, kc, "pk") as p:
-                q_src = splat(b, tq.get(qoff, p), lanes)
-                q_k = [splat(b, tq.get(1 + d, p), lanes) for d in range(SPATIAL)] if lim else []
-                for c0 in range(0, width, lanes):
-                    used = min(lanes, width - c0)
-                    rel0 = b.add(first, i64(c0))
-                    ok = b.icmp_signed("<", b.add(splat(b, rel0, lanes), iota), splat(b, extent, lanes))
-                    if used < lanes:
-                        ok = b.and_(ok, ir.Constant(ir.VectorType(T.I1, lanes), [int(j < used) for j in range(lanes)]))
-                    x = b.add(x0, rel0)
-                    for d, k in enumerate(q_k):
-                        coord = masked_load(b, tab.at(1 + d, x), ivty, ok)
-                        ok = b.and_(ok, b.icmp_unsigned("<", b.add(coord, k), splat(b, lim[d], lanes)))
+        def vectors(consecutive: bool, lo=i64(0), hi=kc) -> None:
+            """The panel's rows lo..hi: masked loads (every vector's sources consecutive) or masked gathers. Each
+            vector's valid lanes, coordinates (int32) and source addresses are loaded once for all its rows."""
+            chunks = []
+            for c0 in range(0, width, lanes):
+                used = min(lanes, width - c0)
+                rel0 = b.add(first, i64(c0))
+                ok = b.icmp_signed("<", b.add(splat(b, rel0, lanes), iota), splat(b, extent, lanes))
+                if used < lanes:
+                    ok = b.and_(ok, ir.Constant(ir.VectorType(T.I1, lanes), [int(j < used) for j in range(lanes)]))
+                x = b.add(x0, rel0)
+                coords = [b.trunc(masked_load(b, tab.at(1 + d, x), ivty, ok), i32vty) for d in range(len(lims))]
+                at0 = (tab.get(0, _clamped(b, x0, rel0, extent)) if consecutive
+                       else b.add(base, b.mul(masked_load(b, tab.at(0, x), ivty, ok), esize)))
+                chunks.append((c0, used, ok, coords, at0))
+            with for_range(b, lo, hi, "pk") as p:
+                q_src = tq.get(qoff, p)
+                q_k = [splat(b, b.trunc(tq.get(1 + d, p), T.I32), lanes) for d in range(len(lims))]
+                for c0, used, ok, coords, at0 in chunks:
+                    for coord, k, limit in zip(coords, q_k, lims):
+                        ok = b.and_(ok, b.icmp_unsigned("<", b.add(coord, k), limit))
                     if consecutive:
-                        at = b.gep(src, [b.add(tab.get(0, _clamped(b, x0, rel0, extent)), tq.get(qoff, p))],
-                                   source_etype=mty)
+                        at = b.gep(src, [b.add(at0, q_src)], source_etype=mty)
                         v = masked_load(b, at, ir.VectorType(mty, lanes), ok)
                     else:
-                        offs = masked_load(b, tab.at(0, x), ivty, ok)
-                        ptrs = b.inttoptr(b.add(base, b.mul(b.add(offs, q_src), esize)), ir.VectorType(T.PTR, lanes))
+                        ptrs = b.inttoptr(b.add(at0, splat(b, b.mul(q_src, i64(dtype.itemsize)), lanes)),
+                                          ir.VectorType(T.PTR, lanes))
                         zero = ir.Constant(ir.VectorType(mty, lanes), [ir.Constant(mty, 0.0)] * lanes)
                         v = b.call(gather, [ptrs, ir.Constant(T.I32, dtype.itemsize), ok, zero])
                     v = v if mty == ety else b.fpext(v, ir.VectorType(ety, lanes))
@@ -473,7 +522,43 @@ def _pack(b, tab: _Tables, tq: _Tables, qoff: int, src, dst, dtype, cdt, kc, x0,
             with loads:
                 vectors(True)
             with gathers:
-                vectors(False)
+                if lim:
+                    vectors(False)
+                else:
+                    _pack_transposing(b, tab, tq, src, dst, dtype, cdt, kc, x0, first, pbase, extent, width, vectors)
+
+
+def _pack_transposing(b, tab: _Tables, tq: _Tables, src, dst, dtype, cdt, kc, x0, first, pbase, extent,
+                      width: int, vectors) -> None:
+    """A weights-side panel whose sources are contiguous along the contraction (``tq`` runs, table 5): per
+    ``lanes`` steps of it, each row one vector load, transposed in registers into one vector per step (gathers
+    elsewhere: blocks across a run's end and the last steps)."""
+    mty, ety = T.memory_type(dtype), T.memory_type(cdt)
+    lanes = engine.host_target_info().vector_width // (8 * cdt.itemsize)
+    mvty, vty = ir.VectorType(mty, lanes), ir.VectorType(ety, lanes)
+    with for_range(b, 0, b.sdiv(kc, i64(lanes)), "pt") as blk:
+        p0 = b.mul(blk, i64(lanes))
+        with b.if_else(b.icmp_signed(">=", tq.get(5, p0), i64(lanes))) as (contiguous, other):
+            with contiguous:
+                q_w = tq.get(4, p0)
+                for c0 in range(0, width, lanes):
+                    used = min(lanes, width - c0)
+                    rows = []
+                    for r in range(used):
+                        inside = b.icmp_signed("<", b.add(first, i64(c0 + r)), extent)
+                        at = b.select(inside, b.add(tab.get(0, b.add(x0, b.add(first, i64(c0 + r)))), q_w), i64(0))
+                        v = masked_load(b, b.gep(src, [at], source_etype=mty), mvty, splat(b, inside, lanes))
+                        rows.append(v if mty == ety else b.fpext(v, vty))
+                    rows += [ir.Constant(vty, ir.Undefined)] * (lanes - used)
+                    for j, col in enumerate(gemm.transpose(b, rows)):
+                        if used < lanes:
+                            col = b.shuffle_vector(col, ir.Constant(vty, ir.Undefined),
+                                                   ir.Constant(ir.VectorType(T.I32, used), list(range(used))))
+                        at = b.add(pbase, b.add(b.mul(b.add(p0, i64(j)), i64(width)), i64(c0)))
+                        b.store(col, b.gep(dst, [at], source_etype=ety), align=cdt.itemsize)
+            with other:
+                vectors(False, p0, b.add(p0, i64(lanes)))
+    vectors(False, b.mul(b.sdiv(kc, i64(lanes)), i64(lanes)), kc)
 
 
 def _clamped(b, x0, rel0, extent) -> ir.Value:
@@ -493,9 +578,49 @@ def _store_full(b, bk, vty, acc, out, ta: _Tables, i0, col_off, first) -> None:
             b.store(b.fadd(old, val), ptr, align=align)
 
 
+def _count_runs(b, tb: _Tables, j0, nr, slots) -> ir.Value:
+    """Into how many runs of contiguous output offsets the tile's nr columns from j0 fall."""
+    col, count = slots
+    b.store(i64(0), col)
+    b.store(i64(0), count)
+
+    def step():
+        b.store(b.add(b.load(col), tb.get(5, b.add(j0, b.load(col)))), col)
+        b.store(b.add(b.load(count), i64(1)), count)
+    while_loop(b, lambda: b.icmp_signed("<", b.load(col), nr), step, "runs")
+    return b.load(count)
+
+
+def _store_runs(b, bk, vty, acc, out, ta: _Tables, tb: _Tables, i0, j0, mr, nr, first, slots) -> None:
+    """Edge tile, or one whose columns fall into a few contiguous runs in the output: per run, add the valid
+    rows' columns of the run with masked vector loads and stores (lane c at the run's offset + c - its start)."""
+    iota = ir.Constant(ir.VectorType(T.I64, bk.lanes), list(range(bk.lanes)))
+    read = splat(b, b.not_(first), bk.lanes)
+    col = slots[0]
+    b.store(i64(0), col)
+
+    def run():
+        lo = b.load(col)
+        hi = b.add(lo, imin(b, tb.get(5, b.add(j0, lo)), b.sub(nr, lo)))
+        col_off = b.sub(tb.get(4, b.add(j0, lo)), lo)
+        for i, row in enumerate(acc):
+            inside = b.icmp_signed("<", i64(i), mr)
+            row_ptr = b.gep(out, [b.add(b.select(inside, ta.get(4, b.add(i0, i64(i))), i64(0)), col_off)],
+                            source_etype=vty.element)
+            for v, val in enumerate(row):
+                lane = b.add(iota, splat(b, i64(v * bk.lanes), bk.lanes))
+                cols = b.and_(b.icmp_signed(">=", lane, splat(b, lo, bk.lanes)),
+                              b.icmp_signed("<", lane, splat(b, hi, bk.lanes)))
+                mask = b.and_(cols, splat(b, inside, bk.lanes))
+                ptr = b.gep(row_ptr, [i64(v * bk.lanes)], source_etype=vty.element)
+                masked_store(b, b.fadd(masked_load(b, ptr, vty, b.and_(mask, read)), val), ptr, mask)
+        b.store(hi, col)
+    while_loop(b, lambda: b.icmp_signed("<", b.load(col), nr), run, "store_runs")
+
+
 def _store_partial(b, bk, vty, acc, tile, out, ta: _Tables, tb: _Tables, i0, j0, mr, nr, first) -> None:
-    """Edge or scattered tile: spill the accumulators, then add each valid row's part a vector at a time through
-    the columns' output offsets (masked gathers and scatters: no element loop)."""
+    """Scattered tile (its columns in many runs): spill the accumulators, then add each valid row's part a vector
+    at a time through the columns' output offsets (masked gathers and scatters: no element loop)."""
     ety, lanes = vty.element, bk.lanes
     nv = bk.nr // lanes
     for i, row in enumerate(acc):

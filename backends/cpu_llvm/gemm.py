@@ -279,7 +279,7 @@ def _pack(b, src, base, dst, vty, kc, extent, width, k0, x0, s_k, s_x) -> None:
                 valid = min(lanes, width - w0)
                 vecs = [b.load(src_at(p0, b.add(x_first, i64(w0 + r)), i64(1), s_x), typ=vty, align=align)
                         if r < valid else ir.Constant(vty, ir.Undefined) for r in range(lanes)]
-                for j, col in enumerate(_transpose(b, vecs)):
+                for j, col in enumerate(transpose(b, vecs)):
                     if valid < lanes:
                         col = b.shuffle_vector(col, ir.Constant(vty, ir.Undefined),
                                                ir.Constant(ir.VectorType(T.I32, valid), list(range(valid))))
@@ -317,7 +317,7 @@ def _pack(b, src, base, dst, vty, kc, extent, width, k0, x0, s_k, s_x) -> None:
                                 b.store(b.select(inside, v, zero), dst_at(pbase, p, w))
 
 
-def _transpose(b, rows: list) -> list:
+def transpose(b, rows: list) -> list:
     """The columns of the square matrix whose rows are the vectors ``rows`` (a power of two of them): for each
     bit of the index, one two-source shuffle per vector swaps that bit between row and column."""
     n = len(rows)

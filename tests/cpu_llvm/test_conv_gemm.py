@@ -157,3 +157,45 @@ def test_column_blocks_split_evenly(monkeypatch):
     bk = gemm.blocking(np.float32)
     assert conv_gemm._even_columns(3 * bk.nr, 9 * bk.nr, bk, 1) == 5 * bk.nr
     assert conv_gemm._even_columns(13 * bk.nr, 49 * bk.nr, bk, 1) == 13 * bk.nr
+
+
+@pytest.mark.parametrize("dtype, rtol", [("float32", 1e-4), ("float64", 1e-12)])
+@pytest.mark.parametrize("dn", LAYOUTS[2][:2])
+def test_small_images_filter_gradient_k_split(dn, dtype, rtol, monkeypatch):
+    """A stride-2 layer on small images (7x7 outputs: output tiles across images fall into a few contiguous runs,
+    13 features leave partial row panels), weights packed through in-register transposes (runs of the
+    contraction, broken at image ends for the filter gradient), and its filter gradient (a small output beside
+    a long K) split over K evenly although there are as many column blocks as cores."""
+    monkeypatch.setattr(threads, "num_cores", lambda: 2)
+    with x64_enabled(dtype == "float64"):
+        x, w = operands(dn, 6, 32, (14, 13), 13, (3, 3), dtype=dtype)
+        fn = conv_fn(dn, (2, 2), "SAME")
+        check(fn, x, w, rtol=rtol)
+        y = np.asarray(portax.jit(fn, backend="reference")(x, w))
+        filter_grad = lambda x, w, gy: portax.vjp(fn, x, w)[1](gy)[1]
+        kernels = [k.description for k in compiled(filter_grad, x, w, y).kernels if "conv_general" in k.description]
+        assert len(kernels) == 1 and ("K in 2 splits" if dtype == "float32" else "K in") in kernels[0], kernels
+
+
+def test_huge_spatial_extent_not_implemented():
+    """Coordinates are checked in int32 by the packing: spatial extents of 2**30 or more are refused."""
+    p = dict(dimension_numbers=((0, 1, 2), (0, 1, 2), (0, 1, 2)), feature_group_count=1, batch_group_count=1,
+             window_strides=(1,), padding=((1, 1),), lhs_dilation=(1,), rhs_dilation=(1,))
+    with pytest.raises(NotImplementedError, match="2\\*\\*30"):
+        conv_gemm._records((1, 1, 2 ** 30), (1, 1, 3), (1, 1, 2 ** 30), p, np.dtype(np.float32), False)
+    assert conv_gemm._records((1, 1, 2 ** 20), (1, 1, 3), (1, 1, 2 ** 20), p, np.dtype(np.float32), False)[1] > 0
+
+
+def test_grouped_filter_gradient_k_split(monkeypatch):
+    """The filter gradient of a grouped layer (3 batch groups on 2 cores) with a long K: one item per group and
+    K split, every split summing all groups into its own copy of the output."""
+    monkeypatch.setattr(threads, "num_cores", lambda: 2)
+    dn = LAYOUTS[2][0]
+    x, w = operands(dn, 8, 6, (24, 23), 12, (3, 3), 3)
+    fn = conv_fn(dn, (1, 1), "SAME", groups=3)
+    y = np.asarray(portax.jit(fn, backend="reference")(x, w))
+    g = RNG.standard_normal(y.shape).astype(y.dtype)
+    filter_grad = lambda x, w, gy: portax.vjp(fn, x, w)[1](gy)[1]
+    assert_matches(filter_grad, x, w, g, rtol=1e-4)
+    kernels = [k.description for k in compiled(filter_grad, x, w, g).kernels if "conv_general" in k.description]
+    assert len(kernels) == 1 and "K in 2 splits" in kernels[0], kernels
