@@ -5,7 +5,9 @@ caller and the workers claim one at a time. A worker is a thread that entered ``
 stays there until the pool stops (at exit): it spins on the pool's state word for ``spin_ns`` after its last
 chunk, then sleeps on a
 condition variable that a caller signals only when some worker sleeps. So back-to-back split calls cost a few
-atomic operations, and idle workers cost nothing.
+atomic operations, and idle workers cost nothing. Spinning threads (workers, and a caller waiting for a worker's
+last chunk) yield the core every 64 pauses: on a machine busy with other processes a spinner would otherwise
+take the time slices the threads doing the work need.
 
 The state word holds ``generation << 32 | OPEN | active``: a caller publishes a job by writing its fields, then
 a new generation with OPEN set; a worker joins by incrementing ``active`` with a compare-and-swap that requires
@@ -144,10 +146,11 @@ spin_pause:
   %c = load i64, ptr %spinsp
   %c1 = add i64 %c, 1
   store i64 %c1, ptr %spinsp
-  %c256 = and i64 %c1, 255
-  %check = icmp eq i64 %c256, 0
+  %c64 = and i64 %c1, 63
+  %check = icmp eq i64 %c64, 0
   br i1 %check, label %spin_clock, label %spin
 spin_clock:
+  call i32 @sched_yield()
   %now = call i64 @now()
   %late = icmp sgt i64 %now, %deadline
   br i1 %late, label %park, label %spin
@@ -290,8 +293,8 @@ wait_more:
   %w = load i64, ptr %waitsp
   %wn = add i64 %w, 1
   store i64 %wn, ptr %waitsp
-  %w1024 = and i64 %wn, 1023
-  %yield = icmp eq i64 %w1024, 0
+  %w64 = and i64 %wn, 63
+  %yield = icmp eq i64 %w64, 0
   br i1 %yield, label %wait_yield, label %wait
 wait_yield:
   call i32 @sched_yield()
