@@ -1321,7 +1321,8 @@ def device_put(x: Any, device: Any = None) -> Any:
     """Place every leaf of ``x`` on ``device`` (default: the default backend's first device), or lay it
     out by a sharding (a ``NamedSharding`` splits it into blocks over a mesh's devices; a PartitionSpec
     is one over the mesh set by ``set_mesh``)."""
-    from .sharding import NamedSharding, PartitionSpec, Sharding, SingleDeviceSharding, pspec_to_sharding
+    from .explicit_sharding import reshard
+    from .sharding import NamedSharding, PartitionSpec, Sharding, SingleDeviceSharding, pspec_to_sharding, type_sharding
     placement = (Device, str, Sharding, PartitionSpec)
     if not (device is None or isinstance(device, placement)):  # a tree prefix of x's
         leaves, tree = tree_flatten(x)
@@ -1338,8 +1339,8 @@ def device_put(x: Any, device: Any = None) -> Any:
         from .sharded import put_sharded
 
         def put_blocks(v):
-            if core.is_tracer(v):
-                return v
+            if core.is_tracer(v):  # (as JAX: on Explicit axes the sharding becomes the value's type)
+                return v if type_sharding(device, np.ndim(v)) is None else reshard(v, device)
             if not isinstance(v, (Array, MultiDeviceArray)):
                 guard_transfer("host_to_device", f"aval={core.get_aval(v).str_short()}, dst_sharding={device}",
                                explicit=True)

@@ -148,7 +148,7 @@ def _elementwise_rule(name: str) -> Rule:
 def _register_elementwise() -> None:
     from .primitives import elementwise as ew
     for p in ew.ELEMENTWISE:
-        RULES[p.name] = _elementwise_rule(p.name)
+        RULES.setdefault(p.name, _elementwise_rule(p.name))
     RULES["add_any"] = _elementwise_rule("add_any")
 
 
@@ -215,7 +215,74 @@ def _varying_out_shape(what: str) -> Rule:
 
 
 RULES.update(slice=_varying_out_shape("slicing"), pad=_varying_out_shape("padding"),
-             dynamic_slice=_varying_out_shape("dynamic_slice"))
+             dynamic_slice=_varying_out_shape("dynamic_slice"), reduce_window_sum=_varying_out_shape("reduce_window"),
+             reduce_window_max=_varying_out_shape("reduce_window"),
+             reduce_window_min=_varying_out_shape("reduce_window"))
+
+
+@rule("clamp")
+def _clamp(avals, outs, **_):
+    return [_spec(avals[1])]  # (the operand's, as JAX: min and max are not checked)
+
+
+@rule("reduce_precision")
+def _operand_spec(avals, outs, **_):
+    return [_spec(avals[0])] * len(outs)
+
+
+RULES["fft"] = _operand_spec  # (JAX's ``fft`` keeps its operand's sharding, the transformed dimensions' too)
+
+
+@rule("top_k")
+def _top_k(avals, outs, *, axis, **_):
+    if _spec(avals[0])[axis] is not None:
+        raise ShardingTypeError("The input should be unsharded over the axis along which to compute the top_k values. "
+                                f"Got input type={avals[0]} and axis={axis}")
+    return [_spec(avals[0])] * 2
+
+
+@rule("conv_general_dilated")
+def _conv(avals, outs, *, dimension_numbers, **_):
+    lhs, rhs = avals
+    if all(e is None for e in _spec(rhs)) and _spec(lhs)[dimension_numbers.lhs_spec[1]] is None:
+        return _varying_out_shape("conv_general_dilated")([lhs], outs)
+    raise ShardingTypeError("Please specify the output sharding via `out_sharding` parameter of `conv_general_dilated`")
+
+
+def _linalg(name: str) -> Rule:
+    """JAX's ``linalg_sharding_rule``: the inputs split only along their (equally split) batch dimensions, which
+    the outputs keep."""
+    def rule_(avals, outs, **_):
+        batch = []
+        for i, a in enumerate(avals):
+            spec = _spec(a)
+            if any(e is not None for e in spec[a.ndim - 2:]):
+                raise ShardingTypeError(f"Input {i} to {name} must be unsharded on non-batch dimensions, but got "
+                                        f"{PartitionSpec(*spec)}.")
+            batch.append(spec[:a.ndim - 2])
+        if any(b != batch[0] for b in batch[1:]):
+            raise ShardingTypeError(f"All inputs to {name} must have the same batch sharding, but got {batch}.")
+        return [batch[0] + (None,) * (o.ndim - len(batch[0])) for o in outs]
+    return rule_
+
+
+RULES.update({n: _linalg(n) for n in ("cholesky", "qr", "svd", "eigh", "lu")})
+
+
+@rule("triangular_solve")
+def _triangular_solve(avals, outs, *, left_side, transpose_a, **_):
+    a, b = avals
+    (*ab, a0, a1), (*bb, b0, b1) = _spec(a), _spec(b)
+    if ab != bb:
+        raise ShardingTypeError(f"All inputs to triangular_solve must have the same batch sharding, but got "
+                                f"{tuple(ab)} and {tuple(bb)}.")
+    if (a0, a1)[left_side ^ transpose_a] is not None:
+        raise ShardingTypeError(f"triangular solve input `a` must be unsharded on the contracting axis, but got "
+                                f"{PartitionSpec(*_spec(a))} with {left_side=} and {transpose_a=}.")
+    if (b0, b1)[not left_side] is not None:
+        raise ShardingTypeError(f"triangular solve input `b` must be unsharded on the contracting axis, but got "
+                                f"{PartitionSpec(*_spec(b))} with {left_side=} and {transpose_a=}.")
+    return [tuple(ab) + ((a0, a1)[transpose_a], b1) if left_side else tuple(ab) + (b0, (a0, a1)[not transpose_a])]
 
 
 @rule("rev")
@@ -228,8 +295,98 @@ def _dynamic_update_slice(avals, outs, **_):
     x, u = avals[:2]
     if _spec(x) != _spec(u):
         raise ShardingTypeError(f"dynamic_update_slice operand sharding must be equal to update sharding, got operand "
-                                f"sharding {x.str_short()} and update sharding {u.str_short()}.")
+                                f"sharding {_with_axis_types(x)} and update sharding {_with_axis_types(u)}.")
     return [_spec(x)]
+
+
+def _with_axis_types(aval: ShapedArray) -> str:
+    """``aval`` as JAX's ``str_short(mesh_axis_types=True)`` prints it: ``float32[8@x,4]({Explicit: ('x', 'y')})``."""
+    mesh = aval.sharding.mesh if aval.sharding is not None else current_mesh().abstract_mesh
+    by_type: dict = {}
+    for n, t in zip(mesh.axis_names, mesh.axis_types):
+        by_type.setdefault(t, []).append(n)
+    return f"{aval.str_short(short_dtypes=False)}({ {t: tuple(n) for t, n in by_type.items()} })"
+
+
+def gather_spec(operand: ShapedArray, indices: ShapedArray, dn: Any, slice_sizes: Sequence[int]) -> tuple | None:
+    """JAX's ``_gather_spec_computation``: the spec of the gather's result, None if ambiguous (a sliced operand
+    dimension split, operand and indices batch dimensions split differently, or a query dimension of the indices
+    split)."""
+    ospec, ispec = _spec(operand), list(_spec(indices))
+    if all(e is None for e in ospec + tuple(ispec)):
+        return (None,) * (len(dn.offset_dims) + indices.ndim - 1)
+    if any(slice_sizes[i] != operand.shape[i] and ospec[i] is not None for i in dn.start_index_map):
+        return None
+    batch = list(zip(dn.operand_batching_dims, dn.start_indices_batching_dims))
+    if any(ispec[i] is not None and ospec[o] is not None and ispec[i] != ospec[o] for o, i in batch):
+        return None
+    if any(e is not None for i, e in enumerate(ispec) if i not in dn.start_indices_batching_dims):
+        return None
+    for o, i in batch:
+        ispec[i] = ispec[i] or ospec[o]
+    window = iter(i for i in range(operand.ndim)
+                  if i not in dn.collapsed_slice_dims and i not in dn.operand_batching_dims)
+    queries = iter(ispec)
+    return tuple(ospec[next(window)] if d in dn.offset_dims else next(queries)
+                 for d in range(len(dn.offset_dims) + indices.ndim - 1))
+
+
+def gather_error(operand: ShapedArray, indices: ShapedArray) -> ShardingTypeError:
+    return ShardingTypeError("Use `.at[...].get(out_sharding=)` to provide output PartitionSpec for the gather "
+                             "indexing as out sharding could not be resolved unambiguously (or would require "
+                             f"collectives on inputs). Got operand={operand!r}, indices={indices!r}")
+
+
+@rule("gather")
+def _gather(avals, outs, *, dimension_numbers, slice_sizes, **_):
+    spec = gather_spec(avals[0], avals[1], dimension_numbers, slice_sizes)
+    if spec is None:
+        raise gather_error(*avals)
+    return [spec]
+
+
+def scatter_spec(operand: ShapedArray, indices: ShapedArray, updates: ShapedArray, dn: Any) -> tuple | None:
+    """JAX's ``_scatter_spec_computation``: the spec of the scatter's result, None if ambiguous."""
+    ospec, ispec, uspec = _spec(operand), _spec(indices), _spec(updates)
+    if all(e is None for e in ospec + ispec + uspec):
+        return ospec
+    vector = indices.ndim - 1
+    in_updates: list = list(range(vector))
+    for i in dn.update_window_dims:
+        in_updates.insert(i, None)
+    ubatch = tuple(in_updates.index(i) for i in dn.scatter_indices_batching_dims)
+    batch = list(zip(dn.operand_batching_dims, dn.scatter_indices_batching_dims, ubatch))
+    owindow = [i for i in range(operand.ndim) if i not in dn.inserted_window_dims and i not in dn.operand_batching_dims]
+    windows = list(zip(dn.update_window_dims, owindow))
+    if not (all(len({ospec[o], ispec[i], uspec[u]} - {None}) <= 1 for o, i, u in batch) and
+            all((updates.shape[u] == operand.shape[o] and uspec[u] == ospec[o]) or
+                (uspec[u] is None and ospec[o] is None) for u, o in windows) and
+            all(ospec[i] is None for i in dn.inserted_window_dims) and
+            all(e is None for i, e in enumerate(uspec) if i not in ubatch and i not in dn.update_window_dims) and
+            all(e is None for i, e in enumerate(ispec[:vector]) if i not in dn.scatter_indices_batching_dims) and
+            ispec[vector] is None):
+        return None
+    out = list(ospec)
+    for o, i, u in batch:
+        out[o] = out[o] or ispec[i] or uspec[u]
+    for u, o in windows:
+        out[o] = out[o] or uspec[u]
+    return tuple(out)
+
+
+@rule("scatter", "scatter_add", "scatter_mul", "scatter_min", "scatter_max")
+def _scatter(avals, outs, *, dimension_numbers, **_):
+    spec = scatter_spec(*avals[:3], dimension_numbers)
+    if spec is None:
+        raise scatter_error(*avals[:3])
+    return [spec]
+
+
+def scatter_error(operand: ShapedArray, indices: ShapedArray, updates: ShapedArray) -> ShardingTypeError:
+    return ShardingTypeError("Use `.at[...].set/add/mul/...(out_sharding=)` to provide output PartitionSpec for the "
+                             "scatter update as out sharding could not be resolved unambiguously (or would require "
+                             f"collectives on inputs). Got operand={operand!r}, indices={indices!r}, "
+                             f"updates={updates!r}")
 
 
 @rule("sort")
@@ -327,6 +484,13 @@ def _cond(avals, outs, *, branches):
     return [_spec(a) for a in first]
 
 
+def leading_slice(aval: ShapedArray) -> ShapedArray:
+    """The aval of one slice of ``aval`` along its leading dimension (a scan's xs): its type without that entry."""
+    if aval.sharding is None:
+        return aval.update(shape=aval.shape[1:])
+    return aval.update(shape=aval.shape[1:], sharding=aval.sharding.with_spec(PartitionSpec(*_spec(aval)[1:])))
+
+
 def _check_carry(what: str, carry: list, carry_out: list) -> None:
     for i, (c, o) in enumerate(zip(carry, carry_out)):
         if _spec(c) != _spec(o):
@@ -349,10 +513,10 @@ def _scan(avals, outs, *, jaxpr, num_consts, num_carry, **_):
     for x in xs:
         if _spec(x)[0] is not None:
             raise ValueError(f"0th dimension of all xs should be replicated. Got {x.sharding.spec}")
-        if any(e is not None for e in _spec(x)):
-            raise NotImplementedError(f"explicit sharding: scan over xs sharded along their other dimensions (got "
-                                      f"{x.str_short()}) is not implemented in portax: the body would not see the "
-                                      "slices' types. Reshard xs to replicated first (jax.sharding.reshard(xs, P())).")
+    for x, a in zip(xs, jaxpr.in_avals[num_consts + num_carry:]):
+        if _spec(a) != _spec(x)[1:]:  # (a body built for other types: its per-device blocks would be wrong)
+            raise NotImplementedError(f"explicit sharding: a scan over xs typed {x} whose body takes slices typed {a} "
+                                      "(not the xs' slices' type) is not implemented in portax")
     _check_carry("scan body", carry, jaxpr.out_avals[:num_carry])
     return [_spec(a) for a in carry] + [(None,) + _spec(a) for a in jaxpr.out_avals[num_carry:]]
 
@@ -504,7 +668,7 @@ def computed_as(fn: Callable, out_sharding: Any, *operands: Any) -> Any:
     try:
         out = fn(*operands)
     except ShardingTypeError:
-        out = fn(*map(_unsharded, operands))
+        out = fn(*map(unsharded, operands))
     return reshard(out, out_sharding)
 
 
@@ -517,7 +681,8 @@ def as_typed_like(aval: ShapedArray, *operands: Any) -> NamedSharding | None:
     return NamedSharding(typed_in[0].mesh, PartitionSpec()) if typed_in else None
 
 
-def _unsharded(x: Any) -> Any:
+def unsharded(x: Any) -> Any:
+    """``x`` laid out and typed unsharded, if its type has a sharded dimension (else ``x`` itself)."""
     aval = get_aval(x)
     if aval.sharding is None or all(e is None for e in aval.sharding.spec):
         return x

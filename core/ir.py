@@ -58,7 +58,7 @@ class ShapedArray:
 
     def __repr__(self) -> str:
         weak = ", weak_type=True" if self.weak_type else ""
-        return f"ShapedArray({self.str_short()}{weak})"
+        return f"ShapedArray({self.str_short(short_dtypes=False)}{weak})"  # (as JAX prints it)
 
     def __str__(self) -> str:
         """As JAX prints a type (``jax.typeof``): ``~float32[8@x,4]`` (``~``: a weak type)."""

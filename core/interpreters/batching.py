@@ -225,9 +225,17 @@ def batch_jaxpr(closed: ClosedJaxpr, axis: AxisData, in_batched: Sequence[bool],
         out_batched[:] = [d is not not_mapped or i for d, i in zip(dims, inst)]
         return [matchaxis(axis.size, d, 0 if b else None, v) for v, d, b in zip(vals, dims, out_batched)]
 
-    in_avals = [a.update(shape=(axis.size,) + a.shape) if b else a for a, b in zip(closed.in_avals, in_batched)]
+    in_avals = [_with_leading(a, axis.size) if b else a for a, b in zip(closed.in_avals, in_batched)]
     jaxpr, consts = trace_to_jaxpr(fun, in_avals)
     return ClosedJaxpr(jaxpr, consts), list(out_batched)
+
+
+def _with_leading(aval: ShapedArray, size: int) -> ShapedArray:
+    """``aval`` with a new leading (batch) dimension of ``size``, not split in its type (if typed)."""
+    if aval.sharding is None:
+        return aval.update(shape=(size,) + aval.shape)
+    spec = type(aval.sharding.spec)(None, *aval._spec())
+    return aval.update(shape=(size,) + aval.shape, sharding=aval.sharding.with_spec(spec))
 
 
 # --- helpers for the common shapes of rule ----------------------------------------------------------------

@@ -12,7 +12,9 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from .. import config, dtypes
+from ..explicit_sharding import reshard, unsharded
 from ..pytree import register_pytree_node_class
+from ..sharded import MultiDeviceArray
 from ..primitives import elementwise as ew, indexing as ix, structural as st
 from ..trace import concrete_or_none, get_aval, is_tracer
 from ._util import asarray_any, broadcast_shapes, broadcast_to, canonicalize_axis
@@ -77,8 +79,13 @@ def _apply_dslice(y: Any, dim: int, s: Slice) -> Any:
     return st.dynamic_slice_in_dim(y, s.start, int(s.size), dim)
 
 
+def _is_jax_value(i: Any) -> bool:
+    """A tracer or a portax array (on one device or laid out over several)."""
+    return is_tracer(i) or hasattr(i, "_buf") or isinstance(i, MultiDeviceArray)
+
+
 def _is_array_index(i: Any) -> bool:
-    if isinstance(i, (list, tuple, np.ndarray)) or is_tracer(i) or hasattr(i, "_buf"):
+    if isinstance(i, (list, tuple, np.ndarray)) or _is_jax_value(i):
         return get_aval(asarray_any(i)).ndim > 0 or get_aval(asarray_any(i)).dtype == dtypes.bool_
     return False
 
@@ -92,7 +99,7 @@ class _BoolAxis(NamedTuple):
 def _is_bool_scalar(i: Any) -> bool:
     if isinstance(i, (bool, np.bool_)):
         return True
-    return (isinstance(i, np.ndarray) or is_tracer(i) or hasattr(i, "_buf")) and \
+    return (isinstance(i, np.ndarray) or _is_jax_value(i)) and \
         get_aval(asarray_any(i)).dtype == dtypes.bool_ and get_aval(asarray_any(i)).ndim == 0
 
 
@@ -104,7 +111,7 @@ def _check_index(i: Any) -> None:
         raise TypeError(f"JAX does not support string indexing; got idx={i!r}")  # JAX's message
     if isinstance(i, (float, complex, np.generic)):
         raise TypeError(f"Indexer must have integer or boolean type, got indexer with type {np.dtype(type(i))}")
-    if isinstance(i, (list, tuple, np.ndarray)) or is_tracer(i) or hasattr(i, "_buf"):
+    if isinstance(i, (list, tuple, np.ndarray)) or _is_jax_value(i):
         dtype = get_aval(asarray_any(i)).dtype if not isinstance(i, (list, tuple)) or i else dtypes.int32
         if dtypes.kind(dtype) not in "iub":
             raise TypeError(f"Indexer must have integer or boolean type, got indexer with type {dtype}")
@@ -136,7 +143,7 @@ def _tuple_index(idx: Any) -> tuple:
         return idx
     if isinstance(idx, Sequence) and not isinstance(idx, str):
         unpack = any(isinstance(i, (Sequence, slice)) or i is Ellipsis or i is None or
-                     ((isinstance(i, np.ndarray) or is_tracer(i) or hasattr(i, "_buf")) and np.ndim(i) != 0)
+                     ((isinstance(i, np.ndarray) or _is_jax_value(i)) and np.ndim(i) != 0)
                      for i in idx)
         fix = "tuple" if unpack else "array"
         raise TypeError("Using a non-tuple sequence for multidimensional indexing is not allowed; use "
@@ -224,6 +231,8 @@ def getitem(x: Any, idx: Any, mode: str | None = None, fill_value: Any = None,
     items = _expand(idx, shape)
     if mode is None and config.config.jax_check_static_indices:
         _validate_static_indices(items, shape, normalize_indices)
+    from .sharded_indexing import check_getitem
+    check_getitem(x, items, mode)
     bool_dims = [sum(1 for j in items[:k] if j is not None) for k, i in enumerate(items) if isinstance(i, _BoolAxis)]
     if bool_dims:
         x = st.expand_dims(x, tuple(bool_dims))
@@ -251,8 +260,7 @@ def getitem(x: Any, idx: Any, mode: str | None = None, fill_value: Any = None,
             y = _apply_dslice(y, dim, i)
             dim += 1
             kept += 1
-        elif advanced and (_is_array_index(i) or isinstance(i, (int, np.integer)) or is_tracer(i) or
-                           hasattr(i, "_buf")):
+        elif advanced and (_is_array_index(i) or isinstance(i, (int, np.integer)) or _is_jax_value(i)):
             adv.append((dim, i))
             adv_positions.append(pos)
             dim += 1
@@ -537,6 +545,12 @@ def scatter_update(x: Any, idx: Any, values: Any, kind: str, mode: str | None = 
     """``x.at[idx].<kind>(values)`` for kind in set/add/mul/min/max, and ``apply`` (``values`` is then the
     function, applied once per time a position is indexed, as ``lax.scatter_apply``)."""
     x = asarray_any(x)
+    from .sharded_indexing import scatter_sharding
+    typed = scatter_sharding(x, idx, values, apply=kind == "apply")
+    if typed is not None:  # (computed on unsharded values, laid out and typed as JAX's scatter gives it)
+        values = unsharded(values) if _is_jax_value(values) else values
+        out = scatter_update(unsharded(x), idx, values, kind, mode, wrap_negative_indices)
+        return reshard(out, typed)
     aval = get_aval(x)
     mode = ix.GatherScatterMode.from_any(mode)
     pos = _flat_positions(aval.shape, idx, mode, wrap_negative_indices)

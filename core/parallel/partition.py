@@ -191,7 +191,7 @@ def _dot_rule(eqn, layouts: list[Layout]):
 
 def propagate(jaxpr: Jaxpr, in_layouts: list[Layout], mesh: Mesh) -> list[Layout]:
     """The layouts of ``jaxpr``'s outputs (the equations' decisions are ``decide``'s)."""
-    env = {v: _whole(v.aval.ndim) for v in jaxpr.constvars}
+    env = dict(zip(jaxpr.constvars, _as_typed([_whole(v.aval.ndim) for v in jaxpr.constvars], jaxpr.constvars)))
     env.update(zip(jaxpr.in_binders, in_layouts))
     read = lambda x: _whole(x.aval.ndim) if type(x) is Literal else env[x]
     for e in jaxpr.eqns:
@@ -268,8 +268,11 @@ def evaluate(jaxpr: Jaxpr, consts: Sequence, blocks: Sequence, in_layouts: list[
              ) -> tuple[list, list[Layout]]:
     """Run ``jaxpr`` on each device's blocks (inside shard_map), following ``propagate``'s layouts: the
     output blocks and their layouts."""
-    env = dict(zip(jaxpr.constvars, consts))
-    layout = {v: _whole(v.aval.ndim) for v in jaxpr.constvars}
+    # constants are whole on every device; a typed one (a global array laid out over an Explicit mesh) is cut
+    # to its type's layout, so that its blocks are what its type says
+    typed = _as_typed([_whole(v.aval.ndim) for v in jaxpr.constvars], jaxpr.constvars)
+    env = {v: reshard(c, _whole(v.aval.ndim), t, mesh) for v, c, t in zip(jaxpr.constvars, consts, typed)}
+    layout = dict(zip(jaxpr.constvars, typed))
     env.update(zip(jaxpr.in_binders, blocks))
     layout.update(zip(jaxpr.in_binders, in_layouts))
     read = lambda x: (x.val, _whole(x.aval.ndim)) if type(x) is Literal else (env[x], layout[x])
@@ -412,7 +415,8 @@ class ShardedJit:
         key = (static_key, in_tree, tuple(map(get_aval, leaves)), tuple(in_layouts), mesh, first)
         fn = self._programs.get(key)
         if fn is None:
-            layouts = [_whole(get_aval(c).ndim) for c in entry.consts] + in_layouts
+            layouts = _as_typed([_whole(get_aval(c).ndim) for c in entry.consts],
+                                jaxpr.in_binders[:len(entry.consts)]) + in_layouts
             fn = self._programs.put(key, _partitioned(jaxpr, [], layouts, mesh,
                                                       None if first is None else (first, in_layouts[0])))
         return self._fast.put(fast_key, (fn, entry.consts, entry.out_tree))
@@ -559,7 +563,8 @@ class MeshCall:
     def __init__(self, jaxpr: Jaxpr, consts: Sequence, out_avals: list, mesh: Mesh, device: Any):
         self.device, self.out_avals = device, out_avals
         wanted = _wanted(jaxpr, mesh)
-        self.fn = _partitioned(jaxpr, consts, [wanted.get(v, _whole(v.aval.ndim)) for v in jaxpr.in_binders], mesh)
+        self.fn = _partitioned(jaxpr, consts, _as_typed([wanted.get(v, _whole(v.aval.ndim)) for v in jaxpr.in_binders],
+                                                        jaxpr.in_binders), mesh)
 
     def __call__(self, arrays: Sequence) -> list:
         return list(self.fn(arrays))

@@ -11,6 +11,7 @@ import numpy as np
 from .. import dtypes
 from ..config import config
 from ..errors import ConcretizationTypeError
+from ..explicit_sharding import leading_slice
 from ..ad_util import Zero, add_tangents, instantiate, zeros_like_aval
 from ..interpreters import batching
 from ..interpreters.evaluation import dce_jaxpr, eval_jaxpr
@@ -724,8 +725,7 @@ def _scan_transpose(cts, *args, jaxpr, length, reverse, num_consts, num_carry, u
         return [add_tangents(a, c) for a, c in zip(acc, ct_consts)] + ct_init + ct_xs
 
     avals = [get_aval(c) for c in res_consts] + [get_aval(a) for a in acc0] + [get_aval(c) for c in ct_carry] + \
-        [get_aval(x).update(shape=get_aval(x).shape[1:]) for x in res_xs] + \
-        [get_aval(c).update(shape=get_aval(c).shape[1:]) for c in ct_ys_f]
+        [leading_slice(get_aval(x)) for x in res_xs] + [leading_slice(get_aval(c)) for c in ct_ys_f]
     body_j, body_consts = _trace(body, avals)
     outs = scan_p.bind(*body_consts, *res_consts, *acc0, *ct_carry, *res_xs, *ct_ys_f, jaxpr=body_j, length=length,
                        reverse=not reverse, num_consts=len(body_consts) + n_rc, num_carry=n_acc + nk, unroll=unroll)
@@ -803,7 +803,7 @@ def scan(f: Callable, init: Any, xs: Any = None, length: int | None = None, reve
         return cl + yl
 
     def trace_body(c_leaves):
-        avals = [get_aval(c) for c in c_leaves] + [get_aval(x).update(shape=get_aval(x).shape[1:]) for x in x_leaves]
+        avals = [get_aval(c) for c in c_leaves] + [leading_slice(get_aval(x)) for x in x_leaves]
         body, consts, carry_tree, y_tree = trace_once((f,), ("scan", c_tree, x_tree, tuple(avals)), lambda: (
             *_trace(body_flat, avals), *out_tree_box))
         return body, consts, carry_tree, y_tree, body.out_avals[:carry_tree.num_leaves]

@@ -35,7 +35,7 @@ def _typed(r, expected: str, spec: P) -> None:
 
 def test_typeof_and_the_abstract_mesh(mesh):
     x, y = _put(P("x", None)), _put(P("x", "y"))
-    assert str(jax.typeof(x)) == "float32[8@x,4]" and repr(jax.typeof(x)) == "ShapedArray(f32[8@x,4])"
+    assert str(jax.typeof(x)) == "float32[8@x,4]" and repr(jax.typeof(x)) == "ShapedArray(float32[8@x,4])"
     assert str(jax.typeof(y)) == "float32[8@x,4@y]" and str(jax.typeof(jnp.ones((8, 4)))) == "float32[8,4]"
     s = jax.typeof(x).sharding
     assert s.spec == P("x", None) and s.mesh == mesh.abstract_mesh
@@ -311,8 +311,273 @@ def test_control_flow_type_errors(mesh):
 
 
 def test_operations_without_a_sharding_rule_are_not_implemented(mesh):
+    x = _put(P("x", None), np.eye(8, dtype=np.float32))
+    with pytest.raises(NotImplementedError, match="explicit sharding: the sharding rule of 'eig' is not implemented"):
+        jnp.linalg.eigvals(x)
+    r = jnp.linalg.eigvals(jax.sharding.reshard(x, P()))  # (the way out the message gives)
+    np.testing.assert_allclose(np.asarray(r), np.ones(8))
+
+
+def _gather_error(operand: str, indices: str) -> str:
+    return ("Use `.at[...].get(out_sharding=)` to provide output PartitionSpec for the gather indexing as out sharding "
+            "could not be resolved unambiguously (or would require collectives on inputs). Got "
+            f"operand=ShapedArray({operand}), indices=ShapedArray({indices})")
+
+
+def _scatter_error(operand: str, indices: str, updates: str) -> str:
+    return ("Use `.at[...].set/add/mul/...(out_sharding=)` to provide output PartitionSpec for the scatter update as "
+            "out sharding could not be resolved unambiguously (or would require collectives on inputs). Got "
+            f"operand=ShapedArray({operand}), indices=ShapedArray({indices}), updates=ShapedArray({updates})")
+
+
+IDX = np.array([0, 2, 1], np.int32)
+
+
+# Types and messages as JAX 0.10.2 gives them (CPU, 4 devices), eagerly on arrays laid out over the mesh: there JAX
+# lowers indexing with partial slices or integers to a gather (under jit, to a slice: see the next test).
+@pytest.mark.parametrize("name, fn, expected", [
+    ("x[:,1:3]", lambda x, x2, y: x[:, 1:3], ("float32[8@x,2]", P("x", None))),
+    ("x2[2:6]", lambda x, x2, y: x2[2:6], ("float32[4,4@x]", P(None, "x"))),
+    ("x[:,1]", lambda x, x2, y: x[:, 1], ("float32[8@x]", P("x"))),
+    ("x2[1]", lambda x, x2, y: x2[1], ("float32[4@x]", P("x"))),
+    ("x[:,::2]", lambda x, x2, y: x[:, ::2], ("float32[8@x,2]", P("x", None))),
+    ("x[:,idx]", lambda x, x2, y: x[:, IDX], ("float32[8@x,3]", P("x", None))),
+    ("x2[idx]", lambda x, x2, y: x2[jnp.asarray(IDX)], ("float32[3,4@x]", P(None, "x"))),
+    ("take 1", lambda x, x2, y: jnp.take(x, IDX, axis=1), ("float32[8@x,3]", P("x", None))),
+    ("take_along 1", lambda x, x2, y: jnp.take_along_axis(x, jnp.asarray(IDX[:2] + np.zeros((8, 1), np.int32)), axis=1),
+     ("float32[8@x,2]", P("x", None))),
+    ("take_along 1 typed", lambda x, x2, y, i, t: jnp.take_along_axis(x, t, axis=1),
+     ("float32[8@x,2]", P("x", None))),
+    ("at get", lambda x, x2, y: x.at[:, IDX].get(), ("float32[8@x,3]", P("x", None))),
+    ("x[...,None]", lambda x, x2, y: x[..., None], ("float32[8@x,4,1]", P("x", None, None))),
+    ("x[2:6]", lambda x, x2, y: x[2:6], _gather_error("float32[8@x,4]", "int32[1]")),
+    ("x[1]", lambda x, x2, y: x[1], _gather_error("float32[8@x,4]", "int32[1]")),
+    ("x[-1]", lambda x, x2, y: x[-1], _gather_error("float32[8@x,4]", "int32[1]")),
+    ("x[::2]", lambda x, x2, y: x[::2], _gather_error("float32[8@x,4]", "int32[4,1]")),
+    ("x[2:6,1]", lambda x, x2, y: x[2:6, 1], _gather_error("float32[8@x,4]", "int32[2]")),
+    ("x[idx]", lambda x, x2, y: x[IDX], _gather_error("float32[8@x,4]", "int32[3,1]")),
+    ("y[:,idx]", lambda x, x2, y: y[:, IDX], _gather_error("float32[8@x,4@y]", "int32[3,1]")),
+    ("x[idx,1:3]", lambda x, x2, y: x[IDX[:2], 1:3], _gather_error("float32[8@x,4]", "int32[2,2]")),
+    ("x[:,idx typed]", lambda x, x2, y, i: x[:, i], _gather_error("float32[8@x,4]", "int32[2@y,1]")),
+    ("take 0", lambda x, x2, y: jnp.take(x, IDX, axis=0), _gather_error("float32[8@x,4]", "int32[3,1]")),
+    ("take_along 0", lambda x, x2, y: jnp.take_along_axis(x, jnp.zeros((2, 4), jnp.int32), axis=0),
+     _gather_error("float32[8@x,4]", "int32[2,4,1]")),
+    ("at get fill", lambda x, x2, y: x.at[IDX].get(mode="fill", fill_value=0), _gather_error("float32[8@x,4]",
+                                                                                              "int32[3,1]")),
+], ids=lambda v: v if isinstance(v, str) and "[" in v[:2] or isinstance(v, str) and " " in v[:12] else "")
+def test_gather_sharding_rule(mesh, name, fn, expected):
+    args = [_put(s) for s in (P("x", None), P(None, "x"), P("x", "y"))]
+    if fn.__code__.co_argcount > 3:  # (and indices typed int32[2@y], int32[8@x,2])
+        typed = [_put(P("y"), IDX[:2]), _put(P("x", None), IDX[:2] + np.zeros((8, 1), np.int32))]
+        args += typed[:fn.__code__.co_argcount - 3]
+    if isinstance(expected, str):
+        with pytest.raises(ShardingTypeError) as e:
+            fn(*args)
+        assert str(e.value) == expected
+        if name not in ("x[2:6]", "x[1]", "x[-1]", "x[::2]", "x[2:6,1]"):  # (under jit: the same gather)
+            with pytest.raises(ShardingTypeError) as e:
+                jax.jit(fn)(*args)
+            assert str(e.value) == expected
+        return
+    r = fn(*args)
+    _typed(r, *expected)
+    np.testing.assert_array_equal(np.asarray(r), np.asarray(fn(*(jnp.asarray(np.asarray(a)) for a in args))))
+    _typed(jax.jit(fn)(*args), *expected)
+
+
+def test_indexing_under_jit_slices_as_jax(mesh):
+    """Under jit JAX indexes with static integers and slices by ``lax.slice`` (``slice``'s rule), and with a traced
+    integer by ``lax.dynamic_slice`` (JAX 0.10.2's types and messages)."""
     x = _put(P("x", None))
-    with pytest.raises(NotImplementedError, match="explicit sharding: the sharding rule of 'gather' is not implemented"):
-        jnp.take(x, jnp.array([0, 1]), axis=1)
-    r = jnp.take(jax.sharding.reshard(x, P()), jnp.array([0, 1]), axis=1)  # (the way out the message gives)
-    np.testing.assert_array_equal(np.asarray(r), X[:, :2])
+    for fn, expected, spec, want in [(lambda a: a[2:6], "float32[4@x,4]", P("x", None), X[2:6]),
+                                     (lambda a: a[::2], "float32[4@x,4]", P("x", None), X[::2])]:
+        r = jax.jit(fn)(x)
+        _typed(r, expected, spec)
+        np.testing.assert_array_equal(np.asarray(r), want)
+    with pytest.raises(ShardingTypeError) as e:
+        jax.jit(lambda a: a[1])(x)
+    assert str(e.value) == ("slicing on sharded dims where out dim (1) is not divisible by mesh axes (2) with spec (x) "
+                            "is not implemented. Got input type=f32[8@x,4] and output shape=(1, 4)")
+    with pytest.raises(ShardingTypeError) as e:
+        jax.jit(lambda a, i: a[i])(x, 3)
+    assert str(e.value) == ("dynamic_slice on sharded dims where out dim (1) is not divisible by mesh axes (2) with "
+                            "spec (x) is not implemented. Got input type=f32[8@x,4] and output shape=(1, 4)")
+    r = jax.jit(lambda a, i: a[:, i])(x, 3)
+    _typed(r, "float32[8@x]", P("x"))
+    np.testing.assert_array_equal(np.asarray(r), X[:, 3])
+
+
+# JAX 0.10.2's types, sums and messages for the same updates (eager and under jit alike).
+@pytest.mark.parametrize("name, fn, expected", [
+    ("x[:,1:3].set(1.)", lambda a: a.at[:, 1:3].set(1.), ("float32[8@x,4]", P("x", None))),
+    ("x[:,1].set(5.)", lambda a: a.at[:, 1].set(5.), ("float32[8@x,4]", P("x", None))),
+    ("x[:,1:3].set(ones)", lambda a: a.at[:, 1:3].set(jnp.ones((8, 2))), ("float32[8@x,4]", P("x", None))),
+    ("x[:,1].set(typed)", lambda a: a.at[:, 1].set(jax.sharding.reshard(jnp.arange(8.), P("x"))),
+     ("float32[8@x,4]", P("x", None))),
+    ("x[:,idx].add", lambda a: a.at[:, IDX[:2]].add(jnp.ones((8, 2))), ("float32[8@x,4]", P("x", None))),
+    ("x[:,idx].max", lambda a: a.at[:, IDX].max(7.), ("float32[8@x,4]", P("x", None))),
+    ("x[:,1].multiply", lambda a: a.at[:, 1].multiply(2.), ("float32[8@x,4]", P("x", None))),
+    ("x[...,None,1:3].set", lambda a: a.at[..., None, 1:3].set(0.), ("float32[8@x,4]", P("x", None))),
+    ("x[:,1].apply", lambda a: a.at[:, 1].apply(jnp.sin), _scatter_error("float32[8@x,4]", "int32[1]", "float32[8]")),
+    ("x2[1].set", lambda a: jax.sharding.reshard(a, P(None, "x")).at[1].set(jnp.ones(4)),
+     ("float32[8,4@x]", P(None, "x"))),
+    ("x[1].set", lambda a: a.at[1].set(jnp.ones(4)),
+     _scatter_error("float32[8@x,4]", "int32[1]", "float32[4]")),
+    ("x[idx].add", lambda a: a.at[IDX].add(1.), _scatter_error("float32[8@x,4]", "int32[3,1]", "float32[3,4]")),
+    ("x2[:,1:3].set", lambda a: jax.sharding.reshard(a, P(None, "x")).at[:, 1:3].set(1.),
+     _scatter_error("float32[8,4@x]", "int32[1]", "float32[8,2@x]")),
+    ("x2[:,idx].add", lambda a: jax.sharding.reshard(a, P(None, "x")).at[:, IDX[:2]].add(jnp.ones((8, 2))),
+     _scatter_error("float32[8,4@x]", "int32[2,1]", "float32[8,2]")),
+], ids=lambda v: v if isinstance(v, str) and "." in v and "[" in v[:3] else "")
+def test_scatter_sharding_rule(mesh, name, fn, expected):
+    x = _put(P("x", None))
+    for f in (fn, jax.jit(fn)):
+        if isinstance(expected, str):
+            with pytest.raises(ShardingTypeError) as e:
+                f(x)
+            assert str(e.value) == expected
+            continue
+        r = f(x)
+        _typed(r, *expected)
+        np.testing.assert_array_equal(np.asarray(r), np.asarray(fn(jnp.asarray(X))))
+
+
+def test_dynamic_slices(mesh):
+    x = _put(P("x", None))
+    r = lax.dynamic_slice(x, (2, 0), (4, 4))
+    _typed(r, "float32[4@x,4]", P("x", None))
+    np.testing.assert_array_equal(np.asarray(r), X[2:6])
+    u = _put(P("x", None), np.ones((8, 2), np.float32))
+    r = lax.dynamic_update_slice(x, u, (0, 1))
+    _typed(r, "float32[8@x,4]", P("x", None))
+    np.testing.assert_array_equal(np.asarray(r), np.concatenate([X[:, :1], np.ones((8, 2)), X[:, 3:]], 1))
+    with pytest.raises(ShardingTypeError) as e:  # (JAX 0.10.2's message)
+        lax.dynamic_update_slice(x, jnp.ones((8, 2)), (0, 1))
+    assert str(e.value) == ("dynamic_update_slice operand sharding must be equal to update sharding, got operand "
+                            "sharding float32[8@x,4]({Explicit: ('x', 'y')}) and update sharding "
+                            "float32[8,2]({Explicit: ('x', 'y')}).")
+
+
+def test_scan_over_xs_sharded_along_another_dimension():
+    """JAX 0.10.2: the body sees the slices typed ``float32[4@y]``; the stacked ys keep the xs' type."""
+    a = jax.device_put(X, NamedSharding(jax.make_mesh((2, 2), ("x", "y")), P(None, "y")))
+    seen = []
+    fn = lambda v: lax.scan(lambda c, r: (seen.append(str(jax.typeof(r))) or (c + r.sum(), r * 2)), 0., v)
+    for f in (fn, jax.jit(fn)):
+        c, ys = f(a)
+        assert str(jax.typeof(c)) == "float32[]" and float(c) == X.sum()
+        _typed(ys, "float32[8,4@y]", P(None, "y"))
+        np.testing.assert_array_equal(np.asarray(ys), 2 * X)
+    assert set(seen) == {"float32[4@y]"}
+
+
+def test_scan_over_sharded_xs_under_grad_and_vmap(mesh):
+    """JAX 0.10.2: the gradient is typed as the xs, ``float32[8,4@y]``; vmapped over a new leading dimension, the ys
+    are ``float32[2,8,4@y]``."""
+    a = _put(P(None, "y"))
+    f = lambda v: lax.scan(lambda c, r: (c + jnp.sin(r).sum(), r * c), 0., v)
+    loss = lambda v: f(v)[1].sum()
+    batched = lambda v: jax.vmap(lambda w: f(w)[1])(jnp.stack([v, 2 * v]))
+    for fn, expected, spec in [(jax.grad(loss), "float32[8,4@y]", P(None, "y")),
+                               (batched, "float32[2,8,4@y]", P(None, None, "y"))]:
+        want = np.asarray(fn(jnp.asarray(X)))
+        for g in (fn, jax.jit(fn)):
+            r = g(a)
+            _typed(r, expected, spec)  # (sums over the split dimension add per-device partial sums: to rounding)
+            np.testing.assert_allclose(np.asarray(r), want, rtol=1e-5, atol=1e-5)
+
+
+SPD = np.random.RandomState(0).randn(4, 4, 4).astype(np.float32)
+SPD = SPD @ SPD.transpose(0, 2, 1) + 3 * np.eye(4, dtype=np.float32)
+
+
+def _typed_as(a, v):
+    """``v`` typed as ``a`` (as it is if ``a`` is untyped)."""
+    return v if jax.typeof(a).sharding is None else jax.sharding.reshard(v, jax.typeof(a).sharding.spec)
+
+
+# JAX 0.10.2's output types for the same operations (CPU, 4 devices); values: exactly the unsharded computation's.
+@pytest.mark.parametrize("name, fn, expected", [
+    ("top_k", lambda x, a: lax.top_k(x, 2), ["float32[8@x,2]", "int32[8@x,2]"]),
+    ("argsort", lambda x, a: jnp.argsort(x, axis=1), ["int32[8@x,4]"]),
+    ("reduce_precision", lambda x, a: lax.reduce_precision(x, exponent_bits=5, mantissa_bits=10), ["float32[8@x,4]"]),
+    ("fft", lambda x, a: jnp.fft.fft(x, axis=1), ["complex64[8@x,4]"]),
+    ("fft along x", lambda x, a: jnp.fft.fft(x, axis=0), ["complex64[8@x,4]"]),
+    ("rfft", lambda x, a: jnp.fft.rfft(x, axis=1), ["complex64[8@x,3]"]),
+    ("reduce_window sum", lambda x, a: lax.reduce_window(x, 0., lax.add, (1, 2), (1, 1), "VALID"), ["float32[8@x,3]"]),
+    ("reduce_window max", lambda x, a: lax.reduce_window(x, -jnp.inf, lax.max, (2, 1), (2, 1), "VALID"),
+     ["float32[4@x,4]"]),
+    ("reduce_window max 3", lambda x, a: lax.reduce_window(x, -jnp.inf, lax.max, (3, 1), (1, 1), "VALID"),
+     ["float32[6@x,4]"]),
+    ("conv", lambda x, a: lax.conv_general_dilated(jax.sharding.reshard(x.reshape(4, 2, 4), P("x")),
+                                                   jnp.ones((3, 2, 3)), (1,), "SAME"), ["float32[4@x,3,4]"]),
+    ("cholesky", lambda x, a: jnp.linalg.cholesky(a), ["float32[4@x,4,4]"]),
+    ("eigh", lambda x, a: jnp.linalg.eigh(a), ["float32[4@x,4]", "float32[4@x,4,4]"]),
+    ("svd", lambda x, a: jnp.linalg.svd(a), ["float32[4@x,4,4]", "float32[4@x,4]", "float32[4@x,4,4]"]),
+    ("lu", lambda x, a: lax.linalg.lu(a), ["float32[4@x,4,4]", "int32[4@x,4]", "int32[4@x,4]"]),
+    ("solve", lambda x, a: jnp.linalg.solve(a, _typed_as(a, jnp.ones((4, 4, 1)))), ["float32[4@x,4,1]"]),
+    ("triangular_solve", lambda x, a: lax.linalg.triangular_solve(a, _typed_as(a, jnp.ones((4, 4, 2))), left_side=True,
+                                                                  lower=True), ["float32[4@x,4,2]"]),
+    ("clip", lambda x, a: jnp.clip(x, 2., 5.), ["float32[8@x,4]"]),
+    ("clamp", lambda x, a: lax.clamp(jnp.ones((8, 4)), x, jax.sharding.reshard(x, P(None, "x"))), ["float32[8@x,4]"]),
+], ids=lambda v: v if isinstance(v, str) else "")
+def test_more_sharding_rules(mesh, name, fn, expected):
+    x, a = _put(P("x", None)), _put(P("x"), SPD)
+    want = jax.tree.leaves(fn(jnp.asarray(X), jnp.asarray(SPD)))
+    for f in (fn, jax.jit(fn)):
+        got = jax.tree.leaves(f(x, a))
+        assert [str(jax.typeof(r)) for r in got] == expected
+        for r, w in zip(got, want):
+            assert r.sharding.spec == jax.typeof(r).sharding.spec
+            np.testing.assert_array_equal(np.asarray(r), np.asarray(w))
+
+
+CONV_OUT = "Please specify the output sharding via `out_sharding` parameter of `conv_general_dilated`"
+
+
+# JAX 0.10.2's messages for the same operations.
+@pytest.mark.parametrize("fn, message", [
+    (lambda x, a: lax.top_k(jax.sharding.reshard(x, P(None, "x")), 2),
+     "The input should be unsharded over the axis along which to compute the top_k values. Got input "
+     "type=float32[8,4@x] and axis=1"),
+    (lambda x, a: lax.reduce_window(x, -jnp.inf, lax.max, (2, 1), (3, 1), "VALID"),
+     "reduce_window on sharded dims where out dim (3) is not divisible by mesh axes (2) with spec (x) is not "
+     "implemented. Got input type=f32[8@x,4] and output shape=(3, 4)"),
+    (lambda x, a: lax.conv_general_dilated(jax.sharding.reshard(x.reshape(4, 2, 4), P("x")),
+                                           jax.sharding.reshard(jnp.ones((4, 2, 3)), P("x")), (1,), "SAME"), CONV_OUT),
+    (lambda x, a: lax.conv_general_dilated(jax.sharding.reshard(x.reshape(4, 2, 4), P(None, "x")), jnp.ones((3, 2, 3)),
+                                           (1,), "SAME"), CONV_OUT),
+    (lambda x, a: lax.linalg.eigh(jax.sharding.reshard(a, P(None, "x")), symmetrize_input=False),
+     "Input 0 to eigh must be unsharded on non-batch dimensions, but got P(None, 'x', None)."),
+    (lambda x, a: lax.linalg.cholesky(jax.sharding.reshard(a, P(None, None, "y")), symmetrize_input=False),
+     "Input 0 to cholesky must be unsharded on non-batch dimensions, but got P(None, None, 'y')."),
+    (lambda x, a: lax.linalg.qr(jax.sharding.reshard(a, P(None, None, "y"))),
+     "Input 0 to qr must be unsharded on non-batch dimensions, but got P(None, None, 'y')."),
+    (lambda x, a: lax.linalg.triangular_solve(a, jax.sharding.reshard(jnp.ones((4, 4, 2)), P("x", "y")),
+                                              left_side=True),
+     "triangular solve input `b` must be unsharded on the contracting axis, but got P('x', 'y', None) with "
+     "left_side=True and transpose_a=False."),
+    (lambda x, a: lax.linalg.triangular_solve(a, jax.sharding.reshard(jnp.ones((4, 4, 2)), P("y")), left_side=True),
+     "All inputs to triangular_solve must have the same batch sharding, but got ('x',) and ('y',)."),
+])
+def test_more_sharding_type_errors(mesh, fn, message):
+    x, a = _put(P("x", None)), _put(P("x"), SPD)
+    for f in (fn, jax.jit(fn)):
+        with pytest.raises(ShardingTypeError) as e:
+            f(x, a)
+        assert str(e.value) == message
+
+
+def test_device_put_inside_jit(mesh):
+    """JAX 0.10.2: ``device_put`` inside jit of a host value or of a traced one gives ``float32[8@x]``. A global
+    array constant returned as it is came back twice as long (each device's block was the whole array)."""
+    v = np.arange(8, dtype=np.float32)
+    for f in (lambda: jax.device_put(v, P("x")), lambda: jax.device_put(jnp.asarray(v), P("x")),
+              lambda: jax.device_put(v, NamedSharding(mesh, P("x")))):
+        r = jax.jit(f)()
+        _typed(r, "float32[8@x]", P("x"))
+        np.testing.assert_array_equal(np.asarray(r), v)
+    a = _put(P("x", None))
+    r = jax.jit(lambda: a)()
+    _typed(r, "float32[8@x,4]", P("x", None))
+    np.testing.assert_array_equal(np.asarray(r), X)
