@@ -37,6 +37,13 @@ def _check_normal(sample: np.ndarray, sizes: Sizes) -> None:
                           f"{n} standard normal samples")
 
 
+def relative_error(got: np.ndarray, expected: np.ndarray, scale: float | None = None) -> float:
+    """The largest difference over ``scale`` (default: the largest expected magnitude)."""
+    if scale is None:
+        scale = max(float(np.max(np.abs(expected))), 1e-30)
+    return float(np.max(np.abs(got.astype(np.float64) - expected))) / scale
+
+
 def verify(key: str, out: Any, sizes: Sizes) -> None:
     """Raise ``WrongResult`` unless ``out`` (one call's result of workload ``key``) matches NumPy's."""
     got = leaves(out)
@@ -48,11 +55,10 @@ def verify(key: str, out: Any, sizes: Sizes) -> None:
         raise WrongResult(f"{key}: output shapes {[g.shape for g in got]}, expected {[e.shape for e in expected]}")
     tol = TOLERANCES.get(key, MLP_TOLERANCE)
     for i, (g, e) in enumerate(zip(got, expected)):
+        scale = None
         if key == "sum_xyz":
             x, y, z = elementwise_inputs(sizes.elementwise, 3)
             scale = float(np.sum(np.abs(x) + np.abs(y * z), dtype=np.float64))
-        else:
-            scale = max(float(np.max(np.abs(e))), 1e-30)
-        err = float(np.max(np.abs(g.astype(np.float64) - e))) / scale
+        err = relative_error(g, e, scale)
         if not err <= tol:
             raise WrongResult(f"{key}: output {i} differs from NumPy's by {err:.3g} (relative), tolerance {tol}")

@@ -6,8 +6,10 @@ A cell is a worker's JSON result (``seconds`` per call, or ``na``/``error``/``un
 """
 from __future__ import annotations
 
+import statistics
 from typing import Callable
 
+from . import conv_table
 from .membw import KINDS, PROBE
 from .pmap_scaling import PER_DEVICE_BATCH
 from .workloads import BY_KEY, SIZES, WORKLOADS, Sizes, Workload
@@ -175,6 +177,55 @@ def wgpu_section(results: dict) -> list[str]:
     return lines
 
 
+def _reason(cell: dict) -> str:
+    return next((cell[field] for field in FAILURES if field in cell), "no result")
+
+
+def _conv_cell(results: dict, column: str, key: str, what: str) -> dict | None:
+    """The result of one pass of one shape of the convolution table (the column's failure if it has none)."""
+    cell = results.get(conv_table.KEY, {}).get(column)
+    return cell["shapes"].get(key, {}).get(what) if cell and "shapes" in cell else cell or None
+
+
+def conv_section(results: dict) -> list[str]:
+    """GFLOP/s of every shape of ``bench.conv_table``, forward and gradients, per column; portax vs JAX."""
+    table = results.get(conv_table.KEY, {})
+    if not table:
+        return []
+    columns = list(table)
+    reasons = [f"- {label(c)}, every shape: {_reason(cell)}" for c, cell in table.items() if "shapes" not in cell]
+    pairs = [(c, "jax") for c in columns if c != "jax" and "jax" in columns]
+    header = ["shape", "forward GFLOP", *(f"{label(c)} {what}" for c in columns for what in conv_table.PASSES),
+              *(f"{label(p).removeprefix('portax ')} vs JAX {what}" for p, _ in pairs for what in conv_table.PASSES)]
+    rows = []
+    for shape in conv_table.shapes(results["mode"]):
+        cells = {(c, what): _conv_cell(results, c, shape.key, what) for c in columns for what in conv_table.PASSES}
+        values = [failure(cell) or number(shape.flops(what) / cell["seconds"] / 1e9)
+                  for (_, what), cell in cells.items()]
+        rows.append([shape.title(), f"{shape.flops('forward') / 1e9:.3g}", *values,
+                     *(ratio_text(ratio(cells[p, what], cells[b, what]))
+                       for p, b in pairs for what in conv_table.PASSES)])
+        reasons += [f"- {label(c)}, {shape.title()}, {what}: {_reason(cell)}"
+                    for (c, what), cell in cells.items() if cell and failure(cell) and "shapes" in table[c]]
+    return ["`lax.conv_general_dilated` on layers of real CNNs ('SAME' padding, float32; shapes as batch x input "
+            "channels x side² * output channels x input channels per group x kernel side²): the forward pass and "
+            "the lhs and rhs gradients of one `vjp` (counted as twice the forward FLOPs), in GFLOP/s (medians), "
+            "each checked against NumPy first.", "", *_table(header, rows), *([""] + reasons if reasons else [])]
+
+
+def _conv_shapes(results: dict):
+    ratios = {(shape.title(), what): ratio(_conv_cell(results, "cpu_llvm", shape.key, what),
+                                           _conv_cell(results, "jax", shape.key, what))
+              for shape in conv_table.shapes(results["mode"]) for what in conv_table.PASSES}
+    found = {k: r for k, r in ratios.items() if r is not None}
+    if not found:
+        return None
+    (title, what), worst = min(found.items(), key=lambda item: item[1])
+    text = f"min {worst:.2f}x ({title}, {what}), median {statistics.median(found.values()):.2f}x"
+    missing = len(ratios) - len(found)
+    return text + (f"; {missing} of {len(ratios)} not measured" if missing else ""), worst >= 1.0 and not missing
+
+
 Check = Callable[[dict], "tuple[str, bool] | None"]
 
 
@@ -287,6 +338,8 @@ TARGETS: list[tuple[str, str, Check]] = [
     ("cpu_llvm", "conv forward >= 1.0x JAX", _vs("conv_fwd", "cpu_llvm", "jax", 1.0)),
     ("cpu_llvm", "conv gradients >= 1.0x JAX", _vs("conv_grads", "cpu_llvm", "jax", 1.0)),
     ("cpu_llvm", "CNN train step >= 1.0x JAX", _vs("cnn_step", "cpu_llvm", "jax", 1.0)),
+    ("cpu_llvm", "convolution table (forward and gradients): >= 1.0x JAX on every shape; measured: min/median ratio "
+     "vs JAX", _conv_shapes),
     ("cpu_llvm", "dot_product_attention >= 1.0x JAX", _vs("attention", "cpu_llvm", "jax", 1.0)),
     ("cpu_llvm", "normal samples faster than NumPy", _vs("normal", "cpu_llvm", "numpy", 1.0)),
     ("cpu_llvm", "pmap'd data-parallel step: 2 devices >= 1.6x the throughput of 1", _pmap_scaling),
@@ -347,6 +400,9 @@ def markdown(results: dict) -> str:
               "same expression run eagerly, its MLP rows a hand-written backward pass. Ratios are speed ratios: "
               "above 1.0x the first-named column is faster.", "",
               *main_table(results), "", "## Kernels per jitted call", "", *kernels_table(results)]
+    conv = conv_section(results)
+    if conv:
+        lines += ["", "## Convolution shapes", "", *conv]
     pmap = pmap_section(results)
     if pmap:
         lines += ["", "## Data parallelism (pmap)", "", *pmap]

@@ -24,7 +24,7 @@ import time
 from importlib import metadata
 from pathlib import Path
 
-from . import jax_env, membw, mpi_scaling, pmap_scaling, report
+from . import conv_table, jax_env, membw, mpi_scaling, pmap_scaling, report
 from .workloads import BY_KEY, SIZES, WORKLOADS, Workload
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -32,6 +32,7 @@ DEFAULT_COLUMNS = ("cpu_llvm", "wgpu", "numpy", "jax")
 NUMPY_ENV_DROPPED = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 TIMEOUT_S = {"full": 1800, "quick": 120}
 COMPILE_RUNS = {"full": 3, "quick": 1}  # fresh processes per first-call row
+SECTIONS = (conv_table.KEY, pmap_scaling.KEY, mpi_scaling.KEY)  # workloads measured by a module of their own
 
 
 def log(msg: str) -> None:
@@ -66,19 +67,25 @@ class Runner:
         found = {r.pop("workload"): r for r in results if "workload" in r}
         return {k: found.get(k, missing) for k in keys}
 
+    def _module(self, module: str, column: str, args: list[str], env: dict, timeout: float) -> dict:
+        """The JSON line ``python -m module column --mode M *args`` printed in a fresh process (for jax: the JAX
+        virtualenv's python), or the reason it gave none."""
+        python = str(jax_env.PYTHON) if column == "jax" else sys.executable
+        results, missing = self._json_lines([python, "-m", module, column, "--mode", self.mode, *args], env, timeout)
+        return results[0] if results else missing
+
     def scaling(self, column: str, devices: int) -> dict:
         """``bench.pmap_scaling`` for ``column`` (a portax backend or jax) in a fresh process."""
-        python = str(jax_env.PYTHON) if column == "jax" else sys.executable
-        cmd = [python, "-m", "bench.pmap_scaling", column, "--mode", self.mode, "--devices", str(devices)]
         env = {**self._env(column), **pmap_scaling.environment(column, devices)}
-        results, missing = self._json_lines(cmd, env, TIMEOUT_S[self.mode])
-        return results[0] if results else missing
+        return self._module("bench.pmap_scaling", column, ["--devices", str(devices)], env, TIMEOUT_S[self.mode])
 
     def processes(self, column: str) -> dict:
         """``bench.mpi_scaling`` for the portax backend ``column``: it starts its own mpirun jobs."""
-        cmd = [sys.executable, "-m", "bench.mpi_scaling", column, "--mode", self.mode]
-        results, missing = self._json_lines(cmd, self._env(column), 4 * TIMEOUT_S[self.mode])
-        return results[0] if results else missing
+        return self._module("bench.mpi_scaling", column, [], self._env(column), 4 * TIMEOUT_S[self.mode])
+
+    def conv_shapes(self, column: str) -> dict:
+        """``bench.conv_table`` for ``column`` (a portax backend or jax) in a fresh process."""
+        return self._module("bench.conv_table", column, [], self._env(column), TIMEOUT_S[self.mode])
 
     def _json_lines(self, cmd: list[str], env: dict, timeout: float) -> tuple[list[dict], dict]:
         """The JSON objects ``cmd`` printed, and the reason to give for results it did not print."""
@@ -191,16 +198,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--quick", action="store_true", help="small sizes and few repeats: a smoke run under a minute")
     p.add_argument("--columns", default=",".join(DEFAULT_COLUMNS),
                    help="comma-separated: portax backend names, numpy, jax (default: %(default)s)")
-    p.add_argument("--workloads", default=",".join([w.key for w in WORKLOADS] + [pmap_scaling.KEY, mpi_scaling.KEY]),
+    p.add_argument("--workloads", default=",".join([w.key for w in WORKLOADS] + list(SECTIONS)),
                    help="comma-separated workload keys (default: all)")
     p.add_argument("--out", type=Path, default=Path(__file__).resolve().parent,
                    help="folder for results.md, results.json and bench.log (default: bench/)")
     args = p.parse_args(argv)
     args.columns = [c for c in args.columns.split(",") if c]
     args.workloads = [w for w in args.workloads.split(",") if w]
-    unknown = [w for w in args.workloads if w not in BY_KEY and w not in (pmap_scaling.KEY, mpi_scaling.KEY)]
+    unknown = [w for w in args.workloads if w not in BY_KEY and w not in SECTIONS]
     if unknown:
-        p.error(f"unknown workloads {unknown}; choose from {sorted(BY_KEY)}")
+        p.error(f"unknown workloads {unknown}; choose from {sorted(BY_KEY) + sorted(SECTIONS)}")
     return args
 
 
@@ -235,6 +242,11 @@ def main(argv: list[str] | None = None) -> dict:
                         f"{report.value_text(w, cell, SIZES[mode], results['membw'])} {w.unit}"
                     log(f"{w.title(SIZES[mode])} | {report.label(column)}: {shown} ({time.perf_counter() - t0:.1f} s)")
         results["cells"] = {w.key: cells[w.key] for w in selected}
+        if conv_table.KEY in args.workloads:
+            results[conv_table.KEY] = {}
+            for column in (c for c in args.columns if c != "numpy" and c not in runner.unavailable):
+                log(f"convolution shapes, forward and gradients | {report.label(column)}")
+                results[conv_table.KEY][column] = runner.conv_shapes(column)
         if pmap_scaling.KEY in args.workloads:
             results[pmap_scaling.KEY] = scaling = {}
             for column in (c for c in args.columns if c != "numpy" and c not in runner.unavailable):

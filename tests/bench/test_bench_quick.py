@@ -174,3 +174,51 @@ def test_processes_are_measured(quick):
     assert all(r["portax_s"] > 0 and r["mpi_s"] > 0 and r["shard_map_s"] > 0 for r in cell["allreduce"])
     section = stdout.split("## Several processes (MPI)", 1)[1].split("\n## ", 1)[0]
     assert f"**{cell['ratio']:.2f}x**" in section and "| portax reference | 256 KB |" in section
+
+
+def test_conv_table_is_measured(quick, bench_modules):
+    from bench import conv_table
+    _, stdout, results = quick
+    shapes = results["conv_table"]["reference"]["shapes"]
+    assert list(shapes) == [s.key for s in conv_table.SHAPES]
+    for key, cells in shapes.items():
+        assert all(cells[what]["seconds"] > 0 for what in conv_table.PASSES), (key, cells)
+    section = stdout.split("## Convolution shapes", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in section.splitlines() if line.startswith("| ") and "GFLOP" not in line]
+    assert [r.split(" | ")[0][2:] for r in rows] == [s.title() for s in conv_table.shapes("quick")]
+    assert all(re.fullmatch(NUMBER, c.strip()) for r in rows for c in r.strip("|").split("|")[2:]), rows
+
+
+@pytest.mark.parametrize("key", ["resnet_56_28", "mnist_14_nhwc", "mobilenet_112_nhwc", "dilated_28"])
+def test_conv_table_is_checked_against_numpy(bench_modules, key):
+    """A result in the shape's layout is compared in NCHW / OIHW; a wrong value or shape is a WrongResult."""
+    from bench import conv_table
+    checks, _, _ = bench_modules
+    shape = conv_table.BY_KEY[key].quick()
+    data = conv_table.inputs(shape)
+    want = conv_table.expected(shape, *data)
+    dx, dw, _ = conv_table.to_layout(shape, *(a.astype(np.float32) for a in want["gradients"]), data[2])
+    assert dx.shape[-1] == (shape.features if shape.layout == "NHWC" else shape.side)
+    got = conv_table.from_layout(shape, [dx, dw])
+    conv_table.check(shape, "gradients", got, want["gradients"])
+    with pytest.raises(checks.WrongResult, match=f"{key} gradients: output 1"):
+        conv_table.check(shape, "gradients", [got[0], got[1] * 1.01], want["gradients"])
+    with pytest.raises(checks.WrongResult, match=f"{key} forward: output 0"):
+        conv_table.check(shape, "forward", [want["forward"][0][:1]], want["forward"])
+
+
+def test_conv_table_target_names_the_slowest_shape(bench_modules):
+    from bench import conv_table, report
+    first, second = conv_table.SHAPES[:2]
+    shapes = {s.key: {"forward": {"seconds": 1.0}, "gradients": {"seconds": 1.0}} for s in conv_table.SHAPES}
+    jax = {k: {w: {"seconds": 1.5} for w in conv_table.PASSES} for k in shapes}
+    jax[second.key]["gradients"] = {"seconds": 0.5}
+    results = {"mode": "full", "columns": ["cpu_llvm", "jax"], "cells": {},
+               "conv_table": {"cpu_llvm": {"shapes": shapes}, "jax": {"shapes": jax}}}
+    row = next(line for line in report.targets_table(results) if "convolution table" in line)
+    assert f"min 0.50x ({second.title()}, gradients), median 1.50x" in row and row.endswith("| **no** |")
+    shapes[first.key]["forward"] = {"error": "WrongResult: wrong"}
+    row = next(line for line in report.targets_table(results) if "convolution table" in line)
+    assert f"; 1 of {2 * len(shapes)} not measured" in row
+    section = "\n".join(report.conv_section(results))
+    assert f"- portax cpu_llvm, {first.title()}, forward: WrongResult: wrong" in section

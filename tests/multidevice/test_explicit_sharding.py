@@ -311,11 +311,14 @@ def test_control_flow_type_errors(mesh):
 
 
 def test_operations_without_a_sharding_rule_are_not_implemented(mesh):
-    x = _put(P("x", None), np.eye(8, dtype=np.float32))
-    with pytest.raises(NotImplementedError, match="explicit sharding: the sharding rule of 'eig' is not implemented"):
-        jnp.linalg.eigvals(x)
-    r = jnp.linalg.eigvals(jax.sharding.reshard(x, P()))  # (the way out the message gives)
-    np.testing.assert_allclose(np.asarray(r), np.ones(8))
+    # (tridiagonal_solve: a primitive without a sharding rule that every backend lowers)
+    dl, d, du = np.zeros(8, np.float32), np.full(8, 2.0, np.float32), np.zeros(8, np.float32)
+    b = _put(P("x", None), np.ones((8, 4), np.float32))
+    with pytest.raises(NotImplementedError,
+                       match="explicit sharding: the sharding rule of 'tridiagonal_solve' is not implemented"):
+        lax.linalg.tridiagonal_solve(dl, d, du, b)
+    r = lax.linalg.tridiagonal_solve(dl, d, du, jax.sharding.reshard(b, P()))  # (the way out the message gives)
+    np.testing.assert_allclose(np.asarray(r), np.full((8, 4), 0.5))
 
 
 def _gather_error(operand: str, indices: str) -> str:
