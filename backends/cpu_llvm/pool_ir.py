@@ -63,8 +63,19 @@ define void @portax_pool_init(ptr %p, i64 %key, i32 %clock) {{
   ret void
 }}
 
-define internal void @pause() {{
-  {PAUSE}ret void
+; pause; every 64th call (counted in %count) also yield the core, and return true
+define internal i1 @backoff(ptr %count) {{
+  {PAUSE}%c = load i64, ptr %count
+  %c1 = add i64 %c, 1
+  store i64 %c1, ptr %count
+  %c64 = and i64 %c1, 63
+  %yield = icmp eq i64 %c64, 0
+  br i1 %yield, label %yielding, label %done
+yielding:
+  call i32 @sched_yield()
+  br label %done
+done:
+  ret i1 %yield
 }}
 
 define internal i64 @now() {{
@@ -142,15 +153,9 @@ spin_stop:
   %stopping = icmp ne i64 %stop, 0
   br i1 %stopping, label %exit, label %spin_pause
 spin_pause:
-  call void @pause()
-  %c = load i64, ptr %spinsp
-  %c1 = add i64 %c, 1
-  store i64 %c1, ptr %spinsp
-  %c64 = and i64 %c1, 63
-  %check = icmp eq i64 %c64, 0
+  %check = call i1 @backoff(ptr %spinsp)
   br i1 %check, label %spin_clock, label %spin
 spin_clock:
-  call i32 @sched_yield()
   %now = call i64 @now()
   %late = icmp sgt i64 %now, %deadline
   br i1 %late, label %park, label %spin
@@ -289,15 +294,7 @@ wait:
   %done = icmp eq i64 %act, 0
   br i1 %done, label %finish, label %wait_more
 wait_more:
-  call void @pause()
-  %w = load i64, ptr %waitsp
-  %wn = add i64 %w, 1
-  store i64 %wn, ptr %waitsp
-  %w64 = and i64 %wn, 63
-  %yield = icmp eq i64 %w64, 0
-  br i1 %yield, label %wait_yield, label %wait
-wait_yield:
-  call i32 @sched_yield()
+  call i1 @backoff(ptr %waitsp)
   br label %wait
 finish:
   store atomic i64 0, ptr %busyp release, align 8
