@@ -6,7 +6,7 @@ PYTEST_ARGS ?= -q
 # The main suite runs on every core (pytest-xdist); TEST_JOBS=0 runs it in this process alone.
 TEST_JOBS ?= auto
 
-.PHONY: demo test test-mpi test-fast conformance conformance-baseline-gpu test-baseline-gpu bench install vulkan clean fuzz wheel-check jax-tests
+.PHONY: demo test test-mpi test-fast conformance conformance-narrow conformance-baseline-gpu test-baseline-gpu bench install vulkan clean fuzz wheel-check jax-tests
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -56,12 +56,11 @@ test-baseline-gpu: install vulkan
 test: install vulkan $(VENV)/.installed-mpi
 	$(BIN)/python -m pytest $(PYTEST_ARGS) -n $(TEST_JOBS) tests plugins/activations/tests
 	@for b in $$($(OTHER_BACKENDS)); do echo "multi-device, callback, profiler, narrow-dtype tests on $$b"; \
-	  PORTAX_BACKEND=$$b $(BIN)/python -m pytest $(PYTEST_ARGS) $(EVERY_BACKEND_TESTS) || exit 1; done
+	  PORTAX_BACKEND=$$b $(BIN)/python -m pytest $(PYTEST_ARGS) -n $(TEST_JOBS) $(EVERY_BACKEND_TESTS) || exit 1; done
 	@$(MAKE) --no-print-directory test-baseline-gpu
-	$(BIN)/python -m portax.conformance --all-available --devices 4 --processes 2 --report conformance-report
-	$(BIN)/python -m portax.conformance --all-available --groups primitives --dtypes bf16 f8_e4m3fn \
-	  --report conformance-report-narrow
-	@$(MAKE) --no-print-directory conformance-baseline-gpu
+	$(BIN)/python -m portax.conformance --all-available --jobs 0 --devices 4 --processes 2 --report conformance-report
+	@$(MAKE) --no-print-directory -j 2 --output-sync=target NARROW_DTYPES="bf16 f8_e4m3fn" \
+	  conformance-narrow conformance-baseline-gpu
 	$(BIN)/python .ci/check_wheels.py
 
 # What pip users get: sdists and wheels built, installed into a fresh venv and tested from outside the
@@ -71,10 +70,14 @@ wheel-check: install vulkan
 
 # The conformance suite on every backend available here (collectives across 2 processes under mpirun too); report cards in conformance-report-<backend>.{md,json,xml}.
 conformance: $(VENV)/.installed-mpi vulkan
-	$(BIN)/python -m portax.conformance --all-available --devices 4 --processes 2 --report conformance-report
-	$(BIN)/python -m portax.conformance --all-available --groups primitives \
-	  --dtypes bf16 f8_e4m3fn f8_e5m2 --report conformance-report-narrow
-	@$(MAKE) --no-print-directory conformance-baseline-gpu
+	$(BIN)/python -m portax.conformance --all-available --jobs 0 --devices 4 --processes 2 --report conformance-report
+	@$(MAKE) --no-print-directory -j 2 --output-sync=target conformance-narrow conformance-baseline-gpu
+
+# The primitives in the narrow float dtypes (emulated through wider ones on most hardware) on every backend.
+NARROW_DTYPES ?= bf16 f8_e4m3fn f8_e5m2
+conformance-narrow: install vulkan
+	$(BIN)/python -m portax.conformance --all-available --jobs 0 --groups primitives --dtypes $(NARROW_DTYPES) \
+	  --report conformance-report-narrow
 
 # Differential fuzzing: N random programs per backend run eagerly and under jit, grad and vmap against the
 # reference backend, with fresh seeds (SEED=s replays); prints the counts and minimised repros, fails on any

@@ -43,6 +43,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--leak-calls", type=int, default=10_000, help="calls of the leak check (default 10000)")
     p.add_argument("--seed", type=int, default=0, help="seed of the random operands")
     p.add_argument("-q", "--quiet", action="store_true", help="print only the summary lines")
+    p.add_argument("-j", "--jobs", type=int, default=1, help="with --all-available, certify this many backends at "
+                   "once, each in its own process (0: one per core); each backend's output is printed when it ends")
     return p
 
 
@@ -87,8 +89,12 @@ def _certify(args: argparse.Namespace) -> int:
         unknown = sorted(set(_names(args.primitives)) - {p.name for p in tested_primitives()})
         if unknown:
             raise UsageError(f"unknown primitive(s) {', '.join(unknown)} (is the plugin that defines them installed?)")
+    if args.jobs < 0:
+        raise UsageError(f"--jobs {args.jobs}: expected 0 (one per core) or a positive number")
     if args.all_available:
         names = [n for n in registry.names() if _available(n)]
+        if args.jobs != 1 and len(names) > 1:
+            return _certify_concurrently(args, names)
     else:
         names = [args.backend or os.environ.get("PORTAX_BACKEND") or registry.default_name()]
     cards = []
@@ -114,6 +120,39 @@ def _certify(args: argparse.Namespace) -> int:
                   f"{device_count_env(name)}=4 or pass --devices 4 to run them")
         cards.append(card)
     return max((c.exit_code() for c in cards), default=0)
+
+
+def _certify_concurrently(args: argparse.Namespace, names: list[str]) -> int:
+    """``--all-available --jobs N``: one ``--backend`` run per backend, N at a time; the worst exit status."""
+    import subprocess
+    from concurrent.futures import ThreadPoolExecutor, as_completed
+
+    def certify(name: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "portax.conformance", *_backend_argv(args, name)],
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+    codes = []
+    with ThreadPoolExecutor(args.jobs or os.cpu_count() or 1) as pool:
+        for done in as_completed([pool.submit(certify, name) for name in names]):
+            result = done.result()
+            print(result.stdout, end="", flush=True)
+            codes.append(result.returncode)
+    return max(codes)
+
+
+def _backend_argv(args: argparse.Namespace, name: str) -> list[str]:
+    """The command line certifying ``name`` alone with the options of ``args`` (reports named per backend)."""
+    argv = ["--backend", name, "--leak-calls", str(args.leak_calls), "--seed", str(args.seed)]
+    for flag, value in (("--devices", args.devices), ("--processes", args.processes)):
+        if value is not None:
+            argv += [flag, str(value)]
+    for flag, values in (("--dtypes", args.dtypes), ("--primitives", args.primitives),
+                         ("--transforms", args.transforms), ("--groups", args.groups)):
+        if values:
+            argv += [flag, *values]
+    for report in args.report:
+        argv += ["--report", _per_backend(report, name)]
+    return argv + ["--strict"] * args.strict + ["--quiet"] * args.quiet
 
 
 def _print_cell(strict: bool):

@@ -434,7 +434,6 @@ def _trig_reduce(e: _E, x):
     return r, q, ok
 
 
-@functools.cache
 def _two_over_pi_table() -> list[float]:
     """For E = _BIG_E0 .. 971: four doubles g0 + .. + g3 = sum of the bits b_i of 2/pi (i >= E - 1) times
     2**(E - i), i.e. 2**E * (2/pi) with the bits worth multiples of 4 (for an integer times 2**E) dropped."""
@@ -449,6 +448,15 @@ def _two_over_pi_table() -> list[float]:
             chunk = (t >> (bits - (first + 52))) & ((1 << 53) - 1)
             out.append(math.ldexp(float(chunk), big_e - (first + 52)))
     return out
+
+
+@functools.cache
+def _two_over_pi_initializer() -> ir.FormattedConstant:
+    """The table as module text, formatted once (3928 doubles: formatting them per kernel dominated
+    building the IR of a kernel with sin/cos/tan)."""
+    tab = _two_over_pi_table()
+    ty = ir.ArrayType(ir.DoubleType(), len(tab))
+    return ir.FormattedConstant(ty, ir.Constant(ty, tab).get_reference())
 
 
 def _pi_fixed(bits: int) -> int:
@@ -494,15 +502,14 @@ def _reduce_big(d: _E, x):
     x = M 2**E with a 53-bit integer M, so x 2/pi mod 4 = M (g0 + g1 + g2 + g3) mod 4, computed with exact
     products (fma) and one rounding of the small remainder."""
     b = d.b
-    tab = _two_over_pi_table()
     module = b.module
     table = module.globals.get("portax.math.two_over_pi")
     if table is None:
-        ty = ir.ArrayType(ir.DoubleType(), len(tab))
-        table = ir.GlobalVariable(module, ty, "portax.math.two_over_pi")
+        init = _two_over_pi_initializer()
+        table = ir.GlobalVariable(module, init.type, "portax.math.two_over_pi")
         table.global_constant = True
         table.linkage = "internal"
-        table.initializer = ir.Constant(ty, tab)
+        table.initializer = init
     a = d.fabs(x)
     i64 = d.ity
     bits = b.bitcast(a, i64)

@@ -78,6 +78,27 @@ def test_cli_lists_backends_and_runs_all_available(tmp_path, capsys):
     assert (tmp_path / "card-reference.json").exists()
 
 
+def test_cli_certifies_backends_concurrently_with_jobs(tmp_path, capsys):
+    from portax.core.backend import registry
+    available = [n for n in registry.names() if registry.available(n)]
+    code = main(["--all-available", "--jobs", "0", "--primitives", "sub", "--dtypes", "f32", "--groups", "primitives",
+                 "--report", str(tmp_path / "card.json"), "-q"])
+    out = capsys.readouterr().out
+    assert code == 0 and all(f"portax conformance [{n}]: PASSED" in out for n in available), out
+    assert all((tmp_path / f"card-{n}.json").exists() for n in available)
+
+
+def test_each_concurrent_run_gets_the_same_options():
+    from portax.conformance.cli import _backend_argv, parser
+    argv = ["--all-available", "-j", "2", "--devices", "4", "--processes", "2", "--dtypes", "bf16", "f32",
+            "--primitives", "add", "--transforms", "jit", "vmap", "--groups", "primitives", "pmap",
+            "--report", "r.md", "--report", "card", "--strict", "--leak-calls", "7", "--seed", "3", "-q"]
+    args = parser().parse_args(argv)
+    again = parser().parse_args(_backend_argv(args, "wgpu"))
+    expected = dict(vars(args), backend="wgpu", all_available=False, jobs=1, report=["r-wgpu.md", "card-wgpu"])
+    assert vars(again) == expected
+
+
 @pytest.mark.parametrize("dtype", ["f33", "float4_e2m1fn", "complex64", "float128"])
 def test_cli_rejects_unknown_dtypes(dtype, capsys):
     assert main(["--backend", "reference", "--dtypes", f"f32,{dtype}", "--groups", "primitives"]) == 2
@@ -89,6 +110,7 @@ def test_cli_rejects_unknown_dtypes(dtype, capsys):
     (["--backend", "no_such_backend"], "Unknown backend 'no_such_backend'"),
     (["--groups", "nonsense"], "invalid choice: 'nonsense'"),
     (["--devices", "0"], "--devices 0: expected a positive number"),
+    (["--all-available", "--jobs", "-1"], "--jobs -1: expected 0 (one per core) or a positive number"),
 ])
 def test_cli_usage_errors_exit_2_with_one_line(argv, message, capsys):
     try:
