@@ -8,7 +8,11 @@ gathers through per-index offset tables, so any layout works (weights contiguous
 or an NCHW output gradient, are loaded a row at a time and transposed in registers instead). The output side whose
 elements are contiguous in memory becomes the micro-kernel's vector (column) side: output positions for NCHW,
 features for NHWC; tiles are added to the output a contiguous run of columns at a time (across images too), and the
-last rows of a block use a micro-kernel of 2/3 the rows when that pads fewer.
+last rows of a block use a micro-kernel of 2/3 the rows when that pads fewer. Where the input is contiguous along its
+features (NHWC), the contraction runs over the features innermost and the patches, on the micro-kernel's rows, are
+packed a row at a time with vector loads (the micro-kernel reads A by rows, in K blocks of up to ``ROW_KC`` KC, so
+the output is added to less often); where it is contiguous along its batch (the filter gradient of an NHWC
+convolution), output positions run over the batch innermost, so a row panel's patches are vector loads too.
 
 Lhs dilation (transposed convolutions, the lhs gradient) is split into sub-convolutions per residue class of
 the output positions (``phases``): in each, the taps that hit a real input element form a regular, undilated
@@ -37,10 +41,12 @@ from .irutil import (entry_alloca, for_range, i64, imin, masked_load, masked_sto
                      while_loop)
 
 SPATIAL = 3  # spatial dimensions of the task (fewer are padded with unit dimensions)
+ROW_KC = 3  # a GEMM task packing the patches by rows takes K blocks of up to ROW_KC * KC (fewer output passes)
 DIRECT_BELOW = 4  # fewer output features per group than this: the direct task (GEMM tiles would be mostly padding)
 _HEADER = ("n_sub", "max_a", "max_b", "kc_max")
 _FIELDS = ("items_end", "n_mb", "n_nb", "mcb", "ncb", "swap", "mode", "groups", "g_in", "g_w", "g_out", "m", "w_o", "o_o",
-           "n_pos", "nb", "s_n", "o_n", "o_base", "cg", "s_c", "w_i", "w_base", "k", "ks", "o_size") + tuple(
+           "n_pos", "nb", "s_n", "o_n", "o_base", "cg", "s_c", "w_i", "w_base", "k", "ks", "o_size", "nminor", "cminor",
+           "arow", "kcap") + tuple(
     f"{name}{d}" for name in ("t", "i0", "st", "s_h", "h", "o_s", "u", "rd", "w_st") for d in range(SPATIAL))
 _TABLES = 7  # per side entry: source offset, three spatial coordinates, output offset, their contiguous runs
 
@@ -113,6 +119,8 @@ def _records(lhs_shape, rhs_shape, out_shape, p: dict, dtype: np.dtype, direct: 
         n_mb = -(-rows // mcb)
         ncb = _even_columns(gemm.column_block(gemm.Problem(rows, cols, k, 0, 0, 0, 0, ()), bk, groups * n_mb),
                             cols, bk, groups * n_mb)
+        if groups * n_mb % threads.num_cores() == 0 and cols <= bk.nc:
+            ncb = cols  # the row items already share the cores evenly: each packs its rows once
         n_nb = -(-cols // ncb)
         mode = int(groups > 1 and m * os_[out_spec[1]] == 1)  # direct: vectors along groups, else along rows
         spatial = [a.t_count for a in axes]
@@ -122,7 +130,10 @@ def _records(lhs_shape, rhs_shape, out_shape, p: dict, dtype: np.dtype, direct: 
                    g_in=nb * s_n if bg > 1 else cg * s_c, g_w=m * rs[rhs_spec[0]], g_out=m * os_[out_spec[1]], m=m,
                    w_o=rs[rhs_spec[0]], o_o=os_[out_spec[1]], n_pos=n_pos, nb=nb, s_n=s_n, o_n=os_[out_spec[0]],
                    o_base=sum(a.o_first * s for a, s in zip(axes, o_s)), cg=cg, s_c=s_c, w_i=rs[rhs_spec[1]],
-                   w_base=sum(a.k_first * s for a, s in zip(axes, w_k)), k=k, ks=1, o_size=int(np.prod(out_shape)))
+                   w_base=sum(a.k_first * s for a, s in zip(axes, w_k)), k=k, ks=1, o_size=int(np.prod(out_shape)),
+                   nminor=int(s_n == 1 and nb > 1), cminor=int(s_c == 1 and cg > 1))
+        rec["arow"] = int(swap and rec["cminor"])  # the patches' rows are contiguous runs of the input
+        rec["kcap"] = bk.kc * (ROW_KC if rec["arow"] else 1)
         for d, a in enumerate(axes):
             rec.update({f"t{d}": a.t_count, f"i0{d}": a.i0, f"st{d}": a.st, f"s_h{d}": s_h[d], f"h{d}": a.n,
                         f"o_s{d}": a.o_step * o_s[d], f"u{d}": a.u_count, f"rd{d}": a.rd, f"w_st{d}": a.k_step * w_k[d]})
@@ -168,7 +179,7 @@ def emit(mb, lw, lhs, rhs, out, p: dict) -> None:
         items *= ks
     max_a = max(min(r["mcb"], r["n_pos"] if r["swap"] else r["m"]) for r in records)
     max_b = max(min(r["ncb"], r["m"] if r["swap"] else r["n_pos"]) for r in records)
-    kc_max = min(bk.kc, max(r["k"] for r in records))
+    kc_max = max(min(r["kcap"], r["k"]) for r in records)
     values = [len(records), max_a, max_b, kc_max] + [r[f] for r in records for f in _FIELDS]
     params = mb.constant(np.asarray(values, np.int64))
     b = lw.b
@@ -180,7 +191,9 @@ def emit(mb, lw, lhs, rhs, out, p: dict) -> None:
     name = task_symbol(lhs.dtype, cdt, direct)
     task = T.intrinsic(b.module, name, T.VOID, [T.I64, T.I64, T.PTR])
     flops = 2.0 * sum(r["groups"] * r["m"] * r["n_pos"] * r["k"] for r in records)
-    how = "direct" if direct else "implicit gemm" + (f", K in {ks} splits" if ks > 1 else "")
+    how = "direct" if direct else "implicit gemm" + (f", K in {ks} splits" if ks > 1 else "") + "".join(
+        f", {what}" for key, what in (("arow", "patches by rows"), ("nminor", "batch innermost"))
+        if any(r[key] for r in records))
     label = f"opaque[{','.join(map(str, out.shape))}](conv_general_dilated: {how})"
     mb.run_task(b, task, items, argv, work_per_item=flops / items / 8, label=label)
     if ks > 1:
@@ -200,7 +213,7 @@ def _k_splits(records: list[dict], items: int, bk: gemm.Blocking) -> tuple[int, 
     core works on an equal share and packs each operand element once (the partial outputs are summed after)."""
     cores = threads.num_cores()
     r = records[0]
-    n_kb = -(-r["k"] // bk.kc)
+    n_kb = -(-r["k"] // r["kcap"])
     if len(records) > 1 or n_kb < 2 or cores < 2:
         return 1, items
     if items < cores:
@@ -263,10 +276,11 @@ def _library_task(module: ir.Module, dtype: np.dtype, cdt: np.dtype) -> None:
     hdr = {n: param(i64(j)) for j, n in enumerate(_HEADER)}
     kc_max = hdr["kc_max"]
     bpack = gemm.heap_alloc(b, b.mul(b.mul(b.add(hdr["max_b"], i64(bk.nr)), kc_max), i64(cdt.itemsize)))
-    apack = gemm.heap_alloc(b, b.mul(b.mul(i64(bk.mr), kc_max), i64(cdt.itemsize)))
+    a_row = ROW_KC * bk.kc + bk.lanes  # A panel row stride when packed by rows: its KC + a vector's tail
+    apack = gemm.heap_alloc(b, i64(bk.mr * a_row * cdt.itemsize))
     ta = _Tables(b, b.add(hdr["max_a"], i64(bk.mr)), _TABLES)
     tb = _Tables(b, b.add(hdr["max_b"], i64(bk.nr)), _TABLES)
-    tq = _Tables(b, kc_max, 6)
+    tq = _Tables(b, kc_max, 7)
     tile = b.alloca(ir.ArrayType(vty, bk.mr * (bk.nr // bk.lanes)))
     small = dataclasses.replace(bk, mr=2 * bk.mr // 3)  # the micro-kernel for the last rows (fewer padded rows)
     sub = b.alloca(T.I64)
@@ -294,7 +308,7 @@ def _library_task(module: ir.Module, dtype: np.dtype, cdt: np.dtype) -> None:
                              b.gep(scratch, [b.mul(b.sub(split, i64(1)), f["o_size"])], source_etype=ety))
         out_g = b.gep(split_out, [b.mul(grp, f["g_out"])], source_etype=ety)
         k = f["k"]
-        n_kb = b.sdiv(b.add(k, i64(bk.kc - 1)), i64(bk.kc))
+        n_kb = b.sdiv(b.add(k, b.sub(f["kcap"], i64(1))), f["kcap"])
         n_kb = b.select(b.icmp_signed("<", n_kb, i64(1)), i64(1), n_kb)  # K == 0 still writes the zeros
         n_kb = b.mul(b.sdiv(b.add(n_kb, b.sub(f["ks"], i64(1))), f["ks"]), f["ks"])  # as many blocks per K split
         limits = [f[f"h{d}"] for d in range(SPATIAL)]
@@ -307,6 +321,7 @@ def _library_task(module: ir.Module, dtype: np.dtype, cdt: np.dtype) -> None:
                 with weights_side:
                     _pack(b, tab, tq, 4, w_g, dst, dtype, cdt, kc, x0, extent, width, None)
 
+        by_rows = b.icmp_signed("!=", f["arow"], i64(0))
         kb_lo = b.sdiv(b.mul(split, n_kb), f["ks"])  # this split's range of K blocks
         kb_hi = b.sdiv(b.mul(b.add(split, i64(1)), n_kb), f["ks"])
         with for_range(b, kb_lo, kb_hi, "pc") as pcb:
@@ -315,18 +330,28 @@ def _library_task(module: ir.Module, dtype: np.dtype, cdt: np.dtype) -> None:
             first = b.icmp_signed("==", pcb, kb_lo)
             _fill_q(b, tq, f, pc, kc)
             _fill_runs(b, tq, kc, 4, 5)
+            _fill_runs(b, tq, kc, 0, 6)
             pack(tb, bpack, i64(0), nc, bk.nr, b.not_(swap))
 
-            def row_panels(bkx: gemm.Blocking, count: ir.Value, row_base: ir.Value) -> None:
+            def row_panels(bkx: gemm.Blocking, count: ir.Value, row_base: ir.Value, rows_too: bool) -> None:
+                """``count`` row panels of ``bkx.mr`` rows, packed by columns or (``rows_too``) as ``by_rows``."""
                 with for_range(b, 0, count, "ip") as ip:
                     i0 = b.add(row_base, b.mul(ip, i64(bkx.mr)))
                     mr = imin(b, i64(bkx.mr), b.sub(mc, i0))
-                    pack(ta, apack, i0, mr, bkx.mr, swap)  # one row panel at a time, hot in L1 for every column panel
+                    if rows_too:  # one row panel at a time, hot in L1 for every column panel
+                        with b.if_else(by_rows) as (rowwise, panelwise):
+                            with rowwise:
+                                _pack_rows(b, ta, tq, in_g, apack, dtype, cdt, kc, i0, mr, bkx.mr, a_row, limits)
+                            with panelwise:
+                                pack(ta, apack, i0, mr, bkx.mr, swap)
+                    else:
+                        pack(ta, apack, i0, mr, bkx.mr, swap)
                     with for_range(b, 0, b.sdiv(b.add(nc, i64(bk.nr - 1)), i64(bk.nr)), "jp") as jp:
                         j0 = b.mul(jp, i64(bk.nr))
                         nr = imin(b, i64(bk.nr), b.sub(nc, j0))
                         bpanel = b.gep(bpack, [b.mul(j0, kc)], source_etype=ety)
-                        acc = gemm.micro_kernel(b, bkx, vty, apack, bpanel, kc)
+                        acc = (_micro_kernel(b, bkx, vty, apack, bpanel, kc, by_rows, a_row) if rows_too
+                               else gemm.micro_kernel(b, bkx, vty, apack, bpanel, kc))
                         full = b.and_(b.icmp_signed("==", mr, i64(bkx.mr)), b.icmp_signed("==", nr, i64(bk.nr)))
                         full = b.and_(full, b.icmp_signed(">=", tb.get(5, j0), nr))  # columns contiguous in the output
                         with b.if_else(full) as (then, otherwise):
@@ -340,12 +365,31 @@ def _library_task(module: ir.Module, dtype: np.dtype, cdt: np.dtype) -> None:
                                     with scattered:
                                         _store_partial(b, bk, vty, acc, tile, out_g, ta, tb, i0, j0, mr, nr, first)
 
-            wide, narrow = _row_panels(b, mc, bk.mr, small.mr)
-            row_panels(bk, wide, i64(0))
-            row_panels(small, narrow, b.mul(wide, i64(bk.mr)))
+            wide, narrow = _row_panels(b, mc, bk.mr, small.mr)  # packed by rows: wide panels only (less code)
+            wide = b.select(by_rows, b.sdiv(b.add(mc, i64(bk.mr - 1)), i64(bk.mr)), wide)
+            row_panels(bk, wide, i64(0), True)
+            row_panels(small, b.select(by_rows, i64(0), narrow), b.mul(wide, i64(bk.mr)), False)
     for ptr in (bpack, apack, ta.ptr, tb.ptr, tq.ptr):
         gemm.heap_free(b, ptr)
     b.ret_void()
+
+
+def _micro_kernel(b, bk: gemm.Blocking, vty, apack, bpanel, kc, by_rows: ir.Value, a_row: int) -> list:
+    """The GEMM micro-kernel's accumulators, its A panel packed by rows (stride ``a_row``) or by columns."""
+    with b.if_else(by_rows) as (rowwise, panelwise):
+        with rowwise:
+            acc_rows, from_rows = gemm.micro_kernel(b, bk, vty, apack, bpanel, kc, a_row), b.block
+        with panelwise:
+            acc_cols, from_cols = gemm.micro_kernel(b, bk, vty, apack, bpanel, kc), b.block
+    out = []
+    for row_r, row_c in zip(acc_rows, acc_cols):
+        out.append([])
+        for x, y in zip(row_r, row_c):
+            phi = b.phi(vty)
+            phi.add_incoming(x, from_rows)
+            phi.add_incoming(y, from_cols)
+            out[-1].append(phi)
+    return out
 
 
 def _row_panels(b, rows: ir.Value, mr: int, small: int) -> tuple[ir.Value, ir.Value]:
@@ -402,14 +446,28 @@ def _record(b, pp: ir.Value, item: ir.Value, sub: ir.Value) -> tuple[dict, ir.Va
     return f, b.sub(item, prev_end)
 
 
+def _minor_last(b, flag: ir.Value, sizes: list, lead: ir.Value) -> list:
+    """The bounded digit sizes of an index (lead, *sizes) enumerated in order, or, when ``flag`` is set, with
+    the leading part innermost (sizes[1:] + [lead]; the first of ``sizes`` then leads, unbounded)."""
+    on = b.icmp_signed("!=", flag, i64(0))
+    return [b.select(on, x, y) for x, y in zip(sizes[1:] + [lead], sizes)]
+
+
+def _minor_digits(b, flag: ir.Value, digits: list) -> list:
+    """(lead, *rest) from the digits of an index enumerated as ``_minor_last`` says."""
+    on = b.icmp_signed("!=", flag, i64(0))
+    return [b.select(on, x, y) for x, y in zip(digits[-1:] + digits[:-1], digits)]
+
+
 def _fill_side(b, tab: _Tables, f: dict, first: ir.Value, count: ir.Value, positions: ir.Value) -> None:
     """Tables of ``count`` side indices from ``first``: output positions (source offset in the input, input
-    coordinates, output offset) or, when not ``positions``, output features (weights offset, output offset)."""
-    sizes = [f[f"t{d}"] for d in range(SPATIAL)]
+    coordinates, output offset; batch innermost when ``nminor``) or, when not ``positions``, output features
+    (weights offset, output offset)."""
+    sizes = _minor_last(b, f["nminor"], [f[f"t{d}"] for d in range(SPATIAL)], f["nb"])
     slots = _counters(b, first, sizes)
     with for_range(b, 0, count, "fs") as x:
         j = b.add(first, x)
-        n, *coords = (b.load(slot) for slot in slots)
+        n, *coords = _minor_digits(b, f["nminor"], [b.load(slot) for slot in slots])
         src, dst = b.mul(n, f["s_n"]), b.add(b.mul(n, f["o_n"]), f["o_base"])
         vs = []
         for d, t in enumerate(coords):
@@ -439,12 +497,13 @@ def _fill_runs(b, tab: _Tables, count: ir.Value, of: int, into: int) -> None:
 
 
 def _fill_q(b, tab: _Tables, f: dict, pc: ir.Value, kc: ir.Value) -> None:
-    """Tables of contracted indices pc..pc+kc, (input feature, taps...): input offset, tap coordinates (0..2),
-    weights offset (4); table 5 takes the runs of the weights offsets (``_fill_runs``)."""
-    sizes = [f[f"u{d}"] for d in range(SPATIAL)]
+    """Tables of contracted indices pc..pc+kc, (input feature, taps...) or, when ``cminor``, (taps..., input
+    feature): input offset, tap coordinates (0..2), weights offset (4); tables 5 and 6 take the runs of the
+    weights and input offsets (``_fill_runs``)."""
+    sizes = _minor_last(b, f["cminor"], [f[f"u{d}"] for d in range(SPATIAL)], f["cg"])
     slots = _counters(b, pc, sizes)
     with for_range(b, 0, kc, "fq") as p:
-        c, *us = (b.load(slot) for slot in slots)
+        c, *us = _minor_digits(b, f["cminor"], [b.load(slot) for slot in slots])
         src, w = b.mul(c, f["s_c"]), b.add(b.mul(c, f["w_i"]), f["w_base"])
         for d, u in enumerate(us):
             kd = b.mul(u, f[f"rd{d}"])
@@ -526,6 +585,53 @@ def _pack(b, tab: _Tables, tq: _Tables, qoff: int, src, dst, dtype, cdt, kc, x0,
                     vectors(False)
                 else:
                     _pack_transposing(b, tab, tq, src, dst, dtype, cdt, kc, x0, first, pbase, extent, width, vectors)
+
+
+def _pack_rows(b, tab: _Tables, tq: _Tables, src, dst, dtype, cdt, kc, x0, extent, width: int, a_row: int,
+               lim: list) -> None:
+    """dst[w * a_row + p] = src[tab.src[x0 + w] + tq.src[p]] (input side, zero in the padding and past ``extent``
+    rows and ``kc`` steps): a row panel of patches packed by rows, a vector of contraction steps at a time, each
+    a masked load where those steps' sources are consecutive (a run of channels), else a masked gather."""
+    mty, ety = T.memory_type(dtype), T.memory_type(cdt)
+    lanes = engine.host_target_info().vector_width // (8 * cdt.itemsize)
+    ivty, i32vty, mvty = ir.VectorType(T.I64, lanes), ir.VectorType(T.I32, lanes), ir.VectorType(mty, lanes)
+    iota = ir.Constant(ivty, list(range(lanes)))
+    gather = T.intrinsic(b.module, f"llvm.masked.gather.v{lanes}{T.mangle(mty)}.v{lanes}p0", mvty,
+                         [ir.VectorType(T.PTR, lanes), T.I32, ir.VectorType(T.I1, lanes), mvty])
+    zero = ir.Constant(mvty, [ir.Constant(mty, 0.0)] * lanes)
+    esize = splat(b, i64(dtype.itemsize), lanes)
+    lims = [splat(b, b.trunc(limit, T.I32), lanes) for limit in lim]
+    rows = []  # per panel row: inside the extent, source offset, coordinates (int32 vectors)
+    for w in range(width):
+        inside = b.icmp_signed("<", i64(w), extent)
+        x = b.select(inside, b.add(x0, i64(w)), x0)
+        rows.append((splat(b, inside, lanes), tab.get(0, x),
+                     [splat(b, b.trunc(tab.get(1 + d, x), T.I32), lanes) for d in range(len(lims))]))
+    base = b.ptrtoint(src, T.I64)
+    with for_range(b, 0, b.sdiv(b.add(kc, i64(lanes - 1)), i64(lanes)), "pr") as blk:
+        p0 = b.mul(blk, i64(lanes))
+        steps = b.icmp_signed("<", b.add(splat(b, p0, lanes), iota), splat(b, kc, lanes))
+        taps = [b.trunc(masked_load(b, tq.at(1 + d, p0), ivty, steps), i32vty) for d in range(len(lims))]
+        consecutive = b.icmp_signed(">=", tq.get(6, p0), imin(b, i64(lanes), b.sub(kc, p0)))
+        q0 = tq.get(0, p0)
+
+        def each_row(load) -> None:
+            for w, (inside, at, coords) in enumerate(rows):
+                ok = b.and_(steps, inside)
+                for coord, tap, limit in zip(coords, taps, lims):
+                    ok = b.and_(ok, b.icmp_unsigned("<", b.add(coord, tap), limit))
+                v = load(at, ok)
+                v = v if mty == ety else b.fpext(v, ir.VectorType(ety, lanes))
+                b.store(v, b.gep(dst, [b.add(p0, i64(w * a_row))], source_etype=ety), align=cdt.itemsize)
+
+        with b.if_else(consecutive) as (loads, gathers):
+            with loads:
+                each_row(lambda at, ok: masked_load(b, b.gep(src, [b.add(at, q0)], source_etype=mty), mvty, ok))
+            with gathers:
+                q = b.mul(masked_load(b, tq.at(0, p0), ivty, steps), esize)
+                each_row(lambda at, ok: b.call(gather, [
+                    b.inttoptr(b.add(splat(b, b.add(base, b.mul(at, i64(dtype.itemsize))), lanes), q),
+                               ir.VectorType(T.PTR, lanes)), ir.Constant(T.I32, dtype.itemsize), ok, zero]))
 
 
 def _pack_transposing(b, tab: _Tables, tq: _Tables, src, dst, dtype, cdt, kc, x0, first, pbase, extent,

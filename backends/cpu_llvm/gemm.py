@@ -344,8 +344,9 @@ def _prefetch_tile(b, bk: Blocking, ety, cbase, ldc: ir.Value) -> None:
             b.call(fn, [ptr, ir.Constant(T.I32, 1), ir.Constant(T.I32, 3), ir.Constant(T.I32, 1)])
 
 
-def micro_kernel(b, bk: Blocking, vty, apanel, bpanel, kc) -> list:
-    """The MR x (NR / lanes) vector accumulators of one tile after kc rank-1 updates."""
+def micro_kernel(b, bk: Blocking, vty, apanel, bpanel, kc, a_row: int = 0) -> list:
+    """The MR x (NR / lanes) vector accumulators of one tile after kc rank-1 updates (A's element (i, p) at
+    ``p * MR + i``, or at ``i * a_row + p`` when ``a_row`` is given)."""
     ety = vty.element
     nv = bk.nr // bk.lanes
     pre = b.block
@@ -365,7 +366,8 @@ def micro_kernel(b, bk: Blocking, vty, apanel, bpanel, kc) -> list:
     fma = T.intrinsic(b.module, f"llvm.fma.v{bk.lanes}{T.mangle(ety)}", vty, [vty, vty, vty])
     new = []
     for i in range(bk.mr):
-        a = b.load(b.gep(apanel, [b.add(b.mul(p, i64(bk.mr)), i64(i))], source_etype=ety), typ=ety)
+        a_at = b.add(p, i64(i * a_row)) if a_row else b.add(b.mul(p, i64(bk.mr)), i64(i))
+        a = b.load(b.gep(apanel, [a_at], source_etype=ety), typ=ety)
         undef = ir.Constant(vty, ir.Undefined)
         lane0 = ir.Constant(ir.VectorType(T.I32, bk.lanes), [0] * bk.lanes)
         splat = b.shuffle_vector(b.insert_element(undef, a, ir.Constant(T.I32, 0)), undef, lane0)

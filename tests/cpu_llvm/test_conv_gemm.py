@@ -199,3 +199,54 @@ def test_grouped_filter_gradient_k_split(monkeypatch):
     assert_matches(filter_grad, x, w, g, rtol=1e-4)
     kernels = [k.description for k in compiled(filter_grad, x, w, g).kernels if "conv_general" in k.description]
     assert len(kernels) == 1 and "K in 2 splits" in kernels[0], kernels
+
+
+NHWC_CASES = [  # (n, c, spatial, o, kernel, strides, padding, rhs dil, groups, forward and lhs gradient by rows
+    # with AVX-512 tiles)
+    (3, 90, (9, 8), 37, (3, 3), (1, 1), "SAME", None, 1, (False, True)),  # K = 810: 2 K blocks of patch rows
+    (4, 32, (11, 10), 20, (3, 3), (2, 2), "SAME", (2, 1), 1, (True, True)),  # phases of the lhs gradient
+    (2, 12, (7, 9), 40, (3, 2), (1, 2), ((1, 0), (2, 1)), None, 2, (True, False)),
+    (5, 3, (6, 13), 26, (2, 3), (2, 1), "VALID", (1, 2), 1, (True, False)),  # runs of 3 features: gathers
+]
+
+
+@pytest.mark.parametrize("case", range(len(NHWC_CASES)))
+def test_nhwc_contiguous_packing(case):
+    """NHWC: the patches (features innermost in the contraction) are packed a row at a time, in K blocks past
+    KC, and the filter gradient runs output positions over its batch (the input features) innermost; odd
+    sizes, strides (lhs-dilated phases in the input gradient), dilations, asymmetric padding and groups."""
+    n, c, spatial, o, kernel, strides, padding, rd, g, by_rows = NHWC_CASES[case]
+    dn = LAYOUTS[2][1]
+    x, w = operands(dn, n, c, spatial, o, kernel, g)
+    fn = conv_fn(dn, strides, padding, rhs_dil=rd, groups=g)
+    check(fn, x, w)
+    y = np.asarray(portax.jit(fn, backend="reference")(x, w))
+    programs = [(fn, (x, w))] + [(lambda x, w, gy, i=i: portax.vjp(fn, x, w)[1](gy)[i], (x, w, y)) for i in (0, 1)]
+    labels = []
+    for f, args in programs:
+        kernels = [k.description for k in compiled(f, *args).kernels if "conv_general" in k.description]
+        assert len(kernels) == 1, kernels
+        labels.append(kernels[0])
+    if gemm.blocking(np.float32).lanes == 16:  # which products are swapped depends on the tile sizes
+        assert ["patches by rows" in k for k in labels[:2]] == list(by_rows), labels
+    assert "batch innermost" in labels[2], labels
+
+
+@pytest.mark.parametrize("dtype, rtol", [("float16", 2e-2), ("float64", 1e-12)])
+def test_nhwc_patch_rows_dtypes(dtype, rtol):
+    """Patches packed by rows from float16 inputs (widened while packing) and in float64 (8 lanes a vector)."""
+    dn = LAYOUTS[2][1]
+    with x64_enabled(True):
+        x, w = operands(dn, 2, 20, (7, 6), 9, (3, 3), dtype=dtype)
+        check(conv_fn(dn, (1, 1), "SAME"), x, w, grads=dtype == "float64", rtol=rtol)
+
+
+def test_nhwc_filter_gradient_packs_rows_once(monkeypatch):
+    """The filter gradient of an NHWC 64 -> 64 3x3 layer: its 576 output positions (input features innermost)
+    split into one row block per core, each over all 64 columns, so no core packs the same patches twice."""
+    monkeypatch.setattr(threads, "num_cores", lambda: 2)
+    p = dict(dimension_numbers=((3, 0, 1, 2), (3, 0, 1, 2), (2, 3, 0, 1)), feature_group_count=1,
+             batch_group_count=1, window_strides=(1, 1), padding=((1, 1), (1, 1)), lhs_dilation=(1, 1),
+             rhs_dilation=(1, 1))
+    (r,), items = conv_gemm._records((8, 56, 56, 64), (8, 56, 56, 64), (3, 3, 64, 64), p, np.dtype(np.float32), False)
+    assert (r["swap"], r["nminor"], r["n_mb"], r["n_nb"], items) == (1, 1, 2, 1, 2)
