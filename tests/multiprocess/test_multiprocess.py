@@ -50,7 +50,6 @@ def test_collectives_across_two_processes(backend):
     assert sorted(result.stdout.split("\n"))[-2:] == ["process 0: OK", "process 1: OK"]
 
 
-@full
 def test_collectives_across_four_processes_oversubscribed():
     result, _ = mpirun("collectives.py", 4)
     assert result.returncode == 0, result.stdout + result.stderr
