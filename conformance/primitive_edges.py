@@ -221,6 +221,8 @@ EDGES: dict = {
     "cumprod": _cumulative("cumprod"),
     "cummax": _cumulative("cummax"),
     "cummin": _cumulative("cummin"),
+    "cumlogsumexp": _cumulative("cumlogsumexp") + [
+        Edge("lax.cumlogsumexp(x, axis=0)", lambda x: lax.cumlogsumexp(x, 0), (f32(-INF, 0, INF, 1, -INF),))],
     "gather": _gathers(),
     "scatter": _scatters("scatter"),
     "scatter_add": _scatters("scatter_add"),

@@ -112,6 +112,8 @@ MEANINGS = {
     "cumprod": "Inclusive running product along `axis` (from the end if `reverse`).",
     "cummax": "Inclusive running maximum along `axis` (from the end if `reverse`).",
     "cummin": "Inclusive running minimum along `axis` (from the end if `reverse`).",
+    "cumlogsumexp": "Inclusive running `log(sum(exp(x)))` along `axis` (from the end if `reverse`), computed stably "
+                    "(a logaddexp scan: its decomposition).",
     # indexing
     "gather": "XLA gather: slices of `slice_sizes` at start indices; out-of-bounds by `mode` (clip or fill).",
     "scatter": "XLA scatter that overwrites; out-of-bounds updates clipped or dropped by `mode`.",

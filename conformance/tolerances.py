@@ -58,8 +58,8 @@ for _names, _tol in (
         (("rsqrt", "cbrt", "exp", "exp2", "expm1", "log", "log1p", "sin", "cos", "tan", "tanh", "logistic",
           "asin", "acos", "atan", "atan2", "sinh", "cosh", "asinh", "acosh", "atanh", "pow"), _TRANSCENDENTAL),
         (("erf", "erfc", "erf_inv", "lgamma", "digamma"), _SPECIAL_FN),
-        (("reduce_sum", "reduce_prod", "cumsum", "cumprod", "dot_general", "scatter_add", "scatter_mul",
-          "conv_general_dilated", "reduce_window_sum", "fft", "psum", "reduce_scatter"), _ACCUMULATE),
+        (("reduce_sum", "reduce_prod", "cumsum", "cumprod", "cumlogsumexp", "dot_general", "scatter_add",
+          "scatter_mul", "conv_general_dilated", "reduce_window_sum", "fft", "psum", "reduce_scatter"), _ACCUMULATE),
         (("cholesky", "triangular_solve", "qr", "svd", "eigh", "eig", "lu", "complex_linalg"), _FACTORIZE),
         (("bitcast_convert_type", "threefry2x32"), {}),
 ):

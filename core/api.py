@@ -31,9 +31,11 @@ from .interpreters.staging import convert_constvars, trace_to_jaxpr
 from .interpreters.evaluation import eval_jaxpr
 from .interpreters.transpose import UndefinedPrimal, backward_pass
 from .ir import ClosedJaxpr, ShapedArray
+from .placement import default_device, following
 from .pytree import (Partial, PyTreeDef, keystr, register_pytree_node, tree_flatten, tree_flatten_with_path,
                      tree_map, tree_structure, tree_unflatten)
 from .sharded import MeshArray, MultiDeviceArray, is_global
+from .sharding import current_mesh
 
 from .primitives import call as call_prims
 from .primitives.elementwise import asarray
@@ -224,10 +226,8 @@ class JitFunction:
             return self.device
         if self.backend is not None:
             return get_backend(self.backend).devices()[0]
-        for x in leaves:
-            if type(x) is Array:
-                return x._device
-        return get_backend().devices()[0]
+        from .dispatch import pick_device
+        return pick_device(leaves, _fun_name(self.fun))
 
     def _split(self, args: tuple, kwargs: dict):
         if self.static_argnums and args:
@@ -308,7 +308,7 @@ class JitFunction:
         if core.is_tracing():
             from .parallel.axis_env import axis_env_key
             axes = axis_env_key()
-        key = (static_key, in_tree, tuple(avals), (*config.trace_context(), axes))
+        key = (static_key, in_tree, tuple(avals), (*config.trace_context(), axes, current_mesh()))
         entry = self._cache.get(key)
         if entry is None:
             if config.no_tracing:
@@ -330,7 +330,8 @@ class JitFunction:
         context, checked = config_hot()
         if checked:
             return self._jit_call_checked(args, kwargs)
-        return self._jit_call(context, args, kwargs)
+        mesh = current_mesh()  # (a program traced under ``set_mesh`` is its mesh's, as JAX's cache keys it)
+        return self._jit_call(context if mesh.empty else (context, mesh), args, kwargs)
 
     def _jit_call_checked(self, args: tuple, kwargs: dict) -> Any:
         """A call under ``jax_disable_jit`` (the function runs as Python, op by op), ``jax_no_execution`` or
@@ -696,6 +697,12 @@ def jvp(fun: Callable, primals: Sequence, tangents: Sequence, has_aux: bool = Fa
     if p_tree != t_tree:
         raise TypeError(f"primal and tangent arguments to jax.jvp must have the same tree structure; primals have "
                         f"tree structure {p_tree} whereas tangents have tree structure {t_tree}.")
+    with following(p_leaves + t_leaves):  # (host values are placed with the committed arrays)
+        return _jvp(fun, p_leaves, p_tree, t_leaves, has_aux)
+
+
+def _jvp(fun: Callable, p_leaves: list, p_tree: PyTreeDef, t_leaves: list, has_aux: bool) -> tuple:
+    """``jvp`` of flattened primals and tangents (checked as JAX checks them)."""
     p_leaves = [asarray(p) for p in p_leaves]
     ts = []
     for p, t in zip(p_leaves, t_leaves):
@@ -731,13 +738,14 @@ def linearize(fun: Callable, *primals: Any, has_aux: bool = False) -> tuple:
     is a ``tree_util.Partial`` (its constants are its leaves: it can be passed to and returned from ``jit``) of a
     ``functools.partial`` whose first argument is the linear jaxpr."""
     p_leaves, p_tree = tree_flatten(primals)
-    p_leaves = [asarray(p) for p in p_leaves]
-    out_tree_box: list = []
-    aux_box: list = []
-    p_avals = [core.get_aval(p) for p in p_leaves]
-    mask = [dtypes.kind(a.dtype) in "fc" for a in p_avals]
-    flat = _flatten_fun(fun, p_tree, out_tree_box, has_aux, aux_box)
-    outs, jaxpr, consts, out_mask = linearize_flat(flat, p_leaves, mask)
+    with following(p_leaves):  # (host values are placed with the committed arrays)
+        p_leaves = [asarray(p) for p in p_leaves]
+        out_tree_box: list = []
+        aux_box: list = []
+        p_avals = [core.get_aval(p) for p in p_leaves]
+        mask = [dtypes.kind(a.dtype) in "fc" for a in p_avals]
+        flat = _flatten_fun(fun, p_tree, out_tree_box, has_aux, aux_box)
+        outs, jaxpr, consts, out_mask = linearize_flat(flat, p_leaves, mask)
     out_tree = out_tree_box[0]
     out_avals = [core.get_aval(o) for o in outs]
     f_jvp = Partial(functools.partial(_lift_linearized, jaxpr, p_tree, p_avals, mask, out_tree, out_avals, out_mask),
@@ -763,9 +771,10 @@ def _lift_linearized(jaxpr, p_tree, p_avals, mask, out_tree, out_avals, out_mask
         if (ta.shape, ta.dtype) != (expected.shape, expected.dtype):
             raise ValueError("linearized function called on tangent values inconsistent with the original primal "
                              f"values:\nGot tangent aval {ta} for primal aval {pa} but expected {expected}.")
-    res = iter(eval_jaxpr(jaxpr, consts, *[asarray(t) for t, m in zip(t_leaves, mask) if m]))
-    return tree_unflatten(out_tree, [next(res) if m else _zero_out(Zero(a.at_least_vspace()))
-                                     for m, a in zip(out_mask, out_avals)])
+    with following(list(consts) + t_leaves):
+        res = iter(eval_jaxpr(jaxpr, consts, *[asarray(t) for t, m in zip(t_leaves, mask) if m]))
+        return tree_unflatten(out_tree, [next(res) if m else _zero_out(Zero(a.at_least_vspace()))
+                                         for m, a in zip(out_mask, out_avals)])
 
 
 _VJP_TOO_MANY_ARGS = """
@@ -809,13 +818,14 @@ register_pytree_node(VJP, lambda v: ((v.residuals,), (v.fun, v.name)), lambda me
 def vjp(fun: Callable, *primals: Any, has_aux: bool = False) -> tuple:
     """Reverse-mode: ``(fun(*primals), vjp_fn)`` with ``vjp_fn(cotangent) -> cotangents of primals``."""
     p_leaves, p_tree = tree_flatten(primals)
-    p_leaves = [asarray(p) for p in p_leaves]
-    p_avals = [core.get_aval(p) for p in p_leaves]
-    mask = [dtypes.kind(a.dtype) in "fc" for a in p_avals]
-    out_tree_box: list = []
-    aux_box: list = []
-    flat = _flatten_fun(fun, p_tree, out_tree_box, has_aux, aux_box)
-    outs, jaxpr, consts, out_mask = linearize_flat(flat, p_leaves, mask)
+    with following(p_leaves):  # (host values are placed with the committed arrays)
+        p_leaves = [asarray(p) for p in p_leaves]
+        p_avals = [core.get_aval(p) for p in p_leaves]
+        mask = [dtypes.kind(a.dtype) in "fc" for a in p_avals]
+        out_tree_box: list = []
+        aux_box: list = []
+        flat = _flatten_fun(fun, p_tree, out_tree_box, has_aux, aux_box)
+        outs, jaxpr, consts, out_mask = linearize_flat(flat, p_leaves, mask)
     out_tree = out_tree_box[0]
     out_avals = [core.get_aval(o) for o in outs]
     vjp_fn = VJP(functools.partial(_vjp_bwd, jaxpr, p_tree, p_avals, mask, out_tree, out_avals, out_mask, _fun_name(fun)),
@@ -839,12 +849,13 @@ def _vjp_bwd(jaxpr, p_tree, p_avals, mask, out_tree, out_avals, out_mask, name, 
             raise ValueError("unexpected JAX type (e.g. shape/dtype) for argument to VJP function: got "
                              f"{ca.str_short()}, but expected {a.str_short()} because the corresponding output of the "
                              f"differentiated function had JAX type {a.str_short()}")
-    cts = [asarray(c) for c, m in zip(ct_leaves, out_mask) if m]
-    undefined = [UndefinedPrimal(a.at_least_vspace()) for a, m in zip(p_avals, mask) if m]
-    cts_in = iter(backward_pass(jaxpr, consts, undefined, cts))
-    res = [_zero_out(c) if type(c) is Zero else c for c in
-           (next(cts_in) if m else Zero(a.at_least_vspace()) for a, m in zip(p_avals, mask))]
-    return tree_unflatten(p_tree, res)
+    with following(list(consts) + ct_leaves):
+        cts = [asarray(c) for c, m in zip(ct_leaves, out_mask) if m]
+        undefined = [UndefinedPrimal(a.at_least_vspace()) for a, m in zip(p_avals, mask) if m]
+        cts_in = iter(backward_pass(jaxpr, consts, undefined, cts))
+        res = [_zero_out(c) if type(c) is Zero else c for c in
+               (next(cts_in) if m else Zero(a.at_least_vspace()) for a, m in zip(p_avals, mask))]
+        return tree_unflatten(p_tree, res)
 
 
 def _partial_in(fun: Callable, args: tuple, kwargs: dict, nums: tuple) -> Callable:
@@ -917,7 +928,9 @@ def value_and_grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: boo
         oa = core.get_aval(leaves[0])
         _check_output_dtype_revderiv("grad", holomorphic, oa)
         from .primitives.structural import full
-        g = vjp_fn(tree_unflatten(tree_structure(out), [full((), 1, oa.dtype, weak_type=oa.weak_type)]))
+        with following(leaves):  # (the seed is placed with the output, as JAX's ``full_like``)
+            seed = full((), 1, oa.dtype, weak_type=oa.weak_type)
+        g = vjp_fn(tree_unflatten(tree_structure(out), [seed]))
         g = g if multiple else g[0]
         return ((out, aux), g) if has_aux else (out, g)
 
@@ -980,7 +993,8 @@ def jacfwd(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = Fals
 
         f_part = _partial_in(fun, args, kwargs, nums)
 
-        basis = _std_basis(leaves)
+        with following(leaves):
+            basis = _std_basis(leaves)
         primals = tree_unflatten(tree, leaves)
 
         def push(*t_leaves):
@@ -1030,7 +1044,8 @@ def jacrev(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = Fals
         y_leaves, y_tree = tree_flatten(y)
         for leaf in y_leaves:
             _check_output_dtype_revderiv("jacrev", holomorphic, core.get_aval(leaf))
-        basis = _std_basis(y_leaves)
+        with following(y_leaves):
+            basis = _std_basis(y_leaves)
         in_leaves = [asarray(x) for x in tree_flatten(dyn)[0]]
 
         def pull(*ct_leaves):
@@ -1119,7 +1134,8 @@ def vmap(fun: Callable, in_axes: Any = 0, out_axes: Any = 0, axis_name: Any = No
         axes = _flatten_axes("vmap in_axes", in_tree, (arg_axes, 0), axis_kinds)
         # Unmapped values (and registered vmappables) reach the function as they are (a Python scalar stays one,
         # e.g. for jit's static args).
-        leaves = [x if a is None or batching.is_vmappable(x) else asarray(x) for x, a in zip(leaves, axes)]
+        with following(leaves):  # (host values are placed with the committed arrays)
+            leaves = [x if a is None or batching.is_vmappable(x) else asarray(x) for x, a in zip(leaves, axes)]
         sizes = set()
         norm = []
         for x, a in zip(leaves, axes):
@@ -1154,8 +1170,9 @@ def vmap(fun: Callable, in_axes: Any = 0, out_axes: Any = 0, axis_name: Any = No
             return ol
 
         try:
-            outs = batching.vmap_flat(flat, size, axis_name, norm, leaves,
-                                      lambda n: _flatten_axes("vmap out_axes", out_tree_box[0], out_axes, axis_kinds))
+            out_axes_of = lambda n: _flatten_axes("vmap out_axes", out_tree_box[0], out_axes, axis_kinds)
+            with following(leaves):
+                outs = batching.vmap_flat(flat, size, axis_name, norm, leaves, out_axes_of)
         except batching.SpecMatchError as e:
             out_tree = out_tree_box[0]
             path = tree_flatten_with_path(tree_unflatten(out_tree, [0] * out_tree.num_leaves))[0][e.leaf_idx][0]
@@ -1348,7 +1365,7 @@ def device_put(x: Any, device: Any = None) -> Any:
         return tree_map(put_blocks, x)
     stay = device is None  # arrays already on devices stay there (as JAX); host values go to the default device
     if device is None:
-        device = get_backend().devices()[0]
+        device = default_device()
     elif isinstance(device, str):
         device = get_backend(device).devices()[0]
 

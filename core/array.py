@@ -9,9 +9,10 @@ import numpy as np
 
 from . import dtypes, narrow_floats, profiler
 from .array_methods import ArrayMethods, check_bool_conversion, check_integer_conversion, check_scalar_conversion
-from .backend import Device, get_backend
+from .backend import Device
 from .config import called_from_user, guard_transfer
 from .ir import ShapedArray
+from .placement import default_device
 
 
 class ArrayImpl(ArrayMethods, metaclass=abc.ABCMeta):
@@ -199,10 +200,10 @@ def _in_this_module(code: Any) -> bool:
 
 
 def make_array(value: Any, weak_type: bool | None = None, device: Device | None = None, dtype=None) -> Array:
-    """Place a Python/numpy value on ``device`` (default device) as an Array with canonical dtype."""
+    """Place a Python/numpy value on ``device`` (``placement.default_device``) as an Array with canonical dtype."""
     host, weak_type = host_value(value, weak_type, dtype)
     if device is None:
-        device = get_backend().devices()[0]
+        device = default_device()
     return Array(put_host(host, device), ShapedArray(host.shape, host.dtype, weak_type), device)
 
 

@@ -14,10 +14,11 @@ import numpy as np
 
 from . import compile_log, complex_lowering, decompositions, dtypes, narrow_floats, profiler, trace as core
 from .array import Array, make_array, to_device
-from .backend import Device, get_backend
+from .backend import Device
 from .config import config, hot as config_hot
 from .ir import ClosedJaxpr, Jaxpr, JaxprEqn, Var, iter_eqns
 from .lru import LRUCache
+from .placement import committed_device, default_device
 from .sharded import apply_on_mesh, on_mesh
 from .trace import abstract_eval_rules, get_aval
 
@@ -33,11 +34,17 @@ def on_compile() -> None:
     ``lower_jaxpr_to_module`` events through it)."""
 
 
-def pick_device(args: Sequence) -> Device:
+def pick_device(args: Sequence, name: str = "jit") -> Device:
+    """Where an operation on ``args`` runs: their device; the committed one when they are on several
+    (``placement``); with no Array among them, the default device."""
+    device = None
     for a in args:
         if type(a) is Array:
-            return a._device
-    return get_backend().devices()[0]
+            if device is None:
+                device = a._device
+            elif a._device is not device:
+                return committed_device(args, name)
+    return device if device is not None else default_device()
 
 
 def as_arrays(args: Sequence, device: Device) -> list[Array] | None:
@@ -83,7 +90,7 @@ class CompiledCall:
 
 
 def apply_primitive(primitive: core.Primitive, *args: Any, **params: Any) -> Any:
-    device = pick_device(args)
+    device = pick_device(args, primitive.name)
     arrays = as_arrays(args, device)
     if arrays is None:
         return apply_on_mesh(primitive, args, params)

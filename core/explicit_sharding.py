@@ -15,7 +15,8 @@ from typing import Any, Callable, Sequence
 from .errors import ShardingTypeError
 from .interpreters import batching, jvp as ad
 from .ir import ShapedArray
-from .sharding import AbstractMesh, Mesh, NamedSharding, PartitionSpec, current_mesh, spec_axes, type_sharding
+from .sharding import (AbstractMesh, AxisType, Mesh, NamedSharding, PartitionSpec, current_mesh, spec_axes,
+                       type_sharding)
 from .trace import Primitive, abstract_eval_rules, batching_rules, get_aval, impl_rules, is_tracer
 
 
@@ -223,6 +224,25 @@ RULES.update(slice=_varying_out_shape("slicing"), pad=_varying_out_shape("paddin
 @rule("clamp")
 def _clamp(avals, outs, **_):
     return [_spec(avals[1])]  # (the operand's, as JAX: min and max are not checked)
+
+
+@rule("select_n")
+def _select_n(avals, outs, **_):
+    """JAX's ``_select_sharding_rule``: the typed cases' sharding, which all of them and a non-scalar typed
+    ``which`` must have (untyped values, JAX's over the empty mesh, are left out)."""
+    which, *cases = avals
+    typed_cases = [c.sharding for c in cases if c.sharding is not None]
+    if not typed_cases:
+        return [(None,) * outs[0].ndim]
+    first = typed_cases[0]
+    shown = lambda a: a.sharding if a.sharding is not None else NamedSharding(AbstractMesh((), ()), PartitionSpec())
+    if any(s != first for s in typed_cases[1:]):
+        raise ShardingTypeError(f"select cases must have the same shardings, got "
+                                f"[{', '.join(str(shown(c)) for c in cases)}].")
+    if which.shape and which.sharding is not None and which.sharding.spec != first.spec:
+        raise ShardingTypeError(f"select `which` must be scalar or have the same sharding as cases, got `which` "
+                                f"sharding {which.sharding} but case sharding {shown(cases[0])}.")
+    return [tuple(first.spec)]
 
 
 @rule("reduce_precision")
@@ -596,18 +616,25 @@ def _reshard_transpose(ct: Any, x: Any, *, dst_sharding: NamedSharding) -> list:
 def _reshard_batch(axis: Any, vals: list, dims: list, *, dst_sharding: NamedSharding) -> tuple:
     (x,), (d,) = vals, dims
     x = batching.moveaxis(x, d, 0)
-    return reshard_p.bind(x, dst_sharding=dst_sharding.with_spec(PartitionSpec(None, *dst_sharding.spec))), 0
+    aval = get_aval(x)  # (the mapped dimension keeps its Explicit mesh axes, as JAX's vmap does)
+    mapped = _spec(aval)[0] if aval.sharding is not None and aval.sharding.mesh == dst_sharding.mesh else None
+    if set(spec_axes(mapped)) & {a for e in dst_sharding.spec for a in spec_axes(e)}:
+        mapped = None
+    return reshard_p.bind(x, dst_sharding=dst_sharding.with_spec(PartitionSpec(mapped, *dst_sharding.spec))), 0
 
 
 def _reshard_impl(x: Any, *, dst_sharding: NamedSharding) -> Any:
-    """On a concrete array: laid out anew over the target's mesh (over an abstract mesh: the array's mesh, else the
-    mesh set by ``set_mesh``)."""
+    """On a concrete array: laid out anew over the target's mesh (over an abstract mesh: the devices of the array's
+    mesh, else of the mesh set by ``set_mesh``, whichever is of that abstract mesh but for its axis types, which
+    ``auto_axes`` and ``explicit_axes`` change)."""
     from .api import device_put
     from .sharded import MeshArray
-    mesh = dst_sharding.mesh
+    mesh, dst = dst_sharding.mesh, dst_sharding.mesh
     if not isinstance(mesh, Mesh):
-        mesh = x.sharding.mesh if type(x) is MeshArray else current_mesh()
-        if mesh.abstract_mesh != dst_sharding.mesh:
+        meshes = ([x.sharding.mesh] if type(x) is MeshArray else []) + [current_mesh()]
+        meshes = [m.update(axis_types=dst.axis_types) for m in meshes if m.axis_names == dst.axis_names and not m.empty]
+        mesh = next((m for m in meshes if m.abstract_mesh == dst), None)
+        if mesh is None:
             raise ValueError(f"reshard to {dst_sharding} needs its devices: an array over a mesh of that shape, or "
                              "that mesh set by `jax.set_mesh`")
     spec = tuple(dst_sharding.spec) + (None,) * (get_aval(x).ndim - len(dst_sharding.spec))
@@ -658,6 +685,36 @@ def with_out_sharding(x: Any, out_sharding: Any) -> Any:
     return x if out_sharding is None else reshard(x, out_sharding)
 
 
+def canonicalize_sharding(sharding: Any, api_name: str) -> NamedSharding | None:
+    """JAX's ``canonicalize_sharding`` of an ``out_sharding=`` argument of ``api_name``: a NamedSharding (a
+    PartitionSpec means the mesh set by ``set_mesh``, whose Explicit axes only it may name); None for None or a
+    NamedSharding over an empty mesh."""
+    from .source_info import current
+    if sharding is None or (isinstance(sharding, NamedSharding) and sharding.mesh.empty):
+        return None
+    if not isinstance(sharding, (NamedSharding, PartitionSpec)):
+        raise TypeError(f"`out_sharding` argument of {api_name} only supports instances of `NamedSharding` or "
+                        f"`PartitionSpec`. Got {sharding} of type: {type(sharding)}")
+    cur = current_mesh().abstract_mesh
+    if isinstance(sharding, PartitionSpec):
+        if cur.empty:
+            raise ValueError("Using PartitionSpec when you are not under a mesh context is not allowed. Please pass a "
+                             f"NamedSharding instance or enter into a mesh context via `jax.set_mesh`. Got {sharding}")
+        sharding = NamedSharding(current_mesh(), sharding)
+    elif not cur.empty and sharding.mesh.abstract_mesh != cur and not (
+            all(t == AxisType.Auto for t in cur.axis_types) and
+            all(t == AxisType.Auto for t in sharding.mesh.axis_types)):
+        raise ValueError(f"Context mesh {cur} should match the mesh of sharding {sharding.mesh.abstract_mesh} passed "
+                         f"to {api_name}. This error occurs at source:  {current().location()}")
+    types = dict(zip(sharding.mesh.axis_names, sharding.mesh.axis_types))
+    for a in (a for e in sharding.spec for a in spec_axes(e)):
+        if types.get(a, AxisType.Explicit) in (AxisType.Auto, AxisType.Manual):
+            raise ValueError(f"PartitionSpec passed to {api_name} cannot contain axis names that are of type Auto or "
+                             f"Manual. Got PartitionSpec: {sharding.spec} with axis name: {a} of type: {types[a]}. "
+                             f"This error occurs at source:  {current().location()}")
+    return sharding
+
+
 def computed_as(fn: Callable, out_sharding: Any, *operands: Any) -> Any:
     """``fn(*operands)`` laid out and typed by ``out_sharding`` (None: as ``fn`` gives it): the ``out_sharding=``
     argument of contractions and reshapes. Operands whose shardings ``fn``'s rules reject (contracting dimensions
@@ -669,6 +726,10 @@ def computed_as(fn: Callable, out_sharding: Any, *operands: Any) -> Any:
         out = fn(*operands)
     except ShardingTypeError:
         out = fn(*map(unsharded, operands))
+    named = isinstance(out_sharding, NamedSharding)
+    mesh = out_sharding.mesh if named else current_mesh()
+    if not mesh.empty:  # (JAX's type check of the output's sharding)
+        _check_divisible(get_aval(out), tuple(out_sharding.spec if named else out_sharding), mesh.abstract_mesh)
     return reshard(out, out_sharding)
 
 

@@ -1,5 +1,5 @@
 """``jax.lax`` functions that are compositions of primitives rather than primitives of their own:
-batch_matmul, broadcast_shapes, broadcast_to_rank, collapse, cumlogsumexp, split, tile, reduce,
+batch_matmul, broadcast_shapes, broadcast_to_rank, collapse, split, tile, reduce,
 scatter_sub and optimization_barrier."""
 from __future__ import annotations
 
@@ -55,17 +55,6 @@ def collapse(operand: Any, start_dimension: int, stop_dimension: int | None = No
         raise ValueError(f"collapse: start_dimension {start_dimension} must not exceed stop_dimension {stop_dimension}")
     size = int(np.prod(shape[lo:hi], dtype=np.int64))
     return st.reshape(operand, shape[:lo] + (size,) + shape[hi:])
-
-
-def cumlogsumexp(operand: Any, axis: int = 0, reverse: bool = False) -> Any:
-    """``log(cumsum(exp(operand)))`` along ``axis``, computed stably by a logaddexp scan."""
-    def logaddexp(a, b):
-        amax = ew.max(a, b)
-        delta = ew.neg(ew.abs(ew.sub(a, b)))
-        finite = ew.is_finite(amax)
-        safe = ew.select(finite, ew.add(amax, ew.log1p(ew.exp(delta))), amax)
-        return safe
-    return red.associative_scan(logaddexp, ew.asarray(operand), reverse=reverse, axis=axis)
 
 
 def split(operand: Any, sizes: Sequence[int], axis: int = 0) -> list:
@@ -201,5 +190,5 @@ def optimization_barrier(operand: Any) -> Any:
 Precision = ct.Precision
 
 
-__all__ = ["Precision", "batch_matmul", "broadcast_shapes", "broadcast_to_rank", "collapse", "cumlogsumexp",
+__all__ = ["Precision", "batch_matmul", "broadcast_shapes", "broadcast_to_rank", "collapse",
            "optimization_barrier", "reduce", "scatter_sub", "split", "tile"]

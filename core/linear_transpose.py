@@ -7,6 +7,7 @@ from . import dtypes
 from .ad_util import Zero, instantiate
 from .interpreters.staging import trace_to_jaxpr
 from .interpreters.transpose import UndefinedPrimal, backward_pass
+from .placement import following
 from .primitives import elementwise as ew
 from .pytree import Partial, tree_flatten, tree_unflatten
 from .trace import get_aval, shaped_abstractify
@@ -46,7 +47,8 @@ def linear_transpose(fun: Callable, *primals: Any, reduce_axes: tuple = ()) -> C
         ct_avals = [get_aval(c) for c in cts]
         if any((c.shape, c.dtype) != (a.shape, a.dtype) for c, a in zip(ct_avals, out_avals)):
             raise TypeError(f"cotangent type does not match function output, expected {out_avals} but got {cts}")
-        in_cts = backward_pass(jaxpr, consts, [UndefinedPrimal(a) for a in in_avals], cts)
-        return tree_unflatten(in_tree, [instantiate(c) if type(c) is Zero else c for c in in_cts])
+        with following(cts):  # (its constants go where the cotangents are committed)
+            in_cts = backward_pass(jaxpr, consts, [UndefinedPrimal(a) for a in in_avals], cts)
+            return tree_unflatten(in_tree, [instantiate(c) if type(c) is Zero else c for c in in_cts])
 
     return Partial(transposed_fun, consts)

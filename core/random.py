@@ -8,8 +8,9 @@ algorithms so that values agree to float rounding.
 from __future__ import annotations
 
 import functools
+import inspect
 import warnings
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -17,11 +18,15 @@ from . import dtypes
 from . import numpy as jnp
 from .config import config
 from .numpy import _util
+from .placement import following
 from .primitives import elementwise as ew, sorting as so, structural as st
 from . import prng_impls  # noqa: F401  (registers the PRNG implementations)
 from .array import Array
+from .axis_types import maybe_auto_axes, on_mesh
+from .explicit_sharding import canonicalize_sharding
 from .prng_keys import KeyTy, PRNGImpl, PRNGKeyArray, check_key_data, prngs
 from .primitives.custom_derivatives import custom_jvp
+from .sharding import AxisType, NamedSharding, PartitionSpec, current_mesh
 from .trace import concrete_or_error, concrete_or_none, get_aval
 
 _U32 = dtypes.uint32
@@ -55,6 +60,56 @@ def _check_prng_key(name: str, key: Any, allow_batched: bool = False) -> tuple[P
 
 def _check_key(name: str, key: Any) -> PRNGKeyArray:
     return _check_prng_key(name, key)[0]
+
+
+def _follows_key(sampler: Callable) -> Callable:
+    """``sampler(key, ...)`` making its values and constants where ``key`` is committed, as JAX's samplers (jitted
+    functions of the key) do (``placement``)."""
+    @functools.wraps(sampler)
+    def sample(key: Any, *args: Any, **kwargs: Any) -> Any:
+        with following((key._base_array if isinstance(key, PRNGKeyArray) else key,)):
+            return sampler(key, *args, **kwargs)
+    return sample
+
+
+def _empty_shape(*params: str) -> Callable[[dict], bool]:
+    """Whether a sample's shape is empty, as JAX's samplers decide it when choosing its sharding: the ``shape``
+    argument's, else (None) that of the broadcast parameters ``params`` (with none: None counts as empty, as in JAX)."""
+    def empty(args: dict) -> bool:
+        if args.get("shape") is not None:
+            return _shape_tuple(args["shape"]) == ()
+        return all(np.ndim(args[p]) == 0 for p in params)
+    return empty
+
+
+def _out_sharding(empty: Callable[[dict], bool] | None = None) -> Callable[[Callable], Callable]:
+    """A sampler's ``out_sharding=`` keyword, as JAX's: the sampler run with the Explicit axes of the sharding's mesh
+    made Auto, its sample then laid out and typed by the sharding (``maybe_auto_axes``); the same numbers as without
+    it. Without one, a sample of empty shape (``empty`` of the call's arguments; None: not asked) under a mesh of
+    only Explicit axes is replicated over it (``canonicalize_sharding_for_samplers``), as is any sample under a mesh
+    with Explicit axes (``on_mesh``: JAX's sample of a key typed by that mesh)."""
+    def decorate(sampler: Callable) -> Callable:
+        sig = inspect.signature(sampler)
+
+        @functools.wraps(sampler)
+        def sample(*args: Any, out_sharding: Any = None, **kwargs: Any) -> Any:
+            sharding = canonicalize_sharding(out_sharding, sampler.__name__)
+            mesh = current_mesh()
+            if (sharding is None and empty is not None and not mesh.empty
+                    and all(t == AxisType.Explicit for t in mesh.axis_types)):
+                bound = sig.bind(*args, **kwargs)
+                bound.apply_defaults()
+                sharding = NamedSharding(mesh, PartitionSpec()) if empty(bound.arguments) else None
+            if sharding is None:
+                return on_mesh(sampler(*args, **kwargs))
+            bound = sig.bind(*args, **kwargs)
+            values = {n: v for n, v in bound.arguments.items() if isinstance(v, PRNGKeyArray) or hasattr(v, "aval")}
+            static = {n: v for n, v in bound.arguments.items() if n not in values}
+            return maybe_auto_axes(lambda vals: sampler(**static, **vals), sharding, values)
+        sample.__signature__ = sig.replace(parameters=[
+            *sig.parameters.values(), inspect.Parameter("out_sharding", inspect.Parameter.KEYWORD_ONLY, default=None)])
+        return sample
+    return decorate
 
 
 def _return_keys(wrapped: bool, keys: PRNGKeyArray) -> Any:
@@ -196,6 +251,7 @@ def fold_in(key: Any, data: Any) -> Any:
     return _return_keys(wrapped, typed._wrap(typed._impl.fold_in(typed._base_array, d)))
 
 
+@_out_sharding(_empty_shape())
 def bits(key: Any, shape: Sequence[int] = (), dtype: Any = None) -> Any:
     """Uniform random bits of an unsigned integer dtype (the default unsigned integer by default)."""
     key = _check_key("bits", key)
@@ -223,6 +279,8 @@ def _inexact_dtype(name: str, dtype) -> np.dtype:
     return dt
 
 
+@_out_sharding(_empty_shape())
+@_follows_key
 def uniform(key: Any, shape: Sequence[int] = (), dtype: Any = None, minval: Any = 0.0, maxval: Any = 1.0) -> Any:
     """Uniform floats in [minval, maxval): mantissa bits from ``bits`` under the exponent of 1.0."""
     key = _check_key("uniform", key)
@@ -293,6 +351,8 @@ def _fma(a: Any, b: Any, c: Any) -> Any:
     return ew.add(th, v_odd)
 
 
+@_out_sharding(_empty_shape())
+@_follows_key
 def normal(key: Any, shape: Sequence[int] = (), dtype: Any = None) -> Any:
     """Standard normal samples: ``sqrt(2) * erf_inv(u)`` for u uniform in (-1, 1). A complex dtype has real and
     imaginary parts drawn with the two keys of ``split(key)``, each divided by sqrt(2) (variance 1/2), as JAX."""
@@ -306,6 +366,8 @@ def normal(key: Any, shape: Sequence[int] = (), dtype: Any = None) -> Any:
     return ew.mul(ew._const(u, np.sqrt(2)), ew.erf_inv(u))
 
 
+@_out_sharding()
+@_follows_key
 def truncated_normal(key: Any, lower: Any, upper: Any, shape: Sequence[int] | None = None, dtype: Any = None) -> Any:
     dt = _float_dtype("truncated_normal", dtype)
     lower, upper = (ew.convert_element_type(_util.asarray_any(v), dt) for v in (lower, upper))
@@ -336,6 +398,8 @@ def _convert_and_clip_integer(val: Any, dtype) -> Any:
     return ew.convert_element_type(val, dtype)
 
 
+@_out_sharding(_empty_shape())
+@_follows_key
 def randint(key: Any, shape: Sequence[int], minval: Any, maxval: Any, dtype: Any = None) -> Any:
     """Uniform integers in [minval, maxval), with JAX's two-draw method (bias below 2**-nbits)."""
     key = _check_key("randint", key)
@@ -381,6 +445,8 @@ def _randint(key: Any, shape: tuple, minval: Any, maxval: Any, dt: np.dtype) -> 
     return ew.add(minval, ew.convert_element_type(offset, dt))
 
 
+@_out_sharding()
+@_follows_key
 def bernoulli(key: Any, p: Any = 0.5, shape: Sequence[int] | None = None, mode: str = "low") -> Any:
     """Booleans that are True with probability ``p`` (``mode='high'`` uses two draws for tiny ``p``)."""
     key = _check_key("bernoulli", key)
@@ -414,6 +480,8 @@ def _split2(key: Any) -> tuple:
     return keys[0], keys[1]
 
 
+@_out_sharding()
+@_follows_key
 def permutation(key: Any, x: Any, axis: int = 0, independent: bool = False) -> Any:
     """A random permutation of ``arange(x)`` (integer ``x``) or of ``x`` along ``axis``."""
     key = _check_key("permutation", key)
@@ -434,6 +502,7 @@ def _top_k_indices(x: Any, k: int) -> Any:
     return jnp.argsort(x, axis=-1, descending=True, stable=True)[..., :k]
 
 
+@_follows_key
 def choice(key: Any, a: Any, shape: Sequence[int] = (), replace: bool = True, p: Any = None, axis: int = 0,
            mode: str | None = None) -> Any:
     """Random samples from ``a`` (or ``arange(a)``), uniformly or with probabilities ``p``."""
@@ -480,6 +549,8 @@ def choice(key: Any, a: Any, shape: Sequence[int] = (), replace: bool = True, p:
     return jnp.reshape(result, out_shape)
 
 
+@_out_sharding(_empty_shape())
+@_follows_key
 def gumbel(key: Any, shape: Sequence[int] = (), dtype: Any = None, mode: str | None = None) -> Any:
     """Standard Gumbel samples; ``mode='high'`` spends a second draw on the small-probability tail."""
     key = _check_key("gumbel", key)
@@ -496,6 +567,8 @@ def gumbel(key: Any, shape: Sequence[int] = (), dtype: Any = None, mode: str | N
     raise ValueError(f"gumbel mode must be 'low' or 'high', got {mode!r}")
 
 
+@_out_sharding()
+@_follows_key
 def categorical(key: Any, logits: Any, axis: int = -1, shape: Sequence[int] | None = None, replace: bool = True,
                 mode: str | None = None) -> Any:
     """Samples from categorical distributions given by ``logits`` along ``axis`` (Gumbel-max, or Gumbel
@@ -527,12 +600,16 @@ def categorical(key: Any, logits: Any, axis: int = -1, shape: Sequence[int] | No
     return jnp.reshape(jnp.moveaxis(idx, -1, 0), shape)
 
 
+@_out_sharding(_empty_shape())
+@_follows_key
 def exponential(key: Any, shape: Sequence[int] = (), dtype: Any = None) -> Any:
     key = _check_key("exponential", key)
     u = uniform(key, shape, _float_dtype("exponential", dtype))
     return ew.neg(ew.log1p(ew.neg(u)))
 
 
+@_out_sharding(_empty_shape())
+@_follows_key
 def laplace(key: Any, shape: Sequence[int] = (), dtype: Any = None) -> Any:
     key = _check_key("laplace", key)
     dt = _float_dtype("laplace", dtype)
@@ -540,6 +617,8 @@ def laplace(key: Any, shape: Sequence[int] = (), dtype: Any = None) -> Any:
     return ew.mul(ew.sign(u), ew.log1p(ew.neg(ew.abs(u))))
 
 
+@_out_sharding(_empty_shape())
+@_follows_key
 def logistic(key: Any, shape: Sequence[int] = (), dtype: Any = None) -> Any:
     key = _check_key("logistic", key)
     dt = _float_dtype("logistic", dtype)
@@ -547,6 +626,8 @@ def logistic(key: Any, shape: Sequence[int] = (), dtype: Any = None) -> Any:
     return ew.sub(ew.log(u), ew.log1p(ew.neg(u)))
 
 
+@_out_sharding(_empty_shape())
+@_follows_key
 def cauchy(key: Any, shape: Sequence[int] = (), dtype: Any = None) -> Any:
     key = _check_key("cauchy", key)
     dt = _float_dtype("cauchy", dtype)
@@ -640,18 +721,24 @@ def _gamma_args(name: str, key: Any, a: Any, shape: Sequence[int] | None, dtype:
     return key, _util.broadcast_to(a, shape)
 
 
+@_out_sharding(_empty_shape())
+@_follows_key
 def gamma(key: Any, a: Any, shape: Sequence[int] | None = None, dtype: Any = None) -> Any:
     """Gamma(a, 1) samples (Marsaglia–Tsang), the same values as ``jax.random.gamma``."""
     key, a = _gamma_args("gamma", key, a, shape, dtype)
     return _gamma_sample(key, a, False)
 
 
+@_out_sharding()
+@_follows_key
 def loggamma(key: Any, a: Any, shape: Sequence[int] | None = None, dtype: Any = None) -> Any:
     """log of Gamma(a, 1) samples, accurate for small ``a`` where the samples underflow."""
     key, a = _gamma_args("loggamma", key, a, shape, dtype)
     return _gamma_sample(key, a, True)
 
 
+@_out_sharding(_empty_shape("a", "b"))
+@_follows_key
 def beta(key: Any, a: Any, b: Any, shape: Sequence[int] | None = None, dtype: Any = None) -> Any:
     key = _check_key("beta", key)
     dt = _float_dtype("beta", dtype)
@@ -666,6 +753,8 @@ def beta(key: Any, a: Any, b: Any, shape: Sequence[int] | None = None, dtype: An
     return ga / (ga + gb)
 
 
+@_out_sharding(_empty_shape())
+@_follows_key
 def dirichlet(key: Any, alpha: Any, shape: Sequence[int] | None = None, dtype: Any = None) -> Any:
     from .nn import softmax
     key = _check_key("dirichlet", key)
@@ -679,6 +768,8 @@ def dirichlet(key: Any, alpha: Any, shape: Sequence[int] | None = None, dtype: A
     return softmax(log_g, -1)
 
 
+@_out_sharding(_empty_shape("df"))
+@_follows_key
 def t(key: Any, df: Any, shape: Sequence[int] | None = None, dtype: Any = None) -> Any:
     """Student's t samples: ``normal * sqrt(df/2 / gamma(df/2))``."""
     key = _check_key("t", key)
@@ -692,6 +783,8 @@ def t(key: Any, df: Any, shape: Sequence[int] | None = None, dtype: Any = None) 
     return n * jnp.sqrt(half_df / g)
 
 
+@_out_sharding(_empty_shape("df"))
+@_follows_key
 def chisquare(key: Any, df: Any, shape: Sequence[int] | None = None, dtype: Any = None) -> Any:
     key = _check_key("chisquare", key)
     dt = _float_dtype("chisquare", dtype)
@@ -700,6 +793,8 @@ def chisquare(key: Any, df: Any, shape: Sequence[int] | None = None, dtype: Any 
     return jnp.exp(loggamma(key, df / 2, shape, dt)) * 2
 
 
+@_out_sharding(_empty_shape("dfnum", "dfden"))
+@_follows_key
 def f(key: Any, dfnum: Any, dfden: Any, shape: Sequence[int] | None = None, dtype: Any = None) -> Any:
     key = _check_key("f", key)
     dt = _float_dtype("f", dtype)
@@ -712,6 +807,8 @@ def f(key: Any, dfnum: Any, dfden: Any, shape: Sequence[int] | None = None, dtyp
     return (chi_n / dfnum) / (chi_d / dfden)
 
 
+@_out_sharding(_empty_shape())
+@_follows_key
 def generalized_normal(key: Any, p: float, shape: Sequence[int] = (), dtype: Any = None) -> Any:
     key = _check_key("generalized_normal", key)
     dt = _float_dtype("generalized_normal", dtype)
@@ -721,6 +818,8 @@ def generalized_normal(key: Any, p: float, shape: Sequence[int] = (), dtype: Any
     return r * g ** (1 / p)
 
 
+@_out_sharding()
+@_follows_key
 def ball(key: Any, d: int, p: float = 2, shape: Sequence[int] = (), dtype: Any = None) -> Any:
     """Uniform samples from the unit p-norm ball in d dimensions."""
     key = _check_key("ball", key)
@@ -732,6 +831,8 @@ def ball(key: Any, d: int, p: float = 2, shape: Sequence[int] = (), dtype: Any =
 
 
 # --- samplers from one uniform or normal draw ---------------------------------------------------------------
+@_out_sharding(_empty_shape("b"))
+@_follows_key
 def pareto(key: Any, b: Any, shape: Sequence[int] | None = None, dtype: Any = None) -> Any:
     key = _check_key("pareto", key)
     dt = _float_dtype("pareto", dtype)
@@ -740,6 +841,8 @@ def pareto(key: Any, b: Any, shape: Sequence[int] | None = None, dtype: Any = No
     return jnp.exp(exponential(key, shape, dt) / b)
 
 
+@_out_sharding()
+@_follows_key
 def lognormal(key: Any, sigma: Any = np.float32(1), shape: Sequence[int] | None = None, dtype: Any = None) -> Any:
     key = _check_key("lognormal", key)
     dt = _float_dtype("lognormal", dtype)
@@ -748,6 +851,8 @@ def lognormal(key: Any, sigma: Any = np.float32(1), shape: Sequence[int] | None 
     return jnp.exp(normal(key, shape, dt) * sigma)
 
 
+@_out_sharding(_empty_shape())
+@_follows_key
 def rademacher(key: Any, shape: Sequence[int] = (), dtype: Any = None) -> Any:
     """Uniform samples from {-1, +1}."""
     key = _check_key("rademacher", key)
@@ -756,12 +861,15 @@ def rademacher(key: Any, shape: Sequence[int] = (), dtype: Any = None) -> Any:
     return (2 * b - 1).astype(dt)
 
 
+@_out_sharding(_empty_shape())
+@_follows_key
 def maxwell(key: Any, shape: Sequence[int] = (), dtype: Any = None) -> Any:
     key = _check_key("maxwell", key)
     dt = _float_dtype("maxwell", dtype)
     return jnp.linalg.norm(normal(key, _shape_tuple(shape) + (3,), dt), axis=-1)
 
 
+@_follows_key
 def double_sided_maxwell(key: Any, loc: Any, scale: Any, shape: Sequence[int] = (), dtype: Any = None) -> Any:
     key = _check_key("double_sided_maxwell", key)
     dt = _float_dtype("double_sided_maxwell", dtype)
@@ -771,6 +879,7 @@ def double_sided_maxwell(key: Any, loc: Any, scale: Any, shape: Sequence[int] = 
     return rademacher(sign_key, shape, dt) * maxwell(maxwell_key, shape, dt) * scale + loc
 
 
+@_follows_key
 def weibull_min(key: Any, scale: Any, concentration: Any, shape: Sequence[int] = (), dtype: Any = None) -> Any:
     key = _check_key("weibull_min", key)
     dt = _float_dtype("weibull_min", dtype)
@@ -778,6 +887,8 @@ def weibull_min(key: Any, scale: Any, concentration: Any, shape: Sequence[int] =
     return jnp.power(-jnp.log1p(-u), 1.0 / concentration) * scale
 
 
+@_out_sharding(_empty_shape("scale"))
+@_follows_key
 def rayleigh(key: Any, scale: Any, shape: Sequence[int] | None = None, dtype: Any = None) -> Any:
     key = _check_key("rayleigh", key)
     dt = _float_dtype("rayleigh", dtype)
@@ -787,6 +898,8 @@ def rayleigh(key: Any, scale: Any, shape: Sequence[int] | None = None, dtype: An
     return _util.broadcast_to(scale, shape) * jnp.sqrt(jnp.log(u) * -2)
 
 
+@_out_sharding()
+@_follows_key
 def wald(key: Any, mean: Any, shape: Sequence[int] | None = None, dtype: Any = None) -> Any:
     key = _check_key("wald", key)
     dt = _float_dtype("wald", dtype)
@@ -804,6 +917,8 @@ def wald(key: Any, mean: Any, shape: Sequence[int] | None = None, dtype: Any = N
     return jnp.where(z <= mean / (mean + x), x, mean_sq / x)
 
 
+@_out_sharding(_empty_shape("p"))
+@_follows_key
 def geometric(key: Any, p: Any, shape: Sequence[int] | None = None, dtype: Any = None) -> Any:
     """Number of Bernoulli(p) trials up to and including the first success."""
     key = _check_key("geometric", key)
@@ -816,6 +931,8 @@ def geometric(key: Any, p: Any, shape: Sequence[int] | None = None, dtype: Any =
     return g.astype(dt)
 
 
+@_out_sharding(_empty_shape("left", "mode", "right"))
+@_follows_key
 def triangular(key: Any, left: Any, mode: Any, right: Any, shape: Sequence[int] | None = None,
                dtype: Any = None) -> Any:
     key = _check_key("triangular", key)
@@ -885,6 +1002,8 @@ def _poisson_rejection(key: Any, lam: Any, shape: tuple, dtype, max_iters: int) 
     return while_loop(cond_fn, body_fn, init)[1].astype(dtype)
 
 
+@_out_sharding(_empty_shape("lam"))
+@_follows_key
 def poisson(key: Any, lam: Any, shape: Sequence[int] | None = None, dtype: Any = None) -> Any:
     """Poisson samples: Knuth's method for lam < 10, transformed rejection above (JAX's algorithms)."""
     key = _check_key("poisson", key)
@@ -902,6 +1021,8 @@ def poisson(key: Any, lam: Any, shape: Sequence[int] | None = None, dtype: Any =
 
 
 # --- multivariate samplers ----------------------------------------------------------------------------------------
+@_out_sharding(_empty_shape())
+@_follows_key
 def multivariate_normal(key: Any, mean: Any, cov: Any, shape: Sequence[int] | None = None, dtype: Any = None,
                         method: str = "cholesky") -> Any:
     """``mean + factor @ z`` with ``factor`` from a Cholesky ('cholesky'), SVD ('svd') or eigh ('eigh') of cov."""
@@ -934,6 +1055,8 @@ def multivariate_normal(key: Any, mean: Any, cov: Any, shape: Sequence[int] | No
     return mean + jnp.einsum("...ij,...j->...i", factor, z)
 
 
+@_out_sharding(_empty_shape())
+@_follows_key
 def orthogonal(key: Any, n: int, shape: Sequence[int] = (), dtype: Any = None, m: int | None = None) -> Any:
     """Haar-random orthogonal (``m is None``) or semi-orthogonal ``n x m`` matrices (Mezzadri 2007); unitary ones
     for a complex dtype."""

@@ -15,7 +15,7 @@ from . import numpy as jnp
 from .numpy import _util
 from .primitives import elementwise as ew
 from .primitives.control_flow import scan, while_loop
-from .random import _check_key, _float_dtype, split, uniform
+from .random import _check_key, _float_dtype, _follows_key, split, uniform
 from .trace import get_aval
 
 # log k! - [(k + 1/2) log(k + 1) - (k + 1) + log(2 pi)/2], the Stirling remainder, for k = 0..9
@@ -83,6 +83,7 @@ def _by_btrs(key: Any, n: Any, q: Any, shape: tuple) -> Any:
     return while_loop(lambda s: jnp.any(~s[2]), body, state)[1]
 
 
+@_follows_key
 def binomial(key: Any, n: Any, p: Any, shape: Sequence[int] | None = None, dtype: Any = None) -> Any:
     """Binomial(n, p) samples (float ``dtype``): NaN for a NaN or negative ``n`` or an invalid ``p``, inf for
     ``n = inf``; a non-integral ``n`` is floored."""
@@ -109,6 +110,7 @@ def binomial(key: Any, n: Any, p: Any, shape: Sequence[int] | None = None, dtype
     return jnp.where(low | bad_n | jnp.isnan(q) | jnp.isinf(n), out, n.astype(dt) - out)
 
 
+@_follows_key
 def multinomial(key: Any, n: Any, p: Any, *, shape: Sequence[int] | None = None, dtype: Any = None,
                 unroll: int | bool = 1) -> Any:
     """Counts of ``n`` trials over the categories of the last axis of ``p`` (result shape ``shape`` or

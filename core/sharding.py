@@ -2,11 +2,12 @@
 which block of an array each device holds (``NamedSharding``, ``SingleDeviceSharding``)."""
 from __future__ import annotations
 
+import contextlib
 import enum
 import functools
 import math
 import threading
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 
@@ -260,6 +261,17 @@ class set_mesh:
 def current_mesh() -> Mesh:
     """The mesh set by ``set_mesh`` on this thread (the empty mesh if none), inside jit too."""
     return _context.mesh
+
+
+@contextlib.contextmanager
+def use_mesh(mesh: Mesh) -> Iterator[None]:
+    """``mesh`` as the current mesh of this thread inside the block, inside jit too (``auto_axes`` and
+    ``explicit_axes`` switch to the current mesh with other axis types)."""
+    prev, _context.mesh = _context.mesh, mesh
+    try:
+        yield
+    finally:
+        _context.mesh = prev
 
 
 def get_mesh() -> Mesh:

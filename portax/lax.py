@@ -16,9 +16,9 @@ from portax.core.primitives.structural import (broadcast, broadcast_in_dim, broa
                                                dynamic_update_slice_in_dim, expand_dims, full, full_like,
                                                index_in_dim, iota, pad, reshape, rev, slice, slice_in_dim, squeeze,
                                                transpose)
-from portax.core.primitives.reductions import (argmax, argmin, associative_scan, cummax, cummin, cumprod, cumsum,  # noqa: F401
-                                               reduce_and, reduce_max, reduce_min, reduce_or, reduce_prod, reduce_sum,
-                                               reduce_xor)
+from portax.core.primitives.reductions import (argmax, argmin, associative_scan, cumlogsumexp, cummax, cummin,  # noqa: F401
+                                               cumprod, cumsum, reduce_and, reduce_max, reduce_min, reduce_or,
+                                               reduce_prod, reduce_sum, reduce_xor)
 from portax.core.primitives.indexing import (GatherDimensionNumbers, GatherScatterMode, ScatterDimensionNumbers,  # noqa: F401
                                              gather, scatter, scatter_add, scatter_max, scatter_min, scatter_mul)
 from portax.core.primitives.contractions import dot, dot_general  # noqa: F401
@@ -31,7 +31,7 @@ from portax.core.primitives.convolution import (ConvDimensionNumbers, conv, conv
                                                 conv_transpose, conv_with_general_padding, padtype_to_pads)
 from portax.core.primitives.windowed import reduce_window, reduce_window_shape_tuple, top_k  # noqa: F401
 from portax.core.lax_composites import (Precision, batch_matmul, broadcast_shapes, broadcast_to_rank,  # noqa: F401,E402
-                                        collapse, cumlogsumexp, optimization_barrier, reduce, scatter_apply,
+                                        collapse, optimization_barrier, reduce, scatter_apply,
                                         scatter_sub, split, stack, tile, unstack)
 from portax.core.gamma_grad import random_gamma_grad  # noqa: F401,E402
 from portax.core.prng_impls import RandomAlgorithm, rng_bit_generator  # noqa: F401,E402

@@ -69,5 +69,5 @@ for _p in (rd.reduce_sum_p, rd.reduce_max_p, rd.reduce_min_p, rd.reduce_prod_p, 
     register_cases(_p, _reduce_cases(_p))
 for _p in (rd.argmax_p, rd.argmin_p):
     register_cases(_p, _arg_cases(_p))
-for _p in (rd.cumsum_p, rd.cumprod_p, rd.cummax_p, rd.cummin_p):
+for _p in (rd.cumsum_p, rd.cumprod_p, rd.cummax_p, rd.cummin_p, rd.cumlogsumexp_p):
     register_cases(_p, _cumulative_cases(_p))

@@ -3,13 +3,15 @@ from __future__ import annotations
 
 import builtins
 import warnings
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
 from .. import dtypes
 from ..array import Array
+from ..axis_types import on_mesh
 from ..explicit_sharding import with_out_sharding
+from ..placement import following
 from ..primitives import elementwise as ew, structural as st
 from ..prng_key_ops import key_array, key_full, keys_lifted
 from ..prng_keys import KeyTy, is_key_array
@@ -30,6 +32,14 @@ def _put(x: Any, device: Any) -> Any:
         return x
     from ..api import device_put
     return device_put(x, device)
+
+
+def _result(x: Any, out_sharding: Any, device: Any = None) -> Any:
+    """A creation function's result ``x`` (put on ``device`` already): laid out by ``out_sharding``; with neither,
+    typed by the mesh (``on_mesh``)."""
+    if out_sharding is None and device is None:
+        return on_mesh(x)
+    return with_out_sharding(x, out_sharding)
 
 
 def array(object: Any, dtype=None, *args: Any, copy: bool = True, order: str | None = "K", ndmin: int = 0,
@@ -78,16 +88,16 @@ def zeros(shape: Any, dtype=None, *, device: Any = None, out_sharding: Any = Non
     _check_forgot_shape_tuple("zeros", shape, dtype)
     if isinstance(dtype, KeyTy):
         return key_full(shape, 0, dtype)
-    return with_out_sharding(_put(st.full(st.canonicalize_shape(shape), 0, _dtype(dtype, dtypes.default_float())),
-                                  device), out_sharding)
+    return _result(_put(st.full(st.canonicalize_shape(shape), 0, _dtype(dtype, dtypes.default_float())), device),
+                   out_sharding, device)
 
 
 def ones(shape: Any, dtype=None, *, device: Any = None, out_sharding: Any = None) -> Any:
     _check_forgot_shape_tuple("ones", shape, dtype)
     if isinstance(dtype, KeyTy):
         return key_full(shape, 1, dtype)
-    return with_out_sharding(_put(st.full(st.canonicalize_shape(shape), 1, _dtype(dtype, dtypes.default_float())),
-                                  device), out_sharding)
+    return _result(_put(st.full(st.canonicalize_shape(shape), 1, _dtype(dtype, dtypes.default_float())), device),
+                   out_sharding, device)
 
 
 def empty(shape: Any, dtype=None, *, device: Any = None, out_sharding: Any = None) -> Any:
@@ -96,24 +106,34 @@ def empty(shape: Any, dtype=None, *, device: Any = None, out_sharding: Any = Non
 
 
 def full(shape: Any, fill_value: Any, dtype=None, *, device: Any = None, out_sharding: Any = None) -> Any:
-    if out_sharding is not None:
-        return with_out_sharding(full(shape, fill_value, dtype, device=device), out_sharding)
     if isinstance(dtype, KeyTy):
-        return key_full(shape, fill_value, dtype)
+        return with_out_sharding(key_full(shape, fill_value, dtype), out_sharding)
+    return _result(_put(_full(shape, fill_value, dtype), device), out_sharding, device)
+
+
+def _full(shape: Any, fill_value: Any, dtype) -> Any:
     if dtype is not None and type(fill_value) in (bool, int, float, complex):  # lax.full: the scalar takes dtype
-        return _put(st.full(st.canonicalize_shape(shape), fill_value, _dtype(dtype)), device)
+        return st.full(st.canonicalize_shape(shape), fill_value, _dtype(dtype))
     fill = asarray_any(fill_value)
     dt = _dtype(dtype, get_aval(fill).dtype)
+    fill = ew.convert_element_type(fill, dt, dtype is None and get_aval(fill).weak_type)  # (weak stays weak, as JAX)
     shape = st.canonicalize_shape(shape)
     if get_aval(fill).ndim:
-        from ._util import broadcast_to
-        return _put(broadcast_to(ew.convert_element_type(fill, dt), shape), device)
-    return _put(st.broadcast_in_dim(ew.convert_element_type(fill, dt), shape, ()), device)
+        return broadcast_to(fill, shape)
+    return st.broadcast_in_dim(fill, shape, ())
 
 
 def _like(a, dtype, shape):
     aval = get_aval(asarray_any(a))
     return (aval.shape if shape is None else st.canonicalize_shape(shape)), _dtype(dtype, aval.dtype)
+
+
+def _made_like(make: Callable[[], Any], a: Any, dtype, shape: tuple, device: Any) -> Any:
+    """``make()`` placed as ``_placed_like`` places it; made on the device of a committed Array ``a`` it is placed
+    with (not made on the default device and moved: the default backend may lack its dtype)."""
+    follow = device is None and type(a) is Array and a.aval.shape == shape and not (dtype is None and a.aval.weak_type)
+    with following((a,) if follow else ()):
+        return _placed_like(make(), a, dtype, device)
 
 
 def _placed_like(val: Any, a: Any, dtype, device: Any) -> Any:
@@ -136,13 +156,13 @@ def _placed_like(val: Any, a: Any, dtype, device: Any) -> Any:
 @keys_lifted("a")
 def zeros_like(a: Any, dtype=None, shape=None, *, device: Any = None, out_sharding: Any = None) -> Any:
     s, d = _like(a, dtype, shape)
-    return with_out_sharding(_placed_like(st.full(s, 0, d), a, dtype, device), out_sharding)
+    return _result(_made_like(lambda: st.full(s, 0, d), a, dtype, s, device), out_sharding, device)
 
 
 @keys_lifted("a")
 def ones_like(a: Any, dtype=None, shape=None, *, device: Any = None, out_sharding: Any = None) -> Any:
     s, d = _like(a, dtype, shape)
-    return with_out_sharding(_placed_like(st.full(s, 1, d), a, dtype, device), out_sharding)
+    return _result(_made_like(lambda: st.full(s, 1, d), a, dtype, s, device), out_sharding, device)
 
 
 @keys_lifted("prototype")
@@ -154,13 +174,13 @@ def empty_like(prototype: Any, dtype=None, shape=None, *, device: Any = None) ->
 def full_like(a: Any, fill_value: Any, dtype=None, shape=None, *, device: Any = None,
               out_sharding: Any = None) -> Any:
     s, d = _like(a, dtype, shape)
-    return with_out_sharding(_placed_like(full(s, fill_value, d), a, dtype, device), out_sharding)
+    return _result(_made_like(lambda: _full(s, fill_value, d), a, dtype, s, device), out_sharding, device)
 
 
 def arange(start: Any, stop: Any = None, step: Any = None, dtype=None, *, device: Any = None,
            out_sharding: Any = None) -> Any:
     """``jnp.arange`` with concrete bounds (its length is part of the shape)."""
-    return with_out_sharding(_put(_arange(start, stop, step, dtype), device), out_sharding)
+    return _result(_put(_arange(start, stop, step, dtype), device), out_sharding, device)
 
 
 def _arange(start: Any, stop: Any, step: Any, dtype) -> Any:
@@ -218,7 +238,7 @@ def linspace(start: Any, stop: Any, num: int = 50, endpoint: bool = True, retste
         out = st.concatenate([st.slice_in_dim(out, 0, num - 1, 1, axis), st.expand_dims(stop, (axis,))], axis)
     if dtypes.kind(dt) in "iu":  # integer samples round down, as numpy and JAX
         out = ew.floor(out)
-    out = _put(ew.convert_element_type(out, dt) if dt != ct else out, device)
+    out = _result(_put(ew.convert_element_type(out, dt) if dt != ct else out, device), None, device)
     if num == 0 or (num == 1 and endpoint):  # numpy's (and JAX's) step when no interval is spanned
         step = st.full((), np.nan, ct)
     return (out, step) if retstep else out
@@ -243,7 +263,7 @@ def eye(N: int, M: int | None = None, k: int = 0, dtype=None, *, device: Any = N
     if isinstance(k, int):  # a Python int past int32 puts the diagonal outside any matrix, as JAX's clip
         k = int(np.clip(k, np.iinfo(np.int32).min, np.iinfo(np.int32).max))
     k = ew.convert_element_type(asarray_any(k), dtypes.int32)  # k may be traced, as in JAX
-    return _put(ew.convert_element_type(ew.eq(ew.add(r, k), c), dt), device)
+    return _result(_put(ew.convert_element_type(ew.eq(ew.add(r, k), c), dt), device), None, device)
 
 
 def identity(n: int, dtype=None) -> Any:
@@ -261,7 +281,7 @@ def tri(N: int, M: int | None = None, k: int = 0, dtype=None) -> Any:
     idx = dtypes.int64 if wide else dtypes.int32
     r = st.broadcasted_iota(idx, (N, M), 0)
     c = st.broadcasted_iota(idx, (N, M), 1)
-    return ew.convert_element_type(ew.le(c, ew.add(r, ew.convert_element_type(offset, idx))), dt)
+    return on_mesh(ew.convert_element_type(ew.le(c, ew.add(r, ew.convert_element_type(offset, idx))), dt))
 
 
 def meshgrid(*xi: Any, copy: bool = True, sparse: bool = False, indexing: str = "xy") -> list:
@@ -295,9 +315,9 @@ def indices(dimensions: Sequence[int], dtype=None, sparse: bool = False) -> Any:
         else:
             outs.append(st.broadcasted_iota(dt, dims, i))
     if sparse:
-        return tuple(outs)
+        return tuple(map(on_mesh, outs))
     from .shape import stack
-    return stack(outs) if outs else zeros((0,), dt)
+    return on_mesh(stack(outs)) if outs else zeros((0,), dt)
 
 
 def geomspace(start: Any, stop: Any, num: int = 50, endpoint: bool = True, dtype=None, axis: int = 0) -> Any:

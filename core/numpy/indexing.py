@@ -12,9 +12,11 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from .. import config, dtypes
-from ..explicit_sharding import reshard, unsharded
+from ..axis_types import maybe_auto_axes
+from ..explicit_sharding import canonicalize_sharding, reshard, unsharded
 from ..pytree import register_pytree_node_class
 from ..sharded import MultiDeviceArray
+from ..sharding import NamedSharding, PartitionSpec
 from ..primitives import elementwise as ew, indexing as ix, structural as st
 from ..trace import concrete_or_none, get_aval, is_tracer
 from ._util import asarray_any, broadcast_shapes, broadcast_to, canonicalize_axis
@@ -581,53 +583,72 @@ def scatter_update(x: Any, idx: Any, values: Any, kind: str, mode: str | None = 
     return st.reshape(out, aval.shape)
 
 
+def _canonical_out_sharding(out_sharding: Any, method: str) -> NamedSharding | None:
+    """An ``.at[...]`` method's ``out_sharding=`` canonicalized, as JAX's (which asserts its type first)."""
+    if out_sharding is None:
+        return None
+    assert isinstance(out_sharding, (NamedSharding, PartitionSpec))
+    return canonicalize_sharding(out_sharding, method)
+
+
 class _IndexUpdateRef:
     def __init__(self, array: Any, index: Any):
         self.array, self.index = array, index
 
     def get(self, *, mode: str | None = None, fill_value: Any = None, indices_are_sorted: bool = False,
-            unique_indices: bool = False, wrap_negative_indices: bool = True) -> Any:
-        return getitem(self.array, self.index, mode=None if mode is None else ix.GatherScatterMode.from_any(mode),
-                       fill_value=fill_value, normalize_indices=wrap_negative_indices)
+            unique_indices: bool = False, out_sharding: Any = None, wrap_negative_indices: bool = True) -> Any:
+        mode = None if mode is None else ix.GatherScatterMode.from_any(mode)
+        return maybe_auto_axes(lambda a: getitem(a, self.index, mode=mode, fill_value=fill_value,
+                                                 normalize_indices=wrap_negative_indices),
+                               _canonical_out_sharding(out_sharding, ".get"), self.array)
 
-    def _update(self, values: Any, kind: str, kw: dict) -> Any:
-        return scatter_update(self.array, self.index, values, kind, kw.get("mode"),
-                              kw.get("wrap_negative_indices", True))
+    def _update(self, values: Any, kind: str, method: str, *, indices_are_sorted: bool = False,
+                unique_indices: bool = False, mode: str | None = None, out_sharding: Any = None,
+                wrap_negative_indices: bool = True) -> Any:
+        """The update ``kind`` (``scatter_update``), laid out by ``out_sharding`` as JAX's ``_scatter_update``
+        (array ``values`` go through ``auto_axes`` with the array; Python scalars keep their weak type)."""
+        arrays = (self.array, values) if hasattr(values, "aval") else (self.array,)
+        return maybe_auto_axes(lambda x, *v: scatter_update(x, self.index, v[0] if v else values, kind, mode,
+                                                            wrap_negative_indices),
+                               _canonical_out_sharding(out_sharding, method), *arrays)
 
     def set(self, values: Any, **kw) -> Any:
-        return self._update(values, "set", kw)
+        return self._update(values, "set", ".set", **kw)
 
     def add(self, values: Any, **kw) -> Any:
-        return self._update(values, "add", kw)
+        return self._update(values, "add", ".add", **kw)
 
     def subtract(self, values: Any, **kw) -> Any:
-        return self._update(ew.neg(asarray_any(values)), "add", kw)
+        return self._update(ew.neg(asarray_any(values)), "add", ".subtract", **kw)
 
     def multiply(self, values: Any, **kw) -> Any:
-        return self._update(values, "mul", kw)
+        return self._update(values, "mul", ".multiply", **kw)
 
     mul = multiply
 
-    def divide(self, values: Any, **kw) -> Any:
-        from .ufuncs import reciprocal
-        return self._update(reciprocal(values), "mul", kw)
+    def _ones_multiplied(self, values: Any, method: str, kw: dict) -> Any:
+        """JAX's divisor (exponent) for ``divide`` (``power``): ones like the array, multiplied by ``values`` at the
+        index (once per time a position is indexed)."""
+        from .creation import ones_like
+        return _IndexUpdateRef(ones_like(self.array), self.index)._update(values, "mul", method, **kw)
 
-    def _get_like(self, kw: dict) -> Any:
-        """The values an update with these keywords reads (for the read-modify-write updates)."""
-        return self.get(mode=kw.get("mode"), wrap_negative_indices=kw.get("wrap_negative_indices", True))
+    def divide(self, values: Any, **kw) -> Any:
+        from .ufuncs import divide
+        return divide(self.array, self._ones_multiplied(values, ".divide", kw))
 
     def power(self, values: Any, **kw) -> Any:
         from .ufuncs import power
-        return self._update(power(self._get_like(kw), values), "set", kw)
+        return power(self.array, self._ones_multiplied(values, ".power", kw))
 
     def min(self, values: Any, **kw) -> Any:
-        return self._update(values, "min", kw)
+        return self._update(values, "min", ".min", **kw)
 
     def max(self, values: Any, **kw) -> Any:
-        return self._update(values, "max", kw)
+        return self._update(values, "max", ".max", **kw)
 
-    def apply(self, func, **kw) -> Any:
-        return self._update(func, "apply", kw)
+    def apply(self, func, *, indices_are_sorted: bool = False, unique_indices: bool = False, mode: str | None = None,
+              wrap_negative_indices: bool = True) -> Any:
+        return self._update(func, "apply", ".apply", mode=mode, wrap_negative_indices=wrap_negative_indices)
 
 
 class _IndexUpdateHelper:

@@ -6,8 +6,10 @@ from typing import Any, Sequence
 import numpy as np
 
 from .. import dtypes
+from ..explicit_sharding import _broadcasting, reshard
 from ..primitives import elementwise as ew, reductions as red, sorting as so, structural as st
 from ..prng_key_ops import keys_lifted
+from ..sharding import PartitionSpec
 from ..trace import get_aval
 from ._util import (asarray_any, broadcast_to, canonicalize_axis, promote_args, promote_args_inexact, promote_dtypes,
                     promote_shapes)
@@ -24,8 +26,21 @@ def where(condition: Any, x: Any = None, y: Any = None, *, size: int | None = No
     if get_aval(c).dtype != dtypes.bool_:
         c = ew.ne(c, ew._const(c, 0))
     x, y = promote_dtypes(x, y)
+    broadcast = len({get_aval(v).shape for v in (c, x, y)}) > 1
     c, x, y = promote_shapes(c, x, y, name="where")
-    return ew.select(c, x, y)
+    return ew.select(*(_laid_out_alike(c, x, y) if broadcast else (c, x, y)))
+
+
+def _laid_out_alike(*args: Any) -> list:
+    """Arguments broadcast to one shape, laid out by the broadcasting sharding of their types (JAX's
+    ``_broadcast_arrays`` of arguments of different shapes): a created, replicated mask meets a sharded operand."""
+    avals = [get_aval(a) for a in args]
+    typed = [a.sharding for a in avals if a.sharding is not None]
+    spec = _broadcasting("broadcast_shardings", avals) if typed else ()
+    if all(e is None for e in spec):
+        return list(args)
+    target = typed[0].with_spec(PartitionSpec(*spec))
+    return [a if v.sharding == target else reshard(a, target) for a, v in zip(args, avals)]
 
 
 def select(condlist: Sequence[Any], choicelist: Sequence[Any], default: Any = 0) -> Any:

@@ -570,12 +570,25 @@ class MeshCall:
         return list(self.fn(arrays))
 
 
+def _check_device_assignment(out_avals: Sequence, devices: int) -> None:
+    """JAX's check of a program's results typed over a mesh of Explicit axes: the program runs on ``devices``
+    devices (those of the ``set_mesh`` mesh, else one), which must be the mesh's."""
+    for a in out_avals:
+        mesh = a.sharding.mesh if a.sharding is not None else None
+        if mesh is not None and all(t == AxisType.Explicit for t in mesh.axis_types) and mesh.size != devices:
+            types = {AxisType.Explicit: mesh.axis_names}  # (printed as JAX prints an aval's mesh axis types)
+            raise ValueError(f"Length of device assignment {devices} is not equal to the size of the mesh {mesh.size} "
+                             f"of aval {a.str_short()}({types}). Please enter your `jit` into a mesh context via "
+                             "`jax.set_mesh`.")
+
+
 def mesh_call(closed: Any, device: Any) -> MeshCall | None:
     """The partitioned program of a jaxpr whose shard_maps lie on one mesh the pass can inline, else None.
     (It keeps the jaxpr and constants, not ``closed``, a cache key of dispatch.)"""
     meshes = _shard_map_meshes(closed.jaxpr)
     if not meshes and any(x.aval.sharding is not None for x in closed.jaxpr.outs):  # typed results: over their mesh
         mesh = current_mesh()
+        _check_device_assignment(closed.out_avals, 1 if mesh.empty else mesh.size)
         if mesh.abstract_mesh in {x.aval.sharding.mesh for x in closed.jaxpr.outs if x.aval.sharding is not None}:
             meshes = {mesh}
     if len(meshes) != 1 or not inlinable(closed.jaxpr, next(iter(meshes))):

@@ -207,8 +207,17 @@ def _upcast(result: np.dtype, pet: np.dtype) -> np.dtype:
     return pet
 
 
-def dot_general(lhs: Any, rhs: Any, dimension_numbers, precision: Any = None, preferred_element_type: Any = None) -> Any:
-    """``lax.dot_general``: ``dimension_numbers = ((lhs_contract, rhs_contract), (lhs_batch, rhs_batch))``."""
+def dot_general(lhs: Any, rhs: Any, dimension_numbers, precision: Any = None, preferred_element_type: Any = None, *,
+                out_sharding: Any = None) -> Any:
+    """``lax.dot_general``: ``dimension_numbers = ((lhs_contract, rhs_contract), (lhs_batch, rhs_batch))``; the
+    result laid out and typed by ``out_sharding`` when given (JAX's: a PartitionSpec of the ``set_mesh`` mesh's
+    Explicit axes, or a NamedSharding)."""
+    if out_sharding is not None:
+        from ..explicit_sharding import canonicalize_sharding, computed_as
+        sharding = canonicalize_sharding(out_sharding, "dot_general")
+        if sharding is not None:
+            return computed_as(lambda u, v: dot_general(u, v, dimension_numbers, precision, preferred_element_type),
+                               sharding, lhs, rhs)
     (lc, rc), (lb, rb) = dimension_numbers
     dn = ((tuple(map(int, lc)), tuple(map(int, rc))), (tuple(map(int, lb)), tuple(map(int, rb))))
     pet = None if preferred_element_type is None else dtypes.canonicalize(preferred_element_type)
@@ -239,7 +248,7 @@ def _dot_with_algorithm(lhs: Any, rhs: Any, dn: tuple, algorithm: Any, out_dtype
 
 
 def dot(lhs: Any, rhs: Any, *, dimension_numbers: Any = None, precision: Any = None,
-        preferred_element_type: Any = None) -> Any:
+        preferred_element_type: Any = None, out_sharding: Any = None) -> Any:
     """``lax.dot``: ``dot_general`` with ``dimension_numbers``, by default the vector/matrix product contracting
     lhs's last and rhs's first dimension."""
     if dimension_numbers is None:
@@ -249,7 +258,7 @@ def dot(lhs: Any, rhs: Any, *, dimension_numbers: Any = None, precision: Any = N
                              "un-batched matrix-matrix, matrix-vector, or vector-vector products; "
                              f"got lhs_shape={ls} rhs_shape={rs}")
         dimension_numbers = (((len(ls) - 1,), (0,)), ((), ()))
-    return dot_general(lhs, rhs, dimension_numbers, precision, preferred_element_type)
+    return dot_general(lhs, rhs, dimension_numbers, precision, preferred_element_type, out_sharding=out_sharding)
 
 
 CONTRACTIONS = (dot_general_p,)

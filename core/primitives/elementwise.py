@@ -93,8 +93,9 @@ def constant(value: Any, weak_type: bool | None = None, dtype=None, device=None)
 
 
 def _const(like: Any, val: Any) -> Any:
-    """A weakly typed scalar constant with the dtype of ``like``."""
-    return constant(np.asarray(val, dtype=get_aval(like).dtype), weak_type=True)
+    """A weakly typed scalar constant with the dtype of ``like`` (on its device, if it is an Array)."""
+    return constant(np.asarray(val, dtype=get_aval(like).dtype), weak_type=True,
+                    device=getattr(like, "_device", None))
 
 
 def _binary_args(name: str, x: Any, y: Any, size1: bool = True) -> tuple:

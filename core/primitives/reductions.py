@@ -9,6 +9,7 @@ import numpy as np
 
 from .. import dtypes
 from ..ad_util import Zero
+from ..decompositions import register_decomposition
 from ..interpreters import jvp as ad
 from ..ir import ShapedArray
 from ..trace import Primitive, abstract_eval_rules, batching_rules, get_aval, jvp_rules
@@ -65,7 +66,14 @@ def _keep_dims_broadcast(ct, shape, axes):
     return st.broadcast_in_dim(ct, shape, kept)
 
 
-ad.deflinear(reduce_sum_p, lambda ct, x, *, axes: [_keep_dims_broadcast(ct, x.aval.shape, axes)])
+def _reduce_sum_transpose(ct, x, *, axes):
+    """``ct`` broadcast back to the operand's shape, typed as the operand (as JAX types it)."""
+    from ..explicit_sharding import as_typed_like, with_out_sharding
+    out, target = _keep_dims_broadcast(ct, x.aval.shape, axes), as_typed_like(x.aval, ct)
+    return [out if target is None or get_aval(out).sharding == target else with_out_sharding(out, target)]
+
+
+ad.deflinear(reduce_sum_p, _reduce_sum_transpose)
 
 
 def _chooser_jvp(p):
@@ -198,15 +206,23 @@ cumsum_p = _cum_prim("cumsum", "fiuc")
 cumprod_p = _cum_prim("cumprod", "fiuc")
 cummax_p = _cum_prim("cummax", "fiuc")
 cummin_p = _cum_prim("cummin", "fiuc")
+cumlogsumexp_p = _cum_prim("cumlogsumexp", "f")  # (JAX's: float dtypes; its decomposition is a logaddexp scan)
 
 ad.deflinear(cumsum_p, lambda ct, x, *, axis, reverse: [cumsum_p.bind(ct, axis=axis, reverse=not reverse)])
+
+
+def _logaddexp(a: Any, b: Any) -> Any:
+    """``log(exp(a) + exp(b))``, stably (``max(a, b)`` where that is not finite): cumlogsumexp's combine."""
+    amax = ew.max(a, b)
+    delta = ew.neg(ew.abs(ew.sub(a, b)))
+    return ew.select(ew.is_finite(amax), ew.add(amax, ew.log1p(ew.exp(delta))), amax)
 
 
 def _cumulative_jvp(combine: Callable):
     def rule(primals, tangents, *, axis, reverse):
         from ..interpreters.jvp import jvp_flat
         (x,), (t,) = primals, tangents
-        p = {ew.mul: cumprod_p, ew.max: cummax_p, ew.min: cummin_p}[combine]
+        p = {ew.mul: cumprod_p, ew.max: cummax_p, ew.min: cummin_p, _logaddexp: cumlogsumexp_p}[combine]
         out = p.bind(x, axis=axis, reverse=reverse)
         if type(t) is Zero:
             return out, Zero(get_aval(out).at_least_vspace())
@@ -218,6 +234,7 @@ def _cumulative_jvp(combine: Callable):
 jvp_rules[cumprod_p] = _cumulative_jvp(ew.mul)
 jvp_rules[cummax_p] = _cumulative_jvp(ew.max)
 jvp_rules[cummin_p] = _cumulative_jvp(ew.min)
+jvp_rules[cumlogsumexp_p] = _cumulative_jvp(_logaddexp)
 
 
 def _cum(p):
@@ -229,7 +246,8 @@ def _cum(p):
     return fn
 
 
-cumsum, cumprod, cummax, cummin = map(_cum, (cumsum_p, cumprod_p, cummax_p, cummin_p))
+cumsum, cumprod, cummax, cummin, cumlogsumexp = map(_cum, (cumsum_p, cumprod_p, cummax_p, cummin_p, cumlogsumexp_p))
+cumlogsumexp.__doc__ = "``lax.cumlogsumexp``: ``log(cumsum(exp(x)))`` along ``axis`` (from the end if ``reverse``)."
 
 
 # --- associative_scan -----------------------------------------------------------------------------------------
@@ -288,4 +306,11 @@ def associative_scan(fn: Callable, elems: Any, reverse: bool = False, axis: int 
 
 
 REDUCTIONS = (reduce_sum_p, reduce_max_p, reduce_min_p, reduce_prod_p, reduce_and_p, reduce_or_p, reduce_xor_p,
-              argmax_p, argmin_p, cumsum_p, cumprod_p, cummax_p, cummin_p)
+              argmax_p, argmin_p, cumsum_p, cumprod_p, cummax_p, cummin_p, cumlogsumexp_p)
+
+
+def _cumlogsumexp_decomposition(x: Any, *, axis: int, reverse: bool) -> Any:
+    return associative_scan(_logaddexp, x, reverse=reverse, axis=axis)
+
+
+register_decomposition(cumlogsumexp_p, _cumlogsumexp_decomposition)

@@ -208,6 +208,20 @@ def test_at_get_modes_and_gradient(x64):
     check_grads(lambda v: jnp.asarray(v)[np.array([[3, 0], [1, 1]])] * v[2], (np.arange(1.0, 5.0),), order=2)
 
 
+def test_at_divide_and_power_as_jax():
+    """JAX's ``.at[i].divide(v)`` is ``x / ones.at[i].mul(v)`` (``power`` likewise): a true division, not a product
+    with ``1/v`` (which rounded 32 of these 99 quotients differently), float for an integer array, and a repeated
+    index divides (raises) twice."""
+    x = np.arange(1, 100, dtype=np.float32)
+    np.testing.assert_array_equal(np.asarray(jnp.asarray(x).at[:].divide(3.)), x / np.float32(3))
+    _eq(jnp.arange(5.).at[np.array([2, 2])].power(2.), [0, 1, 16, 3, 4])
+    _eq(jnp.arange(5.).at[np.array([2, 2])].divide(2.), [0, 1, 0.5, 3, 4])
+    r = jnp.arange(5).at[1].divide(2)
+    assert r.dtype == np.float32
+    _eq(r, [0, 0.5, 2, 3, 4])
+    _eq(jnp.arange(5).at[np.array([2, 2])].power(2), [0, 1, 16, 3, 4])
+
+
 def test_at_update_gradient_of_an_empty_array():
     """``.at[i]`` of a zero-size array scatters into the flattened (empty) operand; its transpose gathered
     windows of size 1 from it and raised TypeError."""
@@ -433,6 +447,15 @@ def test_full_python_scalar_takes_the_requested_dtype():
     out = jnp.full_like(jnp.zeros(3, jnp.uint32), u32max)
     assert out.dtype == np.uint32 and np.all(np.asarray(out) == u32max)
     assert jnp.full(2, 3, jnp.int8).dtype == np.int8 and not jnp.full(2, 3, jnp.int8).weak_type
+
+
+def test_full_of_a_python_scalar_without_dtype_is_weakly_typed():
+    """As JAX's ``lax.full``: ``jnp.full((2,), 2.)`` is ``~float32[2]`` (it was strongly typed)."""
+    assert str(portax.typeof(jnp.full((2,), 2.))) == "~float32[2]"
+    assert str(portax.typeof(jnp.full((2,), 2))) == "~int32[2]"
+    assert str(portax.typeof(jnp.full((2,), np.float32(2)))) == "float32[2]"
+    assert str(portax.typeof(jnp.full_like(jnp.ones(2), 2.))) == "float32[2]"
+    assert (jnp.full((2,), 2.) + np.float16(1)).dtype == np.float16
 
 
 def test_python_scalar_conversions_check_shape_and_dtype():

@@ -543,6 +543,10 @@ TABLE: dict[Any, list[Case]] = {
                   Case(bind(rd.cummax_p, axis=0, reverse=True), (F(*X),),
                        lambda x: np.maximum.accumulate(x[::-1], 0)[::-1], (0,), name="reverse")],
     rd.cummin_p: [Case(bind(rd.cummin_p, axis=0, reverse=False), (F(*X),), lambda x: np.minimum.accumulate(x, 0), (0,))],
+    rd.cumlogsumexp_p: [Case(bind(rd.cumlogsumexp_p, axis=1, reverse=False), (F(*X),),
+                             lambda x: np.logaddexp.accumulate(x, 1), (0,)),
+                        Case(bind(rd.cumlogsumexp_p, axis=0, reverse=True), (F(*X),),
+                             lambda x: np.logaddexp.accumulate(x[::-1], 0)[::-1], (0,), name="reverse")],
 
     ix.gather_p: [
         Case(bind(ix.gather_p, dimension_numbers=ix.GatherDimensionNumbers((1,), (0,), (0,)), slice_sizes=(1, 4),
@@ -728,6 +732,7 @@ BAD_INPUTS: dict[Any, list] = {
     rd.cumprod_p: [([sds(X, bool)], dict(axis=0, reverse=False), TypeError, "bool")],
     rd.cummax_p: [([sds((), f32)], dict(axis=0, reverse=False), ValueError, "out of bounds")],
     rd.cummin_p: [([sds(X, bool)], dict(axis=0, reverse=False), TypeError, "bool")],
+    rd.cumlogsumexp_p: [([sds(X, i32)], dict(axis=0, reverse=False), TypeError, "int32")],
     ix.gather_p: [([sds((5, 4), f32), sds((3, 1), f32)], dict(dimension_numbers=ix.GatherDimensionNumbers((1,), (0,), (0,)),
                    slice_sizes=(1, 4), mode="clip", fill_value=None), ValueError, "indices must have an integer type"),
                   ([sds((5, 4), f32), sds((3, 1), i32)], dict(dimension_numbers=ix.GatherDimensionNumbers((1,), (0,), (0,)),

@@ -67,6 +67,42 @@ def test_set_mesh_context_and_auto_meshes():
     assert jax.sharding.get_abstract_mesh().empty
 
 
+def _no_mesh_context(message: str) -> str:
+    return (f"Length of device assignment 1 is not equal to the size of the mesh 4 of aval {message}. Please enter "
+            "your `jit` into a mesh context via `jax.set_mesh`.")
+
+
+def test_jit_of_closed_over_sharded_arrays():
+    """A jitted function with no array argument, computing from a closed-over global array: over a mesh of Explicit
+    axes, its results' types need the mesh's devices (JAX's error outside ``set_mesh``, the typed layout inside it);
+    over Auto axes it runs on the default device (as JAX does outside a mesh context)."""
+    m = jax.make_mesh((4,), ("x",))
+    x = jax.device_put(jnp.arange(8.), NamedSharding(m, P("x")))
+    y = jax.device_put(X, NamedSharding(jax.make_mesh((2, 2), ("a", "b")), P("a", "b")))
+    for f, aval in [(lambda: x, "f32[8@x]"), (lambda: x * 2, "f32[8@x]"), (lambda: x.sum(), "f32[]"),
+                    (lambda: (jnp.ones(3), x + 1), "f32[8@x]"), (lambda: y.T, "f32[4@b,8@a]")]:
+        with pytest.raises(ValueError) as e:
+            jax.jit(f)()
+        axes = "('a', 'b')" if "@a" in aval else "('x',)"
+        assert str(e.value) == _no_mesh_context(f"{aval}({{Explicit: {axes}}})")
+    f = jax.jit(lambda: x * 2)
+    with jax.set_mesh(m):
+        r = f()
+        assert r.sharding == NamedSharding(m, P("x")) and not r.is_fully_replicated
+        assert str(jax.typeof(r)) == "float32[8@x]"
+        np.testing.assert_array_equal(np.asarray(r), np.arange(8.) * 2)
+    with pytest.raises(ValueError, match="Please enter your `jit` into a mesh context"):
+        f()  # (traced again outside the mesh context, as in JAX)
+    r = jax.jit(lambda: jnp.ones(3))()
+    assert isinstance(r.sharding, jax.sharding.SingleDeviceSharding)
+    auto = jax.make_mesh((4,), ("x",), axis_types=(AxisType.Auto,))
+    xa = jax.device_put(jnp.arange(8.), NamedSharding(auto, P("x")))
+    for f, want in [(lambda: xa, np.arange(8.)), (lambda: xa * 2, np.arange(8.) * 2), (lambda: xa.sum(), 28.)]:
+        r = jax.jit(f)()
+        assert r.sharding == jax.sharding.SingleDeviceSharding(jax.devices()[0]) and r.is_fully_replicated
+        np.testing.assert_array_equal(np.asarray(r), want)
+
+
 @pytest.mark.parametrize("name, fn, expected, spec", [
     ("x*y", lambda x, y, yx, x2, v: x * y, "float32[8@x,4@y]", P("x", "y")),
     ("x+row", lambda x, y, yx, x2, v: x + jnp.ones(4), "float32[8@x,4]", P("x", None)),
@@ -128,6 +164,10 @@ def test_sharding_rules(mesh, name, fn, expected, spec):
     (lambda x, y, yx, x2, v: x2 + v, "add got incompatible shardings for broadcasting: (None, 'x'), (None, 'y')."),
     (lambda x, y, yx, x2, v: jnp.cumsum(x, axis=0),
      "Input should be unsharded over the axis being reduced. Got input type=float32[8@x,4] and axis=0"),
+    (lambda x, y, yx, x2, v: lax.cumlogsumexp(y, axis=1, reverse=True),
+     "Input should be unsharded over the axis being reduced. Got input type=float32[8@x,4@y] and axis=1"),
+    (lambda x, y, yx, x2, v: lax.cumlogsumexp(v),
+     "Input should be unsharded over the axis being reduced. Got input type=float32[4@y] and axis=0"),
     (lambda x, y, yx, x2, v: x.reshape(16, 2),
      "This reshape is not supported. Please specify the sharding of the output via the `out_sharding` argument of "
      "jax.lax.reshape. Got operand type: float32[8@x,4], new sizes: (16, 2)"),
@@ -212,6 +252,80 @@ def test_out_sharding_of_contractions_and_reshapes(mesh):
               lax.reshape(x, (2, 16), out_sharding=P("x", None))):
         _typed(r, "float32[2@x,16]", P("x", None))
         np.testing.assert_array_equal(np.asarray(r), X.reshape(2, 16))
+
+
+def test_out_sharding_of_lax_dot_general(mesh):
+    """``lax.dot_general(..., out_sharding=)``: the output typed and laid out by it (the operands' sharding rule
+    is not consulted: sharded contracting dimensions and differently sharded batch dimensions are accepted)."""
+    rng = np.random.RandomState(0)
+    a = _put(P("x", "y"), rng.randn(4, 8).astype(np.float32))
+    b = _put(P("y", None), rng.randn(8, 4).astype(np.float32))
+    dn = (((1,), (0,)), ((), ()))
+    want = np.asarray(a) @ np.asarray(b)
+    for fn, expected, spec in [
+            (lambda u, v: lax.dot_general(u, v, dn, out_sharding=P("x", "y")), "float32[4@x,4@y]", P("x", "y")),
+            (lambda u, v: lax.dot_general(u, v, dn, out_sharding=P("y")), "float32[4@y,4]", P("y", None)),
+            (lambda u, v: lax.dot_general(u, v, dn, out_sharding=P()), "float32[4,4]", P(None, None)),
+            (lambda u, v: lax.dot_general(u, v, dn, out_sharding=NamedSharding(mesh, P(None, "x"))),
+             "float32[4,4@x]", P(None, "x")),
+            (lambda u, v: lax.dot(u, v, out_sharding=P(None, "y")), "float32[4,4@y]", P(None, "y"))]:
+        for r in (fn(a, b), jax.jit(fn)(a, b)):
+            _typed(r, expected, spec)
+            np.testing.assert_allclose(np.asarray(r), want, rtol=1e-5, atol=1e-5)
+    r = lax.dot_general(a, b, dn, preferred_element_type=jnp.float16, out_sharding=P("y"))
+    _typed(r, "float16[4@y,4]", P("y", None))
+    r = lax.dot_general(jnp.ones((4, 8)), jnp.ones((8, 4)), dn, out_sharding=P("x", "y"))  # (unsharded operands)
+    _typed(r, "float32[4@x,4@y]", P("x", "y"))
+    np.testing.assert_array_equal(np.asarray(r), np.full((4, 4), 8.))
+    bl, br = _put(P("x"), np.ones((4, 2, 2), np.float32)), _put(P("y"), np.ones((4, 2, 2), np.float32))
+    bdn = (((2,), (1,)), ((0,), (0,)))
+    with pytest.raises(ShardingTypeError, match="lhs batch dimensions and rhs batch dimensions"):
+        lax.dot_general(bl, br, bdn)
+    _typed(lax.dot_general(bl, br, bdn, out_sharding=P("x")), "float32[4@x,2,2]", P("x", None, None))
+    grads = jax.grad(lambda u, v: lax.dot_general(u, v, dn, out_sharding=P("x", "y")).sum(), argnums=(0, 1))(a, b)
+    assert [str(jax.typeof(g)) for g in grads] == ["float32[4@x,8@y]", "float32[8@y,4]"]
+    np.testing.assert_allclose(np.asarray(grads[0]), np.ones((4, 4)) @ np.asarray(b).T, rtol=1e-5)
+
+
+def test_out_sharding_of_lax_dot_general_errors(mesh):
+    a, b = _put(P("x", "y"), np.ones((4, 8), np.float32)), _put(P("y", None), np.ones((8, 4), np.float32))
+    dn = (((1,), (0,)), ((), ()))
+    with pytest.raises(TypeError, match=r"^`out_sharding` argument of dot_general only supports instances of "
+                                        r"`NamedSharding` or `PartitionSpec`. Got x of type: <class 'str'>$"):
+        lax.dot_general(a, b, dn, out_sharding="x")
+    with pytest.raises(ValueError, match=r"^Resource axis: z of P\('z',\) is not found in mesh: \('x', 'y'\).$"):
+        lax.dot_general(a, b, dn, out_sharding=P("z"))
+    other = jax.make_mesh((4,), ("q",))
+    with pytest.raises(ValueError, match=r"^Context mesh AbstractMesh\('x': 2, 'y': 2, .* should match the mesh of "
+                                         r"sharding AbstractMesh\('q': 4, .* passed to dot_general. This error occurs "
+                                         "at source: "):
+        lax.dot_general(a, b, dn, out_sharding=NamedSharding(other, P("q")))
+    with pytest.raises(ValueError, match=r"^Sharding spec \('x', 'y'\) implies that array axis 1 is partitioned 4 "
+                                         r"times, but does not evenly divide the dimension size 6"):
+        lax.dot_general(jnp.ones((3, 3)), jnp.ones((3, 6)), dn, out_sharding=P(None, ("x", "y")))
+    with jax.set_mesh(jax.make_mesh((2, 2), ("x", "y"), axis_types=(AxisType.Auto,) * 2)):
+        with pytest.raises(ValueError, match=r"^PartitionSpec passed to dot_general cannot contain axis names that "
+                                             r"are of type Auto or Manual. Got PartitionSpec: P\('x', 'y'\) with axis "
+                                             "name: x of type: AxisType.Auto. This error occurs at source: "):
+            lax.dot_general(jnp.ones((4, 8)), jnp.ones((8, 4)), dn, out_sharding=P("x", "y"))
+
+
+def test_out_sharding_of_lax_dot_general_outside_a_mesh_context():
+    m = jax.make_mesh((2, 2), ("x", "y"))
+    a = jax.device_put(np.ones((4, 8), np.float32), NamedSharding(m, P("x", "y")))
+    b = jax.device_put(np.ones((8, 4), np.float32), NamedSharding(m, P("y", None)))
+    dn = (((1,), (0,)), ((), ()))
+    for f in (lambda u, v: lax.dot_general(u, v, dn, out_sharding=P("x")),
+              jax.jit(lambda u, v: lax.dot_general(u, v, dn, out_sharding=P()))):
+        with pytest.raises(ValueError, match=r"^Using PartitionSpec when you are not under a mesh context is not "
+                                             r"allowed. Please pass a NamedSharding instance or enter into a mesh "
+                                             r"context via `jax.set_mesh`. Got P\((\'x\',)?\)$"):
+            f(a, b)
+    for f in (lambda u, v: lax.dot_general(u, v, dn, out_sharding=NamedSharding(m, P(None, "x"))),
+              jax.jit(lambda u, v: lax.dot_general(u, v, dn, out_sharding=NamedSharding(m, P(None, "x"))))):
+        r = f(a, b)
+        assert str(jax.typeof(r)) == "float32[4,4@x]" and r.sharding == NamedSharding(m, P(None, "x"))
+        np.testing.assert_array_equal(np.asarray(r), np.full((4, 4), 8.))
 
 
 def test_out_sharding_of_creation_functions(mesh):

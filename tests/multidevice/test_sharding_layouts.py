@@ -38,6 +38,8 @@ OPS = {
     "cumprod1": lambda a: jnp.cumprod(a, axis=1),
     "cummax0": lambda a: lax.cummax(a, 0),
     "cummin1_reverse": lambda a: lax.cummin(a, 1, reverse=True),
+    "cumlogsumexp0": lambda a: lax.cumlogsumexp(a, 0),
+    "cumlogsumexp1_reverse": lambda a: lax.cumlogsumexp(a, 1, reverse=True),
     "sort0": lambda a: jnp.sort(a, axis=0),
     "sort1": lambda a: jnp.sort(a, axis=1),
     "argsort0": lambda a: jnp.argsort(a, axis=0),
@@ -87,11 +89,13 @@ def test_output_layouts_match_jax(op, layout, monkeypatch):
 
 
 @pytest.mark.parametrize("op, expected", [("concatenate", P("x")), ("cumsum", P("x")), ("cumprod", P("x")),
-                                          ("cummax", P("x")), ("sort", P()), ("argsort", P())])
+                                          ("cummax", P("x")), ("cumlogsumexp", P("x")), ("sort", P()),
+                                          ("argsort", P())])
 def test_one_dimensional_layouts_match_jax(op, expected, monkeypatch):
     """(JAX 0.10.2: a 1-D sort along its split dimension is whole, the others stay split.)"""
     f = {"concatenate": lambda a: jnp.concatenate([a, a]), "cumsum": jnp.cumsum, "cumprod": jnp.cumprod,
-         "cummax": lambda a: lax.cummax(a, 0), "sort": jnp.sort, "argsort": jnp.argsort}[op]
+         "cummax": lambda a: lax.cummax(a, 0), "cumlogsumexp": lax.cumlogsumexp, "sort": jnp.sort,
+         "argsort": jnp.argsort}[op]
     x = _data((8,))
     a = jax.device_put(x, NamedSharding(_mesh((4,), ("x",)), P("x")))
     _no_gather(monkeypatch)

@@ -115,7 +115,7 @@ def test_unknown_disabled_feature_is_an_error(monkeypatch):
         runtime.disabled_features()
 
 
-_CONSTANTS_FOLLOW_JIT_BACKEND = """
+_FLOAT64_CASES = """
 import numpy as np, portax, portax.numpy as jnp
 from portax import lax
 from portax.core.backend import registry
@@ -143,8 +143,18 @@ cases = [  # (function, argument, expected)
     (portax.grad(lambda v: jnp.sum(jnp.abs(jnp.fft.rfft(v)) ** 2)), xs,  # quadratic: central differences are exact
      [(np.sum(np.abs(np.fft.rfft(xs + e)) ** 2) - np.sum(np.abs(np.fft.rfft(xs - e)) ** 2)) / 2e-3
       for e in np.eye(4) * 1e-3]),
-    (lambda v: v + jnp.zeros(4) + jnp.arange(4.0), xs, xs + np.arange(4.0)),
+    (portax.jacfwd(f), xs, np.diag(df(xs))),
+    (portax.jacrev(f), xs, np.diag(df(xs))),
+    (lambda v: portax.linearize(f, v)[1](v), x, df(x) * x),
+    (lambda v: jnp.sort(v) + jnp.zeros_like(v) + jnp.full_like(v, 1), xs, xs + 1),
+    (lambda v: portax.jvp(lambda a, i: a * i, (v, 2), (v, np.zeros((), portax.dtypes.float0)))[1], x, 2 * x),
+    (lambda v: portax.linear_transpose(lambda a: 2.0 * a + jnp.zeros(4), xs)(v)[0], xs, 2 * xs),
+    (lambda v: portax.vmap(lambda a, b: a * b + 1.0)(v, xs), xs, xs * xs + 1),
+    (lambda v: v + jnp.zeros(4) + jnp.arange(4.0), xs, xs + np.arange(4.0)),  # (last: jnp.zeros outside any transform)
 ]
+"""
+
+_CONSTANTS_FOLLOW_JIT_BACKEND = _FLOAT64_CASES + """
 for fun, arg, want in cases:
     got = portax.jit(fun, backend="reference")(arg)
     assert got.dtype == np.float64 and {d.backend.name for d in got.devices()} == {"reference"}, got.devices()
@@ -154,13 +164,42 @@ print("constants on the jit's backend")
 """
 
 
-def test_transformation_constants_follow_the_jit_backend():
-    """Constants and zeros that transformations create while tracing under ``jit(backend=...)`` stay in the jaxpr:
-    with wgpu the default backend and lacking float64, the float64 computation runs on the reference backend."""
+def _run_without_float64(script: str, done: str) -> None:
+    """Run ``script`` with wgpu the default backend lacking float64 (and other features); it prints ``done``."""
     wgpu_backend()
     env = dict(os.environ, PORTAX_BACKEND="wgpu", PORTAX_WGPU_DEFAULT_LIMITS="1",
                PORTAX_WGPU_DISABLE_FEATURES="shader-f16,shader-f64,shader-int64,subgroup")
-    out = subprocess.run([sys.executable, "-c", _CONSTANTS_FOLLOW_JIT_BACKEND], env=env, capture_output=True,
-                         text=True, timeout=600, cwd=HERE)
-    assert out.returncode == 0 and "constants on the jit's backend" in out.stdout, \
-        out.stdout[-2000:] + out.stderr[-4000:]
+    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=600, cwd=HERE)
+    assert out.returncode == 0 and done in out.stdout, out.stdout[-2000:] + out.stderr[-4000:]
+
+
+def test_transformation_constants_follow_the_jit_backend():
+    """Constants and zeros that transformations create while tracing under ``jit(backend=...)`` stay in the jaxpr:
+    with wgpu the default backend and lacking float64, the float64 computation runs on the reference backend."""
+    _run_without_float64(_CONSTANTS_FOLLOW_JIT_BACKEND, "constants on the jit's backend")
+
+
+_CONSTANTS_FOLLOW_COMMITTED_ARRAYS = _FLOAT64_CASES + """
+ref = portax.devices("reference")[0]
+for fun, arg, want in cases[:-1]:
+    got = fun(portax.device_put(arg, ref))
+    assert got.dtype == np.float64 and got.devices() == {ref}, got.devices()
+    if want is not None:
+        np.testing.assert_allclose(np.asarray(got), want, rtol=1e-9)
+samplers = [lambda k: portax.random.normal(k, (3,)), lambda k: portax.random.gamma(k, 2.0, (3,)),
+            lambda k: portax.random.bernoulli(k, 0.3, (3,)), lambda k: portax.random.binomial(k, 5, 0.3, (3,))]
+key = portax.random.wrap_key_data(portax.device_put(np.array([0, 42], np.uint32), ref))  # (key(42) made there)
+for sample in samplers:
+    got = sample(key)
+    assert got.devices() == {ref}, got.devices()
+    np.testing.assert_array_equal(np.asarray(got), np.asarray(portax.jit(sample, backend="reference")(key)))
+print("constants on the committed arrays' backend")
+"""
+
+
+def test_transformation_constants_follow_committed_arrays():
+    """Outside jit, the constants and zeros that transformations (and ``*_like``, primitives' rules and random
+    samplers) make follow arguments committed to another backend: with wgpu the default backend and lacking float64,
+    the float64 computation on arrays (keys) placed on the reference backend runs there, as JAX's computation follows
+    data."""
+    _run_without_float64(_CONSTANTS_FOLLOW_COMMITTED_ARRAYS, "constants on the committed arrays' backend")
