@@ -35,6 +35,12 @@ class KernelWriter:
         self.builtins: dict[str, str] = {}  # more inputs of ``main``: builtin -> "name: type"
         self.lines: list[str] = []
         self.dtypes: set = set()
+        self.trips = 0  # at most this many loop iterations per invocation (``loops``), checked at launch
+
+    def loops(self, trips: int) -> None:
+        """Count ``trips`` more loop iterations (all nesting levels) an invocation may run: a device whose
+        driver stops loops after ``loop_trip_limit`` iterations refuses the kernel rather than cut them."""
+        self.trips += int(trips)
 
     def buffer(self, key: Hashable, dtype, *, write: bool = False, atomic: bool = False,
                element: str | None = None) -> str:

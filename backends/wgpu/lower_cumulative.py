@@ -57,6 +57,7 @@ def _cumulative(ctx: LoweringContext, eqn: JaxprEqn) -> None:
 
     if sequential:
         w.line(f"var acc: {t.reg} = {identity};")
+        w.loops(length)
         w.line(f"for (var i = 0u; i < {u32(length)}; i = i + 1u) {{")
         w.line(f"  acc = {round_reg(t, combine('acc', load(t, f'{src}[{addr}]')))};")
         w.line(f"  {dst}[{addr}] = {store(t, 'acc')};")
@@ -64,6 +65,7 @@ def _cumulative(ctx: LoweringContext, eqn: JaxprEqn) -> None:
         ctx.launch(w, workgroups_for(rows, threads), context=context_of(eqn))
         return
     chunk = -(-length // threads)
+    w.loops(2 * chunk + threads.bit_length())
     w.shared.append(f"var<workgroup> totals: array<{t.reg}, {threads}>;")
     w.line(f"let lo = lid * {u32(chunk)};")
     w.line(f"let hi = min(lo + {u32(chunk)}, {u32(length)});")

@@ -196,6 +196,7 @@ def _blocked(s: MatmulSpec) -> tuple[KernelWriter, int]:
         return f"{vec}(" + ", ".join(_value(t, load(t, f"{b}[bbase + ({k}) * {u32(sbk)} + bc{j}]"))
                                      for j in range(4)) + ")"
 
+    w.loops(-(-s.K // 4) if a_vec else s.K)
     if a_vec:
         w.line(f"for (var k = 0u; k < {u32(s.K)}; k = k + 4u) {{")
         for kk in range(4):
@@ -243,6 +244,7 @@ def _tiled(s: MatmulSpec) -> tuple[KernelWriter, int]:
     w.line("let ty = lid / 16u;")
     for i in range(4):
         w.line(f"var acc{i} = vec4<{acc}>();")
+    w.loops(-(-s.K // KTILE) * (KTILE + 1))
     w.line(f"for (var k0 = 0u; k0 < {u32(s.K)}; k0 = k0 + {KTILE}u) {{")
     for q in range(TILE * KTILE // 256):
         w.line(f"  let ia{q} = lid + {256 * q}u;")

@@ -44,6 +44,7 @@ def _pass(ctx: LoweringContext, srcs: Sequence, dsts: Sequence, in_shape, out_sh
     r = "f64" if t.is_64 else "f32"
     cos, sin = math_function("cos")(t), math_function("sin")(t)
     w.line(f"var re = {r}(0.0);\n  var im = {r}(0.0);")
+    w.loops(length)
     w.line(f"for (var j = 0u; j < {u32(length)}; j = j + 1u) {{")
     w.line(f"  let at = base + j * {u32(ist[axis])};")
     w.line(f"  let theta = {r}({sign * 2 * math.pi / n!r}) * {r}((j * k) % {u32(n)});")

@@ -292,6 +292,7 @@ def _sorted_segments(ctx: LoweringContext, eqn: JaxprEqn, how: str, context: str
     f.line("loop {\n    if (lo >= hi) { break; }\n    let mid = (lo + hi) / 2u;")
     f.line(f"  if ({keys}[mid] < gid) {{ lo = mid + 1u; }} else {{ hi = mid; }}\n  }}")
     f.line(f"var acc = {load(t, f'{dst}[gid]')};")
+    f.loops(n_pad + n_pad.bit_length())  # (at worst every update goes to one index)
     f.line(f"for (var k = lo; k < {u32(n_pad)} && {keys}[k] == gid; k = k + 1u) {{")
     f.line(f"  acc = {round_reg(t, _combine_expr(t, how, 'acc', load(t, f'{src}[{pos}[k]]')))};")
     f.line("}")

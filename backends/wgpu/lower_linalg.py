@@ -53,6 +53,7 @@ class _Matrix:
 
     def fill(self, w: KernelWriter, value_of) -> None:
         """Every element (i, j) set to ``value_of("i", "j")``."""
+        w.loops(self.rows * self.cols)
         w.line(f"for (var e = 0u; e < {u32(self.rows * self.cols)}; e = e + 1u) {{")
         w.line(f"  let i = e / {u32(self.cols)};\n    let j = e % {u32(self.cols)};")
         w.line(f"  {self.set('i', 'j', value_of('i', 'j'))}")
@@ -95,6 +96,7 @@ def _cholesky(ctx: LoweringContext, eqn: JaxprEqn) -> None:
     w = _per_matrix("cholesky", batch)
     a, l = _Matrix(w, x, x.aval.dtype, n, n), _Matrix(w, out, out.aval.dtype, n, n, write=True)
     r = a.t.reg
+    w.loops(sum(1 + j + (n - j - 1) * (1 + j) for j in range(n)) + n * n)
     w.line("var ok = true;")
     w.line(f"for (var j = 0u; j < {u32(n)}; j = j + 1u) {{")
     w.line(f"  var s = {a.get('j', 'j')};")
@@ -142,6 +144,7 @@ def _triangular_solve(ctx: LoweringContext, eqn: JaxprEqn) -> None:
         """(row, column) of element i of the right-hand side being solved."""
         return (i, "c") if p["left_side"] else ("c", i)
     order = "ii" if lower else f"{u32(n - 1)} - ii"
+    w.loops(n + n * (n - 1) // 2)
     w.line(f"for (var ii = 0u; ii < {u32(n)}; ii = ii + 1u) {{")
     w.line(f"  let i = {order};")
     w.line(f"  var s = {bm_.get(*bx('i'))};")
@@ -171,6 +174,7 @@ def _lu(ctx: LoweringContext, eqn: JaxprEqn) -> None:
     piv = w.buffer(pivots, np.int32, write=True)
     prm = w.buffer(perm, np.int32, write=True)
     a.fill(w, src.get)
+    w.loops(m + sum(1 + n + 2 * (m - j - 1) + (m - j - 1) * (n - j) for j in range(k)))
     w.line(f"{_for('i', '0u', m)} {prm}[bm * {u32(m)} + i] = i32(i); }}")
     w.line(f"for (var j = 0u; j < {u32(k)}; j = j + 1u) {{")
     w.line(f"  var p = j;\n    var best = abs({a.get('j', 'j')});")
@@ -219,6 +223,8 @@ def _qr(ctx: LoweringContext, eqn: JaxprEqn) -> None:
     q = _Matrix(w, qwork, wd, m, kq, write=True)
     r = a.t.reg
     a.fill(w, src.get)
+    w.loops(sum(1 + 2 * (m - j - 1) + (n - j - 1) * (1 + 2 * (m - j - 1)) for j in range(k))
+            + sum(1 + kq * (1 + 2 * (m - j - 1)) for j in range(k)))
     w.line(_for("j", "0u", k))
     w.line(f"  let alpha = {a.get('j', 'j')};")
     w.line(f"  var xn = {r}(0.0);")
@@ -297,6 +303,7 @@ def _eigh(ctx: LoweringContext, eqn: JaxprEqn) -> None:
     stored = ">=" if eqn.params["lower"] else "<="  # the triangle eigh reads; the other is its mirror
     a.fill(w, lambda i, j: f"select({src.get(j, i)}, {src.get(i, j)}, {i} {stored} {j})")
     v.fill(w, lambda i, j: f"select({r}(0.0), {r}(1.0), {i} == {j})")
+    w.loops(JACOBI_SWEEPS * (1 + n + n * n + n + n * (n - 1) // 2 * (1 + 3 * n)) + 2 * n)
     w.line(f"for (var sweep = 0; sweep < {JACOBI_SWEEPS}; sweep = sweep + 1) {{")
     w.line(f"  var off = {r}(0.0);\n    var total = {r}(0.0);")
     w.line(f"  {_for('i', '0u', n)} {_for('j', '0u', n)}")
@@ -325,6 +332,7 @@ def _eigh(ctx: LoweringContext, eqn: JaxprEqn) -> None:
 def _sort_order(w: KernelWriter, n: int, key, ascending: bool) -> None:
     """Declare ``order``: the indices 0..n-1 stably sorted by ``key(index)`` (a selection sort)."""
     better = "<" if ascending else ">"
+    w.loops(2 * n + n * (n - 1) // 2)
     w.line(f"var order: array<u32, {n}>;")
     w.line(f"{_for('j', '0u', n)} order[j] = j; }}")
     w.line(_for("j", "0u", n))
@@ -353,6 +361,7 @@ def _svd(ctx: LoweringContext, eqn: JaxprEqn) -> None:
     r = a.t.reg
     a.fill(w, (lambda i, j: src.get(j, i)) if wide else src.get)
     v.fill(w, lambda i, j: f"select({r}(0.0), {r}(1.0), {i} == {j})")
+    w.loops(JACOBI_SWEEPS * (1 + cols + cols * (cols - 1) // 2 * (1 + 2 * rows + cols)) + cols * (2 + rows))
     w.line(f"for (var sweep = 0; sweep < {JACOBI_SWEEPS}; sweep = sweep + 1) {{")
     w.line("  var rotated = false;")
     w.line(f"  {_for('p', '0u', cols)} {_for('q', 'p + 1u', cols)}")
@@ -392,6 +401,7 @@ def _svd_vectors(w: KernelWriter, ctx: LoweringContext, eqn: JaxprEqn, a: _Matri
     x, (_, u_out, vt_out) = eqn.inputs[0], eqn.out_binders
     r = a.t.reg
     b = _Matrix(w, ctx.scratch(x.aval.shape[:-2] + (rows, rows), wd, "svd basis"), wd, rows, rows, write=True)
+    w.loops(cols * (2 + rows) + rows * (2 + 2 * rows + 2 * rows * (1 + 2 * rows)))
     w.line(_for("j", "0u", cols))
     w.line(f"  let inv = select({r}(0.0), {r}(1.0) / sv[order[j]], sv[order[j]] > {r}(0.0));")
     w.line(f"  {_for('i', '0u', rows)} {b.set('i', 'j', a.get('i', 'order[j]') + ' * inv')} }}")

@@ -157,6 +157,8 @@ def _bitonic_local(ctx, slots: list, rows: Rows, context: str) -> None:
         w.shared.append(f"var<workgroup> {name}: array<u32, {p}>;")
     w.line(f"let r = wg;\n  if (r >= {u32(rows.count)}) {{ return; }}")
     w.line(f"let base = r * {u32(p)};")
+    stages = p.bit_length() * (p.bit_length() - 1) // 2
+    w.loops(2 * -(-p // threads) + p.bit_length() + stages * (1 + -(-(p // 2) // threads)))
     w.line(f"for (var e = lid; e < {u32(p)}; e = e + {u32(threads)}) {{")
     for g, s in zip(names, local):
         w.line(f"  {s}[e] = {g}[base + e];")

@@ -57,6 +57,7 @@ def _reduce_window(name: str):
         w.line(f"var acc: {t.reg} = {init};")
         window = p["window_dimensions"]
         count = math.prod(window)
+        w.loops(count)
         w.line(f"for (var k = 0u; k < {u32(count)}; k = k + 1u) {{")
         offs = _offset_coords(w, "k", window, "o")
         index, valid = [], []
@@ -112,6 +113,7 @@ def conv_direct(eqn: JaxprEqn) -> tuple[KernelWriter, int] | None:
     w.line(f"let lhs_b = bg * {u32(batch_per_group)} + {nb};")
     w.line(f"var acc: {acc.reg} = {literal(acc, 0)};")
     count = math.prod(window) * in_per_group
+    w.loops(count)
     w.line(f"for (var k = 0u; k < {u32(count)}; k = k + 1u) {{")
     w.line(f"  let c = k / {u32(max(math.prod(window), 1))};")
     w.line(f"  let kw = k % {u32(max(math.prod(window), 1))};")

@@ -164,6 +164,14 @@ class LoweringContext:
 
     def launch(self, writer: KernelWriter, workgroups, params: bytes | None = None, context: str = "") -> None:
         """Compile ``writer``'s shader and append a dispatch of it over its declared buffers."""
+        limit = self.caps.loop_trip_limit
+        if limit is not None and writer.trips > limit:
+            raise NotImplementedError(
+                f"wgpu backend: {context or writer.name}: a kernel ({writer.name}) whose invocations run up to "
+                f"{writer.trips:,} loop iterations is unsupported on {self.caps.adapter_name} via "
+                f"{self.caps.backend_type}: its driver stops an invocation's loops after {limit:,} iterations "
+                "without an error (Mesa's llvmpipe), which would give wrong results; use another backend "
+                "(cpu_llvm) or a GPU for this size")
         pipe = self.device.pipeline(writer.source(), context=context or writer.name)
         label = (profiler.kernel_name(self.kernel_eqns) if self.kernel_eqns else writer.name, self.kernel_flops)
         self.kernel_flops = 0

@@ -245,6 +245,7 @@ def _render_vec4(kernel: Kernel, caps, reads: dict) -> tuple[KernelWriter, int]:
     outs = {v: f"o{i}" for i, v in enumerate(v for v in kernel.outputs if _vector_storage(v))}
     for v, name in outs.items():
         w.line(f"var {name}: vec4<{wtype(v.aval.dtype).storage}>;")
+    w.loops(VEC)
     w.line(f"for (var lane = 0u; lane < {u32(VEC)}; lane = lane + 1u) {{")
     w.line(f"let e = gid * {u32(VEC)} + lane;")
     em = ElementEmitter(w, shape, "e", coord_exprs("e", shape), caps, vectors)
@@ -443,6 +444,7 @@ def _reduce_per_thread(kernel, caps, rd, n_out, n_red, out_var):
     w.line(f"let o = gid;\n  if (o >= {u32(n_out)}) {{ return; }}")
     acc = ["acc0", "acc1"][:len(rd.acc_types)]
     _declare_acc(w, rd, acc)
+    w.loops(n_red)
     w.line(f"for (var k = 0u; k < {u32(n_red)}; k = k + 1u) {{")
     _emit_chain(w, kernel, caps, "o", "k", acc, rd)
     w.line("}")
@@ -466,6 +468,7 @@ def _subgroup_fold(w: KernelWriter, rd: Reducer, threads: int, acc: list[str]) -
     w.line("if (lid == sg_first) { sh0[sg_first] = sg_total; }")
     w.line("workgroupBarrier();")
     w.line(f"{a} = {init};")
+    w.loops(threads)
     w.line(f"for (var s = sg_lane; s < {u32(threads)}; s = s + sg_size) {{")
     for line in rd.combine([a], ["sh0[s]"]):
         w.line("  " + line)
@@ -481,6 +484,7 @@ def _tree_fold(w: KernelWriter, rd: Reducer, threads: int, acc: list[str]) -> No
     for s, a in zip(sh, acc):
         w.line(f"{s}[lid] = {a};")
     w.line("workgroupBarrier();")
+    w.loops(threads.bit_length())
     w.line(f"for (var s = {u32(threads // 2)}; s > 0u; s = s >> 1u) {{")
     w.line("  if (lid < s) {")
     mine = [f"m{i}" for i in range(len(acc))]
@@ -509,6 +513,7 @@ def _reduce_tree(kernel, caps, rd, n_out, n_red, threads, groups, dests, fold):
     acc = ["acc0", "acc1"][:len(rd.acc_types)]
     _declare_acc(w, rd, acc)
     step = threads * groups
+    w.loops(-(-n_red // step))
     w.line(f"for (var k = g * {u32(threads)} + lid; k < {u32(n_red)}; k = k + {u32(step)}) {{")
     _emit_chain(w, kernel, caps, "o", "k", acc, rd)
     w.line("}")
@@ -526,6 +531,7 @@ def _reduce_partials(rd: Reducer, n_out: int, groups: int, partials: list, out_v
     w.line(f"let o = wg;\n  if (o >= {u32(n_out)}) {{ return; }}")
     acc = ["acc0", "acc1"][:len(rd.acc_types)]
     _declare_acc(w, rd, acc)
+    w.loops(-(-groups // threads))
     w.line(f"for (var k = lid; k < {u32(groups)}; k = k + {u32(threads)}) {{")
     names = [w.buffer(s, s.dtype) for s in partials]
     parts = [f"{n}[o * {u32(groups)} + k]" for n in names]

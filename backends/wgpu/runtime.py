@@ -148,6 +148,8 @@ class Capabilities:
     ieee_specials: bool  # NaN/Inf/-0 survive arithmetic (probed once per adapter)
     nan_comparisons: bool  # NaN != NaN is true (else detect NaN from the bits, not with x != x)
     flushes_subnormals: bool = False  # f32 subnormals become zero (probed)
+    loop_trip_limit: int | None = None  # loop iterations after which an invocation's loops stop (probed; Mesa's
+    # llvmpipe/lavapipe: 65535 in all of an invocation's loops together, silently), None: no such limit
 
     @property
     def is_cpu(self) -> bool:
@@ -266,14 +268,14 @@ class WgpuDevice:
         self._sync_buffer = self.empty((4,), np.uint32)
         key = adapters.adapter_key(adapter)
         if key not in _PROBES:
-            _PROBES[key] = (_verified_dtypes(self), probe_ieee_specials(self))
-        dtypes, self.ieee_probe = _PROBES[key]
+            _PROBES[key] = (_verified_dtypes(self), probe_ieee_specials(self), probe_loop_trip_limit(self))
+        dtypes, self.ieee_probe, trip_limit = _PROBES[key]
         compares = [ok for check, ok in self.ieee_probe.items() if check.endswith("(compare)")]
         arithmetic = [ok for check, ok in self.ieee_probe.items() if not check.endswith(("(compare)", "(subnormal)"))]
         self.capabilities = dataclasses.replace(
             self.capabilities, dtypes=self.capabilities.dtypes & dtypes,
             ieee_specials=all(arithmetic), nan_comparisons=all(compares),
-            flushes_subnormals=not self.ieee_probe["2**-140 * 2 = 2**-139 (subnormal)"])
+            flushes_subnormals=not self.ieee_probe["2**-140 * 2 = 2**-139 (subnormal)"], loop_trip_limit=trip_limit)
 
     def __repr__(self) -> str:
         return f"WgpuDevice(id={self.id}, {self.adapter_info.summary}{', lost' if self._lost else ''})"
@@ -596,7 +598,7 @@ def create_devices(count: int | None = None, *, adapter: str | None = None,
 
 # -- probes, run once per adapter -------------------------------------------------------------
 
-_PROBES: dict[tuple, tuple[frozenset, dict[str, bool]]] = {}
+_PROBES: dict[tuple, tuple[frozenset, dict[str, bool], int | None]] = {}
 
 _DTYPE_PROBE = """{header}
 @group(0) @binding(0) var<storage, read> x: array<{t}>;
@@ -675,6 +677,29 @@ def probe_ieee_specials(device: WgpuDevice) -> dict[str, bool]:
         "x != x, x=nan (compare)": bool(y[9] == 1),
         "2**-140 * 2 = 2**-139 (subnormal)": bool(y[10] == np.float32(2.0 ** -139)),
     }
+
+
+_LOOP_PROBE_TRIPS = 1 << 20
+_LOOP_PROBE = f"""
+@group(0) @binding(0) var<storage, read_write> y: array<u32>;
+@compute @workgroup_size(1) fn main() {{
+  var n = 0u;
+  for (var i = 0u; i < y[0]; i = i + 1u) {{ n = n + 1u; }}
+  y[1] = n;
+}}
+"""
+
+
+def probe_loop_trip_limit(device: WgpuDevice) -> int | None:
+    """The loop iterations after which the driver stops an invocation's loops (Mesa's llvmpipe: 65535, counted
+    over all of them, with no error), from a loop of ``_LOOP_PROBE_TRIPS``; None when it runs to the end."""
+    try:
+        buf = device.upload(np.array([_LOOP_PROBE_TRIPS, 0], np.uint32), "loop probe")
+        device.run(_LOOP_PROBE, [buf], 1, context="loop probe")
+        trips = int(device.download(buf, (2,), np.uint32)[1])
+    except WgpuBackendError:
+        return None
+    return None if trips >= _LOOP_PROBE_TRIPS else trips
 
 
 def measure_overhead(device: WgpuDevice, *, repeats: int = 20, dispatches: int = 32) -> Overhead:
