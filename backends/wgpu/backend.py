@@ -158,7 +158,9 @@ class WgpuBackend:
                 f"{limits.max_buffer_size >> 20} MiB, {limits.max_storage_buffers_per_shader_stage} storage "
                 f"buffers/stage, {limits.max_compute_invocations_per_workgroup} invocations/workgroup, "
                 f"{limits.max_compute_workgroups_per_dimension} workgroups/dimension, "
-                f"{limits.max_compute_workgroup_storage_size >> 10} KiB workgroup memory"]
+                f"{limits.max_compute_workgroup_storage_size >> 10} KiB workgroup memory"
+                + (f"; the driver stops an invocation's loops after {caps.loop_trip_limit:,} iterations (longer "
+                   "kernels are refused)" if caps.loop_trip_limit is not None else "")]
         return out
 
     def lowers(self, primitive) -> bool:

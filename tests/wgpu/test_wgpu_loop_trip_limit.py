@@ -31,6 +31,8 @@ def test_the_probe_finds_the_limit_of_the_adapter():
         assert limit == 65535
     else:
         assert limit is None or limit >= 65535
+    shown = " ".join(wgpu_backend().environment_info()["device 0"])  # (`python -m portax`, for bug reports)
+    assert (f"loops after {limit:,} iterations" in shown) == (limit is not None)
 
 
 @pytest.mark.parametrize("n", [1000, 65535, 70000, 200_000])
