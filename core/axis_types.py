@@ -10,7 +10,7 @@ import functools
 from typing import Any, Callable
 
 from .array import Array
-from .explicit_sharding import _check_divisible as check_divisible, reshard
+from .explicit_sharding import check_divisible, reshard
 from .placement import committed_device
 from .pytree import tree_flatten, tree_unflatten
 from .sharding import AxisType, Mesh, NamedSharding, PartitionSpec, current_mesh, use_mesh

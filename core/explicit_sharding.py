@@ -66,7 +66,7 @@ def with_types(primitive: Primitive, avals_in: Sequence[ShapedArray], params: di
     res = []
     for o, spec in zip(outs, specs):
         _check_duplicates(name, avals_in, o, spec)
-        _check_divisible(o, spec, mesh)
+        check_divisible(o, spec, mesh)
         res.append(ShapedArray(o.shape, o.dtype, o.weak_type, NamedSharding(mesh, PartitionSpec(*spec))))
     return res if primitive.multiple_results else res[0]
 
@@ -94,7 +94,7 @@ class _Spec:
         self.spec = spec
 
 
-def _check_divisible(out: ShapedArray, spec: tuple, mesh: AbstractMesh) -> None:
+def check_divisible(out: ShapedArray, spec: tuple, mesh: AbstractMesh) -> None:
     for d, (n, e) in enumerate(zip(out.shape, spec)):
         axes = spec_axes(e)
         k = math.prod(mesh.shape[a] for a in axes)
@@ -112,7 +112,7 @@ def rule(*names: str) -> Callable[[Rule], Rule]:
     return register
 
 
-def _broadcasting(name: str, avals: list) -> tuple:
+def broadcasting(name: str, avals: list) -> tuple:
     """JAX's ``broadcasting_sharding_rule``: per dimension the inputs' common entry; an unsharded entry (or a size-1
     dimension's) gives way to a sharded one; two different sharded entries are an error."""
     shaped = [a for a in avals if a.shape]
@@ -143,7 +143,7 @@ def _broadcasting(name: str, avals: list) -> tuple:
 
 
 def _elementwise_rule(name: str) -> Rule:
-    return lambda avals, outs, **_: [_broadcasting(name, avals)] * len(outs)
+    return lambda avals, outs, **_: [broadcasting(name, avals)] * len(outs)
 
 
 def _register_elementwise() -> None:
@@ -729,7 +729,7 @@ def computed_as(fn: Callable, out_sharding: Any, *operands: Any) -> Any:
     named = isinstance(out_sharding, NamedSharding)
     mesh = out_sharding.mesh if named else current_mesh()
     if not mesh.empty:  # (JAX's type check of the output's sharding)
-        _check_divisible(get_aval(out), tuple(out_sharding.spec if named else out_sharding), mesh.abstract_mesh)
+        check_divisible(get_aval(out), tuple(out_sharding.spec if named else out_sharding), mesh.abstract_mesh)
     return reshard(out, out_sharding)
 
 

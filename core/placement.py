@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from typing import Any, Iterable, Iterator
+from typing import Any, ContextManager, Iterable, Iterator, Sequence
 
 from .backend import Device, get_backend
 
@@ -46,6 +46,13 @@ def committed_device(values: Iterable, name: str = "jit") -> Device | None:
         raise ValueError(f"Received incompatible devices for jitted computation. Got {arg(committed[0])} and "
                          f"{arg(committed[1])}")
     return committed[0]._device if committed else None
+
+
+def following_like(x: Any, shape: Sequence[int], weak_type: bool) -> ContextManager[None]:
+    """``following`` for a value made like ``x`` (JAX's ``full_like``): only a strongly typed value of ``x``'s
+    shape goes where ``x`` is committed."""
+    aval = getattr(x, "aval", None)
+    return following((x,) if aval is not None and not weak_type and tuple(shape) == aval.shape else ())
 
 
 @contextlib.contextmanager

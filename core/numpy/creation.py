@@ -11,7 +11,7 @@ from .. import dtypes
 from ..array import Array
 from ..axis_types import on_mesh
 from ..explicit_sharding import with_out_sharding
-from ..placement import following
+from ..placement import following_like
 from ..primitives import elementwise as ew, structural as st
 from ..prng_key_ops import key_array, key_full, keys_lifted
 from ..prng_keys import KeyTy, is_key_array
@@ -131,8 +131,9 @@ def _like(a, dtype, shape):
 def _made_like(make: Callable[[], Any], a: Any, dtype, shape: tuple, device: Any) -> Any:
     """``make()`` placed as ``_placed_like`` places it; made on the device of a committed Array ``a`` it is placed
     with (not made on the default device and moved: the default backend may lack its dtype)."""
-    follow = device is None and type(a) is Array and a.aval.shape == shape and not (dtype is None and a.aval.weak_type)
-    with following((a,) if follow else ()):
+    if device is not None:
+        return _put(make(), device)
+    with following_like(a, shape, dtype is None and get_aval(a).weak_type):
         return _placed_like(make(), a, dtype, device)
 
 

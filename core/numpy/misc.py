@@ -6,7 +6,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from .. import dtypes
-from ..explicit_sharding import _broadcasting, reshard
+from ..explicit_sharding import broadcasting, reshard
 from ..primitives import elementwise as ew, reductions as red, sorting as so, structural as st
 from ..prng_key_ops import keys_lifted
 from ..sharding import PartitionSpec
@@ -36,7 +36,7 @@ def _laid_out_alike(*args: Any) -> list:
     ``_broadcast_arrays`` of arguments of different shapes): a created, replicated mask meets a sharded operand."""
     avals = [get_aval(a) for a in args]
     typed = [a.sharding for a in avals if a.sharding is not None]
-    spec = _broadcasting("broadcast_shardings", avals) if typed else ()
+    spec = broadcasting("broadcast_shardings", avals) if typed else ()
     if all(e is None for e in spec):
         return list(args)
     target = typed[0].with_spec(PartitionSpec(*spec))

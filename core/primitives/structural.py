@@ -12,7 +12,7 @@ from ..ad_util import Zero, instantiate, zeros_like_aval
 from ..interpreters import batching, jvp as ad
 from ..interpreters.transpose import is_undefined
 from ..ir import ShapedArray
-from ..placement import following
+from ..placement import following_like
 from ..trace import (Primitive, abstract_eval_rules, batching_rules, get_aval, is_tracer, jvp_rules,
                      transpose_rules)
 from .elementwise import _const, asarray, convert_element_type, sub
@@ -161,11 +161,9 @@ def full_like(x: Any, fill_value: Any, dtype=None, shape=None) -> Any:
     """``lax.full_like``: as JAX's, made on the device ``x`` is committed to if it is a strongly typed Array of the
     result's shape."""
     aval = get_aval(x)
-    weak_type = dtype is None and aval.weak_type
-    follow = not weak_type and (shape is None or tuple(shape) == aval.shape)
-    with following((x,) if follow else ()):
-        return full(aval.shape if shape is None else shape, fill_value, aval.dtype if dtype is None else dtype,
-                    weak_type=weak_type)
+    weak_type, shape = dtype is None and aval.weak_type, aval.shape if shape is None else shape
+    with following_like(x, shape, weak_type):
+        return full(shape, fill_value, aval.dtype if dtype is None else dtype, weak_type=weak_type)
 
 
 def zeros_like_array(x: Any) -> Any:
