@@ -897,6 +897,9 @@ _IMPL: dict[str, tuple[int, Callable]] = {
 FUNCTIONS: dict[str, int] = {name: arity for name, (arity, _) in _IMPL.items()}
 """Every function ``emit`` knows, with its number of arguments (atan2(y, x), pow(x, y), nextafter(x, y))."""
 
+WIDENED: frozenset[str] = frozenset(name for name, (_, impl) in _IMPL.items() if hasattr(impl, "impl"))
+"""The functions whose float32 is computed in float64 (their algorithms need the extra precision)."""
+
 
 def declare(module: ir.Module, name: str, ty: ir.Type) -> ir.Function:
     """The internal alwaysinline function computing ``name`` on ``ty``, added to ``module`` if missing."""

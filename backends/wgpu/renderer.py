@@ -13,6 +13,8 @@ from __future__ import annotations
 import math
 from typing import Callable, Sequence
 
+import numpy as np
+
 from portax.core.fusion import Kernel
 from portax.core.ir import JaxprEqn, Literal, Var
 from portax.core.primitives import elementwise as ew, reductions as red, structural as st
@@ -114,7 +116,8 @@ class ElementEmitter:
         outs = eqn.out_binders
         if p in OPS:
             t_out = wtype(outs[0].aval.dtype)
-            ctx = OpContext(wtype(eqn.inputs[0].aval.dtype), t_out, eqn.params, self.caps.nan_comparisons, p.name)
+            ctx = OpContext(wtype(eqn.inputs[0].aval.dtype), t_out, eqn.params, self.caps.nan_comparisons, p.name,
+                            np.dtype(np.float64) in self.caps.dtypes)
             args = [self.value(x) for x in eqn.inputs]
             if all(a in self._literals for a in args):
                 args[0] = self.var(args[0])

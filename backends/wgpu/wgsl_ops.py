@@ -39,6 +39,7 @@ class OpContext:
     params: dict
     nan_comparisons: bool  # the device's x != x is reliable for NaN
     name: str  # primitive name, for errors
+    has_f64: bool = False  # the device computes f64: float32 functions cpu_llvm widens run in f64 here too
 
 
 def _fsuffix(t: WType) -> str:
@@ -66,8 +67,12 @@ def math_function(name: str) -> Callable:
 
 
 def _mathlib_call(name: str) -> Callable:
+    widened = name in wgsl_mathlib.M.WIDENED
     def op(ctx: OpContext, *args: str) -> str:
-        value = f"{math_function(name)(ctx.t)}({', '.join(args)})"
+        if widened and ctx.has_f64 and not ctx.t.is_64:
+            value = f"{ctx.t.reg}(pxm_{name}_f64({', '.join(f'f64({a})' for a in args)}))"
+        else:
+            value = f"{math_function(name)(ctx.t)}({', '.join(args)})"
         x = args[0]
         if name == "lgamma":  # +inf at every pole, -inf included (as cpu_llvm and the reference)
             return f"select({value}, {special_float(ctx.t, math.inf)}, {x} <= 0.0 && floor({x}) == {x})"
