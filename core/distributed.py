@@ -7,11 +7,12 @@ the transport, so ``coordinator_address`` is accepted for compatibility with JAX
 id, the others ``RemoteDevice``s (not addressable here). pmap spans them all (``core.parallel.spmd``), and so
 do shard_map, jit and global arrays over a mesh of them (each process running its devices' blocks).
 
-Every exchange is a non-blocking MPI call waited for with a deadline (``heartbeat_timeout_seconds``), and
-starts with a header of the same size everywhere (a hash of what each process is about to exchange):
-processes running different programs get an error naming both sides instead of a hang or garbage, and
-nothing else is sent before every header matched. A small exchange travels in the header itself (one
-MPI call). Collectives among some of the processes run on communicators split from MPI's world, each made
+Every exchange starts with a header of the same size everywhere (a hash of what each process is about to
+exchange), a non-blocking MPI call waited for with a deadline (``heartbeat_timeout_seconds``): processes
+running different programs get an error naming both sides instead of a hang or garbage, and nothing else is
+sent before every header matched. A small exchange travels in the header itself (one MPI call); a larger one
+then moves by MPI's blocking collective, every process being known to be there (Open MPI's non-blocking
+collectives take up to 1.5x as long). Collectives among some of the processes run on communicators split from MPI's world, each made
 once, right after the header check of the first exchange that needs it (so at the same point everywhere).
 An uncaught exception in any process aborts the whole MPI job (an excepthook installed by ``initialize``),
 so the others end too. mpi4py is imported only here, on ``initialize()``.
@@ -310,7 +311,7 @@ def allgather_many(arrays: Sequence[np.ndarray], what: str) -> list[np.ndarray]:
     else:
         _exchange(state_, what)
         every = np.empty((state_.num_processes, mine.size), np.uint8)
-        _wait(state_, state_.comm.Iallgather(mine, every), what)
+        state_.comm.Allgather(mine, every)
     ends = itertools.accumulate(sizes)
     columns = [every] if len(arrays) == 1 and mine.size > _INLINE else \
         [every[:, end - size:end].copy() for size, end in zip(sizes, ends)]
@@ -337,19 +338,17 @@ def allreduce_many(arrays: Sequence[np.ndarray], ops: Sequence[str], what: str,
     out: list = [None] * len(arrays)
     _exchange(state_, what)
     comm = _comm(state_, group)
-    requests, joined = [], []
+    joined = []
     for op, members, ends in buckets:
         mpi_op = getattr(state_.mpi, op)
         if len(members) == 1:
             i = members[0]
             out[i] = alloc(arrays[i].shape, arrays[i].dtype)
-            requests.append(comm.Iallreduce(np.ascontiguousarray(arrays[i]).reshape(-1), out[i].reshape(-1),
-                                            op=mpi_op))
+            comm.Allreduce(np.ascontiguousarray(arrays[i]).reshape(-1), out[i].reshape(-1), op=mpi_op)
         else:
             mine = np.concatenate([arrays[i].reshape(-1) for i in members])
             joined.append((members, ends, np.empty_like(mine)))
-            requests.append(comm.Iallreduce(mine, joined[-1][2], op=mpi_op))
-    _wait(state_, requests, what)
+            comm.Allreduce(mine, joined[-1][2], op=mpi_op)
     for members, ends, reduced in joined:
         for i, end in zip(members, ends):
             out[i] = _copy_into(alloc, reduced[end - arrays[i].size:end].reshape(arrays[i].shape))
@@ -390,7 +389,7 @@ def broadcast(value: np.ndarray, root: int, what: str) -> np.ndarray:
         sent = _payloads(_exchange(state_, what, payload=_bytes(out)), out.nbytes)[root]
         return sent.copy().view(out.dtype).reshape(out.shape)
     _exchange(state_, what)
-    _wait(state_, state_.comm.Ibcast(out.reshape(-1).view(np.uint8), root=root), what)
+    state_.comm.Bcast(out.reshape(-1).view(np.uint8), root=root)
     return out
 
 
@@ -417,12 +416,12 @@ def _members(state: _State, group: tuple | None) -> list[int]:
                   key=lambda q: keys[q])
 
 
-def _native(what: str, start: Callable[[Any], Any], group: tuple | None = None) -> None:
-    """After the header check, MPI's own collectives: ``start(comm)`` issues them (non-blocking) on the
-    communicator of ``group`` (``_comm``)."""
+def _native(what: str, run: Callable[[Any], Any], group: tuple | None = None) -> None:
+    """After the header check, MPI's own collectives: ``run(comm)`` makes them on the communicator of
+    ``group`` (``_comm``)."""
     state_ = _joined()
     _exchange(state_, what)
-    _wait(state_, start(_comm(state_, group)), what)
+    run(_comm(state_, group))
 
 
 def _signature(arrays: Sequence[np.ndarray]) -> tuple:
@@ -443,7 +442,7 @@ def allgather_into(sends: Sequence[np.ndarray], outs: Sequence[np.ndarray], what
         for into, m, end in zip(intos, mine, itertools.accumulate(m.size for m in mine)):
             into[:] = every[:, end - m.size:end].reshape(-1)
     else:
-        _native(what, lambda comm: [comm.Iallgather(m, into) for m, into in zip(mine, intos)], group)
+        _native(what, lambda comm: [comm.Allgather(m, into) for m, into in zip(mine, intos)], group)
 
 
 def reduce_scatter_into(sends: Sequence[np.ndarray], outs: Sequence[np.ndarray], op: str, what: str,
@@ -454,7 +453,7 @@ def reduce_scatter_into(sends: Sequence[np.ndarray], outs: Sequence[np.ndarray],
     mine = [np.ascontiguousarray(s).reshape(-1) for s in sends]
     mpi_op = getattr(_state.mpi, op)
     _native(_described(what, "reduce-scattering", _signature(sends)),
-            lambda comm: [comm.Ireduce_scatter_block(m, o.reshape(-1), op=mpi_op) for m, o in zip(mine, outs)], group)
+            lambda comm: [comm.Reduce_scatter_block(m, o.reshape(-1), op=mpi_op) for m, o in zip(mine, outs)], group)
 
 
 def alltoall_into(sends: Sequence[np.ndarray], outs: Sequence[np.ndarray], what: str,
@@ -464,17 +463,18 @@ def alltoall_into(sends: Sequence[np.ndarray], outs: Sequence[np.ndarray], what:
     ``sends[i]``): MPI's alltoall."""
     mine, intos = [_bytes(s) for s in sends], [o.reshape(-1).view(np.uint8) for o in outs]
     _native(_described(what, "exchanging blocks of", _signature(sends)),
-            lambda comm: [comm.Ialltoall(m, into) for m, into in zip(mine, intos)], group)
+            lambda comm: [comm.Alltoall(m, into) for m, into in zip(mine, intos)], group)
 
 
 def sendrecv(sends: Sequence[tuple[np.ndarray, int, int]], receives: Sequence[tuple[np.ndarray, int, int]],
              what: str) -> None:
     """Point-to-point transfers once every process is at ``what``: each ``(array, process, tag)`` of
     ``sends`` goes to that process, each of ``receives`` is filled from that process's send of that tag."""
-    def start(comm: Any) -> list:
-        return ([comm.Isend(_bytes(a), dest=q, tag=t) for a, q, t in sends]
-                + [comm.Irecv(a.reshape(-1).view(np.uint8), source=q, tag=t) for a, q, t in receives])
-    _native(what, start)
+    def run(comm: Any) -> None:
+        state_.mpi.Request.Waitall([comm.Isend(_bytes(a), dest=q, tag=t) for a, q, t in sends]
+                                   + [comm.Irecv(a.reshape(-1).view(np.uint8), source=q, tag=t) for a, q, t in receives])
+    state_ = _joined()
+    _native(what, run)
 
 
 def barrier(what: str) -> None:
