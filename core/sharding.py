@@ -98,8 +98,9 @@ class Mesh:
     def __init__(self, devices: Any, axis_names: str | Sequence[Any], axis_types: Any = None):
         devices = np.asarray(devices, dtype=object) if not isinstance(devices, np.ndarray) else devices
         axis_names = (axis_names,) if isinstance(axis_names, str) else tuple(axis_names)
+        # ``empty``: an attribute, not a property (every jitted call reads it)
         if devices.ndim == 0 and not axis_names:  # the empty mesh (no mesh set)
-            self.devices, self.axis_names, self.axis_types = devices, (), ()
+            self.devices, self.axis_names, self.axis_types, self.empty = devices, (), (), True
             return
         if any(n is None for n in axis_names):
             raise ValueError(f"Mesh axis names cannot be None. Got: {axis_names}")
@@ -127,12 +128,12 @@ class Mesh:
         self.devices = devices
         self.axis_names = axis_names
         self.axis_types = axis_types
+        self.empty = False  # (the devices have one dimension per axis name, at least one)
 
     shape = property(lambda self: dict(zip(self.axis_names, self.devices.shape)))
     shape_tuple = property(lambda self: tuple(zip(self.axis_names, self.devices.shape)))
     axis_sizes = property(lambda self: tuple(self.devices.shape))
     size = property(lambda self: int(self.devices.size) if self.devices.ndim else 0)
-    empty = property(lambda self: self.devices.ndim == 0)
     device_ids = property(lambda self: np.vectorize(lambda d: d.id, otypes=[int])(self.devices))
     local_devices = property(lambda self: [d for d in self.devices.flat if _is_local(d)])
     is_multi_process = property(lambda self: not self.empty and not all(map(_is_local, self.devices.flat)))

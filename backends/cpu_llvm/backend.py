@@ -65,6 +65,8 @@ class CpuLlvmBackend:
 
     def put(self, value: np.ndarray, device: Device) -> np.ndarray:
         value = np.asarray(value)
+        if value.nbytes < allocator.MIN_CACHED_BYTES:  # a fresh C-contiguous copy, in one numpy call
+            return np.array(value, order="C")
         out = self.host_buffer(value.shape, value.dtype, device)
         np.copyto(out, value, casting="no")
         return out

@@ -66,6 +66,10 @@ class Executable:
         self._assemble = spec.outputs
         self._simple = all(kind == "buf" and j == k for k, (kind, j) in enumerate(spec.outputs))
         self._arena_bytes = spec.arena_bytes
+        self._one_small = self._small_outs[0] if len(self._outs) == 1 and self._all_small else None
+        # a run with no arena, thread limit, failure check or assembly of outputs, entered by generated code
+        self._plain = not (self._arena_bytes or self._max_threads is not None or self._may_fail or
+                           not self._simple or self._enter is None)
         self._arena_slot = spec.n_inputs + len(spec.out_avals)
         self._consts = list(mb.consts)
         self._n_slots = spec.const_base + len(self._consts)
@@ -134,10 +138,18 @@ class Executable:
             argv, argv_address = self._argvs.pop()
         except IndexError:
             argv, argv_address = self._new_argv()
-        if self._all_small:
+        if self._one_small is not None:  # (the common case, without a comprehension's cost)
+            outs = [empty(*self._one_small)]
+        elif self._all_small:
             outs = [empty(shape, dtype) for shape, dtype in self._small_outs]
         else:
             outs = [_empty(shape, dtype, nbytes) for shape, dtype, nbytes in self._outs]
+        if self._plain:
+            arrays = (*buffers, *outs)
+            if self._enter(argv_address, arrays):
+                self._run_from_python(argv, argv_address, arrays)
+            self._argvs.append((argv, argv_address))
+            return outs
         arena = None
         if self._arena_bytes:
             arena = self._arena()
@@ -147,9 +159,7 @@ class Executable:
         if self._max_threads is not None:
             threads.limit_threads(self._max_threads)
         if self._enter is None or self._enter(argv_address, arrays):
-            for i, a in enumerate(arrays):  # (not all exact ndarrays: their addresses from Python)
-                argv[i] = buffer_address(a)
-            self._fn(argv_address)
+            self._run_from_python(argv, argv_address, arrays)
         self._argvs.append((argv, argv_address))
         if arena is not None and self._arena_bytes < allocator.MIN_CACHED_BYTES:
             self._arenas.append(arena)
@@ -158,6 +168,12 @@ class Executable:
         if self._simple:
             return outs
         return self._assemble_outputs(buffers, outs)
+
+    def _run_from_python(self, argv: ctypes.Array, argv_address: int, arrays: tuple) -> None:
+        """Run with the addresses of ``arrays`` written from Python (not all of them are exact ndarrays)."""
+        for i, a in enumerate(arrays):
+            argv[i] = buffer_address(a)
+        self._fn(argv_address)
 
     def _assemble_outputs(self, buffers: tuple, outs: list) -> list:
         result: list = []

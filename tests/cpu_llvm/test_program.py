@@ -110,6 +110,34 @@ def test_executable_takes_read_only_views_and_array_subclasses():
     np.testing.assert_array_equal(exe(X, y)[0], want)
 
 
+@pytest.mark.parametrize("fn", [lambda x, y: x * 2 + y,  # one output, no arena: the executor's plain path
+                                lambda x, y: (x * 2 + y, jnp.sum(x) * y)])  # two outputs
+def test_executable_outputs_are_fresh_buffers_each_call(fn):
+    exe = compiled(fn, X, X).executable
+    first = exe(X, X)
+    kept = [o.copy() for o in first]
+    second = exe(X[::-1].copy(), X)
+    assert all(a is not b and not np.shares_memory(a, b) for a, b in zip(first, second))
+    for o, k in zip(first, kept):  # the first call's results are not overwritten by the second call
+        np.testing.assert_array_equal(o, k)
+    with pytest.raises(TypeError, match="takes 2 buffers, got 1"):
+        exe(X)
+
+
+@pytest.mark.parametrize("n", [6, allocator.MIN_CACHED_BYTES // 4])  # below and above the caching allocator's size
+def test_put_copies_into_a_c_contiguous_ndarray(n):
+    backend = get_backend("cpu_llvm")
+    host = np.arange(2 * n, dtype=np.float32).reshape(2, n).T  # Fortran order
+    for value in (host, np.ma.masked_array(host), host[::2]):
+        buf = backend.put(value, backend.devices()[0])
+        assert type(buf) is np.ndarray and buf.flags.c_contiguous and buf.dtype == np.float32
+        assert not np.shares_memory(buf, host)
+        np.testing.assert_array_equal(buf, np.asarray(value))
+    buf = backend.put(host, backend.devices()[0])
+    host[0, 0] = -1  # the buffer is a copy
+    assert buf[0, 0] == 0
+
+
 def test_compile_cache_hit_in_a_second_process(tmp_path):
     script = textwrap.dedent("""
         import numpy as np, portax.numpy as jnp
