@@ -12,11 +12,11 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from . import compile_log, complex_lowering, decompositions, dtypes, narrow_floats, profiler, trace as core
+from . import compile_log, complex_lowering, decompositions, dtypes, host_control, narrow_floats, profiler, trace as core
 from .array import Array, make_array, to_device
 from .backend import Device
 from .config import config, hot as config_hot
-from .ir import ClosedJaxpr, Jaxpr, JaxprEqn, Var, iter_eqns
+from .ir import ClosedJaxpr, Jaxpr, JaxprEqn, Var, iter_eqns, subjaxprs
 from .lru import LRUCache
 from .placement import committed_device, default_device
 from .sharded import apply_on_mesh, on_mesh
@@ -123,9 +123,13 @@ def check_special(name: str, outs: Sequence) -> None:
             raise FloatingPointError(f"invalid value (inf) encountered in {name}")
 
 
-def _compile_eqn(primitive, avals, params, device) -> CompiledCall:
+def _compile_eqn(primitive, avals, params, device) -> CompiledCall | host_control.HostStepped:
     if primitive not in abstract_eval_rules:  # a user's primitive with neither def_impl nor def_abstract_eval
         raise NotImplementedError(f"Evaluation rule for '{primitive}' not implemented")
+    if primitive in host_control.RULES:
+        from .parallel.spmd import uses_axes
+        if any(map(uses_axes, subjaxprs(params))):  # a loop or branch around a pmap
+            return host_control.HostStepped(primitive, params)
     out = abstract_eval_rules[primitive](*avals, **params)
     out_avals = out if primitive.multiple_results else [out]
     ins = [Var(a) for a in avals]
