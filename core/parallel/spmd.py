@@ -36,7 +36,7 @@ from ..lru import LRUCache
 from ..primitives.callbacks import ordered_io_effect
 from ..sharded import MultiDeviceArray, ShardedArray
 from ..trace import get_aval
-from . import mpi_collectives
+from . import mpi_collectives, uniform
 from .axis_env import AxisPrimitive, extend_axis_env
 
 # Call primitives whose body is simply evaluated on the inputs (the parameter holding the body).
@@ -372,9 +372,12 @@ def _groups(coords: np.ndarray, axes_pos: Sequence[int]) -> list[list[int]]:
     return list(groups.values())
 
 
-def _agreed(buffers: list, prog: "SpmdProgram", what: str) -> int:
+def _agreed(buffers: list, prog: "SpmdProgram", what: str, uniform: bool = False) -> int:
     """The value of a per-device scalar (a branch index or loop predicate) that every device must share
-    (those of every process, when the program spans processes)."""
+    (those of every process, when the program spans processes); read from one device if ``uniform`` (the
+    devices hold it alike by construction: ``uniform``)."""
+    if uniform:
+        return int(np.asarray(prog.devices[0].backend.get(buffers[0])).item())
     values = {np.asarray(d.backend.get(b)).item() for b, d in zip(buffers, prog.devices)}
     if prog.owners is not None and len(values) == 1:
         values = set(distributed.allgather(np.array(values.pop(), np.int64), f"{what} in {prog.name}").tolist())
@@ -391,10 +394,11 @@ class _Cond:
         self.eqn, self.prog = eqn, prog
         self.branches = [SpmdProgram(b, prog.axes, prog.devices, prog.owners, prog.name)
                          for b in eqn.params["branches"]]
+        self.uniform = eqn.inputs[0] in prog.uniform
 
     def run(self, env: dict) -> None:
         ins = [env[x] for x in self.eqn.inputs]
-        outs = self.branches[_agreed(ins[0], self.prog, "branch index of a cond")](ins[1:])
+        outs = self.branches[_agreed(ins[0], self.prog, "branch index of a cond", self.uniform)](ins[1:])
         env.update(zip(self.eqn.out_binders, outs))
 
 
@@ -406,11 +410,12 @@ class _While:
         self.cond = SpmdProgram(eqn.params["cond_jaxpr"], prog.axes, prog.devices, prog.owners, prog.name)
         self.body = SpmdProgram(eqn.params["body_jaxpr"], prog.axes, prog.devices, prog.owners, prog.name)
         self.nc, self.nb = eqn.params["cond_nconsts"], eqn.params["body_nconsts"]
+        self.uniform = uniform.while_predicate_is_uniform(eqn, [x in prog.uniform for x in eqn.inputs])
 
     def run(self, env: dict) -> None:
         ins = [env[x] for x in self.eqn.inputs]
         cconsts, bconsts, carry = ins[:self.nc], ins[self.nc:self.nc + self.nb], ins[self.nc + self.nb:]
-        while _agreed(self.cond([*cconsts, *carry])[0], self.prog, "predicate of a while_loop"):
+        while _agreed(self.cond([*cconsts, *carry])[0], self.prog, "predicate of a while_loop", self.uniform):
             carry = self.body([*bconsts, *carry])
         env.update(zip(self.eqn.out_binders, carry))
 
@@ -446,6 +451,7 @@ class SpmdProgram:
         self.outer = [int(i) for i in self.coords[:, 0] - self.coords[0, 0]]  # each device's row of this process's part
         jaxpr = dce_jaxpr(closed.jaxpr)[0]
         self.in_binders, self.outs = jaxpr.in_binders, jaxpr.outs
+        self.uniform = uniform.uniform_vars(jaxpr, [False] * len(jaxpr.in_binders))
         # Values known before the call: constants, and each device's coordinate for axis_index.
         self.static_env: dict = {v: [_buffer(c, d) for d in self.devices] for v, c in zip(jaxpr.constvars, closed.consts)}
         eqns = []
@@ -464,6 +470,7 @@ class SpmdProgram:
             if type(x) is Literal:
                 v = Var(x.aval)
                 self.static_env[v] = [_buffer(np.asarray(x.val, x.aval.dtype), d) for d in self.devices]
+                self.uniform.add(v)
                 x = v
             inputs.append(x)
         return eqn._replace(inputs=inputs)
