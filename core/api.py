@@ -330,7 +330,7 @@ class JitFunction:
         context, checked = config_hot()
         if checked:
             return self._jit_call_checked(args, kwargs)
-        mesh = current_mesh()  # (a program traced under ``set_mesh`` is its mesh's, as JAX's cache keys it)
+        mesh = current_mesh()  # (``_with_mesh``, inlined: every call passes here)
         return self._jit_call(context if mesh.empty else (context, mesh), args, kwargs)
 
     def _jit_call_checked(self, args: tuple, kwargs: dict) -> Any:
@@ -344,7 +344,7 @@ class JitFunction:
             raise RuntimeError(f"JAX tried to execute function jit({_fun_name(self.fun)}), but the no_execution "
                                "config option is set")
         from .dispatch import check_special
-        out = self._jit_call(config.trace_context(), args, kwargs)
+        out = self._jit_call(_with_mesh(config.trace_context()), args, kwargs)
         try:
             check_special(f"jit({_fun_name(self.fun)})", tree_flatten(out)[0])
         except FloatingPointError as e:
@@ -395,12 +395,16 @@ class JitFunction:
                 if fast[2]:
                     leaves = [x if type(x) is Array else _host_to_array(x, a, device, implicit=True)
                               for x, a in zip(leaves, avals)]
-                return build(call([*consts, *leaves]))
+                return build(call([*consts, *leaves] if consts else leaves))  # (leaves: this call's own list)
         on_jit_general_path()
         static_key, dyn_args, dyn_kwargs = self._split(args, kwargs)
         leaves, in_tree = tree_flatten((dyn_args, dyn_kwargs))
         if not core.is_tracing() and not any(core.is_tracer(l) for l in leaves):
-            if any(type(x) is MeshArray for x in leaves):  # laid out over a mesh: run partitioned there
+            over_mesh = any(type(x) is MeshArray for x in leaves)
+            if not over_mesh:  # under ``set_mesh``, uncommitted arguments are replicated over its mesh, as in JAX
+                leaves, over_mesh = self._on_context_mesh(static_key, in_tree, leaves)
+                fast = None if over_mesh else fast
+            if over_mesh:  # laid out over a mesh: run partitioned there
                 from .parallel.partition import ShardedJit
                 self._partitioned = self._partitioned or ShardedJit(self, None, None)
                 return self._partitioned._run(args, kwargs, (static_key, leaves, in_tree), fast)
@@ -434,6 +438,20 @@ class JitFunction:
         outs = call_prims.pjit_p.bind(*entry.consts, *leaves, jaxpr=entry.closed, name=_fun_name(self.fun),
                                       backend=self.backend)
         return tree_unflatten(entry.out_tree, outs)
+
+    def _on_context_mesh(self, static_key: Any, in_tree: PyTreeDef, leaves: list) -> tuple[list, bool]:
+        """The arguments of a call under ``set_mesh`` with none committed (``partition.context_mesh``) replicated
+        over its mesh (typed so over Explicit axes), and True, if the program can run partitioned there; else the
+        arguments as they are, and False."""
+        from .parallel.partition import context_mesh, inlinable
+        from .sharding import NamedSharding, PartitionSpec
+        mesh = context_mesh(leaves)
+        if mesh is None:
+            return leaves, False
+        placed = [device_put(x, NamedSharding(mesh, PartitionSpec())) for x in leaves]
+        if not inlinable(self._entry(static_key, in_tree, [core.get_aval(x) for x in placed]).closed.jaxpr, mesh):
+            return leaves, False
+        return placed, True
 
     def _compile(self, entry: _CacheEntry, device: Device):
         from .dispatch import compile_jaxpr
@@ -639,6 +657,13 @@ def _check_outputs(fun: Callable, out: Any, leaves: list) -> None:
             path = keystr(tree_flatten_with_path(out)[0][i][0])
             raise TypeError(f"function {_fun_src(fun)} traced for jit returned a value of type {type(x)} at output "
                             f"component {path}, which is not a valid JAX type") from None
+
+
+def _with_mesh(context: tuple) -> tuple:
+    """A jit cache key's context with the ``set_mesh`` mesh (a program traced under it is its mesh's, as JAX's
+    cache keys it)."""
+    mesh = current_mesh()
+    return context if mesh.empty else (context, mesh)
 
 
 def _fun_name(f: Callable) -> str:

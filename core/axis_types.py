@@ -12,7 +12,7 @@ from typing import Any, Callable
 from .array import Array
 from .explicit_sharding import check_divisible, reshard
 from .placement import committed_device
-from .pytree import tree_flatten, tree_unflatten
+from .pytree import tree_flatten, tree_map, tree_unflatten
 from .sharding import AxisType, Mesh, NamedSharding, PartitionSpec, current_mesh, use_mesh
 from .trace import get_aval, is_tracer
 
@@ -57,15 +57,17 @@ def _keyword(kwargs: dict, name: str, given: Any) -> Any:
     return kwargs.pop(name)
 
 
-def _relaid(xs: Any, spec: Callable[[Any], PartitionSpec]) -> Any:
-    """``xs`` resharded, each leaf ``x`` to ``spec(x)`` over the current mesh."""
+def _relaid(xs: Any, mesh: Mesh) -> Any:
+    """``xs`` resharded over ``mesh``, each leaf to the spec of its type (unsharded when untyped)."""
     leaves, tree = tree_flatten(xs)
-    return tree_unflatten(tree, reshard(leaves, [spec(x) for x in leaves]))
+    return tree_unflatten(tree, reshard(leaves, [NamedSharding(mesh, PartitionSpec(*get_aval(x)._spec()))
+                                                 for x in leaves]))
 
 
-def _type_spec(x: Any) -> PartitionSpec:
-    """The spec of ``x``'s type (its layout over the mesh's Explicit axes; unsharded when untyped)."""
-    return PartitionSpec(*get_aval(x)._spec())
+def _over(mesh: Mesh, shardings: Any) -> Any:
+    """``shardings`` (a pytree prefix of PartitionSpecs and NamedShardings) with each PartitionSpec over ``mesh``."""
+    return tree_map(lambda s: NamedSharding(mesh, s) if isinstance(s, PartitionSpec) else s, shardings,
+                    is_leaf=lambda s: isinstance(s, (PartitionSpec, NamedSharding)))
 
 
 def auto_axes(f: Callable | None = None, /, *, axes: str | tuple[str, ...] | None = None,
@@ -84,9 +86,9 @@ def auto_axes(f: Callable | None = None, /, *, axes: str | tuple[str, ...] | Non
         mesh, new, names = info
         if {n for n, t in zip(mesh.axis_names, mesh.axis_types) if t == AxisType.Auto} == set(names):
             return f(*args, **kwargs)
+        args = _relaid(args, new)  # (each reshard is bound under the mesh of its operands: see reshard's transpose)
         with use_mesh(new):
-            out = f(*_relaid(args, _type_spec), **kwargs)
-        return reshard(out, sharding)
+            return reshard(f(*args, **kwargs), _over(mesh, sharding))
     return wrapped
 
 
@@ -133,7 +135,8 @@ def explicit_axes(f: Callable | None = None, /, *, axes: str | tuple[str, ...] |
         if info is None:
             raise ValueError("Context mesh cannot be empty. Please use `jax.set_mesh` API to enter into a mesh "
                              "context when using `explicit_axes` API.")
-        with use_mesh(info[1]):
-            out = f(*reshard(args, sharding), **kwargs)
-        return _relaid(out, _type_spec)
+        mesh, new, _ = info
+        args = reshard(args, _over(new, sharding))  # (each reshard is bound under the mesh of its operands)
+        with use_mesh(new):
+            return _relaid(f(*args, **kwargs), mesh)
     return wrapped

@@ -9,15 +9,17 @@ sharding pass (``parallel.partition``) lays out every typed value of a program a
 """
 from __future__ import annotations
 
+import contextlib
 import math
-from typing import Any, Callable, Sequence
+import threading
+from typing import Any, Callable, Iterator, Sequence
 
 from .errors import ShardingTypeError
 from .interpreters import batching, jvp as ad
 from .ir import ShapedArray
 from .sharding import (AbstractMesh, AxisType, Mesh, NamedSharding, PartitionSpec, current_mesh, spec_axes,
                        type_sharding)
-from .trace import Primitive, abstract_eval_rules, batching_rules, get_aval, impl_rules, is_tracer
+from .trace import Primitive, abstract_eval_rules, batching_rules, get_aval, impl_rules, is_staging, is_tracer
 
 
 def _entry(axes: tuple) -> Any:
@@ -48,6 +50,7 @@ def with_types(primitive: Primitive, avals_in: Sequence[ShapedArray], params: di
     name = primitive.name
     if not typed_in or name in PASS_THROUGH:
         return out
+    check_context_mesh(typed_in, name)
     mesh = typed_in[0].sharding.mesh
     for a in typed_in[1:]:
         if a.sharding.mesh != mesh:
@@ -69,6 +72,38 @@ def with_types(primitive: Primitive, avals_in: Sequence[ShapedArray], params: di
         check_divisible(o, spec, mesh)
         res.append(ShapedArray(o.shape, o.dtype, o.weak_type, NamedSharding(mesh, PartitionSpec(*spec))))
     return res if primitive.multiple_results else res[0]
+
+
+class _Summing(threading.local):
+    depth = 0
+
+
+_summing = _Summing()
+
+
+@contextlib.contextmanager
+def summing_cotangents() -> Iterator[None]:
+    """Primitives bound inside skip ``check_context_mesh``: they sum cotangents (JAX's ``add_any``, which has no
+    such check: a value's cotangents come from equations run under other meshes by ``auto_axes``)."""
+    _summing.depth += 1
+    try:
+        yield
+    finally:
+        _summing.depth -= 1
+
+
+def check_context_mesh(avals: Sequence[ShapedArray], name: str) -> None:
+    """JAX's ``check_avals_context_mesh``: typed avals must be typed over the mesh set by ``set_mesh`` (with its axis
+    types: ``auto_axes`` and ``explicit_axes`` change them)."""
+    cur = current_mesh()
+    if cur.empty or _summing.depth:
+        return
+    for a in avals:
+        if a.sharding is not None and a.sharding.mesh != cur.abstract_mesh:
+            from .source_info import current
+            raise ValueError(f"For primitive {name}, context mesh {cur.abstract_mesh} should match the aval mesh "
+                             f"{a.sharding.mesh} for shape {a.str_short(short_dtypes=False)}. This error occurs at "
+                             f"source:  {current().location()}")
 
 
 def _unsharded_rule(avals: list, outs: list, **_) -> list:
@@ -610,17 +645,17 @@ def _reshard_abstract(x: ShapedArray, *, dst_sharding: NamedSharding) -> ShapedA
 
 def _reshard_transpose(ct: Any, x: Any, *, dst_sharding: NamedSharding) -> list:
     src = x.aval.sharding
-    return [reshard_p.bind(ct, dst_sharding=src if src is not None else dst_sharding.with_spec(PartitionSpec()))]
+    if src is None:  # (untyped: replicated over the mesh it was made under, the equation's, as JAX types it)
+        cur = current_mesh()
+        src = NamedSharding(dst_sharding.mesh if cur.empty else cur.abstract_mesh, PartitionSpec())
+    return [reshard_p.bind(ct, dst_sharding=src)]
 
 
 def _reshard_batch(axis: Any, vals: list, dims: list, *, dst_sharding: NamedSharding) -> tuple:
     (x,), (d,) = vals, dims
-    x = batching.moveaxis(x, d, 0)
-    aval = get_aval(x)  # (the mapped dimension keeps its Explicit mesh axes, as JAX's vmap does)
-    mapped = _spec(aval)[0] if aval.sharding is not None and aval.sharding.mesh == dst_sharding.mesh else None
-    if set(spec_axes(mapped)) & {a for e in dst_sharding.spec for a in spec_axes(e)}:
-        mapped = None
-    return reshard_p.bind(x, dst_sharding=dst_sharding.with_spec(PartitionSpec(mapped, *dst_sharding.spec))), 0
+    spec = list(dst_sharding.spec) + [None] * (get_aval(x).ndim - 1 - len(dst_sharding.spec))
+    spec.insert(d, _entry(axis.explicit_mesh_axis or ()))  # (the mesh axes the vmap maps over, as JAX keeps them)
+    return reshard_p.bind(x, dst_sharding=dst_sharding.with_spec(PartitionSpec(*spec))), d
 
 
 def _reshard_impl(x: Any, *, dst_sharding: NamedSharding) -> Any:
@@ -674,7 +709,7 @@ def _reshard_one(x: Any, s: Any) -> Any:
     if not isinstance(s, NamedSharding):
         raise TypeError(f"reshard only accepts PartitionSpecs and NamedShardings, got {s!r}")
     s.check_shape(get_aval(x).shape, "reshard args")
-    if is_tracer(x):
+    if is_tracer(x) or is_staging():  # (a constant under jit: staged too)
         return reshard_p.bind(x, dst_sharding=NamedSharding(s.mesh.abstract_mesh, s.spec))
     return _reshard_impl(x, dst_sharding=s)
 
@@ -715,11 +750,14 @@ def canonicalize_sharding(sharding: Any, api_name: str) -> NamedSharding | None:
     return sharding
 
 
-def computed_as(fn: Callable, out_sharding: Any, *operands: Any) -> Any:
+def computed_as(fn: Callable, out_sharding: Any, *operands: Any, api_name: str | None = None) -> Any:
     """``fn(*operands)`` laid out and typed by ``out_sharding`` (None: as ``fn`` gives it): the ``out_sharding=``
-    argument of contractions and reshapes. Operands whose shardings ``fn``'s rules reject (contracting dimensions
-    sharded alike, a reshape JAX leaves to ``out_sharding``) are made unsharded first: the same values, which XLA
-    would get through collectives too."""
+    argument of contractions and reshapes (``api_name``: the JAX function whose ``canonicalize_sharding`` checks it,
+    if not done already). Operands whose shardings ``fn``'s rules reject (contracting dimensions sharded alike, a
+    reshape JAX leaves to ``out_sharding``) are made unsharded first: the same values, which XLA would get through
+    collectives too."""
+    if api_name is not None:
+        out_sharding = canonicalize_sharding(out_sharding, api_name)
     if out_sharding is None:
         return fn(*operands)
     try:

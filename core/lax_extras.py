@@ -8,6 +8,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from . import dtypes
+from .axis_types import on_mesh
 from .decompositions import register_decomposition
 from .interpreters import batching, jvp as ad
 from .ir import ShapedArray
@@ -129,6 +130,26 @@ def mulhi(x: Any, y: Any, /) -> Any:
     return ew.bitcast_convert_type(out, dt)
 
 
+def full(shape: Sequence[int], fill_value: Any, dtype=None) -> Any:
+    """``lax.full`` (typed replicated over the mesh set by ``set_mesh`` if that has Explicit axes, as in JAX)."""
+    return on_mesh(st.full(shape, fill_value, dtype))
+
+
+def full_like(x: Any, fill_value: Any, dtype=None, shape=None) -> Any:
+    """``lax.full_like`` (of an uncommitted value: typed as ``full``)."""
+    return on_mesh(st.full_like(x, fill_value, dtype, shape))
+
+
+def iota(dtype: Any, size: int) -> Any:
+    """``lax.iota`` (typed as ``full``)."""
+    return on_mesh(st.iota(dtype, size))
+
+
+def broadcasted_iota(dtype: Any, shape: Sequence[int], dimension: int) -> Any:
+    """``lax.broadcasted_iota`` (typed as ``full``)."""
+    return on_mesh(st.broadcasted_iota(dtype, shape, dimension))
+
+
 def empty(shape: Any, dtype: Any, *, out_sharding: Any = None) -> Any:
     """``lax.empty``: an array whose contents are unspecified (portax fills it with zeros)."""
     if out_sharding is not None:
@@ -137,4 +158,5 @@ def empty(shape: Any, dtype: Any, *, out_sharding: Any = None) -> Any:
                    dtypes.canonicalize_explicit(dtype, "empty"))
 
 
-__all__ = ["conj", "empty", "index_take", "mulhi", "reduce_precision", "reduce_precision_p"]
+__all__ = ["broadcasted_iota", "conj", "empty", "full", "full_like", "index_take", "iota", "mulhi", "reduce_precision",
+           "reduce_precision_p"]

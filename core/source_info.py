@@ -7,7 +7,9 @@ import contextlib
 import os
 import sys
 import threading
-from typing import Callable, Iterator, NamedTuple
+from typing import Any, Callable, Iterator, NamedTuple
+
+from .sharding import current_mesh, use_mesh
 
 _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # portax's own packages (portax.core, portax, portax.backends: siblings in a source tree, nested once installed)
@@ -19,12 +21,15 @@ _internal: dict = {}  # file name -> whether it is portax's own code (or Python'
 
 
 class SourceInfo(NamedTuple):
-    """``file``, ``line`` and ``function`` of the user frame, and the ``/``-joined named scopes ('' if none)."""
+    """``file``, ``line`` and ``function`` of the user frame, the ``/``-joined named scopes ('' if none), and the
+    mesh set by ``set_mesh`` (None if none; with the axis types ``auto_axes`` and ``explicit_axes`` give it: the
+    mesh of JAX's ``eqn.ctx``)."""
 
     file: str | None
     line: int
     function: str
     name_stack: str
+    mesh: Any = None
 
     def location(self) -> str:
         """``file:line (function)`` as JAX prints a source location."""
@@ -52,12 +57,14 @@ def current() -> SourceInfo:
     """The innermost user frame and the current named scopes (or the equation being re-traced's)."""
     if _scopes.override is not None:
         return _scopes.override
+    mesh = current_mesh()
+    mesh = None if mesh.empty else mesh
     frame = sys._getframe(1)
     while frame is not None and _is_internal(frame.f_code.co_filename):
         frame = frame.f_back
     if frame is None:
-        return SourceInfo(None, 0, "", _scopes.joined)
-    return SourceInfo(frame.f_code.co_filename, frame.f_lineno, frame.f_code.co_name, _scopes.joined)
+        return SourceInfo(None, 0, "", _scopes.joined, mesh)
+    return SourceInfo(frame.f_code.co_filename, frame.f_lineno, frame.f_code.co_name, _scopes.joined, mesh)
 
 
 def name_stack() -> str:
@@ -75,11 +82,12 @@ def transformed(info: SourceInfo | None, transform: str) -> SourceInfo | None:
 @contextlib.contextmanager
 def user_context(info: SourceInfo | None) -> Iterator[None]:
     """Equations traced inside take ``info`` (a staged equation's, while a pass re-traces it): decompositions
-    and transformations of jaxprs keep pointing at the user's line and scopes."""
+    and transformations of jaxprs keep pointing at the user's line and scopes, and run under its mesh."""
     s = _scopes
     prev, s.override = s.override, info
     try:
-        yield
+        with use_mesh(info.mesh) if info is not None and info.mesh is not None else contextlib.nullcontext():
+            yield
     finally:
         s.override = prev
 

@@ -10,11 +10,11 @@ from portax.core.primitives.elementwise import (RoundingMethod, abs, acos, acosh
                                                 tan, tanh)
 from portax.core.primitives.elementwise import bitwise_and as bitwise_and_, bitwise_not as not_  # noqa: F401
 from portax.core.primitives.elementwise import AccuracyMode, Tolerance  # noqa: F401
-from portax.core.primitives.structural import (broadcast, broadcast_in_dim, broadcasted_iota, concatenate,  # noqa: F401
+from portax.core.primitives.structural import (broadcast, broadcast_in_dim, concatenate,  # noqa: F401
                                                dynamic_index_in_dim, dynamic_slice, dynamic_slice_in_dim,
                                                dynamic_update_index_in_dim, dynamic_update_slice,
-                                               dynamic_update_slice_in_dim, expand_dims, full, full_like,
-                                               index_in_dim, iota, pad, reshape, rev, slice, slice_in_dim, squeeze,
+                                               dynamic_update_slice_in_dim, expand_dims,
+                                               index_in_dim, pad, reshape, rev, slice, slice_in_dim, squeeze,
                                                transpose)
 from portax.core.primitives.reductions import (argmax, argmin, associative_scan, cumlogsumexp, cummax, cummin,  # noqa: F401
                                                cumprod, cumsum, reduce_and, reduce_max, reduce_min, reduce_or,
@@ -48,8 +48,8 @@ from portax.core.scipy.special import betainc  # noqa: F401,E402
 from portax.core.scipy.special import (betainc as regularized_incomplete_beta, gammainc as igamma,  # noqa: F401,E402
                                        gammaincc as igammac)
 from portax.core.primitives.elementwise import complex, imag, real  # noqa: F401,E402
-from portax.core.lax_extras import (conj, empty, index_take, mulhi, reduce_precision,  # noqa: F401,E402
-                                   reduce_precision_p)
+from portax.core.lax_extras import (broadcasted_iota, conj, empty, full, full_like, index_take, iota,  # noqa: F401,E402
+                                   mulhi, reduce_precision, reduce_precision_p)
 from portax.core.conv_patches import conv_general_dilated_local, conv_general_dilated_patches  # noqa: F401,E402
 from portax.core.dot_algorithms import DotAlgorithm, DotAlgorithmPreset  # noqa: F401,E402
 from portax.core.ragged_dot import RaggedDotDimensionNumbers, ragged_dot, ragged_dot_general  # noqa: F401,E402

@@ -7,6 +7,7 @@ from typing import Any, Callable, NamedTuple, Sequence
 import numpy as np
 
 from ..ir import ClosedJaxpr, ShapedArray
+from ..sharding import spec_axes
 from ..trace import Primitive, Trace, Tracer, batching_rules, full_raise, get_aval, new_main
 from .memo import memoize_jaxpr_transform
 
@@ -16,6 +17,7 @@ not_mapped = None
 class AxisData(NamedTuple):
     size: int
     name: Any  # the vmap's axis_name (None if unnamed)
+    explicit_mesh_axis: tuple | None = None  # the Explicit mesh axes splitting the mapped dimension of the inputs
 
 
 class BatchTracer(Tracer):
@@ -179,16 +181,54 @@ def _from_elt(trace: "BatchTrace", axis_size: Any, i: int, x: Any, spec: Any) ->
 
 
 # --- vmap of a flat function --------------------------------------------------------------------------
+_FROM_ARGS: Any = object()
+
+
 def vmap_flat(fun: Callable, axis_size: int, axis_name: Any, in_dims: Sequence[Any], args: Sequence,
-              out_dims: Sequence[Any] | Callable[[int], Sequence]) -> list:
+              out_dims: Sequence[Any] | Callable[[int], Sequence], explicit_mesh_axis: Any = _FROM_ARGS) -> list:
     """``fun`` (flat lists in and out) vmapped: ``in_dims``/``out_dims`` give each value's mapped axis (an int, None,
-    or a spec of a registered vmappable type)."""
-    with new_main(BatchTrace, AxisData(axis_size, axis_name)) as main:
+    or a spec of a registered vmappable type); ``explicit_mesh_axis``: the mesh axes splitting the mapped dimension
+    (by default those of the arguments' types, which must agree)."""
+    if explicit_mesh_axis is _FROM_ARGS:
+        explicit_mesh_axis = mapped_mesh_axis(args, in_dims)
+    with new_main(BatchTrace, AxisData(axis_size, axis_name, explicit_mesh_axis)) as main:
         trace = BatchTrace(main)
         get_idx = functools.cache(lambda: BatchTracer(trace, _make_iota(axis_size), 0))
         outs = fun(*[_to_elt(trace, get_idx, x, d) for x, d in zip(args, in_dims)])
         dst = out_dims(len(outs)) if callable(out_dims) else out_dims
         return [_from_elt(trace, axis_size, i, o, d) for i, (o, d) in enumerate(zip(outs, dst))]
+
+
+def mapped_mesh_axis(args: Sequence, in_dims: Sequence[Any]) -> tuple | None:
+    """JAX's ``_mapped_axis_spec`` and ``_check_ema_unmapped_args``: the Explicit mesh axes splitting the mapped
+    dimension of the typed arguments (None if unsplit), which must be the same for all mapped arguments and split no
+    unmapped one."""
+    def entry(x: Any, d: Any) -> Any:
+        try:
+            aval = get_aval(x)
+        except TypeError:  # (a registered vmappable)
+            return None
+        return aval._spec()[d] if type(d) is int and -aval.ndim <= d < aval.ndim else None
+
+    out, seen = None, False
+    for x, d in zip(args, in_dims):
+        if d is not_mapped:
+            continue
+        e = entry(x, d)
+        if seen and e != out:
+            raise ValueError("Mapped away dimension of inputs passed to vmap should be sharded the same. Got "
+                             f"inconsistent axis specs: {out} vs {e}")
+        out, seen = e, True
+    axes = None if out is None else out if isinstance(out, tuple) else (out,)
+    if axes is not None:
+        for x, d in zip(args, in_dims):
+            if d is not_mapped and not is_vmappable(x):
+                aval = get_aval(x)
+                if set(axes) & {a for e in aval._spec() for a in spec_axes(e)}:
+                    raise ValueError("Unmapped values passed to vmap cannot be sharded along the mesh axis you are "
+                                     f"vmapping over. Got type: {aval.str_short()}, in_axes: {d} and vmapped mesh "
+                                     f"axis: {axes}")
+    return axes
 
 
 class SpecMatchError(ValueError):

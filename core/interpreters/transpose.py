@@ -45,7 +45,8 @@ def backward_pass(jaxpr: Jaxpr, consts: Sequence, args: Sequence, cts_out: Seque
         if any(is_undefined(x) for x in ins):
             linear_eqns.append(eqn)
         else:
-            outs = bind(eqn.primitive, *ins, **eqn.params)
+            with user_context(eqn.source_info):
+                outs = bind(eqn.primitive, *ins, **eqn.params)
             for v, o in zip(eqn.out_binders, outs if eqn.primitive.multiple_results else [outs]):
                 primal_env[v] = o
 

@@ -69,11 +69,12 @@ def array(object: Any, dtype=None, *args: Any, copy: bool = True, order: str | N
     aval = get_aval(out)
     if ndmin > aval.ndim:
         out = st.reshape(out, (1,) * (ndmin - aval.ndim) + aval.shape)
-    return _put(out, device)
+    return on_mesh(out) if device is None else _put(out, device)
 
 
-def asarray(a: Any, dtype=None, order: str | None = None, *, copy: bool | None = None, device: Any = None) -> Any:
-    return array(a, dtype=dtype, copy=bool(copy), order=order, device=device)
+def asarray(a: Any, dtype=None, order: str | None = None, *, copy: bool | None = None, device: Any = None,
+            out_sharding: Any = None) -> Any:
+    return array(a, dtype=dtype, copy=bool(copy), order=order, device=device, out_sharding=out_sharding)
 
 
 def _check_forgot_shape_tuple(name: str, shape: Any, dtype: Any) -> None:
@@ -345,11 +346,11 @@ def from_dlpack(x: Any, /, *, device: Any = None, copy: bool | None = None) -> A
 
 
 def frombuffer(buffer: Any, dtype=float, count: int = -1, offset: int = 0) -> Any:
-    return asarray_any(np.frombuffer(buffer, dtype=dtype, count=count, offset=offset))
+    return asarray(np.frombuffer(buffer, dtype=dtype, count=count, offset=offset))
 
 
 def fromstring(string: str, dtype=float, count: int = -1, *, sep: str) -> Any:
-    return asarray_any(np.fromstring(string, dtype=dtype, count=count, sep=sep))
+    return asarray(np.fromstring(string, dtype=dtype, count=count, sep=sep))
 
 
 def fromiter(iter: Any, dtype, count: int = -1, *, like: None = None) -> Any:

@@ -28,7 +28,7 @@ def _to(x: Any, preferred_element_type: Any) -> Any:
 def dot(a: Any, b: Any, *, precision: Any = None, preferred_element_type: Any = None, out_sharding: Any = None) -> Any:
     if out_sharding is not None:
         return computed_as(lambda u, v: dot(u, v, precision=precision, preferred_element_type=preferred_element_type),
-                           out_sharding, a, b)
+                           out_sharding, a, b, api_name="dot_general")
     a, b = promote_dtypes(a, b)
     na, nb = get_aval(a).ndim, get_aval(b).ndim
     if na == 0 or nb == 0:
@@ -48,7 +48,8 @@ def matmul(a: Any, b: Any, *, precision: Any = None, preferred_element_type: Any
     dimensions are squeezed rather than broadcast, so no operand is materialised at the broadcast shape)."""
     if out_sharding is not None:
         return computed_as(lambda u, v: matmul(u, v, precision=precision,
-                                               preferred_element_type=preferred_element_type), out_sharding, a, b)
+                                               preferred_element_type=preferred_element_type), out_sharding, a, b,
+                           api_name="dot_general")
     a, b = promote_dtypes(a, b)
     for i, x in enumerate((a, b)):
         if get_aval(x).ndim < 1:
@@ -142,7 +143,8 @@ def tensordot(a: Any, b: Any, axes: int | Sequence = 2, *, precision: Any = None
               preferred_element_type: Any = None, out_sharding: Any = None) -> Any:
     if out_sharding is not None:
         return computed_as(lambda u, v: tensordot(u, v, axes, precision=precision,
-                                                  preferred_element_type=preferred_element_type), out_sharding, a, b)
+                                                  preferred_element_type=preferred_element_type), out_sharding, a, b,
+                           api_name="dot_general")
     a, b = promote_dtypes(a, b)
     na, nb = get_aval(a).ndim, get_aval(b).ndim
     if type(axes) is int:
@@ -219,7 +221,8 @@ def einsum(subscripts: Any, /, *operands: Any, out: None = None, optimize: Any =
         subscripts, operands = _interleaved((subscripts, *operands))
     if out_sharding is not None:
         return computed_as(lambda *ops: einsum(subscripts, *ops, optimize=optimize, precision=precision,
-                                               preferred_element_type=preferred_element_type), out_sharding, *operands)
+                                               preferred_element_type=preferred_element_type), out_sharding, *operands,
+                           api_name="einsum")
     ops = promote_dtypes(*operands)
     if preferred_element_type is not None:  # sums and products accumulate in the preferred type, as JAX
         ops = [o if dtypes.result_type(o, preferred_element_type) == get_aval(o).dtype else

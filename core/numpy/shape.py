@@ -57,7 +57,7 @@ def reshape(a: Any, shape: Any = None, order: str = "C", *, newshape: Any = None
     immutable, so a reshape never aliases observably)."""
     if out_sharding is not None:
         from ..explicit_sharding import computed_as
-        return computed_as(lambda v: reshape(v, shape, order, newshape=newshape), out_sharding, a)
+        return computed_as(lambda v: reshape(v, shape, order, newshape=newshape), out_sharding, a, api_name="reshape")
     a = asarray_any(a)
     shape = newshape if shape is None else shape
     shape = (shape,) if isinstance(shape, int) else tuple(int(s) for s in shape)

@@ -400,6 +400,8 @@ class ShardedJit:
         jitted = self.jitted
         static_key, in_tree = fast_key[:2]
         meshes = {x.sharding.mesh for x in leaves if isinstance(x, MeshArray)}
+        if not leaves and context_mesh(leaves) is not None:  # (no arguments: over the mesh set by ``set_mesh``)
+            meshes = {current_mesh()}
         entry = jitted._entry(static_key, in_tree, [get_aval(x) for x in leaves])
         # No mesh or several, or a program placing its own work elsewhere (pmap, a shard_map over another mesh,
         # collectives in control flow): the whole arrays on one device.
@@ -432,6 +434,16 @@ class ShardedJit:
         devices = list(mesh.devices.flat)
         return [onto(x, mesh) if type(x) is MeshArray and list(x.sharding.mesh.devices.flat) == devices else x
                 for x in leaves]
+
+
+def context_mesh(leaves: Sequence) -> Mesh | None:
+    """The mesh set by ``set_mesh`` that a jitted call on ``leaves`` (none laid out over a mesh) runs over, as in JAX:
+    a mesh of devices without Manual axes, when no leaf is committed to a device; else None."""
+    from ..placement import committed_device
+    mesh = current_mesh()
+    if mesh.empty or not isinstance(mesh, Mesh) or AxisType.Manual in mesh.axis_types:
+        return None
+    return mesh if committed_device(leaves) is None else None
 
 
 def onto(x: MeshArray, mesh: Mesh) -> MeshArray:
@@ -524,11 +536,18 @@ def _partitioned(jaxpr: Jaxpr, consts: Sequence, in_layouts: list[Layout], mesh:
                  else first[0] if first is not None and l == first[1] else spec_of(l)
                  for x, l in zip(jaxpr.outs, propagate(jaxpr, in_layouts, mesh))]
     avals = [v.aval for v in jaxpr.in_binders]
-    body, _ = shard_map_body(lambda *blocks: evaluate(jaxpr, consts, blocks, in_layouts, mesh)[0],
+    body, _ = shard_map_body(lambda *blocks: _weak_as(evaluate(jaxpr, consts, blocks, in_layouts, mesh)[0], jaxpr.outs),
                              tree_flatten((0,) * len(avals))[1], in_specs, avals, mesh, mesh.axis_names)
     program = MeshProgram(body, out_specs, mesh, "a jitted function")
     in_shardings = [NamedSharding(mesh, s) for s in in_specs]
     return lambda args, own=0: program(args, in_shardings, own)
+
+
+def _weak_as(blocks: list, outs: Sequence) -> list:
+    """``blocks`` weakly typed where the outputs ``outs`` of the jaxpr are (``evaluate`` computes from its literals'
+    values, whose weak types it does not keep)."""
+    return [ew.convert_element_type(b, x.aval.dtype, True) if x.aval.weak_type and not get_aval(b).weak_type else b
+            for b, x in zip(blocks, outs)]
 
 
 def _wanted(jaxpr: Jaxpr, mesh: Mesh) -> dict:

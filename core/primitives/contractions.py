@@ -213,11 +213,9 @@ def dot_general(lhs: Any, rhs: Any, dimension_numbers, precision: Any = None, pr
     result laid out and typed by ``out_sharding`` when given (JAX's: a PartitionSpec of the ``set_mesh`` mesh's
     Explicit axes, or a NamedSharding)."""
     if out_sharding is not None:
-        from ..explicit_sharding import canonicalize_sharding, computed_as
-        sharding = canonicalize_sharding(out_sharding, "dot_general")
-        if sharding is not None:
-            return computed_as(lambda u, v: dot_general(u, v, dimension_numbers, precision, preferred_element_type),
-                               sharding, lhs, rhs)
+        from ..explicit_sharding import computed_as
+        return computed_as(lambda u, v: dot_general(u, v, dimension_numbers, precision, preferred_element_type),
+                           out_sharding, lhs, rhs, api_name="dot_general")
     (lc, rc), (lb, rb) = dimension_numbers
     dn = ((tuple(map(int, lc)), tuple(map(int, rc))), (tuple(map(int, lb)), tuple(map(int, rb))))
     pet = None if preferred_element_type is None else dtypes.canonicalize(preferred_element_type)

@@ -64,7 +64,8 @@ def _custom_jvp_batch(axis, vals, dims, *, call_jaxpr, jvp, num_consts):
         n = len(ps)
         outs = batching.vmap_flat(lambda *a: [x for pair in jvp(list(a[:n]), list(a[n:])) for x in pair],
                                   axis.size, axis.name, [0 if b else None for b in args_b * 2], list(ps) + list(ts),
-                                  lambda k: [0] * k)
+                                  lambda k: [0] * k,
+                                  explicit_mesh_axis=axis.explicit_mesh_axis)
         k = len(outs) // 2
         return outs[:k], outs[k:]
 
@@ -185,13 +186,15 @@ def _custom_vjp_batch(axis, vals, dims, *, call_jaxpr, fwd, bwd, num_consts):
             outs, res = fwd(list(a))
             box[:] = [len(outs)]
             return list(outs) + list(res)
-        allv = batching.vmap_flat(f, axis.size, axis.name, [0] * len(ps), list(ps), lambda k: [0] * k)
+        allv = batching.vmap_flat(f, axis.size, axis.name, [0] * len(ps), list(ps), lambda k: [0] * k,
+                                  explicit_mesh_axis=axis.explicit_mesh_axis)
         return allv[:box[0]], allv[box[0]:]
 
     def bwd_b(res, cts):
         n = len(res)
         return batching.vmap_flat(lambda *a: list(bwd(list(a[:n]), list(a[n:]))), axis.size, axis.name,
-                                  [0] * (n + len(cts)), list(res) + list(cts), lambda k: [0] * k)
+                                  [0] * (n + len(cts)), list(res) + list(cts), lambda k: [0] * k,
+                                  explicit_mesh_axis=axis.explicit_mesh_axis)
 
     outs = custom_vjp_call_p.bind(*vals, call_jaxpr=new_call, fwd=fwd_b, bwd=bwd_b, num_consts=num_consts)
     return outs, [0] * len(outs)
@@ -220,7 +223,8 @@ def _custom_lin_batch(axis, vals, dims, *, num_res, bwd, out_avals):
     def bwd_b(res, cts):
         n = len(res)
         return batching.vmap_flat(lambda *a: list(bwd(list(a[:n]), list(a[n:]))), axis.size, axis.name,
-                                  [0] * (n + len(cts)), list(res) + list(cts), lambda k: [0] * k)
+                                  [0] * (n + len(cts)), list(res) + list(cts), lambda k: [0] * k,
+                                  explicit_mesh_axis=axis.explicit_mesh_axis)
 
     out_avals_b = tuple(a.update(shape=(axis.size,) + a.shape) for a in out_avals)
     outs = custom_lin_p.bind(*vals, num_res=num_res, bwd=bwd_b, out_avals=out_avals_b)

@@ -195,7 +195,8 @@ def reshape(x: Any, new_sizes: Sequence[int], dimensions: Sequence[int] | None =
     """``lax.reshape`` (row-major); ``dimensions`` transposes the operand first."""
     if out_sharding is not None:
         from ..explicit_sharding import computed_as
-        return computed_as(lambda v: reshape(v, new_sizes, dimensions), out_sharding, x)
+        return computed_as(lambda v: reshape(v, new_sizes, dimensions), out_sharding, x,
+                           api_name="reshape")
     x = asarray(x)
     if dimensions is not None and tuple(dimensions) != tuple(range(get_aval(x).ndim)):
         x = transpose(x, dimensions)

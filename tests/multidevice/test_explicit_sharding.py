@@ -698,3 +698,67 @@ def test_device_put_inside_jit(mesh):
     r = jax.jit(lambda: a)()
     _typed(r, "float32[8@x,4]", P("x", None))
     np.testing.assert_array_equal(np.asarray(r), X)
+
+
+JNP_OUT_SHARDING = [("dot_general", lambda u, v, s: jnp.dot(u, v, out_sharding=s)),
+                    ("dot_general", lambda u, v, s: jnp.matmul(u, v, out_sharding=s)),
+                    ("dot_general", lambda u, v, s: jnp.tensordot(u, v, axes=1, out_sharding=s)),
+                    ("einsum", lambda u, v, s: jnp.einsum("ij,jk->ik", u, v, out_sharding=s)),
+                    ("reshape", lambda u, v, s: jnp.reshape(u, (32,), out_sharding=s)),
+                    ("reshape", lambda u, v, s: lax.reshape(u, (32,), out_sharding=s))]
+
+
+@pytest.mark.parametrize("api, fn", JNP_OUT_SHARDING)
+def test_out_sharding_of_jnp_functions_is_canonicalized_as_jax(api, fn):
+    """JAX's ``canonicalize_sharding`` errors for ``out_sharding=`` of jnp's contractions and reshapes."""
+    m = jax.make_mesh((2, 2), ("x", "y"))
+    a = jax.device_put(X, NamedSharding(m, P("x", None)))
+    b = jax.device_put(np.ones((4, 6), np.float32), NamedSharding(m, P(None, "y")))
+    with pytest.raises(ValueError, match=r"^Using PartitionSpec when you are not under a mesh context is not allowed. "
+                                         r"Please pass a NamedSharding instance or enter into a mesh context via "
+                                         r"`jax.set_mesh`. Got P\('x',\)$"):
+        fn(a, b, P("x"))
+    with pytest.raises(TypeError, match=rf"^`out_sharding` argument of {api} only supports instances of "
+                                        r"`NamedSharding` or `PartitionSpec`. Got x of type: <class 'str'>$"):
+        fn(a, b, "x")
+    with jax.set_mesh(m):
+        with pytest.raises(ValueError, match=r"^Context mesh AbstractMesh\('x': 2, 'y': 2, .* should match the mesh of "
+                                             rf"sharding AbstractMesh\('q': 4, .* passed to {api}. This error occurs "):
+            fn(a, b, NamedSharding(jax.make_mesh((4,), ("q",)), P("q")))
+        with pytest.raises(ValueError, match=r"^Resource axis: z of P\('z',\) is not found in mesh: \('x', 'y'\).$"):
+            fn(a, b, P("z"))
+        r = fn(a, b, P("x"))
+        assert jax.typeof(r).sharding.spec[0] == "x" and r.sharding.spec[0] == "x"
+    with jax.set_mesh(jax.make_mesh((2, 2), ("x", "y"), axis_types=(AxisType.Auto,) * 2)):
+        with pytest.raises(ValueError, match=rf"^PartitionSpec passed to {api} cannot contain axis names that are of "
+                                             r"type Auto or Manual. Got PartitionSpec: P\('x',\) with axis name: x of "
+                                             "type: AxisType.Auto. This error occurs at source: "):
+            fn(np.ones((8, 4), np.float32), np.ones((4, 6), np.float32), P("x"))
+    r = fn(a, b, NamedSharding(m, P("x")))  # (a NamedSharding needs no mesh context)
+    assert r.sharding.mesh == m and r.sharding.spec[0] == "x"
+
+
+@pytest.mark.parametrize("types", [(AxisType.Auto,) * 2, (AxisType.Explicit,) * 2, (AxisType.Auto, AxisType.Explicit)],
+                         ids=["auto", "explicit", "mixed"])
+def test_jit_under_set_mesh_without_sharded_arguments_runs_over_the_mesh(types):
+    """As in JAX: under ``set_mesh``, a jitted call whose arguments are not committed (NumPy arrays, scalars,
+    uncommitted Arrays, none at all) runs over the mesh's devices, its results replicated over it
+    (``NamedSharding(mesh, P())``; its spec written out per dimension when typed, if the mesh has Explicit axes),
+    weak types kept."""
+    m = jax.make_mesh((2, 2), ("x", "y"), axis_types=types)
+    explicit = AxisType.Explicit in types
+    with jax.set_mesh(m):
+        for f, args, want, expected in [(lambda: jnp.ones(3) * 2, (), np.full(3, 2.), "float32[3]"),
+                                        (lambda a: a * 2, (X,), X * 2, "float32[8,4]"),
+                                        (lambda a: a * 2, (3.,), 6., "~float32[]"),
+                                        (lambda: jnp.asarray(X) + 1, (), X + 1, "float32[8,4]")]:
+            r = jax.jit(f)(*args)
+            assert r.sharding == NamedSharding(m, P(*(None,) * r.ndim) if explicit else P()) and r.is_fully_replicated
+            assert sorted(s.device.id for s in r.addressable_shards) == [0, 1, 2, 3]
+            assert str(jax.typeof(r)) == expected
+            assert (jax.typeof(r).sharding is not None) == explicit
+            np.testing.assert_array_equal(np.asarray(r), want)
+        r = jax.jit(lambda: jnp.ones(4), out_shardings=P("x"))()
+        assert r.sharding == NamedSharding(m, P("x")) and not r.is_fully_replicated
+    r = jax.jit(lambda a: a * 2)(X)  # (outside the mesh context: on the default device)
+    assert r.sharding == jax.sharding.SingleDeviceSharding(jax.devices()[0])

@@ -250,6 +250,22 @@ CREATED = {
     "empty_like": (lambda: jnp.empty_like(np.ones(3)), "float32[3]"),
     "zeros jit": (jax.jit(lambda: jnp.zeros(S)), "float32[8,4]"), "arange jit": (jax.jit(lambda: jnp.arange(8)), "int32[8]"),
     "eye jit": (jax.jit(lambda: jnp.eye(4)), "float32[4,4]"),
+    "array list": (lambda: jnp.array([1., 2.]), "float32[2]"), "array numpy": (lambda: jnp.array(X), "float32[8,4]"),
+    "array scalar": (lambda: jnp.array(3.), "~float32[]"),
+    "array ndmin": (lambda: jnp.array([1., 2.], ndmin=2), "float32[1,2]"),
+    "asarray numpy": (lambda: jnp.asarray(X), "float32[8,4]"),
+    "asarray list": (lambda: jnp.asarray([1, 2]), "int32[2]"),
+    "asarray bool": (lambda: jnp.asarray(True), "bool[]"), "float32 scalar": (lambda: jnp.float32(3.), "float32[]"),
+    "copy numpy": (lambda: jnp.copy(X), "float32[8,4]"),
+    "frombuffer": (lambda: jnp.frombuffer(b"\x00\x00\x80?", dtype=np.float32), "float32[1]"),
+    "array jit": (jax.jit(lambda: jnp.array([1., 2.])), "float32[2]"),
+    "lax.full": (lambda: lax.full(S, 2.), "~float32[8,4]"),
+    "lax.full dtype": (lambda: lax.full(S, 2, np.int32), "int32[8,4]"),
+    "lax.full array fill": (lambda: lax.full(S, jnp.float32(2.)), "float32[8,4]"),
+    "lax.full_like": (lambda: lax.full_like(X, 2.), "float32[8,4]"),
+    "lax.iota": (lambda: lax.iota(np.int32, 8), "int32[8]"),
+    "lax.broadcasted_iota": (lambda: lax.broadcasted_iota(np.int32, S, 1), "int32[8,4]"),
+    "full array fill": (lambda: jnp.full(S, jnp.arange(4.)), "float32[8,4]"),
 }
 
 
@@ -263,12 +279,24 @@ def test_creation_functions_are_typed_replicated_over_the_mesh(mesh, name):
     assert r.sharding == NamedSharding(mesh, P(*(None,) * ndim))
 
 
+def test_created_values_keep_their_values(mesh):
+    np.testing.assert_array_equal(np.asarray(jnp.array(X)), X)
+    np.testing.assert_array_equal(np.asarray(jnp.asarray([[1, 2]], dtype=np.float32) + 1), [[2., 3.]])
+    np.testing.assert_array_equal(np.asarray(lax.broadcasted_iota(np.int32, S, 1)), np.broadcast_to(np.arange(4), S))
+    np.testing.assert_array_equal(np.asarray(lax.full(S, 2.)), np.full(S, 2.))
+    x = jax.device_put(X, P("x", None))
+    _typed(jnp.asarray(x), "float32[8@x,4]", P("x", None))  # (typed already: as it is)
+
+
 def test_creation_functions_placed_elsewhere_are_not_typed(mesh):
     d1 = jax.devices()[1]
     assert not isinstance(jnp.zeros(S, device=d1).sharding, NamedSharding)
     c = jax.device_put(np.ones(S, np.float32), d1)
     assert not isinstance(jnp.zeros_like(c).sharding, NamedSharding)
     _typed(jnp.ones_like(jax.device_put(X, P("x", None))), "float32[8@x,4]", P("x", None))
+    d1_x = jax.device_put(X, d1)
+    for r in (jnp.asarray(d1_x), lax.full_like(d1_x, 1.)):
+        assert r.sharding == jax.sharding.SingleDeviceSharding(d1)
 
 
 def test_creation_functions_without_a_mesh_are_not_typed():

@@ -104,8 +104,102 @@ def test_auto_axes_under_grad_and_vmap(mesh):
         _typed(g, "float32[8@x,4@y]", P("x", "y"))
         np.testing.assert_array_equal(np.asarray(g), 2 * X)
     r = jax.vmap(auto_axes(lambda row: row * 3, axes="x", out_sharding=P("y")))(x)
-    assert str(jax.typeof(r)).endswith("4@y]")  # (JAX: float32[8@x,4@y], its vmap keeps the mapped axis 'x')
+    _typed(r, "float32[8@x,4@y]", P("x", "y"))  # (vmap keeps the mapped dimension's mesh axis 'x')
     np.testing.assert_array_equal(np.asarray(r), 3 * X)
+
+
+def _vmapped(kind: str, axes, spec: P):
+    if kind == "auto":
+        return jax.vmap(auto_axes(lambda r: r * 3, axes=axes, out_sharding=spec))
+    return jax.vmap(explicit_axes(lambda r: r * 3, axes=axes, in_sharding=spec))
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["eager", "jit"])
+@pytest.mark.parametrize("kind", ["auto", "explicit"])
+@pytest.mark.parametrize("axes", ["x", "y", ("x", "y")])
+@pytest.mark.parametrize("spec, expected", [(P("y"), "float32[8@x,4@y]"), (P(), "float32[8@x,4]")])
+def test_vmap_keeps_the_mapped_mesh_axis_through_auto_and_explicit_axes(mesh, jit, kind, axes, spec, expected):
+    x = jax.device_put(X, P("x", "y"))
+    f = _vmapped(kind, axes, spec)
+    r = (jax.jit(f) if jit else f)(x)
+    _typed(r, expected, P("x", "y" if len(spec) else None))
+    np.testing.assert_array_equal(np.asarray(r), 3 * X)
+
+
+def test_vmap_of_auto_axes_over_other_dimensions_nesting_and_grad(mesh):
+    x = jax.device_put(X, P("x", "y"))
+    r = jax.vmap(auto_axes(lambda c: c * 3, axes="y", out_sharding=P()), in_axes=1)(x)  # (mapped over 'y')
+    _typed(r, "float32[4@y,8]", P("y", None))
+    np.testing.assert_array_equal(np.asarray(r), 3 * X.T)
+    r = jax.vmap(auto_axes(lambda c: c * 3, axes="x", out_sharding=P("x")), in_axes=1, out_axes=1)(x)
+    _typed(r, "float32[8@x,4@y]", P("x", "y"))
+    r = jax.vmap(jax.vmap(auto_axes(lambda e: e * 2, axes="x", out_sharding=P())))(x)
+    _typed(r, "float32[8@x,4@y]", P("x", "y"))
+    np.testing.assert_array_equal(np.asarray(r), 2 * X)
+    g = jax.vmap(jax.grad(lambda r: auto_axes(lambda b: b * b, axes="x", out_sharding=P("y"))(r).sum()))(x)
+    _typed(g, "float32[8@x,4@y]", P("x", "y"))
+    np.testing.assert_array_equal(np.asarray(g), 2 * X)
+    r = jax.vmap(lambda r: reshard(jnp.zeros(4) + r.sum(), P("y")))(x)  # (a value made batched inside)
+    _typed(r, "float32[8@x,4@y]", P("x", "y"))
+    np.testing.assert_array_equal(np.asarray(r), np.repeat(X.sum(1, keepdims=True), 4, 1))
+
+
+def test_vmap_over_dimensions_sharded_differently_or_over_an_unmapped_value_sharded_alike(mesh):
+    x = jax.device_put(X, P("x", "y"))
+    with pytest.raises(ValueError, match=r"^Mapped away dimension of inputs passed to vmap should be sharded the "
+                                         r"same. Got inconsistent axis specs: x vs None$"):
+        jax.vmap(lambda a, b: a + b)(x, jax.device_put(X, P(None, "y")))
+    with pytest.raises(ValueError, match=r"^Unmapped values passed to vmap cannot be sharded along the mesh axis you "
+                                         r"are vmapping over. Got type: f32\[8@x,4@y\], in_axes: None and vmapped "
+                                         r"mesh axis: \('x',\)$"):
+        jax.vmap(lambda a, b: a + b[0], in_axes=(0, None))(x, x)
+    # (JAX raises its DuplicateSpecError: the mapped axis 'x' is named by out_sharding too)
+    with pytest.raises(Exception, match=r"but P\('x', 'x'\) has duplicate entries for `x`$"):
+        jax.vmap(auto_axes(lambda r: r * 2, axes="y", out_sharding=P("x")))(x)
+
+
+def _context_error(prim: str, inner: str, shape: str) -> str:
+    return (rf"^For primitive {prim}, context mesh AbstractMesh\('x': 2, 'y': 2, axis_types=\({inner}\), .* should "
+            rf"match the aval mesh AbstractMesh\('x': 2, 'y': 2, axis_types=\(Explicit, Explicit\), .* for shape "
+            rf"{shape}. This error occurs at source: ")
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["eager", "jit"])
+def test_values_typed_over_the_outer_mesh_used_inside_auto_and_explicit_axes(mesh, jit):
+    x = jax.device_put(X, P("x", "y"))
+    c = jax.device_put(X, P("x", None))
+    run = jax.jit if jit else (lambda f: f)
+    with pytest.raises(ValueError, match=_context_error("add", "Auto, Explicit", r"float32\[8@x,4\]")):
+        run(auto_axes(lambda a: a + c, axes="x", out_sharding=P()))(x)
+    with pytest.raises(ValueError, match=_context_error("sin", "Explicit, Auto", r"float32\[8@x,4\]")):
+        run(auto_axes(lambda a: jnp.sin(c), axes="y", out_sharding=P()))(x)
+    with pytest.raises(ValueError, match=_context_error("mul", "Auto, Explicit", r"float32\[8@x,4@y\]")):
+        run(auto_axes(lambda a, b=None: a * b, axes="x", out_sharding=P()))(x, b=x)  # (keyword arguments: as given)
+    r = run(auto_axes(lambda a: a + reshard(c, P()), axes="x", out_sharding=P()))(x)  # (replicated: no axes to type)
+    _typed(r, "float32[8,4]", P(None, None))
+    np.testing.assert_array_equal(np.asarray(r), 2 * X)
+    r = run(explicit_axes(lambda a: a * c, axes="x", in_sharding=P("x")))(x)  # (no axis type changes)
+    _typed(r, "float32[8@x,4]", P("x", None))
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["eager", "jit"])
+def test_grad_through_auto_and_explicit_axes_with_the_input_used_outside_too(mesh, jit):
+    x = jax.device_put(X / 10, P("x", "y"))
+    xs = np.asarray(x)
+    run = jax.jit if jit else (lambda f: f)
+    cases = [
+        (lambda a: auto_axes(jnp.sin, out_sharding=P("x", "y"))(a), np.cos(xs)),  # (untyped inside)
+        (lambda a: auto_axes(jnp.sin, axes="x", out_sharding=P("x", "y"))(a) * a + a,
+         np.cos(xs) * xs + np.sin(xs) + 1),
+        (lambda a: auto_axes(lambda b: b * b + b, out_sharding=P("x", "y"))(a) * a, 3 * xs ** 2 + 2 * xs),
+        (lambda a: explicit_axes(lambda b: b * b + b, axes="x", in_sharding=P("x"))(a) * a, 3 * xs ** 2 + 2 * xs),
+        (lambda a: auto_axes(lambda b: explicit_axes(lambda c: c * c, axes="y", in_sharding=P(None, "y"))(b) + b,
+                             axes=("x", "y"), out_sharding=P("x"))(a) * a, 3 * xs ** 2 + 2 * xs),
+    ]
+    for f, expected in cases:
+        g = run(jax.grad(lambda a: f(a).sum()))(x)
+        _typed(g, "float32[8@x,4@y]", P("x", "y"))
+        np.testing.assert_allclose(np.asarray(g), expected, rtol=1e-5, atol=1e-6)
 
 
 def test_vmap_of_reshard_keeps_the_mapped_dimension_sharding(mesh):
@@ -114,6 +208,13 @@ def test_vmap_of_reshard_keeps_the_mapped_dimension_sharding(mesh):
     r = jax.jit(jax.vmap(lambda r: reshard(r * 3, P(None))))(x)
     _typed(r, "float32[8@x,4]", P("x", None))
     np.testing.assert_array_equal(np.asarray(r), 3 * X)
+
+
+def test_reshard_of_a_constant_under_jit(mesh):
+    c = jax.device_put(X, P("x", None))
+    r = jax.jit(lambda: reshard(c, P(None, "y")))()
+    _typed(r, "float32[8,4@y]", P(None, "y"))
+    np.testing.assert_array_equal(np.asarray(r), X)
 
 
 def test_auto_axes_pytrees_nesting_and_mesh_errors(mesh):
