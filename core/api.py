@@ -1145,6 +1145,8 @@ def vmap(fun: Callable, in_axes: Any = 0, out_axes: Any = 0, axis_name: Any = No
     _check_axes_spec("vmap in_axes", in_axes, batching.spec_types)
     _check_axes_spec("vmap out_axes", out_axes, batching.spec_types)
     axis_kinds = (int, *batching.spec_types)
+    if spmd_axis_name is not None and not isinstance(spmd_axis_name, tuple):
+        spmd_axis_name = (spmd_axis_name,)
 
     @functools.wraps(fun)
     def vmapped(*args, **kwargs):
@@ -1197,7 +1199,8 @@ def vmap(fun: Callable, in_axes: Any = 0, out_axes: Any = 0, axis_name: Any = No
         try:
             out_axes_of = lambda n: _flatten_axes("vmap out_axes", out_tree_box[0], out_axes, axis_kinds)
             with following(leaves):
-                outs = batching.vmap_flat(flat, size, axis_name, norm, leaves, out_axes_of)
+                outs = batching.vmap_flat(flat, size, axis_name, norm, leaves, out_axes_of,
+                                          spmd_axis_name=spmd_axis_name)
         except batching.SpecMatchError as e:
             out_tree = out_tree_box[0]
             path = tree_flatten_with_path(tree_unflatten(out_tree, [0] * out_tree.num_leaves))[0][e.leaf_idx][0]
@@ -1363,7 +1366,7 @@ def device_put(x: Any, device: Any = None) -> Any:
     """Place every leaf of ``x`` on ``device`` (default: the default backend's first device), or lay it
     out by a sharding (a ``NamedSharding`` splits it into blocks over a mesh's devices; a PartitionSpec
     is one over the mesh set by ``set_mesh``)."""
-    from .explicit_sharding import reshard
+    from .explicit_sharding import check_divisible, relaid
     from .sharding import NamedSharding, PartitionSpec, Sharding, SingleDeviceSharding, pspec_to_sharding, type_sharding
     placement = (Device, str, Sharding, PartitionSpec)
     if not (device is None or isinstance(device, placement)):  # a tree prefix of x's
@@ -1382,7 +1385,14 @@ def device_put(x: Any, device: Any = None) -> Any:
 
         def put_blocks(v):
             if core.is_tracer(v):  # (as JAX: on Explicit axes the sharding becomes the value's type)
-                return v if type_sharding(device, np.ndim(v)) is None else reshard(v, device)
+                if type_sharding(device, np.ndim(v)) is None:
+                    return v
+                aval = core.get_aval(v)
+                if len(device.spec) > aval.ndim:
+                    device.check_shape(aval.shape, "device_put args")
+                check_divisible(aval, tuple(device.spec) + (None,) * (aval.ndim - len(device.spec)),
+                                device.mesh.abstract_mesh)
+                return relaid(v, device)
             if not isinstance(v, (Array, MultiDeviceArray)):
                 guard_transfer("host_to_device", f"aval={core.get_aval(v).str_short()}, dst_sharding={device}",
                                explicit=True)

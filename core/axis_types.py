@@ -10,7 +10,7 @@ import functools
 from typing import Any, Callable
 
 from .array import Array
-from .explicit_sharding import check_divisible, reshard
+from .explicit_sharding import check_divisible, relaid, reshard
 from .placement import committed_device
 from .pytree import tree_flatten, tree_map, tree_unflatten
 from .sharding import AxisType, Mesh, NamedSharding, PartitionSpec, current_mesh, use_mesh
@@ -60,8 +60,7 @@ def _keyword(kwargs: dict, name: str, given: Any) -> Any:
 def _relaid(xs: Any, mesh: Mesh) -> Any:
     """``xs`` resharded over ``mesh``, each leaf to the spec of its type (unsharded when untyped)."""
     leaves, tree = tree_flatten(xs)
-    return tree_unflatten(tree, reshard(leaves, [NamedSharding(mesh, PartitionSpec(*get_aval(x)._spec()))
-                                                 for x in leaves]))
+    return tree_unflatten(tree, [relaid(x, NamedSharding(mesh, PartitionSpec(*get_aval(x)._spec()))) for x in leaves])
 
 
 def _over(mesh: Mesh, shardings: Any) -> Any:

@@ -689,26 +689,51 @@ def _register_decomposition() -> None:
 
 def reshard(xs: Any, out_shardings: Any) -> Any:
     """``jax.sharding.reshard``: ``xs`` (a pytree; ``out_shardings`` a prefix of it of PartitionSpecs, meaning the
-    mesh set by ``set_mesh``, or NamedShardings) laid out, and typed, by the shardings."""
-    from .api import _flatten_axes
+    mesh set by ``set_mesh``, or NamedShardings, checked by ``canonicalize_sharding``) laid out, and typed, by the
+    shardings."""
     from .pytree import tree_flatten, tree_unflatten
     leaves, tree = tree_flatten(xs)
-    flat = _flatten_axes("reshard out_shardings", tree, out_shardings, (PartitionSpec, NamedSharding))
-    return tree_unflatten(tree, [_reshard_one(x, s) for x, s in zip(leaves, flat)])
+    flat = _flatten_shardings("reshard out_shardings", tree, out_shardings)
+    out = []
+    for x, s in zip(leaves, flat):
+        ds = canonicalize_sharding(s, "reshard", check_mesh_consistency=False)
+        if ds is None:
+            raise ValueError("Reshard should only be used with out_shardings which are non-None and have a non-empty "
+                             f"mesh. Got sharding {s}.")
+        aval, spec = get_aval(x), tuple(ds.spec)
+        while len(spec) > aval.ndim and spec[-1] is None:  # (JAX's type keeps one entry per dimension)
+            spec = spec[:-1]
+        ds = ds.with_spec(PartitionSpec(*spec))
+        if len(spec) > aval.ndim:  # (JAX: an internal assertion)
+            ds.check_shape(aval.shape, "reshard args")
+        check_divisible(aval, spec + (None,) * (aval.ndim - len(spec)), ds.mesh.abstract_mesh)
+        out.append(relaid(x, ds))
+    return tree_unflatten(tree, out)
 
 
-def _reshard_one(x: Any, s: Any) -> Any:
-    if isinstance(s, PartitionSpec):
-        mesh = current_mesh()
-        if mesh.empty:
-            aval = get_aval(x)
-            mesh = aval.sharding.mesh if aval.sharding is not None else mesh
-        if mesh.empty:
-            raise ValueError("Please set a mesh via `jax.set_mesh` if a PartitionSpec is passed to reshard")
-        s = NamedSharding(mesh, s)
-    if not isinstance(s, NamedSharding):
-        raise TypeError(f"reshard only accepts PartitionSpecs and NamedShardings, got {s!r}")
-    s.check_shape(get_aval(x).shape, "reshard args")
+def _flatten_shardings(what: str, tree: Any, shardings: Any) -> list:
+    """JAX's ``flatten_axis_resources`` (``tupled_args``): ``shardings`` (a prefix of ``tree``) one per leaf."""
+    from .api import _flatten_axes
+    try:
+        return _flatten_axes(what, tree, shardings, object)
+    except ValueError:
+        n = len(tree.children())
+        if type(shardings) is not tuple or len(shardings) != n:
+            msg = (f"{what} specification must be a tree prefix of the positional arguments tuple. In particular, "
+                   f"{what} must either be a Sharding, a PartitionSpec, or a tuple of length equal to the number of "
+                   "positional arguments.")
+            if type(shardings) is not tuple:
+                msg += f" But {what} is not a tuple: got {type(shardings)} instead."
+            else:
+                msg += (f" But {what} is the wrong length: got a tuple or list of length {len(shardings)} for an "
+                        f"args tuple of length {n}.")
+            raise ValueError(msg) from None
+        raise
+
+
+def relaid(x: Any, s: NamedSharding) -> Any:
+    """``x`` laid out and typed by ``s`` (a NamedSharding whose spec fits ``x``; unchecked: its Auto axes, which
+    the type leaves out, too)."""
     if is_tracer(x) or is_staging():  # (a constant under jit: staged too)
         return reshard_p.bind(x, dst_sharding=NamedSharding(s.mesh.abstract_mesh, s.spec))
     return _reshard_impl(x, dst_sharding=s)
@@ -720,10 +745,10 @@ def with_out_sharding(x: Any, out_sharding: Any) -> Any:
     return x if out_sharding is None else reshard(x, out_sharding)
 
 
-def canonicalize_sharding(sharding: Any, api_name: str) -> NamedSharding | None:
+def canonicalize_sharding(sharding: Any, api_name: str, check_mesh_consistency: bool = True) -> NamedSharding | None:
     """JAX's ``canonicalize_sharding`` of an ``out_sharding=`` argument of ``api_name``: a NamedSharding (a
-    PartitionSpec means the mesh set by ``set_mesh``, whose Explicit axes only it may name); None for None or a
-    NamedSharding over an empty mesh."""
+    PartitionSpec means the mesh set by ``set_mesh``, whose Explicit axes only it may name; a NamedSharding's mesh
+    must be that mesh if ``check_mesh_consistency``); None for None or a NamedSharding over an empty mesh."""
     from .source_info import current
     if sharding is None or (isinstance(sharding, NamedSharding) and sharding.mesh.empty):
         return None
@@ -736,7 +761,7 @@ def canonicalize_sharding(sharding: Any, api_name: str) -> NamedSharding | None:
             raise ValueError("Using PartitionSpec when you are not under a mesh context is not allowed. Please pass a "
                              f"NamedSharding instance or enter into a mesh context via `jax.set_mesh`. Got {sharding}")
         sharding = NamedSharding(current_mesh(), sharding)
-    elif not cur.empty and sharding.mesh.abstract_mesh != cur and not (
+    elif check_mesh_consistency and not cur.empty and sharding.mesh.abstract_mesh != cur and not (
             all(t == AxisType.Auto for t in cur.axis_types) and
             all(t == AxisType.Auto for t in sharding.mesh.axis_types)):
         raise ValueError(f"Context mesh {cur} should match the mesh of sharding {sharding.mesh.abstract_mesh} passed "

@@ -185,12 +185,17 @@ _FROM_ARGS: Any = object()
 
 
 def vmap_flat(fun: Callable, axis_size: int, axis_name: Any, in_dims: Sequence[Any], args: Sequence,
-              out_dims: Sequence[Any] | Callable[[int], Sequence], explicit_mesh_axis: Any = _FROM_ARGS) -> list:
+              out_dims: Sequence[Any] | Callable[[int], Sequence], explicit_mesh_axis: Any = _FROM_ARGS,
+              spmd_axis_name: tuple | None = None) -> list:
     """``fun`` (flat lists in and out) vmapped: ``in_dims``/``out_dims`` give each value's mapped axis (an int, None,
     or a spec of a registered vmappable type); ``explicit_mesh_axis``: the mesh axes splitting the mapped dimension
-    (by default those of the arguments' types, which must agree)."""
+    (by default those of the arguments' types, which must agree); ``spmd_axis_name``: vmap's (a tuple), which must
+    then be those axes, as in JAX (without them it changes no type, so portax's layout ignores it)."""
     if explicit_mesh_axis is _FROM_ARGS:
         explicit_mesh_axis = mapped_mesh_axis(args, in_dims)
+    if spmd_axis_name is not None and explicit_mesh_axis is not None and spmd_axis_name != explicit_mesh_axis:
+        raise ValueError("Only one of spmd_axis_name or arrays sharded on `Explicit` mesh axis type is allowed. Got "
+                         f"{spmd_axis_name=} and arrays sharded on {explicit_mesh_axis=}")
     with new_main(BatchTrace, AxisData(axis_size, axis_name, explicit_mesh_axis)) as main:
         trace = BatchTrace(main)
         get_idx = functools.cache(lambda: BatchTracer(trace, _make_iota(axis_size), 0))

@@ -3,6 +3,8 @@ operation's sharding rule gives its result's (JAX's ShardingTypeError for the la
 ``out_sharding=`` change it, and the arrays computed are laid out as their types say.
 
 Every expected type, spec and message below is what JAX 0.10.2 prints for the same program (CPU, 4 devices)."""
+import re
+
 import numpy as np
 import pytest
 
@@ -365,6 +367,62 @@ def test_reshard(mesh):
     np.testing.assert_allclose(np.asarray(g), 2 * X)
 
 
+def test_reshard_checks_its_shardings_as_jax(mesh):
+    """``reshard``'s out_shardings go through ``canonicalize_sharding``; a spec longer than the rank loses its
+    trailing Nones."""
+    x = _put(P("x", None))
+    trimmed = lambda a: jax.sharding.reshard(a, P("x", None, None))
+    for r in (trimmed(X), jax.jit(trimmed)(X)):
+        _typed(r, "float32[8@x,4]", P("x", None))
+        np.testing.assert_array_equal(np.asarray(r), X)
+    with pytest.raises(ValueError, match="only valid for values of rank at least 3"):  # (JAX: an AssertionError)
+        jax.sharding.reshard(x, P("x", None, "y"))
+    for f in (jax.sharding.reshard, jax.jit(jax.sharding.reshard, static_argnums=1)):
+        with pytest.raises(ValueError, match=r"Sharding spec \('x',\) implies that array axis 0 is partitioned 2 "
+                                             r"times, but does not evenly divide the dimension size 3. Got shape: "
+                                             r"\(3, 4\) and sharding NamedSharding\(mesh=AbstractMesh\('x': 2, "
+                                             r"'y': 2.*spec=P\('x', None\)\)"):
+            f(jnp.ones((3, 4)), P("x"))
+    with pytest.raises(TypeError, match="`out_sharding` argument of reshard only supports instances of `NamedSharding` "
+                                        "or `PartitionSpec`. Got 3 of type: <class 'int'>"):
+        jax.sharding.reshard(x, 3)
+    for s in (None, NamedSharding(jax.sharding.AbstractMesh((), ()), P())):
+        with pytest.raises(ValueError, match="Reshard should only be used with out_shardings which are non-None and "
+                                             "have a non-empty mesh. Got sharding"):
+            jax.sharding.reshard(x, s)
+    with pytest.raises(ValueError, match=r"reshard out_shardings specification must be a tree prefix of the positional "
+                                         r"arguments tuple. In particular, reshard out_shardings must either be a "
+                                         r"Sharding, a PartitionSpec, or a tuple of length equal to the number of "
+                                         r"positional arguments. But reshard out_shardings is the wrong length: got a "
+                                         r"tuple or list of length 1 for an args tuple of length 2."):
+        jax.sharding.reshard((x, x), (P("x"),))
+    auto = jax.make_mesh((2, 2), ("x", "y"), axis_types=(AxisType.Explicit, AxisType.Auto))
+    for s in (NamedSharding(auto, P(None, "y")), P("x", "y")):
+        with jax.set_mesh(auto), pytest.raises(
+                ValueError, match=r"PartitionSpec passed to reshard cannot contain axis names that are of type Auto or "
+                                  r"Manual. Got PartitionSpec: P\((None|'x'), 'y'\) with axis name: y of type: "
+                                  r"AxisType.Auto. This error occurs at source:"):
+            jax.sharding.reshard(X, s)
+
+
+def test_reshard_to_a_partition_spec_needs_a_mesh_set():
+    x = jax.device_put(X, NamedSharding(jax.make_mesh((2, 2), ("x", "y")), P("x")))
+    with pytest.raises(ValueError, match=r"Using PartitionSpec when you are not under a mesh context is not allowed. "
+                                         r"Please pass a NamedSharding instance or enter into a mesh context via "
+                                         r"`jax.set_mesh`. Got P\('y',\)"):
+        jax.sharding.reshard(x, P("y"))  # (not the mesh of x's type, as JAX)
+
+
+
+def test_device_put_under_jit_checks_the_sharding_as_jax():
+    mesh = jax.make_mesh((2,), ("x",))
+    put = lambda s: jax.jit(lambda v: jax.device_put(v, NamedSharding(mesh, s)))
+    with pytest.raises(ValueError, match=r"Sharding spec \('x',\) implies that array axis 0 is partitioned 2 times, "
+                                         r"but does not evenly divide the dimension size 5"):
+        put(P("x"))(np.ones(5, np.float32))
+    with pytest.raises(ValueError, match="only valid for values of rank at least 2"):
+        put(P(None, "x"))(np.ones(4, np.float32))
+
 def test_grad_keeps_the_type(mesh):
     x = _put(P("x", None))
     for g in (jax.grad(lambda a: jnp.sum(jnp.sin(a) * 2.))(x), jax.jit(jax.grad(lambda a: jnp.sum(jnp.sin(a) * 2.)))(x)):
@@ -410,6 +468,24 @@ def test_vmap_drops_the_mapped_dimension_from_the_type(mesh):
     _typed(r, "float32[4@y,8@x]", P("y", "x"))
     assert seen == ["float32[4@y]", "float32[8@x]"]
     np.testing.assert_array_equal(np.asarray(r), 2 * X.T)
+
+
+def test_vmap_spmd_axis_name_must_be_the_explicit_mapped_axes(mesh):
+    x, xy = _put(P("x", None)), _put(P(("x", "y"), None))
+    for r in (jax.vmap(lambda r: r * 2, spmd_axis_name="x")(x),
+              jax.jit(jax.vmap(lambda r: r * 2, spmd_axis_name=("x",)))(x)):
+        _typed(r, "float32[8@x,4]", P("x", None))
+        np.testing.assert_array_equal(np.asarray(r), 2 * X)
+    _typed(jax.vmap(lambda r: r * 2, spmd_axis_name=("x", "y"))(xy), "float32[8@(x,y),4]", P(("x", "y"), None))
+    _typed(jax.vmap(lambda r: r * 2, in_axes=1, spmd_axis_name="y")(x), "float32[4,8@x]", P(None, "x"))  # (unsplit)
+    for f, a, got in [(jax.vmap(lambda r: r, spmd_axis_name="y"), x, "('y',)"),
+                      (jax.jit(jax.vmap(lambda r: r, spmd_axis_name="y")), x, "('y',)"),
+                      (jax.vmap(lambda r: r, spmd_axis_name=("y", "x")), xy, "('y', 'x')")]:
+        ema = "('x',)" if a is x else "('x', 'y')"
+        with pytest.raises(ValueError, match=re.escape(
+                "Only one of spmd_axis_name or arrays sharded on `Explicit` mesh axis type is allowed. Got "
+                f"spmd_axis_name={got} and arrays sharded on explicit_mesh_axis={ema}")):
+            f(a)
 
 
 def test_control_flow_type_errors(mesh):
