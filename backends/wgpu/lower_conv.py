@@ -1,7 +1,7 @@
 """conv_general_dilated in two forms:
 
-* ``direct`` (``lower_windowed.conv_direct``): one invocation per output element loops over its window;
-  every convolution (groups, any layout, integers and bool);
+* ``direct`` (``lower_windowed.conv_direct``): one invocation per output element loops over its window (or a
+  chunk of it, ``split_k``); every convolution (groups, any layout, integers and bool);
 * ``gemm``: the window of every output position is first copied into a patch matrix (im2col, zeros where
   the window covers padding), then a matmul kernel of ``lower_dot`` (``blocked`` or ``tiled``) multiplies
   it with the weights. Float convolutions without feature or batch groups whose output is NCHW-like (batch,
@@ -18,10 +18,10 @@ import math
 from portax.core.ir import JaxprEqn
 from portax.core.primitives import convolution as cv
 
-from . import autotune
+from . import autotune, split_k
 from .autotune import Step
 from .kernel_writer import MAX_INDEX, KernelWriter, coord_exprs, u32, workgroups_for
-from .lower_dot import VARIANTS, MatmulSpec, matmul_variant, operand_view_steps
+from .lower_dot import MatmulSpec, matmul_variant, operand_view_steps, run_matmul
 from .lower_windowed import _offset_coords, conv_direct, conv_window_index
 from .lowering import lowering
 from .program import LoweringContext, context_of
@@ -36,12 +36,16 @@ def conv_general_dilated(ctx: LoweringContext, eqn: JaxprEqn) -> None:
     plan = _gemm_plan(ctx, eqn)
     form = "gemm" if plan is not None and autotune.forced("conv", FORMS) != "direct" else "direct"
     if form == "gemm":
-        steps = _gemm_steps(ctx, eqn, *plan)
-    else:
-        direct = conv_direct(eqn)
-        steps = [] if direct is None else [direct]
+        steps, spec = _gemm_steps(ctx, eqn, *plan)
+        for w, groups in steps:
+            ctx.launch(w, groups, context=f"{context_of(eqn)} [gemm]")
+        run_matmul(ctx, spec, matmul_variant(ctx, spec), context_of(eqn), "gemm")
+        return
+    steps, split = conv_direct(ctx, eqn)
     for w, groups in steps:
-        ctx.launch(w, groups, context=f"{context_of(eqn)} [{form}]")
+        ctx.launch(w, groups, context=f"{context_of(eqn)}{split_k.label(split)} [direct]")
+    if split is not None:
+        split_k.combine(ctx, split, "sum", eqn.out_binders[0])
 
 
 def _gemm_plan(ctx: LoweringContext, eqn: JaxprEqn) -> tuple[bool, int, int, int, int] | None:
@@ -69,8 +73,8 @@ def _gemm_plan(ctx: LoweringContext, eqn: JaxprEqn) -> tuple[bool, int, int, int
 
 
 def _gemm_steps(ctx: LoweringContext, eqn: JaxprEqn, channels_first: bool, n: int, positions: int, k: int,
-                o: int) -> list[Step]:
-    """The im2col kernel, a canonical copy of the weights if their layout needs one, and the matmul."""
+                o: int) -> tuple[list[Step], MatmulSpec]:
+    """The im2col kernel and a canonical copy of the weights if their layout needs one; the matmul after them."""
     lhs, rhs = eqn.inputs
     out = eqn.out_binders[0]
     _, rhs_spec, _ = eqn.params["dimension_numbers"]
@@ -85,8 +89,7 @@ def _gemm_steps(ctx: LoweringContext, eqn: JaxprEqn, channels_first: bool, n: in
     else:  # out[n, p, o] = sum_k patches[n, p, k] w[k, o]
         spec = MatmulSpec(patches, weights, out, n, positions, k, o, (positions * k, k, 1), (0, s_k, s_o), t,
                           out_t, None, ctx.caps)
-    steps.append(VARIANTS[matmul_variant(ctx, spec)](spec))
-    return steps
+    return steps, spec
 
 
 def _im2col(eqn: JaxprEqn, patches: Scratch) -> Step:

@@ -1,6 +1,6 @@
 """The window reductions and the direct convolution (``lower_conv`` chooses it or the GEMM form): one
 invocation per output element loops over its window (and, for convolutions, over the input features of its
-group).
+group), or over one chunk of that loop when it is split (``split_k``: long loops, few outputs).
 
 Positions are computed in the dilated, padded operand: ``p = out * stride + offset * window_dilation - pad_lo``
 addresses operand element ``p / base_dilation`` when ``p`` is in range and a multiple of the dilation;
@@ -16,8 +16,9 @@ import numpy as np
 from portax.core.ir import JaxprEqn
 from portax.core.primitives import elementwise as ew, windowed as wd
 
+from . import split_k
 from .kernel_writer import KernelWriter, strides, u32, workgroups_for
-from .lower_structural import output_kernel, store_out
+from .lower_structural import store_out
 from .lowering import lowering
 from .program import LoweringContext, context_of
 from .renderer import WORKGROUP
@@ -46,39 +47,54 @@ def _offset_coords(w: KernelWriter, k: str, window: Sequence[int], prefix: str) 
 
 def _reduce_window(name: str):
     def rule(ctx: LoweringContext, eqn: JaxprEqn) -> None:
-        x = eqn.inputs[0]
         out = eqn.out_binders[0]
-        p = eqn.params
-        t = wtype(x.aval.dtype)
-        w, coords, n = output_kernel(eqn.primitive.name, out)
+        t = wtype(eqn.inputs[0].aval.dtype)
+        n = math.prod(out.aval.shape)
+        count = math.prod(eqn.params["window_dimensions"])
         if n == 0:
             return
-        init = literal(t, 0) if name == "sum" else lowest(t) if name == "max" else highest(t)
-        w.line(f"var acc: {t.reg} = {init};")
-        window = p["window_dimensions"]
-        count = math.prod(window)
-        w.loops(count)
-        w.line(f"for (var k = 0u; k < {u32(count)}; k = k + 1u) {{")
-        offs = _offset_coords(w, "k", window, "o")
-        index, valid = [], []
-        for d in range(x.aval.ndim):
-            i, ok = _window_position(w, f"d{d}", coords[d], offs[d], p["window_strides"][d], p["window_dilation"][d],
-                                     p["padding"][d][0], p["base_dilation"][d], x.aval.shape[d])
-            index.append(i)
-            valid.append(ok)
-        w.line(f"  if (!({' && '.join(valid) or 'true'})) {{ continue; }}")
-        st = strides(x.aval.shape)
-        flat = " + ".join(f"{i} * {u32(s)}" for i, s, dim in zip(index, st, x.aval.shape) if dim != 1) or "0u"
-        v = load(t, f"{w.buffer(x, t.dtype)}[{flat}]")
-        if name == "sum":
-            combined = f"(acc + {v})"
-        else:
-            combined = OPS[ew.max_p if name == "max" else ew.min_p](OpContext(t, t, {}, True, name), "acc", v)
-        w.line(f"  acc = {combined};")
-        w.line("}")
-        store_out(w, out, round_reg(t, "acc"))  # sums accumulate unrounded (the reference sums in 64 bits)
-        ctx.launch(w, workgroups_for(n, WORKGROUP), context=context_of(eqn))
+        split = split_k.plan(ctx, count, workgroups_for(n, WORKGROUP), count, out, split_k.acc_dtype(t.reg))
+        w, groups = _reduce_window_kernel(name, eqn, split)
+        ctx.launch(w, groups, context=context_of(eqn) + split_k.label(split))
+        if split is not None:
+            split_k.combine(ctx, split, name, out)
     return rule
+
+
+def _reduce_window_kernel(name: str, eqn: JaxprEqn, split: split_k.Split | None) -> tuple[KernelWriter, int]:
+    """One invocation per output element (per chunk of its window with ``split``: then it writes the partial
+    result of the chunk)."""
+    x = eqn.inputs[0]
+    out = eqn.out_binders[0]
+    p = eqn.params
+    t = wtype(x.aval.dtype)
+    window = p["window_dimensions"]
+    w, coords, n, begin, end = split_k.output_kernel(eqn.primitive.name, out, math.prod(window), split)
+    init = literal(t, 0) if name == "sum" else lowest(t) if name == "max" else highest(t)
+    w.line(f"var acc: {t.reg} = {init};")
+    w.line(f"for (var k = {begin}; k < {end}; k = k + 1u) {{")
+    offs = _offset_coords(w, "k", window, "o")
+    index, valid = [], []
+    for d in range(x.aval.ndim):
+        i, ok = _window_position(w, f"d{d}", coords[d], offs[d], p["window_strides"][d], p["window_dilation"][d],
+                                 p["padding"][d][0], p["base_dilation"][d], x.aval.shape[d])
+        index.append(i)
+        valid.append(ok)
+    w.line(f"  if (!({' && '.join(valid) or 'true'})) {{ continue; }}")
+    st = strides(x.aval.shape)
+    flat = " + ".join(f"{i} * {u32(s)}" for i, s, dim in zip(index, st, x.aval.shape) if dim != 1) or "0u"
+    v = load(t, f"{w.buffer(x, t.dtype)}[{flat}]")
+    if name == "sum":
+        combined = f"(acc + {v})"
+    else:
+        combined = OPS[ew.max_p if name == "max" else ew.min_p](OpContext(t, t, {}, True, name), "acc", v)
+    w.line(f"  acc = {combined};")
+    w.line("}")
+    if split is None:
+        store_out(w, out, round_reg(t, "acc"))  # sums accumulate unrounded (the reference sums in 64 bits)
+    else:
+        store_out(w, split.partials, "acc")
+    return w, workgroups_for(n, WORKGROUP)
 
 
 lowering(wd.reduce_window_sum_p)(_reduce_window("sum"))
@@ -86,9 +102,24 @@ lowering(wd.reduce_window_max_p)(_reduce_window("max"))
 lowering(wd.reduce_window_min_p)(_reduce_window("min"))
 
 
-def conv_direct(eqn: JaxprEqn) -> tuple[KernelWriter, int] | None:
+def conv_direct(ctx: LoweringContext, eqn: JaxprEqn) -> tuple[list[tuple[KernelWriter, int]],
+                                                              split_k.Split | None]:
     """The ``direct`` convolution: one invocation per output element loops over its window and the input
-    features of its group (None for an empty output)."""
+    features of its group (no kernel for an empty output); with a split (``split_k``), one invocation per
+    output element and chunk of that loop, then ``split_k.combine`` sums the chunks into the output."""
+    out = eqn.out_binders[0]
+    n = math.prod(out.aval.shape)
+    if n == 0:
+        return [], None
+    rs, rhs_spec = eqn.inputs[1].aval.shape, eqn.params["dimension_numbers"][1]
+    count = math.prod(rs[d] for d in rhs_spec[2:]) * rs[rhs_spec[1]]
+    t = wtype(eqn.inputs[0].aval.dtype)
+    acc = split_k.acc_dtype("u32" if t.kind == "b" else t.reg)
+    split = split_k.plan(ctx, count, workgroups_for(n, WORKGROUP), count, out, acc)
+    return [_conv_direct_kernel(eqn, split)], split
+
+
+def _conv_direct_kernel(eqn: JaxprEqn, split: split_k.Split | None) -> tuple[KernelWriter, int]:
     lhs, rhs = eqn.inputs
     out = eqn.out_binders[0]
     p = eqn.params
@@ -104,17 +135,14 @@ def conv_direct(eqn: JaxprEqn) -> tuple[KernelWriter, int] | None:
     o_per_group = n_out_feat // (b * g)
     batch_per_group = ls[lhs_spec[0]] // b
     window = [rs[rhs_spec[2 + i]] for i in range(n_spatial)]
-    w, coords, n = output_kernel("conv_general_dilated", out)
-    if n == 0:
-        return None
+    w, coords, n, begin, end = split_k.output_kernel("conv_general_dilated", out, math.prod(window) * in_per_group,
+                                                     split)
     nb, o = coords[out_spec[0]], coords[out_spec[1]]
     w.line(f"let bg = {o} / {u32(g * o_per_group)};")
     w.line(f"let fg = ({o} / {u32(o_per_group)}) % {u32(g)};")
     w.line(f"let lhs_b = bg * {u32(batch_per_group)} + {nb};")
     w.line(f"var acc: {acc.reg} = {literal(acc, 0)};")
-    count = math.prod(window) * in_per_group
-    w.loops(count)
-    w.line(f"for (var k = 0u; k < {u32(count)}; k = k + 1u) {{")
+    w.line(f"for (var k = {begin}; k < {end}; k = k + 1u) {{")
     w.line(f"  let c = k / {u32(max(math.prod(window), 1))};")
     w.line(f"  let kw = k % {u32(max(math.prod(window), 1))};")
     offs = _offset_coords(w, "kw", window, "o") if window else []
@@ -131,7 +159,10 @@ def conv_direct(eqn: JaxprEqn) -> tuple[KernelWriter, int] | None:
     else:
         w.line(f"  acc = acc + {a} * {r};")
     w.line("}")
-    store_out(w, out, round_reg(out_t, convert(acc, out_t, "acc")))
+    if split is None:
+        store_out(w, out, round_reg(out_t, convert(acc, out_t, "acc")))
+    else:
+        store_out(w, split.partials, "acc")
     return w, workgroups_for(n, WORKGROUP)
 
 
