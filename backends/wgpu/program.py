@@ -21,7 +21,8 @@ from . import autotune
 from .buffers import DeviceBuffer, storage_nbytes
 from .errors import LimitExceededError
 from .kernel_writer import KernelWriter, check_size, u32, workgroups_for
-from .renderer import FOLDS, LOOP_VARIANTS, WORKGROUP, Scratch, folds, loop_variants, render_loop, render_reduce
+from .renderer import (LOOP_VARIANTS, REDUCE_VARIANTS, WORKGROUP, Scratch, folds, loop_variants, render_loop,
+                       render_reduce)
 from .simplify import compose_broadcasts, sink_scalar_broadcasts
 from .runtime import CommandBatch, Pipeline, WgpuDevice
 from .timestamps import DispatchTimer
@@ -270,8 +271,9 @@ def _choose_loop(ctx: LoweringContext, kernel: fusion.Kernel) -> str:
 
 
 def _choose_fold(ctx: LoweringContext, kernel: fusion.Kernel, n_out: int) -> str | None:
-    """How a reduce kernel combines within workgroups on this device (``autotune``: a tree in workgroup
-    memory on CPU adapters, subgroup operations on GPUs that have them, timed for big reductions)."""
+    """How a reduce kernel is split over invocations and combined within workgroups on this device
+    (``autotune``: a contiguous run per invocation and a tree in workgroup memory on CPU adapters, subgroup
+    operations on GPUs that have them, else a tree; timed from a million elements)."""
     names = folds(kernel, ctx.caps)
     if not names:
         return None
@@ -280,10 +282,11 @@ def _choose_fold(ctx: LoweringContext, kernel: fusion.Kernel, n_out: int) -> str
     def first_pass(fold):
         scratch = lambda dtypes, groups: [Scratch((n_out * groups,), d, "partials") for d in dtypes]
         return lambda: render_reduce(kernel, ctx.caps, scratch, fold)[0]
-    default = "tree" if ctx.caps.is_cpu or "subgroup" not in names else "subgroup"
+    default = "runs" if ctx.caps.is_cpu else "subgroup" if "subgroup" in names else "tree"
     problem = f"{kernel.root.primitive.name}:{kernel.root.inputs[0].aval.dtype}:{autotune.size_class(n_out, n_red)}"
     return autotune.choose(ctx.device, "reduce", problem, n_out * n_red, default,
-                           {name: first_pass(name) for name in names}, known=tuple(FOLDS))
+                           {name: first_pass(name) for name in names}, known=REDUCE_VARIANTS,
+                           min_work=autotune.TUNE_MIN_ELEMENTS)
 
 
 class Program:

@@ -4,9 +4,10 @@
 iteration shape: elementwise equations through the op table, index-mapped loads (broadcast, transpose,
 reshape, slice, rev, squeeze) as affine maps from the element's coordinates, iota from a coordinate.
 ``render_loop`` runs it once per element (the ``vec4`` variant: for four consecutive elements per invocation,
-their 32-bit operands loaded and stored as ``vec4``); ``render_reduce`` runs it per reduced element and
-combines within a workgroup by one of the ``FOLDS`` (a tree in workgroup memory, or subgroup operations where
-the adapter has them), or by a loop per output when outputs are many and rows short.
+their 32-bit operands loaded and stored as ``vec4``); ``render_reduce`` runs it per reduced element, each
+invocation folding grid-strided elements or a contiguous run of them, and combines within a workgroup by one of
+the ``FOLDS`` (a tree in workgroup memory, or subgroup operations where the adapter has them), or by a loop
+per output when outputs are many and rows short.
 """
 from __future__ import annotations
 
@@ -400,26 +401,29 @@ def _emit_chain(w: KernelWriter, kernel: Kernel, caps, o: str, k: str, acc: list
 
 
 def folds(kernel: Kernel, caps) -> tuple[str, ...]:
-    """The ways ``render_reduce`` can combine within a workgroup for ``kernel`` on a device with ``caps``
-    (none when every output is a loop of its own invocation)."""
+    """The ways (``REDUCE_VARIANTS``) ``render_reduce`` can split ``kernel``'s reduction over invocations and
+    combine within a workgroup on a device with ``caps`` (none when every output is a loop of its own
+    invocation)."""
     _, _, n_out, n_red = reduce_plan(kernel)
     if n_out >= 4 * WORKGROUP or n_red <= 32:
         return ()
-    return ("tree", "subgroup") if caps.has_subgroups and Reducer(kernel.root).subgroup_fn() else ("tree",)
+    sub = ("subgroup",) if caps.has_subgroups and Reducer(kernel.root).subgroup_fn() else ()
+    return ("tree", *sub, "runs")
 
 
 def render_reduce(kernel: Kernel, caps, partial_slots: Callable[[list], list],
                   fold: str = "tree") -> list[tuple[KernelWriter, int]]:
     """WGSL for a reduce kernel: one or two dispatches (``partial_slots(dtypes, groups)`` makes scratch
     buffers for per-workgroup partial results when one output is split across ``groups`` workgroups),
-    combining within workgroups by ``fold`` (one of ``folds(kernel, caps)``)."""
+    split and combined within workgroups as ``fold`` (one of ``folds(kernel, caps)``)."""
     kept, reduced, n_out, n_red = reduce_plan(kernel)
     rd = Reducer(kernel.root)
     out_var = kernel.root.out_binders[0]
     if not folds(kernel, caps):
         return [_reduce_per_thread(kernel, caps, rd, n_out, n_red, out_var)]
     threads = min(WORKGROUP, 1 << max(0, (n_red - 1).bit_length()))
-    groups = max(1, min(-(-n_red // (threads * 16)), max(1, 256 // n_out), 1024))
+    per_invocation = RUN if fold == "runs" else 16  # elements an invocation folds, at least (within limits)
+    groups = max(1, min(-(-n_red // (threads * per_invocation)), max(1, 256 // n_out), 1024))
     if groups == 1:
         return [_reduce_tree(kernel, caps, rd, n_out, n_red, threads, 1, [out_var], fold)]
     partials = partial_slots(rd.acc_storage_dtypes(), groups)
@@ -505,6 +509,12 @@ def _tree_fold(w: KernelWriter, rd: Reducer, threads: int, acc: list[str]) -> No
 
 
 FOLDS = {"tree": _tree_fold, "subgroup": _subgroup_fold}
+# ``tree`` and ``subgroup``: consecutive invocations fold consecutive elements (coalesced loads on GPUs), then
+# combine by that fold; ``runs``: each invocation folds a contiguous run of at least ``RUN`` elements, then a
+# tree (CPU adapters such as lavapipe run a workgroup's invocations one SIMD batch after another on one thread:
+# there a run per invocation streams through memory while grid-strided batches each sweep all of it).
+REDUCE_VARIANTS = (*FOLDS, "runs")
+RUN = 512
 
 
 def _reduce_tree(kernel, caps, rd, n_out, n_red, threads, groups, dests, fold):
@@ -517,10 +527,16 @@ def _reduce_tree(kernel, caps, rd, n_out, n_red, threads, groups, dests, fold):
     _declare_acc(w, rd, acc)
     step = threads * groups
     w.loops(-(-n_red // step))
-    w.line(f"for (var k = g * {u32(threads)} + lid; k < {u32(n_red)}; k = k + {u32(step)}) {{")
+    if fold == "runs":
+        run = -(-n_red // step)
+        w.line(f"let run0 = (g * {u32(threads)} + lid) * {u32(run)};")
+        w.line(f"let run1 = min(run0 + {u32(run)}, {u32(n_red)});")
+        w.line("for (var k = run0; k < run1; k = k + 1u) {")
+    else:
+        w.line(f"for (var k = g * {u32(threads)} + lid; k < {u32(n_red)}; k = k + {u32(step)}) {{")
     _emit_chain(w, kernel, caps, "o", "k", acc, rd)
     w.line("}")
-    FOLDS[fold](w, rd, threads, acc)
+    FOLDS.get(fold, _tree_fold)(w, rd, threads, acc)
     w.line("if (lid == 0u) {")
     _write_result(w, rd, acc, dests, "wg" if groups > 1 else "o")
     w.line("}")
@@ -541,7 +557,7 @@ def _reduce_partials(rd: Reducer, n_out: int, groups: int, partials: list, out_v
     for line in rd.combine(acc, parts):
         w.line("  " + line)
     w.line("}")
-    FOLDS[fold](w, rd, threads, acc)
+    FOLDS.get(fold, _tree_fold)(w, rd, threads, acc)
     w.line("if (lid == 0u) {")
     _write_result(w, rd, acc, [out_var], "o")
     w.line("}")

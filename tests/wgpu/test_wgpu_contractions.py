@@ -1,4 +1,4 @@
-"""dot_general (both kernel variants, any dimension numbers), sort, top_k, gather and scatter."""
+"""dot_general (every kernel variant, any dimension numbers), sort, top_k, gather and scatter."""
 import numpy as np
 import pytest
 
@@ -10,7 +10,7 @@ from wgpu_helpers import check, compiled, force_variant, variants_used
 R = np.random.RandomState(3)
 
 
-@pytest.fixture(params=["blocked", "tiled"])
+@pytest.fixture(params=["blocked", "blocked_square", "tiled"])
 def matmul_variant(request, monkeypatch):
     return force_variant(request, monkeypatch, "matmul")
 
@@ -20,6 +20,8 @@ DOTS = [
     ("matmul_aligned", lambda a, b: a @ b, (16, 32), (32, 8)),
     ("transposed", lambda a, b: a.T @ b.T, (17, 33), (9, 17)),
     ("batched", lambda a, b: a @ b, (3, 5, 7), (3, 7, 6)),
+    ("batched_blocks", lambda a, b: a @ b, (2, 70, 20), (2, 20, 45)),  # several workgroups along m and n
+    ("tall_narrow", lambda a, b: a @ b, (300, 8), (8, 6)),
     ("einsum_out_perm", lambda a, b: jnp.einsum("bmk,bkn->nbm", a, b), (3, 5, 7), (3, 7, 6)),
     ("two_contracting", lambda a, b: lax.dot_general(a, b, (((0, 2), (1, 0)), ((), ()))), (4, 3, 5), (5, 4, 2)),
     ("vector", lambda a, b: jnp.dot(a, b), (19,), (19,)),
