@@ -27,7 +27,7 @@ def limit_100(monkeypatch):
     portax.clear_caches()
 
 
-@pytest.fixture(params=["blocked", "tiled"])
+@pytest.fixture(params=["blocked", "blocked_square", "tiled"])
 def matmul_variant(request, monkeypatch):
     return force_variant(request, monkeypatch, "matmul")
 
