@@ -4,8 +4,9 @@
   chunk of it, ``split_k``); every convolution (groups, any layout, integers and bool);
 * ``gemm``: the window of every output position is first copied into a patch matrix (im2col, zeros where
   the window covers padding), then a matmul kernel of ``lower_dot`` (``blocked``, ``blocked_square`` or
-  ``tiled``) multiplies it with the weights. Float convolutions without feature or batch groups whose output is NCHW-like (batch,
-  feature, spatial) or NHWC-like (batch, spatial, feature), when the patch matrix fits one storage binding.
+  ``tiled``) multiplies it with the weights. Float convolutions without feature or batch groups whose output
+  is NCHW-like (batch, feature, spatial) or NHWC-like (batch, spatial, feature), when the patch matrix fits one
+  storage binding.
   The product is oriented so that the matmul writes the output in its own layout.
 
 ``gemm`` runs wherever it applies (2-9x faster than ``direct`` on lavapipe for CNN shapes; its matmul kernel is
