@@ -135,9 +135,12 @@ def full(shape: Sequence[int], fill_value: Any, dtype=None) -> Any:
     return on_mesh(st.full(shape, fill_value, dtype))
 
 
-def full_like(x: Any, fill_value: Any, dtype=None, shape=None) -> Any:
-    """``lax.full_like`` (of an uncommitted value: typed as ``full``)."""
-    return on_mesh(st.full_like(x, fill_value, dtype, shape))
+def full_like(x: Any, fill_value: Any, dtype=None, shape=None, sharding: Any = None) -> Any:
+    """``lax.full_like``: laid out by ``sharding``, else where a committed, strongly typed ``x`` of the same shape is
+    (its device or sharding: ``jnp.full_like``'s rule, which is JAX's), else typed as ``full``."""
+    st.check_scalar_fill(fill_value)
+    from .numpy.creation import full_like as made_like
+    return on_mesh(made_like(x, fill_value, dtype, shape, out_sharding=sharding))
 
 
 def iota(dtype: Any, size: int) -> Any:

@@ -112,21 +112,23 @@ def full(shape: Any, fill_value: Any, dtype=None, *, device: Any = None, out_sha
     return _result(_put(_full(shape, fill_value, dtype), device), out_sharding, device)
 
 
-def _full(shape: Any, fill_value: Any, dtype) -> Any:
+def _full(shape: Any, fill_value: Any, dtype, weak_type: bool = False) -> Any:
     if dtype is not None and type(fill_value) in (bool, int, float, complex):  # lax.full: the scalar takes dtype
-        return st.full(st.canonicalize_shape(shape), fill_value, _dtype(dtype))
+        return st.full(st.canonicalize_shape(shape), fill_value, _dtype(dtype), weak_type)
     fill = asarray_any(fill_value)
     dt = _dtype(dtype, get_aval(fill).dtype)
-    fill = ew.convert_element_type(fill, dt, dtype is None and get_aval(fill).weak_type)  # (weak stays weak, as JAX)
+    fill = ew.convert_element_type(fill, dt, weak_type or dtype is None and get_aval(fill).weak_type)  # (as JAX)
     shape = st.canonicalize_shape(shape)
     if get_aval(fill).ndim:
         return broadcast_to(fill, shape)
     return st.broadcast_in_dim(fill, shape, ())
 
 
-def _like(a, dtype, shape):
+def _like(a, dtype, shape) -> tuple[tuple, Any, bool]:
+    """Shape, dtype and weak type of a value made like ``a`` (weak when ``a`` is and no dtype is given, as JAX)."""
     aval = get_aval(asarray_any(a))
-    return (aval.shape if shape is None else st.canonicalize_shape(shape)), _dtype(dtype, aval.dtype)
+    return ((aval.shape if shape is None else st.canonicalize_shape(shape)), _dtype(dtype, aval.dtype),
+            dtype is None and aval.weak_type)
 
 
 def _made_like(make: Callable[[], Any], a: Any, dtype, shape: tuple, device: Any) -> Any:
@@ -148,8 +150,8 @@ def _placed_like(val: Any, a: Any, dtype, device: Any) -> Any:
     if is_tracer(a) and get_aval(a).sharding is not None and get_aval(a).shape == get_aval(val).shape:
         return with_out_sharding(val, get_aval(a).sharding)  # (a traced value's type: its sharding, as in JAX)
     sharding = getattr(a, "sharding", None)
-    if (not isinstance(sharding, Sharding) or get_aval(a).shape != get_aval(val).shape or (dtype is None and get_aval(a).weak_type)
-            or sharding == getattr(val, "sharding", None)):
+    if (not isinstance(sharding, Sharding) or get_aval(a).shape != get_aval(val).shape
+            or (dtype is None and get_aval(a).weak_type) or sharding == getattr(val, "sharding", None)):
         return val
     from ..api import device_put
     return device_put(val, sharding)
@@ -157,14 +159,14 @@ def _placed_like(val: Any, a: Any, dtype, device: Any) -> Any:
 
 @keys_lifted("a")
 def zeros_like(a: Any, dtype=None, shape=None, *, device: Any = None, out_sharding: Any = None) -> Any:
-    s, d = _like(a, dtype, shape)
-    return _result(_made_like(lambda: st.full(s, 0, d), a, dtype, s, device), out_sharding, device)
+    s, d, weak = _like(a, dtype, shape)
+    return _result(_made_like(lambda: st.full(s, 0, d, weak), a, dtype, s, device), out_sharding, device)
 
 
 @keys_lifted("a")
 def ones_like(a: Any, dtype=None, shape=None, *, device: Any = None, out_sharding: Any = None) -> Any:
-    s, d = _like(a, dtype, shape)
-    return _result(_made_like(lambda: st.full(s, 1, d), a, dtype, s, device), out_sharding, device)
+    s, d, weak = _like(a, dtype, shape)
+    return _result(_made_like(lambda: st.full(s, 1, d, weak), a, dtype, s, device), out_sharding, device)
 
 
 @keys_lifted("prototype")
@@ -175,8 +177,8 @@ def empty_like(prototype: Any, dtype=None, shape=None, *, device: Any = None) ->
 @keys_lifted("a")
 def full_like(a: Any, fill_value: Any, dtype=None, shape=None, *, device: Any = None,
               out_sharding: Any = None) -> Any:
-    s, d = _like(a, dtype, shape)
-    return _result(_made_like(lambda: _full(s, fill_value, d), a, dtype, s, device), out_sharding, device)
+    s, d, weak = _like(a, dtype, shape)
+    return _result(_made_like(lambda: _full(s, fill_value, d, weak), a, dtype, s, device), out_sharding, device)
 
 
 def arange(start: Any, stop: Any = None, step: Any = None, dtype=None, *, device: Any = None,

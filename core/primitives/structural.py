@@ -148,9 +148,16 @@ def broadcast(x: Any, sizes: Sequence[int]) -> Any:
     return broadcast_in_dim(x, sizes + get_aval(x).shape, tuple(range(len(sizes), len(sizes) + nd)))
 
 
+def check_scalar_fill(fill_value: Any) -> None:
+    """JAX's TypeError for ``lax.full``/``full_like`` of a non-scalar fill value."""
+    if np.shape(fill_value):
+        raise TypeError(f"full must be called with scalar fill_value, got fill_value.shape {np.shape(fill_value)}.")
+
+
 def full(shape: Sequence[int], fill_value: Any, dtype=None, weak_type: bool = False) -> Any:
     """``lax.full``: an array of ``shape`` filled with ``fill_value``."""
     shape = canonicalize_shape(shape)
+    check_scalar_fill(fill_value)
     if dtype is None:
         dtype, weak_type = dtypes.result_type_weak(fill_value)
     v = convert_element_type(fill_value, dtype, weak_type=weak_type)

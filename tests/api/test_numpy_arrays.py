@@ -55,6 +55,22 @@ def test_like_meshgrid_mgrid():
     _eq(jnp.fromfunction(lambda i, j: i * 10 + j, (2, 3)), np.fromfunction(lambda i, j: i * 10 + j, (2, 3)))
 
 
+
+@pytest.mark.parametrize("make", [lambda x: jnp.zeros_like(x), lambda x: jnp.ones_like(x),
+                                  lambda x: jnp.full_like(x, 7), lambda x: portax.lax.full_like(x, 7)],
+                         ids=["zeros_like", "ones_like", "full_like", "lax.full_like"])
+def test_made_like_a_weakly_typed_value_is_weakly_typed_as_jax(make):
+    for x, weak in [(1.0, True), (3, True), (jnp.asarray(2.0), True), (np.float32(2), False), (jnp.ones(3), False)]:
+        out = make(x)
+        assert out.weak_type == weak, (x, out)
+        assert out.dtype == jnp.result_type(x)
+
+
+def test_lax_full_needs_a_scalar_fill_value():
+    for f in (lambda: portax.lax.full((3,), np.ones(2)), lambda: portax.lax.full_like(M, np.ones(2))):
+        with pytest.raises(TypeError, match=r"full must be called with scalar fill_value, got fill_value.shape \(2,\)"):
+            f()
+
 PAD_MODES = ("constant", "edge", "reflect", "symmetric", "wrap")
 SHAPES = [
     ("reshape", lambda m: (m.reshape(6, -1),), lambda x: x.reshape(6, -1)),

@@ -423,6 +423,16 @@ def test_device_put_under_jit_checks_the_sharding_as_jax():
     with pytest.raises(ValueError, match="only valid for values of rank at least 2"):
         put(P(None, "x"))(np.ones(4, np.float32))
 
+
+def test_lax_full_like_follows_the_sharding_as_jax():
+    mesh = jax.make_mesh((2,), ("x",))
+    x = jax.device_put(X, NamedSharding(mesh, P("x")))
+    assert jax.typeof(lax.full_like(x, 3.0)) == jax.typeof(x) and lax.full_like(x, 3.0).sharding == x.sharding
+    assert str(jax.typeof(lax.full_like(x, 3.0, shape=(3,)))) == "float32[3]"  # (another shape: not laid out so)
+    other = lax.full_like(x, 1, sharding=NamedSharding(mesh, P(None, "x")))
+    assert str(jax.typeof(other)) == "float32[8,4@x]"
+    np.testing.assert_array_equal(other, np.ones((8, 4), np.float32))
+
 def test_grad_keeps_the_type(mesh):
     x = _put(P("x", None))
     for g in (jax.grad(lambda a: jnp.sum(jnp.sin(a) * 2.))(x), jax.jit(jax.grad(lambda a: jnp.sum(jnp.sin(a) * 2.)))(x)):
