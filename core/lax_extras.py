@@ -154,11 +154,13 @@ def broadcasted_iota(dtype: Any, shape: Sequence[int], dimension: int) -> Any:
 
 
 def empty(shape: Any, dtype: Any, *, out_sharding: Any = None) -> Any:
-    """``lax.empty``: an array whose contents are unspecified (portax fills it with zeros)."""
-    if out_sharding is not None:
-        raise NotImplementedError("lax.empty: out_sharding is not supported")
-    return st.full(st.canonicalize_shape(shape if isinstance(shape, (tuple, list)) else (shape,)), 0,
-                   dtypes.canonicalize_explicit(dtype, "empty"))
+    """``lax.empty``: an array whose contents are unspecified (portax fills it with zeros), laid out by
+    ``out_sharding`` (checked as JAX's ``canonicalize_sharding``), else typed as ``full``."""
+    from .explicit_sharding import canonicalize_sharding, reshard
+    sharding = canonicalize_sharding(out_sharding, "lax.empty")
+    out = full(st.canonicalize_shape(shape if isinstance(shape, (tuple, list)) else (shape,)), 0,
+               dtypes.canonicalize_explicit(dtype, "empty"))
+    return out if sharding is None else reshard(out, sharding)
 
 
 __all__ = ["broadcasted_iota", "conj", "empty", "full", "full_like", "index_take", "iota", "mulhi", "reduce_precision",

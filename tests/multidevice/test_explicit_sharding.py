@@ -433,6 +433,16 @@ def test_lax_full_like_follows_the_sharding_as_jax():
     assert str(jax.typeof(other)) == "float32[8,4@x]"
     np.testing.assert_array_equal(other, np.ones((8, 4), np.float32))
 
+
+def test_lax_empty_out_sharding():
+    mesh = jax.make_mesh((2,), ("x",))
+    assert str(jax.typeof(lax.empty((4, 2), jnp.float32, out_sharding=NamedSharding(mesh, P("x"))))) == "float32[4@x,2]"
+    with jax.set_mesh(mesh):
+        out = lax.empty((4, 2), jnp.float32, out_sharding=P(None, "x"))
+    assert str(jax.typeof(out)) == "float32[4,2@x]" and out.shape == (4, 2)
+    with pytest.raises(ValueError, match="Using PartitionSpec when you are not under a mesh context is not allowed"):
+        lax.empty((4,), jnp.float32, out_sharding=P("x"))
+
 def test_grad_keeps_the_type(mesh):
     x = _put(P("x", None))
     for g in (jax.grad(lambda a: jnp.sum(jnp.sin(a) * 2.))(x), jax.jit(jax.grad(lambda a: jnp.sum(jnp.sin(a) * 2.)))(x)):
