@@ -83,7 +83,9 @@ def _renamed(params: dict, rename: dict) -> dict:
     out = dict(params)
     if "axes" in out:
         out["axes"] = tuple(rename.get(a, a) for a in out["axes"])
-    if "axis_name" in out:
+    if isinstance(out.get("axis_name"), tuple):  # a collective over several axes (ppermute)
+        out["axis_name"] = tuple(rename.get(a, a) for a in out["axis_name"])
+    elif "axis_name" in out:
         out["axis_name"] = rename.get(out["axis_name"], out["axis_name"])
     return out
 

@@ -19,7 +19,7 @@ from ..ad_util import Zero
 from ..interpreters import jvp as ad
 from ..interpreters.batching import bdim_at_front, moveaxis
 from ..ir import ShapedArray
-from ..parallel.axis_env import AxisPrimitive, axis_names_tuple, axis_size, lookup_axis
+from ..parallel.axis_env import AxisPrimitive, axis_env_key, axis_names_tuple, axis_size, lookup_axis
 from ..pytree import tree_map
 from ..trace import abstract_eval_rules, batching_rules, get_aval, impl_rules, jvp_rules
 from . import structural as st
@@ -44,9 +44,10 @@ def _outside_axis_impl(p):
 
 
 def _single_name(axis_name: Any, op: str) -> Any:
+    """The one name of a collective with ``axis_index_groups`` (which index one axis)."""
     names = axis_names_tuple(axis_name)
     if len(names) != 1:
-        raise NotImplementedError(f"{op} over several axes {names} is not supported; apply it once per axis.")
+        raise NotImplementedError(f"{op} over several axes {names} with axis_index_groups is not supported.")
     return names[0]
 
 
@@ -296,7 +297,11 @@ def psum_scatter(x: Any, axis_name: Any, *, scatter_dimension: int = 0, axis_ind
 
 
 # --- ppermute ------------------------------------------------------------------------------------------------
-ppermute_p = AxisPrimitive("ppermute", _one_axis)
+def _ppermute_names(params: dict) -> tuple:
+    return axis_names_tuple(params["axis_name"])
+
+
+ppermute_p = AxisPrimitive("ppermute", _ppermute_names)
 abstract_eval_rules[ppermute_p] = lambda x, *, axis_name, perm: x
 _outside_axis_impl(ppermute_p)
 ad.deflinear(ppermute_p, lambda ct, x, *, axis_name, perm: [
@@ -305,31 +310,71 @@ ad.deflinear(ppermute_p, lambda ct, x, *, axis_name, perm: [
 
 def _ppermute_batch(axis, vals, dims, *, axis_name, perm):
     (x,), (d,) = vals, dims
-    if not _named(axis, axis_name):
+    names = axis_names_tuple(axis_name)
+    if axis.name is None or axis.name not in names:
         return ppermute_p.bind(x, axis_name=axis_name, perm=perm), d
     x = bdim_at_front(x, d, axis.size)
-    source = {dst: src for src, dst in perm}
     aval = get_aval(x)
     zeros = st.full((1,) + aval.shape[1:], 0, aval.dtype)
-    pieces = [st.index_in_dim(x, source[i], 0) if i in source else zeros for i in range(axis.size)]
-    return st.concatenate(pieces, 0), 0
+    if len(names) == 1:
+        source = {dst: src for src, dst in perm}
+        pieces = [st.index_in_dim(x, source[i], 0) if i in source else zeros for i in range(axis.size)]
+        return st.concatenate(pieces, 0), 0
+    return _ppermute_batch_several(x, zeros, names, perm, names.index(axis.name)), 0
+
+
+def _ppermute_batch_several(x: Any, zeros: Any, names: tuple, perm: tuple, k: int) -> Any:
+    """ppermute over several axes, the ``k``-th of which is vmapped (``x``'s leading dimension): per pair of
+    (source, destination) instances, a ppermute over the other axes; each destination selects its pieces."""
+    sizes = tuple(lookup_axis(nm).size for nm in names)
+    rest = names[:k] + names[k + 1:]
+    pairs: dict = {}  # (source instance, destination instance) -> pairs over the other axes
+    for src, dst in perm:
+        src_at, dst_at = np.unravel_index(src, sizes), np.unravel_index(dst, sizes)
+        flat = [int(np.ravel_multi_index(c[:k] + c[k + 1:], sizes[:k] + sizes[k + 1:])) for c in (src_at, dst_at)]
+        pairs.setdefault((int(src_at[k]), int(dst_at[k])), []).append(tuple(flat))
+    index = axis_index(rest)
+    out = []
+    for i in range(sizes[k]):
+        acc = zeros
+        for (source, target), sub in pairs.items():
+            if target == i:
+                piece = ppermute_p.bind(st.index_in_dim(x, source, 0), axis_name=_axis_param(rest), perm=tuple(sub))
+                for _, dst in sub:
+                    acc = select(st.full(get_aval(acc).shape, eq(index, np.int32(dst)), dtypes.bool_), piece, acc)
+        out.append(acc)
+    return st.concatenate(out, 0)
 
 
 batching_rules[ppermute_p] = _ppermute_batch
 
 
+def _axis_param(names: tuple) -> Any:
+    """A primitive's ``axis_name`` parameter: the one name, or the tuple of several."""
+    return names[0] if len(names) == 1 else names
+
+
+def _mesh_order(names: tuple) -> tuple:
+    """``names`` in the order of their axes in the axis environment (outer first: a mesh's order)."""
+    env = [nm for nm, _ in axis_env_key()]
+    return tuple(sorted(names, key=lambda nm: max(i for i, e in enumerate(env) if e == nm)))
+
+
 def ppermute(x: Any, axis_name: Any, perm: Sequence[tuple[int, int]]) -> Any:
     """``lax.ppermute``: device ``dst`` receives the value of device ``src`` for each ``(src, dst)`` in
-    ``perm``; devices that are no destination receive zeros."""
-    name = _single_name(axis_name, "ppermute")
-    n = lookup_axis(name).size
+    ``perm``; devices that are no destination receive zeros. Over several axes, device indices are
+    row-major over the axes in the mesh's order (JAX's, whatever the order of ``axis_name``)."""
+    names = axis_names_tuple(axis_name)
+    n = axis_size(names)
+    names = _mesh_order(names) if len(names) > 1 else names
     perm = tuple((int(s), int(d)) for s, d in perm)
     srcs, dsts = [s for s, _ in perm], [d for _, d in perm]
     if len(set(srcs)) != len(srcs) or len(set(dsts)) != len(dsts):
         raise ValueError(f"ppermute sources and destinations must be unique, got {perm}.")
     if any(not 0 <= i < n for i in srcs + dsts):
-        raise ValueError(f"ppermute permutation {perm} refers to devices outside the axis '{name}' of size {n}.")
-    return tree_map(lambda leaf: ppermute_p.bind(asarray(leaf), axis_name=name, perm=perm), x)
+        shown = repr(names[0]) if len(names) == 1 else f"{names}"
+        raise ValueError(f"ppermute permutation {perm} refers to devices outside the axis {shown} of size {n}.")
+    return tree_map(lambda leaf: ppermute_p.bind(asarray(leaf), axis_name=_axis_param(names), perm=perm), x)
 
 
 def pshuffle(x: Any, axis_name: Any, perm: Sequence[int]) -> Any:
@@ -454,7 +499,7 @@ def axis_index(axis_name: Any) -> Any:
     names = axis_names_tuple(axis_name)
     if len(names) > 1:  # the position in the axes' grid, major to minor
         return add(mul(axis_index(names[:-1]), np.int32(lookup_axis(names[-1]).size)), axis_index(names[-1]))
-    return axis_index_p.bind(axis_name=_single_name(axis_name, "axis_index"))
+    return axis_index_p.bind(axis_name=names[0])
 
 
 def _parg(op: str, reduce_fn):

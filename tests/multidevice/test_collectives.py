@@ -268,3 +268,67 @@ def test_pargmax_pargmin_match_argmax_argmin(dtype, devices):
     np.testing.assert_array_equal(np.asarray(out), np.broadcast_to(np.argmax(x, 0), x.shape))
     with pytest.raises(TypeError, match="only accepts a single axis"):
         jax.vmap(lambda v: pargmax(v, ("i",)), axis_name="i")(x)
+
+
+# Collectives over two axes (i, j) of size 2: JAX orders devices row-major over the names as given for
+# all_gather and psum_scatter, and over the mesh's axes (outer first) for ppermute, whatever the names' order.
+def _by_names(x, names):
+    """The (2, 2, ...) per-device values as (4, ...), in row-major order over ``names``."""
+    return (x if names == ("i", "j") else x.swapaxes(0, 1)).reshape((4,) + x.shape[2:])
+
+
+def _per_device(rows, names):
+    """The inverse of ``_by_names``."""
+    x = np.stack(rows).reshape((2, 2) + np.shape(rows[0]))
+    return x if names == ("i", "j") else x.swapaxes(0, 1)
+
+
+_PERM = [(0, 3), (3, 1), (1, 2), (2, 0)]
+SEVERAL_AXES = {  # name: (per-device function of names, per-device shape, numpy result from the (2, 2, ...) input)
+    "all_gather": (lambda nm: lambda v: lax.all_gather(v, nm), (3,),
+                   lambda x, nm: _per_device([_by_names(x, nm)] * 4, nm)),
+    "all_gather_axis1_tiled": (lambda nm: lambda v: lax.all_gather(v, nm, axis=1, tiled=True), (2, 3),
+                               lambda x, nm: _per_device([np.concatenate(list(_by_names(x, nm)), 1)] * 4, nm)),
+    "psum_scatter_dim1": (lambda nm: lambda v: lax.psum_scatter(v, nm, scatter_dimension=1), (3, 4),
+                          lambda x, nm: _per_device([x.sum((0, 1))[:, f] for f in range(4)], nm)),
+    "psum_scatter_tiled": (lambda nm: lambda v: lax.psum_scatter(v, nm, tiled=True), (8, 3),
+                           lambda x, nm: _per_device(np.split(x.sum((0, 1)), 4), nm)),
+    "ppermute": (lambda nm: lambda v: lax.ppermute(v, nm, _PERM), (3,),
+                 lambda x, nm: x.reshape(4, 3)[[2, 3, 1, 0]].reshape(x.shape)),
+    "ppermute_partial": (lambda nm: lambda v: lax.ppermute(v, nm, [(0, 2), (1, 3)]), (3,),
+                         lambda x, nm: np.concatenate([np.zeros_like(x[:1]), x[:1]])),
+}
+NESTINGS = {
+    "pmap_pmap": lambda f: jax.pmap(jax.pmap(f, axis_name="j"), axis_name="i"),
+    "vmap_vmap": lambda f: jax.vmap(jax.vmap(f, axis_name="j"), axis_name="i"),
+    "pmap_vmap": lambda f: jax.pmap(jax.vmap(f, axis_name="j"), axis_name="i"),
+    "vmap_pmap": lambda f: jax.vmap(jax.pmap(f, axis_name="j"), axis_name="i"),
+}
+
+
+@pytest.mark.parametrize("names", [("i", "j"), ("j", "i")], ids="".join)
+@pytest.mark.parametrize("nesting", list(NESTINGS))
+@pytest.mark.parametrize("name", list(SEVERAL_AXES))
+def test_collectives_over_several_axes(name, nesting, names):
+    fn, shape, expected = SEVERAL_AXES[name]
+    x = np.random.RandomState(0).randn(2, 2, *shape).astype(np.float32)
+    f = NESTINGS[nesting](fn(names))
+    np.testing.assert_allclose(np.asarray(f(x)), expected(x, names), rtol=1e-5, atol=1e-6)
+    if nesting in ("pmap_pmap", "vmap_pmap"):
+        check_grads(f, (x,), order=1, modes=("fwd", "rev"), atol=2e-2)
+
+
+@pytest.mark.parametrize("names", [("i", "j"), ("j", "i")], ids="".join)
+@pytest.mark.parametrize("name", list(SEVERAL_AXES))
+def test_collectives_over_several_axes_in_shard_map(name, names):
+    from portax.sharding import AxisType, PartitionSpec as P
+    fn, shape, expected = SEVERAL_AXES[name]
+    mesh = jax.make_mesh((2, 2), ("i", "j"), axis_types=(AxisType.Auto,) * 2)
+    x = np.random.RandomState(1).randn(2, 2, *shape).astype(np.float32)
+    f = jax.jit(jax.shard_map(lambda b: fn(names)(b[0, 0])[None, None], mesh=mesh, in_specs=P("i", "j"),
+                              out_specs=P("i", "j")))
+    np.testing.assert_allclose(np.asarray(f(x)), expected(x, names), rtol=1e-5, atol=1e-6)
+    w = np.random.RandomState(2).randn(*np.shape(expected(x, names))).astype(np.float32)
+    grad = jax.grad(lambda v: (f(v) * w).sum())(x)
+    ref = jax.grad(lambda v: (NESTINGS["vmap_vmap"](fn(names))(v) * w).sum())(x)
+    np.testing.assert_allclose(np.asarray(grad), np.asarray(ref), rtol=1e-5, atol=1e-5)

@@ -51,7 +51,8 @@ def cases(axis, n):
         yield f"psum {np.dtype(dtype).name}", BLOCK, dtype, lambda b: lax.psum(b, axis)
     yield "pmax int32", BLOCK, np.int32, lambda b: lax.pmax(b, axis)
     yield "pmin int32", BLOCK, np.int32, lambda b: lax.pmin(b, axis)
-    if isinstance(axis, tuple):
+    if isinstance(axis, tuple):  # (devices row-major over the mesh's axes)
+        yield "ppermute", BLOCK, np.float32, lambda b: lax.ppermute(b, axis, [(i, (i + 1) % n) for i in range(n)])
         return
     for d, tiled in itertools.product(range(3), (False, True)):
         yield f"all_gather axis={d} tiled={tiled}", BLOCK, np.float32, \
