@@ -440,15 +440,15 @@ class JitFunction:
         return tree_unflatten(entry.out_tree, outs)
 
     def _on_context_mesh(self, static_key: Any, in_tree: PyTreeDef, leaves: list) -> tuple[list, bool]:
-        """The arguments of a call under ``set_mesh`` with none committed (``partition.context_mesh``) replicated
+        """The arguments of a call under ``set_mesh`` (``partition.context_mesh``: none committed) replicated
         over its mesh (typed so over Explicit axes), and True, if the program can run partitioned there; else the
         arguments as they are, and False."""
+        from .dispatch import replicated
         from .parallel.partition import context_mesh, inlinable
-        from .sharding import NamedSharding, PartitionSpec
-        mesh = context_mesh(leaves)
+        mesh = context_mesh(leaves, _fun_name(self.fun))
         if mesh is None:
             return leaves, False
-        placed = [device_put(x, NamedSharding(mesh, PartitionSpec())) for x in leaves]
+        placed = replicated(leaves, mesh)
         if not inlinable(self._entry(static_key, in_tree, [core.get_aval(x) for x in placed]).closed.jaxpr, mesh):
             return leaves, False
         return placed, True

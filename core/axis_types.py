@@ -14,7 +14,7 @@ from .explicit_sharding import check_divisible, relaid, reshard
 from .placement import committed_device
 from .pytree import tree_flatten, tree_map, tree_unflatten
 from .sharding import AxisType, Mesh, NamedSharding, PartitionSpec, current_mesh, use_mesh
-from .trace import get_aval, is_tracer
+from .trace import get_aval, is_tracer, is_tracing
 
 
 def _new_mesh(axes: Any, axis_type: AxisType, name: str, shardings: Any = None) -> tuple[Mesh, Mesh, tuple] | None:
@@ -92,15 +92,20 @@ def auto_axes(f: Callable | None = None, /, *, axes: str | tuple[str, ...] | Non
 
 
 def on_mesh(x: Any) -> Any:
-    """``x`` (made by a creation function or a sampler) typed replicated over the mesh set by ``set_mesh`` if that
-    has Explicit axes (and no Manual ones), as JAX types what is made under such a mesh; as it is if typed already
-    or committed to a device."""
+    """``x`` (made by a creation function or a sampler) replicated over the mesh set by ``set_mesh`` (without Manual
+    axes), as JAX makes it under such a mesh: typed so if the mesh has Explicit axes; laid out so (outside jit) if
+    its axes are all Auto; as it is if typed already or committed to a device."""
     mesh = current_mesh()
-    if mesh.empty or not mesh.abstract_mesh.explicit_axes or AxisType.Manual in mesh.axis_types:
+    if mesh.empty or AxisType.Manual in mesh.axis_types:
         return x
     if get_aval(x).sharding is not None or not (is_tracer(x) or (type(x) is Array and committed_device([x]) is None)):
         return x
-    return reshard(x, NamedSharding(mesh, PartitionSpec()))
+    if mesh.abstract_mesh.explicit_axes:
+        return reshard(x, NamedSharding(mesh, PartitionSpec()))
+    if is_tracer(x) or is_tracing() or not isinstance(mesh, Mesh):  # (Auto axes: not in types)
+        return x
+    from .api import device_put
+    return device_put(x, NamedSharding(mesh, PartitionSpec()))
 
 
 def maybe_auto_axes(f: Callable, out_sharding: NamedSharding | None, *args: Any) -> Any:

@@ -14,12 +14,13 @@ import numpy as np
 
 from . import compile_log, complex_lowering, decompositions, dtypes, host_control, narrow_floats, profiler, trace as core
 from .array import Array, make_array, to_device
-from .backend import Device
+from .backend import Device, get_backend
 from .config import config, hot as config_hot
 from .ir import ClosedJaxpr, Jaxpr, JaxprEqn, Var, iter_eqns, subjaxprs
 from .lru import LRUCache
 from .placement import committed_device, default_device
 from .sharded import apply_on_mesh, on_mesh
+from .sharding import AxisType, Mesh, current_mesh
 from .trace import abstract_eval_rules, get_aval
 
 _eqn_cache = LRUCache()
@@ -37,6 +38,12 @@ def on_compile() -> None:
 def pick_device(args: Sequence, name: str = "jit") -> Device:
     """Where an operation on ``args`` runs: their device; the committed one when they are on several
     (``placement``); with no Array among them, the default device."""
+    device = arrays_device(args, name)
+    return device if device is not None else default_device()
+
+
+def arrays_device(args: Sequence, name: str) -> Device | None:
+    """``pick_device`` of ``args`` holding an Array; None if they hold none."""
     device = None
     for a in args:
         if type(a) is Array:
@@ -44,7 +51,7 @@ def pick_device(args: Sequence, name: str = "jit") -> Device:
                 device = a._device
             elif a._device is not device:
                 return committed_device(args, name)
-    return device if device is not None else default_device()
+    return device
 
 
 def as_arrays(args: Sequence, device: Device) -> list[Array] | None:
@@ -60,6 +67,25 @@ def as_arrays(args: Sequence, device: Device) -> list[Array] | None:
             aval = get_aval(a)
             out.append(make_array(a, weak_type=aval.weak_type, device=device, dtype=aval.dtype))
     return out
+
+
+def host_mesh() -> Mesh | None:
+    """The mesh an eager operation on host values only runs over, as JAX runs it (a jitted computation over the
+    mesh set by ``set_mesh``): that mesh if its axes are all Auto (over Explicit ones the operation's result is typed
+    by it instead, ``axis_types.on_mesh``) and no eager transformation follows a device (``placement.following``);
+    else None."""
+    mesh = current_mesh()
+    if mesh.empty or not isinstance(mesh, Mesh) or any(t != AxisType.Auto for t in mesh.axis_types) \
+            or core.is_tracing() or default_device() is not get_backend().devices()[0]:
+        return None
+    return mesh
+
+
+def replicated(args: Sequence, mesh: Mesh) -> list:
+    """``args`` replicated over ``mesh``."""
+    from .api import device_put
+    from .sharding import NamedSharding, PartitionSpec
+    return [device_put(a, NamedSharding(mesh, PartitionSpec())) for a in args]
 
 
 class CompiledCall:
@@ -90,7 +116,12 @@ class CompiledCall:
 
 
 def apply_primitive(primitive: core.Primitive, *args: Any, **params: Any) -> Any:
-    device = pick_device(args, primitive.name)
+    device = arrays_device(args, primitive.name)
+    if device is None:  # host values only: over the mesh set by ``set_mesh``, if of Auto axes (``host_mesh``)
+        mesh = host_mesh()
+        if mesh is not None:
+            return apply_on_mesh(primitive, replicated(args, mesh), params)
+        device = default_device()
     arrays = as_arrays(args, device)
     if arrays is None:
         return apply_on_mesh(primitive, args, params)

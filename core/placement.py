@@ -48,6 +48,18 @@ def committed_device(values: Iterable, name: str = "jit") -> Device | None:
     return committed[0]._device if committed else None
 
 
+def check_on_context_mesh(values: Iterable, mesh: Any, name: str = "jit") -> None:
+    """JAX's ValueError for a computation under ``set_mesh(mesh)`` given an Array committed to a device (it runs
+    over the mesh's devices, as in JAX)."""
+    committed = _committed(values)
+    if committed:
+        x = committed[0]
+        raise ValueError(f"Received incompatible devices for jitted computation. Got argument of {name} with shape "
+                         f"{x.aval.str_short(short_dtypes=False)} and with device ids [{x._device.id}] on platform "
+                         f"{x._device.platform.upper()} and jit's context mesh with device ids "
+                         f"{[d.id for d in mesh.devices.flat]} on platform {x._device.platform.upper()}")
+
+
 def following_like(x: Any, shape: Sequence[int], weak_type: bool) -> ContextManager[None]:
     """``following`` for a value made like ``x`` (JAX's ``full_like``): only a strongly typed value of ``x``'s
     shape goes where ``x`` is committed."""

@@ -16,14 +16,26 @@ from ..array import Array
 from ..primitives import elementwise as ew, structural as st
 from ..prng_key_ops import keys_lifted
 from ..sharded import on_mesh
+from ..sharding import current_mesh
 from ..trace import get_aval, is_tracer, is_tracing
 
 
 def asarray_any(x: Any, dtype=None, device: Any = None) -> Any:
-    """Arrays/tracers pass through; scalars become weak arrays (on ``device``, else the default one); sequences are
-    stacked."""
+    """Arrays/tracers pass through; scalars become weak arrays (on ``device``, else the default one; outside jit under
+    ``set_mesh`` of Auto axes, replicated over its mesh, where JAX computes with them: ``axis_types.on_mesh``. Over
+    Explicit axes they stay untyped operands, as host values passed to a jitted function); sequences are stacked."""
     if is_tracer(x) or hasattr(x, "_buf") or on_mesh(x):
         return x if dtype is None else ew.convert_element_type(x, dtype)
+    out = _host_array(x, dtype, device)
+    mesh = current_mesh()
+    if device is not None or mesh.empty or mesh.abstract_mesh.explicit_axes or is_tracing():
+        return out
+    from ..axis_types import on_mesh as replicated_on_mesh
+    return replicated_on_mesh(out)
+
+
+def _host_array(x: Any, dtype, device: Any) -> Any:
+    """``asarray_any`` of a host value (scalar, sequence, numpy array, object with ``__jax_array__``)."""
     if isinstance(x, (list, tuple)):
         if any(is_tracer(e) or hasattr(e, "_buf") or isinstance(e, (list, tuple)) for e in x):
             from .shape import stack

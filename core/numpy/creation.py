@@ -9,14 +9,15 @@ import numpy as np
 
 from .. import dtypes
 from ..array import Array
+from ..backend import Device
 from ..axis_types import on_mesh
 from ..explicit_sharding import with_out_sharding
 from ..placement import following_like
 from ..primitives import elementwise as ew, structural as st
 from ..prng_key_ops import key_array, key_full, keys_lifted
 from ..prng_keys import KeyTy, is_key_array
-from ..sharding import Sharding
-from ..trace import concrete_or_error, get_aval, is_tracer
+from ..sharding import Sharding, SingleDeviceSharding
+from ..trace import concrete_or_error, get_aval, is_tracer, is_tracing
 from ._util import asarray_any, broadcast_shapes, broadcast_to, canonicalize_axis
 
 
@@ -61,15 +62,35 @@ def array(object: Any, dtype=None, *args: Any, copy: bool = True, order: str | N
         raise ValueError(f"Only one of `device` or `out_sharding` can be set. Got device={device} and "
                          f"out_sharding={out_sharding}")
     device = out_sharding if device is None else device
+    if device is not None:
+        _check_off_context_mesh(device)
     if is_key_array(object):
         return key_array(object, dtype)
     out = asarray_any(object, _dtype(dtype))
     if copy and out is object and type(out) is Array:
+        from ..parallel.partition import context_mesh
+        context_mesh([out], "copy")  # (JAX's error for a copy of a committed Array under ``set_mesh``)
         out = out._copy()
     aval = get_aval(out)
     if ndmin > aval.ndim:
         out = st.reshape(out, (1,) * (ndmin - aval.ndim) + aval.shape)
     return on_mesh(out) if device is None else _put(out, device)
+
+
+def _check_off_context_mesh(device: Any) -> None:
+    """JAX's ValueError for ``jnp.array(..., device=d)`` (a device or SingleDeviceSharding) outside jit under
+    ``set_mesh``: a copy constrained to one device inside a computation over the mesh's devices."""
+    if isinstance(device, SingleDeviceSharding):
+        device = next(iter(device.device_set))
+    if not isinstance(device, Device) or is_tracing():
+        return
+    from ..parallel.partition import context_mesh
+    mesh = context_mesh(())
+    if mesh is not None:
+        raise ValueError(f"Received incompatible devices for jitted computation. Got jit's context mesh with device "
+                         f"ids {[d.id for d in mesh.devices.flat]} on platform {device.platform.upper()} and "
+                         f"sharding_constraint inside jit with device ids [{device.id}] on platform "
+                         f"{device.platform.upper()} at ")
 
 
 def asarray(a: Any, dtype=None, order: str | None = None, *, copy: bool | None = None, device: Any = None,

@@ -379,7 +379,8 @@ class ShardedJit:
         if several:
             leaves = self._one_mesh(static_key, in_tree, leaves)
         fast_key = (static_key, in_tree, config.trace_context(),
-                    tuple((get_aval(x), x.sharding if type(x) is MeshArray else None) for x in leaves))
+                    tuple((get_aval(x), x.sharding if type(x) is MeshArray else None) for x in leaves),
+                    None if leaves else current_mesh())  # (a call without arguments runs over the context mesh)
         hit = self._fast.get(fast_key)
         if hit is None:
             hit = self._program(fast_key, leaves)
@@ -436,14 +437,15 @@ class ShardedJit:
                 for x in leaves]
 
 
-def context_mesh(leaves: Sequence) -> Mesh | None:
-    """The mesh set by ``set_mesh`` that a jitted call on ``leaves`` (none laid out over a mesh) runs over, as in JAX:
-    a mesh of devices without Manual axes, when no leaf is committed to a device; else None."""
-    from ..placement import committed_device
+def context_mesh(leaves: Sequence, name: str = "jit") -> Mesh | None:
+    """The mesh set by ``set_mesh`` that a jitted call (``name``) on ``leaves`` (none laid out over a mesh) runs over,
+    as in JAX: a mesh of devices without Manual axes, else None; JAX's error if a leaf is committed to a device."""
+    from ..placement import check_on_context_mesh
     mesh = current_mesh()
     if mesh.empty or not isinstance(mesh, Mesh) or AxisType.Manual in mesh.axis_types:
         return None
-    return mesh if committed_device(leaves) is None else None
+    check_on_context_mesh(leaves, mesh, name)
+    return mesh
 
 
 def onto(x: MeshArray, mesh: Mesh) -> MeshArray:

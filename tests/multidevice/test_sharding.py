@@ -3,6 +3,8 @@ shard_map over a 2x2 mesh with collectives over one and two axes (eager, under j
 jit with in_shardings/out_shardings against the unsharded results, with_sharding_constraint and
 visualize_array_sharding; shard_map under jit, grad and vmap giving each device its block (no gather);
 make_array_from_single_device_arrays/_callback/_process_local_data, set_mesh, uneven shardings."""
+import re
+
 import numpy as np
 import pytest
 
@@ -672,6 +674,80 @@ def test_set_mesh_makes_partition_specs_shardings(mesh):
     assert jax.sharding.get_mesh().empty
     with pytest.raises(ValueError, match="Expected mesh of type `jax.sharding.Mesh`"):
         jax.set_mesh("x")
+
+
+def _auto_meshes():
+    """Meshes of Auto axes as JAX makes them: make_mesh's, Mesh's default, and one over the last two devices."""
+    return {"make_mesh": jax.make_mesh((2, 2), ("x", "y"), axis_types=(AxisType.Auto,) * 2),
+            "Mesh": Mesh(np.array(jax.devices()), ("x",)),
+            "last_two": jax.make_mesh((2,), ("x",), axis_types=(AxisType.Auto,), devices=jax.devices()[2:])}
+
+
+@pytest.mark.parametrize("name", ["make_mesh", "Mesh", "last_two"])
+def test_values_made_under_set_mesh_of_auto_axes_are_replicated_over_it(name):
+    """As in JAX 0.10.2: under ``set_mesh`` of a mesh of Auto axes, creation functions and eager operations on host
+    values give arrays replicated over the mesh (``NamedSharding(mesh, P())``, on all its devices), their types
+    unsharded; outside it, on the default device."""
+    m = _auto_meshes()[name]
+    x = np.arange(4, dtype=np.float32)
+    cases = [(lambda: jnp.ones(4), np.ones(4), "float32[4]"), (lambda: jnp.zeros((2, 3)), np.zeros((2, 3)), "float32[2,3]"),
+             (lambda: jnp.full(4, 2.), np.full(4, 2.), "~float32[4]"), (lambda: jnp.array(x), x, "float32[4]"),
+             (lambda: jnp.array([1, 2, 3]), [1, 2, 3], "int32[3]"), (lambda: jnp.asarray(x), x, "float32[4]"),
+             (lambda: jnp.arange(4), np.arange(4), "int32[4]"), (lambda: jnp.eye(3), np.eye(3), "float32[3,3]"),
+             (lambda: jnp.linspace(0, 1, 5), np.linspace(0, 1, 5), "float32[5]"),
+             (lambda: jnp.ones_like(x), np.ones(4), "float32[4]"), (lambda: lax.iota(np.int32, 4), np.arange(4), "int32[4]"),
+             (lambda: lax.full((2,), 1.), np.ones(2), "~float32[2]"), (lambda: jnp.sin(x), np.sin(x), "float32[4]"),
+             (lambda: jnp.sum(x), 6., "float32[]"), (lambda: jnp.add(x, 1.), x + 1, "float32[4]"),
+             (lambda: lax.add(x, x), 2 * x, "float32[4]"), (lambda: jnp.ones(4)[1], 1., "float32[]"),
+             (lambda: jax.random.normal(jax.random.key(0), (4,)), None, "float32[4]")]
+    with jax.set_mesh(m):
+        for f, want, expected in cases:
+            r = f()
+            assert r.sharding == NamedSharding(m, P()), expected
+            assert sorted(d.id for d in r.devices()) == sorted(d.id for d in m.devices.flat)
+            assert str(jax.typeof(r)) == expected
+            if want is not None:
+                np.testing.assert_allclose(np.asarray(r), want, rtol=1e-6)
+        d1 = jax.devices()[1]
+        assert jnp.zeros(4, device=d1).sharding == SingleDeviceSharding(d1)  # (a device given: there)
+    for f, _, _ in cases:
+        assert f().sharding == SingleDeviceSharding(jax.devices()[0])
+
+
+def test_jit_without_arguments_runs_over_the_mesh_set_at_each_call():
+    f = jax.jit(lambda: jnp.ones(3))
+    m1, m2 = _auto_meshes()["make_mesh"], _auto_meshes()["last_two"]
+    for m in (m1, m2, m1):
+        with jax.set_mesh(m):
+            assert f().sharding == NamedSharding(m, P())
+
+
+@pytest.mark.parametrize("name", ["make_mesh", "last_two"])
+def test_arrays_committed_to_a_device_under_set_mesh_as_jax(name):
+    """JAX 0.10.2's errors under ``set_mesh``: a jitted call given an Array committed to a device, a copy of one
+    (``jnp.array``), ``jnp.array(..., device=d)``; ``jnp.asarray`` of one and ``zeros_like`` stay on its device."""
+    m = _auto_meshes()[name]
+    ids, d1 = [d.id for d in m.devices.flat], jax.devices()[1]
+    cpu = d1.platform.upper()
+    x = jax.device_put(np.ones(4, np.float32), d1)
+    with jax.set_mesh(m):
+        with pytest.raises(ValueError, match=re.escape(
+                "Received incompatible devices for jitted computation. Got argument of <lambda> with shape float32[4] "
+                f"and with device ids [1] on platform {cpu} and jit's context mesh with device ids {ids} on platform {cpu}")):
+            jax.jit(lambda a: a * 2)(x)
+        with pytest.raises(ValueError, match=re.escape(
+                f"Got argument of copy with shape float32[4] and with device ids [1] on platform {cpu} and jit's context "
+                f"mesh with device ids {ids}")):
+            jnp.array(x)
+        for device in (d1, jax.devices()[0], SingleDeviceSharding(d1)):
+            with pytest.raises(ValueError, match=re.escape(
+                    f"Received incompatible devices for jitted computation. Got jit's context mesh with device ids {ids} "
+                    f"on platform {cpu} and sharding_constraint inside jit with device ids [{getattr(device, 'id', 1)}] on "
+                    f"platform {cpu} at ")):
+                jnp.array(np.ones(4), device=device)
+        assert jnp.asarray(x) is x and jnp.zeros_like(x).sharding == SingleDeviceSharding(d1)
+    assert jax.jit(lambda a: a * 2)(x).sharding == SingleDeviceSharding(d1)  # (outside the mesh context: there)
+    assert jnp.array(np.ones(4), device=d1).sharding == SingleDeviceSharding(d1)
 
 
 def test_uneven_shardings_are_errors(mesh):
